@@ -1,0 +1,30 @@
+"""Market data for qcoord: synthetic correlated pairs, CSV files, Yahoo Finance (cached) and shipped samples.
+
+Public API: ``MarketData``, ``synthetic_pair``, ``SyntheticPair``, ``load_csv``, ``load_yahoo``,
+``load_sample``, ``samples``, ``align``, ``DataError``. This package imports neither ``strategies``
+nor ``reports`` nor ``backtest``.
+"""
+
+from .align import align
+from .errors import DataError, DataWarning
+from .files import load_csv
+from .frequency import infer_periods_per_year
+from .market import MarketData
+from .shipped import load_sample, samples
+from .synthetic import SyntheticPair, synthetic_pair
+from .yahoo import default_cache_dir, load_yahoo
+
+__all__ = [
+    "DataError",
+    "DataWarning",
+    "MarketData",
+    "SyntheticPair",
+    "align",
+    "default_cache_dir",
+    "infer_periods_per_year",
+    "load_csv",
+    "load_sample",
+    "load_yahoo",
+    "samples",
+    "synthetic_pair",
+]

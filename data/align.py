@@ -1,0 +1,54 @@
+"""Put several tickers' price series on one clock: inner join, with every dropped row counted."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, DataWarning
+
+DEFAULT_MIN_ROWS = 20
+
+
+def align(series: dict[str, pd.Series], *, min_rows: int = DEFAULT_MIN_ROWS) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Inner-join ``series`` (ticker -> prices with a DatetimeIndex) on their timestamps.
+
+    Returns the aligned frame (columns in the order given) and the dropped-row counts:
+    ``leading`` (before every ticker has a price, e.g. before a listing), ``interior`` (gaps, or bars
+    present for some tickers only) and ``trailing`` (after one ticker's data ends). Interior drops
+    raise a ``DataWarning``. Fewer than ``min_rows`` common rows is a ``DataError``.
+    """
+    if not series:
+        raise DataError("no tickers to align")
+    zones = {t: s.index.tz for t, s in series.items()}
+    aware = {t for t, z in zones.items() if z is not None}
+    if aware and len(aware) != len(zones):
+        naive = sorted(set(zones) - aware)
+        raise DataError(f"mixed time zones: {sorted(aware)} tz-aware, {naive} tz-naive; intraday data must be tz-aware")
+    if aware:
+        first_tz = next(iter(zones.values()))
+        series = {t: s.tz_convert(first_tz) for t, s in series.items()}
+    frame = pd.concat(series, axis=1, join="outer", sort=True)
+    frame.columns = list(series)
+    complete = frame.notna().all(axis=1).to_numpy()
+    if not complete.any():
+        spans = ", ".join(f"{t}: {s.index[0]} → {s.index[-1]}" for t, s in series.items() if len(s))
+        raise DataError(f"tickers {list(series)} have no timestamp in common ({spans})")
+    first, last = int(np.argmax(complete)), int(len(complete) - 1 - np.argmax(complete[::-1]))
+    counts = {
+        "leading": first,
+        "interior": int((~complete[first : last + 1]).sum()),
+        "trailing": int(len(complete) - 1 - last),
+    }
+    if counts["interior"]:
+        warnings.warn(
+            f"aligning {list(series)}: dropped {counts['interior']} interior rows where not every ticker had a price",
+            DataWarning,
+            stacklevel=3,
+        )
+    out = frame.iloc[np.flatnonzero(complete)]
+    if len(out) < min_rows:
+        raise DataError(f"tickers {list(series)}: only {len(out)} common rows after aligning, need at least {min_rows}")
+    return out, counts

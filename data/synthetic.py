@@ -1,0 +1,281 @@
+"""Synthetic pair of correlated GBM prices whose correlation depends on local signals or a hidden regime.
+
+Two modes:
+
+- ``"signals"``: at every step exchange A sees a local signal ``s_a ~ Bernoulli(p_a)`` and exchange B
+  ``s_b ~ Bernoulli(p_b)``, independently. The step's return correlation is ``rho_neg`` when both
+  signals are on and ``rho_pos`` otherwise. This embeds the coordination game in a market exactly:
+  with inputs x = s_a, y = s_b, winning the game (a XOR b = NOT(x AND y)) is holding the hedged book.
+- ``"regime"``: a hidden two-state Markov chain (0 = normal, correlation ``rho_pos``; 1 = breakdown,
+  correlation ``rho_neg``) switches with per-step probabilities ``p_break`` (0 -> 1) and
+  ``p_recover`` (1 -> 0). Indicators have to detect it from prices.
+
+Randomness is drawn in fixed internal blocks of ``BLOCK`` steps, block k seeded by
+``SeedSequence(seed, spawn_key=(k,))``; the output therefore depends only on ``seed`` and the
+parameters, never on how a consumer chunks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .frequency import TRADING_DAYS
+from .market import MarketData
+
+BLOCK = 1 << 18
+SESSION_HOURS = 6.5
+MINUTE_DT = 1.0 / (TRADING_DAYS * 390)
+_LAST_TIMESTAMP = pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=1)
+
+
+def _pair(value: float | tuple[float, float] | list[float], name: str) -> tuple[float, float]:
+    if np.ndim(value) == 0:
+        return (float(value), float(value))  # type: ignore[arg-type]
+    seq = [float(v) for v in value]  # type: ignore[union-attr]
+    if len(seq) != 2:
+        raise DataError(f"{name} must be one number or a pair, got {value!r}")
+    return (seq[0], seq[1])
+
+
+@dataclass(frozen=True)
+class SyntheticPair:
+    """Parameters of the synthetic pair; ``generate`` and ``chunks`` draw the paths.
+
+    Units: ``mu`` annual drift (continuously compounded, per ticker), ``sigma`` annual volatility
+    (per ticker), ``dt`` years per step (default one trading minute, 1/(252*390)), ``s0`` start prices
+    (currency), probabilities per step. ``dt = 1/252`` gives business-day, tz-naive dates; smaller
+    steps give a tz-aware (America/New_York) continuous trading clock on which one year is
+    252 x 6.5 hours (timestamps do not follow exchange sessions).
+    """
+
+    mode: Literal["signals", "regime"] = "signals"
+    seed: int = 0
+    p_a: float = 0.5
+    p_b: float = 0.5
+    rho_pos: float = 0.8
+    rho_neg: float = -0.6
+    p_break: float = 0.01
+    p_recover: float = 0.05
+    mu: tuple[float, float] = (0.0, 0.0)
+    sigma: tuple[float, float] = (0.2, 0.2)
+    dt: float = MINUTE_DT
+    s0: tuple[float, float] = (100.0, 100.0)
+    tickers: tuple[str, str] = ("X", "Y")
+    start: str = "2000-01-03 09:30"
+    _daily: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("mu", "sigma", "s0"):
+            object.__setattr__(self, name, _pair(getattr(self, name), name))
+        object.__setattr__(self, "tickers", tuple(str(t) for t in self.tickers))
+        if self.mode not in ("signals", "regime"):
+            raise DataError(f"mode must be 'signals' or 'regime', got {self.mode!r}")
+        for name in ("p_a", "p_b", "p_break", "p_recover"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0.0 <= v <= 1.0):
+                raise DataError(f"{name} must be a probability in [0, 1], got {v!r}")
+        for name in ("rho_pos", "rho_neg"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and -1.0 <= v <= 1.0):
+                raise DataError(f"{name} must be a correlation in [-1, 1], got {v!r}")
+        if any(not (np.isfinite(s) and s >= 0) for s in self.sigma):
+            raise DataError(f"sigma must be non-negative annual volatilities, got {self.sigma!r}")
+        if any(not np.isfinite(m) for m in self.mu):
+            raise DataError(f"mu must be finite annual drifts, got {self.mu!r}")
+        if any(not (np.isfinite(s) and s > 0) for s in self.s0):
+            raise DataError(f"s0 must be positive start prices, got {self.s0!r}")
+        if not (np.isfinite(self.dt) and self.dt > 0):
+            raise DataError(f"dt must be a positive number of years per step, got {self.dt!r}")
+        if len(self.tickers) != 2 or self.tickers[0] == self.tickers[1]:
+            raise DataError(f"tickers must be two distinct names, got {self.tickers!r}")
+        if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise DataError(f"seed must be a non-negative integer, got {self.seed!r}")
+        steps_per_day = 1.0 / (self.dt * TRADING_DAYS)
+        object.__setattr__(self, "_daily", steps_per_day <= 1.0 + 1e-9)
+        if self._daily and abs(self.dt * TRADING_DAYS - round(self.dt * TRADING_DAYS)) > 1e-9:
+            raise DataError(f"dt={self.dt!r}: steps of a day or longer must be whole business days (k/252 years)")
+        try:
+            pd.Timestamp(self.start)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"start: cannot read {self.start!r} as a timestamp ({exc})") from None
+
+    @property
+    def periods_per_year(self) -> float:
+        return 1.0 / self.dt
+
+    def params(self) -> dict:
+        """The parameters as a plain dict (for configs and reports)."""
+        d = asdict(self)
+        d.pop("_daily", None)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    # -- clock -------------------------------------------------------------------------------------
+    def _index(self, first: int, n: int) -> pd.DatetimeIndex:
+        if self._daily:
+            k = int(round(self.dt * TRADING_DAYS))
+            start = pd.offsets.BDay().rollforward(pd.Timestamp(self.start).normalize())
+            last_days = (first + n) * k * 7 / 5 + 7
+            if start + pd.Timedelta(days=last_days) > _LAST_TIMESTAMP.tz_localize(None):
+                raise DataError(
+                    f"n_steps={first + n} business days of dt={self.dt!r} run past pandas' last date (2262); "
+                    "use fewer steps or a smaller dt"
+                )
+            offset = pd.offsets.BDay(k)
+            first_ts = start + offset * first if first else start
+            return pd.date_range(first_ts, periods=n, freq=offset)
+        step_ns = int(round(self.dt * TRADING_DAYS * SESSION_HOURS * 3600e9))
+        if step_ns <= 0:
+            raise DataError(f"dt={self.dt!r} is shorter than a nanosecond of trading time")
+        start = pd.Timestamp(self.start)
+        start = start.tz_localize("America/New_York") if start.tz is None else start.tz_convert("America/New_York")
+        last = start.value + (first + n) * step_ns
+        if last > _LAST_TIMESTAMP.value:
+            raise DataError(
+                f"n_steps={first + n} steps of dt={self.dt!r} run past pandas' last date (2262); use a smaller dt"
+            )
+        ns = start.value + (first + np.arange(n, dtype=np.int64)) * step_ns
+        return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
+
+    # -- random blocks -----------------------------------------------------------------------------
+    def _rng(self, block: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence(int(self.seed), spawn_key=(block,)))
+
+    def _regime_runs(self, rng: np.random.Generator, n: int, state: int, left: int) -> tuple[np.ndarray, int, int]:
+        """Fill n steps of the Markov chain from (state, steps left in the current run); vectorized by runs."""
+        leave = (self.p_break, self.p_recover)  # probability of leaving state 0, state 1
+        out = np.empty(n, dtype=np.int8)
+        take = min(left, n)
+        out[:take] = state
+        pos, left = take, left - take
+        while pos < n:  # one pass per batch of runs, not per step
+            k = 2 * int(n * max(leave) + 4)
+            states = (state + 1 + np.arange(k)) % 2
+            p = np.where(states == 0, leave[0], leave[1])
+            # p = 0 means the run never ends: a sentinel longer than any path (2^40 steps).
+            dur = np.where(p > 0, rng.geometric(np.where(p > 0, p, 0.5)), 1 << 40).astype(np.int64)
+            ends = pos + np.cumsum(dur)
+            m = min(int(np.searchsorted(ends, n, side="left")) + 1, k)  # runs needed to reach n
+            used = dur[:m].copy()
+            over = int(ends[m - 1]) - n
+            if over > 0:  # the last run goes on into the next block
+                used[-1] -= over
+            seg = np.repeat(states[:m], used)
+            out[pos : pos + seg.size] = seg
+            pos += seg.size
+            state, left = int(states[m - 1]), max(over, 0)
+        return out, state, left
+
+    def _blocks(self, n_steps: int) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+        """Yield (log(price/s0) of X, of Y, truth columns) per internal block."""
+        (mx, my), (sx, sy) = self.mu, self.sigma
+        drift = np.array([(mx - 0.5 * sx * sx) * self.dt, (my - 0.5 * sy * sy) * self.dt])
+        vol = np.array([sx, sy]) * np.sqrt(self.dt)
+        state, left = 0, 0
+        logp = (0.0, 0.0)  # log(price / s0), so that row 0 is exactly s0
+        for b, first in enumerate(range(0, n_steps, BLOCK)):
+            # Every block draws BLOCK steps and keeps what it needs, so a short path is a prefix of a long one.
+            n, keep = BLOCK, min(BLOCK, n_steps - first)
+            rng = self._rng(b)
+            if self.mode == "signals":
+                sa = (rng.random(n) < self.p_a).astype(np.int8)
+                sb = (rng.random(n) < self.p_b).astype(np.int8)
+                negative = (sa & sb).astype(bool)
+                truth = {"signal_a": sa, "signal_b": sb}
+            else:
+                if b == 0:  # start in the stationary distribution; `state` is the run *before* the first one
+                    total = self.p_break + self.p_recover
+                    state = 1 - int(rng.random() < (self.p_break / total if total > 0 else 0.0))
+                regime, state, left = self._regime_runs(rng, n, state, left)
+                negative = regime.astype(bool)
+                truth = {"regime": regime}
+            rho = np.where(negative, self.rho_neg, self.rho_pos)
+            z = rng.standard_normal((2, n))
+            zy = rho * z[0] + np.sqrt(1.0 - rho * rho) * z[1]
+            truth["rho"] = rho
+            lx = drift[0] + vol[0] * z[0]
+            ly = drift[1] + vol[1] * zy
+            if b == 0:  # row 0 is the start price: its draw is not applied
+                lx[0] = ly[0] = 0.0
+            # Log-prices are accumulated per internal block, so the bits never depend on the consumer's chunking.
+            np.cumsum(lx, out=lx)
+            np.cumsum(ly, out=ly)
+            lx += logp[0]
+            ly += logp[1]
+            logp = (lx[-1], ly[-1])
+            yield lx[:keep], ly[:keep], {k: v[:keep] for k, v in truth.items()}
+
+    def chunks(self, n_steps: int, chunk_steps: int = 1 << 20) -> Iterator[MarketData]:
+        """Yield the path of ``n_steps`` rows as consecutive MarketData pieces of ``chunk_steps`` rows.
+
+        Concatenating the pieces gives exactly ``generate(n_steps)``; the last piece may be shorter
+        (a piece of one row is merged into the previous one, since MarketData needs two rows).
+        """
+        n_steps = _check_steps(n_steps)
+        if chunk_steps < 2:
+            raise DataError(f"chunk_steps must be at least 2, got {chunk_steps!r}")
+        while 0 < n_steps % chunk_steps < 2:
+            chunk_steps += 1
+        pending: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
+        pending_n, first = 0, 0
+        blocks = self._blocks(n_steps)
+        while first < n_steps:
+            want = min(chunk_steps, n_steps - first)
+            while pending_n < want:
+                blk = next(blocks)
+                pending.append(blk)
+                pending_n += blk[0].size
+            lx = np.concatenate([p[0] for p in pending])
+            ly = np.concatenate([p[1] for p in pending])
+            truth = {k: np.concatenate([p[2][k] for p in pending]) for k in pending[0][2]}
+            rest = (lx[want:], ly[want:], {k: v[want:] for k, v in truth.items()})
+            lx, ly, truth = lx[:want], ly[:want], {k: v[:want] for k, v in truth.items()}
+            px, py = np.exp(lx), np.exp(ly)
+            px *= self.s0[0]
+            py *= self.s0[1]
+            yield self._frame(first, px, py, truth)
+            first += want
+            pending = [rest] if rest[0].size else []
+            pending_n = rest[0].size
+
+    def generate(self, n_steps: int) -> MarketData:
+        """The whole path of ``n_steps`` rows as one MarketData."""
+        n_steps = _check_steps(n_steps)
+        return next(iter(self.chunks(n_steps, chunk_steps=n_steps)))
+
+    def _frame(self, first: int, px: np.ndarray, py: np.ndarray, truth: dict[str, np.ndarray]) -> MarketData:
+        index = self._index(first, px.size)
+        if not (np.isfinite(px).all() and np.isfinite(py).all()):
+            raise DataError(f"synthetic prices overflowed (mu={self.mu}, sigma={self.sigma}, dt={self.dt}); lower them")
+        return MarketData(
+            pd.DataFrame({self.tickers[0]: px, self.tickers[1]: py}, index=index),
+            periods_per_year=self.periods_per_year,
+            truth=pd.DataFrame(truth, index=index),
+            meta={"kind": "synthetic", "mode": self.mode, "params": self.params(), "first_row": first},
+            validate=False,  # by construction: sorted unique clock, finite positive prices
+        )
+
+
+def _check_steps(n_steps: int) -> int:
+    if not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool) or n_steps < 2:
+        raise DataError(f"n_steps must be an integer of at least 2, got {n_steps!r}")
+    return int(n_steps)
+
+
+def synthetic_pair(n_steps: int, *, seed: int, mode: Literal["signals", "regime"] = "signals", **params) -> MarketData:
+    """Two correlated GBM price paths of ``n_steps`` rows; see ``SyntheticPair`` for parameters and units.
+
+    Example: ``synthetic_pair(10_000, seed=1, mode="signals", p_a=0.3, rho_neg=-0.8)``.
+    ``truth`` holds ``signal_a``, ``signal_b`` (signals mode) or ``regime`` (regime mode) and the
+    step's correlation ``rho``; the signal/regime of row t governs the return from row t-1 to row t.
+    """
+    try:
+        pair = SyntheticPair(mode=mode, seed=seed, **params)
+    except TypeError as exc:
+        raise DataError(f"synthetic_pair: {exc}") from None
+    return pair.generate(n_steps)
