@@ -1,0 +1,62 @@
+"""``qcoord data``: load a data source and describe it (and optionally save its prices)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+import data
+
+from ..atomic import atomic_file
+from ..errors import BacktestError
+from ..sources import add_source_arguments, load, nonnegative_int, positive_int, spec_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="load a price source and describe it",
+                       description="Load a data source (synthetic, shipped sample, CSV or Yahoo) and print a summary.")
+    add_source_arguments(p)
+    p.add_argument("--rounds", type=positive_int, default=10_000, help="synthetic: number of returns (default 10000)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="synthetic: random seed (default 0)")
+    p.add_argument("--list-samples", action="store_true", help="list the shipped samples and exit")
+    p.add_argument("--out", metavar="FILE.csv", help="also write the prices (and synthetic truth) to this CSV")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_samples:
+        for name, text in data.samples().items():
+            print(f"{name:10s} {text}")
+        return 0
+    spec = spec_from_args(args, seed=args.seed)
+    md = load(spec, n_rows=args.rounds + 1)
+    summary = md.summary()
+    truth = md.truth
+    if truth is not None:
+        summary["truth"] = {c: float(truth[c].iloc[1:].mean()) for c in truth.columns if c != "rho"}
+    if args.out:
+        frame = md.prices if truth is None else md.prices.join(truth)
+        if not args.out.endswith(".csv"):
+            raise BacktestError(f"--out {args.out}: expected a .csv file name")
+        with atomic_file(args.out) as fh:
+            frame.to_csv(fh, index_label="Date")
+        summary["written"] = args.out
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    print(f"tickers          {' / '.join(summary['tickers'])}")
+    print(f"source           {summary['source'].get('kind')}")
+    print(f"rows             {summary['rows']}  ({summary['start']} → {summary['end']})")
+    print(f"periods per year {summary['periods_per_year']:g}")
+    print(f"dropped rows     {summary['dropped_rows']}  {summary['source'].get('alignment', '')}")
+    print(f"return corr      {summary['return_correlation']:.4f}")
+    for t, v in summary["annual_volatility"].items():
+        print(f"volatility {t:5s} {v:.2%} a year")
+    for k, v in summary.get("truth", {}).items():
+        print(f"mean {k:11s} {v:.4f}")
+    if np.isfinite(md.prices.to_numpy()).all() and args.out:
+        print(f"written          {args.out}")
+    return 0

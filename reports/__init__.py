@@ -1,0 +1,1 @@
+"""Reports: tables, figures, HTML and run comparison from plain pandas/dicts."""

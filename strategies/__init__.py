@@ -1,0 +1,1 @@
+"""Coordination strategies for the hedging game (filled in by the coordination-core work)."""
