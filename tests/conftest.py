@@ -34,3 +34,15 @@ def assert_same_frame(a, b) -> None:
     assert str(a.index.tz) == str(b.index.tz)
     assert np.array_equal(a.index.asi8, b.index.asi8)
     assert np.array_equal(a.to_numpy(), b.to_numpy())
+
+
+# Statistical checks use Wilson intervals at this level unless a test states the interval it is about
+# (e.g. "within the 95% CI"); every random stream is seeded, so each check is deterministic.
+CI_ALPHA = 0.001
+
+
+def streams(seed: int, k: int):
+    """k independent numpy Generators spawned from one seed (inputs and strategies never share draws)."""
+    import numpy as np
+
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(k)]

@@ -1,0 +1,130 @@
+"""Imperfections of the shared pair and the detectors, as one small value object.
+
+The order is physical: the source emits |Phi+>, the link depolarizes it (Werner visibility v), each
+stored half relaxes while it waits for its server's decision (T1, T2 for a storage time t), the server
+rotates and measures, the detector may miss the photon (loss: no click, the server falls back to a
+local classical rule) and a click may be misread (readout error).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import StrategyError
+
+STORED = ("both", "a", "b")
+
+
+def _prob(name: str, value: float) -> float:
+    value = float(value)
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise StrategyError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return value
+
+
+def _pair(name: str, value) -> tuple[float, float]:
+    if np.ndim(value) == 0:
+        return (_prob(name, value), _prob(name, value))
+    seq = list(value)
+    if len(seq) != 2:
+        raise StrategyError(f"{name} takes one probability or a pair (P(1|0), P(0|1)), got {value!r}")
+    return (_prob(name, seq[0]), _prob(name, seq[1]))
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Imperfections, each a plain parameter with its unit.
+
+    - ``visibility``: Werner visibility v of the pair, state v |Phi+><Phi+| + (1 - v) I/4
+      (a two-qubit depolarizing error of parameter p = 1 - v).
+    - ``readout_a``, ``readout_b``: (P(read 1 | 0), P(read 0 | 1)) per party; a single number means symmetric.
+    - ``storage_time`` (seconds) each stored half waits; ``t1``, ``t2`` (seconds) its relaxation and
+      dephasing times, ``t2 <= 2 t1``; ``t1 = inf`` is pure dephasing. ``stored``: "both" halves wait
+      (default: each server holds its qubit until its decision), or only "a" or "b".
+    - ``loss_a``, ``loss_b``: probability that the party's detector does not click; the party then
+      outputs its fallback bit (part of its local rule).
+    """
+
+    visibility: float = 1.0
+    readout_a: tuple[float, float] = (0.0, 0.0)
+    readout_b: tuple[float, float] = (0.0, 0.0)
+    storage_time: float = 0.0
+    t1: float = math.inf
+    t2: float = math.inf
+    stored: str = "both"
+    loss_a: float = 0.0
+    loss_b: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "visibility", _prob("visibility", self.visibility))
+        object.__setattr__(self, "readout_a", _pair("readout error", self.readout_a))
+        object.__setattr__(self, "readout_b", _pair("readout error", self.readout_b))
+        object.__setattr__(self, "loss_a", _prob("loss", self.loss_a))
+        object.__setattr__(self, "loss_b", _prob("loss", self.loss_b))
+        for name in ("storage_time", "t1", "t2"):
+            v = float(getattr(self, name))
+            object.__setattr__(self, name, v)
+        if not (math.isfinite(self.storage_time) and self.storage_time >= 0):
+            raise StrategyError(f"storage time must be a non-negative number of seconds, got {self.storage_time!r}")
+        for name in ("t1", "t2"):
+            v = getattr(self, name)
+            if math.isnan(v) or v <= 0:
+                raise StrategyError(f"{name.upper()} must be a positive number of seconds (or inf), got {v!r}")
+        if self.t2 > 2 * self.t1:
+            raise StrategyError(f"T2 = {self.t2!r} s exceeds 2*T1 = {2 * self.t1!r} s, which no physical qubit allows")
+        if self.stored not in STORED:
+            raise StrategyError(f"stored must be one of {', '.join(STORED)}, got {self.stored!r}")
+
+    @classmethod
+    def make(
+        cls,
+        visibility: float = 1.0,
+        readout_error: float | tuple[float, float] = 0.0,
+        storage_time: float = 0.0,
+        t1: float = math.inf,
+        t2: float = math.inf,
+        loss: float = 0.0,
+        stored: str = "both",
+    ) -> Noise:
+        """The same imperfections at both parties (the command line's options)."""
+        return cls(visibility, readout_error, readout_error, storage_time, t1, t2, stored, loss, loss)
+
+    @property
+    def ideal(self) -> bool:
+        return self == Noise()
+
+    @property
+    def stores(self) -> tuple[bool, bool]:
+        """Whether A's and B's halves are stored."""
+        return (self.stored in ("both", "a"), self.stored in ("both", "b"))
+
+    def decay(self, t: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """(exp(-t/T1), exp(-t/T2)) for storage times t in seconds (arrays broadcast)."""
+        t = np.asarray(t, dtype=float)
+        return np.exp(-t / self.t1), np.exp(-t / self.t2)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("readout_a", "readout_b"):
+            d[k] = list(d[k])
+        for k in ("t1", "t2"):
+            if math.isinf(d[k]):
+                d[k] = "inf"
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Noise:
+        d = dict(d)
+        for k in ("t1", "t2"):
+            if isinstance(d.get(k), str):
+                d[k] = float(d[k])
+        return cls(**d)
+
+
+def readout_affine(e: tuple[float, float]) -> tuple[float, float]:
+    """(d, s): the expected reported +-1 value given the true one A is d + s*A (0 -> +1, 1 -> -1)."""
+    e01, e10 = e
+    return e10 - e01, 1.0 - e01 - e10

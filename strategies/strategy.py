@@ -1,0 +1,200 @@
+"""Strategies that cannot signal: two local rules and a shared resource.
+
+A ``Strategy`` plays rounds as arrays. Server A's rule is called with A's inputs only and chooses a
+*setting*; B's likewise. The ``Resource`` sees the two settings (never the inputs) and answers each side
+with an outcome; each rule maps (own input, own outcome) to its output. Nothing in this flow carries
+one side's input to the other, so no strategy built from these parts can signal, whatever its rules.
+
+Resources: ``NoResource`` (deterministic rules), ``SharedRandomness`` (a common fair bit),
+``LocalRandomness`` (an independent fair bit each) and, in ``strategies.quantum``, ``EntangledPair``.
+Every resource has a joint outcome table ``P(o_A, o_B | s_A, s_B)``; the default sampler draws from it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import StrategyError
+from . import kernels
+from .game import Game, check_p_xy
+
+BITS = np.uint8
+
+
+def as_bits(x: np.ndarray, name: str) -> np.ndarray:
+    """Validate a 0/1 array of rounds (any integer or bool dtype) and return it as uint8."""
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise StrategyError(f"{name} must be a 1-D array of rounds, got shape {x.shape}")
+    if x.dtype != BITS:
+        if x.size and (x.min() < 0 or x.max() > 1):
+            raise StrategyError(f"{name} must hold bits 0/1, got values in [{x.min()}, {x.max()}]")
+        x = x.astype(BITS)
+    return x
+
+
+# -- sampling -----------------------------------------------------------------------------------
+def sample_table(table: np.ndarray, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.random.Generator):
+    """Draw (o_A, o_B) per round from ``table[s_A, s_B, o_A, o_B]`` by inverse CDF, one uniform per round."""
+    n_a, n_b, k_a, k_b = table.shape
+    cum = np.cumsum(table.reshape(n_a * n_b, k_a * k_b), axis=1)
+    cum[:, -1] = 1.0  # guard against round-off leaving a gap below 1
+    return kernels.sample_cells(cum, setting_a, setting_b, n_b, k_b, rng.random(setting_a.size))
+
+
+# -- resources ----------------------------------------------------------------------------------
+class Resource(ABC):
+    """What the two servers share. Sees settings, never inputs."""
+
+    n_outcomes: int = 1
+    kind: str = "none"
+
+    @abstractmethod
+    def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
+        """P(o_A, o_B | s_A, s_B), shape (n_settings_a, n_settings_b, n_outcomes, n_outcomes)."""
+
+    def sample(self, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.random.Generator, ages=None):
+        """Outcomes per round (uint8 arrays) for the given settings."""
+        n_a = int(setting_a.max(initial=0)) + 1
+        n_b = int(setting_b.max(initial=0)) + 1
+        return sample_table(self.joint(n_a, n_b), setting_a, setting_b, rng)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind}
+
+
+class NoResource(Resource):
+    """Nothing shared: deterministic local rules. Outcome always 0."""
+
+    def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
+        return np.ones((n_settings_a, n_settings_b, 1, 1))
+
+    def sample(self, setting_a, setting_b, rng, ages=None):
+        zeros = np.zeros(setting_a.size, dtype=BITS)
+        return zeros, zeros
+
+
+class SharedRandomness(Resource):
+    """A fair random bit that both servers receive (the same bit)."""
+
+    n_outcomes = 2
+    kind = "shared_randomness"
+
+    def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
+        return np.broadcast_to(np.diag([0.5, 0.5]), (n_settings_a, n_settings_b, 2, 2)).copy()
+
+
+class LocalRandomness(Resource):
+    """An independent fair coin for each server (nothing shared)."""
+
+    n_outcomes = 2
+    kind = "local_randomness"
+
+    def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
+        return np.full((n_settings_a, n_settings_b, 2, 2), 0.25)
+
+
+# -- local rules and strategies -------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalRule:
+    """One server's rule, given only its own input bit x per round.
+
+    ``settings[x]``: the resource setting it uses on input x (for an entangled pair: which angle).
+    ``outputs[x][o]``: its output (0 = ask first, 1 = bid first) on input x and resource outcome o.
+    Subclass and override ``setting``/``output`` for rules that are not tables; they still receive
+    only the server's own arrays.
+    """
+
+    outputs: tuple[tuple[int, ...], tuple[int, ...]]
+    settings: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        outs = tuple(tuple(int(v) for v in row) for row in self.outputs)
+        if len(outs) != 2 or len(outs[0]) != len(outs[1]) or any(v not in (0, 1) for row in outs for v in row):
+            raise StrategyError(f"outputs must be two equal rows of bits (one per input), got {self.outputs!r}")
+        object.__setattr__(self, "outputs", outs)
+        sets = tuple(int(s) for s in self.settings)
+        if len(sets) != 2 or min(sets) < 0:
+            raise StrategyError(f"settings must be two non-negative indices, got {self.settings!r}")
+        object.__setattr__(self, "settings", sets)
+
+    @classmethod
+    def constant(cls, f: tuple[int, int], n_outcomes: int = 1) -> LocalRule:
+        """Output f[x] whatever the resource says."""
+        return cls(outputs=((f[0],) * n_outcomes, (f[1],) * n_outcomes))
+
+    def setting(self, x: np.ndarray) -> np.ndarray:
+        return kernels.lookup(np.asarray(self.settings, dtype=BITS), x)
+
+    def output(self, x: np.ndarray, outcome: np.ndarray) -> np.ndarray:
+        table = np.asarray(self.outputs, dtype=BITS)
+        return kernels.lookup2(table.ravel(), x, outcome, table.shape[1])
+
+    def output_probabilities(self, n_outcomes: int) -> np.ndarray:
+        """P(output = 1 | x, outcome), shape (2, n_outcomes), for exact values."""
+        out = np.asarray(self.outputs, dtype=float)
+        if out.shape[1] < n_outcomes:
+            raise StrategyError(f"rule has outputs for {out.shape[1]} outcomes, resource gives {n_outcomes}")
+        return out[:, :n_outcomes]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Two local rules and a shared resource; ``play`` runs rounds as arrays."""
+
+    name: str
+    rule_a: LocalRule
+    rule_b: LocalRule
+    resource: Resource = field(default_factory=NoResource)
+
+    @property
+    def quantum(self) -> bool:
+        return self.resource.kind == "entangled_pair"
+
+    def play(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, ages=None) -> tuple[np.ndarray, np.ndarray]:
+        """Outputs (a, b) per round for inputs (x, y); ``ages`` (seconds) per round for a stored pair."""
+        x, y = as_bits(x, "x"), as_bits(y, "y")
+        if x.shape != y.shape:
+            raise StrategyError(f"x and y must have the same number of rounds, got {x.size} and {y.size}")
+        sa = self.rule_a.setting(x)  # A's rule sees x only
+        sb = self.rule_b.setting(y)  # B's rule sees y only
+        oa, ob = self.resource.sample(sa, sb, rng, ages=ages)  # the resource sees settings only
+        return self.rule_a.output(x, oa), self.rule_b.output(y, ob)
+
+    def behaviour(self) -> np.ndarray:
+        """Exact P(a, b | x, y), shape (2, 2, 2, 2) indexed [x, y, a, b]."""
+        sa, sb = self.rule_a.settings, self.rule_b.settings
+        table = self.resource.joint(max(sa) + 1, max(sb) + 1)
+        k = table.shape[-1]
+        fa, fb = self.rule_a.output_probabilities(k), self.rule_b.output_probabilities(k)
+        out = np.zeros((2, 2, 2, 2))
+        for x in (0, 1):
+            for y in (0, 1):
+                p = table[sa[x], sb[y]]
+                pa1 = fa[x][:, None] * np.ones((1, k))
+                pb1 = np.ones((k, 1)) * fb[y][None, :]
+                for a in (0, 1):
+                    for b in (0, 1):
+                        wa = pa1 if a else 1 - pa1
+                        wb = pb1 if b else 1 - pb1
+                        out[x, y, a, b] = float((p * wa * wb).sum())
+        return out
+
+    def value(self, game: Game, p_xy) -> float:
+        """Exact expected utility under the input distribution ``p_xy``."""
+        p = check_p_xy(p_xy)
+        beh = self.behaviour()
+        u = game.table  # [x, y, o]
+        same = beh[..., 0, 0] + beh[..., 1, 1]
+        return float((p * (same * u[..., 0] + (1 - same) * u[..., 1])).sum())
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "A": {"settings": list(self.rule_a.settings), "outputs": [list(r) for r in self.rule_a.outputs]},
+            "B": {"settings": list(self.rule_b.settings), "outputs": [list(r) for r in self.rule_b.outputs]},
+            "resource": self.resource.describe(),
+        }
