@@ -1,1 +1,52 @@
-"""Coordination strategies for the hedging game (filled in by the coordination-core work)."""
+"""Coordination strategies for the hedging game: classical and quantum (Qiskit), the optimum for any
+input statistics, and noise. This package imports neither ``data`` nor ``reports`` nor ``backtest``.
+
+Public API: ``Game``, ``independent``, ``empirical_p_xy``, ``check_p_xy``, ``Noise``, ``Strategy``,
+``LocalRule``, resources (``NoResource``, ``SharedRandomness``, ``LocalRandomness``, ``EntangledPair``),
+classical strategies (``classical_optimum``, ``deterministic``, ``uncoordinated``,
+``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
+with its ``Solution``, the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
+"""
+
+from .classical import (
+    always_hedge_positive,
+    classical_optimum,
+    deterministic,
+    deterministic_value,
+    follow_indicator,
+    uncoordinated,
+)
+from .errors import StrategyError
+from .game import Game, check_p_xy, empirical_p_xy, independent
+from .noise import Noise
+from .quantum import EntangledPair, quantum_strategy, textbook_angles
+from .solver import Solution, solve, tsirelson_sdp, tsirelson_value
+from .strategy import LocalRandomness, LocalRule, NoResource, Resource, SharedRandomness, Strategy
+
+__all__ = [
+    "EntangledPair",
+    "Game",
+    "LocalRandomness",
+    "LocalRule",
+    "NoResource",
+    "Noise",
+    "Resource",
+    "SharedRandomness",
+    "Solution",
+    "Strategy",
+    "StrategyError",
+    "always_hedge_positive",
+    "check_p_xy",
+    "classical_optimum",
+    "deterministic",
+    "deterministic_value",
+    "empirical_p_xy",
+    "follow_indicator",
+    "independent",
+    "quantum_strategy",
+    "solve",
+    "textbook_angles",
+    "tsirelson_sdp",
+    "tsirelson_value",
+    "uncoordinated",
+]

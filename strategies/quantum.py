@@ -1,0 +1,133 @@
+"""Quantum strategies: measurements on a shared |Phi+> pair, on the exact or the Aer backend."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from . import kernels, pair
+from .errors import StrategyError
+from .noise import Noise, readout_affine
+from .strategy import LocalRule, Resource, Strategy, sample_table
+
+BACKENDS = ("exact", "aer")
+
+# Textbook CHSH angles (radians) for the challenge rule a XOR b = x AND y (REFERENCE.md). Each input pair
+# then wins with cos^2(pi/8). For the hedge rule a XOR b = NOT(x AND y), A's angles turn by pi/2,
+# which flips A's outcome.
+CHSH_ANGLES = {"A": (0.0, math.pi / 4), "B": (math.pi / 8, -math.pi / 8)}
+
+
+def textbook_angles(rule: str = "hedge") -> dict[str, tuple[float, float]]:
+    """The textbook CHSH angles for ``rule`` ("hedge" or "challenge")."""
+    if rule == "challenge":
+        return dict(CHSH_ANGLES)
+    return {"A": tuple(a + math.pi / 2 for a in CHSH_ANGLES["A"]), "B": CHSH_ANGLES["B"]}
+
+
+@dataclass(frozen=True, eq=False)
+class EntangledPair(Resource):
+    """A shared |Phi+> pair measured at ``angles_a[s_A]`` by A and ``angles_b[s_B]`` by B (radians).
+
+    Outcomes 0, 1, or 2 = no click. ``backend``: "exact" (qiskit.quantum_info distribution sampled with
+    numpy) or "aer" (qiskit-aer AerSimulator, one circuit per setting pair, shots = its rounds);
+    ``aer_backend`` optionally replaces the ideal AerSimulator (e.g. ``AerSimulator.from_backend`` of a
+    fake IBM device). ``sample(..., ages=...)`` gives each round its own storage time in seconds.
+    """
+
+    angles_a: tuple[float, ...]
+    angles_b: tuple[float, ...]
+    noise: Noise = field(default_factory=Noise)
+    backend: str = "exact"
+    aer_backend: object = None
+
+    n_outcomes = 3
+    kind = "entangled_pair"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "angles_a", tuple(float(a) for a in self.angles_a))
+        object.__setattr__(self, "angles_b", tuple(float(b) for b in self.angles_b))
+        if not self.angles_a or not self.angles_b or not all(map(math.isfinite, self.angles_a + self.angles_b)):
+            raise StrategyError(f"angles must be finite radians, got A={self.angles_a} B={self.angles_b}")
+        if self.backend not in BACKENDS:
+            raise StrategyError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+
+    @cached_property
+    def table(self) -> np.ndarray:
+        """P(o_A, o_B | s_A, s_B) at the noise's storage time (from qiskit.quantum_info)."""
+        return pair.joint_table(self.noise, self.angles_a, self.angles_b)
+
+    def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
+        if n_settings_a > len(self.angles_a) or n_settings_b > len(self.angles_b):
+            raise StrategyError(
+                f"settings ({n_settings_a}, {n_settings_b}) exceed the angles given "
+                f"({len(self.angles_a)}, {len(self.angles_b)})"
+            )
+        return self.table
+
+    def sample(self, setting_a, setting_b, rng, ages=None):
+        if self.backend == "aer":
+            from .aer import sample_aer
+
+            return sample_aer(self, setting_a, setting_b, rng, ages)
+        if ages is None:
+            return sample_table(self.table, setting_a, setting_b, rng)
+        return self._sample_aged(setting_a, setting_b, rng, np.asarray(ages, dtype=float))
+
+    def _sample_aged(self, setting_a, setting_b, rng, ages):
+        """Per-round storage times: the closed-form state of each round's pair, sampled in a compiled loop."""
+        if ages.shape != setting_a.shape:
+            raise StrategyError(f"ages must give one storage time per round, got {ages.shape} for {setting_a.shape}")
+        if ages.size and (not np.isfinite(ages).all() or ages.min() < 0):
+            raise StrategyError("ages must be finite, non-negative storage times in seconds")
+        n = self.noise
+        dir_a = np.column_stack(pair.direction(self.angles_a))
+        dir_b = np.column_stack(pair.direction(self.angles_b))
+        store_a, store_b = n.stores
+        return kernels.sample_stored_pair(
+            pair.link_tensor(n.visibility), dir_a, dir_b, setting_a, setting_b, ages, n.t1, n.t2, store_a, store_b,
+            np.array(readout_affine(n.readout_a)), np.array(readout_affine(n.readout_b)), n.loss_a, n.loss_b,
+            rng.random((setting_a.size, 4)),
+        )
+
+    def describe(self) -> dict:
+        return {
+            "kind": self.kind,
+            "angles": {"A": list(self.angles_a), "B": list(self.angles_b)},
+            "noise": self.noise.to_dict(),
+            "backend": self.backend,
+        }
+
+
+def quantum_strategy(
+    angles_a,
+    angles_b,
+    noise: Noise | None = None,
+    *,
+    fallback_a: tuple[int, int] = (0, 0),
+    fallback_b: tuple[int, int] = (1, 1),
+    backend: str = "exact",
+    name: str = "quantum",
+    aer_backend: object = None,
+) -> Strategy:
+    """Each server measures at its input's angle and outputs the outcome; on no click, its fallback bit.
+
+    ``angles_a[x]`` may be None: A then ignores its qubit on input x and outputs ``fallback_a[x]``
+    (the optimum sometimes mixes quantum and classical inputs). Likewise for B.
+    """
+    resource = EntangledPair(
+        tuple(0.0 if a is None else a for a in angles_a),
+        tuple(0.0 if b is None else b for b in angles_b),
+        noise or Noise(),
+        backend,
+        aer_backend,
+    )
+
+    def rule(angles, fallback) -> LocalRule:
+        rows = tuple((fallback[x],) * 3 if angles[x] is None else (0, 1, fallback[x]) for x in (0, 1))
+        return LocalRule(outputs=rows, settings=(0, 1))
+
+    return Strategy(name, rule(list(angles_a), fallback_a), rule(list(angles_b), fallback_b), resource)

@@ -1,0 +1,119 @@
+"""The optimal-strategy solver against independent methods: Tsirelson's SDP, its one-angle reduction,
+brute force over angles on qiskit's exact distributions, and REFERENCE.md's noise formulas."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from strategies import Game, Noise, independent, solve, tsirelson_sdp, tsirelson_value
+from strategies import pair
+
+DISTRIBUTIONS = {
+    "uniform": independent(0.5, 0.5),
+    "biased": independent(0.3, 0.7),
+    "rare_negative": independent(0.15, 0.2),
+    "correlated": np.array([[0.4, 0.1], [0.1, 0.4]]),
+    "anti_correlated": np.array([[0.1, 0.35], [0.35, 0.2]]),
+    "skewed": np.array([[0.05, 0.25], [0.3, 0.4]]),
+}
+GAMES = {"beta0": Game(), "beta0.3": Game(beta=0.3), "beta0.8": Game(beta=0.8), "challenge": Game(rule="challenge")}
+
+
+@pytest.mark.parametrize("dist", list(DISTRIBUTIONS))
+@pytest.mark.parametrize("game", list(GAMES))
+def test_solver_matches_tsirelson_sdp_and_one_angle_reduction(dist, game):
+    g, p = GAMES[game], DISTRIBUTIONS[dist]
+    sol = solve(g, p)
+    reduced = tsirelson_value(g, p)
+    sdp = tsirelson_sdp(g, p)
+    assert sol.quantum_value == pytest.approx(reduced, abs=1e-9)
+    assert sol.quantum_value == pytest.approx(sdp, abs=1e-6)  # interior-point solver tolerance
+    assert sol.quantum_value >= sol.classical_value
+    # the returned strategy, evaluated on qiskit's exact distribution, achieves the value it claims
+    assert sol.quantum_strategy().value(g, p) == pytest.approx(sol.quantum_value, abs=1e-9)
+
+
+def test_textbook_angles_optimal_only_for_uniform_independent_inputs():
+    uni = solve(Game(), DISTRIBUTIONS["uniform"])
+    assert uni.quantum_value == pytest.approx(math.cos(math.pi / 8) ** 2)
+    assert uni.textbook_value == pytest.approx(uni.quantum_value)
+    assert uni.angles == {"A": pytest.approx((math.pi / 2, 3 * math.pi / 4)), "B": pytest.approx((math.pi / 8, -math.pi / 8))}
+    biased = solve(Game(), independent(0.9, 0.9))
+    assert biased.textbook_value < biased.classical_value  # textbook angles lose to the classical rule
+    for name in ("biased", "correlated"):
+        s = solve(Game(), DISTRIBUTIONS[name])
+        assert s.quantum_value > s.textbook_value + 1e-3
+
+
+@pytest.mark.parametrize("p", [independent(0.9, 0.9), np.array([[0.3, 0.3], [0.3, 0.1]]), np.array([[0.5, 0.5], [0.0, 0.0]])])
+def test_no_advantage_returns_the_classical_strategy_and_zero(p):
+    sol = solve(Game(), p)
+    assert sol.advantage == 0.0 and not sol.uses_entanglement
+    assert sol.quantum_value == sol.classical_value == pytest.approx(1 - p.min())
+    q = sol.quantum_strategy()
+    assert not q.quantum and q.value(Game(), p) == pytest.approx(sol.classical_value)
+
+
+@pytest.mark.parametrize("v", [1.0, 0.9, 0.75, 0.72, 0.70, 0.5])
+def test_werner_noise_value_and_threshold(v):
+    sol = solve(Game(), DISTRIBUTIONS["uniform"], Noise(visibility=v))
+    assert sol.quantum_value == pytest.approx(max(0.75, 0.5 + v * math.sqrt(2) / 4), abs=1e-9)
+    assert sol.uses_entanglement == (v > 1 / math.sqrt(2))
+
+
+def test_detection_efficiency_threshold():
+    # with a classical fallback, maximally entangled pairs beat 0.75 only above efficiency 2/(1+sqrt 2) = 0.828
+    threshold = 2 / (1 + math.sqrt(2))
+    assert solve(Game(), DISTRIBUTIONS["uniform"], Noise.make(loss=1 - threshold - 0.02)).uses_entanglement
+    assert not solve(Game(), DISTRIBUTIONS["uniform"], Noise.make(loss=1 - threshold + 0.02)).uses_entanglement
+
+
+def _brute_force(game: Game, p: np.ndarray, noise: Noise, steps: int) -> float:
+    """Best value over a grid of angles (or 'ignore the qubit, output 0 / 1') per party and input, and every
+    no-click fallback, computed from qiskit's exact joint tables - no closed-form observables involved."""
+    thetas = tuple(np.arange(steps) * math.pi / steps)
+    table = pair.joint_table(noise, thetas, thetas)  # [angle A, angle B, outcome A, outcome B], outcome 2 = no click
+    u = game.table
+    m = steps + 2  # options per input: one of the angles, constant 0, constant 1
+    fallbacks = list(itertools.product((0, 1), repeat=2)) if (noise.loss_a or noise.loss_b) else [(0, 0)]
+    best = -1.0
+    for fa, fb in itertools.product(fallbacks, fallbacks):
+        total = np.zeros((m, m, m, m))  # axes: A's option on x=0, on x=1, B's option on y=0, on y=1
+        for x, y in itertools.product((0, 1), repeat=2):
+            out_a, out_b = np.array([0, 1, fa[x]]), np.array([0, 1, fb[y]])  # output per outcome
+            same = np.empty((m, m))  # P(a = b) for A's option (rows) and B's option (columns)
+            same[:steps, :steps] = np.einsum("ijab,ab->ij", table, (out_a[:, None] == out_b[None, :]).astype(float))
+            pa1 = table[:, 0].sum(axis=2) @ (out_a == 1)  # P(a = 1) per A angle (B's angle is irrelevant)
+            pb1 = table[0].sum(axis=1) @ (out_b == 1)
+            for c in (0, 1):
+                same[steps + c, :steps] = pb1 if c else 1 - pb1  # A outputs c, B measures
+                same[:steps, steps + c] = pa1 if c else 1 - pa1  # A measures, B outputs c
+                for d in (0, 1):
+                    same[steps + c, steps + d] = float(c == d)
+            value = p[x, y] * (same * u[x, y, 0] + (1 - same) * u[x, y, 1])
+            total = total + value.reshape([m if axis in (x, 2 + y) else 1 for axis in range(4)])
+        best = max(best, float(total.max()))
+    return best
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [Noise(visibility=0.9, readout_a=(0.02, 0.05), readout_b=(0.04, 0.01)),
+     Noise.make(visibility=0.95, storage_time=10e-6, t1=40e-6, t2=30e-6),
+     Noise(visibility=0.98, loss_a=0.05, loss_b=0.08, readout_a=(0.01, 0.01), readout_b=(0.01, 0.01))],
+    ids=["readout", "storage", "loss"],
+)
+@pytest.mark.parametrize("dist", ["biased", "correlated"])
+def test_noisy_solver_against_brute_force_on_exact_tables(noise, dist):
+    g, p = Game(beta=0.1), DISTRIBUTIONS[dist]
+    steps = 36  # 5 degree grid: the optimum can sit at most 2.5 degrees from a grid point
+    sol = solve(g, p, noise)
+    brute = _brute_force(g, p, noise, steps)
+    assert sol.quantum_value >= brute - 1e-12
+    # second-order loss of a 2.5-degree miss per angle: sum |c| (1 - cos 5deg) <= 0.5 * 0.0038
+    assert sol.quantum_value - brute <= 0.5 * (1 - math.cos(math.radians(5))) + 1e-12
+    assert sol.quantum_strategy().value(g, p) == pytest.approx(sol.quantum_value, abs=1e-9)
