@@ -210,6 +210,55 @@ class SyntheticPair:
             logp = (lx[-1], ly[-1])
             yield lx[:keep], ly[:keep], {k: v[:keep] for k, v in truth.items()}
 
+    def arrays(self, n_steps: int, chunk_steps: int = 1 << 20) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+        """Yield (first row, prices (n, 2), truth columns) for consecutive pieces of ``chunk_steps`` rows.
+
+        The raw form of ``chunks`` (no DataFrame, no timestamps: ``timestamps(first, n)`` gives them),
+        for streaming consumers such as the backtest engine. The last piece may be shorter.
+        """
+        n_steps = _check_steps(n_steps)
+        if chunk_steps < 1:
+            raise DataError(f"chunk_steps must be at least 1, got {chunk_steps!r}")
+        pending: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
+        pending_n, first = 0, 0
+        blocks = self._blocks(n_steps)
+        while first < n_steps:
+            want = min(chunk_steps, n_steps - first)
+            while pending_n < want:
+                blk = next(blocks)
+                pending.append(blk)
+                pending_n += blk[0].size
+            lx = np.concatenate([p[0] for p in pending]) if len(pending) > 1 else pending[0][0]
+            ly = np.concatenate([p[1] for p in pending]) if len(pending) > 1 else pending[0][1]
+            truth = {k: np.concatenate([p[2][k] for p in pending]) for k in pending[0][2]}
+            rest = (lx[want:], ly[want:], {k: v[want:] for k, v in truth.items()})
+            prices = np.empty((want, 2))
+            np.exp(lx[:want], out=prices[:, 0])
+            np.exp(ly[:want], out=prices[:, 1])
+            prices *= np.asarray(self.s0)
+            if not np.isfinite(prices).all():
+                raise DataError(f"synthetic prices overflowed (mu={self.mu}, sigma={self.sigma}, dt={self.dt}); lower them")
+            yield first, prices, {k: v[:want] for k, v in truth.items()}
+            first += want
+            pending = [rest] if rest[0].size else []
+            pending_n = rest[0].size
+
+    def timestamps(self, first: int, n: int) -> pd.DatetimeIndex:
+        """Timestamps of rows first .. first + n - 1 on the synthetic clock."""
+        return self._index(first, n)
+
+    def timestamps_at(self, rows) -> pd.DatetimeIndex:
+        """Timestamps of the given rows (any order), without building the clock in between."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return self._index(0, 1)[:0]
+        if self._daily:
+            return self._index(0, int(rows.max()) + 1)[rows]
+        first = self._index(0, 1)
+        step = int(round(self.dt * TRADING_DAYS * SESSION_HOURS * 3600e9))
+        ns = first.asi8[0] + rows * step
+        return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(first.tz)
+
     def chunks(self, n_steps: int, chunk_steps: int = 1 << 20) -> Iterator[MarketData]:
         """Yield the path of ``n_steps`` rows as consecutive MarketData pieces of ``chunk_steps`` rows.
 
@@ -221,39 +270,18 @@ class SyntheticPair:
             raise DataError(f"chunk_steps must be at least 2, got {chunk_steps!r}")
         while 0 < n_steps % chunk_steps < 2:
             chunk_steps += 1
-        pending: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
-        pending_n, first = 0, 0
-        blocks = self._blocks(n_steps)
-        while first < n_steps:
-            want = min(chunk_steps, n_steps - first)
-            while pending_n < want:
-                blk = next(blocks)
-                pending.append(blk)
-                pending_n += blk[0].size
-            lx = np.concatenate([p[0] for p in pending])
-            ly = np.concatenate([p[1] for p in pending])
-            truth = {k: np.concatenate([p[2][k] for p in pending]) for k in pending[0][2]}
-            rest = (lx[want:], ly[want:], {k: v[want:] for k, v in truth.items()})
-            lx, ly, truth = lx[:want], ly[:want], {k: v[:want] for k, v in truth.items()}
-            px, py = np.exp(lx), np.exp(ly)
-            px *= self.s0[0]
-            py *= self.s0[1]
-            yield self._frame(first, px, py, truth)
-            first += want
-            pending = [rest] if rest[0].size else []
-            pending_n = rest[0].size
+        for first, prices, truth in self.arrays(n_steps, chunk_steps):
+            yield self._frame(first, prices, truth)
 
     def generate(self, n_steps: int) -> MarketData:
         """The whole path of ``n_steps`` rows as one MarketData."""
         n_steps = _check_steps(n_steps)
         return next(iter(self.chunks(n_steps, chunk_steps=n_steps)))
 
-    def _frame(self, first: int, px: np.ndarray, py: np.ndarray, truth: dict[str, np.ndarray]) -> MarketData:
-        index = self._index(first, px.size)
-        if not (np.isfinite(px).all() and np.isfinite(py).all()):
-            raise DataError(f"synthetic prices overflowed (mu={self.mu}, sigma={self.sigma}, dt={self.dt}); lower them")
+    def _frame(self, first: int, prices: np.ndarray, truth: dict[str, np.ndarray]) -> MarketData:
+        index = self._index(first, prices.shape[0])
         return MarketData(
-            pd.DataFrame({self.tickers[0]: px, self.tickers[1]: py}, index=index),
+            pd.DataFrame(prices, index=index, columns=list(self.tickers)),
             periods_per_year=self.periods_per_year,
             truth=pd.DataFrame(truth, index=index),
             meta={"kind": "synthetic", "mode": self.mode, "params": self.params(), "first_row": first},
