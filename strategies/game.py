@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from .errors import StrategyError
 
 RULES = ("hedge", "challenge")
@@ -50,8 +51,8 @@ class Game:
 
     def utility(self, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Utility per round (float array); inputs and outputs are 0/1 arrays of equal length."""
-        x, y, a, b = (np.asarray(v, dtype=np.intp) for v in (x, y, a, b))
-        return self.table.ravel()[(x * 2 + y) * 2 + (a ^ b)]
+        x, y, a, b = (np.asarray(v, dtype=np.uint8) for v in (x, y, a, b))
+        return kernels.utility(self.table.ravel(), x, y, a, b)
 
     def win(self, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """True where the round's utility is 1 (the round is won outright)."""

@@ -30,6 +30,15 @@ def lookup2(table, first, second, stride):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def utility(table, x, y, a, b):  # pragma: no cover - compiled
+    """u[x, y, a XOR b] per round from the flat (2, 2, 2) utility table."""
+    out = np.empty(x.size)
+    for i in range(x.size):
+        out[i] = table[(x[i] * 2 + y[i]) * 2 + (a[i] ^ b[i])]
+    return out
+
+
+@njit(cache=True, nogil=True)
 def sample_cells(cum, setting_a, setting_b, n_b, k_b, u):  # pragma: no cover - compiled
     """Inverse-CDF draw of (o_A, o_B) per round from cum[s_A * n_b + s_B, cell] (last cell = 1)."""
     n = u.size
