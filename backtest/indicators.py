@@ -1,0 +1,318 @@
+"""Indicators: each server's local bit "I see signs of negative correlation", one per round.
+
+An indicator is called with one server's ``LocalView`` and returns one value per row: 1, 0, or NaN
+while it is still warming up. It may be fitted on the training window first (``fit``). Write your own as
+a plain function ``f(view) -> array`` or as a subclass of ``Indicator``; declare ``lookback`` (rows of
+history it needs) to run it on streamed synthetic data. Built-ins:
+
+- ``NoisySignal(flip)``: the exchange's own synthetic signal, misread with probability ``flip``;
+- ``NoisyRegime(flip)``: detection of the hidden synthetic regime, wrong with probability ``flip``;
+- ``RollingCorrelation(window, target)``: correlation of own returns with the partner's delayed returns
+  over ``window`` bars, below a threshold;
+- ``Divergence(window, target)``: |z-score| of own minus partner's delayed return, above a threshold;
+- ``VolumeSpike(window, target)``: z-score of own log volume, above a threshold.
+
+Threshold indicators take ``threshold`` or, by default, set it on the training window so that
+P(x = 1) = ``target`` there.
+
+``check_causality`` perturbs the data after a random cut and verifies that earlier outputs do not
+change; the engine runs it on every user-supplied indicator.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .errors import BacktestError
+from .views import LocalView, lag
+
+
+class Indicator:
+    """Base class: override ``__call__`` (and ``fit`` if it learns from the training window)."""
+
+    name = "indicator"
+    lookback: int | None = None  # rows of history needed before a row's output is defined
+    builtin = False
+
+    def fit(self, view: LocalView, start: int = 0) -> None:
+        """Learn from rows ``start:`` of ``view`` (the training window). Default: nothing to learn."""
+
+    def __call__(self, view: LocalView) -> np.ndarray:
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        return {}
+
+    def describe(self) -> dict:
+        return {"name": self.name, **self.params()}
+
+
+class FunctionIndicator(Indicator):
+    """A plain function ``f(view) -> array of 0/1 (NaN while warming up)`` as an indicator."""
+
+    def __init__(self, func: Callable[[LocalView], np.ndarray], name: str | None = None, lookback: int | None = None):
+        self.func = func
+        self.name = name or getattr(func, "__name__", "custom")
+        self.lookback = getattr(func, "lookback", lookback)
+
+    def __call__(self, view: LocalView) -> np.ndarray:
+        return self.func(view)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "function": f"{self.func.__module__}:{getattr(self.func, '__qualname__', '?')}"}
+
+
+def _flip_check(flip: float) -> float:
+    if not (np.isfinite(flip) and 0.0 <= flip <= 1.0):
+        raise BacktestError(f"indicator flip probability must be in [0, 1], got {flip!r}")
+    return float(flip)
+
+
+class _NoisyReading(Indicator):
+    """A local reading of something the synthetic feed knows (``field`` of the view), wrong with probability
+    ``flip``, independently per server and round."""
+
+    field = ""
+    needs = ""
+    stream = 0
+    lookback = 0
+    builtin = True
+
+    def __init__(self, flip: float):
+        self.flip = _flip_check(flip)
+
+    def __call__(self, view: LocalView) -> np.ndarray:
+        truth = getattr(view, self.field)
+        if truth is None:
+            raise BacktestError(f"indicator {self.name} needs a synthetic {self.needs} source (no {self.field} here)")
+        flips = view.uniforms(stream=self.stream) < self.flip
+        return np.abs(truth - flips)
+
+    def params(self) -> dict:
+        return {"flip": self.flip}
+
+
+class NoisySignal(_NoisyReading):
+    """The server's own synthetic signal, each reading flipped with probability ``flip``."""
+
+    name, field, needs, stream = "noisy_signal", "signal", "'signals'", 1
+
+    def __init__(self, flip: float = 0.0):
+        super().__init__(flip)
+
+
+class NoisyRegime(_NoisyReading):
+    """Detection of the hidden synthetic regime (1 = breakdown), wrong with probability ``flip``."""
+
+    name, field, needs, stream = "noisy_regime", "regime", "'regime'", 2
+
+    def __init__(self, flip: float = 0.1):
+        super().__init__(flip)
+
+
+class ThresholdIndicator(Indicator):
+    """x = 1 where a causal score is below (``below=True``) or above a threshold.
+
+    ``threshold=None`` fits it on the training window so that P(x = 1) = ``target`` there.
+    """
+
+    below = True
+    builtin = True
+
+    def __init__(self, window: int = 60, target: float = 0.5, threshold: float | None = None):
+        if not isinstance(window, (int, np.integer)) or window < 2:
+            raise BacktestError(f"{self.name}: window must be an integer of at least 2 bars, got {window!r}")
+        if not (0.0 < target < 1.0):
+            raise BacktestError(f"{self.name}: target P(x=1) must be in (0, 1), got {target!r}")
+        self.window = int(window)
+        self.target = float(target)
+        self.fixed = threshold is not None
+        self.threshold = None if threshold is None else float(threshold)
+        self.lookback = self.window + 1
+
+    def score(self, view: LocalView) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, view: LocalView, start: int = 0) -> None:
+        if self.fixed:
+            return
+        s = self.score(view)[start:]
+        s = s[np.isfinite(s)]
+        if s.size < 10:
+            raise BacktestError(f"indicator {self.name}: only {s.size} finite scores in the training window to fit on")
+        self.threshold = float(np.quantile(s, self.target if self.below else 1.0 - self.target))
+
+    def __call__(self, view: LocalView) -> np.ndarray:
+        if self.threshold is None:
+            raise BacktestError(f"indicator {self.name} has no threshold: fit it on a training window first")
+        s = self.score(view)
+        out = (s < self.threshold) if self.below else (s > self.threshold)
+        return np.where(np.isfinite(s), out.astype(float), np.nan)
+
+    def params(self) -> dict:
+        return {"window": self.window, "target": self.target, "threshold": self.threshold}
+
+
+def _rolling(values: np.ndarray, window: int):
+    return pd.Series(values).rolling(window, min_periods=window)
+
+
+class RollingCorrelation(ThresholdIndicator):
+    """Rolling correlation of own returns with the partner's delayed returns; 1 when it is low."""
+
+    name = "rolling_correlation"
+    below = True
+
+    def score(self, view: LocalView) -> np.ndarray:
+        own = pd.Series(view.returns)
+        return own.rolling(self.window, min_periods=self.window).corr(pd.Series(view.partner_returns)).to_numpy()
+
+
+class Divergence(ThresholdIndicator):
+    """|z-score| of (own return - partner's delayed return) against its rolling mean and std; 1 when large."""
+
+    name = "divergence"
+    below = False
+
+    def score(self, view: LocalView) -> np.ndarray:
+        d = view.returns - view.partner_returns
+        roll = _rolling(d, self.window)
+        mean, std = lag(roll.mean().to_numpy(), 1), lag(roll.std().to_numpy(), 1)  # stats of earlier rows only
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.abs(d - mean) / std
+        return np.where(std > 0, z, np.nan)
+
+
+class VolumeSpike(ThresholdIndicator):
+    """z-score of own log volume against its rolling mean and std; 1 when volume spikes."""
+
+    name = "volume_spike"
+    below = False
+
+    def score(self, view: LocalView) -> np.ndarray:
+        if view.volume is None:
+            raise BacktestError("indicator volume_spike needs volume data (OHLCV files or Yahoo)")
+        v = np.log(np.where(view.volume > 0, view.volume, np.nan))
+        roll = _rolling(v, self.window)
+        mean, std = lag(roll.mean().to_numpy(), 1), lag(roll.std().to_numpy(), 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (v - mean) / std
+        return np.where(std > 0, z, np.nan)
+
+
+BUILTINS: dict[str, type[Indicator]] = {
+    cls.name: cls for cls in (NoisySignal, NoisyRegime, RollingCorrelation, Divergence, VolumeSpike)
+}
+
+
+def make_indicator(spec: str | Indicator | Callable, **params) -> Indicator:
+    """An indicator from a built-in name (with parameters), ``module:function``, a function or an Indicator."""
+    if isinstance(spec, Indicator):
+        return spec
+    if callable(spec):
+        return FunctionIndicator(spec)
+    if not isinstance(spec, str):
+        raise BacktestError(f"indicator must be a name, 'module:function', a function or an Indicator, got {spec!r}")
+    if spec in BUILTINS:
+        try:
+            return BUILTINS[spec](**params)
+        except TypeError as exc:
+            raise BacktestError(f"indicator {spec}: {exc}") from None
+    if ":" in spec:
+        module, _, attr = spec.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise BacktestError(f"indicator {spec!r}: cannot import it ({exc})") from None
+        if isinstance(obj, type) and issubclass(obj, Indicator):
+            return obj(**params)
+        if params:
+            raise BacktestError(f"indicator {spec!r}: parameters are only for built-ins or Indicator classes")
+        return make_indicator(obj)
+    raise BacktestError(f"unknown indicator {spec!r}; built-ins: {', '.join(BUILTINS)}, or module:function")
+
+
+def copy_indicator(ind: Indicator) -> Indicator:
+    """An independent copy (A and B fit their own thresholds)."""
+    import copy
+
+    return copy.deepcopy(ind)
+
+
+def as_bits(values, name: str, view: LocalView) -> np.ndarray:
+    """Indicator output as float 0/1/NaN of the view's length, or a BacktestError naming the indicator."""
+    out = np.asarray(values, dtype=float).ravel()
+    if out.shape[0] != len(view):
+        raise BacktestError(f"indicator {name} returned {out.shape[0]} values for {len(view)} rows")
+    bad = np.isfinite(out) & (out != 0.0) & (out != 1.0)
+    if bad.any():
+        raise BacktestError(f"indicator {name} returned {out[bad][0]!r}; outputs must be 0, 1 or NaN (warming up)")
+    return out
+
+
+# -- causality -------------------------------------------------------------------------------------
+def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool) -> LocalView:
+    """The view if everything the server could not yet know at round ``cut`` were different.
+
+    Views are lagged (own data by one bar, the partner's by 1 + latency), so what is unknown at round
+    ``cut`` is exactly rows ``cut + 1`` on. There, ``mirror`` reflects log-prices about the last known one
+    (every later return changes sign) and flips every signal; otherwise prices get random noise and
+    signals random bits. Volume is rescaled at random. Rows up to ``cut`` stay as they were.
+    """
+    n, k = len(view), cut + 1
+
+    def prices(p: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q, s = p.copy(), r.copy()
+        if mirror and np.isfinite(p[k - 1]):
+            q[k:] = p[k - 1] ** 2 / p[k:]
+        else:
+            q[k:] = q[k:] * np.exp(rng.normal(0.0, 0.05, n - k))
+        s[k:] = q[k:] / q[k - 1 : -1] - 1.0
+        return q, s
+
+    def bits(a):
+        if a is None:
+            return None
+        b = a.copy()
+        b[k:] = 1.0 - b[k:] if mirror else rng.integers(0, 2, n - k)
+        return b
+
+    price, returns = prices(view.price, view.returns)
+    partner_price, partner_returns = prices(view.partner_price, view.partner_returns)
+    volume = None if view.volume is None else view.volume.copy()
+    if volume is not None:
+        volume[k:] = volume[k:] * rng.uniform(0.2, 5.0, n - k)
+    return replace(view, price=price, returns=returns, partner_price=partner_price, partner_returns=partner_returns,
+                   volume=volume, signal=bits(view.signal), regime=bits(view.regime))
+
+
+def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cuts: int = 16,
+                    max_rows: int = 20_000) -> None:
+    """Raise BacktestError naming ``indicator`` if its output at some round depends on what the server
+    could not know then (later prices, the partner's prices within the latency, later signals).
+
+    Tries ``cuts`` random cut points on the first ``max_rows`` rows, alternating a mirrored future (every
+    later return and signal reversed: catches any sign- or bit-based peek for sure) and a noisy one.
+    """
+    view = view.rows(0, min(len(view), max_rows))
+    n = len(view)
+    if n < 4:
+        return
+    rng = np.random.default_rng(seed)
+    base = as_bits(indicator(view), indicator.name, view)
+    for i, cut in enumerate(rng.integers(n // 4, max(n // 4 + 1, 3 * n // 4), size=cuts)):
+        cut = int(cut)
+        other = as_bits(indicator(_perturbed(view, cut, rng, mirror=i % 2 == 0)), indicator.name, view)
+        a, b = base[: cut + 1], other[: cut + 1]
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        if not same.all():
+            row = int(np.flatnonzero(~same)[0])
+            raise BacktestError(
+                f"indicator {indicator.name} is not causal: its output for round {row} changed when data it could "
+                f"not know yet (from round {cut} on, partner latency {view.latency}) was altered; it peeks ahead"
+            )
