@@ -1,0 +1,131 @@
+"""Compiled loops for state that carries from round to round (inventory, Bell-pair buffer)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def queue_fills(bid_first, u_buy, u_sell, p_first, p_second, lot, half_spread, fee, limit, cut_cost,
+                price_change, inventory):  # pragma: no cover - compiled
+    """One market maker quoting both sides each round; the side quoted first fills more often.
+
+    Per round: buy ``lot`` if u_buy < P(bid fills), sell ``lot`` if u_sell < P(ask fills), earning
+    half_spread - fee per share on each fill; inventory beyond +-limit is cut back at cut_cost per
+    share; the inventory is then held over the round's price change. Returns P&L and end inventory
+    per round, and the final inventory (the next chunk's start).
+    """
+    n = bid_first.size
+    pnl = np.empty(n)
+    inv_out = np.empty(n)
+    inv = inventory
+    for i in range(n):
+        if bid_first[i]:
+            p_buy, p_sell = p_first, p_second
+        else:
+            p_buy, p_sell = p_second, p_first
+        earned = 0.0
+        if u_buy[i] < p_buy:
+            inv += lot
+            earned += lot * (half_spread[i] - fee)
+        if u_sell[i] < p_sell:
+            inv -= lot
+            earned += lot * (half_spread[i] - fee)
+        excess = abs(inv) - limit
+        if excess > 0:
+            earned -= excess * cut_cost[i]
+            inv = limit if inv > 0 else -limit
+        pnl[i] = earned + inv * price_change[i]
+        inv_out[i] = inv
+    return pnl, inv_out, inv
+
+
+@njit(cache=True, nogil=True)
+def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma: no cover - compiled
+    """Bell pairs arriving at ``arrivals`` (sorted, seconds) into a memory of ``slots``; each round at
+    ``round_times`` uses the freshest stored pair not older than ``max_age``, or none.
+
+    ``buffer[:count]`` holds stored arrival times, oldest first (carried between chunks). A full memory
+    drops its oldest pair for a new one. Returns (has_pair, age in seconds, count).
+    """
+    n = round_times.size
+    has = np.zeros(n, dtype=np.bool_)
+    age = np.zeros(n)
+    j = 0
+    for i in range(n):
+        t = round_times[i]
+        while j < arrivals.size and arrivals[j] <= t:
+            if count == slots:
+                for k in range(slots - 1):
+                    buffer[k] = buffer[k + 1]
+                count -= 1
+            buffer[count] = arrivals[j]
+            count += 1
+            j += 1
+        if count > 0:
+            a = t - buffer[count - 1]
+            if a <= max_age:
+                has[i] = True
+                age[i] = a
+                count -= 1
+            else:
+                count = 0  # the freshest is too old, so are all the others
+    return has, age, count
+
+
+@njit(cache=True, nogil=True)
+def bias_pnl(bid_first, returns, exposure, capture):  # pragma: no cover - compiled
+    """P&L of a signed exposure: +exposure if bid first else -exposure, times the return, plus capture."""
+    n = bid_first.size
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = (exposure if bid_first[i] else -exposure) * returns[i] + capture
+    return out
+
+
+@njit(cache=True, nogil=True)
+def book_stats(pnl, utility, cell, block, book, rf, shift, sums, counts, block_sum, block_sq, block_n,
+               marks, marked):  # pragma: no cover - compiled
+    """One pass over a chunk of book P&L updating a strategy's running sums.
+
+    sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
+    peak of cumulative P&L, max drawdown, max drawdown share]; counts: [n, wins, n per input pair (4),
+    wins per input pair (4)]; block sums for the bootstrap; ``marked`` receives the cumulative P&L at
+    the positions ``marks`` (the equity curve).
+    """
+    cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
+    m = 0
+    for i in range(pnl.size):
+        v = pnl[i]
+        d = v - shift
+        sums[0] += d
+        sums[1] += d * d
+        r = v / book - rf
+        if r < 0.0:
+            sums[2] += r * r
+        u = utility[i]
+        sums[3] += u
+        c = cell[i]
+        counts[2 + c] += 1
+        if u == 1.0:
+            counts[1] += 1
+            counts[6 + c] += 1
+        cum += v
+        if cum > peak:
+            peak = cum
+        dd = peak - cum
+        if dd > max_dd:
+            max_dd = dd
+        share = dd / (book + peak)
+        if share > max_share:
+            max_share = share
+        b = block[i]
+        block_sum[b] += v
+        block_sq[b] += v * v
+        block_n[b] += 1
+        if m < marks.size and marks[m] == i:
+            marked[m] = cum
+            m += 1
+    counts[0] += pnl.size
+    sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share

@@ -1,0 +1,64 @@
+"""Bell-pair supply: pairs arrive as a Poisson process into a small quantum memory; rounds use the
+freshest stored pair or fall back to the classical strategy.
+
+Rounds happen at ``decision_rate`` per second (round i at time i / decision_rate). A round with a pair
+uses the freshest one; its age (seconds since it arrived) is its storage time, which drives the storage
+decoherence of the noise model (T1, T2). A full memory of ``memory_slots`` drops its oldest pair when a
+new one arrives; pairs older than ``max_age`` are discarded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import kernels
+from .errors import BacktestError
+
+
+@dataclass(frozen=True)
+class BellPairSupply:
+    """``pair_rate`` (pairs per second), ``decision_rate`` (rounds per second), ``memory_slots``, ``max_age`` (s)."""
+
+    pair_rate: float
+    decision_rate: float
+    memory_slots: int = 1
+    max_age: float = math.inf
+
+    def __post_init__(self) -> None:
+        for name in ("pair_rate", "decision_rate"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise BacktestError(f"Bell-pair supply: {name} must be a positive number per second, got {v!r}")
+        if not isinstance(self.memory_slots, (int, np.integer)) or self.memory_slots < 1:
+            raise BacktestError(f"Bell-pair supply: memory_slots must be a whole number >= 1, got {self.memory_slots!r}")
+        if not (self.max_age > 0):
+            raise BacktestError(f"Bell-pair supply: max_age must be positive seconds, got {self.max_age!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if math.isinf(d["max_age"]):
+            d["max_age"] = "inf"
+        return d
+
+
+class SupplyState:
+    """The memory's contents between chunks of rounds."""
+
+    def __init__(self, supply: BellPairSupply):
+        self.supply = supply
+        self.buffer = np.zeros(supply.memory_slots)
+        self.count = 0
+
+    def schedule(self, first_round: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(has_pair, age seconds) for rounds first_round .. first_round + n - 1."""
+        s = self.supply
+        t0 = (first_round - 1) / s.decision_rate  # arrivals since the previous round
+        t1 = (first_round + n - 1) / s.decision_rate
+        k = rng.poisson(s.pair_rate * (t1 - t0))
+        arrivals = np.sort(t0 + rng.random(k) * (t1 - t0))  # Poisson process: uniform order statistics
+        times = (first_round + np.arange(n)) / s.decision_rate
+        has, age, self.count = kernels.pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count)
+        return has, age
