@@ -1,6 +1,48 @@
-"""qcoord's engine package: indicators, market makers and fills, P&L and risk, and the ``qcoord`` command line.
+"""qcoord's engine: indicators, market makers and fills, P&L and risk, and the ``qcoord`` command line.
 
-It is the only package that ties ``data``, ``strategies`` and ``reports`` together.
+The one call is ``run_backtest(source, ...)`` returning a ``Result``. This is the only package that ties
+``data``, ``strategies`` and ``reports`` together.
 """
 
 __version__ = "0.1.0"
+
+from .engine import run_backtest  # noqa: E402
+from .errors import BacktestError  # noqa: E402
+from .fills import BiasFill, FillModel, QueueFill, make_fill  # noqa: E402
+from .indicators import (  # noqa: E402
+    Divergence,
+    FunctionIndicator,
+    Indicator,
+    NoisyRegime,
+    NoisySignal,
+    RollingCorrelation,
+    ThresholdIndicator,
+    VolumeSpike,
+    check_causality,
+    make_indicator,
+)
+from .result import Result  # noqa: E402
+from .supply import BellPairSupply  # noqa: E402
+from .views import LocalView  # noqa: E402
+
+__all__ = [
+    "BacktestError",
+    "BellPairSupply",
+    "BiasFill",
+    "Divergence",
+    "FillModel",
+    "FunctionIndicator",
+    "Indicator",
+    "LocalView",
+    "NoisyRegime",
+    "NoisySignal",
+    "QueueFill",
+    "Result",
+    "RollingCorrelation",
+    "ThresholdIndicator",
+    "VolumeSpike",
+    "check_causality",
+    "make_fill",
+    "make_indicator",
+    "run_backtest",
+]

@@ -1,0 +1,414 @@
+"""The one call: ``run_backtest(source, ...)`` -> ``Result``.
+
+Flow: feed (prices) -> indicators (x, y per round, local and causal) -> fit on the training window
+(thresholds, p(x,y), classical rule, quantum angles for the configured noise, delayed_comm rules) ->
+each strategy plays every test round -> fills turn decisions into each agent's P&L -> book metrics.
+
+Common random numbers: every strategy plays the same rounds (same x, y, returns) and the same fill
+draws, so differences between strategies are paired. Randomness is drawn per chunk of ``CHUNK``
+rounds from ``SeedSequence(seed, spawn_key=(stream, chunk))`` with a fixed stream per purpose (each
+strategy by name, fills, Bell-pair arrivals): a strategy's draws do not depend on which other
+strategies run, and an in-memory run and a streamed run of the same rows agree.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from data import MarketData, SyntheticPair
+from strategies import Game, Noise, Strategy
+
+from . import __version__
+from .errors import BacktestError
+from .feeds import ArrayFeed, StreamFeed, lagged_inputs
+from .fills import FillModel, make_fill
+from .indicators import NoisyRegime, NoisySignal, RollingCorrelation, check_causality, copy_indicator, make_indicator
+from .players import DEFAULT_STRATEGIES, REQUIRED, RoundChunk, build_players, fit
+from .result import Result
+from .risk import StrategyStats, compare, hedging_efficiency
+from .supply import BellPairSupply, SupplyState
+
+CHUNK = 1 << 20  # rounds per chunk: the unit of randomness and of memory
+IN_MEMORY_ROWS = 1 << 22  # synthetic runs up to this many rows are generated whole (any indicator, refits)
+MIN_ROUNDS = 30
+EQUITY_POINTS = 4000
+BLOCKS = 500
+
+
+def _stream_id(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+def _rng(seed: int, stream: str, chunk: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_stream_id(stream), chunk)))
+
+
+def default_indicators(mode: str | None) -> tuple[str, dict]:
+    """The indicator used when none is given: by source kind."""
+    if mode == "signals":
+        return NoisySignal.name, {"flip": 0.0}
+    if mode == "regime":
+        return NoisyRegime.name, {"flip": 0.1}
+    return RollingCorrelation.name, {"window": 60, "target": 0.5}
+
+
+def _indicator_pair(indicators, params: Mapping | None, mode: str | None):
+    """Two independent indicator objects (A's and B's) and whether they are user-supplied."""
+    if indicators is None:
+        name, defaults = default_indicators(mode)
+        spec = (name, name)
+        params = {**defaults, **(params or {})}
+        user = False
+    else:
+        spec = tuple(indicators) if isinstance(indicators, (tuple, list)) else (indicators, indicators)
+        if len(spec) != 2:
+            raise BacktestError(f"indicators: give one indicator or one per server (two), got {len(spec)}")
+        user = True
+    made = [make_indicator(s, **(params or {})) if isinstance(s, str) else make_indicator(s) for s in spec]
+    if made[0] is made[1]:
+        made[1] = copy_indicator(made[0])
+    user_flags = [user and not m.builtin for m in made]
+    return (made[0], made[1]), user_flags
+
+
+def _resolve_strategies(strategies: Iterable) -> tuple[list[str], dict[str, Strategy]]:
+    names, custom = [], {}
+    for s in strategies:
+        if isinstance(s, Strategy):
+            names.append(s.name)
+            custom[s.name] = s
+        elif isinstance(s, str):
+            names.append(s)
+        else:
+            raise BacktestError(f"strategies: give names or strategies.Strategy objects, got {s!r}")
+    for r in REQUIRED:  # hedging efficiency is measured between these
+        if r not in names:
+            names.insert(0 if r == "uncoordinated" else len(names), r)
+    if len(set(names)) != len(names):
+        raise BacktestError(f"strategies: duplicate names in {names}")
+    return names, custom
+
+
+class _Progress:
+    """Rounds done, on stderr, only when stderr is a terminal (or when asked)."""
+
+    def __init__(self, total: int, enabled: bool | None):
+        show = sys.stderr.isatty() if enabled is None else enabled
+        self.bar = None
+        if show:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="round", unit_scale=True, file=sys.stderr, leave=False,
+                            desc="backtest", dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_backtest(
+    source: MarketData | SyntheticPair | str = "signals",
+    *,
+    rounds: int = 200_000,
+    indicators=None,
+    indicator_params: Mapping | None = None,
+    strategies: Sequence = DEFAULT_STRATEGIES,
+    game: Game | None = None,
+    noise: Noise | None = None,
+    backend: str = "exact",
+    device: str | None = None,
+    fill: FillModel | str = "bias",
+    supply: BellPairSupply | None = None,
+    latency: int = 1,
+    delay: int = 1,
+    train_fraction: float = 0.5,
+    refit_every: int | None = None,
+    book_size: float | None = None,
+    risk_free: float = 0.0,
+    seed: int = 0,
+    keep_rounds: int = 1_000_000,
+    check_indicators: bool = True,
+    progress: bool | None = None,
+    source_info: Mapping | None = None,
+) -> Result:
+    """Run one backtest and return its ``Result``.
+
+    ``source``: a MarketData of two tickers, a ``SyntheticPair``, or "signals"/"regime" (a default
+    synthetic pair seeded with ``seed``); ``rounds`` sets the length of a synthetic run.
+    ``indicators``: a built-in name, ``module:function``, a function, an ``Indicator``, or a pair of them
+    (A's, B's); default by source (README). ``strategies``: names (``uncoordinated``, ``classical``,
+    ``quantum``, ``textbook``, ``always_hedge``, ``follow_indicator``, ``oracle``, ``regime_oracle``,
+    ``delayed_comm``) or ``strategies.Strategy`` objects; uncoordinated and oracle always run.
+    ``noise``: imperfections of the quantum link; ``supply``: Bell-pair generation and memory (None:
+    a fresh pair every round). ``latency``: bars before a server sees the partner's prices; ``delay``:
+    rounds for delayed_comm's link. ``train_fraction``: share of rounds to fit on; ``refit_every``: re-fit
+    on the trailing training-length window every K test rounds. ``book_size``: currency the book
+    returns are measured on (default: the fill model's). ``risk_free``: annual rate for Sharpe/Sortino.
+    """
+    started = time.perf_counter()
+    game = game or Game()
+    noise = noise or Noise()
+    fill_model = make_fill(fill) if isinstance(fill, str) else fill
+    if not isinstance(fill_model, FillModel):
+        raise BacktestError(f"fill must be 'bias', 'queue' or a FillModel, got {fill!r}")
+    for name, value, lo in (("latency", latency, 0), ("delay", delay, 1), ("seed", seed, 0), ("keep_rounds", keep_rounds, 0)):
+        if not isinstance(value, (int, np.integer)) or value < lo:
+            raise BacktestError(f"{name} must be a whole number >= {lo}, got {value!r}")
+    if not (0.0 < train_fraction < 1.0):
+        raise BacktestError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
+    if refit_every is not None and (not isinstance(refit_every, (int, np.integer)) or refit_every < 1):
+        raise BacktestError(f"refit_every must be a whole number of rounds >= 1, got {refit_every!r}")
+    if backend not in ("exact", "aer"):
+        raise BacktestError(f"backend must be 'exact' or 'aer', got {backend!r}")
+    if not math.isfinite(risk_free) or risk_free <= -1:
+        raise BacktestError(f"risk_free must be an annual rate above -100%, got {risk_free!r}")
+    names, custom = _resolve_strategies(strategies)
+
+    # -- the feed ------------------------------------------------------------------------------------
+    if isinstance(source, str):
+        if source not in ("signals", "regime"):
+            raise BacktestError(f"source must be a MarketData, a SyntheticPair, 'signals' or 'regime', got {source!r}")
+        source = SyntheticPair(mode=source, seed=seed)
+    mode = source.mode if isinstance(source, SyntheticPair) else None
+    inds, user_flags = _indicator_pair(indicators, indicator_params, mode)
+    seeds = (int(np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(1)[0]),
+             int(np.random.SeedSequence(seed, spawn_key=(2,)).generate_state(1)[0]))
+    if isinstance(source, SyntheticPair):
+        if not isinstance(rounds, (int, np.integer)) or rounds < 2 * MIN_ROUNDS:
+            raise BacktestError(f"rounds must be a whole number >= {2 * MIN_ROUNDS}, got {rounds!r}")
+        lookback = max((i.lookback or 0) for i in inds)
+        n_rows = int(rounds) + 1 + lookback + latency + 1
+        stream_ok = all(isinstance(i.lookback, (int, np.integer)) for i in inds) and refit_every is None
+        if n_rows > IN_MEMORY_ROWS and stream_ok:
+            feed = StreamFeed(source, n_rows, inds, latency, seeds, CHUNK)
+        else:
+            if n_rows > IN_MEMORY_ROWS and refit_every is not None:
+                raise BacktestError(f"refit_every needs the run in memory: at most {IN_MEMORY_ROWS} rows, got {n_rows}")
+            feed = ArrayFeed(source.generate(n_rows), inds, latency, seeds)
+        src_info = {"kind": "synthetic", "mode": source.mode, "params": source.params()}
+    elif isinstance(source, MarketData):
+        feed = ArrayFeed(source, inds, latency, seeds)
+        src_info = dict(source.meta)
+    else:
+        raise BacktestError(f"source must be a MarketData, a SyntheticPair, 'signals' or 'regime', got {type(source).__name__}")
+    if source_info:
+        src_info.update(source_info)
+
+    t0 = feed.warmup()
+    if isinstance(source, SyntheticPair):  # the run has exactly `rounds` rounds after warm-up
+        n_total = min(int(rounds), feed.n_rows - t0)
+    else:
+        n_total = feed.n_rows - t0
+    n_train = int(train_fraction * n_total)
+    n_test = n_total - n_train
+    if n_train < MIN_ROUNDS or n_test < MIN_ROUNDS:
+        raise BacktestError(f"{n_total} rounds after a warm-up of {t0} rows leave {n_train} to train and {n_test} to "
+                            f"test; each needs at least {MIN_ROUNDS}")
+    if refit_every is not None and feed.streamed:
+        raise BacktestError("refit_every is not available on a streamed run")
+    train_end, end = t0 + n_train, t0 + n_total
+    first_prices = feed.first_prices(t0)  # the book is sized at the first round's prices
+
+    # -- fit on the training window ------------------------------------------------------------------
+    feed.fit_indicators(t0, train_end)
+    if check_indicators:
+        for ind, view, flag in zip(inds, feed.fit_view(), user_flags):
+            if flag:
+                check_causality(ind, view.rows(0, min(len(view), train_end)), seed=seed)
+    bar = _Progress(n_total if feed.streamed else n_test, progress)
+    x_train, y_train = _training_inputs(feed, t0, train_end, bar)
+    aer_backend = None
+    if device:
+        from strategies.devices import device_backend
+
+        aer_backend, backend = device_backend(device), "aer"
+    fit_noise = noise
+    if supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
+        fit_noise = replace(noise, storage_time=_typical_age(supply, t0, n_train, seed))
+    fitted = fit(game, x_train, y_train, fit_noise, delay if "delayed_comm" in names else None)
+    players = build_players(names, custom, fitted, game, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
+    fits = [{"round": train_end, "window": [t0, train_end], **fitted.game_dict()}]
+
+    # -- play the test window ------------------------------------------------------------------------
+    book = float(book_size) if book_size is not None else fill_model.book_size(first_prices)
+    if not (math.isfinite(book) and book > 0):
+        raise BacktestError(f"book_size must be a positive amount of currency, got {book!r}")
+    ppy = feed.pair.periods_per_year if feed.streamed else feed.md.periods_per_year
+    rf_p = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
+    block_len = max(1, math.ceil(n_test / BLOCKS))
+    n_blocks = math.ceil(n_test / block_len)
+    stats = {p.name: StrategyStats(book, rf_p, n_blocks) for p in players}
+    fill_state = {p.name: [fill_model.initial_state(), fill_model.initial_state()] for p in players}
+    supply_state = SupplyState(supply) if supply is not None else None
+    keep = min(keep_rounds, n_test)
+    kept: dict[str, list] = {"x": [], "y": []}
+    per = {p.name: {k: [] for k in ("a", "b", "pnl_a", "pnl_b", "pnl", "utility", "inv_a", "inv_b")} for p in players}
+    stride = max(1, math.ceil(n_test / EQUITY_POINTS))
+    equity_rounds, equity = [], {p.name: [] for p in players}
+    discordant = [0, 0]
+    tails = (x_train[-delay:], y_train[-delay:])
+    pair_names = [p.name for p in players]
+    qc = ("quantum" in pair_names and "classical" in pair_names)
+
+    refits = [] if refit_every is None else list(range(train_end + refit_every, end, refit_every))
+    lo = train_end
+    while lo < end:
+        k = (lo - train_end) // CHUNK
+        hi = min(train_end + (k + 1) * CHUNK, end)
+        if refits and refits[0] < hi:
+            hi = refits[0] if refits[0] > lo else hi
+        if refits and refits[0] == lo:
+            refits.pop(0)
+            fitted = _refit(feed, game, fit_noise, names, delay, lo, n_train)
+            players = build_players(names, custom, fitted, game, backend, has_truth=feed.has_truth,
+                                    aer_backend=aer_backend)
+            fits.append({"round": lo, "window": [lo - n_train, lo], **fitted.game_dict()})
+            continue
+        x, y = feed.inputs(lo, hi)
+        rd = feed.round_data(lo, hi)
+        xd, tx = lagged_inputs(x, tails[0], delay)
+        yd, ty = lagged_inputs(y, tails[1], delay)
+        tails = (tx, ty)
+        chunk = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"])
+        n = hi - lo
+        first_in_chunk = (lo - train_end) % CHUNK == 0
+        if first_in_chunk:
+            rngs = {name: _rng(seed, f"strategy:{name}", k) for name in pair_names}
+            fill_rng = _rng(seed, "fills", k)
+            supply_rng = _rng(seed, "supply", k)
+        pairs = supply_state.schedule(lo, n, supply_rng) if supply_state is not None else None
+        uniforms = fill_rng.random((2, fill_model.uniform_streams, n)) if fill_model.uniform_streams else (None, None)
+        cell = (x.astype(np.intp) << 1) | y
+        block = (np.arange(lo, hi) - train_end) // block_len
+        offset = lo - train_end
+        take = max(0, min(n, keep - offset))
+        if take:
+            kept["x"].append(x[:take])
+            kept["y"].append(y[:take])
+        marks = np.flatnonzero((np.arange(lo, hi) - train_end + 1) % stride == 0).astype(np.int64)
+        if hi == end and (marks.size == 0 or marks[-1] != n - 1):
+            marks = np.append(marks, n - 1)
+        equity_rounds.extend((lo + marks).tolist())
+        wins = {}
+        for p in players:
+            a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
+            st = fill_state[p.name]
+            pnl_a, inv_a, st[0] = fill_model.pnl(a, rd["returns"][:, 0], rd["price_change"][:, 0],
+                                                 None if rd["half_spread"] is None else rd["half_spread"][:, 0],
+                                                 uniforms[0], st[0])
+            pnl_b, inv_b, st[1] = fill_model.pnl(b, rd["returns"][:, 1], rd["price_change"][:, 1],
+                                                 None if rd["half_spread"] is None else rd["half_spread"][:, 1],
+                                                 uniforms[1], st[1])
+            pnl = pnl_a + pnl_b
+            util = game.utility(x, y, a, b)
+            equity[p.name].extend(stats[p.name].add(pnl, util, cell, block, used, ages, marks).tolist())
+            wins[p.name] = util == 1.0
+            if take:
+                d = per[p.name]
+                for key, v in (("a", a), ("b", b), ("pnl_a", pnl_a), ("pnl_b", pnl_b), ("pnl", pnl), ("utility", util),
+                               ("inv_a", inv_a), ("inv_b", inv_b)):
+                    if v is not None:
+                        d[key].append(v[:take])
+        if qc:
+            discordant[0] += int((wins["quantum"] & ~wins["classical"]).sum())
+            discordant[1] += int((~wins["quantum"] & wins["classical"]).sum())
+        bar.update(n)
+        lo = hi
+    bar.close()
+
+    # -- metrics ---------------------------------------------------------------------------------
+    metrics = {name: s.metrics(ppy) for name, s in stats.items()}
+    var_unc, var_or = metrics["uncoordinated"]["pnl_var"], metrics["oracle"]["pnl_var"]
+    for name, m in metrics.items():
+        m["hedging_efficiency"], reason = hedging_efficiency(m["pnl_var"], var_unc, var_or)
+        if reason:
+            m.setdefault("undefined", {})["hedging_efficiency"] = reason
+    series = {name: {k: np.concatenate(v) if v else None for k, v in d.items()} for name, d in per.items()}
+    comparison = {}
+    if qc:
+        comparison["quantum_vs_classical"] = compare(
+            stats["quantum"], stats["classical"], series["quantum"]["pnl"], series["classical"]["pnl"],
+            tuple(discordant), ppy, seed)
+        comparison["quantum_vs_classical"]["sharpe_diff"] = _diff(metrics, "sharpe")
+    return Result(
+        version=__version__,
+        seed=seed,
+        source=src_info,
+        tickers=list(feed.tickers),
+        periods_per_year=ppy,
+        clock=feed.clock,
+        clock_at=feed.clock_at,
+        first_round=t0,
+        n_rounds=n_total,
+        n_train=n_train,
+        book_size=book,
+        game=fits[0],
+        refits=fits[1:],
+        metrics=metrics,
+        win_by_input={name: s.win_rate_by_input() for name, s in stats.items()},
+        comparison=comparison,
+        kept={"x": np.concatenate(kept["x"]) if kept["x"] else np.empty(0, np.uint8),
+              "y": np.concatenate(kept["y"]) if kept["y"] else np.empty(0, np.uint8)},
+        series=series,
+        equity_rounds=np.asarray(equity_rounds),
+        equity={k: np.asarray(v) for k, v in equity.items()},
+        blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()},
+        block_len=block_len,
+        indicators={"A": inds[0].describe(), "B": inds[1].describe(), "latency": latency},
+        players={p.name: p.describe() for p in players},
+        config={"rounds": int(rounds) if isinstance(source, SyntheticPair) else None, "strategies": names,
+                "game": game.to_dict(), "noise": noise.to_dict(), "backend": backend, "device": device,
+                "fill": fill_model.to_dict(), "supply": None if supply is None else supply.to_dict(),
+                "latency": latency, "delay": delay, "train_fraction": train_fraction, "refit_every": refit_every,
+                "book_size": book, "risk_free": risk_free, "seed": seed, "keep_rounds": keep_rounds,
+                "streamed": feed.streamed},
+        elapsed=time.perf_counter() - started,
+    )
+
+
+def _diff(metrics: dict, key: str):
+    q, c = metrics["quantum"][key], metrics["classical"][key]
+    return None if q is None or c is None or not (math.isfinite(q) and math.isfinite(c)) else q - c
+
+
+def _training_inputs(feed, t0: int, train_end: int, bar: _Progress) -> tuple[np.ndarray, np.ndarray]:
+    if not feed.streamed:
+        return feed.inputs(t0, train_end)
+    xs, ys = [], []
+    for lo in range(t0, train_end, CHUNK):
+        hi = min(lo + CHUNK, train_end)
+        x, y = feed.inputs(lo, hi)
+        xs.append(x)
+        ys.append(y)
+        bar.update(hi - lo)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int) -> float:
+    """Mean age of the pairs a supply delivers over the training window (its own random stream)."""
+    state = SupplyState(supply)
+    ages, used = 0.0, 0
+    for k, lo in enumerate(range(t0, t0 + n_train, CHUNK)):
+        n = min(CHUNK, t0 + n_train - lo)
+        has, age = state.schedule(lo, n, _rng(seed, "supply:training", k))
+        ages += float(age[has].sum())
+        used += int(has.sum())
+    return ages / used if used else 0.0
+
+
+def _refit(feed: ArrayFeed, game: Game, noise: Noise, names, delay: int, start: int, n_train: int):
+    """Walk-forward re-fit on the ``n_train`` rounds before ``start`` (indicator thresholds included)."""
+    feed.fit_indicators(start - n_train, start)
+    x, y = feed.inputs(start - n_train, start)
+    return fit(game, x, y, noise, delay if "delayed_comm" in names else None)

@@ -1,0 +1,234 @@
+"""The strategies a backtest compares, fitted on the training window.
+
+Local (no communication, built from ``strategies``): ``uncoordinated``, ``classical`` (optimum for the
+training p(x,y)), ``quantum`` (angles for the training p(x,y) and the configured noise; rounds without a
+Bell pair fall back to ``classical``), and by name ``textbook``, ``always_hedge``, ``follow_indicator``,
+or any ``strategies.Strategy``. Benchmarks that break the no-communication rule on purpose:
+``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation sign; synthetic data),
+``delayed_comm`` (knows the partner's indicator from ``delay`` rounds ago, over a slow classical link).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from strategies import (
+    Game,
+    Noise,
+    Solution,
+    Strategy,
+    always_hedge_positive,
+    empirical_p_xy,
+    follow_indicator,
+    solve,
+    uncoordinated,
+)
+
+from .errors import BacktestError
+
+LOCAL = ("uncoordinated", "classical", "quantum", "textbook", "always_hedge", "follow_indicator")
+COMMUNICATING = ("oracle", "regime_oracle", "delayed_comm")
+DEFAULT_STRATEGIES = ("uncoordinated", "classical", "quantum", "oracle", "regime_oracle", "delayed_comm")
+REQUIRED = ("uncoordinated", "oracle")  # hedging efficiency is measured between these two
+
+
+@dataclass
+class RoundChunk:
+    """A run of consecutive rounds: inputs, the returns they earn, what the benchmarks may know."""
+
+    start: int  # absolute row of the first round
+    x: np.ndarray
+    y: np.ndarray
+    returns: np.ndarray  # (n, 2) simple returns of the round
+    price_change: np.ndarray  # (n, 2) P[t] - P[t-1], currency per share
+    negative: np.ndarray | None  # true correlation sign of the round is negative (synthetic truth)
+    x_delayed: np.ndarray | None  # x of round t - delay (delayed_comm)
+    y_delayed: np.ndarray | None
+    half_spread: np.ndarray | None = None  # (n, 2) half the quoted spread at decision time
+
+    def __len__(self) -> int:
+        return self.x.size
+
+    def part(self, lo: int, hi: int) -> RoundChunk:
+        def cut(a):
+            return None if a is None else a[lo:hi]
+
+        return RoundChunk(self.start + lo, self.x[lo:hi], self.y[lo:hi], self.returns[lo:hi],
+                          self.price_change[lo:hi], cut(self.negative), cut(self.x_delayed), cut(self.y_delayed),
+                          cut(self.half_spread))
+
+
+class Player:
+    name = "player"
+    uses_pairs = False
+
+    def decide(self, chunk: RoundChunk, rng: np.random.Generator, pairs=None):
+        """(a, b, rounds that consumed a Bell pair or None, their ages or None)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"name": self.name}
+
+
+class LocalPlayer(Player):
+    def __init__(self, name: str, strategy: Strategy):
+        self.name, self.strategy = name, strategy
+
+    def decide(self, chunk, rng, pairs=None):
+        a, b = self.strategy.play(chunk.x, chunk.y, rng)
+        return a, b, None, None
+
+    def describe(self) -> dict:
+        return self.strategy.describe() | {"name": self.name}
+
+
+class QuantumPlayer(Player):
+    """The fitted quantum strategy on rounds that have a pair, the classical one otherwise."""
+
+    def __init__(self, name: str, quantum: Strategy, fallback: Strategy):
+        self.name, self.quantum, self.fallback = name, quantum, fallback
+        self.uses_pairs = quantum.quantum
+
+    def decide(self, chunk, rng, pairs=None):
+        if not self.uses_pairs:  # entanglement does not help here: the fitted strategy is the classical rule
+            a, b = self.quantum.play(chunk.x, chunk.y, rng)
+            return a, b, None, None
+        if pairs is None:  # unlimited fresh pairs, stored for the noise model's storage time
+            a, b = self.quantum.play(chunk.x, chunk.y, rng)
+            return a, b, np.ones(len(chunk), dtype=bool), None
+        has, age = pairs
+        a = np.empty(len(chunk), dtype=np.uint8)
+        b = np.empty(len(chunk), dtype=np.uint8)
+        a[has], b[has] = self.quantum.play(chunk.x[has], chunk.y[has], rng, ages=age[has])
+        a[~has], b[~has] = self.fallback.play(chunk.x[~has], chunk.y[~has], rng)
+        return a, b, has, age
+
+    def describe(self) -> dict:
+        return self.quantum.describe() | {"name": self.name, "fallback": self.fallback.describe()}
+
+
+class OraclePlayer(Player):
+    """Communicates: both servers know (x, y) and play the best joint output; the long/short side is a coin."""
+
+    name = "oracle"
+
+    def __init__(self, game: Game):
+        self.game = game
+
+    def decide(self, chunk, rng, pairs=None):
+        a = rng.integers(0, 2, len(chunk), dtype=np.uint8)
+        return a, a ^ self.game.target(chunk.x, chunk.y), None, None
+
+
+class RegimeOraclePlayer(Player):
+    """Knows the true correlation sign of the round and hedges it (synthetic data only)."""
+
+    name = "regime_oracle"
+
+    def __init__(self, game: Game):
+        self.game = game
+
+    def decide(self, chunk, rng, pairs=None):
+        neg = chunk.negative.astype(np.uint8)
+        a = rng.integers(0, 2, len(chunk), dtype=np.uint8)
+        return a, a ^ self.game.target(neg, neg), None, None
+
+
+class DelayedCommPlayer(Player):
+    """A decides a = f(x_t, y_{t-delay}), B decides b = g(y_t, x_{t-delay}); f and g fitted on training."""
+
+    name = "delayed_comm"
+
+    def __init__(self, f: np.ndarray, g: np.ndarray, delay: int, value: float):
+        self.f, self.g, self.delay, self.value = f.astype(np.uint8), g.astype(np.uint8), delay, value
+
+    def decide(self, chunk, rng, pairs=None):
+        a = self.f[chunk.x.astype(np.intp) * 2 + chunk.y_delayed]
+        b = self.g[chunk.y.astype(np.intp) * 2 + chunk.x_delayed]
+        return a, b, None, None
+
+    def describe(self) -> dict:
+        return {"name": self.name, "delay": self.delay, "A": self.f.tolist(), "B": self.g.tolist(),
+                "training_value": self.value}
+
+
+def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Best rules a = f(x_t, y_{t-L}), b = g(y_t, x_{t-L}) on training inputs, over all 16 x 16 rule pairs.
+
+    Returns (f, g, training value); f is indexed by x*2 + y_{t-L}, g by y*2 + x_{t-L}.
+    """
+    if x.size <= delay:
+        raise BacktestError(f"delayed_comm: the training window ({x.size} rounds) is not longer than delay={delay}")
+    xt, yt, xd, yd = (v.astype(np.intp) for v in (x[delay:], y[delay:], x[:-delay], y[:-delay]))
+    p = np.bincount(((xt * 2 + yd) * 2 + yt) * 2 + xd, minlength=16) / xt.size
+    cx, cyd, cy, cxd = (np.array(c) for c in zip(*itertools.product((0, 1), repeat=4)))  # the 16 cells
+    rules = np.array(list(itertools.product((0, 1), repeat=4)))  # 16 functions of (own bit, delayed partner bit)
+    a = rules[:, cx * 2 + cyd]  # [f, cell]
+    b = rules[:, cy * 2 + cxd]  # [g, cell]
+    o = a[:, None, :] ^ b[None, :, :]  # [f, g, cell]
+    values = (game.table[cx, cy][np.arange(16), o] * p).sum(axis=2)
+    fi, gi = np.unravel_index(int(np.argmax(np.round(values, 12))), values.shape)
+    return rules[fi], rules[gi], float(values[fi, gi])
+
+
+@dataclass
+class Fit:
+    """What was learned on a training window."""
+
+    p_xy: np.ndarray
+    solution: Solution
+    delayed: tuple[np.ndarray, np.ndarray, float] | None
+    delay: int | None
+    n_train: int
+    noise: Noise
+
+    def game_dict(self) -> dict:
+        s = self.solution
+        return {**s.to_dict(), "n_train": self.n_train}
+
+
+def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None) -> Fit:
+    """Fit the game statistics and strategies on training inputs."""
+    p = empirical_p_xy(x, y)
+    solution = solve(game, p, noise)
+    delayed = fit_delayed(game, x, y, delay) if delay else None
+    return Fit(p, solution, delayed, delay, x.size, noise)
+
+
+def build_players(names, custom: dict[str, Strategy], fitted: Fit, game: Game, backend: str, *,
+                  has_truth: bool, aer_backend=None) -> list[Player]:
+    """Players for the requested strategy names (in order) from a fit."""
+    s = fitted.solution
+    players: list[Player] = []
+    for name in names:
+        if name in custom:
+            players.append(LocalPlayer(name, custom[name]))
+        elif name == "uncoordinated":
+            players.append(LocalPlayer(name, uncoordinated()))
+        elif name == "classical":
+            players.append(LocalPlayer(name, s.classical_strategy()))
+        elif name == "quantum":
+            players.append(QuantumPlayer(name, s.quantum_strategy(backend=backend, aer_backend=aer_backend),
+                                         s.classical_strategy()))
+        elif name == "textbook":
+            players.append(QuantumPlayer(name, s.textbook_strategy(backend=backend), s.classical_strategy()))
+        elif name == "always_hedge":
+            players.append(LocalPlayer(name, always_hedge_positive()))
+        elif name == "follow_indicator":
+            players.append(LocalPlayer(name, follow_indicator()))
+        elif name == "oracle":
+            players.append(OraclePlayer(game))
+        elif name == "regime_oracle":
+            if has_truth:
+                players.append(RegimeOraclePlayer(game))
+        elif name == "delayed_comm":
+            if fitted.delayed is None:
+                raise BacktestError("delayed_comm needs a delay of at least 1 round")
+            f, g, value = fitted.delayed
+            players.append(DelayedCommPlayer(f, g, fitted.delay, value))
+        else:
+            raise BacktestError(f"unknown strategy {name!r}; choose from {', '.join(LOCAL + COMMUNICATING)}")
+    return players
