@@ -1,1 +1,33 @@
-"""Reports: tables, figures, HTML and run comparison from plain pandas/dicts."""
+"""Reports: tables, figures, the HTML report and run comparison, from plain pandas objects and dicts.
+
+This package imports neither ``data`` nor ``strategies`` nor ``backtest``.
+"""
+
+from .figures import (
+    cumulative_pnl,
+    inventory,
+    overlay,
+    pnl_distribution,
+    rolling_variance,
+    sweep_metric,
+    to_png,
+    win_rate_by_input,
+)
+from .html import run_report
+from .tables import compare_runs, comparison_table, game_table, metrics_table
+
+__all__ = [
+    "compare_runs",
+    "comparison_table",
+    "cumulative_pnl",
+    "game_table",
+    "inventory",
+    "metrics_table",
+    "overlay",
+    "pnl_distribution",
+    "rolling_variance",
+    "run_report",
+    "sweep_metric",
+    "to_png",
+    "win_rate_by_input",
+]

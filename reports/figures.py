@@ -1,0 +1,175 @@
+"""Figures of a run, a comparison and a sweep, from plain pandas objects. Each returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from .style import colour, new_figure, ordered, plt, time_axis
+
+
+def to_png(fig) -> bytes:
+    """PNG bytes of a figure (and close it)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def cumulative_pnl(equity: pd.DataFrame, title: str = "Cumulative book P&L"):
+    """Cumulative P&L (currency) per strategy over the test window; below it, the same curves minus their
+    own average drift, which is where the strategies' hedging shows (the drift is mostly spread capture)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 6.4), dpi=110, sharex=True, layout="constrained",
+                                      height_ratios=[3, 2])
+    steps = np.arange(len(equity)) / max(len(equity) - 1, 1)
+    for name in ordered(equity.columns):
+        y = equity[name].to_numpy()
+        kw = dict(label=name, color=colour(name), lw=1.4 if name == "quantum" else 1.0)
+        top.plot(equity.index, y, **kw)
+        bottom.plot(equity.index, y - y[-1] * steps, **kw)
+    top.set_title(title)
+    top.set_ylabel("cumulative P&L (currency)")
+    bottom.set_ylabel("minus average drift")
+    bottom.set_xlabel("time")
+    for ax in (top, bottom):
+        ax.grid(True, alpha=0.3)
+    if isinstance(equity.index, pd.DatetimeIndex):
+        time_axis(bottom)
+    top.legend(loc="upper left", fontsize=8, ncols=2)
+    return fig
+
+
+def rolling_variance(block_var: pd.DataFrame, block_rounds: int, smooth: int = 10):
+    """Book P&L variance within consecutive blocks of rounds, per strategy: raw blocks faint, a centred
+    moving average over ``smooth`` blocks on top."""
+    fig, ax = new_figure()
+    for name in ordered(block_var.columns):
+        s = block_var[name]
+        ax.plot(block_var.index, s, color=colour(name), lw=0.5, alpha=0.25)
+        ax.plot(block_var.index, s.rolling(smooth, center=True, min_periods=1).mean(), color=colour(name),
+                lw=1.5, label=name)
+    ax.set_yscale("log")
+    ax.set_title(f"Book P&L variance per block of {block_rounds} rounds (line: mean of {smooth} blocks)")
+    ax.set_ylabel("variance (currency² per round)")
+    ax.set_xlabel("block start")
+    if isinstance(block_var.index, pd.DatetimeIndex):
+        time_axis(ax)
+    ax.legend(loc="upper left", fontsize=8, ncols=3)
+    return fig
+
+
+def win_rate_by_input(win_by_input: dict[str, dict]):
+    """Win rate per input pair (x, y) with 95% Wilson intervals, grouped bars per strategy."""
+    names = ordered(list(win_by_input))
+    cells = ["00", "01", "10", "11"]
+    fig, ax = new_figure()
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        rates = [win_by_input[name][c]["win_rate"] for c in cells]
+        cis = [win_by_input[name][c]["ci95"] for c in cells]
+        pos = np.arange(4) + (i - (len(names) - 1) / 2) * width
+        y = np.array([np.nan if r is None else r for r in rates])
+        lo = np.array([np.nan if c is None else y[j] - c[0] for j, c in enumerate(cis)])
+        hi = np.array([np.nan if c is None else c[1] - y[j] for j, c in enumerate(cis)])
+        # Wilson bounds can sit a rounding error inside a rate of exactly 0 or 1: no negative bar lengths
+        err = np.clip(np.vstack([lo, hi]), 0.0, None)
+        ax.bar(pos, y, width=width, color=colour(name), label=name, yerr=err, capsize=2)
+    ax.set_xticks(np.arange(4), [f"x={c[0]}, y={c[1]}" for c in cells])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("win rate (95% CI)")
+    ax.set_title("Win rate by input pair")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, ncols=min(len(names), 6), frameon=False)
+    return fig
+
+
+def pnl_distribution(pnl: pd.DataFrame, bins: int = 80):
+    """Distribution of the per-round book P&L per strategy (step histograms on a common grid)."""
+    fig, ax = new_figure()
+    values = pnl.to_numpy(dtype=float)
+    lo, hi = np.nanpercentile(values, [0.5, 99.5])
+    edges = np.linspace(lo, hi, bins + 1)
+    for name in ordered(pnl.columns):
+        ax.hist(pnl[name].to_numpy(), bins=edges, histtype="step", density=True, color=colour(name), label=name)
+    ax.set_yscale("log")
+    ax.set_title("Per-round book P&L (central 99%)")
+    ax.set_xlabel("P&L per round (currency)")
+    ax.set_ylabel("density")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def inventory(inv: pd.DataFrame, window: int = 300):
+    """Inventory (shares) per strategy and agent: the first ``window`` kept rounds of the main strategies,
+    and how often each inventory level occurs over all kept rounds."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 6.4), dpi=110, layout="constrained")
+    names = ordered(list(dict.fromkeys(n for n, _ in inv.columns)))
+    main = [n for n in ("uncoordinated", "classical", "quantum") if n in names] or names[:3]
+    head = inv.iloc[:window]
+    steps = np.arange(len(head))
+    for name in main:
+        for side, ls in (("A", "-"), ("B", "--")):
+            top.step(steps, head[(name, side)].to_numpy(), where="post", color=colour(name), ls=ls, lw=1.0,
+                     label=f"{name} ({side})")
+    top.set_title(f"Inventory over the first {len(head)} test rounds (A solid, B dashed)")
+    top.set_xlabel("test round")
+    top.set_ylabel("shares")
+    top.legend(loc="upper left", fontsize=7, ncols=3)
+    values = inv.to_numpy(dtype=float)
+    edges = np.linspace(values.min() - 0.5, values.max() + 0.5, 42)
+    for name in names:
+        both = np.concatenate([inv[(name, "A")].to_numpy(), inv[(name, "B")].to_numpy()])
+        bottom.hist(both, bins=edges, histtype="step", density=True, color=colour(name), label=name)
+    bottom.set_title("Inventory levels over all kept rounds (both agents)")
+    bottom.set_xlabel("shares")
+    bottom.set_ylabel("density")
+    bottom.legend(loc="upper center", fontsize=7, ncols=3)
+    for ax in (top, bottom):
+        ax.grid(True, alpha=0.3)
+    return fig
+
+
+def overlay(curves: dict[str, pd.Series], ylabel: str = "cumulative P&L (currency)", title: str = ""):
+    """Several runs' curves on one axis (compare)."""
+    fig, ax = new_figure()
+    for label, s in curves.items():
+        ax.plot(np.arange(len(s)) / max(len(s) - 1, 1), s.to_numpy(), label=label, lw=1.0)
+    ax.set_xlabel("share of the test window")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "Cumulative book P&L by run")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def sweep_metric(table: pd.DataFrame, param: str, metric: str, crossing: float | None, ylabel: str,
+                 groups: list[str] | None = None):
+    """``metric`` against the swept ``param`` per strategy, classical drawn, the crossing point marked."""
+    fig, ax = new_figure()
+    groups = groups or []
+    keys = [()] if not groups else list(table.groupby(groups).groups)
+    styles = ["-", "--", ":", "-."]
+    for g, key in enumerate(keys):
+        sub = table if not groups else table.set_index(groups).loc[key].reset_index()
+        suffix = "" if not groups else " (" + ", ".join(f"{k}={v}" for k, v in zip(groups, np.atleast_1d(key))) + ")"
+        for name in ordered(sub["strategy"].unique()):
+            s = sub[sub["strategy"] == name].sort_values(param)
+            front = name in ("classical", "quantum")  # the comparison the figure is about, drawn on top
+            ax.plot(s[param], s[metric], marker="o", ms=3, color=colour(name), ls=styles[g % 4],
+                    lw=2.2 if name == "classical" else 1.2, label=name + suffix, zorder=3 if front else 2)
+            if front and f"{metric}_lo" in s and f"{metric}_hi" in s:
+                ax.fill_between(s[param], s[f"{metric}_lo"].astype(float), s[f"{metric}_hi"].astype(float),
+                                color=colour(name), alpha=0.15, lw=0)
+    if crossing is not None:
+        ax.axvline(crossing, color="#d62728", ls=":", lw=1)
+        ax.annotate(f"quantum stops paying: {param} = {crossing:.4g}", xy=(crossing, ax.get_ylim()[1]),
+                    xytext=(5, -12), textcoords="offset points", fontsize=8, color="#d62728")
+    ax.set_xlabel(param)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{ylabel} against {param}")
+    if groups:  # many lines: the legend goes beside the plot
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+        fig.set_size_inches(10.5, 4.8)
+    else:
+        ax.legend(loc="best", fontsize=7)
+    return fig
