@@ -144,8 +144,9 @@ class Result:
         notes = []
         unc, orc = m.get("uncoordinated"), m.get("oracle")
         if unc and orc and not (orc["pnl_var"] < unc["pnl_var"]):
-            notes.append("even the oracle, which wins every round, does not lower book variance here: these "
-                         "indicators do not signal the correlation sign, so winning the game is not hedging")
+            notes.append("even the oracle, which wins every round, does not lower book variance below independent "
+                         "coins here, so winning the game is not hedging this book (the indicators do not signal the "
+                         "correlation sign, or inventory carried between rounds outweighs one round's quoting order)")
         dc, q = m.get("delayed_comm"), m.get("quantum")
         if dc and q and dc["win_rate"] > q["win_rate"]:
             notes.append(f"a classical link delayed by {self.config.get('delay', 1)} round(s) wins more often "

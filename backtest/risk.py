@@ -124,7 +124,7 @@ def hedging_efficiency(var_s: float, var_unc: float, var_oracle: float) -> tuple
         return None, "a book variance is undefined"
     if span <= 1e-12 * max(abs(var_unc), 1e-300):
         return None, ("the oracle, which wins every round, does not lower book variance below independent coins: "
-                      "with these indicators winning the game does not hedge")
+                      "winning the game does not hedge this book")
     return (var_unc - var_s) / span, None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -74,7 +75,7 @@ def load(spec: SourceSpec, n_rows: int | None = None) -> MarketData:
 
 # -- command-line options ---------------------------------------------------------------------------
 def bounded(cast: type, lo: float | None = None, hi: float | None = None, what: str = "", *, open_lo: bool = False):
-    """An argparse ``type=`` converter: ``cast(text)`` within [lo, hi] (lo excluded when ``open_lo``)."""
+    """An argparse ``type=`` converter: ``cast(text)``, finite, within [lo, hi] (lo excluded when ``open_lo``)."""
 
     def convert(text: str):
         try:
@@ -82,11 +83,26 @@ def bounded(cast: type, lo: float | None = None, hi: float | None = None, what: 
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if cast is int else 'a number'}") from None
         below = lo is not None and (value <= lo if open_lo else value < lo)
-        if below or (hi is not None and value > hi) or value != value:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        if below or (hi is not None and value > hi) or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} {what if what.startswith('must') else 'is not ' + what}")
         return value
 
     return convert
+
+
+def comma_list(text: str) -> list[str]:
+    """'a, b,c' -> ['a', 'b', 'c'] (at least one name)."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return items
+
+
+def per_ticker(name: str, values: list[float]) -> float | list[float]:
+    """--sigma/--mu: one value for both tickers, or one each."""
+    if len(values) not in (1, 2):
+        raise BacktestError(f"--{name} takes one value or one per ticker, got {len(values)}")
+    return values[0] if len(values) == 1 else list(values)
 
 
 probability = bounded(float, 0.0, 1.0, "a probability in [0, 1]")
@@ -95,8 +111,10 @@ positive_int = bounded(int, 0, None, "a positive whole number", open_lo=True)
 nonnegative_int = bounded(int, 0, None, "a whole number >= 0")
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options choosing and shaping the data source (shared by ``data``, ``backtest`` and ``sweep``)."""
+def add_source_arguments(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """Options choosing and shaping the data source (shared by ``data``, ``backtest`` and ``sweep``).
+
+    ``defaults=False`` leaves every option None when not given (a config file fills the rest)."""
     g = parser.add_argument_group("data source (default: --synthetic signals)")
     src = g.add_mutually_exclusive_group()
     src.add_argument("--synthetic", choices=("signals", "regime"), help="built-in synthetic pair")
@@ -106,9 +124,10 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tickers", nargs="+", metavar="T", help="pick columns of a panel, or name per-ticker files")
     g.add_argument("--start", help="first date (Yahoo: required; csv/sample: cut)")
     g.add_argument("--end", help="last date (Yahoo: exclusive, required; csv/sample: cut, inclusive)")
-    g.add_argument("--interval", default="1d", help="Yahoo bar interval (default 1d)")
+    g.add_argument("--interval", default="1d" if defaults else None, help="Yahoo bar interval (default 1d)")
     g.add_argument("--cache-dir", help="Yahoo price cache folder (default ~/.cache/qcoord/yahoo)")
-    g.add_argument("--session", choices=("all", "regular"), default="all", help="intraday: keep all bars or 09:30-16:00")
+    g.add_argument("--session", choices=("all", "regular"), default="all" if defaults else None,
+                   help="intraday: keep all bars or 09:30-16:00 (default all)")
     s = parser.add_argument_group("synthetic pair")
     s.add_argument("--p-a", type=probability, help="P(signal on) at exchange A per step (default 0.5)")
     s.add_argument("--p-b", type=probability, help="P(signal on) at exchange B per step (default 0.5)")
@@ -142,7 +161,5 @@ def spec_from_args(args: argparse.Namespace, seed: int) -> SourceSpec:
     for name in ("sigma", "mu"):
         value = getattr(args, name)
         if value is not None:
-            if len(value) not in (1, 2):
-                raise BacktestError(f"--{name} takes one value or one per ticker, got {len(value)}")
-            synth[name] = value[0] if len(value) == 1 else list(value)
+            synth[name] = per_ticker(name, value)
     return SourceSpec(kind="synthetic", synthetic=synth, tickers=args.tickers)

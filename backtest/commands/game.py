@@ -29,22 +29,28 @@ def _time(text: str) -> float:
     return value
 
 
-def add_game_arguments(parser: argparse.ArgumentParser) -> None:
-    """The game and its imperfections (shared by ``game``, ``backtest`` and ``sweep``)."""
+def add_game_arguments(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """The game and its imperfections (shared by ``game``, ``backtest`` and ``sweep``).
+
+    ``defaults=False`` leaves every option None when not given (a config file fills the rest)."""
+
+    def d(value):
+        return value if defaults else None
+
     g = parser.add_argument_group("game")
-    g.add_argument("--beta", type=bounded(float, 0, 1, "in [0, 1]"), default=0.0,
+    g.add_argument("--beta", type=bounded(float, 0, 1, "in [0, 1]"), default=d(0.0),
                    help="utility of 'same' on mixed inputs (Ding & Jiang Eq. 3.1); 0 = hedging game (default)")
-    g.add_argument("--rule", choices=("hedge", "challenge"), default="hedge",
+    g.add_argument("--rule", choices=("hedge", "challenge"), default=d("hedge"),
                    help="hedge: a XOR b = NOT(x AND y) (default); challenge: the text's literal a XOR b = x AND y")
     n = parser.add_argument_group("imperfections of the quantum link")
-    n.add_argument("--visibility", type=probability, default=1.0, help="Werner visibility v of the pair (default 1)")
-    n.add_argument("--readout-error", type=_numbers, metavar="E|E01,E10", default=[0.0],
+    n.add_argument("--visibility", type=probability, default=d(1.0), help="Werner visibility v of the pair (default 1)")
+    n.add_argument("--readout-error", type=_numbers, metavar="E|E01,E10", default=d([0.0]),
                    help="readout error per party: symmetric E, or P(1|0),P(0|1) (default 0)")
-    n.add_argument("--storage-time", type=_time, default=0.0, metavar="T", help="seconds each half is stored (default 0)")
-    n.add_argument("--t1", type=_time, default=math.inf, help="T1 relaxation time, seconds (default inf)")
-    n.add_argument("--t2", type=_time, default=math.inf, help="T2 dephasing time, seconds (default inf; <= 2*T1)")
-    n.add_argument("--stored", choices=("both", "a", "b"), default="both", help="which halves wait (default both)")
-    n.add_argument("--loss", type=probability, default=0.0, help="P(no click) per party; falls back to a local rule")
+    n.add_argument("--storage-time", type=_time, default=d(0.0), metavar="T", help="seconds each half is stored (default 0)")
+    n.add_argument("--t1", type=_time, default=d(math.inf), help="T1 relaxation time, seconds (default inf)")
+    n.add_argument("--t2", type=_time, default=d(math.inf), help="T2 dephasing time, seconds (default inf; <= 2*T1)")
+    n.add_argument("--stored", choices=("both", "a", "b"), default=d("both"), help="which halves wait (default both)")
+    n.add_argument("--loss", type=probability, default=d(0.0), help="P(no click) per party; falls back to a local rule")
 
 
 def noise_from_args(args: argparse.Namespace):
