@@ -1,0 +1,263 @@
+"""``qcoord sweep PARAM=V1,V2,... [PARAM=...] [backtest options] --out DIR``: where does entanglement stop paying?
+
+Runs one backtest per point of the grid (the product of the swept values) on top of the backtest
+options, and writes ``sweep.csv`` (one row per point and strategy), ``sweep.json`` (the grid and the
+crossing points) and figures of win rate, variance and hedging efficiency against the first swept
+parameter, with the classical strategy drawn and the crossing (where quantum stops paying) marked.
+Resumable: each finished point is saved under ``DIR/points/``; a rerun computes only the missing ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import itertools
+import json
+import math
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import BacktestError
+from .backtest import add_run_arguments, resolve
+
+# name -> (config places it sets, value type, check)
+SWEEPABLE: dict[str, tuple[list[tuple[str, str]], type, str]] = {
+    "visibility": ([("noise", "visibility")], float, "prob"),
+    "readout_error": ([("noise", "readout_a"), ("noise", "readout_b")], float, "prob"),
+    "storage_time": ([("noise", "storage_time")], float, "nonneg"),
+    "t1": ([("noise", "t1")], float, "pos"),
+    "t2": ([("noise", "t2")], float, "pos"),
+    "loss": ([("noise", "loss_a"), ("noise", "loss_b")], float, "prob"),
+    "flip": ([("indicators", "flip")], float, "prob"),
+    "latency": ([("indicators", "latency")], int, "nonneg"),
+    "window": ([("indicators", "window")], int, "pos"),
+    "target": ([("indicators", "target")], float, "prob"),
+    "delay": ([("run", "delay")], int, "pos"),
+    "pair_rate": ([("supply", "pair_rate")], float, "pos"),
+    "decision_rate": ([("supply", "decision_rate")], float, "pos"),
+    "memory_slots": ([("supply", "memory_slots")], int, "pos"),
+    "max_age": ([("supply", "max_age")], float, "pos"),
+    "p": ([("source", "p_a"), ("source", "p_b")], float, "prob"),
+    "p_a": ([("source", "p_a")], float, "prob"),
+    "p_b": ([("source", "p_b")], float, "prob"),
+    "rho_pos": ([("source", "rho_pos")], float, "corr"),
+    "rho_neg": ([("source", "rho_neg")], float, "corr"),
+    "p_break": ([("source", "p_break")], float, "prob"),
+    "p_recover": ([("source", "p_recover")], float, "prob"),
+    "beta": ([("game", "beta")], float, "prob"),
+    "train_fraction": ([("run", "train_fraction")], float, "prob"),
+    "rounds": ([("run", "rounds")], int, "pos"),
+    "seed": ([("run", "seed")], int, "nonneg"),
+    "exposure": ([("fill", "exposure")], float, "pos"),
+    "spread_bps": ([("fill", "spread_bps")], float, "any"),
+    "p_first": ([("fill", "p_first")], float, "prob"),
+    "p_second": ([("fill", "p_second")], float, "prob"),
+    "half_spread": ([("fill", "half_spread")], float, "nonneg"),
+    "fee": ([("fill", "fee")], float, "any"),
+}
+COLUMNS = ["win_rate", "utility", "pnl_mean", "pnl_var", "sharpe", "hedging_efficiency", "bell_pairs",
+           "quantum_share", "mean_pair_age"]
+
+
+def parse_param(text: str) -> tuple[str, list]:
+    """'visibility=0.9,0.8' -> ('visibility', [0.9, 0.8]), checked; a BacktestError names what is wrong."""
+    name, sep, values = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not values.strip():
+        raise BacktestError(f"sweep parameter {text!r}: write PARAM=V1,V2,...")
+    if name not in SWEEPABLE:
+        raise BacktestError(f"cannot sweep {name!r}; sweepable: {', '.join(SWEEPABLE)}")
+    _, kind, check = SWEEPABLE[name]
+    out = []
+    for raw in values.split(","):
+        raw = raw.strip()
+        try:
+            v = kind(float(raw)) if kind is int and raw.replace(".", "", 1).isdigit() else kind(raw)
+        except ValueError:
+            raise BacktestError(f"sweep parameter {name}: {raw!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        bad = {"prob": not (0 <= v <= 1), "pos": not (v > 0), "nonneg": not (v >= 0), "corr": not (-1 <= v <= 1),
+               "any": not math.isfinite(v)}[check] or (isinstance(v, float) and math.isnan(v))
+        if bad:
+            raise BacktestError(f"sweep parameter {name}: value {raw} is out of range")
+        out.append(v)
+    if len(set(out)) != len(out):
+        raise BacktestError(f"sweep parameter {name}: repeated values in {values}")
+    return name, out
+
+
+def point_config(base: dict, point: dict) -> dict:
+    cfg = copy.deepcopy(base)
+    for name, value in point.items():
+        for section, key in SWEEPABLE[name][0]:
+            cfg[section][key] = [value, value] if key.startswith("readout") else value
+    return cfg
+
+
+def point_key(cfg: dict) -> str:
+    text = json.dumps(cfg, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="sweep parameters to see where entanglement stops paying",
+                       description="Run one backtest per point of a parameter grid. PARAM is one of: "
+                                   + ", ".join(SWEEPABLE) + ". Resumable: rerun the same command to finish.")
+    p.add_argument("params", nargs="+", metavar="PARAM=V1,V2,...", help="a parameter and its values (several allowed)")
+    add_run_arguments(p)
+    o = p.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help="sweep folder (default runs/sweep-<timestamp>); rerun to resume")
+    o.add_argument("--json", action="store_true", help="print sweep.json instead of the summary")
+    o.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar across points on stderr (default: only when stderr is a terminal)")
+    p.set_defaults(run=run)
+
+
+def _crossing(xs: list[float], ds: list[float]) -> float | None:
+    """First x where d (quantum's edge over classical) changes sign, on the sorted grid.
+
+    A genuine sign change is interpolated linearly. Where quantum has simply *become* the classical rule
+    (edge exactly 0 past the threshold), the threshold lies between the grid points: it is extrapolated
+    from the two nearest points where quantum pays, and kept within the bracketing interval.
+    """
+    pts = [(x, d) for x, d in zip(xs, ds) if d is not None and d == d]
+    for i in range(len(pts) - 1):
+        (x0, d0), (x1, d1) = pts[i], pts[i + 1]
+        if (d0 > 0) == (d1 > 0):
+            continue
+        if d0 != 0 and d1 != 0:
+            return x0 + (x1 - x0) * d0 / (d0 - d1)
+        # one side is exactly zero: extrapolate from the paying side's two nearest points
+        if d0 > 0 and i >= 1 and pts[i - 1][1] != d0:
+            xa, da = pts[i - 1]
+            x = x0 - d0 * (x0 - xa) / (d0 - da)
+        elif d1 > 0 and i + 2 < len(pts) and pts[i + 2][1] != d1:
+            xb, db = pts[i + 2]
+            x = x1 - d1 * (xb - x1) / (db - d1)
+        else:
+            return x1 if d0 > 0 else x0
+        lo, hi = min(x0, x1), max(x0, x1)
+        return min(max(x, lo), hi)
+    return None
+
+
+def crossings(table, names: list[str]) -> dict:
+    """Crossing points per group of the other swept parameters, for win rate, variance and fitted advantage."""
+    import numpy as np
+
+    first, others = names[0], names[1:]
+    out = {}
+    groups = [((), table)] if not others else list(table.groupby(others))
+    for key, sub in groups:
+        q = sub[sub.strategy == "quantum"].sort_values(first)
+        c = sub[sub.strategy == "classical"].sort_values(first)
+        if q.empty or c.empty:
+            continue
+        xs = q[first].tolist()
+        label = "all" if not others else ", ".join(f"{n}={v}" for n, v in zip(others, np.atleast_1d(key)))
+        edges = {
+            "win_rate": (q.win_rate.to_numpy() - c.win_rate.to_numpy()).tolist(),
+            "pnl_var": (c.pnl_var.to_numpy() - q.pnl_var.to_numpy()).tolist(),
+            "advantage": q.advantage.tolist(),
+        }
+        out[label] = {}
+        for metric, ds in edges.items():
+            x = _crossing(xs, ds)
+            pays = [d > 0 for d in ds]
+            out[label][metric] = {"crossing": x, "quantum_pays_at": [v for v, ok in zip(xs, pays) if ok]}
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    import reports
+
+    from .. import config as cfg_mod
+    from ..atomic import atomic_file
+    from ..engine import run_backtest
+    from ..runs import new_run_dir
+
+    grid = dict(parse_param(t) for t in args.params)
+    if len(grid) != len(args.params):
+        raise BacktestError("a parameter is swept twice; give each one once with all its values")
+    base = resolve(args)
+    names = list(grid)
+    points = [dict(zip(names, combo)) for combo in itertools.product(*grid.values())]
+    configs = [point_config(base, pt) for pt in points]
+    # every point is checked (and real data loaded once) before anything is written
+    base_source = cfg_mod.to_kwargs(base)["source"]
+    kwargs = [cfg_mod.to_kwargs(cfg, source=base_source if cfg["source"] == base["source"] else None)
+              for cfg in configs]
+    out = Path(args.out) if args.out else new_run_dir("runs", "sweep-" + datetime.now().strftime("%Y%m%d-%H%M%S"))
+    if out.exists() and not (out / "points").is_dir():
+        raise BacktestError(f"{out} exists and is not a sweep folder")
+    (out / "points").mkdir(parents=True, exist_ok=True)
+    bar = None
+    if (sys.stderr.isatty() if args.progress is None else args.progress):
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(points), unit="point", file=sys.stderr, desc="sweep", leave=False)
+    rows, computed = [], 0
+    for pt, cfg, kw in zip(points, configs, kwargs):
+        path = out / "points" / f"{point_key(cfg)}.json"
+        if path.is_file():
+            record = json.loads(path.read_text())
+        else:
+            source = kw.pop("source")
+            result = run_backtest(source, progress=False, **kw)
+            doc = result.to_dict()
+            record = {"point": pt, "game": {k: doc["game"][k] for k in ("quantum_value", "classical_value",
+                                                                          "advantage", "uses_entanglement")},
+                      "strategies": doc["strategies"], "verdict": doc["verdict"]}
+            with atomic_file(path) as fh:
+                json.dump(record, fh)
+            computed += 1
+        for name, m in record["strategies"].items():
+            row = {**pt, "strategy": name, **{k: m.get(k) for k in COLUMNS}}
+            ci = m.get("win_rate_ci95") or [None, None]
+            row["win_rate_lo"], row["win_rate_hi"] = ci
+            row.update(record["game"])
+            rows.append(row)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    table = pd.DataFrame(rows)
+    with atomic_file(out / "sweep.csv") as fh:
+        table.to_csv(fh, index=False)
+    cross = crossings(table, names)
+    first_cross = next(iter(cross.values()), {})
+    figs = {
+        "sweep_win_rate": ("win_rate", "win rate"),
+        "sweep_variance": ("pnl_var", "book P&L variance"),
+        "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency"),
+    }
+    for fname, (metric, label) in figs.items():
+        x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
+        fig = reports.sweep_metric(table.astype({metric: float}), names[0], metric, x, label, names[1:] or None)
+        with atomic_file(out / f"{fname}.png", "wb") as fh:
+            fh.write(reports.to_png(fig))
+    doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
+           "crossing": cross, "config": base}
+    with atomic_file(out / "sweep.json") as fh:
+        json.dump(doc, fh, indent=2, default=str)
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    show = table[table.strategy.isin(["classical", "quantum", "oracle", "uncoordinated"])]
+    with pd.option_context("display.width", 200, "display.max_rows", 200):
+        print(show[[*names, "strategy", "win_rate", "pnl_var", "hedging_efficiency", "advantage"]]
+              .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    for label, c in cross.items():
+        where = "" if label == "all" else f" ({label})"
+        for metric, info in c.items():
+            if info["crossing"] is not None:
+                print(f"quantum stops paying{where} on {metric} at {names[0]} = {info['crossing']:.4g}")
+            elif not info["quantum_pays_at"]:
+                print(f"quantum never pays{where} on {metric} over this grid")
+            else:
+                print(f"quantum pays{where} on {metric} over the whole grid")
+    print(f"points: {len(points)} ({computed} computed, {len(points) - computed} reused); written: {out}/")
+    return 0
