@@ -1,0 +1,252 @@
+"""``qcoord backtest``, ``compare`` and ``sweep`` end to end, as users run them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, shared_file
+
+SMALL = ["--rounds", "6000", "--seed", "3"]
+
+
+def qcoord(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["qcoord", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def _finite_numbers(obj) -> bool:
+    if isinstance(obj, dict):
+        return all(_finite_numbers(v) for v in obj.values())
+    if isinstance(obj, list):
+        return all(_finite_numbers(v) for v in obj)
+    if isinstance(obj, float):
+        return math.isfinite(obj)
+    return True
+
+
+def _pnl(run: Path) -> pd.DataFrame:
+    return pd.read_parquet(run / "pnl.parquet") if (run / "pnl.parquet").exists() else pd.read_csv(run / "pnl.csv")
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("runs")
+    a = qcoord("backtest", *SMALL, "--name", "ideal", cwd=cwd)
+    b = qcoord("backtest", *SMALL, "--name", "noisy", "--visibility", "0.9", "--readout-error", "0.02", "--fill", "queue",
+               cwd=cwd)
+    assert a.returncode == 0, a.stderr
+    assert b.returncode == 0, b.stderr
+    return cwd
+
+
+def test_backtest_writes_every_file_with_the_schema(two_runs):
+    run = two_runs / "runs" / "ideal"
+    names = {p.name for p in run.iterdir()}
+    assert {"metrics.json", "config.toml", "report.html", "equity.csv", "cumulative_pnl.png", "rolling_variance.png",
+            "win_rate_by_input.png", "pnl_distribution.png"} <= names
+    assert "pnl.parquet" in names or "pnl.csv" in names
+    doc = json.loads((run / "metrics.json").read_text())
+    for key in ("schema", "qcoord_version", "created", "seed", "n_rounds", "n_train", "source", "game", "strategies",
+                "comparison", "config"):
+        assert key in doc
+    assert doc["schema"] == 1 and doc["n_rounds"] == 6000 and doc["seed"] == 3
+    for key in ("kind", "tickers", "start", "end", "periods_per_year"):
+        assert key in doc["source"]
+    for key in ("beta", "rule", "p_xy", "classical_value", "quantum_value", "advantage"):
+        assert key in doc["game"]
+    assert set(doc["strategies"]) == {"uncoordinated", "classical", "quantum", "oracle", "regime_oracle", "delayed_comm"}
+    for m in doc["strategies"].values():
+        for key in ("win_rate", "win_rate_ci95", "utility", "pnl_mean", "pnl_std", "pnl_var", "sharpe", "sortino",
+                    "max_drawdown", "hedging_efficiency", "bell_pairs", "quantum_share"):
+            assert key in m
+        for key, value in m.items():  # undefined values are null with a reason, never NaN
+            if value is None:
+                assert key in m["undefined"]
+    c = doc["comparison"]["quantum_vs_classical"]
+    for key in ("win_rate_diff", "p_value", "variance_ratio", "variance_p_value", "sharpe_diff_ci95"):
+        assert key in c
+    assert _finite_numbers(doc)
+    assert "NaN" not in (run / "metrics.json").read_text()
+    pnl = _pnl(run)
+    assert len(pnl) == 3000 and {"x", "y", "quantum", "classical"} <= set(pnl.columns)
+    assert (two_runs / "runs" / "noisy" / "inventory.png").exists()
+
+
+def test_report_is_self_contained_with_every_figure_inline(two_runs):
+    html = (two_runs / "runs" / "noisy" / "report.html").read_text()
+    assert not re.search(r'(src|href)="(?!data:|#)', html)  # nothing fetched from anywhere: opens offline
+    assert "<script" not in html
+    for fig in ("cumulative_pnl", "rolling_variance", "win_rate_by_input", "pnl_distribution", "inventory"):
+        assert f'id="fig-{fig}"' in html
+    assert html.count('src="data:image/png;base64,') == 5
+    for section in ("Verdict.", "The game fitted on the training window", "Metrics of the combined book",
+                    "Quantum against classical", "Configuration", "x = 1"):
+        assert section in html
+
+
+def test_config_reproduces_the_run_bit_for_bit(two_runs):
+    for name in ("ideal", "noisy"):
+        run = two_runs / "runs" / name
+        res = qcoord("backtest", "--config", str(run / "config.toml"), "--out", f"again-{name}", cwd=two_runs)
+        assert res.returncode == 0, res.stderr
+        first = json.loads((run / "metrics.json").read_text())
+        again = json.loads((two_runs / f"again-{name}" / "metrics.json").read_text())
+        for doc in (first, again):
+            for volatile in ("created", "elapsed_seconds"):
+                doc.pop(volatile)
+        assert again == first
+        assert _pnl(two_runs / f"again-{name}").equals(_pnl(run))
+
+
+def test_json_output_and_no_progress_bar_without_a_terminal(tmp_path):
+    res = qcoord("backtest", *SMALL, "--json", "--out", "r", cwd=tmp_path)
+    assert res.returncode == 0
+    assert json.loads(res.stdout)["schema"] == 1
+    assert res.stderr == ""  # stderr is not a terminal here: no progress bar
+
+
+def test_summary_prints_indicators_and_fitted_thresholds(tmp_path):
+    res = qcoord("backtest", "--sample", "jpm_bac", "--seed", "1", "--out", "r", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"A: rolling_correlation\(window=60, target=0.5, threshold=-?0\.\d+", res.stdout)
+    assert "partner latency 1 bar" in res.stdout
+    cfg = (tmp_path / "r" / "config.toml").read_text()
+    assert "[fitted.indicator_A]" in cfg and "threshold = " in cfg
+
+
+def test_compare_on_real_runs(two_runs):
+    res = qcoord("compare", "runs/ideal", "runs/noisy", "--metrics", "win_rate,pnl_var", "--json",
+                 "--figure", "cmp.png", cwd=two_runs)
+    assert res.returncode == 0, res.stderr
+    table = json.loads(res.stdout)["runs"]
+    assert set(table) == {"ideal", "noisy"} and "quantum.win_rate" in table["ideal"]
+    assert (two_runs / "cmp.png").stat().st_size > 10_000
+    text = qcoord("compare", "runs/ideal", "runs/noisy", cwd=two_runs).stdout
+    assert "hedging_efficiency" in text and "ideal:" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["runs/ideal", "runs/missing"], "runs/missing: not a run folder"),
+    (["runs/ideal", "."], "not a qcoord run folder (no metrics.json)"),
+    (["runs/ideal", "--metrics", "nope"], "unknown metric(s) ['nope']"),
+])
+def test_compare_bad_folders_exit_2(two_runs, args, message):
+    res = qcoord("compare", *args, "--figure", "never.png", cwd=two_runs)
+    assert res.returncode == 2 and message in res.stderr
+    assert not (two_runs / "never.png").exists()
+
+
+def test_sweep_marks_the_crossing_and_resumes(tmp_path):
+    args = ["sweep", "visibility=1,0.8,0.7,0.6", "--rounds", "8000", "--strategies", "classical,quantum", "--out", "sw"]
+    res = qcoord(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    table = pd.read_csv(tmp_path / "sw" / "sweep.csv")
+    assert len(table) == 4 * 4  # 4 points x (classical, quantum + uncoordinated, oracle)
+    assert {"visibility", "strategy", "win_rate", "win_rate_lo", "win_rate_hi", "pnl_var", "hedging_efficiency",
+            "advantage"} <= set(table.columns)
+    doc = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    x = doc["crossing"]["all"]["advantage"]["crossing"]
+    assert 0.7 <= x <= 0.8  # the threshold 1/sqrt(2) lies between the grid points 0.7 and 0.8
+    assert "quantum stops paying on advantage at visibility" in res.stdout
+    for fig in ("sweep_win_rate", "sweep_variance", "sweep_hedging_efficiency"):
+        assert (tmp_path / "sw" / f"{fig}.png").exists()
+    points = sorted((tmp_path / "sw" / "points").glob("*.json"))
+    points[0].unlink()  # as if interrupted before this point finished
+    again = qcoord(*args, cwd=tmp_path)
+    assert "(1 computed, 3 reused)" in again.stdout
+    assert pd.read_csv(tmp_path / "sw" / "sweep.csv").equals(table)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["backtest", "--visibility", "1.5"], "--visibility: '1.5' is not a probability"),
+    (["backtest", "--pair-rate", "-5"], "--pair-rate: '-5' must be a positive number"),
+    (["backtest", "--strategies", "quantum,magic"], "unknown strategy 'magic'"),
+    (["backtest", "--indicator", "no_such_indicator"], "unknown indicator 'no_such_indicator'"),
+    (["backtest", "--sample", "jpm_bac", "--tickers", "JPM", "ZZZ"], "unknown ticker(s) ['ZZZ']"),
+    (["backtest", "--csv", "missing.csv"], "missing.csv: file not found"),
+    (["backtest", "--config", "nope.toml"], "nope.toml: config file not found"),
+    (["backtest", "--t1", "1e-5", "--t2", "1e-4"], "exceeds 2*T1"),
+    (["backtest", "--pair-rate", "100"], "needs both --pair-rate and --decision-rate"),
+    (["backtest", "--lot", "50"], "do not apply to the bias fill model"),
+    (["backtest", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["sweep", "visibility=1,2"], "value 2 is out of range"),
+    (["sweep", "colour=1,2"], "cannot sweep 'colour'"),
+    (["sweep", "visibility"], "write PARAM=V1,V2"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):
+    res = qcoord(*args, "--rounds", "2000", cwd=tmp_path) if args[0] == "backtest" and "--config" not in args else \
+        qcoord(*args, cwd=tmp_path)
+    assert res.returncode == 2, res.stdout
+    assert message in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_config_and_unknown_key(tmp_path):
+    (tmp_path / "bad.toml").write_text("[run\nrounds = 5")
+    res = qcoord("backtest", "--config", "bad.toml", cwd=tmp_path)
+    assert res.returncode == 2 and "bad.toml: unreadable config" in res.stderr
+    (tmp_path / "odd.toml").write_text("[run]\nspeed = 5\n")
+    res = qcoord("backtest", "--config", "odd.toml", cwd=tmp_path)
+    assert res.returncode == 2 and "unknown key 'speed' in [run]" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "odd.toml"]
+
+
+def test_existing_output_folder_is_not_overwritten(two_runs):
+    res = qcoord("backtest", *SMALL, "--name", "ideal", cwd=two_runs)
+    assert res.returncode == 2 and "already exists" in res.stderr
+
+
+def test_csv_source_and_yahoo_from_a_cache(tmp_path, monkeypatch):
+    res = qcoord("backtest", "--csv", str(shared_file("SPY_daily.csv")), str(shared_file("QQQ_daily.csv")),
+                 "--strategies", "classical,quantum", "--out", "csv", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "csv" / "metrics.json").read_text())["source"]["tickers"] == ["SPY", "QQQ"]
+    # fill a Yahoo cache through the real loader, then run the CLI offline from it
+    import yfinance
+
+    import data
+    from tests.test_data_yahoo import _yfinance_frame
+
+    frame = _yfinance_frame({"BAC": shared_file("BAC_daily.csv"), "AIG": shared_file("AIG_daily.csv")},
+                            "2005-01-01", "2012-12-31")
+    monkeypatch.setattr(yfinance, "download", lambda *a, **k: frame)
+    data.load_yahoo(["BAC", "AIG"], "2005-01-01", "2013-01-01", cache_dir=tmp_path / "cache")
+    res = qcoord("backtest", "--yahoo", "BAC", "AIG", "--start", "2005-01-01", "--end", "2013-01-01", "--cache-dir",
+                 str(tmp_path / "cache"), "--out", "yahoo", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "yahoo" / "metrics.json").read_text())
+    assert doc["source"]["kind"] == "yahoo" and doc["source"]["served_from"] == "cache"
+
+
+def test_pnl_falls_back_to_csv_without_pyarrow(monkeypatch, tmp_path):
+    from backtest import run_backtest
+    from backtest import config as cfg_mod
+    from backtest.runs import write_run
+
+    def no_pyarrow(self, *a, **k):
+        raise ImportError("pyarrow is not installed")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", no_pyarrow)
+    result = run_backtest("signals", rounds=2000, seed=1, strategies=["classical", "quantum"])
+    write_run(result, cfg_mod.defaults(), tmp_path / "run")
+    assert (tmp_path / "run" / "pnl.csv").exists() and not (tmp_path / "run" / "pnl.parquet").exists()
+
+
+def test_readme_main_command_runs(tmp_path):
+    """README's first command, minus the install this test environment already did."""
+    line = next(l for l in (ROOT / "README.md").read_text().splitlines() if l.startswith("pip install -e . && "))
+    command = line.split("&&", 1)[1].split("#", 1)[0].strip()
+    assert command.startswith("qcoord backtest")
+    res = subprocess.run(shlex.split(command), capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "verdict:" in res.stdout
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "report.html").exists()
