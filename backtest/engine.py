@@ -195,16 +195,17 @@ def run_backtest(
         else:
             if n_rows > IN_MEMORY_ROWS and refit_every is not None:
                 raise BacktestError(f"refit_every needs the run in memory: at most {IN_MEMORY_ROWS} rows, got {n_rows}")
-            feed = ArrayFeed(source.generate(n_rows), inds, latency, seeds)
+            feed = ArrayFeed.from_pair(source, n_rows, inds, latency, seeds)
         src_info = {"kind": "synthetic", "mode": source.mode, "params": source.params()}
     elif isinstance(source, MarketData):
-        feed = ArrayFeed(source, inds, latency, seeds)
+        feed = ArrayFeed.from_market(source, inds, latency, seeds)
         src_info = dict(source.meta)
     else:
         raise BacktestError(f"source must be a MarketData, a SyntheticPair, 'signals' or 'regime', got {type(source).__name__}")
     if source_info:
         src_info.update(source_info)
 
+    feed.price_changes = fill_model.uses_price_change
     t0 = feed.warmup()
     if isinstance(source, SyntheticPair):  # the run has exactly `rounds` rounds after warm-up
         n_total = min(int(rounds), feed.n_rows - t0)
@@ -244,7 +245,7 @@ def run_backtest(
     book = float(book_size) if book_size is not None else fill_model.book_size(first_prices)
     if not (math.isfinite(book) and book > 0):
         raise BacktestError(f"book_size must be a positive amount of currency, got {book!r}")
-    ppy = feed.pair.periods_per_year if feed.streamed else feed.md.periods_per_year
+    ppy = feed.periods_per_year
     rf_p = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
     block_len = max(1, math.ceil(n_test / BLOCKS))
     n_blocks = math.ceil(n_test / block_len)
@@ -289,14 +290,12 @@ def run_backtest(
             supply_rng = _rng(seed, "supply", k)
         pairs = supply_state.schedule(lo, n, supply_rng) if supply_state is not None else None
         uniforms = fill_rng.random((2, fill_model.uniform_streams, n)) if fill_model.uniform_streams else (None, None)
-        cell = (x.astype(np.intp) << 1) | y
-        block = (np.arange(lo, hi) - train_end) // block_len
         offset = lo - train_end
         take = max(0, min(n, keep - offset))
         if take:
             kept["x"].append(x[:take])
             kept["y"].append(y[:take])
-        marks = np.flatnonzero((np.arange(lo, hi) - train_end + 1) % stride == 0).astype(np.int64)
+        marks = np.arange((stride - 1 - offset) % stride, n, stride, dtype=np.int64)  # rounds with (r+1) % stride == 0
         if hi == end and (marks.size == 0 or marks[-1] != n - 1):
             marks = np.append(marks, n - 1)
         equity_rounds.extend((lo + marks).tolist())
@@ -304,15 +303,13 @@ def run_backtest(
         for p in players:
             a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
             st = fill_state[p.name]
-            pnl_a, inv_a, st[0] = fill_model.pnl(a, rd["returns"][:, 0], rd["price_change"][:, 0],
-                                                 None if rd["half_spread"] is None else rd["half_spread"][:, 0],
-                                                 uniforms[0], st[0])
-            pnl_b, inv_b, st[1] = fill_model.pnl(b, rd["returns"][:, 1], rd["price_change"][:, 1],
-                                                 None if rd["half_spread"] is None else rd["half_spread"][:, 1],
-                                                 uniforms[1], st[1])
+            pnl_a, inv_a, st[0] = fill_model.pnl(a, rd["returns"][:, 0], _col(rd["price_change"], 0),
+                                                 _col(rd["half_spread"], 0), uniforms[0], st[0])
+            pnl_b, inv_b, st[1] = fill_model.pnl(b, rd["returns"][:, 1], _col(rd["price_change"], 1),
+                                                 _col(rd["half_spread"], 1), uniforms[1], st[1])
             pnl = pnl_a + pnl_b
             util = game.utility(x, y, a, b)
-            equity[p.name].extend(stats[p.name].add(pnl, util, cell, block, used, ages, marks).tolist())
+            equity[p.name].extend(stats[p.name].add(pnl, util, x, y, offset, block_len, used, ages, marks).tolist())
             wins[p.name] = util == 1.0
             if take:
                 d = per[p.name]
@@ -375,6 +372,10 @@ def run_backtest(
                 "streamed": feed.streamed},
         elapsed=time.perf_counter() - started,
     )
+
+
+def _col(a: np.ndarray | None, j: int) -> np.ndarray | None:
+    return None if a is None else a[:, j]
 
 
 def _diff(metrics: dict, key: str):

@@ -85,47 +85,71 @@ def bias_pnl(bid_first, returns, exposure, capture):  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
-def book_stats(pnl, utility, cell, block, book, rf, shift, sums, counts, block_sum, block_sq, block_n,
-               marks, marked):  # pragma: no cover - compiled
+def book_stats(pnl, utility, x, y, block0, into_block, block_len, book, rf, shift, sums, counts, block_sum,
+               block_sq, block_n, marks, marked):  # pragma: no cover - compiled
     """One pass over a chunk of book P&L updating a strategy's running sums.
 
     sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
     peak of cumulative P&L, max drawdown, max drawdown share]; counts: [n, wins, n per input pair (4),
-    wins per input pair (4)]; block sums for the bootstrap; ``marked`` receives the cumulative P&L at
-    the positions ``marks`` (the equity curve).
+    wins per input pair (4)]; block sums for the bootstrap (the chunk starts ``into_block`` rounds into
+    block ``block0``); ``marked`` receives the cumulative P&L at the positions ``marks`` (equity curve).
+    Counters replace per-round integer divisions; the drawdown share is divided only when it may grow.
     """
+    # running sums in locals (registers), written back once: array elements would be stored every round
+    s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
     cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
+    wins = counts[1]
+    n_c = np.zeros(4, dtype=np.int64)
+    w_c = np.zeros(4, dtype=np.int64)
+    inv_book = 1.0 / book
+    b, left = block0, block_len - into_block
+    bs, bq, bn = 0.0, 0.0, 0
     m = 0
     for i in range(pnl.size):
         v = pnl[i]
         d = v - shift
-        sums[0] += d
-        sums[1] += d * d
-        r = v / book - rf
+        s0 += d
+        s1 += d * d
+        r = v * inv_book - rf
         if r < 0.0:
-            sums[2] += r * r
+            s2 += r * r
         u = utility[i]
-        sums[3] += u
-        c = cell[i]
-        counts[2 + c] += 1
+        s3 += u
+        c = 2 * x[i] + y[i]
+        n_c[c] += 1
         if u == 1.0:
-            counts[1] += 1
-            counts[6 + c] += 1
+            wins += 1
+            w_c[c] += 1
         cum += v
         if cum > peak:
             peak = cum
         dd = peak - cum
         if dd > max_dd:
             max_dd = dd
-        share = dd / (book + peak)
-        if share > max_share:
-            max_share = share
-        b = block[i]
-        block_sum[b] += v
-        block_sq[b] += v * v
-        block_n[b] += 1
+        if dd > max_share * (book + peak):
+            max_share = dd / (book + peak)
+        bs += v
+        bq += v * v
+        bn += 1
+        left -= 1
+        if left == 0:
+            block_sum[b] += bs
+            block_sq[b] += bq
+            block_n[b] += bn
+            bs, bq, bn = 0.0, 0.0, 0
+            b += 1
+            left = block_len
         if m < marks.size and marks[m] == i:
             marked[m] = cum
             m += 1
+    if bn:
+        block_sum[b] += bs
+        block_sq[b] += bq
+        block_n[b] += bn
     counts[0] += pnl.size
+    counts[1] = wins
+    for c in range(4):
+        counts[2 + c] += n_c[c]
+        counts[6 + c] += w_c[c]
+    sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
     sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share

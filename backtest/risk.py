@@ -48,14 +48,16 @@ class StrategyStats:
         self.block_sq = np.zeros(self.n_blocks)
         self.block_n = np.zeros(self.n_blocks, dtype=np.int64)
 
-    def add(self, pnl: np.ndarray, utility: np.ndarray, cell: np.ndarray, block: np.ndarray,
+    def add(self, pnl: np.ndarray, utility: np.ndarray, x: np.ndarray, y: np.ndarray, offset: int, block_len: int,
             pairs: np.ndarray | None, ages: np.ndarray | None, marks: np.ndarray) -> np.ndarray:
-        """Add a chunk of rounds; returns the cumulative P&L at positions ``marks``."""
+        """Add a chunk of rounds starting ``offset`` rounds into the test window; returns the cumulative P&L at
+        positions ``marks`` of the chunk."""
         if self.shift is None:
             self.shift = float(pnl.mean())
         marked = np.empty(marks.size)
-        kernels.book_stats(pnl, utility, cell, block, self.book_size, self.rf_per_period, self.shift, self.sums,
-                           self.counts, self.block_sum, self.block_sq, self.block_n, marks, marked)
+        kernels.book_stats(pnl, utility, x, y, offset // block_len, offset % block_len, block_len, self.book_size,
+                           self.rf_per_period, self.shift, self.sums, self.counts, self.block_sum, self.block_sq,
+                           self.block_n, marks, marked)
         if pairs is not None:
             self.bell_pairs += int(pairs.sum())
             if ages is not None:

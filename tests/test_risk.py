@@ -32,13 +32,14 @@ def test_metrics_match_textbook_formulas_whatever_the_chunking(chunks):
     rng = np.random.default_rng(0)
     pnl = rng.normal(2.0, 50.0, 1000) + rng.standard_t(3, 1000) * 10
     util = (rng.random(1000) < 0.7).astype(float)
-    cell = rng.integers(0, 4, 1000)
+    x = rng.integers(0, 2, 1000).astype(np.uint8)
+    y = rng.integers(0, 2, 1000).astype(np.uint8)
+    cell = 2 * x + y
     book, ppy, rf = 20_000.0, 252.0, 0.03
     rf_p = (1 + rf) ** (1 / ppy) - 1
     s = StrategyStats(book, rf_p, n_blocks=10)
-    block = np.arange(1000) // 100
     for part in np.array_split(np.arange(1000), chunks):
-        s.add(pnl[part], util[part], cell[part], block[part], None, None, np.empty(0, dtype=np.int64))
+        s.add(pnl[part], util[part], x[part], y[part], int(part[0]), 100, None, None, np.empty(0, dtype=np.int64))
     m = s.metrics(ppy)
     ref = _textbook(pnl, book, rf_p, ppy)
     for key, value in ref.items():
@@ -55,8 +56,8 @@ def test_sharpe_sortino_and_drawdown_agree_with_empyrical():
     book, ppy = 10_000.0, 252.0
     pnl = rng.normal(3.0, 80.0, 2000)
     s = StrategyStats(book, 0.0, n_blocks=1)
-    s.add(pnl, np.ones(2000), np.zeros(2000, dtype=np.int64), np.zeros(2000, dtype=np.int64), None, None,
-          np.empty(0, dtype=np.int64))
+    zeros = np.zeros(2000, dtype=np.uint8)
+    s.add(pnl, np.ones(2000), zeros, zeros, 0, 2000, None, None, np.empty(0, dtype=np.int64))
     m = s.metrics(ppy)
     r = pd.Series(pnl / book, index=pd.bdate_range("2015-01-01", periods=2000))
     assert m["sharpe"] == pytest.approx(empyrical.sharpe_ratio(r, annualization=ppy), rel=1e-9)
