@@ -22,6 +22,49 @@ from .views import LocalView, make_views
 FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
 
 
+def prefetch(iterator, depth: int = 2):
+    """Run ``iterator`` in a background thread, ``depth`` items ahead.
+
+    numpy's random draws, cumsum and exp release the GIL, so the next chunk of a synthetic path is drawn on
+    the second core while the engine plays the current one. Items come out in order; errors are re-raised.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+            return
+        q.put(done)
+
+    thread = threading.Thread(target=work, name="qcoord-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
 def warmup(indicator: Indicator, view: LocalView) -> int:
     """First row at which the indicator's output is defined."""
     if isinstance(indicator, ThresholdIndicator):
@@ -52,12 +95,15 @@ def _arrays_of(md: MarketData) -> dict[str, np.ndarray]:
 
 
 def _truth_arrays(truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What the engine needs of a synthetic generator's truth: signals, regime, and the sign of rho
+    (one byte a row instead of eight: streamed chunks are copied around)."""
     out = {}
     if "signal_a" in truth:
         out["signals"] = np.column_stack([truth["signal_a"], truth["signal_b"]])
-    for key in ("regime", "rho"):
-        if key in truth:
-            out[key] = truth[key]
+    if "regime" in truth:
+        out["regime"] = truth["regime"]
+    if "rho" in truth:
+        out["negative"] = truth["rho"] < 0
     return out
 
 
@@ -85,6 +131,9 @@ class _Feed:
         """Indicator outputs of rows that must be defined (after the warm-up) as uint8 bits."""
         out = []
         for ind, ticker, bits in zip(self.indicators, self.tickers, raw):
+            if bits.dtype == np.uint8:  # cannot be undefined
+                out.append(bits)
+                continue
             bad = ~np.isfinite(bits)
             if bad.any():
                 row = first_row + int(np.flatnonzero(bad)[0])
@@ -93,39 +142,53 @@ class _Feed:
             out.append(bits.astype(np.uint8))
         return out[0], out[1]
 
-    @staticmethod
-    def _round_data(arr: dict[str, np.ndarray], lo: int) -> dict[str, np.ndarray | None]:
-        """Returns and price changes of rows lo.. of ``arr`` (row lo - 1 must be present)."""
+    price_changes = True  # the engine turns this off when the fill model does not use them
+
+    def _round_data(self, arr: dict[str, np.ndarray], lo: int) -> dict[str, np.ndarray | None]:
+        """Returns (and price changes) of rows lo.. of ``arr`` (row lo - 1 must be present)."""
         p = arr["prices"]
         prev, cur = p[lo - 1 : -1], p[lo:]
         spread = arr.get("spread")
+        negative = arr["negative"][lo:] if "negative" in arr else (arr["rho"][lo:] < 0 if "rho" in arr else None)
         return {
             "returns": cur / prev - 1.0,
-            "price_change": cur - prev,
-            "negative": None if "rho" not in arr else arr["rho"][lo:] < 0,
+            "price_change": cur - prev if self.price_changes else None,
+            "negative": negative,
             "half_spread": None if spread is None else spread[lo - 1 : -1] / 2.0,
         }
 
 
 class ArrayFeed(_Feed):
-    """A MarketData held in memory."""
+    """All rows held in memory: a MarketData (``from_market``) or a whole synthetic path (``from_pair``)."""
 
     streamed = False
 
-    def __init__(self, md: MarketData, indicators, latency, seeds):
+    def __init__(self, arrays: dict[str, np.ndarray], tickers: tuple[str, str], clock, clock_at,
+                 periods_per_year: float, indicators, latency, seeds):
         super().__init__(indicators, latency, seeds)
-        if len(md.tickers) != 2:
-            raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two with tickers=[...]")
-        self.md = md
-        self.tickers = (md.tickers[0], md.tickers[1])
-        index = md.index
-        self.clock = lambda first, n: index[first : first + n]
-        self.clock_at = lambda rows: index[np.asarray(rows, dtype=np.intp)]
-        self.arrays = _arrays_of(md)
-        self.n_rows = len(md)
-        self.has_truth = "rho" in self.arrays
+        self.tickers = tickers
+        self.clock, self.clock_at = clock, clock_at
+        self.periods_per_year = periods_per_year
+        self.arrays = arrays
+        self.n_rows = arrays["prices"].shape[0]
+        self.has_truth = "rho" in self.arrays or "negative" in self.arrays
         self.views = self._views(self.arrays, 0)
         self._raw: list[np.ndarray] = []
+
+    @classmethod
+    def from_market(cls, md: MarketData, indicators, latency, seeds) -> ArrayFeed:
+        if len(md.tickers) != 2:
+            raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two with tickers=[...]")
+        index = md.index
+        return cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
+                   lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)
+
+    @classmethod
+    def from_pair(cls, pair: SyntheticPair, n_rows: int, indicators, latency, seeds) -> ArrayFeed:
+        """A synthetic path as raw arrays (no DataFrame, timestamps only when asked for)."""
+        _, prices, truth = next(pair.arrays(n_rows, n_rows))
+        return cls({"prices": prices, **_truth_arrays(truth)}, pair.tickers, pair.timestamps, pair.timestamps_at,
+                   pair.periods_per_year, indicators, latency, seeds)
 
     def warmup(self) -> int:
         return max(1, *(warmup(ind, v) for ind, v in zip(self.indicators, self.views)))
@@ -165,10 +228,11 @@ class StreamFeed(_Feed):
         self.tickers = pair.tickers
         self.clock = pair.timestamps
         self.clock_at = pair.timestamps_at
+        self.periods_per_year = pair.periods_per_year
         self.n_rows = n_rows
         self.has_truth = True
         self.history = max(ind.lookback for ind in indicators) + latency + 2
-        self._gen = pair.arrays(n_rows, chunk_rows)
+        self._gen = prefetch(pair.arrays(n_rows, chunk_rows))
         self._lo = 0  # first row held in the buffer
         self._buf: dict[str, np.ndarray] | None = None
 
@@ -210,6 +274,8 @@ class StreamFeed(_Feed):
 
     def fit_indicators(self, start: int, stop: int) -> None:
         """Fit on rows [start, min(stop, start + FIT_ROWS_MAX)) (the beginning of the training window)."""
+        if not any(ind.needs_fit for ind in self.indicators):
+            stop = min(stop, start + self.history + 4096)  # a short view for the causality check only
         stop = min(stop, start + FIT_ROWS_MAX)
         self._fit_views = self._views(self._peek(stop), 0)
         for ind, view in zip(self.indicators, self._fit_views):

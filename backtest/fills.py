@@ -28,6 +28,7 @@ class FillModel:
 
     name = "fill"
     uniform_streams = 0  # uniform draws per agent per round (shared by all strategies)
+    uses_price_change = False  # whether it needs P[t] - P[t-1] (currency per share) besides returns
 
     def book_size(self, first_prices: np.ndarray) -> float:
         raise NotImplementedError
@@ -91,6 +92,7 @@ class QueueFill(FillModel):
     cut_cost: float | None = None
     name = "queue"
     uniform_streams = 2
+    uses_price_change = True
 
     def __post_init__(self) -> None:
         _prob("p_first", self.p_first)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -41,6 +40,11 @@ class Indicator:
 
     def fit(self, view: LocalView, start: int = 0) -> None:
         """Learn from rows ``start:`` of ``view`` (the training window). Default: nothing to learn."""
+
+    @property
+    def needs_fit(self) -> bool:
+        """Whether ``fit`` learns anything (a subclass that overrides it is assumed to)."""
+        return type(self).fit is not Indicator.fit
 
     def __call__(self, view: LocalView) -> np.ndarray:
         raise NotImplementedError
@@ -90,8 +94,10 @@ class _NoisyReading(Indicator):
         truth = getattr(view, self.field)
         if truth is None:
             raise BacktestError(f"indicator {self.name} needs a synthetic {self.needs} source (no {self.field} here)")
+        if self.flip == 0.0:  # an exact reading: no draws needed
+            return truth.astype(bool, copy=False)
         flips = view.uniforms(stream=self.stream) < self.flip
-        return np.abs(truth - flips)
+        return np.not_equal(truth, flips)  # bool: no warm-up, never NaN
 
     def params(self) -> dict:
         return {"flip": self.flip}
@@ -137,6 +143,10 @@ class ThresholdIndicator(Indicator):
 
     def score(self, view: LocalView) -> np.ndarray:
         raise NotImplementedError
+
+    @property
+    def needs_fit(self) -> bool:
+        return not self.fixed
 
     def fit(self, view: LocalView, start: int = 0) -> None:
         if self.fixed:
@@ -245,10 +255,19 @@ def copy_indicator(ind: Indicator) -> Indicator:
 
 
 def as_bits(values, name: str, view: LocalView) -> np.ndarray:
-    """Indicator output as float 0/1/NaN of the view's length, or a BacktestError naming the indicator."""
-    out = np.asarray(values, dtype=float).ravel()
+    """Indicator output of the view's length: uint8 0/1 when it cannot be undefined (bool or integer output),
+    else float 0/1/NaN; a BacktestError naming the indicator otherwise."""
+    out = np.asarray(values).ravel()
     if out.shape[0] != len(view):
         raise BacktestError(f"indicator {name} returned {out.shape[0]} values for {len(view)} rows")
+    if out.dtype == bool:
+        return out.view(np.uint8)
+    if np.issubdtype(out.dtype, np.integer):
+        if out.size and (out.min() < 0 or out.max() > 1):
+            bad = out[(out < 0) | (out > 1)][0]
+            raise BacktestError(f"indicator {name} returned {bad!r}; outputs must be 0, 1 or NaN (warming up)")
+        return out.astype(np.uint8, copy=False)
+    out = out.astype(float, copy=False)
     bad = np.isfinite(out) & (out != 0.0) & (out != 1.0)
     if bad.any():
         raise BacktestError(f"indicator {name} returned {out[bad][0]!r}; outputs must be 0, 1 or NaN (warming up)")
@@ -279,7 +298,7 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
         if a is None:
             return None
         b = a.copy()
-        b[k:] = 1.0 - b[k:] if mirror else rng.integers(0, 2, n - k)
+        b[k:] = 1 - b[k:] if mirror else rng.integers(0, 2, n - k)
         return b
 
     price, returns = prices(view.price, view.returns)
@@ -287,8 +306,8 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
     volume = None if view.volume is None else view.volume.copy()
     if volume is not None:
         volume[k:] = volume[k:] * rng.uniform(0.2, 5.0, n - k)
-    return replace(view, price=price, returns=returns, partner_price=partner_price, partner_returns=partner_returns,
-                   volume=volume, signal=bits(view.signal), regime=bits(view.regime))
+    return view.replace(price=price, returns=returns, partner_price=partner_price, partner_returns=partner_returns,
+                        volume=volume, signal=bits(view.signal), regime=bits(view.regime))
 
 
 def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cuts: int = 16,

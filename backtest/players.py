@@ -43,7 +43,7 @@ class RoundChunk:
     x: np.ndarray
     y: np.ndarray
     returns: np.ndarray  # (n, 2) simple returns of the round
-    price_change: np.ndarray  # (n, 2) P[t] - P[t-1], currency per share
+    price_change: np.ndarray | None  # (n, 2) P[t] - P[t-1], currency per share (when the fill model uses it)
     negative: np.ndarray | None  # true correlation sign of the round is negative (synthetic truth)
     x_delayed: np.ndarray | None  # x of round t - delay (delayed_comm)
     y_delayed: np.ndarray | None
@@ -51,14 +51,6 @@ class RoundChunk:
 
     def __len__(self) -> int:
         return self.x.size
-
-    def part(self, lo: int, hi: int) -> RoundChunk:
-        def cut(a):
-            return None if a is None else a[lo:hi]
-
-        return RoundChunk(self.start + lo, self.x[lo:hi], self.y[lo:hi], self.returns[lo:hi],
-                          self.price_change[lo:hi], cut(self.negative), cut(self.x_delayed), cut(self.y_delayed),
-                          cut(self.half_spread))
 
 
 class Player:
@@ -162,8 +154,12 @@ def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[n
     """
     if x.size <= delay:
         raise BacktestError(f"delayed_comm: the training window ({x.size} rounds) is not longer than delay={delay}")
-    xt, yt, xd, yd = (v.astype(np.intp) for v in (x[delay:], y[delay:], x[:-delay], y[:-delay]))
-    p = np.bincount(((xt * 2 + yd) * 2 + yt) * 2 + xd, minlength=16) / xt.size
+    xt, yt, xd, yd = (v.astype(np.uint8, copy=False) for v in (x[delay:], y[delay:], x[:-delay], y[:-delay]))
+    cell = xt << 3  # the 16 cells (x, y_delayed, y, x_delayed) as one byte: no int64 temporaries
+    cell |= yd << 2
+    cell |= yt << 1
+    cell |= xd
+    p = np.bincount(cell, minlength=16) / xt.size
     cx, cyd, cy, cxd = (np.array(c) for c in zip(*itertools.product((0, 1), repeat=4)))  # the 16 cells
     rules = np.array(list(itertools.product((0, 1), repeat=4)))  # 16 functions of (own bit, delayed partner bit)
     a = rules[:, cx * 2 + cyd]  # [f, cell]

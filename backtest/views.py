@@ -16,7 +16,6 @@ a DataFrame with the timestamps for pandas-minded indicator code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -40,27 +39,47 @@ def simple_returns(prices: np.ndarray) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
 class LocalView:
-    """One server's information per round (numpy arrays, one value per row; see the module docstring)."""
+    """One server's information per round (numpy arrays, one value per row; see the module docstring).
 
-    side: str
-    ticker: str
-    partner: str
-    latency: int
-    price: np.ndarray
-    returns: np.ndarray
-    partner_price: np.ndarray
-    partner_returns: np.ndarray
-    volume: np.ndarray | None = None
-    signal: np.ndarray | None = None
-    regime: np.ndarray | None = None
-    seed: int = 0
-    first_row: int = 0
-    clock: Callable[[int, int], pd.DatetimeIndex] | None = field(default=None, repr=False, compare=False)
+    Attributes: ``side`` ("A"/"B"), ``ticker``, ``partner``, ``latency`` (bars), ``price``, ``returns``,
+    ``partner_price``, ``partner_returns``, ``volume`` (or None), ``signal``, ``regime`` (0/1 uint8 or
+    None), ``seed``, ``first_row`` (absolute row of element 0), ``index`` (timestamps). The lagged arrays
+    are computed on first use, so an indicator pays only for what it reads.
+    """
+
+    _LAGGED = ("price", "returns", "partner_price", "partner_returns", "volume")
+
+    def __init__(self, side: str, ticker: str, partner: str, latency: int, own: np.ndarray, other: np.ndarray, *,
+                 volume: np.ndarray | None = None, signal: np.ndarray | None = None, regime: np.ndarray | None = None,
+                 seed: int = 0, first_row: int = 0, clock: Callable | None = None,
+                 arrays: dict[str, np.ndarray | None] | None = None) -> None:
+        self.side, self.ticker, self.partner, self.latency = side, ticker, partner, latency
+        self.signal, self.regime, self.seed, self.first_row, self.clock = signal, regime, seed, first_row, clock
+        self._own, self._other, self._volume = own, other, volume  # raw (unlagged) rows
+        self._arrays: dict[str, np.ndarray | None] = dict(arrays or {})
+
+    def _get(self, name: str):
+        if name not in self._arrays:
+            lag_own, lag_other = 1, 1 + self.latency
+            make = {
+                "price": lambda: lag(self._own, lag_own),
+                "returns": lambda: lag(simple_returns(self._own), lag_own),
+                "partner_price": lambda: lag(self._other, lag_other),
+                "partner_returns": lambda: lag(simple_returns(self._other), lag_other),
+                "volume": lambda: None if self._volume is None else lag(self._volume.astype(float), lag_own),
+            }
+            self._arrays[name] = make[name]()
+        return self._arrays[name]
+
+    price = property(lambda self: self._get("price"))
+    returns = property(lambda self: self._get("returns"))
+    partner_price = property(lambda self: self._get("partner_price"))
+    partner_returns = property(lambda self: self._get("partner_returns"))
+    volume = property(lambda self: self._get("volume"))
 
     def __len__(self) -> int:
-        return self.price.shape[0]
+        return self._own.shape[0]
 
     @property
     def index(self) -> pd.DatetimeIndex | None:
@@ -82,22 +101,25 @@ class LocalView:
             pos += take
         return out
 
+    def replace(self, **changes) -> LocalView:
+        """A copy with some lagged arrays (or ``signal``, ``regime``, ``first_row``) replaced."""
+        arrays = {k: self._get(k) for k in self._LAGGED}
+        arrays.update({k: v for k, v in changes.items() if k in self._LAGGED})
+        other = {k: v for k, v in changes.items() if k not in self._LAGGED}
+        return LocalView(self.side, self.ticker, self.partner, self.latency, self._own, self._other,
+                         volume=self._volume, signal=other.get("signal", self.signal),
+                         regime=other.get("regime", self.regime), seed=self.seed,
+                         first_row=other.get("first_row", self.first_row), clock=self.clock, arrays=arrays)
+
     def rows(self, start: int, stop: int) -> LocalView:
-        """The view of rows [start, stop) (positions in this view)."""
+        """The view of rows [start, stop) (positions in this view), lagged values kept as they were."""
         def cut(a):
             return None if a is None else a[start:stop]
 
-        return replace(
-            self,
-            price=self.price[start:stop],
-            returns=self.returns[start:stop],
-            partner_price=self.partner_price[start:stop],
-            partner_returns=self.partner_returns[start:stop],
-            volume=cut(self.volume),
-            signal=cut(self.signal),
-            regime=cut(self.regime),
-            first_row=self.first_row + start,
-        )
+        return LocalView(self.side, self.ticker, self.partner, self.latency, self._own[start:stop],
+                         self._other[start:stop], volume=cut(self._volume), signal=cut(self.signal),
+                         regime=cut(self.regime), seed=self.seed, first_row=self.first_row + start, clock=self.clock,
+                         arrays={k: cut(self._get(k)) for k in self._LAGGED})
 
     def frame(self) -> pd.DataFrame:
         cols = {"price": self.price, "returns": self.returns, "partner_price": self.partner_price,
@@ -122,22 +144,14 @@ def make_views(
 ) -> tuple[LocalView, LocalView]:
     """The two servers' views of rows ``first_row ...`` of a pair: prices (n, 2), optional volume (n, 2),
     signals (n, 2) and regime (n,), all raw (unlagged) per row."""
-    rets = simple_returns(prices)
     views = []
     for side, own, other in (("A", 0, 1), ("B", 1, 0)):
         views.append(
             LocalView(
-                side=side,
-                ticker=tickers[own],
-                partner=tickers[other],
-                latency=latency,
-                price=lag(prices[:, own], 1),
-                returns=lag(rets[:, own], 1),
-                partner_price=lag(prices[:, other], 1 + latency),
-                partner_returns=lag(rets[:, other], 1 + latency),
-                volume=None if volume is None else lag(volume[:, own].astype(float), 1),
-                signal=None if signals is None else signals[:, own].astype(float),
-                regime=None if regime is None else regime.astype(float),
+                side, tickers[own], tickers[other], latency, prices[:, own], prices[:, other],
+                volume=None if volume is None else volume[:, own],
+                signal=None if signals is None else signals[:, own].astype(np.uint8),
+                regime=None if regime is None else regime.astype(np.uint8),
                 seed=seeds[own],
                 first_row=first_row,
                 clock=clock,

@@ -183,10 +183,10 @@ class SyntheticPair:
             n, keep = BLOCK, min(BLOCK, n_steps - first)
             rng = self._rng(b)
             if self.mode == "signals":
-                sa = (rng.random(n) < self.p_a).astype(np.int8)
-                sb = (rng.random(n) < self.p_b).astype(np.int8)
-                negative = (sa & sb).astype(bool)
-                truth = {"signal_a": sa, "signal_b": sb}
+                sa = rng.random(n) < self.p_a
+                sb = rng.random(n) < self.p_b
+                negative = sa & sb
+                truth = {"signal_a": sa.view(np.int8), "signal_b": sb.view(np.int8)}  # zero-copy 0/1
             else:
                 if b == 0:  # start in the stationary distribution; `state` is the run *before* the first one
                     total = self.p_break + self.p_recover
@@ -196,10 +196,17 @@ class SyntheticPair:
                 truth = {"regime": regime}
             rho = np.where(negative, self.rho_neg, self.rho_pos)
             z = rng.standard_normal((2, n))
-            zy = rho * z[0] + np.sqrt(1.0 - rho * rho) * z[1]
+            # Y's shock rho z0 + sqrt(1 - rho^2) z1, with the two coefficients of each state precomputed
+            ortho = np.where(negative, np.sqrt(1.0 - self.rho_neg**2), np.sqrt(1.0 - self.rho_pos**2))
+            ly = rho * z[0]
+            ortho *= z[1]
+            ly += ortho
+            ly *= vol[1]
+            ly += drift[1]
+            lx = z[0]
+            lx *= vol[0]
+            lx += drift[0]
             truth["rho"] = rho
-            lx = drift[0] + vol[0] * z[0]
-            ly = drift[1] + vol[1] * zy
             if b == 0:  # row 0 is the start price: its draw is not applied
                 lx[0] = ly[0] = 0.0
             # Log-prices are accumulated per internal block, so the bits never depend on the consumer's chunking.
@@ -219,29 +226,29 @@ class SyntheticPair:
         n_steps = _check_steps(n_steps)
         if chunk_steps < 1:
             raise DataError(f"chunk_steps must be at least 1, got {chunk_steps!r}")
-        pending: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
-        pending_n, first = 0, 0
         blocks = self._blocks(n_steps)
+        carry = None  # what is left of the current internal block
+        first = 0
         while first < n_steps:
             want = min(chunk_steps, n_steps - first)
-            while pending_n < want:
-                blk = next(blocks)
-                pending.append(blk)
-                pending_n += blk[0].size
-            lx = np.concatenate([p[0] for p in pending]) if len(pending) > 1 else pending[0][0]
-            ly = np.concatenate([p[1] for p in pending]) if len(pending) > 1 else pending[0][1]
-            truth = {k: np.concatenate([p[2][k] for p in pending]) for k in pending[0][2]}
-            rest = (lx[want:], ly[want:], {k: v[want:] for k, v in truth.items()})
-            prices = np.empty((want, 2))
-            np.exp(lx[:want], out=prices[:, 0])
-            np.exp(ly[:want], out=prices[:, 1])
-            prices *= np.asarray(self.s0)
+            prices = np.empty((want, 2), order="F")  # column-contiguous: each ticker's prices are one run
+            parts: list[dict[str, np.ndarray]] = []
+            pos = 0
+            while pos < want:
+                lx, ly, truth = carry if carry is not None else next(blocks)
+                take = min(want - pos, lx.size)
+                np.exp(lx[:take], out=prices[pos : pos + take, 0])
+                np.exp(ly[:take], out=prices[pos : pos + take, 1])
+                parts.append({k: v[:take] for k, v in truth.items()})
+                carry = (lx[take:], ly[take:], {k: v[take:] for k, v in truth.items()}) if take < lx.size else None
+                pos += take
+            prices[:, 0] *= self.s0[0]
+            prices[:, 1] *= self.s0[1]
             if not np.isfinite(prices).all():
                 raise DataError(f"synthetic prices overflowed (mu={self.mu}, sigma={self.sigma}, dt={self.dt}); lower them")
-            yield first, prices, {k: v[:want] for k, v in truth.items()}
+            truth = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            yield first, prices, truth
             first += want
-            pending = [rest] if rest[0].size else []
-            pending_n = rest[0].size
 
     def timestamps(self, first: int, n: int) -> pd.DatetimeIndex:
         """Timestamps of rows first .. first + n - 1 on the synthetic clock."""

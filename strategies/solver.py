@@ -180,6 +180,9 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180) -> S
         _best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1)
     )
     flat = np.argsort(total, axis=None)[::-1][:8]
+    # Polishing moves a value by at most the grid's second-order error (below 1e-3 at 1 degree), so only
+    # candidates that close to the best grid value can end up best.
+    flat = [i for i in flat if total.flat[i] >= total.flat[flat[0]] - 1e-3]
     best = (-np.inf, None, None)
     for idx in flat:
         k0, k1 = np.unravel_index(idx, total.shape)
