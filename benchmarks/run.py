@@ -1,0 +1,170 @@
+"""qcoord benchmarks: rounds per second of every path, side by side with the naive Qiskit loop, in one process.
+
+    python benchmarks/run.py            # full sizes (about two minutes on 2 cores)
+    python benchmarks/run.py --quick    # every size / 10 (under a minute)
+    python benchmarks/run.py --json     # one JSON object
+
+Paths: ``naive`` builds and runs one Qiskit circuit per round on AerSimulator (1,000 rounds); ``aer`` is the
+batched Aer path and ``exact`` the exact path of the optimal quantum strategy (10^7 rounds each);
+``backtest`` a full backtest (synthetic signals feed, indicators, all baselines, bias fill, metrics) and
+``backtest_queue`` the same with the queue fill model (10^7 rounds each). Each is timed after a warm-up
+(kernels compiled, memory allocated), as the median of ``--reps`` repetitions. Peak memory is the
+resident set of a 10^8-round backtest in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SIZES = {"naive": 1_000, "aer": 10_000_000, "exact": 10_000_000, "backtest": 10_000_000,
+         "backtest_queue": 10_000_000, "rss": 100_000_000}
+TARGETS = {"exact": 30e6, "aer": 1e6, "backtest": 5e6, "backtest_queue": 2e6}
+RSS_TARGET_MB = 2048
+SPEEDUP_TARGET = 500
+
+
+def _inputs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.random(n) < 0.5).astype(np.uint8), (rng.random(n) < 0.5).astype(np.uint8)
+
+
+def _median_time(fn, reps: int, warmup) -> float:
+    warmup()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def naive(n: int) -> None:
+    """The naive approach: a fresh circuit and an Aer job for every round."""
+    from qiskit import QuantumCircuit
+    from qiskit_aer import AerSimulator
+
+    from strategies import textbook_angles
+
+    angles = textbook_angles("hedge")
+    sim = AerSimulator()
+    x, y = _inputs(n, 1)
+    for i in range(n):
+        qc = QuantumCircuit(2, 2)
+        qc.h(0)
+        qc.cx(0, 1)
+        qc.ry(-2 * angles["A"][x[i]], 0)
+        qc.ry(-2 * angles["B"][y[i]], 1)
+        qc.measure([0, 1], [0, 1])
+        bits = next(iter(sim.run(qc, shots=1, seed_simulator=i).result().get_counts()))
+        _ = int(bits[1]), int(bits[0])
+
+
+def quantum_path(backend: str, n: int):
+    """Sampling only: the strategy is solved and the n inputs drawn before any clock starts."""
+    from strategies import Game, independent, solve
+
+    strategy = solve(Game(), independent(0.5, 0.5)).quantum_strategy(backend=backend)
+    x, y = _inputs(n, 2)
+    return lambda m: strategy.play(x[:m], y[:m], np.random.default_rng(3))
+
+
+def backtest(n: int, fill: str) -> None:
+    from backtest import run_backtest
+
+    run_backtest("signals", rounds=n, seed=1, fill=fill, progress=False)
+
+
+def peak_rss_mb(n: int) -> float:
+    """Peak resident memory (MB) of a fresh process running an n-round backtest."""
+    code = ("import resource, sys\nfrom backtest import run_backtest\n"
+            f"run_backtest('signals', rounds={n}, seed=1, progress=False)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024.0  # Linux reports KB
+
+
+def machine() -> dict:
+    import numpy
+    import qiskit
+    import qiskit_aer
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": numpy.__version__,
+            "qiskit": qiskit.__version__, "qiskit_aer": qiskit_aer.__version__, "platform": platform.platform()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="every size / 10 (under a minute)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every size (tests use a tiny scale)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions per path; the median is reported (3)")
+    p.add_argument("--skip-rss", action="store_true", help="do not run the 10^8-round memory measurement")
+    p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss "
+                                  "(naive always runs: it is the reference)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    only = None if args.only is None else {s.strip() for s in args.only.split(",")} | {"naive"}
+    scale = args.scale * (0.1 if args.quick else 1.0)
+    size = {k: max(int(v * scale), 100 if k != "naive" else 10) for k, v in SIZES.items()}
+    size["naive"] = max(int(SIZES["naive"] * scale), 10)
+
+    def bench(name, fn, warm_fraction=1.0):
+        n = size[name]
+        t = _median_time(lambda: fn(n), args.reps, lambda: fn(max(int(n * warm_fraction), 100)))
+        return n / t
+
+    paths = {
+        "naive": (lambda: naive, 0.1),
+        "aer": (lambda: quantum_path("aer", size["aer"]), 0.1),
+        "exact": (lambda: quantum_path("exact", size["exact"]), 1.0),
+        "backtest": (lambda: lambda n: backtest(n, "bias"), 1.0),
+        "backtest_queue": (lambda: lambda n: backtest(n, "queue"), 1.0),
+    }
+    rates = {name: bench(name, make(), warm) for name, (make, warm) in paths.items() if only is None or name in only}
+    rss = None if args.skip_rss or (only is not None and "rss" not in only) else peak_rss_mb(size["rss"])
+    report = {
+        "rounds_per_s": rates,
+        "speedup_vs_naive": {k: v / rates["naive"] for k, v in rates.items() if k != "naive"},
+        f"peak_rss_mb_1e{round(np.log10(size['rss']))}" if size["rss"] != SIZES["rss"] else "peak_rss_mb_1e8": rss,
+        "sizes": size,
+        "reps": args.reps,
+        "machine": machine(),
+    }
+    report["targets_met"] = {
+        **{k: rates[k] >= v for k, v in TARGETS.items() if k in rates},
+        "speedup_vs_naive": all(v >= SPEEDUP_TARGET for v in report["speedup_vs_naive"].values()),
+        **({} if rss is None else {"peak_rss": rss < RSS_TARGET_MB}),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{'path':16s} {'rounds':>12s} {'rounds/s':>14s} {'x naive':>10s} {'target':>12s}")
+    for k, v in rates.items():
+        target = TARGETS.get(k)
+        speed = "" if k == "naive" else f"{v / rates['naive']:,.0f}"
+        print(f"{k:16s} {size[k]:>12,d} {v:>14,.0f} {speed:>10s} {'' if target is None else f'>= {target:,.0f}':>12s}")
+    if rss is not None:
+        print(f"peak RSS of a {size['rss']:,d}-round backtest: {rss:,.0f} MB (target < {RSS_TARGET_MB} MB)")
+    m = report["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
+          f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")
+    print("targets met: " + ", ".join(f"{k} {'yes' if ok else 'NO'}" for k, ok in report["targets_met"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
