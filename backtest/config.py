@@ -111,9 +111,7 @@ def to_kwargs(cfg: dict, source=None) -> dict:
 
     s, run, ind = cfg["source"], cfg["run"], cfg["indicators"]
     seed = run["seed"]
-    if source is not None and s["kind"] != "synthetic":
-        pass
-    elif s["kind"] == "synthetic":
+    if s["kind"] == "synthetic":
         synth = {k: s[k] for k in SYNTHETIC_KEYS if s[k] is not None}
         if s.get("tickers"):
             synth["tickers"] = tuple(s["tickers"])
@@ -121,7 +119,7 @@ def to_kwargs(cfg: dict, source=None) -> dict:
             source = SyntheticPair(mode=s["mode"], seed=seed, **synth)
         except TypeError as exc:
             raise BacktestError(f"[source]: {exc}") from None
-    else:
+    elif source is None:
         spec = SourceSpec(kind=s["kind"], sample=s["sample"], files=list(s["files"] or []), tickers=s["tickers"],
                           start=s["start"], end=s["end"], interval=s["interval"], cache_dir=s["cache_dir"],
                           session=s["session"])

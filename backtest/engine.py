@@ -337,7 +337,6 @@ def run_backtest(
         comparison["quantum_vs_classical"] = compare(
             stats["quantum"], stats["classical"], series["quantum"]["pnl"], series["classical"]["pnl"],
             tuple(discordant), ppy, seed)
-        comparison["quantum_vs_classical"]["sharpe_diff"] = _diff(metrics, "sharpe")
     return Result(
         version=__version__,
         seed=seed,
@@ -376,11 +375,6 @@ def run_backtest(
 
 def _col(a: np.ndarray | None, j: int) -> np.ndarray | None:
     return None if a is None else a[:, j]
-
-
-def _diff(metrics: dict, key: str):
-    q, c = metrics["quantum"][key], metrics["classical"][key]
-    return None if q is None or c is None or not (math.isfinite(q) and math.isfinite(c)) else q - c
 
 
 def _training_inputs(feed, t0: int, train_end: int, bar: _Progress) -> tuple[np.ndarray, np.ndarray]:

@@ -240,10 +240,8 @@ class StreamFeed(_Feed):
     def _hi(self) -> int:
         return self._lo + (0 if self._buf is None else self._buf["prices"].shape[0])
 
-    def _rows(self, lo: int, hi: int) -> dict[str, np.ndarray]:
-        """Raw arrays of rows [lo, hi); keeps only what later requests may still need."""
-        if lo < self._lo:
-            raise BacktestError(f"internal: streamed rows {lo}..{hi} were already released")
+    def _fill(self, hi: int) -> None:
+        """Draw chunks until the buffer reaches row ``hi``."""
         while self._hi() < hi:
             first, prices, truth = next(self._gen)
             part = {"prices": prices, **_truth_arrays(truth)}
@@ -251,6 +249,12 @@ class StreamFeed(_Feed):
                 self._buf, self._lo = part, first
             else:
                 self._buf = {k: np.concatenate([self._buf[k], part[k]]) for k in part}
+
+    def _rows(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Raw arrays of rows [lo, hi); keeps only what later requests may still need."""
+        if lo < self._lo:
+            raise BacktestError(f"internal: streamed rows {lo}..{hi} were already released")
+        self._fill(hi)
         out = {k: v[lo - self._lo : hi - self._lo] for k, v in self._buf.items()}
         keep_from = max(self._lo, hi - self.history - 1)
         if keep_from > self._lo:
@@ -258,19 +262,15 @@ class StreamFeed(_Feed):
             self._lo = keep_from
         return out
 
+    def _peek(self, hi: int) -> dict[str, np.ndarray]:
+        """Rows [0, hi) without releasing anything (warm-up and fitting, before play starts)."""
+        self._fill(hi)
+        return {k: v[: hi - self._lo] for k, v in self._buf.items()}
+
     def warmup(self) -> int:
         n = min(self.n_rows, self.history + 64)
         views = self._views(self._peek(n), 0)
         return max(1, *(warmup(ind, v) for ind, v in zip(self.indicators, views)))
-
-    def _peek(self, hi: int) -> dict[str, np.ndarray]:
-        while self._hi() < hi:
-            first, prices, truth = next(self._gen)
-            part = {"prices": prices, **_truth_arrays(truth)}
-            self._buf = part if self._buf is None else {k: np.concatenate([self._buf[k], part[k]]) for k in part}
-            if first == 0:
-                self._lo = 0
-        return {k: v[: hi - self._lo] for k, v in self._buf.items()}
 
     def fit_indicators(self, start: int, stop: int) -> None:
         """Fit on rows [start, min(stop, start + FIT_ROWS_MAX)) (the beginning of the training window)."""

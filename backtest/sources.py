@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import data
@@ -39,9 +39,6 @@ class SourceSpec:
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
             raise BacktestError(f"source kind {self.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
 
     def pair(self) -> SyntheticPair:
         """The SyntheticPair of a synthetic source (raises DataError on bad parameters)."""

@@ -101,11 +101,6 @@ class Noise:
         """Whether A's and B's halves are stored."""
         return (self.stored in ("both", "a"), self.stored in ("both", "b"))
 
-    def decay(self, t: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        """(exp(-t/T1), exp(-t/T2)) for storage times t in seconds (arrays broadcast)."""
-        t = np.asarray(t, dtype=float)
-        return np.exp(-t / self.t1), np.exp(-t / self.t2)
-
     def to_dict(self) -> dict:
         d = asdict(self)
         for k in ("readout_a", "readout_b"):
@@ -115,13 +110,6 @@ class Noise:
                 d[k] = "inf"
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> Noise:
-        d = dict(d)
-        for k in ("t1", "t2"):
-            if isinstance(d.get(k), str):
-                d[k] = float(d[k])
-        return cls(**d)
 
 
 def readout_affine(e: tuple[float, float]) -> tuple[float, float]:
