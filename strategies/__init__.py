@@ -20,7 +20,7 @@ from .errors import StrategyError
 from .game import Game, check_p_xy, empirical_p_xy, independent
 from .noise import Noise
 from .quantum import EntangledPair, quantum_strategy, textbook_angles
-from .solver import Solution, solve, tsirelson_sdp, tsirelson_value
+from .solver import Solution, quantum_lower_bound, solve, tsirelson_sdp, tsirelson_value
 from .strategy import LocalRandomness, LocalRule, NoResource, Resource, SharedRandomness, Strategy
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "empirical_p_xy",
     "follow_indicator",
     "independent",
+    "quantum_lower_bound",
     "quantum_strategy",
     "solve",
     "textbook_angles",

@@ -90,6 +90,33 @@ def _b_candidates(party: tuple[float, float, float], grid: int) -> tuple[np.ndar
     return np.array([observable(t, f, party) for t, f in choices]), choices
 
 
+def _grid_values(c, k, R, party_a, party_b, grid: int):
+    """Value of A's exact best response to every pair of B's grid choices (k0 for y = 0, k1 for y = 1)."""
+    ob_all, choices = _b_candidates(party_b, grid)
+    v = ob_all @ R.T  # v[k] = R o_B(k)
+    total = k + sum(
+        _best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1)
+    )
+    return total, choices
+
+
+def quantum_lower_bound(games, p_xy, noise: Noise | None = None, *, grid: int = 90):
+    """The quantum value of ``solve`` without its polishing step: B's angles on a grid of ``grid`` per
+    [0, pi), A's exact best response. A lower bound within the grid's second-order error (about 4e-4 of
+    the game's scale at 2 degrees), a hundred times faster: for scans that call the solver many times.
+    ``games``: one Game (returns a float) or a sequence of them (returns a list; the noisy pair is built once).
+    """
+    p = check_p_xy(p_xy)
+    noise = noise or Noise()
+    R, party_a, party_b = pair_matrix(noise), _party(noise, "A"), _party(noise, "B")
+    many = not isinstance(games, Game)
+    out = []
+    for game in (games if many else [games]):
+        c, k = game.correlator_weights(p)
+        out.append(float(_grid_values(c, k, R, party_a, party_b, grid)[0].max()))
+    return out if many else out[0]
+
+
 @dataclass(frozen=True)
 class Solution:
     """What ``solve`` found. Values are expected utilities per round (= win rates at beta = 0).
@@ -173,12 +200,7 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180) -> S
     party_a, party_b = _party(noise, "A"), _party(noise, "B")
     cl_value, f_a, f_b = classical_optimum(game, p)
 
-    ob_all, choices = _b_candidates(party_b, grid)
-    v = ob_all @ R.T  # v[k] = R o_B(k)
-    # w_x for every pair of B choices (k0 for y = 0, k1 for y = 1)
-    total = k + sum(
-        _best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1)
-    )
+    total, choices = _grid_values(c, k, R, party_a, party_b, grid)
     flat = np.argsort(total, axis=None)[::-1][:8]
     # Polishing moves a value by at most the grid's second-order error (below 1e-3 at 1 degree), so only
     # candidates that close to the best grid value can end up best.
