@@ -11,6 +11,10 @@ from .errors import BacktestError  # noqa: E402
 from .fills import BiasFill, FillModel, QueueFill, make_fill  # noqa: E402
 from .indicators import (  # noqa: E402
     Divergence,
+    Momentum,
+    ReturnShock,
+    SpreadWidening,
+    VolatilityBurst,
     FunctionIndicator,
     Indicator,
     NoisyRegime,
@@ -30,6 +34,10 @@ __all__ = [
     "BellPairSupply",
     "BiasFill",
     "Divergence",
+    "Momentum",
+    "ReturnShock",
+    "SpreadWidening",
+    "VolatilityBurst",
     "FillModel",
     "FunctionIndicator",
     "Indicator",

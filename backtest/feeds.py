@@ -122,7 +122,7 @@ class _Feed:
 
     def _views(self, arr: dict[str, np.ndarray], first_row: int) -> tuple[LocalView, LocalView]:
         return make_views(arr["prices"], self.tickers, self.latency, self.seeds, volume=arr.get("volume"),
-                          signals=arr.get("signals"), regime=arr.get("regime"), first_row=first_row, clock=self.clock)
+                          spread=arr.get("spread"), signals=arr.get("signals"), regime=arr.get("regime"), first_row=first_row, clock=self.clock)
 
     def _raw_inputs(self, views: tuple[LocalView, LocalView]) -> list[np.ndarray]:
         return [as_bits(ind(view), ind.name, view) for ind, view in zip(self.indicators, views)]

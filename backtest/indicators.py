@@ -7,10 +7,22 @@ history it needs) to run it on streamed synthetic data. Built-ins:
 
 - ``NoisySignal(flip)``: the exchange's own synthetic signal, misread with probability ``flip``;
 - ``NoisyRegime(flip)``: detection of the hidden synthetic regime, wrong with probability ``flip``;
-- ``RollingCorrelation(window, target)``: correlation of own returns with the partner's delayed returns
-  over ``window`` bars, below a threshold;
-- ``Divergence(window, target)``: |z-score| of own minus partner's delayed return, above a threshold;
-- ``VolumeSpike(window, target)``: z-score of own log volume, above a threshold.
+- ``RollingCorrelation(window, target)``: correlation of own and partner returns of the same bars (the
+  partner's as late as the latency allows, own returns of those same bars) over ``window`` bars, below a
+  threshold;
+- ``Divergence(window, target)``: |z-score| of own minus partner return of the same bars, above a threshold;
+
+purely local ones, which differ between the two exchanges (r = own simple return of the last bar):
+
+- ``VolatilityBurst(window, target, short=5)``: sqrt(mean r^2 over the last ``short`` bars) / sqrt(mean r^2
+  over the last ``window`` bars), above a threshold;
+- ``ReturnShock(window, target)``: |r| / (std of r over the ``window`` bars before it), above a threshold;
+- ``Momentum(window, target)``: sum of the last ``window`` returns / (std of r over them x sqrt(window)),
+  *below* a threshold (a local sell-off);
+- ``VolumeSpike(window, target)``: z-score of own log(1 + volume) against the ``window`` bars before it,
+  above a threshold (zero-volume bars are fine; missing volume is an error naming the ticker);
+- ``SpreadWidening(window, target)``: z-score of own quoted spread against the ``window`` bars before it,
+  above a threshold (quote data).
 
 Threshold indicators take ``threshold`` or, by default, set it on the training window so that
 P(x = 1) = ``target`` there.
@@ -172,51 +184,115 @@ def _rolling(values: np.ndarray, window: int):
     return pd.Series(values).rolling(window, min_periods=window)
 
 
+def _zscore(values: np.ndarray, window: int) -> np.ndarray:
+    """z of each row against the mean and std of the ``window`` rows before it (NaN while warming up)."""
+    roll = _rolling(values, window)
+    mean, std = lag(roll.mean().to_numpy(), 1), lag(roll.std().to_numpy(), 1)  # stats of earlier rows only
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (values - mean) / std
+    return np.where(std > 0, z, np.nan)
+
+
 class RollingCorrelation(ThresholdIndicator):
-    """Rolling correlation of own returns with the partner's delayed returns; 1 when it is low."""
+    """Rolling correlation of own and partner returns of the same bars (``aligned_returns`` with
+    ``partner_returns``); 1 when it is low."""
 
     name = "rolling_correlation"
     below = True
 
     def score(self, view: LocalView) -> np.ndarray:
-        own = pd.Series(view.returns)
+        own = pd.Series(view.aligned_returns)
         return own.rolling(self.window, min_periods=self.window).corr(pd.Series(view.partner_returns)).to_numpy()
 
 
 class Divergence(ThresholdIndicator):
-    """|z-score| of (own return - partner's delayed return) against its rolling mean and std; 1 when large."""
+    """|z-score| of (own - partner return of the same bar) against the ``window`` bars before; 1 when large."""
 
     name = "divergence"
     below = False
 
     def score(self, view: LocalView) -> np.ndarray:
-        d = view.returns - view.partner_returns
-        roll = _rolling(d, self.window)
-        mean, std = lag(roll.mean().to_numpy(), 1), lag(roll.std().to_numpy(), 1)  # stats of earlier rows only
+        return np.abs(_zscore(view.aligned_returns - view.partner_returns, self.window))
+
+
+class VolatilityBurst(ThresholdIndicator):
+    """Own short-window realised volatility over own long-window realised volatility; 1 when it bursts."""
+
+    name = "volatility_burst"
+    below = False
+
+    def __init__(self, window: int = 60, target: float = 0.5, threshold: float | None = None, short: int = 5):
+        super().__init__(window, target, threshold)
+        if not isinstance(short, (int, np.integer)) or not 1 <= short < self.window:
+            raise BacktestError(f"{self.name}: short must be a whole number of bars in [1, window), got {short!r}")
+        self.short = int(short)
+
+    def score(self, view: LocalView) -> np.ndarray:
+        r2 = view.returns**2
+        fast = _rolling(r2, self.short).mean().to_numpy()
+        slow = _rolling(r2, self.window).mean().to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.abs(d - mean) / std
-        return np.where(std > 0, z, np.nan)
+            return np.where(slow > 0, np.sqrt(fast / slow), np.nan)
+
+    def params(self) -> dict:
+        return {**super().params(), "short": self.short}
+
+
+class ReturnShock(ThresholdIndicator):
+    """|own last return| in units of its std over the ``window`` bars before it; 1 on a shock."""
+
+    name = "return_shock"
+    below = False
+
+    def score(self, view: LocalView) -> np.ndarray:
+        r = view.returns
+        std = lag(_rolling(r, self.window).std().to_numpy(), 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(std > 0, np.abs(r) / std, np.nan)
+
+
+class Momentum(ThresholdIndicator):
+    """Own ``window``-bar return sum over its std x sqrt(window) (a t-statistic of the drift); 1 when it is
+    low (a local sell-off)."""
+
+    name = "momentum"
+    below = True
+
+    def score(self, view: LocalView) -> np.ndarray:
+        roll = _rolling(view.returns, self.window)
+        total, std = roll.sum().to_numpy(), roll.std().to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(std > 0, total / (std * np.sqrt(self.window)), np.nan)
 
 
 class VolumeSpike(ThresholdIndicator):
-    """z-score of own log volume against its rolling mean and std; 1 when volume spikes."""
+    """z-score of own log(1 + volume) against the ``window`` bars before it; 1 when volume spikes."""
 
     name = "volume_spike"
     below = False
 
     def score(self, view: LocalView) -> np.ndarray:
         if view.volume is None:
-            raise BacktestError("indicator volume_spike needs volume data (OHLCV files or Yahoo)")
-        v = np.log(np.where(view.volume > 0, view.volume, np.nan))
-        roll = _rolling(v, self.window)
-        mean, std = lag(roll.mean().to_numpy(), 1), lag(roll.std().to_numpy(), 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = (v - mean) / std
-        return np.where(std > 0, z, np.nan)
+            raise BacktestError(f"indicator volume_spike: no volume for {view.ticker} (use OHLCV files or Yahoo)")
+        return _zscore(np.log1p(np.maximum(view.volume, 0.0)), self.window)  # a zero-volume bar is log1p(0) = 0
+
+
+class SpreadWidening(ThresholdIndicator):
+    """z-score of own quoted spread against the ``window`` bars before it; 1 when the spread widens."""
+
+    name = "spread_widening"
+    below = False
+
+    def score(self, view: LocalView) -> np.ndarray:
+        if view.spread is None:
+            raise BacktestError(f"indicator spread_widening: no quoted spread for {view.ticker} (use quote files "
+                                "with BidClose/AskClose)")
+        return _zscore(view.spread, self.window)
 
 
 BUILTINS: dict[str, type[Indicator]] = {
-    cls.name: cls for cls in (NoisySignal, NoisyRegime, RollingCorrelation, Divergence, VolumeSpike)
+    cls.name: cls for cls in (NoisySignal, NoisyRegime, RollingCorrelation, Divergence, VolatilityBurst, ReturnShock,
+                              Momentum, VolumeSpike, SpreadWidening)
 }
 
 
@@ -303,11 +379,20 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
 
     price, returns = prices(view.price, view.returns)
     partner_price, partner_returns = prices(view.partner_price, view.partner_returns)
-    volume = None if view.volume is None else view.volume.copy()
-    if volume is not None:
-        volume[k:] = volume[k:] * rng.uniform(0.2, 5.0, n - k)
-    return view.replace(price=price, returns=returns, partner_price=partner_price, partner_returns=partner_returns,
-                        volume=volume, signal=bits(view.signal), regime=bits(view.regime))
+    aligned = view.aligned_returns.copy()  # aligned[t] = returns[t - latency]: unknown from row k + latency on
+    lat = view.latency
+    aligned[k + lat :] = returns[k : n - lat] if lat else returns[k:]
+
+    def scaled(a):
+        if a is None:
+            return None
+        b = a.copy()
+        b[k:] = b[k:] * rng.uniform(0.2, 5.0, n - k)
+        return b
+
+    return view.replace(price=price, returns=returns, aligned_returns=aligned, partner_price=partner_price,
+                        partner_returns=partner_returns, volume=scaled(view.volume), spread=scaled(view.spread),
+                        signal=bits(view.signal), regime=bits(view.regime))
 
 
 def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cuts: int = 16,

@@ -3,9 +3,13 @@
 Row t of a view belongs to round t, whose decision is made at the start of the round and whose P&L is
 earned on the return from row t-1 to row t. At that moment the server knows:
 
-- its own stock up to row t-1: ``price[t] = P[t-1]``, ``returns[t] = r[t-1]``, ``volume[t] = V[t-1]``;
+- its own stock up to row t-1: ``price[t] = P[t-1]``, ``returns[t] = r[t-1]``, ``volume[t] = V[t-1]``,
+  ``spread[t]`` = its quoted spread at the end of bar t-1 (quote data);
 - the partner's stock only ``latency`` bars later: ``partner_price[t] = P'[t-1-latency]``,
   ``partner_returns[t] = r'[t-1-latency]``;
+- ``aligned_returns[t] = r[t-1-latency]``: its own returns of the *same bars* as ``partner_returns``. Any
+  statistic that combines own and partner returns must pair these two (same timestamps); pairing
+  ``returns`` with ``partner_returns`` would compare different dates (a lead-lag statistic);
 - its own local signal of round t where a synthetic feed has one (``signal``; ``regime`` is the hidden
   synthetic regime, for detector models).
 
@@ -48,15 +52,15 @@ class LocalView:
     are computed on first use, so an indicator pays only for what it reads.
     """
 
-    _LAGGED = ("price", "returns", "partner_price", "partner_returns", "volume")
+    _LAGGED = ("price", "returns", "aligned_returns", "partner_price", "partner_returns", "volume", "spread")
 
     def __init__(self, side: str, ticker: str, partner: str, latency: int, own: np.ndarray, other: np.ndarray, *,
-                 volume: np.ndarray | None = None, signal: np.ndarray | None = None, regime: np.ndarray | None = None,
+                 volume: np.ndarray | None = None, spread: np.ndarray | None = None, signal: np.ndarray | None = None, regime: np.ndarray | None = None,
                  seed: int = 0, first_row: int = 0, clock: Callable | None = None,
                  arrays: dict[str, np.ndarray | None] | None = None) -> None:
         self.side, self.ticker, self.partner, self.latency = side, ticker, partner, latency
         self.signal, self.regime, self.seed, self.first_row, self.clock = signal, regime, seed, first_row, clock
-        self._own, self._other, self._volume = own, other, volume  # raw (unlagged) rows
+        self._own, self._other, self._volume, self._spread = own, other, volume, spread  # raw (unlagged) rows
         self._arrays: dict[str, np.ndarray | None] = dict(arrays or {})
 
     def _get(self, name: str):
@@ -65,18 +69,22 @@ class LocalView:
             make = {
                 "price": lambda: lag(self._own, lag_own),
                 "returns": lambda: lag(simple_returns(self._own), lag_own),
+                "aligned_returns": lambda: lag(simple_returns(self._own), lag_other),
                 "partner_price": lambda: lag(self._other, lag_other),
                 "partner_returns": lambda: lag(simple_returns(self._other), lag_other),
                 "volume": lambda: None if self._volume is None else lag(self._volume.astype(float), lag_own),
+                "spread": lambda: None if self._spread is None else lag(self._spread.astype(float), lag_own),
             }
             self._arrays[name] = make[name]()
         return self._arrays[name]
 
     price = property(lambda self: self._get("price"))
     returns = property(lambda self: self._get("returns"))
+    aligned_returns = property(lambda self: self._get("aligned_returns"))
     partner_price = property(lambda self: self._get("partner_price"))
     partner_returns = property(lambda self: self._get("partner_returns"))
     volume = property(lambda self: self._get("volume"))
+    spread = property(lambda self: self._get("spread"))
 
     def __len__(self) -> int:
         return self._own.shape[0]
@@ -107,7 +115,7 @@ class LocalView:
         arrays.update({k: v for k, v in changes.items() if k in self._LAGGED})
         other = {k: v for k, v in changes.items() if k not in self._LAGGED}
         return LocalView(self.side, self.ticker, self.partner, self.latency, self._own, self._other,
-                         volume=self._volume, signal=other.get("signal", self.signal),
+                         volume=self._volume, spread=self._spread, signal=other.get("signal", self.signal),
                          regime=other.get("regime", self.regime), seed=self.seed,
                          first_row=other.get("first_row", self.first_row), clock=self.clock, arrays=arrays)
 
@@ -117,14 +125,15 @@ class LocalView:
             return None if a is None else a[start:stop]
 
         return LocalView(self.side, self.ticker, self.partner, self.latency, self._own[start:stop],
-                         self._other[start:stop], volume=cut(self._volume), signal=cut(self.signal),
+                         self._other[start:stop], volume=cut(self._volume), spread=cut(self._spread),
+                         signal=cut(self.signal),
                          regime=cut(self.regime), seed=self.seed, first_row=self.first_row + start, clock=self.clock,
                          arrays={k: cut(self._get(k)) for k in self._LAGGED})
 
     def frame(self) -> pd.DataFrame:
-        cols = {"price": self.price, "returns": self.returns, "partner_price": self.partner_price,
-                "partner_returns": self.partner_returns}
-        for name in ("volume", "signal", "regime"):
+        cols = {"price": self.price, "returns": self.returns, "aligned_returns": self.aligned_returns,
+                "partner_price": self.partner_price, "partner_returns": self.partner_returns}
+        for name in ("volume", "spread", "signal", "regime"):
             if getattr(self, name) is not None:
                 cols[name] = getattr(self, name)
         return pd.DataFrame(cols, index=self.index)
@@ -137,19 +146,21 @@ def make_views(
     seeds: tuple[int, int],
     *,
     volume: np.ndarray | None = None,
+    spread: np.ndarray | None = None,
     signals: np.ndarray | None = None,
     regime: np.ndarray | None = None,
     first_row: int = 0,
     clock=None,
 ) -> tuple[LocalView, LocalView]:
     """The two servers' views of rows ``first_row ...`` of a pair: prices (n, 2), optional volume (n, 2),
-    signals (n, 2) and regime (n,), all raw (unlagged) per row."""
+    quoted spread (n, 2), signals (n, 2) and regime (n,), all raw (unlagged) per row."""
     views = []
     for side, own, other in (("A", 0, 1), ("B", 1, 0)):
         views.append(
             LocalView(
                 side, tickers[own], tickers[other], latency, prices[:, own], prices[:, other],
                 volume=None if volume is None else volume[:, own],
+                spread=None if spread is None else spread[:, own],
                 signal=None if signals is None else signals[:, own].astype(np.uint8),
                 regime=None if regime is None else regime.astype(np.uint8),
                 seed=seeds[own],
