@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BacktestError
+from .players import DEFAULT_STRATEGIES
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "source": {"kind": "synthetic", "mode": "signals", "sample": None, "files": None, "tickers": None, "start": None,
                "end": None, "interval": "1d", "cache_dir": None, "session": "all", "p_a": None, "p_b": None,
                "rho_pos": None, "rho_neg": None, "p_break": None, "p_recover": None, "mu": None, "sigma": None,
                "dt": None},
-    "run": {"rounds": 200_000, "seed": 0, "strategies": ["uncoordinated", "classical", "quantum", "oracle",
-                                                           "regime_oracle", "delayed_comm"],
+    "run": {"rounds": 200_000, "seed": 0, "strategies": list(DEFAULT_STRATEGIES),
             "backend": "exact", "device": None, "train_fraction": 0.5, "refit_every": None, "delay": 1,
-            "book_size": None, "risk_free": 0.0, "keep_rounds": 1_000_000, "check_indicators": True},
+            "book_size": None, "risk_free": 0.0, "risk_aversion": 3.0, "keep_rounds": 1_000_000, "check_indicators": True},
     "indicators": {"name": None, "name_b": None, "latency": 1, "flip": None, "window": None, "target": None,
                    "threshold": None},
-    "game": {"beta": 0.0, "rule": "hedge"},
+    "game": {"kind": "hedge", "beta": 0.0, "rule": "hedge"},
     "noise": {"visibility": 1.0, "readout_a": [0.0, 0.0], "readout_b": [0.0, 0.0], "storage_time": 0.0,
               "t1": math.inf, "t2": math.inf, "stored": "both", "loss_a": 0.0, "loss_b": 0.0},
     "supply": {"pair_rate": None, "decision_rate": None, "memory_slots": 1, "max_age": math.inf},
@@ -154,13 +154,19 @@ def to_kwargs(cfg: dict, source=None) -> dict:
     if stray:
         raise BacktestError(f"fill option(s) {stray} do not apply to the {f['name']} fill model")
     fill = make_fill(f["name"], **{k: f[k] for k in FILL_KEYS[f["name"]] if f[k] is not None})
+    g = cfg["game"]
+    if g["kind"] not in ("hedge", "paper"):
+        raise BacktestError(f"[game] kind must be 'hedge' or 'paper', got {g['kind']!r}")
+    if g["kind"] == "hedge" and (g["beta"] != 0.0 or g["rule"] != "hedge"):
+        raise BacktestError("--beta and --rule set the paper's game: add --game paper (the hedge game is calibrated "
+                            "on the market and has neither)")
     return {
         "source": source,
         "rounds": run["rounds"],
         "indicators": indicators,
         "indicator_params": (params or None) if indicators is None else None,
         "strategies": list(run["strategies"]),
-        "game": Game(beta=cfg["game"]["beta"], rule=cfg["game"]["rule"]),
+        "game": "hedge" if g["kind"] == "hedge" else Game(beta=g["beta"], rule=g["rule"]),
         "noise": noise,
         "backend": run["backend"],
         "device": run["device"],
@@ -172,6 +178,7 @@ def to_kwargs(cfg: dict, source=None) -> dict:
         "refit_every": run["refit_every"],
         "book_size": run["book_size"],
         "risk_free": run["risk_free"],
+        "risk_aversion": run["risk_aversion"],
         "seed": seed,
         "keep_rounds": run["keep_rounds"],
         "check_indicators": run["check_indicators"],

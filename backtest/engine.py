@@ -29,8 +29,9 @@ from . import __version__
 from .errors import BacktestError
 from .feeds import ArrayFeed, StreamFeed, lagged_inputs
 from .fills import FillModel, make_fill
+from .hedge import CellSums, HedgeCalibration, sentence, what_it_would_take
 from .indicators import NoisyRegime, NoisySignal, RollingCorrelation, check_causality, copy_indicator, make_indicator
-from .players import DEFAULT_STRATEGIES, REQUIRED, RoundChunk, build_players, fit
+from .players import DEFAULT_STRATEGIES, LOCAL, REQUIRED, RoundChunk, build_players, fit
 from .result import Result
 from .risk import StrategyStats, compare, hedging_efficiency
 from .supply import BellPairSupply, SupplyState
@@ -124,7 +125,7 @@ def run_backtest(
     indicators=None,
     indicator_params: Mapping | None = None,
     strategies: Sequence = DEFAULT_STRATEGIES,
-    game: Game | None = None,
+    game: Game | str | None = "hedge",
     noise: Noise | None = None,
     backend: str = "exact",
     device: str | None = None,
@@ -136,6 +137,7 @@ def run_backtest(
     refit_every: int | None = None,
     book_size: float | None = None,
     risk_free: float = 0.0,
+    risk_aversion: float = 3.0,
     seed: int = 0,
     keep_rounds: int = 1_000_000,
     check_indicators: bool = True,
@@ -150,14 +152,25 @@ def run_backtest(
     (A's, B's); default by source (README). ``strategies``: names (``uncoordinated``, ``classical``,
     ``quantum``, ``textbook``, ``always_hedge``, ``follow_indicator``, ``oracle``, ``regime_oracle``,
     ``delayed_comm``) or ``strategies.Strategy`` objects; uncoordinated and oracle always run.
-    ``noise``: imperfections of the quantum link; ``supply``: Bell-pair generation and memory (None:
+    ``game``: "hedge" (default: the book's hedge game, calibrated on the training window's co-movement per
+    input cell; ``backtest.hedge``), "paper" (Ding & Jiang at beta = 0), or a ``strategies.Game`` to play as
+    given. ``noise``: imperfections of the quantum link; ``supply``: Bell-pair generation and memory (None:
     a fresh pair every round). ``latency``: bars before a server sees the partner's prices; ``delay``:
     rounds for delayed_comm's link. ``train_fraction``: share of rounds to fit on; ``refit_every``: re-fit
     on the trailing training-length window every K test rounds. ``book_size``: currency the book
     returns are measured on (default: the fill model's). ``risk_free``: annual rate for Sharpe/Sortino.
+    ``risk_aversion``: relative risk aversion gamma of a mean-variance investor holding the book, for the
+    certainty equivalent of one Bell pair (absolute risk aversion gamma / book_size).
     """
     started = time.perf_counter()
-    game = game or Game()
+    if game is None or game == "hedge":
+        game, calibrate = None, True
+    elif game == "paper":
+        game, calibrate = Game(), False
+    elif isinstance(game, Game):
+        calibrate = False
+    else:
+        raise BacktestError(f"game must be 'hedge', 'paper' or a strategies.Game, got {game!r}")
     noise = noise or Noise()
     fill_model = make_fill(fill) if isinstance(fill, str) else fill
     if not isinstance(fill_model, FillModel):
@@ -173,6 +186,8 @@ def run_backtest(
         raise BacktestError(f"backend must be 'exact' or 'aer', got {backend!r}")
     if not math.isfinite(risk_free) or risk_free <= -1:
         raise BacktestError(f"risk_free must be an annual rate above -100%, got {risk_free!r}")
+    if not (isinstance(risk_aversion, (int, float)) and math.isfinite(risk_aversion) and risk_aversion > 0):
+        raise BacktestError(f"risk_aversion must be a positive number (relative risk aversion), got {risk_aversion!r}")
     names, custom = _resolve_strategies(strategies)
 
     # -- the feed ------------------------------------------------------------------------------------
@@ -228,7 +243,8 @@ def run_backtest(
             if flag:
                 check_causality(ind, view.rows(0, min(len(view), train_end)), seed=seed)
     bar = _Progress(n_total if feed.streamed else n_test, progress)
-    x_train, y_train = _training_inputs(feed, t0, train_end, bar)
+    x_train, y_train, train_cells = _training_rounds(feed, t0, train_end, bar)
+    exposure = fill_model.game_exposure(first_prices)
     aer_backend = None
     if device:
         from strategies.devices import device_backend
@@ -237,8 +253,9 @@ def run_backtest(
     fit_noise = noise
     if supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
         fit_noise = replace(noise, storage_time=_typical_age(supply, t0, n_train, seed))
-    fitted = fit(game, x_train, y_train, fit_noise, delay if "delayed_comm" in names else None)
-    players = build_players(names, custom, fitted, game, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
+    hedge = HedgeCalibration.fit(train_cells.stats(), exposure) if calibrate else None
+    fitted = fit(game, x_train, y_train, fit_noise, delay if "delayed_comm" in names else None, hedge)
+    players = build_players(names, custom, fitted, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
     fits = [{"round": train_end, "window": [t0, train_end], **fitted.game_dict()}]
 
     # -- play the test window ------------------------------------------------------------------------
@@ -257,10 +274,14 @@ def run_backtest(
     per = {p.name: {k: [] for k in ("a", "b", "pnl_a", "pnl_b", "pnl", "utility", "inv_a", "inv_b")} for p in players}
     stride = max(1, math.ceil(n_test / EQUITY_POINTS))
     equity_rounds, equity = [], {p.name: [] for p in players}
-    discordant = [0, 0]
     tails = (x_train[-delay:], y_train[-delay:])
     pair_names = [p.name for p in players]
-    qc = ("quantum" in pair_names and "classical" in pair_names)
+    # local strategies that use no entanglement: the classical opponents quantum is measured against
+    classical_local = [p.name for p in players if _classical_local(p, custom)]
+    has_q = "quantum" in pair_names
+    discordant = {name: [0, 0] for name in classical_local}
+    test_cells = CellSums()
+    flip = np.uint8(fitted.game.rule == "challenge")
 
     refits = [] if refit_every is None else list(range(train_end + refit_every, end, refit_every))
     lo = train_end
@@ -271,8 +292,9 @@ def run_backtest(
             hi = refits[0] if refits[0] > lo else hi
         if refits and refits[0] == lo:
             refits.pop(0)
-            fitted = _refit(feed, game, fit_noise, names, delay, lo, n_train)
-            players = build_players(names, custom, fitted, game, backend, has_truth=feed.has_truth,
+            fitted = _refit(feed, fitted.game if not calibrate else None, fit_noise, names, delay, lo, n_train,
+                            exposure)
+            players = build_players(names, custom, fitted, backend, has_truth=feed.has_truth,
                                     aer_backend=aer_backend)
             fits.append({"round": lo, "window": [lo - n_train, lo], **fitted.game_dict()})
             continue
@@ -299,6 +321,10 @@ def run_backtest(
         if hi == end and (marks.size == 0 or marks[-1] != n - 1):
             marks = np.append(marks, n - 1)
         equity_rounds.extend((lo + marks).tolist())
+        g = fitted.game
+        tgt = g.target(x, y)
+        want = _hedging_relation(rd["returns"], flip)
+        test_cells.add(x, y, rd["returns"])
         wins = {}
         for p in players:
             a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
@@ -308,18 +334,22 @@ def run_backtest(
             pnl_b, inv_b, st[1] = fill_model.pnl(b, rd["returns"][:, 1], _col(rd["price_change"], 1),
                                                  _col(rd["half_spread"], 1), uniforms[1], st[1])
             pnl = pnl_a + pnl_b
-            util = game.utility(x, y, a, b)
-            equity[p.name].extend(stats[p.name].add(pnl, util, x, y, offset, block_len, used, ages, marks).tolist())
-            wins[p.name] = util == 1.0
+            util = g.utility(x, y, a, b)
+            o = a ^ b
+            win = o == tgt
+            equity[p.name].extend(stats[p.name].add(pnl, util, win, o, want, x, y, offset, block_len, used, ages,
+                                                    marks).tolist())
+            wins[p.name] = win
             if take:
                 d = per[p.name]
                 for key, v in (("a", a), ("b", b), ("pnl_a", pnl_a), ("pnl_b", pnl_b), ("pnl", pnl), ("utility", util),
                                ("inv_a", inv_a), ("inv_b", inv_b)):
                     if v is not None:
                         d[key].append(v[:take])
-        if qc:
-            discordant[0] += int((wins["quantum"] & ~wins["classical"]).sum())
-            discordant[1] += int((~wins["quantum"] & wins["classical"]).sum())
+        if has_q:
+            for name in classical_local:
+                discordant[name][0] += int(np.count_nonzero(wins["quantum"] > wins[name]))
+                discordant[name][1] += int(np.count_nonzero(wins["quantum"] < wins[name]))
         bar.update(n)
         lo = hi
     bar.close()
@@ -327,16 +357,38 @@ def run_backtest(
     # -- metrics ---------------------------------------------------------------------------------
     metrics = {name: s.metrics(ppy) for name, s in stats.items()}
     var_unc, var_or = metrics["uncoordinated"]["pnl_var"], metrics["oracle"]["pnl_var"]
+    informative = {"train": train_cells.stats().informativeness(), "test": test_cells.stats().informativeness()}
+    no_sign = not informative["train"]["sign_differs"] if calibrate else False
     for name, m in metrics.items():
+        m["variance_share"] = m["pnl_var"] / var_unc if var_unc and var_unc > 0 else math.nan
+        if no_sign:
+            m["hedging_efficiency"] = None
+            m.setdefault("undefined", {})["hedging_efficiency"] = (
+                "the indicators do not change the sign of the co-movement on the training window, so the constant "
+                "hedge is the oracle's play and there is nothing for coordination to capture")
+            continue
         m["hedging_efficiency"], reason = hedging_efficiency(m["pnl_var"], var_unc, var_or)
         if reason:
             m.setdefault("undefined", {})["hedging_efficiency"] = reason
     series = {name: {k: np.concatenate(v) if v else None for k, v in d.items()} for name, d in per.items()}
     comparison = {}
-    if qc:
-        comparison["quantum_vs_classical"] = compare(
-            stats["quantum"], stats["classical"], series["quantum"]["pnl"], series["classical"]["pnl"],
-            tuple(discordant), ppy, seed)
+    best_local = min(classical_local, key=lambda s: metrics[s]["pnl_var"]) if classical_local else None
+    if has_q:
+        for label, other in (("quantum_vs_best_local", best_local), ("quantum_vs_classical", "classical")):
+            if other in discordant:
+                comparison[label] = {"opponent": other, **compare(
+                    stats["quantum"], stats[other], series["quantum"]["pnl"], series[other]["pnl"],
+                    tuple(discordant[other]), ppy, seed)}
+    hedge_doc = None
+    if calibrate:
+        hedge_doc = {**fits[0]["hedge"], "informativeness": informative}
+        sol = fitted.solution
+        if not sol.uses_entanglement:
+            take = what_it_would_take(fitted.hedge, fit_noise)
+            hedge_doc["what_it_would_take"] = {**take, "sentence": sentence(take)}
+        if "quantum" in metrics and "classical" in metrics:
+            hedge_doc["bell_pair_value"] = _bell_pair_value(fits[0]["hedge"]["values"], metrics, n_test, book,
+                                                            risk_aversion)
     return Result(
         version=__version__,
         seed=seed,
@@ -354,6 +406,8 @@ def run_backtest(
         metrics=metrics,
         win_by_input={name: s.win_rate_by_input() for name, s in stats.items()},
         comparison=comparison,
+        best_local=best_local,
+        hedge=hedge_doc,
         kept={"x": np.concatenate(kept["x"]) if kept["x"] else np.empty(0, np.uint8),
               "y": np.concatenate(kept["y"]) if kept["y"] else np.empty(0, np.uint8)},
         series=series,
@@ -362,12 +416,12 @@ def run_backtest(
         blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()},
         block_len=block_len,
         indicators={"A": inds[0].describe(), "B": inds[1].describe(), "latency": latency},
-        players={p.name: p.describe() for p in players},
+        players={p.name: {**p.describe(), "communicates": p.communicates} for p in players},
         config={"rounds": int(rounds) if isinstance(source, SyntheticPair) else None, "strategies": names,
-                "game": game.to_dict(), "noise": noise.to_dict(), "backend": backend, "device": device,
+                "game": {"kind": "hedge"} if calibrate else game.to_dict(), "noise": noise.to_dict(), "backend": backend, "device": device,
                 "fill": fill_model.to_dict(), "supply": None if supply is None else supply.to_dict(),
                 "latency": latency, "delay": delay, "train_fraction": train_fraction, "refit_every": refit_every,
-                "book_size": book, "risk_free": risk_free, "seed": seed, "keep_rounds": keep_rounds,
+                "book_size": book, "risk_free": risk_free, "risk_aversion": risk_aversion, "seed": seed, "keep_rounds": keep_rounds,
                 "streamed": feed.streamed},
         elapsed=time.perf_counter() - started,
     )
@@ -377,17 +431,52 @@ def _col(a: np.ndarray | None, j: int) -> np.ndarray | None:
     return None if a is None else a[:, j]
 
 
-def _training_inputs(feed, t0: int, train_end: int, bar: _Progress) -> tuple[np.ndarray, np.ndarray]:
-    if not feed.streamed:
-        return feed.inputs(t0, train_end)
+def _classical_local(player, custom: dict) -> bool:
+    """A no-communication strategy that uses no entanglement (quantum's fair opponents)."""
+    if player.name in custom:
+        return not custom[player.name].quantum
+    return player.name in LOCAL and player.name not in ("quantum", "textbook")
+
+
+def _hedging_relation(returns: np.ndarray, flip: np.uint8) -> np.ndarray:
+    """Per round, the o = a XOR b that hedged the realised co-movement: 1 (opposite biases) when r_X r_Y > 0,
+    0 when < 0, swapped under the challenge labels; 2 when a stock did not move."""
+    q = returns[:, 0] * returns[:, 1]
+    want = (q > 0).view(np.uint8) ^ flip
+    want[q == 0] = 2
+    return want
+
+
+def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamma: float) -> dict:
+    """Book variance saved per Bell pair consumed (currency^2), predicted by the fit and realised on the test
+    window against the classical rule the pairs replace, and its certainty equivalent for a mean-variance
+    investor with absolute risk aversion gamma / book_size: CE = gamma / (2 book) x variance saved."""
+    predicted = values["quantum"]["saved"] - values["classical"]["saved"]  # per round played on a pair
+    q, c = metrics["quantum"], metrics["classical"]
+    pairs = q.get("bell_pairs") or 0
+    realised = (c["pnl_var"] - q["pnl_var"]) * n_test / pairs if pairs else None
+    lam = gamma / book
+    return {"predicted_variance_saved": predicted, "realised_variance_saved": realised,
+            "predicted_certainty_equivalent": lam / 2 * predicted,
+            "realised_certainty_equivalent": None if realised is None else lam / 2 * realised,
+            "risk_aversion": gamma, "pairs": pairs,
+            "unit": "variance in currency^2 per pair; certainty equivalent in currency per pair"}
+
+
+def _training_rounds(feed, t0: int, train_end: int, bar: _Progress):
+    """Training inputs and the co-movement sums per input cell of the same rounds."""
+    cells = CellSums()
     xs, ys = [], []
-    for lo in range(t0, train_end, CHUNK):
-        hi = min(lo + CHUNK, train_end)
+    step = CHUNK if feed.streamed else train_end - t0
+    for lo in range(t0, train_end, step):
+        hi = min(lo + step, train_end)
         x, y = feed.inputs(lo, hi)
+        cells.add(x, y, feed.round_data(lo, hi)["returns"])
         xs.append(x)
         ys.append(y)
-        bar.update(hi - lo)
-    return np.concatenate(xs), np.concatenate(ys)
+        if feed.streamed:
+            bar.update(hi - lo)
+    return np.concatenate(xs), np.concatenate(ys), cells
 
 
 def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int) -> float:
@@ -402,8 +491,15 @@ def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int) -> fl
     return ages / used if used else 0.0
 
 
-def _refit(feed: ArrayFeed, game: Game, noise: Noise, names, delay: int, start: int, n_train: int):
-    """Walk-forward re-fit on the ``n_train`` rounds before ``start`` (indicator thresholds included)."""
+def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, start: int, n_train: int,
+           exposure: float):
+    """Walk-forward re-fit on the ``n_train`` rounds before ``start`` (indicator thresholds included); with
+    ``game`` None the hedge game is re-calibrated on that window."""
     feed.fit_indicators(start - n_train, start)
     x, y = feed.inputs(start - n_train, start)
-    return fit(game, x, y, noise, delay if "delayed_comm" in names else None)
+    hedge = None
+    if game is None:
+        cells = CellSums()
+        cells.add(x, y, feed.round_data(start - n_train, start)["returns"])
+        hedge = HedgeCalibration.fit(cells.stats(), exposure)
+    return fit(game, x, y, noise, delay if "delayed_comm" in names else None, hedge)

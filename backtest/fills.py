@@ -33,6 +33,11 @@ class FillModel:
     def book_size(self, first_prices: np.ndarray) -> float:
         raise NotImplementedError
 
+    def game_exposure(self, first_prices: np.ndarray) -> float:
+        """Currency per server that one round's quoting order puts at risk: the scale of the hedge game
+        (its weights' signs, and so every fitted strategy, do not depend on it)."""
+        raise NotImplementedError
+
     def initial_state(self) -> float:
         return 0.0
 
@@ -69,6 +74,9 @@ class BiasFill(FillModel):
 
     def book_size(self, first_prices: np.ndarray) -> float:
         return 2.0 * self.exposure
+
+    def game_exposure(self, first_prices: np.ndarray) -> float:
+        return self.exposure
 
     def pnl(self, bid_first: np.ndarray, returns: np.ndarray, price_change, half_spread, uniforms, state):
         return kernels.bias_pnl(bid_first, returns, self.exposure, self.exposure * self.spread_bps * 1e-4), None, state
@@ -112,6 +120,11 @@ class QueueFill(FillModel):
 
     def book_size(self, first_prices: np.ndarray) -> float:
         return float(2.0 * self.inventory_limit * np.mean(first_prices))
+
+    def game_exposure(self, first_prices: np.ndarray) -> float:
+        """One lot's value: the queue fill plays the bias fill's hedge game (same weights per cell) scaled to
+        the position one round's quoting order adds; inventory carried between rounds is not part of it."""
+        return float(self.lot * np.mean(first_prices))
 
     def pnl(self, bid_first: np.ndarray, returns, price_change, half_spread, uniforms, state):
         if self.half_spread is not None or half_spread is None:  # an explicit value wins over quoted spreads

@@ -85,13 +85,15 @@ def bias_pnl(bid_first, returns, exposure, capture):  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
-def book_stats(pnl, utility, x, y, block0, into_block, block_len, book, rf, shift, sums, counts, block_sum,
-               block_sq, block_n, marks, marked):  # pragma: no cover - compiled
+def book_stats(pnl, utility, win, o, want, x, y, block0, into_block, block_len, book, rf, shift, sums, counts,
+               block_sum, block_sq, block_n, marks, marked):  # pragma: no cover - compiled
     """One pass over a chunk of book P&L updating a strategy's running sums.
 
     sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
     peak of cumulative P&L, max drawdown, max drawdown share]; counts: [n, wins, n per input pair (4),
-    wins per input pair (4)]; block sums for the bootstrap (the chunk starts ``into_block`` rounds into
+    wins per input pair (4), hedged rounds, rounds where both stocks moved]. ``win`` marks the rounds won,
+    ``o`` is a XOR b, ``want`` the relation that hedges the realised co-movement (2 where a stock did not
+    move: such a round counts for neither); block sums for the bootstrap (the chunk starts ``into_block`` rounds into
     block ``block0``); ``marked`` receives the cumulative P&L at the positions ``marks`` (equity curve).
     Counters replace per-round integer divisions; the drawdown share is divided only when it may grow.
     """
@@ -99,6 +101,7 @@ def book_stats(pnl, utility, x, y, block0, into_block, block_len, book, rf, shif
     s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
     cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
     wins = counts[1]
+    hedged, moved = counts[10], counts[11]
     n_c = np.zeros(4, dtype=np.int64)
     w_c = np.zeros(4, dtype=np.int64)
     inv_book = 1.0 / book
@@ -117,9 +120,14 @@ def book_stats(pnl, utility, x, y, block0, into_block, block_len, book, rf, shif
         s3 += u
         c = 2 * x[i] + y[i]
         n_c[c] += 1
-        if u == 1.0:
+        if win[i]:
             wins += 1
             w_c[c] += 1
+        h = want[i]
+        if h < 2:
+            moved += 1
+            if o[i] == h:
+                hedged += 1
         cum += v
         if cum > peak:
             peak = cum
@@ -148,8 +156,27 @@ def book_stats(pnl, utility, x, y, block0, into_block, block_len, book, rf, shif
         block_n[b] += bn
     counts[0] += pnl.size
     counts[1] = wins
+    counts[10], counts[11] = hedged, moved
     for c in range(4):
         counts[2 + c] += n_c[c]
         counts[6 + c] += w_c[c]
     sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
     sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share
+
+
+@njit(cache=True, nogil=True)
+def cell_sums(x, y, rx, ry, out):  # pragma: no cover - compiled
+    """Co-movement sums per input cell c = 2x + y, added to ``out[c]``: [rounds, sum r_X r_Y,
+    sum (r_X r_Y)^2, sum r_X^2, sum r_Y^2, rounds with r_X r_Y < 0, rounds with r_X r_Y > 0]."""
+    for i in range(x.size):
+        c = 2 * x[i] + y[i]
+        q = rx[i] * ry[i]
+        out[c, 0] += 1.0
+        out[c, 1] += q
+        out[c, 2] += q * q
+        out[c, 3] += rx[i] * rx[i]
+        out[c, 4] += ry[i] * ry[i]
+        if q < 0.0:
+            out[c, 5] += 1.0
+        elif q > 0.0:
+            out[c, 6] += 1.0

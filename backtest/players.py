@@ -20,7 +20,8 @@ from strategies import (
     Noise,
     Solution,
     Strategy,
-    always_hedge_positive,
+    deterministic,
+    deterministic_value,
     empirical_p_xy,
     follow_indicator,
     solve,
@@ -31,7 +32,7 @@ from .errors import BacktestError
 
 LOCAL = ("uncoordinated", "classical", "quantum", "textbook", "always_hedge", "follow_indicator")
 COMMUNICATING = ("oracle", "regime_oracle", "delayed_comm")
-DEFAULT_STRATEGIES = ("uncoordinated", "classical", "quantum", "oracle", "regime_oracle", "delayed_comm")
+DEFAULT_STRATEGIES = ("uncoordinated", "always_hedge", "classical", "quantum", "oracle", "regime_oracle", "delayed_comm")
 REQUIRED = ("uncoordinated", "oracle")  # hedging efficiency is measured between these two
 
 
@@ -56,6 +57,7 @@ class RoundChunk:
 class Player:
     name = "player"
     uses_pairs = False
+    communicates = False  # a benchmark that breaks the no-communication rule on purpose
 
     def decide(self, chunk: RoundChunk, rng: np.random.Generator, pairs=None):
         """(a, b, rounds that consumed a Bell pair or None, their ages or None)."""
@@ -106,6 +108,7 @@ class OraclePlayer(Player):
     """Communicates: both servers know (x, y) and play the best joint output; the long/short side is a coin."""
 
     name = "oracle"
+    communicates = True
 
     def __init__(self, game: Game):
         self.game = game
@@ -116,23 +119,26 @@ class OraclePlayer(Player):
 
 
 class RegimeOraclePlayer(Player):
-    """Knows the true correlation sign of the round and hedges it (synthetic data only)."""
+    """Knows the true correlation sign of the round and hedges it (synthetic data only): equal biases when
+    the correlation is negative, opposite ones otherwise (in the game's labels)."""
 
     name = "regime_oracle"
+    communicates = True
 
     def __init__(self, game: Game):
-        self.game = game
+        self.flip = np.uint8(game.rule == "challenge")  # the challenge labels swap which relation hedges
 
     def decide(self, chunk, rng, pairs=None):
-        neg = chunk.negative.astype(np.uint8)
         a = rng.integers(0, 2, len(chunk), dtype=np.uint8)
-        return a, a ^ self.game.target(neg, neg), None, None
+        opposite = np.logical_not(chunk.negative).view(np.uint8)
+        return a, a ^ opposite ^ self.flip, None, None
 
 
 class DelayedCommPlayer(Player):
     """A decides a = f(x_t, y_{t-delay}), B decides b = g(y_t, x_{t-delay}); f and g fitted on training."""
 
     name = "delayed_comm"
+    communicates = True
 
     def __init__(self, f: np.ndarray, g: np.ndarray, delay: int, value: float):
         self.f, self.g, self.delay, self.value = f.astype(np.uint8), g.astype(np.uint8), delay, value
@@ -170,34 +176,50 @@ def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[n
     return rules[fi], rules[gi], float(values[fi, gi])
 
 
+CONSTANT_RULES = (((0, 0), (1, 1)), ((0, 0), (0, 0)))  # opposite biases (A ask, B bid first); equal biases
+
+
 @dataclass
 class Fit:
-    """What was learned on a training window."""
+    """What was learned on a training window: the game played (the calibrated hedge game, or a given one),
+    its solution, the constant relation, delayed_comm's rules, and the hedge calibration when there is one."""
 
     p_xy: np.ndarray
+    game: Game
     solution: Solution
+    constant: tuple[tuple[int, int], tuple[int, int]]
     delayed: tuple[np.ndarray, np.ndarray, float] | None
     delay: int | None
     n_train: int
     noise: Noise
+    hedge: object | None = None  # hedge.HedgeCalibration
 
     def game_dict(self) -> dict:
         s = self.solution
-        return {**s.to_dict(), "n_train": self.n_train}
+        out = {**s.to_dict(), "n_train": self.n_train,
+               "constant_rule": {"A": list(self.constant[0]), "B": list(self.constant[1])}}
+        if self.hedge is not None:
+            out["hedge"] = self.hedge.to_dict(s)
+        return out
 
 
-def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None) -> Fit:
-    """Fit the game statistics and strategies on training inputs."""
-    p = empirical_p_xy(x, y)
+def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None, hedge=None) -> Fit:
+    """Fit the game statistics and strategies on training inputs; with ``hedge`` (a HedgeCalibration of the
+    same rounds) the game is its calibrated hedge game."""
+    p = empirical_p_xy(x, y) if hedge is None else hedge.p_xy
+    if hedge is not None:
+        game = hedge.game
     solution = solve(game, p, noise)
+    values = [deterministic_value(game, p, fa, fb) for fa, fb in CONSTANT_RULES]
+    constant = CONSTANT_RULES[int(np.argmax(np.round(values, 12)))]
     delayed = fit_delayed(game, x, y, delay) if delay else None
-    return Fit(p, solution, delayed, delay, x.size, noise)
+    return Fit(p, game, solution, constant, delayed, delay, x.size, noise, hedge)
 
 
-def build_players(names, custom: dict[str, Strategy], fitted: Fit, game: Game, backend: str, *,
+def build_players(names, custom: dict[str, Strategy], fitted: Fit, backend: str, *,
                   has_truth: bool, aer_backend=None) -> list[Player]:
     """Players for the requested strategy names (in order) from a fit."""
-    s = fitted.solution
+    s, game = fitted.solution, fitted.game
     players: list[Player] = []
     for name in names:
         if name in custom:
@@ -211,8 +233,8 @@ def build_players(names, custom: dict[str, Strategy], fitted: Fit, game: Game, b
                                          s.classical_strategy()))
         elif name == "textbook":
             players.append(QuantumPlayer(name, s.textbook_strategy(backend=backend), s.classical_strategy()))
-        elif name == "always_hedge":
-            players.append(LocalPlayer(name, always_hedge_positive()))
+        elif name == "always_hedge":  # the constant relation that was better on the training window
+            players.append(LocalPlayer(name, deterministic(*fitted.constant, name=name)))
         elif name == "follow_indicator":
             players.append(LocalPlayer(name, follow_indicator()))
         elif name == "oracle":

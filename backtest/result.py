@@ -8,17 +8,27 @@ import math
 import numpy as np
 import pandas as pd
 
-SCHEMA = 1
-METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "pnl_mean", "pnl_std", "pnl_var", "sharpe", "sortino",
-               "max_drawdown", "max_drawdown_share", "hedging_efficiency", "bell_pairs", "quantum_share",
-               "mean_pair_age", "n_rounds")
+SCHEMA = 2
+METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
+               "pnl_var", "variance_share", "sharpe", "sortino", "max_drawdown", "max_drawdown_share",
+               "hedging_efficiency", "bell_pairs", "quantum_share", "mean_pair_age", "n_rounds")
 REASONS = {
     "sharpe": "the book P&L has zero variance",
     "sortino": "no round fell below the risk-free rate",
     "mean_pair_age": "no Bell pair was used",
     "pnl_std": "fewer than two rounds",
     "pnl_var": "fewer than two rounds",
+    "hedged_rate": "no round in which both stocks moved",
+    "variance_share": "independent coins have zero book variance",
 }
+
+
+def _num(v) -> float:
+    return float(v) if v is not None else math.inf
+
+
+def _finite(v) -> bool:
+    return v is not None and math.isfinite(v)
 
 
 def _clean(value):
@@ -139,39 +149,75 @@ class Result:
 
     # -- reporting ------------------------------------------------------------------------------------
     def verdict(self) -> str:
-        """A plain-language conclusion about the quantum strategy, with the caveats the run shows."""
+        """At most three sentences: the local strategy with the lowest test variance; quantum against the best
+        local classical strategy (or why entanglement cannot help, and what would change that); what the
+        communicating benchmarks show, where it applies."""
         g, m = self.game, self.metrics_dict
-        notes = []
-        unc, orc = m.get("uncoordinated"), m.get("oracle")
-        if unc and orc and not (orc["pnl_var"] < unc["pnl_var"]):
-            notes.append("even the oracle, which wins every round, does not lower book variance below independent "
-                         "coins here, so winning the game is not hedging this book (the indicators do not signal the "
-                         "correlation sign, or inventory carried between rounds outweighs one round's quoting order)")
-        dc, q = m.get("delayed_comm"), m.get("quantum")
-        if dc and q and dc["win_rate"] > q["win_rate"]:
-            notes.append(f"a classical link delayed by {self.config.get('delay', 1)} round(s) wins more often "
-                         f"({dc['win_rate']:.4f} against {q['win_rate']:.4f}): the indicators change too slowly "
-                         "for entanglement to matter")
-        if not g.get("uses_entanglement"):
-            head = ("no quantum advantage for these indicator statistics and this noise: the fitted quantum "
-                    f"strategy is the classical rule (classical {g['classical_value']:.4f} >= quantum "
-                    f"{g['quantum_value']:.4f} on the training window)")
+        hedge = getattr(self, "hedge", None)
+        local = [s for s in m if s in self.local_names]
+        sentences = []
+        if local:
+            low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
+            best = _num(m[low]["pnl_var"])
+            tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
+            share = m[low].get("variance_share")
+            sentences.append(f"Lowest test book variance among strategies that do not communicate: {low}"
+                             + (f" (tied with {', '.join(tied)}: the same decisions)" if tied else "")
+                             + (f", at {share:.1%} of the variance of independent coins" if _finite(share) else "")
+                             + ".")
+        if hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
+            second = ("The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
+                      "every input cell on the training window), so the constant hedge is optimal and entanglement "
+                      "cannot help")
+        elif not g.get("uses_entanglement"):
+            second = ("Entanglement does not help for these indicator statistics and this link: the fitted quantum "
+                      "strategy is the classical rule")
         else:
-            c = self.comparison.get("quantum_vs_classical")
-            if not c or q is None:
-                head = f"entanglement helps on the training window (+{g['advantage']:.4f} expected utility)"
-            else:
-                change = 1.0 - c["variance_ratio"] if c.get("variance_ratio") is not None else float("nan")
-                p = c.get("variance_p_value")
-                sig = p is not None and p < 0.05
-                head = (f"quantum {'lowered' if change > 0 else 'raised'} book variance by {abs(change):.1%} against "
-                        f"classical (Levene p = {p:.3g}) and changed the win rate by {c['win_rate_diff']:+.4f} "
-                        f"(McNemar p = {c['p_value']:.3g})" + ("" if sig else "; the variance change is not "
-                                                                 "significant at 5%"))
-        return "; ".join([head, *notes])
+            second = self._quantum_sentence()
+        take = (hedge or {}).get("what_it_would_take")
+        if take and not g.get("uses_entanglement"):
+            second += "; " + take["sentence"]
+        sentences.append(second + ".")
+        third = self._benchmark_sentence()
+        if third:
+            sentences.append(third)
+        return " ".join(sentences)
+
+    @property
+    def local_names(self) -> list[str]:
+        """Strategies that do not communicate (classical local rules and quantum)."""
+        return [s for s, d in self.players.items() if not d.get("communicates")]
+
+    def _quantum_sentence(self) -> str:
+        c = self.comparison.get("quantum_vs_best_local")
+        if not c or c.get("variance_ratio") is None:
+            return "Entanglement helps on the training window, but no local classical strategy ran to compare with"
+        ratio, ci = c["variance_ratio"], c.get("variance_ratio_ci95")
+        change = ratio - 1.0
+        ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
+        if ci and ci[1] < 1.0:
+            judgement = "a significant reduction"
+        elif ci and ci[0] > 1.0:
+            judgement = "a significant increase"
+        else:
+            judgement = "not significantly different"
+        return (f"Quantum against the best local classical strategy ({c['opponent']}): book variance "
+                f"{change:+.1%}{ci_txt}, {judgement}")
+
+    def _benchmark_sentence(self) -> str | None:
+        m = self.metrics_dict
+        unc, orc, dc, q = m.get("uncoordinated"), m.get("oracle"), m.get("delayed_comm"), m.get("quantum")
+        if unc and orc and not (orc["pnl_var"] < unc["pnl_var"]):
+            return ("Even the oracle, which knows both indicators, does not lower book variance below independent "
+                    "coins here: winning the game is not hedging this book.")
+        if dc and q and _num(dc["pnl_var"]) < _num(q["pnl_var"]) and self.game.get("uses_entanglement"):
+            return (f"A classical link delayed by {self.config.get('delay', 1)} round(s) does better than quantum "
+                    f"(variance {dc['pnl_var'] / q['pnl_var'] - 1:+.1%}): the indicators change too slowly for a "
+                    "no-communication protocol to matter.")
+        return None
 
     def to_dict(self) -> dict:
-        """The ``metrics.json`` document (schema 1, README)."""
+        """The ``metrics.json`` document (schema 2, README)."""
         idx = self.clock(self.first_round, 1)
         end = self.clock(self.first_round + self.n_rounds - 1, 1)
         strategies = {}
@@ -185,9 +231,10 @@ class Result:
             if undefined:
                 out["undefined"] = undefined
             strategies[s] = out
-        game = {k: self.game.get(k) for k in ("beta", "rule", "p_xy", "classical_value", "quantum_value", "textbook_value",
-                                              "advantage", "uses_entanglement", "angles", "fallback", "classical_rule",
-                                              "n_train")}
+        game = {k: self.game.get(k) for k in ("kind", "beta", "rule", "table", "unit", "p_xy", "classical_value",
+                                              "quantum_value", "textbook_value", "advantage", "uses_entanglement",
+                                              "angles", "fallback", "classical_rule", "constant_rule", "n_train")
+                if k in self.game}
         return _clean({
             "schema": SCHEMA,
             "qcoord_version": self.version,
@@ -204,6 +251,8 @@ class Result:
                                               "advantage", "angles")} for r in self.refits],
             "strategies": strategies,
             "comparison": self.comparison,
+            "best_local": self.best_local,
+            "hedge": self.hedge,
             "indicators": self.indicators,
             "book_size": self.book_size,
             "verdict": self.verdict(),
@@ -211,18 +260,53 @@ class Result:
             "config": self.config,
         })
 
+    def cell_table(self) -> pd.DataFrame | None:
+        """The hedge game per input cell (x, y): p, co-movement E[r_X r_Y | x,y] with its 95% interval and
+        correlation, the share of opposite moves with its lift over the unconditional share, on the training
+        and the test window, and the shrinkage weight. None when the game was not calibrated."""
+        if self.hedge is None:
+            return None
+        rows = {}
+        for window in ("train", "test"):
+            info = self.hedge["informativeness"][window]["cells"]
+            for cell, d in info.items():
+                row = rows.setdefault(cell, {})
+                row[f"p_{window}"] = d["p"]
+                row[f"comove_{window}"] = d["comove"]
+                lo, hi = d["comove_ci95"]
+                row[f"comove_{window}_lo"], row[f"comove_{window}_hi"] = lo, hi
+                row[f"corr_{window}"] = d["correlation"]
+                row[f"neg_share_{window}"] = d["negative_share"]
+                row[f"lift_{window}"] = d["lift"]
+        for cell, w in self.hedge["shrinkage"]["weights"].items():
+            rows[cell]["shrink_weight"] = w
+            rows[cell]["comove_fitted"] = self.hedge["comove_shrunk"][cell]
+        frame = pd.DataFrame.from_dict(rows, orient="index").astype(float)
+        frame.index.name = "xy"
+        return frame
+
     def summary(self) -> str:
-        """A readable table of the main metrics."""
+        """A readable table of the main metrics, the fitted game and the verdict."""
         m = self.metrics
-        cols = ["win_rate", "utility", "pnl_std", "sharpe", "max_drawdown", "hedging_efficiency", "quantum_share"]
+        cols = ["win_rate", "hedged_rate", "pnl_std", "variance_share", "sharpe", "hedging_efficiency",
+                "quantum_share"]
         table = m[cols].copy()
         lines = [
             f"{self.tickers[0]} / {self.tickers[1]}  ({self.source.get('kind')}), {self.n_rounds} rounds "
             f"({self.n_train} train, {self.n_test} test), seed {self.seed}",
-            f"fitted p(x,y) = {np.round(np.asarray(self.game['p_xy']), 4).tolist()}  classical "
-            f"{self.game['classical_value']:.4f}  quantum {self.game['quantum_value']:.4f}  "
-            f"advantage {self.game['advantage']:.4f}",
-            table.to_string(float_format=lambda v: f"{v:.4f}"),
-            "verdict: " + self.verdict(),
         ]
+        if self.hedge is not None:
+            v = self.hedge["values"]
+            saved = "  ".join(f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}" for k in
+                              ("constant_hedge", "classical", "quantum", "oracle") if v[k]["saved_share"] is not None)
+            lines.append(f"hedge game fitted on the training window, book variance saved against coins: {saved}")
+            cells = self.cell_table()
+            show = cells[["p_train", "corr_train", "neg_share_train", "corr_test", "neg_share_test", "shrink_weight"]]
+            lines.append("per input cell (corr = correlation of the two returns, neg_share = share of opposite moves):")
+            lines.append(show.to_string(float_format=lambda x: f"{x:.3f}"))
+        else:
+            lines.append(f"fitted p(x,y) = {np.round(np.asarray(self.game['p_xy']), 4).tolist()}  classical "
+                         f"{self.game['classical_value']:.4f}  quantum {self.game['quantum_value']:.4f}  "
+                         f"advantage {self.game['advantage']:.4f}")
+        lines += [table.to_string(float_format=lambda v: f"{v:.4f}"), "verdict: " + self.verdict()]
         return "\n".join(lines)

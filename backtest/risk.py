@@ -5,6 +5,8 @@ and the book return r[t] = pnl[t] / book_size. N = periods_per_year, rf_p = (1 +
 
 - ``win_rate``: share of rounds with utility 1; ``win_rate_ci95``: Wilson 95% interval (statsmodels).
 - ``utility``: mean utility per round.
+- ``hedged_rate``: share of rounds (where both stocks moved) whose chosen relation hedged the realised
+  co-movement: opposite biases when r_X r_Y > 0, equal ones when r_X r_Y < 0; Wilson 95% interval.
 - ``pnl_mean``, ``pnl_std`` (ddof 1), ``pnl_var``: of pnl[t], currency per round.
 - ``sharpe`` = mean(r - rf_p) / std(r) * sqrt(N): arithmetic, as quantstats and empyrical.
 - ``sortino`` = mean(r - rf_p) / sqrt(mean(min(r - rf_p, 0)^2)) * sqrt(N).
@@ -36,7 +38,7 @@ class StrategyStats:
     n_blocks: int
     shift: float | None = None  # sums are of pnl - shift (the first chunk's mean) for numerical stability
     sums: np.ndarray = field(default_factory=lambda: np.zeros(8))
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(10, dtype=np.int64))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.int64))
     bell_pairs: int = 0
     age_sum: float = 0.0
     block_sum: np.ndarray = field(init=False)
@@ -48,14 +50,16 @@ class StrategyStats:
         self.block_sq = np.zeros(self.n_blocks)
         self.block_n = np.zeros(self.n_blocks, dtype=np.int64)
 
-    def add(self, pnl: np.ndarray, utility: np.ndarray, x: np.ndarray, y: np.ndarray, offset: int, block_len: int,
-            pairs: np.ndarray | None, ages: np.ndarray | None, marks: np.ndarray) -> np.ndarray:
+    def add(self, pnl: np.ndarray, utility: np.ndarray, win: np.ndarray, o: np.ndarray, want: np.ndarray,
+            x: np.ndarray, y: np.ndarray, offset: int, block_len: int, pairs: np.ndarray | None,
+            ages: np.ndarray | None, marks: np.ndarray) -> np.ndarray:
         """Add a chunk of rounds starting ``offset`` rounds into the test window; returns the cumulative P&L at
-        positions ``marks`` of the chunk."""
+        positions ``marks`` of the chunk. ``win``: rounds won; ``o`` = a XOR b; ``want``: the relation that
+        hedges each round's realised co-movement (2 where a stock did not move)."""
         if self.shift is None:
             self.shift = float(pnl.mean())
         marked = np.empty(marks.size)
-        kernels.book_stats(pnl, utility, x, y, offset // block_len, offset % block_len, block_len, self.book_size,
+        kernels.book_stats(pnl, utility, win, o, want, x, y, offset // block_len, offset % block_len, block_len, self.book_size,
                            self.rf_per_period, self.shift, self.sums, self.counts, self.block_sum, self.block_sq,
                            self.block_n, marks, marked)
         if pairs is not None:
@@ -94,11 +98,14 @@ class StrategyStats:
         down = math.sqrt(self.sums[2] / n) if n else math.nan
         root = math.sqrt(periods_per_year)
         lo, hi = wilson_ci(self.wins, n)
+        hedged, moved = int(self.counts[10]), int(self.counts[11])
         return {
             "n_rounds": n,
             "win_rate": self.wins / n if n else math.nan,
             "win_rate_ci95": [lo, hi],
             "utility": self.sums[3] / n if n else math.nan,
+            "hedged_rate": hedged / moved if moved else math.nan,
+            "hedged_rate_ci95": list(wilson_ci(hedged, moved)) if moved else None,
             "pnl_mean": self.mean,
             "pnl_std": std,
             "pnl_var": var,

@@ -22,6 +22,9 @@ from .errors import BacktestError
 from .result import Result
 
 FIGURES = {
+    "hedge_cells": "Left: share of rounds whose returns moved in opposite directions, per input cell (x, y), on the "
+                   "training and test windows (95% Wilson intervals; dashed: all rounds). Right: book variance relative "
+                   "to independent coins, predicted by the fitted hedge game and realised on the test window.",
     "cumulative_pnl": "Cumulative book P&L per strategy over the test window (currency).",
     "rolling_variance": "Book P&L variance within consecutive blocks of rounds (log scale).",
     "win_rate_by_input": "Win rate per input pair (x, y) with 95% Wilson intervals.",
@@ -45,7 +48,11 @@ def new_run_dir(runs_dir: str | Path, name: str | None) -> Path:
 
 
 def figures(result: Result) -> dict[str, tuple[bytes, str]]:
-    out = {
+    out = {}
+    if result.hedge is not None:
+        realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
+        out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
+    out |= {
         "cumulative_pnl": reports.cumulative_pnl(result.equity),
         "rolling_variance": reports.rolling_variance(result.block_variance, result.block_len),
         "win_rate_by_input": reports.win_rate_by_input(result.win_by_input),
@@ -117,7 +124,7 @@ def read_run(path: str | Path) -> tuple[dict, pd.DataFrame]:
         doc = json.loads(metrics.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BacktestError(f"{metrics}: unreadable ({exc})") from None
-    if doc.get("schema") != 1 or "strategies" not in doc:
+    if doc.get("schema") not in (1, 2) or "strategies" not in doc:  # schema 1 runs still compare
         raise BacktestError(f"{metrics}: not a qcoord metrics file (schema {doc.get('schema')!r})")
     equity_file = path / "equity.csv"
     equity = pd.read_csv(equity_file, index_col=0) if equity_file.is_file() else pd.DataFrame()

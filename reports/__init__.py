@@ -5,6 +5,7 @@ This package imports neither ``data`` nor ``strategies`` nor ``backtest``.
 
 from .figures import (
     cumulative_pnl,
+    hedge_cells,
     inventory,
     overlay,
     pnl_distribution,
@@ -14,13 +15,15 @@ from .figures import (
     win_rate_by_input,
 )
 from .html import run_report
-from .tables import compare_runs, comparison_table, game_table, metrics_table
+from .tables import compare_runs, comparison_table, game_table, hedge_table, metrics_table
 
 __all__ = [
     "compare_runs",
     "comparison_table",
     "cumulative_pnl",
     "game_table",
+    "hedge_cells",
+    "hedge_table",
     "inventory",
     "metrics_table",
     "overlay",

@@ -173,3 +173,50 @@ def sweep_metric(table: pd.DataFrame, param: str, metric: str, crossing: float |
     else:
         ax.legend(loc="best", fontsize=7)
     return fig
+
+
+def hedge_cells(informativeness: dict, values: dict, realised: dict):
+    """The hedge game at a glance. Left: per input cell, the share of rounds whose two returns moved in opposite
+    directions, training and test window, with Wilson 95% intervals and the unconditional share as a line
+    (entanglement can only pay where a cell's co-movement changes sign, i.e. crosses 50% or so).
+    Right: book variance as a share of independent coins', as the fit predicted and as the test realised.
+
+    ``informativeness``: {"train"|"test": {"cells": {"00": {"negative_share", "negative_share_ci95"}, ...},
+    "negative_share"}}; ``values``: {name: {"saved_share"}} (fitted); ``realised``: {name: variance share}.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.2), dpi=110, layout="constrained",
+                                      width_ratios=[3, 2])
+    cells = ["00", "01", "10", "11"]
+    for k, (window, col) in enumerate((("train", "#1f77b4"), ("test", "#ff7f0e"))):
+        info = informativeness[window]
+        y = np.array([_nan(info["cells"][c]["negative_share"]) for c in cells])
+        ci = np.array([[_nan(v) for v in info["cells"][c]["negative_share_ci95"]] for c in cells])
+        err = np.clip(np.vstack([y - ci[:, 0], ci[:, 1] - y]), 0.0, None)
+        pos = np.arange(4) + (k - 0.5) * 0.38
+        left.bar(pos, y, width=0.38, color=col, label=f"{window} window", yerr=np.nan_to_num(err), capsize=3)
+        if info.get("negative_share") is not None:
+            left.axhline(info["negative_share"], color=col, lw=1, ls="--")
+    left.axhline(0.5, color="#111111", lw=0.8, ls=":")
+    left.set_xticks(np.arange(4), [f"x={c[0]}, y={c[1]}" for c in cells])
+    left.set_ylim(0, 1)
+    left.set_ylabel("share of rounds with opposite moves (95% CI)")
+    left.set_title("Does a cell's co-movement change sign?")
+    left.grid(True, alpha=0.3, axis="y")
+    left.legend(loc="upper left", fontsize=8)
+    names = [n for n in ("constant_hedge", "classical", "quantum", "oracle") if n in values]
+    labels = {"constant_hedge": "always_hedge"}
+    pos = np.arange(len(names))
+    pred = [1.0 - _nan(values[n]["saved_share"]) for n in names]
+    real = [_nan(realised.get(labels.get(n, n))) for n in names]
+    right.bar(pos - 0.2, pred, width=0.4, color="#bbbbbb", label="predicted (fit)")
+    right.bar(pos + 0.2, real, width=0.4, color=[colour(labels.get(n, n)) for n in names], label="realised (test)")
+    right.set_xticks(pos, [labels.get(n, n) for n in names], rotation=15)
+    right.set_ylabel("book variance / independent coins'")
+    right.set_title("Book variance: fit against test")
+    right.grid(True, alpha=0.3, axis="y")
+    right.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def _nan(v) -> float:
+    return np.nan if v is None else float(v)

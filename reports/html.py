@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from .tables import comparison_table, game_table, metrics_table
+from .tables import comparison_table, game_table, hedge_table, metrics_table
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
@@ -19,6 +19,7 @@ table{border-collapse:collapse;font-size:.88em;margin:.5em 0} td,th{border:1px s
      text-align:right} th{background:#f6f6f6} td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0} img{max-width:100%;border:1px solid #eee} figcaption{font-size:.85em;color:#555}
 pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:#555;font-size:.9em}
+.scroll{overflow-x:auto;max-width:100%} .take{background:#fff8e6;border-left:4px solid #ff7f0e;padding:.6em 1em}
 """
 
 
@@ -38,13 +39,47 @@ def _table(frame: pd.DataFrame) -> str:
         "<tr>" + f"<td>{html.escape(str(i))}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
         for i, row in zip(frame.index, frame.itertuples(index=False))
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _figure(name: str, png: bytes, caption: str) -> str:
     data = base64.b64encode(png).decode("ascii")
     return (f'<figure id="fig-{html.escape(name)}"><img alt="{html.escape(caption)}" '
             f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+
+
+def _game_name(game: dict) -> str:
+    if game.get("kind", "paper") == "paper":
+        return f"Ding &amp; Jiang's game, rule {html.escape(str(game.get('rule')))}, β = {_fmt(game.get('beta'))}"
+    return f"values in {html.escape(str(game.get('unit')))}"
+
+
+def _hedge_section(doc: dict) -> list[str]:
+    """The calibrated hedge game: cells, values in variance units, what it would take, one Bell pair's worth."""
+    h = doc["hedge"]
+    v = h["values"]
+    rows = {name.replace("_", " "): {"book variance (currency²/round)": d["book_variance"],
+                                     "saved vs coins (currency²/round)": d["saved"],
+                                     "share of coins' variance saved": d["saved_share"]} for name, d in v.items()}
+    values = pd.DataFrame.from_dict(rows, orient="index")
+    values.index.name = "fitted optimum"
+    out = [
+        "<p>The book's P&amp;L variance is itself an XOR game: a round is worth −2e²·E[r<sub>X</sub>r<sub>Y</sub> | x,y]·AB "
+        "(A, B = ±1 outputs). Entanglement can only pay where the sign of the co-movement differs between input "
+        "cells. Thin cells are shrunk toward the pooled value (" + html.escape(h["shrinkage"]["rule"]) + ").</p>",
+        _table(hedge_table(doc)),
+        _table(values),
+    ]
+    take = h.get("what_it_would_take")
+    if take:
+        out.append(f"<p class='take'><b>What it would take.</b> {html.escape(take['sentence'][0].upper() + take['sentence'][1:])}.</p>")
+    bp = h.get("bell_pair_value")
+    if bp and bp.get("pairs"):
+        out.append(f"<p><b>One Bell pair is worth</b> {_fmt(bp['predicted_variance_saved'])} currency² of book variance "
+                   f"(predicted by the fit), {_fmt(bp['realised_variance_saved'])} realised on the test window; a "
+                   f"certainty equivalent of {_fmt(bp['realised_certainty_equivalent'])} currency per pair at relative "
+                   f"risk aversion {_fmt(bp['risk_aversion'])}.</p>")
+    return out
 
 
 def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
@@ -56,7 +91,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
                         for p, v in angles.items())
     rule = game.get("classical_rule") or {}
     parts = [
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='meta'>{doc['n_rounds']} rounds ({doc['n_train']} to fit, {doc['n_rounds'] - doc['n_train']} to "
@@ -65,18 +100,18 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         f"{html.escape(doc['created'])}</p>",
         f"<p class='verdict'><b>Verdict.</b> {html.escape(doc['verdict'])}</p>",
         "<h2>The game fitted on the training window</h2>",
-        _table(game_table(doc)),
+        *(_hedge_section(doc) if doc.get("hedge") else [_table(game_table(doc))]),
         "<p>" + ", ".join([
             f"classical optimum <b>{_fmt(game['classical_value'])}</b> (A: {html.escape(str(rule.get('A_name')))}, "
             f"B: {html.escape(str(rule.get('B_name')))})",
             f"quantum optimum <b>{_fmt(game['quantum_value'])}</b>",
             f"textbook CHSH angles {_fmt(game.get('textbook_value'))}",
             f"advantage <b>{_fmt(game['advantage'])}</b>",
-        ]) + f" (rule {html.escape(str(game['rule']))}, β = {_fmt(game['beta'])}).</p>",
+        ]) + f" ({_game_name(game)}).</p>",
         f"<p>Measurement angles: {html.escape(ang_txt) if game.get('uses_entanglement') else 'none: entanglement does not help, the quantum strategy is the classical rule'}.</p>",
         "<h2>Metrics of the combined book (test window)</h2>",
         _table(metrics_table(doc)),
-        "<h2>Quantum against classical</h2>",
+        "<h2>Quantum against the best local classical strategy</h2>",
         _table(comparison_table(doc)),
         "<h2>Figures</h2>",
         *(_figure(name, png, caption) for name, (png, caption) in figures.items()),

@@ -10,13 +10,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 COLOURS = {
     "uncoordinated": "#9e9e9e",
+    "always_hedge": "#8c564b",
     "classical": "#1f77b4",
     "quantum": "#d62728",
     "oracle": "#111111",
     "regime_oracle": "#2ca02c",
     "delayed_comm": "#ff7f0e",
     "textbook": "#e377c2",
-    "always_hedge": "#8c564b",
     "follow_indicator": "#bcbd22",
 }
 _SPARE = ["#17becf", "#7f7f7f", "#9467bd", "#aec7e8", "#ffbb78"]

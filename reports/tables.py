@@ -6,9 +6,9 @@ import pandas as pd
 
 from .style import ordered
 
-SUMMARY_METRICS = ["win_rate", "utility", "pnl_mean", "pnl_std", "sharpe", "sortino", "max_drawdown",
-                   "max_drawdown_share", "hedging_efficiency", "bell_pairs", "quantum_share"]
-COMPARE_DEFAULT = ["win_rate", "pnl_var", "sharpe", "hedging_efficiency", "quantum_share"]
+SUMMARY_METRICS = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "utility", "pnl_mean", "pnl_std", "sharpe",
+                   "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency", "bell_pairs", "quantum_share"]
+COMPARE_DEFAULT = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "sharpe", "quantum_share"]
 
 
 def metrics_table(doc: dict, metrics: list[str] | None = None) -> pd.DataFrame:
@@ -24,23 +24,53 @@ def metrics_table(doc: dict, metrics: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def comparison_table(doc: dict) -> pd.DataFrame:
-    """Quantum against classical as (test, value) rows."""
-    c = doc.get("comparison", {}).get("quantum_vs_classical")
+def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.DataFrame:
+    """Quantum against a classical opponent (by default the best local classical strategy) as (test, value)
+    rows; falls back to quantum_vs_classical for documents that have only that."""
+    comp = doc.get("comparison", {})
+    c = comp.get(which) or comp.get("quantum_vs_classical")
     if not c:
         return pd.DataFrame()
+    other = c.get("opponent", "classical")
 
     def interval(v):
         return None if v is None else f"[{v[0]:.4g}, {v[1]:.4g}]"
 
     rows = [
-        ("win-rate difference (quantum - classical)", c.get("win_rate_diff"), f"McNemar p = {c.get('p_value'):.3g}"),
-        ("variance ratio (quantum / classical)", c.get("variance_ratio"),
-         f"95% CI {interval(c.get('variance_ratio_ci95'))}, Levene p = {c.get('variance_p_value'):.3g}"
-         if c.get("variance_p_value") is not None else ""),
-        ("Sharpe difference (quantum - classical)", c.get("sharpe_diff"), f"95% CI {interval(c.get('sharpe_diff_ci95'))}"),
+        (f"variance ratio (quantum / {other})", c.get("variance_ratio"),
+         f"block-bootstrap 95% CI {interval(c.get('variance_ratio_ci95'))}"),
+        (f"  Levene p (assumes independent samples)", c.get("variance_p_value"), ""),
+        (f"win-rate difference (quantum - {other})", c.get("win_rate_diff"), f"McNemar p = {c.get('p_value'):.3g}"),
+        (f"Sharpe difference (quantum - {other})", c.get("sharpe_diff"), f"95% CI {interval(c.get('sharpe_diff_ci95'))}"),
     ]
     return pd.DataFrame(rows, columns=["comparison", "value", "test"]).set_index("comparison")
+
+
+def hedge_table(doc: dict) -> pd.DataFrame:
+    """The calibrated hedge game per input cell: p, co-movement (correlation) and share of opposite moves on
+    the training and test windows, and the shrinkage weight. Empty when the run played a fixed game."""
+    h = doc.get("hedge")
+    if not h:
+        return pd.DataFrame()
+    rows = {}
+    for cell in ("00", "01", "10", "11"):
+        tr, te = h["informativeness"]["train"]["cells"][cell], h["informativeness"]["test"]["cells"][cell]
+        rows[f"x={cell[0]}, y={cell[1]}"] = {
+            "p (train)": tr["p"], "correlation (train)": tr["correlation"],
+            "E[rX rY] (train)": tr["comove"], "E[rX rY] 95% CI": _interval(tr["comove_ci95"]),
+            "opposite moves (train)": tr["negative_share"], "lift": tr["lift"],
+            "correlation (test)": te["correlation"], "opposite moves (test)": te["negative_share"],
+            "shrink weight": h["shrinkage"]["weights"][cell],
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "cell"
+    return frame
+
+
+def _interval(v) -> str | None:
+    if not v or v[0] is None or v[1] is None:
+        return None
+    return f"[{v[0]:.3g}, {v[1]:.3g}]"
 
 
 def game_table(doc: dict) -> pd.DataFrame:

@@ -50,28 +50,40 @@ def test_backtest_writes_every_file_with_the_schema(two_runs):
     run = two_runs / "runs" / "ideal"
     names = {p.name for p in run.iterdir()}
     assert {"metrics.json", "config.toml", "report.html", "equity.csv", "cumulative_pnl.png", "rolling_variance.png",
-            "win_rate_by_input.png", "pnl_distribution.png"} <= names
+            "win_rate_by_input.png", "pnl_distribution.png", "hedge_cells.png"} <= names
     assert "pnl.parquet" in names or "pnl.csv" in names
     doc = json.loads((run / "metrics.json").read_text())
     for key in ("schema", "qcoord_version", "created", "seed", "n_rounds", "n_train", "source", "game", "strategies",
-                "comparison", "config"):
+                "comparison", "best_local", "hedge", "config"):
         assert key in doc
-    assert doc["schema"] == 1 and doc["n_rounds"] == 6000 and doc["seed"] == 3
+    assert doc["schema"] == 2 and doc["n_rounds"] == 6000 and doc["seed"] == 3
     for key in ("kind", "tickers", "start", "end", "periods_per_year"):
         assert key in doc["source"]
-    for key in ("beta", "rule", "p_xy", "classical_value", "quantum_value", "advantage"):
+    for key in ("kind", "table", "unit", "rule", "p_xy", "classical_value", "quantum_value", "advantage", "constant_rule"):
         assert key in doc["game"]
-    assert set(doc["strategies"]) == {"uncoordinated", "classical", "quantum", "oracle", "regime_oracle", "delayed_comm"}
+    assert doc["game"]["kind"] == "hedge"
+    h = doc["hedge"]
+    for key in ("exposure", "coin_variance", "shrinkage", "comove_shrunk", "values", "unit", "informativeness",
+                "bell_pair_value"):
+        assert key in h
+    assert set(h["values"]) == {"uncoordinated", "constant_hedge", "classical", "quantum", "oracle"}
+    assert set(h["informativeness"]) == {"train", "test"}
+    assert set(doc["strategies"]) == {"uncoordinated", "always_hedge", "classical", "quantum", "oracle",
+                                      "regime_oracle", "delayed_comm"}
     for m in doc["strategies"].values():
-        for key in ("win_rate", "win_rate_ci95", "utility", "pnl_mean", "pnl_std", "pnl_var", "sharpe", "sortino",
-                    "max_drawdown", "hedging_efficiency", "bell_pairs", "quantum_share"):
+        for key in ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
+                    "pnl_var", "variance_share", "sharpe", "sortino", "max_drawdown", "hedging_efficiency", "bell_pairs",
+                    "quantum_share"):
             assert key in m
         for key, value in m.items():  # undefined values are null with a reason, never NaN
             if value is None:
                 assert key in m["undefined"]
-    c = doc["comparison"]["quantum_vs_classical"]
-    for key in ("win_rate_diff", "p_value", "variance_ratio", "variance_p_value", "sharpe_diff_ci95"):
-        assert key in c
+    assert doc["best_local"] in ("always_hedge", "classical", "uncoordinated")
+    for which in ("quantum_vs_classical", "quantum_vs_best_local"):
+        c = doc["comparison"][which]
+        for key in ("opponent", "win_rate_diff", "p_value", "variance_ratio", "variance_p_value", "sharpe_diff_ci95"):
+            assert key in c
+    assert doc["comparison"]["quantum_vs_best_local"]["opponent"] == doc["best_local"]
     assert _finite_numbers(doc)
     assert "NaN" not in (run / "metrics.json").read_text()
     pnl = _pnl(run)
@@ -83,12 +95,15 @@ def test_report_is_self_contained_with_every_figure_inline(two_runs):
     html = (two_runs / "runs" / "noisy" / "report.html").read_text()
     assert not re.search(r'(src|href)="(?!data:|#)', html)  # nothing fetched from anywhere: opens offline
     assert "<script" not in html
-    for fig in ("cumulative_pnl", "rolling_variance", "win_rate_by_input", "pnl_distribution", "inventory"):
+    for fig in ("hedge_cells", "cumulative_pnl", "rolling_variance", "win_rate_by_input", "pnl_distribution", "inventory"):
         assert f'id="fig-{fig}"' in html
-    assert html.count('src="data:image/png;base64,') == 5
+    assert html.count('src="data:image/png;base64,') == 6
     for section in ("Verdict.", "The game fitted on the training window", "Metrics of the combined book",
-                    "Quantum against classical", "Configuration", "x = 1"):
+                    "Quantum against the best local classical strategy", "Configuration", "x=1, y=1",
+                    "constant hedge"):
         assert section in html
+    ideal = (two_runs / "runs" / "ideal" / "report.html").read_text()
+    assert "One Bell pair is worth" in ideal and "What it would take" not in ideal  # entanglement pays there
 
 
 def test_config_reproduces_the_run_bit_for_bit(two_runs):
@@ -108,7 +123,7 @@ def test_config_reproduces_the_run_bit_for_bit(two_runs):
 def test_json_output_and_no_progress_bar_without_a_terminal(tmp_path):
     res = qcoord("backtest", *SMALL, "--json", "--out", "r", cwd=tmp_path)
     assert res.returncode == 0
-    assert json.loads(res.stdout)["schema"] == 1
+    assert json.loads(res.stdout)["schema"] == 2
     assert res.stderr == ""  # stderr is not a terminal here: no progress bar
 
 
@@ -129,7 +144,7 @@ def test_compare_on_real_runs(two_runs):
     assert set(table) == {"ideal", "noisy"} and "quantum.win_rate" in table["ideal"]
     assert (two_runs / "cmp.png").stat().st_size > 10_000
     text = qcoord("compare", "runs/ideal", "runs/noisy", cwd=two_runs).stdout
-    assert "hedging_efficiency" in text and "ideal:" in text
+    assert "variance_share" in text and "hedged_rate" in text and "ideal:" in text
 
 
 @pytest.mark.parametrize("args, message", [

@@ -25,7 +25,8 @@ OPTIONS = [
     ("indicator", "indicators", "name"), ("indicator_b", "indicators", "name_b"), ("latency", "indicators", "latency"),
     ("flip", "indicators", "flip"), ("window", "indicators", "window"), ("target", "indicators", "target"),
     ("threshold", "indicators", "threshold"),
-    ("beta", "game", "beta"), ("rule", "game", "rule"),
+    ("game", "game", "kind"), ("beta", "game", "beta"), ("rule", "game", "rule"),
+    ("risk_aversion", "run", "risk_aversion"),
     ("visibility", "noise", "visibility"), ("storage_time", "noise", "storage_time"), ("t1", "noise", "t1"),
     ("t2", "noise", "t2"), ("stored", "noise", "stored"),
     ("pair_rate", "supply", "pair_rate"), ("decision_rate", "supply", "decision_rate"),
@@ -54,8 +55,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--rounds", type=positive_int, help="synthetic: rounds to play (default 200000)")
     r.add_argument("--seed", type=nonnegative_int, help="random seed (default 0)")
     r.add_argument("--strategies", type=comma_list, metavar="A,B,...",
-                   help="uncoordinated,classical,quantum,textbook,always_hedge,follow_indicator,oracle,regime_oracle,"
-                        "delayed_comm (default: all that apply; uncoordinated and oracle always run)")
+                   help="uncoordinated,always_hedge,classical,quantum,textbook,follow_indicator,oracle,regime_oracle,"
+                        "delayed_comm (default: all that apply but textbook and follow_indicator; uncoordinated and "
+                        "oracle always run)")
     r.add_argument("--backend", choices=("exact", "aer"), help="quantum sampler (default exact)")
     r.add_argument("--device", metavar="NAME", help="fake IBM device noise model for the quantum strategy (extra 'ibm')")
     r.add_argument("--train-fraction", type=bounded(float, 0, 1, "in (0, 1)", open_lo=True),
@@ -64,12 +66,19 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--delay", type=positive_int, help="rounds of delay of delayed_comm's classical link (default 1)")
     r.add_argument("--book-size", type=_positive, help="currency the book returns are measured on (default: fill model's)")
     r.add_argument("--risk-free", type=_finite, help="annual risk-free rate for Sharpe/Sortino (default 0)")
+    r.add_argument("--risk-aversion", type=_positive, metavar="GAMMA",
+                   help="relative risk aversion of a mean-variance investor in the book, for the certainty "
+                        "equivalent of one Bell pair (default 3)")
+    r.add_argument("--game", choices=("hedge", "paper"),
+                   help="hedge: the book's hedge game calibrated on the training window (default); paper: Ding & "
+                        "Jiang's game with --beta and --rule"),
     r.add_argument("--keep-rounds", type=nonnegative_int, help="test rounds kept per round in pnl files (default 1e6)")
     r.add_argument("--no-indicator-check", action="store_true", help="skip the causality check of custom indicators")
     i = p.add_argument_group("indicators")
     i.add_argument("--indicator", metavar="NAME|module:function",
                    help="both servers' indicator: noisy_signal, noisy_regime, rolling_correlation, divergence, "
-                        "volume_spike, or module:function (default by source)")
+                        "volatility_burst, return_shock, momentum, volume_spike, spread_widening, or module:function "
+                        "(default by source)")
     i.add_argument("--indicator-b", metavar="NAME|module:function", help="server B's indicator, if different")
     i.add_argument("--latency", type=nonnegative_int, help="bars before a server sees the partner's prices (default 1)")
     i.add_argument("--flip", type=probability, help="noisy_signal/noisy_regime: probability a reading is wrong")

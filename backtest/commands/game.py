@@ -72,6 +72,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--p-y", type=probability, help="P(y = 1), independent inputs")
     src.add_argument("--p-xy", type=_numbers, metavar="P00,P01,P10,P11", help="any joint distribution p(x,y)")
     add_game_arguments(p)
+    p.add_argument("--weights", type=_numbers, metavar="W00,W01,W10,W11",
+                   help="play this XOR game instead of the paper's: a round is worth +W[x,y] when the outputs agree "
+                        "and -W[x,y] when they differ (e.g. the hedge game's -2 e^2 E[r_X r_Y | x,y])")
     s = p.add_argument_group("simulation")
     s.add_argument("--rounds", type=positive_int, help="also play this many rounds")
     s.add_argument("--backend", choices=("exact", "aer"), default="exact", help="quantum sampler (default exact)")
@@ -105,7 +108,7 @@ def simulate(solution, rounds: int, backend: str, seed: int, device: str | None 
     for i, (name, strategy) in enumerate(players.items()):
         a, b = strategy.play(x, y, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, i))))
         u = game.utility(x, y, a, b)
-        wins = int((u == 1.0).sum())
+        wins = int(np.count_nonzero(game.win(x, y, a, b)))
         out[name] = {"win_rate": wins / rounds, "ci95": list(wilson_ci(wins, rounds)), "utility": float(u.mean())}
     out["backend"] = backend
     out["rounds"] = rounds
@@ -123,7 +126,15 @@ def run(args: argparse.Namespace) -> int:
         p = check_p_xy(args.p_xy)
     else:
         p = independent(0.5 if args.p_x is None else args.p_x, 0.5 if args.p_y is None else args.p_y)
-    solution = solve(Game(beta=args.beta, rule=args.rule), p, noise_from_args(args))
+    if args.weights is not None:
+        if len(args.weights) != 4:
+            raise StrategyError(f"--weights takes four numbers W00,W01,W10,W11, got {len(args.weights)}")
+        if args.beta != 0.0 or args.rule != "hedge":
+            raise BacktestError("--weights gives the whole game: --beta and --rule do not apply")
+        game = Game.from_weights(args.weights)
+    else:
+        game = Game(beta=args.beta, rule=args.rule)
+    solution = solve(game, p, noise_from_args(args))
     report = solution.to_dict()
     if args.rounds:
         report["simulated"] = simulate(solution, args.rounds, "aer" if args.device else args.backend, args.seed,
@@ -141,9 +152,14 @@ def _angles(values) -> str:
 
 def render(r: dict) -> str:
     p = r["p_xy"]
+    if r.get("kind", "paper") == "paper":
+        head = (f"game            rule={r['rule']}  beta={r['beta']:g}  (win: a XOR b = "
+                f"{'NOT(x AND y)' if r['rule'] == 'hedge' else 'x AND y'} at beta=0)")
+    else:
+        w = [[t[0] for t in row] for row in r["table"]]
+        head = f"game            weights w00={w[0][0]:g} w01={w[0][1]:g} w10={w[1][0]:g} w11={w[1][1]:g} (+w same, -w different)"
     lines = [
-        f"game            rule={r['rule']}  beta={r['beta']:g}  (win: a XOR b = "
-        f"{'NOT(x AND y)' if r['rule'] == 'hedge' else 'x AND y'} at beta=0)",
+        head,
         f"p(x,y)          p00={p[0][0]:.4f} p01={p[0][1]:.4f} p10={p[1][0]:.4f} p11={p[1][1]:.4f}",
         f"classical       {r['classical_value']:.6f}  (A: {r['classical_rule']['A_name']}, B: {r['classical_rule']['B_name']})",
         f"quantum optimum {r['quantum_value']:.6f}",
