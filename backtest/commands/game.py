@@ -73,7 +73,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--p-xy", type=_numbers, metavar="P00,P01,P10,P11", help="any joint distribution p(x,y)")
     add_game_arguments(p)
     p.add_argument("--weights", type=_numbers, metavar="W00,W01,W10,W11",
-                   help="play this XOR game instead of the paper's: a round is worth +W[x,y] when the outputs agree "
+                   help="play this XOR game instead of the paper's (write --weights=-1,... when the first is "
+                        "negative): a round is worth +W[x,y] when the outputs agree "
                         "and -W[x,y] when they differ (e.g. the hedge game's -2 e^2 E[r_X r_Y | x,y])")
     s = p.add_argument_group("simulation")
     s.add_argument("--rounds", type=positive_int, help="also play this many rounds")
