@@ -25,7 +25,7 @@ import numpy as np
 from data import MarketData, SyntheticPair
 from strategies import Game, Noise, Strategy
 
-from . import __version__
+from . import __version__, kernels
 from .errors import BacktestError
 from .feeds import ArrayFeed, StreamFeed, lagged_inputs
 from .fills import FillModel, make_fill
@@ -281,7 +281,7 @@ def run_backtest(
     has_q = "quantum" in pair_names
     discordant = {name: [0, 0] for name in classical_local}
     test_cells = CellSums()
-    flip = np.uint8(fitted.game.rule == "challenge")
+    flip = int(fitted.game.rule == "challenge")
 
     refits = [] if refit_every is None else list(range(train_end + refit_every, end, refit_every))
     lo = train_end
@@ -322,34 +322,45 @@ def run_backtest(
             marks = np.append(marks, n - 1)
         equity_rounds.extend((lo + marks).tolist())
         g = fitted.game
-        tgt = g.target(x, y)
-        want = _hedging_relation(rd["returns"], flip)
-        test_cells.add(x, y, rd["returns"])
-        wins = {}
+        table = g.table.ravel()
+        tgt, want = test_cells.add_with_targets(x, y, rd["returns"], g.target_table().ravel(), flip)
+        decisions = {}
+        played = []  # (a, b, fill states before, outcome) of this chunk's players
         for p in players:
             a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
+            decisions[p.name] = (a, b)
             st = fill_state[p.name]
-            pnl_a, inv_a, st[0] = fill_model.pnl(a, rd["returns"][:, 0], _col(rd["price_change"], 0),
-                                                 _col(rd["half_spread"], 0), uniforms[0], st[0])
-            pnl_b, inv_b, st[1] = fill_model.pnl(b, rd["returns"][:, 1], _col(rd["price_change"], 1),
-                                                 _col(rd["half_spread"], 1), uniforms[1], st[1])
-            pnl = pnl_a + pnl_b
-            util = g.utility(x, y, a, b)
-            o = a ^ b
-            win = o == tgt
-            equity[p.name].extend(stats[p.name].add(pnl, util, win, o, want, x, y, offset, block_len, used, ages,
+            # Common random numbers make the fills a function of the decisions and the carried fill state, so a
+            # player that decided exactly as an earlier one (always_hedge, classical and delayed_comm often do)
+            # reuses its P&L instead of running the fill model again.
+            same = next((out for a0, b0, st0, out in played
+                         if st0 == st and np.array_equal(a0, a) and np.array_equal(b0, b)), None)
+            if same is None:
+                before = list(st)
+                pnl_a, inv_a, st[0] = fill_model.pnl(a, rd["returns"][:, 0], _col(rd["price_change"], 0),
+                                                     _col(rd["half_spread"], 0), uniforms[0], st[0])
+                pnl_b, inv_b, st[1] = fill_model.pnl(b, rd["returns"][:, 1], _col(rd["price_change"], 1),
+                                                     _col(rd["half_spread"], 1), uniforms[1], st[1])
+                pnl = pnl_a + pnl_b
+                played.append((a, b, before, (pnl_a, inv_a, pnl_b, inv_b, pnl, list(st))))
+            else:
+                pnl_a, inv_a, pnl_b, inv_b, pnl, after = same
+                st[:] = after
+            equity[p.name].extend(stats[p.name].add(pnl, a, b, x, y, tgt, want, table, offset, block_len, used, ages,
                                                     marks).tolist())
-            wins[p.name] = win
             if take:
                 d = per[p.name]
+                util = g.utility(x[:take], y[:take], a[:take], b[:take])
                 for key, v in (("a", a), ("b", b), ("pnl_a", pnl_a), ("pnl_b", pnl_b), ("pnl", pnl), ("utility", util),
                                ("inv_a", inv_a), ("inv_b", inv_b)):
                     if v is not None:
                         d[key].append(v[:take])
         if has_q:
+            aq, bq = decisions["quantum"]
             for name in classical_local:
-                discordant[name][0] += int(np.count_nonzero(wins["quantum"] > wins[name]))
-                discordant[name][1] += int(np.count_nonzero(wins["quantum"] < wins[name]))
+                only_q, only_c = kernels.discordant(aq, bq, *decisions[name], tgt)
+                discordant[name][0] += only_q
+                discordant[name][1] += only_c
         bar.update(n)
         lo = hi
     bar.close()
@@ -372,10 +383,14 @@ def run_backtest(
             m.setdefault("undefined", {})["hedging_efficiency"] = reason
     series = {name: {k: np.concatenate(v) if v else None for k, v in d.items()} for name, d in per.items()}
     comparison = {}
-    best_local = min(classical_local, key=lambda s: metrics[s]["pnl_var"]) if classical_local else None
+    # ties go to classical, the fitted rule (the same numbers then serve both comparisons)
+    best_local = min(classical_local, key=lambda s: (metrics[s]["pnl_var"], s != "classical")) if classical_local else None
     if has_q:
         for label, other in (("quantum_vs_best_local", best_local), ("quantum_vs_classical", "classical")):
-            if other in discordant:
+            done = next((c for c in comparison.values() if c["opponent"] == other), None)
+            if done is not None:
+                comparison[label] = done
+            elif other in discordant:
                 comparison[label] = {"opponent": other, **compare(
                     stats["quantum"], stats[other], series["quantum"]["pnl"], series[other]["pnl"],
                     tuple(discordant[other]), ppy, seed)}
@@ -436,15 +451,6 @@ def _classical_local(player, custom: dict) -> bool:
     if player.name in custom:
         return not custom[player.name].quantum
     return player.name in LOCAL and player.name not in ("quantum", "textbook")
-
-
-def _hedging_relation(returns: np.ndarray, flip: np.uint8) -> np.ndarray:
-    """Per round, the o = a XOR b that hedged the realised co-movement: 1 (opposite biases) when r_X r_Y > 0,
-    0 when < 0, swapped under the challenge labels; 2 when a stock did not move."""
-    q = returns[:, 0] * returns[:, 1]
-    want = (q > 0).view(np.uint8) ^ flip
-    want[q == 0] = 2
-    return want
 
 
 def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamma: float) -> dict:

@@ -51,6 +51,12 @@ class CellSums:
     def add(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray) -> None:
         kernels.cell_sums(x, y, returns[:, 0], returns[:, 1], self.sums)
 
+    def add_with_targets(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, target_table: np.ndarray,
+                         flip: int) -> tuple[np.ndarray, np.ndarray]:
+        """``add`` and, in the same pass, each round's target relation and the relation that hedged its realised
+        co-movement (``kernels.round_targets``)."""
+        return kernels.round_targets(x, y, returns[:, 0], returns[:, 1], target_table, np.uint8(flip), self.sums)
+
     def stats(self) -> CellStats:
         s = self.sums
         return CellStats(n=s[:, 0].astype(np.int64), sum_q=s[:, 1], sum_q2=s[:, 2], sum_xx=s[:, 3], sum_yy=s[:, 4],

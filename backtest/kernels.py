@@ -85,15 +85,16 @@ def bias_pnl(bid_first, returns, exposure, capture):  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
-def book_stats(pnl, utility, win, o, want, x, y, block0, into_block, block_len, book, rf, shift, sums, counts,
+def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, block_len, book, rf, shift, sums, counts,
                block_sum, block_sq, block_n, marks, marked):  # pragma: no cover - compiled
     """One pass over a chunk of book P&L updating a strategy's running sums.
 
     sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
     peak of cumulative P&L, max drawdown, max drawdown share]; counts: [n, wins, n per input pair (4),
-    wins per input pair (4), hedged rounds, rounds where both stocks moved]. ``win`` marks the rounds won,
-    ``o`` is a XOR b, ``want`` the relation that hedges the realised co-movement (2 where a stock did not
-    move: such a round counts for neither); block sums for the bootstrap (the chunk starts ``into_block`` rounds into
+    wins per input pair (4), hedged rounds, rounds where both stocks moved]. Per round o = out_a XOR out_b, its
+    utility table[(2x + y) * 2 + o], a win where o equals the cell's better relation ``tgt``, hedged where o
+    equals ``want``, the relation that hedged the realised co-movement (2 where a stock did not move: such a
+    round counts for neither); block sums for the bootstrap (the chunk starts ``into_block`` rounds into
     block ``block0``); ``marked`` receives the cumulative P&L at the positions ``marks`` (equity curve).
     Counters replace per-round integer divisions; the drawdown share is divided only when it may grow.
     """
@@ -116,18 +117,16 @@ def book_stats(pnl, utility, win, o, want, x, y, block0, into_block, block_len, 
         r = v * inv_book - rf
         if r < 0.0:
             s2 += r * r
-        u = utility[i]
-        s3 += u
         c = 2 * x[i] + y[i]
+        o = out_a[i] ^ out_b[i]
+        s3 += table[2 * c + o]
         n_c[c] += 1
-        if win[i]:
-            wins += 1
-            w_c[c] += 1
+        w = np.int64(o == tgt[i])  # branch-free: these comparisons are unpredictable
+        wins += w
+        w_c[c] += w
         h = want[i]
-        if h < 2:
-            moved += 1
-            if o[i] == h:
-                hedged += 1
+        moved += 1 - (h >> 1)  # want is 2 where a stock did not move
+        hedged += np.int64(o == h)  # o is 0 or 1, never 2
         cum += v
         if cum > peak:
             peak = cum
@@ -162,6 +161,49 @@ def book_stats(pnl, utility, win, o, want, x, y, block0, into_block, block_len, 
         counts[6 + c] += w_c[c]
     sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
     sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share
+
+
+@njit(cache=True, nogil=True)
+def round_targets(x, y, rx, ry, target_table, flip, cells):  # pragma: no cover - compiled
+    """One pass over a chunk's rounds, shared by every strategy: the cell's better relation ``tgt`` (from
+    ``target_table`` indexed 2x + y), the relation ``want`` that hedged the realised co-movement (1 = opposite
+    biases when r_X r_Y > 0, 0 when < 0, XOR ``flip`` for the challenge labels, 2 when a stock did not move),
+    and the co-movement sums per cell added to ``cells`` (as ``cell_sums``)."""
+    n = x.size
+    tgt = np.empty(n, dtype=np.uint8)
+    want = np.empty(n, dtype=np.uint8)
+    for i in range(n):
+        c = 2 * x[i] + y[i]
+        tgt[i] = target_table[c]
+        q = rx[i] * ry[i]
+        if q > 0.0:
+            want[i] = 1 ^ flip
+            cells[c, 6] += 1.0
+        elif q < 0.0:
+            want[i] = flip
+            cells[c, 5] += 1.0
+        else:
+            want[i] = 2
+        cells[c, 0] += 1.0
+        cells[c, 1] += q
+        cells[c, 2] += q * q
+        cells[c, 3] += rx[i] * rx[i]
+        cells[c, 4] += ry[i] * ry[i]
+    return tgt, want
+
+
+@njit(cache=True, nogil=True)
+def discordant(a1, b1, a2, b2, tgt):  # pragma: no cover - compiled
+    """Rounds won by strategy 1 only and by strategy 2 only (won: a XOR b equals the target relation)."""
+    only1, only2 = 0, 0
+    for i in range(tgt.size):
+        w1 = (a1[i] ^ b1[i]) == tgt[i]
+        w2 = (a2[i] ^ b2[i]) == tgt[i]
+        if w1 and not w2:
+            only1 += 1
+        elif w2 and not w1:
+            only2 += 1
+    return only1, only2
 
 
 @njit(cache=True, nogil=True)

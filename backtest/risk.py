@@ -50,16 +50,17 @@ class StrategyStats:
         self.block_sq = np.zeros(self.n_blocks)
         self.block_n = np.zeros(self.n_blocks, dtype=np.int64)
 
-    def add(self, pnl: np.ndarray, utility: np.ndarray, win: np.ndarray, o: np.ndarray, want: np.ndarray,
-            x: np.ndarray, y: np.ndarray, offset: int, block_len: int, pairs: np.ndarray | None,
+    def add(self, pnl: np.ndarray, a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, tgt: np.ndarray,
+            want: np.ndarray, table: np.ndarray, offset: int, block_len: int, pairs: np.ndarray | None,
             ages: np.ndarray | None, marks: np.ndarray) -> np.ndarray:
         """Add a chunk of rounds starting ``offset`` rounds into the test window; returns the cumulative P&L at
-        positions ``marks`` of the chunk. ``win``: rounds won; ``o`` = a XOR b; ``want``: the relation that
-        hedges each round's realised co-movement (2 where a stock did not move)."""
+        positions ``marks`` of the chunk. ``a``, ``b``: outputs; ``tgt``: each round's better relation (a win);
+        ``want``: the relation that hedged its realised co-movement (2 where a stock did not move); ``table``:
+        the game's utility table, flat (index (2x + y) * 2 + a XOR b)."""
         if self.shift is None:
             self.shift = float(pnl.mean())
         marked = np.empty(marks.size)
-        kernels.book_stats(pnl, utility, win, o, want, x, y, offset // block_len, offset % block_len, block_len, self.book_size,
+        kernels.book_stats(pnl, a, b, x, y, tgt, want, table, offset // block_len, offset % block_len, block_len, self.book_size,
                            self.rf_per_period, self.shift, self.sums, self.counts, self.block_sum, self.block_sq,
                            self.block_n, marks, marked)
         if pairs is not None:

@@ -31,27 +31,33 @@ def _textbook(pnl: np.ndarray, book: float, rf_p: float, ppy: float) -> dict:
 def test_metrics_match_textbook_formulas_whatever_the_chunking(chunks):
     rng = np.random.default_rng(0)
     pnl = rng.normal(2.0, 50.0, 1000) + rng.standard_t(3, 1000) * 10
-    util = (rng.random(1000) < 0.7).astype(float)
     x = rng.integers(0, 2, 1000).astype(np.uint8)
     y = rng.integers(0, 2, 1000).astype(np.uint8)
+    a = rng.integers(0, 2, 1000).astype(np.uint8)
+    b = rng.integers(0, 2, 1000).astype(np.uint8)
+    table = rng.normal(size=8)
+    tgt = rng.integers(0, 2, 1000).astype(np.uint8)
     cell = 2 * x + y
+    o = a ^ b
+    util = table[2 * cell + o]
+    won = (o == tgt).astype(float)
     book, ppy, rf = 20_000.0, 252.0, 0.03
     rf_p = (1 + rf) ** (1 / ppy) - 1
-    o = rng.integers(0, 2, 1000).astype(np.uint8)
     want = rng.integers(0, 3, 1000).astype(np.uint8)  # 2: a stock did not move, the round counts for neither
     s = StrategyStats(book, rf_p, n_blocks=10)
     for part in np.array_split(np.arange(1000), chunks):
-        s.add(pnl[part], util[part], util[part] == 1.0, o[part], want[part], x[part], y[part], int(part[0]), 100,
+        s.add(pnl[part], a[part], b[part], x[part], y[part], tgt[part], want[part], table, int(part[0]), 100,
               None, None, np.empty(0, dtype=np.int64))
     m = s.metrics(ppy)
     ref = _textbook(pnl, book, rf_p, ppy)
     for key, value in ref.items():
         assert m[key] == pytest.approx(value, rel=1e-10), key
-    assert m["win_rate"] == util.mean() and m["n_rounds"] == 1000
+    assert m["win_rate"] == won.mean() and m["n_rounds"] == 1000
+    assert m["utility"] == pytest.approx(util.mean(), rel=1e-12)
     moved = want < 2
     assert m["hedged_rate"] == pytest.approx((o[moved] == want[moved]).mean(), rel=1e-12)
     by = s.win_rate_by_input()
-    assert by["10"]["n"] == (cell == 2).sum() and by["10"]["win_rate"] == pytest.approx(util[cell == 2].mean())
+    assert by["10"]["n"] == (cell == 2).sum() and by["10"]["win_rate"] == pytest.approx(won[cell == 2].mean())
     assert np.allclose(s.block_sum, pnl.reshape(10, 100).sum(axis=1))
 
 
@@ -62,7 +68,7 @@ def test_sharpe_sortino_and_drawdown_agree_with_empyrical():
     pnl = rng.normal(3.0, 80.0, 2000)
     s = StrategyStats(book, 0.0, n_blocks=1)
     zeros = np.zeros(2000, dtype=np.uint8)
-    s.add(pnl, np.ones(2000), zeros == 0, zeros, zeros, zeros, zeros, 0, 2000, None, None, np.empty(0, dtype=np.int64))
+    s.add(pnl, zeros, zeros, zeros, zeros, zeros, zeros, np.ones(8), 0, 2000, None, None, np.empty(0, dtype=np.int64))
     m = s.metrics(ppy)
     r = pd.Series(pnl / book, index=pd.bdate_range("2015-01-01", periods=2000))
     assert m["sharpe"] == pytest.approx(empyrical.sharpe_ratio(r, annualization=ppy), rel=1e-9)

@@ -57,8 +57,8 @@ SWEEPABLE: dict[str, tuple[list[tuple[str, str]], type, str]] = {
     "half_spread": ([("fill", "half_spread")], float, "nonneg"),
     "fee": ([("fill", "fee")], float, "any"),
 }
-COLUMNS = ["win_rate", "utility", "pnl_mean", "pnl_var", "sharpe", "hedging_efficiency", "bell_pairs",
-           "quantum_share", "mean_pair_age"]
+COLUMNS = ["win_rate", "utility", "hedged_rate", "pnl_mean", "pnl_var", "variance_share", "sharpe",
+           "hedging_efficiency", "bell_pairs", "quantum_share", "mean_pair_age"]
 
 
 def parse_param(text: str) -> tuple[str, list]:
@@ -246,9 +246,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
         return 0
-    show = table[table.strategy.isin(["classical", "quantum", "oracle", "uncoordinated"])]
+    show = table[table.strategy.isin(["uncoordinated", "always_hedge", "classical", "quantum", "oracle"])]
     with pd.option_context("display.width", 200, "display.max_rows", 200):
-        print(show[[*names, "strategy", "win_rate", "pnl_var", "hedging_efficiency", "advantage"]]
+        print(show[[*names, "strategy", "pnl_var", "variance_share", "hedged_rate", "win_rate", "advantage"]]
               .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     for label, c in cross.items():
         where = "" if label == "all" else f" ({label})"
