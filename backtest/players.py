@@ -1,9 +1,9 @@
 """The strategies a backtest compares, fitted on the training window.
 
-Local (no communication, built from ``strategies``): ``uncoordinated``, ``classical`` (optimum for the
-training p(x,y)), ``quantum`` (angles for the training p(x,y) and the configured noise; rounds without a
-Bell pair fall back to ``classical``), and by name ``textbook``, ``always_hedge``, ``follow_indicator``,
-or any ``strategies.Strategy``. Benchmarks that break the no-communication rule on purpose:
+Local (no communication, built from ``strategies``): ``uncoordinated``, ``always_hedge`` (the constant
+relation that was better on the training window), ``classical`` (optimum for the training p(x,y)),
+``quantum`` (angles for the training p(x,y) and the configured noise; rounds without a Bell pair fall back
+to ``classical``), and by name ``textbook``, ``follow_indicator``, or any ``strategies.Strategy``. Benchmarks that break the no-communication rule on purpose:
 ``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation sign; synthetic data),
 ``delayed_comm`` (knows the partner's indicator from ``delay`` rounds ago, over a slow classical link).
 """

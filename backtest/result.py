@@ -51,8 +51,12 @@ class Result:
     """A finished backtest. Main attributes:
 
     - ``metrics``: DataFrame, one row per strategy, one column per metric (README lists them);
-    - ``comparison``: dict, quantum against classical (paired tests);
+    - ``comparison``: dict, quantum against the best local classical strategy (``best_local``) and against
+      ``classical`` (paired tests);
     - ``game``: the game fitted on the training window (p(x,y), values, angles); ``refits``: later fits;
+    - ``hedge``: the calibrated hedge game (cells, shrinkage, values in variance units, informativeness on the
+      training and test windows, what it would take, value of a Bell pair), None for a fixed game;
+      ``cell_table()`` shows it per input cell;
     - ``rounds``: per-round DataFrame of the (first ``keep_rounds``) test rounds, columns (strategy, field);
     - ``pnl``: book P&L per round and strategy; ``returns()``: book returns for quantstats/empyrical;
     - ``equity``: cumulative book P&L per strategy (about 4000 points over the whole test window);
