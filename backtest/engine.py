@@ -393,7 +393,7 @@ def run_backtest(
             elif other in discordant:
                 comparison[label] = {"opponent": other, **compare(
                     stats["quantum"], stats[other], series["quantum"]["pnl"], series[other]["pnl"],
-                    tuple(discordant[other]), ppy, seed)}
+                    tuple(discordant[other]), ppy, series["quantum"]["utility"], series[other]["utility"])}
     hedge_doc = None
     if calibrate:
         hedge_doc = {**fits[0]["hedge"], "informativeness": informative}

@@ -196,17 +196,22 @@ class Result:
         c = self.comparison.get("quantum_vs_best_local")
         if not c or c.get("variance_ratio") is None:
             return "Entanglement helps on the training window, but no local classical strategy ran to compare with"
-        ratio, ci = c["variance_ratio"], c.get("variance_ratio_ci95")
+        ratio, ci, p = c["variance_ratio"], c.get("variance_ratio_ci95"), c.get("variance_p_value")
         change = ratio - 1.0
-        ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
+        ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC p = {p:.2g})" if ci else ""
         if ci and ci[1] < 1.0:
             judgement = "a significant reduction"
         elif ci and ci[0] > 1.0:
             judgement = "a significant increase"
         else:
             judgement = "not significantly different"
-        return (f"Quantum against the best local classical strategy ({c['opponent']}): book variance "
+        text = (f"Quantum against the best local classical strategy ({c['opponent']}): book variance "
                 f"{change:+.1%}{ci_txt}, {judgement}")
+        if self.game.get("kind", "paper") == "paper" and c.get("utility_diff") is not None:
+            # the paper's game is scored in utility: say how quantum did on the game actually played
+            text += (f"; utility {c['utility_diff']:+.4f} per round (paired HAC p = {c['utility_p_value']:.2g}), the "
+                     "objective of the game played")
+        return text
 
     def _benchmark_sentence(self) -> str | None:
         m = self.metrics_dict

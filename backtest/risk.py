@@ -138,72 +138,34 @@ def hedging_efficiency(var_s: float, var_unc: float, var_oracle: float) -> tuple
     return (var_unc - var_s) / span, None
 
 
-def sharpe_from_blocks(total: np.ndarray, sq: np.ndarray, n: np.ndarray, book: float, rf: float, root: float):
-    """Sharpe per bootstrap replicate from resampled block sums (rows = replicates)."""
-    N = n.sum(axis=-1)
-    mean = total.sum(axis=-1) / N
-    var = (sq.sum(axis=-1) - N * mean**2) / (N - 1)
-    return (mean / book - rf) / (np.sqrt(np.maximum(var, 0)) / book) * root
-
-
-def _sharpe_diff(q: StrategyStats, c: StrategyStats, periods_per_year: float) -> float | None:
-    """Sharpe_q - Sharpe_c on all rounds (the point estimate the bootstrap interval surrounds)."""
-    d = q.metrics(periods_per_year)["sharpe"] - c.metrics(periods_per_year)["sharpe"]
-    return d if math.isfinite(d) else None
-
-
-def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.ndarray,
-            discordant: tuple[int, int], periods_per_year: float, seed: int, replicates: int = 2000) -> dict:
-    """Quantum against classical on the same rounds.
-
-    ``win_rate_diff`` with McNemar's test on the paired wins (all rounds); ``variance_ratio`` Var_q / Var_c
-    (all rounds) with Levene's test (median-centred, i.e. Brown-Forsythe) on the retained per-round P&L
-    and a block-bootstrap 95% interval; ``sharpe_diff_ci95``: block-bootstrap interval of
-    Sharpe_q - Sharpe_c (blocks resampled jointly, so the pairing is kept).
-    """
+def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.ndarray, discordant: tuple[int, int],
+            periods_per_year: float, utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None) -> dict:
+    """Quantum against an opponent on the same rounds (``backtest.paired``): the variance ratio with its HAC
+    interval and p-value, the Sharpe difference, the mean squared P&L and utility differences, on the kept
+    rounds ``q_pnl``, ``c_pnl`` (all test rounds unless a streamed run kept fewer); McNemar's test on the paired
+    wins (all rounds); Levene's test as a secondary column (it assumes independent samples, which paired,
+    volatility-clustered rounds are not)."""
     from scipy.stats import levene
     from statsmodels.stats.contingency_tables import mcnemar
 
-    n = q.n
+    from .paired import paired_tests
+
     only_q, only_c = discordant
     if only_q + only_c == 0:
         p_mc = 1.0
     else:
         exact = only_q + only_c < 50
         p_mc = float(mcnemar([[0, only_q], [only_c, 0]], exact=exact, correction=not exact).pvalue)
-    var_ratio = q.var / c.var if c.var > 0 else None
     if np.array_equal(q_pnl, c_pnl) or q_pnl.size < 3:
         p_lev = 1.0 if q_pnl.size >= 3 else None
     else:
         p_lev = float(levene(q_pnl, c_pnl, center="median").pvalue)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(99,)))
-    used = np.flatnonzero(q.block_n > 0)
-    pick = used[rng.integers(0, used.size, (replicates, used.size))]
-    root = math.sqrt(periods_per_year)
-    sq_ = sharpe_from_blocks(q.block_sum[pick], q.block_sq[pick], q.block_n[pick], q.book_size, q.rf_per_period, root)
-    sc_ = sharpe_from_blocks(c.block_sum[pick], c.block_sq[pick], c.block_n[pick], c.book_size, c.rf_per_period, root)
-
-    def var_of(s: StrategyStats):
-        N = s.block_n[pick].sum(axis=1)
-        mean = s.block_sum[pick].sum(axis=1) / N
-        return (s.block_sq[pick].sum(axis=1) - N * mean**2) / (N - 1)
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = var_of(q) / var_of(c)
-    diff = sq_ - sc_
-    finite = np.isfinite(diff)
+    out = paired_tests(q_pnl, c_pnl, periods_per_year=periods_per_year, rf_per_period=q.rf_per_period,
+                       book=q.book_size, utility_q=utility_q, utility_c=utility_c)
     return {
-        "win_rate_diff": (q.wins - c.wins) / n,
-        "p_value": p_mc,
-        "discordant_rounds": {"quantum_only": only_q, "classical_only": only_c},
-        "variance_ratio": var_ratio,
-        "variance_ratio_ci95": [float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))]
-        if np.isfinite(ratios).all() else None,
-        "variance_p_value": p_lev,
-        "variance_test_rounds": int(q_pnl.size),
-        "sharpe_diff": _sharpe_diff(q, c, periods_per_year),
-        "sharpe_diff_ci95": [float(np.quantile(diff[finite], 0.025)), float(np.quantile(diff[finite], 0.975))]
-        if finite.sum() > 10 else None,
-        "bootstrap": {"replicates": replicates, "blocks": int(used.size),
-                      "block_rounds": int(q.block_n[used].max()) if used.size else 0},
+        **out,
+        "win_rate_diff": (q.wins - c.wins) / q.n,
+        "mcnemar_p_value": p_mc,
+        "discordant_rounds": {"quantum_only": only_q, "opponent_only": only_c},
+        "levene_p_value": p_lev,
     }

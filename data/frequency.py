@@ -27,7 +27,8 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> float:
     if is_intraday(index):
         per_day = pd.Series(1, index=index).groupby(index.date).size()
         return float(np.median(per_day.to_numpy())) * TRADING_DAYS
-    days = float(np.median(np.diff(index.asi8))) / 86_400e9
+    # spacing in days from Timedeltas, whatever the index's resolution (pandas 3 reads CSV dates in microseconds)
+    days = float(np.median(np.diff(index.as_unit("ns").asi8))) / 86_400e9
     if days <= 4.0:  # business days, with weekends and holidays in between
         return float(TRADING_DAYS)
     if days <= 10.0:

@@ -263,7 +263,7 @@ class SyntheticPair:
             return self._index(0, int(rows.max()) + 1)[rows]
         first = self._index(0, 1)
         step = int(round(self.dt * TRADING_DAYS * SESSION_HOURS * 3600e9))
-        ns = first.asi8[0] + rows * step
+        ns = first.as_unit("ns").asi8[0] + rows * step
         return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(first.tz)
 
     def chunks(self, n_steps: int, chunk_steps: int = 1 << 20) -> Iterator[MarketData]:

@@ -34,14 +34,23 @@ def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.Data
     other = c.get("opponent", "classical")
 
     def interval(v):
-        return None if v is None else f"[{v[0]:.4g}, {v[1]:.4g}]"
+        return None if not v else f"[{v[0]:.4g}, {v[1]:.4g}]"
 
+    def p(key):
+        v = c.get(key)
+        return "" if v is None else f"p = {v:.3g}"
+
+    lags = c.get("hac_lags")
     rows = [
         (f"variance ratio (quantum / {other})", c.get("variance_ratio"),
-         f"block-bootstrap 95% CI {interval(c.get('variance_ratio_ci95'))}"),
-        (f"  Levene p (assumes independent samples)", c.get("variance_p_value"), ""),
-        (f"win-rate difference (quantum - {other})", c.get("win_rate_diff"), f"McNemar p = {c.get('p_value'):.3g}"),
-        (f"Sharpe difference (quantum - {other})", c.get("sharpe_diff"), f"95% CI {interval(c.get('sharpe_diff_ci95'))}"),
+         f"95% CI {interval(c.get('variance_ratio_ci95'))}, paired HAC {p('variance_p_value')} ({lags} lags)"),
+        (f"mean squared P&L difference (quantum - {other})", c.get("squared_pnl_diff"),
+         f"paired HAC {p('squared_pnl_p_value')}"),
+        (f"Sharpe difference (quantum - {other})", c.get("sharpe_diff"),
+         f"95% CI {interval(c.get('sharpe_diff_ci95'))}, paired HAC {p('sharpe_p_value')}"),
+        (f"utility difference (quantum - {other})", c.get("utility_diff"), f"paired HAC {p('utility_p_value')}"),
+        (f"win-rate difference (quantum - {other})", c.get("win_rate_diff"), f"McNemar {p('mcnemar_p_value')}"),
+        ("Levene's variance test (assumes independent samples: secondary)", c.get("levene_p_value"), ""),
     ]
     return pd.DataFrame(rows, columns=["comparison", "value", "test"]).set_index("comparison")
 

@@ -81,7 +81,9 @@ def test_backtest_writes_every_file_with_the_schema(two_runs):
     assert doc["best_local"] in ("always_hedge", "classical", "uncoordinated")
     for which in ("quantum_vs_classical", "quantum_vs_best_local"):
         c = doc["comparison"][which]
-        for key in ("opponent", "win_rate_diff", "p_value", "variance_ratio", "variance_p_value", "sharpe_diff_ci95"):
+        for key in ("opponent", "win_rate_diff", "mcnemar_p_value", "variance_ratio", "variance_p_value",
+                    "variance_ratio_ci95", "sharpe_diff_ci95", "sharpe_p_value", "squared_pnl_diff",
+                    "squared_pnl_p_value", "utility_diff", "utility_p_value", "levene_p_value", "hac_lags"):
             assert key in c
     assert doc["comparison"]["quantum_vs_best_local"]["opponent"] == doc["best_local"]
     assert _finite_numbers(doc)

@@ -43,11 +43,12 @@ def test_variance_ordering_significance_and_hedging_efficiency(million):
     assert v["oracle"] < v["quantum"] < v["classical"] < v["uncoordinated"]
     c = million.comparison["quantum_vs_classical"]
     assert c["variance_p_value"] < 1e-6 and c["variance_ratio_ci95"][1] < 1.0
-    assert c["p_value"] < 1e-6 and c["win_rate_diff"] > 0.09
+    assert c["mcnemar_p_value"] < 1e-6 and c["win_rate_diff"] > 0.09
+    assert c["utility_diff"] > 0.09 and c["utility_p_value"] < 1e-6 and c["squared_pnl_p_value"] < 1e-6
     eff = million.metrics["hedging_efficiency"]
     assert eff["oracle"] == 1.0 and eff["uncoordinated"] == 0.0
     assert 0 < eff["classical"] < eff["quantum"] < 1
-    assert c["sharpe_diff_ci95"][0] > 0  # quantum's Sharpe is higher, and the bootstrap says so
+    assert c["sharpe_diff_ci95"][0] > 0  # quantum's Sharpe is higher, and the paired HAC interval says so
 
 
 def _theory_variance(strategy_behaviour: np.ndarray, p: float, rho_pos: float, rho_neg: float, sigma: float,

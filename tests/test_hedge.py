@@ -145,7 +145,7 @@ def test_default_signals_market_keeps_the_quantum_ordering(signals):
 
 
 def test_bell_pair_value_predicted_against_realised(signals):
-    """The fit's predicted variance saved per pair lies in the test window's block-bootstrap interval."""
+    """The fit's predicted variance saved per pair lies in the test window's paired 95% interval."""
     bp = signals.hedge["bell_pair_value"]
     var_c = signals.metrics.loc["classical", "pnl_var"]
     lo, hi = signals.comparison["quantum_vs_classical"]["variance_ratio_ci95"]
