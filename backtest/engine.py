@@ -337,17 +337,19 @@ def run_backtest(
                          if st0 == st and np.array_equal(a0, a) and np.array_equal(b0, b)), None)
             if same is None:
                 before = list(st)
-                pnl_a, inv_a, st[0] = fill_model.pnl(a, rd["returns"][:, 0], _col(rd["price_change"], 0),
-                                                     _col(rd["half_spread"], 0), uniforms[0], st[0])
-                pnl_b, inv_b, st[1] = fill_model.pnl(b, rd["returns"][:, 1], _col(rd["price_change"], 1),
-                                                     _col(rd["half_spread"], 1), uniforms[1], st[1])
+                pnl_a, inv_a, st[0], inc_a, cost_a = fill_model.pnl(
+                    a, rd["returns"][:, 0], _col(rd["price_change"], 0), _col(rd["half_spread"], 0), uniforms[0], st[0])
+                pnl_b, inv_b, st[1], inc_b, cost_b = fill_model.pnl(
+                    b, rd["returns"][:, 1], _col(rd["price_change"], 1), _col(rd["half_spread"], 1), uniforms[1], st[1])
                 pnl = pnl_a + pnl_b
-                played.append((a, b, before, (pnl_a, inv_a, pnl_b, inv_b, pnl, list(st))))
+                parts = (inc_a + inc_b, cost_a + cost_b)
+                played.append((a, b, before, (pnl_a, inv_a, pnl_b, inv_b, pnl, parts, list(st))))
             else:
-                pnl_a, inv_a, pnl_b, inv_b, pnl, after = same
+                pnl_a, inv_a, pnl_b, inv_b, pnl, parts, after = same
                 st[:] = after
             equity[p.name].extend(stats[p.name].add(pnl, a, b, x, y, tgt, want, table, offset, block_len, used, ages,
                                                     marks).tolist())
+            stats[p.name].add_parts(pnl, *parts)
             if take:
                 d = per[p.name]
                 util = g.utility(x[:take], y[:take], a[:take], b[:take])
@@ -381,6 +383,7 @@ def run_backtest(
         m["hedging_efficiency"], reason = hedging_efficiency(m["pnl_var"], var_unc, var_or)
         if reason:
             m.setdefault("undefined", {})["hedging_efficiency"] = reason
+        _flag(m)
     series = {name: {k: np.concatenate(v) if v else None for k, v in d.items()} for name, d in per.items()}
     comparison = {}
     # ties go to classical, the fitted rule (the same numbers then serve both comparisons)
@@ -444,6 +447,21 @@ def run_backtest(
 
 def _col(a: np.ndarray | None, j: int) -> np.ndarray | None:
     return None if a is None else a[:, j]
+
+
+def _flag(m: dict) -> None:
+    """Reasons not to read a metric as a plain number (``flags``)."""
+    flags = m.setdefault("flags", {})
+    he = m.get("hedging_efficiency")
+    if he is not None and he < 0:
+        flags["hedging_efficiency"] = "below 0: this book is less hedged than independent coins'"
+    elif he is not None and he > 1:
+        flags["hedging_efficiency"] = ("above 1: lower variance than the oracle on the test window (sampling noise, "
+                                       "or the fitted game no longer describes the test window)")
+    income, directional, sharpe = m.get("pnl_spread_income"), m.get("pnl_directional"), m.get("sharpe")
+    if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
+        flags["sharpe"] = (f"driven by the fill model's spread income ({income:.4g} of {m['pnl_mean']:.4g} per round "
+                           f"is assumed spread capture); the directional part's Sharpe is {m['sharpe_directional']:.2f}")
 
 
 def _classical_local(player, custom: dict) -> bool:

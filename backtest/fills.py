@@ -24,7 +24,9 @@ from .errors import BacktestError
 
 class FillModel:
     """Interface: ``pnl(bid_first, returns, price_change, half_spread, uniforms, state)`` ->
-    ``(pnl per round, inventory per round or None, state)`` for one agent over a chunk of rounds."""
+    ``(pnl per round, inventory per round or None, state, income, costs)`` for one agent over a chunk of rounds;
+    ``income`` (spread earned) and ``costs`` (fees, inventory cuts) are per-round arrays or one number for every
+    round, so that P&L = income - costs + directional P&L (exposure x return)."""
 
     name = "fill"
     uniform_streams = 0  # uniform draws per agent per round (shared by all strategies)
@@ -79,7 +81,8 @@ class BiasFill(FillModel):
         return self.exposure
 
     def pnl(self, bid_first: np.ndarray, returns: np.ndarray, price_change, half_spread, uniforms, state):
-        return kernels.bias_pnl(bid_first, returns, self.exposure, self.exposure * self.spread_bps * 1e-4), None, state
+        capture = self.exposure * self.spread_bps * 1e-4
+        return kernels.bias_pnl(bid_first, returns, self.exposure, capture), None, state, capture, 0.0
 
 
 @dataclass(frozen=True)
@@ -132,11 +135,11 @@ class QueueFill(FillModel):
         else:
             h = half_spread
         cut = h + self.fee if self.cut_cost is None else np.full(bid_first.size, self.cut_cost)
-        pnl, inventory, state = kernels.queue_fills(
+        pnl, inventory, state, income, costs = kernels.queue_fills(
             bid_first, uniforms[0], uniforms[1], self.p_first, self.p_second, self.lot, h, self.fee,
             self.inventory_limit, cut, price_change, float(state),
         )
-        return pnl, inventory, state
+        return pnl, inventory, state, income, costs
 
 
 FILL_MODELS = {"bias": BiasFill, "queue": QueueFill}

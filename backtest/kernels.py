@@ -14,31 +14,37 @@ def queue_fills(bid_first, u_buy, u_sell, p_first, p_second, lot, half_spread, f
     Per round: buy ``lot`` if u_buy < P(bid fills), sell ``lot`` if u_sell < P(ask fills), earning
     half_spread - fee per share on each fill; inventory beyond +-limit is cut back at cut_cost per
     share; the inventory is then held over the round's price change. Returns P&L and end inventory
-    per round, and the final inventory (the next chunk's start).
+    per round, the final inventory (the next chunk's start), and per round the spread income and the
+    costs (fees and cuts): P&L = income - costs + inventory x price change.
     """
     n = bid_first.size
     pnl = np.empty(n)
     inv_out = np.empty(n)
+    income = np.empty(n)  # spread earned on fills
+    costs = np.empty(n)  # fees and the cost of cutting inventory
     inv = inventory
     for i in range(n):
         if bid_first[i]:
             p_buy, p_sell = p_first, p_second
         else:
             p_buy, p_sell = p_second, p_first
-        earned = 0.0
+        fills = 0.0
         if u_buy[i] < p_buy:
             inv += lot
-            earned += lot * (half_spread[i] - fee)
+            fills += lot
         if u_sell[i] < p_sell:
             inv -= lot
-            earned += lot * (half_spread[i] - fee)
+            fills += lot
+        cost = fills * fee
         excess = abs(inv) - limit
         if excess > 0:
-            earned -= excess * cut_cost[i]
+            cost += excess * cut_cost[i]
             inv = limit if inv > 0 else -limit
-        pnl[i] = earned + inv * price_change[i]
+        income[i] = fills * half_spread[i]
+        costs[i] = cost
+        pnl[i] = income[i] - cost + inv * price_change[i]
         inv_out[i] = inv
-    return pnl, inv_out, inv
+    return pnl, inv_out, inv, income, costs
 
 
 @njit(cache=True, nogil=True)
@@ -90,7 +96,8 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
     """One pass over a chunk of book P&L updating a strategy's running sums.
 
     sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
-    peak of cumulative P&L, max drawdown, max drawdown share]; counts: [n, wins, n per input pair (4),
+    peak of cumulative P&L, max drawdown, max drawdown share of compounded equity, compounded equity (per unit
+    of book, starting at 1), its peak]; counts: [n, wins, n per input pair (4),
     wins per input pair (4), hedged rounds, rounds where both stocks moved]. Per round o = out_a XOR out_b, its
     utility table[(2x + y) * 2 + o], a win where o equals the cell's better relation ``tgt``, hedged where o
     equals ``want``, the relation that hedged the realised co-movement (2 where a stock did not move: such a
@@ -101,6 +108,7 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
     # running sums in locals (registers), written back once: array elements would be stored every round
     s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
     cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
+    eq, eq_peak = sums[8], sums[9]  # compounded equity per unit of book, and its running peak
     wins = counts[1]
     hedged, moved = counts[10], counts[11]
     n_c = np.zeros(4, dtype=np.int64)
@@ -133,8 +141,13 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
         dd = peak - cum
         if dd > max_dd:
             max_dd = dd
-        if dd > max_share * (book + peak):
-            max_share = dd / (book + peak)
+        eq *= 1.0 + v * inv_book
+        if eq <= 0.0:  # the book lost more than its size: nothing left to compound
+            eq, max_share = 0.0, 1.0
+        elif eq > eq_peak:
+            eq_peak = eq
+        elif eq < (1.0 - max_share) * eq_peak:  # a multiplication, not a division, on most rounds
+            max_share = 1.0 - eq / eq_peak if eq > 0.0 else 1.0
         bs += v
         bq += v * v
         bn += 1
@@ -161,6 +174,7 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
         counts[6 + c] += w_c[c]
     sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
     sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share
+    sums[8], sums[9] = eq, eq_peak
 
 
 @njit(cache=True, nogil=True)

@@ -10,8 +10,9 @@ import pandas as pd
 
 SCHEMA = 2
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
-               "pnl_var", "variance_share", "sharpe", "sortino", "max_drawdown", "max_drawdown_share",
-               "hedging_efficiency", "bell_pairs", "quantum_share", "mean_pair_age", "n_rounds")
+               "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
+               "sharpe_directional", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
+               "bell_pairs", "quantum_share", "mean_pair_age", "n_rounds")
 REASONS = {
     "sharpe": "the book P&L has zero variance",
     "sortino": "no round fell below the risk-free rate",
@@ -239,6 +240,8 @@ class Result:
             out["win_rate_by_input"] = self.win_by_input[s]
             if undefined:
                 out["undefined"] = undefined
+            if m.get("flags"):
+                out["flags"] = m["flags"]
             strategies[s] = out
         game = {k: self.game.get(k) for k in ("kind", "beta", "rule", "table", "unit", "p_xy", "classical_value",
                                               "quantum_value", "textbook_value", "advantage", "uses_entanglement",
@@ -317,5 +320,13 @@ class Result:
             lines.append(f"fitted p(x,y) = {np.round(np.asarray(self.game['p_xy']), 4).tolist()}  classical "
                          f"{self.game['classical_value']:.4f}  quantum {self.game['quantum_value']:.4f}  "
                          f"advantage {self.game['advantage']:.4f}")
-        lines += [table.to_string(float_format=lambda v: f"{v:.4f}"), "verdict: " + self.verdict()]
+        lines.append(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        flagged: dict[str, list[str]] = {}
+        for s, m in self.metrics_dict.items():
+            for k in m.get("flags") or {}:
+                flagged.setdefault(k, []).append(s)
+        notes = {"sharpe": "driven by the fill model's assumed spread income (see sharpe_directional)",
+                 "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size"}
+        lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)" for k, v in flagged.items()]
+        lines.append("verdict: " + self.verdict())
         return "\n".join(lines)

@@ -37,7 +37,9 @@ class StrategyStats:
     rf_per_period: float
     n_blocks: int
     shift: float | None = None  # sums are of pnl - shift (the first chunk's mean) for numerical stability
-    sums: np.ndarray = field(default_factory=lambda: np.zeros(8))
+    sums: np.ndarray = field(default_factory=lambda: np.array([0.0] * 8 + [1.0, 1.0]))
+    parts: np.ndarray = field(default_factory=lambda: np.zeros(4))  # income, costs, directional (shifted), its square
+    parts_scalar: bool = True  # income and costs were the same every round: directional variance = P&L variance
     counts: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.int64))
     bell_pairs: int = 0
     age_sum: float = 0.0
@@ -68,6 +70,38 @@ class StrategyStats:
             if ages is not None:
                 self.age_sum += float(ages[pairs].sum())
         return marked
+
+    def add_parts(self, pnl: np.ndarray, income, costs) -> None:
+        """Spread income and costs of the same rounds (arrays, or one number for every round); the rest of the
+        P&L is directional (exposure x return)."""
+        n = pnl.size
+        if np.ndim(income) == 0 and np.ndim(costs) == 0:
+            self.parts[0] += float(income) * n
+            self.parts[1] += float(costs) * n
+            return
+        self.parts_scalar = False
+        d = pnl - income + costs - (self.shift or 0.0)
+        self.parts[0] += float(np.sum(income)) if np.ndim(income) else float(income) * n
+        self.parts[1] += float(np.sum(costs)) if np.ndim(costs) else float(costs) * n
+        self.parts[2] += float(d.sum())
+        self.parts[3] += float(d @ d)
+
+    def decomposition(self, periods_per_year: float) -> dict:
+        """Mean spread income, costs and directional P&L per round, and the Sharpe of the directional part."""
+        n = self.n
+        if not n:
+            return {}
+        income, costs = self.parts[0] / n, self.parts[1] / n
+        directional = self.mean - income + costs
+        if self.parts_scalar:
+            var = self.var
+        else:
+            var = (self.parts[3] - self.parts[2] ** 2 / n) / (n - 1) if n > 1 else math.nan
+        std = math.sqrt(var) if var == var and var > 0 else math.nan
+        excess = directional / self.book_size - self.rf_per_period
+        return {"pnl_spread_income": income, "pnl_costs": costs, "pnl_directional": directional,
+                "sharpe_directional": excess / (std / self.book_size) * math.sqrt(periods_per_year)
+                if std == std else math.nan}
 
     # -- read-outs --------------------------------------------------------------------------------
     @property
@@ -100,7 +134,12 @@ class StrategyStats:
         root = math.sqrt(periods_per_year)
         lo, hi = wilson_ci(self.wins, n)
         hedged, moved = int(self.counts[10]), int(self.counts[11])
+        flags = {}
+        if self.sums[8] <= 0.0:
+            flags["max_drawdown_share"] = "the book lost more than its size within one round (compounded equity hit 0)"
         return {
+            "flags": flags,
+            **self.decomposition(periods_per_year),
             "n_rounds": n,
             "win_rate": self.wins / n if n else math.nan,
             "win_rate_ci95": [lo, hi],

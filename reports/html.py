@@ -48,6 +48,12 @@ def _figure(name: str, png: bytes, caption: str) -> str:
             f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>')
 
 
+def _flags(doc: dict) -> str:
+    items = [f"<li><b>{html.escape(s)}</b> {html.escape(k)} ⚑ {html.escape(why)}</li>"
+             for s, m in doc["strategies"].items() for k, why in (m.get("flags") or {}).items()]
+    return f"<ul class='meta'>{''.join(items)}</ul>" if items else ""
+
+
 def _game_name(game: dict) -> str:
     if game.get("kind", "paper") == "paper":
         return f"Ding &amp; Jiang's game, rule {html.escape(str(game.get('rule')))}, β = {_fmt(game.get('beta'))}"
@@ -111,6 +117,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         f"<p>Measurement angles: {html.escape(ang_txt) if game.get('uses_entanglement') else 'none: entanglement does not help, the quantum strategy is the classical rule'}.</p>",
         "<h2>Metrics of the combined book (test window)</h2>",
         _table(metrics_table(doc)),
+        _flags(doc),
         "<h2>Quantum against the best local classical strategy</h2>",
         _table(comparison_table(doc)),
         "<h2>Figures</h2>",

@@ -6,8 +6,9 @@ import pandas as pd
 
 from .style import ordered
 
-SUMMARY_METRICS = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "utility", "pnl_mean", "pnl_std", "sharpe",
-                   "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency", "bell_pairs", "quantum_share"]
+SUMMARY_METRICS = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "utility", "pnl_mean", "pnl_std",
+                   "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe", "sharpe_directional", "sortino",
+                   "max_drawdown", "max_drawdown_share", "hedging_efficiency", "bell_pairs", "quantum_share"]
 COMPARE_DEFAULT = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "sharpe", "quantum_share"]
 
 
@@ -18,6 +19,9 @@ def metrics_table(doc: dict, metrics: list[str] | None = None) -> pd.DataFrame:
     for name in ordered(list(doc["strategies"])):
         m = doc["strategies"][name]
         rows[name] = {k: m.get(k) for k in metrics}
+        for key in m.get("flags") or {}:  # a flagged number is not to be read plainly: mark it
+            if key in rows[name] and rows[name][key] is not None:
+                rows[name][key] = f"{rows[name][key]:.4g} ⚑"
         if "win_rate" in metrics and m.get("win_rate_ci95"):
             lo, hi = m["win_rate_ci95"]
             rows[name]["win_rate 95% CI"] = f"[{lo:.4f}, {hi:.4f}]"

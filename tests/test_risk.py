@@ -17,12 +17,14 @@ def _textbook(pnl: np.ndarray, book: float, rf_p: float, ppy: float) -> dict:
     mean, n = pnl.sum() / len(pnl), len(pnl)
     var = sum((v - mean) ** 2 for v in pnl) / (n - 1)
     downside = math.sqrt(sum(min(e, 0.0) ** 2 for e in ex) / n)
-    peak, cum, dd, share = 0.0, 0.0, 0.0, 0.0
+    peak, cum, dd, share, eq, eq_peak = 0.0, 0.0, 0.0, 0.0, 1.0, 1.0
     for v in pnl:
         cum += v
         peak = max(peak, cum)
         dd = max(dd, peak - cum)
-        share = max(share, (peak - cum) / (book + peak))
+        eq *= 1 + v / book  # book returns compounded
+        eq_peak = max(eq_peak, eq)
+        share = max(share, 1 - eq / eq_peak)
     return {"pnl_mean": mean, "pnl_var": var, "sharpe": ex.mean() / (math.sqrt(var) / book) * math.sqrt(ppy),
             "sortino": ex.mean() / downside * math.sqrt(ppy), "max_drawdown": dd, "max_drawdown_share": share}
 
@@ -73,11 +75,18 @@ def test_sharpe_sortino_and_drawdown_agree_with_empyrical():
     r = pd.Series(pnl / book, index=pd.bdate_range("2015-01-01", periods=2000))
     assert m["sharpe"] == pytest.approx(empyrical.sharpe_ratio(r, annualization=ppy), rel=1e-9)
     assert m["sortino"] == pytest.approx(empyrical.sortino_ratio(r, annualization=ppy), rel=1e-9)
-    # empyrical compounds returns; ours adds P&L on a fixed book. They agree when compounding is
-    # switched off: the drawdown of book + cumulative P&L relative to its peak.
-    equity = book + np.cumsum(pnl)
-    peak = np.maximum.accumulate(np.maximum(equity, book))
-    assert m["max_drawdown_share"] == pytest.approx(((peak - equity) / peak).max(), rel=1e-12)
+    # the drawdown share is that of compounded equity, as empyrical's
+    assert m["max_drawdown_share"] == pytest.approx(-empyrical.max_drawdown(r), rel=1e-9)
+    assert not m["flags"]
+
+
+def test_a_book_that_loses_more_than_its_size_is_flagged():
+    s = StrategyStats(100.0, 0.0, n_blocks=1)
+    zeros = np.zeros(3, dtype=np.uint8)
+    s.add(np.array([10.0, -150.0, 5.0]), zeros, zeros, zeros, zeros, zeros, zeros, np.ones(8), 0, 3, None, None,
+          np.empty(0, dtype=np.int64))
+    m = s.metrics(252.0)
+    assert m["max_drawdown_share"] == 1.0 and "lost more than its size" in m["flags"]["max_drawdown_share"]
 
 
 def test_hedging_efficiency_ends_and_undefined_case():
