@@ -29,7 +29,7 @@ from . import __version__, kernels
 from .errors import BacktestError
 from .feeds import ArrayFeed, StreamFeed, lagged_inputs
 from .fills import FillModel, make_fill
-from .hedge import CellSums, HedgeCalibration, sentence, what_it_would_take
+from .hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
 from .indicators import NoisyRegime, NoisySignal, RollingCorrelation, check_causality, copy_indicator, make_indicator
 from .players import DEFAULT_STRATEGIES, LOCAL, REQUIRED, RoundChunk, build_players, fit
 from .result import Result
@@ -256,6 +256,7 @@ def run_backtest(
     hedge = HedgeCalibration.fit(train_cells.stats(), exposure) if calibrate else None
     fitted = fit(game, x_train, y_train, fit_noise, delay if "delayed_comm" in names else None, hedge)
     players = build_players(names, custom, fitted, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
+    first_fit = fitted
     fits = [{"round": train_end, "window": [t0, train_end], **fitted.game_dict()}]
 
     # -- play the test window ------------------------------------------------------------------------
@@ -397,6 +398,7 @@ def run_backtest(
                 comparison[label] = {"opponent": other, **compare(
                     stats["quantum"], stats[other], series["quantum"]["pnl"], series[other]["pnl"],
                     tuple(discordant[other]), ppy, series["quantum"]["utility"], series[other]["utility"])}
+    drift_doc = drift(train_cells.stats(), test_cells.stats(), first_fit, fit_noise, exposure)
     hedge_doc = None
     if calibrate:
         hedge_doc = {**fits[0]["hedge"], "informativeness": informative}
@@ -426,6 +428,7 @@ def run_backtest(
         comparison=comparison,
         best_local=best_local,
         hedge=hedge_doc,
+        drift=drift_doc,
         kept={"x": np.concatenate(kept["x"]) if kept["x"] else np.empty(0, np.uint8),
               "y": np.concatenate(kept["y"]) if kept["y"] else np.empty(0, np.uint8)},
         series=series,

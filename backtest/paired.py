@@ -67,8 +67,10 @@ def _mean_test(z: np.ndarray, lags: int) -> tuple[float, float, float]:
 
 
 def paired_tests(q: np.ndarray, c: np.ndarray, *, periods_per_year: float, rf_per_period: float, book: float,
-                 utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None) -> dict:
-    """Quantum (``q``) against an opponent (``c``): book P&L per round (currency) on the same rounds."""
+                 utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None,
+                 lags: int | None = None) -> dict:
+    """Quantum (``q``) against an opponent (``c``): book P&L per round (currency) on the same rounds. ``lags``
+    fixes the lag window (default: chosen from the data, ``hac_lags``)."""
     q = np.asarray(q, dtype=float)
     c = np.asarray(c, dtype=float)
     n = q.size
@@ -89,7 +91,7 @@ def paired_tests(q: np.ndarray, c: np.ndarray, *, periods_per_year: float, rf_pe
     series["squared_pnl"] = q**2 - c**2
     if utility_q is not None and utility_c is not None:
         series["utility"] = np.asarray(utility_q, dtype=float) - np.asarray(utility_c, dtype=float)
-    lags = hac_lags(*series.values())
+    lags = hac_lags(*series.values()) if lags is None else max(1, int(lags))
     out["hac_lags"] = lags
     if "log_var" in series:
         log_ratio = math.log(vq / vc)

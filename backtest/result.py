@@ -183,7 +183,11 @@ class Result:
         if take and not g.get("uses_entanglement"):
             second += "; " + take["sentence"]
         sentences.append(second + ".")
-        third = self._benchmark_sentence()
+        d = getattr(self, "drift", None) or {}
+        if d.get("decision_changed"):  # first: no other row of the table can be read as the fit intended
+            third = f"The game fitted on the training window no longer describes the test window: {d['flag']}."
+        else:
+            third = self._benchmark_sentence()
         if third:
             sentences.append(third)
         return " ".join(sentences)
@@ -220,7 +224,10 @@ class Result:
         if unc and orc and not (orc["pnl_var"] < unc["pnl_var"]):
             return ("Even the oracle, which knows both indicators, does not lower book variance below independent "
                     "coins here: winning the game is not hedging this book.")
-        if dc and q and _num(dc["pnl_var"]) < _num(q["pnl_var"]) and self.game.get("uses_entanglement"):
+        best = m.get(self.best_local) if self.best_local else None
+        # the delayed link's edge is only information when it also beats every local classical strategy
+        if (dc and q and best and self.game.get("uses_entanglement")
+                and _num(dc["pnl_var"]) < min(_num(q["pnl_var"]), 0.99 * _num(best["pnl_var"]))):
             return (f"A classical link delayed by {self.config.get('delay', 1)} round(s) does better than quantum "
                     f"(variance {dc['pnl_var'] / q['pnl_var'] - 1:+.1%}): the indicators change too slowly for a "
                     "no-communication protocol to matter.")
@@ -265,12 +272,31 @@ class Result:
             "comparison": self.comparison,
             "best_local": self.best_local,
             "hedge": self.hedge,
+            "drift": self.drift,
+            "periods": self.periods,
             "indicators": self.indicators,
             "book_size": self.book_size,
             "verdict": self.verdict(),
             "elapsed_seconds": self.elapsed,
             "config": self.config,
         })
+
+    @property
+    def periods(self) -> dict:
+        """Per calendar year (daily data) or day (intraday; month when there are too many days): each strategy's
+        variance and Sharpe, and quantum's variance ratio to the best local classical strategy with its paired
+        95% interval (``backtest.periods``)."""
+        if getattr(self, "_periods", None) is None:
+            from data.frequency import is_intraday
+
+            from .periods import period_table
+
+            pnl = self.pnl
+            rf = (1.0 + self.config.get("risk_free", 0.0)) ** (1.0 / self.periods_per_year) - 1.0
+            self._periods = period_table(pnl, intraday=is_intraday(pnl.index), periods_per_year=self.periods_per_year,
+                                         rf_per_period=rf, book=self.book_size,
+                                         quantum="quantum" if "quantum" in pnl else None, opponent=self.best_local)
+        return self._periods
 
     def cell_table(self) -> pd.DataFrame | None:
         """The hedge game per input cell (x, y): p, co-movement E[r_X r_Y | x,y] with its 95% interval and
@@ -321,6 +347,8 @@ class Result:
                          f"{self.game['classical_value']:.4f}  quantum {self.game['quantum_value']:.4f}  "
                          f"advantage {self.game['advantage']:.4f}")
         lines.append(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        if (self.drift or {}).get("flag"):
+            lines.append(f"flag: drift: {self.drift['flag']}")
         flagged: dict[str, list[str]] = {}
         for s, m in self.metrics_dict.items():
             for k in m.get("flags") or {}:

@@ -25,6 +25,8 @@ FIGURES = {
     "hedge_cells": "Left: share of rounds whose returns moved in opposite directions, per input cell (x, y), on the "
                    "training and test windows (95% Wilson intervals; dashed: all rounds). Right: book variance relative "
                    "to independent coins, predicted by the fitted hedge game and realised on the test window.",
+    "period_ratios": "Quantum's book variance relative to the best local classical strategy per calendar period, with "
+                     "paired 95% HAC intervals (log scale; dashed: equal variance).",
     "cumulative_pnl": "Cumulative book P&L per strategy over the test window (currency).",
     "rolling_variance": "Book P&L variance within consecutive blocks of rounds (log scale).",
     "win_rate_by_input": "Win rate per input pair (x, y) with 95% Wilson intervals.",
@@ -58,6 +60,8 @@ def figures(result: Result) -> dict[str, tuple[bytes, str]]:
         "win_rate_by_input": reports.win_rate_by_input(result.win_by_input),
         "pnl_distribution": reports.pnl_distribution(result.pnl),
     }
+    if "quantum" in result.metrics_dict and result.best_local:
+        out["period_ratios"] = reports.period_ratios(result.periods)
     inv = result.inventory
     if inv is not None:
         out["inventory"] = reports.inventory(inv)

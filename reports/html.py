@@ -48,6 +48,38 @@ def _figure(name: str, png: bytes, caption: str) -> str:
             f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>')
 
 
+def _drift_section(doc: dict) -> list[str]:
+    d = doc.get("drift")
+    if not d:
+        return []
+    cells = ["00", "01", "10", "11"]
+    frame = pd.DataFrame({"p(x,y) train": sum(d["p_xy_train"], []), "p(x,y) test": sum(d["p_xy_test"], []),
+                          "co-movement change (z)": [d["comove_z"].get(c) for c in cells]},
+                         index=[f"x={c[0]}, y={c[1]}" for c in cells])
+    frame.index.name = "cell"
+    flag = d.get("flag") or "none: the fitted game still describes the test window"
+    return ["<h2>Training against test window</h2>", _table(frame),
+            f"<p>χ² test of equal input frequencies: p = {_fmt(d.get('chi2_p_value'))}. Flag: {html.escape(flag)}.</p>"]
+
+
+def _periods_section(doc: dict) -> list[str]:
+    per = doc.get("periods") or {}
+    rows = per.get("rows") or []
+    if not rows:
+        return []
+    names = list(rows[0]["variance"])
+    data = {r["period"]: {"rounds": r["n"], **{f"var {s}": r["variance"][s] for s in names},
+                          "variance ratio": r.get("variance_ratio"),
+                          "95% CI": None if not r.get("variance_ratio_ci95") else
+                          f"[{r['variance_ratio_ci95'][0]:.3g}, {r['variance_ratio_ci95'][1]:.3g}]"} for r in rows}
+    frame = pd.DataFrame.from_dict(data, orient="index")
+    frame.index.name = per.get("by")
+    share = per.get("share_significantly_below_1")
+    txt = (f"<p>Quantum's variance is significantly below {html.escape(str(per.get('opponent')))}'s in "
+           f"{share:.0%} of the {len(rows)} periods.</p>") if share is not None else ""
+    return [f"<h2>Per {html.escape(str(per.get('by')))}</h2>", txt, _table(frame)]
+
+
 def _flags(doc: dict) -> str:
     items = [f"<li><b>{html.escape(s)}</b> {html.escape(k)} ⚑ {html.escape(why)}</li>"
              for s, m in doc["strategies"].items() for k, why in (m.get("flags") or {}).items()]
@@ -120,6 +152,11 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         _flags(doc),
         "<h2>Quantum against the best local classical strategy</h2>",
         _table(comparison_table(doc)),
+        "<p class='meta'>Paired tests on the same rounds: Newey–West standard errors (the lag window from the data, "
+        "Politis–White), the variance ratio and Sharpe difference by the delta method; Levene's test assumes "
+        "independent samples and is shown for reference only.</p>",
+        *_drift_section(doc),
+        *_periods_section(doc),
         "<h2>Figures</h2>",
         *(_figure(name, png, caption) for name, (png, caption) in figures.items()),
         "<h2>Indicators</h2>",

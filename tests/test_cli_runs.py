@@ -54,7 +54,7 @@ def test_backtest_writes_every_file_with_the_schema(two_runs):
     assert "pnl.parquet" in names or "pnl.csv" in names
     doc = json.loads((run / "metrics.json").read_text())
     for key in ("schema", "qcoord_version", "created", "seed", "n_rounds", "n_train", "source", "game", "strategies",
-                "comparison", "best_local", "hedge", "config"):
+                "comparison", "best_local", "hedge", "drift", "periods", "config"):
         assert key in doc
     assert doc["schema"] == 2 and doc["n_rounds"] == 6000 and doc["seed"] == 3
     for key in ("kind", "tickers", "start", "end", "periods_per_year"):
@@ -97,12 +97,13 @@ def test_report_is_self_contained_with_every_figure_inline(two_runs):
     html = (two_runs / "runs" / "noisy" / "report.html").read_text()
     assert not re.search(r'(src|href)="(?!data:|#)', html)  # nothing fetched from anywhere: opens offline
     assert "<script" not in html
-    for fig in ("hedge_cells", "cumulative_pnl", "rolling_variance", "win_rate_by_input", "pnl_distribution", "inventory"):
+    for fig in ("hedge_cells", "cumulative_pnl", "rolling_variance", "win_rate_by_input", "pnl_distribution",
+                "period_ratios", "inventory"):
         assert f'id="fig-{fig}"' in html
-    assert html.count('src="data:image/png;base64,') == 6
+    assert html.count('src="data:image/png;base64,') == 7
     for section in ("Verdict.", "The game fitted on the training window", "Metrics of the combined book",
                     "Quantum against the best local classical strategy", "Configuration", "x=1, y=1",
-                    "constant hedge"):
+                    "constant hedge", "Training against test window", "Per day", "Newey–West"):
         assert section in html
     ideal = (two_runs / "runs" / "ideal" / "report.html").read_text()
     assert "One Bell pair is worth" in ideal and "What it would take" not in ideal  # entanglement pays there

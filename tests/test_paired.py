@@ -4,6 +4,7 @@ exists, and their long-run variance agrees with statsmodels' HAC estimator."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from backtest.paired import hac_lags, newey_west_variance, paired_tests
@@ -95,3 +96,46 @@ def test_degenerate_inputs_are_named_not_nan():
     out = paired_tests(flat, flat + 1.0, periods_per_year=252, rf_per_period=0.0, book=1.0)
     assert "variance_ratio" not in out and "zero variance" in out["undefined"]
     assert paired_tests(flat[:5], flat[:5], periods_per_year=252, rf_per_period=0.0, book=1.0)["undefined"]
+
+
+# -- in a backtest: drift between the windows, periods, decomposition ----------------------------------
+def test_a_market_that_changes_between_the_windows_is_flagged():
+    """Train on a market whose correlation turns negative when both signals fire, test on one where it never
+    does: the fitted quantum play is no longer the best, and the run says so."""
+    import data
+    from backtest import run_backtest
+
+    first = data.synthetic_pair(40_001, seed=1, mode="signals")
+    calm = data.synthetic_pair(40_001, seed=2, mode="signals", rho_neg=0.8)
+    prices = first.prices.copy()
+    tail = calm.prices.to_numpy()[1:] / calm.prices.to_numpy()[:-1]
+    stitched = np.vstack([prices.to_numpy(), prices.to_numpy()[-1] * np.cumprod(tail, axis=0)])
+    step = first.prices.index[1] - first.prices.index[0]
+    index = first.prices.index.append(pd.DatetimeIndex([first.prices.index[-1] + k * step
+                                                        for k in range(1, tail.shape[0] + 1)]))
+    truth = pd.concat([first.truth, calm.truth.iloc[1:]]).set_axis(index)
+    md = data.MarketData(pd.DataFrame(stitched, index=index, columns=first.prices.columns), truth=truth,
+                         periods_per_year=first.periods_per_year)
+    r = run_backtest(md, indicators="noisy_signal", seed=0)
+    d = r.drift
+    assert d["decision_changed"] and "entanglement helped on the training window but would not" in d["flag"]
+    assert "no longer describes the test window" in r.verdict()
+    assert d["chi2_p_value"] > 1e-3  # the signals' frequencies did not change: only the market did
+    same = run_backtest("signals", rounds=40_000, seed=3)
+    assert same.drift["flag"] is None and not same.drift["decision_changed"]
+
+
+def test_periods_and_decomposition_add_up():
+    from backtest import run_backtest
+
+    r = run_backtest("signals", rounds=40_000, seed=4, fill="queue")
+    per = r.periods
+    assert per["by"] == "day" and sum(row["n"] for row in per["rows"]) + 0 <= r.n_test
+    pnl = r.pnl
+    row = per["rows"][0]
+    day = pnl.index.strftime("%Y-%m-%d") == row["period"]
+    assert row["variance"]["quantum"] == pytest.approx(pnl.loc[day, "quantum"].var(ddof=1), rel=1e-12)
+    assert 0 < row["variance_ratio_ci95"][0] <= row["variance_ratio"] <= row["variance_ratio_ci95"][1]
+    m = r.metrics_dict["quantum"]
+    assert m["pnl_spread_income"] - m["pnl_costs"] + m["pnl_directional"] == pytest.approx(m["pnl_mean"], rel=1e-9)
+    assert m["pnl_spread_income"] > 0 and m["pnl_costs"] > 0
