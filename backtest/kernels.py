@@ -109,6 +109,7 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
     s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
     cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
     eq, eq_peak = sums[8], sums[9]  # compounded equity per unit of book, and its running peak
+    floor = (1.0 - max_share) * eq_peak  # equity below this sets a new max drawdown share
     wins = counts[1]
     hedged, moved = counts[10], counts[11]
     n_c = np.zeros(4, dtype=np.int64)
@@ -141,13 +142,16 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
         dd = peak - cum
         if dd > max_dd:
             max_dd = dd
-        eq *= 1.0 + v * inv_book
-        if eq <= 0.0:  # the book lost more than its size: nothing left to compound
-            eq, max_share = 0.0, 1.0
-        elif eq > eq_peak:
+        eq *= 1.0 + r + rf  # r is the excess return of the round
+        if eq > eq_peak:
             eq_peak = eq
-        elif eq < (1.0 - max_share) * eq_peak:  # a multiplication, not a division, on most rounds
-            max_share = 1.0 - eq / eq_peak if eq > 0.0 else 1.0
+            floor = (1.0 - max_share) * eq_peak
+        elif eq < floor:  # rare: only a new maximum drawdown divides
+            if eq <= 0.0:  # the book lost more than its size: nothing left to compound
+                eq, max_share = 0.0, 1.0
+            else:
+                max_share = 1.0 - eq / eq_peak
+            floor = (1.0 - max_share) * eq_peak
         bs += v
         bq += v * v
         bn += 1
