@@ -29,10 +29,11 @@ def test_periods_per_year_at_every_resolution(index, expected, unit):
 
 
 @pytest.mark.parametrize("rule, ppy", [("W-FRI", 52), ("ME", 12)])
-def test_weekly_and_monthly_sharpe_matches_empyrical(tmp_path, rule, ppy):
+def test_weekly_and_monthly_sharpe_matches_quantstats_and_empyrical(tmp_path, rule, ppy):
     """A weekly or monthly CSV (read by pandas 3 at microsecond resolution) annualises with 52 or 12 periods,
-    and each strategy's Sharpe equals empyrical's mean/std x sqrt(N) on the same book returns."""
+    and each strategy's Sharpe equals quantstats' and empyrical's mean/std x sqrt(N) on the same book returns."""
     empyrical = pytest.importorskip("empyrical", reason="empyrical-reloaded (test extra) is not installed")
+    qs = pytest.importorskip("quantstats", reason="quantstats (test extra) is not installed")
     daily = data.load_sample("jpm_bac").prices
     path = tmp_path / f"panel_{rule}.csv"
     daily.resample(rule).last().dropna().rename_axis("Date").to_csv(path)
@@ -43,3 +44,4 @@ def test_weekly_and_monthly_sharpe_matches_empyrical(tmp_path, rule, ppy):
         ours = r.metrics.loc[name, "sharpe"]
         ref = empyrical.sharpe_ratio(r.returns(name), annualization=ppy)
         assert ours == pytest.approx(ref, rel=1e-9), name
+        assert ours == pytest.approx(qs.stats.sharpe(r.returns(name), periods=ppy), rel=1e-9), name
