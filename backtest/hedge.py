@@ -376,7 +376,7 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
         reasons.append(f"the co-movement changed sign in cell(s) {', '.join(flips)}")
     out["decision_changed"] = bool(reasons)  # what the verdict mentions: the fitted play is no longer the best
     if p_value == p_value and p_value < 1e-3:
-        reasons.append(f"the input frequencies p(x,y) changed (chi-squared p = {p_value:.1e})"
+        reasons.append(f"the input frequencies p(x,y) changed (chi-squared p = {max(p_value, 1e-300):.1e})"
                        + ("" if out["decision_changed"] else ", though the test window's best play is the same"))
     out["flag"] = "; ".join(reasons) if reasons else None
     return out
