@@ -376,12 +376,11 @@ def run_backtest(
     for name, m in metrics.items():
         m["variance_share"] = m["pnl_var"] / var_unc if var_unc and var_unc > 0 else math.nan
         if no_sign:
-            m["hedging_efficiency"] = None
-            m.setdefault("undefined", {})["hedging_efficiency"] = (
+            m["hedging_efficiency"], reason = None, (
                 "the indicators do not change the sign of the co-movement on the training window, so the constant "
                 "hedge is the oracle's play and there is nothing for coordination to capture")
-            continue
-        m["hedging_efficiency"], reason = hedging_efficiency(m["pnl_var"], var_unc, var_or)
+        else:
+            m["hedging_efficiency"], reason = hedging_efficiency(m["pnl_var"], var_unc, var_or)
         if reason:
             m.setdefault("undefined", {})["hedging_efficiency"] = reason
         _flag(m)
@@ -400,11 +399,10 @@ def run_backtest(
                     tuple(discordant[other]), ppy, series["quantum"]["utility"], series[other]["utility"])}
     drift_doc = drift(train_cells.stats(), test_cells.stats(), first_fit, fit_noise, exposure)
     hedge_doc = None
-    if calibrate:
+    if calibrate:  # the first fit's, as ``game`` (later refits are in ``refits``)
         hedge_doc = {**fits[0]["hedge"], "informativeness": informative}
-        sol = fitted.solution
-        if not sol.uses_entanglement:
-            take = what_it_would_take(fitted.hedge, fit_noise)
+        if not first_fit.solution.uses_entanglement:
+            take = what_it_would_take(first_fit.hedge, fit_noise)
             hedge_doc["what_it_would_take"] = {**take, "sentence": sentence(take)}
         if "quantum" in metrics and "classical" in metrics:
             hedge_doc["bell_pair_value"] = _bell_pair_value(fits[0]["hedge"]["values"], metrics, n_test, book,
@@ -439,10 +437,12 @@ def run_backtest(
         indicators={"A": inds[0].describe(), "B": inds[1].describe(), "latency": latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in players},
         config={"rounds": int(rounds) if isinstance(source, SyntheticPair) else None, "strategies": names,
-                "game": {"kind": "hedge"} if calibrate else game.to_dict(), "noise": noise.to_dict(), "backend": backend, "device": device,
+                "game": {"kind": "hedge"} if calibrate else game.to_dict(), "noise": noise.to_dict(),
+                "backend": backend, "device": device,
                 "fill": fill_model.to_dict(), "supply": None if supply is None else supply.to_dict(),
                 "latency": latency, "delay": delay, "train_fraction": train_fraction, "refit_every": refit_every,
-                "book_size": book, "risk_free": risk_free, "risk_aversion": risk_aversion, "seed": seed, "keep_rounds": keep_rounds,
+                "book_size": book, "risk_free": risk_free, "risk_aversion": risk_aversion, "seed": seed,
+                "keep_rounds": keep_rounds,
                 "streamed": feed.streamed},
         elapsed=time.perf_counter() - started,
     )

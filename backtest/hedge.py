@@ -279,7 +279,8 @@ def what_it_would_take(cal: HedgeCalibration, noise: Noise, gain: float = TARGET
         grid = np.linspace(rho_obs, -1.0, steps + 1)
         g = gap(c, grid)
         hit = np.flatnonzero(g >= 0)
-        entry = {"cell": label, "p": float(p.flat[c]), "rho_fitted": rho_obs, "negative_share_observed": _f(share_obs[c])}
+        entry = {"cell": label, "p": float(p.flat[c]), "rho_fitted": rho_obs,
+                 "negative_share_observed": _f(share_obs[c])}
         if hit.size == 0:
             results[label] = {**entry, "feasible": False}
             continue
@@ -319,7 +320,8 @@ def sentence(take: dict) -> str:
                     + _cell_clause(ideal["best"]) + ")")
         agree_txt = f" (x = y in {agree:.0%} of training rounds)" if agree is not None else ""
         return ("no co-movement pattern in a single input cell gives entanglement an edge at these input frequencies, "
-                f"even on a perfect link{agree_txt}: the two servers' indicators must carry more independent information")
+                f"even on a perfect link{agree_txt}: the two servers' indicators must carry more independent "
+                "information")
     return (f"entanglement would beat the best classical rule by {take['gain']:.0%} of book variance on this link only "
             "if " + _cell_clause(b))
 
@@ -368,8 +370,8 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
         helps = q_value > cl_value + TARGET_GAIN * scale
         out["test_game"] = {"classical_rule": {"A": list(fa), "B": list(fb)}, "entanglement_helps": bool(helps)}
         if helps != bool(fitted.solution.uses_entanglement):
-            reasons.append("entanglement " + ("would help on the test window but did not on the training window"
-                                              if helps else "helped on the training window but would not on the test window"))
+            reasons.append("entanglement " + ("would help on the test window but did not on the training window" if helps
+                                              else "helped on the training window but would not on the test window"))
     flips = [c for c, tr, te, zz in zip(CELLS, train.comove, test.comove, z)
              if np.isfinite(zz) and abs(zz) > 3 and np.sign(tr) != np.sign(te)]
     if flips:

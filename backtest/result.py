@@ -355,6 +355,7 @@ class Result:
                 flagged.setdefault(k, []).append(s)
         notes = {"sharpe": "driven by the fill model's assumed spread income (see sharpe_directional)",
                  "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size"}
-        lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)" for k, v in flagged.items()]
+        lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)"
+                  for k, v in flagged.items()]
         lines.append("verdict: " + self.verdict())
         return "\n".join(lines)
