@@ -244,6 +244,11 @@ def period_ratios(periods: dict):
     ax.set_ylabel(f"variance ratio quantum / {periods.get('opponent')}")
     ax.set_title(f"Per {periods.get('by')}: quantum's book variance against the best local classical strategy")
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # ratios read as 0.8, not 8 x 10^-1
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
     if below.any():
         ax.legend(loc="upper right", fontsize=8)
     return fig

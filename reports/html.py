@@ -77,12 +77,26 @@ def _periods_section(doc: dict) -> list[str]:
     share = per.get("share_significantly_below_1")
     txt = (f"<p>Quantum's variance is significantly below {html.escape(str(per.get('opponent')))}'s in "
            f"{share:.0%} of the {len(rows)} periods.</p>") if share is not None else ""
-    return [f"<h2>Per {html.escape(str(per.get('by')))}</h2>", txt, _table(frame)]
+    return [f"<h2>Per {html.escape(str(per.get('by')))}</h2>", txt,
+            f"<details><summary>the {len(rows)} periods</summary>{_table(frame)}</details>"]
+
+
+FLAG_TEXT = {
+    "sharpe": "Sharpe driven by the fill model's assumed spread income (mean income above the directional P&L); "
+              "read sharpe_directional",
+    "hedging_efficiency": "hedging efficiency outside [0, 1]",
+    "max_drawdown_share": "the book lost more than its size in one round",
+}
 
 
 def _flags(doc: dict) -> str:
-    items = [f"<li><b>{html.escape(s)}</b> {html.escape(k)} ⚑ {html.escape(why)}</li>"
-             for s, m in doc["strategies"].items() for k, why in (m.get("flags") or {}).items()]
+    """One line per kind of flag, naming the strategies (each one's reason is in metrics.json)."""
+    by_key: dict[str, list[str]] = {}
+    for s, m in doc["strategies"].items():
+        for k in m.get("flags") or {}:
+            by_key.setdefault(k, []).append(s)
+    items = [f"<li>⚑ {html.escape(FLAG_TEXT.get(k, k))}: {html.escape(', '.join(names))}</li>"
+             for k, names in by_key.items()]
     return f"<ul class='meta'>{''.join(items)}</ul>" if items else ""
 
 
