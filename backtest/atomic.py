@@ -9,6 +9,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import BacktestError
+
+
+def check_writable(path: str | Path, option: str, *, overwrite: bool = False) -> Path:
+    """Before any work: ``path`` (a file or folder to create) must be free unless ``overwrite``, and the nearest
+    folder above it that exists must take new entries (tried for real: a probe folder is made and removed)."""
+    path = Path(path)
+    if path.exists() and not (overwrite and path.is_file()):
+        raise BacktestError(f"{option} {path} already exists" + ("" if overwrite else "; choose another name"))
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BacktestError(f"{option} {path}: {parent} is a file, not a folder")
+    try:
+        Path(tempfile.mkdtemp(dir=parent, prefix=".qcoord-probe.")).rmdir()
+    except OSError as exc:
+        raise BacktestError(f"{option} {path}: cannot write in {parent} ({exc.strerror or exc})") from None
+    return path
+
 
 @contextmanager
 def atomic_file(path: str | Path, mode: str = "w") -> Iterator:

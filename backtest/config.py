@@ -28,7 +28,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                    "threshold": None},
     "game": {"kind": "hedge", "beta": 0.0, "rule": "hedge"},
     "noise": {"visibility": 1.0, "readout_a": [0.0, 0.0], "readout_b": [0.0, 0.0], "storage_time": 0.0,
-              "t1": math.inf, "t2": math.inf, "stored": "both", "loss_a": 0.0, "loss_b": 0.0},
+              "t1": math.inf, "t2": None, "stored": "both", "loss_a": 0.0, "loss_b": 0.0},
     "supply": {"pair_rate": None, "decision_rate": None, "memory_slots": 1, "max_age": math.inf},
     "fill": {"name": "bias", "exposure": None, "spread_bps": None, "p_first": None, "p_second": None, "lot": None,
              "half_spread": None, "fee": None, "inventory_limit": None, "cut_cost": None},
@@ -68,6 +68,11 @@ def load_toml(path: str | Path) -> dict:
             if key not in cfg[section]:
                 raise BacktestError(f"{path}: unknown key {key!r} in [{section}]")
             cfg[section][key] = _inf(value)
+    strategies = cfg["run"]["strategies"]
+    if isinstance(strategies, str):  # `strategies = "quantum,classical"`: a list in one string, not its letters
+        cfg["run"]["strategies"] = [s.strip() for s in strategies.split(",") if s.strip()]
+    elif not (isinstance(strategies, list) and all(isinstance(s, str) for s in strategies)):
+        raise BacktestError(f"{path}: [run] strategies must be a list of names, got {strategies!r}")
     return cfg
 
 

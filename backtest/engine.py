@@ -39,6 +39,7 @@ from .supply import BellPairSupply, SupplyState
 CHUNK = 1 << 20  # rounds per chunk: the unit of randomness and of memory
 IN_MEMORY_ROWS = 1 << 22  # synthetic runs up to this many rows are generated whole (any indicator, refits)
 MIN_ROUNDS = 30
+MAX_ROUNDS = 10**11  # about seven hours of the streamed path at 4 M rounds/s on one core: beyond, nothing finishes
 EQUITY_POINTS = 4000
 BLOCKS = 500
 
@@ -175,7 +176,8 @@ def run_backtest(
     fill_model = make_fill(fill) if isinstance(fill, str) else fill
     if not isinstance(fill_model, FillModel):
         raise BacktestError(f"fill must be 'bias', 'queue' or a FillModel, got {fill!r}")
-    for name, value, lo in (("latency", latency, 0), ("delay", delay, 1), ("seed", seed, 0), ("keep_rounds", keep_rounds, 0)):
+    for name, value, lo in (("latency", latency, 0), ("delay", delay, 1), ("seed", seed, 0),
+                            ("keep_rounds", keep_rounds, MIN_ROUNDS)):
         if not isinstance(value, (int, np.integer)) or value < lo:
             raise BacktestError(f"{name} must be a whole number >= {lo}, got {value!r}")
     if not (0.0 < train_fraction < 1.0):
@@ -202,6 +204,12 @@ def run_backtest(
     if isinstance(source, SyntheticPair):
         if not isinstance(rounds, (int, np.integer)) or rounds < 2 * MIN_ROUNDS:
             raise BacktestError(f"rounds must be a whole number >= {2 * MIN_ROUNDS}, got {rounds!r}")
+        if rounds > MAX_ROUNDS:
+            raise BacktestError(f"rounds = {rounds:.3g} cannot finish: at most {MAX_ROUNDS:.0e} (about seven hours of "
+                                "the streamed path at 4 M rounds/s on one core)")
+        if latency > rounds or delay > rounds:  # before any row is drawn: these lengths size the feed
+            raise BacktestError(f"latency ({latency} bars) and delay ({delay} rounds) must not exceed the run "
+                                f"({rounds} rounds)")
         lookback = max((i.lookback or 0) for i in inds)
         n_rows = int(rounds) + 1 + lookback + latency + 1
         stream_ok = all(isinstance(i.lookback, (int, np.integer)) for i in inds) and refit_every is None
@@ -213,6 +221,10 @@ def run_backtest(
             feed = ArrayFeed.from_pair(source, n_rows, inds, latency, seeds)
         src_info = {"kind": "synthetic", "mode": source.mode, "params": source.params()}
     elif isinstance(source, MarketData):
+        rows = len(source.prices)
+        if latency + 2 * MIN_ROUNDS >= rows or delay >= rows:
+            raise BacktestError(f"latency ({latency} bars) or delay ({delay} rounds) is too long for the data "
+                                f"({rows} rows of {', '.join(source.tickers)})")
         feed = ArrayFeed.from_market(source, inds, latency, seeds)
         src_info = dict(source.meta)
     else:

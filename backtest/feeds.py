@@ -16,7 +16,7 @@ import pandas as pd
 from data import MarketData, SyntheticPair
 
 from .errors import BacktestError
-from .indicators import Indicator, ThresholdIndicator, as_bits
+from .indicators import Indicator, ThresholdIndicator, as_bits, evaluate
 from .views import LocalView, make_views
 
 FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
@@ -68,9 +68,9 @@ def prefetch(iterator, depth: int = 2):
 def warmup(indicator: Indicator, view: LocalView) -> int:
     """First row at which the indicator's output is defined."""
     if isinstance(indicator, ThresholdIndicator):
-        values = indicator.score(view)
+        values = evaluate(indicator, view, "score")
     else:
-        values = as_bits(indicator(view), indicator.name, view)
+        values = as_bits(evaluate(indicator, view), indicator.name, view)
     ok = np.flatnonzero(np.isfinite(values))
     if ok.size == 0:
         raise BacktestError(f"indicator {indicator.name} is undefined on every row (warm-up longer than the data?)")
@@ -125,7 +125,7 @@ class _Feed:
                           spread=arr.get("spread"), signals=arr.get("signals"), regime=arr.get("regime"), first_row=first_row, clock=self.clock)
 
     def _raw_inputs(self, views: tuple[LocalView, LocalView]) -> list[np.ndarray]:
-        return [as_bits(ind(view), ind.name, view) for ind, view in zip(self.indicators, views)]
+        return [as_bits(evaluate(ind, view), ind.name, view) for ind, view in zip(self.indicators, views)]
 
     def _checked(self, raw: list[np.ndarray], first_row: int) -> tuple[np.ndarray, np.ndarray]:
         """Indicator outputs of rows that must be defined (after the warm-up) as uint8 bits."""
@@ -196,7 +196,7 @@ class ArrayFeed(_Feed):
     def fit_indicators(self, start: int, stop: int) -> None:
         """Fit on rows [start, stop): the view ends at ``stop``, so nothing later can leak in."""
         for ind, view in zip(self.indicators, self.views):
-            ind.fit(view.rows(0, stop), start=start)
+            evaluate(ind, view.rows(0, stop), "fit", start=start)
         self._raw = self._raw_inputs(self.views)
 
     def fit_view(self) -> tuple[LocalView, LocalView]:
@@ -279,7 +279,7 @@ class StreamFeed(_Feed):
         stop = min(stop, start + FIT_ROWS_MAX)
         self._fit_views = self._views(self._peek(stop), 0)
         for ind, view in zip(self.indicators, self._fit_views):
-            ind.fit(view, start=start)
+            evaluate(ind, view, "fit", start=start)
 
     def fit_view(self) -> tuple[LocalView, LocalView]:
         return self._fit_views

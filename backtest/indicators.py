@@ -330,6 +330,19 @@ def copy_indicator(ind: Indicator) -> Indicator:
     return copy.deepcopy(ind)
 
 
+def evaluate(indicator: Indicator, view: LocalView, method: str = "__call__", **kwargs):
+    """``indicator(view)`` (or another of its methods: ``score``, ``fit``), with any failure of a user's code turned
+    into one BacktestError line naming the indicator and its exception."""
+    try:
+        return getattr(indicator, method)(view, **kwargs)
+    except BacktestError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - user code: any exception, reported in one line
+        where = "" if method == "__call__" else f".{method}"
+        raise BacktestError(f"indicator {indicator.name}{where} failed on the {view.side} server's view "
+                            f"({view.ticker}): {type(exc).__name__}: {exc}") from None
+
+
 def as_bits(values, name: str, view: LocalView) -> np.ndarray:
     """Indicator output of the view's length: uint8 0/1 when it cannot be undefined (bool or integer output),
     else float 0/1/NaN; a BacktestError naming the indicator otherwise."""
@@ -408,10 +421,10 @@ def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cut
     if n < 4:
         return
     rng = np.random.default_rng(seed)
-    base = as_bits(indicator(view), indicator.name, view)
+    base = as_bits(evaluate(indicator, view), indicator.name, view)
     for i, cut in enumerate(rng.integers(n // 4, max(n // 4 + 1, 3 * n // 4), size=cuts)):
         cut = int(cut)
-        other = as_bits(indicator(_perturbed(view, cut, rng, mirror=i % 2 == 0)), indicator.name, view)
+        other = as_bits(evaluate(indicator, _perturbed(view, cut, rng, mirror=i % 2 == 0)), indicator.name, view)
         a, b = base[: cut + 1], other[: cut + 1]
         same = (a == b) | (np.isnan(a) & np.isnan(b))
         if not same.all():

@@ -160,6 +160,10 @@ class Result:
         g, m = self.game, self.metrics_dict
         hedge = getattr(self, "hedge", None)
         local = [s for s in m if s in self.local_names]
+        unc = m.get("uncoordinated", {}).get("pnl_var")
+        if unc is None or not (unc > 0):  # nothing moved: say what is degenerate, never print NaN
+            return ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
+                    "test window), so there is nothing to hedge and no strategy can be compared with another.")
         sentences = []
         if local:
             low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
@@ -167,7 +171,7 @@ class Result:
             tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
             share = m[low].get("variance_share")
             sentences.append(f"Lowest test book variance among strategies that do not communicate: {low}"
-                             + (f" (tied with {', '.join(tied)}: the same decisions)" if tied else "")
+                             + (f" (tied with {', '.join(tied)})" if tied else "")
                              + (f", at {share:.1%} of the variance of independent coins" if _finite(share) else "")
                              + ".")
         if hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:

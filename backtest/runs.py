@@ -9,6 +9,7 @@ and the figures as PNG.
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime
 from pathlib import Path
 
@@ -42,11 +43,12 @@ def new_run_dir(runs_dir: str | Path, name: str | None) -> Path:
         if "/" in name or name.startswith("."):
             raise BacktestError(f"--name {name!r}: use a plain folder name")
         return root / name
+    # the clock, then a random suffix: two runs started in the same second never pick the same folder
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path, k = root / stamp, 2
-    while path.exists():
-        path, k = root / f"{stamp}-{k}", k + 1
-    return path
+    while True:
+        path = root / f"{stamp}-{secrets.token_hex(2)}"
+        if not path.exists():
+            return path
 
 
 def figures(result: Result) -> dict[str, tuple[bytes, str]]:

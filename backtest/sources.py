@@ -66,17 +66,54 @@ def load(spec: SourceSpec, n_rows: int | None = None) -> MarketData:
             raise BacktestError("--yahoo needs tickers, --start and --end")
         return data.load_yahoo(spec.tickers, spec.start, spec.end, spec.interval, cache_dir=spec.cache_dir)
     if spec.start or spec.end:
-        md = md[spec.start : spec.end]
+        md = md[parse_date(spec.start, "start") : parse_date(spec.end, "end")]
     return md
 
 
+def parse_date(text, what: str):
+    """A date or timestamp from text (None stays None); a BacktestError naming the option otherwise."""
+    import pandas as pd
+
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(str(text))
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise BacktestError(f"--{what} {text!r} is not a date (use YYYY-MM-DD, optionally with a time)")
+    return stamp
+
+
 # -- command-line options ---------------------------------------------------------------------------
+def whole(text) -> int:
+    """A whole number from text, in any notation people use for one: 200000, 2e5, 200_000 (ValueError otherwise)."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)  # ValueError for words; 2e5 -> 200000.0
+        if not (math.isfinite(value) and value.is_integer()):
+            raise ValueError(f"{text!r} is not a whole number") from None
+        return int(value)
+
+
+def date_text(text: str) -> str:
+    """An argparse ``type=`` for --start/--end: the text, once it reads as a date."""
+    try:
+        parse_date(text, "date")
+    except BacktestError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD, optionally with a time)") from None
+    return text
+
+
 def bounded(cast: type, lo: float | None = None, hi: float | None = None, what: str = "", *, open_lo: bool = False):
-    """An argparse ``type=`` converter: ``cast(text)``, finite, within [lo, hi] (lo excluded when ``open_lo``)."""
+    """An argparse ``type=`` converter: ``cast(text)``, finite, within [lo, hi] (lo excluded when ``open_lo``);
+    ``cast=int`` accepts whole numbers in scientific notation (2e5)."""
+    parse = whole if cast is int else cast
 
     def convert(text: str):
         try:
-            value = cast(text)
+            value = parse(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if cast is int else 'a number'}") from None
         below = lo is not None and (value <= lo if open_lo else value < lo)
@@ -119,8 +156,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, defaults: bool = True)
     src.add_argument("--csv", nargs="+", metavar="FILE", help="CSV file(s): a wide panel or one OHLCV file per ticker")
     src.add_argument("--yahoo", nargs="+", metavar="TICKER", help="download from Yahoo Finance (cached on disk)")
     g.add_argument("--tickers", nargs="+", metavar="T", help="pick columns of a panel, or name per-ticker files")
-    g.add_argument("--start", help="first date (Yahoo: required; csv/sample: cut)")
-    g.add_argument("--end", help="last date (Yahoo: exclusive, required; csv/sample: cut, inclusive)")
+    g.add_argument("--start", type=date_text, help="first date (Yahoo: required; csv/sample: cut)")
+    g.add_argument("--end", type=date_text, help="last date (Yahoo: exclusive, required; csv/sample: cut, inclusive)")
     g.add_argument("--interval", default="1d" if defaults else None, help="Yahoo bar interval (default 1d)")
     g.add_argument("--cache-dir", help="Yahoo price cache folder (default ~/.cache/qcoord/yahoo)")
     g.add_argument("--session", choices=("all", "regular"), default="all" if defaults else None,

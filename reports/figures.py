@@ -50,7 +50,8 @@ def rolling_variance(block_var: pd.DataFrame, block_rounds: int, smooth: int = 1
         ax.plot(block_var.index, s, color=colour(name), lw=0.5, alpha=0.25)
         ax.plot(block_var.index, s.rolling(smooth, center=True, min_periods=1).mean(), color=colour(name),
                 lw=1.5, label=name)
-    ax.set_yscale("log")
+    if (block_var.to_numpy() > 0).any():
+        ax.set_yscale("log")
     ax.set_title(f"Book P&L variance per block of {block_rounds} rounds (line: mean of {smooth} blocks)")
     ax.set_ylabel("variance (currency² per round)")
     ax.set_xlabel("block start")
@@ -89,10 +90,13 @@ def pnl_distribution(pnl: pd.DataFrame, bins: int = 80):
     fig, ax = new_figure()
     values = pnl.to_numpy(dtype=float)
     lo, hi = np.nanpercentile(values, [0.5, 99.5])
+    if not hi > lo:  # every round the same P&L (prices that do not move): one bar, no density to take a log of
+        lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
     for name in ordered(pnl.columns):
         ax.hist(pnl[name].to_numpy(), bins=edges, histtype="step", density=True, color=colour(name), label=name)
-    ax.set_yscale("log")
+    if np.ptp(values) > 0:
+        ax.set_yscale("log")
     ax.set_title("Per-round book P&L (central 99%)")
     ax.set_xlabel("P&L per round (currency)")
     ax.set_ylabel("density")

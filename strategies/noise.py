@@ -42,7 +42,8 @@ class Noise:
       (a two-qubit depolarizing error of parameter p = 1 - v).
     - ``readout_a``, ``readout_b``: (P(read 1 | 0), P(read 0 | 1)) per party; a single number means symmetric.
     - ``storage_time`` (seconds) each stored half waits; ``t1``, ``t2`` (seconds) its relaxation and
-      dephasing times, ``t2 <= 2 t1``; ``t1 = inf`` is pure dephasing. ``stored``: "both" halves wait
+      dephasing times, ``t2 <= 2 t1``; ``t1 = inf`` is pure dephasing; ``t2`` unset (None) means limited by
+      T1 only, T2 = 2 T1 (inf when T1 is). ``stored``: "both" halves wait
       (default: each server holds its qubit until its decision), or only "a" or "b".
     - ``loss_a``, ``loss_b``: probability that the party's detector does not click; the party then
       outputs its fallback bit (part of its local rule).
@@ -53,7 +54,7 @@ class Noise:
     readout_b: tuple[float, float] = (0.0, 0.0)
     storage_time: float = 0.0
     t1: float = math.inf
-    t2: float = math.inf
+    t2: float | None = None
     stored: str = "both"
     loss_a: float = 0.0
     loss_b: float = 0.0
@@ -64,6 +65,8 @@ class Noise:
         object.__setattr__(self, "readout_b", _pair("readout error", self.readout_b))
         object.__setattr__(self, "loss_a", _prob("loss", self.loss_a))
         object.__setattr__(self, "loss_b", _prob("loss", self.loss_b))
+        if self.t2 is None:  # unset: limited by T1 only
+            object.__setattr__(self, "t2", 2.0 * float(self.t1))
         for name in ("storage_time", "t1", "t2"):
             v = float(getattr(self, name))
             object.__setattr__(self, name, v)
@@ -85,7 +88,7 @@ class Noise:
         readout_error: float | tuple[float, float] = 0.0,
         storage_time: float = 0.0,
         t1: float = math.inf,
-        t2: float = math.inf,
+        t2: float | None = None,
         loss: float = 0.0,
         stored: str = "both",
     ) -> Noise:

@@ -199,8 +199,8 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     (["sweep", "visibility"], "write PARAM=V1,V2"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):
-    res = qcoord(*args, "--rounds", "2000", cwd=tmp_path) if args[0] == "backtest" and "--config" not in args else \
-        qcoord(*args, cwd=tmp_path)
+    synthetic = args[0] == "backtest" and "--config" not in args and not {"--sample", "--csv", "--yahoo"} & set(args)
+    res = qcoord(*args, "--rounds", "2000", cwd=tmp_path) if synthetic else qcoord(*args, cwd=tmp_path)
     assert res.returncode == 2, res.stdout
     assert message in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1

@@ -130,6 +130,12 @@ def resolve(args: argparse.Namespace) -> dict:
             src[name] = per_ticker(name, value)
     if args.strategies is not None:
         cfg["run"]["strategies"] = args.strategies
+    if src["kind"] != "synthetic":  # options that would otherwise be ignored without a word
+        if args.rounds is not None:
+            raise BacktestError("--rounds sets the length of a synthetic run; real data plays all its rows (cut them "
+                                "with --start/--end)")
+        if args.strategies is not None and "regime_oracle" in args.strategies:
+            raise BacktestError("--strategies regime_oracle needs a synthetic source (it knows the true regime)")
     if args.no_indicator_check:
         cfg["run"]["check_indicators"] = False
     n = cfg["noise"]
@@ -182,10 +188,11 @@ def describe_indicators(result) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..runs import new_run_dir, write_run
 
+    from ..atomic import check_writable
+
     cfg = resolve(args)
     out = Path(args.out) if args.out else new_run_dir(args.runs_dir, args.name)
-    if out.exists():
-        raise BacktestError(f"{out} already exists; choose another --name or --out")
+    check_writable(out, "--out" if args.out else "run folder")  # before any work: a result is never lost
     result = execute(cfg, progress=args.progress)
     write_run(result, cfg, out)
     if args.json:

@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0, help="synthetic: random seed (default 0)")
     p.add_argument("--list-samples", action="store_true", help="list the shipped samples and exit")
     p.add_argument("--out", metavar="FILE.csv", help="also write the prices (and synthetic truth) to this CSV")
+    p.add_argument("--force", action="store_true", help="let --out replace an existing file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run)
 
@@ -29,6 +30,12 @@ def run(args: argparse.Namespace) -> int:
         for name, text in data.samples().items():
             print(f"{name:10s} {text}")
         return 0
+    if args.out:
+        from ..atomic import check_writable
+
+        if not args.out.endswith(".csv"):
+            raise BacktestError(f"--out {args.out}: expected a .csv file name")
+        check_writable(args.out, "--out", overwrite=args.force)
     spec = spec_from_args(args, seed=args.seed)
     md = load(spec, n_rows=args.rounds + 1)
     summary = md.summary()
@@ -37,8 +44,6 @@ def run(args: argparse.Namespace) -> int:
         summary["truth"] = {c: float(truth[c].iloc[1:].mean()) for c in truth.columns if c != "rho"}
     if args.out:
         frame = md.prices if truth is None else md.prices.join(truth)
-        if not args.out.endswith(".csv"):
-            raise BacktestError(f"--out {args.out}: expected a .csv file name")
         with atomic_file(args.out) as fh:
             frame.to_csv(fh, index_label="Date")
         summary["written"] = args.out
@@ -50,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"rows             {summary['rows']}  ({summary['start']} → {summary['end']})")
     print(f"periods per year {summary['periods_per_year']:g}")
     print(f"dropped rows     {summary['dropped_rows']}  {summary['source'].get('alignment', '')}")
-    print(f"return corr      {summary['return_correlation']:.4f}")
+    corr = summary.get("return_correlation")
+    print(f"return corr      {'n/a (one ticker)' if corr is None else f'{corr:.4f}'}")
     for t, v in summary["annual_volatility"].items():
         print(f"volatility {t:5s} {v:.2%} a year")
     for k, v in summary.get("truth", {}).items():

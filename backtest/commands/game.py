@@ -48,7 +48,7 @@ def add_game_arguments(parser: argparse.ArgumentParser, defaults: bool = True) -
                    help="readout error per party: symmetric E, or P(1|0),P(0|1) (default 0)")
     n.add_argument("--storage-time", type=_time, default=d(0.0), metavar="T", help="seconds each half is stored (default 0)")
     n.add_argument("--t1", type=_time, default=d(math.inf), help="T1 relaxation time, seconds (default inf)")
-    n.add_argument("--t2", type=_time, default=d(math.inf), help="T2 dephasing time, seconds (default inf; <= 2*T1)")
+    n.add_argument("--t2", type=_time, help="T2 dephasing time, seconds (default 2*T1: limited by T1 only; <= 2*T1)")
     n.add_argument("--stored", choices=("both", "a", "b"), default=d("both"), help="which halves wait (default both)")
     n.add_argument("--loss", type=probability, default=d(0.0), help="P(no click) per party; falls back to a local rule")
 
@@ -119,6 +119,8 @@ def simulate(solution, rounds: int, backend: str, seed: int, device: str | None 
 def run(args: argparse.Namespace) -> int:
     from strategies import Game, StrategyError, check_p_xy, independent, solve
 
+    if args.device and not args.rounds:
+        raise BacktestError("--device plays the quantum strategy on the device's noise model: add --rounds N")
     if args.p_xy is not None and (args.p_x is not None or args.p_y is not None):
         raise BacktestError("give either --p-xy or --p-x/--p-y, not both")
     if args.p_xy is not None:

@@ -193,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else new_run_dir("runs", "sweep-" + datetime.now().strftime("%Y%m%d-%H%M%S"))
     if out.exists() and not (out / "points").is_dir():
         raise BacktestError(f"{out} exists and is not a sweep folder")
+    if not out.exists():
+        from ..atomic import check_writable
+
+        check_writable(out, "--out")
     (out / "points").mkdir(parents=True, exist_ok=True)
     bar = None
     if (sys.stderr.isatty() if args.progress is None else args.progress):

@@ -1,0 +1,132 @@
+"""Regression tests for bad input found by trying the CLI as a new user: every one is a one-line error with exit
+code 2 before any work (nothing written), or now does the documented thing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backtest.runs import new_run_dir
+
+SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "samples" / "pypfopt_adjclose_panel_1990-2024.csv"
+
+
+def qcoord(*args: str, cwd: Path, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
+    # a bounded wait: a check that came after the computation would run into it and fail here
+    return subprocess.run(["qcoord", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+def _one_line_exit_2(res: subprocess.CompletedProcess, message: str) -> None:
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert message in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["backtest", "--sample", "jpm_bac", "--start", "notadate"], "'notadate' is not a date"),
+    (["backtest", "--sample", "jpm_bac", "--end", "2015-13-45"], "'2015-13-45' is not a date"),
+    (["data", "--sample", "jpm_bac", "--start", "notadate"], "'notadate' is not a date"),
+    (["data", "--csv", str(SAMPLE_CSV), "--tickers", "GOOG", "META", "--end", "2015-13-45"], "is not a date"),
+    (["backtest", "--rounds", "2000", "--keep-rounds", "0"], "keep_rounds must be a whole number >= 30"),
+    (["backtest", "--rounds", "1e24"], "cannot finish: at most 1e+11"),
+    (["backtest", "--rounds", "2000", "--latency", "1000000000"], "latency (1000000000 bars)"),
+    (["backtest", "--sample", "jpm_bac", "--latency", "100000"], "too long for the data"),
+    (["backtest", "--sample", "jpm_bac", "--rounds", "5000"], "--rounds sets the length of a synthetic run"),
+    (["backtest", "--sample", "jpm_bac", "--strategies", "quantum,regime_oracle"], "needs a synthetic source"),
+    (["game", "--device", "FakeSherbrooke"], "add --rounds N"),
+])
+def test_tracebacks_and_silent_options_are_now_one_line_errors(tmp_path, args, message):
+    _one_line_exit_2(qcoord(*args, cwd=tmp_path), message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_whole_numbers_in_scientific_notation(tmp_path):
+    res = qcoord("backtest", "--rounds", "2e3", "--keep-rounds", "1e3", "--json", "--out", "r", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["config"]["rounds"] == 2000 and doc["config"]["keep_rounds"] == 1000
+    _one_line_exit_2(qcoord("backtest", "--rounds", "2000.5", cwd=tmp_path), "'2000.5' is not a whole number")
+
+
+@pytest.mark.parametrize("where", ["out_under_file", "runs_dir_file", "proc"])
+def test_output_locations_are_checked_before_any_work(tmp_path, where):
+    """A 10^10-round run would take hours: the error must come first."""
+    (tmp_path / "file.txt").write_text("x")
+    opts = {"out_under_file": ["--out", "file.txt/sub"], "runs_dir_file": ["--runs-dir", "file.txt"],
+            "proc": ["--out", "/proc/qcoord-run"]}[where]
+    res = qcoord("backtest", "--rounds", "1e10", *opts, cwd=tmp_path, timeout=60)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert ("is a file, not a folder" in res.stderr) or ("cannot write in" in res.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_other_commands_check_their_outputs_first(tmp_path):
+    _one_line_exit_2(qcoord("data", "--sample", "jpm_bac", "--out", "/proc/x.csv", cwd=tmp_path), "cannot write in")
+    first = qcoord("data", "--sample", "jpm_bac", "--out", "p.csv", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    _one_line_exit_2(qcoord("data", "--sample", "jpm_bac", "--out", "p.csv", cwd=tmp_path), "p.csv already exists")
+    assert qcoord("data", "--sample", "jpm_bac", "--out", "p.csv", "--force", cwd=tmp_path).returncode == 0
+
+
+def test_compare_writes_its_figure_beside_the_runs_and_refuses_unknown_strategies(tmp_path):
+    assert qcoord("backtest", "--rounds", "2000", "--name", "a", cwd=tmp_path).returncode == 0
+    res = qcoord("compare", "runs/a", "runs/a", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "runs" / "a" / "compare.png").exists() and not (tmp_path / "compare.png").exists()
+    _one_line_exit_2(qcoord("compare", "runs/a", "--strategies", "foo", cwd=tmp_path), "['foo'] ran in none")
+    _one_line_exit_2(qcoord("compare", "runs/a", "--figure", "/proc/x.png", cwd=tmp_path), "cannot write in")
+
+
+def test_a_failing_custom_indicator_is_named_in_one_line(tmp_path):
+    (tmp_path / "badind.py").write_text("def boom(view):\n    raise ZeroDivisionError('my bug')\nboom.lookback = 0\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    res = qcoord("backtest", "--rounds", "2000", "--indicator", "badind:boom", "--out", "r", cwd=tmp_path, env=env)
+    _one_line_exit_2(res, "indicator boom failed on the A server's view (X): ZeroDivisionError: my bug")
+    assert not (tmp_path / "r").exists()
+
+
+def test_default_run_names_never_collide():
+    names = {new_run_dir("runs", None).name for _ in range(200)}  # all within the same second or two
+    assert len(names) == 200
+
+
+def test_unset_t2_means_limited_by_t1(tmp_path):
+    game = qcoord("game", "--t1", "1e-4", "--storage-time", "1e-5", "--json", cwd=tmp_path)
+    assert game.returncode == 0, game.stderr
+    assert json.loads(game.stdout)["noise"]["t2"] == pytest.approx(2e-4)
+    sweep = qcoord("sweep", "t2=1e-5,5e-5", "--t1", "1e-4", "--storage-time", "1e-5", "--rounds", "2000",
+                   "--out", "sw", cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr
+    from strategies import Noise
+
+    assert Noise(t1=1e-4).t2 == pytest.approx(2e-4) and Noise().t2 == float("inf")
+
+
+def test_a_degenerate_run_says_what_is_degenerate(tmp_path):
+    res = qcoord("backtest", "--rounds", "2000", "--sigma", "0", "--out", "r", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    verdict = json.loads((tmp_path / "r" / "metrics.json").read_text())["verdict"]
+    assert verdict.startswith("Degenerate run") and "nan" not in verdict.lower() and "None" not in verdict
+    assert "Warning" not in res.stderr
+
+
+def test_toml_strategies_as_one_string_is_a_list_not_letters(tmp_path):
+    (tmp_path / "c.toml").write_text('[run]\nstrategies = "quantum,classical"\nrounds = 2000\n')
+    res = qcoord("backtest", "--config", "c.toml", "--json", "--out", "r", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["config"]["strategies"] == ["uncoordinated", "quantum", "classical", "oracle"]
+    (tmp_path / "d.toml").write_text("[run]\nstrategies = 3\n")
+    _one_line_exit_2(qcoord("backtest", "--config", "d.toml", cwd=tmp_path), "strategies must be a list of names")
+
+
+def test_one_ticker_file_is_described(tmp_path):
+    csv = tmp_path / "ONE.csv"
+    csv.write_text("Date,Close\n" + "".join(f"2020-01-{d:02d},{100 + d}\n" for d in range(1, 31)))
+    res = qcoord("data", "--csv", str(csv), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "n/a (one ticker)" in res.stdout
