@@ -12,6 +12,12 @@ from pathlib import Path
 from .errors import BacktestError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def check_writable(path: str | Path, option: str, *, overwrite: bool = False) -> Path:
     """Before any work: ``path`` (a file or folder to create) must be free unless ``overwrite``, and the nearest
     folder above it that exists must take new entries (tried for real: a probe folder is made and removed)."""
@@ -37,6 +43,7 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the permissions the user asked for
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
             yield fh
         os.replace(tmp, path)
@@ -52,7 +59,10 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
+        if path.exists():  # a folder that appeared meanwhile is never replaced
+            raise BacktestError(f"{path} appeared while this run was being written; nothing was replaced")
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -211,6 +211,9 @@ def run_backtest(
             raise BacktestError(f"latency ({latency} bars) and delay ({delay} rounds) must not exceed the run "
                                 f"({rounds} rounds)")
         lookback = max((i.lookback or 0) for i in inds)
+        if lookback > rounds:  # e.g. --window 1e9: it would size the feed
+            raise BacktestError(f"the indicators need {lookback} bars of history (window), more than the run "
+                                f"({rounds} rounds)")
         n_rows = int(rounds) + 1 + lookback + latency + 1
         stream_ok = all(isinstance(i.lookback, (int, np.integer)) for i in inds) and refit_every is None
         if n_rows > IN_MEMORY_ROWS and stream_ok:
@@ -222,6 +225,10 @@ def run_backtest(
         src_info = {"kind": "synthetic", "mode": source.mode, "params": source.params()}
     elif isinstance(source, MarketData):
         rows = len(source.prices)
+        lookback = max((i.lookback or 0) for i in inds)
+        if lookback + 2 * MIN_ROUNDS >= rows:
+            raise BacktestError(f"the indicators need {lookback} bars of history (window), too many for the data "
+                                f"({rows} rows of {', '.join(source.tickers)})")
         if latency + 2 * MIN_ROUNDS >= rows or delay >= rows:
             raise BacktestError(f"latency ({latency} bars) or delay ({delay} rounds) is too long for the data "
                                 f"({rows} rows of {', '.join(source.tickers)})")

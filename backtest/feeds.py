@@ -178,7 +178,8 @@ class ArrayFeed(_Feed):
     @classmethod
     def from_market(cls, md: MarketData, indicators, latency, seeds) -> ArrayFeed:
         if len(md.tickers) != 2:
-            raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two with tickers=[...]")
+            raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two (--tickers A B on the "
+                                "command line, tickers=[...] in Python)")
         index = md.index
         return cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
                    lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)

@@ -34,7 +34,7 @@ import numpy as np
 from strategies import Game, Noise, classical_optimum, deterministic_value, quantum_lower_bound
 
 from . import kernels
-from .stats import wilson_ci
+from .stats import format_p, wilson_ci
 
 Z95 = 1.959963984540054
 CELLS = ("00", "01", "10", "11")
@@ -378,7 +378,7 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
         reasons.append(f"the co-movement changed sign in cell(s) {', '.join(flips)}")
     out["decision_changed"] = bool(reasons)  # what the verdict mentions: the fitted play is no longer the best
     if p_value == p_value and p_value < 1e-3:
-        reasons.append(f"the input frequencies p(x,y) changed (chi-squared p = {max(p_value, 1e-300):.1e})"
+        reasons.append(f"the input frequencies p(x,y) changed (chi-squared {format_p(p_value)})"
                        + ("" if out["decision_changed"] else ", though the test window's best play is the same"))
     out["flag"] = "; ".join(reasons) if reasons else None
     return out

@@ -305,10 +305,14 @@ def make_indicator(spec: str | Indicator | Callable, **params) -> Indicator:
     if not isinstance(spec, str):
         raise BacktestError(f"indicator must be a name, 'module:function', a function or an Indicator, got {spec!r}")
     if spec in BUILTINS:
-        try:
-            return BUILTINS[spec](**params)
-        except TypeError as exc:
-            raise BacktestError(f"indicator {spec}: {exc}") from None
+        import inspect
+
+        takes = [p for p in inspect.signature(BUILTINS[spec].__init__).parameters if p != "self"]
+        stray = [k for k in params if k not in takes]
+        if stray:
+            raise BacktestError(f"indicator {spec} takes {', '.join('--' + t for t in takes)}; "
+                                f"{', '.join('--' + k for k in stray)} do(es) not apply to it")
+        return BUILTINS[spec](**params)
     if ":" in spec:
         module, _, attr = spec.partition(":")
         try:

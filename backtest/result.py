@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .stats import format_p
+
 SCHEMA = 2
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
                "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
@@ -22,6 +24,11 @@ REASONS = {
     "hedged_rate": "no round in which both stocks moved",
     "variance_share": "independent coins have zero book variance",
 }
+
+
+def _stamp(ts: pd.Timestamp) -> str:
+    """A date for daily data (no 00:00:00), the full timestamp for intraday data."""
+    return str(ts.date()) if ts.tzinfo is None and ts == ts.normalize() else str(ts)
 
 
 def _num(v) -> float:
@@ -207,7 +214,7 @@ class Result:
             return "Entanglement helps on the training window, but no local classical strategy ran to compare with"
         ratio, ci, p = c["variance_ratio"], c.get("variance_ratio_ci95"), c.get("variance_p_value")
         change = ratio - 1.0
-        ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC p = {p:.2g})" if ci else ""
+        ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC {format_p(p)})" if ci else ""
         if ci and ci[1] < 1.0:
             judgement = "a significant reduction"
         elif ci and ci[0] > 1.0:
@@ -218,7 +225,7 @@ class Result:
                 f"{change:+.1%}{ci_txt}, {judgement}")
         if self.game.get("kind", "paper") == "paper" and c.get("utility_diff") is not None:
             # the paper's game is scored in utility: say how quantum did on the game actually played
-            text += (f"; utility {c['utility_diff']:+.4f} per round (paired HAC p = {c['utility_p_value']:.2g}), the "
+            text += (f"; utility {c['utility_diff']:+.4f} per round (paired HAC {format_p(c['utility_p_value'])}), the "
                      "objective of the game played")
         return text
 
@@ -266,8 +273,8 @@ class Result:
             "n_rounds": self.n_rounds,
             "n_train": self.n_train,
             "source": {**{k: v for k, v in self.source.items() if k not in ("files",)},
-                       "kind": self.source.get("kind"), "tickers": self.tickers, "start": str(idx[0]),
-                       "end": str(end[0]), "periods_per_year": self.periods_per_year,
+                       "kind": self.source.get("kind"), "tickers": self.tickers, "start": _stamp(idx[0]),
+                       "end": _stamp(end[0]), "periods_per_year": self.periods_per_year,
                        **({"files": self.source["files"]} if "files" in self.source else {})},
             "game": game,
             "refits": [{k: r.get(k) for k in ("round", "window", "p_xy", "classical_value", "quantum_value",
@@ -350,7 +357,7 @@ class Result:
             lines.append(f"fitted p(x,y) = {np.round(np.asarray(self.game['p_xy']), 4).tolist()}  classical "
                          f"{self.game['classical_value']:.4f}  quantum {self.game['quantum_value']:.4f}  "
                          f"advantage {self.game['advantage']:.4f}")
-        lines.append(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        lines.append(table.astype(float).to_string(float_format=lambda v: f"{v:.4f}", na_rep="—"))
         if (self.drift or {}).get("flag"):
             lines.append(f"flag: drift: {self.drift['flag']}")
         flagged: dict[str, list[str]] = {}

@@ -46,7 +46,7 @@ def new_run_dir(runs_dir: str | Path, name: str | None) -> Path:
     # the clock, then a random suffix: two runs started in the same second never pick the same folder
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     while True:
-        path = root / f"{stamp}-{secrets.token_hex(2)}"
+        path = root / f"{stamp}-{secrets.token_hex(3)}"
         if not path.exists():
             return path
 

@@ -32,6 +32,9 @@ def align(series: dict[str, pd.Series], *, min_rows: int = DEFAULT_MIN_ROWS) -> 
         series = {t: s.tz_convert(first_tz) for t, s in series.items()}
     frame = pd.concat(series, axis=1, join="outer", sort=True)
     frame.columns = list(series)
+    empty = [t for t in frame.columns if frame[t].isna().all()]
+    if empty:
+        raise DataError(f"ticker(s) {empty} have no prices at all (every value is empty or NaN)")
     complete = frame.notna().all(axis=1).to_numpy()
     if not complete.any():
         spans = ", ".join(f"{t}: {s.index[0]} → {s.index[-1]}" for t, s in series.items() if len(s))

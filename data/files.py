@@ -251,6 +251,7 @@ def load_csv(
     frames = [(p, _read(p, tz)) for p in paths]
     kinds = [file_kind(f.columns) for _, f in frames]
     available: dict[str, TickerSeries] = {}
+    offered: list[str] = []  # every ticker the files hold, for the error message
 
     def add(name: str, s: TickerSeries) -> None:
         if name in available:
@@ -263,6 +264,7 @@ def load_csv(
     for i, ((path, frame), kind) in enumerate(zip(frames, kinds)):
         where = str(path)
         if kind == "wide":
+            offered.extend(c for c in frame.columns if c not in offered)
             wanted = [c for c in frame.columns if tickers is None or c in tickers]
             for col in wanted:
                 add(col, TickerSeries(price=numeric_column(frame, col, where, price=True), source=where))
@@ -272,7 +274,8 @@ def load_csv(
     if tickers is not None and not all_single:
         missing = [t for t in tickers if t not in available]
         if missing:
-            raise DataError(f"unknown ticker(s) {missing} in {[str(p) for p in paths]}; available: {list(available)}")
+            raise DataError(f"unknown ticker(s) {missing} in {[str(p) for p in paths]}; available: "
+                            f"{offered or list(available)}")
         available = {t: available[t] for t in tickers}
     if not available:
         raise DataError(f"{[str(p) for p in paths]}: no price columns")

@@ -34,7 +34,7 @@ _SAMPLES = {
             "pypfopt_adjclose_panel_1990-2024.csv",
             None,
             "11-stock daily adjusted close panel 1990-2024 (AMZN BABA BAC GM GOOG JPM MA META SBUX T UAA); "
-            "pick two with tickers=[...]",
+            "pick two (--tickers A B, or tickers=[...] in Python)",
         ),
     )
 }

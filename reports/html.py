@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from .tables import comparison_table, game_table, hedge_table, metrics_table
+from .tables import UNDEFINED, comparison_table, game_table, hedge_table, metrics_table, pvalue
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
@@ -25,7 +25,7 @@ pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:
 
 def _fmt(v) -> str:
     if v is None:
-        return "—"
+        return UNDEFINED
     if isinstance(v, float):
         return f"{v:.4g}" if abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3) else f"{v:.4f}"
     return html.escape(str(v))
@@ -58,8 +58,9 @@ def _drift_section(doc: dict) -> list[str]:
                          index=[f"x={c[0]}, y={c[1]}" for c in cells])
     frame.index.name = "cell"
     flag = d.get("flag") or "none: the fitted game still describes the test window"
+    p_txt = pvalue(d["chi2_p_value"]) if d.get("chi2_p_value") is not None else "= " + UNDEFINED
     return ["<h2>Training against test window</h2>", _table(frame),
-            f"<p>χ² test of equal input frequencies: p = {_fmt(d.get('chi2_p_value'))}. Flag: {html.escape(flag)}.</p>"]
+            f"<p>χ² test of equal input frequencies: p {p_txt}. Flag: {html.escape(flag)}.</p>"]
 
 
 def _periods_section(doc: dict) -> list[str]:
@@ -148,7 +149,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='meta'>{doc['n_rounds']} rounds ({doc['n_train']} to fit, {doc['n_rounds'] - doc['n_train']} to "
         f"test), {html.escape(str(src.get('start')))} → {html.escape(str(src.get('end')))}, "
-        f"{_fmt(src.get('periods_per_year'))} periods a year, seed {doc['seed']}, qcoord {doc['qcoord_version']}, "
+        f"{src.get('periods_per_year'):g} periods a year, seed {doc['seed']}, qcoord {doc['qcoord_version']}, "
         f"{html.escape(doc['created'])}</p>",
         f"<p class='verdict'><b>Verdict.</b> {html.escape(doc['verdict'])}</p>",
         "<h2>The game fitted on the training window</h2>",

@@ -12,20 +12,63 @@ SUMMARY_METRICS = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "util
 COMPARE_DEFAULT = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "sharpe", "quantum_share"]
 
 
+UNDEFINED = "—"  # the one spelling of an undefined value in every table
+
+
+def _share(v):
+    return f"{v:.1%}"
+
+
+def _fixed(digits: int):
+    return lambda v: f"{v:,.{digits}f}"
+
+
+# metric -> (header with its unit, format): one format per metric, so a row never mixes notations
+LABELS = {
+    "pnl_var": ("book variance (currency²/round)", _fixed(2)),
+    "variance_share": ("variance / coins'", _share),
+    "hedged_rate": ("hedged rounds", _share),
+    "win_rate": ("rounds won", _share),
+    "utility": ("mean utility (game units)", _fixed(4)),
+    "pnl_mean": ("mean P&L (currency/round)", _fixed(4)),
+    "pnl_std": ("P&L std (currency/round)", _fixed(3)),
+    "pnl_spread_income": ("spread income (currency/round)", _fixed(4)),
+    "pnl_costs": ("costs (currency/round)", _fixed(4)),
+    "pnl_directional": ("directional P&L (currency/round)", _fixed(4)),
+    "sharpe": ("Sharpe (annual)", _fixed(2)),
+    "sharpe_directional": ("Sharpe of the directional part", _fixed(2)),
+    "sortino": ("Sortino (annual)", _fixed(2)),
+    "max_drawdown": ("max drawdown (currency)", _fixed(2)),
+    "max_drawdown_share": ("max drawdown (share of equity)", _share),
+    "hedging_efficiency": ("hedging efficiency (0 coins, 1 oracle)", _fixed(3)),
+    "bell_pairs": ("Bell pairs used", _fixed(0)),
+    "quantum_share": ("rounds on a Bell pair", _share),
+}
+
+
 def metrics_table(doc: dict, metrics: list[str] | None = None) -> pd.DataFrame:
-    """One row per strategy, the chosen metrics as columns (win rate with its interval as text)."""
+    """One row per metric (header with its unit), one column per strategy: text cells, one format per metric,
+    "—" where undefined, "⚑" on a flagged value; the win rate's Wilson interval on a row of its own. Transposed so
+    that seven strategies, not eighteen metrics, set the width."""
     metrics = metrics or SUMMARY_METRICS
+    names = ordered(list(doc["strategies"]))
     rows = {}
-    for name in ordered(list(doc["strategies"])):
-        m = doc["strategies"][name]
-        rows[name] = {k: m.get(k) for k in metrics}
-        for key in m.get("flags") or {}:  # a flagged number is not to be read plainly: mark it
-            if key in rows[name] and rows[name][key] is not None:
-                rows[name][key] = f"{rows[name][key]:.4g} ⚑"
-        if "win_rate" in metrics and m.get("win_rate_ci95"):
-            lo, hi = m["win_rate_ci95"]
-            rows[name]["win_rate 95% CI"] = f"[{lo:.4f}, {hi:.4f}]"
-    return pd.DataFrame.from_dict(rows, orient="index")
+    for key in metrics:
+        label, fmt = LABELS.get(key, (key, lambda v: f"{v:.4g}"))
+        row = {}
+        for name in names:
+            m = doc["strategies"][name]
+            v = m.get(key)
+            text = UNDEFINED if v is None else fmt(v)
+            row[name] = text + (" ⚑" if key in (m.get("flags") or {}) and v is not None else "")
+        rows[label] = row
+        if key == "win_rate":
+            rows["rounds won, 95% CI"] = {
+                n: UNDEFINED if not doc["strategies"][n].get("win_rate_ci95") else
+                "[{:.1%}, {:.1%}]".format(*doc["strategies"][n]["win_rate_ci95"]) for n in names}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "metric"
+    return frame
 
 
 def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.DataFrame:
@@ -42,7 +85,7 @@ def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.Data
 
     def p(key):
         v = c.get(key)
-        return "" if v is None else f"p = {v:.3g}"
+        return "" if v is None else f"p {pvalue(v)}"
 
     lags = c.get("hac_lags")
     rows = [
@@ -54,9 +97,14 @@ def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.Data
          f"95% CI {interval(c.get('sharpe_diff_ci95'))}, paired HAC {p('sharpe_p_value')}"),
         (f"utility difference (quantum - {other})", c.get("utility_diff"), f"paired HAC {p('utility_p_value')}"),
         (f"win-rate difference (quantum - {other})", c.get("win_rate_diff"), f"McNemar {p('mcnemar_p_value')}"),
-        ("Levene's variance test (assumes independent samples: secondary)", c.get("levene_p_value"), ""),
+        ("Levene's variance test (assumes independent samples: secondary)", None, p("levene_p_value")),
     ]
     return pd.DataFrame(rows, columns=["comparison", "value", "test"]).set_index("comparison")
+
+
+def pvalue(v: float) -> str:
+    """'= 0.034', '= 3.2e-74', or '< 1e-300' (a p-value that underflowed is not 0)."""
+    return "< 1e-300" if v < 1e-300 else f"= {v:.2g}"
 
 
 def hedge_table(doc: dict) -> pd.DataFrame:

@@ -90,9 +90,24 @@ def test_a_failing_custom_indicator_is_named_in_one_line(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_default_run_names_never_collide():
-    names = {new_run_dir("runs", None).name for _ in range(200)}  # all within the same second or two
-    assert len(names) == 200
+def test_default_run_names_skip_taken_folders_and_never_replace_one(tmp_path, monkeypatch):
+    """Two runs started in the same second: the suffix differs, a taken name is skipped, and a folder that appears
+    while a run is written is never replaced (the run fails, nothing is lost)."""
+    import backtest.runs as runs
+    from backtest import BacktestError
+    from backtest.atomic import atomic_dir
+
+    draws = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
+    monkeypatch.setattr(runs.secrets, "token_hex", lambda n: next(draws))
+    first = new_run_dir(tmp_path, None)
+    first.mkdir()
+    second = new_run_dir(tmp_path, None)
+    assert first.name.endswith("aaaaaa") and second.name.endswith("bbbbbb")
+    (first / "keep.txt").write_text("result of run 1")
+    with pytest.raises(BacktestError, match="appeared while this run was being written"):
+        with atomic_dir(first) as tmp:
+            (tmp / "metrics.json").write_text("{}")
+    assert (first / "keep.txt").read_text() == "result of run 1" and not (first / "metrics.json").exists()
 
 
 def test_unset_t2_means_limited_by_t1(tmp_path):

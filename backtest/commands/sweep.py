@@ -109,6 +109,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="sweep folder (default runs/sweep-<timestamp>); rerun to resume")
     o.add_argument("--json", action="store_true", help="print sweep.json instead of the summary")
+    o.add_argument("--force", action="store_true",
+                   help="let a sweep with other options reuse --out (its tables are replaced; points are kept)")
     o.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar across points on stderr (default: only when stderr is a terminal)")
     p.set_defaults(run=run)
@@ -197,7 +199,15 @@ def run(args: argparse.Namespace) -> int:
         from ..atomic import check_writable
 
         check_writable(out, "--out")
+    # a rerun resumes the same sweep; a sweep with other options would silently replace its tables
+    signature = json.loads(json.dumps({"grid": grid, "base": base}, default=str))
+    sig_path = out / "sweep_options.json"
+    if sig_path.is_file() and json.loads(sig_path.read_text()) != signature and not args.force:
+        raise BacktestError(f"--out {out} holds a sweep with other options; choose another --out, or add --force to "
+                            "replace its tables")
     (out / "points").mkdir(parents=True, exist_ok=True)
+    with atomic_file(sig_path) as fh:
+        json.dump(signature, fh)
     bar = None
     if (sys.stderr.isatty() if args.progress is None else args.progress):
         from tqdm import tqdm
