@@ -19,7 +19,9 @@ table{border-collapse:collapse;font-size:.88em;margin:.5em 0} td,th{border:1px s
      text-align:right} th{background:#f6f6f6} td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0} img{max-width:100%;border:1px solid #eee} figcaption{font-size:.85em;color:#555}
 pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:#555;font-size:.9em}
-.scroll{overflow-x:auto;max-width:100%} .take{background:#fff8e6;border-left:4px solid #ff7f0e;padding:.6em 1em}
+.scroll{overflow-x:auto;max-width:100%}
+#table-metrics td,#table-metrics th{padding:.2em .35em} #table-metrics th{overflow-wrap:anywhere;font-size:.95em}
+#table-metrics td:first-child{min-width:9em;max-width:13em;white-space:normal} .take{background:#fff8e6;border-left:4px solid #ff7f0e;padding:.6em 1em}
 """
 
 
@@ -31,15 +33,16 @@ def _fmt(v) -> str:
     return html.escape(str(v))
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _table(frame: pd.DataFrame, name: str | None = None) -> str:
     if frame.empty:
-        return "<p>—</p>"
+        return f"<p>{UNDEFINED}</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame.columns])
     body = "".join(
         "<tr>" + f"<td>{html.escape(str(i))}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
         for i, row in zip(frame.index, frame.itertuples(index=False))
     )
-    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    ident = f" id='table-{html.escape(name)}'" if name else ""
+    return f"<div class='scroll'{ident}><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _figure(name: str, png: bytes, caption: str) -> str:
@@ -163,7 +166,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         ]) + f" ({_game_name(game)}).</p>",
         f"<p>Measurement angles: {html.escape(ang_txt) if game.get('uses_entanglement') else 'none: entanglement does not help, the quantum strategy is the classical rule'}.</p>",
         "<h2>Metrics of the combined book (test window)</h2>",
-        _table(metrics_table(doc)),
+        _table(metrics_table(doc), "metrics"),
         _flags(doc),
         "<h2>Quantum against the best local classical strategy</h2>",
         _table(comparison_table(doc)),

@@ -145,3 +145,52 @@ def test_one_ticker_file_is_described(tmp_path):
     res = qcoord("data", "--csv", str(csv), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "n/a (one ticker)" in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["backtest", "--sample", "pypfopt", "--tickers", "GOOG", "ZZZ"], "available: ['AMZN', 'BABA', 'BAC'"),
+    (["backtest", "--sample", "pypfopt"], "pick two (--tickers A B on the command line"),
+    (["backtest", "--rounds", "2000", "--window", "10"], "indicator noisy_signal takes --flip; --window do(es) not apply"),
+    (["backtest", "--rounds", "2000", "--indicator", "rolling_correlation", "--window", "1000000000"],
+     "need 1000000001 bars of history"),
+])
+def test_messages_name_the_real_problem(tmp_path, args, message):
+    _one_line_exit_2(qcoord(*args, cwd=tmp_path, timeout=60), message)
+
+
+def test_an_empty_column_is_named(tmp_path):
+    (tmp_path / "p.csv").write_text("Date,A,B\n" + "".join(f"2020-01-{d:02d},,{d}\n" for d in range(1, 29)))
+    _one_line_exit_2(qcoord("data", "--csv", "p.csv", cwd=tmp_path), "ticker(s) ['A'] have no prices at all")
+
+
+def test_outputs_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    res = subprocess.run(["bash", "-c", "umask 022 && qcoord backtest --rounds 2000 --out r && "
+                                        "qcoord data --sample jpm_bac --out p.csv"], cwd=tmp_path, capture_output=True)
+    assert res.returncode == 0, res.stderr
+    assert stat.S_IMODE(os.stat(tmp_path / "r").st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(tmp_path / "r" / "metrics.json").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(tmp_path / "p.csv").st_mode) == 0o644
+
+
+def test_a_sweep_with_other_options_does_not_replace_a_sweep(tmp_path):
+    assert qcoord("sweep", "visibility=1,0.9", "--rounds", "2000", "--out", "s", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "s" / "sweep.csv").read_text()
+    assert qcoord("sweep", "visibility=1,0.9", "--rounds", "2000", "--out", "s", cwd=tmp_path).returncode == 0  # resume
+    _one_line_exit_2(qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", cwd=tmp_path),
+                     "holds a sweep with other options")
+    assert (tmp_path / "s" / "sweep.csv").read_text() == before
+    assert qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", "--force", cwd=tmp_path).returncode == 0
+
+
+def test_p_values_and_dates_read_as_people_write_them():
+    import data
+    from backtest import run_backtest
+    from backtest.stats import format_p
+    from reports.tables import pvalue
+
+    assert format_p(0.0) == "p < 1e-300" and format_p(0.0342) == "p = 0.034" and pvalue(1e-320) == "< 1e-300"
+    doc = run_backtest(data.load_sample("jpm_bac"), indicators="volatility_burst").to_dict()
+    assert doc["source"]["start"] == "1990-03-29" and "00:00:00" not in doc["source"]["end"]
