@@ -99,7 +99,8 @@ def _resolve_strategies(strategies: Iterable) -> tuple[list[str], dict[str, Stra
 
 
 class _Progress:
-    """Rounds done, on stderr, only when stderr is a terminal (or when asked)."""
+    """Rounds done over the whole run (fitting on the training rounds, then playing the test rounds), on stderr,
+    only when stderr is a terminal (or when asked); the description names the stage."""
 
     def __init__(self, total: int, enabled: bool | None):
         show = sys.stderr.isatty() if enabled is None else enabled
@@ -108,7 +109,11 @@ class _Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="round", unit_scale=True, file=sys.stderr, leave=False,
-                            desc="backtest", dynamic_ncols=True)
+                            desc="fit", dynamic_ncols=True)
+
+    def stage(self, name: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description(name)
 
     def update(self, n: int) -> None:
         if self.bar is not None:
@@ -256,12 +261,12 @@ def run_backtest(
     first_prices = feed.first_prices(t0)  # the book is sized at the first round's prices
 
     # -- fit on the training window ------------------------------------------------------------------
+    bar = _Progress(n_total, progress)
     feed.fit_indicators(t0, train_end)
     if check_indicators:
         for ind, view, flag in zip(inds, feed.fit_view(), user_flags):
             if flag:
                 check_causality(ind, view.rows(0, min(len(view), train_end)), seed=seed)
-    bar = _Progress(n_total if feed.streamed else n_test, progress)
     x_train, y_train, train_cells = _training_rounds(feed, t0, train_end, bar)
     exposure = fill_model.game_exposure(first_prices)
     aer_backend = None
@@ -278,6 +283,7 @@ def run_backtest(
     first_fit = fitted
     fits = [{"round": train_end, "window": [t0, train_end], **fitted.game_dict()}]
 
+    bar.stage("play")
     # -- play the test window ------------------------------------------------------------------------
     book = float(book_size) if book_size is not None else fill_model.book_size(first_prices)
     if not (math.isfinite(book) and book > 0):
@@ -520,8 +526,7 @@ def _training_rounds(feed, t0: int, train_end: int, bar: _Progress):
         cells.add(x, y, feed.round_data(lo, hi)["returns"])
         xs.append(x)
         ys.append(y)
-        if feed.streamed:
-            bar.update(hi - lo)
+        bar.update(hi - lo)
     return np.concatenate(xs), np.concatenate(ys), cells
 
 

@@ -194,3 +194,15 @@ def test_p_values_and_dates_read_as_people_write_them():
     assert format_p(0.0) == "p < 1e-300" and format_p(0.0342) == "p = 0.034" and pvalue(1e-320) == "< 1e-300"
     doc = run_backtest(data.load_sample("jpm_bac"), indicators="volatility_burst").to_dict()
     assert doc["source"]["start"] == "1990-03-29" and "00:00:00" not in doc["source"]["end"]
+
+
+def test_progress_covers_fitting_playing_and_the_report(tmp_path):
+    res = qcoord("backtest", "--rounds", "20000", "--progress", "--out", "r", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    stages = [line.split(":")[0] for line in res.stderr.replace("\r", "\n").splitlines() if ":" in line]
+    assert {"fit", "play", "report"} <= set(stages)
+    assert stages.index("fit") < stages.index("play") < stages.index("report")
+
+
+def test_game_rounds_are_bounded(tmp_path):
+    _one_line_exit_2(qcoord("game", "--rounds", "1e9", cwd=tmp_path), "a whole number of rounds in 1..1e+08")

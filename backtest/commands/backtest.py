@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import BacktestError
@@ -194,7 +195,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else new_run_dir(args.runs_dir, args.name)
     check_writable(out, "--out" if args.out else "run folder")  # before any work: a result is never lost
     result = execute(cfg, progress=args.progress)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    if show:  # the report (figures, HTML) takes a moment too
+        print("report: writing figures and HTML ...", file=sys.stderr, end="\r", flush=True)
     write_run(result, cfg, out)
+    if show:
+        print("\r\033[K", file=sys.stderr, end="", flush=True)  # clear the stage line before the summary
     if args.json:
         print((out / "metrics.json").read_text(), end="")
         return 0

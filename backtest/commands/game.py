@@ -11,6 +11,8 @@ from ..sources import bounded, nonnegative_int, positive_int, probability
 
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
 
+MAX_GAME_ROUNDS = 10**8  # the simulation holds its rounds in memory: about 1 GB at this size
+
 
 def _numbers(text: str) -> list[float]:
     try:
@@ -77,7 +79,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "negative): a round is worth +W[x,y] when the outputs agree "
                         "and -W[x,y] when they differ (e.g. the hedge game's -2 e^2 E[r_X r_Y | x,y])")
     s = p.add_argument_group("simulation")
-    s.add_argument("--rounds", type=positive_int, help="also play this many rounds")
+    s.add_argument("--rounds", type=bounded(int, 0, MAX_GAME_ROUNDS, f"a whole number of rounds in 1..{MAX_GAME_ROUNDS:.0e} "
+                                            "(simulated in memory)", open_lo=True), help="also play this many rounds")
     s.add_argument("--backend", choices=("exact", "aer"), default="exact", help="quantum sampler (default exact)")
     s.add_argument("--device", metavar="NAME", help="run the quantum strategy on a fake IBM device's noise model "
                                                     "(e.g. FakeSherbrooke; needs the 'ibm' extra; implies aer)")
