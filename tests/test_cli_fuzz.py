@@ -32,7 +32,8 @@ def _exit_code(argv) -> int:
         return int(exc.code or 0)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(options=st.lists(st.tuples(st.sampled_from(BACKTEST_OPTIONS), NUMBERS), min_size=1, max_size=3,
                         unique_by=lambda t: t[0]),
        game=st.sampled_from([[], ["--game", "paper"]]))
@@ -44,7 +45,7 @@ def test_backtest_options_end_in_0_or_2(tmp_path, capsys, options, game):
     capsys.readouterr()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(options=st.lists(st.tuples(st.sampled_from(GAME_OPTIONS), NUMBERS), min_size=1, max_size=3,
                         unique_by=lambda t: t[0]))
 def test_game_options_end_in_0_or_2(options):

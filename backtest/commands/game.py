@@ -7,7 +7,7 @@ import json
 import math
 
 from ..errors import BacktestError
-from ..sources import bounded, nonnegative_int, positive_int, probability
+from ..sources import bounded, nonnegative_int, probability
 
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
 
