@@ -18,6 +18,9 @@ from . import kernels
 from .errors import BacktestError
 
 
+MAX_SLOTS = 10**6  # pairs a memory can hold: far beyond any device, and the buffer is allocated
+
+
 @dataclass(frozen=True)
 class BellPairSupply:
     """``pair_rate`` (pairs per second), ``decision_rate`` (rounds per second), ``memory_slots``, ``max_age`` (s)."""
@@ -32,8 +35,9 @@ class BellPairSupply:
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise BacktestError(f"Bell-pair supply: {name} must be a positive number per second, got {v!r}")
-        if not isinstance(self.memory_slots, (int, np.integer)) or self.memory_slots < 1:
-            raise BacktestError(f"Bell-pair supply: memory_slots must be a whole number >= 1, got {self.memory_slots!r}")
+        if not isinstance(self.memory_slots, (int, np.integer)) or not 1 <= self.memory_slots <= MAX_SLOTS:
+            raise BacktestError(f"Bell-pair supply: memory_slots must be a whole number in 1..{MAX_SLOTS:.0e} (no "
+                                f"quantum memory holds more pairs), got {self.memory_slots!r}")
         if not (self.max_age > 0):
             raise BacktestError(f"Bell-pair supply: max_age must be positive seconds, got {self.max_age!r}")
 

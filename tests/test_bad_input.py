@@ -39,6 +39,8 @@ def _one_line_exit_2(res: subprocess.CompletedProcess, message: str) -> None:
     (["backtest", "--sample", "jpm_bac", "--rounds", "5000"], "--rounds sets the length of a synthetic run"),
     (["backtest", "--sample", "jpm_bac", "--strategies", "quantum,regime_oracle"], "needs a synthetic source"),
     (["game", "--device", "FakeSherbrooke"], "add --rounds N"),
+    (["backtest", "--rounds", "2000", "--pair-rate", "100", "--decision-rate", "1000", "--memory-slots", "1e12"],
+     "memory_slots must be a whole number in 1..1e+06"),
 ])
 def test_tracebacks_and_silent_options_are_now_one_line_errors(tmp_path, args, message):
     _one_line_exit_2(qcoord(*args, cwd=tmp_path), message)

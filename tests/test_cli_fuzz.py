@@ -39,8 +39,10 @@ def _exit_code(argv) -> int:
        game=st.sampled_from([[], ["--game", "paper"]]))
 def test_backtest_options_end_in_0_or_2(tmp_path, capsys, options, game):
     argv = ["backtest", "--rounds", "300", "--no-progress", "--out", str(tmp_path / f"r{next(counter)}"), *game]
+    if any(opt in ("--pair-rate", "--decision-rate", "--memory-slots") for opt, _ in options):
+        argv += ["--pair-rate=2000", "--decision-rate=5000"]  # a supply option acts only with both rates given
     for opt, value in options:
-        argv += [f"{opt}={value}"]  # '=' so that values starting with '-' stay values
+        argv = [a for a in argv if not a.startswith(opt + "=")] + [f"{opt}={value}"]  # '=' keeps '-1' a value
     assert _exit_code(argv) in (0, 2), argv
     capsys.readouterr()
 
