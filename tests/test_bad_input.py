@@ -208,3 +208,28 @@ def test_progress_covers_fitting_playing_and_the_report(tmp_path):
 
 def test_game_rounds_are_bounded(tmp_path):
     _one_line_exit_2(qcoord("game", "--rounds", "1e9", cwd=tmp_path), "a whole number of rounds in 1..1e+08")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rounds": 10**24}, "cannot finish"),
+    ({"rounds": 20_000, "latency": 10**9}, "latency (1000000000 bars)"),
+    ({"rounds": 20_000, "keep_rounds": 0}, "keep_rounds must be a whole number >= 30"),
+    ({"rounds": 20_000, "indicators": "rolling_correlation", "indicator_params": {"window": 10**9}},
+     "bars of history"),
+    ({"rounds": 20_000, "indicator_params": {"window": 10}}, "takes --flip"),
+    ({"rounds": 20_000, "game": "nonsense"}, "game must be 'hedge', 'paper' or a strategies.Game"),
+    ({"rounds": 20_000, "risk_aversion": -1.0}, "risk_aversion must be a positive number"),
+])
+def test_the_python_api_refuses_the_same_inputs(kwargs, message):
+    """The same checks guard run_backtest itself, before anything is allocated."""
+    from backtest import BacktestError, run_backtest
+
+    with pytest.raises(BacktestError, match=__import__("re").escape(message)):
+        run_backtest("signals", **kwargs)
+
+
+def test_the_python_api_refuses_a_huge_memory():
+    from backtest import BacktestError, BellPairSupply
+
+    with pytest.raises(BacktestError, match="memory_slots must be a whole number in 1..1e"):
+        BellPairSupply(100.0, 1000.0, 10**12)
