@@ -26,10 +26,30 @@ pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:
 
 
 def _fmt(v) -> str:
+    """One value in running text."""
     if v is None:
         return UNDEFINED
     if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3) else f"{v:.4f}"
+        return _column_format([v])(v)
+    return html.escape(str(v))
+
+
+def _column_format(values):
+    """One number format for a whole column, chosen from its magnitudes: fixed decimals with thousands separators,
+    or (only when every value is tiny, e.g. p-values) three significant digits."""
+    nums = [abs(v) for v in values if isinstance(v, float) and v == v and v not in (float("inf"), float("-inf"))]
+    big = max(nums, default=0.0)
+    if 0 < big < 1e-3:
+        return lambda v: f"{v:.3g}"
+    digits = 1 if big >= 1e3 else (2 if big >= 10 else 4)
+    return lambda v: f"{v:,.{digits}f}"
+
+
+def _cell(v, fmt) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return UNDEFINED
+    if isinstance(v, float):
+        return fmt(v)
     return html.escape(str(v))
 
 
@@ -37,8 +57,9 @@ def _table(frame: pd.DataFrame, name: str | None = None) -> str:
     if frame.empty:
         return f"<p>{UNDEFINED}</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame.columns])
+    formats = [_column_format(frame[c].tolist()) for c in frame.columns]
     body = "".join(
-        "<tr>" + f"<td>{html.escape(str(i))}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
+        "<tr>" + f"<td>{html.escape(str(i))}</td>" + "".join(f"<td>{_cell(v, f)}</td>" for v, f in zip(row, formats)) + "</tr>"
         for i, row in zip(frame.index, frame.itertuples(index=False))
     )
     ident = f" id='table-{html.escape(name)}'" if name else ""

@@ -233,3 +233,13 @@ def test_the_python_api_refuses_a_huge_memory():
 
     with pytest.raises(BacktestError, match="memory_slots must be a whole number in 1..1e"):
         BellPairSupply(100.0, 1000.0, 10**12)
+
+
+def test_report_columns_keep_one_number_format():
+    import pandas as pd
+
+    from reports.html import _table
+
+    page = _table(pd.DataFrame({"variance": [22_400.0, 0.5, None], "p": [3e-5, 2e-7, 1e-4]}, index=list("abc")))
+    assert "22,400.0" in page and "0.5" in page and "e+04" not in page  # one fixed format, thousands separated
+    assert "3e-05" in page and "<td>—</td>" in page  # tiny values keep their digits; undefined is one dash
