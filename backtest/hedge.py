@@ -31,12 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strategies import Game, Noise, classical_optimum, deterministic_value, quantum_lower_bound
+from strategies import Game, Noise, best_constant, classical_optimum, quantum_lower_bound
 
 from . import kernels
 from .stats import format_p, wilson_ci
 
 Z95 = 1.959963984540054
+NO_TARGETS = np.zeros(4, dtype=np.uint8)  # for sums alone: the per-round relations are not needed
 CELLS = ("00", "01", "10", "11")
 UNIT = "currency^2 per round: book variance saved against independent coins"
 TARGET_GAIN = 0.01  # "what it would take": quantum must beat the best classical rule by 1% of its book variance
@@ -49,7 +50,7 @@ class CellSums:
         self.sums = np.zeros((4, 7))
 
     def add(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray) -> None:
-        kernels.cell_sums(x, y, returns[:, 0], returns[:, 1], self.sums)
+        self.add_with_targets(x, y, returns, NO_TARGETS, 0)
 
     def add_with_targets(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, target_table: np.ndarray,
                          flip: int) -> tuple[np.ndarray, np.ndarray]:
@@ -207,13 +208,8 @@ class HedgeCalibration:
         return float(self.exposure**2 * (p * v).sum())
 
     def constant_hedge(self) -> tuple[float, tuple[tuple[int, int], tuple[int, int]]]:
-        """(variance saved, rules) of the better constant relation: opposite biases (A ask, B bid first) or
-        equal biases (both ask first)."""
-        g, p = self.game, self.p_xy
-        options = [((0, 0), (1, 1)), ((0, 0), (0, 0))]
-        vals = [deterministic_value(g, p, fa, fb) for fa, fb in options]
-        i = int(np.argmax(np.round(vals, 12)))
-        return vals[i], options[i]
+        """(variance saved, rules) of the better constant relation (``strategies.best_constant``)."""
+        return best_constant(self.game, self.p_xy)
 
     def values(self, solution) -> dict:
         """The game's values in variance units: saved against coins (currency^2 per round), the book variance
@@ -253,7 +249,8 @@ def what_it_would_take(cal: HedgeCalibration, noise: Noise, gain: float = TARGET
     fitted value toward -1; the answer is the largest correlation at which the quantum optimum (for
     ``noise``) beats the best classical rule by ``gain`` of the classical book variance. Its normal-equivalent
     share of opposite moves is 1/2 - arcsin(rho)/pi. The cell that needs the smallest move is ``best``.
-    Values use the solver's grid bound (``quantum_lower_bound``), the chosen point is confirmed by it.
+    Values use the solver's grid bound (``quantum_lower_bound``); ``tests/test_hedge.py`` confirms the reported
+    point with the full, polished solver.
     """
     cells, v0 = cal.cells, cal.coin_variance
     p = cal.p_xy

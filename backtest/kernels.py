@@ -186,7 +186,8 @@ def round_targets(x, y, rx, ry, target_table, flip, cells):  # pragma: no cover 
     """One pass over a chunk's rounds, shared by every strategy: the cell's better relation ``tgt`` (from
     ``target_table`` indexed 2x + y), the relation ``want`` that hedged the realised co-movement (1 = opposite
     biases when r_X r_Y > 0, 0 when < 0, XOR ``flip`` for the challenge labels, 2 when a stock did not move),
-    and the co-movement sums per cell added to ``cells`` (as ``cell_sums``)."""
+    and the co-movement sums per cell added to ``cells``: [rounds, sum r_X r_Y, sum (r_X r_Y)^2, sum r_X^2,
+    sum r_Y^2, rounds with r_X r_Y < 0, rounds with r_X r_Y > 0]."""
     n = x.size
     tgt = np.empty(n, dtype=np.uint8)
     want = np.empty(n, dtype=np.uint8)
@@ -222,21 +223,3 @@ def discordant(a1, b1, a2, b2, tgt):  # pragma: no cover - compiled
         elif w2 and not w1:
             only2 += 1
     return only1, only2
-
-
-@njit(cache=True, nogil=True)
-def cell_sums(x, y, rx, ry, out):  # pragma: no cover - compiled
-    """Co-movement sums per input cell c = 2x + y, added to ``out[c]``: [rounds, sum r_X r_Y,
-    sum (r_X r_Y)^2, sum r_X^2, sum r_Y^2, rounds with r_X r_Y < 0, rounds with r_X r_Y > 0]."""
-    for i in range(x.size):
-        c = 2 * x[i] + y[i]
-        q = rx[i] * ry[i]
-        out[c, 0] += 1.0
-        out[c, 1] += q
-        out[c, 2] += q * q
-        out[c, 3] += rx[i] * rx[i]
-        out[c, 4] += ry[i] * ry[i]
-        if q < 0.0:
-            out[c, 5] += 1.0
-        elif q > 0.0:
-            out[c, 6] += 1.0

@@ -20,8 +20,8 @@ from strategies import (
     Noise,
     Solution,
     Strategy,
+    best_constant,
     deterministic,
-    deterministic_value,
     empirical_p_xy,
     follow_indicator,
     solve,
@@ -176,9 +176,6 @@ def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[n
     return rules[fi], rules[gi], float(values[fi, gi])
 
 
-CONSTANT_RULES = (((0, 0), (1, 1)), ((0, 0), (0, 0)))  # opposite biases (A ask, B bid first); equal biases
-
-
 @dataclass
 class Fit:
     """What was learned on a training window: the game played (the calibrated hedge game, or a given one),
@@ -210,8 +207,7 @@ def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | Non
     if hedge is not None:
         game = hedge.game
     solution = solve(game, p, noise)
-    values = [deterministic_value(game, p, fa, fb) for fa, fb in CONSTANT_RULES]
-    constant = CONSTANT_RULES[int(np.argmax(np.round(values, 12)))]
+    _, constant = best_constant(game, p)
     delayed = fit_delayed(game, x, y, delay) if delay else None
     return Fit(p, game, solution, constant, delayed, delay, x.size, noise, hedge)
 

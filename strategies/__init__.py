@@ -10,6 +10,7 @@ with its ``Solution``, the checks ``tsirelson_value`` and ``tsirelson_sdp``, and
 
 from .classical import (
     always_hedge_positive,
+    best_constant,
     classical_optimum,
     deterministic,
     deterministic_value,
@@ -36,6 +37,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "always_hedge_positive",
+    "best_constant",
     "check_p_xy",
     "classical_optimum",
     "deterministic",

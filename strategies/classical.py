@@ -37,6 +37,16 @@ def classical_optimum(game: Game, p_xy) -> tuple[float, tuple[int, int], tuple[i
     return best[0], best[2], best[3]
 
 
+CONSTANT_RULES = (((0, 0), (1, 1)), ((0, 0), (0, 0)))  # opposite biases (A ask, B bid first); equal biases
+
+
+def best_constant(game: Game, p_xy) -> tuple[float, tuple[tuple[int, int], tuple[int, int]]]:
+    """(value, (f_a, f_b)) of the better constant relation, whatever the inputs: opposite biases or equal ones."""
+    values = [deterministic_value(game, p_xy, fa, fb) for fa, fb in CONSTANT_RULES]
+    i = int(np.argmax(np.round(values, 12)))
+    return values[i], CONSTANT_RULES[i]
+
+
 def deterministic(f_a: tuple[int, int], f_b: tuple[int, int], name: str = "classical") -> Strategy:
     """Server A outputs f_a[x], server B outputs f_b[y]."""
     return Strategy(name, LocalRule.constant(f_a), LocalRule.constant(f_b))

@@ -17,7 +17,6 @@ from backtest.views import make_views
 from strategies import (
     Game,
     Noise,
-    classical_optimum,
     deterministic_value,
     independent,
     quantum_lower_bound,
