@@ -1,0 +1,98 @@
+"""Results pinned bit for bit: the same seed and options give the same numbers across refactors.
+
+``tests/data/pinned_metrics.json`` was written by this module (``QCOORD_REPIN=1 pytest tests/test_pinned.py``)
+before the configuration tree replaced the keyword plumbing; a change to a pinned number must be a deliberate
+change of the model, named in its commit, never a side effect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from backtest import run_backtest
+from backtest import engine
+from backtest.fills import QueueFill
+from strategies import Game, Noise
+
+PINS = Path(__file__).parent / "data" / "pinned_metrics.json"
+KEYS = ("pnl_mean", "pnl_var", "win_rate", "hedged_rate", "sharpe", "max_drawdown", "bell_pairs")
+COMPARISON = ("variance_ratio", "variance_ratio_p_value", "sharpe_diff", "mcnemar_p_value", "hac_lags")
+
+
+def _cases():
+    return {
+        "signals_default": lambda: run_backtest("signals", rounds=20_000, seed=3),
+        "regime_queue_noise_supply": lambda: run_backtest(
+            "regime", rounds=20_000, seed=5, fill=QueueFill(p_first=0.65, p_second=0.35),
+            noise=Noise.make(visibility=0.9, readout_error=0.02, t1=2e-3, storage_time=1e-4, loss=0.05),
+            supply=__import__("backtest").BellPairSupply(5e4, 1e5, 2)),
+        "signals_paper_indicator": lambda: run_backtest(
+            "signals", rounds=12_000, seed=1, game=Game(beta=0.2), indicators="noisy_signal",
+            indicator_params={"flip": 0.1}, strategies=("classical", "quantum", "textbook", "follow_indicator"),
+            latency=2, delay=3),
+        "sample_refit": lambda: run_backtest(_sample(), refit_every=500, seed=2),
+        "sample_rolling": lambda: run_backtest(_sample(), indicators="rolling_correlation",
+                                               indicator_params={"window": 30, "target": 0.4}, train_fraction=0.6),
+    }
+
+
+def _sample():
+    import data
+
+    return data.load_sample("jpm_bac")
+
+
+def _streamed(monkeypatch):
+    monkeypatch.setattr(engine, "CHUNK", 1 << 12)
+    monkeypatch.setattr(engine, "IN_MEMORY_ROWS", 1000)
+    return run_backtest("signals", rounds=30_000, seed=7, strategies=("classical", "quantum"))
+
+
+def _digest(result) -> dict:
+    out = {"game": {k: result.game[k] for k in ("quantum_value", "classical_value", "advantage")},
+           "strategies": {name: {k: m.get(k) for k in KEYS} for name, m in result.metrics.items()},
+           "comparison": {label: {k: c.get(k) for k in COMPARISON} for label, c in result.comparison.items()},
+           "streamed": result.config["streamed"]}
+    return json.loads(json.dumps(out))  # floats through repr: exact round trip
+
+
+def _check(name: str, got: dict) -> None:
+    if os.environ.get("QCOORD_REPIN"):
+        pins = json.loads(PINS.read_text()) if PINS.exists() else {}
+        pins[name] = got
+        PINS.write_text(json.dumps(pins, indent=1, sort_keys=True) + "\n")
+        return
+    pins = json.loads(PINS.read_text())
+    assert got == pins[name], f"pinned results of {name!r} changed"
+
+
+@pytest.mark.parametrize("name", list(_cases()))
+def test_pinned(name):
+    _check(name, _digest(_cases()[name]()))
+
+
+CLI = ["--rounds", "15000", "--seed", "4", "--visibility", "0.95", "--readout-error", "0.01,0.02", "--fill", "queue",
+       "--half-spread", "0.02", "--pair-rate", "8e4", "--decision-rate", "1e5", "--max-age", "1e-4",
+       "--indicator", "noisy_signal", "--flip", "0.05", "--strategies", "classical,quantum,textbook"]
+
+
+def test_pinned_cli(tmp_path, capsys):
+    """The command line's route (options -> configuration -> run), and config.toml repeating it."""
+    from backtest.cli import main
+
+    assert main(["backtest", *CLI, "--out", str(tmp_path / "a"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert main(["backtest", "--config", str(tmp_path / "a" / "config.toml"), "--out", str(tmp_path / "b"),
+                 "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    got = {name: {k: m.get(k) for k in KEYS} for name, m in doc["strategies"].items()}
+    assert got == {name: {k: m.get(k) for k in KEYS} for name, m in again["strategies"].items()}
+    _check("cli", json.loads(json.dumps(got)))
+
+
+def test_pinned_streamed(monkeypatch):
+    _check("signals_streamed", _digest(_streamed(monkeypatch)))
