@@ -6,6 +6,7 @@ The one call is ``run_backtest(source, ...)`` returning a ``Result``. This is th
 
 __version__ = "0.1.0"
 
+from .config import RunConfig  # noqa: E402
 from .engine import run_backtest  # noqa: E402
 from .errors import BacktestError  # noqa: E402
 from .fills import BiasFill, FillModel, QueueFill, make_fill  # noqa: E402
@@ -46,6 +47,7 @@ __all__ = [
     "NoisySignal",
     "QueueFill",
     "Result",
+    "RunConfig",
     "RollingCorrelation",
     "ThresholdIndicator",
     "VolumeSpike",

@@ -1,193 +1,112 @@
-"""A run's configuration: defaults <- config file <- command-line options; written back as TOML.
+"""A run's configuration: one frozen tree, ``RunConfig(source, run, indicators, game, noise, supply, fill)``.
 
-The resolved configuration lists every parameter, so ``qcoord backtest --config runs/X/config.toml``
-repeats run X bit for bit. TOML has no null: unset optional values are simply absent; infinities are
-written as "inf".
+Every option is declared once, as a field with metadata (``backtest.options``): the run's own sections here,
+the data source in ``sources.Source``, and the value objects' parameters where those objects live
+(``strategies.Noise``, ``fills.BiasFill``/``QueueFill``, ``supply.BellPairSupply``), whose sections are
+generated from them. From the tree come the command-line options (``arguments``), config.toml (read and
+written; a run's config.toml repeats it bit for bit), the sweepable parameters, the keyword overrides of
+``run_backtest`` and ``Result.config``. TOML has no null: unset values are left out; infinities are "inf".
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
 import tomllib
+import typing
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from strategies import Noise
+
 from .errors import BacktestError
-from .players import DEFAULT_STRATEGIES
+from .fills import FILL_MODELS, FillModel, make_fill
+from .options import Spec, check_ranges, option, specs_of, values_of
+from .players import DEFAULT_STRATEGIES, LOCAL, COMMUNICATING
+from .sources import Source
+from .supply import BellPairSupply
 
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "source": {"kind": "synthetic", "mode": "signals", "sample": None, "files": None, "tickers": None, "start": None,
-               "end": None, "interval": "1d", "cache_dir": None, "session": "all", "p_a": None, "p_b": None,
-               "rho_pos": None, "rho_neg": None, "p_break": None, "p_recover": None, "mu": None, "sigma": None,
-               "dt": None},
-    "run": {"rounds": 200_000, "seed": 0, "strategies": list(DEFAULT_STRATEGIES),
-            "backend": "exact", "device": None, "train_fraction": 0.5, "refit_every": None, "delay": 1,
-            "book_size": None, "risk_free": 0.0, "risk_aversion": 3.0, "keep_rounds": 1_000_000, "check_indicators": True},
-    "indicators": {"name": None, "name_b": None, "latency": 1, "flip": None, "window": None, "target": None,
-                   "threshold": None},
-    "game": {"kind": "hedge", "beta": 0.0, "rule": "hedge"},
-    "noise": {"visibility": 1.0, "readout_a": [0.0, 0.0], "readout_b": [0.0, 0.0], "storage_time": 0.0,
-              "t1": math.inf, "t2": None, "stored": "both", "loss_a": 0.0, "loss_b": 0.0},
-    "supply": {"pair_rate": None, "decision_rate": None, "memory_slots": 1, "max_age": math.inf},
-    "fill": {"name": "bias", "exposure": None, "spread_bps": None, "p_first": None, "p_second": None, "lot": None,
-             "half_spread": None, "fee": None, "inventory_limit": None, "cut_cost": None},
-}
-SYNTHETIC_KEYS = ("p_a", "p_b", "rho_pos", "rho_neg", "p_break", "p_recover", "mu", "sigma", "dt")
-FILL_KEYS = {"bias": ("exposure", "spread_bps"),
-             "queue": ("p_first", "p_second", "lot", "half_spread", "fee", "inventory_limit", "cut_cost")}
-INDICATOR_KEYS = ("flip", "window", "target", "threshold")
+CHUNK = 1 << 20
 
 
-def defaults() -> dict:
-    return copy.deepcopy(DEFAULTS)
+@dataclass(frozen=True)
+class RunSettings:
+    """How the run is played: length, seed, strategies, training window, accounting."""
+
+    rounds: int = option(200_000, help="rounds to play (synthetic sources; real data plays all its rows, cut them "
+                                       "with --start/--end)", unit="rounds", lo=1)
+    seed: int = option(0, help="random seed", lo=0)
+    strategies: tuple[str, ...] = option(
+        DEFAULT_STRATEGIES, metavar="A,B,...",
+        help=f"strategies to compare: {','.join(LOCAL + COMMUNICATING)} (uncoordinated and oracle always run)")
+    backend: str = option("exact", help="quantum sampler", choices=("exact", "aer"))
+    device: str | None = option(help="fake IBM device noise model for the quantum strategy (extra 'ibm')",
+                                metavar="NAME")
+    train_fraction: float = option(0.5, help="share of rounds to fit on", lo=0, hi=1, open_lo=True, open_hi=True)
+    refit_every: int | None = option(help="re-fit every K test rounds (walk-forward)", unit="rounds", lo=1,
+                                     metavar="K")
+    delay: int = option(1, help="delay of delayed_comm's classical link", unit="rounds", lo=1)
+    book_size: float | None = option(help="currency the book returns are measured on (unset: the fill model's)",
+                                     unit="currency", lo=0, open_lo=True)
+    risk_free: float = option(0.0, help="annual risk-free rate for Sharpe and Sortino", unit="per year", lo=-1,
+                              open_lo=True, hi=math.inf)
+    risk_aversion: float = option(3.0, help="relative risk aversion of a mean-variance investor in the book, for "
+                                            "the certainty equivalent of one Bell pair", lo=0, open_lo=True,
+                                  hi=math.inf, metavar="GAMMA")
+    keep_rounds: int = option(1_000_000, help="test rounds kept round by round in the pnl files", unit="rounds",
+                              lo=0)
+    check_indicators: bool = option(True, help="check custom indicators for causality", flag="--indicator-check")
+    chunk_rounds: int = option(CHUNK, help="rounds per chunk: the unit of randomness and of memory (results depend "
+                                           "on it; keep it to repeat a run)", unit="rounds", lo=1, sweep=False)
+    in_memory_rows: int = option(1 << 22, help="synthetic runs up to this many rows are generated whole (any "
+                                               "indicator, refits); longer ones are streamed in chunks",
+                                 unit="rows", lo=1, sweep=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strategies", tuple(self.strategies))
+        check_ranges(self, "run")
 
 
-def _inf(value):
-    if isinstance(value, str) and value.strip().lower() in ("inf", "+inf", "infinity"):
-        return math.inf
-    return value
+@dataclass(frozen=True)
+class IndicatorSettings:
+    """Each server's indicator bit (built-in name or ``module:function``) and its parameters."""
 
+    name: str | None = option(help="both servers' indicator: noisy_signal, noisy_regime, rolling_correlation, "
+                                   "divergence, volatility_burst, return_shock, momentum, volume_spike, "
+                                   "spread_widening, or module:function (unset: by source)", flag="--indicator",
+                              metavar="NAME")
+    name_b: str | None = option(help="server B's indicator, if different", flag="--indicator-b", metavar="NAME")
+    latency: int = option(1, help="bars before a server sees the partner's prices", unit="bars", lo=0)
+    flip: float | None = option(help="noisy_signal/noisy_regime: probability a reading is wrong", lo=0, hi=1)
+    window: int | None = option(help="threshold indicators: rolling window", unit="bars", lo=2)
+    target: float | None = option(help="threshold indicators: P(x=1) on the training window (unset: 0.5)", lo=0,
+                                  hi=1, open_lo=True)
+    threshold: float | None = option(help="threshold indicators: a fixed threshold instead of fitting one",
+                                     hi=math.inf, lo=-math.inf)
 
-def load_toml(path: str | Path) -> dict:
-    """A config file merged over the defaults; unknown sections or keys are errors naming them."""
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise BacktestError(f"{path}: config file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise BacktestError(f"{path}: unreadable config ({exc})") from None
-    cfg = defaults()
-    for section, values in raw.items():
-        if section in ("fitted", "meta"):  # informational sections written with a run
-            continue
-        if section not in cfg or not isinstance(values, dict):
-            raise BacktestError(f"{path}: unknown config section [{section}]; known: {', '.join(cfg)}")
-        for key, value in values.items():
-            if key not in cfg[section]:
-                raise BacktestError(f"{path}: unknown key {key!r} in [{section}]")
-            cfg[section][key] = _inf(value)
-    strategies = cfg["run"]["strategies"]
-    if isinstance(strategies, str):  # `strategies = "quantum,classical"`: a list in one string, not its letters
-        cfg["run"]["strategies"] = [s.strip() for s in strategies.split(",") if s.strip()]
-    elif not (isinstance(strategies, list) and all(isinstance(s, str) for s in strategies)):
-        raise BacktestError(f"{path}: [run] strategies must be a list of names, got {strategies!r}")
-    return cfg
+    def __post_init__(self) -> None:
+        check_ranges(self, "indicators")
 
+    @property
+    def params(self) -> dict:
+        return {k: getattr(self, k) for k in ("flip", "window", "target", "threshold") if getattr(self, k) is not None}
 
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and math.isinf(value):
-            return '"inf"'
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise BacktestError(f"cannot write {value!r} to TOML")
-
-
-def dumps(cfg: dict, extra: dict | None = None) -> str:
-    """TOML text of a configuration (None values left out), plus informational sections."""
-    lines = ["# qcoord run configuration: `qcoord backtest --config THIS_FILE` repeats the run bit for bit."]
-    for section, values in {**cfg, **(extra or {})}.items():
-        if not values and section in (extra or {}):
-            continue
-        lines.append(f"\n[{section}]")
-        for key, value in values.items():
-            if value is None or isinstance(value, dict):
-                continue
-            lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def to_kwargs(cfg: dict, source=None) -> dict:
-    """run_backtest keyword arguments (and the source) from a resolved configuration; ``source`` reuses an
-    already loaded real-data source (synthetic pairs are always rebuilt: they depend on the seed)."""
-    from data import SyntheticPair
-    from strategies import Game, Noise
-
-    from .fills import make_fill
-    from .sources import SourceSpec, load
-    from .supply import BellPairSupply
-
-    s, run, ind = cfg["source"], cfg["run"], cfg["indicators"]
-    seed = run["seed"]
-    if s["kind"] == "synthetic":
-        synth = {k: s[k] for k in SYNTHETIC_KEYS if s[k] is not None}
-        if s.get("tickers"):
-            synth["tickers"] = tuple(s["tickers"])
-        try:
-            source = SyntheticPair(mode=s["mode"], seed=seed, **synth)
-        except TypeError as exc:
-            raise BacktestError(f"[source]: {exc}") from None
-    elif source is None:
-        spec = SourceSpec(kind=s["kind"], sample=s["sample"], files=list(s["files"] or []), tickers=s["tickers"],
-                          start=s["start"], end=s["end"], interval=s["interval"], cache_dir=s["cache_dir"],
-                          session=s["session"])
-        source = load(spec)
-    params = {k: ind[k] for k in INDICATOR_KEYS if ind[k] is not None}
-    indicators = None
-    if ind["name"] is not None or ind["name_b"] is not None:
+    def build(self):
+        """(A's, B's) indicator objects, or None for the source's default (its parameters then in ``params``)."""
+        if self.name is None and self.name_b is None:
+            return None
         from .indicators import make_indicator
 
-        name_a = ind["name"] or ind["name_b"]
-        name_b = ind["name_b"] or name_a
+        name_a = self.name or self.name_b
+        name_b = self.name_b or name_a
+        params = self.params
         pa, pb = _params_for(name_a, params), _params_for(name_b, params)
         unused = sorted(set(params) - set(pa) - set(pb))
         if unused:
             raise BacktestError(f"indicator option(s) {unused} apply to neither {name_a} nor {name_b}")
-        indicators = (make_indicator(name_a, **pa), make_indicator(name_b, **pb))
-    n = cfg["noise"]
-    noise = Noise(visibility=n["visibility"], readout_a=tuple(n["readout_a"]), readout_b=tuple(n["readout_b"]),
-                  storage_time=n["storage_time"], t1=_inf(n["t1"]), t2=_inf(n["t2"]), stored=n["stored"],
-                  loss_a=n["loss_a"], loss_b=n["loss_b"])
-    sup = cfg["supply"]
-    supply = None
-    if sup["pair_rate"] is not None or sup["decision_rate"] is not None:
-        if sup["pair_rate"] is None or sup["decision_rate"] is None:
-            raise BacktestError("a Bell-pair supply needs both --pair-rate and --decision-rate")
-        supply = BellPairSupply(float(sup["pair_rate"]), float(sup["decision_rate"]), int(sup["memory_slots"]),
-                                float(_inf(sup["max_age"])))
-    f = cfg["fill"]
-    if f["name"] not in FILL_KEYS:
-        raise BacktestError(f"unknown fill model {f['name']!r}; choose {', '.join(FILL_KEYS)}")
-    stray = [k for keys in FILL_KEYS.values() for k in keys if k not in FILL_KEYS[f["name"]] and f.get(k) is not None]
-    if stray:
-        raise BacktestError(f"fill option(s) {stray} do not apply to the {f['name']} fill model")
-    fill = make_fill(f["name"], **{k: f[k] for k in FILL_KEYS[f["name"]] if f[k] is not None})
-    g = cfg["game"]
-    if g["kind"] not in ("hedge", "paper"):
-        raise BacktestError(f"[game] kind must be 'hedge' or 'paper', got {g['kind']!r}")
-    if g["kind"] == "hedge" and (g["beta"] != 0.0 or g["rule"] != "hedge"):
-        raise BacktestError("--beta and --rule set the paper's game: add --game paper (the hedge game is calibrated "
-                            "on the market and has neither)")
-    return {
-        "source": source,
-        "rounds": run["rounds"],
-        "indicators": indicators,
-        "indicator_params": (params or None) if indicators is None else None,
-        "strategies": list(run["strategies"]),
-        "game": "hedge" if g["kind"] == "hedge" else Game(beta=g["beta"], rule=g["rule"]),
-        "noise": noise,
-        "backend": run["backend"],
-        "device": run["device"],
-        "fill": fill,
-        "supply": supply,
-        "latency": ind["latency"],
-        "delay": run["delay"],
-        "train_fraction": run["train_fraction"],
-        "refit_every": run["refit_every"],
-        "book_size": run["book_size"],
-        "risk_free": run["risk_free"],
-        "risk_aversion": run["risk_aversion"],
-        "seed": seed,
-        "keep_rounds": run["keep_rounds"],
-        "check_indicators": run["check_indicators"],
-    }
+        return make_indicator(name_a, **pa), make_indicator(name_b, **pb)
 
 
 def _params_for(name: str, params: dict) -> dict:
@@ -199,3 +118,319 @@ def _params_for(name: str, params: dict) -> dict:
         return {}
     allowed = ("window", "target", "threshold") if issubclass(cls, ThresholdIndicator) else ("flip",)
     return {k: v for k, v in params.items() if k in allowed}
+
+
+@dataclass(frozen=True)
+class GameSettings:
+    """The game the strategies are fitted to."""
+
+    kind: str = option("hedge", flag="--game", choices=("hedge", "paper"),
+                       help="hedge: the book's hedge game calibrated on the training window; paper: Ding & Jiang's "
+                            "game with --beta and --rule")
+    beta: float = option(0.0, help="paper game: utility of 'same' on mixed inputs (Ding & Jiang Eq. 3.1)", lo=0, hi=1)
+    rule: str = option("hedge", choices=("hedge", "challenge"),
+                       help="paper game: hedge, a XOR b = NOT(x AND y); challenge: the text's literal a XOR b = x AND y")
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "game")
+        if self.kind == "hedge" and (self.beta != 0.0 or self.rule != "hedge"):
+            raise BacktestError("--beta and --rule set the paper's game: add --game paper (the hedge game is "
+                                "calibrated on the market and has neither)")
+
+    def build(self):
+        """A strategies.Game, or None for the calibrated hedge game."""
+        from strategies import Game
+
+        return None if self.kind == "hedge" else Game(beta=self.beta, rule=self.rule)
+
+
+# -- sections generated from value objects -----------------------------------------------------------------------
+def _mirror(cls: type, name: str, *, optional: bool = False, fields: list | None = None, build=None) -> type:
+    """A frozen section holding ``cls``'s options as declared (unset stays None), built into a ``cls`` last: a
+    sweep of T1 with T2 unset then means T2 = 2 T1 at every point, not the base's resolved T2."""
+    hints = typing.get_type_hints(cls)
+    spec = fields if fields is not None else [
+        (f.name, (hints[f.name] | None) if optional else hints[f.name],
+         field(default=None if optional else f.default, metadata=f.metadata))
+        for f in dataclasses.fields(cls) if "help" in f.metadata]
+
+    def default_build(self):
+        return cls(**{k: _thaw(v) for k, v in values_of(self).items() if v is not None})
+
+    return dataclasses.make_dataclass(name, spec, frozen=True, namespace={
+        "build": build or default_build, "__doc__": f"The [{name.lower().removesuffix('section')}] section: "
+                                                     f"{cls.__name__}'s options as declared."})
+
+
+def _thaw(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+NoiseSection = _mirror(Noise, "NoiseSection")
+
+
+def _build_supply(self) -> BellPairSupply | None:
+    if self.pair_rate is None and self.decision_rate is None:
+        return None
+    if self.pair_rate is None or self.decision_rate is None:
+        raise BacktestError("a Bell-pair supply needs both --pair-rate and --decision-rate")
+    return BellPairSupply(**{k: v for k, v in values_of(self).items() if v is not None})
+
+
+SupplySection = _mirror(BellPairSupply, "SupplySection", build=_build_supply)
+
+
+def _fill_fields() -> list:
+    """``name`` and every fill model's options (unset: the chosen model's default)."""
+    out = [("name", str, option("bias", flag="--fill", choices=tuple(FILL_MODELS), help="fill model: how a server's quoting order becomes P&L"))]
+    seen = set()
+    for model in FILL_MODELS.values():
+        hints = typing.get_type_hints(model)
+        for f in dataclasses.fields(model):
+            if "help" in f.metadata and f.name not in seen:
+                seen.add(f.name)
+                meta = {**f.metadata, "shown_default": f.default}
+                out.append((f.name, hints[f.name] | None, field(default=None, metadata=meta)))
+    return out
+
+
+def _build_fill(self) -> FillModel:
+    cls = FILL_MODELS[self.name]
+    own = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in values_of(self).items() if k != "name" and v is not None}
+    stray = sorted(k for k in values if k not in own)
+    if stray:
+        raise BacktestError(f"fill option(s) {stray} do not apply to the {self.name} fill model")
+    return make_fill(self.name, **values)
+
+
+FillSection = _mirror(FillModel, "FillSection", fields=_fill_fields(), build=_build_fill)
+
+
+# -- the tree --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run's results, as declared (see the module docstring)."""
+
+    source: Source = field(default_factory=Source)
+    run: RunSettings = field(default_factory=RunSettings)
+    indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
+    game: GameSettings = field(default_factory=GameSettings)
+    noise: NoiseSection = field(default_factory=NoiseSection)
+    supply: SupplySection = field(default_factory=SupplySection)
+    fill: FillSection = field(default_factory=FillSection)
+
+    # -- reading and writing values ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: values_of(getattr(self, name)) for name in SECTIONS}
+
+    def get(self, path: str):
+        section, key = path.split(".")
+        return getattr(getattr(self, section), key)
+
+    def with_values(self, values: dict[str, Any], where: str = "") -> RunConfig:
+        """A copy with options set by any of their names (``noise.visibility``, ``visibility``, ``loss``, ...);
+        each value is read and checked as the option declares (text as typed, or a Python/TOML value)."""
+        changes: dict[str, dict[str, Any]] = {}
+        for name, value in values.items():
+            paths = resolve_name(name)
+            for s in (spec(p) for p in paths):
+                # the name as the user wrote it (a TOML file's path, a keyword); paths from the command line by flag
+                label = f"{where}{name}" if where or "." not in name or not s.flag else s.flag
+                parsed = s.parse(value, label)
+                changes.setdefault(s.section, {})[s.name] = tuple(parsed) if isinstance(parsed, list) else parsed
+                if s.chooses and "kind" not in changes.get("source", {}):
+                    changes.setdefault("source", {})["kind"] = s.chooses
+        out = self
+        for section, kv in changes.items():
+            out = replace(out, **{section: _replace(getattr(out, section), section, kv)})
+        return out
+
+    @classmethod
+    def from_dict(cls, doc: dict, where: str = "") -> RunConfig:
+        """From nested sections (TOML or JSON); unknown sections or keys are errors naming them."""
+        flat = {}
+        for section, values in doc.items():
+            if section not in SECTIONS or not isinstance(values, dict):
+                raise BacktestError(f"{where}unknown config section [{section}]; known: {', '.join(SECTIONS)}")
+            for key, value in values.items():
+                if f"{section}.{key}" not in _SPECS:
+                    raise BacktestError(f"{where}unknown key {key!r} in [{section}]")
+                flat[f"{section}.{key}"] = value
+        # a kind given explicitly comes first, so that files or a sample in the same file do not choose again
+        flat = dict(sorted(flat.items(), key=lambda kv: kv[0] != "source.kind"))
+        return cls().with_values(flat, where)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise BacktestError(f"{path}: config file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+            raise BacktestError(f"{path}: unreadable config ({exc})") from None
+        raw = {k: v for k, v in raw.items() if k not in ("fitted", "meta")}  # informational sections of a run
+        return cls.from_dict(raw, f"{path}: ")
+
+    def to_toml(self, extra: dict | None = None) -> str:
+        """TOML text (unset values left out), plus informational sections."""
+        lines = ["# qcoord run configuration: `qcoord backtest --config THIS_FILE` repeats the run bit for bit."]
+        for section, values in {**self.to_dict(), **(extra or {})}.items():
+            if not values and section in (extra or {}):
+                continue
+            lines.append(f"\n[{section}]")
+            for key, value in values.items():
+                if value is None or isinstance(value, dict):
+                    continue
+                lines.append(f"{key} = {toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}  # type: ignore[misc]
+
+
+def _replace(obj, section: str, changes: dict):
+    try:
+        return replace(obj, **changes)
+    except TypeError as exc:  # pragma: no cover - names are resolved against the declared fields first
+        raise BacktestError(f"[{section}]: {exc}") from None
+
+
+@cache
+def _all_specs() -> dict[str, Spec]:
+    return {s.path: s for name, cls in SECTIONS.items() for s in specs_of(cls, name)}
+
+
+def spec(path: str) -> Spec:
+    return _all_specs()[path]
+
+
+def all_specs() -> list[Spec]:
+    """Every option of the tree, in section and field order."""
+    return list(_all_specs().values())
+
+
+_SPECS = _all_specs()
+
+
+@cache
+def names() -> dict[str, tuple[str, ...]]:
+    """Every name an option answers to -> the paths it sets: ``section.field``, the field name when no other
+    section has it, the flag's name (``indicator``, ``fill``, ``game``, ``csv``...) and aliases."""
+    out: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for s in _SPECS.values():
+        counts[s.name] = counts.get(s.name, 0) + 1
+    for s in _SPECS.values():
+        out[s.path] = [s.path]
+        if counts[s.name] == 1:
+            out.setdefault(s.name, []).append(s.path)
+        if s.flag:
+            dest = s.flag[2:].replace("-", "_")
+            if dest != s.name:
+                out.setdefault(dest, []).append(s.path)
+        for flag, _, _ in s.choose_flags:
+            out.setdefault(flag[2:].replace("-", "_"), []).append(s.path)
+        if s.alias:
+            out.setdefault(s.alias, []).append(s.path)
+    return {k: tuple(dict.fromkeys(v)) for k, v in out.items()}
+
+
+def resolve_name(name: str) -> tuple[str, ...]:
+    key = name.strip().replace("-", "_")
+    found = names().get(key)
+    if found is None:
+        raise BacktestError(f"unknown option {name!r}")
+    return found
+
+
+def sweepable() -> dict[str, tuple[str, ...]]:
+    """Names that can be swept (numbers) -> the paths each sets."""
+    return {k: paths for k, paths in names().items() if all(spec(p).sweep for p in paths)}
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isinf(value):
+            return '"inf"' if value > 0 else '"-inf"'
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise BacktestError(f"cannot write {value!r} to TOML")
+
+
+# -- keyword overrides of run_backtest -------------------------------------------------------------------------
+@dataclass
+class Given:
+    """Python objects given to ``run_backtest`` in place of options (used as given; ``Result.config`` records
+    what they resolved to)."""
+
+    noise: Noise | None = None
+    fill: FillModel | None = None
+    supply: BellPairSupply | None = None
+    game: Any = None  # a strategies.Game played as given
+    indicators: tuple | None = None  # indicator objects or functions (A's, B's)
+    strategies: dict = field(default_factory=dict)  # name -> strategies.Strategy
+
+
+def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunConfig, Given]:
+    """The run's configuration: ``config`` (default: every default) with ``overrides`` by option name, and the
+    Python objects given among them (``noise=Noise(...)``, ``fill=QueueFill(...)``, ``game=Game(...)``...)."""
+    from strategies import Game, Strategy
+
+    cfg = config if config is not None else RunConfig()
+    if not isinstance(cfg, RunConfig):
+        raise BacktestError(f"config must be a backtest.RunConfig, got {type(cfg).__name__}")
+    given, plain = Given(), {}
+    for key, value in overrides.items():
+        if key == "noise" and value is not None:
+            if not isinstance(value, Noise):
+                raise BacktestError(f"noise must be a strategies.Noise, got {value!r}")
+            given.noise, cfg = value, replace(cfg, noise=NoiseSection(**_frozen(values_of(value))))
+        elif key == "fill" and not isinstance(value, str):
+            if not isinstance(value, FillModel):
+                raise BacktestError(f"fill must be 'bias', 'queue' or a FillModel, got {value!r}")
+            given.fill, cfg = value, replace(cfg, fill=FillSection(name=value.name, **_frozen(values_of(value))))
+        elif key == "supply":
+            if value is not None and not isinstance(value, BellPairSupply):
+                raise BacktestError(f"supply must be a BellPairSupply or None, got {value!r}")
+            section = SupplySection() if value is None else SupplySection(**_frozen(values_of(value)))
+            given.supply, cfg = value, replace(cfg, supply=section)
+        elif key == "game" and not isinstance(value, str):
+            if value is not None and not isinstance(value, Game):
+                raise BacktestError(f"game must be 'hedge', 'paper' or a strategies.Game, got {value!r}")
+            given.game = value
+        elif key == "strategies":
+            names = []
+            for s in value:
+                if isinstance(s, Strategy):
+                    given.strategies[s.name] = s
+                elif not isinstance(s, str):
+                    raise BacktestError(f"strategies: give names or strategies.Strategy objects, got {s!r}")
+                names.append(s if isinstance(s, str) else s.name)
+            plain["run.strategies"] = tuple(names)
+        elif key == "indicators":
+            pair = list(value) if isinstance(value, (tuple, list)) else [value] if value is not None else []
+            if len(pair) > 2:
+                raise BacktestError(f"indicators: give one indicator or one per server (two), got {len(pair)}")
+            if all(isinstance(v, str) for v in pair):
+                plain.update(zip(("indicators.name", "indicators.name_b"), pair))
+            else:
+                given.indicators = tuple(pair) if len(pair) == 2 else (pair[0], pair[0])
+        elif key == "indicator_params":
+            for k, v in (value or {}).items():
+                if k not in ("flip", "window", "target", "threshold"):
+                    raise BacktestError(f"indicator_params: unknown parameter {k!r} (flip, window, target, threshold)")
+                plain[f"indicators.{k}"] = v
+        else:
+            plain[key] = value
+    return cfg.with_values(plain), given
+
+
+def _frozen(values: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}

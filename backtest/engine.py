@@ -5,10 +5,10 @@ Flow: feed (prices) -> indicators (x, y per round, local and causal) -> fit on t
 each strategy plays every test round -> fills turn decisions into each agent's P&L -> book metrics.
 
 Common random numbers: every strategy plays the same rounds (same x, y, returns) and the same fill
-draws, so differences between strategies are paired. Randomness is drawn per chunk of ``CHUNK``
-rounds from ``SeedSequence(seed, spawn_key=(stream, chunk))`` with a fixed stream per purpose (each
-strategy by name, fills, Bell-pair arrivals): a strategy's draws do not depend on which other
-strategies run, and an in-memory run and a streamed run of the same rows agree.
+draws, so differences between strategies are paired. Randomness is drawn per chunk of ``chunk_rounds``
+rounds from the named streams of ``backtest.streams`` (each strategy by name, fills, Bell-pair arrivals):
+a strategy's draws do not depend on which other strategies run, and an in-memory run and a streamed run
+of the same rows agree.
 """
 
 from __future__ import annotations
@@ -16,40 +16,29 @@ from __future__ import annotations
 import math
 import sys
 import time
-import zlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from data import MarketData, SyntheticPair
 from strategies import Game, Noise, Strategy
 
-from . import __version__, kernels
+from . import __version__, streams
+from .book import Book
+from .config import Given, RunConfig, configure
 from .errors import BacktestError
 from .feeds import ArrayFeed, StreamFeed, lagged_inputs
-from .fills import FillModel, make_fill
+from .fills import FillModel
 from .hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
 from .indicators import NoisyRegime, NoisySignal, RollingCorrelation, check_causality, copy_indicator, make_indicator
-from .players import DEFAULT_STRATEGIES, LOCAL, REQUIRED, RoundChunk, build_players, fit
+from .players import PLAYERS, REQUIRED, RoundChunk, build_players, fit, is_classical_local
 from .result import Result
-from .risk import StrategyStats, compare, hedging_efficiency
+from .risk import compare, hedging_efficiency
 from .supply import BellPairSupply, SupplyState
 
-CHUNK = 1 << 20  # rounds per chunk: the unit of randomness and of memory
-IN_MEMORY_ROWS = 1 << 22  # synthetic runs up to this many rows are generated whole (any indicator, refits)
 MIN_ROUNDS = 30
 MAX_ROUNDS = 10**11  # about seven hours of the streamed path at 4 M rounds/s on one core: beyond, nothing finishes
-EQUITY_POINTS = 4000
-BLOCKS = 500
-
-
-def _stream_id(name: str) -> int:
-    return zlib.crc32(name.encode())
-
-
-def _rng(seed: int, stream: str, chunk: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_stream_id(stream), chunk)))
 
 
 def default_indicators(mode: str | None) -> tuple[str, dict]:
@@ -80,22 +69,14 @@ def _indicator_pair(indicators, params: Mapping | None, mode: str | None):
     return (made[0], made[1]), user_flags
 
 
-def _resolve_strategies(strategies: Iterable) -> tuple[list[str], dict[str, Strategy]]:
-    names, custom = [], {}
-    for s in strategies:
-        if isinstance(s, Strategy):
-            names.append(s.name)
-            custom[s.name] = s
-        elif isinstance(s, str):
-            names.append(s)
-        else:
-            raise BacktestError(f"strategies: give names or strategies.Strategy objects, got {s!r}")
+def _resolve_strategies(names: tuple[str, ...], custom: dict[str, Strategy]) -> tuple[list[str], dict[str, Strategy]]:
+    names = list(names)
     for r in REQUIRED:  # hedging efficiency is measured between these
         if r not in names:
             names.insert(0 if r == "uncoordinated" else len(names), r)
     if len(set(names)) != len(names):
         raise BacktestError(f"strategies: duplicate names in {names}")
-    return names, custom
+    return names, dict(custom)
 
 
 class _Progress:
@@ -124,90 +105,146 @@ class _Progress:
             self.bar.close()
 
 
-def run_backtest(
-    source: MarketData | SyntheticPair | str = "signals",
-    *,
-    rounds: int = 200_000,
-    indicators=None,
-    indicator_params: Mapping | None = None,
-    strategies: Sequence = DEFAULT_STRATEGIES,
-    game: Game | str | None = "hedge",
-    noise: Noise | None = None,
-    backend: str = "exact",
-    device: str | None = None,
-    fill: FillModel | str = "bias",
-    supply: BellPairSupply | None = None,
-    latency: int = 1,
-    delay: int = 1,
-    train_fraction: float = 0.5,
-    refit_every: int | None = None,
-    book_size: float | None = None,
-    risk_free: float = 0.0,
-    risk_aversion: float = 3.0,
-    seed: int = 0,
-    keep_rounds: int = 1_000_000,
-    check_indicators: bool = True,
-    progress: bool | None = None,
-    source_info: Mapping | None = None,
-) -> Result:
+@dataclass
+class Plan:
+    """A run's checked value objects, built from its configuration (and any Python objects given)."""
+
+    cfg: RunConfig
+    source: MarketData | SyntheticPair
+    indicators: tuple
+    user_flags: list[bool]
+    names: list[str]
+    custom: dict[str, Strategy]
+    game: Game | None  # None: the calibrated hedge game
+    noise: Noise
+    fill: FillModel
+    supply: BellPairSupply | None
+    given: Given
+
+    @property
+    def calibrate(self) -> bool:
+        return self.game is None
+
+    @staticmethod
+    def check(cfg: RunConfig) -> None:
+        """Build every value object of ``cfg`` without loading data: the errors its run would raise first."""
+        for section in (cfg.noise, cfg.fill, cfg.supply, cfg.game, cfg.indicators):
+            section.build()
+        if cfg.source.kind == "synthetic":
+            cfg.source.pair(cfg.run.seed)
+        unknown = [n for n in cfg.run.strategies if n not in PLAYERS]
+        if unknown:
+            raise BacktestError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(PLAYERS)}")
+
+
+@dataclass
+class Window:
+    """Rows of the run: warm-up ends at ``t0``; training is ``[t0, train_end)``, test ``[train_end, end)``."""
+
+    t0: int
+    n_total: int
+    n_train: int
+    first_prices: np.ndarray  # of the first round (read before fitting: a streamed feed only looks ahead)
+
+    @property
+    def train_end(self) -> int:
+        return self.t0 + self.n_train
+
+    @property
+    def end(self) -> int:
+        return self.t0 + self.n_total
+
+    @property
+    def n_test(self) -> int:
+        return self.n_total - self.n_train
+
+
+@dataclass
+class Fitted:
+    """What the training window gave: the fit, the players built from it, and what later refits reuse."""
+
+    fit: object  # players.Fit
+    players: list
+    fits: list[dict]
+    train_cells: CellSums
+    x_train: np.ndarray
+    y_train: np.ndarray
+    exposure: float
+    fit_noise: Noise
+    backend: str
+    aer_backend: object
+
+
+def run_backtest(source: MarketData | SyntheticPair | str | None = None, config: RunConfig | None = None, *,
+                 progress: bool | None = None, **overrides) -> Result:
     """Run one backtest and return its ``Result``.
 
-    ``source``: a MarketData of two tickers, a ``SyntheticPair``, or "signals"/"regime" (a default
-    synthetic pair seeded with ``seed``); ``rounds`` sets the length of a synthetic run.
-    ``indicators``: a built-in name, ``module:function``, a function, an ``Indicator``, or a pair of them
-    (A's, B's); default by source (README). ``strategies``: names (``uncoordinated``, ``classical``,
-    ``quantum``, ``textbook``, ``always_hedge``, ``follow_indicator``, ``oracle``, ``regime_oracle``,
-    ``delayed_comm``) or ``strategies.Strategy`` objects; uncoordinated and oracle always run.
-    ``game``: "hedge" (default: the book's hedge game, calibrated on the training window's co-movement per
-    input cell; ``backtest.hedge``), "paper" (Ding & Jiang at beta = 0), or a ``strategies.Game`` to play as
-    given. ``noise``: imperfections of the quantum link; ``supply``: Bell-pair generation and memory (None:
-    a fresh pair every round). ``latency``: bars before a server sees the partner's prices; ``delay``:
-    rounds for delayed_comm's link. ``train_fraction``: share of rounds to fit on; ``refit_every``: re-fit
-    on the trailing training-length window every K test rounds. ``book_size``: currency the book
-    returns are measured on (default: the fill model's). ``risk_free``: annual rate for Sharpe/Sortino.
-    ``risk_aversion``: relative risk aversion gamma of a mean-variance investor holding the book, for the
-    certainty equivalent of one Bell pair (absolute risk aversion gamma / book_size).
+    ``config``: a ``RunConfig`` (default: every option's default); ``overrides`` set options by name on top of
+    it (``rounds=``, ``seed=``, ``visibility=``, ``noise.t1=``: any name ``qcoord backtest`` has, README), or
+    give Python objects: ``noise`` (a ``strategies.Noise``), ``fill`` ("bias", "queue" or a ``FillModel``),
+    ``supply`` (a ``BellPairSupply`` or None: a fresh pair every round), ``game`` ("hedge": the book's hedge
+    game calibrated on the training window's co-movement per input cell, ``backtest.hedge``; "paper": Ding &
+    Jiang; or a ``strategies.Game`` to play as given), ``indicators`` (a built-in name, ``module:function``, a
+    function, an ``Indicator``, or a pair of them, A's and B's; default by source, README) with
+    ``indicator_params``, ``strategies`` (names, README, or ``strategies.Strategy`` objects; uncoordinated and
+    oracle always run).
+
+    ``source``: a MarketData of two tickers, a ``SyntheticPair``, "signals"/"regime" (a synthetic pair seeded
+    with the run's seed), or None for the configuration's ``[source]``. ``progress``: a bar on stderr (default:
+    when stderr is a terminal). Stages: configure -> plan (every check before any work) -> feed -> fit on
+    the training window -> play the test window chunk by chunk into a ``Book`` -> finish (metrics, tests).
     """
     started = time.perf_counter()
-    if game is None or game == "hedge":
-        game, calibrate = None, True
-    elif game == "paper":
-        game, calibrate = Game(), False
-    elif isinstance(game, Game):
-        calibrate = False
-    else:
-        raise BacktestError(f"game must be 'hedge', 'paper' or a strategies.Game, got {game!r}")
-    noise = noise or Noise()
-    fill_model = make_fill(fill) if isinstance(fill, str) else fill
-    if not isinstance(fill_model, FillModel):
-        raise BacktestError(f"fill must be 'bias', 'queue' or a FillModel, got {fill!r}")
-    for name, value, lo in (("latency", latency, 0), ("delay", delay, 1), ("seed", seed, 0),
-                            ("keep_rounds", keep_rounds, MIN_ROUNDS)):
-        if not isinstance(value, (int, np.integer)) or value < lo:
-            raise BacktestError(f"{name} must be a whole number >= {lo}, got {value!r}")
-    if not (0.0 < train_fraction < 1.0):
-        raise BacktestError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
-    if refit_every is not None and (not isinstance(refit_every, (int, np.integer)) or refit_every < 1):
-        raise BacktestError(f"refit_every must be a whole number of rounds >= 1, got {refit_every!r}")
-    if backend not in ("exact", "aer"):
-        raise BacktestError(f"backend must be 'exact' or 'aer', got {backend!r}")
-    if not math.isfinite(risk_free) or risk_free <= -1:
-        raise BacktestError(f"risk_free must be an annual rate above -100%, got {risk_free!r}")
-    if not (isinstance(risk_aversion, (int, float)) and math.isfinite(risk_aversion) and risk_aversion > 0):
-        raise BacktestError(f"risk_aversion must be a positive number (relative risk aversion), got {risk_aversion!r}")
-    names, custom = _resolve_strategies(strategies)
+    cfg, given = configure(config, overrides)
+    plan = _plan(source, cfg, given)
+    feed, src_info = _make_feed(plan)
+    window = _window(plan, feed)
+    bar = _Progress(window.n_total, progress)
+    fitted = _fit(plan, feed, window, bar)
+    bar.stage("play")
+    book = _play(plan, feed, window, fitted, bar)
+    bar.close()
+    return _finish(plan, feed, window, fitted, book, src_info, time.perf_counter() - started)
 
-    # -- the feed ------------------------------------------------------------------------------------
-    if isinstance(source, str):
+
+def _plan(source, cfg: RunConfig, given: Given) -> Plan:
+    """Build and check every value object of the run; nothing is drawn or loaded beyond a real source."""
+    run = cfg.run
+    if run.keep_rounds < MIN_ROUNDS:
+        raise BacktestError(f"keep_rounds must be a whole number >= {MIN_ROUNDS}, got {run.keep_rounds!r}")
+    if not math.isfinite(run.risk_free):
+        raise BacktestError(f"risk_free must be an annual rate above -100%, got {run.risk_free!r}")
+    names, custom = _resolve_strategies(run.strategies, given.strategies)
+    game = given.game if given.game is not None else cfg.game.build()
+    noise = given.noise if given.noise is not None else cfg.noise.build()
+    fill = given.fill if given.fill is not None else cfg.fill.build()
+    supply = given.supply if given.supply is not None else cfg.supply.build()
+    if source is None:
+        source = cfg.source.pair(run.seed) if cfg.source.kind == "synthetic" else cfg.source.load()
+    elif isinstance(source, str):
         if source not in ("signals", "regime"):
             raise BacktestError(f"source must be a MarketData, a SyntheticPair, 'signals' or 'regime', got {source!r}")
-        source = SyntheticPair(mode=source, seed=seed)
+        source = SyntheticPair(mode=source, seed=run.seed)
+    elif not isinstance(source, (MarketData, SyntheticPair)):
+        raise BacktestError(f"source must be a MarketData, a SyntheticPair, 'signals' or 'regime', got "
+                            f"{type(source).__name__}")
     mode = source.mode if isinstance(source, SyntheticPair) else None
-    inds, user_flags = _indicator_pair(indicators, indicator_params, mode)
-    seeds = (int(np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(1)[0]),
-             int(np.random.SeedSequence(seed, spawn_key=(2,)).generate_state(1)[0]))
+    built = given.indicators if given.indicators is not None else cfg.indicators.build()
+    inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode)
+    return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given)
+
+
+def _make_feed(plan: Plan):
+    """The feed of rounds (whole in memory, or streamed in chunks for long synthetic runs) and the source's
+    description."""
+    run, source, inds = plan.cfg.run, plan.source, plan.indicators
+    latency, delay = plan.cfg.indicators.latency, run.delay
+    seeds = (int(np.random.SeedSequence(run.seed, spawn_key=(1,)).generate_state(1)[0]),
+             int(np.random.SeedSequence(run.seed, spawn_key=(2,)).generate_state(1)[0]))
+    lookback = max((i.lookback or 0) for i in inds)
     if isinstance(source, SyntheticPair):
-        if not isinstance(rounds, (int, np.integer)) or rounds < 2 * MIN_ROUNDS:
+        rounds = run.rounds
+        if rounds < 2 * MIN_ROUNDS:
             raise BacktestError(f"rounds must be a whole number >= {2 * MIN_ROUNDS}, got {rounds!r}")
         if rounds > MAX_ROUNDS:
             raise BacktestError(f"rounds = {rounds:.3g} cannot finish: at most {MAX_ROUNDS:.0e} (about seven hours of "
@@ -215,190 +252,177 @@ def run_backtest(
         if latency > rounds or delay > rounds:  # before any row is drawn: these lengths size the feed
             raise BacktestError(f"latency ({latency} bars) and delay ({delay} rounds) must not exceed the run "
                                 f"({rounds} rounds)")
-        lookback = max((i.lookback or 0) for i in inds)
         if lookback > rounds:  # e.g. --window 1e9: it would size the feed
             raise BacktestError(f"the indicators need {lookback} bars of history (window), more than the run "
                                 f"({rounds} rounds)")
         n_rows = int(rounds) + 1 + lookback + latency + 1
-        stream_ok = all(isinstance(i.lookback, (int, np.integer)) for i in inds) and refit_every is None
-        if n_rows > IN_MEMORY_ROWS and stream_ok:
-            feed = StreamFeed(source, n_rows, inds, latency, seeds, CHUNK)
+        stream_ok = all(isinstance(i.lookback, (int, np.integer)) for i in inds) and run.refit_every is None
+        if n_rows > run.in_memory_rows and stream_ok:
+            feed = StreamFeed(source, n_rows, inds, latency, seeds, run.chunk_rounds)
         else:
-            if n_rows > IN_MEMORY_ROWS and refit_every is not None:
-                raise BacktestError(f"refit_every needs the run in memory: at most {IN_MEMORY_ROWS} rows, got {n_rows}")
+            if n_rows > run.in_memory_rows and run.refit_every is not None:
+                raise BacktestError(f"refit_every needs the run in memory: at most {run.in_memory_rows} rows, got "
+                                    f"{n_rows}")
             feed = ArrayFeed.from_pair(source, n_rows, inds, latency, seeds)
-        src_info = {"kind": "synthetic", "mode": source.mode, "params": source.params()}
-    elif isinstance(source, MarketData):
-        rows = len(source.prices)
-        lookback = max((i.lookback or 0) for i in inds)
-        if lookback + 2 * MIN_ROUNDS >= rows:
-            raise BacktestError(f"the indicators need {lookback} bars of history (window), too many for the data "
-                                f"({rows} rows of {', '.join(source.tickers)})")
-        if latency + 2 * MIN_ROUNDS >= rows or delay >= rows:
-            raise BacktestError(f"latency ({latency} bars) or delay ({delay} rounds) is too long for the data "
-                                f"({rows} rows of {', '.join(source.tickers)})")
-        feed = ArrayFeed.from_market(source, inds, latency, seeds)
-        src_info = dict(source.meta)
-    else:
-        raise BacktestError(f"source must be a MarketData, a SyntheticPair, 'signals' or 'regime', got {type(source).__name__}")
-    if source_info:
-        src_info.update(source_info)
+        return feed, {"kind": "synthetic", "mode": source.mode, "params": source.params()}
+    rows = len(source.prices)
+    if lookback + 2 * MIN_ROUNDS >= rows:
+        raise BacktestError(f"the indicators need {lookback} bars of history (window), too many for the data "
+                            f"({rows} rows of {', '.join(source.tickers)})")
+    if latency + 2 * MIN_ROUNDS >= rows or delay >= rows:
+        raise BacktestError(f"latency ({latency} bars) or delay ({delay} rounds) is too long for the data "
+                            f"({rows} rows of {', '.join(source.tickers)})")
+    return ArrayFeed.from_market(source, inds, latency, seeds), dict(source.meta)
 
-    feed.price_changes = fill_model.uses_price_change
+
+def _window(plan: Plan, feed) -> Window:
+    feed.price_changes = plan.fill.uses_price_change
     t0 = feed.warmup()
-    if isinstance(source, SyntheticPair):  # the run has exactly `rounds` rounds after warm-up
-        n_total = min(int(rounds), feed.n_rows - t0)
+    if isinstance(plan.source, SyntheticPair):  # the run has exactly `rounds` rounds after warm-up
+        n_total = min(int(plan.cfg.run.rounds), feed.n_rows - t0)
     else:
         n_total = feed.n_rows - t0
-    n_train = int(train_fraction * n_total)
+    n_train = int(plan.cfg.run.train_fraction * n_total)
     n_test = n_total - n_train
     if n_train < MIN_ROUNDS or n_test < MIN_ROUNDS:
         raise BacktestError(f"{n_total} rounds after a warm-up of {t0} rows leave {n_train} to train and {n_test} to "
                             f"test; each needs at least {MIN_ROUNDS}")
-    if refit_every is not None and feed.streamed:
+    if plan.cfg.run.refit_every is not None and feed.streamed:
         raise BacktestError("refit_every is not available on a streamed run")
-    train_end, end = t0 + n_train, t0 + n_total
-    first_prices = feed.first_prices(t0)  # the book is sized at the first round's prices
+    return Window(t0, n_total, n_train, feed.first_prices(t0))
 
-    # -- fit on the training window ------------------------------------------------------------------
-    bar = _Progress(n_total, progress)
-    feed.fit_indicators(t0, train_end)
-    if check_indicators:
-        for ind, view, flag in zip(inds, feed.fit_view(), user_flags):
+
+def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
+    """Fit indicators, the hedge game (or the given game) and every strategy on the training window."""
+    run = plan.cfg.run
+    feed.fit_indicators(w.t0, w.train_end)
+    if run.check_indicators:
+        for ind, view, flag in zip(plan.indicators, feed.fit_view(), plan.user_flags):
             if flag:
-                check_causality(ind, view.rows(0, min(len(view), train_end)), seed=seed)
-    x_train, y_train, train_cells = _training_rounds(feed, t0, train_end, bar)
-    exposure = fill_model.game_exposure(first_prices)
-    aer_backend = None
-    if device:
+                check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
+    x_train, y_train, train_cells = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds)
+    exposure = plan.fill.game_exposure(w.first_prices)
+    backend, aer_backend = run.backend, None
+    if run.device:
         from strategies.devices import device_backend
 
-        aer_backend, backend = device_backend(device), "aer"
-    fit_noise = noise
-    if supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
-        fit_noise = replace(noise, storage_time=_typical_age(supply, t0, n_train, seed))
-    hedge = HedgeCalibration.fit(train_cells.stats(), exposure) if calibrate else None
-    fitted = fit(game, x_train, y_train, fit_noise, delay if "delayed_comm" in names else None, hedge)
-    players = build_players(names, custom, fitted, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
-    first_fit = fitted
-    fits = [{"round": train_end, "window": [t0, train_end], **fitted.game_dict()}]
+        aer_backend, backend = device_backend(run.device), "aer"
+    fit_noise = plan.noise
+    if plan.supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
+        age = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds)
+        fit_noise = replace(plan.noise, storage_time=age)
+    hedge = HedgeCalibration.fit(train_cells.stats(), exposure) if plan.calibrate else None
+    delay = run.delay if "delayed_comm" in plan.names else None
+    fitted = fit(plan.game, x_train, y_train, fit_noise, delay, hedge)
+    players = _players(plan, fitted, feed, backend, aer_backend)
+    fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **fitted.game_dict()}]
+    return Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, aer_backend)
 
-    bar.stage("play")
-    # -- play the test window ------------------------------------------------------------------------
-    book = float(book_size) if book_size is not None else fill_model.book_size(first_prices)
-    if not (math.isfinite(book) and book > 0):
-        raise BacktestError(f"book_size must be a positive amount of currency, got {book!r}")
-    ppy = feed.periods_per_year
-    rf_p = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
-    block_len = max(1, math.ceil(n_test / BLOCKS))
-    n_blocks = math.ceil(n_test / block_len)
-    stats = {p.name: StrategyStats(book, rf_p, n_blocks) for p in players}
-    fill_state = {p.name: [fill_model.initial_state(), fill_model.initial_state()] for p in players}
-    supply_state = SupplyState(supply) if supply is not None else None
-    keep = min(keep_rounds, n_test)
-    kept: dict[str, list] = {"x": [], "y": []}
-    per = {p.name: {k: [] for k in ("a", "b", "pnl_a", "pnl_b", "pnl", "utility", "inv_a", "inv_b")} for p in players}
-    stride = max(1, math.ceil(n_test / EQUITY_POINTS))
-    equity_rounds, equity = [], {p.name: [] for p in players}
-    tails = (x_train[-delay:], y_train[-delay:])
-    pair_names = [p.name for p in players]
-    # local strategies that use no entanglement: the classical opponents quantum is measured against
-    classical_local = [p.name for p in players if _classical_local(p, custom)]
-    has_q = "quantum" in pair_names
-    discordant = {name: [0, 0] for name in classical_local}
-    test_cells = CellSums()
-    flip = int(fitted.game.rule == "challenge")
 
-    refits = [] if refit_every is None else list(range(train_end + refit_every, end, refit_every))
-    lo = train_end
-    while lo < end:
-        k = (lo - train_end) // CHUNK
-        hi = min(train_end + (k + 1) * CHUNK, end)
+def _players(plan: Plan, fitted, feed, backend: str, aer_backend) -> list:
+    return build_players(plan.names, plan.custom, fitted, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
+
+
+def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
+    """Every player plays every test round, chunk by chunk (walk-forward refits at their rounds)."""
+    run = plan.cfg.run
+    book_size = _book_size(plan, feed, w)
+    rf_p = (1.0 + run.risk_free) ** (1.0 / feed.periods_per_year) - 1.0
+    players = fitted.players
+    classical_local = [p.name for p in players if is_classical_local(p, plan.custom)]
+    book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
+                min(run.keep_rounds, w.n_test), classical_local)
+    supply_state = SupplyState(plan.supply) if plan.supply is not None else None
+    tails = (fitted.x_train[-run.delay:], fitted.y_train[-run.delay:])
+    fit_now, chunk = fitted.fit, run.chunk_rounds
+    refits = [] if run.refit_every is None else list(range(w.train_end + run.refit_every, w.end, run.refit_every))
+    lo = w.train_end
+    while lo < w.end:
+        k = (lo - w.train_end) // chunk
+        hi = min(w.train_end + (k + 1) * chunk, w.end)
         if refits and refits[0] < hi:
             hi = refits[0] if refits[0] > lo else hi
         if refits and refits[0] == lo:
             refits.pop(0)
-            fitted = _refit(feed, fitted.game if not calibrate else None, fit_noise, names, delay, lo, n_train,
-                            exposure)
-            players = build_players(names, custom, fitted, backend, has_truth=feed.has_truth,
-                                    aer_backend=aer_backend)
-            fits.append({"round": lo, "window": [lo - n_train, lo], **fitted.game_dict()})
+            fit_now = _refit(feed, plan.game, fitted.fit_noise, plan.names, run.delay, lo, w.n_train, fitted.exposure)
+            players = _players(plan, fit_now, feed, fitted.backend, fitted.aer_backend)
+            fitted.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
             continue
         x, y = feed.inputs(lo, hi)
         rd = feed.round_data(lo, hi)
-        xd, tx = lagged_inputs(x, tails[0], delay)
-        yd, ty = lagged_inputs(y, tails[1], delay)
+        xd, tx = lagged_inputs(x, tails[0], run.delay)
+        yd, ty = lagged_inputs(y, tails[1], run.delay)
         tails = (tx, ty)
-        chunk = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"])
         n = hi - lo
-        first_in_chunk = (lo - train_end) % CHUNK == 0
-        if first_in_chunk:
-            rngs = {name: _rng(seed, f"strategy:{name}", k) for name in pair_names}
-            fill_rng = _rng(seed, "fills", k)
-            supply_rng = _rng(seed, "supply", k)
+        if (lo - w.train_end) % chunk == 0:  # randomness is drawn per chunk: same rounds, same draws
+            rngs = {p.name: streams.rng(run.seed, f"strategy:{p.name}", k) for p in players}
+            fill_rng = streams.rng(run.seed, "fills", k)
+            supply_rng = streams.rng(run.seed, "supply", k)
         pairs = supply_state.schedule(lo, n, supply_rng) if supply_state is not None else None
-        uniforms = fill_rng.random((2, fill_model.uniform_streams, n)) if fill_model.uniform_streams else (None, None)
-        offset = lo - train_end
-        take = max(0, min(n, keep - offset))
-        if take:
-            kept["x"].append(x[:take])
-            kept["y"].append(y[:take])
-        marks = np.arange((stride - 1 - offset) % stride, n, stride, dtype=np.int64)  # rounds with (r+1) % stride == 0
-        if hi == end and (marks.size == 0 or marks[-1] != n - 1):
-            marks = np.append(marks, n - 1)
-        equity_rounds.extend((lo + marks).tolist())
-        g = fitted.game
-        table = g.table.ravel()
-        tgt, want = test_cells.add_with_targets(x, y, rd["returns"], g.target_table().ravel(), flip)
-        decisions = {}
-        played = []  # (a, b, fill states before, outcome) of this chunk's players
-        for p in players:
-            a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
-            decisions[p.name] = (a, b)
-            st = fill_state[p.name]
-            # Common random numbers make the fills a function of the decisions and the carried fill state, so a
-            # player that decided exactly as an earlier one (always_hedge, classical and delayed_comm often do)
-            # reuses its P&L instead of running the fill model again.
-            same = next((out for a0, b0, st0, out in played
-                         if st0 == st and np.array_equal(a0, a) and np.array_equal(b0, b)), None)
-            if same is None:
-                before = list(st)
-                pnl_a, inv_a, st[0], inc_a, cost_a = fill_model.pnl(
-                    a, rd["returns"][:, 0], _col(rd["price_change"], 0), _col(rd["half_spread"], 0), uniforms[0], st[0])
-                pnl_b, inv_b, st[1], inc_b, cost_b = fill_model.pnl(
-                    b, rd["returns"][:, 1], _col(rd["price_change"], 1), _col(rd["half_spread"], 1), uniforms[1], st[1])
-                pnl = pnl_a + pnl_b
-                parts = (inc_a + inc_b, cost_a + cost_b)
-                played.append((a, b, before, (pnl_a, inv_a, pnl_b, inv_b, pnl, parts, list(st))))
-            else:
-                pnl_a, inv_a, pnl_b, inv_b, pnl, parts, after = same
-                st[:] = after
-            equity[p.name].extend(stats[p.name].add(pnl, a, b, x, y, tgt, want, table, offset, block_len, used, ages,
-                                                    marks).tolist())
-            stats[p.name].add_parts(pnl, *parts)
-            if take:
-                d = per[p.name]
-                util = g.utility(x[:take], y[:take], a[:take], b[:take])
-                for key, v in (("a", a), ("b", b), ("pnl_a", pnl_a), ("pnl_b", pnl_b), ("pnl", pnl), ("utility", util),
-                               ("inv_a", inv_a), ("inv_b", inv_b)):
-                    if v is not None:
-                        d[key].append(v[:take])
-        if has_q:
-            aq, bq = decisions["quantum"]
-            for name in classical_local:
-                only_q, only_c = kernels.discordant(aq, bq, *decisions[name], tgt)
-                discordant[name][0] += only_q
-                discordant[name][1] += only_c
+        streams_n = plan.fill.uniform_streams
+        uniforms = fill_rng.random((2, streams_n, n)) if streams_n else (None, None)
+        rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"])
+        book.add(rounds, players, fit_now.game, int(fit_now.game.rule == "challenge"), rngs, uniforms, pairs)
         bar.update(n)
         lo = hi
-    bar.close()
+    book.players = players
+    return book
 
-    # -- metrics ---------------------------------------------------------------------------------
+
+def _book_size(plan: Plan, feed, w: Window) -> float:
+    """Currency the book's returns are measured on: given, or the fill model's at the first round's prices."""
+    run = plan.cfg.run
+    size = float(run.book_size) if run.book_size is not None else plan.fill.book_size(w.first_prices)
+    if not (math.isfinite(size) and size > 0):
+        raise BacktestError(f"book_size must be a positive amount of currency, got {size!r}")
+    return size
+
+
+def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: dict, elapsed: float) -> Result:
+    """Metrics per strategy, the paired comparisons, the hedge documents, and the Result."""
+    run, stats = plan.cfg.run, book.stats
+    ppy = feed.periods_per_year
     metrics = {name: s.metrics(ppy) for name, s in stats.items()}
+    informative = {"train": fitted.train_cells.stats().informativeness(),
+                   "test": book.test_cells.stats().informativeness()}
+    no_sign = plan.calibrate and not informative["train"]["sign_differs"]
+    _efficiency(metrics, no_sign)
+    series = book.series()
+    classical_local = list(book.discordant)
+    # ties go to classical, the fitted rule (the same numbers then serve both comparisons)
+    best_local = min(classical_local, key=lambda s: (metrics[s]["pnl_var"], s != "classical")) if classical_local else None
+    comparison = _comparisons(book, series, best_local, ppy) if "quantum" in metrics else {}
+    first_fit = fitted.fit
+    drift_doc = drift(fitted.train_cells.stats(), book.test_cells.stats(), first_fit, fitted.fit_noise,
+                      fitted.exposure)
+    hedge_doc = None
+    if plan.calibrate:  # the first fit's, as ``game`` (later refits are in ``refits``)
+        hedge_doc = {**fitted.fits[0]["hedge"], "informativeness": informative}
+        if not first_fit.solution.uses_entanglement:
+            take = what_it_would_take(first_fit.hedge, fitted.fit_noise)
+            hedge_doc["what_it_would_take"] = {**take, "sentence": sentence(take)}
+        if "quantum" in metrics and "classical" in metrics:
+            hedge_doc["bell_pair_value"] = _bell_pair_value(fitted.fits[0]["hedge"]["values"], metrics, w.n_test,
+                                                            book.size, run.risk_aversion)
+    return Result(
+        version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
+        clock=feed.clock, clock_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
+        book_size=book.size, game=fitted.fits[0], refits=fitted.fits[1:], metrics=metrics,
+        win_by_input={name: s.win_rate_by_input() for name, s in stats.items()}, comparison=comparison,
+        best_local=best_local, hedge=hedge_doc, drift=drift_doc, kept=book.kept_inputs(), series=series,
+        equity_rounds=np.asarray(book.equity_rounds), equity={k: np.asarray(v) for k, v in book.equity.items()},
+        blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()}, block_len=book.block_len,
+        indicators={"A": plan.indicators[0].describe(), "B": plan.indicators[1].describe(),
+                    "latency": plan.cfg.indicators.latency},
+        players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
+        config=_config_doc(plan, book.size), streamed=feed.streamed, elapsed=elapsed,
+    )
+
+
+def _efficiency(metrics: dict, no_sign: bool) -> None:
+    """Variance share and hedging efficiency of every strategy, with the reasons when undefined."""
     var_unc, var_or = metrics["uncoordinated"]["pnl_var"], metrics["oracle"]["pnl_var"]
-    informative = {"train": train_cells.stats().informativeness(), "test": test_cells.stats().informativeness()}
-    no_sign = not informative["train"]["sign_differs"] if calibrate else False
-    for name, m in metrics.items():
+    for m in metrics.values():
         m["variance_share"] = m["pnl_var"] / var_unc if var_unc and var_unc > 0 else math.nan
         if no_sign:
             m["hedging_efficiency"], reason = None, (
@@ -409,72 +433,33 @@ def run_backtest(
         if reason:
             m.setdefault("undefined", {})["hedging_efficiency"] = reason
         _flag(m)
-    series = {name: {k: np.concatenate(v) if v else None for k, v in d.items()} for name, d in per.items()}
-    comparison = {}
-    # ties go to classical, the fitted rule (the same numbers then serve both comparisons)
-    best_local = min(classical_local, key=lambda s: (metrics[s]["pnl_var"], s != "classical")) if classical_local else None
-    if has_q:
-        for label, other in (("quantum_vs_best_local", best_local), ("quantum_vs_classical", "classical")):
-            done = next((c for c in comparison.values() if c["opponent"] == other), None)
-            if done is not None:
-                comparison[label] = done
-            elif other in discordant:
-                comparison[label] = {"opponent": other, **compare(
-                    stats["quantum"], stats[other], series["quantum"]["pnl"], series[other]["pnl"],
-                    tuple(discordant[other]), ppy, series["quantum"]["utility"], series[other]["utility"])}
-    drift_doc = drift(train_cells.stats(), test_cells.stats(), first_fit, fit_noise, exposure)
-    hedge_doc = None
-    if calibrate:  # the first fit's, as ``game`` (later refits are in ``refits``)
-        hedge_doc = {**fits[0]["hedge"], "informativeness": informative}
-        if not first_fit.solution.uses_entanglement:
-            take = what_it_would_take(first_fit.hedge, fit_noise)
-            hedge_doc["what_it_would_take"] = {**take, "sentence": sentence(take)}
-        if "quantum" in metrics and "classical" in metrics:
-            hedge_doc["bell_pair_value"] = _bell_pair_value(fits[0]["hedge"]["values"], metrics, n_test, book,
-                                                            risk_aversion)
-    return Result(
-        version=__version__,
-        seed=seed,
-        source=src_info,
-        tickers=list(feed.tickers),
-        periods_per_year=ppy,
-        clock=feed.clock,
-        clock_at=feed.clock_at,
-        first_round=t0,
-        n_rounds=n_total,
-        n_train=n_train,
-        book_size=book,
-        game=fits[0],
-        refits=fits[1:],
-        metrics=metrics,
-        win_by_input={name: s.win_rate_by_input() for name, s in stats.items()},
-        comparison=comparison,
-        best_local=best_local,
-        hedge=hedge_doc,
-        drift=drift_doc,
-        kept={"x": np.concatenate(kept["x"]) if kept["x"] else np.empty(0, np.uint8),
-              "y": np.concatenate(kept["y"]) if kept["y"] else np.empty(0, np.uint8)},
-        series=series,
-        equity_rounds=np.asarray(equity_rounds),
-        equity={k: np.asarray(v) for k, v in equity.items()},
-        blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()},
-        block_len=block_len,
-        indicators={"A": inds[0].describe(), "B": inds[1].describe(), "latency": latency},
-        players={p.name: {**p.describe(), "communicates": p.communicates} for p in players},
-        config={"rounds": int(rounds) if isinstance(source, SyntheticPair) else None, "strategies": names,
-                "game": {"kind": "hedge"} if calibrate else game.to_dict(), "noise": noise.to_dict(),
-                "backend": backend, "device": device,
-                "fill": fill_model.to_dict(), "supply": None if supply is None else supply.to_dict(),
-                "latency": latency, "delay": delay, "train_fraction": train_fraction, "refit_every": refit_every,
-                "book_size": book, "risk_free": risk_free, "risk_aversion": risk_aversion, "seed": seed,
-                "keep_rounds": keep_rounds,
-                "streamed": feed.streamed},
-        elapsed=time.perf_counter() - started,
-    )
 
 
-def _col(a: np.ndarray | None, j: int) -> np.ndarray | None:
-    return None if a is None else a[:, j]
+def _comparisons(book: Book, series: dict, best_local: str | None, ppy: float) -> dict:
+    """Paired tests of quantum against the best local classical strategy and against ``classical``."""
+    comparison: dict = {}
+    for label, other in (("quantum_vs_best_local", best_local), ("quantum_vs_classical", "classical")):
+        done = next((c for c in comparison.values() if c["opponent"] == other), None)
+        if done is not None:
+            comparison[label] = done
+        elif other in book.discordant:
+            comparison[label] = {"opponent": other, **compare(
+                book.stats["quantum"], book.stats[other], series["quantum"]["pnl"], series[other]["pnl"],
+                tuple(book.discordant[other]), ppy, series["quantum"]["utility"], series[other]["utility"])}
+    return comparison
+
+
+def _config_doc(plan: Plan, book_size: float) -> dict:
+    """``Result.config``: the declared configuration, and what Python objects given in its place resolved to."""
+    doc = plan.cfg.to_dict()
+    if plan.given.game is not None:
+        doc["game"] = plan.given.game.to_dict()
+    if plan.given.indicators is not None:
+        doc["indicators"] = {**doc["indicators"], "name": plan.indicators[0].name, "name_b": plan.indicators[1].name}
+    doc["run"] = {**doc["run"], "strategies": list(plan.names)}
+    doc["resolved"] = {"noise": plan.noise.to_dict(), "fill": plan.fill.to_dict(),
+                       "supply": None if plan.supply is None else plan.supply.to_dict(), "book_size": book_size}
+    return doc
 
 
 def _flag(m: dict) -> None:
@@ -490,13 +475,6 @@ def _flag(m: dict) -> None:
     if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
         flags["sharpe"] = (f"driven by the fill model's spread income ({income:.4g} of {m['pnl_mean']:.4g} per round "
                            f"is assumed spread capture); the directional part's Sharpe is {m['sharpe_directional']:.2f}")
-
-
-def _classical_local(player, custom: dict) -> bool:
-    """A no-communication strategy that uses no entanglement (quantum's fair opponents)."""
-    if player.name in custom:
-        return not custom[player.name].quantum
-    return player.name in LOCAL and player.name not in ("quantum", "textbook")
 
 
 def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamma: float) -> dict:
@@ -515,11 +493,11 @@ def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamm
             "unit": "variance in currency^2 per pair; certainty equivalent in currency per pair"}
 
 
-def _training_rounds(feed, t0: int, train_end: int, bar: _Progress):
+def _training_rounds(feed, t0: int, train_end: int, bar: _Progress, chunk: int):
     """Training inputs and the co-movement sums per input cell of the same rounds."""
     cells = CellSums()
     xs, ys = [], []
-    step = CHUNK if feed.streamed else train_end - t0
+    step = chunk if feed.streamed else train_end - t0
     for lo in range(t0, train_end, step):
         hi = min(lo + step, train_end)
         x, y = feed.inputs(lo, hi)
@@ -530,13 +508,13 @@ def _training_rounds(feed, t0: int, train_end: int, bar: _Progress):
     return np.concatenate(xs), np.concatenate(ys), cells
 
 
-def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int) -> float:
+def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int) -> float:
     """Mean age of the pairs a supply delivers over the training window (its own random stream)."""
     state = SupplyState(supply)
     ages, used = 0.0, 0
-    for k, lo in enumerate(range(t0, t0 + n_train, CHUNK)):
-        n = min(CHUNK, t0 + n_train - lo)
-        has, age = state.schedule(lo, n, _rng(seed, "supply:training", k))
+    for k, lo in enumerate(range(t0, t0 + n_train, chunk)):
+        n = min(chunk, t0 + n_train - lo)
+        has, age = state.schedule(lo, n, streams.rng(seed, "supply:training", k))
         ages += float(age[has].sum())
         used += int(has.sum())
     return ages / used if used else 0.0

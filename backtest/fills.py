@@ -14,12 +14,13 @@ random numbers), so differences between strategies are paired.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import kernels
 from .errors import BacktestError
+from .options import option, values_of
 
 
 class FillModel:
@@ -44,7 +45,7 @@ class FillModel:
         return 0.0
 
     def to_dict(self) -> dict:
-        return {"name": self.name, **asdict(self)}
+        return {"name": self.name, **values_of(self)}
 
 
 def _positive(name: str, value: float) -> float:
@@ -65,8 +66,10 @@ def _prob(name: str, value: float) -> float:
 class BiasFill(FillModel):
     """Exposure +-``exposure`` (currency) over the round plus ``spread_bps`` of it captured per round."""
 
-    exposure: float = 10_000.0
-    spread_bps: float = 0.25
+    exposure: float = option(10_000.0, help="bias fill: currency held long or short per round", unit="currency",
+                             lo=0, open_lo=True, finite=True)
+    spread_bps: float = option(0.25, help="bias fill: spread captured per round", unit="bp of exposure",
+                               finite=True)
     name = "bias"
 
     def __post_init__(self) -> None:
@@ -94,13 +97,18 @@ class QueueFill(FillModel):
     0.01; ``cut_cost=None`` is half_spread + fee, the cost of crossing the spread).
     """
 
-    p_first: float = 0.6
-    p_second: float = 0.4
-    lot: float = 100.0
-    half_spread: float | None = 0.01
-    fee: float = 0.0
-    inventory_limit: float = 1_000.0
-    cut_cost: float | None = None
+    p_first: float = option(0.6, help="queue fill: fill probability of the order placed first", lo=0, hi=1)
+    p_second: float = option(0.4, help="queue fill: fill probability of the order placed second", lo=0, hi=1)
+    lot: float = option(100.0, help="queue fill: shares per fill", unit="shares", lo=0, open_lo=True,
+                        finite=True)
+    half_spread: float | None = option(0.01, help="queue fill: spread earned per share filled", unit="currency/share",
+                                       lo=0, finite=True)
+    fee: float = option(0.0, help="queue fill: fee per share filled, negative = rebate", unit="currency/share",
+                        finite=True)
+    inventory_limit: float = option(1_000.0, help="queue fill: inventory beyond which it is cut", unit="shares",
+                                    lo=0, open_lo=True, finite=True)
+    cut_cost: float | None = option(help="queue fill: cost of cutting inventory (unset: half-spread + fee, crossing "
+                                         "the spread)", unit="currency/share", lo=0, finite=True)
     name = "queue"
     uniform_streams = 2
     uses_price_change = True

@@ -39,6 +39,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from . import streams
 from .errors import BacktestError
 from .views import LocalView, lag
 

@@ -11,6 +11,7 @@ to ``classical``), and by name ``textbook``, ``follow_indicator``, or any ``stra
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,37 +213,66 @@ def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | Non
     return Fit(p, game, solution, constant, delayed, delay, x.size, noise, hedge)
 
 
+@dataclass
+class Context:
+    """What a player factory may use besides the fit: the sampler, and whether the feed knows the true regime."""
+
+    backend: str = "exact"
+    aer_backend: object = None
+    has_truth: bool = False
+
+
+def _quantum(name: str, fitted: Fit, ctx: Context) -> Player:
+    s = fitted.solution
+    return QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, aer_backend=ctx.aer_backend),
+                         s.classical_strategy())
+
+
+def _delayed(name: str, fitted: Fit, ctx: Context) -> Player:
+    if fitted.delayed is None:
+        raise BacktestError("delayed_comm needs a delay of at least 1 round")
+    f, g, value = fitted.delayed
+    return DelayedCommPlayer(f, g, fitted.delay, value)
+
+
+# name -> factory(name, fit, context) -> Player, or None when the strategy does not apply to this feed
+PLAYERS: dict[str, Callable[[str, Fit, Context], Player | None]] = {
+    "uncoordinated": lambda name, f, ctx: LocalPlayer(name, uncoordinated()),
+    "always_hedge": lambda name, f, ctx: LocalPlayer(name, deterministic(*f.constant, name=name)),
+    "classical": lambda name, f, ctx: LocalPlayer(name, f.solution.classical_strategy()),
+    "quantum": _quantum,
+    "textbook": lambda name, f, ctx: QuantumPlayer(name, f.solution.textbook_strategy(backend=ctx.backend),
+                                                   f.solution.classical_strategy()),
+    "follow_indicator": lambda name, f, ctx: LocalPlayer(name, follow_indicator()),
+    "oracle": lambda name, f, ctx: OraclePlayer(f.game),
+    "regime_oracle": lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None,
+    "delayed_comm": _delayed,
+}
+
+
+def strategy_factory(strategy: Strategy):
+    """A user's ``strategies.Strategy`` as a player factory: it goes through the same door as the built-ins."""
+    return lambda name, fitted, ctx: LocalPlayer(name, strategy)
+
+
 def build_players(names, custom: dict[str, Strategy], fitted: Fit, backend: str, *,
                   has_truth: bool, aer_backend=None) -> list[Player]:
-    """Players for the requested strategy names (in order) from a fit."""
-    s, game = fitted.solution, fitted.game
+    """Players for the requested strategy names (in order) from a fit; ``custom`` strategies by name first."""
+    registry = {**PLAYERS, **{name: strategy_factory(s) for name, s in custom.items()}}
+    ctx = Context(backend, aer_backend, has_truth)
     players: list[Player] = []
     for name in names:
-        if name in custom:
-            players.append(LocalPlayer(name, custom[name]))
-        elif name == "uncoordinated":
-            players.append(LocalPlayer(name, uncoordinated()))
-        elif name == "classical":
-            players.append(LocalPlayer(name, s.classical_strategy()))
-        elif name == "quantum":
-            players.append(QuantumPlayer(name, s.quantum_strategy(backend=backend, aer_backend=aer_backend),
-                                         s.classical_strategy()))
-        elif name == "textbook":
-            players.append(QuantumPlayer(name, s.textbook_strategy(backend=backend), s.classical_strategy()))
-        elif name == "always_hedge":  # the constant relation that was better on the training window
-            players.append(LocalPlayer(name, deterministic(*fitted.constant, name=name)))
-        elif name == "follow_indicator":
-            players.append(LocalPlayer(name, follow_indicator()))
-        elif name == "oracle":
-            players.append(OraclePlayer(game))
-        elif name == "regime_oracle":
-            if has_truth:
-                players.append(RegimeOraclePlayer(game))
-        elif name == "delayed_comm":
-            if fitted.delayed is None:
-                raise BacktestError("delayed_comm needs a delay of at least 1 round")
-            f, g, value = fitted.delayed
-            players.append(DelayedCommPlayer(f, g, fitted.delay, value))
-        else:
+        factory = registry.get(name)
+        if factory is None:
             raise BacktestError(f"unknown strategy {name!r}; choose from {', '.join(LOCAL + COMMUNICATING)}")
+        player = factory(name, fitted, ctx)
+        if player is not None:
+            players.append(player)
     return players
+
+
+def is_classical_local(player: Player, custom: dict) -> bool:
+    """A no-communication strategy that uses no entanglement (quantum's fair opponents)."""
+    if player.name in custom:
+        return not custom[player.name].quantum
+    return player.name in LOCAL and player.name not in ("quantum", "textbook")

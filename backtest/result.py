@@ -239,7 +239,7 @@ class Result:
         # the delayed link's edge is only information when it also beats every local classical strategy
         if (dc and q and best and self.game.get("uses_entanglement")
                 and _num(dc["pnl_var"]) < min(_num(q["pnl_var"]), 0.99 * _num(best["pnl_var"]))):
-            return (f"A classical link delayed by {self.config.get('delay', 1)} round(s) does better than quantum "
+            return (f"A classical link delayed by {self.config['run']['delay']} round(s) does better than quantum "
                     f"(variance {dc['pnl_var'] / q['pnl_var'] - 1:+.1%}): the indicators change too slowly for a "
                     "no-communication protocol to matter.")
         return None
@@ -303,7 +303,7 @@ class Result:
             from .periods import period_table
 
             pnl = self.pnl
-            rf = (1.0 + self.config.get("risk_free", 0.0)) ** (1.0 / self.periods_per_year) - 1.0
+            rf = (1.0 + self.config["run"]["risk_free"]) ** (1.0 / self.periods_per_year) - 1.0
             self._periods = period_table(pnl, intraday=is_intraday(pnl.index), periods_per_year=self.periods_per_year,
                                          rf_per_period=rf, book=self.book_size,
                                          quantum="quantum" if "quantum" in pnl else None, opponent=self.best_local)

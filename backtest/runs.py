@@ -17,7 +17,7 @@ import pandas as pd
 
 import reports
 
-from . import config as config_mod
+from .config import RunConfig, toml_value
 from .atomic import atomic_dir
 from .errors import BacktestError
 from .result import Result
@@ -78,7 +78,7 @@ def pnl_frame(result: Result) -> pd.DataFrame:
     return frame
 
 
-def write_run(result: Result, cfg: dict, out: Path) -> Path:
+def write_run(result: Result, cfg: RunConfig, out: Path) -> Path:
     """Write the run into ``out`` (which must not exist), atomically."""
     if out.exists():
         raise BacktestError(f"{out} already exists; choose another --name or --out")
@@ -91,7 +91,7 @@ def write_run(result: Result, cfg: dict, out: Path) -> Path:
     meta = {"qcoord_version": result.version, "created": result.created}
     with atomic_dir(out) as tmp:
         (tmp / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n")
-        (tmp / "config.toml").write_text(config_mod.dumps(cfg, {"fitted": {}, "meta": meta})
+        (tmp / "config.toml").write_text(cfg.to_toml({"fitted": {}, "meta": meta})
                                          + _fitted_toml(fitted))
         frame = pnl_frame(result)
         try:
@@ -114,7 +114,7 @@ def _fitted_toml(fitted: dict) -> str:
     for section, values in fitted.items():
         lines.append(f"[fitted.{section}]")
         for k, v in values.items():
-            lines.append(f"{k} = {config_mod._toml_value(v)}")
+            lines.append(f"{k} = {toml_value(v)}")
     return "\n".join(lines) + "\n"
 
 

@@ -1,48 +1,90 @@
-"""Where a run's prices come from: one ``SourceSpec`` from the command line or a config, loaded by ``load``."""
+"""Where a run's prices come from: the ``[source]`` section of a run's configuration, and how it loads."""
 
 from __future__ import annotations
 
-import argparse
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import data
 from data import MarketData, SyntheticPair
 
 from .errors import BacktestError
+from .options import check_ranges, option
 
 SOURCE_KINDS = ("synthetic", "sample", "csv", "yahoo")
 
 
-@dataclass
-class SourceSpec:
-    """A data source with every parameter needed to load it again bit for bit.
+def _synthetic_default(name: str):
+    """What an unset synthetic parameter means: the generator's own default (declared there, shown here)."""
+    value = SyntheticPair.__dataclass_fields__[name].default
+    return list(value) if isinstance(value, tuple) else value
 
-    ``kind``: ``synthetic`` (``synthetic`` holds SyntheticPair parameters, ``mode`` among them),
-    ``sample`` (``sample`` name), ``csv`` (``files``), ``yahoo`` (``tickers``, ``start``, ``end``,
-    ``interval``, ``cache_dir``). ``tickers`` selects or names tickers; ``start``/``end`` also cut
-    csv and sample data by date (inclusive).
+
+@dataclass(frozen=True)
+class Source:
+    """Where a run's prices come from, with every parameter needed to load them again bit for bit.
+
+    ``kind``: ``synthetic`` (a ``data.SyntheticPair`` in ``mode``, seeded by the run's seed; unset synthetic
+    parameters take the generator's defaults), ``sample`` (a shipped sample), ``csv`` (``files``), ``yahoo``
+    (``tickers``, ``start``, ``end``, ``interval``, ``cache_dir``). ``tickers`` picks or names tickers;
+    ``start``/``end`` also cut csv and sample data by date (inclusive).
     """
 
-    kind: str = "synthetic"
-    synthetic: dict[str, Any] = field(default_factory=lambda: {"mode": "signals"})
-    sample: str | None = None
-    files: list[str] = field(default_factory=list)
-    tickers: list[str] | None = None
-    start: str | None = None
-    end: str | None = None
-    interval: str = "1d"
-    cache_dir: str | None = None
-    session: str = "all"
+    kind: str = option("synthetic", help="where prices come from (chosen by --synthetic, --sample, --csv or --yahoo)",
+                       choices=SOURCE_KINDS, flag="")
+    mode: str = option("signals", help="built-in synthetic pair", choices=("signals", "regime"), flag="--synthetic",
+                       chooses="synthetic")
+    sample: str | None = option(help="shipped sample (qcoord data --list-samples)", metavar="NAME", chooses="sample")
+    files: tuple[str, ...] | None = option(help="CSV file(s): a wide panel or one OHLCV file per ticker", flag="--csv",
+                                           nargs="+", metavar="FILE", chooses="csv")
+    tickers: tuple[str, ...] | None = option(
+        help="pick columns of a panel, or name per-ticker files", nargs="+", metavar="T",
+        choose_flags=(("--yahoo", "yahoo", "download these tickers from Yahoo Finance (cached on disk)"),))
+    start: str | None = option(help="first date (Yahoo: required; csv/sample: cut, inclusive)", metavar="DATE")
+    end: str | None = option(help="last date (Yahoo: exclusive, required; csv/sample: cut, inclusive)",
+                             metavar="DATE")
+    interval: str = option("1d", help="Yahoo bar interval")
+    cache_dir: str | None = option(help="Yahoo price cache folder (unset: ~/.cache/qcoord/yahoo)", metavar="DIR")
+    session: str = option("all", help="intraday bars: keep all, or the regular session 09:30-16:00",
+                          choices=("all", "regular"))
+    p_a: float | None = option(help="synthetic: P(signal on) at exchange A per step", alias="p", lo=0, hi=1,
+                               shown_default=_synthetic_default("p_a"))
+    p_b: float | None = option(help="synthetic: P(signal on) at exchange B per step", alias="p", lo=0, hi=1,
+                               shown_default=_synthetic_default("p_b"),
+                               alias_help="synthetic: P(signal on) at both exchanges", alias_flag="")
+    rho_pos: float | None = option(help="synthetic: return correlation in the normal state", lo=-1, hi=1,
+                                   shown_default=_synthetic_default("rho_pos"))
+    rho_neg: float | None = option(help="synthetic: return correlation when both signals are on / in breakdown",
+                                   lo=-1, hi=1, shown_default=_synthetic_default("rho_neg"))
+    p_break: float | None = option(help="synthetic regime mode: P(normal -> breakdown) per step", lo=0, hi=1,
+                                   shown_default=_synthetic_default("p_break"))
+    p_recover: float | None = option(help="synthetic regime mode: P(breakdown -> normal) per step", lo=0, hi=1,
+                                     shown_default=_synthetic_default("p_recover"))
+    sigma: tuple[float, ...] | None = option(help="synthetic: annual volatility, one value or one per ticker",
+                                             nargs="+", metavar="VOL", unit="per year", sweep=True,
+                                             shown_default=_synthetic_default("sigma"))
+    mu: tuple[float, ...] | None = option(help="synthetic: annual drift, one value or one per ticker", nargs="+",
+                                          metavar="DRIFT", unit="per year", sweep=True,
+                                          shown_default=_synthetic_default("mu"))
+    dt: float | None = option(help="synthetic: years per step (the default is one trading minute, 1/(252*390))", unit="years", lo=0,
+                              open_lo=True, shown_default=_synthetic_default("dt"))
 
     def __post_init__(self) -> None:
-        if self.kind not in SOURCE_KINDS:
-            raise BacktestError(f"source kind {self.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+        check_ranges(self, "source")
+        for name in ("sigma", "mu"):
+            v = getattr(self, name)
+            if v is not None and len(v) not in (1, 2):
+                raise BacktestError(f"[source] {name} takes one value or one per ticker, got {len(v)}")
+        for name in ("start", "end"):
+            parse_date(getattr(self, name), name)
 
-    def pair(self) -> SyntheticPair:
-        """The SyntheticPair of a synthetic source (raises DataError on bad parameters)."""
-        params = dict(self.synthetic)
+    def pair(self, seed: int) -> SyntheticPair:
+        """The SyntheticPair of a synthetic source for ``seed``."""
+        params: dict[str, Any] = {"mode": self.mode, "seed": seed}
+        for name in _SYNTHETIC:
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = (value[0] if len(value) == 1 else tuple(value)) if isinstance(value, tuple) else value
         if self.tickers:
             params["tickers"] = tuple(self.tickers)
         try:
@@ -50,24 +92,29 @@ class SourceSpec:
         except TypeError as exc:
             raise BacktestError(f"synthetic source: {exc}") from None
 
+    def load(self, seed: int = 0, n_rows: int | None = None) -> MarketData:
+        """Load the prices; a synthetic source draws ``n_rows`` rows (returns + 1) with ``seed``."""
+        if self.kind == "synthetic":
+            if n_rows is None:
+                raise BacktestError("a synthetic source needs a number of rounds")
+            return self.pair(seed).generate(n_rows)
+        tickers = None if self.tickers is None else list(self.tickers)
+        if self.kind == "sample":
+            md = data.load_sample(self.sample or "jpm_bac", tickers=tickers)
+        elif self.kind == "csv":
+            if not self.files:
+                raise BacktestError("a csv source needs files (--csv FILE ...)")
+            md = data.load_csv(list(self.files), tickers=tickers, session=self.session)
+        else:
+            if not tickers or not self.start or not self.end:
+                raise BacktestError("--yahoo needs tickers, --start and --end")
+            return data.load_yahoo(tickers, self.start, self.end, self.interval, cache_dir=self.cache_dir)
+        if self.start or self.end:
+            md = md[parse_date(self.start, "start") : parse_date(self.end, "end")]
+        return md
 
-def load(spec: SourceSpec, n_rows: int | None = None) -> MarketData:
-    """Load the source; a synthetic source needs ``n_rows`` (price rows, i.e. returns + 1)."""
-    if spec.kind == "synthetic":
-        if n_rows is None:
-            raise BacktestError("a synthetic source needs a number of rounds")
-        return spec.pair().generate(n_rows)
-    if spec.kind == "sample":
-        md = data.load_sample(spec.sample or "jpm_bac", tickers=spec.tickers)
-    elif spec.kind == "csv":
-        md = data.load_csv(spec.files, tickers=spec.tickers, session=spec.session)
-    else:
-        if not spec.tickers or not spec.start or not spec.end:
-            raise BacktestError("--yahoo needs tickers, --start and --end")
-        return data.load_yahoo(spec.tickers, spec.start, spec.end, spec.interval, cache_dir=spec.cache_dir)
-    if spec.start or spec.end:
-        md = md[parse_date(spec.start, "start") : parse_date(spec.end, "end")]
-    return md
+
+_SYNTHETIC = ("p_a", "p_b", "rho_pos", "rho_neg", "p_break", "p_recover", "mu", "sigma", "dt")
 
 
 def parse_date(text, what: str):
@@ -83,117 +130,3 @@ def parse_date(text, what: str):
     if stamp is pd.NaT:
         raise BacktestError(f"--{what} {text!r} is not a date (use YYYY-MM-DD, optionally with a time)")
     return stamp
-
-
-# -- command-line options ---------------------------------------------------------------------------
-def whole(text) -> int:
-    """A whole number from text, in any notation people use for one: 200000, 2e5, 200_000 (ValueError otherwise)."""
-    try:
-        return int(text)
-    except ValueError:
-        value = float(text)  # ValueError for words; 2e5 -> 200000.0
-        if not (math.isfinite(value) and value.is_integer()):
-            raise ValueError(f"{text!r} is not a whole number") from None
-        return int(value)
-
-
-def date_text(text: str) -> str:
-    """An argparse ``type=`` for --start/--end: the text, once it reads as a date."""
-    try:
-        parse_date(text, "date")
-    except BacktestError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD, optionally with a time)") from None
-    return text
-
-
-def bounded(cast: type, lo: float | None = None, hi: float | None = None, what: str = "", *, open_lo: bool = False):
-    """An argparse ``type=`` converter: ``cast(text)``, finite, within [lo, hi] (lo excluded when ``open_lo``);
-    ``cast=int`` accepts whole numbers in scientific notation (2e5)."""
-    parse = whole if cast is int else cast
-
-    def convert(text: str):
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if cast is int else 'a number'}") from None
-        below = lo is not None and (value <= lo if open_lo else value < lo)
-        if below or (hi is not None and value > hi) or not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} {what if what.startswith('must') else 'is not ' + what}")
-        return value
-
-    return convert
-
-
-def comma_list(text: str) -> list[str]:
-    """'a, b,c' -> ['a', 'b', 'c'] (at least one name)."""
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("give at least one name")
-    return items
-
-
-def per_ticker(name: str, values: list[float]) -> float | list[float]:
-    """--sigma/--mu: one value for both tickers, or one each."""
-    if len(values) not in (1, 2):
-        raise BacktestError(f"--{name} takes one value or one per ticker, got {len(values)}")
-    return values[0] if len(values) == 1 else list(values)
-
-
-probability = bounded(float, 0.0, 1.0, "a probability in [0, 1]")
-correlation = bounded(float, -1.0, 1.0, "a correlation in [-1, 1]")
-positive_int = bounded(int, 0, None, "a positive whole number", open_lo=True)
-nonnegative_int = bounded(int, 0, None, "a whole number >= 0")
-
-
-def add_source_arguments(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
-    """Options choosing and shaping the data source (shared by ``data``, ``backtest`` and ``sweep``).
-
-    ``defaults=False`` leaves every option None when not given (a config file fills the rest)."""
-    g = parser.add_argument_group("data source (default: --synthetic signals)")
-    src = g.add_mutually_exclusive_group()
-    src.add_argument("--synthetic", choices=("signals", "regime"), help="built-in synthetic pair")
-    src.add_argument("--sample", metavar="NAME", help=f"shipped sample ({', '.join(data.samples())})")
-    src.add_argument("--csv", nargs="+", metavar="FILE", help="CSV file(s): a wide panel or one OHLCV file per ticker")
-    src.add_argument("--yahoo", nargs="+", metavar="TICKER", help="download from Yahoo Finance (cached on disk)")
-    g.add_argument("--tickers", nargs="+", metavar="T", help="pick columns of a panel, or name per-ticker files")
-    g.add_argument("--start", type=date_text, help="first date (Yahoo: required; csv/sample: cut)")
-    g.add_argument("--end", type=date_text, help="last date (Yahoo: exclusive, required; csv/sample: cut, inclusive)")
-    g.add_argument("--interval", default="1d" if defaults else None, help="Yahoo bar interval (default 1d)")
-    g.add_argument("--cache-dir", help="Yahoo price cache folder (default ~/.cache/qcoord/yahoo)")
-    g.add_argument("--session", choices=("all", "regular"), default="all" if defaults else None,
-                   help="intraday: keep all bars or 09:30-16:00 (default all)")
-    s = parser.add_argument_group("synthetic pair")
-    s.add_argument("--p-a", type=probability, help="P(signal on) at exchange A per step (default 0.5)")
-    s.add_argument("--p-b", type=probability, help="P(signal on) at exchange B per step (default 0.5)")
-    s.add_argument("--rho-pos", type=correlation, help="return correlation in the normal state (default 0.8)")
-    s.add_argument("--rho-neg", type=correlation, help="return correlation when both signals are on / in breakdown (default -0.6)")
-    s.add_argument("--p-break", type=probability, help="regime mode: P(normal -> breakdown) per step (default 0.01)")
-    s.add_argument("--p-recover", type=probability, help="regime mode: P(breakdown -> normal) per step (default 0.05)")
-    s.add_argument("--sigma", type=float, nargs="+", metavar="VOL", help="annual volatility, one or per ticker (default 0.2)")
-    s.add_argument("--mu", type=float, nargs="+", metavar="DRIFT", help="annual drift, one or per ticker (default 0)")
-    s.add_argument("--dt", type=float, help="years per step (default 1/(252*390): one trading minute)")
-
-
-_SYNTH_OPTIONS = ("p_a", "p_b", "rho_pos", "rho_neg", "p_break", "p_recover", "dt")
-
-
-def spec_from_args(args: argparse.Namespace, seed: int) -> SourceSpec:
-    """Build the SourceSpec the options describe (synthetic signals when no source is given)."""
-    if args.csv:
-        return SourceSpec(kind="csv", files=list(args.csv), tickers=args.tickers, start=args.start, end=args.end,
-                          session=args.session)
-    if args.sample:
-        return SourceSpec(kind="sample", sample=args.sample, tickers=args.tickers, start=args.start, end=args.end)
-    if args.yahoo:
-        return SourceSpec(kind="yahoo", tickers=[t.upper() for t in args.yahoo], start=args.start, end=args.end,
-                          interval=args.interval, cache_dir=args.cache_dir)
-    synth: dict[str, Any] = {"mode": args.synthetic or "signals", "seed": seed}
-    for name in _SYNTH_OPTIONS:
-        value = getattr(args, name)
-        if value is not None:
-            synth[name] = value
-    for name in ("sigma", "mu"):
-        value = getattr(args, name)
-        if value is not None:
-            synth[name] = per_ticker(name, value)
-    return SourceSpec(kind="synthetic", synthetic=synth, tickers=args.tickers)

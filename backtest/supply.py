@@ -16,6 +16,7 @@ import numpy as np
 
 from . import kernels
 from .errors import BacktestError
+from .options import option
 
 
 MAX_SLOTS = 10**6  # pairs a memory can hold: far beyond any device, and the buffer is allocated
@@ -25,15 +26,16 @@ MAX_SLOTS = 10**6  # pairs a memory can hold: far beyond any device, and the buf
 class BellPairSupply:
     """``pair_rate`` (pairs per second), ``decision_rate`` (rounds per second), ``memory_slots``, ``max_age`` (s)."""
 
-    pair_rate: float
-    decision_rate: float
-    memory_slots: int = 1
-    max_age: float = math.inf
+    pair_rate: float = option(help="Bell pairs generated per second (set with --decision-rate to limit the supply; "
+                                   "unset: a fresh pair every round)", unit="Hz", lo=0, open_lo=True, finite=True)
+    decision_rate: float = option(help="rounds (decisions) per second", unit="Hz", lo=0, open_lo=True, finite=True)
+    memory_slots: int = option(1, help="pairs the quantum memory holds", lo=1, hi=MAX_SLOTS)
+    max_age: float = option(math.inf, help="discard stored pairs older than this", unit="s", lo=0, open_lo=True)
 
     def __post_init__(self) -> None:
         for name in ("pair_rate", "decision_rate"):
             v = getattr(self, name)
-            if not (np.isfinite(v) and v > 0):
+            if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v > 0):
                 raise BacktestError(f"Bell-pair supply: {name} must be a positive number per second, got {v!r}")
         if not isinstance(self.memory_slots, (int, np.integer)) or not 1 <= self.memory_slots <= MAX_SLOTS:
             raise BacktestError(f"Bell-pair supply: memory_slots must be a whole number in 1..{MAX_SLOTS:.0e} (no "

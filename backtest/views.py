@@ -24,6 +24,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from . import streams
+
 NOISE_BLOCK = 1 << 16
 
 

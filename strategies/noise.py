@@ -9,7 +9,7 @@ local classical rule) and a click may be misread (readout error).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,8 @@ def _pair(name: str, value) -> tuple[float, float]:
     if np.ndim(value) == 0:
         return (_prob(name, value), _prob(name, value))
     seq = list(value)
+    if len(seq) == 1:  # "E" from a list-valued option: symmetric
+        return (_prob(name, seq[0]), _prob(name, seq[0]))
     if len(seq) != 2:
         raise StrategyError(f"{name} takes one probability or a pair (P(1|0), P(0|1)), got {value!r}")
     return (_prob(name, seq[0]), _prob(name, seq[1]))
@@ -49,15 +51,28 @@ class Noise:
       outputs its fallback bit (part of its local rule).
     """
 
-    visibility: float = 1.0
-    readout_a: tuple[float, float] = (0.0, 0.0)
-    readout_b: tuple[float, float] = (0.0, 0.0)
-    storage_time: float = 0.0
-    t1: float = math.inf
-    t2: float | None = None
-    stored: str = "both"
-    loss_a: float = 0.0
-    loss_b: float = 0.0
+    # Field metadata declares each parameter as a run option (help, unit, flag, alias); ``backtest.options``
+    # reads it, so the command line, config files and sweeps never repeat it.
+    visibility: float = field(default=1.0, metadata={"help": "Werner visibility v of the pair", "lo": 0, "hi": 1})
+    readout_a: tuple[float, float] = field(default=(0.0, 0.0), metadata={
+        "help": "A's readout error: E, or P(read 1|0),P(read 0|1)", "alias": "readout_error", "metavar": "E|E01,E10", "lo": 0, "hi": 1, "counts": (1, 2),
+        "alias_help": "readout error of both parties: E, or P(read 1|0),P(read 0|1)", "sweep": True})
+    readout_b: tuple[float, float] = field(default=(0.0, 0.0), metadata={
+        "help": "B's readout error: E, or P(read 1|0),P(read 0|1)", "alias": "readout_error", "metavar": "E|E01,E10",
+        "lo": 0, "hi": 1, "counts": (1, 2), "sweep": True})
+    storage_time: float = field(default=0.0, metadata={"help": "time each stored half waits", "unit": "s",
+                                                                "lo": 0, "finite": True})
+    t1: float = field(default=math.inf, metadata={"help": "T1 relaxation time of a stored half (inf: none)",
+                                                           "unit": "s", "lo": 0, "open_lo": True})
+    t2: float | None = field(default=None, metadata={"help": "T2 dephasing time, <= 2*T1 (unset: 2*T1, limited by T1 "
+                                                             "only)", "unit": "s", "lo": 0, "open_lo": True})
+    stored: str = field(default="both", metadata={"help": "which halves wait", "choices": STORED})
+    loss_a: float = field(default=0.0, metadata={"help": "P(no click) at A; A then plays its fallback bit",
+                                                 "alias": "loss", "lo": 0, "hi": 1,
+                                                 "alias_help": "P(no click) per party; a party without a click plays "
+                                                               "its fallback bit"})
+    loss_b: float = field(default=0.0, metadata={"help": "P(no click) at B; B then plays its fallback bit",
+                                                 "alias": "loss", "lo": 0, "hi": 1})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visibility", _prob("visibility", self.visibility))

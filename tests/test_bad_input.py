@@ -50,7 +50,7 @@ def test_whole_numbers_in_scientific_notation(tmp_path):
     res = qcoord("backtest", "--rounds", "2e3", "--keep-rounds", "1e3", "--json", "--out", "r", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert doc["config"]["rounds"] == 2000 and doc["config"]["keep_rounds"] == 1000
+    assert doc["config"]["run"]["rounds"] == 2000 and doc["config"]["run"]["keep_rounds"] == 1000
     _one_line_exit_2(qcoord("backtest", "--rounds", "2000.5", cwd=tmp_path), "'2000.5' is not a whole number")
 
 
@@ -135,9 +135,9 @@ def test_toml_strategies_as_one_string_is_a_list_not_letters(tmp_path):
     (tmp_path / "c.toml").write_text('[run]\nstrategies = "quantum,classical"\nrounds = 2000\n')
     res = qcoord("backtest", "--config", "c.toml", "--json", "--out", "r", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["config"]["strategies"] == ["uncoordinated", "quantum", "classical", "oracle"]
+    assert json.loads(res.stdout)["config"]["run"]["strategies"] == ["uncoordinated", "quantum", "classical", "oracle"]
     (tmp_path / "d.toml").write_text("[run]\nstrategies = 3\n")
-    _one_line_exit_2(qcoord("backtest", "--config", "d.toml", cwd=tmp_path), "strategies must be a list of names")
+    _one_line_exit_2(qcoord("backtest", "--config", "d.toml", cwd=tmp_path), "run.strategies: 3 is not text")
 
 
 def test_one_ticker_file_is_described(tmp_path):
@@ -216,8 +216,9 @@ def test_game_rounds_are_bounded(tmp_path):
     ({"rounds": 20_000, "indicators": "rolling_correlation", "indicator_params": {"window": 10**9}},
      "bars of history"),
     ({"rounds": 20_000, "indicator_params": {"window": 10}}, "takes --flip"),
-    ({"rounds": 20_000, "game": "nonsense"}, "game must be 'hedge', 'paper' or a strategies.Game"),
-    ({"rounds": 20_000, "risk_aversion": -1.0}, "risk_aversion must be a positive number"),
+    ({"rounds": 20_000, "game": "nonsense"}, "game: 'nonsense' is not one of hedge, paper"),
+    ({"rounds": 20_000, "game": 3}, "game must be 'hedge', 'paper' or a strategies.Game"),
+    ({"rounds": 20_000, "risk_aversion": -1.0}, "risk_aversion: -1.0 is out of range (0, inf)"),
 ])
 def test_the_python_api_refuses_the_same_inputs(kwargs, message):
     """The same checks guard run_backtest itself, before anything is allocated."""

@@ -183,8 +183,8 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["backtest", "--visibility", "1.5"], "--visibility: '1.5' is not a probability"),
-    (["backtest", "--pair-rate", "-5"], "--pair-rate: '-5' must be a positive number"),
+    (["backtest", "--visibility", "1.5"], "--visibility: 1.5 is out of range [0, 1]"),
+    (["backtest", "--pair-rate", "-5"], "--pair-rate: -5.0 is out of range (0, inf)"),
     (["backtest", "--strategies", "quantum,magic"], "unknown strategy 'magic'"),
     (["backtest", "--indicator", "no_such_indicator"], "unknown indicator 'no_such_indicator'"),
     (["backtest", "--sample", "jpm_bac", "--tickers", "JPM", "ZZZ"], "unknown ticker(s) ['ZZZ']"),
@@ -194,7 +194,7 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     (["backtest", "--pair-rate", "100"], "needs both --pair-rate and --decision-rate"),
     (["backtest", "--lot", "50"], "do not apply to the bias fill model"),
     (["backtest", "--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["sweep", "visibility=1,2"], "value 2 is out of range"),
+    (["sweep", "visibility=1,2"], "sweep parameter visibility: 2.0 is out of range [0, 1]"),
     (["sweep", "colour=1,2"], "cannot sweep 'colour'"),
     (["sweep", "visibility"], "write PARAM=V1,V2"),
 ])
@@ -246,7 +246,7 @@ def test_csv_source_and_yahoo_from_a_cache(tmp_path, monkeypatch):
 
 def test_pnl_falls_back_to_csv_without_pyarrow(monkeypatch, tmp_path):
     from backtest import run_backtest
-    from backtest import config as cfg_mod
+    from backtest import RunConfig
     from backtest.runs import write_run
 
     def no_pyarrow(self, *a, **k):
@@ -254,7 +254,7 @@ def test_pnl_falls_back_to_csv_without_pyarrow(monkeypatch, tmp_path):
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", no_pyarrow)
     result = run_backtest("signals", rounds=2000, seed=1, strategies=["classical", "quantum"])
-    write_run(result, cfg_mod.defaults(), tmp_path / "run")
+    write_run(result, RunConfig(), tmp_path / "run")
     assert (tmp_path / "run" / "pnl.csv").exists() and not (tmp_path / "run" / "pnl.parquet").exists()
 
 

@@ -127,12 +127,10 @@ def test_a_strategys_draws_do_not_depend_on_which_others_run():
     {"source": "signals", "supply": BellPairSupply(3000.0, 5000.0, memory_slots=2),
      "noise": Noise.make(t1=1e-2, t2=5e-3), "backend": "aer"},
 ], ids=["signals", "regime-rolling-queue", "supply-aer"])
-def test_streamed_run_equals_in_memory_run(monkeypatch, kwargs):
-    monkeypatch.setattr(engine, "CHUNK", 1 << 13)  # many chunks
-    whole = run_backtest(rounds=40_000, seed=5, **kwargs)
-    monkeypatch.setattr(engine, "IN_MEMORY_ROWS", 1000)
-    streamed = run_backtest(rounds=40_000, seed=5, **kwargs)
-    assert streamed.config["streamed"] and not whole.config["streamed"]
+def test_streamed_run_equals_in_memory_run(kwargs):
+    whole = run_backtest(rounds=40_000, seed=5, chunk_rounds=1 << 13, **kwargs)  # many chunks
+    streamed = run_backtest(rounds=40_000, seed=5, chunk_rounds=1 << 13, in_memory_rows=1000, **kwargs)
+    assert streamed.streamed and not whole.streamed
     assert streamed.metrics.equals(whole.metrics)
     assert streamed.rounds.equals(whole.rounds)
 
@@ -241,7 +239,7 @@ def test_real_minute_bars_and_a_no_advantage_case():
     "kwargs, culprit",
     [({"train_fraction": 1.2}, "train_fraction"), ({"strategies": ["quantum", "nope"]}, "unknown strategy 'nope'"),
      ({"rounds": 10}, "rounds"), ({"latency": -1}, "latency"), ({"backend": "gpu"}, "backend"),
-     ({"fill": "magic"}, "unknown fill model"), ({"refit_every": 0}, "refit_every"), ({"book_size": -5.0}, "book_size"),
+     ({"fill": "magic"}, "fill: 'magic' is not one of bias, queue"), ({"refit_every": 0}, "refit_every"), ({"book_size": -5.0}, "book_size"),
      ({"source": "trend"}, "source must be"), ({"strategies": ["quantum", "quantum"]}, "duplicate")],
 )
 def test_bad_input_names_the_culprit(kwargs, culprit):

@@ -64,7 +64,7 @@ def test_data_command_on_shipped_sample_and_synthetic(tmp_path):
     "argv, message",
     [
         (["data", "--csv", "missing.csv"], "missing.csv: file not found"),
-        (["data", "--p-a", "1.5"], "--p-a: '1.5' is not a probability"),
+        (["data", "--p-a", "1.5"], "--p-a: 1.5 is out of range [0, 1]"),
         (["data", "--sample", "jpm_bac", "--tickers", "JPM", "XXX"], "XXX"),
         (["nosuch"], "invalid choice"),
     ],

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from backtest import run_backtest
-from backtest import engine
 from backtest.fills import QueueFill
 from strategies import Game, Noise
 
@@ -47,16 +46,15 @@ def _sample():
 
 
 def _streamed(monkeypatch):
-    monkeypatch.setattr(engine, "CHUNK", 1 << 12)
-    monkeypatch.setattr(engine, "IN_MEMORY_ROWS", 1000)
-    return run_backtest("signals", rounds=30_000, seed=7, strategies=("classical", "quantum"))
+    return run_backtest("signals", rounds=30_000, seed=7, strategies=("classical", "quantum"), chunk_rounds=1 << 12,
+                        in_memory_rows=1000)
 
 
 def _digest(result) -> dict:
     out = {"game": {k: result.game[k] for k in ("quantum_value", "classical_value", "advantage")},
            "strategies": {name: {k: m.get(k) for k in KEYS} for name, m in result.metrics.items()},
            "comparison": {label: {k: c.get(k) for k in COMPARISON} for label, c in result.comparison.items()},
-           "streamed": result.config["streamed"]}
+           "streamed": result.streamed}
     return json.loads(json.dumps(out))  # floats through repr: exact round trip
 
 

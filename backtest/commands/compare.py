@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import BacktestError
-from ..sources import comma_list
+from ..arguments import comma_list
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -9,13 +9,13 @@ import data
 
 from ..atomic import atomic_file
 from ..errors import BacktestError
-from ..sources import add_source_arguments, load, nonnegative_int, positive_int, spec_from_args
+from ..arguments import add_options, given, nonnegative_int, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="load a price source and describe it",
                        description="Load a data source (synthetic, shipped sample, CSV or Yahoo) and print a summary.")
-    add_source_arguments(p)
+    add_options(p, sections=("source",))
     p.add_argument("--rounds", type=positive_int, default=10_000, help="synthetic: number of returns (default 10000)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="synthetic: random seed (default 0)")
     p.add_argument("--list-samples", action="store_true", help="list the shipped samples and exit")
@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.out.endswith(".csv"):
             raise BacktestError(f"--out {args.out}: expected a .csv file name")
         check_writable(args.out, "--out", overwrite=args.force)
-    spec = spec_from_args(args, seed=args.seed)
-    md = load(spec, n_rows=args.rounds + 1)
+    from ..config import RunConfig
+
+    source = RunConfig().with_values(given(args)).source
+    md = source.load(seed=args.seed, n_rows=args.rounds + 1)
     summary = md.summary()
     truth = md.truth
     if truth is not None:

@@ -6,63 +6,21 @@ import argparse
 import json
 import math
 
+from ..arguments import add_options, bounded, given, numbers, probability
 from ..errors import BacktestError
-from ..sources import bounded, nonnegative_int, probability
 
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
 
 MAX_GAME_ROUNDS = 10**8  # the simulation holds its rounds in memory: about 1 GB at this size
+GAME_OPTIONS = ("game.beta", "game.rule", "noise", "run.backend", "run.device", "run.seed")
 
 
-def _numbers(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+def settings(args: argparse.Namespace):
+    """(GameSettings with kind paper, Noise, RunSettings) from the options given, over the defaults."""
+    from ..config import RunConfig
 
-
-def _time(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (or inf)") from None
-    if math.isnan(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative number of seconds")
-    return value
-
-
-def add_game_arguments(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
-    """The game and its imperfections (shared by ``game``, ``backtest`` and ``sweep``).
-
-    ``defaults=False`` leaves every option None when not given (a config file fills the rest)."""
-
-    def d(value):
-        return value if defaults else None
-
-    g = parser.add_argument_group("game")
-    g.add_argument("--beta", type=bounded(float, 0, 1, "in [0, 1]"), default=d(0.0),
-                   help="utility of 'same' on mixed inputs (Ding & Jiang Eq. 3.1); 0 = hedging game (default)")
-    g.add_argument("--rule", choices=("hedge", "challenge"), default=d("hedge"),
-                   help="hedge: a XOR b = NOT(x AND y) (default); challenge: the text's literal a XOR b = x AND y")
-    n = parser.add_argument_group("imperfections of the quantum link")
-    n.add_argument("--visibility", type=probability, default=d(1.0), help="Werner visibility v of the pair (default 1)")
-    n.add_argument("--readout-error", type=_numbers, metavar="E|E01,E10", default=d([0.0]),
-                   help="readout error per party: symmetric E, or P(1|0),P(0|1) (default 0)")
-    n.add_argument("--storage-time", type=_time, default=d(0.0), metavar="T", help="seconds each half is stored (default 0)")
-    n.add_argument("--t1", type=_time, default=d(math.inf), help="T1 relaxation time, seconds (default inf)")
-    n.add_argument("--t2", type=_time, help="T2 dephasing time, seconds (default 2*T1: limited by T1 only; <= 2*T1)")
-    n.add_argument("--stored", choices=("both", "a", "b"), default=d("both"), help="which halves wait (default both)")
-    n.add_argument("--loss", type=probability, default=d(0.0), help="P(no click) per party; falls back to a local rule")
-
-
-def noise_from_args(args: argparse.Namespace):
-    from strategies import Noise, StrategyError
-
-    ro = args.readout_error
-    if len(ro) not in (1, 2):
-        raise StrategyError(f"--readout-error takes E or E01,E10, got {len(ro)} numbers")
-    return Noise.make(visibility=args.visibility, readout_error=ro[0] if len(ro) == 1 else tuple(ro),
-                      storage_time=args.storage_time, t1=args.t1, t2=args.t2, loss=args.loss, stored=args.stored)
+    cfg = RunConfig().with_values({"game.kind": "paper", **given(args)})
+    return cfg.game, cfg.noise.build(), cfg.run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -72,19 +30,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src = p.add_argument_group("input distribution (default: independent, P(x=1) = P(y=1) = 0.5)")
     src.add_argument("--p-x", type=probability, help="P(x = 1), independent inputs")
     src.add_argument("--p-y", type=probability, help="P(y = 1), independent inputs")
-    src.add_argument("--p-xy", type=_numbers, metavar="P00,P01,P10,P11", help="any joint distribution p(x,y)")
-    add_game_arguments(p)
-    p.add_argument("--weights", type=_numbers, metavar="W00,W01,W10,W11",
+    src.add_argument("--p-xy", type=numbers, metavar="P00,P01,P10,P11", help="any joint distribution p(x,y)")
+    add_options(p, sections=("game", "noise", "run"), only=GAME_OPTIONS)
+    p.add_argument("--weights", type=numbers, metavar="W00,W01,W10,W11",
                    help="play this XOR game instead of the paper's (write --weights=-1,... when the first is "
                         "negative): a round is worth +W[x,y] when the outputs agree "
                         "and -W[x,y] when they differ (e.g. the hedge game's -2 e^2 E[r_X r_Y | x,y])")
     s = p.add_argument_group("simulation")
     s.add_argument("--rounds", type=bounded(int, 0, MAX_GAME_ROUNDS, f"a whole number of rounds in 1..{MAX_GAME_ROUNDS:.0e} "
                                             "(simulated in memory)", open_lo=True), help="also play this many rounds")
-    s.add_argument("--backend", choices=("exact", "aer"), default="exact", help="quantum sampler (default exact)")
-    s.add_argument("--device", metavar="NAME", help="run the quantum strategy on a fake IBM device's noise model "
-                                                    "(e.g. FakeSherbrooke; needs the 'ibm' extra; implies aer)")
-    s.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -95,7 +49,9 @@ def simulate(solution, rounds: int, backend: str, seed: int, device: str | None 
 
     from ..stats import draw_inputs, wilson_ci
 
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    from .. import streams
+
+    rng = streams.rng(seed, "game:inputs")
     x, y = draw_inputs(solution.p_xy, rounds, rng)
     game = solution.game
     out: dict = {}
@@ -109,8 +65,8 @@ def simulate(solution, rounds: int, backend: str, seed: int, device: str | None 
 
         players["quantum"] = solution.quantum_strategy(backend="aer", aer_backend=device_backend(device))
         out["device"] = device
-    for i, (name, strategy) in enumerate(players.items()):
-        a, b = strategy.play(x, y, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, i))))
+    for name, strategy in players.items():
+        a, b = strategy.play(x, y, streams.rng(seed, f"strategy:{name}"))
         u = game.utility(x, y, a, b)
         wins = int(np.count_nonzero(game.win(x, y, a, b)))
         out[name] = {"win_rate": wins / rounds, "ci95": list(wilson_ci(wins, rounds)), "utility": float(u.mean())}
@@ -122,7 +78,9 @@ def simulate(solution, rounds: int, backend: str, seed: int, device: str | None 
 def run(args: argparse.Namespace) -> int:
     from strategies import Game, StrategyError, check_p_xy, independent, solve
 
-    if args.device and not args.rounds:
+    game_settings, noise, run_settings = settings(args)
+    device, backend, seed = run_settings.device, run_settings.backend, run_settings.seed
+    if device and not args.rounds:
         raise BacktestError("--device plays the quantum strategy on the device's noise model: add --rounds N")
     if args.p_xy is not None and (args.p_x is not None or args.p_y is not None):
         raise BacktestError("give either --p-xy or --p-x/--p-y, not both")
@@ -135,16 +93,15 @@ def run(args: argparse.Namespace) -> int:
     if args.weights is not None:
         if len(args.weights) != 4:
             raise StrategyError(f"--weights takes four numbers W00,W01,W10,W11, got {len(args.weights)}")
-        if args.beta != 0.0 or args.rule != "hedge":
+        if game_settings.beta != 0.0 or game_settings.rule != "hedge":
             raise BacktestError("--weights gives the whole game: --beta and --rule do not apply")
         game = Game.from_weights(args.weights)
     else:
-        game = Game(beta=args.beta, rule=args.rule)
-    solution = solve(game, p, noise_from_args(args))
+        game = Game(beta=game_settings.beta, rule=game_settings.rule)
+    solution = solve(game, p, noise)
     report = solution.to_dict()
     if args.rounds:
-        report["simulated"] = simulate(solution, args.rounds, "aer" if args.device else args.backend, args.seed,
-                                       args.device)
+        report["simulated"] = simulate(solution, args.rounds, "aer" if device else backend, seed, device)
     if args.json:
         print(json.dumps(report))
         return 0

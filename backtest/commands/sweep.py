@@ -10,100 +10,60 @@ Resumable: each finished point is saved under ``DIR/points/``; a rerun computes 
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import itertools
 import json
-import math
 import sys
 from datetime import datetime
 from pathlib import Path
 
+from .. import config
 from ..errors import BacktestError
 from .backtest import add_run_arguments, resolve
 
-# name -> (config places it sets, value type, check)
-SWEEPABLE: dict[str, tuple[list[tuple[str, str]], type, str]] = {
-    "visibility": ([("noise", "visibility")], float, "prob"),
-    "readout_error": ([("noise", "readout_a"), ("noise", "readout_b")], float, "prob"),
-    "storage_time": ([("noise", "storage_time")], float, "nonneg"),
-    "t1": ([("noise", "t1")], float, "pos"),
-    "t2": ([("noise", "t2")], float, "pos"),
-    "loss": ([("noise", "loss_a"), ("noise", "loss_b")], float, "prob"),
-    "flip": ([("indicators", "flip")], float, "prob"),
-    "latency": ([("indicators", "latency")], int, "nonneg"),
-    "window": ([("indicators", "window")], int, "pos"),
-    "target": ([("indicators", "target")], float, "prob"),
-    "delay": ([("run", "delay")], int, "pos"),
-    "pair_rate": ([("supply", "pair_rate")], float, "pos"),
-    "decision_rate": ([("supply", "decision_rate")], float, "pos"),
-    "memory_slots": ([("supply", "memory_slots")], int, "pos"),
-    "max_age": ([("supply", "max_age")], float, "pos"),
-    "p": ([("source", "p_a"), ("source", "p_b")], float, "prob"),
-    "p_a": ([("source", "p_a")], float, "prob"),
-    "p_b": ([("source", "p_b")], float, "prob"),
-    "rho_pos": ([("source", "rho_pos")], float, "corr"),
-    "rho_neg": ([("source", "rho_neg")], float, "corr"),
-    "p_break": ([("source", "p_break")], float, "prob"),
-    "p_recover": ([("source", "p_recover")], float, "prob"),
-    "beta": ([("game", "beta")], float, "prob"),
-    "train_fraction": ([("run", "train_fraction")], float, "prob"),
-    "rounds": ([("run", "rounds")], int, "pos"),
-    "seed": ([("run", "seed")], int, "nonneg"),
-    "exposure": ([("fill", "exposure")], float, "pos"),
-    "spread_bps": ([("fill", "spread_bps")], float, "any"),
-    "p_first": ([("fill", "p_first")], float, "prob"),
-    "p_second": ([("fill", "p_second")], float, "prob"),
-    "half_spread": ([("fill", "half_spread")], float, "nonneg"),
-    "fee": ([("fill", "fee")], float, "any"),
-}
 COLUMNS = ["win_rate", "utility", "hedged_rate", "pnl_mean", "pnl_var", "variance_share", "sharpe",
            "hedging_efficiency", "bell_pairs", "quantum_share", "mean_pair_age"]
 
 
 def parse_param(text: str) -> tuple[str, list]:
-    """'visibility=0.9,0.8' -> ('visibility', [0.9, 0.8]), checked; a BacktestError names what is wrong."""
+    """'visibility=0.9,0.8' -> ('visibility', [0.9, 0.8]), each value read and range-checked as the option
+    declares; a BacktestError names what is wrong."""
     name, sep, values = text.partition("=")
     name = name.strip().replace("-", "_")
     if not sep or not values.strip():
         raise BacktestError(f"sweep parameter {text!r}: write PARAM=V1,V2,...")
-    if name not in SWEEPABLE:
-        raise BacktestError(f"cannot sweep {name!r}; sweepable: {', '.join(SWEEPABLE)}")
-    _, kind, check = SWEEPABLE[name]
+    sweepable = config.sweepable()
+    if name not in sweepable:
+        raise BacktestError(f"cannot sweep {name!r}; sweepable: {', '.join(_short_names())}")
+    spec = config.spec(sweepable[name][0])
     out = []
     for raw in values.split(","):
-        raw = raw.strip()
-        try:
-            v = kind(float(raw)) if kind is int and raw.replace(".", "", 1).isdigit() else kind(raw)
-        except ValueError:
-            raise BacktestError(f"sweep parameter {name}: {raw!r} is not {'a whole number' if kind is int else 'a number'}") from None
-        bad = {"prob": not (0 <= v <= 1), "pos": not (v > 0), "nonneg": not (v >= 0), "corr": not (-1 <= v <= 1),
-               "any": not math.isfinite(v)}[check] or (isinstance(v, float) and math.isnan(v))
-        if bad:
-            raise BacktestError(f"sweep parameter {name}: value {raw} is out of range")
-        out.append(v)
-    if len(set(out)) != len(out):
+        value = spec.parse(raw.strip(), f"sweep parameter {name}")
+        out.append(value[0] if isinstance(value, list) and len(value) == 1 else value)
+    if len(set(map(repr, out))) != len(out):
         raise BacktestError(f"sweep parameter {name}: repeated values in {values}")
     return name, out
 
 
-def point_config(base: dict, point: dict) -> dict:
-    cfg = copy.deepcopy(base)
-    for name, value in point.items():
-        for section, key in SWEEPABLE[name][0]:
-            cfg[section][key] = [value, value] if key.startswith("readout") else value
-    return cfg
+def _short_names() -> list[str]:
+    """The sweepable names people type (section.field paths work too)."""
+    return [k for k in config.sweepable() if "." not in k]
 
 
-def point_key(cfg: dict) -> str:
-    text = json.dumps(cfg, sort_keys=True, default=str)
+def point_config(base: config.RunConfig, point: dict) -> config.RunConfig:
+    return base.with_values(point, "sweep parameter ")
+
+
+def point_key(cfg: config.RunConfig) -> str:
+    text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="sweep parameters to see where entanglement stops paying",
                        description="Run one backtest per point of a parameter grid. PARAM is one of: "
-                                   + ", ".join(SWEEPABLE) + ". Resumable: rerun the same command to finish.")
+                                   + ", ".join(_short_names()) + " (or any section.field path of a number). "
+                                   "Resumable: rerun the same command to finish.")
     p.add_argument("params", nargs="+", metavar="PARAM=V1,V2,...", help="a parameter and its values (several allowed)")
     add_run_arguments(p)
     o = p.add_argument_group("output")
@@ -176,9 +136,8 @@ def run(args: argparse.Namespace) -> int:
 
     import reports
 
-    from .. import config as cfg_mod
     from ..atomic import atomic_file
-    from ..engine import run_backtest
+    from ..engine import Plan, run_backtest
     from ..runs import new_run_dir
 
     grid = dict(parse_param(t) for t in args.params)
@@ -188,10 +147,14 @@ def run(args: argparse.Namespace) -> int:
     names = list(grid)
     points = [dict(zip(names, combo)) for combo in itertools.product(*grid.values())]
     configs = [point_config(base, pt) for pt in points]
-    # every point is checked (and real data loaded once) before anything is written
-    base_source = cfg_mod.to_kwargs(base)["source"]
-    kwargs = [cfg_mod.to_kwargs(cfg, source=base_source if cfg["source"] == base["source"] else None)
-              for cfg in configs]
+    # every point is checked as it will run, and real data loaded once, before anything is written
+    real = None if base.source.kind == "synthetic" else base.source.load()
+    for pt, cfg in zip(points, configs):
+        try:
+            Plan.check(cfg)
+        except BacktestError as exc:
+            raise BacktestError(f"sweep point {pt}: {exc}") from None
+    sources = [real if real is not None and cfg.source == base.source else None for cfg in configs]
     out = Path(args.out) if args.out else new_run_dir("runs", "sweep-" + datetime.now().strftime("%Y%m%d-%H%M%S"))
     if out.exists() and not (out / "points").is_dir():
         raise BacktestError(f"{out} exists and is not a sweep folder")
@@ -200,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_writable(out, "--out")
     # a rerun resumes the same sweep; a sweep with other options would silently replace its tables
-    signature = json.loads(json.dumps({"grid": grid, "base": base}, default=str))
+    signature = json.loads(json.dumps({"grid": grid, "base": base.to_dict()}, default=str))
     sig_path = out / "sweep_options.json"
     if sig_path.is_file() and json.loads(sig_path.read_text()) != signature and not args.force:
         raise BacktestError(f"--out {out} holds a sweep with other options; choose another --out, or add --force to "
@@ -214,13 +177,12 @@ def run(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=len(points), unit="point", file=sys.stderr, desc="sweep", leave=False)
     rows, computed = [], 0
-    for pt, cfg, kw in zip(points, configs, kwargs):
+    for pt, cfg, source in zip(points, configs, sources):
         path = out / "points" / f"{point_key(cfg)}.json"
         if path.is_file():
             record = json.loads(path.read_text())
         else:
-            source = kw.pop("source")
-            result = run_backtest(source, progress=False, **kw)
+            result = run_backtest(source, cfg, progress=False)
             doc = result.to_dict()
             record = {"point": pt, "game": {k: doc["game"][k] for k in ("quantum_value", "classical_value",
                                                                           "advantage", "uses_entanglement")},
@@ -254,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         with atomic_file(out / f"{fname}.png", "wb") as fh:
             fh.write(reports.to_png(fig))
     doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
-           "crossing": cross, "config": base}
+           "crossing": cross, "config": base.to_dict()}
     with atomic_file(out / "sweep.json") as fh:
         json.dump(doc, fh, indent=2, default=str)
     if args.json:

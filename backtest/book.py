@@ -1,0 +1,110 @@
+"""``Book``: what the test window accumulates, chunk by chunk, for every strategy.
+
+Per chunk of rounds each player decides, the fill model turns the decisions into each server's P&L, and
+the book adds running sums (``risk.StrategyStats``), the equity curve at fixed marks, the first
+``keep`` rounds round by round, the discordant rounds between quantum and each classical opponent, and
+the co-movement sums per input cell of the test window. Memory does not grow with rounds beyond ``keep``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import kernels
+from .hedge import CellSums
+from .players import RoundChunk
+from .risk import StrategyStats
+
+EQUITY_POINTS = 4000
+BLOCKS = 500
+_PER_ROUND = ("a", "b", "pnl_a", "pnl_b", "pnl", "utility", "inv_a", "inv_b")
+
+
+def _col(a: np.ndarray | None, j: int) -> np.ndarray | None:
+    return None if a is None else a[:, j]
+
+
+class Book:
+    """Running results of the players over the test window ``[train_end, end)``."""
+
+    def __init__(self, names: list[str], fill_model, book: float, rf_per_period: float, train_end: int, n_test: int,
+                 keep: int, classical_local: list[str]):
+        self.fill_model, self.size, self.train_end, self.keep = fill_model, book, train_end, keep
+        self.players: list = []  # the players of the last chunk (after any refit)
+        self.block_len = max(1, math.ceil(n_test / BLOCKS))
+        n_blocks = math.ceil(n_test / self.block_len)
+        self.stats = {n: StrategyStats(book, rf_per_period, n_blocks) for n in names}
+        self.fill_state = {n: [fill_model.initial_state(), fill_model.initial_state()] for n in names}
+        self.kept: dict[str, list] = {"x": [], "y": []}
+        self.per = {n: {k: [] for k in _PER_ROUND} for n in names}
+        self.stride = max(1, math.ceil(n_test / EQUITY_POINTS))
+        self.equity_rounds: list[int] = []
+        self.equity = {n: [] for n in names}
+        self.discordant = {n: [0, 0] for n in classical_local}
+        self.test_cells = CellSums()
+        self.end = train_end + n_test
+
+    def add(self, chunk: RoundChunk, players, game, flip: int, rngs: dict, uniforms, pairs) -> None:
+        """Play one chunk: every player decides, fills, and the sums are updated."""
+        lo, n = chunk.start, len(chunk)
+        x, y = chunk.x, chunk.y
+        offset = lo - self.train_end
+        take = max(0, min(n, self.keep - offset))
+        if take:
+            self.kept["x"].append(x[:take])
+            self.kept["y"].append(y[:take])
+        marks = np.arange((self.stride - 1 - offset) % self.stride, n, self.stride, dtype=np.int64)
+        if lo + n == self.end and (marks.size == 0 or marks[-1] != n - 1):
+            marks = np.append(marks, n - 1)
+        self.equity_rounds.extend((lo + marks).tolist())
+        table = game.table.ravel()
+        tgt, want = self.test_cells.add_with_targets(x, y, chunk.returns, game.target_table().ravel(), flip)
+        decisions = {}
+        played: list = []  # (a, b, fill states before, outcome) of this chunk's players
+        for p in players:
+            a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
+            decisions[p.name] = (a, b)
+            pnl_a, inv_a, pnl_b, inv_b, pnl, parts = self._fill(p.name, a, b, chunk, uniforms, played)
+            st = self.stats[p.name]
+            self.equity[p.name].extend(st.add(pnl, a, b, x, y, tgt, want, table, offset, self.block_len, used,
+                                              ages, marks).tolist())
+            st.add_parts(pnl, *parts)
+            if take:
+                d = self.per[p.name]
+                util = game.utility(x[:take], y[:take], a[:take], b[:take])
+                for key, v in zip(_PER_ROUND, (a, b, pnl_a, pnl_b, pnl, util, inv_a, inv_b)):
+                    if v is not None:
+                        d[key].append(v[:take])
+        if "quantum" in decisions:
+            aq, bq = decisions["quantum"]
+            for name, counts in self.discordant.items():
+                only_q, only_c = kernels.discordant(aq, bq, *decisions[name], tgt)
+                counts[0] += only_q
+                counts[1] += only_c
+
+    def _fill(self, name: str, a, b, chunk: RoundChunk, uniforms, played: list):
+        st = self.fill_state[name]
+        # Common random numbers make the fills a function of the decisions and the carried fill state, so a
+        # player that decided exactly as an earlier one (always_hedge, classical and delayed_comm often do)
+        # reuses its P&L instead of running the fill model again.
+        same = next((out for a0, b0, st0, out in played
+                     if st0 == st and np.array_equal(a0, a) and np.array_equal(b0, b)), None)
+        if same is not None:
+            *out, after = same
+            st[:] = after
+            return tuple(out)
+        before = list(st)
+        fm, r, pc, hs = self.fill_model, chunk.returns, chunk.price_change, chunk.half_spread
+        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, r[:, 0], _col(pc, 0), _col(hs, 0), uniforms[0], st[0])
+        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, r[:, 1], _col(pc, 1), _col(hs, 1), uniforms[1], st[1])
+        out = (pnl_a, inv_a, pnl_b, inv_b, pnl_a + pnl_b, (inc_a + inc_b, cost_a + cost_b))
+        played.append((a, b, before, (*out, list(st))))
+        return out
+
+    def series(self) -> dict:
+        return {name: {k: np.concatenate(v) if v else None for k, v in d.items()} for name, d in self.per.items()}
+
+    def kept_inputs(self) -> dict:
+        return {k: np.concatenate(v) if v else np.empty(0, np.uint8) for k, v in self.kept.items()}
