@@ -239,8 +239,7 @@ def _make_feed(plan: Plan):
     description."""
     run, source, inds = plan.cfg.run, plan.source, plan.indicators
     latency, delay = plan.cfg.indicators.latency, run.delay
-    seeds = (int(np.random.SeedSequence(run.seed, spawn_key=(1,)).generate_state(1)[0]),
-             int(np.random.SeedSequence(run.seed, spawn_key=(2,)).generate_state(1)[0]))
+    seeds = (streams.seed_of(run.seed, "indicator:A"), streams.seed_of(run.seed, "indicator:B"))
     lookback = max((i.lookback or 0) for i in inds)
     if isinstance(source, SyntheticPair):
         rounds = run.rounds

@@ -425,7 +425,7 @@ def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cut
     n = len(view)
     if n < 4:
         return
-    rng = np.random.default_rng(seed)
+    rng = streams.rng(seed, "causality")
     base = as_bits(evaluate(indicator, view), indicator.name, view)
     for i, cut in enumerate(rng.integers(n // 4, max(n // 4 + 1, 3 * n // 4), size=cuts)):
         cut = int(cut)

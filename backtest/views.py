@@ -106,7 +106,7 @@ class LocalView:
             row = first + pos
             block, offset = divmod(row, NOISE_BLOCK)
             take = min(NOISE_BLOCK - offset, n - pos)
-            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(stream, block)))
+            rng = streams.rng(self.seed, "indicator:rows", stream, block)
             out[pos : pos + take] = rng.random(NOISE_BLOCK)[offset : offset + take]
             pos += take
         return out
