@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from . import kernels
+from .fills import Market
 from .hedge import CellSums
 from .players import RoundChunk
 from .risk import StrategyStats
@@ -97,8 +98,8 @@ class Book:
             return tuple(out)
         before = list(st)
         fm, r, pc, hs = self.fill_model, chunk.returns, chunk.price_change, chunk.half_spread
-        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, r[:, 0], _col(pc, 0), _col(hs, 0), uniforms[0], st[0])
-        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, r[:, 1], _col(pc, 1), _col(hs, 1), uniforms[1], st[1])
+        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, Market(r[:, 0], _col(pc, 0), _col(hs, 0)), uniforms[0], st[0])
+        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, Market(r[:, 1], _col(pc, 1), _col(hs, 1)), uniforms[1], st[1])
         out = (pnl_a, inv_a, pnl_b, inv_b, pnl_a + pnl_b, (inc_a + inc_b, cost_a + cost_b))
         played.append((a, b, before, (*out, list(st))))
         return out

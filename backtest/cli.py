@@ -38,17 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _package_errors() -> tuple[type[BaseException], ...]:
     from data import DataError
+    from strategies import StrategyError
 
     from .errors import BacktestError
 
-    errors: list[type[BaseException]] = [DataError, BacktestError]
-    try:
-        from strategies import StrategyError
-    except ImportError:  # the strategies package may not define it yet
-        pass
-    else:
-        errors.append(StrategyError)
-    return tuple(errors)
+    return (DataError, BacktestError, StrategyError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

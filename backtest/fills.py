@@ -15,6 +15,7 @@ random numbers), so differences between strategies are paired.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,11 +24,21 @@ from .errors import BacktestError
 from .options import option, values_of
 
 
+class Market(NamedTuple):
+    """What one server's stock did over a chunk of rounds, for a fill model: simple ``returns``, ``price_change``
+    P[t] - P[t-1] (currency per share; None unless the model ``uses_price_change``) and ``half_spread`` (half the
+    quoted spread at decision time, currency per share; None when the data has no quotes)."""
+
+    returns: np.ndarray | None
+    price_change: np.ndarray | None = None
+    half_spread: np.ndarray | None = None
+
+
 class FillModel:
-    """Interface: ``pnl(bid_first, returns, price_change, half_spread, uniforms, state)`` ->
-    ``(pnl per round, inventory per round or None, state, income, costs)`` for one agent over a chunk of rounds;
-    ``income`` (spread earned) and ``costs`` (fees, inventory cuts) are per-round arrays or one number for every
-    round, so that P&L = income - costs + directional P&L (exposure x return)."""
+    """Interface: ``pnl(bid_first, market, uniforms, state)`` -> ``(pnl per round, inventory per round or None,
+    state, income, costs)`` for one agent over a chunk of rounds (``market``: a ``Market``); ``income`` (spread
+    earned) and ``costs`` (fees, inventory cuts) are per-round arrays or one number for every round, so that
+    P&L = income - costs + directional P&L (exposure x return)."""
 
     name = "fill"
     uniform_streams = 0  # uniform draws per agent per round (shared by all strategies)
@@ -83,9 +94,9 @@ class BiasFill(FillModel):
     def game_exposure(self, first_prices: np.ndarray) -> float:
         return self.exposure
 
-    def pnl(self, bid_first: np.ndarray, returns: np.ndarray, price_change, half_spread, uniforms, state):
+    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state):
         capture = self.exposure * self.spread_bps * 1e-4
-        return kernels.bias_pnl(bid_first, returns, self.exposure, capture), None, state, capture, 0.0
+        return kernels.bias_pnl(bid_first, market.returns, self.exposure, capture), None, state, capture, 0.0
 
 
 @dataclass(frozen=True)
@@ -137,7 +148,8 @@ class QueueFill(FillModel):
         the position one round's quoting order adds; inventory carried between rounds is not part of it."""
         return float(self.lot * np.mean(first_prices))
 
-    def pnl(self, bid_first: np.ndarray, returns, price_change, half_spread, uniforms, state):
+    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state):
+        half_spread = market.half_spread
         if self.half_spread is not None or half_spread is None:  # an explicit value wins over quoted spreads
             h = np.full(bid_first.size, 0.01 if self.half_spread is None else self.half_spread)
         else:
@@ -145,7 +157,7 @@ class QueueFill(FillModel):
         cut = h + self.fee if self.cut_cost is None else np.full(bid_first.size, self.cut_cost)
         pnl, inventory, state, income, costs = kernels.queue_fills(
             bid_first, uniforms[0], uniforms[1], self.p_first, self.p_second, self.lot, h, self.fee,
-            self.inventory_limit, cut, price_change, float(state),
+            self.inventory_limit, cut, market.price_change, float(state),
         )
         return pnl, inventory, state, income, costs
 

@@ -90,21 +90,22 @@ def bias_pnl(bid_first, returns, exposure, capture):  # pragma: no cover - compi
     return out
 
 
+# book_stats: one pass over a chunk of book P&L updating a strategy's running sums (one loop on purpose: the
+# running sums live in registers, and a second pass would read the chunk twice).
+#
+# sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
+# peak of cumulative P&L, max drawdown, max drawdown share of compounded equity, compounded equity (per unit
+# of book, starting at 1), its peak]; counts: [n, wins, n per input pair (4),
+# wins per input pair (4), hedged rounds, rounds where both stocks moved]. Per round o = out_a XOR out_b, its
+# utility table[(2x + y) * 2 + o], a win where o equals the cell's better relation ``tgt``, hedged where o
+# equals ``want``, the relation that hedged the realised co-movement (2 where a stock did not move: such a
+# round counts for neither); block sums for the bootstrap (the chunk starts ``into_block`` rounds into
+# block ``block0``); ``marked`` receives the cumulative P&L at the positions ``marks`` (equity curve).
+# Counters replace per-round integer divisions; the drawdown share is divided only when it may grow.
 @njit(cache=True, nogil=True)
 def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, block_len, book, rf, shift, sums, counts,
                block_sum, block_sq, block_n, marks, marked):  # pragma: no cover - compiled
-    """One pass over a chunk of book P&L updating a strategy's running sums.
-
-    sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
-    peak of cumulative P&L, max drawdown, max drawdown share of compounded equity, compounded equity (per unit
-    of book, starting at 1), its peak]; counts: [n, wins, n per input pair (4),
-    wins per input pair (4), hedged rounds, rounds where both stocks moved]. Per round o = out_a XOR out_b, its
-    utility table[(2x + y) * 2 + o], a win where o equals the cell's better relation ``tgt``, hedged where o
-    equals ``want``, the relation that hedged the realised co-movement (2 where a stock did not move: such a
-    round counts for neither); block sums for the bootstrap (the chunk starts ``into_block`` rounds into
-    block ``block0``); ``marked`` receives the cumulative P&L at the positions ``marks`` (equity curve).
-    Counters replace per-round integer divisions; the drawdown share is divided only when it may grow.
-    """
+    """One pass over a chunk of book P&L updating a strategy's running sums (see the comment above)."""
     # running sums in locals (registers), written back once: array elements would be stored every round
     s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
     cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]

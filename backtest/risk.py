@@ -113,10 +113,6 @@ class StrategyStats:
         return int(self.counts[1])
 
     @property
-    def cum(self) -> float:
-        return float(self.sums[4])
-
-    @property
     def mean(self) -> float:
         return (self.shift or 0.0) + self.sums[0] / self.n if self.n else math.nan
 

@@ -4,7 +4,7 @@ Batched: one circuit per (setting A, setting B) pair with shots = the number of 
 never one job per round (the shots run as equal batches of that circuit in one parallel Aer job). Each job gets its own seed drawn from the caller's generator (AerSimulator
 reuses one ``seed_simulator`` for every run otherwise, giving identical streams). Outcomes come back as
 counts and are placed on the job's rounds by a seeded random permutation: shots are i.i.d., so this is
-statistically exact and 5-20x faster than per-shot memory (REFERENCE.md).
+statistically exact and 5-20x faster than per-shot memory (../shared/REFERENCE.md).
 
 Noise is modelled independently of the exact path: ``depolarizing_error`` on the pair, Aer's
 ``thermal_relaxation_error`` on each stored qubit, ``ReadoutError`` in a ``NoiseModel``, and loss as a

@@ -71,8 +71,3 @@ def follow_indicator(name: str = "follow_indicator") -> Strategy:
 
 def classical_rule_dict(f_a: tuple[int, int], f_b: tuple[int, int]) -> dict:
     return {"A": list(f_a), "B": list(f_b), "A_name": RULE_NAMES[tuple(f_a)], "B_name": RULE_NAMES[tuple(f_b)]}
-
-
-def correlator(f: tuple[int, int]) -> np.ndarray:
-    """+-1 outputs of a deterministic rule per input (0 -> +1, 1 -> -1)."""
-    return 1.0 - 2.0 * np.asarray(f, dtype=float)

@@ -1,6 +1,6 @@
 """The shared pair, exactly: joint outcome distributions from ``qiskit.quantum_info``, and per-round formulas.
 
-Conventions (REFERENCE.md): Alice is qubit 0, Bob qubit 1; the pair is |Phi+> = (|00> + |11>)/sqrt(2)
+Conventions (../shared/REFERENCE.md): Alice is qubit 0, Bob qubit 1; the pair is |Phi+> = (|00> + |11>)/sqrt(2)
 from ``h q0; cx q0,q1``; "measure at angle theta" is RY(-2 theta) then a Z measurement, so for |Phi+>
 P(a = b) = cos^2(theta_A - theta_B). Outcomes per party: 0, 1, or 2 = no click (photon lost).
 

@@ -15,7 +15,7 @@ from .strategy import LocalRule, Resource, Strategy, sample_table
 
 BACKENDS = ("exact", "aer")
 
-# Textbook CHSH angles (radians) for the challenge rule a XOR b = x AND y (REFERENCE.md). Each input pair
+# Textbook CHSH angles (radians) for the challenge rule a XOR b = x AND y (../shared/REFERENCE.md). Each input pair
 # then wins with cos^2(pi/8). For the hedge rule a XOR b = NOT(x AND y), A's angles turn by pi/2,
 # which flips A's outcome.
 CHSH_ANGLES = {"A": (0.0, math.pi / 4), "B": (math.pi / 8, -math.pi / 8)}

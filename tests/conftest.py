@@ -46,3 +46,23 @@ def streams(seed: int, k: int):
     import numpy as np
 
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(k)]
+
+
+# -- the quick suite and the whole suite -------------------------------------------------------------------------
+# Plain `pytest` is the quick suite (under two minutes on two cores); `pytest --slow` also runs the tests marked
+# slow (long runs and most command-line subprocess runs), as CI does through README's test command.
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False, help="also run the tests marked slow (CI does)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long runs or subprocess runs; skipped unless pytest --slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with pytest --slow (CI does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -9,6 +11,7 @@ import sys
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow
 def test_benchmark_script_runs_quick_with_tiny_sizes():
     res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--scale", "0.01",
                           "--reps", "1", "--json"], capture_output=True, text=True, cwd=ROOT)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backtest import config
 from backtest.cli import main
 
 NUMBERS = st.one_of(
@@ -15,10 +17,11 @@ NUMBERS = st.one_of(
                      "0.99", "-0.7", "1e24", "1e9", "60"]),
     st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6).map(repr),
 )
-BACKTEST_OPTIONS = ["--p-a", "--p-b", "--rho-pos", "--rho-neg", "--sigma", "--visibility", "--readout-error",
-                    "--storage-time", "--t1", "--t2", "--loss", "--flip", "--latency", "--delay", "--train-fraction",
-                    "--exposure", "--spread-bps", "--risk-aversion", "--keep-rounds", "--pair-rate", "--decision-rate",
-                    "--memory-slots", "--window", "--target", "--beta", "--book-size", "--risk-free"]
+# every numeric option of the configuration tree (and its aliases), but the run's length and walk-forward step, whose
+# valid large values only make the run long
+_NUMERIC = [s for s in config.all_specs() if float in (s.kind, s.item) or int in (s.kind, s.item)]
+_ALIASES = {"--" + s.alias.replace("_", "-") for s in _NUMERIC if s.alias_help and s.alias_flag != ""}
+BACKTEST_OPTIONS = sorted(({s.flag for s in _NUMERIC if s.flag} | _ALIASES) - {"--rounds", "--refit-every", "--seed"})
 GAME_OPTIONS = ["--p-x", "--p-y", "--p-xy", "--beta", "--visibility", "--readout-error", "--storage-time", "--t1",
                 "--t2", "--loss", "--weights", "--rounds"]
 counter = itertools.count()
@@ -31,6 +34,7 @@ def _exit_code(argv) -> int:
         return int(exc.code or 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(options=st.lists(st.tuples(st.sampled_from(BACKTEST_OPTIONS), NUMBERS), min_size=1, max_size=3,

@@ -13,6 +13,7 @@ def qcoord(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["qcoord", *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_game_json_schema_and_values():
     res = qcoord("game", "--json")
     assert res.returncode == 0, res.stderr
@@ -27,6 +28,7 @@ def test_game_json_schema_and_values():
     assert "simulated" not in r
 
 
+@pytest.mark.slow
 def test_game_simulation_block():
     r = json.loads(qcoord("game", "--p-x", "0.5", "--p-y", "0.4", "--visibility", "0.95", "--rounds", "200000",
                           "--seed", "4", "--json").stdout)
@@ -41,11 +43,13 @@ def test_game_simulation_block():
     assert again == r
 
 
+@pytest.mark.slow
 def test_game_reports_no_advantage_in_plain_words():
     out = qcoord("game", "--p-xy", "0.3,0.3,0.3,0.1").stdout
     assert "no quantum advantage" in out and "advantage       0.000000" in out
 
 
+@pytest.mark.slow
 def test_game_aer_backend_and_pure_dephasing():
     res = qcoord("game", "--storage-time", "2e-6", "--t1", "inf", "--t2", "1e-4", "--rounds", "20000",
                  "--backend", "aer", "--json")
@@ -54,6 +58,7 @@ def test_game_aer_backend_and_pure_dephasing():
     assert r["noise"]["t1"] == "inf" and r["simulated"]["backend"] == "aer"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [

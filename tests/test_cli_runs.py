@@ -109,6 +109,7 @@ def test_report_is_self_contained_with_every_figure_inline(two_runs):
     assert "One Bell pair is worth" in ideal and "What it would take" not in ideal  # entanglement pays there
 
 
+@pytest.mark.slow
 def test_config_reproduces_the_run_bit_for_bit(two_runs):
     for name in ("ideal", "noisy"):
         run = two_runs / "runs" / name
@@ -123,6 +124,7 @@ def test_config_reproduces_the_run_bit_for_bit(two_runs):
         assert _pnl(two_runs / f"again-{name}").equals(_pnl(run))
 
 
+@pytest.mark.slow
 def test_json_output_and_no_progress_bar_without_a_terminal(tmp_path):
     res = qcoord("backtest", *SMALL, "--json", "--out", "r", cwd=tmp_path)
     assert res.returncode == 0
@@ -130,6 +132,7 @@ def test_json_output_and_no_progress_bar_without_a_terminal(tmp_path):
     assert res.stderr == ""  # stderr is not a terminal here: no progress bar
 
 
+@pytest.mark.slow
 def test_summary_prints_indicators_and_fitted_thresholds(tmp_path):
     res = qcoord("backtest", "--sample", "jpm_bac", "--seed", "1", "--out", "r", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
@@ -139,6 +142,7 @@ def test_summary_prints_indicators_and_fitted_thresholds(tmp_path):
     assert "[fitted.indicator_A]" in cfg and "threshold = " in cfg
 
 
+@pytest.mark.slow
 def test_compare_on_real_runs(two_runs):
     res = qcoord("compare", "runs/ideal", "runs/noisy", "--metrics", "win_rate,pnl_var", "--json",
                  "--figure", "cmp.png", cwd=two_runs)
@@ -150,6 +154,7 @@ def test_compare_on_real_runs(two_runs):
     assert "variance_share" in text and "hedged_rate" in text and "ideal:" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["runs/ideal", "runs/missing"], "runs/missing: not a run folder"),
     (["runs/ideal", "."], "not a qcoord run folder (no metrics.json)"),
@@ -161,6 +166,7 @@ def test_compare_bad_folders_exit_2(two_runs, args, message):
     assert not (two_runs / "never.png").exists()
 
 
+@pytest.mark.slow
 def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     args = ["sweep", "visibility=1,0.8,0.7,0.6", "--rounds", "8000", "--strategies", "classical,quantum", "--out", "sw"]
     res = qcoord(*args, cwd=tmp_path)
@@ -182,6 +188,7 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     assert pd.read_csv(tmp_path / "sw" / "sweep.csv").equals(table)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["backtest", "--visibility", "1.5"], "--visibility: 1.5 is out of range [0, 1]"),
     (["backtest", "--pair-rate", "-5"], "--pair-rate: -5.0 is out of range (0, inf)"),
@@ -207,6 +214,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, mess
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_unreadable_config_and_unknown_key(tmp_path):
     (tmp_path / "bad.toml").write_text("[run\nrounds = 5")
     res = qcoord("backtest", "--config", "bad.toml", cwd=tmp_path)
@@ -217,11 +225,13 @@ def test_unreadable_config_and_unknown_key(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "odd.toml"]
 
 
+@pytest.mark.slow
 def test_existing_output_folder_is_not_overwritten(two_runs):
     res = qcoord("backtest", *SMALL, "--name", "ideal", cwd=two_runs)
     assert res.returncode == 2 and "already exists" in res.stderr
 
 
+@pytest.mark.slow
 def test_csv_source_and_yahoo_from_a_cache(tmp_path, monkeypatch):
     res = qcoord("backtest", "--csv", str(shared_file("SPY_daily.csv")), str(shared_file("QQQ_daily.csv")),
                  "--strategies", "classical,quantum", "--out", "csv", cwd=tmp_path)
@@ -258,6 +268,7 @@ def test_pnl_falls_back_to_csv_without_pyarrow(monkeypatch, tmp_path):
     assert (tmp_path / "run" / "pnl.csv").exists() and not (tmp_path / "run" / "pnl.parquet").exists()
 
 
+@pytest.mark.slow
 def test_readme_main_command_runs(tmp_path):
     """README's first command, minus the install this test environment already did."""
     line = next(l for l in (ROOT / "README.md").read_text().splitlines() if l.startswith("pip install -e . && "))

@@ -196,3 +196,22 @@ def test_sections_are_frozen_value_objects():
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.run.seed = 3  # type: ignore[misc]
     assert hash(cfg.noise) == hash(config.RunConfig().noise)
+
+
+def test_a_registered_player_goes_through_the_same_door():
+    """Built-ins and a user's players come from one registry; a Strategy object is registered the same way."""
+    from backtest.players import PLAYERS, LocalPlayer
+    from strategies import deterministic
+
+    PLAYERS["same_side"] = lambda name, fitted, ctx: LocalPlayer(name, deterministic((0, 0), (0, 0), name=name))
+    try:
+        r = run_backtest(rounds=2000, strategies=["classical", "same_side"])
+        Plan.check(config.RunConfig().with_values({"strategies": "classical,same_side"}))
+    finally:
+        del PLAYERS["same_side"]
+    assert r.metrics_dict["same_side"]["hedged_rate"] is not None
+    # same decisions as a Strategy object given directly
+    s = run_backtest(rounds=2000, strategies=["classical", deterministic((0, 0), (0, 0), name="same_side")])
+    assert s.metrics_dict["same_side"]["pnl_var"] == r.metrics_dict["same_side"]["pnl_var"]
+    with pytest.raises(BacktestError, match="unknown strategy 'same_side'"):
+        Plan.check(config.RunConfig().with_values({"strategies": "classical,same_side"}))

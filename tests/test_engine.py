@@ -25,6 +25,7 @@ def million():
     return run_backtest("signals", rounds=2_000_000, seed=7, keep_rounds=1_000_000, game="paper")
 
 
+@pytest.mark.slow
 def test_win_rates_of_the_baselines_at_a_million_rounds(million):
     m = million.metrics
     assert million.n_test == 1_000_000
@@ -38,6 +39,7 @@ def test_win_rates_of_the_baselines_at_a_million_rounds(million):
     assert million.game["quantum_value"] == pytest.approx(COS2, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_variance_ordering_significance_and_hedging_efficiency(million):
     v = million.metrics["pnl_var"]
     assert v["oracle"] < v["quantum"] < v["classical"] < v["uncoordinated"]
@@ -70,6 +72,7 @@ def _theory_variance(strategy_behaviour: np.ndarray, p: float, rho_pos: float, r
     return exposure**2 * total
 
 
+@pytest.mark.slow
 def test_book_variance_matches_closed_form(million):
     """A second, independent method: the variance from the strategy's exact behaviour and GBM moments."""
     dt, sig = data.synthetic.MINUTE_DT, 0.2
@@ -135,6 +138,7 @@ def test_streamed_run_equals_in_memory_run(kwargs):
     assert streamed.rounds.equals(whole.rounds)
 
 
+@pytest.mark.slow
 def test_returns_pipe_into_empyrical_unchanged(million):
     empyrical = pytest.importorskip("empyrical", reason="empyrical-reloaded (test extra) is not installed")
     r = million.returns("quantum")

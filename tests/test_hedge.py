@@ -278,6 +278,7 @@ def _cli(*args: str, cwd) -> "subprocess.CompletedProcess":
     return subprocess.run(["qcoord", *args], capture_output=True, text=True, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_cli_game_options(tmp_path):
     import json
 

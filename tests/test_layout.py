@@ -42,12 +42,14 @@ def test_console_script_lists_subcommands():
         assert name in out
 
 
+@pytest.mark.slow
 def test_python_dash_m_backtest_is_the_same_cli():
     a = subprocess.run([sys.executable, "-m", "backtest", "--help"], capture_output=True, text=True, check=True).stdout
     b = subprocess.run(["qcoord", "--help"], capture_output=True, text=True, check=True).stdout
     assert a == b
 
 
+@pytest.mark.slow
 def test_data_command_on_shipped_sample_and_synthetic(tmp_path):
     out = subprocess.run(["qcoord", "data", "--sample", "jpm_bac"], capture_output=True, text=True, check=True).stdout
     assert "JPM / BAC" in out and "periods per year 252" in out
@@ -60,6 +62,7 @@ def test_data_command_on_shipped_sample_and_synthetic(tmp_path):
     assert len(md) == 501
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -36,6 +36,7 @@ def report_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [390, 800, 1400, 1920])
 def test_report_fits_the_window(report_file: Path, width: int):
     chromium = _chromium()

@@ -1,5 +1,5 @@
 """The optimal-strategy solver against independent methods: Tsirelson's SDP, its one-angle reduction,
-brute force over angles on qiskit's exact distributions, and REFERENCE.md's noise formulas."""
+brute force over angles on qiskit's exact distributions, and the noise formulas of ../shared/REFERENCE.md."""
 
 from __future__ import annotations
 

@@ -131,23 +131,17 @@ def crossings(table, names: list[str]) -> dict:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    import reports
-
-    from ..atomic import atomic_file
-    from ..engine import Plan, run_backtest
-    from ..runs import new_run_dir
+def _grid(args: argparse.Namespace):
+    """(grid, base config, points, their configs, the loaded real source per point or None), every point checked
+    as it will run and real data loaded once, before anything is written."""
+    from ..engine import Plan
 
     grid = dict(parse_param(t) for t in args.params)
     if len(grid) != len(args.params):
         raise BacktestError("a parameter is swept twice; give each one once with all its values")
     base = resolve(args)
-    names = list(grid)
-    points = [dict(zip(names, combo)) for combo in itertools.product(*grid.values())]
+    points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
     configs = [point_config(base, pt) for pt in points]
-    # every point is checked as it will run, and real data loaded once, before anything is written
     real = None if base.source.kind == "synthetic" else base.source.load()
     for pt, cfg in zip(points, configs):
         try:
@@ -155,12 +149,18 @@ def run(args: argparse.Namespace) -> int:
         except BacktestError as exc:
             raise BacktestError(f"sweep point {pt}: {exc}") from None
     sources = [real if real is not None and cfg.source == base.source else None for cfg in configs]
+    return grid, base, points, configs, sources
+
+
+def _folder(args: argparse.Namespace, grid: dict, base) -> Path:
+    """The sweep folder: new, or the same sweep's to resume (another sweep's only with --force)."""
+    from ..atomic import atomic_file, check_writable
+    from ..runs import new_run_dir
+
     out = Path(args.out) if args.out else new_run_dir("runs", "sweep-" + datetime.now().strftime("%Y%m%d-%H%M%S"))
     if out.exists() and not (out / "points").is_dir():
         raise BacktestError(f"{out} exists and is not a sweep folder")
     if not out.exists():
-        from ..atomic import check_writable
-
         check_writable(out, "--out")
     # a rerun resumes the same sweep; a sweep with other options would silently replace its tables
     signature = json.loads(json.dumps({"grid": grid, "base": base.to_dict()}, default=str))
@@ -171,8 +171,16 @@ def run(args: argparse.Namespace) -> int:
     (out / "points").mkdir(parents=True, exist_ok=True)
     with atomic_file(sig_path) as fh:
         json.dump(signature, fh)
+    return out
+
+
+def _points(out: Path, points, configs, sources, progress: bool | None) -> tuple[list[dict], int]:
+    """One row per point and strategy; finished points are read back, the others computed and saved."""
+    from ..atomic import atomic_file
+    from ..engine import run_backtest
+
     bar = None
-    if (sys.stderr.isatty() if args.progress is None else args.progress):
+    if sys.stderr.isatty() if progress is None else progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(points), unit="point", file=sys.stderr, desc="sweep", leave=False)
@@ -182,8 +190,7 @@ def run(args: argparse.Namespace) -> int:
         if path.is_file():
             record = json.loads(path.read_text())
         else:
-            result = run_backtest(source, cfg, progress=False)
-            doc = result.to_dict()
+            doc = run_backtest(source, cfg, progress=False).to_dict()
             record = {"point": pt, "game": {k: doc["game"][k] for k in ("quantum_value", "classical_value",
                                                                           "advantage", "uses_entanglement")},
                       "strategies": doc["strategies"], "verdict": doc["verdict"]}
@@ -192,18 +199,21 @@ def run(args: argparse.Namespace) -> int:
             computed += 1
         for name, m in record["strategies"].items():
             row = {**pt, "strategy": name, **{k: m.get(k) for k in COLUMNS}}
-            ci = m.get("win_rate_ci95") or [None, None]
-            row["win_rate_lo"], row["win_rate_hi"] = ci
+            row["win_rate_lo"], row["win_rate_hi"] = m.get("win_rate_ci95") or [None, None]
             row.update(record["game"])
             rows.append(row)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    table = pd.DataFrame(rows)
-    with atomic_file(out / "sweep.csv") as fh:
-        table.to_csv(fh, index=False)
-    cross = crossings(table, names)
+    return rows, computed
+
+
+def _figures(out: Path, table, names: list[str], cross: dict) -> None:
+    import reports
+
+    from ..atomic import atomic_file
+
     first_cross = next(iter(cross.values()), {})
     figs = {
         "sweep_win_rate": ("win_rate", "win rate"),
@@ -215,13 +225,11 @@ def run(args: argparse.Namespace) -> int:
         fig = reports.sweep_metric(table.astype({metric: float}), names[0], metric, x, label, names[1:] or None)
         with atomic_file(out / f"{fname}.png", "wb") as fh:
             fh.write(reports.to_png(fig))
-    doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
-           "crossing": cross, "config": base.to_dict()}
-    with atomic_file(out / "sweep.json") as fh:
-        json.dump(doc, fh, indent=2, default=str)
-    if args.json:
-        print(json.dumps(doc, indent=2, default=str))
-        return 0
+
+
+def _print(table, names: list[str], cross: dict) -> None:
+    import pandas as pd
+
     show = table[table.strategy.isin(["uncoordinated", "always_hedge", "classical", "quantum", "oracle"])]
     with pd.option_context("display.width", 200, "display.max_rows", 200):
         print(show[[*names, "strategy", "pnl_var", "variance_share", "hedged_rate", "win_rate", "advantage"]]
@@ -235,5 +243,29 @@ def run(args: argparse.Namespace) -> int:
                 print(f"quantum never pays{where} on {metric} over this grid")
             else:
                 print(f"quantum pays{where} on {metric} over the whole grid")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..atomic import atomic_file
+
+    grid, base, points, configs, sources = _grid(args)
+    names = list(grid)
+    out = _folder(args, grid, base)
+    rows, computed = _points(out, points, configs, sources, args.progress)
+    table = pd.DataFrame(rows)
+    with atomic_file(out / "sweep.csv") as fh:
+        table.to_csv(fh, index=False)
+    cross = crossings(table, names)
+    _figures(out, table, names, cross)
+    doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
+           "crossing": cross, "config": base.to_dict()}
+    with atomic_file(out / "sweep.json") as fh:
+        json.dump(doc, fh, indent=2, default=str)
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    _print(table, names, cross)
     print(f"points: {len(points)} ({computed} computed, {len(points) - computed} reused); written: {out}/")
     return 0
