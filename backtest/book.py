@@ -31,7 +31,8 @@ class Book:
     """Running results of the players over the test window ``[train_end, end)``."""
 
     def __init__(self, names: list[str], fill_model, book: float, rf_per_period: float, train_end: int, n_test: int,
-                 keep: int, classical_local: list[str]):
+                 keep: int, classical_local: list[str], minutes: float = 1.0):
+        self.minutes = minutes  # of quoting per round: fills are rates per minute
         self.fill_model, self.size, self.train_end, self.keep = fill_model, book, train_end, keep
         self.players: list = []  # the players of the last chunk (after any refit)
         self.block_len = max(1, math.ceil(n_test / BLOCKS))
@@ -72,6 +73,7 @@ class Book:
             self.equity[p.name].extend(st.add(pnl, a, b, x, y, tgt, want, table, offset, self.block_len, used,
                                               ages, marks).tolist())
             st.add_parts(pnl, *parts)
+            st.add_turnover(a, b)
             if take:
                 d = self.per[p.name]
                 util = game.utility(x[:take], y[:take], a[:take], b[:take])
@@ -97,9 +99,12 @@ class Book:
             st[:] = after
             return tuple(out)
         before = list(st)
-        fm, r, pc, hs = self.fill_model, chunk.returns, chunk.price_change, chunk.half_spread
-        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, Market(r[:, 0], _col(pc, 0), _col(hs, 0)), uniforms[0], st[0])
-        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, Market(r[:, 1], _col(pc, 1), _col(hs, 1)), uniforms[1], st[1])
+        fm, r, pc, hs, px, m = (self.fill_model, chunk.returns, chunk.price_change, chunk.half_spread, chunk.price,
+                                self.minutes)
+        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m),
+                                                    uniforms[0], st[0])
+        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m),
+                                                    uniforms[1], st[1])
         out = (pnl_a, inv_a, pnl_b, inv_b, pnl_a + pnl_b, (inc_a + inc_b, cost_a + cost_b))
         played.append((a, b, before, (*out, list(st))))
         return out

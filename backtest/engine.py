@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from data import MarketData, SyntheticPair
+from data.frequency import TRADING_DAYS
 from strategies import Game, Noise, Strategy
 
 from . import __version__, streams
@@ -144,7 +145,6 @@ class Window:
     t0: int
     n_total: int
     n_train: int
-    first_prices: np.ndarray  # of the first round (read before fitting: a streamed feed only looks ahead)
 
     @property
     def train_end(self) -> int:
@@ -173,6 +173,12 @@ class Fitted:
     fit_noise: Noise
     backend: str
     aer_backend: object
+    test_prices: np.ndarray  # share prices of the first test round
+
+
+def minutes_per_round(feed) -> float:
+    """Minutes of quoting a round (bar) stands for: 252 x 390 trading minutes a year over the bars per year."""
+    return TRADING_DAYS * 390.0 / feed.periods_per_year
 
 
 def run_backtest(source: MarketData | SyntheticPair | str | None = None, config: RunConfig | None = None, *,
@@ -275,7 +281,7 @@ def _make_feed(plan: Plan):
 
 
 def _window(plan: Plan, feed) -> Window:
-    feed.price_changes = plan.fill.uses_price_change
+    feed.price_changes = plan.fill.uses_prices
     t0 = feed.warmup()
     if isinstance(plan.source, SyntheticPair):  # the run has exactly `rounds` rounds after warm-up
         n_total = min(int(plan.cfg.run.rounds), feed.n_rows - t0)
@@ -288,7 +294,7 @@ def _window(plan: Plan, feed) -> Window:
                             f"test; each needs at least {MIN_ROUNDS}")
     if plan.cfg.run.refit_every is not None and feed.streamed:
         raise BacktestError("refit_every is not available on a streamed run")
-    return Window(t0, n_total, n_train, feed.first_prices(t0))
+    return Window(t0, n_total, n_train)
 
 
 def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
@@ -300,7 +306,9 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
             if flag:
                 check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
     x_train, y_train, train_cells = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds)
-    exposure = plan.fill.game_exposure(w.first_prices)
+    # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
+    test_prices = feed.share_price(w.train_end)
+    exposure = plan.fill.game_exposure(test_prices, minutes_per_round(feed))
     backend, aer_backend = run.backend, None
     if run.device:
         from strategies.devices import device_backend
@@ -315,7 +323,8 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
     fitted = fit(plan.game, x_train, y_train, fit_noise, delay, hedge)
     players = _players(plan, fitted, feed, backend, aer_backend)
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **fitted.game_dict()}]
-    return Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, aer_backend)
+    return Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, aer_backend,
+                  test_prices)
 
 
 def _players(plan: Plan, fitted, feed, backend: str, aer_backend) -> list:
@@ -325,12 +334,12 @@ def _players(plan: Plan, fitted, feed, backend: str, aer_backend) -> list:
 def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
     """Every player plays every test round, chunk by chunk (walk-forward refits at their rounds)."""
     run = plan.cfg.run
-    book_size = _book_size(plan, feed, w)
+    book_size = _book_size(plan, fitted)
     rf_p = (1.0 + run.risk_free) ** (1.0 / feed.periods_per_year) - 1.0
     players = fitted.players
     classical_local = [p.name for p in players if is_classical_local(p, plan.custom)]
     book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
-                min(run.keep_rounds, w.n_test), classical_local)
+                min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed))
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
     tails = (fitted.x_train[-run.delay:], fitted.y_train[-run.delay:])
     fit_now, chunk = fitted.fit, run.chunk_rounds
@@ -360,7 +369,8 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
         pairs = supply_state.schedule(lo, n, supply_rng) if supply_state is not None else None
         streams_n = plan.fill.uniform_streams
         uniforms = fill_rng.random((2, streams_n, n)) if streams_n else (None, None)
-        rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"])
+        rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"],
+                            rd["price"])
         book.add(rounds, players, fit_now.game, int(fit_now.game.rule == "challenge"), rngs, uniforms, pairs)
         bar.update(n)
         lo = hi
@@ -368,10 +378,10 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
     return book
 
 
-def _book_size(plan: Plan, feed, w: Window) -> float:
+def _book_size(plan: Plan, fitted: Fitted) -> float:
     """Currency the book's returns are measured on: given, or the fill model's at the first round's prices."""
     run = plan.cfg.run
-    size = float(run.book_size) if run.book_size is not None else plan.fill.book_size(w.first_prices)
+    size = float(run.book_size) if run.book_size is not None else plan.fill.book_size(fitted.test_prices)
     if not (math.isfinite(size) and size > 0):
         raise BacktestError(f"book_size must be a positive amount of currency, got {size!r}")
     return size

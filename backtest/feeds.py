@@ -77,8 +77,23 @@ def warmup(indicator: Indicator, view: LocalView) -> int:
     return int(ok[0])
 
 
+def _share_prices(md: MarketData) -> np.ndarray | None:
+    """The price level shares trade at, where the source has it: the OHLCV ``Close`` beside an ``Adj Close``
+    (returns still come from the adjusted price). None when the source has adjusted prices only."""
+    ohlcv = md.ohlcv
+    if not ohlcv or any(t not in ohlcv or not {"Close", "Adj Close"} <= set(ohlcv[t].columns) for t in md.tickers):
+        return None
+    frame = pd.DataFrame({t: ohlcv[t]["Close"].reindex(md.index) for t in md.tickers})
+    if frame.isna().any().any():
+        return None
+    return frame.to_numpy(dtype=float)
+
+
 def _arrays_of(md: MarketData) -> dict[str, np.ndarray]:
     out = {"prices": md.prices.to_numpy(dtype=float)}
+    shares = _share_prices(md)
+    if shares is not None:
+        out["share_prices"] = shares
     if md.volume is not None:
         out["volume"] = md.volume.to_numpy(dtype=float)
     if md.spread is not None:
@@ -143,16 +158,24 @@ class _Feed:
         return out[0], out[1]
 
     price_changes = True  # the engine turns this off when the fill model does not use them
+    has_share_prices = False  # whether share quantities are valued at unadjusted prices (else adjusted ones)
 
     def _round_data(self, arr: dict[str, np.ndarray], lo: int) -> dict[str, np.ndarray | None]:
-        """Returns (and price changes) of rows lo.. of ``arr`` (row lo - 1 must be present)."""
+        """Returns of rows lo.. of ``arr`` (row lo - 1 must be present), and for fill models that trade shares
+        the share price at decision time (row t - 1) and the price change in currency per share: the adjusted
+        return times the share price, so dividends and splits never show up as P&L."""
         p = arr["prices"]
         prev, cur = p[lo - 1 : -1], p[lo:]
+        returns = cur / prev - 1.0
         spread = arr.get("spread")
         negative = arr["negative"][lo:] if "negative" in arr else (arr["rho"][lo:] < 0 if "rho" in arr else None)
+        price = None
+        if self.price_changes:
+            price = arr["share_prices"][lo - 1 : -1] if "share_prices" in arr else prev
         return {
-            "returns": cur / prev - 1.0,
-            "price_change": cur - prev if self.price_changes else None,
+            "returns": returns,
+            "price": price,
+            "price_change": None if price is None else returns * price,
             "negative": negative,
             "half_spread": None if spread is None else spread[lo - 1 : -1] / 2.0,
         }
@@ -171,6 +194,7 @@ class ArrayFeed(_Feed):
         self.periods_per_year = periods_per_year
         self.arrays = arrays
         self.n_rows = arrays["prices"].shape[0]
+        self.has_share_prices = "share_prices" in arrays
         self.has_truth = "rho" in self.arrays or "negative" in self.arrays
         self.views = self._views(self.arrays, 0)
         self._raw: list[np.ndarray] = []
@@ -205,6 +229,10 @@ class ArrayFeed(_Feed):
 
     def first_prices(self, row: int) -> np.ndarray:
         return self.arrays["prices"][row]
+
+    def share_price(self, row: int) -> np.ndarray:
+        """Share prices of ``row`` (currency per share), for lots and book sizes."""
+        return self.arrays.get("share_prices", self.arrays["prices"])[row]
 
     def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         return self._checked([r[lo:hi] for r in self._raw], lo)
@@ -287,6 +315,13 @@ class StreamFeed(_Feed):
 
     def first_prices(self, row: int) -> np.ndarray:
         return self._peek(row + 1)["prices"][row]
+
+    def share_price(self, row: int) -> np.ndarray:
+        """Prices of ``row`` (not released yet: asked for at the end of the training pass)."""
+        self._fill(row + 1)
+        if row < self._lo:
+            raise BacktestError(f"internal: streamed row {row} was already released")
+        return self._buf["prices"][row - self._lo]
 
     def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         h0 = max(0, lo - self.history)

@@ -1,20 +1,37 @@
 """Fill models: how a server's choice of quoting order becomes P&L. Small swappable objects.
 
 Both agents of a strategy use the same model; every strategy sees the same fill randomness (common
-random numbers), so differences between strategies are paired.
+random numbers), so differences between strategies are paired. Units do not depend on the bar length:
+fills happen at rates per minute of quoting, so a daily bar (390 minutes) fills about 390 times what a
+minute bar fills, and the annualised Sharpe ratio of the spread income is the same on either.
 
-- ``BiasFill`` (default): bid first leaves a signed exposure +``exposure`` (currency) in the agent's
-  stock for the round, ask first -``exposure``; P&L = exposure x the round's simple return, plus a
-  constant spread capture of ``spread_bps`` basis points of the exposure per round.
-- ``QueueFill``: each round the agent quotes a bid and an ask; the order placed first fills with
-  probability ``p_first``, the second with ``p_second``; each fill trades ``lot`` shares and earns
-  ``half_spread - fee`` per share (negative fee = rebate); inventory is carried and marked to market
-  every round, and cut back to +-``inventory_limit`` shares at ``cut_cost`` per share.
+- ``BiasFill`` (default): bid first holds a position of +``exposure`` (currency) in the agent's stock over
+  the round, ask first -``exposure``: P&L = +-exposure x the round's simple return. The server fills
+  ``turnover`` x exposure of notional per minute of quoting and earns the half-spread on it; every change
+  of its bias trades 2 x exposure (the first round 1 x) and pays ``switch_cost_bps`` on that notional.
+- ``QueueFill``: each minute the agent quotes a bid and an ask of ``lot`` shares; the order placed first
+  fills with probability ``p_first``, the second with ``p_second`` (per minute: a bar of m minutes fills
+  Binomial(m, p) lots a side); with ``adverse_selection`` a the resting bid fills with probability
+  p (1 + a) when the round's price falls and p (1 - a) when it rises (the ask the other way round); each
+  fill earns the half-spread less ``fee`` per share; inventory is carried, marked to market every round,
+  and cut back to +-``inventory_limit`` shares at ``cut_cost`` per share.
+
+The half-spread is ``"quoted"`` (half the quoted spread of the data at decision time, where the data has
+quotes; else ``model_half_spread_bps`` of the price) or a number of basis points of the price.
+
+Correspondence (``BiasFill.from_queue``): one round's quoting order changes the queue model's expected
+inventory by lot x m x (p_first - p_second) shares, held over that round's price change, so a bias fill
+with exposure = lot x m x (p_first - p_second) x price and turnover = lot x (p_first + p_second) x price /
+exposure has the same first-order P&L and the same spread income; tests/test_fills.py measures the queue
+model's exposure by regression on the same data and finds it within its confidence interval (without
+adverse selection, which adds a loss the bias model does not have).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -23,31 +40,54 @@ from . import kernels
 from .errors import BacktestError
 from .options import option, values_of
 
+QUOTED = "quoted"
+# Half-spread when the data has no quotes: 2 bp of the price. On the 2013 minute quote bars in ../shared/data the
+# median quoted half-spread is 3.6 bp for BAC, 1.0 bp for AIG and IBM and 0.3 bp for SPY: 2 bp is a liquid large
+# cap's, and on the side of caution for the strategies (income is not overstated for the less liquid names).
+MODEL_HALF_SPREAD_BPS = 2.0
+# Adverse selection of the queue fill: `qcoord calibrate` on the minute quote bars of BAC, AIG, SPY and IBM in
+# ../shared/data (2013-10-04 .. 10-11, regular session) pooled; tests/test_calibrate.py re-estimates it there.
+ADVERSE_SELECTION = 0.55
+
 
 class Market(NamedTuple):
-    """What one server's stock did over a chunk of rounds, for a fill model: simple ``returns``, ``price_change``
-    P[t] - P[t-1] (currency per share; None unless the model ``uses_price_change``) and ``half_spread`` (half the
-    quoted spread at decision time, currency per share; None when the data has no quotes)."""
+    """What one server's stock did over a chunk of rounds, for a fill model: simple ``returns``; ``price`` the
+    share price at decision time (row t - 1) and ``price_change`` P[t] - P[t-1], both currency per share (None
+    unless the model ``uses_prices``); ``half_spread`` half the quoted spread at decision time, currency per
+    share (None when the data has no quotes); ``minutes`` of quoting per round (one bar)."""
 
     returns: np.ndarray | None
     price_change: np.ndarray | None = None
     half_spread: np.ndarray | None = None
+    price: np.ndarray | None = None
+    minutes: float = 1.0
+
+
+def half_spread_bps(setting, market: Market, model_bps: float):
+    """The half-spread in basis points of the price: quoted where the data has quotes, else the model's; or the
+    number given. One number, or one per round."""
+    if setting != QUOTED:
+        return float(setting)
+    if market.half_spread is None or market.price is None:
+        return model_bps
+    return market.half_spread / market.price * 1e4
 
 
 class FillModel:
     """Interface: ``pnl(bid_first, market, uniforms, state)`` -> ``(pnl per round, inventory per round or None,
     state, income, costs)`` for one agent over a chunk of rounds (``market``: a ``Market``); ``income`` (spread
-    earned) and ``costs`` (fees, inventory cuts) are per-round arrays or one number for every round, so that
-    P&L = income - costs + directional P&L (exposure x return)."""
+    earned) and ``costs`` (fees, switching, inventory cuts) are per-round arrays or one number for every round,
+    so that P&L = income - costs + directional P&L."""
 
     name = "fill"
     uniform_streams = 0  # uniform draws per agent per round (shared by all strategies)
-    uses_price_change = False  # whether it needs P[t] - P[t-1] (currency per share) besides returns
+    uses_prices = False  # whether it needs share prices and price changes besides returns
 
-    def book_size(self, first_prices: np.ndarray) -> float:
+    def book_size(self, prices: np.ndarray) -> float:
+        """Currency the book's returns are measured on, at the share prices of the first test round."""
         raise NotImplementedError
 
-    def game_exposure(self, first_prices: np.ndarray) -> float:
+    def game_exposure(self, prices: np.ndarray, minutes: float) -> float:
         """Currency per server that one round's quoting order puts at risk: the scale of the hedge game
         (its weights' signs, and so every fitted strategy, do not depend on it)."""
         raise NotImplementedError
@@ -57,6 +97,20 @@ class FillModel:
 
     def to_dict(self) -> dict:
         return {"name": self.name, **values_of(self)}
+
+
+def _check_half_spread(model) -> None:
+    hs = model.half_spread
+    if hs != QUOTED:
+        try:
+            value = float(hs)
+        except (TypeError, ValueError):
+            raise BacktestError(f"fill model: half_spread must be 'quoted' or basis points >= 0, got {hs!r}") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise BacktestError(f"fill model: half_spread must be 'quoted' or basis points >= 0, got {hs!r}")
+        object.__setattr__(model, "half_spread", value)
+    if not (math.isfinite(model.model_half_spread_bps) and model.model_half_spread_bps >= 0):
+        raise BacktestError(f"fill model: model_half_spread_bps must be >= 0, got {model.model_half_spread_bps!r}")
 
 
 def _positive(name: str, value: float) -> float:
@@ -73,93 +127,148 @@ def _prob(name: str, value: float) -> float:
     return value
 
 
+_HALF_SPREAD = dict(words=(QUOTED,), lo=0, finite=True, unit="bp of price",
+                    help="half-spread earned per share filled: 'quoted' (the data's quotes where it has them, else "
+                         "model_half_spread_bps) or basis points of the price")
+_MODEL_BPS = dict(help="half-spread when the data has no quotes (a liquid large cap's; README)", unit="bp of price",
+                  lo=0, finite=True)
+
+
 @dataclass(frozen=True)
 class BiasFill(FillModel):
-    """Exposure +-``exposure`` (currency) over the round plus ``spread_bps`` of it captured per round."""
+    """A position of +-``exposure`` over each round, spread income on ``turnover`` x exposure per minute, and
+    ``switch_cost_bps`` on the notional every change of bias trades (module docstring)."""
 
-    exposure: float = option(10_000.0, help="bias fill: currency held long or short per round", unit="currency",
-                             lo=0, open_lo=True, finite=True)
-    spread_bps: float = option(0.25, help="bias fill: spread captured per round", unit="bp of exposure",
-                               finite=True)
+    exposure: float = option(10_000.0, help="bias fill: position a server's quoting order holds over a round",
+                             unit="currency", lo=0, open_lo=True, finite=True)
+    turnover: float = option(0.1, help="bias fill: notional filled per minute of quoting, as a multiple of the "
+                                       "exposure", unit="per minute", lo=0, finite=True)
+    half_spread: float | str = option(QUOTED, **_HALF_SPREAD)
+    model_half_spread_bps: float = option(MODEL_HALF_SPREAD_BPS, **_MODEL_BPS)
+    switch_cost_bps: float | None = option(help="bias fill: cost of the notional a change of bias trades (unset: the "
+                                                "half-spread, crossing it)", unit="bp of notional", lo=0, finite=True)
     name = "bias"
+    uses_prices = True  # the quoted half-spread in basis points
 
     def __post_init__(self) -> None:
         _positive("exposure", self.exposure)
-        if not np.isfinite(self.spread_bps):
-            raise BacktestError(f"fill model: spread_bps must be finite, got {self.spread_bps!r}")
+        if not (math.isfinite(self.turnover) and self.turnover >= 0):
+            raise BacktestError(f"fill model: turnover must be >= 0 per minute, got {self.turnover!r}")
+        _check_half_spread(self)
+        if self.switch_cost_bps is not None and not (math.isfinite(self.switch_cost_bps) and self.switch_cost_bps >= 0):
+            raise BacktestError(f"fill model: switch_cost_bps must be >= 0, got {self.switch_cost_bps!r}")
 
-    def book_size(self, first_prices: np.ndarray) -> float:
+    @classmethod
+    def from_queue(cls, queue: QueueFill, price: float, minutes: float = 1.0) -> BiasFill:
+        """The bias fill with the queue fill's first-order P&L and spread income at ``price`` (module docstring)."""
+        m = max(1, round(minutes))
+        exposure = queue.lot * m * (queue.p_first - queue.p_second) * price
+        turnover = queue.lot * (queue.p_first + queue.p_second) * price / exposure
+        return cls(exposure=exposure, turnover=turnover, half_spread=queue.half_spread,
+                   model_half_spread_bps=queue.model_half_spread_bps)
+
+    def book_size(self, prices: np.ndarray) -> float:
         return 2.0 * self.exposure
 
-    def game_exposure(self, first_prices: np.ndarray) -> float:
+    def game_exposure(self, prices: np.ndarray, minutes: float) -> float:
         return self.exposure
 
+    def initial_state(self) -> float:
+        return -1.0  # no position yet: the first round opens one
+
     def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state):
-        capture = self.exposure * self.spread_bps * 1e-4
-        return kernels.bias_pnl(bid_first, market.returns, self.exposure, capture), None, state, capture, 0.0
+        h = half_spread_bps(self.half_spread, market, self.model_half_spread_bps)
+        switch = h if self.switch_cost_bps is None else self.switch_cost_bps
+        income = self.exposure * self.turnover * market.minutes * np.asarray(h, dtype=float) * 1e-4
+        pnl, costs, state = kernels.bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income),
+                                               np.atleast_1d(np.asarray(switch, dtype=float) * 1e-4), float(state))
+        return pnl, None, state, income, costs
 
 
 @dataclass(frozen=True)
 class QueueFill(FillModel):
-    """Two quotes per round, first-placed fills more often; inventory carried (see module docstring).
+    """Two quotes a minute, the first-placed fills more often, adverse selection; inventory carried (module
+    docstring). Units: ``lot`` and ``inventory_limit`` in shares; ``fee`` and ``cut_cost`` in currency per share
+    (``cut_cost`` unset: the half-spread plus the fee, the cost of crossing the spread)."""
 
-    Units: ``lot`` and ``inventory_limit`` in shares; ``half_spread``, ``fee`` and ``cut_cost`` in currency
-    per share (``half_spread=None`` uses half the quoted spread of the data when it has quotes, else
-    0.01; ``cut_cost=None`` is half_spread + fee, the cost of crossing the spread).
-    """
-
-    p_first: float = option(0.6, help="queue fill: fill probability of the order placed first", lo=0, hi=1)
-    p_second: float = option(0.4, help="queue fill: fill probability of the order placed second", lo=0, hi=1)
-    lot: float = option(100.0, help="queue fill: shares per fill", unit="shares", lo=0, open_lo=True,
-                        finite=True)
-    half_spread: float | None = option(0.01, help="queue fill: spread earned per share filled", unit="currency/share",
-                                       lo=0, finite=True)
+    p_first: float = option(0.6, help="queue fill: probability per minute that the order placed first fills", lo=0,
+                            hi=1)
+    p_second: float = option(0.4, help="queue fill: probability per minute that the order placed second fills", lo=0,
+                             hi=1)
+    lot: float = option(100.0, help="queue fill: shares per fill", unit="shares", lo=0, open_lo=True, finite=True)
+    half_spread: float | str = option(QUOTED, **_HALF_SPREAD)
+    model_half_spread_bps: float = option(MODEL_HALF_SPREAD_BPS, **_MODEL_BPS)
     fee: float = option(0.0, help="queue fill: fee per share filled, negative = rebate", unit="currency/share",
                         finite=True)
     inventory_limit: float = option(1_000.0, help="queue fill: inventory beyond which it is cut", unit="shares",
                                     lo=0, open_lo=True, finite=True)
     cut_cost: float | None = option(help="queue fill: cost of cutting inventory (unset: half-spread + fee, crossing "
                                          "the spread)", unit="currency/share", lo=0, finite=True)
+    adverse_selection: float = option(ADVERSE_SELECTION, lo=0, hi=1,
+                                      help="queue fill: a resting order fills with probability p (1 + a) when the "
+                                           "round's price moves through it and p (1 - a) when it moves away "
+                                           "(calibrated on quote bars; README)")
     name = "queue"
     uniform_streams = 2
-    uses_price_change = True
+    uses_prices = True
 
     def __post_init__(self) -> None:
         _prob("p_first", self.p_first)
         _prob("p_second", self.p_second)
+        _prob("adverse_selection", self.adverse_selection)
         if self.p_second > self.p_first:
             raise BacktestError(f"fill model: p_second ({self.p_second}) must not exceed p_first ({self.p_first})")
         _positive("lot", self.lot)
         _positive("inventory_limit", self.inventory_limit)
         if self.inventory_limit < self.lot:
             raise BacktestError(f"fill model: inventory_limit ({self.inventory_limit}) is below one lot ({self.lot})")
-        if self.half_spread is not None and not (np.isfinite(self.half_spread) and self.half_spread >= 0):
-            raise BacktestError(f"fill model: half_spread must be >= 0 currency per share, got {self.half_spread!r}")
+        _check_half_spread(self)
         if not np.isfinite(self.fee):
             raise BacktestError(f"fill model: fee must be finite, got {self.fee!r}")
         if self.cut_cost is not None and not (np.isfinite(self.cut_cost) and self.cut_cost >= 0):
             raise BacktestError(f"fill model: cut_cost must be >= 0 currency per share, got {self.cut_cost!r}")
 
-    def book_size(self, first_prices: np.ndarray) -> float:
-        return float(2.0 * self.inventory_limit * np.mean(first_prices))
+    def book_size(self, prices: np.ndarray) -> float:
+        return float(2.0 * self.inventory_limit * np.mean(prices))
 
-    def game_exposure(self, first_prices: np.ndarray) -> float:
-        """One lot's value: the queue fill plays the bias fill's hedge game (same weights per cell) scaled to
-        the position one round's quoting order adds; inventory carried between rounds is not part of it."""
-        return float(self.lot * np.mean(first_prices))
+    def game_exposure(self, prices: np.ndarray, minutes: float) -> float:
+        """The position one round's quoting order adds on average, lot x m x (p_first - p_second) shares, at the
+        first test round's prices (the queue fill plays the bias fill's hedge game at this scale; inventory
+        carried between rounds is not part of it). One lot's value when p_first = p_second."""
+        m = max(1, round(minutes))
+        edge = self.p_first - self.p_second
+        return float(self.lot * (m * edge if edge > 0 else 1.0) * np.mean(prices))
+
+    def fill_table(self, minutes: float) -> np.ndarray:
+        """CDFs of the fills per bar, Binomial(m, p), for p = p_first or p_second times (1 - a), 1, (1 + a):
+        rows position * 3 + (effect + 1), where effect is +1 when the price moves through the order."""
+        return _fill_table(self.p_first, self.p_second, self.adverse_selection, max(1, round(minutes)))
 
     def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state):
-        half_spread = market.half_spread
-        if self.half_spread is not None or half_spread is None:  # an explicit value wins over quoted spreads
-            h = np.full(bid_first.size, 0.01 if self.half_spread is None else self.half_spread)
-        else:
-            h = half_spread
-        cut = h + self.fee if self.cut_cost is None else np.full(bid_first.size, self.cut_cost)
+        n = bid_first.size
+        h = half_spread_bps(self.half_spread, market, self.model_half_spread_bps) * 1e-4 * market.price
+        h = np.broadcast_to(np.asarray(h, dtype=float), (n,))
+        cut = h + self.fee if self.cut_cost is None else np.full(n, self.cut_cost)
         pnl, inventory, state, income, costs = kernels.queue_fills(
-            bid_first, uniforms[0], uniforms[1], self.p_first, self.p_second, self.lot, h, self.fee,
+            bid_first, uniforms[0], uniforms[1], self.fill_table(market.minutes), self.lot, h, self.fee,
             self.inventory_limit, cut, market.price_change, float(state),
         )
         return pnl, inventory, state, income, costs
+
+
+@lru_cache(maxsize=64)
+def _fill_table(p_first: float, p_second: float, adverse: float, m: int) -> np.ndarray:
+    from scipy.stats import binom
+
+    rows = []
+    for p in (p_first, p_second):
+        for effect in (-1, 0, 1):
+            q = min(1.0, max(0.0, p * (1.0 + adverse * effect)))
+            rows.append(binom.cdf(np.arange(m + 1), m, q))
+    table = np.array(rows)
+    table[:, -1] = 1.0  # exactly: a uniform draw below 1 never falls past the last count
+    table.flags.writeable = False
+    return table
 
 
 FILL_MODELS = {"bias": BiasFill, "queue": QueueFill}

@@ -7,34 +7,39 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def queue_fills(bid_first, u_buy, u_sell, p_first, p_second, lot, half_spread, fee, limit, cut_cost,
-                price_change, inventory):  # pragma: no cover - compiled
-    """One market maker quoting both sides each round; the side quoted first fills more often.
+def queue_fills(bid_first, u_buy, u_sell, table, lot, half_spread, fee, limit, cut_cost, price_change,
+                inventory):  # pragma: no cover - compiled
+    """One market maker quoting both sides each minute of a bar; the side quoted first fills more often.
 
-    Per round: buy ``lot`` if u_buy < P(bid fills), sell ``lot`` if u_sell < P(ask fills), earning
-    half_spread - fee per share on each fill; inventory beyond +-limit is cut back at cut_cost per
-    share; the inventory is then held over the round's price change. Returns P&L and end inventory
-    per round, the final inventory (the next chunk's start), and per round the spread income and the
-    costs (fees and cuts): P&L = income - costs + inventory x price change.
+    Per round: the bid fills the smallest k with u_buy < table[row, k] lots (inverse CDF of Binomial(m, p)),
+    the ask likewise with u_sell; the row is position * 3 + effect + 1, position 0 for the order placed first,
+    effect +1 when the round's price moves through the order (down for the bid, up for the ask), -1 away, 0
+    flat (adverse selection). Each filled share earns half_spread - fee; inventory beyond +-limit is cut back
+    at cut_cost per share; the inventory is then held over the round's price change. Returns P&L and end
+    inventory per round, the final inventory (the next chunk's start), and per round the spread income and
+    the costs (fees and cuts): P&L = income - costs + inventory x price change.
     """
     n = bid_first.size
+    width = table.shape[1]
     pnl = np.empty(n)
     inv_out = np.empty(n)
     income = np.empty(n)  # spread earned on fills
     costs = np.empty(n)  # fees and the cost of cutting inventory
     inv = inventory
     for i in range(n):
-        if bid_first[i]:
-            p_buy, p_sell = p_first, p_second
-        else:
-            p_buy, p_sell = p_second, p_first
-        fills = 0.0
-        if u_buy[i] < p_buy:
-            inv += lot
-            fills += lot
-        if u_sell[i] < p_sell:
-            inv -= lot
-            fills += lot
+        move = price_change[i]
+        down = np.int64(move < 0.0) - np.int64(move > 0.0)  # +1: through the bid
+        first_bid = bid_first[i] != 0
+        row_b = (0 if first_bid else 3) + down + 1
+        row_s = (3 if first_bid else 0) - down + 1
+        k_b = 0
+        while k_b < width - 1 and u_buy[i] >= table[row_b, k_b]:
+            k_b += 1
+        k_s = 0
+        while k_s < width - 1 and u_sell[i] >= table[row_s, k_s]:
+            k_s += 1
+        inv += (k_b - k_s) * lot
+        fills = (k_b + k_s) * lot
         cost = fills * fee
         excess = abs(inv) - limit
         if excess > 0:
@@ -42,52 +47,31 @@ def queue_fills(bid_first, u_buy, u_sell, p_first, p_second, lot, half_spread, f
             inv = limit if inv > 0 else -limit
         income[i] = fills * half_spread[i]
         costs[i] = cost
-        pnl[i] = income[i] - cost + inv * price_change[i]
+        pnl[i] = income[i] - cost + inv * move
         inv_out[i] = inv
     return pnl, inv_out, inv, income, costs
 
 
 @njit(cache=True, nogil=True)
-def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma: no cover - compiled
-    """Bell pairs arriving at ``arrivals`` (sorted, seconds) into a memory of ``slots``; each round at
-    ``round_times`` uses the freshest stored pair not older than ``max_age``, or none.
-
-    ``buffer[:count]`` holds stored arrival times, oldest first (carried between chunks). A full memory
-    drops its oldest pair for a new one. Returns (has_pair, age in seconds, count).
-    """
-    n = round_times.size
-    has = np.zeros(n, dtype=np.bool_)
-    age = np.zeros(n)
-    j = 0
-    for i in range(n):
-        t = round_times[i]
-        while j < arrivals.size and arrivals[j] <= t:
-            if count == slots:
-                for k in range(slots - 1):
-                    buffer[k] = buffer[k + 1]
-                count -= 1
-            buffer[count] = arrivals[j]
-            count += 1
-            j += 1
-        if count > 0:
-            a = t - buffer[count - 1]
-            if a <= max_age:
-                has[i] = True
-                age[i] = a
-                count -= 1
-            else:
-                count = 0  # the freshest is too old, so are all the others
-    return has, age, count
-
-
-@njit(cache=True, nogil=True)
-def bias_pnl(bid_first, returns, exposure, capture):  # pragma: no cover - compiled
-    """P&L of a signed exposure: +exposure if bid first else -exposure, times the return, plus capture."""
+def bias_fills(bid_first, returns, exposure, income, switch_cost, state):  # pragma: no cover - compiled
+    """P&L of a signed position, +exposure if bid first else -exposure, over the round's return, plus the spread
+    income, less switch_cost (a rate) on the notional a change of bias trades: 2 x exposure, or 1 x when the
+    previous state is -1 (no position yet). ``income`` and ``switch_cost`` hold one value or one per round.
+    Returns (P&L, costs per round, the last bias as the next chunk's state)."""
     n = bid_first.size
     out = np.empty(n)
+    costs = np.empty(n)
+    per_i = income.size > 1
+    per_c = switch_cost.size > 1
+    prev = state
     for i in range(n):
-        out[i] = (exposure if bid_first[i] else -exposure) * returns[i] + capture
-    return out
+        b = bid_first[i]
+        traded = 0.0 if prev == b else (exposure if prev < 0 else 2.0 * exposure)
+        c = traded * switch_cost[i if per_c else 0]
+        costs[i] = c
+        out[i] = (exposure if b else -exposure) * returns[i] + income[i if per_i else 0] - c
+        prev = b
+    return out, costs, float(prev)
 
 
 # book_stats: one pass over a chunk of book P&L updating a strategy's running sums (one loop on purpose: the

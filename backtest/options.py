@@ -10,7 +10,7 @@ An option is a field of a frozen dataclass (a section of ``config.RunConfig``, o
 - ``choices``, ``nargs`` ("+": several values after the flag; list fields otherwise take ``a,b,c``), ``metavar``;
 - ``lo``, ``hi``, ``open_lo``, ``open_hi``, ``finite``: the range of a number, checked wherever the value comes
   from, so an error names the flag, key or sweep parameter (value objects keep their own invariants too);
-  ``counts``: how many values a list option takes;
+  ``counts``: how many values a list option takes; ``words``: words a number option also takes;
 - ``sweep``: False for numbers that cannot be swept (default True for numbers, False otherwise);
 - ``chooses``: giving the flag also sets the source kind (``--csv`` chooses csv); ``choose_flags``: more flags
   that set the field and choose a kind (``--yahoo T...`` sets the tickers and chooses yahoo);
@@ -54,6 +54,7 @@ class Spec:
     open_hi: bool = False
     finite: bool = False  # infinities are refused (a number with no range may still not be inf)
     counts: tuple[int, ...] | None = None  # how many values a list option takes
+    words: tuple[str, ...] = ()  # words a number option also takes ("quoted" for a half-spread)
     sweep: bool = False
     chooses: str | None = None
     choose_flags: tuple = ()  # more flags setting this field that choose a source kind: (flag, kind, help)
@@ -83,6 +84,8 @@ class Spec:
         return self._scalar(self.kind, value, where)
 
     def _scalar(self, kind: type, value, where: str):
+        if isinstance(value, str) and value.strip() in self.words:
+            return value.strip()
         try:
             if kind is bool:
                 if isinstance(value, str):
@@ -106,6 +109,8 @@ class Spec:
                 out = value
         except (ValueError, TypeError):
             what = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "text")
+            if self.words:
+                what += " or " + " or ".join(repr(w) for w in self.words)
             raise BacktestError(f"{where}: {value!r} is not {what}") from None
         if self.choices is not None and out not in self.choices:
             raise BacktestError(f"{where}: {out!r} is not one of {', '.join(map(str, self.choices))}")

@@ -50,6 +50,7 @@ class RoundChunk:
     x_delayed: np.ndarray | None  # x of round t - delay (delayed_comm)
     y_delayed: np.ndarray | None
     half_spread: np.ndarray | None = None  # (n, 2) half the quoted spread at decision time
+    price: np.ndarray | None = None  # (n, 2) share price at decision time (when the fill model uses it)
 
     def __len__(self) -> int:
         return self.x.size

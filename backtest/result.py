@@ -13,7 +13,7 @@ from .stats import format_p
 SCHEMA = 2
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
                "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
-               "sharpe_directional", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
+               "sharpe_directional", "sharpe_spread", "turnover", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
                "bell_pairs", "quantum_share", "mean_pair_age", "n_rounds")
 REASONS = {
     "sharpe": "the book P&L has zero variance",

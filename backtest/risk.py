@@ -43,6 +43,8 @@ class StrategyStats:
     counts: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.int64))
     bell_pairs: int = 0
     age_sum: float = 0.0
+    switches: int = 0  # changes of a server's quoting order, both servers
+    last: tuple | None = None  # (a, b) of the last round seen
     block_sum: np.ndarray = field(init=False)
     block_sq: np.ndarray = field(init=False)
     block_n: np.ndarray = field(init=False)
@@ -70,6 +72,16 @@ class StrategyStats:
             if ages is not None:
                 self.age_sum += float(ages[pairs].sum())
         return marked
+
+    def add_turnover(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Count the rounds in which a server changed its quoting order (across chunks too)."""
+        for side, out in enumerate((a, b)):
+            if out.size:
+                self.switches += int(np.count_nonzero(out[1:] != out[:-1]))
+                if self.last is not None:
+                    self.switches += int(out[0] != self.last[side])
+        if a.size:
+            self.last = (a[-1], b[-1])
 
     def add_parts(self, pnl: np.ndarray, income, costs) -> None:
         """Spread income and costs of the same rounds (arrays, or one number for every round); the rest of the
@@ -99,9 +111,12 @@ class StrategyStats:
             var = (self.parts[3] - self.parts[2] ** 2 / n) / (n - 1) if n > 1 else math.nan
         std = math.sqrt(var) if var == var and var > 0 else math.nan
         excess = directional / self.book_size - self.rf_per_period
+        total_std = math.sqrt(self.var) if self.var == self.var and self.var > 0 else math.nan
+        root = math.sqrt(periods_per_year)
         return {"pnl_spread_income": income, "pnl_costs": costs, "pnl_directional": directional,
-                "sharpe_directional": excess / (std / self.book_size) * math.sqrt(periods_per_year)
-                if std == std else math.nan}
+                "sharpe_directional": excess / (std / self.book_size) * root if std == std else math.nan,
+                "sharpe_spread": income / total_std * root if total_std == total_std else math.nan,
+                "turnover": self.switches / (2 * n)}
 
     # -- read-outs --------------------------------------------------------------------------------
     @property

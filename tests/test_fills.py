@@ -1,57 +1,157 @@
-"""Fill models on hand-computed three-round examples."""
+"""Fill models: hand-computed three-round examples, the binomial fills per bar, adverse selection, the bias/queue
+correspondence, and units that do not depend on the bar length."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
-from backtest import BacktestError, BiasFill, QueueFill, make_fill
+from backtest import BacktestError, BiasFill, QueueFill, make_fill, run_backtest
 from backtest.fills import Market
 
 
 def test_bias_fill_three_rounds_by_hand():
-    fill = BiasFill(exposure=10_000.0, spread_bps=2.0)  # capture = 10,000 x 2 bp = 2.0 per round
+    fill = BiasFill(exposure=10_000.0, turnover=0.5, half_spread=2.0)  # 2 bp; switching costs the half-spread
     bid_first = np.array([1, 0, 1], dtype=np.uint8)
     returns = np.array([0.01, 0.02, -0.005])
-    pnl, inventory, state, income, costs = fill.pnl(bid_first, Market(returns), None, 0.0)
-    # +10,000 x 1% + 2 = 102; -10,000 x 2% + 2 = -198; +10,000 x -0.5% + 2 = -48
-    assert pnl.tolist() == pytest.approx([102.0, -198.0, -48.0])
-    assert inventory is None and income == 2.0 and costs == 0.0  # the rest, +-100/200/50, is directional
+    pnl, inventory, state, income, costs = fill.pnl(bid_first, Market(returns), None, fill.initial_state())
+    # income: 10,000 x 0.5 per minute x 1 minute x 2 bp = 1.0 a round; the first round opens the position
+    # (trades 10,000: 2.0), each change trades 2 x 10,000 (4.0)
+    # +10,000 x 1% + 1 - 2 = 99; -10,000 x 2% + 1 - 4 = -203; +10,000 x -0.5% + 1 - 4 = -53
+    assert pnl.tolist() == pytest.approx([99.0, -203.0, -53.0])
+    assert inventory is None and income == pytest.approx(1.0) and costs.tolist() == pytest.approx([2.0, 4.0, 4.0])
+    assert state == 1.0
+    again, _, _, _, costs = fill.pnl(np.array([1, 1], dtype=np.uint8), Market(np.zeros(2)), None, state)
+    assert costs.tolist() == [0.0, 0.0]  # no change of bias, nothing traded
     assert fill.book_size(np.array([50.0, 70.0])) == 20_000.0
+    daily = fill.pnl(bid_first, Market(returns, minutes=390.0), None, -1.0)[3]
+    assert daily == pytest.approx(390.0)  # a daily bar is 390 minutes of quoting
+
+
+def test_bias_fill_quoted_half_spread_in_basis_points_of_the_price():
+    fill = BiasFill(exposure=10_000.0, turnover=1.0)  # half_spread "quoted"
+    market = Market(np.zeros(2), half_spread=np.array([0.01, 0.02]), price=np.array([100.0, 50.0]))
+    _, _, _, income, costs = fill.pnl(np.array([0, 0], dtype=np.uint8), market, None, 1.0)
+    # 0.01 / 100 = 1 bp, 0.02 / 50 = 4 bp of 10,000 a minute; the first round switches from bid first (state 1):
+    # 2 x 10,000 at the round's 1 bp
+    assert income.tolist() == pytest.approx([1.0, 4.0]) and costs.tolist() == pytest.approx([2.0, 0.0])
+    model = fill.pnl(np.array([0, 0], dtype=np.uint8), Market(np.zeros(2)), None, 0.0)[3]
+    assert model == pytest.approx(10_000 * 2e-4)  # no quotes: the model's 2 bp
 
 
 def test_queue_fill_three_rounds_by_hand():
-    fill = QueueFill(p_first=0.7, p_second=0.3, lot=100, half_spread=0.02, fee=-0.003, inventory_limit=150,
-                     cut_cost=0.05)
+    fill = QueueFill(p_first=0.7, p_second=0.3, lot=100, half_spread=2.0, fee=-0.003, inventory_limit=150,
+                     cut_cost=0.05, adverse_selection=0.0)
     bid_first = np.array([1, 1, 0], dtype=np.uint8)
-    u_buy = np.array([0.5, 0.6, 0.9])  # round 1: 0.5 < 0.7 buys; round 2: 0.6 < 0.7 buys; round 3: 0.9 > 0.3 no buy
-    u_sell = np.array([0.8, 0.1, 0.2])  # round 1: 0.8 > 0.3 no sell; round 2: 0.1 < 0.3 sells; round 3: 0.2 < 0.7 sells
+    # one minute a round: a side fills when u >= 1 - p (the inverse CDF of Bernoulli(p))
+    u_buy = np.array([0.5, 0.4, 0.1])  # round 1: 0.5 >= 0.3 buys; round 2: buys; round 3: 0.1 < 0.7 no buy
+    u_sell = np.array([0.2, 0.9, 0.8])  # round 1: 0.2 < 0.7 no sell; round 2: 0.9 >= 0.7 sells; round 3: sells
     price_change = np.array([0.10, -0.20, 0.05])
-    pnl, inventory, state, income, costs = fill.pnl(bid_first, Market(None, price_change), (u_buy, u_sell), 100.0)
+    price = np.full(3, 100.0)  # 2 bp of 100 = 0.02 a share
+    pnl, inventory, state, income, costs = fill.pnl(bid_first, Market(None, price_change, None, price),
+                                                    (u_buy, u_sell), 100.0)
     # each fill earns 100 x (0.02 - (-0.003)) = 2.3
-    # round 1: inventory 100 -> 200 (buy), 50 over the limit cut at 0.05: -2.5; held 150 x 0.10 = 15
-    #          pnl = 2.3 - 2.5 + 15 = 14.8
+    # round 1: inventory 100 -> 200 (buy), 50 over the limit cut at 0.05: -2.5; held 150 x 0.10 = 15 -> 14.8
     # round 2: buy and sell: 150 -> 150; earns 4.6; held 150 x -0.20 = -30 -> -25.4
     # round 3: sell: 150 -> 50; earns 2.3; held 50 x 0.05 = 2.5 -> 4.8
     assert pnl.tolist() == pytest.approx([14.8, -25.4, 4.8])
     assert inventory.tolist() == [150.0, 150.0, 50.0]
     assert state == 50.0
-    # spread income 100 x 0.02 per fill; costs: fee 100 x -0.003 per fill (a rebate) plus the cut of 50 x 0.05
     assert income.tolist() == pytest.approx([2.0, 4.0, 2.0])
     assert costs.tolist() == pytest.approx([-0.3 + 2.5, -0.6, -0.3])
     assert (income - costs + inventory * price_change).tolist() == pytest.approx(pnl.tolist())
 
 
-def test_queue_fill_defaults_cut_cost_to_half_spread_plus_fee_and_uses_quoted_spread():
-    fill = QueueFill(p_first=1.0, p_second=0.0, lot=100, half_spread=None, fee=0.001, inventory_limit=100)
-    bid_first = np.ones(2, dtype=np.uint8)
-    ones, zeros = np.zeros(2), np.ones(2)  # always buy (u < 1), never sell (u >= 0)
-    half = np.array([0.01, 0.03])
-    pnl, inventory, _, _, _ = fill.pnl(bid_first, Market(None, np.zeros(2), half), (ones, zeros), 0.0)
-    # round 1: buy 100 earns 100 x (0.01 - 0.001) = 0.9, at the limit; round 2: buy to 200, earns 2.9,
-    # cut 100 at 0.03 + 0.001 = 3.1 -> -0.2
-    assert pnl.tolist() == pytest.approx([0.9, -0.2])
-    assert inventory.tolist() == [100.0, 100.0]
+def test_queue_fill_adverse_selection_by_hand():
+    fill = QueueFill(p_first=0.6, p_second=0.4, lot=1, half_spread=0.0, inventory_limit=10, adverse_selection=0.5)
+    # the price falls: the bid (placed first) fills with 0.6 x 1.5 = 0.9, the ask (second) with 0.4 x 0.5 = 0.2
+    down = Market(None, np.array([-1.0]), None, np.array([10.0]))
+    buy = lambda u_b, u_s: fill.pnl(np.array([1], np.uint8), down, (np.array([u_b]), np.array([u_s])), 0.0)[1][0]
+    assert buy(0.11, 0.5) == 1.0 and buy(0.09, 0.5) == 0.0  # fills when u >= 1 - 0.9
+    assert buy(0.5, 0.81) == 0.0 and buy(0.5, 0.79) == 1.0  # the ask fills when u >= 0.8: inventory 1 - 1 = 0
+
+
+def test_binomial_fills_per_bar_match_scipy():
+    """A bar of m minutes fills Binomial(m, p) lots a side: the kernel's inverse CDF equals scipy's ppf."""
+    fill = QueueFill(p_first=0.6, p_second=0.3, lot=1.0, half_spread=0.0, inventory_limit=1e9,
+                     adverse_selection=0.0)
+    rng = np.random.default_rng(3)
+    n, m = 20_000, 7
+    u_b, u_s = rng.random(n), rng.random(n)
+    bid_first = rng.integers(0, 2, n).astype(np.uint8)
+    market = Market(None, np.zeros(n), None, np.full(n, 10.0), minutes=float(m))
+    _, inventory, _, income, _ = fill.pnl(bid_first, market, (u_b, u_s), 0.0)
+    dinv = np.diff(np.concatenate([[0.0], inventory]))
+    p_b = np.where(bid_first == 1, 0.6, 0.3)
+    p_s = np.where(bid_first == 1, 0.3, 0.6)
+    expect = binom.ppf(u_b, m, p_b) - binom.ppf(u_s, m, p_s)
+    assert np.array_equal(dinv, expect)
+
+
+def test_bias_fill_from_queue_matches_the_queue_models_first_order_exposure():
+    """Regress the queue fill's P&L on s x price change (s = +1 bid first, -1 ask first): the slope is the position
+    one round's order adds, lot x m x (p_first - p_second), which BiasFill.from_queue holds; within 4 standard
+    errors of the regression (random orders are independent of the carried inventory and of the price)."""
+    rng = np.random.default_rng(11)
+    queue = QueueFill(p_first=0.65, p_second=0.35, lot=100, half_spread=1.0, inventory_limit=1e12,
+                      adverse_selection=0.0)
+    n, price = 400_000, 50.0
+    for m in (1, 5):
+        s = rng.integers(0, 2, n).astype(np.uint8)
+        change = rng.normal(0, 0.05 * np.sqrt(m), n)
+        market = Market(None, change, None, np.full(n, price), minutes=float(m))
+        pnl, inv, _, income, _ = queue.pnl(s, market, (rng.random(n), rng.random(n)), 0.0)
+        z = (2.0 * s - 1.0) * change
+        y = pnl - income
+        slope = (z @ y) / (z @ z)
+        resid = y - slope * z
+        se = np.sqrt(np.sum(resid**2 * z**2)) / (z @ z)  # heteroskedasticity-robust
+        bias = BiasFill.from_queue(queue, price, m)
+        assert abs(slope * price - bias.exposure) < 4 * se * price, (m, slope * price, bias.exposure)
+        # and the same spread income per round
+        bias_income = bias.exposure * bias.turnover * m * bias.half_spread * 1e-4
+        assert income.mean() == pytest.approx(bias_income, rel=4 * income.std() / income.mean() / np.sqrt(n))
+
+
+def _daily_of(md, step: int):
+    """Every ``step``-th row of a minute path as daily bars (the same prices, a daily clock)."""
+    import pandas as pd
+
+    from data import MarketData
+
+    prices = md.prices.iloc[::step]
+    prices.index = pd.bdate_range("2001-01-02", periods=len(prices))
+    return MarketData(prices, meta={"kind": "test", "note": "daily bars of a synthetic minute path"})
+
+
+@pytest.mark.parametrize("fill", ["bias", "queue"])
+def test_spread_income_sharpe_does_not_depend_on_the_bar_length(fill):
+    """The same strategy on the same synthetic path as minute bars and as daily bars: the annualised Sharpe ratio of
+    its spread income (mean income / book P&L std x sqrt(N)) agrees within a factor 1.5."""
+    from data import SyntheticPair
+
+    days = 600
+    md = SyntheticPair(seed=4, sigma=0.3).generate(390 * days + 1)
+    minute = run_backtest(md, strategies=["uncoordinated"], fill=fill, indicators="volatility_burst")
+    daily = run_backtest(_daily_of(md, 390), strategies=["uncoordinated"], fill=fill, indicators="volatility_burst")
+    a = minute.metrics_dict["uncoordinated"]["sharpe_spread"]
+    b = daily.metrics_dict["uncoordinated"]["sharpe_spread"]
+    assert a > 0 and b > 0 and max(a, b) / min(a, b) < 1.5, (a, b)
+
+
+def test_a_strategy_that_flips_every_round_pays_for_it():
+    from strategies import Strategy, deterministic
+
+    flip = deterministic((0, 1), (0, 1), name="flip_with_x")  # follows its own bit: switches whenever x does
+    r = run_backtest("signals", rounds=20_000, seed=2, strategies=["always_hedge", flip])
+    m = r.metrics_dict
+    # a constant relation never switches: it pays once, to open each server's position (10,000 at 2 bp = 2.0)
+    assert m["always_hedge"]["turnover"] == 0.0 and m["always_hedge"]["pnl_costs"] == pytest.approx(4.0 / r.n_test)
+    assert m["flip_with_x"]["turnover"] > 0.4  # x is a coin: about every other round
+    # each switch trades 2 x 10,000 at the 2 bp model half-spread: 4.0 a switch, two servers
+    assert m["flip_with_x"]["pnl_costs"] == pytest.approx(4.0 * 2 * m["flip_with_x"]["turnover"], rel=0.01)
+    assert isinstance(flip, Strategy)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +159,9 @@ def test_queue_fill_defaults_cut_cost_to_half_spread_plus_fee_and_uses_quoted_sp
     [("bias", {"exposure": -1}, "exposure"), ("queue", {"p_first": 1.5}, "p_first"),
      ("queue", {"p_first": 0.3, "p_second": 0.5}, "p_second"), ("queue", {"lot": 0}, "lot"),
      ("queue", {"inventory_limit": 10, "lot": 100}, "inventory_limit"), ("nope", {}, "unknown fill model"),
-     ("queue", {"half_spread": -0.01}, "half_spread"), ("bias", {"spred_bps": 1}, "spred_bps")],
+     ("queue", {"half_spread": -0.01}, "half_spread"), ("queue", {"half_spread": "wide"}, "half_spread"),
+     ("queue", {"adverse_selection": 1.2}, "adverse_selection"), ("bias", {"turnover": -1}, "turnover"),
+     ("bias", {"spred_bps": 1}, "spred_bps")],
 )
 def test_bad_fill_parameters(name, params, culprit):
     with pytest.raises(BacktestError, match=culprit):
