@@ -121,6 +121,24 @@ def resolve(args: argparse.Namespace) -> config.RunConfig:
 
 
 # -- argparse helpers of the commands' own options -----------------------------------------------------------
+def add_file_output(p: argparse.ArgumentParser, ext: str, what: str) -> None:
+    """``--out FILE.ext`` (written atomically, checked before any work), ``--force`` and ``--json``."""
+    p.add_argument("--out", metavar=f"FILE{ext}", help=what)
+    p.add_argument("--force", action="store_true", help="let --out replace an existing file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def check_file_output(path: str | None, ext: str, force: bool) -> None:
+    """Refuse an --out of the wrong kind or that cannot be written, before any work."""
+    if not path:
+        return
+    from .atomic import check_writable
+
+    if not path.endswith(ext):
+        raise BacktestError(f"--out {path}: expected a {ext} file name")
+    check_writable(path, "--out", overwrite=force)
+
+
 def bounded(cast: type, lo: float | None = None, hi: float | None = None, what: str = "", *, open_lo: bool = False):
     """An argparse ``type=`` converter: ``cast(text)``, finite, within [lo, hi] (lo excluded when ``open_lo``);
     ``cast=int`` accepts whole numbers in scientific notation (2e5)."""

@@ -30,7 +30,7 @@ from .book import Book
 from .config import Given, RunConfig, configure
 from .errors import BacktestError
 from .feeds import ArrayFeed, StreamFeed, lagged_inputs
-from .fills import FillModel
+from .fills import FillModel, QueueFill
 from .hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
 from .indicators import NoisyRegime, NoisySignal, RollingCorrelation, check_causality, copy_indicator, make_indicator
 from .players import PLAYERS, REQUIRED, RoundChunk, build_players, fit, is_classical_local
@@ -425,7 +425,19 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
                     "latency": plan.cfg.indicators.latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
         config=_config_doc(plan, book.size), streamed=feed.streamed, elapsed=elapsed,
+        warnings=_warnings(plan, feed, fitted),
     )
+
+
+def _warnings(plan: Plan, feed, fitted: Fitted) -> list[str]:
+    """What the user should know before reading the money figures."""
+    out = []
+    if isinstance(plan.source, MarketData) and isinstance(plan.fill, QueueFill) and not feed.has_share_prices:
+        prices = ", ".join(f"{t} {p:.4g}" for t, p in zip(feed.tickers, fitted.test_prices))
+        out.append(f"the source has adjusted prices only ({prices} at the first test round): share quantities, the "
+                   "tick and amounts per share are at adjusted prices, which can be far from the prices traded then "
+                   "(a $0.01 tick on a split-adjusted $2 is 50 bp); use a source with Close and Adj Close")
+    return out
 
 
 def _efficiency(metrics: dict, no_sign: bool) -> None:
@@ -494,8 +506,11 @@ def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamm
     q, c = metrics["quantum"], metrics["classical"]
     pairs = q.get("bell_pairs") or 0
     realised = (c["pnl_var"] - q["pnl_var"]) * n_test / pairs if pairs else None
+    before = ((c["pnl_var_before_costs"] - q["pnl_var_before_costs"]) * n_test / pairs
+              if pairs and c.get("pnl_var_before_costs") is not None else None)
     lam = gamma / book
     return {"predicted_variance_saved": predicted, "realised_variance_saved": realised,
+            "realised_variance_saved_before_costs": before,
             "predicted_certainty_equivalent": lam / 2 * predicted,
             "realised_certainty_equivalent": None if realised is None else lam / 2 * realised,
             "risk_aversion": gamma, "pairs": pairs,

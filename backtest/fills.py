@@ -41,13 +41,14 @@ from .errors import BacktestError
 from .options import option, values_of
 
 QUOTED = "quoted"
-# Half-spread when the data has no quotes: 2 bp of the price. On the 2013 minute quote bars in ../shared/data the
-# median quoted half-spread is 3.6 bp for BAC, 1.0 bp for AIG and IBM and 0.3 bp for SPY: 2 bp is a liquid large
-# cap's, and on the side of caution for the strategies (income is not overstated for the less liquid names).
-MODEL_HALF_SPREAD_BPS = 2.0
-# Adverse selection of the queue fill: `qcoord calibrate` on the minute quote bars of BAC, AIG, SPY and IBM in
-# ../shared/data (2013-10-04 .. 10-11, regular session) pooled; tests/test_calibrate.py re-estimates it there.
-ADVERSE_SELECTION = 0.55
+# Defaults from `qcoord calibrate` on the minute quote bars of BAC, AIG, SPY and IBM in ../shared/data (2013-10-04
+# .. 10-11, regular session), pooled; tests/test_calibrate.py re-estimates them there and checks each lies in its
+# 95% interval (README has the per-ticker numbers: BAC fills far less often and is far more adversely selected
+# than SPY, so calibrate on your own pair where you can).
+MODEL_HALF_SPREAD_BPS = 1.0  # median quoted half-spread, pooled 1.02 bp (BAC 3.6, AIG 1.0, IBM 1.1, SPY 0.3)
+P_FIRST = 0.54  # P(the market touches a resting quote within a minute), pooled 0.543
+P_SECOND = 0.37  # P(it trades through it), pooled 0.366
+ADVERSE_SELECTION = 0.47  # (P_t - P_a) / (P_t + P_a), pooled 0.469
 
 
 class Market(NamedTuple):
@@ -191,10 +192,10 @@ class QueueFill(FillModel):
     docstring). Units: ``lot`` and ``inventory_limit`` in shares; ``fee`` and ``cut_cost`` in currency per share
     (``cut_cost`` unset: the half-spread plus the fee, the cost of crossing the spread)."""
 
-    p_first: float = option(0.6, help="queue fill: probability per minute that the order placed first fills", lo=0,
-                            hi=1)
-    p_second: float = option(0.4, help="queue fill: probability per minute that the order placed second fills", lo=0,
-                             hi=1)
+    p_first: float = option(P_FIRST, help="queue fill: probability per minute that the order placed first fills "
+                                          "(calibrated on quote bars; README)", lo=0, hi=1)
+    p_second: float = option(P_SECOND, help="queue fill: probability per minute that the order placed second fills",
+                             lo=0, hi=1)
     lot: float = option(100.0, help="queue fill: shares per fill", unit="shares", lo=0, open_lo=True, finite=True)
     half_spread: float | str = option(QUOTED, **_HALF_SPREAD)
     model_half_spread_bps: float = option(MODEL_HALF_SPREAD_BPS, **_MODEL_BPS)

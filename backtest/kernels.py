@@ -53,6 +53,39 @@ def queue_fills(bid_first, u_buy, u_sell, table, lot, half_spread, fee, limit, c
 
 
 @njit(cache=True, nogil=True)
+def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma: no cover - compiled
+    """Bell pairs arriving at ``arrivals`` (sorted, seconds) into a memory of ``slots``; each round at
+    ``round_times`` uses the freshest stored pair not older than ``max_age``, or none.
+
+    ``buffer[:count]`` holds stored arrival times, oldest first (carried between chunks). A full memory
+    drops its oldest pair for a new one. Returns (has_pair, age in seconds, count).
+    """
+    n = round_times.size
+    has = np.zeros(n, dtype=np.bool_)
+    age = np.zeros(n)
+    j = 0
+    for i in range(n):
+        t = round_times[i]
+        while j < arrivals.size and arrivals[j] <= t:
+            if count == slots:
+                for k in range(slots - 1):
+                    buffer[k] = buffer[k + 1]
+                count -= 1
+            buffer[count] = arrivals[j]
+            count += 1
+            j += 1
+        if count > 0:
+            a = t - buffer[count - 1]
+            if a <= max_age:
+                has[i] = True
+                age[i] = a
+                count -= 1
+            else:
+                count = 0  # the freshest is too old, so are all the others
+    return has, age, count
+
+
+@njit(cache=True, nogil=True)
 def bias_fills(bid_first, returns, exposure, income, switch_cost, state):  # pragma: no cover - compiled
     """P&L of a signed position, +exposure if bid first else -exposure, over the round's return, plus the spread
     income, less switch_cost (a rate) on the notional a change of bias trades: 2 x exposure, or 1 x when the

@@ -13,7 +13,7 @@ from .stats import format_p
 SCHEMA = 2
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
                "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
-               "sharpe_directional", "sharpe_spread", "turnover", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
+               "sharpe_directional", "sharpe_spread", "turnover", "pnl_var_before_costs", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
                "bell_pairs", "quantum_share", "mean_pair_age", "n_rounds")
 REASONS = {
     "sharpe": "the book P&L has zero variance",
@@ -223,11 +223,27 @@ class Result:
             judgement = "not significantly different"
         text = (f"Quantum against the best local classical strategy ({c['opponent']}): book variance "
                 f"{change:+.1%}{ci_txt}, {judgement}")
+        text += self._turnover_clause(c, judgement)
         if self.game.get("kind", "paper") == "paper" and c.get("utility_diff") is not None:
             # the paper's game is scored in utility: say how quantum did on the game actually played
             text += (f"; utility {c['utility_diff']:+.4f} per round (paired HAC {format_p(c['utility_p_value'])}), the "
                      "objective of the game played")
         return text
+
+    def _turnover_clause(self, c: dict, judgement: str) -> str:
+        """Why quantum loses when it wins before switching costs: its outputs are random bits."""
+        q, o = self.metrics_dict.get("quantum", {}), self.metrics_dict.get(c["opponent"], {})
+        before_q, before_o = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
+        if judgement == "a significant reduction" or not (_finite(before_q) and _finite(before_o)):
+            return ""
+        if not before_q < before_o or not (q.get("turnover") or 0) > (o.get("turnover") or 0):
+            return ""
+        k = c.get("break_even_cost_scale")
+        return (f"; before switching costs its variance is {before_q / before_o - 1:+.1%}, but a quantum server's "
+                f"output is a random bit, so it changes its quoting order in {q['turnover']:.0%} of rounds "
+                f"({c['opponent']}: {o['turnover']:.0%}) and the turnover's cost adds more variance than "
+                f"entanglement removes" + (f"; it would pay at switching costs below {k:.2f} times these "
+                                           "(--switch-cost-bps)" if k else ""))
 
     def _benchmark_sentence(self) -> str | None:
         m = self.metrics_dict
@@ -282,6 +298,7 @@ class Result:
             "strategies": strategies,
             "comparison": self.comparison,
             "best_local": self.best_local,
+            "warnings": list(getattr(self, "warnings", [])),
             "hedge": self.hedge,
             "drift": self.drift,
             "periods": self.periods,
@@ -368,5 +385,6 @@ class Result:
                  "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size"}
         lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)"
                   for k, v in flagged.items()]
+        lines += [f"warning: {w}" for w in getattr(self, "warnings", [])]
         lines.append("verdict: " + self.verdict())
         return "\n".join(lines)

@@ -38,7 +38,9 @@ class StrategyStats:
     n_blocks: int
     shift: float | None = None  # sums are of pnl - shift (the first chunk's mean) for numerical stability
     sums: np.ndarray = field(default_factory=lambda: np.array([0.0] * 8 + [1.0, 1.0]))
-    parts: np.ndarray = field(default_factory=lambda: np.zeros(4))  # income, costs, directional (shifted), its square
+    # income, costs, directional P&L (shifted) and its square, P&L before costs g (shifted) and its square, and
+    # sum c^2, sum g c of the costs c (how the variance moves when every cost is scaled)
+    parts: np.ndarray = field(default_factory=lambda: np.zeros(8))
     parts_scalar: bool = True  # income and costs were the same every round: directional variance = P&L variance
     counts: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.int64))
     bell_pairs: int = 0
@@ -97,6 +99,26 @@ class StrategyStats:
         self.parts[1] += float(np.sum(costs)) if np.ndim(costs) else float(costs) * n
         self.parts[2] += float(d.sum())
         self.parts[3] += float(d @ d)
+        g = pnl + costs - (self.shift or 0.0)
+        self.parts[4] += float(g.sum())
+        self.parts[5] += float(g @ g)
+        c = np.broadcast_to(np.asarray(costs, dtype=float), pnl.shape)
+        self.parts[6] += float(c @ c)
+        self.parts[7] += float(g @ c)
+
+    def cost_moments(self) -> tuple[float, float, float]:
+        """(Var g, Cov(g, c), Var c) of the P&L before costs g and the costs c: Var(g - k c) for costs scaled by
+        k is Var g - 2 k Cov + k^2 Var c."""
+        n = self.n
+        if n < 2:
+            return math.nan, math.nan, math.nan
+        if self.parts_scalar:
+            return self.var, 0.0, 0.0
+        mg, mc = self.parts[4] / n, self.parts[1] / n
+        var_g = (self.parts[5] - n * mg * mg) / (n - 1)
+        cov = (self.parts[7] - n * mg * mc) / (n - 1)
+        var_c = (self.parts[6] - n * mc * mc) / (n - 1)
+        return var_g, cov, var_c
 
     def decomposition(self, periods_per_year: float) -> dict:
         """Mean spread income, costs and directional P&L per round, and the Sharpe of the directional part."""
@@ -106,9 +128,10 @@ class StrategyStats:
         income, costs = self.parts[0] / n, self.parts[1] / n
         directional = self.mean - income + costs
         if self.parts_scalar:
-            var = self.var
+            var = before = self.var
         else:
             var = (self.parts[3] - self.parts[2] ** 2 / n) / (n - 1) if n > 1 else math.nan
+            before = (self.parts[5] - self.parts[4] ** 2 / n) / (n - 1) if n > 1 else math.nan
         std = math.sqrt(var) if var == var and var > 0 else math.nan
         excess = directional / self.book_size - self.rf_per_period
         total_std = math.sqrt(self.var) if self.var == self.var and self.var > 0 else math.nan
@@ -116,7 +139,7 @@ class StrategyStats:
         return {"pnl_spread_income": income, "pnl_costs": costs, "pnl_directional": directional,
                 "sharpe_directional": excess / (std / self.book_size) * root if std == std else math.nan,
                 "sharpe_spread": income / total_std * root if total_std == total_std else math.nan,
-                "turnover": self.switches / (2 * n)}
+                "turnover": self.switches / (2 * n), "pnl_var_before_costs": before}
 
     # -- read-outs --------------------------------------------------------------------------------
     @property
@@ -214,8 +237,27 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
                        book=q.book_size, utility_q=utility_q, utility_c=utility_c)
     return {
         **out,
+        "break_even_cost_scale": break_even_cost_scale(q, c),
         "win_rate_diff": (q.wins - c.wins) / q.n,
         "mcnemar_p_value": p_mc,
         "discordant_rounds": {"quantum_only": only_q, "opponent_only": only_c},
         "levene_p_value": p_lev,
     }
+
+
+def break_even_cost_scale(q: StrategyStats, c: StrategyStats) -> float | None:
+    """The multiple k of the configured costs at which quantum's book variance equals the opponent's, when quantum
+    has the lower variance before costs (k < 1: the costs eat the advantage; None: no crossing, or no costs)."""
+    vq, cq, wq = q.cost_moments()
+    vc, cc, wc = c.cost_moments()
+    a, b, c0 = wq - wc, -2.0 * (cq - cc), vq - vc  # f(k) = a k^2 + b k + c0, quantum minus opponent
+    if not all(math.isfinite(v) for v in (a, b, c0)) or c0 >= 0 or (a == 0 and b == 0):
+        return None
+    if abs(a) < 1e-15 * max(abs(b), abs(c0), 1e-300):
+        k = -c0 / b
+        return k if k > 0 else None
+    disc = b * b - 4 * a * c0
+    if disc < 0:
+        return None
+    roots = sorted(r for r in ((-b - math.sqrt(disc)) / (2 * a), (-b + math.sqrt(disc)) / (2 * a)) if r > 0)
+    return roots[0] if roots else None

@@ -1,13 +1,13 @@
 """Market data for qcoord: synthetic correlated pairs, CSV files, Yahoo Finance (cached) and shipped samples.
 
 Public API: ``MarketData``, ``synthetic_pair``, ``SyntheticPair``, ``load_csv``, ``load_yahoo``,
-``load_sample``, ``samples``, ``align``, ``DataError``. This package imports neither ``strategies``
+``load_quote_bars``, ``load_sample``, ``samples``, ``align``, ``DataError``. This package imports neither ``strategies``
 nor ``reports`` nor ``backtest``.
 """
 
 from .align import align
 from .errors import DataError, DataWarning
-from .files import load_csv
+from .files import load_csv, load_quote_bars
 from .frequency import infer_periods_per_year
 from .market import MarketData
 from .shipped import load_sample, samples
@@ -23,6 +23,7 @@ __all__ = [
     "default_cache_dir",
     "infer_periods_per_year",
     "load_csv",
+    "load_quote_bars",
     "load_sample",
     "load_yahoo",
     "samples",

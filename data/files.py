@@ -285,3 +285,41 @@ def load_csv(
         session=session,
         meta={"kind": "csv", "files": [str(p) for p in paths]},
     )
+
+
+QUOTE_BAR_COLUMNS = ("BidOpen", "BidHigh", "BidLow", "BidClose", "AskOpen", "AskHigh", "AskLow", "AskClose")
+
+
+def load_quote_bars(path: str | Path, *, tz: str = "America/New_York", session: str = "all") -> pd.DataFrame:
+    """One ticker's quote bars (``BidOpen..BidClose``, ``AskOpen..AskClose``, optional ``BidSize``/``AskSize`` in
+    shares) as a DataFrame on its clock, checked: positive prices, Low <= Open, Close <= High on each side, no
+    crossed closing quote. ``session="regular"`` keeps 09:30-16:00 of intraday bars."""
+    path = Path(path)
+    where = str(path)
+    frame = _read(path, tz)
+    cols = _lower_map(frame.columns)
+    missing = [c for c in QUOTE_BAR_COLUMNS if c.lower() not in cols]
+    if missing:
+        raise DataError(f"{where}: not a quote-bar file: missing column(s) {missing}")
+    out = pd.DataFrame({c: numeric_column(frame, cols[c.lower()], where, price=True) for c in QUOTE_BAR_COLUMNS},
+                       index=frame.index)
+    for c in ("BidSize", "AskSize"):
+        if c.lower() in cols:
+            out[c] = numeric_column(frame, cols[c.lower()], where, price=False)
+    for side in ("Bid", "Ask"):
+        lo, hi = out[f"{side}Low"], out[f"{side}High"]
+        bad = ((lo > out[f"{side}Open"]) | (lo > out[f"{side}Close"]) | (hi < out[f"{side}Open"])
+               | (hi < out[f"{side}Close"])).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{where}: {side.lower()} bar at {out.index[row]} has Low/High outside Open/Close")
+    crossed = (out["AskClose"] < out["BidClose"]).to_numpy()
+    if crossed.any():
+        row = int(np.flatnonzero(crossed)[0])
+        raise DataError(f"{where}: crossed quote at {out.index[row]}: ask {out['AskClose'].iloc[row]} < bid "
+                        f"{out['BidClose'].iloc[row]}")
+    if session == "regular" and is_intraday(out.index):
+        out = out[_regular_hours(out.index)]
+    if len(out) < 3:
+        raise DataError(f"{where}: {len(out)} quote bars; need at least 3")
+    return out

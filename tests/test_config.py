@@ -84,7 +84,8 @@ def test_declared_once_no_command_declares_an_option_by_hand():
     """Only backtest/arguments.py turns options into flags; no module lists option names for them."""
     # other options that happen to share a flag name: compare's rows to show, the game simulation's and the data
     # summary's own lengths and seed
-    own = {("compare.py", "--strategies"), ("game.py", "--rounds"), ("data.py", "--rounds"), ("data.py", "--seed")}
+    own = {("compare.py", "--strategies"), ("game.py", "--rounds"), ("data.py", "--rounds"), ("data.py", "--seed"),
+           ("calibrate.py", "--session")}  # calibrate reads the regular session unless told otherwise
     flags = {s.flag for s in config.all_specs() if s.flag} | {
         "--" + s.alias.replace("_", "-") for s in config.all_specs() if s.alias}
     for path in (ROOT / "backtest").rglob("*.py"):

@@ -37,7 +37,7 @@ def test_bias_fill_quoted_half_spread_in_basis_points_of_the_price():
     # 2 x 10,000 at the round's 1 bp
     assert income.tolist() == pytest.approx([1.0, 4.0]) and costs.tolist() == pytest.approx([2.0, 0.0])
     model = fill.pnl(np.array([0, 0], dtype=np.uint8), Market(np.zeros(2)), None, 0.0)[3]
-    assert model == pytest.approx(10_000 * 2e-4)  # no quotes: the model's 2 bp
+    assert model == pytest.approx(10_000 * 1e-4)  # no quotes: the model's 1 bp
 
 
 def test_queue_fill_three_rounds_by_hand():
@@ -146,11 +146,11 @@ def test_a_strategy_that_flips_every_round_pays_for_it():
     flip = deterministic((0, 1), (0, 1), name="flip_with_x")  # follows its own bit: switches whenever x does
     r = run_backtest("signals", rounds=20_000, seed=2, strategies=["always_hedge", flip])
     m = r.metrics_dict
-    # a constant relation never switches: it pays once, to open each server's position (10,000 at 2 bp = 2.0)
-    assert m["always_hedge"]["turnover"] == 0.0 and m["always_hedge"]["pnl_costs"] == pytest.approx(4.0 / r.n_test)
+    # a constant relation never switches: it pays once, to open each server's position (10,000 at 1 bp = 1.0)
+    assert m["always_hedge"]["turnover"] == 0.0 and m["always_hedge"]["pnl_costs"] == pytest.approx(2.0 / r.n_test)
     assert m["flip_with_x"]["turnover"] > 0.4  # x is a coin: about every other round
-    # each switch trades 2 x 10,000 at the 2 bp model half-spread: 4.0 a switch, two servers
-    assert m["flip_with_x"]["pnl_costs"] == pytest.approx(4.0 * 2 * m["flip_with_x"]["turnover"], rel=0.01)
+    # each switch trades 2 x 10,000 at the 1 bp model half-spread: 2.0 a switch, two servers
+    assert m["flip_with_x"]["pnl_costs"] == pytest.approx(2.0 * 2 * m["flip_with_x"]["turnover"], rel=0.01)
     assert isinstance(flip, Strategy)
 
 

@@ -2,7 +2,9 @@
 
 ``tests/data/pinned_metrics.json`` was written by this module (``QCOORD_REPIN=1 pytest tests/test_pinned.py``)
 before the configuration tree replaced the keyword plumbing; a change to a pinned number must be a deliberate
-change of the model, named in its commit, never a side effect.
+change of the model, named in its commit, never a side effect. Re-pinned: named random streams (flip > 0 cases),
+and the fill economics of issue 11 (all cases: spread income per minute, switching costs, adverse selection, book
+sized at test-start prices).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def test_pinned(name):
 
 
 CLI = ["--rounds", "15000", "--seed", "4", "--visibility", "0.95", "--readout-error", "0.01,0.02", "--fill", "queue",
-       "--half-spread", "0.02", "--pair-rate", "8e4", "--decision-rate", "1e5", "--max-age", "1e-4",
+       "--half-spread", "1.5", "--pair-rate", "8e4", "--decision-rate", "1e5", "--max-age", "1e-4",
        "--indicator", "noisy_signal", "--flip", "0.05", "--strategies", "classical,quantum,textbook"]
 
 

@@ -9,7 +9,7 @@ import data
 
 from ..atomic import atomic_file
 from ..errors import BacktestError
-from ..arguments import add_options, given, nonnegative_int, positive_int
+from ..arguments import add_file_output, add_options, check_file_output, given, nonnegative_int, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,9 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=positive_int, default=10_000, help="synthetic: number of returns (default 10000)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="synthetic: random seed (default 0)")
     p.add_argument("--list-samples", action="store_true", help="list the shipped samples and exit")
-    p.add_argument("--out", metavar="FILE.csv", help="also write the prices (and synthetic truth) to this CSV")
-    p.add_argument("--force", action="store_true", help="let --out replace an existing file")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_file_output(p, ".csv", "also write the prices (and synthetic truth) to this CSV")
     p.set_defaults(run=run)
 
 
@@ -30,12 +28,7 @@ def run(args: argparse.Namespace) -> int:
         for name, text in data.samples().items():
             print(f"{name:10s} {text}")
         return 0
-    if args.out:
-        from ..atomic import check_writable
-
-        if not args.out.endswith(".csv"):
-            raise BacktestError(f"--out {args.out}: expected a .csv file name")
-        check_writable(args.out, "--out", overwrite=args.force)
+    check_file_output(args.out, ".csv", args.force)
     from ..config import RunConfig
 
     source = RunConfig().with_values(given(args)).source
