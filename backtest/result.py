@@ -234,7 +234,9 @@ class Result:
         """Why quantum loses when it wins before switching costs: its outputs are random bits."""
         q, o = self.metrics_dict.get("quantum", {}), self.metrics_dict.get(c["opponent"], {})
         before_q, before_o = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
-        if judgement == "a significant reduction" or not (_finite(before_q) and _finite(before_o)):
+        if judgement == "a significant reduction":
+            return self._cost_clause(c, q, o)
+        if not (_finite(before_q) and _finite(before_o)):
             return ""
         if not before_q < before_o or not (q.get("turnover") or 0) > (o.get("turnover") or 0):
             return ""
@@ -244,6 +246,20 @@ class Result:
                 f"({c['opponent']}: {o['turnover']:.0%}) and the turnover's cost adds more variance than "
                 f"entanglement removes" + (f"; it would pay at switching costs below {k:.2f} times these "
                                            "(--switch-cost-bps)" if k else ""))
+
+    def _cost_clause(self, c: dict, q: dict, o: dict) -> str:
+        """When quantum lowers the variance but its switching costs cost more than the variance is worth to a
+        mean-variance investor (certainty equivalent at the run's risk aversion)."""
+        gamma = (self.config.get("run") or {}).get("risk_aversion", 3.0)
+        lam = gamma / self.book_size
+        cost_q, cost_o = q.get("pnl_costs") or 0.0, o.get("pnl_costs") or 0.0
+        ce = (q["pnl_mean"] - o["pnl_mean"]) - lam / 2 * (q["pnl_var"] - o["pnl_var"])
+        if not (_finite(ce) and ce < 0 and cost_q > cost_o):
+            return ""
+        return (f"; but a quantum server's output is a random bit, so it changes its quoting order in "
+                f"{q['turnover']:.0%} of rounds ({c['opponent']}: {o['turnover']:.0%}), and its switching costs "
+                f"({cost_q:.3g} a round against {cost_o:.3g}) outweigh the variance saved: certainty equivalent "
+                f"{ce:+.3g} a round at risk aversion {gamma:g}")
 
     def _benchmark_sentence(self) -> str | None:
         m = self.metrics_dict
@@ -354,7 +370,7 @@ class Result:
     def summary(self) -> str:
         """A readable table of the main metrics, the fitted game and the verdict."""
         m = self.metrics
-        cols = ["win_rate", "hedged_rate", "pnl_std", "variance_share", "sharpe", "hedging_efficiency",
+        cols = ["win_rate", "hedged_rate", "pnl_std", "variance_share", "sharpe", "hedging_efficiency", "turnover",
                 "quantum_share"]
         table = m[cols].copy()
         lines = [

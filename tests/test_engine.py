@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 import pytest
 
-import backtest.engine as engine
 import data
 from backtest import BacktestError, BellPairSupply, run_backtest
 from backtest.stats import wilson_ci

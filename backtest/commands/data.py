@@ -8,7 +8,6 @@ import json
 import data
 
 from ..atomic import atomic_file
-from ..errors import BacktestError
 from ..arguments import add_file_output, add_options, check_file_output, given, nonnegative_int, positive_int
 
 

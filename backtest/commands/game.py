@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 
 from ..arguments import add_options, bounded, given, numbers, probability
 from ..errors import BacktestError
