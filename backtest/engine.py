@@ -432,7 +432,7 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
 def _warnings(plan: Plan, feed, fitted: Fitted) -> list[str]:
     """What the user should know before reading the money figures."""
     out = []
-    if isinstance(plan.source, MarketData) and isinstance(plan.fill, QueueFill) and not feed.has_share_prices:
+    if isinstance(plan.fill, QueueFill) and feed.adjusted_only:
         prices = ", ".join(f"{t} {p:.4g}" for t, p in zip(feed.tickers, fitted.test_prices))
         out.append(f"the source has adjusted prices only ({prices} at the first test round): share quantities, the "
                    "tick and amounts per share are at adjusted prices, which can be far from the prices traded then "

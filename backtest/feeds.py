@@ -159,6 +159,7 @@ class _Feed:
 
     price_changes = True  # the engine turns this off when the fill model does not use them
     has_share_prices = False  # whether share quantities are valued at unadjusted prices (else adjusted ones)
+    adjusted_only = False  # prices known to be (as a rule) adjusted, with no unadjusted level beside them
 
     def _round_data(self, arr: dict[str, np.ndarray], lo: int) -> dict[str, np.ndarray | None]:
         """Returns of rows lo.. of ``arr`` (row lo - 1 must be present), and for fill models that trade shares
@@ -205,8 +206,11 @@ class ArrayFeed(_Feed):
             raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two (--tickers A B on the "
                                 "command line, tickers=[...] in Python)")
         index = md.index
-        return cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
+        feed = cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
                    lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)
+        # a panel of closes without OHLCV or quotes is, as a rule, adjusted (Yahoo's and most vendors' panels)
+        feed.adjusted_only = not feed.has_share_prices and md.spread is None and not md.ohlcv
+        return feed
 
     @classmethod
     def from_pair(cls, pair: SyntheticPair, n_rows: int, indicators, latency, seeds) -> ArrayFeed:

@@ -167,7 +167,8 @@ class Result:
         g, m = self.game, self.metrics_dict
         hedge = getattr(self, "hedge", None)
         local = [s for s in m if s in self.local_names]
-        unc = m.get("uncoordinated", {}).get("pnl_var")
+        coins = m.get("uncoordinated", {})
+        unc = coins.get("pnl_var_before_costs", coins.get("pnl_var"))  # the switching costs alone are no market
         if unc is None or not (unc > 0):  # nothing moved: say what is degenerate, never print NaN
             return ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
                     "test window), so there is nothing to hedge and no strategy can be compared with another.")

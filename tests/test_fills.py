@@ -166,3 +166,50 @@ def test_a_strategy_that_flips_every_round_pays_for_it():
 def test_bad_fill_parameters(name, params, culprit):
     with pytest.raises(BacktestError, match=culprit):
         make_fill(name, **params)
+
+
+def test_quoted_half_spreads_share_prices_and_test_start_book_from_real_files():
+    """Quote files: the queue fill earns the quoted half-spread per share filled. OHLCV files with Close and Adj Close:
+    shares are counted at Close, the book sized at the first test round; adjusted-only prices carry a warning."""
+    import data
+
+    from .conftest import shared_file
+
+    quotes = data.load_csv([shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+                            shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv")], session="regular")
+    r = run_backtest(quotes, fill="queue", strategies=["always_hedge"], indicators="volatility_burst")
+    assert r.metrics_dict["always_hedge"]["pnl_spread_income"] > 0 and not r.warnings
+    # the bias fill's income, exactly: exposure x turnover x (quoted half-spread / mid at decision time), both servers
+    b = run_backtest(quotes, fill="bias", strategies=["always_hedge"], indicators="volatility_burst",
+                     keep_rounds=10**6)
+    rows = quotes.prices.index.get_indexer(b.rounds.index)
+    h_over_p = (quotes.spread.to_numpy() / 2 / quotes.prices.to_numpy())[rows - 1]  # the previous bar's close
+    expected = (10_000 * 0.1 * h_over_p.sum(axis=1)).mean()
+    assert b.metrics_dict["always_hedge"]["pnl_spread_income"] == pytest.approx(expected, rel=1e-9)
+
+    daily = data.load_csv([shared_file("BAC_daily.csv"), shared_file("AIG_daily.csv")])
+    q = run_backtest(daily, fill="queue", strategies=["classical"])
+    close = pd_close(daily, q)
+    assert q.book_size == pytest.approx(2 * 1000 * close.mean()) and not q.warnings
+    adjusted = run_backtest(data.load_sample("jpm_bac"), fill="queue", strategies=["classical"])
+    assert adjusted.warnings and "adjusted prices only" in adjusted.warnings[0]
+    assert "warning: the source has adjusted prices only" in adjusted.summary()
+
+
+def pd_close(md, result):
+    """The unadjusted Close of both tickers at the first test round."""
+    first_test = result.clock(result.test_start, 1)[0]
+    return np.array([md.ohlcv[t]["Close"].loc[first_test] for t in md.tickers])
+
+
+def test_half_spread_quoted_or_basis_points_from_the_command_line_and_toml(tmp_path):
+    from backtest import RunConfig
+
+    (tmp_path / "c.toml").write_text('[fill]\nname = "bias"\nhalf_spread = "quoted"\n')
+    assert RunConfig.from_toml(tmp_path / "c.toml").fill.build().half_spread == "quoted"
+    (tmp_path / "d.toml").write_text('[fill]\nname = "queue"\nhalf_spread = 2.5\n')
+    assert RunConfig.from_toml(tmp_path / "d.toml").fill.build().half_spread == 2.5
+    cfg = RunConfig().with_values({"half_spread": "1.5"})
+    assert cfg.fill.build().half_spread == 1.5
+    with pytest.raises(BacktestError, match="half_spread: 'wide' is not a number or 'quoted'"):
+        RunConfig().with_values({"half_spread": "wide"})
