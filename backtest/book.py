@@ -27,6 +27,45 @@ def _col(a: np.ndarray | None, j: int) -> np.ndarray | None:
     return None if a is None else a[:, j]
 
 
+class _Scratch(dict):
+    """Arrays by name, allocated at first use (a model asks only for those it writes), handed out as views of n."""
+
+    n = 0
+
+    def sized(self, n: int) -> _Scratch:
+        if n > self.n:
+            self.clear()
+            self.n = n
+        view = _Scratch({k: v[:n] for k, v in self.items()})
+        view.n, view.parent = n, self
+        return view
+
+    def __missing__(self, key: str) -> np.ndarray:
+        parent = getattr(self, "parent", None)
+        full = np.empty(parent.n if parent is not None else self.n)
+        if parent is not None:
+            parent[key] = full
+        self[key] = full[: self.n]
+        return self[key]
+
+
+class _Side:
+    """One server's view of the scratch arrays: ``out["pnl"]`` is the scratch array "pnl_a" (or "pnl_b")."""
+
+    def __init__(self, scratch: _Scratch, side: str):
+        self.scratch, self.side = scratch, side
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.scratch[f"{key}_{self.side}"]
+
+
+def _add(x, y, buf: dict | None, key: str):
+    """x + y, into a scratch array when there is one and the sum is per round."""
+    if buf is None or (np.ndim(x) == 0 and np.ndim(y) == 0):
+        return x + y
+    return np.add(x, y, out=buf[key])
+
+
 class Book:
     """Running results of the players over the test window ``[train_end, end)``."""
 
@@ -35,6 +74,7 @@ class Book:
         self.minutes = minutes  # of quoting per round: fills are rates per minute
         self.fill_model, self.size, self.train_end, self.keep = fill_model, book, train_end, keep
         self.players: list = []  # the players of the last chunk (after any refit)
+        self._pool: list[dict] = []  # scratch arrays per fill slot (see _buffers)
         self.block_len = max(1, math.ceil(n_test / BLOCKS))
         n_blocks = math.ceil(n_test / self.block_len)
         self.stats = {n: StrategyStats(book, rf_per_period, n_blocks) for n in names}
@@ -68,12 +108,10 @@ class Book:
         for p in players:
             a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
             decisions[p.name] = (a, b)
-            pnl_a, inv_a, pnl_b, inv_b, pnl, parts = self._fill(p.name, a, b, chunk, uniforms, played)
+            pnl_a, inv_a, pnl_b, inv_b, pnl, parts = self._fill(p.name, a, b, chunk, uniforms, played, take > 0)
             st = self.stats[p.name]
             self.equity[p.name].extend(st.add(pnl, a, b, x, y, tgt, want, table, offset, self.block_len, used,
-                                              ages, marks).tolist())
-            st.add_parts(pnl, *parts)
-            st.add_turnover(a, b)
+                                              ages, marks, *parts).tolist())
             if take:
                 d = self.per[p.name]
                 util = game.utility(x[:take], y[:take], a[:take], b[:take])
@@ -87,7 +125,15 @@ class Book:
                 counts[0] += only_q
                 counts[1] += only_c
 
-    def _fill(self, name: str, a, b, chunk: RoundChunk, uniforms, played: list):
+    def _buffers(self, slot: int, n: int) -> _Scratch:
+        """Scratch arrays for the ``slot``-th fill computed in a chunk, reused from chunk to chunk: a fresh 8 MB
+        array costs its page faults on first touch, more than the compiled loop that fills it. Chunks with kept
+        rounds use fresh arrays instead (their per-round series keep views of them)."""
+        while len(self._pool) <= slot:
+            self._pool.append(_Scratch())
+        return self._pool[slot].sized(n)
+
+    def _fill(self, name: str, a, b, chunk: RoundChunk, uniforms, played: list, fresh: bool):
         st = self.fill_state[name]
         # Common random numbers make the fills a function of the decisions and the carried fill state, so a
         # player that decided exactly as an earlier one (always_hedge, classical and delayed_comm often do)
@@ -101,11 +147,19 @@ class Book:
         before = list(st)
         fm, r, pc, hs, px, m = (self.fill_model, chunk.returns, chunk.price_change, chunk.half_spread, chunk.price,
                                 self.minutes)
-        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m),
-                                                    uniforms[0], st[0])
-        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m),
-                                                    uniforms[1], st[1])
-        out = (pnl_a, inv_a, pnl_b, inv_b, pnl_a + pnl_b, (inc_a + inc_b, cost_a + cost_b))
+        buf = None if fresh else self._buffers(len(played), a.size)
+        market_a = Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m)
+        market_b = Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m)
+        fused = None if buf is None else fm.book_pnl(a, b, market_a, market_b, st, buf)
+        if fused is not None:  # per-server series are not kept for this chunk: the book's P&L is enough
+            pnl, incomes, costs = fused
+            out = (None, None, None, None, pnl, (incomes, costs))
+            played.append((a, b, before, (*out, list(st))))
+            return out
+        sides = [None if buf is None else _Side(buf, s) for s in ("a", "b")]
+        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, market_a, uniforms[0], st[0], sides[0])
+        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, market_b, uniforms[1], st[1], sides[1])
+        out = (pnl_a, inv_a, pnl_b, inv_b, _add(pnl_a, pnl_b, buf, "pnl_book"), ((inc_a, inc_b), (cost_a, cost_b)))
         played.append((a, b, before, (*out, list(st))))
         return out
 

@@ -171,12 +171,12 @@ class _Feed:
         spread = arr.get("spread")
         negative = arr["negative"][lo:] if "negative" in arr else (arr["rho"][lo:] < 0 if "rho" in arr else None)
         price = None
-        if self.price_changes:
+        if self.price_changes or spread is not None:  # shares are priced, or a quoted spread is put in bp
             price = arr["share_prices"][lo - 1 : -1] if "share_prices" in arr else prev
         return {
             "returns": returns,
             "price": price,
-            "price_change": None if price is None else returns * price,
+            "price_change": returns * price if self.price_changes else None,
             "negative": negative,
             "half_spread": None if spread is None else spread[lo - 1 : -1] / 2.0,
         }

@@ -41,6 +41,7 @@ from .errors import BacktestError
 from .options import option, values_of
 
 QUOTED = "quoted"
+_NONE = np.empty(0)  # no per-round quotes
 # Defaults from `qcoord calibrate` on the minute quote bars of BAC, AIG, SPY and IBM in ../shared/data (2013-10-04
 # .. 10-11, regular session), pooled; tests/test_calibrate.py re-estimates them there and checks each lies in its
 # 95% interval (README has the per-ticker numbers: BAC fills far less often and is far more adversely selected
@@ -64,6 +65,11 @@ class Market(NamedTuple):
     minutes: float = 1.0
 
 
+def _outputs(out: dict | None, n: int, *keys: str) -> list[np.ndarray]:
+    """The output arrays of a fill: the caller's scratch arrays (``out``) or fresh ones."""
+    return [np.empty(n) if out is None else out[k] for k in keys]
+
+
 def half_spread_bps(setting, market: Market, model_bps: float):
     """The half-spread in basis points of the price: quoted where the data has quotes, else the model's; or the
     number given. One number, or one per round."""
@@ -75,10 +81,11 @@ def half_spread_bps(setting, market: Market, model_bps: float):
 
 
 class FillModel:
-    """Interface: ``pnl(bid_first, market, uniforms, state)`` -> ``(pnl per round, inventory per round or None,
-    state, income, costs)`` for one agent over a chunk of rounds (``market``: a ``Market``); ``income`` (spread
-    earned) and ``costs`` (fees, switching, inventory cuts) are per-round arrays or one number for every round,
-    so that P&L = income - costs + directional P&L."""
+    """Interface: ``pnl(bid_first, market, uniforms, state, out=None)`` -> ``(pnl per round, inventory per round
+    or None, state, income, costs)`` for one agent over a chunk of rounds (``market``: a ``Market``; ``out``:
+    optional scratch arrays by name, "pnl", "inv", "income", "costs", to write into); ``income`` (spread earned)
+    and ``costs`` (fees, switching, inventory cuts) are per-round arrays or one number for every round, so that
+    P&L = income - costs + directional P&L."""
 
     name = "fill"
     uniform_streams = 0  # uniform draws per agent per round (shared by all strategies)
@@ -95,6 +102,11 @@ class FillModel:
 
     def initial_state(self) -> float:
         return 0.0
+
+    def book_pnl(self, a, b, market_a: Market, market_b: Market, states: list, out: dict):
+        """Both servers at once, the book's P&L and costs only -> (pnl, (income a, income b), (costs, 0.0)), the
+        states updated in place; None when the model has no fused path (the caller then fills each server)."""
+        return None
 
     def to_dict(self) -> dict:
         return {"name": self.name, **values_of(self)}
@@ -148,8 +160,7 @@ class BiasFill(FillModel):
     model_half_spread_bps: float = option(MODEL_HALF_SPREAD_BPS, **_MODEL_BPS)
     switch_cost_bps: float | None = option(help="bias fill: cost of the notional a change of bias trades (unset: the "
                                                 "half-spread, crossing it)", unit="bp of notional", lo=0, finite=True)
-    name = "bias"
-    uses_prices = True  # the quoted half-spread in basis points
+    name = "bias"  # needs no price changes: a quoted half-spread comes with its price (Market.price)
 
     def __post_init__(self) -> None:
         _positive("exposure", self.exposure)
@@ -177,12 +188,25 @@ class BiasFill(FillModel):
     def initial_state(self) -> float:
         return -1.0  # no position yet: the first round opens one
 
-    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state):
+    def _income_and_rate(self, market: Market):
         h = half_spread_bps(self.half_spread, market, self.model_half_spread_bps)
         switch = h if self.switch_cost_bps is None else self.switch_cost_bps
         income = self.exposure * self.turnover * market.minutes * np.asarray(h, dtype=float) * 1e-4
-        pnl, costs, state = kernels.bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income),
-                                               np.atleast_1d(np.asarray(switch, dtype=float) * 1e-4), float(state))
+        return income, np.atleast_1d(np.asarray(switch, dtype=float) * 1e-4)
+
+    def book_pnl(self, a, b, market_a: Market, market_b: Market, states: list, out: dict):
+        (inc_a, rate_a), (inc_b, rate_b) = self._income_and_rate(market_a), self._income_and_rate(market_b)
+        pnl, costs = out["pnl_book"], out["costs_book"]
+        states[0], states[1] = kernels.bias_book(a, b, market_a.returns, market_b.returns, self.exposure,
+                                                 np.atleast_1d(inc_a), np.atleast_1d(inc_b), rate_a, rate_b,
+                                                 float(states[0]), float(states[1]), pnl, costs)
+        return pnl, (inc_a, inc_b), (costs, 0.0)
+
+    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None):
+        income, rate = self._income_and_rate(market)
+        pnl, costs = _outputs(out, bid_first.size, "pnl", "costs")
+        state = kernels.bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income), rate,
+                                   float(state), pnl, costs)
         return pnl, None, state, income, costs
 
 
@@ -245,14 +269,15 @@ class QueueFill(FillModel):
         rows position * 3 + (effect + 1), where effect is +1 when the price moves through the order."""
         return _fill_table(self.p_first, self.p_second, self.adverse_selection, max(1, round(minutes)))
 
-    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state):
-        n = bid_first.size
-        h = half_spread_bps(self.half_spread, market, self.model_half_spread_bps) * 1e-4 * market.price
-        h = np.broadcast_to(np.asarray(h, dtype=float), (n,))
-        cut = h + self.fee if self.cut_cost is None else np.full(n, self.cut_cost)
-        pnl, inventory, state, income, costs = kernels.queue_fills(
-            bid_first, uniforms[0], uniforms[1], self.fill_table(market.minutes), self.lot, h, self.fee,
-            self.inventory_limit, cut, market.price_change, float(state),
+    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None):
+        quoted = self.half_spread == QUOTED and market.half_spread is not None
+        h_bps = self.model_half_spread_bps if self.half_spread == QUOTED else float(self.half_spread)
+        pnl, inventory, income, costs = _outputs(out, bid_first.size, "pnl", "inv", "income", "costs")
+        state = kernels.queue_fills(
+            bid_first, uniforms[0], uniforms[1], self.fill_table(market.minutes), self.lot,
+            market.half_spread if quoted else _NONE, h_bps, market.price, self.fee, self.inventory_limit,
+            math.nan if self.cut_cost is None else float(self.cut_cost), market.price_change, float(state),
+            pnl, inventory, income, costs,
         )
         return pnl, inventory, state, income, costs
 

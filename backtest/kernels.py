@@ -6,50 +6,60 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _fills(u, table, row, width):  # pragma: no cover - compiled
+    """Lots filled: the smallest k with u < table[row, k]; one minute a round (width 2) without a branch."""
+    if width == 2:
+        return np.int64(u >= table[row, 0])
+    k = 0
+    while k < width - 1 and u >= table[row, k]:
+        k += 1
+    return k
+
+
 @njit(cache=True, nogil=True)
-def queue_fills(bid_first, u_buy, u_sell, table, lot, half_spread, fee, limit, cut_cost, price_change,
-                inventory):  # pragma: no cover - compiled
+def queue_fills(bid_first, u_buy, u_sell, table, lot, quoted, h_bps, price, fee, limit, cut_cost, price_change,
+                inventory, pnl, inv_out, income, costs):  # pragma: no cover - compiled
     """One market maker quoting both sides each minute of a bar; the side quoted first fills more often.
 
+    The half-spread per share is ``quoted[i]`` when ``quoted`` has one value per round, else h_bps x 1e-4 x
+    price[i]; ``cut_cost`` NaN means the half-spread plus the fee.
     Per round: the bid fills the smallest k with u_buy < table[row, k] lots (inverse CDF of Binomial(m, p)),
     the ask likewise with u_sell; the row is position * 3 + effect + 1, position 0 for the order placed first,
     effect +1 when the round's price moves through the order (down for the bid, up for the ask), -1 away, 0
     flat (adverse selection). Each filled share earns half_spread - fee; inventory beyond +-limit is cut back
     at cut_cost per share; the inventory is then held over the round's price change. Returns P&L and end
     inventory per round, the final inventory (the next chunk's start), and per round the spread income and
-    the costs (fees and cuts): P&L = income - costs + inventory x price change.
+    the costs (fees and cuts): P&L = income - costs + inventory x price change. The four output arrays are
+    allocated by the caller (numpy's large allocations fault in huge pages; the kernel's own would fault 4 KB
+    pages on every call, which costs more than the loop).
     """
     n = bid_first.size
     width = table.shape[1]
-    pnl = np.empty(n)
-    inv_out = np.empty(n)
-    income = np.empty(n)  # spread earned on fills
-    costs = np.empty(n)  # fees and the cost of cutting inventory
     inv = inventory
+    per_q = quoted.size == n and n > 0
+    cut_given = cut_cost == cut_cost
     for i in range(n):
+        h = quoted[i] if per_q else h_bps * 1e-4 * price[i]
         move = price_change[i]
         down = np.int64(move < 0.0) - np.int64(move > 0.0)  # +1: through the bid
         first_bid = bid_first[i] != 0
         row_b = (0 if first_bid else 3) + down + 1
         row_s = (3 if first_bid else 0) - down + 1
-        k_b = 0
-        while k_b < width - 1 and u_buy[i] >= table[row_b, k_b]:
-            k_b += 1
-        k_s = 0
-        while k_s < width - 1 and u_sell[i] >= table[row_s, k_s]:
-            k_s += 1
+        k_b = _fills(u_buy[i], table, row_b, width)
+        k_s = _fills(u_sell[i], table, row_s, width)
         inv += (k_b - k_s) * lot
         fills = (k_b + k_s) * lot
         cost = fills * fee
         excess = abs(inv) - limit
         if excess > 0:
-            cost += excess * cut_cost[i]
+            cost += excess * (cut_cost if cut_given else h + fee)
             inv = limit if inv > 0 else -limit
-        income[i] = fills * half_spread[i]
+        income[i] = fills * h
         costs[i] = cost
         pnl[i] = income[i] - cost + inv * move
         inv_out[i] = inv
-    return pnl, inv_out, inv, income, costs
+    return inv
 
 
 @njit(cache=True, nogil=True)
@@ -86,25 +96,89 @@ def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma
 
 
 @njit(cache=True, nogil=True)
-def bias_fills(bid_first, returns, exposure, income, switch_cost, state):  # pragma: no cover - compiled
+def bias_fills(bid_first, returns, exposure, income, switch_cost, state, out, costs):  # pragma: no cover - compiled
     """P&L of a signed position, +exposure if bid first else -exposure, over the round's return, plus the spread
     income, less switch_cost (a rate) on the notional a change of bias trades: 2 x exposure, or 1 x when the
     previous state is -1 (no position yet). ``income`` and ``switch_cost`` hold one value or one per round.
-    Returns (P&L, costs per round, the last bias as the next chunk's state)."""
+    Fills ``out`` (P&L) and ``costs`` per round, allocated by the caller (see queue_fills), and returns the last
+    bias as the next chunk's state. Branch-free in the loop: a random strategy's switches are unpredictable."""
     n = bid_first.size
-    out = np.empty(n)
-    costs = np.empty(n)
+    if n == 0:
+        return state
     per_i = income.size > 1
     per_c = switch_cost.size > 1
-    prev = state
+    inc0, rate0 = income[0], switch_cost[0]
+    two_e = 2.0 * exposure
+    prev = np.int64(bid_first[0]) if state < 0 else np.int64(state)
     for i in range(n):
-        b = bid_first[i]
-        traded = 0.0 if prev == b else (exposure if prev < 0 else 2.0 * exposure)
-        c = traded * switch_cost[i if per_c else 0]
+        b = np.int64(bid_first[i])
+        inc = income[i] if per_i else inc0
+        rate = switch_cost[i] if per_c else rate0
+        c = np.float64(b != prev) * two_e * rate
         costs[i] = c
-        out[i] = (exposure if b else -exposure) * returns[i] + income[i if per_i else 0] - c
+        out[i] = (2.0 * b - 1.0) * exposure * returns[i] + inc - c
         prev = b
-    return out, costs, float(prev)
+    if state < 0:  # the first round opened the position: it traded one exposure
+        c = exposure * (switch_cost[0])
+        costs[0] += c
+        out[0] -= c
+    return float(prev)
+
+
+@njit(cache=True, nogil=True)
+def bias_book(a, b, r_a, r_b, exposure, inc_a, inc_b, rate_a, rate_b, state_a, state_b, pnl,
+              costs):  # pragma: no cover - compiled
+    """Both servers of ``bias_fills`` in one pass, writing only the book's P&L and costs (for chunks whose
+    per-server series are not kept: two arrays to write instead of five). Returns the two states."""
+    n = a.size
+    if n == 0:
+        return state_a, state_b
+    pia, pib, pra, prb = inc_a.size > 1, inc_b.size > 1, rate_a.size > 1, rate_b.size > 1
+    two_e = 2.0 * exposure
+    pa = np.int64(a[0]) if state_a < 0 else np.int64(state_a)
+    pb = np.int64(b[0]) if state_b < 0 else np.int64(state_b)
+    for i in range(n):
+        ai, bi = np.int64(a[i]), np.int64(b[i])
+        c = two_e * (np.float64(ai != pa) * rate_a[i if pra else 0] + np.float64(bi != pb) * rate_b[i if prb else 0])
+        costs[i] = c
+        pnl[i] = ((2.0 * ai - 1.0) * r_a[i] + (2.0 * bi - 1.0) * r_b[i]) * exposure \
+            + inc_a[i if pia else 0] + inc_b[i if pib else 0] - c
+        pa, pb = ai, bi
+    for state, rate in ((state_a, rate_a[0]), (state_b, rate_b[0])):
+        if state < 0:  # the first round opened a position: it traded one exposure
+            costs[0] += exposure * rate
+            pnl[0] -= exposure * rate
+    return float(pa), float(pb)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _part(acc, e, inc, c):  # pragma: no cover - compiled
+    """The sums of one round's P&L parts, e = pnl - shift, inc the income, c the costs: inc, c, e c, c^2, inc^2,
+    e inc, c inc (with sum e and sum e^2 they give the directional and before-cost moments: risk.parts_moments)."""
+    return (acc[0] + inc, acc[1] + c, acc[2] + e * c, acc[3] + c * c, acc[4] + inc * inc, acc[5] + e * inc,
+            acc[6] + c * inc)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _drawdown(v, ret, cum, peak, max_dd, eq, eq_peak, floor, max_share):  # pragma: no cover - compiled
+    """One round of the drawdown of cumulative P&L and of compounded equity (``ret``: the round's book return)."""
+    cum += v
+    if cum > peak:
+        peak = cum
+    dd = peak - cum
+    if dd > max_dd:
+        max_dd = dd
+    eq *= 1.0 + ret
+    if eq > eq_peak:
+        eq_peak = eq
+        floor = (1.0 - max_share) * eq_peak
+    elif eq < floor:  # rare: only a new maximum drawdown divides
+        if eq <= 0.0:  # the book lost more than its size: nothing left to compound
+            eq, max_share = 0.0, 1.0
+        else:
+            max_share = 1.0 - eq / eq_peak
+        floor = (1.0 - max_share) * eq_peak
+    return cum, peak, max_dd, eq, eq_peak, floor, max_share
 
 
 # book_stats: one pass over a chunk of book P&L updating a strategy's running sums (one loop on purpose: the
@@ -121,8 +195,10 @@ def bias_fills(bid_first, returns, exposure, income, switch_cost, state):  # pra
 # Counters replace per-round integer divisions; the drawdown share is divided only when it may grow.
 @njit(cache=True, nogil=True)
 def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, block_len, book, rf, shift, sums, counts,
-               block_sum, block_sq, block_n, marks, marked):  # pragma: no cover - compiled
-    """One pass over a chunk of book P&L updating a strategy's running sums (see the comment above)."""
+               block_sum, block_sq, block_n, marks, marked, inc_a, inc_b, cost_a, cost_b, last,
+               parts):  # pragma: no cover - compiled
+    """One pass over a chunk of book P&L updating a strategy's running sums (see the comment above); returns the
+    rounds in which a server changed its output."""
     # running sums in locals (registers), written back once: array elements would be stored every round
     s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
     cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
@@ -136,8 +212,16 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
     b, left = block0, block_len - into_block
     bs, bq, bn = 0.0, 0.0, 0
     m = 0
+    pia, pib, pca, pcb = inc_a.size > 1, inc_b.size > 1, cost_a.size > 1, cost_b.size > 1
+    acc = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    pa, pb, switches = last[0], last[1], 0
     for i in range(pnl.size):
         v = pnl[i]
+        acc = _part(acc, v - shift, inc_a[i if pia else 0] + inc_b[i if pib else 0],
+                    cost_a[i if pca else 0] + cost_b[i if pcb else 0])
+        ia, ib = np.int64(out_a[i]), np.int64(out_b[i])
+        switches += np.int64((pa >= 0) & (ia != pa)) + np.int64((pb >= 0) & (ib != pb))  # branch-free
+        pa, pb = ia, ib
         d = v - shift
         s0 += d
         s1 += d * d
@@ -154,22 +238,8 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
         h = want[i]
         moved += 1 - (h >> 1)  # want is 2 where a stock did not move
         hedged += np.int64(o == h)  # o is 0 or 1, never 2
-        cum += v
-        if cum > peak:
-            peak = cum
-        dd = peak - cum
-        if dd > max_dd:
-            max_dd = dd
-        eq *= 1.0 + r + rf  # r is the excess return of the round
-        if eq > eq_peak:
-            eq_peak = eq
-            floor = (1.0 - max_share) * eq_peak
-        elif eq < floor:  # rare: only a new maximum drawdown divides
-            if eq <= 0.0:  # the book lost more than its size: nothing left to compound
-                eq, max_share = 0.0, 1.0
-            else:
-                max_share = 1.0 - eq / eq_peak
-            floor = (1.0 - max_share) * eq_peak
+        cum, peak, max_dd, eq, eq_peak, floor, max_share = _drawdown(v, r + rf, cum, peak, max_dd, eq, eq_peak,
+                                                                     floor, max_share)
         bs += v
         bq += v * v
         bn += 1
@@ -197,6 +267,9 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
     sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
     sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share
     sums[8], sums[9] = eq, eq_peak
+    parts += np.array(acc)
+    last[0], last[1] = pa, pb
+    return switches
 
 
 @njit(cache=True, nogil=True)

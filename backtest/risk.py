@@ -38,15 +38,15 @@ class StrategyStats:
     n_blocks: int
     shift: float | None = None  # sums are of pnl - shift (the first chunk's mean) for numerical stability
     sums: np.ndarray = field(default_factory=lambda: np.array([0.0] * 8 + [1.0, 1.0]))
-    # income, costs, directional P&L (shifted) and its square, P&L before costs g (shifted) and its square, and
-    # sum c^2, sum g c of the costs c (how the variance moves when every cost is scaled)
-    parts: np.ndarray = field(default_factory=lambda: np.zeros(8))
+    # with e = pnl - shift, inc the income and c the costs of a round: sums of inc, c, e c, c^2, inc^2, e inc, c inc
+    # (kernels._part); with sum e and sum e^2 they give the directional and before-cost moments (_part_sums)
+    parts: np.ndarray = field(default_factory=lambda: np.zeros(7))
     parts_scalar: bool = True  # income and costs were the same every round: directional variance = P&L variance
     counts: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.int64))
     bell_pairs: int = 0
     age_sum: float = 0.0
     switches: int = 0  # changes of a server's quoting order, both servers
-    last: tuple | None = None  # (a, b) of the last round seen
+    last: np.ndarray = field(default_factory=lambda: np.full(2, -1, dtype=np.int64))  # a, b of the last round
     block_sum: np.ndarray = field(init=False)
     block_sq: np.ndarray = field(init=False)
     block_n: np.ndarray = field(init=False)
@@ -58,53 +58,29 @@ class StrategyStats:
 
     def add(self, pnl: np.ndarray, a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, tgt: np.ndarray,
             want: np.ndarray, table: np.ndarray, offset: int, block_len: int, pairs: np.ndarray | None,
-            ages: np.ndarray | None, marks: np.ndarray) -> np.ndarray:
+            ages: np.ndarray | None, marks: np.ndarray, income: tuple = (0.0, 0.0),
+            costs: tuple = (0.0, 0.0)) -> np.ndarray:
         """Add a chunk of rounds starting ``offset`` rounds into the test window; returns the cumulative P&L at
         positions ``marks`` of the chunk. ``a``, ``b``: outputs; ``tgt``: each round's better relation (a win);
         ``want``: the relation that hedged its realised co-movement (2 where a stock did not move); ``table``:
-        the game's utility table, flat (index (2x + y) * 2 + a XOR b)."""
+        the game's utility table, flat (index (2x + y) * 2 + a XOR b); ``income`` and ``costs``: the spread
+        income and costs of the same rounds per server (arrays, or one number for every round; the rest of the P&L
+        is directional). Also counts the rounds in which a server changed its quoting order (across chunks too)."""
         if self.shift is None:
             self.shift = float(pnl.mean())
+        if any(np.ndim(v) for v in (*income, *costs)):
+            self.parts_scalar = False
+        flat = [np.atleast_1d(np.asarray(v, dtype=float)) for v in (*income, *costs)]
         marked = np.empty(marks.size)
-        kernels.book_stats(pnl, a, b, x, y, tgt, want, table, offset // block_len, offset % block_len, block_len, self.book_size,
-                           self.rf_per_period, self.shift, self.sums, self.counts, self.block_sum, self.block_sq,
-                           self.block_n, marks, marked)
+        self.switches += kernels.book_stats(
+            pnl, a, b, x, y, tgt, want, table, offset // block_len, offset % block_len, block_len, self.book_size,
+            self.rf_per_period, self.shift, self.sums, self.counts, self.block_sum, self.block_sq, self.block_n,
+            marks, marked, *flat, self.last, self.parts)
         if pairs is not None:
             self.bell_pairs += int(pairs.sum())
             if ages is not None:
                 self.age_sum += float(ages[pairs].sum())
         return marked
-
-    def add_turnover(self, a: np.ndarray, b: np.ndarray) -> None:
-        """Count the rounds in which a server changed its quoting order (across chunks too)."""
-        for side, out in enumerate((a, b)):
-            if out.size:
-                self.switches += int(np.count_nonzero(out[1:] != out[:-1]))
-                if self.last is not None:
-                    self.switches += int(out[0] != self.last[side])
-        if a.size:
-            self.last = (a[-1], b[-1])
-
-    def add_parts(self, pnl: np.ndarray, income, costs) -> None:
-        """Spread income and costs of the same rounds (arrays, or one number for every round); the rest of the
-        P&L is directional (exposure x return)."""
-        n = pnl.size
-        if np.ndim(income) == 0 and np.ndim(costs) == 0:
-            self.parts[0] += float(income) * n
-            self.parts[1] += float(costs) * n
-            return
-        self.parts_scalar = False
-        d = pnl - income + costs - (self.shift or 0.0)
-        self.parts[0] += float(np.sum(income)) if np.ndim(income) else float(income) * n
-        self.parts[1] += float(np.sum(costs)) if np.ndim(costs) else float(costs) * n
-        self.parts[2] += float(d.sum())
-        self.parts[3] += float(d @ d)
-        g = pnl + costs - (self.shift or 0.0)
-        self.parts[4] += float(g.sum())
-        self.parts[5] += float(g @ g)
-        c = np.broadcast_to(np.asarray(costs, dtype=float), pnl.shape)
-        self.parts[6] += float(c @ c)
-        self.parts[7] += float(g @ c)
 
     def cost_moments(self) -> tuple[float, float, float]:
         """(Var g, Cov(g, c), Var c) of the P&L before costs g and the costs c: Var(g - k c) for costs scaled by
@@ -114,11 +90,21 @@ class StrategyStats:
             return math.nan, math.nan, math.nan
         if self.parts_scalar:
             return self.var, 0.0, 0.0
-        mg, mc = self.parts[4] / n, self.parts[1] / n
-        var_g = (self.parts[5] - n * mg * mg) / (n - 1)
-        cov = (self.parts[7] - n * mg * mc) / (n - 1)
-        var_c = (self.parts[6] - n * mc * mc) / (n - 1)
+        s = self._part_sums()
+        mg, mc = s["g"] / n, s["c"] / n
+        var_g = (s["gg"] - n * mg * mg) / (n - 1)
+        cov = (s["gc"] - n * mg * mc) / (n - 1)
+        var_c = (s["cc"] - n * mc * mc) / (n - 1)
         return var_g, cov, var_c
+
+    def _part_sums(self) -> dict[str, float]:
+        """Sums of the before-cost P&L g = e + c, the directional d = g - inc (both shifted), their squares, g c,
+        c and c^2, from the running sums (e = pnl - shift)."""
+        s_inc, s_c, s_ec, s_cc, s_ii, s_ei, s_ci = (float(v) for v in self.parts)
+        s_e, s_ee = float(self.sums[0]), float(self.sums[1])
+        g, gg, gc = s_e + s_c, s_ee + 2 * s_ec + s_cc, s_ec + s_cc
+        return {"g": g, "gg": gg, "gc": gc, "c": s_c, "cc": s_cc, "d": g - s_inc,
+                "dd": gg - 2 * (s_ei + s_ci) + s_ii}
 
     def decomposition(self, periods_per_year: float) -> dict:
         """Mean spread income, costs and directional P&L per round, and the Sharpe of the directional part."""
@@ -127,11 +113,12 @@ class StrategyStats:
             return {}
         income, costs = self.parts[0] / n, self.parts[1] / n
         directional = self.mean - income + costs
-        if self.parts_scalar:
+        if self.parts_scalar or n < 2:
             var = before = self.var
         else:
-            var = (self.parts[3] - self.parts[2] ** 2 / n) / (n - 1) if n > 1 else math.nan
-            before = (self.parts[5] - self.parts[4] ** 2 / n) / (n - 1) if n > 1 else math.nan
+            s = self._part_sums()
+            var = (s["dd"] - s["d"] ** 2 / n) / (n - 1)
+            before = (s["gg"] - s["g"] ** 2 / n) / (n - 1)
         std = math.sqrt(var) if var == var and var > 0 else math.nan
         excess = directional / self.book_size - self.rf_per_period
         total_std = math.sqrt(self.var) if self.var == self.var and self.var > 0 else math.nan
