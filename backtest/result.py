@@ -168,8 +168,10 @@ class Result:
         hedge = getattr(self, "hedge", None)
         local = [s for s in m if s in self.local_names]
         coins = m.get("uncoordinated", {})
-        unc = coins.get("pnl_var_before_costs", coins.get("pnl_var"))  # the switching costs alone are no market
-        if unc is None or not (unc > 0):  # nothing moved: say what is degenerate, never print NaN
+        unc = coins.get("pnl_var")
+        before = coins.get("pnl_var_before_costs", unc)  # the switching costs alone are no market
+        # (the before-cost variance comes from running sums: a market that never moved leaves rounding, not zero)
+        if unc is None or not (unc > 0) or not (_finite(before) and before > 1e-9 * unc):
             return ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
                     "test window), so there is nothing to hedge and no strategy can be compared with another.")
         sentences = []
