@@ -155,7 +155,10 @@ def _hedge_section(doc: dict) -> list[str]:
         out.append(f"<p><b>One Bell pair is worth</b> {_fmt(bp['predicted_variance_saved'])} currency² of book variance "
                    f"(predicted by the fit), {_fmt(bp['realised_variance_saved'])} realised on the test window; a "
                    f"certainty equivalent of {_fmt(bp['realised_certainty_equivalent'])} currency per pair at relative "
-                   f"risk aversion {_fmt(bp['risk_aversion'])}.</p>")
+                   f"risk aversion {_fmt(bp['risk_aversion'])}"
+                   + (f"; net of the quantum servers' extra switching costs ({_fmt(bp['extra_costs'])} per pair) and "
+                      f"the other differences in mean P&L, {_fmt(bp['realised_net_certainty_equivalent'])} per pair"
+                      if bp.get("realised_net_certainty_equivalent") is not None else "") + ".</p>")
     return out
 
 

@@ -319,3 +319,15 @@ def test_cli_game_options(tmp_path):
     assert "weights w00=-1" in _cli("game", "--weights=-1,-1,-1,1", cwd=tmp_path).stdout
     bad = _cli("game", "--weights", "1,2,3", cwd=tmp_path)
     assert bad.returncode == 2 and "--weights takes four numbers" in bad.stderr
+
+
+def test_bell_pair_value_net_of_switching_costs():
+    """The net certainty equivalent per pair is the mean P&L difference per pair plus the certainty equivalent of the
+    variance saved; at the default switching cost it is negative while the variance saved is positive."""
+    r = run_backtest("signals", rounds=100_000, seed=5)
+    bp, q, c = r.hedge["bell_pair_value"], r.metrics_dict["quantum"], r.metrics_dict["classical"]
+    per_pair = r.n_test / bp["pairs"]
+    assert bp["extra_costs"] == pytest.approx((q["pnl_costs"] - c["pnl_costs"]) * per_pair)
+    assert bp["realised_net_certainty_equivalent"] == pytest.approx(
+        (q["pnl_mean"] - c["pnl_mean"]) * per_pair + bp["realised_certainty_equivalent"])
+    assert bp["realised_variance_saved"] > 0 > bp["realised_net_certainty_equivalent"]
