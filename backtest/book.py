@@ -37,26 +37,19 @@ def _joined(parts: list) -> np.ndarray | None:
     return out
 
 
-class _Scratch(dict):
-    """Arrays by name, allocated at first use (a model asks only for those it writes), handed out as views of n."""
+class _Scratch:
+    """One fill slot's scratch arrays by name, allocated at first use (a model asks only for those it writes) and
+    handed out as views of the current chunk's length ``n``."""
 
-    n = 0
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self.n = 0
 
-    def sized(self, n: int) -> _Scratch:
-        if n > self.n:
-            self.clear()
-            self.n = n
-        view = _Scratch({k: v[:n] for k, v in self.items()})
-        view.n, view.parent = n, self
-        return view
-
-    def __missing__(self, key: str) -> np.ndarray:
-        parent = getattr(self, "parent", None)
-        full = np.empty(parent.n if parent is not None else self.n)
-        if parent is not None:
-            parent[key] = full
-        self[key] = full[: self.n]
-        return self[key]
+    def __getitem__(self, key: str) -> np.ndarray:
+        arr = self.arrays.get(key)
+        if arr is None or arr.size < self.n:
+            arr = self.arrays[key] = np.empty(self.n)
+        return arr[: self.n]
 
 
 class _Side:
@@ -69,7 +62,7 @@ class _Side:
         return self.scratch[f"{key}_{self.side}"]
 
 
-def _add(x, y, buf: dict | None, key: str):
+def _add(x, y, buf: _Scratch | None, key: str):
     """x + y, into a scratch array when there is one and the sum is per round."""
     if buf is None or (np.ndim(x) == 0 and np.ndim(y) == 0):
         return x + y
@@ -84,7 +77,7 @@ class Book:
         self.minutes = minutes  # of quoting per round: fills are rates per minute
         self.fill_model, self.size, self.train_end, self.keep = fill_model, book, train_end, keep
         self.players: list = []  # the players of the last chunk (after any refit)
-        self._pool: list[dict] = []  # scratch arrays per fill slot (see _buffers)
+        self._pool: list[_Scratch] = []  # scratch arrays per fill slot (see _buffers)
         self.block_len = max(1, math.ceil(n_test / BLOCKS))
         n_blocks = math.ceil(n_test / self.block_len)
         self.stats = {n: StrategyStats(book, rf_per_period, n_blocks) for n in names}
@@ -141,7 +134,8 @@ class Book:
         rounds use fresh arrays instead (their per-round series keep views of them)."""
         while len(self._pool) <= slot:
             self._pool.append(_Scratch())
-        return self._pool[slot].sized(n)
+        self._pool[slot].n = n
+        return self._pool[slot]
 
     def _fill(self, name: str, a, b, chunk: RoundChunk, uniforms, played: list, fresh: bool):
         st = self.fill_state[name]

@@ -273,10 +273,13 @@ class RunConfig:
         raw = {k: v for k, v in raw.items() if k not in ("fitted", "meta")}  # informational sections of a run
         return cls.from_dict(raw, f"{path}: ")
 
-    def to_toml(self, extra: dict | None = None) -> str:
-        """TOML text (unset values left out), plus informational sections."""
-        lines = ["# qcoord run configuration: `qcoord backtest --config THIS_FILE` repeats the run bit for bit."]
-        for section, values in {**self.to_dict(), **(extra or {})}.items():
+    def to_toml(self, extra: dict | None = None, sections: tuple[str, ...] | None = None,
+                header: str = "# qcoord run configuration: `qcoord backtest --config THIS_FILE` repeats the run bit "
+                              "for bit.") -> str:
+        """TOML text (unset values left out) of all sections or only ``sections``, plus informational ones."""
+        lines = [header]
+        own = {k: v for k, v in self.to_dict().items() if sections is None or k in sections}
+        for section, values in {**own, **(extra or {})}.items():
             if not values and section in (extra or {}):
                 continue
             lines.append(f"\n[{section}]")
@@ -297,21 +300,16 @@ def _replace(obj, section: str, changes: dict):
         raise BacktestError(f"[{section}]: {exc}") from None
 
 
-@cache
-def _all_specs() -> dict[str, Spec]:
-    return {s.path: s for name, cls in SECTIONS.items() for s in specs_of(cls, name)}
+_SPECS: dict[str, Spec] = {s.path: s for name, cls in SECTIONS.items() for s in specs_of(cls, name)}
 
 
 def spec(path: str) -> Spec:
-    return _all_specs()[path]
+    return _SPECS[path]
 
 
 def all_specs() -> list[Spec]:
     """Every option of the tree, in section and field order."""
-    return list(_all_specs().values())
-
-
-_SPECS = _all_specs()
+    return list(_SPECS.values())
 
 
 @cache

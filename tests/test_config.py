@@ -93,11 +93,6 @@ def test_declared_once_no_command_declares_an_option_by_hand():
             continue
         for flag in re.findall(r'add_argument\(\s*"(--[\w-]+)"', path.read_text()):
             assert flag not in flags or (path.name, flag) in own, f"{path.name} declares {flag} by hand: it belongs to the configuration tree"
-    # and each option field is declared in exactly one class
-    declared: dict[str, list[str]] = {}
-    for s in config.all_specs():
-        declared.setdefault(s.path, []).append(s.section)
-    assert all(len(v) == 1 for v in declared.values())
 
 
 def test_sweepable_names_come_from_the_tree():

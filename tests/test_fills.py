@@ -146,11 +146,14 @@ def test_a_strategy_that_flips_every_round_pays_for_it():
     flip = deterministic((0, 1), (0, 1), name="flip_with_x")  # follows its own bit: switches whenever x does
     r = run_backtest("signals", rounds=20_000, seed=2, strategies=["always_hedge", flip])
     m = r.metrics_dict
-    # a constant relation never switches: it pays once, to open each server's position (10,000 at 1 bp = 1.0)
-    assert m["always_hedge"]["turnover"] == 0.0 and m["always_hedge"]["pnl_costs"] == pytest.approx(2.0 / r.n_test)
+    fill = BiasFill()  # the defaults: no quotes, so switching costs the model half-spread
+    opening = fill.exposure * fill.model_half_spread_bps * 1e-4  # 10,000 at 1 bp = 1.0 a server
+    # a constant relation never switches: it pays once, to open each server's position
+    assert m["always_hedge"]["turnover"] == 0.0 and m["always_hedge"]["pnl_costs"] == pytest.approx(2 * opening / r.n_test)
     assert m["flip_with_x"]["turnover"] > 0.4  # x is a coin: about every other round
-    # each switch trades 2 x 10,000 at the 1 bp model half-spread: 2.0 a switch, two servers
-    assert m["flip_with_x"]["pnl_costs"] == pytest.approx(2.0 * 2 * m["flip_with_x"]["turnover"], rel=0.01)
+    # each switch trades 2 x exposure (2 x opening a switch; turnover is per server, two servers), plus the openings
+    expected = 2 * opening * 2 * m["flip_with_x"]["turnover"] + 2 * opening / r.n_test
+    assert m["flip_with_x"]["pnl_costs"] == pytest.approx(expected, rel=1e-9)
     assert isinstance(flip, Strategy)
 
 

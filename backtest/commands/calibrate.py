@@ -46,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     cfg.fill.build()  # the section is a valid fill model
     if args.out:
         with atomic_file(args.out) as fh:
-            fh.write(f"# qcoord calibrate {' '.join(args.files)} (session {args.session}): the pooled estimates.\n"
-                     "# Use with: qcoord backtest --config THIS_FILE (a [fill] section; other options as given)\n"
-                     + _fill_toml(cfg))
+            fh.write(cfg.to_toml(sections=("fill",), header=(
+                f"# qcoord calibrate {' '.join(args.files)} (session {args.session}): the pooled estimates.\n"
+                "# Use with: qcoord backtest --config THIS_FILE (a [fill] section; other options as given)")))
     if args.json:
         print(json.dumps(_plain(result), indent=2))
         return 0
@@ -56,13 +56,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"written: {args.out} ([fill] section: qcoord backtest --config {args.out})")
     return 0
-
-
-def _fill_toml(cfg) -> str:
-    from ..config import toml_value
-
-    lines = ["[fill]"] + [f"{k} = {toml_value(v)}" for k, v in cfg.to_dict()["fill"].items() if v is not None]
-    return "\n".join(lines) + "\n"
 
 
 def _plain(value):
