@@ -166,9 +166,17 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
     """HTML of a run from its metrics.json document and figures {name: (png bytes, caption)}."""
     src, game = doc["source"], doc["game"]
     title = f"qcoord backtest: {' / '.join(src.get('tickers', []))} ({src.get('kind')})"
-    angles = game.get("angles") or {}
-    ang_txt = "; ".join(f"{p}: " + ", ".join("ignore qubit" if a is None else f"{a:.4f} rad" for a in v)
+    angles, azimuths = game.get("angles") or {}, game.get("azimuths") or {}
+
+    def setting(a, phi) -> str:
+        if a is None:
+            return "ignore qubit"
+        return f"θ {a:.4f}" + (f", φ {phi:.4f}" if phi else "") + " rad"
+
+    ang_txt = "; ".join(f"{p}: " + " / ".join(setting(a, phi) for a, phi in zip(v, azimuths.get(p) or [0.0] * len(v)))
                         for p, v in angles.items())
+    if game.get("measurement_search"):
+        ang_txt += f" (Bloch direction (sin 2θ cos φ, sin 2θ sin φ, cos 2θ); searched: {game['measurement_search']})"
     rule = game.get("classical_rule") or {}
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>",

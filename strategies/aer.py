@@ -25,8 +25,10 @@ MAX_AGE_GROUPS = 32
 BATCH_SHOTS = 1 << 18  # shots per parallel experiment
 
 
-def build_circuit(theta_a: float, theta_b: float, noise: Noise, storage_time: float | None = None):
-    """Alice q0, Bob q1 (+ herald qubits q2, q3 when there is loss); clbit i measures qubit i."""
+def build_circuit(theta_a: float, theta_b: float, noise: Noise, storage_time: float | None = None,
+                  phi_a: float = 0.0, phi_b: float = 0.0):
+    """Alice q0, Bob q1 (+ herald qubits q2, q3 when there is loss); clbit i measures qubit i. Each party
+    measures along (theta, phi): RZ(-phi), RY(-2 theta), then Z."""
     from qiskit import QuantumCircuit
     from qiskit_aer.noise import depolarizing_error, thermal_relaxation_error
 
@@ -43,8 +45,10 @@ def build_circuit(theta_a: float, theta_b: float, noise: Noise, storage_time: fl
         for qubit, stored in enumerate(noise.stores):
             if stored:
                 qc.append(relax, [qubit])
-    qc.ry(-2 * theta_a, 0)
-    qc.ry(-2 * theta_b, 1)
+    for qubit, (theta, phi) in enumerate(((theta_a, phi_a), (theta_b, phi_b))):
+        if phi:
+            qc.rz(-phi, qubit)
+        qc.ry(-2 * theta, qubit)
     if herald:
         qc.ry(2 * math.asin(math.sqrt(noise.loss_a)), 2)
         qc.ry(2 * math.asin(math.sqrt(noise.loss_b)), 3)
@@ -130,8 +134,10 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
     seeds = rng.integers(0, 2**31 - 1, size=jobs.size)  # a distinct seed per job, drawn from the run's stream
     for job, seed in zip(jobs, seeds):
         combo, age_index = job % n_combo, job // n_combo
-        qc = build_circuit(resource.angles_a[combo // n_b], resource.angles_b[combo % n_b], noise,
-                           float(age_values[age_index]) if ages is not None else None)
+        i, j = combo // n_b, combo % n_b
+        qc = build_circuit(resource.angles_a[i], resource.angles_b[j], noise,
+                           float(age_values[age_index]) if ages is not None else None,
+                           resource.azimuths_a[i], resource.azimuths_b[j])
         shots = int(counts[job])
         if resource.aer_backend is not None:
             from qiskit import transpile

@@ -56,27 +56,34 @@ def sample_cells(cum, setting_a, setting_b, n_b, k_b, u):  # pragma: no cover - 
 
 
 @njit(cache=True, nogil=True)
-def stored_moments(R, ax, az, bx, bz, e1a, e2a, e1b, e2b, ro_a, ro_b):  # pragma: no cover - compiled
-    """(E[A], E[B], E[AB]) of the reported +-1 outcomes given clicks, for one round.
+def stored_tensor(R, e1a, e2a, e1b, e2b, out):  # pragma: no cover - compiled
+    """out = M_A R M_B^T: the Pauli tensor R (I, X, Y, Z) after each half's thermal relaxation, whose
+    Pauli transfer matrix M scales x and y by e2 = exp(-t/T2) and maps z -> e1 z + (1 - e1) (relaxation
+    towards |0>, e1 = exp(-t/T1)); e1 = e2 = 1 for a half that is not stored."""
+    for j in range(4):
+        out[0, j] = R[0, j]
+        out[1, j] = e2a * R[1, j]
+        out[2, j] = e2a * R[2, j]
+        out[3, j] = e1a * R[3, j] + (1.0 - e1a) * R[0, j]
+    for i in range(4):
+        r0 = out[i, 0]
+        out[i, 1] *= e2b
+        out[i, 2] *= e2b
+        out[i, 3] = e1b * out[i, 3] + (1.0 - e1b) * r0
 
-    R: 4x4 Pauli tensor (I, X, Y, Z) of the pair before storage; (ax, az), (bx, bz): Bloch components
-    of the measured observables; e1 = exp(-t/T1), e2 = exp(-t/T2) per stored half (1 if not stored);
-    ro_*: (d, s) readout maps. The stored state is R' = M_A R M_B^T with M the Pauli transfer matrix of
-    thermal relaxation: x, y scale by e2; z -> e1 z + (1 - e1) (relaxation towards |0>).
-    """
-    ra_x = e2a * R[1, 0]
-    ra_z = e1a * R[3, 0] + (1.0 - e1a) * R[0, 0]
-    rb_x = e2b * R[0, 1]
-    rb_z = e1b * R[0, 3] + (1.0 - e1b) * R[0, 0]
-    t_xx = e2a * e2b * R[1, 1]
-    t_xz = e2a * (e1b * R[1, 3] + (1.0 - e1b) * R[1, 0])
-    t_zx = e2b * (e1a * R[3, 1] + (1.0 - e1a) * R[0, 1])
-    t_zz = (e1a * e1b * R[3, 3] + e1a * (1.0 - e1b) * R[3, 0] + (1.0 - e1a) * e1b * R[0, 3]
-            + (1.0 - e1a) * (1.0 - e1b) * R[0, 0])
-    ma = ax * ra_x + az * ra_z
-    mb = bx * rb_x + bz * rb_z
-    c = ax * (t_xx * bx + t_xz * bz) + az * (t_zx * bx + t_zz * bz)
-    # readout error: reported = d + s * true, independently per party
+
+@njit(cache=True, nogil=True)
+def moments(T, a, b, ro_a, ro_b):  # pragma: no cover - compiled
+    """(E[A], E[B], E[AB]) of the reported +-1 outcomes given clicks, measuring the state of Pauli tensor T
+    along Bloch directions a and b (3-vectors); ro_*: (d, s) readout maps, reported = d + s * true."""
+    ma = 0.0
+    mb = 0.0
+    c = 0.0
+    for i in range(3):
+        ma += a[i] * T[i + 1, 0]
+        mb += b[i] * T[0, i + 1]
+        for j in range(3):
+            c += a[i] * T[i + 1, j + 1] * b[j]
     c = ro_a[0] * ro_b[0] + ro_a[0] * ro_b[1] * mb + ro_a[1] * ro_b[0] * ma + ro_a[1] * ro_b[1] * c
     return ro_a[0] + ro_a[1] * ma, ro_b[0] + ro_b[1] * mb, c
 
@@ -86,12 +93,13 @@ def sample_stored_pair(R, dir_a, dir_b, setting_a, setting_b, ages, t1, t2, stor
                        ro_a, ro_b, loss_a, loss_b, u):  # pragma: no cover - compiled
     """Outcomes (0, 1, 2 = no click) of a pair stored ``ages[i]`` seconds, per round.
 
-    dir_*: (settings, 2) Bloch (x, z) components of each setting's observable; u: (n, 4) uniforms
-    (A's outcome, B's given A's, A's click, B's click).
+    R: Pauli tensor (I, X, Y, Z) of the pair before storage; dir_*: (settings, 3) Bloch directions of
+    each setting's observable; u: (n, 4) uniforms (A's outcome, B's given A's, A's click, B's click).
     """
     n = u.shape[0]
     oa = np.empty(n, dtype=np.uint8)
     ob = np.empty(n, dtype=np.uint8)
+    T = np.empty((4, 4))
     for i in range(n):
         t = ages[i]
         e1a, e2a, e1b, e2b = 1.0, 1.0, 1.0, 1.0
@@ -101,8 +109,8 @@ def sample_stored_pair(R, dir_a, dir_b, setting_a, setting_b, ages, t1, t2, stor
         if store_b:
             e1b = np.exp(-t / t1)
             e2b = np.exp(-t / t2)
-        ma, mb, c = stored_moments(R, dir_a[setting_a[i], 0], dir_a[setting_a[i], 1], dir_b[setting_b[i], 0],
-                                   dir_b[setting_b[i], 1], e1a, e2a, e1b, e2b, ro_a, ro_b)
+        stored_tensor(R, e1a, e2a, e1b, e2b, T)
+        ma, mb, c = moments(T, dir_a[setting_a[i]], dir_b[setting_b[i]], ro_a, ro_b)
         a = 1 if u[i, 0] >= 0.5 * (1.0 + ma) else 0
         sgn = 1.0 - 2.0 * a
         p_a = 0.5 * (1.0 + sgn * ma)

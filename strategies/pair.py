@@ -1,21 +1,24 @@
 """The shared pair, exactly: joint outcome distributions from ``qiskit.quantum_info``, and per-round formulas.
 
 Conventions (../shared/REFERENCE.md): Alice is qubit 0, Bob qubit 1; the pair is |Phi+> = (|00> + |11>)/sqrt(2)
-from ``h q0; cx q0,q1``; "measure at angle theta" is RY(-2 theta) then a Z measurement, so for |Phi+>
-P(a = b) = cos^2(theta_A - theta_B). Outcomes per party: 0, 1, or 2 = no click (photon lost).
+from ``h q0; cx q0,q1``. A measurement setting is a direction on the Bloch sphere, given as (theta, phi):
+n = (sin 2theta cos phi, sin 2theta sin phi, cos 2theta). "Measure along n" is RZ(-phi), then RY(-2 theta),
+then a Z measurement; phi = 0 is the X-Z plane, where for |Phi+> P(a = b) = cos^2(theta_A - theta_B).
+Outcomes per party: 0, 1, or 2 = no click (photon lost).
 
 Two routes to the same numbers:
 
 - ``joint_table`` evolves a qiskit ``DensityMatrix`` through the Werner mixture, the thermal-relaxation
   Kraus channel of each stored half and the measurement rotations, then applies loss and readout
   error. Used whenever the storage time is one number (the default exact path).
-- ``kernels.stored_moments`` evaluates the same state in the Pauli basis, one round at a time, so every
+- ``kernels.stored_tensor`` and ``kernels.moments`` evaluate the same state in the Pauli basis, one round at a time, so every
   round can carry its own storage time (pairs of different ages from a Bell-pair buffer). Tests check
   it against ``joint_table``.
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -26,10 +29,21 @@ NO_CLICK = 2
 PAULI_LABELS = "IXYZ"
 
 
-def direction(theta: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-    """Bloch (x, z) components of the measured observable at angle theta: (sin 2 theta, cos 2 theta)."""
-    theta = np.asarray(theta, dtype=float)
-    return np.sin(2 * theta), np.cos(2 * theta)
+def direction(theta: np.ndarray | float, phi: np.ndarray | float = 0.0) -> np.ndarray:
+    """Bloch vector(s) (x, y, z) of the measured observable, shape (..., 3): (sin 2theta cos phi,
+    sin 2theta sin phi, cos 2theta)."""
+    theta, phi = np.broadcast_arrays(np.asarray(theta, dtype=float), np.asarray(phi, dtype=float))
+    s = np.sin(2 * theta)
+    return np.stack([s * np.cos(phi), s * np.sin(phi), np.cos(2 * theta)], axis=-1)
+
+
+def setting_of(n: np.ndarray) -> tuple[float, float]:
+    """(theta, phi) of a Bloch direction; in the X-Z plane (y = 0) phi = 0 and theta in [0, pi), else
+    theta in (0, pi/2) and phi in (-pi, pi]."""
+    x, y, z = (float(v) for v in np.asarray(n, dtype=float) / np.linalg.norm(n))
+    if abs(y) <= 1e-12:
+        return float(np.mod(math.atan2(x, z) / 2.0, math.pi)), 0.0
+    return math.acos(max(-1.0, min(1.0, z))) / 2.0, math.atan2(y, x)
 
 
 def _werner(visibility: float):
@@ -88,16 +102,22 @@ def _detector(p01: np.ndarray, e: tuple[float, float], loss: float) -> np.ndarra
     return p01 @ confusion
 
 
-@lru_cache(maxsize=256)
-def _joint_table_cached(noise: Noise, angles_a: tuple[float, ...], angles_b: tuple[float, ...], t: float | None):
-    from qiskit.circuit.library import RYGate
+def _rotate(rho, theta: float, phi: float, qubit: int):
+    from qiskit.circuit.library import RYGate, RZGate
 
+    if phi:
+        rho = rho.evolve(RZGate(-phi), qargs=[qubit])
+    return rho.evolve(RYGate(-2 * theta), qargs=[qubit])
+
+
+@lru_cache(maxsize=256)
+def _joint_table_cached(noise: Noise, set_a: tuple, set_b: tuple, t: float | None):
     rho = stored_state(noise, t)
-    table = np.empty((len(angles_a), len(angles_b), 3, 3))
-    for i, ta in enumerate(angles_a):
-        rho_a = rho.evolve(RYGate(-2 * ta), qargs=[0])
-        for j, tb in enumerate(angles_b):
-            p = rho_a.evolve(RYGate(-2 * tb), qargs=[1]).probabilities([0, 1])  # index = a + 2 b
+    table = np.empty((len(set_a), len(set_b), 3, 3))
+    for i, (ta, pa) in enumerate(set_a):
+        rho_a = _rotate(rho, ta, pa, 0)
+        for j, (tb, pb) in enumerate(set_b):
+            p = _rotate(rho_a, tb, pb, 1).probabilities([0, 1])  # index = a + 2 b
             p = np.clip(p.reshape(2, 2).T, 0.0, None)  # [a, b], clipped against round-off
             p /= p.sum()
             q = _detector(p.T, noise.readout_a, noise.loss_a)  # [b true, a reported]
@@ -106,13 +126,19 @@ def _joint_table_cached(noise: Noise, angles_a: tuple[float, ...], angles_b: tup
     return table
 
 
-def joint_table(noise: Noise, angles_a, angles_b, t: float | None = None) -> np.ndarray:
+def _settings(angles, azimuths) -> tuple:
+    azimuths = (0.0,) * len(angles) if azimuths is None else azimuths
+    return tuple((float(t), float(p)) for t, p in zip(angles, azimuths, strict=True))
+
+
+def joint_table(noise: Noise, angles_a, angles_b, t: float | None = None, azimuths_a=None,
+                azimuths_b=None) -> np.ndarray:
     """P(o_A, o_B | setting_A, setting_B), shape (len(angles_a), len(angles_b), 3, 3), outcomes 0, 1, no click.
 
-    Computed with qiskit.quantum_info from the density matrix (noise included); ``t`` overrides the
-    storage time of ``noise``.
+    Settings are (angle theta, azimuth phi) in radians, azimuths 0 when not given. Computed with
+    qiskit.quantum_info from the density matrix (noise included); ``t`` overrides the storage time of ``noise``.
     """
-    return _joint_table_cached(noise, tuple(float(a) for a in angles_a), tuple(float(b) for b in angles_b), t)
+    return _joint_table_cached(noise, _settings(angles_a, azimuths_a), _settings(angles_b, azimuths_b), t)
 
 
 @lru_cache(maxsize=64)

@@ -30,7 +30,9 @@ def textbook_angles(rule: str = "hedge") -> dict[str, tuple[float, float]]:
 
 @dataclass(frozen=True, eq=False)
 class EntangledPair(Resource):
-    """A shared |Phi+> pair measured at ``angles_a[s_A]`` by A and ``angles_b[s_B]`` by B (radians).
+    """A shared |Phi+> pair; A measures along the Bloch direction (``angles_a[s_A]``, ``azimuths_a[s_A]``),
+    B along (``angles_b[s_B]``, ``azimuths_b[s_B]``), radians (``pair.direction``; azimuths default to 0,
+    the X-Z plane).
 
     Outcomes 0, 1, or 2 = no click. ``backend``: "exact" (qiskit.quantum_info distribution sampled with
     numpy) or "aer" (qiskit-aer AerSimulator, one circuit per setting pair, shots = its rounds);
@@ -43,22 +45,35 @@ class EntangledPair(Resource):
     noise: Noise = field(default_factory=Noise)
     backend: str = "exact"
     aer_backend: object = None
+    azimuths_a: tuple[float, ...] | None = None
+    azimuths_b: tuple[float, ...] | None = None
 
     n_outcomes = 3
     kind = "entangled_pair"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "angles_a", tuple(float(a) for a in self.angles_a))
-        object.__setattr__(self, "angles_b", tuple(float(b) for b in self.angles_b))
-        if not self.angles_a or not self.angles_b or not all(map(math.isfinite, self.angles_a + self.angles_b)):
-            raise StrategyError(f"angles must be finite radians, got A={self.angles_a} B={self.angles_b}")
+        for side in "ab":
+            angles = tuple(float(a) for a in getattr(self, f"angles_{side}"))
+            azimuths = getattr(self, f"azimuths_{side}")
+            azimuths = (0.0,) * len(angles) if azimuths is None else tuple(float(p) for p in azimuths)
+            if not angles or len(azimuths) != len(angles) or not all(map(math.isfinite, angles + azimuths)):
+                raise StrategyError(f"{side.upper()}'s settings must be finite radians, one azimuth per angle; got "
+                                    f"angles {angles}, azimuths {azimuths}")
+            object.__setattr__(self, f"angles_{side}", angles)
+            object.__setattr__(self, f"azimuths_{side}", azimuths)
         if self.backend not in BACKENDS:
             raise StrategyError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 
     @cached_property
     def table(self) -> np.ndarray:
         """P(o_A, o_B | s_A, s_B) at the noise's storage time (from qiskit.quantum_info)."""
-        return pair.joint_table(self.noise, self.angles_a, self.angles_b)
+        return pair.joint_table(self.noise, self.angles_a, self.angles_b, azimuths_a=self.azimuths_a,
+                                azimuths_b=self.azimuths_b)
+
+    @property
+    def planar(self) -> bool:
+        """Every setting lies in the X-Z plane (no Y component)."""
+        return not any(self.azimuths_a) and not any(self.azimuths_b)
 
     def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
         if n_settings_a > len(self.angles_a) or n_settings_b > len(self.angles_b):
@@ -84,8 +99,8 @@ class EntangledPair(Resource):
         if ages.size and (not np.isfinite(ages).all() or ages.min() < 0):
             raise StrategyError("ages must be finite, non-negative storage times in seconds")
         n = self.noise
-        dir_a = np.column_stack(pair.direction(self.angles_a))
-        dir_b = np.column_stack(pair.direction(self.angles_b))
+        dir_a = pair.direction(self.angles_a, self.azimuths_a)
+        dir_b = pair.direction(self.angles_b, self.azimuths_b)
         store_a, store_b = n.stores
         return kernels.sample_stored_pair(
             pair.link_tensor(n.visibility), dir_a, dir_b, setting_a, setting_b, ages, n.t1, n.t2, store_a, store_b,
@@ -97,6 +112,7 @@ class EntangledPair(Resource):
         return {
             "kind": self.kind,
             "angles": {"A": list(self.angles_a), "B": list(self.angles_b)},
+            "azimuths": {"A": list(self.azimuths_a), "B": list(self.azimuths_b)},
             "noise": self.noise.to_dict(),
             "backend": self.backend,
         }
@@ -112,18 +128,20 @@ def quantum_strategy(
     backend: str = "exact",
     name: str = "quantum",
     aer_backend: object = None,
+    azimuths_a=None,
+    azimuths_b=None,
 ) -> Strategy:
-    """Each server measures at its input's angle and outputs the outcome; on no click, its fallback bit.
+    """Each server measures along its input's direction and outputs the outcome; on no click, its fallback bit.
 
     ``angles_a[x]`` may be None: A then ignores its qubit on input x and outputs ``fallback_a[x]``
-    (the optimum sometimes mixes quantum and classical inputs). Likewise for B.
+    (the optimum sometimes mixes quantum and classical inputs). Likewise for B. ``azimuths_*[x]`` (radians,
+    default 0) turn the direction out of the X-Z plane.
     """
+    def zeros(values):
+        return None if values is None else tuple(0.0 if v is None else v for v in values)
+
     resource = EntangledPair(
-        tuple(0.0 if a is None else a for a in angles_a),
-        tuple(0.0 if b is None else b for b in angles_b),
-        noise or Noise(),
-        backend,
-        aer_backend,
+        zeros(angles_a), zeros(angles_b), noise or Noise(), backend, aer_backend, zeros(azimuths_a), zeros(azimuths_b),
     )
 
     def rule(angles, fallback) -> LocalRule:

@@ -2,19 +2,30 @@
 
 Everything reduces to correlators. With outputs as +-1 (0 -> +1, 1 -> -1) the expected utility is
 U = k + sum_xy c[x, y] E[A_x B_y] (``Game.correlator_weights``). A server's final output on input x,
-whatever it does, is described by an *effective observable* o = (o_I, o_X, o_Z) on its half of the pair:
+whatever it does, is described by an *effective observable* o = (o_I, o_X, o_Y, o_Z) on its half of the pair:
 
-- output a constant bit (ignore the qubit): o = (+-1, 0, 0);
-- measure at angle theta, report the (possibly misread) outcome, fall back to bit f on no click:
-  o = (g, h sin 2theta, h cos 2theta) with g = (1 - L) d + L f and h = (1 - L) s, where L is the
+- output a constant bit (ignore the qubit): o = (+-1, 0, 0, 0);
+- measure along the Bloch direction n (``pair.direction``), report the (possibly misread) outcome, fall
+  back to bit f on no click: o = (g, h n) with g = (1 - L) d + L f and h = (1 - L) s, where L is the
   loss probability and d + s A the readout-error map (``noise.readout_affine``).
 
-Then E[A_x B_y] = o_A(x)^T R o_B(y), R the I/X/Z block of the Pauli tensor of the stored pair (from
-qiskit.quantum_info, noise included). For fixed B the best response of A is closed-form per input, so
-``solve`` grids B's choices (constants, and every angle on a grid with either fallback), takes A's best
-response exactly, and polishes the best candidates with a continuous optimizer. Classical rules are in
-the search space (both constant), so the quantum optimum is never below the classical one; when it is
-not above, the returned quantum strategy *is* the classical one and the advantage is 0.
+Then E[A_x B_y] = o_A(x)^T R o_B(y), R the Pauli tensor of the stored pair (from qiskit.quantum_info,
+noise included, or a device's measured tensor). For fixed B the best response of A is closed-form per
+input (measure along R o_B's Bloch part, or output the sign of its I part), so ``solve`` grids B's
+choices (constants, and every direction on a grid with either fallback), takes A's best response exactly,
+and refines the best candidates.
+
+Measurement directions anywhere on the sphere matter once the stored pair has a Bloch vector or its
+correlations are largest outside the X-Z plane: amplitude damping (T1) keeps the Y-Y correlation as large as
+X-X while Z-Z decays, so the best axes leave the X-Z plane. When the pair is *planar-symmetric* (no local
+Bloch vector, Y decoupled, and the Y-Y correlation no larger than the X-Z block's smaller singular value:
+every Werner pair with pure dephasing) the X-Z plane holds an optimum, and the solver uses the faster
+planar search with a finer grid. Otherwise it searches the sphere: a Fibonacci grid for B, A's exact best
+response, then seesaw (alternating exact best responses, which never lowers the value) from the best grid
+points and from the planar optimum, so the sphere result is never below the planar one.
+
+Classical rules are in the search space (both constant), so the quantum optimum is never below the
+classical one; when it is not above, the returned quantum strategy *is* the classical one and the advantage is 0.
 
 Independent checks for the noiseless game: ``tsirelson_value`` (Tsirelson's vector program reduced to
 one angle, exact for 2x2 XOR games) and ``tsirelson_sdp`` (the semidefinite program, needs cvxpy).
@@ -39,11 +50,31 @@ from .strategy import Strategy
 
 ADVANTAGE_TOL = 1e-9
 IXZ = [0, 1, 3]
+SPHERE_GRID = 256  # Fibonacci directions for B in the sphere search
+SEESAW_STARTS = 12  # best grid points refined by seesaw
+SEESAW_STEPS = 4000
+SYMMETRY_TOL = 1e-12
+
+
+def pair_tensor(noise: Noise) -> np.ndarray:
+    """The stored pair's Pauli tensor R[i, j] = <sigma_i (x) sigma_j>, i, j over I, X, Y, Z (rows: A)."""
+    return pair.pauli_tensor(pair.stored_state(noise))
 
 
 def pair_matrix(noise: Noise) -> np.ndarray:
     """The I/X/Z block of the stored pair's Pauli tensor (rows: A, columns: B)."""
-    return pair.pauli_tensor(pair.stored_state(noise))[np.ix_(IXZ, IXZ)]
+    return pair_tensor(noise)[np.ix_(IXZ, IXZ)]
+
+
+def planar_symmetric(R: np.ndarray) -> bool:
+    """Whether the X-Z plane holds an optimal pair of measurement directions for every game (module docstring):
+    no local Bloch vectors, Y decoupled from X and Z, and |R_YY| at most the X-Z block's smaller singular value."""
+    R = np.asarray(R, dtype=float)
+    if np.abs(R[0, 1:]).max() > SYMMETRY_TOL or np.abs(R[1:, 0]).max() > SYMMETRY_TOL:
+        return False
+    off_y = np.abs(np.r_[R[2, [1, 3]], R[[1, 3], 2]]).max()
+    smallest = np.linalg.svd(R[np.ix_([1, 3], [1, 3])], compute_uv=False).min()
+    return off_y <= SYMMETRY_TOL and abs(R[2, 2]) <= smallest + SYMMETRY_TOL
 
 
 def _party(noise: Noise, side: str) -> tuple[float, float, float]:
@@ -54,33 +85,53 @@ def _party(noise: Noise, side: str) -> tuple[float, float, float]:
     return loss, d, s
 
 
-def observable(theta: float | None, fallback: int, party: tuple[float, float, float]) -> np.ndarray:
-    """Effective observable of a party: measure at theta (None: output ``fallback`` without measuring)."""
+def observable(theta: float | None, fallback: int, party: tuple[float, float, float], phi: float | None = None
+               ) -> np.ndarray:
+    """Effective observable of a party: measure at theta (None: output ``fallback`` without measuring).
+
+    With ``phi`` None the vector is (I, X, Z) (the planar search); with an azimuth phi it is (I, X, Y, Z)."""
     pm = 1.0 - 2.0 * fallback
     if theta is None:
-        return np.array([pm, 0.0, 0.0])
+        return np.array([pm, 0.0, 0.0] if phi is None else [pm, 0.0, 0.0, 0.0])
     loss, d, s = party
     h = (1.0 - loss) * s
-    return np.array([(1.0 - loss) * d + loss * pm, h * math.sin(2 * theta), h * math.cos(2 * theta)])
+    g = (1.0 - loss) * d + loss * pm
+    if phi is None:
+        return np.array([g, h * math.sin(2 * theta), h * math.cos(2 * theta)])
+    return np.r_[g, h * pair.direction(theta, phi)]
 
 
 def strategy_value(c: np.ndarray, k: float, R: np.ndarray, obs_a: np.ndarray, obs_b: np.ndarray) -> float:
-    """k + sum_xy c[x,y] o_A(x)^T R o_B(y); obs_* are (2, 3) arrays of effective observables."""
+    """k + sum_xy c[x,y] o_A(x)^T R o_B(y); obs_* are (2, 3) or (2, 4) arrays of effective observables."""
     return float(k + np.einsum("xy,xi,ij,yj->", c, obs_a, R, obs_b))
 
 
 def _best_response(w: np.ndarray, party: tuple[float, float, float]) -> tuple[np.ndarray, ...]:
-    """A's best value against w (..., 3) and how: (value, measures?, theta, fallback bit)."""
+    """A's best value against w (..., 3 or 4) and how: (value, measures?, direction (..., dim - 1), fallback bit)."""
     loss, d, s = party
-    w0, wx, wz = w[..., 0], w[..., 1], w[..., 2]
+    w0, vec = w[..., 0], w[..., 1:]
     h = (1.0 - loss) * s
-    measured = (1.0 - loss) * d * w0 + loss * np.abs(w0) + abs(h) * np.hypot(wx, wz)
+    norm = np.hypot(vec[..., 0], vec[..., 1]) if vec.shape[-1] == 2 else np.sqrt((vec * vec).sum(axis=-1))
+    measured = (1.0 - loss) * d * w0 + loss * np.abs(w0) + abs(h) * norm
     constant = np.abs(w0)
     measures = measured > constant + 1e-15
     sign = 1.0 if h >= 0 else -1.0
-    theta = np.mod(np.arctan2(sign * wx, sign * wz) / 2.0, math.pi)
     fallback = (w0 < 0).astype(int)  # +1 (bit 0) when w0 >= 0
-    return np.maximum(measured, constant), measures, theta, fallback
+    return np.maximum(measured, constant), measures, sign * vec, fallback
+
+
+def _theta(vec) -> float:
+    """Planar angle of an (x, z) direction."""
+    return float(np.mod(np.arctan2(vec[..., 0], vec[..., 1]) / 2.0, math.pi))
+
+
+def _fibonacci(n: int) -> np.ndarray:
+    """n nearly uniform unit vectors on the sphere (golden-angle spiral), shape (n, 3)."""
+    i = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * i / n
+    r = np.sqrt(1.0 - z * z)
+    phi = i * math.pi * (3.0 - math.sqrt(5.0))
+    return np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
 
 
 def _b_candidates(party: tuple[float, float, float], grid: int) -> tuple[np.ndarray, list[tuple[float | None, int]]]:
@@ -100,20 +151,36 @@ def _grid_values(c, k, R, party_a, party_b, grid: int):
     return total, choices
 
 
-def quantum_lower_bound(games, p_xy, noise: Noise | None = None, *, grid: int = 90):
-    """The quantum value of ``solve`` without its polishing step: B's angles on a grid of ``grid`` per
-    [0, pi), A's exact best response. A lower bound within the grid's second-order error (about 4e-4 of
-    the game's scale at 2 degrees), a hundred times faster: for scans that call the solver many times.
-    ``games``: one Game (returns a float) or a sequence of them (returns a list; the noisy pair is built once).
+def _link(noise: Noise, device=None) -> tuple[np.ndarray, tuple, tuple]:
+    """(Pauli tensor R, party A, party B) of the link measured: the noise model's stored pair, or a device's
+    measured Bell-pair tensor and readout errors (``strategies.devices.Device``; loss still from ``noise``)."""
+    if device is None:
+        return pair_tensor(noise), _party(noise, "A"), _party(noise, "B")
+    parties = []
+    for loss, e in ((noise.loss_a, device.readout_a), (noise.loss_b, device.readout_b)):
+        parties.append((loss, *readout_affine(e)))
+    return np.asarray(device.tensor, dtype=float), parties[0], parties[1]
+
+
+def quantum_lower_bound(games, p_xy, noise: Noise | None = None, *, grid: int = 90, device=None):
+    """The quantum value of ``solve`` without its refining step: B's directions on a grid (``grid`` angles
+    per [0, pi) in the X-Z plane for a planar-symmetric pair, else the sphere grid), A's exact best response.
+    A lower bound within the grid's second-order error (about 4e-4 of the game's scale at 2 degrees, planar),
+    a hundred times faster: for scans that call the solver many times. ``games``: one Game (returns a
+    float) or a sequence of them (returns a list; the noisy pair is built once).
     """
     p = check_p_xy(p_xy)
     noise = noise or Noise()
-    R, party_a, party_b = pair_matrix(noise), _party(noise, "A"), _party(noise, "B")
+    R4, party_a, party_b = _link(noise, device)
+    planar = planar_symmetric(R4)
     many = not isinstance(games, Game)
     out = []
     for game in (games if many else [games]):
         c, k = game.correlator_weights(p)
-        out.append(float(_grid_values(c, k, R, party_a, party_b, grid)[0].max()))
+        if planar:
+            out.append(float(_grid_values(c, k, R4[np.ix_(IXZ, IXZ)], party_a, party_b, grid)[0].max()))
+        else:
+            out.append(float(_sphere_grid(c, k, R4, party_a, party_b)[0].max()))
     return out if many else out[0]
 
 
@@ -121,8 +188,11 @@ def quantum_lower_bound(games, p_xy, noise: Noise | None = None, *, grid: int = 
 class Solution:
     """What ``solve`` found. Values are expected utilities per round (= win rates at beta = 0).
 
-    ``angles[P][x]``: party P's measurement angle (radians) on input x, or None where it ignores its
-    qubit and outputs ``fallback[P][x]``; ``fallback[P][x]`` is also its output on no click.
+    ``angles[P][x]``, ``azimuths[P][x]``: party P's measurement direction (theta, phi) in radians on input x
+    (``pair.direction``), or None where it ignores its qubit and outputs ``fallback[P][x]``;
+    ``fallback[P][x]`` is also its output on no click. ``planar``: the pair was planar-symmetric, so the
+    X-Z plane was searched (azimuths 0); else the whole sphere. ``device``: the device whose measured link
+    the angles are fitted to, or None.
     """
 
     game: Game
@@ -136,6 +206,9 @@ class Solution:
     textbook_value: float
     uses_entanglement: bool
     checks: dict = field(default_factory=dict)
+    azimuths: dict[str, tuple[float | None, float | None]] | None = None
+    planar: bool = True
+    device: object = None
 
     @property
     def advantage(self) -> float:
@@ -144,20 +217,30 @@ class Solution:
     def classical_strategy(self, name: str = "classical") -> Strategy:
         return deterministic(*self.classical_rule, name=name)
 
+    def _backend(self, backend: str, aer_backend):
+        if self.device is not None:  # a device's link is sampled on its own noise model
+            return "aer", self.device
+        return backend, aer_backend
+
     def quantum_strategy(self, backend: str = "exact", name: str = "quantum", aer_backend=None) -> Strategy:
         """The optimal strategy; the classical rule itself when entanglement does not help."""
         if not self.uses_entanglement:
             return deterministic(*self.classical_rule, name=name)
+        backend, aer_backend = self._backend(backend, aer_backend)
+        az = self.azimuths or {"A": None, "B": None}
         return quantum_strategy(self.angles["A"], self.angles["B"], self.noise, fallback_a=self.fallback["A"],
-                                fallback_b=self.fallback["B"], backend=backend, name=name, aer_backend=aer_backend)
+                                fallback_b=self.fallback["B"], backend=backend, name=name, aer_backend=aer_backend,
+                                azimuths_a=az["A"], azimuths_b=az["B"])
 
-    def textbook_strategy(self, backend: str = "exact", name: str = "textbook") -> Strategy:
+    def textbook_strategy(self, backend: str = "exact", name: str = "textbook", aer_backend=None) -> Strategy:
         ang = textbook_angles(self.game.rule)
         fa, fb = self.checks["textbook_fallback"]
-        return quantum_strategy(ang["A"], ang["B"], self.noise, fallback_a=fa, fallback_b=fb, backend=backend, name=name)
+        backend, aer_backend = self._backend(backend, aer_backend)
+        return quantum_strategy(ang["A"], ang["B"], self.noise, fallback_a=fa, fallback_b=fb, backend=backend,
+                                name=name, aer_backend=aer_backend)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "p_xy": self.p_xy.tolist(),
             **self.game.to_dict(),
             "classical_value": self.classical_value,
@@ -166,65 +249,70 @@ class Solution:
             "advantage": self.advantage,
             "uses_entanglement": self.uses_entanglement,
             "angles": {p: list(v) for p, v in self.angles.items()},
+            "azimuths": {p: list(v) for p, v in (self.azimuths or {"A": (0.0, 0.0), "B": (0.0, 0.0)}).items()},
+            "measurement_search": "X-Z plane (planar-symmetric pair)" if self.planar else "Bloch sphere",
             "fallback": {p: list(v) for p, v in self.fallback.items()},
             "classical_rule": classical_rule_dict(*self.classical_rule),
             "noise": self.noise.to_dict(),
         }
+        if self.device is not None:
+            out["device"] = self.device.describe()
+        return out
 
 
 def _textbook(c, k, R, party_a, party_b, rule) -> tuple[float, tuple]:
+    """Value of the textbook angles (X-Z plane) with their best no-click fallbacks; R is the full 4x4 tensor."""
     ang = textbook_angles(rule)
     best = None
-    for fa, fb in itertools.product(RULES, RULES):  # the best no-click fallback for these angles
-        oa = np.array([observable(ang["A"][x], fa[x], party_a) for x in (0, 1)])
-        ob = np.array([observable(ang["B"][y], fb[y], party_b) for y in (0, 1)])
+    for fa, fb in itertools.product(RULES, RULES):
+        oa = np.array([observable(ang["A"][x], fa[x], party_a, 0.0) for x in (0, 1)])
+        ob = np.array([observable(ang["B"][y], fb[y], party_b, 0.0) for y in (0, 1)])
         v = strategy_value(c, k, R, oa, ob)
         if best is None or v > best[0] + 1e-15:
             best = (v, (fa, fb))
     return best
 
 
-def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180) -> Solution:
-    """Classical optimum, quantum optimum (angles, fallbacks) and textbook-angle value for ``p_xy``.
+def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180, device=None) -> Solution:
+    """Classical optimum, quantum optimum (directions, fallbacks) and textbook-angle value for ``p_xy``.
 
     ``noise`` describes the pair and detectors at the time of measurement (its ``storage_time`` is the
-    storage the angles are optimized for). ``grid`` is the number of angles per [0, pi) in the search
-    before polishing.
+    storage the directions are optimized for). ``grid`` is the number of angles per [0, pi) in the planar
+    search. ``device`` (``strategies.devices.Device``): fit to that device's measured Bell-pair tensor and
+    readout errors instead of the noise model's pair (``noise`` then only gives the loss).
     """
     if not isinstance(game, Game):
         raise StrategyError(f"game must be a Game, got {type(game).__name__}")
     p = check_p_xy(p_xy)
     noise = noise or Noise()
     c, k = game.correlator_weights(p)
-    R = pair_matrix(noise)
-    party_a, party_b = _party(noise, "A"), _party(noise, "B")
+    R4, party_a, party_b = _link(noise, device)
+    planar = planar_symmetric(R4)
+    R = R4[np.ix_(IXZ, IXZ)]
     cl_value, f_a, f_b = classical_optimum(game, p)
 
-    total, choices = _grid_values(c, k, R, party_a, party_b, grid)
-    flat = np.argsort(total, axis=None)[::-1][:8]
-    # Polishing moves a value by at most the grid's second-order error (below 1e-3 at 1 degree), so only
-    # candidates that close to the best grid value can end up best.
-    flat = [i for i in flat if total.flat[i] >= total.flat[flat[0]] - 1e-3]
-    best = (-np.inf, None, None)
-    for idx in flat:
-        k0, k1 = np.unravel_index(idx, total.shape)
-        cand = _polish(c, k, R, party_a, party_b, choices[k0], choices[k1])
-        if cand[0] > best[0]:
-            best = cand
-    q_value, b_choice, a_choice = best
+    q_value, b_choice, a_choice = _planar_optimum(c, k, R, party_a, party_b, grid)
+    azimuths = None
+    if not planar:
+        q_value, a_choice, b_choice, azimuths = _sphere_optimum(c, k, R4, party_a, party_b, a_choice, b_choice)
 
     uses = any(t is not None for t, _ in a_choice) and any(t is not None for t, _ in b_choice)
     if q_value <= cl_value + ADVANTAGE_TOL or not uses:
         q_value, uses = cl_value, False
         angles = {"A": (None, None), "B": (None, None)}
         fallback = {"A": f_a, "B": f_b}
+        azimuths = None
     else:
         angles = {"A": tuple(t for t, _ in a_choice), "B": tuple(t for t, _ in b_choice)}
         fallback = {"A": tuple(f for _, f in a_choice), "B": tuple(f for _, f in b_choice)}
-    tb_value, tb_fallback = _textbook(c, k, R, party_a, party_b, game.rule)
-    if uses:
+    tb_value, tb_fallback = _textbook(c, k, R4, party_a, party_b, game.rule)
+    if uses and planar:
         angles, fallback = _canonical(c, k, R, party_a, party_b, q_value, angles, fallback,
                                       (textbook_angles(game.rule), tb_value, tb_fallback))
+    elif uses:
+        azimuths = _canonical_azimuths(c, k, R4, party_a, party_b, q_value, angles, azimuths, fallback)
+    if azimuths is None:
+        azimuths = {P: tuple(None if t is None else 0.0 for t in angles[P]) for P in "AB"}
     return Solution(
         game=game,
         p_xy=p,
@@ -237,7 +325,26 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180) -> S
         textbook_value=tb_value,
         uses_entanglement=uses,
         checks={"textbook_fallback": tb_fallback, "grid": grid},
+        azimuths=azimuths,
+        planar=planar,
+        device=device,
     )
+
+
+def _planar_optimum(c, k, R, party_a, party_b, grid):
+    """Best X-Z-plane strategy: B on the angle grid with A's exact best response, the best few polished."""
+    total, choices = _grid_values(c, k, R, party_a, party_b, grid)
+    flat = np.argsort(total, axis=None)[::-1][:8]
+    # Polishing moves a value by at most the grid's second-order error (below 1e-3 at 1 degree), so only
+    # candidates that close to the best grid value can end up best.
+    flat = [i for i in flat if total.flat[i] >= total.flat[flat[0]] - 1e-3]
+    best = (-np.inf, None, None)
+    for idx in flat:
+        k0, k1 = np.unravel_index(idx, total.shape)
+        cand = _polish(c, k, R, party_a, party_b, choices[k0], choices[k1])
+        if cand[0] > best[0]:
+            best = cand
+    return best
 
 
 def _canonical(c, k, R, party_a, party_b, value, angles, fallback, textbook):
@@ -262,13 +369,34 @@ def _canonical(c, k, R, party_a, party_b, value, angles, fallback, textbook):
     return angles, fallback
 
 
+def _canonical_azimuths(c, k, R, party_a, party_b, value, angles, azimuths, fallback):
+    """A's first azimuth at 0 when turning A by -phi and B by +phi about Z keeps the value (a symmetry of
+    |Phi+> under relaxation towards |0>); otherwise the azimuths as found."""
+    first = next((p for t, p in zip(angles["A"], azimuths["A"]) if t is not None), None)
+    if not first:
+        return azimuths
+    turned = {"A": tuple(None if p is None else float(_wrap(p - first)) for p in azimuths["A"]),
+              "B": tuple(None if p is None else float(_wrap(p + first)) for p in azimuths["B"])}
+
+    def obs(P, party):
+        return np.array([observable(angles[P][i], fallback[P][i], party, turned[P][i]) for i in (0, 1)])
+
+    if abs(strategy_value(c, k, R, obs("A", party_a), obs("B", party_b)) - value) < 1e-12:
+        return turned
+    return azimuths
+
+
+def _wrap(phi: float) -> float:
+    return float(np.mod(phi + math.pi, 2 * math.pi) - math.pi)
+
+
 def _a_best(c, R, party_a, ob: np.ndarray) -> tuple[float, list[tuple[float | None, int]]]:
     value, how = 0.0, []
     for x in (0, 1):
         w = c[x, 0] * (R @ ob[0]) + c[x, 1] * (R @ ob[1])
-        val, measures, theta, fallback = _best_response(w, party_a)
+        val, measures, vec, fallback = _best_response(w, party_a)
         value += float(val)
-        how.append((float(theta) if measures else None, int(fallback)))
+        how.append((_theta(vec) if measures else None, int(fallback)))
     return value, how
 
 
@@ -296,6 +424,71 @@ def _polish(c, k, R, party_a, party_b, choice0, choice1):
     a_val, a_how = _a_best(c, R, party_a, ob)
     b_how = [(None if t is None else float(np.mod(t, math.pi)), int(f)) for t, f in ch]
     return k + a_val, b_how, a_how
+
+
+# -- the sphere search --------------------------------------------------------------------------------
+def _obs4(n, f: int, party) -> np.ndarray:
+    """Effective (I, X, Y, Z) observable measuring along the unit vector n (None: output f)."""
+    pm = 1.0 - 2.0 * f
+    if n is None:
+        return np.array([pm, 0.0, 0.0, 0.0])
+    loss, d, s = party
+    return np.r_[(1.0 - loss) * d + loss * pm, (1.0 - loss) * s * np.asarray(n, dtype=float)]
+
+
+def _sphere_grid(c, k, R, party_a, party_b):
+    """A's best-response value to every pair of B's sphere-grid choices, and the choices (direction or None, f)."""
+    dirs = _fibonacci(SPHERE_GRID)
+    choices = [(None, 0), (None, 1)] + [(n, f) for f in (0, 1) for n in dirs]
+    v = np.array([_obs4(n, f, party_b) for n, f in choices]) @ R.T
+    total = k + sum(_best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1))
+    return total, choices
+
+
+def _respond(c, R, party, ob: np.ndarray) -> tuple[float, list]:
+    """Exact best response of the party facing observables ``ob`` (2, 4) through R (rows: this party)."""
+    value, how = 0.0, []
+    for x in (0, 1):
+        w = c[x, 0] * (R @ ob[0]) + c[x, 1] * (R @ ob[1])
+        val, measures, vec, fallback = _best_response(w, party)
+        value += float(val)
+        norm = float(np.sqrt(vec @ vec))
+        how.append((vec / norm if measures and norm > 0 else None, int(fallback)))
+    return value, how
+
+
+def _seesaw(c, k, R, party_a, party_b, b_how) -> tuple[float, list, list]:
+    """Alternate exact best responses from B's choices ``b_how`` until the value stops rising."""
+    value = -np.inf
+    for _ in range(SEESAW_STEPS):
+        ob = np.array([_obs4(n, f, party_b) for n, f in b_how])
+        new, a_how = _respond(c, R, party_a, ob)
+        oa = np.array([_obs4(n, f, party_a) for n, f in a_how])
+        new, b_how = _respond(c.T, R.T, party_b, oa)
+        if new <= value + 1e-15:
+            break
+        value = new
+    ob = np.array([_obs4(n, f, party_b) for n, f in b_how])
+    oa = np.array([_obs4(n, f, party_a) for n, f in a_how])
+    return strategy_value(c, k, R, oa, ob), a_how, b_how
+
+
+def _sphere_optimum(c, k, R, party_a, party_b, a_planar, b_planar):
+    """Best strategy over all Bloch directions: seesaw from the best sphere-grid points and from the planar optimum.
+
+    Returns (value, A's choices, B's choices, azimuths) with choices as (theta or None, fallback)."""
+    total, choices = _sphere_grid(c, k, R, party_a, party_b)
+    flat = np.argsort(total, axis=None)[::-1][:SEESAW_STARTS]
+    starts = [[choices[i] for i in np.unravel_index(idx, total.shape)] for idx in flat]
+    starts.append([(None if t is None else pair.direction(t, 0.0), f) for t, f in b_planar])
+    best = max((_seesaw(c, k, R, party_a, party_b, b) for b in starts), key=lambda r: r[0])
+    value, a_how, b_how = best
+    settings = {P: [(None, f) if n is None else (pair.setting_of(n), f) for n, f in how]
+                for P, how in (("A", a_how), ("B", b_how))}
+    azimuths = {P: tuple(None if s is None else s[1] for s, _ in settings[P]) for P in "AB"}
+    a_choice = [(None if s is None else s[0], f) for s, f in settings["A"]]
+    b_choice = [(None if s is None else s[0], f) for s, f in settings["B"]]
+    return value, a_choice, b_choice, azimuths
 
 
 def _simplex(x0: np.ndarray, step: float) -> np.ndarray:

@@ -102,7 +102,9 @@ def test_exact_and_aer_agree_chi_square_over_16_cells(noise):
     x, y = draw_inputs(independent(0.4, 0.55), n, inputs)
     counts = []
     for backend, rng in (("exact", p_exact), ("aer", p_aer)):
-        s = quantum_strategy((0.3, 1.2), (2.1, 0.7), noise, fallback_a=(0, 1), fallback_b=(1, 1), backend=backend)
+        # one setting per party leaves the X-Z plane (azimuth != 0): Aer's RZ against the density matrix's
+        s = quantum_strategy((0.3, 1.2), (2.1, 0.7), noise, fallback_a=(0, 1), fallback_b=(1, 1), backend=backend,
+                             azimuths_a=(0.0, 1.1), azimuths_b=(-2.0, 0.0))
         a, b = s.play(x, y, rng)
         counts.append(np.bincount(((x.astype(int) * 2 + y) * 2 + a) * 2 + b, minlength=16))
     table = np.array(counts)
@@ -111,20 +113,23 @@ def test_exact_and_aer_agree_chi_square_over_16_cells(noise):
 
 
 def test_per_round_storage_formula_matches_qiskit_density_matrix():
+    """The Pauli-basis kernel (any Bloch direction, Y components included) against qiskit's density matrix
+    evolved through the Kraus channel and the RZ/RY measurement rotations."""
     rng = np.random.default_rng(0)
     for stored in ("both", "a", "b"):
         base = Noise(visibility=0.9, readout_a=(0.03, 0.01), readout_b=(0.0, 0.04), t1=50e-6, t2=30e-6, stored=stored)
         R = pair.link_tensor(base.visibility)
         for t in (0.0, 4e-6, 25e-6, 200e-6):
             ta, tb = rng.uniform(0, math.pi, 2)
-            table = pair.joint_table(base, (ta,), (tb,), t=t)[0, 0, :2, :2]
+            pa, pb = rng.uniform(-math.pi, math.pi, 2)
+            table = pair.joint_table(base, (ta,), (tb,), t=t, azimuths_a=(pa,), azimuths_b=(pb,))[0, 0, :2, :2]
             pm = np.array([1.0, -1.0])
             e1, e2 = math.exp(-t / base.t1), math.exp(-t / base.t2)
             sa, sb = base.stores
-            (ax, az), (bx, bz) = pair.direction(ta), pair.direction(tb)
-            ma, mb, c = kernels.stored_moments(R, float(ax), float(az), float(bx), float(bz),
-                                               e1 if sa else 1.0, e2 if sa else 1.0, e1 if sb else 1.0, e2 if sb else 1.0,
-                                               np.array(readout_affine(base.readout_a)), np.array(readout_affine(base.readout_b)))
+            T = np.empty((4, 4))
+            kernels.stored_tensor(R, e1 if sa else 1.0, e2 if sa else 1.0, e1 if sb else 1.0, e2 if sb else 1.0, T)
+            ma, mb, c = kernels.moments(T, pair.direction(ta, pa), pair.direction(tb, pb),
+                                        np.array(readout_affine(base.readout_a)), np.array(readout_affine(base.readout_b)))
             assert ma == pytest.approx(table.sum(1) @ pm, abs=1e-12)
             assert mb == pytest.approx(table.sum(0) @ pm, abs=1e-12)
             assert c == pytest.approx(pm @ table @ pm, abs=1e-12)
@@ -134,7 +139,8 @@ def test_per_round_storage_formula_matches_qiskit_density_matrix():
 def test_aged_pairs_sample_the_distribution_of_their_age(backend):
     """Rounds with per-round storage ages follow the exact distribution at that age (two ages mixed)."""
     noise = Noise.make(visibility=0.97, t1=40e-6, t2=30e-6, loss=0.02)
-    s = quantum_strategy((0.2, 1.0), (0.5, 2.5), noise, backend=backend)
+    az = {"azimuths_a": (0.7, 0.0), "azimuths_b": (0.0, -1.3)}  # Y components: T1 treats Y and Z differently
+    s = quantum_strategy((0.2, 1.0), (0.5, 2.5), noise, backend=backend, **az)
     n = 200_000
     inputs, play = streams(31, 2)
     x, y = draw_inputs(UNIFORM, n, inputs)
@@ -142,7 +148,7 @@ def test_aged_pairs_sample_the_distribution_of_their_age(backend):
     a, b = s.play(x, y, play, ages=ages)
     for age in (30e-6, 2e-6):
         sel = ages == age
-        table = pair.joint_table(noise, (0.2, 1.0), (0.5, 2.5), t=age)
+        table = pair.joint_table(noise, (0.2, 1.0), (0.5, 2.5), t=age, **az)
         expected = np.zeros(16)
         observed = np.bincount((((x[sel].astype(int) * 2 + y[sel]) * 2 + a[sel]) * 2 + b[sel]), minlength=16)
         px = np.bincount(x[sel].astype(int) * 2 + y[sel], minlength=4)

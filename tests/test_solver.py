@@ -117,3 +117,91 @@ def test_noisy_solver_against_brute_force_on_exact_tables(noise, dist):
     # second-order loss of a 2.5-degree miss per angle: sum |c| (1 - cos 5deg) <= 0.5 * 0.0038
     assert sol.quantum_value - brute <= 0.5 * (1 - math.cos(math.radians(5))) + 1e-12
     assert sol.quantum_strategy().value(g, p) == pytest.approx(sol.quantum_value, abs=1e-9)
+
+
+# -- measurement directions anywhere on the Bloch sphere ---------------------------------------------------
+T1_LIMITED = Noise.make(storage_time=0.1, t1=0.5, t2=1.0)  # T2 = 2 T1, t/T2 = 0.1, both halves stored
+
+
+def test_t1_decay_moves_the_optimum_out_of_the_x_z_plane():
+    """Amplitude damping keeps |<YY>| = |<XX>| = e^(-t/T1) while <ZZ> decays further: the best axes are X and Y.
+    Value 1/2 + sqrt(2)/4 e^(-t/T1) = 0.78947; the X-Z plane alone reaches only 0.76981."""
+    sol = solve(Game(), DISTRIBUTIONS["uniform"], T1_LIMITED)
+    assert not sol.planar
+    assert sol.quantum_value == pytest.approx(0.5 + math.sqrt(2) / 4 * math.exp(-0.2), abs=1e-9)
+    assert round(sol.quantum_value, 5) == 0.78947
+    assert any(abs(phi) > 0.1 for P in "AB" for phi in sol.azimuths[P])
+    # the directions found achieve that value on qiskit's density matrix (RZ and RY rotations)
+    assert sol.quantum_strategy().value(Game(), DISTRIBUTIONS["uniform"]) == pytest.approx(sol.quantum_value, abs=1e-9)
+    # and the X-Z plane's best is what the planar search alone returned before
+    planar = _brute_force(Game(), DISTRIBUTIONS["uniform"], T1_LIMITED, 72)
+    assert planar == pytest.approx(0.76981, abs=2e-4) and planar < sol.quantum_value - 0.019
+
+
+def test_storage_times_where_only_out_of_plane_directions_beat_classical():
+    """At t/T1 = 0.3 (T2 = 2 T1) the X-Z plane cannot reach the classical 0.75, the X-Y plane can."""
+    noise = Noise.make(storage_time=0.3, t1=1.0)
+    sol = solve(Game(), DISTRIBUTIONS["uniform"], noise)
+    assert _brute_force(Game(), DISTRIBUTIONS["uniform"], noise, 72) <= 0.75 + 1e-12  # only the classical rule
+    assert sol.uses_entanglement and sol.quantum_value == pytest.approx(0.5 + math.sqrt(2) / 4 * math.exp(-0.3), abs=1e-9)
+
+
+def test_planar_fast_path_only_for_symmetric_pairs():
+    from strategies.solver import pair_tensor, planar_symmetric
+
+    assert planar_symmetric(pair_tensor(Noise(visibility=0.8)))
+    assert planar_symmetric(pair_tensor(Noise.make(storage_time=1.0, t1=math.inf, t2=3.0, stored="a")))
+    assert not planar_symmetric(pair_tensor(T1_LIMITED))  # a Bloch vector along Z, and |YY| > |ZZ|
+    assert not planar_symmetric(pair_tensor(Noise.make(storage_time=0.1, t1=0.5, t2=0.2)))  # Bloch vector only
+
+
+def _random_setting(rng: np.random.Generator):
+    """A game, p(x,y) and noise drawn at random: finite T1 in most draws, T2 anywhere in (0, 2 T1] (so also
+    T2 > T1), either or both halves stored, loss, asymmetric readout errors."""
+    t1 = rng.uniform(5, 50) if rng.random() < 0.7 else math.inf
+    t2 = t1 * rng.uniform(0.2, 2.0) if t1 < math.inf else rng.uniform(5, 50)
+    noise = Noise(visibility=rng.uniform(0.8, 1.0), readout_a=tuple(rng.uniform(0, 0.04, 2)),
+                  readout_b=tuple(rng.uniform(0, 0.04, 2)), storage_time=rng.uniform(0, 0.4) * min(t1, t2), t1=t1,
+                  t2=t2, stored=("both", "a", "b")[rng.integers(3)], loss_a=rng.uniform(0, 0.1),
+                  loss_b=rng.uniform(0, 0.1))
+    if rng.random() < 0.5:
+        game = Game(beta=float(rng.choice([0.0, rng.uniform(0, 1)])), rule=("hedge", "challenge")[rng.integers(2)])
+    else:
+        game = Game.from_weights(rng.normal(size=4))
+    return game, rng.dirichlet(np.ones(4) * 2).reshape(2, 2), noise
+
+
+def _solver_how(sol, P):
+    """The solver's strategy for party P as (direction, output per outcome 0, 1, no click)."""
+    out = []
+    for t, phi, f in zip(sol.angles[P], sol.azimuths[P], sol.fallback[P]):
+        out.append((np.array([0, 0, 1.0]), (f, f, f)) if t is None else (pair.direction(t, phi), (0, 1, f)))
+    return out
+
+
+def _check_against_bloch_seesaw(seed: int) -> None:
+    from tests.bloch_seesaw import BlochSeesaw, detector
+
+    game, p, noise = _random_setting(np.random.default_rng(seed))
+    sol = solve(game, p, noise)
+    independent_ = BlochSeesaw(pair.stored_state(noise).data, game.table, p, detector(noise.readout_a, noise.loss_a),
+                               detector(noise.readout_b, noise.loss_b))
+    best = independent_.optimum(20, np.random.default_rng(10_000 + seed))
+    # never above the independent optimum, and equal to it
+    assert sol.quantum_value <= best + 1e-9, (seed, noise)
+    assert sol.quantum_value == pytest.approx(best, abs=1e-6), (seed, noise)
+    # the claimed value is what the returned strategy achieves, evaluated with projectors on the density matrix
+    if sol.uses_entanglement:
+        got = independent_.value(_solver_how(sol, "A"), _solver_how(sol, "B"))
+        assert got == pytest.approx(sol.quantum_value, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_solver_matches_independent_full_direction_seesaw(seed):
+    _check_against_bloch_seesaw(seed)
+
+
+@pytest.mark.slow
+def test_solver_matches_independent_full_direction_seesaw_on_100_random_noisy_settings():
+    for seed in range(100, 200):
+        _check_against_bloch_seesaw(seed)

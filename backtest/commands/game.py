@@ -108,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _angles(values) -> str:
-    return ", ".join("—" if v is None else f"{v:.4f}" for v in values)
+def _angles(values, azimuths=None) -> str:
+    azimuths = azimuths or [0.0] * len(values)
+    return ", ".join("—" if v is None else f"{v:.4f}" + (f" (φ {p:.4f})" if p else "") for v, p in zip(values, azimuths))
 
 
 def render(r: dict) -> str:
@@ -129,7 +130,9 @@ def render(r: dict) -> str:
         f"advantage       {r['advantage']:.6f}",
     ]
     if r["uses_entanglement"]:
-        lines.append(f"angles (rad)    A: {_angles(r['angles']['A'])}   B: {_angles(r['angles']['B'])}")
+        az = r.get("azimuths") or {}
+        lines.append(f"angles (rad)    A: {_angles(r['angles']['A'], az.get('A'))}   B: {_angles(r['angles']['B'], az.get('B'))}"
+                     f"   [θ; φ = azimuth out of the X-Z plane; searched: {r.get('measurement_search', 'X-Z plane')}]")
         lines.append(f"fallback bits   A: {r['fallback']['A']}   B: {r['fallback']['B']}  (no click, or qubit ignored)")
     else:
         lines.append("verdict         no quantum advantage for these statistics and this noise: "
