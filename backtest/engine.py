@@ -33,7 +33,7 @@ from .feeds import ArrayFeed, StreamFeed, lagged_inputs
 from .fills import FillModel, QueueFill
 from .hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
 from .indicators import NoisyRegime, NoisySignal, RollingCorrelation, check_causality, copy_indicator, make_indicator
-from .players import PLAYERS, REQUIRED, RoundChunk, build_players, fit, is_classical_local
+from .players import PLAYERS, REQUIRED, RoundChunk, build_players, certify_players, fit, is_classical_local
 from .result import Result
 from .risk import compare, hedging_efficiency
 from .supply import BellPairSupply, SupplyState
@@ -322,6 +322,7 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
     delay = run.delay if "delayed_comm" in plan.names else None
     fitted = fit(plan.game, x_train, y_train, fit_noise, delay, hedge)
     players = _players(plan, fitted, feed, backend, aer_backend)
+    certify_players(players, fitted, x_train, y_train, streams.rng(run.seed, "nosignal"))
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **fitted.game_dict()}]
     return Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, aer_backend,
                   test_prices)

@@ -22,9 +22,11 @@ from strategies import (
     Solution,
     Strategy,
     best_constant,
+    certify,
     deterministic,
     empirical_p_xy,
     follow_indicator,
+    play_rounds,
     solve,
     uncoordinated,
 )
@@ -68,14 +70,21 @@ class Player:
     def describe(self) -> dict:
         return {"name": self.name}
 
+    def strategies(self) -> list[Strategy]:
+        """The no-communication strategies this player plays (certified before the test window)."""
+        return []
+
 
 class LocalPlayer(Player):
     def __init__(self, name: str, strategy: Strategy):
         self.name, self.strategy = name, strategy
 
     def decide(self, chunk, rng, pairs=None):
-        a, b = self.strategy.play(chunk.x, chunk.y, rng)
+        a, b = play_rounds(self.strategy, chunk.x, chunk.y, rng)
         return a, b, None, None
+
+    def strategies(self) -> list[Strategy]:
+        return [self.strategy]
 
     def describe(self) -> dict:
         return self.strategy.describe() | {"name": self.name}
@@ -90,17 +99,20 @@ class QuantumPlayer(Player):
 
     def decide(self, chunk, rng, pairs=None):
         if not self.uses_pairs:  # entanglement does not help here: the fitted strategy is the classical rule
-            a, b = self.quantum.play(chunk.x, chunk.y, rng)
+            a, b = play_rounds(self.quantum, chunk.x, chunk.y, rng)
             return a, b, None, None
         if pairs is None:  # unlimited fresh pairs, stored for the noise model's storage time
-            a, b = self.quantum.play(chunk.x, chunk.y, rng)
+            a, b = play_rounds(self.quantum, chunk.x, chunk.y, rng)
             return a, b, np.ones(len(chunk), dtype=bool), None
         has, age = pairs
         a = np.empty(len(chunk), dtype=np.uint8)
         b = np.empty(len(chunk), dtype=np.uint8)
-        a[has], b[has] = self.quantum.play(chunk.x[has], chunk.y[has], rng, ages=age[has])
-        a[~has], b[~has] = self.fallback.play(chunk.x[~has], chunk.y[~has], rng)
+        a[has], b[has] = play_rounds(self.quantum, chunk.x[has], chunk.y[has], rng, ages=age[has])
+        a[~has], b[~has] = play_rounds(self.fallback, chunk.x[~has], chunk.y[~has], rng)
         return a, b, has, age
+
+    def strategies(self) -> list[Strategy]:
+        return [self.quantum, self.fallback]
 
     def describe(self) -> dict:
         return self.quantum.describe() | {"name": self.name, "fallback": self.fallback.describe()}
@@ -277,3 +289,12 @@ def is_classical_local(player: Player, custom: dict) -> bool:
     if player.name in custom:
         return not custom[player.name].quantum
     return player.name in LOCAL and player.name not in ("quantum", "textbook")
+
+
+def certify_players(players: list[Player], fitted: Fit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+    """Refuse any no-communication player whose strategy could signal or beats quantum correlations
+    (``strategies.certify``: declared resource table, Tsirelson-Landau-Masanes and game bounds, and the
+    counterfactual check on the training inputs with the partner's inputs permuted)."""
+    for player in players:
+        for strategy in player.strategies():
+            certify(player.name, strategy, fitted.game, fitted.p_xy, x, y, rng)

@@ -24,6 +24,7 @@ PURPOSES = {
     "indicator:B": "server B's indicator noise",
     "indicator:rows": "an indicator's uniforms per block of rows, under its own seed (any chunking, same numbers)",
     "causality": "cut points and noise of the causality check of custom indicators",
+    "nosignal": "the counterfactual no-signalling check of local strategies (partner's inputs permuted, same uniforms)",
     "game:inputs": "qcoord game: the simulated indicator bits",
 }
 

@@ -5,7 +5,8 @@ Public API: ``Game``, ``independent``, ``empirical_p_xy``, ``check_p_xy``, ``Noi
 ``LocalRule``, resources (``NoResource``, ``SharedRandomness``, ``LocalRandomness``, ``EntangledPair``),
 classical strategies (``classical_optimum``, ``deterministic``, ``uncoordinated``,
 ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
-with its ``Solution``, the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
+with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
+``SignallingError`` (no-signalling and the quantum bound, enforced), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
 """
 
 from .classical import (
@@ -20,9 +21,10 @@ from .classical import (
 from .errors import StrategyError
 from .game import Game, check_p_xy, empirical_p_xy, independent
 from .noise import Noise
+from .nosignal import SignallingError, certify
 from .quantum import EntangledPair, quantum_strategy, textbook_angles
 from .solver import Solution, quantum_lower_bound, solve, tsirelson_sdp, tsirelson_value
-from .strategy import LocalRandomness, LocalRule, NoResource, Resource, SharedRandomness, Strategy
+from .strategy import LocalRandomness, LocalRule, NoResource, Resource, SharedRandomness, Strategy, play_rounds
 
 __all__ = [
     "EntangledPair",
@@ -32,12 +34,14 @@ __all__ = [
     "NoResource",
     "Noise",
     "Resource",
+    "SignallingError",
     "SharedRandomness",
     "Solution",
     "Strategy",
     "StrategyError",
     "always_hedge_positive",
     "best_constant",
+    "certify",
     "check_p_xy",
     "classical_optimum",
     "deterministic",
@@ -45,6 +49,7 @@ __all__ = [
     "empirical_p_xy",
     "follow_indicator",
     "independent",
+    "play_rounds",
     "quantum_lower_bound",
     "quantum_strategy",
     "solve",

@@ -1,9 +1,13 @@
 """Strategies that cannot signal: two local rules and a shared resource.
 
-A ``Strategy`` plays rounds as arrays. Server A's rule is called with A's inputs only and chooses a
-*setting*; B's likewise. The ``Resource`` sees the two settings (never the inputs) and answers each side
-with an outcome; each rule maps (own input, own outcome) to its output. Nothing in this flow carries
-one side's input to the other, so no strategy built from these parts can signal, whatever its rules.
+A ``Strategy`` plays rounds as arrays through one flow, ``play_rounds``, which the engine calls: server
+A's rule is called with A's inputs only and chooses a *setting*; B's likewise. The ``Resource`` sees the
+two settings (never the inputs) and answers each side with an outcome; each rule maps (own input, own
+outcome) to its output. ``Strategy.play`` is that flow and cannot be overridden (a subclass that tries
+is refused when it is defined), and a resource outside this package cannot bring its own sampler: it
+declares its joint behaviour ``P(o_A, o_B | s_A, s_B)`` and the flow samples that table. What the flow
+cannot see by construction (rules sharing state, a declared table that signals or exceeds quantum
+correlations) ``strategies.nosignal.certify`` checks before a backtest plays.
 
 Resources: ``NoResource`` (deterministic rules), ``SharedRandomness`` (a common fair bit),
 ``LocalRandomness`` (an independent fair bit each) and, in ``strategies.quantum``, ``EntangledPair``.
@@ -46,11 +50,27 @@ def sample_table(table: np.ndarray, setting_a: np.ndarray, setting_b: np.ndarray
 
 
 # -- resources ----------------------------------------------------------------------------------
+def _builtin(cls) -> bool:
+    return cls.__module__.split(".")[0] == __name__.split(".")[0]
+
+
 class Resource(ABC):
-    """What the two servers share. Sees settings, never inputs."""
+    """What the two servers share. Sees settings, never inputs.
+
+    A resource defined outside ``strategies`` declares ``joint`` only; the flow samples that table (so
+    what was checked is what plays). Overriding ``sample`` there is refused.
+    """
 
     n_outcomes: int = 1
     kind: str = "none"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "sample" in cls.__dict__ and not _builtin(cls):
+            raise StrategyError(
+                f"resource {cls.__name__} overrides Resource.sample: a custom resource declares its joint behaviour "
+                "P(o_A, o_B | s_A, s_B) in joint(), which is checked for no-signalling and against the quantum bound, "
+                "and the engine samples that table; it cannot bring its own sampler")
 
     @abstractmethod
     def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
@@ -150,19 +170,21 @@ class Strategy:
     rule_b: LocalRule
     resource: Resource = field(default_factory=NoResource)
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "play" in cls.__dict__:
+            raise StrategyError(
+                f"strategy class {cls.__name__} overrides Strategy.play: the engine runs every strategy through one "
+                "flow (each server's rule sees its own inputs only, the resource sees settings only), so that no "
+                "strategy can signal; change the local rules or the resource instead")
+
     @property
     def quantum(self) -> bool:
         return self.resource.kind == "entangled_pair"
 
     def play(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, ages=None) -> tuple[np.ndarray, np.ndarray]:
         """Outputs (a, b) per round for inputs (x, y); ``ages`` (seconds) per round for a stored pair."""
-        x, y = as_bits(x, "x"), as_bits(y, "y")
-        if x.shape != y.shape:
-            raise StrategyError(f"x and y must have the same number of rounds, got {x.size} and {y.size}")
-        sa = self.rule_a.setting(x)  # A's rule sees x only
-        sb = self.rule_b.setting(y)  # B's rule sees y only
-        oa, ob = self.resource.sample(sa, sb, rng, ages=ages)  # the resource sees settings only
-        return self.rule_a.output(x, oa), self.rule_b.output(y, ob)
+        return play_rounds(self, x, y, rng, ages)
 
     def behaviour(self) -> np.ndarray:
         """Exact P(a, b | x, y), shape (2, 2, 2, 2) indexed [x, y, a, b]."""
@@ -198,3 +220,22 @@ class Strategy:
             "B": {"settings": list(self.rule_b.settings), "outputs": [list(r) for r in self.rule_b.outputs]},
             "resource": self.resource.describe(),
         }
+
+
+def sample_resource(resource: Resource, setting_a, setting_b, rng: np.random.Generator, ages=None):
+    """Outcomes per round: a built-in resource's own sampler, or a custom resource's declared table."""
+    if _builtin(type(resource)):
+        return resource.sample(setting_a, setting_b, rng, ages=ages)
+    return Resource.sample(resource, setting_a, setting_b, rng)
+
+
+def play_rounds(strategy: Strategy, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, ages=None):
+    """The one flow every strategy plays through: A's rule gets x only, B's rule y only, the resource the two
+    settings only. Returns outputs (a, b) per round (uint8); ``ages`` (seconds) per round for a stored pair."""
+    x, y = as_bits(x, "x"), as_bits(y, "y")
+    if x.shape != y.shape:
+        raise StrategyError(f"x and y must have the same number of rounds, got {x.size} and {y.size}")
+    sa = strategy.rule_a.setting(x)
+    sb = strategy.rule_b.setting(y)
+    oa, ob = sample_resource(strategy.resource, sa, sb, rng, ages)
+    return strategy.rule_a.output(x, oa), strategy.rule_b.output(y, ob)
