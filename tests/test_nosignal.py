@@ -67,6 +67,16 @@ def test_a_resource_with_its_own_sampler_is_refused_when_the_class_is_defined():
                 return setting_b.copy(), setting_a.copy()  # each side learns the other's setting
 
 
+def _box(n_a: int, n_b: int, cells) -> np.ndarray:
+    """P(o_A, o_B | s_A, s_B) from cells(s_A, s_B) -> [((o_A, o_B), probability), ...]."""
+    t = np.zeros((n_a, n_b, 2, 2))
+    for sa in range(n_a):
+        for sb in range(n_b):
+            for (oa, ob), p in cells(sa, sb):
+                t[sa, sb, oa, ob] = p
+    return t
+
+
 class Courier(Resource):
     """Declares honestly what it does: B's outcome is A's setting. Signalling, so refused."""
 
@@ -74,11 +84,7 @@ class Courier(Resource):
     kind = "courier"
 
     def joint(self, n_a, n_b):
-        t = np.zeros((n_a, n_b, 2, 2))
-        for sa in range(n_a):
-            for sb in range(n_b):
-                t[sa, sb, 0, sa] = 1.0  # A's outcome 0, B's outcome = A's setting
-        return t
+        return _box(n_a, n_b, lambda sa, sb: [((0, sa), 1.0)])  # A's outcome 0, B's outcome = A's setting
 
 
 def test_a_declared_table_that_signals_is_refused_in_run_backtest():
@@ -128,12 +134,7 @@ class PRBox(Resource):
     kind = "pr_box"
 
     def joint(self, n_a, n_b):
-        t = np.zeros((n_a, n_b, 2, 2))
-        for sa in range(n_a):
-            for sb in range(n_b):
-                for oa in (0, 1):
-                    t[sa, sb, oa, oa ^ (sa & sb)] = 0.5
-        return t
+        return _box(n_a, n_b, lambda sa, sb: [((oa, oa ^ (sa & sb)), 0.5) for oa in (0, 1)])
 
 
 def _pr_strategy() -> Strategy:
