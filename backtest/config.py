@@ -42,8 +42,12 @@ class RunSettings:
         DEFAULT_STRATEGIES, metavar="A,B,...",
         help=f"strategies to compare: {','.join(LOCAL + COMMUNICATING)} (uncoordinated and oracle always run)")
     backend: str = option("exact", help="quantum sampler", choices=("exact", "aer"))
-    device: str | None = option(help="fake IBM device noise model for the quantum strategy (extra 'ibm')",
+    device: str | None = option(help="fake IBM device (extra 'ibm'): every quantum strategy plays on its noise "
+                                     "model and the directions are fitted to the Bell pair it prepares",
                                 metavar="NAME")
+    qubits: tuple[int, ...] | None = option(help="the device's physical qubits for A and B (unset: the coupled pair "
+                                                 "with the smallest two-qubit + readout error)", metavar="A,B",
+                                            counts=(2,), lo=0)
     train_fraction: float = option(0.5, help="share of rounds to fit on", lo=0, hi=1, open_lo=True, open_hi=True)
     refit_every: int | None = option(help="re-fit every K test rounds (walk-forward)", unit="rounds", lo=1,
                                      metavar="K")

@@ -172,7 +172,7 @@ class Fitted:
     exposure: float
     fit_noise: Noise
     backend: str
-    aer_backend: object
+    device: object  # strategies.devices.Device, or None
     test_prices: np.ndarray  # share prices of the first test round
 
 
@@ -225,6 +225,7 @@ def _plan(source, cfg: RunConfig, given: Given) -> Plan:
     noise = given.noise if given.noise is not None else cfg.noise.build()
     fill = given.fill if given.fill is not None else cfg.fill.build()
     supply = given.supply if given.supply is not None else cfg.supply.build()
+    check_device(run, noise, supply)
     if source is None:
         source = cfg.source.pair(run.seed) if cfg.source.kind == "synthetic" else cfg.source.load()
     elif isinstance(source, str):
@@ -238,6 +239,20 @@ def _plan(source, cfg: RunConfig, given: Given) -> Plan:
     built = given.indicators if given.indicators is not None else cfg.indicators.build()
     inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode)
     return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given)
+
+
+def check_device(run, noise: Noise, supply) -> None:
+    """A device brings its own gates, T1/T2 and readout: of our noise only photon loss still applies."""
+    if run.qubits is not None and not run.device:
+        raise BacktestError("qubits chooses the physical qubits of a device: give device too (--device NAME)")
+    if not run.device:
+        return
+    if noise != Noise(loss_a=noise.loss_a, loss_b=noise.loss_b):
+        raise BacktestError(f"device {run.device} brings its own noise (gates, T1/T2, readout): of the noise options "
+                            "only loss applies with it; drop visibility, readout error, storage time, T1 and T2")
+    if supply is not None:
+        raise BacktestError(f"device {run.device}: storing pairs in a Bell-pair memory is not modelled on a device; "
+                            "drop the supply options")
 
 
 def _make_feed(plan: Plan):
@@ -309,22 +324,22 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
     # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
     test_prices = feed.share_price(w.train_end)
     exposure = plan.fill.game_exposure(test_prices, minutes_per_round(feed))
-    backend, aer_backend = run.backend, None
-    if run.device:
-        from strategies.devices import device_backend
+    backend, device = run.backend, None
+    if run.device:  # every quantum player plays on the device, with directions fitted to the pair it prepares
+        from strategies.devices import device as device_named
 
-        aer_backend, backend = device_backend(run.device), "aer"
+        device, backend = device_named(run.device, tuple(run.qubits) if run.qubits else None), "aer"
     fit_noise = plan.noise
     if plan.supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
         age = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds)
         fit_noise = replace(plan.noise, storage_time=age)
     hedge = HedgeCalibration.fit(train_cells.stats(), exposure) if plan.calibrate else None
     delay = run.delay if "delayed_comm" in plan.names else None
-    fitted = fit(plan.game, x_train, y_train, fit_noise, delay, hedge)
-    players = _players(plan, fitted, feed, backend, aer_backend)
+    fitted = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
+    players = _players(plan, fitted, feed, backend, device)
     certify_players(players, fitted, x_train, y_train, streams.rng(run.seed, "nosignal"))
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **fitted.game_dict()}]
-    return Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, aer_backend,
+    return Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, device,
                   test_prices)
 
 
@@ -353,8 +368,9 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
             hi = refits[0] if refits[0] > lo else hi
         if refits and refits[0] == lo:
             refits.pop(0)
-            fit_now = _refit(feed, plan.game, fitted.fit_noise, plan.names, run.delay, lo, w.n_train, fitted.exposure)
-            players = _players(plan, fit_now, feed, fitted.backend, fitted.aer_backend)
+            fit_now = _refit(feed, plan.game, fitted.fit_noise, plan.names, run.delay, lo, w.n_train, fitted.exposure,
+                             fitted.device)
+            players = _players(plan, fit_now, feed, fitted.backend, fitted.device)
             fitted.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
             continue
         x, y = feed.inputs(lo, hi)
@@ -550,7 +566,7 @@ def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk
 
 
 def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, start: int, n_train: int,
-           exposure: float):
+           exposure: float, device=None):
     """Walk-forward re-fit on the ``n_train`` rounds before ``start`` (indicator thresholds included); with
     ``game`` None the hedge game is re-calibrated on that window."""
     feed.fit_indicators(start - n_train, start)
@@ -560,4 +576,4 @@ def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, 
         cells = CellSums()
         cells.add(x, y, feed.round_data(start - n_train, start)["returns"])
         hedge = HedgeCalibration.fit(cells.stats(), exposure)
-    return fit(game, x, y, noise, delay if "delayed_comm" in names else None, hedge)
+    return fit(game, x, y, noise, delay if "delayed_comm" in names else None, hedge, device)

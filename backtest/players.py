@@ -214,13 +214,14 @@ class Fit:
         return out
 
 
-def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None, hedge=None) -> Fit:
+def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None, hedge=None, device=None) -> Fit:
     """Fit the game statistics and strategies on training inputs; with ``hedge`` (a HedgeCalibration of the
-    same rounds) the game is its calibrated hedge game."""
+    same rounds) the game is its calibrated hedge game; with ``device`` (strategies.devices.Device) the
+    directions are fitted to the Bell pair that device prepares."""
     p = empirical_p_xy(x, y) if hedge is None else hedge.p_xy
     if hedge is not None:
         game = hedge.game
-    solution = solve(game, p, noise)
+    solution = solve(game, p, noise, device=device)
     _, constant = best_constant(game, p)
     delayed = fit_delayed(game, x, y, delay) if delay else None
     return Fit(p, game, solution, constant, delayed, delay, x.size, noise, hedge)

@@ -162,6 +162,18 @@ def _hedge_section(doc: dict) -> list[str]:
     return out
 
 
+def _device_paragraph(d: dict) -> str:
+    """The device every quantum strategy played on, the qubit pair and the calibration it was chosen on."""
+    ro = ", ".join(f"{(e01 + e10) / 2:.2%}" for e01, e10 in d["readout_error"])
+    t1 = ", ".join(f"{v:.0f}" for v in d["t1_us"])
+    t2 = ", ".join(f"{v:.0f}" for v in d["t2_us"])
+    how = f"chosen by the rule: {d['pair_rule']}" if d.get("pair") == "chosen" else "given with --qubits"
+    return (f"<p><b>Device.</b> Every quantum strategy played on {html.escape(d['name'])}'s noise model, A on physical "
+            f"qubit {d['qubits'][0]} and B on {d['qubits'][1]} ({html.escape(how)}): two-qubit gate error "
+            f"{d['two_qubit_gate_error']:.2%}, readout errors {ro}, T1 {t1} µs, T2 {t2} µs; the Bell pair it prepares "
+            f"has fidelity {d['bell_fidelity']:.4f}, and the measurement directions were fitted to it.</p>")
+
+
 def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
     """HTML of a run from its metrics.json document and figures {name: (png bytes, caption)}."""
     src, game = doc["source"], doc["game"]
@@ -197,6 +209,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
             f"advantage <b>{_fmt(game['advantage'])}</b>",
         ]) + f" ({_game_name(game)}).</p>",
         f"<p>Measurement angles: {html.escape(ang_txt) if game.get('uses_entanglement') else 'none: entanglement does not help, the quantum strategy is the classical rule'}.</p>",
+        *([_device_paragraph(game["device"])] if game.get("device") else []),
         "<h2>Metrics of the combined book (test window)</h2>",
         _table(metrics_table(doc), "metrics"),
         _flags(doc),

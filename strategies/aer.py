@@ -117,6 +117,16 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
     noise = resource.noise
     if resource.aer_backend is not None and not (noise.ideal or noise == Noise(loss_a=noise.loss_a, loss_b=noise.loss_b)):
         raise StrategyError("a device backend brings its own noise model: use Noise() (loss only) with it")
+    device = resource.aer_backend if hasattr(resource.aer_backend, "qubits") else None  # a devices.Device
+    if device is not None:
+        if ages is not None:
+            raise StrategyError(f"storage of the pair on {device.name} is not modelled: a device run takes fresh pairs "
+                                "(no Bell-pair memory)")
+        # photon loss is not a device property: drawn here, so no herald qubit lands on a noisy physical qubit
+        out_a, out_b = sample_aer(_on_device(resource), setting_a, setting_b, rng)
+        out_a[rng.random(out_a.size) < noise.loss_a] = 2
+        out_b[rng.random(out_b.size) < noise.loss_b] = 2
+        return out_a, out_b
     n_b = len(resource.angles_b)
     group = setting_a.astype(np.intp) * n_b + setting_b
     n_combo = len(resource.angles_a) * n_b
@@ -142,8 +152,10 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
         if resource.aer_backend is not None:
             from qiskit import transpile
 
-            backend = resource.aer_backend
-            qc = transpile(qc, backend, optimization_level=1, seed_transpiler=int(seed))
+            backend, layout = resource.aer_backend, getattr(resource, "layout", None)
+            if isinstance(backend, _Placed):
+                backend, layout = backend.simulator, backend.layout
+            qc = transpile(qc, backend, initial_layout=layout, optimization_level=1, seed_transpiler=int(seed))
         else:
             backend = _simulator(noise)
         codes_a, codes_b, reps = [], [], []
@@ -156,3 +168,18 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
         out_a[rows] = np.repeat(np.array(codes_a, dtype=np.uint8), reps)
         out_b[rows] = np.repeat(np.array(codes_b, dtype=np.uint8), reps)
     return out_a, out_b
+
+
+class _Placed:
+    """A device's simulator with the physical qubits the pair must sit on."""
+
+    def __init__(self, simulator, layout: list[int]):
+        self.simulator, self.layout = simulator, layout
+
+
+def _on_device(resource):
+    """The resource without loss (drawn by the caller), on the device's simulator at its pair of qubits."""
+    from dataclasses import replace
+
+    device = resource.aer_backend
+    return replace(resource, noise=Noise(), aer_backend=_Placed(device.simulator, list(device.qubits)))

@@ -109,6 +109,12 @@ class Game:
         x, y, a, b = (np.asarray(v, dtype=np.uint8) for v in (x, y, a, b))
         return kernels.utility(self.table.ravel(), x, y, a, b)
 
+    @property
+    def has_wins(self) -> bool:
+        """Whether every round has a winning relation worth 1 and a losing one worth 0 (the paper's game at
+        beta 0 or 1): only then is a win rate the game's score; otherwise compare utilities."""
+        return self.kind == "paper" and self.beta in (0.0, 1.0)
+
     def win(self, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """True where the round chose its inputs' better relation, o = a XOR b = ``target(x, y)``.
 

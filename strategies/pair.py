@@ -41,7 +41,7 @@ def setting_of(n: np.ndarray) -> tuple[float, float]:
     """(theta, phi) of a Bloch direction; in the X-Z plane (y = 0) phi = 0 and theta in [0, pi), else
     theta in (0, pi/2) and phi in (-pi, pi]."""
     x, y, z = (float(v) for v in np.asarray(n, dtype=float) / np.linalg.norm(n))
-    if abs(y) <= 1e-12:
+    if abs(y) <= 1e-12 or math.hypot(x, y) <= 1e-9:  # in the X-Z plane, or at a pole (where phi means nothing)
         return float(np.mod(math.atan2(x, z) / 2.0, math.pi)), 0.0
     return math.acos(max(-1.0, min(1.0, z))) / 2.0, math.atan2(y, x)
 

@@ -130,12 +130,14 @@ def quantum_strategy(
     aer_backend: object = None,
     azimuths_a=None,
     azimuths_b=None,
+    flipped_a=(False, False),
+    flipped_b=(False, False),
 ) -> Strategy:
     """Each server measures along its input's direction and outputs the outcome; on no click, its fallback bit.
 
     ``angles_a[x]`` may be None: A then ignores its qubit on input x and outputs ``fallback_a[x]``
     (the optimum sometimes mixes quantum and classical inputs). Likewise for B. ``azimuths_*[x]`` (radians,
-    default 0) turn the direction out of the X-Z plane.
+    default 0) turn the direction out of the X-Z plane. ``flipped_*[x]``: report the opposite of the outcome.
     """
     def zeros(values):
         return None if values is None else tuple(0.0 if v is None else v for v in values)
@@ -144,8 +146,10 @@ def quantum_strategy(
         zeros(angles_a), zeros(angles_b), noise or Noise(), backend, aer_backend, zeros(azimuths_a), zeros(azimuths_b),
     )
 
-    def rule(angles, fallback) -> LocalRule:
-        rows = tuple((fallback[x],) * 3 if angles[x] is None else (0, 1, fallback[x]) for x in (0, 1))
+    def rule(angles, fallback, flipped) -> LocalRule:
+        rows = tuple((fallback[x],) * 3 if angles[x] is None else (int(flipped[x]), 1 - int(flipped[x]), fallback[x])
+                     for x in (0, 1))
         return LocalRule(outputs=rows, settings=(0, 1))
 
-    return Strategy(name, rule(list(angles_a), fallback_a), rule(list(angles_b), fallback_b), resource)
+    return Strategy(name, rule(list(angles_a), fallback_a, flipped_a), rule(list(angles_b), fallback_b, flipped_b),
+                    resource)

@@ -21,8 +21,9 @@ X-X while Z-Z decays, so the best axes leave the X-Z plane. When the pair is *pl
 Bloch vector, Y decoupled, and the Y-Y correlation no larger than the X-Z block's smaller singular value:
 every Werner pair with pure dephasing) the X-Z plane holds an optimum, and the solver uses the faster
 planar search with a finer grid. Otherwise it searches the sphere: a Fibonacci grid for B, A's exact best
-response, then seesaw (alternating exact best responses, which never lowers the value) from the best grid
-points and from the planar optimum, so the sphere result is never below the planar one.
+response, then a short seesaw (alternating exact best responses, which never lowers the value) from the best
+grid points and from the planar optimum; the best few are polished (Nelder-Mead over B's directions with A
+best-responding, then seesaw to convergence), so the sphere result is never below the planar one.
 
 Classical rules are in the search space (both constant), so the quantum optimum is never below the
 classical one; when it is not above, the returned quantum strategy *is* the classical one and the advantage is 0.
@@ -51,7 +52,9 @@ from .strategy import Strategy
 ADVANTAGE_TOL = 1e-9
 IXZ = [0, 1, 3]
 SPHERE_GRID = 256  # Fibonacci directions for B in the sphere search
-SEESAW_STARTS = 12  # best grid points refined by seesaw
+SEESAW_STARTS = 32  # best grid points refined by a short seesaw
+SEESAW_ROUGH = 40  # steps of that short seesaw
+POLISHED = 4  # best of those polished to convergence
 SEESAW_STEPS = 4000
 SYMMETRY_TOL = 1e-12
 
@@ -85,17 +88,21 @@ def _party(noise: Noise, side: str) -> tuple[float, float, float]:
     return loss, d, s
 
 
-def observable(theta: float | None, fallback: int, party: tuple[float, float, float], phi: float | None = None
-               ) -> np.ndarray:
-    """Effective observable of a party: measure at theta (None: output ``fallback`` without measuring).
+def observable(theta: float | None, fallback: int, party: tuple[float, float, float], phi: float | None = None,
+               flip: bool = False) -> np.ndarray:
+    """Effective observable of a party: measure at theta (None: output ``fallback`` without measuring) and report
+    the outcome, or its opposite with ``flip``.
 
-    With ``phi`` None the vector is (I, X, Z) (the planar search); with an azimuth phi it is (I, X, Y, Z)."""
+    Flipping is not measuring the opposite direction once readout errors are asymmetric: the readout's bias d
+    changes sign with the report, not with the direction. With ``phi`` None the vector is (I, X, Z) (the planar
+    search); with an azimuth phi it is (I, X, Y, Z)."""
     pm = 1.0 - 2.0 * fallback
     if theta is None:
         return np.array([pm, 0.0, 0.0] if phi is None else [pm, 0.0, 0.0, 0.0])
     loss, d, s = party
-    h = (1.0 - loss) * s
-    g = (1.0 - loss) * d + loss * pm
+    sign = -1.0 if flip else 1.0
+    h = sign * (1.0 - loss) * s
+    g = sign * (1.0 - loss) * d + loss * pm
     if phi is None:
         return np.array([g, h * math.sin(2 * theta), h * math.cos(2 * theta)])
     return np.r_[g, h * pair.direction(theta, phi)]
@@ -107,17 +114,19 @@ def strategy_value(c: np.ndarray, k: float, R: np.ndarray, obs_a: np.ndarray, ob
 
 
 def _best_response(w: np.ndarray, party: tuple[float, float, float]) -> tuple[np.ndarray, ...]:
-    """A's best value against w (..., 3 or 4) and how: (value, measures?, direction (..., dim - 1), fallback bit)."""
+    """A's best value against w (..., 3 or 4) and how: (value, measures?, direction (..., dim - 1), fallback bit,
+    flip?). Reporting the flipped outcome turns the readout's bias term (1 - L) d w0 to its favourable sign."""
     loss, d, s = party
     w0, vec = w[..., 0], w[..., 1:]
     h = (1.0 - loss) * s
     norm = np.hypot(vec[..., 0], vec[..., 1]) if vec.shape[-1] == 2 else np.sqrt((vec * vec).sum(axis=-1))
-    measured = (1.0 - loss) * d * w0 + loss * np.abs(w0) + abs(h) * norm
+    measured = (1.0 - loss) * np.abs(d * w0) + loss * np.abs(w0) + abs(h) * norm
     constant = np.abs(w0)
     measures = measured > constant + 1e-15
-    sign = 1.0 if h >= 0 else -1.0
+    flip = d * w0 < 0
+    sign = np.where(flip, -1.0, 1.0) * (1.0 if h >= 0 else -1.0)
     fallback = (w0 < 0).astype(int)  # +1 (bit 0) when w0 >= 0
-    return np.maximum(measured, constant), measures, sign * vec, fallback
+    return np.maximum(measured, constant), measures, sign[..., None] * vec, fallback, flip
 
 
 def _theta(vec) -> float:
@@ -134,11 +143,17 @@ def _fibonacci(n: int) -> np.ndarray:
     return np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
 
 
-def _b_candidates(party: tuple[float, float, float], grid: int) -> tuple[np.ndarray, list[tuple[float | None, int]]]:
+def _flips(party) -> tuple[bool, ...]:
+    """Report options worth searching: the flipped report differs from the opposite direction only when d != 0."""
+    return (False, True) if party[1] != 0 else (False,)
+
+
+def _b_candidates(party: tuple[float, float, float], grid: int) -> tuple[np.ndarray, list[tuple]]:
+    """B's planar choices (theta or None, fallback, flip) and their effective observables."""
     thetas = np.arange(grid) * (math.pi / grid)
-    choices: list[tuple[float | None, int]] = [(None, 0), (None, 1)]
-    choices += [(float(t), f) for f in (0, 1) for t in thetas]
-    return np.array([observable(t, f, party) for t, f in choices]), choices
+    choices: list[tuple] = [(None, 0, False), (None, 1, False)]
+    choices += [(float(t), f, fl) for fl in _flips(party) for f in (0, 1) for t in thetas]
+    return np.array([observable(t, f, party, None, fl) for t, f, fl in choices]), choices
 
 
 def _grid_values(c, k, R, party_a, party_b, grid: int):
@@ -190,7 +205,8 @@ class Solution:
 
     ``angles[P][x]``, ``azimuths[P][x]``: party P's measurement direction (theta, phi) in radians on input x
     (``pair.direction``), or None where it ignores its qubit and outputs ``fallback[P][x]``;
-    ``fallback[P][x]`` is also its output on no click. ``planar``: the pair was planar-symmetric, so the
+    ``fallback[P][x]`` is also its output on no click; ``flipped[P][x]``: it reports the opposite of its outcome
+    (worth it when its readout errors are asymmetric). ``planar``: the pair was planar-symmetric, so the
     X-Z plane was searched (azimuths 0); else the whole sphere. ``device``: the device whose measured link
     the angles are fitted to, or None.
     """
@@ -209,6 +225,7 @@ class Solution:
     azimuths: dict[str, tuple[float | None, float | None]] | None = None
     planar: bool = True
     device: object = None
+    flipped: dict[str, tuple[bool, bool]] | None = None
 
     @property
     def advantage(self) -> float:
@@ -228,9 +245,10 @@ class Solution:
             return deterministic(*self.classical_rule, name=name)
         backend, aer_backend = self._backend(backend, aer_backend)
         az = self.azimuths or {"A": None, "B": None}
+        fl = self.flipped or {"A": (False, False), "B": (False, False)}
         return quantum_strategy(self.angles["A"], self.angles["B"], self.noise, fallback_a=self.fallback["A"],
                                 fallback_b=self.fallback["B"], backend=backend, name=name, aer_backend=aer_backend,
-                                azimuths_a=az["A"], azimuths_b=az["B"])
+                                azimuths_a=az["A"], azimuths_b=az["B"], flipped_a=fl["A"], flipped_b=fl["B"])
 
     def textbook_strategy(self, backend: str = "exact", name: str = "textbook", aer_backend=None) -> Strategy:
         ang = textbook_angles(self.game.rule)
@@ -252,6 +270,7 @@ class Solution:
             "azimuths": {p: list(v) for p, v in (self.azimuths or {"A": (0.0, 0.0), "B": (0.0, 0.0)}).items()},
             "measurement_search": "X-Z plane (planar-symmetric pair)" if self.planar else "Bloch sphere",
             "fallback": {p: list(v) for p, v in self.fallback.items()},
+            "flipped": {p: list(v) for p, v in (self.flipped or {"A": (False, False), "B": (False, False)}).items()},
             "classical_rule": classical_rule_dict(*self.classical_rule),
             "noise": self.noise.to_dict(),
         }
@@ -296,21 +315,23 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180, devi
     if not planar:
         q_value, a_choice, b_choice, azimuths = _sphere_optimum(c, k, R4, party_a, party_b, a_choice, b_choice)
 
-    uses = any(t is not None for t, _ in a_choice) and any(t is not None for t, _ in b_choice)
+    uses = any(ch[0] is not None for ch in a_choice) and any(ch[0] is not None for ch in b_choice)
     if q_value <= cl_value + ADVANTAGE_TOL or not uses:
         q_value, uses = cl_value, False
         angles = {"A": (None, None), "B": (None, None)}
         fallback = {"A": f_a, "B": f_b}
+        flipped = {"A": (False, False), "B": (False, False)}
         azimuths = None
     else:
-        angles = {"A": tuple(t for t, _ in a_choice), "B": tuple(t for t, _ in b_choice)}
-        fallback = {"A": tuple(f for _, f in a_choice), "B": tuple(f for _, f in b_choice)}
+        angles = {P: tuple(ch[0] for ch in how) for P, how in (("A", a_choice), ("B", b_choice))}
+        fallback = {P: tuple(ch[1] for ch in how) for P, how in (("A", a_choice), ("B", b_choice))}
+        flipped = {P: tuple(bool(ch[2]) for ch in how) for P, how in (("A", a_choice), ("B", b_choice))}
     tb_value, tb_fallback = _textbook(c, k, R4, party_a, party_b, game.rule)
     if uses and planar:
-        angles, fallback = _canonical(c, k, R, party_a, party_b, q_value, angles, fallback,
-                                      (textbook_angles(game.rule), tb_value, tb_fallback))
+        angles, fallback, flipped = _canonical(c, k, R, party_a, party_b, q_value, angles, fallback, flipped,
+                                               (textbook_angles(game.rule), tb_value, tb_fallback))
     elif uses:
-        azimuths = _canonical_azimuths(c, k, R4, party_a, party_b, q_value, angles, azimuths, fallback)
+        azimuths = _canonical_azimuths(c, k, R4, party_a, party_b, q_value, angles, azimuths, fallback, flipped)
     if azimuths is None:
         azimuths = {P: tuple(None if t is None else 0.0 for t in angles[P]) for P in "AB"}
     return Solution(
@@ -328,6 +349,7 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180, devi
         azimuths=azimuths,
         planar=planar,
         device=device,
+        flipped=flipped,
     )
 
 
@@ -347,7 +369,7 @@ def _planar_optimum(c, k, R, party_a, party_b, grid):
     return best
 
 
-def _canonical(c, k, R, party_a, party_b, value, angles, fallback, textbook):
+def _canonical(c, k, R, party_a, party_b, value, angles, fallback, flipped, textbook):
     """Readable angles of equal value: the textbook ones when they are optimal, else A's first angle at 0.
 
     Without relaxation towards |0> a common rotation of all angles leaves every correlator unchanged,
@@ -355,21 +377,22 @@ def _canonical(c, k, R, party_a, party_b, value, angles, fallback, textbook):
     """
     tb_angles, tb_value, tb_fallback = textbook
     if tb_value >= value - 1e-10:
-        return {p: tuple(tb_angles[p]) for p in "AB"}, {"A": tb_fallback[0], "B": tb_fallback[1]}
+        return ({p: tuple(tb_angles[p]) for p in "AB"}, {"A": tb_fallback[0], "B": tb_fallback[1]},
+                {"A": (False, False), "B": (False, False)})
     first = next((t for t in angles["A"] if t is not None), None)
     if first is None:
-        return angles, fallback
+        return angles, fallback, flipped
     turned = {p: tuple(None if t is None else float(np.mod(t - first, math.pi)) for t in angles[p]) for p in "AB"}
 
     def obs(p, party):
-        return np.array([observable(turned[p][i], fallback[p][i], party) for i in (0, 1)])
+        return np.array([observable(turned[p][i], fallback[p][i], party, None, flipped[p][i]) for i in (0, 1)])
 
     if abs(strategy_value(c, k, R, obs("A", party_a), obs("B", party_b)) - value) < 1e-12:
-        return turned, fallback
-    return angles, fallback
+        return turned, fallback, flipped
+    return angles, fallback, flipped
 
 
-def _canonical_azimuths(c, k, R, party_a, party_b, value, angles, azimuths, fallback):
+def _canonical_azimuths(c, k, R, party_a, party_b, value, angles, azimuths, fallback, flipped):
     """A's first azimuth at 0 when turning A by -phi and B by +phi about Z keeps the value (a symmetry of
     |Phi+> under relaxation towards |0>); otherwise the azimuths as found."""
     first = next((p for t, p in zip(angles["A"], azimuths["A"]) if t is not None), None)
@@ -379,7 +402,7 @@ def _canonical_azimuths(c, k, R, party_a, party_b, value, angles, azimuths, fall
               "B": tuple(None if p is None else float(_wrap(p + first)) for p in azimuths["B"])}
 
     def obs(P, party):
-        return np.array([observable(angles[P][i], fallback[P][i], party, turned[P][i]) for i in (0, 1)])
+        return np.array([observable(angles[P][i], fallback[P][i], party, turned[P][i], flipped[P][i]) for i in (0, 1)])
 
     if abs(strategy_value(c, k, R, obs("A", party_a), obs("B", party_b)) - value) < 1e-12:
         return turned
@@ -390,25 +413,25 @@ def _wrap(phi: float) -> float:
     return float(np.mod(phi + math.pi, 2 * math.pi) - math.pi)
 
 
-def _a_best(c, R, party_a, ob: np.ndarray) -> tuple[float, list[tuple[float | None, int]]]:
+def _a_best(c, R, party_a, ob: np.ndarray) -> tuple[float, list[tuple]]:
     value, how = 0.0, []
     for x in (0, 1):
         w = c[x, 0] * (R @ ob[0]) + c[x, 1] * (R @ ob[1])
-        val, measures, vec, fallback = _best_response(w, party_a)
+        val, measures, vec, fallback, flip = _best_response(w, party_a)
         value += float(val)
-        how.append((_theta(vec) if measures else None, int(fallback)))
+        how.append((_theta(vec), int(fallback), bool(flip)) if measures else (None, int(fallback), False))
     return value, how
 
 
 def _polish(c, k, R, party_a, party_b, choice0, choice1):
     """Continuous refinement of B's measuring angles (fallbacks and constant choices kept), A best-responding."""
-    free = [i for i, (t, _) in enumerate((choice0, choice1)) if t is not None]
+    free = [i for i, ch in enumerate((choice0, choice1)) if ch[0] is not None]
 
     def b_obs(thetas) -> np.ndarray:
         ch = [list(choice0), list(choice1)]
         for i, t in zip(free, thetas):
             ch[i][0] = float(t)
-        return np.array([observable(t, f, party_b) for t, f in ch]), ch
+        return np.array([observable(t, f, party_b, None, fl) for t, f, fl in ch]), ch
 
     def neg(thetas) -> float:
         ob, _ = b_obs(thetas)
@@ -422,25 +445,26 @@ def _polish(c, k, R, party_a, party_b, choice0, choice1):
         start = res.x
     ob, ch = b_obs(start)
     a_val, a_how = _a_best(c, R, party_a, ob)
-    b_how = [(None if t is None else float(np.mod(t, math.pi)), int(f)) for t, f in ch]
+    b_how = [(None if t is None else float(np.mod(t, math.pi)), int(f), bool(fl)) for t, f, fl in ch]
     return k + a_val, b_how, a_how
 
 
 # -- the sphere search --------------------------------------------------------------------------------
-def _obs4(n, f: int, party) -> np.ndarray:
-    """Effective (I, X, Y, Z) observable measuring along the unit vector n (None: output f)."""
+def _obs4(n, f: int, party, flip: bool = False) -> np.ndarray:
+    """Effective (I, X, Y, Z) observable measuring along the unit vector n (None: output f), report flipped or not."""
     pm = 1.0 - 2.0 * f
     if n is None:
         return np.array([pm, 0.0, 0.0, 0.0])
     loss, d, s = party
-    return np.r_[(1.0 - loss) * d + loss * pm, (1.0 - loss) * s * np.asarray(n, dtype=float)]
+    sign = -1.0 if flip else 1.0
+    return np.r_[sign * (1.0 - loss) * d + loss * pm, sign * (1.0 - loss) * s * np.asarray(n, dtype=float)]
 
 
 def _sphere_grid(c, k, R, party_a, party_b):
-    """A's best-response value to every pair of B's sphere-grid choices, and the choices (direction or None, f)."""
+    """A's best-response value to every pair of B's sphere-grid choices, and the choices (direction or None, f, flip)."""
     dirs = _fibonacci(SPHERE_GRID)
-    choices = [(None, 0), (None, 1)] + [(n, f) for f in (0, 1) for n in dirs]
-    v = np.array([_obs4(n, f, party_b) for n, f in choices]) @ R.T
+    choices = [(None, 0, False), (None, 1, False)] + [(n, f, fl) for fl in _flips(party_b) for f in (0, 1) for n in dirs]
+    v = np.array([_obs4(*ch[:2], party_b, ch[2]) for ch in choices]) @ R.T
     total = k + sum(_best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1))
     return total, choices
 
@@ -450,44 +474,76 @@ def _respond(c, R, party, ob: np.ndarray) -> tuple[float, list]:
     value, how = 0.0, []
     for x in (0, 1):
         w = c[x, 0] * (R @ ob[0]) + c[x, 1] * (R @ ob[1])
-        val, measures, vec, fallback = _best_response(w, party)
+        val, measures, vec, fallback, flip = _best_response(w, party)
         value += float(val)
         norm = float(np.sqrt(vec @ vec))
-        how.append((vec / norm if measures and norm > 0 else None, int(fallback)))
+        how.append((vec / norm, int(fallback), bool(flip)) if measures and norm > 0 else (None, int(fallback), False))
     return value, how
 
 
-def _seesaw(c, k, R, party_a, party_b, b_how) -> tuple[float, list, list]:
-    """Alternate exact best responses from B's choices ``b_how`` until the value stops rising."""
+def _obs_of(how, party) -> np.ndarray:
+    return np.array([_obs4(n, f, party, fl) for n, f, fl in how])
+
+
+def _seesaw(c, k, R, party_a, party_b, b_how, steps: int = SEESAW_STEPS) -> tuple[float, list, list]:
+    """Alternate exact best responses from B's choices ``b_how`` until the value stops rising (or ``steps``)."""
     value = -np.inf
-    for _ in range(SEESAW_STEPS):
-        ob = np.array([_obs4(n, f, party_b) for n, f in b_how])
-        new, a_how = _respond(c, R, party_a, ob)
-        oa = np.array([_obs4(n, f, party_a) for n, f in a_how])
-        new, b_how = _respond(c.T, R.T, party_b, oa)
+    for _ in range(steps):
+        new, a_how = _respond(c, R, party_a, _obs_of(b_how, party_b))
+        new, b_how = _respond(c.T, R.T, party_b, _obs_of(a_how, party_a))
         if new <= value + 1e-15:
             break
         value = new
-    ob = np.array([_obs4(n, f, party_b) for n, f in b_how])
-    oa = np.array([_obs4(n, f, party_a) for n, f in a_how])
-    return strategy_value(c, k, R, oa, ob), a_how, b_how
+    return strategy_value(c, k, R, _obs_of(a_how, party_a), _obs_of(b_how, party_b)), a_how, b_how
+
+
+def _unit(polar: float, azimuth: float) -> np.ndarray:
+    return np.array([math.sin(polar) * math.cos(azimuth), math.sin(polar) * math.sin(azimuth), math.cos(polar)])
+
+
+def _sphere_polish(c, k, R, party_a, party_b, b_how) -> tuple[float, list, list]:
+    """Nelder-Mead over B's measuring directions (fallbacks, flips and constants kept), A best-responding
+    exactly, then seesaw: seesaw alone creeps where the optimum is a long shallow ridge."""
+    free = [i for i, ch in enumerate(b_how) if ch[0] is not None]
+    if not free:
+        return _seesaw(c, k, R, party_a, party_b, b_how)
+
+    def how_of(params) -> list:
+        how = list(b_how)
+        for j, i in enumerate(free):
+            how[i] = (_unit(params[2 * j], params[2 * j + 1]), b_how[i][1], b_how[i][2])
+        return how
+
+    def neg(params) -> float:
+        return -_respond(c, R, party_a, _obs_of(how_of(params), party_b))[0]
+
+    start = []
+    for i in free:
+        n = b_how[i][0]
+        start += [math.acos(max(-1.0, min(1.0, float(n[2])))), math.atan2(float(n[1]), float(n[0]))]
+    start = np.array(start)
+    res = minimize(neg, start, method="Nelder-Mead",
+                   options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 4000, "initial_simplex": _simplex(start, 0.02)})
+    return _seesaw(c, k, R, party_a, party_b, how_of(res.x))
 
 
 def _sphere_optimum(c, k, R, party_a, party_b, a_planar, b_planar):
     """Best strategy over all Bloch directions: seesaw from the best sphere-grid points and from the planar optimum.
 
-    Returns (value, A's choices, B's choices, azimuths) with choices as (theta or None, fallback)."""
+    Returns (value, A's choices, B's choices, azimuths) with choices as (theta or None, fallback, flip)."""
     total, choices = _sphere_grid(c, k, R, party_a, party_b)
     flat = np.argsort(total, axis=None)[::-1][:SEESAW_STARTS]
     starts = [[choices[i] for i in np.unravel_index(idx, total.shape)] for idx in flat]
-    starts.append([(None if t is None else pair.direction(t, 0.0), f) for t, f in b_planar])
-    best = max((_seesaw(c, k, R, party_a, party_b, b) for b in starts), key=lambda r: r[0])
-    value, a_how, b_how = best
-    settings = {P: [(None, f) if n is None else (pair.setting_of(n), f) for n, f in how]
+    starts.append([(None if t is None else pair.direction(t, 0.0), f, fl) for t, f, fl in b_planar])
+    # a short seesaw settles each start's basin and discrete choices; the best few are polished to convergence
+    rough = sorted((_seesaw(c, k, R, party_a, party_b, b, SEESAW_ROUGH) for b in starts), key=lambda r: -r[0])
+    value, a_how, b_how = max((_sphere_polish(c, k, R, party_a, party_b, r[2]) for r in rough[:POLISHED]),
+                              key=lambda r: r[0])
+    settings = {P: [(None, f, fl) if n is None else (pair.setting_of(n), f, fl) for n, f, fl in how]
                 for P, how in (("A", a_how), ("B", b_how))}
-    azimuths = {P: tuple(None if s is None else s[1] for s, _ in settings[P]) for P in "AB"}
-    a_choice = [(None if s is None else s[0], f) for s, f in settings["A"]]
-    b_choice = [(None if s is None else s[0], f) for s, f in settings["B"]]
+    azimuths = {P: tuple(None if st is None else st[1] for st, _, _ in settings[P]) for P in "AB"}
+    a_choice = [(None if st is None else st[0], f, fl) for st, f, fl in settings["A"]]
+    b_choice = [(None if st is None else st[0], f, fl) for st, f, fl in settings["B"]]
     return value, a_choice, b_choice, azimuths
 
 

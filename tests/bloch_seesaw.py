@@ -6,7 +6,8 @@ Pi_t(n) = (I + (-1)^t n.sigma)/2, a detector matrix D[true outcome, reported out
 outcome 2 = no click), and every deterministic output function f: {0, 1, no click} -> {0, 1} (8 of them,
 the two constants being "ignore the qubit"). For fixed B, A's expected utility on input x is affine in
 A's direction for each f, so A's best response is exact: enumerate f, take the best direction. Seesaw
-alternates best responses from B's four constant rules and many random starts.
+alternates best responses from B's four constant rules and many random starts; the best results are
+polished by Nelder-Mead over all four directions, valued with projectors.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 SIGMA = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
 OUTPUT_FUNCTIONS = list(itertools.product((0, 1), repeat=3))  # f[o] for o = 0, 1, no click
+FUNCTION_INDEX = {f: i for i, f in enumerate(OUTPUT_FUNCTIONS)}
 
 
 def detector(readout: tuple[float, float], loss: float) -> np.ndarray:
@@ -70,33 +72,108 @@ class BlochSeesaw:
             how.append((n, OUTPUT_FUNCTIONS[i]))
         return total, how
 
-    def povms(self, side: str, how) -> list:
-        return [povm(n, f, self.det[side]) for n, f in how]
+    def povms(self, side: str, how) -> np.ndarray:
+        """E[input][output] for each (direction, output function) of ``how``, shape (2, 2, 2, 2)."""
+        out = []
+        for n, f in how:
+            q = self.q[side][FUNCTION_INDEX[f]]  # [t, a]
+            ns = np.einsum("i,ijk->jk", n, SIGMA)
+            proj = np.array([(np.eye(2) + ns) / 2, (np.eye(2) - ns) / 2])  # [t]
+            out.append(np.einsum("ta,tjk->ajk", q, proj))
+        return np.array(out)
 
     def value(self, how_a, how_b) -> float:
-        """Expected utility of the strategy pair, from the density matrix and the POVMs."""
+        """Expected utility of the strategy pair: sum over (x, y, a, b) of p u Tr[rho (E_B[y][b] (x) E_A[x][a])]."""
         ea, eb = self.povms("A", how_a), self.povms("B", how_b)
-        rho = self.r.reshape(4, 4)
-        total = 0.0
-        for x, y, a, b in itertools.product((0, 1), repeat=4):
-            joint = np.kron(eb[y][b], ea[x][a])  # qiskit order: B is the high qubit
-            total += self.p[x, y] * self.u[x, y, a ^ b] * float(np.real(np.trace(rho @ joint)))
-        return total
+        joint = np.real(np.einsum("ijkl,ybki,xalj->xyab", self.r, eb, ea))  # qiskit order: B is the high qubit
+        return float((self.w["A"] * joint).sum())
 
-    def optimum(self, starts: int, rng: np.random.Generator, steps: int = 500) -> float:
-        best = -np.inf
+    def _seesaw(self, how_b, steps: int):
+        value, how_a = -np.inf, None
+        for _ in range(steps):
+            _, how_a = self.best_response("A", self.povms("B", how_b))
+            new, how_b = self.best_response("B", self.povms("A", how_a))
+            if new <= value + 1e-15:
+                break
+            value = new
+        return value, how_a, how_b
+
+    def _polish(self, how_a, how_b):
+        """Nelder-Mead over all four directions (output functions kept), valued with projectors; then seesaw."""
+        from scipy.optimize import minimize
+
+        fs = [f for _, f in how_a] + [f for _, f in how_b]
+
+        def split(params):
+            dirs = [np.array([np.sin(params[2 * i]) * np.cos(params[2 * i + 1]),
+                              np.sin(params[2 * i]) * np.sin(params[2 * i + 1]), np.cos(params[2 * i])]) for i in range(4)]
+            return list(zip(dirs[:2], fs[:2])), list(zip(dirs[2:], fs[2:]))
+
+        start = np.concatenate([[np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])] for n, _ in how_a + how_b])
+        res = minimize(lambda p: -self.value(*split(p)), start, method="Nelder-Mead",
+                       options={"xatol": 1e-8, "fatol": 1e-13, "maxiter": 4000, "maxfev": 4000})
+        return self._seesaw(split(res.x)[1], 500)
+
+    def _pauli_parts(self, povms_y) -> np.ndarray:
+        """For each B choice's POVM (2 outputs): Tr_B[rho (I x E_b)] as (trace, Pauli vector), shape (n, 2, 4)."""
+        part = np.einsum("bacd,nkcb->nkad", self.r, povms_y)  # partial trace over B's qubit
+        trace = np.real(np.einsum("nkaa->nk", part))
+        vec = np.real(np.einsum("sij,nkji->nks", SIGMA, part))
+        return np.concatenate([trace[..., None], vec], axis=-1)
+
+    def grid_optimum(self, polar_steps: int = 9, azimuth_steps: int = 16, top: int = 8, polished: int = 3) -> float:
+        """Brute force over a (polar, azimuth) grid of B's two directions and every output function per input,
+        with A's exact best response, valued by projectors. The best grid point for each pair of B's output
+        functions and the ``top`` best overall are refined by a short seesaw, and the best ``polished`` of those
+        by Nelder-Mead on all four directions, then seesaw."""
+        dirs = [np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])]
+        for pol in np.linspace(0, np.pi, polar_steps + 2)[1:-1]:
+            for az in np.linspace(-np.pi, np.pi, azimuth_steps, endpoint=False):
+                dirs.append(np.array([np.sin(pol) * np.cos(az), np.sin(pol) * np.sin(az), np.cos(pol)]))
+        choices = [(dirs[0], f) for f in OUTPUT_FUNCTIONS if len(set(f)) == 1]
+        choices += [(n, f) for n in dirs for f in OUTPUT_FUNCTIONS if len(set(f)) > 1]
+        parts = self._pauli_parts(np.array([povm(n, f, self.det["B"]) for n, f in choices]))  # [k, b, 4]
+        xor = np.array([[0, 1], [1, 0]])
+        # A's operator for input x and output a, as (trace, Pauli vector): sum over y of w[x, y, a, b] parts[k_y, b]
+        w = self.p[:, :, None, None] * self.u[:, :, xor]  # [x, y, a, b]
+        contrib = np.einsum("xyab,kbs->ykxas", w, parts)  # per y and B choice k
+        q = self.q["A"]  # [f, t, a]
+        dq = q[:, 0, :] - q[:, 1, :]  # [f, a]
+        sq = q.sum(axis=1)  # [f, a]
+        total = np.zeros((len(choices), len(choices)))
+        for x in (0, 1):
+            for i in range(len(choices)):  # B's choice on y = 0, all choices on y = 1 at once
+                K = contrib[0, i, x][None] + contrib[1, :, x]  # [k1, a, 4]
+                trace_part = np.einsum("fa,ka->kf", sq, K[..., 0]) / 2
+                vec = np.einsum("fa,kas->kfs", dq, K[..., 1:])
+                total[i] += (trace_part + np.linalg.norm(vec, axis=-1) / 2).max(axis=1)
+        # near-equal basins are closer than the grid can tell apart: a short seesaw from the best grid point for
+        # each pair of B's output functions (basins often differ in those) and the best points overall, then the
+        # best few polished
+        func = np.array([FUNCTION_INDEX[f] for _, f in choices])
+        starts = []
+        for f0 in np.unique(func):
+            for f1 in np.unique(func):
+                sub = np.where((func[:, None] == f0) & (func[None, :] == f1), total, -np.inf)
+                starts.append(np.unravel_index(int(np.argmax(sub)), total.shape))
+        starts += [np.unravel_index(idx, total.shape) for idx in np.argsort(total, axis=None)[::-1][:top]]
+        rough = [self._seesaw([choices[k0], choices[k1]], 40) for k0, k1 in starts]
+        rough.sort(key=lambda r: -r[0])
+        return max(max(r[0], self._polish(r[1], r[2])[0]) for r in rough[:polished])
+
+    def optimum(self, starts: int, rng: np.random.Generator, steps: int = 300, polished: int = 1) -> float:
+        """The grid brute force (over B's directions, and over A's with the roles exchanged), and seesaw from B's four
+        constant rules and ``starts`` random strategies (the best
+        ``polished`` refined by Nelder-Mead on all four directions and seesaw to convergence)."""
         z = np.array([0.0, 0.0, 1.0])
-        # B's four constant rules (where the classical optimum lies), then random directions and output functions
         fixed = [[(z, (c0,) * 3), (z, (c1,) * 3)] for c0 in (0, 1) for c1 in (0, 1)]
-        for i in range(len(fixed) + starts):
-            how_b = fixed[i] if i < len(fixed) else [
-                (v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(2, 3))]
-            value = -np.inf
-            for _ in range(steps):
-                _, how_a = self.best_response("A", self.povms("B", how_b))
-                new, how_b = self.best_response("B", self.povms("A", how_a))
-                if new <= value + 1e-14:
-                    break
-                value = new
-            best = max(best, value)
-        return best
+        randoms = [[(v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(2, 3))]
+                   for _ in range(starts)]
+        results = sorted((self._seesaw(b, steps) for b in fixed + randoms), key=lambda r: -r[0])
+        seesaw = max(max(r[0], self._polish(r[1], r[2])[0]) for r in results[:polished])
+        return max(seesaw, self.grid_optimum(), self.swapped().grid_optimum())
+
+    def swapped(self) -> BlochSeesaw:
+        """The same game with the parties' roles exchanged (so the grid covers A's directions and functions)."""
+        rho = self.r.transpose(1, 0, 3, 2).reshape(4, 4)
+        return BlochSeesaw(rho, self.u.transpose(1, 0, 2), self.p.T, self.det["B"], self.det["A"])

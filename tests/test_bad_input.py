@@ -38,7 +38,10 @@ def _one_line_exit_2(res: subprocess.CompletedProcess, message: str) -> None:
     (["backtest", "--sample", "jpm_bac", "--latency", "100000"], "too long for the data"),
     (["backtest", "--sample", "jpm_bac", "--rounds", "5000"], "--rounds sets the length of a synthetic run"),
     (["backtest", "--sample", "jpm_bac", "--strategies", "quantum,regime_oracle"], "needs a synthetic source"),
-    (["game", "--device", "FakeSherbrooke"], "add --rounds N"),
+    (["game", "--device", "FakeSherbrooke", "--visibility", "0.9"], "brings its own noise"),
+    (["game", "--qubits", "1,2"], "give device too (--device NAME)"),
+    (["backtest", "--rounds", "2000", "--device", "FakeSherbrooke", "--pair-rate", "100", "--decision-rate", "1000"],
+     "not modelled on a device"),
     (["backtest", "--rounds", "2000", "--pair-rate", "100", "--decision-rate", "1000", "--memory-slots", "1e12"],
      "--memory-slots: 1000000000000 is out of range [1, 1e+06]"),
 ])

@@ -45,7 +45,7 @@ def _non_default(s: config.Spec):
                "source.tickers": ("JPM", "BAC"), "source.start": "2020-01-02", "source.end": "2021-01-04",
                "source.interval": "1h", "source.cache_dir": "/tmp/c", "source.session": "regular",
                "source.sigma": (0.3, 0.25), "source.mu": (0.01,), "run.strategies": ("classical", "quantum"),
-               "run.backend": "aer", "run.device": "FakeManilaV2", "run.check_indicators": False,
+               "run.backend": "aer", "run.device": "FakeManilaV2", "run.qubits": (1, 0), "run.check_indicators": False,
                "indicators.name": "rolling_correlation", "indicators.name_b": "divergence", "game.kind": "paper",
                "game.rule": "challenge", "noise.readout_a": (0.01, 0.02), "noise.readout_b": (0.03, 0.0),
                "noise.stored": "a", "fill.name": "queue", "noise.t1": 2e-3, "noise.t2": 1e-3}

@@ -156,37 +156,41 @@ def test_planar_fast_path_only_for_symmetric_pairs():
 
 
 def _random_setting(rng: np.random.Generator):
-    """A game, p(x,y) and noise drawn at random: finite T1 in most draws, T2 anywhere in (0, 2 T1] (so also
-    T2 > T1), either or both halves stored, loss, asymmetric readout errors."""
-    t1 = rng.uniform(5, 50) if rng.random() < 0.7 else math.inf
+    """A game, p(x,y) and noise drawn at random, mostly where entanglement still helps: finite T1 in most draws,
+    T2 anywhere in (0, 2 T1] (so also T2 > T1), either or both halves stored, loss, asymmetric readout errors;
+    the paper's game at small beta or a CHSH-like table game with perturbed weights; p(x,y) near uniform."""
+    t1 = rng.uniform(5, 50) if rng.random() < 0.75 else math.inf
     t2 = t1 * rng.uniform(0.2, 2.0) if t1 < math.inf else rng.uniform(5, 50)
-    noise = Noise(visibility=rng.uniform(0.8, 1.0), readout_a=tuple(rng.uniform(0, 0.04, 2)),
-                  readout_b=tuple(rng.uniform(0, 0.04, 2)), storage_time=rng.uniform(0, 0.4) * min(t1, t2), t1=t1,
-                  t2=t2, stored=("both", "a", "b")[rng.integers(3)], loss_a=rng.uniform(0, 0.1),
-                  loss_b=rng.uniform(0, 0.1))
+    noise = Noise(visibility=rng.uniform(0.97, 1.0), readout_a=tuple(rng.uniform(0, 0.015, 2)),
+                  readout_b=tuple(rng.uniform(0, 0.015, 2)), storage_time=rng.uniform(0, 0.1) * min(t1, t2), t1=t1,
+                  t2=t2, stored=("both", "a", "b")[rng.integers(3)], loss_a=rng.uniform(0, 0.02),
+                  loss_b=rng.uniform(0, 0.02))
     if rng.random() < 0.5:
-        game = Game(beta=float(rng.choice([0.0, rng.uniform(0, 1)])), rule=("hedge", "challenge")[rng.integers(2)])
+        game = Game(beta=float(rng.uniform(0, 0.15)), rule=("hedge", "challenge")[rng.integers(2)])
     else:
-        game = Game.from_weights(rng.normal(size=4))
-    return game, rng.dirichlet(np.ones(4) * 2).reshape(2, 2), noise
+        chsh = np.array([1.0, 1.0, 1.0, -1.0])[rng.permutation(4)] * rng.choice([-1.0, 1.0])
+        game = Game.from_weights(chsh + 0.15 * rng.normal(size=4))
+    return game, rng.dirichlet(np.ones(4) * 40).reshape(2, 2), noise
 
 
 def _solver_how(sol, P):
     """The solver's strategy for party P as (direction, output per outcome 0, 1, no click)."""
     out = []
-    for t, phi, f in zip(sol.angles[P], sol.azimuths[P], sol.fallback[P]):
-        out.append((np.array([0, 0, 1.0]), (f, f, f)) if t is None else (pair.direction(t, phi), (0, 1, f)))
+    for t, phi, f, flip in zip(sol.angles[P], sol.azimuths[P], sol.fallback[P], sol.flipped[P]):
+        out.append((np.array([0, 0, 1.0]), (f, f, f)) if t is None
+                   else (pair.direction(t, phi), (int(flip), 1 - int(flip), f)))
     return out
 
 
-def _check_against_bloch_seesaw(seed: int) -> None:
+def _check_against_bloch_seesaw(seed: int) -> tuple[bool, bool]:
+    """Solver against the independent optimiser on the random setting ``seed``; returns (uses entanglement, planar)."""
     from tests.bloch_seesaw import BlochSeesaw, detector
 
     game, p, noise = _random_setting(np.random.default_rng(seed))
     sol = solve(game, p, noise)
     independent_ = BlochSeesaw(pair.stored_state(noise).data, game.table, p, detector(noise.readout_a, noise.loss_a),
                                detector(noise.readout_b, noise.loss_b))
-    best = independent_.optimum(20, np.random.default_rng(10_000 + seed))
+    best = independent_.optimum(4, np.random.default_rng(10_000 + seed))
     # never above the independent optimum, and equal to it
     assert sol.quantum_value <= best + 1e-9, (seed, noise)
     assert sol.quantum_value == pytest.approx(best, abs=1e-6), (seed, noise)
@@ -194,14 +198,20 @@ def _check_against_bloch_seesaw(seed: int) -> None:
     if sol.uses_entanglement:
         got = independent_.value(_solver_how(sol, "A"), _solver_how(sol, "B"))
         assert got == pytest.approx(sol.quantum_value, abs=1e-9)
+    return sol.uses_entanglement, sol.planar
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_solver_matches_independent_full_direction_seesaw(seed):
+@pytest.mark.parametrize("seed", [100, 104, 116, 164])
+def test_solver_matches_independent_full_direction_optimiser(seed):
     _check_against_bloch_seesaw(seed)
 
 
 @pytest.mark.slow
-def test_solver_matches_independent_full_direction_seesaw_on_100_random_noisy_settings():
-    for seed in range(100, 200):
-        _check_against_bloch_seesaw(seed)
+def test_solver_matches_independent_full_direction_optimiser_on_100_random_noisy_settings():
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(_check_against_bloch_seesaw, range(100, 200)))
+    # the draw is not degenerate: most settings use entanglement, and most need the sphere search
+    assert sum(uses for uses, _ in results) >= 60
+    assert sum(not planar for _, planar in results) >= 40

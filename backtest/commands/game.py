@@ -11,7 +11,7 @@ from ..errors import BacktestError
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
 
 MAX_GAME_ROUNDS = 10**8  # the simulation holds its rounds in memory: about 1 GB at this size
-GAME_OPTIONS = ("game.beta", "game.rule", "noise", "run.backend", "run.device", "run.seed")
+GAME_OPTIONS = ("game.beta", "game.rule", "noise", "run.backend", "run.device", "run.qubits", "run.seed")
 
 
 def settings(args: argparse.Namespace):
@@ -42,8 +42,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def simulate(solution, rounds: int, backend: str, seed: int, device: str | None = None) -> dict:
-    """Play classical, quantum and textbook strategies on the same simulated rounds."""
+def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
+    """Play classical, quantum and textbook strategies on the same simulated rounds (on the solution's device,
+    if it has one). Utilities are compared with the classical optimum round by round (same inputs), with a
+    95% interval of the mean difference; win rates only where the game has wins."""
     import numpy as np
 
     from ..stats import draw_inputs, wilson_ci
@@ -59,28 +61,41 @@ def simulate(solution, rounds: int, backend: str, seed: int, device: str | None 
         "quantum": solution.quantum_strategy(backend=backend),
         "textbook": solution.textbook_strategy(backend=backend),
     }
-    if device:
-        from strategies.devices import device_backend
-
-        players["quantum"] = solution.quantum_strategy(backend="aer", aer_backend=device_backend(device))
-        out["device"] = device
+    if solution.device is not None:
+        out["device"] = solution.device.describe()
+    utilities = {}
     for name, strategy in players.items():
         a, b = strategy.play(x, y, streams.rng(seed, f"strategy:{name}"))
         u = game.utility(x, y, a, b)
-        wins = int(np.count_nonzero(game.win(x, y, a, b)))
-        out[name] = {"win_rate": wins / rounds, "ci95": list(wilson_ci(wins, rounds)), "utility": float(u.mean())}
-    out["backend"] = backend
+        utilities[name] = u
+        out[name] = {"utility": float(u.mean()), "utility_se": float(u.std(ddof=1) / np.sqrt(rounds))}
+        if game.has_wins:
+            wins = int(np.count_nonzero(game.win(x, y, a, b)))
+            out[name] |= {"win_rate": wins / rounds, "ci95": list(wilson_ci(wins, rounds))}
+    for name in ("quantum", "textbook"):
+        d = utilities[name] - utilities["classical"]
+        half = 1.959963984540054 * d.std(ddof=1) / np.sqrt(rounds)
+        out[name]["vs_classical"] = {"diff": float(d.mean()), "ci95": [float(d.mean() - half), float(d.mean() + half)]}
+    out["backend"] = "aer" if solution.device is not None else backend
     out["rounds"] = rounds
+    out["has_wins"] = game.has_wins
     return out
 
 
 def run(args: argparse.Namespace) -> int:
     from strategies import Game, StrategyError, check_p_xy, independent, solve
 
+    from ..engine import check_device
+
     game_settings, noise, run_settings = settings(args)
-    device, backend, seed = run_settings.device, run_settings.backend, run_settings.seed
-    if device and not args.rounds:
-        raise BacktestError("--device plays the quantum strategy on the device's noise model: add --rounds N")
+    backend, seed = run_settings.backend, run_settings.seed
+    check_device(run_settings, noise, None)
+    device = None
+    if run_settings.device:
+        from strategies.devices import device as device_named
+
+        qubits = tuple(run_settings.qubits) if run_settings.qubits else None
+        device = device_named(run_settings.device, qubits)
     if args.p_xy is not None and (args.p_x is not None or args.p_y is not None):
         raise BacktestError("give either --p-xy or --p-x/--p-y, not both")
     if args.p_xy is not None:
@@ -97,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
         game = Game.from_weights(args.weights)
     else:
         game = Game(beta=game_settings.beta, rule=game_settings.rule)
-    solution = solve(game, p, noise)
+    solution = solve(game, p, noise, device=device)
     report = solution.to_dict()
     if args.rounds:
-        report["simulated"] = simulate(solution, args.rounds, "aer" if device else backend, seed, device)
+        report["simulated"] = simulate(solution, args.rounds, backend, seed)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -134,15 +149,32 @@ def render(r: dict) -> str:
         lines.append(f"angles (rad)    A: {_angles(r['angles']['A'], az.get('A'))}   B: {_angles(r['angles']['B'], az.get('B'))}"
                      f"   [θ; φ = azimuth out of the X-Z plane; searched: {r.get('measurement_search', 'X-Z plane')}]")
         lines.append(f"fallback bits   A: {r['fallback']['A']}   B: {r['fallback']['B']}  (no click, or qubit ignored)")
+        flipped = r.get("flipped") or {}
+        if any(any(v) for v in flipped.values()):
+            lines.append(f"flipped report  A: {flipped['A']}   B: {flipped['B']}  (the opposite of the outcome: pays with "
+                         "asymmetric readout errors)")
     else:
         lines.append("verdict         no quantum advantage for these statistics and this noise: "
                      "the best strategy is the classical rule")
+    if r.get("device"):
+        d = r["device"]
+        lines.append(f"device          {d['name']}, A on qubit {d['qubits'][0]}, B on {d['qubits'][1]} ({d['pair']}; "
+                     f"two-qubit error {d['two_qubit_gate_error']:.2%}, readout "
+                     + ", ".join(f"{(e0 + e1) / 2:.2%}" for e0, e1 in d["readout_error"])
+                     + f", Bell fidelity {d['bell_fidelity']:.4f}): directions fitted to this pair")
     sim = r.get("simulated")
     if sim:
         lines.append(f"simulated       {sim['rounds']} rounds, backend {sim['backend']}"
-                     + (f", quantum on {sim['device']}" if sim.get("device") else ""))
+                     + (f", every quantum strategy on {sim['device']['name']}" if sim.get("device") else ""))
         for name in ("classical", "quantum", "textbook"):
             s = sim[name]
-            lines.append(f"  {name:10s}    win rate {s['win_rate']:.5f}  95% CI [{s['ci95'][0]:.5f}, {s['ci95'][1]:.5f}]"
-                         f"  utility {s['utility']:.5f}")
+            text = f"  {name:10s}    utility {s['utility']:.5f} ± {1.96 * s['utility_se']:.5f}"
+            if "vs_classical" in s:
+                v = s["vs_classical"]
+                text += f"  vs classical {v['diff']:+.5f} [{v['ci95'][0]:+.5f}, {v['ci95'][1]:+.5f}]"
+            if "win_rate" in s:
+                text += f"  win rate {s['win_rate']:.5f} [{s['ci95'][0]:.5f}, {s['ci95'][1]:.5f}]"
+            lines.append(text)
+        if not sim.get("has_wins"):
+            lines.append("  (no round has a sure win in this game: compared in utility, same inputs round by round)")
     return "\n".join(lines)
