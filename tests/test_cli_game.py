@@ -78,3 +78,11 @@ def test_game_bad_values_exit_2_with_one_line(args, message):
     res = qcoord("game", *args)
     assert res.returncode == 2
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_one_simulated_round_has_no_interval_rather_than_nan():
+    res = qcoord("game", "--rounds", "1", "--beta", "0.3", "--json")
+    assert res.returncode == 0, res.stderr
+    sim = json.loads(res.stdout)["simulated"]
+    assert sim["quantum"]["utility_se"] is None and sim["quantum"]["vs_classical"]["ci95"] is None
+    assert "win_rate" not in sim["quantum"] and sim["has_wins"] is False  # 0 < beta < 1: compared in utility

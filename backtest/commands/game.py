@@ -68,14 +68,19 @@ def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
         a, b = strategy.play(x, y, streams.rng(seed, f"strategy:{name}"))
         u = game.utility(x, y, a, b)
         utilities[name] = u
-        out[name] = {"utility": float(u.mean()), "utility_se": float(u.std(ddof=1) / np.sqrt(rounds))}
+        # one round has no spread to estimate: its standard error and intervals are undefined (null)
+        se = float(u.std(ddof=1) / np.sqrt(rounds)) if rounds > 1 else None
+        out[name] = {"utility": float(u.mean()), "utility_se": se}
         if game.has_wins:
             wins = int(np.count_nonzero(game.win(x, y, a, b)))
             out[name] |= {"win_rate": wins / rounds, "ci95": list(wilson_ci(wins, rounds))}
     for name in ("quantum", "textbook"):
         d = utilities[name] - utilities["classical"]
-        half = 1.959963984540054 * d.std(ddof=1) / np.sqrt(rounds)
-        out[name]["vs_classical"] = {"diff": float(d.mean()), "ci95": [float(d.mean() - half), float(d.mean() + half)]}
+        ci = None
+        if rounds > 1:
+            half = 1.959963984540054 * d.std(ddof=1) / np.sqrt(rounds)
+            ci = [float(d.mean() - half), float(d.mean() + half)]
+        out[name]["vs_classical"] = {"diff": float(d.mean()), "ci95": ci}
     out["backend"] = "aer" if solution.device is not None else backend
     out["rounds"] = rounds
     out["has_wins"] = game.has_wins
@@ -168,10 +173,14 @@ def render(r: dict) -> str:
                      + (f", every quantum strategy on {sim['device']['name']}" if sim.get("device") else ""))
         for name in ("classical", "quantum", "textbook"):
             s = sim[name]
-            text = f"  {name:10s}    utility {s['utility']:.5f} ± {1.96 * s['utility_se']:.5f}"
+            text = f"  {name:10s}    utility {s['utility']:.5f}"
+            if s["utility_se"] is not None:
+                text += f" ± {1.96 * s['utility_se']:.5f}"
             if "vs_classical" in s:
                 v = s["vs_classical"]
-                text += f"  vs classical {v['diff']:+.5f} [{v['ci95'][0]:+.5f}, {v['ci95'][1]:+.5f}]"
+                text += f"  vs classical {v['diff']:+.5f}"
+                if v["ci95"] is not None:
+                    text += f" [{v['ci95'][0]:+.5f}, {v['ci95'][1]:+.5f}]"
             if "win_rate" in s:
                 text += f"  win rate {s['win_rate']:.5f} [{s['ci95'][0]:.5f}, {s['ci95'][1]:.5f}]"
             lines.append(text)
