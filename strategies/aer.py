@@ -118,15 +118,14 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
     if resource.aer_backend is not None and not (noise.ideal or noise == Noise(loss_a=noise.loss_a, loss_b=noise.loss_b)):
         raise StrategyError("a device backend brings its own noise model: use Noise() (loss only) with it")
     device = resource.aer_backend if hasattr(resource.aer_backend, "qubits") else None  # a devices.Device
+    backend, layout = resource.aer_backend, None
     if device is not None:
         if ages is not None:
             raise StrategyError(f"storage of the pair on {device.name} is not modelled: a device run takes fresh pairs "
                                 "(no Bell-pair memory)")
-        # photon loss is not a device property: drawn here, so no herald qubit lands on a noisy physical qubit
-        out_a, out_b = sample_aer(_on_device(resource), setting_a, setting_b, rng)
-        out_a[rng.random(out_a.size) < noise.loss_a] = 2
-        out_b[rng.random(out_b.size) < noise.loss_b] = 2
-        return out_a, out_b
+        backend, layout = device.simulator, list(device.qubits)
+        # photon loss is not a device property: drawn after the run, so no herald qubit sits on a noisy physical qubit
+        noise = Noise()
     n_b = len(resource.angles_b)
     group = setting_a.astype(np.intp) * n_b + setting_b
     n_combo = len(resource.angles_a) * n_b
@@ -149,17 +148,12 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
                            float(age_values[age_index]) if ages is not None else None,
                            resource.azimuths_a[i], resource.azimuths_b[j])
         shots = int(counts[job])
-        if resource.aer_backend is not None:
+        if backend is not None:
             from qiskit import transpile
 
-            backend, layout = resource.aer_backend, getattr(resource, "layout", None)
-            if isinstance(backend, _Placed):
-                backend, layout = backend.simulator, backend.layout
             qc = transpile(qc, backend, initial_layout=layout, optimization_level=1, seed_transpiler=int(seed))
-        else:
-            backend = _simulator(noise)
         codes_a, codes_b, reps = [], [], []
-        for bitstring, k in _counts(backend, qc, shots, int(seed), rng).items():
+        for bitstring, k in _counts(backend if backend is not None else _simulator(noise), qc, shots, int(seed), rng).items():
             a, b = _outcome_codes(bitstring, herald)
             codes_a.append(a)
             codes_b.append(b)
@@ -167,19 +161,8 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
         rows = order[starts[job] : starts[job + 1]][rng.permutation(shots)]
         out_a[rows] = np.repeat(np.array(codes_a, dtype=np.uint8), reps)
         out_b[rows] = np.repeat(np.array(codes_b, dtype=np.uint8), reps)
+    if device is not None:
+        out_a[rng.random(out_a.size) < resource.noise.loss_a] = 2
+        out_b[rng.random(out_b.size) < resource.noise.loss_b] = 2
     return out_a, out_b
 
-
-class _Placed:
-    """A device's simulator with the physical qubits the pair must sit on."""
-
-    def __init__(self, simulator, layout: list[int]):
-        self.simulator, self.layout = simulator, layout
-
-
-def _on_device(resource):
-    """The resource without loss (drawn by the caller), on the device's simulator at its pair of qubits."""
-    from dataclasses import replace
-
-    device = resource.aer_backend
-    return replace(resource, noise=Noise(), aer_backend=_Placed(device.simulator, list(device.qubits)))

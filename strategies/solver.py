@@ -64,11 +64,6 @@ def pair_tensor(noise: Noise) -> np.ndarray:
     return pair.pauli_tensor(pair.stored_state(noise))
 
 
-def pair_matrix(noise: Noise) -> np.ndarray:
-    """The I/X/Z block of the stored pair's Pauli tensor (rows: A, columns: B)."""
-    return pair_tensor(noise)[np.ix_(IXZ, IXZ)]
-
-
 def planar_symmetric(R: np.ndarray) -> bool:
     """Whether the X-Z plane holds an optimal pair of measurement directions for every game (module docstring):
     no local Bloch vectors, Y decoupled from X and Z, and |R_YY| at most the X-Z block's smaller singular value."""

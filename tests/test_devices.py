@@ -25,6 +25,14 @@ UNIFORM = independent(0.5, 0.5)
 Z = float(norm.ppf(1 - CI_ALPHA / 2))  # two-sided normal quantile of the suite's confidence level
 
 
+def _rotation_allowance(d) -> float:
+    """Largest change of a +-1 correlator from the measurement rotations' own gate errors, which the fit leaves out:
+    a rotation compiles to at most two sx gates per qubit, each depolarizing with its calibrated error p, which
+    shrinks a Bloch component by at most 4p/3."""
+    target = _fake(NAME).target
+    return 2 * 4 / 3 * sum(target["sx"][(q,)].error for q in d.qubits)
+
+
 def _independent_costs() -> dict[tuple[int, int], float]:
     """The pair rule's cost per coupled pair from the backend's calibration record (BackendProperties), not the
     noise model the Device reads."""
@@ -72,7 +80,7 @@ def test_the_bell_tensor_matches_correlators_measured_on_the_device():
         t = transpile(qc, d.simulator, initial_layout=list(d.qubits), optimization_level=1, seed_transpiler=1)
         counts = d.simulator.run(t, shots=shots, seed_simulator=5).result().get_counts()
         e = sum((1 if k.count("1") % 2 == 0 else -1) * v for k, v in counts.items()) / shots
-        assert e / scale == pytest.approx(d.tensor[i, j], abs=Z / math.sqrt(shots) + 2e-3)  # + rotation gate errors
+        assert e / scale == pytest.approx(d.tensor[i, j], abs=(Z / math.sqrt(shots) + _rotation_allowance(d)) / scale)
 
 
 def test_given_qubits_override_the_rule_and_uncoupled_pairs_are_refused():
@@ -98,7 +106,8 @@ def test_quantum_and_textbook_both_play_on_the_device_at_the_fitted_values():
         a, b = strategy.play(x, y, np.random.default_rng(3))
         rate = float(Game().win(x, y, a, b).mean())
         se = math.sqrt(value * (1 - value) / n)
-        assert rate == pytest.approx(value, abs=Z * se + 2e-3)
+        # win rate = 1/2 + (1/8) sum of +-E_xy on uniform inputs: the rotations move it by at most half their allowance
+        assert rate == pytest.approx(value, abs=Z * se + _rotation_allowance(d) / 2)
         assert rate < math.cos(math.pi / 8) ** 2 - Z * se
 
 
@@ -111,7 +120,8 @@ def test_qcoord_game_on_a_device_reports_both_players_on_it(tmp_path):
     assert r["device"]["qubits"] == list(choose_pair(NAME)) and r["simulated"]["device"]["name"] == NAME
     for name, fitted in (("quantum", r["quantum_value"]), ("textbook", r["textbook_value"])):
         s = r["simulated"][name]
-        assert s["win_rate"] == pytest.approx(fitted, abs=Z * math.sqrt(fitted * (1 - fitted) / 200_000) + 2e-3)
+        assert s["win_rate"] == pytest.approx(fitted, abs=Z * math.sqrt(fitted * (1 - fitted) / 200_000)
+                                              + _rotation_allowance(device(NAME)) / 2)
         assert s["vs_classical"]["ci95"][0] > 0
     assert r["quantum_value"] >= r["textbook_value"] - 1e-12
 
