@@ -172,6 +172,34 @@ def numbers(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
+def matrix(text: str) -> list[list[float]]:
+    """A K_A x K_B matrix: four numbers (2x2), rows separated by ';' ("0.1,0.2;0.3,0.4"), a JSON list of rows,
+    or the path of a CSV file with one row per x (no header)."""
+    import json
+    import os
+
+    try:
+        if os.path.isfile(text):
+            with open(text, encoding="utf-8") as fh:
+                rows = [[float(v) for v in line.split(",")] for line in fh if line.strip()]
+        elif text.lstrip().startswith("["):
+            rows = [[float(v) for v in row] for row in json.loads(text)]
+        elif ";" in text:
+            rows = [[float(v) for v in row.split(",")] for row in text.split(";") if row.strip()]
+        else:
+            flat = [float(v) for v in text.split(",")]
+            if len(flat) != 4:
+                raise ValueError("a flat list must have four numbers (2x2)")
+            rows = [flat[:2], flat[2:]]
+    except (ValueError, TypeError, OSError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a matrix: give four numbers (2x2), rows separated by ';', a JSON list of rows or a CSV "
+            f"file ({exc})") from None
+    if len({len(r) for r in rows}) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the rows have different lengths {[len(r) for r in rows]}")
+    return rows
+
+
 probability = bounded(float, 0.0, 1.0, "a probability in [0, 1]")
 positive_int = bounded(int, 0, None, "a positive whole number", open_lo=True)
 nonnegative_int = bounded(int, 0, None, "a whole number >= 0")

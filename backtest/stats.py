@@ -15,9 +15,12 @@ def wilson_ci(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float
 
 
 def draw_inputs(p_xy: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """n rounds of input bits (x, y) drawn from the 2x2 distribution p_xy."""
-    cells = rng.choice(4, size=n, p=np.asarray(p_xy, dtype=float).ravel()).astype(np.uint8)
-    return cells >> 1, cells & 1
+    """n rounds of inputs (x, y) drawn from the K_A x K_B distribution p_xy (bits for 2x2)."""
+    p = np.asarray(p_xy, dtype=float)
+    cells = rng.choice(p.size, size=n, p=p.ravel()).astype(np.uint8)
+    if p.shape == (2, 2):  # the bit path, unchanged: same seed, same rounds as before levels existed
+        return cells >> 1, cells & 1
+    return (cells // p.shape[1]).astype(np.uint8), (cells % p.shape[1]).astype(np.uint8)
 
 
 def format_p(v: float) -> str:

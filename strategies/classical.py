@@ -21,30 +21,47 @@ RULES = ((0, 0), (0, 1), (1, 0), (1, 1))
 RULE_NAMES = {(0, 0): "always 0 (ask first)", (0, 1): "follow input", (1, 0): "flip input", (1, 1): "always 1 (bid first)"}
 
 
-def deterministic_value(game: Game, p_xy, f_a: tuple[int, int], f_b: tuple[int, int]) -> float:
+def deterministic_value(game: Game, p_xy, f_a: tuple[int, ...], f_b: tuple[int, ...]) -> float:
     """Expected utility of the deterministic pair a = f_a(x), b = f_b(y)."""
-    p = check_p_xy(p_xy)
+    p = check_p_xy(p_xy, game.levels)
     u = game.table
-    return float(sum(p[x, y] * u[x, y, f_a[x] ^ f_b[y]] for x in (0, 1) for y in (0, 1)))
+    ka, kb = game.levels
+    return float(sum(p[x, y] * u[x, y, f_a[x] ^ f_b[y]] for x in range(ka) for y in range(kb)))
 
 
-def classical_optimum(game: Game, p_xy) -> tuple[float, tuple[int, int], tuple[int, int]]:
-    """(value, f_a, f_b): the best deterministic rule pair (ties: first in RULES order)."""
-    best = max(
-        ((deterministic_value(game, p_xy, fa, fb), -i, fa, fb) for i, (fa, fb) in enumerate(itertools.product(RULES, RULES))),
-        key=lambda t: (round(t[0], 12), t[1]),
-    )
-    return best[0], best[2], best[3]
+def rule_tables(levels: int) -> np.ndarray:
+    """Every deterministic local rule on ``levels`` inputs, (2^levels, levels) bits, in itertools.product order."""
+    return np.array(list(itertools.product((0, 1), repeat=levels)), dtype=np.uint8)
 
 
-CONSTANT_RULES = (((0, 0), (1, 1)), ((0, 0), (0, 0)))  # opposite biases (A ask, B bid first); equal biases
+def classical_optimum(game: Game, p_xy) -> tuple[float, tuple[int, ...], tuple[int, ...]]:
+    """(value, f_a, f_b): the best deterministic rule pair, exhaustive over all 2^K_A x 2^K_B pairs (ties: first
+    in product order of ``rule_tables``). In correlator form U = k + alpha^T c beta with alpha, beta the +-1
+    outputs per input, all pairs at once is one matrix product (65536 pairs at K = 8)."""
+    p = check_p_xy(p_xy, game.levels)
+    c, k = game.correlator_weights(p)
+    ra, rb = rule_tables(game.levels[0]), rule_tables(game.levels[1])
+    values = k + (1.0 - 2.0 * ra) @ c @ (1.0 - 2.0 * rb).T
+    i, j = np.unravel_index(int(np.argmax(np.round(values, 12))), values.shape)
+    f_a, f_b = tuple(int(v) for v in ra[i]), tuple(int(v) for v in rb[j])
+    return deterministic_value(game, p, f_a, f_b), f_a, f_b
 
 
-def best_constant(game: Game, p_xy) -> tuple[float, tuple[tuple[int, int], tuple[int, int]]]:
+def constant_rules(levels: tuple[int, int] = (2, 2)) -> tuple:
+    """Opposite biases (A ask, B bid first whatever the inputs), then equal biases (both ask first)."""
+    ka, kb = levels
+    return (((0,) * ka, (1,) * kb), ((0,) * ka, (0,) * kb))
+
+
+CONSTANT_RULES = constant_rules()
+
+
+def best_constant(game: Game, p_xy) -> tuple[float, tuple[tuple[int, ...], tuple[int, ...]]]:
     """(value, (f_a, f_b)) of the better constant relation, whatever the inputs: opposite biases or equal ones."""
-    values = [deterministic_value(game, p_xy, fa, fb) for fa, fb in CONSTANT_RULES]
+    rules = constant_rules(game.levels)
+    values = [deterministic_value(game, p_xy, fa, fb) for fa, fb in rules]
     i = int(np.argmax(np.round(values, 12)))
-    return values[i], CONSTANT_RULES[i]
+    return values[i], rules[i]
 
 
 def deterministic(f_a: tuple[int, int], f_b: tuple[int, int], name: str = "classical") -> Strategy:
@@ -69,5 +86,15 @@ def follow_indicator(name: str = "follow_indicator") -> Strategy:
     return deterministic((0, 1), (1, 0), name)
 
 
-def classical_rule_dict(f_a: tuple[int, int], f_b: tuple[int, int]) -> dict:
-    return {"A": list(f_a), "B": list(f_b), "A_name": RULE_NAMES[tuple(f_a)], "B_name": RULE_NAMES[tuple(f_b)]}
+def rule_name(f: tuple[int, ...]) -> str:
+    """A readable name of a deterministic rule (its table for inputs with more than two levels)."""
+    f = tuple(int(v) for v in f)
+    if f in RULE_NAMES:
+        return RULE_NAMES[f]
+    if len(set(f)) == 1:
+        return RULE_NAMES[(f[0], f[0])]
+    return "level -> " + "".join(map(str, f))
+
+
+def classical_rule_dict(f_a: tuple[int, ...], f_b: tuple[int, ...]) -> dict:
+    return {"A": list(f_a), "B": list(f_b), "A_name": rule_name(f_a), "B_name": rule_name(f_b)}

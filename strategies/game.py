@@ -14,6 +14,11 @@ challenge text's literal a XOR b = x AND y, i.e. the same game with one server's
 Any other XOR game is a table u[x, y, o] (``Game.from_table``/``Game.from_weights``): the solver, the
 classical optimum, Tsirelson's bound and the simulators only ever see the correlator form
 U = k + sum_xy p(x,y) c[x,y] E[A_x B_y]. ``backtest`` builds the book's hedge game this way.
+
+Inputs may have K levels (0..K-1, K from 2 to ``MAX_LEVELS``, per side): a table of shape (K_A, K_B, 2) is a
+K_A x K_B XOR game (an indicator with several levels, e.g. a smoothed count of a server's own readings).
+``Game.chained(K)`` is the chained Bell game (Braunstein-Caves): inputs (x, x) and (x, x+1 mod K), uniform,
+win when the outputs agree except on (K-1, 0); classical value 1 - 1/(2K), quantum cos^2(pi/(4K)).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from . import kernels
 from .errors import StrategyError
 
 RULES = ("hedge", "challenge")
-KINDS = ("paper", "table", "hedge")
+KINDS = ("paper", "table", "hedge", "chained")
+MAX_LEVELS = 8  # inputs per side: the exhaustive classical search is 2^K x 2^K rule pairs
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,10 @@ class Game:
 
     beta: float = 0.0
     rule: str = "hedge"
-    payoff: tuple[float, ...] | None = None  # u[x, y, o] flattened (8 numbers), for table games
+    payoff: tuple[float, ...] | None = None  # u[x, y, o] flattened (K_A * K_B * 2 numbers), for table games
     kind: str = "paper"
     unit: str = "utility"
+    levels: tuple[int, int] = (2, 2)  # (K_A, K_B): input levels per side
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.beta) and 0.0 <= self.beta <= 1.0):
@@ -53,13 +60,20 @@ class Game:
             raise StrategyError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.kind not in KINDS:
             raise StrategyError(f"game kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        ka, kb = (int(v) for v in self.levels)
+        if not (2 <= ka <= MAX_LEVELS and 2 <= kb <= MAX_LEVELS):
+            raise StrategyError(f"input levels per side must be 2 to {MAX_LEVELS}, got {tuple(self.levels)}")
+        object.__setattr__(self, "levels", (ka, kb))
         if self.payoff is None:
             if self.kind != "paper":
                 raise StrategyError(f"a {self.kind} game needs a payoff table")
+            if self.levels != (2, 2):
+                raise StrategyError("the paper's game has binary inputs; give a K x K game as a table")
             return
         u = np.asarray(self.payoff, dtype=float)
-        if u.size != 8 or not np.isfinite(u).all():
-            raise StrategyError(f"a game table needs 8 finite utilities u[x, y, o], got {list(np.ravel(self.payoff))}")
+        if u.size != ka * kb * 2 or not np.isfinite(u).all():
+            raise StrategyError(f"a {ka}x{kb} game table needs {ka * kb * 2} finite utilities u[x, y, o], "
+                                f"got {list(np.ravel(self.payoff))}")
         if self.kind == "paper" or self.beta != 0.0 or self.rule != "hedge":
             raise StrategyError("a table game has no beta or rule (its table says everything)")
         object.__setattr__(self, "payoff", tuple(float(v) for v in u.ravel()))
@@ -72,11 +86,11 @@ class Game:
 
     @classmethod
     def from_table(cls, table, kind: str = "table", unit: str = "utility") -> Game:
-        """Any XOR game from ``table[x, y, o]`` (shape (2, 2, 2)): utility of o = a XOR b on inputs (x, y)."""
+        """Any XOR game from ``table[x, y, o]`` (shape (K_A, K_B, 2)): utility of o = a XOR b on inputs (x, y)."""
         t = np.asarray(table, dtype=float)
-        if t.shape != (2, 2, 2):
-            raise StrategyError(f"a game table must have shape (2, 2, 2) = [x, y, o], got {t.shape}")
-        return cls(payoff=tuple(t.ravel()), kind=kind, unit=unit)
+        if t.ndim != 3 or t.shape[-1] != 2:
+            raise StrategyError(f"a game table must have shape (K_A, K_B, 2) = [x, y, o], got {t.shape}")
+        return cls(payoff=tuple(t.ravel()), kind=kind, unit=unit, levels=t.shape[:2])
 
     @classmethod
     def from_weights(cls, weights, kind: str = "table", unit: str = "utility") -> Game:
@@ -85,16 +99,29 @@ class Game:
         w = np.asarray(weights, dtype=float)
         if w.shape == (4,):
             w = w.reshape(2, 2)
-        if w.shape != (2, 2):
-            raise StrategyError(f"correlator weights must be 2x2 (or four numbers w00,w01,w10,w11), got shape {w.shape}")
+        if w.ndim != 2:
+            raise StrategyError(f"correlator weights must be a K_A x K_B matrix (or four numbers w00,w01,w10,w11), "
+                                f"got shape {w.shape}")
         return cls.from_table(np.stack([w, -w], axis=-1), kind=kind, unit=unit)
+
+    @classmethod
+    def chained(cls, k: int) -> Game:
+        """The chained Bell game with ``k`` inputs per side (play it with ``chained_p_xy(k)``): the outputs should
+        agree on inputs (x, x) and (x, x+1), except on (k-1, 0) where they should differ. Utility 1 for a win.
+        k = 2 is CHSH in the challenge labels."""
+        k = _levels_check(k, "chained game inputs")
+        u = np.zeros((k, k, 2))
+        for x in range(k):
+            u[x, x, 0] = 1.0
+            u[x, (x + 1) % k, 1 if x == k - 1 else 0] = 1.0
+        return cls(payoff=tuple(u.ravel()), kind="chained", levels=(k, k))
 
     # -- the table and what follows from it -----------------------------------------------------------
     @property
     def table(self) -> np.ndarray:
-        """Utility ``u[x, y, o]`` of o = a XOR b, shape (2, 2, 2)."""
+        """Utility ``u[x, y, o]`` of o = a XOR b, shape (K_A, K_B, 2)."""
         if self.payoff is not None:
-            return np.array(self.payoff).reshape(2, 2, 2)
+            return np.array(self.payoff).reshape(*self.levels, 2)
         b = self.beta
         u = np.array(
             [
@@ -107,13 +134,13 @@ class Game:
     def utility(self, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Utility per round (float array); inputs and outputs are 0/1 arrays of equal length."""
         x, y, a, b = (np.asarray(v, dtype=np.uint8) for v in (x, y, a, b))
-        return kernels.utility(self.table.ravel(), x, y, a, b)
+        return kernels.utility(self.table.ravel(), x, y, a, b, self.levels[1])
 
     @property
     def has_wins(self) -> bool:
         """Whether every round has a winning relation worth 1 and a losing one worth 0 (the paper's game at
-        beta 0 or 1): only then is a win rate the game's score; otherwise compare utilities."""
-        return self.kind == "paper" and self.beta in (0.0, 1.0)
+        beta 0 or 1, the chained game): only then is a win rate the game's score; otherwise compare utilities."""
+        return (self.kind == "paper" and self.beta in (0.0, 1.0)) or self.kind == "chained"
 
     def win(self, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """True where the round chose its inputs' better relation, o = a XOR b = ``target(x, y)``.
@@ -138,23 +165,46 @@ class Game:
 
         P(o=0) = (1 + E)/2, so U = sum p (u0 (1+E)/2 + u1 (1-E)/2): the XOR-game form every solver uses.
         """
-        p = check_p_xy(p_xy)
+        p = check_p_xy(p_xy, self.levels)
         t = self.table
         return p * (t[..., 0] - t[..., 1]) / 2.0, float((p * (t[..., 0] + t[..., 1]) / 2.0).sum())
 
     def to_dict(self) -> dict:
         if self.payoff is None:
             return {"kind": "paper", "beta": self.beta, "rule": self.rule}
-        return {"kind": self.kind, "rule": self.rule, "table": self.table.tolist(), "unit": self.unit}
+        out = {"kind": self.kind, "rule": self.rule, "table": self.table.tolist(), "unit": self.unit}
+        return out if self.levels == (2, 2) else {**out, "levels": list(self.levels)}
 
 
-def check_p_xy(p_xy: np.ndarray | list) -> np.ndarray:
-    """A 2x2 input distribution p[x, y]: finite, non-negative, summing to 1 (to 1e-9)."""
+def _levels_check(k, what: str) -> int:
+    if not isinstance(k, (int, np.integer)) or not 2 <= k <= MAX_LEVELS:
+        raise StrategyError(f"{what} must be an integer from 2 to {MAX_LEVELS}, got {k!r}")
+    return int(k)
+
+
+def chained_p_xy(k: int) -> np.ndarray:
+    """The chained game's input distribution: (x, x) and (x, x+1 mod k) with probability 1/(2k) each."""
+    k = _levels_check(k, "chained game inputs")
+    p = np.zeros((k, k))
+    for x in range(k):
+        p[x, x] += 0.5 / k
+        p[x, (x + 1) % k] += 0.5 / k
+    return p
+
+
+def check_p_xy(p_xy: np.ndarray | list, levels: tuple[int, int] | None = (2, 2)) -> np.ndarray:
+    """An input distribution p[x, y] of shape ``levels`` (default 2x2; None: any K_A x K_B with K from 2 to
+    MAX_LEVELS): finite, non-negative, summing to 1 (to 1e-9)."""
     p = np.asarray(p_xy, dtype=float)
-    if p.shape == (4,):
+    if p.shape == (4,) and levels in (None, (2, 2)):
         p = p.reshape(2, 2)
-    if p.shape != (2, 2):
-        raise StrategyError(f"p_xy must be 2x2 (or four numbers p00,p01,p10,p11), got shape {p.shape}")
+    if levels is None:
+        if p.ndim != 2 or not all(2 <= k <= MAX_LEVELS for k in p.shape):
+            raise StrategyError(f"p_xy must be a K_A x K_B matrix with 2 to {MAX_LEVELS} levels a side, "
+                                f"got shape {p.shape}")
+    elif p.shape != tuple(levels):
+        want = "2x2 (or four numbers p00,p01,p10,p11)" if tuple(levels) == (2, 2) else "x".join(map(str, levels))
+        raise StrategyError(f"p_xy must be {want}, got shape {p.shape}")
     if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
         raise StrategyError(f"p_xy entries must be probabilities in [0, 1], got {p.ravel().tolist()}")
     if abs(p.sum() - 1.0) > 1e-9:
@@ -170,8 +220,16 @@ def independent(p_x: float, p_y: float) -> np.ndarray:
     return np.outer([1.0 - p_x, p_x], [1.0 - p_y, p_y])
 
 
-def empirical_p_xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The observed input distribution of paired bit arrays."""
+def empirical_p_xy(x: np.ndarray, y: np.ndarray, levels: tuple[int, int] = (2, 2)) -> np.ndarray:
+    """The observed input distribution of paired input arrays (bits, or ``levels`` = (K_A, K_B) levels)."""
+    if tuple(levels) != (2, 2):
+        x, y = np.asarray(x, dtype=np.intp), np.asarray(y, dtype=np.intp)
+        ka, kb = levels
+        if x.shape != y.shape or x.size == 0:
+            raise StrategyError(f"x and y must be non-empty arrays of equal length, got {x.shape} and {y.shape}")
+        if x.min() < 0 or x.max() >= ka or y.min() < 0 or y.max() >= kb:
+            raise StrategyError(f"inputs must be levels 0..{ka - 1} (x) and 0..{kb - 1} (y)")
+        return np.bincount(x * kb + y, minlength=ka * kb).reshape(ka, kb) / x.size
     x = np.asarray(x).astype(bool, copy=False)
     y = np.asarray(y).astype(bool, copy=False)
     if x.shape != y.shape or x.size == 0:

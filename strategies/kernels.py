@@ -30,11 +30,11 @@ def lookup2(table, first, second, stride):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def utility(table, x, y, a, b):  # pragma: no cover - compiled
-    """u[x, y, a XOR b] per round from the flat (2, 2, 2) utility table."""
+def utility(table, x, y, a, b, k_b):  # pragma: no cover - compiled
+    """u[x, y, a XOR b] per round from the flat (K_A, k_b, 2) utility table."""
     out = np.empty(x.size)
     for i in range(x.size):
-        out[i] = table[(x[i] * 2 + y[i]) * 2 + (a[i] ^ b[i])]
+        out[i] = table[(x[i] * k_b + y[i]) * 2 + (a[i] ^ b[i])]
     return out
 
 

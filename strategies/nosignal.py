@@ -28,7 +28,7 @@ import numpy as np
 from . import kernels
 from .errors import StrategyError
 from .game import Game, check_p_xy
-from .solver import tsirelson_value
+from .solver import tsirelson_sdp, tsirelson_value
 from .strategy import LocalRule, Strategy, _builtin, as_bits
 
 NS_TOL = 1e-9
@@ -108,7 +108,8 @@ def _flow(strategy: Strategy, x, y, u: np.ndarray, first: str):
 
 def counterfactual_check(name: str, strategy: Strategy, x, y, rng: np.random.Generator) -> None:
     """Each party's outputs must not move when only the partner's inputs move (same uniforms)."""
-    x, y = as_bits(x, "x")[:CHECK_ROUNDS], as_bits(y, "y")[:CHECK_ROUNDS]
+    x = as_bits(x, "x", strategy.rule_a.levels)[:CHECK_ROUNDS]
+    y = as_bits(y, "y", strategy.rule_b.levels)[:CHECK_ROUNDS]
     if x.size < 2:
         return
     perm, u = rng.permutation(x.size), rng.random(x.size)
@@ -126,6 +127,16 @@ def counterfactual_check(name: str, strategy: Strategy, x, y, rng: np.random.Gen
                 "object or a global?)")
 
 
+def _game_bound(game: Game, p) -> float | None:
+    """The game's Tsirelson bound: closed form for 2x2, the SDP for K x K (None without cvxpy)."""
+    if game.levels == (2, 2):
+        return tsirelson_value(game, p)
+    try:
+        return tsirelson_sdp(game, p)
+    except StrategyError:  # cvxpy is an optional extra; the resource's TLM check still ran
+        return None
+
+
 def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, x=None, y=None,
             rng: np.random.Generator | None = None) -> None:
     """Refuse (``SignallingError``) a strategy that could signal or exceeds quantum correlations; see the module."""
@@ -136,8 +147,8 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
     tables = [isinstance(r, LocalRule) and type(r).setting is LocalRule.setting and type(r).output is LocalRule.output
               for r in (strategy.rule_a, strategy.rule_b)]
     if x is not None and y is not None:
-        n_a = int(strategy.rule_a.setting(as_bits(x, "x")).max(initial=0)) + 1
-        n_b = int(strategy.rule_b.setting(as_bits(y, "y")).max(initial=0)) + 1
+        n_a = int(strategy.rule_a.setting(as_bits(x, "x", strategy.rule_a.levels)).max(initial=0)) + 1
+        n_b = int(strategy.rule_b.setting(as_bits(y, "y", strategy.rule_b.levels)).max(initial=0)) + 1
     else:
         n_a, n_b = max(strategy.rule_a.settings) + 1, max(strategy.rule_b.settings) + 1
     table = check_table(name, strategy.resource.joint(n_a, n_b))
@@ -149,10 +160,11 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
             f"strategy {name!r}: its resource's correlations at settings A {where[0]}, B {where[1]} exceed what any "
             f"shared quantum state allows (Tsirelson-Landau-Masanes bound broken by {excess:.3g} rad); a "
             "no-signalling box beyond quantum mechanics (such as a PR box) is not a resource two servers can hold")
-    if game is not None and p_xy is not None and all(tables):
-        p = check_p_xy(p_xy)
-        value, bound = strategy.value(game, p), tsirelson_value(game, p)
-        if value > bound + QUANTUM_TOL * max(1.0, float(np.abs(game.table).max())):
+    if game is not None and p_xy is not None and all(tables) and game.levels == strategy.levels:
+        p = check_p_xy(p_xy, game.levels)
+        bound = _game_bound(game, p)
+        value = strategy.value(game, p)
+        if bound is not None and value > bound + QUANTUM_TOL * max(1.0, float(np.abs(game.table).max())):
             raise SignallingError(f"strategy {name!r} reaches {value:.6g} in the game played, above its quantum "
                                   f"(Tsirelson) bound {bound:.6g}")
     if x is not None and y is not None:

@@ -123,21 +123,22 @@ def quantum_strategy(
     angles_b,
     noise: Noise | None = None,
     *,
-    fallback_a: tuple[int, int] = (0, 0),
-    fallback_b: tuple[int, int] = (1, 1),
+    fallback_a: tuple[int, ...] | None = None,
+    fallback_b: tuple[int, ...] | None = None,
     backend: str = "exact",
     name: str = "quantum",
     aer_backend: object = None,
     azimuths_a=None,
     azimuths_b=None,
-    flipped_a=(False, False),
-    flipped_b=(False, False),
+    flipped_a=None,
+    flipped_b=None,
 ) -> Strategy:
     """Each server measures along its input's direction and outputs the outcome; on no click, its fallback bit.
 
     ``angles_a[x]`` may be None: A then ignores its qubit on input x and outputs ``fallback_a[x]``
     (the optimum sometimes mixes quantum and classical inputs). Likewise for B. ``azimuths_*[x]`` (radians,
     default 0) turn the direction out of the X-Z plane. ``flipped_*[x]``: report the opposite of the outcome.
+    One entry per input level: K directions for an indicator with K levels.
     """
     def zeros(values):
         return None if values is None else tuple(0.0 if v is None else v for v in values)
@@ -147,9 +148,15 @@ def quantum_strategy(
     )
 
     def rule(angles, fallback, flipped) -> LocalRule:
+        flipped = flipped or (False,) * len(angles)
+        if not (len(fallback) == len(flipped) == len(angles)):
+            raise StrategyError(f"one angle, fallback bit and report flag per input level, got {len(angles)}, "
+                                f"{len(fallback)} and {len(flipped)}")
         rows = tuple((fallback[x],) * 3 if angles[x] is None else (int(flipped[x]), 1 - int(flipped[x]), fallback[x])
-                     for x in (0, 1))
-        return LocalRule(outputs=rows, settings=(0, 1))
+                     for x in range(len(angles)))
+        return LocalRule(outputs=rows, settings=tuple(range(len(angles))))
 
+    fallback_a = (0,) * len(angles_a) if fallback_a is None else tuple(fallback_a)  # on no click: A ask first,
+    fallback_b = (1,) * len(angles_b) if fallback_b is None else tuple(fallback_b)  # B bid first (opposite biases)
     return Strategy(name, rule(list(angles_a), fallback_a, flipped_a), rule(list(angles_b), fallback_b, flipped_b),
                     resource)

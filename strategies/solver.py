@@ -57,6 +57,8 @@ SEESAW_ROUGH = 40  # steps of that short seesaw
 POLISHED = 4  # best of those polished to convergence
 SEESAW_STEPS = 4000
 SYMMETRY_TOL = 1e-12
+LEVEL_STARTS = 48  # random starts of the seesaw for games whose inputs have more than two levels
+LEVEL_SEED = 20240731  # their directions come from this fixed stream
 
 
 def pair_tensor(noise: Noise) -> np.ndarray:
@@ -240,12 +242,15 @@ class Solution:
             return deterministic(*self.classical_rule, name=name)
         backend, aer_backend = self._backend(backend, aer_backend)
         az = self.azimuths or {"A": None, "B": None}
-        fl = self.flipped or {"A": (False, False), "B": (False, False)}
+        fl = self.flipped or {"A": None, "B": None}
         return quantum_strategy(self.angles["A"], self.angles["B"], self.noise, fallback_a=self.fallback["A"],
                                 fallback_b=self.fallback["B"], backend=backend, name=name, aer_backend=aer_backend,
                                 azimuths_a=az["A"], azimuths_b=az["B"], flipped_a=fl["A"], flipped_b=fl["B"])
 
     def textbook_strategy(self, backend: str = "exact", name: str = "textbook", aer_backend=None) -> Strategy:
+        if self.game.levels != (2, 2):
+            raise StrategyError(f"the textbook CHSH angles are for binary inputs; this game has {self.game.levels} "
+                                "input levels (use the fitted quantum strategy)")
         ang = textbook_angles(self.game.rule)
         fa, fb = self.checks["textbook_fallback"]
         backend, aer_backend = self._backend(backend, aer_backend)
@@ -262,10 +267,11 @@ class Solution:
             "advantage": self.advantage,
             "uses_entanglement": self.uses_entanglement,
             "angles": {p: list(v) for p, v in self.angles.items()},
-            "azimuths": {p: list(v) for p, v in (self.azimuths or {"A": (0.0, 0.0), "B": (0.0, 0.0)}).items()},
-            "measurement_search": "X-Z plane (planar-symmetric pair)" if self.planar else "Bloch sphere",
+            "azimuths": {p: list(v) for p, v in (self.azimuths or {P: (0.0,) * len(self.angles[P]) for P in "AB"}).items()},
+            "measurement_search": self.checks.get("search") or (
+                "X-Z plane (planar-symmetric pair)" if self.planar else "Bloch sphere"),
             "fallback": {p: list(v) for p, v in self.fallback.items()},
-            "flipped": {p: list(v) for p, v in (self.flipped or {"A": (False, False), "B": (False, False)}).items()},
+            "flipped": {p: list(v) for p, v in (self.flipped or {P: (False,) * len(self.angles[P]) for P in "AB"}).items()},
             "classical_rule": classical_rule_dict(*self.classical_rule),
             "noise": self.noise.to_dict(),
         }
@@ -291,14 +297,17 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180, devi
     """Classical optimum, quantum optimum (directions, fallbacks) and textbook-angle value for ``p_xy``.
 
     ``noise`` describes the pair and detectors at the time of measurement (its ``storage_time`` is the
-    storage the directions are optimized for). ``grid`` is the number of angles per [0, pi) in the planar
+    storage the directions are optimized for). A K_A x K_B game (inputs with several levels) gets one direction
+    per input level from a many-start seesaw (``_solve_levels``); it has no textbook angles (value NaN). ``grid`` is the number of angles per [0, pi) in the planar
     search. ``device`` (``strategies.devices.Device``): fit to that device's measured Bell-pair tensor and
     readout errors instead of the noise model's pair (``noise`` then only gives the loss).
     """
     if not isinstance(game, Game):
         raise StrategyError(f"game must be a Game, got {type(game).__name__}")
-    p = check_p_xy(p_xy)
+    p = check_p_xy(p_xy, game.levels)
     noise = noise or Noise()
+    if game.levels != (2, 2):
+        return _solve_levels(game, p, noise, device)
     c, k = game.correlator_weights(p)
     R4, party_a, party_b = _link(noise, device)
     planar = planar_symmetric(R4)
@@ -465,10 +474,12 @@ def _sphere_grid(c, k, R, party_a, party_b):
 
 
 def _respond(c, R, party, ob: np.ndarray) -> tuple[float, list]:
-    """Exact best response of the party facing observables ``ob`` (2, 4) through R (rows: this party)."""
+    """Exact best response of the party facing observables ``ob`` (K_other, 4) through R (rows: this party), one
+    choice per own input level."""
     value, how = 0.0, []
-    for x in (0, 1):
-        w = c[x, 0] * (R @ ob[0]) + c[x, 1] * (R @ ob[1])
+    v = [R @ o for o in ob]
+    for x in range(c.shape[0]):
+        w = sum(c[x, y] * v[y] for y in range(c.shape[1]))  # 0 + ... : the same sums as c[x,0] v0 + c[x,1] v1
         val, measures, vec, fallback, flip = _best_response(w, party)
         value += float(val)
         norm = float(np.sqrt(vec @ vec))
@@ -542,6 +553,44 @@ def _sphere_optimum(c, k, R, party_a, party_b, a_planar, b_planar):
     return value, a_choice, b_choice, azimuths
 
 
+def _solve_levels(game: Game, p: np.ndarray, noise: Noise, device=None) -> Solution:
+    """A K_A x K_B game: the exhaustive classical optimum, and one measurement direction per input level from a
+    seesaw (alternating exact best responses, noise and readout included) started from ``LEVEL_STARTS`` random
+    directions for B (a fixed stream: same game, same answer), the best ``POLISHED`` polished by Nelder-Mead
+    over B's directions and seesaw to convergence. A lower bound on the two-qubit optimum (seesaw finds local
+    optima); ``tsirelson_sdp`` bounds it from above."""
+    c, k = game.correlator_weights(p)
+    R4, party_a, party_b = _link(noise, device)
+    cl_value, f_a, f_b = classical_optimum(game, p)
+    rng = np.random.default_rng(LEVEL_SEED)
+    kb = game.levels[1]
+    starts = []
+    for _ in range(LEVEL_STARTS):
+        dirs = rng.normal(size=(kb, 3))
+        starts.append([(n / np.linalg.norm(n), 0, False) for n in dirs])
+    rough = sorted((_seesaw(c, k, R4, party_a, party_b, b, SEESAW_ROUGH) for b in starts), key=lambda r: -r[0])
+    value, a_how, b_how = max((_sphere_polish(c, k, R4, party_a, party_b, r[2]) for r in rough[:POLISHED]),
+                              key=lambda r: r[0])
+    uses = any(n is not None for n, _, _ in a_how) and any(n is not None for n, _, _ in b_how)
+    if value <= cl_value + ADVANTAGE_TOL or not uses:
+        value, uses = cl_value, False
+        angles = {"A": (None,) * len(f_a), "B": (None,) * len(f_b)}
+        azimuths = dict(angles)
+        fallback, flipped = {"A": f_a, "B": f_b}, {"A": (False,) * len(f_a), "B": (False,) * len(f_b)}
+    else:
+        settings = {P: [None if n is None else pair.setting_of(n) for n, _, _ in how]
+                    for P, how in (("A", a_how), ("B", b_how))}
+        angles = {P: tuple(None if st is None else st[0] for st in settings[P]) for P in "AB"}
+        azimuths = {P: tuple(None if st is None else st[1] for st in settings[P]) for P in "AB"}
+        fallback = {P: tuple(int(f) for _, f, _ in how) for P, how in (("A", a_how), ("B", b_how))}
+        flipped = {P: tuple(bool(fl) for _, _, fl in how) for P, how in (("A", a_how), ("B", b_how))}
+    return Solution(game=game, p_xy=p, noise=noise, classical_value=cl_value, classical_rule=(f_a, f_b),
+                    quantum_value=float(value), angles=angles, fallback=fallback, textbook_value=math.nan,
+                    uses_entanglement=uses, checks={"textbook_fallback": None, "starts": LEVEL_STARTS,
+                                                    "search": f"Bloch sphere, seesaw from {LEVEL_STARTS} starts"},
+                    azimuths=azimuths, planar=False, device=device, flipped=flipped)
+
+
 def _simplex(x0: np.ndarray, step: float) -> np.ndarray:
     pts = [x0]
     for i in range(x0.size):
@@ -572,17 +621,20 @@ def tsirelson_value(game: Game, p_xy) -> float:
 
 
 def tsirelson_sdp(game: Game, p_xy) -> float:
-    """Quantum value of the noiseless game from Tsirelson's semidefinite program (needs cvxpy).
+    """Quantum value of the noiseless game from Tsirelson's semidefinite program (needs cvxpy): the best any
+    entangled state of any dimension can do in this XOR game.
 
-    maximize sum c[x,y] G[x, 2+y] over 4x4 Gram matrices G >= 0 with unit diagonal.
+    maximize sum c[x,y] G[x, K_A + y] over (K_A + K_B)-square Gram matrices G >= 0 with unit diagonal
+    (Tsirelson: XOR-game correlators are exactly inner products of unit vectors).
     """
     try:
         import cvxpy as cp
     except ImportError as exc:  # optional: the closed-form search is the default method
         raise StrategyError("tsirelson_sdp needs cvxpy: pip install 'qcoord[sdp]'") from exc
-    c, k = game.correlator_weights(check_p_xy(p_xy))
-    G = cp.Variable((4, 4), symmetric=True)
-    objective = cp.Maximize(sum(c[x, y] * G[x, 2 + y] for x in (0, 1) for y in (0, 1)))
+    c, k = game.correlator_weights(check_p_xy(p_xy, game.levels))
+    ka, kb = game.levels
+    G = cp.Variable((ka + kb, ka + kb), symmetric=True)
+    objective = cp.Maximize(cp.sum(cp.multiply(c, G[:ka, ka:])))
     problem = cp.Problem(objective, [G >> 0, cp.diag(G) == 1])
     problem.solve(solver=cp.CLARABEL)
     return k + float(problem.value)

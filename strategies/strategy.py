@@ -23,21 +23,22 @@ import numpy as np
 
 from .errors import StrategyError
 from . import kernels
-from .game import Game, check_p_xy
+from .game import MAX_LEVELS, Game, check_p_xy
 
 BITS = np.uint8
 
 
-def as_bits(x: np.ndarray, name: str) -> np.ndarray:
-    """Validate a 0/1 array of rounds (any integer or bool dtype) and return it as uint8."""
+def as_bits(x: np.ndarray, name: str, levels: int = 2) -> np.ndarray:
+    """Validate an array of rounds' inputs in 0..levels-1 (bits by default; any integer or bool dtype) and
+    return it as uint8."""
     x = np.asarray(x)
     if x.ndim != 1:
         raise StrategyError(f"{name} must be a 1-D array of rounds, got shape {x.shape}")
-    if x.dtype != BITS:
-        if x.size and (x.min() < 0 or x.max() > 1):
-            raise StrategyError(f"{name} must hold bits 0/1, got values in [{x.min()}, {x.max()}]")
-        x = x.astype(BITS)
-    return x
+    # uint8 inputs are checked too: a table rule indexes its rows with them (a compiled lookup, no bounds check)
+    if x.size and (x.max() > levels - 1 or (x.dtype != BITS and x.min() < 0)):
+        what = "bits 0/1" if levels == 2 else f"levels 0..{levels - 1}"
+        raise StrategyError(f"{name} must hold {what}, got values in [{x.min()}, {x.max()}]")
+    return x.astype(BITS, copy=False)
 
 
 # -- sampling -----------------------------------------------------------------------------------
@@ -120,31 +121,39 @@ class LocalRandomness(Resource):
 # -- local rules and strategies -------------------------------------------------------------------
 @dataclass(frozen=True)
 class LocalRule:
-    """One server's rule, given only its own input bit x per round.
+    """One server's rule, given only its own input x per round (a bit, or a level 0..K-1).
 
-    ``settings[x]``: the resource setting it uses on input x (for an entangled pair: which angle).
+    ``settings[x]``: the resource setting it uses on input x (for an entangled pair: which direction).
     ``outputs[x][o]``: its output (0 = ask first, 1 = bid first) on input x and resource outcome o.
-    Subclass and override ``setting``/``output`` for rules that are not tables; they still receive
-    only the server's own arrays.
+    One row per input level (2 to ``MAX_LEVELS``). Subclass and override ``setting``/``output`` for rules that
+    are not tables; they still receive only the server's own arrays.
     """
 
-    outputs: tuple[tuple[int, ...], tuple[int, ...]]
-    settings: tuple[int, int] = (0, 0)
+    outputs: tuple[tuple[int, ...], ...]
+    settings: tuple[int, ...] | None = None  # default: setting 0 on every input
 
     def __post_init__(self) -> None:
         outs = tuple(tuple(int(v) for v in row) for row in self.outputs)
-        if len(outs) != 2 or len(outs[0]) != len(outs[1]) or any(v not in (0, 1) for row in outs for v in row):
-            raise StrategyError(f"outputs must be two equal rows of bits (one per input), got {self.outputs!r}")
+        if (not 2 <= len(outs) <= MAX_LEVELS or len({len(r) for r in outs}) != 1
+                or any(v not in (0, 1) for row in outs for v in row)):
+            raise StrategyError(f"outputs must be 2 to {MAX_LEVELS} equal rows of bits (one per input level), "
+                                f"got {self.outputs!r}")
         object.__setattr__(self, "outputs", outs)
-        sets = tuple(int(s) for s in self.settings)
-        if len(sets) != 2 or min(sets) < 0:
-            raise StrategyError(f"settings must be two non-negative indices, got {self.settings!r}")
+        sets = tuple(int(s) for s in (self.settings if self.settings is not None else (0,) * len(outs)))
+        if len(sets) != len(outs) or min(sets) < 0:
+            raise StrategyError(f"settings must be {len(outs)} non-negative indices (one per input level), "
+                                f"got {self.settings!r}")
         object.__setattr__(self, "settings", sets)
 
+    @property
+    def levels(self) -> int:
+        """Input levels the rule reads (2 for a bit)."""
+        return len(self.outputs)
+
     @classmethod
-    def constant(cls, f: tuple[int, int], n_outcomes: int = 1) -> LocalRule:
+    def constant(cls, f: tuple[int, ...], n_outcomes: int = 1) -> LocalRule:
         """Output f[x] whatever the resource says."""
-        return cls(outputs=((f[0],) * n_outcomes, (f[1],) * n_outcomes))
+        return cls(outputs=tuple((int(v),) * n_outcomes for v in f))
 
     def setting(self, x: np.ndarray) -> np.ndarray:
         return kernels.lookup(np.asarray(self.settings, dtype=BITS), x)
@@ -154,7 +163,7 @@ class LocalRule:
         return kernels.lookup2(table.ravel(), x, outcome, table.shape[1])
 
     def output_probabilities(self, n_outcomes: int) -> np.ndarray:
-        """P(output = 1 | x, outcome), shape (2, n_outcomes), for exact values."""
+        """P(output = 1 | x, outcome), shape (levels, n_outcomes), for exact values."""
         out = np.asarray(self.outputs, dtype=float)
         if out.shape[1] < n_outcomes:
             raise StrategyError(f"rule has outputs for {out.shape[1]} outcomes, resource gives {n_outcomes}")
@@ -186,15 +195,20 @@ class Strategy:
         """Outputs (a, b) per round for inputs (x, y); ``ages`` (seconds) per round for a stored pair."""
         return play_rounds(self, x, y, rng, ages)
 
+    @property
+    def levels(self) -> tuple[int, int]:
+        """(K_A, K_B): input levels the two rules read."""
+        return self.rule_a.levels, self.rule_b.levels
+
     def behaviour(self) -> np.ndarray:
-        """Exact P(a, b | x, y), shape (2, 2, 2, 2) indexed [x, y, a, b]."""
+        """Exact P(a, b | x, y), shape (K_A, K_B, 2, 2) indexed [x, y, a, b]."""
         sa, sb = self.rule_a.settings, self.rule_b.settings
         table = self.resource.joint(max(sa) + 1, max(sb) + 1)
         k = table.shape[-1]
         fa, fb = self.rule_a.output_probabilities(k), self.rule_b.output_probabilities(k)
-        out = np.zeros((2, 2, 2, 2))
-        for x in (0, 1):
-            for y in (0, 1):
+        out = np.zeros((*self.levels, 2, 2))
+        for x in range(self.levels[0]):
+            for y in range(self.levels[1]):
                 p = table[sa[x], sb[y]]
                 pa1 = fa[x][:, None] * np.ones((1, k))
                 pb1 = np.ones((k, 1)) * fb[y][None, :]
@@ -207,7 +221,7 @@ class Strategy:
 
     def value(self, game: Game, p_xy) -> float:
         """Exact expected utility under the input distribution ``p_xy``."""
-        p = check_p_xy(p_xy)
+        p = check_p_xy(p_xy, self.levels)
         beh = self.behaviour()
         u = game.table  # [x, y, o]
         same = beh[..., 0, 0] + beh[..., 1, 1]
@@ -232,7 +246,7 @@ def sample_resource(resource: Resource, setting_a, setting_b, rng: np.random.Gen
 def play_rounds(strategy: Strategy, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, ages=None):
     """The one flow every strategy plays through: A's rule gets x only, B's rule y only, the resource the two
     settings only. Returns outputs (a, b) per round (uint8); ``ages`` (seconds) per round for a stored pair."""
-    x, y = as_bits(x, "x"), as_bits(y, "y")
+    x, y = as_bits(x, "x", strategy.rule_a.levels), as_bits(y, "y", strategy.rule_b.levels)
     if x.shape != y.shape:
         raise StrategyError(f"x and y must have the same number of rounds, got {x.size} and {y.size}")
     sa = strategy.rule_a.setting(x)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..arguments import add_options, bounded, given, numbers, probability
+from ..arguments import add_options, bounded, given, matrix, probability
 from ..errors import BacktestError
 
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
@@ -29,11 +29,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src = p.add_argument_group("input distribution (default: independent, P(x=1) = P(y=1) = 0.5)")
     src.add_argument("--p-x", type=probability, help="P(x = 1), independent inputs")
     src.add_argument("--p-y", type=probability, help="P(y = 1), independent inputs")
-    src.add_argument("--p-xy", type=numbers, metavar="P00,P01,P10,P11", help="any joint distribution p(x,y)")
+    src.add_argument("--p-xy", type=matrix, metavar="MATRIX",
+                     help="any joint distribution p(x,y): P00,P01,P10,P11, or K_A x K_B rows separated by ';' "
+                          "(\"0.2,0.1,0;0.1,0.2,0.1;0,0.1,0.2\" for 3-level inputs), a JSON list of rows, or a CSV file")
+    src.add_argument("--chained", type=bounded(int, 2, 8, "a number of inputs from 2 to 8"), metavar="K",
+                     help="the chained Bell game with K inputs a side and its input distribution (classical "
+                          "1 - 1/(2K), quantum cos^2(pi/(4K)))")
     add_options(p, sections=("game", "noise", "run"), only=GAME_OPTIONS)
-    p.add_argument("--weights", type=numbers, metavar="W00,W01,W10,W11",
+    p.add_argument("--weights", type=matrix, metavar="MATRIX",
                    help="play this XOR game instead of the paper's (write --weights=-1,... when the first is "
-                        "negative): a round is worth +W[x,y] when the outputs agree "
+                        "negative; K_A x K_B as for --p-xy): a round is worth +W[x,y] when the outputs agree "
                         "and -W[x,y] when they differ (e.g. the hedge game's -2 e^2 E[r_X r_Y | x,y])")
     s = p.add_argument_group("simulation")
     s.add_argument("--rounds", type=bounded(int, 0, MAX_GAME_ROUNDS, f"a whole number of rounds in 1..{MAX_GAME_ROUNDS:.0e} "
@@ -59,8 +64,9 @@ def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
     players = {
         "classical": solution.classical_strategy(),
         "quantum": solution.quantum_strategy(backend=backend),
-        "textbook": solution.textbook_strategy(backend=backend),
     }
+    if game.levels == (2, 2) and game.kind != "chained":  # textbook angles: the paper's binary game
+        players["textbook"] = solution.textbook_strategy(backend=backend)
     if solution.device is not None:
         out["device"] = solution.device.describe()
     utilities = {}
@@ -74,7 +80,7 @@ def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
         if game.has_wins:
             wins = int(np.count_nonzero(game.win(x, y, a, b)))
             out[name] |= {"win_rate": wins / rounds, "ci95": list(wilson_ci(wins, rounds))}
-    for name in ("quantum", "textbook"):
+    for name in [n for n in ("quantum", "textbook") if n in players]:
         d = utilities[name] - utilities["classical"]
         ci = None
         if rounds > 1:
@@ -88,9 +94,9 @@ def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from strategies import Game, StrategyError, check_p_xy, independent, solve
-
     from ..engine import check_device
+
+    from strategies import solve
 
     game_settings, noise, run_settings = settings(args)
     backend, seed = run_settings.backend, run_settings.seed
@@ -101,24 +107,10 @@ def run(args: argparse.Namespace) -> int:
 
         qubits = tuple(run_settings.qubits) if run_settings.qubits else None
         device = device_named(run_settings.device, qubits)
-    if args.p_xy is not None and (args.p_x is not None or args.p_y is not None):
-        raise BacktestError("give either --p-xy or --p-x/--p-y, not both")
-    if args.p_xy is not None:
-        if len(args.p_xy) != 4:
-            raise StrategyError(f"--p-xy takes four numbers P00,P01,P10,P11, got {len(args.p_xy)}")
-        p = check_p_xy(args.p_xy)
-    else:
-        p = independent(0.5 if args.p_x is None else args.p_x, 0.5 if args.p_y is None else args.p_y)
-    if args.weights is not None:
-        if len(args.weights) != 4:
-            raise StrategyError(f"--weights takes four numbers W00,W01,W10,W11, got {len(args.weights)}")
-        if game_settings.beta != 0.0 or game_settings.rule != "hedge":
-            raise BacktestError("--weights gives the whole game: --beta and --rule do not apply")
-        game = Game.from_weights(args.weights)
-    else:
-        game = Game(beta=game_settings.beta, rule=game_settings.rule)
+    game, p = _game_and_inputs(args, game_settings)
     solution = solve(game, p, noise, device=device)
     report = solution.to_dict()
+    report["tsirelson_bound"] = _tsirelson(game, p)
     if args.rounds:
         report["simulated"] = simulate(solution, args.rounds, backend, seed)
     if args.json:
@@ -128,27 +120,92 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _game_and_inputs(args, game_settings):
+    """The game and p(x,y) the options describe (levels from the matrices' shapes)."""
+    import numpy as np
+
+    from strategies import Game, StrategyError, check_p_xy, independent
+    from strategies.game import chained_p_xy
+
+    if args.p_xy is not None and (args.p_x is not None or args.p_y is not None):
+        raise BacktestError("give either --p-xy or --p-x/--p-y, not both")
+    if args.chained is not None:
+        if args.p_xy is not None or args.p_x is not None or args.p_y is not None or args.weights is not None:
+            raise BacktestError("--chained gives the game and its input distribution: --p-xy, --p-x, --p-y and "
+                                "--weights do not apply")
+        return Game.chained(args.chained), chained_p_xy(args.chained)
+    if args.weights is not None:
+        if game_settings.beta != 0.0 or game_settings.rule != "hedge":
+            raise BacktestError("--weights gives the whole game: --beta and --rule do not apply")
+        game = Game.from_weights(np.asarray(args.weights, dtype=float))
+    else:
+        game = Game(beta=game_settings.beta, rule=game_settings.rule)
+    if args.p_xy is not None:
+        p = check_p_xy(args.p_xy, None)
+        if p.shape != game.levels:
+            what = "--weights" if args.weights is not None else "the paper's game (binary inputs)"
+            raise StrategyError(f"--p-xy is {p.shape[0]}x{p.shape[1]} but {what} is "
+                                f"{game.levels[0]}x{game.levels[1]}")
+    elif game.levels != (2, 2):
+        p = np.full(game.levels, 1.0 / (game.levels[0] * game.levels[1]))  # uniform over the K_A x K_B inputs
+    else:
+        p = independent(0.5 if args.p_x is None else args.p_x, 0.5 if args.p_y is None else args.p_y)
+    return game, p
+
+
+def _tsirelson(game, p) -> dict:
+    """The best value any entangled state (any dimension, no noise) reaches: closed form for 2x2, else the SDP."""
+    from strategies import StrategyError
+    from strategies.solver import tsirelson_sdp, tsirelson_value
+
+    if game.levels == (2, 2):
+        return {"value": tsirelson_value(game, p), "method": "Tsirelson's vector program (closed form, 2x2)"}
+    try:
+        return {"value": tsirelson_sdp(game, p), "method": "Tsirelson's semidefinite program (cvxpy)"}
+    except StrategyError as exc:
+        return {"value": None, "method": str(exc)}
+
+
 def _angles(values, azimuths=None) -> str:
     azimuths = azimuths or [0.0] * len(values)
     return ", ".join("—" if v is None else f"{v:.4f}" + (f" (φ {p:.4f})" if p else "") for v, p in zip(values, azimuths))
 
 
+def _matrix(rows, fmt: str) -> str:
+    return "; ".join(",".join(format(v, fmt) for v in row) for row in rows)
+
+
 def render(r: dict) -> str:
     p = r["p_xy"]
-    if r.get("kind", "paper") == "paper":
+    kind = r.get("kind", "paper")
+    if kind == "paper":
         head = (f"game            rule={r['rule']}  beta={r['beta']:g}  (win: a XOR b = "
                 f"{'NOT(x AND y)' if r['rule'] == 'hedge' else 'x AND y'} at beta=0)")
+    elif kind == "chained":
+        k = len(r["table"])
+        head = (f"game            chained Bell game, {k} inputs a side (win: outputs agree on (x, x) and (x, x+1), "
+                f"differ on ({k - 1}, 0))")
     else:
         w = [[t[0] for t in row] for row in r["table"]]
-        head = f"game            weights w00={w[0][0]:g} w01={w[0][1]:g} w10={w[1][0]:g} w11={w[1][1]:g} (+w same, -w different)"
+        head = f"game            weights {_matrix(w, 'g')} (rows x; +w same, -w different)"
+    if len(p) == 2 and len(p[0]) == 2:
+        pline = f"p(x,y)          p00={p[0][0]:.4f} p01={p[0][1]:.4f} p10={p[1][0]:.4f} p11={p[1][1]:.4f}"
+    else:
+        pline = f"p(x,y)          {_matrix(p, '.4f')}  ({len(p)}x{len(p[0])} levels, rows x)"
+    tb = r.get("tsirelson_bound") or {}
+    tb_line = (f"Tsirelson bound {tb['value']:.6f}  (any entangled state, no noise; {tb['method']})"
+               if tb.get("value") is not None else f"Tsirelson bound unavailable: {tb.get('method', '')}")
     lines = [
         head,
-        f"p(x,y)          p00={p[0][0]:.4f} p01={p[0][1]:.4f} p10={p[1][0]:.4f} p11={p[1][1]:.4f}",
+        pline,
         f"classical       {r['classical_value']:.6f}  (A: {r['classical_rule']['A_name']}, B: {r['classical_rule']['B_name']})",
-        f"quantum optimum {r['quantum_value']:.6f}",
-        f"textbook angles {r['textbook_value']:.6f}",
+        f"quantum optimum {r['quantum_value']:.6f}  (one Bell pair, this noise)",
+        tb_line if tb else None,
+        f"textbook angles {r['textbook_value']:.6f}" if r["textbook_value"] == r["textbook_value"] and kind != "chained"
+        else None,
         f"advantage       {r['advantage']:.6f}",
     ]
+    lines = [line for line in lines if line is not None]
     if r["uses_entanglement"]:
         az = r.get("azimuths") or {}
         lines.append(f"angles (rad)    A: {_angles(r['angles']['A'], az.get('A'))}   B: {_angles(r['angles']['B'], az.get('B'))}"
@@ -171,7 +228,7 @@ def render(r: dict) -> str:
     if sim:
         lines.append(f"simulated       {sim['rounds']} rounds, backend {sim['backend']}"
                      + (f", every quantum strategy on {sim['device']['name']}" if sim.get("device") else ""))
-        for name in ("classical", "quantum", "textbook"):
+        for name in [n for n in ("classical", "quantum", "textbook") if n in sim]:
             s = sim[name]
             text = f"  {name:10s}    utility {s['utility']:.5f}"
             if s["utility_se"] is not None:
