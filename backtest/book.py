@@ -15,7 +15,7 @@ import numpy as np
 from . import kernels
 from .fills import Market
 from .hedge import CellSums
-from .players import RoundChunk
+from .players import QUANTUM, RoundChunk
 from .risk import StrategyStats
 
 EQUITY_POINTS = 4000
@@ -87,7 +87,9 @@ class Book:
         self.stride = max(1, math.ceil(n_test / EQUITY_POINTS))
         self.equity_rounds: list[int] = []
         self.equity = {n: [] for n in names}
-        self.discordant = {n: [0, 0] for n in classical_local}
+        self.classical_local = list(classical_local)
+        # per quantum player (quantum, quantum_levels) and classical opponent: rounds only one of them hedged
+        self.discordant = {q: {n: [0, 0] for n in classical_local} for q in QUANTUM if q in names}
         self.test_cells = CellSums()
         self.end = train_end + n_test
 
@@ -121,9 +123,11 @@ class Book:
                 for key, v in zip(_PER_ROUND, (a, b, pnl_a, pnl_b, pnl, util, inv_a, inv_b)):
                     if v is not None:
                         d[key].append(v[:take])
-        if "quantum" in decisions:
-            aq, bq = decisions["quantum"]
-            for name, counts in self.discordant.items():
+        for q, opponents in self.discordant.items():
+            if q not in decisions:
+                continue
+            aq, bq = decisions[q]
+            for name, counts in opponents.items():
                 only_q, only_c = kernels.discordant(aq, bq, *decisions[name], tgt)
                 counts[0] += only_q
                 counts[1] += only_c

@@ -89,6 +89,11 @@ class IndicatorSettings:
                                   hi=1, open_lo=True)
     threshold: float | None = option(help="threshold indicators: a fixed threshold instead of fitting one",
                                      hi=math.inf, lo=-math.inf)
+    memory: str = option("auto", help="rules on a server's own past readings (memory) and the smoothed K-level "
+                                      "indicator (classical_levels, quantum_levels): auto = when the readings "
+                                      "persist in time", choices=("auto", "on", "off"))
+    levels: int = option(4, help="levels K of the smoothed indicator (share of ones among a server's own last "
+                                 "readings, in K bins)", lo=2, hi=8)
 
     def __post_init__(self) -> None:
         check_ranges(self, "indicators")

@@ -32,8 +32,11 @@ from .errors import BacktestError
 from .feeds import ArrayFeed, StreamFeed, lagged_inputs
 from .fills import FillModel, QueueFill
 from .hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
+from .information import PLAYERS as INFO_PLAYERS, InfoTraining, fit_information
 from .indicators import NoisyRegime, NoisySignal, RollingCorrelation, check_causality, copy_indicator, make_indicator
-from .players import PLAYERS, REQUIRED, RoundChunk, build_players, certify_players, fit, is_classical_local
+from .memory import Channels
+from .players import (PLAYERS, REQUIRED, RoundChunk, build_players, certify_players, fit,
+                      is_classical_local)
 from .result import Result
 from .risk import compare, hedging_efficiency
 from .supply import BellPairSupply, SupplyState
@@ -174,6 +177,7 @@ class Fitted:
     backend: str
     device: object  # strategies.devices.Device, or None
     test_prices: np.ndarray  # share prices of the first test round
+    train_variance: dict | None = None  # book variance of each local classical strategy on the training window
 
 
 def minutes_per_round(feed) -> float:
@@ -320,7 +324,11 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
         for ind, view, flag in zip(plan.indicators, feed.fit_view(), plan.user_flags):
             if flag:
                 check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
-    x_train, y_train, train_cells = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds)
+    info_train = None
+    if any(n in INFO_PLAYERS for n in plan.names):
+        ind = plan.cfg.indicators
+        info_train = InfoTraining(ind.memory, ind.levels, plan.calibrate)
+    x_train, y_train, train_cells = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train)
     # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
     test_prices = feed.share_price(w.train_end)
     exposure = plan.fill.game_exposure(test_prices, minutes_per_round(feed))
@@ -336,11 +344,50 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
     hedge = HedgeCalibration.fit(train_cells.stats(), exposure) if plan.calibrate else None
     delay = run.delay if "delayed_comm" in plan.names else None
     fitted = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
+    fitted.info = fit_information(info_train, exposure, fit_noise, device)
     players = _players(plan, fitted, feed, backend, device)
     certify_players(players, fitted, x_train, y_train, streams.rng(run.seed, "nosignal"))
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **fitted.game_dict()}]
-    return Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, device,
-                  test_prices)
+    out = Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, device,
+                 test_prices)
+    out.train_variance = _training_variance(plan, feed, w, out, bar)
+    return out
+
+
+def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> dict:
+    """Book variance (costs included, currency^2 per round) of every local classical player on the training
+    window, played exactly as on the test window (same fill model, own random streams): ``best_local`` is the
+    lowest, chosen before the test window is seen. A streamed feed cannot go back, so its training rows are
+    drawn again from a fresh feed of the same source and seed."""
+    classical = [p for p in fitted.players if is_classical_local(p, plan.custom)]
+    if not classical:
+        return {}
+    bar.stage("train book")
+    run = plan.cfg.run
+    replay = _make_feed(plan)[0] if feed.streamed else feed
+    replay.price_changes = plan.fill.uses_prices
+    if feed.streamed:
+        replay.warmup()
+    info = fitted.fit.info
+    channels = Channels(info.channel_rules()) if info is not None and info.active else None
+    rf_p = (1.0 + run.risk_free) ** (1.0 / feed.periods_per_year) - 1.0
+    book = Book([p.name for p in classical], plan.fill, _book_size(plan, fitted), rf_p, w.t0, w.n_train, 0, [],
+                minutes_per_round(feed))
+    chunk = run.chunk_rounds
+    flip = int(fitted.fit.game.rule == "challenge")
+    for k, lo in enumerate(range(w.t0, w.train_end, chunk)):
+        hi = min(lo + chunk, w.train_end)
+        x, y = replay.inputs(lo, hi)
+        rd = replay.round_data(lo, hi)
+        n = hi - lo
+        rngs = {p.name: streams.rng(run.seed, f"training:strategy:{p.name}", k) for p in classical}
+        streams_n = plan.fill.uniform_streams
+        uniforms = streams.rng(run.seed, "training:fills", k).random((2, streams_n, n)) if streams_n else (None, None)
+        rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], None, None,
+                            rd["half_spread"], rd["price"], channels.step(x, y) if channels is not None else None)
+        book.add(rounds, classical, fitted.fit.game, flip, rngs, uniforms, None)
+        bar.update(n)
+    return {name: s.metrics(feed.periods_per_year)["pnl_var"] for name, s in book.stats.items()}
 
 
 def _players(plan: Plan, fitted, feed, backend: str, aer_backend) -> list:
@@ -357,6 +404,8 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
     book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
                 min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed))
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
+    info = fitted.fit.info
+    channels = info.channels if info is not None and info.active else None  # their state at the end of training
     tails = (fitted.x_train[-run.delay:], fitted.y_train[-run.delay:])
     fit_now, chunk = fitted.fit, run.chunk_rounds
     refits = [] if run.refit_every is None else list(range(w.train_end + run.refit_every, w.end, run.refit_every))
@@ -370,6 +419,7 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
             refits.pop(0)
             fit_now = _refit(feed, plan.game, fitted.fit_noise, plan.names, run.delay, lo, w.n_train, fitted.exposure,
                              fitted.device)
+            fit_now.info = info  # rules on derived information are fitted on the first training window only
             players = _players(plan, fit_now, feed, fitted.backend, fitted.device)
             fitted.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
             continue
@@ -387,7 +437,7 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
         streams_n = plan.fill.uniform_streams
         uniforms = fill_rng.random((2, streams_n, n)) if streams_n else (None, None)
         rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"],
-                            rd["price"])
+                            rd["price"], channels.step(x, y) if channels is not None else None)
         book.add(rounds, players, fit_now.game, int(fit_now.game.rule == "challenge"), rngs, uniforms, pairs)
         bar.update(n)
         lo = hi
@@ -414,10 +464,10 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
     no_sign = plan.calibrate and not informative["train"]["sign_differs"]
     _efficiency(metrics, no_sign)
     series = book.series()
-    classical_local = list(book.discordant)
-    # ties go to classical, the fitted rule (the same numbers then serve both comparisons)
-    best_local = min(classical_local, key=lambda s: (metrics[s]["pnl_var"], s != "classical")) if classical_local else None
-    comparison = _comparisons(book, series, best_local, ppy) if "quantum" in metrics else {}
+    # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule
+    train_var = fitted.train_variance or {}
+    best_local = min(train_var, key=lambda s: (train_var[s], s != "classical")) if train_var else None
+    comparison = _comparisons(book, series, best_local, ppy)
     first_fit = fitted.fit
     drift_doc = drift(fitted.train_cells.stats(), book.test_cells.stats(), first_fit, fitted.fit_noise,
                       fitted.exposure)
@@ -435,7 +485,8 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
         clock=feed.clock, clock_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
         book_size=book.size, game=fitted.fits[0], refits=fitted.fits[1:], metrics=metrics,
         win_by_input={name: s.win_rate_by_input() for name, s in stats.items()}, comparison=comparison,
-        best_local=best_local, hedge=hedge_doc, drift=drift_doc, kept=book.kept_inputs(), series=series,
+        best_local=best_local, best_local_training=train_var,
+        information=first_fit.info.to_dict() if first_fit.info is not None else None, hedge=hedge_doc, drift=drift_doc, kept=book.kept_inputs(), series=series,
         equity_rounds=np.asarray(book.equity_rounds), equity={k: np.asarray(v) for k, v in book.equity.items()},
         blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()}, block_len=book.block_len,
         indicators={"A": plan.indicators[0].describe(), "B": plan.indicators[1].describe(),
@@ -460,7 +511,7 @@ def _warnings(plan: Plan, feed, fitted: Fitted) -> list[str]:
 def _efficiency(metrics: dict, no_sign: bool) -> None:
     """Variance share and hedging efficiency of every strategy, with the reasons when undefined."""
     var_unc, var_or = metrics["uncoordinated"]["pnl_var"], metrics["oracle"]["pnl_var"]
-    for m in metrics.values():
+    for name, m in metrics.items():
         m["variance_share"] = m["pnl_var"] / var_unc if var_unc and var_unc > 0 else math.nan
         if no_sign:
             m["hedging_efficiency"], reason = None, (
@@ -470,20 +521,27 @@ def _efficiency(metrics: dict, no_sign: bool) -> None:
             m["hedging_efficiency"], reason = hedging_efficiency(m["pnl_var"], var_unc, var_or)
         if reason:
             m.setdefault("undefined", {})["hedging_efficiency"] = reason
-        _flag(m)
+        _flag(m, name)
 
 
 def _comparisons(book: Book, series: dict, best_local: str | None, ppy: float) -> dict:
-    """Paired tests of quantum against the best local classical strategy and against ``classical``."""
+    """Paired tests of each quantum player (quantum, quantum_levels) against the best local classical strategy,
+    and of quantum against ``classical`` (the same one-bit information) and quantum_levels against
+    ``classical_levels`` (the same K-level information)."""
     comparison: dict = {}
-    for label, other in (("quantum_vs_best_local", best_local), ("quantum_vs_classical", "classical")):
-        done = next((c for c in comparison.values() if c["opponent"] == other), None)
+    pairs = (("quantum_vs_best_local", "quantum", best_local), ("quantum_vs_classical", "quantum", "classical"),
+             ("quantum_levels_vs_best_local", "quantum_levels", best_local),
+             ("quantum_levels_vs_classical_levels", "quantum_levels", "classical_levels"))
+    for label, q, other in pairs:
+        if q not in book.discordant or other not in book.discordant[q]:
+            continue
+        done = next((c for lab, c in comparison.items() if lab.startswith(q + "_vs") and c["opponent"] == other), None)
         if done is not None:
             comparison[label] = done
-        elif other in book.discordant:
+        else:
             comparison[label] = {"opponent": other, **compare(
-                book.stats["quantum"], book.stats[other], series["quantum"]["pnl"], series[other]["pnl"],
-                tuple(book.discordant[other]), ppy, series["quantum"]["utility"], series[other]["utility"])}
+                book.stats[q], book.stats[other], series[q]["pnl"], series[other]["pnl"],
+                tuple(book.discordant[q][other]), ppy, series[q]["utility"], series[other]["utility"])}
     return comparison
 
 
@@ -500,12 +558,15 @@ def _config_doc(plan: Plan, book_size: float) -> dict:
     return doc
 
 
-def _flag(m: dict) -> None:
+def _flag(m: dict, name: str = "") -> None:
     """Reasons not to read a metric as a plain number (``flags``)."""
     flags = m.setdefault("flags", {})
     he = m.get("hedging_efficiency")
     if he is not None and he < 0:
         flags["hedging_efficiency"] = "below 0: this book is less hedged than independent coins'"
+    elif he is not None and he > 1 and name in INFO_PLAYERS:
+        flags["hedging_efficiency"] = ("above 1: the oracle knows both servers' readings of this round only; a "
+                                       "server's own past readings tell it more about the correlation regime")
     elif he is not None and he > 1:
         flags["hedging_efficiency"] = ("above 1: lower variance than the oracle on the test window (sampling noise, "
                                        "or the fitted game no longer describes the test window)")
@@ -538,15 +599,19 @@ def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamm
                     "mean P&L difference, costs included, plus the certainty equivalent of the variance saved)"}
 
 
-def _training_rounds(feed, t0: int, train_end: int, bar: _Progress, chunk: int):
-    """Training inputs and the co-movement sums per input cell of the same rounds."""
+def _training_rounds(feed, t0: int, train_end: int, bar: _Progress, chunk: int, info: InfoTraining | None = None):
+    """Training inputs and the co-movement sums per input cell of the same rounds (and per derived input cell of
+    every candidate history rule, with ``info``)."""
     cells = CellSums()
     xs, ys = [], []
     step = chunk if feed.streamed else train_end - t0
     for lo in range(t0, train_end, step):
         hi = min(lo + step, train_end)
         x, y = feed.inputs(lo, hi)
-        cells.add(x, y, feed.round_data(lo, hi)["returns"])
+        returns = feed.round_data(lo, hi)["returns"]
+        cells.add(x, y, returns)
+        if info is not None:
+            info.add(x, y, returns)
         xs.append(x)
         ys.append(y)
         bar.update(hi - lo)

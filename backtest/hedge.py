@@ -44,13 +44,23 @@ TARGET_GAIN = 0.01  # "what it would take": quantum must beat the best classical
 
 
 class CellSums:
-    """Running sums of the co-movement per input cell (a compiled pass per chunk of rounds)."""
+    """Running sums of the co-movement per input cell (a compiled pass per chunk of rounds for bits; ``levels``
+    K > 2 for inputs with K levels each, summed with numpy)."""
 
-    def __init__(self) -> None:
-        self.sums = np.zeros((4, 7))
+    def __init__(self, levels: int = 2) -> None:
+        self.levels = int(levels)
+        self.sums = np.zeros((self.levels**2, 7))
 
     def add(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray) -> None:
-        self.add_with_targets(x, y, returns, NO_TARGETS, 0)
+        if self.levels == 2:
+            self.add_with_targets(x, y, returns, NO_TARGETS, 0)
+            return
+        k = self.levels
+        cell = x.astype(np.intp) * k + y
+        rx, ry = returns[:, 0], returns[:, 1]
+        q = rx * ry
+        for j, w in enumerate((None, q, q * q, rx * rx, ry * ry, q < 0, q > 0)):
+            self.sums[:, j] += np.bincount(cell, weights=None if w is None else w, minlength=k * k)
 
     def add_with_targets(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, target_table: np.ndarray,
                          flip: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +82,7 @@ def cell_stats(x: np.ndarray, y: np.ndarray, returns: np.ndarray) -> CellStats:
 
 @dataclass(frozen=True)
 class CellStats:
-    """Co-movement statistics per input cell, index c = 2x + y (arrays of 4)."""
+    """Co-movement statistics per input cell, index c = K x + y (arrays of K^2; K = 2 for bits)."""
 
     n: np.ndarray
     sum_q: np.ndarray
@@ -87,9 +97,18 @@ class CellStats:
         return int(self.n.sum())
 
     @property
+    def levels(self) -> int:
+        return math.isqrt(self.n.size)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Cell names "xy" (or "x,y" when a level has two digits: never, K <= 8)."""
+        return tuple(f"{x}{y}" for x in range(self.levels) for y in range(self.levels))
+
+    @property
     def p(self) -> np.ndarray:
-        """p(x, y), shape (2, 2)."""
-        return (self.n / max(self.total, 1)).reshape(2, 2)
+        """p(x, y), shape (K, K)."""
+        return (self.n / max(self.total, 1)).reshape(self.levels, self.levels)
 
     def _per(self, v: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -134,7 +153,7 @@ class CellStats:
         ok = np.isfinite(m) & np.isfinite(se) & (se > 0)
         if ok.sum() < 2:  # nothing to compare cells with: everything is the pooled value
             mu = self.pooled
-            return np.full(4, mu), np.zeros(4), 0.0, mu
+            return np.full(m.size, mu), np.zeros(m.size), 0.0, mu
         wi = 1.0 / se[ok] ** 2
         fixed = float((wi * m[ok]).sum() / wi.sum())
         q = float((wi * (m[ok] - fixed) ** 2).sum())
@@ -142,7 +161,7 @@ class CellStats:
         tau2 = max(0.0, (q - (ok.sum() - 1)) / denom) if denom > 0 else 0.0
         re_w = 1.0 / (se[ok] ** 2 + tau2)
         mu = float((re_w * m[ok]).sum() / re_w.sum())
-        w = np.zeros(4)
+        w = np.zeros(m.size)
         w[ok] = tau2 / (tau2 + se[ok] ** 2)
         shrunk = np.where(ok, w * np.nan_to_num(m) + (1.0 - w) * mu, mu)
         return shrunk, w, tau2, mu
@@ -155,7 +174,7 @@ class CellStats:
         moved = int((self.negative + self.positive).sum())
         base = float(self.negative.sum() / moved) if moved else math.nan
         cells = {}
-        for c, label in enumerate(CELLS):
+        for c, label in enumerate(self.labels):
             cells[label] = {
                 "n": int(self.n[c]), "p": float(self.p.flat[c]), "comove": _f(m[c]),
                 "comove_ci95": [_f(m[c] - Z95 * se[c]), _f(m[c] + Z95 * se[c])],
@@ -229,16 +248,19 @@ class HedgeCalibration:
             "exposure": self.exposure,
             "coin_variance": self.coin_variance,
             "shrinkage": {"rule": "DerSimonian-Laird random effects: w = tau^2 / (tau^2 + se^2)",
-                          "tau2": self.tau2, "pooled": self.mu, "weights": dict(zip(CELLS, self.weight.tolist()))},
-            "comove_shrunk": dict(zip(CELLS, self.comove.tolist())),
+                          "tau2": self.tau2, "pooled": self.mu,
+                          "weights": dict(zip(self.cells.labels, self.weight.tolist()))},
+            "comove_shrunk": dict(zip(self.cells.labels, self.comove.tolist())),
             "values": self.values(solution),
             "unit": UNIT,
         }
 
 
 def hedge_game(comove: np.ndarray, exposure: float) -> Game:
-    """The hedge game for co-movements m per cell (4 or 2x2): round utility -2 e^2 m A B (module docstring)."""
-    m = np.asarray(comove, dtype=float).reshape(2, 2)
+    """The hedge game for co-movements m per cell (K^2 or KxK): round utility -2 e^2 m A B (module docstring)."""
+    m = np.asarray(comove, dtype=float)
+    k = math.isqrt(m.size)
+    m = m.reshape(k, k)
     return Game.from_weights(-2.0 * exposure**2 * m, kind="hedge", unit=UNIT)
 
 

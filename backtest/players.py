@@ -3,13 +3,17 @@
 Local (no communication, built from ``strategies``): ``uncoordinated``, ``always_hedge`` (the constant
 relation that was better on the training window), ``classical`` (optimum for the training p(x,y)),
 ``quantum`` (angles for the training p(x,y) and the configured noise; rounds without a Bell pair fall back
-to ``classical``), and by name ``textbook``, ``follow_indicator``, or any ``strategies.Strategy``. Benchmarks that break the no-communication rule on purpose:
+to ``classical``), and by name ``textbook``, ``follow_indicator``, or any ``strategies.Strategy``. On derived
+information (``backtest.information``, when the readings persist): ``memory`` (the best rule on a server's own
+last readings), ``classical_levels`` and ``quantum_levels`` (the smoothed K-level indicator, one measurement
+direction per level); each server's derived input comes from its own readings only. Benchmarks that break the no-communication rule on purpose:
 ``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation sign; synthetic data),
 ``delayed_comm`` (knows the partner's indicator from ``delay`` rounds ago, over a slow classical link).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,9 +37,12 @@ from strategies import (
 
 from .errors import BacktestError
 
-LOCAL = ("uncoordinated", "classical", "quantum", "textbook", "always_hedge", "follow_indicator")
+LOCAL = ("uncoordinated", "classical", "quantum", "textbook", "always_hedge", "follow_indicator", "memory",
+         "classical_levels", "quantum_levels")
+QUANTUM = ("quantum", "textbook", "quantum_levels")  # the local strategies that use entanglement
 COMMUNICATING = ("oracle", "regime_oracle", "delayed_comm")
-DEFAULT_STRATEGIES = ("uncoordinated", "always_hedge", "classical", "quantum", "oracle", "regime_oracle", "delayed_comm")
+DEFAULT_STRATEGIES = ("uncoordinated", "always_hedge", "classical", "memory", "classical_levels", "quantum",
+                      "quantum_levels", "oracle", "regime_oracle", "delayed_comm")
 REQUIRED = ("uncoordinated", "oracle")  # hedging efficiency is measured between these two
 
 
@@ -53,6 +60,7 @@ class RoundChunk:
     y_delayed: np.ndarray | None
     half_spread: np.ndarray | None = None  # (n, 2) half the quoted spread at decision time
     price: np.ndarray | None = None  # (n, 2) share price at decision time (when the fill model uses it)
+    channels: dict | None = None  # derived inputs by history rule name: (A's from x, B's from y)
 
     def __len__(self) -> int:
         return self.x.size
@@ -116,6 +124,24 @@ class QuantumPlayer(Player):
 
     def describe(self) -> dict:
         return self.quantum.describe() | {"name": self.name, "fallback": self.fallback.describe()}
+
+
+class ChannelPlayer(Player):
+    """A player that decides on derived inputs (``backtest.memory``): each server's from its own readings."""
+
+    def __init__(self, name: str, rule, inner: Player):
+        self.name, self.rule, self.inner = name, rule, inner
+        self.uses_pairs = inner.uses_pairs
+
+    def decide(self, chunk, rng, pairs=None):
+        x, y = chunk.channels[self.rule.name]
+        return self.inner.decide(dataclasses.replace(chunk, x=x, y=y), rng, pairs)
+
+    def strategies(self) -> list[Strategy]:
+        return self.inner.strategies()
+
+    def describe(self) -> dict:
+        return self.inner.describe() | {"name": self.name, "information": self.rule.describe()}
 
 
 class OraclePlayer(Player):
@@ -204,6 +230,7 @@ class Fit:
     n_train: int
     noise: Noise
     hedge: object | None = None  # hedge.HedgeCalibration
+    info: object | None = None  # information.InfoFit: memory rules and the smoothed K-level indicator
 
     def game_dict(self) -> dict:
         s = self.solution
@@ -249,6 +276,25 @@ def _delayed(name: str, fitted: Fit, ctx: Context) -> Player:
     return DelayedCommPlayer(f, g, fitted.delay, value)
 
 
+def _memory(name: str, fitted: Fit, ctx: Context) -> Player | None:
+    info = fitted.info
+    if info is None or not info.active:
+        return None
+    return ChannelPlayer(name, info.memory, LocalPlayer(name, deterministic(*info.memory_rule, name=name)))
+
+
+def _levels(name: str, fitted: Fit, ctx: Context) -> Player | None:
+    info = fitted.info
+    if info is None or not info.active:
+        return None
+    s = info.levels_solution
+    if name == "classical_levels":
+        return ChannelPlayer(name, info.levels, LocalPlayer(name, s.classical_strategy(name)))
+    inner = QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, name=name, aer_backend=ctx.aer_backend),
+                          s.classical_strategy(name))
+    return ChannelPlayer(name, info.levels, inner)
+
+
 # name -> factory(name, fit, context) -> Player, or None when the strategy does not apply to this feed
 PLAYERS: dict[str, Callable[[str, Fit, Context], Player | None]] = {
     "uncoordinated": lambda name, f, ctx: LocalPlayer(name, uncoordinated()),
@@ -258,6 +304,9 @@ PLAYERS: dict[str, Callable[[str, Fit, Context], Player | None]] = {
     "textbook": lambda name, f, ctx: QuantumPlayer(name, f.solution.textbook_strategy(backend=ctx.backend),
                                                    f.solution.classical_strategy()),
     "follow_indicator": lambda name, f, ctx: LocalPlayer(name, follow_indicator()),
+    "memory": _memory,
+    "classical_levels": _levels,
+    "quantum_levels": _levels,
     "oracle": lambda name, f, ctx: OraclePlayer(f.game),
     "regime_oracle": lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None,
     "delayed_comm": _delayed,
@@ -289,7 +338,7 @@ def is_classical_local(player: Player, custom: dict) -> bool:
     """A no-communication strategy that uses no entanglement (quantum's fair opponents)."""
     if player.name in custom:
         return not custom[player.name].quantum
-    return player.name in LOCAL and player.name not in ("quantum", "textbook")
+    return player.name in LOCAL and player.name not in QUANTUM
 
 
 def certify_players(players: list[Player], fitted: Fit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:

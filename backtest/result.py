@@ -59,8 +59,11 @@ class Result:
     """A finished backtest. Main attributes:
 
     - ``metrics``: DataFrame, one row per strategy, one column per metric (README lists them);
-    - ``comparison``: dict, quantum against the best local classical strategy (``best_local``) and against
-      ``classical`` (paired tests);
+    - ``comparison``: dict, quantum against the best local classical strategy (``best_local``: the lowest book
+      variance on the *training* window, ``best_local_training``) and against ``classical`` (paired tests);
+      quantum_levels against both and against ``classical_levels`` when it ran;
+    - ``information``: the rules on each server's own past readings (memory) and the smoothed K-level
+      indicator, or why they did not run;
     - ``game``: the game fitted on the training window (p(x,y), values, angles); ``refits``: later fits;
     - ``hedge``: the calibrated hedge game (cells, shrinkage, values in variance units, informativeness on the
       training and test windows, what it would take, value of a Bell pair), None for a fixed game;
@@ -196,7 +199,8 @@ class Result:
         take = (hedge or {}).get("what_it_would_take")
         if take and not g.get("uses_entanglement"):
             second += "; " + take["sentence"]
-        sentences.append(second + ".")
+        levels = self._levels_clause()
+        sentences.append(second + (f"; {levels}" if levels else "") + ".")
         d = getattr(self, "drift", None) or {}
         if d.get("decision_changed"):  # first: no other row of the table can be read as the fit intended
             third = f"The game fitted on the training window no longer describes the test window: {d['flag']}."
@@ -224,14 +228,70 @@ class Result:
             judgement = "a significant increase"
         else:
             judgement = "not significantly different"
-        text = (f"Quantum against the best local classical strategy ({c['opponent']}): book variance "
-                f"{change:+.1%}{ci_txt}, {judgement}")
-        text += self._turnover_clause(c, judgement)
+        text = (f"Quantum against the best local classical strategy ({c['opponent']}"
+                f"{self._history_clause(c['opponent'])}): book variance {change:+.1%}{ci_txt}, {judgement}")
+        text += self._turnover_clause(c, judgement) + self._beaten_clause("quantum", judgement)
         if self.game.get("kind", "paper") == "paper" and c.get("utility_diff") is not None:
             # the paper's game is scored in utility: say how quantum did on the game actually played
             text += (f"; utility {c['utility_diff']:+.4f} per round (paired HAC {format_p(c['utility_p_value'])}), the "
                      "objective of the game played")
         return text
+
+    def _history_clause(self, opponent: str) -> str:
+        """Names the rule behind a best local strategy that remembers its own readings."""
+        info = getattr(self, "information", None) or {}
+        if opponent == "memory" and info.get("memory"):
+            return f", each server on its own last readings: {info['memory']['name']}"
+        if opponent == "classical_levels" and info.get("levels"):
+            return f", the best rule on each server's smoothed indicator {info['levels']['name']}"
+        return ""
+
+    def _levels_clause(self) -> str | None:
+        """quantum_levels, the quantum strategy given the same smoothed information as the memory rules (a clause
+        of the verdict's second sentence)."""
+        info = getattr(self, "information", None) or {}
+        lv = info.get("levels")
+        c = self.comparison.get("quantum_levels_vs_best_local")
+        if not lv or "quantum_levels" not in self.metrics_dict:
+            return None
+        head = f"given the same smoothed information as a {lv['levels']}-level indicator ({lv['name']}), "
+        if not lv.get("uses_entanglement"):
+            bound, coins = lv.get("tsirelson_bound"), lv.get("coin_variance") or 0.0
+            gap = None if bound is None else bound - lv["classical_saved"]
+            if gap is not None and gap > 1e-6 * coins:  # below that: the SDP's own accuracy
+                tail = (f" (a noiseless entangled state of any dimension could save up to {gap / coins:.2%} of the "
+                        "coins' variance more: the link, not the information, is what falls short)")
+            elif gap is not None:
+                tail = " (no entangled state could do better on it even without noise)"
+            else:
+                tail = ""
+            return head + f"entanglement does not help either: its fitted quantum strategy is the classical rule{tail}"
+        if not c or c.get("variance_ratio") is None:
+            return None
+        ratio, ci = c["variance_ratio"], c.get("variance_ratio_ci95")
+        judgement = ("a significant reduction" if ci and ci[1] < 1.0 else "a significant increase" if ci and ci[0] > 1.0
+                     else "not significantly different")
+        ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
+        q, o = self.metrics_dict["quantum_levels"], self.metrics_dict.get(c["opponent"], {})
+        text = (head + f"quantum_levels against {c['opponent']}: book variance {ratio - 1:+.1%}{ci_txt}, {judgement}")
+        bq, bo = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
+        if judgement != "a significant reduction" and _finite(bq) and _finite(bo) and bo > 0:
+            text += f" ({bq / bo - 1:+.1%} before switching costs)"
+        return text + self._beaten_clause("quantum_levels", judgement)
+
+    def _beaten_clause(self, quantum: str, judgement: str) -> str:
+        """best_local is chosen on the training window; a reduction against it is not an advantage when another local
+        classical strategy still had lower book variance than the quantum one on the test window."""
+        if judgement != "a significant reduction":
+            return ""
+        m = self.metrics_dict
+        q = _num(m[quantum]["pnl_var"])
+        lower = [s for s in (getattr(self, "best_local_training", None) or {}) if _num(m[s]["pnl_var"]) < q]
+        if not lower:
+            return ""
+        best = min(lower, key=lambda s: _num(m[s]["pnl_var"]))
+        return (f"; but {best} had a lower book variance still on the test window ({_num(m[best]['pnl_var']) / q - 1:+.1%}"
+                f" against {quantum}), so the reduction does not hold against every local classical strategy")
 
     def _turnover_clause(self, c: dict, judgement: str) -> str:
         """Why quantum loses when it wins before switching costs: its outputs are random bits."""
@@ -318,6 +378,8 @@ class Result:
             "strategies": strategies,
             "comparison": self.comparison,
             "best_local": self.best_local,
+            "best_local_training_variance": getattr(self, "best_local_training", None),
+            "information": getattr(self, "information", None),
             "warnings": list(getattr(self, "warnings", [])),
             "hedge": self.hedge,
             "drift": self.drift,
@@ -371,6 +433,21 @@ class Result:
         frame.index.name = "xy"
         return frame
 
+    def _information_lines(self) -> list[str]:
+        """What each server's own history was worth (rules with memory, the smoothed K-level indicator)."""
+        info = getattr(self, "information", None)
+        if not info:
+            return []
+        if not info.get("memory"):
+            return [f"memory: {info['note']}"] if info.get("note") else []
+        per = info["persistence"]
+        lv, mem = info["levels"], info["memory"]
+        share = (lambda v: f"{v / lv['coin_variance']:.1%}") if lv.get("coin_variance") else (lambda v: f"{v:.4g}")
+        tb = f", Tsirelson bound {share(lv['tsirelson_bound'])}" if lv.get("tsirelson_bound") is not None else ""
+        return [f"memory: readings persist (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}); best rule on "
+                f"a server's own readings (training): {mem['name']}, saves {share(mem['saved'])}; smoothed indicator "
+                f"{lv['name']}: classical {share(lv['classical_saved'])}, quantum {share(lv['quantum_saved'])}{tb}"]
+
     def summary(self) -> str:
         """A readable table of the main metrics, the fitted game and the verdict."""
         m = self.metrics
@@ -394,6 +471,7 @@ class Result:
             lines.append(f"fitted p(x,y) = {np.round(np.asarray(self.game['p_xy']), 4).tolist()}  classical "
                          f"{self.game['classical_value']:.4f}  quantum {self.game['quantum_value']:.4f}  "
                          f"advantage {self.game['advantage']:.4f}")
+        lines += self._information_lines()
         lines.append(table.astype(float).to_string(float_format=lambda v: f"{v:.4f}", na_rep="—"))
         if (self.drift or {}).get("flag"):
             lines.append(f"flag: drift: {self.drift['flag']}")

@@ -26,6 +26,10 @@ FIGURES = {
     "hedge_cells": "Left: share of rounds whose returns moved in opposite directions, per input cell (x, y), on the "
                    "training and test windows (95% Wilson intervals; dashed: all rounds). Right: book variance relative "
                    "to independent coins, predicted by the fitted hedge game and realised on the test window.",
+    "information_value": "Book variance relative to independent coins for each kind of local information: today's "
+                         "reading, rules on a server's own last readings (memory), and the smoothed K-level "
+                         "indicator, classical and quantum; bars as fitted on the training window, dots as realised "
+                         "on the test window.",
     "period_ratios": "Quantum's book variance relative to the best local classical strategy per calendar period, with "
                      "paired 95% HAC intervals (log scale; dashed: equal variance).",
     "cumulative_pnl": "Cumulative book P&L per strategy over the test window (currency).",
@@ -56,6 +60,8 @@ def figures(result: Result) -> dict[str, tuple[bytes, str]]:
     if result.hedge is not None:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
         out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
+        if (getattr(result, "information", None) or {}).get("memory"):
+            out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised)
     out |= {
         "cumulative_pnl": reports.cumulative_pnl(result.equity),
         "rolling_variance": reports.rolling_variance(result.block_variance, result.block_len),

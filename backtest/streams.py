@@ -26,6 +26,9 @@ PURPOSES = {
     "causality": "cut points and noise of the causality check of custom indicators",
     "nosignal": "the counterfactual no-signalling check of local strategies (partner's inputs permuted, same uniforms)",
     "game:inputs": "qcoord game: the simulated indicator bits",
+    "training:strategy:<name>": "a local classical strategy's randomness when replayed on the training window "
+                                "(its book variance chooses best_local), per chunk",
+    "training:fills": "fill draws of that training replay, per chunk",
 }
 
 
@@ -34,7 +37,7 @@ def stream_id(purpose: str) -> int:
 
 
 def sequence(seed: int, purpose: str, *index: int) -> np.random.SeedSequence:
-    if purpose not in PURPOSES and not purpose.startswith("strategy:"):
+    if purpose not in PURPOSES and not purpose.startswith(("strategy:", "training:strategy:")):
         raise KeyError(f"random stream {purpose!r} is not registered in backtest.streams.PURPOSES")
     return np.random.SeedSequence(seed, spawn_key=(stream_id(purpose), *index))
 

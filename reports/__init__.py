@@ -6,6 +6,7 @@ This package imports neither ``data`` nor ``strategies`` nor ``backtest``.
 from .figures import (
     cumulative_pnl,
     hedge_cells,
+    information_value,
     inventory,
     overlay,
     period_ratios,
@@ -16,7 +17,7 @@ from .figures import (
     win_rate_by_input,
 )
 from .html import run_report
-from .tables import compare_runs, comparison_table, game_table, hedge_table, metrics_table
+from .tables import compare_runs, comparison_table, game_table, hedge_table, information_table, metrics_table
 
 __all__ = [
     "compare_runs",
@@ -24,6 +25,8 @@ __all__ = [
     "cumulative_pnl",
     "game_table",
     "hedge_cells",
+    "information_table",
+    "information_value",
     "hedge_table",
     "inventory",
     "metrics_table",

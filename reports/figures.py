@@ -222,6 +222,44 @@ def hedge_cells(informativeness: dict, values: dict, realised: dict):
     return fig
 
 
+def information_value(information: dict, values: dict, realised: dict):
+    """What each server's own past readings are worth, and whether entanglement adds to them: book variance as a
+    share of independent coins' for each kind of local information, predicted by the fit on the training window
+    (bars) and realised on the test window (dots) for the strategies that played.
+
+    ``information``: metrics.json's "information" (memory and levels fits and candidates); ``values``: the
+    one-bit hedge game's fitted values {name: {"saved_share"}}; ``realised``: {strategy: variance share}.
+    """
+    lv, mem = information["levels"], information["memory"]
+    coins = lv["coin_variance"]
+    rows = [("classical, today's reading", 1.0 - _nan(values["classical"]["saved_share"]), "classical"),
+            ("quantum, today's reading", 1.0 - _nan(values["quantum"]["saved_share"]), "quantum")]
+    for name, saved in information["candidates"]["memory"].items():
+        chosen = name == mem["name"]
+        rows.append((f"memory {name}" + (" (chosen)" if chosen else ""), 1.0 - saved / coins,
+                     "memory" if chosen else None))
+    rows += [(f"classical, {lv['name']}", 1.0 - lv["classical_saved"] / coins, "classical_levels"),
+             (f"quantum, {lv['name']}", 1.0 - lv["quantum_saved"] / coins, "quantum_levels")]
+    if lv.get("tsirelson_bound") is not None:
+        rows.append((f"any entangled state, {lv['levels']} levels (bound)", 1.0 - lv["tsirelson_bound"] / coins, None))
+    rows.append(("oracle (both readings)", 1.0 - _nan(values["oracle"]["saved_share"]), "oracle"))
+    fig, ax = plt.subplots(figsize=(8.0, 0.34 * len(rows) + 1.4), dpi=110, layout="constrained")
+    pos = np.arange(len(rows))[::-1]
+    ax.barh(pos, [r[1] for r in rows], color=[colour(r[2]) if r[2] else "#dddddd" for r in rows], height=0.65,
+            label="predicted (training window)")
+    shown = [(p, realised.get(r[2])) for p, r in zip(pos, rows) if r[2] and realised.get(r[2]) is not None]
+    if shown:
+        ax.plot([v for _, v in shown], [p for p, _ in shown], "o", color="#111111", ms=5, label="realised (test window)")
+    ax.set_yticks(pos, [r[0] for r in rows], fontsize=8)
+    both = [r[1] for r in rows] + [v for _, v in shown]
+    ax.set_xlim(max(0.0, min(both) - 0.03), min(1.05, max(both) + 0.03))
+    ax.set_xlabel("book variance / independent coins' (lower is better; realised includes switching costs)")
+    ax.set_title("Own past readings, with and without entanglement")
+    ax.grid(True, alpha=0.3, axis="x")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
 def _nan(v) -> float:
     return np.nan if v is None else float(v)
 

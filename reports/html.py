@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from .tables import UNDEFINED, comparison_table, game_table, hedge_table, metrics_table, pvalue
+from .tables import UNDEFINED, comparison_table, game_table, hedge_table, information_table, metrics_table, pvalue
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
@@ -21,7 +21,8 @@ figure{margin:1em 0} img{max-width:100%;border:1px solid #eee} figcaption{font-s
 pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:#555;font-size:.9em}
 .scroll{overflow-x:auto;max-width:100%}
 #table-metrics td,#table-metrics th{padding:.2em .35em} #table-metrics th{overflow-wrap:anywhere;font-size:.95em}
-#table-metrics td:first-child{min-width:9em;max-width:13em;white-space:normal} .take{background:#fff8e6;border-left:4px solid #ff7f0e;padding:.6em 1em}
+#table-metrics td:first-child{min-width:9em;max-width:13em;white-space:normal}
+@media (max-width:1000px){#table-metrics table{font-size:.7em} #table-metrics td:first-child{min-width:7em}} .take{background:#fff8e6;border-left:4px solid #ff7f0e;padding:.6em 1em}
 """
 
 
@@ -56,7 +57,8 @@ def _cell(v, fmt) -> str:
 def _table(frame: pd.DataFrame, name: str | None = None) -> str:
     if frame.empty:
         return f"<p>{UNDEFINED}</p>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame.columns])
+    # a long strategy name breaks after its underscores (classical_<wbr>levels), not mid-word
+    head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>" for c in [frame.index.name or "", *frame.columns])
     formats = [_column_format(frame[c].tolist()) for c in frame.columns]
     body = "".join(
         "<tr>" + f"<td>{html.escape(str(i))}</td>" + "".join(f"<td>{_cell(v, f)}</td>" for v, f in zip(row, formats)) + "</tr>"
@@ -162,6 +164,41 @@ def _hedge_section(doc: dict) -> list[str]:
     return out
 
 
+def _information_section(doc: dict) -> list[str]:
+    """Rules on each server's own past readings, and the same smoothed information given to quantum."""
+    info = doc.get("information")
+    if not info:
+        return []
+    out = ["<h2>What each server's own past readings are worth</h2>"]
+    if not info.get("memory"):
+        return out + [f"<p>{html.escape(info.get('note') or '')}.</p>"]
+    per, mem, lv = info["persistence"], info["memory"], info["levels"]
+    train = doc.get("best_local_training_variance") or {}
+    tb = lv.get("tsirelson_bound")
+    out += [
+        f"<p>The readings persist in time (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}), so a server "
+        "can remember its own: a rule on its last readings is a local classical strategy, the opponent a quantum "
+        f"strategy has to beat. Fitted on the training window over {len(info['family'])} rules (majority of the "
+        f"last m, hysteresis): <b>{html.escape(mem['name'])}</b>, then A {html.escape(mem['classical_rule']['A_name'])}, "
+        f"B {html.escape(mem['classical_rule']['B_name'])} on the smoothed bits. The same information as a "
+        f"{lv['levels']}-level indicator, <b>{html.escape(lv['name'])}</b>, goes to classical_levels (exhaustive over "
+        f"all rule pairs) and quantum_levels (one measurement direction per level)"
+        + (f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the coins' "
+           "variance on it (Tsirelson's SDP)" if tb is not None else "") + ".</p>",
+        _table(information_table(doc)),
+    ]
+    if train:
+        frame = pd.DataFrame({"book variance, training window": train}).sort_values(
+            "book variance, training window")
+        frame.index.name = "local classical strategy"
+        out += ["<p>The best local classical strategy is chosen on the training window, played exactly as on the "
+                f"test window (costs included): <b>{html.escape(str(doc.get('best_local')))}</b>.</p>", _table(frame)]
+    lv_table = comparison_table(doc, "quantum_levels_vs_best_local")
+    if not lv_table.empty:
+        out += ["<h3>quantum_levels against the best local classical strategy</h3>", _table(lv_table)]
+    return out
+
+
 def _device_paragraph(d: dict) -> str:
     """The device every quantum strategy played on, the qubit pair and the calibration it was chosen on."""
     ro = ", ".join(f"{(e01 + e10) / 2:.2%}" for e01, e10 in d["readout_error"])
@@ -218,6 +255,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         "<p class='meta'>Paired tests on the same rounds: Newey–West standard errors (the lag window from the data, "
         "Politis–White), the variance ratio and Sharpe difference by the delta method; Levene's test assumes "
         "independent samples and is shown for reference only.</p>",
+        *_information_section(doc),
         *_drift_section(doc),
         *_periods_section(doc),
         "<h2>Figures</h2>",

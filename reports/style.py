@@ -12,14 +12,17 @@ COLOURS = {
     "uncoordinated": "#9e9e9e",
     "always_hedge": "#8c564b",
     "classical": "#1f77b4",
+    "memory": "#9467bd",
+    "classical_levels": "#17becf",
     "quantum": "#d62728",
+    "quantum_levels": "#ff9896",
     "oracle": "#111111",
     "regime_oracle": "#2ca02c",
     "delayed_comm": "#ff7f0e",
     "textbook": "#e377c2",
     "follow_indicator": "#bcbd22",
 }
-_SPARE = ["#17becf", "#7f7f7f", "#9467bd", "#aec7e8", "#ffbb78"]
+_SPARE = ["#7f7f7f", "#aec7e8", "#ffbb78", "#c5b0d5", "#98df8a"]
 ORDER = list(COLOURS)
 
 

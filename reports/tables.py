@@ -72,13 +72,15 @@ def metrics_table(doc: dict, metrics: list[str] | None = None) -> pd.DataFrame:
 
 
 def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.DataFrame:
-    """Quantum against a classical opponent (by default the best local classical strategy) as (test, value)
-    rows; falls back to quantum_vs_classical for documents that have only that."""
+    """A quantum strategy against a classical opponent (by default quantum against the best local classical
+    strategy; ``which`` = "<quantum player>_vs_<opponent label>") as (test, value) rows; falls back to
+    quantum_vs_classical for documents that have only that."""
     comp = doc.get("comparison", {})
-    c = comp.get(which) or comp.get("quantum_vs_classical")
+    c = comp.get(which) or (comp.get("quantum_vs_classical") if which.startswith("quantum_vs") else None)
     if not c:
         return pd.DataFrame()
     other = c.get("opponent", "classical")
+    quantum = which.split("_vs_")[0]
 
     def interval(v):
         return None if not v else f"[{v[0]:.4g}, {v[1]:.4g}]"
@@ -89,17 +91,39 @@ def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.Data
 
     lags = c.get("hac_lags")
     rows = [
-        (f"variance ratio (quantum / {other})", c.get("variance_ratio"),
+        (f"variance ratio ({quantum} / {other})", c.get("variance_ratio"),
          f"95% CI {interval(c.get('variance_ratio_ci95'))}, paired HAC {p('variance_p_value')} ({lags} lags)"),
-        (f"mean squared P&L difference (quantum - {other})", c.get("squared_pnl_diff"),
+        (f"mean squared P&L difference ({quantum} - {other})", c.get("squared_pnl_diff"),
          f"paired HAC {p('squared_pnl_p_value')}"),
-        (f"Sharpe difference (quantum - {other})", c.get("sharpe_diff"),
+        (f"Sharpe difference ({quantum} - {other})", c.get("sharpe_diff"),
          f"95% CI {interval(c.get('sharpe_diff_ci95'))}, paired HAC {p('sharpe_p_value')}"),
-        (f"utility difference (quantum - {other})", c.get("utility_diff"), f"paired HAC {p('utility_p_value')}"),
-        (f"win-rate difference (quantum - {other})", c.get("win_rate_diff"), f"McNemar {p('mcnemar_p_value')}"),
+        (f"utility difference ({quantum} - {other})", c.get("utility_diff"), f"paired HAC {p('utility_p_value')}"),
+        (f"win-rate difference ({quantum} - {other})", c.get("win_rate_diff"), f"McNemar {p('mcnemar_p_value')}"),
         ("Levene's variance test (assumes independent samples: secondary)", None, p("levene_p_value")),
     ]
     return pd.DataFrame(rows, columns=["comparison", "value", "test"]).set_index("comparison")
+
+
+def information_table(doc: dict) -> pd.DataFrame:
+    """Each kind of local information the run fitted on its training window: the rule, the share of independent
+    coins' book variance it saves (classical, and quantum for the K-level candidates), and which the run chose.
+    Empty when the family did not run."""
+    info = doc.get("information") or {}
+    lv, mem = info.get("levels"), info.get("memory")
+    if not lv or not mem:
+        return pd.DataFrame()
+    coins = lv["coin_variance"]
+    rows = {}
+    for name, saved in info["candidates"]["memory"].items():
+        rows[f"memory {name}"] = {"classical saved": _share(saved / coins), "quantum saved": None,
+                                  "chosen": "memory" if name == mem["name"] else ""}
+    for name, v in info["candidates"]["levels"].items():
+        rows[f"smoothed {name}"] = {"classical saved": _share(v["classical"] / coins),
+                                    "quantum saved": _share(v["quantum"] / coins),
+                                    "chosen": "classical_levels, quantum_levels" if name == lv["name"] else ""}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "information (training window)"
+    return frame
 
 
 def pvalue(v: float) -> str:

@@ -58,6 +58,8 @@ POLISHED = 4  # best of those polished to convergence
 SEESAW_STEPS = 4000
 SYMMETRY_TOL = 1e-12
 LEVEL_STARTS = 48  # random starts of the seesaw for games whose inputs have more than two levels
+MIXED_STARTS = 4  # per level: B measures there only (random direction), the classical rule elsewhere
+LEVEL_POLISH = 1500  # Nelder-Mead iterations polishing the best seesaw point (K levels: 2K parameters)
 LEVEL_SEED = 20240731  # their directions come from this fixed stream
 
 
@@ -507,7 +509,7 @@ def _unit(polar: float, azimuth: float) -> np.ndarray:
     return np.array([math.sin(polar) * math.cos(azimuth), math.sin(polar) * math.sin(azimuth), math.cos(polar)])
 
 
-def _sphere_polish(c, k, R, party_a, party_b, b_how) -> tuple[float, list, list]:
+def _sphere_polish(c, k, R, party_a, party_b, b_how, maxiter: int = 4000) -> tuple[float, list, list]:
     """Nelder-Mead over B's measuring directions (fallbacks, flips and constants kept), A best-responding
     exactly, then seesaw: seesaw alone creeps where the optimum is a long shallow ridge."""
     free = [i for i, ch in enumerate(b_how) if ch[0] is not None]
@@ -529,7 +531,7 @@ def _sphere_polish(c, k, R, party_a, party_b, b_how) -> tuple[float, list, list]
         start += [math.acos(max(-1.0, min(1.0, float(n[2])))), math.atan2(float(n[1]), float(n[0]))]
     start = np.array(start)
     res = minimize(neg, start, method="Nelder-Mead",
-                   options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 4000, "initial_simplex": _simplex(start, 0.02)})
+                   options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": maxiter, "initial_simplex": _simplex(start, 0.02)})
     return _seesaw(c, k, R, party_a, party_b, how_of(res.x))
 
 
@@ -556,21 +558,31 @@ def _sphere_optimum(c, k, R, party_a, party_b, a_planar, b_planar):
 def _solve_levels(game: Game, p: np.ndarray, noise: Noise, device=None) -> Solution:
     """A K_A x K_B game: the exhaustive classical optimum, and one measurement direction per input level from a
     seesaw (alternating exact best responses, noise and readout included) started from ``LEVEL_STARTS`` random
-    directions for B (a fixed stream: same game, same answer), the best ``POLISHED`` polished by Nelder-Mead
-    over B's directions and seesaw to convergence. A lower bound on the two-qubit optimum (seesaw finds local
+    directions for B and from B's classical rule with one level measured (``MIXED_STARTS`` each; a fixed
+    stream: same game, same answer); the best ``POLISHED`` run to convergence and the best of those polished by
+    Nelder-Mead over B's directions, then seesaw. A lower bound on the two-qubit optimum (seesaw finds local
     optima); ``tsirelson_sdp`` bounds it from above."""
     c, k = game.correlator_weights(p)
     R4, party_a, party_b = _link(noise, device)
     cl_value, f_a, f_b = classical_optimum(game, p)
     rng = np.random.default_rng(LEVEL_SEED)
     kb = game.levels[1]
-    starts = []
-    for _ in range(LEVEL_STARTS):
-        dirs = rng.normal(size=(kb, 3))
-        starts.append([(n / np.linalg.norm(n), 0, False) for n in dirs])
+
+    def unit():
+        n = rng.normal(size=3)
+        return n / np.linalg.norm(n)
+
+    # B measuring on every level, and B playing the classical rule except on one measured level: with a noisy
+    # link the optimum often mixes the two, and a seesaw from all-measuring starts stays in that basin
+    starts = [[(unit(), 0, False) for _ in range(kb)] for _ in range(LEVEL_STARTS)]
+    for y in range(kb):
+        for _ in range(MIXED_STARTS):
+            starts.append([(unit(), f_b[j], False) if j == y else (None, f_b[j], False) for j in range(kb)])
     rough = sorted((_seesaw(c, k, R4, party_a, party_b, b, SEESAW_ROUGH) for b in starts), key=lambda r: -r[0])
-    value, a_how, b_how = max((_sphere_polish(c, k, R4, party_a, party_b, r[2]) for r in rough[:POLISHED]),
-                              key=lambda r: r[0])
+    settled = sorted((_seesaw(c, k, R4, party_a, party_b, r[2]) for r in rough[:POLISHED]), key=lambda r: -r[0])
+    value, a_how, b_how = _sphere_polish(c, k, R4, party_a, party_b, settled[0][2], maxiter=LEVEL_POLISH)
+    if settled[0][0] > value:  # the polish only ever refines; keep the seesaw's point if it did not
+        value, a_how, b_how = settled[0]
     uses = any(n is not None for n, _, _ in a_how) and any(n is not None for n, _, _ in b_how)
     if value <= cl_value + ADVANTAGE_TOL or not uses:
         value, uses = cl_value, False
@@ -632,9 +644,15 @@ def tsirelson_sdp(game: Game, p_xy) -> float:
     except ImportError as exc:  # optional: the closed-form search is the default method
         raise StrategyError("tsirelson_sdp needs cvxpy: pip install 'qcoord[sdp]'") from exc
     c, k = game.correlator_weights(check_p_xy(p_xy, game.levels))
+    scale = float(np.abs(c).max())
+    if scale == 0.0:
+        return k
     ka, kb = game.levels
     G = cp.Variable((ka + kb, ka + kb), symmetric=True)
-    objective = cp.Maximize(cp.sum(cp.multiply(c, G[:ka, ka:])))
+    # weights scaled to 1: the solver's tolerances are absolute, and a hedge game's are currency^2 (1e-6 or less)
+    objective = cp.Maximize(cp.sum(cp.multiply(c / scale, G[:ka, ka:])))
     problem = cp.Problem(objective, [G >> 0, cp.diag(G) == 1])
     problem.solve(solver=cp.CLARABEL)
-    return k + float(problem.value)
+    if problem.status not in ("optimal", "optimal_inaccurate"):
+        raise StrategyError(f"Tsirelson's SDP did not solve: {problem.status}")
+    return k + scale * float(problem.value)

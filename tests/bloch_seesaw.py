@@ -173,6 +173,16 @@ class BlochSeesaw:
         seesaw = max(max(r[0], self._polish(r[1], r[2])[0]) for r in results[:polished])
         return max(seesaw, self.grid_optimum(), self.swapped().grid_optimum())
 
+    def levels_optimum(self, starts: int, rng: np.random.Generator, steps: int = 400) -> float:
+        """For inputs with K levels: seesaw from B's constant rules and ``starts`` random strategies (a random
+        direction and output function per level), every start run to convergence; the best value found."""
+        kb = self.p.shape[1]
+        z = np.array([0.0, 0.0, 1.0])
+        fixed = [[(z, (c,) * 3) for c in bits] for bits in itertools.product((0, 1), repeat=kb)]
+        randoms = [[(v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(kb, 3))]
+                   for _ in range(starts)]
+        return max(self._seesaw(b, steps)[0] for b in fixed + randoms)
+
     def swapped(self) -> BlochSeesaw:
         """The same game with the parties' roles exchanged (so the grid covers A's directions and functions)."""
         rho = self.r.transpose(1, 0, 3, 2).reshape(4, 4)

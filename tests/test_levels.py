@@ -133,3 +133,43 @@ def test_qcoord_game_reads_a_k_by_k_distribution_from_csv(tmp_path):
     assert "textbook" not in r["simulated"]
     bad = _qcoord("--p-xy", str(path))  # 3x3 inputs for the paper's binary game
     assert bad.returncode == 2 and "3x3" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _noisy_levels_setting(rng):
+    """A perturbed chained game (so that entanglement can pay) on a noisy, partly stored link."""
+    k = int(rng.integers(3, 5))
+    c, _ = Game.chained(k).correlator_weights(chained_p_xy(k))
+    weights = 4 * k * c + rng.normal(0, 0.05, size=(k, k))  # the chained game's correlator weights (+-1), perturbed
+    p = 0.85 * chained_p_xy(k) + 0.15 * rng.dirichlet(np.ones(k * k)).reshape(k, k)
+    noise = Noise(visibility=float(rng.uniform(0.95, 1.0)), readout_a=tuple(rng.uniform(0, 0.03, 2)),
+                  readout_b=tuple(rng.uniform(0, 0.02, 2)), loss_a=float(rng.uniform(0, 0.05)),
+                  t1=1e-3, storage_time=float(rng.uniform(0, 1e-4)), stored=("both", "a", "b")[int(rng.integers(3))])
+    return Game.from_weights(weights), p, noise
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_levels_solver_agrees_with_an_independent_density_matrix_seesaw(seed):
+    """The independent optimiser (tests/bloch_seesaw.py: POVMs on qiskit's density matrix, all 8 output functions
+    of {0, 1, no click}, no Pauli tensor) from many random starts finds nothing better than the solver, and the
+    solver's claimed value is what its strategy scores on qiskit's joint tables."""
+    from strategies import pair
+    from tests.bloch_seesaw import BlochSeesaw, detector
+
+    game, p, noise = _noisy_levels_setting(np.random.default_rng(100 + seed))
+    sol = solve(game, p, noise)
+    ind = BlochSeesaw(pair.stored_state(noise).data, game.table, p, detector(noise.readout_a, noise.loss_a),
+                      detector(noise.readout_b, noise.loss_b))
+    best = ind.levels_optimum(60, np.random.default_rng(200 + seed))
+    assert sol.uses_entanglement  # not a degenerate draw: the quantum search decides the answer
+    assert sol.quantum_value >= best - 1e-7, (seed, sol.quantum_value, best)
+
+    def how(P):  # the solver's strategy as (direction, output function of {0, 1, no click}) per level
+        out = []
+        for t, phi, f, fl in zip(sol.angles[P], sol.azimuths[P], sol.fallback[P], sol.flipped[P]):
+            out.append((np.array([0.0, 0.0, 1.0]), (f,) * 3) if t is None
+                       else (pair.direction(t, phi), (int(fl), 1 - int(fl), f)))
+        return out
+
+    # valued by projectors on the density matrix, the solver's strategy scores exactly what it claims
+    assert ind.value(how("A"), how("B")) == pytest.approx(sol.quantum_value, abs=1e-9)
+    assert sol.quantum_strategy().value(game, p) == pytest.approx(sol.quantum_value, abs=1e-9)

@@ -4,7 +4,9 @@
 before the configuration tree replaced the keyword plumbing; a change to a pinned number must be a deliberate
 change of the model, named in its commit, never a side effect. Re-pinned: named random streams (flip > 0 cases),
 and the fill economics of issue 11 (all cases: spread income per minute, switching costs, adverse selection, book
-sized at test-start prices).
+sized at test-start prices). Issue 13: the digest now reads the per-strategy metrics (it had iterated the metrics
+frame's columns, so every strategy number was None and only game and comparison values were pinned); best_local is
+chosen on the training window, and the memory and K-level players join the runs whose readings persist.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _streamed(monkeypatch):
 
 def _digest(result) -> dict:
     out = {"game": {k: result.game[k] for k in ("quantum_value", "classical_value", "advantage")},
-           "strategies": {name: {k: m.get(k) for k in KEYS} for name, m in result.metrics.items()},
+           "strategies": {name: {k: m.get(k) for k in KEYS} for name, m in result.metrics_dict.items()},
            "comparison": {label: {k: c.get(k) for k in COMPARISON} for label, c in result.comparison.items()},
            "streamed": result.streamed}
     return json.loads(json.dumps(out))  # floats through repr: exact round trip

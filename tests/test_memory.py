@@ -1,0 +1,129 @@
+"""Rules with memory of a server's own readings and the smoothed K-level indicator: causal, local, chunk-invariant,
+run where readings persist, fitted and compared on the training window; the verdict names the best local strategy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backtest import run_backtest
+from backtest.memory import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
+
+
+def _naive(rule: HistoryRule, bits: np.ndarray) -> np.ndarray:
+    """Round by round, as written in the module docstring."""
+    out, last = [], 0
+    for t in range(bits.size):
+        w = bits[max(0, t - rule.window + 1): t + 1]
+        c, n = int(w.sum()), w.size
+        if rule.kind == "majority":
+            o = int(2 * c > n)
+        elif rule.kind == "count":
+            o = min(c * rule.levels // n, rule.levels - 1)
+        else:
+            o = 1 if 3 * c >= 2 * n else 0 if 3 * c <= n else last
+        out.append(o)
+        last = o
+    return np.array(out, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("rule", list(MEMORY_FAMILY) + list(level_rules(4)) + [HistoryRule("count", 9, 8)],
+                         ids=lambda r: r.name)
+def test_rules_match_a_round_by_round_loop_whatever_the_chunks(rule):
+    rng = np.random.default_rng(1)
+    # persistent readings: runs of 1s and 0s, so hysteresis really holds beyond its window
+    bits = np.repeat(rng.integers(0, 2, 400), rng.integers(1, 12, 400)).astype(np.uint8)
+    bits ^= (rng.random(bits.size) < 0.15).astype(np.uint8)
+    want = _naive(rule, bits)
+    for pieces in (1, 3, 17):
+        state, outs = rule.initial_state(), []
+        for part in np.array_split(bits, pieces):
+            out, state = rule.apply(part, state)
+            outs.append(out)
+        assert np.array_equal(np.concatenate(outs), want), (rule.name, pieces)
+    assert want.max() < rule.levels
+
+
+def test_a_servers_derived_input_depends_on_its_own_readings_only():
+    rng = np.random.default_rng(2)
+    x, y = (rng.random(5000) < 0.4).astype(np.uint8), (rng.random(5000) < 0.6).astype(np.uint8)
+    rules = list(MEMORY_FAMILY) + list(level_rules(4))
+    a = Channels(rules).step(x, y)
+    b = Channels(rules).step(x, rng.permutation(y))
+    for name in a:
+        assert np.array_equal(a[name][0], b[name][0]), name  # A's from x alone
+        assert not np.array_equal(a[name][1], b[name][1]), name
+
+
+def test_persistence_tells_markov_readings_from_independent_ones():
+    rng = np.random.default_rng(3)
+    iid = (rng.random(20000) < 0.5).astype(np.uint8)
+    assert not persistence(iid, iid[::-1].copy())["persistent"]
+    sticky = np.repeat(rng.integers(0, 2, 2000), 10).astype(np.uint8)
+    p = persistence(sticky, iid)
+    assert p["persistent"] and p["A"] > 0.8 and abs(p["B"]) < 0.05
+
+
+@pytest.fixture(scope="module")
+def regime():
+    return run_backtest("regime", rounds=80_000, seed=3, progress=False)
+
+
+def test_regime_feed_runs_memory_and_the_k_level_players(regime):
+    r = regime
+    for name in ("memory", "classical_levels", "quantum_levels"):
+        assert name in r.metrics_dict, name
+    info = r.information
+    assert info["persistence"]["persistent"] and info["memory"]["name"] in info["family"]
+    lv = info["levels"]
+    assert lv["levels"] == 4 and np.asarray(lv["p_xy"]).shape == (4, 4)
+    # the chosen members are the training optima of their candidate lists
+    assert info["memory"]["saved"] == max(info["candidates"]["memory"].values())
+    assert lv["quantum_saved"] == max(v["quantum"] for v in info["candidates"]["levels"].values())
+    assert lv["classical_saved"] <= lv["quantum_saved"] <= lv["tsirelson_bound"] + 1e-6 * lv["coin_variance"]
+    # quantum_levels measures along one direction per level
+    assert len(r.players["quantum_levels"]["resource"]["angles"]["A"]) == 4
+    assert r.players["memory"]["information"]["rule"] in ("majority", "hysteresis")
+
+
+def test_best_local_is_chosen_on_the_training_window_and_the_verdict_names_it(regime):
+    r = regime
+    train = r.best_local_training
+    assert r.best_local == min(train, key=train.get)
+    assert set(train) == {"uncoordinated", "always_hedge", "classical", "memory", "classical_levels"}
+    # on this persistent feed a rule on a server's own readings is the best local strategy, on both windows
+    assert r.best_local in ("memory", "classical_levels")
+    classical_local = [s for s in train]
+    test_best = min(classical_local, key=lambda s: r.metrics_dict[s]["pnl_var"])
+    assert test_best in ("memory", "classical_levels")
+    verdict = r.verdict()
+    assert f"best local classical strategy ({r.best_local}" in verdict
+    assert "quantum_levels against " in verdict and verdict.count(". ") <= 3
+    assert r.comparison["quantum_vs_best_local"]["opponent"] == r.best_local
+    assert r.comparison["quantum_levels_vs_classical_levels"]["opponent"] == "classical_levels"
+    assert "memory:" in r.summary()
+
+
+def test_i_i_d_readings_do_not_run_memory_rules_and_say_why():
+    r = run_backtest("signals", rounds=20_000, seed=1, progress=False)
+    assert "memory" not in r.metrics_dict and "quantum_levels" not in r.metrics_dict
+    assert "do not persist" in r.information["note"]
+    forced = run_backtest("signals", rounds=20_000, seed=1, progress=False, memory="on", levels=3)
+    assert "memory" in forced.metrics_dict and forced.information["levels"]["levels"] == 3
+    off = run_backtest("regime", rounds=20_000, seed=1, progress=False, memory="off")
+    assert "memory" not in off.metrics_dict and "--memory off" in off.information["note"]
+
+
+def test_same_seed_same_information_and_a_streamed_run_agrees(regime):
+    again = run_backtest("regime", rounds=80_000, seed=3, progress=False)
+    assert again.information == regime.information
+    assert again.best_local_training == regime.best_local_training
+    # streamed in chunks, the training rows drawn again for the training replay: same fits, same variances
+    streamed = run_backtest("regime", rounds=80_000, seed=3, progress=False, in_memory_rows=30_000,
+                            chunk_rounds=1 << 14)
+    chunked = run_backtest("regime", rounds=80_000, seed=3, progress=False, chunk_rounds=1 << 14)
+    assert streamed.information["memory"] == chunked.information["memory"]
+    for name, v in chunked.best_local_training.items():
+        assert streamed.best_local_training[name] == pytest.approx(v, rel=1e-9), name
+    assert streamed.metrics_dict["memory"]["pnl_var"] == pytest.approx(chunked.metrics_dict["memory"]["pnl_var"],
+                                                                        rel=1e-9)
