@@ -20,11 +20,13 @@ from .indicators import (  # noqa: E402
     Indicator,
     NoisyRegime,
     NoisySignal,
+    QuantileBins,
     RollingCorrelation,
     ThresholdIndicator,
     VolumeSpike,
     check_causality,
     make_indicator,
+    make_levels_indicator,
 )
 from .result import Result  # noqa: E402
 from .supply import BellPairSupply  # noqa: E402
@@ -45,6 +47,7 @@ __all__ = [
     "LocalView",
     "NoisyRegime",
     "NoisySignal",
+    "QuantileBins",
     "QueueFill",
     "Result",
     "RunConfig",
@@ -54,5 +57,6 @@ __all__ = [
     "check_causality",
     "make_fill",
     "make_indicator",
+    "make_levels_indicator",
     "run_backtest",
 ]

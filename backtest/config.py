@@ -92,8 +92,12 @@ class IndicatorSettings:
     memory: str = option("auto", help="rules on a server's own past readings (memory) and the smoothed K-level "
                                       "indicator (classical_levels, quantum_levels): auto = when the readings "
                                       "persist in time", choices=("auto", "on", "off"))
-    levels: int = option(4, help="levels K of the smoothed indicator (share of ones among a server's own last "
-                                 "readings, in K bins)", lo=2, hi=8)
+    levels: int = option(4, help="levels K of the K-level indicator (default: the share of ones among a server's "
+                                 "own last readings, in K bins)", lo=2, hi=8)
+    levels_indicator: str | None = option(help="K-level indicator for classical_levels and quantum_levels instead of "
+                                               "the smoothed readings: a built-in threshold indicator (quantile bins "
+                                               "of its score, set on the training window) or module:function with "
+                                               "a levels attribute", flag="--levels-indicator", metavar="NAME")
 
     def __post_init__(self) -> None:
         check_ranges(self, "indicators")

@@ -32,7 +32,7 @@ from .errors import BacktestError
 from .feeds import ArrayFeed, StreamFeed, lagged_inputs
 from .fills import FillModel, QueueFill
 from .hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
-from .information import PLAYERS as INFO_PLAYERS, InfoTraining, fit_information
+from .information import PLAYERS as INFO_PLAYERS, IndicatorLevels, InfoTraining, fit_information
 from .indicators import NoisyRegime, NoisySignal, RollingCorrelation, check_causality, copy_indicator, make_indicator
 from .memory import Channels
 from .players import (PLAYERS, REQUIRED, RoundChunk, build_players, certify_players, fit,
@@ -124,6 +124,7 @@ class Plan:
     fill: FillModel
     supply: BellPairSupply | None
     given: Given
+    levels_indicators: tuple | None = None  # a K-level indicator pair (--levels-indicator), A's and B's
 
     @property
     def calibrate(self) -> bool:
@@ -242,7 +243,21 @@ def _plan(source, cfg: RunConfig, given: Given) -> Plan:
     mode = source.mode if isinstance(source, SyntheticPair) else None
     built = given.indicators if given.indicators is not None else cfg.indicators.build()
     inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode)
-    return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given)
+    levels_pair = _levels_indicator_pair(cfg.indicators) if any(n in INFO_PLAYERS for n in names) else None
+    return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given, levels_pair)
+
+
+def _levels_indicator_pair(ind) -> tuple | None:
+    """A's and B's K-level indicator (``--levels-indicator``): quantile bins of a built-in's score, or a function
+    declaring ``levels``; None for the default, the count of a server's own last readings."""
+    if ind.levels_indicator is None:
+        return None
+    from .config import _params_for
+    from .indicators import make_levels_indicator
+
+    params = {k: v for k, v in _params_for(ind.levels_indicator, ind.params).items() if k not in ("target", "threshold")}
+    a = make_levels_indicator(ind.levels_indicator, ind.levels, **params)
+    return a, copy_indicator(a)
 
 
 def check_device(run, noise: Noise, supply) -> None:
@@ -265,7 +280,7 @@ def _make_feed(plan: Plan):
     run, source, inds = plan.cfg.run, plan.source, plan.indicators
     latency, delay = plan.cfg.indicators.latency, run.delay
     seeds = (streams.seed_of(run.seed, "indicator:A"), streams.seed_of(run.seed, "indicator:B"))
-    lookback = max((i.lookback or 0) for i in inds)
+    lookback = max((i.lookback or 0) for i in inds + tuple(plan.levels_indicators or ()))
     if isinstance(source, SyntheticPair):
         rounds = run.rounds
         if rounds < 2 * MIN_ROUNDS:
@@ -288,6 +303,8 @@ def _make_feed(plan: Plan):
                 raise BacktestError(f"refit_every needs the run in memory: at most {run.in_memory_rows} rows, got "
                                     f"{n_rows}")
             feed = ArrayFeed.from_pair(source, n_rows, inds, latency, seeds)
+        if plan.levels_indicators:
+            feed.set_extra(plan.levels_indicators)
         return feed, {"kind": "synthetic", "mode": source.mode, "params": source.params()}
     rows = len(source.prices)
     if lookback + 2 * MIN_ROUNDS >= rows:
@@ -296,7 +313,10 @@ def _make_feed(plan: Plan):
     if latency + 2 * MIN_ROUNDS >= rows or delay >= rows:
         raise BacktestError(f"latency ({latency} bars) or delay ({delay} rounds) is too long for the data "
                             f"({rows} rows of {', '.join(source.tickers)})")
-    return ArrayFeed.from_market(source, inds, latency, seeds), dict(source.meta)
+    feed = ArrayFeed.from_market(source, inds, latency, seeds)
+    if plan.levels_indicators:
+        feed.set_extra(plan.levels_indicators)
+    return feed, dict(source.meta)
 
 
 def _window(plan: Plan, feed) -> Window:
@@ -324,10 +344,18 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
         for ind, view, flag in zip(plan.indicators, feed.fit_view(), plan.user_flags):
             if flag:
                 check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
+        for ind, view in zip(plan.levels_indicators or (), feed.fit_view()):  # a user's K-level indicator too
+            if not ind.builtin:
+                check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
     info_train = None
     if any(n in INFO_PLAYERS for n in plan.names):
         ind = plan.cfg.indicators
-        info_train = InfoTraining(ind.memory, ind.levels, plan.calibrate)
+        extra = None
+        if plan.levels_indicators:
+            first = plan.levels_indicators[0]
+            extra = IndicatorLevels(first.name, first.levels, tuple(sorted(
+                (k, v) for k, v in first.describe().items() if k not in ("name", "edges"))))
+        info_train = InfoTraining(ind.memory, ind.levels, plan.calibrate, extra)
     x_train, y_train, train_cells = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train)
     # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
     test_prices = feed.share_price(w.train_end)
@@ -369,7 +397,7 @@ def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progre
     if feed.streamed:
         replay.warmup()
     info = fitted.fit.info
-    channels = Channels(info.channel_rules()) if info is not None and info.active else None
+    channels = Channels(info.channel_rules()) if info is not None and info.channel_rules() else None
     rf_p = (1.0 + run.risk_free) ** (1.0 / feed.periods_per_year) - 1.0
     book = Book([p.name for p in classical], plan.fill, _book_size(plan, fitted), rf_p, w.t0, w.n_train, 0, [],
                 minutes_per_round(feed))
@@ -384,7 +412,7 @@ def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progre
         streams_n = plan.fill.uniform_streams
         uniforms = streams.rng(run.seed, "training:fills", k).random((2, streams_n, n)) if streams_n else (None, None)
         rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], None, None,
-                            rd["half_spread"], rd["price"], channels.step(x, y) if channels is not None else None)
+                            rd["half_spread"], rd["price"], _derived(channels, info, replay, lo, hi, x, y))
         book.add(rounds, classical, fitted.fit.game, flip, rngs, uniforms, None)
         bar.update(n)
     return {name: s.metrics(feed.periods_per_year)["pnl_var"] for name, s in book.stats.items()}
@@ -405,7 +433,7 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
                 min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed))
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
     info = fitted.fit.info
-    channels = info.channels if info is not None and info.active else None  # their state at the end of training
+    channels = info.channels if info is not None else None  # the history rules' state at the end of training
     tails = (fitted.x_train[-run.delay:], fitted.y_train[-run.delay:])
     fit_now, chunk = fitted.fit, run.chunk_rounds
     refits = [] if run.refit_every is None else list(range(w.train_end + run.refit_every, w.end, run.refit_every))
@@ -437,12 +465,21 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
         streams_n = plan.fill.uniform_streams
         uniforms = fill_rng.random((2, streams_n, n)) if streams_n else (None, None)
         rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"],
-                            rd["price"], channels.step(x, y) if channels is not None else None)
+                            rd["price"], _derived(channels, info, feed, lo, hi, x, y))
         book.add(rounds, players, fit_now.game, int(fit_now.game.rule == "challenge"), rngs, uniforms, pairs)
         bar.update(n)
         lo = hi
     book.players = players
     return book
+
+
+def _derived(channels, info, feed, lo: int, hi: int, x, y) -> dict | None:
+    """Each server's derived inputs of rounds [lo, hi): the history rules' (advancing their state) and the K-level
+    indicator's (from the feed)."""
+    out = channels.step(x, y) if channels is not None else {}
+    if info is not None and isinstance(info.levels, IndicatorLevels):
+        out[info.levels.name] = feed.extra_inputs(lo, hi)
+    return out or None
 
 
 def _book_size(plan: Plan, fitted: Fitted) -> float:
@@ -611,7 +648,7 @@ def _training_rounds(feed, t0: int, train_end: int, bar: _Progress, chunk: int, 
         returns = feed.round_data(lo, hi)["returns"]
         cells.add(x, y, returns)
         if info is not None:
-            info.add(x, y, returns)
+            info.add(x, y, returns, feed.extra_inputs(lo, hi) if feed.extra else None)
         xs.append(x)
         ys.append(y)
         bar.update(hi - lo)

@@ -16,7 +16,7 @@ import pandas as pd
 from data import MarketData, SyntheticPair
 
 from .errors import BacktestError
-from .indicators import Indicator, ThresholdIndicator, as_bits, evaluate
+from .indicators import Indicator, QuantileBins, ThresholdIndicator, as_bits, evaluate
 from .views import LocalView, make_views
 
 FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
@@ -69,8 +69,10 @@ def warmup(indicator: Indicator, view: LocalView) -> int:
     """First row at which the indicator's output is defined."""
     if isinstance(indicator, ThresholdIndicator):
         values = evaluate(indicator, view, "score")
+    elif isinstance(indicator, QuantileBins):  # its bins are set later, on the training window
+        values = evaluate(indicator.base, view, "score")
     else:
-        values = as_bits(evaluate(indicator, view), indicator.name, view)
+        values = as_bits(evaluate(indicator, view), indicator.name, view, indicator.levels)
     ok = np.flatnonzero(np.isfinite(values))
     if ok.size == 0:
         raise BacktestError(f"indicator {indicator.name} is undefined on every row (warm-up longer than the data?)")
@@ -134,18 +136,28 @@ class _Feed:
         self.indicators = indicators
         self.latency = latency
         self.seeds = seeds
+        self.extra: tuple[Indicator, Indicator] | None = None  # a K-level indicator pair (``set_extra``)
+
+    def set_extra(self, pair: tuple[Indicator, Indicator]) -> None:
+        """A second pair of indicators (K levels each: ``classical_levels``/``quantum_levels``' information),
+        evaluated on the same views, fitted on the same rows, causal and lagged alike."""
+        self.extra = pair
+
+    def _all(self) -> tuple[Indicator, ...]:
+        return tuple(self.indicators) + (tuple(self.extra) if self.extra else ())
 
     def _views(self, arr: dict[str, np.ndarray], first_row: int) -> tuple[LocalView, LocalView]:
         return make_views(arr["prices"], self.tickers, self.latency, self.seeds, volume=arr.get("volume"),
                           spread=arr.get("spread"), signals=arr.get("signals"), regime=arr.get("regime"), first_row=first_row, clock=self.clock)
 
-    def _raw_inputs(self, views: tuple[LocalView, LocalView]) -> list[np.ndarray]:
-        return [as_bits(evaluate(ind, view), ind.name, view) for ind, view in zip(self.indicators, views)]
+    def _raw_inputs(self, views: tuple[LocalView, LocalView], indicators=None) -> list[np.ndarray]:
+        indicators = self.indicators if indicators is None else indicators
+        return [as_bits(evaluate(ind, view), ind.name, view, ind.levels) for ind, view in zip(indicators, views)]
 
-    def _checked(self, raw: list[np.ndarray], first_row: int) -> tuple[np.ndarray, np.ndarray]:
-        """Indicator outputs of rows that must be defined (after the warm-up) as uint8 bits."""
+    def _checked(self, raw: list[np.ndarray], first_row: int, indicators=None) -> tuple[np.ndarray, np.ndarray]:
+        """Indicator outputs of rows that must be defined (after the warm-up) as uint8 bits (or levels)."""
         out = []
-        for ind, ticker, bits in zip(self.indicators, self.tickers, raw):
+        for ind, ticker, bits in zip(self.indicators if indicators is None else indicators, self.tickers, raw):
             if bits.dtype == np.uint8:  # cannot be undefined
                 out.append(bits)
                 continue
@@ -220,13 +232,20 @@ class ArrayFeed(_Feed):
                    pair.periods_per_year, indicators, latency, seeds)
 
     def warmup(self) -> int:
-        return max(1, *(warmup(ind, v) for ind, v in zip(self.indicators, self.views)))
+        views = self.views + self.views if self.extra else self.views
+        return max(1, *(warmup(ind, v) for ind, v in zip(self._all(), views)))
 
     def fit_indicators(self, start: int, stop: int) -> None:
         """Fit on rows [start, stop): the view ends at ``stop``, so nothing later can leak in."""
-        for ind, view in zip(self.indicators, self.views):
+        views = self.views + self.views if self.extra else self.views
+        for ind, view in zip(self._all(), views):
             evaluate(ind, view.rows(0, stop), "fit", start=start)
         self._raw = self._raw_inputs(self.views)
+        self._raw_extra = self._raw_inputs(self.views, self.extra) if self.extra else None
+
+    def extra_inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The K-level pair's outputs for rows [lo, hi) (uint8 levels)."""
+        return self._checked([r[lo:hi] for r in self._raw_extra], lo, self.extra)
 
     def fit_view(self) -> tuple[LocalView, LocalView]:
         return self.views
@@ -265,6 +284,7 @@ class StreamFeed(_Feed):
         self.n_rows = n_rows
         self.has_truth = True
         self.history = max(ind.lookback for ind in indicators) + latency + 2
+        self._extra_last = None
         self._gen = prefetch(pair.arrays(n_rows, chunk_rows))
         self._lo = 0  # first row held in the buffer
         self._buf: dict[str, np.ndarray] | None = None
@@ -300,18 +320,28 @@ class StreamFeed(_Feed):
         self._fill(hi)
         return {k: v[: hi - self._lo] for k, v in self._buf.items()}
 
+    def set_extra(self, pair: tuple[Indicator, Indicator]) -> None:
+        missing = [ind.name for ind in pair if not isinstance(ind.lookback, (int, np.integer))]
+        if missing:
+            raise BacktestError(f"indicator(s) {missing} declare no lookback (rows of history they need); "
+                                "set .lookback to stream a long synthetic run, or use fewer rounds")
+        super().set_extra(pair)
+        self.history = max(ind.lookback for ind in self._all()) + self.latency + 2
+
     def warmup(self) -> int:
         n = min(self.n_rows, self.history + 64)
         views = self._views(self._peek(n), 0)
-        return max(1, *(warmup(ind, v) for ind, v in zip(self.indicators, views)))
+        views = views + views if self.extra else views
+        return max(1, *(warmup(ind, v) for ind, v in zip(self._all(), views)))
 
     def fit_indicators(self, start: int, stop: int) -> None:
         """Fit on rows [start, min(stop, start + FIT_ROWS_MAX)) (the beginning of the training window)."""
-        if not any(ind.needs_fit for ind in self.indicators):
+        if not any(ind.needs_fit for ind in self._all()):
             stop = min(stop, start + self.history + 4096)  # a short view for the causality check only
         stop = min(stop, start + FIT_ROWS_MAX)
         self._fit_views = self._views(self._peek(stop), 0)
-        for ind, view in zip(self.indicators, self._fit_views):
+        views = self._fit_views + self._fit_views if self.extra else self._fit_views
+        for ind, view in zip(self._all(), views):
             evaluate(ind, view, "fit", start=start)
 
     def fit_view(self) -> tuple[LocalView, LocalView]:
@@ -331,7 +361,16 @@ class StreamFeed(_Feed):
         h0 = max(0, lo - self.history)
         arr = self._rows(h0, hi)
         self._last = (lo, hi, arr, h0)
-        return self._checked([r[lo - h0 :] for r in self._raw_inputs(self._views(arr, h0))], lo)
+        views = self._views(arr, h0)
+        if self.extra:  # evaluated now, on the same rows: they are released once the next chunk is drawn
+            self._extra_last = (lo, hi, self._checked([r[lo - h0 :] for r in self._raw_inputs(views, self.extra)],
+                                                      lo, self.extra))
+        return self._checked([r[lo - h0 :] for r in self._raw_inputs(views)], lo)
+
+    def extra_inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._extra_last is None or self._extra_last[:2] != (lo, hi):
+            raise BacktestError("internal: extra_inputs must follow inputs() for the same rows")
+        return self._extra_last[2]
 
     def round_data(self, lo: int, hi: int) -> dict:
         last_lo, last_hi, arr, h0 = self._last

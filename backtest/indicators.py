@@ -50,6 +50,7 @@ class Indicator:
     name = "indicator"
     lookback: int | None = None  # rows of history needed before a row's output is defined
     builtin = False
+    levels = 2  # outputs 0..levels-1 (2: a bit); an indicator with more levels feeds classical_/quantum_levels
 
     def fit(self, view: LocalView, start: int = 0) -> None:
         """Learn from rows ``start:`` of ``view`` (the training window). Default: nothing to learn."""
@@ -76,6 +77,7 @@ class FunctionIndicator(Indicator):
         self.func = func
         self.name = name or getattr(func, "__name__", "custom")
         self.lookback = getattr(func, "lookback", lookback)
+        self.levels = getattr(func, "levels", 2)
 
     def __call__(self, view: LocalView) -> np.ndarray:
         return self.func(view)
@@ -291,6 +293,57 @@ class SpreadWidening(ThresholdIndicator):
         return _zscore(view.spread, self.window)
 
 
+class QuantileBins(Indicator):
+    """K levels from a threshold indicator's causal score: the bin of the score among the K quantiles of its values
+    on the training window (``fit``), 0..K-1, ordered so that the highest level is the base indicator's x = 1 side
+    (low scores for ``below`` indicators such as rolling_correlation, high ones otherwise). NaN while warming up."""
+
+    builtin = True
+
+    def __init__(self, base: ThresholdIndicator, levels: int):
+        if not isinstance(base, ThresholdIndicator):
+            raise BacktestError(f"quantile bins need a threshold indicator's score; {getattr(base, 'name', base)!r} "
+                                "has none (give a function with a levels attribute instead)")
+        if not isinstance(levels, (int, np.integer)) or not 2 <= levels <= 8:
+            raise BacktestError(f"levels must be a whole number from 2 to 8, got {levels!r}")
+        self.base, self.levels = base, int(levels)
+        self.name = f"{base.name}_bins"
+        self.lookback = base.lookback
+        self.edges: np.ndarray | None = None
+
+    def fit(self, view: LocalView, start: int = 0) -> None:
+        s = self.base.score(view)[start:]
+        s = s[np.isfinite(s)]
+        if s.size < 10 * self.levels:
+            raise BacktestError(f"indicator {self.name}: only {s.size} finite scores in the training window to set "
+                                f"{self.levels} quantile bins on")
+        self.edges = np.quantile(s, np.arange(1, self.levels) / self.levels)
+
+    def __call__(self, view: LocalView) -> np.ndarray:
+        if self.edges is None:
+            raise BacktestError(f"indicator {self.name} has no bins: fit it on a training window first")
+        s = self.base.score(view)
+        level = np.searchsorted(self.edges, s, side="right").astype(float)
+        if self.base.below:
+            level = self.levels - 1 - level
+        return np.where(np.isfinite(s), level, np.nan)
+
+    def params(self) -> dict:
+        return {"base": self.base.name, "window": self.base.window, "levels": self.levels,
+                "edges": None if self.edges is None else self.edges.tolist()}
+
+
+def make_levels_indicator(spec: str | Indicator | Callable, levels: int, **params) -> Indicator:
+    """A K-level indicator: quantile bins of a built-in threshold indicator's score (by name, with its parameters),
+    or an indicator/function that declares ``levels`` (its outputs are 0..levels-1) as given."""
+    if isinstance(spec, str) and spec in BUILTINS:
+        return QuantileBins(make_indicator(spec, **params), levels)
+    ind = make_indicator(spec)
+    if not isinstance(ind.levels, (int, np.integer)) or not 2 <= ind.levels <= 8:
+        raise BacktestError(f"indicator {ind.name}: levels must be a whole number from 2 to 8, got {ind.levels!r}")
+    return ind
+
+
 BUILTINS: dict[str, type[Indicator]] = {
     cls.name: cls for cls in (NoisySignal, NoisyRegime, RollingCorrelation, Divergence, VolatilityBurst, ReturnShock,
                               Momentum, VolumeSpike, SpreadWidening)
@@ -348,23 +401,26 @@ def evaluate(indicator: Indicator, view: LocalView, method: str = "__call__", **
                             f"({view.ticker}): {type(exc).__name__}: {exc}") from None
 
 
-def as_bits(values, name: str, view: LocalView) -> np.ndarray:
-    """Indicator output of the view's length: uint8 0/1 when it cannot be undefined (bool or integer output),
-    else float 0/1/NaN; a BacktestError naming the indicator otherwise."""
+def as_bits(values, name: str, view: LocalView, levels: int = 2) -> np.ndarray:
+    """Indicator output of the view's length: uint8 0..levels-1 when it cannot be undefined (bool or integer
+    output), else float 0..levels-1/NaN; a BacktestError naming the indicator otherwise."""
     out = np.asarray(values).ravel()
+    allowed = "0, 1" if levels == 2 else f"whole numbers 0 to {levels - 1}"
     if out.shape[0] != len(view):
         raise BacktestError(f"indicator {name} returned {out.shape[0]} values for {len(view)} rows")
     if out.dtype == bool:
         return out.view(np.uint8)
     if np.issubdtype(out.dtype, np.integer):
-        if out.size and (out.min() < 0 or out.max() > 1):
-            bad = out[(out < 0) | (out > 1)][0]
-            raise BacktestError(f"indicator {name} returned {bad!r}; outputs must be 0, 1 or NaN (warming up)")
+        if out.size and (out.min() < 0 or out.max() > levels - 1):
+            bad = out[(out < 0) | (out > levels - 1)][0]
+            raise BacktestError(f"indicator {name} returned {bad.item()!r}; outputs must be {allowed} or NaN "
+                                "(warming up)")
         return out.astype(np.uint8, copy=False)
     out = out.astype(float, copy=False)
-    bad = np.isfinite(out) & (out != 0.0) & (out != 1.0)
+    bad = np.isfinite(out) & ((out != np.round(out)) | (out < 0) | (out > levels - 1))
     if bad.any():
-        raise BacktestError(f"indicator {name} returned {out[bad][0]!r}; outputs must be 0, 1 or NaN (warming up)")
+        raise BacktestError(f"indicator {name} returned {out[bad][0].item()!r}; outputs must be {allowed} or NaN "
+                            "(warming up)")
     return out
 
 
@@ -426,10 +482,11 @@ def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cut
     if n < 4:
         return
     rng = streams.rng(seed, "causality")
-    base = as_bits(evaluate(indicator, view), indicator.name, view)
+    base = as_bits(evaluate(indicator, view), indicator.name, view, indicator.levels)
     for i, cut in enumerate(rng.integers(n // 4, max(n // 4 + 1, 3 * n // 4), size=cuts)):
         cut = int(cut)
-        other = as_bits(evaluate(indicator, _perturbed(view, cut, rng, mirror=i % 2 == 0)), indicator.name, view)
+        other = as_bits(evaluate(indicator, _perturbed(view, cut, rng, mirror=i % 2 == 0)), indicator.name, view,
+                        indicator.levels)
         a, b = base[: cut + 1], other[: cut + 1]
         same = (a == b) | (np.isnan(a) & np.isnan(b))
         if not same.all():

@@ -33,70 +33,93 @@ PLAYERS = ("memory", "classical_levels", "quantum_levels")
 MODES = ("auto", "on", "off")
 
 
+@dataclass(frozen=True)
+class IndicatorLevels:
+    """The K-level information of a K-level indicator pair (``--levels-indicator``): the feed computes it, each
+    server from its own view, like any indicator."""
+
+    indicator: str
+    levels: int
+    params: tuple = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.indicator} ({self.levels} levels)"
+
+    def describe(self) -> dict:
+        return {"rule": "indicator", "indicator": self.indicator, "levels": self.levels, **dict(self.params)}
+
+
 class InfoTraining:
     """The training pass's share of the work: candidate channels and co-movement sums per derived cell."""
 
-    def __init__(self, mode: str, levels: int, possible: bool):
-        self.mode, self.levels, self.possible = mode, int(levels), possible
-        self.active: bool | None = None  # decided on the first chunk
+    def __init__(self, mode: str, levels: int, possible: bool, indicator: IndicatorLevels | None = None):
+        self.mode, self.levels, self.possible, self.indicator = mode, int(levels), possible, indicator
+        self.memory_on: bool | None = None  # decided on the first chunk
+        self.levels_on = False
         self.persistence: dict | None = None
         self.channels: Channels | None = None
         self.sums: dict[str, CellSums] = {}
 
-    def add(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray) -> None:
-        if self.active is None:
+    def add(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, extra=None) -> None:
+        if self.memory_on is None:
             self.persistence = persistence(x, y)
-            self.active = self.possible and (self.mode == "on" or (self.mode == "auto" and self.persistence["persistent"]))
-            if self.active:
-                rules = MEMORY_FAMILY + level_rules(self.levels)
-                self.channels = Channels(rules)
-                self.sums = {r.name: CellSums(r.levels) for r in rules}
-        if not self.active:
-            return
-        for name, (xa, yb) in self.channels.step(x, y).items():
-            self.sums[name].add(xa, yb, returns)
+            self.memory_on = self.possible and (self.mode == "on" or (self.mode == "auto" and self.persistence["persistent"]))
+            self.levels_on = self.possible and (self.indicator is not None or self.memory_on)
+            rules = (MEMORY_FAMILY if self.memory_on else ()) + (
+                level_rules(self.levels) if self.memory_on and self.indicator is None else ())
+            self.channels = Channels(rules) if rules else None
+            self.sums = {r.name: CellSums(r.levels) for r in rules}
+            if self.levels_on and self.indicator is not None:
+                self.sums[self.indicator.name] = CellSums(self.indicator.levels)
+        if self.channels is not None:
+            for name, (xa, yb) in self.channels.step(x, y).items():
+                self.sums[name].add(xa, yb, returns)
+        if self.levels_on and self.indicator is not None:
+            self.sums[self.indicator.name].add(extra[0], extra[1], returns)
 
 
 @dataclass
 class InfoFit:
-    """What was fitted on derived information; ``memory``/``levels`` None when the family did not run (``note``)."""
+    """What was fitted on derived information; ``memory``/``levels`` None where it did not run (``note``)."""
 
     persistence: dict | None
     note: str | None = None
     memory: HistoryRule | None = None
     memory_rule: tuple | None = None  # (f_a, f_b) on the smoothed bits
     memory_value: float | None = None  # variance saved against coins, currency^2 per round
-    levels: HistoryRule | None = None
+    levels: HistoryRule | IndicatorLevels | None = None
     levels_solution: object = None  # strategies.Solution of the K x K hedge game
     levels_cal: HedgeCalibration | None = None
     candidates: dict = field(default_factory=dict)
-    channels: Channels | None = None  # the chosen rules' state at the end of training
+    channels: Channels | None = None  # the chosen history rules' state at the end of training
     tsirelson: float | None = None
 
     @property
     def active(self) -> bool:
-        return self.memory is not None
+        return self.memory is not None or self.levels is not None
 
     def channel_rules(self) -> list[HistoryRule]:
-        return [r for r in (self.memory, self.levels) if r is not None]
+        """The history rules the players read (the K-level indicator, if any, comes from the feed)."""
+        return [r for r in (self.memory, self.levels) if isinstance(r, HistoryRule)]
 
     def to_dict(self) -> dict:
-        out = {"persistence": self.persistence, "note": self.note, "family": [r.name for r in MEMORY_FAMILY]}
-        if not self.active:
-            return out
-        s = self.levels_solution
-        out["memory"] = {**self.memory.describe(), "name": self.memory.name, "saved": self.memory_value,
-                         "classical_rule": {"A": list(self.memory_rule[0]), "B": list(self.memory_rule[1]),
-                                            "A_name": rule_name(self.memory_rule[0]),
-                                            "B_name": rule_name(self.memory_rule[1])}}
-        out["levels"] = {**self.levels.describe(), "name": self.levels.name, "p_xy": s.p_xy.tolist(),
-                         "classical_saved": s.classical_value, "quantum_saved": s.quantum_value,
-                         "tsirelson_bound": self.tsirelson, "uses_entanglement": s.uses_entanglement,
-                         "classical_rule": {"A": list(s.classical_rule[0]), "B": list(s.classical_rule[1])},
-                         "angles": {p: list(v) for p, v in s.angles.items()},
-                         "azimuths": {p: list(v) for p, v in (s.azimuths or {}).items()},
-                         "coin_variance": self.levels_cal.coin_variance}
-        out["candidates"] = self.candidates
+        out = {"persistence": self.persistence, "note": self.note, "family": [r.name for r in MEMORY_FAMILY],
+               "candidates": self.candidates}
+        if self.memory is not None:
+            out["memory"] = {**self.memory.describe(), "name": self.memory.name, "saved": self.memory_value,
+                             "classical_rule": {"A": list(self.memory_rule[0]), "B": list(self.memory_rule[1]),
+                                                "A_name": rule_name(self.memory_rule[0]),
+                                                "B_name": rule_name(self.memory_rule[1])}}
+        if self.levels is not None:
+            s = self.levels_solution
+            out["levels"] = {**self.levels.describe(), "name": self.levels.name, "p_xy": s.p_xy.tolist(),
+                             "classical_saved": s.classical_value, "quantum_saved": s.quantum_value,
+                             "tsirelson_bound": self.tsirelson, "uses_entanglement": s.uses_entanglement,
+                             "classical_rule": {"A": list(s.classical_rule[0]), "B": list(s.classical_rule[1])},
+                             "angles": {p: list(v) for p, v in s.angles.items()},
+                             "azimuths": {p: list(v) for p, v in (s.azimuths or {}).items()},
+                             "coin_variance": self.levels_cal.coin_variance}
         return out
 
 
@@ -104,37 +127,41 @@ def fit_information(train: InfoTraining | None, exposure: float, noise: Noise, d
     """Choose the memory rule and the smoothed K-level indicator on the training window (module docstring)."""
     if train is None:
         return None
-    if not train.active:
-        p = train.persistence or {}
-        if not train.possible:
-            note = ("rules with memory and the smoothed K-level indicator need the hedge game calibrated on the book "
-                    "(--game hedge)")
-        elif train.mode == "off":
-            note = "rules with memory and the smoothed K-level indicator are off (--memory off)"
-        else:
-            note = (f"the readings do not persist in time (lag-1 autocorrelation A {p.get('A', 0):.3f}, "
-                    f"B {p.get('B', 0):.3f}): a server's past readings add nothing, so rules with memory were not run "
-                    "(--memory on runs them anyway)")
-        return InfoFit(train.persistence, note)
-    candidates: dict = {"memory": {}, "levels": {}}
-    best_memory = None
-    for rule in MEMORY_FAMILY:
-        cal = HedgeCalibration.fit(train.sums[rule.name].stats(), exposure)
-        value, fa, fb = classical_optimum(cal.game, cal.p_xy)
-        candidates["memory"][rule.name] = value
-        if best_memory is None or value > best_memory[0] + 1e-12:
-            best_memory = (value, rule, (fa, fb))
-    best_levels = None
-    for rule in level_rules(train.levels):
-        cal = HedgeCalibration.fit(train.sums[rule.name].stats(), exposure)
-        sol = solve(cal.game, cal.p_xy, noise, device=device)
-        candidates["levels"][rule.name] = {"classical": sol.classical_value, "quantum": sol.quantum_value}
-        if best_levels is None or sol.quantum_value > best_levels[0] + 1e-12:
-            best_levels = (sol.quantum_value, rule, sol, cal)
-    value, memory, rules = best_memory
-    _, levels, sol, cal = best_levels
-    return InfoFit(train.persistence, None, memory, rules, value, levels, sol, cal, candidates,
-                   train.channels.subset([memory.name, levels.name]), _tsirelson(sol))
+    p = train.persistence or {}
+    note = None
+    if not train.possible:
+        note = ("rules with memory and the K-level indicator need the hedge game calibrated on the book "
+                "(--game hedge)")
+    elif not train.memory_on:
+        note = ("rules with memory are off (--memory off)" if train.mode == "off" else
+                f"the readings do not persist in time (lag-1 autocorrelation A {p.get('A', 0):.3f}, "
+                f"B {p.get('B', 0):.3f}): a server's past readings add nothing, so rules with memory were not run "
+                "(--memory on runs them anyway)")
+    fit = InfoFit(train.persistence, note)
+    if train.memory_on:
+        fit.candidates["memory"] = {}
+        best = None
+        for rule in MEMORY_FAMILY:
+            cal = HedgeCalibration.fit(train.sums[rule.name].stats(), exposure)
+            value, fa, fb = classical_optimum(cal.game, cal.p_xy)
+            fit.candidates["memory"][rule.name] = value
+            if best is None or value > best[0] + 1e-12:
+                best = (value, rule, (fa, fb))
+        fit.memory_value, fit.memory, fit.memory_rule = best
+    if train.levels_on:
+        fit.candidates["levels"] = {}
+        best = None
+        for rule in ([train.indicator] if train.indicator is not None else level_rules(train.levels)):
+            cal = HedgeCalibration.fit(train.sums[rule.name].stats(), exposure)
+            sol = solve(cal.game, cal.p_xy, noise, device=device)
+            fit.candidates["levels"][rule.name] = {"classical": sol.classical_value, "quantum": sol.quantum_value}
+            if best is None or sol.quantum_value > best[0] + 1e-12:
+                best = (sol.quantum_value, rule, sol, cal)
+        _, fit.levels, fit.levels_solution, fit.levels_cal = best
+        fit.tsirelson = _tsirelson(fit.levels_solution)
+    if train.channels is not None:
+        fit.channels = train.channels.subset([r.name for r in fit.channel_rules()])
+    return fit
 
 
 def _tsirelson(sol) -> float | None:

@@ -278,14 +278,14 @@ def _delayed(name: str, fitted: Fit, ctx: Context) -> Player:
 
 def _memory(name: str, fitted: Fit, ctx: Context) -> Player | None:
     info = fitted.info
-    if info is None or not info.active:
+    if info is None or info.memory is None:
         return None
     return ChannelPlayer(name, info.memory, LocalPlayer(name, deterministic(*info.memory_rule, name=name)))
 
 
 def _levels(name: str, fitted: Fit, ctx: Context) -> Player | None:
     info = fitted.info
-    if info is None or not info.active:
+    if info is None or info.levels is None:
         return None
     s = info.levels_solution
     if name == "classical_levels":

@@ -254,7 +254,8 @@ class Result:
         c = self.comparison.get("quantum_levels_vs_best_local")
         if not lv or "quantum_levels" not in self.metrics_dict:
             return None
-        head = f"given the same smoothed information as a {lv['levels']}-level indicator ({lv['name']}), "
+        head = (f"on the {lv['levels']}-level indicator {lv['name']}, " if lv.get("rule") == "indicator" else
+                f"given the same smoothed information as a {lv['levels']}-level indicator ({lv['name']}), ")
         if not lv.get("uses_entanglement"):
             bound, coins = lv.get("tsirelson_bound"), lv.get("coin_variance") or 0.0
             gap = None if bound is None else bound - lv["classical_saved"]
@@ -438,15 +439,24 @@ class Result:
         info = getattr(self, "information", None)
         if not info:
             return []
-        if not info.get("memory"):
-            return [f"memory: {info['note']}"] if info.get("note") else []
-        per = info["persistence"]
-        lv, mem = info["levels"], info["memory"]
-        share = (lambda v: f"{v / lv['coin_variance']:.1%}") if lv.get("coin_variance") else (lambda v: f"{v:.4g}")
-        tb = f", Tsirelson bound {share(lv['tsirelson_bound'])}" if lv.get("tsirelson_bound") is not None else ""
-        return [f"memory: readings persist (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}); best rule on "
-                f"a server's own readings (training): {mem['name']}, saves {share(mem['saved'])}; smoothed indicator "
-                f"{lv['name']}: classical {share(lv['classical_saved'])}, quantum {share(lv['quantum_saved'])}{tb}"]
+        lv, mem, per = info.get("levels"), info.get("memory"), info.get("persistence") or {}
+        coins = (self.hedge or {}).get("coin_variance")
+
+        def share(v):
+            return f"{v / coins:.1%}" if coins else f"{v:.4g}"
+
+        parts = []
+        if mem:
+            parts.append(f"readings persist (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}); best rule on a "
+                         f"server's own readings (training): {mem['name']}, saves {share(mem['saved'])}")
+        elif info.get("note"):
+            parts.append(info["note"])
+        if lv:
+            tb = f", Tsirelson bound {share(lv['tsirelson_bound'])}" if lv.get("tsirelson_bound") is not None else ""
+            what = "indicator" if lv.get("rule") == "indicator" else "smoothed indicator"
+            parts.append(f"{what} {lv['name']}: classical {share(lv['classical_saved'])}, quantum "
+                         f"{share(lv['quantum_saved'])}{tb}")
+        return ["memory: " + "; ".join(parts)] if parts else []
 
     def summary(self) -> str:
         """A readable table of the main metrics, the fitted game and the verdict."""

@@ -60,7 +60,8 @@ def figures(result: Result) -> dict[str, tuple[bytes, str]]:
     if result.hedge is not None:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
         out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
-        if (getattr(result, "information", None) or {}).get("memory"):
+        info = getattr(result, "information", None) or {}
+        if (info.get("memory") or info.get("levels")) and result.hedge["values"]["classical"]["saved_share"]:
             out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised)
     out |= {
         "cumulative_pnl": reports.cumulative_pnl(result.equity),

@@ -230,18 +230,21 @@ def information_value(information: dict, values: dict, realised: dict):
     ``information``: metrics.json's "information" (memory and levels fits and candidates); ``values``: the
     one-bit hedge game's fitted values {name: {"saved_share"}}; ``realised``: {strategy: variance share}.
     """
-    lv, mem = information["levels"], information["memory"]
-    coins = lv["coin_variance"]
+    lv, mem = information.get("levels"), information.get("memory")
+    # variance share = 1 - saved / coins; the one-bit values give the coins' variance in the same units
+    coins = values["classical"]["saved"] / values["classical"]["saved_share"]
     rows = [("classical, today's reading", 1.0 - _nan(values["classical"]["saved_share"]), "classical"),
             ("quantum, today's reading", 1.0 - _nan(values["quantum"]["saved_share"]), "quantum")]
-    for name, saved in information["candidates"]["memory"].items():
+    for name, saved in information["candidates"].get("memory", {}).items():
         chosen = name == mem["name"]
         rows.append((f"memory {name}" + (" (chosen)" if chosen else ""), 1.0 - saved / coins,
                      "memory" if chosen else None))
-    rows += [(f"classical, {lv['name']}", 1.0 - lv["classical_saved"] / coins, "classical_levels"),
-             (f"quantum, {lv['name']}", 1.0 - lv["quantum_saved"] / coins, "quantum_levels")]
-    if lv.get("tsirelson_bound") is not None:
-        rows.append((f"any entangled state, {lv['levels']} levels (bound)", 1.0 - lv["tsirelson_bound"] / coins, None))
+    if lv:
+        rows += [(f"classical, {lv['name']}", 1.0 - lv["classical_saved"] / coins, "classical_levels"),
+                 (f"quantum, {lv['name']}", 1.0 - lv["quantum_saved"] / coins, "quantum_levels")]
+        if lv.get("tsirelson_bound") is not None:
+            rows.append((f"any entangled state, {lv['levels']} levels (bound)", 1.0 - lv["tsirelson_bound"] / coins,
+                         None))
     rows.append(("oracle (both readings)", 1.0 - _nan(values["oracle"]["saved_share"]), "oracle"))
     fig, ax = plt.subplots(figsize=(8.0, 0.34 * len(rows) + 1.4), dpi=110, layout="constrained")
     pos = np.arange(len(rows))[::-1]

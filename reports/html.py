@@ -165,28 +165,36 @@ def _hedge_section(doc: dict) -> list[str]:
 
 
 def _information_section(doc: dict) -> list[str]:
-    """Rules on each server's own past readings, and the same smoothed information given to quantum."""
+    """Rules on each server's own past readings, and the same (or a K-level indicator's) information given to
+    quantum."""
     info = doc.get("information")
     if not info:
         return []
     out = ["<h2>What each server's own past readings are worth</h2>"]
-    if not info.get("memory"):
-        return out + [f"<p>{html.escape(info.get('note') or '')}.</p>"]
-    per, mem, lv = info["persistence"], info["memory"], info["levels"]
+    per, mem, lv = info.get("persistence") or {}, info.get("memory"), info.get("levels")
+    text = []
+    if mem:
+        text.append(
+            f"The readings persist in time (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}), so a server "
+            "can remember its own: a rule on its last readings is a local classical strategy, the opponent a quantum "
+            f"strategy has to beat. Fitted on the training window over {len(info['family'])} rules (majority of the "
+            f"last m, hysteresis): <b>{html.escape(mem['name'])}</b>, then A "
+            f"{html.escape(mem['classical_rule']['A_name'])}, B {html.escape(mem['classical_rule']['B_name'])} on the "
+            "smoothed bits.")
+    elif info.get("note"):
+        text.append(html.escape(info["note"][0].upper() + info["note"][1:]) + ".")
+    if lv:
+        tb = lv.get("tsirelson_bound")
+        what = ("The K-level indicator" if lv.get("rule") == "indicator"
+                else f"The same information as a {lv['levels']}-level indicator,")
+        text.append(
+            f"{what} <b>{html.escape(lv['name'])}</b>, goes to classical_levels (exhaustive over all rule pairs) and "
+            "quantum_levels (one measurement direction per level)"
+            + (f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the "
+               "coins' variance on it (Tsirelson's SDP)" if tb is not None else "") + ".")
+    out.append("<p>" + " ".join(text) + "</p>")
+    out.append(_table(information_table(doc)))
     train = doc.get("best_local_training_variance") or {}
-    tb = lv.get("tsirelson_bound")
-    out += [
-        f"<p>The readings persist in time (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}), so a server "
-        "can remember its own: a rule on its last readings is a local classical strategy, the opponent a quantum "
-        f"strategy has to beat. Fitted on the training window over {len(info['family'])} rules (majority of the "
-        f"last m, hysteresis): <b>{html.escape(mem['name'])}</b>, then A {html.escape(mem['classical_rule']['A_name'])}, "
-        f"B {html.escape(mem['classical_rule']['B_name'])} on the smoothed bits. The same information as a "
-        f"{lv['levels']}-level indicator, <b>{html.escape(lv['name'])}</b>, goes to classical_levels (exhaustive over "
-        f"all rule pairs) and quantum_levels (one measurement direction per level)"
-        + (f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the coins' "
-           "variance on it (Tsirelson's SDP)" if tb is not None else "") + ".</p>",
-        _table(information_table(doc)),
-    ]
     if train:
         frame = pd.DataFrame({"book variance, training window": train}).sort_values(
             "book variance, training window")

@@ -110,15 +110,15 @@ def information_table(doc: dict) -> pd.DataFrame:
     Empty when the family did not run."""
     info = doc.get("information") or {}
     lv, mem = info.get("levels"), info.get("memory")
-    if not lv or not mem:
+    coins = (doc.get("hedge") or {}).get("coin_variance")
+    if not (lv or mem) or not coins:
         return pd.DataFrame()
-    coins = lv["coin_variance"]
     rows = {}
-    for name, saved in info["candidates"]["memory"].items():
+    for name, saved in info["candidates"].get("memory", {}).items():
         rows[f"memory {name}"] = {"classical saved": _share(saved / coins), "quantum saved": None,
                                   "chosen": "memory" if name == mem["name"] else ""}
-    for name, v in info["candidates"]["levels"].items():
-        rows[f"smoothed {name}"] = {"classical saved": _share(v["classical"] / coins),
+    for name, v in info["candidates"].get("levels", {}).items():
+        rows[f"levels {name}"] = {"classical saved": _share(v["classical"] / coins),
                                     "quantum saved": _share(v["quantum"] / coins),
                                     "chosen": "classical_levels, quantum_levels" if name == lv["name"] else ""}
     frame = pd.DataFrame.from_dict(rows, orient="index")

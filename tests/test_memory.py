@@ -127,3 +127,60 @@ def test_same_seed_same_information_and_a_streamed_run_agrees(regime):
         assert streamed.best_local_training[name] == pytest.approx(v, rel=1e-9), name
     assert streamed.metrics_dict["memory"]["pnl_var"] == pytest.approx(chunked.metrics_dict["memory"]["pnl_var"],
                                                                         rel=1e-9)
+
+
+def three_levels(view):
+    """A user's 3-level indicator: the sign of the last own return, as 0 (down), 1 (flat) or 2 (up)."""
+    r = view.returns
+    out = np.where(np.isfinite(r), np.sign(np.nan_to_num(r)) + 1, np.nan)
+    out[:2] = np.nan
+    return out
+
+
+three_levels.levels = 3
+three_levels.lookback = 2
+
+
+def wrong_levels(view):
+    out = np.full(len(view), 5.0)
+    out[:2] = np.nan
+    return out
+
+
+wrong_levels.levels = 4
+wrong_levels.lookback = 2
+
+
+def test_quantile_bins_of_a_score_are_causal_equal_frequency_levels():
+    from backtest.feeds import ArrayFeed
+    from backtest.indicators import QuantileBins, VolatilityBurst, check_causality
+    from data import synthetic_pair
+
+    md = synthetic_pair(6000, seed=4, mode="regime")
+    bins = QuantileBins(VolatilityBurst(window=40), 4)
+    feed = ArrayFeed.from_market(md, (VolatilityBurst(window=40), VolatilityBurst(window=40)), 1, (1, 2))
+    view = feed.views[0]
+    bins.fit(view.rows(0, 3000), start=100)
+    out = bins(view)
+    train = out[100:3000]
+    counts = np.bincount(train[np.isfinite(train)].astype(int), minlength=4) / np.isfinite(train).sum()
+    assert np.allclose(counts, 0.25, atol=0.01), counts  # quantile edges of the training scores
+    assert set(np.unique(out[np.isfinite(out)])) == {0.0, 1.0, 2.0, 3.0}
+    check_causality(bins, view, seed=1)
+
+
+def test_a_k_level_indicator_feeds_the_levels_players():
+    r = run_backtest("regime", rounds=30_000, seed=2, progress=False, levels_indicator="volatility_burst", levels=3)
+    lv = r.information["levels"]
+    assert lv["rule"] == "indicator" and lv["levels"] == 3 and np.asarray(lv["p_xy"]).shape == (3, 3)
+    assert r.players["quantum_levels"]["information"]["indicator"] == "volatility_burst_bins"
+    assert "memory" in r.metrics_dict  # the regime readings persist: memory rules run beside it
+    assert list(r.information["candidates"]["levels"]) == [lv["name"]]
+    # a user's function declaring levels, checked for causality and for its outputs
+    r = run_backtest("regime", rounds=30_000, seed=2, progress=False, levels_indicator="tests.test_memory:three_levels")
+    assert r.information["levels"]["levels"] == 3 and "quantum_levels" in r.metrics_dict
+    from backtest import BacktestError
+
+    with pytest.raises(BacktestError, match="wrong_levels returned 5.0; outputs must be whole numbers 0 to 3"):
+        run_backtest("regime", rounds=30_000, seed=2, progress=False,
+                     levels_indicator="tests.test_memory:wrong_levels")

@@ -187,7 +187,11 @@ def render(r: dict) -> str:
                 f"differ on ({k - 1}, 0))")
     else:
         w = [[t[0] for t in row] for row in r["table"]]
-        head = f"game            weights {_matrix(w, 'g')} (rows x; +w same, -w different)"
+        if len(w) == 2 and len(w[0]) == 2:
+            head = (f"game            weights w00={w[0][0]:g} w01={w[0][1]:g} w10={w[1][0]:g} w11={w[1][1]:g} "
+                    "(+w same, -w different)")
+        else:
+            head = f"game            weights {_matrix(w, 'g')} (rows x; +w same, -w different)"
     if len(p) == 2 and len(p[0]) == 2:
         pline = f"p(x,y)          p00={p[0][0]:.4f} p01={p[0][1]:.4f} p10={p[1][0]:.4f} p11={p[1][1]:.4f}"
     else:
