@@ -42,6 +42,7 @@ from .risk import compare, hedging_efficiency
 from .supply import BellPairSupply, SupplyState
 
 MIN_ROUNDS = 30
+REPLAY_ROUNDS = 1 << 20  # training rounds replayed to choose best_local (the most recent ones)
 MAX_ROUNDS = 10**11  # about seven hours of the streamed path at 4 M rounds/s on one core: beyond, nothing finishes
 
 
@@ -179,6 +180,8 @@ class Fitted:
     device: object  # strategies.devices.Device, or None
     test_prices: np.ndarray  # share prices of the first test round
     train_variance: dict | None = None  # book variance of each local classical strategy on the training window
+    periods_per_year: float = 0.0
+    minutes: float = 1.0  # of quoting per round
 
 
 def minutes_per_round(feed) -> float:
@@ -356,7 +359,7 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
             extra = IndicatorLevels(first.name, first.levels, tuple(sorted(
                 (k, v) for k, v in first.describe().items() if k not in ("name", "edges"))))
         info_train = InfoTraining(ind.memory, ind.levels, plan.calibrate, extra)
-    x_train, y_train, train_cells = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train)
+    x_train, y_train, train_cells, tail = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train)
     # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
     test_prices = feed.share_price(w.train_end)
     exposure = plan.fill.game_exposure(test_prices, minutes_per_round(feed))
@@ -377,33 +380,39 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
     certify_players(players, fitted, x_train, y_train, streams.rng(run.seed, "nosignal"))
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **fitted.game_dict()}]
     out = Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, device,
-                 test_prices)
-    out.train_variance = _training_variance(plan, feed, w, out, bar)
+                 test_prices, periods_per_year=feed.periods_per_year, minutes=minutes_per_round(feed))
+    out.train_variance = _training_variance(plan, feed if tail is None else tail, w, out, bar)
     return out
 
 
 def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> dict:
     """Book variance (costs included, currency^2 per round) of every local classical player on the training
     window, played exactly as on the test window (same fill model, own random streams): ``best_local`` is the
-    lowest, chosen before the test window is seen. A streamed feed cannot go back, so its training rows are
-    drawn again from a fresh feed of the same source and seed."""
+    lowest, chosen before the test window is seen. The replay covers the last ``REPLAY_ROUNDS`` training rounds
+    (all of them in shorter runs; history rules start from the beginning of the training window all the same).
+    A streamed feed cannot go back: its training pass kept those rounds (``_TrainingTail``), which ``feed`` then is."""
     classical = [p for p in fitted.players if is_classical_local(p, plan.custom)]
     if not classical:
         return {}
     bar.stage("train book")
     run = plan.cfg.run
-    replay = _make_feed(plan)[0] if feed.streamed else feed
-    replay.price_changes = plan.fill.uses_prices
-    if feed.streamed:
-        replay.warmup()
+    replay = feed
     info = fitted.fit.info
-    channels = Channels(info.channel_rules()) if info is not None and info.channel_rules() else None
-    rf_p = (1.0 + run.risk_free) ** (1.0 / feed.periods_per_year) - 1.0
-    book = Book([p.name for p in classical], plan.fill, _book_size(plan, fitted), rf_p, w.t0, w.n_train, 0, [],
-                minutes_per_round(feed))
+    rules = info.channel_rules() if info is not None else []
+    start = max(w.t0, w.train_end - REPLAY_ROUNDS)
+    channels = None
+    if rules:  # history rules run from the start of training, as in the fit; only their state is carried over
+        channels = Channels(rules)
+        x0, y0 = fitted.x_train[: start - w.t0], fitted.y_train[: start - w.t0]
+        if x0.size:
+            channels.step(x0, y0)
+    ppy = fitted.periods_per_year
+    rf_p = (1.0 + run.risk_free) ** (1.0 / ppy) - 1.0
+    book = Book([p.name for p in classical], plan.fill, _book_size(plan, fitted), rf_p, start, w.train_end - start, 0,
+                [], fitted.minutes)
     chunk = run.chunk_rounds
     flip = int(fitted.fit.game.rule == "challenge")
-    for k, lo in enumerate(range(w.t0, w.train_end, chunk)):
+    for k, lo in enumerate(range(start, w.train_end, chunk)):
         hi = min(lo + chunk, w.train_end)
         x, y = replay.inputs(lo, hi)
         rd = replay.round_data(lo, hi)
@@ -415,7 +424,7 @@ def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progre
                             rd["half_spread"], rd["price"], _derived(channels, info, replay, lo, hi, x, y))
         book.add(rounds, classical, fitted.fit.game, flip, rngs, uniforms, None)
         bar.update(n)
-    return {name: s.metrics(feed.periods_per_year)["pnl_var"] for name, s in book.stats.items()}
+    return {name: s.metrics(ppy)["pnl_var"] for name, s in book.stats.items()}
 
 
 def _players(plan: Plan, fitted, feed, backend: str, aer_backend) -> list:
@@ -636,23 +645,63 @@ def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamm
                     "mean P&L difference, costs included, plus the certainty equivalent of the variance saved)"}
 
 
+class _TrainingTail:
+    """The last training rounds of a streamed feed, kept from the training pass (at most ``REPLAY_ROUNDS``: bounded
+    memory) so that the replay that chooses best_local need not draw them again; reads like a feed."""
+
+    streamed = False
+
+    def __init__(self, start: int) -> None:
+        self.start, self.parts = start, []
+
+    def keep(self, lo: int, hi: int, x, y, rd: dict, extra) -> None:
+        if hi <= self.start:
+            return
+        cut = max(self.start - lo, 0)
+        self.parts.append((x[cut:], y[cut:], {k: None if v is None else v[cut:] for k, v in rd.items()},
+                           None if extra is None else tuple(e[cut:] for e in extra)))
+
+    def close(self) -> None:
+        xs, ys, rds, extras = zip(*self.parts)
+        self.x, self.y = np.concatenate(xs), np.concatenate(ys)
+        self.rd = {k: None if rds[0][k] is None else np.concatenate([r[k] for r in rds]) for k in rds[0]}
+        self.extra = None if extras[0] is None else tuple(np.concatenate([e[i] for e in extras]) for i in (0, 1))
+        self.parts = []
+
+    def inputs(self, lo: int, hi: int):
+        return self.x[lo - self.start : hi - self.start], self.y[lo - self.start : hi - self.start]
+
+    def round_data(self, lo: int, hi: int) -> dict:
+        return {k: None if v is None else v[lo - self.start : hi - self.start] for k, v in self.rd.items()}
+
+    def extra_inputs(self, lo: int, hi: int):
+        return tuple(e[lo - self.start : hi - self.start] for e in self.extra)
+
+
 def _training_rounds(feed, t0: int, train_end: int, bar: _Progress, chunk: int, info: InfoTraining | None = None):
     """Training inputs and the co-movement sums per input cell of the same rounds (and per derived input cell of
-    every candidate history rule, with ``info``)."""
+    every candidate history rule, with ``info``); for a streamed feed also the last training rounds' data
+    (``_TrainingTail``), else None."""
     cells = CellSums()
     xs, ys = [], []
     step = chunk if feed.streamed else train_end - t0
+    tail = _TrainingTail(max(t0, train_end - REPLAY_ROUNDS)) if feed.streamed else None
     for lo in range(t0, train_end, step):
         hi = min(lo + step, train_end)
         x, y = feed.inputs(lo, hi)
-        returns = feed.round_data(lo, hi)["returns"]
-        cells.add(x, y, returns)
+        rd = feed.round_data(lo, hi)
+        extra = feed.extra_inputs(lo, hi) if feed.extra else None
+        cells.add(x, y, rd["returns"])
         if info is not None:
-            info.add(x, y, returns, feed.extra_inputs(lo, hi) if feed.extra else None)
+            info.add(x, y, rd["returns"], extra)
+        if tail is not None:
+            tail.keep(lo, hi, x, y, rd, extra)
         xs.append(x)
         ys.append(y)
         bar.update(hi - lo)
-    return np.concatenate(xs), np.concatenate(ys), cells
+    if tail is not None:
+        tail.close()
+    return np.concatenate(xs), np.concatenate(ys), cells, tail
 
 
 def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int) -> float:

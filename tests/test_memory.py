@@ -184,3 +184,21 @@ def test_a_k_level_indicator_feeds_the_levels_players():
     with pytest.raises(BacktestError, match="wrong_levels returned 5.0; outputs must be whole numbers 0 to 3"):
         run_backtest("regime", rounds=30_000, seed=2, progress=False,
                      levels_indicator="tests.test_memory:wrong_levels")
+
+
+def test_the_replay_of_the_last_training_rounds_agrees_streamed_and_in_memory(monkeypatch):
+    """best_local's replay covers the last REPLAY_ROUNDS training rounds: from the training pass's kept tail when
+    streamed, from the feed in memory otherwise; the history rules' state comes from the whole training window."""
+    import backtest.engine as engine
+
+    monkeypatch.setattr(engine, "REPLAY_ROUNDS", 12_345)
+    kw = dict(rounds=60_000, seed=4, progress=False, chunk_rounds=1 << 13)
+    streamed = run_backtest("regime", in_memory_rows=20_000, **kw)
+    memory = run_backtest("regime", **kw)
+    assert streamed.streamed and not memory.streamed
+    assert set(memory.best_local_training) >= {"memory", "classical_levels", "classical"}
+    for name, v in memory.best_local_training.items():
+        assert streamed.best_local_training[name] == pytest.approx(v, rel=1e-9), name
+    monkeypatch.setattr(engine, "REPLAY_ROUNDS", 1 << 20)
+    full = run_backtest("regime", **kw)
+    assert full.best_local_training["memory"] != memory.best_local_training["memory"]  # a different window was replayed
