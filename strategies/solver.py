@@ -59,7 +59,7 @@ SEESAW_STEPS = 4000
 SYMMETRY_TOL = 1e-12
 LEVEL_STARTS = 48  # random starts of the seesaw for games whose inputs have more than two levels
 MIXED_STARTS = 4  # per level: B measures there only (random direction), the classical rule elsewhere
-LEVEL_POLISH = 1500  # Nelder-Mead iterations polishing the best seesaw point (K levels: 2K parameters)
+LEVEL_POLISH = 1500  # Nelder-Mead evaluations polishing the best seesaw point (K levels: 2K parameters)
 LEVEL_SEED = 20240731  # their directions come from this fixed stream
 
 
@@ -509,7 +509,8 @@ def _unit(polar: float, azimuth: float) -> np.ndarray:
     return np.array([math.sin(polar) * math.cos(azimuth), math.sin(polar) * math.sin(azimuth), math.cos(polar)])
 
 
-def _sphere_polish(c, k, R, party_a, party_b, b_how, maxiter: int = 4000) -> tuple[float, list, list]:
+def _sphere_polish(c, k, R, party_a, party_b, b_how, maxiter: int = 4000, fatol: float = 1e-15,
+                   maxfev: int | None = None) -> tuple[float, list, list]:
     """Nelder-Mead over B's measuring directions (fallbacks, flips and constants kept), A best-responding
     exactly, then seesaw: seesaw alone creeps where the optimum is a long shallow ridge."""
     free = [i for i, ch in enumerate(b_how) if ch[0] is not None]
@@ -531,7 +532,8 @@ def _sphere_polish(c, k, R, party_a, party_b, b_how, maxiter: int = 4000) -> tup
         start += [math.acos(max(-1.0, min(1.0, float(n[2])))), math.atan2(float(n[1]), float(n[0]))]
     start = np.array(start)
     res = minimize(neg, start, method="Nelder-Mead",
-                   options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": maxiter, "initial_simplex": _simplex(start, 0.02)})
+                   options={"xatol": 1e-10, "fatol": fatol, "maxiter": maxiter, "maxfev": maxfev,
+                            "initial_simplex": _simplex(start, 0.02)})
     return _seesaw(c, k, R, party_a, party_b, how_of(res.x))
 
 
@@ -580,7 +582,11 @@ def _solve_levels(game: Game, p: np.ndarray, noise: Noise, device=None) -> Solut
             starts.append([(unit(), f_b[j], False) if j == y else (None, f_b[j], False) for j in range(kb)])
     rough = sorted((_seesaw(c, k, R4, party_a, party_b, b, SEESAW_ROUGH) for b in starts), key=lambda r: -r[0])
     settled = sorted((_seesaw(c, k, R4, party_a, party_b, r[2]) for r in rough[:POLISHED]), key=lambda r: -r[0])
-    value, a_how, b_how = _sphere_polish(c, k, R4, party_a, party_b, settled[0][2], maxiter=LEVEL_POLISH)
+    # tolerance relative to the game's scale (a hedge game's weights are currency^2, of any size), evaluations capped:
+    # the seesaw has already converged, the polish only walks a shallow ridge further
+    scale = float(np.abs(c).sum()) or 1.0
+    value, a_how, b_how = _sphere_polish(c, k, R4, party_a, party_b, settled[0][2], maxiter=LEVEL_POLISH,
+                                         fatol=1e-13 * scale, maxfev=LEVEL_POLISH)
     if settled[0][0] > value:  # the polish only ever refines; keep the seesaw's point if it did not
         value, a_how, b_how = settled[0]
     uses = any(n is not None for n, _, _ in a_how) and any(n is not None for n, _, _ in b_how)
