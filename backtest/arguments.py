@@ -172,6 +172,13 @@ def numbers(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
+def add_json_and_progress(group, document: str, unit: str = "") -> None:
+    """--json (print ``document`` instead of the summary) and --progress/--no-progress, shared by the commands."""
+    group.add_argument("--json", action="store_true", help=f"print {document} instead of the summary")
+    group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help=f"progress bar{unit} on stderr (default: only when stderr is a terminal)")
+
+
 def matrix(text: str) -> list[list[float]]:
     """A K_A x K_B matrix: four numbers (2x2), rows separated by ';' ("0.1,0.2;0.3,0.4"), a JSON list of rows,
     or the path of a CSV file with one row per x (no header)."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from . import __version__
 
 # Subcommands in the order --help lists them; each module lives in backtest/commands/.
-COMMANDS = ("backtest", "compare", "sweep", "game", "data", "calibrate")
+COMMANDS = ("backtest", "compare", "sweep", "scan", "game", "data", "calibrate")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -114,6 +114,26 @@ class Source:
         return md
 
 
+    def universe(self) -> data.Universe:
+        """The tickers of a real source, each with its own history (``qcoord scan``): a sample (default all of
+        ``pypfopt``), CSV files or a folder of them, or Yahoo tickers (aligned on their common clock)."""
+        tickers = None if self.tickers is None else list(self.tickers)
+        if self.kind == "synthetic":
+            raise BacktestError("a scan needs a universe of real tickers: --sample NAME, --csv FILE|DIR ... or "
+                                "--yahoo T1 T2 ... --start --end")
+        if self.kind == "sample":
+            u = data.sample_universe(self.sample or "pypfopt", tickers)
+        elif self.kind == "csv":
+            if not self.files:
+                raise BacktestError("a csv source needs files (--csv FILE|DIR ...)")
+            u = data.load_universe(list(self.files), tickers, session=self.session)
+        else:
+            u = data.universe_of(self.load())
+        if self.start or self.end:
+            u = u.between(parse_date(self.start, "start"), parse_date(self.end, "end"))
+        return u
+
+
 _SYNTHETIC = ("p_a", "p_b", "rho_pos", "rho_neg", "p_break", "p_recover", "mu", "sigma", "dt")
 
 

@@ -29,6 +29,8 @@ PURPOSES = {
     "training:strategy:<name>": "a local classical strategy's randomness when replayed on the training window "
                                 "(its book variance chooses best_local), per chunk",
     "training:fills": "fill draws of that training replay, per chunk",
+    "scan:<pair>": "qcoord scan: the seed of one pair's backtest (e.g. scan:JPM/BAC), so its result depends only on "
+                   "the scan's seed, the pair and the options",
 }
 
 
@@ -37,7 +39,7 @@ def stream_id(purpose: str) -> int:
 
 
 def sequence(seed: int, purpose: str, *index: int) -> np.random.SeedSequence:
-    if purpose not in PURPOSES and not purpose.startswith(("strategy:", "training:strategy:")):
+    if purpose not in PURPOSES and not purpose.startswith(("strategy:", "training:strategy:", "scan:")):
         raise KeyError(f"random stream {purpose!r} is not registered in backtest.streams.PURPOSES")
     return np.random.SeedSequence(seed, spawn_key=(stream_id(purpose), *index))
 

@@ -7,7 +7,9 @@
 Paths: ``naive`` builds and runs one Qiskit circuit per round on AerSimulator (1,000 rounds); ``aer`` is the
 batched Aer path and ``exact`` the exact path of the optimal quantum strategy (10^7 rounds each);
 ``backtest`` a full backtest (synthetic signals feed, indicators, all baselines, bias fill, metrics) and
-``backtest_queue`` the same with the queue fill model (10^7 rounds each). Each is timed after a warm-up
+``backtest_queue`` the same with the queue fill model (10^7 rounds each); ``scan`` (only with --only) the pairs per
+second of ``qcoord scan`` on the shipped 11-stock panel in a plain loop, on one Dask worker and on every core.
+Each is timed after a warm-up
 (kernels compiled, memory allocated), as the median of ``--reps`` repetitions. Peak memory is the
 resident set of a 10^8-round backtest in a fresh subprocess.
 """
@@ -26,7 +28,8 @@ import time
 import numpy as np
 
 SIZES = {"naive": 1_000, "aer": 10_000_000, "exact": 10_000_000, "backtest": 10_000_000,
-         "backtest_queue": 10_000_000, "rss": 100_000_000}
+         "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 55}
+SCAN_SPEEDUP_TARGET, SCAN_OVERHEAD_TARGET = 1.7, 0.10  # on two cores: all workers vs one; one worker vs a loop
 TARGETS = {"exact": 30e6, "aer": 1e6, "backtest": 5e6, "backtest_queue": 2e6}
 RSS_TARGET_MB = 2048
 SPEEDUP_TARGET = 500
@@ -83,6 +86,45 @@ def backtest(n: int, fill: str) -> None:
     run_backtest("signals", rounds=n, seed=1, fill=fill, progress=False)
 
 
+def scan_rates(n_pairs: int) -> dict:
+    """Pairs per second of a daily universe scan (the shipped 11-stock panel, volatility_burst indicator, every
+    default strategy): a plain loop in this process, a LocalCluster of one worker (its overhead against the loop)
+    and of every core (its speed-up against one worker). Each executor is warmed first (imports and compiled
+    kernels on every worker), then timed on the same pairs with batches of 4."""
+    import itertools
+    import tempfile
+
+    import data
+    from backtest import cluster, scan
+    from backtest.config import RunConfig
+
+    u = data.sample_universe("pypfopt")
+    pairs = list(itertools.combinations(u.tickers, 2))
+    jobs = [(a, b, {}) for a, b in (pairs * (1 + n_pairs // len(pairs)))[:n_pairs]]
+    cfg = RunConfig().with_values({"indicator": "volatility_burst"})
+    cores = os.cpu_count() or 1
+
+    def timed(ex) -> float:
+        with tempfile.TemporaryDirectory() as warm:  # one pair per worker, so each has compiled before the clock
+            scan.execute(u, cfg, jobs[: max(1, ex.workers)], __import__("pathlib").Path(warm), ex, 1)
+        with tempfile.TemporaryDirectory() as out:
+            t = time.perf_counter()
+            scan.execute(u, cfg, jobs, __import__("pathlib").Path(out), ex, 4)
+            return time.perf_counter() - t
+
+    t_loop = timed(cluster.LocalLoop())
+    times = {}
+    for w in sorted({1, cores}):
+        ex = cluster.executor(None, w)
+        try:
+            times[w] = timed(ex)
+        finally:
+            ex.close()
+    return {"pairs": n_pairs, "workers": cores, "loop_pairs_per_s": n_pairs / t_loop,
+            "one_worker_pairs_per_s": n_pairs / times[1], "all_workers_pairs_per_s": n_pairs / times[cores],
+            "speedup_all_vs_one": times[1] / times[cores], "dask_overhead_vs_loop": times[1] / t_loop - 1.0}
+
+
 def peak_rss_mb(n: int) -> float:
     """Peak resident memory (MB) of a fresh process running an n-round backtest."""
     code = ("import resource, sys\nfrom backtest import run_backtest\n"
@@ -113,7 +155,7 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every size (tests use a tiny scale)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per path; the median is reported (3)")
     p.add_argument("--skip-rss", action="store_true", help="do not run the 10^8-round memory measurement")
-    p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss "
+    p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan "
                                   "(naive always runs: it is the reference)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
@@ -136,10 +178,12 @@ def main(argv=None) -> int:
     }
     rates = {name: bench(name, make(), warm) for name, (make, warm) in paths.items() if only is None or name in only}
     rss = None if args.skip_rss or (only is not None and "rss" not in only) else peak_rss_mb(size["rss"])
+    scan = scan_rates(max(size["scan"], 4)) if only is not None and "scan" in only else None
     report = {
         "rounds_per_s": rates,
         "speedup_vs_naive": {k: v / rates["naive"] for k, v in rates.items() if k != "naive"},
         f"peak_rss_mb_1e{round(np.log10(size['rss']))}" if size["rss"] != SIZES["rss"] else "peak_rss_mb_1e8": rss,
+        "scan": scan,
         "sizes": size,
         "reps": args.reps,
         "machine": machine(),
@@ -148,6 +192,9 @@ def main(argv=None) -> int:
         **{k: rates[k] >= v for k, v in TARGETS.items() if k in rates},
         "speedup_vs_naive": all(v >= SPEEDUP_TARGET for v in report["speedup_vs_naive"].values()),
         **({} if rss is None else {"peak_rss": rss < RSS_TARGET_MB}),
+        **({} if scan is None else {"scan_overhead": scan["dask_overhead_vs_loop"] < SCAN_OVERHEAD_TARGET,
+                                    **({"scan_speedup": scan["speedup_all_vs_one"] >= SCAN_SPEEDUP_TARGET}
+                                       if scan["workers"] >= 2 else {})}),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -159,6 +206,11 @@ def main(argv=None) -> int:
         print(f"{k:16s} {size[k]:>12,d} {v:>14,.0f} {speed:>10s} {'' if target is None else f'>= {target:,.0f}':>12s}")
     if rss is not None:
         print(f"peak RSS of a {size['rss']:,d}-round backtest: {rss:,.0f} MB (target < {RSS_TARGET_MB} MB)")
+    if scan is not None:
+        print(f"scan of {scan['pairs']} daily pairs: loop {scan['loop_pairs_per_s']:.2f} pairs/s, one Dask worker "
+              f"{scan['one_worker_pairs_per_s']:.2f} (overhead {scan['dask_overhead_vs_loop']:+.1%}, target < "
+              f"{SCAN_OVERHEAD_TARGET:.0%}), {scan['workers']} workers {scan['all_workers_pairs_per_s']:.2f} "
+              f"(x{scan['speedup_all_vs_one']:.2f}, target >= {SCAN_SPEEDUP_TARGET} on 2 cores)")
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
           f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")

@@ -1,7 +1,8 @@
 """Market data for qcoord: synthetic correlated pairs, CSV files, Yahoo Finance (cached) and shipped samples.
 
 Public API: ``MarketData``, ``synthetic_pair``, ``SyntheticPair``, ``load_csv``, ``load_yahoo``,
-``load_quote_bars``, ``load_sample``, ``samples``, ``align``, ``DataError``. This package imports neither ``strategies``
+``load_quote_bars``, ``load_sample``, ``samples``, ``align``, ``DataError``; for scans ``Universe``
+(``load_universe``, ``sample_universe``, ``universe_of``). This package imports neither ``strategies``
 nor ``reports`` nor ``backtest``.
 """
 
@@ -12,6 +13,7 @@ from .frequency import infer_periods_per_year
 from .market import MarketData
 from .shipped import load_sample, samples
 from .synthetic import SyntheticPair, synthetic_pair
+from .universe import Universe, load_universe, sample_universe, universe_of
 from .yahoo import default_cache_dir, load_yahoo
 
 __all__ = [
@@ -19,13 +21,17 @@ __all__ = [
     "DataWarning",
     "MarketData",
     "SyntheticPair",
+    "Universe",
     "align",
     "default_cache_dir",
     "infer_periods_per_year",
     "load_csv",
     "load_quote_bars",
     "load_sample",
+    "load_universe",
     "load_yahoo",
+    "sample_universe",
     "samples",
     "synthetic_pair",
+    "universe_of",
 ]

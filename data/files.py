@@ -236,12 +236,36 @@ def load_csv(
     keeps intraday bars starting 09:30 <= t < 16:00 exchange time. Rows where some ticker has no price
     are dropped when aligning and counted in ``MarketData.meta["alignment"]``.
     """
+    paths = _paths(path_or_paths)
+    available = read_series(paths, tickers, tz=tz)
+    return build_market(
+        available,
+        min_rows=min_rows,
+        session=session,
+        meta={"kind": "csv", "files": [str(p) for p in paths]},
+    )
+
+
+def _paths(path_or_paths) -> list[Path]:
+    """Files from a path, a list of paths, or a folder (its *.csv files, sorted)."""
     if isinstance(path_or_paths, (str, Path)):
         paths = [Path(path_or_paths)]
     else:
         paths = [Path(p) for p in path_or_paths]
+    if len(paths) == 1 and paths[0].is_dir():
+        folder = paths[0]
+        paths = sorted(folder.glob("*.csv"))
+        if not paths:
+            raise DataError(f"{folder}: a folder with no .csv files")
     if not paths:
         raise DataError("load_csv: no file given")
+    return paths
+
+
+def read_series(paths: Sequence[Path], tickers: Sequence[str] | None = None, *,
+                tz: str = "America/New_York") -> dict[str, TickerSeries]:
+    """Each ticker's own series from CSV files (wide panels or one file per ticker), not aligned: a panel's
+    column keeps every row where it has a price."""
     if tickers is not None:
         if isinstance(tickers, str):
             tickers = [tickers]
@@ -279,12 +303,7 @@ def load_csv(
         available = {t: available[t] for t in tickers}
     if not available:
         raise DataError(f"{[str(p) for p in paths]}: no price columns")
-    return build_market(
-        available,
-        min_rows=min_rows,
-        session=session,
-        meta={"kind": "csv", "files": [str(p) for p in paths]},
-    )
+    return available
 
 
 QUOTE_BAR_COLUMNS = ("BidOpen", "BidHigh", "BidLow", "BidClose", "AskOpen", "AskHigh", "AskLow", "AskClose")

@@ -17,6 +17,7 @@ from .figures import (
     win_rate_by_input,
 )
 from .html import run_report
+from .scan import scan_curves, scan_distribution, scan_heatmap, scan_report
 from .tables import compare_runs, comparison_table, game_table, hedge_table, information_table, metrics_table
 
 __all__ = [
@@ -35,6 +36,10 @@ __all__ = [
     "pnl_distribution",
     "rolling_variance",
     "run_report",
+    "scan_curves",
+    "scan_distribution",
+    "scan_heatmap",
+    "scan_report",
     "sweep_metric",
     "to_png",
     "win_rate_by_input",

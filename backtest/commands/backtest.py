@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..arguments import add_options, resolve
+from ..arguments import add_json_and_progress, add_options, resolve
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,9 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--name", help="run folder name under --runs-dir (default: a timestamp)")
     o.add_argument("--out", metavar="DIR", help="write the run into exactly this folder (must not exist)")
     o.add_argument("--runs-dir", default="runs", help="where run folders go (default runs/)")
-    o.add_argument("--json", action="store_true", help="print metrics.json instead of the summary")
-    o.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: only when stderr is a terminal)")
+    add_json_and_progress(o, "metrics.json")
     p.set_defaults(run=run)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import config
 from ..errors import BacktestError
+from ..arguments import add_json_and_progress
 from .backtest import add_run_arguments, resolve
 
 COLUMNS = ["win_rate", "utility", "hedged_rate", "pnl_mean", "pnl_var", "variance_share", "sharpe",
@@ -68,11 +69,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_run_arguments(p)
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="sweep folder (default runs/sweep-<timestamp>); rerun to resume")
-    o.add_argument("--json", action="store_true", help="print sweep.json instead of the summary")
     o.add_argument("--force", action="store_true",
                    help="let a sweep with other options reuse --out (its tables are replaced; points are kept)")
-    o.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar across points on stderr (default: only when stderr is a terminal)")
+    add_json_and_progress(o, "sweep.json", " across points")
+    from .scan import add_scheduler_argument
+
+    add_scheduler_argument(p)  # points on a Dask cluster (default without either: one after the other, here)
     p.set_defaults(run=run)
 
 
@@ -174,39 +176,59 @@ def _folder(args: argparse.Namespace, grid: dict, base) -> Path:
     return out
 
 
-def _points(out: Path, points, configs, sources, progress: bool | None) -> tuple[list[dict], int]:
-    """One row per point and strategy; finished points are read back, the others computed and saved."""
-    from ..atomic import atomic_file
+def compute_point(source, cfg, pt: dict, use_source: bool = True) -> dict:
+    """One sweep point's record (a task on a cluster: ``source`` is the real data, scattered once, or None; with
+    ``use_source`` False the point loads its own source from ``cfg``)."""
     from ..engine import run_backtest
+
+    doc = run_backtest(source if use_source else None, cfg, progress=False).to_dict()
+    return {"point": pt, "game": {k: doc["game"][k] for k in ("quantum_value", "classical_value", "advantage",
+                                                                "uses_entanglement")},
+            "strategies": doc["strategies"], "verdict": doc["verdict"]}
+
+
+def _points(out: Path, points, configs, sources, progress: bool | None, ex=None) -> tuple[list[dict], int]:
+    """One row per point and strategy; finished points are read back, the others computed (here, or on the
+    executor ``ex``: ``backtest.cluster``) and saved as each finishes."""
+    from ..atomic import atomic_file
 
     bar = None
     if sys.stderr.isatty() if progress is None else progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(points), unit="point", file=sys.stderr, desc="sweep", leave=False)
-    rows, computed = [], 0
-    for pt, cfg, source in zip(points, configs, sources):
-        path = out / "points" / f"{point_key(cfg)}.json"
-        if path.is_file():
-            record = json.loads(path.read_text())
-        else:
-            doc = run_backtest(source, cfg, progress=False).to_dict()
-            record = {"point": pt, "game": {k: doc["game"][k] for k in ("quantum_value", "classical_value",
-                                                                          "advantage", "uses_entanglement")},
-                      "strategies": doc["strategies"], "verdict": doc["verdict"]}
-            with atomic_file(path) as fh:
-                json.dump(record, fh)
-            computed += 1
+    paths = [out / "points" / f"{point_key(cfg)}.json" for cfg in configs]
+    records: dict[int, dict] = {i: json.loads(p.read_text()) for i, p in enumerate(paths) if p.is_file()}
+    todo = [i for i in range(len(points)) if i not in records]
+    if bar is not None:
+        bar.update(len(records))
+
+    def save(i: int, record: dict) -> None:
+        with atomic_file(paths[i]) as fh:
+            json.dump(record, fh)
+        records[i] = record
+        if bar is not None:
+            bar.update(1)
+
+    if ex is None:
+        for i in todo:
+            save(i, compute_point(sources[i], configs[i], points[i]))
+    else:  # the real source (one for every point, or none) is shipped to the workers once
+        shared = next((src for src in sources if src is not None), None)
+        tasks = [(configs[i], points[i], sources[i] is not None) for i in todo]
+        for k, record in ex.map(compute_point, shared, tasks):
+            save(todo[k], record)
+    if bar is not None:
+        bar.close()
+    rows = []
+    for i, pt in enumerate(points):
+        record = records[i]
         for name, m in record["strategies"].items():
             row = {**pt, "strategy": name, **{k: m.get(k) for k in COLUMNS}}
             row["win_rate_lo"], row["win_rate_hi"] = m.get("win_rate_ci95") or [None, None]
             row.update(record["game"])
             rows.append(row)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    return rows, computed
+    return rows, len(todo)
 
 
 def _figures(out: Path, table, names: list[str], cross: dict) -> None:
@@ -246,14 +268,25 @@ def _print(table, names: list[str], cross: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import pandas as pd
 
+    from .. import cluster
     from ..atomic import atomic_file
 
     grid, base, points, configs, sources = _grid(args)
     names = list(grid)
     out = _folder(args, grid, base)
-    rows, computed = _points(out, points, configs, sources, args.progress)
+    ex = None
+    if args.scheduler or args.workers is not None or os.environ.get(cluster.ENV):
+        ex = cluster.executor(args.scheduler, args.workers)
+        cluster.announce(ex)
+    try:
+        rows, computed = _points(out, points, configs, sources, args.progress, ex)
+    finally:
+        if ex is not None:
+            ex.close()
     table = pd.DataFrame(rows)
     with atomic_file(out / "sweep.csv") as fh:
         table.to_csv(fh, index=False)

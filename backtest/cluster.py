@@ -1,0 +1,99 @@
+"""Where many backtests run: in this process, on a local Dask cluster, or on an existing one.
+
+``executor(scheduler, workers)`` returns one of:
+
+- ``LocalLoop``: ``workers=0``, a plain loop in this process (the baseline the benchmarks compare with);
+- ``DaskExecutor`` on a ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes (default:
+  the machine's cores), or on the scheduler at ``scheduler`` (``tcp://HOST:PORT``, or ``$DASK_SCHEDULER_ADDRESS``),
+  whose workers must have qcoord installed.
+
+Both take a function, one shared object (the data: scattered to every worker once, not shipped per task) and
+a list of task arguments, and yield ``(index, result)`` as tasks finish. A task whose worker dies is run again
+elsewhere by the scheduler; one that raises is retried ``RETRIES`` times, then its error is raised here.
+Results never depend on which worker ran what: tasks draw their randomness from their own seeds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+from .errors import BacktestError
+
+RETRIES = 2
+ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+class LocalLoop:
+    """Tasks one after the other in this process."""
+
+    name = "local loop"
+    dashboard = None
+    workers = 1
+
+    def map(self, func: Callable, shared, tasks: list) -> Iterator[tuple[int, object]]:
+        for i, args in enumerate(tasks):
+            yield i, func(shared, *args)
+
+    def close(self) -> None:
+        pass
+
+
+class DaskExecutor:
+    """Tasks on a Dask cluster (``client``); ``cluster`` is the LocalCluster we started, closed with us."""
+
+    def __init__(self, client, cluster=None):
+        self.client, self.cluster = client, cluster
+        self.name = "local Dask cluster" if cluster is not None else f"Dask scheduler {client.scheduler.address}"
+        self.dashboard = client.dashboard_link
+
+    @property
+    def workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    def map(self, func: Callable, shared, tasks: list) -> Iterator[tuple[int, object]]:
+        from distributed import as_completed
+
+        data = self.client.scatter(shared, broadcast=True)  # once, to every worker; tasks receive a reference
+        futures = {self.client.submit(func, data, *args, pure=False, retries=RETRIES): i for i, args in enumerate(tasks)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def executor(scheduler: str | None = None, workers: int | None = None):
+    """The executor for ``scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``), else a LocalCluster of ``workers``
+    processes (default: the cores), or a plain loop with ``workers=0``."""
+    scheduler = scheduler or os.environ.get(ENV) or None
+    if workers == 0 and scheduler is None:
+        return LocalLoop()
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # a dependency: only a broken install gets here
+        raise BacktestError(f"Dask is not installed ({exc}); pip install 'dask[distributed]'") from None
+    if scheduler is not None:
+        if workers is not None:
+            raise BacktestError("--workers sizes a local cluster; with --scheduler the cluster has its own workers")
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise BacktestError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        return DaskExecutor(client)
+    n = workers or os.cpu_count() or 1
+    # one thread a worker: the engine's kernels hold the GIL between numpy calls, processes scale
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=40)
+    return DaskExecutor(Client(cluster), cluster)
+
+
+def announce(ex, stream=sys.stderr) -> None:
+    """Where the tasks run and, for Dask, the dashboard (stderr, so stdout stays the result)."""
+    where = f"{ex.name}, {ex.workers} worker(s)"
+    if ex.dashboard:
+        where += f"; dashboard {ex.dashboard}"
+    print(f"running on {where}", file=stream)

@@ -1,0 +1,272 @@
+"""``scan``: which pairs of a universe does entanglement pay for? One backtest per pair (and grid point), ranked,
+with intervals and false-discovery control, on this machine or a Dask cluster (``backtest.cluster``).
+
+- **Pairs**: every pair of the universe, or the pairs of a file, minus those a filter drops (fewer common rows
+  than ``min_rows``, a training-window return correlation below ``min_corr``, different sectors with
+  ``same_sector``); each dropped pair is listed with its reason.
+- **Each pair** plays the scan's backtest options with its own seed, ``pair_seed(seed, a, b)``: a pair's result
+  depends on the seed, the pair and the options only, never on the cluster, the batch size or the order in
+  which tasks finish (tested bit for bit).
+- **Statistics**: per pair, quantum's test-window book variance against ``best_local`` (the local classical
+  strategy chosen on the training window, memory rules included), its paired HAC interval and the one-sided
+  p-value of "quantum's variance is lower"; across all pairs and grid points, Benjamini-Hochberg q-values
+  (statsmodels): with many pairs some look good by chance, and only those with q below the level count.
+- **Resumable**: each finished pair is written under ``out/pairs/`` as its batch completes; a rerun computes
+  only the missing ones (and may use another batch size or cluster).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from data import DataError, Universe
+
+from . import streams
+from .atomic import atomic_file
+from .errors import BacktestError
+
+EQUITY_POINTS = 150  # per pair, for the report's curves of the top pairs
+COLUMNS = ["a", "b", "rounds", "n_train", "start", "end", "coin_variance", "saved_constant", "saved_classical",
+           "saved_quantum", "saved_oracle", "fitted_advantage", "fitted_advantage_share", "uses_entanglement",
+           "best_local", "variance_ratio", "variance_ratio_lo", "variance_ratio_hi", "p_value", "p_one_sided",
+           "variance_ratio_vs_classical", "quantum_levels_ratio", "memory_rule", "bell_pair_predicted",
+           "bell_pair_realised", "sign_differs", "sign_differs_significantly", "move_needed", "drift", "error"]
+
+
+def pair_seed(seed: int, a: str, b: str) -> int:
+    """The seed a pair's backtest runs with: its own stream of the scan's seed."""
+    return streams.seed_of(seed, f"scan:{a}/{b}")
+
+
+@dataclass
+class Selection:
+    """The pairs to scan and the ones a filter dropped, with the reason."""
+
+    pairs: list[tuple[str, str]]
+    skipped: dict[str, str] = field(default_factory=dict)
+    correlation: dict[str, float] = field(default_factory=dict)
+
+
+def read_pairs(path: str | Path, universe: Universe) -> list[tuple[str, str]]:
+    """Pairs from a CSV/text file, one "A,B" per line (a header line "a,b" is fine); unknown tickers are an error
+    naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise BacktestError(f"--pairs {path}: no such file")
+    out = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        parts = [p.strip() for p in line.replace(";", ",").split(",") if p.strip()]
+        if not parts or (n == 1 and [p.lower() for p in parts] == ["a", "b"]):
+            continue
+        if len(parts) != 2 or parts[0] == parts[1]:
+            raise BacktestError(f"--pairs {path}, line {n}: expected two different tickers 'A,B', got {line!r}")
+        missing = [t for t in parts if t not in universe.series]
+        if missing:
+            raise BacktestError(f"--pairs {path}, line {n}: ticker(s) {missing} not in the universe "
+                                f"({', '.join(universe.tickers)})")
+        out.append((parts[0], parts[1]))
+    if not out:
+        raise BacktestError(f"--pairs {path}: no pairs in the file")
+    return out
+
+
+def read_sectors(path: str | Path, universe: Universe) -> dict[str, str]:
+    """Ticker -> sector from a CSV with columns ticker,sector (header required)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise BacktestError(f"--sectors {path}: no such file")
+    frame = pd.read_csv(path)
+    cols = {c.lower(): c for c in frame.columns}
+    if "ticker" not in cols or "sector" not in cols:
+        raise BacktestError(f"--sectors {path}: needs columns 'ticker' and 'sector', got {list(frame.columns)}")
+    out = dict(zip(frame[cols["ticker"]].astype(str), frame[cols["sector"]].astype(str)))
+    missing = [t for t in universe.tickers if t not in out]
+    if missing:
+        raise BacktestError(f"--sectors {path}: no sector for {missing}")
+    return out
+
+
+def select_pairs(universe: Universe, *, pairs: list[tuple[str, str]] | None = None, min_rows: int = 250,
+                 min_corr: float | None = None, sectors: dict[str, str] | None = None, same_sector: bool = False,
+                 train_fraction: float = 0.5) -> Selection:
+    """The pairs to scan (all pairs in universe order by default) after the filters."""
+    if same_sector and sectors is None:
+        raise BacktestError("--same-sector needs --sectors FILE (ticker,sector)")
+    candidates = pairs if pairs is not None else list(itertools.combinations(universe.tickers, 2))
+    sel = Selection([])
+    for a, b in candidates:
+        key = f"{a}/{b}"
+        rows = universe.common_rows(a, b)
+        if rows < min_rows:
+            sel.skipped[key] = f"{rows} common rows, fewer than --min-rows {min_rows}"
+            continue
+        if same_sector and sectors[a] != sectors[b]:
+            sel.skipped[key] = f"different sectors ({sectors[a]}, {sectors[b]})"
+            continue
+        if min_corr is not None:
+            rho = universe.returns_correlation(a, b, train_fraction)
+            sel.correlation[key] = rho
+            if not rho >= min_corr:
+                sel.skipped[key] = f"training-window return correlation {rho:.3f} below --min-corr {min_corr}"
+                continue
+        sel.pairs.append((a, b))
+    return sel
+
+
+def job_key(a: str, b: str, point: dict, cfg_doc: dict) -> str:
+    """The file name of a pair's result: the pair, its grid point and the scan's options."""
+    text = json.dumps({"a": a, "b": b, "point": point, "config": cfg_doc}, sort_keys=True, default=str)
+    return f"{a}_{b}_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def run_pair(universe: Universe, a: str, b: str, cfg, point: dict) -> dict:
+    """One pair's backtest, summarised as a row (and its thinned equity curves); a pair that cannot run (too short,
+    degenerate) is a row with ``error`` set."""
+    from .engine import run_backtest
+
+    run_cfg = cfg.with_values({**point, "run.seed": pair_seed(cfg.run.seed, a, b)}, "scan ")
+    row: dict = {"a": a, "b": b, **point}
+    try:
+        md = universe.pair(a, b)
+        result = run_backtest(md, run_cfg, progress=False)
+    except (BacktestError, DataError) as exc:
+        return {**row, "error": str(exc)}
+    return {**row, **summarize(result)}
+
+
+def summarize(r) -> dict:
+    """The scan's columns for one Result (README, ``qcoord scan``)."""
+    doc_hedge = r.hedge or {}
+    values = doc_hedge.get("values") or {}
+    coins = doc_hedge.get("coin_variance")
+    saved = {k: (values.get(k) or {}).get("saved") for k in ("constant_hedge", "classical", "quantum", "oracle")}
+    comp = r.comparison.get("quantum_vs_best_local") or {}
+    ratio, ci, p = comp.get("variance_ratio"), comp.get("variance_ratio_ci95"), comp.get("variance_p_value")
+    p_one = None
+    if ratio is not None and ratio == 1.0:
+        p_one = 1.0  # quantum plays exactly as its opponent (no entanglement, same rule): nothing to find
+    elif ratio is not None and p is not None:
+        p_one = p / 2.0 if ratio < 1.0 else 1.0 - p / 2.0
+    lv = r.comparison.get("quantum_levels_vs_best_local") or {}
+    bp = doc_hedge.get("bell_pair_value") or {}
+    info = (doc_hedge.get("informativeness") or {}).get("train") or {}
+    advantage = None if saved["quantum"] is None or saved["classical"] is None else saved["quantum"] - saved["classical"]
+    idx = r.clock(r.first_round, 1)[0], r.clock(r.first_round + r.n_rounds - 1, 1)[0]
+    out = {
+        "rounds": r.n_rounds, "n_train": r.n_train, "start": str(idx[0].date()), "end": str(idx[1].date()),
+        "coin_variance": coins, "saved_constant": _share(saved["constant_hedge"], coins),
+        "saved_classical": _share(saved["classical"], coins), "saved_quantum": _share(saved["quantum"], coins),
+        "saved_oracle": _share(saved["oracle"], coins), "fitted_advantage": advantage,
+        "fitted_advantage_share": _share(advantage, coins), "uses_entanglement": bool(r.game.get("uses_entanglement")),
+        "best_local": r.best_local, "variance_ratio": ratio,
+        "variance_ratio_lo": ci[0] if ci else None, "variance_ratio_hi": ci[1] if ci else None,
+        "p_value": p, "p_one_sided": p_one,
+        "variance_ratio_vs_classical": (r.comparison.get("quantum_vs_classical") or {}).get("variance_ratio"),
+        "quantum_levels_ratio": lv.get("variance_ratio"),
+        "memory_rule": ((getattr(r, "information", None) or {}).get("memory") or {}).get("name"),
+        "bell_pair_predicted": bp.get("predicted_variance_saved"), "bell_pair_realised": bp.get("realised_variance_saved"),
+        "sign_differs": info.get("sign_differs"), "sign_differs_significantly": info.get("sign_differs_significantly"),
+        "move_needed": ((doc_hedge.get("what_it_would_take") or {}).get("best") or {}).get("move"),
+        "drift": (r.drift or {}).get("flag"), "error": None,
+    }
+    eq = r.equity
+    if "quantum" in eq and r.best_local in eq:
+        step = max(1, len(eq) // EQUITY_POINTS)
+        thin = eq.iloc[::step]
+        out["equity"] = {"time": [str(t) for t in thin.index], "quantum": thin["quantum"].tolist(),
+                         "best_local": thin[r.best_local].tolist()}
+    return out
+
+
+def _share(v, coins):
+    return None if v is None or not coins else v / coins
+
+
+def run_batch(universe: Universe, cfg, jobs: list[tuple[str, str, dict]]) -> list[dict]:
+    """A batch of pairs on one worker (the task a cluster runs)."""
+    return [run_pair(universe, a, b, cfg, point) for a, b, point in jobs]
+
+
+def batches(jobs: list, size: int) -> list[list]:
+    if size < 1:
+        raise BacktestError(f"batch size must be a whole number >= 1, got {size!r}")
+    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+
+
+def execute(universe: Universe, cfg, jobs: list[tuple[str, str, dict]], out: Path, ex, batch_size: int,
+            progress=None) -> tuple[list[dict], int]:
+    """Every job's row: those already under ``out/pairs`` read back, the others run on ``ex`` in batches and
+    written as each batch finishes. Returns (rows in job order, number computed)."""
+    folder = out / "pairs"
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_doc = cfg.to_dict()
+    keys = [job_key(a, b, pt, cfg_doc) for a, b, pt in jobs]
+    rows: dict[int, dict] = {}
+    todo = []
+    for i, key in enumerate(keys):
+        path = folder / f"{key}.json"
+        if path.is_file():
+            rows[i] = json.loads(path.read_text())
+        else:
+            todo.append(i)
+    if progress is not None:
+        progress.update(len(rows))
+    groups = batches(todo, batch_size)
+    tasks = [(cfg, [jobs[i] for i in group]) for group in groups]
+    for g, result in ex.map(run_batch, universe, tasks):
+        for i, row in zip(groups[g], result):
+            with atomic_file(folder / f"{keys[i]}.json") as fh:
+                json.dump(_clean(row), fh)
+            rows[i] = json.loads(json.dumps(_clean(row)))
+        if progress is not None:
+            progress.update(len(groups[g]))
+    return [rows[i] for i in range(len(jobs))], len(todo)
+
+
+def _clean(v):
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def fdr(table, level: float = 0.05):
+    """Benjamini-Hochberg q-values of the one-sided p-values over every pair that ran (statsmodels), and which
+    survive at ``level``; pairs without a p-value (errors) get none."""
+    from statsmodels.stats.multitest import multipletests
+
+    table = table.copy()
+    ok = table["p_one_sided"].notna()
+    table["q_value"] = np.nan
+    table["significant"] = False
+    if ok.any():
+        reject, q, _, _ = multipletests(table.loc[ok, "p_one_sided"].astype(float).to_numpy(), alpha=level,
+                                        method="fdr_bh")
+        table.loc[ok, "q_value"] = q
+        table.loc[ok, "significant"] = reject & (table.loc[ok, "variance_ratio"].astype(float).to_numpy() < 1.0)
+    return table
+
+
+def ranking(table):
+    """Pairs that ran, best first: significant ones first, then the lowest variance ratio of quantum to the best
+    local classical strategy, then (where entanglement does not help at all) the smallest change of one input cell's
+    return correlation that would make it pay (``move_needed``, from the hedge game's "what it would take")."""
+    ran = table[table["error"].isna()] if "error" in table else table
+    return ran.sort_values(["significant", "variance_ratio", "q_value", "move_needed"],
+                           ascending=[False, True, True, True], na_position="last")

@@ -1,0 +1,203 @@
+"""qcoord scan: pairs of a universe on a real Dask cluster (a LocalCluster, and separately started scheduler and
+workers), deterministic whatever the cluster, batch size or order; a killed worker loses only its batch; resumable;
+Benjamini-Hochberg checked against a hand-written step-up; bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import data
+from backtest import cluster, scan
+from backtest.config import RunConfig
+
+TICKERS = ["JPM", "BAC", "GM", "T"]
+CLI_UNIVERSE = ["--sample", "pypfopt", "--tickers", *TICKERS, "--start", "2016-01-01", "--indicator", "volatility_burst"]
+
+
+@pytest.fixture(scope="module")
+def universe():
+    return data.sample_universe("pypfopt", TICKERS).between(pd.Timestamp("2016-01-01"), None)
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return RunConfig().with_values({"indicator": "volatility_burst", "seed": 7})
+
+
+@pytest.fixture(scope="module")
+def jobs(universe):
+    sel = scan.select_pairs(universe)
+    return [(a, b, {}) for a, b in sel.pairs]
+
+
+@pytest.fixture(scope="module")
+def reference(universe, cfg, jobs, tmp_path_factory):
+    rows, computed = scan.execute(universe, cfg, jobs, tmp_path_factory.mktemp("ref"), cluster.LocalLoop(), 1)
+    assert computed == len(jobs) == 6
+    return rows
+
+
+def test_a_pair_depends_only_on_seed_pair_and_options(universe, cfg, jobs, reference, tmp_path):
+    # another batch size, the jobs in another order: the same rows bit for bit
+    shuffled = [jobs[i] for i in (3, 0, 5, 1, 4, 2)]
+    rows, _ = scan.execute(universe, cfg, shuffled, tmp_path, cluster.LocalLoop(), 4)
+    by_pair = {(r["a"], r["b"]): r for r in rows}
+    for r in reference:
+        assert by_pair[(r["a"], r["b"])] == r
+    assert len({scan.pair_seed(7, a, b) for a, b, _ in jobs}) == len(jobs)  # every pair its own stream
+    # the row is what a plain backtest of that pair with that seed gives
+    from backtest import run_backtest
+
+    a, b, _ = jobs[0]
+    r = run_backtest(universe.pair(a, b), cfg.with_values({"seed": scan.pair_seed(7, a, b)}), progress=False)
+    assert reference[0]["variance_ratio"] == r.comparison["quantum_vs_best_local"]["variance_ratio"]
+
+
+def test_resume_computes_only_the_missing_pairs(universe, cfg, jobs, reference, tmp_path):
+    rows, computed = scan.execute(universe, cfg, jobs, tmp_path, cluster.LocalLoop(), 2)
+    files = sorted((tmp_path / "pairs").glob("*.json"))
+    for f in files[:2]:
+        f.unlink()
+    again, computed = scan.execute(universe, cfg, jobs, tmp_path, cluster.LocalLoop(), 3)
+    assert computed == 2 and again == rows == reference
+
+
+def test_benjamini_hochberg_matches_the_step_up_rule():
+    rng = np.random.default_rng(0)
+    p = np.r_[rng.uniform(0, 0.002, 8), rng.uniform(0, 1, 92)]
+    table = pd.DataFrame({"p_one_sided": p, "variance_ratio": np.where(np.arange(100) < 8, 0.9, 1.05)})
+    out = scan.fdr(table, 0.05)
+    order = np.argsort(p)
+    ranked = p[order]
+    passing = np.nonzero(ranked <= 0.05 * np.arange(1, 101) / 100)[0]
+    k = passing.max() + 1 if passing.size else 0
+    expected = np.zeros(100, dtype=bool)
+    expected[order[:k]] = True
+    assert (out["significant"].to_numpy() == (expected & (table["variance_ratio"] < 1).to_numpy())).all()
+    q = np.minimum.accumulate((ranked * 100 / np.arange(1, 101))[::-1])[::-1]  # step-up q-values
+    assert np.allclose(out["q_value"].to_numpy()[order], np.minimum(q, 1.0))
+
+
+def test_no_pair_survives_when_quantum_is_the_classical_rule(reference):
+    table = scan.fdr(pd.DataFrame([{k: v for k, v in r.items() if k != "equity"} for r in reference]))
+    # these real pairs' co-movement has one sign in every cell: quantum is the classical rule, nothing to discover
+    assert not table["uses_entanglement"].any() and not table["significant"].any()
+    assert (table["p_one_sided"] == 1.0).all()
+
+
+@pytest.mark.slow
+def test_local_cluster_one_and_two_workers_give_the_same_rows(universe, cfg, jobs, reference, tmp_path):
+    for workers, batch in ((1, 3), (2, 1)):
+        ex = cluster.executor(None, workers)
+        try:
+            assert ex.workers == workers
+            rows, computed = scan.execute(universe, cfg, jobs, tmp_path / f"w{workers}", ex, batch)
+        finally:
+            ex.close()
+        assert computed == len(jobs) and rows == reference
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_scan_loses_only_its_batch(universe, cfg, jobs, reference, tmp_path):
+    ex = cluster.executor(None, 2)
+    pids = list(ex.client.run(os.getpid).values())
+    killed = []
+
+    class KillAfterFirstBatch:
+        def update(self, n):
+            if n and not killed:
+                os.kill(pids[0], signal.SIGKILL)  # a worker process dies with its task(s) in flight
+                killed.append(pids[0])
+
+    try:
+        rows, computed = scan.execute(universe, cfg, jobs, tmp_path, ex, 1, KillAfterFirstBatch())
+    finally:
+        ex.close()
+    assert killed and computed == len(jobs)
+    assert rows == reference  # every pair once, the same numbers
+    assert len(list((tmp_path / "pairs").glob("*.json"))) == len(jobs)
+
+
+def _wait(cond, what: str, timeout: float = 60.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_path):
+    dask = str(Path(sys.executable).with_name("dask"))
+    sched_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([dask, "scheduler", "--scheduler-file", str(sched_file), "--port", "0",
+                               "--dashboard-address", ":0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        _wait(sched_file.is_file, "the scheduler file")
+        address = json.loads(sched_file.read_text())["address"]
+        for _ in range(2):
+            procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                           "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            _wait(lambda: len(client.scheduler_info(n_workers=-1)["workers"]) == 2, "two workers")
+
+        def qcoord(*extra, env=None):
+            res = subprocess.run(["qcoord", "scan", *CLI_UNIVERSE, *extra], capture_output=True, text=True,
+                                 cwd=tmp_path, env=env)
+            assert res.returncode == 0, res.stderr
+            return res
+
+        remote = qcoord("--scheduler", address, "--out", "remote")
+        assert f"Dask scheduler {address}, 2 worker(s)" in remote.stderr
+        local = qcoord("--workers", "2", "--out", "local")
+        assert "local Dask cluster, 2 worker(s)" in local.stderr
+        by_env = qcoord("--out", "env", env={**os.environ, "DASK_SCHEDULER_ADDRESS": address})
+        assert f"Dask scheduler {address}" in by_env.stderr
+        csv = (tmp_path / "local" / "scan.csv").read_bytes()
+        assert (tmp_path / "remote" / "scan.csv").read_bytes() == csv
+        assert (tmp_path / "env" / "scan.csv").read_bytes() == csv
+        doc = json.loads((tmp_path / "remote" / "scan.json").read_text())
+        assert doc["pairs"] == 6 and doc["fdr"]["tests"] == 6 and len(doc["ranking"]) == 6
+        report = (tmp_path / "remote" / "report.html").read_text()
+        assert "Ranking" in report and "scan_heatmap" in report
+        # qcoord sweep takes the same scheduler and gives the same table as here
+        sweep = ["sweep", "visibility=1,0.9", "--rounds", "20000"]
+        for name, extra in (("s_remote", ["--scheduler", address]), ("s_here", [])):
+            res = subprocess.run(["qcoord", *sweep, *extra, "--out", name], capture_output=True, text=True,
+                                 cwd=tmp_path)
+            assert res.returncode == 0, res.stderr
+        assert (tmp_path / "s_remote" / "sweep.csv").read_bytes() == (tmp_path / "s_here" / "sweep.csv").read_bytes()
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["scan"], "a scan needs a universe of real tickers"),
+    (["scan", "--sample", "pypfopt", "--same-sector"], "--same-sector needs --sectors"),
+    (["scan", "--sample", "pypfopt", "--pairs", "PAIRS"], "line 2: ticker(s) ['XYZ'] not in the universe"),
+    (["scan", "--sample", "pypfopt", "--min-rows", "100000"], "no pair left to scan"),
+    (["scan", "--sample", "pypfopt", "--grid", "visiblity=1,0.9"], "cannot sweep 'visiblity'"),
+])
+def test_bad_scan_input_is_one_line_and_exit_2(argv, message, tmp_path):
+    (tmp_path / "PAIRS").write_text("JPM,BAC\nJPM,XYZ\n")
+    res = subprocess.run(["qcoord", *argv, "--out", "o", "--workers", "0"], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()  # nothing half-written
