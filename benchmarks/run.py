@@ -163,6 +163,7 @@ def main(argv=None) -> int:
     scale = args.scale * (0.1 if args.quick else 1.0)
     size = {k: max(int(v * scale), 100 if k != "naive" else 10) for k, v in SIZES.items()}
     size["naive"] = max(int(SIZES["naive"] * scale), 10)
+    size["scan"] = max(int(SIZES["scan"] * scale), 4)  # pairs, not rounds
 
     def bench(name, fn, warm_fraction=1.0):
         n = size[name]
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
     }
     rates = {name: bench(name, make(), warm) for name, (make, warm) in paths.items() if only is None or name in only}
     rss = None if args.skip_rss or (only is not None and "rss" not in only) else peak_rss_mb(size["rss"])
-    scan = scan_rates(max(size["scan"], 4)) if only is not None and "scan" in only else None
+    scan = scan_rates(size["scan"]) if only is not None and "scan" in only else None
     report = {
         "rounds_per_s": rates,
         "speedup_vs_naive": {k: v / rates["naive"] for k, v in rates.items() if k != "naive"},
