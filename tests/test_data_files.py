@@ -140,7 +140,7 @@ def test_bad_csv_names_file_and_culprit(tmp_path, name, text, culprit):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(DataError, match="nope.csv: file not found"):
         data.load_csv(tmp_path / "nope.csv")
-    with pytest.raises(DataError, match="is a directory"):
+    with pytest.raises(DataError, match="a folder with no .csv files"):  # a folder means its per-ticker files
         data.load_csv(tmp_path)
     with pytest.raises(DataError, match="no file given"):
         data.load_csv([])

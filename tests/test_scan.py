@@ -201,3 +201,48 @@ def test_bad_scan_input_is_one_line_and_exit_2(argv, message, tmp_path):
     assert res.returncode == 2, res.stderr
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_universe_keeps_each_tickers_history_and_reads_folders(tmp_path):
+    u = data.sample_universe("pypfopt")
+    # a 2014 listing does not cut a 1990 pair: each pair is aligned on its own common rows, as load_csv would
+    assert u.pair("JPM", "BAC").prices.equals(data.load_sample("jpm_bac").prices)
+    assert u.pair("AMZN", "BABA").prices.index[0] == pd.Timestamp("2014-09-19")
+    # a folder of per-ticker files, and an aligned MarketData (e.g. Yahoo tickers)
+    for t in ("JPM", "BAC", "GM"):
+        s = u.series[t].price.dropna().iloc[-600:]
+        pd.DataFrame({"Date": s.index.strftime("%Y-%m-%d"), "Open": s, "High": s, "Low": s, "Close": s,
+                      "Volume": 1000}).to_csv(tmp_path / f"{t}.csv", index=False)
+    folder = data.load_universe(tmp_path)
+    assert sorted(folder.tickers) == ["BAC", "GM", "JPM"] and len(folder.pair("GM", "JPM").prices) == 600
+    aligned = data.universe_of(data.load_sample("pypfopt", ["JPM", "BAC", "GM"]))
+    assert aligned.pair("JPM", "GM").prices.index[0] == data.load_sample("pypfopt", ["JPM", "BAC", "GM"]).index[0]
+
+
+def test_filters_say_why_a_pair_is_skipped(universe, tmp_path):
+    sectors = tmp_path / "s.csv"
+    sectors.write_text("ticker,sector\nJPM,banks\nBAC,banks\nGM,autos\nT,telecom\n")
+    sel = scan.select_pairs(universe, sectors=scan.read_sectors(sectors, universe), same_sector=True)
+    assert sel.pairs == [("JPM", "BAC")] and sel.skipped["JPM/GM"] == "different sectors (banks, autos)"
+    sel = scan.select_pairs(universe, min_corr=0.6)
+    assert ("JPM", "BAC") in sel.pairs and all("below --min-corr 0.6" in v for v in sel.skipped.values())
+    assert sel.skipped and all(sel.correlation[k] < 0.6 for k in sel.skipped)
+
+
+def test_scan_cli_with_a_grid_on_a_plain_loop(tmp_path):
+    res = subprocess.run(["qcoord", "scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start",
+                          "2016-01-01", "--grid", "visibility=1,0.9", "--workers", "0", "--out", "g", "--json"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    table = pd.read_csv(tmp_path / "g" / "scan.csv")
+    assert len(table) == 6 and sorted(table["visibility"].unique()) == [0.9, 1.0]
+    assert doc["jobs"] == 6 and doc["fdr"]["tests"] == 6 and doc["grid"] == {"visibility": [1.0, 0.9]}
+    assert "local loop" in res.stderr
+    again = subprocess.run(["qcoord", "scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start",
+                            "2016-01-01", "--grid", "visibility=1,0.9", "--workers", "0", "--out", "g"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 0 and "(0 computed, 6 reused)" in again.stdout
+    other = subprocess.run(["qcoord", "scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "--workers", "0",
+                            "--out", "g"], capture_output=True, text=True, cwd=tmp_path)
+    assert other.returncode == 2 and "holds a scan with other options" in other.stderr
