@@ -276,7 +276,8 @@ class Result:
         q, o = self.metrics_dict["quantum_levels"], self.metrics_dict.get(c["opponent"], {})
         text = (head + f"quantum_levels against {c['opponent']}: book variance {ratio - 1:+.1%}{ci_txt}, {judgement}")
         bq, bo = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
-        if judgement != "a significant reduction" and _finite(bq) and _finite(bo) and bo > 0:
+        costs = (q.get("pnl_costs") or 0.0) > 0 or (o.get("pnl_costs") or 0.0) > 0
+        if judgement != "a significant reduction" and costs and _finite(bq) and _finite(bo) and bo > 0:
             text += f" ({bq / bo - 1:+.1%} before switching costs)"
         return text + self._beaten_clause("quantum_levels", judgement)
 
