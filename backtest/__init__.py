@@ -29,6 +29,7 @@ from .indicators import (  # noqa: E402
     make_levels_indicator,
 )
 from .result import Result  # noqa: E402
+from .scan import ScanResult, run_scan  # noqa: E402
 from .supply import BellPairSupply  # noqa: E402
 from .views import LocalView  # noqa: E402
 
@@ -59,4 +60,6 @@ __all__ = [
     "make_indicator",
     "make_levels_indicator",
     "run_backtest",
+    "run_scan",
+    "ScanResult",
 ]

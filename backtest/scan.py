@@ -13,6 +13,9 @@ with intervals and false-discovery control, on this machine or a Dask cluster (`
   (statsmodels): with many pairs some look good by chance, and only those with q below the level count.
 - **Resumable**: each finished pair is written under ``out/pairs/`` as its batch completes; a rerun computes
   only the missing ones (and may use another batch size or cluster).
+
+``run_scan(...)`` is the one call (``qcoord scan`` is a thin layer over it); ``ScanResult.write(out)`` writes the
+tables, scan.json and the report.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import hashlib
 import itertools
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from data import DataError, Universe
 
@@ -270,3 +275,150 @@ def ranking(table):
     ran = table[table["error"].isna()] if "error" in table else table
     return ran.sort_values(["significant", "variance_ratio", "q_value", "move_needed"],
                            ascending=[False, True, True, True], na_position="last")
+
+
+@dataclass
+class ScanResult:
+    """A finished scan: ``table`` (one row per pair and grid point, with q-values), ``ranking`` (pairs that ran, best
+    first), ``rows`` (with each pair's thinned equity curves), ``doc`` (scan.json), ``tickers``."""
+
+    table: pd.DataFrame
+    ranking: pd.DataFrame
+    rows: list[dict]
+    doc: dict
+    tickers: list[str]
+
+    def write(self, out: str | Path) -> Path:
+        """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, each written
+        atomically into ``out``."""
+        import reports
+
+        out = Path(out)
+        with atomic_file(out / "scan.csv") as fh:
+            self.table.to_csv(fh, index=False)
+        try:
+            with atomic_file(out / "scan.parquet", "wb") as fh:
+                self.table.to_parquet(fh, index=False)
+        except ImportError:  # pyarrow is optional: the CSV holds the same table
+            pass
+        with atomic_file(out / "scan.json") as fh:
+            json.dump(self.doc, fh, indent=2, default=str)
+        grid = self.doc["grid"]
+        first = self.table
+        for p in grid:  # figures show the first grid point
+            first = first[first[p] == grid[p][0]]
+        curves = {f"{r['a']}/{r['b']}": r["equity"] for r in self.rows
+                  if r.get("equity") and all(r.get(p) == grid[p][0] for p in grid)}
+        top = [k for k in (f"{a}/{b}" for a, b in zip(self.ranking["a"], self.ranking["b"])) if k in curves][:4]
+        figs = {
+            "scan_heatmap": (reports.scan_heatmap(first, self.tickers), "Per pair: quantum's test-window book variance "
+                             "relative to the best local classical strategy (blue: lower), or, when no pair uses "
+                             "entanglement, how far its co-movement is from where entanglement would pay; hatched: "
+                             "skipped, failed, or no change of a single input cell would make it pay."),
+            "scan_distribution": (reports.scan_distribution(first), "Variance ratios of every pair with their paired "
+                                  "95% intervals, sorted; filled: significant after Benjamini-Hochberg."),
+        }
+        if top:
+            figs["scan_top_pairs"] = (reports.scan_curves({k: curves[k] for k in top}), "Cumulative book P&L of "
+                                      "quantum and of the best local classical strategy over the test window, for the "
+                                      "top-ranked pairs.")
+        pngs = {name: (reports.to_png(fig), caption) for name, (fig, caption) in figs.items()}
+        with atomic_file(out / "report.html") as fh:
+            fh.write(reports.scan_report(self.doc, self.ranking, pngs))
+        for name, (png, _) in pngs.items():
+            with atomic_file(out / f"{name}.png", "wb") as fh:
+                fh.write(png)
+        return out
+
+
+def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_rows: int = 250,
+             min_corr: float | None = None, sectors=None, same_sector: bool = False, grid: dict | None = None,
+             out: str | Path | None = None, force: bool = False, scheduler: str | None = None,
+             workers: int | None = None, batch_size: int = 4, fdr_level: float = 0.05, progress: bool | None = None,
+             **overrides) -> ScanResult:
+    """Scan every pair of a universe (module docstring) and return a ``ScanResult``.
+
+    ``source``: a ``data.Universe`` (``data.sample_universe("pypfopt")``, ``data.load_universe(folder)``), or None for
+    the configuration's real source. ``config``/``overrides``: the backtest options of every pair (as
+    ``run_backtest``'s, by name). ``pairs``: a list of (A, B) or a file; ``sectors``: a dict or a CSV file;
+    ``grid``: {option: [values]}. ``out``: the folder whose ``pairs/`` makes the scan resumable (None: a temporary
+    one); a folder holding a scan with other options is refused unless ``force``. ``scheduler``/``workers``: where
+    to run (``backtest.cluster.executor``).
+    """
+    import itertools
+    import tempfile
+
+    from . import cluster
+    from .config import RunConfig
+    from .engine import Plan
+
+    base = (config or RunConfig()).with_values(overrides) if overrides else (config or RunConfig())
+    universe = source if source is not None else base.source.universe()
+    grid = {k: list(v) for k, v in (grid or {}).items()}
+    points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())] or [{}]
+    for pt in points:
+        try:
+            Plan.check(base.with_values(pt, "scan grid "))
+        except BacktestError as exc:
+            raise BacktestError(f"scan grid point {pt}: {exc}") from None
+    if isinstance(pairs, (str, Path)):
+        pairs = read_pairs(pairs, universe)
+    if isinstance(sectors, (str, Path)):
+        sectors = read_sectors(sectors, universe)
+    sel = select_pairs(universe, pairs=pairs, min_rows=min_rows, min_corr=min_corr, sectors=sectors,
+                       same_sector=same_sector, train_fraction=base.run.train_fraction)
+    if not sel.pairs:
+        raise BacktestError(f"no pair left to scan ({len(sel.skipped)} skipped: "
+                            + "; ".join(f"{k}: {v}" for k, v in list(sel.skipped.items())[:3]) + ")")
+    jobs = [(a, b, pt) for a, b in sel.pairs for pt in points]
+    signature = json.loads(json.dumps({"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}, default=str))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = _scan_folder(Path(out) if out is not None else Path(scratch), signature, force)
+        ex = cluster.executor(scheduler, workers)
+        bar = None
+        try:
+            cluster.announce(ex)
+            if sys.stderr.isatty() if progress is None else progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(jobs), unit="pair", file=sys.stderr, desc="scan", leave=False)
+            rows, computed = execute(universe, base, jobs, folder, ex, batch_size, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+            ex.close()
+    table = fdr(pd.DataFrame([{k: v for k, v in r.items() if k != "equity"} for r in rows]), fdr_level)
+    first = [c for c in ("a", "b", *grid) if c in table]
+    table = table[first + [c for c in table.columns if c not in first]]
+    ranked = ranking(table)
+    ran = table[table["error"].isna()]
+    doc = {
+        "universe": {"tickers": universe.tickers, **{k: v for k, v in universe.meta.items() if k != "files"}},
+        "pairs": len(sel.pairs), "skipped": sel.skipped, "grid": grid, "jobs": len(jobs), "computed": computed,
+        "reused": len(jobs) - computed,
+        "errors": {f"{r['a']}/{r['b']}": r["error"] for r in table[table["error"].notna()].to_dict("records")},
+        "fdr": {"method": "Benjamini-Hochberg (statsmodels fdr_bh) on one-sided p-values of quantum's variance "
+                          "below best_local's (paired HAC)", "level": fdr_level,
+                "tests": int(ran["p_one_sided"].notna().sum()), "survivors": int(ran["significant"].sum())},
+        "entanglement_used": int(ran["uses_entanglement"].fillna(False).astype(bool).sum()),
+        "ranking": json.loads(ranked.head(200).to_json(orient="records")),
+        "config": base.to_dict(),
+    }
+    return ScanResult(table, ranked, rows, doc, universe.tickers)
+
+
+def _scan_folder(out: Path, signature: dict, force: bool) -> Path:
+    """The scan folder: new, or the same scan's to resume (another scan's only with ``force``)."""
+    from .atomic import check_writable
+
+    if out.exists() and any(out.iterdir()) and not (out / "pairs").is_dir():
+        raise BacktestError(f"{out} exists and is not a scan folder")
+    if not out.exists():
+        check_writable(out, "--out")
+    sig_path = out / "scan_options.json"
+    if sig_path.is_file() and json.loads(sig_path.read_text()) != signature and not force:
+        raise BacktestError(f"--out {out} holds a scan with other options; choose another --out, or add --force")
+    (out / "pairs").mkdir(parents=True, exist_ok=True)
+    with atomic_file(sig_path) as fh:
+        json.dump(signature, fh)
+    return out

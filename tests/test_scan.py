@@ -246,3 +246,17 @@ def test_scan_cli_with_a_grid_on_a_plain_loop(tmp_path):
     other = subprocess.run(["qcoord", "scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "--workers", "0",
                             "--out", "g"], capture_output=True, text=True, cwd=tmp_path)
     assert other.returncode == 2 and "holds a scan with other options" in other.stderr
+
+
+def test_run_scan_is_one_call(universe, reference, tmp_path):
+    from backtest import run_scan
+
+    result = run_scan(universe, None, workers=0, out=tmp_path / "s", indicator="volatility_burst", seed=7,
+                      progress=False)
+    by_pair = {(r["a"], r["b"]): r for r in result.rows}
+    assert all(by_pair[(r["a"], r["b"])] == r for r in reference)  # the same rows as the executor test's
+    assert result.doc["fdr"]["tests"] == 6 and list(result.ranking["a"] + "/" + result.ranking["b"])
+    result.write(tmp_path / "s")
+    for name in ("scan.csv", "scan.json", "report.html", "scan_heatmap.png", "scan_distribution.png"):
+        assert (tmp_path / "s" / name).is_file(), name
+    assert pd.read_csv(tmp_path / "s" / "scan.csv").shape[0] == 6
