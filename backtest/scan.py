@@ -316,7 +316,8 @@ class ScanResult:
                              "entanglement, how far its co-movement is from where entanglement would pay; hatched: "
                              "skipped, failed, or no change of a single input cell would make it pay."),
             "scan_distribution": (reports.scan_distribution(first), "Variance ratios of every pair with their paired "
-                                  "95% intervals, sorted; filled: significant after Benjamini-Hochberg."),
+                                  "95% intervals, sorted (filled: significant after Benjamini-Hochberg); when no pair "
+                                  "uses entanglement, how far each pair's co-movement is from where it would pay."),
         }
         if top:
             figs["scan_top_pairs"] = (reports.scan_curves({k: curves[k] for k in top}), "Cumulative book P&L of "

@@ -60,8 +60,11 @@ def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
 
 def scan_distribution(table: pd.DataFrame):
     """Every pair's variance ratio (quantum / best local) with its paired 95% interval, sorted; filled markers are
-    significant after Benjamini-Hochberg, the dashed line is no difference."""
+    significant after Benjamini-Hochberg, the dashed line is no difference. When no pair uses entanglement (every
+    ratio 1), the distance of each pair from paying instead."""
     ran = table[table["variance_ratio"].notna()].sort_values("variance_ratio")
+    if not (ran["variance_ratio"].astype(float) != 1.0).any() and "move_needed" in table:
+        return _distance_to_paying(table)
     fig, ax = plt.subplots(figsize=(8.0, 4.0), dpi=110, layout="constrained")
     x = np.arange(len(ran))
     y = ran["variance_ratio"].astype(float).to_numpy()
@@ -79,6 +82,24 @@ def scan_distribution(table: pd.DataFrame):
     ax.set_title(f"Variance ratios of {len(ran)} pairs (95% paired HAC intervals)")
     ax.grid(True, alpha=0.3, axis="y")
     ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def _distance_to_paying(table: pd.DataFrame):
+    """When no pair uses entanglement every variance ratio is 1: show instead, per pair, how far one input cell's
+    return correlation would have to move for entanglement to pay (sorted; pairs where no single cell would do are
+    left out and counted in the title)."""
+    d = table[table["move_needed"].notna()].sort_values("move_needed")
+    missing = int(table["move_needed"].isna().sum())
+    fig, ax = plt.subplots(figsize=(8.0, 4.0), dpi=110, layout="constrained")
+    x = np.arange(len(d))
+    ax.bar(x, d["move_needed"].astype(float), color=colour("classical"))
+    if len(d) <= 60:
+        ax.set_xticks(x, [f"{a}/{b}" for a, b in zip(d["a"], d["b"])], rotation=90, fontsize=6)
+    ax.set_ylabel("correlation change needed in one cell")
+    ax.set_title("No pair uses entanglement: how far each is from paying"
+                 + (f" ({missing} where no single cell would do)" if missing else ""))
+    ax.grid(True, alpha=0.3, axis="y")
     return fig
 
 
