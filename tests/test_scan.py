@@ -260,3 +260,24 @@ def test_run_scan_is_one_call(universe, reference, tmp_path):
     for name in ("scan.csv", "scan.json", "report.html", "scan_heatmap.png", "scan_distribution.png"):
         assert (tmp_path / "s" / name).is_file(), name
     assert pd.read_csv(tmp_path / "s" / "scan.csv").shape[0] == 6
+
+
+def test_a_yahoo_universe_through_the_real_loader(tmp_path, monkeypatch):
+    """--yahoo tickers: the real loader, fed a yfinance-shaped answer once (no network here), then a scan of its pairs
+    (here SPY, QQQ, IWM: three ETF pairs) on a plain loop."""
+    import yfinance
+
+    from backtest import run_scan
+    from tests.conftest import shared_file
+    from tests.test_data_yahoo import _yfinance_frame
+
+    files = {t: shared_file(f"{t}_daily.csv") for t in ("SPY", "QQQ", "IWM")}
+    frame = _yfinance_frame(files, "2015-01-01", "2019-12-31")
+    monkeypatch.setattr(yfinance, "download", lambda tickers, **kw: frame)
+    cfg = RunConfig().with_values({"source.kind": "yahoo", "tickers": ["SPY", "QQQ", "IWM"], "start": "2015-01-01",
+                                   "end": "2019-12-31", "cache_dir": str(tmp_path / "cache"),
+                                   "indicator": "volatility_burst"})
+    result = run_scan(None, cfg, workers=0, progress=False)
+    assert sorted(result.table["a"] + "/" + result.table["b"]) == ["QQQ/IWM", "SPY/IWM", "SPY/QQQ"]
+    assert result.table["error"].isna().all() and result.doc["universe"]["tickers"] == ["SPY", "QQQ", "IWM"]
+    assert (result.table["rounds"] > 1000).all()
