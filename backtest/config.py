@@ -252,8 +252,11 @@ class RunConfig:
                 label = f"{where}{name}" if where or "." not in name or not s.flag else s.flag
                 parsed = s.parse(value, label)
                 changes.setdefault(s.section, {})[s.name] = tuple(parsed) if isinstance(parsed, list) else parsed
-                if s.chooses and "kind" not in changes.get("source", {}):
-                    changes.setdefault("source", {})["kind"] = s.chooses
+                key = name.strip().replace("-", "_")
+                # a choosing name (the flag without --: yahoo=[...] as --yahoo) chooses its kind too
+                kind = next((k for f, k, _ in s.choose_flags if f[2:].replace("-", "_") == key), s.chooses)
+                if kind and "kind" not in changes.get("source", {}):
+                    changes.setdefault("source", {})["kind"] = kind
         out = self
         for section, kv in changes.items():
             out = replace(out, **{section: _replace(getattr(out, section), section, kv)})

@@ -274,9 +274,10 @@ def test_a_yahoo_universe_through_the_real_loader(tmp_path, monkeypatch):
     files = {t: shared_file(f"{t}_daily.csv") for t in ("SPY", "QQQ", "IWM")}
     frame = _yfinance_frame(files, "2015-01-01", "2019-12-31")
     monkeypatch.setattr(yfinance, "download", lambda tickers, **kw: frame)
-    cfg = RunConfig().with_values({"source.kind": "yahoo", "tickers": ["SPY", "QQQ", "IWM"], "start": "2015-01-01",
-                                   "end": "2019-12-31", "cache_dir": str(tmp_path / "cache"),
-                                   "indicator": "volatility_burst"})
+    # yahoo=[...] as a keyword chooses the Yahoo source, as --yahoo does on the command line
+    cfg = RunConfig().with_values({"yahoo": ["SPY", "QQQ", "IWM"], "start": "2015-01-01", "end": "2019-12-31",
+                                   "cache_dir": str(tmp_path / "cache"), "indicator": "volatility_burst"})
+    assert cfg.source.kind == "yahoo"
     result = run_scan(None, cfg, workers=0, progress=False)
     assert sorted(result.table["a"] + "/" + result.table["b"]) == ["QQQ/IWM", "SPY/IWM", "SPY/QQQ"]
     assert result.table["error"].isna().all() and result.doc["universe"]["tickers"] == ["SPY", "QQQ", "IWM"]
