@@ -87,7 +87,6 @@ class Book:
         self.stride = max(1, math.ceil(n_test / EQUITY_POINTS))
         self.equity_rounds: list[int] = []
         self.equity = {n: [] for n in names}
-        self.classical_local = list(classical_local)
         # per quantum player (quantum, quantum_levels) and classical opponent: rounds only one of them hedged
         self.discordant = {q: {n: [0, 0] for n in classical_local} for q in QUANTUM if q in names}
         self.test_cells = CellSums()

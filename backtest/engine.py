@@ -396,7 +396,6 @@ def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progre
         return {}
     bar.stage("train book")
     run = plan.cfg.run
-    replay = feed
     info = fitted.fit.info
     rules = info.channel_rules() if info is not None else []
     start = max(w.t0, w.train_end - REPLAY_ROUNDS)
@@ -414,14 +413,14 @@ def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progre
     flip = int(fitted.fit.game.rule == "challenge")
     for k, lo in enumerate(range(start, w.train_end, chunk)):
         hi = min(lo + chunk, w.train_end)
-        x, y = replay.inputs(lo, hi)
-        rd = replay.round_data(lo, hi)
+        x, y = feed.inputs(lo, hi)
+        rd = feed.round_data(lo, hi)
         n = hi - lo
         rngs = {p.name: streams.rng(run.seed, f"training:strategy:{p.name}", k) for p in classical}
         streams_n = plan.fill.uniform_streams
         uniforms = streams.rng(run.seed, "training:fills", k).random((2, streams_n, n)) if streams_n else (None, None)
         rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], None, None,
-                            rd["half_spread"], rd["price"], _derived(channels, info, replay, lo, hi, x, y))
+                            rd["half_spread"], rd["price"], _derived(channels, info, feed, lo, hi, x, y))
         book.add(rounds, classical, fitted.fit.game, flip, rngs, uniforms, None)
         bar.update(n)
     return {name: s.metrics(ppy)["pnl_var"] for name, s in book.stats.items()}
@@ -648,8 +647,6 @@ def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamm
 class _TrainingTail:
     """The last training rounds of a streamed feed, kept from the training pass (at most ``REPLAY_ROUNDS``: bounded
     memory) so that the replay that chooses best_local need not draw them again; reads like a feed."""
-
-    streamed = False
 
     def __init__(self, start: int) -> None:
         self.start, self.parts = start, []

@@ -146,6 +146,10 @@ class _Feed:
     def _all(self) -> tuple[Indicator, ...]:
         return tuple(self.indicators) + (tuple(self.extra) if self.extra else ())
 
+    def _each(self, views: tuple[LocalView, LocalView]):
+        """(indicator, its server's view) for the main pair and the K-level pair alike."""
+        return zip(self._all(), views + views if self.extra else views)
+
     def _views(self, arr: dict[str, np.ndarray], first_row: int) -> tuple[LocalView, LocalView]:
         return make_views(arr["prices"], self.tickers, self.latency, self.seeds, volume=arr.get("volume"),
                           spread=arr.get("spread"), signals=arr.get("signals"), regime=arr.get("regime"), first_row=first_row, clock=self.clock)
@@ -232,13 +236,11 @@ class ArrayFeed(_Feed):
                    pair.periods_per_year, indicators, latency, seeds)
 
     def warmup(self) -> int:
-        views = self.views + self.views if self.extra else self.views
-        return max(1, *(warmup(ind, v) for ind, v in zip(self._all(), views)))
+        return max(1, *(warmup(ind, v) for ind, v in self._each(self.views)))
 
     def fit_indicators(self, start: int, stop: int) -> None:
         """Fit on rows [start, stop): the view ends at ``stop``, so nothing later can leak in."""
-        views = self.views + self.views if self.extra else self.views
-        for ind, view in zip(self._all(), views):
+        for ind, view in self._each(self.views):
             evaluate(ind, view.rows(0, stop), "fit", start=start)
         self._raw = self._raw_inputs(self.views)
         self._raw_extra = self._raw_inputs(self.views, self.extra) if self.extra else None
@@ -330,9 +332,7 @@ class StreamFeed(_Feed):
 
     def warmup(self) -> int:
         n = min(self.n_rows, self.history + 64)
-        views = self._views(self._peek(n), 0)
-        views = views + views if self.extra else views
-        return max(1, *(warmup(ind, v) for ind, v in zip(self._all(), views)))
+        return max(1, *(warmup(ind, v) for ind, v in self._each(self._views(self._peek(n), 0))))
 
     def fit_indicators(self, start: int, stop: int) -> None:
         """Fit on rows [start, min(stop, start + FIT_ROWS_MAX)) (the beginning of the training window)."""
@@ -340,8 +340,7 @@ class StreamFeed(_Feed):
             stop = min(stop, start + self.history + 4096)  # a short view for the causality check only
         stop = min(stop, start + FIT_ROWS_MAX)
         self._fit_views = self._views(self._peek(stop), 0)
-        views = self._fit_views + self._fit_views if self.extra else self._fit_views
-        for ind, view in zip(self._all(), views):
+        for ind, view in self._each(self._fit_views):
             evaluate(ind, view, "fit", start=start)
 
     def fit_view(self) -> tuple[LocalView, LocalView]:

@@ -73,8 +73,8 @@ class HistoryRule:
         elif self.kind == "count":
             out = np.minimum(count * self.levels // seen, self.levels - 1).astype(np.uint8)
         else:
-            out = _hold(np.where(3 * count >= 3 * ENTER * seen - 1e-9, 1,
-                                 np.where(3 * count <= 3 * LEAVE * seen + 1e-9, 0, -1)), last)
+            # the tolerance keeps exact shares (6 of 9 = 2/3) on the threshold despite float rounding
+            out = _hold(np.where(count >= ENTER * seen - 1e-9, 1, np.where(count <= LEAVE * seen + 1e-9, 0, -1)), last)
         keep = joined[-(self.window - 1):] if self.window > 1 else joined[:0]
         return out, (keep.copy(), int(out[-1]) if out.size else last)
 

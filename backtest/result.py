@@ -35,6 +35,21 @@ def _num(v) -> float:
     return float(v) if v is not None else math.inf
 
 
+def _judgement(ci) -> str:
+    """What a variance ratio's 95% interval says: a significant reduction, increase, or neither."""
+    if ci and ci[1] < 1.0:
+        return "a significant reduction"
+    if ci and ci[0] > 1.0:
+        return "a significant increase"
+    return "not significantly different"
+
+
+def _persistence_text(per: dict) -> str:
+    """Whether the readings persist, as measured (memory rules also run when forced with --memory on)."""
+    state = "readings persist" if per.get("persistent") else "readings do not persist (memory rules forced on)"
+    return f"{state} (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f})"
+
+
 def _finite(v) -> bool:
     return v is not None and math.isfinite(v)
 
@@ -47,6 +62,8 @@ def _clean(value):
         return [_clean(v) for v in value]
     if isinstance(value, np.ndarray):
         return _clean(value.tolist())
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -222,12 +239,7 @@ class Result:
         ratio, ci, p = c["variance_ratio"], c.get("variance_ratio_ci95"), c.get("variance_p_value")
         change = ratio - 1.0
         ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC {format_p(p)})" if ci else ""
-        if ci and ci[1] < 1.0:
-            judgement = "a significant reduction"
-        elif ci and ci[0] > 1.0:
-            judgement = "a significant increase"
-        else:
-            judgement = "not significantly different"
+        judgement = _judgement(ci)
         text = (f"Quantum against the best local classical strategy ({c['opponent']}"
                 f"{self._history_clause(c['opponent'])}): book variance {change:+.1%}{ci_txt}, {judgement}")
         text += self._turnover_clause(c, judgement) + self._beaten_clause("quantum", judgement)
@@ -270,8 +282,7 @@ class Result:
         if not c or c.get("variance_ratio") is None:
             return None
         ratio, ci = c["variance_ratio"], c.get("variance_ratio_ci95")
-        judgement = ("a significant reduction" if ci and ci[1] < 1.0 else "a significant increase" if ci and ci[0] > 1.0
-                     else "not significantly different")
+        judgement = _judgement(ci)
         ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
         q, o = self.metrics_dict["quantum_levels"], self.metrics_dict.get(c["opponent"], {})
         text = (head + f"quantum_levels against {c['opponent']}: book variance {ratio - 1:+.1%}{ci_txt}, {judgement}")
@@ -448,8 +459,8 @@ class Result:
 
         parts = []
         if mem:
-            parts.append(f"readings persist (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}); best rule on a "
-                         f"server's own readings (training): {mem['name']}, saves {share(mem['saved'])}")
+            parts.append(f"{_persistence_text(per)}; best rule on a server's own readings (training): {mem['name']}, "
+                         f"saves {share(mem['saved'])}")
         elif info.get("note"):
             parts.append(info["note"])
         if lv:

@@ -61,8 +61,9 @@ def figures(result: Result) -> dict[str, tuple[bytes, str]]:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
         out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
         info = getattr(result, "information", None) or {}
-        if (info.get("memory") or info.get("levels")) and result.hedge["values"]["classical"]["saved_share"]:
-            out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised)
+        if info.get("memory") or info.get("levels"):
+            out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised,
+                                                                 result.hedge["coin_variance"])
     out |= {
         "cumulative_pnl": reports.cumulative_pnl(result.equity),
         "rolling_variance": reports.rolling_variance(result.block_variance, result.block_len),

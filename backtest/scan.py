@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,15 +35,9 @@ from data import DataError, Universe
 from . import streams
 from .atomic import atomic_file
 from .errors import BacktestError
+from .result import _clean
 
 EQUITY_POINTS = 150  # per pair, for the report's curves of the top pairs
-COLUMNS = ["a", "b", "rounds", "n_train", "start", "end", "coin_variance", "saved_constant", "saved_classical",
-           "saved_quantum", "saved_oracle", "fitted_advantage", "fitted_advantage_share", "uses_entanglement",
-           "best_local", "variance_ratio", "variance_ratio_lo", "variance_ratio_hi", "p_value", "p_one_sided",
-           "variance_ratio_vs_classical", "quantum_levels_ratio", "memory_rule", "bell_pair_predicted",
-           "bell_pair_realised", "sign_differs", "sign_differs_significantly", "move_needed", "drift", "error"]
-
-
 def pair_seed(seed: int, a: str, b: str) -> int:
     """The seed a pair's backtest runs with: its own stream of the scan's seed."""
     return streams.seed_of(seed, f"scan:{a}/{b}")
@@ -229,26 +222,13 @@ def execute(universe: Universe, cfg, jobs: list[tuple[str, str, dict]], out: Pat
     tasks = [(cfg, [jobs[i] for i in group]) for group in groups]
     for g, result in ex.map(run_batch, universe, tasks):
         for i, row in zip(groups[g], result):
+            text = json.dumps(_clean(row))  # a computed row reads exactly as one read back on resume
             with atomic_file(folder / f"{keys[i]}.json") as fh:
-                json.dump(_clean(row), fh)
-            rows[i] = json.loads(json.dumps(_clean(row)))
+                fh.write(text)
+            rows[i] = json.loads(text)
         if progress is not None:
             progress.update(len(groups[g]))
     return [rows[i] for i in range(len(jobs))], len(todo)
-
-
-def _clean(v):
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.floating, float)):
-        return float(v) if math.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
 
 
 def fdr(table, level: float = 0.05):

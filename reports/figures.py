@@ -222,17 +222,16 @@ def hedge_cells(informativeness: dict, values: dict, realised: dict):
     return fig
 
 
-def information_value(information: dict, values: dict, realised: dict):
+def information_value(information: dict, values: dict, realised: dict, coins: float):
     """What each server's own past readings are worth, and whether entanglement adds to them: book variance as a
     share of independent coins' for each kind of local information, predicted by the fit on the training window
     (bars) and realised on the test window (dots) for the strategies that played.
 
     ``information``: metrics.json's "information" (memory and levels fits and candidates); ``values``: the
-    one-bit hedge game's fitted values {name: {"saved_share"}}; ``realised``: {strategy: variance share}.
+    one-bit hedge game's fitted values {name: {"saved_share"}}; ``realised``: {strategy: variance share};
+    ``coins``: independent coins' book variance (currency^2 per round), the unit of every saved value.
     """
     lv, mem = information.get("levels"), information.get("memory")
-    # variance share = 1 - saved / coins; the one-bit values give the coins' variance in the same units
-    coins = values["classical"]["saved"] / values["classical"]["saved_share"]
     rows = [("classical, today's reading", 1.0 - _nan(values["classical"]["saved_share"]), "classical"),
             ("quantum, today's reading", 1.0 - _nan(values["quantum"]["saved_share"]), "quantum")]
     for name, saved in information["candidates"].get("memory", {}).items():

@@ -174,10 +174,12 @@ def _information_section(doc: dict) -> list[str]:
     per, mem, lv = info.get("persistence") or {}, info.get("memory"), info.get("levels")
     text = []
     if mem:
+        persists = ("The readings persist in time" if per.get("persistent")
+                    else "The readings do not persist in time (the memory rules were forced on)")
         text.append(
-            f"The readings persist in time (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}), so a server "
-            "can remember its own: a rule on its last readings is a local classical strategy, the opponent a quantum "
-            f"strategy has to beat. Fitted on the training window over {len(info['family'])} rules (majority of the "
+            f"{persists} (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}). A server "
+            "can remember its own readings: a rule on its last readings is a local classical strategy, the opponent a "
+            f"quantum strategy has to beat. Fitted on the training window over {len(info['family'])} rules (majority of the "
             f"last m, hysteresis): <b>{html.escape(mem['name'])}</b>, then A "
             f"{html.escape(mem['classical_rule']['A_name'])}, B {html.escape(mem['classical_rule']['B_name'])} on the "
             "smoothed bits.")

@@ -53,9 +53,6 @@ def constant_rules(levels: tuple[int, int] = (2, 2)) -> tuple:
     return (((0,) * ka, (1,) * kb), ((0,) * ka, (0,) * kb))
 
 
-CONSTANT_RULES = constant_rules()
-
-
 def best_constant(game: Game, p_xy) -> tuple[float, tuple[tuple[int, ...], tuple[int, ...]]]:
     """(value, (f_a, f_b)) of the better constant relation, whatever the inputs: opposite biases or equal ones."""
     rules = constant_rules(game.levels)

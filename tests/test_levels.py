@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from backtest.stats import draw_inputs
+from tests.conftest import z_tolerance
 from strategies import Game, Noise, StrategyError, solve
 from strategies.classical import classical_optimum, deterministic_value
 from strategies.game import chained_p_xy
@@ -87,8 +88,7 @@ def test_simulated_chained_game_matches_its_value():
     x, y = draw_inputs(p, n, np.random.default_rng(8))
     a, b = s.quantum_strategy().play(x, y, np.random.default_rng(9))
     wins = g.utility(x, y, a, b)
-    half = 1.96 * math.sqrt(s.quantum_value * (1 - s.quantum_value) / n) * 1.5  # 1.5: room beyond the 95% interval
-    assert abs(wins.mean() - s.quantum_value) < half
+    assert abs(wins.mean() - s.quantum_value) < z_tolerance(s.quantum_value, n, z=1.5 * 1.96)  # 1.5x the 95% CI
     assert set(np.unique(x)) == set(range(k))
 
 
