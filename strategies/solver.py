@@ -230,6 +230,20 @@ class Solution:
     def advantage(self) -> float:
         return max(0.0, self.quantum_value - self.classical_value)
 
+    def correlators(self) -> np.ndarray:
+        """E[A_x B_y] of the quantum strategy (the classical rule where entanglement is not used), outputs as +-1
+        (0 -> +1), on the link it was fitted to: shape (K_A, K_B). Unlike angles, these are the same for every
+        member of an optimum's symmetry class, so they are what to compare across machines."""
+        R, party_a, party_b = _link(self.noise, self.device)
+        az = self.azimuths or {P: (0.0,) * len(self.angles[P]) for P in "AB"}
+        fl = self.flipped or {P: (False,) * len(self.angles[P]) for P in "AB"}
+
+        def obs(P, party):
+            return np.array([observable(t, f, party, 0.0 if a is None else a, g)
+                             for t, f, a, g in zip(self.angles[P], self.fallback[P], az[P], fl[P])])
+
+        return np.einsum("xi,ij,yj->xy", obs("A", party_a), R, obs("B", party_b))
+
     def classical_strategy(self, name: str = "classical") -> Strategy:
         return deterministic(*self.classical_rule, name=name)
 
@@ -273,6 +287,7 @@ class Solution:
             "measurement_search": self.checks.get("search") or (
                 "X-Z plane (planar-symmetric pair)" if self.planar else "Bloch sphere"),
             "fallback": {p: list(v) for p, v in self.fallback.items()},
+            "correlators": self.correlators().tolist(),
             "flipped": {p: list(v) for p, v in (self.flipped or {P: (False,) * len(self.angles[P]) for P in "AB"}).items()},
             "classical_rule": classical_rule_dict(*self.classical_rule),
             "noise": self.noise.to_dict(),
@@ -376,25 +391,43 @@ def _planar_optimum(c, k, R, party_a, party_b, grid):
 
 
 def _canonical(c, k, R, party_a, party_b, value, angles, fallback, flipped, textbook):
-    """Readable angles of equal value: the textbook ones when they are optimal, else A's first angle at 0.
+    """One representative of the optimum's symmetry class: the textbook angles when they are optimal, else A's first
+    angle at 0 and, where reflecting every angle (theta -> -theta) keeps the value, the next measured angle in
+    [0, pi/2].
 
-    Without relaxation towards |0> a common rotation of all angles leaves every correlator unchanged,
-    so the optimum is a family; we report one member, checked to give the same value.
+    Without relaxation towards |0> a common rotation of all angles leaves every correlator unchanged, and so does a
+    common reflection when the pair has no X-Z cross correlation: the optimum is a family, and which member a
+    polish lands on depends on rounding (another processor found the mirror image). Each step is kept only if it
+    gives the same value, so the representative is always a strategy of the claimed value.
     """
     tb_angles, tb_value, tb_fallback = textbook
     if tb_value >= value - 1e-10:
         return ({p: tuple(tb_angles[p]) for p in "AB"}, {"A": tb_fallback[0], "B": tb_fallback[1]},
                 {"A": (False, False), "B": (False, False)})
-    first = next((t for t in angles["A"] if t is not None), None)
-    if first is None:
+    measured = [t for p in "AB" for t in angles[p] if t is not None]
+    if not measured:
         return angles, fallback, flipped
-    turned = {p: tuple(None if t is None else float(np.mod(t - first, math.pi)) for t in angles[p]) for p in "AB"}
 
-    def obs(p, party):
-        return np.array([observable(turned[p][i], fallback[p][i], party, None, flipped[p][i]) for i in (0, 1)])
+    def same_value(cand) -> bool:
+        def obs(p, party):
+            return np.array([observable(cand[p][i], fallback[p][i], party, None, flipped[p][i]) for i in (0, 1)])
 
-    if abs(strategy_value(c, k, R, obs("A", party_a), obs("B", party_b)) - value) < 1e-12:
-        return turned, fallback, flipped
+        return abs(strategy_value(c, k, R, obs("A", party_a), obs("B", party_b)) - value) < 1e-12
+
+    def mapped(f):
+        return {p: tuple(None if t is None else float(np.mod(f(t), math.pi)) for t in angles[p]) for p in "AB"}
+
+    first = measured[0]
+    turned = mapped(lambda t: t - first)
+    if not same_value(turned):
+        return angles, fallback, flipped
+    angles = turned
+    nxt = next((t for t in [t for p in "AB" for t in angles[p] if t is not None][1:] if 1e-9 < t < math.pi - 1e-9),
+               None)
+    if nxt is not None and nxt > math.pi / 2:
+        mirror = mapped(lambda t: -t)
+        if same_value(mirror):
+            angles = mirror
     return angles, fallback, flipped
 
 

@@ -24,7 +24,9 @@ def test_game_json_schema_and_values():
     assert r["p_xy"] == [[0.25, 0.25], [0.25, 0.25]]
     assert r["classical_value"] == pytest.approx(0.75)
     assert r["quantum_value"] == pytest.approx(math.cos(math.pi / 8) ** 2)
-    assert r["angles"]["A"] == pytest.approx([math.pi / 2, 3 * math.pi / 4])
+    # the optimum's correlators, the same for every member of its symmetry family (angles are one member)
+    h = 2**-0.5
+    assert r["correlators"] == [pytest.approx([-h, -h], abs=1e-9), pytest.approx([-h, h], abs=1e-9)]
     assert "simulated" not in r
 
 

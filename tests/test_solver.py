@@ -41,6 +41,10 @@ def test_textbook_angles_optimal_only_for_uniform_independent_inputs():
     uni = solve(Game(), DISTRIBUTIONS["uniform"])
     assert uni.quantum_value == pytest.approx(math.cos(math.pi / 8) ** 2)
     assert uni.textbook_value == pytest.approx(uni.quantum_value)
+    h = 2**-0.5
+    assert uni.correlators() == pytest.approx(np.array([[-h, -h], [-h, h]]), abs=1e-9)
+    # the reported member of the optimum's family is the textbook one whenever it is optimal (the canonical rule of
+    # ``solver._canonical``, decided on values to 1e-10, not on an optimiser's raw output)
     assert uni.angles == {"A": pytest.approx((math.pi / 2, 3 * math.pi / 4)), "B": pytest.approx((math.pi / 8, -math.pi / 8))}
     biased = solve(Game(), independent(0.9, 0.9))
     assert biased.textbook_value < biased.classical_value  # textbook angles lose to the classical rule
@@ -215,3 +219,33 @@ def test_solver_matches_independent_full_direction_optimiser_on_100_random_noisy
     # the draw is not degenerate: most settings use entanglement, and most need the sphere search
     assert sum(uses for uses, _ in results) >= 60
     assert sum(not planar for _, planar in results) >= 40
+
+
+def test_the_reported_optimum_is_one_canonical_member_of_its_family():
+    """A common rotation and a common reflection of all planar angles keep every correlator on a Werner pair; the
+    solver reports one member (A's first angle 0, the next measured angle in [0, pi/2]) whatever member its polish
+    found, so two processors play the same strategy. Checked by handing _canonical rotated and mirrored optima."""
+    from strategies.solver import IXZ, _canonical, _link, observable, strategy_value
+
+    rng = np.random.default_rng(5)
+    game, p = Game(), np.array([[0.3, 0.2], [0.2, 0.3]])  # not uniform: the textbook angles are not optimal
+    noise = Noise.make(visibility=0.95)
+    sol = solve(game, p, noise)
+    assert sol.uses_entanglement and sol.planar
+    R4, pa, pb = _link(noise)
+    R = R4[np.ix_(IXZ, IXZ)]
+    c, k = game.correlator_weights(p)
+    textbook = ({"A": (0.0, 1.0), "B": (0.2, 0.4)}, -np.inf, None)  # never optimal here
+    members = []
+    for _ in range(6):
+        shift, mirror = rng.uniform(0, math.pi), rng.random() < 0.5
+        ang = {P: tuple(float(np.mod((-t if mirror else t) + shift, math.pi)) for t in sol.angles[P]) for P in "AB"}
+        obs = {P: np.array([observable(ang[P][i], sol.fallback[P][i], party, None, sol.flipped[P][i]) for i in (0, 1)])
+               for P, party in (("A", pa), ("B", pb))}
+        value = strategy_value(c, k, R, obs["A"], obs["B"])
+        assert value == pytest.approx(sol.quantum_value, abs=1e-12)  # a member of the family
+        got, _, _ = _canonical(c, k, R, pa, pb, value, ang, sol.fallback, sol.flipped, textbook)
+        members.append(np.r_[got["A"], got["B"]])
+    for m in members:
+        assert m[0] == pytest.approx(0.0, abs=1e-9) and 0.0 <= m[1] <= math.pi / 2 + 1e-9
+        assert np.abs(np.angle(np.exp(2j * (m - members[0])))).max() < 1e-9  # equal modulo pi
