@@ -26,7 +26,6 @@ import pandas as pd
 
 from .stats import wilson_ci
 
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)

@@ -209,17 +209,18 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
     from statsmodels.stats.contingency_tables import mcnemar
 
     from .paired import paired_tests
+    from .stats import p_value
 
     only_q, only_c = discordant
     if only_q + only_c == 0:
         p_mc = 1.0
     else:
         exact = only_q + only_c < 50
-        p_mc = float(mcnemar([[0, only_q], [only_c, 0]], exact=exact, correction=not exact).pvalue)
+        p_mc = p_value(mcnemar([[0, only_q], [only_c, 0]], exact=exact, correction=not exact).pvalue)
     if np.array_equal(q_pnl, c_pnl) or q_pnl.size < 3:
         p_lev = 1.0 if q_pnl.size >= 3 else None
     else:
-        p_lev = float(levene(q_pnl, c_pnl, center="median").pvalue)
+        p_lev = p_value(levene(q_pnl, c_pnl, center="median").pvalue)
     out = paired_tests(q_pnl, c_pnl, periods_per_year=periods_per_year, rf_per_period=q.rf_per_period,
                        book=q.book_size, utility_q=utility_q, utility_c=utility_c)
     return {

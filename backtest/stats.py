@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from statsmodels.stats.proportion import proportion_confint
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile, the one constant every interval here uses
+P_MIN = float(np.finfo(float).tiny)  # a p-value that underflows is reported as this, never as 0
+
+
+def p_value(p: float) -> float:
+    """A p-value as stored: at least ``P_MIN`` (2.2e-308), so a tiny p never reads as an impossible 0."""
+    return max(float(p), P_MIN) if math.isfinite(p) else float(p)
 
 
 def wilson_ci(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:

@@ -7,6 +7,7 @@ import json
 
 from ..arguments import add_options, bounded, given, matrix, probability
 from ..errors import BacktestError
+from ..stats import Z95
 
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
 
@@ -84,7 +85,7 @@ def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
         d = utilities[name] - utilities["classical"]
         ci = None
         if rounds > 1:
-            half = 1.959963984540054 * d.std(ddof=1) / np.sqrt(rounds)
+            half = Z95 * d.std(ddof=1) / np.sqrt(rounds)
             ci = [float(d.mean() - half), float(d.mean() + half)]
         out[name]["vs_classical"] = {"diff": float(d.mean()), "ci95": ci}
     out["backend"] = "aer" if solution.device is not None else backend
@@ -236,7 +237,7 @@ def render(r: dict) -> str:
             s = sim[name]
             text = f"  {name:10s}    utility {s['utility']:.5f}"
             if s["utility_se"] is not None:
-                text += f" ± {1.96 * s['utility_se']:.5f}"
+                text += f" ± {Z95 * s['utility_se']:.5f}"
             if "vs_classical" in s:
                 v = s["vs_classical"]
                 text += f"  vs classical {v['diff']:+.5f}"
