@@ -34,9 +34,9 @@ import numpy as np
 from strategies import Game, Noise, best_constant, classical_optimum, quantum_lower_bound
 
 from . import kernels
-from .stats import format_p, wilson_ci
+from .stats import Z95, format_p, wilson_ci
+from .stats import p_value as p_floor
 
-Z95 = 1.959963984540054
 NO_TARGETS = np.zeros(4, dtype=np.uint8)  # for sums alone: the per-round relations are not needed
 CELLS = ("00", "01", "10", "11")
 UNIT = "currency^2 per round: book variance saved against independent coins"
@@ -371,7 +371,7 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
     chi2, p_value = (math.nan, math.nan)
     if keep.sum() >= 2 and test.total > 0:
         res = chi2_contingency(table[:, keep])
-        chi2, p_value = float(res[0]), float(res[1])
+        chi2, p_value = float(res[0]), p_floor(float(res[1]))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (test.comove - train.comove) / np.hypot(train.comove_se, test.comove_se)
     cal = HedgeCalibration.fit(test, exposure) if fitted.hedge is not None else None
