@@ -111,12 +111,10 @@ def resolve(args: argparse.Namespace) -> config.RunConfig:
     base = config.RunConfig.from_toml(args.config) if getattr(args, "config", None) else config.RunConfig()
     values = given(args)
     cfg = base.with_values(values)
-    if cfg.source.kind != "synthetic":  # options that would otherwise be ignored without a word
-        if "run.rounds" in values:
-            raise BacktestError("--rounds sets the length of a synthetic run; real data plays all its rows (cut them "
-                                "with --start/--end)")
-        if "regime_oracle" in values.get("run.strategies", ()):
-            raise BacktestError("--strategies regime_oracle needs a synthetic source (it knows the true regime)")
+    if cfg.source.kind != "synthetic":  # the engine's own check, before any data is loaded
+        from .engine import check_real_source
+
+        check_real_source(set(values), cfg.run.strategies)
     return cfg
 
 

@@ -390,6 +390,7 @@ class Given:
     game: Any = None  # a strategies.Game played as given
     indicators: tuple | None = None  # indicator objects or functions (A's, B's)
     strategies: dict = field(default_factory=dict)  # name -> strategies.Strategy
+    paths: set = field(default_factory=set)  # the option paths set explicitly (checked against the source)
 
 
 def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunConfig, Given]:
@@ -421,6 +422,8 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
             given.game = value
         elif key == "strategies":
             names = []
+            if isinstance(value, str):  # "quantum" or "classical,quantum", as on the command line
+                value = [v.strip() for v in value.split(",") if v.strip()]
             for s in value:
                 if isinstance(s, Strategy):
                     given.strategies[s.name] = s
@@ -443,6 +446,7 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
                 plain[f"indicators.{k}"] = v
         else:
             plain[key] = value
+    given.paths = {path for k in plain for path in resolve_name(k)}
     return cfg.with_values(plain), given
 
 

@@ -73,7 +73,7 @@ def warmup(indicator: Indicator, view: LocalView) -> int:
         values = evaluate(indicator.base, view, "score")
     else:
         values = as_bits(evaluate(indicator, view), indicator.name, view, indicator.levels)
-    ok = np.flatnonzero(np.isfinite(values))
+    ok = np.flatnonzero(~np.isnan(np.asarray(values, dtype=float)))  # a flat window's quiet score (+-inf) counts
     if ok.size == 0:
         raise BacktestError(f"indicator {indicator.name} is undefined on every row (warm-up longer than the data?)")
     return int(ok[0])

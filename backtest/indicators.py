@@ -34,6 +34,7 @@ change; the engine runs it on every user-supplied indicator.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -163,13 +164,34 @@ class ThresholdIndicator(Indicator):
     def needs_fit(self) -> bool:
         return not self.fixed
 
+    note: str | None = None  # what the fit found that a user should know (the run's warnings repeat it)
+
+    @property
+    def quiet(self) -> float:
+        """The score of a window whose statistic is undefined because nothing moved in it (zero variance): the
+        indicator's "no signal" reading, x = 0, rather than an error."""
+        return math.inf if self.below else -math.inf
+
+    def _quieted(self, score: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """``score`` with the rows of a flat window (``flat``: zero variance after the warm-up) set to ``quiet``."""
+        return np.where(flat, self.quiet, score)
+
     def fit(self, view: LocalView, start: int = 0) -> None:
         if self.fixed:
             return
         s = self.score(view)[start:]
-        s = s[np.isfinite(s)]
+        defined = s[~np.isnan(s)]
+        s = defined[np.isfinite(defined)]
+        if s.size < 10 and defined.size >= 10 and np.all(defined == self.quiet):
+            # every training window was flat (a one-tick spread that never widens, a price that never moved): the
+            # indicator can never fire on what the data shows, and the run says so instead of failing
+            self.threshold = -self.quiet
+            self.note = (f"indicator {self.name} ({view.ticker}): its statistic never moved over the training window "
+                         f"(zero variance in every window), so it reads 'no signal' (x = 0) throughout")
+            return
         if s.size < 10:
-            raise BacktestError(f"indicator {self.name}: only {s.size} finite scores in the training window to fit on")
+            raise BacktestError(f"indicator {self.name} ({view.ticker}): only {s.size} finite scores in the training "
+                                "window to fit on")
         self.threshold = float(np.quantile(s, self.target if self.below else 1.0 - self.target))
 
     def __call__(self, view: LocalView) -> np.ndarray:
@@ -177,7 +199,7 @@ class ThresholdIndicator(Indicator):
             raise BacktestError(f"indicator {self.name} has no threshold: fit it on a training window first")
         s = self.score(view)
         out = (s < self.threshold) if self.below else (s > self.threshold)
-        return np.where(np.isfinite(s), out.astype(float), np.nan)
+        return np.where(np.isnan(s), np.nan, out.astype(float))
 
     def params(self) -> dict:
         return {"window": self.window, "target": self.target, "threshold": self.threshold}
@@ -187,13 +209,19 @@ def _rolling(values: np.ndarray, window: int):
     return pd.Series(values).rolling(window, min_periods=window)
 
 
-def _zscore(values: np.ndarray, window: int) -> np.ndarray:
-    """z of each row against the mean and std of the ``window`` rows before it (NaN while warming up)."""
+def _zscore(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """z of each row against the mean and std of the ``window`` rows before it (NaN while warming up), and where
+    that window was flat (zero std). After a flat window z is +-inf for a row that moved (a spike by any measure)
+    and undefined (flat: True) for a row that did not."""
     roll = _rolling(values, window)
     mean, std = lag(roll.mean().to_numpy(), 1), lag(roll.std().to_numpy(), 1)  # stats of earlier rows only
+    dev = values - mean
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (values - mean) / std
-    return np.where(std > 0, z, np.nan)
+        z = np.where(std > 0, dev / np.where(std > 0, std, 1.0), np.sign(dev) * np.inf)
+    # a deviation of rounding size after a flat window is no move (rolling means carry rounding)
+    still = (std == 0) & (np.abs(dev) <= 1e-12 * np.maximum(np.abs(values), 1e-300))
+    z = np.where(np.isnan(std) | np.isnan(values), np.nan, z)
+    return z, still
 
 
 class RollingCorrelation(ThresholdIndicator):
@@ -204,8 +232,11 @@ class RollingCorrelation(ThresholdIndicator):
     below = True
 
     def score(self, view: LocalView) -> np.ndarray:
-        own = pd.Series(view.aligned_returns)
-        return own.rolling(self.window, min_periods=self.window).corr(pd.Series(view.partner_returns)).to_numpy()
+        own, other = pd.Series(view.aligned_returns), pd.Series(view.partner_returns)
+        corr = own.rolling(self.window, min_periods=self.window).corr(other).to_numpy()
+        flat = (_rolling(own.to_numpy(), self.window).std().to_numpy() == 0) | (
+            _rolling(other.to_numpy(), self.window).std().to_numpy() == 0)
+        return self._quieted(corr, flat)  # a stock that did not move has no correlation to read
 
 
 class Divergence(ThresholdIndicator):
@@ -215,7 +246,8 @@ class Divergence(ThresholdIndicator):
     below = False
 
     def score(self, view: LocalView) -> np.ndarray:
-        return np.abs(_zscore(view.aligned_returns - view.partner_returns, self.window))
+        z, flat = _zscore(view.aligned_returns - view.partner_returns, self.window)
+        return self._quieted(np.abs(z), flat)
 
 
 class VolatilityBurst(ThresholdIndicator):
@@ -235,7 +267,8 @@ class VolatilityBurst(ThresholdIndicator):
         fast = _rolling(r2, self.short).mean().to_numpy()
         slow = _rolling(r2, self.window).mean().to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(slow > 0, np.sqrt(fast / slow), np.nan)
+            ratio = np.sqrt(fast / np.where(slow > 0, slow, 1.0))
+        return self._quieted(np.where(np.isnan(slow), np.nan, ratio), slow == 0)  # no move in the window: no burst
 
     def params(self) -> dict:
         return {**super().params(), "short": self.short}
@@ -251,7 +284,9 @@ class ReturnShock(ThresholdIndicator):
         r = view.returns
         std = lag(_rolling(r, self.window).std().to_numpy(), 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(std > 0, np.abs(r) / std, np.nan)
+            # after a flat window a move of any size is a shock (inf); no move is no signal
+            shock = np.where(std > 0, np.abs(r) / np.where(std > 0, std, 1.0), np.where(r != 0, np.inf, 0.0))
+        return self._quieted(np.where(np.isnan(std) | np.isnan(r), np.nan, shock), (std == 0) & (r == 0))
 
 
 class Momentum(ThresholdIndicator):
@@ -265,7 +300,8 @@ class Momentum(ThresholdIndicator):
         roll = _rolling(view.returns, self.window)
         total, std = roll.sum().to_numpy(), roll.std().to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(std > 0, total / (std * np.sqrt(self.window)), np.nan)
+            t = total / (np.where(std > 0, std, 1.0) * np.sqrt(self.window))
+        return self._quieted(np.where(np.isnan(std), np.nan, t), std == 0)  # a window that never moved: no sell-off
 
 
 class VolumeSpike(ThresholdIndicator):
@@ -277,7 +313,8 @@ class VolumeSpike(ThresholdIndicator):
     def score(self, view: LocalView) -> np.ndarray:
         if view.volume is None:
             raise BacktestError(f"indicator volume_spike: no volume for {view.ticker} (use OHLCV files or Yahoo)")
-        return _zscore(np.log1p(np.maximum(view.volume, 0.0)), self.window)  # a zero-volume bar is log1p(0) = 0
+        z, flat = _zscore(np.log1p(np.maximum(view.volume, 0.0)), self.window)  # a zero-volume bar is log1p(0) = 0
+        return self._quieted(z, flat)
 
 
 class SpreadWidening(ThresholdIndicator):
@@ -290,7 +327,8 @@ class SpreadWidening(ThresholdIndicator):
         if view.spread is None:
             raise BacktestError(f"indicator spread_widening: no quoted spread for {view.ticker} (use quote files "
                                 "with BidClose/AskClose)")
-        return _zscore(view.spread, self.window)
+        z, flat = _zscore(view.spread, self.window)  # a one-tick spread that stays at one tick: no widening
+        return self._quieted(z, flat)
 
 
 class QuantileBins(Indicator):
@@ -326,7 +364,7 @@ class QuantileBins(Indicator):
         level = np.searchsorted(self.edges, s, side="right").astype(float)
         if self.base.below:
             level = self.levels - 1 - level
-        return np.where(np.isfinite(s), level, np.nan)
+        return np.where(np.isnan(s), np.nan, level)  # a flat window's quiet score is the no-signal end
 
     def params(self) -> dict:
         return {"base": self.base.name, "window": self.base.window, "levels": self.levels,
@@ -350,6 +388,18 @@ BUILTINS: dict[str, type[Indicator]] = {
 }
 
 
+def _import_user_module(module: str):
+    """Import a user's module as ``python -c`` would: the working directory first. The ``qcoord`` console script
+    does not put it on sys.path, so ``--indicator mymodule:f`` failed from the folder holding mymodule.py."""
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    return importlib.import_module(module)
+
+
 def make_indicator(spec: str | Indicator | Callable, **params) -> Indicator:
     """An indicator from a built-in name (with parameters), ``module:function``, a function or an Indicator."""
     if isinstance(spec, Indicator):
@@ -370,7 +420,7 @@ def make_indicator(spec: str | Indicator | Callable, **params) -> Indicator:
     if ":" in spec:
         module, _, attr = spec.partition(":")
         try:
-            obj = getattr(importlib.import_module(module), attr)
+            obj = getattr(_import_user_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise BacktestError(f"indicator {spec!r}: cannot import it ({exc})") from None
         if isinstance(obj, type) and issubclass(obj, Indicator):

@@ -10,7 +10,8 @@ import pandas as pd
 
 from .stats import format_p
 
-SCHEMA = 2
+SCHEMA = 4
+SHARED_INPUTS = 0.95  # above this share of training rounds with x = y, the servers share their information
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
                "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
                "sharpe_directional", "sharpe_spread", "turnover", "pnl_var_before_costs", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
@@ -180,6 +181,23 @@ class Result:
         return pd.DataFrame(out, index=self.clock_at(starts))
 
     # -- reporting ------------------------------------------------------------------------------------
+    def inputs_agree(self) -> float | None:
+        """Share of training rounds with x = y (from the fitted p(x,y)); None for inputs with K levels."""
+        p = np.asarray(self.game.get("p_xy"), dtype=float)
+        return float(np.trace(p)) if p.shape == (2, 2) else None
+
+    def shared_information(self) -> str | None:
+        """When the two indicator bits agree in more than 95% of training rounds, what that means and what to use."""
+        agree = self.inputs_agree()
+        if agree is None or agree <= SHARED_INPUTS:
+            return None
+        names = [ind.get("name") for ind in (getattr(self, "indicators", None) or {}).values()
+                 if isinstance(ind, dict)] or ["the indicator"]
+        return (f"x = y in {agree:.1%} of training rounds: the two servers' indicators ({' / '.join(dict.fromkeys(names))}"
+                ") read the same information, so there is no coordination problem for entanglement to solve (shared "
+                "information already lets a classical rule do what quantum could). Use a purely local indicator, e.g. "
+                "--indicator return_shock (or volatility_burst, momentum), so that each server reads its own stock.")
+
     def verdict(self) -> str:
         """At most three sentences: the local strategy with the lowest test variance; quantum against the best
         local classical strategy (or why entanglement cannot help, and what would change that); what the
@@ -201,6 +219,8 @@ class Result:
             tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
             share = m[low].get("variance_share")
             sentences.append(f"Lowest test book variance among strategies that do not communicate: {low}"
+                             + (" (playing the classical rule: it uses no entanglement)" if self._classical_rule(low)
+                                else "")
                              + (f" (tied with {', '.join(tied)})" if tied else "")
                              + (f", at {share:.1%} of the variance of independent coins" if _finite(share) else "")
                              + ".")
@@ -226,6 +246,16 @@ class Result:
         if third:
             sentences.append(third)
         return " ".join(sentences)
+
+    def _classical_rule(self, name: str) -> bool:
+        """Whether a quantum player played a classical rule (its fitted strategy uses no entanglement): what it wins
+        is then a classical result, never a quantum one."""
+        if name == "quantum":
+            return not self.game.get("uses_entanglement")
+        if name == "quantum_levels":
+            lv = (getattr(self, "information", None) or {}).get("levels") or {}
+            return not lv.get("uses_entanglement", True)
+        return False
 
     @property
     def local_names(self) -> list[str]:
@@ -353,7 +383,7 @@ class Result:
         return None
 
     def to_dict(self) -> dict:
-        """The ``metrics.json`` document (schema 2, README)."""
+        """The ``metrics.json`` document (schema ``SCHEMA``, README)."""
         idx = self.clock(self.first_round, 1)
         end = self.clock(self.first_round + self.n_rounds - 1, 1)
         strategies = {}
@@ -399,6 +429,7 @@ class Result:
             "periods": self.periods,
             "indicators": self.indicators,
             "book_size": self.book_size,
+            "shared_information": self.shared_information(),
             "verdict": self.verdict(),
             "elapsed_seconds": self.elapsed,
             "config": self.config,
@@ -476,10 +507,10 @@ class Result:
         cols = ["win_rate", "hedged_rate", "pnl_std", "variance_share", "sharpe", "hedging_efficiency", "turnover",
                 "quantum_share"]
         table = m[cols].copy()
-        lines = [
-            f"{self.tickers[0]} / {self.tickers[1]}  ({self.source.get('kind')}), {self.n_rounds} rounds "
-            f"({self.n_train} train, {self.n_test} test), seed {self.seed}",
-        ]
+        shared = self.shared_information()
+        lines = [f"information: {shared}"] if shared else []
+        lines.append(f"{self.tickers[0]} / {self.tickers[1]}  ({self.source.get('kind')}), {self.n_rounds} rounds "
+                     f"({self.n_train} train, {self.n_test} test), seed {self.seed}")
         if self.hedge is not None:
             v = self.hedge["values"]
             saved = "  ".join(f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}" for k in
@@ -488,7 +519,7 @@ class Result:
             cells = self.cell_table()
             show = cells[["p_train", "corr_train", "neg_share_train", "corr_test", "neg_share_test", "shrink_weight"]]
             lines.append("per input cell (corr = correlation of the two returns, neg_share = share of opposite moves):")
-            lines.append(show.to_string(float_format=lambda x: f"{x:.3f}"))
+            lines.append(show.to_string(float_format=lambda x: f"{x:.3f}", na_rep="—"))
         else:
             lines.append(f"fitted p(x,y) = {np.round(np.asarray(self.game['p_xy']), 4).tolist()}  classical "
                          f"{self.game['classical_value']:.4f}  quantum {self.game['quantum_value']:.4f}  "

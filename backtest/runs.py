@@ -20,7 +20,7 @@ import reports
 from .config import RunConfig, toml_value
 from .atomic import atomic_dir
 from .errors import BacktestError
-from .result import Result
+from .result import SCHEMA, Result
 
 FIGURES = {
     "hedge_cells": "Left: share of rounds whose returns moved in opposite directions, per input cell (x, y), on the "
@@ -138,7 +138,7 @@ def read_run(path: str | Path) -> tuple[dict, pd.DataFrame]:
         doc = json.loads(metrics.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BacktestError(f"{metrics}: unreadable ({exc})") from None
-    if doc.get("schema") not in (1, 2) or "strategies" not in doc:  # schema 1 runs still compare
+    if doc.get("schema") not in range(1, SCHEMA + 1) or "strategies" not in doc:  # older runs still compare
         raise BacktestError(f"{metrics}: not a qcoord metrics file (schema {doc.get('schema')!r})")
     equity_file = path / "equity.csv"
     equity = pd.read_csv(equity_file, index_col=0) if equity_file.is_file() else pd.DataFrame()

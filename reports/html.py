@@ -245,6 +245,8 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         f"test), {html.escape(str(src.get('start')))} → {html.escape(str(src.get('end')))}, "
         f"{src.get('periods_per_year'):g} periods a year, seed {doc['seed']}, qcoord {doc['qcoord_version']}, "
         f"{html.escape(doc['created'])}</p>",
+        *([f"<p class='verdict'><b>Shared information.</b> {html.escape(doc['shared_information'])}</p>"]
+          if doc.get("shared_information") else []),
         f"<p class='verdict'><b>Verdict.</b> {html.escape(doc['verdict'])}</p>",
         "<h2>The game fitted on the training window</h2>",
         *(_hedge_section(doc) if doc.get("hedge") else [_table(game_table(doc))]),

@@ -161,3 +161,78 @@ def test_bad_indicator_specs(spec, culprit):
 def test_indicator_without_the_data_it_needs():
     with pytest.raises(BacktestError, match="noisy_signal needs a synthetic 'signals' source"):
         run_backtest(data.load_sample("jpm_bac"), indicators="noisy_signal", strategies=["classical"])
+
+
+def _flat_pair(n: int = 600, flat=(200, 280), seed: int = 3) -> data.MarketData:
+    """Two random-walk prices where the first stock does not move at all for rows ``flat`` (a stale quote)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    r = rng.normal(0, 0.01, (n, 2))
+    r[flat[0] : flat[1], 0] = 0.0
+    prices = 100 * np.exp(np.cumsum(r, axis=0))
+    prices[flat[0] - 1 : flat[1], 0] = prices[flat[0] - 1, 0]  # exactly unchanged, not merely close
+    idx = pd.bdate_range("2001-01-01", periods=n)
+    return data.MarketData(pd.DataFrame(prices, index=idx, columns=["FLAT", "MOVE"]), periods_per_year=252)
+
+
+@pytest.mark.parametrize("name", ["rolling_correlation", "divergence", "volatility_burst", "return_shock",
+                                  "momentum"])
+def test_a_flat_window_reads_no_signal_instead_of_failing(name):
+    """A window in which a stock did not move has no volatility and no correlation: the built-ins read 'no signal'
+    (x = 0) there, and the run goes on (it used to fail with 'undefined after its warm-up', naming the wrong ticker)."""
+    md = _flat_pair()
+    ind = make_indicator(name, window=30, target=0.5)
+    va, vb = _views(md)
+    ind.fit(va, start=40)
+    x = ind(va)
+    inside = slice(200 + 32, 280)  # every window ending here lies in the flat stretch
+    if name in ("divergence", "rolling_correlation"):  # they read both stocks: B's moves still count for divergence
+        assert np.isfinite(x[inside]).all()
+    else:
+        assert (x[inside] == 0).all()
+    r = run_backtest(md, indicators=name, indicator_params={"window": 30}, strategies=["classical", "quantum"],
+                     progress=False)
+    assert r.n_rounds > 0
+
+
+def test_a_statistic_that_never_moves_is_said_not_failed():
+    """spread_widening on a one-tick spread: the spread never changes, so the indicator never fires; the run says so
+    in its warnings (it used to fail on README's own BAC quote file)."""
+    import pandas as pd
+
+    md = _flat_pair(flat=(0, 0))
+    spread = pd.DataFrame(0.01, index=md.index, columns=md.tickers)
+    md = data.MarketData(md.prices, periods_per_year=252, spread=spread)
+    r = run_backtest(md, indicators="spread_widening", strategies=["classical"], progress=False)
+    assert (r.rounds["inputs"]["x"] == 0).all()
+    assert any("spread_widening" in w and "never moved" in w for w in r.warnings)
+
+
+def test_spread_widening_runs_on_the_shipped_one_tick_quotes():
+    md = data.load_csv([shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+                        shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv")], session="regular")
+    r = run_backtest(md, indicators="spread_widening", strategies=["classical", "quantum"], progress=False)
+    assert r.n_test > 0
+
+
+def test_loaders_warn_about_runs_of_unchanged_prices_naming_ticker_and_dates(tmp_path):
+    md = _flat_pair()
+    path = tmp_path / "panel.csv"
+    md.prices.rename_axis("Date").to_csv(path)
+    with pytest.warns(data.DataWarning, match=r"FLAT: 81 unchanged prices in a row from 2001-10-05 to 2002-01-25"):
+        data.load_csv(path)
+
+
+def test_default_real_data_indicator_is_local_and_poses_the_coordination_problem():
+    """On real prices the default indicator reads each server's own stock only, so the bits differ between the
+    servers; an indicator both servers compute from the same bars (x = y) is called out in the summary's first line."""
+    md = data.load_sample("jpm_bac")
+    r = run_backtest(md, strategies=["classical", "quantum"], progress=False)
+    x, y = r.rounds["inputs"]["x"].to_numpy(), r.rounds["inputs"]["y"].to_numpy()
+    assert r.indicators["A"]["name"] == "return_shock" and 0.25 < np.mean(x != y) < 0.75
+    assert r.shared_information() is None
+    same = run_backtest(md, indicators="rolling_correlation", strategies=["classical", "quantum"], progress=False)
+    first = same.summary().splitlines()[0]
+    assert first.startswith("information: x = y in 100.0% of training rounds") and "return_shock" in first
+    assert same.to_dict()["shared_information"].startswith("x = y in 100.0%")
