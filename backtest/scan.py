@@ -148,12 +148,10 @@ def summarize(r) -> dict:
     coins = doc_hedge.get("coin_variance")
     saved = {k: (values.get(k) or {}).get("saved") for k in ("constant_hedge", "classical", "quantum", "oracle")}
     comp = r.comparison.get("quantum_vs_best_local") or {}
+    strong = r.comparison.get("quantum_vs_strongest_local") or comp
     ratio, ci, p = comp.get("variance_ratio"), comp.get("variance_ratio_ci95"), comp.get("variance_p_value")
-    p_one = None
-    if ratio is not None and ratio == 1.0:
-        p_one = 1.0  # quantum plays exactly as its opponent (no entanglement, same rule): nothing to find
-    elif ratio is not None and p is not None:
-        p_one = p / 2.0 if ratio < 1.0 else 1.0 - p / 2.0
+    uses = bool(r.game.get("uses_entanglement"))
+    p_one = one_sided_p(uses, comp, strong)
     lv = r.comparison.get("quantum_levels_vs_best_local") or {}
     bp = doc_hedge.get("bell_pair_value") or {}
     info = (doc_hedge.get("informativeness") or {}).get("train") or {}
@@ -164,10 +162,11 @@ def summarize(r) -> dict:
         "coin_variance": coins, "saved_constant": _share(saved["constant_hedge"], coins),
         "saved_classical": _share(saved["classical"], coins), "saved_quantum": _share(saved["quantum"], coins),
         "saved_oracle": _share(saved["oracle"], coins), "fitted_advantage": advantage,
-        "fitted_advantage_share": _share(advantage, coins), "uses_entanglement": bool(r.game.get("uses_entanglement")),
+        "fitted_advantage_share": _share(advantage, coins), "uses_entanglement": uses,
         "best_local": r.best_local, "variance_ratio": ratio,
         "variance_ratio_lo": ci[0] if ci else None, "variance_ratio_hi": ci[1] if ci else None,
-        "p_value": p, "p_one_sided": p_one,
+        "p_value": p, "p_one_sided": p_one, "strongest_local": strong.get("opponent"),
+        "variance_ratio_vs_strongest": strong.get("variance_ratio"),
         "variance_ratio_vs_classical": (r.comparison.get("quantum_vs_classical") or {}).get("variance_ratio"),
         "quantum_levels_ratio": lv.get("variance_ratio"),
         "memory_rule": ((getattr(r, "information", None) or {}).get("memory") or {}).get("name"),
@@ -182,6 +181,22 @@ def summarize(r) -> dict:
         thin = eq.iloc[::step]
         out["equity"] = {"time": [str(t) for t in thin.index], "quantum": thin["quantum"].tolist(),
                          "best_local": thin[r.best_local].tolist()}
+    return out
+
+
+def one_sided_p(uses_entanglement: bool, *comparisons: dict) -> float | None:
+    """One-sided p-value for "quantum has lower book variance than each opponent": the largest of the one-sided
+    p-values against best_local (chosen on training) and against the strongest local classical strategy on the test
+    window (an intersection-union test: it rejects only when every comparison does). 1 when the fitted quantum
+    strategy uses no entanglement: it is then a classical rule, and nothing it does is a quantum result."""
+    if not uses_entanglement:
+        return 1.0
+    out = 0.0
+    for c in comparisons:
+        ratio, p = c.get("variance_ratio"), c.get("variance_p_value")
+        if ratio is None or p is None:
+            return None
+        out = max(out, 1.0 if ratio == 1.0 else (p / 2.0 if ratio < 1.0 else 1.0 - p / 2.0))
     return out
 
 
@@ -244,17 +259,25 @@ def fdr(table, level: float = 0.05):
         reject, q, _, _ = multipletests(table.loc[ok, "p_one_sided"].astype(float).to_numpy(), alpha=level,
                                         method="fdr_bh")
         table.loc[ok, "q_value"] = q
-        table.loc[ok, "significant"] = reject & (table.loc[ok, "variance_ratio"].astype(float).to_numpy() < 1.0)
+        ran = table.loc[ok]
+        strongest = ran["variance_ratio_vs_strongest"] if "variance_ratio_vs_strongest" in ran else ran["variance_ratio"]
+        uses = ran["uses_entanglement"].fillna(False).astype(bool) if "uses_entanglement" in ran else True
+        table.loc[ok, "significant"] = (reject & (ran["variance_ratio"].astype(float).to_numpy() < 1.0)
+                                        & (strongest.astype(float).to_numpy() < 1.0) & np.asarray(uses))
     return table
 
 
 def ranking(table):
-    """Pairs that ran, best first: significant ones first, then the lowest variance ratio of quantum to the best
-    local classical strategy, then (where entanglement does not help at all) the smallest change of one input cell's
-    return correlation that would make it pay (``move_needed``, from the hedge game's "what it would take")."""
+    """Pairs that ran, best first: significant ones first, then pairs whose fitted quantum strategy uses
+    entanglement by the lowest variance ratio of quantum to the best local classical strategy, then (where entanglement
+    does not help at all: quantum is a classical rule there, so its ratio says nothing about entanglement) the
+    smallest change of one input cell's return correlation that would make it pay (``move_needed``, from the hedge
+    game's "what it would take")."""
     ran = table[table["error"].isna()] if "error" in table else table
-    return ran.sort_values(["significant", "variance_ratio", "q_value", "move_needed"],
-                           ascending=[False, True, True, True], na_position="last")
+    ran = ran.assign(_uses=ran["uses_entanglement"].fillna(False).astype(bool))
+    ran = ran.assign(_ratio=ran["variance_ratio"].where(ran["_uses"]))
+    return ran.sort_values(["significant", "_uses", "_ratio", "move_needed", "q_value"],
+                           ascending=[False, False, True, True, True], na_position="last").drop(columns=["_uses", "_ratio"])
 
 
 @dataclass

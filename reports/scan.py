@@ -18,13 +18,16 @@ def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
     """Tickers x tickers. Where some pair's quantum strategy differs from its opponent: quantum's variance ratio to
     the best local classical strategy (log colour scale centred on 1; blue = quantum lower; dots: significant after
     FDR). Where no pair uses entanglement at all, the ratio is 1 everywhere and says nothing: the map shows instead how
-    far each pair's co-movement is from where entanglement would pay (``move_needed``; lighter = closer). Pairs that
-    did not run are hatched grey."""
+    far each pair's co-movement is from where entanglement would pay (``move_needed``; lighter = closer). A pair whose
+    quantum strategy is a classical rule has no quantum ratio to show; pairs that did not run are hatched grey."""
     n = len(tickers)
     pos = {t: i for i, t in enumerate(tickers)}
-    ran = table[table["error"].isna()] if "error" in table else table
-    ratios = ran["variance_ratio"].astype(float)
+    ran = _ran(table)
+    uses = ran["uses_entanglement"].fillna(False).astype(bool) if "uses_entanglement" in ran else True
+    ratios = ran["variance_ratio"].astype(float).where(uses)
     informative = bool((ratios.notna() & (ratios != 1.0)).any())
+    if informative:
+        ran = ran[uses]
     column = "variance_ratio" if informative else "move_needed"
     m = np.full((n, n), np.nan)
     sig = np.zeros((n, n), dtype=bool)
@@ -61,10 +64,14 @@ def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
 def scan_distribution(table: pd.DataFrame):
     """Every pair's variance ratio (quantum / best local) with its paired 95% interval, sorted; filled markers are
     significant after Benjamini-Hochberg, the dashed line is no difference. When no pair uses entanglement (every
-    ratio 1), the distance of each pair from paying instead."""
-    ran = table[table["variance_ratio"].notna()].sort_values("variance_ratio")
+    ratio 1), the distance of each pair from paying instead. Only pairs that ran and whose quantum strategy uses
+    entanglement have a quantum ratio."""
+    ran = _ran(table)
+    if "uses_entanglement" in ran:
+        ran = ran[ran["uses_entanglement"].fillna(False).astype(bool)]
+    ran = ran[ran["variance_ratio"].notna()].sort_values("variance_ratio")
     if not (ran["variance_ratio"].astype(float) != 1.0).any() and "move_needed" in table:
-        return _distance_to_paying(table)
+        return _distance_to_paying(_ran(table))
     fig, ax = plt.subplots(figsize=(8.0, 4.0), dpi=110, layout="constrained")
     x = np.arange(len(ran))
     y = ran["variance_ratio"].astype(float).to_numpy()
@@ -83,6 +90,11 @@ def scan_distribution(table: pd.DataFrame):
     ax.grid(True, alpha=0.3, axis="y")
     ax.legend(loc="upper left", fontsize=8)
     return fig
+
+
+def _ran(table: pd.DataFrame) -> pd.DataFrame:
+    """The pairs that ran (failed pairs are counted and listed apart, never drawn)."""
+    return table[table["error"].isna()] if "error" in table else table
 
 
 def _distance_to_paying(table: pd.DataFrame):
@@ -128,12 +140,15 @@ def ranking_table(ranked: pd.DataFrame, grid: list[str], top: int = 30) -> pd.Da
     rows = {}
     for i, r in enumerate(ranked.head(top).to_dict("records"), 1):
         lo, hi = r.get("variance_ratio_lo"), r.get("variance_ratio_hi")
+        uses = bool(r.get("uses_entanglement"))
+        if not uses:  # quantum plays the classical rule there: its ratio is a classical comparison, not quantum's
+            lo = hi = None
         rows[str(i)] = {
             "pair": f"{r['a']}/{r['b']}", **{g: r.get(g) for g in grid}, "rounds": r.get("rounds"),
-            "best local": r.get("best_local"), "variance ratio": r.get("variance_ratio"),
+            "best local": r.get("best_local"), "variance ratio": r.get("variance_ratio") if uses else None,
             "95% CI": None if lo is None or lo != lo else f"[{lo:.3f}, {hi:.3f}]", "q": r.get("q_value"),
             "saved, classical": _pct(r.get("saved_classical")), "saved, quantum": _pct(r.get("saved_quantum")),
-            "entanglement": "yes" if r.get("uses_entanglement") else "no",
+            "entanglement": "yes" if uses else "no (classical rule)",
             "move needed": r.get("move_needed"), "memory rule": r.get("memory_rule"),
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
@@ -146,8 +161,11 @@ def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes,
     f = doc["fdr"]
     tickers = doc["universe"]["tickers"]
     table = ranking_table(ranked, list(doc["grid"]))
-    headline = (f"{doc['pairs']} pairs of {len(tickers)} tickers scanned; the fitted strategy uses entanglement in "
-                f"{doc['entanglement_used']}; quantum's test-window book variance is below the best local classical "
+    failed = len(doc["errors"])
+    ran = doc["pairs"] - failed if isinstance(doc.get("pairs"), int) else doc.get("pairs")
+    headline = (f"{doc['pairs']} pairs of {len(tickers)} tickers scanned, {ran} ran"
+                + (f" ({failed} could not run: listed below, not counted in any figure)" if failed else "")
+                + f"; the fitted strategy uses entanglement in {doc['entanglement_used']}; quantum's test-window book variance is below the best local classical "
                 f"strategy's in <b>{f['survivors']} of {f['tests']}</b> pairs after Benjamini-Hochberg at "
                 f"{f['level']:g}.")
     if f["survivors"] == 0:
@@ -166,7 +184,8 @@ def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes,
         "<h2>Ranking</h2>",
         "<p>Variance ratio: quantum's book variance over the best local classical strategy's (chosen on each pair's "
         "training window, memory rules included) on the test window, with its paired 95% HAC interval; q: the "
-        "Benjamini-Hochberg q-value of the one-sided test; saved: share of independent coins' book variance the "
+        "Benjamini-Hochberg q-value of the one-sided test (quantum must beat both the best local classical strategy "
+        "and the strongest one on the test window); saved: share of independent coins' book variance the "
         "fitted classical and quantum strategies save on the training window; move needed: where entanglement does not "
         "help at all, how far one input cell's return correlation would have to move for it to beat the best "
         "classical rule by 1% of book variance (smaller is closer).</p>",

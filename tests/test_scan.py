@@ -282,3 +282,46 @@ def test_a_yahoo_universe_through_the_real_loader(tmp_path, monkeypatch):
     assert sorted(result.table["a"] + "/" + result.table["b"]) == ["QQQ/IWM", "SPY/IWM", "SPY/QQQ"]
     assert result.table["error"].isna().all() and result.doc["universe"]["tickers"] == ["SPY", "QQQ", "IWM"]
     assert (result.table["rounds"] > 1000).all()
+
+
+def test_a_classical_win_is_never_a_quantum_discovery():
+    """The issue's pair: quantum (there the classical rule) beat best_local with ratio 0.946 [0.921, 0.972], p 0.004,
+    and was ranked first as significant. Without entanglement its p-value is 1, whatever the ratio."""
+    beaten = {"opponent": "classical_levels", "variance_ratio": 0.946, "variance_p_value": 0.004}
+    assert scan.one_sided_p(False, beaten, beaten) == 1.0
+    assert scan.one_sided_p(True, beaten, beaten) == pytest.approx(0.002)
+    # against every local classical strategy: the larger one-sided p of the two comparisons (intersection-union)
+    lost = {"opponent": "memory", "variance_ratio": 1.01, "variance_p_value": 0.5}
+    assert scan.one_sided_p(True, beaten, lost) == pytest.approx(0.75)
+    rows = [{"p_one_sided": 1e-6, "variance_ratio": 0.946, "variance_ratio_vs_strongest": 0.946,
+             "uses_entanglement": uses} for uses in (False, True)]
+    rows.append({"p_one_sided": 1e-6, "variance_ratio": 0.946, "variance_ratio_vs_strongest": 1.02,
+                 "uses_entanglement": True})
+    table = scan.fdr(pd.DataFrame(rows))
+    assert table["significant"].tolist() == [False, True, False]
+
+
+def test_the_ranking_puts_pairs_without_entanglement_after_those_with_it():
+    table = pd.DataFrame([
+        {"a": "A", "b": "B", "significant": False, "uses_entanglement": False, "variance_ratio": 0.9, "q_value": 0.5,
+         "move_needed": 0.3, "error": None},
+        {"a": "A", "b": "C", "significant": False, "uses_entanglement": True, "variance_ratio": 0.99, "q_value": 0.4,
+         "move_needed": None, "error": None},
+        {"a": "B", "b": "C", "significant": False, "uses_entanglement": False, "variance_ratio": 1.0, "q_value": 1.0,
+         "move_needed": 0.1, "error": None}])
+    ranked = scan.ranking(table)
+    assert [f"{a}/{b}" for a, b in zip(ranked["a"], ranked["b"])] == ["A/C", "B/C", "A/B"]  # then by move_needed
+    from reports.scan import ranking_table
+
+    shown = ranking_table(ranked, [])
+    assert shown["variance ratio"].isna().tolist() == [False, True, True]  # no ratio shown for a classical rule
+
+
+def test_a_default_scan_of_the_shipped_panel_ranks_by_a_figure_that_varies(tmp_path):
+    """With the purely local default indicator every pair has a distance to paying (move_needed), and it varies."""
+    u = data.sample_universe("pypfopt", ["JPM", "BAC", "GM", "T", "AMZN"])
+    res = scan.run_scan(u, workers=0, out=tmp_path / "s", progress=False)
+    ran = res.ranking
+    assert len(ran) == 10 and ran["move_needed"].notna().all()
+    assert ran["move_needed"].std() > 0.02
+    assert list(ran["move_needed"]) == sorted(ran["move_needed"])  # nothing uses entanglement: ranked by distance
