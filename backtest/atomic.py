@@ -9,13 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from data.atomic import atomic_file, umask as _umask  # the one atomic file writer (data's cache uses it too)
+
 from .errors import BacktestError
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+__all__ = ["atomic_dir", "atomic_file", "check_writable"]
 
 
 def check_writable(path: str | Path, option: str, *, overwrite: bool = False) -> Path:
@@ -34,22 +32,6 @@ def check_writable(path: str | Path, option: str, *, overwrite: bool = False) ->
     except OSError as exc:
         raise BacktestError(f"{option} {path}: cannot write in {parent} ({exc.strerror or exc})") from None
     return path
-
-
-@contextmanager
-def atomic_file(path: str | Path, mode: str = "w") -> Iterator:
-    """Open a temp file beside ``path``; on success rename it over ``path``, on error remove it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the permissions the user asked for
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @contextmanager

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from .align import DEFAULT_MIN_ROWS
+from .atomic import atomic_file
 from .errors import DataError
 from .files import TickerSeries, build_market, check_clock, ohlcv_series, parse_timestamps
 from .market import MarketData
@@ -113,15 +113,8 @@ def _long_format(frame: pd.DataFrame, tickers: list[str], what: str) -> pd.DataF
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as fh:
+        frame.to_csv(fh, index=False)
 
 
 def _from_long(long: pd.DataFrame, tickers: list[str], where: str, tz: str) -> dict[str, TickerSeries]:

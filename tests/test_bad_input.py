@@ -36,7 +36,7 @@ def _one_line_exit_2(res: subprocess.CompletedProcess, message: str) -> None:
     (["backtest", "--rounds", "1e24"], "cannot finish: at most 1e+11"),
     (["backtest", "--rounds", "2000", "--latency", "1000000000"], "latency (1000000000 bars)"),
     (["backtest", "--sample", "jpm_bac", "--latency", "100000"], "too long for the data"),
-    (["backtest", "--sample", "jpm_bac", "--rounds", "5000"], "--rounds sets the length of a synthetic run"),
+    (["backtest", "--sample", "jpm_bac", "--rounds", "5000"], "rounds (--rounds) sets the length of a synthetic run"),
     (["backtest", "--sample", "jpm_bac", "--strategies", "quantum,regime_oracle"], "needs a synthetic source"),
     (["game", "--device", "FakeSherbrooke", "--visibility", "0.9"], "brings its own noise"),
     (["game", "--qubits", "1,2"], "give device too (--device NAME)"),
@@ -262,3 +262,75 @@ def test_report_columns_keep_one_number_format():
     page = _table(pd.DataFrame({"variance": [22_400.0, 0.5, None], "p": [3e-5, 2e-7, 1e-4]}, index=list("abc")))
     assert "22,400.0" in page and "0.5" in page and "e+04" not in page  # one fixed format, thousands separated
     assert "3e-05" in page and "<td>—</td>" in page  # tiny values keep their digits; undefined is one dash
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rounds": 5000}, "rounds (--rounds) sets the length of a synthetic run"),
+    ({"strategies": ["quantum", "regime_oracle"]}, "strategy regime_oracle needs a synthetic source"),
+])
+def test_real_data_options_the_cli_refuses_are_refused_in_python_with_the_same_message(kwargs, message, tmp_path):
+    """One check, in the engine: run_backtest on real data used to ignore rounds and drop regime_oracle silently."""
+    import data
+    from backtest import BacktestError, run_backtest
+
+    with pytest.raises(BacktestError, match=__import__("re").escape(message)):
+        run_backtest(data.load_sample("jpm_bac"), **kwargs)
+
+
+def test_strategies_as_one_string_is_names_not_letters():
+    from backtest import run_backtest
+
+    r = run_backtest("signals", rounds=3000, strategies="classical,quantum", progress=False)
+    assert r.strategies == ["uncoordinated", "classical", "quantum", "oracle"]
+
+
+def test_one_atomic_writer_and_it_follows_the_umask(tmp_path):
+    """The Yahoo cache wrote its files 0600 through a second copy of the writer; there is one writer now."""
+    import os
+    import stat
+
+    import pandas as pd
+
+    import backtest.atomic
+    import data.atomic
+    from data import yahoo
+
+    assert backtest.atomic.atomic_file is data.atomic.atomic_file
+    old = os.umask(0o022)
+    try:
+        yahoo._write_atomic(pd.DataFrame({"a": [1]}), tmp_path / "c.csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "c.csv").st_mode) == 0o644
+
+
+def test_the_schema_number_is_the_same_in_code_and_readme():
+    import re
+
+    from backtest.result import SCHEMA
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    said = set(re.findall(r"`metrics.json` \(schema (\d+)", readme)) | set(re.findall(r'\{"schema": (\d+)', readme))
+    assert said == {str(SCHEMA)}, said
+
+
+def test_no_p_value_is_zero_in_metrics_json():
+    """A p-value that underflows is stored as the smallest normal double, not 0 (the default run had McNemar and
+    Sharpe p-values of exactly 0.0)."""
+    from backtest import run_backtest
+
+    doc = run_backtest("signals", rounds=200_000, seed=0, progress=False).to_dict()
+    found = []
+
+    def walk(v, key=""):
+        if isinstance(v, dict):
+            for k, w in v.items():
+                walk(w, k)
+        elif isinstance(v, list):
+            for w in v:
+                walk(w, key)
+        elif key.endswith("p_value") and isinstance(v, float):
+            found.append(v)
+
+    walk(doc)
+    assert found and min(found) > 0.0
