@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"runs": out, "figure": str(figure)}, indent=2))
         return 0
     with __import__("pandas").option_context("display.width", 200, "display.max_columns", 20):
-        print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        print(table.to_string(float_format=lambda v: f"{v:.4f}", na_rep="—"))
     for run, (doc, _) in loaded.items():
         print(f"{run}: {doc['verdict']}")
     print(f"figure: {figure}")

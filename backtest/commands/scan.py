@@ -89,7 +89,7 @@ def render(doc: dict, ranked) -> str:
              f"{f['survivors']} of {f['tests']}"]
     cols = [c for c in ("a", "b", *doc["grid"], "best_local", "variance_ratio", "variance_ratio_lo", "variance_ratio_hi",
                         "q_value", "fitted_advantage_share", "uses_entanglement", "move_needed") if c in ranked]
-    lines.append(ranked[cols].head(15).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    lines.append(ranked[cols].head(15).to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—"))
     if f["survivors"] == 0:
         lines.append("no pair shows a quantum advantage that survives the false-discovery control")
     return "\n".join(lines)

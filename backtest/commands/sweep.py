@@ -255,7 +255,7 @@ def _print(table, names: list[str], cross: dict) -> None:
     show = table[table.strategy.isin(["uncoordinated", "always_hedge", "classical", "quantum", "oracle"])]
     with pd.option_context("display.width", 200, "display.max_rows", 200):
         print(show[[*names, "strategy", "pnl_var", "variance_share", "hedged_rate", "win_rate", "advantage"]]
-              .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+              .to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="—"))
     for label, c in cross.items():
         where = "" if label == "all" else f" ({label})"
         for metric, info in c.items():
