@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from backtest.result import SCHEMA
 from tests.conftest import ROOT, shared_file
 
 SMALL = ["--rounds", "6000", "--seed", "3"]
@@ -56,7 +57,7 @@ def test_backtest_writes_every_file_with_the_schema(two_runs):
     for key in ("schema", "qcoord_version", "created", "seed", "n_rounds", "n_train", "source", "game", "strategies",
                 "comparison", "best_local", "hedge", "drift", "periods", "config"):
         assert key in doc
-    assert doc["schema"] == 2 and doc["n_rounds"] == 6000 and doc["seed"] == 3
+    assert doc["schema"] == SCHEMA and doc["n_rounds"] == 6000 and doc["seed"] == 3
     for key in ("kind", "tickers", "start", "end", "periods_per_year"):
         assert key in doc["source"]
     for key in ("kind", "table", "unit", "rule", "p_xy", "classical_value", "quantum_value", "advantage", "constant_rule"):
@@ -128,7 +129,7 @@ def test_config_reproduces_the_run_bit_for_bit(two_runs):
 def test_json_output_and_no_progress_bar_without_a_terminal(tmp_path):
     res = qcoord("backtest", *SMALL, "--json", "--out", "r", cwd=tmp_path)
     assert res.returncode == 0
-    assert json.loads(res.stdout)["schema"] == 2
+    assert json.loads(res.stdout)["schema"] == SCHEMA
     assert res.stderr == ""  # stderr is not a terminal here: no progress bar
 
 
@@ -136,7 +137,7 @@ def test_json_output_and_no_progress_bar_without_a_terminal(tmp_path):
 def test_summary_prints_indicators_and_fitted_thresholds(tmp_path):
     res = qcoord("backtest", "--sample", "jpm_bac", "--seed", "1", "--out", "r", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert re.search(r"A: rolling_correlation\(window=60, target=0.5, threshold=-?0\.\d+", res.stdout)
+    assert re.search(r"A: return_shock\(window=60, target=0.5, threshold=-?\d\.\d+", res.stdout)
     assert "partner latency 1 bar" in res.stdout
     cfg = (tmp_path / "r" / "config.toml").read_text()
     assert "[fitted.indicator_A]" in cfg and "threshold = " in cfg

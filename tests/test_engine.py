@@ -214,9 +214,11 @@ def test_real_daily_pairs(files):
     md = data.load_csv([shared_file(f) for f in files])
     r = run_backtest(md, seed=0)
     assert r.periods_per_year == 252 and r.n_rounds > 2000
-    assert r.indicators["A"]["name"] == "rolling_correlation" and r.indicators["A"]["threshold"] is not None
+    # the real-data default is local: each server reads its own stock, so the bits differ in some rounds
+    assert r.indicators["A"]["name"] == "return_shock" and r.indicators["A"]["threshold"] is not None
     p = np.asarray(r.game["p_xy"])
     assert p.sum() == pytest.approx(1.0) and abs(p[1].sum() - 0.5) < 0.02  # target P(x=1) = 0.5 on training
+    assert p[0, 1] + p[1, 0] > 0.1
     doc = r.to_dict()
     assert doc["game"]["classical_value"] <= doc["game"]["quantum_value"]
     assert isinstance(doc["verdict"], str) and doc["verdict"]
@@ -229,9 +231,9 @@ def test_real_minute_bars_and_a_no_advantage_case():
         md = data.load_csv(files, session="regular")
     r = run_backtest(md, seed=0)
     assert r.periods_per_year == pytest.approx(390 * 252, rel=0.01) and r.n_rounds > 2000
-    # indicators that rarely fire (10% each, almost never together: p11 = 0.007 on training) leave no
-    # quantum advantage, since the classical rule already wins 1 - min p(x,y) = 0.993; the run must say so
-    skewed = run_backtest(md, seed=0, indicator_params={"window": 30, "target": 0.1})
+    # indicators that rarely fire (5% each, almost never together: p11 = 0.009 on training) leave no
+    # quantum advantage, since the classical rule already wins 1 - min p(x,y) = 0.991; the run must say so
+    skewed = run_backtest(md, seed=0, indicator_params={"window": 30, "target": 0.05})
     assert min(min(row) for row in skewed.game["p_xy"]) < 0.01
     assert not skewed.game["uses_entanglement"] and skewed.game["advantage"] == 0.0
     assert "help" in skewed.verdict() and "Quantum against" not in skewed.verdict()
