@@ -1,0 +1,147 @@
+"""Every command and Python example in README (and docs/*.md, where present) runs, as written, so that none can
+drift from the code.
+
+Python blocks run in order in one namespace per document, in a scratch folder; ``qcoord`` lines of bash blocks run
+as subprocesses there. Long runs are shortened (rounds to a few thousand, a scan to three tickers): the example's
+options and code paths are unchanged, only its size. Files an example names are made first (a past run's folder,
+K x K matrices, a folder of price files, the 2013 quote bars from ../shared/data). A command that cannot run on a
+test machine is listed in ``NOT_RUN`` with the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_DATA
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+NOT_RUN = {
+    "--scheduler tcp://10.0.0.5:8786": "an example address of a cluster of the reader's own",
+}
+SHARED = {  # files examples name -> the shared real data they stand for
+    "BAC_minute_quotes.csv": "BAC_minute_quotes_2013-10-04_2013-10-11.csv",
+    "SPY_minute_quotes.csv": "SPY_minute_quotes_2013-10-04_2013-10-11.csv",
+    "BAC_minute.csv": "BAC_minute_2013-10-04_2013-10-11.csv",
+    "SPY_minute.csv": "SPY_minute_2013-10-04_2013-10-11.csv",
+    "prices/BAC.csv": "BAC_daily.csv",
+    "prices/AIG.csv": "AIG_daily.csv",
+    "prices/SPY.csv": "SPY_daily.csv",
+}
+
+
+def blocks(path: Path, lang: str) -> list[tuple[int, str]]:
+    """(line, code) of every fenced block of ``lang`` in a markdown file."""
+    text = path.read_text()
+    return [(text[: m.start()].count("\n") + 1, m.group(1))
+            for m in re.finditer(rf"```{lang}\n(.*?)```", text, re.S)]
+
+
+def commands(path: Path) -> list[tuple[int, str]]:
+    """``qcoord`` command lines of the bash blocks (continuations joined, comments dropped)."""
+    out = []
+    for line, code in blocks(path, "bash"):
+        for cmd in re.sub(r"\\\n\s*", " ", code).splitlines():
+            cmd = re.sub(r"\s+#.*$", "", cmd).strip()
+            if cmd.startswith("qcoord "):
+                out.append((line, cmd))
+    return out
+
+
+def shortened_command(cmd: str) -> str:
+    cmd = re.sub(r"--rounds \d+", "--rounds 5000", cmd)
+    synthetic = not any(k in cmd for k in ("--sample", "--csv", "--yahoo", "--config"))
+    if cmd.startswith(("qcoord backtest", "qcoord sweep")) and synthetic and "--rounds" not in cmd:
+        cmd += " --rounds 5000"
+    if cmd.startswith("qcoord scan") and "--sample pypfopt" in cmd and "--tickers" not in cmd:
+        cmd += " --tickers JPM BAC GM --workers 0"
+    return cmd
+
+
+def shortened_python(code: str) -> str:
+    code = re.sub(r"rounds=\d[\d_]*", "rounds=20_000", code)
+    return re.sub(r'"rounds": \d[\d_]*', '"rounds": 20_000', code)
+
+
+def _materials(folder: Path) -> None:
+    """The files the examples name."""
+    (folder / "p.csv").write_text("0.2,0.1,0\n0.1,0.2,0.1\n0,0.1,0.2\n")
+    (folder / "w.csv").write_text("1,1,-1\n1,-1,-1\n-1,-1,-1\n")
+    (folder / "prices").mkdir()
+    (folder / "sectors.csv").write_text("ticker,sector\nBAC,banks\nAIG,banks\nSPY,index\n")
+    for name, source in SHARED.items():
+        if (SHARED_DATA / source).exists():
+            shutil.copy(SHARED_DATA / source, folder / name)
+    # a past run to repeat (README: RunConfig.from_toml("runs/X/config.toml"))
+    res = subprocess.run(["qcoord", "backtest", "--rounds", "2000", "--out", "runs/X"], cwd=folder,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    # a user's module of indicators (README: "mymodule:momentum_split", "mymodule:direction")
+    defs = ["import numpy as np"]
+    for path in DOCS:
+        for _, code in blocks(path, "python"):
+            tree = ast.parse(code)
+            funcs = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+            for node in tree.body:
+                attrs = isinstance(node, ast.Assign) and all(
+                    isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id in funcs
+                    for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t]))
+                if isinstance(node, ast.FunctionDef) or attrs:
+                    defs.append(ast.get_source_segment(code, node))
+    (folder / "mymodule.py").write_text("\n\n".join(defs) + "\n")
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("docs")
+    _materials(folder)
+    return folder
+
+
+def _ids(items):
+    return [f"{p.name}:{line}" for p, line, _ in items]
+
+
+PYTHON = [(p, line, code) for p in DOCS for line, code in blocks(p, "python")]
+COMMANDS = [(p, line, cmd) for p in DOCS for line, cmd in commands(p)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", DOCS, ids=[p.name for p in DOCS])
+def test_python_examples_run(doc, scratch, monkeypatch):
+    monkeypatch.chdir(scratch)
+    monkeypatch.syspath_prepend(str(scratch))
+    namespace: dict = {"__name__": "__docs__"}
+    for line, code in blocks(doc, "python"):
+        try:
+            exec(compile(shortened_python(code), f"{doc.name}:{line}", "exec"), namespace)  # noqa: S102
+        except Exception as exc:  # noqa: BLE001 - the example's line is the useful part of the report
+            pytest.fail(f"{doc.name} line {line}: {type(exc).__name__}: {exc}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc, line, cmd", COMMANDS, ids=_ids(COMMANDS))
+def test_commands_run(doc, line, cmd, scratch):
+    skip = next((why for key, why in NOT_RUN.items() if key in cmd), None)
+    if skip:
+        pytest.skip(f"{doc.name} line {line} is not run: {skip}")
+    if any(name in cmd for name in SHARED) and not all((scratch / n).exists() for n in SHARED if n in cmd):
+        pytest.skip(f"{doc.name} line {line} needs ../shared/data (real data, development machines only)")
+    res = subprocess.run(shortened_command(cmd), shell=True, cwd=scratch, capture_output=True, text=True,
+                         timeout=900)
+    assert res.returncode == 0, f"{doc.name} line {line}: {cmd}\n{res.stderr[-2000:]}"
+
+
+def test_the_runner_finds_the_examples():
+    """The extraction itself: README's blocks are found, continuation lines joined, comments dropped."""
+    found = [cmd for p, _, cmd in COMMANDS if p.name == "README.md"]
+    assert "qcoord game --chained 3" in found
+    assert any(c.startswith("qcoord game --p-xy 0.4,0.1,0.1,0.4") and c.endswith("--seed 1 --json") for c in found)
+    assert len([1 for p, _, _ in PYTHON if p.name == "README.md"]) >= 4
+    assert shortened_command("qcoord sweep loss=0,0.1 --rounds 100000 --out d") == "qcoord sweep loss=0,0.1 --rounds 5000 --out d"
