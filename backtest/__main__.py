@@ -1,4 +1,4 @@
-"""``python -m backtest`` runs the ``qcoord`` command line."""
+"""``python -m qcoord.backtest`` runs the ``qcoord`` command line (as ``python -m qcoord`` does)."""
 
 import sys
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from data.atomic import atomic_file, umask as _umask  # the one atomic file writer (data's cache uses it too)
+from ..data.atomic import atomic_file, umask as _umask  # the one atomic file writer (data's cache uses it too)
 
 from .errors import BacktestError
 

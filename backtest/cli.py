@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _package_errors() -> tuple[type[BaseException], ...]:
-    from data import DataError
-    from strategies import StrategyError
+    from ..data import DataError
+    from ..strategies import StrategyError
 
     from .errors import BacktestError
 

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from strategies import Noise
+from ..strategies import Noise
 
 from .errors import BacktestError
 from .fills import FILL_MODELS, FillModel, make_fill
@@ -152,7 +152,7 @@ class GameSettings:
 
     def build(self):
         """A strategies.Game, or None for the calibrated hedge game."""
-        from strategies import Game
+        from ..strategies import Game
 
         return None if self.kind == "hedge" else Game(beta=self.beta, rule=self.rule)
 
@@ -396,16 +396,16 @@ class Given:
 def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunConfig, Given]:
     """The run's configuration: ``config`` (default: every default) with ``overrides`` by option name, and the
     Python objects given among them (``noise=Noise(...)``, ``fill=QueueFill(...)``, ``game=Game(...)``...)."""
-    from strategies import Game, Strategy
+    from ..strategies import Game, Strategy
 
     cfg = config if config is not None else RunConfig()
     if not isinstance(cfg, RunConfig):
-        raise BacktestError(f"config must be a backtest.RunConfig, got {type(cfg).__name__}")
+        raise BacktestError(f"config must be a qcoord.RunConfig, got {type(cfg).__name__}")
     given, plain = Given(), {}
     for key, value in overrides.items():
         if key == "noise" and value is not None:
             if not isinstance(value, Noise):
-                raise BacktestError(f"noise must be a strategies.Noise, got {value!r}")
+                raise BacktestError(f"noise must be a qcoord.Noise, got {value!r}")
             given.noise, cfg = value, replace(cfg, noise=NoiseSection(**_frozen(values_of(value))))
         elif key == "fill" and not isinstance(value, str):
             if not isinstance(value, FillModel):
@@ -418,7 +418,7 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
             given.supply, cfg = value, replace(cfg, supply=section)
         elif key == "game" and not isinstance(value, str):
             if value is not None and not isinstance(value, Game):
-                raise BacktestError(f"game must be 'hedge', 'paper' or a strategies.Game, got {value!r}")
+                raise BacktestError(f"game must be 'hedge', 'paper' or a qcoord.Game, got {value!r}")
             given.game = value
         elif key == "strategies":
             names = []

@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from data import MarketData, SyntheticPair
-from data.frequency import TRADING_DAYS
-from strategies import Game, Noise, Strategy
+from ..data import MarketData, SyntheticPair
+from ..data.frequency import TRADING_DAYS
+from ..strategies import Game, Noise, Strategy
 
 from . import __version__, streams
 from .book import Book
@@ -379,7 +379,7 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
     exposure = plan.fill.game_exposure(test_prices, minutes_per_round(feed))
     backend, device = run.backend, None
     if run.device:  # every quantum player plays on the device, with directions fitted to the pair it prepares
-        from strategies.devices import device as device_named
+        from ..strategies.devices import device as device_named
 
         device, backend = device_named(run.device, tuple(run.qubits) if run.qubits else None), "aer"
     fit_noise = plan.noise

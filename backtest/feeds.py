@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from data import MarketData, SyntheticPair
+from ..data import MarketData, SyntheticPair
 
 from .errors import BacktestError
 from .indicators import Indicator, QuantileBins, ThresholdIndicator, as_bits, evaluate

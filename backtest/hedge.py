@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strategies import Game, Noise, best_constant, classical_optimum, quantum_lower_bound
+from ..strategies import Game, Noise, best_constant, classical_optimum, quantum_lower_bound
 
 from . import kernels
 from .stats import Z95, format_p, wilson_ci

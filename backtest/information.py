@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from strategies import Noise, classical_optimum, solve
-from strategies.classical import rule_name
+from ..strategies import Noise, classical_optimum, solve
+from ..strategies.classical import rule_name
 
 from .hedge import CellSums, HedgeCalibration
 from .memory import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
@@ -166,8 +166,8 @@ def fit_information(train: InfoTraining | None, exposure: float, noise: Noise, d
 
 def _tsirelson(sol) -> float | None:
     """The K x K game's bound for any entangled state (SDP; None without cvxpy or when it fails)."""
-    from strategies import StrategyError
-    from strategies.solver import tsirelson_sdp
+    from ..strategies import StrategyError
+    from ..strategies.solver import tsirelson_sdp
 
     try:
         return tsirelson_sdp(sol.game, sol.p_xy)

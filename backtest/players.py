@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strategies import (
+from ..strategies import (
     Game,
     Noise,
     Solution,

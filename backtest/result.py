@@ -441,7 +441,7 @@ class Result:
         variance and Sharpe, and quantum's variance ratio to the best local classical strategy with its paired
         95% interval (``backtest.periods``)."""
         if getattr(self, "_periods", None) is None:
-            from data.frequency import is_intraday
+            from ..data.frequency import is_intraday
 
             from .periods import period_table
 

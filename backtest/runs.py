@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-import reports
+from .. import reports
 
 from .config import RunConfig, toml_value
 from .atomic import atomic_dir

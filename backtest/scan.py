@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data import DataError, Universe
+from ..data import DataError, Universe
 
 from . import streams
 from .atomic import atomic_file
@@ -294,7 +294,7 @@ class ScanResult:
     def write(self, out: str | Path) -> Path:
         """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, each written
         atomically into ``out``."""
-        import reports
+        from .. import reports
 
         out = Path(out)
         with atomic_file(out / "scan.csv") as fh:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import data
-from data import MarketData, SyntheticPair
+from .. import data
+from ..data import MarketData, SyntheticPair
 
 from .errors import BacktestError
 from .options import check_ranges, option

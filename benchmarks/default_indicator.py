@@ -14,20 +14,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CANDIDATES = ("return_shock", "volatility_burst", "momentum", "rolling_correlation")
 
 
 def measure(indicator: str, tickers=None) -> dict:
-    import data
-    from backtest import BacktestError, run_backtest
-    from backtest.scan import summarize
+    from qcoord import data
+    from qcoord.backtest import BacktestError, run_backtest
+    from qcoord.backtest.scan import summarize
 
     u = data.sample_universe("pypfopt", tickers)
     agree, corr, move, errors = [], [], [], 0

@@ -55,7 +55,7 @@ def naive(n: int) -> None:
     from qiskit import QuantumCircuit
     from qiskit_aer import AerSimulator
 
-    from strategies import textbook_angles
+    from qcoord.strategies import textbook_angles
 
     angles = textbook_angles("hedge")
     sim = AerSimulator()
@@ -73,7 +73,7 @@ def naive(n: int) -> None:
 
 def quantum_path(backend: str, n: int):
     """Sampling only: the strategy is solved and the n inputs drawn before any clock starts."""
-    from strategies import Game, independent, solve
+    from qcoord.strategies import Game, independent, solve
 
     strategy = solve(Game(), independent(0.5, 0.5)).quantum_strategy(backend=backend)
     x, y = _inputs(n, 2)
@@ -81,7 +81,7 @@ def quantum_path(backend: str, n: int):
 
 
 def backtest(n: int, fill: str) -> None:
-    from backtest import run_backtest
+    from qcoord.backtest import run_backtest
 
     run_backtest("signals", rounds=n, seed=1, fill=fill, progress=False)
 
@@ -94,9 +94,9 @@ def scan_rates(n_pairs: int) -> dict:
     import itertools
     import tempfile
 
-    import data
-    from backtest import cluster, scan
-    from backtest.config import RunConfig
+    from qcoord import data
+    from qcoord.backtest import cluster, scan
+    from qcoord.backtest.config import RunConfig
 
     u = data.sample_universe("pypfopt")
     pairs = list(itertools.combinations(u.tickers, 2))
@@ -127,7 +127,7 @@ def scan_rates(n_pairs: int) -> dict:
 
 def peak_rss_mb(n: int) -> float:
     """Peak resident memory (MB) of a fresh process running an n-round backtest."""
-    code = ("import resource, sys\nfrom backtest import run_backtest\n"
+    code = ("import resource, sys\nfrom qcoord.backtest import run_backtest\n"
             f"run_backtest('signals', rounds={n}, seed=1, progress=False)\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

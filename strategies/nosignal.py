@@ -141,7 +141,7 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
             rng: np.random.Generator | None = None) -> None:
     """Refuse (``SignallingError``) a strategy that could signal or exceeds quantum correlations; see the module."""
     if not isinstance(strategy, Strategy):
-        raise StrategyError(f"strategy {name!r} must be a strategies.Strategy, got {type(strategy).__name__}")
+        raise StrategyError(f"strategy {name!r} must be a qcoord.Strategy, got {type(strategy).__name__}")
     if type(strategy).play is not Strategy.play:
         raise SignallingError(f"strategy {name!r} replaces Strategy.play; strategies play through the engine's flow")
     tables = [isinstance(r, LocalRule) and type(r).setting is LocalRule.setting and type(r).output is LocalRule.output

@@ -52,7 +52,9 @@ def sample_table(table: np.ndarray, setting_a: np.ndarray, setting_b: np.ndarray
 
 # -- resources ----------------------------------------------------------------------------------
 def _builtin(cls) -> bool:
-    return cls.__module__.split(".")[0] == __name__.split(".")[0]
+    """Defined in this package (``qcoord.strategies``)."""
+    package = __name__.rsplit(".", 1)[0]
+    return cls.__module__ == package or cls.__module__.startswith(package + ".")
 
 
 class Resource(ABC):

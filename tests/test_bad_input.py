@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backtest.runs import new_run_dir
+from qcoord.backtest.runs import new_run_dir
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "samples" / "pypfopt_adjclose_panel_1990-2024.csv"
 
@@ -103,9 +103,9 @@ def test_a_failing_custom_indicator_is_named_in_one_line(tmp_path):
 def test_default_run_names_skip_taken_folders_and_never_replace_one(tmp_path, monkeypatch):
     """Two runs started in the same second: the suffix differs, a taken name is skipped, and a folder that appears
     while a run is written is never replaced (the run fails, nothing is lost)."""
-    import backtest.runs as runs
-    from backtest import BacktestError
-    from backtest.atomic import atomic_dir
+    import qcoord.backtest.runs as runs
+    from qcoord.backtest import BacktestError
+    from qcoord.backtest.atomic import atomic_dir
 
     draws = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
     monkeypatch.setattr(runs.secrets, "token_hex", lambda n: next(draws))
@@ -128,7 +128,7 @@ def test_unset_t2_means_limited_by_t1(tmp_path):
     sweep = qcoord("sweep", "t2=1e-5,5e-5", "--t1", "1e-4", "--storage-time", "1e-5", "--rounds", "2000",
                    "--out", "sw", cwd=tmp_path)
     assert sweep.returncode == 0, sweep.stderr
-    from strategies import Noise
+    from qcoord.strategies import Noise
 
     assert Noise(t1=1e-4).t2 == pytest.approx(2e-4) and Noise().t2 == float("inf")
 
@@ -204,10 +204,10 @@ def test_a_sweep_with_other_options_does_not_replace_a_sweep(tmp_path):
 
 
 def test_p_values_and_dates_read_as_people_write_them():
-    import data
-    from backtest import run_backtest
-    from backtest.stats import format_p
-    from reports.tables import pvalue
+    from qcoord import data
+    from qcoord.backtest import run_backtest
+    from qcoord.backtest.stats import format_p
+    from qcoord.reports.tables import pvalue
 
     assert format_p(0.0) == "p < 1e-300" and format_p(0.0342) == "p = 0.034" and pvalue(1e-320) == "< 1e-300"
     doc = run_backtest(data.load_sample("jpm_bac"), indicators="volatility_burst").to_dict()
@@ -236,19 +236,19 @@ def test_game_rounds_are_bounded(tmp_path):
      "bars of history"),
     ({"rounds": 20_000, "indicator_params": {"window": 10}}, "takes --flip"),
     ({"rounds": 20_000, "game": "nonsense"}, "game: 'nonsense' is not one of hedge, paper"),
-    ({"rounds": 20_000, "game": 3}, "game must be 'hedge', 'paper' or a strategies.Game"),
+    ({"rounds": 20_000, "game": 3}, "game must be 'hedge', 'paper' or a qcoord.Game"),
     ({"rounds": 20_000, "risk_aversion": -1.0}, "risk_aversion: -1.0 is out of range (0, inf)"),
 ])
 def test_the_python_api_refuses_the_same_inputs(kwargs, message):
     """The same checks guard run_backtest itself, before anything is allocated."""
-    from backtest import BacktestError, run_backtest
+    from qcoord.backtest import BacktestError, run_backtest
 
     with pytest.raises(BacktestError, match=__import__("re").escape(message)):
         run_backtest("signals", **kwargs)
 
 
 def test_the_python_api_refuses_a_huge_memory():
-    from backtest import BacktestError, BellPairSupply
+    from qcoord.backtest import BacktestError, BellPairSupply
 
     with pytest.raises(BacktestError, match="memory_slots must be a whole number in 1..1e"):
         BellPairSupply(100.0, 1000.0, 10**12)
@@ -257,7 +257,7 @@ def test_the_python_api_refuses_a_huge_memory():
 def test_report_columns_keep_one_number_format():
     import pandas as pd
 
-    from reports.html import _table
+    from qcoord.reports.html import _table
 
     page = _table(pd.DataFrame({"variance": [22_400.0, 0.5, None], "p": [3e-5, 2e-7, 1e-4]}, index=list("abc")))
     assert "22,400.0" in page and "0.5" in page and "e+04" not in page  # one fixed format, thousands separated
@@ -270,15 +270,15 @@ def test_report_columns_keep_one_number_format():
 ])
 def test_real_data_options_the_cli_refuses_are_refused_in_python_with_the_same_message(kwargs, message, tmp_path):
     """One check, in the engine: run_backtest on real data used to ignore rounds and drop regime_oracle silently."""
-    import data
-    from backtest import BacktestError, run_backtest
+    from qcoord import data
+    from qcoord.backtest import BacktestError, run_backtest
 
     with pytest.raises(BacktestError, match=__import__("re").escape(message)):
         run_backtest(data.load_sample("jpm_bac"), **kwargs)
 
 
 def test_strategies_as_one_string_is_names_not_letters():
-    from backtest import run_backtest
+    from qcoord.backtest import run_backtest
 
     r = run_backtest("signals", rounds=3000, strategies="classical,quantum", progress=False)
     assert r.strategies == ["uncoordinated", "classical", "quantum", "oracle"]
@@ -291,11 +291,11 @@ def test_one_atomic_writer_and_it_follows_the_umask(tmp_path):
 
     import pandas as pd
 
-    import backtest.atomic
-    import data.atomic
-    from data import yahoo
+    import qcoord.backtest.atomic
+    import qcoord.data.atomic
+    from qcoord.data import yahoo
 
-    assert backtest.atomic.atomic_file is data.atomic.atomic_file
+    assert qcoord.backtest.atomic.atomic_file is qcoord.data.atomic.atomic_file
     old = os.umask(0o022)
     try:
         yahoo._write_atomic(pd.DataFrame({"a": [1]}), tmp_path / "c.csv")
@@ -307,7 +307,7 @@ def test_one_atomic_writer_and_it_follows_the_umask(tmp_path):
 def test_the_schema_number_is_the_same_in_code_and_readme():
     import re
 
-    from backtest.result import SCHEMA
+    from qcoord.backtest.result import SCHEMA
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     said = set(re.findall(r"`metrics.json` \(schema (\d+)", readme)) | set(re.findall(r'\{"schema": (\d+)', readme))
@@ -317,7 +317,7 @@ def test_the_schema_number_is_the_same_in_code_and_readme():
 def test_no_p_value_is_zero_in_metrics_json():
     """A p-value that underflows is stored as the smallest normal double, not 0 (the default run had McNemar and
     Sharpe p-values of exactly 0.0)."""
-    from backtest import run_backtest
+    from qcoord.backtest import run_backtest
 
     doc = run_backtest("signals", rounds=200_000, seed=0, progress=False).to_dict()
     found = []

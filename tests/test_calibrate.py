@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-import data
-from backtest import config
-from backtest.calibrate import calibrate, synthetic_quotes
-from backtest.cli import main
-from backtest.fills import ADVERSE_SELECTION, MODEL_HALF_SPREAD_BPS, P_FIRST, P_SECOND, QueueFill
+from qcoord import data
+from qcoord.backtest import config
+from qcoord.backtest.calibrate import calibrate, synthetic_quotes
+from qcoord.backtest.cli import main
+from qcoord.backtest.fills import ADVERSE_SELECTION, MODEL_HALF_SPREAD_BPS, P_FIRST, P_SECOND, QueueFill
 
 from .conftest import shared_file
 

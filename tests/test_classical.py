@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.stats import draw_inputs, wilson_ci
-from strategies import (
+from qcoord.backtest.stats import draw_inputs, wilson_ci
+from qcoord.strategies import (
     Game,
     LocalRule,
     SharedRandomness,
@@ -22,7 +22,7 @@ from strategies import (
     independent,
     uncoordinated,
 )
-from strategies.classical import RULES
+from qcoord.strategies.classical import RULES
 from tests.conftest import CI_ALPHA, streams
 
 distributions = st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda v: sum(v) > 1e-3).map(
@@ -77,7 +77,7 @@ def test_simulated_classical_and_uncoordinated_win_rates_within_their_ci():
     inputs, play = streams(1, 2)
     x, y = draw_inputs(independent(0.5, 0.5), n, inputs)
     value, f_a, f_b = classical_optimum(g, independent(0.5, 0.5))
-    from strategies import deterministic
+    from qcoord.strategies import deterministic
 
     for strategy, expected in ((deterministic(f_a, f_b), 0.75), (uncoordinated(), 0.5)):
         a, b = strategy.play(x, y, play)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backtest import config
-from backtest.cli import main
+from qcoord.backtest import config
+from qcoord.backtest.cli import main
 
 NUMBERS = st.one_of(
     st.sampled_from(["0", "1", "-1", "0.5", "1.5", "2", "inf", "-inf", "nan", "1e9", "1e-9", "2e3", "abc", "", "3,4",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtest.result import SCHEMA
+from qcoord.backtest.result import SCHEMA
 from tests.conftest import ROOT, shared_file
 
 SMALL = ["--rounds", "6000", "--seed", "3"]
@@ -241,7 +241,7 @@ def test_csv_source_and_yahoo_from_a_cache(tmp_path, monkeypatch):
     # fill a Yahoo cache through the real loader, then run the CLI offline from it
     import yfinance
 
-    import data
+    from qcoord import data
     from tests.test_data_yahoo import _yfinance_frame
 
     frame = _yfinance_frame({"BAC": shared_file("BAC_daily.csv"), "AIG": shared_file("AIG_daily.csv")},
@@ -256,9 +256,9 @@ def test_csv_source_and_yahoo_from_a_cache(tmp_path, monkeypatch):
 
 
 def test_pnl_falls_back_to_csv_without_pyarrow(monkeypatch, tmp_path):
-    from backtest import run_backtest
-    from backtest import RunConfig
-    from backtest.runs import write_run
+    from qcoord.backtest import run_backtest
+    from qcoord.backtest import RunConfig
+    from qcoord.backtest.runs import write_run
 
     def no_pyarrow(self, *a, **k):
         raise ImportError("pyarrow is not installed")

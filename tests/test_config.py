@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from backtest import config, run_backtest, streams
-from backtest.arguments import add_options, given
-from backtest.cli import build_parser
-from backtest.commands.sweep import parse_param, point_config
-from backtest.engine import Plan
-from backtest.errors import BacktestError
-from strategies import StrategyError
+from qcoord.backtest import config, run_backtest, streams
+from qcoord.backtest.arguments import add_options, given
+from qcoord.backtest.cli import build_parser
+from qcoord.backtest.commands.sweep import parse_param, point_config
+from qcoord.backtest.engine import Plan
+from qcoord.backtest.errors import BacktestError
+from qcoord.strategies import StrategyError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -197,8 +197,8 @@ def test_sections_are_frozen_value_objects():
 
 def test_a_registered_player_goes_through_the_same_door():
     """Built-ins and a user's players come from one registry; a Strategy object is registered the same way."""
-    from backtest.players import PLAYERS, LocalPlayer
-    from strategies import deterministic
+    from qcoord.backtest.players import PLAYERS, LocalPlayer
+    from qcoord.strategies import deterministic
 
     PLAYERS["same_side"] = lambda name, fitted, ctx: LocalPlayer(name, deterministic((0, 0), (0, 0), name=name))
     try:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import data
-from data import DataError, DataWarning
+from qcoord import data
+from qcoord.data import DataError, DataWarning
 from tests.conftest import shared_file
 
 

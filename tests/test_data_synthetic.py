@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import data
-from data import DataError, SyntheticPair
+from qcoord import data
+from qcoord.data import DataError, SyntheticPair
 from tests.conftest import assert_same_frame, z_tolerance
 
 N = 1_000_000

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yfinance
 
-import data
-from data import DataError
+from qcoord import data
+from qcoord.data import DataError
 from tests.conftest import shared_file
 
 

@@ -15,9 +15,9 @@ from scipy.stats import norm
 
 pytest.importorskip("qiskit_ibm_runtime", reason="the optional 'ibm' extra (qiskit-ibm-runtime) is not installed")
 
-from backtest.stats import draw_inputs  # noqa: E402
-from strategies import Game, Noise, StrategyError, independent, solve  # noqa: E402
-from strategies.devices import PAIR_RULE, _fake, choose_pair, device  # noqa: E402
+from qcoord.backtest.stats import draw_inputs  # noqa: E402
+from qcoord.strategies import Game, Noise, StrategyError, independent, solve  # noqa: E402
+from qcoord.strategies.devices import PAIR_RULE, _fake, choose_pair, device  # noqa: E402
 from tests.conftest import CI_ALPHA  # noqa: E402
 
 NAME = "FakeSherbrooke"
@@ -113,7 +113,7 @@ def test_quantum_and_textbook_both_play_on_the_device_at_the_fitted_values():
 
 @pytest.mark.slow
 def test_qcoord_game_on_a_device_reports_both_players_on_it(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "backtest", "game", "--device", NAME, "--rounds", "200000", "--json"],
+    res = subprocess.run([sys.executable, "-m", "qcoord", "game", "--device", NAME, "--rounds", "200000", "--json"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
@@ -128,7 +128,7 @@ def test_qcoord_game_on_a_device_reports_both_players_on_it(tmp_path):
 
 @pytest.mark.slow
 def test_a_backtest_on_a_device_names_it_and_plays_every_quantum_player_there():
-    from backtest import run_backtest
+    from qcoord.backtest import run_backtest
 
     r = run_backtest("signals", rounds=20_000, seed=1, device=NAME, strategies=["classical", "quantum", "textbook"])
     assert r.game["device"]["name"] == NAME and r.game["device"]["qubits"] == list(choose_pair(NAME))

@@ -9,10 +9,10 @@ import warnings
 import numpy as np
 import pytest
 
-import data
-from backtest import BacktestError, BellPairSupply, run_backtest
-from backtest.stats import wilson_ci
-from strategies import Game, LocalRule, Noise, Strategy, independent, solve, tsirelson_value
+from qcoord import data
+from qcoord.backtest import BacktestError, BellPairSupply, run_backtest
+from qcoord.backtest.stats import wilson_ci
+from qcoord.strategies import Game, LocalRule, Noise, Strategy, independent, solve, tsirelson_value
 from tests.conftest import CI_ALPHA, shared_file
 
 COS2 = math.cos(math.pi / 8) ** 2
@@ -82,7 +82,7 @@ def test_book_variance_matches_closed_form(million):
         for y in (0, 1):
             same = x and y
             oracle[x, y] = [[0.5 * same, 0.5 * (1 - same)], [0.5 * (1 - same), 0.5 * same]]
-    from strategies import uncoordinated
+    from qcoord.strategies import uncoordinated
 
     behaviours = {"quantum": sol.quantum_strategy().behaviour(), "classical": sol.classical_strategy().behaviour(),
                   "uncoordinated": uncoordinated().behaviour(), "oracle": oracle}

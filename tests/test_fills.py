@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from backtest import BacktestError, BiasFill, QueueFill, make_fill, run_backtest
-from backtest.fills import Market
+from qcoord.backtest import BacktestError, BiasFill, QueueFill, make_fill, run_backtest
+from qcoord.backtest.fills import Market
 
 
 def test_bias_fill_three_rounds_by_hand():
@@ -118,7 +118,7 @@ def _daily_of(md, step: int):
     """Every ``step``-th row of a minute path as daily bars (the same prices, a daily clock)."""
     import pandas as pd
 
-    from data import MarketData
+    from qcoord.data import MarketData
 
     prices = md.prices.iloc[::step]
     prices.index = pd.bdate_range("2001-01-02", periods=len(prices))
@@ -129,7 +129,7 @@ def _daily_of(md, step: int):
 def test_spread_income_sharpe_does_not_depend_on_the_bar_length(fill):
     """The same strategy on the same synthetic path as minute bars and as daily bars: the annualised Sharpe ratio of
     its spread income (mean income / book P&L std x sqrt(N)) agrees within a factor 1.5."""
-    from data import SyntheticPair
+    from qcoord.data import SyntheticPair
 
     days = 600
     md = SyntheticPair(seed=4, sigma=0.3).generate(390 * days + 1)
@@ -141,7 +141,7 @@ def test_spread_income_sharpe_does_not_depend_on_the_bar_length(fill):
 
 
 def test_a_strategy_that_flips_every_round_pays_for_it():
-    from strategies import Strategy, deterministic
+    from qcoord.strategies import Strategy, deterministic
 
     flip = deterministic((0, 1), (0, 1), name="flip_with_x")  # follows its own bit: switches whenever x does
     r = run_backtest("signals", rounds=20_000, seed=2, strategies=["always_hedge", flip])
@@ -174,7 +174,7 @@ def test_bad_fill_parameters(name, params, culprit):
 def test_quoted_half_spreads_share_prices_and_test_start_book_from_real_files():
     """Quote files: the queue fill earns the quoted half-spread per share filled. OHLCV files with Close and Adj Close:
     shares are counted at Close, the book sized at the first test round; adjusted-only prices carry a warning."""
-    import data
+    from qcoord import data
 
     from .conftest import shared_file
 
@@ -206,7 +206,7 @@ def pd_close(md, result):
 
 
 def test_half_spread_quoted_or_basis_points_from_the_command_line_and_toml(tmp_path):
-    from backtest import RunConfig
+    from qcoord.backtest import RunConfig
 
     (tmp_path / "c.toml").write_text('[fill]\nname = "bias"\nhalf_spread = "quoted"\n')
     assert RunConfig.from_toml(tmp_path / "c.toml").fill.build().half_spread == "quoted"

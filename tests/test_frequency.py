@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import data
-from backtest import run_backtest
-from data.frequency import infer_periods_per_year
+from qcoord import data
+from qcoord.backtest import run_backtest
+from qcoord.data.frequency import infer_periods_per_year
 
 
 def _intraday(days: int) -> pd.DatetimeIndex:

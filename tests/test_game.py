@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import Game, StrategyError, check_p_xy, empirical_p_xy, independent
+from qcoord.strategies import Game, StrategyError, check_p_xy, empirical_p_xy, independent
 
 
 def book_variance(a: int, b: int, rho: float, sigma: float = 0.01) -> float:

@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 
-import data
-from backtest import BacktestError, make_indicator, run_backtest
-from backtest.hedge import HedgeCalibration, cell_stats, hedge_game, what_it_would_take
-from backtest.views import make_views
-from strategies import (
+from qcoord import data
+from qcoord.backtest import BacktestError, make_indicator, run_backtest
+from qcoord.backtest.hedge import HedgeCalibration, cell_stats, hedge_game, what_it_would_take
+from qcoord.backtest.views import make_views
+from qcoord.strategies import (
     Game,
     Noise,
     deterministic_value,
@@ -242,7 +242,7 @@ def test_rolling_correlation_pairs_returns_of_the_same_bars():
 
 
 def test_local_indicators_are_causal_and_name_missing_data():
-    from backtest import check_causality
+    from qcoord.backtest import check_causality
 
     rng = np.random.default_rng(2)
     n = 3000

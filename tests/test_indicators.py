@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import data
-from backtest import (
+from qcoord import data
+from qcoord.backtest import (
     BacktestError,
     Divergence,
     Indicator,
@@ -18,7 +18,7 @@ from backtest import (
     make_indicator,
     run_backtest,
 )
-from backtest.views import make_views
+from qcoord.backtest.views import make_views
 from tests.conftest import shared_file, z_tolerance
 
 

@@ -1,4 +1,4 @@
-"""The card's layout: package boundaries, the console script and ``python -m backtest``."""
+"""The card's layout: package boundaries, the console script and ``python -m qcoord``."""
 
 from __future__ import annotations
 
@@ -8,23 +8,31 @@ import sys
 
 import pytest
 
-from backtest.cli import COMMANDS
+from qcoord.backtest.cli import COMMANDS
 from tests.conftest import ROOT
 
 PACKAGES = ("backtest", "strategies", "data", "reports")
 INDEPENDENT = ("strategies", "data", "reports")
 
 
-def _imported_top_levels(package: str) -> dict[str, set[str]]:
+def _imported_parts(package: str) -> dict[str, set[str]]:
+    """Per module of ``package``: every qcoord part (backtest, data, ...) and bare top-level name it imports, with
+    relative imports resolved (``from ..reports import x`` in qcoord.data is qcoord.reports)."""
     found: dict[str, set[str]] = {}
     for path in (ROOT / package).rglob("*.py"):
         tree = ast.parse(path.read_text(), filename=str(path))
+        here = ["qcoord", *path.relative_to(ROOT).with_suffix("").parts]  # qcoord.data.files
         names = set()
         for node in ast.walk(tree):
+            targets = []
             if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
+                targets = [a.name.split(".") for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = here[: len(here) - node.level] if node.level else []
+                mod = base + (node.module.split(".") if node.module else [])
+                targets = [mod + [a.name] for a in node.names] if node.module is None else [mod]
+            for t in targets:
+                names.add(t[1] if t[0] == "qcoord" and len(t) > 1 else t[0])
         found[str(path.relative_to(ROOT))] = names
     return found
 
@@ -32,8 +40,15 @@ def _imported_top_levels(package: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize("package", INDEPENDENT)
 def test_data_strategies_reports_import_none_of_each_other(package):
     others = set(PACKAGES) - {package}
-    for path, names in _imported_top_levels(package).items():
+    for path, names in _imported_parts(package).items():
         assert not names & others, f"{path} imports {sorted(names & others)}"
+
+
+def test_the_boundary_check_sees_relative_imports():
+    """The check above would pass vacuously if it missed relative imports, which is how the parts import each other."""
+    parts = _imported_parts("backtest")
+    assert "data" in parts["backtest/engine.py"] and "strategies" in parts["backtest/engine.py"]
+    assert "reports" in parts["backtest/runs.py"]
 
 
 def test_console_script_lists_subcommands():
@@ -43,8 +58,8 @@ def test_console_script_lists_subcommands():
 
 
 @pytest.mark.slow
-def test_python_dash_m_backtest_is_the_same_cli():
-    a = subprocess.run([sys.executable, "-m", "backtest", "--help"], capture_output=True, text=True, check=True).stdout
+def test_python_dash_m_qcoord_is_the_same_cli():
+    a = subprocess.run([sys.executable, "-m", "qcoord", "--help"], capture_output=True, text=True, check=True).stdout
     b = subprocess.run(["qcoord", "--help"], capture_output=True, text=True, check=True).stdout
     assert a == b
 
@@ -56,7 +71,7 @@ def test_data_command_on_shipped_sample_and_synthetic(tmp_path):
     target = tmp_path / "pair.csv"
     subprocess.run(["qcoord", "data", "--rounds", "500", "--seed", "3", "--out", str(target), "--json"],
                    capture_output=True, text=True, check=True)
-    import data
+    from qcoord import data
 
     md = data.load_csv(target, tickers=["X", "Y"])
     assert len(md) == 501

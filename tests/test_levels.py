@@ -11,13 +11,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from backtest.stats import draw_inputs
+from qcoord.backtest.stats import draw_inputs
 from tests.conftest import z_tolerance
-from strategies import Game, Noise, StrategyError, solve
-from strategies.classical import classical_optimum, deterministic_value
-from strategies.game import chained_p_xy
-from strategies.solver import _solve_levels, tsirelson_sdp
-from strategies.strategy import LocalRule
+from qcoord.strategies import Game, Noise, StrategyError, solve
+from qcoord.strategies.classical import classical_optimum, deterministic_value
+from qcoord.strategies.game import chained_p_xy
+from qcoord.strategies.solver import _solve_levels, tsirelson_sdp
+from qcoord.strategies.strategy import LocalRule
 
 cvxpy = pytest.importorskip("cvxpy", reason="cvxpy (the sdp/test extra) is not installed")
 SDP_TOL = 1e-6  # CLARABEL's default accuracy is about 1e-8 on these objectives; the seesaw must stay below
@@ -152,7 +152,7 @@ def test_levels_solver_agrees_with_an_independent_density_matrix_seesaw(seed):
     """The independent optimiser (tests/bloch_seesaw.py: POVMs on qiskit's density matrix, all 8 output functions
     of {0, 1, no click}, no Pauli tensor) from many random starts finds nothing better than the solver, and the
     solver's claimed value is what its strategy scores on qiskit's joint tables."""
-    from strategies import pair
+    from qcoord.strategies import pair
     from tests.bloch_seesaw import BlochSeesaw, detector
 
     game, p, noise = _noisy_levels_setting(np.random.default_rng(100 + seed))

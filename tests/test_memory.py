@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backtest import run_backtest
-from backtest.memory import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
+from qcoord.backtest import run_backtest
+from qcoord.backtest.memory import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
 
 
 def _naive(rule: HistoryRule, bits: np.ndarray) -> np.ndarray:
@@ -152,9 +152,9 @@ wrong_levels.lookback = 2
 
 
 def test_quantile_bins_of_a_score_are_causal_equal_frequency_levels():
-    from backtest.feeds import ArrayFeed
-    from backtest.indicators import QuantileBins, VolatilityBurst, check_causality
-    from data import synthetic_pair
+    from qcoord.backtest.feeds import ArrayFeed
+    from qcoord.backtest.indicators import QuantileBins, VolatilityBurst, check_causality
+    from qcoord.data import synthetic_pair
 
     md = synthetic_pair(6000, seed=4, mode="regime")
     bins = QuantileBins(VolatilityBurst(window=40), 4)
@@ -179,7 +179,7 @@ def test_a_k_level_indicator_feeds_the_levels_players():
     # a user's function declaring levels, checked for causality and for its outputs
     r = run_backtest("regime", rounds=30_000, seed=2, progress=False, levels_indicator="tests.test_memory:three_levels")
     assert r.information["levels"]["levels"] == 3 and "quantum_levels" in r.metrics_dict
-    from backtest import BacktestError
+    from qcoord.backtest import BacktestError
 
     with pytest.raises(BacktestError, match="wrong_levels returned 5.0; outputs must be whole numbers 0 to 3"):
         run_backtest("regime", rounds=30_000, seed=2, progress=False,
@@ -189,7 +189,7 @@ def test_a_k_level_indicator_feeds_the_levels_players():
 def test_the_replay_of_the_last_training_rounds_agrees_streamed_and_in_memory(monkeypatch):
     """best_local's replay covers the last REPLAY_ROUNDS training rounds: from the training pass's kept tail when
     streamed, from the feed in memory otherwise; the history rules' state comes from the whole training window."""
-    import backtest.engine as engine
+    import qcoord.backtest.engine as engine
 
     monkeypatch.setattr(engine, "REPLAY_ROUNDS", 12_345)
     kw = dict(rounds=60_000, seed=4, progress=False, chunk_rounds=1 << 13)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from backtest import run_backtest
-from strategies import (
+from qcoord.backtest import run_backtest
+from qcoord.strategies import (
     Game,
     LocalRule,
     NoResource,
@@ -25,7 +25,7 @@ from strategies import (
     quantum_strategy,
     textbook_angles,
 )
-from strategies.nosignal import tlm_excess
+from qcoord.strategies.nosignal import tlm_excess
 
 RUN = dict(rounds=6_000, seed=4)
 UNIFORM = independent(0.5, 0.5)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.paired import hac_lags, newey_west_variance, paired_tests
+from qcoord.backtest.paired import hac_lags, newey_west_variance, paired_tests
 
 REPS, N = 400, 2000
 
@@ -90,7 +90,7 @@ def test_fixed_b_critical_values_give_the_newey_west_t_its_size(b):
     """Kiefer-Vogelsang's fixed-b critical value, checked by simulating the statistic it is for: the Newey-West t of
     a mean on 1,000 i.i.d. normal rounds with bandwidth b n rejects 5% at cv(b) (1.96 rejects 6% at b = 0.05 and
     about 13% at b = 0.25). 4,000 draws: binomial sd 0.34%, band 4 sd."""
-    from backtest.paired import bandwidth_ratio, fixed_b_critical
+    from qcoord.backtest.paired import bandwidth_ratio, fixed_b_critical
 
     rng = np.random.default_rng(11)
     n, reps = 1000, 4000
@@ -152,8 +152,8 @@ def test_degenerate_inputs_are_named_not_nan():
 def test_a_market_that_changes_between_the_windows_is_flagged():
     """Train on a market whose correlation turns negative when both signals fire, test on one where it never
     does: the fitted quantum play is no longer the best, and the run says so."""
-    import data
-    from backtest import run_backtest
+    from qcoord import data
+    from qcoord.backtest import run_backtest
 
     first = data.synthetic_pair(40_001, seed=1, mode="signals")
     calm = data.synthetic_pair(40_001, seed=2, mode="signals", rho_neg=0.8)
@@ -176,7 +176,7 @@ def test_a_market_that_changes_between_the_windows_is_flagged():
 
 
 def test_periods_and_decomposition_add_up():
-    from backtest import run_backtest
+    from qcoord.backtest import run_backtest
 
     r = run_backtest("signals", rounds=40_000, seed=4, fill="queue")
     per = r.periods
@@ -197,9 +197,9 @@ def test_replaying_one_quantum_strategy_on_a_real_daily_pair_is_a_null_the_tests
     compared. The paired tests reject about 5%; Levene, which ignores the pairing, almost never does."""
     from scipy.stats import levene
 
-    import data
-    from backtest import run_backtest
-    from strategies import Game, Strategy, solve
+    from qcoord import data
+    from qcoord.backtest import run_backtest
+    from qcoord.strategies import Game, Strategy, solve
 
     md = data.load_sample("jpm_bac")
     first = run_backtest(md, game="paper", indicators="volatility_burst", seed=0, strategies=["quantum"])

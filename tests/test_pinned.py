@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from backtest import run_backtest
-from backtest.fills import QueueFill
-from strategies import Game, Noise
+from qcoord.backtest import BellPairSupply, run_backtest
+from qcoord.backtest.fills import QueueFill
+from qcoord.strategies import Game, Noise
 
 PINS = Path(__file__).parent / "data" / "pinned_metrics.json"
 KEYS = ("pnl_mean", "pnl_var", "win_rate", "hedged_rate", "sharpe", "max_drawdown", "bell_pairs")
@@ -39,7 +39,7 @@ def _cases():
         "regime_queue_noise_supply": lambda: run_backtest(
             "regime", rounds=20_000, seed=5, fill=QueueFill(p_first=0.65, p_second=0.35),
             noise=Noise.make(visibility=0.9, readout_error=0.02, t1=2e-3, storage_time=1e-4, loss=0.05),
-            supply=__import__("backtest").BellPairSupply(5e4, 1e5, 2)),
+            supply=BellPairSupply(5e4, 1e5, 2)),
         "signals_paper_indicator": lambda: run_backtest(
             "signals", rounds=12_000, seed=1, game=Game(beta=0.2), indicators="noisy_signal",
             indicator_params={"flip": 0.1}, strategies=("classical", "quantum", "textbook", "follow_indicator"),
@@ -51,7 +51,7 @@ def _cases():
 
 
 def _sample():
-    import data
+    from qcoord import data
 
     return data.load_sample("jpm_bac")
 
@@ -112,7 +112,7 @@ CLI = ["--rounds", "15000", "--seed", "4", "--visibility", "0.95", "--readout-er
 
 def test_pinned_cli(tmp_path, capsys):
     """The command line's route (options -> configuration -> run), and config.toml repeating it."""
-    from backtest.cli import main
+    from qcoord.backtest.cli import main
 
     assert main(["backtest", *CLI, "--out", str(tmp_path / "a"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from backtest.stats import draw_inputs, wilson_ci
-from strategies import (
+from qcoord.backtest.stats import draw_inputs, wilson_ci
+from qcoord.strategies import (
     EntangledPair,
     Game,
     Noise,
@@ -22,8 +22,8 @@ from strategies import (
     textbook_angles,
     uncoordinated,
 )
-from strategies import kernels, pair
-from strategies.noise import readout_affine
+from qcoord.strategies import kernels, pair
+from qcoord.strategies.noise import readout_affine
 from tests.conftest import CI_ALPHA, streams
 
 COS2 = math.cos(math.pi / 8) ** 2
@@ -229,7 +229,7 @@ def test_ideal_noise_has_no_no_click_outcomes_and_loss_gives_fallback():
 
 
 def test_bad_noise_parameters_name_the_culprit():
-    from strategies import StrategyError
+    from qcoord.strategies import StrategyError
 
     for kwargs, culprit in [({"visibility": 1.2}, "visibility"), ({"readout_error": (0.1, 1.5)}, "readout"),
                             ({"storage_time": -1.0}, "storage time"), ({"t1": 1.0, "t2": 3.0}, "T2"),
@@ -240,7 +240,7 @@ def test_bad_noise_parameters_name_the_culprit():
 
 def test_fake_ibm_device_noise_model():
     pytest.importorskip("qiskit_ibm_runtime", reason="the optional 'ibm' extra (qiskit-ibm-runtime) is not installed")
-    from strategies.devices import device_backend
+    from qcoord.strategies.devices import device_backend
 
     s = solve(Game(), UNIFORM).quantum_strategy(backend="aer", aer_backend=device_backend("FakeSherbrooke"))
     wins, n = win_rate(s, 20_000, seed=3)

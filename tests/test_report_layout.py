@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from backtest import run_backtest
-from backtest.runs import figures
-import reports
+from qcoord.backtest import run_backtest
+from qcoord.backtest.runs import figures
+from qcoord import reports
 
 PROBE = """<script>
 const m = document.getElementById('table-metrics');
@@ -69,9 +69,9 @@ document.title = String(document.documentElement.scrollWidth - window.innerWidth
 def scan_report_file(tmp_path_factory):
     import pandas as pd
 
-    import data
-    from backtest import cluster, scan
-    from backtest.config import RunConfig
+    from qcoord import data
+    from qcoord.backtest import cluster, scan
+    from qcoord.backtest.config import RunConfig
 
     u = data.sample_universe("pypfopt", ["JPM", "BAC", "GM", "T"]).between(pd.Timestamp("2018-01-01"), None)
     jobs = [(a, b, {}) for a, b in scan.select_pairs(u).pairs]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-import reports
+from qcoord import reports
 
 
 def _doc(win: float) -> dict:

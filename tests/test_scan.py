@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import data
-from backtest import cluster, scan
-from backtest.config import RunConfig
+from qcoord import data
+from qcoord.backtest import cluster, scan
+from qcoord.backtest.config import RunConfig
 
 TICKERS = ["JPM", "BAC", "GM", "T"]
 CLI_UNIVERSE = ["--sample", "pypfopt", "--tickers", *TICKERS, "--start", "2016-01-01", "--indicator", "volatility_burst"]
@@ -56,7 +56,7 @@ def test_a_pair_depends_only_on_seed_pair_and_options(universe, cfg, jobs, refer
         assert by_pair[(r["a"], r["b"])] == r
     assert len({scan.pair_seed(7, a, b) for a, b, _ in jobs}) == len(jobs)  # every pair its own stream
     # the row is what a plain backtest of that pair with that seed gives
-    from backtest import run_backtest
+    from qcoord.backtest import run_backtest
 
     a, b, _ = jobs[0]
     r = run_backtest(universe.pair(a, b), cfg.with_values({"seed": scan.pair_seed(7, a, b)}), progress=False)
@@ -249,7 +249,7 @@ def test_scan_cli_with_a_grid_on_a_plain_loop(tmp_path):
 
 
 def test_run_scan_is_one_call(universe, reference, tmp_path):
-    from backtest import run_scan
+    from qcoord.backtest import run_scan
 
     result = run_scan(universe, None, workers=0, out=tmp_path / "s", indicator="volatility_burst", seed=7,
                       progress=False)
@@ -267,7 +267,7 @@ def test_a_yahoo_universe_through_the_real_loader(tmp_path, monkeypatch):
     (here SPY, QQQ, IWM: three ETF pairs) on a plain loop."""
     import yfinance
 
-    from backtest import run_scan
+    from qcoord.backtest import run_scan
     from tests.conftest import shared_file
     from tests.test_data_yahoo import _yfinance_frame
 
@@ -311,7 +311,7 @@ def test_the_ranking_puts_pairs_without_entanglement_after_those_with_it():
          "move_needed": 0.1, "error": None}])
     ranked = scan.ranking(table)
     assert [f"{a}/{b}" for a, b in zip(ranked["a"], ranked["b"])] == ["A/C", "B/C", "A/B"]  # then by move_needed
-    from reports.scan import ranking_table
+    from qcoord.reports.scan import ranking_table
 
     shown = ranking_table(ranked, [])
     assert shown["variance ratio"].isna().tolist() == [False, True, True]  # no ratio shown for a classical rule

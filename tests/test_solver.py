@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from strategies import Game, Noise, independent, solve, tsirelson_sdp, tsirelson_value
-from strategies import pair
+from qcoord.strategies import Game, Noise, independent, solve, tsirelson_sdp, tsirelson_value
+from qcoord.strategies import pair
 
 DISTRIBUTIONS = {
     "uniform": independent(0.5, 0.5),
@@ -151,7 +151,7 @@ def test_storage_times_where_only_out_of_plane_directions_beat_classical():
 
 
 def test_planar_fast_path_only_for_symmetric_pairs():
-    from strategies.solver import pair_tensor, planar_symmetric
+    from qcoord.strategies.solver import pair_tensor, planar_symmetric
 
     assert planar_symmetric(pair_tensor(Noise(visibility=0.8)))
     assert planar_symmetric(pair_tensor(Noise.make(storage_time=1.0, t1=math.inf, t2=3.0, stored="a")))
@@ -225,7 +225,7 @@ def test_the_reported_optimum_is_one_canonical_member_of_its_family():
     """A common rotation and a common reflection of all planar angles keep every correlator on a Werner pair; the
     solver reports one member (A's first angle 0, the next measured angle in [0, pi/2]) whatever member its polish
     found, so two processors play the same strategy. Checked by handing _canonical rotated and mirrored optima."""
-    from strategies.solver import IXZ, _canonical, _link, observable, strategy_value
+    from qcoord.strategies.solver import IXZ, _canonical, _link, observable, strategy_value
 
     rng = np.random.default_rng(5)
     game, p = Game(), np.array([[0.3, 0.2], [0.2, 0.3]])  # not uniform: the textbook angles are not optimal

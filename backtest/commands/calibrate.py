@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import data
-    from data.files import ticker_from_filename
+    from ... import data
+    from ...data.files import ticker_from_filename
 
     from ..atomic import atomic_file
     from ..calibrate import calibrate

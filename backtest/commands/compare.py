@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import reports
+    from ... import reports
 
     from ..atomic import atomic_file, check_writable
     from ..result import METRIC_KEYS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-import data
+from ... import data
 
 from ..atomic import atomic_file
 from ..arguments import add_file_output, add_options, check_file_output, given, nonnegative_int, positive_int

@@ -97,14 +97,14 @@ def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..engine import check_device
 
-    from strategies import solve
+    from ...strategies import solve
 
     game_settings, noise, run_settings = settings(args)
     backend, seed = run_settings.backend, run_settings.seed
     check_device(run_settings, noise, None)
     device = None
     if run_settings.device:
-        from strategies.devices import device as device_named
+        from ...strategies.devices import device as device_named
 
         qubits = tuple(run_settings.qubits) if run_settings.qubits else None
         device = device_named(run_settings.device, qubits)
@@ -125,8 +125,8 @@ def _game_and_inputs(args, game_settings):
     """The game and p(x,y) the options describe (levels from the matrices' shapes)."""
     import numpy as np
 
-    from strategies import Game, StrategyError, check_p_xy, independent
-    from strategies.game import chained_p_xy
+    from ...strategies import Game, StrategyError, check_p_xy, independent
+    from ...strategies.game import chained_p_xy
 
     if args.p_xy is not None and (args.p_x is not None or args.p_y is not None):
         raise BacktestError("give either --p-xy or --p-x/--p-y, not both")
@@ -156,8 +156,8 @@ def _game_and_inputs(args, game_settings):
 
 def _tsirelson(game, p) -> dict:
     """The best value any entangled state (any dimension, no noise) reaches: closed form for 2x2, else the SDP."""
-    from strategies import StrategyError
-    from strategies.solver import tsirelson_sdp, tsirelson_value
+    from ...strategies import StrategyError
+    from ...strategies.solver import tsirelson_sdp, tsirelson_value
 
     if game.levels == (2, 2):
         return {"value": tsirelson_value(game, p), "method": "Tsirelson's vector program (closed form, 2x2)"}

@@ -232,7 +232,7 @@ def _points(out: Path, points, configs, sources, progress: bool | None, ex=None)
 
 
 def _figures(out: Path, table, names: list[str], cross: dict) -> None:
-    import reports
+    from ... import reports
 
     from ..atomic import atomic_file
 
