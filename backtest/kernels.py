@@ -1,4 +1,8 @@
-"""Compiled loops for state that carries from round to round (inventory, Bell-pair buffer)."""
+"""Compiled loops for state that carries from round to round (inventory, Bell-pair buffer): ``qcoord.backtest.kernels``.
+
+numba caches these on disk (``cache=True``) keyed by this file; a cache written before the package was named qcoord
+names the old module, so this file changed with the rename to invalidate it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Compiled per-round loops (numba) behind the vectorized sampling API.
+"""Compiled per-round loops (numba) behind the vectorized sampling API: ``qcoord.strategies.kernels``.
+
+numba caches these on disk (``cache=True``) keyed by this file; a cache written before the package was named qcoord
+names the old module, so this file changed with the rename to invalidate it.
 
 numpy can only express "draw each round's cell from its own small table" as a searchsorted (about 30 ns
 a round) or as several full-array gathers; these loops do it in a few ns a round without temporaries.
