@@ -197,12 +197,12 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     """Run one backtest and return its ``Result``.
 
     ``config``: a ``RunConfig`` (default: every option's default); ``overrides`` set options by name on top of
-    it (``rounds=``, ``seed=``, ``visibility=``, ``noise.t1=``: any name ``qcoord backtest`` has, README), or
+    it (``rounds=``, ``seed=``, ``visibility=``, ``noise.t1=``: any name ``qcoord backtest`` has, docs/backtest.md), or
     give Python objects: ``noise`` (a ``strategies.Noise``), ``fill`` ("bias", "queue" or a ``FillModel``),
     ``supply`` (a ``BellPairSupply`` or None: a fresh pair every round), ``game`` ("hedge": the book's hedge
     game calibrated on the training window's co-movement per input cell, ``backtest.hedge``; "paper": Ding &
     Jiang; or a ``strategies.Game`` to play as given), ``indicators`` (a built-in name, ``module:function``, a
-    function, an ``Indicator``, or a pair of them, A's and B's; default by source, README) with
+    function, an ``Indicator``, or a pair of them, A's and B's; default by source, docs/backtest.md) with
     ``indicator_params``, ``strategies`` (names, README, or ``strategies.Strategy`` objects; uncoordinated and
     oracle always run).
 

@@ -143,7 +143,7 @@ def _prob(name: str, value: float) -> float:
 _HALF_SPREAD = dict(words=(QUOTED,), lo=0, finite=True, unit="bp of price",
                     help="half-spread earned per share filled: 'quoted' (the data's quotes where it has them, else "
                          "model_half_spread_bps) or basis points of the price")
-_MODEL_BPS = dict(help="half-spread when the data has no quotes (a liquid large cap's; README)", unit="bp of price",
+_MODEL_BPS = dict(help="half-spread when the data has no quotes (a liquid large cap's; docs/fills.md)", unit="bp of price",
                   lo=0, finite=True)
 
 
@@ -217,7 +217,7 @@ class QueueFill(FillModel):
     (``cut_cost`` unset: the half-spread plus the fee, the cost of crossing the spread)."""
 
     p_first: float = option(P_FIRST, help="queue fill: probability per minute that the order placed first fills "
-                                          "(calibrated on quote bars; README)", lo=0, hi=1)
+                                          "(calibrated on quote bars; docs/fills.md)", lo=0, hi=1)
     p_second: float = option(P_SECOND, help="queue fill: probability per minute that the order placed second fills",
                              lo=0, hi=1)
     lot: float = option(100.0, help="queue fill: shares per fill", unit="shares", lo=0, open_lo=True, finite=True)
@@ -232,7 +232,7 @@ class QueueFill(FillModel):
     adverse_selection: float = option(ADVERSE_SELECTION, lo=0, hi=1,
                                       help="queue fill: a resting order fills with probability p (1 + a) when the "
                                            "round's price moves through it and p (1 - a) when it moves away "
-                                           "(calibrated on quote bars; README)")
+                                           "(calibrated on quote bars; docs/fills.md)")
     name = "queue"
     uniform_streams = 2
     uses_prices = True

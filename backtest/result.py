@@ -383,7 +383,7 @@ class Result:
         return None
 
     def to_dict(self) -> dict:
-        """The ``metrics.json`` document (schema ``SCHEMA``, README)."""
+        """The ``metrics.json`` document (schema ``SCHEMA``, docs/cli.md)."""
         idx = self.clock(self.first_round, 1)
         end = self.clock(self.first_round + self.n_rounds - 1, 1)
         strategies = {}

@@ -1,6 +1,6 @@
 """A run folder: written whole or not at all (temp folder, then rename), and read back for ``compare``.
 
-Contents: ``metrics.json`` (schema in README), ``config.toml`` (resolved; reproduces the run),
+Contents: ``metrics.json`` (schema in docs/cli.md), ``config.toml`` (resolved; reproduces the run),
 ``pnl.parquet`` (``pnl.csv`` without pyarrow: per-round inputs and book P&L per strategy for the kept
 rounds), ``equity.csv`` (cumulative book P&L over the whole test window), ``report.html`` (self-contained)
 and the figures as PNG.

@@ -1,6 +1,6 @@
 """Infer how many bars make a year from the spacing of a DatetimeIndex.
 
-Conventions (see README): equities trade 252 days a year; intraday data has
+Conventions (see docs/api.md): equities trade 252 days a year; intraday data has
 ``bars per session x 252`` periods a year, where bars per session is the median number of bars per
 exchange-local calendar date. Weekly and monthly bars give 52 and 12.
 """

@@ -148,15 +148,15 @@ def test_config_and_keyword_overrides_give_the_same_run():
 
 
 def test_readme_option_list_matches_the_tree():
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### `qcoord backtest`"):text.index("A run folder holds")]
+    text = (ROOT / "docs" / "cli.md").read_text()
+    section = text[text.index("## `qcoord backtest`"):text.index("A run folder holds")]
     mentioned = set(re.findall(r"(--[a-z][\w-]*)", section))
     flags = set(_parser_dests("backtest"))
     tree = {f for f, d in _parser_dests("backtest").items() if d.startswith("opt:")}
     missing = sorted(f for f in tree if f not in mentioned and not f.startswith("--no-"))
-    assert not missing, f"README's backtest option list lacks {missing}"
+    assert not missing, f"docs/cli.md's backtest option list lacks {missing}"
     unknown = sorted(f for f in mentioned if f not in flags)
-    assert not unknown, f"README mentions options qcoord backtest does not have: {unknown}"
+    assert not unknown, f"docs/cli.md mentions options qcoord backtest does not have: {unknown}"
 
 
 def test_named_random_streams_are_distinct():

@@ -1,5 +1,4 @@
-"""Every command and Python example in README (and docs/*.md, where present) runs, as written, so that none can
-drift from the code.
+"""Every command and Python example in README and docs/*.md runs, as written, so that none can drift from the code.
 
 Python blocks run in order in one namespace per document, in a scratch folder; ``qcoord`` lines of bash blocks run
 as subprocesses there. Long runs are shortened (rounds to a few thousand, a scan to three tickers): the example's
@@ -139,9 +138,12 @@ def test_commands_run(doc, line, cmd, scratch):
 
 
 def test_the_runner_finds_the_examples():
-    """The extraction itself: README's blocks are found, continuation lines joined, comments dropped."""
-    found = [cmd for p, _, cmd in COMMANDS if p.name == "README.md"]
+    """The extraction itself: the pages' blocks are found, continuation lines joined, comments dropped."""
+    found = [cmd for p, _, cmd in COMMANDS if p.name == "game.md"]
     assert "qcoord game --chained 3" in found
     assert any(c.startswith("qcoord game --p-xy 0.4,0.1,0.1,0.4") and c.endswith("--seed 1 --json") for c in found)
-    assert len([1 for p, _, _ in PYTHON if p.name == "README.md"]) >= 4
+    assert len([1 for p, _, _ in PYTHON if p.name == "README.md"]) >= 2
+    assert len([1 for p, _, _ in PYTHON if p.name == "backtest.md"]) >= 4
+    assert {p.name for p in DOCS} >= {"README.md", "game.md", "data.md", "backtest.md", "fills.md", "statistics.md",
+                                      "cli.md", "scan.md", "api.md", "architecture.md"}
     assert shortened_command("qcoord sweep loss=0,0.1 --rounds 100000 --out d") == "qcoord sweep loss=0,0.1 --rounds 5000 --out d"
