@@ -208,3 +208,46 @@ def matrix(text: str) -> list[list[float]]:
 probability = bounded(float, 0.0, 1.0, "a probability in [0, 1]")
 positive_int = bounded(int, 0, None, "a positive whole number", open_lo=True)
 nonnegative_int = bounded(int, 0, None, "a whole number >= 0")
+
+
+# -- helpers several commands share (no command imports another) ------------------------------------------
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Every backtest option (shared with ``sweep``), generated from the configuration tree; all unset when
+    not given (a config file, then the defaults, fill them)."""
+    p.add_argument("--config", metavar="FILE.toml", help="read options from a config file (a run's config.toml "
+                                                          "repeats that run); options given here override it")
+    add_options(p)
+
+
+def add_scheduler_argument(p: argparse.ArgumentParser) -> None:
+    """--scheduler and --workers (``qcoord scan`` and ``qcoord sweep``)."""
+    g = p.add_argument_group("execution")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on this Dask scheduler's workers (default $DASK_SCHEDULER_ADDRESS, else a local cluster)")
+    g.add_argument("--workers", type=nonnegative_int, metavar="N",
+                   help="worker processes of the local cluster (default: the cores; 0: a plain loop here)")
+
+
+def parse_param(text: str) -> tuple[str, list]:
+    """'visibility=0.9,0.8' -> ('visibility', [0.9, 0.8]), each value read and range-checked as the option
+    declares; a BacktestError names what is wrong."""
+    name, sep, values = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not values.strip():
+        raise BacktestError(f"sweep parameter {text!r}: write PARAM=V1,V2,...")
+    sweepable = config.sweepable()
+    if name not in sweepable:
+        raise BacktestError(f"cannot sweep {name!r}; sweepable: {', '.join(sweepable_names())}")
+    spec = config.spec(sweepable[name][0])
+    out = []
+    for raw in values.split(","):
+        value = spec.parse(raw.strip(), f"sweep parameter {name}")
+        out.append(value[0] if isinstance(value, list) and len(value) == 1 else value)
+    if len(set(map(repr, out))) != len(out):
+        raise BacktestError(f"sweep parameter {name}: repeated values in {values}")
+    return name, out
+
+
+def sweepable_names() -> list[str]:
+    """The sweepable names people type (section.field paths work too)."""
+    return [k for k in config.sweepable() if "." not in k]

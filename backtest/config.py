@@ -115,14 +115,14 @@ class IndicatorSettings:
         name_a = self.name or self.name_b
         name_b = self.name_b or name_a
         params = self.params
-        pa, pb = _params_for(name_a, params), _params_for(name_b, params)
+        pa, pb = params_for(name_a, params), params_for(name_b, params)
         unused = sorted(set(params) - set(pa) - set(pb))
         if unused:
             raise BacktestError(f"indicator option(s) {unused} apply to neither {name_a} nor {name_b}")
         return make_indicator(name_a, **pa), make_indicator(name_b, **pb)
 
 
-def _params_for(name: str, params: dict) -> dict:
+def params_for(name: str, params: dict) -> dict:
     """Only the parameters a built-in takes (a flip for a threshold indicator is someone else's)."""
     from .indicators import BUILTINS, ThresholdIndicator
 

@@ -260,10 +260,10 @@ def _levels_indicator_pair(ind) -> tuple | None:
     declaring ``levels``; None for the default, the count of a server's own last readings."""
     if ind.levels_indicator is None:
         return None
-    from .config import _params_for
+    from .config import params_for
     from .indicators import make_levels_indicator
 
-    params = {k: v for k, v in _params_for(ind.levels_indicator, ind.params).items() if k not in ("target", "threshold")}
+    params = {k: v for k, v in params_for(ind.levels_indicator, ind.params).items() if k not in ("target", "threshold")}
     a = make_levels_indicator(ind.levels_indicator, ind.levels, **params)
     return a, copy_indicator(a)
 

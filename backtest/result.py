@@ -55,14 +55,14 @@ def _finite(v) -> bool:
     return v is not None and math.isfinite(v)
 
 
-def _clean(value):
+def json_clean(value):
     """JSON-safe: numpy scalars to Python, NaN/inf to None."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_clean(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
+        return json_clean(value.tolist())
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, (np.integer,)):
@@ -404,7 +404,7 @@ class Result:
                                               "angles", "azimuths", "measurement_search", "fallback", "flipped", "classical_rule",
                                               "constant_rule", "n_train", "device")
                 if k in self.game}
-        return _clean({
+        return json_clean({
             "schema": SCHEMA,
             "qcoord_version": self.version,
             "created": self.created,

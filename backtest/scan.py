@@ -35,7 +35,7 @@ from ..data import DataError, Universe
 from . import streams
 from .atomic import atomic_file
 from .errors import BacktestError
-from .result import _clean
+from .result import json_clean
 
 EQUITY_POINTS = 150  # per pair, for the report's curves of the top pairs
 def pair_seed(seed: int, a: str, b: str) -> int:
@@ -237,7 +237,7 @@ def execute(universe: Universe, cfg, jobs: list[tuple[str, str, dict]], out: Pat
     tasks = [(cfg, [jobs[i] for i in group]) for group in groups]
     for g, result in ex.map(run_batch, universe, tasks):
         for i, row in zip(groups[g], result):
-            text = json.dumps(_clean(row))  # a computed row reads exactly as one read back on resume
+            text = json.dumps(json_clean(row))  # a computed row reads exactly as one read back on resume
             with atomic_file(folder / f"{keys[i]}.json") as fh:
                 fh.write(text)
             rows[i] = json.loads(text)

@@ -236,7 +236,7 @@ def load_csv(
     keeps intraday bars starting 09:30 <= t < 16:00 exchange time. Rows where some ticker has no price
     are dropped when aligning and counted in ``MarketData.meta["alignment"]``.
     """
-    paths = _paths(path_or_paths)
+    paths = csv_paths(path_or_paths)
     available = read_series(paths, tickers, tz=tz)
     return build_market(
         available,
@@ -246,7 +246,7 @@ def load_csv(
     )
 
 
-def _paths(path_or_paths) -> list[Path]:
+def csv_paths(path_or_paths) -> list[Path]:
     """Files from a path, a list of paths, or a folder (its *.csv files, sorted)."""
     if isinstance(path_or_paths, (str, Path)):
         paths = [Path(path_or_paths)]

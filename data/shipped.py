@@ -20,7 +20,7 @@ class Sample:
     description: str
 
 
-_SAMPLES = {
+SAMPLES = {
     s.name: s
     for s in (
         Sample(
@@ -42,14 +42,14 @@ _SAMPLES = {
 
 def samples() -> dict[str, str]:
     """Names of the shipped samples and what they hold."""
-    return {name: s.description for name, s in _SAMPLES.items()}
+    return {name: s.description for name, s in SAMPLES.items()}
 
 
 def load_sample(name: str, tickers: list[str] | None = None) -> MarketData:
     """Load a shipped sample; ``tickers`` selects columns (default: the sample's own pair or all)."""
-    if name not in _SAMPLES:
-        raise DataError(f"unknown sample {name!r}; available: {', '.join(_SAMPLES)}")
-    sample = _SAMPLES[name]
+    if name not in SAMPLES:
+        raise DataError(f"unknown sample {name!r}; available: {', '.join(SAMPLES)}")
+    sample = SAMPLES[name]
     chosen = tickers if tickers is not None else sample.tickers
     md = load_csv(SAMPLES_DIR / sample.file, tickers=list(chosen) if chosen is not None else None)
     return MarketData(

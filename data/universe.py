@@ -17,7 +17,7 @@ import pandas as pd
 
 from .align import DEFAULT_MIN_ROWS
 from .errors import DataError
-from .files import TickerSeries, _paths, build_market, read_series
+from .files import TickerSeries, csv_paths, build_market, read_series
 from .market import MarketData
 
 
@@ -76,7 +76,7 @@ class Universe:
 def load_universe(path_or_paths: str | Path | Sequence[str | Path], tickers: Sequence[str] | None = None, *,
                   tz: str = "America/New_York", session: str = "all") -> Universe:
     """A universe from CSV files: a wide panel, one file per ticker, or a folder of them."""
-    paths = _paths(path_or_paths)
+    paths = csv_paths(path_or_paths)
     series = read_series(paths, tickers, tz=tz)
     return Universe(series, session, {"kind": "csv", "files": [str(p) for p in paths]})
 
@@ -93,11 +93,11 @@ def universe_of(md: MarketData, meta: dict | None = None) -> Universe:
 
 def sample_universe(name: str, tickers: Sequence[str] | None = None) -> Universe:
     """A shipped sample as a universe (``pypfopt``: 11 stocks, each with its own history)."""
-    from .shipped import _SAMPLES, SAMPLES_DIR
+    from .shipped import SAMPLES, SAMPLES_DIR
 
-    if name not in _SAMPLES:
-        raise DataError(f"unknown sample {name!r}; available: {', '.join(_SAMPLES)}")
-    sample = _SAMPLES[name]
+    if name not in SAMPLES:
+        raise DataError(f"unknown sample {name!r}; available: {', '.join(SAMPLES)}")
+    sample = SAMPLES[name]
     chosen = tickers if tickers is not None else sample.tickers
     series = read_series([SAMPLES_DIR / sample.file], list(chosen) if chosen is not None else None)
     return Universe(series, "all", {"kind": "sample", "sample": name})

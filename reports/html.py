@@ -54,7 +54,7 @@ def _cell(v, fmt) -> str:
     return html.escape(str(v))
 
 
-def _table(frame: pd.DataFrame, name: str | None = None) -> str:
+def html_table(frame: pd.DataFrame, name: str | None = None) -> str:
     if frame.empty:
         return f"<p>{UNDEFINED}</p>"
     # a long strategy name breaks after its underscores (classical_<wbr>levels), not mid-word
@@ -85,7 +85,7 @@ def _drift_section(doc: dict) -> list[str]:
     frame.index.name = "cell"
     flag = d.get("flag") or "none: the fitted game still describes the test window"
     p_txt = pvalue(d["chi2_p_value"]) if d.get("chi2_p_value") is not None else "= " + UNDEFINED
-    return ["<h2>Training against test window</h2>", _table(frame),
+    return ["<h2>Training against test window</h2>", html_table(frame),
             f"<p>χ² test of equal input frequencies: p {p_txt}. Flag: {html.escape(flag)}.</p>"]
 
 
@@ -105,7 +105,7 @@ def _periods_section(doc: dict) -> list[str]:
     txt = (f"<p>Quantum's variance is significantly below {html.escape(str(per.get('opponent')))}'s in "
            f"{share:.0%} of the {len(rows)} periods.</p>") if share is not None else ""
     return [f"<h2>Per {html.escape(str(per.get('by')))}</h2>", txt,
-            f"<details><summary>the {len(rows)} periods</summary>{_table(frame)}</details>"]
+            f"<details><summary>the {len(rows)} periods</summary>{html_table(frame)}</details>"]
 
 
 FLAG_TEXT = {
@@ -146,8 +146,8 @@ def _hedge_section(doc: dict) -> list[str]:
         "<p>The book's P&amp;L variance is itself an XOR game: a round is worth −2e²·E[r<sub>X</sub>r<sub>Y</sub> | x,y]·AB "
         "(A, B = ±1 outputs). Entanglement can only pay where the sign of the co-movement differs between input "
         "cells. Thin cells are shrunk toward the pooled value (" + html.escape(h["shrinkage"]["rule"]) + ").</p>",
-        _table(hedge_table(doc)),
-        _table(values),
+        html_table(hedge_table(doc)),
+        html_table(values),
     ]
     take = h.get("what_it_would_take")
     if take:
@@ -195,17 +195,17 @@ def _information_section(doc: dict) -> list[str]:
             + (f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the "
                "coins' variance on it (Tsirelson's SDP)" if tb is not None else "") + ".")
     out.append("<p>" + " ".join(text) + "</p>")
-    out.append(_table(information_table(doc)))
+    out.append(html_table(information_table(doc)))
     train = doc.get("best_local_training_variance") or {}
     if train:
         frame = pd.DataFrame({"book variance, training window": train}).sort_values(
             "book variance, training window")
         frame.index.name = "local classical strategy"
         out += ["<p>The best local classical strategy is chosen on the training window, played exactly as on the "
-                f"test window (costs included): <b>{html.escape(str(doc.get('best_local')))}</b>.</p>", _table(frame)]
+                f"test window (costs included): <b>{html.escape(str(doc.get('best_local')))}</b>.</p>", html_table(frame)]
     lv_table = comparison_table(doc, "quantum_levels_vs_best_local")
     if not lv_table.empty:
-        out += ["<h3>quantum_levels against the best local classical strategy</h3>", _table(lv_table)]
+        out += ["<h3>quantum_levels against the best local classical strategy</h3>", html_table(lv_table)]
     return out
 
 
@@ -249,7 +249,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
           if doc.get("shared_information") else []),
         f"<p class='verdict'><b>Verdict.</b> {html.escape(doc['verdict'])}</p>",
         "<h2>The game fitted on the training window</h2>",
-        *(_hedge_section(doc) if doc.get("hedge") else [_table(game_table(doc))]),
+        *(_hedge_section(doc) if doc.get("hedge") else [html_table(game_table(doc))]),
         "<p>" + ", ".join([
             f"classical optimum <b>{_fmt(game['classical_value'])}</b> (A: {html.escape(str(rule.get('A_name')))}, "
             f"B: {html.escape(str(rule.get('B_name')))})",
@@ -260,10 +260,10 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         f"<p>Measurement angles: {html.escape(ang_txt) if game.get('uses_entanglement') else 'none: entanglement does not help, the quantum strategy is the classical rule'}.</p>",
         *([_device_paragraph(game["device"])] if game.get("device") else []),
         "<h2>Metrics of the combined book (test window)</h2>",
-        _table(metrics_table(doc), "metrics"),
+        html_table(metrics_table(doc), "metrics"),
         _flags(doc),
         "<h2>Quantum against the best local classical strategy</h2>",
-        _table(comparison_table(doc)),
+        html_table(comparison_table(doc)),
         "<p class='meta'>Paired tests on the same rounds: Newey–West standard errors (the lag window from the data, "
         "Politis–White), the variance ratio and Sharpe difference by the delta method; Levene's test assumes "
         "independent samples and is shown for reference only.</p>",

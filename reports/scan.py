@@ -10,7 +10,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from .html import CSS, _table
+from .html import CSS, html_table
 from .style import colour, plt
 
 
@@ -189,7 +189,7 @@ def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes,
         "fitted classical and quantum strategies save on the training window; move needed: where entanglement does not "
         "help at all, how far one input cell's return correlation would have to move for it to beat the best "
         "classical rule by 1% of book variance (smaller is closer).</p>",
-        _table(table, "ranking"),
+        html_table(table, "ranking"),
         "<h2>Figures</h2>", figs,
         f"<h2>Pairs not scanned</h2><ul>{skipped or '<li>none</li>'}</ul>",
         f"<h2>Pairs that could not run</h2><ul>{errors or '<li>none</li>'}</ul>",

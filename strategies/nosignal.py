@@ -29,7 +29,7 @@ from . import kernels
 from .errors import StrategyError
 from .game import Game, check_p_xy
 from .solver import tsirelson_sdp, tsirelson_value
-from .strategy import LocalRule, Strategy, _builtin, as_bits
+from .strategy import LocalRule, Strategy, is_builtin, as_bits
 
 NS_TOL = 1e-9
 QUANTUM_TOL = 1e-9
@@ -152,7 +152,7 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
     else:
         n_a, n_b = max(strategy.rule_a.settings) + 1, max(strategy.rule_b.settings) + 1
     table = check_table(name, strategy.resource.joint(n_a, n_b))
-    if _builtin(type(strategy.resource)) and all(tables):
+    if is_builtin(type(strategy.resource)) and all(tables):
         return  # this package's resources are quantum (or classical) by construction, and table rules hold no state
     excess, where = tlm_excess(table)
     if excess > TLM_TOL:

@@ -51,7 +51,7 @@ def sample_table(table: np.ndarray, setting_a: np.ndarray, setting_b: np.ndarray
 
 
 # -- resources ----------------------------------------------------------------------------------
-def _builtin(cls) -> bool:
+def is_builtin(cls) -> bool:
     """Defined in this package (``qcoord.strategies``)."""
     package = __name__.rsplit(".", 1)[0]
     return cls.__module__ == package or cls.__module__.startswith(package + ".")
@@ -69,7 +69,7 @@ class Resource(ABC):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if "sample" in cls.__dict__ and not _builtin(cls):
+        if "sample" in cls.__dict__ and not is_builtin(cls):
             raise StrategyError(
                 f"resource {cls.__name__} overrides Resource.sample: a custom resource declares its joint behaviour "
                 "P(o_A, o_B | s_A, s_B) in joint(), which is checked for no-signalling and against the quantum bound, "
@@ -240,7 +240,7 @@ class Strategy:
 
 def sample_resource(resource: Resource, setting_a, setting_b, rng: np.random.Generator, ages=None):
     """Outcomes per round: a built-in resource's own sampler, or a custom resource's declared table."""
-    if _builtin(type(resource)):
+    if is_builtin(type(resource)):
         return resource.sample(setting_a, setting_b, rng, ages=ages)
     return Resource.sample(resource, setting_a, setting_b, rng)
 

@@ -13,7 +13,8 @@ import pytest
 from qcoord.backtest import config, run_backtest, streams
 from qcoord.backtest.arguments import add_options, given
 from qcoord.backtest.cli import build_parser
-from qcoord.backtest.commands.sweep import parse_param, point_config
+from qcoord.backtest.arguments import parse_param
+from qcoord.backtest.commands.sweep import point_config
 from qcoord.backtest.engine import Plan
 from qcoord.backtest.errors import BacktestError
 from qcoord.strategies import StrategyError

@@ -5,6 +5,7 @@ in a wheel."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -58,8 +59,13 @@ def test_a_users_own_modules_break_nothing_in_python_or_on_the_command_line(tmp_
 def test_a_wheel_installs_the_same_package(tmp_path):
     """Build the wheel, unpack it into a folder of its own and run the same script against it (dependencies from
     this environment): the package data (the shipped sample) is in it, and the user's files break nothing."""
+    src = tmp_path / "src"  # a copy of the sources: building in the repository would reuse a stale build/ folder
+    for part in ("qcoord", "backtest", "data", "strategies", "reports"):
+        shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     out = tmp_path / "wheel"
-    res = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)], tmp_path)
+    res = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)], tmp_path)
     assert res.returncode == 0, res.stderr
     (wheel,) = out.glob("qcoord-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

@@ -92,3 +92,26 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path):
     assert res.returncode == 2
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def _imports_of(path):
+    """(module level, module name, imported names) of every from-import in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [(n.level, n.module, [a.name for a in n.names]) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+
+
+def test_no_command_imports_another_command():
+    """Helpers several commands share live in backtest/arguments.py."""
+    commands = {p.stem for p in (ROOT / "backtest" / "commands").glob("*.py")} - {"__init__"}
+    for path in (ROOT / "backtest" / "commands").glob("*.py"):
+        for level, module, names in _imports_of(path):
+            assert not (level == 1 and (module in commands or (module is None and set(names) & commands))), (
+                f"{path.name} imports command {module or names}")
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_module_imports_a_private_name_from_another(package):
+    for path in (ROOT / package).rglob("*.py"):
+        for level, module, names in _imports_of(path):
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            assert not private, f"{path.relative_to(ROOT)} imports {private} from {'.' * level}{module or ''}"

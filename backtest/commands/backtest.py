@@ -6,15 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..arguments import add_json_and_progress, add_options, resolve
-
-
-def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """Every backtest option (shared with ``sweep``), generated from the configuration tree; all unset when
-    not given (a config file, then the defaults, fill them)."""
-    p.add_argument("--config", metavar="FILE.toml", help="read options from a config file (a run's config.toml "
-                                                          "repeats that run); options given here override it")
-    add_options(p)
+from ..arguments import add_json_and_progress, add_run_arguments, resolve
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -13,18 +13,9 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from ..arguments import add_json_and_progress, bounded, nonnegative_int, positive_int, probability
+from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler_argument, bounded,
+                         parse_param, positive_int, probability)
 from ..errors import BacktestError
-from .backtest import add_run_arguments
-
-
-def add_scheduler_argument(p: argparse.ArgumentParser) -> None:
-    """--scheduler and --workers, shared with ``qcoord sweep``."""
-    g = p.add_argument_group("execution")
-    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="run on this Dask scheduler's workers (default $DASK_SCHEDULER_ADDRESS, else a local cluster)")
-    g.add_argument("--workers", type=nonnegative_int, metavar="N",
-                   help="worker processes of the local cluster (default: the cores; 0: a plain loop here)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -60,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
     from .. import scan
     from ..arguments import resolve
     from ..runs import new_run_dir
-    from .sweep import parse_param
-
     base = resolve(args)
     grid = dict(parse_param(t) for t in args.grid)
     if len(grid) != len(args.grid):

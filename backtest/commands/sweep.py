@@ -19,36 +19,11 @@ from pathlib import Path
 
 from .. import config
 from ..errors import BacktestError
-from ..arguments import add_json_and_progress
-from .backtest import add_run_arguments, resolve
+from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler_argument, parse_param, resolve,
+                         sweepable_names)
 
 COLUMNS = ["win_rate", "utility", "hedged_rate", "pnl_mean", "pnl_var", "variance_share", "sharpe",
            "hedging_efficiency", "bell_pairs", "quantum_share", "mean_pair_age"]
-
-
-def parse_param(text: str) -> tuple[str, list]:
-    """'visibility=0.9,0.8' -> ('visibility', [0.9, 0.8]), each value read and range-checked as the option
-    declares; a BacktestError names what is wrong."""
-    name, sep, values = text.partition("=")
-    name = name.strip().replace("-", "_")
-    if not sep or not values.strip():
-        raise BacktestError(f"sweep parameter {text!r}: write PARAM=V1,V2,...")
-    sweepable = config.sweepable()
-    if name not in sweepable:
-        raise BacktestError(f"cannot sweep {name!r}; sweepable: {', '.join(_short_names())}")
-    spec = config.spec(sweepable[name][0])
-    out = []
-    for raw in values.split(","):
-        value = spec.parse(raw.strip(), f"sweep parameter {name}")
-        out.append(value[0] if isinstance(value, list) and len(value) == 1 else value)
-    if len(set(map(repr, out))) != len(out):
-        raise BacktestError(f"sweep parameter {name}: repeated values in {values}")
-    return name, out
-
-
-def _short_names() -> list[str]:
-    """The sweepable names people type (section.field paths work too)."""
-    return [k for k in config.sweepable() if "." not in k]
 
 
 def point_config(base: config.RunConfig, point: dict) -> config.RunConfig:
@@ -63,7 +38,7 @@ def point_key(cfg: config.RunConfig) -> str:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="sweep parameters to see where entanglement stops paying",
                        description="Run one backtest per point of a parameter grid. PARAM is one of: "
-                                   + ", ".join(_short_names()) + " (or any section.field path of a number). "
+                                   + ", ".join(sweepable_names()) + " (or any section.field path of a number). "
                                    "Resumable: rerun the same command to finish.")
     p.add_argument("params", nargs="+", metavar="PARAM=V1,V2,...", help="a parameter and its values (several allowed)")
     add_run_arguments(p)
@@ -72,8 +47,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--force", action="store_true",
                    help="let a sweep with other options reuse --out (its tables are replaced; points are kept)")
     add_json_and_progress(o, "sweep.json", " across points")
-    from .scan import add_scheduler_argument
-
     add_scheduler_argument(p)  # points on a Dask cluster (default without either: one after the other, here)
     p.set_defaults(run=run)
 
