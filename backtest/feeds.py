@@ -16,7 +16,7 @@ import pandas as pd
 from ..data import MarketData, SyntheticPair
 
 from .errors import BacktestError
-from .indicators import Indicator, QuantileBins, ThresholdIndicator, as_bits, evaluate
+from .indicators import Indicator, QuantileBins, ThresholdIndicator, indicator_output, evaluate
 from .views import LocalView, make_views
 
 FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
@@ -72,7 +72,7 @@ def warmup(indicator: Indicator, view: LocalView) -> int:
     elif isinstance(indicator, QuantileBins):  # its bins are set later, on the training window
         values = evaluate(indicator.base, view, "score")
     else:
-        values = as_bits(evaluate(indicator, view), indicator.name, view, indicator.levels)
+        values = indicator_output(evaluate(indicator, view), indicator.name, view, indicator.levels)
     ok = np.flatnonzero(~np.isnan(np.asarray(values, dtype=float)))  # a flat window's quiet score (+-inf) counts
     if ok.size == 0:
         raise BacktestError(f"indicator {indicator.name} is undefined on every row (warm-up longer than the data?)")
@@ -156,7 +156,7 @@ class _Feed:
 
     def _raw_inputs(self, views: tuple[LocalView, LocalView], indicators=None) -> list[np.ndarray]:
         indicators = self.indicators if indicators is None else indicators
-        return [as_bits(evaluate(ind, view), ind.name, view, ind.levels) for ind, view in zip(indicators, views)]
+        return [indicator_output(evaluate(ind, view), ind.name, view, ind.levels) for ind, view in zip(indicators, views)]
 
     def _checked(self, raw: list[np.ndarray], first_row: int, indicators=None) -> tuple[np.ndarray, np.ndarray]:
         """Indicator outputs of rows that must be defined (after the warm-up) as uint8 bits (or levels)."""

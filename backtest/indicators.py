@@ -451,7 +451,7 @@ def evaluate(indicator: Indicator, view: LocalView, method: str = "__call__", **
                             f"({view.ticker}): {type(exc).__name__}: {exc}") from None
 
 
-def as_bits(values, name: str, view: LocalView, levels: int = 2) -> np.ndarray:
+def indicator_output(values, name: str, view: LocalView, levels: int = 2) -> np.ndarray:
     """Indicator output of the view's length: uint8 0..levels-1 when it cannot be undefined (bool or integer
     output), else float 0..levels-1/NaN; a BacktestError naming the indicator otherwise."""
     out = np.asarray(values).ravel()
@@ -532,10 +532,10 @@ def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cut
     if n < 4:
         return
     rng = streams.rng(seed, "causality")
-    base = as_bits(evaluate(indicator, view), indicator.name, view, indicator.levels)
+    base = indicator_output(evaluate(indicator, view), indicator.name, view, indicator.levels)
     for i, cut in enumerate(rng.integers(n // 4, max(n // 4 + 1, 3 * n // 4), size=cuts)):
         cut = int(cut)
-        other = as_bits(evaluate(indicator, _perturbed(view, cut, rng, mirror=i % 2 == 0)), indicator.name, view,
+        other = indicator_output(evaluate(indicator, _perturbed(view, cut, rng, mirror=i % 2 == 0)), indicator.name, view,
                         indicator.levels)
         a, b = base[: cut + 1], other[: cut + 1]
         same = (a == b) | (np.isnan(a) & np.isnan(b))
