@@ -401,7 +401,7 @@ class Result:
             strategies[s] = out
         game = {k: self.game.get(k) for k in ("kind", "beta", "rule", "table", "unit", "p_xy", "classical_value",
                                               "quantum_value", "textbook_value", "advantage", "uses_entanglement",
-                                              "angles", "azimuths", "measurement_search", "fallback", "flipped", "classical_rule",
+                                              "angles", "azimuths", "correlators", "measurement_search", "fallback", "flipped", "classical_rule",
                                               "constant_rule", "n_train", "device")
                 if k in self.game}
         return json_clean({
