@@ -85,6 +85,48 @@ class DaskExecutor:
             self.cluster.close()
 
 
+CONNECT_SECONDS = 5  # a scheduler that does not answer a Dask handshake in this time is not one
+
+
+def check_scheduler(address: str, seconds: float = 3.0) -> None:
+    """A scheduler address is ``tcp://HOST:PORT`` (or tls://) whose port accepts a connection within ``seconds``:
+    checked before anything is written, so a wrong address is one line, not a hang or a traceback."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if parts.scheme not in ("tcp", "tls") or not host or not port:
+        raise BacktestError(f"scheduler {address!r}: give a Dask scheduler address as tcp://HOST:PORT")
+    try:
+        conn = socket.create_connection((host, port), timeout=seconds)
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise BacktestError(f"cannot reach the Dask scheduler at {address}: {reason} within {seconds:g} s") from None
+    with conn:
+        if parts.scheme == "tcp" and not _speaks_dask(conn):
+            raise BacktestError(f"cannot reach the Dask scheduler at {address}: the port answers, but not as a Dask "
+                                "scheduler (is it the dashboard's HTTP port? the scheduler's is usually 8786)")
+
+
+def _speaks_dask(conn) -> bool:
+    """A Dask scheduler speaks first: on a new connection it sends its handshake, a message whose first 8 bytes are
+    its length (little-endian). An HTTP server sends nothing until asked; other services send text."""
+    head = b""
+    try:
+        while len(head) < 8:
+            chunk = conn.recv(8 - len(head))
+            if not chunk:
+                return False
+            head += chunk
+    except OSError:  # nothing within the timeout
+        return False
+    return 0 < int.from_bytes(head, "little") < 1 << 24
+
+
 def executor(scheduler: str | None = None, workers: int | None = None):
     """The executor for ``scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``), else a LocalCluster of ``workers``
     processes (default: the cores), or a plain loop with ``workers=0``."""
@@ -98,10 +140,12 @@ def executor(scheduler: str | None = None, workers: int | None = None):
     if scheduler is not None:
         if workers is not None:
             raise BacktestError("--workers sizes a local cluster; with --scheduler the cluster has its own workers")
+        check_scheduler(scheduler)
         try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise BacktestError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
+        except Exception as exc:  # noqa: BLE001 - a port that answers but is no Dask scheduler fails in many ways
+            raise BacktestError(f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}") from None
         return DaskExecutor(client)
     import dask
 

@@ -376,11 +376,11 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
                             + "; ".join(f"{k}: {v}" for k, v in list(sel.skipped.items())[:3]) + ")")
     jobs = [(a, b, pt) for a, b in sel.pairs for pt in points]
     signature = json.loads(json.dumps({"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}, default=str))
+    ex = cluster.executor(scheduler, workers)  # a wrong scheduler address fails here, before anything is written
     with tempfile.TemporaryDirectory() as scratch:
-        folder = _scan_folder(Path(out) if out is not None else Path(scratch), signature, force)
-        ex = cluster.executor(scheduler, workers)
         bar = None
         try:
+            folder = _scan_folder(Path(out) if out is not None else Path(scratch), signature, force)
             cluster.announce(ex)
             if sys.stderr.isatty() if progress is None else progress:
                 from tqdm import tqdm

@@ -325,3 +325,44 @@ def test_a_default_scan_of_the_shipped_panel_ranks_by_a_figure_that_varies(tmp_p
     assert len(ran) == 10 and ran["move_needed"].notna().all()
     assert ran["move_needed"].std() > 0.02
     assert list(ran["move_needed"]) == sorted(ran["move_needed"])  # nothing uses entanglement: ranked by distance
+
+
+@pytest.fixture
+def http_port():
+    """A local port that answers TCP but is no Dask scheduler (a plain HTTP server)."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["scan", "sweep"])
+@pytest.mark.parametrize("kind", ["refused", "not_dask", "malformed"])
+def test_a_wrong_scheduler_address_is_one_line_in_seconds_and_writes_nothing(command, kind, http_port, tmp_path):
+    """README's own example address hung or ended in a 40-line traceback (3.07 EiB); a refused port took 20 s and
+    left points/ and the options file behind."""
+    address = {"refused": f"tcp://127.0.0.1:{_free_port()}", "not_dask": f"tcp://127.0.0.1:{http_port}",
+               "malformed": "127.0.0.1"}[kind]
+    args = (["scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC"] if command == "scan"
+            else ["sweep", "visibility=1,0.9", "--rounds", "2000"])
+    started = time.monotonic()
+    res = subprocess.run(["qcoord", *args, "--scheduler", address, "--out", "out"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    assert res.returncode == 2, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert ("cannot reach the Dask scheduler" in res.stderr) or ("tcp://HOST:PORT" in res.stderr), res.stderr
+    assert elapsed < 30, elapsed  # imports and the 3 s + 5 s connection budget, with room for a loaded machine
+    assert list(tmp_path.iterdir()) == []

@@ -250,12 +250,13 @@ def run(args: argparse.Namespace) -> int:
 
     grid, base, points, configs, sources = _grid(args)
     names = list(grid)
-    out = _folder(args, grid, base)
     ex = None
     if args.scheduler or args.workers is not None or os.environ.get(cluster.ENV):
-        ex = cluster.executor(args.scheduler, args.workers)
-        cluster.announce(ex)
+        ex = cluster.executor(args.scheduler, args.workers)  # before the folder: a wrong address writes nothing
     try:
+        out = _folder(args, grid, base)
+        if ex is not None:
+            cluster.announce(ex)
         rows, computed = _points(out, points, configs, sources, args.progress, ex)
     finally:
         if ex is not None:
