@@ -526,7 +526,7 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
     # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule
     train_var = fitted.train_variance or {}
     best_local = min(train_var, key=lambda s: (train_var[s], s != "classical")) if train_var else None
-    comparison = _comparisons(book, series, best_local, ppy, _strongest(train_var, metrics))
+    comparison = _comparisons(book, series, best_local, ppy, _strongest(train_var, metrics, best_local))
     first_fit = fitted.fit
     drift_doc = drift(fitted.train_cells.stats(), book.test_cells.stats(), first_fit, fitted.fit_noise,
                       fitted.exposure)
@@ -583,11 +583,12 @@ def _efficiency(metrics: dict, no_sign: bool) -> None:
         _flag(m, name)
 
 
-def _strongest(train_var: dict | None, metrics: dict) -> str | None:
+def _strongest(train_var: dict | None, metrics: dict, best_local: str | None) -> str | None:
     """The local classical strategy with the lowest book variance on the *test* window (best_local is chosen on
-    training, before the test window is seen; a claim of advantage must hold against this one too)."""
+    training, before the test window is seen; a claim of advantage must hold against this one too). A tie goes to
+    best_local, whose comparison is then reused rather than computed again."""
     names = [s for s in (train_var or {}) if s in metrics and _finite_number(metrics[s].get("pnl_var"))]
-    return min(names, key=lambda s: (metrics[s]["pnl_var"], s)) if names else None
+    return min(names, key=lambda s: (metrics[s]["pnl_var"], s != best_local, s)) if names else None
 
 
 def _finite_number(v) -> bool:
