@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
-from . import kernels
 from .fills import Market
 from .hedge import CellSums
 from .players import QUANTUM, RoundChunk
@@ -127,7 +127,7 @@ class Book:
                 continue
             aq, bq = decisions[q]
             for name, counts in opponents.items():
-                only_q, only_c = kernels.discordant(aq, bq, *decisions[name], tgt)
+                only_q, only_c = discordant(aq, bq, *decisions[name], tgt)
                 counts[0] += only_q
                 counts[1] += only_c
 
@@ -176,3 +176,19 @@ class Book:
 
     def kept_inputs(self) -> dict:
         return {k: np.concatenate(v) if v else np.empty(0, np.uint8) for k, v in self.kept.items()}
+
+
+# Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
+@njit(cache=True, nogil=True)
+def discordant(a1, b1, a2, b2, tgt):  # pragma: no cover - compiled
+    """Rounds won by strategy 1 only and by strategy 2 only (won: a XOR b equals the target relation)."""
+    only1, only2 = 0, 0
+    for i in range(tgt.size):
+        w1 = (a1[i] ^ b1[i]) == tgt[i]
+        w2 = (a2[i] ^ b2[i]) == tgt[i]
+        if w1 and not w2:
+            only1 += 1
+        elif w2 and not w1:
+            only2 += 1
+    return only1, only2

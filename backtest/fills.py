@@ -35,8 +35,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from . import kernels
 from .errors import BacktestError
 from .options import option, values_of
 
@@ -197,7 +197,7 @@ class BiasFill(FillModel):
     def book_pnl(self, a, b, market_a: Market, market_b: Market, states: list, out: dict):
         (inc_a, rate_a), (inc_b, rate_b) = self._income_and_rate(market_a), self._income_and_rate(market_b)
         pnl, costs = out["pnl_book"], out["costs_book"]
-        states[0], states[1] = kernels.bias_book(a, b, market_a.returns, market_b.returns, self.exposure,
+        states[0], states[1] = bias_book(a, b, market_a.returns, market_b.returns, self.exposure,
                                                  np.atleast_1d(inc_a), np.atleast_1d(inc_b), rate_a, rate_b,
                                                  float(states[0]), float(states[1]), pnl, costs)
         return pnl, (inc_a, inc_b), (costs, 0.0)
@@ -205,7 +205,7 @@ class BiasFill(FillModel):
     def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None):
         income, rate = self._income_and_rate(market)
         pnl, costs = _outputs(out, bid_first.size, "pnl", "costs")
-        state = kernels.bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income), rate,
+        state = bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income), rate,
                                    float(state), pnl, costs)
         return pnl, None, state, income, costs
 
@@ -273,7 +273,7 @@ class QueueFill(FillModel):
         quoted = self.half_spread == QUOTED and market.half_spread is not None
         h_bps = self.model_half_spread_bps if self.half_spread == QUOTED else float(self.half_spread)
         pnl, inventory, income, costs = _outputs(out, bid_first.size, "pnl", "inv", "income", "costs")
-        state = kernels.queue_fills(
+        state = queue_fills(
             bid_first, uniforms[0], uniforms[1], self.fill_table(market.minutes), self.lot,
             market.half_spread if quoted else _NONE, h_bps, market.price, self.fee, self.inventory_limit,
             math.nan if self.cut_cost is None else float(self.cut_cost), market.price_change, float(state),
@@ -307,3 +307,117 @@ def make_fill(name: str = "bias", **params) -> FillModel:
         return FILL_MODELS[name](**params)
     except TypeError as exc:
         raise BacktestError(f"fill model {name}: {exc}") from None
+
+
+# Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
+@njit(cache=True, nogil=True, inline="always")
+def _fills(u, table, row, width):  # pragma: no cover - compiled
+    """Lots filled: the smallest k with u < table[row, k]; one minute a round (width 2) without a branch."""
+    if width == 2:
+        return np.int64(u >= table[row, 0])
+    k = 0
+    while k < width - 1 and u >= table[row, k]:
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def queue_fills(bid_first, u_buy, u_sell, table, lot, quoted, h_bps, price, fee, limit, cut_cost, price_change,
+                inventory, pnl, inv_out, income, costs):  # pragma: no cover - compiled
+    """One market maker quoting both sides each minute of a bar; the side quoted first fills more often.
+
+    The half-spread per share is ``quoted[i]`` when ``quoted`` has one value per round, else h_bps x 1e-4 x
+    price[i]; ``cut_cost`` NaN means the half-spread plus the fee.
+    Per round: the bid fills the smallest k with u_buy < table[row, k] lots (inverse CDF of Binomial(m, p)),
+    the ask likewise with u_sell; the row is position * 3 + effect + 1, position 0 for the order placed first,
+    effect +1 when the round's price moves through the order (down for the bid, up for the ask), -1 away, 0
+    flat (adverse selection). Each filled share earns half_spread - fee; inventory beyond +-limit is cut back
+    at cut_cost per share; the inventory is then held over the round's price change. Returns P&L and end
+    inventory per round, the final inventory (the next chunk's start), and per round the spread income and
+    the costs (fees and cuts): P&L = income - costs + inventory x price change. The four output arrays are
+    allocated by the caller (numpy's large allocations fault in huge pages; the kernel's own would fault 4 KB
+    pages on every call, which costs more than the loop).
+    """
+    n = bid_first.size
+    width = table.shape[1]
+    inv = inventory
+    per_q = quoted.size == n and n > 0
+    cut_given = cut_cost == cut_cost
+    for i in range(n):
+        h = quoted[i] if per_q else h_bps * 1e-4 * price[i]
+        move = price_change[i]
+        down = np.int64(move < 0.0) - np.int64(move > 0.0)  # +1: through the bid
+        first_bid = bid_first[i] != 0
+        row_b = (0 if first_bid else 3) + down + 1
+        row_s = (3 if first_bid else 0) - down + 1
+        k_b = _fills(u_buy[i], table, row_b, width)
+        k_s = _fills(u_sell[i], table, row_s, width)
+        inv += (k_b - k_s) * lot
+        fills = (k_b + k_s) * lot
+        cost = fills * fee
+        excess = abs(inv) - limit
+        if excess > 0:
+            cost += excess * (cut_cost if cut_given else h + fee)
+            inv = limit if inv > 0 else -limit
+        income[i] = fills * h
+        costs[i] = cost
+        pnl[i] = income[i] - cost + inv * move
+        inv_out[i] = inv
+    return inv
+
+
+@njit(cache=True, nogil=True)
+def bias_fills(bid_first, returns, exposure, income, switch_cost, state, out, costs):  # pragma: no cover - compiled
+    """P&L of a signed position, +exposure if bid first else -exposure, over the round's return, plus the spread
+    income, less switch_cost (a rate) on the notional a change of bias trades: 2 x exposure, or 1 x when the
+    previous state is -1 (no position yet). ``income`` and ``switch_cost`` hold one value or one per round.
+    Fills ``out`` (P&L) and ``costs`` per round, allocated by the caller (see queue_fills), and returns the last
+    bias as the next chunk's state. Branch-free in the loop: a random strategy's switches are unpredictable."""
+    n = bid_first.size
+    if n == 0:
+        return state
+    per_i = income.size > 1
+    per_c = switch_cost.size > 1
+    inc0, rate0 = income[0], switch_cost[0]
+    two_e = 2.0 * exposure
+    prev = np.int64(bid_first[0]) if state < 0 else np.int64(state)
+    for i in range(n):
+        b = np.int64(bid_first[i])
+        inc = income[i] if per_i else inc0
+        rate = switch_cost[i] if per_c else rate0
+        c = np.float64(b != prev) * two_e * rate
+        costs[i] = c
+        out[i] = (2.0 * b - 1.0) * exposure * returns[i] + inc - c
+        prev = b
+    if state < 0:  # the first round opened the position: it traded one exposure
+        c = exposure * (switch_cost[0])
+        costs[0] += c
+        out[0] -= c
+    return float(prev)
+
+
+@njit(cache=True, nogil=True)
+def bias_book(a, b, r_a, r_b, exposure, inc_a, inc_b, rate_a, rate_b, state_a, state_b, pnl,
+              costs):  # pragma: no cover - compiled
+    """Both servers of ``bias_fills`` in one pass, writing only the book's P&L and costs (for chunks whose
+    per-server series are not kept: two arrays to write instead of five). Returns the two states."""
+    n = a.size
+    if n == 0:
+        return state_a, state_b
+    pia, pib, pra, prb = inc_a.size > 1, inc_b.size > 1, rate_a.size > 1, rate_b.size > 1
+    two_e = 2.0 * exposure
+    pa = np.int64(a[0]) if state_a < 0 else np.int64(state_a)
+    pb = np.int64(b[0]) if state_b < 0 else np.int64(state_b)
+    for i in range(n):
+        ai, bi = np.int64(a[i]), np.int64(b[i])
+        c = two_e * (np.float64(ai != pa) * rate_a[i if pra else 0] + np.float64(bi != pb) * rate_b[i if prb else 0])
+        costs[i] = c
+        pnl[i] = ((2.0 * ai - 1.0) * r_a[i] + (2.0 * bi - 1.0) * r_b[i]) * exposure \
+            + inc_a[i if pia else 0] + inc_b[i if pib else 0] - c
+        pa, pb = ai, bi
+    for state, rate in ((state_a, rate_a[0]), (state_b, rate_b[0])):
+        if state < 0:  # the first round opened a position: it traded one exposure
+            costs[0] += exposure * rate
+            pnl[0] -= exposure * rate
+    return float(pa), float(pb)

@@ -30,10 +30,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from ..strategies import Game, Noise, best_constant, classical_optimum, quantum_lower_bound
 
-from . import kernels
 from .stats import Z95, format_p, wilson_ci
 from .stats import p_value as p_floor
 
@@ -65,8 +65,8 @@ class CellSums:
     def add_with_targets(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, target_table: np.ndarray,
                          flip: int) -> tuple[np.ndarray, np.ndarray]:
         """``add`` and, in the same pass, each round's target relation and the relation that hedged its realised
-        co-movement (``kernels.round_targets``)."""
-        return kernels.round_targets(x, y, returns[:, 0], returns[:, 1], target_table, np.uint8(flip), self.sums)
+        co-movement (``round_targets``)."""
+        return round_targets(x, y, returns[:, 0], returns[:, 1], target_table, np.uint8(flip), self.sums)
 
     def stats(self) -> CellStats:
         s = self.sums
@@ -401,3 +401,35 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
                        + ("" if out["decision_changed"] else ", though the test window's best play is the same"))
     out["flag"] = "; ".join(reasons) if reasons else None
     return out
+
+
+# Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
+@njit(cache=True, nogil=True)
+def round_targets(x, y, rx, ry, target_table, flip, cells):  # pragma: no cover - compiled
+    """One pass over a chunk's rounds, shared by every strategy: the cell's better relation ``tgt`` (from
+    ``target_table`` indexed 2x + y), the relation ``want`` that hedged the realised co-movement (1 = opposite
+    biases when r_X r_Y > 0, 0 when < 0, XOR ``flip`` for the challenge labels, 2 when a stock did not move),
+    and the co-movement sums per cell added to ``cells``: [rounds, sum r_X r_Y, sum (r_X r_Y)^2, sum r_X^2,
+    sum r_Y^2, rounds with r_X r_Y < 0, rounds with r_X r_Y > 0]."""
+    n = x.size
+    tgt = np.empty(n, dtype=np.uint8)
+    want = np.empty(n, dtype=np.uint8)
+    for i in range(n):
+        c = 2 * x[i] + y[i]
+        tgt[i] = target_table[c]
+        q = rx[i] * ry[i]
+        if q > 0.0:
+            want[i] = 1 ^ flip
+            cells[c, 6] += 1.0
+        elif q < 0.0:
+            want[i] = flip
+            cells[c, 5] += 1.0
+        else:
+            want[i] = 2
+        cells[c, 0] += 1.0
+        cells[c, 1] += q
+        cells[c, 2] += q * q
+        cells[c, 3] += rx[i] * rx[i]
+        cells[c, 4] += ry[i] * ry[i]
+    return tgt, want

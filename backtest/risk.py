@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
-from . import kernels
 from .stats import wilson_ci
 
 
@@ -39,7 +39,7 @@ class StrategyStats:
     shift: float | None = None  # sums are of pnl - shift (the first chunk's mean) for numerical stability
     sums: np.ndarray = field(default_factory=lambda: np.array([0.0] * 8 + [1.0, 1.0]))
     # with e = pnl - shift, inc the income and c the costs of a round: sums of inc, c, e c, c^2, inc^2, e inc, c inc
-    # (kernels._part); with sum e and sum e^2 they give the directional and before-cost moments (_part_sums)
+    # (_part); with sum e and sum e^2 they give the directional and before-cost moments (_part_sums)
     parts: np.ndarray = field(default_factory=lambda: np.zeros(7))
     parts_scalar: bool = True  # income and costs were the same every round: directional variance = P&L variance
     counts: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.int64))
@@ -72,7 +72,7 @@ class StrategyStats:
             self.parts_scalar = False
         flat = [np.atleast_1d(np.asarray(v, dtype=float)) for v in (*income, *costs)]
         marked = np.empty(marks.size)
-        self.switches += kernels.book_stats(
+        self.switches += book_stats(
             pnl, a, b, x, y, tgt, want, table, offset // block_len, offset % block_len, block_len, self.book_size,
             self.rf_per_period, self.shift, self.sums, self.counts, self.block_sum, self.block_sq, self.block_n,
             marks, marked, *flat, self.last, self.parts)
@@ -249,3 +249,128 @@ def break_even_cost_scale(q: StrategyStats, c: StrategyStats) -> float | None:
         return None
     roots = sorted(r for r in ((-b - math.sqrt(disc)) / (2 * a), (-b + math.sqrt(disc)) / (2 * a)) if r > 0)
     return roots[0] if roots else None
+
+
+# Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
+@njit(cache=True, nogil=True, inline="always")
+def _part(acc, e, inc, c):  # pragma: no cover - compiled
+    """The sums of one round's P&L parts, e = pnl - shift, inc the income, c the costs: inc, c, e c, c^2, inc^2,
+    e inc, c inc (with sum e and sum e^2 they give the directional and before-cost moments: risk.parts_moments)."""
+    return (acc[0] + inc, acc[1] + c, acc[2] + e * c, acc[3] + c * c, acc[4] + inc * inc, acc[5] + e * inc,
+            acc[6] + c * inc)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _drawdown(v, ret, cum, peak, max_dd, eq, eq_peak, floor, max_share):  # pragma: no cover - compiled
+    """One round of the drawdown of cumulative P&L and of compounded equity (``ret``: the round's book return)."""
+    cum += v
+    if cum > peak:
+        peak = cum
+    dd = peak - cum
+    if dd > max_dd:
+        max_dd = dd
+    eq *= 1.0 + ret
+    if eq > eq_peak:
+        eq_peak = eq
+        floor = (1.0 - max_share) * eq_peak
+    elif eq < floor:  # rare: only a new maximum drawdown divides
+        if eq <= 0.0:  # the book lost more than its size: nothing left to compound
+            eq, max_share = 0.0, 1.0
+        else:
+            max_share = 1.0 - eq / eq_peak
+        floor = (1.0 - max_share) * eq_peak
+    return cum, peak, max_dd, eq, eq_peak, floor, max_share
+
+
+# book_stats: one pass over a chunk of book P&L updating a strategy's running sums (one loop on purpose: the
+# running sums live in registers, and a second pass would read the chunk twice).
+#
+# sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
+# peak of cumulative P&L, max drawdown, max drawdown share of compounded equity, compounded equity (per unit
+# of book, starting at 1), its peak]; counts: [n, wins, n per input pair (4),
+# wins per input pair (4), hedged rounds, rounds where both stocks moved]. Per round o = out_a XOR out_b, its
+# utility table[(2x + y) * 2 + o], a win where o equals the cell's better relation ``tgt``, hedged where o
+# equals ``want``, the relation that hedged the realised co-movement (2 where a stock did not move: such a
+# round counts for neither); block sums for the bootstrap (the chunk starts ``into_block`` rounds into
+# block ``block0``); ``marked`` receives the cumulative P&L at the positions ``marks`` (equity curve).
+# Counters replace per-round integer divisions; the drawdown share is divided only when it may grow.
+
+
+@njit(cache=True, nogil=True)
+def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, block_len, book, rf, shift, sums, counts,
+               block_sum, block_sq, block_n, marks, marked, inc_a, inc_b, cost_a, cost_b, last,
+               parts):  # pragma: no cover - compiled
+    """One pass over a chunk of book P&L updating a strategy's running sums (see the comment above); returns the
+    rounds in which a server changed its output."""
+    # running sums in locals (registers), written back once: array elements would be stored every round
+    s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
+    cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
+    eq, eq_peak = sums[8], sums[9]  # compounded equity per unit of book, and its running peak
+    floor = (1.0 - max_share) * eq_peak  # equity below this sets a new max drawdown share
+    wins = counts[1]
+    hedged, moved = counts[10], counts[11]
+    n_c = np.zeros(4, dtype=np.int64)
+    w_c = np.zeros(4, dtype=np.int64)
+    inv_book = 1.0 / book
+    b, left = block0, block_len - into_block
+    bs, bq, bn = 0.0, 0.0, 0
+    m = 0
+    pia, pib, pca, pcb = inc_a.size > 1, inc_b.size > 1, cost_a.size > 1, cost_b.size > 1
+    acc = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    pa, pb, switches = last[0], last[1], 0
+    for i in range(pnl.size):
+        v = pnl[i]
+        acc = _part(acc, v - shift, inc_a[i if pia else 0] + inc_b[i if pib else 0],
+                    cost_a[i if pca else 0] + cost_b[i if pcb else 0])
+        ia, ib = np.int64(out_a[i]), np.int64(out_b[i])
+        switches += np.int64((pa >= 0) & (ia != pa)) + np.int64((pb >= 0) & (ib != pb))  # branch-free
+        pa, pb = ia, ib
+        d = v - shift
+        s0 += d
+        s1 += d * d
+        r = v * inv_book - rf
+        if r < 0.0:
+            s2 += r * r
+        c = 2 * x[i] + y[i]
+        o = out_a[i] ^ out_b[i]
+        s3 += table[2 * c + o]
+        n_c[c] += 1
+        w = np.int64(o == tgt[i])  # branch-free: these comparisons are unpredictable
+        wins += w
+        w_c[c] += w
+        h = want[i]
+        moved += 1 - (h >> 1)  # want is 2 where a stock did not move
+        hedged += np.int64(o == h)  # o is 0 or 1, never 2
+        cum, peak, max_dd, eq, eq_peak, floor, max_share = _drawdown(v, r + rf, cum, peak, max_dd, eq, eq_peak,
+                                                                     floor, max_share)
+        bs += v
+        bq += v * v
+        bn += 1
+        left -= 1
+        if left == 0:
+            block_sum[b] += bs
+            block_sq[b] += bq
+            block_n[b] += bn
+            bs, bq, bn = 0.0, 0.0, 0
+            b += 1
+            left = block_len
+        if m < marks.size and marks[m] == i:
+            marked[m] = cum
+            m += 1
+    if bn:
+        block_sum[b] += bs
+        block_sq[b] += bq
+        block_n[b] += bn
+    counts[0] += pnl.size
+    counts[1] = wins
+    counts[10], counts[11] = hedged, moved
+    for c in range(4):
+        counts[2 + c] += n_c[c]
+        counts[6 + c] += w_c[c]
+    sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
+    sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share
+    sums[8], sums[9] = eq, eq_peak
+    parts += np.array(acc)
+    last[0], last[1] = pa, pb
+    return switches

@@ -13,8 +13,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numba import njit
 
-from . import kernels
 from .errors import BacktestError
 from .options import option
 
@@ -66,5 +66,40 @@ class SupplyState:
         k = rng.poisson(s.pair_rate * (t1 - t0))
         arrivals = np.sort(t0 + rng.random(k) * (t1 - t0))  # Poisson process: uniform order statistics
         times = (first_round + np.arange(n)) / s.decision_rate
-        has, age, self.count = kernels.pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count)
+        has, age, self.count = pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count)
         return has, age
+
+
+# Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
+@njit(cache=True, nogil=True)
+def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma: no cover - compiled
+    """Bell pairs arriving at ``arrivals`` (sorted, seconds) into a memory of ``slots``; each round at
+    ``round_times`` uses the freshest stored pair not older than ``max_age``, or none.
+
+    ``buffer[:count]`` holds stored arrival times, oldest first (carried between chunks). A full memory
+    drops its oldest pair for a new one. Returns (has_pair, age in seconds, count).
+    """
+    n = round_times.size
+    has = np.zeros(n, dtype=np.bool_)
+    age = np.zeros(n)
+    j = 0
+    for i in range(n):
+        t = round_times[i]
+        while j < arrivals.size and arrivals[j] <= t:
+            if count == slots:
+                for k in range(slots - 1):
+                    buffer[k] = buffer[k + 1]
+                count -= 1
+            buffer[count] = arrivals[j]
+            count += 1
+            j += 1
+        if count > 0:
+            a = t - buffer[count - 1]
+            if a <= max_age:
+                has[i] = True
+                age[i] = a
+                count -= 1
+            else:
+                count = 0  # the freshest is too old, so are all the others
+    return has, age, count
