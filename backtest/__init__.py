@@ -9,8 +9,8 @@ __version__ = "0.1.0"
 from .config import RunConfig  # noqa: E402
 from .engine import run_backtest  # noqa: E402
 from .errors import BacktestError  # noqa: E402
-from .fills import BiasFill, FillModel, QueueFill, make_fill  # noqa: E402
-from .indicators import (  # noqa: E402
+from .fills.models import BiasFill, FillModel, QueueFill, make_fill  # noqa: E402
+from .feed.indicators import (  # noqa: E402
     Divergence,
     Momentum,
     ReturnShock,
@@ -28,10 +28,10 @@ from .indicators import (  # noqa: E402
     make_indicator,
     make_levels_indicator,
 )
-from .result import Result  # noqa: E402
-from .scan import ScanResult, run_scan  # noqa: E402
-from .supply import BellPairSupply  # noqa: E402
-from .views import LocalView  # noqa: E402
+from .output.result import Result  # noqa: E402
+from .batch.scan import ScanResult, run_scan  # noqa: E402
+from .players.supply import BellPairSupply  # noqa: E402
+from .feed.views import LocalView  # noqa: E402
 
 __all__ = [
     "BacktestError",

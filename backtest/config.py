@@ -22,11 +22,11 @@ from typing import Any
 from ..strategies import Noise
 
 from .errors import BacktestError
-from .fills import FILL_MODELS, FillModel, make_fill
+from .fills.models import FILL_MODELS, FillModel, make_fill
 from .options import Spec, check_ranges, option, specs_of, values_of
-from .players import DEFAULT_STRATEGIES, LOCAL, COMMUNICATING
-from .sources import Source
-from .supply import BellPairSupply
+from .players.roster import DEFAULT_STRATEGIES, LOCAL, COMMUNICATING
+from .feed.sources import Source
+from .players.supply import BellPairSupply
 
 CHUNK = 1 << 20
 
@@ -110,7 +110,7 @@ class IndicatorSettings:
         """(A's, B's) indicator objects, or None for the source's default (its parameters then in ``params``)."""
         if self.name is None and self.name_b is None:
             return None
-        from .indicators import make_indicator
+        from .feed.indicators import make_indicator
 
         name_a = self.name or self.name_b
         name_b = self.name_b or name_a
@@ -124,7 +124,7 @@ class IndicatorSettings:
 
 def params_for(name: str, params: dict) -> dict:
     """Only the parameters a built-in takes (a flip for a threshold indicator is someone else's)."""
-    from .indicators import BUILTINS, ThresholdIndicator
+    from .feed.indicators import BUILTINS, ThresholdIndicator
 
     cls = BUILTINS.get(name)
     if cls is None:

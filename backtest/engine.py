@@ -25,21 +25,22 @@ from ..data import MarketData, SyntheticPair
 from ..data.frequency import TRADING_DAYS
 from ..strategies import Game, Noise, Strategy
 
-from . import __version__, streams
-from .book import Book
+from . import streams
+from . import __version__
+from .book.book import Book
 from .config import Given, RunConfig, configure
 from .errors import BacktestError
-from .feeds import ArrayFeed, StreamFeed, lagged_inputs
-from .fills import FillModel, QueueFill
-from .hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
-from .information import PLAYERS as INFO_PLAYERS, IndicatorLevels, InfoTraining, fit_information
-from .indicators import NoisyRegime, NoisySignal, ReturnShock, check_causality, copy_indicator, make_indicator
-from .memory import Channels
-from .players import (PLAYERS, REQUIRED, RoundChunk, build_players, certify_players, fit,
+from .feed.feeds import ArrayFeed, StreamFeed, lagged_inputs
+from .fills.models import FillModel, QueueFill
+from .analysis.hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
+from .players.information import PLAYERS as INFO_PLAYERS, IndicatorLevels, InfoTraining, fit_information
+from .feed.indicators import NoisyRegime, NoisySignal, ReturnShock, check_causality, copy_indicator, make_indicator
+from .players.history import Channels
+from .players.roster import (PLAYERS, REQUIRED, RoundChunk, build_players, certify_players, fit,
                       is_classical_local)
-from .result import Result
-from .risk import compare, hedging_efficiency
-from .supply import BellPairSupply, SupplyState
+from .output.result import Result
+from .book.risk import compare, hedging_efficiency
+from .players.supply import BellPairSupply, SupplyState
 
 MIN_ROUNDS = 30
 REPLAY_ROUNDS = 1 << 20  # training rounds replayed to choose best_local (the most recent ones)
@@ -261,7 +262,7 @@ def _levels_indicator_pair(ind) -> tuple | None:
     if ind.levels_indicator is None:
         return None
     from .config import params_for
-    from .indicators import make_levels_indicator
+    from .feed.indicators import make_levels_indicator
 
     params = {k: v for k, v in params_for(ind.levels_indicator, ind.params).items() if k not in ("target", "threshold")}
     a = make_levels_indicator(ind.levels_indicator, ind.levels, **params)

@@ -24,7 +24,7 @@ CANDIDATES = ("return_shock", "volatility_burst", "momentum", "rolling_correlati
 def measure(indicator: str, tickers=None) -> dict:
     from qcoord import data
     from qcoord.backtest import BacktestError, run_backtest
-    from qcoord.backtest.scan import summarize
+    from qcoord.backtest.batch.scan import summarize
 
     u = data.sample_universe("pypfopt", tickers)
     agree, corr, move, errors = [], [], [], 0

@@ -95,7 +95,8 @@ def scan_rates(n_pairs: int) -> dict:
     import tempfile
 
     from qcoord import data
-    from qcoord.backtest import cluster, scan
+    from qcoord.backtest.batch import cluster
+    from qcoord.backtest.batch import scan
     from qcoord.backtest.config import RunConfig
 
     u = data.sample_universe("pypfopt")

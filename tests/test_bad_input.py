@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qcoord.backtest.runs import new_run_dir
+from qcoord.backtest.output.runs import new_run_dir
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "samples" / "pypfopt_adjclose_panel_1990-2024.csv"
 
@@ -103,9 +103,9 @@ def test_a_failing_custom_indicator_is_named_in_one_line(tmp_path):
 def test_default_run_names_skip_taken_folders_and_never_replace_one(tmp_path, monkeypatch):
     """Two runs started in the same second: the suffix differs, a taken name is skipped, and a folder that appears
     while a run is written is never replaced (the run fails, nothing is lost)."""
-    import qcoord.backtest.runs as runs
+    import qcoord.backtest.output.runs as runs
     from qcoord.backtest import BacktestError
-    from qcoord.backtest.atomic import atomic_dir
+    from qcoord.backtest.output.atomic import atomic_dir
 
     draws = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
     monkeypatch.setattr(runs.secrets, "token_hex", lambda n: next(draws))
@@ -206,7 +206,7 @@ def test_a_sweep_with_other_options_does_not_replace_a_sweep(tmp_path):
 def test_p_values_and_dates_read_as_people_write_them():
     from qcoord import data
     from qcoord.backtest import run_backtest
-    from qcoord.backtest.stats import format_p
+    from qcoord.backtest.analysis.stats import format_p
     from qcoord.reports.tables import pvalue
 
     assert format_p(0.0) == "p < 1e-300" and format_p(0.0342) == "p = 0.034" and pvalue(1e-320) == "< 1e-300"
@@ -291,11 +291,11 @@ def test_one_atomic_writer_and_it_follows_the_umask(tmp_path):
 
     import pandas as pd
 
-    import qcoord.backtest.atomic
+    import qcoord.backtest.output.atomic
     import qcoord.data.atomic
     from qcoord.data import yahoo
 
-    assert qcoord.backtest.atomic.atomic_file is qcoord.data.atomic.atomic_file
+    assert qcoord.backtest.output.atomic.atomic_file is qcoord.data.atomic.atomic_file
     old = os.umask(0o022)
     try:
         yahoo._write_atomic(pd.DataFrame({"a": [1]}), tmp_path / "c.csv")
@@ -307,7 +307,7 @@ def test_one_atomic_writer_and_it_follows_the_umask(tmp_path):
 def test_the_schema_number_is_the_same_in_code_and_readme():
     import re
 
-    from qcoord.backtest.result import SCHEMA
+    from qcoord.backtest.output.result import SCHEMA
 
     readme = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()  # the schema's page
     said = set(re.findall(r"`metrics.json` \(schema (\d+)", readme)) | set(re.findall(r'\{"schema": (\d+)', readme))

@@ -8,9 +8,9 @@ import pytest
 
 from qcoord import data
 from qcoord.backtest import config
-from qcoord.backtest.calibrate import calibrate, synthetic_quotes
-from qcoord.backtest.cli import main
-from qcoord.backtest.fills import ADVERSE_SELECTION, MODEL_HALF_SPREAD_BPS, P_FIRST, P_SECOND, QueueFill
+from qcoord.backtest.fills.calibrate import calibrate, synthetic_quotes
+from qcoord.backtest.cli.main import main
+from qcoord.backtest.fills.models import ADVERSE_SELECTION, MODEL_HALF_SPREAD_BPS, P_FIRST, P_SECOND, QueueFill
 
 from .conftest import shared_file
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qcoord.backtest import config
-from qcoord.backtest.cli import main
+from qcoord.backtest.cli.main import main
 
 NUMBERS = st.one_of(
     st.sampled_from(["0", "1", "-1", "0.5", "1.5", "2", "inf", "-inf", "nan", "1e9", "1e-9", "2e3", "abc", "", "3,4",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qcoord.backtest.result import SCHEMA
+from qcoord.backtest.output.result import SCHEMA
 from tests.conftest import ROOT, shared_file
 
 SMALL = ["--rounds", "6000", "--seed", "3"]
@@ -258,7 +258,7 @@ def test_csv_source_and_yahoo_from_a_cache(tmp_path, monkeypatch):
 def test_pnl_falls_back_to_csv_without_pyarrow(monkeypatch, tmp_path):
     from qcoord.backtest import run_backtest
     from qcoord.backtest import RunConfig
-    from qcoord.backtest.runs import write_run
+    from qcoord.backtest.output.runs import write_run
 
     def no_pyarrow(self, *a, **k):
         raise ImportError("pyarrow is not installed")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from qcoord.backtest import config, run_backtest, streams
-from qcoord.backtest.arguments import add_options, given
-from qcoord.backtest.cli import build_parser
-from qcoord.backtest.arguments import parse_param
-from qcoord.backtest.commands.sweep import point_config
+from qcoord.backtest.cli.arguments import add_options, given
+from qcoord.backtest.cli.main import build_parser
+from qcoord.backtest.cli.arguments import parse_param
+from qcoord.backtest.cli.commands.sweep import point_config
 from qcoord.backtest.engine import Plan
 from qcoord.backtest.errors import BacktestError
 from qcoord.strategies import StrategyError
@@ -83,7 +83,7 @@ def test_toml_errors_name_the_file_section_and_key(tmp_path):
 
 
 def test_declared_once_no_command_declares_an_option_by_hand():
-    """Only backtest/arguments.py turns options into flags; no module lists option names for them."""
+    """Only backtest/cli/arguments.py turns options into flags; no module lists option names for them."""
     # other options that happen to share a flag name: compare's rows to show, the game simulation's and the data
     # summary's own lengths and seed
     own = {("compare.py", "--strategies"), ("game.py", "--rounds"), ("data.py", "--rounds"), ("data.py", "--seed"),
@@ -198,7 +198,7 @@ def test_sections_are_frozen_value_objects():
 
 def test_a_registered_player_goes_through_the_same_door():
     """Built-ins and a user's players come from one registry; a Strategy object is registered the same way."""
-    from qcoord.backtest.players import PLAYERS, LocalPlayer
+    from qcoord.backtest.players.roster import PLAYERS, LocalPlayer
     from qcoord.strategies import deterministic
 
     PLAYERS["same_side"] = lambda name, fitted, ctx: LocalPlayer(name, deterministic((0, 0), (0, 0), name=name))

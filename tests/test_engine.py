@@ -11,7 +11,7 @@ import pytest
 
 from qcoord import data
 from qcoord.backtest import BacktestError, BellPairSupply, run_backtest
-from qcoord.backtest.stats import wilson_ci
+from qcoord.backtest.analysis.stats import wilson_ci
 from qcoord.strategies import Game, LocalRule, Noise, Strategy, independent, solve, tsirelson_value
 from tests.conftest import CI_ALPHA, shared_file
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import binom
 
 from qcoord.backtest import BacktestError, BiasFill, QueueFill, make_fill, run_backtest
-from qcoord.backtest.fills import Market
+from qcoord.backtest.fills.models import Market
 
 
 def test_bias_fill_three_rounds_by_hand():

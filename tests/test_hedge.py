@@ -12,8 +12,8 @@ import pytest
 
 from qcoord import data
 from qcoord.backtest import BacktestError, make_indicator, run_backtest
-from qcoord.backtest.hedge import HedgeCalibration, cell_stats, hedge_game, what_it_would_take
-from qcoord.backtest.views import make_views
+from qcoord.backtest.analysis.hedge import HedgeCalibration, cell_stats, hedge_game, what_it_would_take
+from qcoord.backtest.feed.views import make_views
 from qcoord.strategies import (
     Game,
     Noise,

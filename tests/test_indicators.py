@@ -18,7 +18,7 @@ from qcoord.backtest import (
     make_indicator,
     run_backtest,
 )
-from qcoord.backtest.views import make_views
+from qcoord.backtest.feed.views import make_views
 from tests.conftest import shared_file, z_tolerance
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from qcoord.backtest.cli import COMMANDS
+from qcoord.backtest.cli.main import COMMANDS
 from tests.conftest import ROOT
 
 PACKAGES = ("backtest", "strategies", "data", "reports")
@@ -48,7 +48,7 @@ def test_the_boundary_check_sees_relative_imports():
     """The check above would pass vacuously if it missed relative imports, which is how the parts import each other."""
     parts = _imported_parts("backtest")
     assert "data" in parts["backtest/engine.py"] and "strategies" in parts["backtest/engine.py"]
-    assert "reports" in parts["backtest/runs.py"]
+    assert "reports" in parts["backtest/output/runs.py"]
 
 
 def test_console_script_lists_subcommands():
@@ -101,9 +101,9 @@ def _imports_of(path):
 
 
 def test_no_command_imports_another_command():
-    """Helpers several commands share live in backtest/arguments.py."""
-    commands = {p.stem for p in (ROOT / "backtest" / "commands").glob("*.py")} - {"__init__"}
-    for path in (ROOT / "backtest" / "commands").glob("*.py"):
+    """Helpers several commands share live in backtest/cli/arguments.py."""
+    commands = {p.stem for p in (ROOT / "backtest" / "cli" / "commands").glob("*.py")} - {"__init__"}
+    for path in (ROOT / "backtest" / "cli" / "commands").glob("*.py"):
         for level, module, names in _imports_of(path):
             assert not (level == 1 and (module in commands or (module is None and set(names) & commands))), (
                 f"{path.name} imports command {module or names}")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qcoord.backtest import run_backtest
-from qcoord.backtest.memory import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
+from qcoord.backtest.players.history import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
 
 
 def _naive(rule: HistoryRule, bits: np.ndarray) -> np.ndarray:
@@ -152,8 +152,8 @@ wrong_levels.lookback = 2
 
 
 def test_quantile_bins_of_a_score_are_causal_equal_frequency_levels():
-    from qcoord.backtest.feeds import ArrayFeed
-    from qcoord.backtest.indicators import QuantileBins, VolatilityBurst, check_causality
+    from qcoord.backtest.feed.feeds import ArrayFeed
+    from qcoord.backtest.feed.indicators import QuantileBins, VolatilityBurst, check_causality
     from qcoord.data import synthetic_pair
 
     md = synthetic_pair(6000, seed=4, mode="regime")

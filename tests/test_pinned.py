@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from qcoord.backtest import BellPairSupply, run_backtest
-from qcoord.backtest.fills import QueueFill
+from qcoord.backtest.fills.models import QueueFill
 from qcoord.strategies import Game, Noise
 
 PINS = Path(__file__).parent / "data" / "pinned_metrics.json"
@@ -112,7 +112,7 @@ CLI = ["--rounds", "15000", "--seed", "4", "--visibility", "0.95", "--readout-er
 
 def test_pinned_cli(tmp_path, capsys):
     """The command line's route (options -> configuration -> run), and config.toml repeating it."""
-    from qcoord.backtest.cli import main
+    from qcoord.backtest.cli.main import main
 
     assert main(["backtest", *CLI, "--out", str(tmp_path / "a"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qcoord.backtest import run_backtest
-from qcoord.backtest.runs import figures
+from qcoord.backtest.output.runs import figures
 from qcoord import reports
 
 PROBE = """<script>
@@ -70,7 +70,8 @@ def scan_report_file(tmp_path_factory):
     import pandas as pd
 
     from qcoord import data
-    from qcoord.backtest import cluster, scan
+    from qcoord.backtest.batch import cluster
+    from qcoord.backtest.batch import scan
     from qcoord.backtest.config import RunConfig
 
     u = data.sample_universe("pypfopt", ["JPM", "BAC", "GM", "T"]).between(pd.Timestamp("2018-01-01"), None)

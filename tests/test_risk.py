@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qcoord.backtest.risk import StrategyStats, hedging_efficiency
+from qcoord.backtest.book.risk import StrategyStats, hedging_efficiency
 
 
 def _textbook(pnl: np.ndarray, book: float, rf_p: float, ppy: float) -> dict:

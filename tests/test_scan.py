@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from qcoord import data
-from qcoord.backtest import cluster, scan
+from qcoord.backtest.batch import cluster
+from qcoord.backtest.batch import scan
 from qcoord.backtest.config import RunConfig
 
 TICKERS = ["JPM", "BAC", "GM", "T"]

@@ -1,0 +1,194 @@
+"""``Book``: what the test window accumulates, chunk by chunk, for every strategy.
+
+Per chunk of rounds each player decides, the fill model turns the decisions into each server's P&L, and
+the book adds running sums (``risk.StrategyStats``), the equity curve at fixed marks, the first
+``keep`` rounds round by round, the discordant rounds between quantum and each classical opponent, and
+the co-movement sums per input cell of the test window. Memory does not grow with rounds beyond ``keep``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..fills.models import Market
+from ..analysis.hedge import CellSums
+from ..players.roster import QUANTUM, RoundChunk
+from .risk import StrategyStats
+
+EQUITY_POINTS = 4000
+BLOCKS = 500
+_PER_ROUND = ("a", "b", "pnl_a", "pnl_b", "pnl", "utility", "inv_a", "inv_b")
+
+
+def _col(a: np.ndarray | None, j: int) -> np.ndarray | None:
+    return None if a is None else a[:, j]
+
+
+def _joined(parts: list) -> np.ndarray | None:
+    """The kept pieces as one array: the piece itself when there is one (a copy of 8 MB per series and strategy
+    cost a fifth of a 10^7-round run), read-only either way."""
+    if not parts:
+        return None
+    out = parts[0].view() if len(parts) == 1 else np.concatenate(parts)
+    out.flags.writeable = False
+    return out
+
+
+class _Scratch:
+    """One fill slot's scratch arrays by name, allocated at first use (a model asks only for those it writes) and
+    handed out as views of the current chunk's length ``n``."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self.n = 0
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        arr = self.arrays.get(key)
+        if arr is None or arr.size < self.n:
+            arr = self.arrays[key] = np.empty(self.n)
+        return arr[: self.n]
+
+
+class _Side:
+    """One server's view of the scratch arrays: ``out["pnl"]`` is the scratch array "pnl_a" (or "pnl_b")."""
+
+    def __init__(self, scratch: _Scratch, side: str):
+        self.scratch, self.side = scratch, side
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.scratch[f"{key}_{self.side}"]
+
+
+def _add(x, y, buf: _Scratch | None, key: str):
+    """x + y, into a scratch array when there is one and the sum is per round."""
+    if buf is None or (np.ndim(x) == 0 and np.ndim(y) == 0):
+        return x + y
+    return np.add(x, y, out=buf[key])
+
+
+class Book:
+    """Running results of the players over the test window ``[train_end, end)``."""
+
+    def __init__(self, names: list[str], fill_model, book: float, rf_per_period: float, train_end: int, n_test: int,
+                 keep: int, classical_local: list[str], minutes: float = 1.0):
+        self.minutes = minutes  # of quoting per round: fills are rates per minute
+        self.fill_model, self.size, self.train_end, self.keep = fill_model, book, train_end, keep
+        self.players: list = []  # the players of the last chunk (after any refit)
+        self._pool: list[_Scratch] = []  # scratch arrays per fill slot (see _buffers)
+        self.block_len = max(1, math.ceil(n_test / BLOCKS))
+        n_blocks = math.ceil(n_test / self.block_len)
+        self.stats = {n: StrategyStats(book, rf_per_period, n_blocks) for n in names}
+        self.fill_state = {n: [fill_model.initial_state(), fill_model.initial_state()] for n in names}
+        self.kept: dict[str, list] = {"x": [], "y": []}
+        self.per = {n: {k: [] for k in _PER_ROUND} for n in names}
+        self.stride = max(1, math.ceil(n_test / EQUITY_POINTS))
+        self.equity_rounds: list[int] = []
+        self.equity = {n: [] for n in names}
+        # per quantum player (quantum, quantum_levels) and classical opponent: rounds only one of them hedged
+        self.discordant = {q: {n: [0, 0] for n in classical_local} for q in QUANTUM if q in names}
+        self.test_cells = CellSums()
+        self.end = train_end + n_test
+
+    def add(self, chunk: RoundChunk, players, game, flip: int, rngs: dict, uniforms, pairs) -> None:
+        """Play one chunk: every player decides, fills, and the sums are updated."""
+        lo, n = chunk.start, len(chunk)
+        x, y = chunk.x, chunk.y
+        offset = lo - self.train_end
+        take = max(0, min(n, self.keep - offset))
+        if take:
+            self.kept["x"].append(x[:take])
+            self.kept["y"].append(y[:take])
+        marks = np.arange((self.stride - 1 - offset) % self.stride, n, self.stride, dtype=np.int64)
+        if lo + n == self.end and (marks.size == 0 or marks[-1] != n - 1):
+            marks = np.append(marks, n - 1)
+        self.equity_rounds.extend((lo + marks).tolist())
+        table = game.table.ravel()
+        tgt, want = self.test_cells.add_with_targets(x, y, chunk.returns, game.target_table().ravel(), flip)
+        decisions = {}
+        played: list = []  # (a, b, fill states before, outcome) of this chunk's players
+        for p in players:
+            a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
+            decisions[p.name] = (a, b)
+            pnl_a, inv_a, pnl_b, inv_b, pnl, parts = self._fill(p.name, a, b, chunk, uniforms, played, take > 0)
+            st = self.stats[p.name]
+            self.equity[p.name].extend(st.add(pnl, a, b, x, y, tgt, want, table, offset, self.block_len, used,
+                                              ages, marks, *parts).tolist())
+            if take:
+                d = self.per[p.name]
+                util = game.utility(x[:take], y[:take], a[:take], b[:take])
+                for key, v in zip(_PER_ROUND, (a, b, pnl_a, pnl_b, pnl, util, inv_a, inv_b)):
+                    if v is not None:
+                        d[key].append(v[:take])
+        for q, opponents in self.discordant.items():
+            if q not in decisions:
+                continue
+            aq, bq = decisions[q]
+            for name, counts in opponents.items():
+                only_q, only_c = discordant(aq, bq, *decisions[name], tgt)
+                counts[0] += only_q
+                counts[1] += only_c
+
+    def _buffers(self, slot: int, n: int) -> _Scratch:
+        """Scratch arrays for the ``slot``-th fill computed in a chunk, reused from chunk to chunk: a fresh 8 MB
+        array costs its page faults on first touch, more than the compiled loop that fills it. Chunks with kept
+        rounds use fresh arrays instead (their per-round series keep views of them)."""
+        while len(self._pool) <= slot:
+            self._pool.append(_Scratch())
+        self._pool[slot].n = n
+        return self._pool[slot]
+
+    def _fill(self, name: str, a, b, chunk: RoundChunk, uniforms, played: list, fresh: bool):
+        st = self.fill_state[name]
+        # Common random numbers make the fills a function of the decisions and the carried fill state, so a
+        # player that decided exactly as an earlier one (always_hedge, classical and delayed_comm often do)
+        # reuses its P&L instead of running the fill model again.
+        same = next((out for a0, b0, st0, out in played
+                     if st0 == st and np.array_equal(a0, a) and np.array_equal(b0, b)), None)
+        if same is not None:
+            *out, after = same
+            st[:] = after
+            return tuple(out)
+        before = list(st)
+        fm, r, pc, hs, px, m = (self.fill_model, chunk.returns, chunk.price_change, chunk.half_spread, chunk.price,
+                                self.minutes)
+        buf = None if fresh else self._buffers(len(played), a.size)
+        market_a = Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m)
+        market_b = Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m)
+        fused = None if buf is None else fm.book_pnl(a, b, market_a, market_b, st, buf)
+        if fused is not None:  # per-server series are not kept for this chunk: the book's P&L is enough
+            pnl, incomes, costs = fused
+            out = (None, None, None, None, pnl, (incomes, costs))
+            played.append((a, b, before, (*out, list(st))))
+            return out
+        sides = [None if buf is None else _Side(buf, s) for s in ("a", "b")]
+        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, market_a, uniforms[0], st[0], sides[0])
+        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, market_b, uniforms[1], st[1], sides[1])
+        out = (pnl_a, inv_a, pnl_b, inv_b, _add(pnl_a, pnl_b, buf, "pnl_book"), ((inc_a, inc_b), (cost_a, cost_b)))
+        played.append((a, b, before, (*out, list(st))))
+        return out
+
+    def series(self) -> dict:
+        """Per-round series of the kept rounds (read-only; players that decided alike may share them)."""
+        return {name: {k: _joined(v) for k, v in d.items()} for name, d in self.per.items()}
+
+    def kept_inputs(self) -> dict:
+        return {k: np.concatenate(v) if v else np.empty(0, np.uint8) for k, v in self.kept.items()}
+
+
+# Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
+@njit(cache=True, nogil=True)
+def discordant(a1, b1, a2, b2, tgt):  # pragma: no cover - compiled
+    """Rounds won by strategy 1 only and by strategy 2 only (won: a XOR b equals the target relation)."""
+    only1, only2 = 0, 0
+    for i in range(tgt.size):
+        w1 = (a1[i] ^ b1[i]) == tgt[i]
+        w2 = (a2[i] ^ b2[i]) == tgt[i]
+        if w1 and not w2:
+            only1 += 1
+        elif w2 and not w1:
+            only2 += 1
+    return only1, only2

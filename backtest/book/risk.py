@@ -1,0 +1,376 @@
+"""Risk metrics of the combined book, accumulated over chunks of rounds (memory does not grow with rounds).
+
+Definitions (README lists them too). Per round t, the book P&L is pnl[t] = pnl_A[t] + pnl_B[t] (currency)
+and the book return r[t] = pnl[t] / book_size. N = periods_per_year, rf_p = (1 + rf)^(1/N) - 1.
+
+- ``win_rate``: share of rounds with utility 1; ``win_rate_ci95``: Wilson 95% interval (statsmodels).
+- ``utility``: mean utility per round.
+- ``hedged_rate``: share of rounds (where both stocks moved) whose chosen relation hedged the realised
+  co-movement: opposite biases when r_X r_Y > 0, equal ones when r_X r_Y < 0; Wilson 95% interval.
+- ``pnl_mean``, ``pnl_std`` (ddof 1), ``pnl_var``: of pnl[t], currency per round.
+- ``sharpe`` = mean(r - rf_p) / std(r) * sqrt(N): arithmetic, as quantstats and empyrical.
+- ``sortino`` = mean(r - rf_p) / sqrt(mean(min(r - rf_p, 0)^2)) * sqrt(N).
+- ``max_drawdown``: largest fall of cumulative P&L from its running peak (currency);
+  ``max_drawdown_share``: largest fall of equity (book_size + cumulative P&L) relative to its peak.
+- ``hedging_efficiency`` = (Var_uncoordinated - Var_s) / (Var_uncoordinated - Var_oracle): 0 for
+  independent coins, 1 for the communicating oracle.
+- ``bell_pairs``: pairs consumed; ``quantum_share``: share of rounds played on a pair;
+  ``mean_pair_age``: mean storage time of the pairs used (seconds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from ..analysis.stats import wilson_ci
+
+
+@dataclass
+class StrategyStats:
+    """Everything one strategy's metrics need, kept as running sums (updated by a compiled loop)."""
+
+    book_size: float
+    rf_per_period: float
+    n_blocks: int
+    shift: float | None = None  # sums are of pnl - shift (the first chunk's mean) for numerical stability
+    sums: np.ndarray = field(default_factory=lambda: np.array([0.0] * 8 + [1.0, 1.0]))
+    # with e = pnl - shift, inc the income and c the costs of a round: sums of inc, c, e c, c^2, inc^2, e inc, c inc
+    # (_part); with sum e and sum e^2 they give the directional and before-cost moments (_part_sums)
+    parts: np.ndarray = field(default_factory=lambda: np.zeros(7))
+    parts_scalar: bool = True  # income and costs were the same every round: directional variance = P&L variance
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.int64))
+    bell_pairs: int = 0
+    age_sum: float = 0.0
+    switches: int = 0  # changes of a server's quoting order, both servers
+    last: np.ndarray = field(default_factory=lambda: np.full(2, -1, dtype=np.int64))  # a, b of the last round
+    block_sum: np.ndarray = field(init=False)
+    block_sq: np.ndarray = field(init=False)
+    block_n: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.block_sum = np.zeros(self.n_blocks)
+        self.block_sq = np.zeros(self.n_blocks)
+        self.block_n = np.zeros(self.n_blocks, dtype=np.int64)
+
+    def add(self, pnl: np.ndarray, a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, tgt: np.ndarray,
+            want: np.ndarray, table: np.ndarray, offset: int, block_len: int, pairs: np.ndarray | None,
+            ages: np.ndarray | None, marks: np.ndarray, income: tuple = (0.0, 0.0),
+            costs: tuple = (0.0, 0.0)) -> np.ndarray:
+        """Add a chunk of rounds starting ``offset`` rounds into the test window; returns the cumulative P&L at
+        positions ``marks`` of the chunk. ``a``, ``b``: outputs; ``tgt``: each round's better relation (a win);
+        ``want``: the relation that hedged its realised co-movement (2 where a stock did not move); ``table``:
+        the game's utility table, flat (index (2x + y) * 2 + a XOR b); ``income`` and ``costs``: the spread
+        income and costs of the same rounds per server (arrays, or one number for every round; the rest of the P&L
+        is directional). Also counts the rounds in which a server changed its quoting order (across chunks too)."""
+        if self.shift is None:
+            self.shift = float(pnl.mean())
+        if any(np.ndim(v) for v in (*income, *costs)):
+            self.parts_scalar = False
+        flat = [np.atleast_1d(np.asarray(v, dtype=float)) for v in (*income, *costs)]
+        marked = np.empty(marks.size)
+        self.switches += book_stats(
+            pnl, a, b, x, y, tgt, want, table, offset // block_len, offset % block_len, block_len, self.book_size,
+            self.rf_per_period, self.shift, self.sums, self.counts, self.block_sum, self.block_sq, self.block_n,
+            marks, marked, *flat, self.last, self.parts)
+        if pairs is not None:
+            self.bell_pairs += int(pairs.sum())
+            if ages is not None:
+                self.age_sum += float(ages[pairs].sum())
+        return marked
+
+    def cost_moments(self) -> tuple[float, float, float]:
+        """(Var g, Cov(g, c), Var c) of the P&L before costs g and the costs c: Var(g - k c) for costs scaled by
+        k is Var g - 2 k Cov + k^2 Var c."""
+        n = self.n
+        if n < 2:
+            return math.nan, math.nan, math.nan
+        if self.parts_scalar:
+            return self.var, 0.0, 0.0
+        s = self._part_sums()
+        mg, mc = s["g"] / n, s["c"] / n
+        var_g = (s["gg"] - n * mg * mg) / (n - 1)
+        cov = (s["gc"] - n * mg * mc) / (n - 1)
+        var_c = (s["cc"] - n * mc * mc) / (n - 1)
+        return var_g, cov, var_c
+
+    def _part_sums(self) -> dict[str, float]:
+        """Sums of the before-cost P&L g = e + c, the directional d = g - inc (both shifted), their squares, g c,
+        c and c^2, from the running sums (e = pnl - shift)."""
+        s_inc, s_c, s_ec, s_cc, s_ii, s_ei, s_ci = (float(v) for v in self.parts)
+        s_e, s_ee = float(self.sums[0]), float(self.sums[1])
+        g, gg, gc = s_e + s_c, s_ee + 2 * s_ec + s_cc, s_ec + s_cc
+        return {"g": g, "gg": gg, "gc": gc, "c": s_c, "cc": s_cc, "d": g - s_inc,
+                "dd": gg - 2 * (s_ei + s_ci) + s_ii}
+
+    def decomposition(self, periods_per_year: float) -> dict:
+        """Mean spread income, costs and directional P&L per round, and the Sharpe of the directional part."""
+        n = self.n
+        if not n:
+            return {}
+        income, costs = self.parts[0] / n, self.parts[1] / n
+        directional = self.mean - income + costs
+        if self.parts_scalar or n < 2:
+            var = before = self.var
+        else:
+            s = self._part_sums()
+            var = (s["dd"] - s["d"] ** 2 / n) / (n - 1)
+            before = (s["gg"] - s["g"] ** 2 / n) / (n - 1)
+        std = math.sqrt(var) if var == var and var > 0 else math.nan
+        excess = directional / self.book_size - self.rf_per_period
+        total_std = math.sqrt(self.var) if self.var == self.var and self.var > 0 else math.nan
+        root = math.sqrt(periods_per_year)
+        return {"pnl_spread_income": income, "pnl_costs": costs, "pnl_directional": directional,
+                "sharpe_directional": excess / (std / self.book_size) * root if std == std else math.nan,
+                "sharpe_spread": income / total_std * root if total_std == total_std else math.nan,
+                "turnover": self.switches / (2 * n), "pnl_var_before_costs": before}
+
+    # -- read-outs --------------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return int(self.counts[0])
+
+    @property
+    def wins(self) -> int:
+        return int(self.counts[1])
+
+    @property
+    def mean(self) -> float:
+        return (self.shift or 0.0) + self.sums[0] / self.n if self.n else math.nan
+
+    @property
+    def var(self) -> float:
+        n = self.n
+        return (self.sums[1] - self.sums[0] ** 2 / n) / (n - 1) if n > 1 else math.nan
+
+    def metrics(self, periods_per_year: float) -> dict:
+        n, var = self.n, self.var
+        std = math.sqrt(var) if var == var else math.nan
+        mean_r = self.mean / self.book_size - self.rf_per_period
+        std_r = std / self.book_size
+        down = math.sqrt(self.sums[2] / n) if n else math.nan
+        root = math.sqrt(periods_per_year)
+        lo, hi = wilson_ci(self.wins, n)
+        hedged, moved = int(self.counts[10]), int(self.counts[11])
+        flags = {}
+        if self.sums[8] <= 0.0:
+            flags["max_drawdown_share"] = "the book lost more than its size within one round (compounded equity hit 0)"
+        return {
+            "flags": flags,
+            **self.decomposition(periods_per_year),
+            "n_rounds": n,
+            "win_rate": self.wins / n if n else math.nan,
+            "win_rate_ci95": [lo, hi],
+            "utility": self.sums[3] / n if n else math.nan,
+            "hedged_rate": hedged / moved if moved else math.nan,
+            "hedged_rate_ci95": list(wilson_ci(hedged, moved)) if moved else None,
+            "pnl_mean": self.mean,
+            "pnl_std": std,
+            "pnl_var": var,
+            "sharpe": mean_r / std_r * root if std_r > 0 else math.nan,
+            "sortino": mean_r / down * root if down > 0 else math.nan,
+            "max_drawdown": float(self.sums[6]),
+            "max_drawdown_share": float(self.sums[7]),
+            "bell_pairs": self.bell_pairs,
+            "quantum_share": self.bell_pairs / n if n else math.nan,
+            "mean_pair_age": self.age_sum / self.bell_pairs if self.bell_pairs else None,
+        }
+
+    def win_rate_by_input(self) -> dict:
+        out = {}
+        for c, label in enumerate(("00", "01", "10", "11")):
+            k, m = int(self.counts[6 + c]), int(self.counts[2 + c])
+            out[label] = {"n": m, "win_rate": k / m if m else None, "ci95": list(wilson_ci(k, m)) if m else None}
+        return out
+
+
+def hedging_efficiency(var_s: float, var_unc: float, var_oracle: float) -> tuple[float | None, str | None]:
+    """(efficiency, reason when undefined). Defined only when the oracle hedges better than coins."""
+    span = var_unc - var_oracle
+    if not (span == span):
+        return None, "a book variance is undefined"
+    if span <= 1e-12 * max(abs(var_unc), 1e-300):
+        return None, ("the oracle, which wins every round, does not lower book variance below independent coins: "
+                      "winning the game does not hedge this book")
+    return (var_unc - var_s) / span, None
+
+
+def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.ndarray, discordant: tuple[int, int],
+            periods_per_year: float, utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None) -> dict:
+    """Quantum against an opponent on the same rounds (``backtest.paired``): the variance ratio with its HAC
+    interval and p-value, the Sharpe difference, the mean squared P&L and utility differences, on the kept
+    rounds ``q_pnl``, ``c_pnl`` (all test rounds unless a streamed run kept fewer); McNemar's test on the paired
+    wins (all rounds); Levene's test as a secondary column (it assumes independent samples, which paired,
+    volatility-clustered rounds are not)."""
+    from scipy.stats import levene
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from ..analysis.paired import paired_tests
+    from ..analysis.stats import p_value
+
+    only_q, only_c = discordant
+    if only_q + only_c == 0:
+        p_mc = 1.0
+    else:
+        exact = only_q + only_c < 50
+        p_mc = p_value(mcnemar([[0, only_q], [only_c, 0]], exact=exact, correction=not exact).pvalue)
+    if np.array_equal(q_pnl, c_pnl) or q_pnl.size < 3:
+        p_lev = 1.0 if q_pnl.size >= 3 else None
+    else:
+        p_lev = p_value(levene(q_pnl, c_pnl, center="median").pvalue)
+    out = paired_tests(q_pnl, c_pnl, periods_per_year=periods_per_year, rf_per_period=q.rf_per_period,
+                       book=q.book_size, utility_q=utility_q, utility_c=utility_c)
+    return {
+        **out,
+        "break_even_cost_scale": break_even_cost_scale(q, c),
+        "win_rate_diff": (q.wins - c.wins) / q.n,
+        "mcnemar_p_value": p_mc,
+        "discordant_rounds": {"quantum_only": only_q, "opponent_only": only_c},
+        "levene_p_value": p_lev,
+    }
+
+
+def break_even_cost_scale(q: StrategyStats, c: StrategyStats) -> float | None:
+    """The multiple k of the configured costs at which quantum's book variance equals the opponent's, when quantum
+    has the lower variance before costs (k < 1: the costs eat the advantage; None: no crossing, or no costs)."""
+    vq, cq, wq = q.cost_moments()
+    vc, cc, wc = c.cost_moments()
+    a, b, c0 = wq - wc, -2.0 * (cq - cc), vq - vc  # f(k) = a k^2 + b k + c0, quantum minus opponent
+    if not all(math.isfinite(v) for v in (a, b, c0)) or c0 >= 0 or (a == 0 and b == 0):
+        return None
+    if abs(a) < 1e-15 * max(abs(b), abs(c0), 1e-300):
+        k = -c0 / b
+        return k if k > 0 else None
+    disc = b * b - 4 * a * c0
+    if disc < 0:
+        return None
+    roots = sorted(r for r in ((-b - math.sqrt(disc)) / (2 * a), (-b + math.sqrt(disc)) / (2 * a)) if r > 0)
+    return roots[0] if roots else None
+
+
+# Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
+@njit(cache=True, nogil=True, inline="always")
+def _part(acc, e, inc, c):  # pragma: no cover - compiled
+    """The sums of one round's P&L parts, e = pnl - shift, inc the income, c the costs: inc, c, e c, c^2, inc^2,
+    e inc, c inc (with sum e and sum e^2 they give the directional and before-cost moments: risk.parts_moments)."""
+    return (acc[0] + inc, acc[1] + c, acc[2] + e * c, acc[3] + c * c, acc[4] + inc * inc, acc[5] + e * inc,
+            acc[6] + c * inc)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _drawdown(v, ret, cum, peak, max_dd, eq, eq_peak, floor, max_share):  # pragma: no cover - compiled
+    """One round of the drawdown of cumulative P&L and of compounded equity (``ret``: the round's book return)."""
+    cum += v
+    if cum > peak:
+        peak = cum
+    dd = peak - cum
+    if dd > max_dd:
+        max_dd = dd
+    eq *= 1.0 + ret
+    if eq > eq_peak:
+        eq_peak = eq
+        floor = (1.0 - max_share) * eq_peak
+    elif eq < floor:  # rare: only a new maximum drawdown divides
+        if eq <= 0.0:  # the book lost more than its size: nothing left to compound
+            eq, max_share = 0.0, 1.0
+        else:
+            max_share = 1.0 - eq / eq_peak
+        floor = (1.0 - max_share) * eq_peak
+    return cum, peak, max_dd, eq, eq_peak, floor, max_share
+
+
+# book_stats: one pass over a chunk of book P&L updating a strategy's running sums (one loop on purpose: the
+# running sums live in registers, and a second pass would read the chunk twice).
+#
+# sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
+# peak of cumulative P&L, max drawdown, max drawdown share of compounded equity, compounded equity (per unit
+# of book, starting at 1), its peak]; counts: [n, wins, n per input pair (4),
+# wins per input pair (4), hedged rounds, rounds where both stocks moved]. Per round o = out_a XOR out_b, its
+# utility table[(2x + y) * 2 + o], a win where o equals the cell's better relation ``tgt``, hedged where o
+# equals ``want``, the relation that hedged the realised co-movement (2 where a stock did not move: such a
+# round counts for neither); block sums for the bootstrap (the chunk starts ``into_block`` rounds into
+# block ``block0``); ``marked`` receives the cumulative P&L at the positions ``marks`` (equity curve).
+# Counters replace per-round integer divisions; the drawdown share is divided only when it may grow.
+
+
+@njit(cache=True, nogil=True)
+def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, block_len, book, rf, shift, sums, counts,
+               block_sum, block_sq, block_n, marks, marked, inc_a, inc_b, cost_a, cost_b, last,
+               parts):  # pragma: no cover - compiled
+    """One pass over a chunk of book P&L updating a strategy's running sums (see the comment above); returns the
+    rounds in which a server changed its output."""
+    # running sums in locals (registers), written back once: array elements would be stored every round
+    s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
+    cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
+    eq, eq_peak = sums[8], sums[9]  # compounded equity per unit of book, and its running peak
+    floor = (1.0 - max_share) * eq_peak  # equity below this sets a new max drawdown share
+    wins = counts[1]
+    hedged, moved = counts[10], counts[11]
+    n_c = np.zeros(4, dtype=np.int64)
+    w_c = np.zeros(4, dtype=np.int64)
+    inv_book = 1.0 / book
+    b, left = block0, block_len - into_block
+    bs, bq, bn = 0.0, 0.0, 0
+    m = 0
+    pia, pib, pca, pcb = inc_a.size > 1, inc_b.size > 1, cost_a.size > 1, cost_b.size > 1
+    acc = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    pa, pb, switches = last[0], last[1], 0
+    for i in range(pnl.size):
+        v = pnl[i]
+        acc = _part(acc, v - shift, inc_a[i if pia else 0] + inc_b[i if pib else 0],
+                    cost_a[i if pca else 0] + cost_b[i if pcb else 0])
+        ia, ib = np.int64(out_a[i]), np.int64(out_b[i])
+        switches += np.int64((pa >= 0) & (ia != pa)) + np.int64((pb >= 0) & (ib != pb))  # branch-free
+        pa, pb = ia, ib
+        d = v - shift
+        s0 += d
+        s1 += d * d
+        r = v * inv_book - rf
+        if r < 0.0:
+            s2 += r * r
+        c = 2 * x[i] + y[i]
+        o = out_a[i] ^ out_b[i]
+        s3 += table[2 * c + o]
+        n_c[c] += 1
+        w = np.int64(o == tgt[i])  # branch-free: these comparisons are unpredictable
+        wins += w
+        w_c[c] += w
+        h = want[i]
+        moved += 1 - (h >> 1)  # want is 2 where a stock did not move
+        hedged += np.int64(o == h)  # o is 0 or 1, never 2
+        cum, peak, max_dd, eq, eq_peak, floor, max_share = _drawdown(v, r + rf, cum, peak, max_dd, eq, eq_peak,
+                                                                     floor, max_share)
+        bs += v
+        bq += v * v
+        bn += 1
+        left -= 1
+        if left == 0:
+            block_sum[b] += bs
+            block_sq[b] += bq
+            block_n[b] += bn
+            bs, bq, bn = 0.0, 0.0, 0
+            b += 1
+            left = block_len
+        if m < marks.size and marks[m] == i:
+            marked[m] = cum
+            m += 1
+    if bn:
+        block_sum[b] += bs
+        block_sq[b] += bq
+        block_n[b] += bn
+    counts[0] += pnl.size
+    counts[1] = wins
+    counts[10], counts[11] = hedged, moved
+    for c in range(4):
+        counts[2 + c] += n_c[c]
+        counts[6 + c] += w_c[c]
+    sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
+    sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share
+    sums[8], sums[9] = eq, eq_peak
+    parts += np.array(acc)
+    last[0], last[1] = pa, pb
+    return switches

@@ -1,0 +1,387 @@
+"""Feeds give the engine rounds: indicator inputs and what each round earns, in order of rows.
+
+``ArrayFeed`` holds a whole MarketData in memory: indicators run once over all rows (any indicator works,
+and walk-forward re-fitting is possible). ``StreamFeed`` draws a synthetic pair chunk by chunk and runs
+the indicators on each chunk with ``lookback`` rows of history, so memory does not grow with rounds.
+Both compute the same inputs for the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from ...data import MarketData, SyntheticPair
+
+from ..errors import BacktestError
+from .indicators import Indicator, QuantileBins, ThresholdIndicator, indicator_output, evaluate
+from .views import LocalView, make_views
+
+FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
+
+
+def prefetch(iterator, depth: int = 2):
+    """Run ``iterator`` in a background thread, ``depth`` items ahead.
+
+    numpy's random draws, cumsum and exp release the GIL, so the next chunk of a synthetic path is drawn on
+    the second core while the engine plays the current one. Items come out in order; errors are re-raised.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+            return
+        q.put(done)
+
+    thread = threading.Thread(target=work, name="qcoord-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def warmup(indicator: Indicator, view: LocalView) -> int:
+    """First row at which the indicator's output is defined."""
+    if isinstance(indicator, ThresholdIndicator):
+        values = evaluate(indicator, view, "score")
+    elif isinstance(indicator, QuantileBins):  # its bins are set later, on the training window
+        values = evaluate(indicator.base, view, "score")
+    else:
+        values = indicator_output(evaluate(indicator, view), indicator.name, view, indicator.levels)
+    ok = np.flatnonzero(~np.isnan(np.asarray(values, dtype=float)))  # a flat window's quiet score (+-inf) counts
+    if ok.size == 0:
+        raise BacktestError(f"indicator {indicator.name} is undefined on every row (warm-up longer than the data?)")
+    return int(ok[0])
+
+
+def _share_prices(md: MarketData) -> np.ndarray | None:
+    """The price level shares trade at, where the source has it: the OHLCV ``Close`` beside an ``Adj Close``
+    (returns still come from the adjusted price). None when the source has adjusted prices only."""
+    ohlcv = md.ohlcv
+    if not ohlcv or any(t not in ohlcv or not {"Close", "Adj Close"} <= set(ohlcv[t].columns) for t in md.tickers):
+        return None
+    frame = pd.DataFrame({t: ohlcv[t]["Close"].reindex(md.index) for t in md.tickers})
+    if frame.isna().any().any():
+        return None
+    return frame.to_numpy(dtype=float)
+
+
+def _arrays_of(md: MarketData) -> dict[str, np.ndarray]:
+    out = {"prices": md.prices.to_numpy(dtype=float)}
+    shares = _share_prices(md)
+    if shares is not None:
+        out["share_prices"] = shares
+    if md.volume is not None:
+        out["volume"] = md.volume.to_numpy(dtype=float)
+    if md.spread is not None:
+        out["spread"] = md.spread.to_numpy(dtype=float)
+    truth = md.truth
+    if truth is not None:
+        if {"signal_a", "signal_b"} <= set(truth.columns):
+            out["signals"] = truth[["signal_a", "signal_b"]].to_numpy()
+        if "regime" in truth.columns:
+            out["regime"] = truth["regime"].to_numpy()
+        if "rho" in truth.columns:
+            out["rho"] = truth["rho"].to_numpy()
+    return out
+
+
+def _truth_arrays(truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What the engine needs of a synthetic generator's truth: signals, regime, and the sign of rho
+    (one byte a row instead of eight: streamed chunks are copied around)."""
+    out = {}
+    if "signal_a" in truth:
+        out["signals"] = np.column_stack([truth["signal_a"], truth["signal_b"]])
+    if "regime" in truth:
+        out["regime"] = truth["regime"]
+    if "rho" in truth:
+        out["negative"] = truth["rho"] < 0
+    return out
+
+
+class _Feed:
+    """Shared parts: views over raw arrays, round data, the two indicators."""
+
+    tickers: tuple[str, str]
+    clock: Callable[[int, int], pd.DatetimeIndex]
+    n_rows: int
+    has_truth: bool
+
+    def __init__(self, indicators: tuple[Indicator, Indicator], latency: int, seeds: tuple[int, int]):
+        self.indicators = indicators
+        self.latency = latency
+        self.seeds = seeds
+        self.extra: tuple[Indicator, Indicator] | None = None  # a K-level indicator pair (``set_extra``)
+
+    def set_extra(self, pair: tuple[Indicator, Indicator]) -> None:
+        """A second pair of indicators (K levels each: ``classical_levels``/``quantum_levels``' information),
+        evaluated on the same views, fitted on the same rows, causal and lagged alike."""
+        self.extra = pair
+
+    def _all(self) -> tuple[Indicator, ...]:
+        return tuple(self.indicators) + (tuple(self.extra) if self.extra else ())
+
+    def _each(self, views: tuple[LocalView, LocalView]):
+        """(indicator, its server's view) for the main pair and the K-level pair alike."""
+        return zip(self._all(), views + views if self.extra else views)
+
+    def _views(self, arr: dict[str, np.ndarray], first_row: int) -> tuple[LocalView, LocalView]:
+        return make_views(arr["prices"], self.tickers, self.latency, self.seeds, volume=arr.get("volume"),
+                          spread=arr.get("spread"), signals=arr.get("signals"), regime=arr.get("regime"), first_row=first_row, clock=self.clock)
+
+    def _raw_inputs(self, views: tuple[LocalView, LocalView], indicators=None) -> list[np.ndarray]:
+        indicators = self.indicators if indicators is None else indicators
+        return [indicator_output(evaluate(ind, view), ind.name, view, ind.levels) for ind, view in zip(indicators, views)]
+
+    def _checked(self, raw: list[np.ndarray], first_row: int, indicators=None) -> tuple[np.ndarray, np.ndarray]:
+        """Indicator outputs of rows that must be defined (after the warm-up) as uint8 bits (or levels)."""
+        out = []
+        for ind, ticker, bits in zip(self.indicators if indicators is None else indicators, self.tickers, raw):
+            if bits.dtype == np.uint8:  # cannot be undefined
+                out.append(bits)
+                continue
+            bad = ~np.isfinite(bits)
+            if bad.any():
+                row = first_row + int(np.flatnonzero(bad)[0])
+                raise BacktestError(f"indicator {ind.name} ({ticker}) is undefined at {self.clock(row, 1)[0]} "
+                                    f"(row {row}) after its warm-up")
+            out.append(bits.astype(np.uint8))
+        return out[0], out[1]
+
+    price_changes = True  # the engine turns this off when the fill model does not use them
+    has_share_prices = False  # whether share quantities are valued at unadjusted prices (else adjusted ones)
+    adjusted_only = False  # prices known to be (as a rule) adjusted, with no unadjusted level beside them
+
+    def _round_data(self, arr: dict[str, np.ndarray], lo: int) -> dict[str, np.ndarray | None]:
+        """Returns of rows lo.. of ``arr`` (row lo - 1 must be present), and for fill models that trade shares
+        the share price at decision time (row t - 1) and the price change in currency per share: the adjusted
+        return times the share price, so dividends and splits never show up as P&L."""
+        p = arr["prices"]
+        prev, cur = p[lo - 1 : -1], p[lo:]
+        returns = cur / prev - 1.0
+        spread = arr.get("spread")
+        negative = arr["negative"][lo:] if "negative" in arr else (arr["rho"][lo:] < 0 if "rho" in arr else None)
+        price = None
+        if self.price_changes or spread is not None:  # shares are priced, or a quoted spread is put in bp
+            price = arr["share_prices"][lo - 1 : -1] if "share_prices" in arr else prev
+        return {
+            "returns": returns,
+            "price": price,
+            "price_change": returns * price if self.price_changes else None,
+            "negative": negative,
+            "half_spread": None if spread is None else spread[lo - 1 : -1] / 2.0,
+        }
+
+
+class ArrayFeed(_Feed):
+    """All rows held in memory: a MarketData (``from_market``) or a whole synthetic path (``from_pair``)."""
+
+    streamed = False
+
+    def __init__(self, arrays: dict[str, np.ndarray], tickers: tuple[str, str], clock, clock_at,
+                 periods_per_year: float, indicators, latency, seeds):
+        super().__init__(indicators, latency, seeds)
+        self.tickers = tickers
+        self.clock, self.clock_at = clock, clock_at
+        self.periods_per_year = periods_per_year
+        self.arrays = arrays
+        self.n_rows = arrays["prices"].shape[0]
+        self.has_share_prices = "share_prices" in arrays
+        self.has_truth = "rho" in self.arrays or "negative" in self.arrays
+        self.views = self._views(self.arrays, 0)
+        self._raw: list[np.ndarray] = []
+
+    @classmethod
+    def from_market(cls, md: MarketData, indicators, latency, seeds) -> ArrayFeed:
+        if len(md.tickers) != 2:
+            raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two (--tickers A B on the "
+                                "command line, tickers=[...] in Python)")
+        index = md.index
+        feed = cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
+                   lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)
+        # a panel of closes without OHLCV or quotes is, as a rule, adjusted (Yahoo's and most vendors' panels)
+        feed.adjusted_only = not feed.has_share_prices and md.spread is None and not md.ohlcv
+        return feed
+
+    @classmethod
+    def from_pair(cls, pair: SyntheticPair, n_rows: int, indicators, latency, seeds) -> ArrayFeed:
+        """A synthetic path as raw arrays (no DataFrame, timestamps only when asked for)."""
+        _, prices, truth = next(pair.arrays(n_rows, n_rows))
+        return cls({"prices": prices, **_truth_arrays(truth)}, pair.tickers, pair.timestamps, pair.timestamps_at,
+                   pair.periods_per_year, indicators, latency, seeds)
+
+    def warmup(self) -> int:
+        return max(1, *(warmup(ind, v) for ind, v in self._each(self.views)))
+
+    def fit_indicators(self, start: int, stop: int) -> None:
+        """Fit on rows [start, stop): the view ends at ``stop``, so nothing later can leak in."""
+        for ind, view in self._each(self.views):
+            evaluate(ind, view.rows(0, stop), "fit", start=start)
+        self._raw = self._raw_inputs(self.views)
+        self._raw_extra = self._raw_inputs(self.views, self.extra) if self.extra else None
+
+    def extra_inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The K-level pair's outputs for rows [lo, hi) (uint8 levels)."""
+        return self._checked([r[lo:hi] for r in self._raw_extra], lo, self.extra)
+
+    def fit_view(self) -> tuple[LocalView, LocalView]:
+        return self.views
+
+    def first_prices(self, row: int) -> np.ndarray:
+        return self.arrays["prices"][row]
+
+    def share_price(self, row: int) -> np.ndarray:
+        """Share prices of ``row`` (currency per share), for lots and book sizes."""
+        return self.arrays.get("share_prices", self.arrays["prices"])[row]
+
+    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._checked([r[lo:hi] for r in self._raw], lo)
+
+    def round_data(self, lo: int, hi: int) -> dict:
+        arr = {k: v[lo - 1 : hi] for k, v in self.arrays.items()}
+        return self._round_data(arr, 1)
+
+
+class StreamFeed(_Feed):
+    """A synthetic pair drawn chunk by chunk; rows must be requested in increasing order."""
+
+    streamed = True
+
+    def __init__(self, pair: SyntheticPair, n_rows: int, indicators, latency, seeds, chunk_rows: int):
+        super().__init__(indicators, latency, seeds)
+        missing = [ind.name for ind in indicators if not isinstance(ind.lookback, (int, np.integer))]
+        if missing:
+            raise BacktestError(f"indicator(s) {missing} declare no lookback (rows of history they need); "
+                                "set .lookback to stream a long synthetic run, or use fewer rounds")
+        self.pair = pair
+        self.tickers = pair.tickers
+        self.clock = pair.timestamps
+        self.clock_at = pair.timestamps_at
+        self.periods_per_year = pair.periods_per_year
+        self.n_rows = n_rows
+        self.has_truth = True
+        self.history = max(ind.lookback for ind in indicators) + latency + 2
+        self._extra_last = None
+        self._gen = prefetch(pair.arrays(n_rows, chunk_rows))
+        self._lo = 0  # first row held in the buffer
+        self._buf: dict[str, np.ndarray] | None = None
+
+    # -- the row buffer ---------------------------------------------------------------------------
+    def _hi(self) -> int:
+        return self._lo + (0 if self._buf is None else self._buf["prices"].shape[0])
+
+    def _fill(self, hi: int) -> None:
+        """Draw chunks until the buffer reaches row ``hi``."""
+        while self._hi() < hi:
+            first, prices, truth = next(self._gen)
+            part = {"prices": prices, **_truth_arrays(truth)}
+            if self._buf is None:
+                self._buf, self._lo = part, first
+            else:
+                self._buf = {k: np.concatenate([self._buf[k], part[k]]) for k in part}
+
+    def _rows(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Raw arrays of rows [lo, hi); keeps only what later requests may still need."""
+        if lo < self._lo:
+            raise BacktestError(f"internal: streamed rows {lo}..{hi} were already released")
+        self._fill(hi)
+        out = {k: v[lo - self._lo : hi - self._lo] for k, v in self._buf.items()}
+        keep_from = max(self._lo, hi - self.history - 1)
+        if keep_from > self._lo:
+            self._buf = {k: v[keep_from - self._lo :] for k, v in self._buf.items()}
+            self._lo = keep_from
+        return out
+
+    def _peek(self, hi: int) -> dict[str, np.ndarray]:
+        """Rows [0, hi) without releasing anything (warm-up and fitting, before play starts)."""
+        self._fill(hi)
+        return {k: v[: hi - self._lo] for k, v in self._buf.items()}
+
+    def set_extra(self, pair: tuple[Indicator, Indicator]) -> None:
+        missing = [ind.name for ind in pair if not isinstance(ind.lookback, (int, np.integer))]
+        if missing:
+            raise BacktestError(f"indicator(s) {missing} declare no lookback (rows of history they need); "
+                                "set .lookback to stream a long synthetic run, or use fewer rounds")
+        super().set_extra(pair)
+        self.history = max(ind.lookback for ind in self._all()) + self.latency + 2
+
+    def warmup(self) -> int:
+        n = min(self.n_rows, self.history + 64)
+        return max(1, *(warmup(ind, v) for ind, v in self._each(self._views(self._peek(n), 0))))
+
+    def fit_indicators(self, start: int, stop: int) -> None:
+        """Fit on rows [start, min(stop, start + FIT_ROWS_MAX)) (the beginning of the training window)."""
+        if not any(ind.needs_fit for ind in self._all()):
+            stop = min(stop, start + self.history + 4096)  # a short view for the causality check only
+        stop = min(stop, start + FIT_ROWS_MAX)
+        self._fit_views = self._views(self._peek(stop), 0)
+        for ind, view in self._each(self._fit_views):
+            evaluate(ind, view, "fit", start=start)
+
+    def fit_view(self) -> tuple[LocalView, LocalView]:
+        return self._fit_views
+
+    def first_prices(self, row: int) -> np.ndarray:
+        return self._peek(row + 1)["prices"][row]
+
+    def share_price(self, row: int) -> np.ndarray:
+        """Prices of ``row`` (not released yet: asked for at the end of the training pass)."""
+        self._fill(row + 1)
+        if row < self._lo:
+            raise BacktestError(f"internal: streamed row {row} was already released")
+        return self._buf["prices"][row - self._lo]
+
+    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        h0 = max(0, lo - self.history)
+        arr = self._rows(h0, hi)
+        self._last = (lo, hi, arr, h0)
+        views = self._views(arr, h0)
+        if self.extra:  # evaluated now, on the same rows: they are released once the next chunk is drawn
+            self._extra_last = (lo, hi, self._checked([r[lo - h0 :] for r in self._raw_inputs(views, self.extra)],
+                                                      lo, self.extra))
+        return self._checked([r[lo - h0 :] for r in self._raw_inputs(views)], lo)
+
+    def extra_inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._extra_last is None or self._extra_last[:2] != (lo, hi):
+            raise BacktestError("internal: extra_inputs must follow inputs() for the same rows")
+        return self._extra_last[2]
+
+    def round_data(self, lo: int, hi: int) -> dict:
+        last_lo, last_hi, arr, h0 = self._last
+        if (last_lo, last_hi) != (lo, hi) or lo - h0 < 1:
+            raise BacktestError("internal: round_data must follow inputs() for the same rows")
+        return self._round_data(arr, lo - h0)
+
+
+def lagged_inputs(x: np.ndarray, tail: np.ndarray, delay: int) -> tuple[np.ndarray, np.ndarray]:
+    """x delayed by ``delay`` rounds given the last ``delay`` values before it; and the new tail."""
+    joined = np.concatenate([tail, x])
+    return joined[: x.size], joined[-delay:]
+
+
+__all__ = ["ArrayFeed", "StreamFeed", "lagged_inputs", "warmup"]

@@ -1,0 +1,173 @@
+"""What one server knows when it decides: its local view of the market, lagged so it cannot peek.
+
+Row t of a view belongs to round t, whose decision is made at the start of the round and whose P&L is
+earned on the return from row t-1 to row t. At that moment the server knows:
+
+- its own stock up to row t-1: ``price[t] = P[t-1]``, ``returns[t] = r[t-1]``, ``volume[t] = V[t-1]``,
+  ``spread[t]`` = its quoted spread at the end of bar t-1 (quote data);
+- the partner's stock only ``latency`` bars later: ``partner_price[t] = P'[t-1-latency]``,
+  ``partner_returns[t] = r'[t-1-latency]``;
+- ``aligned_returns[t] = r[t-1-latency]``: its own returns of the *same bars* as ``partner_returns``. Any
+  statistic that combines own and partner returns must pair these two (same timestamps); pairing
+  ``returns`` with ``partner_returns`` would compare different dates (a lead-lag statistic);
+- its own local signal of round t where a synthetic feed has one (``signal``; ``regime`` is the hidden
+  synthetic regime, for detector models).
+
+Values before the first available row are NaN. Everything is a numpy array over rows; ``frame()`` gives
+a DataFrame with the timestamps for pandas-minded indicator code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from .. import streams
+
+NOISE_BLOCK = 1 << 16
+
+
+def lag(values: np.ndarray | None, k: int) -> np.ndarray | None:
+    """values shifted k rows later (NaN in front): out[t] = values[t - k]."""
+    if values is None:
+        return None
+    out = np.full(values.shape, np.nan)
+    if k < values.shape[0]:
+        out[k:] = values[: values.shape[0] - k]
+    return out
+
+
+def simple_returns(prices: np.ndarray) -> np.ndarray:
+    out = np.full(prices.shape, np.nan)
+    out[1:] = prices[1:] / prices[:-1] - 1.0
+    return out
+
+
+class LocalView:
+    """One server's information per round (numpy arrays, one value per row; see the module docstring).
+
+    Attributes: ``side`` ("A"/"B"), ``ticker``, ``partner``, ``latency`` (bars), ``price``, ``returns``,
+    ``partner_price``, ``partner_returns``, ``volume`` (or None), ``signal``, ``regime`` (0/1 uint8 or
+    None), ``seed``, ``first_row`` (absolute row of element 0), ``index`` (timestamps). The lagged arrays
+    are computed on first use, so an indicator pays only for what it reads.
+    """
+
+    _LAGGED = ("price", "returns", "aligned_returns", "partner_price", "partner_returns", "volume", "spread")
+
+    def __init__(self, side: str, ticker: str, partner: str, latency: int, own: np.ndarray, other: np.ndarray, *,
+                 volume: np.ndarray | None = None, spread: np.ndarray | None = None, signal: np.ndarray | None = None, regime: np.ndarray | None = None,
+                 seed: int = 0, first_row: int = 0, clock: Callable | None = None,
+                 arrays: dict[str, np.ndarray | None] | None = None) -> None:
+        self.side, self.ticker, self.partner, self.latency = side, ticker, partner, latency
+        self.signal, self.regime, self.seed, self.first_row, self.clock = signal, regime, seed, first_row, clock
+        self._own, self._other, self._volume, self._spread = own, other, volume, spread  # raw (unlagged) rows
+        self._arrays: dict[str, np.ndarray | None] = dict(arrays or {})
+
+    def _get(self, name: str):
+        if name not in self._arrays:
+            lag_own, lag_other = 1, 1 + self.latency
+            make = {
+                "price": lambda: lag(self._own, lag_own),
+                "returns": lambda: lag(simple_returns(self._own), lag_own),
+                "aligned_returns": lambda: lag(simple_returns(self._own), lag_other),
+                "partner_price": lambda: lag(self._other, lag_other),
+                "partner_returns": lambda: lag(simple_returns(self._other), lag_other),
+                "volume": lambda: None if self._volume is None else lag(self._volume.astype(float), lag_own),
+                "spread": lambda: None if self._spread is None else lag(self._spread.astype(float), lag_own),
+            }
+            self._arrays[name] = make[name]()
+        return self._arrays[name]
+
+    price = property(lambda self: self._get("price"))
+    returns = property(lambda self: self._get("returns"))
+    aligned_returns = property(lambda self: self._get("aligned_returns"))
+    partner_price = property(lambda self: self._get("partner_price"))
+    partner_returns = property(lambda self: self._get("partner_returns"))
+    volume = property(lambda self: self._get("volume"))
+    spread = property(lambda self: self._get("spread"))
+
+    def __len__(self) -> int:
+        return self._own.shape[0]
+
+    @property
+    def index(self) -> pd.DatetimeIndex | None:
+        """Timestamps of the rows (None when the source has no clock)."""
+        return None if self.clock is None else self.clock(self.first_row, len(self))
+
+    def uniforms(self, stream: int = 0) -> np.ndarray:
+        """Uniform draws, one per row, fixed by (seed, stream, absolute row): any slicing or chunking of the
+        same rows sees the same numbers, so noisy indicators are reproducible and causal."""
+        n, first = len(self), self.first_row
+        out = np.empty(n)
+        pos = 0
+        while pos < n:
+            row = first + pos
+            block, offset = divmod(row, NOISE_BLOCK)
+            take = min(NOISE_BLOCK - offset, n - pos)
+            rng = streams.rng(self.seed, "indicator:rows", stream, block)
+            out[pos : pos + take] = rng.random(NOISE_BLOCK)[offset : offset + take]
+            pos += take
+        return out
+
+    def replace(self, **changes) -> LocalView:
+        """A copy with some lagged arrays (or ``signal``, ``regime``, ``first_row``) replaced."""
+        arrays = {k: self._get(k) for k in self._LAGGED}
+        arrays.update({k: v for k, v in changes.items() if k in self._LAGGED})
+        other = {k: v for k, v in changes.items() if k not in self._LAGGED}
+        return LocalView(self.side, self.ticker, self.partner, self.latency, self._own, self._other,
+                         volume=self._volume, spread=self._spread, signal=other.get("signal", self.signal),
+                         regime=other.get("regime", self.regime), seed=self.seed,
+                         first_row=other.get("first_row", self.first_row), clock=self.clock, arrays=arrays)
+
+    def rows(self, start: int, stop: int) -> LocalView:
+        """The view of rows [start, stop) (positions in this view), lagged values kept as they were."""
+        def cut(a):
+            return None if a is None else a[start:stop]
+
+        return LocalView(self.side, self.ticker, self.partner, self.latency, self._own[start:stop],
+                         self._other[start:stop], volume=cut(self._volume), spread=cut(self._spread),
+                         signal=cut(self.signal),
+                         regime=cut(self.regime), seed=self.seed, first_row=self.first_row + start, clock=self.clock,
+                         arrays={k: cut(self._get(k)) for k in self._LAGGED})
+
+    def frame(self) -> pd.DataFrame:
+        cols = {"price": self.price, "returns": self.returns, "aligned_returns": self.aligned_returns,
+                "partner_price": self.partner_price, "partner_returns": self.partner_returns}
+        for name in ("volume", "spread", "signal", "regime"):
+            if getattr(self, name) is not None:
+                cols[name] = getattr(self, name)
+        return pd.DataFrame(cols, index=self.index)
+
+
+def make_views(
+    prices: np.ndarray,
+    tickers: tuple[str, str],
+    latency: int,
+    seeds: tuple[int, int],
+    *,
+    volume: np.ndarray | None = None,
+    spread: np.ndarray | None = None,
+    signals: np.ndarray | None = None,
+    regime: np.ndarray | None = None,
+    first_row: int = 0,
+    clock=None,
+) -> tuple[LocalView, LocalView]:
+    """The two servers' views of rows ``first_row ...`` of a pair: prices (n, 2), optional volume (n, 2),
+    quoted spread (n, 2), signals (n, 2) and regime (n,), all raw (unlagged) per row."""
+    views = []
+    for side, own, other in (("A", 0, 1), ("B", 1, 0)):
+        views.append(
+            LocalView(
+                side, tickers[own], tickers[other], latency, prices[:, own], prices[:, other],
+                volume=None if volume is None else volume[:, own],
+                spread=None if spread is None else spread[:, own],
+                signal=None if signals is None else signals[:, own].astype(np.uint8),
+                regime=None if regime is None else regime.astype(np.uint8),
+                seed=seeds[own],
+                first_row=first_row,
+                clock=clock,
+            )
+        )
+    return views[0], views[1]

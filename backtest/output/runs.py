@@ -1,0 +1,145 @@
+"""A run folder: written whole or not at all (temp folder, then rename), and read back for ``compare``.
+
+Contents: ``metrics.json`` (schema in docs/cli.md), ``config.toml`` (resolved; reproduces the run),
+``pnl.parquet`` (``pnl.csv`` without pyarrow: per-round inputs and book P&L per strategy for the kept
+rounds), ``equity.csv`` (cumulative book P&L over the whole test window), ``report.html`` (self-contained)
+and the figures as PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from ... import reports
+
+from ..config import RunConfig, toml_value
+from .atomic import atomic_dir
+from ..errors import BacktestError
+from .result import SCHEMA, Result
+
+FIGURES = {
+    "hedge_cells": "Left: share of rounds whose returns moved in opposite directions, per input cell (x, y), on the "
+                   "training and test windows (95% Wilson intervals; dashed: all rounds). Right: book variance relative "
+                   "to independent coins, predicted by the fitted hedge game and realised on the test window.",
+    "information_value": "Book variance relative to independent coins for each kind of local information: today's "
+                         "reading, rules on a server's own last readings (memory), and the smoothed K-level "
+                         "indicator, classical and quantum; bars as fitted on the training window, dots as realised "
+                         "on the test window.",
+    "period_ratios": "Quantum's book variance relative to the best local classical strategy per calendar period, with "
+                     "paired 95% HAC intervals (log scale; dashed: equal variance).",
+    "cumulative_pnl": "Cumulative book P&L per strategy over the test window (currency).",
+    "rolling_variance": "Book P&L variance within consecutive blocks of rounds (log scale).",
+    "win_rate_by_input": "Win rate per input pair (x, y) with 95% Wilson intervals.",
+    "pnl_distribution": "Distribution of the per-round book P&L (kept rounds, central 99%).",
+    "inventory": "End-of-round inventory per agent (queue fill model).",
+}
+
+
+def new_run_dir(runs_dir: str | Path, name: str | None) -> Path:
+    """runs/<name>, the name from the clock unless given; never an existing folder."""
+    root = Path(runs_dir)
+    if name:
+        if "/" in name or name.startswith("."):
+            raise BacktestError(f"--name {name!r}: use a plain folder name")
+        return root / name
+    # the clock, then a random suffix: two runs started in the same second never pick the same folder
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    while True:
+        path = root / f"{stamp}-{secrets.token_hex(3)}"
+        if not path.exists():
+            return path
+
+
+def figures(result: Result) -> dict[str, tuple[bytes, str]]:
+    out = {}
+    if result.hedge is not None:
+        realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
+        out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
+        info = getattr(result, "information", None) or {}
+        if info.get("memory") or info.get("levels"):
+            out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised,
+                                                                 result.hedge["coin_variance"])
+    out |= {
+        "cumulative_pnl": reports.cumulative_pnl(result.equity),
+        "rolling_variance": reports.rolling_variance(result.block_variance, result.block_len),
+        "win_rate_by_input": reports.win_rate_by_input(result.win_by_input),
+        "pnl_distribution": reports.pnl_distribution(result.pnl),
+    }
+    if "quantum" in result.metrics_dict and result.best_local:
+        out["period_ratios"] = reports.period_ratios(result.periods)
+    inv = result.inventory
+    if inv is not None:
+        out["inventory"] = reports.inventory(inv)
+    return {name: (reports.to_png(fig), FIGURES[name]) for name, fig in out.items()}
+
+
+def pnl_frame(result: Result) -> pd.DataFrame:
+    frame = result.pnl.copy()
+    frame.insert(0, "y", result.kept["y"])
+    frame.insert(0, "x", result.kept["x"])
+    frame.index.name = "time"
+    return frame
+
+
+def write_run(result: Result, cfg: RunConfig, out: Path) -> Path:
+    """Write the run into ``out`` (which must not exist), atomically."""
+    if out.exists():
+        raise BacktestError(f"{out} already exists; choose another --name or --out")
+    doc = result.to_dict()
+    figs = figures(result)
+    fitted = {"indicator_A": _flat(result.indicators["A"]), "indicator_B": _flat(result.indicators["B"]),
+              "game": {"p_xy": [v for row in result.game["p_xy"] for v in row],
+                       "classical_value": result.game["classical_value"],
+                       "quantum_value": result.game["quantum_value"], "advantage": result.game["advantage"]}}
+    meta = {"qcoord_version": result.version, "created": result.created}
+    with atomic_dir(out) as tmp:
+        (tmp / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (tmp / "config.toml").write_text(cfg.to_toml({"fitted": {}, "meta": meta})
+                                         + _fitted_toml(fitted))
+        frame = pnl_frame(result)
+        try:
+            frame.to_parquet(tmp / "pnl.parquet")
+        except ImportError:  # pyarrow is optional: fall back to CSV
+            frame.to_csv(tmp / "pnl.csv")
+        result.equity.rename_axis("time").to_csv(tmp / "equity.csv")
+        (tmp / "report.html").write_text(reports.run_report(doc, figs))
+        for name, (png, _) in figs.items():
+            (tmp / f"{name}.png").write_bytes(png)
+    return out
+
+
+def _flat(d: dict) -> dict:
+    return {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool)) and v is not None}
+
+
+def _fitted_toml(fitted: dict) -> str:
+    lines = ["\n# What the run fitted on its training window (informational; ignored when read back)."]
+    for section, values in fitted.items():
+        lines.append(f"[fitted.{section}]")
+        for k, v in values.items():
+            lines.append(f"{k} = {toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def read_run(path: str | Path) -> tuple[dict, pd.DataFrame]:
+    """(metrics.json document, equity curve) of a run folder, or a BacktestError naming the folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BacktestError(f"{path}: not a run folder (no such directory)")
+    metrics = path / "metrics.json"
+    if not metrics.is_file():
+        raise BacktestError(f"{path}: not a qcoord run folder (no metrics.json)")
+    try:
+        doc = json.loads(metrics.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BacktestError(f"{metrics}: unreadable ({exc})") from None
+    if doc.get("schema") not in range(1, SCHEMA + 1) or "strategies" not in doc:  # older runs still compare
+        raise BacktestError(f"{metrics}: not a qcoord metrics file (schema {doc.get('schema')!r})")
+    equity_file = path / "equity.csv"
+    equity = pd.read_csv(equity_file, index_col=0) if equity_file.is_file() else pd.DataFrame()
+    return doc, equity

@@ -1,0 +1,350 @@
+"""The strategies a backtest compares, fitted on the training window.
+
+Local (no communication, built from ``strategies``): ``uncoordinated``, ``always_hedge`` (the constant
+relation that was better on the training window), ``classical`` (optimum for the training p(x,y)),
+``quantum`` (angles for the training p(x,y) and the configured noise; rounds without a Bell pair fall back
+to ``classical``), and by name ``textbook``, ``follow_indicator``, or any ``strategies.Strategy``. On derived
+information (``backtest.information``, when the readings persist): ``memory`` (the best rule on a server's own
+last readings), ``classical_levels`` and ``quantum_levels`` (the smoothed K-level indicator, one measurement
+direction per level); each server's derived input comes from its own readings only. Benchmarks that break the no-communication rule on purpose:
+``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation sign; synthetic data),
+``delayed_comm`` (knows the partner's indicator from ``delay`` rounds ago, over a slow classical link).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...strategies import (
+    Game,
+    Noise,
+    Solution,
+    Strategy,
+    best_constant,
+    certify,
+    deterministic,
+    empirical_p_xy,
+    follow_indicator,
+    play_rounds,
+    solve,
+    uncoordinated,
+)
+
+from ..errors import BacktestError
+
+LOCAL = ("uncoordinated", "classical", "quantum", "textbook", "always_hedge", "follow_indicator", "memory",
+         "classical_levels", "quantum_levels")
+QUANTUM = ("quantum", "textbook", "quantum_levels")  # the local strategies that use entanglement
+COMMUNICATING = ("oracle", "regime_oracle", "delayed_comm")
+DEFAULT_STRATEGIES = ("uncoordinated", "always_hedge", "classical", "memory", "classical_levels", "quantum",
+                      "quantum_levels", "oracle", "regime_oracle", "delayed_comm")
+REQUIRED = ("uncoordinated", "oracle")  # hedging efficiency is measured between these two
+
+
+@dataclass
+class RoundChunk:
+    """A run of consecutive rounds: inputs, the returns they earn, what the benchmarks may know."""
+
+    start: int  # absolute row of the first round
+    x: np.ndarray
+    y: np.ndarray
+    returns: np.ndarray  # (n, 2) simple returns of the round
+    price_change: np.ndarray | None  # (n, 2) P[t] - P[t-1], currency per share (when the fill model uses it)
+    negative: np.ndarray | None  # true correlation sign of the round is negative (synthetic truth)
+    x_delayed: np.ndarray | None  # x of round t - delay (delayed_comm)
+    y_delayed: np.ndarray | None
+    half_spread: np.ndarray | None = None  # (n, 2) half the quoted spread at decision time
+    price: np.ndarray | None = None  # (n, 2) share price at decision time (when the fill model uses it)
+    channels: dict | None = None  # derived inputs by history rule name: (A's from x, B's from y)
+
+    def __len__(self) -> int:
+        return self.x.size
+
+
+class Player:
+    name = "player"
+    uses_pairs = False
+    communicates = False  # a benchmark that breaks the no-communication rule on purpose
+
+    def decide(self, chunk: RoundChunk, rng: np.random.Generator, pairs=None):
+        """(a, b, rounds that consumed a Bell pair or None, their ages or None)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"name": self.name}
+
+    def strategies(self) -> list[Strategy]:
+        """The no-communication strategies this player plays (certified before the test window)."""
+        return []
+
+
+class LocalPlayer(Player):
+    def __init__(self, name: str, strategy: Strategy):
+        self.name, self.strategy = name, strategy
+
+    def decide(self, chunk, rng, pairs=None):
+        a, b = play_rounds(self.strategy, chunk.x, chunk.y, rng)
+        return a, b, None, None
+
+    def strategies(self) -> list[Strategy]:
+        return [self.strategy]
+
+    def describe(self) -> dict:
+        return self.strategy.describe() | {"name": self.name}
+
+
+class QuantumPlayer(Player):
+    """The fitted quantum strategy on rounds that have a pair, the classical one otherwise."""
+
+    def __init__(self, name: str, quantum: Strategy, fallback: Strategy):
+        self.name, self.quantum, self.fallback = name, quantum, fallback
+        self.uses_pairs = quantum.quantum
+
+    def decide(self, chunk, rng, pairs=None):
+        if not self.uses_pairs:  # entanglement does not help here: the fitted strategy is the classical rule
+            a, b = play_rounds(self.quantum, chunk.x, chunk.y, rng)
+            return a, b, None, None
+        if pairs is None:  # unlimited fresh pairs, stored for the noise model's storage time
+            a, b = play_rounds(self.quantum, chunk.x, chunk.y, rng)
+            return a, b, np.ones(len(chunk), dtype=bool), None
+        has, age = pairs
+        a = np.empty(len(chunk), dtype=np.uint8)
+        b = np.empty(len(chunk), dtype=np.uint8)
+        a[has], b[has] = play_rounds(self.quantum, chunk.x[has], chunk.y[has], rng, ages=age[has])
+        a[~has], b[~has] = play_rounds(self.fallback, chunk.x[~has], chunk.y[~has], rng)
+        return a, b, has, age
+
+    def strategies(self) -> list[Strategy]:
+        return [self.quantum, self.fallback]
+
+    def describe(self) -> dict:
+        return self.quantum.describe() | {"name": self.name, "fallback": self.fallback.describe()}
+
+
+class ChannelPlayer(Player):
+    """A player that decides on derived inputs (``backtest.memory``): each server's from its own readings."""
+
+    def __init__(self, name: str, rule, inner: Player):
+        self.name, self.rule, self.inner = name, rule, inner
+        self.uses_pairs = inner.uses_pairs
+
+    def decide(self, chunk, rng, pairs=None):
+        x, y = chunk.channels[self.rule.name]
+        return self.inner.decide(dataclasses.replace(chunk, x=x, y=y), rng, pairs)
+
+    def strategies(self) -> list[Strategy]:
+        return self.inner.strategies()
+
+    def describe(self) -> dict:
+        return self.inner.describe() | {"name": self.name, "information": self.rule.describe()}
+
+
+class OraclePlayer(Player):
+    """Communicates: both servers know (x, y) and play the best joint output; the long/short side is a coin."""
+
+    name = "oracle"
+    communicates = True
+
+    def __init__(self, game: Game):
+        self.game = game
+
+    def decide(self, chunk, rng, pairs=None):
+        a = rng.integers(0, 2, len(chunk), dtype=np.uint8)
+        return a, a ^ self.game.target(chunk.x, chunk.y), None, None
+
+
+class RegimeOraclePlayer(Player):
+    """Knows the true correlation sign of the round and hedges it (synthetic data only): equal biases when
+    the correlation is negative, opposite ones otherwise (in the game's labels)."""
+
+    name = "regime_oracle"
+    communicates = True
+
+    def __init__(self, game: Game):
+        self.flip = np.uint8(game.rule == "challenge")  # the challenge labels swap which relation hedges
+
+    def decide(self, chunk, rng, pairs=None):
+        a = rng.integers(0, 2, len(chunk), dtype=np.uint8)
+        opposite = np.logical_not(chunk.negative).view(np.uint8)
+        return a, a ^ opposite ^ self.flip, None, None
+
+
+class DelayedCommPlayer(Player):
+    """A decides a = f(x_t, y_{t-delay}), B decides b = g(y_t, x_{t-delay}); f and g fitted on training."""
+
+    name = "delayed_comm"
+    communicates = True
+
+    def __init__(self, f: np.ndarray, g: np.ndarray, delay: int, value: float):
+        self.f, self.g, self.delay, self.value = f.astype(np.uint8), g.astype(np.uint8), delay, value
+
+    def decide(self, chunk, rng, pairs=None):
+        a = self.f[chunk.x.astype(np.intp) * 2 + chunk.y_delayed]
+        b = self.g[chunk.y.astype(np.intp) * 2 + chunk.x_delayed]
+        return a, b, None, None
+
+    def describe(self) -> dict:
+        return {"name": self.name, "delay": self.delay, "A": self.f.tolist(), "B": self.g.tolist(),
+                "training_value": self.value}
+
+
+def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Best rules a = f(x_t, y_{t-L}), b = g(y_t, x_{t-L}) on training inputs, over all 16 x 16 rule pairs.
+
+    Returns (f, g, training value); f is indexed by x*2 + y_{t-L}, g by y*2 + x_{t-L}.
+    """
+    if x.size <= delay:
+        raise BacktestError(f"delayed_comm: the training window ({x.size} rounds) is not longer than delay={delay}")
+    xt, yt, xd, yd = (v.astype(np.uint8, copy=False) for v in (x[delay:], y[delay:], x[:-delay], y[:-delay]))
+    cell = xt << 3  # the 16 cells (x, y_delayed, y, x_delayed) as one byte: no int64 temporaries
+    cell |= yd << 2
+    cell |= yt << 1
+    cell |= xd
+    p = np.bincount(cell, minlength=16) / xt.size
+    cx, cyd, cy, cxd = (np.array(c) for c in zip(*itertools.product((0, 1), repeat=4)))  # the 16 cells
+    rules = np.array(list(itertools.product((0, 1), repeat=4)))  # 16 functions of (own bit, delayed partner bit)
+    a = rules[:, cx * 2 + cyd]  # [f, cell]
+    b = rules[:, cy * 2 + cxd]  # [g, cell]
+    o = a[:, None, :] ^ b[None, :, :]  # [f, g, cell]
+    values = (game.table[cx, cy][np.arange(16), o] * p).sum(axis=2)
+    fi, gi = np.unravel_index(int(np.argmax(np.round(values, 12))), values.shape)
+    return rules[fi], rules[gi], float(values[fi, gi])
+
+
+@dataclass
+class Fit:
+    """What was learned on a training window: the game played (the calibrated hedge game, or a given one),
+    its solution, the constant relation, delayed_comm's rules, and the hedge calibration when there is one."""
+
+    p_xy: np.ndarray
+    game: Game
+    solution: Solution
+    constant: tuple[tuple[int, int], tuple[int, int]]
+    delayed: tuple[np.ndarray, np.ndarray, float] | None
+    delay: int | None
+    n_train: int
+    noise: Noise
+    hedge: object | None = None  # hedge.HedgeCalibration
+    info: object | None = None  # information.InfoFit: memory rules and the smoothed K-level indicator
+
+    def game_dict(self) -> dict:
+        s = self.solution
+        out = {**s.to_dict(), "n_train": self.n_train,
+               "constant_rule": {"A": list(self.constant[0]), "B": list(self.constant[1])}}
+        if self.hedge is not None:
+            out["hedge"] = self.hedge.to_dict(s)
+        return out
+
+
+def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None, hedge=None, device=None) -> Fit:
+    """Fit the game statistics and strategies on training inputs; with ``hedge`` (a HedgeCalibration of the
+    same rounds) the game is its calibrated hedge game; with ``device`` (strategies.devices.Device) the
+    directions are fitted to the Bell pair that device prepares."""
+    p = empirical_p_xy(x, y) if hedge is None else hedge.p_xy
+    if hedge is not None:
+        game = hedge.game
+    solution = solve(game, p, noise, device=device)
+    _, constant = best_constant(game, p)
+    delayed = fit_delayed(game, x, y, delay) if delay else None
+    return Fit(p, game, solution, constant, delayed, delay, x.size, noise, hedge)
+
+
+@dataclass
+class Context:
+    """What a player factory may use besides the fit: the sampler, and whether the feed knows the true regime."""
+
+    backend: str = "exact"
+    aer_backend: object = None
+    has_truth: bool = False
+
+
+def _quantum(name: str, fitted: Fit, ctx: Context) -> Player:
+    s = fitted.solution
+    return QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, aer_backend=ctx.aer_backend),
+                         s.classical_strategy())
+
+
+def _delayed(name: str, fitted: Fit, ctx: Context) -> Player:
+    if fitted.delayed is None:
+        raise BacktestError("delayed_comm needs a delay of at least 1 round")
+    f, g, value = fitted.delayed
+    return DelayedCommPlayer(f, g, fitted.delay, value)
+
+
+def _memory(name: str, fitted: Fit, ctx: Context) -> Player | None:
+    info = fitted.info
+    if info is None or info.memory is None:
+        return None
+    return ChannelPlayer(name, info.memory, LocalPlayer(name, deterministic(*info.memory_rule, name=name)))
+
+
+def _levels(name: str, fitted: Fit, ctx: Context) -> Player | None:
+    info = fitted.info
+    if info is None or info.levels is None:
+        return None
+    s = info.levels_solution
+    if name == "classical_levels":
+        return ChannelPlayer(name, info.levels, LocalPlayer(name, s.classical_strategy(name)))
+    inner = QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, name=name, aer_backend=ctx.aer_backend),
+                          s.classical_strategy(name))
+    return ChannelPlayer(name, info.levels, inner)
+
+
+# name -> factory(name, fit, context) -> Player, or None when the strategy does not apply to this feed
+PLAYERS: dict[str, Callable[[str, Fit, Context], Player | None]] = {
+    "uncoordinated": lambda name, f, ctx: LocalPlayer(name, uncoordinated()),
+    "always_hedge": lambda name, f, ctx: LocalPlayer(name, deterministic(*f.constant, name=name)),
+    "classical": lambda name, f, ctx: LocalPlayer(name, f.solution.classical_strategy()),
+    "quantum": _quantum,
+    "textbook": lambda name, f, ctx: QuantumPlayer(name, f.solution.textbook_strategy(backend=ctx.backend),
+                                                   f.solution.classical_strategy()),
+    "follow_indicator": lambda name, f, ctx: LocalPlayer(name, follow_indicator()),
+    "memory": _memory,
+    "classical_levels": _levels,
+    "quantum_levels": _levels,
+    "oracle": lambda name, f, ctx: OraclePlayer(f.game),
+    "regime_oracle": lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None,
+    "delayed_comm": _delayed,
+}
+
+
+def strategy_factory(strategy: Strategy):
+    """A user's ``strategies.Strategy`` as a player factory: it goes through the same door as the built-ins."""
+    return lambda name, fitted, ctx: LocalPlayer(name, strategy)
+
+
+def build_players(names, custom: dict[str, Strategy], fitted: Fit, backend: str, *,
+                  has_truth: bool, aer_backend=None) -> list[Player]:
+    """Players for the requested strategy names (in order) from a fit; ``custom`` strategies by name first."""
+    registry = {**PLAYERS, **{name: strategy_factory(s) for name, s in custom.items()}}
+    ctx = Context(backend, aer_backend, has_truth)
+    players: list[Player] = []
+    for name in names:
+        factory = registry.get(name)
+        if factory is None:
+            raise BacktestError(f"unknown strategy {name!r}; choose from {', '.join(LOCAL + COMMUNICATING)}")
+        player = factory(name, fitted, ctx)
+        if player is not None:
+            players.append(player)
+    return players
+
+
+def is_classical_local(player: Player, custom: dict) -> bool:
+    """A no-communication strategy that uses no entanglement (quantum's fair opponents)."""
+    if player.name in custom:
+        return not custom[player.name].quantum
+    return player.name in LOCAL and player.name not in QUANTUM
+
+
+def certify_players(players: list[Player], fitted: Fit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+    """Refuse any no-communication player whose strategy could signal or beats quantum correlations
+    (``strategies.certify``: declared resource table, Tsirelson-Landau-Masanes and game bounds, and the
+    counterfactual check on the training inputs with the partner's inputs permuted)."""
+    for player in players:
+        for strategy in player.strategies():
+            certify(player.name, strategy, fitted.game, fitted.p_xy, x, y, rng)
