@@ -24,7 +24,7 @@ from ..strategies import Noise
 from .errors import BacktestError
 from .fills.models import FILL_MODELS, FillModel, make_fill
 from .options import Spec, check_ranges, option, specs_of, values_of
-from .players.roster import DEFAULT_STRATEGIES, LOCAL, COMMUNICATING
+from .players.roster import DEFAULT_STRATEGIES, PLAYERS
 from .feed.sources import Source
 from .players.supply import BellPairSupply
 
@@ -40,7 +40,7 @@ class RunSettings:
     seed: int = option(0, help="random seed", lo=0)
     strategies: tuple[str, ...] = option(
         DEFAULT_STRATEGIES, metavar="A,B,...",
-        help=f"strategies to compare: {','.join(LOCAL + COMMUNICATING)} (uncoordinated and oracle always run)")
+        help=f"strategies to compare: {','.join(PLAYERS)} (uncoordinated and oracle always run)")
     backend: str = option("exact", help="quantum sampler", choices=("exact", "aer"))
     device: str | None = option(help="fake IBM device (extra 'ibm'): every quantum strategy plays on its noise "
                                      "model and the directions are fitted to the Bell pair it prepares",
@@ -138,7 +138,7 @@ class GameSettings:
     """The game the strategies are fitted to."""
 
     kind: str = option("hedge", flag="--game", choices=("hedge", "paper"),
-                       help="hedge: the book's hedge game calibrated on the training window; paper: Ding & Jiang's "
+                       help="hedge: the book's hedge game fitted on the training window; paper: Ding & Jiang's "
                             "game with --beta and --rule")
     beta: float = option(0.0, help="paper game: utility of 'same' on mixed inputs (Ding & Jiang Eq. 3.1)", lo=0, hi=1)
     rule: str = option("hedge", choices=("hedge", "challenge"),
@@ -148,10 +148,10 @@ class GameSettings:
         check_ranges(self, "game")
         if self.kind == "hedge" and (self.beta != 0.0 or self.rule != "hedge"):
             raise BacktestError("--beta and --rule set the paper's game: add --game paper (the hedge game is "
-                                "calibrated on the market and has neither)")
+                                "fitted on the market and has neither)")
 
     def build(self):
-        """A strategies.Game, or None for the calibrated hedge game."""
+        """A strategies.Game, or None for the fitted hedge game."""
         from ..strategies import Game
 
         return None if self.kind == "hedge" else Game(beta=self.beta, rule=self.rule)
@@ -452,3 +452,26 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
 
 def _frozen(values: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def check_real_source(paths: set, strategies) -> None:
+    """Options that a real source would otherwise ignore without a word (the command line and Python alike)."""
+    if "run.rounds" in paths:
+        raise BacktestError("rounds (--rounds) sets the length of a synthetic run; real data plays all its rows (cut "
+                            "them with --start/--end)")
+    if "run.strategies" in paths and "regime_oracle" in tuple(strategies):  # the default list runs it where it can
+        raise BacktestError("strategy regime_oracle needs a synthetic source (it knows the true regime)")
+
+
+def check_device(run, noise: Noise, supply) -> None:
+    """A device brings its own gates, T1/T2 and readout: of our noise only photon loss still applies."""
+    if run.qubits is not None and not run.device:
+        raise BacktestError("qubits chooses the physical qubits of a device: give device too (--device NAME)")
+    if not run.device:
+        return
+    if noise != Noise(loss_a=noise.loss_a, loss_b=noise.loss_b):
+        raise BacktestError(f"device {run.device} brings its own noise (gates, T1/T2, readout): of the noise options "
+                            "only loss applies with it; drop visibility, readout error, storage time, T1 and T2")
+    if supply is not None:
+        raise BacktestError(f"device {run.device}: storing pairs in a Bell-pair memory is not modelled on a device; "
+                            "drop the supply options")

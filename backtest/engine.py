@@ -14,7 +14,6 @@ of the same rows agree.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -25,22 +24,28 @@ from ..data import MarketData, SyntheticPair
 from ..data.frequency import TRADING_DAYS
 from ..strategies import Game, Noise, Strategy
 
-from . import streams
-from . import __version__
-from .book.book import Book
-from .config import Given, RunConfig, configure
+from . import __version__, streams
+from .config import Given, RunConfig, check_device, check_real_source, configure
 from .errors import BacktestError
-from .feed.feeds import ArrayFeed, StreamFeed, lagged_inputs
-from .fills.models import FillModel, QueueFill
-from .analysis.hedge import CellSums, HedgeCalibration, drift, sentence, what_it_would_take
-from .players.information import PLAYERS as INFO_PLAYERS, IndicatorLevels, InfoTraining, fit_information
+# the pipeline, in order: feed -> players -> fills -> book -> analysis -> output
+from .feed.feeds import ArrayFeed, StreamFeed, TrainingTail, lagged_inputs
 from .feed.indicators import NoisyRegime, NoisySignal, ReturnShock, check_causality, copy_indicator, make_indicator
-from .players.history import Channels
-from .players.roster import (PLAYERS, REQUIRED, RoundChunk, build_players, certify_players, fit,
+from .players.roster import (PLAYERS, RoundChunk, names as registered, build_players, certify_players, fit,
                       is_classical_local)
-from .output.result import Result
-from .book.risk import compare, hedging_efficiency
+from .players.history import Channels
+from .players.information import IndicatorLevels, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState
+from .fills.models import FillModel, QueueFill
+from .book.book import Book
+from .book.risk import compare, hedging_efficiency
+from .analysis.bell_pair import bell_pair_value
+from .analysis.cells import CellSums
+from .analysis.drift import drift
+from .analysis.frontier import what_it_would_take
+from .analysis.hedge import HedgeFit
+from .output import verdict
+from .output.progress import Progress
+from .output.result import Result
 
 MIN_ROUNDS = 30
 REPLAY_ROUNDS = 1 << 20  # training rounds replayed to choose best_local (the most recent ones)
@@ -80,38 +85,12 @@ def _indicator_pair(indicators, params: Mapping | None, mode: str | None):
 
 def _resolve_strategies(names: tuple[str, ...], custom: dict[str, Strategy]) -> tuple[list[str], dict[str, Strategy]]:
     names = list(names)
-    for r in REQUIRED:  # hedging efficiency is measured between these
+    for r in registered(required=True):  # hedging efficiency is measured between these
         if r not in names:
             names.insert(0 if r == "uncoordinated" else len(names), r)
     if len(set(names)) != len(names):
         raise BacktestError(f"strategies: duplicate names in {names}")
     return names, dict(custom)
-
-
-class _Progress:
-    """Rounds done over the whole run (fitting on the training rounds, then playing the test rounds), on stderr,
-    only when stderr is a terminal (or when asked); the description names the stage."""
-
-    def __init__(self, total: int, enabled: bool | None):
-        show = sys.stderr.isatty() if enabled is None else enabled
-        self.bar = None
-        if show:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="round", unit_scale=True, file=sys.stderr, leave=False,
-                            desc="fit", dynamic_ncols=True)
-
-    def stage(self, name: str) -> None:
-        if self.bar is not None:
-            self.bar.set_description(name)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @dataclass
@@ -124,7 +103,7 @@ class Plan:
     user_flags: list[bool]
     names: list[str]
     custom: dict[str, Strategy]
-    game: Game | None  # None: the calibrated hedge game
+    game: Game | None  # None: the fitted hedge game
     noise: Noise
     fill: FillModel
     supply: BellPairSupply | None
@@ -132,7 +111,8 @@ class Plan:
     levels_indicators: tuple | None = None  # a K-level indicator pair (--levels-indicator), A's and B's
 
     @property
-    def calibrate(self) -> bool:
+    def fits_hedge(self) -> bool:
+        """Whether the game is the book's hedge game, fitted on the training window."""
         return self.game is None
 
     @staticmethod
@@ -201,7 +181,7 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     it (``rounds=``, ``seed=``, ``visibility=``, ``noise.t1=``: any name ``qcoord backtest`` has, docs/backtest.md), or
     give Python objects: ``noise`` (a ``strategies.Noise``), ``fill`` ("bias", "queue" or a ``FillModel``),
     ``supply`` (a ``BellPairSupply`` or None: a fresh pair every round), ``game`` ("hedge": the book's hedge
-    game calibrated on the training window's co-movement per input cell, ``backtest.hedge``; "paper": Ding &
+    game fitted on the training window's co-movement per input cell, ``backtest.hedge``; "paper": Ding &
     Jiang; or a ``strategies.Game`` to play as given), ``indicators`` (a built-in name, ``module:function``, a
     function, an ``Indicator``, or a pair of them, A's and B's; default by source, docs/backtest.md) with
     ``indicator_params``, ``strategies`` (names, README, or ``strategies.Strategy`` objects; uncoordinated and
@@ -217,7 +197,7 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     plan = _plan(source, cfg, given)
     feed, src_info = _make_feed(plan)
     window = _window(plan, feed)
-    bar = _Progress(window.n_total, progress)
+    bar = Progress(window.n_total, progress, unit="round", desc="fit", unit_scale=True)
     fitted = _fit(plan, feed, window, bar)
     bar.stage("play")
     book = _play(plan, feed, window, fitted, bar)
@@ -252,7 +232,7 @@ def _plan(source, cfg: RunConfig, given: Given) -> Plan:
         check_real_source(given.paths, run.strategies)
     built = given.indicators if given.indicators is not None else cfg.indicators.build()
     inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode)
-    levels_pair = _levels_indicator_pair(cfg.indicators) if any(n in INFO_PLAYERS for n in names) else None
+    levels_pair = _levels_indicator_pair(cfg.indicators) if any(n in registered(derived=True) for n in names) else None
     return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given, levels_pair)
 
 
@@ -267,29 +247,6 @@ def _levels_indicator_pair(ind) -> tuple | None:
     params = {k: v for k, v in params_for(ind.levels_indicator, ind.params).items() if k not in ("target", "threshold")}
     a = make_levels_indicator(ind.levels_indicator, ind.levels, **params)
     return a, copy_indicator(a)
-
-
-def check_real_source(paths: set, strategies) -> None:
-    """Options that a real source would otherwise ignore without a word (the command line and Python alike)."""
-    if "run.rounds" in paths:
-        raise BacktestError("rounds (--rounds) sets the length of a synthetic run; real data plays all its rows (cut "
-                            "them with --start/--end)")
-    if "run.strategies" in paths and "regime_oracle" in tuple(strategies):  # the default list runs it where it can
-        raise BacktestError("strategy regime_oracle needs a synthetic source (it knows the true regime)")
-
-
-def check_device(run, noise: Noise, supply) -> None:
-    """A device brings its own gates, T1/T2 and readout: of our noise only photon loss still applies."""
-    if run.qubits is not None and not run.device:
-        raise BacktestError("qubits chooses the physical qubits of a device: give device too (--device NAME)")
-    if not run.device:
-        return
-    if noise != Noise(loss_a=noise.loss_a, loss_b=noise.loss_b):
-        raise BacktestError(f"device {run.device} brings its own noise (gates, T1/T2, readout): of the noise options "
-                            "only loss applies with it; drop visibility, readout error, storage time, T1 and T2")
-    if supply is not None:
-        raise BacktestError(f"device {run.device}: storing pairs in a Bell-pair memory is not modelled on a device; "
-                            "drop the supply options")
 
 
 def _make_feed(plan: Plan):
@@ -354,7 +311,7 @@ def _window(plan: Plan, feed) -> Window:
     return Window(t0, n_total, n_train)
 
 
-def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
+def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Fitted:
     """Fit indicators, the hedge game (or the given game) and every strategy on the training window."""
     run = plan.cfg.run
     feed.fit_indicators(w.t0, w.train_end)
@@ -366,14 +323,14 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
             if not ind.builtin:
                 check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
     info_train = None
-    if any(n in INFO_PLAYERS for n in plan.names):
+    if any(n in registered(derived=True) for n in plan.names):
         ind = plan.cfg.indicators
         extra = None
         if plan.levels_indicators:
             first = plan.levels_indicators[0]
             extra = IndicatorLevels(first.name, first.levels, tuple(sorted(
                 (k, v) for k, v in first.describe().items() if k not in ("name", "edges"))))
-        info_train = InfoTraining(ind.memory, ind.levels, plan.calibrate, extra)
+        info_train = InfoTraining(ind.memory, ind.levels, plan.fits_hedge, extra)
     x_train, y_train, train_cells, tail = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train)
     # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
     test_prices = feed.share_price(w.train_end)
@@ -387,7 +344,7 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
     if plan.supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
         age = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds)
         fit_noise = replace(plan.noise, storage_time=age)
-    hedge = HedgeCalibration.fit(train_cells.stats(), exposure) if plan.calibrate else None
+    hedge = HedgeFit.fit(train_cells.stats(), exposure) if plan.fits_hedge else None
     delay = run.delay if "delayed_comm" in plan.names else None
     fitted = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
     fitted.info = fit_information(info_train, exposure, fit_noise, device)
@@ -400,12 +357,12 @@ def _fit(plan: Plan, feed, w: Window, bar: _Progress) -> Fitted:
     return out
 
 
-def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> dict:
+def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: Progress) -> dict:
     """Book variance (costs included, currency^2 per round) of every local classical player on the training
     window, played exactly as on the test window (same fill model, own random streams): ``best_local`` is the
     lowest, chosen before the test window is seen. The replay covers the last ``REPLAY_ROUNDS`` training rounds
     (all of them in shorter runs; history rules start from the beginning of the training window all the same).
-    A streamed feed cannot go back: its training pass kept those rounds (``_TrainingTail``), which ``feed`` then is."""
+    A streamed feed cannot go back: its training pass kept those rounds (``feed.feeds.TrainingTail``), which ``feed`` then is."""
     classical = [p for p in fitted.players if is_classical_local(p, plan.custom)]
     if not classical:
         return {}
@@ -445,7 +402,7 @@ def _players(plan: Plan, fitted, feed, backend: str, aer_backend) -> list:
     return build_players(plan.names, plan.custom, fitted, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
 
 
-def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: _Progress) -> Book:
+def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: Progress) -> Book:
     """Every player plays every test round, chunk by chunk (walk-forward refits at their rounds)."""
     run = plan.cfg.run
     book_size = _book_size(plan, fitted)
@@ -521,7 +478,7 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
     metrics = {name: s.metrics(ppy) for name, s in stats.items()}
     informative = {"train": fitted.train_cells.stats().informativeness(),
                    "test": book.test_cells.stats().informativeness()}
-    no_sign = plan.calibrate and not informative["train"]["sign_differs"]
+    no_sign = plan.fits_hedge and not informative["train"]["sign_differs"]
     _efficiency(metrics, no_sign)
     series = book.series()
     # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule
@@ -532,22 +489,23 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
     drift_doc = drift(fitted.train_cells.stats(), book.test_cells.stats(), first_fit, fitted.fit_noise,
                       fitted.exposure)
     hedge_doc = None
-    if plan.calibrate:  # the first fit's, as ``game`` (later refits are in ``refits``)
+    if plan.fits_hedge:  # the first fit's, as ``game`` (later refits are in ``refits``)
         hedge_doc = {**fitted.fits[0]["hedge"], "informativeness": informative}
         if not first_fit.solution.uses_entanglement:
             take = what_it_would_take(first_fit.hedge, fitted.fit_noise)
-            hedge_doc["what_it_would_take"] = {**take, "sentence": sentence(take)}
+            hedge_doc["what_it_would_take"] = {**take, "sentence": verdict.what_it_would_take(take)}
         if "quantum" in metrics and "classical" in metrics:
-            hedge_doc["bell_pair_value"] = _bell_pair_value(fitted.fits[0]["hedge"]["values"], metrics, w.n_test,
+            hedge_doc["bell_pair_value"] = bell_pair_value(fitted.fits[0]["hedge"]["values"], metrics, w.n_test,
                                                             book.size, run.risk_aversion)
     return Result(
         version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
         clock=feed.clock, clock_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
-        book_size=book.size, game=fitted.fits[0], refits=fitted.fits[1:], metrics=metrics,
+        book_size=book.size, game=fitted.fits[0], refits=fitted.fits[1:], metrics_dict=metrics,
         win_by_input={name: s.win_rate_by_input() for name, s in stats.items()}, comparison=comparison,
         best_local=best_local, best_local_training=train_var,
-        information=first_fit.info.to_dict() if first_fit.info is not None else None, hedge=hedge_doc, drift=drift_doc, kept=book.kept_inputs(), series=series,
-        equity_rounds=np.asarray(book.equity_rounds), equity={k: np.asarray(v) for k, v in book.equity.items()},
+        information=_information_doc(first_fit.info), hedge=hedge_doc, drift=drift_doc, kept=book.kept_inputs(),
+        series=series,
+        equity_rounds=np.asarray(book.equity_rounds), equity_values={k: np.asarray(v) for k, v in book.equity.items()},
         blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()}, block_len=book.block_len,
         indicators={"A": plan.indicators[0].describe(), "B": plan.indicators[1].describe(),
                     "latency": plan.cfg.indicators.latency},
@@ -555,6 +513,16 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
         config=_config_doc(plan, book.size), streamed=feed.streamed, elapsed=elapsed,
         warnings=_warnings(plan, feed, fitted),
     )
+
+
+def _information_doc(info) -> dict | None:
+    """The information fit's document, its note (a reason code) in words."""
+    if info is None:
+        return None
+    doc = info.to_dict()
+    if doc.get("note"):
+        doc["note"] = verdict.information_note(doc["note"], doc.get("persistence") or {})
+    return doc
 
 
 def _warnings(plan: Plan, feed, fitted: Fitted) -> list[str]:
@@ -638,7 +606,7 @@ def _flag(m: dict, name: str = "") -> None:
     he = m.get("hedging_efficiency")
     if he is not None and he < 0:
         flags["hedging_efficiency"] = "below 0: this book is less hedged than independent coins'"
-    elif he is not None and he > 1 and name in INFO_PLAYERS:
+    elif he is not None and he > 1 and name in registered(derived=True):
         flags["hedging_efficiency"] = ("above 1: the oracle knows both servers' readings of this round only; a "
                                        "server's own past readings tell it more about the correlation regime")
     elif he is not None and he > 1:
@@ -650,68 +618,17 @@ def _flag(m: dict, name: str = "") -> None:
                            f"is assumed spread capture); the directional part's Sharpe is {m['sharpe_directional']:.2f}")
 
 
-def _bell_pair_value(values: dict, metrics: dict, n_test: int, book: float, gamma: float) -> dict:
-    """Book variance saved per Bell pair consumed (currency^2), predicted by the fit and realised on the test
-    window against the classical rule the pairs replace, and its certainty equivalent for a mean-variance
-    investor with absolute risk aversion gamma / book_size: CE = gamma / (2 book) x variance saved."""
-    predicted = values["quantum"]["saved"] - values["classical"]["saved"]  # per round played on a pair
-    q, c = metrics["quantum"], metrics["classical"]
-    pairs = q.get("bell_pairs") or 0
-    realised = (c["pnl_var"] - q["pnl_var"]) * n_test / pairs if pairs else None
-    before = ((c["pnl_var_before_costs"] - q["pnl_var_before_costs"]) * n_test / pairs
-              if pairs and c.get("pnl_var_before_costs") is not None else None)
-    extra_costs = (q["pnl_costs"] - c["pnl_costs"]) * n_test / pairs if pairs else None
-    lam = gamma / book
-    net = None if realised is None else (q["pnl_mean"] - c["pnl_mean"]) * n_test / pairs + lam / 2 * realised
-    return {"predicted_variance_saved": predicted, "realised_variance_saved": realised,
-            "realised_variance_saved_before_costs": before, "extra_costs": extra_costs,
-            "realised_net_certainty_equivalent": net,
-            "predicted_certainty_equivalent": lam / 2 * predicted,
-            "realised_certainty_equivalent": None if realised is None else lam / 2 * realised,
-            "risk_aversion": gamma, "pairs": pairs,
-            "unit": "variance in currency^2 per pair; certainty equivalent and costs in currency per pair (net: the "
-                    "mean P&L difference, costs included, plus the certainty equivalent of the variance saved)"}
 
 
-class _TrainingTail:
-    """The last training rounds of a streamed feed, kept from the training pass (at most ``REPLAY_ROUNDS``: bounded
-    memory) so that the replay that chooses best_local need not draw them again; reads like a feed."""
 
-    def __init__(self, start: int) -> None:
-        self.start, self.parts = start, []
-
-    def keep(self, lo: int, hi: int, x, y, rd: dict, extra) -> None:
-        if hi <= self.start:
-            return
-        cut = max(self.start - lo, 0)
-        self.parts.append((x[cut:], y[cut:], {k: None if v is None else v[cut:] for k, v in rd.items()},
-                           None if extra is None else tuple(e[cut:] for e in extra)))
-
-    def close(self) -> None:
-        xs, ys, rds, extras = zip(*self.parts)
-        self.x, self.y = np.concatenate(xs), np.concatenate(ys)
-        self.rd = {k: None if rds[0][k] is None else np.concatenate([r[k] for r in rds]) for k in rds[0]}
-        self.extra = None if extras[0] is None else tuple(np.concatenate([e[i] for e in extras]) for i in (0, 1))
-        self.parts = []
-
-    def inputs(self, lo: int, hi: int):
-        return self.x[lo - self.start : hi - self.start], self.y[lo - self.start : hi - self.start]
-
-    def round_data(self, lo: int, hi: int) -> dict:
-        return {k: None if v is None else v[lo - self.start : hi - self.start] for k, v in self.rd.items()}
-
-    def extra_inputs(self, lo: int, hi: int):
-        return tuple(e[lo - self.start : hi - self.start] for e in self.extra)
-
-
-def _training_rounds(feed, t0: int, train_end: int, bar: _Progress, chunk: int, info: InfoTraining | None = None):
+def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, info: InfoTraining | None = None):
     """Training inputs and the co-movement sums per input cell of the same rounds (and per derived input cell of
     every candidate history rule, with ``info``); for a streamed feed also the last training rounds' data
-    (``_TrainingTail``), else None."""
+    (``feed.feeds.TrainingTail``), else None."""
     cells = CellSums()
     xs, ys = [], []
     step = chunk if feed.streamed else train_end - t0
-    tail = _TrainingTail(max(t0, train_end - REPLAY_ROUNDS)) if feed.streamed else None
+    tail = TrainingTail(max(t0, train_end - REPLAY_ROUNDS)) if feed.streamed else None
     for lo in range(t0, train_end, step):
         hi = min(lo + step, train_end)
         x, y = feed.inputs(lo, hi)
@@ -745,12 +662,12 @@ def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk
 def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, start: int, n_train: int,
            exposure: float, device=None):
     """Walk-forward re-fit on the ``n_train`` rounds before ``start`` (indicator thresholds included); with
-    ``game`` None the hedge game is re-calibrated on that window."""
+    ``game`` None the hedge game is re-fitted on that window."""
     feed.fit_indicators(start - n_train, start)
     x, y = feed.inputs(start - n_train, start)
     hedge = None
     if game is None:
         cells = CellSums()
         cells.add(x, y, feed.round_data(start - n_train, start)["returns"])
-        hedge = HedgeCalibration.fit(cells.stats(), exposure)
+        hedge = HedgeFit.fit(cells.stats(), exposure)
     return fit(game, x, y, noise, delay if "delayed_comm" in names else None, hedge, device)

@@ -134,7 +134,7 @@ def _game_name(game: dict) -> str:
 
 
 def _hedge_section(doc: dict) -> list[str]:
-    """The calibrated hedge game: cells, values in variance units, what it would take, one Bell pair's worth."""
+    """The fitted hedge game: cells, values in variance units, what it would take, one Bell pair's worth."""
     h = doc["hedge"]
     v = h["values"]
     rows = {name.replace("_", " "): {"book variance (currency²/round)": d["book_variance"],
@@ -149,18 +149,11 @@ def _hedge_section(doc: dict) -> list[str]:
         html_table(hedge_table(doc)),
         html_table(values),
     ]
-    take = h.get("what_it_would_take")
-    if take:
-        out.append(f"<p class='take'><b>What it would take.</b> {html.escape(take['sentence'][0].upper() + take['sentence'][1:])}.</p>")
-    bp = h.get("bell_pair_value")
-    if bp and bp.get("pairs"):
-        out.append(f"<p><b>One Bell pair is worth</b> {_fmt(bp['predicted_variance_saved'])} currency² of book variance "
-                   f"(predicted by the fit), {_fmt(bp['realised_variance_saved'])} realised on the test window; a "
-                   f"certainty equivalent of {_fmt(bp['realised_certainty_equivalent'])} currency per pair at relative "
-                   f"risk aversion {_fmt(bp['risk_aversion'])}"
-                   + (f"; net of the quantum servers' extra switching costs ({_fmt(bp['extra_costs'])} per pair) and "
-                      f"the other differences in mean P&L, {_fmt(bp['realised_net_certainty_equivalent'])} per pair"
-                      if bp.get("realised_net_certainty_equivalent") is not None else "") + ".</p>")
+    text = doc.get("text") or {}
+    if text.get("what_it_would_take"):
+        out.append(f"<p class='take'><b>What it would take.</b> {html.escape(text['what_it_would_take'])}</p>")
+    if text.get("bell_pair"):
+        out.append(f"<p>{html.escape(text['bell_pair'])}</p>")
     return out
 
 
@@ -171,30 +164,10 @@ def _information_section(doc: dict) -> list[str]:
     if not info:
         return []
     out = ["<h2>What each server's own past readings are worth</h2>"]
-    per, mem, lv = info.get("persistence") or {}, info.get("memory"), info.get("levels")
-    text = []
-    if mem:
-        persists = ("The readings persist in time" if per.get("persistent")
-                    else "The readings do not persist in time (the memory rules were forced on)")
-        text.append(
-            f"{persists} (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f}). A server "
-            "can remember its own readings: a rule on its last readings is a local classical strategy, the opponent a "
-            f"quantum strategy has to beat. Fitted on the training window over {len(info['family'])} rules (majority of the "
-            f"last m, hysteresis): <b>{html.escape(mem['name'])}</b>, then A "
-            f"{html.escape(mem['classical_rule']['A_name'])}, B {html.escape(mem['classical_rule']['B_name'])} on the "
-            "smoothed bits.")
-    elif info.get("note"):
-        text.append(html.escape(info["note"][0].upper() + info["note"][1:]) + ".")
-    if lv:
-        tb = lv.get("tsirelson_bound")
-        what = ("The K-level indicator" if lv.get("rule") == "indicator"
-                else f"The same information as a {lv['levels']}-level indicator,")
-        text.append(
-            f"{what} <b>{html.escape(lv['name'])}</b>, goes to classical_levels (exhaustive over all rule pairs) and "
-            "quantum_levels (one measurement direction per level)"
-            + (f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the "
-               "coins' variance on it (Tsirelson's SDP)" if tb is not None else "") + ".")
-    out.append("<p>" + " ".join(text) + "</p>")
+    text = doc.get("text") or {}
+    paragraphs = [html.escape(text[k]) for k in ("history", "levels") if text.get(k)]
+    if paragraphs:
+        out.append("<p>" + " ".join(paragraphs) + "</p>")
     out.append(html_table(information_table(doc)))
     train = doc.get("best_local_training_variance") or {}
     if train:

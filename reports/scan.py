@@ -158,18 +158,8 @@ def ranking_table(ranked: pd.DataFrame, grid: list[str], top: int = 30) -> pd.Da
 
 def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes, str]]) -> str:
     """HTML of a scan: the headline, the ranking table, the figures, filters and configuration."""
-    f = doc["fdr"]
     tickers = doc["universe"]["tickers"]
     table = ranking_table(ranked, list(doc["grid"]))
-    failed = len(doc["errors"])
-    ran = doc["pairs"] - failed if isinstance(doc.get("pairs"), int) else doc.get("pairs")
-    headline = (f"{doc['pairs']} pairs of {len(tickers)} tickers scanned, {ran} ran"
-                + (f" ({failed} could not run: listed below, not counted in any figure)" if failed else "")
-                + f"; the fitted strategy uses entanglement in {doc['entanglement_used']}; quantum's test-window book variance is below the best local classical "
-                f"strategy's in <b>{f['survivors']} of {f['tests']}</b> pairs after Benjamini-Hochberg at "
-                f"{f['level']:g}.")
-    if f["survivors"] == 0:
-        headline += " No pair shows an advantage that survives the false-discovery control."
     figs = "".join(
         f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
         f"<figcaption>{html.escape(cap)}</figcaption></figure>" for name, (png, cap) in figures.items())
@@ -180,7 +170,7 @@ def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes,
         "<meta name='viewport' content='width=device-width, initial-scale=1'><title>qcoord scan</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>qcoord scan: {html.escape(', '.join(tickers))}</h1>",
-        f"<p class='verdict'>{headline}</p>",
+        f"<p class='verdict'>{html.escape(doc['headline'])}</p>",
         "<h2>Ranking</h2>",
         "<p>Variance ratio: quantum's book variance over the best local classical strategy's (chosen on each pair's "
         "training window, memory rules included) on the test window, with its paired 95% HAC interval; q: the "

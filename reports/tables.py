@@ -132,7 +132,7 @@ def pvalue(v: float) -> str:
 
 
 def hedge_table(doc: dict) -> pd.DataFrame:
-    """The calibrated hedge game per input cell: p, co-movement (correlation) and share of opposite moves on
+    """The fitted hedge game per input cell: p, co-movement (correlation) and share of opposite moves on
     the training and test windows, and the shrinkage weight. Empty when the run played a fixed game."""
     h = doc.get("hedge")
     if not h:

@@ -42,7 +42,7 @@ class Game:
     The default is Ding & Jiang's game with parameter ``beta`` in [0, 1] and ``rule`` "hedge" (default)
     or "challenge" (``Game.paper``). Any other XOR game is a table (``Game.from_table``, or
     ``Game.from_weights`` for correlator weights); ``kind`` says which ("paper", "table", or "hedge" for
-    the book's hedge game that ``backtest`` calibrates on market data) and ``unit`` what a utility
+    the book's hedge game that ``backtest`` fits on market data) and ``unit`` what a utility
     measures. Tables keep the hedging labels (output 0 = ask first, 1 = bid first).
     """
 

@@ -14,7 +14,7 @@ from qcoord.backtest import config, run_backtest, streams
 from qcoord.backtest.cli.arguments import add_options, given
 from qcoord.backtest.cli.main import build_parser
 from qcoord.backtest.cli.arguments import parse_param
-from qcoord.backtest.cli.commands.sweep import point_config
+from qcoord.backtest.batch.sweep import point_config
 from qcoord.backtest.engine import Plan
 from qcoord.backtest.errors import BacktestError
 from qcoord.strategies import StrategyError
@@ -198,10 +198,11 @@ def test_sections_are_frozen_value_objects():
 
 def test_a_registered_player_goes_through_the_same_door():
     """Built-ins and a user's players come from one registry; a Strategy object is registered the same way."""
-    from qcoord.backtest.players.roster import PLAYERS, LocalPlayer
+    from qcoord.backtest.players.roster import PLAYERS, LocalPlayer, register
     from qcoord.strategies import deterministic
 
-    PLAYERS["same_side"] = lambda name, fitted, ctx: LocalPlayer(name, deterministic((0, 0), (0, 0), name=name))
+    register("same_side", lambda name, fitted, ctx: LocalPlayer(name, deterministic((0, 0), (0, 0), name=name)),
+             default=False)
     try:
         r = run_backtest(rounds=2000, strategies=["classical", "same_side"])
         Plan.check(config.RunConfig().with_values({"strategies": "classical,same_side"}))

@@ -1,5 +1,5 @@
 """The book's hedge game: table games against independent solvers, the variance identity it rests on, its
-calibration on synthetic markets with and without sign information, what it would take, aligned indicators,
+fitting on synthetic markets with and without sign information, what it would take, aligned indicators,
 hedged_rate and the verdict on a real pair."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import pytest
 
 from qcoord import data
 from qcoord.backtest import BacktestError, make_indicator, run_backtest
-from qcoord.backtest.analysis.hedge import HedgeCalibration, cell_stats, hedge_game, what_it_would_take
+from qcoord.backtest.analysis.cells import cell_stats
+from qcoord.backtest.analysis.frontier import what_it_would_take
+from qcoord.backtest.analysis.hedge import HedgeFit, hedge_game
 from qcoord.backtest.feed.views import make_views
 from qcoord.strategies import (
     Game,
@@ -68,7 +70,7 @@ def test_hedge_game_value_is_the_variance_saved_by_every_deterministic_rule():
     r = 0.01 * np.column_stack([z1, rho * z1 + np.sqrt(1 - rho**2) * z2])
     cells = cell_stats(x, y, r)
     game, p = hedge_game(cells.comove, e), cells.p
-    coins = HedgeCalibration(cells, e, cells.comove, np.ones(4), 0.0, 0.0).coin_variance
+    coins = HedgeFit(cells, e, cells.comove, np.ones(4), 0.0, 0.0).coin_variance
     assert coins == pytest.approx(e**2 * (r**2).sum(axis=1).mean(), rel=1e-12)
     for fa, fb in itertools.product(itertools.product((0, 1), repeat=2), repeat=2):
         s_a = np.where(np.asarray(fa)[x] == 1, 1.0, -1.0)  # bid first = +1 (long)
@@ -203,7 +205,7 @@ def test_what_it_would_take_is_confirmed_by_the_full_solver():
     n = 200_000
     x, y = rng.integers(0, 2, n).astype(np.uint8), rng.integers(0, 2, n).astype(np.uint8)
     r = rng.multivariate_normal([0, 0], [[1, 0.6], [0.6, 1]], n) * 0.01
-    cal = HedgeCalibration.fit(cell_stats(x, y, r), 10_000.0)
+    cal = HedgeFit.fit(cell_stats(x, y, r), 10_000.0)
     noise = Noise(visibility=0.95)
     take = what_it_would_take(cal, noise)
     best = take["best"]

@@ -115,3 +115,41 @@ def test_no_module_imports_a_private_name_from_another(package):
         for level, module, names in _imports_of(path):
             private = [n for n in names if n.startswith("_") and not n.startswith("__")]
             assert not private, f"{path.relative_to(ROOT)} imports {private} from {'.' * level}{module or ''}"
+
+
+STAGES = ("feed", "players", "fills", "book", "analysis", "output", "batch", "cli")
+
+
+def test_backtest_is_grouped_by_pipeline_stage():
+    """At most about eight modules at backtest/'s top level; every stage is a subpackage whose docstring says
+    what the stage does."""
+    top = sorted(p.name for p in (ROOT / "backtest").glob("*.py") if not p.name.startswith("__"))
+    assert len(top) <= 8, top
+    for stage in STAGES:
+        init = ROOT / "backtest" / stage / "__init__.py"
+        doc = ast.get_docstring(ast.parse(init.read_text()))
+        assert doc and len(doc.split()) >= 15, f"backtest/{stage}/__init__.py needs a docstring that says what it does"
+
+
+def test_one_module_per_file_name():
+    """No two modules of the engine share a name (there were two kernels.py): a traceback or an import says which
+    one. Commands are named for the command they implement, beside the library module of the same job."""
+    engine = [p for p in (ROOT / "backtest").rglob("*.py") if "commands" not in p.parts and not p.name.startswith("__")]
+    names = [p.stem for p in engine]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    kernels = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("kernels.py")]
+    assert len(kernels) <= 1, kernels
+
+
+# Sentences (or their distinctive parts) the summary, the report and the scan all show: each is written in one
+# module, backtest/output/verdict.py, and the others read it from there.
+SENTENCES = ("lag-1 autocorrelation A", "readings do not persist", "One Bell pair is worth", "tickers scanned",
+             "survives the false-discovery control", "would beat the best classical rule", "x = y in",
+             "Lowest test book variance", "not significantly different")
+
+
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_each_sentence_is_written_in_one_module(sentence):
+    found = [str(p.relative_to(ROOT)) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
+             if sentence in p.read_text()]
+    assert found == ["backtest/output/verdict.py"], f"{sentence!r} is written in {found}"

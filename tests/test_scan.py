@@ -114,14 +114,13 @@ def test_a_worker_killed_mid_scan_loses_only_its_batch(universe, cfg, jobs, refe
     pids = list(ex.client.run(os.getpid).values())
     killed = []
 
-    class KillAfterFirstBatch:
-        def update(self, n):
-            if n and not killed:
-                os.kill(pids[0], signal.SIGKILL)  # a worker process dies with its task(s) in flight
-                killed.append(pids[0])
+    def kill_after_first_batch(n):
+        if n and not killed:
+            os.kill(pids[0], signal.SIGKILL)  # a worker process dies with its task(s) in flight
+            killed.append(pids[0])
 
     try:
-        rows, computed = scan.execute(universe, cfg, jobs, tmp_path, ex, 1, KillAfterFirstBatch())
+        rows, computed = scan.execute(universe, cfg, jobs, tmp_path, ex, 1, on_done=kill_after_first_batch)
     finally:
         ex.close()
     assert killed and computed == len(jobs)

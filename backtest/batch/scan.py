@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +32,10 @@ import pandas as pd
 from ...data import DataError, Universe
 
 from .. import streams
+from ..output import verdict
+from .jobs import JobFolder, run_jobs
 from ..output.atomic import atomic_file
 from ..errors import BacktestError
-from ..output.result import json_clean
 
 EQUITY_POINTS = 150  # per pair, for the report's curves of the top pairs
 def pair_seed(seed: int, a: str, b: str) -> int:
@@ -204,46 +204,16 @@ def _share(v, coins):
     return None if v is None or not coins else v / coins
 
 
-def run_batch(universe: Universe, cfg, jobs: list[tuple[str, str, dict]]) -> list[dict]:
-    """A batch of pairs on one worker (the task a cluster runs)."""
-    return [run_pair(universe, a, b, cfg, point) for a, b, point in jobs]
-
-
-def batches(jobs: list, size: int) -> list[list]:
-    if size < 1:
-        raise BacktestError(f"batch size must be a whole number >= 1, got {size!r}")
-    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
-
-
 def execute(universe: Universe, cfg, jobs: list[tuple[str, str, dict]], out: Path, ex, batch_size: int,
-            progress=None) -> tuple[list[dict], int]:
+            on_done=None, progress: bool | None = False) -> tuple[list[dict], int]:
     """Every job's row: those already under ``out/pairs`` read back, the others run on ``ex`` in batches and
-    written as each batch finishes. Returns (rows in job order, number computed)."""
-    folder = out / "pairs"
-    folder.mkdir(parents=True, exist_ok=True)
+    written as each batch finishes (``batch.jobs``). Returns (rows in job order, number computed)."""
     cfg_doc = cfg.to_dict()
     keys = [job_key(a, b, pt, cfg_doc) for a, b, pt in jobs]
-    rows: dict[int, dict] = {}
-    todo = []
-    for i, key in enumerate(keys):
-        path = folder / f"{key}.json"
-        if path.is_file():
-            rows[i] = json.loads(path.read_text())
-        else:
-            todo.append(i)
-    if progress is not None:
-        progress.update(len(rows))
-    groups = batches(todo, batch_size)
-    tasks = [(cfg, [jobs[i] for i in group]) for group in groups]
-    for g, result in ex.map(run_batch, universe, tasks):
-        for i, row in zip(groups[g], result):
-            text = json.dumps(json_clean(row))  # a computed row reads exactly as one read back on resume
-            with atomic_file(folder / f"{keys[i]}.json") as fh:
-                fh.write(text)
-            rows[i] = json.loads(text)
-        if progress is not None:
-            progress.update(len(groups[g]))
-    return [rows[i] for i in range(len(jobs))], len(todo)
+    tasks = [(a, b, cfg, pt) for a, b, pt in jobs]
+    folder = out if isinstance(out, JobFolder) else JobFolder(out, "pairs")
+    return run_jobs(folder, keys, run_pair, universe, tasks, ex, batch_size=batch_size, progress=progress,
+                    unit="pair", desc="scan", on_done=on_done)
 
 
 def fdr(table, level: float = 0.05):
@@ -378,18 +348,12 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
     signature = json.loads(json.dumps({"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}, default=str))
     ex = cluster.executor(scheduler, workers)  # a wrong scheduler address fails here, before anything is written
     with tempfile.TemporaryDirectory() as scratch:
-        bar = None
         try:
-            folder = _scan_folder(Path(out) if out is not None else Path(scratch), signature, force)
+            folder = JobFolder.create(Path(out) if out is not None else Path(scratch), "scan", "pairs", signature,
+                                      force)
             cluster.announce(ex)
-            if sys.stderr.isatty() if progress is None else progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=len(jobs), unit="pair", file=sys.stderr, desc="scan", leave=False)
-            rows, computed = execute(universe, base, jobs, folder, ex, batch_size, bar)
+            rows, computed = execute(universe, base, jobs, folder, ex, batch_size, progress=progress)
         finally:
-            if bar is not None:
-                bar.close()
             ex.close()
     table = fdr(pd.DataFrame([{k: v for k, v in r.items() if k != "equity"} for r in rows]), fdr_level)
     first = [c for c in ("a", "b", *grid) if c in table]
@@ -408,21 +372,5 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
         "ranking": json.loads(ranked.head(200).to_json(orient="records")),
         "config": base.to_dict(),
     }
+    doc["headline"] = verdict.scan_headline(doc)
     return ScanResult(table, ranked, rows, doc, universe.tickers)
-
-
-def _scan_folder(out: Path, signature: dict, force: bool) -> Path:
-    """The scan folder: new, or the same scan's to resume (another scan's only with ``force``)."""
-    from ..output.atomic import check_writable
-
-    if out.exists() and any(out.iterdir()) and not (out / "pairs").is_dir():
-        raise BacktestError(f"{out} exists and is not a scan folder")
-    if not out.exists():
-        check_writable(out, "--out")
-    sig_path = out / "scan_options.json"
-    if sig_path.is_file() and json.loads(sig_path.read_text()) != signature and not force:
-        raise BacktestError(f"--out {out} holds a scan with other options; choose another --out, or add --force")
-    (out / "pairs").mkdir(parents=True, exist_ok=True)
-    with atomic_file(sig_path) as fh:
-        json.dump(signature, fh)
-    return out

@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 from ..fills.models import Market
-from ..analysis.hedge import CellSums
-from ..players.roster import QUANTUM, RoundChunk
+from ..analysis.cells import CellSums
+from ..players.roster import RoundChunk, names as registered
 from .risk import StrategyStats
 
 EQUITY_POINTS = 4000
@@ -88,7 +88,7 @@ class Book:
         self.equity_rounds: list[int] = []
         self.equity = {n: [] for n in names}
         # per quantum player (quantum, quantum_levels) and classical opponent: rounds only one of them hedged
-        self.discordant = {q: {n: [0, 0] for n in classical_local} for q in QUANTUM if q in names}
+        self.discordant = {q: {n: [0, 0] for n in classical_local} for q in registered(entangled=True) if q in names}
         self.test_cells = CellSums()
         self.end = train_end + n_test
 

@@ -112,7 +112,7 @@ def resolve(args: argparse.Namespace) -> config.RunConfig:
     values = given(args)
     cfg = base.with_values(values)
     if cfg.source.kind != "synthetic":  # the engine's own check, before any data is loaded
-        from ..engine import check_real_source
+        from ..config import check_real_source
 
         check_real_source(set(values), cfg.run.strategies)
     return cfg

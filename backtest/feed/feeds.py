@@ -385,3 +385,34 @@ def lagged_inputs(x: np.ndarray, tail: np.ndarray, delay: int) -> tuple[np.ndarr
 
 
 __all__ = ["ArrayFeed", "StreamFeed", "lagged_inputs", "warmup"]
+
+
+class TrainingTail:
+    """The last training rounds of a streamed feed, kept from the training pass (at most ``REPLAY_ROUNDS``: bounded
+    memory) so that the replay that chooses best_local need not draw them again; reads like a feed."""
+
+    def __init__(self, start: int) -> None:
+        self.start, self.parts = start, []
+
+    def keep(self, lo: int, hi: int, x, y, rd: dict, extra) -> None:
+        if hi <= self.start:
+            return
+        cut = max(self.start - lo, 0)
+        self.parts.append((x[cut:], y[cut:], {k: None if v is None else v[cut:] for k, v in rd.items()},
+                           None if extra is None else tuple(e[cut:] for e in extra)))
+
+    def close(self) -> None:
+        xs, ys, rds, extras = zip(*self.parts)
+        self.x, self.y = np.concatenate(xs), np.concatenate(ys)
+        self.rd = {k: None if rds[0][k] is None else np.concatenate([r[k] for r in rds]) for k in rds[0]}
+        self.extra = None if extras[0] is None else tuple(np.concatenate([e[i] for e in extras]) for i in (0, 1))
+        self.parts = []
+
+    def inputs(self, lo: int, hi: int):
+        return self.x[lo - self.start : hi - self.start], self.y[lo - self.start : hi - self.start]
+
+    def round_data(self, lo: int, hi: int) -> dict:
+        return {k: None if v is None else v[lo - self.start : hi - self.start] for k, v in self.rd.items()}
+
+    def extra_inputs(self, lo: int, hi: int):
+        return tuple(e[lo - self.start : hi - self.start] for e in self.extra)

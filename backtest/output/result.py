@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..analysis.stats import format_p
+from . import verdict
 
 SCHEMA = 4
-SHARED_INPUTS = 0.95  # above this share of training rounds with x = y, the servers share their information
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
                "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
                "sharpe_directional", "sharpe_spread", "turnover", "pnl_var_before_costs", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
@@ -32,29 +33,6 @@ def _stamp(ts: pd.Timestamp) -> str:
     return str(ts.date()) if ts.tzinfo is None and ts == ts.normalize() else str(ts)
 
 
-def _num(v) -> float:
-    return float(v) if v is not None else math.inf
-
-
-def _judgement(ci) -> str:
-    """What a variance ratio's 95% interval says: a significant reduction, increase, or neither."""
-    if ci and ci[1] < 1.0:
-        return "a significant reduction"
-    if ci and ci[0] > 1.0:
-        return "a significant increase"
-    return "not significantly different"
-
-
-def _persistence_text(per: dict) -> str:
-    """Whether the readings persist, as measured (memory rules also run when forced with --memory on)."""
-    state = "readings persist" if per.get("persistent") else "readings do not persist (memory rules forced on)"
-    return f"{state} (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f})"
-
-
-def _finite(v) -> bool:
-    return v is not None and math.isfinite(v)
-
-
 def json_clean(value):
     """JSON-safe: numpy scalars to Python, NaN/inf to None."""
     if isinstance(value, dict):
@@ -73,6 +51,7 @@ def json_clean(value):
     return value
 
 
+@dataclass(eq=False, repr=False)
 class Result:
     """A finished backtest. Main attributes:
 
@@ -83,7 +62,7 @@ class Result:
     - ``information``: the rules on each server's own past readings (memory) and the smoothed K-level
       indicator, or why they did not run;
     - ``game``: the game fitted on the training window (p(x,y), values, angles); ``refits``: later fits;
-    - ``hedge``: the calibrated hedge game (cells, shrinkage, values in variance units, informativeness on the
+    - ``hedge``: the fitted hedge game (cells, shrinkage, values in variance units, informativeness on the
       training and test windows, what it would take, value of a Bell pair), None for a fixed game;
       ``cell_table()`` shows it per input cell;
     - ``rounds``: per-round DataFrame of the (first ``keep_rounds``) test rounds, columns (strategy, field);
@@ -94,12 +73,41 @@ class Result:
     - ``config``, ``source``, ``indicators``, ``players``: what ran, for reports and reproduction.
     """
 
-    def __init__(self, *, metrics: dict, equity: dict, **fields) -> None:
-        self.metrics_dict = metrics
-        self.equity_values = equity
-        for key, value in fields.items():
-            setattr(self, key, value)
-        self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    version: str  # qcoord's
+    seed: int
+    source: dict  # what the data was (kind, files, tickers, ...)
+    tickers: list[str]
+    periods_per_year: float
+    clock: Callable[[int, int], pd.DatetimeIndex]  # (first row, n) -> the rows' timestamps
+    clock_at: Callable[[np.ndarray], pd.DatetimeIndex]  # rows -> their timestamps
+    first_round: int  # row of the first training round (after the indicators' warm-up)
+    n_rounds: int  # training and test rounds
+    n_train: int
+    book_size: float  # currency: the book returns are P&L over this
+    game: dict  # the first fit's game document
+    refits: list[dict]
+    metrics_dict: dict[str, dict]  # strategy -> metric -> value (``metrics`` is the DataFrame)
+    win_by_input: dict[str, dict]
+    comparison: dict[str, dict]
+    best_local: str | None
+    best_local_training: dict[str, float] | None  # training-window book variance of each local classical strategy
+    information: dict | None  # the history rules and the K-level indicator, or why they did not run
+    hedge: dict | None  # None for a fixed game
+    drift: dict | None
+    kept: dict[str, np.ndarray]  # the kept test rounds' inputs
+    series: dict[str, dict]  # strategy -> per-round arrays of the kept test rounds
+    equity_rounds: np.ndarray  # rows of the equity points
+    equity_values: dict[str, np.ndarray]  # strategy -> cumulative book P&L at ``equity_rounds``
+    blocks: dict[str, tuple]  # strategy -> (sum, sum of squares, count) of the book P&L per block
+    block_len: int
+    indicators: dict
+    players: dict[str, dict]
+    config: dict  # the configuration document (config.toml)
+    streamed: bool
+    elapsed: float  # seconds
+    warnings: list[str] = field(default_factory=list)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    _periods: dict | None = field(default=None, init=False, repr=False)
 
     def __repr__(self) -> str:
         return (f"Result({self.tickers[0]}/{self.tickers[1]}, rounds={self.n_rounds}, train={self.n_train}, "
@@ -187,200 +195,22 @@ class Result:
         return float(np.trace(p)) if p.shape == (2, 2) else None
 
     def shared_information(self) -> str | None:
-        """When the two indicator bits agree in more than 95% of training rounds, what that means and what to use."""
-        agree = self.inputs_agree()
-        if agree is None or agree <= SHARED_INPUTS:
-            return None
-        names = [ind.get("name") for ind in (getattr(self, "indicators", None) or {}).values()
-                 if isinstance(ind, dict)] or ["the indicator"]
-        return (f"x = y in {agree:.1%} of training rounds: the two servers' indicators ({' / '.join(dict.fromkeys(names))}"
-                ") read the same information, so there is no coordination problem for entanglement to solve (shared "
-                "information already lets a classical rule do what quantum could). Use a purely local indicator, e.g. "
-                "--indicator return_shock (or volatility_burst, momentum), so that each server reads its own stock.")
+        """When the two indicator bits agree in more than 95% of training rounds: what that means and what to use."""
+        return verdict.shared_information(self)
 
     def verdict(self) -> str:
-        """At most three sentences: the local strategy with the lowest test variance; quantum against the best
-        local classical strategy (or why entanglement cannot help, and what would change that); what the
-        communicating benchmarks show, where it applies."""
-        g, m = self.game, self.metrics_dict
-        hedge = getattr(self, "hedge", None)
-        local = [s for s in m if s in self.local_names]
-        coins = m.get("uncoordinated", {})
-        unc = coins.get("pnl_var")
-        before = coins.get("pnl_var_before_costs", unc)  # the switching costs alone are no market
-        # (the before-cost variance comes from running sums: a market that never moved leaves rounding, not zero)
-        if unc is None or not (unc > 0) or not (_finite(before) and before > 1e-9 * unc):
-            return ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
-                    "test window), so there is nothing to hedge and no strategy can be compared with another.")
-        sentences = []
-        if local:
-            low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
-            best = _num(m[low]["pnl_var"])
-            tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
-            share = m[low].get("variance_share")
-            sentences.append(f"Lowest test book variance among strategies that do not communicate: {low}"
-                             + (" (playing the classical rule: it uses no entanglement)" if self._classical_rule(low)
-                                else "")
-                             + (f" (tied with {', '.join(tied)})" if tied else "")
-                             + (f", at {share:.1%} of the variance of independent coins" if _finite(share) else "")
-                             + ".")
-        if hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
-            second = ("The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
-                      "every input cell on the training window), so the constant hedge is optimal and entanglement "
-                      "cannot help")
-        elif not g.get("uses_entanglement"):
-            second = ("Entanglement does not help for these indicator statistics and this link: the fitted quantum "
-                      "strategy is the classical rule")
-        else:
-            second = self._quantum_sentence()
-        take = (hedge or {}).get("what_it_would_take")
-        if take and not g.get("uses_entanglement"):
-            second += "; " + take["sentence"]
-        levels = self._levels_clause()
-        sentences.append(second + (f"; {levels}" if levels else "") + ".")
-        d = getattr(self, "drift", None) or {}
-        if d.get("decision_changed"):  # first: no other row of the table can be read as the fit intended
-            third = f"The game fitted on the training window no longer describes the test window: {d['flag']}."
-        else:
-            third = self._benchmark_sentence()
-        if third:
-            sentences.append(third)
-        return " ".join(sentences)
+        """At most three sentences: the lowest-variance local strategy, quantum against the strongest local
+        classical strategy (or why entanglement cannot help), and what the communicating benchmarks show."""
+        return verdict.verdict(self)
 
-    def _classical_rule(self, name: str) -> bool:
-        """Whether a quantum player played a classical rule (its fitted strategy uses no entanglement): what it wins
-        is then a classical result, never a quantum one."""
-        if name == "quantum":
-            return not self.game.get("uses_entanglement")
-        if name == "quantum_levels":
-            lv = (getattr(self, "information", None) or {}).get("levels") or {}
-            return not lv.get("uses_entanglement", True)
-        return False
+    def summary(self) -> str:
+        """A readable table of the main metrics, the fitted game and the verdict."""
+        return verdict.summary(self)
 
     @property
     def local_names(self) -> list[str]:
         """Strategies that do not communicate (classical local rules and quantum)."""
         return [s for s, d in self.players.items() if not d.get("communicates")]
-
-    def _quantum_sentence(self) -> str:
-        c = self.comparison.get("quantum_vs_best_local")
-        if not c or c.get("variance_ratio") is None:
-            return "Entanglement helps on the training window, but no local classical strategy ran to compare with"
-        ratio, ci, p = c["variance_ratio"], c.get("variance_ratio_ci95"), c.get("variance_p_value")
-        change = ratio - 1.0
-        ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC {format_p(p)})" if ci else ""
-        judgement = _judgement(ci)
-        text = (f"Quantum against the best local classical strategy ({c['opponent']}"
-                f"{self._history_clause(c['opponent'])}): book variance {change:+.1%}{ci_txt}, {judgement}")
-        text += self._turnover_clause(c, judgement) + self._beaten_clause("quantum", judgement)
-        if self.game.get("kind", "paper") == "paper" and c.get("utility_diff") is not None:
-            # the paper's game is scored in utility: say how quantum did on the game actually played
-            text += (f"; utility {c['utility_diff']:+.4f} per round (paired HAC {format_p(c['utility_p_value'])}), the "
-                     "objective of the game played")
-        return text
-
-    def _history_clause(self, opponent: str) -> str:
-        """Names the rule behind a best local strategy that remembers its own readings."""
-        info = getattr(self, "information", None) or {}
-        if opponent == "memory" and info.get("memory"):
-            return f", each server on its own last readings: {info['memory']['name']}"
-        if opponent == "classical_levels" and info.get("levels"):
-            return f", the best rule on each server's smoothed indicator {info['levels']['name']}"
-        return ""
-
-    def _levels_clause(self) -> str | None:
-        """quantum_levels, the quantum strategy given the same smoothed information as the memory rules (a clause
-        of the verdict's second sentence)."""
-        info = getattr(self, "information", None) or {}
-        lv = info.get("levels")
-        c = self.comparison.get("quantum_levels_vs_best_local")
-        if not lv or "quantum_levels" not in self.metrics_dict:
-            return None
-        head = (f"on the {lv['levels']}-level indicator {lv['name']}, " if lv.get("rule") == "indicator" else
-                f"given the same smoothed information as a {lv['levels']}-level indicator ({lv['name']}), ")
-        if not lv.get("uses_entanglement"):
-            bound, coins = lv.get("tsirelson_bound"), lv.get("coin_variance") or 0.0
-            gap = None if bound is None else bound - lv["classical_saved"]
-            if gap is not None and gap > 1e-6 * coins:  # below that: the SDP's own accuracy
-                tail = (f" (a noiseless entangled state of any dimension could save up to {gap / coins:.2%} of the "
-                        "coins' variance more: the link, not the information, is what falls short)")
-            elif gap is not None:
-                tail = " (no entangled state could do better on it even without noise)"
-            else:
-                tail = ""
-            return head + f"entanglement does not help either: its fitted quantum strategy is the classical rule{tail}"
-        if not c or c.get("variance_ratio") is None:
-            return None
-        ratio, ci = c["variance_ratio"], c.get("variance_ratio_ci95")
-        judgement = _judgement(ci)
-        ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
-        q, o = self.metrics_dict["quantum_levels"], self.metrics_dict.get(c["opponent"], {})
-        text = (head + f"quantum_levels against {c['opponent']}: book variance {ratio - 1:+.1%}{ci_txt}, {judgement}")
-        bq, bo = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
-        costs = (q.get("pnl_costs") or 0.0) > 0 or (o.get("pnl_costs") or 0.0) > 0
-        if judgement != "a significant reduction" and costs and _finite(bq) and _finite(bo) and bo > 0:
-            text += f" ({bq / bo - 1:+.1%} before switching costs)"
-        return text + self._beaten_clause("quantum_levels", judgement)
-
-    def _beaten_clause(self, quantum: str, judgement: str) -> str:
-        """best_local is chosen on the training window; a reduction against it is not an advantage when another local
-        classical strategy still had lower book variance than the quantum one on the test window."""
-        if judgement != "a significant reduction":
-            return ""
-        m = self.metrics_dict
-        q = _num(m[quantum]["pnl_var"])
-        lower = [s for s in (getattr(self, "best_local_training", None) or {}) if _num(m[s]["pnl_var"]) < q]
-        if not lower:
-            return ""
-        best = min(lower, key=lambda s: _num(m[s]["pnl_var"]))
-        return (f"; but {best} had a lower book variance still on the test window ({_num(m[best]['pnl_var']) / q - 1:+.1%}"
-                f" against {quantum}), so the reduction does not hold against every local classical strategy")
-
-    def _turnover_clause(self, c: dict, judgement: str) -> str:
-        """Why quantum loses when it wins before switching costs: its outputs are random bits."""
-        q, o = self.metrics_dict.get("quantum", {}), self.metrics_dict.get(c["opponent"], {})
-        before_q, before_o = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
-        if judgement == "a significant reduction":
-            return self._cost_clause(c, q, o)
-        if not (_finite(before_q) and _finite(before_o)):
-            return ""
-        if not before_q < before_o or not (q.get("turnover") or 0) > (o.get("turnover") or 0):
-            return ""
-        k = c.get("break_even_cost_scale")
-        return (f"; before switching costs its variance is {before_q / before_o - 1:+.1%}, but a quantum server's "
-                f"output is a random bit, so it changes its quoting order in {q['turnover']:.0%} of rounds "
-                f"({c['opponent']}: {o['turnover']:.0%}) and the turnover's cost adds more variance than "
-                f"entanglement removes" + (f"; it would pay at switching costs below {k:.2f} times these "
-                                           "(--switch-cost-bps)" if k else ""))
-
-    def _cost_clause(self, c: dict, q: dict, o: dict) -> str:
-        """When quantum lowers the variance but its switching costs cost more than the variance is worth to a
-        mean-variance investor (certainty equivalent at the run's risk aversion)."""
-        gamma = (self.config.get("run") or {}).get("risk_aversion", 3.0)
-        lam = gamma / self.book_size
-        cost_q, cost_o = q.get("pnl_costs") or 0.0, o.get("pnl_costs") or 0.0
-        ce = (q["pnl_mean"] - o["pnl_mean"]) - lam / 2 * (q["pnl_var"] - o["pnl_var"])
-        if not (_finite(ce) and ce < 0 and cost_q > cost_o):
-            return ""
-        return (f"; but a quantum server's output is a random bit, so it changes its quoting order in "
-                f"{q['turnover']:.0%} of rounds ({c['opponent']}: {o['turnover']:.0%}), and its switching costs "
-                f"({cost_q:.3g} a round against {cost_o:.3g}) outweigh the variance saved: certainty equivalent "
-                f"{ce:+.3g} a round at risk aversion {gamma:g}")
-
-    def _benchmark_sentence(self) -> str | None:
-        m = self.metrics_dict
-        unc, orc, dc, q = m.get("uncoordinated"), m.get("oracle"), m.get("delayed_comm"), m.get("quantum")
-        if unc and orc and not (orc["pnl_var"] < unc["pnl_var"]):
-            return ("Even the oracle, which knows both indicators, does not lower book variance below independent "
-                    "coins here: winning the game is not hedging this book.")
-        best = m.get(self.best_local) if self.best_local else None
-        # the delayed link's edge is only information when it also beats every local classical strategy
-        if (dc and q and best and self.game.get("uses_entanglement")
-                and _num(dc["pnl_var"]) < min(_num(q["pnl_var"]), 0.99 * _num(best["pnl_var"]))):
-            return (f"A classical link delayed by {self.config['run']['delay']} round(s) does better than quantum "
-                    f"(variance {dc['pnl_var'] / q['pnl_var'] - 1:+.1%}): the indicators change too slowly for a "
-                    "no-communication protocol to matter.")
-        return None
 
     def to_dict(self) -> dict:
         """The ``metrics.json`` document (schema ``SCHEMA``, docs/cli.md)."""
@@ -421,9 +251,9 @@ class Result:
             "strategies": strategies,
             "comparison": self.comparison,
             "best_local": self.best_local,
-            "best_local_training_variance": getattr(self, "best_local_training", None),
-            "information": getattr(self, "information", None),
-            "warnings": list(getattr(self, "warnings", [])),
+            "best_local_training_variance": self.best_local_training,
+            "information": self.information,
+            "warnings": list(self.warnings),
             "hedge": self.hedge,
             "drift": self.drift,
             "periods": self.periods,
@@ -431,6 +261,7 @@ class Result:
             "book_size": self.book_size,
             "shared_information": self.shared_information(),
             "verdict": self.verdict(),
+            "text": verdict.texts(self),
             "elapsed_seconds": self.elapsed,
             "config": self.config,
         })
@@ -440,7 +271,7 @@ class Result:
         """Per calendar year (daily data) or day (intraday; month when there are too many days): each strategy's
         variance and Sharpe, and quantum's variance ratio to the best local classical strategy with its paired
         95% interval (``backtest.periods``)."""
-        if getattr(self, "_periods", None) is None:
+        if self._periods is None:
             from ...data.frequency import is_intraday
 
             from ..analysis.periods import period_table
@@ -455,7 +286,7 @@ class Result:
     def cell_table(self) -> pd.DataFrame | None:
         """The hedge game per input cell (x, y): p, co-movement E[r_X r_Y | x,y] with its 95% interval and
         correlation, the share of opposite moves with its lift over the unconditional share, on the training
-        and the test window, and the shrinkage weight. None when the game was not calibrated."""
+        and the test window, and the shrinkage weight. None when the game was not fitted (a fixed game)."""
         if self.hedge is None:
             return None
         rows = {}
@@ -477,65 +308,3 @@ class Result:
         frame.index.name = "xy"
         return frame
 
-    def _information_lines(self) -> list[str]:
-        """What each server's own history was worth (rules with memory, the smoothed K-level indicator)."""
-        info = getattr(self, "information", None)
-        if not info:
-            return []
-        lv, mem, per = info.get("levels"), info.get("memory"), info.get("persistence") or {}
-        coins = (self.hedge or {}).get("coin_variance")
-
-        def share(v):
-            return f"{v / coins:.1%}" if coins else f"{v:.4g}"
-
-        parts = []
-        if mem:
-            parts.append(f"{_persistence_text(per)}; best rule on a server's own readings (training): {mem['name']}, "
-                         f"saves {share(mem['saved'])}")
-        elif info.get("note"):
-            parts.append(info["note"])
-        if lv:
-            tb = f", Tsirelson bound {share(lv['tsirelson_bound'])}" if lv.get("tsirelson_bound") is not None else ""
-            what = "indicator" if lv.get("rule") == "indicator" else "smoothed indicator"
-            parts.append(f"{what} {lv['name']}: classical {share(lv['classical_saved'])}, quantum "
-                         f"{share(lv['quantum_saved'])}{tb}")
-        return ["memory: " + "; ".join(parts)] if parts else []
-
-    def summary(self) -> str:
-        """A readable table of the main metrics, the fitted game and the verdict."""
-        m = self.metrics
-        cols = ["win_rate", "hedged_rate", "pnl_std", "variance_share", "sharpe", "hedging_efficiency", "turnover",
-                "quantum_share"]
-        table = m[cols].copy()
-        shared = self.shared_information()
-        lines = [f"information: {shared}"] if shared else []
-        lines.append(f"{self.tickers[0]} / {self.tickers[1]}  ({self.source.get('kind')}), {self.n_rounds} rounds "
-                     f"({self.n_train} train, {self.n_test} test), seed {self.seed}")
-        if self.hedge is not None:
-            v = self.hedge["values"]
-            saved = "  ".join(f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}" for k in
-                              ("constant_hedge", "classical", "quantum", "oracle") if v[k]["saved_share"] is not None)
-            lines.append(f"hedge game fitted on the training window, book variance saved against coins: {saved}")
-            cells = self.cell_table()
-            show = cells[["p_train", "corr_train", "neg_share_train", "corr_test", "neg_share_test", "shrink_weight"]]
-            lines.append("per input cell (corr = correlation of the two returns, neg_share = share of opposite moves):")
-            lines.append(show.to_string(float_format=lambda x: f"{x:.3f}", na_rep="—"))
-        else:
-            lines.append(f"fitted p(x,y) = {np.round(np.asarray(self.game['p_xy']), 4).tolist()}  classical "
-                         f"{self.game['classical_value']:.4f}  quantum {self.game['quantum_value']:.4f}  "
-                         f"advantage {self.game['advantage']:.4f}")
-        lines += self._information_lines()
-        lines.append(table.astype(float).to_string(float_format=lambda v: f"{v:.4f}", na_rep="—"))
-        if (self.drift or {}).get("flag"):
-            lines.append(f"flag: drift: {self.drift['flag']}")
-        flagged: dict[str, list[str]] = {}
-        for s, m in self.metrics_dict.items():
-            for k in m.get("flags") or {}:
-                flagged.setdefault(k, []).append(s)
-        notes = {"sharpe": "driven by the fill model's assumed spread income (see sharpe_directional)",
-                 "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size"}
-        lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)"
-                  for k, v in flagged.items()]
-        lines += [f"warning: {w}" for w in getattr(self, "warnings", [])]
-        lines.append("verdict: " + self.verdict())
-        return "\n".join(lines)

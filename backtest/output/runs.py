@@ -60,7 +60,7 @@ def figures(result: Result) -> dict[str, tuple[bytes, str]]:
     if result.hedge is not None:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
         out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
-        info = getattr(result, "information", None) or {}
+        info = result.information or {}
         if info.get("memory") or info.get("levels"):
             out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised,
                                                                  result.hedge["coin_variance"])

@@ -15,7 +15,7 @@ beat. Every rule here is causal and local: server A's output on round t depends 
 Before m readings exist (the first rounds of the training window) the share is over the readings so far.
 ``MEMORY_FAMILY`` is the stated family the ``memory`` strategy is fitted over on the training window (both
 servers use the same member; the best rule pair on its smoothed bits is the classical optimum of the hedge
-game calibrated on those bits). ``persistence`` decides whether the family runs by default.
+game fitted on those bits). ``persistence`` decides whether the family runs by default.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ K-level indicator (``backtest.memory``).
 
 During the training pass every candidate rule of ``MEMORY_FAMILY`` and ``level_rules(K)`` turns each server's
 readings into its derived inputs, and the co-movement is summed per derived input cell; the hedge game is then
-calibrated on those cells exactly as for the one-bit indicator (``hedge.HedgeCalibration``), so every value
+fitted on those cells exactly as for the one-bit indicator (``analysis.hedge.HedgeFit``), so every value
 is the book variance saved against independent coins, in the same currency^2 per round whatever the
 information (coins' variance does not depend on how the rounds are partitioned). Chosen on the training window:
 
@@ -13,7 +13,7 @@ information (coins' variance does not depend on how the rounds are partitioned).
   optimum on the same K-level inputs, ``quantum_levels`` the quantum one (falling back to it without a pair).
 
 The family runs when the inputs persist in time (``memory.persistence``, ``--memory auto``), always with
-``--memory on``, never with ``off``; it needs the calibrated hedge game. Persistence is measured on the first
+``--memory on``, never with ``off``; it needs the fitted hedge game. Persistence is measured on the first
 chunk of training rounds (all of them unless the run is streamed).
 """
 
@@ -26,10 +26,10 @@ import numpy as np
 from ...strategies import Noise, classical_optimum, solve
 from ...strategies.classical import rule_name
 
-from ..analysis.hedge import CellSums, HedgeCalibration
+from ..analysis.cells import CellSums
+from ..analysis.hedge import HedgeFit
 from .history import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
 
-PLAYERS = ("memory", "classical_levels", "quantum_levels")
 MODES = ("auto", "on", "off")
 
 
@@ -90,7 +90,7 @@ class InfoFit:
     memory_value: float | None = None  # variance saved against coins, currency^2 per round
     levels: HistoryRule | IndicatorLevels | None = None
     levels_solution: object = None  # strategies.Solution of the K x K hedge game
-    levels_cal: HedgeCalibration | None = None
+    levels_cal: HedgeFit | None = None
     candidates: dict = field(default_factory=dict)
     channels: Channels | None = None  # the chosen history rules' state at the end of training
     tsirelson: float | None = None
@@ -127,22 +127,17 @@ def fit_information(train: InfoTraining | None, exposure: float, noise: Noise, d
     """Choose the memory rule and the smoothed K-level indicator on the training window (module docstring)."""
     if train is None:
         return None
-    p = train.persistence or {}
-    note = None
+    note = None  # why the history rules did not run: output.verdict.information_note says it in words
     if not train.possible:
-        note = ("rules with memory and the K-level indicator need the hedge game calibrated on the book "
-                "(--game hedge)")
+        note = "fixed_game"
     elif not train.memory_on:
-        note = ("rules with memory are off (--memory off)" if train.mode == "off" else
-                f"the readings do not persist in time (lag-1 autocorrelation A {p.get('A', 0):.3f}, "
-                f"B {p.get('B', 0):.3f}): a server's past readings add nothing, so rules with memory were not run "
-                "(--memory on runs them anyway)")
+        note = "off" if train.mode == "off" else "not_persistent"
     fit = InfoFit(train.persistence, note)
     if train.memory_on:
         fit.candidates["memory"] = {}
         best = None
         for rule in MEMORY_FAMILY:
-            cal = HedgeCalibration.fit(train.sums[rule.name].stats(), exposure)
+            cal = HedgeFit.fit(train.sums[rule.name].stats(), exposure)
             value, fa, fb = classical_optimum(cal.game, cal.p_xy)
             fit.candidates["memory"][rule.name] = value
             if best is None or value > best[0] + 1e-12:
@@ -152,7 +147,7 @@ def fit_information(train: InfoTraining | None, exposure: float, noise: Noise, d
         fit.candidates["levels"] = {}
         best = None
         for rule in ([train.indicator] if train.indicator is not None else level_rules(train.levels)):
-            cal = HedgeCalibration.fit(train.sums[rule.name].stats(), exposure)
+            cal = HedgeFit.fit(train.sums[rule.name].stats(), exposure)
             sol = solve(cal.game, cal.p_xy, noise, device=device)
             fit.candidates["levels"][rule.name] = {"classical": sol.classical_value, "quantum": sol.quantum_value}
             if best is None or sol.quantum_value > best[0] + 1e-12:

@@ -37,15 +37,6 @@ from ...strategies import (
 
 from ..errors import BacktestError
 
-LOCAL = ("uncoordinated", "classical", "quantum", "textbook", "always_hedge", "follow_indicator", "memory",
-         "classical_levels", "quantum_levels")
-QUANTUM = ("quantum", "textbook", "quantum_levels")  # the local strategies that use entanglement
-COMMUNICATING = ("oracle", "regime_oracle", "delayed_comm")
-DEFAULT_STRATEGIES = ("uncoordinated", "always_hedge", "classical", "memory", "classical_levels", "quantum",
-                      "quantum_levels", "oracle", "regime_oracle", "delayed_comm")
-REQUIRED = ("uncoordinated", "oracle")  # hedging efficiency is measured between these two
-
-
 @dataclass
 class RoundChunk:
     """A run of consecutive rounds: inputs, the returns they earn, what the benchmarks may know."""
@@ -218,8 +209,8 @@ def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[n
 
 @dataclass
 class Fit:
-    """What was learned on a training window: the game played (the calibrated hedge game, or a given one),
-    its solution, the constant relation, delayed_comm's rules, and the hedge calibration when there is one."""
+    """What was learned on a training window: the game played (the fitted hedge game, or a given one),
+    its solution, the constant relation, delayed_comm's rules, and the hedge fit when there is one."""
 
     p_xy: np.ndarray
     game: Game
@@ -229,7 +220,7 @@ class Fit:
     delay: int | None
     n_train: int
     noise: Noise
-    hedge: object | None = None  # hedge.HedgeCalibration
+    hedge: object | None = None  # analysis.hedge.HedgeFit
     info: object | None = None  # information.InfoFit: memory rules and the smoothed K-level indicator
 
     def game_dict(self) -> dict:
@@ -242,8 +233,8 @@ class Fit:
 
 
 def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None, hedge=None, device=None) -> Fit:
-    """Fit the game statistics and strategies on training inputs; with ``hedge`` (a HedgeCalibration of the
-    same rounds) the game is its calibrated hedge game; with ``device`` (strategies.devices.Device) the
+    """Fit the game statistics and strategies on training inputs; with ``hedge`` (a HedgeFit of the
+    same rounds) the game is its fitted hedge game; with ``device`` (strategies.devices.Device) the
     directions are fitted to the Bell pair that device prepares."""
     p = empirical_p_xy(x, y) if hedge is None else hedge.p_xy
     if hedge is not None:
@@ -295,22 +286,63 @@ def _levels(name: str, fitted: Fit, ctx: Context) -> Player | None:
     return ChannelPlayer(name, info.levels, inner)
 
 
-# name -> factory(name, fit, context) -> Player, or None when the strategy does not apply to this feed
-PLAYERS: dict[str, Callable[[str, Fit, Context], Player | None]] = {
-    "uncoordinated": lambda name, f, ctx: LocalPlayer(name, uncoordinated()),
-    "always_hedge": lambda name, f, ctx: LocalPlayer(name, deterministic(*f.constant, name=name)),
-    "classical": lambda name, f, ctx: LocalPlayer(name, f.solution.classical_strategy()),
-    "quantum": _quantum,
-    "textbook": lambda name, f, ctx: QuantumPlayer(name, f.solution.textbook_strategy(backend=ctx.backend),
-                                                   f.solution.classical_strategy()),
-    "follow_indicator": lambda name, f, ctx: LocalPlayer(name, follow_indicator()),
-    "memory": _memory,
-    "classical_levels": _levels,
-    "quantum_levels": _levels,
-    "oracle": lambda name, f, ctx: OraclePlayer(f.game),
-    "regime_oracle": lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None,
-    "delayed_comm": _delayed,
+Factory = Callable[[str, "Fit", "Context"], "Player | None"]  # None: the strategy does not apply to this feed
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A strategy in the registry: how to build its player from a fit, and what it is.
+
+    ``communicates``: a benchmark that breaks the no-communication rule on purpose (never quantum's opponent);
+    ``entangled``: plays measurements on Bell pairs; ``derived``: plays on information derived from each server's
+    own past readings (history rules, the K-level indicator); ``default``: runs unless ``--strategies`` says
+    otherwise; ``required``: always runs (hedging efficiency is measured between the required two)."""
+
+    build: Factory
+    communicates: bool = False
+    entangled: bool = False
+    derived: bool = False
+    default: bool = True
+    required: bool = False
+
+    @property
+    def local(self) -> bool:
+        return not self.communicates
+
+
+# In the order results list them.
+PLAYERS: dict[str, Registered] = {
+    "uncoordinated": Registered(lambda name, f, ctx: LocalPlayer(name, uncoordinated()), required=True),
+    "always_hedge": Registered(lambda name, f, ctx: LocalPlayer(name, deterministic(*f.constant, name=name))),
+    "classical": Registered(lambda name, f, ctx: LocalPlayer(name, f.solution.classical_strategy())),
+    "memory": Registered(_memory, derived=True),
+    "classical_levels": Registered(_levels, derived=True),
+    "quantum": Registered(_quantum, entangled=True),
+    "quantum_levels": Registered(_levels, entangled=True, derived=True),
+    "textbook": Registered(lambda name, f, ctx: QuantumPlayer(name, f.solution.textbook_strategy(backend=ctx.backend),
+                                                              f.solution.classical_strategy()),
+                           entangled=True, default=False),
+    "follow_indicator": Registered(lambda name, f, ctx: LocalPlayer(name, follow_indicator()), default=False),
+    "oracle": Registered(lambda name, f, ctx: OraclePlayer(f.game), communicates=True, required=True),
+    "regime_oracle": Registered(lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None,
+                                communicates=True),
+    "delayed_comm": Registered(_delayed, communicates=True),
 }
+
+
+def register(name: str, build: Factory, **meta) -> None:
+    """Add a strategy to the registry (``meta``: ``Registered``'s flags); it then runs by name like a built-in."""
+    if name in PLAYERS:
+        raise BacktestError(f"strategy {name!r} is registered already")
+    PLAYERS[name] = Registered(build, **meta)
+
+
+def names(**flags) -> tuple[str, ...]:
+    """Registered names whose flags have the given values, in registry order: ``names(communicates=True)``."""
+    return tuple(n for n, r in PLAYERS.items() if all(getattr(r, k) == v for k, v in flags.items()))
+
+
+DEFAULT_STRATEGIES = names(default=True)
 
 
 def strategy_factory(strategy: Strategy):
@@ -321,13 +353,14 @@ def strategy_factory(strategy: Strategy):
 def build_players(names, custom: dict[str, Strategy], fitted: Fit, backend: str, *,
                   has_truth: bool, aer_backend=None) -> list[Player]:
     """Players for the requested strategy names (in order) from a fit; ``custom`` strategies by name first."""
-    registry = {**PLAYERS, **{name: strategy_factory(s) for name, s in custom.items()}}
+    registry = {**{n: r.build for n, r in PLAYERS.items()},
+                **{name: strategy_factory(s) for name, s in custom.items()}}
     ctx = Context(backend, aer_backend, has_truth)
     players: list[Player] = []
     for name in names:
         factory = registry.get(name)
         if factory is None:
-            raise BacktestError(f"unknown strategy {name!r}; choose from {', '.join(LOCAL + COMMUNICATING)}")
+            raise BacktestError(f"unknown strategy {name!r}; choose from {', '.join(PLAYERS)}")
         player = factory(name, fitted, ctx)
         if player is not None:
             players.append(player)
@@ -338,7 +371,8 @@ def is_classical_local(player: Player, custom: dict) -> bool:
     """A no-communication strategy that uses no entanglement (quantum's fair opponents)."""
     if player.name in custom:
         return not custom[player.name].quantum
-    return player.name in LOCAL and player.name not in QUANTUM
+    reg = PLAYERS.get(player.name)
+    return reg is not None and reg.local and not reg.entangled
 
 
 def certify_players(players: list[Player], fitted: Fit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:

@@ -44,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
     from ...output.runs import new_run_dir, write_run
 
     from ...output.atomic import check_writable
+    from ...output.progress import shows
 
     cfg = resolve(args)
     out = Path(args.out) if args.out else new_run_dir(args.runs_dir, args.name)
     check_writable(out, "--out" if args.out else "run folder")  # before any work: a result is never lost
     result = execute(cfg, progress=args.progress)
-    show = sys.stderr.isatty() if args.progress is None else args.progress
+    show = shows(args.progress)
     if show:  # the report (figures, HTML) takes a moment too
         print("report: writing figures and HTML ...", file=sys.stderr, end="\r", flush=True)
     write_run(result, cfg, out)

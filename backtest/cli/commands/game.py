@@ -95,7 +95,7 @@ def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...engine import check_device
+    from ...config import check_device
 
     from ....strategies import solve
 

@@ -70,15 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(doc: dict, ranked) -> str:
-    f = doc["fdr"]
-    lines = [f"{doc['pairs']} pairs scanned ({len(doc['skipped'])} skipped by the filters, {len(doc['errors'])} could "
-             f"not run), {doc['jobs']} backtests ({doc['computed']} computed, {doc['reused']} reused)",
-             f"entanglement used by the fitted strategy in {doc['entanglement_used']} of them; quantum's test-window "
-             f"book variance below the best local classical strategy's at FDR {f['level']:g} (Benjamini-Hochberg): "
-             f"{f['survivors']} of {f['tests']}"]
+    lines = [doc["headline"]]
     cols = [c for c in ("a", "b", *doc["grid"], "best_local", "variance_ratio", "variance_ratio_lo", "variance_ratio_hi",
                         "q_value", "fitted_advantage_share", "uses_entanglement", "move_needed") if c in ranked]
     lines.append(ranked[cols].head(15).to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—"))
-    if f["survivors"] == 0:
-        lines.append("no pair shows a quantum advantage that survives the false-discovery control")
     return "\n".join(lines)

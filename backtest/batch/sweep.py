@@ -1,0 +1,208 @@
+"""Sweeps: one backtest per point of a parameter grid, to see where entanglement stops paying.
+
+``run_sweep(source, config, grid={option: [values]})`` runs a backtest per point of the grid (the product of the
+swept values) on top of the base configuration and returns a ``SweepResult``: ``table`` (one row per point and
+strategy), ``crossings`` (per group of the other swept parameters, where quantum's edge over the classical strategy
+changes sign along the first one) and ``doc`` (sweep.json). Resumable: each finished point is saved under
+``<out>/points/`` (``batch.jobs``), and a rerun computes only the missing ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import RunConfig
+from ..errors import BacktestError
+from ..output.atomic import atomic_file
+from . import cluster
+from .jobs import JobFolder, run_jobs
+
+COLUMNS = ["win_rate", "utility", "hedged_rate", "pnl_mean", "pnl_var", "variance_share", "sharpe",
+           "hedging_efficiency", "bell_pairs", "quantum_share", "mean_pair_age"]
+
+
+def point_config(base: RunConfig, point: dict) -> RunConfig:
+    """The configuration of one grid point: ``base`` with the point's values (checked as options are)."""
+    return base.with_values(point, "sweep parameter ")
+
+
+def point_key(cfg: RunConfig) -> str:
+    """A point's file name: a hash of everything its result depends on."""
+    text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _crossing(xs: list[float], ds: list[float]) -> float | None:
+    """First x where d (quantum's edge over classical) changes sign, on the sorted grid.
+
+    A genuine sign change is interpolated linearly. Where quantum has simply *become* the classical rule
+    (edge exactly 0 past the threshold), the threshold lies between the grid points: it is extrapolated
+    from the two nearest points where quantum pays, and kept within the bracketing interval.
+    """
+    pts = [(x, d) for x, d in zip(xs, ds) if d is not None and d == d]
+    for i in range(len(pts) - 1):
+        (x0, d0), (x1, d1) = pts[i], pts[i + 1]
+        if (d0 > 0) == (d1 > 0):
+            continue
+        if d0 != 0 and d1 != 0:
+            return x0 + (x1 - x0) * d0 / (d0 - d1)
+        # one side is exactly zero: extrapolate from the paying side's two nearest points
+        if d0 > 0 and i >= 1 and pts[i - 1][1] != d0:
+            xa, da = pts[i - 1]
+            x = x0 - d0 * (x0 - xa) / (d0 - da)
+        elif d1 > 0 and i + 2 < len(pts) and pts[i + 2][1] != d1:
+            xb, db = pts[i + 2]
+            x = x1 - d1 * (xb - x1) / (db - d1)
+        else:
+            return x1 if d0 > 0 else x0
+        lo, hi = min(x0, x1), max(x0, x1)
+        return min(max(x, lo), hi)
+    return None
+
+
+def crossings(table, names: list[str]) -> dict:
+    """Crossing points per group of the other swept parameters, for win rate, variance and fitted advantage."""
+    import numpy as np
+
+    first, others = names[0], names[1:]
+    out = {}
+    groups = [((), table)] if not others else list(table.groupby(others))
+    for key, sub in groups:
+        q = sub[sub.strategy == "quantum"].sort_values(first)
+        c = sub[sub.strategy == "classical"].sort_values(first)
+        if q.empty or c.empty:
+            continue
+        xs = q[first].tolist()
+        label = "all" if not others else ", ".join(f"{n}={v}" for n, v in zip(others, np.atleast_1d(key)))
+        edges = {
+            "win_rate": (q.win_rate.to_numpy() - c.win_rate.to_numpy()).tolist(),
+            "pnl_var": (c.pnl_var.to_numpy() - q.pnl_var.to_numpy()).tolist(),
+            "advantage": q.advantage.tolist(),
+        }
+        out[label] = {}
+        for metric, ds in edges.items():
+            x = _crossing(xs, ds)
+            pays = [d > 0 for d in ds]
+            out[label][metric] = {"crossing": x, "quantum_pays_at": [v for v, ok in zip(xs, pays) if ok]}
+    return out
+
+
+def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> dict:
+    """One sweep point's record (a task on a cluster: ``source`` is the real data, scattered once, or None; with
+    ``use_source`` False the point loads its own source from ``cfg``)."""
+    from ..engine import run_backtest
+
+    doc = run_backtest(source if use_source else None, cfg, progress=False).to_dict()
+    return {"point": pt, "game": {k: doc["game"][k] for k in ("quantum_value", "classical_value", "advantage",
+                                                                "uses_entanglement")},
+            "strategies": doc["strategies"], "verdict": doc["verdict"]}
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: ``table`` (one row per point and strategy), ``crossings``, ``doc`` (sweep.json)."""
+
+    table: pd.DataFrame
+    crossings: dict
+    doc: dict
+
+    @property
+    def params(self) -> list[str]:
+        return list(self.doc["params"])
+
+    def write(self, out: str | Path) -> Path:
+        """sweep.csv, sweep.json and the figures (win rate, variance, hedging efficiency against the first swept
+        parameter, the crossing marked), each written atomically into ``out``."""
+        from ... import reports
+
+        out = Path(out)
+        with atomic_file(out / "sweep.csv") as fh:
+            self.table.to_csv(fh, index=False)
+        with atomic_file(out / "sweep.json") as fh:
+            json.dump(self.doc, fh, indent=2, default=str)
+        names, cross = self.params, self.crossings
+        first_cross = next(iter(cross.values()), {})
+        figs = {"sweep_win_rate": ("win_rate", "win rate"), "sweep_variance": ("pnl_var", "book P&L variance"),
+                "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency")}
+        for fname, (metric, label) in figs.items():
+            x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
+            fig = reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x, label,
+                                       names[1:] or None)
+            with atomic_file(out / f"{fname}.png", "wb") as fh:
+                fh.write(reports.to_png(fig))
+        return out
+
+
+def plan_sweep(base: RunConfig, grid: dict) -> tuple[list[dict], list[RunConfig], list]:
+    """(points, their configurations, the loaded real source per point or None): every point checked as it will
+    run and real data loaded once, before anything is written."""
+    from ..engine import Plan
+
+    points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+    configs = [point_config(base, pt) for pt in points]
+    for pt, cfg in zip(points, configs):
+        try:
+            Plan.check(cfg)
+        except BacktestError as exc:
+            raise BacktestError(f"sweep point {pt}: {exc}") from None
+    real = None if base.source.kind == "synthetic" else base.source.load()
+    sources = [real if real is not None and cfg.source == base.source else None for cfg in configs]
+    return points, configs, sources
+
+
+def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: str | Path | None = None,
+              force: bool = False, scheduler: str | None = None, workers: int | None = None,
+              progress: bool | None = None, **overrides) -> SweepResult:
+    """Run a backtest per point of ``grid`` ({option: [values]}, by short name or ``section.field`` path) and return
+    a ``SweepResult``.
+
+    ``source``: market data for every point (None: the configuration's source); ``config``/``overrides``: the base
+    options, as ``run_backtest``'s. ``out``: the folder whose ``points/`` makes the sweep resumable (None: a
+    temporary one); a folder holding a sweep with other options is refused unless ``force``. ``scheduler``/
+    ``workers``: where to run (``batch.cluster.executor``; neither: one point after the other, here).
+    """
+    import os
+
+    if not grid:
+        raise BacktestError("grid: give at least one parameter and its values, e.g. {'visibility': [1, 0.9]}")
+    grid = {k: list(v) for k, v in grid.items()}
+    base = (config or RunConfig()).with_values(overrides) if overrides else (config or RunConfig())
+    points, configs, sources = plan_sweep(base, grid)
+    if source is not None:
+        sources = [source] * len(points)
+    local = not (scheduler or workers is not None or os.environ.get(cluster.ENV))
+    ex = cluster.LocalLoop() if local else cluster.executor(scheduler, workers)  # before the folder: a wrong
+    # address writes nothing
+    signature = {"grid": grid, "base": base.to_dict()}
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            folder = JobFolder.create(Path(out) if out is not None else Path(scratch), "sweep", "points", signature,
+                                      force)
+            if not local:
+                cluster.announce(ex)
+            # the real source (one for every point, or none) goes to the workers once
+            shared = next((src for src in sources if src is not None), None)
+            tasks = [(configs[i], points[i], sources[i] is not None) for i in range(len(points))]
+            records, computed = run_jobs(folder, [point_key(c) for c in configs], compute_point, shared, tasks, ex,
+                                         progress=progress, unit="point", desc="sweep")
+        finally:
+            ex.close()
+    rows = []
+    for pt, record in zip(points, records):
+        for name, m in record["strategies"].items():
+            row = {**pt, "strategy": name, **{k: m.get(k) for k in COLUMNS}}
+            row["win_rate_lo"], row["win_rate_hi"] = m.get("win_rate_ci95") or [None, None]
+            row.update(record["game"])
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    cross = crossings(table, list(grid))
+    doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
+           "crossing": cross, "config": base.to_dict()}
+    return SweepResult(table, cross, doc)

@@ -1,0 +1,435 @@
+"""Every sentence qcoord writes about a run, in one place: the verdict, the summary, the notes the report shows.
+
+Functions of a finished ``Result`` (or of the numbers in its documents) that return English. The summary, the
+HTML report (through the ``text`` section of metrics.json) and the scan read their sentences from here, so each
+is written once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..analysis.stats import format_p
+
+if TYPE_CHECKING:
+    from .result import Result
+
+SHARED_INPUTS = 0.95  # above this share of training rounds with x = y, the servers share their information
+
+
+def _num(v) -> float:
+    return float(v) if v is not None else math.inf
+
+
+def _judgement(ci) -> str:
+    """What a variance ratio's 95% interval says: a significant reduction, increase, or neither."""
+    if ci and ci[1] < 1.0:
+        return "a significant reduction"
+    if ci and ci[0] > 1.0:
+        return "a significant increase"
+    return "not significantly different"
+
+
+def persistence(per: dict) -> str:
+    """Whether the readings persist in time, as measured (the history rules also run when forced with --memory on)."""
+    state = "the readings persist" if per.get("persistent") else "the readings do not persist (history rules forced on)"
+    return f"{state} (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f})"
+
+
+def information_note(reason: str, per: dict) -> str:
+    """Why the history rules and the K-level indicator did not run (``reason`` from ``players.information``)."""
+    if reason == "fixed_game":
+        return "rules with memory and the K-level indicator need the hedge game fitted on the book (--game hedge)"
+    if reason == "off":
+        return "rules with memory are off (--memory off)"
+    return (f"the readings do not persist in time (lag-1 autocorrelation A {per.get('A', 0):.3f}, "
+            f"B {per.get('B', 0):.3f}): a server's past readings add nothing, so rules with memory were not run "
+            "(--memory on runs them anyway)")
+
+
+def history_paragraph(info: dict) -> str | None:
+    """The report's paragraph on the history rules: whether readings persist, and the rule fitted."""
+    per, mem = info.get("persistence") or {}, info.get("memory")
+    if not mem:
+        return _capital(info["note"]) + "." if info.get("note") else None
+    return (f"{_capital(persistence(per))}. A server can remember its own readings: a rule on its last readings is a "
+            "local classical strategy, the opponent a quantum strategy has to beat. Fitted on the training window over "
+            f"{len(info['family'])} rules (majority of the last m, hysteresis): {mem['name']}, then A "
+            f"{mem['classical_rule']['A_name']}, B {mem['classical_rule']['B_name']} on the smoothed bits.")
+
+
+def levels_paragraph(info: dict) -> str | None:
+    """The report's paragraph on the K-level indicator given to classical_levels and quantum_levels."""
+    lv = info.get("levels")
+    if not lv:
+        return None
+    tb = lv.get("tsirelson_bound")
+    what = ("The K-level indicator" if lv.get("rule") == "indicator"
+            else f"The same information as a {lv['levels']}-level indicator,")
+    return (f"{what} {lv['name']}, goes to classical_levels (exhaustive over all rule pairs) and quantum_levels (one "
+            "measurement direction per level)"
+            + (f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the "
+               "coins' variance on it (Tsirelson's SDP)" if tb is not None else "") + ".")
+
+
+def bell_pair(bp: dict) -> str | None:
+    """What one Bell pair is worth, predicted and realised, and its certainty equivalent."""
+    if not bp or not bp.get("pairs"):
+        return None
+    net = bp.get("realised_net_certainty_equivalent")
+    return (f"One Bell pair is worth {_g(bp['predicted_variance_saved'])} currency² of book variance (predicted by the "
+            f"fit), {_g(bp['realised_variance_saved'])} realised on the test window; a certainty equivalent of "
+            f"{_g(bp['realised_certainty_equivalent'])} currency per pair at relative risk aversion "
+            f"{_g(bp['risk_aversion'])}"
+            + (f"; net of the quantum servers' extra switching costs ({_g(bp['extra_costs'])} per pair) and the other "
+               f"differences in mean P&L, {_g(net)} per pair" if net is not None else "") + ".")
+
+
+def texts(r: Result) -> dict:
+    """The report's other sentences, keyed by section (metrics.json ``text``; ``verdict`` and
+    ``shared_information`` are keys of their own)."""
+    hedge, info = r.hedge or {}, r.information or {}
+    take = hedge.get("what_it_would_take")
+    return {"what_it_would_take": _capital(take["sentence"]) + "." if take else None,
+            "bell_pair": bell_pair(hedge.get("bell_pair_value")),
+            "history": history_paragraph(info) if info else None,
+            "levels": levels_paragraph(info) if info else None}
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _g(v) -> str:
+    """A money figure in a sentence: three significant digits, or "undefined"."""
+    return "undefined" if v is None else f"{v:.3g}"
+
+
+def _finite(v) -> bool:
+    return v is not None and math.isfinite(v)
+
+
+def shared_information(r: Result) -> str | None:
+    """When the two indicator bits agree in more than 95% of training rounds, what that means and what to use."""
+    agree = r.inputs_agree()
+    if agree is None or agree <= SHARED_INPUTS:
+        return None
+    names = [ind.get("name") for ind in (r.indicators or {}).values()
+             if isinstance(ind, dict)] or ["the indicator"]
+    return (f"x = y in {agree:.1%} of training rounds: the two servers' indicators ({' / '.join(dict.fromkeys(names))}"
+            ") read the same information, so there is no coordination problem for entanglement to solve (shared "
+            "information already lets a classical rule do what quantum could). Use a purely local indicator, e.g. "
+            "--indicator return_shock (or volatility_burst, momentum), so that each server reads its own stock.")
+
+
+def verdict(r: Result) -> str:
+    """At most three sentences: the local strategy with the lowest test variance; quantum against the best
+    local classical strategy (or why entanglement cannot help, and what would change that); what the
+    communicating benchmarks show, where it applies."""
+    g, m = r.game, r.metrics_dict
+    hedge = r.hedge
+    local = [s for s in m if s in r.local_names]
+    coins = m.get("uncoordinated", {})
+    unc = coins.get("pnl_var")
+    before = coins.get("pnl_var_before_costs", unc)  # the switching costs alone are no market
+    # (the before-cost variance comes from running sums: a market that never moved leaves rounding, not zero)
+    if unc is None or not (unc > 0) or not (_finite(before) and before > 1e-9 * unc):
+        return ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
+                "test window), so there is nothing to hedge and no strategy can be compared with another.")
+    sentences = []
+    if local:
+        low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
+        best = _num(m[low]["pnl_var"])
+        tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
+        share = m[low].get("variance_share")
+        sentences.append(f"Lowest test book variance among strategies that do not communicate: {low}"
+                         + (" (playing the classical rule: it uses no entanglement)" if _classical_rule(r, low)
+                            else "")
+                         + (f" (tied with {', '.join(tied)})" if tied else "")
+                         + (f", at {share:.1%} of the variance of independent coins" if _finite(share) else "")
+                         + ".")
+    if hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
+        second = ("The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
+                  "every input cell on the training window), so the constant hedge is optimal and entanglement "
+                  "cannot help")
+    elif not g.get("uses_entanglement"):
+        second = ("Entanglement does not help for these indicator statistics and this link: the fitted quantum "
+                  "strategy is the classical rule")
+    else:
+        second = _quantum_sentence(r)
+    take = (hedge or {}).get("what_it_would_take")
+    if take and not g.get("uses_entanglement"):
+        second += "; " + take["sentence"]
+    levels = _levels_clause(r)
+    sentences.append(second + (f"; {levels}" if levels else "") + ".")
+    d = r.drift or {}
+    if d.get("decision_changed"):  # first: no other row of the table can be read as the fit intended
+        third = f"The game fitted on the training window no longer describes the test window: {d['flag']}."
+    else:
+        third = _benchmark_sentence(r)
+    if third:
+        sentences.append(third)
+    return " ".join(sentences)
+
+
+def _classical_rule(r: Result, name: str) -> bool:
+    """Whether a quantum player played a classical rule (its fitted strategy uses no entanglement): what it wins
+    is then a classical result, never a quantum one."""
+    if name == "quantum":
+        return not r.game.get("uses_entanglement")
+    if name == "quantum_levels":
+        lv = (r.information or {}).get("levels") or {}
+        return not lv.get("uses_entanglement", True)
+    return False
+
+
+def _quantum_sentence(r: Result) -> str:
+    c = r.comparison.get("quantum_vs_best_local")
+    if not c or c.get("variance_ratio") is None:
+        return "Entanglement helps on the training window, but no local classical strategy ran to compare with"
+    ratio, ci, p = c["variance_ratio"], c.get("variance_ratio_ci95"), c.get("variance_p_value")
+    change = ratio - 1.0
+    ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC {format_p(p)})" if ci else ""
+    judgement = _judgement(ci)
+    text = (f"Quantum against the best local classical strategy ({c['opponent']}"
+            f"{_history_clause(r, c['opponent'])}): book variance {change:+.1%}{ci_txt}, {judgement}")
+    text += _turnover_clause(r, c, judgement) + _beaten_clause(r, "quantum", judgement)
+    if r.game.get("kind", "paper") == "paper" and c.get("utility_diff") is not None:
+        # the paper's game is scored in utility: say how quantum did on the game actually played
+        text += (f"; utility {c['utility_diff']:+.4f} per round (paired HAC {format_p(c['utility_p_value'])}), the "
+                 "objective of the game played")
+    return text
+
+
+def _history_clause(r: Result, opponent: str) -> str:
+    """Names the rule behind a best local strategy that remembers its own readings."""
+    info = r.information or {}
+    if opponent == "memory" and info.get("memory"):
+        return f", each server on its own last readings: {info['memory']['name']}"
+    if opponent == "classical_levels" and info.get("levels"):
+        return f", the best rule on each server's smoothed indicator {info['levels']['name']}"
+    return ""
+
+
+def _levels_clause(r: Result) -> str | None:
+    """quantum_levels, the quantum strategy given the same smoothed information as the memory rules (a clause
+    of the verdict's second sentence)."""
+    info = r.information or {}
+    lv = info.get("levels")
+    c = r.comparison.get("quantum_levels_vs_best_local")
+    if not lv or "quantum_levels" not in r.metrics_dict:
+        return None
+    head = (f"on the {lv['levels']}-level indicator {lv['name']}, " if lv.get("rule") == "indicator" else
+            f"given the same smoothed information as a {lv['levels']}-level indicator ({lv['name']}), ")
+    if not lv.get("uses_entanglement"):
+        bound, coins = lv.get("tsirelson_bound"), lv.get("coin_variance") or 0.0
+        gap = None if bound is None else bound - lv["classical_saved"]
+        if gap is not None and gap > 1e-6 * coins:  # below that: the SDP's own accuracy
+            tail = (f" (a noiseless entangled state of any dimension could save up to {gap / coins:.2%} of the "
+                    "coins' variance more: the link, not the information, is what falls short)")
+        elif gap is not None:
+            tail = " (no entangled state could do better on it even without noise)"
+        else:
+            tail = ""
+        return head + f"entanglement does not help either: its fitted quantum strategy is the classical rule{tail}"
+    if not c or c.get("variance_ratio") is None:
+        return None
+    ratio, ci = c["variance_ratio"], c.get("variance_ratio_ci95")
+    judgement = _judgement(ci)
+    ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
+    q, o = r.metrics_dict["quantum_levels"], r.metrics_dict.get(c["opponent"], {})
+    text = (head + f"quantum_levels against {c['opponent']}: book variance {ratio - 1:+.1%}{ci_txt}, {judgement}")
+    bq, bo = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
+    costs = (q.get("pnl_costs") or 0.0) > 0 or (o.get("pnl_costs") or 0.0) > 0
+    if judgement != "a significant reduction" and costs and _finite(bq) and _finite(bo) and bo > 0:
+        text += f" ({bq / bo - 1:+.1%} before switching costs)"
+    return text + _beaten_clause(r, "quantum_levels", judgement)
+
+
+def _beaten_clause(r: Result, quantum: str, judgement: str) -> str:
+    """best_local is chosen on the training window; a reduction against it is not an advantage when another local
+    classical strategy still had lower book variance than the quantum one on the test window."""
+    if judgement != "a significant reduction":
+        return ""
+    m = r.metrics_dict
+    q = _num(m[quantum]["pnl_var"])
+    lower = [s for s in (r.best_local_training or {}) if _num(m[s]["pnl_var"]) < q]
+    if not lower:
+        return ""
+    best = min(lower, key=lambda s: _num(m[s]["pnl_var"]))
+    return (f"; but {best} had a lower book variance still on the test window ({_num(m[best]['pnl_var']) / q - 1:+.1%}"
+            f" against {quantum}), so the reduction does not hold against every local classical strategy")
+
+
+def _turnover_clause(r: Result, c: dict, judgement: str) -> str:
+    """Why quantum loses when it wins before switching costs: its outputs are random bits."""
+    q, o = r.metrics_dict.get("quantum", {}), r.metrics_dict.get(c["opponent"], {})
+    before_q, before_o = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
+    if judgement == "a significant reduction":
+        return _cost_clause(r, c, q, o)
+    if not (_finite(before_q) and _finite(before_o)):
+        return ""
+    if not before_q < before_o or not (q.get("turnover") or 0) > (o.get("turnover") or 0):
+        return ""
+    k = c.get("break_even_cost_scale")
+    return (f"; before switching costs its variance is {before_q / before_o - 1:+.1%}, but a quantum server's "
+            f"output is a random bit, so it changes its quoting order in {q['turnover']:.0%} of rounds "
+            f"({c['opponent']}: {o['turnover']:.0%}) and the turnover's cost adds more variance than "
+            f"entanglement removes" + (f"; it would pay at switching costs below {k:.2f} times these "
+                                       "(--switch-cost-bps)" if k else ""))
+
+
+def _cost_clause(r: Result, c: dict, q: dict, o: dict) -> str:
+    """When quantum lowers the variance but its switching costs cost more than the variance is worth to a
+    mean-variance investor (certainty equivalent at the run's risk aversion)."""
+    gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
+    lam = gamma / r.book_size
+    cost_q, cost_o = q.get("pnl_costs") or 0.0, o.get("pnl_costs") or 0.0
+    ce = (q["pnl_mean"] - o["pnl_mean"]) - lam / 2 * (q["pnl_var"] - o["pnl_var"])
+    if not (_finite(ce) and ce < 0 and cost_q > cost_o):
+        return ""
+    return (f"; but a quantum server's output is a random bit, so it changes its quoting order in "
+            f"{q['turnover']:.0%} of rounds ({c['opponent']}: {o['turnover']:.0%}), and its switching costs "
+            f"({cost_q:.3g} a round against {cost_o:.3g}) outweigh the variance saved: certainty equivalent "
+            f"{ce:+.3g} a round at risk aversion {gamma:g}")
+
+
+def _benchmark_sentence(r: Result) -> str | None:
+    m = r.metrics_dict
+    unc, orc, dc, q = m.get("uncoordinated"), m.get("oracle"), m.get("delayed_comm"), m.get("quantum")
+    if unc and orc and not (orc["pnl_var"] < unc["pnl_var"]):
+        return ("Even the oracle, which knows both indicators, does not lower book variance below independent "
+                "coins here: winning the game is not hedging this book.")
+    best = m.get(r.best_local) if r.best_local else None
+    # the delayed link's edge is only information when it also beats every local classical strategy
+    if (dc and q and best and r.game.get("uses_entanglement")
+            and _num(dc["pnl_var"]) < min(_num(q["pnl_var"]), 0.99 * _num(best["pnl_var"]))):
+        return (f"A classical link delayed by {r.config['run']['delay']} round(s) does better than quantum "
+                f"(variance {dc['pnl_var'] / q['pnl_var'] - 1:+.1%}): the indicators change too slowly for a "
+                "no-communication protocol to matter.")
+    return None
+
+
+def _information_lines(r: Result) -> list[str]:
+    """What each server's own history was worth (rules with memory, the smoothed K-level indicator)."""
+    info = r.information
+    if not info:
+        return []
+    lv, mem, per = info.get("levels"), info.get("memory"), info.get("persistence") or {}
+    coins = (r.hedge or {}).get("coin_variance")
+
+    def share(v):
+        return f"{v / coins:.1%}" if coins else f"{v:.4g}"
+
+    parts = []
+    if mem:
+        parts.append(f"{persistence(per)}; best rule on a server's own readings (training): {mem['name']}, "
+                     f"saves {share(mem['saved'])}")
+    elif info.get("note"):
+        parts.append(info["note"])
+    if lv:
+        tb = f", Tsirelson bound {share(lv['tsirelson_bound'])}" if lv.get("tsirelson_bound") is not None else ""
+        what = "indicator" if lv.get("rule") == "indicator" else "smoothed indicator"
+        parts.append(f"{what} {lv['name']}: classical {share(lv['classical_saved'])}, quantum "
+                     f"{share(lv['quantum_saved'])}{tb}")
+    return ["memory: " + "; ".join(parts)] if parts else []
+
+
+def summary(r: Result) -> str:
+    """A readable table of the main metrics, the fitted game and the verdict."""
+    m = r.metrics
+    cols = ["win_rate", "hedged_rate", "pnl_std", "variance_share", "sharpe", "hedging_efficiency", "turnover",
+            "quantum_share"]
+    table = m[cols].copy()
+    shared = shared_information(r)
+    lines = [f"information: {shared}"] if shared else []
+    lines.append(f"{r.tickers[0]} / {r.tickers[1]}  ({r.source.get('kind')}), {r.n_rounds} rounds "
+                 f"({r.n_train} train, {r.n_test} test), seed {r.seed}")
+    if r.hedge is not None:
+        v = r.hedge["values"]
+        saved = "  ".join(f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}" for k in
+                          ("constant_hedge", "classical", "quantum", "oracle") if v[k]["saved_share"] is not None)
+        lines.append(f"hedge game fitted on the training window, book variance saved against coins: {saved}")
+        cells = r.cell_table()
+        show = cells[["p_train", "corr_train", "neg_share_train", "corr_test", "neg_share_test", "shrink_weight"]]
+        lines.append("per input cell (corr = correlation of the two returns, neg_share = share of opposite moves):")
+        lines.append(show.to_string(float_format=lambda x: f"{x:.3f}", na_rep="—"))
+    else:
+        lines.append(f"fitted p(x,y) = {np.round(np.asarray(r.game['p_xy']), 4).tolist()}  classical "
+                     f"{r.game['classical_value']:.4f}  quantum {r.game['quantum_value']:.4f}  "
+                     f"advantage {r.game['advantage']:.4f}")
+    lines += _information_lines(r)
+    lines.append(table.astype(float).to_string(float_format=lambda v: f"{v:.4f}", na_rep="—"))
+    if (r.drift or {}).get("flag"):
+        lines.append(f"flag: drift: {r.drift['flag']}")
+    flagged: dict[str, list[str]] = {}
+    for s, m in r.metrics_dict.items():
+        for k in m.get("flags") or {}:
+            flagged.setdefault(k, []).append(s)
+    notes = {"sharpe": "driven by the fill model's assumed spread income (see sharpe_directional)",
+             "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size"}
+    lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)"
+              for k, v in flagged.items()]
+    lines += [f"warning: {w}" for w in r.warnings]
+    lines.append("verdict: " + verdict(r))
+    return "\n".join(lines)
+
+
+def what_it_would_take(take: dict) -> str:
+    """One sentence saying what would have to change for entanglement to pay."""
+    b = take.get("best")
+    if b is None:
+        ideal = take.get("perfect_link") or {}
+        agree = take.get("inputs_agree")
+        if ideal.get("best") is not None:
+            return ("no co-movement information in a single input cell would make this link beat the best classical "
+                    f"rule by {take['gain']:.0%} of book variance: the link itself must improve (with a perfect link, "
+                    + _cell_clause(ideal["best"]) + ")")
+        agree_txt = f" (x = y in {agree:.0%} of training rounds)" if agree is not None else ""
+        return ("no co-movement pattern in a single input cell gives entanglement an edge at these input frequencies, "
+                f"even on a perfect link{agree_txt}: the two servers' indicators must carry more independent "
+                "information")
+    return (f"entanglement would beat the best classical rule by {take['gain']:.0%} of book variance on this link only "
+            "if " + _cell_clause(b))
+
+
+def _cell_clause(b: dict) -> str:
+    obs = b.get("negative_share_observed")
+    obs_txt = f"; observed {obs:.0%}" if obs is not None else ""
+    return (f"the returns in input cell (x,y) = ({b['cell'][0]},{b['cell'][1]}) moved with correlation "
+            f"{b['rho_needed']:+.2f} instead of {b['rho_fitted']:+.2f}, i.e. in opposite directions about "
+            f"{b['negative_share_needed']:.0%} of the time (normal-equivalent{obs_txt})")
+
+
+def scan_headline(doc: dict) -> str:
+    """A scan in one paragraph: what ran, how often entanglement was used, and how many pairs survive the
+    false-discovery control (scan.json ``headline``; the terminal and the report print it)."""
+    f, failed = doc["fdr"], len(doc["errors"])
+    text = (f"{doc['pairs']} pairs of {len(doc['universe']['tickers'])} tickers scanned "
+            f"({len(doc['skipped'])} skipped by the filters, {failed} could not run"
+            + (": listed in errors, not counted in any figure" if failed else "") + f"), {doc['jobs']} backtests "
+            f"({doc['computed']} computed, {doc['reused']} reused); the fitted strategy uses entanglement in "
+            f"{doc['entanglement_used']} of them; quantum's test-window book variance is below the best local classical "
+            f"strategy's in {f['survivors']} of {f['tests']} pairs after Benjamini-Hochberg at {f['level']:g}.")
+    if f["survivors"] == 0:
+        text += " No pair shows a quantum advantage that survives the false-discovery control."
+    return text
+
+
+def crossing_lines(cross: dict, param: str) -> list[str]:
+    """Per group of the other swept parameters and metric: where quantum stops paying along ``param``."""
+    lines = []
+    for label, c in cross.items():
+        where = "" if label == "all" else f" ({label})"
+        for metric, info in c.items():
+            if info["crossing"] is not None:
+                lines.append(f"quantum stops paying{where} on {metric} at {param} = {info['crossing']:.4g}")
+            elif not info["quantum_pays_at"]:
+                lines.append(f"quantum never pays{where} on {metric} over this grid")
+            else:
+                lines.append(f"quantum pays{where} on {metric} over the whole grid")
+    return lines
+
