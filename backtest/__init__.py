@@ -30,6 +30,7 @@ from .feed.indicators import (  # noqa: E402
 )
 from .output.result import Result  # noqa: E402
 from .batch.scan import ScanResult, run_scan  # noqa: E402
+from .batch.sweep import SweepResult, run_sweep  # noqa: E402
 from .players.supply import BellPairSupply  # noqa: E402
 from .feed.views import LocalView  # noqa: E402
 
@@ -61,5 +62,7 @@ __all__ = [
     "make_levels_indicator",
     "run_backtest",
     "run_scan",
+    "run_sweep",
+    "SweepResult",
     "ScanResult",
 ]

@@ -149,10 +149,10 @@ class Window:
 
 
 @dataclass
-class Fitted:
+class Training:
     """What the training window gave: the fit, the players built from it, and what later refits reuse."""
 
-    fit: object  # players.Fit
+    fit: object  # players.roster.GameFit
     players: list
     fits: list[dict]
     train_cells: CellSums
@@ -181,7 +181,7 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     it (``rounds=``, ``seed=``, ``visibility=``, ``noise.t1=``: any name ``qcoord backtest`` has, docs/backtest.md), or
     give Python objects: ``noise`` (a ``strategies.Noise``), ``fill`` ("bias", "queue" or a ``FillModel``),
     ``supply`` (a ``BellPairSupply`` or None: a fresh pair every round), ``game`` ("hedge": the book's hedge
-    game fitted on the training window's co-movement per input cell, ``backtest.hedge``; "paper": Ding &
+    game fitted on the training window's co-movement per input cell, ``backtest.analysis.hedge``; "paper": Ding &
     Jiang; or a ``strategies.Game`` to play as given), ``indicators`` (a built-in name, ``module:function``, a
     function, an ``Indicator``, or a pair of them, A's and B's; default by source, docs/backtest.md) with
     ``indicator_params``, ``strategies`` (names, README, or ``strategies.Strategy`` objects; uncoordinated and
@@ -198,11 +198,11 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     feed, src_info = _make_feed(plan)
     window = _window(plan, feed)
     bar = Progress(window.n_total, progress, unit="round", desc="fit", unit_scale=True)
-    fitted = _fit(plan, feed, window, bar)
+    training = _fit(plan, feed, window, bar)
     bar.stage("play")
-    book = _play(plan, feed, window, fitted, bar)
+    book = _play(plan, feed, window, training, bar)
     bar.close()
-    return _finish(plan, feed, window, fitted, book, src_info, time.perf_counter() - started)
+    return _finish(plan, feed, window, training, book, src_info, time.perf_counter() - started)
 
 
 def _plan(source, cfg: RunConfig, given: Given) -> Plan:
@@ -311,7 +311,7 @@ def _window(plan: Plan, feed) -> Window:
     return Window(t0, n_total, n_train)
 
 
-def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Fitted:
+def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
     """Fit indicators, the hedge game (or the given game) and every strategy on the training window."""
     run = plan.cfg.run
     feed.fit_indicators(w.t0, w.train_end)
@@ -346,43 +346,43 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Fitted:
         fit_noise = replace(plan.noise, storage_time=age)
     hedge = HedgeFit.fit(train_cells.stats(), exposure) if plan.fits_hedge else None
     delay = run.delay if "delayed_comm" in plan.names else None
-    fitted = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
-    fitted.info = fit_information(info_train, exposure, fit_noise, device)
-    players = _players(plan, fitted, feed, backend, device)
-    certify_players(players, fitted, x_train, y_train, streams.rng(run.seed, "nosignal"))
-    fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **fitted.game_dict()}]
-    out = Fitted(fitted, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, device,
+    game_fit = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
+    game_fit.information = fit_information(info_train, exposure, fit_noise, device)
+    players = _players(plan, game_fit, feed, backend, device)
+    certify_players(players, game_fit, x_train, y_train, streams.rng(run.seed, "nosignal"))
+    fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **game_fit.game_dict()}]
+    out = Training(game_fit, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, device,
                  test_prices, periods_per_year=feed.periods_per_year, minutes=minutes_per_round(feed))
     out.train_variance = _training_variance(plan, feed if tail is None else tail, w, out, bar)
     return out
 
 
-def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: Progress) -> dict:
+def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> dict:
     """Book variance (costs included, currency^2 per round) of every local classical player on the training
     window, played exactly as on the test window (same fill model, own random streams): ``best_local`` is the
     lowest, chosen before the test window is seen. The replay covers the last ``REPLAY_ROUNDS`` training rounds
     (all of them in shorter runs; history rules start from the beginning of the training window all the same).
     A streamed feed cannot go back: its training pass kept those rounds (``feed.feeds.TrainingTail``), which ``feed`` then is."""
-    classical = [p for p in fitted.players if is_classical_local(p, plan.custom)]
+    classical = [p for p in training.players if is_classical_local(p, plan.custom)]
     if not classical:
         return {}
     bar.stage("train book")
     run = plan.cfg.run
-    info = fitted.fit.info
+    info = training.fit.information
     rules = info.channel_rules() if info is not None else []
     start = max(w.t0, w.train_end - REPLAY_ROUNDS)
     channels = None
     if rules:  # history rules run from the start of training, as in the fit; only their state is carried over
         channels = Channels(rules)
-        x0, y0 = fitted.x_train[: start - w.t0], fitted.y_train[: start - w.t0]
+        x0, y0 = training.x_train[: start - w.t0], training.y_train[: start - w.t0]
         if x0.size:
             channels.step(x0, y0)
-    ppy = fitted.periods_per_year
+    ppy = training.periods_per_year
     rf_p = (1.0 + run.risk_free) ** (1.0 / ppy) - 1.0
-    book = Book([p.name for p in classical], plan.fill, _book_size(plan, fitted), rf_p, start, w.train_end - start, 0,
-                [], fitted.minutes)
+    book = Book([p.name for p in classical], plan.fill, _book_size(plan, training), rf_p, start, w.train_end - start, 0,
+                [], training.minutes)
     chunk = run.chunk_rounds
-    flip = int(fitted.fit.game.rule == "challenge")
+    flip = int(training.fit.game.rule == "challenge")
     for k, lo in enumerate(range(start, w.train_end, chunk)):
         hi = min(lo + chunk, w.train_end)
         x, y = feed.inputs(lo, hi)
@@ -393,29 +393,29 @@ def _training_variance(plan: Plan, feed, w: Window, fitted: Fitted, bar: Progres
         uniforms = streams.rng(run.seed, "training:fills", k).random((2, streams_n, n)) if streams_n else (None, None)
         rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], None, None,
                             rd["half_spread"], rd["price"], _derived(channels, info, feed, lo, hi, x, y))
-        book.add(rounds, classical, fitted.fit.game, flip, rngs, uniforms, None)
+        book.add(rounds, classical, training.fit.game, flip, rngs, uniforms, None)
         bar.update(n)
     return {name: s.metrics(ppy)["pnl_var"] for name, s in book.stats.items()}
 
 
-def _players(plan: Plan, fitted, feed, backend: str, aer_backend) -> list:
-    return build_players(plan.names, plan.custom, fitted, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
+def _players(plan: Plan, training, feed, backend: str, aer_backend) -> list:
+    return build_players(plan.names, plan.custom, training, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
 
 
-def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: Progress) -> Book:
+def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Book:
     """Every player plays every test round, chunk by chunk (walk-forward refits at their rounds)."""
     run = plan.cfg.run
-    book_size = _book_size(plan, fitted)
+    book_size = _book_size(plan, training)
     rf_p = (1.0 + run.risk_free) ** (1.0 / feed.periods_per_year) - 1.0
-    players = fitted.players
+    players = training.players
     classical_local = [p.name for p in players if is_classical_local(p, plan.custom)]
     book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
                 min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed))
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
-    info = fitted.fit.info
+    info = training.fit.information
     channels = info.channels if info is not None else None  # the history rules' state at the end of training
-    tails = (fitted.x_train[-run.delay:], fitted.y_train[-run.delay:])
-    fit_now, chunk = fitted.fit, run.chunk_rounds
+    tails = (training.x_train[-run.delay:], training.y_train[-run.delay:])
+    fit_now, chunk = training.fit, run.chunk_rounds
     refits = [] if run.refit_every is None else list(range(w.train_end + run.refit_every, w.end, run.refit_every))
     lo = w.train_end
     while lo < w.end:
@@ -425,11 +425,11 @@ def _play(plan: Plan, feed, w: Window, fitted: Fitted, bar: Progress) -> Book:
             hi = refits[0] if refits[0] > lo else hi
         if refits and refits[0] == lo:
             refits.pop(0)
-            fit_now = _refit(feed, plan.game, fitted.fit_noise, plan.names, run.delay, lo, w.n_train, fitted.exposure,
-                             fitted.device)
-            fit_now.info = info  # rules on derived information are fitted on the first training window only
-            players = _players(plan, fit_now, feed, fitted.backend, fitted.device)
-            fitted.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
+            fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, run.delay, lo, w.n_train, training.exposure,
+                             training.device)
+            fit_now.information = info  # rules on derived information are fitted on the first training window only
+            players = _players(plan, fit_now, feed, training.backend, training.device)
+            training.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
             continue
         x, y = feed.inputs(lo, hi)
         rd = feed.round_data(lo, hi)
@@ -462,48 +462,48 @@ def _derived(channels, info, feed, lo: int, hi: int, x, y) -> dict | None:
     return out or None
 
 
-def _book_size(plan: Plan, fitted: Fitted) -> float:
+def _book_size(plan: Plan, training: Training) -> float:
     """Currency the book's returns are measured on: given, or the fill model's at the first round's prices."""
     run = plan.cfg.run
-    size = float(run.book_size) if run.book_size is not None else plan.fill.book_size(fitted.test_prices)
+    size = float(run.book_size) if run.book_size is not None else plan.fill.book_size(training.test_prices)
     if not (math.isfinite(size) and size > 0):
         raise BacktestError(f"book_size must be a positive amount of currency, got {size!r}")
     return size
 
 
-def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: dict, elapsed: float) -> Result:
+def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_info: dict, elapsed: float) -> Result:
     """Metrics per strategy, the paired comparisons, the hedge documents, and the Result."""
     run, stats = plan.cfg.run, book.stats
     ppy = feed.periods_per_year
     metrics = {name: s.metrics(ppy) for name, s in stats.items()}
-    informative = {"train": fitted.train_cells.stats().informativeness(),
+    informative = {"train": training.train_cells.stats().informativeness(),
                    "test": book.test_cells.stats().informativeness()}
     no_sign = plan.fits_hedge and not informative["train"]["sign_differs"]
     _efficiency(metrics, no_sign)
     series = book.series()
     # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule
-    train_var = fitted.train_variance or {}
+    train_var = training.train_variance or {}
     best_local = min(train_var, key=lambda s: (train_var[s], s != "classical")) if train_var else None
     comparison = _comparisons(book, series, best_local, ppy, _strongest(train_var, metrics, best_local))
-    first_fit = fitted.fit
-    drift_doc = drift(fitted.train_cells.stats(), book.test_cells.stats(), first_fit, fitted.fit_noise,
-                      fitted.exposure)
+    first_fit = training.fit
+    drift_doc = drift(training.train_cells.stats(), book.test_cells.stats(), first_fit, training.fit_noise,
+                      training.exposure)
     hedge_doc = None
     if plan.fits_hedge:  # the first fit's, as ``game`` (later refits are in ``refits``)
-        hedge_doc = {**fitted.fits[0]["hedge"], "informativeness": informative}
+        hedge_doc = {**training.fits[0]["hedge"], "informativeness": informative}
         if not first_fit.solution.uses_entanglement:
-            take = what_it_would_take(first_fit.hedge, fitted.fit_noise)
+            take = what_it_would_take(first_fit.hedge, training.fit_noise)
             hedge_doc["what_it_would_take"] = {**take, "sentence": verdict.what_it_would_take(take)}
         if "quantum" in metrics and "classical" in metrics:
-            hedge_doc["bell_pair_value"] = bell_pair_value(fitted.fits[0]["hedge"]["values"], metrics, w.n_test,
+            hedge_doc["bell_pair_value"] = bell_pair_value(training.fits[0]["hedge"]["values"], metrics, w.n_test,
                                                             book.size, run.risk_aversion)
     return Result(
         version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
         clock=feed.clock, clock_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
-        book_size=book.size, game=fitted.fits[0], refits=fitted.fits[1:], metrics_dict=metrics,
+        book_size=book.size, game=training.fits[0], refits=training.fits[1:], metrics_dict=metrics,
         win_by_input={name: s.win_rate_by_input() for name, s in stats.items()}, comparison=comparison,
         best_local=best_local, best_local_training=train_var,
-        information=_information_doc(first_fit.info), hedge=hedge_doc, drift=drift_doc, kept=book.kept_inputs(),
+        information=_information_doc(first_fit.information), hedge=hedge_doc, drift=drift_doc, kept=book.kept_inputs(),
         series=series,
         equity_rounds=np.asarray(book.equity_rounds), equity_values={k: np.asarray(v) for k, v in book.equity.items()},
         blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()}, block_len=book.block_len,
@@ -511,7 +511,7 @@ def _finish(plan: Plan, feed, w: Window, fitted: Fitted, book: Book, src_info: d
                     "latency": plan.cfg.indicators.latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
         config=_config_doc(plan, book.size), streamed=feed.streamed, elapsed=elapsed,
-        warnings=_warnings(plan, feed, fitted),
+        warnings=_warnings(plan, feed, training),
     )
 
 
@@ -525,11 +525,11 @@ def _information_doc(info) -> dict | None:
     return doc
 
 
-def _warnings(plan: Plan, feed, fitted: Fitted) -> list[str]:
+def _warnings(plan: Plan, feed, training: Training) -> list[str]:
     """What the user should know before reading the money figures."""
     out = [ind.note for ind in plan.indicators if getattr(ind, "note", None)]
     if isinstance(plan.fill, QueueFill) and feed.adjusted_only:
-        prices = ", ".join(f"{t} {p:.4g}" for t, p in zip(feed.tickers, fitted.test_prices))
+        prices = ", ".join(f"{t} {p:.4g}" for t, p in zip(feed.tickers, training.test_prices))
         out.append(f"the source has adjusted prices only ({prices} at the first test round): share quantities, the "
                    "tick and amounts per share are at adjusted prices, which can be far from the prices traded then "
                    "(a $0.01 tick on a split-adjusted $2 is 50 bp); use a source with Close and Adj Close")

@@ -280,3 +280,22 @@ def test_readme_main_command_runs(tmp_path):
     assert "verdict:" in res.stdout
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "report.html").exists()
+
+
+def test_run_sweep_in_python_is_the_command_resumable(tmp_path):
+    """run_sweep is qcoord sweep for Python users: the same job folder, resumed, and refused for other options."""
+    from qcoord import run_sweep
+    from qcoord.backtest import BacktestError
+
+    kw = dict(rounds=3000, strategies="classical,quantum", out=tmp_path / "sw")
+    first = run_sweep(grid={"visibility": [1.0, 0.6]}, **kw)
+    assert first.doc["computed"] == 2 and len(first.table) == 2 * 4
+    q = first.table[first.table.strategy == "quantum"].set_index("visibility")
+    assert q.loc[1.0, "advantage"] > 0 and q.loc[0.6, "advantage"] == 0  # 0.6 < 1/sqrt(2): nothing to gain
+    again = run_sweep(grid={"visibility": [1.0, 0.6]}, **kw)
+    assert again.doc["computed"] == 0 and again.table.equals(first.table)
+    with pytest.raises(BacktestError, match="holds a sweep with other options"):
+        run_sweep(grid={"visibility": [0.9]}, **kw)
+    assert run_sweep(grid={"visibility": [0.9]}, force=True, **kw).doc["computed"] == 1
+    written = first.write(tmp_path / "sw")
+    assert (written / "sweep.csv").is_file() and (written / "sweep_variance.png").is_file()

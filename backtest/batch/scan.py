@@ -1,5 +1,5 @@
 """``scan``: which pairs of a universe does entanglement pay for? One backtest per pair (and grid point), ranked,
-with intervals and false-discovery control, on this machine or a Dask cluster (``backtest.cluster``).
+with intervals and false-discovery control, on this machine or a Dask cluster (``backtest.batch.cluster``).
 
 - **Pairs**: every pair of the universe, or the pairs of a file, minus those a filter drops (fewer common rows
   than ``min_rows``, a training-window return correlation below ``min_corr``, different sectors with
@@ -317,7 +317,7 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
     ``run_backtest``'s, by name). ``pairs``: a list of (A, B) or a file; ``sectors``: a dict or a CSV file;
     ``grid``: {option: [values]}. ``out``: the folder whose ``pairs/`` makes the scan resumable (None: a temporary
     one); a folder holding a scan with other options is refused unless ``force``. ``scheduler``/``workers``: where
-    to run (``backtest.cluster.executor``).
+    to run (``backtest.batch.cluster.executor``).
     """
     import itertools
     import tempfile

@@ -159,14 +159,15 @@ class Book:
         market_b = Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m)
         fused = None if buf is None else fm.book_pnl(a, b, market_a, market_b, st, buf)
         if fused is not None:  # per-server series are not kept for this chunk: the book's P&L is enough
-            pnl, incomes, costs = fused
-            out = (None, None, None, None, pnl, (incomes, costs))
+            out = (None, None, None, None, fused.pnl, (fused.income, fused.costs))
             played.append((a, b, before, (*out, list(st))))
             return out
         sides = [None if buf is None else _Side(buf, s) for s in ("a", "b")]
-        pnl_a, inv_a, st[0], inc_a, cost_a = fm.pnl(a, market_a, uniforms[0], st[0], sides[0])
-        pnl_b, inv_b, st[1], inc_b, cost_b = fm.pnl(b, market_b, uniforms[1], st[1], sides[1])
-        out = (pnl_a, inv_a, pnl_b, inv_b, _add(pnl_a, pnl_b, buf, "pnl_book"), ((inc_a, inc_b), (cost_a, cost_b)))
+        fa = fm.pnl(a, market_a, uniforms[0], st[0], sides[0])
+        fb = fm.pnl(b, market_b, uniforms[1], st[1], sides[1])
+        st[0], st[1] = fa.state, fb.state
+        out = (fa.pnl, fa.inventory, fb.pnl, fb.inventory, _add(fa.pnl, fb.pnl, buf, "pnl_book"),
+               ((fa.income, fb.income), (fa.costs, fb.costs)))
         played.append((a, b, before, (*out, list(st))))
         return out
 

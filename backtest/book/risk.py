@@ -29,6 +29,17 @@ from numba import njit
 from ..analysis.stats import wilson_ci
 
 
+# Named slots of a strategy's running state (numba reads module constants as compile-time constants, so naming
+# them costs nothing in the kernel). ``sums`` (float): with e = pnl - shift and r the book return,
+SUM_E, SUM_E2, DOWNSIDE_SQ, UTILITY = 0, 1, 2, 3  # sum e, sum e^2, sum min(r - rf, 0)^2, sum of utilities
+CUM_PNL, CUM_PEAK, MAX_DRAWDOWN, MAX_DRAWDOWN_SHARE = 4, 5, 6, 7  # cumulative P&L, its peak, the largest falls
+EQUITY, EQUITY_PEAK = 8, 9  # compounded equity per unit of book (starts at 1), and its peak
+N_SUMS = 10
+# ``counts`` (int): rounds, wins, rounds and wins per input cell c = 2x + y, hedged rounds, rounds where both moved
+ROUNDS, WINS, CELL_ROUNDS, CELL_WINS, HEDGED, MOVED = 0, 1, 2, 6, 10, 11
+N_COUNTS = 12
+
+
 @dataclass
 class StrategyStats:
     """Everything one strategy's metrics need, kept as running sums (updated by a compiled loop)."""
@@ -37,12 +48,12 @@ class StrategyStats:
     rf_per_period: float
     n_blocks: int
     shift: float | None = None  # sums are of pnl - shift (the first chunk's mean) for numerical stability
-    sums: np.ndarray = field(default_factory=lambda: np.array([0.0] * 8 + [1.0, 1.0]))
+    sums: np.ndarray = field(default_factory=lambda: np.array([0.0] * EQUITY + [1.0, 1.0]))  # named slots above
     # with e = pnl - shift, inc the income and c the costs of a round: sums of inc, c, e c, c^2, inc^2, e inc, c inc
     # (_part); with sum e and sum e^2 they give the directional and before-cost moments (_part_sums)
     parts: np.ndarray = field(default_factory=lambda: np.zeros(7))
     parts_scalar: bool = True  # income and costs were the same every round: directional variance = P&L variance
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.int64))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(N_COUNTS, dtype=np.int64))
     bell_pairs: int = 0
     age_sum: float = 0.0
     switches: int = 0  # changes of a server's quoting order, both servers
@@ -101,7 +112,7 @@ class StrategyStats:
         """Sums of the before-cost P&L g = e + c, the directional d = g - inc (both shifted), their squares, g c,
         c and c^2, from the running sums (e = pnl - shift)."""
         s_inc, s_c, s_ec, s_cc, s_ii, s_ei, s_ci = (float(v) for v in self.parts)
-        s_e, s_ee = float(self.sums[0]), float(self.sums[1])
+        s_e, s_ee = float(self.sums[SUM_E]), float(self.sums[SUM_E2])
         g, gg, gc = s_e + s_c, s_ee + 2 * s_ec + s_cc, s_ec + s_cc
         return {"g": g, "gg": gg, "gc": gc, "c": s_c, "cc": s_cc, "d": g - s_inc,
                 "dd": gg - 2 * (s_ei + s_ci) + s_ii}
@@ -131,32 +142,32 @@ class StrategyStats:
     # -- read-outs --------------------------------------------------------------------------------
     @property
     def n(self) -> int:
-        return int(self.counts[0])
+        return int(self.counts[ROUNDS])
 
     @property
     def wins(self) -> int:
-        return int(self.counts[1])
+        return int(self.counts[WINS])
 
     @property
     def mean(self) -> float:
-        return (self.shift or 0.0) + self.sums[0] / self.n if self.n else math.nan
+        return (self.shift or 0.0) + self.sums[SUM_E] / self.n if self.n else math.nan
 
     @property
     def var(self) -> float:
         n = self.n
-        return (self.sums[1] - self.sums[0] ** 2 / n) / (n - 1) if n > 1 else math.nan
+        return (self.sums[SUM_E2] - self.sums[SUM_E] ** 2 / n) / (n - 1) if n > 1 else math.nan
 
     def metrics(self, periods_per_year: float) -> dict:
         n, var = self.n, self.var
         std = math.sqrt(var) if var == var else math.nan
         mean_r = self.mean / self.book_size - self.rf_per_period
         std_r = std / self.book_size
-        down = math.sqrt(self.sums[2] / n) if n else math.nan
+        down = math.sqrt(self.sums[DOWNSIDE_SQ] / n) if n else math.nan
         root = math.sqrt(periods_per_year)
         lo, hi = wilson_ci(self.wins, n)
-        hedged, moved = int(self.counts[10]), int(self.counts[11])
+        hedged, moved = int(self.counts[HEDGED]), int(self.counts[MOVED])
         flags = {}
-        if self.sums[8] <= 0.0:
+        if self.sums[EQUITY] <= 0.0:
             flags["max_drawdown_share"] = "the book lost more than its size within one round (compounded equity hit 0)"
         return {
             "flags": flags,
@@ -164,7 +175,7 @@ class StrategyStats:
             "n_rounds": n,
             "win_rate": self.wins / n if n else math.nan,
             "win_rate_ci95": [lo, hi],
-            "utility": self.sums[3] / n if n else math.nan,
+            "utility": self.sums[UTILITY] / n if n else math.nan,
             "hedged_rate": hedged / moved if moved else math.nan,
             "hedged_rate_ci95": list(wilson_ci(hedged, moved)) if moved else None,
             "pnl_mean": self.mean,
@@ -172,8 +183,8 @@ class StrategyStats:
             "pnl_var": var,
             "sharpe": mean_r / std_r * root if std_r > 0 else math.nan,
             "sortino": mean_r / down * root if down > 0 else math.nan,
-            "max_drawdown": float(self.sums[6]),
-            "max_drawdown_share": float(self.sums[7]),
+            "max_drawdown": float(self.sums[MAX_DRAWDOWN]),
+            "max_drawdown_share": float(self.sums[MAX_DRAWDOWN_SHARE]),
             "bell_pairs": self.bell_pairs,
             "quantum_share": self.bell_pairs / n if n else math.nan,
             "mean_pair_age": self.age_sum / self.bell_pairs if self.bell_pairs else None,
@@ -182,7 +193,7 @@ class StrategyStats:
     def win_rate_by_input(self) -> dict:
         out = {}
         for c, label in enumerate(("00", "01", "10", "11")):
-            k, m = int(self.counts[6 + c]), int(self.counts[2 + c])
+            k, m = int(self.counts[CELL_WINS + c]), int(self.counts[CELL_ROUNDS + c])
             out[label] = {"n": m, "win_rate": k / m if m else None, "ci95": list(wilson_ci(k, m)) if m else None}
         return out
 
@@ -200,7 +211,7 @@ def hedging_efficiency(var_s: float, var_unc: float, var_oracle: float) -> tuple
 
 def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.ndarray, discordant: tuple[int, int],
             periods_per_year: float, utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None) -> dict:
-    """Quantum against an opponent on the same rounds (``backtest.paired``): the variance ratio with its HAC
+    """Quantum against an opponent on the same rounds (``backtest.analysis.paired``): the variance ratio with its HAC
     interval and p-value, the Sharpe difference, the mean squared P&L and utility differences, on the kept
     rounds ``q_pnl``, ``c_pnl`` (all test rounds unless a streamed run kept fewer); McNemar's test on the paired
     wins (all rounds); Levene's test as a secondary column (it assumes independent samples, which paired,
@@ -286,10 +297,7 @@ def _drawdown(v, ret, cum, peak, max_dd, eq, eq_peak, floor, max_share):  # prag
 # book_stats: one pass over a chunk of book P&L updating a strategy's running sums (one loop on purpose: the
 # running sums live in registers, and a second pass would read the chunk twice).
 #
-# sums: [sum(pnl - shift), sum((pnl - shift)^2), sum(min(r - rf, 0)^2), sum(utility), cumulative P&L,
-# peak of cumulative P&L, max drawdown, max drawdown share of compounded equity, compounded equity (per unit
-# of book, starting at 1), its peak]; counts: [n, wins, n per input pair (4),
-# wins per input pair (4), hedged rounds, rounds where both stocks moved]. Per round o = out_a XOR out_b, its
+# The state is ``sums`` and ``counts`` (their named slots above). Per round o = out_a XOR out_b, its
 # utility table[(2x + y) * 2 + o], a win where o equals the cell's better relation ``tgt``, hedged where o
 # equals ``want``, the relation that hedged the realised co-movement (2 where a stock did not move: such a
 # round counts for neither); block sums for the bootstrap (the chunk starts ``into_block`` rounds into
@@ -304,12 +312,12 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
     """One pass over a chunk of book P&L updating a strategy's running sums (see the comment above); returns the
     rounds in which a server changed its output."""
     # running sums in locals (registers), written back once: array elements would be stored every round
-    s0, s1, s2, s3 = sums[0], sums[1], sums[2], sums[3]
-    cum, peak, max_dd, max_share = sums[4], sums[5], sums[6], sums[7]
-    eq, eq_peak = sums[8], sums[9]  # compounded equity per unit of book, and its running peak
+    s0, s1, s2, s3 = sums[SUM_E], sums[SUM_E2], sums[DOWNSIDE_SQ], sums[UTILITY]
+    cum, peak, max_dd, max_share = sums[CUM_PNL], sums[CUM_PEAK], sums[MAX_DRAWDOWN], sums[MAX_DRAWDOWN_SHARE]
+    eq, eq_peak = sums[EQUITY], sums[EQUITY_PEAK]  # compounded equity per unit of book, and its running peak
     floor = (1.0 - max_share) * eq_peak  # equity below this sets a new max drawdown share
-    wins = counts[1]
-    hedged, moved = counts[10], counts[11]
+    wins = counts[WINS]
+    hedged, moved = counts[HEDGED], counts[MOVED]
     n_c = np.zeros(4, dtype=np.int64)
     w_c = np.zeros(4, dtype=np.int64)
     inv_book = 1.0 / book
@@ -362,15 +370,15 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
         block_sum[b] += bs
         block_sq[b] += bq
         block_n[b] += bn
-    counts[0] += pnl.size
-    counts[1] = wins
-    counts[10], counts[11] = hedged, moved
+    counts[ROUNDS] += pnl.size
+    counts[WINS] = wins
+    counts[HEDGED], counts[MOVED] = hedged, moved
     for c in range(4):
-        counts[2 + c] += n_c[c]
-        counts[6 + c] += w_c[c]
-    sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
-    sums[4], sums[5], sums[6], sums[7] = cum, peak, max_dd, max_share
-    sums[8], sums[9] = eq, eq_peak
+        counts[CELL_ROUNDS + c] += n_c[c]
+        counts[CELL_WINS + c] += w_c[c]
+    sums[SUM_E], sums[SUM_E2], sums[DOWNSIDE_SQ], sums[UTILITY] = s0, s1, s2, s3
+    sums[CUM_PNL], sums[CUM_PEAK], sums[MAX_DRAWDOWN], sums[MAX_DRAWDOWN_SHARE] = cum, peak, max_dd, max_share
+    sums[EQUITY], sums[EQUITY_PEAK] = eq, eq_peak
     parts += np.array(acc)
     last[0], last[1] = pa, pb
     return switches

@@ -3,12 +3,14 @@
 ``ArrayFeed`` holds a whole MarketData in memory: indicators run once over all rows (any indicator works,
 and walk-forward re-fitting is possible). ``StreamFeed`` draws a synthetic pair chunk by chunk and runs
 the indicators on each chunk with ``lookback`` rows of history, so memory does not grow with rounds.
-Both compute the same inputs for the same rows.
+Both compute the same inputs for the same rows and satisfy the ``Feed`` protocol; ``TrainingTail`` (the last
+training rounds of a streamed feed, kept for a replay) satisfies ``Rounds``, the part of it a replay reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,54 @@ from .indicators import Indicator, QuantileBins, ThresholdIndicator, indicator_o
 from .views import LocalView, make_views
 
 FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
+
+
+@runtime_checkable
+class Rounds(Protocol):
+    """Rounds in row order that can be read by range ``[lo, hi)`` of absolute rows."""
+
+    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The indicator bits (x, y) of the rounds, uint8, already lagged for latency."""
+
+    def round_data(self, lo: int, hi: int) -> dict:
+        """What each round earns: "returns" (n, 2) simple returns, and where known "price_change", "price",
+        "half_spread" (currency per share), "negative" (the true regime) and the delayed inputs."""
+
+    def extra_inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The inputs of the extra (K-level) indicator pair, when one is set."""
+
+
+@runtime_checkable
+class Feed(Rounds, Protocol):
+    """Where a backtest's rounds come from (``ArrayFeed``: in memory; ``StreamFeed``: drawn chunk by chunk)."""
+
+    tickers: tuple[str, str]
+    clock: Callable[[int, int], pd.DatetimeIndex]  # (first row, n) -> timestamps
+    clock_at: Callable[[np.ndarray], pd.DatetimeIndex]  # rows -> timestamps
+    n_rows: int
+    periods_per_year: float
+    has_truth: bool  # the true correlation regime is known (synthetic data)
+    streamed: bool  # rounds cannot be read twice except through a kept TrainingTail
+    adjusted_only: bool  # prices are adjusted, with no unadjusted share price beside them
+    price_changes: bool  # round data carries prices and price changes (the fill model uses them)
+
+    def warmup(self) -> int:
+        """Rows the indicators need before their first reading."""
+
+    def fit_indicators(self, start: int, stop: int) -> None:
+        """Fit the indicators' thresholds on rows ``[start, stop)`` (the training window)."""
+
+    def fit_view(self) -> tuple:
+        """Each server's LocalView of the rows the indicators were fitted on."""
+
+    def first_prices(self, row: int) -> np.ndarray:
+        """The two share prices at ``row``."""
+
+    def share_price(self, row: int) -> np.ndarray:
+        """The two share prices (unadjusted where the data has them) at ``row``."""
+
+    def set_extra(self, pair: tuple) -> None:
+        """Set the extra (K-level) indicator pair whose inputs ``extra_inputs`` returns."""
 
 
 def prefetch(iterator, depth: int = 2):

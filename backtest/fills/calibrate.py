@@ -114,7 +114,7 @@ def calibrate(quotes: dict[str, pd.DataFrame] | pd.DataFrame, level: float = 0.9
     pooled = _estimates(pooled_ev, np.concatenate([s[0] for s in spreads]), np.concatenate([s[1] for s in spreads]),
                         level)
     return {"level": level, "model": "queue position: first-placed fills on a touch, second-placed on a trade "
-                                     "through (backtest.calibrate)",
+                                     "through (backtest.fills.calibrate)",
             "tickers": per, "pooled": pooled, "fill": fill_section(pooled)}
 
 

@@ -30,6 +30,7 @@ adverse selection, which adds a loss the bias model does not have).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -80,32 +81,59 @@ def half_spread_bps(setting, market: Market, model_bps: float):
     return market.half_spread / market.price * 1e4
 
 
-class FillModel:
-    """Interface: ``pnl(bid_first, market, uniforms, state, out=None)`` -> ``(pnl per round, inventory per round
-    or None, state, income, costs)`` for one agent over a chunk of rounds (``market``: a ``Market``; ``out``:
-    optional scratch arrays by name, "pnl", "inv", "income", "costs", to write into); ``income`` (spread earned)
-    and ``costs`` (fees, switching, inventory cuts) are per-round arrays or one number for every round, so that
+class Fills(NamedTuple):
+    """One server's fills over a chunk of rounds (``FillModel.pnl``). Currency per round unless said otherwise:
     P&L = income - costs + directional P&L."""
+
+    pnl: np.ndarray
+    inventory: np.ndarray | None  # shares at the end of each round; None for a model that carries none
+    state: float  # what carries to the next chunk (the last position or inventory)
+    income: np.ndarray | float  # spread earned, per round or one number for every round
+    costs: np.ndarray | float  # fees, switching and inventory cuts, per round or one number for every round
+
+
+class BookFills(NamedTuple):
+    """Both servers' fills at once, the book's P&L only (``FillModel.book_pnl``)."""
+
+    pnl: np.ndarray  # book P&L per round
+    income: tuple  # (A's, B's), each per round or one number
+    costs: tuple  # (book costs per round, 0.0): the fused path sums both servers' costs
+
+
+class FillModel(ABC):
+    """How a server's quoting order becomes P&L: a small, frozen value object (``BiasFill``, ``QueueFill``).
+
+    Every implementation says what book its returns are measured on (``book_size``), what one round's quoting
+    order puts at risk (``game_exposure``: the hedge game's scale), where its carried state starts
+    (``initial_state``), and how a chunk of one server's rounds fills (``pnl`` -> ``Fills``); it may also fill
+    both servers at once (``book_pnl`` -> ``BookFills``, or None for no fused path)."""
 
     name = "fill"
     uniform_streams = 0  # uniform draws per agent per round (shared by all strategies)
     uses_prices = False  # whether it needs share prices and price changes besides returns
 
+    @abstractmethod
     def book_size(self, prices: np.ndarray) -> float:
         """Currency the book's returns are measured on, at the share prices of the first test round."""
-        raise NotImplementedError
 
+    @abstractmethod
     def game_exposure(self, prices: np.ndarray, minutes: float) -> float:
         """Currency per server that one round's quoting order puts at risk: the scale of the hedge game
         (its weights' signs, and so every fitted strategy, do not depend on it)."""
-        raise NotImplementedError
 
     def initial_state(self) -> float:
         return 0.0
 
-    def book_pnl(self, a, b, market_a: Market, market_b: Market, states: list, out: dict):
-        """Both servers at once, the book's P&L and costs only -> (pnl, (income a, income b), (costs, 0.0)), the
-        states updated in place; None when the model has no fused path (the caller then fills each server)."""
+    @abstractmethod
+    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state: float, out: dict | None = None) -> Fills:
+        """One server's fills over a chunk of rounds: ``bid_first`` its quoting order per round (1 = bid first),
+        ``market`` what its stock did, ``uniforms`` its ``uniform_streams`` arrays of draws (or None), ``state``
+        what carried from the previous chunk, ``out`` optional scratch arrays by name ("pnl", "inv", "income",
+        "costs") to write into."""
+
+    def book_pnl(self, a, b, market_a: Market, market_b: Market, states: list, out: dict) -> BookFills | None:
+        """Both servers at once, the book's P&L and costs only, the states updated in place; None when the model
+        has no fused path (the caller then fills each server)."""
         return None
 
     def to_dict(self) -> dict:
@@ -200,14 +228,14 @@ class BiasFill(FillModel):
         states[0], states[1] = bias_book(a, b, market_a.returns, market_b.returns, self.exposure,
                                                  np.atleast_1d(inc_a), np.atleast_1d(inc_b), rate_a, rate_b,
                                                  float(states[0]), float(states[1]), pnl, costs)
-        return pnl, (inc_a, inc_b), (costs, 0.0)
+        return BookFills(pnl, (inc_a, inc_b), (costs, 0.0))
 
-    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None):
+    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None) -> Fills:
         income, rate = self._income_and_rate(market)
         pnl, costs = _outputs(out, bid_first.size, "pnl", "costs")
         state = bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income), rate,
                                    float(state), pnl, costs)
-        return pnl, None, state, income, costs
+        return Fills(pnl, None, state, income, costs)
 
 
 @dataclass(frozen=True)
@@ -269,7 +297,7 @@ class QueueFill(FillModel):
         rows position * 3 + (effect + 1), where effect is +1 when the price moves through the order."""
         return _fill_table(self.p_first, self.p_second, self.adverse_selection, max(1, round(minutes)))
 
-    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None):
+    def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None) -> Fills:
         quoted = self.half_spread == QUOTED and market.half_spread is not None
         h_bps = self.model_half_spread_bps if self.half_spread == QUOTED else float(self.half_spread)
         pnl, inventory, income, costs = _outputs(out, bid_first.size, "pnl", "inv", "income", "costs")
@@ -279,7 +307,7 @@ class QueueFill(FillModel):
             math.nan if self.cut_cost is None else float(self.cut_cost), market.price_change, float(state),
             pnl, inventory, income, costs,
         )
-        return pnl, inventory, state, income, costs
+        return Fills(pnl, inventory, state, income, costs)
 
 
 @lru_cache(maxsize=64)

@@ -270,7 +270,7 @@ class Result:
     def periods(self) -> dict:
         """Per calendar year (daily data) or day (intraday; month when there are too many days): each strategy's
         variance and Sharpe, and quantum's variance ratio to the best local classical strategy with its paired
-        95% interval (``backtest.periods``)."""
+        95% interval (``backtest.analysis.periods``)."""
         if self._periods is None:
             from ...data.frequency import is_intraday
 

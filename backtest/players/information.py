@@ -1,5 +1,5 @@
 """Strategies on derived information, fitted on the training window: rules with memory and the smoothed
-K-level indicator (``backtest.memory``).
+K-level indicator (``backtest.players.history``).
 
 During the training pass every candidate rule of ``MEMORY_FAMILY`` and ``level_rules(K)`` turns each server's
 readings into its derived inputs, and the co-movement is summed per derived input cell; the hedge game is then

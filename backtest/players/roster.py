@@ -4,7 +4,7 @@ Local (no communication, built from ``strategies``): ``uncoordinated``, ``always
 relation that was better on the training window), ``classical`` (optimum for the training p(x,y)),
 ``quantum`` (angles for the training p(x,y) and the configured noise; rounds without a Bell pair fall back
 to ``classical``), and by name ``textbook``, ``follow_indicator``, or any ``strategies.Strategy``. On derived
-information (``backtest.information``, when the readings persist): ``memory`` (the best rule on a server's own
+information (``backtest.players.information``, when the readings persist): ``memory`` (the best rule on a server's own
 last readings), ``classical_levels`` and ``quantum_levels`` (the smoothed K-level indicator, one measurement
 direction per level); each server's derived input comes from its own readings only. Benchmarks that break the no-communication rule on purpose:
 ``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation sign; synthetic data),
@@ -118,7 +118,7 @@ class QuantumPlayer(Player):
 
 
 class ChannelPlayer(Player):
-    """A player that decides on derived inputs (``backtest.memory``): each server's from its own readings."""
+    """A player that decides on derived inputs (``backtest.players.history``): each server's from its own readings."""
 
     def __init__(self, name: str, rule, inner: Player):
         self.name, self.rule, self.inner = name, rule, inner
@@ -208,7 +208,7 @@ def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[n
 
 
 @dataclass
-class Fit:
+class GameFit:
     """What was learned on a training window: the game played (the fitted hedge game, or a given one),
     its solution, the constant relation, delayed_comm's rules, and the hedge fit when there is one."""
 
@@ -221,7 +221,7 @@ class Fit:
     n_train: int
     noise: Noise
     hedge: object | None = None  # analysis.hedge.HedgeFit
-    info: object | None = None  # information.InfoFit: memory rules and the smoothed K-level indicator
+    information: object | None = None  # information.InfoFit: memory rules and the smoothed K-level indicator
 
     def game_dict(self) -> dict:
         s = self.solution
@@ -232,8 +232,8 @@ class Fit:
         return out
 
 
-def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None, hedge=None, device=None) -> Fit:
-    """Fit the game statistics and strategies on training inputs; with ``hedge`` (a HedgeFit of the
+def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | None, hedge=None, device=None) -> GameFit:
+    """GameFit the game statistics and strategies on training inputs; with ``hedge`` (a HedgeFit of the
     same rounds) the game is its fitted hedge game; with ``device`` (strategies.devices.Device) the
     directions are fitted to the Bell pair that device prepares."""
     p = empirical_p_xy(x, y) if hedge is None else hedge.p_xy
@@ -242,7 +242,7 @@ def fit(game: Game, x: np.ndarray, y: np.ndarray, noise: Noise, delay: int | Non
     solution = solve(game, p, noise, device=device)
     _, constant = best_constant(game, p)
     delayed = fit_delayed(game, x, y, delay) if delay else None
-    return Fit(p, game, solution, constant, delayed, delay, x.size, noise, hedge)
+    return GameFit(p, game, solution, constant, delayed, delay, x.size, noise, hedge)
 
 
 @dataclass
@@ -254,28 +254,28 @@ class Context:
     has_truth: bool = False
 
 
-def _quantum(name: str, fitted: Fit, ctx: Context) -> Player:
-    s = fitted.solution
+def _quantum(name: str, game_fit: GameFit, ctx: Context) -> Player:
+    s = game_fit.solution
     return QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, aer_backend=ctx.aer_backend),
                          s.classical_strategy())
 
 
-def _delayed(name: str, fitted: Fit, ctx: Context) -> Player:
-    if fitted.delayed is None:
+def _delayed(name: str, game_fit: GameFit, ctx: Context) -> Player:
+    if game_fit.delayed is None:
         raise BacktestError("delayed_comm needs a delay of at least 1 round")
-    f, g, value = fitted.delayed
-    return DelayedCommPlayer(f, g, fitted.delay, value)
+    f, g, value = game_fit.delayed
+    return DelayedCommPlayer(f, g, game_fit.delay, value)
 
 
-def _memory(name: str, fitted: Fit, ctx: Context) -> Player | None:
-    info = fitted.info
+def _memory(name: str, game_fit: GameFit, ctx: Context) -> Player | None:
+    info = game_fit.information
     if info is None or info.memory is None:
         return None
     return ChannelPlayer(name, info.memory, LocalPlayer(name, deterministic(*info.memory_rule, name=name)))
 
 
-def _levels(name: str, fitted: Fit, ctx: Context) -> Player | None:
-    info = fitted.info
+def _levels(name: str, game_fit: GameFit, ctx: Context) -> Player | None:
+    info = game_fit.information
     if info is None or info.levels is None:
         return None
     s = info.levels_solution
@@ -286,7 +286,7 @@ def _levels(name: str, fitted: Fit, ctx: Context) -> Player | None:
     return ChannelPlayer(name, info.levels, inner)
 
 
-Factory = Callable[[str, "Fit", "Context"], "Player | None"]  # None: the strategy does not apply to this feed
+Factory = Callable[[str, "GameFit", "Context"], "Player | None"]  # None: the strategy does not apply to this feed
 
 
 @dataclass(frozen=True)
@@ -347,10 +347,10 @@ DEFAULT_STRATEGIES = names(default=True)
 
 def strategy_factory(strategy: Strategy):
     """A user's ``strategies.Strategy`` as a player factory: it goes through the same door as the built-ins."""
-    return lambda name, fitted, ctx: LocalPlayer(name, strategy)
+    return lambda name, game_fit, ctx: LocalPlayer(name, strategy)
 
 
-def build_players(names, custom: dict[str, Strategy], fitted: Fit, backend: str, *,
+def build_players(names, custom: dict[str, Strategy], game_fit: GameFit, backend: str, *,
                   has_truth: bool, aer_backend=None) -> list[Player]:
     """Players for the requested strategy names (in order) from a fit; ``custom`` strategies by name first."""
     registry = {**{n: r.build for n, r in PLAYERS.items()},
@@ -361,7 +361,7 @@ def build_players(names, custom: dict[str, Strategy], fitted: Fit, backend: str,
         factory = registry.get(name)
         if factory is None:
             raise BacktestError(f"unknown strategy {name!r}; choose from {', '.join(PLAYERS)}")
-        player = factory(name, fitted, ctx)
+        player = factory(name, game_fit, ctx)
         if player is not None:
             players.append(player)
     return players
@@ -375,10 +375,10 @@ def is_classical_local(player: Player, custom: dict) -> bool:
     return reg is not None and reg.local and not reg.entangled
 
 
-def certify_players(players: list[Player], fitted: Fit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+def certify_players(players: list[Player], game_fit: GameFit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
     """Refuse any no-communication player whose strategy could signal or beats quantum correlations
     (``strategies.certify``: declared resource table, Tsirelson-Landau-Masanes and game bounds, and the
     counterfactual check on the training inputs with the partner's inputs permuted)."""
     for player in players:
         for strategy in player.strategies():
-            certify(player.name, strategy, fitted.game, fitted.p_xy, x, y, rng)
+            certify(player.name, strategy, game_fit.game, game_fit.p_xy, x, y, rng)

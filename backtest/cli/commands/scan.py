@@ -3,7 +3,7 @@ does entanglement pay for, ranked, with intervals and false-discovery control, l
 
 Writes ``scan.csv`` and ``scan.parquet`` (one row per pair and grid point), ``scan.json`` (the ranking, the
 filters, the FDR summary), ``report.html`` with its figures, and ``pairs/`` (one file per finished pair: the
-resume points). Columns and statistics: README, ``backtest.scan``.
+resume points). Columns and statistics: README, ``backtest.batch.scan``.
 """
 
 from __future__ import annotations
