@@ -21,7 +21,7 @@ from typing import Any
 
 from ..strategies import Noise
 
-from .errors import BacktestError
+from .errors import RENAMED_OPTIONS, RENAMED_STRATEGIES, BacktestError, renamed
 from .fills.models import FILL_MODELS, FillModel, make_fill
 from .options import Spec, check_ranges, option, specs_of, values_of
 from .players.roster import DEFAULT_STRATEGIES, PLAYERS
@@ -69,7 +69,13 @@ class RunSettings:
                                  unit="rows", lo=1, sweep=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "strategies", tuple(self.strategies))
+        names = []
+        for name in self.strategies:
+            if name in RENAMED_STRATEGIES:
+                renamed("strategy", name, RENAMED_STRATEGIES[name])
+                name = RENAMED_STRATEGIES[name]
+            names.append(name)
+        object.__setattr__(self, "strategies", tuple(names))
         check_ranges(self, "run")
 
 
@@ -89,7 +95,7 @@ class IndicatorSettings:
                                   hi=1, open_lo=True)
     threshold: float | None = option(help="threshold indicators: a fixed threshold instead of fitting one",
                                      hi=math.inf, lo=-math.inf)
-    memory: str = option("auto", help="rules on a server's own past readings (memory) and the smoothed K-level "
+    history: str = option("auto", help="rules on a server's own past readings (history rules) and the smoothed K-level "
                                       "indicator (classical_levels, quantum_levels): auto = when the readings "
                                       "persist in time", choices=("auto", "on", "off"))
     levels: int = option(4, help="levels K of the K-level indicator (default: the share of ones among a server's "
@@ -270,6 +276,9 @@ class RunConfig:
             if section not in SECTIONS or not isinstance(values, dict):
                 raise BacktestError(f"{where}unknown config section [{section}]; known: {', '.join(SECTIONS)}")
             for key, value in values.items():
+                if f"{section}.{key}" in RENAMED_OPTIONS:  # a config.toml written before the rename
+                    renamed("option", f"{section}.{key}", RENAMED_OPTIONS[f"{section}.{key}"])
+                    key = RENAMED_OPTIONS[f"{section}.{key}"].split(".", 1)[1]
                 if f"{section}.{key}" not in _SPECS:
                     raise BacktestError(f"{where}unknown key {key!r} in [{section}]")
                 flat[f"{section}.{key}"] = value
@@ -353,6 +362,9 @@ def names() -> dict[str, tuple[str, ...]]:
 
 def resolve_name(name: str) -> tuple[str, ...]:
     key = name.strip().replace("-", "_")
+    if key in RENAMED_OPTIONS:
+        renamed("option", name, RENAMED_OPTIONS[key])
+        key = RENAMED_OPTIONS[key]
     found = names().get(key)
     if found is None:
         raise BacktestError(f"unknown option {name!r}")

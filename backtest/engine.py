@@ -330,7 +330,7 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
             first = plan.levels_indicators[0]
             extra = IndicatorLevels(first.name, first.levels, tuple(sorted(
                 (k, v) for k, v in first.describe().items() if k not in ("name", "edges"))))
-        info_train = InfoTraining(ind.memory, ind.levels, plan.fits_hedge, extra)
+        info_train = InfoTraining(ind.history, ind.levels, plan.fits_hedge, extra)
     x_train, y_train, train_cells, tail = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train)
     # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
     test_prices = feed.share_price(w.train_end)

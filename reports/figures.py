@@ -227,17 +227,17 @@ def information_value(information: dict, values: dict, realised: dict, coins: fl
     share of independent coins' for each kind of local information, predicted by the fit on the training window
     (bars) and realised on the test window (dots) for the strategies that played.
 
-    ``information``: metrics.json's "information" (memory and levels fits and candidates); ``values``: the
+    ``information``: metrics.json's "information" (history and levels fits and candidates); ``values``: the
     one-bit hedge game's fitted values {name: {"saved_share"}}; ``realised``: {strategy: variance share};
     ``coins``: independent coins' book variance (currency^2 per round), the unit of every saved value.
     """
-    lv, mem = information.get("levels"), information.get("memory")
+    lv, mem = information.get("levels"), information.get("history")
     rows = [("classical, today's reading", 1.0 - _nan(values["classical"]["saved_share"]), "classical"),
             ("quantum, today's reading", 1.0 - _nan(values["quantum"]["saved_share"]), "quantum")]
-    for name, saved in information["candidates"].get("memory", {}).items():
+    for name, saved in information["candidates"].get("history", {}).items():
         chosen = name == mem["name"]
-        rows.append((f"memory {name}" + (" (chosen)" if chosen else ""), 1.0 - saved / coins,
-                     "memory" if chosen else None))
+        rows.append((f"history {name}" + (" (chosen)" if chosen else ""), 1.0 - saved / coins,
+                     "history" if chosen else None))
     if lv:
         rows += [(f"classical, {lv['name']}", 1.0 - lv["classical_saved"] / coins, "classical_levels"),
                  (f"quantum, {lv['name']}", 1.0 - lv["quantum_saved"] / coins, "quantum_levels")]

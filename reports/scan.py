@@ -149,7 +149,7 @@ def ranking_table(ranked: pd.DataFrame, grid: list[str], top: int = 30) -> pd.Da
             "95% CI": None if lo is None or lo != lo else f"[{lo:.3f}, {hi:.3f}]", "q": r.get("q_value"),
             "saved, classical": _pct(r.get("saved_classical")), "saved, quantum": _pct(r.get("saved_quantum")),
             "entanglement": "yes" if uses else "no (classical rule)",
-            "move needed": r.get("move_needed"), "memory rule": r.get("memory_rule"),
+            "move needed": r.get("move_needed"), "history rule": r.get("history_rule"),
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "rank"
@@ -173,7 +173,7 @@ def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes,
         f"<p class='verdict'>{html.escape(doc['headline'])}</p>",
         "<h2>Ranking</h2>",
         "<p>Variance ratio: quantum's book variance over the best local classical strategy's (chosen on each pair's "
-        "training window, memory rules included) on the test window, with its paired 95% HAC interval; q: the "
+        "training window, history rules included) on the test window, with its paired 95% HAC interval; q: the "
         "Benjamini-Hochberg q-value of the one-sided test (quantum must beat both the best local classical strategy "
         "and the strongest one on the test window); saved: share of independent coins' book variance the "
         "fitted classical and quantum strategies save on the training window; move needed: where entanglement does not "

@@ -12,7 +12,7 @@ COLOURS = {
     "uncoordinated": "#9e9e9e",
     "always_hedge": "#8c564b",
     "classical": "#1f77b4",
-    "memory": "#9467bd",
+    "history": "#9467bd",
     "classical_levels": "#17becf",
     "quantum": "#d62728",
     "quantum_levels": "#ff9896",

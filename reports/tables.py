@@ -109,14 +109,14 @@ def information_table(doc: dict) -> pd.DataFrame:
     coins' book variance it saves (classical, and quantum for the K-level candidates), and which the run chose.
     Empty when the family did not run."""
     info = doc.get("information") or {}
-    lv, mem = info.get("levels"), info.get("memory")
+    lv, mem = info.get("levels"), info.get("history")
     coins = (doc.get("hedge") or {}).get("coin_variance")
     if not (lv or mem) or not coins:
         return pd.DataFrame()
     rows = {}
-    for name, saved in info["candidates"].get("memory", {}).items():
-        rows[f"memory {name}"] = {"classical saved": _share(saved / coins), "quantum saved": None,
-                                  "chosen": "memory" if name == mem["name"] else ""}
+    for name, saved in info["candidates"].get("history", {}).items():
+        rows[f"history {name}"] = {"classical saved": _share(saved / coins), "quantum saved": None,
+                                  "chosen": "history" if name == mem["name"] else ""}
     for name, v in info["candidates"].get("levels", {}).items():
         rows[f"levels {name}"] = {"classical saved": _share(v["classical"] / coins),
                                     "quantum saved": _share(v["quantum"] / coins),

@@ -49,7 +49,7 @@ def _non_default(s: config.Spec):
                "run.backend": "aer", "run.device": "FakeManilaV2", "run.qubits": (1, 0), "run.check_indicators": False,
                "indicators.name": "rolling_correlation", "indicators.name_b": "divergence", "game.kind": "paper",
                "game.rule": "challenge", "noise.readout_a": (0.01, 0.02), "noise.readout_b": (0.03, 0.0),
-               "noise.stored": "a", "fill.name": "queue", "noise.t1": 2e-3, "noise.t2": 1e-3, "indicators.memory": "on",
+               "noise.stored": "a", "fill.name": "queue", "noise.t1": 2e-3, "noise.t2": 1e-3, "indicators.history": "on",
                "indicators.levels_indicator": "volatility_burst"}
     if s.path in special:
         return special[s.path]

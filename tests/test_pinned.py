@@ -11,7 +11,7 @@ change of the model, named in its commit, never a side effect. Re-pinned: named 
 and the fill economics of issue 11 (all cases: spread income per minute, switching costs, adverse selection, book
 sized at test-start prices). Issue 13: the digest now reads the per-strategy metrics (it had iterated the metrics
 frame's columns, so every strategy number was None and only game and comparison values were pinned); best_local is
-chosen on the training window, and the memory and K-level players join the runs whose readings persist.
+chosen on the training window, and the history and K-level players join the runs whose readings persist.
 """
 
 from __future__ import annotations

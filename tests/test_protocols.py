@@ -117,8 +117,8 @@ def test_registered_players_carry_their_metadata():
     assert set(names(communicates=True)) == {"oracle", "regime_oracle", "delayed_comm"}
     assert set(names(entangled=True)) == {"quantum", "quantum_levels", "textbook"}
     # what each built player says of itself agrees with its registration
-    r = run_backtest("signals", rounds=4_000, seed=2, strategies=list(PLAYERS), memory="on")
-    assert set(r.players) >= {"quantum", "textbook", "oracle", "regime_oracle", "delayed_comm", "memory"}
+    r = run_backtest("signals", rounds=4_000, seed=2, strategies=list(PLAYERS), history="on")
+    assert set(r.players) >= {"quantum", "textbook", "oracle", "regime_oracle", "delayed_comm", "history"}
     for name, described in r.players.items():
         assert described["communicates"] == PLAYERS[name].communicates, name
 

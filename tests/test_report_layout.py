@@ -40,7 +40,7 @@ def _dump_dom(page: Path, width: int) -> str:
 
 @pytest.fixture(scope="module", params=["signals_queue", "regime_memory"])
 def report_file(request, tmp_path_factory):
-    # the regime run has the information section (memory rules, the K-level indicator, its comparison table)
+    # the regime run has the information section (history rules, the K-level indicator, its comparison table)
     result = (run_backtest("signals", rounds=4000, seed=0, fill="queue") if request.param == "signals_queue"
               else run_backtest("regime", rounds=20_000, seed=0))
     page = reports.run_report(result.to_dict(), figures(result)).replace("</body>", PROBE)

@@ -291,7 +291,7 @@ def test_a_classical_win_is_never_a_quantum_discovery():
     assert scan.one_sided_p(False, beaten, beaten) == 1.0
     assert scan.one_sided_p(True, beaten, beaten) == pytest.approx(0.002)
     # against every local classical strategy: the larger one-sided p of the two comparisons (intersection-union)
-    lost = {"opponent": "memory", "variance_ratio": 1.01, "variance_p_value": 0.5}
+    lost = {"opponent": "history", "variance_ratio": 1.01, "variance_p_value": 0.5}
     assert scan.one_sided_p(True, beaten, lost) == pytest.approx(0.75)
     rows = [{"p_one_sided": 1e-6, "variance_ratio": 0.946, "variance_ratio_vs_strongest": 0.946,
              "uses_entanglement": uses} for uses in (False, True)]

@@ -8,7 +8,7 @@ with intervals and false-discovery control, on this machine or a Dask cluster (`
   depends on the seed, the pair and the options only, never on the cluster, the batch size or the order in
   which tasks finish (tested bit for bit).
 - **Statistics**: per pair, quantum's test-window book variance against ``best_local`` (the local classical
-  strategy chosen on the training window, memory rules included), its paired HAC interval and the one-sided
+  strategy chosen on the training window, history rules included), its paired HAC interval and the one-sided
   p-value of "quantum's variance is lower"; across all pairs and grid points, Benjamini-Hochberg q-values
   (statsmodels): with many pairs some look good by chance, and only those with q below the level count.
 - **Resumable**: each finished pair is written under ``out/pairs/`` as its batch completes; a rerun computes
@@ -169,7 +169,7 @@ def summarize(r) -> dict:
         "variance_ratio_vs_strongest": strong.get("variance_ratio"),
         "variance_ratio_vs_classical": (r.comparison.get("quantum_vs_classical") or {}).get("variance_ratio"),
         "quantum_levels_ratio": lv.get("variance_ratio"),
-        "memory_rule": ((getattr(r, "information", None) or {}).get("memory") or {}).get("name"),
+        "history_rule": ((r.information or {}).get("history") or {}).get("name"),
         "bell_pair_predicted": bp.get("predicted_variance_saved"), "bell_pair_realised": bp.get("realised_variance_saved"),
         "sign_differs": info.get("sign_differs"), "sign_differs_significantly": info.get("sign_differs_significantly"),
         "move_needed": ((doc_hedge.get("what_it_would_take") or {}).get("best") or {}).get("move"),

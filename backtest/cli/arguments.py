@@ -12,7 +12,7 @@ import argparse
 import math
 
 from .. import config
-from ..errors import BacktestError
+from ..errors import RENAMED_FLAGS, BacktestError, renamed
 from ..options import Spec, whole
 
 GROUPS = {
@@ -74,10 +74,22 @@ def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: t
             _add(target, s.flag, s, _DEST + s.path, help_text(s), s.metavar or s.name.upper())
         for flag, kind, text in s.choose_flags:
             chooser.add_argument(flag, nargs="+", metavar=s.metavar, dest=f"{_DEST}choose:{kind}:{s.path}", help=text)
+        for old, new in RENAMED_FLAGS.items():  # accepted, not listed in --help, and named as renamed when used
+            if s.flag == new and wanted(s):
+                group.add_argument(old, type=_converter(s, new), choices=s.choices, dest=_DEST + s.path,
+                                   action=_Renamed, help=argparse.SUPPRESS)
         if s.alias and s.alias not in aliases_done and s.alias_flag != "" and s.alias_help:
             aliases_done.add(s.alias)
             _add(group, s.alias_flag or "--" + s.alias.replace("_", "-"), s, _DEST + s.alias,
                  help_text(Spec(**{**s.__dict__, "help": s.alias_help})), s.metavar or s.alias.upper())
+
+
+class _Renamed(argparse.Action):
+    """An old flag: stores its value as the new one does, and says the new name."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        renamed("option", option_string, RENAMED_FLAGS[option_string])
+        setattr(namespace, self.dest, values)
 
 
 def _add(group, flag: str, s: Spec, dest: str, text: str, metavar: str) -> None:

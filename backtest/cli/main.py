@@ -46,8 +46,28 @@ def _package_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show
+        args = parser.parse_args(argv)
+        return _run(args)
+
+
+def _show(message, category, filename, lineno, file=None, line=None) -> None:
+    """A renamed strategy or option as one line on stderr; other warnings as Python shows them."""
+    import warnings
+
+    from ..errors import RenamedWarning
+
+    if issubclass(category, RenamedWarning):
+        print(f"qcoord: warning: {message}", file=file or sys.stderr)
+    else:
+        (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args) or 0)
     except _package_errors() as exc:

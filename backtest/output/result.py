@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import verdict
 
-SCHEMA = 4
+SCHEMA = 5
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
                "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
                "sharpe_directional", "sharpe_spread", "turnover", "pnl_var_before_costs", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
@@ -59,7 +59,7 @@ class Result:
     - ``comparison``: dict, quantum against the best local classical strategy (``best_local``: the lowest book
       variance on the *training* window, ``best_local_training``) and against ``classical`` (paired tests);
       quantum_levels against both and against ``classical_levels`` when it ran;
-    - ``information``: the rules on each server's own past readings (memory) and the smoothed K-level
+    - ``information``: the rules on each server's own past readings (history rules) and the smoothed K-level
       indicator, or why they did not run;
     - ``game``: the game fitted on the training window (p(x,y), values, angles); ``refits``: later fits;
     - ``hedge``: the fitted hedge game (cells, shrinkage, values in variance units, informativeness on the

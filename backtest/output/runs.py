@@ -19,7 +19,7 @@ from ... import reports
 
 from ..config import RunConfig, toml_value
 from .atomic import atomic_dir
-from ..errors import BacktestError
+from ..errors import RENAMED_STRATEGIES, BacktestError
 from .result import SCHEMA, Result
 
 FIGURES = {
@@ -27,7 +27,7 @@ FIGURES = {
                    "training and test windows (95% Wilson intervals; dashed: all rounds). Right: book variance relative "
                    "to independent coins, predicted by the fitted hedge game and realised on the test window.",
     "information_value": "Book variance relative to independent coins for each kind of local information: today's "
-                         "reading, rules on a server's own last readings (memory), and the smoothed K-level "
+                         "reading, rules on a server's own last readings (history rules), and the smoothed K-level "
                          "indicator, classical and quantum; bars as fitted on the training window, dots as realised "
                          "on the test window.",
     "period_ratios": "Quantum's book variance relative to the best local classical strategy per calendar period, with "
@@ -61,7 +61,7 @@ def figures(result: Result) -> dict[str, tuple[bytes, str]]:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
         out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
         info = result.information or {}
-        if info.get("memory") or info.get("levels"):
+        if info.get("history") or info.get("levels"):
             out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised,
                                                                  result.hedge["coin_variance"])
     out |= {
@@ -140,6 +140,8 @@ def read_run(path: str | Path) -> tuple[dict, pd.DataFrame]:
         raise BacktestError(f"{metrics}: unreadable ({exc})") from None
     if doc.get("schema") not in range(1, SCHEMA + 1) or "strategies" not in doc:  # older runs still compare
         raise BacktestError(f"{metrics}: not a qcoord metrics file (schema {doc.get('schema')!r})")
+    if doc["schema"] < 5:  # before schema 5 the history strategy was called memory: compare it with today's runs
+        doc["strategies"] = {RENAMED_STRATEGIES.get(k, k): v for k, v in doc["strategies"].items()}
     equity_file = path / "equity.csv"
     equity = pd.read_csv(equity_file, index_col=0) if equity_file.is_file() else pd.DataFrame()
     return doc, equity

@@ -34,7 +34,7 @@ def _judgement(ci) -> str:
 
 
 def persistence(per: dict) -> str:
-    """Whether the readings persist in time, as measured (the history rules also run when forced with --memory on)."""
+    """Whether the readings persist in time, as measured (the history rules also run when forced with --history on)."""
     state = "the readings persist" if per.get("persistent") else "the readings do not persist (history rules forced on)"
     return f"{state} (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f})"
 
@@ -42,17 +42,17 @@ def persistence(per: dict) -> str:
 def information_note(reason: str, per: dict) -> str:
     """Why the history rules and the K-level indicator did not run (``reason`` from ``players.information``)."""
     if reason == "fixed_game":
-        return "rules with memory and the K-level indicator need the hedge game fitted on the book (--game hedge)"
+        return "history rules and the K-level indicator need the hedge game fitted on the book (--game hedge)"
     if reason == "off":
-        return "rules with memory are off (--memory off)"
+        return "history rules are off (--history off)"
     return (f"the readings do not persist in time (lag-1 autocorrelation A {per.get('A', 0):.3f}, "
-            f"B {per.get('B', 0):.3f}): a server's past readings add nothing, so rules with memory were not run "
-            "(--memory on runs them anyway)")
+            f"B {per.get('B', 0):.3f}): a server's past readings add nothing, so history rules were not run "
+            "(--history on runs them anyway)")
 
 
 def history_paragraph(info: dict) -> str | None:
     """The report's paragraph on the history rules: whether readings persist, and the rule fitted."""
-    per, mem = info.get("persistence") or {}, info.get("memory")
+    per, mem = info.get("persistence") or {}, info.get("history")
     if not mem:
         return _capital(info["note"]) + "." if info.get("note") else None
     return (f"{_capital(persistence(per))}. A server can remember its own readings: a rule on its last readings is a "
@@ -207,15 +207,15 @@ def _quantum_sentence(r: Result) -> str:
 def _history_clause(r: Result, opponent: str) -> str:
     """Names the rule behind a best local strategy that remembers its own readings."""
     info = r.information or {}
-    if opponent == "memory" and info.get("memory"):
-        return f", each server on its own last readings: {info['memory']['name']}"
+    if opponent == "history" and info.get("history"):
+        return f", each server on its own last readings: {info['history']['name']}"
     if opponent == "classical_levels" and info.get("levels"):
         return f", the best rule on each server's smoothed indicator {info['levels']['name']}"
     return ""
 
 
 def _levels_clause(r: Result) -> str | None:
-    """quantum_levels, the quantum strategy given the same smoothed information as the memory rules (a clause
+    """quantum_levels, the quantum strategy given the same smoothed information as the history rules (a clause
     of the verdict's second sentence)."""
     info = r.information or {}
     lv = info.get("levels")
@@ -314,11 +314,11 @@ def _benchmark_sentence(r: Result) -> str | None:
 
 
 def _information_lines(r: Result) -> list[str]:
-    """What each server's own history was worth (rules with memory, the smoothed K-level indicator)."""
+    """What each server's own history was worth (history rules, the smoothed K-level indicator)."""
     info = r.information
     if not info:
         return []
-    lv, mem, per = info.get("levels"), info.get("memory"), info.get("persistence") or {}
+    lv, mem, per = info.get("levels"), info.get("history"), info.get("persistence") or {}
     coins = (r.hedge or {}).get("coin_variance")
 
     def share(v):
@@ -335,7 +335,7 @@ def _information_lines(r: Result) -> list[str]:
         what = "indicator" if lv.get("rule") == "indicator" else "smoothed indicator"
         parts.append(f"{what} {lv['name']}: classical {share(lv['classical_saved'])}, quantum "
                      f"{share(lv['quantum_saved'])}{tb}")
-    return ["memory: " + "; ".join(parts)] if parts else []
+    return ["history: " + "; ".join(parts)] if parts else []
 
 
 def summary(r: Result) -> str:

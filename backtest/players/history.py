@@ -13,7 +13,7 @@ beat. Every rule here is causal and local: server A's output on round t depends 
   measurement direction per level (``quantum_levels``) and to its classical opponent (``classical_levels``).
 
 Before m readings exist (the first rounds of the training window) the share is over the readings so far.
-``MEMORY_FAMILY`` is the stated family the ``memory`` strategy is fitted over on the training window (both
+``HISTORY_RULES`` is the stated family the ``history`` strategy is fitted over on the training window (both
 servers use the same member; the best rule pair on its smoothed bits is the classical optimum of the hedge
 game fitted on those bits). ``persistence`` decides whether the family runs by default.
 """
@@ -27,10 +27,10 @@ import numpy as np
 
 KINDS = ("majority", "hysteresis", "count")
 ENTER, LEAVE = 2 / 3, 1 / 3  # hysteresis thresholds on the share of ones
-MEMORY_WINDOWS = (3, 5, 9, 15, 25)  # majority-of-last-m
+MAJORITY_WINDOWS = (3, 5, 9, 15, 25)  # majority-of-last-m
 HYSTERESIS_WINDOWS = (5, 9, 15, 25)
 LEVEL_WINDOWS = (3, 7, 15)  # count(m, K) candidates of the smoothed K-level indicator
-PERSIST_MIN = 0.05  # lag-1 autocorrelation of a server's readings above which memory can pay ...
+PERSIST_MIN = 0.05  # lag-1 autocorrelation of a server's readings above which history rules can pay ...
 PERSIST_Z = 3.0  # ... and significantly so (z = rho sqrt(n))
 
 
@@ -94,7 +94,7 @@ def _hold(v: np.ndarray, last: int) -> np.ndarray:
     return np.where(idx >= 0, v[np.maximum(idx, 0)], last).astype(np.uint8)
 
 
-MEMORY_FAMILY = tuple(HistoryRule("majority", m) for m in MEMORY_WINDOWS) + tuple(
+HISTORY_RULES = tuple(HistoryRule("majority", m) for m in MAJORITY_WINDOWS) + tuple(
     HistoryRule("hysteresis", m) for m in HYSTERESIS_WINDOWS)
 
 
@@ -129,7 +129,7 @@ class Channels:
 
 
 def persistence(x: np.ndarray, y: np.ndarray) -> dict:
-    """Lag-1 autocorrelation of each server's readings and whether memory can pay: either side above PERSIST_MIN
+    """Lag-1 autocorrelation of each server's readings and whether history rules can pay: either side above PERSIST_MIN
     with z = rho sqrt(n) above PERSIST_Z (a constant side has no autocorrelation: 0)."""
     out = {}
     for side, v in (("A", x), ("B", y)):

@@ -1,19 +1,19 @@
-"""Strategies on derived information, fitted on the training window: rules with memory and the smoothed
+"""Strategies on derived information, fitted on the training window: history rules (a server's own past readings) and the smoothed
 K-level indicator (``backtest.players.history``).
 
-During the training pass every candidate rule of ``MEMORY_FAMILY`` and ``level_rules(K)`` turns each server's
+During the training pass every candidate rule of ``HISTORY_RULES`` and ``level_rules(K)`` turns each server's
 readings into its derived inputs, and the co-movement is summed per derived input cell; the hedge game is then
 fitted on those cells exactly as for the one-bit indicator (``analysis.hedge.HedgeFit``), so every value
 is the book variance saved against independent coins, in the same currency^2 per round whatever the
 information (coins' variance does not depend on how the rounds are partitioned). Chosen on the training window:
 
-- ``memory``: the family member whose best classical rule pair saves the most variance;
+- ``history``: the family member whose best classical rule pair saves the most variance;
 - the smoothed K-level indicator: the count window whose two-qubit quantum optimum saves the most (one
   measurement direction per level, ``strategies.solve``); ``classical_levels`` plays the exhaustive classical
   optimum on the same K-level inputs, ``quantum_levels`` the quantum one (falling back to it without a pair).
 
-The family runs when the inputs persist in time (``memory.persistence``, ``--memory auto``), always with
-``--memory on``, never with ``off``; it needs the fitted hedge game. Persistence is measured on the first
+The family runs when the inputs persist in time (``history.persistence``, ``--history auto``), always with
+``--history on``, never with ``off``; it needs the fitted hedge game. Persistence is measured on the first
 chunk of training rounds (all of them unless the run is streamed).
 """
 
@@ -28,7 +28,7 @@ from ...strategies.classical import rule_name
 
 from ..analysis.cells import CellSums
 from ..analysis.hedge import HedgeFit
-from .history import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
+from .history import HISTORY_RULES, Channels, HistoryRule, level_rules, persistence
 
 MODES = ("auto", "on", "off")
 
@@ -55,19 +55,19 @@ class InfoTraining:
 
     def __init__(self, mode: str, levels: int, possible: bool, indicator: IndicatorLevels | None = None):
         self.mode, self.levels, self.possible, self.indicator = mode, int(levels), possible, indicator
-        self.memory_on: bool | None = None  # decided on the first chunk
+        self.history_on: bool | None = None  # decided on the first chunk
         self.levels_on = False
         self.persistence: dict | None = None
         self.channels: Channels | None = None
         self.sums: dict[str, CellSums] = {}
 
     def add(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, extra=None) -> None:
-        if self.memory_on is None:
+        if self.history_on is None:
             self.persistence = persistence(x, y)
-            self.memory_on = self.possible and (self.mode == "on" or (self.mode == "auto" and self.persistence["persistent"]))
-            self.levels_on = self.possible and (self.indicator is not None or self.memory_on)
-            rules = (MEMORY_FAMILY if self.memory_on else ()) + (
-                level_rules(self.levels) if self.memory_on and self.indicator is None else ())
+            self.history_on = self.possible and (self.mode == "on" or (self.mode == "auto" and self.persistence["persistent"]))
+            self.levels_on = self.possible and (self.indicator is not None or self.history_on)
+            rules = (HISTORY_RULES if self.history_on else ()) + (
+                level_rules(self.levels) if self.history_on and self.indicator is None else ())
             self.channels = Channels(rules) if rules else None
             self.sums = {r.name: CellSums(r.levels) for r in rules}
             if self.levels_on and self.indicator is not None:
@@ -81,13 +81,13 @@ class InfoTraining:
 
 @dataclass
 class InfoFit:
-    """What was fitted on derived information; ``memory``/``levels`` None where it did not run (``note``)."""
+    """What was fitted on derived information; ``history``/``levels`` None where it did not run (``note``)."""
 
     persistence: dict | None
     note: str | None = None
-    memory: HistoryRule | None = None
-    memory_rule: tuple | None = None  # (f_a, f_b) on the smoothed bits
-    memory_value: float | None = None  # variance saved against coins, currency^2 per round
+    history: HistoryRule | None = None
+    history_rule: tuple | None = None  # (f_a, f_b) on the smoothed bits
+    history_value: float | None = None  # variance saved against coins, currency^2 per round
     levels: HistoryRule | IndicatorLevels | None = None
     levels_solution: object = None  # strategies.Solution of the K x K hedge game
     levels_cal: HedgeFit | None = None
@@ -97,20 +97,20 @@ class InfoFit:
 
     @property
     def active(self) -> bool:
-        return self.memory is not None or self.levels is not None
+        return self.history is not None or self.levels is not None
 
     def channel_rules(self) -> list[HistoryRule]:
         """The history rules the players read (the K-level indicator, if any, comes from the feed)."""
-        return [r for r in (self.memory, self.levels) if isinstance(r, HistoryRule)]
+        return [r for r in (self.history, self.levels) if isinstance(r, HistoryRule)]
 
     def to_dict(self) -> dict:
-        out = {"persistence": self.persistence, "note": self.note, "family": [r.name for r in MEMORY_FAMILY],
+        out = {"persistence": self.persistence, "note": self.note, "family": [r.name for r in HISTORY_RULES],
                "candidates": self.candidates}
-        if self.memory is not None:
-            out["memory"] = {**self.memory.describe(), "name": self.memory.name, "saved": self.memory_value,
-                             "classical_rule": {"A": list(self.memory_rule[0]), "B": list(self.memory_rule[1]),
-                                                "A_name": rule_name(self.memory_rule[0]),
-                                                "B_name": rule_name(self.memory_rule[1])}}
+        if self.history is not None:
+            out["history"] = {**self.history.describe(), "name": self.history.name, "saved": self.history_value,
+                             "classical_rule": {"A": list(self.history_rule[0]), "B": list(self.history_rule[1]),
+                                                "A_name": rule_name(self.history_rule[0]),
+                                                "B_name": rule_name(self.history_rule[1])}}
         if self.levels is not None:
             s = self.levels_solution
             out["levels"] = {**self.levels.describe(), "name": self.levels.name, "p_xy": s.p_xy.tolist(),
@@ -124,25 +124,25 @@ class InfoFit:
 
 
 def fit_information(train: InfoTraining | None, exposure: float, noise: Noise, device=None) -> InfoFit | None:
-    """Choose the memory rule and the smoothed K-level indicator on the training window (module docstring)."""
+    """Choose the history rule and the smoothed K-level indicator on the training window (module docstring)."""
     if train is None:
         return None
     note = None  # why the history rules did not run: output.verdict.information_note says it in words
     if not train.possible:
         note = "fixed_game"
-    elif not train.memory_on:
+    elif not train.history_on:
         note = "off" if train.mode == "off" else "not_persistent"
     fit = InfoFit(train.persistence, note)
-    if train.memory_on:
-        fit.candidates["memory"] = {}
+    if train.history_on:
+        fit.candidates["history"] = {}
         best = None
-        for rule in MEMORY_FAMILY:
+        for rule in HISTORY_RULES:
             cal = HedgeFit.fit(train.sums[rule.name].stats(), exposure)
             value, fa, fb = classical_optimum(cal.game, cal.p_xy)
-            fit.candidates["memory"][rule.name] = value
+            fit.candidates["history"][rule.name] = value
             if best is None or value > best[0] + 1e-12:
                 best = (value, rule, (fa, fb))
-        fit.memory_value, fit.memory, fit.memory_rule = best
+        fit.history_value, fit.history, fit.history_rule = best
     if train.levels_on:
         fit.candidates["levels"] = {}
         best = None

@@ -4,7 +4,7 @@ Local (no communication, built from ``strategies``): ``uncoordinated``, ``always
 relation that was better on the training window), ``classical`` (optimum for the training p(x,y)),
 ``quantum`` (angles for the training p(x,y) and the configured noise; rounds without a Bell pair fall back
 to ``classical``), and by name ``textbook``, ``follow_indicator``, or any ``strategies.Strategy``. On derived
-information (``backtest.players.information``, when the readings persist): ``memory`` (the best rule on a server's own
+information (``backtest.players.information``, when the readings persist): ``history`` (the best rule on a server's own
 last readings), ``classical_levels`` and ``quantum_levels`` (the smoothed K-level indicator, one measurement
 direction per level); each server's derived input comes from its own readings only. Benchmarks that break the no-communication rule on purpose:
 ``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation sign; synthetic data),
@@ -221,7 +221,7 @@ class GameFit:
     n_train: int
     noise: Noise
     hedge: object | None = None  # analysis.hedge.HedgeFit
-    information: object | None = None  # information.InfoFit: memory rules and the smoothed K-level indicator
+    information: object | None = None  # information.InfoFit: history rules and the smoothed K-level indicator
 
     def game_dict(self) -> dict:
         s = self.solution
@@ -267,11 +267,11 @@ def _delayed(name: str, game_fit: GameFit, ctx: Context) -> Player:
     return DelayedCommPlayer(f, g, game_fit.delay, value)
 
 
-def _memory(name: str, game_fit: GameFit, ctx: Context) -> Player | None:
+def _history(name: str, game_fit: GameFit, ctx: Context) -> Player | None:
     info = game_fit.information
-    if info is None or info.memory is None:
+    if info is None or info.history is None:
         return None
-    return ChannelPlayer(name, info.memory, LocalPlayer(name, deterministic(*info.memory_rule, name=name)))
+    return ChannelPlayer(name, info.history, LocalPlayer(name, deterministic(*info.history_rule, name=name)))
 
 
 def _levels(name: str, game_fit: GameFit, ctx: Context) -> Player | None:
@@ -315,7 +315,7 @@ PLAYERS: dict[str, Registered] = {
     "uncoordinated": Registered(lambda name, f, ctx: LocalPlayer(name, uncoordinated()), required=True),
     "always_hedge": Registered(lambda name, f, ctx: LocalPlayer(name, deterministic(*f.constant, name=name))),
     "classical": Registered(lambda name, f, ctx: LocalPlayer(name, f.solution.classical_strategy())),
-    "memory": Registered(_memory, derived=True),
+    "history": Registered(_history, derived=True),
     "classical_levels": Registered(_levels, derived=True),
     "quantum": Registered(_quantum, entangled=True),
     "quantum_levels": Registered(_levels, entangled=True, derived=True),

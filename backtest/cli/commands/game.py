@@ -48,52 +48,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def simulate(solution, rounds: int, backend: str, seed: int) -> dict:
-    """Play classical, quantum and textbook strategies on the same simulated rounds (on the solution's device,
-    if it has one). Utilities are compared with the classical optimum round by round (same inputs), with a
-    95% interval of the mean difference; win rates only where the game has wins."""
-    import numpy as np
-
-    from ...analysis.stats import draw_inputs, wilson_ci
-
-    from ... import streams
-
-    rng = streams.rng(seed, "game:inputs")
-    x, y = draw_inputs(solution.p_xy, rounds, rng)
-    game = solution.game
-    out: dict = {}
-    players = {
-        "classical": solution.classical_strategy(),
-        "quantum": solution.quantum_strategy(backend=backend),
-    }
-    if game.levels == (2, 2) and game.kind != "chained":  # textbook angles: the paper's binary game
-        players["textbook"] = solution.textbook_strategy(backend=backend)
-    if solution.device is not None:
-        out["device"] = solution.device.describe()
-    utilities = {}
-    for name, strategy in players.items():
-        a, b = strategy.play(x, y, streams.rng(seed, f"strategy:{name}"))
-        u = game.utility(x, y, a, b)
-        utilities[name] = u
-        # one round has no spread to estimate: its standard error and intervals are undefined (null)
-        se = float(u.std(ddof=1) / np.sqrt(rounds)) if rounds > 1 else None
-        out[name] = {"utility": float(u.mean()), "utility_se": se}
-        if game.has_wins:
-            wins = int(np.count_nonzero(game.win(x, y, a, b)))
-            out[name] |= {"win_rate": wins / rounds, "ci95": list(wilson_ci(wins, rounds))}
-    for name in [n for n in ("quantum", "textbook") if n in players]:
-        d = utilities[name] - utilities["classical"]
-        ci = None
-        if rounds > 1:
-            half = Z95 * d.std(ddof=1) / np.sqrt(rounds)
-            ci = [float(d.mean() - half), float(d.mean() + half)]
-        out[name]["vs_classical"] = {"diff": float(d.mean()), "ci95": ci}
-    out["backend"] = "aer" if solution.device is not None else backend
-    out["rounds"] = rounds
-    out["has_wins"] = game.has_wins
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from ...config import check_device
 
@@ -113,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     report = solution.to_dict()
     report["tsirelson_bound"] = _tsirelson(game, p)
     if args.rounds:
+        from ...analysis.simulation import simulate
+
         report["simulated"] = simulate(solution, args.rounds, backend, seed)
     if args.json:
         print(json.dumps(report))

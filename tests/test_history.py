@@ -1,4 +1,4 @@
-"""Rules with memory of a server's own readings and the smoothed K-level indicator: causal, local, chunk-invariant,
+"""History rules on a server's own readings and the smoothed K-level indicator: causal, local, chunk-invariant,
 run where readings persist, fitted and compared on the training window; the verdict names the best local strategy."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qcoord.backtest import run_backtest
-from qcoord.backtest.players.history import MEMORY_FAMILY, Channels, HistoryRule, level_rules, persistence
+from qcoord.backtest.players.history import HISTORY_RULES, Channels, HistoryRule, level_rules, persistence
 
 
 def _naive(rule: HistoryRule, bits: np.ndarray) -> np.ndarray:
@@ -27,7 +27,7 @@ def _naive(rule: HistoryRule, bits: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=np.uint8)
 
 
-@pytest.mark.parametrize("rule", list(MEMORY_FAMILY) + list(level_rules(4)) + [HistoryRule("count", 9, 8)],
+@pytest.mark.parametrize("rule", list(HISTORY_RULES) + list(level_rules(4)) + [HistoryRule("count", 9, 8)],
                          ids=lambda r: r.name)
 def test_rules_match_a_round_by_round_loop_whatever_the_chunks(rule):
     rng = np.random.default_rng(1)
@@ -47,7 +47,7 @@ def test_rules_match_a_round_by_round_loop_whatever_the_chunks(rule):
 def test_a_servers_derived_input_depends_on_its_own_readings_only():
     rng = np.random.default_rng(2)
     x, y = (rng.random(5000) < 0.4).astype(np.uint8), (rng.random(5000) < 0.6).astype(np.uint8)
-    rules = list(MEMORY_FAMILY) + list(level_rules(4))
+    rules = list(HISTORY_RULES) + list(level_rules(4))
     a = Channels(rules).step(x, y)
     b = Channels(rules).step(x, rng.permutation(y))
     for name in a:
@@ -71,47 +71,47 @@ def regime():
 
 def test_regime_feed_runs_memory_and_the_k_level_players(regime):
     r = regime
-    for name in ("memory", "classical_levels", "quantum_levels"):
+    for name in ("history", "classical_levels", "quantum_levels"):
         assert name in r.metrics_dict, name
     info = r.information
-    assert info["persistence"]["persistent"] and info["memory"]["name"] in info["family"]
+    assert info["persistence"]["persistent"] and info["history"]["name"] in info["family"]
     lv = info["levels"]
     assert lv["levels"] == 4 and np.asarray(lv["p_xy"]).shape == (4, 4)
     # the chosen members are the training optima of their candidate lists
-    assert info["memory"]["saved"] == max(info["candidates"]["memory"].values())
+    assert info["history"]["saved"] == max(info["candidates"]["history"].values())
     assert lv["quantum_saved"] == max(v["quantum"] for v in info["candidates"]["levels"].values())
     assert lv["classical_saved"] <= lv["quantum_saved"] <= lv["tsirelson_bound"] + 1e-6 * lv["coin_variance"]
     # quantum_levels measures along one direction per level
     assert len(r.players["quantum_levels"]["resource"]["angles"]["A"]) == 4
-    assert r.players["memory"]["information"]["rule"] in ("majority", "hysteresis")
+    assert r.players["history"]["information"]["rule"] in ("majority", "hysteresis")
 
 
 def test_best_local_is_chosen_on_the_training_window_and_the_verdict_names_it(regime):
     r = regime
     train = r.best_local_training
     assert r.best_local == min(train, key=train.get)
-    assert set(train) == {"uncoordinated", "always_hedge", "classical", "memory", "classical_levels"}
+    assert set(train) == {"uncoordinated", "always_hedge", "classical", "history", "classical_levels"}
     # on this persistent feed a rule on a server's own readings is the best local strategy, on both windows
-    assert r.best_local in ("memory", "classical_levels")
+    assert r.best_local in ("history", "classical_levels")
     classical_local = [s for s in train]
     test_best = min(classical_local, key=lambda s: r.metrics_dict[s]["pnl_var"])
-    assert test_best in ("memory", "classical_levels")
+    assert test_best in ("history", "classical_levels")
     verdict = r.verdict()
     assert f"best local classical strategy ({r.best_local}" in verdict
     assert "quantum_levels against " in verdict and verdict.count(". ") <= 3
     assert r.comparison["quantum_vs_best_local"]["opponent"] == r.best_local
     assert r.comparison["quantum_levels_vs_classical_levels"]["opponent"] == "classical_levels"
-    assert "memory:" in r.summary()
+    assert "history:" in r.summary()
 
 
-def test_i_i_d_readings_do_not_run_memory_rules_and_say_why():
+def test_i_i_d_readings_do_not_run_history_rules_and_say_why():
     r = run_backtest("signals", rounds=20_000, seed=1, progress=False)
-    assert "memory" not in r.metrics_dict and "quantum_levels" not in r.metrics_dict
+    assert "history" not in r.metrics_dict and "quantum_levels" not in r.metrics_dict
     assert "do not persist" in r.information["note"]
-    forced = run_backtest("signals", rounds=20_000, seed=1, progress=False, memory="on", levels=3)
-    assert "memory" in forced.metrics_dict and forced.information["levels"]["levels"] == 3
-    off = run_backtest("regime", rounds=20_000, seed=1, progress=False, memory="off")
-    assert "memory" not in off.metrics_dict and "--memory off" in off.information["note"]
+    forced = run_backtest("signals", rounds=20_000, seed=1, progress=False, history="on", levels=3)
+    assert "history" in forced.metrics_dict and forced.information["levels"]["levels"] == 3
+    off = run_backtest("regime", rounds=20_000, seed=1, progress=False, history="off")
+    assert "history" not in off.metrics_dict and "--history off" in off.information["note"]
 
 
 def test_same_seed_same_information_and_a_streamed_run_agrees(regime):
@@ -122,10 +122,10 @@ def test_same_seed_same_information_and_a_streamed_run_agrees(regime):
     streamed = run_backtest("regime", rounds=80_000, seed=3, progress=False, in_memory_rows=30_000,
                             chunk_rounds=1 << 14)
     chunked = run_backtest("regime", rounds=80_000, seed=3, progress=False, chunk_rounds=1 << 14)
-    assert streamed.information["memory"] == chunked.information["memory"]
+    assert streamed.information["history"] == chunked.information["history"]
     for name, v in chunked.best_local_training.items():
         assert streamed.best_local_training[name] == pytest.approx(v, rel=1e-9), name
-    assert streamed.metrics_dict["memory"]["pnl_var"] == pytest.approx(chunked.metrics_dict["memory"]["pnl_var"],
+    assert streamed.metrics_dict["history"]["pnl_var"] == pytest.approx(chunked.metrics_dict["history"]["pnl_var"],
                                                                         rel=1e-9)
 
 
@@ -174,16 +174,16 @@ def test_a_k_level_indicator_feeds_the_levels_players():
     lv = r.information["levels"]
     assert lv["rule"] == "indicator" and lv["levels"] == 3 and np.asarray(lv["p_xy"]).shape == (3, 3)
     assert r.players["quantum_levels"]["information"]["indicator"] == "volatility_burst_bins"
-    assert "memory" in r.metrics_dict  # the regime readings persist: memory rules run beside it
+    assert "history" in r.metrics_dict  # the regime readings persist: history rules run beside it
     assert list(r.information["candidates"]["levels"]) == [lv["name"]]
     # a user's function declaring levels, checked for causality and for its outputs
-    r = run_backtest("regime", rounds=30_000, seed=2, progress=False, levels_indicator="tests.test_memory:three_levels")
+    r = run_backtest("regime", rounds=30_000, seed=2, progress=False, levels_indicator="tests.test_history:three_levels")
     assert r.information["levels"]["levels"] == 3 and "quantum_levels" in r.metrics_dict
     from qcoord.backtest import BacktestError
 
     with pytest.raises(BacktestError, match="wrong_levels returned 5.0; outputs must be whole numbers 0 to 3"):
         run_backtest("regime", rounds=30_000, seed=2, progress=False,
-                     levels_indicator="tests.test_memory:wrong_levels")
+                     levels_indicator="tests.test_history:wrong_levels")
 
 
 def test_the_replay_of_the_last_training_rounds_agrees_streamed_and_in_memory(monkeypatch):
@@ -196,9 +196,48 @@ def test_the_replay_of_the_last_training_rounds_agrees_streamed_and_in_memory(mo
     streamed = run_backtest("regime", in_memory_rows=20_000, **kw)
     memory = run_backtest("regime", **kw)
     assert streamed.streamed and not memory.streamed
-    assert set(memory.best_local_training) >= {"memory", "classical_levels", "classical"}
+    assert set(memory.best_local_training) >= {"history", "classical_levels", "classical"}
     for name, v in memory.best_local_training.items():
         assert streamed.best_local_training[name] == pytest.approx(v, rel=1e-9), name
     monkeypatch.setattr(engine, "REPLAY_ROUNDS", 1 << 20)
     full = run_backtest("regime", **kw)
-    assert full.best_local_training["memory"] != memory.best_local_training["memory"]  # a different window was replayed
+    assert full.best_local_training["history"] != memory.best_local_training["history"]  # a different window was replayed
+
+
+def test_the_old_name_memory_still_works_and_says_it_was_renamed(tmp_path):
+    """"memory" meant the history rules, the quantum memory and RAM; the history rules are now "history". The old
+    strategy name, option and config key still run the same thing, with a warning that names the new one."""
+    import subprocess
+    import sys
+
+    from qcoord.backtest import RunConfig
+    from qcoord.backtest.errors import RenamedWarning
+
+    kw = dict(rounds=4_000, seed=1, progress=False)
+    new = run_backtest("signals", strategies="history,quantum", history="on", **kw)
+    with pytest.warns(RenamedWarning, match="'memory' is now called 'history'"):
+        old = run_backtest("signals", strategies="memory,quantum", memory="on", **kw)
+    assert old.metrics_dict["history"]["pnl_var"] == new.metrics_dict["history"]["pnl_var"]
+    toml = tmp_path / "old.toml"
+    toml.write_text('[indicators]\nmemory = "on"\n')
+    with pytest.warns(RenamedWarning):
+        assert RunConfig.from_toml(toml).indicators.history == "on"
+    res = subprocess.run([sys.executable, "-m", "qcoord", "backtest", "--rounds", "3000", "--memory", "off",
+                          "--strategies", "memory", "--out", str(tmp_path / "run")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "qcoord: warning: option '--memory' is now called '--history'" in res.stderr
+    assert "qcoord: warning: strategy 'memory' is now called 'history'" in res.stderr
+    helped = subprocess.run([sys.executable, "-m", "qcoord", "backtest", "--help"], capture_output=True, text=True).stdout
+    assert "--history" in helped and "--memory " not in helped  # listed under its new name only
+
+
+def test_compare_reads_a_run_written_before_the_rename(tmp_path):
+    import json
+
+    from qcoord.backtest.output.runs import read_run
+
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"schema": 4, "strategies": {"memory": {"pnl_var": 1.0}}}))
+    doc, _ = read_run(run)
+    assert list(doc["strategies"]) == ["history"]
