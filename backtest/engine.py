@@ -488,6 +488,7 @@ def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_inf
     first_fit = training.fit
     drift_doc = drift(training.train_cells.stats(), book.test_cells.stats(), first_fit, training.fit_noise,
                       training.exposure)
+    drift_doc["flag"] = verdict.drift_flag(drift_doc)
     hedge_doc = None
     if plan.fits_hedge:  # the first fit's, as ``game`` (later refits are in ``refits``)
         hedge_doc = {**training.fits[0]["hedge"], "informativeness": informative}
@@ -529,10 +530,7 @@ def _warnings(plan: Plan, feed, training: Training) -> list[str]:
     """What the user should know before reading the money figures."""
     out = [ind.note for ind in plan.indicators if getattr(ind, "note", None)]
     if isinstance(plan.fill, QueueFill) and feed.adjusted_only:
-        prices = ", ".join(f"{t} {p:.4g}" for t, p in zip(feed.tickers, training.test_prices))
-        out.append(f"the source has adjusted prices only ({prices} at the first test round): share quantities, the "
-                   "tick and amounts per share are at adjusted prices, which can be far from the prices traded then "
-                   "(a $0.01 tick on a split-adjusted $2 is 50 bp); use a source with Close and Adj Close")
+        out.append(verdict.adjusted_prices(feed.tickers, training.test_prices))
     return out
 
 
@@ -602,23 +600,7 @@ def _config_doc(plan: Plan, book_size: float) -> dict:
 
 def _flag(m: dict, name: str = "") -> None:
     """Reasons not to read a metric as a plain number (``flags``)."""
-    flags = m.setdefault("flags", {})
-    he = m.get("hedging_efficiency")
-    if he is not None and he < 0:
-        flags["hedging_efficiency"] = "below 0: this book is less hedged than independent coins'"
-    elif he is not None and he > 1 and name in registered(derived=True):
-        flags["hedging_efficiency"] = ("above 1: the oracle knows both servers' readings of this round only; a "
-                                       "server's own past readings tell it more about the correlation regime")
-    elif he is not None and he > 1:
-        flags["hedging_efficiency"] = ("above 1: lower variance than the oracle on the test window (sampling noise, "
-                                       "or the fitted game no longer describes the test window)")
-    income, directional, sharpe = m.get("pnl_spread_income"), m.get("pnl_directional"), m.get("sharpe")
-    if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
-        flags["sharpe"] = (f"driven by the fill model's spread income ({income:.4g} of {m['pnl_mean']:.4g} per round "
-                           f"is assumed spread capture); the directional part's Sharpe is {m['sharpe_directional']:.2f}")
-
-
-
+    m.setdefault("flags", {}).update(verdict.metric_flags(m, name in registered(derived=True)))
 
 
 def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, info: InfoTraining | None = None):

@@ -11,7 +11,6 @@ from ...strategies import Noise, classical_optimum, quantum_lower_bound
 from .cells import CELLS, CellStats, finite_or_none
 from .frontier import TARGET_GAIN
 from .hedge import HedgeFit
-from .stats import format_p
 from .stats import p_value as p_floor
 
 
@@ -21,8 +20,8 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
     p(x,y) of both windows with a chi-squared test of equal cell frequencies; per cell, the z-score of the change
     in co-movement (m_test - m_train over the combined standard error); and the test window's own game (hedge
     game re-fitted on it, or the same fixed game at the test p(x,y)): its best classical rule and whether
-    entanglement would help there by 1% of the classical book variance (grid bound). ``flag`` says, in words,
-    what no longer holds; ``decision_changed`` is set when the fitted play is no longer right for the test
+    entanglement would help there by 1% of the classical book variance (grid bound). ``output.verdict.drift_flag``
+    says in words what no longer holds; ``decision_changed`` is set when the fitted play is no longer right for the test
     window (entanglement's usefulness flipped, or a cell's co-movement changed sign with |z| > 3). A different
     best classical rule alone is not flagged: near-equivalent rules trade places on sampling noise.
     """
@@ -39,7 +38,6 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
     cal = HedgeFit.fit(test, exposure) if fitted.hedge is not None else None
     game = cal.game if cal is not None else fitted.game
     p_test = test.p
-    reasons = []
     out = {"p_xy_train": train.p.tolist(), "p_xy_test": p_test.tolist(), "chi2": finite_or_none(chi2), "chi2_p_value": finite_or_none(p_value),
            "comove_z": {c: finite_or_none(v) for c, v in zip(CELLS, z)}}
     if test.total > 0:
@@ -50,17 +48,11 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
         scale = max(scale, float(np.abs(game.table).max()) * 1e-9, 1e-300)
         helps = q_value > cl_value + TARGET_GAIN * scale
         out["test_game"] = {"classical_rule": {"A": list(fa), "B": list(fb)}, "entanglement_helps": bool(helps)}
-        if helps != bool(fitted.solution.uses_entanglement):
-            reasons.append("entanglement " + ("would help on the test window but did not on the training window" if helps
-                                              else "helped on the training window but would not on the test window"))
-    flips = [c for c, tr, te, zz in zip(CELLS, train.comove, test.comove, z)
-             if np.isfinite(zz) and abs(zz) > 3 and np.sign(tr) != np.sign(te)]
-    if flips:
-        reasons.append(f"the co-movement changed sign in cell(s) {', '.join(flips)}")
-    out["decision_changed"] = bool(reasons)  # what the verdict mentions: the fitted play is no longer the best
-    if p_value == p_value and p_value < 1e-3:
-        reasons.append(f"the input frequencies p(x,y) changed (chi-squared {format_p(p_value)})"
-                       + ("" if out["decision_changed"] else ", though the test window's best play is the same"))
-    out["flag"] = "; ".join(reasons) if reasons else None
+        out["entanglement_flipped"] = helps != bool(fitted.solution.uses_entanglement)  # its usefulness changed
+    out["sign_flips"] = [c for c, tr, te, zz in zip(CELLS, train.comove, test.comove, z)
+                         if np.isfinite(zz) and abs(zz) > 3 and np.sign(tr) != np.sign(te)]
+    # what the verdict mentions: the fitted play is no longer the best (output.verdict.drift_flag says it in words)
+    out["decision_changed"] = bool(out.get("entanglement_flipped") or out["sign_flips"])
+    out["frequencies_changed"] = bool(p_value == p_value and p_value < 1e-3)
     return out
 

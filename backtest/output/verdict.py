@@ -433,3 +433,47 @@ def crossing_lines(cross: dict, param: str) -> list[str]:
                 lines.append(f"quantum pays{where} on {metric} over the whole grid")
     return lines
 
+
+def drift_flag(d: dict) -> str | None:
+    """What no longer holds on the test window (``analysis.drift``), in words; None when the fitted game still
+    describes it."""
+    reasons = []
+    if d.get("entanglement_flipped"):
+        helps = d["test_game"]["entanglement_helps"]
+        reasons.append("entanglement " + ("would help on the test window but did not on the training window" if helps
+                                          else "helped on the training window but would not on the test window"))
+    if d.get("sign_flips"):
+        reasons.append(f"the co-movement changed sign in cell(s) {', '.join(d['sign_flips'])}")
+    if d.get("frequencies_changed"):
+        reasons.append(f"the input frequencies p(x,y) changed (chi-squared {format_p(d['chi2_p_value'])})"
+                       + ("" if d["decision_changed"] else ", though the test window's best play is the same"))
+    return "; ".join(reasons) if reasons else None
+
+
+def metric_flags(m: dict, derived: bool) -> dict[str, str]:
+    """Reasons not to read a strategy's metric as a plain number (metrics.json ``flags``); ``derived``: the
+    strategy plays on a server's own past readings."""
+    flags = {}
+    he = m.get("hedging_efficiency")
+    if he is not None and he < 0:
+        flags["hedging_efficiency"] = "below 0: this book is less hedged than independent coins'"
+    elif he is not None and he > 1 and derived:
+        flags["hedging_efficiency"] = ("above 1: the oracle knows both servers' readings of this round only; a "
+                                       "server's own past readings tell it more about the correlation regime")
+    elif he is not None and he > 1:
+        flags["hedging_efficiency"] = ("above 1: lower variance than the oracle on the test window (sampling noise, "
+                                       "or the fitted game no longer describes the test window)")
+    income, directional, sharpe = m.get("pnl_spread_income"), m.get("pnl_directional"), m.get("sharpe")
+    if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
+        flags["sharpe"] = (f"driven by the fill model's spread income ({income:.4g} of {m['pnl_mean']:.4g} per round "
+                           f"is assumed spread capture); the directional part's Sharpe is {m['sharpe_directional']:.2f}")
+    return flags
+
+
+def adjusted_prices(tickers, prices) -> str:
+    """The warning for a queue fill on a source with adjusted prices only."""
+    listed = ", ".join(f"{t} {p:.4g}" for t, p in zip(tickers, prices))
+    return (f"the source has adjusted prices only ({listed} at the first test round): share quantities, the "
+            "tick and amounts per share are at adjusted prices, which can be far from the prices traded then "
+            "(a $0.01 tick on a split-adjusted $2 is 50 bp); use a source with Close and Adj Close")
+
