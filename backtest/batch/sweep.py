@@ -140,9 +140,9 @@ class SweepResult:
         return out
 
 
-def plan_sweep(base: RunConfig, grid: dict) -> tuple[list[dict], list[RunConfig], list]:
-    """(points, their configurations, the loaded real source per point or None): every point checked as it will
-    run and real data loaded once, before anything is written."""
+def plan_sweep(base: RunConfig, grid: dict, source=None) -> tuple[list[dict], list[RunConfig], list]:
+    """(points, their configurations, the source per point or None): every point checked as it will run and real
+    data loaded once (not at all when ``source`` is given: every point plays it), before anything is written."""
     from ..engine import Plan
 
     points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
@@ -152,6 +152,8 @@ def plan_sweep(base: RunConfig, grid: dict) -> tuple[list[dict], list[RunConfig]
             Plan.check(cfg)
         except BacktestError as exc:
             raise BacktestError(f"sweep point {pt}: {exc}") from None
+    if source is not None:
+        return points, configs, [source] * len(points)
     real = None if base.source.kind == "synthetic" else base.source.load()
     sources = [real if real is not None and cfg.source == base.source else None for cfg in configs]
     return points, configs, sources
@@ -174,9 +176,7 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
         raise BacktestError("grid: give at least one parameter and its values, e.g. {'visibility': [1, 0.9]}")
     grid = {k: list(v) for k, v in grid.items()}
     base = (config or RunConfig()).with_values(overrides) if overrides else (config or RunConfig())
-    points, configs, sources = plan_sweep(base, grid)
-    if source is not None:
-        sources = [source] * len(points)
+    points, configs, sources = plan_sweep(base, grid, source)
     local = not (scheduler or workers is not None or os.environ.get(cluster.ENV))
     ex = cluster.LocalLoop() if local else cluster.executor(scheduler, workers)  # before the folder: a wrong
     # address writes nothing
