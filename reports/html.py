@@ -111,6 +111,8 @@ def _periods_section(doc: dict) -> list[str]:
 FLAG_TEXT = {
     "sharpe": "Sharpe driven by the fill model's assumed spread income (mean income above the directional P&L); "
               "read sharpe_directional",
+    "sharpe_range": "Sharpe outside the -10 to 10 published for high-frequency market makers: a modelling artefact, "
+                    "not a discovery",
     "hedging_efficiency": "hedging efficiency outside [0, 1]",
     "max_drawdown_share": "the book lost more than its size in one round",
 }
@@ -234,6 +236,8 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         *([_device_paragraph(game["device"])] if game.get("device") else []),
         "<h2>Metrics of the combined book (test window)</h2>",
         html_table(metrics_table(doc), "metrics"),
+        *([f"<p class='meta'><b>Money model.</b> {html.escape((doc.get('text') or {})['money_model'])}</p>"]
+          if (doc.get("text") or {}).get("money_model") else []),
         _flags(doc),
         "<h2>Quantum against the best local classical strategy</h2>",
         html_table(comparison_table(doc)),

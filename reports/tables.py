@@ -6,8 +6,9 @@ import pandas as pd
 
 from .style import ordered
 
-SUMMARY_METRICS = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "utility", "pnl_mean", "pnl_std",
-                   "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe", "sharpe_directional", "sortino",
+# What the hedge changes first, then the fill model's assumed money, then risk and the game's counts
+SUMMARY_METRICS = ["pnl_directional", "variance_share", "sharpe_directional", "pnl_spread_income", "pnl_costs",
+                   "sharpe", "pnl_var", "pnl_mean", "pnl_std", "hedged_rate", "win_rate", "utility", "sortino",
                    "max_drawdown", "max_drawdown_share", "hedging_efficiency", "bell_pairs", "quantum_share"]
 COMPARE_DEFAULT = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "sharpe", "quantum_share"]
 
@@ -99,6 +100,12 @@ def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.Data
          f"95% CI {interval(c.get('sharpe_diff_ci95'))}, paired HAC {p('sharpe_p_value')}"),
         (f"utility difference ({quantum} - {other})", c.get("utility_diff"), f"paired HAC {p('utility_p_value')}"),
         (f"win-rate difference ({quantum} - {other})", c.get("win_rate_diff"), f"McNemar {p('mcnemar_p_value')}"),
+        *([(f"certainty equivalent difference ({quantum} - {other}, currency/round)",
+            c.get("certainty_equivalent_diff"), "mean - risk aversion / (2 x book) x variance")]
+          if c.get("certainty_equivalent_diff") is not None else []),
+        *([("break-even cost multiple", c.get("break_even_cost_scale"),
+            f"the certainty equivalents are equal at this multiple of the configured costs; {quantum} pays below it")]
+          if c.get("break_even_cost_scale") is not None else []),
         ("Levene's variance test (assumes independent samples: secondary)", None, p("levene_p_value")),
     ]
     return pd.DataFrame(rows, columns=["comparison", "value", "test"]).set_index("comparison")

@@ -22,7 +22,7 @@ COS2 = math.cos(math.pi / 8) ** 2
 def million():
     """Synthetic signals, p = 0.5, no indicator noise: 10^6 test rounds of the paper's game, free changes of quoting
     order (the closed forms are of the hedge itself; switching costs are tested in test_fills and test_hedge)."""
-    return run_backtest("signals", rounds=2_000_000, seed=7, keep_rounds=1_000_000, game="paper", switch_cost_bps=0.0)
+    return run_backtest("signals", rounds=2_000_000, seed=7, keep_rounds=1_000_000, game="paper", requeue_loss=0.0)
 
 
 @pytest.mark.slow

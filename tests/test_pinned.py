@@ -12,6 +12,9 @@ and the fill economics of issue 11 (all cases: spread income per minute, switchi
 sized at test-start prices). Issue 13: the digest now reads the per-strategy metrics (it had iterated the metrics
 frame's columns, so every strategy number was None and only game and comparison values were pinned); best_local is
 chosen on the training window, and the history and K-level players join the runs whose readings persist.
+Issue 22 (all cases): the bias fill earns the realised spread (44% adverse selection) and a change of order forgoes
+the round's income (re-queueing) instead of crossing the spread; the oracle plays one constant side; the queue
+fill's adverse selection is a / sqrt(m) on an m-minute bar and its defaults are recalibrated from trade prints.
 """
 
 from __future__ import annotations

@@ -153,6 +153,11 @@ class StrategyStats:
         return (self.shift or 0.0) + self.sums[SUM_E] / self.n if self.n else math.nan
 
     @property
+    def mean_cost(self) -> float:
+        """Mean configured costs per round (switching, fees, inventory cuts), currency."""
+        return float(self.parts[1]) / self.n if self.n else math.nan
+
+    @property
     def var(self) -> float:
         n = self.n
         return (self.sums[SUM_E2] - self.sums[SUM_E] ** 2 / n) / (n - 1) if n > 1 else math.nan
@@ -210,7 +215,8 @@ def hedging_efficiency(var_s: float, var_unc: float, var_oracle: float) -> tuple
 
 
 def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.ndarray, discordant: tuple[int, int],
-            periods_per_year: float, utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None) -> dict:
+            periods_per_year: float, utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None,
+            risk_aversion: float = 3.0) -> dict:
     """Quantum against an opponent on the same rounds (``backtest.analysis.paired``): the variance ratio with its HAC
     interval and p-value, the Sharpe difference, the mean squared P&L and utility differences, on the kept
     rounds ``q_pnl``, ``c_pnl`` (all test rounds unless a streamed run kept fewer); McNemar's test on the paired
@@ -236,7 +242,8 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
                        book=q.book_size, utility_q=utility_q, utility_c=utility_c)
     return {
         **out,
-        "break_even_cost_scale": break_even_cost_scale(q, c),
+        "break_even_cost_scale": break_even_cost_scale(q, c, risk_aversion),
+        "certainty_equivalent_diff": float(np.polyval(certainty_equivalent_gap(q, c, risk_aversion), 1.0)),
         "win_rate_diff": (q.wins - c.wins) / q.n,
         "mcnemar_p_value": p_mc,
         "discordant_rounds": {"quantum_only": only_q, "opponent_only": only_c},
@@ -244,13 +251,24 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
     }
 
 
-def break_even_cost_scale(q: StrategyStats, c: StrategyStats) -> float | None:
-    """The multiple k of the configured costs at which quantum's book variance equals the opponent's, when quantum
-    has the lower variance before costs (k < 1: the costs eat the advantage; None: no crossing, or no costs)."""
-    vq, cq, wq = q.cost_moments()
-    vc, cc, wc = c.cost_moments()
-    a, b, c0 = wq - wc, -2.0 * (cq - cc), vq - vc  # f(k) = a k^2 + b k + c0, quantum minus opponent
-    if not all(math.isfinite(v) for v in (a, b, c0)) or c0 >= 0 or (a == 0 and b == 0):
+def certainty_equivalent_gap(q: StrategyStats, c: StrategyStats, risk_aversion: float) -> tuple[float, float, float]:
+    """(A, B, C) of f(k) = A k^2 + B k + C: quantum's certainty equivalent minus the opponent's, currency per round,
+    with every configured cost scaled by k. CE = mean - lambda / 2 var, lambda = risk_aversion / book size; with g
+    the P&L before costs and c the costs, mean(k) = mean g - k mean c and var(k) = Var g - 2 k Cov(g, c) + k^2 Var c."""
+    lam = risk_aversion / q.book_size
+    (vq, cov_q, wq), (vc, cov_c, wc) = q.cost_moments(), c.cost_moments()
+    mc_q, mc_c = q.mean_cost, c.mean_cost
+    gq, gc = q.mean + mc_q, c.mean + mc_c
+    return (-lam / 2 * (wq - wc), -(mc_q - mc_c) + lam * (cov_q - cov_c), (gq - gc) - lam / 2 * (vq - vc))
+
+
+def break_even_cost_scale(q: StrategyStats, c: StrategyStats, risk_aversion: float) -> float | None:
+    """The multiple k of the configured costs at which quantum's certainty equivalent (mean - risk_aversion / 2 /
+    book x variance, per round) equals the opponent's, when quantum is ahead before costs: below k quantum pays,
+    above it the opponent does (k < 1: it does not pay at the configured costs). None when quantum is not ahead
+    before costs, or stays ahead at every scale."""
+    a, b, c0 = certainty_equivalent_gap(q, c, risk_aversion)
+    if not all(math.isfinite(v) for v in (a, b, c0)) or c0 <= 0 or (a == 0 and b == 0):
         return None
     if abs(a) < 1e-15 * max(abs(b), abs(c0), 1e-300):
         k = -c0 / b

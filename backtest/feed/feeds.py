@@ -226,6 +226,8 @@ class _Feed:
     price_changes = True  # the engine turns this off when the fill model does not use them
     has_share_prices = False  # whether share quantities are valued at unadjusted prices (else adjusted ones)
     adjusted_only = False  # prices known to be (as a rule) adjusted, with no unadjusted level beside them
+    traded_per_bar: dict = {}  # ticker -> median traded notional per bar (currency), where the data has volume
+    untradable: dict = {}  # ticker -> why it cannot be traded as quoted (an index, no volume): spread income assumed
 
     def _round_data(self, arr: dict[str, np.ndarray], lo: int) -> dict[str, np.ndarray | None]:
         """Returns of rows lo.. of ``arr`` (row lo - 1 must be present), and for fill models that trade shares
@@ -246,6 +248,41 @@ class _Feed:
             "negative": negative,
             "half_spread": None if spread is None else spread[lo - 1 : -1] / 2.0,
         }
+
+
+def untradable(md: MarketData) -> dict:
+    """Tickers that cannot be traded as the fill model assumes, with the reason: an index (Yahoo's '^' prefix) has
+    no order book, and a series with neither traded volume nor quotes gives no evidence that quotes would fill."""
+    out = {}
+    for t in md.tickers:
+        vol = None if md.volume is None or t not in md.volume else md.volume[t].to_numpy(dtype=float)
+        quoted = md.spread is not None and t in md.spread
+        if str(t).startswith("^"):
+            out[t] = "an index, which has no order book"
+        elif quoted:
+            continue  # a quoted book: the quotes are the evidence (quote files carry no volume)
+        elif vol is None:
+            out[t] = "no traded volume in the data"
+        elif not np.nansum(vol) > 0:
+            out[t] = "zero traded volume in the data"
+    return out
+
+
+def traded_notional(md: MarketData) -> dict:
+    """Median traded notional per bar (volume x the unadjusted close where the data has one; currency) of each ticker
+    with traded volume: what the fill model's participation is measured against."""
+    out = {}
+    for t in md.tickers:
+        if md.volume is None or t not in md.volume:
+            continue
+        vol = md.volume[t].to_numpy(dtype=float)
+        ohlcv = md.ohlcv.get(t) if md.ohlcv else None
+        price = (ohlcv["Close"] if ohlcv is not None and "Close" in ohlcv else md.prices[t]).to_numpy(dtype=float)
+        traded = vol * price
+        traded = traded[np.isfinite(traded) & (traded > 0)]
+        if traded.size:
+            out[t] = float(np.median(traded))
+    return out
 
 
 class ArrayFeed(_Feed):
@@ -276,6 +313,8 @@ class ArrayFeed(_Feed):
                    lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)
         # a panel of closes without OHLCV or quotes is, as a rule, adjusted (Yahoo's and most vendors' panels)
         feed.adjusted_only = not feed.has_share_prices and md.spread is None and not md.ohlcv
+        feed.untradable = untradable(md)
+        feed.traded_per_bar = traded_notional(md)
         return feed
 
     @classmethod

@@ -6,15 +6,25 @@ fills happen at rates per minute of quoting, so a daily bar (390 minutes) fills 
 minute bar fills, and the annualised Sharpe ratio of the spread income is the same on either.
 
 - ``BiasFill`` (default): bid first holds a position of +``exposure`` (currency) in the agent's stock over
-  the round, ask first -``exposure``: P&L = +-exposure x the round's simple return. The server fills
-  ``turnover`` x exposure of notional per minute of quoting and earns the half-spread on it; every change
-  of its bias trades 2 x exposure (the first round 1 x) and pays ``switch_cost_bps`` on that notional.
+  the round, ask first -``exposure``: directional P&L = +-exposure x the round's simple return. The server fills
+  ``turnover`` x exposure of notional per minute of quoting (a stated participation assumption: the run says so)
+  and earns the realised half-spread on it: the effective half-spread h less the share ``adverse_selection`` of
+  it that the mid-price takes back after the fill (the standard decomposition, effective = realised + price
+  impact; default 0.44 from Menkveld 2013: a positioning loss of EUR 0.68 against EUR 1.55 of spread profit per
+  trade). Changing the quoting order costs lost queue priority, not a spread crossing: the server cancels its
+  resting quotes and re-enters them at the back of their queues, and forgoes ``requeue_loss`` x the round's
+  spread income (default 1: all of it, the upper bound). A crossing cost ``switch_cost_bps`` on the 2 x exposure
+  a flip would trade is charged only when the user sets one. The first round opens by quoting: no cost.
 - ``QueueFill``: each minute the agent quotes a bid and an ask of ``lot`` shares; the order placed first
   fills with probability ``p_first``, the second with ``p_second`` (per minute: a bar of m minutes fills
   Binomial(m, p) lots a side); with ``adverse_selection`` a the resting bid fills with probability
-  p (1 + a) when the round's price falls and p (1 - a) when it rises (the ask the other way round); each
-  fill earns the half-spread less ``fee`` per share; inventory is carried, marked to market every round,
-  and cut back to +-``inventory_limit`` shares at ``cut_cost`` per share.
+  p (1 + a_m) when the bar's price falls and p (1 - a_m) when it rises (the ask the other way round), where
+  a_m = a / sqrt(m) makes an m-minute bar's fills lose to adverse selection what its m minutes' fills would
+  under a random walk (``bar_adverse_selection``); each fill earns the half-spread less ``fee`` per share;
+  inventory is carried, marked to market every round, cut back to +-``inventory_limit`` shares at
+  ``cut_cost`` per share, and a share ``flatten`` of what is left is unwound at the end of each round at the
+  same cost (0: carried). Both quotes are placed afresh every minute, so a change of order costs nothing
+  beyond the fills it changes.
 
 The half-spread is ``"quoted"`` (half the quoted spread of the data at decision time, where the data has
 quotes; else ``model_half_spread_bps`` of the price) or a number of basis points of the price.
@@ -22,7 +32,8 @@ quotes; else ``model_half_spread_bps`` of the price) or a number of basis points
 Correspondence (``BiasFill.from_queue``): one round's quoting order changes the queue model's expected
 inventory by lot x m x (p_first - p_second) shares, held over that round's price change, so a bias fill
 with exposure = lot x m x (p_first - p_second) x price and turnover = lot x (p_first + p_second) x price /
-exposure has the same first-order P&L and the same spread income; tests/test_fills.py measures the queue
+exposure has the same first-order P&L and the same spread income (with adverse_selection 0 and requeue_loss 0:
+the queue model re-places its quotes every minute); tests/test_fills.py measures the queue
 model's exposure by regression on the same data and finds it within its confidence interval (without
 adverse selection, which adds a loss the bias model does not have).
 """
@@ -43,14 +54,17 @@ from ..options import option, values_of
 
 QUOTED = "quoted"
 _NONE = np.empty(0)  # no per-round quotes
-# Defaults from `qcoord calibrate` on the minute quote bars of BAC, AIG, SPY and IBM in ../shared/data (2013-10-04
-# .. 10-11, regular session), pooled; tests/test_calibrate.py re-estimates them there and checks each lies in its
-# 95% interval (README has the per-ticker numbers: BAC fills far less often and is far more adversely selected
-# than SPY, so calibrate on your own pair where you can).
+# Defaults from `qcoord calibrate` on the minute quote and trade bars of BAC, AIG, SPY and IBM in ../shared/data
+# (2013-10-04 .. 10-11, regular session), pooled; tests/test_calibrate.py re-estimates them there and checks each lies
+# in its 95% interval (docs/fills.md has the per-ticker numbers: BAC's one-cent spread fills a front-of-queue order
+# in 98% of minutes, IBM's in 72%, so calibrate on your own pair where you can).
 MODEL_HALF_SPREAD_BPS = 1.0  # median quoted half-spread, pooled 1.02 bp (BAC 3.6, AIG 1.0, IBM 1.1, SPY 0.3)
-P_FIRST = 0.54  # P(the market touches a resting quote within a minute), pooled 0.543
-P_SECOND = 0.37  # P(it trades through it), pooled 0.366
-ADVERSE_SELECTION = 0.47  # (P_t - P_a) / (P_t + P_a), pooled 0.469
+P_FIRST = 0.88  # P(a trade prints at or through a resting quote within a minute), pooled 0.882
+P_SECOND = 0.51  # P(a trade prints through it: its level is exhausted), pooled 0.513
+ADVERSE_SELECTION = 0.20  # mean mid move against a fill over its minute / mean |mid move|, pooled 0.203
+# The bias fill's realised spread: Menkveld (2013, J. Financial Markets 16, 712-740), a large HFT market maker in
+# Dutch index stocks: EUR 1.55 of spread profit net of fees and a EUR 0.68 positioning loss per trade.
+BIAS_ADVERSE_SELECTION = 0.44  # 0.68 / 1.55
 
 
 class Market(NamedTuple):
@@ -136,6 +150,11 @@ class FillModel(ABC):
         has no fused path (the caller then fills each server)."""
         return None
 
+    def filled_per_minute(self, price: float) -> float | None:
+        """Notional one server fills per minute of quoting at share price ``price`` (currency; None: not stated),
+        the numerator of its participation in the market's traded volume."""
+        return None
+
     def to_dict(self) -> dict:
         return {"name": self.name, **values_of(self)}
 
@@ -177,8 +196,9 @@ _MODEL_BPS = dict(help="half-spread when the data has no quotes (a liquid large 
 
 @dataclass(frozen=True)
 class BiasFill(FillModel):
-    """A position of +-``exposure`` over each round, spread income on ``turnover`` x exposure per minute, and
-    ``switch_cost_bps`` on the notional every change of bias trades (module docstring)."""
+    """A position of +-``exposure`` over each round, the realised spread on ``turnover`` x exposure per minute, and
+    ``requeue_loss`` of the round's income (plus any crossing cost ``switch_cost_bps``) at every change of quoting
+    order (module docstring). Units: currency, per minute of quoting, bp of notional."""
 
     exposure: float = option(10_000.0, help="bias fill: position a server's quoting order holds over a round",
                              unit="currency", lo=0, open_lo=True, finite=True)
@@ -186,8 +206,15 @@ class BiasFill(FillModel):
                                        "exposure", unit="per minute", lo=0, finite=True)
     half_spread: float | str = option(QUOTED, **_HALF_SPREAD)
     model_half_spread_bps: float = option(MODEL_HALF_SPREAD_BPS, **_MODEL_BPS)
-    switch_cost_bps: float | None = option(help="bias fill: cost of the notional a change of bias trades (unset: the "
-                                                "half-spread, crossing it)", unit="bp of notional", lo=0, finite=True)
+    adverse_selection: float = option(BIAS_ADVERSE_SELECTION, lo=0, hi=1,
+                                      help="bias fill: share of the half-spread the mid-price takes back after a fill "
+                                           "(price impact; Menkveld 2013: 0.68 of 1.55 per trade)")
+    requeue_loss: float = option(1.0, lo=0, hi=1,
+                                 help="bias fill: share of the round's spread income a server forgoes when it changes "
+                                      "its quoting order (its quotes re-enter at the back of their queues)")
+    switch_cost_bps: float = option(0.0, help="bias fill: crossing cost on the 2 x exposure a change of order would "
+                                              "trade, if the desk crosses instead of re-queueing (0: it re-queues)",
+                                    unit="bp of notional", lo=0, finite=True)
     name = "bias"  # needs no price changes: a quoted half-spread comes with its price (Market.price)
 
     def __post_init__(self) -> None:
@@ -195,7 +222,9 @@ class BiasFill(FillModel):
         if not (math.isfinite(self.turnover) and self.turnover >= 0):
             raise BacktestError(f"fill model: turnover must be >= 0 per minute, got {self.turnover!r}")
         _check_half_spread(self)
-        if self.switch_cost_bps is not None and not (math.isfinite(self.switch_cost_bps) and self.switch_cost_bps >= 0):
+        _prob("adverse_selection", self.adverse_selection)
+        _prob("requeue_loss", self.requeue_loss)
+        if not (math.isfinite(self.switch_cost_bps) and self.switch_cost_bps >= 0):
             raise BacktestError(f"fill model: switch_cost_bps must be >= 0, got {self.switch_cost_bps!r}")
 
     @classmethod
@@ -205,7 +234,7 @@ class BiasFill(FillModel):
         exposure = queue.lot * m * (queue.p_first - queue.p_second) * price
         turnover = queue.lot * (queue.p_first + queue.p_second) * price / exposure
         return cls(exposure=exposure, turnover=turnover, half_spread=queue.half_spread,
-                   model_half_spread_bps=queue.model_half_spread_bps)
+                   model_half_spread_bps=queue.model_half_spread_bps, adverse_selection=0.0, requeue_loss=0.0)
 
     def book_size(self, prices: np.ndarray) -> float:
         return 2.0 * self.exposure
@@ -213,28 +242,34 @@ class BiasFill(FillModel):
     def game_exposure(self, prices: np.ndarray, minutes: float) -> float:
         return self.exposure
 
-    def initial_state(self) -> float:
-        return -1.0  # no position yet: the first round opens one
+    def filled_per_minute(self, price: float) -> float:
+        return self.turnover * self.exposure
 
-    def _income_and_rate(self, market: Market):
-        h = half_spread_bps(self.half_spread, market, self.model_half_spread_bps)
-        switch = h if self.switch_cost_bps is None else self.switch_cost_bps
-        income = self.exposure * self.turnover * market.minutes * np.asarray(h, dtype=float) * 1e-4
-        return income, np.atleast_1d(np.asarray(switch, dtype=float) * 1e-4)
+    def initial_state(self) -> float:
+        return -1.0  # no quotes yet: the first round places them (no priority to lose)
+
+    def income_and_switch(self, market: Market):
+        """(spread income per round, cost of one change of quoting order), currency, each one number or one per
+        round: income = exposure x turnover x minutes x h x (1 - adverse_selection), h the half-spread as a
+        rate; a change costs requeue_loss x that income + 2 x exposure x switch_cost_bps."""
+        h = np.asarray(half_spread_bps(self.half_spread, market, self.model_half_spread_bps), dtype=float) * 1e-4
+        income = self.exposure * self.turnover * market.minutes * h * (1.0 - self.adverse_selection)
+        switch = self.requeue_loss * income + 2.0 * self.exposure * self.switch_cost_bps * 1e-4
+        return income, np.atleast_1d(np.asarray(switch, dtype=float))
 
     def book_pnl(self, a, b, market_a: Market, market_b: Market, states: list, out: dict):
-        (inc_a, rate_a), (inc_b, rate_b) = self._income_and_rate(market_a), self._income_and_rate(market_b)
+        (inc_a, sw_a), (inc_b, sw_b) = self.income_and_switch(market_a), self.income_and_switch(market_b)
         pnl, costs = out["pnl_book"], out["costs_book"]
         states[0], states[1] = bias_book(a, b, market_a.returns, market_b.returns, self.exposure,
-                                                 np.atleast_1d(inc_a), np.atleast_1d(inc_b), rate_a, rate_b,
-                                                 float(states[0]), float(states[1]), pnl, costs)
+                                         np.atleast_1d(inc_a), np.atleast_1d(inc_b), sw_a, sw_b,
+                                         float(states[0]), float(states[1]), pnl, costs)
         return BookFills(pnl, (inc_a, inc_b), (costs, 0.0))
 
     def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None) -> Fills:
-        income, rate = self._income_and_rate(market)
+        income, switch = self.income_and_switch(market)
         pnl, costs = _outputs(out, bid_first.size, "pnl", "costs")
-        state = bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income), rate,
-                                   float(state), pnl, costs)
+        state = bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income), switch,
+                           float(state), pnl, costs)
         return Fills(pnl, None, state, income, costs)
 
 
@@ -258,9 +293,11 @@ class QueueFill(FillModel):
     cut_cost: float | None = option(help="queue fill: cost of cutting inventory (unset: half-spread + fee, crossing "
                                          "the spread)", unit="currency/share", lo=0, finite=True)
     adverse_selection: float = option(ADVERSE_SELECTION, lo=0, hi=1,
-                                      help="queue fill: a resting order fills with probability p (1 + a) when the "
-                                           "round's price moves through it and p (1 - a) when it moves away "
-                                           "(calibrated on quote bars; docs/fills.md)")
+                                      help="queue fill: a resting order fills with probability p (1 + a) in a minute "
+                                           "whose price moves through it and p (1 - a) when it moves away; a bar of m "
+                                           "minutes uses a / sqrt(m), the same loss (docs/fills.md)")
+    flatten: float = option(0.0, lo=0, hi=1, help="queue fill: share of the inventory unwound at the end of each "
+                                                  "round at the cut cost (0: carried)")
     name = "queue"
     uniform_streams = 2
     uses_prices = True
@@ -269,6 +306,7 @@ class QueueFill(FillModel):
         _prob("p_first", self.p_first)
         _prob("p_second", self.p_second)
         _prob("adverse_selection", self.adverse_selection)
+        _prob("flatten", self.flatten)
         if self.p_second > self.p_first:
             raise BacktestError(f"fill model: p_second ({self.p_second}) must not exceed p_first ({self.p_first})")
         _positive("lot", self.lot)
@@ -292,10 +330,14 @@ class QueueFill(FillModel):
         edge = self.p_first - self.p_second
         return float(self.lot * (m * edge if edge > 0 else 1.0) * np.mean(prices))
 
+    def filled_per_minute(self, price: float) -> float:
+        return self.lot * (self.p_first + self.p_second) * price
+
     def fill_table(self, minutes: float) -> np.ndarray:
-        """CDFs of the fills per bar, Binomial(m, p), for p = p_first or p_second times (1 - a), 1, (1 + a):
-        rows position * 3 + (effect + 1), where effect is +1 when the price moves through the order."""
-        return _fill_table(self.p_first, self.p_second, self.adverse_selection, max(1, round(minutes)))
+        """CDFs of the fills per bar, Binomial(m, p), for p = p_first or p_second times (1 - a_m), 1, (1 + a_m):
+        rows position * 3 + (effect + 1), where effect is +1 when the bar's price moves through the order."""
+        m = max(1, round(minutes))
+        return _fill_table(self.p_first, self.p_second, bar_adverse_selection(self.adverse_selection, m), m)
 
     def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None) -> Fills:
         quoted = self.half_spread == QUOTED and market.half_spread is not None
@@ -304,10 +346,21 @@ class QueueFill(FillModel):
         state = queue_fills(
             bid_first, uniforms[0], uniforms[1], self.fill_table(market.minutes), self.lot,
             market.half_spread if quoted else _NONE, h_bps, market.price, self.fee, self.inventory_limit,
-            math.nan if self.cut_cost is None else float(self.cut_cost), market.price_change, float(state),
-            pnl, inventory, income, costs,
+            math.nan if self.cut_cost is None else float(self.cut_cost), self.flatten, market.price_change,
+            float(state), pnl, inventory, income, costs,
         )
         return Fills(pnl, inventory, state, income, costs)
+
+
+def bar_adverse_selection(a: float, minutes: int) -> float:
+    """The per-minute adverse-selection effect ``a`` on a bar of ``minutes``: a / sqrt(m), so that the bar's fills
+    lose what the m minutes' fills lose.
+
+    On minute bars a resting order fills with probability p (1 + a) in a minute that moves through it, so each
+    side loses lot p a E|minute move| a minute to adverse selection. A bar's fills all see the bar's move: they
+    lose lot m p a_m E|bar move|, and under a random walk E|bar move| = sqrt(m) E|minute move|, so the two are
+    equal at a_m = a / sqrt(m) (m = 1 keeps a; a daily bar, m = 390, keeps 5.1% of it)."""
+    return a / math.sqrt(max(1, minutes))
 
 
 @lru_cache(maxsize=64)
@@ -351,8 +404,8 @@ def _fills(u, table, row, width):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def queue_fills(bid_first, u_buy, u_sell, table, lot, quoted, h_bps, price, fee, limit, cut_cost, price_change,
-                inventory, pnl, inv_out, income, costs):  # pragma: no cover - compiled
+def queue_fills(bid_first, u_buy, u_sell, table, lot, quoted, h_bps, price, fee, limit, cut_cost, flatten,
+                price_change, inventory, pnl, inv_out, income, costs):  # pragma: no cover - compiled
     """One market maker quoting both sides each minute of a bar; the side quoted first fills more often.
 
     The half-spread per share is ``quoted[i]`` when ``quoted`` has one value per round, else h_bps x 1e-4 x
@@ -361,7 +414,8 @@ def queue_fills(bid_first, u_buy, u_sell, table, lot, quoted, h_bps, price, fee,
     the ask likewise with u_sell; the row is position * 3 + effect + 1, position 0 for the order placed first,
     effect +1 when the round's price moves through the order (down for the bid, up for the ask), -1 away, 0
     flat (adverse selection). Each filled share earns half_spread - fee; inventory beyond +-limit is cut back
-    at cut_cost per share; the inventory is then held over the round's price change. Returns P&L and end
+    at cut_cost per share; the inventory is then held over the round's price change, and a share ``flatten`` of
+    it is unwound at the end of the round at the same cost per share. Returns P&L and end
     inventory per round, the final inventory (the next chunk's start), and per round the spread income and
     the costs (fees and cuts): P&L = income - costs + inventory x price change. The four output arrays are
     allocated by the caller (numpy's large allocations fault in huge pages; the kernel's own would fault 4 KB
@@ -388,9 +442,14 @@ def queue_fills(bid_first, u_buy, u_sell, table, lot, quoted, h_bps, price, fee,
         if excess > 0:
             cost += excess * (cut_cost if cut_given else h + fee)
             inv = limit if inv > 0 else -limit
+        held = inv * move
+        if flatten > 0.0:
+            unwind = flatten * inv
+            cost += abs(unwind) * (cut_cost if cut_given else h + fee)
+            inv -= unwind
         income[i] = fills * h
         costs[i] = cost
-        pnl[i] = income[i] - cost + inv * move
+        pnl[i] = income[i] - cost + held
         inv_out[i] = inv
     return inv
 
@@ -398,54 +457,45 @@ def queue_fills(bid_first, u_buy, u_sell, table, lot, quoted, h_bps, price, fee,
 @njit(cache=True, nogil=True)
 def bias_fills(bid_first, returns, exposure, income, switch_cost, state, out, costs):  # pragma: no cover - compiled
     """P&L of a signed position, +exposure if bid first else -exposure, over the round's return, plus the spread
-    income, less switch_cost (a rate) on the notional a change of bias trades: 2 x exposure, or 1 x when the
-    previous state is -1 (no position yet). ``income`` and ``switch_cost`` hold one value or one per round.
-    Fills ``out`` (P&L) and ``costs`` per round, allocated by the caller (see queue_fills), and returns the last
-    bias as the next chunk's state. Branch-free in the loop: a random strategy's switches are unpredictable."""
+    income, less ``switch_cost`` (currency) in every round whose quoting order differs from the previous round's
+    (none in the first round when the previous state is -1: nothing to re-order). ``income`` and ``switch_cost``
+    hold one value or one per round. Fills ``out`` (P&L) and ``costs`` per round, allocated by the caller (see
+    queue_fills), and returns the last order as the next chunk's state. Branch-free in the loop: a random
+    strategy's switches are unpredictable."""
     n = bid_first.size
     if n == 0:
         return state
     per_i = income.size > 1
     per_c = switch_cost.size > 1
-    inc0, rate0 = income[0], switch_cost[0]
-    two_e = 2.0 * exposure
+    inc0, sw0 = income[0], switch_cost[0]
     prev = np.int64(bid_first[0]) if state < 0 else np.int64(state)
     for i in range(n):
         b = np.int64(bid_first[i])
         inc = income[i] if per_i else inc0
-        rate = switch_cost[i] if per_c else rate0
-        c = np.float64(b != prev) * two_e * rate
+        sw = switch_cost[i] if per_c else sw0
+        c = np.float64(b != prev) * sw
         costs[i] = c
         out[i] = (2.0 * b - 1.0) * exposure * returns[i] + inc - c
         prev = b
-    if state < 0:  # the first round opened the position: it traded one exposure
-        c = exposure * (switch_cost[0])
-        costs[0] += c
-        out[0] -= c
     return float(prev)
 
 
 @njit(cache=True, nogil=True)
-def bias_book(a, b, r_a, r_b, exposure, inc_a, inc_b, rate_a, rate_b, state_a, state_b, pnl,
+def bias_book(a, b, r_a, r_b, exposure, inc_a, inc_b, sw_a, sw_b, state_a, state_b, pnl,
               costs):  # pragma: no cover - compiled
     """Both servers of ``bias_fills`` in one pass, writing only the book's P&L and costs (for chunks whose
     per-server series are not kept: two arrays to write instead of five). Returns the two states."""
     n = a.size
     if n == 0:
         return state_a, state_b
-    pia, pib, pra, prb = inc_a.size > 1, inc_b.size > 1, rate_a.size > 1, rate_b.size > 1
-    two_e = 2.0 * exposure
+    pia, pib, pca, pcb = inc_a.size > 1, inc_b.size > 1, sw_a.size > 1, sw_b.size > 1
     pa = np.int64(a[0]) if state_a < 0 else np.int64(state_a)
     pb = np.int64(b[0]) if state_b < 0 else np.int64(state_b)
     for i in range(n):
         ai, bi = np.int64(a[i]), np.int64(b[i])
-        c = two_e * (np.float64(ai != pa) * rate_a[i if pra else 0] + np.float64(bi != pb) * rate_b[i if prb else 0])
+        c = np.float64(ai != pa) * sw_a[i if pca else 0] + np.float64(bi != pb) * sw_b[i if pcb else 0]
         costs[i] = c
         pnl[i] = ((2.0 * ai - 1.0) * r_a[i] + (2.0 * bi - 1.0) * r_b[i]) * exposure \
             + inc_a[i if pia else 0] + inc_b[i if pib else 0] - c
         pa, pb = ai, bi
-    for state, rate in ((state_a, rate_a[0]), (state_b, rate_b[0])):
-        if state < 0:  # the first round opened a position: it traded one exposure
-            costs[0] += exposure * rate
-            pnl[0] -= exposure * rate
     return float(pa), float(pb)

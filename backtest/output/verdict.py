@@ -96,7 +96,14 @@ def texts(r: Result) -> dict:
     return {"what_it_would_take": _capital(take["sentence"]) + "." if take else None,
             "bell_pair": bell_pair(hedge.get("bell_pair_value")),
             "history": history_paragraph(info) if info else None,
-            "levels": levels_paragraph(info) if info else None}
+            "levels": levels_paragraph(info) if info else None,
+            "money_model": money_model(r)}
+
+
+def money_model(r: Result) -> str:
+    """Where the income and costs columns come from (the resolved fill model and, with volume, its participation)."""
+    resolved = r.config.get("resolved") or {}
+    return fill_assumption(resolved.get("fill") or {}, resolved.get("participation"))
 
 
 def _capital(text: str) -> str:
@@ -274,27 +281,34 @@ def _turnover_clause(r: Result, c: dict, judgement: str) -> str:
         return ""
     if not before_q < before_o or not (q.get("turnover") or 0) > (o.get("turnover") or 0):
         return ""
-    k = c.get("break_even_cost_scale")
     return (f"; before switching costs its variance is {before_q / before_o - 1:+.1%}, but a quantum server's "
             f"output is a random bit, so it changes its quoting order in {q['turnover']:.0%} of rounds "
             f"({c['opponent']}: {o['turnover']:.0%}) and the turnover's cost adds more variance than "
-            f"entanglement removes" + (f"; it would pay at switching costs below {k:.2f} times these "
-                                       "(--switch-cost-bps)" if k else ""))
+            f"entanglement removes" + _break_even_clause(r, c))
+
+
+def _break_even_clause(r: Result, c: dict) -> str:
+    """The break-even cost multiple in words (``risk.break_even_cost_scale``: certainty equivalents equal)."""
+    k = c.get("break_even_cost_scale")
+    if not k:
+        return ""
+    gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
+    return (f"; its certainty equivalent equals {c['opponent']}'s at {k:.3g} times the configured costs "
+            f"(risk aversion {gamma:g}), so it pays only below that")
 
 
 def _cost_clause(r: Result, c: dict, q: dict, o: dict) -> str:
     """When quantum lowers the variance but its switching costs cost more than the variance is worth to a
     mean-variance investor (certainty equivalent at the run's risk aversion)."""
     gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
-    lam = gamma / r.book_size
     cost_q, cost_o = q.get("pnl_costs") or 0.0, o.get("pnl_costs") or 0.0
-    ce = (q["pnl_mean"] - o["pnl_mean"]) - lam / 2 * (q["pnl_var"] - o["pnl_var"])
+    ce = c.get("certainty_equivalent_diff")
     if not (_finite(ce) and ce < 0 and cost_q > cost_o):
         return ""
     return (f"; but a quantum server's output is a random bit, so it changes its quoting order in "
             f"{q['turnover']:.0%} of rounds ({c['opponent']}: {o['turnover']:.0%}), and its switching costs "
             f"({cost_q:.3g} a round against {cost_o:.3g}) outweigh the variance saved: certainty equivalent "
-            f"{ce:+.3g} a round at risk aversion {gamma:g}")
+            f"{ce:+.3g} a round at risk aversion {gamma:g}" + _break_even_clause(r, c))
 
 
 def _benchmark_sentence(r: Result) -> str | None:
@@ -338,12 +352,69 @@ def _information_lines(r: Result) -> list[str]:
     return ["history: " + "; ".join(parts)] if parts else []
 
 
+# The headline table (metrics.json keys -> short column names). What the hedge changes first (directional P&L, its variance share and Sharpe), then the fill model's assumed
+# money (spread income, costs: the "money model:" line says where each comes from), then the game's own counts.
+HEADLINE = {"pnl_directional": "dir_pnl", "variance_share": "var_share", "sharpe_directional": "sharpe_dir",
+            "pnl_spread_income": "income", "pnl_costs": "costs", "sharpe": "sharpe", "win_rate": "win",
+            "hedged_rate": "hedged", "turnover": "turnover"}
+# Annualised Sharpe ratios published for high-frequency market makers, lowest to highest: the "efficient" Sharpe
+# ratio of the HFT industry, 1.07-1.87 (Charles-Cadogan, J. Investment Strategies); the median HFT firm, 4.3, and
+# the average, 9.2 (Baron, Brogaard & Kirilenko, "Risk and Return in High Frequency Trading", 2014 draft, and "The
+# Trading Profits of High Frequency Traders", 2012); a large HFT market maker in Dutch stocks, 9.35 (Menkveld
+# 2013). A book whose Sharpe is far outside this is read as a modelling artefact, not a discovery.
+SHARPE_RANGE = (-10.0, 10.0)
+
+
+def participation_clause(participation: dict) -> str:
+    """How much of each ticker's traded volume the fills take, or that the fill rate is an assumption."""
+    if not participation:
+        return ""
+    known = {t: s for t, s in participation.items() if s is not None}
+    if not known:
+        return "; no traded volume in the data: the fill rate is an assumption, not a measurement"
+    parts = ", ".join(f"{_percent(s)} of {t}'s" for t, s in known.items())
+    unknown = [t for t, s in participation.items() if s is None]
+    return (f"; fills are {parts} traded volume" + (f" ({', '.join(unknown)}: no volume, assumed)" if unknown else ""))
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.2g}%"
+
+
+def heavy_participation(heavy: dict, limit: float) -> str:
+    return ("warning: the fill model fills " + ", ".join(f"{_percent(s)} of {t}'s" for t, s in heavy.items())
+            + f" traded volume, above the {limit:.0%} published market makers take (Menkveld 2013: 8.1% of trades); "
+            "lower the exposure or turnover (bias) or the lot (queue) or read spread income as out of reach")
+
+
+def fill_assumption(fill: dict, participation: dict | None = None) -> str:
+    """Where the income and costs columns come from, in one line (the resolved fill model's parameters and, where
+    the data has volume, the share of it the fills take)."""
+    return _fill_assumption(fill) + participation_clause(participation or {})
+
+
+def _fill_assumption(fill: dict) -> str:
+    hs = fill.get("half_spread")
+    h = (f"the quoted half-spread (else {fill.get('model_half_spread_bps'):g} bp)" if hs == "quoted"
+         else f"a half-spread of {hs} bp")
+    if fill.get("name") == "queue":
+        return (f"queue fill: {fill['lot']:g}-share quotes fill with probability {fill['p_first']:g} (placed first) "
+                f"or {fill['p_second']:g} a minute at {h}, adverse selection {fill['adverse_selection']:g} per "
+                f"minute; costs: fees {fill['fee']:g}/share, inventory cut beyond {fill['inventory_limit']:g} shares"
+                + (f", {fill['flatten']:.0%} unwound each round" if fill.get("flatten") else ""))
+    if fill.get("name") == "bias":
+        cross = fill.get("switch_cost_bps") or 0.0
+        return (f"bias fill: income assumed, {fill['turnover']:g} x exposure filled a minute at {h} less "
+                f"{fill['adverse_selection']:.0%} adverse selection (Menkveld 2013); costs: a change of quoting "
+                f"order re-queues and forgoes {fill['requeue_loss']:.0%} of the round's income"
+                + (f", plus {cross:g} bp crossing on 2 x exposure" if cross else ""))
+    return str(fill.get("name", "custom fill model"))
+
+
 def summary(r: Result) -> str:
     """A readable table of the main metrics, the fitted game and the verdict."""
     m = r.metrics
-    cols = ["win_rate", "hedged_rate", "pnl_std", "variance_share", "sharpe", "hedging_efficiency", "turnover",
-            "quantum_share"]
-    table = m[cols].copy()
+    table = m[list(HEADLINE)].rename(columns=HEADLINE)
     shared = shared_information(r)
     lines = [f"information: {shared}"] if shared else []
     lines.append(f"{r.tickers[0]} / {r.tickers[1]}  ({r.source.get('kind')}), {r.n_rounds} rounds "
@@ -362,7 +433,10 @@ def summary(r: Result) -> str:
                      f"{r.game['classical_value']:.4f}  quantum {r.game['quantum_value']:.4f}  "
                      f"advantage {r.game['advantage']:.4f}")
     lines += _information_lines(r)
-    lines.append(table.astype(float).to_string(float_format=lambda v: f"{v:.4f}", na_rep="—"))
+    lines.append(table.astype(float).to_string(float_format=lambda v: f"{v:.4g}", na_rep="—"))
+    lines.append("columns: " + ", ".join(f"{short} = {key}" for key, short in HEADLINE.items()) + "; directional: "
+                 "the part of the P&L the quoting order decides, which the hedge changes")
+    lines.append("money model: " + money_model(r))
     if (r.drift or {}).get("flag"):
         lines.append(f"flag: drift: {r.drift['flag']}")
     flagged: dict[str, list[str]] = {}
@@ -370,6 +444,7 @@ def summary(r: Result) -> str:
         for k in m.get("flags") or {}:
             flagged.setdefault(k, []).append(s)
     notes = {"sharpe": "driven by the fill model's assumed spread income (see sharpe_directional)",
+             "sharpe_range": f"outside the {SHARPE_RANGE[0]:g} to {SHARPE_RANGE[1]:g} published for market makers",
              "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size"}
     lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)"
               for k, v in flagged.items()]
@@ -467,7 +542,18 @@ def metric_flags(m: dict, derived: bool) -> dict[str, str]:
     if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
         flags["sharpe"] = (f"driven by the fill model's spread income ({income:.4g} of {m['pnl_mean']:.4g} per round "
                            f"is assumed spread capture); the directional part's Sharpe is {m['sharpe_directional']:.2f}")
+    if sharpe == sharpe and not SHARPE_RANGE[0] <= sharpe <= SHARPE_RANGE[1]:
+        flags["sharpe_range"] = (f"{sharpe:.3g} is outside the annualised Sharpe ratios published for high-frequency "
+                                 "market makers (about 1 to 10: median firm 4.3, Baron, Brogaard & Kirilenko 2014; "
+                                 "9.35, Menkveld 2013): read it as the fill model's assumption, not as money")
     return flags
+
+
+def untradable(why: dict) -> str:
+    """The warning for tickers that cannot be traded as quoted (``feed.feeds.untradable``)."""
+    listed = "; ".join(f"{t}: {w}" for t, w in why.items())
+    return (f"cannot be traded as the fill model assumes ({listed}): its spread income and fills are assumed, not "
+            "evidenced by the data; read the directional columns (sharpe_directional) instead")
 
 
 def adjusted_prices(tickers, prices) -> str:

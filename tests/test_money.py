@@ -1,0 +1,299 @@
+"""The money model by hand: every P&L term of a strategy recomputed in a plain loop from the data and the stated
+model (docs/fills.md), on 20 random rounds of a daily run and of a minute run; the same annual figures whatever
+the bar length; the oracle an upper bound; the break-even cost multiple confirmed by a rerun at that multiple."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qcoord import data
+from qcoord.backtest import run_backtest
+from qcoord.backtest.fills.models import BiasFill, QueueFill, bar_adverse_selection
+
+from .conftest import shared_file
+
+
+def _hand_bias(r, md: data.MarketData, name: str, fill: BiasFill, rounds: np.ndarray) -> None:
+    """Recompute A's and B's P&L of ``name`` on the kept test ``rounds`` (each > 0) from prices and quotes."""
+    s = r.series[name]
+    prices = md.prices.to_numpy(dtype=float)
+    spread = None if md.spread is None else md.spread.to_numpy(dtype=float)
+    minutes = 252 * 390 / r.periods_per_year
+    for i in rounds:
+        row = r.test_start + i
+        for j, side in enumerate(("a", "b")):
+            bid_first, before = int(s[side][i]), int(s[side][i - 1])
+            ret = prices[row, j] / prices[row - 1, j] - 1.0  # the round's simple return
+            if spread is not None:  # the quoted half-spread at decision time (row t - 1), as a rate of the price
+                h = spread[row - 1, j] / 2.0 / prices[row - 1, j]
+            else:
+                h = fill.model_half_spread_bps * 1e-4
+            income = fill.exposure * fill.turnover * minutes * h * (1.0 - fill.adverse_selection)
+            cost = (bid_first != before) * (fill.requeue_loss * income + 2 * fill.exposure * fill.switch_cost_bps * 1e-4)
+            directional = (1.0 if bid_first else -1.0) * fill.exposure * ret
+            want = directional + income - cost
+            assert s[f"pnl_{side}"][i] == pytest.approx(want, rel=1e-9, abs=1e-9), (name, i, side)
+        assert s["pnl"][i] == pytest.approx(s["pnl_a"][i] + s["pnl_b"][i], rel=1e-12, abs=1e-12)
+
+
+def _sample_rounds(n: int, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(np.arange(1, n), size=20, replace=False))
+
+
+def test_daily_run_reproduced_by_hand():
+    """A daily run on real closes (no quotes: the model half-spread), 20 random test rounds, every strategy that
+    changes its quoting order (so the re-queue cost is exercised)."""
+    md = data.load_csv([shared_file("BAC_daily.csv"), shared_file("AIG_daily.csv")])
+    fill = BiasFill()
+    r = run_backtest(md, fill=fill, seed=4, keep_rounds=10_000)
+    rounds = _sample_rounds(min(r.n_test, 10_000), 1)
+    for name in ("uncoordinated", "quantum", "classical", "oracle"):
+        _hand_bias(r, md, name, fill, rounds)
+    # the per-round means agree with the metrics' decomposition (all test rounds kept)
+    u = r.metrics_dict["uncoordinated"]
+    minutes = 252 * 390 / r.periods_per_year
+    assert minutes == pytest.approx(390)
+    income = 2 * fill.exposure * fill.turnover * minutes * fill.model_half_spread_bps * 1e-4 * (1 - fill.adverse_selection)
+    assert u["pnl_spread_income"] == pytest.approx(income, rel=1e-12)
+    assert u["pnl_costs"] == pytest.approx(income / 2 * u["turnover"] * 2 * fill.requeue_loss, rel=1e-9)
+
+
+def test_minute_run_on_quotes_reproduced_by_hand():
+    """A minute run on quote bars: the quoted half-spread of each round enters its income and its re-queue cost."""
+    md = data.load_csv([shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+                        shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv")], session="regular")
+    assert md.spread is not None
+    fill = BiasFill(switch_cost_bps=0.5)  # a crossing cost as well, so both cost terms are checked
+    r = run_backtest(md, fill=fill, seed=2, keep_rounds=10_000)
+    assert 252 * 390 / r.periods_per_year == pytest.approx(1.0)
+    rounds = _sample_rounds(min(r.n_test, 10_000), 2)
+    for name in ("uncoordinated", "quantum", "always_hedge"):
+        _hand_bias(r, md, name, fill, rounds)
+
+
+def test_queue_fill_minute_round_reproduced_by_hand():
+    """The queue fill, one server, in a plain loop: fills drawn from the same uniforms by the inverse CDF of
+    Binomial(m, p), adverse selection by the bar's move, income at the half-spread, fees, the cut at the limit,
+    inventory held over the move, a share flattened at the end of the round."""
+    from scipy.stats import binom
+
+    from qcoord.backtest.fills.models import Market
+
+    rng = np.random.default_rng(3)
+    n, m = 200, 5
+    fill = QueueFill(p_first=0.6, p_second=0.3, lot=100, fee=0.001, inventory_limit=300, flatten=0.25,
+                     half_spread=2.0)
+    price = 40 + rng.standard_normal(n).cumsum() * 0.05
+    move = rng.standard_normal(n) * 0.03
+    move[::17] = 0.0
+    bid_first = rng.integers(0, 2, n).astype(np.uint8)
+    u = rng.random((2, n))
+    got = fill.pnl(bid_first, Market(move / price, move, None, price, float(m)), u, 0.0)
+    a = bar_adverse_selection(fill.adverse_selection, m)
+    inv = 0.0
+    for i in range(n):
+        h = 2.0 * 1e-4 * price[i]
+        through_bid = np.sign(-move[i])  # +1 when the price falls: the move goes through the bid
+        p_bid = (fill.p_first if bid_first[i] else fill.p_second) * (1 + a * through_bid)
+        p_ask = (fill.p_second if bid_first[i] else fill.p_first) * (1 - a * through_bid)
+        k_b = int(np.searchsorted(binom.cdf(np.arange(m + 1), m, p_bid), u[0, i], side="right"))
+        k_s = int(np.searchsorted(binom.cdf(np.arange(m + 1), m, p_ask), u[1, i], side="right"))
+        inv += (k_b - k_s) * fill.lot
+        fills = (k_b + k_s) * fill.lot
+        cost = fills * fill.fee
+        if abs(inv) > fill.inventory_limit:
+            cost += (abs(inv) - fill.inventory_limit) * (h + fill.fee)
+            inv = math.copysign(fill.inventory_limit, inv)
+        held = inv * move[i]
+        cost += abs(fill.flatten * inv) * (h + fill.fee)
+        inv -= fill.flatten * inv
+        assert got.income[i] == pytest.approx(fills * h, rel=1e-12, abs=1e-12)
+        assert got.costs[i] == pytest.approx(cost, rel=1e-12, abs=1e-12)
+        assert got.pnl[i] == pytest.approx(fills * h - cost + held, rel=1e-12, abs=1e-12)
+        assert got.inventory[i] == pytest.approx(inv, rel=1e-12, abs=1e-12)
+
+
+def test_adverse_selection_loses_the_same_on_minute_and_daily_bars():
+    """The queue fill's adverse selection on one random-walk path, as 1-minute rounds and as 390-minute bars:
+    with no spread, no fees and the inventory unwound free at the end of each round, the P&L is the fills' move
+    only, and the adverse-selection loss (P&L at a = 0.47 less at a = 0, the same uniforms) per day agrees within
+    4 standard errors of the difference (per-round variances, both bar lengths)."""
+    from qcoord.backtest.fills.models import Market
+
+    rng = np.random.default_rng(8)
+    days, m = 400, 390
+    moves = rng.standard_normal(days * m) * 0.01  # currency per share per minute
+    price = np.full(days * m, 40.0)
+    losses, ses = [], []
+    for k in (1, m):
+        dp = moves.reshape(-1, k).sum(axis=1)
+        px = price[::k]
+        u = rng.random((2, dp.size))
+        bid_first = rng.integers(0, 2, dp.size).astype(np.uint8)
+        pnl = {}
+        for a in (0.0, 0.47):
+            fill = QueueFill(p_first=0.5, p_second=0.3, lot=100, half_spread=0.0, adverse_selection=a,
+                             inventory_limit=1e12, flatten=1.0, cut_cost=0.0)
+            pnl[a] = fill.pnl(bid_first, Market(dp / px, dp, None, px, float(k)), u, 0.0).pnl
+        d = (pnl[0.47] - pnl[0.0]).reshape(days, -1).sum(axis=1)  # per day
+        losses.append(d.mean())
+        ses.append(d.std(ddof=1) / math.sqrt(days))
+    assert losses[0] < 0 and losses[1] < 0  # adverse selection loses money on either bar length
+    assert abs(losses[0] - losses[1]) <= 4 * math.hypot(*ses), (losses, ses)
+    assert bar_adverse_selection(0.47, 1) == pytest.approx(0.47)
+
+
+def _minute_path(days: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n, sig, rho = days * 390, 0.015 / math.sqrt(390), 0.6
+    z = rng.standard_normal((n, 2))
+    r = np.column_stack([z[:, 0], rho * z[:, 0] + math.sqrt(1 - rho * rho) * z[:, 1]]) * sig
+    return 50.0 * np.exp(np.vstack([np.zeros(2), np.cumsum(r, axis=0)]))
+
+
+def test_bar_length_invariance_of_annual_income_variance_and_sharpe():
+    """One synthetic minute path aggregated to 1-, 5-, 60- and 390-minute bars: the annualised spread income is
+    the same to rounding, and the annualised variance and Sharpe ratio of each strategy agree with the minute
+    bars' within 3 standard errors of the difference (variance: relative se sqrt(2 / (n - 1)) for normal returns;
+    Sharpe: sqrt((1 + S^2 / 2) / n) per period, Lo 2002; the minute run's se is added, though the two share a path
+    and the true se of the difference is smaller)."""
+    prices = _minute_path(1000, 11)
+    base = None
+    for k in (1, 5, 60, 390):
+        p = prices[::k]
+        idx = pd.date_range("2000-01-03", periods=len(p), freq="D")
+        md = data.MarketData(pd.DataFrame(p, index=idx, columns=["X", "Y"]), periods_per_year=252 * 390 / k)
+        r = run_backtest(md, strategies=("always_hedge",), seed=1)
+        ppy, n = r.periods_per_year, r.n_test
+        row = {}
+        for s in ("always_hedge", "uncoordinated"):
+            x = r.metrics_dict[s]
+            sp = x["sharpe"] / math.sqrt(ppy)
+            row[s] = {"income": x["pnl_spread_income"] * ppy, "var": x["pnl_var"] * ppy,
+                      "var_se": x["pnl_var"] * ppy * math.sqrt(2 / (n - 1)), "sharpe": x["sharpe"],
+                      "sharpe_se": math.sqrt((1 + sp * sp / 2) / n) * math.sqrt(ppy)}
+        if base is None:
+            base = row
+            continue
+        for s, v in row.items():
+            b = base[s]
+            assert v["income"] == pytest.approx(b["income"], rel=1e-9), (k, s)
+            assert abs(v["var"] - b["var"]) <= 3 * math.hypot(v["var_se"], b["var_se"]), (k, s, v, b)
+            assert abs(v["sharpe"] - b["sharpe"]) <= 3 * math.hypot(v["sharpe_se"], b["sharpe_se"]), (k, s, v, b)
+
+
+def _oracle_bound_holds(r) -> None:
+    """No strategy that does not communicate has a test-window book variance significantly below the oracle's
+    (paired HAC 95% interval of the variance ratio), and every hedging efficiency is in [0, 1] or flagged."""
+    from qcoord.backtest.analysis.paired import paired_tests
+
+    oracle = r.series["oracle"]["pnl"]
+    assert oracle.size == r.n_test  # every test round kept: the interval covers the whole window
+    for name, info in r.players.items():
+        m = r.metrics_dict[name]
+        he = m.get("hedging_efficiency")
+        assert he is None or 0 <= he <= 1 or "hedging_efficiency" in (m.get("flags") or {}), (name, he)
+        if info["communicates"]:
+            continue
+        t = paired_tests(r.series[name]["pnl"], oracle, periods_per_year=r.periods_per_year, rf_per_period=0.0,
+                         book=r.book_size)
+        assert t["variance_ratio_ci95"][1] >= 1.0, (name, t["variance_ratio"], t["variance_ratio_ci95"])
+
+
+@pytest.mark.parametrize("market", ["signals", "regime"])
+def test_oracle_is_an_upper_bound_on_synthetic_markets(market):
+    r = run_backtest(market, rounds=100_000, seed=6)
+    assert r.metrics_dict["oracle"]["turnover"] < 0.5 * r.metrics_dict["uncoordinated"]["turnover"]
+    _oracle_bound_holds(r)
+
+
+@pytest.mark.parametrize("pair", [("JPM", "BAC"), ("AMZN", "BAC"), ("GOOG", "MA"), ("GM", "T"), ("SBUX", "UAA")])
+def test_oracle_is_an_upper_bound_on_shipped_real_pairs(pair):
+    r = run_backtest(data.load_sample("pypfopt", tickers=list(pair)), seed=0)
+    _oracle_bound_holds(r)
+
+
+def test_break_even_cost_multiple_is_confirmed_by_a_rerun():
+    """At k times the configured costs quantum's certainty equivalent equals the opponent's: a rerun with the costs
+    scaled by k (same seed: the same rounds and decisions) finds the certainty-equivalent difference 0 to
+    rounding, and its HAC interval (per-round mean-variance utility difference) contains 0."""
+    from qcoord.backtest.analysis.paired import _mean_test, fixed_b_critical, bandwidth_ratio, hac_lags
+
+    base = run_backtest("signals", rounds=200_000, seed=5, keep_rounds=200_000)
+    c = base.comparison["quantum_vs_best_local"]
+    k = c["break_even_cost_scale"]
+    assert k is not None and 0 < k < 1 and c["certainty_equivalent_diff"] < 0
+    assert f"{k:.3g} times the configured costs" in base.verdict()
+    at_k = run_backtest("signals", rounds=200_000, seed=5, keep_rounds=200_000, fill=BiasFill(requeue_loss=k))
+    ck = at_k.comparison["quantum_vs_best_local"]
+    scale = at_k.metrics_dict["quantum"]["pnl_costs"]
+    assert abs(ck["certainty_equivalent_diff"]) < 1e-6 * scale
+    lam = 3.0 / at_k.book_size
+    q, o = at_k.series["quantum"]["pnl"], at_k.series[ck["opponent"]]["pnl"]
+    u = (q - o) - lam / 2 * ((q - q.mean()) ** 2 - (o - o.mean()) ** 2)
+    lags = hac_lags(u)
+    mean, se, _ = _mean_test(u, lags)
+    cv = fixed_b_critical(bandwidth_ratio(lags, u.size))
+    assert mean - cv * se <= 0 <= mean + cv * se
+    # a little below k quantum pays, a little above it does not
+    below = run_backtest("signals", rounds=200_000, seed=5, fill=BiasFill(requeue_loss=0.9 * k))
+    above = run_backtest("signals", rounds=200_000, seed=5, fill=BiasFill(requeue_loss=min(1.0, 1.1 * k)))
+    assert below.comparison["quantum_vs_best_local"]["certainty_equivalent_diff"] > 0
+    assert above.comparison["quantum_vs_best_local"]["certainty_equivalent_diff"] < 0
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_blocks() -> list[str]:
+    """The fenced blocks of README, in order (a fence opens with ``` and a language or none, and closes with ```)."""
+    blocks, current = [], None
+    for line in README.read_text().splitlines():
+        if line.startswith("```"):
+            if current is None:
+                current = []
+            else:
+                blocks.append("\n".join(current))
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+def test_readme_prints_the_default_and_sample_summaries_as_this_version_does():
+    """README's two summaries are the current output, character for character: `qcoord backtest` on the built-in
+    pair and `qcoord backtest --sample jpm_bac` (the command-line adds only the indicator and written-to lines)."""
+    blocks = _readme_blocks()
+    for summary in (run_backtest().summary(), run_backtest(data.load_sample("jpm_bac")).summary()):
+        first = summary.splitlines()[0]
+        block = next((b for b in blocks if b.startswith(first)), None)
+        assert block is not None, f"README has no summary starting {first!r}"
+        assert block == summary
+
+
+def test_readme_fill_table_lists_every_fill_parameter_with_its_default():
+    """One row per parameter of each fill model, its default as the code has it (numbers compared as numbers)."""
+    from qcoord.backtest.options import values_of
+
+    text = README.read_text()
+    table = text[text.index("| parameter | model | unit | default |"):]
+    table = table[:table.index("\n\n")]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        name, model, default = cells[0].strip("`"), cells[1], cells[3]
+        for m in (("bias", "queue") if model == "both" else (model,)):
+            rows[(name, m)] = default
+    for model, cls in (("bias", BiasFill), ("queue", QueueFill)):
+        for name, value in values_of(cls()).items():
+            assert (name, model) in rows, f"README's fill table lacks {name} ({model})"
+            shown = rows[(name, model)]
+            if isinstance(value, (int, float)) and value is not None:
+                assert float(shown.replace(",", "")) == pytest.approx(value, abs=5e-3), (name, model, shown, value)
+            elif value is not None:
+                assert f"`{value}`" == shown, (name, model, shown, value)
