@@ -306,6 +306,44 @@ def read_series(paths: Sequence[Path], tickers: Sequence[str] | None = None, *,
     return available
 
 
+def _refuse(bad: pd.Series, message) -> None:
+    """A DataError naming the first bad row's timestamp (``message(timestamp)``), if any row is bad."""
+    rows = np.flatnonzero(bad.to_numpy())
+    if rows.size:
+        raise DataError(message(bad.index[rows[0]]))
+
+
+def _bar_columns(path, tz: str, columns: Sequence[str], kind: str, prices: Sequence[str]):
+    """Read a bar file and its required ``columns`` as numbers (``prices`` checked positive): (where, the raw frame,
+    its lower-cased column map, the numeric frame); a missing column is an error naming the file and the kind."""
+    path = Path(path)
+    where = str(path)
+    frame = _read(path, tz)
+    cols = _lower_map(frame.columns)
+    missing = [c for c in columns if c.lower() not in cols]
+    if missing:
+        raise DataError(f"{where}: not a {kind} file: missing column(s) {missing}")
+    out = pd.DataFrame({c: numeric_column(frame, cols[c.lower()], where, price=c in prices) for c in columns},
+                       index=frame.index)
+    return where, frame, cols, out
+
+
+TRADE_BAR_COLUMNS = ("Open", "High", "Low", "Close", "Volume")
+
+
+def load_trade_bars(path: str | Path, *, tz: str = "America/New_York", session: str = "all") -> pd.DataFrame:
+    """One ticker's trade bars (``Open, High, Low, Close`` of the prints in each bar, ``Volume`` in shares; a bar
+    without trades is absent, as in LEAN/AlgoSeek minute files) on its clock, checked: positive prices, Low <= Open,
+    Close <= High, volume >= 0. ``session="regular"`` keeps 09:30-16:00 of intraday bars."""
+    where, frame, cols, out = _bar_columns(path, tz, TRADE_BAR_COLUMNS, "trade-bar", prices=TRADE_BAR_COLUMNS[:4])
+    _refuse((out["Low"] > out[["Open", "Close"]].min(axis=1)) | (out["High"] < out[["Open", "Close"]].max(axis=1))
+            | ~(out["Volume"] >= 0), lambda t: f"{where}: trade bar at {t} has Low/High outside Open/Close or a "
+                                               f"negative volume")
+    if session == "regular" and is_intraday(out.index):
+        out = out[_regular_hours(out.index)]
+    return out
+
+
 QUOTE_BAR_COLUMNS = ("BidOpen", "BidHigh", "BidLow", "BidClose", "AskOpen", "AskHigh", "AskLow", "AskClose")
 
 
@@ -313,25 +351,15 @@ def load_quote_bars(path: str | Path, *, tz: str = "America/New_York", session: 
     """One ticker's quote bars (``BidOpen..BidClose``, ``AskOpen..AskClose``, optional ``BidSize``/``AskSize`` in
     shares) as a DataFrame on its clock, checked: positive prices, Low <= Open, Close <= High on each side, no
     crossed closing quote. ``session="regular"`` keeps 09:30-16:00 of intraday bars."""
-    path = Path(path)
-    where = str(path)
-    frame = _read(path, tz)
-    cols = _lower_map(frame.columns)
-    missing = [c for c in QUOTE_BAR_COLUMNS if c.lower() not in cols]
-    if missing:
-        raise DataError(f"{where}: not a quote-bar file: missing column(s) {missing}")
-    out = pd.DataFrame({c: numeric_column(frame, cols[c.lower()], where, price=True) for c in QUOTE_BAR_COLUMNS},
-                       index=frame.index)
+    where, frame, cols, out = _bar_columns(path, tz, QUOTE_BAR_COLUMNS, "quote-bar", prices=QUOTE_BAR_COLUMNS)
     for c in ("BidSize", "AskSize"):
         if c.lower() in cols:
             out[c] = numeric_column(frame, cols[c.lower()], where, price=False)
     for side in ("Bid", "Ask"):
         lo, hi = out[f"{side}Low"], out[f"{side}High"]
-        bad = ((lo > out[f"{side}Open"]) | (lo > out[f"{side}Close"]) | (hi < out[f"{side}Open"])
-               | (hi < out[f"{side}Close"])).to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{where}: {side.lower()} bar at {out.index[row]} has Low/High outside Open/Close")
+        _refuse((lo > out[f"{side}Open"]) | (lo > out[f"{side}Close"]) | (hi < out[f"{side}Open"])
+                | (hi < out[f"{side}Close"]), lambda t: f"{where}: {side.lower()} bar at {t} has Low/High outside "
+                                                        "Open/Close")
     crossed = (out["AskClose"] < out["BidClose"]).to_numpy()
     if crossed.any():
         row = int(np.flatnonzero(crossed)[0])

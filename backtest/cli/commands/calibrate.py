@@ -1,4 +1,5 @@
-"""``qcoord calibrate QUOTES.csv [...]``: fill parameters from quote bars, with intervals, and a [fill] config section."""
+"""``qcoord calibrate QUOTES.csv [TRADES.csv ...]``: fill parameters from quote and trade bars, with intervals, and a
+[fill] config section."""
 
 from __future__ import annotations
 
@@ -9,46 +10,80 @@ from ..arguments import add_file_output, check_file_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calibrate", help="estimate fill parameters from bid/ask quote bars",
+    p = sub.add_parser("calibrate", help="estimate fill parameters from quote and trade bars",
                        description="Estimate the half-spread, how often a resting quote placed first or second fills "
-                                   "(queue-position model: the first fills on a touch, the second on a trade "
-                                   "through), and adverse selection, from quote bars with columns BidOpen..BidClose, "
-                                   "AskOpen..AskClose; per file and pooled, with 95%% intervals. --out writes a "
-                                   "[fill] section for `qcoord backtest --config`.")
-    p.add_argument("files", nargs="+", metavar="QUOTES.csv", help="quote-bar files, one per ticker")
+                                   "(queue-position model: the first fills on a trade at or through it, the second "
+                                   "on a trade through it), and adverse selection (the mid move after fills), per "
+                                   "ticker and pooled, with 95 percent intervals. Give each ticker's quote bars "
+                                   "(BidOpen..BidClose, AskOpen..AskClose) and its trade bars (Open, High, Low, Close, "
+                                   "Volume), paired by the file name's ticker (BAC_minute_quotes.csv with "
+                                   "BAC_minute.csv). Without trade bars the fill rates and adverse selection cannot "
+                                   "be identified and are reported as such. --out writes a [fill] section for "
+                                   "`qcoord backtest --config`.")
+    p.add_argument("files", nargs="+", metavar="FILE.csv", help="quote-bar and trade-bar files, paired by ticker")
     p.add_argument("--session", choices=("all", "regular"), default="regular",
                    help="intraday bars: the regular session 09:30-16:00 (default) or all")
-    add_file_output(p, ".toml", "write the pooled estimates as a [fill] config section")
+    p.add_argument("--horizon", type=int, default=None, metavar="BARS",
+                   help="bars after the quote over which the realised spread's adverse selection is measured "
+                        "(default 5: SEC Rule 605's five minutes on minute bars)")
+    add_file_output(p, ".toml", "write the pooled estimates as a [fill] section")
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _files_by_kind(files: list[str], session: str) -> tuple[dict, dict]:
+    """Quote and trade bars by ticker, told apart by their columns."""
     from pathlib import Path
 
-    from .... import data
-    from ....data.files import ticker_from_filename
+    import pandas as pd
 
+    from .... import data
+    from ....data.files import file_kind, ticker_from_filename
+    from ...errors import BacktestError
+
+    quotes, trades = {}, {}
+    for f in files:
+        path = Path(f)
+        name = ticker_from_filename(path)
+        try:
+            header = list(pd.read_csv(path, nrows=0).columns) if path.is_file() else []
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+            header = []
+        kind = file_kind([str(c).strip() for c in header]) if header else "quotes"
+        target = quotes if kind == "quotes" else trades
+        if name in target:
+            raise BacktestError(f"{f}: a second {'quote' if kind == 'quotes' else 'trade'}-bar file for ticker {name}")
+        target[name] = (data.load_quote_bars(f, session=session) if kind == "quotes"
+                        else data.load_trade_bars(f, session=session))
+    orphans = sorted(set(trades) - set(quotes))
+    if orphans:
+        raise BacktestError(f"trade bars for {orphans} but no quote bars for them: give each ticker's quote file too "
+                            "(its half-spread and quotes are what the fills are measured against)")
+    return quotes, trades
+
+
+def run(args: argparse.Namespace) -> int:
     from ...output.atomic import atomic_file
-    from ...fills.calibrate import calibrate
+    from ...fills.calibrate import HORIZON, calibrate
     from ...config import RunConfig
     from ...errors import BacktestError
 
     check_file_output(args.out, ".toml", args.force)
-    quotes = {}
-    for f in args.files:
-        name = ticker_from_filename(Path(f))
-        if name in quotes:
-            raise BacktestError(f"{f}: a second file for ticker {name}")
-        quotes[name] = data.load_quote_bars(f, session=args.session)
-    result = calibrate(quotes)
+    horizon = HORIZON if args.horizon is None else args.horizon
+    if horizon < 1:
+        raise BacktestError(f"--horizon must be a whole number of bars >= 1, got {args.horizon}")
+    quotes, trades = _files_by_kind(args.files, args.session)
+    result = calibrate(quotes, trades, horizon=horizon)
     section = result["fill"]
     cfg = RunConfig().with_values({f"fill.{k}": v for k, v in section.items()}, "calibrated ")
     cfg.fill.build()  # the section is a valid fill model
     if args.out:
+        kept = result["kept_defaults"]
         with atomic_file(args.out) as fh:
             fh.write(cfg.to_toml(sections=("fill",), header=(
                 f"# qcoord calibrate {' '.join(args.files)} (session {args.session}): the pooled estimates.\n"
-                "# Use with: qcoord backtest --config THIS_FILE (a [fill] section; other options as given)")))
+                + (f"# Not identified by these files, left at the package defaults: {', '.join(kept)}\n" if kept
+                   else "")
+                + "# Use with: qcoord backtest --config THIS_FILE (a [fill] section; other options as given)")))
     if args.json:
         print(json.dumps(_plain(result), indent=2))
         return 0
@@ -66,26 +101,44 @@ def _plain(value):
     return value
 
 
+ROWS = [("half-spread (median)", "half_spread", "{:.4f}", " currency/share"),
+        ("half-spread (median)", "half_spread_bps", "{:.3f}", " bp"),
+        ("p_first  (print at)", "p_first", "{:.4f}", " per minute"),
+        ("p_second (print through)", "p_second", "{:.4f}", " per minute"),
+        ("adverse selection a", "adverse_selection", "{:.4f}", " (mid move after fills)"),
+        ("  a from touch rates", "adverse_selection_from_rates", "{:.4f}", " (second method)"),
+        ("price impact / half-spr", "price_impact_share", "{:.3f}", " (realised-spread horizon)"),
+        ("adverse move", "adverse_move_bps", "{:.3f}", " bp")]
+
+
 def render(result: dict) -> str:
-    rows = [("half-spread (median)", "half_spread", "{:.4f}", " currency/share"),
-            ("half-spread (median)", "half_spread_bps", "{:.3f}", " bp"),
-            ("p_first  (touch)", "p_first", "{:.4f}", " per minute"),
-            ("p_second (through)", "p_second", "{:.4f}", " per minute"),
-            ("touch | moves through", "touch_when_moving_through", "{:.4f}", ""),
-            ("touch | moves away", "touch_when_moving_away", "{:.4f}", ""),
-            ("adverse selection a", "adverse_selection", "{:.4f}", "")]
-    names = [*result["tickers"], "pooled"]
-    docs = [*result["tickers"].values(), result["pooled"]]
-    lines = [f"model: {result['model']}; {result['level']:.0%} intervals",
-             f"{'':24s}" + "".join(f"{n:>28s}" for n in names)]
-    for label, key, fmt, unit in rows:
-        cells = []
-        for d in docs:
+    """One block per ticker and pooled: each estimate with its interval, or why the data cannot identify it."""
+    docs = {**result["tickers"], "pooled": result["pooled"]}
+    lines = [f"model: {result['model']}; {result['level']:.0%} intervals; realised spread over "
+             f"{result['horizon_bars']} bars"]
+    for name, d in docs.items():
+        lines.append(f"{name}: {d['bars']} bar pairs of {d['bar_minutes']:g} min"
+                     + (f", median {d['volume_per_bar']:,.0f} shares traded a bar" if "volume_per_bar" in d else "")
+                     + (f", median displayed depth {d['displayed_depth']:,.0f} shares" if "displayed_depth" in d
+                        else ""))
+        why = ""
+        for label, key, fmt, unit in ROWS:
             e = d[key]
-            cells.append(f"{fmt.format(e.value)} [{fmt.format(e.lo)}, {fmt.format(e.hi)}]")
-        lines.append(f"{label:24s}" + "".join(f"{c:>28s}" for c in cells) + unit)
-    lines.append(f"{'resting orders (bid+ask)':24s}" + "".join(f"{d['p_first'].n:>28d}" for d in docs))
+            if e.why:
+                why = why or e.why
+                lines.append(f"  {label:26s} —")
+                continue
+            lines.append(f"  {label:26s} {fmt.format(e.value)} [{fmt.format(e.lo)}, {fmt.format(e.hi)}]{unit}")
+        if why:
+            lines.append(f"  —: {why}")
+        if d["one_tick_share"] > 0.5 and d["trade_bars"]:
+            lines.append(f"  note: the spread is one tick in {d['one_tick_share']:.0%} of bars: the back of the queue "
+                         "fills only when the price moves through the order, so p_second's fills are adversely "
+                         "selected by construction; a is measured on front-of-queue fills")
     fill = result["fill"]
     lines.append("[fill] " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                                        for k, v in fill.items()))
+    if result["kept_defaults"]:
+        lines.append(f"not identified by these files, left at the package defaults: "
+                     f"{', '.join(result['kept_defaults'])}")
     return "\n".join(lines)
