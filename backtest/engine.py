@@ -22,7 +22,7 @@ import numpy as np
 
 from ..data import MarketData, SyntheticPair
 from ..data.frequency import TRADING_DAYS
-from ..strategies import Game, Noise, Strategy
+from ..strategies import FrozenTable, Game, Noise, Strategy
 
 from . import __version__, streams
 from .config import Given, RunConfig, check_device, check_real_source, configure
@@ -485,6 +485,7 @@ def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_inf
                    "test": book.test_cells.stats().informativeness()}
     no_sign = plan.fits_hedge and not informative["train"]["sign_differs"]
     _efficiency(metrics, no_sign)
+    _lookahead(metrics, {p.name for p in book.players if p.communicates}, informative["test"].get("negative_share"))
     series = book.series()
     # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule
     train_var = training.train_variance or {}
@@ -540,10 +541,44 @@ def _warnings(plan: Plan, feed, training: Training) -> list[str]:
         out.append(verdict.adjusted_prices(feed.tickers, training.test_prices))
     if getattr(feed, "untradable", None):
         out.append(verdict.untradable(feed.untradable))
+    for p in training.players:
+        resource = getattr(getattr(p, "strategy", None), "resource", None)
+        if isinstance(resource, FrozenTable) and not resource.local:
+            out.append(verdict.nonlocal_opponent(p.name, resource.chsh))
+    if getattr(feed, "clock_offset", None):
+        out.append(verdict.clock_offset(feed.clock_offset, feed.tickers))
     heavy = {t: s for t, s in _participation(plan, feed, training).items() if s is not None and s > PARTICIPATION_LIMIT}
     if heavy:
         out.append(verdict.heavy_participation(heavy, PARTICIPATION_LIMIT))
     return out
+
+
+LOOKAHEAD_SE = 5.0  # standard errors by which a strategy without communication may not out-hedge the oracle
+LOOKAHEAD_RATE = 0.99  # a hedged rate no indicator reaches honestly where the stocks often move apart ...
+LOOKAHEAD_OPPOSITE = 0.05  # ... i.e. where they move in opposite directions in more than this share of rounds
+
+
+def _lookahead(metrics: dict, communicating: set[str], opposite: float | None) -> None:
+    """Flag probable look-ahead in a strategy without communication:
+    - it hedges more rounds than the oracle (which knows both servers' indicators) by more than ``LOOKAHEAD_SE``
+      standard errors (independent binomial errors: conservative for paired rounds); only information outside the
+      indicators (a rule reading outside data) can do that;
+    - or it hedges at least ``LOOKAHEAD_RATE`` of the rounds in a market whose stocks move in opposite directions
+      in more than ``LOOKAHEAD_OPPOSITE`` of them: that needs the sign of the round's own co-movement, which an
+      indicator that peeks (a timestamp lookup into outside data) has and an honest one does not."""
+    oracle = metrics.get("oracle") or {}
+    p_o = oracle.get("hedged_rate")
+    for name, m in metrics.items():
+        p, n = m.get("hedged_rate"), m.get("n_rounds") or 0
+        if name in communicating or not _finite_number(p) or n < 2:
+            continue
+        if _finite_number(p_o):
+            se = math.sqrt((p * (1 - p) + p_o * (1 - p_o)) / n) or 1.0 / n
+            if p > p_o + LOOKAHEAD_SE * se:
+                m.setdefault("flags", {})["lookahead"] = verdict.lookahead(p, p_o, (p - p_o) / se)
+                continue
+        if p >= LOOKAHEAD_RATE and _finite_number(opposite) and opposite > LOOKAHEAD_OPPOSITE:
+            m.setdefault("flags", {})["lookahead"] = verdict.lookahead_rate(p, opposite)
 
 
 def _efficiency(metrics: dict, no_sign: bool) -> None:

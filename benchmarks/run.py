@@ -8,7 +8,10 @@ Paths: ``naive`` builds and runs one Qiskit circuit per round on AerSimulator (1
 batched Aer path and ``exact`` the exact path of the optimal quantum strategy (10^7 rounds each);
 ``backtest`` a full backtest (synthetic signals feed, indicators, all baselines, bias fill, metrics) and
 ``backtest_queue`` the same with the queue fill model (10^7 rounds each); ``scan`` (only with --only) the pairs per
-second of ``qcoord scan`` on the shipped 11-stock panel in a plain loop, on one Dask worker and on every core.
+second of ``qcoord scan`` on the shipped 11-stock panel in a plain loop, on one Dask worker and on every core;
+``isolation`` (only with --only) the cost of the trust boundary: a backtest with one user-defined rule (a
+``LocalRule`` subclass, so user code: each server's own copy, every chunk replayed with the partner's inputs
+permuted) against the same strategy as engine-owned table rules (10^7 rounds).
 Each is timed after a warm-up
 (kernels compiled, memory allocated), as the median of ``--reps`` repetitions. Peak memory is the
 resident set of a 10^8-round backtest in a fresh subprocess.
@@ -28,7 +31,7 @@ import time
 import numpy as np
 
 SIZES = {"naive": 1_000, "aer": 10_000_000, "exact": 10_000_000, "backtest": 10_000_000,
-         "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 55}
+         "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 55, "isolation": 10_000_000}
 SCAN_SPEEDUP_TARGET, SCAN_OVERHEAD_TARGET = 1.7, 0.10  # on two cores: all workers vs one; one worker vs a loop
 TARGETS = {"exact": 30e6, "aer": 1e6, "backtest": 5e6, "backtest_queue": 2e6}
 RSS_TARGET_MB = 2048
@@ -84,6 +87,28 @@ def backtest(n: int, fill: str) -> None:
     from qcoord.backtest import run_backtest
 
     run_backtest("signals", rounds=n, seed=1, fill=fill, progress=False)
+
+
+def isolation_rates(n: int, reps: int) -> dict:
+    """Rounds per second of a backtest whose extra strategy is user code against the same strategy as table rules
+    (both with the default baselines), and the overhead of the checked play."""
+    from qcoord.backtest import run_backtest
+    from qcoord.strategies import LocalRule, NoResource, Strategy
+
+    class UserRule(LocalRule):  # the same table, but user code: it goes through the trust boundary
+        def output(self, x, outcome):
+            return super().output(x, outcome)
+
+    table = Strategy("mine", LocalRule(outputs=((0,), (1,))), LocalRule(outputs=((1,), (1,))), NoResource())
+    user = Strategy("mine", UserRule(outputs=((0,), (1,))), UserRule(outputs=((1,), (1,))), NoResource())
+
+    def run(s):
+        return lambda m: run_backtest("signals", rounds=m, seed=1, strategies=["classical", s], progress=False)
+
+    t_table = _median_time(lambda: run(table)(n), reps, lambda: run(table)(max(n // 10, 100)))
+    t_user = _median_time(lambda: run(user)(n), reps, lambda: run(user)(max(n // 10, 100)))
+    return {"rounds": n, "table_rules_rounds_per_s": n / t_table, "user_rule_rounds_per_s": n / t_user,
+            "overhead": t_user / t_table - 1.0}
 
 
 def scan_rates(n_pairs: int) -> dict:
@@ -156,7 +181,8 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every size (tests use a tiny scale)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per path; the median is reported (3)")
     p.add_argument("--skip-rss", action="store_true", help="do not run the 10^8-round memory measurement")
-    p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan "
+    p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan, "
+                                  "isolation "
                                   "(naive always runs: it is the reference)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
@@ -181,11 +207,13 @@ def main(argv=None) -> int:
     rates = {name: bench(name, make(), warm) for name, (make, warm) in paths.items() if only is None or name in only}
     rss = None if args.skip_rss or (only is not None and "rss" not in only) else peak_rss_mb(size["rss"])
     scan = scan_rates(size["scan"]) if only is not None and "scan" in only else None
+    isolation = isolation_rates(size["isolation"], args.reps) if only is not None and "isolation" in only else None
     report = {
         "rounds_per_s": rates,
         "speedup_vs_naive": {k: v / rates["naive"] for k, v in rates.items() if k != "naive"},
         f"peak_rss_mb_1e{round(np.log10(size['rss']))}" if size["rss"] != SIZES["rss"] else "peak_rss_mb_1e8": rss,
         "scan": scan,
+        "isolation": isolation,
         "sizes": size,
         "reps": args.reps,
         "machine": machine(),
@@ -213,6 +241,10 @@ def main(argv=None) -> int:
               f"{scan['one_worker_pairs_per_s']:.2f} (overhead {scan['dask_overhead_vs_loop']:+.1%}, target < "
               f"{SCAN_OVERHEAD_TARGET:.0%}), {scan['workers']} workers {scan['all_workers_pairs_per_s']:.2f} "
               f"(x{scan['speedup_all_vs_one']:.2f}, target >= {SCAN_SPEEDUP_TARGET} on 2 cores)")
+    if isolation is not None:
+        print(f"trust boundary: a user-defined rule {isolation['user_rule_rounds_per_s']:,.0f} rounds/s against "
+              f"{isolation['table_rules_rounds_per_s']:,.0f} as table rules (overhead {isolation['overhead']:+.1%}; "
+              "built-in strategies skip it)")
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
           f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")

@@ -111,6 +111,7 @@ def _periods_section(doc: dict) -> list[str]:
 FLAG_TEXT = {
     "sharpe": "Sharpe driven by the fill model's assumed spread income (mean income above the directional P&L); "
               "read sharpe_directional",
+    "lookahead": "probable look-ahead: hedges more rounds than information available before the round allows",
     "sharpe_range": "Sharpe outside the -10 to 10 published for high-frequency market makers: a modelling artefact, "
                     "not a discovery",
     "hedging_efficiency": "hedging efficiency outside [0, 1]",

@@ -6,7 +6,8 @@ Public API: ``Game``, ``independent``, ``empirical_p_xy``, ``check_p_xy``, ``Noi
 classical strategies (``classical_optimum``, ``deterministic``, ``uncoordinated``,
 ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
 with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
-``SignallingError`` (no-signalling and the quantum bound, enforced), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
+``SignallingError`` (no-signalling and the quantum bound, checked before and while a strategy plays: ``FrozenTable``,
+``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
 """
 
 from .classical import (
@@ -21,13 +22,15 @@ from .classical import (
 from .errors import StrategyError
 from .game import Game, check_p_xy, empirical_p_xy, independent
 from .noise import Noise
-from .nosignal import SignallingError, certify
+from .nosignal import FrozenTable, SignallingError, certify, is_local, play_checked, plays_user_code
+from .trust import is_engine_owned
 from .quantum import EntangledPair, quantum_strategy, textbook_angles
 from .solver import Solution, quantum_lower_bound, solve, tsirelson_sdp, tsirelson_value
 from .strategy import LocalRandomness, LocalRule, NoResource, Resource, SharedRandomness, Strategy, play_rounds
 
 __all__ = [
     "EntangledPair",
+    "FrozenTable",
     "Game",
     "LocalRandomness",
     "LocalRule",
@@ -49,7 +52,11 @@ __all__ = [
     "empirical_p_xy",
     "follow_indicator",
     "independent",
+    "is_engine_owned",
+    "is_local",
+    "play_checked",
     "play_rounds",
+    "plays_user_code",
     "quantum_lower_bound",
     "quantum_strategy",
     "solve",

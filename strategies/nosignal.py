@@ -1,25 +1,34 @@
-"""Certify, before a strategy plays, that it cannot signal and that its resource stays within quantum correlations.
+"""Certify, before a strategy plays, that it cannot signal and that its resource stays within quantum correlations;
+then play what was certified, and keep checking user rules on the rounds they play.
 
-``Strategy.play`` is one flow that cannot be overridden (``strategies.strategy``), but three ways to cheat
-are outside what the flow can see, and ``certify`` checks each:
+``Strategy.play`` is one flow that cannot be overridden (``strategies.strategy``); engine-owned code
+(``strategies.trust``) plays as it is. For user code ``certify`` returns the strategy that will play:
 
-1. **The declared resource.** ``P(o_A, o_B | s_A, s_B)`` must be a probability table whose marginals do
-   not depend on the partner's setting (no-signalling, to 1e-9).
+1. **The declared resource** is read once: ``P(o_A, o_B | s_A, s_B)`` must be a probability table whose marginals
+   do not depend on the partner's setting (no-signalling, to 1e-9). That table is frozen (a read-only copy in a
+   ``FrozenTable``, which the engine samples); the resource's own code never runs again.
 2. **Beyond quantum.** A no-signalling table can still be stronger than any shared quantum state (a PR box
    wins the CHSH game with certainty). Any XOR game depends only on correlators, and the correlators
    quantum mechanics allows for two settings per side are exactly those that satisfy the
    Tsirelson-Landau-Masanes inequalities |sum_xy asin E_xy - 2 asin E_x'y'| <= pi. They are checked for
    every pair of settings per side and every way of reading the outcomes as +-1; and, for table rules,
    the strategy's value in the game played against Tsirelson's bound of that game.
-3. **Rules that share state.** Local rules may be any code, so two rules could share an object and pass
-   inputs through it. The counterfactual check plays the strategy on real inputs, then again with the
-   partner's inputs permuted and the same uniforms, sampling the resource with the checked party's outcome
-   drawn first (by inverse CDF, its outcome then depends on its own marginal only); the party's outputs
-   must not change, round by round, like the causality check of indicators.
+3. **Classified by physics.** The frozen table is *local* when a local hidden-variable model reproduces it (a
+   linear program over the deterministic strategies: exact for any number of settings and outcomes; for two
+   settings and two outcomes a side this is CHSH <= 2 on every block), else *nonlocal*: a quantum (or
+   no-signalling) opponent, never counted as local classical.
+4. **Rules that share state.** A user rule may be any code. Each server's rule plays on its own deep copy (objects
+   the two rules shared become two objects), and a counterfactual check replays the strategy with the partner's
+   inputs permuted and the same uniforms, sampling the resource with the checked party's outcome drawn first (by
+   inverse CDF, its outcome then depends on its own marginal only); the party's outputs must not change, round by
+   round. The replays run on snapshots of the rules' state, so a rule may keep state across chunks (a counter, its
+   previous reading). ``certify`` checks the training rounds; ``play_checked`` checks every chunk played.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import math
 
@@ -29,13 +38,15 @@ from . import kernels
 from .errors import StrategyError
 from .game import Game, check_p_xy
 from .solver import tsirelson_sdp, tsirelson_value
-from .strategy import LocalRule, Strategy, is_builtin, as_bits
+from .strategy import BITS, Resource, Strategy, as_bits, sample_table
+from .trust import OWN_SAMPLER, engine_owned, is_engine_owned
 
 NS_TOL = 1e-9
 QUANTUM_TOL = 1e-9
 # asin has an infinite slope at +-1, so round-off of 1e-16 in a correlator near +-1 moves its angle by ~1e-8 rad
 TLM_TOL = 1e-6
 CHECK_ROUNDS = 20_000
+LHV_TOL = 1e-7  # largest table deviation the local model may leave (linear-programming round-off)
 
 
 class SignallingError(StrategyError):
@@ -71,60 +82,211 @@ def tlm_excess(table: np.ndarray) -> tuple[float, tuple]:
 
     Returns (excess over pi in radians, where) with excess <= 0 for correlations a shared quantum state can give.
     """
-    n_a, n_b, k_a, k_b = table.shape
-    ga = np.array(list(itertools.product((1.0, -1.0), repeat=k_a)))  # every +-1 reading of A's outcomes
-    gb = np.array(list(itertools.product((1.0, -1.0), repeat=k_b)))
-    corr = np.arcsin(np.clip(np.einsum("ik,stkl,jl->stij", ga, table, gb), -1.0, 1.0))  # [s_A, s_B, g_A, g_B]
+    corr = np.arcsin(np.clip(_correlators(table), -1.0, 1.0))  # [s_A, s_B, g_A, g_B]
     worst, where = -math.inf, None
-    for a0, a1 in itertools.combinations_with_replacement(range(n_a), 2):
-        for b0, b1 in itertools.combinations_with_replacement(range(n_b), 2):
+    for block, value in _chsh_blocks(corr, distinct=False):
+        excess = value - math.pi
+        if excess > worst:
+            worst, where = excess, block
+    return worst, where
+
+
+@engine_owned
+class FrozenTable(Resource):
+    """A user resource's joint table as certified: read once, checked, frozen (read-only), sampled by the engine.
+
+    ``local``: whether a local hidden-variable model reproduces it; ``chsh``: the largest CHSH value over 2 x 2
+    blocks of settings and +-1 readings of the outcomes (2 at most for a local table, 2 sqrt 2 for quantum);
+    ``declared_kind``: what the user's class called itself."""
+
+    _own_sampler = OWN_SAMPLER
+
+    def __init__(self, table: np.ndarray, declared_kind: str, local: bool, chsh: float) -> None:
+        frozen = np.array(table, dtype=float, copy=True)
+        frozen.flags.writeable = False
+        self.table, self.declared_kind, self.local, self.chsh = frozen, str(declared_kind), bool(local), float(chsh)
+        self.n_outcomes = int(max(frozen.shape[2], frozen.shape[3]))
+        self.kind = "local_box" if self.local else "nonlocal_box"
+
+    def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
+        if n_settings_a > self.table.shape[0] or n_settings_b > self.table.shape[1]:
+            raise SignallingError(
+                f"a rule chose setting ({n_settings_a - 1}, {n_settings_b - 1}), beyond the "
+                f"{self.table.shape[0]} x {self.table.shape[1]} settings its resource's table was certified for")
+        return self.table[:n_settings_a, :n_settings_b]
+
+    def sample(self, setting_a, setting_b, rng, ages=None):
+        n_a, n_b = int(setting_a.max(initial=0)) + 1, int(setting_b.max(initial=0)) + 1
+        return sample_table(self.joint(n_a, n_b), setting_a, setting_b, rng)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "declared_kind": self.declared_kind, "local": self.local, "chsh": self.chsh,
+                "table_shape": list(self.table.shape)}
+
+
+def _correlators(table: np.ndarray) -> np.ndarray:
+    """E[s_A, s_B, g_A, g_B]: the correlator of every setting pair under every +-1 reading g of each side's outcomes."""
+    _, _, k_a, k_b = table.shape
+    ga = np.array(list(itertools.product((1.0, -1.0), repeat=k_a)))
+    gb = np.array(list(itertools.product((1.0, -1.0), repeat=k_b)))
+    return np.einsum("ik,stkl,jl->stij", ga, table, gb)
+
+
+def _chsh_blocks(corr: np.ndarray, distinct: bool):
+    """(((a0, a1), (b0, b1)), the largest |c00 + c01 + c10 + c11 - 2 c_neg|) over the 2 x 2 blocks of settings
+    (``distinct``: two different settings a side; else any pair, repeats included) and every reading and minus sign
+    of ``corr`` (correlators or their arcsines)."""
+    n_a, n_b = corr.shape[:2]
+    pairs = itertools.combinations if distinct else itertools.combinations_with_replacement
+    for a0, a1 in pairs(range(n_a), 2):
+        for b0, b1 in pairs(range(n_b), 2):
             # axes: reading of a0, of a1, of b0, of b1
             e00 = corr[a0, b0][:, None, :, None]
             e01 = corr[a0, b1][:, None, None, :]
             e10 = corr[a1, b0][None, :, :, None]
             e11 = corr[a1, b1][None, :, None, :]
             total = e00 + e01 + e10 + e11
-            for neg in (e00, e01, e10, e11):
-                excess = float(np.abs(total - 2 * neg).max()) - math.pi
-                if excess > worst:
-                    worst, where = excess, ((a0, a1), (b0, b1))
-    return worst, where
+            yield ((a0, a1), (b0, b1)), max(float(np.abs(total - 2 * neg).max()) for neg in (e00, e01, e10, e11))
 
 
-def _flow(strategy: Strategy, x, y, u: np.ndarray, first: str):
-    """The play flow with the resource's declared table sampled by inverse CDF, party ``first``'s outcome drawn first."""
-    sa, sb = strategy.rule_a.setting(x), strategy.rule_b.setting(y)
+def chsh_value(table: np.ndarray) -> float:
+    """The largest |E00 + E01 + E10 - E11| (the minus at any of the four places) over 2 x 2 blocks of settings and
+    +-1 readings of the outcomes; 0 with one setting on a side."""
+    return max((v for _, v in _chsh_blocks(_correlators(table), distinct=True)), default=0.0)
+
+
+def local_model_exists(table: np.ndarray) -> bool:
+    """Whether a local hidden-variable model gives ``table``: a mixture of deterministic strategies (each side's
+    outcome a function of its own setting) with these joint probabilities, found by a linear program that
+    minimises the largest deviation (local when it is below ``LHV_TOL``)."""
+    from scipy.optimize import linprog
+
+    n_a, n_b, k_a, k_b = table.shape
+    fa = np.array(list(itertools.product(range(k_a), repeat=n_a)))  # A's outcome for each of its settings
+    fb = np.array(list(itertools.product(range(k_b), repeat=n_b)))
+    if fa.shape[0] * fb.shape[0] > 200_000:
+        raise SignallingError(f"a resource with {n_a} x {n_b} settings and {k_a} x {k_b} outcomes is too large to "
+                              "classify (more than 200,000 deterministic strategies)")
+    # column lam = (i, j): 1 at cells (s, t, fa[i, s], fb[j, t])
+    cols = []
+    for i in range(fa.shape[0]):
+        for j in range(fb.shape[0]):
+            d = np.zeros((n_a, n_b, k_a, k_b))
+            for s_ in range(n_a):
+                d[s_, np.arange(n_b), fa[i, s_], fb[j]] = 1.0
+            cols.append(d.ravel())
+    m = np.array(cols).T  # cells x strategies
+    p = table.ravel()
+    n_lam = m.shape[1]
+    # variables: weights (n_lam) and the deviation bound e; minimise e s.t. -e <= m w - p <= e, sum w = 1, w >= 0
+    c = np.zeros(n_lam + 1)
+    c[-1] = 1.0
+    ones = np.ones((m.shape[0], 1))
+    a_ub = np.vstack([np.hstack([m, -ones]), np.hstack([-m, -ones])])
+    b_ub = np.concatenate([p, -p])
+    a_eq = np.concatenate([np.ones(n_lam), [0.0]])[None, :]
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=[1.0], bounds=[(0, None)] * (n_lam + 1), method="highs")
+    return bool(res.status == 0 and res.fun <= LHV_TOL)
+
+
+def _call(name: str, side: str, what: str, fn, *args):
+    """A user rule's method, its failure reported as the strategy's, naming the server."""
+    try:
+        return fn(*args)
+    except SignallingError:
+        raise
+    except Exception as exc:  # user code: any failure is a refusal that names it
+        raise StrategyError(f"strategy {name!r}: server {side}'s rule failed in {what}(): {type(exc).__name__}: {exc} "
+                            "(each server's rule runs on its own copy: state the two rules shared is not shared)"
+                            ) from exc
+
+
+def _bits(name: str, side: str, what: str, values, n: int, limit: int | None = None) -> np.ndarray:
+    """A rule's answer, checked: one small non-negative integer per round (bits for outputs)."""
+    v = np.asarray(values)
+    if v.shape != (n,) or (v.size and (v.dtype.kind not in "biu" or v.min() < 0 or (limit and v.max() >= limit))):
+        raise StrategyError(f"strategy {name!r}: server {side}'s rule returned {what} of shape {v.shape} and values "
+                            f"outside 0..{(limit or 256) - 1}; it must give one per round ({n})")
+    return v.astype(BITS, copy=False)
+
+
+def _flow(strategy: Strategy, x, y, u: np.ndarray, first: str, name: str = "strategy"):
+    """The play flow with the resource's table sampled by inverse CDF, party ``first``'s outcome drawn first; every
+    answer of a rule checked (``_bits``)."""
+    ra, rb = strategy.rule_a, strategy.rule_b
+    sa = _bits(name, "A", "settings", _call(name, "A", "setting", ra.setting, x), x.size)
+    sb = _bits(name, "B", "settings", _call(name, "B", "setting", rb.setting, y), y.size)
     n_a, n_b = int(sa.max(initial=0)) + 1, int(sb.max(initial=0)) + 1
     table = np.asarray(strategy.resource.joint(n_a, n_b), dtype=float)
+    s1, s2 = sa, sb
     if first == "B":
-        table, sa, sb = table.transpose(1, 0, 3, 2), sb, sa
+        table, s1, s2 = table.transpose(1, 0, 3, 2), sb, sa
     rows, cols, k_major, k_minor = table.shape
     cum = np.cumsum(table.reshape(rows * cols, k_major * k_minor), axis=1)
     cum[:, -1] = 1.0
-    major, minor = kernels.sample_cells(cum, sa, sb, cols, k_minor, u)
+    major, minor = kernels.sample_cells(cum, s1, s2, cols, k_minor, u)
     oa, ob = (major, minor) if first == "A" else (minor, major)
-    return strategy.rule_a.output(x, oa), strategy.rule_b.output(y, ob)
+    a = _bits(name, "A", "outputs", _call(name, "A", "output", ra.output, x, oa), x.size, 2)
+    b = _bits(name, "B", "outputs", _call(name, "B", "output", rb.output, y, ob), y.size, 2)
+    return a, b
 
 
-def counterfactual_check(name: str, strategy: Strategy, x, y, rng: np.random.Generator) -> None:
-    """Each party's outputs must not move when only the partner's inputs move (same uniforms)."""
-    x = as_bits(x, "x", strategy.rule_a.levels)[:CHECK_ROUNDS]
-    y = as_bits(y, "y", strategy.rule_b.levels)[:CHECK_ROUNDS]
+def _snapshot(strategy: Strategy) -> Strategy:
+    """The strategy with each server's rule deep-copied on its own (their state now, shared objects split)."""
+    if all(is_engine_owned(r) for r in (strategy.rule_a, strategy.rule_b)):
+        return strategy
+    return dataclasses.replace(strategy, rule_a=copy.deepcopy(strategy.rule_a), rule_b=copy.deepcopy(strategy.rule_b))
+
+
+def _compare(name: str, side: str, before: np.ndarray, after: np.ndarray, n: int, where: str) -> None:
+    changed = np.flatnonzero(before != after)
+    if changed.size:
+        partner = "B" if side == "A" else "A"
+        raise SignallingError(
+            f"strategy {name!r} signals: permuting only {partner}'s inputs changed {side}'s outputs in "
+            f"{changed.size} of {n} rounds (first at round {int(changed[0])} of {where}), with the same randomness; "
+            f"{side}'s rule must depend on {side}'s own inputs, outcomes and state only (do the two rules share an "
+            "object, a global or a file?)")
+
+
+def counterfactual_check(name: str, strategy: Strategy, x, y, rng: np.random.Generator, *,
+                         live: Strategy | None = None, where: str = "the training rounds"):
+    """Each party's outputs must not move when only the partner's inputs move (same uniforms).
+
+    Four plays of the same rounds: A's outcome drawn first on (x, y) and on (x, permuted y), B's first on (x, y)
+    and on (permuted x, y); A's outputs must agree between the first two, B's between the last two. Replays run
+    on copies of ``strategy``'s rules (their state now); with ``live`` (the rules that go on playing), the first
+    play is the real one, on ``live``, and its outputs are returned. The four run in a random order, so a rule
+    cannot tell the real play from a replay by counting its calls."""
+    n = x.size
+    if n < 2:
+        return None
+    perm, u = rng.permutation(n), rng.random(n)
+    jobs = [(live if live is not None else _snapshot(strategy), x, y, "A"),
+            (_snapshot(strategy), x, y[perm], "A"),
+            (_snapshot(strategy), x, y, "B"),
+            (_snapshot(strategy), x[perm], y, "B")]
+    out: list = [None] * 4
+    for i in rng.permutation(4):
+        s_, xi, yi, first = jobs[i]
+        out[i] = _flow(s_, xi, yi, u, first, name)
+    _compare(name, "A", out[0][0], out[1][0], n, where)
+    _compare(name, "B", out[2][1], out[3][1], n, where)
+    return out[0]
+
+
+def plays_user_code(strategy: Strategy) -> bool:
+    """Whether either rule is user code (the engine then checks every chunk it plays: ``play_checked``)."""
+    return not all(is_engine_owned(r) for r in (strategy.rule_a, strategy.rule_b))
+
+
+def play_checked(name: str, strategy: Strategy, x, y, rng: np.random.Generator, chunk: str = "a chunk"):
+    """Play one chunk of a certified strategy with user rules, checked by replaying it from the rules' state before
+    the chunk with the partner's inputs permuted (``counterfactual_check``). Outputs (a, b) as uint8."""
+    x, y = as_bits(x, "x", strategy.rule_a.levels), as_bits(y, "y", strategy.rule_b.levels)
     if x.size < 2:
-        return
-    perm, u = rng.permutation(x.size), rng.random(x.size)
-    for side, moved in (("A", (x, y[perm])), ("B", (x[perm], y))):
-        i = 0 if side == "A" else 1
-        before = _flow(strategy, x, y, u, side)[i]
-        after = _flow(strategy, *moved, u, side)[i]
-        changed = np.flatnonzero(before != after)
-        if changed.size:
-            partner = "B" if side == "A" else "A"
-            raise SignallingError(
-                f"strategy {name!r} signals: permuting only {partner}'s inputs changed {side}'s outputs in "
-                f"{changed.size} of {x.size} rounds (first at round {int(changed[0])}), with the same randomness; "
-                f"{side}'s rule must depend on {side}'s own inputs and outcomes only (do the two rules share an "
-                "object or a global?)")
+        return _flow(strategy, x, y, rng.random(x.size), "A", name)
+    return counterfactual_check(name, _snapshot(strategy), x, y, rng, live=strategy, where=chunk)
 
 
 def _game_bound(game: Game, p) -> float | None:
@@ -137,35 +299,76 @@ def _game_bound(game: Game, p) -> float | None:
         return None
 
 
-def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, x=None, y=None,
-            rng: np.random.Generator | None = None) -> None:
-    """Refuse (``SignallingError``) a strategy that could signal or exceeds quantum correlations; see the module."""
-    if not isinstance(strategy, Strategy):
-        raise StrategyError(f"strategy {name!r} must be a qcoord.Strategy, got {type(strategy).__name__}")
-    if type(strategy).play is not Strategy.play:
-        raise SignallingError(f"strategy {name!r} replaces Strategy.play; strategies play through the engine's flow")
-    tables = [isinstance(r, LocalRule) and type(r).setting is LocalRule.setting and type(r).output is LocalRule.output
-              for r in (strategy.rule_a, strategy.rule_b)]
+def _resource_settings(strategy: Strategy, x, y, name: str) -> tuple[int, int]:
+    """How many settings per side the resource's table is read for: every setting the rules declare, and every one
+    they choose on the training inputs (on copies: the rules' own state does not advance)."""
+    n_a = max(getattr(strategy.rule_a, "settings", None) or (0,)) + 1
+    n_b = max(getattr(strategy.rule_b, "settings", None) or (0,)) + 1
     if x is not None and y is not None:
-        n_a = int(strategy.rule_a.setting(as_bits(x, "x", strategy.rule_a.levels)).max(initial=0)) + 1
-        n_b = int(strategy.rule_b.setting(as_bits(y, "y", strategy.rule_b.levels)).max(initial=0)) + 1
-    else:
-        n_a, n_b = max(strategy.rule_a.settings) + 1, max(strategy.rule_b.settings) + 1
-    table = check_table(name, strategy.resource.joint(n_a, n_b))
-    if is_builtin(type(strategy.resource)) and all(tables):
-        return  # this package's resources are quantum (or classical) by construction, and table rules hold no state
+        probe = _snapshot(strategy)
+        xa, yb = as_bits(x, "x", strategy.rule_a.levels), as_bits(y, "y", strategy.rule_b.levels)
+        sa = _bits(name, "A", "settings", _call(name, "A", "setting", probe.rule_a.setting, xa), xa.size)
+        sb = _bits(name, "B", "settings", _call(name, "B", "setting", probe.rule_b.setting, yb), yb.size)
+        n_a, n_b = max(n_a, int(sa.max(initial=0)) + 1), max(n_b, int(sb.max(initial=0)) + 1)
+    return n_a, n_b
+
+
+def freeze(name: str, resource: Resource, n_a: int, n_b: int) -> FrozenTable:
+    """A user resource's table, read once, checked (probabilities, no-signalling, Tsirelson-Landau-Masanes),
+    classified (local or not) and frozen."""
+    table = check_table(name, resource.joint(n_a, n_b))
     excess, where = tlm_excess(table)
     if excess > TLM_TOL:
         raise SignallingError(
             f"strategy {name!r}: its resource's correlations at settings A {where[0]}, B {where[1]} exceed what any "
             f"shared quantum state allows (Tsirelson-Landau-Masanes bound broken by {excess:.3g} rad); a "
             "no-signalling box beyond quantum mechanics (such as a PR box) is not a resource two servers can hold")
-    if game is not None and p_xy is not None and all(tables) and game.levels == strategy.levels:
+    return FrozenTable(table, getattr(resource, "kind", type(resource).__name__), local_model_exists(table),
+                       chsh_value(table))
+
+
+def is_local(strategy: Strategy) -> bool:
+    """Local classical by physics: an engine-owned resource that is not an entangled pair, or a frozen table with a
+    local hidden-variable model. A certified strategy's answer; an uncertified user resource is not local."""
+    r = strategy.resource
+    if isinstance(r, FrozenTable):
+        return r.local
+    return is_engine_owned(r) and r.kind != "entangled_pair"
+
+
+def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, x=None, y=None,
+            rng: np.random.Generator | None = None) -> Strategy:
+    """Refuse (``SignallingError``) a strategy that could signal or exceeds quantum correlations (see the module), and
+    return the strategy that will play: the same object when all of it is engine-owned, else one whose user resource
+    is a ``FrozenTable`` and whose user rules are each server's own deep copy."""
+    if not isinstance(strategy, Strategy):
+        raise StrategyError(f"strategy {name!r} must be a qcoord.Strategy, got {type(strategy).__name__}")
+    if type(strategy).play is not Strategy.play:
+        raise SignallingError(f"strategy {name!r} replaces Strategy.play; strategies play through the engine's flow")
+    tables = [is_engine_owned(r) for r in (strategy.rule_a, strategy.rule_b)]
+    owned_resource = is_engine_owned(strategy.resource)
+    if owned_resource and all(tables):
+        n_a, n_b = max(strategy.rule_a.settings) + 1, max(strategy.rule_b.settings) + 1
+        check_table(name, strategy.resource.joint(n_a, n_b))
+        return strategy  # this package's resources are quantum (or classical) by construction; table rules hold no state
+    if not owned_resource and any("sample" in k.__dict__ and k is not Resource and not is_engine_owned(k)
+                                  for k in type(strategy.resource).__mro__):
+        raise SignallingError(f"strategy {name!r}: its resource brings its own sampler; a user resource declares "
+                              "joint() only and the engine samples the certified table")
+    n_a, n_b = _resource_settings(strategy, x, y, name)
+    resource = strategy.resource if owned_resource else freeze(name, strategy.resource, n_a, n_b)
+    certified = dataclasses.replace(strategy, resource=resource)
+    if not all(tables):
+        certified = _snapshot(certified)  # each server's own copy, from here on the copies that play
+    if game is not None and p_xy is not None and all(tables) and game.levels == certified.levels:
         p = check_p_xy(p_xy, game.levels)
         bound = _game_bound(game, p)
-        value = strategy.value(game, p)
+        value = certified.value(game, p)
         if bound is not None and value > bound + QUANTUM_TOL * max(1.0, float(np.abs(game.table).max())):
             raise SignallingError(f"strategy {name!r} reaches {value:.6g} in the game played, above its quantum "
                                   f"(Tsirelson) bound {bound:.6g}")
     if x is not None and y is not None:
-        counterfactual_check(name, strategy, x, y, rng if rng is not None else np.random.default_rng(0))
+        xs = as_bits(x, "x", certified.rule_a.levels)[:CHECK_ROUNDS]
+        ys = as_bits(y, "y", certified.rule_b.levels)[:CHECK_ROUNDS]
+        counterfactual_check(name, certified, xs, ys, rng if rng is not None else np.random.default_rng(0))
+    return certified

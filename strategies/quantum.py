@@ -12,6 +12,7 @@ from . import kernels, pair
 from .errors import StrategyError
 from .noise import Noise, readout_affine
 from .strategy import LocalRule, Resource, Strategy, sample_table
+from .trust import OWN_SAMPLER, engine_owned
 
 BACKENDS = ("exact", "aer")
 
@@ -28,6 +29,7 @@ def textbook_angles(rule: str = "hedge") -> dict[str, tuple[float, float]]:
     return {"A": tuple(a + math.pi / 2 for a in CHSH_ANGLES["A"]), "B": CHSH_ANGLES["B"]}
 
 
+@engine_owned
 @dataclass(frozen=True, eq=False)
 class EntangledPair(Resource):
     """A shared |Phi+> pair; A measures along the Bloch direction (``angles_a[s_A]``, ``azimuths_a[s_A]``),
@@ -50,6 +52,7 @@ class EntangledPair(Resource):
 
     n_outcomes = 3
     kind = "entangled_pair"
+    _own_sampler = OWN_SAMPLER
 
     def __post_init__(self) -> None:
         for side in "ab":

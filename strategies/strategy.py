@@ -24,6 +24,7 @@ import numpy as np
 from .errors import StrategyError
 from . import kernels
 from .game import MAX_LEVELS, Game, check_p_xy
+from .trust import OWN_SAMPLER, engine_owned, is_engine_owned
 
 BITS = np.uint8
 
@@ -51,17 +52,12 @@ def sample_table(table: np.ndarray, setting_a: np.ndarray, setting_b: np.ndarray
 
 
 # -- resources ----------------------------------------------------------------------------------
-def is_builtin(cls) -> bool:
-    """Defined in this package (``qcoord.strategies``)."""
-    package = __name__.rsplit(".", 1)[0]
-    return cls.__module__ == package or cls.__module__.startswith(package + ".")
-
-
 class Resource(ABC):
     """What the two servers share. Sees settings, never inputs.
 
-    A resource defined outside ``strategies`` declares ``joint`` only; the flow samples that table (so
-    what was checked is what plays). Overriding ``sample`` there is refused.
+    A user's resource declares ``joint`` only: certification reads that table once, checks and freezes it, and
+    the engine samples the frozen copy (``strategies.trust``). Overriding ``sample`` is refused when the class is
+    defined (and, should that be sidestepped, never called).
     """
 
     n_outcomes: int = 1
@@ -69,7 +65,7 @@ class Resource(ABC):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if "sample" in cls.__dict__ and not is_builtin(cls):
+        if "sample" in cls.__dict__ and cls.__dict__.get("_own_sampler") is not OWN_SAMPLER:
             raise StrategyError(
                 f"resource {cls.__name__} overrides Resource.sample: a custom resource declares its joint behaviour "
                 "P(o_A, o_B | s_A, s_B) in joint(), which is checked for no-signalling and against the quantum bound, "
@@ -89,17 +85,21 @@ class Resource(ABC):
         return {"kind": self.kind}
 
 
+@engine_owned
 class NoResource(Resource):
     """Nothing shared: deterministic local rules. Outcome always 0."""
 
     def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
         return np.ones((n_settings_a, n_settings_b, 1, 1))
 
+    _own_sampler = OWN_SAMPLER
+
     def sample(self, setting_a, setting_b, rng, ages=None):
         zeros = np.zeros(setting_a.size, dtype=BITS)
         return zeros, zeros
 
 
+@engine_owned
 class SharedRandomness(Resource):
     """A fair random bit that both servers receive (the same bit)."""
 
@@ -110,6 +110,7 @@ class SharedRandomness(Resource):
         return np.broadcast_to(np.diag([0.5, 0.5]), (n_settings_a, n_settings_b, 2, 2)).copy()
 
 
+@engine_owned
 class LocalRandomness(Resource):
     """An independent fair coin for each server (nothing shared)."""
 
@@ -121,6 +122,7 @@ class LocalRandomness(Resource):
 
 
 # -- local rules and strategies -------------------------------------------------------------------
+@engine_owned
 @dataclass(frozen=True)
 class LocalRule:
     """One server's rule, given only its own input x per round (a bit, or a level 0..K-1).
@@ -239,8 +241,9 @@ class Strategy:
 
 
 def sample_resource(resource: Resource, setting_a, setting_b, rng: np.random.Generator, ages=None):
-    """Outcomes per round: a built-in resource's own sampler, or a custom resource's declared table."""
-    if is_builtin(type(resource)):
+    """Outcomes per round: an engine-owned resource's own sampler, or a user resource's declared table (the engine
+    plays certified strategies, whose user resources are frozen tables: ``strategies.nosignal.certify``)."""
+    if is_engine_owned(resource):
         return resource.sample(setting_a, setting_b, rng, ages=ages)
     return Resource.sample(resource, setting_a, setting_b, rng)
 

@@ -1,5 +1,6 @@
-"""No-signalling is enforced, not assumed: four ways to cheat, each refused loudly inside run_backtest, and the
-honest strategies (every built-in, a quantum strategy on a noisy pair, a user's table rules) still accepted."""
+"""No-signalling, checked before and while a strategy plays: four ways to cheat, each refused loudly inside
+run_backtest, and the honest strategies (every built-in, a quantum strategy on a noisy pair, a user's table rules)
+still accepted (tests/test_trust.py has the determined user's tricks)."""
 
 from __future__ import annotations
 
@@ -115,14 +116,16 @@ class Whisper(LocalRule):
         return (1 - (self.mailbox["x"] & x)).astype(np.uint8)  # B: a XOR b = NOT(x AND y), every round
 
 
-def test_rules_that_share_a_dict_are_refused_by_the_counterfactual_check():
+def test_rules_that_share_a_dict_cannot_share_it_in_the_engine():
+    """Each server's rule plays on its own deep copy, so the dict the two held becomes two dicts: B reads a mailbox
+    A never writes to, and the run stops naming the strategy, the server and the method."""
     mailbox: dict = {}
     cheat = Strategy("whisper", Whisper(mailbox, True), Whisper(mailbox, False), NoResource())
     # it would win every round of the paper's game
     x, y = np.array([0, 0, 1, 1], dtype=np.uint8), np.array([0, 1, 0, 1], dtype=np.uint8)
     a, b = cheat.play(x, y, np.random.default_rng(0))
     assert ((a ^ b) == 1 - (x & y)).all()
-    with pytest.raises(SignallingError, match=r"'whisper' signals: permuting only A's inputs changed B's outputs"):
+    with pytest.raises(StrategyError, match=r"'whisper': server B's rule failed in output\(\)"):
         run_backtest("signals", strategies=["classical", cheat], game="paper", **RUN)
 
 

@@ -226,6 +226,7 @@ class _Feed:
     price_changes = True  # the engine turns this off when the fill model does not use them
     has_share_prices = False  # whether share quantities are valued at unadjusted prices (else adjusted ones)
     adjusted_only = False  # prices known to be (as a rule) adjusted, with no unadjusted level beside them
+    clock_offset: dict | None = None  # signs of misaligned clocks (``clock_offset``), real sources only
     traded_per_bar: dict = {}  # ticker -> median traded notional per bar (currency), where the data has volume
     untradable: dict = {}  # ticker -> why it cannot be traded as quoted (an index, no volume): spread income assumed
 
@@ -266,6 +267,31 @@ def untradable(md: MarketData) -> dict:
         elif not np.nansum(vol) > 0:
             out[t] = "zero traded volume in the data"
     return out
+
+
+def clock_offset(md: MarketData) -> dict | None:
+    """Signs that the two series' clocks are misaligned: their returns correlate far more one bar apart than on the
+    same bar. Returns {"same", "lagged", "lead": ticker whose bar t moves with the other's bar t+1, "n"} when the
+    one-bar correlation is over twice the same-bar one in size and more than 5 standard errors (5 / sqrt n) above
+    it, else None. Two honest series of one market correlate most on the same bar."""
+    r = md.prices.pct_change().iloc[1:].to_numpy(dtype=float)
+    ok = np.isfinite(r).all(axis=1)
+    r = r[ok]
+    n = r.shape[0]
+    if n < 30 or len(md.tickers) != 2:
+        return None
+
+    def corr(u, v):
+        su, sv = u.std(), v.std()
+        return float(np.mean((u - u.mean()) * (v - v.mean())) / (su * sv)) if su > 0 and sv > 0 else 0.0
+
+    same = corr(r[:, 0], r[:, 1])
+    ahead = corr(r[:-1, 0], r[1:, 1])  # X's bar t with Y's bar t+1
+    behind = corr(r[1:, 0], r[:-1, 1])
+    lagged, lead = (ahead, md.tickers[0]) if abs(ahead) >= abs(behind) else (behind, md.tickers[1])
+    if abs(lagged) > 2 * abs(same) and abs(lagged) - abs(same) > 5 / np.sqrt(n):
+        return {"same": same, "lagged": lagged, "lead": lead, "n": n}
+    return None
 
 
 def traded_notional(md: MarketData) -> dict:
@@ -315,6 +341,7 @@ class ArrayFeed(_Feed):
         feed.adjusted_only = not feed.has_share_prices and md.spread is None and not md.ohlcv
         feed.untradable = untradable(md)
         feed.traded_per_bar = traded_notional(md)
+        feed.clock_offset = clock_offset(md)
         return feed
 
     @classmethod

@@ -478,21 +478,22 @@ def indicator_output(values, name: str, view: LocalView, levels: int = 2) -> np.
 def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool) -> LocalView:
     """The view if everything the server could not yet know at round ``cut`` were different.
 
-    Views are lagged (own data by one bar, the partner's by 1 + latency), so what is unknown at round
-    ``cut`` is exactly rows ``cut + 1`` on. There, ``mirror`` reflects log-prices about the last known one
-    (every later return changes sign) and flips every signal; otherwise prices get random noise and
-    signals random bits. Volume is rescaled at random. Rows up to ``cut`` stay as they were.
+    A view keeps only known rows, lagged (own prices by one bar, the partner's by 1 + latency), so what is unknown
+    at round ``cut`` is exactly their rows ``cut + 1`` on; the perturbation changes those raw rows and the view
+    recomputes every array from them (so no attribute an indicator could reach keeps the true future). There,
+    ``mirror`` reflects log-prices about the last known one (every later return changes sign) and flips every
+    signal; otherwise prices get random noise and signals random bits. Volume and spread are rescaled at random.
     """
     n, k = len(view), cut + 1
+    known = view._known
 
-    def prices(p: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        q, s = p.copy(), r.copy()
+    def prices(p: np.ndarray) -> np.ndarray:
+        q = p.copy()
         if mirror and np.isfinite(p[k - 1]):
             q[k:] = p[k - 1] ** 2 / p[k:]
         else:
             q[k:] = q[k:] * np.exp(rng.normal(0.0, 0.05, n - k))
-        s[k:] = q[k:] / q[k - 1 : -1] - 1.0
-        return q, s
+        return q
 
     def bits(a):
         if a is None:
@@ -501,12 +502,6 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
         b[k:] = 1 - b[k:] if mirror else rng.integers(0, 2, n - k)
         return b
 
-    price, returns = prices(view.price, view.returns)
-    partner_price, partner_returns = prices(view.partner_price, view.partner_returns)
-    aligned = view.aligned_returns.copy()  # aligned[t] = returns[t - latency]: unknown from row k + latency on
-    lat = view.latency
-    aligned[k + lat :] = returns[k : n - lat] if lat else returns[k:]
-
     def scaled(a):
         if a is None:
             return None
@@ -514,9 +509,8 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
         b[k:] = b[k:] * rng.uniform(0.2, 5.0, n - k)
         return b
 
-    return view.replace(price=price, returns=returns, aligned_returns=aligned, partner_price=partner_price,
-                        partner_returns=partner_returns, volume=scaled(view.volume), spread=scaled(view.spread),
-                        signal=bits(view.signal), regime=bits(view.regime))
+    return view.known(own=prices(known["own"]), other=prices(known["other"]), volume=scaled(known["volume"]),
+                      spread=scaled(known["spread"]), signal=bits(view.signal), regime=bits(view.regime))
 
 
 def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cuts: int = 16,

@@ -57,25 +57,31 @@ class LocalView:
     _LAGGED = ("price", "returns", "aligned_returns", "partner_price", "partner_returns", "volume", "spread")
 
     def __init__(self, side: str, ticker: str, partner: str, latency: int, own: np.ndarray, other: np.ndarray, *,
-                 volume: np.ndarray | None = None, spread: np.ndarray | None = None, signal: np.ndarray | None = None, regime: np.ndarray | None = None,
-                 seed: int = 0, first_row: int = 0, clock: Callable | None = None,
-                 arrays: dict[str, np.ndarray | None] | None = None) -> None:
+                 volume: np.ndarray | None = None, spread: np.ndarray | None = None, signal: np.ndarray | None = None,
+                 regime: np.ndarray | None = None, seed: int = 0, first_row: int = 0, clock: Callable | None = None,
+                 arrays: dict[str, np.ndarray | None] | None = None, lagged: bool = False) -> None:
         self.side, self.ticker, self.partner, self.latency = side, ticker, partner, latency
         self.signal, self.regime, self.seed, self.first_row, self.clock = signal, regime, seed, first_row, clock
-        self._own, self._other, self._volume, self._spread = own, other, volume, spread  # raw (unlagged) rows
+        # Only what the server knows is kept, already lagged (own rows by one bar, the partner's by 1 + latency):
+        # no attribute of a view, public or not, holds a row the server could not have seen at its round.
+        if not lagged:
+            own, other = lag(own, 1), lag(other, 1 + latency)
+            volume = None if volume is None else lag(volume.astype(float), 1)
+            spread = None if spread is None else lag(spread.astype(float), 1)
+        self._known = {"own": own, "other": other, "volume": volume, "spread": spread}
         self._arrays: dict[str, np.ndarray | None] = dict(arrays or {})
 
     def _get(self, name: str):
         if name not in self._arrays:
-            lag_own, lag_other = 1, 1 + self.latency
+            k = self._known
             make = {
-                "price": lambda: lag(self._own, lag_own),
-                "returns": lambda: lag(simple_returns(self._own), lag_own),
-                "aligned_returns": lambda: lag(simple_returns(self._own), lag_other),
-                "partner_price": lambda: lag(self._other, lag_other),
-                "partner_returns": lambda: lag(simple_returns(self._other), lag_other),
-                "volume": lambda: None if self._volume is None else lag(self._volume.astype(float), lag_own),
-                "spread": lambda: None if self._spread is None else lag(self._spread.astype(float), lag_own),
+                "price": lambda: k["own"],
+                "returns": lambda: simple_returns(k["own"]),
+                "aligned_returns": lambda: lag(simple_returns(k["own"]), self.latency),
+                "partner_price": lambda: k["other"],
+                "partner_returns": lambda: simple_returns(k["other"]),
+                "volume": lambda: k["volume"],
+                "spread": lambda: k["spread"],
             }
             self._arrays[name] = make[name]()
         return self._arrays[name]
@@ -89,7 +95,7 @@ class LocalView:
     spread = property(lambda self: self._get("spread"))
 
     def __len__(self) -> int:
-        return self._own.shape[0]
+        return self._known["own"].shape[0]
 
     @property
     def index(self) -> pd.DatetimeIndex | None:
@@ -116,21 +122,31 @@ class LocalView:
         arrays = {k: self._get(k) for k in self._LAGGED}
         arrays.update({k: v for k, v in changes.items() if k in self._LAGGED})
         other = {k: v for k, v in changes.items() if k not in self._LAGGED}
-        return LocalView(self.side, self.ticker, self.partner, self.latency, self._own, self._other,
-                         volume=self._volume, spread=self._spread, signal=other.get("signal", self.signal),
+        return LocalView(self.side, self.ticker, self.partner, self.latency, arrays["price"], arrays["partner_price"],
+                         volume=arrays["volume"], spread=arrays["spread"], signal=other.get("signal", self.signal),
                          regime=other.get("regime", self.regime), seed=self.seed,
-                         first_row=other.get("first_row", self.first_row), clock=self.clock, arrays=arrays)
+                         first_row=other.get("first_row", self.first_row), clock=self.clock, arrays=arrays,
+                         lagged=True)
+
+    def known(self, **changes) -> LocalView:
+        """A view built from these known (lagged) rows with some replaced: ``own``, ``other`` (prices), ``volume``,
+        ``spread``, ``signal``, ``regime``; every derived array is recomputed from them (the causality check)."""
+        k = {**self._known, **{n: v for n, v in changes.items() if n in self._known}}
+        return LocalView(self.side, self.ticker, self.partner, self.latency, k["own"], k["other"],
+                         volume=k["volume"], spread=k["spread"], signal=changes.get("signal", self.signal),
+                         regime=changes.get("regime", self.regime), seed=self.seed, first_row=self.first_row,
+                         clock=self.clock, lagged=True)
 
     def rows(self, start: int, stop: int) -> LocalView:
         """The view of rows [start, stop) (positions in this view), lagged values kept as they were."""
         def cut(a):
             return None if a is None else a[start:stop]
 
-        return LocalView(self.side, self.ticker, self.partner, self.latency, self._own[start:stop],
-                         self._other[start:stop], volume=cut(self._volume), spread=cut(self._spread),
-                         signal=cut(self.signal),
+        k = self._known
+        return LocalView(self.side, self.ticker, self.partner, self.latency, cut(k["own"]), cut(k["other"]),
+                         volume=cut(k["volume"]), spread=cut(k["spread"]), signal=cut(self.signal),
                          regime=cut(self.regime), seed=self.seed, first_row=self.first_row + start, clock=self.clock,
-                         arrays={k: cut(self._get(k)) for k in self._LAGGED})
+                         arrays={n: cut(self._get(n)) for n in self._LAGGED}, lagged=True)
 
     def frame(self) -> pd.DataFrame:
         cols = {"price": self.price, "returns": self.returns, "aligned_returns": self.aligned_returns,

@@ -135,7 +135,15 @@ def shared_information(r: Result) -> str | None:
 def verdict(r: Result) -> str:
     """At most three sentences: the local strategy with the lowest test variance; quantum against the best
     local classical strategy (or why entanglement cannot help, and what would change that); what the
-    communicating benchmarks show, where it applies."""
+    communicating benchmarks show, where it applies. Led by a warning when a strategy probably looks ahead."""
+    peeking = [s for s, v in r.metrics_dict.items() if "lookahead" in (v.get("flags") or {})]
+    lead = (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information available before the "
+            "round allows (reasons in metrics.json flags); an indicator probably reads the round's own move, so read "
+            "nothing below as a result. " if peeking else "")
+    return lead + _verdict(r)
+
+
+def _verdict(r: Result) -> str:
     g, m = r.game, r.metrics_dict
     hedge = r.hedge
     local = [s for s in m if s in r.local_names]
@@ -445,7 +453,8 @@ def summary(r: Result) -> str:
             flagged.setdefault(k, []).append(s)
     notes = {"sharpe": "driven by the fill model's assumed spread income (see sharpe_directional)",
              "sharpe_range": f"outside the {SHARPE_RANGE[0]:g} to {SHARPE_RANGE[1]:g} published for market makers",
-             "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size"}
+             "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size",
+             "lookahead": "probable look-ahead: hedges more rounds than information before the round allows"}
     lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)"
               for k, v in flagged.items()]
     lines += [f"warning: {w}" for w in r.warnings]
@@ -547,6 +556,35 @@ def metric_flags(m: dict, derived: bool) -> dict[str, str]:
                                  "market makers (about 1 to 10: median firm 4.3, Baron, Brogaard & Kirilenko 2014; "
                                  "9.35, Menkveld 2013): read it as the fill model's assumption, not as money")
     return flags
+
+
+def nonlocal_opponent(name: str, chsh: float) -> str:
+    """A user's strategy whose resource no local hidden-variable model gives: a quantum (or no-signalling)
+    opponent, never compared with quantum as a local classical rule."""
+    value = f" (CHSH value {chsh:.3f} > 2)" if chsh > 2 + 1e-9 else ""
+    return (f"{name}'s resource gives correlations no local hidden-variable model gives{value}: it is a quantum or "
+            "no-signalling opponent, not a local classical one, and quantum is not compared against it as one")
+
+
+def clock_offset(off: dict, tickers) -> str:
+    """The warning for series whose returns correlate more one bar apart than on the same bar."""
+    other = [t for t in tickers if t != off["lead"]][0]
+    return (f"the two clocks may be misaligned: returns correlate {off['lagged']:+.2f} between {off['lead']}'s bar t "
+            f"and {other}'s bar t+1 but {off['same']:+.2f} on the same bar ({off['n']} bars); check time zones and "
+            "whether each file stamps its bars by their start or their end")
+
+
+def lookahead(rate: float, oracle: float, z: float) -> str:
+    """Why a hedged rate above the oracle's means look-ahead (``engine._lookahead``)."""
+    return (f"hedged rate {rate:.4f} beats the oracle's {oracle:.4f} by {z:.1f} standard errors: without "
+            "communication no rule can out-hedge one that knows both servers' indicators, so an indicator probably "
+            "reads the round's own move (a lookup by timestamp into outside data, or unlagged arrays)")
+
+
+def lookahead_rate(rate: float, opposite: float) -> str:
+    return (f"hedged rate {rate:.4f} where the two stocks moved in opposite directions in {opposite:.0%} of test "
+            "rounds: that needs the sign of each round's own co-movement, so an indicator probably reads the round's "
+            "own move (a lookup by timestamp into outside data cannot be checked for causality)")
 
 
 def untradable(why: dict) -> str:

@@ -30,7 +30,10 @@ from ...strategies import (
     deterministic,
     empirical_p_xy,
     follow_indicator,
+    is_local,
+    play_checked,
     play_rounds,
+    plays_user_code,
     solve,
     uncoordinated,
 )
@@ -75,11 +78,19 @@ class Player:
 
 
 class LocalPlayer(Player):
+    """A strategy without communication. After certification ``strategy`` is the certified copy; when its rules
+    are user code every chunk it plays is checked by replay (``strategies.nosignal.play_checked``)."""
+
     def __init__(self, name: str, strategy: Strategy):
         self.name, self.strategy = name, strategy
+        self.checked = False  # set by certify_players for user rules
 
     def decide(self, chunk, rng, pairs=None):
-        a, b = play_rounds(self.strategy, chunk.x, chunk.y, rng)
+        if self.checked:
+            a, b = play_checked(self.name, self.strategy, chunk.x, chunk.y, rng,
+                                chunk=f"a chunk of {len(chunk)} rounds played")
+        else:
+            a, b = play_rounds(self.strategy, chunk.x, chunk.y, rng)
         return a, b, None, None
 
     def strategies(self) -> list[Strategy]:
@@ -372,9 +383,10 @@ def build_players(names, custom: dict[str, Strategy], game_fit: GameFit, backend
 
 
 def is_classical_local(player: Player, custom: dict) -> bool:
-    """A no-communication strategy that uses no entanglement (quantum's fair opponents)."""
+    """A no-communication strategy that uses no entanglement (quantum's fair opponents); a user's strategy by the
+    physics of its certified resource (``strategies.nosignal.is_local``), never by what it calls itself."""
     if player.name in custom:
-        return not custom[player.name].quantum
+        return isinstance(player, LocalPlayer) and is_local(player.strategy)
     reg = PLAYERS.get(player.name)
     return reg is not None and reg.local and not reg.entangled
 
@@ -385,4 +397,6 @@ def certify_players(players: list[Player], game_fit: GameFit, x: np.ndarray, y: 
     counterfactual check on the training inputs with the partner's inputs permuted)."""
     for player in players:
         for strategy in player.strategies():
-            certify(player.name, strategy, game_fit.game, game_fit.p_xy, x, y, rng)
+            certified = certify(player.name, strategy, game_fit.game, game_fit.p_xy, x, y, rng)
+            if isinstance(player, LocalPlayer) and certified is not strategy:
+                player.strategy, player.checked = certified, plays_user_code(certified)
