@@ -505,6 +505,7 @@ def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_inf
         if "quantum" in metrics and "classical" in metrics:
             hedge_doc["bell_pair_value"] = bell_pair_value(training.fits[0]["hedge"]["values"], metrics, w.n_test,
                                                             book.size, run.risk_aversion)
+    participation = _participation(plan, feed, training)
     return Result(
         version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
         clock=feed.clock, clock_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
@@ -518,9 +519,8 @@ def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_inf
         indicators={"A": plan.indicators[0].describe(), "B": plan.indicators[1].describe(),
                     "latency": plan.cfg.indicators.latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
-        config=_config_doc(plan, book.size, _participation(plan, feed, training)), streamed=feed.streamed,
-        elapsed=elapsed,
-        warnings=_warnings(plan, feed, training),
+        config=_config_doc(plan, book.size, participation), streamed=feed.streamed, elapsed=elapsed,
+        warnings=_warnings(plan, feed, training, participation),
     )
 
 
@@ -534,7 +534,7 @@ def _information_doc(info) -> dict | None:
     return doc
 
 
-def _warnings(plan: Plan, feed, training: Training) -> list[str]:
+def _warnings(plan: Plan, feed, training: Training, participation: dict) -> list[str]:
     """What the user should know before reading the money figures."""
     out = [ind.note for ind in plan.indicators if getattr(ind, "note", None)]
     if isinstance(plan.fill, QueueFill) and feed.adjusted_only:
@@ -547,7 +547,7 @@ def _warnings(plan: Plan, feed, training: Training) -> list[str]:
             out.append(verdict.nonlocal_opponent(p.name, resource.chsh))
     if getattr(feed, "clock_offset", None):
         out.append(verdict.clock_offset(feed.clock_offset, feed.tickers))
-    heavy = {t: s for t, s in _participation(plan, feed, training).items() if s is not None and s > PARTICIPATION_LIMIT}
+    heavy = {t: s for t, s in participation.items() if s is not None and s > PARTICIPATION_LIMIT}
     if heavy:
         out.append(verdict.heavy_participation(heavy, PARTICIPATION_LIMIT))
     return out

@@ -233,7 +233,7 @@ def _flow(strategy: Strategy, x, y, u: np.ndarray, first: str, name: str = "stra
 
 def _snapshot(strategy: Strategy) -> Strategy:
     """The strategy with each server's rule deep-copied on its own (their state now, shared objects split)."""
-    if all(is_engine_owned(r) for r in (strategy.rule_a, strategy.rule_b)):
+    if not plays_user_code(strategy):
         return strategy
     return dataclasses.replace(strategy, rule_a=copy.deepcopy(strategy.rule_a), rule_b=copy.deepcopy(strategy.rule_b))
 

@@ -117,17 +117,6 @@ class LocalView:
             pos += take
         return out
 
-    def replace(self, **changes) -> LocalView:
-        """A copy with some lagged arrays (or ``signal``, ``regime``, ``first_row``) replaced."""
-        arrays = {k: self._get(k) for k in self._LAGGED}
-        arrays.update({k: v for k, v in changes.items() if k in self._LAGGED})
-        other = {k: v for k, v in changes.items() if k not in self._LAGGED}
-        return LocalView(self.side, self.ticker, self.partner, self.latency, arrays["price"], arrays["partner_price"],
-                         volume=arrays["volume"], spread=arrays["spread"], signal=other.get("signal", self.signal),
-                         regime=other.get("regime", self.regime), seed=self.seed,
-                         first_row=other.get("first_row", self.first_row), clock=self.clock, arrays=arrays,
-                         lagged=True)
-
     def known(self, **changes) -> LocalView:
         """A view built from these known (lagged) rows with some replaced: ``own``, ``other`` (prices), ``volume``,
         ``spread``, ``signal``, ``regime``; every derived array is recomputed from them (the causality check)."""
