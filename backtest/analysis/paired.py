@@ -12,7 +12,8 @@ long-run variance is estimated by Newey-West (Bartlett kernel):
   HAC t-tests of the per-round differences.
 
 The lag window M is the larger of Newey and West's rule floor(4 (n/100)^(2/9)) and the Politis-White optimal block
-length of the influence series (``arch.bootstrap.optimal_block_length``, on the first 2^16 rounds): the window
+length of the influence series (``circular_block_length``, as ``arch.bootstrap.optimal_block_length`` computes it, on
+the first 2^16 rounds): the window
 follows the dependence in the data, not the sample size. A data-chosen window makes the variance estimate noisier
 than the normal reference allows for, so intervals and p-values use **fixed-b** critical values (Kiefer & Vogelsang,
 "A new asymptotic theory for heteroskedasticity-autocorrelation robust tests", Econometric Theory 21, 2005): with
@@ -70,17 +71,45 @@ def hac_lags(*series: np.ndarray) -> int:
     """Lag window for a set of per-round series: max(Newey-West rule, Politis-White block length), capped at n/4."""
     n = series[0].size
     lags = int(math.floor(4.0 * (n / 100.0) ** (2.0 / 9.0)))
-    try:
-        from arch.bootstrap import optimal_block_length
-    except ImportError:  # pragma: no cover - arch is a dependency; the rule alone is the fallback
-        return max(1, min(lags, n // 4))
     for s in series:
         head = np.asarray(s[:PW_ROWS], dtype=float)
         if head.size > 16 and np.ptp(head) > 0:
-            pw = float(optimal_block_length(head)["circular"].iloc[0])
+            pw = circular_block_length(head)
             if math.isfinite(pw):
                 lags = max(lags, int(math.ceil(pw)))
     return max(1, min(lags, n // 4))
+
+
+def circular_block_length(x: np.ndarray) -> float:
+    """Politis & White's (2004) optimal block length for the circular block bootstrap, with Patton, Politis & White's
+    (2009) correction, in the conventions of ``arch.bootstrap.optimal_block_length`` (its "circular" column;
+    tests/test_paired.py checks the two agree): autocovariances g(k) = sum (x_t - mean)(x_(t-k) - mean) / n over the
+    whole sample; m is the first lag from which k_n = max(5, floor(log10 n)) consecutive absolute autocorrelations
+    stay below 2 sqrt(log10(n) / n), doubled and capped at ceil(sqrt n) + k_n; with the flat-top weights
+    h(k/M) = min(1, 2 (1 - k/M)) over lags up to M, G = sum h |k| g(k) and sigma^2 = sum h g(k), the block length is
+    (2 G^2 / (4/3 sigma^4))^(1/3) n^(1/3), at most ceil(min(3 sqrt n, n / 3)). Written here rather than imported:
+    arch's import (its univariate models) alone took 0.4 s of every run."""
+    n = x.size
+    eps = x - x.mean()
+    kn = max(5, int(np.log10(n)))
+    m_max = int(np.ceil(np.sqrt(n))) + kn
+    lags = np.arange(m_max + 1)
+    cross = np.array([eps[k:] @ eps[: n - k] for k in lags])
+    acv = cross / n
+    sq = np.concatenate([[0.0], np.cumsum(eps * eps)])  # sq[j] = sum of eps[:j]^2
+    tail = sq[n] - sq[lags + 1]  # sum eps[k+1:]^2
+    head = sq[n - lags - 1]  # sum eps[:n-k-1]^2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        abs_corr = np.abs(cross) / np.sqrt(tail * head)
+    small = abs_corr < 2.0 * np.sqrt(np.log10(n) / n)
+    first = next((i - kn for i in range(kn, m_max + 1) if small[i - kn: i].all()), None)
+    m = min(2 * max(first, 1) if first is not None else m_max, m_max)
+    k = np.arange(1, m + 1)
+    weight = np.where(k / m <= 0.5, 1.0, 2.0 * (1.0 - k / m))
+    g = float(np.sum(2.0 * weight * k * acv[1: m + 1]))
+    sigma2 = float(acv[0] + np.sum(2.0 * weight * acv[1: m + 1]))
+    b = ((2.0 * g * g) / (4.0 / 3.0 * sigma2 * sigma2)) ** (1.0 / 3.0) * n ** (1.0 / 3.0)
+    return float(min(b, np.ceil(min(3.0 * np.sqrt(n), n / 3.0))))
 
 
 def _mean_test(z: np.ndarray, lags: int) -> tuple[float, float, float]:
