@@ -29,6 +29,7 @@ from .feed.sources import Source
 from .players.supply import BellPairSupply
 
 CHUNK = 1 << 20
+MIN_ROUNDS = 30  # rounds a training or test window needs at least (for a variance and a fit)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class RunSettings:
     """How the run is played: length, seed, strategies, training window, accounting."""
 
     rounds: int = option(200_000, help="rounds to play (synthetic sources; real data plays all its rows, cut them "
-                                       "with --start/--end)", unit="rounds", lo=1)
+                                       "with --start/--end)", unit="rounds", lo=2 * MIN_ROUNDS)
     seed: int = option(0, help="random seed", lo=0)
     strategies: tuple[str, ...] = option(
         DEFAULT_STRATEGIES, metavar="A,B,...",
@@ -60,7 +61,7 @@ class RunSettings:
                                             "the certainty equivalent of one Bell pair", lo=0, open_lo=True,
                                   hi=math.inf, metavar="GAMMA")
     keep_rounds: int = option(1_000_000, help="test rounds kept round by round in the pnl files", unit="rounds",
-                              lo=0)
+                              lo=MIN_ROUNDS)
     check_indicators: bool = option(True, help="check custom indicators for causality", flag="--indicator-check")
     chunk_rounds: int = option(CHUNK, help="rounds per chunk: the unit of randomness and of memory (results depend "
                                            "on it; keep it to repeat a run)", unit="rounds", lo=1, sweep=False)
@@ -107,6 +108,11 @@ class IndicatorSettings:
 
     def __post_init__(self) -> None:
         check_ranges(self, "indicators")
+
+    def check(self) -> None:
+        """Before any work (not while the tree is built): options that contradict each other."""
+        if self.threshold is not None and self.target is not None:
+            raise BacktestError("--threshold fixes the threshold that --target would fit: give one of them")
 
     @property
     def params(self) -> dict:

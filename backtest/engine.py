@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..data import MarketData, SyntheticPair
+from ..data import DataWarning, MarketData, SyntheticPair
 from ..data.frequency import TRADING_DAYS
 from ..strategies import FrozenTable, Game, Noise, Strategy
 
 from . import __version__, streams
-from .config import Given, RunConfig, check_device, check_real_source, configure
+from .config import MIN_ROUNDS, Given, RunConfig, check_device, check_real_source, configure
 from .errors import BacktestError
 # the pipeline, in order: feed -> players -> fills -> book -> analysis -> output
 from .feed.feeds import ArrayFeed, StreamFeed, TrainingTail, lagged_inputs
@@ -47,7 +48,6 @@ from .output import verdict
 from .output.progress import Progress
 from .output.result import Result
 
-MIN_ROUNDS = 30
 REPLAY_ROUNDS = 1 << 20  # training rounds replayed to choose best_local (the most recent ones)
 MAX_ROUNDS = 10**11  # about seven hours of the streamed path at 4 M rounds/s on one core: beyond, nothing finishes
 
@@ -199,22 +199,29 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     """
     started = time.perf_counter()
     cfg, given = configure(config, overrides)
-    plan = _plan(source, cfg, given)
-    feed, src_info = _make_feed(plan)
+    with warnings.catch_warnings(record=True) as caught:  # the data's warnings also go into metrics.json
+        warnings.simplefilter("always", DataWarning)
+        plan = _plan(source, cfg, given)
+        feed, src_info = _make_feed(plan)
+    for w in caught:  # shown as they would have been
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    data_warnings = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     window = _window(plan, feed)
     bar = Progress(window.n_total, progress, unit="round", desc="fit", unit_scale=True)
     training = _fit(plan, feed, window, bar)
     bar.stage("play")
     book = _play(plan, feed, window, training, bar)
     bar.close()
-    return _finish(plan, feed, window, training, book, src_info, time.perf_counter() - started)
+    result = _finish(plan, feed, window, training, book, src_info, time.perf_counter() - started)
+    result.warnings[:0] = data_warnings
+    return result
 
 
 def _plan(source, cfg: RunConfig, given: Given) -> Plan:
     """Build and check every value object of the run; nothing is drawn or loaded beyond a real source."""
     run = cfg.run
-    if run.keep_rounds < MIN_ROUNDS:
-        raise BacktestError(f"keep_rounds must be a whole number >= {MIN_ROUNDS}, got {run.keep_rounds!r}")
+    cfg.source.check()
+    cfg.indicators.check()
     if not math.isfinite(run.risk_free):
         raise BacktestError(f"risk_free must be an annual rate above -100%, got {run.risk_free!r}")
     names, custom = _resolve_strategies(run.strategies, given.strategies)
@@ -384,6 +391,7 @@ def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Pro
             channels.step(x0, y0)
     ppy = training.periods_per_year
     rf_p = (1.0 + run.risk_free) ** (1.0 / ppy) - 1.0
+    bar.grow(w.train_end - start)
     book = Book([p.name for p in classical], plan.fill, _book_size(plan, training), rf_p, start, w.train_end - start, 0,
                 [], training.minutes)
     chunk = run.chunk_rounds

@@ -11,7 +11,9 @@ batched Aer path and ``exact`` the exact path of the optimal quantum strategy (1
 second of ``qcoord scan`` on the shipped 11-stock panel in a plain loop, on one Dask worker and on every core;
 ``isolation`` (only with --only) the cost of the trust boundary: a backtest with one user-defined rule (a
 ``LocalRule`` subclass, so user code: each server's own copy, every chunk replayed with the partner's inputs
-permuted) against the same strategy as engine-owned table rules (10^7 rounds).
+permuted) against the same strategy as engine-owned table rules (10^7 rounds); ``startup`` (only with --only)
+the wall time a user waits, each command in a fresh process: ``qcoord --version``, ``qcoord --help`` and the default
+``qcoord backtest`` (200,000 synthetic rounds, report written), and of that run the report writing alone.
 Each is timed after a warm-up
 (kernels compiled, memory allocated), as the median of ``--reps`` repetitions. Peak memory is the
 resident set of a 10^8-round backtest in a fresh subprocess.
@@ -35,6 +37,7 @@ SIZES = {"naive": 1_000, "aer": 10_000_000, "exact": 10_000_000, "backtest": 10_
 SCAN_SPEEDUP_TARGET, SCAN_OVERHEAD_TARGET = 1.7, 0.10  # on two cores: all workers vs one; one worker vs a loop
 TARGETS = {"exact": 30e6, "aer": 1e6, "backtest": 5e6, "backtest_queue": 2e6}
 RSS_TARGET_MB = 2048
+STARTUP_TARGETS = {"version_s": 0.5, "help_s": 0.5, "default_backtest_s": 4.0}  # seconds, this 2-core machine
 SPEEDUP_TARGET = 500
 
 
@@ -151,6 +154,41 @@ def scan_rates(n_pairs: int) -> dict:
             "speedup_all_vs_one": times[1] / times[cores], "dask_overhead_vs_loop": times[1] / t_loop - 1.0}
 
 
+def startup_times(reps: int) -> dict:
+    """Seconds a user waits (median of ``reps`` fresh processes, after one warm-up that fills the OS and numba
+    caches): ``qcoord --version``, ``qcoord --help``, the default ``qcoord backtest``; and, in this process, the
+    report writing of the default run (figures, HTML, tables) on its own."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    def wall(args: list[str]) -> float:
+        out = Path(tempfile.mkdtemp())
+        try:
+            cmd = [sys.executable, "-m", "qcoord", *args] + (["--out", str(out / "run")] if args == ["backtest"] else [])
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            return time.perf_counter() - t
+        finally:
+            shutil.rmtree(out)
+
+    times = {}
+    for name, args in {"version_s": ["--version"], "help_s": ["--help"], "default_backtest_s": ["backtest"]}.items():
+        wall(args)
+        times[name] = statistics.median(wall(args) for _ in range(reps))
+    from qcoord.backtest import RunConfig, run_backtest
+    from qcoord.backtest.output.runs import write_run
+
+    result = run_backtest(progress=False)
+
+    def write() -> None:
+        with tempfile.TemporaryDirectory() as out:
+            write_run(result, RunConfig(), Path(out) / "run")
+
+    times["report_write_s"] = _median_time(write, reps, write)
+    return times
+
+
 def peak_rss_mb(n: int) -> float:
     """Peak resident memory (MB) of a fresh process running an n-round backtest."""
     code = ("import resource, sys\nfrom qcoord.backtest import run_backtest\n"
@@ -182,7 +220,7 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=3, help="repetitions per path; the median is reported (3)")
     p.add_argument("--skip-rss", action="store_true", help="do not run the 10^8-round memory measurement")
     p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan, "
-                                  "isolation "
+                                  "isolation, startup "
                                   "(naive always runs: it is the reference)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
@@ -208,12 +246,14 @@ def main(argv=None) -> int:
     rss = None if args.skip_rss or (only is not None and "rss" not in only) else peak_rss_mb(size["rss"])
     scan = scan_rates(size["scan"]) if only is not None and "scan" in only else None
     isolation = isolation_rates(size["isolation"], args.reps) if only is not None and "isolation" in only else None
+    startup = startup_times(args.reps) if only is not None and "startup" in only else None
     report = {
         "rounds_per_s": rates,
         "speedup_vs_naive": {k: v / rates["naive"] for k, v in rates.items() if k != "naive"},
         f"peak_rss_mb_1e{round(np.log10(size['rss']))}" if size["rss"] != SIZES["rss"] else "peak_rss_mb_1e8": rss,
         "scan": scan,
         "isolation": isolation,
+        "startup": startup,
         "sizes": size,
         "reps": args.reps,
         "machine": machine(),
@@ -225,6 +265,7 @@ def main(argv=None) -> int:
         **({} if scan is None else {"scan_overhead": scan["dask_overhead_vs_loop"] < SCAN_OVERHEAD_TARGET,
                                     **({"scan_speedup": scan["speedup_all_vs_one"] >= SCAN_SPEEDUP_TARGET}
                                        if scan["workers"] >= 2 else {})}),
+        **({} if startup is None else {k: startup[k] < v for k, v in STARTUP_TARGETS.items()}),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -245,6 +286,9 @@ def main(argv=None) -> int:
         print(f"trust boundary: a user-defined rule {isolation['user_rule_rounds_per_s']:,.0f} rounds/s against "
               f"{isolation['table_rules_rounds_per_s']:,.0f} as table rules (overhead {isolation['overhead']:+.1%}; "
               "built-in strategies skip it)")
+    if startup is not None:
+        print("startup, fresh process: " + ", ".join(f"{k.removesuffix('_s')} {v:.2f} s" for k, v in startup.items())
+              + " (targets: " + ", ".join(f"{k.removesuffix('_s')} < {v:g} s" for k, v in STARTUP_TARGETS.items()) + ")")
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
           f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")

@@ -6,33 +6,16 @@ Public API: ``MarketData``, ``synthetic_pair``, ``SyntheticPair``, ``load_csv``,
 nor ``reports`` nor ``backtest``.
 """
 
-from .align import align
-from .errors import DataError, DataWarning
-from .files import load_csv, load_quote_bars, load_trade_bars
-from .frequency import infer_periods_per_year
-from .market import MarketData
-from .shipped import load_sample, samples
-from .synthetic import SyntheticPair, synthetic_pair
-from .universe import Universe, load_universe, sample_universe, universe_of
-from .yahoo import default_cache_dir, load_yahoo
+from .._lazy import exports
 
-__all__ = [
-    "DataError",
-    "DataWarning",
-    "MarketData",
-    "SyntheticPair",
-    "Universe",
-    "align",
-    "default_cache_dir",
-    "infer_periods_per_year",
-    "load_csv",
-    "load_quote_bars",
-    "load_trade_bars",
-    "load_sample",
-    "load_universe",
-    "load_yahoo",
-    "sample_universe",
-    "samples",
-    "synthetic_pair",
-    "universe_of",
-]
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "alignment": ("align",),
+    "errors": ("DataError", "DataWarning"),
+    "files": ("load_csv", "load_quote_bars", "load_trade_bars"),
+    "frequency": ("infer_periods_per_year",),
+    "market": ("MarketData",),
+    "shipped": ("load_sample", "samples"),
+    "synthetic": ("SyntheticPair", "synthetic_pair"),
+    "universe": ("Universe", "load_universe", "sample_universe", "universe_of"),
+    "yahoo": ("default_cache_dir", "load_yahoo"),
+})

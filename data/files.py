@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .align import DEFAULT_MIN_ROWS, align
+from .alignment import DEFAULT_MIN_ROWS, align
 from .errors import DataError
 from .frequency import is_intraday
 from .market import MarketData
@@ -113,6 +113,12 @@ def _read(path: Path, tz: str) -> pd.DataFrame:
     if path.is_dir():
         raise DataError(f"{where}: is a directory, not a CSV file")
     try:
+        # header=None first: read_csv would rename a repeated column "AAA" to "AAA.1" and run on both
+        head = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, header=None, nrows=1)
+        names = [str(c).strip() for c in head.iloc[0]]
+        repeated = sorted({c for c in names if names.count(c) > 1 and c})
+        if repeated:
+            raise DataError(f"{where}: column(s) {repeated} appear more than once in the header")
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{where}: empty CSV (no header)") from None

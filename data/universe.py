@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .align import DEFAULT_MIN_ROWS
+from .alignment import DEFAULT_MIN_ROWS
 from .errors import DataError
 from .files import TickerSeries, csv_paths, build_market, read_series
 from .market import MarketData

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from .align import DEFAULT_MIN_ROWS
+from .alignment import DEFAULT_MIN_ROWS
 from .atomic import atomic_file
 from .errors import DataError
 from .files import TickerSeries, build_market, check_clock, ohlcv_series, parse_timestamps

@@ -7,7 +7,8 @@ import io
 import numpy as np
 import pandas as pd
 
-from .style import colour, new_figure, ordered, plt, time_axis
+from .style import (DPI, WIDTH, colour, identical_styles, legend_below, new_figure, ordered, plain_log_ticks, plt,
+                    time_axis, time_values)
 
 
 def to_png(fig) -> bytes:
@@ -21,14 +22,17 @@ def to_png(fig) -> bytes:
 def cumulative_pnl(equity: pd.DataFrame, title: str = "Cumulative book P&L"):
     """Cumulative P&L (currency) per strategy over the test window; below it, the same curves minus their
     own average drift, which is where the strategies' hedging shows (the drift is mostly spread capture)."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 6.4), dpi=110, sharex=True, layout="constrained",
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 6.6), dpi=DPI, sharex=True, layout="constrained",
                                       height_ratios=[3, 2])
     steps = np.arange(len(equity)) / max(len(equity) - 1, 1)
-    for name in ordered(equity.columns):
+    names = ordered(equity.columns)
+    styles = identical_styles(equity[names])
+    t = time_values(equity.index)
+    for name in names:
         y = equity[name].to_numpy()
-        kw = dict(label=name, color=colour(name), lw=1.4 if name == "quantum" else 1.0)
-        top.plot(equity.index, y, **kw)
-        bottom.plot(equity.index, y - y[-1] * steps, **kw)
+        kw = dict(color=colour(name), lw=1.6 if name == "quantum" else 1.2, **styles[name])
+        top.plot(t, y, **kw)
+        bottom.plot(t, y - y[-1] * steps, **kw)
     top.set_title(title)
     top.set_ylabel("cumulative P&L (currency)")
     bottom.set_ylabel("minus average drift")
@@ -37,27 +41,31 @@ def cumulative_pnl(equity: pd.DataFrame, title: str = "Cumulative book P&L"):
         ax.grid(True, alpha=0.3)
     if isinstance(equity.index, pd.DatetimeIndex):
         time_axis(bottom)
-    top.legend(loc="upper left", fontsize=8, ncols=2)
+    legend_below(fig, top, ncols=2)
     return fig
 
 
 def rolling_variance(block_var: pd.DataFrame, block_rounds: int, smooth: int = 10):
     """Book P&L variance within consecutive blocks of rounds, per strategy: raw blocks faint, a centred
     moving average over ``smooth`` blocks on top."""
-    fig, ax = new_figure()
-    for name in ordered(block_var.columns):
+    fig, ax = new_figure(height=5.0)
+    names = ordered(block_var.columns)
+    styles = identical_styles(block_var[names])
+    t = time_values(block_var.index)
+    for name in names:
         s = block_var[name]
-        ax.plot(block_var.index, s, color=colour(name), lw=0.5, alpha=0.25)
-        ax.plot(block_var.index, s.rolling(smooth, center=True, min_periods=1).mean(), color=colour(name),
-                lw=1.5, label=name)
+        ax.plot(t, s.to_numpy(), color=colour(name), lw=0.5, alpha=0.25)
+        ax.plot(t, s.rolling(smooth, center=True, min_periods=1).mean().to_numpy(), color=colour(name),
+                lw=1.5, **styles[name])
     if (block_var.to_numpy() > 0).any():
         ax.set_yscale("log")
-    ax.set_title(f"Book P&L variance per block of {block_rounds} rounds (line: mean of {smooth} blocks)")
+        plain_log_ticks(ax)
+    ax.set_title(f"Book P&L variance per block of {block_rounds} rounds\n(line: mean of {smooth} blocks)")
     ax.set_ylabel("variance (currency² per round)")
     ax.set_xlabel("block start")
     if isinstance(block_var.index, pd.DatetimeIndex):
         time_axis(ax)
-    ax.legend(loc="upper left", fontsize=8, ncols=3)
+    legend_below(fig, ax, ncols=2)
     return fig
 
 
@@ -65,7 +73,7 @@ def win_rate_by_input(win_by_input: dict[str, dict]):
     """Win rate per input pair (x, y) with 95% Wilson intervals, grouped bars per strategy."""
     names = ordered(list(win_by_input))
     cells = ["00", "01", "10", "11"]
-    fig, ax = new_figure()
+    fig, ax = new_figure(height=4.8)
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
         rates = [win_by_input[name][c]["win_rate"] for c in cells]
@@ -81,33 +89,36 @@ def win_rate_by_input(win_by_input: dict[str, dict]):
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("win rate (95% CI)")
     ax.set_title("Win rate by input pair")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, ncols=min(len(names), 6), frameon=False)
+    legend_below(fig, ax, ncols=3)
     return fig
 
 
 def pnl_distribution(pnl: pd.DataFrame, bins: int = 80):
     """Distribution of the per-round book P&L per strategy (step histograms on a common grid)."""
-    fig, ax = new_figure()
+    fig, ax = new_figure(height=5.0)
     values = pnl.to_numpy(dtype=float)
     lo, hi = np.nanpercentile(values, [0.5, 99.5])
     if not hi > lo:  # every round the same P&L (prices that do not move): one bar, no density to take a log of
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
-    for name in ordered(pnl.columns):
-        ax.hist(pnl[name].to_numpy(), bins=edges, histtype="step", density=True, color=colour(name), label=name)
+    names = ordered(pnl.columns)
+    styles = identical_styles(pnl[names])
+    for name in names:
+        ax.hist(pnl[name].to_numpy(), bins=edges, histtype="step", density=True, color=colour(name),
+                linestyle=styles[name]["ls"], label=styles[name]["label"], lw=1.2)
     if np.ptp(values) > 0:
         ax.set_yscale("log")
     ax.set_title("Per-round book P&L (central 99%)")
     ax.set_xlabel("P&L per round (currency)")
     ax.set_ylabel("density")
-    ax.legend(loc="best", fontsize=8)
+    legend_below(fig, ax, ncols=2)
     return fig
 
 
 def inventory(inv: pd.DataFrame, window: int = 300):
     """Inventory (shares) per strategy and agent: the first ``window`` kept rounds of the main strategies,
     and how often each inventory level occurs over all kept rounds."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 6.4), dpi=110, layout="constrained")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 7.4), dpi=DPI, layout="constrained")
     names = ordered(list(dict.fromkeys(n for n, _ in inv.columns)))
     main = [n for n in ("uncoordinated", "classical", "quantum") if n in names] or names[:3]
     head = inv.iloc[:window]
@@ -116,19 +127,19 @@ def inventory(inv: pd.DataFrame, window: int = 300):
         for side, ls in (("A", "-"), ("B", "--")):
             top.step(steps, head[(name, side)].to_numpy(), where="post", color=colour(name), ls=ls, lw=1.0,
                      label=f"{name} ({side})")
-    top.set_title(f"Inventory over the first {len(head)} test rounds (A solid, B dashed)")
+    top.set_title(f"Inventory, first {len(head)} test rounds (A solid, B dashed)")
     top.set_xlabel("test round")
     top.set_ylabel("shares")
-    top.legend(loc="upper left", fontsize=7, ncols=3)
+    top.legend(loc="upper left", bbox_to_anchor=(0.0, -0.22), ncols=3, fontsize=9, frameon=False)
     values = inv.to_numpy(dtype=float)
     edges = np.linspace(values.min() - 0.5, values.max() + 0.5, 42)
     for name in names:
         both = np.concatenate([inv[(name, "A")].to_numpy(), inv[(name, "B")].to_numpy()])
         bottom.hist(both, bins=edges, histtype="step", density=True, color=colour(name), label=name)
-    bottom.set_title("Inventory levels over all kept rounds (both agents)")
+    bottom.set_title("Inventory levels, all kept rounds (both agents)")
     bottom.set_xlabel("shares")
     bottom.set_ylabel("density")
-    bottom.legend(loc="upper center", fontsize=7, ncols=3)
+    legend_below(fig, bottom, ncols=3)
     for ax in (top, bottom):
         ax.grid(True, alpha=0.3)
     return fig
@@ -142,7 +153,7 @@ def overlay(curves: dict[str, pd.Series], ylabel: str = "cumulative P&L (currenc
     ax.set_xlabel("share of the test window")
     ax.set_ylabel(ylabel)
     ax.set_title(title or "Cumulative book P&L by run")
-    ax.legend(loc="best", fontsize=8)
+    legend_below(fig, ax, ncols=2)
     return fig
 
 
@@ -167,29 +178,26 @@ def sweep_metric(table: pd.DataFrame, param: str, metric: str, crossing: float |
     if crossing is not None:
         ax.axvline(crossing, color="#d62728", ls=":", lw=1)
         ax.annotate(f"quantum stops paying: {param} = {crossing:.4g}", xy=(crossing, ax.get_ylim()[1]),
-                    xytext=(5, -12), textcoords="offset points", fontsize=8, color="#d62728")
+                    xytext=(5, -12), textcoords="offset points", fontsize=9, color="#d62728")
     ax.set_xlabel(param)
     ax.set_ylabel(ylabel)
     ax.set_title(f"{ylabel} against {param}")
-    if groups:  # many lines: the legend goes beside the plot
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-        fig.set_size_inches(10.5, 4.8)
-    else:
-        ax.legend(loc="best", fontsize=7)
+    if groups:  # many lines: a taller figure for the legend below it
+        fig.set_size_inches(WIDTH, 4.4 + 0.25 * len(ax.get_legend_handles_labels()[1]) / 2)
+    legend_below(fig, ax, ncols=2)
     return fig
 
 
 def hedge_cells(informativeness: dict, values: dict, realised: dict):
-    """The hedge game at a glance. Left: per input cell, the share of rounds whose two returns moved in opposite
+    """The hedge game at a glance. Top: per input cell, the share of rounds whose two returns moved in opposite
     directions, training and test window, with Wilson 95% intervals and the unconditional share as a line
     (entanglement can only pay where a cell's co-movement changes sign, i.e. crosses 50% or so).
-    Right: book variance as a share of independent coins', as the fit predicted and as the test realised.
+    Bottom: book variance as a share of independent coins', as the fit predicted and as the test realised.
 
     ``informativeness``: {"train"|"test": {"cells": {"00": {"negative_share", "negative_share_ci95"}, ...},
     "negative_share"}}; ``values``: {name: {"saved_share"}} (fitted); ``realised``: {name: variance share}.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.2), dpi=110, layout="constrained",
-                                      width_ratios=[3, 2])
+    fig, (left, right) = plt.subplots(2, 1, figsize=(WIDTH, 8.0), dpi=DPI, layout="constrained")
     cells = ["00", "01", "10", "11"]
     for k, (window, col) in enumerate((("train", "#1f77b4"), ("test", "#ff7f0e"))):
         info = informativeness[window]
@@ -203,10 +211,10 @@ def hedge_cells(informativeness: dict, values: dict, realised: dict):
     left.axhline(0.5, color="#111111", lw=0.8, ls=":")
     left.set_xticks(np.arange(4), [f"x={c[0]}, y={c[1]}" for c in cells])
     left.set_ylim(0, 1)
-    left.set_ylabel("share of rounds with opposite moves (95% CI)")
+    left.set_ylabel("opposite moves (95% CI)")
     left.set_title("Does a cell's co-movement change sign?")
     left.grid(True, alpha=0.3, axis="y")
-    left.legend(loc="upper left", fontsize=8)
+    left.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
     names = [n for n in ("constant_hedge", "classical", "quantum", "oracle") if n in values]
     labels = {"constant_hedge": "always_hedge"}
     pos = np.arange(len(names))
@@ -214,11 +222,11 @@ def hedge_cells(informativeness: dict, values: dict, realised: dict):
     real = [_nan(realised.get(labels.get(n, n))) for n in names]
     right.bar(pos - 0.2, pred, width=0.4, color="#bbbbbb", label="predicted (fit)")
     right.bar(pos + 0.2, real, width=0.4, color=[colour(labels.get(n, n)) for n in names], label="realised (test)")
-    right.set_xticks(pos, [labels.get(n, n) for n in names], rotation=15)
-    right.set_ylabel("book variance / independent coins'")
+    right.set_xticks(pos, [labels.get(n, n) for n in names])
+    right.set_ylabel("variance / coins'")
     right.set_title("Book variance: fit against test")
     right.grid(True, alpha=0.3, axis="y")
-    right.legend(loc="upper right", fontsize=8)
+    right.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
     return fig
 
 
@@ -245,20 +253,20 @@ def information_value(information: dict, values: dict, realised: dict, coins: fl
             rows.append((f"any entangled state, {lv['levels']} levels (bound)", 1.0 - lv["tsirelson_bound"] / coins,
                          None))
     rows.append(("oracle (both readings)", 1.0 - _nan(values["oracle"]["saved_share"]), "oracle"))
-    fig, ax = plt.subplots(figsize=(8.0, 0.34 * len(rows) + 1.4), dpi=110, layout="constrained")
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.4 * len(rows) + 2.2), dpi=DPI, layout="constrained")
     pos = np.arange(len(rows))[::-1]
     ax.barh(pos, [r[1] for r in rows], color=[colour(r[2]) if r[2] else "#dddddd" for r in rows], height=0.65,
             label="predicted (training window)")
     shown = [(p, realised.get(r[2])) for p, r in zip(pos, rows) if r[2] and realised.get(r[2]) is not None]
     if shown:
         ax.plot([v for _, v in shown], [p for p, _ in shown], "o", color="#111111", ms=5, label="realised (test window)")
-    ax.set_yticks(pos, [r[0] for r in rows], fontsize=8)
+    ax.set_yticks(pos, [r[0] for r in rows], fontsize=9)
     both = [r[1] for r in rows] + [v for _, v in shown]
     ax.set_xlim(max(0.0, min(both) - 0.03), min(1.05, max(both) + 0.03))
-    ax.set_xlabel("book variance / independent coins' (lower is better; realised includes switching costs)")
+    ax.set_xlabel("book variance / independent coins'\n(lower is better; realised includes switching costs)")
     ax.set_title("Own past readings, with and without entanglement")
     ax.grid(True, alpha=0.3, axis="x")
-    ax.legend(loc="lower right", fontsize=8)
+    legend_below(fig, ax, ncols=2)
     return fig
 
 
@@ -270,7 +278,7 @@ def period_ratios(periods: dict):
     """Quantum's book variance relative to the best local classical strategy, per calendar period, with paired
     95% intervals: a stable edge stays below 1 period after period. ``periods``: ``Result.periods``."""
     rows = [r for r in periods.get("rows", []) if r.get("variance_ratio") is not None]
-    fig, ax = new_figure(8.0, 3.8)
+    fig, ax = new_figure(height=4.2)
     if not rows:
         ax.text(0.5, 0.5, "no per-period comparison (no quantum strategy or too few rounds per period)",
                 ha="center", va="center", transform=ax.transAxes)
@@ -284,15 +292,11 @@ def period_ratios(periods: dict):
     ax.scatter(x[below], y[below], s=12, color="#111111", zorder=3, label="interval below 1")
     ax.axhline(1.0, color="#111111", lw=0.8, ls="--")
     step = max(1, len(rows) // 12)
-    ax.set_xticks(x[::step], [r["period"] for r in rows][::step], rotation=30, fontsize=8)
+    ax.set_xticks(x[::step], [r["period"] for r in rows][::step], rotation=30)
     ax.set_ylabel(f"variance ratio quantum / {periods.get('opponent')}")
-    ax.set_title(f"Per {periods.get('by')}: quantum's book variance against the best local classical strategy")
+    ax.set_title(f"Per {periods.get('by')}: quantum's book variance\nagainst the best local classical strategy")
     ax.set_yscale("log")
-    from matplotlib.ticker import FuncFormatter
-
-    plain = FuncFormatter(lambda v, _: f"{v:g}")  # ratios read as 0.8, not 8 x 10^-1
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+    plain_log_ticks(ax)  # ratios read as 0.8, not 8 x 10^-1
     if below.any():
-        ax.legend(loc="upper right", fontsize=8)
+        legend_below(fig, ax)
     return fig

@@ -8,22 +8,40 @@ import json
 
 import pandas as pd
 
-from .tables import UNDEFINED, comparison_table, game_table, hedge_table, information_table, metrics_table, pvalue
+from .tables import HEDGE_LEGEND, UNDEFINED, comparison_table, game_table, hedge_table, information_table, metrics_table, pvalue
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
      color:#222;line-height:1.45;padding:0 1em}
 h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ddd}
 .verdict{background:#f4f6fb;border-left:4px solid #d62728;padding:.8em 1em;font-size:1.05em}
-table{border-collapse:collapse;font-size:.88em;margin:.5em 0} td,th{border:1px solid #ddd;padding:.25em .6em;
-     text-align:right} th{background:#f6f6f6} td:first-child,th:first-child{text-align:left}
-figure{margin:1em 0} img{max-width:100%;border:1px solid #eee} figcaption{font-size:.85em;color:#555}
+.verdict details{font-size:.9em;margin-top:.5em} .verdict summary{cursor:pointer;color:#555}
+table{border-collapse:collapse;font-size:.88em;margin:.5em 0} td,th{border:1px solid #ddd;padding:.25em .5em;
+     text-align:right} th{background:#f6f6f6;overflow-wrap:normal;word-break:normal;hyphens:none}
+td{white-space:nowrap} td.prose{white-space:normal;min-width:12em} td:first-child,th:first-child{text-align:left}
+td:first-child{white-space:normal;min-width:7em}
+figure{margin:1em 0} img{max-width:100%;height:auto;border:1px solid #eee} figcaption{font-size:.85em;color:#555}
 pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:#555;font-size:.9em}
-.scroll{overflow-x:auto;max-width:100%}
-#table-metrics td,#table-metrics th{padding:.2em .35em} #table-metrics th{overflow-wrap:anywhere;font-size:.95em}
-#table-metrics td:first-child{min-width:9em;max-width:13em;white-space:normal}
-@media (max-width:1000px){#table-metrics table{font-size:.7em} #table-metrics td:first-child{min-width:7em}} .take{background:#fff8e6;border-left:4px solid #ff7f0e;padding:.6em 1em}
+.scroll{max-width:100%} .take{background:#fff8e6;border-left:4px solid #ff7f0e;padding:.6em 1em}
+.cards table,.cards tbody,.cards tr,.cards td{display:block;width:auto} .cards thead{display:none}
+.cards tr{border:1px solid #ddd;border-radius:4px;margin:.6em 0;padding:.3em .6em}
+.cards td{border:none;display:flex;justify-content:space-between;gap:1em;padding:.1em 0;white-space:normal}
+.cards td::before{content:attr(data-label);text-align:left;color:#555}
+.cards td:first-child{font-weight:600} .cards td:first-child::before{content:none}
+#table-metrics table{font-size:.82em} #table-metrics td,#table-metrics th{padding:.2em .35em}
+#table-metrics td:first-child{white-space:normal;min-width:8em}
+@media (max-width:1000px){#table-metrics table{font-size:.74em} #table-metrics td,#table-metrics th{padding:.2em .3em}}
+#table-metrics.cards table{font-size:.9em}
+@media (max-width:600px){body{padding:0 .6em;margin:1em auto} figure{margin:1em -.3em}}
 """
+
+# Tables that do not fit their column become stacked cards (one card per row, each value labelled), so that no
+# table scrolls sideways on a phone or a narrow laptop window; checked again when the window is resized.
+FIT_TABLES = """<script>
+function qcoordFit(){document.querySelectorAll('.scroll').forEach(function(d){d.classList.remove('cards');
+  if(d.scrollWidth>d.clientWidth+1){d.classList.add('cards');}});}
+qcoordFit();window.addEventListener('resize',qcoordFit);
+</script>"""
 
 
 def _fmt(v) -> str:
@@ -55,17 +73,27 @@ def _cell(v, fmt) -> str:
 
 
 def html_table(frame: pd.DataFrame, name: str | None = None) -> str:
+    """A table that never scrolls sideways: values on one line, headers broken only between words or after an
+    underscore, and (FIT_TABLES) stacked cards where it does not fit. An empty frame is no table at all."""
     if frame.empty:
-        return f"<p>{UNDEFINED}</p>"
+        return ""
     # a long strategy name breaks after its underscores (classical_<wbr>levels), not mid-word
     head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>" for c in [frame.index.name or "", *frame.columns])
     formats = [_column_format(frame[c].tolist()) for c in frame.columns]
+    labels = [html.escape(str(c), quote=True) for c in frame.columns]
     body = "".join(
-        "<tr>" + f"<td>{html.escape(str(i))}</td>" + "".join(f"<td>{_cell(v, f)}</td>" for v, f in zip(row, formats)) + "</tr>"
+        "<tr>" + f"<td>{html.escape(str(i))}</td>"
+        + "".join(f"<td data-label='{lab}'{_prose(v)}>{_cell(v, f)}</td>" for v, f, lab in zip(row, formats, labels))
+        + "</tr>"
         for i, row in zip(frame.index, frame.itertuples(index=False))
     )
     ident = f" id='table-{html.escape(name)}'" if name else ""
     return f"<div class='scroll'{ident}><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _prose(v) -> str:
+    """Numbers and intervals stay on one line; a sentence in a cell (a test's description) wraps."""
+    return " class='prose'" if isinstance(v, str) and len(v) > 24 and not v.startswith("[") else ""
 
 
 def _figure(name: str, png: bytes, caption: str) -> str:
@@ -150,6 +178,7 @@ def _hedge_section(doc: dict) -> list[str]:
         "(A, B = ±1 outputs). Entanglement can only pay where the sign of the co-movement differs between input "
         "cells. Thin cells are shrunk toward the pooled value (" + html.escape(h["shrinkage"]["rule"]) + ").</p>",
         html_table(hedge_table(doc)),
+        f"<p class='meta'>{html.escape(HEDGE_LEGEND)}</p>",
         html_table(values),
     ]
     text = doc.get("text") or {}
@@ -223,7 +252,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         f"{html.escape(doc['created'])}</p>",
         *([f"<p class='verdict'><b>Shared information.</b> {html.escape(doc['shared_information'])}</p>"]
           if doc.get("shared_information") else []),
-        f"<p class='verdict'><b>Verdict.</b> {html.escape(doc['verdict'])}</p>",
+        _verdict_box(doc),
         "<h2>The game fitted on the training window</h2>",
         *(_hedge_section(doc) if doc.get("hedge") else [html_table(game_table(doc))]),
         "<p>" + ", ".join([
@@ -241,7 +270,7 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
           if (doc.get("text") or {}).get("money_model") else []),
         _flags(doc),
         "<h2>Quantum against the best local classical strategy</h2>",
-        html_table(comparison_table(doc)),
+        html_table(comparison_table(doc), "comparison"),
         "<p class='meta'>Paired tests on the same rounds: Newey–West standard errors (the lag window from the data, "
         "Politis–White), the variance ratio and Sharpe difference by the delta method; Levene's test assumes "
         "independent samples and is shown for reference only.</p>",
@@ -254,6 +283,16 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         f"<pre>{html.escape(json.dumps(doc.get('indicators', {}), indent=2))}</pre>",
         "<h2>Configuration</h2>",
         f"<pre>{html.escape(json.dumps(doc.get('config', {}), indent=2, default=str))}</pre>",
+        FIT_TABLES,
         "</body></html>",
     ]
-    return "\n".join(parts)
+    return "\n".join(p for p in parts if p)
+
+
+def _verdict_box(doc: dict) -> str:
+    """The verdict's gist (at most three sentences) first; the full verdict, with every number, one click away."""
+    head = doc.get("headline")
+    if not head:
+        return f"<div class='verdict'><b>Verdict.</b> {html.escape(doc['verdict'])}</div>"
+    return (f"<div class='verdict'><b>Verdict.</b> {html.escape(head)}<details><summary>the verdict in full"
+            f"</summary>{html.escape(doc['verdict'])}</details></div>")

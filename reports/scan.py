@@ -10,8 +10,8 @@ import html
 import numpy as np
 import pandas as pd
 
-from .html import CSS, html_table
-from .style import colour, plt
+from .html import CSS, FIT_TABLES, html_table
+from .style import DPI, WIDTH, colour, legend_below, plt
 
 
 def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
@@ -38,26 +38,26 @@ def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
         i, j = pos[r["a"]], pos[r["b"]]
         m[i, j] = m[j, i] = np.log(v) if informative else v
         sig[i, j] = sig[j, i] = bool(r.get("significant"))
-    size = max(4.5, 0.45 * n + 2.0)
-    fig, ax = plt.subplots(figsize=(size + 1.2, size), dpi=110, layout="constrained")
+    size = min(max(4.5, 0.45 * n + 2.0), WIDTH - 0.6)
+    fig, ax = plt.subplots(figsize=(size + 0.6, size + 0.4), dpi=DPI, layout="constrained")
     ax.add_patch(plt.Rectangle((-0.5, -0.5), n, n, facecolor="#eeeeee", hatch="///", edgecolor="#cccccc", zorder=0))
     if informative:
         span = max(float(np.nanmax(np.abs(m))), 0.01)
         im = ax.imshow(np.ma.masked_invalid(m), cmap="RdBu_r", vmin=-span, vmax=span, zorder=1)
         ii, jj = np.nonzero(sig)
         ax.plot(jj, ii, "o", color="#111111", ms=4, zorder=2)
-        bar = fig.colorbar(im, ax=ax, shrink=0.8)
+        bar = fig.colorbar(im, ax=ax, shrink=0.8, location="bottom")
         ticks = np.linspace(-span, span, 5)
         bar.set_ticks(ticks, labels=[f"{np.exp(t) - 1:+.1%}" for t in ticks])
-        bar.set_label("quantum's book variance vs best local (test window)")
-        ax.set_title("Where entanglement pays (dots: significant after FDR)")
+        bar.set_label("quantum's book variance vs best local (test)")
+        ax.set_title("Where entanglement pays\n(dots: significant after FDR)")
     else:
         im = ax.imshow(np.ma.masked_invalid(m), cmap="viridis_r", zorder=1)
-        bar = fig.colorbar(im, ax=ax, shrink=0.8)
-        bar.set_label("correlation change one input cell needs for entanglement to pay")
-        ax.set_title("No pair uses entanglement: how far each is from paying")
-    ax.set_xticks(range(n), tickers, rotation=90, fontsize=8)
-    ax.set_yticks(range(n), tickers, fontsize=8)
+        bar = fig.colorbar(im, ax=ax, shrink=0.8, location="bottom")
+        bar.set_label("correlation change one input cell needs to pay")
+        ax.set_title("No pair uses entanglement:\nhow far each is from paying")
+    ax.set_xticks(range(n), tickers, rotation=90, fontsize=9 if n <= 15 else 7)
+    ax.set_yticks(range(n), tickers, fontsize=9 if n <= 15 else 7)
     return fig
 
 
@@ -72,7 +72,7 @@ def scan_distribution(table: pd.DataFrame):
     ran = ran[ran["variance_ratio"].notna()].sort_values("variance_ratio")
     if not (ran["variance_ratio"].astype(float) != 1.0).any() and "move_needed" in table:
         return _distance_to_paying(_ran(table))
-    fig, ax = plt.subplots(figsize=(8.0, 4.0), dpi=110, layout="constrained")
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.4), dpi=DPI, layout="constrained")
     x = np.arange(len(ran))
     y = ran["variance_ratio"].astype(float).to_numpy()
     lo = ran["variance_ratio_lo"].astype(float).to_numpy()
@@ -86,9 +86,9 @@ def scan_distribution(table: pd.DataFrame):
     ax.set_yscale("log")
     ax.set_xlabel("pairs, sorted by variance ratio")
     ax.set_ylabel("quantum / best local book variance")
-    ax.set_title(f"Variance ratios of {len(ran)} pairs (95% paired HAC intervals)")
+    ax.set_title(f"Variance ratios of {len(ran)} pairs\n(95% paired HAC intervals)")
     ax.grid(True, alpha=0.3, axis="y")
-    ax.legend(loc="upper left", fontsize=8)
+    legend_below(fig, ax, ncols=2)
     return fig
 
 
@@ -103,35 +103,46 @@ def _distance_to_paying(table: pd.DataFrame):
     left out and counted in the title)."""
     d = table[table["move_needed"].notna()].sort_values("move_needed")
     missing = int(table["move_needed"].isna().sum())
-    fig, ax = plt.subplots(figsize=(8.0, 4.0), dpi=110, layout="constrained")
-    x = np.arange(len(d))
-    ax.bar(x, d["move_needed"].astype(float), color=colour("classical"))
-    if len(d) <= 60:
-        ax.set_xticks(x, [f"{a}/{b}" for a, b in zip(d["a"], d["b"])], rotation=90, fontsize=6)
-    ax.set_ylabel("correlation change needed in one cell")
-    ax.set_title("No pair uses entanglement: how far each is from paying"
-                 + (f" ({missing} where no single cell would do)" if missing else ""))
+    show = d.head(DISTANCE_BARS)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.28 * len(show) + 1.6), dpi=DPI, layout="constrained")
+    y = np.arange(len(show))[::-1]
+    ax.barh(y, show["move_needed"].astype(float), color=colour("classical"), height=0.7)
+    ax.set_yticks(y, [f"{a}/{b}" for a, b in zip(show["a"], show["b"])], fontsize=9)
+    ax.set_xlabel("correlation change needed in one cell")
+    shown = f"closest {len(show)} of {len(d)} pairs" if len(d) > len(show) else f"all {len(d)} pairs"
+    ax.set_title(f"No pair uses entanglement: how far from paying\n({shown}"
+                 + (f"; {missing} where no single cell would do)" if missing else ")"))
     ax.grid(True, alpha=0.3, axis="y")
     return fig
+
+
+DISTANCE_BARS = 20  # pairs drawn in the distance-to-paying figure (the closest; all are in the table and scan.csv)
 
 
 def scan_curves(curves: dict[str, dict]):
     """Cumulative book P&L of quantum and of the best local classical strategy for a few pairs (one panel each)."""
     n = len(curves)
-    fig, axes = plt.subplots(n, 1, figsize=(8.0, 2.2 * n + 0.6), dpi=110, layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(WIDTH, 2.4 * n + 0.8), dpi=DPI, layout="constrained", squeeze=False)
     for ax, (pair, c) in zip(axes[:, 0], curves.items()):
         t = pd.to_datetime(c["time"])
         ax.plot(t, c["best_local"], color=colour("classical"), lw=1.1, label="best local classical")
         ax.plot(t, c["quantum"], color=colour("quantum"), lw=1.1, label="quantum")
-        ax.set_title(pair, fontsize=9, loc="left")
-        ax.set_ylabel("cum. P&L", fontsize=8)
+        ax.set_title(pair, loc="left")
+        ax.set_ylabel("cum. P&L")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper left", fontsize=7)
+    legend_below(fig, axes[0, 0], ncols=2)
     return fig
 
 
 def _pct(v) -> str | None:
     return None if v is None or v != v else f"{v:.1%}"
+
+
+def _shown(shown: int, total: int) -> str:
+    """The honest row count of a ranking."""
+    if shown < total:
+        return f"Top {shown} of {total} ranked pairs (every pair is in scan.csv)."
+    return f"All {total} ranked pairs."
 
 
 def ranking_table(ranked: pd.DataFrame, grid: list[str], top: int = 30) -> pd.DataFrame:
@@ -153,11 +164,16 @@ def ranking_table(ranked: pd.DataFrame, grid: list[str], top: int = 30) -> pd.Da
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "rank"
-    return frame
+    if not frame.empty and not ranked.head(top)["uses_entanglement"].fillna(False).astype(bool).any():
+        # quantum is a classical rule in every listed pair: its ratio, interval and q-value say nothing
+        frame = frame.drop(columns=["variance ratio", "95% CI", "q", "entanglement"])
+    return frame.dropna(axis=1, how="all")
 
 
-def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes, str]]) -> str:
-    """HTML of a scan: the headline, the ranking table, the figures, filters and configuration."""
+def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes, str]],
+                omitted: tuple[str, ...] = ()) -> str:
+    """HTML of a scan: the headline, the ranking table (its row count stated), the figures (``omitted``: a sentence
+    per figure left out for want of data), filters and configuration."""
     tickers = doc["universe"]["tickers"]
     table = ranking_table(ranked, list(doc["grid"]))
     figs = "".join(
@@ -179,12 +195,15 @@ def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes,
         "fitted classical and quantum strategies save on the training window; move needed: where entanglement does not "
         "help at all, how far one input cell's return correlation would have to move for it to beat the best "
         "classical rule by 1% of book variance (smaller is closer).</p>",
+        f"<p class='meta'>{_shown(len(table), len(ranked))}</p>",
         html_table(table, "ranking"),
         "<h2>Figures</h2>", figs,
+        *(f"<p>{html.escape(text)}</p>" for text in omitted),
         f"<h2>Pairs not scanned</h2><ul>{skipped or '<li>none</li>'}</ul>",
         f"<h2>Pairs that could not run</h2><ul>{errors or '<li>none</li>'}</ul>",
         "<h2>Configuration</h2>",
         f"<pre>{html.escape(pd.Series(doc['config']).to_json(indent=2))}</pre>",
+        FIT_TABLES,
         "</body></html>",
     ]
     return "\n".join(parts)

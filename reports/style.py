@@ -1,4 +1,8 @@
-"""One look for every figure: a colour per strategy (the same in every figure and report), readable axes."""
+"""One look for every figure: a colour per strategy (the same in every figure and report), readable axes.
+
+Figures are drawn 6.4 inches wide at 100 dpi (640 px) with 10-12 pt text, so that on a 390 px phone, where the
+report scales them to about 370 px, the smallest text is still about 8 px; legends sit below the plot, never on
+the lines."""
 
 from __future__ import annotations
 
@@ -7,6 +11,11 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed, works on servers and in CI
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+WIDTH, DPI = 6.4, 100  # inches, dots per inch: 640 px, see the module docstring
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 10, "figure.dpi": DPI, "savefig.dpi": DPI})
 
 COLOURS = {
     "uncoordinated": "#9e9e9e",
@@ -48,7 +57,60 @@ def time_axis(ax) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def new_figure(width: float = 8.0, height: float = 4.5):
-    fig, ax = plt.subplots(figsize=(width, height), dpi=110, layout="constrained")
+def new_figure(width: float = WIDTH, height: float = 4.4):
+    fig, ax = plt.subplots(figsize=(width, height), dpi=DPI, layout="constrained")
     ax.grid(True, alpha=0.3)
     return fig, ax
+
+
+def legend_below(fig, ax, ncols: int = 3) -> None:
+    """The axes' legend below the figure, outside every plot area (it never covers a line)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if labels:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(labels)), frameon=False)
+
+
+def identical_styles(frame) -> dict[str, dict]:
+    """Line styles that keep identical curves visible: the k strategies of ``frame`` (columns) with exactly the same
+    values are drawn as interleaved dashes (member i dashes where the others leave gaps), each labelled with the
+    first of its group, so that none hides another. Others get a solid line."""
+    names = list(frame.columns)
+    values = {n: np.asarray(frame[n], dtype=float) for n in names}
+    groups: list[list[str]] = []
+    for n in names:
+        for g in groups:
+            if np.array_equal(values[g[0]], values[n], equal_nan=True):
+                g.append(n)
+                break
+        else:
+            groups.append([n])
+    out = {}
+    dash = 5.0
+    for g in groups:
+        k = len(g)
+        for i, n in enumerate(g):
+            if k == 1:
+                out[n] = {"ls": "-", "label": n}
+            else:
+                out[n] = {"ls": (i * dash, (dash, (k - 1) * dash)),
+                          "label": n if i == 0 else f"{n} (= {g[0]})"}
+    return out
+
+
+def plain_log_ticks(ax) -> None:
+    """A log-scaled y axis labelled 0.8, 40, 60 rather than 8 x 10^-1 or 6 x 10^1."""
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+
+
+def time_values(index):
+    """An index as plain numbers or numpy datetimes (the exchange's wall clock for a tz-aware index): matplotlib
+    draws these without converting every timestamp through pandas, a third of a figure's time otherwise."""
+    import pandas as pd
+
+    if isinstance(index, pd.DatetimeIndex):
+        return (index.tz_localize(None) if index.tz is not None else index).to_numpy()
+    return np.asarray(index)

@@ -66,7 +66,7 @@ def metrics_table(doc: dict, metrics: list[str] | None = None) -> pd.DataFrame:
         if key == "win_rate":
             rows["rounds won, 95% CI"] = {
                 n: UNDEFINED if not doc["strategies"][n].get("win_rate_ci95") else
-                "[{:.1%}, {:.1%}]".format(*doc["strategies"][n]["win_rate_ci95"]) for n in names}
+                _percent_interval(doc["strategies"][n]["win_rate_ci95"]) for n in names}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "metric"
     return frame
@@ -139,8 +139,10 @@ def pvalue(v: float) -> str:
 
 
 def hedge_table(doc: dict) -> pd.DataFrame:
-    """The fitted hedge game per input cell: p, co-movement (correlation) and share of opposite moves on
-    the training and test windows, and the shrinkage weight. Empty when the run played a fixed game."""
+    """The fitted hedge game per input cell, short headers (``HEDGE_LEGEND`` names them): p, co-movement
+    (correlation; E[rX rY] in bp², 1 bp² = 1e-8, with its 95% interval) and share of opposite moves on the training
+    window, the lift, correlation and opposite moves on the test window, and the shrinkage weight. Empty when the run
+    played a fixed game."""
     h = doc.get("hedge")
     if not h:
         return pd.DataFrame()
@@ -148,21 +150,38 @@ def hedge_table(doc: dict) -> pd.DataFrame:
     for cell in ("00", "01", "10", "11"):
         tr, te = h["informativeness"]["train"]["cells"][cell], h["informativeness"]["test"]["cells"][cell]
         rows[f"x={cell[0]}, y={cell[1]}"] = {
-            "p (train)": tr["p"], "correlation (train)": tr["correlation"],
-            "E[rX rY] (train)": tr["comove"], "E[rX rY] 95% CI": _interval(tr["comove_ci95"]),
-            "opposite moves (train)": tr["negative_share"], "lift": tr["lift"],
-            "correlation (test)": te["correlation"], "opposite moves (test)": te["negative_share"],
-            "shrink weight": h["shrinkage"]["weights"][cell],
+            "p": tr["p"], "corr.": tr["correlation"], "E[rX rY] bp²": _bp2(tr["comove"]),
+            "95% CI bp²": _interval(tr["comove_ci95"]), "opp. moves": tr["negative_share"], "lift": tr["lift"],
+            "corr. test": te["correlation"], "opp. test": te["negative_share"],
+            "shrink": h["shrinkage"]["weights"][cell],
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "cell"
     return frame
 
 
+HEDGE_LEGEND = ("Per input cell, on the training window unless marked test: p = share of rounds, corr. = correlation of "
+                "the two returns, E[rX rY] = their mean product in bp² (1 bp² = 10⁻⁸) with its 95% interval, opp. "
+                "moves = share of rounds the two moved in opposite directions, lift = that share over all rounds' share, "
+                "shrink = the cell's weight in the shrunk fit.")
+
+
+def _percent_interval(ci) -> str:
+    """A 95% interval of a share, short enough to stay on one line in a narrow column: 49.9–50.5%."""
+    return f"{ci[0] * 100:.1f}–{ci[1] * 100:.1f}%"
+
+
+def _bp2(v):
+    """A product of two returns in basis points squared (1 bp² = 1e-8): 32.6 rather than 3.26e-07."""
+    return None if v is None else v * 1e8
+
+
 def _interval(v) -> str | None:
+    """A co-movement interval in bp², on one line."""
     if not v or v[0] is None or v[1] is None:
         return None
-    return f"[{v[0]:.3g}, {v[1]:.3g}]"
+    lo, hi = _bp2(v[0]), _bp2(v[1])
+    return f"[{lo:,.3g}, {hi:,.3g}]" if max(abs(lo), abs(hi)) < 1e4 else f"[{lo:,.0f}, {hi:,.0f}]"
 
 
 def game_table(doc: dict) -> pd.DataFrame:

@@ -233,6 +233,9 @@ def test_default_real_data_indicator_is_local_and_poses_the_coordination_problem
     assert r.indicators["A"]["name"] == "return_shock" and 0.2 < np.mean(x != y) < 0.8  # measured 25%
     assert r.shared_information() is None
     same = run_backtest(md, indicators="rolling_correlation", strategies=["classical", "quantum"], progress=False)
-    first = same.summary().splitlines()[0]
-    assert first.startswith("information: x = y in 100.0% of training rounds") and "return_shock" in first
+    lines = same.summary().splitlines()
+    assert lines[0].startswith("verdict: The two servers' indicators agree in 100.0% of training rounds")
+    at = next(i for i, line in enumerate(lines) if line.startswith("information: "))
+    paragraph = " ".join([lines[at], *(line.strip() for line in lines[at + 1:] if line.startswith("  "))])
+    assert paragraph.startswith("information: x = y in 100.0% of training rounds") and "return_shock" in paragraph
     assert same.to_dict()["shared_information"].startswith("x = y in 100.0%")

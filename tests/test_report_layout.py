@@ -3,6 +3,7 @@ scrolls sideways, and the metrics table fits without its own scroll bar from 800
 
 from __future__ import annotations
 
+import html
 import shutil
 import subprocess
 import tempfile
@@ -15,10 +16,32 @@ from qcoord.backtest.output.runs import figures
 from qcoord import reports
 
 PROBE = """<script>
-const m = document.getElementById('table-metrics');
-document.title = [document.documentElement.scrollWidth - window.innerWidth, m.scrollWidth - m.clientWidth].join(',');
+(function(){
+  function broken(node){  // a word of this text node laid out on more than one line
+    var re=/\\S+/g, m, text=node.textContent;
+    while((m=re.exec(text))){var r=document.createRange();r.setStart(node,m.index);r.setEnd(node,m.index+m[0].length);
+      var tops=new Set(Array.from(r.getClientRects()).map(function(x){return Math.round(x.top);}));
+      if(tops.size>1){return m[0];}}
+    return null;}
+  var words=[], intervals=[], clipped=[];
+  document.querySelectorAll('th, td').forEach(function(cell){
+    var walker=document.createTreeWalker(cell, NodeFilter.SHOW_TEXT), n;
+    while((n=walker.nextNode())){var w=broken(n); if(w){words.push(w);}}
+    var t=cell.textContent.trim();
+    if(/^\\[.*\\]$|^-?[0-9.]+–-?[0-9.]+%$/.test(t)){var r=document.createRange();r.selectNodeContents(cell);
+      var tops=new Set(Array.from(r.getClientRects()).map(function(x){return Math.round(x.top);}));
+      if(tops.size>1){intervals.push(t);}}
+    if(cell.scrollWidth>cell.clientWidth+1){clipped.push(t);}
+  });
+  var scrolls=Array.from(document.querySelectorAll('.scroll')).filter(function(d){return d.scrollWidth>d.clientWidth+1;}).length;
+  var m=document.getElementById('table-metrics');
+  var imgs=Array.from(document.querySelectorAll('figure img')).map(function(i){return i.clientWidth/i.naturalWidth;});
+  document.title=JSON.stringify({page:document.documentElement.scrollWidth-window.innerWidth, scrolls:scrolls,
+    comparison_cards:document.getElementById('table-comparison').classList.contains('cards'),
+    metrics_cards:m.classList.contains('cards'), metrics_columns:m.querySelectorAll('thead th').length, words:words, intervals:intervals, clipped:clipped,
+    figure_scale:Math.min.apply(null, imgs)});
+})();
 </script></body>"""
-
 
 def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -52,12 +75,23 @@ def report_file(request, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("width", [390, 800, 1400, 1920])
 def test_report_fits_the_window(report_file: Path, width: int):
+    """No sideways scrolling at any width (a table that does not fit becomes stacked cards), the metrics table a
+    table from 800 px up with the default strategies (from 1400 px with every one), no word or interval broken over two lines, no clipped cell, and figures drawn at least
+    0.55 of their natural size, so that their 10 pt text (100 dpi) is 7.6 px or more even on a phone."""
+    import json
+
     dom = _dump_dom(report_file, width)
-    title = dom.split("<title>", 1)[1].split("</title>", 1)[0]
-    page_overflow, table_overflow = (int(v) for v in title.split(","))
-    assert page_overflow <= 0, f"the page scrolls sideways by {page_overflow} px at {width} px"
+    probe = json.loads(html.unescape(dom.split("<title>", 1)[1].split("</title>", 1)[0]))
+    assert probe["page"] <= 0, f"the page scrolls sideways by {probe['page']} px at {width} px"
+    assert probe["scrolls"] == 0, f"{probe['scrolls']} table(s) scroll sideways at {width} px"
+    if width >= 1400 or (width >= 800 and probe["metrics_columns"] <= 8):  # the default strategies, 7 columns
+        assert not probe["metrics_cards"], f"the metrics table does not fit as a table at {width} px"
     if width >= 800:
-        assert table_overflow <= 0, f"the metrics table overflows by {table_overflow} px at {width} px"
+        assert not probe["comparison_cards"], f"the comparison table does not fit as a table at {width} px"
+    assert probe["words"] == [], f"words broken across lines at {width} px: {probe['words'][:5]}"
+    assert probe["intervals"] == [], f"intervals broken across lines at {width} px: {probe['intervals'][:5]}"
+    assert probe["clipped"] == [], f"clipped cells at {width} px: {probe['clipped'][:5]}"
+    assert probe["figure_scale"] >= 0.55, f"figures shrunk to {probe['figure_scale']:.2f} of their size at {width} px"
 
 
 SCAN_PROBE = """<script>

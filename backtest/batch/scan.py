@@ -34,7 +34,7 @@ from ...data import DataError, Universe
 from .. import streams
 from ..output import verdict
 from .jobs import JobFolder, run_jobs
-from ..output.atomic import atomic_file
+from ..output.atomic import atomic_files
 from ..errors import BacktestError
 
 EQUITY_POINTS = 150  # per pair, for the report's curves of the top pairs
@@ -262,20 +262,11 @@ class ScanResult:
     tickers: list[str]
 
     def write(self, out: str | Path) -> Path:
-        """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, each written
-        atomically into ``out``."""
+        """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, written
+        into ``out`` as one set (all or none of them)."""
         from ... import reports
 
         out = Path(out)
-        with atomic_file(out / "scan.csv") as fh:
-            self.table.to_csv(fh, index=False)
-        try:
-            with atomic_file(out / "scan.parquet", "wb") as fh:
-                self.table.to_parquet(fh, index=False)
-        except ImportError:  # pyarrow is optional: the CSV holds the same table
-            pass
-        with atomic_file(out / "scan.json") as fh:
-            json.dump(self.doc, fh, indent=2, default=str)
         grid = self.doc["grid"]
         first = self.table
         for p in grid:  # figures show the first grid point
@@ -283,25 +274,54 @@ class ScanResult:
         curves = {f"{r['a']}/{r['b']}": r["equity"] for r in self.rows
                   if r.get("equity") and all(r.get(p) == grid[p][0] for p in grid)}
         top = [k for k in (f"{a}/{b}" for a, b in zip(self.ranking["a"], self.ranking["b"])) if k in curves][:4]
-        figs = {
-            "scan_heatmap": (reports.scan_heatmap(first, self.tickers), "Per pair: quantum's test-window book variance "
-                             "relative to the best local classical strategy (blue: lower), or, when no pair uses "
-                             "entanglement, how far its co-movement is from where entanglement would pay; hatched: "
-                             "skipped, failed, or no change of a single input cell would make it pay."),
-            "scan_distribution": (reports.scan_distribution(first), "Variance ratios of every pair with their paired "
-                                  "95% intervals, sorted (filled: significant after Benjamini-Hochberg); when no pair "
-                                  "uses entanglement, how far each pair's co-movement is from where it would pay."),
-        }
-        if top:
+        ran = first[first["error"].isna()] if "error" in first else first
+        uses = (ran["uses_entanglement"].fillna(False).astype(bool) if "uses_entanglement" in ran
+                else pd.Series(True, index=ran.index))
+        distance = "move_needed" in ran and ran["move_needed"].notna().any()
+        figs, omitted = {}, []
+        if len(ran) and (uses.any() or distance):
+            figs["scan_heatmap"] = (reports.scan_heatmap(first, self.tickers), "Per pair: quantum's test-window book "
+                                    "variance relative to the best local classical strategy (blue: lower), or, when no "
+                                    "pair uses entanglement, how far its co-movement is from where entanglement would "
+                                    "pay; hatched: skipped, failed, or no change of a single input cell would make it "
+                                    "pay.")
+            figs["scan_distribution"] = (reports.scan_distribution(first), "Variance ratios of every pair with their "
+                                         "paired 95% intervals, sorted (filled: significant after Benjamini-Hochberg); "
+                                         "when no pair uses entanglement, how far the closest pairs' co-movement is "
+                                         "from where it would pay.")
+        else:
+            omitted.append("No heat map or distribution: " + ("no pair ran." if not len(ran) else
+                           "no pair uses entanglement, and for none would a change of a single input cell's "
+                           "co-movement make it pay: these indicators carry too little independent information."))
+        top = [k for k in top if curves.get(k) is not None]
+        if top and uses.any():
             figs["scan_top_pairs"] = (reports.scan_curves({k: curves[k] for k in top}), "Cumulative book P&L of "
                                       "quantum and of the best local classical strategy over the test window, for the "
                                       "top-ranked pairs.")
+        elif top:
+            omitted.append("No P&L curves of the top pairs: no pair uses entanglement, so quantum plays the classical "
+                           "rule and its curve is the best local classical strategy's.")
         pngs = {name: (reports.to_png(fig), caption) for name, (fig, caption) in figs.items()}
-        with atomic_file(out / "report.html") as fh:
-            fh.write(reports.scan_report(self.doc, self.ranking, pngs))
-        for name, (png, _) in pngs.items():
-            with atomic_file(out / f"{name}.png", "wb") as fh:
-                fh.write(png)
+        html = reports.scan_report(self.doc, self.ranking, pngs, tuple(omitted))
+        try:
+            import pyarrow  # noqa: F401  (optional: the CSV holds the same table)
+        except ImportError:
+            parquet = False
+        else:
+            parquet = True
+        with atomic_files(out) as put:  # all or nothing, scan.json last
+            with put("scan.csv") as fh:
+                self.table.to_csv(fh, index=False)
+            if parquet:
+                with put("scan.parquet", "wb") as fh:
+                    self.table.to_parquet(fh, index=False)
+            with put("report.html") as fh:
+                fh.write(html)
+            for name, (png, _) in pngs.items():
+                with put(f"{name}.png", "wb") as fh:
+                    fh.write(png)
+            with put("scan.json") as fh:
+                json.dump(self.doc, fh, indent=2, default=str)
         return out
 
 

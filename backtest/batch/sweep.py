@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..config import RunConfig
 from ..errors import BacktestError
-from ..output.atomic import atomic_file
+from ..output.atomic import atomic_files
 from . import cluster
 from .jobs import JobFolder, run_jobs
 
@@ -119,24 +119,27 @@ class SweepResult:
 
     def write(self, out: str | Path) -> Path:
         """sweep.csv, sweep.json and the figures (win rate, variance, hedging efficiency against the first swept
-        parameter, the crossing marked), each written atomically into ``out``."""
+        parameter, the crossing marked), written into ``out`` as one set (all or none of them)."""
         from ... import reports
 
         out = Path(out)
-        with atomic_file(out / "sweep.csv") as fh:
-            self.table.to_csv(fh, index=False)
-        with atomic_file(out / "sweep.json") as fh:
-            json.dump(self.doc, fh, indent=2, default=str)
         names, cross = self.params, self.crossings
         first_cross = next(iter(cross.values()), {})
         figs = {"sweep_win_rate": ("win_rate", "win rate"), "sweep_variance": ("pnl_var", "book P&L variance"),
                 "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency")}
+        pngs = {}
         for fname, (metric, label) in figs.items():
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
-            fig = reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x, label,
-                                       names[1:] or None)
-            with atomic_file(out / f"{fname}.png", "wb") as fh:
-                fh.write(reports.to_png(fig))
+            pngs[fname] = reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x,
+                                                              label, names[1:] or None))
+        with atomic_files(out) as put:  # all or nothing, sweep.json last
+            with put("sweep.csv") as fh:
+                self.table.to_csv(fh, index=False)
+            for fname, png in pngs.items():
+                with put(f"{fname}.png", "wb") as fh:
+                    fh.write(png)
+            with put("sweep.json") as fh:
+                json.dump(self.doc, fh, indent=2, default=str)
         return out
 
 

@@ -3,17 +3,21 @@
 Every option of ``qcoord backtest``/``sweep`` (and the source options of ``data``, the link options of
 ``game``) comes from a field's metadata: the flag, help text with unit and default, choices, and a
 converter that reads the value exactly as a config file or a sweep would. Options left out on the command
-line stay unset (None), so a ``--config`` file fills them.
+line stay unset (None), so a ``--config`` file fills them. The configuration tree is imported when a parser
+is built, not with this module, so that ``qcoord --help`` and ``--version`` start at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
-from .. import config
 from ..errors import RENAMED_FLAGS, BacktestError, renamed
 from ..options import Spec, whole
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 GROUPS = {
     "source": "data source (default: --synthetic signals)",
@@ -55,8 +59,12 @@ def _converter(s: Spec, flag: str):
     return convert
 
 
-def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: tuple[str, ...] | None = None) -> None:
-    """Add the options of ``sections`` to ``parser`` (with ``only``: just these paths, sections or aliases)."""
+def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: tuple[str, ...] | None = None,
+                exclude: tuple[str, ...] = ()) -> None:
+    """Add the options of ``sections`` to ``parser`` (with ``only``: just these paths, sections or aliases; never
+    the paths in ``exclude``, which the command does not take)."""
+    from .. import config
+
     groups: dict[str, argparse._ArgumentGroup] = {}
     chooser = None
     aliases_done: set[str] = set()
@@ -64,9 +72,12 @@ def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: t
         return only is None or s.path in only or s.section in only
 
     for s in config.all_specs():
+        if s.path in exclude:
+            continue
         if s.section not in sections or not (wanted(s) or (s.alias and s.alias in only)):
             continue
-        group = groups.get(s.section) or groups.setdefault(s.section, parser.add_argument_group(GROUPS[s.section]))
+        title = "data source" if s.section == "source" and "source.mode" in exclude else GROUPS[s.section]
+        group = groups.get(s.section) or groups.setdefault(s.section, parser.add_argument_group(title))
         if s.chooses or s.choose_flags:
             chooser = chooser or group.add_mutually_exclusive_group()
         if s.flag and wanted(s):
@@ -118,8 +129,10 @@ def given(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
-def resolve(args: argparse.Namespace) -> config.RunConfig:
+def resolve(args: argparse.Namespace) -> RunConfig:
     """The run configuration: defaults <- --config file <- options given on the command line."""
+    from .. import config
+
     base = config.RunConfig.from_toml(args.config) if getattr(args, "config", None) else config.RunConfig()
     values = given(args)
     cfg = base.with_values(values)
@@ -146,7 +159,7 @@ def check_file_output(path: str | None, ext: str, force: bool) -> None:
 
     if not path.endswith(ext):
         raise BacktestError(f"--out {path}: expected a {ext} file name")
-    check_writable(path, "--out", overwrite=force)
+    check_writable(path, "--out", overwrite=force, force="--force")
 
 
 def bounded(cast: type, lo: float | None = None, hi: float | None = None, what: str = "", *, open_lo: bool = False):
@@ -195,6 +208,9 @@ def matrix(text: str) -> list[list[float]]:
     import json
     import os
 
+    looks_like_file = text.lower().endswith((".csv", ".txt")) or os.sep in text
+    if looks_like_file and not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
     try:
         if os.path.isfile(text):
             with open(text, encoding="utf-8") as fh:
@@ -223,12 +239,12 @@ nonnegative_int = bounded(int, 0, None, "a whole number >= 0")
 
 
 # -- helpers several commands share (no command imports another) ------------------------------------------
-def add_run_arguments(p: argparse.ArgumentParser) -> None:
+def add_run_arguments(p: argparse.ArgumentParser, exclude: tuple[str, ...] = ()) -> None:
     """Every backtest option (shared with ``sweep``), generated from the configuration tree; all unset when
     not given (a config file, then the defaults, fill them)."""
     p.add_argument("--config", metavar="FILE.toml", help="read options from a config file (a run's config.toml "
                                                           "repeats that run); options given here override it")
-    add_options(p)
+    add_options(p, exclude=exclude)
 
 
 def add_scheduler_argument(p: argparse.ArgumentParser) -> None:
@@ -243,6 +259,8 @@ def add_scheduler_argument(p: argparse.ArgumentParser) -> None:
 def parse_param(text: str) -> tuple[str, list]:
     """'visibility=0.9,0.8' -> ('visibility', [0.9, 0.8]), each value read and range-checked as the option
     declares; a BacktestError names what is wrong."""
+    from .. import config
+
     name, sep, values = text.partition("=")
     name = name.strip().replace("-", "_")
     if not sep or not values.strip():
@@ -262,4 +280,16 @@ def parse_param(text: str) -> tuple[str, list]:
 
 def sweepable_names() -> list[str]:
     """The sweepable names people type (section.field paths work too)."""
+    from .. import config
+
     return [k for k in config.sweepable() if "." not in k]
+
+
+def terminal_width() -> int:
+    """Columns to print in: the terminal's width (40 at least), 80 when the output is not a terminal."""
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty():
+        return 80
+    return max(shutil.get_terminal_size((80, 24)).columns, 40)

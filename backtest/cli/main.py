@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -18,12 +19,38 @@ from .. import __version__
 COMMANDS = ("backtest", "compare", "sweep", "scan", "game", "data", "calibrate")
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that wraps between words and after the commas of a list, never inside a word ("classic al_levels")."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        lines, line = [], ""
+        for word in " ".join(text.split()).split(" "):
+            for i, piece in enumerate(re.findall(r"[^,]+,?|,", word)):
+                sep = " " if i == 0 and line else ""
+                if line and len(line) + len(sep) + len(piece) > width:
+                    lines.append(line)
+                    line = piece
+                else:
+                    line += sep + piece
+        return lines + [line] if line else lines
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, exit 2 (argparse's default prints usage too)
+        if message.endswith("expected one argument") and message.startswith("argument --"):
+            flag = message.split()[1].split("/")[0].rstrip(":")
+            message += f" (a value that starts with '-' needs '=': {flag}=-0.1,...)"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``command`` only that subcommand's options: the others keep their one-line
+    ``HELP`` (the options of ``backtest`` come from the configuration tree, which imports the engine's modules,
+    so ``qcoord --help`` and ``--version`` do not build them)."""
     parser = _Parser(
         prog="qcoord",
         description="Backtest whether shared entanglement helps two market makers who cannot communicate hedge better.",
@@ -32,8 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        importlib.import_module(f".commands.{name}", __package__).add_parser(sub)
+        module = importlib.import_module(f".commands.{name}", __package__)
+        if command is None or name == command:
+            module.add_parser(sub)
+        else:
+            sub.add_parser(name, help=module.HELP)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option), if any."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
 
 
 def _package_errors() -> tuple[type[BaseException], ...]:
@@ -48,20 +85,29 @@ def _package_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
-    parser = build_parser()
-    with warnings.catch_warnings():
-        warnings.showwarning = _show
-        args = parser.parse_args(argv)
-        return _run(args)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command(argv)
+    try:  # Ctrl-C while the libraries import (they load with the command's options) is an interrupt, not a traceback
+        parser = build_parser(command or "")
+        with warnings.catch_warnings():
+            warnings.showwarning = _show
+            args = parser.parse_args(argv)
+            return _run(args)
+    except KeyboardInterrupt:
+        print(f"qcoord{' ' + command if command else ''}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _show(message, category, filename, lineno, file=None, line=None) -> None:
-    """A renamed strategy or option as one line on stderr; other warnings as Python shows them."""
+    """qcoord's own warnings (a renamed strategy or option, a data problem) as one line on stderr; other warnings
+    as Python shows them."""
     import warnings
 
     from ..errors import RenamedWarning
 
-    if issubclass(category, RenamedWarning):
+    from ...data import DataWarning
+
+    if issubclass(category, (RenamedWarning, DataWarning)):  # ours: one line, no source line
         print(f"qcoord: warning: {message}", file=file or sys.stderr)
     else:
         (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))

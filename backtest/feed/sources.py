@@ -45,7 +45,7 @@ class Source:
                              metavar="DATE")
     interval: str = option("1d", help="Yahoo bar interval")
     cache_dir: str | None = option(help="Yahoo price cache folder (unset: ~/.cache/qcoord/yahoo)", metavar="DIR")
-    session: str = option("all", help="intraday bars: keep all, or the regular session 09:30-16:00",
+    session: str = option("all", help="CSV intraday bars: keep all, or the regular session 09:30-16:00",
                           choices=("all", "regular"))
     p_a: float | None = option(help="synthetic: P(signal on) at exchange A per step", alias="p", lo=0, hi=1,
                                shown_default=_synthetic_default("p_a"))
@@ -78,10 +78,27 @@ class Source:
         for name in ("start", "end"):
             parse_date(getattr(self, name), name)
 
+    def check(self) -> None:
+        """Before any data is loaded (a run, a sweep point, a scan): an option that this kind of source would ignore
+        is an error, not silently recorded, and --start must come before --end. (Not in ``__post_init__``: a
+        configuration tree may hold every option while it is being built.)"""
+        if self.start and self.end and parse_date(self.start, "start") > parse_date(self.end, "end"):
+            raise BacktestError(f"--start {self.start} is after --end {self.end}")
+        applies = {"start": ("sample", "csv", "yahoo"), "end": ("sample", "csv", "yahoo"), "interval": ("yahoo",),
+                   "cache_dir": ("yahoo",), "session": ("csv",),
+                   **dict.fromkeys(SYNTHETIC_FIELDS, ("synthetic",))}
+        unset = {"interval": "1d", "session": "all"}
+        for name, kinds in applies.items():
+            value = getattr(self, name)
+            if self.kind not in kinds and value is not None and value != unset.get(name):
+                flag = "--" + name.replace("_", "-")
+                where = " or ".join(filter(None, (", ".join(kinds[:-1]), kinds[-1])))
+                raise BacktestError(f"{flag} applies to {where} sources, not to this {self.kind} source; drop it")
+
     def pair(self, seed: int) -> SyntheticPair:
         """The SyntheticPair of a synthetic source for ``seed``."""
         params: dict[str, Any] = {"mode": self.mode, "seed": seed}
-        for name in _SYNTHETIC:
+        for name in SYNTHETIC_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 params[name] = (value[0] if len(value) == 1 else tuple(value)) if isinstance(value, tuple) else value
@@ -117,6 +134,7 @@ class Source:
     def universe(self) -> data.Universe:
         """The tickers of a real source, each with its own history (``qcoord scan``): a sample (default all of
         ``pypfopt``), CSV files or a folder of them, or Yahoo tickers (aligned on their common clock)."""
+        self.check()
         tickers = None if self.tickers is None else list(self.tickers)
         if self.kind == "synthetic":
             raise BacktestError("a scan needs a universe of real tickers: --sample NAME, --csv FILE|DIR ... or "
@@ -134,7 +152,7 @@ class Source:
         return u
 
 
-_SYNTHETIC = ("p_a", "p_b", "rho_pos", "rho_neg", "p_break", "p_recover", "mu", "sigma", "dt")
+SYNTHETIC_FIELDS = ("p_a", "p_b", "rho_pos", "rho_neg", "p_break", "p_recover", "mu", "sigma", "dt")
 
 
 def parse_date(text, what: str):

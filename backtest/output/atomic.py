@@ -13,15 +13,17 @@ from ...data.atomic import atomic_file, umask as _umask  # the one atomic file w
 
 from ..errors import BacktestError
 
-__all__ = ["atomic_dir", "atomic_file", "check_writable"]
+__all__ = ["atomic_dir", "atomic_file", "atomic_files", "check_writable"]
 
 
-def check_writable(path: str | Path, option: str, *, overwrite: bool = False) -> Path:
+def check_writable(path: str | Path, option: str, *, overwrite: bool = False, force: str | None = None) -> Path:
     """Before any work: ``path`` (a file or folder to create) must be free unless ``overwrite``, and the nearest
-    folder above it that exists must take new entries (tried for real: a probe folder is made and removed)."""
+    folder above it that exists must take new entries (tried for real: a probe folder is made and removed).
+    ``force``: the flag that would allow replacing it, named in the error."""
     path = Path(path)
     if path.exists() and not (overwrite and path.is_file()):
-        raise BacktestError(f"{option} {path} already exists" + ("" if overwrite else "; choose another name"))
+        raise BacktestError(f"{option} {path} already exists; choose another name"
+                            + (f" or give {force} to replace it" if force and path.is_file() else ""))
     parent = path.parent
     while not parent.exists():
         parent = parent.parent
@@ -48,4 +50,32 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def atomic_files(folder: str | Path) -> Iterator:
+    """Several files of one folder written as a set: ``put(name, mode)`` opens a temp file as ``atomic_file`` does,
+    but every rename waits until the whole block has succeeded; the files are then renamed in the order they were
+    opened (open the index file, e.g. sweep.json, last: while it is missing the set is incomplete). On an error or
+    an interrupt (Ctrl-C) none is renamed and the temp files are removed."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[str, Path]] = []
+
+    @contextmanager
+    def put(name: str, mode: str = "w") -> Iterator:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        staged.append((tmp, folder / name))
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+            yield fh
+
+    try:
+        yield put
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
         raise

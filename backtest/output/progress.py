@@ -27,6 +27,12 @@ class Progress:
         if self.bar is not None:
             self.bar.set_description(name)
 
+    def grow(self, n: int) -> None:
+        """Add ``n`` units of work found on the way (the training replay), so the bar never passes 100%."""
+        if self.bar is not None:
+            self.bar.total += n
+            self.bar.refresh()
+
     def update(self, n: int) -> None:
         if self.bar is not None:
             self.bar.update(n)

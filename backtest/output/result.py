@@ -203,9 +203,14 @@ class Result:
         classical strategy (or why entanglement cannot help), and what the communicating benchmarks show."""
         return verdict.verdict(self)
 
-    def summary(self) -> str:
-        """A readable table of the main metrics, the fitted game and the verdict."""
-        return verdict.summary(self)
+    def summary(self, width: int = 80) -> str:
+        """The run in words and tables no wider than ``width`` columns: the verdict's gist first, then the data,
+        the fitted game, the metrics, the money model, flags and warnings, and the full verdict."""
+        return verdict.summary(self, width)
+
+    def headline(self) -> str:
+        """The verdict's gist in at most three short sentences (metrics.json ``headline``)."""
+        return verdict.headline(self)
 
     @property
     def local_names(self) -> list[str]:
@@ -260,6 +265,7 @@ class Result:
             "indicators": self.indicators,
             "book_size": self.book_size,
             "shared_information": self.shared_information(),
+            "headline": self.headline(),
             "verdict": self.verdict(),
             "text": verdict.texts(self),
             "elapsed_seconds": self.elapsed,

@@ -168,8 +168,8 @@ def _verdict(r: Result) -> str:
                          + ".")
     if hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         second = ("The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
-                  "every input cell on the training window), so the constant hedge is optimal and entanglement "
-                  "cannot help")
+                  "every input cell on the training window), so the constant hedge is the fitted game's best play "
+                  "and entanglement cannot help" + _constant_hedge_caveat(r))
     elif not g.get("uses_entanglement"):
         second = ("Entanglement does not help for these indicator statistics and this link: the fitted quantum "
                   "strategy is the classical rule")
@@ -188,6 +188,85 @@ def _verdict(r: Result) -> str:
     if third:
         sentences.append(third)
     return " ".join(sentences)
+
+
+def _constant_hedge_caveat(r: Result) -> str:
+    """When the constant hedge the game prescribes does worse than independent coins on the test window (for
+    example inventory carried by a queue fill), say so rather than call it optimal against the table."""
+    share = r.metrics_dict.get("always_hedge", {}).get("variance_share")
+    if not (_finite(share) and share > 1.0):
+        return ""
+    return (f"; yet always_hedge's test book variance is {share:.1%} of the coins', so on this book no rule on "
+            "these indicators hedges: the variance comes from what the game does not model")
+
+
+def headline(r: Result) -> str:
+    """The verdict's gist in at most three short sentences, first in the summary and the report (metrics.json
+    ``headline``): whether entanglement helps against the best local classical strategy, whether it pays after its
+    switching costs, and which strategy that does not communicate had the lowest book variance. The full verdict
+    (``verdict``) gives the reasons and the numbers behind them."""
+    peeking = [s for s, v in r.metrics_dict.items() if "lookahead" in (v.get("flags") or {})]
+    if peeking:
+        return (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information before the round "
+                "allows, so read nothing in this run as a result.")
+    full = _verdict(r)
+    if full.startswith("Degenerate run"):
+        return full
+    g, m, hedge = r.game, r.metrics_dict, r.hedge
+    agree = r.inputs_agree()
+    sentences = []
+    if agree is not None and agree > SHARED_INPUTS:
+        sentences.append(f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
+                         "coordination problem for entanglement to solve.")
+    elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
+        caveat = _constant_hedge_caveat(r)
+        sentences.append("The indicators never change the sign of the co-movement, so the constant hedge is the "
+                         "fitted game's best play and entanglement cannot help"
+                         + (f"; yet always_hedge's test book variance is {m['always_hedge']['variance_share']:.1%} "
+                            "of the coins'" if caveat else "") + ".")
+    elif not g.get("uses_entanglement"):
+        sentences.append("Entanglement does not help for these indicators and this link: the fitted quantum strategy "
+                         "is the classical rule.")
+    else:
+        c = r.comparison.get("quantum_vs_best_local") or {}
+        if c.get("variance_ratio") is not None:
+            ci = c.get("variance_ratio_ci95")
+            ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
+            sentences.append(f"Quantum's test book variance is {c['variance_ratio'] - 1:+.1%} against the best local "
+                             f"classical strategy, {c['opponent']}{ci_txt}: {_judgement(ci)}.")
+            cost = _cost_sentence(r, c)
+            if cost:
+                sentences.append(cost)
+    d = r.drift or {}
+    if d.get("decision_changed"):
+        sentences.append("The game fitted on the training window no longer describes the test window.")
+    else:
+        local = [s for s in m if s in r.local_names]
+        if local:
+            low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
+            share, best = m[low].get("variance_share"), _num(m[low]["pnl_var"])
+            tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
+            ties = (f" (tied with {tied[0]})" if len(tied) == 1 else
+                    f" (tied with {len(tied)} others)" if tied else "")
+            sentences.append(f"Lowest book variance without communication: {low}{ties}"
+                             + (f", {share:.1%} of independent coins'" if _finite(share) else "") + ".")
+    return " ".join(sentences[:3])
+
+
+def _cost_sentence(r: Result, c: dict) -> str | None:
+    """Whether quantum's variance reduction survives its switching costs, in one sentence."""
+    q, o = r.metrics_dict.get("quantum", {}), r.metrics_dict.get(c["opponent"], {})
+    if not ((q.get("pnl_costs") or 0.0) > (o.get("pnl_costs") or 0.0)):
+        return None
+    ce, k = c.get("certainty_equivalent_diff"), c.get("break_even_cost_scale")
+    gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
+    if not _finite(ce):
+        return None
+    if ce < 0:
+        return (f"Its switching costs ({q['turnover']:.0%} of rounds change quoting order) outweigh that: certainty "
+                f"equivalent {ce:+.3g} a round at risk aversion {gamma:g}"
+                + (f"; it pays only below {k:.3g} times the configured costs." if k else "."))
+    return f"It still pays after its switching costs: certainty equivalent {ce:+.3g} a round at risk aversion {gamma:g}."
 
 
 def _classical_rule(r: Result, name: str) -> bool:
@@ -419,47 +498,88 @@ def _fill_assumption(fill: dict) -> str:
     return str(fill.get("name", "custom fill model"))
 
 
-def summary(r: Result) -> str:
-    """A readable table of the main metrics, the fitted game and the verdict."""
+def summary(r: Result, width: int = 80) -> str:
+    """The run in words and tables, ``width`` columns wide: the verdict's gist first (``headline``), then the
+    data, the fitted game, the metrics (split into tables that fit the width; short headers, named in a legend),
+    the money model, flags and warnings, and the full verdict last."""
     m = r.metrics
-    table = m[list(HEADLINE)].rename(columns=HEADLINE)
+    para = _wrapper(width)
+    lines = para("verdict: " + headline(r))
     shared = shared_information(r)
-    lines = [f"information: {shared}"] if shared else []
-    lines.append(f"{r.tickers[0]} / {r.tickers[1]}  ({r.source.get('kind')}), {r.n_rounds} rounds "
-                 f"({r.n_train} train, {r.n_test} test), seed {r.seed}")
+    if shared:
+        lines += para(f"information: {shared}")
+    lines += para(f"{r.tickers[0]} / {r.tickers[1]} ({r.source.get('kind')}): {r.n_rounds} rounds ({r.n_train} "
+                  f"train, {r.n_test} test), seed {r.seed}")
     if r.hedge is not None:
         v = r.hedge["values"]
-        saved = "  ".join(f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}" for k in
+        saved = ", ".join(f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}" for k in
                           ("constant_hedge", "classical", "quantum", "oracle") if v[k]["saved_share"] is not None)
-        lines.append(f"hedge game fitted on the training window, book variance saved against coins: {saved}")
-        cells = r.cell_table()
-        show = cells[["p_train", "corr_train", "neg_share_train", "corr_test", "neg_share_test", "shrink_weight"]]
-        lines.append("per input cell (corr = correlation of the two returns, neg_share = share of opposite moves):")
-        lines.append(show.to_string(float_format=lambda x: f"{x:.3f}", na_rep="—"))
+        lines += para(f"hedge game fitted on the training window, book variance saved against coins: {saved}")
+        cells = r.cell_table()[list(CELL_COLUMNS)].rename(columns=CELL_COLUMNS)
+        lines.append("per input cell (x, y):")
+        lines += fit_table(cells, width, lambda x: f"{x:.3f}")
+        lines += para("cells: corr = correlation of the two returns, opp = share of opposite moves, tr/te = "
+                      "training/test window, shrink = shrinkage weight of the cell's fit")
     else:
-        lines.append(f"fitted p(x,y) = {np.round(np.asarray(r.game['p_xy']), 4).tolist()}  classical "
-                     f"{r.game['classical_value']:.4f}  quantum {r.game['quantum_value']:.4f}  "
-                     f"advantage {r.game['advantage']:.4f}")
-    lines += _information_lines(r)
-    lines.append(table.astype(float).to_string(float_format=lambda v: f"{v:.4g}", na_rep="—"))
-    lines.append("columns: " + ", ".join(f"{short} = {key}" for key, short in HEADLINE.items()) + "; directional: "
-                 "the part of the P&L the quoting order decides, which the hedge changes")
-    lines.append("money model: " + money_model(r))
+        lines += para(f"fitted p(x,y) = {np.round(np.asarray(r.game['p_xy']), 4).tolist()}, classical "
+                      f"{r.game['classical_value']:.4f}, quantum {r.game['quantum_value']:.4f}, advantage "
+                      f"{r.game['advantage']:.4f}")
+    for line in _information_lines(r):
+        lines += para(line)
+    table = m[list(HEADLINE)].rename(columns=HEADLINE).astype(float)
+    lines += fit_table(table, width, lambda v: f"{v:.4g}")
+    lines += para("columns: " + ", ".join(f"{short} = {key}" for key, short in HEADLINE.items()) + "; directional: "
+                  "the part of the P&L the quoting order decides, which the hedge changes")
+    lines += para("money model: " + money_model(r))
     if (r.drift or {}).get("flag"):
-        lines.append(f"flag: drift: {r.drift['flag']}")
+        lines += para(f"flag: drift: {r.drift['flag']}")
     flagged: dict[str, list[str]] = {}
-    for s, m in r.metrics_dict.items():
-        for k in m.get("flags") or {}:
+    for s, sm in r.metrics_dict.items():
+        for k in sm.get("flags") or {}:
             flagged.setdefault(k, []).append(s)
     notes = {"sharpe": "driven by the fill model's assumed spread income (see sharpe_directional)",
              "sharpe_range": f"outside the {SHARPE_RANGE[0]:g} to {SHARPE_RANGE[1]:g} published for market makers",
              "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size",
              "lookahead": "probable look-ahead: hedges more rounds than information before the round allows"}
-    lines += [f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)"
-              for k, v in flagged.items()]
-    lines += [f"warning: {w}" for w in r.warnings]
-    lines.append("verdict: " + verdict(r))
+    for k, v in flagged.items():
+        lines += para(f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)")
+    for w in r.warnings:
+        lines += para(f"warning: {w}")
+    lines += para("verdict in full: " + verdict(r))
     return "\n".join(lines)
+
+
+# The per-cell table's columns (Result.cell_table keys -> short headers, named in the line below the table).
+CELL_COLUMNS = {"p_train": "p_tr", "corr_train": "corr_tr", "neg_share_train": "opp_tr", "corr_test": "corr_te",
+                "neg_share_test": "opp_te", "shrink_weight": "shrink"}
+
+
+def _wrapper(width: int):
+    """A paragraph as lines of at most ``width`` columns, continuation lines indented by two."""
+    import textwrap
+
+    def wrap(text: str) -> list[str]:
+        return textwrap.wrap(text, width=width, subsequent_indent="  ", break_long_words=False,
+                             break_on_hyphens=False) or [""]
+
+    return wrap
+
+
+def fit_table(table, width: int, fmt) -> list[str]:
+    """A DataFrame as text lines no wider than ``width``: when all its columns do not fit, it is split into
+    consecutive groups of columns, each printed with the row labels."""
+    columns = list(table.columns)
+    out, start = [], 0
+    while start < len(columns):
+        stop = len(columns)
+        while stop > start + 1:
+            text = table[columns[start:stop]].to_string(float_format=fmt, na_rep="—")
+            if max(map(len, text.splitlines())) <= width:
+                break
+            stop -= 1
+        out += table[columns[start:stop]].to_string(float_format=fmt, na_rep="—").splitlines()
+        start = stop
+    return out
 
 
 def what_it_would_take(take: dict) -> str:
@@ -483,9 +603,19 @@ def what_it_would_take(take: dict) -> str:
 def _cell_clause(b: dict) -> str:
     obs = b.get("negative_share_observed")
     obs_txt = f"; observed {obs:.0%}" if obs is not None else ""
+    needed, fitted = _distinct(b["rho_needed"], b["rho_fitted"])
     return (f"the returns in input cell (x,y) = ({b['cell'][0]},{b['cell'][1]}) moved with correlation "
-            f"{b['rho_needed']:+.2f} instead of {b['rho_fitted']:+.2f}, i.e. in opposite directions about "
+            f"{needed} instead of {fitted}, i.e. in opposite directions about "
             f"{b['negative_share_needed']:.0%} of the time (normal-equivalent{obs_txt})")
+
+
+def _distinct(a: float, b: float) -> tuple[str, str]:
+    """Two numbers with as few decimals (2 to 6) as tell them apart: never "-0.59 instead of -0.59"."""
+    for digits in range(2, 7):
+        ta, tb = f"{a:+.{digits}f}", f"{b:+.{digits}f}"
+        if ta != tb:
+            break
+    return ta, tb
 
 
 def scan_headline(doc: dict) -> str:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
-from ..arguments import add_json_and_progress, add_run_arguments, resolve
+from ...errors import BacktestError
+from ..arguments import add_json_and_progress, add_run_arguments, resolve, terminal_width
+
+
+HELP = "run a backtest and write its report"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("backtest", help="run a backtest and write its report",
+    p = sub.add_parser("backtest", help=HELP,
                        description="Backtest classical and quantum coordination of two market makers on a pair of "
                                    "stocks. With no options: the built-in synthetic 'signals' pair, all baselines, "
                                    "exact quantum path, seed 0, 200000 rounds; output in runs/<timestamp>/.")
@@ -46,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from ...output.atomic import check_writable
     from ...output.progress import shows
 
+    if args.out and args.name:
+        raise BacktestError("--name names a folder under --runs-dir; --out gives the whole folder: give one of them")
     cfg = resolve(args)
     out = Path(args.out) if args.out else new_run_dir(args.runs_dir, args.name)
     check_writable(out, "--out" if args.out else "run folder")  # before any work: a result is never lost
@@ -59,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print((out / "metrics.json").read_text(), end="")
         return 0
-    print(result.summary())
-    print(describe_indicators(result))
+    width = terminal_width()
+    print(result.summary(width))
+    print("\n".join(textwrap.wrap(describe_indicators(result), width, subsequent_indent="  ",
+                                   break_long_words=False)))
     print(f"written: {out}/ (report.html, metrics.json, config.toml, pnl, figures)")
     return 0

@@ -9,8 +9,11 @@ import json
 from ..arguments import add_file_output, check_file_output
 
 
+HELP = "estimate fill parameters from quote and trade bars"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calibrate", help="estimate fill parameters from quote and trade bars",
+    p = sub.add_parser("calibrate", help=HELP,
                        description="Estimate the half-spread, how often a resting quote placed first or second fills "
                                    "(queue-position model: the first fills on a trade at or through it, the second "
                                    "on a trade through it), and adverse selection (the mid move after fills), per "

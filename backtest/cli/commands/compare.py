@@ -10,8 +10,11 @@ from ...errors import BacktestError
 from ..arguments import comma_list
 
 
+HELP = "compare finished runs side by side"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="compare finished runs side by side",
+    p = sub.add_parser("compare", help=HELP,
                        description="Compare runs written by `qcoord backtest`: metrics side by side and one figure "
                                    "overlaying a strategy's cumulative P&L across the runs.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (each with a metrics.json)")

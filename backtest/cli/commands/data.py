@@ -11,8 +11,11 @@ from ...output.atomic import atomic_file
 from ..arguments import add_file_output, add_options, check_file_output, given, nonnegative_int, positive_int
 
 
+HELP = "load a price source and describe it"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="load a price source and describe it",
+    p = sub.add_parser("data", help=HELP,
                        description="Load a data source (synthetic, shipped sample, CSV or Yahoo) and print a summary.")
     add_options(p, sections=("source",))
     p.add_argument("--rounds", type=positive_int, default=10_000, help="synthetic: number of returns (default 10000)")

@@ -7,7 +7,6 @@ import json
 
 from ..arguments import add_options, bounded, given, matrix, probability
 from ...errors import BacktestError
-from ...analysis.stats import Z95
 
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
 
@@ -23,8 +22,11 @@ def settings(args: argparse.Namespace):
     return cfg.game, cfg.noise.build(), cfg.run
 
 
+HELP = "optimal classical and quantum play for given indicator statistics and noise"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("game", help="optimal classical and quantum play for given indicator statistics and noise",
+    p = sub.add_parser("game", help=HELP,
                        description="Solve the hedging game for an input distribution p(x,y) and a noisy quantum "
                                    "link; with --rounds, also play it on simulated rounds.")
     src = p.add_argument_group("input distribution (default: independent, P(x=1) = P(y=1) = 0.5)")
@@ -193,7 +195,7 @@ def render(r: dict) -> str:
             s = sim[name]
             text = f"  {name:10s}    utility {s['utility']:.5f}"
             if s["utility_se"] is not None:
-                text += f" ± {Z95 * s['utility_se']:.5f}"
+                text += f" ± {_z95() * s['utility_se']:.5f}"
             if "vs_classical" in s:
                 v = s["vs_classical"]
                 text += f"  vs classical {v['diff']:+.5f}"
@@ -205,3 +207,9 @@ def render(r: dict) -> str:
         if not sim.get("has_wins"):
             lines.append("  (no round has a sure win in this game: compared in utility, same inputs round by round)")
     return "\n".join(lines)
+
+
+def _z95() -> float:
+    from ...analysis.stats import Z95  # statsmodels: only when a table with errors is printed
+
+    return Z95

@@ -13,18 +13,24 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler_argument, bounded,
+from ..arguments import (terminal_width, add_json_and_progress, add_run_arguments, add_scheduler_argument, bounded,
                          parse_param, positive_int, probability)
 from ...errors import BacktestError
 
 
+HELP = "rank every pair of a universe by what entanglement is worth to it"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scan", help="rank every pair of a universe by what entanglement is worth to it",
+    p = sub.add_parser("scan", help=HELP,
                        description="One backtest per pair of a universe (a sample, CSV files or a folder, Yahoo "
                                    "tickers), ranked by quantum's book variance against the best local classical "
                                    "strategy, with Benjamini-Hochberg q-values; on a local Dask cluster or "
                                    "--scheduler. Resumable: rerun the same command to finish.")
-    add_run_arguments(p)
+    from ...feed.sources import SYNTHETIC_FIELDS
+
+    # a scan runs on real tickers: the synthetic pair's options and its length in rounds do not apply
+    add_run_arguments(p, exclude=("run.rounds", "run.in_memory_rows", "source.mode", *(f"source.{k}" for k in SYNTHETIC_FIELDS)))
     f = p.add_argument_group("pairs")
     f.add_argument("--pairs", metavar="FILE", help="scan these pairs (one 'A,B' per line) instead of all pairs")
     f.add_argument("--min-rows", type=positive_int, default=250, metavar="N",
@@ -64,14 +70,38 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.doc, indent=2, default=str))
         return 0
-    print(render(result.doc, result.ranking))
+    print(render(result.doc, result.ranking, terminal_width()))
     print(f"written: {out}/ (scan.csv, scan.parquet, scan.json, report.html)")
     return 0
 
 
-def render(doc: dict, ranked) -> str:
-    lines = [doc["headline"]]
-    cols = [c for c in ("a", "b", *doc["grid"], "best_local", "variance_ratio", "variance_ratio_lo", "variance_ratio_hi",
-                        "q_value", "fitted_advantage_share", "uses_entanglement", "move_needed") if c in ranked]
-    lines.append(ranked[cols].head(15).to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—"))
+SHOWN = 15  # pairs the terminal lists (all are in scan.csv and the report)
+
+
+def render(doc: dict, ranked, width: int = 80) -> str:
+    """The headline, wrapped to ``width``, and the top pairs, with their count out of all: by the variance ratio
+    where some pair uses entanglement, else by how far each is from paying (``move_needed``)."""
+    import textwrap
+
+    from ...output.verdict import fit_table
+
+    lines = textwrap.wrap(doc["headline"], width, break_long_words=False)
+    if ranked.empty:
+        return "\n".join(lines)
+    uses = ranked["uses_entanglement"].fillna(False).astype(bool).any() if "uses_entanglement" in ranked else True
+    if uses:
+        cols = ("a", "b", *doc["grid"], "best_local", "variance_ratio", "variance_ratio_lo", "variance_ratio_hi",
+                "q_value", "uses_entanglement")
+        what = "by quantum's book variance against the best local classical strategy (lower first)"
+    else:
+        cols = ("a", "b", *doc["grid"], "best_local", "move_needed")
+        what = ("no pair uses entanglement with these indicators; ranked by move_needed, the change of one input "
+                "cell's return correlation that would make entanglement pay (smaller is closer"
+                + ("; — where no single cell would do)" if ranked["move_needed"].isna().any() else ")"))
+    shown = min(SHOWN, len(ranked))
+    count = f"top {shown} of {len(ranked)} pairs" if shown < len(ranked) else f"all {len(ranked)} pairs"
+    lines += textwrap.wrap(f"{count}, {what}:", width, break_long_words=False)
+    table = ranked[[c for c in cols if c in ranked]].head(shown)
+    table = table.set_index(table["a"] + "/" + table["b"]).drop(columns=["a", "b"]).rename_axis(None)
+    lines += fit_table(table, width, lambda v: f"{v:.4g}")
     return "\n".join(lines)

@@ -17,8 +17,11 @@ from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler
                          sweepable_names)
 
 
+HELP = "sweep parameters to see where entanglement stops paying"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="sweep parameters to see where entanglement stops paying",
+    p = sub.add_parser("sweep", help=HELP,
                        description="Run one backtest per point of a parameter grid. PARAM is one of: "
                                    + ", ".join(sweepable_names()) + " (or any section.field path of a number). "
                                    "Resumable: rerun the same command to finish.")
