@@ -165,7 +165,9 @@ def startup_times(reps: int) -> dict:
     def wall(args: list[str]) -> float:
         out = Path(tempfile.mkdtemp())
         try:
-            cmd = [sys.executable, "-m", "qcoord", *args] + (["--out", str(out / "run")] if args == ["backtest"] else [])
+            cmd = [sys.executable, "-m", "qcoord", *args]
+            if args == ["backtest"]:
+                cmd += ["--out", str(out / "run")]
             t = time.perf_counter()
             subprocess.run(cmd, capture_output=True, check=True)
             return time.perf_counter() - t
@@ -287,8 +289,9 @@ def main(argv=None) -> int:
               f"{isolation['table_rules_rounds_per_s']:,.0f} as table rules (overhead {isolation['overhead']:+.1%}; "
               "built-in strategies skip it)")
     if startup is not None:
-        print("startup, fresh process: " + ", ".join(f"{k.removesuffix('_s')} {v:.2f} s" for k, v in startup.items())
-              + " (targets: " + ", ".join(f"{k.removesuffix('_s')} < {v:g} s" for k, v in STARTUP_TARGETS.items()) + ")")
+        shown = ", ".join(f"{k.removesuffix('_s')} {v:.2f} s" for k, v in startup.items())
+        targets = ", ".join(f"{k.removesuffix('_s')} < {v:g} s" for k, v in STARTUP_TARGETS.items())
+        print(f"startup, fresh process: {shown} (targets: {targets})")
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
           f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")

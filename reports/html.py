@@ -8,7 +8,8 @@ import json
 
 import pandas as pd
 
-from .tables import HEDGE_LEGEND, UNDEFINED, comparison_table, game_table, hedge_table, information_table, metrics_table, pvalue
+from .tables import (HEDGE_LEGEND, UNDEFINED, comparison_table, game_table, hedge_table, information_table,
+                     metrics_table, pvalue)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;

@@ -160,10 +160,10 @@ def hedge_table(doc: dict) -> pd.DataFrame:
     return frame
 
 
-HEDGE_LEGEND = ("Per input cell, on the training window unless marked test: p = share of rounds, corr. = correlation of "
-                "the two returns, E[rX rY] = their mean product in bp² (1 bp² = 10⁻⁸) with its 95% interval, opp. "
-                "moves = share of rounds the two moved in opposite directions, lift = that share over all rounds' share, "
-                "shrink = the cell's weight in the shrunk fit.")
+HEDGE_LEGEND = ("Per input cell, on the training window unless marked test: p = share of rounds, corr. = "
+                "correlation of the two returns, E[rX rY] = their mean product in bp² (1 bp² = 10⁻⁸) with its 95% "
+                "interval, opp. moves = share of rounds the two moved in opposite directions, lift = that share over "
+                "all rounds' share, shrink = the cell's weight in the shrunk fit.")
 
 
 def _percent_interval(ci) -> str:

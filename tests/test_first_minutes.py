@@ -67,6 +67,27 @@ def test_the_command_prints_at_80_columns_when_not_a_terminal(tmp_path, capsys):
     assert max(len(line) for line in out.splitlines() if not line.startswith("written: ")) <= 80
 
 
+def test_game_output_fits_80_columns(capsys):
+    assert main(["game", "--visibility", "0.95", "--rounds", "20000"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80 and lines[0].startswith("game ")
+    assert any(line.startswith(" " * 16) for line in lines)  # a long line continues under the value column
+
+
+def test_sweep_and_compare_output_fit_80_columns(tmp_path, capsys):
+    runs = [str(tmp_path / name) for name in ("a", "b")]
+    assert main(["backtest", "--rounds", "3000", "--out", runs[0]]) == 0
+    assert main(["backtest", "--rounds", "3000", "--visibility", "0.8", "--out", runs[1]]) == 0
+    capsys.readouterr()
+    assert main(["compare", *runs, "--figure", str(tmp_path / "c.png")]) == 0
+    text = capsys.readouterr().out
+    assert max(map(len, text.splitlines())) <= 80 and "a: " in text  # each run's verdict in short
+    assert main(["sweep", "visibility=0.8,1", "--rounds", "3000", "--workers", "0", "--out",
+                 str(tmp_path / "sweep")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines if not line.startswith("points: ")) <= 80
+
+
 def test_help_wraps_between_words_never_inside_one(monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "80")
     assert main(["backtest", "--help"]) == 0

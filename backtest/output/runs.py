@@ -24,8 +24,8 @@ from .result import SCHEMA, Result
 
 FIGURES = {
     "hedge_cells": "Top: share of rounds whose returns moved in opposite directions, per input cell (x, y), on the "
-                   "training and test windows (95% Wilson intervals; dashed: all rounds). Bottom: book variance relative "
-                   "to independent coins, predicted by the fitted hedge game and realised on the test window.",
+                   "training and test windows (95% Wilson intervals; dashed: all rounds). Bottom: book variance "
+                   "relative to independent coins, predicted by the fitted hedge game and realised on the test window.",
     "information_value": "Book variance relative to independent coins for each kind of local information: today's "
                          "reading, rules on a server's own last readings (history rules), and the smoothed K-level "
                          "indicator, classical and quantum; bars as fitted on the training window, dots as realised "

@@ -266,7 +266,8 @@ def _cost_sentence(r: Result, c: dict) -> str | None:
         return (f"Its switching costs ({q['turnover']:.0%} of rounds change quoting order) outweigh that: certainty "
                 f"equivalent {ce:+.3g} a round at risk aversion {gamma:g}"
                 + (f"; it pays only below {k:.3g} times the configured costs." if k else "."))
-    return f"It still pays after its switching costs: certainty equivalent {ce:+.3g} a round at risk aversion {gamma:g}."
+    return (f"It still pays after its switching costs: certainty equivalent {ce:+.3g} a round at risk aversion "
+            f"{gamma:g}.")
 
 
 def _classical_rule(r: Result, name: str) -> bool:

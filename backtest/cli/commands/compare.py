@@ -66,9 +66,15 @@ def run(args: argparse.Namespace) -> int:
         out = {run: {f"{s}.{m}": v for (s, m), v in col.items()} for run, col in table.to_dict().items()}
         print(json.dumps({"runs": out, "figure": str(figure)}, indent=2))
         return 0
-    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 20):
-        print(table.to_string(float_format=lambda v: f"{v:.4f}", na_rep="—"))
-    for run, (doc, _) in loaded.items():
-        print(f"{run}: {doc['verdict']}")
+    import textwrap
+
+    from ...output.verdict import fit_table
+    from ..arguments import terminal_width
+
+    width = terminal_width()
+    print("\n".join(fit_table(table, width, lambda v: f"{v:.4f}")))
+    for run, (doc, _) in loaded.items():  # each run's verdict in short (runs before the headline: in full)
+        print("\n".join(textwrap.wrap(f"{run}: {doc.get('headline') or doc['verdict']}", width,
+                                       subsequent_indent="  ", break_long_words=False)))
     print(f"figure: {figure}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..arguments import add_options, bounded, given, matrix, probability
+from ..arguments import add_options, bounded, given, matrix, probability, terminal_width
 from ...errors import BacktestError
 
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(render(report))
+    print(render(report, terminal_width()))
     return 0
 
 
@@ -134,7 +134,7 @@ def _matrix(rows, fmt: str) -> str:
     return "; ".join(",".join(format(v, fmt) for v in row) for row in rows)
 
 
-def render(r: dict) -> str:
+def render(r: dict, width: int = 80) -> str:
     p = r["p_xy"]
     kind = r.get("kind", "paper")
     if kind == "paper":
@@ -206,7 +206,11 @@ def render(r: dict) -> str:
             lines.append(text)
         if not sim.get("has_wins"):
             lines.append("  (no round has a sure win in this game: compared in utility, same inputs round by round)")
-    return "\n".join(lines)
+    import textwrap
+
+    # lines longer than the terminal continue under the value column, never inside a word
+    return "\n".join(part for line in lines for part in textwrap.wrap(
+        line, width, subsequent_indent=" " * 16, break_long_words=False, break_on_hyphens=False) or [""])
 
 
 def _z95() -> float:

@@ -13,8 +13,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from ..arguments import (terminal_width, add_json_and_progress, add_run_arguments, add_scheduler_argument, bounded,
-                         parse_param, positive_int, probability)
+from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler_argument, bounded, parse_param,
+                         positive_int, probability, terminal_width)
 from ...errors import BacktestError
 
 
@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from ...feed.sources import SYNTHETIC_FIELDS
 
     # a scan runs on real tickers: the synthetic pair's options and its length in rounds do not apply
-    add_run_arguments(p, exclude=("run.rounds", "run.in_memory_rows", "source.mode", *(f"source.{k}" for k in SYNTHETIC_FIELDS)))
+    synthetic = ("run.rounds", "run.in_memory_rows", "source.mode", *(f"source.{k}" for k in SYNTHETIC_FIELDS))
+    add_run_arguments(p, exclude=synthetic)
     f = p.add_argument_group("pairs")
     f.add_argument("--pairs", metavar="FILE", help="scan these pairs (one 'A,B' per line) instead of all pairs")
     f.add_argument("--min-rows", type=positive_int, default=250, metavar="N",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ...errors import BacktestError
 from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler_argument, parse_param, resolve,
-                         sweepable_names)
+                         sweepable_names, terminal_width)
 
 
 HELP = "sweep parameters to see where entanglement stops paying"
@@ -54,13 +54,20 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.doc, indent=2, default=str))
         return 0
+    import textwrap
+
     names, table = result.params, result.table
+    width = terminal_width()
     show = table[table.strategy.isin(["uncoordinated", "always_hedge", "classical", "quantum", "oracle"])]
-    with pd.option_context("display.width", 200, "display.max_rows", 200):
-        print(show[[*names, "strategy", "pnl_var", "variance_share", "hedged_rate", "win_rate", "advantage"]]
-              .to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="—"))
+    show = show[[*names, "strategy", "pnl_var", "variance_share", "hedged_rate", "win_rate", "advantage"]]
+    show = show.set_index([*names, "strategy"]).rename(columns={"variance_share": "var_share", "hedged_rate": "hedged",
+                                                                "win_rate": "win"})
+    with pd.option_context("display.max_rows", 500):
+        print("\n".join(verdict.fit_table(show, width, lambda v: f"{v:.4f}")))
+    print("\n".join(textwrap.wrap("columns: var_share = variance_share, hedged = hedged_rate, win = win_rate; "
+                                   "advantage: the fitted game's, quantum - classical", width, subsequent_indent="  ")))
     for line in verdict.crossing_lines(result.crossings, names[0]):
-        print(line)
+        print("\n".join(textwrap.wrap(line, width, subsequent_indent="  ")))
     d = result.doc
     print(f"points: {d['points']} ({d['computed']} computed, {d['reused']} reused); written: {out}/")
     return 0
