@@ -124,3 +124,37 @@ def sample_stored_pair(R, dir_a, dir_b, setting_a, setting_b, ages, t1, t2, stor
         oa[i] = 2 if u[i, 2] < loss_a else a
         ob[i] = 2 if u[i, 3] < loss_b else b
     return oa, ob
+
+
+@njit(cache=True, nogil=True)
+def grid_best(c, k, v, loss, d, s):  # pragma: no cover - compiled
+    """max over every pair (k0, k1) of B's candidate observables of k + sum_x A's best-response value to
+    w = c[x, 0] v[k0] + c[x, 1] v[k1] (a 2x2 game; ``v`` is (n, 3) planar (I, X, Z) or (n, 4) (I, X, Y, Z)), with
+    A's party (loss, d, s): value max((1 - L)|d w0| + L|w0| + |(1 - L) s| |w_vec|, |w0|). The same arithmetic, in
+    the same order, as ``solver._grid_values`` / ``solver._sphere_grid`` followed by ``.max()``, without the
+    (n, n) temporaries: ``quantum_lower_bound`` is called tens of times per pair by "what it would take"."""
+    n = v.shape[0]
+    planar = v.shape[1] == 3
+    h = abs((1.0 - loss) * s)
+    best = -np.inf
+    for i in range(n):
+        for j in range(n):
+            total = 0.0
+            for x in range(2):
+                a = c[x, 0]
+                b = c[x, 1]
+                w0 = a * v[i, 0] + b * v[j, 0]
+                if planar:
+                    norm = np.hypot(a * v[i, 1] + b * v[j, 1], a * v[i, 2] + b * v[j, 2])
+                else:
+                    w1 = a * v[i, 1] + b * v[j, 1]
+                    w2 = a * v[i, 2] + b * v[j, 2]
+                    w3 = a * v[i, 3] + b * v[j, 3]
+                    norm = np.sqrt(w1 * w1 + w2 * w2 + w3 * w3)
+                measured = (1.0 - loss) * abs(d * w0) + loss * abs(w0) + h * norm
+                constant = abs(w0)
+                total = total + (measured if measured > constant else constant)
+            total = k + total
+            if total > best:
+                best = total
+    return best

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from . import pair
+from . import kernels, pair
 from .classical import RULES, classical_optimum, classical_rule_dict, deterministic
 from .errors import StrategyError
 from .game import Game, check_p_xy
@@ -189,12 +189,14 @@ def quantum_lower_bound(games, p_xy, noise: Noise | None = None, *, grid: int = 
     planar = planar_symmetric(R4)
     many = not isinstance(games, Game)
     out = []
+    if planar:  # B's candidates through R once; every game then reuses them
+        v = _b_candidates(party_b, grid)[0] @ R4[np.ix_(IXZ, IXZ)].T
+    else:
+        v = _sphere_candidates(party_b)[0] @ R4.T
+    v = np.ascontiguousarray(v)
     for game in (games if many else [games]):
         c, k = game.correlator_weights(p)
-        if planar:
-            out.append(float(_grid_values(c, k, R4[np.ix_(IXZ, IXZ)], party_a, party_b, grid)[0].max()))
-        else:
-            out.append(float(_sphere_grid(c, k, R4, party_a, party_b)[0].max()))
+        out.append(float(kernels.grid_best(np.ascontiguousarray(c, dtype=float), float(k), v, *party_a)))
     return out if many else out[0]
 
 
@@ -496,14 +498,21 @@ def _obs4(n, f: int, party, flip: bool = False) -> np.ndarray:
         return np.array([pm, 0.0, 0.0, 0.0])
     loss, d, s = party
     sign = -1.0 if flip else 1.0
-    return np.r_[sign * (1.0 - loss) * d + loss * pm, sign * (1.0 - loss) * s * np.asarray(n, dtype=float)]
+    scale = sign * (1.0 - loss) * s  # the same products as scale * n on an array, without np.r_'s overhead
+    return np.array([sign * (1.0 - loss) * d + loss * pm, scale * float(n[0]), scale * float(n[1]), scale * float(n[2])])
+
+
+def _sphere_candidates(party_b) -> tuple[np.ndarray, list]:
+    """B's sphere-grid choices (direction or None, fallback, flip) and their effective observables."""
+    dirs = _fibonacci(SPHERE_GRID)
+    choices = [(None, 0, False), (None, 1, False)] + [(n, f, fl) for fl in _flips(party_b) for f in (0, 1) for n in dirs]
+    return np.array([_obs4(*ch[:2], party_b, ch[2]) for ch in choices]), choices
 
 
 def _sphere_grid(c, k, R, party_a, party_b):
     """A's best-response value to every pair of B's sphere-grid choices, and the choices (direction or None, f, flip)."""
-    dirs = _fibonacci(SPHERE_GRID)
-    choices = [(None, 0, False), (None, 1, False)] + [(n, f, fl) for fl in _flips(party_b) for f in (0, 1) for n in dirs]
-    v = np.array([_obs4(*ch[:2], party_b, ch[2]) for ch in choices]) @ R.T
+    obs, choices = _sphere_candidates(party_b)
+    v = obs @ R.T
     total = k + sum(_best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1))
     return total, choices
 
@@ -520,6 +529,22 @@ def _respond(c, R, party, ob: np.ndarray) -> tuple[float, list]:
         norm = float(np.sqrt(vec @ vec))
         how.append((vec / norm, int(fallback), bool(flip)) if measures and norm > 0 else (None, int(fallback), False))
     return value, how
+
+
+def _respond_value(c, R, party, ob: np.ndarray) -> float:
+    """``_respond``'s value alone, by the same arithmetic (the same numpy sums for w, then its best-response value
+    on plain floats: sqrt of (w1^2 + w2^2) + w3^2, as numpy sums three terms), without building the choices: the
+    Nelder-Mead polish evaluates it thousands of times."""
+    loss, d, s = party
+    h = abs((1.0 - loss) * s)
+    v = [R @ o for o in ob]
+    value = 0.0
+    for x in range(c.shape[0]):
+        w = sum(c[x, y] * v[y] for y in range(c.shape[1]))
+        w0, w1, w2, w3 = (float(t) for t in w)
+        measured = (1.0 - loss) * abs(d * w0) + loss * abs(w0) + h * math.sqrt(w1 * w1 + w2 * w2 + w3 * w3)
+        value += max(measured, abs(w0))
+    return value
 
 
 def _obs_of(how, party) -> np.ndarray:
@@ -543,7 +568,7 @@ def _seesaw_many(c, k, R, party_a, party_b, b_hows: list,
     """``_seesaw`` from every start in ``b_hows`` at once: the same alternating exact best responses, computed as
     arrays over the starts that are still rising (each stops exactly when its own seesaw would), so a solve with
     many starts costs a few hundred array operations instead of tens of thousands of small ones. Values agree
-    with ``_seesaw`` start by start to rounding (tests/test_seesaw.py)."""
+    with ``_seesaw`` start by start to rounding (tests/test_solver_batched.py)."""
     n_starts, ka = len(b_hows), c.shape[0]
     if n_starts == 0:
         return []
@@ -636,7 +661,7 @@ def _sphere_polish(c, k, R, party_a, party_b, b_how, maxiter: int = 4000, fatol:
         return how
 
     def neg(params) -> float:
-        return -_respond(c, R, party_a, _obs_of(how_of(params), party_b))[0]
+        return -_respond_value(c, R, party_a, _obs_of(how_of(params), party_b))
 
     start = []
     for i in free:

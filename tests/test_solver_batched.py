@@ -1,6 +1,7 @@
-"""The batched seesaw (``solver._seesaw_many``, issue 26) against the one-start seesaw it replaces: start by start,
-and through ``solve`` on random games of 2 to 4 input levels per side, with and without noise. Both run here, on
-the same CPU, so the comparison holds on any processor."""
+"""The solver's batched paths (issue 26) against the code they replace, both run here on the same CPU (so the
+comparisons hold on any processor): the seesaw over all starts at once (``solver._seesaw_many``) start by start and
+through ``solve`` on random games of 2 to 4 input levels per side, with and without noise; and the compiled grid
+bound (``kernels.grid_best`` in ``quantum_lower_bound``) against the numpy grid it replaces."""
 
 from __future__ import annotations
 
@@ -76,3 +77,34 @@ def test_solve_gives_the_same_values_as_with_the_one_start_seesaw(games, monkeyp
         c, k = g.correlator_weights(p)
         scale = float(np.abs(c).sum()) + abs(k)
         assert value == pytest.approx(solve(g, p, n).quantum_value, abs=1e-9 * scale), (g.levels, n)
+
+
+def test_compiled_grid_bound_equals_the_numpy_grid():
+    """``quantum_lower_bound`` (compiled, no (n, n) temporaries) against ``_grid_values``/``_sphere_grid`` + max on
+    200 random 2x2 games of every scale, planar links and links searched over the sphere (T1 storage): identical."""
+    rng = np.random.default_rng(262)
+    for i in range(200):
+        game = Game.from_weights(rng.normal(size=(2, 2)) * 10 ** rng.uniform(-8, 3))
+        p = rng.dirichlet(np.ones(4)).reshape(2, 2)
+        noise = _noise(rng, i)
+        c, k = game.correlator_weights(p)
+        R4, party_a, party_b = solver._link(noise)
+        if solver.planar_symmetric(R4):
+            grid = solver._grid_values(c, k, R4[np.ix_(solver.IXZ, solver.IXZ)], party_a, party_b, 90)[0]
+        else:
+            grid = solver._sphere_grid(c, k, R4, party_a, party_b)[0]
+        assert solver.quantum_lower_bound(game, p, noise) == float(grid.max()), (i, noise)
+
+
+def test_the_polish_objective_is_the_best_response_value_exactly():
+    """The Nelder-Mead polish evaluates ``_respond_value`` (plain floats, no choices built) where it evaluated
+    ``_respond``: the same number to the last bit on random games, links and choices, so the polish takes the
+    same path."""
+    rng = np.random.default_rng(31)
+    for i in range(200):
+        game, p = _game(rng)
+        c, k = game.correlator_weights(p)
+        R, party_a, party_b = solver._link(_noise(rng, i))
+        for how in _starts(rng, game.levels[1], 3):
+            ob = solver._obs_of(how, party_b)
+            assert solver._respond_value(c, R, party_a, ob) == solver._respond(c, R, party_a, ob)[0], i
