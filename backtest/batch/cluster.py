@@ -159,8 +159,10 @@ def executor(scheduler: str | None = None, workers: int | None = None):
     return DaskExecutor(Client(cluster), cluster)
 
 
-def announce(ex, stream=sys.stderr) -> None:
-    """Where the tasks run and, for Dask, the dashboard (stderr, so stdout stays the result)."""
+def announce(ex, stream=None) -> None:
+    """Where the tasks run and, for Dask, the dashboard (stderr, so stdout stays the result). The stream is looked
+    up when called: a default bound at import kept whatever sys.stderr was then (a closed capture, in a test)."""
+    stream = stream or sys.stderr
     where = f"{ex.name}, {ex.workers} worker(s)"
     if ex.dashboard:
         where += f"; dashboard {ex.dashboard}"

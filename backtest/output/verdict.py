@@ -231,9 +231,11 @@ def headline(r: Result) -> str:
         c = r.comparison.get("quantum_vs_best_local") or {}
         if c.get("variance_ratio") is not None:
             ci = c.get("variance_ratio_ci95")
-            ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
-            sentences.append(f"Quantum's test book variance is {c['variance_ratio'] - 1:+.1%} against the best local "
-                             f"classical strategy, {c['opponent']}{ci_txt}: {_judgement(ci)}.")
+            change = c["variance_ratio"] - 1.0
+            ci_txt = f"; 95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}" if ci else ""
+            sentences.append(f"Quantum's test book variance is {abs(change):.1%} "
+                             f"{'lower' if change < 0 else 'higher'} than the best local classical strategy's "
+                             f"({c['opponent']}{ci_txt}): {_judgement(ci)}.")
             cost = _cost_sentence(r, c)
             if cost:
                 sentences.append(cost)
