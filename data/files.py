@@ -113,18 +113,18 @@ def _read(path: Path, tz: str) -> pd.DataFrame:
     if path.is_dir():
         raise DataError(f"{where}: is a directory, not a CSV file")
     try:
-        # header=None first: read_csv would rename a repeated column "AAA" to "AAA.1" and run on both
-        head = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, header=None, nrows=1)
-        names = [str(c).strip() for c in head.iloc[0]]
-        repeated = sorted({c for c in names if names.count(c) > 1 and c})
-        if repeated:
-            raise DataError(f"{where}: column(s) {repeated} appear more than once in the header")
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # header=None: read_csv would rename a repeated column "AAA" to "AAA.1" and run on both
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, header=None)
     except pd.errors.EmptyDataError:
         raise DataError(f"{where}: empty CSV (no header)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         raise DataError(f"{where}: unreadable CSV ({str(exc).splitlines()[0]})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    names = [str(c).strip() or f"Unnamed: {i}" for i, c in enumerate(raw.iloc[0])]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise DataError(f"{where}: column(s) {repeated} appear more than once in the header")
+    frame = raw.iloc[1:].reset_index(drop=True)
+    frame.columns = names
     date_col = next((c for c in frame.columns if c.lower() in DATE_COLUMNS), None)
     if date_col is None:
         raise DataError(f"{where}: no Date column (columns: {list(frame.columns)})")

@@ -14,6 +14,14 @@ from .html import CSS, FIT_TABLES, html_table
 from .style import DPI, WIDTH, colour, legend_below, plt
 
 
+def uses_entanglement(table: pd.DataFrame) -> pd.Series:
+    """Per row of a scan table: whether the pair's fitted quantum strategy uses entanglement (a missing value is
+    no; a table without the column, from a caller that does not record it, counts every row as yes)."""
+    if "uses_entanglement" not in table:
+        return pd.Series(True, index=table.index)
+    return table["uses_entanglement"].fillna(False).astype(bool)
+
+
 def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
     """Tickers x tickers. Where some pair's quantum strategy differs from its opponent: quantum's variance ratio to
     the best local classical strategy (log colour scale centred on 1; blue = quantum lower; dots: significant after
@@ -23,7 +31,7 @@ def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
     n = len(tickers)
     pos = {t: i for i, t in enumerate(tickers)}
     ran = _ran(table)
-    uses = ran["uses_entanglement"].fillna(False).astype(bool) if "uses_entanglement" in ran else True
+    uses = uses_entanglement(ran)
     ratios = ran["variance_ratio"].astype(float).where(uses)
     informative = bool((ratios.notna() & (ratios != 1.0)).any())
     if informative:
@@ -67,8 +75,7 @@ def scan_distribution(table: pd.DataFrame):
     ratio 1), the distance of each pair from paying instead. Only pairs that ran and whose quantum strategy uses
     entanglement have a quantum ratio."""
     ran = _ran(table)
-    if "uses_entanglement" in ran:
-        ran = ran[ran["uses_entanglement"].fillna(False).astype(bool)]
+    ran = ran[uses_entanglement(ran)]
     ran = ran[ran["variance_ratio"].notna()].sort_values("variance_ratio")
     if not (ran["variance_ratio"].astype(float) != 1.0).any() and "move_needed" in table:
         return _distance_to_paying(_ran(table))
@@ -164,7 +171,7 @@ def ranking_table(ranked: pd.DataFrame, grid: list[str], top: int = 30) -> pd.Da
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "rank"
-    if not frame.empty and not ranked.head(top)["uses_entanglement"].fillna(False).astype(bool).any():
+    if not frame.empty and not uses_entanglement(ranked.head(top)).any():
         # quantum is a classical rule in every listed pair: its ratio, interval and q-value say nothing
         frame = frame.drop(columns=["variance ratio", "95% CI", "q", "entanglement"])
     return frame.dropna(axis=1, how="all")

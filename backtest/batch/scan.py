@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ... import reports
 from ...data import DataError, Universe
 
 from .. import streams
@@ -231,7 +232,7 @@ def fdr(table, level: float = 0.05):
         table.loc[ok, "q_value"] = q
         ran = table.loc[ok]
         strongest = ran["variance_ratio_vs_strongest"] if "variance_ratio_vs_strongest" in ran else ran["variance_ratio"]
-        uses = ran["uses_entanglement"].fillna(False).astype(bool) if "uses_entanglement" in ran else True
+        uses = reports.uses_entanglement(ran)
         table.loc[ok, "significant"] = (reject & (ran["variance_ratio"].astype(float).to_numpy() < 1.0)
                                         & (strongest.astype(float).to_numpy() < 1.0) & np.asarray(uses))
     return table
@@ -244,7 +245,7 @@ def ranking(table):
     smallest change of one input cell's return correlation that would make it pay (``move_needed``, from the hedge
     game's "what it would take")."""
     ran = table[table["error"].isna()] if "error" in table else table
-    ran = ran.assign(_uses=ran["uses_entanglement"].fillna(False).astype(bool))
+    ran = ran.assign(_uses=reports.uses_entanglement(ran))
     ran = ran.assign(_ratio=ran["variance_ratio"].where(ran["_uses"]))
     return ran.sort_values(["significant", "_uses", "_ratio", "move_needed", "q_value"],
                            ascending=[False, False, True, True, True], na_position="last").drop(columns=["_uses", "_ratio"])
@@ -264,8 +265,6 @@ class ScanResult:
     def write(self, out: str | Path) -> Path:
         """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, written
         into ``out`` as one set (all or none of them)."""
-        from ... import reports
-
         out = Path(out)
         grid = self.doc["grid"]
         first = self.table
@@ -275,8 +274,7 @@ class ScanResult:
                   if r.get("equity") and all(r.get(p) == grid[p][0] for p in grid)}
         top = [k for k in (f"{a}/{b}" for a, b in zip(self.ranking["a"], self.ranking["b"])) if k in curves][:4]
         ran = first[first["error"].isna()] if "error" in first else first
-        uses = (ran["uses_entanglement"].fillna(False).astype(bool) if "uses_entanglement" in ran
-                else pd.Series(True, index=ran.index))
+        uses = reports.uses_entanglement(ran)
         distance = "move_needed" in ran and ran["move_needed"].notna().any()
         figs, omitted = {}, []
         if len(ran) and (uses.any() or distance):
@@ -388,7 +386,7 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
         "fdr": {"method": "Benjamini-Hochberg (statsmodels fdr_bh) on one-sided p-values of quantum's variance "
                           "below best_local's (paired HAC)", "level": fdr_level,
                 "tests": int(ran["p_one_sided"].notna().sum()), "survivors": int(ran["significant"].sum())},
-        "entanglement_used": int(ran["uses_entanglement"].fillna(False).astype(bool).sum()),
+        "entanglement_used": int(reports.uses_entanglement(ran).sum()),
         "ranking": json.loads(ranked.head(200).to_json(orient="records")),
         "config": base.to_dict(),
     }

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ...data.atomic import atomic_file, umask as _umask  # the one atomic file writer (data's cache uses it too)
+# the one atomic file writer (data's cache uses it too)
+from ...data.atomic import atomic_file, staged_file, umask as _umask
 
 from ..errors import BacktestError
 
@@ -65,10 +66,8 @@ def atomic_files(folder: str | Path) -> Iterator:
 
     @contextmanager
     def put(name: str, mode: str = "w") -> Iterator:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        staged.append((tmp, folder / name))
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+        with staged_file(folder / name, mode) as (fh, tmp):
+            staged.append((tmp, folder / name))
             yield fh
 
     try:

@@ -143,26 +143,43 @@ def verdict(r: Result) -> str:
     return lead + _verdict(r)
 
 
-def _verdict(r: Result) -> str:
-    g, m = r.game, r.metrics_dict
-    hedge = r.hedge
-    local = [s for s in m if s in r.local_names]
-    coins = m.get("uncoordinated", {})
+DEGENERATE = ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
+              "test window), so there is nothing to hedge and no strategy can be compared with another.")
+
+
+def _degenerate(r: Result) -> bool:
+    """Independent coins' book has no variance: nothing to hedge."""
+    coins = r.metrics_dict.get("uncoordinated", {})
     unc = coins.get("pnl_var")
     before = coins.get("pnl_var_before_costs", unc)  # the switching costs alone are no market
     # (the before-cost variance comes from running sums: a market that never moved leaves rounding, not zero)
-    if unc is None or not (unc > 0) or not (_finite(before) and before > 1e-9 * unc):
-        return ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
-                "test window), so there is nothing to hedge and no strategy can be compared with another.")
+    return unc is None or not (unc > 0) or not (_finite(before) and before > 1e-9 * unc)
+
+
+def _lowest_local(r: Result) -> tuple[str, list[str], float | None, str] | None:
+    """(the strategy without communication with the lowest test book variance, those tied with it, its share of
+    independent coins' variance, a note when it is a quantum player playing the classical rule), or None."""
+    m = r.metrics_dict
+    local = [s for s in m if s in r.local_names]
+    if not local:
+        return None
+    low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
+    best = _num(m[low]["pnl_var"])
+    tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
+    note = " (playing the classical rule: it uses no entanglement)" if _classical_rule(r, low) else ""
+    return low, tied, m[low].get("variance_share"), note
+
+
+def _verdict(r: Result) -> str:
+    g = r.game
+    hedge = r.hedge
+    if _degenerate(r):
+        return DEGENERATE
     sentences = []
-    if local:
-        low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
-        best = _num(m[low]["pnl_var"])
-        tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
-        share = m[low].get("variance_share")
-        sentences.append(f"Lowest test book variance among strategies that do not communicate: {low}"
-                         + (" (playing the classical rule: it uses no entanglement)" if _classical_rule(r, low)
-                            else "")
+    lowest = _lowest_local(r)
+    if lowest:
+        low, tied, share, note = lowest
+        sentences.append(f"Lowest test book variance among strategies that do not communicate: {low}{note}"
                          + (f" (tied with {', '.join(tied)})" if tied else "")
                          + (f", at {share:.1%} of the variance of independent coins" if _finite(share) else "")
                          + ".")
@@ -190,14 +207,20 @@ def _verdict(r: Result) -> str:
     return " ".join(sentences)
 
 
-def _constant_hedge_caveat(r: Result) -> str:
-    """When the constant hedge the game prescribes does worse than independent coins on the test window (for
-    example inventory carried by a queue fill), say so rather than call it optimal against the table."""
+def _constant_hedge_worse(r: Result) -> float | None:
+    """always_hedge's test variance share when the constant hedge the game prescribes does worse than independent
+    coins (for example inventory carried by a queue fill): the verdict then says so rather than call it the best
+    play against its own table."""
     share = r.metrics_dict.get("always_hedge", {}).get("variance_share")
-    if not (_finite(share) and share > 1.0):
+    return share if _finite(share) and share > 1.0 else None
+
+
+def _constant_hedge_caveat(r: Result) -> str:
+    share = _constant_hedge_worse(r)
+    if share is None:
         return ""
-    return (f"; yet always_hedge's test book variance is {share:.1%} of the coins', so on this book no rule on "
-            "these indicators hedges: the variance comes from what the game does not model")
+    return (f"; yet always_hedge's test book variance is {share:.1%} of the coins', so the constant hedge does not "
+            "hedge this book: its variance comes from what the game does not model (carried inventory, for one)")
 
 
 def headline(r: Result) -> str:
@@ -209,21 +232,20 @@ def headline(r: Result) -> str:
     if peeking:
         return (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information before the round "
                 "allows, so read nothing in this run as a result.")
-    full = _verdict(r)
-    if full.startswith("Degenerate run"):
-        return full
-    g, m, hedge = r.game, r.metrics_dict, r.hedge
+    if _degenerate(r):
+        return DEGENERATE
+    g, hedge = r.game, r.hedge
     agree = r.inputs_agree()
     sentences = []
     if agree is not None and agree > SHARED_INPUTS:
         sentences.append(f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
                          "coordination problem for entanglement to solve.")
     elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
-        caveat = _constant_hedge_caveat(r)
+        worse = _constant_hedge_worse(r)
         sentences.append("The indicators never change the sign of the co-movement, so the constant hedge is the "
                          "fitted game's best play and entanglement cannot help"
-                         + (f"; yet always_hedge's test book variance is {m['always_hedge']['variance_share']:.1%} "
-                            "of the coins'" if caveat else "") + ".")
+                         + (f"; yet always_hedge's test book variance is {worse:.1%} of the coins'" if worse else "")
+                         + ".")
     elif not g.get("uses_entanglement"):
         sentences.append("Entanglement does not help for these indicators and this link: the fitted quantum strategy "
                          "is the classical rule.")
@@ -233,25 +255,22 @@ def headline(r: Result) -> str:
             ci = c.get("variance_ratio_ci95")
             change = c["variance_ratio"] - 1.0
             ci_txt = f"; 95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}" if ci else ""
+            judgement = _judgement(ci)
+            # against every local classical strategy, not only the one chosen on the training window
             sentences.append(f"Quantum's test book variance is {abs(change):.1%} "
                              f"{'lower' if change < 0 else 'higher'} than the best local classical strategy's "
-                             f"({c['opponent']}{ci_txt}): {_judgement(ci)}.")
+                             f"({c['opponent']}{ci_txt}): {judgement}{_beaten_clause(r, 'quantum', judgement)}.")
             cost = _cost_sentence(r, c)
             if cost:
                 sentences.append(cost)
     d = r.drift or {}
     if d.get("decision_changed"):
         sentences.append("The game fitted on the training window no longer describes the test window.")
-    else:
-        local = [s for s in m if s in r.local_names]
-        if local:
-            low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
-            share, best = m[low].get("variance_share"), _num(m[low]["pnl_var"])
-            tied = [s for s in local if s != low and abs(_num(m[s]["pnl_var"]) - best) <= 1e-9 * abs(best)]
-            ties = (f" (tied with {tied[0]})" if len(tied) == 1 else
-                    f" (tied with {len(tied)} others)" if tied else "")
-            sentences.append(f"Lowest book variance without communication: {low}{ties}"
-                             + (f", {share:.1%} of independent coins'" if _finite(share) else "") + ".")
+    elif (lowest := _lowest_local(r)) is not None:
+        low, tied, share, note = lowest
+        ties = f" (tied with {tied[0]})" if len(tied) == 1 else f" (tied with {len(tied)} others)" if tied else ""
+        sentences.append(f"Lowest book variance without communication: {low}{note}{ties}"
+                         + (f", {share:.1%} of independent coins'" if _finite(share) else "") + ".")
     return " ".join(sentences[:3])
 
 

@@ -89,7 +89,9 @@ def render(doc: dict, ranked, width: int = 80) -> str:
     lines = textwrap.wrap(doc["headline"], width, break_long_words=False)
     if ranked.empty:
         return "\n".join(lines)
-    uses = ranked["uses_entanglement"].fillna(False).astype(bool).any() if "uses_entanglement" in ranked else True
+    from .... import reports
+
+    uses = reports.uses_entanglement(ranked).any()
     if uses:
         cols = ("a", "b", *doc["grid"], "best_local", "variance_ratio", "variance_ratio_lo", "variance_ratio_hi",
                 "q_value", "uses_entanglement")
