@@ -1,0 +1,315 @@
+"""The quantum link from physics: distance, fibre, source, memory and deadline in; what the engine takes out.
+
+A ``Link`` holds the physical parameters a quantum-network researcher quotes for a two-node link, and derives
+the numbers the backtest already plays with (docs/link.md has every formula and its source):
+
+- transmission of one photon through its fibre, 10^(-alpha L / 10) (alpha in dB/km);
+- heralding probability per attempt, and from the attempt rate, the multiplexing and the herald's round trip,
+  the Bell-pair rate (a published ``link_pair_rate`` replaces the derived one);
+- Werner visibility from the delivered fidelity, v = (4F - 1) / 3, times (1 - p)^2 for a depolarizing error p of
+  each party's measurement rotation;
+- the storage a pair needs before it can be used (the herald's delay), T1/T2 of the memories, loss from the
+  memory's retrieval efficiency, readout error;
+- the light-speed deadline: one-way times through the fibre (n / c per km) and in a straight line (1 / c per km).
+
+Conventions: distances in km, times in seconds, rates in Hz (per second), probabilities in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from .errors import StrategyError
+from .noise import Noise
+
+C_KM_PER_S = 299_792.458  # speed of light in vacuum
+SOURCES = ("midpoint", "a")
+
+
+def visibility_from_fidelity(f: float) -> float:
+    """Werner visibility of a state with fidelity F to |Phi+>: v = (4F - 1) / 3 (F = 1/4 is the maximally mixed state)."""
+    return (4.0 * f - 1.0) / 3.0
+
+
+def fidelity_from_visibility(v: float) -> float:
+    """Fidelity to |Phi+> of the Werner state of visibility v: F = (1 + 3v) / 4."""
+    return (1.0 + 3.0 * v) / 4.0
+
+
+def rounds_to_detect(gap: float, span: float, confidence: float) -> float:
+    """Rounds after which a mean utility ``gap`` above the classical value rules out every classical strategy at
+    ``confidence``: Hoeffding's inequality for i.i.d. rounds with utility in an interval of width ``span`` gives
+    P(classical mean >= its value + gap) <= exp(-2 n gap^2 / span^2), so n = span^2 ln(1 / (1 - confidence)) /
+    (2 gap^2). The standard certification bound for nonlocal games; inf when there is no gap."""
+    if not (0.0 < confidence < 1.0):
+        raise StrategyError(f"confidence must be in (0, 1), got {confidence!r}")
+    if not (gap > 0 and span > 0 and math.isfinite(gap)):
+        return math.inf
+    return math.ceil(span**2 * math.log(1.0 / (1.0 - confidence)) / (2.0 * gap**2))
+
+
+def _opt(help: str, **meta) -> dict:
+    return {"help": help, **meta}
+
+
+@dataclass(frozen=True)
+class Link:
+    """A two-node entanglement link between the servers, in physical units (see the module docstring).
+
+    ``source_at``: "midpoint" (both nodes emit a photon entangled with their memory; a Bell-state measurement
+    half-way heralds the pair: two photons each cross L/2) or "a" (A's memory emits a photon that crosses the
+    whole fibre to B, whose detection heralds the pair). ``link_pair_rate`` (Hz), when given, is a published delivered
+    rate and replaces the rate derived from ``attempt_rate``. ``stationary_window`` (s): how long the market's
+    correlations stay put (unset: measured from the data by the backtest).
+    """
+
+    # Field metadata declares each parameter as a run option (backtest.options); names start link_ where they would
+    # otherwise be the supply's (pair_rate, decision_rate, memory_slots), so that every name sets one option.
+    distance_km: float = field(default=57.3, metadata=_opt("fibre length between the two nodes", unit="km", lo=0,
+                                                             finite=True))
+    straight_km: float | None = field(default=None, metadata=_opt(
+        "straight-line distance between the servers, for the light-speed deadline (unset: the fibre length)",
+        unit="km", lo=0, finite=True))
+    attenuation_db_km: float = field(default=0.2, metadata=_opt("fibre attenuation", unit="dB/km", lo=0,
+                                                                  finite=True))
+    refractive_index: float = field(default=1.468, metadata=_opt("fibre group index (light runs at c/n)", lo=1,
+                                                                   finite=True))
+    source_at: str = field(default="midpoint", metadata=_opt(
+        "where the pair is heralded: midpoint (a Bell-state measurement half-way) or a (A's photon crosses the whole "
+        "fibre to B)", choices=SOURCES))
+    attempt_rate: float = field(default=1e6, metadata=_opt("entanglement attempts per second per mode", unit="Hz",
+                                                             lo=0, open_lo=True, finite=True))
+    multiplexing: int = field(default=1, metadata=_opt("modes tried in parallel per herald round trip", lo=1))
+    photon_efficiency: float = field(default=1.0, metadata=_opt(
+        "probability a photon is collected, converted and detected, fibre excluded", lo=0, hi=1, open_lo=True))
+    herald_efficiency: float = field(default=0.5, metadata=_opt(
+        "probability the heralding measurement succeeds when its photons arrive (0.5: linear-optics Bell-state "
+        "measurement)", lo=0, hi=1, open_lo=True))
+    link_pair_rate: float | None = field(default=None, metadata=_opt(
+        "published delivered Bell-pair rate, replacing the derived one", unit="Hz", lo=0, open_lo=True, finite=True))
+    fidelity: float = field(default=1.0, metadata=_opt("delivered pair's fidelity to |Phi+> (Werner state)",
+                                                        lo=0.25, hi=1))
+    memory_t1: float = field(default=math.inf, metadata=_opt("memory T1 (inf: none)", unit="s", lo=0, open_lo=True))
+    memory_t2: float | None = field(default=None, metadata=_opt("memory T2, <= 2*T1 (unset: 2*T1)", unit="s", lo=0,
+                                                                open_lo=True))
+    link_memory_slots: int = field(default=1, metadata=_opt("pairs each memory holds", lo=1))
+    gate_error: float = field(default=0.0, metadata=_opt(
+        "depolarizing error of each party's measurement rotation", lo=0, hi=1))
+    measurement_error: float = field(default=0.0, metadata=_opt("readout error of each party's memory qubit",
+                                                                 lo=0, hi=1))
+    retrieval_efficiency: float = field(default=1.0, metadata=_opt(
+        "probability the stored qubit is read out at all (else the party plays its fallback bit)", lo=0, hi=1))
+    decision_latency: float = field(default=1e-6, metadata=_opt("time from a server's input to its decision",
+                                                                  unit="s", lo=0, open_lo=True, finite=True))
+    link_decision_rate: float = field(default=8e3, metadata=_opt("the market's decisions (rounds) per second",
+                                                                  unit="Hz", lo=0, open_lo=True, finite=True))
+    stationary_window: float | None = field(default=None, metadata=_opt(
+        "how long the market's correlations stay put (unset: measured from the data)", unit="s", lo=0, open_lo=True,
+        finite=True))
+    confidence: float = field(default=0.99, metadata=_opt("confidence at which the advantage must be detected",
+                                                           lo=0, hi=1, open_lo=True, open_hi=True))
+    cost_per_pair: float = field(default=0.0, metadata=_opt("what one Bell pair costs", unit="currency", lo=0,
+                                                             finite=True))
+
+    def __post_init__(self) -> None:
+        def number(name, lo=None, hi=None, open_lo=False, finite=True):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+            ok = ok and (math.isfinite(v) or not finite)
+            ok = ok and (lo is None or (v > lo if open_lo else v >= lo)) and (hi is None or v <= hi)
+            if not ok:
+                rng = f"{'(' if open_lo else '['}{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+                raise StrategyError(f"link {name} must be a number in {rng}, got {v!r}")
+            object.__setattr__(self, name, float(v))
+
+        number("distance_km", 0)
+        if self.straight_km is not None:
+            number("straight_km", 0)
+            if self.straight_km > self.distance_km * (1 + 1e-12):
+                raise StrategyError(f"link straight_km {self.straight_km!r} exceeds the fibre's {self.distance_km!r} "
+                                    "km: a fibre cannot be shorter than the straight line")
+        number("attenuation_db_km", 0)
+        number("refractive_index", 1)
+        if self.source_at not in SOURCES:
+            raise StrategyError(f"link source_at must be one of {', '.join(SOURCES)}, got {self.source_at!r}")
+        number("attempt_rate", 0, open_lo=True)
+        if not isinstance(self.multiplexing, int) or isinstance(self.multiplexing, bool) or self.multiplexing < 1:
+            raise StrategyError(f"link multiplexing must be a whole number >= 1, got {self.multiplexing!r}")
+        number("photon_efficiency", 0, 1, open_lo=True)
+        number("herald_efficiency", 0, 1, open_lo=True)
+        if self.link_pair_rate is not None:
+            number("link_pair_rate", 0, open_lo=True)
+        if not (isinstance(self.fidelity, (int, float)) and 0.25 <= self.fidelity <= 1):
+            raise StrategyError(f"link fidelity must be in [0.25, 1] (1/4 is the maximally mixed state; no fidelity "
+                                f"exceeds 1), got {self.fidelity!r}")
+        object.__setattr__(self, "fidelity", float(self.fidelity))
+        number("memory_t1", 0, open_lo=True, finite=False)
+        if self.memory_t2 is None:
+            object.__setattr__(self, "memory_t2", 2.0 * float(self.memory_t1))
+        number("memory_t2", 0, open_lo=True, finite=False)
+        if self.memory_t2 > 2 * self.memory_t1:
+            raise StrategyError(f"link memory_t2 = {self.memory_t2!r} s exceeds 2*T1 = {2 * self.memory_t1!r} s, which "
+                                "no physical qubit allows")
+        if not isinstance(self.link_memory_slots, int) or isinstance(self.link_memory_slots, bool) or self.link_memory_slots < 1:
+            raise StrategyError(f"link link_memory_slots must be a whole number >= 1, got {self.link_memory_slots!r}")
+        for name in ("gate_error", "measurement_error", "retrieval_efficiency"):
+            number(name, 0, 1)
+        number("decision_latency", 0, open_lo=True)
+        number("link_decision_rate", 0, open_lo=True)
+        memory = min(self.memory_t1, self.memory_t2)
+        if memory < self.decision_latency:
+            raise StrategyError(f"link memory (T1 {self.memory_t1:g} s, T2 {self.memory_t2:g} s) is shorter than one "
+                                f"decision ({self.decision_latency:g} s): the qubit decays before its server decides")
+        if self.stationary_window is not None:
+            number("stationary_window", 0, open_lo=True)
+        if not (isinstance(self.confidence, float) and 0 < self.confidence < 1):
+            raise StrategyError(f"link confidence must be in (0, 1), got {self.confidence!r}")
+        number("cost_per_pair", 0)
+
+    # -- presets ------------------------------------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str, **changes) -> Link:
+        """A published or seed link (``LINK_PRESETS``), with ``changes`` on top of its numbers."""
+        if name not in LINK_PRESETS:
+            raise StrategyError(f"unknown link preset {name!r}; known: {', '.join(LINK_PRESETS)}")
+        return cls(**{**LINK_PRESETS[name]["values"], **changes})
+
+    # -- geometry and light ------------------------------------------------------------------------------------
+    @property
+    def straight_line_km(self) -> float:
+        return self.distance_km if self.straight_km is None else self.straight_km
+
+    @property
+    def fibre_time(self) -> float:
+        """One-way light time through the fibre, seconds: L n / c."""
+        return self.distance_km * self.refractive_index / C_KM_PER_S
+
+    @property
+    def straight_line_time(self) -> float:
+        """One-way light time in a straight line, seconds: no signal can cross faster."""
+        return self.straight_line_km / C_KM_PER_S
+
+    @property
+    def deadline_met(self) -> bool:
+        """The servers decide before any signal from the other could arrive, so only entanglement can coordinate
+        them (decision latency < straight-line light time)."""
+        return self.decision_latency < self.straight_line_time
+
+    # -- rate ----------------------------------------------------------------------------------------------------
+    @property
+    def photon_km(self) -> float:
+        """Fibre each heralding photon crosses: L/2 from each node to a midpoint station, L from A to B."""
+        return self.distance_km / 2 if self.source_at == "midpoint" else self.distance_km
+
+    @property
+    def transmission(self) -> float:
+        """Probability one photon survives its fibre: 10^(-alpha L_photon / 10)."""
+        return 10.0 ** (-self.attenuation_db_km * self.photon_km / 10.0)
+
+    @property
+    def herald_probability(self) -> float:
+        """Success probability of one attempt: eta_h (eta_p T)^2 with two photons meeting half-way, eta_h eta_p T
+        with one photon crossing the whole fibre."""
+        one = self.photon_efficiency * self.transmission
+        return self.herald_efficiency * (one * one if self.source_at == "midpoint" else one)
+
+    @property
+    def herald_delay(self) -> float:
+        """Seconds from an attempt until both nodes know it succeeded (the pair's youngest usable age): the photons
+        reach the station and the result comes back, L n / c at a midpoint; to B and back to A, 2 L n / c."""
+        return self.fibre_time * (1.0 if self.source_at == "midpoint" else 2.0)
+
+    @property
+    def attempts_per_second(self) -> float:
+        """A memory mode waits for its herald before trying again: min(attempt_rate, modes / herald delay)."""
+        if self.herald_delay <= 0:
+            return self.attempt_rate
+        return min(self.attempt_rate, self.multiplexing / self.herald_delay)
+
+    @property
+    def derived_pair_rate(self) -> float:
+        """Bell pairs per second from the physics: attempts per second x heralding probability."""
+        return self.attempts_per_second * self.herald_probability
+
+    @property
+    def delivered_pair_rate(self) -> float:
+        """The published ``link_pair_rate`` when given, else the derived one (Hz)."""
+        return self.derived_pair_rate if self.link_pair_rate is None else self.link_pair_rate
+
+    # -- state ---------------------------------------------------------------------------------------------------
+    @property
+    def visibility(self) -> float:
+        """Werner visibility at measurement: (4F - 1)/3 times (1 - p_gate)^2 (each party's depolarizing rotation
+        shrinks its Bloch vector by 1 - p, so the correlations by (1 - p)^2)."""
+        return max(0.0, visibility_from_fidelity(self.fidelity)) * (1.0 - self.gate_error) ** 2
+
+    @property
+    def effective_fidelity(self) -> float:
+        """Fidelity of the state as measured (gate errors included), before storage."""
+        return fidelity_from_visibility(self.visibility)
+
+    @property
+    def loss(self) -> float:
+        return 1.0 - self.retrieval_efficiency
+
+    def noise(self, storage_time: float | None = None) -> Noise:
+        """The engine's noise model of this link; ``storage_time`` defaults to the herald's delay (a pair is
+        stored at least that long before it can be used)."""
+        return Noise.make(visibility=self.visibility, readout_error=self.measurement_error,
+                          storage_time=self.herald_delay if storage_time is None else storage_time,
+                          t1=self.memory_t1, t2=self.memory_t2, loss=self.loss)
+
+    def derived(self) -> dict:
+        """Every derived number, with its unit in the key (metrics.json ``link.derived``)."""
+        return {"transmission_per_photon": self.transmission, "photon_km": self.photon_km,
+                "herald_probability": self.herald_probability, "herald_delay_s": self.herald_delay,
+                "attempts_per_second": self.attempts_per_second, "derived_pair_rate_hz": self.derived_pair_rate,
+                "pair_rate_hz": self.delivered_pair_rate, "visibility": self.visibility,
+                "effective_fidelity": self.effective_fidelity, "loss": self.loss,
+                "fibre_time_s": self.fibre_time, "straight_line_time_s": self.straight_line_time,
+                "deadline_met": self.deadline_met}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("memory_t1", "memory_t2"):
+            if math.isinf(d[k]):
+                d[k] = "inf"
+        return d
+
+    def with_values(self, **changes) -> Link:
+        return replace(self, **changes)
+
+
+def option_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Link))
+
+
+# Presets: each names its source and the numbers taken from it; everything else keeps Link's defaults, which are
+# stated there as assumptions. docs/link.md repeats this table with the derivations.
+LINK_PRESETS: dict[str, dict] = {
+    "nyse-nasdaq": {
+        "values": {"distance_km": 57.3},
+        "source": "The seed scenario (Ding & Jiang, arXiv:2407.21723): servers at NYSE (Mahwah, NJ) and NASDAQ "
+                  "(Carteret, NJ). 57.3 km is the great-circle distance between the two towns' coordinates (41.089 N "
+                  "74.144 W, 40.577 N 74.228 W), so one-way light takes 191 us; the fibre is taken as straight (the most "
+                  "favourable case). Hardware is ideal (F = 1, no memory decay, lossless collection): what the "
+                  "distance alone allows.",
+    },
+    "li2026": {
+        "values": {"distance_km": 50.0, "decision_latency": 1e-6, "link_decision_rate": 8e3, "link_pair_rate": 8e3,
+                   "fidelity": 0.999},
+        "source": "Li, Kikura, Goban, Yamasaki, Sunami, arXiv:2604.07451 (2026), abstract: a metropolitan 50 km fibre "
+                  "network, decision latency of a microsecond and 8e3 decisions per second per channel from "
+                  "time-multiplexed, event-ready cavity-assisted trapped-atom nodes delivering a continuous stream "
+                  "of pairs (taken here as one pair per decision, 8e3 Hz). Fidelity 0.999: the Bell-pair fidelity "
+                  "predicted for the same group's cavity-assisted photon-scattering protocol (Kikura et al., "
+                  "arXiv:2507.01229, abstract).",
+    },
+    "vanleent2022": {
+        "values": {"distance_km": 33.0, "straight_km": 0.4, "fidelity": 0.622, "link_pair_rate": 0.01},
+        "source": "van Leent et al., Nature 607, 69 (2022): two single-Rb-atom memories in buildings 400 m apart "
+                  "(straight line 0.4 km), heralded over 33 km of telecom fibre; rate 0.01 per second and fidelity "
+                  "0.622(15), as quoted by Saha et al., Nat. Commun. (2025), s41467-025-57557-4, introduction.",
+    },
+}
