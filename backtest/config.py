@@ -1,4 +1,4 @@
-"""A run's configuration: one frozen tree, ``RunConfig(source, run, indicators, game, noise, supply, fill)``.
+"""A run's configuration: one frozen tree, ``RunConfig(source, run, indicators, game, noise, supply, fill, link)``.
 
 Every option is declared once, as a field with metadata (``backtest.options``): the run's own sections here,
 the data source in ``sources.Source``, and the value objects' parameters where those objects live
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..strategies import Noise
+from ..strategies.link import LINK_PRESETS, Link
 
 from .errors import RENAMED_OPTIONS, RENAMED_STRATEGIES, BacktestError, renamed
 from .fills.models import FILL_MODELS, FillModel, make_fill
@@ -232,6 +233,35 @@ def _build_fill(self) -> FillModel:
 FillSection = _mirror(FillModel, "FillSection", fields=_fill_fields(), build=_build_fill)
 
 
+def _link_fields() -> list:
+    """``preset`` (--link) and every Link parameter, unset meaning the preset's value (or Link's default)."""
+    hints = typing.get_type_hints(Link)
+    out = [("preset", str | None, option(None, flag="--link", choices=tuple(LINK_PRESETS), metavar="PRESET",
+                                         help="the quantum link from physics: a preset (" + ", ".join(LINK_PRESETS)
+                                              + "; docs/link.md) whose noise and Bell-pair supply the run plays; "
+                                              "the options below change its numbers (unset: the preset's value, "
+                                              "else the default shown)"))]
+    for f in dataclasses.fields(Link):
+        meta = {**f.metadata, "shown_default": f.default}
+        out.append((f.name, hints[f.name] | None, field(default=None, metadata=meta)))
+    return out
+
+
+def _build_link(self) -> Link | None:
+    from ..strategies import StrategyError
+
+    values = {k: _thaw(v) for k, v in values_of(self).items() if k != "preset" and v is not None}
+    if self.preset is None and not values:
+        return None
+    try:
+        return Link.preset(self.preset, **values) if self.preset else Link(**values)
+    except StrategyError as exc:
+        raise BacktestError(str(exc)) from None
+
+
+LinkSection = _mirror(Link, "LinkSection", fields=_link_fields(), build=_build_link)
+
+
 # -- the tree --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunConfig:
@@ -244,6 +274,7 @@ class RunConfig:
     noise: NoiseSection = field(default_factory=NoiseSection)
     supply: SupplySection = field(default_factory=SupplySection)
     fill: FillSection = field(default_factory=FillSection)
+    link: LinkSection = field(default_factory=LinkSection)
 
     # -- reading and writing values ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -479,6 +510,23 @@ def check_real_source(paths: set, strategies) -> None:
                             "them with --start/--end)")
     if "run.strategies" in paths and "regime_oracle" in tuple(strategies):  # the default list runs it where it can
         raise BacktestError("strategy regime_oracle needs a synthetic source (it knows the true regime)")
+
+
+def check_link(cfg: RunConfig, given: Given, run) -> None:
+    """A link derives the noise and the Bell-pair supply from physics: the abstract numbers may not be given too."""
+    if run.device:
+        raise BacktestError(f"device {run.device} brings its own noise: --link derives the noise from a physical "
+                            "link instead; give one of them")
+    clash = [s.flag or s.path for s in all_specs() if s.section in ("noise", "supply")
+             and getattr(getattr(cfg, s.section), s.name) != getattr(SECTIONS[s.section](), s.name)]
+    if given.noise is not None:
+        clash.append("noise=")
+    if given.supply is not None:
+        clash.append("supply=")
+    if clash:
+        raise BacktestError(f"the link (--link and its options) derives the noise and the Bell-pair supply from "
+                            f"physics; drop {', '.join(dict.fromkeys(clash))} or set the link's own numbers "
+                            "(docs/link.md)")
 
 
 def check_device(run, noise: Noise, supply) -> None:

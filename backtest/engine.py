@@ -24,9 +24,10 @@ import numpy as np
 from ..data import DataWarning, MarketData, SyntheticPair
 from ..data.frequency import TRADING_DAYS
 from ..strategies import FrozenTable, Game, Noise, Strategy
+from ..strategies.link import Link
 
 from . import __version__, streams
-from .config import MIN_ROUNDS, Given, RunConfig, check_device, check_real_source, configure
+from .config import MIN_ROUNDS, Given, RunConfig, check_device, check_link, check_real_source, configure
 from .errors import BacktestError
 # the pipeline, in order: feed -> players -> fills -> book -> analysis -> output
 from .feed.feeds import ArrayFeed, StreamFeed, TrainingTail, lagged_inputs
@@ -35,13 +36,14 @@ from .players.roster import (PLAYERS, RoundChunk, names as registered, build_pla
                       is_classical_local)
 from .players.history import Channels
 from .players.information import IndicatorLevels, InfoTraining, fit_information
-from .players.supply import BellPairSupply, SupplyState
+from .players.supply import BellPairSupply, SupplyState, link_supply
 from .fills.models import FillModel, QueueFill
 from .book.book import Book
 from .book.risk import compare, hedging_efficiency
 from .analysis.bell_pair import bell_pair_value
 from .analysis.cells import CellSums
 from .analysis.drift import drift
+from .analysis.feasibility import feasibility
 from .analysis.frontier import what_it_would_take
 from .analysis.hedge import HedgeFit
 from .output import verdict
@@ -109,6 +111,7 @@ class Plan:
     supply: BellPairSupply | None
     given: Given
     levels_indicators: tuple | None = None  # a K-level indicator pair (--levels-indicator), A's and B's
+    link: Link | None = None  # the physical link the noise and supply were derived from (--link)
 
     @property
     def fits_hedge(self) -> bool:
@@ -118,7 +121,7 @@ class Plan:
     @staticmethod
     def check(cfg: RunConfig) -> None:
         """Build every value object of ``cfg`` without loading data: the errors its run would raise first."""
-        for section in (cfg.noise, cfg.fill, cfg.supply, cfg.game, cfg.indicators):
+        for section in (cfg.noise, cfg.fill, cfg.supply, cfg.game, cfg.indicators, cfg.link):
             section.build()
         if cfg.source.kind == "synthetic":
             cfg.source.pair(cfg.run.seed)
@@ -229,6 +232,10 @@ def _plan(source, cfg: RunConfig, given: Given) -> Plan:
     noise = given.noise if given.noise is not None else cfg.noise.build()
     fill = given.fill if given.fill is not None else cfg.fill.build()
     supply = given.supply if given.supply is not None else cfg.supply.build()
+    link = cfg.link.build()
+    if link is not None:
+        check_link(cfg, given, run)
+        noise, supply = link.noise(), link_supply(link)
     check_device(run, noise, supply)
     if source is None:
         source = cfg.source.pair(run.seed) if cfg.source.kind == "synthetic" else cfg.source.load()
@@ -245,7 +252,7 @@ def _plan(source, cfg: RunConfig, given: Given) -> Plan:
     built = given.indicators if given.indicators is not None else cfg.indicators.build()
     inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode)
     levels_pair = _levels_indicator_pair(cfg.indicators) if any(n in registered(derived=True) for n in names) else None
-    return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given, levels_pair)
+    return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given, levels_pair, link)
 
 
 def _levels_indicator_pair(ind) -> tuple | None:
@@ -514,6 +521,7 @@ def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_inf
             hedge_doc["bell_pair_value"] = bell_pair_value(training.fits[0]["hedge"]["values"], metrics, w.n_test,
                                                             book.size, run.risk_aversion)
     participation = _participation(plan, feed, training)
+    link_doc = _link_doc(plan, w, training, metrics, hedge_doc, drift_doc) if plan.link is not None else None
     return Result(
         version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
         clock=feed.clock, clock_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
@@ -528,8 +536,34 @@ def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_inf
                     "latency": plan.cfg.indicators.latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
         config=_config_doc(plan, book.size, participation), streamed=feed.streamed, elapsed=elapsed,
-        warnings=_warnings(plan, feed, training, participation),
+        warnings=_warnings(plan, feed, training, participation), link=link_doc,
     )
+
+
+def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_doc: dict | None, drift_doc: dict) -> dict:
+    """The link's feasibility chain (metrics.json ``link``): the stationary window is the link's own
+    ``stationary_window`` when given, else measured here: the whole run when the game fitted on the training window
+    still describes the test window (drift), else the training window only."""
+    link = plan.link
+    if link.stationary_window is not None:
+        window, where = max(1, int(round(link.stationary_window * link.link_decision_rate))), "given"
+    elif drift_doc.get("decision_changed"):
+        window, where = w.n_train, "the training window: the game changed by the test window"
+    else:
+        window, where = w.n_total, "the whole run: the game held from training to test"
+    q = metrics.get("quantum") or {}
+    share = q.get("quantum_share")
+    if share is None or share != share:  # no quantum player ran: the share the rates allow
+        share = min(1.0, link.delivered_pair_rate / link.link_decision_rate)
+    bp = (hedge_doc or {}).get("bell_pair_value") or {}
+    value, value_from = bp.get("realised_net_certainty_equivalent"), "realised on the test window, costs included"
+    if value is None and hedge_doc is not None:  # no pair consumed in the test window: the fit's prediction
+        value, value_from = bp.get("predicted_certainty_equivalent"), "predicted by the fit, before switching costs"
+    doc = feasibility(link, training.fit, training.fit_noise, window, where, share, value, value_from,
+                      (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0])
+    doc["preset"] = plan.cfg.link.preset
+    doc["sentence"] = verdict.link_sentence(doc)
+    return doc
 
 
 def _information_doc(info) -> dict | None:
@@ -708,7 +742,7 @@ def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk
         has, age = state.schedule(lo, n, streams.rng(seed, "supply:training", k))
         ages += float(age[has].sum())
         used += int(has.sum())
-    return ages / used if used else 0.0
+    return ages / used if used else supply.herald_delay  # no pair used: the youngest a pair can be
 
 
 def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, start: int, n_train: int,

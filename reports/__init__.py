@@ -9,6 +9,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "figures": ("cumulative_pnl", "hedge_cells", "information_value", "inventory", "overlay", "period_ratios",
                 "pnl_distribution", "rolling_variance", "sweep_metric", "to_png", "win_rate_by_input"),
     "html": ("run_report",),
+    "link": ("distance_frontier", "link_frontier", "link_section", "link_table"),
     "scan": ("scan_curves", "scan_distribution", "scan_heatmap", "scan_report", "uses_entanglement"),
     "tables": ("compare_runs", "comparison_table", "game_table", "hedge_table", "information_table",
                "metrics_table"),

@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 
+from .link import link_section
 from .tables import (HEDGE_LEGEND, UNDEFINED, comparison_table, game_table, hedge_table, information_table,
                      metrics_table, pvalue)
 
@@ -19,7 +20,7 @@ h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.8em;bord
 .verdict details{font-size:.9em;margin-top:.5em} .verdict summary{cursor:pointer;color:#555}
 table{border-collapse:collapse;font-size:.88em;margin:.5em 0} td,th{border:1px solid #ddd;padding:.25em .5em;
      text-align:right} th{background:#f6f6f6;overflow-wrap:normal;word-break:normal;hyphens:none}
-td{white-space:nowrap} td.prose{white-space:normal;min-width:12em} td:first-child,th:first-child{text-align:left}
+td{white-space:nowrap} td.prose{white-space:normal;min-width:12em;text-align:left} td:first-child,th:first-child{text-align:left}
 td:first-child{white-space:normal;min-width:7em}
 figure{margin:1em 0} img{max-width:100%;height:auto;border:1px solid #eee} figcaption{font-size:.85em;color:#555}
 pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:#555;font-size:.9em}
@@ -277,9 +278,11 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         "independent samples and is shown for reference only.</p>",
         *_information_section(doc),
         *_drift_section(doc),
+        *link_section(doc.get("link"), _figure("link_frontier", *figures["link_frontier"])
+                      if "link_frontier" in figures else ""),
         *_periods_section(doc),
         "<h2>Figures</h2>",
-        *(_figure(name, png, caption) for name, (png, caption) in figures.items()),
+        *(_figure(name, png, caption) for name, (png, caption) in figures.items() if name != "link_frontier"),
         "<h2>Indicators</h2>",
         f"<pre>{html.escape(json.dumps(doc.get('indicators', {}), indent=2))}</pre>",
         "<h2>Configuration</h2>",

@@ -38,7 +38,8 @@ PROBE = """<script>
   var imgs=Array.from(document.querySelectorAll('figure img')).map(function(i){return i.clientWidth/i.naturalWidth;});
   document.title=JSON.stringify({page:document.documentElement.scrollWidth-window.innerWidth, scrolls:scrolls,
     comparison_cards:document.getElementById('table-comparison').classList.contains('cards'),
-    metrics_cards:m.classList.contains('cards'), metrics_columns:m.querySelectorAll('thead th').length, words:words, intervals:intervals, clipped:clipped,
+    metrics_cards:m.classList.contains('cards'),
+    link_cards:document.getElementById('table-link')?document.getElementById('table-link').classList.contains('cards'):null, metrics_columns:m.querySelectorAll('thead th').length, words:words, intervals:intervals, clipped:clipped,
     figure_scale:Math.min.apply(null, imgs)});
 })();
 </script></body>"""
@@ -61,11 +62,15 @@ def _dump_dom(page: Path, width: int) -> str:
             capture_output=True, text=True, timeout=120).stdout
 
 
-@pytest.fixture(scope="module", params=["signals_queue", "regime_memory"])
+@pytest.fixture(scope="module", params=["signals_queue", "regime_memory", "signals_link"])
 def report_file(request, tmp_path_factory):
-    # the regime run has the information section (history rules, the K-level indicator, its comparison table)
-    result = (run_backtest("signals", rounds=4000, seed=0, fill="queue") if request.param == "signals_queue"
-              else run_backtest("regime", rounds=20_000, seed=0))
+    # the regime run has the information section (history rules, the K-level indicator, its comparison table); the
+    # link run the physical link's chain and its frontier figure
+    result = {"signals_queue": lambda: run_backtest("signals", rounds=4000, seed=0, fill="queue"),
+              "regime_memory": lambda: run_backtest("regime", rounds=20_000, seed=0),
+              "signals_link": lambda: run_backtest("signals", rounds=20_000, seed=0, link="nyse-nasdaq")}[request.param]()
+    if request.param == "signals_link":
+        assert result.link and "link_frontier" in figures(result)
     page = reports.run_report(result.to_dict(), figures(result)).replace("</body>", PROBE)
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(page)
@@ -88,6 +93,7 @@ def test_report_fits_the_window(report_file: Path, width: int):
         assert not probe["metrics_cards"], f"the metrics table does not fit as a table at {width} px"
     if width >= 800:
         assert not probe["comparison_cards"], f"the comparison table does not fit as a table at {width} px"
+        assert not probe["link_cards"], f"the link's chain does not fit as a table at {width} px"
     assert probe["words"] == [], f"words broken across lines at {width} px: {probe['words'][:5]}"
     assert probe["intervals"] == [], f"intervals broken across lines at {width} px: {probe['intervals'][:5]}"
     assert probe["clipped"] == [], f"clipped cells at {width} px: {probe['clipped'][:5]}"

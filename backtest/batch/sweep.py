@@ -100,9 +100,28 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
     from ..engine import run_backtest
 
     doc = run_backtest(source if use_source else None, cfg, progress=False).to_dict()
-    return {"point": pt, "game": {k: doc["game"][k] for k in ("quantum_value", "classical_value", "advantage",
-                                                                "uses_entanglement")},
-            "strategies": doc["strategies"], "verdict": doc["verdict"]}
+    link = doc.get("link")
+    game = {k: doc["game"][k] for k in ("quantum_value", "classical_value", "advantage", "uses_entanglement")}
+    if link:  # the chain's verdict at this point: detectable = every stage before value passes
+        passed = {s["stage"]: s["passed"] for s in link["stages"]}
+        game |= {"first_failing": link["first_failing"] or "",
+                 "link_detectable": all(v is not False for k, v in passed.items() if k != "value"),
+                 "link_passes": link["first_failing"] is None, "pair_rate_hz": link["derived"]["pair_rate_hz"],
+                 "decision_rate_hz": link["link"]["link_decision_rate"]}
+    return {"point": pt, "game": game, "strategies": doc["strategies"], "verdict": doc["verdict"]}
+
+
+def link_frontier(table, param: str) -> dict | None:
+    """Along ``param``: the largest swept value at which the link's advantage is detectable in the stationary
+    window, and at which it also pays after costs (None where no point does); None without a link."""
+    if "link_detectable" not in table:
+        return None
+    t = table[table.strategy == "quantum"] if "quantum" in set(table.strategy) else table.drop_duplicates(param)
+    det = t[t.link_detectable.astype(bool)][param]
+    pays = t[t.link_passes.astype(bool)][param]
+    return {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
+            "pays_up_to": float(pays.max()) if not pays.empty else None,
+            "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist()))}
 
 
 @dataclass
@@ -128,6 +147,8 @@ class SweepResult:
         figs = {"sweep_win_rate": ("win_rate", "win rate"), "sweep_variance": ("pnl_var", "book P&L variance"),
                 "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency")}
         pngs = {}
+        if self.doc.get("link_frontier") and len(names) == 1:
+            pngs["sweep_link_frontier"] = reports.to_png(reports.distance_frontier(self.table, names[0]))
         for fname, (metric, label) in figs.items():
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
             pngs[fname] = reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x,
@@ -207,5 +228,5 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
     table = pd.DataFrame(rows)
     cross = crossings(table, list(grid))
     doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
-           "crossing": cross, "config": base.to_dict()}
+           "crossing": cross, "link_frontier": link_frontier(table, list(grid)[0]), "config": base.to_dict()}
     return SweepResult(table, cross, doc)

@@ -27,6 +27,7 @@ GROUPS = {
     "noise": "imperfections of the quantum link",
     "supply": "Bell-pair supply (default: a fresh pair every round)",
     "fill": "fill model",
+    "link": "the quantum link from physics (docs/link.md), instead of noise and supply",
 }
 _DEST = "opt:"  # argparse dests of generated options: "opt:section.name" or "opt:alias"
 

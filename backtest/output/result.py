@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import verdict
 
-SCHEMA = 5
+SCHEMA = 6
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
                "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
                "sharpe_directional", "sharpe_spread", "turnover", "pnl_var_before_costs", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
@@ -64,6 +64,8 @@ class Result:
     - ``game``: the game fitted on the training window (p(x,y), values, angles); ``refits``: later fits;
     - ``hedge``: the fitted hedge game (cells, shrinkage, values in variance units, informativeness on the
       training and test windows, what it would take, value of a Bell pair), None for a fixed game;
+    - ``link``: with a physical link (``--link``), its parameters, derived numbers and feasibility chain (stages
+      with pass/fail and their numbers, the first failing stage, the fidelity-rate frontier), else None;
       ``cell_table()`` shows it per input cell;
     - ``rounds``: per-round DataFrame of the (first ``keep_rounds``) test rounds, columns (strategy, field);
     - ``pnl``: book P&L per round and strategy; ``returns()``: book returns for quantstats/empyrical;
@@ -106,6 +108,7 @@ class Result:
     streamed: bool
     elapsed: float  # seconds
     warnings: list[str] = field(default_factory=list)
+    link: dict | None = None  # the physical link's feasibility chain (--link), analysis.feasibility
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     _periods: dict | None = field(default=None, init=False, repr=False)
 
@@ -261,6 +264,7 @@ class Result:
             "warnings": list(self.warnings),
             "hedge": self.hedge,
             "drift": self.drift,
+            "link": self.link,
             "periods": self.periods,
             "indicators": self.indicators,
             "book_size": self.book_size,

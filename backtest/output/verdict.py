@@ -135,12 +135,35 @@ def shared_information(r: Result) -> str | None:
 def verdict(r: Result) -> str:
     """At most three sentences: the local strategy with the lowest test variance; quantum against the best
     local classical strategy (or why entanglement cannot help, and what would change that); what the
-    communicating benchmarks show, where it applies. Led by a warning when a strategy probably looks ahead."""
+    communicating benchmarks show, where it applies. Led by a warning when a strategy probably looks ahead; with a
+    physical link (``--link``), followed by the stage of its feasibility chain that stops the advantage."""
     peeking = [s for s, v in r.metrics_dict.items() if "lookahead" in (v.get("flags") or {})]
     lead = (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information available before the "
             "round allows (reasons in metrics.json flags); an indicator probably reads the round's own move, so read "
             "nothing below as a result. " if peeking else "")
-    return lead + _verdict(r)
+    tail = f" {r.link['sentence']}" if r.link else ""
+    return lead + _verdict(r) + tail
+
+
+STAGE_WORDS = {"market": "the market", "fidelity": "the link's fidelity", "deadline": "the light-speed deadline",
+               "rate": "the pair rate", "memory": "the memory", "detectable": "detection within the stationary window",
+               "value": "the value after costs"}
+
+
+def link_sentence(doc: dict) -> str:
+    """One sentence: the first stage of the link's feasibility chain that fails, with its number, or that all pass."""
+    name = f"The link ({doc['preset']})" if doc.get("preset") else "The link"
+    first = doc.get("first_failing")
+    if first is None:
+        return f"{name} passes every stage of its feasibility chain."
+    stage = next(s for s in doc["stages"] if s["stage"] == first)
+    return f"{name} stops the advantage first at {STAGE_WORDS[first]}: {stage['text']}."
+
+
+def link_lines(doc: dict) -> list[tuple[str, str, str]]:
+    """(stage, pass/fail/n/a, its number in words) per stage of the chain."""
+    word = {True: "pass", False: "FAIL", None: "n/a"}
+    return [(s["stage"], word[s["passed"]], s["text"]) for s in doc["stages"]]
 
 
 DEGENERATE = ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
@@ -263,6 +286,8 @@ def headline(r: Result) -> str:
             cost = _cost_sentence(r, c)
             if cost:
                 sentences.append(cost)
+    if r.link:
+        sentences.append(r.link["sentence"])
     d = r.drift or {}
     if d.get("decision_changed"):
         sentences.append("The game fitted on the training window no longer describes the test window.")
@@ -567,8 +592,23 @@ def summary(r: Result, width: int = 80) -> str:
         lines += para(f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)")
     for w in r.warnings:
         lines += para(f"warning: {w}")
+    if r.link:
+        lines += _link_summary(r.link, para)
     lines += para("verdict in full: " + verdict(r))
     return "\n".join(lines)
+
+
+def _link_summary(doc: dict, para) -> list[str]:
+    """The link's derived numbers and its feasibility chain, one line per stage."""
+    d, lk = doc["derived"], doc["link"]
+    lines = para(f"link{' ' + doc['preset'] if doc.get('preset') else ''}: {lk['distance_km']:g} km fibre, "
+                 f"{d['pair_rate_hz']:.4g} pairs/s ({'published' if lk.get('link_pair_rate') else 'derived'}), fidelity "
+                 f"{d['effective_fidelity']:.4f} (visibility {d['visibility']:.4f}), herald delay "
+                 f"{d['herald_delay_s'] * 1e6:.3g} us, transmission {d['transmission_per_photon']:.3g} a photon")
+    lines.append("feasibility chain:")
+    for stage, mark, text in link_lines(doc):
+        lines += ["  " + x for x in para(f"{stage:<10} {mark:<4} {text}")]
+    return lines
 
 
 # The per-cell table's columns (Result.cell_table keys -> short headers, named in the line below the table).
@@ -610,6 +650,10 @@ def what_it_would_take(take: dict) -> str:
     if b is None:
         ideal = take.get("perfect_link") or {}
         agree = take.get("inputs_agree")
+        if ideal.get("best") is not None and not ideal["best"].get("move"):
+            return ("no co-movement information in a single input cell would make this link beat the best classical "
+                    f"rule by {take['gain']:.0%} of book variance: the link itself must improve (a perfect link would "
+                    "already pay at the fitted co-movement)")
         if ideal.get("best") is not None:
             return ("no co-movement information in a single input cell would make this link beat the best classical "
                     f"rule by {take['gain']:.0%} of book variance: the link itself must improve (with a perfect link, "
@@ -668,6 +712,21 @@ def crossing_lines(cross: dict, param: str) -> list[str]:
             else:
                 lines.append(f"quantum pays{where} on {metric} over the whole grid")
     return lines
+
+
+def link_frontier_lines(front: dict | None) -> list[str]:
+    """A sweep with a physical link: the largest swept value at which its advantage is detectable in the market's
+    stationary window, and at which it pays after costs, and what stops it at each point."""
+    if not front:
+        return []
+    p = front["param"]
+    det, pays = front["detectable_up_to"], front["pays_up_to"]
+    stops = ", ".join(f"{x:g}: {stage}" for x, stage in front["first_failing"].items() if stage)
+    return [("link: the advantage is detectable in the stationary window up to " + f"{p} = {det:g}" if det is not None
+             else "link: the advantage is detectable at no point of this grid"),
+            (f"link: entanglement pays after costs up to {p} = {pays:g}" if pays is not None
+             else "link: entanglement pays after costs at no point of this grid"),
+            *([f"link: first failing stage by {p}: {stops}"] if stops else [])]
 
 
 def drift_flag(d: dict) -> str | None:

@@ -24,13 +24,16 @@ MAX_SLOTS = 10**6  # pairs a memory can hold: far beyond any device, and the buf
 
 @dataclass(frozen=True)
 class BellPairSupply:
-    """``pair_rate`` (pairs per second), ``decision_rate`` (rounds per second), ``memory_slots``, ``max_age`` (s)."""
+    """``pair_rate`` (pairs per second), ``decision_rate`` (rounds per second), ``memory_slots``, ``max_age`` (s),
+    ``herald_delay`` (s): a pair's age when it becomes usable (a herald's delay; ``strategies.Link`` derives it)."""
 
     pair_rate: float = option(help="Bell pairs generated per second (set with --decision-rate to limit the supply; "
                                    "unset: a fresh pair every round)", unit="Hz", lo=0, open_lo=True, finite=True)
     decision_rate: float = option(help="rounds (decisions) per second", unit="Hz", lo=0, open_lo=True, finite=True)
     memory_slots: int = option(1, help="pairs the quantum memory holds", lo=1, hi=MAX_SLOTS)
     max_age: float = option(math.inf, help="discard stored pairs older than this", unit="s", lo=0, open_lo=True)
+    herald_delay: float = option(0.0, help="seconds from a pair's creation until it can be used (its herald's delay), "
+                                    "added to every pair's age", unit="s", lo=0, finite=True)
 
     def __post_init__(self) -> None:
         for name in ("pair_rate", "decision_rate"):
@@ -40,6 +43,8 @@ class BellPairSupply:
         if not isinstance(self.memory_slots, (int, np.integer)) or not 1 <= self.memory_slots <= MAX_SLOTS:
             raise BacktestError(f"Bell-pair supply: memory_slots must be a whole number in 1..{MAX_SLOTS:.0e} (no "
                                 f"quantum memory holds more pairs), got {self.memory_slots!r}")
+        if not (math.isfinite(self.herald_delay) and self.herald_delay >= 0):
+            raise BacktestError(f"Bell-pair supply: herald_delay must be non-negative seconds, got {self.herald_delay!r}")
         if not (self.max_age > 0):
             raise BacktestError(f"Bell-pair supply: max_age must be positive seconds, got {self.max_age!r}")
 
@@ -48,6 +53,13 @@ class BellPairSupply:
         if math.isinf(d["max_age"]):
             d["max_age"] = "inf"
         return d
+
+
+def link_supply(link) -> BellPairSupply:
+    """The Bell-pair supply of a ``strategies.Link``: its delivered rate, the market's decision rate, its memory
+    slots, and its herald's delay as every pair's youngest age."""
+    return BellPairSupply(pair_rate=link.delivered_pair_rate, decision_rate=link.link_decision_rate,
+                          memory_slots=link.link_memory_slots, herald_delay=link.herald_delay)
 
 
 class SupplyState:
@@ -67,6 +79,8 @@ class SupplyState:
         arrivals = np.sort(t0 + rng.random(k) * (t1 - t0))  # Poisson process: uniform order statistics
         times = (first_round + np.arange(n)) / s.decision_rate
         has, age, self.count = pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count)
+        if s.herald_delay:  # a pair usable at arrival was created one herald delay earlier
+            age[has] += s.herald_delay
         return has, age
 
 

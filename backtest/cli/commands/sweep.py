@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(verdict.fit_table(show, width, lambda v: f"{v:.4f}")))
     print("\n".join(textwrap.wrap("columns: var_share = variance_share, hedged = hedged_rate, win = win_rate; "
                                    "advantage: the fitted game's, quantum - classical", width, subsequent_indent="  ")))
-    for line in verdict.crossing_lines(result.crossings, names[0]):
+    for line in verdict.crossing_lines(result.crossings, names[0]) + verdict.link_frontier_lines(
+            result.doc.get("link_frontier")):
         print("\n".join(textwrap.wrap(line, width, subsequent_indent="  ")))
     d = result.doc
     print(f"points: {d['points']} ({d['computed']} computed, {d['reused']} reused); written: {out}/")

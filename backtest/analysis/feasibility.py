@@ -1,0 +1,165 @@
+"""The feasibility chain of a physical link for this market: which stage stops the advantage.
+
+Stages, in the order a pair lives through them (docs/link.md):
+
+1. market: the fitted game has a quantum advantage at all, on a perfect link;
+2. fidelity: the link's fidelity (gate errors included) is above the game's Werner threshold;
+3. deadline: each server decides before light could bring the other's input (no classical link can coordinate);
+4. rate: the link delivers a pair for every decision;
+5. memory: the pair, as measured after its typical wait (herald delay and storage, T1/T2, readout, loss), still
+   beats the best classical rule;
+6. detectable: the advantage can be told from every classical strategy at the stated confidence (Hoeffding) on the
+   rounds that get a pair within the market's stationary window;
+7. value: one pair's certainty equivalent exceeds its cost (hedge game only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from ...strategies import Noise, quantum_lower_bound, solve
+from ...strategies.link import Link, fidelity_from_visibility, rounds_to_detect
+
+STAGES = ("market", "fidelity", "deadline", "rate", "memory", "detectable", "value")
+
+
+def visibility_threshold(game, p_xy, base: Noise | None = None, tol: float = 1e-10) -> float | None:
+    """The least Werner visibility at which the quantum optimum beats the classical one for ``game`` at ``p_xy``
+    (the other imperfections as in ``base``, default none); None when even v = 1 does not.
+
+    For fixed measurements a Werner pair's value is affine in v (the marginals do not depend on v), so the optimum's
+    gap over the classical value, g(v), is a maximum of affine functions: convex and increasing. A secant through two
+    points right of the root then meets zero at or right of it, so secant steps from v = 1 approach the threshold
+    from above in a handful of full solves; the last bracket is closed by bisection to ``tol``."""
+    base = base or Noise()
+
+    def gap(v: float) -> float:
+        s = solve(game, p_xy, replace(base, visibility=v))
+        return s.quantum_value - s.classical_value if s.uses_entanglement else 0.0
+
+    hi, g_hi = 1.0, gap(1.0)
+    if g_hi <= 0:
+        return None
+    lo = 0.0  # the largest visibility known not to pay
+    prev, g_prev = hi, g_hi
+    cur = 1.0 - 1e-3
+    for _ in range(60):
+        g_cur = gap(cur)
+        if g_cur <= 0:  # a secant root is at or right of the threshold: this one is the threshold, to solver accuracy
+            lo = max(lo, cur)
+            probe = min(cur + 1e-7, hi)
+            if probe < hi and gap(probe) > 0:
+                hi = probe
+            break
+        hi, g_hi = cur, g_cur
+        step = g_cur * (prev - cur) / (g_prev - g_cur) if g_prev > g_cur else math.inf
+        prev, g_prev = cur, g_cur
+        nxt = cur - step
+        if not (lo < nxt < cur) or cur - nxt < tol:
+            break
+        cur = nxt
+    while hi - lo > tol:  # close the bracket [lo, hi] (lo does not pay, hi does)
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if gap(mid) > 0 else (mid, hi)
+    return hi
+
+
+def _stage(name: str, passed: bool | None, text: str, **numbers) -> dict:
+    return {"stage": name, "passed": None if passed is None else bool(passed), "text": text, **numbers}
+
+
+def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_from: str, pair_share: float,
+                value_per_pair: float | None, value_from: str = "", game_unit: str = "utility per round") -> dict:
+    """The chain for ``link`` on the game ``fit`` (a ``players.roster.GameFit``) fitted with ``fit_noise`` (the
+    link's noise at the pairs' typical age). ``window_rounds``: the stationary window in rounds (decisions), and
+    where it came from; ``pair_share``: the share of rounds that got a pair; ``value_per_pair``: one pair's
+    certainty equivalent in currency (None: no money model) and where it came from; ``game_unit``: the unit of the
+    game's values, for the gaps."""
+    game, p = fit.game, fit.p_xy
+    perfect = solve(game, p, Noise())
+    gap0 = perfect.quantum_value - perfect.classical_value
+    stages = [_stage("market", bool(perfect.uses_entanglement),
+                     f"quantum beats classical by {gap0:.4g} {game_unit} on a perfect link" if perfect.uses_entanglement
+                     else "no quantum advantage in this game even on a perfect link", gap=gap0)]
+    v_star = visibility_threshold(game, p)
+    f_star = None if v_star is None else fidelity_from_visibility(v_star)
+    f = link.effective_fidelity
+    stages.append(_stage("fidelity", None if f_star is None else f > f_star,
+                         "no threshold: the game has no advantage to keep" if f_star is None else
+                         f"fidelity {f:.4f} {'>' if f > f_star else '<='} threshold {f_star:.4f}",
+                         fidelity=f, threshold=f_star, visibility_threshold=v_star))
+    t_light, t_dec = link.straight_line_time, link.decision_latency
+    stages.append(_stage("deadline", link.deadline_met,
+                         f"decision in {t_dec * 1e6:.3g} us {'<' if link.deadline_met else '>='} light's "
+                         f"{t_light * 1e6:.3g} us straight-line ({link.fibre_time * 1e6:.3g} us through the fibre)",
+                         decision_latency_s=t_dec, straight_line_time_s=t_light, fibre_time_s=link.fibre_time))
+    rate, decisions = link.delivered_pair_rate, link.link_decision_rate
+    stages.append(_stage("rate", rate >= decisions,
+                         f"{rate:.4g} pairs/s for {decisions:.4g} decisions/s ({rate / decisions:.3g} a decision); "
+                         f"{pair_share:.1%} of rounds got a pair", pair_rate_hz=rate, decision_rate_hz=decisions,
+                         pairs_per_decision=rate / decisions, pair_share=pair_share))
+    gap = fit.solution.quantum_value - fit.solution.classical_value
+    stored = bool(fit.solution.uses_entanglement)
+    wait = f"after its typical {_duration(fit_noise.storage_time)} wait (herald and storage)"
+    earlier = next((s["stage"] for s in stages if s["stage"] in ("market", "fidelity") and s["passed"] is False), None)
+    stages.append(_stage("memory", stored,
+                         f"{wait}, with readout and loss, the pair still beats the classical rule by {gap:.4g} "
+                         f"{game_unit}" if stored else
+                         f"{wait} the pair cannot beat the classical rule: the {earlier} already fails" if earlier else
+                         f"{wait}, with readout and loss, the pair no longer beats the classical rule",
+                         gap=gap, storage_time_s=fit_noise.storage_time))
+    span = float(np.ptp(game.table))
+    needed = rounds_to_detect(gap if stored else 0.0, span, link.confidence)
+    available = pair_share * window_rounds
+    seconds = window_rounds / decisions
+    stages.append(_stage("detectable", needed <= available,
+                         f"{_count(needed)} rounds with a pair needed at {link.confidence:.0%} confidence, "
+                         f"{_count(available)} in the {_duration(seconds)} stationary window ({window_from})",
+                         rounds_needed=needed, rounds_available=available, window_rounds=window_rounds,
+                         window_s=seconds, window_from=window_from, confidence=link.confidence, utility_span=span))
+    if value_per_pair is None:
+        stages.append(_stage("value", None, "no money model for this game", value_per_pair=None))
+    else:
+        net = value_per_pair - link.cost_per_pair
+        stages.append(_stage("value", net > 0 and stored,
+                             f"a pair is worth {value_per_pair:.4g} currency ({value_from}) against its cost "
+                             f"{link.cost_per_pair:.4g}: {net * available:.4g} currency a stationary window",
+                             value_per_pair=value_per_pair, value_from=value_from, cost_per_pair=link.cost_per_pair,
+                             value_per_window=net * available))
+    first = next((s["stage"] for s in stages if s["passed"] is False), None)
+    return {"stages": stages, "first_failing": first,
+            "frontier": frontier(link, fit, fit_noise, window_rounds, f_star) if f_star is not None else None,
+            "link": link.to_dict(), "derived": link.derived()}
+
+
+def frontier(link: Link, fit, fit_noise: Noise, window_rounds: int, f_star: float, points: int = 40) -> dict:
+    """Fidelity against pair rate: the least rate at which the advantage is detectable within the stationary window,
+    for fidelities from the game's threshold ``f_star`` to 1, the rest of the link as it is (grid bound of the solver). A link
+    above and right of the curve detects the advantage in time."""
+    game, p = fit.game, fit.p_xy
+    fs = np.linspace(f_star, 1.0, points + 1)[1:]
+    noises = [replace(fit_noise, visibility=float(max(0.0, (4 * f - 1) / 3) * (1 - link.gate_error) ** 2)) for f in fs]
+    cl = fit.solution.classical_value
+    span = float(np.ptp(game.table))
+    rates = []
+    for nz in noises:
+        gap = quantum_lower_bound(game, p, nz) - cl
+        need = rounds_to_detect(gap, span, link.confidence)
+        share = need / window_rounds if math.isfinite(need) else math.inf
+        rates.append(share * link.link_decision_rate if share <= 1 else None)  # beyond one pair a decision: never
+    return {"fidelity": fs.tolist(), "min_pair_rate_hz": rates, "link_fidelity": link.effective_fidelity,
+            "link_pair_rate_hz": link.delivered_pair_rate, "decision_rate_hz": link.link_decision_rate}
+
+
+def _count(n: float) -> str:
+    return "infinitely many" if not math.isfinite(n) else f"{n:,.0f}"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds * 1e6:.3g} us"  # microseconds, ASCII: the summary is plain text

@@ -1,0 +1,95 @@
+"""The quantum link in the report: its feasibility chain as a table, the fidelity-rate frontier, and a sweep's
+distance frontier. Plain dicts and DataFrames in (metrics.json ``link``, sweep tables), figures and HTML out."""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+
+from .style import WIDTH, legend_below, new_figure, plain_log_ticks
+
+MARK = {True: "pass", False: "FAIL", None: "n/a"}
+
+
+def link_table(doc: dict) -> pd.DataFrame:
+    """One row per stage of the chain: pass/FAIL/n/a and what was measured against what was needed."""
+    frame = pd.DataFrame({"result": [MARK[s["passed"]] for s in doc["stages"]],
+                          "numbers": [s["text"] for s in doc["stages"]]},
+                         index=pd.Index([s["stage"] for s in doc["stages"]], name="stage"))
+    return frame
+
+
+def link_frontier(doc: dict):
+    """Fidelity against Bell-pair rate: the least rate at which the advantage is detectable within the market's
+    stationary window for each fidelity (the rest of the link as it is), the link's own point marked."""
+    fr = doc.get("frontier") or {}
+    fig, ax = new_figure(height=4.2)
+    f = np.asarray(fr.get("fidelity") or [], dtype=float)
+    r = np.array([np.nan if v is None else v for v in fr.get("min_pair_rate_hz") or []], dtype=float)
+    ok = np.isfinite(r) & (r > 0)
+    if ok.any():
+        ax.plot(r[ok], f[ok], color="#d62728", lw=2, label="least rate for detection in the window")
+        top = max(r[ok].max(), fr["decision_rate_hz"]) * 10
+        ax.fill_betweenx(f[ok], r[ok], top, color="#2ca02c", alpha=0.12, lw=0, label="advantage detectable")
+    ax.axvline(fr.get("decision_rate_hz", math.nan), color="#7f7f7f", ls="--", lw=1, label="one pair a decision")
+    lr, lf = fr.get("link_pair_rate_hz"), fr.get("link_fidelity")
+    if lr and lf:
+        ax.plot([lr], [lf], marker="*", ms=14, color="#111111", ls="none",
+                label=f"this link ({doc.get('preset') or 'custom'})")
+    ax.set_xscale("log")
+    plain_log_ticks(ax)
+    ax.set_xlabel("Bell pairs per second")
+    ax.set_ylabel("fidelity to |Φ+⟩")
+    ax.set_title("Where the advantage is detectable in time")
+    legend_below(fig, ax, ncols=2)
+    return fig
+
+
+def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
+    """The report's section on the link: what it is, its chain, and its frontier figure."""
+    if not doc:
+        return []
+    from .html import html_table
+
+    d, lk = doc["derived"], doc["link"]
+    head = (f"{lk['distance_km']:g} km of fibre ({d['transmission_per_photon']:.3g} of each photon arrives), "
+            f"{d['pair_rate_hz']:.4g} Bell pairs a second ({'published' if lk.get('link_pair_rate') else 'derived'}), "
+            f"fidelity {d['effective_fidelity']:.4f}, herald delay {d['herald_delay_s'] * 1e6:.3g} µs, "
+            f"decision in {lk['decision_latency'] * 1e6:.3g} µs at {lk['link_decision_rate']:.4g} a second.")
+    return [f"<h2>The quantum link{': ' + html.escape(doc['preset']) if doc.get('preset') else ''}</h2>",
+            f"<p>{html.escape(head)}</p>", f"<p class='verdict'>{html.escape(doc['sentence'])}</p>",
+            html_table(link_table(doc), "link"),
+            "<p class='meta'>Stages in the order a pair lives through them; each adds its imperfection to the ones "
+            "before. Formulas and sources: docs/link.md.</p>", figure_html]
+
+
+def distance_frontier(table: pd.DataFrame, param: str):
+    """Along a swept link parameter: the link's Bell-pair rate against the market's decision rate, each point
+    marked by whether every stage of the chain passes (else the stage that stops it), and the largest values at
+    which the advantage is detectable in the stationary window and pays after costs."""
+    fig, ax = new_figure(height=4.2)
+    t = table.drop_duplicates(param).sort_values(param)
+    ax.plot(t[param], t["pair_rate_hz"], color="#7f7f7f", lw=1.2, zorder=1)
+    good = t["link_passes"].astype(bool)
+    ax.scatter(t[param][good], t["pair_rate_hz"][good], color="#2ca02c", s=36, zorder=3, label="every stage passes")
+    ax.scatter(t[param][~good], t["pair_rate_hz"][~good], color="#d62728", marker="x", s=40, zorder=3,
+               label="a stage fails (named)")
+    ax.axhline(float(t["decision_rate_hz"].iloc[0]), color="#111111", ls="--", lw=1, label="decisions per second")
+    for column, colour, ls, words in (("link_detectable", "#1f77b4", "--", "detectable in the window"),
+                                      ("link_passes", "#2ca02c", ":", "pays after costs")):
+        ok = t[t[column].astype(bool)][param]
+        if not ok.empty:
+            ax.axvline(ok.max(), color=colour, ls=ls, lw=1.5, label=f"{words} up to {param} = {ok.max():g}")
+    for x, y, stage in zip(t[param], t["pair_rate_hz"], t["first_failing"]):
+        if isinstance(stage, str) and stage:
+            ax.annotate(stage, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, color="#555555")
+    ax.set_yscale("log")
+    ax.set_xlabel(param)
+    ax.set_ylabel("Bell pairs per second")
+    ax.set_title(f"Where the link still pays, along {param}")
+    fig.set_size_inches(WIDTH, 4.6)
+    legend_below(fig, ax, ncols=2)
+    return fig

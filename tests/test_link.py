@@ -1,0 +1,273 @@
+"""The physical link (strategies.link, --link): formulas against hand computation, presets, bad input, the
+feasibility chain in summary/report/metrics.json, and the distance frontier of a sweep."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qcoord import data
+from qcoord.backtest import RunConfig, run_backtest
+from qcoord.backtest.analysis.feasibility import STAGES, visibility_threshold
+from qcoord.backtest.batch.sweep import run_sweep
+from qcoord.backtest.errors import BacktestError
+from qcoord.strategies import Game, Noise, StrategyError, solve
+from qcoord.strategies.link import (C_KM_PER_S, LINK_PRESETS, Link, fidelity_from_visibility, rounds_to_detect,
+                                    visibility_from_fidelity)
+
+
+UNIFORM = np.full((2, 2), 0.25)
+
+
+def test_werner_threshold_of_the_chsh_game():
+    """F = (1 + 3/sqrt 2)/4 ~ 0.7803 (REFERENCE.md), found by the chain's threshold search on the full solver
+    (tolerance 1e-10 in v, the solver's values exact to 1e-9, so the threshold to better than 1e-6)."""
+    v = visibility_threshold(Game(), UNIFORM)
+    assert v == pytest.approx(1 / math.sqrt(2), abs=1e-6)
+    assert fidelity_from_visibility(v) == pytest.approx((1 + 3 / math.sqrt(2)) / 4, abs=1e-6)
+    assert fidelity_from_visibility(v) == pytest.approx(0.7803, abs=5e-5)
+    # just above the threshold entanglement is used, just below it is not
+    assert solve(Game(), UNIFORM, Noise(visibility=v + 1e-4)).uses_entanglement
+    assert not solve(Game(), UNIFORM, Noise(visibility=v - 1e-4)).uses_entanglement
+
+
+def test_threshold_secant_equals_plain_bisection_on_random_games():
+    """The secant search against a plain bisection on the solver's uses_entanglement (tolerance 1e-10 each), on
+    random 2x2 games that have an advantage: the same threshold within 1e-8 (their tolerances plus the solver's)."""
+    rng = np.random.default_rng(7)
+    checked = 0
+    while checked < 6:
+        game = Game.from_table(rng.normal(size=(2, 2, 2)))
+        p = rng.dirichlet(np.ones(4)).reshape(2, 2)
+        fast = visibility_threshold(game, p)
+        if fast is None:
+            assert not solve(game, p, Noise()).uses_entanglement
+            continue
+        lo, hi = 0.0, 1.0
+        while hi - lo > 1e-10:
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if solve(game, p, Noise(visibility=mid)).uses_entanglement else (mid, hi)
+        assert fast == pytest.approx(hi, abs=1e-8)
+        checked += 1
+
+
+def test_no_threshold_without_an_advantage():
+    """A game with no quantum advantage even on a perfect link has no fidelity threshold."""
+    same = Game.from_table(np.tile([1.0, 0.0], (2, 2, 1)))  # win when a == b on every input: trivial classically
+    assert visibility_threshold(same, UNIFORM) is None
+
+
+def test_fidelity_visibility_round_trip():
+    for f in (0.25, 0.5, 0.7803, 0.9, 1.0):
+        assert fidelity_from_visibility(visibility_from_fidelity(f)) == pytest.approx(f, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", list(LINK_PRESETS))
+def test_preset_derived_numbers_by_hand(name):
+    """Each preset's rate, visibility, loss and deadline against the stated formulas, computed here by hand."""
+    link = Link.preset(name)
+    vals = {**{f: getattr(Link(), f) for f in ("attenuation_db_km", "refractive_index", "source_at", "attempt_rate",
+                                                "multiplexing", "photon_efficiency", "herald_efficiency", "fidelity",
+                                                "gate_error", "retrieval_efficiency", "decision_latency")},
+            **LINK_PRESETS[name]["values"]}
+    L = vals["distance_km"]
+    n = vals["refractive_index"]
+    fibre_s = L * n / 299_792.458
+    straight_s = vals.get("straight_km", L) / 299_792.458
+    assert link.fibre_time == pytest.approx(fibre_s, rel=1e-12)
+    assert link.straight_line_time == pytest.approx(straight_s, rel=1e-12)
+    assert link.deadline_met == (vals["decision_latency"] < straight_s)
+    # midpoint: each photon crosses L/2, both must arrive; the herald returns after L n / c
+    t = 10 ** (-vals["attenuation_db_km"] * (L / 2) / 10)
+    p = vals["herald_efficiency"] * (vals["photon_efficiency"] * t) ** 2
+    assert link.herald_probability == pytest.approx(p, rel=1e-12)
+    attempts = min(vals["attempt_rate"], vals["multiplexing"] / fibre_s)
+    rate = vals.get("link_pair_rate", attempts * p)
+    assert link.delivered_pair_rate == pytest.approx(rate, rel=1e-12)
+    v = (4 * vals["fidelity"] - 1) / 3 * (1 - vals["gate_error"]) ** 2
+    assert link.visibility == pytest.approx(v, rel=1e-12)
+    noise = link.noise()
+    assert noise.visibility == pytest.approx(v, rel=1e-12)
+    assert noise.loss_a == noise.loss_b == pytest.approx(1 - vals["retrieval_efficiency"])
+    assert noise.storage_time == pytest.approx(fibre_s, rel=1e-12)  # at least the herald's delay
+    assert LINK_PRESETS[name]["source"]  # every preset names where its numbers come from
+
+
+def test_seed_scenario_numbers():
+    """NYSE (Mahwah) to NASDAQ (Carteret): 57.3 km, light in 191 us straight, 281 us through fibre of index 1.468."""
+    link = Link.preset("nyse-nasdaq")
+    assert link.straight_line_time * 1e6 == pytest.approx(191.1, abs=0.1)
+    assert link.fibre_time * 1e6 == pytest.approx(57.3 * 1.468 / C_KM_PER_S * 1e6, rel=1e-12)
+    assert link.fibre_time * 1e6 == pytest.approx(280.6, abs=0.1)
+
+
+def test_li2026_abstract_figures():
+    """Li et al. 2026, abstract: a 50 km fibre, a decision latency of a microsecond, 8e3 decisions/s per channel.
+    At 50 km the straight-line light time (167 us) leaves the 1 us decision far inside the deadline, and one-way
+    fibre light takes 245 us."""
+    link = Link.preset("li2026")
+    assert link.deadline_met
+    assert link.straight_line_time * 1e6 == pytest.approx(50 / C_KM_PER_S * 1e6, rel=1e-12)
+    assert link.straight_line_time * 1e6 == pytest.approx(166.8, abs=0.1)
+    assert link.fibre_time * 1e6 == pytest.approx(244.8, abs=0.1)
+    assert link.delivered_pair_rate == link.link_decision_rate == 8e3
+
+
+def test_source_at_a_and_multiplexing():
+    """A's photon crosses the whole fibre (one photon, herald back and forth); modes multiply the attempts until
+    the attempt rate caps them."""
+    link = Link(distance_km=20.0, source_at="a", photon_efficiency=0.5, herald_efficiency=0.9, attempt_rate=1e9,
+                multiplexing=10)
+    t = 10 ** (-0.2 * 20 / 10)
+    assert link.herald_probability == pytest.approx(0.9 * 0.5 * t, rel=1e-12)
+    assert link.herald_delay == pytest.approx(2 * 20 * 1.468 / C_KM_PER_S, rel=1e-12)
+    assert link.attempts_per_second == pytest.approx(10 / link.herald_delay, rel=1e-12)
+    assert Link(distance_km=20.0, attempt_rate=10.0, multiplexing=10).attempts_per_second == 10.0
+    assert Link(distance_km=0.0).attempts_per_second == Link().attempt_rate
+
+
+def test_rounds_to_detect_is_hoeffding():
+    """n = span^2 ln(1/(1-conf)) / (2 gap^2): CHSH's ideal gap 0.1036 at 99% needs 215 rounds; and at that n the
+    Hoeffding bound exp(-2 n gap^2) is below 1%, at n - 1 above it."""
+    gap = math.cos(math.pi / 8) ** 2 - 0.75
+    n = rounds_to_detect(gap, 1.0, 0.99)
+    assert n == math.ceil(math.log(100) / (2 * gap**2)) == 215
+    assert math.exp(-2 * n * gap**2) <= 0.01 < math.exp(-2 * (n - 1) * gap**2)
+    assert rounds_to_detect(0.0, 1.0, 0.99) == math.inf
+    assert rounds_to_detect(gap, 2.0, 0.99) == math.ceil(4 * math.log(100) / (2 * gap**2))
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"distance_km": -1.0}, "distance_km"),
+    ({"fidelity": 1.2}, "fidelity"),
+    ({"fidelity": 0.1}, "fidelity"),
+    ({"memory_t2": 1e-7, "decision_latency": 1e-6}, "shorter than one decision"),
+    ({"memory_t1": 1e-3, "memory_t2": 5e-3}, "2*T1"),
+    ({"straight_km": 80.0, "distance_km": 50.0}, "shorter than the straight line"),
+    ({"source_at": "b"}, "source_at"),
+    ({"multiplexing": 0}, "multiplexing"),
+])
+def test_bad_physical_inputs(kwargs, words):
+    with pytest.raises(StrategyError, match=words):
+        Link(**kwargs)
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "qcoord", "backtest", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--link", "li2026", "--distance-km", "-5"], "--distance-km"),
+    (["--link", "li2026", "--fidelity", "1.1"], "--fidelity"),
+    (["--link", "li2026", "--memory-t2", "1e-7"], "shorter than one decision"),
+    (["--link", "nowhere"], "--link"),
+    (["--link", "li2026", "--visibility", "0.9"], "--visibility"),
+    (["--link", "li2026", "--pair-rate", "10", "--decision-rate", "5"], "--pair-rate"),
+])
+def test_bad_link_options_are_one_line_errors_before_any_work(tmp_path, args, words):
+    out = tmp_path / "run"
+    proc = _cli(*args, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and words in err, err
+    assert "Traceback" not in err and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def li_run():
+    return run_backtest(link="li2026", rounds=20_000)
+
+
+def test_link_plays_the_derived_noise_and_supply(li_run):
+    link = Link.preset("li2026")
+    res = li_run.config["resolved"]
+    assert res["noise"]["visibility"] == pytest.approx(link.visibility)
+    assert res["supply"]["pair_rate"] == link.delivered_pair_rate
+    assert res["supply"]["decision_rate"] == link.link_decision_rate
+    assert res["supply"]["herald_delay"] == pytest.approx(link.herald_delay)
+    # the pairs' ages include the herald's delay: none younger
+    age = li_run.metrics_dict["quantum"].get("mean_pair_age")
+    assert age is not None and age >= link.herald_delay
+
+
+def test_chain_in_summary_metrics_and_verdict(li_run):
+    doc = li_run.to_dict()["link"]
+    assert [s["stage"] for s in doc["stages"]] == list(STAGES)
+    for s in doc["stages"]:
+        assert s["passed"] in (True, False, None) and s["text"]
+    first = doc["first_failing"]
+    assert first == next((s["stage"] for s in doc["stages"] if s["passed"] is False), None)
+    summary = li_run.summary()
+    assert "feasibility chain:" in summary
+    for stage in STAGES:
+        assert f"  {stage}" in summary
+    assert doc["sentence"] in li_run.verdict().replace("\n", " ")
+    # the fidelity stage's threshold is the fitted game's, found as the CHSH one is
+    fid = doc["stages"][1]
+    assert fid["threshold"] == pytest.approx(fidelity_from_visibility(fid["visibility_threshold"]))
+    # detection: the Hoeffding count for the memory stage's gap, against the pairs within the window
+    det, mem = doc["stages"][5], doc["stages"][4]
+    assert det["rounds_needed"] == rounds_to_detect(mem["gap"], det["utility_span"], 0.99)
+    assert det["rounds_available"] == pytest.approx(doc["stages"][3]["pair_share"] * det["window_rounds"])
+
+
+def test_market_stage_fails_first_where_there_is_no_advantage():
+    """Indicators that carry no information: the market stage fails first and the verdict says so."""
+    r = run_backtest(link="li2026", rounds=20_000, indicator="noisy_signal", flip=0.5)
+    doc = r.link
+    assert doc["first_failing"] == "market"
+    assert "at the market" in r.verdict()
+
+
+def test_real_pair_says_which_stage_fails_first():
+    """A shipped daily pair (JPM/BAC) on the li2026 link: the chain runs and its verdict names the first failing
+    stage; a market with no advantage fails at the market stage, before any hardware stage."""
+    r = run_backtest(data.load_sample("jpm_bac"), link="li2026")
+    doc = r.link
+    market = doc["stages"][0]
+    assert market["stage"] == "market"
+    if not market["passed"]:
+        assert doc["first_failing"] == "market" and "at the market" in r.verdict()
+    else:
+        assert doc["first_failing"] is None or doc["first_failing"] in STAGES[1:]
+
+
+def test_low_fidelity_preset_fails_at_fidelity():
+    r = run_backtest(link="vanleent2022", rounds=20_000)
+    assert r.link["first_failing"] == "fidelity"
+    assert r.link["stages"][1]["fidelity"] == pytest.approx(0.622)
+
+
+def test_config_round_trip_and_conflicts(tmp_path):
+    cfg = RunConfig().with_values({"link": "li2026", "distance_km": 30})
+    path = tmp_path / "c.toml"
+    path.write_text(cfg.to_toml())
+    back = RunConfig.from_toml(path)
+    assert back.link.build() == cfg.link.build() == Link.preset("li2026", distance_km=30.0)
+    with pytest.raises(BacktestError, match="visibility"):
+        run_backtest(link="li2026", visibility=0.9, rounds=2000)
+    with pytest.raises(BacktestError, match="device"):
+        run_backtest(link="li2026", device="fake_manila", rounds=2000)
+
+
+def test_distance_sweep_finds_the_frontier(tmp_path):
+    """On the synthetic signals pair with ideal hardware at 1000 decisions/s, the derived pair rate falls below
+    the decision rate between 20 and 40 km (hand: 2.1e3 at 20 km, 4.0e2 at 40 km), so the chain passes up to 20 km."""
+    grid = {"distance_km": [5.0, 20.0, 40.0, 80.0]}
+    res = run_sweep(config=RunConfig().with_values({"link": "nyse-nasdaq", "link_decision_rate": 1000,
+                                                    "rounds": 20_000}), grid=grid)
+    front = res.doc["link_frontier"]
+    for km, rate in ((20.0, 2.1e3), (40.0, 4.0e2)):
+        hand = min(1e6, 1 / (km * 1.468 / C_KM_PER_S)) * 0.5 * 10 ** (-0.2 * km / 10)
+        assert hand == pytest.approx(rate, rel=0.05)
+    assert front["detectable_up_to"] == 20.0
+    assert front["first_failing"][40.0] == "rate"
+    res.write(tmp_path / "sw")
+    assert (tmp_path / "sw" / "sweep_link_frontier.png").stat().st_size > 10_000
+    assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["link_frontier"]["detectable_up_to"] == 20.0
