@@ -66,10 +66,11 @@ def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
             "before. Formulas and sources: docs/link.md.</p>", figure_html]
 
 
-def distance_frontier(table: pd.DataFrame, param: str):
+def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | None = None):
     """Along a swept link parameter: the link's Bell-pair rate against the market's decision rate, each point
-    marked by whether every stage of the chain passes (else the stage that stops it), and the largest values at
-    which the advantage is detectable in the stationary window and pays after costs."""
+    marked by whether every stage of the chain passes (else the stage that stops it), the largest values at which
+    the advantage is detectable in the stationary window and pays after costs, and (``rate_frontier``) where the
+    pair rate meets the decision rate between the grid points."""
     fig, ax = new_figure(height=4.2)
     t = table.drop_duplicates(param).sort_values(param)
     ax.plot(t[param], t["pair_rate_hz"], color="#7f7f7f", lw=1.2, zorder=1)
@@ -83,6 +84,9 @@ def distance_frontier(table: pd.DataFrame, param: str):
         ok = t[t[column].astype(bool)][param]
         if not ok.empty:
             ax.axvline(ok.max(), color=colour, ls=ls, lw=1.5, label=f"{words} up to {param} = {ok.max():g}")
+    if rate_frontier is not None:
+        ax.plot([rate_frontier], [float(t["decision_rate_hz"].iloc[0])], marker="D", ms=7, color="#111111", ls="none",
+                label=f"pair rate = decision rate at {param} = {rate_frontier:.4g}")
     for x, y, stage in zip(t[param], t["pair_rate_hz"], t["first_failing"]):
         if isinstance(stage, str) and stage:
             ax.annotate(stage, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, color="#555555")

@@ -18,7 +18,7 @@ Conventions: distances in km, times in seconds, rates in Hz (per second), probab
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 
 from .errors import StrategyError
 from .noise import Noise
@@ -276,13 +276,6 @@ class Link:
             if math.isinf(d[k]):
                 d[k] = "inf"
         return d
-
-    def with_values(self, **changes) -> Link:
-        return replace(self, **changes)
-
-
-def option_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Link))
 
 
 # Presets: each names its source and the numbers taken from it; everything else keeps Link's defaults, which are

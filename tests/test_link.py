@@ -268,6 +268,11 @@ def test_distance_sweep_finds_the_frontier(tmp_path):
         assert hand == pytest.approx(rate, rel=0.05)
     assert front["detectable_up_to"] == 20.0
     assert front["first_failing"][40.0] == "rate"
+    # between 20 and 40 km the derived rate meets the 1000 decisions/s: check the crossing with the formula by hand
+    km = front["rate_frontier"]
+    assert 20.0 < km < 40.0
+    hand = min(1e6, 1 / (km * 1.468 / C_KM_PER_S)) * 0.5 * 10 ** (-0.2 * km / 10)
+    assert hand == pytest.approx(1000.0, rel=1e-6)
     res.write(tmp_path / "sw")
     assert (tmp_path / "sw" / "sweep_link_frontier.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["link_frontier"]["detectable_up_to"] == 20.0

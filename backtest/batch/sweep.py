@@ -111,17 +111,42 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
     return {"point": pt, "game": game, "strategies": doc["strategies"], "verdict": doc["verdict"]}
 
 
-def link_frontier(table, param: str) -> dict | None:
+def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | None:
     """Along ``param``: the largest swept value at which the link's advantage is detectable in the stationary
-    window, and at which it also pays after costs (None where no point does); None without a link."""
+    window, and at which it also pays after costs (None where no point does); None without a link. With ``base``,
+    where the next point fails at the rate stage, ``rate_frontier``: the value between the two points at which the
+    link's pair rate equals the decision rate, from the link's physics alone (bisection to 1e-9 relative)."""
     if "link_detectable" not in table:
         return None
     t = table[table.strategy == "quantum"] if "quantum" in set(table.strategy) else table.drop_duplicates(param)
     det = t[t.link_detectable.astype(bool)][param]
     pays = t[t.link_passes.astype(bool)][param]
-    return {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
-            "pays_up_to": float(pays.max()) if not pays.empty else None,
-            "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist()))}
+    out = {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
+           "pays_up_to": float(pays.max()) if not pays.empty else None,
+           "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist())), "rate_frontier": None}
+    if base is not None and not det.empty:
+        xs = sorted(t[param].tolist())
+        last = float(det.max())
+        after = [x for x in xs if x > last]
+        if after and out["first_failing"].get(after[0]) == "rate":
+            out["rate_frontier"] = _rate_crossing(base, param, last, after[0])
+    return out
+
+
+def _rate_crossing(base: RunConfig, param: str, ok: float, bad: float) -> float | None:
+    """The value of ``param`` between ``ok`` (pair rate >= decision rate) and ``bad`` (below) at which the link's
+    delivered pair rate equals the decision rate; None when the rate does not cross there (a published rate)."""
+    def excess(x: float) -> float:
+        link = point_config(base, {param: x}).link.build()
+        return link.delivered_pair_rate - link.link_decision_rate
+
+    lo, hi = ok, bad
+    if not (excess(lo) >= 0 > excess(hi)):
+        return None
+    while abs(hi - lo) > 1e-9 * max(abs(lo), abs(hi), 1.0):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excess(mid) >= 0 else (lo, mid)
+    return lo
 
 
 @dataclass
@@ -148,7 +173,8 @@ class SweepResult:
                 "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency")}
         pngs = {}
         if self.doc.get("link_frontier") and len(names) == 1:
-            pngs["sweep_link_frontier"] = reports.to_png(reports.distance_frontier(self.table, names[0]))
+            pngs["sweep_link_frontier"] = reports.to_png(reports.distance_frontier(
+                self.table, names[0], self.doc["link_frontier"].get("rate_frontier")))
         for fname, (metric, label) in figs.items():
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
             pngs[fname] = reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x,
@@ -228,5 +254,5 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
     table = pd.DataFrame(rows)
     cross = crossings(table, list(grid))
     doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
-           "crossing": cross, "link_frontier": link_frontier(table, list(grid)[0]), "config": base.to_dict()}
+           "crossing": cross, "link_frontier": link_frontier(table, list(grid)[0], base), "config": base.to_dict()}
     return SweepResult(table, cross, doc)
