@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,8 +65,17 @@ LEVEL_SEED = 20240731  # their directions come from this fixed stream
 
 
 def pair_tensor(noise: Noise) -> np.ndarray:
-    """The stored pair's Pauli tensor R[i, j] = <sigma_i (x) sigma_j>, i, j over I, X, Y, Z (rows: A)."""
-    return pair.pauli_tensor(pair.stored_state(noise))
+    """The stored pair's Pauli tensor R[i, j] = <sigma_i (x) sigma_j>, i, j over I, X, Y, Z (rows: A); read-only,
+    shared between calls with the same noise."""
+    return _pair_tensor(noise)
+
+
+@lru_cache(maxsize=512)
+def _pair_tensor(noise: Noise) -> np.ndarray:
+    # one density matrix through Qiskit takes about 1 ms, and a fit asks for the same noise dozens of times
+    R = pair.pauli_tensor(pair.stored_state(noise))
+    R.setflags(write=False)
+    return R
 
 
 def planar_symmetric(R: np.ndarray) -> bool:
