@@ -123,6 +123,8 @@ class Plan:
         """Build every value object of ``cfg`` without loading data: the errors its run would raise first."""
         for section in (cfg.noise, cfg.fill, cfg.supply, cfg.game, cfg.indicators, cfg.link):
             section.build()
+        if cfg.link.build() is not None:
+            check_link(cfg, Given(), cfg.run)
         if cfg.source.kind == "synthetic":
             cfg.source.pair(cfg.run.seed)
         unknown = [n for n in cfg.run.strategies if n not in PLAYERS]

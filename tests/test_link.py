@@ -256,6 +256,14 @@ def test_config_round_trip_and_conflicts(tmp_path):
         run_backtest(link="li2026", device="fake_manila", rounds=2000)
 
 
+def test_sweep_checks_the_link_before_any_point(tmp_path):
+    """A link with the abstract noise options is refused when the sweep is planned, naming the point and option."""
+    with pytest.raises(BacktestError, match="sweep point .*--visibility"):
+        run_sweep(config=RunConfig().with_values({"link": "li2026", "visibility": 0.9, "rounds": 2000}),
+                  grid={"distance_km": [10.0, 20.0]}, out=tmp_path / "sw")
+    assert not (tmp_path / "sw" / "points").exists() or not any((tmp_path / "sw" / "points").iterdir())
+
+
 def test_distance_sweep_finds_the_frontier(tmp_path):
     """On the synthetic signals pair with ideal hardware at 1000 decisions/s, the derived pair rate falls below
     the decision rate between 20 and 40 km (hand: 2.1e3 at 20 km, 4.0e2 at 40 km), so the chain passes up to 20 km."""
