@@ -11,12 +11,9 @@ import pandas as pd
 
 from .style import WIDTH, legend_below, new_figure, plain_log_ticks
 
-MARK = {True: "pass", False: "FAIL", None: "n/a"}
-
-
 def link_table(doc: dict) -> pd.DataFrame:
     """One row per stage of the chain: pass/FAIL/n/a and what was measured against what was needed."""
-    frame = pd.DataFrame({"result": [MARK[s["passed"]] for s in doc["stages"]],
+    frame = pd.DataFrame({"result": [s["result"] for s in doc["stages"]],
                           "numbers": [s["text"] for s in doc["stages"]]},
                          index=pd.Index([s["stage"] for s in doc["stages"]], name="stage"))
     return frame
@@ -54,13 +51,8 @@ def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
         return []
     from .html import html_table
 
-    d, lk = doc["derived"], doc["link"]
-    head = (f"{lk['distance_km']:g} km of fibre ({d['transmission_per_photon']:.3g} of each photon arrives), "
-            f"{d['pair_rate_hz']:.4g} Bell pairs a second ({'published' if lk.get('link_pair_rate') else 'derived'}), "
-            f"fidelity {d['effective_fidelity']:.4f}, herald delay {d['herald_delay_s'] * 1e6:.3g} µs, "
-            f"decision in {lk['decision_latency'] * 1e6:.3g} µs at {lk['link_decision_rate']:.4g} a second.")
     return [f"<h2>The quantum link{': ' + html.escape(doc['preset']) if doc.get('preset') else ''}</h2>",
-            f"<p>{html.escape(head)}</p>", f"<p class='verdict'>{html.escape(doc['sentence'])}</p>",
+            f"<p>{html.escape(doc['description'])}.</p>", f"<p class='verdict'>{html.escape(doc['sentence'])}</p>",
             html_table(link_table(doc), "link"),
             "<p class='meta'>Stages in the order a pair lives through them; each adds its imperfection to the ones "
             "before. Formulas and sources: docs/link.md.</p>", figure_html]

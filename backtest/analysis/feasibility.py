@@ -67,8 +67,12 @@ def visibility_threshold(game, p_xy, base: Noise | None = None, tol: float = 1e-
     return hi
 
 
+RESULT = {True: "pass", False: "FAIL", None: "n/a"}  # a stage's result in words, for every table of the chain
+
+
 def _stage(name: str, passed: bool | None, text: str, **numbers) -> dict:
-    return {"stage": name, "passed": None if passed is None else bool(passed), "text": text, **numbers}
+    passed = None if passed is None else bool(passed)
+    return {"stage": name, "passed": passed, "result": RESULT[passed], "text": text, **numbers}
 
 
 def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_from: str, pair_share: float,
@@ -132,7 +136,17 @@ def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_fr
     first = next((s["stage"] for s in stages if s["passed"] is False), None)
     return {"stages": stages, "first_failing": first,
             "frontier": frontier(link, fit, fit_noise, window_rounds, f_star) if f_star is not None else None,
-            "link": link.to_dict(), "derived": link.derived()}
+            "link": link.to_dict(), "derived": link.derived(), "description": _describe(link)}
+
+
+def _describe(link: Link) -> str:
+    """The link in one line of its derived numbers (the summary and the report print it)."""
+    d = link.derived()
+    return (f"{link.distance_km:g} km of fibre ({d['transmission_per_photon']:.3g} of each photon arrives), "
+            f"{d['pair_rate_hz']:.4g} Bell pairs a second ({'published' if link.link_pair_rate else 'derived'}), "
+            f"fidelity {d['effective_fidelity']:.4f} (visibility {d['visibility']:.4f}), herald delay "
+            f"{_duration(d['herald_delay_s'])}, decision in {_duration(link.decision_latency)} at "
+            f"{link.link_decision_rate:.4g} a second")
 
 
 def frontier(link: Link, fit, fit_noise: Noise, window_rounds: int, f_star: float, points: int = 40) -> dict:
@@ -141,7 +155,7 @@ def frontier(link: Link, fit, fit_noise: Noise, window_rounds: int, f_star: floa
     above and right of the curve detects the advantage in time."""
     game, p = fit.game, fit.p_xy
     fs = np.linspace(f_star, 1.0, points + 1)[1:]
-    noises = [replace(fit_noise, visibility=float(max(0.0, (4 * f - 1) / 3) * (1 - link.gate_error) ** 2)) for f in fs]
+    noises = [replace(fit_noise, visibility=replace(link, fidelity=float(f)).visibility) for f in fs]
     cl = fit.solution.classical_value
     span = float(np.ptp(game.table))
     rates = []

@@ -161,9 +161,8 @@ def link_sentence(doc: dict) -> str:
 
 
 def link_lines(doc: dict) -> list[tuple[str, str, str]]:
-    """(stage, pass/fail/n/a, its number in words) per stage of the chain."""
-    word = {True: "pass", False: "FAIL", None: "n/a"}
-    return [(s["stage"], word[s["passed"]], s["text"]) for s in doc["stages"]]
+    """(stage, pass/FAIL/n/a, its number in words) per stage of the chain."""
+    return [(s["stage"], s["result"], s["text"]) for s in doc["stages"]]
 
 
 DEGENERATE = ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
@@ -600,11 +599,7 @@ def summary(r: Result, width: int = 80) -> str:
 
 def _link_summary(doc: dict, para) -> list[str]:
     """The link's derived numbers and its feasibility chain, one line per stage."""
-    d, lk = doc["derived"], doc["link"]
-    lines = para(f"link{' ' + doc['preset'] if doc.get('preset') else ''}: {lk['distance_km']:g} km fibre, "
-                 f"{d['pair_rate_hz']:.4g} pairs/s ({'published' if lk.get('link_pair_rate') else 'derived'}), fidelity "
-                 f"{d['effective_fidelity']:.4f} (visibility {d['visibility']:.4f}), herald delay "
-                 f"{d['herald_delay_s'] * 1e6:.3g} us, transmission {d['transmission_per_photon']:.3g} a photon")
+    lines = para(f"link{' ' + doc['preset'] if doc.get('preset') else ''}: {doc['description']}")
     lines.append("feasibility chain:")
     for stage, mark, text in link_lines(doc):
         lines += ["  " + x for x in para(f"{stage:<10} {mark:<4} {text}")]
