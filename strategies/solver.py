@@ -22,8 +22,8 @@ Bloch vector, Y decoupled, and the Y-Y correlation no larger than the X-Z block'
 every Werner pair with pure dephasing) the X-Z plane holds an optimum, and the solver uses the faster
 planar search with a finer grid. Otherwise it searches the sphere: a Fibonacci grid for B, A's exact best
 response, then a short seesaw (alternating exact best responses, which never lowers the value) from the best
-grid points and from the planar optimum; the best few are polished (Nelder-Mead over B's directions with A
-best-responding, then seesaw to convergence), so the sphere result is never below the planar one.
+grid points and from the planar optimum; the best few are polished (quasi-Newton steps on the exact gradient over B's
+directions with A best-responding, then seesaw to convergence), so the sphere result is never below the planar one.
 
 Classical rules are in the search space (both constant), so the quantum optimum is never below the
 classical one; when it is not above, the returned quantum strategy *is* the classical one and the advantage is 0.
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from functools import lru_cache
 from dataclasses import dataclass, field
 
@@ -60,7 +61,7 @@ SEESAW_STEPS = 4000
 SYMMETRY_TOL = 1e-12
 LEVEL_STARTS = 48  # random starts of the seesaw for games whose inputs have more than two levels
 MIXED_STARTS = 4  # per level: B measures there only (random direction), the classical rule elsewhere
-LEVEL_POLISH = 1500  # Nelder-Mead evaluations polishing the best seesaw point (K levels: 2K parameters)
+LEVEL_POLISH = 200  # quasi-Newton steps polishing the best seesaw point (K levels: 2K parameters)
 LEVEL_SEED = 20240731  # their directions come from this fixed stream
 
 
@@ -168,11 +169,8 @@ def _b_candidates(party: tuple[float, float, float], grid: int) -> tuple[np.ndar
 def _grid_values(c, k, R, party_a, party_b, grid: int):
     """Value of A's exact best response to every pair of B's grid choices (k0 for y = 0, k1 for y = 1)."""
     ob_all, choices = _b_candidates(party_b, grid)
-    v = ob_all @ R.T  # v[k] = R o_B(k)
-    total = k + sum(
-        _best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1)
-    )
-    return total, choices
+    v = np.ascontiguousarray(ob_all @ R.T)  # v[k] = R o_B(k)
+    return kernels.grid_values(np.ascontiguousarray(c, dtype=float), float(k), v, *party_a), choices
 
 
 def _link(noise: Noise, device=None) -> tuple[np.ndarray, tuple, tuple]:
@@ -195,19 +193,32 @@ def quantum_lower_bound(games, p_xy, noise: Noise | None = None, *, grid: int = 
     """
     p = check_p_xy(p_xy)
     noise = noise or Noise()
-    R4, party_a, party_b = _link(noise, device)
-    planar = planar_symmetric(R4)
+    if device is None:  # "what it would take" asks for the same link dozens of times a pair
+        v, party_a = _grid_candidates(noise, grid)
+    else:
+        v, party_a = _grid_candidates_of(*_link(noise, device), grid)
     many = not isinstance(games, Game)
     out = []
-    if planar:  # B's candidates through R once; every game then reuses them
-        v = _b_candidates(party_b, grid)[0] @ R4[np.ix_(IXZ, IXZ)].T
-    else:
-        v = _sphere_candidates(party_b)[0] @ R4.T
-    v = np.ascontiguousarray(v)
     for game in (games if many else [games]):
         c, k = game.correlator_weights(p)
         out.append(float(kernels.grid_best(np.ascontiguousarray(c, dtype=float), float(k), v, *party_a)))
     return out if many else out[0]
+
+
+def _grid_candidates_of(R4, party_a, party_b, grid: int) -> tuple[np.ndarray, tuple]:
+    """B's grid candidates through the link's tensor, v[k] = R o_B(k) (planar or sphere grid), and A's party."""
+    if planar_symmetric(R4):
+        v = _b_candidates(party_b, grid)[0] @ R4[np.ix_(IXZ, IXZ)].T
+    else:
+        v = _sphere_candidates(party_b)[0] @ R4.T
+    v = np.ascontiguousarray(v)
+    v.setflags(write=False)
+    return v, party_a
+
+
+@lru_cache(maxsize=256)
+def _grid_candidates(noise: Noise, grid: int) -> tuple[np.ndarray, tuple]:
+    return _grid_candidates_of(*_link(noise), grid)
 
 
 @dataclass(frozen=True)
@@ -475,29 +486,70 @@ def _a_best(c, R, party_a, ob: np.ndarray) -> tuple[float, list[tuple]]:
 
 
 def _polish(c, k, R, party_a, party_b, choice0, choice1):
-    """Continuous refinement of B's measuring angles (fallbacks and constant choices kept), A best-responding."""
+    """Continuous refinement of B's measuring angles (fallbacks and constant choices kept), A best-responding:
+    quasi-Newton steps on the exact gradient (``_value_gradient``)."""
     free = [i for i, ch in enumerate((choice0, choice1)) if ch[0] is not None]
-
-    def b_obs(thetas) -> np.ndarray:
-        ch = [list(choice0), list(choice1)]
-        for i, t in zip(free, thetas):
-            ch[i][0] = float(t)
-        return np.array([observable(t, f, party_b, None, fl) for t, f, fl in ch]), ch
-
-    def neg(thetas) -> float:
-        ob, _ = b_obs(thetas)
-        return -(k + _a_best(c, R, party_a, ob)[0])
-
-    start = np.array([(choice0, choice1)[i][0] for i in free])
+    ch = [list(choice0), list(choice1)]
     if free:
-        step = math.pi / 180
-        res = minimize(neg, start, method="Nelder-Mead",
-                       options={"xatol": 1e-10, "fatol": 1e-14, "initial_simplex": _simplex(start, step)})
-        start = res.x
-    ob, ch = b_obs(start)
+        ob = np.array([observable(t, f, party_b, None, fl) for t, f, fl in ch])
+        amp = [_amplitude(party_b, ch[i][2]) for i in free]
+
+        def neg(thetas):
+            for j, i in enumerate(free):  # o = (g, h sin 2t, h cos 2t): only the Bloch part moves
+                ob[i, 1], ob[i, 2] = amp[j] * math.sin(2 * thetas[j]), amp[j] * math.cos(2 * thetas[j])
+            value, grad_ob = _value_gradient(c, R, party_a, ob)
+            grad = [2 * amp[j] * (grad_ob[i, 1] * math.cos(2 * thetas[j]) - grad_ob[i, 2] * math.sin(2 * thetas[j]))
+                    for j, i in enumerate(free)]
+            return -value, -np.array(grad)
+
+        best = _ascend(neg, np.array([ch[i][0] for i in free]), c)
+        for i, t in zip(free, best):
+            ch[i][0] = float(t)
+    ob = np.array([observable(t, f, party_b, None, fl) for t, f, fl in ch])
     a_val, a_how = _a_best(c, R, party_a, ob)
     b_how = [(None if t is None else float(np.mod(t, math.pi)), int(f), bool(fl)) for t, f, fl in ch]
     return k + a_val, b_how, a_how
+
+
+def _amplitude(party, flip: bool) -> float:
+    """h of a measuring party's effective observable (g, h n): (1 - L) s, negated when it reports the flipped outcome."""
+    loss, _, s = party
+    return (-1.0 if flip else 1.0) * (1.0 - loss) * s
+
+
+def _value_gradient(c, R, party_a, ob: np.ndarray) -> tuple[float, np.ndarray]:
+    """A's best-response value sum_x max_o o . w_x (w_x = sum_y c[x, y] R o_B(y)) against B's observables ``ob``
+    (K_B, dim), and its gradient with respect to ``ob``.
+
+    By the envelope theorem the gradient is sum_x c[x, y] R^T o*_x, o*_x A's best response (its own derivative does
+    not enter: o*_x is optimal). Exact wherever A's choice is unique; the polishes only ever need it near an
+    optimum, where it is."""
+    loss, d, s = party_a
+    h = abs((1.0 - loss) * s)
+    w = c @ (ob @ R.T)
+    w0, vec = w[:, 0], w[:, 1:]
+    norm = np.sqrt((vec * vec).sum(axis=1))
+    measured = (1.0 - loss) * np.abs(d * w0) + loss * np.abs(w0) + h * norm
+    constant = np.abs(w0)
+    measures = measured > constant
+    best = np.empty_like(w)
+    best[:, 0] = np.where(measures, (1.0 - loss) * abs(d) + loss, 1.0) * np.sign(w0)
+    best[:, 1:] = np.where(measures[:, None], h * vec / np.where(norm > 0, norm, 1.0)[:, None], 0.0)
+    return float(np.maximum(measured, constant).sum()), c.T @ (best @ R)
+
+
+def _ascend(neg, start: np.ndarray, c: np.ndarray, maxiter: int | None = None) -> np.ndarray:
+    """BFGS on ``neg`` (returns minus the value and its gradient) from ``start``, on the game's scale (a hedge game's
+    weights are currency^2, of any size), to a gradient of 1e-11 of it: at a smooth optimum the value is then
+    converged far below 1e-9 of the scale, the tolerance its answers are pinned to (tests/test_solver_values.py)."""
+    scale = float(np.abs(c).sum()) or 1.0
+
+    def scaled(x):
+        value, grad = neg(x)
+        return value / scale, grad / scale
+
+    options = {"gtol": 1e-11, **({} if maxiter is None else {"maxiter": maxiter})}
+    return minimize(scaled, start, jac=True, method="BFGS", options=options).x
 
 
 # -- the sphere search --------------------------------------------------------------------------------
@@ -522,9 +574,8 @@ def _sphere_candidates(party_b) -> tuple[np.ndarray, list]:
 def _sphere_grid(c, k, R, party_a, party_b):
     """A's best-response value to every pair of B's sphere-grid choices, and the choices (direction or None, f, flip)."""
     obs, choices = _sphere_candidates(party_b)
-    v = obs @ R.T
-    total = k + sum(_best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1))
-    return total, choices
+    v = np.ascontiguousarray(obs @ R.T)
+    return kernels.grid_values(np.ascontiguousarray(c, dtype=float), float(k), v, *party_a), choices
 
 
 def _respond(c, R, party, ob: np.ndarray) -> tuple[float, list]:
@@ -539,22 +590,6 @@ def _respond(c, R, party, ob: np.ndarray) -> tuple[float, list]:
         norm = float(np.sqrt(vec @ vec))
         how.append((vec / norm, int(fallback), bool(flip)) if measures and norm > 0 else (None, int(fallback), False))
     return value, how
-
-
-def _respond_value(c, R, party, ob: np.ndarray) -> float:
-    """``_respond``'s value alone, by the same arithmetic (the same numpy sums for w, then its best-response value
-    on plain floats: sqrt of (w1^2 + w2^2) + w3^2, as numpy sums three terms), without building the choices: the
-    Nelder-Mead polish evaluates it thousands of times."""
-    loss, d, s = party
-    h = abs((1.0 - loss) * s)
-    v = [R @ o for o in ob]
-    value = 0.0
-    for x in range(c.shape[0]):
-        w = sum(c[x, y] * v[y] for y in range(c.shape[1]))
-        w0, w1, w2, w3 = (float(t) for t in w)
-        measured = (1.0 - loss) * abs(d * w0) + loss * abs(w0) + h * math.sqrt(w1 * w1 + w2 * w2 + w3 * w3)
-        value += max(measured, abs(w0))
-    return value
 
 
 def _obs_of(how, party) -> np.ndarray:
@@ -575,43 +610,25 @@ def _seesaw(c, k, R, party_a, party_b, b_how, steps: int = SEESAW_STEPS) -> tupl
 
 def _seesaw_many(c, k, R, party_a, party_b, b_hows: list,
                  steps: int = SEESAW_STEPS) -> list[tuple[float, list, list]]:
-    """``_seesaw`` from every start in ``b_hows`` at once: the same alternating exact best responses, computed as
-    arrays over the starts that are still rising (each stops exactly when its own seesaw would), so a solve with
-    many starts costs a few hundred array operations instead of tens of thousands of small ones. Values agree
-    with ``_seesaw`` start by start to rounding (tests/test_solver_batched.py)."""
-    n_starts, ka = len(b_hows), c.shape[0]
-    if n_starts == 0:
+    """``_seesaw`` from every start in ``b_hows``: the same alternating exact best responses, each start stopping
+    exactly when its own seesaw would, in one compiled loop (``kernels.seesaw``) instead of tens of thousands of
+    small numpy operations. Values agree with ``_seesaw`` start by start to rounding
+    (tests/test_solver_batched.py)."""
+    if not b_hows:
         return []
     b = _how_arrays(b_hows)
-    a = (np.zeros((n_starts, ka, 3)), np.zeros((n_starts, ka), bool), np.zeros((n_starts, ka), int),
-         np.zeros((n_starts, ka), bool))
-    value = np.full(n_starts, -np.inf)
-    live = np.arange(n_starts)
-    for _ in range(steps):
-        ob_b = _obs_many(*(arr[live] for arr in b), party_b)
-        _, a_new = _respond_many(c, R, party_a, ob_b)
-        new, b_new = _respond_many(c.T, R.T, party_b, _obs_many(*a_new, party_a))
-        for full, part in zip(a, a_new):
-            full[live] = part
-        for full, part in zip(b, b_new):
-            full[live] = part
-        rising = new > value[live] + 1e-15
-        value[live[rising]] = new[rising]
-        live = live[rising]
-        if live.size == 0:
-            break
-    obs_a, obs_b = _obs_many(*a, party_a), _obs_many(*b, party_b)
-    values = k + np.einsum("xy,sxi,ij,syj->s", c, obs_a, R, obs_b)
-    return [(float(values[i]), _how_list(a, i), _how_list(b, i)) for i in range(n_starts)]
+    values, *a = kernels.seesaw(np.ascontiguousarray(c, dtype=float), float(k), np.ascontiguousarray(R, dtype=float),
+                                party_a, party_b, *b, int(steps))
+    return [(float(values[i]), _how_list(a, i), _how_list(b, i)) for i in range(len(b_hows))]
 
 
 def _how_arrays(hows: list) -> tuple[np.ndarray, ...]:
     """Choices [(unit vector or None, fallback, flip), ...] per start as arrays (directions, measures?, fallback,
     flip), shapes (S, K, 3) and (S, K)."""
     dirs = np.array([[np.zeros(3) if n is None else np.asarray(n, dtype=float) for n, _, _ in how] for how in hows])
-    measures = np.array([[n is not None for n, _, _ in how] for how in hows])
-    fallback = np.array([[int(f) for _, f, _ in how] for how in hows])
-    flip = np.array([[bool(fl) for _, _, fl in how] for how in hows])
+    measures = np.array([[n is not None for n, _, _ in how] for how in hows], dtype=bool)
+    fallback = np.array([[int(f) for _, f, _ in how] for how in hows], dtype=np.int64)
+    flip = np.array([[bool(fl) for _, _, fl in how] for how in hows], dtype=bool)
     return dirs, measures, fallback, flip
 
 
@@ -621,67 +638,45 @@ def _how_list(arrays, i: int) -> list:
              bool(flip[i, j]) and bool(measures[i, j])) for j in range(dirs.shape[1])]
 
 
-def _obs_many(dirs, measures, fallback, flip, party) -> np.ndarray:
-    """``_obs4`` over arrays of choices: effective (I, X, Y, Z) observables, shape (S, K, 4)."""
-    loss, d, s = party
-    pm = 1.0 - 2.0 * fallback
-    sign = np.where(flip, -1.0, 1.0)
-    out = np.zeros(dirs.shape[:2] + (4,))
-    out[..., 0] = np.where(measures, sign * (1.0 - loss) * d + loss * pm, pm)
-    out[..., 1:] = np.where(measures[..., None], (sign * (1.0 - loss) * s)[..., None] * dirs, 0.0)
-    return out
-
-
-def _respond_many(c, R, party, ob: np.ndarray):
-    """``_respond`` for many starts: ``ob`` (S, K_other, 4) -> (values (S,), choice arrays)."""
-    v = ob @ R.T
-    n_starts, kx = ob.shape[0], c.shape[0]
-    dirs, measures_out = np.zeros((n_starts, kx, 3)), np.zeros((n_starts, kx), bool)
-    fallback_out, flip_out = np.zeros((n_starts, kx), int), np.zeros((n_starts, kx), bool)
-    value = np.zeros(n_starts)
-    for x in range(kx):
-        w = 0
-        for y in range(c.shape[1]):
-            w = w + c[x, y] * v[:, y, :]
-        val, measures, vec, fallback, flip = _best_response(w, party)
-        value = value + val
-        norm = np.sqrt((vec * vec).sum(axis=-1))
-        use = measures & (norm > 0)
-        dirs[:, x] = np.where(use[:, None], vec / np.where(norm > 0, norm, 1.0)[:, None], 0.0)
-        measures_out[:, x], fallback_out[:, x], flip_out[:, x] = use, fallback, flip & use
-    return value, (dirs, measures_out, fallback_out, flip_out)
-
-
 def _unit(polar: float, azimuth: float) -> np.ndarray:
     return np.array([math.sin(polar) * math.cos(azimuth), math.sin(polar) * math.sin(azimuth), math.cos(polar)])
 
 
-def _sphere_polish(c, k, R, party_a, party_b, b_how, maxiter: int = 4000, fatol: float = 1e-15,
-                   maxfev: int | None = None) -> tuple[float, list, list]:
-    """Nelder-Mead over B's measuring directions (fallbacks, flips and constants kept), A best-responding
-    exactly, then seesaw: seesaw alone creeps where the optimum is a long shallow ridge."""
+def _sphere_polish(c, k, R, party_a, party_b, b_how, maxiter: int | None = None) -> tuple[float, list, list]:
+    """Quasi-Newton steps on the exact gradient over B's measuring directions (polar and azimuthal angles;
+    fallbacks, flips and constants kept), A best-responding exactly, then seesaw: seesaw alone creeps where the
+    optimum is a long shallow ridge."""
     free = [i for i, ch in enumerate(b_how) if ch[0] is not None]
     if not free:
         return _seesaw(c, k, R, party_a, party_b, b_how)
+    ob = _obs_of(b_how, party_b)
+    amp = [_amplitude(party_b, b_how[i][2]) for i in free]
 
-    def how_of(params) -> list:
-        how = list(b_how)
+    def neg(params):
+        grad = np.empty(params.size)
+        trig = []
         for j, i in enumerate(free):
-            how[i] = (_unit(params[2 * j], params[2 * j + 1]), b_how[i][1], b_how[i][2])
-        return how
-
-    def neg(params) -> float:
-        return -_respond_value(c, R, party_a, _obs_of(how_of(params), party_b))
+            sp, cp = math.sin(params[2 * j]), math.cos(params[2 * j])
+            sa, ca = math.sin(params[2 * j + 1]), math.cos(params[2 * j + 1])
+            ob[i, 1], ob[i, 2], ob[i, 3] = amp[j] * sp * ca, amp[j] * sp * sa, amp[j] * cp
+            trig.append((sp, cp, sa, ca))
+        value, grad_ob = _value_gradient(c, R, party_a, ob)
+        for j, i in enumerate(free):  # chain rule through n = (sin p cos a, sin p sin a, cos p)
+            sp, cp, sa, ca = trig[j]
+            gx, gy, gz = amp[j] * grad_ob[i, 1:]
+            grad[2 * j] = gx * cp * ca + gy * cp * sa - gz * sp
+            grad[2 * j + 1] = -gx * sp * sa + gy * sp * ca
+        return -value, -grad
 
     start = []
     for i in free:
         n = b_how[i][0]
         start += [math.acos(max(-1.0, min(1.0, float(n[2])))), math.atan2(float(n[1]), float(n[0]))]
-    start = np.array(start)
-    res = minimize(neg, start, method="Nelder-Mead",
-                   options={"xatol": 1e-10, "fatol": fatol, "maxiter": maxiter, "maxfev": maxfev,
-                            "initial_simplex": _simplex(start, 0.02)})
-    return _seesaw(c, k, R, party_a, party_b, how_of(res.x))
+    best = _ascend(neg, np.array(start), c, maxiter)
+    how = list(b_how)
+    for j, i in enumerate(free):
+        how[i] = (_unit(best[2 * j], best[2 * j + 1]), b_how[i][1], b_how[i][2])
+    return _seesaw(c, k, R, party_a, party_b, how)
 
 
 def _sphere_optimum(c, k, R, party_a, party_b, a_planar, b_planar):
@@ -709,7 +704,7 @@ def _solve_levels(game: Game, p: np.ndarray, noise: Noise, device=None) -> Solut
     seesaw (alternating exact best responses, noise and readout included) started from ``LEVEL_STARTS`` random
     directions for B and from B's classical rule with one level measured (``MIXED_STARTS`` each; a fixed
     stream: same game, same answer); the best ``POLISHED`` run to convergence and the best of those polished by
-    Nelder-Mead over B's directions, then seesaw. A lower bound on the two-qubit optimum (seesaw finds local
+    quasi-Newton steps over B's directions, then seesaw. A lower bound on the two-qubit optimum (seesaw finds local
     optima); ``tsirelson_sdp`` bounds it from above."""
     c, k = game.correlator_weights(p)
     R4, party_a, party_b = _link(noise, device)
@@ -729,11 +724,8 @@ def _solve_levels(game: Game, p: np.ndarray, noise: Noise, device=None) -> Solut
             starts.append([(unit(), f_b[j], False) if j == y else (None, f_b[j], False) for j in range(kb)])
     rough = sorted(_seesaw_many(c, k, R4, party_a, party_b, starts, SEESAW_ROUGH), key=lambda r: -r[0])
     settled = sorted(_seesaw_many(c, k, R4, party_a, party_b, [r[2] for r in rough[:POLISHED]]), key=lambda r: -r[0])
-    # tolerance relative to the game's scale (a hedge game's weights are currency^2, of any size), evaluations capped:
-    # the seesaw has already converged, the polish only walks a shallow ridge further
-    scale = float(np.abs(c).sum()) or 1.0
-    value, a_how, b_how = _sphere_polish(c, k, R4, party_a, party_b, settled[0][2], maxiter=LEVEL_POLISH,
-                                         fatol=1e-13 * scale, maxfev=LEVEL_POLISH)
+    # steps capped: the seesaw has already converged, the polish only walks a shallow ridge further
+    value, a_how, b_how = _sphere_polish(c, k, R4, party_a, party_b, settled[0][2], maxiter=LEVEL_POLISH)
     if settled[0][0] > value:  # the polish only ever refines; keep the seesaw's point if it did not
         value, a_how, b_how = settled[0]
     uses = any(n is not None for n, _, _ in a_how) and any(n is not None for n, _, _ in b_how)
@@ -754,15 +746,6 @@ def _solve_levels(game: Game, p: np.ndarray, noise: Noise, device=None) -> Solut
                     uses_entanglement=uses, checks={"textbook_fallback": None, "starts": LEVEL_STARTS,
                                                     "search": f"Bloch sphere, seesaw from {LEVEL_STARTS} starts"},
                     azimuths=azimuths, planar=False, device=device, flipped=flipped)
-
-
-def _simplex(x0: np.ndarray, step: float) -> np.ndarray:
-    pts = [x0]
-    for i in range(x0.size):
-        p = x0.copy()
-        p[i] += step
-        pts.append(p)
-    return np.array(pts)
 
 
 # -- independent checks for the noiseless game ------------------------------------------------------
@@ -800,12 +783,27 @@ def tsirelson_sdp(game: Game, p_xy) -> float:
     scale = float(np.abs(c).max())
     if scale == 0.0:
         return k
-    ka, kb = game.levels
+    problem, weights = _tsirelson_problem(*game.levels)
+    with _SDP_LOCK:  # one compiled problem per shape, shared by a worker's threads
+        # weights scaled to 1: the solver's tolerances are absolute, and a hedge game's are currency^2 (1e-6 or less)
+        weights.value = c / scale
+        problem.solve(solver=cp.CLARABEL)
+        status, value = problem.status, problem.value
+    if status not in ("optimal", "optimal_inaccurate"):
+        raise StrategyError(f"Tsirelson's SDP did not solve: {status}")
+    return k + scale * float(value)
+
+
+_SDP_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=None)
+def _tsirelson_problem(ka: int, kb: int):
+    """Tsirelson's SDP for a K_A x K_B game with the weights as a cvxpy Parameter: cvxpy compiles it once per shape
+    (a quarter of a solve's time was that compilation) and each game only sets the weights."""
+    import cvxpy as cp
+
+    weights = cp.Parameter((ka, kb))
     G = cp.Variable((ka + kb, ka + kb), symmetric=True)
-    # weights scaled to 1: the solver's tolerances are absolute, and a hedge game's are currency^2 (1e-6 or less)
-    objective = cp.Maximize(cp.sum(cp.multiply(c / scale, G[:ka, ka:])))
-    problem = cp.Problem(objective, [G >> 0, cp.diag(G) == 1])
-    problem.solve(solver=cp.CLARABEL)
-    if problem.status not in ("optimal", "optimal_inaccurate"):
-        raise StrategyError(f"Tsirelson's SDP did not solve: {problem.status}")
-    return k + scale * float(problem.value)
+    problem = cp.Problem(cp.Maximize(cp.sum(cp.multiply(weights, G[:ka, ka:]))), [G >> 0, cp.diag(G) == 1])
+    return problem, weights

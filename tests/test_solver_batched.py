@@ -1,7 +1,7 @@
 """The solver's batched paths (issue 26) against the code they replace, both run here on the same CPU (so the
 comparisons hold on any processor): the seesaw over all starts at once (``solver._seesaw_many``) start by start and
 through ``solve`` on random games of 2 to 4 input levels per side, with and without noise; and the compiled grid
-bound (``kernels.grid_best`` in ``quantum_lower_bound``) against the numpy grid it replaces."""
+bound (``kernels.grid_values`` and ``grid_best``) against the numpy grid they replace."""
 
 from __future__ import annotations
 
@@ -78,11 +78,17 @@ def test_solve_gives_the_same_values_as_with_the_one_start_seesaw(games, monkeyp
         assert value == pytest.approx(solve(g, p, n).quantum_value, abs=1e-9 * scale), (g.levels, n)
 
 
-def test_compiled_grid_bound_equals_the_numpy_grid():
-    """``quantum_lower_bound`` (compiled, no (n, n) temporaries) against ``_grid_values``/``_sphere_grid`` + max on
-    200 random 2x2 games of every scale, planar links and links searched over the sphere (T1 storage). The same
-    arithmetic in the same order (identical on the machine it was written on); 1e-12 relative covers a processor
-    whose vectorised numpy rounds a last bit differently."""
+def _numpy_grid(c, k, v, party_a):
+    """The grid's values in plain numpy, (n, n, dim) temporaries and all: what the compiled kernels replaced."""
+    return k + sum(solver._best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0]
+                   for x in (0, 1))
+
+
+def test_compiled_grids_equal_the_numpy_grid():
+    """The compiled grid (``kernels.grid_values``, every candidate pair, used by ``solve``) and its maximum
+    (``kernels.grid_best``, in ``quantum_lower_bound``) against plain numpy on 200 random 2x2 games of every scale,
+    planar links and links searched over the sphere (T1 storage). The kernels take |w_vec| as a square root of a
+    sum and numpy as hypot: 1e-12 relative covers that last bit and another processor's rounding."""
     rng = np.random.default_rng(262)
     for i in range(200):
         game = Game.from_weights(rng.normal(size=(2, 2)) * 10 ** rng.uniform(-8, 3))
@@ -90,25 +96,44 @@ def test_compiled_grid_bound_equals_the_numpy_grid():
         noise = _noise(rng, i)
         c, k = game.correlator_weights(p)
         R4, party_a, party_b = solver._link(noise)
-        if solver.planar_symmetric(R4):
-            grid = solver._grid_values(c, k, R4[np.ix_(solver.IXZ, solver.IXZ)], party_a, party_b, 90)[0]
-        else:
-            grid = solver._sphere_grid(c, k, R4, party_a, party_b)[0]
         scale = float(np.abs(c).sum()) + abs(k)
-        assert solver.quantum_lower_bound(game, p, noise) == pytest.approx(float(grid.max()), rel=1e-12,
+        if solver.planar_symmetric(R4):
+            R = R4[np.ix_(solver.IXZ, solver.IXZ)]
+            compiled = solver._grid_values(c, k, R, party_a, party_b, 90)[0]
+            v = solver._b_candidates(party_b, 90)[0] @ R.T
+        else:
+            compiled = solver._sphere_grid(c, k, R4, party_a, party_b)[0]
+            v = solver._sphere_candidates(party_b)[0] @ R4.T
+        reference = _numpy_grid(c, k, v, party_a)
+        np.testing.assert_allclose(compiled, reference, rtol=1e-12, atol=1e-12 * scale, err_msg=str((i, noise)))
+        assert solver.quantum_lower_bound(game, p, noise) == pytest.approx(float(reference.max()), rel=1e-12,
                                                                             abs=1e-12 * scale), (i, noise)
 
 
-def test_the_polish_objective_is_the_best_response_value_exactly():
-    """The Nelder-Mead polish evaluates ``_respond_value`` (plain floats, no choices built) where it evaluated
-    ``_respond``: the same number (to the last bit where written; 1e-14 relative covers another processor's
-    rounding) on random games, links and choices, so the polish takes the same path."""
+def test_the_polish_gradient_is_the_best_response_value_and_its_derivative():
+    """The polishes step on ``_value_gradient``: its value is ``_respond``'s exactly (to rounding), and its gradient
+    with respect to B's observables matches central differences of that value, on random games, links and choices."""
     rng = np.random.default_rng(31)
+    checked = 0
     for i in range(200):
         game, p = _game(rng)
         c, k = game.correlator_weights(p)
         R, party_a, party_b = solver._link(_noise(rng, i))
+        scale = float(np.abs(c).sum())
         for how in _starts(rng, game.levels[1], 3):
             ob = solver._obs_of(how, party_b)
             ref = solver._respond(c, R, party_a, ob)[0]
-            assert solver._respond_value(c, R, party_a, ob) == pytest.approx(ref, rel=1e-14, abs=1e-300), i
+            value, grad = solver._value_gradient(c, R, party_a, ob)
+            assert value == pytest.approx(ref, rel=1e-13, abs=1e-15 * scale), i
+            eps = 1e-6
+            for y, j in ((int(rng.integers(ob.shape[0])), int(rng.integers(4))),):
+                up, down = ob.copy(), ob.copy()
+                up[y, j] += eps
+                down[y, j] -= eps
+                fd = (solver._respond(c, R, party_a, up)[0] - solver._respond(c, R, party_a, down)[0]) / (2 * eps)
+                # a kink (A switching between measuring and a constant within eps) is where the gradient is one-sided
+                if abs(solver._respond(c, R, party_a, up)[0] + solver._respond(c, R, party_a, down)[0] - 2 * ref) \
+                        < 1e-9 * scale:
+                    assert grad[y, j] == pytest.approx(fd, rel=1e-5, abs=1e-7 * scale), (i, y, j)
+                    checked += 1
+    assert checked > 400
