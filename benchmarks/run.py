@@ -124,7 +124,10 @@ def scan_rates(n_pairs: int) -> dict:
     import itertools
     import tempfile
 
+    from pathlib import Path
+
     from qcoord import data
+    from qcoord.backtest import run_backtest
     from qcoord.backtest.batch import cluster
     from qcoord.backtest.batch import scan
     from qcoord.backtest.config import RunConfig
@@ -135,22 +138,22 @@ def scan_rates(n_pairs: int) -> dict:
     cfg = RunConfig().with_values({"indicator": "volatility_burst"})
     cores = os.cpu_count() or 1
 
-    def timed(ex) -> float:
+    def timed(ex, config=cfg) -> float:
         with tempfile.TemporaryDirectory() as warm:  # one pair per worker, so each has compiled before the clock
-            scan.execute(u, cfg, jobs[: max(1, ex.workers)], __import__("pathlib").Path(warm), ex, 1)
+            scan.execute(u, config, jobs[: max(1, ex.workers)], Path(warm), ex, 1)
         with tempfile.TemporaryDirectory() as out:
             t = time.perf_counter()
-            scan.execute(u, cfg, jobs, __import__("pathlib").Path(out), ex, 4)
+            scan.execute(u, config, jobs, Path(out), ex, 4)
             return time.perf_counter() - t
 
     t_loop = timed(cluster.LocalLoop())
-    # the same pairs with the default indicator (return_shock: each server's own stock), in the loop
-    default_cfg, cfg = cfg, RunConfig()
-    t_default = timed(cluster.LocalLoop())
-    cfg = default_cfg
+    t_default = timed(cluster.LocalLoop(), RunConfig())  # the default indicator, return_shock: each server's own stock
     md = data.load_sample("jpm_bac")
-    run_pair_s = _median_time(lambda: __import__("qcoord").run_backtest(md, progress=False), 5,
-                              lambda: __import__("qcoord").run_backtest(md, progress=False))
+
+    def one_pair() -> None:
+        run_backtest(md, progress=False)
+
+    run_pair_s = _median_time(one_pair, 5, one_pair)
     times = {}
     for w in sorted({1, cores}):
         ex = cluster.executor(None, w)

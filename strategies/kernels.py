@@ -236,7 +236,7 @@ def _respond(c, R, loss, d, s, ob, dirs, measures, fallback, flip):  # pragma: n
         sign = (-1.0 if flipped else 1.0) * (1.0 if h >= 0 else -1.0)
         fallback[x] = 1 if w0 < 0 else 0
         total += measured if measured > constant else constant
-        # the direction is sign * w_vec / |w_vec|: its norm is |w_vec|, so |sign| = 1 keeps the test norm > 0
+        # measure along sign * w_vec / |w_vec| (sign: the flipped report and the readout's scale), as solver._respond
         use = measure and norm > 0
         measures[x] = use
         flip[x] = flipped and use

@@ -47,7 +47,7 @@ def what_it_would_take(cal: HedgeFit, noise: Noise, gain: float = TARGET_GAIN, s
         rho_obs = float(np.clip(cal.comove[c] / scale, -1.0, 1.0))
         grid = np.linspace(rho_obs, -1.0, steps + 1)
         # walked from the fitted value, stopping at the first point that pays: only that one matters
-        k = next((i for i, r in enumerate(grid) if gap(c, grid[i:i + 1])[0] >= 0), None)
+        k = next((i for i in range(grid.size) if gap(c, grid[i:i + 1])[0] >= 0), None)
         entry = {"cell": label, "p": float(p.flat[c]), "rho_fitted": rho_obs,
                  "negative_share_observed": finite_or_none(share_obs[c])}
         if k is None:
