@@ -66,6 +66,9 @@ class RunSettings:
     check_indicators: bool = option(True, help="check custom indicators for causality", flag="--indicator-check")
     chunk_rounds: int = option(CHUNK, help="rounds per chunk: the unit of randomness and of memory (results depend "
                                            "on it; keep it to repeat a run)", unit="rounds", lo=1, sweep=False)
+    threads: int | None = option(help="threads for the strategies' work on a chunk of rounds (unset: the cores "
+                                      "this process may use, at most 4); results do not depend on it",
+                                 lo=1, sweep=False)
     in_memory_rows: int = option(1 << 22, help="synthetic runs up to this many rows are generated whole (any "
                                                "indicator, refits); longer ones are streamed in chunks",
                                  unit="rows", lo=1, sweep=False)

@@ -39,6 +39,7 @@ from .players.information import IndicatorLevels, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState, link_supply
 from .fills.models import FillModel, QueueFill
 from .book.book import Book
+from .book.lanes import Lanes, default_threads
 from .book.risk import compare, hedging_efficiency
 from .analysis.bell_pair import bell_pair_value
 from .analysis.cells import CellSums
@@ -291,14 +292,15 @@ def _make_feed(plan: Plan):
             raise BacktestError(f"the indicators need {lookback} bars of history (window), more than the run "
                                 f"({rounds} rounds)")
         n_rows = int(rounds) + 1 + lookback + latency + 1
+        threads = run.threads or default_threads()  # for the synthetic blocks: the rows do not depend on it
         stream_ok = all(isinstance(i.lookback, (int, np.integer)) for i in inds) and run.refit_every is None
         if n_rows > run.in_memory_rows and stream_ok:
-            feed = StreamFeed(source, n_rows, inds, latency, seeds, run.chunk_rounds)
+            feed = StreamFeed(source, n_rows, inds, latency, seeds, run.chunk_rounds, threads)
         else:
             if n_rows > run.in_memory_rows and run.refit_every is not None:
                 raise BacktestError(f"refit_every needs the run in memory: at most {run.in_memory_rows} rows, got "
                                     f"{n_rows}")
-            feed = ArrayFeed.from_pair(source, n_rows, inds, latency, seeds)
+            feed = ArrayFeed.from_pair(source, n_rows, inds, latency, seeds, threads)
         if plan.levels_indicators:
             feed.set_extra(plan.levels_indicators)
         return feed, {"kind": "synthetic", "mode": source.mode, "params": source.params()}
@@ -352,7 +354,8 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
             extra = IndicatorLevels(first.name, first.levels, tuple(sorted(
                 (k, v) for k, v in first.describe().items() if k not in ("name", "edges"))))
         info_train = InfoTraining(ind.history, ind.levels, plan.fits_hedge, extra)
-    x_train, y_train, train_cells, tail = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train)
+    x_train, y_train, train_cells, tail = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train,
+                                                           run.threads)
     # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
     test_prices = feed.share_price(w.train_end)
     exposure = plan.fill.game_exposure(test_prices, minutes_per_round(feed))
@@ -402,7 +405,7 @@ def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Pro
     rf_p = (1.0 + run.risk_free) ** (1.0 / ppy) - 1.0
     bar.grow(w.train_end - start)
     book = Book([p.name for p in classical], plan.fill, _book_size(plan, training), rf_p, start, w.train_end - start, 0,
-                [], training.minutes)
+                [], training.minutes, run.threads)
     chunk = run.chunk_rounds
     flip = int(training.fit.game.rule == "challenge")
     for k, lo in enumerate(range(start, w.train_end, chunk)):
@@ -432,7 +435,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
     players = training.players
     classical_local = [p.name for p in players if is_classical_local(p, plan.custom)]
     book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
-                min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed))
+                min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed), run.threads)
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
     info = training.fit.information
     channels = info.channels if info is not None else None  # the history rules' state at the end of training
@@ -709,7 +712,8 @@ def _flag(m: dict, name: str = "") -> None:
     m.setdefault("flags", {}).update(verdict.metric_flags(m, name in registered(derived=True)))
 
 
-def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, info: InfoTraining | None = None):
+def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, info: InfoTraining | None = None,
+                     threads: int | None = 1):
     """Training inputs and the co-movement sums per input cell of the same rounds (and per derived input cell of
     every candidate history rule, with ``info``); for a streamed feed also the last training rounds' data
     (``feed.feeds.TrainingTail``), else None."""
@@ -717,19 +721,29 @@ def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, i
     xs, ys = [], []
     step = chunk if feed.streamed else train_end - t0
     tail = TrainingTail(max(t0, train_end - REPLAY_ROUNDS)) if feed.streamed else None
+    lanes = Lanes(threads)
+    added = None  # the previous chunk's sums, added on a lane while this chunk's inputs are computed
+
+    def add(x, y, returns, extra) -> None:
+        cells.add(x, y, returns)
+        if info is not None:
+            info.add(x, y, returns, extra)
+
     for lo in range(t0, train_end, step):
         hi = min(lo + step, train_end)
         x, y = feed.inputs(lo, hi)
         rd = feed.round_data(lo, hi)
         extra = feed.extra_inputs(lo, hi) if feed.extra else None
-        cells.add(x, y, rd["returns"])
-        if info is not None:
-            info.add(x, y, rd["returns"], extra)
+        if added is not None:
+            added()
+        added = lanes.start(lambda x=x, y=y, r=rd["returns"], e=extra: add(x, y, r, e), hi - lo)
         if tail is not None:
             tail.keep(lo, hi, x, y, rd, extra)
         xs.append(x)
         ys.append(y)
         bar.update(hi - lo)
+    if added is not None:
+        added()
     if tail is not None:
         tail.close()
     return np.concatenate(xs), np.concatenate(ys), cells, tail

@@ -171,62 +171,99 @@ class SyntheticPair:
             state, left = int(states[m - 1]), max(over, 0)
         return out, state, left
 
-    def _blocks(self, n_steps: int) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
-        """Yield (log(price/s0) of X, of Y, truth columns) per internal block."""
+    def _draw(self, b: int, state: int, left: int):
+        """Block ``b``'s own draws from its own stream: (log-price steps of X and Y accumulated within the block,
+        truth columns, regime state and steps left after it). Only regime mode reads the state it is given."""
         (mx, my), (sx, sy) = self.mu, self.sigma
         drift = np.array([(mx - 0.5 * sx * sx) * self.dt, (my - 0.5 * sy * sy) * self.dt])
         vol = np.array([sx, sy]) * np.sqrt(self.dt)
-        state, left = 0, 0
+        n = BLOCK  # every block draws BLOCK steps and the caller keeps what it needs: a short path is a prefix
+        rng = self._rng(b)
+        if self.mode == "signals":
+            sa = rng.random(n) < self.p_a
+            sb = rng.random(n) < self.p_b
+            negative = sa & sb
+            truth = {"signal_a": sa.view(np.int8), "signal_b": sb.view(np.int8)}  # zero-copy 0/1
+        else:
+            if b == 0:  # start in the stationary distribution; `state` is the run *before* the first one
+                total = self.p_break + self.p_recover
+                state = 1 - int(rng.random() < (self.p_break / total if total > 0 else 0.0))
+            regime, state, left = self._regime_runs(rng, n, state, left)
+            negative = regime.astype(bool)
+            truth = {"regime": regime}
+        rho = np.where(negative, self.rho_neg, self.rho_pos)
+        z = rng.standard_normal((2, n))
+        # Y's shock rho z0 + sqrt(1 - rho^2) z1, with the two coefficients of each state precomputed
+        ortho = np.where(negative, np.sqrt(1.0 - self.rho_neg**2), np.sqrt(1.0 - self.rho_pos**2))
+        ly = rho * z[0]
+        ortho *= z[1]
+        ly += ortho
+        ly *= vol[1]
+        ly += drift[1]
+        lx = z[0]
+        lx *= vol[0]
+        lx += drift[0]
+        truth["rho"] = rho
+        if b == 0:  # row 0 is the start price: its draw is not applied
+            lx[0] = ly[0] = 0.0
+        np.cumsum(lx, out=lx)
+        np.cumsum(ly, out=ly)
+        return lx, ly, truth, state, left
+
+    def _drawn(self, n_blocks: int, threads: int):
+        """(lx, ly, truth) of blocks 0 .. n_blocks - 1 in order. In signals mode the blocks share nothing, so with
+        ``threads`` > 1 they are drawn that many at a time (numpy's draws, where and cumsum release the GIL); the
+        regime chain carries its state from block to block, so regime mode draws them one after the other."""
+        if self.mode != "signals" or threads <= 1 or n_blocks < 2:
+            state, left = 0, 0
+            for b in range(n_blocks):
+                lx, ly, truth, state, left = self._draw(b, state, left)
+                yield lx, ly, truth
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="qcoord-synthetic")
+        pending: deque = deque()
+        try:
+            for b in range(n_blocks):
+                pending.append(pool.submit(self._draw, b, 0, 0))
+                if len(pending) > threads:  # at most threads + 1 blocks in memory ahead of the consumer
+                    yield pending.popleft().result()[:3]
+            while pending:
+                yield pending.popleft().result()[:3]
+        finally:
+            for f in pending:
+                f.cancel()
+            pool.shutdown(wait=True)
+
+    def _blocks(self, n_steps: int, threads: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+        """Yield (log(price/s0) of X, of Y, truth columns) per internal block."""
         logp = (0.0, 0.0)  # log(price / s0), so that row 0 is exactly s0
-        for b, first in enumerate(range(0, n_steps, BLOCK)):
-            # Every block draws BLOCK steps and keeps what it needs, so a short path is a prefix of a long one.
-            n, keep = BLOCK, min(BLOCK, n_steps - first)
-            rng = self._rng(b)
-            if self.mode == "signals":
-                sa = rng.random(n) < self.p_a
-                sb = rng.random(n) < self.p_b
-                negative = sa & sb
-                truth = {"signal_a": sa.view(np.int8), "signal_b": sb.view(np.int8)}  # zero-copy 0/1
-            else:
-                if b == 0:  # start in the stationary distribution; `state` is the run *before* the first one
-                    total = self.p_break + self.p_recover
-                    state = 1 - int(rng.random() < (self.p_break / total if total > 0 else 0.0))
-                regime, state, left = self._regime_runs(rng, n, state, left)
-                negative = regime.astype(bool)
-                truth = {"regime": regime}
-            rho = np.where(negative, self.rho_neg, self.rho_pos)
-            z = rng.standard_normal((2, n))
-            # Y's shock rho z0 + sqrt(1 - rho^2) z1, with the two coefficients of each state precomputed
-            ortho = np.where(negative, np.sqrt(1.0 - self.rho_neg**2), np.sqrt(1.0 - self.rho_pos**2))
-            ly = rho * z[0]
-            ortho *= z[1]
-            ly += ortho
-            ly *= vol[1]
-            ly += drift[1]
-            lx = z[0]
-            lx *= vol[0]
-            lx += drift[0]
-            truth["rho"] = rho
-            if b == 0:  # row 0 is the start price: its draw is not applied
-                lx[0] = ly[0] = 0.0
-            # Log-prices are accumulated per internal block, so the bits never depend on the consumer's chunking.
-            np.cumsum(lx, out=lx)
-            np.cumsum(ly, out=ly)
+        starts = range(0, n_steps, BLOCK)
+        for first, (lx, ly, truth) in zip(starts, self._drawn(len(starts), threads)):
+            keep = min(BLOCK, n_steps - first)
+            # Log-prices are accumulated per internal block, so the bits never depend on the consumer's chunking
+            # (nor on the threads that drew the blocks).
             lx += logp[0]
             ly += logp[1]
             logp = (lx[-1], ly[-1])
             yield lx[:keep], ly[:keep], {k: v[:keep] for k, v in truth.items()}
 
-    def arrays(self, n_steps: int, chunk_steps: int = 1 << 20) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+    def arrays(self, n_steps: int, chunk_steps: int = 1 << 20,
+               threads: int = 1) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
         """Yield (first row, prices (n, 2), truth columns) for consecutive pieces of ``chunk_steps`` rows.
 
         The raw form of ``chunks`` (no DataFrame, no timestamps: ``timestamps(first, n)`` gives them),
-        for streaming consumers such as the backtest engine. The last piece may be shorter.
+        for streaming consumers such as the backtest engine. The last piece may be shorter. ``threads``: draw up
+        to that many internal blocks at once (signals mode); the rows are the same for any number.
         """
         n_steps = _check_steps(n_steps)
         if chunk_steps < 1:
             raise DataError(f"chunk_steps must be at least 1, got {chunk_steps!r}")
-        blocks = self._blocks(n_steps)
+        if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 1:
+            raise DataError(f"threads must be a whole number of at least 1, got {threads!r}")
+        blocks = self._blocks(n_steps, int(threads))
         carry = None  # what is left of the current internal block
         first = 0
         while first < n_steps:

@@ -141,6 +141,27 @@ def test_long_run_variance_matches_statsmodels_hac():
     assert hac_lags(white) == rule and hac_lags(ar) > 2 * rule
 
 
+def _newey_west_by_lag(z: np.ndarray, lags: int) -> float:
+    """The textbook form, one pass over the series per lag (the estimator before its O(n) form)."""
+    z = np.asarray(z, dtype=float) - np.mean(z)
+    n = z.size
+    lrv = float(z @ z) / n
+    for k in range(1, min(lags, n - 1) + 1):
+        lrv += 2.0 * (1.0 - k / (lags + 1.0)) * float(z[k:] @ z[:-k]) / n
+    return max(lrv, 0.0)
+
+
+@pytest.mark.parametrize("n,lags", [(2, 5), (10, 3), (10, 9), (10, 20), (100, 1), (5000, 40), (20_000, 5000),
+                                    (50_000, 12_000), (300_000, 150)])
+def test_the_running_sum_form_is_the_lag_by_lag_estimator(n, lags):
+    """``newey_west_variance`` advances its lag sums in O(1) a round and resyncs them every 4,096 rounds (or every
+    window); it must equal the lag-by-lag sum up to rounding, here a persistent series with a large mean (the case
+    where running sums lose digits first), windows shorter and longer than the series and across many resyncs."""
+    rng = np.random.default_rng(n + lags)
+    z = np.convolve(rng.standard_normal(n + 9), np.ones(10) / 10, "valid") + 50.0
+    assert newey_west_variance(z, lags) == pytest.approx(_newey_west_by_lag(z, lags), rel=1e-12)
+
+
 def test_politis_white_block_length_matches_arch():
     """Our block length against arch's ``optimal_block_length`` (an independent implementation of the same
     published rule) on 60 series: AR(1) from strong negative to near-unit dependence, their squares (volatility

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 from scipy.stats import norm
 
 from .stats import Z95, p_value
@@ -57,14 +58,43 @@ def fixed_b_p(t: float, b: float) -> float:
 
 
 def newey_west_variance(z: np.ndarray, lags: int) -> float:
-    """Long-run variance of ``z`` (demeaned here) with Bartlett weights 1 - k/(lags + 1), k = 1..lags."""
+    """Long-run variance of ``z`` (demeaned here) with Bartlett weights 1 - k/(lags + 1), k = 1..lags:
+    (sum z_t^2 + 2 sum_k (1 - k/(lags + 1)) sum_t z_t z_(t-k)) / n, in O(n) (``bartlett_cross``) rather than one pass
+    over the series per lag (a queue-fill run's 10^6 kept rounds and about 150 lags took 80 ms a series)."""
     z = np.asarray(z, dtype=float)
     z = z - z.mean()
     n = z.size
-    lrv = float(z @ z) / n
-    for k in range(1, min(lags, n - 1) + 1):
-        lrv += 2.0 * (1.0 - k / (lags + 1.0)) * float(z[k:] @ z[:-k]) / n
+    used = min(int(lags), n - 1)  # the weights keep the full window even where the series is shorter
+    lrv = (float(z @ z) + (2.0 * bartlett_cross(z, used, lags + 1.0) if used > 0 else 0.0)) / n
     return max(lrv, 0.0)
+
+
+RESYNC_ROUNDS = 4096  # bartlett_cross recomputes its running sums from scratch this often (or every ``lags`` rounds)
+
+
+@njit(cache=True, nogil=True)
+def bartlett_cross(z, lags, m):  # pragma: no cover - compiled
+    """sum_(k=1..lags) (1 - k/m) sum_(t>=k) z_t z_(t-k) (m = lags + 1 but for a series shorter than its window), as
+    sum_t z_t (S_t - T_t / m) with the
+    running sums S_t = sum_(k=1..lags) z_(t-k) and T_t = sum_(k=1..lags) k z_(t-k) (terms before the series are 0),
+    which advance in O(1): S_(t+1) = S_t + z_t - z_(t-lags), T_(t+1) = T_t + S_t + z_t - (lags + 1) z_(t-lags).
+    Both are recomputed from scratch every max(RESYNC_ROUNDS, lags) rounds, so rounding does not accumulate over a
+    long series (the work stays O(n)); tests/test_paired.py checks the sum against the direct one lag at a time."""
+    n = z.size
+    every = max(RESYNC_ROUNDS, lags)
+    total, s, t_sum = 0.0, 0.0, 0.0
+    for t in range(n):
+        if t > 0 and t % every == 0:
+            s, t_sum = 0.0, 0.0
+            for k in range(1, min(lags, t) + 1):
+                v = z[t - k]
+                s += v
+                t_sum += k * v
+        total += z[t] * (s - t_sum / m)
+        old = z[t - lags] if t >= lags else 0.0
+        t_sum += s + z[t] - (lags + 1.0) * old
+        s += z[t] - old
+    return total
 
 
 def hac_lags(*series: np.ndarray) -> int:

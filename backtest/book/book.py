@@ -16,6 +16,7 @@ from numba import njit
 from ..fills.models import Market
 from ..analysis.cells import CellSums
 from ..players.roster import RoundChunk, names as registered
+from .lanes import Lanes
 from .risk import StrategyStats
 
 EQUITY_POINTS = 4000
@@ -73,8 +74,9 @@ class Book:
     """Running results of the players over the test window ``[train_end, end)``."""
 
     def __init__(self, names: list[str], fill_model, book: float, rf_per_period: float, train_end: int, n_test: int,
-                 keep: int, classical_local: list[str], minutes: float = 1.0):
+                 keep: int, classical_local: list[str], minutes: float = 1.0, threads: int | None = 1):
         self.minutes = minutes  # of quoting per round: fills are rates per minute
+        self.lanes = Lanes(threads)
         self.fill_model, self.size, self.train_end, self.keep = fill_model, book, train_end, keep
         self.players: list = []  # the players of the last chunk (after any refit)
         self._pool: list[_Scratch] = []  # scratch arrays per fill slot (see _buffers)
@@ -93,7 +95,9 @@ class Book:
         self.end = train_end + n_test
 
     def add(self, chunk: RoundChunk, players, game, flip: int, rngs: dict, uniforms, pairs) -> None:
-        """Play one chunk: every player decides, fills, and the sums are updated."""
+        """Play one chunk: every player decides, fills, and the sums are updated. The players' work runs on
+        ``self.lanes`` (each player's decisions, fills and sums depend on its own stream and state only); what
+        they give is combined here in the players' order, so the book is the same on any number of threads."""
         lo, n = chunk.start, len(chunk)
         x, y = chunk.x, chunk.y
         offset = lo - self.train_end
@@ -106,30 +110,47 @@ class Book:
             marks = np.append(marks, n - 1)
         self.equity_rounds.extend((lo + marks).tolist())
         table = game.table.ravel()
-        tgt, want = self.test_cells.add_with_targets(x, y, chunk.returns, game.target_table().ravel(), flip)
-        decisions = {}
-        played: list = []  # (a, b, fill states before, outcome) of this chunk's players
-        for p in players:
-            a, b, used, ages = p.decide(chunk, rngs[p.name], pairs)
-            decisions[p.name] = (a, b)
-            pnl_a, inv_a, pnl_b, inv_b, pnl, parts = self._fill(p.name, a, b, chunk, uniforms, played, take > 0)
-            st = self.stats[p.name]
-            self.equity[p.name].extend(st.add(pnl, a, b, x, y, tgt, want, table, offset, self.block_len, used,
-                                              ages, marks, *parts).tolist())
+        lanes = self.lanes
+        targets = lanes.start(lambda: self.test_cells.add_with_targets(x, y, chunk.returns,
+                                                                       game.target_table().ravel(), flip), n)
+        decided = lanes.map(lambda p: p.decide(chunk, rngs[p.name], pairs), players, n)
+        fills = self._fills(players, decided, chunk, uniforms, take > 0)
+        tgt, want = targets()
+
+        # A player whose fill is an earlier one's, with the same pairs and the same running sums so far (classical and
+        # always_hedge, oracle and regime_oracle often are), would add exactly what that one adds: it takes its sums.
+        twin = [next((j for j in range(i) if fills[j] is fills[i] and _same_pairs(decided[i], decided[j])
+                      and self.stats[players[i].name].same_state(self.stats[players[j].name])), None)
+                for i in range(len(players))]
+        first = [i for i in range(len(players)) if twin[i] is None]
+
+        def account(i: int) -> np.ndarray:
+            a, b, used, ages = decided[i]
+            *_, pnl, parts = fills[i]
+            return self.stats[players[i].name].add(pnl, a, b, x, y, tgt, want, table, offset, self.block_len, used,
+                                                   ages, marks, *parts)
+
+        marked_by = dict(zip(first, lanes.map(account, first, n)))
+        for i, j in enumerate(twin):
+            if j is not None:
+                self.stats[players[i].name].copy_state(self.stats[players[j].name])
+                marked_by[i] = marked_by[j]
+        for p, marked, (a, b, *_), (pnl_a, inv_a, pnl_b, inv_b, pnl, _) in zip(
+                players, (marked_by[i] for i in range(len(players))), decided, fills):
+            self.equity[p.name].extend(marked.tolist())
             if take:
                 d = self.per[p.name]
                 util = game.utility(x[:take], y[:take], a[:take], b[:take])
                 for key, v in zip(_PER_ROUND, (a, b, pnl_a, pnl_b, pnl, util, inv_a, inv_b)):
                     if v is not None:
                         d[key].append(v[:take])
-        for q, opponents in self.discordant.items():
-            if q not in decisions:
-                continue
-            aq, bq = decisions[q]
-            for name, counts in opponents.items():
-                only_q, only_c = discordant(aq, bq, *decisions[name], tgt)
-                counts[0] += only_q
-                counts[1] += only_c
+        decisions = {p.name: d[:2] for p, d in zip(players, decided)}
+        tallies = [(counts, decisions[q], decisions[name]) for q, opponents in self.discordant.items()
+                   if q in decisions for name, counts in opponents.items()]
+        for (counts, _, _), (only_q, only_c) in zip(tallies, lanes.map(
+                lambda t: discordant(*t[1], *t[2], tgt), tallies, n)):
+            counts[0] += only_q
+            counts[1] += only_c
 
     def _buffers(self, slot: int, n: int) -> _Scratch:
         """Scratch arrays for the ``slot``-th fill computed in a chunk, reused from chunk to chunk: a fresh 8 MB
@@ -140,36 +161,43 @@ class Book:
         self._pool[slot].n = n
         return self._pool[slot]
 
-    def _fill(self, name: str, a, b, chunk: RoundChunk, uniforms, played: list, fresh: bool):
-        st = self.fill_state[name]
-        # Common random numbers make the fills a function of the decisions and the carried fill state, so a
-        # player that decided exactly as an earlier one (always_hedge, classical and delayed_comm often do)
-        # reuses its P&L instead of running the fill model again.
-        same = next((out for a0, b0, st0, out in played
-                     if st0 == st and np.array_equal(a0, a) and np.array_equal(b0, b)), None)
-        if same is not None:
-            *out, after = same
-            st[:] = after
-            return tuple(out)
-        before = list(st)
+    def _fills(self, players, decided, chunk: RoundChunk, uniforms, fresh: bool) -> list:
+        """Each player's fill of the chunk: (pnl_a, inv_a, pnl_b, inv_b, book pnl, (income, costs)).
+
+        Common random numbers make the fills a function of the decisions and the carried fill state, so a
+        player that decided exactly as an earlier one (always_hedge, classical and delayed_comm often do)
+        shares its fill instead of running the fill model again; the distinct fills run on the lanes."""
+        states = [self.fill_state[p.name] for p in players]
+        before = [list(st) for st in states]
+        leader: list[int] = []  # per player: the first player whose fill it shares (itself if none)
+        for i, (a, b, *_) in enumerate(decided):
+            leader.append(next((j for j in sorted(set(leader)) if before[j] == before[i]
+                                and np.array_equal(decided[j][0], a) and np.array_equal(decided[j][1], b)), i))
+        computed = sorted(set(leader))
+        slot = {i: k for k, i in enumerate(computed)}
+        out = dict(zip(computed, self.lanes.map(
+            lambda i: self._fill(decided[i][0], decided[i][1], states[i], chunk, uniforms,
+                                 None if fresh else self._buffers(slot[i], chunk.x.size)), computed, len(chunk))))
+        for i, j in enumerate(leader):
+            if j != i:
+                states[i][:] = states[j]
+        return [out[j] for j in leader]
+
+    def _fill(self, a, b, st: list, chunk: RoundChunk, uniforms, buf: _Scratch | None):
+        """One fill of the chunk from fill state ``st`` (updated in place)."""
         fm, r, pc, hs, px, m = (self.fill_model, chunk.returns, chunk.price_change, chunk.half_spread, chunk.price,
                                 self.minutes)
-        buf = None if fresh else self._buffers(len(played), a.size)
         market_a = Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m)
         market_b = Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m)
         fused = None if buf is None else fm.book_pnl(a, b, market_a, market_b, st, buf)
         if fused is not None:  # per-server series are not kept for this chunk: the book's P&L is enough
-            out = (None, None, None, None, fused.pnl, (fused.income, fused.costs))
-            played.append((a, b, before, (*out, list(st))))
-            return out
+            return None, None, None, None, fused.pnl, (fused.income, fused.costs)
         sides = [None if buf is None else _Side(buf, s) for s in ("a", "b")]
         fa = fm.pnl(a, market_a, uniforms[0], st[0], sides[0])
         fb = fm.pnl(b, market_b, uniforms[1], st[1], sides[1])
         st[0], st[1] = fa.state, fb.state
-        out = (fa.pnl, fa.inventory, fb.pnl, fb.inventory, _add(fa.pnl, fb.pnl, buf, "pnl_book"),
-               ((fa.income, fb.income), (fa.costs, fb.costs)))
-        played.append((a, b, before, (*out, list(st))))
-        return out
+        return (fa.pnl, fa.inventory, fb.pnl, fb.inventory, _add(fa.pnl, fb.pnl, buf, "pnl_book"),
+                ((fa.income, fb.income), (fa.costs, fb.costs)))
 
     def series(self) -> dict:
         """Per-round series of the kept rounds (read-only; players that decided alike may share them)."""
@@ -177,6 +205,11 @@ class Book:
 
     def kept_inputs(self) -> dict:
         return {k: np.concatenate(v) if v else np.empty(0, np.uint8) for k, v in self.kept.items()}
+
+
+def _same_pairs(d1: tuple, d2: tuple) -> bool:
+    """Whether two players' decisions consumed the same Bell pairs at the same ages (both none alike)."""
+    return all(u is v or (u is not None and v is not None and np.array_equal(u, v)) for u, v in zip(d1[2:], d2[2:]))
 
 
 # Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).

@@ -93,6 +93,23 @@ class StrategyStats:
                 self.age_sum += float(ages[pairs].sum())
         return marked
 
+    def _state(self) -> tuple:
+        return (self.shift, self.parts_scalar, self.bell_pairs, self.age_sum, self.switches, self.sums, self.parts,
+                self.counts, self.last, self.block_sum, self.block_sq, self.block_n)
+
+    def same_state(self, other: StrategyStats) -> bool:
+        """Whether every running sum equals ``other``'s exactly (then the same chunk adds the same to both)."""
+        return (self.book_size == other.book_size and self.rf_per_period == other.rf_per_period
+                and all(np.array_equal(u, v) if isinstance(u, np.ndarray) else u == v
+                        for u, v in zip(self._state(), other._state())))
+
+    def copy_state(self, other: StrategyStats) -> None:
+        """Take ``other``'s running sums (copies: the two go on separately afterwards)."""
+        self.shift, self.parts_scalar = other.shift, other.parts_scalar
+        self.bell_pairs, self.age_sum, self.switches = other.bell_pairs, other.age_sum, other.switches
+        for name in ("sums", "parts", "counts", "last", "block_sum", "block_sq", "block_n"):
+            getattr(self, name)[...] = getattr(other, name)
+
     def cost_moments(self) -> tuple[float, float, float]:
         """(Var g, Cov(g, c), Var c) of the P&L before costs g and the costs c: Var(g - k c) for costs scaled by
         k is Var g - 2 k Cov + k^2 Var c."""

@@ -345,9 +345,10 @@ class ArrayFeed(_Feed):
         return feed
 
     @classmethod
-    def from_pair(cls, pair: SyntheticPair, n_rows: int, indicators, latency, seeds) -> ArrayFeed:
-        """A synthetic path as raw arrays (no DataFrame, timestamps only when asked for)."""
-        _, prices, truth = next(pair.arrays(n_rows, n_rows))
+    def from_pair(cls, pair: SyntheticPair, n_rows: int, indicators, latency, seeds, threads: int = 1) -> ArrayFeed:
+        """A synthetic path as raw arrays (no DataFrame, timestamps only when asked for), its blocks drawn on
+        ``threads`` threads (the same rows for any number)."""
+        _, prices, truth = next(pair.arrays(n_rows, n_rows, threads))
         return cls({"prices": prices, **_truth_arrays(truth)}, pair.tickers, pair.timestamps, pair.timestamps_at,
                    pair.periods_per_year, indicators, latency, seeds)
 
@@ -388,7 +389,8 @@ class StreamFeed(_Feed):
 
     streamed = True
 
-    def __init__(self, pair: SyntheticPair, n_rows: int, indicators, latency, seeds, chunk_rows: int):
+    def __init__(self, pair: SyntheticPair, n_rows: int, indicators, latency, seeds, chunk_rows: int,
+                 threads: int = 1):
         super().__init__(indicators, latency, seeds)
         missing = [ind.name for ind in indicators if not isinstance(ind.lookback, (int, np.integer))]
         if missing:
@@ -403,40 +405,50 @@ class StreamFeed(_Feed):
         self.has_truth = True
         self.history = max(ind.lookback for ind in indicators) + latency + 2
         self._extra_last = None
-        self._gen = prefetch(pair.arrays(n_rows, chunk_rows))
-        self._lo = 0  # first row held in the buffer
-        self._buf: dict[str, np.ndarray] | None = None
+        self._gen = prefetch(pair.arrays(n_rows, chunk_rows, threads))
+        self._lo = 0  # first row that may still be asked for
+        self._pieces: list[tuple[int, dict[str, np.ndarray]]] = []  # (first row, raw arrays) as drawn
 
     # -- the row buffer ---------------------------------------------------------------------------
+    # The drawn pieces are kept as they come (contiguous, in row order) and a request is cut from them: a
+    # request inside one piece is a view, one across two copies only its own rows (joining the pieces first copied
+    # every row twice and cost a twentieth of a long run).
     def _hi(self) -> int:
-        return self._lo + (0 if self._buf is None else self._buf["prices"].shape[0])
+        if not self._pieces:
+            return self._lo
+        first, part = self._pieces[-1]
+        return first + part["prices"].shape[0]
 
     def _fill(self, hi: int) -> None:
-        """Draw chunks until the buffer reaches row ``hi``."""
+        """Draw pieces until the buffer reaches row ``hi``."""
         while self._hi() < hi:
             first, prices, truth = next(self._gen)
-            part = {"prices": prices, **_truth_arrays(truth)}
-            if self._buf is None:
-                self._buf, self._lo = part, first
-            else:
-                self._buf = {k: np.concatenate([self._buf[k], part[k]]) for k in part}
+            self._pieces.append((first, {"prices": prices, **_truth_arrays(truth)}))
+
+    def _cut(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Rows [lo, hi) of the held pieces (all drawn already)."""
+        parts = [(max(lo - first, 0), min(hi - first, part["prices"].shape[0]), part) for first, part in self._pieces
+                 if first < hi and first + part["prices"].shape[0] > lo]
+        if len(parts) == 1:
+            a, b, part = parts[0]
+            return {k: v[a:b] for k, v in part.items()}
+        return {k: np.concatenate([part[k][a:b] for a, b, part in parts]) for k in parts[0][2]}
 
     def _rows(self, lo: int, hi: int) -> dict[str, np.ndarray]:
         """Raw arrays of rows [lo, hi); keeps only what later requests may still need."""
         if lo < self._lo:
             raise BacktestError(f"internal: streamed rows {lo}..{hi} were already released")
         self._fill(hi)
-        out = {k: v[lo - self._lo : hi - self._lo] for k, v in self._buf.items()}
+        out = self._cut(lo, hi)
         keep_from = max(self._lo, hi - self.history - 1)
-        if keep_from > self._lo:
-            self._buf = {k: v[keep_from - self._lo :] for k, v in self._buf.items()}
-            self._lo = keep_from
+        self._pieces = [(first, part) for first, part in self._pieces if first + part["prices"].shape[0] > keep_from]
+        self._lo = keep_from
         return out
 
     def _peek(self, hi: int) -> dict[str, np.ndarray]:
-        """Rows [0, hi) without releasing anything (warm-up and fitting, before play starts)."""
+        """Rows [first held row, hi) without releasing anything (warm-up and fitting, before play starts)."""
         self._fill(hi)
-        return {k: v[: hi - self._lo] for k, v in self._buf.items()}
+        return self._cut(self._lo, hi)
 
     def set_extra(self, pair: tuple[Indicator, Indicator]) -> None:
         missing = [ind.name for ind in pair if not isinstance(ind.lookback, (int, np.integer))]
@@ -470,7 +482,7 @@ class StreamFeed(_Feed):
         self._fill(row + 1)
         if row < self._lo:
             raise BacktestError(f"internal: streamed row {row} was already released")
-        return self._buf["prices"][row - self._lo]
+        return self._cut(row, row + 1)["prices"][0]
 
     def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         h0 = max(0, lo - self.history)

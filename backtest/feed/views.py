@@ -33,15 +33,19 @@ def lag(values: np.ndarray | None, k: int) -> np.ndarray | None:
     """values shifted k rows later (NaN in front): out[t] = values[t - k]."""
     if values is None:
         return None
-    out = np.full(values.shape, np.nan)
-    if k < values.shape[0]:
-        out[k:] = values[: values.shape[0] - k]
+    out = np.empty(values.shape)  # each row written once (np.full would write every row twice)
+    n = values.shape[0]
+    out[: min(k, n)] = np.nan
+    if k < n:
+        out[k:] = values[: n - k]
     return out
 
 
 def simple_returns(prices: np.ndarray) -> np.ndarray:
-    out = np.full(prices.shape, np.nan)
-    out[1:] = prices[1:] / prices[:-1] - 1.0
+    out = np.empty(prices.shape)
+    out[:1] = np.nan
+    np.divide(prices[1:], prices[:-1], out=out[1:])
+    out[1:] -= 1.0
     return out
 
 
