@@ -443,12 +443,15 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
     fit_now, chunk = training.fit, run.chunk_rounds
     refits = [] if run.refit_every is None else list(range(w.train_end + run.refit_every, w.end, run.refit_every))
     lo = w.train_end
+    played = None  # the previous chunk's play, running behind while this chunk's inputs are built
     while lo < w.end:
         k = (lo - w.train_end) // chunk
         hi = min(w.train_end + (k + 1) * chunk, w.end)
         if refits and refits[0] < hi:
             hi = refits[0] if refits[0] > lo else hi
         if refits and refits[0] == lo:
+            if played is not None:
+                played()
             refits.pop(0)
             fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, run.delay, lo, w.n_train, training.exposure,
                              training.device)
@@ -471,9 +474,14 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
         uniforms = fill_rng.random((2, streams_n, n)) if streams_n else (None, None)
         rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"],
                             rd["price"], _derived(channels, info, feed, lo, hi, x, y))
-        book.add(rounds, players, fit_now.game, int(fit_now.game.rule == "challenge"), rngs, uniforms, pairs)
+        if played is not None:
+            played()
+        played = book.lanes.behind(lambda args=(rounds, players, fit_now.game, int(fit_now.game.rule == "challenge"),
+                                                rngs, uniforms, pairs): book.add(*args), n)
         bar.update(n)
         lo = hi
+    if played is not None:
+        played()
     book.players = players
     return book
 

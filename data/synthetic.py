@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from .errors import DataError
 from .frequency import TRADING_DAYS
@@ -191,23 +192,11 @@ class SyntheticPair:
             regime, state, left = self._regime_runs(rng, n, state, left)
             negative = regime.astype(bool)
             truth = {"regime": regime}
-        rho = np.where(negative, self.rho_neg, self.rho_pos)
         z = rng.standard_normal((2, n))
         # Y's shock rho z0 + sqrt(1 - rho^2) z1, with the two coefficients of each state precomputed
-        ortho = np.where(negative, np.sqrt(1.0 - self.rho_neg**2), np.sqrt(1.0 - self.rho_pos**2))
-        ly = rho * z[0]
-        ortho *= z[1]
-        ly += ortho
-        ly *= vol[1]
-        ly += drift[1]
-        lx = z[0]
-        lx *= vol[0]
-        lx += drift[0]
+        lx, ly, rho = _log_steps(z[0], z[1], negative, self.rho_neg, self.rho_pos, np.sqrt(1.0 - self.rho_neg**2),
+                                 np.sqrt(1.0 - self.rho_pos**2), vol[0], vol[1], drift[0], drift[1], b == 0)
         truth["rho"] = rho
-        if b == 0:  # row 0 is the start price: its draw is not applied
-            lx[0] = ly[0] = 0.0
-        np.cumsum(lx, out=lx)
-        np.cumsum(ly, out=ly)
         return lx, ly, truth, state, left
 
     def _drawn(self, n_blocks: int, threads: int):
@@ -331,6 +320,33 @@ class SyntheticPair:
             meta={"kind": "synthetic", "mode": self.mode, "params": self.params(), "first_row": first},
             validate=False,  # by construction: sorted unique clock, finite positive prices
         )
+
+
+@njit(cache=True, nogil=True)
+def _log_steps(z0, z1, negative, rho_neg, rho_pos, ortho_neg, ortho_pos, vol_x, vol_y, drift_x, drift_y,
+               first):  # pragma: no cover - compiled
+    """A block's log-price paths, accumulated within the block, and each step's correlation: step t moves X by
+    vol_x z0 + drift_x and Y by vol_y (rho z0 + sqrt(1 - rho^2) z1) + drift_y, rho by the step's state; with
+    ``first`` the block starts the path and its step 0 is not applied (row 0 is the start price). One pass with the
+    same operations in the same order as the numpy expressions it replaced (no fast-math: no fused multiply-add, so
+    the same bits; tests/test_data_synthetic.py checks them against numpy)."""
+    n = z0.size
+    lx, ly, rho = np.empty(n), np.empty(n), np.empty(n)
+    cx, cy = 0.0, 0.0
+    for t in range(n):
+        neg = negative[t]
+        r = rho_neg if neg else rho_pos
+        o = ortho_neg if neg else ortho_pos
+        rho[t] = r
+        if first and t == 0:
+            sx, sy = 0.0, 0.0
+        else:
+            sx = z0[t] * vol_x + drift_x
+            sy = (r * z0[t] + o * z1[t]) * vol_y + drift_y
+        cx = sx if t == 0 else cx + sx  # as numpy's cumsum: the first sum is the first step itself
+        cy = sy if t == 0 else cy + sy
+        lx[t], ly[t] = cx, cy
+    return lx, ly, rho
 
 
 def _check_steps(n_steps: int) -> int:

@@ -146,3 +146,29 @@ def test_invalid_steps_and_overflowing_clock():
 def test_any_probability_outside_unit_interval_is_rejected(p):
     with pytest.raises(DataError, match="p_a"):
         SyntheticPair(p_a=p)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_the_compiled_log_steps_are_the_numpy_expressions_bit_for_bit(first):
+    """``_log_steps`` fuses the block's arithmetic into one pass; the path must keep its bits (seeds name paths)."""
+    from qcoord.data.synthetic import _log_steps
+
+    rng = np.random.default_rng(17)
+    n = 200_003
+    z = rng.standard_normal((2, n)) * 3.0
+    negative = rng.random(n) < 0.3
+    rho_neg, rho_pos, vol, drift = -0.83, 0.41, (0.013, 0.021), (1.3e-5, -2.2e-5)
+    ortho_neg, ortho_pos = np.sqrt(1.0 - rho_neg**2), np.sqrt(1.0 - rho_pos**2)
+    rho = np.where(negative, rho_neg, rho_pos)
+    ly = rho * z[0]
+    ly += np.where(negative, ortho_neg, ortho_pos) * z[1]
+    ly *= vol[1]
+    ly += drift[1]
+    lx = z[0] * vol[0]
+    lx += drift[0]
+    if first:
+        lx[0] = ly[0] = 0.0
+    got = _log_steps(z[0], z[1], negative, rho_neg, rho_pos, ortho_neg, ortho_pos, vol[0], vol[1], drift[0], drift[1],
+                     first)
+    for have, want in zip(got, (np.cumsum(lx), np.cumsum(ly), rho)):
+        assert have.tobytes() == want.tobytes()

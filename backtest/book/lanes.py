@@ -21,6 +21,7 @@ MAX_THREADS = 4  # beyond this the strategies of a default run (seven to nine) n
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+_BEHIND: list[ThreadPoolExecutor] = []  # one thread for work that runs behind the caller (``Lanes.behind``)
 
 
 def default_threads() -> int:
@@ -67,3 +68,15 @@ class Lanes:
             value = fn()
             return lambda: value
         return _pool(self.threads).submit(fn).result
+
+    def behind(self, fn: Callable[[], object], rounds: int) -> Callable[[], object]:
+        """Like ``start``, but on a thread of its own rather than the lanes' pool, for work that itself spreads over
+        the lanes (a chunk's play, while the caller builds the next chunk's inputs): waiting on the pool from a
+        thread of the pool could leave no thread to do the work."""
+        if self.threads == 1 or rounds < PARALLEL_ROUNDS:
+            value = fn()
+            return lambda: value
+        with _POOLS_LOCK:
+            if not _BEHIND:
+                _BEHIND.append(ThreadPoolExecutor(1, thread_name_prefix="qcoord-behind"))
+        return _BEHIND[0].submit(fn).result
