@@ -276,3 +276,16 @@ def test_scratch_and_fused_fill_paths_match_the_kept_path(fill):
             assert scratch[name][key] == pytest.approx(kept[name][key], rel=1e-9, abs=1e-12), (name, key)
         for key in ("win_rate", "turnover", "hedged_rate"):
             assert scratch[name][key] == kept[name][key], (name, key)
+
+
+@pytest.mark.parametrize("delay", [1, 3, 17])
+def test_delayed_comm_cell_counts_are_the_bincount_of_the_cells(delay):
+    """The compiled one-pass count of (x_t, y_(t-L), y_t, x_(t-L)) against numpy's bincount of the same cells."""
+    from qcoord.backtest.players.roster import _delayed_cells
+
+    rng = np.random.default_rng(delay)
+    x, y = (rng.random(50_001) < 0.3).astype(np.uint8), (rng.random(50_001) < 0.6).astype(np.uint8)
+    cell = 8 * x[delay:].astype(int) + 4 * y[:-delay] + 2 * y[delay:] + x[:-delay]
+    assert np.array_equal(_delayed_cells(x, y, delay), np.bincount(cell, minlength=16))
+    with pytest.raises(ValueError, match="bits"):
+        _delayed_cells(x + 1, y, delay)

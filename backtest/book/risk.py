@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit
 
 from ..analysis.stats import wilson_ci
+from .lanes import Lanes
 
 
 # Named slots of a strategy's running state (numba reads module constants as compile-time constants, so naming
@@ -252,11 +253,12 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
         exact = only_q + only_c < 50
         p_mc = p_value(mcnemar([[0, only_q], [only_c, 0]], exact=exact, correction=not exact).pvalue)
     if np.array_equal(q_pnl, c_pnl) or q_pnl.size < 3:
-        p_lev = 1.0 if q_pnl.size >= 3 else None
-    else:
-        p_lev = p_value(levene(q_pnl, c_pnl, center="median").pvalue)
+        lev = None if q_pnl.size < 3 else lambda: 1.0
+    else:  # on a second core while the paired tests run (its medians are a third of a long run's comparison)
+        lev = Lanes().start(lambda: p_value(levene(q_pnl, c_pnl, center="median").pvalue), q_pnl.size)
     out = paired_tests(q_pnl, c_pnl, periods_per_year=periods_per_year, rf_per_period=q.rf_per_period,
                        book=q.book_size, utility_q=utility_q, utility_c=utility_c)
+    p_lev = None if lev is None else lev()
     return {
         **out,
         "break_even_cost_scale": break_even_cost_scale(q, c, risk_aversion),

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from ...strategies import (
     Game,
@@ -206,12 +207,7 @@ def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[n
     """
     if x.size <= delay:
         raise BacktestError(f"delayed_comm: the training window ({x.size} rounds) is not longer than delay={delay}")
-    xt, yt, xd, yd = (v.astype(np.uint8, copy=False) for v in (x[delay:], y[delay:], x[:-delay], y[:-delay]))
-    cell = xt << 3  # the 16 cells (x, y_delayed, y, x_delayed) as one byte: no int64 temporaries
-    cell |= yd << 2
-    cell |= yt << 1
-    cell |= xd
-    p = np.bincount(cell, minlength=16) / xt.size
+    p = _delayed_cells(x.astype(np.uint8, copy=False), y.astype(np.uint8, copy=False), delay) / (x.size - delay)
     cx, cyd, cy, cxd = (np.array(c) for c in zip(*itertools.product((0, 1), repeat=4)))  # the 16 cells
     rules = np.array(list(itertools.product((0, 1), repeat=4)))  # 16 functions of (own bit, delayed partner bit)
     a = rules[:, cx * 2 + cyd]  # [f, cell]
@@ -220,6 +216,19 @@ def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[n
     values = (game.table[cx, cy][np.arange(16), o] * p).sum(axis=2)
     fi, gi = np.unravel_index(int(np.argmax(np.round(values, 12))), values.shape)
     return rules[fi], rules[gi], float(values[fi, gi])
+
+
+@njit(cache=True, nogil=True)
+def _delayed_cells(x, y, delay):  # pragma: no cover - compiled
+    """Rounds per cell (x_t, y_(t-delay), y_t, x_(t-delay)), cell index 8 x_t + 4 y_(t-delay) + 2 y_t + x_(t-delay):
+    one pass, where four passes of byte arithmetic and a bincount took 35 ms of a 5e6-round fit."""
+    counts = np.zeros(16, dtype=np.int64)
+    for t in range(delay, x.size):
+        c = 8 * x[t] + 4 * y[t - delay] + 2 * y[t] + x[t - delay]
+        if c > 15:
+            raise ValueError("delayed_comm: inputs must be bits (0 or 1)")
+        counts[c] += 1
+    return counts
 
 
 @dataclass
