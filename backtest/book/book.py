@@ -174,10 +174,12 @@ class Book:
             leader.append(next((j for j in sorted(set(leader)) if before[j] == before[i]
                                 and np.array_equal(decided[j][0], a) and np.array_equal(decided[j][1], b)), i))
         computed = sorted(set(leader))
-        slot = {i: k for k, i in enumerate(computed)}
+        # each computed fill its own scratch slot, handed out here rather than from the lanes (which would append
+        # to the pool at once)
+        bufs = {i: None if fresh else self._buffers(k, chunk.x.size) for k, i in enumerate(computed)}
         out = dict(zip(computed, self.lanes.map(
-            lambda i: self._fill(decided[i][0], decided[i][1], states[i], chunk, uniforms,
-                                 None if fresh else self._buffers(slot[i], chunk.x.size)), computed, len(chunk))))
+            lambda i: self._fill(decided[i][0], decided[i][1], states[i], chunk, uniforms, bufs[i]), computed,
+            len(chunk))))
         for i, j in enumerate(leader):
             if j != i:
                 states[i][:] = states[j]
