@@ -19,9 +19,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 PARALLEL_ROUNDS = 1 << 16  # a chunk shorter than this runs in the calling thread
 MAX_THREADS = 4  # beyond this the strategies of a default run (seven to nine) no longer balance
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[str, int], ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
-_BEHIND: list[ThreadPoolExecutor] = []  # one thread for work that runs behind the caller (``Lanes.behind``)
 
 
 def default_threads() -> int:
@@ -33,13 +32,13 @@ def default_threads() -> int:
     return max(1, min(cores, MAX_THREADS))
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """One pool per thread count for the whole process: creating threads for every run would cost more than a
-    short run's play."""
+def _pool(threads: int, name: str = "lane") -> ThreadPoolExecutor:
+    """One pool per name and thread count for the whole process: creating threads for every run would cost more
+    than a short run's play."""
     with _POOLS_LOCK:
-        pool = _POOLS.get(threads)
+        pool = _POOLS.get((name, threads))
         if pool is None:
-            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="qcoord-lane")
+            pool = _POOLS[name, threads] = ThreadPoolExecutor(threads, thread_name_prefix=f"qcoord-{name}")
         return pool
 
 
@@ -64,19 +63,16 @@ class Lanes:
     def start(self, fn: Callable[[], object], rounds: int) -> Callable[[], object]:
         """Start ``fn()`` on a thread (in the calling thread, now, when the chunk is small or there is one thread)
         and return a function that waits for its result. The caller must not touch what ``fn`` changes until then."""
-        if self.threads == 1 or rounds < PARALLEL_ROUNDS:
-            value = fn()
-            return lambda: value
-        return _pool(self.threads).submit(fn).result
+        return self._later(fn, rounds, "lane")
 
     def behind(self, fn: Callable[[], object], rounds: int) -> Callable[[], object]:
         """Like ``start``, but on a thread of its own rather than the lanes' pool, for work that itself spreads over
         the lanes (a chunk's play, while the caller builds the next chunk's inputs): waiting on the pool from a
         thread of the pool could leave no thread to do the work."""
+        return self._later(fn, rounds, "behind")
+
+    def _later(self, fn: Callable[[], object], rounds: int, pool: str) -> Callable[[], object]:
         if self.threads == 1 or rounds < PARALLEL_ROUNDS:
             value = fn()
             return lambda: value
-        with _POOLS_LOCK:
-            if not _BEHIND:
-                _BEHIND.append(ThreadPoolExecutor(1, thread_name_prefix="qcoord-behind"))
-        return _BEHIND[0].submit(fn).result
+        return _pool(self.threads if pool == "lane" else 1, pool).submit(fn).result
