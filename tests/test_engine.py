@@ -289,3 +289,26 @@ def test_delayed_comm_cell_counts_are_the_bincount_of_the_cells(delay):
     assert np.array_equal(_delayed_cells(x, y, delay), np.bincount(cell, minlength=16))
     with pytest.raises(ValueError, match="bits"):
         _delayed_cells(x + 1, y, delay)
+
+
+@pytest.mark.parametrize("flip", [0, 1])
+def test_round_targets_against_numpy(flip):
+    """The compiled pass shared by every strategy (each round's better relation, the relation that hedged, and the
+    per-cell co-movement sums) against the same quantities in numpy: relations exactly, sums bit for bit (bincount
+    adds its weights in row order, as the pass does)."""
+    from qcoord.backtest.analysis.cells import round_targets
+
+    rng = np.random.default_rng(11 + flip)
+    n = 30_000
+    x, y = (rng.random(n) < 0.4).astype(np.uint8), (rng.random(n) < 0.7).astype(np.uint8)
+    r = rng.normal(0.0, 0.01, (n, 2))
+    r[::37, 0] = 0.0  # a stock that did not move: the round hedges nothing
+    table = np.array([1, 1, 1, 0], dtype=np.uint8)
+    sums = np.zeros((4, 7))
+    tgt, want = round_targets(x, y, r[:, 0], r[:, 1], table, np.uint8(flip), sums)
+    cell, q = 2 * x.astype(int) + y, r[:, 0] * r[:, 1]
+    assert np.array_equal(tgt, table[cell])
+    assert np.array_equal(want, np.where(q > 0, 1 ^ flip, np.where(q < 0, flip, 2)))
+    expect = np.column_stack([np.bincount(cell, w, minlength=4) for w in
+                              (np.ones(n), q, q * q, r[:, 0] ** 2, r[:, 1] ** 2, (q < 0) * 1.0, (q > 0) * 1.0)])
+    assert np.array_equal(sums, expect)

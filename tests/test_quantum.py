@@ -246,3 +246,27 @@ def test_fake_ibm_device_noise_model():
     wins, n = win_rate(s, 20_000, seed=3)
     lo, hi = wilson_ci(wins, n, alpha=CI_ALPHA)
     assert 0.75 < lo and hi < COS2  # real device noise costs some of the advantage, not all
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 2, 2), (2, 3, 3, 2), (3, 2, 2, 3)])
+def test_sample_cells_is_the_first_cell_above_u(shape):
+    """The branch-free inverse-CDF draw equals a plain first-cell search, row by row, including rows left
+    non-monotone by round-off (a tiny negative entry) and uniforms sitting exactly on a threshold."""
+    rng = np.random.default_rng(7)
+    n_a, n_b, k_a, k_b = shape
+    table = rng.random((n_a * n_b, k_a * k_b))
+    table /= table.sum(axis=1, keepdims=True)
+    table[0, 1] = -1e-12  # round-off below zero: that row's cumulative sum dips
+    cum = np.cumsum(table, axis=1)
+    cum[:, -1] = 1.0
+    n = 20_000
+    sa, sb = rng.integers(0, n_a, n).astype(np.uint8), rng.integers(0, n_b, n).astype(np.uint8)
+    u = rng.random(n)
+    u[:64] = cum[sa[:64].astype(int) * n_b + sb[:64], rng.integers(0, k_a * k_b - 1, 64)]  # exactly on a threshold
+    oa, ob = kernels.sample_cells(cum, sa, sb, n_b, k_b, u)
+    for i in range(n):
+        row = cum[int(sa[i]) * n_b + int(sb[i])]
+        k = 0
+        while k < row.size - 1 and u[i] >= row[k]:
+            k += 1
+        assert (oa[i], ob[i]) == (k // k_b, k % k_b), (i, u[i], row)
