@@ -158,7 +158,12 @@ class Game:
 
     def target(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The best o = a XOR b for each round's inputs (ties at beta = 1/2 go to 'different')."""
-        return self.target_table()[np.asarray(x, dtype=np.intp), np.asarray(y, dtype=np.intp)]
+        x, y = np.asarray(x), np.asarray(y)
+        table = self.target_table()
+        if x.dtype == np.uint8 and y.dtype == np.uint8 and x.shape == y.shape and x.ndim == 1 and x.size \
+                and x.max() < table.shape[0] and y.max() < table.shape[1]:  # the engine's bits: a compiled gather
+            return kernels.lookup2(table.ravel(), x, y, table.shape[1])
+        return table[x.astype(np.intp), y.astype(np.intp)]
 
     def correlator_weights(self, p_xy: np.ndarray) -> tuple[np.ndarray, float]:
         """(c, k) with expected utility = k + sum_xy c[x, y] E[A_x B_y], outputs as +-1 (0 -> +1, 1 -> -1).

@@ -165,8 +165,8 @@ def _truth_arrays(truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What the engine needs of a synthetic generator's truth: signals, regime, and the sign of rho
     (one byte a row instead of eight: streamed chunks are copied around)."""
     out = {}
-    if "signal_a" in truth:
-        out["signals"] = np.column_stack([truth["signal_a"], truth["signal_b"]])
+    if "signal_a" in truth:  # kept as two columns: the views take one each (stacking them cost a pass a chunk)
+        out["signal_a"], out["signal_b"] = truth["signal_a"], truth["signal_b"]
     if "regime" in truth:
         out["regime"] = truth["regime"]
     if "rho" in truth:
@@ -201,8 +201,10 @@ class _Feed:
         return zip(self._all(), views + views if self.extra else views)
 
     def _views(self, arr: dict[str, np.ndarray], first_row: int) -> tuple[LocalView, LocalView]:
+        signals = (arr["signal_a"], arr["signal_b"]) if "signal_a" in arr else arr.get("signals")
         return make_views(arr["prices"], self.tickers, self.latency, self.seeds, volume=arr.get("volume"),
-                          spread=arr.get("spread"), signals=arr.get("signals"), regime=arr.get("regime"), first_row=first_row, clock=self.clock)
+                          spread=arr.get("spread"), signals=signals, regime=arr.get("regime"), first_row=first_row,
+                          clock=self.clock)
 
     def _raw_inputs(self, views: tuple[LocalView, LocalView], indicators=None) -> list[np.ndarray]:
         indicators = self.indicators if indicators is None else indicators
@@ -236,7 +238,8 @@ class _Feed:
         return times the share price, so dividends and splits never show up as P&L."""
         p = arr["prices"]
         prev, cur = p[lo - 1 : -1], p[lo:]
-        returns = cur / prev - 1.0
+        returns = np.divide(cur, prev)
+        returns -= 1.0  # in place: a second array of the chunk's size cost a pass and fresh pages
         spread = arr.get("spread")
         negative = arr["negative"][lo:] if "negative" in arr else (arr["rho"][lo:] < 0 if "rho" in arr else None)
         price = None

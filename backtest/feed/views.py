@@ -158,13 +158,15 @@ def make_views(
     *,
     volume: np.ndarray | None = None,
     spread: np.ndarray | None = None,
-    signals: np.ndarray | None = None,
+    signals: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
     regime: np.ndarray | None = None,
     first_row: int = 0,
     clock=None,
 ) -> tuple[LocalView, LocalView]:
     """The two servers' views of rows ``first_row ...`` of a pair: prices (n, 2), optional volume (n, 2),
-    quoted spread (n, 2), signals (n, 2) and regime (n,), all raw (unlagged) per row."""
+    quoted spread (n, 2), signals (n, 2) or its two columns and regime (n,), all raw (unlagged) per row."""
+    if signals is not None and not isinstance(signals, (tuple, list)):
+        signals = (signals[:, 0], signals[:, 1])
     views = []
     for side, own, other in (("A", 0, 1), ("B", 1, 0)):
         views.append(
@@ -172,7 +174,7 @@ def make_views(
                 side, tickers[own], tickers[other], latency, prices[:, own], prices[:, other],
                 volume=None if volume is None else volume[:, own],
                 spread=None if spread is None else spread[:, own],
-                signal=None if signals is None else signals[:, own].astype(np.uint8),
+                signal=None if signals is None else np.array(signals[own], dtype=np.uint8),  # a copy
                 regime=None if regime is None else regime.astype(np.uint8),
                 seed=seeds[own],
                 first_row=first_row,
