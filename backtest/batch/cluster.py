@@ -57,7 +57,10 @@ class DaskExecutor:
 
         from distributed import as_completed
 
-        data = [self.client.scatter(shared, broadcast=True)]  # once, to every worker; tasks receive a reference
+        # once, to every worker; tasks receive a reference. Under a fresh key (hash=False): with the content's hash,
+        # a second map of the same data reused the key the first one's release was still dropping from the workers
+        # ('Could not find data', then a retry)
+        data = [self.client.scatter(shared, broadcast=True, hash=False)]
         index, lost = {}, {}
 
         def submit(i: int):
@@ -74,7 +77,7 @@ class DaskExecutor:
                 lost[i] = lost.get(i, 0) + 1
                 if lost[i] > RETRIES:
                     raise BacktestError(f"task {i} was cancelled {lost[i]} times (its workers keep dying?)") from None
-                data[0] = self.client.scatter(shared, broadcast=True)
+                data[0] = self.client.scatter(shared, broadcast=True, hash=False)
                 pending.add(submit(i))
                 continue
             yield i, result
