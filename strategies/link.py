@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from .errors import StrategyError
 from .noise import Noise
 
@@ -47,6 +49,32 @@ def rounds_to_detect(gap: float, span: float, confidence: float) -> float:
     if not (gap > 0 and span > 0 and math.isfinite(gap)):
         return math.inf
     return math.ceil(span**2 * math.log(1.0 / (1.0 - confidence)) / (2.0 * gap**2))
+
+
+def rounds_to_certify(omega_c: float, omega_q: float, alpha: float, max_rounds: int = 10**8) -> float:
+    """Rounds needed to certify a won-or-lost game's advantage by an exact one-sided binomial test: the fewest n at
+    which the expected quantum wins, ceil(n omega_q), would be reached by the best classical strategy (win probability
+    omega_c per round, i.i.d.) with probability <= alpha, P[Binomial(n, omega_c) >= ceil(n omega_q)] <= alpha. This is
+    the binomial p-value of Bell tests (Elkouss & Wehner, arXiv:1510.07233), the kind of certification Li et al.
+    (arXiv:2604.07451, abstract) adapt to these games.
+
+    Exact (a contiguous search from n = 1, in blocks: the tail is not monotone in n because of the ceiling), so
+    tighter than ``rounds_to_detect``'s Hoeffding bound; inf when omega_q <= omega_c or past ``max_rounds``."""
+    from scipy.stats import binom
+
+    if not (0.0 < alpha < 1.0):
+        raise StrategyError(f"alpha must be in (0, 1), got {alpha!r}")
+    if not (0.0 <= omega_c < omega_q <= 1.0):
+        return math.inf
+    lo, block = 1, 1 << 16
+    while lo <= max_rounds:
+        n = np.arange(lo, min(lo + block, max_rounds + 1))
+        tail = binom.sf(np.ceil(n * omega_q) - 1, n, omega_c)
+        hit = np.flatnonzero(tail <= alpha)
+        if hit.size:
+            return int(n[hit[0]])
+        lo, block = lo + block, min(block * 2, 1 << 20)
+    return math.inf
 
 
 def _opt(help: str, **meta) -> dict:

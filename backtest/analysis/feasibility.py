@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...strategies import Noise, quantum_lower_bound, solve
-from ...strategies.link import Link, fidelity_from_visibility, rounds_to_detect
+from ...strategies.link import Link, fidelity_from_visibility, rounds_to_certify, rounds_to_detect
 
 STAGES = ("market", "fidelity", "deadline", "rate", "memory", "detectable", "value")
 
@@ -119,10 +119,13 @@ def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_fr
     needed = rounds_to_detect(gap if stored else 0.0, span, link.confidence)
     available = pair_share * window_rounds
     seconds = window_rounds / decisions
+    # a won-or-lost game also gets the exact binomial count (the stage keeps Hoeffding's, valid for any utility)
+    exact = (rounds_to_certify(fit.solution.classical_value, fit.solution.quantum_value, 1.0 - link.confidence)
+             if game.has_wins and stored else None)
     stages.append(_stage("detectable", needed <= available,
                          f"{_count(needed)} rounds with a pair needed at {link.confidence:.0%} confidence, "
                          f"{_count(available)} in the {_duration(seconds)} stationary window ({window_from})",
-                         rounds_needed=needed, rounds_available=available, window_rounds=window_rounds,
+                         rounds_needed=needed, rounds_needed_binomial=exact, rounds_available=available, window_rounds=window_rounds,
                          window_s=seconds, window_from=window_from, confidence=link.confidence, utility_span=span))
     if value_per_pair is None:
         stages.append(_stage("value", None, "no money model for this game", value_per_pair=None))
