@@ -23,6 +23,7 @@ import numpy as np
 from ...strategies import Noise, quantum_lower_bound, solve
 from ...strategies.link import Link, fidelity_from_visibility, rounds_to_certify, rounds_to_detect
 
+EXACT_MAX = 2_000_000  # rounds: the largest Hoeffding count whose exact binomial count is worked out
 STAGES = ("market", "fidelity", "deadline", "rate", "memory", "detectable", "value")
 
 
@@ -119,9 +120,14 @@ def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_fr
     needed = rounds_to_detect(gap if stored else 0.0, span, link.confidence)
     available = pair_share * window_rounds
     seconds = window_rounds / decisions
-    # a won-or-lost game also gets the exact binomial count (the stage keeps Hoeffding's, valid for any utility)
-    exact = (rounds_to_certify(fit.solution.classical_value, fit.solution.quantum_value, 1.0 - link.confidence)
-             if game.has_wins and stored else None)
+    # a won-or-lost game also gets the exact binomial count (the stage keeps Hoeffding's, valid for any utility). It is
+    # never above Hoeffding's (the same tail, bounded), so the search stops there; past EXACT_MAX rounds (a gap barely
+    # above the threshold: the search costs about 1.5 s a million rounds) it is not worked out
+    exact = None
+    if game.has_wins and stored and needed <= EXACT_MAX:
+        n = rounds_to_certify(fit.solution.classical_value, fit.solution.quantum_value, 1.0 - link.confidence,
+                              max_rounds=int(needed))
+        exact = None if math.isinf(n) else n
     stages.append(_stage("detectable", needed <= available,
                          f"{_count(needed)} rounds with a pair needed at {link.confidence:.0%} confidence, "
                          f"{_count(available)} in the {_duration(seconds)} stationary window ({window_from})",
