@@ -18,8 +18,7 @@ from qcoord.backtest.batch.sweep import run_sweep
 from qcoord.backtest.errors import BacktestError
 from qcoord.strategies import Game, Noise, StrategyError, solve
 from qcoord.strategies.link import (C_KM_PER_S, LINK_PRESETS, Link, fidelity_from_visibility, rounds_to_certify,
-                                    rounds_to_detect,
-                                    visibility_from_fidelity)
+                                    rounds_to_detect, visibility_from_fidelity)
 
 
 UNIFORM = np.full((2, 2), 0.25)
@@ -229,6 +228,7 @@ def test_won_or_lost_game_also_gets_the_exact_binomial_count(li_run):
     assert det["rounds_needed_binomial"] < det["rounds_needed"]
     assert li_run.to_dict()["link"]["stages"][5]["rounds_needed_binomial"] is None
 
+
 def test_market_stage_fails_first_where_there_is_no_advantage():
     """Indicators that carry no information: the market stage fails first and the verdict says so."""
     r = run_backtest(link="li2026", rounds=20_000, indicator="noisy_signal", flip=0.5)
@@ -297,18 +297,21 @@ def test_distance_sweep_finds_the_frontier(tmp_path):
     assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["link_frontier"]["detectable_up_to"] == 20.0
 
 
+def _classical_tail(n: int, wins: int, p: float) -> float:
+    """P[Binomial(n, p) >= wins] summed term by term with exact binomial coefficients (independent of scipy)."""
+    return math.fsum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(wins, n + 1))
+
 
 @pytest.mark.parametrize("eps, alpha", [(0.0, 0.05), (0.0, 0.001), (0.1, 0.05), (0.1, 0.001)])
 def test_rounds_to_certify_is_the_least_certifying_count(eps, alpha):
     """The exact binomial count for the CHSH game with a Werner pair of visibility 1 - eps: at n rounds the expected
     quantum wins would come from the best classical strategy (3/4) with probability <= alpha, at no smaller n (checked
-    round by round with scipy's tail); far below Hoeffding's distribution-free bound; none without a gap."""
-    from scipy.stats import binom
-
+    round by round with a term-by-term tail, not scipy's); far below Hoeffding's distribution-free bound; none
+    without a gap."""
     wq = (1 + (1 - eps) / math.sqrt(2)) / 2
     n = rounds_to_certify(0.75, wq, alpha)
-    assert binom.sf(math.ceil(n * wq) - 1, n, 0.75) <= alpha
-    assert all(binom.sf(math.ceil(m * wq) - 1, m, 0.75) > alpha for m in range(1, n))
+    assert _classical_tail(n, math.ceil(n * wq), 0.75) <= alpha
+    assert all(_classical_tail(m, math.ceil(m * wq), 0.75) > alpha for m in range(1, n))
     assert n < rounds_to_detect(wq - 0.75, 1.0, 1 - alpha) / 2
     assert rounds_to_certify(0.75, 0.75, alpha) == math.inf
     assert rounds_to_certify(0.75, 0.7, alpha) == math.inf
