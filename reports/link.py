@@ -39,7 +39,7 @@ def link_frontier(doc: dict):
     ax.set_xscale("log")
     plain_log_ticks(ax)
     ax.set_xlabel("Bell pairs per second")
-    ax.set_ylabel("fidelity to |Φ+⟩")
+    ax.set_ylabel("fidelity to |Φ+⟩, as measured")
     ax.set_title("Where the advantage is detectable in time")
     legend_below(fig, ax, ncols=2)
     return fig
@@ -58,15 +58,29 @@ def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
             "before. Formulas and sources: docs/link.md.</p>", figure_html]
 
 
-def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | None = None):
-    """Along a swept link parameter: the link's Bell-pair rate against the market's decision rate, each point
-    marked by whether every stage of the chain passes (else the stage that stops it), the largest values at which
-    the advantage is detectable in the stationary window and pays after costs, and (``rate_frontier``) where the
-    pair rate meets the decision rate between the grid points."""
-    fig, ax = new_figure(height=4.2)
+def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | None = None,
+                      fidelity_frontier: float | None = None):
+    """Along a swept link parameter, two panels sharing the axis: the link's Bell-pair rate against the market's
+    decision rate, and (when the table has it) the fidelity as measured against the game's threshold. Each point is
+    marked by whether every stage of the chain passes (else the stage that stops it); the largest values at which
+    the advantage is detectable in the stationary window and pays after costs are drawn, and between the grid
+    points where the pair rate meets the decision rate (``rate_frontier``) or the fidelity meets the game's
+    threshold (``fidelity_frontier``)."""
+    import matplotlib.pyplot as plt
+
+    from .style import DPI
+
     t = table.drop_duplicates(param).sort_values(param)
-    ax.plot(t[param], t["pair_rate_hz"], color="#7f7f7f", lw=1.2, zorder=1)
+    two = "fidelity" in t and t["fidelity"].notna().any()
+    if two:
+        fig, (ax, fx) = plt.subplots(2, 1, sharex=True, figsize=(WIDTH, 6.2), dpi=DPI, layout="constrained",
+                                     height_ratios=(3, 2))
+        for a in (ax, fx):
+            a.grid(True, alpha=0.3)
+    else:
+        (fig, ax), fx = new_figure(height=4.6), None
     good = t["link_passes"].astype(bool)
+    ax.plot(t[param], t["pair_rate_hz"], color="#7f7f7f", lw=1.2, zorder=1)
     ax.scatter(t[param][good], t["pair_rate_hz"][good], color="#2ca02c", s=36, zorder=3, label="every stage passes")
     ax.scatter(t[param][~good], t["pair_rate_hz"][~good], color="#d62728", marker="x", s=40, zorder=3,
                label="a stage fails (named)")
@@ -75,17 +89,38 @@ def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | No
                                       ("link_passes", "#2ca02c", ":", "pays after costs")):
         ok = t[t[column].astype(bool)][param]
         if not ok.empty:
-            ax.axvline(ok.max(), color=colour, ls=ls, lw=1.5, label=f"{words} up to {param} = {ok.max():g}")
+            for a in (ax, fx) if fx is not None else (ax,):
+                a.axvline(ok.max(), color=colour, ls=ls, lw=1.5,
+                          label=f"{words} up to {ok.max():g}" if a is ax else None)
     if rate_frontier is not None:
         ax.plot([rate_frontier], [float(t["decision_rate_hz"].iloc[0])], marker="D", ms=7, color="#111111", ls="none",
-                label=f"pair rate = decision rate at {param} = {rate_frontier:.4g}")
+                label=f"pair rate = decision rate at {rate_frontier:.4g}")
+    if fx is not None:
+        fx.plot(t[param], t["fidelity"], color="#7f7f7f", lw=1.2, marker="o", ms=4, zorder=2)
+        if "fidelity_threshold" in t and t["fidelity_threshold"].notna().any():
+            fx.plot(t[param], t["fidelity_threshold"], color="#9467bd", ls="--", lw=1,
+                    label="the game's fidelity threshold")
+        fx.set_ylabel("fidelity, as measured")
+        fx.set_xlabel(param)
+    if fidelity_frontier is not None:
+        for a in (ax, fx) if fx is not None else (ax,):
+            a.axvline(fidelity_frontier, color="#9467bd", ls="-.", lw=1.5,
+                      label=f"fidelity = threshold at {fidelity_frontier:.4g}" if a is ax else None)
+    lo, hi = float(t[param].min()), float(t[param].max())
     for x, y, stage in zip(t[param], t["pair_rate_hz"], t["first_failing"]):
-        if isinstance(stage, str) and stage:
-            ax.annotate(stage, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, color="#555555")
+        if isinstance(stage, str) and stage:  # names near the right edge go to the left of their point
+            right = hi > lo and (x - lo) / (hi - lo) > 0.85
+            ax.annotate(stage, (x, y), xytext=(-4 if right else 4, 4), textcoords="offset points", fontsize=8,
+                        color="#555555", ha="right" if right else "left")
     ax.set_yscale("log")
-    ax.set_xlabel(param)
+    ax.margins(y=0.15)  # room for the stage names above the top points
+    if fx is None:
+        ax.set_xlabel(param)
     ax.set_ylabel("Bell pairs per second")
     ax.set_title(f"Where the link still pays, along {param}")
-    fig.set_size_inches(WIDTH, 4.6)
-    legend_below(fig, ax, ncols=2)
+    handles, labels = ax.get_legend_handles_labels()
+    if fx is not None:
+        more = fx.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return fig

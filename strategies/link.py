@@ -4,10 +4,12 @@ A ``Link`` holds the physical parameters a quantum-network researcher quotes for
 the numbers the backtest already plays with (docs/link.md has every formula and its source):
 
 - transmission of one photon through its fibre, 10^(-alpha L / 10) (alpha in dB/km);
-- heralding probability per attempt, and from the attempt rate, the multiplexing and the herald's round trip,
-  the Bell-pair rate (a published ``link_pair_rate`` replaces the derived one);
-- Werner visibility from the delivered fidelity, v = (4F - 1) / 3, times (1 - p)^2 for a depolarizing error p of
-  each party's measurement rotation;
+- heralding probability per attempt (a herald's click is a photon or a detector's dark count), and from the
+  attempt rate, the multiplexing and the herald's round trip, the Bell-pair rate (a published ``link_pair_rate``
+  replaces the derived one);
+- Werner visibility from the heralded fidelity, v = (4F - 1) / 3, times the share of heralds made by photons
+  alone (a dark-count herald leaves the memories uncorrelated), times (1 - p)^2 for a depolarizing error p of
+  each party's measurement rotation; hence the largest distance at which dark counts still leave a visibility;
 - the storage a pair needs before it can be used (the herald's delay), T1/T2 of the memories, loss from the
   memory's retrieval efficiency, readout error;
 - the light-speed deadline: one-way times through the fibre (n / c per km) and in a straight line (1 / c per km).
@@ -114,10 +116,14 @@ class Link:
     herald_efficiency: float = field(default=0.5, metadata=_opt(
         "probability the heralding measurement succeeds when its photons arrive (0.5: linear-optics Bell-state "
         "measurement)", lo=0, hi=1, open_lo=True))
+    dark_count_prob: float = field(default=0.0, metadata=_opt(
+        "probability a heralding detector clicks without a photon, per attempt's detection window (dark count "
+        "rate times the window)", lo=0, hi=1, open_hi=True))
     link_pair_rate: float | None = field(default=None, metadata=_opt(
         "published delivered Bell-pair rate, replacing the derived one", unit="Hz", lo=0, open_lo=True, finite=True))
-    fidelity: float = field(default=1.0, metadata=_opt("delivered pair's fidelity to |Phi+> (Werner state)",
-                                                        lo=0.25, hi=1))
+    fidelity: float = field(default=1.0, metadata=_opt(
+        "fidelity to |Phi+> (Werner state) of a pair heralded by its photons (a published fidelity already counts "
+        "every effect at its distance)", lo=0.25, hi=1))
     memory_t1: float = field(default=math.inf, metadata=_opt("memory T1 (inf: none)", unit="s", lo=0, open_lo=True))
     memory_t2: float | None = field(default=None, metadata=_opt("memory T2, <= 2*T1 (unset: 2*T1)", unit="s", lo=0,
                                                                 open_lo=True))
@@ -166,6 +172,10 @@ class Link:
             raise StrategyError(f"link multiplexing must be a whole number >= 1, got {self.multiplexing!r}")
         number("photon_efficiency", 0, 1, open_lo=True)
         number("herald_efficiency", 0, 1, open_lo=True)
+        number("dark_count_prob", 0)
+        if not self.dark_count_prob < 1:
+            raise StrategyError(f"link dark_count_prob must be in [0, 1) (at 1 every detector always clicks and no "
+                                f"herald means anything), got {self.dark_count_prob!r}")
         if self.link_pair_rate is not None:
             number("link_pair_rate", 0, open_lo=True)
         if not (isinstance(self.fidelity, (int, float)) and 0.25 <= self.fidelity <= 1):
@@ -236,11 +246,29 @@ class Link:
         return 10.0 ** (-self.attenuation_db_km * self.photon_km / 10.0)
 
     @property
+    def photons_heralding(self) -> int:
+        """Clicks a herald needs: two photons meet at a midpoint station, one photon crosses to B."""
+        return 2 if self.source_at == "midpoint" else 1
+
+    @property
+    def click_probability(self) -> float:
+        """Probability one heralding click happens: its photon arrives and is detected (eta_p T), or, when it does
+        not, the detector fires by itself (p_d): q = eta_p T + (1 - eta_p T) p_d."""
+        photon = self.photon_efficiency * self.transmission
+        return photon + (1.0 - photon) * self.dark_count_prob
+
+    @property
     def herald_probability(self) -> float:
-        """Success probability of one attempt: eta_h (eta_p T)^2 with two photons meeting half-way, eta_h eta_p T
-        with one photon crossing the whole fibre."""
-        one = self.photon_efficiency * self.transmission
-        return self.herald_efficiency * (one * one if self.source_at == "midpoint" else one)
+        """Success probability of one attempt, true or false: eta_h q^k, k the clicks a herald needs (2 at a
+        midpoint, 1 with the source at A); without dark counts eta_h (eta_p T)^2 and eta_h eta_p T."""
+        return self.herald_efficiency * self.click_probability ** self.photons_heralding
+
+    @property
+    def herald_purity(self) -> float:
+        """Share of heralds whose every click is its photon: (eta_p T / q)^k. The others leave the memories
+        uncorrelated (a maximally mixed pair), so they scale the delivered pair's visibility by this share."""
+        q = self.click_probability
+        return (self.photon_efficiency * self.transmission / q) ** self.photons_heralding if q > 0 else 0.0
 
     @property
     def herald_delay(self) -> float:
@@ -268,9 +296,33 @@ class Link:
     # -- state ---------------------------------------------------------------------------------------------------
     @property
     def visibility(self) -> float:
-        """Werner visibility at measurement: (4F - 1)/3 times (1 - p_gate)^2 (each party's depolarizing rotation
-        shrinks its Bloch vector by 1 - p, so the correlations by (1 - p)^2)."""
-        return max(0.0, visibility_from_fidelity(self.fidelity)) * (1.0 - self.gate_error) ** 2
+        """Werner visibility at measurement: (4F - 1)/3 times the herald purity (a mixture of the heralded Werner
+        pair and the maximally mixed one is a Werner pair of the mixed visibility) times (1 - p_gate)^2 (each
+        party's depolarizing rotation shrinks its Bloch vector by 1 - p, so the correlations by (1 - p)^2)."""
+        return self.visibility_at_purity(self.herald_purity)
+
+    def visibility_at_purity(self, purity: float) -> float:
+        return max(0.0, visibility_from_fidelity(self.fidelity)) * purity * (1.0 - self.gate_error) ** 2
+
+    def max_distance_km(self, visibility: float) -> float:
+        """The longest fibre at which this link's visibility still exceeds ``visibility`` (the rest of the link as
+        it is): dark counts cost purity as the photons fade. Purity >= r holds while eta_p T >= s p_d / (1 - s +
+        s p_d), s = r^(1/k) (solve (x / (x + (1 - x) p_d))^k >= r for x = eta_p T), so L = 2 or 1 times
+        10 log10(eta_p / x) / alpha. 0.0 when even a fibre of no length falls short, inf when no length does."""
+        full = self.visibility_at_purity(1.0)
+        if not visibility < full:
+            return 0.0
+        r = visibility / full  # the purity needed
+        if r <= 0 or self.dark_count_prob == 0:
+            return math.inf
+        s = r ** (1.0 / self.photons_heralding)
+        x = s * self.dark_count_prob / (1.0 - s + s * self.dark_count_prob)
+        if x > self.photon_efficiency:
+            return 0.0
+        if self.attenuation_db_km == 0:
+            return math.inf
+        km = 10.0 * math.log10(self.photon_efficiency / x) / self.attenuation_db_km
+        return km * (2.0 if self.source_at == "midpoint" else 1.0)
 
     @property
     def effective_fidelity(self) -> float:
@@ -291,7 +343,7 @@ class Link:
     def derived(self) -> dict:
         """Every derived number, with its unit in the key (metrics.json ``link.derived``)."""
         return {"transmission_per_photon": self.transmission, "photon_km": self.photon_km,
-                "herald_probability": self.herald_probability, "herald_delay_s": self.herald_delay,
+                "herald_probability": self.herald_probability, "herald_purity": self.herald_purity, "herald_delay_s": self.herald_delay,
                 "attempts_per_second": self.attempts_per_second, "derived_pair_rate_hz": self.derived_pair_rate,
                 "pair_rate_hz": self.delivered_pair_rate, "visibility": self.visibility,
                 "effective_fidelity": self.effective_fidelity, "loss": self.loss,

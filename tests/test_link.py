@@ -16,6 +16,7 @@ from qcoord.backtest import RunConfig, run_backtest
 from qcoord.backtest.analysis.feasibility import STAGES, visibility_threshold
 from qcoord.backtest.batch.sweep import run_sweep
 from qcoord.backtest.errors import BacktestError
+from qcoord.backtest.output import verdict
 from qcoord.strategies import Game, Noise, StrategyError, solve
 from qcoord.strategies.link import (C_KM_PER_S, LINK_PRESETS, Link, fidelity_from_visibility, rounds_to_certify,
                                     rounds_to_detect, visibility_from_fidelity)
@@ -131,6 +132,60 @@ def test_source_at_a_and_multiplexing():
     assert Link(distance_km=0.0).attempts_per_second == Link().attempt_rate
 
 
+@pytest.mark.parametrize("source_at, clicks", [("midpoint", 2), ("a", 1)])
+def test_dark_counts_by_hand(source_at, clicks):
+    """A heralding click is its photon (eta_p T) or, failing that, a dark count (p_d): q = eta_p T + (1 - eta_p T)
+    p_d per click, a herald needs 2 clicks at a midpoint and 1 from A, so it happens with eta_h q^k and is all
+    photons with share (eta_p T / q)^k; the rest leave a maximally mixed pair, so the visibility is that share of the
+    heralded Werner pair's, times (1 - p_gate)^2. Without dark counts every number is the one without the option."""
+    eta, pd, F, g, L = 0.3, 2e-4, 0.95, 0.01, 40.0
+    link = Link(distance_km=L, source_at=source_at, photon_efficiency=eta, dark_count_prob=pd, fidelity=F,
+                gate_error=g)
+    t = 10 ** (-0.2 * (L / clicks if source_at == "midpoint" else L) / 10)
+    q = eta * t + (1 - eta * t) * pd
+    assert link.herald_probability == pytest.approx(0.5 * q**clicks, rel=1e-12)
+    assert link.herald_purity == pytest.approx((eta * t / q) ** clicks, rel=1e-12)
+    v = (4 * F - 1) / 3 * (eta * t / q) ** clicks * (1 - g) ** 2
+    assert link.visibility == pytest.approx(v, rel=1e-12)
+    assert link.noise().visibility == pytest.approx(v, rel=1e-12)
+    assert link.effective_fidelity == pytest.approx((1 + 3 * v) / 4, rel=1e-12)
+    assert link.derived()["herald_purity"] == link.herald_purity
+    clean = Link(distance_km=L, source_at=source_at, photon_efficiency=eta, fidelity=F, gate_error=g)
+    assert clean.herald_purity == 1.0
+    assert clean.herald_probability == pytest.approx(0.5 * (eta * t) ** clicks, rel=1e-12)
+    assert clean.visibility == pytest.approx((4 * F - 1) / 3 * (1 - g) ** 2, rel=1e-12)
+    # false heralds add rate and take visibility: more pairs, worse ones
+    assert link.derived_pair_rate > clean.derived_pair_rate and link.visibility < clean.visibility
+
+
+@pytest.mark.parametrize("source_at", ["midpoint", "a"])
+@pytest.mark.parametrize("eta, pd, v", [(1.0, 1e-6, 1 / math.sqrt(2)), (0.05, 1e-4, 0.9), (0.3, 3e-3, 0.8)])
+def test_dark_count_reach_closed_form_against_bisection(source_at, eta, pd, v):
+    """The longest fibre whose visibility still exceeds v: the closed form against a bisection of the visibility in
+    distance (it falls monotonically as the photons fade), to 1e-9 relative; at that length the visibility is v."""
+    link = Link(source_at=source_at, photon_efficiency=eta, dark_count_prob=pd)
+    km = link.max_distance_km(v)
+
+    def vis(length):
+        return Link(distance_km=length, source_at=source_at, photon_efficiency=eta, dark_count_prob=pd).visibility
+
+    lo, hi = 0.0, 5000.0
+    assert vis(lo) > v > vis(hi)
+    while hi - lo > 1e-10 * hi:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if vis(mid) > v else (lo, mid)
+    assert km == pytest.approx(lo, rel=1e-9)
+    assert vis(km) == pytest.approx(v, rel=1e-9)
+
+
+def test_dark_count_reach_edges():
+    assert Link().max_distance_km(0.7) == math.inf  # no dark counts: distance costs rate, not visibility
+    assert Link(fidelity=0.8).max_distance_km(0.8) == 0.0  # the heralded pair itself falls short
+    assert Link(dark_count_prob=1e-6, attenuation_db_km=0.0).max_distance_km(0.9) == math.inf  # lossless fibre
+    # a detector so noisy that even a fibre of no length leaves too few genuine heralds
+    assert Link(photon_efficiency=0.01, dark_count_prob=0.05).max_distance_km(0.95) == 0.0
+
+
 def test_rounds_to_detect_is_hoeffding():
     """n = span^2 ln(1/(1-conf)) / (2 gap^2): CHSH's ideal gap 0.1036 at 99% needs 215 rounds; and at that n the
     Hoeffding bound exp(-2 n gap^2) is below 1%, at n - 1 above it."""
@@ -151,6 +206,8 @@ def test_rounds_to_detect_is_hoeffding():
     ({"straight_km": 80.0, "distance_km": 50.0}, "shorter than the straight line"),
     ({"source_at": "b"}, "source_at"),
     ({"multiplexing": 0}, "multiplexing"),
+    ({"dark_count_prob": 1.0}, "dark_count_prob"),
+    ({"dark_count_prob": -1e-6}, "dark_count_prob"),
 ])
 def test_bad_physical_inputs(kwargs, words):
     with pytest.raises(StrategyError, match=words):
@@ -169,6 +226,7 @@ def _cli(*args, cwd):
     (["--link", "nowhere"], "--link"),
     (["--link", "li2026", "--visibility", "0.9"], "--visibility"),
     (["--link", "li2026", "--pair-rate", "10", "--decision-rate", "5"], "--pair-rate"),
+    (["--link", "li2026", "--dark-count-prob", "1"], "--dark-count-prob"),
 ])
 def test_bad_link_options_are_one_line_errors_before_any_work(tmp_path, args, words):
     out = tmp_path / "run"
@@ -295,6 +353,30 @@ def test_distance_sweep_finds_the_frontier(tmp_path):
     res.write(tmp_path / "sw")
     assert (tmp_path / "sw" / "sweep_link_frontier.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["link_frontier"]["detectable_up_to"] == 20.0
+
+
+def test_dark_counts_stop_a_distance_sweep_at_the_fidelity_stage(tmp_path):
+    """A published pair rate (so distance costs no rate), collection 5% and dark counts 1e-3 a window on the synthetic
+    signals pair: the fidelity falls to the hedge game's threshold between the grid's 55 and 70 km. The chain's own
+    reach at each point (the closed form for the fitted threshold) and the sweep's bisection on the link's physics
+    find the same distance, two methods, to 1e-6 relative."""
+    base = {"link": "nyse-nasdaq", "photon_efficiency": 0.05, "dark_count_prob": 1e-3, "link_pair_rate": 2000,
+            "link_decision_rate": 1000, "stationary_window": 1000.0, "rounds": 20_000}
+    res = run_sweep(config=RunConfig().with_values(base), grid={"distance_km": [40.0, 55.0, 70.0, 85.0]})
+    front = res.doc["link_frontier"]
+    assert front["detectable_up_to"] == 55.0
+    assert front["first_failing"][70.0] == front["first_failing"][85.0] == "fidelity"
+    assert front["rate_frontier"] is None
+    km = front["fidelity_frontier"]
+    assert 55.0 < km < 70.0
+    one = run_backtest(**base, distance_km=55.0).link["stages"][1]
+    assert one["passed"] and one["max_distance_km"] == pytest.approx(km, rel=1e-6)
+    assert Link.preset("nyse-nasdaq", photon_efficiency=0.05, dark_count_prob=1e-3, distance_km=km).effective_fidelity \
+        == pytest.approx(one["threshold"], abs=1e-9)
+    assert "dark counts keep it above up to" in one["text"]
+    assert any(f"threshold at distance_km = {km:.4g}" in line for line in verdict.link_frontier_lines(front))
+    res.write(tmp_path / "sw")
+    assert (tmp_path / "sw" / "sweep_link_frontier.png").stat().st_size > 10_000
 
 
 def _classical_tail(n: int, wins: int, p: float) -> float:

@@ -3,7 +3,7 @@
 Stages, in the order a pair lives through them (docs/link.md):
 
 1. market: the fitted game has a quantum advantage at all, on a perfect link;
-2. fidelity: the link's fidelity (gate errors included) is above the game's Werner threshold;
+2. fidelity: the link's fidelity (dark-count heralds and gate errors included) is above the game's Werner threshold;
 3. deadline: each server decides before light could bring the other's input (no classical link can coordinate);
 4. rate: the link delivers a pair for every decision;
 5. memory: the pair, as measured after its typical wait (herald delay and storage, T1/T2, readout, loss), still
@@ -21,7 +21,8 @@ from dataclasses import replace
 import numpy as np
 
 from ...strategies import Noise, quantum_lower_bound, solve
-from ...strategies.link import Link, fidelity_from_visibility, rounds_to_certify, rounds_to_detect
+from ...strategies.link import (Link, fidelity_from_visibility, rounds_to_certify, rounds_to_detect,
+                               visibility_from_fidelity)
 
 EXACT_MAX = 2_000_000  # rounds: the largest Hoeffding count whose exact binomial count is worked out
 STAGES = ("market", "fidelity", "deadline", "rate", "memory", "detectable", "value")
@@ -92,10 +93,14 @@ def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_fr
     v_star = visibility_threshold(game, p)
     f_star = None if v_star is None else fidelity_from_visibility(v_star)
     f = link.effective_fidelity
+    # dark counts dilute the pairs as the photons fade: the longest fibre whose visibility still clears the threshold
+    reach = None if v_star is None or link.dark_count_prob == 0 else link.max_distance_km(v_star)
     stages.append(_stage("fidelity", None if f_star is None else f > f_star,
                          "no threshold: the game has no advantage to keep" if f_star is None else
-                         f"fidelity {f:.4f} {'>' if f > f_star else '<='} threshold {f_star:.4f}",
-                         fidelity=f, threshold=f_star, visibility_threshold=v_star))
+                         f"fidelity {f:.4f} {'>' if f > f_star else '<='} threshold {f_star:.4f}"
+                         + ("" if reach is None else f"; dark counts keep it above up to {reach:.4g} km of fibre"),
+                         fidelity=f, threshold=f_star, visibility_threshold=v_star, herald_purity=link.herald_purity,
+                         max_distance_km=reach))
     t_light, t_dec = link.straight_line_time, link.decision_latency
     stages.append(_stage("deadline", link.deadline_met,
                          f"decision in {t_dec * 1e6:.3g} us {'<' if link.deadline_met else '>='} light's "
@@ -160,11 +165,13 @@ def _describe(link: Link) -> str:
 
 def frontier(link: Link, fit, fit_noise: Noise, window_rounds: int, f_star: float, points: int = 40) -> dict:
     """Fidelity against pair rate: the least rate at which the advantage is detectable within the stationary window,
-    for fidelities from the game's threshold ``f_star`` to 1, the rest of the link as it is (grid bound of the solver). A link
-    above and right of the curve detects the advantage in time."""
+    for fidelities as measured (dark-count heralds and gate errors included, the link's ``effective_fidelity``) from
+    the game's threshold ``f_star`` to 1, the rest of the link as it is (grid bound of the solver). A link above and
+    right of the curve detects the advantage in time."""
     game, p = fit.game, fit.p_xy
     fs = np.linspace(f_star, 1.0, points + 1)[1:]
-    noises = [replace(fit_noise, visibility=replace(link, fidelity=float(f)).visibility) for f in fs]
+    # the axis and the link's own point are the same quantity: the visibility the pair is measured with
+    noises = [replace(fit_noise, visibility=visibility_from_fidelity(float(f))) for f in fs]
     cl = fit.solution.classical_value
     span = float(np.ptp(game.table))
     rates = []

@@ -107,6 +107,7 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
         game |= {"first_failing": link["first_failing"] or "",
                  "link_detectable": all(v is not False for k, v in passed.items() if k != "value"),
                  "link_passes": link["first_failing"] is None, "pair_rate_hz": link["derived"]["pair_rate_hz"],
+                 "fidelity": link["derived"]["effective_fidelity"], "fidelity_threshold": link["stages"][1]["threshold"],
                  "decision_rate_hz": link["link"]["link_decision_rate"]}
     return {"point": pt, "game": game, "strategies": doc["strategies"], "verdict": doc["verdict"]}
 
@@ -114,8 +115,9 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
 def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | None:
     """Along ``param``: the largest swept value at which the link's advantage is detectable in the stationary
     window, and at which it also pays after costs (None where no point does); None without a link. With ``base``,
-    where the next point fails at the rate stage, ``rate_frontier``: the value between the two points at which the
-    link's pair rate equals the decision rate, from the link's physics alone (bisection to 1e-9 relative)."""
+    where the next point fails at the rate or the fidelity stage, the value between the two points at which that
+    stage turns, from the link's physics alone (bisection to 1e-9 relative): ``rate_frontier``, where the pair rate
+    equals the decision rate, or ``fidelity_frontier``, where the fidelity as measured equals the game's threshold."""
     if "link_detectable" not in table:
         return None
     t = table[table.strategy == "quantum"] if "quantum" in set(table.strategy) else table.drop_duplicates(param)
@@ -123,29 +125,35 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
     pays = t[t.link_passes.astype(bool)][param]
     out = {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
            "pays_up_to": float(pays.max()) if not pays.empty else None,
-           "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist())), "rate_frontier": None}
+           "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist())), "rate_frontier": None,
+           "fidelity_frontier": None}
     if base is not None and not det.empty:
         xs = sorted(t[param].tolist())
         last = float(det.max())
         after = [x for x in xs if x > last]
-        if after and out["first_failing"].get(after[0]) == "rate":
-            out["rate_frontier"] = _rate_crossing(base, param, last, after[0])
+        stage = out["first_failing"].get(after[0]) if after else None
+        if stage == "rate":
+            out["rate_frontier"] = _stage_crossing(base, param, last, after[0],
+                                                   lambda link: link.delivered_pair_rate - link.link_decision_rate)
+        elif stage == "fidelity":
+            f_star = float(t.loc[t[param] == after[0], "fidelity_threshold"].iloc[0])  # the game's, as fitted there
+            out["fidelity_frontier"] = _stage_crossing(base, param, last, after[0],
+                                                       lambda link: link.effective_fidelity - f_star)
     return out
 
 
-def _rate_crossing(base: RunConfig, param: str, ok: float, bad: float) -> float | None:
-    """The value of ``param`` between ``ok`` (pair rate >= decision rate) and ``bad`` (below) at which the link's
-    delivered pair rate equals the decision rate; None when the rate does not cross there (a published rate)."""
-    def excess(x: float) -> float:
-        link = point_config(base, {param: x}).link.build()
-        return link.delivered_pair_rate - link.link_decision_rate
+def _stage_crossing(base: RunConfig, param: str, ok: float, bad: float, margin) -> float | None:
+    """The value of ``param`` between ``ok`` (``margin`` of the link >= 0) and ``bad`` (below) at which the link's
+    ``margin`` turns negative; None when it does not turn there (a published rate, say)."""
+    def at(x: float) -> float:
+        return margin(point_config(base, {param: x}).link.build())
 
     lo, hi = ok, bad
-    if not (excess(lo) >= 0 > excess(hi)):
+    if not (at(lo) >= 0 > at(hi)):
         return None
     while abs(hi - lo) > 1e-9 * max(abs(lo), abs(hi), 1.0):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if excess(mid) >= 0 else (lo, mid)
+        lo, hi = (mid, hi) if at(mid) >= 0 else (lo, mid)
     return lo
 
 
@@ -173,8 +181,9 @@ class SweepResult:
                 "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency")}
         pngs = {}
         if self.doc.get("link_frontier") and len(names) == 1:
+            front = self.doc["link_frontier"]
             pngs["sweep_link_frontier"] = reports.to_png(reports.distance_frontier(
-                self.table, names[0], self.doc["link_frontier"].get("rate_frontier")))
+                self.table, names[0], front.get("rate_frontier"), front.get("fidelity_frontier")))
         for fname, (metric, label) in figs.items():
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
             pngs[fname] = reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x,

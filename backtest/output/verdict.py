@@ -723,7 +723,9 @@ def link_frontier_lines(front: dict | None) -> list[str]:
              else "link: entanglement pays after costs at no point of this grid"),
             *([f"link: first failing stage by {p}: {stops}"] if stops else []),
             *([f"link: the pair rate falls below the decision rate at {p} = {front['rate_frontier']:.4g} (from the "
-               "link's physics, between the grid points)"] if front.get("rate_frontier") is not None else [])]
+               "link's physics, between the grid points)"] if front.get("rate_frontier") is not None else []),
+            *([f"link: the fidelity falls to the game's threshold at {p} = {front['fidelity_frontier']:.4g} (from the "
+               "link's physics, between the grid points)"] if front.get("fidelity_frontier") is not None else [])]
 
 
 def drift_flag(d: dict) -> str | None:
