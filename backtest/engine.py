@@ -24,6 +24,7 @@ import numpy as np
 from ..data import DataWarning, MarketData, SyntheticPair
 from ..data.frequency import TRADING_DAYS
 from ..strategies import FrozenTable, Game, Noise, Strategy
+from ..strategies.lifetime import useful_lifetime
 from ..strategies.link import Link
 
 from . import __version__, streams
@@ -169,6 +170,8 @@ class Training:
     backend: str
     device: object  # strategies.devices.Device, or None
     test_prices: np.ndarray  # share prices of the first test round
+    supply: BellPairSupply | None = None  # as played on the test window: a link's memory cutoff applied
+    memory_cutoff: float | None = None  # seconds of age (herald delay included) past which a link's pair is not played
     train_variance: dict | None = None  # book variance of each local classical strategy on the training window
     periods_per_year: float = 0.0
     minutes: float = 1.0  # of quoting per round
@@ -215,6 +218,7 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     window = _window(plan, feed)
     bar = Progress(window.n_total, progress, unit="round", desc="fit", unit_scale=True)
     training = _fit(plan, feed, window, bar)
+    plan = replace(plan, supply=training.supply)  # the supply as played (a link's memory cutoff applied)
     bar.stage("play")
     book = _play(plan, feed, window, training, bar)
     bar.close()
@@ -375,10 +379,33 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
     players = _players(plan, game_fit, feed, backend, device)
     certify_players(players, game_fit, x_train, y_train, streams.rng(run.seed, "nosignal"))
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **game_fit.game_dict()}]
+    supply, cutoff = plan.supply, None
+    if plan.link is not None and supply is not None:
+        cutoff = _memory_cutoff(plan.link, game_fit)
+        if math.isfinite(cutoff):  # both nodes know a pair's herald time, so each drops an old pair without talking
+            # the supply's max_age counts from the herald; a pair that never pays keeps (almost) nothing
+            supply = replace(supply, max_age=max(cutoff - supply.herald_delay, MIN_AGE))
     out = Training(game_fit, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, device,
-                 test_prices, periods_per_year=feed.periods_per_year, minutes=minutes_per_round(feed))
+                   test_prices, supply=supply, memory_cutoff=cutoff, periods_per_year=feed.periods_per_year,
+                   minutes=minutes_per_round(feed))
     out.train_variance = _training_variance(plan, feed if tail is None else tail, w, out, bar)
     return out
+
+
+MIN_AGE = 1e-300  # seconds: a supply's max_age must be positive; no continuous arrival lands exactly on a round
+
+
+def _memory_cutoff(link: Link, game_fit) -> float:
+    """Seconds of age (herald delay included) past which the link's pair is not played: the link's own number, or
+    with "auto" the age at which the fitted quantum strategy's pair stops beating the classical rule on the fitted game
+    (inf when no pair is played, or the memory does not decay)."""
+    if link.memory_cutoff != "auto":
+        return float(link.memory_cutoff)
+    sol = game_fit.solution
+    if not sol.uses_entanglement:
+        return math.inf
+    return useful_lifetime(sol.quantum_strategy(), game_fit.game, game_fit.p_xy, sol.classical_value,
+                           youngest=link.herald_delay)
 
 
 def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> dict:
@@ -573,7 +600,8 @@ def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_do
     if value is None and hedge_doc is not None:  # no pair consumed in the test window: the fit's prediction
         value, value_from = bp.get("predicted_certainty_equivalent"), "predicted by the fit, before switching costs"
     doc = feasibility(link, training.fit, training.fit_noise, window, where, share, value, value_from,
-                      (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0])
+                      (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0],
+                      memory_cutoff=training.memory_cutoff)
     doc["preset"] = plan.cfg.link.preset
     doc["sentence"] = verdict.link_sentence(doc)
     return doc

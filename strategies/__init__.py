@@ -3,7 +3,8 @@ input statistics, and noise. This package imports neither ``data`` nor ``reports
 
 Public API: ``Game``, ``independent``, ``empirical_p_xy``, ``check_p_xy``, ``Noise``, ``Strategy``,
 ``LocalRule``, resources (``NoResource``, ``SharedRandomness``, ``LocalRandomness``, ``EntangledPair``),
-the physical link ``Link`` (``LINK_PRESETS``, ``rounds_to_detect``, ``rounds_to_certify``), classical strategies (``classical_optimum``, ``deterministic``, ``uncoordinated``,
+the physical link ``Link`` (``LINK_PRESETS``, ``rounds_to_detect``, ``rounds_to_certify``; a stored pair's
+``useful_lifetime`` and ``value_at_age``), classical strategies (``classical_optimum``, ``deterministic``, ``uncoordinated``,
 ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
 with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
 ``SignallingError`` (no-signalling and the quantum bound, checked before and while a strategy plays: ``FrozenTable``,
@@ -17,6 +18,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
                   "deterministic_value", "follow_indicator", "uncoordinated"),
     "errors": ("StrategyError",),
     "game": ("Game", "check_p_xy", "empirical_p_xy", "independent"),
+    "lifetime": ("useful_lifetime", "value_at_age"),
     "link": ("LINK_PRESETS", "Link", "fidelity_from_visibility", "rounds_to_certify", "rounds_to_detect",
              "visibility_from_fidelity"),
     "noise": ("Noise",),

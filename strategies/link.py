@@ -128,6 +128,10 @@ class Link:
     memory_t2: float | None = field(default=None, metadata=_opt("memory T2, <= 2*T1 (unset: 2*T1)", unit="s", lo=0,
                                                                 open_lo=True))
     link_memory_slots: int = field(default=1, metadata=_opt("pairs each memory holds", lo=1))
+    memory_cutoff: float | str = field(default="auto", metadata=_opt(
+        "discard a stored pair older than this, herald delay included: 'auto' (the age at which the played "
+        "strategy's pair stops beating the classical rule on the fitted game) or seconds (inf: never)", unit="s",
+        lo=0, open_lo=True, words=("auto",)))
     gate_error: float = field(default=0.0, metadata=_opt(
         "depolarizing error of each party's measurement rotation", lo=0, hi=1))
     measurement_error: float = field(default=0.0, metadata=_opt("readout error of each party's memory qubit",
@@ -191,6 +195,13 @@ class Link:
                                 "no physical qubit allows")
         if not isinstance(self.link_memory_slots, int) or isinstance(self.link_memory_slots, bool) or self.link_memory_slots < 1:
             raise StrategyError(f"link link_memory_slots must be a whole number >= 1, got {self.link_memory_slots!r}")
+        if self.memory_cutoff != "auto":
+            if isinstance(self.memory_cutoff, str):
+                raise StrategyError(f"link memory_cutoff must be 'auto' or seconds > 0, got {self.memory_cutoff!r}")
+            number("memory_cutoff", 0, open_lo=True, finite=False)
+            if self.memory_cutoff <= self.herald_delay:
+                raise StrategyError(f"link memory_cutoff {self.memory_cutoff:g} s is not longer than the herald's delay "
+                                    f"({self.herald_delay:g} s): no pair could ever be used")
         for name in ("gate_error", "measurement_error", "retrieval_efficiency"):
             number(name, 0, 1)
         number("decision_latency", 0, open_lo=True)
@@ -352,8 +363,8 @@ class Link:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for k in ("memory_t1", "memory_t2"):
-            if math.isinf(d[k]):
+        for k in ("memory_t1", "memory_t2", "memory_cutoff"):
+            if isinstance(d[k], float) and math.isinf(d[k]):
                 d[k] = "inf"
         return d
 

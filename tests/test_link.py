@@ -18,6 +18,7 @@ from qcoord.backtest.batch.sweep import run_sweep
 from qcoord.backtest.errors import BacktestError
 from qcoord.backtest.output import verdict
 from qcoord.strategies import Game, Noise, StrategyError, solve
+from qcoord.strategies.lifetime import useful_lifetime, value_at_age
 from qcoord.strategies.link import (C_KM_PER_S, LINK_PRESETS, Link, fidelity_from_visibility, rounds_to_certify,
                                     rounds_to_detect, visibility_from_fidelity)
 
@@ -208,6 +209,8 @@ def test_rounds_to_detect_is_hoeffding():
     ({"multiplexing": 0}, "multiplexing"),
     ({"dark_count_prob": 1.0}, "dark_count_prob"),
     ({"dark_count_prob": -1e-6}, "dark_count_prob"),
+    ({"memory_cutoff": "soon"}, "memory_cutoff"),
+    ({"memory_cutoff": 1e-5, "distance_km": 50.0}, "not longer than the herald's delay"),
 ])
 def test_bad_physical_inputs(kwargs, words):
     with pytest.raises(StrategyError, match=words):
@@ -227,6 +230,7 @@ def _cli(*args, cwd):
     (["--link", "li2026", "--visibility", "0.9"], "--visibility"),
     (["--link", "li2026", "--pair-rate", "10", "--decision-rate", "5"], "--pair-rate"),
     (["--link", "li2026", "--dark-count-prob", "1"], "--dark-count-prob"),
+    (["--link", "li2026", "--memory-cutoff", "1e-6"], "herald's delay"),
 ])
 def test_bad_link_options_are_one_line_errors_before_any_work(tmp_path, args, words):
     out = tmp_path / "run"
@@ -397,3 +401,75 @@ def test_rounds_to_certify_is_the_least_certifying_count(eps, alpha):
     assert n < rounds_to_detect(wq - 0.75, 1.0, 1 - alpha) / 2
     assert rounds_to_certify(0.75, 0.75, alpha) == math.inf
     assert rounds_to_certify(0.75, 0.7, alpha) == math.inf
+
+
+def _dephasing_cutoff(strategy, game, p, classical):
+    """Under pure dephasing a |Phi+>-based pair's correlations in X and Y decay by d^2 = exp(-2t/T2) and nothing else
+    moves (no local Bloch vector, Z unchanged), so a fixed strategy's value is affine in d^2: V = V_inf + (V_0 -
+    V_inf) d^2. Its cutoff in closed form from two ages (0 and effectively infinite), no search."""
+    t2 = strategy.resource.noise.t2
+    v0, vinf = value_at_age(strategy, game, p, 0.0), value_at_age(strategy, game, p, 1e3 * t2)
+    return -t2 / 2 * math.log((classical - vinf) / (v0 - vinf))
+
+
+def test_useful_lifetime_of_the_chsh_pair():
+    """The CHSH optimum (ideal angles) on a memory dephasing with T2 alone: S = sqrt2 (1 + d^2) with d = exp(-t/T2),
+    so it beats 3/4 until 1 + d^2 = sqrt2, t = (T2/2) ln(1 + sqrt2) ~ 0.4407 T2; the search finds it to 1e-9, and the
+    affine closed form agrees."""
+    from dataclasses import replace
+
+    q = solve(Game(), UNIFORM, Noise()).quantum_strategy()
+    for t2 in (1e-3, 2.5):
+        qs = replace(q, resource=replace(q.resource, noise=Noise(t2=t2)))
+        t = useful_lifetime(qs, Game(), UNIFORM, 0.75)
+        assert t == pytest.approx(t2 / 2 * math.log(1 + math.sqrt(2)), rel=1e-9)
+        assert t == pytest.approx(_dephasing_cutoff(qs, Game(), UNIFORM, 0.75), rel=1e-9)
+        assert useful_lifetime(qs, Game(), UNIFORM, 0.75, youngest=t * 1.01) == t * 1.01  # too old from the start
+    assert useful_lifetime(q, Game(), UNIFORM, 0.75) == math.inf  # a memory that does not decay
+
+
+def test_useful_lifetime_on_random_games_against_the_closed_form():
+    """Random 2x2 games and input statistics, with Werner noise and readout errors on a dephasing memory: the search's
+    cutoff equals the affine closed form to 1e-8; with T1 too (amplitude damping, not affine) the pair pays at every
+    age before the cutoff on a fine grid and not just after it."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(11)
+    checked = 0
+    while checked < 5:
+        game = Game.from_table(rng.normal(size=(2, 2, 2)))
+        p = rng.dirichlet(np.ones(4)).reshape(2, 2)
+        noise = Noise.make(visibility=0.97, readout_error=0.01, t2=1e-3)
+        sol = solve(game, p, noise)
+        if not sol.uses_entanglement:
+            continue
+        q = sol.quantum_strategy()
+        t = useful_lifetime(q, game, p, sol.classical_value)
+        assert t == pytest.approx(_dephasing_cutoff(q, game, p, sol.classical_value), rel=1e-8)
+        damped = replace(q, resource=replace(q.resource, noise=Noise.make(visibility=0.97, t1=1e-3, t2=1.5e-3)))
+        td = useful_lifetime(damped, game, p, sol.classical_value)
+        if math.isfinite(td) and td > 0:
+            assert all(value_at_age(damped, game, p, a) > sol.classical_value for a in np.linspace(0, td, 60)[:-1])
+            assert value_at_age(damped, game, p, td * (1 + 1e-9)) <= sol.classical_value + 1e-12
+        checked += 1
+
+
+def test_link_drops_pairs_past_the_memory_cutoff():
+    """A dephasing memory (T2 = 1.5 ms) holding 20 pairs of a 2e4/s link at 8e3 decisions/s: the engine plays no pair
+    older than the age at which the fitted strategy stops beating the classical rule (the affine closed form on the
+    run's own fitted game), the supply as played says so, and fewer, younger pairs are played than with no cutoff."""
+    kw = dict(link="li2026", rounds=40_000, memory_t2=1.5e-3, link_memory_slots=20, link_pair_rate=2e4)
+    r = run_backtest(**kw)
+    keep = run_backtest(**kw, memory_cutoff=math.inf)
+    mem = r.link["stages"][4]
+    cut = mem["memory_cutoff_s"]
+    link = Link.preset("li2026", memory_t2=1.5e-3, link_memory_slots=20, link_pair_rate=2e4)
+    g = r.to_dict()["game"]
+    game, p = Game.from_table(np.array(g["table"])), np.array(g["p_xy"])
+    q = solve(game, p, link.noise(storage_time=mem["storage_time_s"])).quantum_strategy()
+    assert cut == pytest.approx(_dephasing_cutoff(q, game, p, g["classical_value"]), rel=1e-8)
+    assert r.config["resolved"]["supply"]["max_age"] == pytest.approx(cut - link.herald_delay, rel=1e-12)
+    assert keep.config["resolved"]["supply"]["max_age"] == "inf" and keep.link["stages"][4]["memory_cutoff_s"] is None
+    assert "are not played (they no longer beat the classical rule)" in mem["text"]
+    mine, theirs = r.metrics_dict["quantum"], keep.metrics_dict["quantum"]
+    assert mine["quantum_share"] < theirs["quantum_share"] and mine["mean_pair_age"] < theirs["mean_pair_age"]

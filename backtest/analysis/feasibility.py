@@ -78,12 +78,14 @@ def _stage(name: str, passed: bool | None, text: str, **numbers) -> dict:
 
 
 def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_from: str, pair_share: float,
-                value_per_pair: float | None, value_from: str = "", game_unit: str = "utility per round") -> dict:
+                value_per_pair: float | None, value_from: str = "", game_unit: str = "utility per round",
+                memory_cutoff: float | None = None) -> dict:
     """The chain for ``link`` on the game ``fit`` (a ``players.roster.GameFit``) fitted with ``fit_noise`` (the
     link's noise at the pairs' typical age). ``window_rounds``: the stationary window in rounds (decisions), and
     where it came from; ``pair_share``: the share of rounds that got a pair; ``value_per_pair``: one pair's
     certainty equivalent in currency (None: no money model) and where it came from; ``game_unit``: the unit of the
-    game's values, for the gaps."""
+    game's values, for the gaps; ``memory_cutoff``: the age (s, herald delay included) past which pairs were not
+    played (inf or None: none)."""
     game, p = fit.game, fit.p_xy
     perfect = solve(game, p, Noise())
     gap0 = perfect.quantum_value - perfect.classical_value
@@ -113,14 +115,7 @@ def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_fr
                          pairs_per_decision=rate / decisions, pair_share=pair_share))
     gap = fit.solution.quantum_value - fit.solution.classical_value
     stored = bool(fit.solution.uses_entanglement)
-    wait = f"after its typical {_duration(fit_noise.storage_time)} wait (herald and storage)"
-    earlier = next((s["stage"] for s in stages if s["stage"] in ("market", "fidelity") and s["passed"] is False), None)
-    stages.append(_stage("memory", stored,
-                         f"{wait}, with readout and loss, the pair still beats the classical rule by {gap:.4g} "
-                         f"{game_unit}" if stored else
-                         f"{wait} the pair cannot beat the classical rule: the {earlier} already fails" if earlier else
-                         f"{wait}, with readout and loss, the pair no longer beats the classical rule",
-                         gap=gap, storage_time_s=fit_noise.storage_time))
+    stages.append(_memory_stage(link, stages, stored, gap, fit_noise.storage_time, memory_cutoff, game_unit))
     span = float(np.ptp(game.table))
     needed = rounds_to_detect(gap if stored else 0.0, span, link.confidence)
     available = pair_share * window_rounds
@@ -151,6 +146,22 @@ def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_fr
     return {"stages": stages, "first_failing": first,
             "frontier": frontier(link, fit, fit_noise, window_rounds, f_star) if f_star is not None else None,
             "link": link.to_dict(), "derived": link.derived(), "description": _describe(link)}
+
+
+def _memory_stage(link: Link, stages: list, stored: bool, gap: float, storage: float, cutoff: float | None,
+                  game_unit: str) -> dict:
+    """Stage 5: the pair after its typical wait (``storage`` s), and the memory cutoff the run applied (s, or None)."""
+    wait = f"after its typical {_duration(storage)} wait (herald and storage)"
+    earlier = next((s["stage"] for s in stages if s["stage"] in ("market", "fidelity") and s["passed"] is False), None)
+    cut = cutoff if cutoff is not None and math.isfinite(cutoff) else None
+    why = "they no longer beat the classical rule" if link.memory_cutoff == "auto" else "the link's cutoff"
+    dropped = "" if cut is None else (f"; pairs older than {_duration(cut)} are not played ({why})"
+                                      if cut > link.herald_delay else
+                                      "; no pair is young enough to beat the classical rule, so none is played")
+    text = (f"{wait}, with readout and loss, the pair still beats the classical rule by {gap:.4g} {game_unit}" if stored
+            else f"{wait} the pair cannot beat the classical rule: the {earlier} already fails" if earlier
+            else f"{wait}, with readout and loss, the pair no longer beats the classical rule")
+    return _stage("memory", stored, text + dropped, gap=gap, storage_time_s=storage, memory_cutoff_s=cut)
 
 
 def _describe(link: Link) -> str:
