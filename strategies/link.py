@@ -313,6 +313,7 @@ class Link:
         return self.visibility_at_purity(self.herald_purity)
 
     def visibility_at_purity(self, purity: float) -> float:
+        """The visibility this link would have at herald purity ``purity`` (the rest of it as it is)."""
         return max(0.0, visibility_from_fidelity(self.fidelity)) * purity * (1.0 - self.gate_error) ** 2
 
     def max_distance_km(self, visibility: float) -> float:
@@ -354,7 +355,8 @@ class Link:
     def derived(self) -> dict:
         """Every derived number, with its unit in the key (metrics.json ``link.derived``)."""
         return {"transmission_per_photon": self.transmission, "photon_km": self.photon_km,
-                "herald_probability": self.herald_probability, "herald_purity": self.herald_purity, "herald_delay_s": self.herald_delay,
+                "herald_probability": self.herald_probability, "herald_purity": self.herald_purity,
+                "herald_delay_s": self.herald_delay,
                 "attempts_per_second": self.attempts_per_second, "derived_pair_rate_hz": self.derived_pair_rate,
                 "pair_rate_hz": self.delivered_pair_rate, "visibility": self.visibility,
                 "effective_fidelity": self.effective_fidelity, "loss": self.loss,
