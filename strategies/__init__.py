@@ -4,8 +4,8 @@ input statistics, and noise. This package imports neither ``data`` nor ``reports
 Public API: ``Game``, ``independent``, ``empirical_p_xy``, ``check_p_xy``, ``Noise``, ``Strategy``,
 ``LocalRule``, resources (``NoResource``, ``SharedRandomness``, ``LocalRandomness``, ``EntangledPair``),
 the physical link ``Link`` (``LINK_PRESETS``, ``rounds_to_detect``, ``rounds_to_certify``; a stored pair's
-``useful_lifetime`` and ``value_at_age``), classical strategies (``classical_optimum``, ``deterministic``, ``uncoordinated``,
-``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
+``useful_lifetime`` and ``value_at_age``), classical strategies (``classical_optimum``, ``deterministic``,
+``uncoordinated``, ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
 with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
 ``SignallingError`` (no-signalling and the quantum bound, checked before and while a strategy plays: ``FrozenTable``,
 ``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.

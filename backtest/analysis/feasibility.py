@@ -132,7 +132,8 @@ def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_fr
                          f"{_count(needed)} rounds with a pair needed at {link.confidence:.0%} confidence, "
                          f"{_count(available)} in the {_duration(seconds)} stationary window ({window_from})",
                          rounds_needed=needed, rounds_needed_binomial=exact, rounds_available=available,
-                         window_rounds=window_rounds, window_s=seconds, window_from=window_from, confidence=link.confidence, utility_span=span))
+                         window_rounds=window_rounds, window_s=seconds, window_from=window_from,
+                         confidence=link.confidence, utility_span=span))
     if value_per_pair is None:
         stages.append(_stage("value", None, "no money model for this game", value_per_pair=None))
     else:

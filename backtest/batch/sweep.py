@@ -107,7 +107,8 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
         game |= {"first_failing": link["first_failing"] or "",
                  "link_detectable": all(v is not False for k, v in passed.items() if k != "value"),
                  "link_passes": link["first_failing"] is None, "pair_rate_hz": link["derived"]["pair_rate_hz"],
-                 "fidelity": link["derived"]["effective_fidelity"], "fidelity_threshold": link["stages"][1]["threshold"],
+                 "fidelity": link["derived"]["effective_fidelity"],
+                 "fidelity_threshold": link["stages"][1]["threshold"],
                  "decision_rate_hz": link["link"]["link_decision_rate"]}
     return {"point": pt, "game": game, "strategies": doc["strategies"], "verdict": doc["verdict"]}
 
