@@ -28,11 +28,12 @@ def value_at_age(strategy: Strategy, game: Game, p_xy, age: float) -> float:
 def useful_lifetime(strategy: Strategy, game: Game, p_xy, classical_value: float, youngest: float = 0.0,
                     tol: float = 1e-12) -> float:
     """The first age (seconds, >= ``youngest``) at which the strategy's pair no longer beats ``classical_value``:
-    past it, playing the pair loses to the classical rule. ``youngest`` when even the youngest pair does not beat it;
+    past it, playing the pair loses to the classical rule. ``youngest`` when even the youngest pair does not beat it
+    (or the strategy uses no pair);
     inf when the pair still pays 60 memory lifetimes on (its state decayed to e^-60 of its start), or the memory does
     not decay. Found by scanning ages on a geometric grid for the first that does not pay, then bisection to ``tol``
-    relative (the first crossing, so a value that rises again with age, as amplitude damping can make it, does not
-    hide the earlier loss)."""
+    relative (the first crossing the grid sees, so a value that rises again with age, as amplitude damping can make
+    it, does not hide an earlier loss; a dip narrower than one grid step could go unseen)."""
     if not strategy.quantum:
         return youngest
     noise = strategy.resource.noise
@@ -46,7 +47,7 @@ def useful_lifetime(strategy: Strategy, game: Game, p_xy, classical_value: float
     if not pays(youngest):
         return youngest
     start = max(youngest, min(finite) * 1e-6)
-    grid = np.geomspace(start, max(2.0 * start, 60.0 * max(finite)), 160)  # steps of about 1.16x
+    grid = np.geomspace(start, max(2.0 * start, 60.0 * max(finite)), 160)  # steps of about 1.12x when T1 ~ T2
     lo = youngest
     for t in grid:
         if not pays(float(t)):

@@ -142,7 +142,7 @@ def test_dark_counts_by_hand(source_at, clicks):
     eta, pd, F, g, L = 0.3, 2e-4, 0.95, 0.01, 40.0
     link = Link(distance_km=L, source_at=source_at, photon_efficiency=eta, dark_count_prob=pd, fidelity=F,
                 gate_error=g)
-    t = 10 ** (-0.2 * (L / clicks if source_at == "midpoint" else L) / 10)
+    t = 10 ** (-0.2 * (L / 2 if source_at == "midpoint" else L) / 10)  # each photon's fibre
     q = eta * t + (1 - eta * t) * pd
     assert link.herald_probability == pytest.approx(0.5 * q**clicks, rel=1e-12)
     assert link.herald_purity == pytest.approx((eta * t / q) ** clicks, rel=1e-12)
