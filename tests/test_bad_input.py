@@ -206,7 +206,7 @@ def test_a_sweep_with_other_options_does_not_replace_a_sweep(tmp_path):
 def test_p_values_and_dates_read_as_people_write_them():
     from qcoord import data
     from qcoord.backtest import run_backtest
-    from qcoord.backtest.analysis.stats import format_p
+    from qcoord.backtest.stats.intervals import format_p
     from qcoord.reports.tables import pvalue
 
     assert format_p(0.0) == "p < 1e-300" and format_p(0.0342) == "p = 0.034" and pvalue(1e-320) == "< 1e-300"

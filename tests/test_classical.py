@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcoord.backtest.analysis.stats import draw_inputs, wilson_ci
+from qcoord.backtest.stats.intervals import draw_inputs, wilson_ci
 from qcoord.strategies import (
     Game,
     LocalRule,

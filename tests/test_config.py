@@ -15,7 +15,7 @@ from qcoord.backtest.cli.arguments import add_options, given
 from qcoord.backtest.cli.main import build_parser
 from qcoord.backtest.cli.arguments import parse_param
 from qcoord.backtest.batch.sweep import point_config
-from qcoord.backtest.engine import Plan
+from qcoord.backtest.plan import Plan
 from qcoord.backtest.errors import BacktestError
 from qcoord.strategies import StrategyError
 

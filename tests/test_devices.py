@@ -15,7 +15,7 @@ from scipy.stats import norm
 
 pytest.importorskip("qiskit_ibm_runtime", reason="the optional 'ibm' extra (qiskit-ibm-runtime) is not installed")
 
-from qcoord.backtest.analysis.stats import draw_inputs  # noqa: E402
+from qcoord.backtest.stats.intervals import draw_inputs  # noqa: E402
 from qcoord.strategies import Game, Noise, StrategyError, independent, solve  # noqa: E402
 from qcoord.strategies.devices import PAIR_RULE, _fake, choose_pair, device  # noqa: E402
 from tests.conftest import CI_ALPHA  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 
 from qcoord import data
 from qcoord.backtest import BacktestError, BellPairSupply, run_backtest
-from qcoord.backtest.analysis.stats import wilson_ci
+from qcoord.backtest.stats.intervals import wilson_ci
 from qcoord.strategies import Game, LocalRule, Noise, Strategy, independent, solve, tsirelson_value
 from tests.conftest import CI_ALPHA, shared_file
 
@@ -296,7 +296,7 @@ def test_round_targets_against_numpy(flip):
     """The compiled pass shared by every strategy (each round's better relation, the relation that hedged, and the
     per-cell co-movement sums) against the same quantities in numpy: relations and counts exactly, sums to 1e-12
     relative (both add in row order; the tolerance covers a compiler that fuses a multiply-add)."""
-    from qcoord.backtest.analysis.cells import round_targets
+    from qcoord.backtest.stats.cells import round_targets
 
     rng = np.random.default_rng(11 + flip)
     n = 30_000

@@ -243,7 +243,7 @@ def test_the_progress_bar_ends_at_its_total(monkeypatch):
 
 
 def test_numbers_in_a_sentence_are_told_apart():
-    from qcoord.backtest.output.verdict import _distinct
+    from qcoord.backtest.output.notes import _distinct
 
     a, b = _distinct(-0.5931, -0.5928)
     assert a != b

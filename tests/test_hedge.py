@@ -12,9 +12,9 @@ import pytest
 
 from qcoord import data
 from qcoord.backtest import BacktestError, make_indicator, run_backtest
-from qcoord.backtest.analysis.cells import cell_stats
+from qcoord.backtest.stats.cells import cell_stats
 from qcoord.backtest.analysis.frontier import what_it_would_take
-from qcoord.backtest.analysis.hedge import HedgeFit, hedge_game
+from qcoord.backtest.players.hedge import HedgeFit, hedge_game
 from qcoord.backtest.feed.views import make_views
 from qcoord.strategies import (
     Game,

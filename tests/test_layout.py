@@ -142,7 +142,7 @@ def test_one_module_per_file_name():
 
 
 # Sentences (or their distinctive parts) the summary, the report and the scan all show: each is written in one
-# module, backtest/output/verdict.py, and the others read it from there.
+# module of backtest/output/ (verdict, notes, summary, sweeps), and the others read it from there.
 SENTENCES = ("lag-1 autocorrelation A", "readings do not persist", "One Bell pair is worth", "tickers scanned",
              "survives the false-discovery control", "would beat the best classical rule", "x = y in",
              "Lowest test book variance", "not significantly different")
@@ -152,4 +152,4 @@ SENTENCES = ("lag-1 autocorrelation A", "readings do not persist", "One Bell pai
 def test_each_sentence_is_written_in_one_module(sentence):
     found = [str(p.relative_to(ROOT)) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
              if sentence in p.read_text()]
-    assert found == ["backtest/output/verdict.py"], f"{sentence!r} is written in {found}"
+    assert len(found) == 1 and found[0].startswith("backtest/output/"), f"{sentence!r} is written in {found}"

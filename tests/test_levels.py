@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from qcoord.backtest.analysis.stats import draw_inputs
+from qcoord.backtest.stats.intervals import draw_inputs
 from tests.conftest import z_tolerance
 from qcoord.strategies import Game, Noise, StrategyError, solve
 from qcoord.strategies.classical import classical_optimum, deterministic_value

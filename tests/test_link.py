@@ -16,7 +16,7 @@ from qcoord.backtest import RunConfig, run_backtest
 from qcoord.backtest.analysis.feasibility import STAGES, visibility_threshold
 from qcoord.backtest.batch.sweep import run_sweep
 from qcoord.backtest.errors import BacktestError
-from qcoord.backtest.output import verdict
+from qcoord.backtest.output import sweeps
 from qcoord.strategies import Game, Noise, StrategyError, solve
 from qcoord.strategies.lifetime import useful_lifetime, value_at_age
 from qcoord.strategies.link import (C_KM_PER_S, LINK_PRESETS, Link, fidelity_from_visibility, rounds_to_certify,
@@ -378,7 +378,7 @@ def test_dark_counts_stop_a_distance_sweep_at_the_fidelity_stage(tmp_path):
     assert Link.preset("nyse-nasdaq", photon_efficiency=0.05, dark_count_prob=1e-3, distance_km=km).effective_fidelity \
         == pytest.approx(one["threshold"], abs=1e-9)
     assert "dark counts keep it above up to" in one["text"]
-    assert any(f"threshold at distance_km = {km:.4g}" in line for line in verdict.link_frontier_lines(front))
+    assert any(f"threshold at distance_km = {km:.4g}" in line for line in sweeps.link_frontier_lines(front))
     res.write(tmp_path / "sw")
     assert (tmp_path / "sw" / "sweep_link_frontier.png").stat().st_size > 10_000
 

@@ -190,7 +190,7 @@ def test_bar_length_invariance_of_annual_income_variance_and_sharpe():
 def _oracle_bound_holds(r) -> None:
     """No strategy that does not communicate has a test-window book variance significantly below the oracle's
     (paired HAC 95% interval of the variance ratio), and every hedging efficiency is in [0, 1] or flagged."""
-    from qcoord.backtest.analysis.paired import paired_tests
+    from qcoord.backtest.stats.paired import paired_tests
 
     oracle = r.series["oracle"]["pnl"]
     assert oracle.size == r.n_test  # every test round kept: the interval covers the whole window
@@ -222,7 +222,7 @@ def test_break_even_cost_multiple_is_confirmed_by_a_rerun():
     """At k times the configured costs quantum's certainty equivalent equals the opponent's: a rerun with the costs
     scaled by k (same seed: the same rounds and decisions) finds the certainty-equivalent difference 0 to
     rounding, and its HAC interval (per-round mean-variance utility difference) contains 0."""
-    from qcoord.backtest.analysis.paired import _mean_test, fixed_b_critical, bandwidth_ratio, hac_lags
+    from qcoord.backtest.stats.paired import _mean_test, fixed_b_critical, bandwidth_ratio, hac_lags
 
     base = run_backtest("signals", rounds=200_000, seed=5, keep_rounds=200_000)
     c = base.comparison["quantum_vs_best_local"]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qcoord.backtest.analysis.paired import circular_block_length, hac_lags, newey_west_variance, paired_tests
+from qcoord.backtest.stats.paired import circular_block_length, hac_lags, newey_west_variance, paired_tests
 
 REPS, N = 400, 2000
 
@@ -90,7 +90,7 @@ def test_fixed_b_critical_values_give_the_newey_west_t_its_size(b):
     """Kiefer-Vogelsang's fixed-b critical value, checked by simulating the statistic it is for: the Newey-West t of
     a mean on 1,000 i.i.d. normal rounds with bandwidth b n rejects 5% at cv(b) (1.96 rejects 6% at b = 0.05 and
     about 13% at b = 0.25). 4,000 draws: binomial sd 0.34%, band 4 sd."""
-    from qcoord.backtest.analysis.paired import bandwidth_ratio, fixed_b_critical
+    from qcoord.backtest.stats.paired import bandwidth_ratio, fixed_b_critical
 
     rng = np.random.default_rng(11)
     n, reps = 1000, 4000

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from qcoord.backtest.analysis.stats import draw_inputs, wilson_ci
+from qcoord.backtest.stats.intervals import draw_inputs, wilson_ci
 from qcoord.strategies import (
     EntangledPair,
     Game,

@@ -113,7 +113,7 @@ def scan_report_file(tmp_path_factory):
     from qcoord.backtest.batch import cluster
     from qcoord.backtest.batch import scan
     from qcoord.backtest.config import RunConfig
-    from qcoord.backtest.output import verdict
+    from qcoord.backtest.output import sweeps
 
     u = data.sample_universe("pypfopt", ["JPM", "BAC", "GM", "T"]).between(pd.Timestamp("2018-01-01"), None)
     jobs = [(a, b, {}) for a, b in scan.select_pairs(u).pairs]
@@ -124,7 +124,7 @@ def scan_report_file(tmp_path_factory):
     doc = {"universe": {"tickers": u.tickers}, "pairs": len(jobs), "skipped": {}, "errors": {}, "grid": {},
            "fdr": {"level": 0.05, "tests": len(jobs), "survivors": 0}, "entanglement_used": 0, "config": {},
            "jobs": len(jobs), "computed": len(jobs), "reused": 0}
-    doc["headline"] = verdict.scan_headline(doc)  # as run_scan writes it into scan.json
+    doc["headline"] = sweeps.scan_headline(doc)  # as run_scan writes it into scan.json
     figs = {"scan_heatmap": (reports.to_png(reports.scan_heatmap(table, u.tickers)), "heat map"),
             "scan_distribution": (reports.to_png(reports.scan_distribution(table)), "distribution"),
             "scan_top_pairs": (reports.to_png(reports.scan_curves({f"{r['a']}/{r['b']}": r["equity"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from qcoord.backtest.analysis.stats import wilson_ci
+from qcoord.backtest.stats.intervals import wilson_ci
 
 
 @pytest.mark.parametrize("alpha", [0.05, 0.01, 0.2])

@@ -30,7 +30,7 @@ def test_one_slot_availability_and_age_match_poisson(pair_rate, decision_rate):
     has, age = _run(BellPairSupply(pair_rate, decision_rate, memory_slots=1), n)
     lt = pair_rate / decision_rate
     p = 1 - math.exp(-lt)
-    from qcoord.backtest.analysis.stats import wilson_ci
+    from qcoord.backtest.stats.intervals import wilson_ci
 
     lo, hi = wilson_ci(int(has.sum()), n, alpha=CI_ALPHA)
     assert lo <= p <= hi

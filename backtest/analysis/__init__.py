@@ -1,6 +1,7 @@
-"""Stage 5, the analysis: what the numbers mean, with their uncertainty.
+"""Stage 5, the analysis after play: what the numbers mean, with their uncertainty.
 
-``hedge`` fits the book's hedge game on the training window and asks what it would take for entanglement to pay;
-``paired`` the paired tests between strategies (HAC and fixed-b); ``periods`` the same tests per period; ``stats``
-the shared statistical helpers (Wilson intervals, floored p-values, the 95% z).
+``frontier``: what it would take for entanglement to pay; ``drift``: whether the game fitted on the training window
+still describes the test window; ``bell_pair``: what one Bell pair is worth; ``periods``: the paired tests per
+calendar period; ``simulation``: a solved game on sampled rounds; ``feasibility``: a physical link's chain. The
+statistics they use are in ``backtest.stats``, below every stage; the hedge game's fit is ``players.hedge``.
 """

@@ -8,10 +8,10 @@ import numpy as np
 
 from ...strategies import Noise, classical_optimum, quantum_lower_bound
 
-from .cells import CELLS, CellStats, finite_or_none
+from ..stats.cells import CELLS, CellStats, finite_or_none
 from .frontier import TARGET_GAIN
-from .hedge import HedgeFit
-from .stats import p_value as p_floor
+from ..players.hedge import HedgeFit
+from ..stats.intervals import p_value as p_floor
 
 
 def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: float) -> dict:

@@ -8,8 +8,8 @@ import numpy as np
 
 from ...strategies import Noise, classical_optimum, quantum_lower_bound
 
-from .cells import CELLS, finite_or_none
-from .hedge import HedgeFit, hedge_game
+from ..stats.cells import CELLS, finite_or_none
+from ..players.hedge import HedgeFit, hedge_game
 
 TARGET_GAIN = 0.01  # "what it would take": quantum must beat the best classical rule by 1% of its book variance
 

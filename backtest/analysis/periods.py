@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .paired import paired_tests
+from ..stats.paired import paired_tests
 
 MAX_PERIODS = 400
 MIN_ROUNDS = 20

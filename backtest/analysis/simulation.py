@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import streams
-from .stats import Z95, draw_inputs, wilson_ci
+from ..stats.intervals import Z95, draw_inputs, wilson_ci
 
 
 def simulate(solution, rounds: int, backend: str, seed: int) -> dict:

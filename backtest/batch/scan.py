@@ -33,7 +33,7 @@ from ... import reports
 from ...data import DataError, Universe
 
 from .. import streams
-from ..output import verdict
+from ..output import sweeps
 from .jobs import JobFolder, run_jobs
 from ..output.atomic import atomic_files
 from ..errors import BacktestError
@@ -342,7 +342,7 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
 
     from . import cluster
     from ..config import RunConfig
-    from ..engine import Plan
+    from ..plan import Plan
 
     base = (config or RunConfig()).with_values(overrides) if overrides else (config or RunConfig())
     universe = source if source is not None else base.source.universe()
@@ -390,5 +390,5 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
         "ranking": json.loads(ranked.head(200).to_json(orient="records")),
         "config": base.to_dict(),
     }
-    doc["headline"] = verdict.scan_headline(doc)
+    doc["headline"] = sweeps.scan_headline(doc)
     return ScanResult(table, ranked, rows, doc, universe.tickers)

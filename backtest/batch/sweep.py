@@ -203,7 +203,7 @@ class SweepResult:
 def plan_sweep(base: RunConfig, grid: dict, source=None) -> tuple[list[dict], list[RunConfig], list]:
     """(points, their configurations, the source per point or None): every point checked as it will run and real
     data loaded once (not at all when ``source`` is given: every point plays it), before anything is written."""
-    from ..engine import Plan
+    from ..plan import Plan
 
     points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
     configs = [point_config(base, pt) for pt in points]

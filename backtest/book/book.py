@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from ..fills.models import Market
-from ..analysis.cells import CellSums
+from ..stats.cells import CellSums
 from ..players.roster import RoundChunk, names as registered
 from .lanes import Lanes
 from .risk import StrategyStats

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from ..analysis.stats import wilson_ci
+from ..stats.intervals import wilson_ci
 from .lanes import Lanes
 
 
@@ -235,7 +235,7 @@ def hedging_efficiency(var_s: float, var_unc: float, var_oracle: float) -> tuple
 def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.ndarray, discordant: tuple[int, int],
             periods_per_year: float, utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None,
             risk_aversion: float = 3.0) -> dict:
-    """Quantum against an opponent on the same rounds (``backtest.analysis.paired``): the variance ratio with its HAC
+    """Quantum against an opponent on the same rounds (``backtest.stats.paired``): the variance ratio with its HAC
     interval and p-value, the Sharpe difference, the mean squared P&L and utility differences, on the kept
     rounds ``q_pnl``, ``c_pnl`` (all test rounds unless a streamed run kept fewer); McNemar's test on the paired
     wins (all rounds); Levene's test as a secondary column (it assumes independent samples, which paired,
@@ -243,8 +243,8 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
     from scipy.stats import levene
     from statsmodels.stats.contingency_tables import mcnemar
 
-    from ..analysis.paired import paired_tests
-    from ..analysis.stats import p_value
+    from ..stats.paired import paired_tests
+    from ..stats.intervals import p_value
 
     only_q, only_c = discordant
     if only_q + only_c == 0:

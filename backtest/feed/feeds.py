@@ -16,12 +16,18 @@ import numpy as np
 import pandas as pd
 
 from ...data import MarketData, SyntheticPair
+from ...data.frequency import TRADING_DAYS
 
 from ..errors import BacktestError
 from .indicators import Indicator, QuantileBins, ThresholdIndicator, indicator_output, evaluate
 from .views import LocalView, make_views
 
 FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
+
+
+def minutes_per_round(feed) -> float:
+    """Minutes of quoting a round (bar) stands for: 252 x 390 trading minutes a year over the bars per year."""
+    return TRADING_DAYS * 390.0 / feed.periods_per_year
 
 
 @runtime_checkable

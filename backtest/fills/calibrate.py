@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..analysis.stats import wilson_ci
+from ..stats.intervals import wilson_ci
 
 HORIZON = 5  # bars (minutes on minute bars): the realised-spread horizon of SEC Rule 605
 NO_TRADES = "not identified: no trade bars (a fill is a print at or through the quote; quotes alone cannot show it)"

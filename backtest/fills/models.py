@@ -125,6 +125,7 @@ class FillModel(ABC):
     name = "fill"
     uniform_streams = 0  # uniform draws per agent per round (shared by all strategies)
     uses_prices = False  # whether it needs share prices and price changes besides returns
+    sized_in_shares = False  # whether its quantities are share counts (then adjusted-only prices mislead it)
 
     @abstractmethod
     def book_size(self, prices: np.ndarray) -> float:
@@ -301,6 +302,7 @@ class QueueFill(FillModel):
     name = "queue"
     uniform_streams = 2
     uses_prices = True
+    sized_in_shares = True
 
     def __post_init__(self) -> None:
         _prob("p_first", self.p_first)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import verdict
+from . import notes, summary as summary_text, verdict
 
 SCHEMA = 6
 METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
@@ -209,7 +209,7 @@ class Result:
     def summary(self, width: int = 80) -> str:
         """The run in words and tables no wider than ``width`` columns: the verdict's gist first, then the data,
         the fitted game, the metrics, the money model, flags and warnings, and the full verdict."""
-        return verdict.summary(self, width)
+        return summary_text.summary(self, width)
 
     def headline(self) -> str:
         """The verdict's gist in at most three short sentences (metrics.json ``headline``)."""
@@ -271,7 +271,7 @@ class Result:
             "shared_information": self.shared_information(),
             "headline": self.headline(),
             "verdict": self.verdict(),
-            "text": verdict.texts(self),
+            "text": notes.texts(self),
             "elapsed_seconds": self.elapsed,
             "config": self.config,
         })

@@ -3,7 +3,7 @@ K-level indicator (``backtest.players.history``).
 
 During the training pass every candidate rule of ``HISTORY_RULES`` and ``level_rules(K)`` turns each server's
 readings into its derived inputs, and the co-movement is summed per derived input cell; the hedge game is then
-fitted on those cells exactly as for the one-bit indicator (``analysis.hedge.HedgeFit``), so every value
+fitted on those cells exactly as for the one-bit indicator (``players.hedge.HedgeFit``), so every value
 is the book variance saved against independent coins, in the same currency^2 per round whatever the
 information (coins' variance does not depend on how the rounds are partitioned). Chosen on the training window:
 
@@ -26,8 +26,8 @@ import numpy as np
 from ...strategies import Noise, classical_optimum, solve
 from ...strategies.classical import rule_name
 
-from ..analysis.cells import CellSums
-from ..analysis.hedge import HedgeFit
+from ..stats.cells import CellSums
+from ..players.hedge import HedgeFit
 from .history import HISTORY_RULES, Channels, HistoryRule, level_rules, persistence
 
 MODES = ("auto", "on", "off")

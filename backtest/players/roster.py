@@ -244,7 +244,7 @@ class GameFit:
     delay: int | None
     n_train: int
     noise: Noise
-    hedge: object | None = None  # analysis.hedge.HedgeFit
+    hedge: object | None = None  # players.hedge.HedgeFit
     information: object | None = None  # information.InfoFit: history rules and the smoothed K-level indicator
 
     def game_dict(self) -> dict:

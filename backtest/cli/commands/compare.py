@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     import textwrap
 
-    from ...output.verdict import fit_table
+    from ...output.text import fit_table
     from ..arguments import terminal_width
 
     width = terminal_width()

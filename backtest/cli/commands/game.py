@@ -214,6 +214,6 @@ def render(r: dict, width: int = 80) -> str:
 
 
 def _z95() -> float:
-    from ...analysis.stats import Z95  # statsmodels: only when a table with errors is printed
+    from ...stats.intervals import Z95  # statsmodels: only when a table with errors is printed
 
     return Z95

@@ -84,7 +84,7 @@ def render(doc: dict, ranked, width: int = 80) -> str:
     where some pair uses entanglement, else by how far each is from paying (``move_needed``)."""
     import textwrap
 
-    from ...output.verdict import fit_table
+    from ...output.text import fit_table
 
     lines = textwrap.wrap(doc["headline"], width, break_long_words=False)
     if ranked.empty:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ...batch.sweep import run_sweep
-    from ...output import verdict
+    from ...output import sweeps, text
     from ...output.runs import new_run_dir
 
     grid = dict(parse_param(t) for t in args.params)
@@ -63,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
     show = show.set_index([*names, "strategy"]).rename(columns={"variance_share": "var_share", "hedged_rate": "hedged",
                                                                 "win_rate": "win"})
     with pd.option_context("display.max_rows", 500):
-        print("\n".join(verdict.fit_table(show, width, lambda v: f"{v:.4f}")))
+        print("\n".join(text.fit_table(show, width, lambda v: f"{v:.4f}")))
     print("\n".join(textwrap.wrap("columns: var_share = variance_share, hedged = hedged_rate, win = win_rate; "
                                    "advantage: the fitted game's, quantum - classical", width, subsequent_indent="  ")))
-    for line in verdict.crossing_lines(result.crossings, names[0]) + verdict.link_frontier_lines(
+    for line in sweeps.crossing_lines(result.crossings, names[0]) + sweeps.link_frontier_lines(
             result.doc.get("link_frontier")):
         print("\n".join(textwrap.wrap(line, width, subsequent_indent="  ")))
     d = result.doc

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 from scipy.stats import norm
 
-from .stats import Z95, p_value
+from .intervals import Z95, p_value
 
 PW_ROWS = 1 << 16  # rounds the Politis-White block length is estimated on
 KV_BARTLETT = (2.9694, 0.4160, -0.5324)  # Kiefer & Vogelsang (2005): 97.5% quantile of the fixed-b Bartlett t

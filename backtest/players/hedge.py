@@ -24,7 +24,7 @@ import numpy as np
 
 from ...strategies import Game, best_constant
 
-from .cells import CellStats
+from ..stats.cells import CellStats
 
 UNIT = "currency^2 per round: book variance saved against independent coins"
 

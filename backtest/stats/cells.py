@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .stats import Z95, wilson_ci
+from .intervals import Z95, wilson_ci
 
 NO_TARGETS = np.zeros(4, dtype=np.uint8)  # for sums alone: the per-round relations are not needed
 CELLS = ("00", "01", "10", "11")

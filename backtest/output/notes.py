@@ -1,0 +1,259 @@
+"""The notes around a run's verdict: warnings, flags, the money model's line, the report's paragraphs on a server's
+own history and on a Bell pair's worth, and what it would take for entanglement to pay."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..stats.intervals import format_p
+from .text import agreement, capital, money, percent
+
+if TYPE_CHECKING:
+    from .result import Result
+
+
+def persistence(per: dict) -> str:
+    """Whether the readings persist in time, as measured (the history rules also run when forced with --history on)."""
+    state = "the readings persist" if per.get("persistent") else "the readings do not persist (history rules forced on)"
+    return f"{state} (lag-1 autocorrelation A {per['A']:.2f}, B {per['B']:.2f})"
+
+
+def information_note(reason: str, per: dict) -> str:
+    """Why the history rules and the K-level indicator did not run (``reason`` from ``players.information``)."""
+    if reason == "fixed_game":
+        return "history rules and the K-level indicator need the hedge game fitted on the book (--game hedge)"
+    if reason == "off":
+        return "history rules are off (--history off)"
+    return (f"the readings do not persist in time (lag-1 autocorrelation A {per.get('A', 0):.3f}, "
+            f"B {per.get('B', 0):.3f}): a server's past readings add nothing, so history rules were not run "
+            "(--history on runs them anyway)")
+
+
+def history_paragraph(info: dict) -> str | None:
+    """The report's paragraph on the history rules: whether readings persist, and the rule fitted."""
+    per, mem = info.get("persistence") or {}, info.get("history")
+    if not mem:
+        return capital(info["note"]) + "." if info.get("note") else None
+    return (f"{capital(persistence(per))}. A server can remember its own readings: a rule on its last readings is a "
+            "local classical strategy, the opponent a quantum strategy has to beat. Fitted on the training window over "
+            f"{len(info['family'])} rules (majority of the last m, hysteresis): {mem['name']}, then A "
+            f"{mem['classical_rule']['A_name']}, B {mem['classical_rule']['B_name']} on the smoothed bits.")
+
+
+def levels_paragraph(info: dict) -> str | None:
+    """The report's paragraph on the K-level indicator given to classical_levels and quantum_levels."""
+    lv = info.get("levels")
+    if not lv:
+        return None
+    tb = lv.get("tsirelson_bound")
+    what = ("The K-level indicator" if lv.get("rule") == "indicator"
+            else f"The same information as a {lv['levels']}-level indicator,")
+    return (f"{what} {lv['name']}, goes to classical_levels (exhaustive over all rule pairs) and quantum_levels (one "
+            "measurement direction per level)"
+            + (f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the "
+               "coins' variance on it (Tsirelson's SDP)" if tb is not None else "") + ".")
+
+
+def bell_pair(bp: dict) -> str | None:
+    """What one Bell pair is worth, predicted and realised, and its certainty equivalent."""
+    if not bp or not bp.get("pairs"):
+        return None
+    net = bp.get("realised_net_certainty_equivalent")
+    return (f"One Bell pair is worth {money(bp['predicted_variance_saved'])} currency² of book variance (predicted by the "
+            f"fit), {money(bp['realised_variance_saved'])} realised on the test window; a certainty equivalent of "
+            f"{money(bp['realised_certainty_equivalent'])} currency per pair at relative risk aversion "
+            f"{money(bp['risk_aversion'])}"
+            + (f"; net of the quantum servers' extra switching costs ({money(bp['extra_costs'])} per pair) and the other "
+               f"differences in mean P&L, {money(net)} per pair" if net is not None else "") + ".")
+
+
+def texts(r: Result) -> dict:
+    """The report's other sentences, keyed by section (metrics.json ``text``; ``verdict`` and
+    ``shared_information`` are keys of their own)."""
+    hedge, info = r.hedge or {}, r.information or {}
+    take = hedge.get("what_it_would_take")
+    return {"what_it_would_take": capital(take["sentence"]) + "." if take else None,
+            "bell_pair": bell_pair(hedge.get("bell_pair_value")),
+            "history": history_paragraph(info) if info else None,
+            "levels": levels_paragraph(info) if info else None,
+            "money_model": money_model(r)}
+
+
+def money_model(r: Result) -> str:
+    """Where the income and costs columns come from (the resolved fill model and, with volume, its participation)."""
+    resolved = r.config.get("resolved") or {}
+    return fill_assumption(resolved.get("fill") or {}, resolved.get("participation"))
+
+
+# Annualised Sharpe ratios published for high-frequency market makers, lowest to highest: the "efficient" Sharpe
+# ratio of the HFT industry, 1.07-1.87 (Charles-Cadogan, J. Investment Strategies); the median HFT firm, 4.3, and
+# the average, 9.2 (Baron, Brogaard & Kirilenko, "Risk and Return in High Frequency Trading", 2014 draft, and "The
+# Trading Profits of High Frequency Traders", 2012); a large HFT market maker in Dutch stocks, 9.35 (Menkveld
+# 2013). A book whose Sharpe is far outside this is read as a modelling artefact, not a discovery.
+SHARPE_RANGE = (-10.0, 10.0)
+
+
+def participation_clause(participation: dict) -> str:
+    """How much of each ticker's traded volume the fills take, or that the fill rate is an assumption."""
+    if not participation:
+        return ""
+    known = {t: s for t, s in participation.items() if s is not None}
+    if not known:
+        return "; no traded volume in the data: the fill rate is an assumption, not a measurement"
+    parts = ", ".join(f"{percent(s)} of {t}'s" for t, s in known.items())
+    unknown = [t for t, s in participation.items() if s is None]
+    return (f"; fills are {parts} traded volume" + (f" ({', '.join(unknown)}: no volume, assumed)" if unknown else ""))
+
+
+def heavy_participation(heavy: dict, limit: float) -> str:
+    return ("warning: the fill model fills " + ", ".join(f"{percent(s)} of {t}'s" for t, s in heavy.items())
+            + f" traded volume, above the {limit:.0%} published market makers take (Menkveld 2013: 8.1% of trades); "
+            "lower the exposure or turnover (bias) or the lot (queue) or read spread income as out of reach")
+
+
+def fill_assumption(fill: dict, participation: dict | None = None) -> str:
+    """Where the income and costs columns come from, in one line (the resolved fill model's parameters and, where
+    the data has volume, the share of it the fills take)."""
+    return _fill_assumption(fill) + participation_clause(participation or {})
+
+
+def _fill_assumption(fill: dict) -> str:
+    hs = fill.get("half_spread")
+    h = (f"the quoted half-spread (else {fill.get('model_half_spread_bps'):g} bp)" if hs == "quoted"
+         else f"a half-spread of {hs} bp")
+    if fill.get("name") == "queue":
+        return (f"queue fill: {fill['lot']:g}-share quotes fill with probability {fill['p_first']:g} (placed first) "
+                f"or {fill['p_second']:g} a minute at {h}, adverse selection {fill['adverse_selection']:g} per "
+                f"minute; costs: fees {fill['fee']:g}/share, inventory cut beyond {fill['inventory_limit']:g} shares"
+                + (f", {fill['flatten']:.0%} unwound each round" if fill.get("flatten") else ""))
+    if fill.get("name") == "bias":
+        cross = fill.get("switch_cost_bps") or 0.0
+        return (f"bias fill: income assumed, {fill['turnover']:g} x exposure filled a minute at {h} less "
+                f"{fill['adverse_selection']:.0%} adverse selection (Menkveld 2013); costs: a change of quoting "
+                f"order re-queues and forgoes {fill['requeue_loss']:.0%} of the round's income"
+                + (f", plus {cross:g} bp crossing on 2 x exposure" if cross else ""))
+    return str(fill.get("name", "custom fill model"))
+
+
+def drift_flag(d: dict) -> str | None:
+    """What no longer holds on the test window (``analysis.drift``), in words; None when the fitted game still
+    describes it."""
+    reasons = []
+    if d.get("entanglement_flipped"):
+        helps = d["test_game"]["entanglement_helps"]
+        reasons.append("entanglement " + ("would help on the test window but did not on the training window" if helps
+                                          else "helped on the training window but would not on the test window"))
+    if d.get("sign_flips"):
+        reasons.append(f"the co-movement changed sign in cell(s) {', '.join(d['sign_flips'])}")
+    if d.get("frequencies_changed"):
+        reasons.append(f"the input frequencies p(x,y) changed (chi-squared {format_p(d['chi2_p_value'])})"
+                       + ("" if d["decision_changed"] else ", though the test window's best play is the same"))
+    return "; ".join(reasons) if reasons else None
+
+
+def metric_flags(m: dict, derived: bool) -> dict[str, str]:
+    """Reasons not to read a strategy's metric as a plain number (metrics.json ``flags``); ``derived``: the
+    strategy plays on a server's own past readings."""
+    flags = {}
+    he = m.get("hedging_efficiency")
+    if he is not None and he < 0:
+        flags["hedging_efficiency"] = "below 0: this book is less hedged than independent coins'"
+    elif he is not None and he > 1 and derived:
+        flags["hedging_efficiency"] = ("above 1: the oracle knows both servers' readings of this round only; a "
+                                       "server's own past readings tell it more about the correlation regime")
+    elif he is not None and he > 1:
+        flags["hedging_efficiency"] = ("above 1: lower variance than the oracle on the test window (sampling noise, "
+                                       "or the fitted game no longer describes the test window)")
+    income, directional, sharpe = m.get("pnl_spread_income"), m.get("pnl_directional"), m.get("sharpe")
+    if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
+        flags["sharpe"] = (f"driven by the fill model's spread income ({income:.4g} of {m['pnl_mean']:.4g} per round "
+                           f"is assumed spread capture); the directional part's Sharpe is {m['sharpe_directional']:.2f}")
+    if sharpe == sharpe and not SHARPE_RANGE[0] <= sharpe <= SHARPE_RANGE[1]:
+        flags["sharpe_range"] = (f"{sharpe:.3g} is outside the annualised Sharpe ratios published for high-frequency "
+                                 "market makers (about 1 to 10: median firm 4.3, Baron, Brogaard & Kirilenko 2014; "
+                                 "9.35, Menkveld 2013): read it as the fill model's assumption, not as money")
+    return flags
+
+
+def nonlocal_opponent(name: str, chsh: float) -> str:
+    """A user's strategy whose resource no local hidden-variable model gives: a quantum (or no-signalling)
+    opponent, never compared with quantum as a local classical rule."""
+    value = f" (CHSH value {chsh:.3f} > 2)" if chsh > 2 + 1e-9 else ""
+    return (f"{name}'s resource gives correlations no local hidden-variable model gives{value}: it is a quantum or "
+            "no-signalling opponent, not a local classical one, and quantum is not compared against it as one")
+
+
+def clock_offset(off: dict, tickers) -> str:
+    """The warning for series whose returns correlate more one bar apart than on the same bar."""
+    other = [t for t in tickers if t != off["lead"]][0]
+    return (f"the two clocks may be misaligned: returns correlate {off['lagged']:+.2f} between {off['lead']}'s bar t "
+            f"and {other}'s bar t+1 but {off['same']:+.2f} on the same bar ({off['n']} bars); check time zones and "
+            "whether each file stamps its bars by their start or their end")
+
+
+def lookahead(rate: float, oracle: float, z: float) -> str:
+    """Why a hedged rate above the oracle's means look-ahead (``engine._lookahead``)."""
+    return (f"hedged rate {rate:.4f} beats the oracle's {oracle:.4f} by {z:.1f} standard errors: without "
+            "communication no rule can out-hedge one that knows both servers' indicators, so an indicator probably "
+            "reads the round's own move (a lookup by timestamp into outside data, or unlagged arrays)")
+
+
+def lookahead_rate(rate: float, opposite: float) -> str:
+    return (f"hedged rate {rate:.4f} where the two stocks moved in opposite directions in {opposite:.0%} of test "
+            "rounds: that needs the sign of each round's own co-movement, so an indicator probably reads the round's "
+            "own move (a lookup by timestamp into outside data cannot be checked for causality)")
+
+
+def untradable(why: dict) -> str:
+    """The warning for tickers that cannot be traded as quoted (``feed.feeds.untradable``)."""
+    listed = "; ".join(f"{t}: {w}" for t, w in why.items())
+    return (f"cannot be traded as the fill model assumes ({listed}): its spread income and fills are assumed, not "
+            "evidenced by the data; read the directional columns (sharpe_directional) instead")
+
+
+def adjusted_prices(tickers, prices) -> str:
+    """The warning for a queue fill on a source with adjusted prices only."""
+    listed = ", ".join(f"{t} {p:.4g}" for t, p in zip(tickers, prices))
+    return (f"the source has adjusted prices only ({listed} at the first test round): share quantities, the "
+            "tick and amounts per share are at adjusted prices, which can be far from the prices traded then "
+            "(a $0.01 tick on a split-adjusted $2 is 50 bp); use a source with Close and Adj Close")
+
+
+def what_it_would_take(take: dict) -> str:
+    """One sentence saying what would have to change for entanglement to pay."""
+    b = take.get("best")
+    if b is None:
+        ideal = take.get("perfect_link") or {}
+        agree = take.get("inputs_agree")
+        if ideal.get("best") is not None and not ideal["best"].get("move"):
+            return ("no co-movement information in a single input cell would make this link beat the best classical "
+                    f"rule by {take['gain']:.0%} of book variance: the link itself must improve (a perfect link would "
+                    "already pay at the fitted co-movement)")
+        if ideal.get("best") is not None:
+            return ("no co-movement information in a single input cell would make this link beat the best classical "
+                    f"rule by {take['gain']:.0%} of book variance: the link itself must improve (with a perfect link, "
+                    + _cell_clause(ideal["best"]) + ")")
+        agree_txt = f" ({agreement(agree, 0)})" if agree is not None else ""
+        return ("no co-movement pattern in a single input cell gives entanglement an edge at these input frequencies, "
+                f"even on a perfect link{agree_txt}: the two servers' indicators must carry more independent "
+                "information")
+    return (f"entanglement would beat the best classical rule by {take['gain']:.0%} of book variance on this link only "
+            "if " + _cell_clause(b))
+
+
+def _cell_clause(b: dict) -> str:
+    obs = b.get("negative_share_observed")
+    obs_txt = f"; observed {obs:.0%}" if obs is not None else ""
+    needed, fitted = _distinct(b["rho_needed"], b["rho_fitted"])
+    return (f"the returns in input cell (x,y) = ({b['cell'][0]},{b['cell'][1]}) moved with correlation "
+            f"{needed} instead of {fitted}, i.e. in opposite directions about "
+            f"{b['negative_share_needed']:.0%} of the time (normal-equivalent{obs_txt})")
+
+
+def _distinct(a: float, b: float) -> tuple[str, str]:
+    """Two numbers with as few decimals (2 to 6) as tell them apart: never "-0.59 instead of -0.59"."""
+    for digits in range(2, 7):
+        ta, tb = f"{a:+.{digits}f}", f"{b:+.{digits}f}"
+        if ta != tb:
+            break
+    return ta, tb

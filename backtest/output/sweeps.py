@@ -1,0 +1,53 @@
+"""The lines a scan or a sweep prints about its grid: the scan's headline, where quantum stops paying along a swept
+parameter, and a physical link's frontier over the grid."""
+
+from __future__ import annotations
+
+
+def scan_headline(doc: dict) -> str:
+    """A scan in one paragraph: what ran, how often entanglement was used, and how many pairs survive the
+    false-discovery control (scan.json ``headline``; the terminal and the report print it)."""
+    f, failed = doc["fdr"], len(doc["errors"])
+    text = (f"{doc['pairs']} pairs of {len(doc['universe']['tickers'])} tickers scanned "
+            f"({len(doc['skipped'])} skipped by the filters, {failed} could not run"
+            + (": listed in errors, not counted in any figure" if failed else "") + f"), {doc['jobs']} backtests "
+            f"({doc['computed']} computed, {doc['reused']} reused); the fitted strategy uses entanglement in "
+            f"{doc['entanglement_used']} of them; quantum's test-window book variance is below the best local classical "
+            f"strategy's in {f['survivors']} of {f['tests']} pairs after Benjamini-Hochberg at {f['level']:g}.")
+    if f["survivors"] == 0:
+        text += " No pair shows a quantum advantage that survives the false-discovery control."
+    return text
+
+
+def crossing_lines(cross: dict, param: str) -> list[str]:
+    """Per group of the other swept parameters and metric: where quantum stops paying along ``param``."""
+    lines = []
+    for label, c in cross.items():
+        where = "" if label == "all" else f" ({label})"
+        for metric, info in c.items():
+            if info["crossing"] is not None:
+                lines.append(f"quantum stops paying{where} on {metric} at {param} = {info['crossing']:.4g}")
+            elif not info["quantum_pays_at"]:
+                lines.append(f"quantum never pays{where} on {metric} over this grid")
+            else:
+                lines.append(f"quantum pays{where} on {metric} over the whole grid")
+    return lines
+
+
+def link_frontier_lines(front: dict | None) -> list[str]:
+    """A sweep with a physical link: the largest swept value at which its advantage is detectable in the market's
+    stationary window, and at which it pays after costs, and what stops it at each point."""
+    if not front:
+        return []
+    p = front["param"]
+    det, pays = front["detectable_up_to"], front["pays_up_to"]
+    stops = ", ".join(f"{x:g}: {stage}" for x, stage in front["first_failing"].items() if stage)
+    return [("link: the advantage is detectable in the stationary window up to " + f"{p} = {det:g}" if det is not None
+             else "link: the advantage is detectable at no point of this grid"),
+            (f"link: entanglement pays after costs up to {p} = {pays:g}" if pays is not None
+             else "link: entanglement pays after costs at no point of this grid"),
+            *([f"link: first failing stage by {p}: {stops}"] if stops else []),
+            *([f"link: the pair rate falls below the decision rate at {p} = {front['rate_frontier']:.4g} (from the "
+               "link's physics, between the grid points)"] if front.get("rate_frontier") is not None else []),
+            *([f"link: the fidelity falls to the game's threshold at {p} = {front['fidelity_frontier']:.4g} (from the "
+               "link's physics, between the grid points)"] if front.get("fidelity_frontier") is not None else [])]

@@ -1,0 +1,68 @@
+"""Small helpers every sentence and table of a run's text shares: numbers in words, interval judgements, paragraphs
+wrapped to a width, DataFrames split to fit one."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+
+def num(v) -> float:
+    return float(v) if v is not None else math.inf
+
+
+def ci_judgement(ci) -> str:
+    """What a variance ratio's 95% interval says: a significant reduction, increase, or neither."""
+    if ci and ci[1] < 1.0:
+        return "a significant reduction"
+    if ci and ci[0] > 1.0:
+        return "a significant increase"
+    return "not significantly different"
+
+
+def capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def money(v) -> str:
+    """A money figure in a sentence: three significant digits, or "undefined"."""
+    return "undefined" if v is None else f"{v:.3g}"
+
+
+def finite(v) -> bool:
+    return v is not None and math.isfinite(v)
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.2g}%"
+
+
+def wrapper(width: int):
+    """A paragraph as lines of at most ``width`` columns, continuation lines indented by two."""
+    def wrap(text: str) -> list[str]:
+        return textwrap.wrap(text, width=width, subsequent_indent="  ", break_long_words=False,
+                             break_on_hyphens=False) or [""]
+
+    return wrap
+
+
+def fit_table(table, width: int, fmt) -> list[str]:
+    """A DataFrame as text lines no wider than ``width``: when all its columns do not fit, it is split into
+    consecutive groups of columns, each printed with the row labels."""
+    columns = list(table.columns)
+    out, start = [], 0
+    while start < len(columns):
+        stop = len(columns)
+        while stop > start + 1:
+            text = table[columns[start:stop]].to_string(float_format=fmt, na_rep="—")
+            if max(map(len, text.splitlines())) <= width:
+                break
+            stop -= 1
+        out += table[columns[start:stop]].to_string(float_format=fmt, na_rep="—").splitlines()
+        start = stop
+    return out
+
+
+def agreement(share: float, digits: int = 1) -> str:
+    """How often the two servers' indicator bits agree, in words."""
+    return f"x = y in {share:.{digits}%} of training rounds"
