@@ -12,7 +12,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "config": ("RunConfig",),
     "engine": ("run_backtest",),
     "errors": ("BacktestError",),
-    "fills.models": ("BiasFill", "FillModel", "QueueFill", "make_fill"),
+    "fills": ("BiasFill", "FillModel", "QueueFill", "make_fill"),
     "feed.indicators": ("Divergence", "Momentum", "ReturnShock", "SpreadWidening", "VolatilityBurst",
                         "FunctionIndicator", "Indicator", "NoisyRegime", "NoisySignal", "QuantileBins",
                         "RollingCorrelation", "ThresholdIndicator", "VolumeSpike", "check_causality",

@@ -2,7 +2,7 @@
 
 Every option is declared once, as a field with metadata (``backtest.options``): the run's own sections here,
 the data source in ``sources.Source``, and the value objects' parameters where those objects live
-(``strategies.Noise``, ``fills.BiasFill``/``QueueFill``, ``supply.BellPairSupply``), whose sections are
+(``strategies.Noise``, the fill models of ``fills``, ``supply.BellPairSupply``), whose sections are
 generated from them. From the tree come the command-line options (``arguments``), config.toml (read and
 written; a run's config.toml repeats it bit for bit), the sweepable parameters, the keyword overrides of
 ``run_backtest`` and ``Result.config``. TOML has no null: unset values are left out; infinities are "inf".
@@ -23,7 +23,7 @@ from ..strategies import Noise
 from ..strategies.link import LINK_PRESETS, Link
 
 from .errors import RENAMED_OPTIONS, RENAMED_STRATEGIES, BacktestError, renamed
-from .fills.models import FILL_MODELS, FillModel, make_fill
+from .fills import FILL_MODELS, FillModel, make_fill
 from .options import Spec, check_ranges, option, specs_of, values_of
 from .players.roster import DEFAULT_STRATEGIES, PLAYERS
 from .feed.sources import Source
@@ -211,7 +211,8 @@ SupplySection = _mirror(BellPairSupply, "SupplySection", build=_build_supply)
 
 def _fill_fields() -> list:
     """``name`` and every fill model's options (unset: the chosen model's default)."""
-    out = [("name", str, option("bias", flag="--fill", choices=tuple(FILL_MODELS), help="fill model: how a server's quoting order becomes P&L"))]
+    out = [("name", str, option("bias", flag="--fill", choices=tuple(FILL_MODELS),
+                                help="fill model: how a server's quoting order becomes P&L"))]
     seen = set()
     for model in FILL_MODELS.values():
         hints = typing.get_type_hints(model)
@@ -461,7 +462,7 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
             given.noise, cfg = value, replace(cfg, noise=NoiseSection(**_frozen(values_of(value))))
         elif key == "fill" and not isinstance(value, str):
             if not isinstance(value, FillModel):
-                raise BacktestError(f"fill must be 'bias', 'queue' or a FillModel, got {value!r}")
+                raise BacktestError(f"fill must be one of {', '.join(map(repr, FILL_MODELS))} or a FillModel, got {value!r}")
             given.fill, cfg = value, replace(cfg, fill=FillSection(name=value.name, **_frozen(values_of(value))))
         elif key == "supply":
             if value is not None and not isinstance(value, BellPairSupply):

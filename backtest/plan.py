@@ -25,7 +25,7 @@ from .feed.feeds import ArrayFeed, StreamFeed
 from .feed.indicators import NoisyRegime, NoisySignal, ReturnShock, copy_indicator, make_indicator
 from .players.roster import PLAYERS, names as registered
 from .players.supply import BellPairSupply, link_supply
-from .fills.models import FillModel
+from .fills.base import FillModel
 from .book.lanes import default_threads
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from qcoord import data
 from qcoord.backtest import config
 from qcoord.backtest.cli.main import main
 from qcoord.backtest.fills.calibrate import NO_TRADES, calibrate, synthetic_bars
-from qcoord.backtest.fills.models import ADVERSE_SELECTION, MODEL_HALF_SPREAD_BPS, P_FIRST, P_SECOND, QueueFill
+from qcoord.backtest.fills.queue import ADVERSE_SELECTION, MODEL_HALF_SPREAD_BPS, P_FIRST, P_SECOND, QueueFill
 
 from .conftest import shared_file
 

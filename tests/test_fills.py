@@ -8,7 +8,8 @@ import pytest
 from scipy.stats import binom
 
 from qcoord.backtest import BacktestError, BiasFill, QueueFill, make_fill, run_backtest
-from qcoord.backtest.fills.models import BIAS_ADVERSE_SELECTION, Market
+from qcoord.backtest.fills import Market
+from qcoord.backtest.fills.bias import BIAS_ADVERSE_SELECTION
 
 
 def test_bias_fill_three_rounds_by_hand():

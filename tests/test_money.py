@@ -13,7 +13,8 @@ import pytest
 
 from qcoord import data
 from qcoord.backtest import run_backtest
-from qcoord.backtest.fills.models import BiasFill, QueueFill, bar_adverse_selection
+from qcoord.backtest.fills import BiasFill, QueueFill
+from qcoord.backtest.fills.queue import bar_adverse_selection
 
 from .conftest import shared_file
 
@@ -82,7 +83,7 @@ def test_queue_fill_minute_round_reproduced_by_hand():
     inventory held over the move, a share flattened at the end of the round."""
     from scipy.stats import binom
 
-    from qcoord.backtest.fills.models import Market
+    from qcoord.backtest.fills import Market
 
     rng = np.random.default_rng(3)
     n, m = 200, 5
@@ -123,7 +124,7 @@ def test_adverse_selection_loses_the_same_on_minute_and_daily_bars():
     with no spread, no fees and the inventory unwound free at the end of each round, the P&L is the fills' move
     only, and the adverse-selection loss (P&L at a = 0.47 less at a = 0, the same uniforms) per day agrees within
     4 standard errors of the difference (per-round variances, both bar lengths)."""
-    from qcoord.backtest.fills.models import Market
+    from qcoord.backtest.fills import Market
 
     rng = np.random.default_rng(8)
     days, m = 400, 390

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from qcoord.backtest import BellPairSupply, run_backtest
-from qcoord.backtest.fills.models import QueueFill
+from qcoord.backtest.fills import QueueFill
 from qcoord.strategies import Game, Noise
 
 PINS = Path(__file__).parent / "data" / "pinned_metrics.json"

@@ -14,7 +14,7 @@ from qcoord.backtest import RunConfig, run_backtest
 from qcoord.backtest.book import risk
 from qcoord.backtest.feed.feeds import ArrayFeed, Feed, Rounds, StreamFeed, TrainingTail
 from qcoord.backtest.feed.indicators import make_indicator
-from qcoord.backtest.fills.models import FILL_MODELS, BookFills, FillModel, Fills, Market
+from qcoord.backtest.fills import FILL_MODELS, BookFills, FillModel, Fills, Market
 from qcoord.backtest.output.result import Result
 from qcoord.backtest.players.roster import PLAYERS, Registered, names
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..fills.models import Market
+from ..fills.base import Market
 from ..stats.cells import CellSums
 from ..players.roster import RoundChunk, names as registered
 from .lanes import Lanes

@@ -244,7 +244,7 @@ def _config_doc(plan: Plan, book_size: float, participation: dict | None = None)
     doc["run"] = {**doc["run"], "strategies": list(plan.names)}
     doc["resolved"] = {"noise": plan.noise.to_dict(), "fill": plan.fill.to_dict(),
                        "supply": None if plan.supply is None else plan.supply.to_dict(), "book_size": book_size,
-                       "participation": participation or {}}
+                       "participation": participation or {}, "fill_description": plan.fill.describe()}
     return doc
 
 

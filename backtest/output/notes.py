@@ -82,7 +82,7 @@ def texts(r: Result) -> dict:
 def money_model(r: Result) -> str:
     """Where the income and costs columns come from (the resolved fill model and, with volume, its participation)."""
     resolved = r.config.get("resolved") or {}
-    return fill_assumption(resolved.get("fill") or {}, resolved.get("participation"))
+    return (resolved.get("fill_description") or "") + participation_clause(resolved.get("participation") or {})
 
 
 # Annualised Sharpe ratios published for high-frequency market makers, lowest to highest: the "efficient" Sharpe
@@ -109,30 +109,6 @@ def heavy_participation(heavy: dict, limit: float) -> str:
     return ("warning: the fill model fills " + ", ".join(f"{percent(s)} of {t}'s" for t, s in heavy.items())
             + f" traded volume, above the {limit:.0%} published market makers take (Menkveld 2013: 8.1% of trades); "
             "lower the exposure or turnover (bias) or the lot (queue) or read spread income as out of reach")
-
-
-def fill_assumption(fill: dict, participation: dict | None = None) -> str:
-    """Where the income and costs columns come from, in one line (the resolved fill model's parameters and, where
-    the data has volume, the share of it the fills take)."""
-    return _fill_assumption(fill) + participation_clause(participation or {})
-
-
-def _fill_assumption(fill: dict) -> str:
-    hs = fill.get("half_spread")
-    h = (f"the quoted half-spread (else {fill.get('model_half_spread_bps'):g} bp)" if hs == "quoted"
-         else f"a half-spread of {hs} bp")
-    if fill.get("name") == "queue":
-        return (f"queue fill: {fill['lot']:g}-share quotes fill with probability {fill['p_first']:g} (placed first) "
-                f"or {fill['p_second']:g} a minute at {h}, adverse selection {fill['adverse_selection']:g} per "
-                f"minute; costs: fees {fill['fee']:g}/share, inventory cut beyond {fill['inventory_limit']:g} shares"
-                + (f", {fill['flatten']:.0%} unwound each round" if fill.get("flatten") else ""))
-    if fill.get("name") == "bias":
-        cross = fill.get("switch_cost_bps") or 0.0
-        return (f"bias fill: income assumed, {fill['turnover']:g} x exposure filled a minute at {h} less "
-                f"{fill['adverse_selection']:.0%} adverse selection (Menkveld 2013); costs: a change of quoting "
-                f"order re-queues and forgoes {fill['requeue_loss']:.0%} of the round's income"
-                + (f", plus {cross:g} bp crossing on 2 x exposure" if cross else ""))
-    return str(fill.get("name", "custom fill model"))
 
 
 def drift_flag(d: dict) -> str | None:
