@@ -84,9 +84,27 @@ class RunSettings:
         check_ranges(self, "run")
 
 
+def _indicator_param_fields() -> list:
+    """Every built-in indicator's parameters (``Indicator.Params``), unset meaning the chosen indicator's default."""
+    from .feed.indicators import parameter_options
+
+    out = []
+    for name, (hint, f, defaults) in parameter_options().items():
+        shown = set(defaults.values())
+        meta = {**f.metadata, "shown_default": shown.pop() if len(shown) == 1 else
+                ", ".join(f"{k} {v}" for k, v in defaults.items())}
+        out.append((name, hint | None, field(default=None, metadata=meta)))
+    return out
+
+
+_IndicatorParams = dataclasses.make_dataclass("_IndicatorParams", _indicator_param_fields(), frozen=True)
+INDICATOR_PARAMS = tuple(f.name for f in dataclasses.fields(_IndicatorParams))
+
+
 @dataclass(frozen=True)
-class IndicatorSettings:
-    """Each server's indicator bit (built-in name or ``module:function``) and its parameters."""
+class IndicatorSettings(_IndicatorParams):
+    """Each server's indicator bit (built-in name or ``module:function``) and its parameters (every built-in's, as
+    its ``Params`` declares them; unset: the indicator's own default)."""
 
     name: str | None = option(help="both servers' indicator: noisy_signal, noisy_regime, rolling_correlation, "
                                    "divergence, volatility_burst, return_shock, momentum, volume_spike, "
@@ -94,12 +112,6 @@ class IndicatorSettings:
                               metavar="NAME")
     name_b: str | None = option(help="server B's indicator, if different", flag="--indicator-b", metavar="NAME")
     latency: int = option(1, help="bars before a server sees the partner's prices", unit="bars", lo=0)
-    flip: float | None = option(help="noisy_signal/noisy_regime: probability a reading is wrong", lo=0, hi=1)
-    window: int | None = option(help="threshold indicators: rolling window", unit="bars", lo=2)
-    target: float | None = option(help="threshold indicators: P(x=1) on the training window (unset: 0.5)", lo=0,
-                                  hi=1, open_lo=True)
-    threshold: float | None = option(help="threshold indicators: a fixed threshold instead of fitting one",
-                                     hi=math.inf, lo=-math.inf)
     history: str = option("auto", help="rules on a server's own past readings (history rules) and the smoothed K-level "
                                       "indicator (classical_levels, quantum_levels): auto = when the readings "
                                       "persist in time", choices=("auto", "on", "off"))
@@ -120,7 +132,7 @@ class IndicatorSettings:
 
     @property
     def params(self) -> dict:
-        return {k: getattr(self, k) for k in ("flip", "window", "target", "threshold") if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in INDICATOR_PARAMS if getattr(self, k) is not None}
 
     def build(self):
         """(A's, B's) indicator objects, or None for the source's default (its parameters then in ``params``)."""
@@ -140,12 +152,12 @@ class IndicatorSettings:
 
 def params_for(name: str, params: dict) -> dict:
     """Only the parameters a built-in takes (a flip for a threshold indicator is someone else's)."""
-    from .feed.indicators import BUILTINS, ThresholdIndicator
+    from .feed.indicators import BUILTINS
 
     cls = BUILTINS.get(name)
     if cls is None:
         return {}
-    allowed = ("window", "target", "threshold") if issubclass(cls, ThresholdIndicator) else ("flip",)
+    allowed = {f.name for f in dataclasses.fields(cls.Params)}
     return {k: v for k, v in params.items() if k in allowed}
 
 
@@ -494,8 +506,8 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
                 given.indicators = tuple(pair) if len(pair) == 2 else (pair[0], pair[0])
         elif key == "indicator_params":
             for k, v in (value or {}).items():
-                if k not in ("flip", "window", "target", "threshold"):
-                    raise BacktestError(f"indicator_params: unknown parameter {k!r} (flip, window, target, threshold)")
+                if k not in INDICATOR_PARAMS:
+                    raise BacktestError(f"indicator_params: unknown parameter {k!r} ({', '.join(INDICATOR_PARAMS)})")
                 plain[f"indicators.{k}"] = v
         else:
             plain[key] = value

@@ -40,10 +40,10 @@ def default_indicators(mode: str | None) -> tuple[str, dict]:
     was chosen by measurement on the shipped panel (``benchmarks/default_indicator.py``: of the local indicators its
     bits are the most independent across servers and its distance to paying varies most between pairs)."""
     if mode == "signals":
-        return NoisySignal.name, {"flip": 0.0}
+        return NoisySignal.name, {}
     if mode == "regime":
-        return NoisyRegime.name, {"flip": 0.1}
-    return ReturnShock.name, {"window": 60, "target": 0.5}
+        return NoisyRegime.name, {}
+    return ReturnShock.name, {}  # each with its declared defaults (``Indicator.Params``)
 
 
 def _indicator_pair(indicators, params: Mapping | None, mode: str | None):

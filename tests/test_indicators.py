@@ -123,7 +123,7 @@ def test_causality_checker_catches_peeking_and_names_the_indicator(ind):
         check_causality(ind, va)
 
 
-@pytest.mark.parametrize("ind", [NoisySignal(0.1), RollingCorrelation(window=20, threshold=0.2),
+@pytest.mark.parametrize("ind", [NoisySignal(flip=0.1), RollingCorrelation(window=20, threshold=0.2),
                                  Divergence(window=20, threshold=1.0)])
 def test_builtins_are_causal(ind):
     va, _ = _views(data.synthetic_pair(5000, seed=6), latency=2)

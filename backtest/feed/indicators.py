@@ -33,16 +33,33 @@ change; the engine runs it on every user-supplied indicator.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from .. import streams
 from ..errors import BacktestError
+from ..options import option
 from .views import LocalView, lag
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of an indicator that takes none."""
+
+
+def params_with_defaults(cls: type, **defaults) -> type:
+    """A copy of a parameters dataclass ``cls`` with other defaults (the same options, declared once)."""
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    return dataclasses.make_dataclass(cls.__name__, [
+        (f.name, hints[f.name], dataclasses.field(default=defaults.get(f.name, f.default), metadata=f.metadata))
+        for f in dataclasses.fields(cls)], frozen=True)
 
 
 class Indicator:
@@ -51,6 +68,9 @@ class Indicator:
     name = "indicator"
     lookback: int | None = None  # rows of history needed before a row's output is defined
     builtin = False
+    # the parameters a built-in takes, declared once as options (``backtest.options``): a frozen dataclass whose
+    # fields are the keyword arguments of ``__init__``; the command line's indicator options are generated from them
+    Params: ClassVar[type] = NoParams
     levels = 2  # outputs 0..levels-1 (2: a bit); an indicator with more levels feeds classical_/quantum_levels
 
     def fit(self, view: LocalView, start: int = 0) -> None:
@@ -93,6 +113,11 @@ def _flip_check(flip: float) -> float:
     return float(flip)
 
 
+@dataclass(frozen=True)
+class ReadingParams:
+    flip: float = option(0.0, help="noisy_signal/noisy_regime: probability a reading is wrong", lo=0, hi=1)
+
+
 class _NoisyReading(Indicator):
     """A local reading of something the synthetic feed knows (``field`` of the view), wrong with probability
     ``flip``, independently per server and round."""
@@ -102,9 +127,10 @@ class _NoisyReading(Indicator):
     stream = 0
     lookback = 0
     builtin = True
+    Params = ReadingParams
 
-    def __init__(self, flip: float):
-        self.flip = _flip_check(flip)
+    def __init__(self, flip: float | None = None):
+        self.flip = _flip_check(self.Params().flip if flip is None else flip)
 
     def __call__(self, view: LocalView) -> np.ndarray:
         truth = getattr(view, self.field)
@@ -124,17 +150,20 @@ class NoisySignal(_NoisyReading):
 
     name, field, needs, stream = "noisy_signal", "signal", "'signals'", 1
 
-    def __init__(self, flip: float = 0.0):
-        super().__init__(flip)
-
 
 class NoisyRegime(_NoisyReading):
     """Detection of the hidden synthetic regime (1 = breakdown), wrong with probability ``flip``."""
 
     name, field, needs, stream = "noisy_regime", "regime", "'regime'", 2
+    Params = params_with_defaults(ReadingParams, flip=0.1)
 
-    def __init__(self, flip: float = 0.1):
-        super().__init__(flip)
+
+@dataclass(frozen=True)
+class ThresholdParams:
+    window: int = option(60, help="threshold indicators: rolling window", unit="bars", lo=2)
+    target: float = option(0.5, help="threshold indicators: P(x=1) on the training window", lo=0, hi=1, open_lo=True)
+    threshold: float | None = option(help="threshold indicators: a fixed threshold instead of fitting one",
+                                     hi=math.inf, lo=-math.inf)
 
 
 class ThresholdIndicator(Indicator):
@@ -145,8 +174,10 @@ class ThresholdIndicator(Indicator):
 
     below = True
     builtin = True
+    Params = ThresholdParams
 
-    def __init__(self, window: int = 60, target: float = 0.5, threshold: float | None = None):
+    def __init__(self, window: int = ThresholdParams.window, target: float = ThresholdParams.target,
+                 threshold: float | None = None):
         if not isinstance(window, (int, np.integer)) or window < 2:
             raise BacktestError(f"{self.name}: window must be an integer of at least 2 bars, got {window!r}")
         if not (0.0 < target < 1.0):
@@ -250,13 +281,20 @@ class Divergence(ThresholdIndicator):
         return self._quieted(np.abs(z), flat)
 
 
+@dataclass(frozen=True)
+class BurstParams(ThresholdParams):
+    short: int = option(5, help="volatility_burst: the short window, below the rolling window", unit="bars", lo=1)
+
+
 class VolatilityBurst(ThresholdIndicator):
     """Own short-window realised volatility over own long-window realised volatility; 1 when it bursts."""
 
     name = "volatility_burst"
     below = False
+    Params = BurstParams
 
-    def __init__(self, window: int = 60, target: float = 0.5, threshold: float | None = None, short: int = 5):
+    def __init__(self, window: int = ThresholdParams.window, target: float = ThresholdParams.target,
+                 threshold: float | None = None, short: int = BurstParams.short):
         super().__init__(window, target, threshold)
         if not isinstance(short, (int, np.integer)) or not 1 <= short < self.window:
             raise BacktestError(f"{self.name}: short must be a whole number of bars in [1, window), got {short!r}")
@@ -409,9 +447,7 @@ def make_indicator(spec: str | Indicator | Callable, **params) -> Indicator:
     if not isinstance(spec, str):
         raise BacktestError(f"indicator must be a name, 'module:function', a function or an Indicator, got {spec!r}")
     if spec in BUILTINS:
-        import inspect
-
-        takes = [p for p in inspect.signature(BUILTINS[spec].__init__).parameters if p != "self"]
+        takes = [f.name for f in dataclasses.fields(BUILTINS[spec].Params)]
         stray = [k for k in params if k not in takes]
         if stray:
             raise BacktestError(f"indicator {spec} takes {', '.join('--' + t for t in takes)}; "
@@ -539,3 +575,18 @@ def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cut
                 f"indicator {indicator.name} is not causal: its output for round {row} changed when data it could "
                 f"not know yet (from round {cut} on, partner latency {view.latency}) was altered; it peeks ahead"
             )
+
+
+def parameter_options() -> dict[str, tuple[type, dataclasses.Field, dict[str, object]]]:
+    """Every built-in's parameters as options: name -> (type, the field as first declared, {indicator: its default}).
+    The indicator section of the configuration (``config.IndicatorSettings``) is generated from this."""
+    import typing
+
+    out: dict[str, tuple[type, dataclasses.Field, dict[str, object]]] = {}
+    for name, cls in BUILTINS.items():
+        hints = typing.get_type_hints(cls.Params)
+        for f in dataclasses.fields(cls.Params):
+            if f.name not in out:
+                out[f.name] = (hints[f.name], f, {})
+            out[f.name][2][name] = f.default
+    return out
