@@ -138,24 +138,14 @@ def _periods_section(doc: dict) -> list[str]:
             f"<details><summary>the {len(rows)} periods</summary>{html_table(frame)}</details>"]
 
 
-FLAG_TEXT = {
-    "sharpe": "Sharpe driven by the fill model's assumed spread income (mean income above the directional P&L); "
-              "read sharpe_directional",
-    "lookahead": "probable look-ahead: hedges more rounds than information available before the round allows",
-    "sharpe_range": "Sharpe outside the -10 to 10 published for high-frequency market makers: a modelling artefact, "
-                    "not a discovery",
-    "hedging_efficiency": "hedging efficiency outside [0, 1]",
-    "max_drawdown_share": "the book lost more than its size in one round",
-}
-
-
 def _flags(doc: dict) -> str:
     """One line per kind of flag, naming the strategies (each one's reason is in metrics.json)."""
     by_key: dict[str, list[str]] = {}
     for s, m in doc["strategies"].items():
         for k in m.get("flags") or {}:
             by_key.setdefault(k, []).append(s)
-    items = [f"<li>⚑ {html.escape(FLAG_TEXT.get(k, k))}: {html.escape(', '.join(names))}</li>"
+    text = doc.get("flag_info") or {}  # the run's flag registry (backtest.output.metrics)
+    items = [f"<li>⚑ {html.escape(text.get(k, k))}: {html.escape(', '.join(names))}</li>"
              for k, names in by_key.items()]
     return f"<ul class='meta'>{''.join(items)}</ul>" if items else ""
 

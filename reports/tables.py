@@ -6,13 +6,7 @@ import pandas as pd
 
 from .style import ordered
 
-# What the hedge changes first, then the fill model's assumed money, then risk and the game's counts
-SUMMARY_METRICS = ["pnl_directional", "variance_share", "sharpe_directional", "pnl_spread_income", "pnl_costs",
-                   "sharpe", "pnl_var", "pnl_mean", "pnl_std", "hedged_rate", "win_rate", "utility", "sortino",
-                   "max_drawdown", "max_drawdown_share", "hedging_efficiency", "bell_pairs", "quantum_share"]
 COMPARE_DEFAULT = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "sharpe", "quantum_share"]
-
-
 UNDEFINED = "—"  # the one spelling of an undefined value in every table
 
 
@@ -20,47 +14,33 @@ def _share(v):
     return f"{v:.1%}"
 
 
-def _fixed(digits: int):
-    return lambda v: f"{v:,.{digits}f}"
-
-
-# metric -> (header with its unit, format): one format per metric, so a row never mixes notations
-LABELS = {
-    "pnl_var": ("book variance (currency²/round)", _fixed(2)),
-    "variance_share": ("variance / coins'", _share),
-    "hedged_rate": ("hedged rounds", _share),
-    "win_rate": ("rounds won", _share),
-    "utility": ("mean utility (game units)", _fixed(4)),
-    "pnl_mean": ("mean P&L (currency/round)", _fixed(4)),
-    "pnl_std": ("P&L std (currency/round)", _fixed(3)),
-    "pnl_spread_income": ("spread income (currency/round)", _fixed(4)),
-    "pnl_costs": ("costs (currency/round)", _fixed(4)),
-    "pnl_directional": ("directional P&L (currency/round)", _fixed(4)),
-    "sharpe": ("Sharpe (annual)", _fixed(2)),
-    "sharpe_directional": ("Sharpe of the directional part", _fixed(2)),
-    "sortino": ("Sortino (annual)", _fixed(2)),
-    "max_drawdown": ("max drawdown (currency)", _fixed(2)),
-    "max_drawdown_share": ("max drawdown (share of equity)", _share),
-    "hedging_efficiency": ("hedging efficiency (0 coins, 1 oracle)", _fixed(3)),
-    "bell_pairs": ("Bell pairs used", _fixed(0)),
-    "quantum_share": ("rounds on a Bell pair", _share),
-}
+def metric_info(doc: dict) -> dict[str, dict]:
+    """The run document's metric registry (metrics.json ``metric_info``: label, format, ... per metric, in reading
+    order); a document written before the registry was carried gets each key as its own label."""
+    info = doc.get("metric_info")
+    if info:
+        return info
+    keys = dict.fromkeys(k for m in doc.get("strategies", {}).values() for k in m
+                         if k not in ("win_rate_by_input", "undefined", "flags"))
+    return {k: {"label": k, "format": ".4g", "table": not k.endswith("_ci95")} for k in keys}
 
 
 def metrics_table(doc: dict, metrics: list[str] | None = None) -> pd.DataFrame:
     """One row per metric (header with its unit), one column per strategy: text cells, one format per metric,
     "—" where undefined, "⚑" on a flagged value; the win rate's Wilson interval on a row of its own. Transposed so
     that seven strategies, not eighteen metrics, set the width."""
-    metrics = metrics or SUMMARY_METRICS
+    info = metric_info(doc)
+    metrics = metrics or [k for k, d in info.items() if d.get("table", True)]
     names = ordered(list(doc["strategies"]))
     rows = {}
     for key in metrics:
-        label, fmt = LABELS.get(key, (key, lambda v: f"{v:.4g}"))
+        d = info.get(key) or {"label": key, "format": ".4g"}
+        label, spec = d["label"], d["format"]
         row = {}
         for name in names:
             m = doc["strategies"][name]
             v = m.get(key)
-            text = UNDEFINED if v is None else fmt(v)
+            text = UNDEFINED if v is None else format(v, spec)
             row[name] = text + (" ⚑" if key in (m.get("flags") or {}) and v is not None else "")
         rows[label] = row
         if key == "win_rate":

@@ -11,23 +11,9 @@ import numpy as np
 import pandas as pd
 
 from . import notes, summary as summary_text, verdict
+from .metrics import METRIC_KEYS, REASONS, document as registry_document
 
 SCHEMA = 6
-METRIC_KEYS = ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
-               "pnl_var", "variance_share", "pnl_spread_income", "pnl_costs", "pnl_directional", "sharpe",
-               "sharpe_directional", "sharpe_spread", "turnover", "pnl_var_before_costs", "sortino", "max_drawdown", "max_drawdown_share", "hedging_efficiency",
-               "bell_pairs", "quantum_share", "mean_pair_age", "n_rounds")
-REASONS = {
-    "sharpe": "the book P&L has zero variance",
-    "sortino": "no round fell below the risk-free rate",
-    "mean_pair_age": "no Bell pair was used",
-    "pnl_std": "fewer than two rounds",
-    "pnl_var": "fewer than two rounds",
-    "hedged_rate": "no round in which both stocks moved",
-    "variance_share": "independent coins have zero book variance",
-}
-
-
 def _stamp(ts: pd.Timestamp) -> str:
     """A date for daily data (no 00:00:00), the full timestamp for intraday data."""
     return str(ts.date()) if ts.tzinfo is None and ts == ts.normalize() else str(ts)
@@ -272,6 +258,7 @@ class Result:
             "headline": self.headline(),
             "verdict": self.verdict(),
             "text": notes.texts(self),
+            **registry_document(),
             "elapsed_seconds": self.elapsed,
             "config": self.config,
         })

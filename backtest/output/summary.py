@@ -7,19 +7,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .notes import SHARPE_RANGE, money_model, persistence
+from .metrics import FLAG_TEXT, SUMMARY_COLUMNS
+from .notes import money_model, persistence
 from .text import fit_table, wrapper
 from .verdict import headline, link_lines, shared_information, verdict
 
 if TYPE_CHECKING:
     from .result import Result
-
-
-# The headline table (metrics.json keys -> short column names). What the hedge changes first (directional P&L, its variance share and Sharpe), then the fill model's assumed
-# money (spread income, costs: the "money model:" line says where each comes from), then the game's own counts.
-HEADLINE = {"pnl_directional": "dir_pnl", "variance_share": "var_share", "sharpe_directional": "sharpe_dir",
-            "pnl_spread_income": "income", "pnl_costs": "costs", "sharpe": "sharpe", "win_rate": "win",
-            "hedged_rate": "hedged", "turnover": "turnover"}
 
 
 # The per-cell table's columns (Result.cell_table keys -> short headers, named in the line below the table).
@@ -55,9 +49,9 @@ def summary(r: Result, width: int = 80) -> str:
                       f"{r.game['advantage']:.4f}")
     for line in _information_lines(r):
         lines += para(line)
-    table = m[list(HEADLINE)].rename(columns=HEADLINE).astype(float)
+    table = m[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS).astype(float)
     lines += fit_table(table, width, lambda v: f"{v:.4g}")
-    lines += para("columns: " + ", ".join(f"{short} = {key}" for key, short in HEADLINE.items()) + "; directional: "
+    lines += para("columns: " + ", ".join(f"{short} = {key}" for key, short in SUMMARY_COLUMNS.items()) + "; directional: "
                   "the part of the P&L the quoting order decides, which the hedge changes")
     lines += para("money model: " + money_model(r))
     if (r.drift or {}).get("flag"):
@@ -66,12 +60,8 @@ def summary(r: Result, width: int = 80) -> str:
     for s, sm in r.metrics_dict.items():
         for k in sm.get("flags") or {}:
             flagged.setdefault(k, []).append(s)
-    notes = {"sharpe": "driven by the fill model's assumed spread income (see sharpe_directional)",
-             "sharpe_range": f"outside the {SHARPE_RANGE[0]:g} to {SHARPE_RANGE[1]:g} published for market makers",
-             "hedging_efficiency": "outside [0, 1]", "max_drawdown_share": "the book lost more than its size",
-             "lookahead": "probable look-ahead: hedges more rounds than information before the round allows"}
     for k, v in flagged.items():
-        lines += para(f"flag: {k} {notes.get(k, '')} for {', '.join(v)} (reasons in metrics.json)")
+        lines += para(f"flag: {FLAG_TEXT.get(k, k)} for {', '.join(v)} (reasons in metrics.json)")
     for w in r.warnings:
         lines += para(f"warning: {w}")
     if r.link:

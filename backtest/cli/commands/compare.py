@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from .... import reports
 
     from ...output.atomic import atomic_file, check_writable
-    from ...output.result import METRIC_KEYS
+    from ...output.metrics import METRIC_KEYS
     from ...output.runs import read_run
 
     figure = Path(args.figure) if args.figure else Path(args.runs[0]) / "compare.png"
