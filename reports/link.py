@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .markup import html_table
 from .style import WIDTH, legend_below, new_figure
 
 def link_table(doc: dict) -> pd.DataFrame:
@@ -59,7 +60,6 @@ def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
     """The report's section on the link: what it is, its chain, and its frontier figure."""
     if not doc:
         return []
-    from .html import html_table
 
     return [f"<h2>The quantum link{': ' + html.escape(doc['preset']) if doc.get('preset') else ''}</h2>",
             f"<p>{html.escape(doc['description'])}.</p>", f"<p class='verdict'>{html.escape(doc['sentence'])}</p>",

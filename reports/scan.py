@@ -10,7 +10,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from .html import CSS, FIT_TABLES, html_table
+from .markup import CSS, FIT_TABLES, html_table
 from .style import DPI, WIDTH, colour, legend_below, plt
 
 

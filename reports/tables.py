@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .markup import UNDEFINED
 from .style import ordered
 
 COMPARE_DEFAULT = ["pnl_var", "variance_share", "hedged_rate", "win_rate", "sharpe", "quantum_share"]
-UNDEFINED = "—"  # the one spelling of an undefined value in every table
 
 
 def _share(v):

@@ -257,7 +257,7 @@ def test_the_python_api_refuses_a_huge_memory():
 def test_report_columns_keep_one_number_format():
     import pandas as pd
 
-    from qcoord.reports.html import html_table
+    from qcoord.reports.markup import html_table
 
     page = html_table(pd.DataFrame({"variance": [22_400.0, 0.5, None], "p": [3e-5, 2e-7, 1e-4]}, index=list("abc")))
     assert "22,400.0" in page and "0.5" in page and "e+04" not in page  # one fixed format, thousands separated
