@@ -4,8 +4,11 @@ The one call is ``run_backtest(source, ...)`` returning a ``Result``. This is th
 ``data``, ``strategies`` and ``reports`` together.
 """
 
-__version__ = "0.1.0"
+if __name__ != "qcoord.backtest":  # imported by its folder name from a checkout: its relative imports cannot work
+    raise ImportError("backtest/ installs as qcoord.backtest: `import qcoord.backtest` (or `import qcoord`) after "
+                      "`pip install -e .` (README)")
 
+from .. import __version__  # noqa: E402  (pyproject.toml's version, as installed)
 from .._lazy import exports  # noqa: E402
 
 __getattr__, __dir__, __all__ = exports(__name__, {

@@ -24,7 +24,7 @@ from ..strategies.link import LINK_PRESETS, Link
 
 from .errors import RENAMED_OPTIONS, RENAMED_STRATEGIES, BacktestError, renamed
 from .fills import FILL_MODELS, FillModel, make_fill
-from .options import Spec, check_ranges, option, specs_of, values_of
+from .options import Spec, check_ranges, option, specs_of, toml_value, values_of
 from .players.roster import DEFAULT_STRATEGIES, PLAYERS
 from .feed.sources import Source
 from .players.supply import BellPairSupply
@@ -427,20 +427,6 @@ def resolve_name(name: str) -> tuple[str, ...]:
 def sweepable() -> dict[str, tuple[str, ...]]:
     """Names that can be swept (numbers) -> the paths each sets."""
     return {k: paths for k, paths in names().items() if all(spec(p).sweep for p in paths)}
-
-
-def toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and math.isinf(value):
-            return '"inf"' if value > 0 else '"-inf"'
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise BacktestError(f"cannot write {value!r} to TOML")
 
 
 # -- keyword overrides of run_backtest -------------------------------------------------------------------------

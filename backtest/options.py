@@ -214,3 +214,17 @@ def check_ranges(obj, section: str) -> None:
         v = getattr(obj, s.name)
         if v is not None:
             s.parse(v, f"[{section}] {s.name}")
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isinf(value):
+            return '"inf"' if value > 0 else '"-inf"'
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise BacktestError(f"cannot write {value!r} to TOML")

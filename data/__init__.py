@@ -6,6 +6,10 @@ Public API: ``MarketData``, ``synthetic_pair``, ``SyntheticPair``, ``load_csv``,
 nor ``reports`` nor ``backtest``.
 """
 
+if __name__ != "qcoord.data":  # imported by its folder name from a checkout: its relative imports cannot work
+    raise ImportError("data/ installs as qcoord.data: `import qcoord.data` (or `import qcoord`) after `pip install -e .` "
+                      "(README)")
+
 from .._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {

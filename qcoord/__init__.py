@@ -17,8 +17,12 @@ one name, so a user's own ``data.py`` or ``backtest.py`` never shadows them.
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("qcoord")  # one place: pyproject.toml's [project] version, as installed
+except PackageNotFoundError:  # a checkout that was never installed (README: pip install -e .)
+    __version__ = "0+unknown"
 
 SUBPACKAGES = ("backtest", "data", "reports", "strategies")
 # public name -> the subpackage that defines it

@@ -11,6 +11,10 @@ with its ``Solution``, ``play_rounds`` (the one flow every strategy plays throug
 ``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
 """
 
+if __name__ != "qcoord.strategies":  # imported by its folder name from a checkout: its relative imports cannot work
+    raise ImportError("strategies/ installs as qcoord.strategies: `import qcoord.strategies` (or `import qcoord`) after `pip install -e .` "
+                      "(README)")
+
 from .._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {

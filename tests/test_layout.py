@@ -153,3 +153,144 @@ def test_each_sentence_is_written_in_one_module(sentence):
     found = [str(p.relative_to(ROOT)) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
              if sentence in p.read_text()]
     assert len(found) == 1 and found[0].startswith("backtest/output/"), f"{sentence!r} is written in {found}"
+
+
+# -- the import graph: no cycles, stages import only stages before them -------------------------------------------
+def _module_name(path, root) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    parts = parts[1:] if parts[0] == "qcoord" else parts  # qcoord/_lazy.py is qcoord._lazy
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(["qcoord", *parts])
+
+
+def import_graph(root, packages=(*PACKAGES, "qcoord")) -> dict[str, set[str]]:
+    """Module -> the qcoord modules it imports when it runs: module-level and function-level imports, relative ones
+    resolved against the installed names (qcoord.backtest is backtest/), ``from pkg import submodule`` as that
+    submodule; imports under ``if TYPE_CHECKING:`` are left out (they never run)."""
+    files = {_module_name(p, root): p for pkg in packages for p in (root / pkg).rglob("*.py")}
+    graph = {}
+    for name, path in files.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                       and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        deps = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                mod = ".".join(base + (node.module.split(".") if node.module else []))
+                targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in files else mod for a in node.names]
+            else:
+                continue
+            for t in targets:
+                while t and t not in files:
+                    t = t.rpartition(".")[0]
+                if t and t != name:
+                    deps.add(t)
+        graph[name] = deps
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), i.e. the import cycles."""
+    index, low, stack, on, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_between_modules():
+    assert cycles(import_graph(ROOT)) == []
+
+
+def test_the_cycle_check_finds_a_cycle_hidden_in_a_function(tmp_path):
+    """The check above must be able to fail: two modules importing each other, one of them inside a function and
+    relatively, as html and link once did."""
+    pkg = tmp_path / "reports"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import f\n")
+    (pkg / "b.py").write_text("def f():\n    from .a import g\n")
+    (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import g\n")
+    graph = import_graph(tmp_path, packages=("reports",))
+    assert cycles(graph) == [["qcoord.reports.a", "qcoord.reports.b"]]
+    assert graph["qcoord.reports.c"] == set()
+
+
+# backtest's stages in pipeline order (docs/architecture.md): a module may import its own stage and earlier ones,
+# the statistics toolkit below them all and the base modules, never a later stage. The run's assembly (config,
+# plan, engine) sits above the output stage and below the batch runner and the command line.
+LAYERS = {"errors": 0, "options": 0, "streams": 0, "stats": 1, "feed": 2, "players": 3, "fills": 4, "book": 5,
+          "analysis": 6, "output": 7, "config": 8, "plan": 8, "engine": 8, "batch": 9, "cli": 10, "__main__": 10}
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.get(parts[2]) if parts[:2] == ["qcoord", "backtest"] and len(parts) > 2 else None
+
+
+def test_each_stage_imports_only_earlier_stages():
+    graph = import_graph(ROOT, packages=("backtest",))
+    assert all(_layer(m) is not None for m in graph if m != "qcoord.backtest"), "a backtest module without a layer"
+    upward = [f"{m} -> {d}" for m, deps in graph.items() for d in deps
+              if _layer(m) is not None and _layer(d) is not None and _layer(d) > _layer(m)]
+    assert upward == []
+
+
+def test_no_module_of_the_engine_is_over_600_lines():
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "backtest").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 600}
+    assert long == {}
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_folder_imported_by_its_name_says_what_to_import(package):
+    """From a checkout, ``import backtest`` would fail deep in a relative import; it says what to import instead."""
+    res = subprocess.run([sys.executable, "-c", f"import {package}"], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"ImportError: {package}/ installs as qcoord.{package}: `import qcoord.{package}` (or `import qcoord`) after "
+        "`pip install -e .` (README)")
+
+
+def test_the_version_is_written_once():
+    """pyproject.toml's version, as installed, is the one every part reports."""
+    import tomllib
+    from importlib.metadata import version
+
+    import qcoord
+    from qcoord import backtest
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert qcoord.__version__ == backtest.__version__ == version("qcoord") == declared
+    written = [str(p.relative_to(ROOT)) for pkg in (*PACKAGES, "qcoord") for p in (ROOT / pkg).rglob("*.py")
+               if f'"{declared}"' in p.read_text()]
+    assert written == []

@@ -12,15 +12,19 @@ import json
 import secrets
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ... import reports
 
-from ..config import RunConfig, toml_value
+from ..options import toml_value
 from .atomic import atomic_dir
 from ..errors import RENAMED_STRATEGIES, BacktestError
 from .result import SCHEMA, Result
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 FIGURES = {
     "hedge_cells": "Top: share of rounds whose returns moved in opposite directions, per input cell (x, y), on the "
