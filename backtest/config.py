@@ -247,6 +247,7 @@ def _build_fill(self) -> FillModel:
 
 
 FillSection = _mirror(FillModel, "FillSection", fields=_fill_fields(), build=_build_fill)
+FILL_OPTIONS = frozenset(f.name for f in dataclasses.fields(FillSection)) - {"name"}
 
 
 def _link_fields() -> list:
@@ -461,7 +462,10 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
         elif key == "fill" and not isinstance(value, str):
             if not isinstance(value, FillModel):
                 raise BacktestError(f"fill must be one of {', '.join(map(repr, FILL_MODELS))} or a FillModel, got {value!r}")
-            given.fill, cfg = value, replace(cfg, fill=FillSection(name=value.name, **_frozen(values_of(value))))
+            # a model defined after this module was imported has options the [fill] section does not know: the run
+            # plays the object as given and records it in full as ``config.resolved.fill``
+            known = {k: v for k, v in values_of(value).items() if k in FILL_OPTIONS}
+            given.fill, cfg = value, replace(cfg, fill=FillSection(name=value.name, **_frozen(known)))
         elif key == "supply":
             if value is not None and not isinstance(value, BellPairSupply):
                 raise BacktestError(f"supply must be a BellPairSupply or None, got {value!r}")
