@@ -66,3 +66,67 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# -- the qcoord command line, for every test that runs it ------------------------------------------------------
+class Ran:
+    """What a command did: ``returncode``, ``stdout``, ``stderr`` (the fields of subprocess.CompletedProcess)."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+    def __repr__(self) -> str:
+        return f"Ran({self.returncode}, stdout={self.stdout[-300:]!r}, stderr={self.stderr[-300:]!r})"
+
+
+def qcoord(*args: str, cwd=None, env: dict | None = None, timeout: float = 600) -> Ran:
+    """``qcoord ARGS`` in this process (``main([...])``: no interpreter start, no imports repeated), in ``cwd``, with
+    ``env`` as the whole environment when given; stdout is not a terminal, as in a subprocess. Exit code, stdout and
+    stderr as a subprocess would give them; an exception that escapes ``main`` (a traceback) fails the test."""
+    import contextlib
+    import io
+    import os
+    import signal
+
+    from qcoord.backtest.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+
+    def overran(signum, frame):  # a check that came after the computation would run into it: fail, do not hang
+        raise TimeoutError(f"qcoord {' '.join(args)} ran past {timeout} s")
+
+    previous = signal.signal(signal.SIGALRM, overran)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        with contextlib.chdir(cwd or os.getcwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors, --help and --version
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os.environ.clear()
+        os.environ.update(saved)
+    return Ran(int(code or 0), out.getvalue(), err.getvalue())
+
+
+def qcoord_process(*args: str, cwd=None, env: dict | None = None, timeout: float = 600) -> Ran:
+    """``qcoord ARGS`` as its own process (the console script): for the few tests about the program itself (its
+    start-up, an interrupt, its exit as the shell sees it)."""
+    import subprocess
+
+    res = subprocess.run(["qcoord", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    return Ran(res.returncode, res.stdout, res.stderr)
+
+
+def one_line_exit_2(res: Ran, message: str) -> None:
+    """A bad input's answer: exit code 2 and one line on stderr that contains ``message``, no traceback."""
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert message in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "Traceback" not in res.stderr

@@ -4,29 +4,16 @@ code 2 before any work (nothing written), or now does the documented thing."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from qcoord.backtest.output.runs import new_run_dir
+from tests.conftest import one_line_exit_2, qcoord
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "samples" / "pypfopt_adjclose_panel_1990-2024.csv"
 
 
-def qcoord(*args: str, cwd: Path, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
-    # a bounded wait: a check that came after the computation would run into it and fail here
-    return subprocess.run(["qcoord", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
-
-
-def _one_line_exit_2(res: subprocess.CompletedProcess, message: str) -> None:
-    assert res.returncode == 2, (res.stdout, res.stderr)
-    assert message in res.stderr, res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert "Traceback" not in res.stderr
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["backtest", "--sample", "jpm_bac", "--start", "notadate"], "'notadate' is not a date"),
     (["backtest", "--sample", "jpm_bac", "--end", "2015-13-45"], "'2015-13-45' is not a date"),
@@ -46,7 +33,7 @@ def _one_line_exit_2(res: subprocess.CompletedProcess, message: str) -> None:
      "--memory-slots: 1000000000000 is out of range [1, 1e+06]"),
 ])
 def test_tracebacks_and_silent_options_are_now_one_line_errors(tmp_path, args, message):
-    _one_line_exit_2(qcoord(*args, cwd=tmp_path), message)
+    one_line_exit_2(qcoord(*args, cwd=tmp_path), message)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -56,10 +43,9 @@ def test_whole_numbers_in_scientific_notation(tmp_path):
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["config"]["run"]["rounds"] == 2000 and doc["config"]["run"]["keep_rounds"] == 1000
-    _one_line_exit_2(qcoord("backtest", "--rounds", "2000.5", cwd=tmp_path), "'2000.5' is not a whole number")
+    one_line_exit_2(qcoord("backtest", "--rounds", "2000.5", cwd=tmp_path), "'2000.5' is not a whole number")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("where", ["out_under_file", "runs_dir_file", "proc"])
 def test_output_locations_are_checked_before_any_work(tmp_path, where):
     """A 10^10-round run would take hours: the error must come first."""
@@ -74,10 +60,10 @@ def test_output_locations_are_checked_before_any_work(tmp_path, where):
 
 @pytest.mark.slow
 def test_other_commands_check_their_outputs_first(tmp_path):
-    _one_line_exit_2(qcoord("data", "--sample", "jpm_bac", "--out", "/proc/x.csv", cwd=tmp_path), "cannot write in")
+    one_line_exit_2(qcoord("data", "--sample", "jpm_bac", "--out", "/proc/x.csv", cwd=tmp_path), "cannot write in")
     first = qcoord("data", "--sample", "jpm_bac", "--out", "p.csv", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    _one_line_exit_2(qcoord("data", "--sample", "jpm_bac", "--out", "p.csv", cwd=tmp_path), "p.csv already exists")
+    one_line_exit_2(qcoord("data", "--sample", "jpm_bac", "--out", "p.csv", cwd=tmp_path), "p.csv already exists")
     assert qcoord("data", "--sample", "jpm_bac", "--out", "p.csv", "--force", cwd=tmp_path).returncode == 0
 
 
@@ -87,8 +73,8 @@ def test_compare_writes_its_figure_beside_the_runs_and_refuses_unknown_strategie
     res = qcoord("compare", "runs/a", "runs/a", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "runs" / "a" / "compare.png").exists() and not (tmp_path / "compare.png").exists()
-    _one_line_exit_2(qcoord("compare", "runs/a", "--strategies", "foo", cwd=tmp_path), "['foo'] ran in none")
-    _one_line_exit_2(qcoord("compare", "runs/a", "--figure", "/proc/x.png", cwd=tmp_path), "cannot write in")
+    one_line_exit_2(qcoord("compare", "runs/a", "--strategies", "foo", cwd=tmp_path), "['foo'] ran in none")
+    one_line_exit_2(qcoord("compare", "runs/a", "--figure", "/proc/x.png", cwd=tmp_path), "cannot write in")
 
 
 @pytest.mark.slow
@@ -96,7 +82,7 @@ def test_a_failing_custom_indicator_is_named_in_one_line(tmp_path):
     (tmp_path / "badind.py").write_text("def boom(view):\n    raise ZeroDivisionError('my bug')\nboom.lookback = 0\n")
     env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
     res = qcoord("backtest", "--rounds", "2000", "--indicator", "badind:boom", "--out", "r", cwd=tmp_path, env=env)
-    _one_line_exit_2(res, "indicator boom failed on the A server's view (X): ZeroDivisionError: my bug")
+    one_line_exit_2(res, "indicator boom failed on the A server's view (X): ZeroDivisionError: my bug")
     assert not (tmp_path / "r").exists()
 
 
@@ -149,10 +135,9 @@ def test_toml_strategies_as_one_string_is_a_list_not_letters(tmp_path):
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["config"]["run"]["strategies"] == ["uncoordinated", "quantum", "classical", "oracle"]
     (tmp_path / "d.toml").write_text("[run]\nstrategies = 3\n")
-    _one_line_exit_2(qcoord("backtest", "--config", "d.toml", cwd=tmp_path), "run.strategies: 3 is not text")
+    one_line_exit_2(qcoord("backtest", "--config", "d.toml", cwd=tmp_path), "run.strategies: 3 is not text")
 
 
-@pytest.mark.slow
 def test_one_ticker_file_is_described(tmp_path):
     csv = tmp_path / "ONE.csv"
     csv.write_text("Date,Close\n" + "".join(f"2020-01-{d:02d},{100 + d}\n" for d in range(1, 31)))
@@ -161,7 +146,6 @@ def test_one_ticker_file_is_described(tmp_path):
     assert "n/a (one ticker)" in res.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["backtest", "--sample", "pypfopt", "--tickers", "GOOG", "ZZZ"], "available: ['AMZN', 'BABA', 'BAC'"),
     (["backtest", "--sample", "pypfopt"], "pick two (--tickers A B on the command line"),
@@ -170,19 +154,20 @@ def test_one_ticker_file_is_described(tmp_path):
      "need 1000000001 bars of history"),
 ])
 def test_messages_name_the_real_problem(tmp_path, args, message):
-    _one_line_exit_2(qcoord(*args, cwd=tmp_path, timeout=60), message)
+    one_line_exit_2(qcoord(*args, cwd=tmp_path, timeout=60), message)
 
 
-@pytest.mark.slow
 def test_an_empty_column_is_named(tmp_path):
     (tmp_path / "p.csv").write_text("Date,A,B\n" + "".join(f"2020-01-{d:02d},,{d}\n" for d in range(1, 29)))
-    _one_line_exit_2(qcoord("data", "--csv", "p.csv", cwd=tmp_path), "ticker(s) ['A'] have no prices at all")
+    one_line_exit_2(qcoord("data", "--csv", "p.csv", cwd=tmp_path), "ticker(s) ['A'] have no prices at all")
 
 
 @pytest.mark.slow
 def test_outputs_follow_the_umask(tmp_path):
+    """The program as the shell starts it (the umask is the process's): the one subprocess run of this file."""
     import os
     import stat
+    import subprocess
 
     res = subprocess.run(["bash", "-c", "umask 022 && qcoord backtest --rounds 2000 --out r && "
                                         "qcoord data --sample jpm_bac --out p.csv"], cwd=tmp_path, capture_output=True)
@@ -197,7 +182,7 @@ def test_a_sweep_with_other_options_does_not_replace_a_sweep(tmp_path):
     assert qcoord("sweep", "visibility=1,0.9", "--rounds", "2000", "--out", "s", cwd=tmp_path).returncode == 0
     before = (tmp_path / "s" / "sweep.csv").read_text()
     assert qcoord("sweep", "visibility=1,0.9", "--rounds", "2000", "--out", "s", cwd=tmp_path).returncode == 0  # resume
-    _one_line_exit_2(qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", cwd=tmp_path),
+    one_line_exit_2(qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", cwd=tmp_path),
                      "holds a sweep with other options")
     assert (tmp_path / "s" / "sweep.csv").read_text() == before
     assert qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", "--force", cwd=tmp_path).returncode == 0
@@ -223,9 +208,8 @@ def test_progress_covers_fitting_playing_and_the_report(tmp_path):
     assert stages.index("fit") < stages.index("play") < stages.index("report")
 
 
-@pytest.mark.slow
 def test_game_rounds_are_bounded(tmp_path):
-    _one_line_exit_2(qcoord("game", "--rounds", "1e9", cwd=tmp_path), "a whole number of rounds in 1..1e+08")
+    one_line_exit_2(qcoord("game", "--rounds", "1e9", cwd=tmp_path), "a whole number of rounds in 1..1e+08")
 
 
 @pytest.mark.parametrize("kwargs, message", [
