@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-
 import pytest
 
-
-def qcoord(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["qcoord", *args], capture_output=True, text=True)
+from tests.conftest import qcoord, qcoord_process
 
 
 @pytest.mark.slow
 def test_game_json_schema_and_values():
-    res = qcoord("game", "--json")
+    """The program itself, once (the rest of this file runs ``main`` in-process)."""
+    res = qcoord_process("game", "--json")
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
     for key in ("p_xy", "beta", "classical_value", "quantum_value", "textbook_value", "advantage", "angles",
@@ -45,7 +42,6 @@ def test_game_simulation_block():
     assert again == r
 
 
-@pytest.mark.slow
 def test_game_reports_no_advantage_in_plain_words():
     out = qcoord("game", "--p-xy", "0.3,0.3,0.3,0.1").stdout
     assert "no quantum advantage" in out and "advantage       0.000000" in out
@@ -60,7 +56,6 @@ def test_game_aer_backend_and_pure_dephasing():
     assert r["noise"]["t1"] == "inf" and r["simulated"]["backend"] == "aer"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [

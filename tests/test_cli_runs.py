@@ -1,4 +1,5 @@
-"""``qcoord backtest``, ``compare`` and ``sweep`` end to end, as users run them (subprocesses)."""
+"""``qcoord backtest``, ``compare`` and ``sweep`` end to end, as users run them (``main`` in this process; the
+first run and README's command as programs of their own)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,16 @@ import math
 import re
 import shlex
 import subprocess
+
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from qcoord.backtest.output.result import SCHEMA
-from tests.conftest import ROOT, shared_file
+from tests.conftest import ROOT, qcoord, qcoord_process, shared_file
 
 SMALL = ["--rounds", "6000", "--seed", "3"]
-
-
-def qcoord(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["qcoord", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def _finite_numbers(obj) -> bool:
@@ -39,7 +37,7 @@ def _pnl(run: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("runs")
-    a = qcoord("backtest", *SMALL, "--name", "ideal", cwd=cwd)
+    a = qcoord_process("backtest", *SMALL, "--name", "ideal", cwd=cwd)  # the program itself, once
     b = qcoord("backtest", *SMALL, "--name", "noisy", "--visibility", "0.9", "--readout-error", "0.02", "--fill", "queue",
                cwd=cwd)
     assert a.returncode == 0, a.stderr
@@ -157,7 +155,6 @@ def test_compare_on_real_runs(two_runs):
     assert "variance_share" in text and "hedged_rate" in text and "ideal:" in text
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["runs/ideal", "runs/missing"], "runs/missing: not a run folder"),
     (["runs/ideal", "."], "not a qcoord run folder (no metrics.json)"),
@@ -191,7 +188,6 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     assert pd.read_csv(tmp_path / "sw" / "sweep.csv").equals(table)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["backtest", "--visibility", "1.5"], "--visibility: 1.5 is out of range [0, 1]"),
     (["backtest", "--pair-rate", "-5"], "--pair-rate: -5.0 is out of range (0, inf)"),
@@ -217,7 +213,6 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, mess
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.slow
 def test_unreadable_config_and_unknown_key(tmp_path):
     (tmp_path / "bad.toml").write_text("[run\nrounds = 5")
     res = qcoord("backtest", "--config", "bad.toml", cwd=tmp_path)
@@ -228,7 +223,6 @@ def test_unreadable_config_and_unknown_key(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "odd.toml"]
 
 
-@pytest.mark.slow
 def test_existing_output_folder_is_not_overwritten(two_runs):
     res = qcoord("backtest", *SMALL, "--name", "ideal", cwd=two_runs)
     assert res.returncode == 2 and "already exists" in res.stderr

@@ -294,10 +294,10 @@ def test_real_minute_pair_cells_have_one_sign():
 
 
 # -- command line -----------------------------------------------------------------------------------
-def _cli(*args: str, cwd) -> "subprocess.CompletedProcess":
-    import subprocess
+def _cli(*args: str, cwd):
+    from tests.conftest import qcoord
 
-    return subprocess.run(["qcoord", *args], capture_output=True, text=True, cwd=cwd)
+    return qcoord(*args, cwd=cwd)
 
 
 @pytest.mark.slow

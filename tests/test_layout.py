@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from qcoord.backtest.cli.main import COMMANDS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, qcoord, qcoord_process
 
 PACKAGES = ("backtest", "strategies", "data", "reports")
 INDEPENDENT = ("strategies", "data", "reports")
@@ -66,18 +66,16 @@ def test_python_dash_m_qcoord_is_the_same_cli():
 
 @pytest.mark.slow
 def test_data_command_on_shipped_sample_and_synthetic(tmp_path):
-    out = subprocess.run(["qcoord", "data", "--sample", "jpm_bac"], capture_output=True, text=True, check=True).stdout
+    out = qcoord_process("data", "--sample", "jpm_bac").stdout  # the program itself, once
     assert "JPM / BAC" in out and "periods per year 252" in out
     target = tmp_path / "pair.csv"
-    subprocess.run(["qcoord", "data", "--rounds", "500", "--seed", "3", "--out", str(target), "--json"],
-                   capture_output=True, text=True, check=True)
+    assert qcoord("data", "--rounds", "500", "--seed", "3", "--out", str(target), "--json").returncode == 0
     from qcoord import data
 
     md = data.load_csv(target, tickers=["X", "Y"])
     assert len(md) == 501
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -88,7 +86,7 @@ def test_data_command_on_shipped_sample_and_synthetic(tmp_path):
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path):
-    res = subprocess.run(["qcoord", *argv], capture_output=True, text=True, cwd=tmp_path)
+    res = qcoord(*argv, cwd=tmp_path)
     assert res.returncode == 2
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []

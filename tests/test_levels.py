@@ -6,13 +6,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import subprocess
 
 import numpy as np
 import pytest
 
 from qcoord.backtest.stats.intervals import draw_inputs
-from tests.conftest import z_tolerance
+from tests.conftest import qcoord, z_tolerance
 from qcoord.strategies import Game, Noise, StrategyError, solve
 from qcoord.strategies.classical import classical_optimum, deterministic_value
 from qcoord.strategies.game import chained_p_xy
@@ -107,10 +106,9 @@ def test_rules_and_games_refuse_mismatched_levels():
 
 
 def _qcoord(*args):
-    return subprocess.run(["qcoord", "game", *args], capture_output=True, text=True)
+    return qcoord("game", *args)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("k", [2, 3, 4])
 def test_qcoord_game_reproduces_the_chained_bell_values(k):
     res = _qcoord("--chained", str(k), "--json")
@@ -121,7 +119,6 @@ def test_qcoord_game_reproduces_the_chained_bell_values(k):
     assert r["tsirelson_bound"]["value"] == pytest.approx(math.cos(math.pi / (4 * k)) ** 2, abs=SDP_TOL)
 
 
-@pytest.mark.slow
 def test_qcoord_game_reads_a_k_by_k_distribution_from_csv(tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("0.2,0.1,0\n0.1,0.2,0.1\n0,0.1,0.2\n")

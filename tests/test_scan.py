@@ -20,6 +20,7 @@ from qcoord import data
 from qcoord.backtest.batch import cluster
 from qcoord.backtest.batch import scan
 from qcoord.backtest.config import RunConfig
+from tests.conftest import qcoord, qcoord_process
 
 TICKERS = ["JPM", "BAC", "GM", "T"]
 CLI_UNIVERSE = ["--sample", "pypfopt", "--tickers", *TICKERS, "--start", "2016-01-01", "--indicator", "volatility_burst"]
@@ -196,8 +197,7 @@ def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_pat
 ])
 def test_bad_scan_input_is_one_line_and_exit_2(argv, message, tmp_path):
     (tmp_path / "PAIRS").write_text("JPM,BAC\nJPM,XYZ\n")
-    res = subprocess.run(["qcoord", *argv, "--out", "o", "--workers", "0"], capture_output=True, text=True,
-                         cwd=tmp_path)
+    res = qcoord(*argv, "--out", "o", "--workers", "0", cwd=tmp_path)
     assert res.returncode == 2, res.stderr
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()  # nothing half-written
@@ -230,21 +230,19 @@ def test_filters_say_why_a_pair_is_skipped(universe, tmp_path):
 
 
 def test_scan_cli_with_a_grid_on_a_plain_loop(tmp_path):
-    res = subprocess.run(["qcoord", "scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start",
-                          "2016-01-01", "--grid", "visibility=1,0.9", "--workers", "0", "--out", "g", "--json"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    res = qcoord_process("scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start", "2016-01-01",
+                         "--grid", "visibility=1,0.9", "--workers", "0", "--out", "g", "--json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     table = pd.read_csv(tmp_path / "g" / "scan.csv")
     assert len(table) == 6 and sorted(table["visibility"].unique()) == [0.9, 1.0]
     assert doc["jobs"] == 6 and doc["fdr"]["tests"] == 6 and doc["grid"] == {"visibility": [1.0, 0.9]}
     assert "local loop" in res.stderr
-    again = subprocess.run(["qcoord", "scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start",
-                            "2016-01-01", "--grid", "visibility=1,0.9", "--workers", "0", "--out", "g"],
-                           capture_output=True, text=True, cwd=tmp_path)
+    again = qcoord("scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start", "2016-01-01", "--grid",
+                   "visibility=1,0.9", "--workers", "0", "--out", "g", cwd=tmp_path)
     assert again.returncode == 0 and "(0 computed, 6 reused)" in again.stdout
-    other = subprocess.run(["qcoord", "scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "--workers", "0",
-                            "--out", "g"], capture_output=True, text=True, cwd=tmp_path)
+    other = qcoord("scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "--workers", "0", "--out", "g",
+                   cwd=tmp_path)
     assert other.returncode == 2 and "holds a scan with other options" in other.stderr
 
 
