@@ -130,3 +130,21 @@ def one_line_exit_2(res: Ran, message: str) -> None:
     assert message in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "Traceback" not in res.stderr
+
+
+# -- runs several test modules read: computed once a session, never modified by a test --------------------------
+@pytest.fixture(scope="session")
+def default_run():
+    """``qcoord backtest``'s run: the built-in synthetic pair with every default (README's first summary)."""
+    from qcoord.backtest import run_backtest
+
+    return run_backtest()
+
+
+@pytest.fixture(scope="session")
+def sample_run():
+    """The shipped JPM/BAC sample with every default (README's second summary)."""
+    from qcoord import data
+    from qcoord.backtest import run_backtest
+
+    return run_backtest(data.load_sample("jpm_bac"))

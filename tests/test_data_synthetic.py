@@ -21,13 +21,13 @@ def _fisher_ok(r: float, rho: float, n: int, z: float = 4.0) -> bool:
 
 
 @pytest.fixture(scope="module")
-def signals() -> data.MarketData:
+def signals_path() -> data.MarketData:
     return data.synthetic_pair(N, seed=11, mode="signals", p_a=0.3, p_b=0.6, rho_pos=0.7, rho_neg=-0.5)
 
 
-def test_signals_mode_correlation_per_state_and_frequencies(signals):
-    truth = signals.truth.iloc[1:]
-    r = np.log(signals.prices).diff().iloc[1:].to_numpy()
+def test_signals_mode_correlation_per_state_and_frequencies(signals_path):
+    truth = signals_path.truth.iloc[1:]
+    r = np.log(signals_path.prices).diff().iloc[1:].to_numpy()
     both = (truth.signal_a.to_numpy() == 1) & (truth.signal_b.to_numpy() == 1)
     assert _fisher_ok(np.corrcoef(r[both].T)[0, 1], -0.5, both.sum())
     assert _fisher_ok(np.corrcoef(r[~both].T)[0, 1], 0.7, (~both).sum())
@@ -39,15 +39,15 @@ def test_signals_mode_correlation_per_state_and_frequencies(signals):
     assert (truth.rho.to_numpy()[both] == -0.5).all() and (truth.rho.to_numpy()[~both] == 0.7).all()
 
 
-def test_signals_mode_volatility_and_units(signals):
+def test_signals_mode_volatility_and_units(signals_path):
     # sigma is annual: per-step log-return std = sigma * sqrt(dt); 4-sigma band of a sample std: sd/sqrt(2n)
-    r = np.log(signals.prices).diff().iloc[1:].to_numpy()
+    r = np.log(signals_path.prices).diff().iloc[1:].to_numpy()
     expected = 0.2 * np.sqrt(data.synthetic.MINUTE_DT)
     assert np.all(np.abs(r.std(axis=0) / expected - 1) < 4 / np.sqrt(2 * len(r)))
-    assert signals.periods_per_year == pytest.approx(252 * 390)
-    assert (signals.prices.iloc[0] == 100.0).all()
-    assert str(signals.index.tz) == "America/New_York"
-    assert (np.diff(signals.index.asi8[:10]) == 60e9).all()  # one trading minute per step
+    assert signals_path.periods_per_year == pytest.approx(252 * 390)
+    assert (signals_path.prices.iloc[0] == 100.0).all()
+    assert str(signals_path.index.tz) == "America/New_York"
+    assert (np.diff(signals_path.index.asi8[:10]) == 60e9).all()  # one trading minute per step
 
 
 def test_regime_mode_chain_statistics_and_correlation():

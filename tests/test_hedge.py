@@ -131,7 +131,7 @@ def test_symmetric_signals_market_recovers_the_papers_game():
 
 
 @pytest.fixture(scope="module")
-def signals():
+def free_switching_run():
     """The default market with free changes of quoting order: what the hedge game itself predicts."""
     return run_backtest("signals", rounds=400_000, seed=5, requeue_loss=0.0)
 
@@ -157,25 +157,25 @@ def test_with_a_crossing_cost_the_verdict_says_turnover_eats_the_advantage():
     assert "certainty equivalent" in default.verdict()
 
 
-def test_default_signals_market_keeps_the_quantum_ordering(signals):
-    m = signals.metrics["pnl_var"]
+def test_default_signals_market_keeps_the_quantum_ordering(free_switching_run):
+    m = free_switching_run.metrics["pnl_var"]
     assert m["oracle"] < m["quantum"] < m["classical"] <= m["always_hedge"] * (1 + 1e-12) < m["uncoordinated"]
-    c = signals.comparison["quantum_vs_best_local"]
-    assert c["opponent"] == signals.best_local and c["variance_ratio_ci95"][1] < 1.0
-    assert "a significant reduction" in signals.verdict()
-    assert signals.hedge["informativeness"]["train"]["sign_differs_significantly"]
-    assert "what_it_would_take" not in signals.hedge
+    c = free_switching_run.comparison["quantum_vs_best_local"]
+    assert c["opponent"] == free_switching_run.best_local and c["variance_ratio_ci95"][1] < 1.0
+    assert "a significant reduction" in free_switching_run.verdict()
+    assert free_switching_run.hedge["informativeness"]["train"]["sign_differs_significantly"]
+    assert "what_it_would_take" not in free_switching_run.hedge
 
 
-def test_bell_pair_value_predicted_against_realised(signals):
+def test_bell_pair_value_predicted_against_realised(free_switching_run):
     """The fit's predicted variance saved per pair lies in the test window's paired 95% interval."""
-    bp = signals.hedge["bell_pair_value"]
-    var_c = signals.metrics.loc["classical", "pnl_var"]
-    lo, hi = signals.comparison["quantum_vs_classical"]["variance_ratio_ci95"]
+    bp = free_switching_run.hedge["bell_pair_value"]
+    var_c = free_switching_run.metrics.loc["classical", "pnl_var"]
+    lo, hi = free_switching_run.comparison["quantum_vs_classical"]["variance_ratio_ci95"]
     assert var_c * (1 - hi) <= bp["predicted_variance_saved"] <= var_c * (1 - lo)
-    assert bp["pairs"] == signals.n_test  # a fresh pair every round
+    assert bp["pairs"] == free_switching_run.n_test  # a fresh pair every round
     assert bp["realised_certainty_equivalent"] == pytest.approx(
-        3.0 / (2 * signals.book_size) * bp["realised_variance_saved"])
+        3.0 / (2 * free_switching_run.book_size) * bp["realised_variance_saved"])
 
 
 def test_hedged_rate_is_the_share_of_rounds_whose_relation_matched_the_co_movement():

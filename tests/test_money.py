@@ -266,11 +266,11 @@ def _readme_blocks() -> list[str]:
     return blocks
 
 
-def test_readme_prints_the_default_and_sample_summaries_as_this_version_does():
+def test_readme_prints_the_default_and_sample_summaries_as_this_version_does(default_run, sample_run):
     """README's two summaries are the current output, character for character: `qcoord backtest` on the built-in
     pair and `qcoord backtest --sample jpm_bac` (the command-line adds only the indicator and written-to lines)."""
     blocks = _readme_blocks()
-    for summary in (run_backtest().summary(), run_backtest(data.load_sample("jpm_bac")).summary()):
+    for summary in (default_run.summary(), sample_run.summary()):
         first = summary.splitlines()[0]
         block = next((b for b in blocks if b.startswith(first)), None)
         assert block is not None, f"README has no summary starting {first!r}"
