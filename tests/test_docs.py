@@ -22,7 +22,7 @@ from tests.conftest import SHARED_DATA
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = {
-    "--scheduler tcp://10.0.0.5:8786": "an example address of a cluster of the reader's own",
+    "--scheduler tcp://scheduler-host:8786": "an example address of a cluster of the reader's own",
 }
 SHARED = {  # files examples name -> the shared real data they stand for
     "BAC_minute_quotes.csv": "BAC_minute_quotes_2013-10-04_2013-10-11.csv",
