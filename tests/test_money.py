@@ -249,12 +249,15 @@ def test_break_even_cost_multiple_is_confirmed_by_a_rerun():
 
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+BACKTEST_DOC = README.parent / "docs" / "backtest.md"
+FILLS_DOC = README.parent / "docs" / "fills.md"
 
 
-def _readme_blocks() -> list[str]:
-    """The fenced blocks of README, in order (a fence opens with ``` and a language or none, and closes with ```)."""
+def _readme_blocks(path: Path = README) -> list[str]:
+    """The fenced blocks of a markdown file, in order (a fence opens with ``` and a language or none, and closes with
+    ```)."""
     blocks, current = [], None
-    for line in README.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line.startswith("```"):
             if current is None:
                 current = []
@@ -267,21 +270,23 @@ def _readme_blocks() -> list[str]:
 
 
 def test_readme_prints_the_default_and_sample_summaries_as_this_version_does(default_run, sample_run):
-    """README's two summaries are the current output, character for character: `qcoord backtest` on the built-in
-    pair and `qcoord backtest --sample jpm_bac` (the command-line adds only the indicator and written-to lines)."""
-    blocks = _readme_blocks()
-    for summary in (default_run.summary(), sample_run.summary()):
+    """The two summaries shown are the current output, character for character: `qcoord backtest` on the built-in
+    pair in README and `qcoord backtest --sample jpm_bac` in docs/backtest.md (the command line adds only the
+    indicator and written-to lines)."""
+    for path, summary in ((README, default_run.summary()), (BACKTEST_DOC, sample_run.summary())):
+        blocks = _readme_blocks(path)
         first = summary.splitlines()[0]
         block = next((b for b in blocks if b.startswith(first)), None)
-        assert block is not None, f"README has no summary starting {first!r}"
+        assert block is not None, f"{path.name} has no summary starting {first!r}"
         assert block == summary
 
 
-def test_readme_fill_table_lists_every_fill_parameter_with_its_default():
-    """One row per parameter of each fill model, its default as the code has it (numbers compared as numbers)."""
+def test_the_fill_table_lists_every_fill_parameter_with_its_default():
+    """docs/fills.md's table: one row per parameter of each fill model, its default as the code has it (numbers
+    compared as numbers)."""
     from qcoord.backtest.options import values_of
 
-    text = README.read_text()
+    text = FILLS_DOC.read_text()
     table = text[text.index("| parameter | model | unit | default |"):]
     table = table[:table.index("\n\n")]
     rows = {}
@@ -292,7 +297,7 @@ def test_readme_fill_table_lists_every_fill_parameter_with_its_default():
             rows[(name, m)] = default
     for model, cls in (("bias", BiasFill), ("queue", QueueFill)):
         for name, value in values_of(cls()).items():
-            assert (name, model) in rows, f"README's fill table lacks {name} ({model})"
+            assert (name, model) in rows, f"docs/fills.md's fill table lacks {name} ({model})"
             shown = rows[(name, model)]
             if isinstance(value, (int, float)) and value is not None:
                 assert float(shown.replace(",", "")) == pytest.approx(value, abs=5e-3), (name, model, shown, value)
