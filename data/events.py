@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .files import read_cells
 from .frequency import TRADING_DAYS
 from .market import MarketData
 
@@ -114,18 +115,11 @@ def _existing(path, what: str) -> Path:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: {what} not found")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, not a {what}")
     return path
 
 
 def _table(path: Path, header: bool) -> pd.DataFrame:
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, header=None)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: empty file") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise DataError(f"{path}: unreadable CSV ({str(exc).splitlines()[0]})") from None
+    raw = read_cells(path)
     if header:
         names = [str(c).strip() for c in raw.iloc[0]]
         raw = raw.iloc[1:].reset_index(drop=True)

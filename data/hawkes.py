@@ -142,8 +142,8 @@ class Hawkes:
         tau -> 0 gives diag(Lambda) tau and tau -> inf gives ``count_covariance() * tau``. Integrated by 4-point
         Gauss-Legendre on panels fine enough for every time scale (64 a decade, 12 a period of the delays' and the
         window's oscillations); past 2000 periods of the window, sin^2 is replaced by its mean 1/2 (relative error
-        about 1e-6), and nothing is integrated past 1000 times the fastest kernel rate (decay or 1 / delay). Relative accuracy about 1e-6
-        (tests/test_hawkes.py checks it against the one-dimensional closed form)."""
+        about 1e-6), and nothing is integrated past 1000 times the fastest kernel rate (decay or 1 / delay).
+        Relative accuracy about 1e-6 (tests/test_hawkes.py checks it against the one-dimensional closed form)."""
         from scipy.special import sici
 
         tau = float(tau)

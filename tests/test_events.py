@@ -179,7 +179,7 @@ def test_bad_lobster_files_are_named(tmp_path):
     ("time,bid,offer\n1,2,3\n", r"no column\(s\) \['ask'\]"),
     ("price,bid,ask\n1,2,3\n", "no time column"),
     ("timestamp,bid,ask\n", "header only"),
-    ("", "empty file"),
+    ("", "empty CSV"),
     ("timestamp,bid,ask\n1340285400000500000,,\n", "no quotes with both a bid and an ask"),
 ])
 def test_bad_quote_files_are_named(tmp_path, text, message):
