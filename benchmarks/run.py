@@ -13,7 +13,10 @@ second of ``qcoord scan`` on the shipped 11-stock panel (its 55 pairs four times
 ``LocalRule`` subclass, so user code: each server's own copy, every chunk replayed with the partner's inputs
 permuted) against the same strategy as engine-owned table rules (10^7 rounds); ``startup`` (only with --only)
 the wall time a user waits, each command in a fresh process: ``qcoord --version``, ``qcoord --help`` and the default
-``qcoord backtest`` (200,000 synthetic rounds, report written), and of that run the report writing alone.
+``qcoord backtest`` (200,000 synthetic rounds, report written), and of that run the report writing alone;
+``events`` (only with --only) the event-time market: Hawkes events a second of the default ``data.EventPair`` on
+one core (10^7 events), its decision rows a second at dt = 10 us (10^7 rows), and the peak resident memory of a fresh
+process streaming 10^8 events.
 Each is timed after a warm-up
 (kernels compiled, memory allocated), as the median of ``--reps`` repetitions. Peak memory is the
 resident set of a 10^8-round backtest in a fresh subprocess.
@@ -33,7 +36,8 @@ import time
 import numpy as np
 
 SIZES = {"naive": 1_000, "aer": 10_000_000, "exact": 10_000_000, "backtest": 10_000_000,
-         "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 220, "isolation": 10_000_000}
+         "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 220, "isolation": 10_000_000,
+         "events": 10_000_000, "event_rows": 10_000_000, "events_rss": 100_000_000}
 # The scan's 55 pairs four times: a pair now takes about 30 ms, so 55 pairs finish in under 2 s, in which a cluster's
 # fixed costs (starting the map, scattering the panel, the last batch's idle worker) weighed 5-30% from run to run;
 # 220 measure the rate a universe scan settles at.
@@ -43,6 +47,7 @@ TARGETS = {"exact": 30e6, "aer": 1e6, "backtest": 5e6, "backtest_queue": 2e6}
 RSS_TARGET_MB = 2048
 STARTUP_TARGETS = {"version_s": 0.5, "help_s": 0.5, "default_backtest_s": 4.0}  # seconds, this 2-core machine
 SPEEDUP_TARGET = 500
+EVENTS_RSS_TARGET_MB = 2048  # 10^8 events (issue 40)
 
 
 def _inputs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +212,35 @@ def startup_times(reps: int) -> dict:
     return times
 
 
+def event_rates(n_events: int, n_rows: int, n_rss: int, reps: int) -> dict:
+    """The event-time market (data.EventPair, defaults): Hawkes events a second drawn by one stream on one core,
+    decision rows a second of its arrays at dt = 10 us (events drawn and sampled on the grid), and the peak resident
+    memory of a fresh process that streams n_rss events in chunks (the events are dropped as they come)."""
+    from qcoord.data import EventPair
+
+    pair = EventPair()
+
+    def draw(n: int) -> None:
+        stream = pair.hawkes.stream()
+        left = n
+        while left > 0:
+            left -= stream.take(min(left, 1 << 20))[0].size
+
+    def rows(n: int) -> None:
+        for _ in pair.arrays(n, 1 << 20):
+            pass
+
+    t_events = _median_time(lambda: draw(n_events), reps, lambda: draw(1_000))
+    t_rows = _median_time(lambda: rows(n_rows), reps, lambda: rows(1_000))
+    code = ("import resource\nfrom qcoord.data import EventPair\n"
+            f"s, left = EventPair().hawkes.stream(), {n_rss}\n"
+            "while left > 0:\n    left -= s.take(min(left, 1 << 20))[0].size\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {"events": n_events, "events_per_s": n_events / t_events, "rows": n_rows, "rows_per_s": n_rows / t_rows,
+            "dt_s": pair.dt_s, "rss_events": n_rss, "peak_rss_mb": int(out.stdout.strip().splitlines()[-1]) / 1024.0}
+
+
 def peak_rss_mb(n: int) -> float:
     """Peak resident memory (MB) of a fresh process running an n-round backtest."""
     code = ("import resource, sys\nfrom qcoord.backtest import run_backtest\n"
@@ -238,7 +272,7 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=3, help="repetitions per path; the median is reported (3)")
     p.add_argument("--skip-rss", action="store_true", help="do not run the 10^8-round memory measurement")
     p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan, "
-                                  "isolation, startup "
+                                  "isolation, startup, events "
                                   "(naive always runs: it is the reference)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
@@ -265,6 +299,8 @@ def main(argv=None) -> int:
     scan = scan_rates(size["scan"]) if only is not None and "scan" in only else None
     isolation = isolation_rates(size["isolation"], args.reps) if only is not None and "isolation" in only else None
     startup = startup_times(args.reps) if only is not None and "startup" in only else None
+    events = (event_rates(size["events"], size["event_rows"], size["events_rss"], args.reps)
+              if only is not None and "events" in only else None)
     report = {
         "rounds_per_s": rates,
         "speedup_vs_naive": {k: v / rates["naive"] for k, v in rates.items() if k != "naive"},
@@ -272,6 +308,7 @@ def main(argv=None) -> int:
         "scan": scan,
         "isolation": isolation,
         "startup": startup,
+        "events": events,
         "sizes": size,
         "reps": args.reps,
         "machine": machine(),
@@ -286,6 +323,7 @@ def main(argv=None) -> int:
                                     **({"scan_speedup": scan["speedup_all_vs_one"] >= SCAN_SPEEDUP_TARGET}
                                        if scan["workers"] >= 2 else {})}),
         **({} if startup is None else {k: startup[k] < v for k, v in STARTUP_TARGETS.items()}),
+        **({} if events is None else {"events_peak_rss": events["peak_rss_mb"] < EVENTS_RSS_TARGET_MB}),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -312,6 +350,11 @@ def main(argv=None) -> int:
         shown = ", ".join(f"{k.removesuffix('_s')} {v:.2f} s" for k, v in startup.items())
         targets = ", ".join(f"{k.removesuffix('_s')} < {v:g} s" for k, v in STARTUP_TARGETS.items())
         print(f"startup, fresh process: {shown} (targets: {targets})")
+    if events is not None:
+        print(f"event-time market (EventPair defaults): {events['events_per_s']:,.0f} Hawkes events/s on one core, "
+              f"{events['rows_per_s']:,.0f} decision rows/s at dt {events['dt_s'] * 1e6:g} us; peak RSS of "
+              f"{events['rss_events']:,d} streamed events {events['peak_rss_mb']:,.0f} MB (target < "
+              f"{EVENTS_RSS_TARGET_MB} MB)")
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
           f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")

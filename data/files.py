@@ -106,19 +106,26 @@ def numeric_column(frame: pd.DataFrame, column: str, where: str, *, price: bool)
     return values
 
 
-def _read(path: Path, tz: str) -> pd.DataFrame:
+def read_cells(path: Path, what: str = "file") -> pd.DataFrame:
+    """Every cell of a CSV file as text, the header (if any) as row 0; a missing, empty or unreadable file is a
+    DataError naming it (``what``: the kind of file, for the not-found message)."""
     where = str(path)
     if not path.exists():
-        raise DataError(f"{where}: file not found")
+        raise DataError(f"{where}: {what} not found")
     if path.is_dir():
         raise DataError(f"{where}: is a directory, not a CSV file")
     try:
         # header=None: read_csv would rename a repeated column "AAA" to "AAA.1" and run on both
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, header=None)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, header=None)
     except pd.errors.EmptyDataError:
         raise DataError(f"{where}: empty CSV (no header)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         raise DataError(f"{where}: unreadable CSV ({str(exc).splitlines()[0]})") from None
+
+
+def _read(path: Path, tz: str) -> pd.DataFrame:
+    where = str(path)
+    raw = read_cells(path)
     names = [str(c).strip() or f"Unnamed: {i}" for i, c in enumerate(raw.iloc[0])]
     repeated = sorted({c for c in names if names.count(c) > 1})
     if repeated:

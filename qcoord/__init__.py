@@ -30,7 +30,8 @@ API = {
     **dict.fromkeys(("run_backtest", "run_scan", "run_sweep", "RunConfig", "Result", "ScanResult", "SweepResult",
                      "BellPairSupply", "BiasFill", "QueueFill", "FillModel", "Indicator", "make_indicator", "BacktestError"), "backtest"),
     **dict.fromkeys(("load_sample", "load_csv", "load_yahoo", "synthetic_pair", "SyntheticPair", "MarketData",
-                     "sample_universe", "samples", "DataError", "DataWarning"), "data"),
+                     "sample_universe", "samples", "DataError", "DataWarning", "EventPair", "Hawkes",
+                     "load_lobster", "load_quotes", "quote_market"), "data"),
     **dict.fromkeys(("Game", "Noise", "Strategy", "solve", "StrategyError"), "strategies"),
 }
 __all__ = [*SUBPACKAGES, *API, "__version__"]
