@@ -26,6 +26,7 @@ from .errors import RENAMED_OPTIONS, RENAMED_STRATEGIES, BacktestError, renamed
 from .fills import FILL_MODELS, FillModel, make_fill
 from .options import Spec, check_ranges, option, specs_of, toml_value, values_of
 from .players.roster import DEFAULT_STRATEGIES, PLAYERS
+from .feed.clock import ClockSettings
 from .feed.sources import Source
 from .players.supply import BellPairSupply
 
@@ -53,7 +54,8 @@ class RunSettings:
     train_fraction: float = option(0.5, help="share of rounds to fit on", lo=0, hi=1, open_lo=True, open_hi=True)
     refit_every: int | None = option(help="re-fit every K test rounds (walk-forward)", unit="rounds", lo=1,
                                      metavar="K")
-    delay: int = option(1, help="delay of delayed_comm's classical link", unit="rounds", lo=1)
+    delay: int | None = option(help="delay of delayed_comm's classical link (unset: the decisions a message between "
+                                    "the venues misses on the data's clock, at least 1)", unit="rounds", lo=1)
     book_size: float | None = option(help="currency the book returns are measured on (unset: the fill model's)",
                                      unit="currency", lo=0, open_lo=True)
     risk_free: float = option(0.0, help="annual risk-free rate for Sharpe and Sortino", unit="per year", lo=-1,
@@ -111,7 +113,8 @@ class IndicatorSettings(_IndicatorParams):
                                    "spread_widening, or module:function (unset: by source)", flag="--indicator",
                               metavar="NAME")
     name_b: str | None = option(help="server B's indicator, if different", flag="--indicator-b", metavar="NAME")
-    latency: int = option(1, help="bars before a server sees the partner's prices", unit="bars", lo=0)
+    latency: int | None = option(help="bars before a server sees the partner's prices (unset: the decisions a message "
+                                      "between the venues misses on the data's clock, at least 1)", unit="bars", lo=0)
     history: str = option("auto", help="rules on a server's own past readings (history rules) and the smoothed K-level "
                                       "indicator (classical_levels, quantum_levels): auto = when the readings "
                                       "persist in time", choices=("auto", "on", "off"))
@@ -213,8 +216,9 @@ NoiseSection = _mirror(Noise, "NoiseSection")
 def _build_supply(self) -> BellPairSupply | None:
     if self.pair_rate is None and self.decision_rate is None:
         return None
-    if self.pair_rate is None or self.decision_rate is None:
-        raise BacktestError("a Bell-pair supply needs both --pair-rate and --decision-rate")
+    if self.pair_rate is None:
+        raise BacktestError("--decision-rate declares a synthetic source's step for a Bell-pair supply: give the "
+                            "supply's --pair-rate too")
     return BellPairSupply(**{k: v for k, v in values_of(self).items() if v is not None})
 
 
@@ -292,6 +296,7 @@ class RunConfig:
     supply: SupplySection = field(default_factory=SupplySection)
     fill: FillSection = field(default_factory=FillSection)
     link: LinkSection = field(default_factory=LinkSection)
+    clock: ClockSettings = field(default_factory=ClockSettings)
 
     # -- reading and writing values ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, dict[str, Any]]:

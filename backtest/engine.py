@@ -29,6 +29,7 @@ from . import streams
 from .config import RunConfig, configure
 from .plan import Plan, Training, Window, make_feed, make_plan, make_window
 # the pipeline, in order: feed -> players -> fills -> book -> analysis -> output
+from .feed.clock import spanning
 from .feed.feeds import ArrayFeed, TrainingTail, lagged_inputs, minutes_per_round
 from .feed.indicators import check_causality
 from .players.roster import RoundChunk, names as registered, build_players, certify_players, fit, is_classical_local
@@ -76,6 +77,7 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     data_warnings = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     window = make_window(plan, feed)
+    plan = replace(plan, clock=spanning(plan.clock, feed, window.t0, window.train_end, window.end))
     bar = Progress(window.n_total, progress, unit="round", desc="fit", unit_scale=True)
     training = _fit(plan, feed, window, bar)
     plan = replace(plan, supply=training.supply)  # the supply as played (a link's memory cutoff applied)
@@ -119,10 +121,10 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
         device, backend = device_named(run.device, tuple(run.qubits) if run.qubits else None), "aer"
     fit_noise = plan.noise
     if plan.supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
-        age = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds)
+        age = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds, feed.seconds_at)
         fit_noise = replace(plan.noise, storage_time=age)
     hedge = HedgeFit.fit(train_cells.stats(), exposure) if plan.fits_hedge else None
-    delay = run.delay if "delayed_comm" in plan.names else None
+    delay = plan.delay if "delayed_comm" in plan.names else None
     game_fit = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
     game_fit.information = fit_information(info_train, exposure, fit_noise, device)
     players = _players(plan, game_fit, feed, backend, device)
@@ -200,7 +202,8 @@ def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Pro
 
 
 def _players(plan: Plan, training, feed, backend: str, aer_backend) -> list:
-    return build_players(plan.names, plan.custom, training, backend, has_truth=feed.has_truth, aer_backend=aer_backend)
+    return build_players(plan.names, plan.custom, training, backend, has_truth=feed.has_truth, aer_backend=aer_backend,
+                         can_talk=plan.clock.can_talk)
 
 
 def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Book:
@@ -210,12 +213,14 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
     rf_p = (1.0 + run.risk_free) ** (1.0 / feed.periods_per_year) - 1.0
     players = training.players
     classical_local = [p.name for p in players if is_classical_local(p, plan.custom)]
+    if plan.clock.can_talk and any(p.name == "talk" for p in players):  # quantum's opponent when talking is possible
+        classical_local.append("talk")
     book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
                 min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed), run.threads)
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
     info = training.fit.information
     channels = info.channels if info is not None else None  # the history rules' state at the end of training
-    tails = (training.x_train[-run.delay:], training.y_train[-run.delay:])
+    tails = (training.x_train[-plan.delay:], training.y_train[-plan.delay:])
     fit_now, chunk = training.fit, run.chunk_rounds
     refits = [] if run.refit_every is None else list(range(w.train_end + run.refit_every, w.end, run.refit_every))
     lo = w.train_end
@@ -229,7 +234,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
             if played is not None:
                 played()
             refits.pop(0)
-            fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, run.delay, lo, w.n_train, training.exposure,
+            fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, plan.delay, lo, w.n_train, training.exposure,
                              training.device)
             fit_now.information = info  # rules on derived information are fitted on the first training window only
             players = _players(plan, fit_now, feed, training.backend, training.device)
@@ -237,15 +242,15 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
             continue
         x, y = feed.inputs(lo, hi)
         rd = feed.round_data(lo, hi)
-        xd, tx = lagged_inputs(x, tails[0], run.delay)
-        yd, ty = lagged_inputs(y, tails[1], run.delay)
+        xd, tx = lagged_inputs(x, tails[0], plan.delay)
+        yd, ty = lagged_inputs(y, tails[1], plan.delay)
         tails = (tx, ty)
         n = hi - lo
         if (lo - w.train_end) % chunk == 0:  # randomness is drawn per chunk: same rounds, same draws
             rngs = {p.name: streams.rng(run.seed, f"strategy:{p.name}", k) for p in players}
             fill_rng = streams.rng(run.seed, "fills", k)
             supply_rng = streams.rng(run.seed, "supply", k)
-        pairs = supply_state.schedule(lo, n, supply_rng) if supply_state is not None else None
+        pairs = supply_state.schedule(lo, n, supply_rng, feed.seconds_at) if supply_state is not None else None
         streams_n = plan.fill.uniform_streams
         uniforms = fill_rng.random((2, streams_n, n)) if streams_n else (None, None)
         rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"],
@@ -317,13 +322,14 @@ def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, i
     return np.concatenate(xs), np.concatenate(ys), cells, tail
 
 
-def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int) -> float:
-    """Mean age of the pairs a supply delivers over the training window (its own random stream)."""
+def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int, seconds_at) -> float:
+    """Mean age of the pairs a supply delivers over the training window (its own random stream), on the run's
+    clock (``seconds_at``: rows -> seconds)."""
     state = SupplyState(supply)
     ages, used = 0.0, 0
     for k, lo in enumerate(range(t0, t0 + n_train, chunk)):
         n = min(chunk, t0 + n_train - lo)
-        has, age = state.schedule(lo, n, streams.rng(seed, "supply:training", k))
+        has, age = state.schedule(lo, n, streams.rng(seed, "supply:training", k), seconds_at)
         ages += float(age[has].sum())
         used += int(has.sum())
     return ages / used if used else supply.herald_delay  # no pair used: the youngest a pair can be

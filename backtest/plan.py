@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data import MarketData, SyntheticPair
+from ..data import EventPair, MarketData, SyntheticPair
+from ..data.frequency import TRADING_DAYS
 from ..strategies import Game, Noise, Strategy
 from ..strategies.link import Link
 
 from . import streams
 from .config import MIN_ROUNDS, Given, RunConfig, check_device, check_link, check_real_source
 from .errors import BacktestError
+from .feed.clock import Clock, plan_clock
 from .feed.feeds import ArrayFeed, StreamFeed
 from .feed.indicators import NoisyRegime, NoisySignal, ReturnShock, copy_indicator, make_indicator
 from .players.roster import PLAYERS, names as registered
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from .stats.cells import CellSums
 
 MAX_ROUNDS = 10**11  # about seven hours of the streamed path at 4 M rounds/s on one core: beyond, nothing finishes
+SYNTHETIC = (SyntheticPair, EventPair)  # sources drawn by the run (seeded by its seed), with a declared time step
+TRADING_SECONDS = TRADING_DAYS * 6.5 * 3600.0  # a synthetic trading year: 252 sessions of 6.5 hours
 
 
 def default_indicators(mode: str | None) -> tuple[str, dict]:
@@ -92,6 +96,9 @@ class Plan:
     given: Given
     levels_indicators: tuple | None = None  # a K-level indicator pair (--levels-indicator), A's and B's
     link: Link | None = None  # the physical link the noise and supply were derived from (--link)
+    clock: Clock | None = None  # the run's one clock (windows added once the rows are known: feed.clock.spanning)
+    latency: int = 1  # rows before a server sees the partner's prices: the message's delay, in decisions
+    delay: int = 1  # delayed_comm's delay, in decisions
 
     @property
     def fits_hedge(self) -> bool:
@@ -172,22 +179,66 @@ def make_plan(source, cfg: RunConfig, given: Given) -> Plan:
         check_link(cfg, given, run)
         noise, supply = link.noise(), link_supply(link)
     check_device(run, noise, supply)
+    rate, by = _declared_rate(supply, link, given)
     if source is None:
-        source = cfg.source.pair(run.seed) if cfg.source.kind == "synthetic" else cfg.source.load()
+        source = _synthetic(cfg, run.seed, rate, link) if cfg.source.kind == "synthetic" else cfg.source.load()
     elif isinstance(source, str):
-        if source not in ("signals", "regime"):
-            raise BacktestError(f"source must be a MarketData, a SyntheticPair, 'signals' or 'regime', got {source!r}")
-        source = SyntheticPair(mode=source, seed=run.seed)
-    elif not isinstance(source, (MarketData, SyntheticPair)):
-        raise BacktestError(f"source must be a MarketData, a SyntheticPair, 'signals' or 'regime', got "
-                            f"{type(source).__name__}")
-    mode = source.mode if isinstance(source, SyntheticPair) else None
-    if not isinstance(source, SyntheticPair) and source.truth is None:
+        if source not in ("signals", "regime", "events"):
+            raise BacktestError(f"source must be a MarketData, a SyntheticPair, an EventPair, 'signals', 'regime' or "
+                                f"'events', got {source!r}")
+        source = _synthetic(cfg, run.seed, rate, link, mode=source)
+    elif not isinstance(source, (MarketData, *SYNTHETIC)):
+        raise BacktestError(f"source must be a MarketData, a SyntheticPair, an EventPair, 'signals', 'regime' or "
+                            f"'events', got {type(source).__name__}")
+    _check_rate(source, rate, by)
+    mode = source.mode if isinstance(source, SYNTHETIC) else None
+    if not isinstance(source, SYNTHETIC) and source.truth is None:
         check_real_source(given.paths, run.strategies)
     built = given.indicators if given.indicators is not None else cfg.indicators.build()
     inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode)
     levels_pair = _levels_indicator_pair(cfg.indicators) if any(n in registered(derived=True) for n in names) else None
-    return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given, levels_pair, link)
+    clock = plan_clock(cfg.clock, source, link)
+    latency = cfg.indicators.latency if cfg.indicators.latency is not None else clock.rounds_late
+    delay = run.delay if run.delay is not None else clock.rounds_late
+    return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given, levels_pair, link,
+                clock, latency, delay)
+
+
+def _declared_rate(supply, link, given) -> tuple[float | None, str | None]:
+    """A decision rate (Hz) declared besides the data, and by whom: a Bell-pair supply's ``decision_rate``, or a
+    link's ``link_decision_rate`` (set by the user, or by a preset: then only a default)."""
+    if supply is not None and supply.decision_rate is not None and link is None:
+        return float(supply.decision_rate), "--decision-rate"
+    if link is not None and link.link_decision_rate is not None:
+        by = "--link-decision-rate" if "link.link_decision_rate" in given.paths else "preset"
+        return float(link.link_decision_rate), by
+    return None, None
+
+
+def _synthetic(cfg: RunConfig, seed: int, rate: float | None, link, mode: str | None = None):
+    """The configured synthetic source; a decision rate declared elsewhere sets its step when its own is unset
+    (one clock: the path's statistics per step are those of the step the decisions are taken at), and an event
+    source's venues are the clock's, else the link's ends (one geography)."""
+    src = cfg.source if mode is None else replace(cfg.source, mode=mode)
+    step = None if rate is None or src.dt is not None or src.dt_s is not None else 1.0 / rate
+    distance = cfg.clock.venue_distance_km
+    if distance is None and link is not None:
+        distance = link.straight_line_km
+    return src.pair(seed, step_s=step, distance_km=distance)
+
+
+def _check_rate(source, rate: float | None, by: str | None) -> None:
+    """A decision rate declared besides the data must be the data's own: real data decides at its timestamps and
+    a synthetic source at its step (a preset's rate is only a default, and gives way)."""
+    if rate is None or by == "preset":
+        return
+    step = getattr(source, "step_seconds", None)
+    if isinstance(source, SYNTHETIC) and step is not None and abs(step - 1.0 / rate) <= max(1e-9, 1e-9 * step):
+        return  # the same step, to the clock's nanosecond
+    own = ("its timestamps" if not isinstance(source, SYNTHETIC) else
+           f"its step of {step:g} s" if step is not None else "its business days")
+    raise BacktestError(f"{by} {rate:g} contradicts the data's own clock (it decides at {own}): there is one clock; "
+                        f"drop {by}, or for a synthetic source set its step with it and leave dt unset")
 
 
 def _levels_indicator_pair(ind) -> tuple | None:
@@ -207,10 +258,10 @@ def make_feed(plan: Plan):
     """The feed of rounds (whole in memory, or streamed in chunks for long synthetic runs) and the source's
     description."""
     run, source, inds = plan.cfg.run, plan.source, plan.indicators
-    latency, delay = plan.cfg.indicators.latency, run.delay
+    latency, delay = plan.latency, plan.delay
     seeds = (streams.seed_of(run.seed, "indicator:A"), streams.seed_of(run.seed, "indicator:B"))
     lookback = max((i.lookback or 0) for i in inds + tuple(plan.levels_indicators or ()))
-    if isinstance(source, SyntheticPair):
+    if isinstance(source, SYNTHETIC):
         rounds = run.rounds
         if rounds < 2 * MIN_ROUNDS:
             raise BacktestError(f"rounds must be a whole number >= {2 * MIN_ROUNDS}, got {rounds!r}")
@@ -252,7 +303,7 @@ def make_feed(plan: Plan):
 def make_window(plan: Plan, feed) -> Window:
     feed.price_changes = plan.fill.uses_prices
     t0 = feed.warmup()
-    if isinstance(plan.source, SyntheticPair):  # the run has exactly `rounds` rounds after warm-up
+    if isinstance(plan.source, SYNTHETIC):  # the run has exactly `rounds` rounds after warm-up
         n_total = min(int(plan.cfg.run.rounds), feed.n_rows - t0)
     else:
         n_total = feed.n_rows - t0

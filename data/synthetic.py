@@ -276,6 +276,29 @@ class SyntheticPair:
             yield first, prices, truth
             first += want
 
+    @property
+    def step_seconds(self) -> float | None:
+        """Seconds between consecutive rows on the synthetic clock: the trading-time length of ``dt`` (a year of 252
+        sessions of 6.5 hours) for intraday steps; None for steps of whole business days (their calendar gaps vary:
+        ``seconds`` gives each row's time)."""
+        if self._daily:
+            return None
+        return round(self.dt * TRADING_DAYS * SESSION_HOURS * 3600e9) / 1e9
+
+    def seconds(self, first: int, n: int) -> np.ndarray:
+        """Seconds since row 0 of rows first .. first + n - 1 on the synthetic clock (float64)."""
+        rows = first + np.arange(n, dtype=np.int64)
+        step = self.step_seconds
+        if step is not None:
+            return rows * step
+        # steps of k business days (no holidays, as the synthetic calendar has none): business day b after a start
+        # on weekday w0 (Monday 0) falls (w0 + b) // 5 weeks and (w0 + b) % 5 - w0 days later; arithmetic, not
+        # timestamps, so a path of any length has its clock
+        k = int(round(self.dt * TRADING_DAYS))
+        w0 = pd.offsets.BDay().rollforward(pd.Timestamp(self.start).normalize()).weekday()
+        b = rows * k + w0
+        return ((b // 5) * 7 + b % 5 - w0) * 86400.0
+
     def timestamps(self, first: int, n: int) -> pd.DatetimeIndex:
         """Timestamps of rows first .. first + n - 1 on the synthetic clock."""
         return self._index(first, n)

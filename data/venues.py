@@ -204,6 +204,11 @@ class EventPair:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     # -- clock -------------------------------------------------------------------------------------------------
+    @property
+    def step_seconds(self) -> float:
+        """Seconds between consecutive decision rows: ``dt_s`` as the whole nanoseconds the clock keeps."""
+        return self._step_ns / 1e9
+
     def seconds(self, first: int, n: int) -> np.ndarray:
         """Seconds since row 0 of rows first .. first + n - 1 (float64)."""
         return (first + np.arange(n, dtype=np.int64)) * self._step_ns / 1e9

@@ -68,7 +68,7 @@ def test_backtest_writes_every_file_with_the_schema(two_runs):
     assert set(h["values"]) == {"uncoordinated", "constant_hedge", "classical", "quantum", "oracle"}
     assert set(h["informativeness"]) == {"train", "test"}
     assert set(doc["strategies"]) == {"uncoordinated", "always_hedge", "classical", "quantum", "oracle",
-                                      "regime_oracle", "delayed_comm"}
+                                      "regime_oracle", "talk", "delayed_comm"}
     for m in doc["strategies"].values():
         for key in ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
                     "pnl_var", "variance_share", "sharpe", "sortino", "max_drawdown", "hedging_efficiency", "bell_pairs",
@@ -197,7 +197,9 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     (["backtest", "--csv", "missing.csv"], "missing.csv: file not found"),
     (["backtest", "--config", "nope.toml"], "nope.toml: config file not found"),
     (["backtest", "--t1", "1e-5", "--t2", "1e-4"], "exceeds 2*T1"),
-    (["backtest", "--pair-rate", "100"], "needs both --pair-rate and --decision-rate"),
+    (["backtest", "--decision-rate", "100"], "give the supply's --pair-rate too"),
+    (["backtest", "--sample", "jpm_bac", "--pair-rate", "100", "--decision-rate", "1000"],
+     "--decision-rate 1000 contradicts the data's own clock (it decides at its timestamps)"),
     (["backtest", "--lot", "50"], "do not apply to the bias fill model"),
     (["backtest", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["sweep", "visibility=1,2"], "sweep parameter visibility: 2.0 is out of range [0, 1]"),

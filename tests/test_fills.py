@@ -211,7 +211,7 @@ def test_quoted_half_spreads_share_prices_and_test_start_book_from_real_files():
 
 def pd_close(md, result):
     """The unadjusted Close of both tickers at the first test round."""
-    first_test = result.clock(result.test_start, 1)[0]
+    first_test = result.timestamps(result.test_start, 1)[0]
     return np.array([md.ohlcv[t]["Close"].loc[first_test] for t in md.tickers])
 
 

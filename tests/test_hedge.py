@@ -277,7 +277,9 @@ def test_shipped_pair_claims_no_advantage_and_shows_the_constant_hedge():
     assert not r.game["uses_entanglement"]
     v = r.verdict()
     assert "do not change the sign" in v and "significant reduction" not in v
-    assert len([s for s in v.split(". ") if s]) <= 3
+    # at most three sentences, after the one that says the servers can talk on a daily clock
+    talk = v.startswith("A message crosses between the venues")
+    assert len([s for s in v.split(". ") if s]) <= 3 + talk
     assert "What it would take" not in v and r.hedge["what_it_would_take"]["sentence"] in v
 
 

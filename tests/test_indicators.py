@@ -234,7 +234,9 @@ def test_default_real_data_indicator_is_local_and_poses_the_coordination_problem
     assert r.shared_information() is None
     same = run_backtest(md, indicators="rolling_correlation", strategies=["classical", "quantum"], progress=False)
     lines = same.summary().splitlines()
-    assert lines[0].startswith("verdict: The two servers' indicators agree in 100.0% of training rounds")
+    headline = " ".join(line.strip() for line in lines[: next(i for i, line in enumerate(lines[1:], 1)
+                                                               if not line.startswith("  "))])
+    assert "The two servers' indicators agree in 100.0% of training rounds" in headline
     at = next(i for i, line in enumerate(lines) if line.startswith("information: "))
     paragraph = " ".join([lines[at], *(line.strip() for line in lines[at + 1:] if line.startswith("  "))])
     assert paragraph.startswith("information: x = y in 100.0% of training rounds") and "return_shock" in paragraph

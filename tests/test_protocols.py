@@ -114,7 +114,7 @@ def test_an_incomplete_fill_model_cannot_be_made():
 def test_registered_players_carry_their_metadata():
     assert all(isinstance(r, Registered) for r in PLAYERS.values())
     assert set(names(required=True)) == {"uncoordinated", "oracle"}
-    assert set(names(communicates=True)) == {"oracle", "regime_oracle", "delayed_comm"}
+    assert set(names(communicates=True)) == {"oracle", "regime_oracle", "talk", "delayed_comm"}
     assert set(names(entangled=True)) == {"quantum", "quantum_levels", "textbook"}
     # what each built player says of itself agrees with its registration
     r = run_backtest("signals", rounds=4_000, seed=2, strategies=list(PLAYERS), history="on")

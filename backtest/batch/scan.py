@@ -157,7 +157,7 @@ def summarize(r) -> dict:
     bp = doc_hedge.get("bell_pair_value") or {}
     info = (doc_hedge.get("informativeness") or {}).get("train") or {}
     advantage = None if saved["quantum"] is None or saved["classical"] is None else saved["quantum"] - saved["classical"]
-    idx = r.clock(r.first_round, 1)[0], r.clock(r.first_round + r.n_rounds - 1, 1)[0]
+    idx = r.timestamps(r.first_round, 1)[0], r.timestamps(r.first_round + r.n_rounds - 1, 1)[0]
     out = {
         "rounds": r.n_rounds, "n_train": r.n_train, "start": str(idx[0].date()), "end": str(idx[1].date()),
         "coin_variance": coins, "saved_constant": _share(saved["constant_hedge"], coins),

@@ -28,6 +28,7 @@ GROUPS = {
     "supply": "Bell-pair supply (default: a fresh pair every round)",
     "fill": "fill model",
     "link": "the quantum link from physics (docs/link.md), instead of noise and supply",
+    "clock": "the run's clock: venues, messages and the decision deadline (docs/time.md)",
 }
 _DEST = "opt:"  # argparse dests of generated options: "opt:section.name" or "opt:alias"
 

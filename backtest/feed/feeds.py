@@ -77,6 +77,9 @@ class Feed(Rounds, Protocol):
     def set_extra(self, pair: tuple) -> None:
         """Set the extra (K-level) indicator pair whose inputs ``extra_inputs`` returns."""
 
+    def seconds_at(self, rows: np.ndarray) -> np.ndarray:
+        """The rows' decision times: seconds since row 0 (float64), the run's one clock."""
+
 
 def prefetch(iterator, depth: int = 2):
     """Run ``iterator`` in a background thread, ``depth`` items ahead.
@@ -231,6 +234,17 @@ class _Feed:
             out.append(bits.astype(np.uint8))
         return out[0], out[1]
 
+    step_s: float | None = None  # seconds between rows when the clock is regular (a synthetic source's step)
+    _seconds: np.ndarray | None = None  # every row's seconds since row 0, when the clock is irregular
+
+    def seconds_at(self, rows) -> np.ndarray:
+        """The rows' decision times: seconds since row 0 (float64), from the data's timestamps or a synthetic
+        source's declared step: the run's one clock."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._seconds is not None:
+            return self._seconds[rows]
+        return rows * self.step_s
+
     price_changes = True  # the engine turns this off when the fill model does not use them
     has_share_prices = False  # whether share quantities are valued at unadjusted prices (else adjusted ones)
     adjusted_only = False  # prices known to be (as a rule) adjusted, with no unadjusted level beside them
@@ -347,6 +361,8 @@ class ArrayFeed(_Feed):
         feed = cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
                    lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)
         # a panel of closes without OHLCV or quotes is, as a rule, adjusted (Yahoo's and most vendors' panels)
+        ns = index.as_unit("ns").asi8
+        feed._seconds = (ns - ns[0]) / 1e9  # relative to row 0: float64 keeps sub-microsecond resolution
         feed.adjusted_only = not feed.has_share_prices and md.spread is None and not md.ohlcv
         feed.untradable = untradable(md)
         feed.traded_per_bar = traded_notional(md)
@@ -358,8 +374,12 @@ class ArrayFeed(_Feed):
         """A synthetic path as raw arrays (no DataFrame, timestamps only when asked for), its blocks drawn on
         ``threads`` threads (the same rows for any number)."""
         _, prices, truth = next(pair.arrays(n_rows, n_rows, threads))
-        return cls({"prices": prices, **_truth_arrays(truth)}, pair.tickers, pair.timestamps, pair.timestamps_at,
+        feed = cls({"prices": prices, **_truth_arrays(truth)}, pair.tickers, pair.timestamps, pair.timestamps_at,
                    pair.periods_per_year, indicators, latency, seeds)
+        feed.step_s = pair.step_seconds
+        if feed.step_s is None:  # business days: each row's own calendar time
+            feed._seconds = pair.seconds(0, n_rows)
+        return feed
 
     def warmup(self) -> int:
         return max(1, *(warmup(ind, v) for ind, v in self._each(self.views)))
@@ -411,7 +431,10 @@ class StreamFeed(_Feed):
         self.clock_at = pair.timestamps_at
         self.periods_per_year = pair.periods_per_year
         self.n_rows = n_rows
-        self.has_truth = True
+        self.step_s = pair.step_seconds
+        if self.step_s is None:  # business days: each row's own calendar time
+            self._seconds = pair.seconds(0, n_rows)
+        self.has_truth = getattr(pair, "mode", None) in ("signals", "regime")  # an event source has no regime
         self.history = max(ind.lookback for ind in indicators) + latency + 2
         self._extra_last = None
         self._gen = prefetch(pair.arrays(n_rows, chunk_rows, threads))

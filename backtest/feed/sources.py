@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import data
-from ...data import MarketData, SyntheticPair
+from ...data import EventPair, MarketData, SyntheticPair
+from ...data.frequency import TRADING_DAYS
 
 from ..errors import BacktestError
 from ..options import check_ranges, option
@@ -32,8 +33,9 @@ class Source:
 
     kind: str = option("synthetic", help="where prices come from (chosen by --synthetic, --sample, --csv or --yahoo)",
                        choices=SOURCE_KINDS, flag="")
-    mode: str = option("signals", help="built-in synthetic pair", choices=("signals", "regime"), flag="--synthetic",
-                       chooses="synthetic")
+    mode: str = option("signals", help="built-in synthetic pair: signals or regime (GBM with correlation regimes), or "
+                                      "events (two venues in event time, data.EventPair)",
+                       choices=("signals", "regime", "events"), flag="--synthetic", chooses="synthetic")
     sample: str | None = option(help="shipped sample (qcoord data --list-samples)", metavar="NAME", chooses="sample")
     files: tuple[str, ...] | None = option(help="CSV file(s): a wide panel or one OHLCV file per ticker", flag="--csv",
                                            nargs="+", metavar="FILE", chooses="csv")
@@ -66,8 +68,13 @@ class Source:
     mu: tuple[float, ...] | None = option(help="synthetic: annual drift, one value or one per ticker", nargs="+",
                                           metavar="DRIFT", unit="per year", sweep=True,
                                           shown_default=_synthetic_default("mu"))
-    dt: float | None = option(help="synthetic: years per step (the default is one trading minute, 1/(252*390))", unit="years", lo=0,
-                              open_lo=True, shown_default=_synthetic_default("dt"))
+    dt: float | None = option(help="synthetic signals/regime: years of trading time per step (unset: one trading "
+                                   "minute, 1/(252*390), unless a link or supply declares the decision rate)",
+                              unit="years", lo=0, open_lo=True, shown_default=_synthetic_default("dt"))
+    dt_s: float | None = option(help="synthetic events: seconds between decisions, the book marked at the next "
+                                     "(unset: 10 us, unless a link or supply declares the decision rate)", unit="s",
+                                lo=0, open_lo=True, finite=True,
+                                shown_default=EventPair.__dataclass_fields__["dt_s"].default)
 
     def __post_init__(self) -> None:
         check_ranges(self, "source")
@@ -86,7 +93,7 @@ class Source:
             raise BacktestError(f"--start {self.start} is after --end {self.end}")
         applies = {"start": ("sample", "csv", "yahoo"), "end": ("sample", "csv", "yahoo"), "interval": ("yahoo",),
                    "cache_dir": ("yahoo",), "session": ("csv",),
-                   **dict.fromkeys(SYNTHETIC_FIELDS, ("synthetic",))}
+                   **dict.fromkeys(SYNTHETIC_FIELDS, ("synthetic",)), "dt_s": ("synthetic",)}
         unset = {"interval": "1d", "session": "all"}
         for name, kinds in applies.items():
             value = getattr(self, name)
@@ -95,9 +102,17 @@ class Source:
                 where = " or ".join(filter(None, (", ".join(kinds[:-1]), kinds[-1])))
                 raise BacktestError(f"{flag} applies to {where} sources, not to this {self.kind} source; drop it")
 
-    def pair(self, seed: int) -> SyntheticPair:
-        """The SyntheticPair of a synthetic source for ``seed``."""
+    def pair(self, seed: int, step_s: float | None = None, distance_km: float | None = None):
+        """The synthetic source for ``seed``: a ``SyntheticPair`` (signals, regime) or an ``EventPair`` (events).
+        ``step_s``: seconds between decisions declared elsewhere (a link's or supply's decision rate), used when the
+        source's own step is unset; ``distance_km``: the venues' distance (events)."""
+        if self.mode == "events":
+            return self._events(seed, step_s, distance_km)
+        if self.dt_s is not None:
+            raise BacktestError("--dt-s sets the events source's cadence; the signals/regime pair takes --dt (years)")
         params: dict[str, Any] = {"mode": self.mode, "seed": seed}
+        if step_s is not None and self.dt is None:
+            params["dt"] = step_s / (TRADING_DAYS * 6.5 * 3600.0)  # a trading year of 252 sessions of 6.5 hours
         for name in SYNTHETIC_FIELDS:
             value = getattr(self, name)
             if value is not None:
@@ -108,6 +123,25 @@ class Source:
             return SyntheticPair(**params)
         except TypeError as exc:
             raise BacktestError(f"synthetic source: {exc}") from None
+
+    def _events(self, seed: int, step_s: float | None, distance_km: float | None) -> EventPair:
+        """The two-venue event-time source: its cadence and distance; the GBM pair's parameters do not apply."""
+        stray = [n for n in SYNTHETIC_FIELDS if getattr(self, n) is not None]
+        if stray:
+            raise BacktestError(f"--{stray[0].replace('_', '-')} sets the signals/regime pair; the events source takes "
+                                "--dt-s (and the venues' distance, --venue-distance-km)")
+        params: dict[str, Any] = {"seed": seed}
+        dt = self.dt_s if self.dt_s is not None else step_s
+        if dt is not None:
+            params["dt_s"] = dt
+        if distance_km is not None:
+            params["distance_km"] = distance_km
+        if self.tickers:
+            params["tickers"] = tuple(self.tickers)
+        try:
+            return EventPair(**params)
+        except (TypeError, data.DataError) as exc:
+            raise BacktestError(f"events source: {exc}") from None
 
     def load(self, seed: int = 0, n_rows: int | None = None) -> MarketData:
         """Load the prices; a synthetic source draws ``n_rows`` rows (returns + 1) with ``seed``."""

@@ -69,7 +69,7 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
     link_doc = _link_doc(plan, w, training, metrics, hedge_doc, drift_doc) if plan.link is not None else None
     return Result(
         version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
-        clock=feed.clock, clock_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
+        timestamps=feed.clock, timestamps_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
         book_size=book.size, game=training.fits[0], refits=training.fits[1:], metrics_dict=metrics,
         win_by_input={name: s.win_rate_by_input() for name, s in stats.items()}, comparison=comparison,
         best_local=best_local, best_local_training=train_var,
@@ -81,7 +81,7 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
                     "latency": plan.cfg.indicators.latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
         config=_config_doc(plan, book.size, participation), streamed=feed.streamed, elapsed=elapsed,
-        warnings=_warnings(plan, feed, training, participation), link=link_doc,
+        warnings=_warnings(plan, feed, training, participation), link=link_doc, clock=plan.clock.to_dict(),
     )
 
 
@@ -204,7 +204,8 @@ def _comparisons(book: Book, series: dict, best_local: str | None, ppy: float, s
     ``classical`` (the same one-bit information), and of quantum_levels against ``classical_levels`` (the same
     K-level information)."""
     comparison: dict = {}
-    pairs = (("quantum_vs_best_local", "quantum", best_local), ("quantum_vs_strongest_local", "quantum", strongest),
+    pairs = (("quantum_vs_talk", "quantum", "talk"),
+             ("quantum_vs_best_local", "quantum", best_local), ("quantum_vs_strongest_local", "quantum", strongest),
              ("quantum_vs_classical", "quantum", "classical"),
              ("quantum_levels_vs_best_local", "quantum_levels", best_local),
              ("quantum_levels_vs_classical_levels", "quantum_levels", "classical_levels"))

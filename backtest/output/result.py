@@ -66,8 +66,8 @@ class Result:
     source: dict  # what the data was (kind, files, tickers, ...)
     tickers: list[str]
     periods_per_year: float
-    clock: Callable[[int, int], pd.DatetimeIndex]  # (first row, n) -> the rows' timestamps
-    clock_at: Callable[[np.ndarray], pd.DatetimeIndex]  # rows -> their timestamps
+    timestamps: Callable[[int, int], pd.DatetimeIndex]  # (first row, n) -> the rows' timestamps
+    timestamps_at: Callable[[np.ndarray], pd.DatetimeIndex]  # rows -> their timestamps
     first_round: int  # row of the first training round (after the indicators' warm-up)
     n_rounds: int  # training and test rounds
     n_train: int
@@ -95,6 +95,7 @@ class Result:
     elapsed: float  # seconds
     warnings: list[str] = field(default_factory=list)
     link: dict | None = None  # the physical link's feasibility chain (--link), analysis.feasibility
+    clock: dict | None = None  # the run's one clock in seconds (feed.clock.Clock.to_dict): decisions, deadline, messages
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     _periods: dict | None = field(default=None, init=False, repr=False)
 
@@ -122,7 +123,7 @@ class Result:
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def _index(self, n: int) -> pd.DatetimeIndex:
-        return self.clock(self.test_start, n)
+        return self.timestamps(self.test_start, n)
 
     @property
     def rounds(self) -> pd.DataFrame:
@@ -164,7 +165,7 @@ class Result:
     @property
     def equity(self) -> pd.DataFrame:
         """Cumulative book P&L (currency) over the whole test window, thinned to about 4000 points."""
-        return pd.DataFrame(self.equity_values, index=self.clock_at(self.equity_rounds))
+        return pd.DataFrame(self.equity_values, index=self.timestamps_at(self.equity_rounds))
 
     @property
     def block_variance(self) -> pd.DataFrame:
@@ -175,7 +176,7 @@ class Result:
                 mean = total / n
                 out[s] = np.where(n > 1, (sq - n * mean**2) / (n - 1), np.nan)
         starts = self.test_start + np.arange(len(next(iter(out.values())))) * self.block_len
-        return pd.DataFrame(out, index=self.clock_at(starts))
+        return pd.DataFrame(out, index=self.timestamps_at(starts))
 
     # -- reporting ------------------------------------------------------------------------------------
     def inputs_agree(self) -> float | None:
@@ -208,8 +209,8 @@ class Result:
 
     def to_dict(self) -> dict:
         """The ``metrics.json`` document (schema ``SCHEMA``, docs/cli.md)."""
-        idx = self.clock(self.first_round, 1)
-        end = self.clock(self.first_round + self.n_rounds - 1, 1)
+        idx = self.timestamps(self.first_round, 1)
+        end = self.timestamps(self.first_round + self.n_rounds - 1, 1)
         strategies = {}
         for s, m in self.metrics_dict.items():
             out = {k: m.get(k) for k in METRIC_KEYS}
@@ -251,6 +252,7 @@ class Result:
             "hedge": self.hedge,
             "drift": self.drift,
             "link": self.link,
+            "clock": self.clock,
             "periods": self.periods,
             "indicators": self.indicators,
             "book_size": self.book_size,

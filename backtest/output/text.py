@@ -66,3 +66,15 @@ def fit_table(table, width: int, fmt) -> list[str]:
 def agreement(share: float, digits: int = 1) -> str:
     """How often the two servers' indicator bits agree, in words."""
     return f"x = y in {share:.{digits}%} of training rounds"
+
+
+def duration(seconds: float) -> str:
+    """A time in the unit a person would say it in: 1.09 s, 0.274 ms, 3 us, 1 day, 17.3 years (ASCII: the summary
+    is plain text)."""
+    for unit, size in (("years", 365.25 * 86400.0), ("days", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0),
+                       ("ms", 1e-3)):
+        if seconds >= size * (1.0 - 1e-9):
+            value = seconds / size
+            name = unit[:-1] if unit in ("years", "days") and abs(value - 1.0) < 5e-3 else unit
+            return f"{value:.3g} {name}"
+    return f"{seconds * 1e6:.3g} us"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..stats.intervals import format_p
-from .text import agreement, ci_judgement, finite, num
+from .text import agreement, ci_judgement, duration, finite, num
 
 if TYPE_CHECKING:
     from .result import Result
@@ -40,8 +40,26 @@ def verdict(r: Result) -> str:
     lead = (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information available before the "
             "round allows (reasons in metrics.json flags); an indicator probably reads the round's own move, so read "
             "nothing below as a result. " if peeking else "")
+    talk = talk_sentence(r)
     tail = f" {r.link['sentence']}" if r.link else ""
-    return lead + _verdict(r) + tail
+    return lead + (talk + " " if talk else "") + _verdict(r) + tail
+
+
+def talk_sentence(r: Result) -> str | None:
+    """When a message between the venues arrives before the servers must decide (the run's clock), that first: the
+    servers can talk, so the no-communication game does not arise here, with talk's book variance beside quantum's.
+    None when they cannot."""
+    clock = r.clock or {}
+    if not clock.get("can_talk"):
+        return None
+    m = r.metrics_dict
+    shares = [f"{name} {m[name]['variance_share']:.1%}" for name in ("talk", "quantum")
+              if finite((m.get(name) or {}).get("variance_share"))]
+    waits = ("decisions are" if clock["deadline_s"] == clock["decision_interval_s"] else
+             f"a server may take {duration(clock['deadline_s'])} to decide, decisions are")
+    return (f"A message crosses between the venues in {duration(clock['message_delay_s'])} and {waits} "
+            f"{duration(clock['decision_interval_s'])} apart: the servers can talk, and entanglement is moot here"
+            + (f" (book variance against independent coins': {', '.join(shares)})" if shares else "") + ".")
 
 
 STAGE_WORDS = {"market": "the market", "fidelity": "the link's fidelity", "deadline": "the light-speed deadline",
@@ -157,7 +175,8 @@ def headline(r: Result) -> str:
         return DEGENERATE
     g, hedge = r.game, r.hedge
     agree = r.inputs_agree()
-    sentences = []
+    talk = talk_sentence(r)
+    sentences = [talk] if talk else []
     if agree is not None and agree > SHARED_INPUTS:
         sentences.append(f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
                          "coordination problem for entanglement to solve.")

@@ -8,7 +8,9 @@ information (``backtest.players.information``, when the readings persist): ``his
 last readings), ``classical_levels`` and ``quantum_levels`` (the smoothed K-level indicator, one measurement
 direction per level); each server's derived input comes from its own readings only. Benchmarks that break the no-communication rule on purpose:
 ``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation sign; synthetic data),
-``delayed_comm`` (knows the partner's indicator from ``delay`` rounds ago, over a slow classical link).
+``talk`` (the servers exchange their inputs over the venues' fastest classical path: the oracle's information
+where a message arrives before the decision on the run's clock, the best local rule where it never does),
+``delayed_comm`` (decides at once, knowing the partner's indicator from the rounds a message misses, ``delay``).
 """
 
 from __future__ import annotations
@@ -181,6 +183,28 @@ class RegimeOraclePlayer(Player):
         return a, opposite ^ self.flip, None, None
 
 
+class TalkPlayer(Player):
+    """The servers talk over the venues' fastest classical path. Where a message arrives before a server must decide
+    (the run's clock: ``feed.clock.Clock.can_talk``), each server knows both inputs and plays the oracle's output;
+    where it never arrives in time, each plays the best local rule, the fitted classical optimum."""
+
+    name = "talk"
+    communicates = True
+
+    def __init__(self, game: Game, local: Strategy, in_time: bool):
+        self.game, self.local, self.in_time = game, local, in_time
+
+    def decide(self, chunk, rng, pairs=None):
+        if self.in_time:  # the oracle's information, played as the oracle plays it (the fewest changes of order)
+            return np.zeros(len(chunk), dtype=np.uint8), self.game.target(chunk.x, chunk.y).astype(np.uint8), None, None
+        a, b = play_rounds(self.local, chunk.x, chunk.y, rng)
+        return a, b, None, None
+
+    def describe(self) -> dict:
+        return {"name": self.name, "in_time": self.in_time,
+                "plays": "the oracle's information" if self.in_time else "the best local rule (classical)"}
+
+
 class DelayedCommPlayer(Player):
     """A decides a = f(x_t, y_{t-delay}), B decides b = g(y_t, x_{t-delay}); f and g fitted on training."""
 
@@ -276,6 +300,7 @@ class Context:
     backend: str = "exact"
     aer_backend: object = None
     has_truth: bool = False
+    can_talk: bool = False  # a message between the venues arrives before the decision (the run's clock)
 
 
 def _quantum(name: str, game_fit: GameFit, ctx: Context) -> Player:
@@ -350,6 +375,8 @@ PLAYERS: dict[str, Registered] = {
     "oracle": Registered(lambda name, f, ctx: OraclePlayer(f.game), communicates=True, required=True),
     "regime_oracle": Registered(lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None,
                                 communicates=True),
+    "talk": Registered(lambda name, f, ctx: TalkPlayer(f.game, f.solution.classical_strategy(name), ctx.can_talk),
+                       communicates=True),
     "delayed_comm": Registered(_delayed, communicates=True),
 }
 
@@ -375,11 +402,11 @@ def strategy_factory(strategy: Strategy):
 
 
 def build_players(names, custom: dict[str, Strategy], game_fit: GameFit, backend: str, *,
-                  has_truth: bool, aer_backend=None) -> list[Player]:
+                  has_truth: bool, aer_backend=None, can_talk: bool = False) -> list[Player]:
     """Players for the requested strategy names (in order) from a fit; ``custom`` strategies by name first."""
     registry = {**{n: r.build for n, r in PLAYERS.items()},
                 **{name: strategy_factory(s) for name, s in custom.items()}}
-    ctx = Context(backend, aer_backend, has_truth)
+    ctx = Context(backend, aer_backend, has_truth, can_talk)
     players: list[Player] = []
     for name in names:
         factory = registry.get(name)

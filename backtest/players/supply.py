@@ -1,7 +1,8 @@
 """Bell-pair supply: pairs arrive as a Poisson process into a small quantum memory; rounds use the
 freshest stored pair or fall back to the classical strategy.
 
-Rounds happen at ``decision_rate`` per second (round i at time i / decision_rate). A round with a pair
+Rounds happen at their times on the run's clock (``feed.clock``: the data's timestamps or a synthetic source's
+step; round i at i / ``decision_rate`` when the supply is used on its own). A round with a pair
 uses the freshest one; its age (seconds since it arrived) is its storage time, which drives the storage
 decoherence of the noise model (T1, T2). A full memory of ``memory_slots`` drops its oldest pair when a
 new one arrives; pairs older than ``max_age`` are discarded.
@@ -29,7 +30,9 @@ class BellPairSupply:
 
     pair_rate: float = option(help="Bell pairs generated per second (set with --decision-rate to limit the supply; "
                                    "unset: a fresh pair every round)", unit="Hz", lo=0, open_lo=True, finite=True)
-    decision_rate: float = option(help="rounds (decisions) per second", unit="Hz", lo=0, open_lo=True, finite=True)
+    decision_rate: float | None = option(help="decisions per second: declares a synthetic source's step (unset: the "
+                                              "data's own clock; real data always decides at its timestamps)",
+                                         unit="Hz", lo=0, open_lo=True, finite=True)
     memory_slots: int = option(1, help="pairs the quantum memory holds", lo=1, hi=MAX_SLOTS)
     max_age: float = option(math.inf, help="discard stored pairs older than this", unit="s", lo=0, open_lo=True)
     herald_delay: float = option(0.0, help="seconds from a pair's creation until it can be used (its herald's delay), "
@@ -38,6 +41,8 @@ class BellPairSupply:
     def __post_init__(self) -> None:
         for name in ("pair_rate", "decision_rate"):
             v = getattr(self, name)
+            if name == "decision_rate" and v is None:
+                continue
             if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v > 0):
                 raise BacktestError(f"Bell-pair supply: {name} must be a positive number per second, got {v!r}")
         if not isinstance(self.memory_slots, (int, np.integer)) or not 1 <= self.memory_slots <= MAX_SLOTS:
@@ -56,9 +61,9 @@ class BellPairSupply:
 
 
 def link_supply(link) -> BellPairSupply:
-    """The Bell-pair supply of a ``strategies.Link``: its delivered rate, the market's decision rate, its memory
+    """The Bell-pair supply of a ``strategies.Link``: its delivered rate (decisions on the run's clock), its memory
     slots, and its herald's delay as every pair's youngest age."""
-    return BellPairSupply(pair_rate=link.delivered_pair_rate, decision_rate=link.link_decision_rate,
+    return BellPairSupply(pair_rate=link.delivered_pair_rate, decision_rate=None,
                           memory_slots=link.link_memory_slots, herald_delay=link.herald_delay)
 
 
@@ -70,14 +75,23 @@ class SupplyState:
         self.buffer = np.zeros(supply.memory_slots)
         self.count = 0
 
-    def schedule(self, first_round: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(has_pair, age seconds) for rounds first_round .. first_round + n - 1."""
+    def schedule(self, first_round: int, n: int, rng: np.random.Generator,
+                 seconds_at=None) -> tuple[np.ndarray, np.ndarray]:
+        """(has_pair, age seconds) for rounds first_round .. first_round + n - 1. ``seconds_at``: rows -> their
+        decision times in seconds (the run's clock, ``feed.seconds_at``); without it round i is at i /
+        ``decision_rate``."""
         s = self.supply
-        t0 = (first_round - 1) / s.decision_rate  # arrivals since the previous round
-        t1 = (first_round + n - 1) / s.decision_rate
+        if seconds_at is not None:
+            t = seconds_at(np.arange(first_round - 1, first_round + n))
+            t0, times = float(t[0]), t[1:]
+        else:
+            if s.decision_rate is None:
+                raise BacktestError("internal: a Bell-pair supply without a decision rate needs the run's clock")
+            t0 = (first_round - 1) / s.decision_rate  # arrivals since the previous round
+            times = (first_round + np.arange(n)) / s.decision_rate
+        t1 = float(times[-1])
         k = rng.poisson(s.pair_rate * (t1 - t0))
         arrivals = np.sort(t0 + rng.random(k) * (t1 - t0))  # Poisson process: uniform order statistics
-        times = (first_round + np.arange(n)) / s.decision_rate
         has, age, self.count = pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count)
         if s.herald_delay:  # a pair usable at arrival was created one herald delay earlier
             age[has] += s.herald_delay
