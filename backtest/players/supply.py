@@ -1,10 +1,11 @@
-"""Bell-pair supply: pairs arrive as a Poisson process into a small quantum memory; rounds use the
-freshest stored pair or fall back to the classical strategy.
+"""Bell-pair supply: pairs arrive as a Poisson process into a small quantum memory; rounds use a stored pair
+(the freshest, or the oldest still usable) or fall back to the classical strategy.
 
 Rounds happen at ``decision_rate`` per second (round i at time i / decision_rate). A round with a pair
-uses the freshest one; its age (seconds since it arrived) is its storage time, which drives the storage
-decoherence of the noise model (T1, T2). A full memory of ``memory_slots`` drops its oldest pair when a
-new one arrives; pairs older than ``max_age`` are discarded.
+uses the freshest one (``memory_policy`` "freshest") or the oldest one not past ``max_age`` ("fifo"); its age
+(seconds since it arrived) is its storage time, which drives the storage decoherence of the noise model (T1, T2).
+A full memory of ``memory_slots`` drops its oldest pair when a new one arrives; pairs older than ``max_age`` are
+discarded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..options import option
 
 
 MAX_SLOTS = 10**6  # pairs a memory can hold: far beyond any device, and the buffer is allocated
+POLICIES = ("freshest", "fifo")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class BellPairSupply:
     max_age: float = option(math.inf, help="discard stored pairs older than this", unit="s", lo=0, open_lo=True)
     herald_delay: float = option(0.0, help="seconds from a pair's creation until it can be used (its herald's delay), "
                                     "added to every pair's age", unit="s", lo=0, finite=True)
+    memory_policy: str = option("freshest", help="which stored pair a round uses: freshest (the youngest) or fifo "
+                                "(the oldest not older than max_age)", choices=POLICIES)
 
     def __post_init__(self) -> None:
         for name in ("pair_rate", "decision_rate"):
@@ -47,6 +51,9 @@ class BellPairSupply:
             raise BacktestError(f"Bell-pair supply: herald_delay must be non-negative seconds, got {self.herald_delay!r}")
         if not (self.max_age > 0):
             raise BacktestError(f"Bell-pair supply: max_age must be positive seconds, got {self.max_age!r}")
+        if self.memory_policy not in POLICIES:
+            raise BacktestError(f"Bell-pair supply: memory_policy must be one of {', '.join(POLICIES)}, got "
+                                f"{self.memory_policy!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -57,9 +64,10 @@ class BellPairSupply:
 
 def link_supply(link) -> BellPairSupply:
     """The Bell-pair supply of a ``strategies.Link``: its delivered rate, the market's decision rate, its memory
-    slots, and its herald's delay as every pair's youngest age."""
+    slots and policy, and its herald's delay as every pair's youngest age."""
     return BellPairSupply(pair_rate=link.delivered_pair_rate, decision_rate=link.link_decision_rate,
-                          memory_slots=link.link_memory_slots, herald_delay=link.herald_delay)
+                          memory_slots=link.link_memory_slots, herald_delay=link.herald_delay,
+                          memory_policy=link.link_memory_policy)
 
 
 class SupplyState:
@@ -78,7 +86,8 @@ class SupplyState:
         k = rng.poisson(s.pair_rate * (t1 - t0))
         arrivals = np.sort(t0 + rng.random(k) * (t1 - t0))  # Poisson process: uniform order statistics
         times = (first_round + np.arange(n)) / s.decision_rate
-        has, age, self.count = pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count)
+        has, age, self.count = pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count,
+                                           s.memory_policy == "fifo")
         if s.herald_delay:  # a pair usable at arrival was created one herald delay earlier
             age[has] += s.herald_delay
         return has, age
@@ -87,9 +96,10 @@ class SupplyState:
 # Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
 
 @njit(cache=True, nogil=True)
-def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma: no cover - compiled
+def pair_buffer(round_times, arrivals, slots, max_age, buffer, count, fifo):  # pragma: no cover - compiled
     """Bell pairs arriving at ``arrivals`` (sorted, seconds) into a memory of ``slots``; each round at
-    ``round_times`` uses the freshest stored pair not older than ``max_age``, or none.
+    ``round_times`` uses the freshest stored pair not older than ``max_age`` (``fifo`` False), or the oldest one not
+    older than that (``fifo`` True: older ones are discarded first), or none.
 
     ``buffer[:count]`` holds stored arrival times, oldest first (carried between chunks). A full memory
     drops its oldest pair for a new one. Returns (has_pair, age in seconds, count).
@@ -108,7 +118,19 @@ def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma
             buffer[count] = arrivals[j]
             count += 1
             j += 1
-        if count > 0:
+        if fifo:
+            drop = 0
+            while drop < count and t - buffer[drop] > max_age:
+                drop += 1
+            if drop < count:
+                has[i] = True
+                age[i] = t - buffer[drop]
+                drop += 1
+            if drop:
+                for k in range(count - drop):
+                    buffer[k] = buffer[k + drop]
+                count -= drop
+        elif count > 0:
             a = t - buffer[count - 1]
             if a <= max_age:
                 has[i] = True
