@@ -24,7 +24,6 @@ import numpy as np
 from ..data import DataWarning, MarketData, SyntheticPair
 from ..data.frequency import TRADING_DAYS
 from ..strategies import FrozenTable, Game, Noise, Strategy
-from ..strategies.lifetime import useful_lifetime
 from ..strategies.link import Link
 
 from . import __version__, streams
@@ -45,7 +44,8 @@ from .book.risk import compare, hedging_efficiency
 from .analysis.bell_pair import bell_pair_value
 from .analysis.cells import CellSums
 from .analysis.drift import drift
-from .analysis.feasibility import feasibility
+from .analysis.feasibility import StationaryWindow, feasibility
+from .players.aged import age_aware, fixed_cutoff, reaimed
 from .analysis.frontier import what_it_would_take
 from .analysis.hedge import HedgeFit
 from .output import verdict
@@ -368,14 +368,16 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
         from ..strategies.devices import device as device_named
 
         device, backend = device_named(run.device, tuple(run.qubits) if run.qubits else None), "aer"
-    fit_noise = plan.noise
+    fit_noise, oldest = plan.noise, 0.0
     if plan.supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
-        age = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds)
+        age, oldest = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds)
         fit_noise = replace(plan.noise, storage_time=age)
     hedge = HedgeFit.fit(train_cells.stats(), exposure) if plan.fits_hedge else None
     delay = run.delay if "delayed_comm" in plan.names else None
     game_fit = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
     game_fit.information = fit_information(info_train, exposure, fit_noise, device)
+    if plan.link is not None and plan.supply is not None:  # each pair's settings re-aimed for its age
+        game_fit.aged = age_aware(game_fit, plan.supply.herald_delay, oldest, backend)
     players = _players(plan, game_fit, feed, backend, device)
     certify_players(players, game_fit, x_train, y_train, streams.rng(run.seed, "nosignal"))
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **game_fit.game_dict()}]
@@ -397,15 +399,11 @@ MIN_AGE = 1e-300  # seconds: a supply's max_age must be positive; no continuous 
 
 def _memory_cutoff(link: Link, game_fit) -> float:
     """Seconds of age (herald delay included) past which the link's pair is not played: the link's own number, or
-    with "auto" the age at which the fitted quantum strategy's pair stops beating the classical rule on the fitted game
-    (inf when no pair is played, or the memory does not decay)."""
+    with "auto" the age at which even the settings re-aimed for the pair's age stop beating the classical rule on the
+    fitted game (inf when none on the age grid, or no pair is played)."""
     if link.memory_cutoff != "auto":
         return float(link.memory_cutoff)
-    sol = game_fit.solution
-    if not sol.uses_entanglement:
-        return math.inf
-    return useful_lifetime(sol.quantum_strategy(), game_fit.game, game_fit.p_xy, sol.classical_value,
-                           youngest=link.herald_delay)
+    return math.inf if game_fit.aged is None else game_fit.aged.cutoff
 
 
 def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> dict:
@@ -482,6 +480,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
             refits.pop(0)
             fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, run.delay, lo, w.n_train, training.exposure,
                              training.device)
+            fit_now.aged = reaimed(fit_now, training.fit.aged, training.backend)
             fit_now.information = info  # rules on derived information are fitted on the first training window only
             players = _players(plan, fit_now, feed, training.backend, training.device)
             training.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
@@ -582,15 +581,17 @@ def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_inf
 
 def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_doc: dict | None, drift_doc: dict) -> dict:
     """The link's feasibility chain (metrics.json ``link``): the stationary window is the link's own
-    ``stationary_window`` when given, else measured here: the whole run when the game fitted on the training window
-    still describes the test window (drift), else the training window only."""
+    ``stationary_window`` when given, else the test window (the rounds the advantage is measured on; training rounds
+    do not count), each round one decision at the link's decision rate. The drift test says whether the game fitted
+    on the training window still held there."""
     link = plan.link
+    rate = link.link_decision_rate  # the market's decisions a second (issue 40 brings them from the data's clock)
     if link.stationary_window is not None:
-        window, where = max(1, int(round(link.stationary_window * link.link_decision_rate))), "given"
-    elif drift_doc.get("decision_changed"):
-        window, where = w.n_train, "the training window: the game changed by the test window"
+        window = StationaryWindow(link.stationary_window, "given")
     else:
-        window, where = w.n_total, "the whole run: the game held from training to test"
+        held = ("the game changed from training to test" if drift_doc.get("decision_changed")
+                else "the game held from training to test")
+        window = StationaryWindow.of_rounds(w.n_test, 1.0 / rate, f"the test window; {held}")
     q = metrics.get("quantum") or {}
     share = q.get("quantum_share")
     if share is None or share != share:  # no quantum player ran: the share the rates allow
@@ -599,9 +600,12 @@ def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_do
     value, value_from = bp.get("realised_net_certainty_equivalent"), "realised on the test window, costs included"
     if value is None and hedge_doc is not None:  # no pair consumed in the test window: the fit's prediction
         value, value_from = bp.get("predicted_certainty_equivalent"), "predicted by the fit, before switching costs"
-    doc = feasibility(link, training.fit, training.fit_noise, window, where, share, value, value_from,
+    aged = training.fit.aged
+    aged_doc = None if aged is None else {**aged.describe(),
+                                          "fixed_cutoff_s": fixed_cutoff(training.fit, link.herald_delay)}
+    doc = feasibility(link, training.fit, training.fit_noise, window, share, value, value_from,
                       (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0],
-                      memory_cutoff=training.memory_cutoff)
+                      memory_cutoff=training.memory_cutoff, decision_rate=rate, aged=aged_doc)
     doc["preset"] = plan.cfg.link.preset
     doc["sentence"] = verdict.link_sentence(doc)
     return doc
@@ -785,16 +789,17 @@ def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, i
     return np.concatenate(xs), np.concatenate(ys), cells, tail
 
 
-def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int) -> float:
-    """Mean age of the pairs a supply delivers over the training window (its own random stream)."""
+def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int) -> tuple[float, float]:
+    """Mean and largest age of the pairs a supply delivers over the training window (its own random stream)."""
     state = SupplyState(supply)
-    ages, used = 0.0, 0
+    ages, used, oldest = 0.0, 0, supply.herald_delay
     for k, lo in enumerate(range(t0, t0 + n_train, chunk)):
         n = min(chunk, t0 + n_train - lo)
         has, age = state.schedule(lo, n, streams.rng(seed, "supply:training", k))
         ages += float(age[has].sum())
         used += int(has.sum())
-    return ages / used if used else supply.herald_delay  # no pair used: the youngest a pair can be
+        oldest = max(oldest, float(age[has].max(initial=0.0)))
+    return (ages / used if used else supply.herald_delay), oldest  # no pair used: the youngest a pair can be
 
 
 def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, start: int, n_train: int,
