@@ -555,3 +555,93 @@ def test_link_drops_pairs_past_the_re_aimed_cutoff():
     assert "even re-aimed for their age they no longer beat the classical rule" in mem["text"]
     mine, theirs = r.metrics_dict["quantum"], keep.metrics_dict["quantum"]
     assert mine["quantum_share"] < theirs["quantum_share"] and mine["mean_pair_age"] < theirs["mean_pair_age"]
+
+
+def _power_by_scan(n: int, wc: float, wq: float, alpha: float) -> float:
+    """The exact test's power at n rounds from scipy's binomial, with the critical count found by scanning every k
+    (not by inverting the tail): k_n = the least k with P[Bin(n, wc) >= k] <= alpha; power P[Bin(n, wq) >= k_n]."""
+    from scipy.stats import binom
+
+    ks = np.arange(n + 2)
+    k = int(ks[np.flatnonzero(binom.sf(ks - 1, n, wc) <= alpha)[0]])
+    return float(binom.sf(k - 1, n, wq))
+
+
+@pytest.mark.parametrize("wc, wq, alpha", [(0.75, (1 + 1 / math.sqrt(2)) / 2, 0.01), (0.75, 0.82, 0.05),
+                                           (0.6, 0.7, 0.001)])
+def test_rounds_to_certify_with_power_matches_scipy(wc, wq, alpha):
+    """With power 0.9: the count N has power >= 0.9 at N and at every count after it up to the bound past which
+    Hoeffding guarantees it (checked round by round against scipy's binomial, the critical count by a scan), and
+    some count before N falls short (the tail is not monotone: that one is N - 1)."""
+    n = rounds_to_certify(wc, wq, alpha, power=0.9)
+    ab = math.sqrt(math.log(1 / alpha) / 2) + math.sqrt(math.log(10) / 2)
+    sure = math.ceil(4 / (math.sqrt(ab**2 + 4 * (wq - wc)) - ab) ** 2)
+    assert all(_power_by_scan(m, wc, wq, alpha) >= 0.9 for m in range(n, sure + 1))
+    assert _power_by_scan(n - 1, wc, wq, alpha) < 0.9
+    assert rounds_to_certify(wc, wq, alpha) < n  # the expected-score count: about half the power
+
+
+def test_chsh_certification_counts():
+    """CHSH: at 99% the expected-score count is 81 rounds, where 70 wins are needed and reached with probability
+    0.469; 82-85, 89 and 90 rounds fail again; 90% power takes 207 rounds (Hoeffding: 215 at the expected score, 626
+    with 90% power). Li et al.'s '65 rounds' (CHSH at infidelity 0.061, alpha 0.05) is this expected-score count with
+    0.061 read as the white-noise weight, visibility 0.939 (Werner F = 0.954): 65, 136 and 238 at alpha 0.05, 0.01 and
+    0.001; read as 1 - F of a Werner state it would be 74, 164 and 290."""
+    from scipy.stats import binom
+
+    from qcoord.strategies.link import certification_power, critical_wins
+
+    wq = (1 + 1 / math.sqrt(2)) / 2
+    assert rounds_to_certify(0.75, wq, 0.01) == 81
+    assert int(critical_wins(81, 0.75, 0.01)) == 70 and math.ceil(81 * wq) == 70
+    assert float(certification_power(81, 0.75, wq, 0.01)) == pytest.approx(0.469, abs=5e-4)
+    fails = [n for n in range(81, 95) if binom.sf(math.ceil(n * wq) - 1, n, 0.75) > 0.01]
+    assert fails == [82, 83, 84, 85, 89, 90]
+    assert rounds_to_certify(0.75, wq, 0.01, power=0.9) == 207
+    assert rounds_to_detect(wq - 0.75, 1.0, 0.99) == 215 and rounds_to_detect(wq - 0.75, 1.0, 0.99, power=0.9) == 626
+    li = 0.5 + 0.939 * math.sqrt(2) / 4
+    assert [rounds_to_certify(0.75, li, a) for a in (0.05, 0.01, 0.001)] == [65, 136, 238]
+    werner = 0.5 + visibility_from_fidelity(0.939) * math.sqrt(2) / 4
+    assert [rounds_to_certify(0.75, werner, a) for a in (0.05, 0.01, 0.001)] == [74, 164, 290]
+
+
+def test_any_won_or_lost_game_gets_the_exact_counts():
+    """CHSH given as a table (any 0/1 game) has wins, as the paper's game and the chained game do; a game with
+    fractional utilities does not. On a link run the table game's detectable stage gives the exact binomial counts at
+    the expected score and with 90% power, beside Hoeffding's."""
+    chsh = Game.from_table(Game().table)
+    assert chsh.has_wins and Game.chained(3).has_wins and Game(beta=1.0).has_wins
+    assert not Game(beta=0.3).has_wins and not Game.from_weights([1, 1, 1, -1]).has_wins
+    r = run_backtest(link="li2026", rounds=20_000, game=chsh)
+    det, g = r.link["stages"][5], r.to_dict()["game"]
+    assert det["rounds_needed_binomial"] == rounds_to_certify(g["classical_value"], g["quantum_value"], 0.01)
+    assert det["rounds_needed_binomial_power"] == rounds_to_certify(g["classical_value"], g["quantum_value"], 0.01,
+                                                                    power=0.9)
+    assert det["rounds_needed_binomial"] < det["rounds_needed_binomial_power"] < det["rounds_needed_power"]
+    assert "about half the time" in det["text"] and "90% power" in det["text"]
+
+
+def test_stationary_window_counts_test_rounds_only():
+    """Unset, the stationary window is the test window, one decision a round at the link's rate: the training
+    rounds do not count, so the same test window gives the same window whatever the training length."""
+    short = run_backtest(link="li2026", rounds=20_000).link
+    long = run_backtest(link="li2026", rounds=40_000, train_fraction=0.75).link
+    for doc in (short, long):
+        det = doc["stages"][5]
+        assert det["window_rounds"] == 10_000 and det["window_s"] == pytest.approx(10_000 / 8e3)
+        assert det["window_from"].startswith("the test window")
+        assert doc["decision_rate_hz"] == 8e3
+    given = run_backtest(link="li2026", rounds=20_000, stationary_window=2.0).link["stages"][5]
+    assert given["window_rounds"] == 16_000 and given["window_from"] == "given"
+
+
+def test_rate_stage_reports_li_criterion():
+    """The rate stage keeps one pair a decision as its verdict and gives Li et al.'s criterion beside it: the rounds
+    the detectable stage needs (the exact count for won-or-lost games, Hoeffding's otherwise) over the window."""
+    doc = run_backtest(link="li2026", rounds=20_000, game="paper").link
+    rate, det = doc["stages"][3], doc["stages"][5]
+    assert rate["passed"] == (rate["pair_rate_hz"] >= 8e3)
+    assert rate["li_rounds_needed"] == det["rounds_needed_binomial"]
+    assert rate["li_required_rate_hz"] == pytest.approx(det["rounds_needed_binomial"] / det["window_s"])
+    assert rate["li_passed"] == (rate["pair_rate_hz"] > rate["li_required_rate_hz"])
+    assert rate["channels_for_decisions"] == 2 and "Li et al.'s criterion" in rate["text"]

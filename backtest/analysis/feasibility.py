@@ -230,13 +230,13 @@ def _memory_stage(link: Link, stages: list, stored: bool, gap: float, storage: f
     fixed = (aged or {}).get("fixed_cutoff_s")
     oldest = (aged or {}).get("ages_s", [None])[-1]
     if cut is None:
-        dropped = (f"; re-aimed for their age, pairs beat it at every age up to {_duration(oldest)} (the age grid, past "
-                   "the oldest pair seen in training)" if aged and oldest and stored else "")
+        dropped = (f"; re-aimed for their age, pairs beat it at every age up to {_duration(oldest)} (the age grid, "
+                   "past the oldest pair seen in training)" if aged and oldest and stored else "")
     elif link.memory_cutoff != "auto":
         dropped = f"; pairs older than {_duration(cut)} are not played (the link's cutoff)"
     elif cut > link.herald_delay:
-        dropped = (f"; pairs older than {_duration(cut)} are not played (even re-aimed for their age they no longer beat "
-                   "the classical rule)" if aged else
+        dropped = (f"; pairs older than {_duration(cut)} are not played (even re-aimed for their age they no longer "
+                   "beat the classical rule)" if aged else
                    f"; pairs older than {_duration(cut)} are not played (they no longer beat the classical rule)")
     else:
         dropped = "; no pair is young enough to beat the classical rule, so none is played"
