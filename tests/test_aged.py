@@ -94,6 +94,11 @@ def test_played_rounds_win_at_their_exact_value():
         assert lo <= aged.played_value(t) <= hi
         exact = replace_noise(aged.strategy_at(t), aged.noise, t).value(Game(), UNIFORM)
         assert exact == pytest.approx(aged.played_value(t), abs=1e-15)
+        # the same rounds and uniforms through the strategy of that age, as any strategy plays: the same outputs
+        # (bar a round whose uniform falls within round-off of a threshold)
+        a1, b1 = aged.play(x, y, np.full(n, t), np.random.default_rng(2), fallback)
+        a2, b2 = aged.strategy_at(t).play(x, y, np.random.default_rng(2), ages=np.full(n, t))
+        assert np.count_nonzero((a1 != a2) | (b1 != b2)) <= 2
 
 
 def test_engine_plays_re_aimed_settings_and_cuts_no_chsh_like_pair():
