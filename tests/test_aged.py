@@ -109,6 +109,8 @@ def test_engine_plays_re_aimed_settings_and_cuts_no_chsh_like_pair():
     r = run_backtest(game="paper", link="nyse-nasdaq", memory_t2=3e-4, rounds=20_000)
     mem = r.link["stages"][4]
     assert mem["age_aware"] and mem["memory_cutoff_s"] is None
+    g = r.to_dict()["game"]  # fitted for the typical age: the value the stage reports, re-aimed for that age
+    assert mem["quantum_value"] == g["quantum_value"] and mem["gap"] == g["quantum_value"] - g["classical_value"]
     assert 3e-4 < mem["fixed_angle_cutoff_s"] < 5e-4
     assert mem["ages_checked_to_s"] > mem["fixed_angle_cutoff_s"]
     assert r.config["resolved"]["supply"]["max_age"] == "inf"

@@ -164,6 +164,7 @@ def feasibility(link: Link, fit, fit_noise: Noise, window: StationaryWindow, pai
                                   gap if stored else 0.0, link.confidence)
     stages.append(_rate_stage(link, decisions, pair_share, counts["li_rounds"], window))
     stages.append(_memory_stage(link, stages, stored, gap, fit_noise.storage_time, memory_cutoff, game_unit, aged))
+    stages[-1] |= {"quantum_value": fit.solution.quantum_value, "classical_value": fit.solution.classical_value}
     needed = counts["rounds_needed"]
     available = pair_share * window_rounds
     stages.append(_stage("detectable", needed <= available, _detectable_text(counts, available, window, link),
