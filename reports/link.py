@@ -108,7 +108,7 @@ def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | No
                 label=f"pair rate = decision rate at {rate_frontier:.4g}")
     if "li_required_rate_hz" in t and np.isfinite(t["li_required_rate_hz"].astype(float)).any():
         ax.plot(t[param], t["li_required_rate_hz"].astype(float), color="#ff7f0e", ls="-.", lw=1,
-                label="Li et al.: certification rounds in the window")
+                label="Li et al.'s need: n_req / T_env")
     if li_rate_frontier is not None:
         need = float(np.interp(li_rate_frontier, t[param].astype(float), t["li_required_rate_hz"].astype(float)))
         ax.plot([li_rate_frontier], [need], marker="D", ms=7, color="#ff7f0e", ls="none",
