@@ -5,14 +5,16 @@ the numbers the backtest already plays with (docs/link.md has every formula and 
 
 - transmission of one photon through its fibre, 10^(-alpha L / 10) (alpha in dB/km);
 - heralding probability per attempt (a herald's click is a photon or a detector's dark count), and from the
-  attempt rate, the multiplexing and the herald's round trip, the Bell-pair rate (a published ``link_pair_rate``
-  replaces the derived one);
+  attempt rate, the memory qubits and their occupancy (attempt, herald round trip, decision, reset: Li et al.'s
+  definition) and the channels, the Bell-pair rate (a published ``link_pair_rate`` replaces the derived one);
 - Werner visibility from the heralded fidelity, v = (4F - 1) / 3, times the share of heralds made by photons
   alone (a dark-count herald leaves the memories uncorrelated), times (1 - p)^2 for a depolarizing error p of
   each party's measurement rotation; hence the largest distance at which dark counts still leave a visibility;
 - the storage a pair needs before it can be used (the herald's delay), T1/T2 of the memories, loss from the
   memory's retrieval efficiency, readout error;
-- the light-speed deadline: one-way times through the fibre (n / c per km) and in a straight line (1 / c per km).
+- the light-speed deadline: one-way times through the fibre (n / c per km) and in a straight line (1 / c per km);
+- how many rounds certify an advantage: Hoeffding's bound and the exact binomial count, at the expected score or
+  with a stated power (``rounds_to_detect``, ``rounds_to_certify``).
 
 Conventions: distances in km, times in seconds, rates in Hz (per second), probabilities in [0, 1].
 """
@@ -201,9 +203,9 @@ class Link:
         "which stored pair a decision uses: freshest (the youngest) or fifo (the oldest not past the cutoff)",
         choices=POLICIES))
     memory_cutoff: float | str = field(default="auto", metadata=_opt(
-        "discard a stored pair older than this, herald delay included: 'auto' (the age at which the played "
-        "strategy's pair stops beating the classical rule on the fitted game) or seconds (inf: never)", unit="s",
-        lo=0, open_lo=True, words=("auto",)))
+        "discard a stored pair older than this, herald delay included: 'auto' (the age at which even settings "
+        "re-aimed for the pair's age stop beating the classical rule on the fitted game) or seconds (inf: never)",
+        unit="s", lo=0, open_lo=True, words=("auto",)))
     gate_error: float = field(default=0.0, metadata=_opt(
         "depolarizing error of each party's measurement rotation", lo=0, hi=1))
     measurement_error: float = field(default=0.0, metadata=_opt("readout error of each party's memory qubit",
