@@ -22,7 +22,6 @@ import numpy as np
 
 from ..data import DataWarning, MarketData, SyntheticPair
 from ..strategies import Game, Noise
-from ..strategies.lifetime import useful_lifetime
 from ..strategies.link import Link
 
 from . import streams
@@ -36,6 +35,7 @@ from .players.roster import RoundChunk, names as registered, build_players, cert
 from .players.history import Channels
 from .players.information import IndicatorLevels, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState
+from .players.aged import age_aware, reaimed
 from .players.hedge import HedgeFit
 from .book.book import Book
 from .book.lanes import Lanes
@@ -119,14 +119,16 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
         from ..strategies.devices import device as device_named
 
         device, backend = device_named(run.device, tuple(run.qubits) if run.qubits else None), "aer"
-    fit_noise = plan.noise
+    fit_noise, oldest = plan.noise, 0.0
     if plan.supply is not None:  # angles are fitted for the typical age of the pairs the supply delivers
-        age = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds, feed.seconds_at)
+        age, oldest = _typical_age(plan.supply, w.t0, w.n_train, run.seed, run.chunk_rounds, feed.seconds_at)
         fit_noise = replace(plan.noise, storage_time=age)
     hedge = HedgeFit.fit(train_cells.stats(), exposure) if plan.fits_hedge else None
     delay = plan.delay if "delayed_comm" in plan.names else None
     game_fit = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
     game_fit.information = fit_information(info_train, exposure, fit_noise, device)
+    if plan.link is not None and plan.supply is not None:  # each pair's settings re-aimed for its age
+        game_fit.aged = age_aware(game_fit, plan.supply.herald_delay, oldest, backend)
     players = _players(plan, game_fit, feed, backend, device)
     certify_players(players, game_fit, x_train, y_train, streams.rng(run.seed, "nosignal"))
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **game_fit.game_dict()}]
@@ -148,15 +150,11 @@ MIN_AGE = 1e-300  # seconds: a supply's max_age must be positive; no continuous 
 
 def _memory_cutoff(link: Link, game_fit) -> float:
     """Seconds of age (herald delay included) past which the link's pair is not played: the link's own number, or
-    with "auto" the age at which the fitted quantum strategy's pair stops beating the classical rule on the fitted game
-    (inf when no pair is played, or the memory does not decay)."""
+    with "auto" the age at which even the settings re-aimed for the pair's age stop beating the classical rule on the
+    fitted game (inf when none on the age grid, or no pair is played)."""
     if link.memory_cutoff != "auto":
         return float(link.memory_cutoff)
-    sol = game_fit.solution
-    if not sol.uses_entanglement:
-        return math.inf
-    return useful_lifetime(sol.quantum_strategy(), game_fit.game, game_fit.p_xy, sol.classical_value,
-                           youngest=link.herald_delay)
+    return math.inf if game_fit.aged is None else game_fit.aged.cutoff
 
 
 def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> dict:
@@ -236,6 +234,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
             refits.pop(0)
             fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, plan.delay, lo, w.n_train, training.exposure,
                              training.device)
+            fit_now.aged = reaimed(fit_now, training.fit.aged, training.backend)
             fit_now.information = info  # rules on derived information are fitted on the first training window only
             players = _players(plan, fit_now, feed, training.backend, training.device)
             training.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
@@ -322,17 +321,19 @@ def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, i
     return np.concatenate(xs), np.concatenate(ys), cells, tail
 
 
-def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int, seconds_at) -> float:
-    """Mean age of the pairs a supply delivers over the training window (its own random stream), on the run's
-    clock (``seconds_at``: rows -> seconds)."""
+def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int,
+                 seconds_at) -> tuple[float, float]:
+    """Mean and largest age of the pairs a supply delivers over the training window (its own random stream), on the
+    run's clock (``seconds_at``: rows -> seconds)."""
     state = SupplyState(supply)
-    ages, used = 0.0, 0
+    ages, used, oldest = 0.0, 0, supply.herald_delay
     for k, lo in enumerate(range(t0, t0 + n_train, chunk)):
         n = min(chunk, t0 + n_train - lo)
         has, age = state.schedule(lo, n, streams.rng(seed, "supply:training", k), seconds_at)
         ages += float(age[has].sum())
         used += int(has.sum())
-    return ages / used if used else supply.herald_delay  # no pair used: the youngest a pair can be
+        oldest = max(oldest, float(age[has].max(initial=0.0)))
+    return (ages / used if used else supply.herald_delay), oldest  # no pair used: the youngest a pair can be
 
 
 def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, start: int, n_train: int,

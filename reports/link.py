@@ -69,13 +69,14 @@ def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
 
 
 def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | None = None,
-                      fidelity_frontier: float | None = None):
+                      fidelity_frontier: float | None = None, li_rate_frontier: float | None = None):
     """Along a swept link parameter, two panels sharing the axis: the link's Bell-pair rate against the market's
     decision rate, and (when the table has it) the fidelity as measured against the game's threshold. Each point is
     marked by whether every stage of the chain passes (else the stage that stops it); the largest values at which
     the advantage is detectable in the stationary window and pays after costs are drawn, and between the grid
     points where the pair rate meets the decision rate (``rate_frontier``) or the fidelity meets the game's
-    threshold (``fidelity_frontier``)."""
+    threshold (``fidelity_frontier``). Li et al.'s criterion beside ours: the pairs a second its certification rounds
+    need within the window, and where the pair rate meets it (``li_rate_frontier``)."""
     import matplotlib.pyplot as plt
 
     from .style import DPI
@@ -105,6 +106,13 @@ def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | No
     if rate_frontier is not None:
         ax.plot([rate_frontier], [float(t["decision_rate_hz"].iloc[0])], marker="D", ms=7, color="#111111", ls="none",
                 label=f"pair rate = decision rate at {rate_frontier:.4g}")
+    if "li_required_rate_hz" in t and np.isfinite(t["li_required_rate_hz"].astype(float)).any():
+        ax.plot(t[param], t["li_required_rate_hz"].astype(float), color="#ff7f0e", ls="-.", lw=1,
+                label="Li et al.'s need: n_req / T_env")
+    if li_rate_frontier is not None:
+        need = float(np.interp(li_rate_frontier, t[param].astype(float), t["li_required_rate_hz"].astype(float)))
+        ax.plot([li_rate_frontier], [need], marker="D", ms=7, color="#ff7f0e", ls="none",
+                label=f"pair rate = Li et al.'s need at {li_rate_frontier:.4g}")
     if fx is not None:
         fx.plot(t[param], t["fidelity"], color="#7f7f7f", lw=1.2, marker="o", ms=4, zorder=2)
         if "fidelity_threshold" in t and t["fidelity_threshold"].notna().any():

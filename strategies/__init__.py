@@ -4,7 +4,8 @@ input statistics, and noise. This package imports neither ``data`` nor ``reports
 Public API: ``Game``, ``independent``, ``empirical_p_xy``, ``check_p_xy``, ``Noise``, ``Strategy``,
 ``LocalRule``, resources (``NoResource``, ``SharedRandomness``, ``LocalRandomness``, ``EntangledPair``),
 the physical link ``Link`` (``LINK_PRESETS``, ``rounds_to_detect``, ``rounds_to_certify``; a stored pair's
-``useful_lifetime`` and ``value_at_age``), classical strategies (``classical_optimum``, ``deterministic``,
+``useful_lifetime`` and ``value_at_age``; settings re-aimed for the pair's age, ``AgedPlay``; the node's memory bank
+``MemoryBank``), classical strategies (``classical_optimum``, ``deterministic``,
 ``uncoordinated``, ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
 with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
 ``SignallingError`` (no-signalling and the quantum bound, checked before and while a strategy plays: ``FrozenTable``,
@@ -18,6 +19,8 @@ if __name__ != "qcoord.strategies":  # imported by its folder name from a checko
 from .._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
+    "aged": ("AgedPlay",),
+    "bank": ("MemoryBank",),
     "classical": ("always_hedge_positive", "best_constant", "classical_optimum", "deterministic",
                   "deterministic_value", "follow_indicator", "uncoordinated"),
     "errors": ("StrategyError",),

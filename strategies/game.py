@@ -139,8 +139,12 @@ class Game:
     @property
     def has_wins(self) -> bool:
         """Whether every round has a winning relation worth 1 and a losing one worth 0 (the paper's game at
-        beta 0 or 1, the chained game): only then is a win rate the game's score; otherwise compare utilities."""
-        return (self.kind == "paper" and self.beta in (0.0, 1.0)) or self.kind == "chained"
+        beta 0 or 1, the chained game, CHSH or any other 0/1 game given as a table): only then is a win rate the
+        game's score and the exact binomial count applies; otherwise compare utilities."""
+        if self.kind == "chained":  # its cells off the input support are worth nothing either way, and never played
+            return True
+        u = np.sort(self.table, axis=-1)
+        return bool(np.all(u[..., 0] == 0.0) and np.all(u[..., 1] == 1.0))
 
     def win(self, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """True where the round chose its inputs' better relation, o = a XOR b = ``target(x, y)``.

@@ -5,14 +5,16 @@ the numbers the backtest already plays with (docs/link.md has every formula and 
 
 - transmission of one photon through its fibre, 10^(-alpha L / 10) (alpha in dB/km);
 - heralding probability per attempt (a herald's click is a photon or a detector's dark count), and from the
-  attempt rate, the multiplexing and the herald's round trip, the Bell-pair rate (a published ``link_pair_rate``
-  replaces the derived one);
+  attempt rate, the memory qubits and their occupancy (attempt, herald round trip, decision, reset: Li et al.'s
+  definition) and the channels, the Bell-pair rate (a published ``link_pair_rate`` replaces the derived one);
 - Werner visibility from the heralded fidelity, v = (4F - 1) / 3, times the share of heralds made by photons
   alone (a dark-count herald leaves the memories uncorrelated), times (1 - p)^2 for a depolarizing error p of
   each party's measurement rotation; hence the largest distance at which dark counts still leave a visibility;
 - the storage a pair needs before it can be used (the herald's delay), T1/T2 of the memories, loss from the
   memory's retrieval efficiency, readout error;
-- the light-speed deadline: one-way times through the fibre (n / c per km) and in a straight line (1 / c per km).
+- the light-speed deadline: one-way times through the fibre (n / c per km) and in a straight line (1 / c per km);
+- how many rounds certify an advantage: Hoeffding's bound and the exact binomial count, at the expected score or
+  with a stated power (``rounds_to_detect``, ``rounds_to_certify``).
 
 Conventions: distances in km, times in seconds, rates in Hz (per second), probabilities in [0, 1].
 """
@@ -29,6 +31,7 @@ from .noise import Noise
 
 C_KM_PER_S = 299_792.458  # speed of light in vacuum
 SOURCES = ("midpoint", "a")
+POLICIES = ("freshest", "fifo")  # which stored pair a decision uses: the youngest, or the oldest still usable
 
 
 def visibility_from_fidelity(f: float) -> float:
@@ -41,42 +44,103 @@ def fidelity_from_visibility(v: float) -> float:
     return (1.0 + 3.0 * v) / 4.0
 
 
-def rounds_to_detect(gap: float, span: float, confidence: float) -> float:
+def rounds_to_detect(gap: float, span: float, confidence: float, power: float | None = None) -> float:
     """Rounds after which a mean utility ``gap`` above the classical value rules out every classical strategy at
     ``confidence``: Hoeffding's inequality for i.i.d. rounds with utility in an interval of width ``span`` gives
     P(classical mean >= its value + gap) <= exp(-2 n gap^2 / span^2), so n = span^2 ln(1 / (1 - confidence)) /
-    (2 gap^2). The standard certification bound for nonlocal games; inf when there is no gap."""
+    (2 gap^2). The standard certification bound for nonlocal games; inf when there is no gap.
+
+    That count asks only that the *expected* quantum mean be significant: the observed mean falls short of its
+    expectation about half the time, so the test passes with about 50% power. With ``power`` the test's threshold
+    t = span sqrt(ln(1/alpha) / 2n) must also be reached by the quantum mean with probability >= ``power``, which
+    Hoeffding's inequality on the quantum side guarantees when gap >= t + span sqrt(ln(1/(1 - power)) / 2n):
+    n = span^2 (sqrt(ln 1/alpha) + sqrt(ln 1/(1 - power)))^2 / (2 gap^2), alpha = 1 - confidence."""
     if not (0.0 < confidence < 1.0):
         raise StrategyError(f"confidence must be in (0, 1), got {confidence!r}")
+    if power is not None and not (0.0 < power < 1.0):
+        raise StrategyError(f"power must be in (0, 1), got {power!r}")
     if not (gap > 0 and span > 0 and math.isfinite(gap)):
         return math.inf
-    return math.ceil(span**2 * math.log(1.0 / (1.0 - confidence)) / (2.0 * gap**2))
+    root = math.sqrt(math.log(1.0 / (1.0 - confidence)))
+    if power is not None:
+        root += math.sqrt(math.log(1.0 / (1.0 - power)))
+    return math.ceil(span**2 * root**2 / (2.0 * gap**2))
 
 
-def rounds_to_certify(omega_c: float, omega_q: float, alpha: float, max_rounds: int = 10**8) -> float:
-    """Rounds needed to certify a won-or-lost game's advantage by an exact one-sided binomial test: the fewest n at
-    which the expected quantum wins, ceil(n omega_q), would be reached by the best classical strategy (win probability
-    omega_c per round, i.i.d.) with probability <= alpha, P[Binomial(n, omega_c) >= ceil(n omega_q)] <= alpha. This is
-    the binomial p-value of Bell tests (Elkouss & Wehner, arXiv:1510.07233), the kind of certification Li et al.
-    (arXiv:2604.07451, abstract) adapt to these games.
+def critical_wins(n, omega_c: float, alpha: float) -> np.ndarray:
+    """The fewest wins k_n out of n rounds that the best classical strategy (win probability ``omega_c`` a round,
+    i.i.d.) reaches with probability <= ``alpha``: the one-sided exact binomial test at level alpha rejects "classical"
+    at k_n wins or more (n + 1 when no count is that rare)."""
+    from scipy.stats import binom
 
-    Exact (a contiguous search from n = 1, in blocks: the tail is not monotone in n because of the ceiling), so
-    tighter than ``rounds_to_detect``'s Hoeffding bound; inf when omega_q <= omega_c or past ``max_rounds``."""
+    n = np.asarray(n, dtype=np.int64)
+    k = binom.isf(alpha, n, omega_c) + 1.0  # isf: the least k with P[X > k] <= alpha
+    k = np.where(np.isnan(k), n + 1, k).astype(np.int64)
+    # guard scipy's inversion by one step either way: P[X >= k] <= alpha < P[X >= k - 1]
+    k = np.where(binom.sf(k - 1, n, omega_c) > alpha, k + 1, k)
+    k = np.where((k > 0) & (binom.sf(k - 2, n, omega_c) <= alpha), k - 1, k)
+    return k
+
+
+def certification_power(n, omega_c: float, omega_q: float, alpha: float) -> np.ndarray:
+    """The chance that n rounds won with probability ``omega_q`` each pass the exact one-sided binomial test at level
+    ``alpha`` against ``omega_c``: P[Binomial(n, omega_q) >= k_n] (``critical_wins``)."""
+    from scipy.stats import binom
+
+    n = np.asarray(n, dtype=np.int64)
+    return binom.sf(critical_wins(n, omega_c, alpha) - 1, n, omega_q)
+
+
+def rounds_to_certify(omega_c: float, omega_q: float, alpha: float, max_rounds: int = 10**8,
+                      power: float | None = None) -> float:
+    """Rounds needed to certify a won-or-lost game's advantage by an exact one-sided binomial test at level
+    ``alpha`` (the binomial p-value of Bell tests, Elkouss & Wehner, arXiv:1510.07233, the kind of certification Li
+    et al., arXiv:2604.07451, abstract, adapt to these games); inf when omega_q <= omega_c or past ``max_rounds``.
+
+    - ``power`` None: the expected-score count, the fewest n at which the expected quantum wins, ceil(n omega_q),
+      would be reached by the best classical strategy (win probability omega_c a round, i.i.d.) with probability <=
+      alpha, P[Binomial(n, omega_c) >= ceil(n omega_q)] <= alpha. At that n the test passes only about half the time
+      (the wins fall short of their expectation about as often as not), and the tail is not monotone in n (the
+      ceiling): for CHSH at alpha 0.01 it passes at 81 rounds and fails again at 82-85, 89 and 90.
+    - ``power`` p: the fewest N such that at every n >= N the test passes with probability >= p,
+      P[Binomial(n, omega_q) >= k_n] >= p (``certification_power``). That power is not monotone in n either, so
+      every n up to a bound past which p is guaranteed is checked: Hoeffding's inequality on both sides gives power
+      >= p whenever omega_q - omega_c >= (sqrt(ln(1/alpha)/2) + sqrt(ln(1/(1 - p))/2)) / sqrt(n) + 1/n.
+
+    Exact (contiguous searches in blocks), so tighter than ``rounds_to_detect``'s Hoeffding bound."""
     from scipy.stats import binom
 
     if not (0.0 < alpha < 1.0):
         raise StrategyError(f"alpha must be in (0, 1), got {alpha!r}")
+    if power is not None and not (0.0 < power < 1.0):
+        raise StrategyError(f"power must be in (0, 1), got {power!r}")
     if not (0.0 <= omega_c < omega_q <= 1.0):
         return math.inf
-    lo, block = 1, 1 << 16
-    while lo <= max_rounds:
-        n = np.arange(lo, min(lo + block, max_rounds + 1))
-        tail = binom.sf(np.ceil(n * omega_q) - 1, n, omega_c)
-        hit = np.flatnonzero(tail <= alpha)
-        if hit.size:
-            return int(n[hit[0]])
-        lo, block = lo + block, min(block * 2, 1 << 20)
-    return math.inf
+    if power is None:
+        lo, block = 1, 1 << 16
+        while lo <= max_rounds:
+            n = np.arange(lo, min(lo + block, max_rounds + 1))
+            tail = binom.sf(np.ceil(n * omega_q) - 1, n, omega_c)
+            hit = np.flatnonzero(tail <= alpha)
+            if hit.size:
+                return int(n[hit[0]])
+            lo, block = lo + block, min(block * 2, 1 << 20)
+        return math.inf
+    # past n_sure the power is >= p by Hoeffding: solve s^2 + (a + b) s <= gap for s = 1/sqrt(n)
+    ab = math.sqrt(math.log(1.0 / alpha) / 2.0) + math.sqrt(math.log(1.0 / (1.0 - power)) / 2.0)
+    gap = omega_q - omega_c
+    s = (math.sqrt(ab**2 + 4.0 * gap) - ab) / 2.0
+    n_sure = math.ceil(1.0 / s**2)
+    if n_sure > max_rounds:
+        return math.inf
+    last_fail, lo = 0, 1
+    while lo <= n_sure:
+        n = np.arange(lo, min(lo + (1 << 18), n_sure + 1))
+        fail = np.flatnonzero(certification_power(n, omega_c, omega_q, alpha) < power)
+        if fail.size:
+            last_fail = int(n[fail[-1]])
+        lo = int(n[-1]) + 1
+    return last_fail + 1
 
 
 def _opt(help: str, **meta) -> dict:
@@ -96,7 +160,7 @@ class Link:
 
     # Field metadata declares each parameter as a run option (backtest.options); names start link_ where they would
     # otherwise be the supply's (pair_rate, decision_rate, memory_slots), so that every name sets one option.
-    distance_km: float = field(default=57.3, metadata=_opt("fibre length between the two nodes", unit="km", lo=0,
+    distance_km: float = field(default=56.0, metadata=_opt("fibre length between the two nodes", unit="km", lo=0,
                                                              finite=True))
     straight_km: float | None = field(default=None, metadata=_opt(
         "straight-line distance between the servers, for the light-speed deadline (unset: the fibre length)",
@@ -108,9 +172,16 @@ class Link:
     source_at: str = field(default="midpoint", metadata=_opt(
         "where the pair is heralded: midpoint (a Bell-state measurement half-way) or a (A's photon crosses the whole "
         "fibre to B)", choices=SOURCES))
-    attempt_rate: float = field(default=1e6, metadata=_opt("entanglement attempts per second per mode", unit="Hz",
-                                                             lo=0, open_lo=True, finite=True))
-    multiplexing: int = field(default=1, metadata=_opt("modes tried in parallel per herald round trip", lo=1))
+    attempt_rate: float = field(default=1e6, metadata=_opt(
+        "entanglement attempts per second the node can start, all modes together (1 / its attempt period)", unit="Hz",
+        lo=0, open_lo=True, finite=True))
+    multiplexing: int = field(default=1, metadata=_opt(
+        "memory modes (qubits) that take attempts in turn, each busy for the occupancy time", lo=1))
+    reset_time: float = field(default=0.0, metadata=_opt(
+        "time to reset a memory qubit after its pair is used or lost, part of its occupancy", unit="s", lo=0,
+        finite=True))
+    link_channels: int = field(default=1, metadata=_opt(
+        "independent channels (node pairs) in parallel, each delivering the derived rate", lo=1))
     photon_efficiency: float = field(default=1.0, metadata=_opt(
         "probability a photon is collected, converted and detected, fibre excluded", lo=0, hi=1, open_lo=True))
     herald_efficiency: float = field(default=0.5, metadata=_opt(
@@ -128,10 +199,13 @@ class Link:
     memory_t2: float | None = field(default=None, metadata=_opt("memory T2, <= 2*T1 (unset: 2*T1)", unit="s", lo=0,
                                                                 open_lo=True))
     link_memory_slots: int = field(default=1, metadata=_opt("pairs each memory holds", lo=1))
+    link_memory_policy: str = field(default="freshest", metadata=_opt(
+        "which stored pair a decision uses: freshest (the youngest) or fifo (the oldest not past the cutoff)",
+        choices=POLICIES))
     memory_cutoff: float | str = field(default="auto", metadata=_opt(
-        "discard a stored pair older than this, herald delay included: 'auto' (the age at which the played "
-        "strategy's pair stops beating the classical rule on the fitted game) or seconds (inf: never)", unit="s",
-        lo=0, open_lo=True, words=("auto",)))
+        "discard a stored pair older than this, herald delay included: 'auto' (the age at which even settings "
+        "re-aimed for the pair's age stop beating the classical rule on the fitted game) or seconds (inf: never)",
+        unit="s", lo=0, open_lo=True, words=("auto",)))
     gate_error: float = field(default=0.0, metadata=_opt(
         "depolarizing error of each party's measurement rotation", lo=0, hi=1))
     measurement_error: float = field(default=0.0, metadata=_opt("readout error of each party's memory qubit",
@@ -193,8 +267,14 @@ class Link:
         if self.memory_t2 > 2 * self.memory_t1:
             raise StrategyError(f"link memory_t2 = {self.memory_t2!r} s exceeds 2*T1 = {2 * self.memory_t1!r} s, which "
                                 "no physical qubit allows")
-        if not isinstance(self.link_memory_slots, int) or isinstance(self.link_memory_slots, bool) or self.link_memory_slots < 1:
-            raise StrategyError(f"link link_memory_slots must be a whole number >= 1, got {self.link_memory_slots!r}")
+        for name in ("link_memory_slots", "link_channels"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise StrategyError(f"link {name} must be a whole number >= 1, got {v!r}")
+        if self.link_memory_policy not in POLICIES:
+            raise StrategyError(f"link link_memory_policy must be one of {', '.join(POLICIES)}, got "
+                                f"{self.link_memory_policy!r}")
+        number("reset_time", 0)
         if self.memory_cutoff != "auto":
             if isinstance(self.memory_cutoff, str):
                 raise StrategyError(f"link memory_cutoff must be 'auto' or seconds > 0, got {self.memory_cutoff!r}")
@@ -288,16 +368,42 @@ class Link:
         return self.fibre_time * (1.0 if self.source_at == "midpoint" else 2.0)
 
     @property
+    def attempt_period(self) -> float:
+        """Seconds between two attempts of the node's emitter: 1 / attempt_rate."""
+        return 1.0 / self.attempt_rate
+
+    @property
+    def occupancy(self) -> float:
+        """Seconds a memory qubit is busy with one attempt, as Li et al. (arXiv:2604.07451, Eq. 46 as read by an
+        independent implementation; the paper itself was not available here) define it: the attempt, the herald's
+        round trip, the decision and the reset, tau_e + t_herald + tau_dec + tau_reset. Every attempt is charged the
+        decision, a failed one too (conservative by one decision latency)."""
+        return self.attempt_period + self.herald_delay + self.decision_latency + self.reset_time
+
+    @property
     def attempts_per_second(self) -> float:
-        """A memory mode waits for its herald before trying again: min(attempt_rate, modes / herald delay)."""
-        if self.herald_delay <= 0:
-            return self.attempt_rate
-        return min(self.attempt_rate, self.multiplexing / self.herald_delay)
+        """A memory qubit is busy for its occupancy before it can try again, and the emitter starts one attempt an
+        attempt period: min(attempt_rate, modes / occupancy) (Li et al.'s Gamma_HEG)."""
+        return min(self.attempt_rate, self.multiplexing / self.occupancy)
+
+    @property
+    def channel_pair_rate(self) -> float:
+        """Bell pairs per second one channel derives: attempts per second x heralding probability."""
+        return self.attempts_per_second * self.herald_probability
 
     @property
     def derived_pair_rate(self) -> float:
-        """Bell pairs per second from the physics: attempts per second x heralding probability."""
-        return self.attempts_per_second * self.herald_probability
+        """Bell pairs per second from the physics: channels x attempts per second x heralding probability (Li et
+        al.'s R = N_ch p Gamma_HEG)."""
+        return self.link_channels * self.channel_pair_rate
+
+    def channels_needed(self, rate: float) -> float:
+        """Channels (each this link's derived per-channel rate) needed to deliver ``rate`` pairs per second: the
+        least whole number, inf when one channel delivers nothing."""
+        per = self.channel_pair_rate
+        if not rate > 0:
+            return 0
+        return math.ceil(rate / per) if per > 0 else math.inf
 
     @property
     def delivered_pair_rate(self) -> float:
@@ -356,8 +462,9 @@ class Link:
         """Every derived number, with its unit in the key (metrics.json ``link.derived``)."""
         return {"transmission_per_photon": self.transmission, "photon_km": self.photon_km,
                 "herald_probability": self.herald_probability, "herald_purity": self.herald_purity,
-                "herald_delay_s": self.herald_delay,
-                "attempts_per_second": self.attempts_per_second, "derived_pair_rate_hz": self.derived_pair_rate,
+                "herald_delay_s": self.herald_delay, "occupancy_s": self.occupancy,
+                "attempts_per_second": self.attempts_per_second, "channel_pair_rate_hz": self.channel_pair_rate,
+                "derived_pair_rate_hz": self.derived_pair_rate,
                 "pair_rate_hz": self.delivered_pair_rate, "visibility": self.visibility,
                 "effective_fidelity": self.effective_fidelity, "loss": self.loss,
                 "fibre_time_s": self.fibre_time, "straight_line_time_s": self.straight_line_time,
@@ -375,22 +482,27 @@ class Link:
 # stated there as assumptions. docs/link.md repeats this table with the derivations.
 LINK_PRESETS: dict[str, dict] = {
     "nyse-nasdaq": {
-        "values": {"distance_km": 57.3},
+        "values": {"distance_km": 56.0, "attenuation_db_km": 0.17},
         "source": "The seed scenario (Ding & Jiang, arXiv:2407.21723): servers at NYSE (Mahwah, NJ) and NASDAQ "
-                  "(Carteret, NJ). 57.3 km is the great-circle distance between the two towns' coordinates (41.089 N "
-                  "74.144 W, 40.577 N 74.228 W), so one-way light takes 191 us; the fibre is taken as straight (the most "
-                  "favourable case). Hardware is ideal (F = 1, no memory decay, lossless collection): what the "
-                  "distance alone allows.",
+                  "(Carteret, NJ), about 56 km apart, and telecom fibre at 0.17 dB/km, the low end of the "
+                  "0.17-0.2 dB/km range (both as ../shared/REFERENCE.md quotes them). The fibre is taken as straight "
+                  "(the most favourable case), so one-way light takes 186.8 us straight-line. Hardware is ideal "
+                  "(F = 1, no memory decay, lossless collection): what the distance alone allows.",
     },
     "li2026": {
-        "values": {"distance_km": 50.0, "decision_latency": 1e-6, "link_decision_rate": 8e3, "link_pair_rate": 8e3,
-                   "fidelity": 0.999},
-        "source": "Li, Kikura, Goban, Yamasaki, Sunami, arXiv:2604.07451 (2026), abstract: a metropolitan 50 km fibre "
-                  "network, decision latency of a microsecond and 8e3 decisions per second per channel from "
-                  "time-multiplexed, event-ready cavity-assisted trapped-atom nodes delivering a continuous stream "
-                  "of pairs (taken here as one pair per decision, 8e3 Hz). Fidelity 0.999: the Bell-pair fidelity "
-                  "predicted for the same group's cavity-assisted photon-scattering protocol (Kikura et al., "
-                  "arXiv:2507.01229, abstract).",
+        "values": {"distance_km": 50.0, "decision_latency": 1e-6, "link_decision_rate": 8e3,
+                   "attenuation_db_km": 0.25, "refractive_index": C_KM_PER_S / 2.1e5, "attempt_rate": 1 / 580e-9,
+                   "multiplexing": 250, "link_memory_slots": 250, "photon_efficiency": 0.504,
+                   "herald_efficiency": 0.5, "reset_time": 1e-6, "fidelity": 0.96, "measurement_error": 0.002,
+                   "memory_t2": 7.9},
+        "source": "Li, Kikura, Goban, Yamasaki, Sunami, arXiv:2604.07451 (2026). From its abstract: a 50 km fibre, "
+                  "decision latency of a microsecond, 8e3 decisions per second per channel. The node of its Table "
+                  "III, which was not available here, as an independent implementation of the paper reads it "
+                  "(secondary): attempt period 580 ns, 250 memory qubits taking attempts in turn and holding the "
+                  "pairs, photon efficiency 0.504 (emission 0.70 x detector 0.9 x optics 0.8), heralding 0.5, "
+                  "0.25 dB/km, light at 2.1e8 m/s in fibre, reset 1 us, state infidelity 0.04 (F = 0.96), "
+                  "measurement infidelity 0.002, memory lifetime 7.9 s (read here as T2). The pair rate is derived "
+                  "(about 7.4e3 per second), not taken.",
     },
     "vanleent2022": {
         "values": {"distance_km": 33.0, "straight_km": 0.4, "fidelity": 0.622, "link_pair_rate": 0.01},

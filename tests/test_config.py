@@ -51,7 +51,7 @@ def _non_default(s: config.Spec):
                "game.rule": "challenge", "noise.readout_a": (0.01, 0.02), "noise.readout_b": (0.03, 0.0),
                "noise.stored": "a", "fill.name": "queue", "noise.t1": 2e-3, "noise.t2": 1e-3, "indicators.history": "on",
                "indicators.levels_indicator": "volatility_burst", "link.preset": "li2026", "link.source_at": "a",
-               "clock.message_path": "microwave"}
+               "clock.message_path": "microwave", "supply.memory_policy": "fifo", "link.link_memory_policy": "fifo"}
     if s.path in special:
         return special[s.path]
     if s.kind is int:

@@ -70,3 +70,19 @@ def test_supply_is_reproducible_and_state_carries_across_chunks():
 def test_bad_supply_parameters(kwargs, culprit):
     with pytest.raises(BacktestError, match=culprit):
         BellPairSupply(**kwargs)
+
+
+def test_fifo_uses_the_oldest_usable_pair():
+    """First in, first out: never a pair older than max_age, older pairs on average than freshest-first, and more
+    rounds served (freshest-first lets its older pairs pass max_age unused); with one slot the two policies are the
+    same schedule."""
+    kw = dict(pair_rate=7_000.0, decision_rate=8_000.0, memory_slots=50, max_age=2e-3)
+    h_new, a_new = _run(BellPairSupply(**kw), 200_000)
+    h_old, a_old = _run(BellPairSupply(**kw, memory_policy="fifo"), 200_000)
+    assert a_old[h_old].max() <= 2e-3 and a_old[h_old].mean() > 1.5 * a_new[h_new].mean()
+    assert h_old.mean() > h_new.mean() + 0.01
+    one = dict(pair_rate=3_000.0, decision_rate=4_000.0, memory_slots=1)
+    for x, y in zip(_run(BellPairSupply(**one), 50_000), _run(BellPairSupply(**one, memory_policy="fifo"), 50_000)):
+        assert np.array_equal(x, y)
+    with pytest.raises(BacktestError, match="memory_policy"):
+        BellPairSupply(1.0, 1.0, memory_policy="lifo")

@@ -109,7 +109,12 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
                  "link_passes": link["first_failing"] is None, "pair_rate_hz": link["derived"]["pair_rate_hz"],
                  "fidelity": link["derived"]["effective_fidelity"],
                  "fidelity_threshold": link["stages"][1]["threshold"],
-                 "decision_rate_hz": link["link"]["link_decision_rate"]}
+                 "decision_rate_hz": link["decision_rate_hz"],
+                 # Li et al.'s criterion in place of the rate and detectable stages: enough certification rounds
+                 "li_required_rate_hz": link["stages"][3]["li_required_rate_hz"],
+                 "li_feasible": all(v is not False for k, v in passed.items() if k not in ("rate", "detectable",
+                                                                                           "value"))
+                 and link["stages"][3]["li_passed"]}
     return {"point": pt, "game": game, "strategies": doc["strategies"], "verdict": doc["verdict"]}
 
 
@@ -118,7 +123,10 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
     window, and at which it also pays after costs (None where no point does); None without a link. With ``base``,
     where the next point fails at the rate or the fidelity stage, the value between the two points at which that
     stage turns, from the link's physics alone (bisection to 1e-9 relative): ``rate_frontier``, where the pair rate
-    equals the decision rate, or ``fidelity_frontier``, where the fidelity as measured equals the game's threshold."""
+    equals the decision rate, or ``fidelity_frontier``, where the fidelity as measured equals the game's threshold.
+    Beside ours, Li et al.'s criterion (enough certification rounds within the window, R > n_req / T_env, in place of
+    the rate and detectable stages): ``li_feasible_up_to``, and ``li_rate_frontier`` where the pair rate equals n_req /
+    T_env (n_req as fitted at the first point past it)."""
     if "link_detectable" not in table:
         return None
     t = table[table.strategy == "quantum"] if "quantum" in set(table.strategy) else table.drop_duplicates(param)
@@ -127,7 +135,16 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
     out = {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
            "pays_up_to": float(pays.max()) if not pays.empty else None,
            "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist())), "rate_frontier": None,
-           "fidelity_frontier": None}
+           "fidelity_frontier": None, "li_feasible_up_to": None, "li_rate_frontier": None}
+    if "li_feasible" in t:
+        li = t[t.li_feasible.astype(bool)][param]
+        out["li_feasible_up_to"] = float(li.max()) if not li.empty else None
+        xs = sorted(t[param].tolist())
+        after = [x for x in xs if not li.empty and x > li.max()]
+        if base is not None and after:
+            need = float(t.loc[t[param] == after[0], "li_required_rate_hz"].iloc[0])
+            out["li_rate_frontier"] = _stage_crossing(base, param, float(li.max()), after[0],
+                                                      lambda link: link.delivered_pair_rate - need)
     if base is not None and not det.empty:
         xs = sorted(t[param].tolist())
         last = float(det.max())
@@ -184,7 +201,8 @@ class SweepResult:
         if self.doc.get("link_frontier") and len(names) == 1:
             front = self.doc["link_frontier"]
             pngs["sweep_link_frontier"] = reports.to_png(reports.distance_frontier(
-                self.table, names[0], front.get("rate_frontier"), front.get("fidelity_frontier")))
+                self.table, names[0], front.get("rate_frontier"), front.get("fidelity_frontier"),
+                front.get("li_rate_frontier")))
         for fname, (metric, label) in figs.items():
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
             pngs[fname] = reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x,

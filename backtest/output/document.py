@@ -19,10 +19,11 @@ from ...strategies import FrozenTable
 from .. import __version__
 from ..analysis.bell_pair import bell_pair_value
 from ..analysis.drift import drift
-from ..analysis.feasibility import feasibility
+from ..analysis.feasibility import StationaryWindow, feasibility
 from ..analysis.frontier import what_it_would_take
 from ..book.risk import compare, hedging_efficiency
 from ..feed.feeds import minutes_per_round
+from ..players.aged import fixed_cutoff
 from ..players.roster import names as registered
 from . import notes, verdict
 from .result import Result
@@ -86,27 +87,33 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
 
 
 def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_doc: dict | None, drift_doc: dict) -> dict:
-    """The link's feasibility chain (metrics.json ``link``): the stationary window is the link's own
-    ``stationary_window`` when given, else measured here: the whole run when the game fitted on the training window
-    still describes the test window (drift), else the training window only."""
-    link = plan.link
+    """The link's feasibility chain (metrics.json ``link``) on the run's clock: its decision rate and deadline, and
+    the stationary window, the link's own ``stationary_window`` when given, else the test window (the rounds the
+    advantage is measured on, and the seconds they span; training rounds do not count). The drift test says whether
+    the game fitted on the training window still held there."""
+    link, clock = plan.link, plan.clock
+    rate = clock.decision_rate_hz
     if link.stationary_window is not None:
-        window, where = max(1, int(round(link.stationary_window * link.link_decision_rate))), "given"
-    elif drift_doc.get("decision_changed"):
-        window, where = w.n_train, "the training window: the game changed by the test window"
+        window = StationaryWindow(link.stationary_window, "given")
     else:
-        window, where = w.n_total, "the whole run: the game held from training to test"
+        held = ("the game changed from training to test" if drift_doc.get("decision_changed")
+                else "the game held from training to test")
+        window = StationaryWindow(clock.window_s, f"the test window; {held}", n_rounds=w.n_test)
     q = metrics.get("quantum") or {}
     share = q.get("quantum_share")
     if share is None or share != share:  # no quantum player ran: the share the rates allow
-        share = min(1.0, link.delivered_pair_rate / link.link_decision_rate)
+        share = min(1.0, link.delivered_pair_rate / rate)
     bp = (hedge_doc or {}).get("bell_pair_value") or {}
     value, value_from = bp.get("realised_net_certainty_equivalent"), "realised on the test window, costs included"
     if value is None and hedge_doc is not None:  # no pair consumed in the test window: the fit's prediction
         value, value_from = bp.get("predicted_certainty_equivalent"), "predicted by the fit, before switching costs"
-    doc = feasibility(link, training.fit, training.fit_noise, window, where, share, value, value_from,
+    aged = training.fit.aged
+    aged_doc = None if aged is None else {**aged.describe(),
+                                          "fixed_cutoff_s": fixed_cutoff(training.fit, link.herald_delay)}
+    doc = feasibility(link, training.fit, training.fit_noise, window, share, value, value_from,
                       (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0],
-                      memory_cutoff=training.memory_cutoff)
+                      memory_cutoff=training.memory_cutoff, decision_rate=rate, deadline=clock.deadline_s,
+                      aged=aged_doc)
     doc["preset"] = plan.cfg.link.preset
     doc["sentence"] = verdict.link_sentence(doc)
     return doc

@@ -50,4 +50,9 @@ def link_frontier_lines(front: dict | None) -> list[str]:
             *([f"link: the pair rate falls below the decision rate at {p} = {front['rate_frontier']:.4g} (from the "
                "link's physics, between the grid points)"] if front.get("rate_frontier") is not None else []),
             *([f"link: the fidelity falls to the game's threshold at {p} = {front['fidelity_frontier']:.4g} (from the "
-               "link's physics, between the grid points)"] if front.get("fidelity_frontier") is not None else [])]
+               "link's physics, between the grid points)"] if front.get("fidelity_frontier") is not None else []),
+            *([f"link: by Li et al.'s criterion (enough certification rounds in the window) feasible up to {p} = "
+               f"{front['li_feasible_up_to']:g}" + (f"; the pair rate falls below its need at {p} = "
+                                                    f"{front['li_rate_frontier']:.4g}" if front.get("li_rate_frontier")
+                                                    is not None else "")] if front.get("li_feasible_up_to") is not None
+              else [])]

@@ -104,11 +104,13 @@ class LocalPlayer(Player):
 
 
 class QuantumPlayer(Player):
-    """The fitted quantum strategy on rounds that have a pair, the classical one otherwise."""
+    """The fitted quantum strategy on rounds that have a pair, the classical one otherwise. With ``aged`` (a
+    ``strategies.aged.AgedPlay``: a link's pairs carry their age) each pair is measured with the settings re-aimed for
+    its age instead."""
 
-    def __init__(self, name: str, quantum: Strategy, fallback: Strategy):
-        self.name, self.quantum, self.fallback = name, quantum, fallback
-        self.uses_pairs = quantum.quantum
+    def __init__(self, name: str, quantum: Strategy, fallback: Strategy, aged=None):
+        self.name, self.quantum, self.fallback, self.aged = name, quantum, fallback, aged
+        self.uses_pairs = quantum.quantum or aged is not None
 
     def decide(self, chunk, rng, pairs=None):
         if not self.uses_pairs:  # entanglement does not help here: the fitted strategy is the classical rule
@@ -120,15 +122,19 @@ class QuantumPlayer(Player):
         has, age = pairs
         a = np.empty(len(chunk), dtype=np.uint8)
         b = np.empty(len(chunk), dtype=np.uint8)
-        a[has], b[has] = play_rounds(self.quantum, chunk.x[has], chunk.y[has], rng, ages=age[has])
+        if self.aged is not None:  # both nodes know the pair's age from its herald: settings re-aimed for it
+            a[has], b[has] = self.aged.play(chunk.x[has], chunk.y[has], age[has], rng, self.fallback)
+        else:
+            a[has], b[has] = play_rounds(self.quantum, chunk.x[has], chunk.y[has], rng, ages=age[has])
         a[~has], b[~has] = play_rounds(self.fallback, chunk.x[~has], chunk.y[~has], rng)
         return a, b, has, age
 
     def strategies(self) -> list[Strategy]:
-        return [self.quantum, self.fallback]
+        return [self.quantum, self.fallback, *(self.aged.strategies() if self.aged is not None else ())]
 
     def describe(self) -> dict:
-        return self.quantum.describe() | {"name": self.name, "fallback": self.fallback.describe()}
+        out = self.quantum.describe() | {"name": self.name, "fallback": self.fallback.describe()}
+        return out if self.aged is None else out | {"age_table": self.aged.describe()}
 
 
 class ChannelPlayer(Player):
@@ -270,6 +276,7 @@ class GameFit:
     noise: Noise
     hedge: object | None = None  # players.hedge.HedgeFit
     information: object | None = None  # information.InfoFit: history rules and the smoothed K-level indicator
+    aged: object | None = None  # strategies.aged.AgedPlay: a link's settings re-aimed for each pair's age
 
     def game_dict(self) -> dict:
         s = self.solution
@@ -306,7 +313,7 @@ class Context:
 def _quantum(name: str, game_fit: GameFit, ctx: Context) -> Player:
     s = game_fit.solution
     return QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, aer_backend=ctx.aer_backend),
-                         s.classical_strategy())
+                         s.classical_strategy(), aged=game_fit.aged)
 
 
 def _delayed(name: str, game_fit: GameFit, ctx: Context) -> Player:

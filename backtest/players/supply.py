@@ -1,11 +1,14 @@
-"""Bell-pair supply: pairs arrive as a Poisson process into a small quantum memory; rounds use the
-freshest stored pair or fall back to the classical strategy.
+"""Bell-pair supply: pairs arrive as a Poisson process into a small quantum memory; rounds use a stored pair
+(the freshest, or the oldest still usable) or fall back to the classical strategy.
 
 Rounds happen at their times on the run's clock (``feed.clock``: the data's timestamps or a synthetic source's
 step; round i at i / ``decision_rate`` when the supply is used on its own). A round with a pair
-uses the freshest one; its age (seconds since it arrived) is its storage time, which drives the storage
-decoherence of the noise model (T1, T2). A full memory of ``memory_slots`` drops its oldest pair when a
-new one arrives; pairs older than ``max_age`` are discarded.
+uses the freshest one (``memory_policy`` "freshest") or the oldest one not past ``max_age`` ("fifo"); its age
+(seconds since it arrived) is its storage time, which drives the storage decoherence of the noise model (T1, T2).
+A full memory of ``memory_slots`` drops its oldest pair when a new one arrives; pairs older than ``max_age`` are
+discarded. Only the latest ``memory_slots`` arrivals between two rounds can still be in the memory at the second, so
+those are all that is drawn (the top order statistics of the gap's Poisson count): a day between two decisions at
+thousands of pairs a second costs no more than a microsecond.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..options import option
 
 
 MAX_SLOTS = 10**6  # pairs a memory can hold: far beyond any device, and the buffer is allocated
+POLICIES = ("freshest", "fifo")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class BellPairSupply:
     max_age: float = option(math.inf, help="discard stored pairs older than this", unit="s", lo=0, open_lo=True)
     herald_delay: float = option(0.0, help="seconds from a pair's creation until it can be used (its herald's delay), "
                                     "added to every pair's age", unit="s", lo=0, finite=True)
+    memory_policy: str = option("freshest", help="which stored pair a round uses: freshest (the youngest) or fifo "
+                                "(the oldest not older than max_age)", choices=POLICIES)
 
     def __post_init__(self) -> None:
         for name in ("pair_rate", "decision_rate"):
@@ -52,6 +58,9 @@ class BellPairSupply:
             raise BacktestError(f"Bell-pair supply: herald_delay must be non-negative seconds, got {self.herald_delay!r}")
         if not (self.max_age > 0):
             raise BacktestError(f"Bell-pair supply: max_age must be positive seconds, got {self.max_age!r}")
+        if self.memory_policy not in POLICIES:
+            raise BacktestError(f"Bell-pair supply: memory_policy must be one of {', '.join(POLICIES)}, got "
+                                f"{self.memory_policy!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -62,9 +71,10 @@ class BellPairSupply:
 
 def link_supply(link) -> BellPairSupply:
     """The Bell-pair supply of a ``strategies.Link``: its delivered rate (decisions on the run's clock), its memory
-    slots, and its herald's delay as every pair's youngest age."""
+    slots and policy, and its herald's delay as every pair's youngest age."""
     return BellPairSupply(pair_rate=link.delivered_pair_rate, decision_rate=None,
-                          memory_slots=link.link_memory_slots, herald_delay=link.herald_delay)
+                          memory_slots=link.link_memory_slots, herald_delay=link.herald_delay,
+                          memory_policy=link.link_memory_policy)
 
 
 class SupplyState:
@@ -83,16 +93,16 @@ class SupplyState:
         s = self.supply
         if seconds_at is not None:
             t = seconds_at(np.arange(first_round - 1, first_round + n))
-            t0, times = float(t[0]), t[1:]
+        elif s.decision_rate is not None:
+            t = np.arange(first_round - 1, first_round + n) / s.decision_rate
         else:
-            if s.decision_rate is None:
-                raise BacktestError("internal: a Bell-pair supply without a decision rate needs the run's clock")
-            t0 = (first_round - 1) / s.decision_rate  # arrivals since the previous round
-            times = (first_round + np.arange(n)) / s.decision_rate
-        t1 = float(times[-1])
-        k = rng.poisson(s.pair_rate * (t1 - t0))
-        arrivals = np.sort(t0 + rng.random(k) * (t1 - t0))  # Poisson process: uniform order statistics
-        has, age, self.count = pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count)
+            raise BacktestError("internal: a Bell-pair supply without a decision rate needs the run's clock")
+        times, gaps = t[1:], np.diff(t)
+        k = rng.poisson(s.pair_rate * gaps)  # arrivals between each round and the one before it
+        m = np.minimum(k, s.memory_slots)  # the latest of them are all the memory can still hold
+        arrivals = latest_arrivals(times, gaps, k, m, rng.random(int(m.sum())))
+        has, age, self.count = pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count,
+                                           s.memory_policy == "fifo")
         if s.herald_delay:  # a pair usable at arrival was created one herald delay earlier
             age[has] += s.herald_delay
         return has, age
@@ -101,9 +111,29 @@ class SupplyState:
 # Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
 
 @njit(cache=True, nogil=True)
-def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma: no cover - compiled
+def latest_arrivals(times, gaps, counts, keep, uniforms):  # pragma: no cover - compiled
+    """Arrival times, ascending, of the latest ``keep[i]`` of ``counts[i]`` Poisson arrivals in the gap of
+    ``gaps[i]`` seconds before ``times[i]``. Given their count, arrivals are uniform in the gap; the largest of k
+    uniforms is V^(1/k), and each next one down is the last times W^(1/(k - j)) (Renyi), so the j-th latest lies
+    ``gap x (1 - x_j)`` before the round, with 1 - x_j = -expm1(sum of log(V)/(k - j)) kept exact for tiny gaps
+    between arrivals. Consumes ``keep.sum()`` uniforms."""
+    out = np.empty(uniforms.size)
+    pos = 0
+    for i in range(times.size):
+        m = keep[i]
+        log_x = 0.0
+        for j in range(m):  # the j-th latest goes to out[pos + m - 1 - j]
+            log_x += math.log(1.0 - uniforms[pos + j]) / (counts[i] - j)  # 1 - u in (0, 1]: log is finite
+            out[pos + m - 1 - j] = times[i] - gaps[i] * -math.expm1(log_x)
+        pos += m
+    return out
+
+
+@njit(cache=True, nogil=True)
+def pair_buffer(round_times, arrivals, slots, max_age, buffer, count, fifo):  # pragma: no cover - compiled
     """Bell pairs arriving at ``arrivals`` (sorted, seconds) into a memory of ``slots``; each round at
-    ``round_times`` uses the freshest stored pair not older than ``max_age``, or none.
+    ``round_times`` uses the freshest stored pair not older than ``max_age`` (``fifo`` False), or the oldest one not
+    older than that (``fifo`` True: older ones are discarded first), or none.
 
     ``buffer[:count]`` holds stored arrival times, oldest first (carried between chunks). A full memory
     drops its oldest pair for a new one. Returns (has_pair, age in seconds, count).
@@ -122,7 +152,19 @@ def pair_buffer(round_times, arrivals, slots, max_age, buffer, count):  # pragma
             buffer[count] = arrivals[j]
             count += 1
             j += 1
-        if count > 0:
+        if fifo:
+            drop = 0
+            while drop < count and t - buffer[drop] > max_age:
+                drop += 1
+            if drop < count:
+                has[i] = True
+                age[i] = t - buffer[drop]
+                drop += 1
+            if drop:
+                for k in range(count - drop):
+                    buffer[k] = buffer[k + drop]
+                count -= drop
+        elif count > 0:
             a = t - buffer[count - 1]
             if a <= max_age:
                 has[i] = True
