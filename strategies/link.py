@@ -214,8 +214,10 @@ class Link:
         "probability the stored qubit is read out at all (else the party plays its fallback bit)", lo=0, hi=1))
     decision_latency: float = field(default=1e-6, metadata=_opt("time from a server's input to its decision",
                                                                   unit="s", lo=0, open_lo=True, finite=True))
-    link_decision_rate: float = field(default=8e3, metadata=_opt("the market's decisions (rounds) per second",
-                                                                  unit="Hz", lo=0, open_lo=True, finite=True))
+    link_decision_rate: float | None = field(default=None, metadata=_opt(
+        "the market's decisions per second: declares a synthetic source's step (a preset's only where the source sets "
+        "none; unset: the data's own clock, which real data always keeps)", unit="Hz", lo=0, open_lo=True,
+        finite=True))
     stationary_window: float | None = field(default=None, metadata=_opt(
         "how long the market's correlations stay put (unset: measured from the data)", unit="s", lo=0, open_lo=True,
         finite=True))
@@ -285,7 +287,8 @@ class Link:
         for name in ("gate_error", "measurement_error", "retrieval_efficiency"):
             number(name, 0, 1)
         number("decision_latency", 0, open_lo=True)
-        number("link_decision_rate", 0, open_lo=True)
+        if self.link_decision_rate is not None:
+            number("link_decision_rate", 0, open_lo=True)
         memory = min(self.memory_t1, self.memory_t2)
         if memory < self.decision_latency:
             raise StrategyError(f"link memory (T1 {self.memory_t1:g} s, T2 {self.memory_t2:g} s) is shorter than one "

@@ -150,9 +150,10 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
         last = float(det.max())
         after = [x for x in xs if x > last]
         stage = out["first_failing"].get(after[0]) if after else None
-        if stage == "rate":
+        if stage == "rate":  # the decisions a second at the failing point, on the run's clock
+            rate = float(t.loc[t[param] == after[0], "decision_rate_hz"].iloc[0])
             out["rate_frontier"] = _stage_crossing(base, param, last, after[0],
-                                                   lambda link: link.delivered_pair_rate - link.link_decision_rate)
+                                                   lambda link: link.delivered_pair_rate - rate)
         elif stage == "fidelity":
             f_star = float(t.loc[t[param] == after[0], "fidelity_threshold"].iloc[0])  # the game's, as fitted there
             out["fidelity_frontier"] = _stage_crossing(base, param, last, after[0],

@@ -104,14 +104,15 @@ def data_interval(source) -> tuple[float, str]:
     if step is not None:
         return float(step), "declared step"
     if hasattr(source, "seconds"):  # a synthetic source on business days: its calendar
-        ns = source.seconds(0, 2_000) * 1e9
+        seconds = source.seconds(0, 2_000)
     else:
-        ns = source.index.as_unit("ns").asi8.astype(float)
-    gaps = np.diff(ns)
+        values = source.index.values  # in the index's own unit (nanoseconds would overflow a long daily index)
+        seconds = (values - values[0]) / np.timedelta64(1, "s")
+    gaps = np.diff(seconds)
     gaps = gaps[gaps > 0]
     if gaps.size == 0:
         raise BacktestError("the data's clock does not advance: every row has the same time")
-    return float(np.median(gaps)) / 1e9, "timestamps"
+    return float(np.median(gaps)), "timestamps"
 
 
 def plan_clock(settings: ClockSettings, source, link=None) -> Clock:

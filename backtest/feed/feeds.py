@@ -25,6 +25,13 @@ from .views import LocalView, make_views
 FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
 
 
+def seconds_since_first(index: pd.DatetimeIndex) -> np.ndarray:
+    """Each timestamp's seconds since the first (float64), in the index's own unit (a long daily index may be in
+    seconds: nanoseconds would overflow past 2262); relative, so float64 keeps sub-microsecond resolution."""
+    values = index.values  # UTC datetime64 for a tz-aware index
+    return (values - values[0]) / np.timedelta64(1, "s")
+
+
 def minutes_per_round(feed) -> float:
     """Minutes of quoting a round (bar) stands for: 252 x 390 trading minutes a year over the bars per year."""
     return TRADING_DAYS * 390.0 / feed.periods_per_year
@@ -361,8 +368,7 @@ class ArrayFeed(_Feed):
         feed = cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
                    lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)
         # a panel of closes without OHLCV or quotes is, as a rule, adjusted (Yahoo's and most vendors' panels)
-        ns = index.as_unit("ns").asi8
-        feed._seconds = (ns - ns[0]) / 1e9  # relative to row 0: float64 keeps sub-microsecond resolution
+        feed._seconds = seconds_since_first(index)
         feed.adjusted_only = not feed.has_share_prices and md.spread is None and not md.ohlcv
         feed.untradable = untradable(md)
         feed.traded_per_bar = traded_notional(md)

@@ -79,7 +79,7 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
         equity_rounds=np.asarray(book.equity_rounds), equity_values={k: np.asarray(v) for k, v in book.equity.items()},
         blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()}, block_len=book.block_len,
         indicators={"A": plan.indicators[0].describe(), "B": plan.indicators[1].describe(),
-                    "latency": plan.cfg.indicators.latency},
+                    "latency": plan.latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
         config=_config_doc(plan, book.size, participation), streamed=feed.streamed, elapsed=elapsed,
         warnings=_warnings(plan, feed, training, participation), link=link_doc, clock=plan.clock.to_dict(),
