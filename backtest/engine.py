@@ -18,12 +18,13 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from ..data import DataWarning, MarketData, SyntheticPair
 from ..data.frequency import TRADING_DAYS
-from ..strategies import FrozenTable, Game, Noise, Strategy
+from ..strategies import FrozenTable, Game, Noise, Strategy, sandbox
 from ..strategies.lifetime import useful_lifetime
 from ..strategies.link import Link
 
@@ -32,9 +33,10 @@ from .config import MIN_ROUNDS, Given, RunConfig, check_device, check_link, chec
 from .errors import BacktestError
 # the pipeline, in order: feed -> players -> fills -> book -> analysis -> output
 from .feed.feeds import ArrayFeed, StreamFeed, TrainingTail, lagged_inputs
-from .feed.indicators import NoisyRegime, NoisySignal, ReturnShock, check_causality, copy_indicator, make_indicator
-from .players.roster import (PLAYERS, RoundChunk, names as registered, build_players, certify_players, fit,
-                      is_classical_local)
+from .feed.indicators import NoisyRegime, NoisySignal, ReturnShock, copy_indicator, make_indicator
+from .feed.isolated import is_builtin, isolate as isolated
+from .players.roster import (PLAYERS, RoundChunk, names as registered, build_players, certify_players,
+                             check_chunk_rounds, fit, is_classical_local, keep_certified, resource_classes)
 from .players.history import Channels
 from .players.information import IndicatorLevels, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState, link_supply
@@ -48,6 +50,7 @@ from .analysis.drift import drift
 from .analysis.feasibility import feasibility
 from .analysis.frontier import what_it_would_take
 from .analysis.hedge import HedgeFit
+from .analysis.impossible import flag_untrusted, without_flagged
 from .output import verdict
 from .output.progress import Progress
 from .output.result import Result
@@ -68,8 +71,9 @@ def default_indicators(mode: str | None) -> tuple[str, dict]:
     return ReturnShock.name, {"window": 60, "target": 0.5}
 
 
-def _indicator_pair(indicators, params: Mapping | None, mode: str | None):
-    """Two independent indicator objects (A's and B's) and whether they are user-supplied."""
+def _indicator_pair(indicators, params: Mapping | None, mode: str | None, isolate=None):
+    """Two independent indicator objects (A's and B's) and whether they are user-supplied; ``isolate`` turns a
+    user's into the engine's proxy for it (``feed.isolated``: its own process, its played views checked)."""
     if indicators is None:
         name, defaults = default_indicators(mode)
         spec = (name, name)
@@ -81,9 +85,12 @@ def _indicator_pair(indicators, params: Mapping | None, mode: str | None):
             raise BacktestError(f"indicators: give one indicator or one per server (two), got {len(spec)}")
         user = True
     made = [make_indicator(s, **(params or {})) if isinstance(s, str) else make_indicator(s) for s in spec]
+    user_flags = [user and not is_builtin(m) for m in made]
+    if isolate is not None:
+        a = isolate(made[0]) if user_flags[0] else made[0]
+        made = [a, a if made[1] is made[0] else isolate(made[1]) if user_flags[1] else made[1]]
     if made[0] is made[1]:
         made[1] = copy_indicator(made[0])
-    user_flags = [user and not m.builtin for m in made]
     return (made[0], made[1]), user_flags
 
 
@@ -217,10 +224,11 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     data_warnings = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     window = _window(plan, feed)
     bar = Progress(window.n_total, progress, unit="round", desc="fit", unit_scale=True)
-    training = _fit(plan, feed, window, bar)
-    plan = replace(plan, supply=training.supply)  # the supply as played (a link's memory cutoff applied)
-    bar.stage("play")
-    book = _play(plan, feed, window, training, bar)
+    with sandbox.session():  # user rules' workers stop when the run ends, however it ends
+        training = _fit(plan, feed, window, bar)
+        plan = replace(plan, supply=training.supply)  # the supply as played (a link's memory cutoff applied)
+        bar.stage("play")
+        book = _play(plan, feed, window, training, bar)
     bar.close()
     result = _finish(plan, feed, window, training, book, src_info, time.perf_counter() - started)
     result.warnings[:0] = data_warnings
@@ -257,12 +265,15 @@ def _plan(source, cfg: RunConfig, given: Given) -> Plan:
     if not isinstance(source, SyntheticPair) and source.truth is None:
         check_real_source(given.paths, run.strategies)
     built = given.indicators if given.indicators is not None else cfg.indicators.build()
-    inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode)
-    levels_pair = _levels_indicator_pair(cfg.indicators) if any(n in registered(derived=True) for n in names) else None
+    isolate = partial(isolated, check=run.check_indicators, seed=run.seed, timeout=run.user_timeout)
+    inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode, isolate)
+    levels_pair = (_levels_indicator_pair(cfg.indicators, isolate) if any(n in registered(derived=True) for n in names)
+                   else None)
+    check_chunk_rounds(custom, run.chunk_rounds)
     return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given, levels_pair, link)
 
 
-def _levels_indicator_pair(ind) -> tuple | None:
+def _levels_indicator_pair(ind, isolate=None) -> tuple | None:
     """A's and B's K-level indicator (``--levels-indicator``): quantile bins of a built-in's score, or a function
     declaring ``levels``; None for the default, the count of a server's own last readings."""
     if ind.levels_indicator is None:
@@ -272,6 +283,7 @@ def _levels_indicator_pair(ind) -> tuple | None:
 
     params = {k: v for k, v in params_for(ind.levels_indicator, ind.params).items() if k not in ("target", "threshold")}
     a = make_levels_indicator(ind.levels_indicator, ind.levels, **params)
+    a = isolate(a) if isolate is not None and not is_builtin(a) else a
     return a, copy_indicator(a)
 
 
@@ -341,14 +353,7 @@ def _window(plan: Plan, feed) -> Window:
 def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
     """Fit indicators, the hedge game (or the given game) and every strategy on the training window."""
     run = plan.cfg.run
-    feed.fit_indicators(w.t0, w.train_end)
-    if run.check_indicators:
-        for ind, view, flag in zip(plan.indicators, feed.fit_view(), plan.user_flags):
-            if flag:
-                check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
-        for ind, view in zip(plan.levels_indicators or (), feed.fit_view()):  # a user's K-level indicator too
-            if not ind.builtin:
-                check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
+    feed.fit_indicators(w.t0, w.train_end)  # a user's indicator checks every view it is evaluated on (isolated)
     info_train = None
     if any(n in registered(derived=True) for n in plan.names):
         ind = plan.cfg.indicators
@@ -377,7 +382,7 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
     game_fit = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
     game_fit.information = fit_information(info_train, exposure, fit_noise, device)
     players = _players(plan, game_fit, feed, backend, device)
-    certify_players(players, game_fit, x_train, y_train, streams.rng(run.seed, "nosignal"))
+    certify_players(players, game_fit, x_train, y_train, streams.rng(run.seed, "nosignal"), run.user_timeout)
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **game_fit.game_dict()}]
     supply, cutoff = plan.supply, None
     if plan.link is not None and supply is not None:
@@ -483,7 +488,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
             fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, run.delay, lo, w.n_train, training.exposure,
                              training.device)
             fit_now.information = info  # rules on derived information are fitted on the first training window only
-            players = _players(plan, fit_now, feed, training.backend, training.device)
+            players = keep_certified(_players(plan, fit_now, feed, training.backend, training.device), players)
             training.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
             continue
         x, y = feed.inputs(lo, hi)
@@ -541,12 +546,15 @@ def _finish(plan: Plan, feed, w: Window, training: Training, book: Book, src_inf
     no_sign = plan.fits_hedge and not informative["train"]["sign_differs"]
     _efficiency(metrics, no_sign)
     _lookahead(metrics, {p.name for p in book.players if p.communicates}, informative["test"].get("negative_share"))
+    flag_untrusted(metrics, book, resource_classes(book.players, plan.custom),
+                   training.fit.game if len(training.fits) == 1 else None, verdict)
     series = book.series()
-    # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule
-    train_var = training.train_variance or {}
+    # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule; a
+    # flagged strategy is listed but never best_local, an opponent or the subject of a comparison
+    train_var, _ = without_flagged(metrics, training.train_variance, {})
     best_local = min(train_var, key=lambda s: (train_var[s], s != "classical")) if train_var else None
-    comparison = _comparisons(book, series, best_local, ppy, _strongest(train_var, metrics, best_local),
-                              run.risk_aversion)
+    _, comparison = without_flagged(metrics, None, _comparisons(
+        book, series, best_local, ppy, _strongest(train_var, metrics, best_local), run.risk_aversion))
     first_fit = training.fit
     drift_doc = drift(training.train_cells.stats(), book.test_cells.stats(), first_fit, training.fit_noise,
                       training.exposure)

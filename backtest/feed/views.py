@@ -150,6 +150,19 @@ class LocalView:
         return pd.DataFrame(cols, index=self.index)
 
 
+class Stamps:
+    """A view's own clock: the timestamps of its rows ``first_row ..`` only, callable like a feed's clock
+    (``(first, n) -> DatetimeIndex``); rows outside the view are not there to read (a user's indicator in its worker
+    gets this, never the feed's clock, which for a synthetic pair would carry the generator)."""
+
+    def __init__(self, first_row: int, index: pd.DatetimeIndex) -> None:
+        self.first_row, self.index = int(first_row), index
+
+    def __call__(self, first: int, n: int) -> pd.DatetimeIndex:
+        lo = min(max(int(first) - self.first_row, 0), len(self.index))
+        return self.index[lo: max(lo, min(int(first) - self.first_row + int(n), len(self.index)))]
+
+
 def make_views(
     prices: np.ndarray,
     tickers: tuple[str, str],

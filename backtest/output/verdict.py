@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..analysis.impossible import excluded
 from ..analysis.stats import format_p
 
 if TYPE_CHECKING:
@@ -141,6 +142,10 @@ def verdict(r: Result) -> str:
     lead = (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information available before the "
             "round allows (reasons in metrics.json flags); an indicator probably reads the round's own move, so read "
             "nothing below as a result. " if peeking else "")
+    beyond = [s for s, v in r.metrics_dict.items() if "beyond_bound" in (v.get("flags") or {})]
+    if beyond:
+        lead += (f"Beyond its resource's bound: {', '.join(beyond)} win(s) more rounds than any strategy with the "
+                 "same resource can (reasons in metrics.json flags), so it is listed but not compared. ")
     tail = f" {r.link['sentence']}" if r.link else ""
     return lead + _verdict(r) + tail
 
@@ -182,7 +187,7 @@ def _lowest_local(r: Result) -> tuple[str, list[str], float | None, str] | None:
     """(the strategy without communication with the lowest test book variance, those tied with it, its share of
     independent coins' variance, a note when it is a quantum player playing the classical rule), or None."""
     m = r.metrics_dict
-    local = [s for s in m if s in r.local_names]
+    local = [s for s in m if s in r.local_names and not excluded({s: m[s]})]  # a flag excludes
     if not local:
         return None
     low = min(local, key=lambda s: _num(m[s]["pnl_var"]))
@@ -795,6 +800,28 @@ def lookahead_rate(rate: float, opposite: float) -> str:
     return (f"hedged rate {rate:.4f} where the two stocks moved in opposite directions in {opposite:.0%} of test "
             "rounds: that needs the sign of each round's own co-movement, so an indicator probably reads the round's "
             "own move (a lookup by timestamp into outside data cannot be checked for causality)")
+
+
+def lookahead_oracle(rate: float, opposite: float) -> str:
+    """Why every strategy is flagged when the oracle hedges (nearly) every round (``analysis.impossible``)."""
+    return (f"the oracle, which knows only the two servers' readings of the round, hedged {rate:.4f} of test rounds "
+            f"where the stocks moved apart in {opposite:.0%}: together the readings tell each round's own co-movement, "
+            "so the indicators probably read outside data by timestamp (which no causality check can see)")
+
+
+def lookahead_cell(cell: str, share: float, moved: int, opposite: float) -> str:
+    """Why every strategy is flagged when an input cell's share of opposite moves is exactly 0 or 1."""
+    return (f"in input cell {cell} the stocks moved apart in {share:.0%} of {moved} test rounds (overall "
+            f"{opposite:.0%}): no honest reading sorts the rounds' own co-movements that cleanly, so the indicators "
+            "probably read outside data by timestamp")
+
+
+def beyond_bound(rate: float, bound: float, z: float, kind: str) -> str:
+    """Why a strategy is flagged for winning more than its resource allows (``analysis.impossible``)."""
+    what = "any local classical strategy" if kind == "local" else "any shared quantum state"
+    return (f"win rate {rate:.4f} is {z:.1f} standard errors above {bound:.4f}, the most {what} reaches on these "
+            "inputs: its rules probably reach the partner's inputs through a file or a socket, which no check can "
+            "police; it is listed but not compared")
 
 
 def untradable(why: dict) -> str:
