@@ -95,9 +95,9 @@ def _least_eigenvalue(size: int, fixed: dict, tied: list[list[tuple[int, int]]])
 
 
 def tsirelson_gap(table: np.ndarray) -> float:
-    """Largest least eigenvalue of a unit-diagonal completion of the table's reading correlators (``correlator_matrix``):
-    >= -``SDP_TOL`` iff no XOR game, with any readings of the outcomes, is won beyond what shared quantum states
-    allow (Tsirelson's theorem)."""
+    """Largest least eigenvalue of a unit-diagonal completion of the table's reading correlators
+    (``correlator_matrix``): >= -``SDP_TOL`` iff no XOR game, with any readings of the outcomes, is won beyond what
+    shared quantum states allow (Tsirelson's theorem)."""
     m, rows, cols = correlator_matrix(np.asarray(table, dtype=float))
     na = len(rows)
     size = na + len(cols)

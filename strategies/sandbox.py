@@ -105,7 +105,7 @@ def _user_modules(obj) -> list:
     return out
 
 
-# -- the channel: frames over a socket ----------------------------------------------------------------------------------
+# -- the channel: frames over a socket ---------------------------------------------------------------------------------
 class Channel:
     """Length-prefixed frames over a stream socket, read straight into their destination (a numpy array's memory):
     ``multiprocessing.connection`` copied every frame through a BytesIO and moved about 200 MB/s, a socket read into

@@ -325,7 +325,7 @@ def test_a_bell_violating_box_is_never_called_local_classical():
     assert "box_0.5" in r.best_local_training
 
 
-# -- look-ahead ---------------------------------------------------------------------------------------------------------
+# -- look-ahead --------------------------------------------------------------------------------------------------------
 SAMPLE = data.load_sample("jpm_bac")
 _RETURNS = SAMPLE.prices.pct_change()  # outside data an indicator could look up by timestamp
 
@@ -394,7 +394,7 @@ def test_a_view_holds_no_unlagged_row():
     assert np.nanmax(a._known["own"]) == 9.0 and np.nanmax(a._known["other"]) == 108.0
 
 
-# -- clocks -------------------------------------------------------------------------------------------------------------
+# -- clocks ------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shift", [-1, 1], ids=["ahead", "behind"])
 def test_prices_shifted_by_a_bar_warn_of_misaligned_clocks(shift):
     p = SAMPLE.prices.copy()
@@ -413,8 +413,8 @@ def test_engine_ownership_is_identity_not_a_name():
     assert not is_engine_owned(fake)
 
 
-# == issue 41 ============================================================================================================
-# -- 1. the real play is one of the checked plays ------------------------------------------------------------------------
+# == issue 41 ==========================================================================================================
+# -- 1. the real play is one of the checked plays ----------------------------------------------------------------------
 _BOX: dict = {}
 
 
@@ -537,7 +537,7 @@ def test_a_chunk_of_one_round_is_still_checked(tmp_path):
         play_checked("cheat", s, one, one, np.random.default_rng(0))
 
 
-# -- 3. chunks too small for the check -------------------------------------------------------------------------------------
+# -- 3. chunks too small for the check ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("chunk", [1, 2, 63])
 def test_chunks_too_small_for_the_check_are_refused_naming_the_option(chunk):
     """chunk_rounds = 1 switched every replay off (a chunk of one round has no other round to permute with)."""
@@ -666,7 +666,7 @@ def test_a_missing_solver_refuses_rather_than_passes(monkeypatch):
                               _Table(_qubit_box((0, math.pi / 2), (math.pi / 4, -math.pi / 4)))))
 
 
-# -- 5. in-process reach ------------------------------------------------------------------------------------------------------
+# -- 5. in-process reach -----------------------------------------------------------------------------------------------
 class _FindsTheChunk(LocalRule):
     """B: finds the engine's chunk of rounds (A's inputs in it) among the process's objects."""
 
@@ -758,7 +758,7 @@ def test_user_rules_run_in_their_own_process_not_a_fork_of_the_engine():
     assert "where" in r.metrics_dict
 
 
-# -- legal rules still run -----------------------------------------------------------------------------------------------
+# -- legal rules still run ---------------------------------------------------------------------------------------------
 class _ClockCoin(LocalRule):
     """Shared randomness from a synchronised clock: both servers flip their outputs on the parity of the second."""
 
@@ -787,7 +787,7 @@ def test_a_clock_and_global_randomness_are_accepted_at_their_value(strategy):
     assert win == pytest.approx(CLASSICAL, abs=4 * math.sqrt(CLASSICAL * (1 - CLASSICAL) / r.n_test))
 
 
-# -- failures, crashes and hangs: one line, and no process left behind ---------------------------------------------------------------------
+# -- failures, crashes and hangs: one line, and no process left behind -------------------------------------------------
 class _Fails(LocalRule):
     def __init__(self, outputs, how):
         super().__init__(outputs=outputs)
@@ -839,7 +839,7 @@ def test_workers_stop_when_the_run_is_interrupted(monkeypatch):
     assert not [w for w in list(sandbox._LIVE) if not w.closed]
 
 
-# -- 2. causality on the views the run plays --------------------------------------------------------------------------------
+# -- 2. causality on the views the run plays ---------------------------------------------------------------------------
 def _peek(view):
     """Next row's own return (the round's own move): look-ahead."""
     p = view.price
@@ -871,8 +871,9 @@ def _memoises(view):
     return _MEMO[key]
 
 
-@pytest.mark.parametrize("indicator, source", [(_peeks_on_long_views, "signals"), (_peeks_on_the_whole_series, "sample"),
-                                               (_memoises, "signals")], ids=["length", "clock", "memo"])
+@pytest.mark.parametrize("indicator, source", [(_peeks_on_long_views, "signals"),
+                                               (_peeks_on_the_whole_series, "sample"), (_memoises, "signals")],
+                         ids=["length", "clock", "memo"])
 def test_an_indicator_that_peeks_only_on_the_played_view_is_refused(indicator, source):
     """The check saw training slices of at most 20,000 rows; the run plays the whole series."""
     from qcoord.backtest import BacktestError
@@ -954,7 +955,7 @@ def test_user_indicators_run_in_their_own_process():
     assert r.indicators["A"]["name"] == "_where"
 
 
-# -- 5 (cont.) a flag excludes; impossible test-window statistics are flagged -------------------------------------------
+# -- 5 (cont.) a flag excludes; impossible test-window statistics are flagged ------------------------------------------
 def _flagged(r) -> set:
     return {s for s, m in r.metrics_dict.items() if (m.get("flags") or {}).get("lookahead") or
             (m.get("flags") or {}).get("beyond_bound")}
