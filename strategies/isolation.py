@@ -135,7 +135,7 @@ class RemoteRule:
 
     def __init__(self, name: str, side: str, rule, timeout: float | None = None):
         self.name, self.side = name, side
-        self.worker = sandbox.Worker(f"strategy {name!r}: server {side}'s rule", timeout)
+        self.worker = sandbox.Worker(f"strategy {name!r}: server {side}'s rule", timeout, kind="rule")
         prof, _ = self.worker.call(_w_rule_load, sandbox.dumps(rule), what="unpickling")
         levels = prof.get("levels") if isinstance(prof, dict) else None
         if not isinstance(levels, int) or not 2 <= levels <= 8:

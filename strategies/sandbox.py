@@ -33,6 +33,7 @@ import atexit
 import contextlib
 import contextvars
 import copy
+import importlib
 import json
 import os
 import random
@@ -199,14 +200,14 @@ def session():
 
 class Worker:
     """One worker process for one user object (``label`` names it in every error: "strategy 'x': server A's
-    rule", "indicator f (server B)")."""
+    rule", "indicator f (server B)"); ``kind``: the zygote it is forked from ("rule": compiled kernels loaded)."""
 
-    def __init__(self, label: str, timeout: float | None = None):
+    def __init__(self, label: str, timeout: float | None = None, kind: str = "light"):
         self.label = label
         self.timeout = float(timeout or TIMEOUT)
         self.busy: str | None = None  # the method of a request sent and not yet answered
         self.closed = False
-        self.conn, self.kill = _start_worker(self.timeout)
+        self.conn, self.kill = _start_worker(self.timeout, kind)
         owner = _SESSION.get()
         if owner is not None:
             owner.append(self)
@@ -315,17 +316,18 @@ def _close_quietly(conn, kill, busy: list) -> None:
 
 @atexit.register
 def _close_all() -> None:
+    if os.getpid() != _OWNER[0]:  # a fork of the engine exiting: the workers and the zygote are its parent's
+        return
     for w in list(_LIVE):
         w.close(force=True)
-    z = _ZYGOTE[0]
-    if z is not None:
+    for z in list(_ZYGOTE.values()):
         z.close()
 
 
-def _start_worker(timeout: float):
+def _start_worker(timeout: float, kind: str):
     """(connection, kill) of a new worker."""
     if _mode() == "zygote":
-        return _zygote().fork(timeout)
+        return _zygote(kind).fork(timeout)
     return _spawn(timeout)
 
 
@@ -349,12 +351,12 @@ def _request() -> dict:
 class _Zygote:
     """The clean process workers are forked from (module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.lock = threading.Lock()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from qcoord.strategies.sandbox import zygote_main; zygote_main()",
-             str(theirs.fileno())], pass_fds=(theirs.fileno(),), start_new_session=True, env=_env(),
+             kind, str(theirs.fileno())], pass_fds=(theirs.fileno(),), start_new_session=True, env=_env(),
             stdin=subprocess.DEVNULL)
         theirs.close()
         self.sock = ours
@@ -367,6 +369,15 @@ class _Zygote:
         if ready.get("ready") is not True:
             self.close()
             raise UserCodeError("the process that starts user code's workers did not start")
+        self.loaded: set[str] = set()
+
+    def load(self, modules: list[str]) -> None:
+        """Import ``modules`` in the zygote (a failure only means workers import them themselves)."""
+        with self.lock:
+            with contextlib.suppress(OSError, ValueError):
+                self.sock.sendall(json.dumps({"preload": modules}).encode() + b"\n")
+                self._line()
+        self.loaded.update(modules)
 
     def _line(self) -> dict:
         buf = b""
@@ -413,16 +424,38 @@ class _Zygote:
             self.proc.kill()
 
 
-_ZYGOTE: list = [None]
+# Two zygotes: "rule" preloads numba and this package's compiled kernels (a rule's worker lives for a run; table
+# lookups are compiled), "light" only numpy, cloudpickle and pandas: half the memory, so a fork (an indicator's
+# evaluation, a resource's table) costs about half as much.
+KINDS = ("rule", "light")
+_ZYGOTE: dict = {}
+_OWNER = [os.getpid()]  # the process whose zygotes and workers these are
 _ZLOCK = threading.Lock()
+PRELOAD: dict[str, list[str]] = {k: [] for k in KINDS}  # modules of this package workers run (``preload``)
 
 
-def _zygote() -> _Zygote:
+def preload(module: str, kind: str = "light") -> None:
+    """Have ``kind``'s zygote import ``module`` (a module of this package whose functions workers run), so that a
+    worker forked from it does not import it again: an evaluation in a fresh worker then costs a fork, not an
+    import."""
+    if module.startswith("qcoord.") and module not in PRELOAD[kind]:
+        PRELOAD[kind].append(module)
+
+
+def _zygote(kind: str) -> _Zygote:
     with _ZLOCK:
-        z = _ZYGOTE[0]
+        if os.getpid() != _OWNER[0]:  # a fork of the engine (a library's worker) starts its own: the socket is shared
+            _OWNER[0] = os.getpid()
+            _ZYGOTE.clear()
+            _LIVE.clear()  # the parent's workers, not this process's to stop
+        z = _ZYGOTE.get(kind)
         if z is None or z.proc.poll() is not None:
-            z = _ZYGOTE[0] = _Zygote()
+            z = _ZYGOTE[kind] = _Zygote(kind)
+        missing = [m for m in PRELOAD[kind] if m not in z.loaded]
+        if missing:
+            z.load(missing)
         return z
+
 
 
 def _spawn(timeout: float):
@@ -472,7 +505,7 @@ def zygote_main() -> None:
     ctl = socket.socket(fileno=int(sys.argv[-1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the system, never zombies
-    _preload()
+    _preload(sys.argv[-2])
     ctl.sendall(b'{"ready": true}\n')
     buf = b""
     while True:
@@ -488,6 +521,13 @@ def zygote_main() -> None:
                 os.close(fd)
             continue
         req, buf = json.loads(buf), b""
+        if "preload" in req:
+            for m in req["preload"]:
+                with contextlib.suppress(Exception):
+                    if str(m).startswith("qcoord."):
+                        importlib.import_module(m)
+            ctl.sendall(b'{"ok": true}\n')
+            continue
         if len(fds) != 1:
             for fd in fds:
                 os.close(fd)
@@ -523,16 +563,17 @@ def spawn_main() -> None:
     _serve(chan, req)
 
 
-def _preload() -> None:
+def _preload(kind: str) -> None:
     import cloudpickle  # noqa: F401
 
-    from . import kernels, strategy  # noqa: F401
-
-    x = np.zeros(4, dtype=np.uint8)
-    kernels.lookup(np.zeros(2, dtype=np.uint8), x)  # compiled (or loaded from numba's cache) once, for every fork
-    kernels.lookup2(np.zeros(2, dtype=np.uint8), x, x, 1)
     with contextlib.suppress(Exception):
         import pandas  # noqa: F401 - indicators read views built on pandas
+    if kind == "rule":
+        from . import kernels, strategy  # noqa: F401
+
+        x = np.zeros(4, dtype=np.uint8)
+        kernels.lookup(np.zeros(2, dtype=np.uint8), x)  # compiled (or loaded from numba's cache) once, for every fork
+        kernels.lookup2(np.zeros(2, dtype=np.uint8), x, x, 1)
 
 
 def _serve(chan: Channel, req: dict) -> None:

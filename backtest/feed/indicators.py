@@ -511,10 +511,10 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
         if mirror:
             q[k:] = p[k - 1] ** 2 / p[k:]
             return q
-        with np.errstate(divide="ignore", invalid="ignore"):
-            growth = np.concatenate([[p[k] / p[k - 1]], p[k + 1:] / p[k:-1]])  # the return of each later row
-        growth = rotated(np.concatenate([[1.0] * k, growth]))[k:]
-        q[k:] = p[k - 1] * np.cumprod(np.where(np.isfinite(growth), growth, 1.0))
+        if m > 1:  # the returns of rows k.. rotated by ``shift``, compounded from p[k - 1], in closed form
+            base = p[n - shift - 1]
+            q[k: k + shift] = p[k - 1] * (p[n - shift:] / base)
+            q[k + shift:] = p[n - 1] * (p[k: n - shift] / base)
         return q
 
     def bits(a):

@@ -34,6 +34,7 @@ from .indicators import (CHUNK_CUTS, CUTS, Indicator, QuantileBins, ThresholdInd
 from .views import LocalView, Stamps
 
 BATCH = 4  # fresh workers evaluating at once
+sandbox.preload(__name__)  # every worker of an indicator runs this module's functions on views
 
 
 # -- in the worker ----------------------------------------------------------------------------------------------------
@@ -108,9 +109,15 @@ def _w_first_defined(held: dict, payload: bytes, view: LocalView):
 
 
 # -- in the engine ----------------------------------------------------------------------------------------------------
-def for_worker(view: LocalView) -> LocalView:
-    """The view as a worker gets it: its known rows, nothing cached, and the timestamps of its own rows only."""
-    stamps = None if view.clock is None else Stamps(view.first_row, view.clock(view.first_row, len(view)))
+def stamps_of(view: LocalView) -> Stamps | None:
+    """The timestamps of the view's own rows (``views.Stamps``), or None without a clock."""
+    return None if view.clock is None else Stamps(view.first_row, view.clock(view.first_row, len(view)))
+
+
+def for_worker(view: LocalView, stamps: Stamps | None = None) -> LocalView:
+    """The view as a worker gets it: its known rows, nothing cached, and the timestamps of its own rows only
+    (``stamps``, when the caller has them already: a view's perturbed copies share its clock)."""
+    stamps = stamps if stamps is not None else stamps_of(view)
     k = view._known
     return LocalView(view.side, view.ticker, view.partner, view.latency, k["own"], k["other"], volume=k["volume"],
                      spread=k["spread"], signal=view.signal, regime=view.regime, seed=view.seed,
@@ -168,8 +175,9 @@ class IsolatedIndicator(Indicator):
     def _label(self, view: LocalView | None) -> str:
         return f"indicator {self.name}" + (f" (server {view.side}, {view.ticker})" if view is not None else "")
 
-    def _many(self, fn, views: list, what: str, extra=()) -> list:
-        """``fn(held, state, view, *extra)`` for each view, in fresh workers, ``BATCH`` at a time."""
+    def _many(self, fn, views: list, what: str, extra=(), stamps: Stamps | None = None) -> list:
+        """``fn(held, state, view, *extra)`` for each view, in fresh workers, ``BATCH`` at a time (``stamps``: the
+        views' shared clock)."""
         out = []
         for lo in range(0, len(views), BATCH):
             batch = views[lo: lo + BATCH]
@@ -178,7 +186,7 @@ class IsolatedIndicator(Indicator):
                 for v in batch:
                     w = sandbox.Worker(self._label(v), self.timeout)
                     workers.append(w)
-                    w.send(fn, self.state, *(() if v is None else (for_worker(v),)), *extra, what=what)
+                    w.send(fn, self.state, *(() if v is None else (for_worker(v, stamps),)), *extra, what=what)
                 for w, v in zip(workers, batch):
                     out.append(w.receive([max(len(v), 1) if v is not None else 1]))
             except UserCodeError as exc:
@@ -200,9 +208,13 @@ class IsolatedIndicator(Indicator):
         """The first row at which the indicator's output (or a threshold indicator's score) is defined."""
         return self._one(_w_first_defined, view, "__call__")[0]
 
-    def evaluate_views(self, views: list[LocalView]) -> list[np.ndarray]:
-        """Outputs on each view, each in a fresh worker, checked as outputs (``indicator_output``)."""
-        got = self._many(_w_call, views, "__call__")
+    def evaluate_views(self, views: list[LocalView], stamps: Stamps | None = None) -> list[np.ndarray]:
+        """Outputs on each view, each in a fresh worker, checked as outputs (``indicator_output``); ``stamps``: the
+        views' shared clock (perturbed copies of one view)."""
+        if stamps is None and views and all(v.first_row == views[0].first_row and len(v) == len(views[0])
+                                            for v in views):
+            stamps = stamps_of(views[0])
+        got = self._many(_w_call, views, "__call__", stamps=stamps)
         return [indicator_output(arrays[0], self.name, v, self.levels) for (_, arrays), v in zip(got, views)]
 
     def __call__(self, view: LocalView) -> np.ndarray:
