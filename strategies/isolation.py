@@ -48,6 +48,8 @@ class SignallingError(StrategyError):
 # -- in the worker ----------------------------------------------------------------------------------------------------
 def _as_small_ints(values, n: int, what: str) -> np.ndarray:
     v = np.asarray(values)
+    if v.dtype == np.uint8 and v.shape == (n,):
+        return v
     if v.shape != (n,) or (v.size and (v.dtype.kind not in "biu" or v.min() < 0 or v.max() > 255)):
         raise ValueError(f"returned {what} of shape {v.shape} and dtype {v.dtype}; it must give one small "
                          f"non-negative integer per round ({n})")
@@ -82,17 +84,17 @@ def _w_rule_setting(held: dict, begin, j: int, x, seed: int, clock: float):
             held["live"] = held["copies"][keep]
         held["copies"] = sandbox.deep_copies(held, held["live"], plays)
         held["xs"] = [None] * plays
-    x = held["xs"][j] = np.array(x)
+    held["xs"][j] = x  # this play's own array (it arrived in a buffer of its own): the rule may keep or change it
     sandbox.fresh_clock_and_seed(seed, clock)
-    s = sandbox.user_call(held, "setting", held["copies"][j].setting, x.copy())
+    s = sandbox.user_call(held, "setting", held["copies"][j].setting, x)
     return None, [_as_small_ints(s, x.size, "settings")]
 
 
 def _w_rule_output(held: dict, j: int, o, seed: int, clock: float):
     x = held["xs"][j]
     sandbox.fresh_clock_and_seed(seed + 1, clock)
-    o = np.zeros(x.size, dtype=np.uint8) if o is None else np.array(o)
-    a = sandbox.user_call(held, "output", held["copies"][j].output, x.copy(), o)
+    o = np.zeros(x.size, dtype=np.uint8) if o is None else o
+    a = sandbox.user_call(held, "output", held["copies"][j].output, x, o)
     return None, [_as_small_ints(a, x.size, "outputs")]
 
 
