@@ -1051,3 +1051,64 @@ def test_a_strategy_beyond_its_resources_bound_is_flagged_and_excluded(tmp_path)
     m = r.metrics_dict["evader"]
     assert m["win_rate"] > 0.9 and "beyond_bound" in m["flags"]
     _assert_excluded(r)
+
+
+class _LeaksWhenOriginal(LocalRule):
+    """Shares its inputs through module state, but only as the object the user built: a deep copy (what certification
+    used to play) stays honest. After a walk-forward refit the engine used to rebuild the player from the user's own
+    objects, uncertified and in its own process."""
+
+    def __init__(self, outputs, speaks: bool):
+        super().__init__(outputs=outputs)
+        object.__setattr__(self, "speaks", speaks)
+        object.__setattr__(self, "original", True)
+
+    def __deepcopy__(self, memo):
+        clone = copy.copy(self)
+        object.__setattr__(clone, "original", False)
+        return clone
+
+    def setting(self, x):
+        if self.speaks:
+            _BOX["x"] = np.array(x, copy=True)
+        return super().setting(x)
+
+    def output(self, y, o):
+        x = _BOX.get("x")
+        if self.speaks or not self.original or x is None or x.size != y.size:
+            return super().output(y, o)
+        return (1 - (x & y)).astype(np.uint8)
+
+
+def test_a_walk_forward_refit_keeps_user_rules_certified_and_apart():
+    _BOX.clear()
+    s = Strategy("refit", _LeaksWhenOriginal(((0,), (0,)), True), _LeaksWhenOriginal(((1,), (0,)), False), NoResource())
+    assert _refused_or_held(s, rounds=40_000, refit_every=5_000) == "held"
+
+
+@pytest.mark.slow
+def test_user_code_runs_apart_without_fork(tmp_path):
+    """Where fork is missing (Windows), or with QCOORD_SANDBOX=spawn, each worker is a fresh interpreter: the same
+    checks, the same answers."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from tests.test_trust import _RecordsInputs, _ReadsTheFlowsFrame, _honest\n"
+        "from qcoord.strategies import NoResource, Strategy\n"
+        "from qcoord.backtest import run_backtest\n"
+        "s = Strategy('cheat', _RecordsInputs(outputs=((0,), (0,))), _ReadsTheFlowsFrame(outputs=((1,), (0,))),\n"
+        "             NoResource())\n"
+        "r = run_backtest('signals', rounds=20_000, seed=1, game='paper', indicators=_honest,\n"
+        "                 strategies=['classical', s], progress=False)\n"
+        "print(r.metrics_dict['cheat']['win_rate'], r.metrics_dict['classical']['win_rate'], r.n_test)\n")
+    env = {**os.environ, "QCOORD_SANDBOX": "spawn"}
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr
+    cheat, classical, n = (float(v) for v in res.stdout.strip().splitlines()[-1].split())
+    assert cheat <= classical + 3.3 * math.sqrt(classical * (1 - classical) / n)  # the classical optimum at most
