@@ -339,9 +339,11 @@ def _mode() -> str:
 
 
 def _env() -> dict:
-    # one thread of BLAS and numba per worker: the cores belong to the engine's lanes
+    # one thread of BLAS and numba per worker: the cores belong to the engine's lanes; the engine's import path, so
+    # that the zygote imports this very package (a checkout put on sys.path by hand included)
+    path = os.pathsep.join(p for p in sys.path if p)
     return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "NUMBA_NUM_THREADS": "1"}
+            "NUMBA_NUM_THREADS": "1", "PYTHONPATH": path}
 
 
 def _request() -> dict:
