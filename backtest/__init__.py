@@ -8,7 +8,7 @@ if __name__ != "qcoord.backtest":  # imported by its folder name from a checkout
     raise ImportError("backtest/ installs as qcoord.backtest: `import qcoord.backtest` (or `import qcoord`) after "
                       "`pip install -e .` (README)")
 
-from .. import __version__  # noqa: E402  (pyproject.toml's version, as installed)
+X
 from .._lazy import exports  # noqa: E402
 
 __getattr__, __dir__, __all__ = exports(__name__, {
@@ -18,8 +18,9 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "fills": ("BiasFill", "FillModel", "QueueFill", "make_fill"),
     "feed.indicators": ("Divergence", "Momentum", "ReturnShock", "SpreadWidening", "VolatilityBurst",
                         "FunctionIndicator", "Indicator", "NoisyRegime", "NoisySignal", "QuantileBins",
-                        "RollingCorrelation", "ThresholdIndicator", "VolumeSpike", "check_causality",
+                        "RollingCorrelation", "ThresholdIndicator", "VolumeSpike",
                         "make_indicator", "make_levels_indicator"),
+    "feed.causality": ("check_causality",),
     "output.result": ("Result",),
     "batch.scan": ("ScanResult", "run_scan"),
     "batch.sweep": ("SweepResult", "run_sweep"),

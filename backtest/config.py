@@ -71,6 +71,9 @@ class RunSettings:
     threads: int | None = option(help="threads for the strategies' work on a chunk of rounds (unset: the cores "
                                       "this process may use, at most 4); results do not depend on it",
                                  lo=1, sweep=False)
+    user_timeout: float = option(300.0, help="seconds a user rule or indicator may take on one request (a chunk of "
+                                             "rounds, an evaluation) before the run stops", unit="s", lo=0,
+                                 open_lo=True, hi=math.inf, sweep=False)
     in_memory_rows: int = option(1 << 22, help="synthetic runs up to this many rows are generated whole (any "
                                                "indicator, refits); longer ones are streamed in chunks",
                                  unit="rows", lo=1, sweep=False)

@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..data import DataWarning, MarketData, SyntheticPair
-from ..strategies import Game, Noise
+from ..strategies import Game, Noise, sandbox
 from ..strategies.link import Link
 
 from . import streams
@@ -30,8 +30,8 @@ from .plan import Plan, Training, Window, make_feed, make_plan, make_window
 # the pipeline, in order: feed -> players -> fills -> book -> analysis -> output
 from .feed.clock import spanning
 from .feed.feeds import ArrayFeed, TrainingTail, lagged_inputs, minutes_per_round
-from .feed.indicators import check_causality
-from .players.roster import RoundChunk, names as registered, build_players, certify_players, fit, is_classical_local
+from .players.roster import (RoundChunk, names as registered, build_players, certify_players, fit, is_classical_local,
+                             keep_certified)
 from .players.history import Channels
 from .players.information import IndicatorLevels, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState
@@ -79,10 +79,11 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
     window = make_window(plan, feed)
     plan = replace(plan, clock=spanning(plan.clock, feed, window.t0, window.train_end, window.end))
     bar = Progress(window.n_total, progress, unit="round", desc="fit", unit_scale=True)
-    training = _fit(plan, feed, window, bar)
-    plan = replace(plan, supply=training.supply)  # the supply as played (a link's memory cutoff applied)
-    bar.stage("play")
-    book = _play(plan, feed, window, training, bar)
+    with sandbox.session():  # user rules' workers stop when the run ends, however it ends
+        training = _fit(plan, feed, window, bar)
+        plan = replace(plan, supply=training.supply)  # the supply as played (a link's memory cutoff applied)
+        bar.stage("play")
+        book = _play(plan, feed, window, training, bar)
     bar.close()
     result = assemble(plan, feed, window, training, book, src_info, time.perf_counter() - started)
     result.warnings[:0] = data_warnings
@@ -92,14 +93,7 @@ def run_backtest(source: MarketData | SyntheticPair | str | None = None, config:
 def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
     """Fit indicators, the hedge game (or the given game) and every strategy on the training window."""
     run = plan.cfg.run
-    feed.fit_indicators(w.t0, w.train_end)
-    if run.check_indicators:
-        for ind, view, flag in zip(plan.indicators, feed.fit_view(), plan.user_flags):
-            if flag:
-                check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
-        for ind, view in zip(plan.levels_indicators or (), feed.fit_view()):  # a user's K-level indicator too
-            if not ind.builtin:
-                check_causality(ind, view.rows(0, min(len(view), w.train_end)), seed=run.seed)
+    feed.fit_indicators(w.t0, w.train_end)  # a user's indicator checks every view it is evaluated on (isolated)
     info_train = None
     if any(n in registered(derived=True) for n in plan.names):
         ind = plan.cfg.indicators
@@ -130,7 +124,7 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
     if plan.link is not None and plan.supply is not None:  # each pair's settings re-aimed for its age
         game_fit.aged = age_aware(game_fit, plan.supply.herald_delay, oldest, backend)
     players = _players(plan, game_fit, feed, backend, device)
-    certify_players(players, game_fit, x_train, y_train, streams.rng(run.seed, "nosignal"))
+    certify_players(players, game_fit, x_train, y_train, streams.rng(run.seed, "nosignal"), run.user_timeout)
     fits = [{"round": w.train_end, "window": [w.t0, w.train_end], **game_fit.game_dict()}]
     supply, cutoff = plan.supply, None
     if plan.link is not None and supply is not None:
@@ -236,7 +230,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
                              training.device)
             fit_now.aged = reaimed(fit_now, training.fit.aged, training.backend)
             fit_now.information = info  # rules on derived information are fitted on the first training window only
-            players = _players(plan, fit_now, feed, training.backend, training.device)
+            players = keep_certified(_players(plan, fit_now, feed, training.backend, training.device), players)
             training.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
             continue
         x, y = feed.inputs(lo, hi)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,7 +26,8 @@ from .errors import BacktestError
 from .feed.clock import Clock, plan_clock
 from .feed.feeds import ArrayFeed, StreamFeed
 from .feed.indicators import NoisyRegime, NoisySignal, ReturnShock, copy_indicator, make_indicator
-from .players.roster import PLAYERS, names as registered
+from .feed.isolated import is_builtin, isolate as isolated
+from .players.roster import PLAYERS, check_chunk_rounds, names as registered
 from .players.supply import BellPairSupply, link_supply
 from .fills.base import FillModel
 from .book.lanes import default_threads
@@ -50,8 +52,9 @@ def default_indicators(mode: str | None) -> tuple[str, dict]:
     return ReturnShock.name, {}  # each with its declared defaults (``Indicator.Params``)
 
 
-def _indicator_pair(indicators, params: Mapping | None, mode: str | None):
-    """Two independent indicator objects (A's and B's) and whether they are user-supplied."""
+def _indicator_pair(indicators, params: Mapping | None, mode: str | None, isolate=None):
+    """Two independent indicator objects (A's and B's) and whether they are user-supplied; ``isolate`` turns a
+    user's into the engine's proxy for it (``feed.isolated``: its own process, its played views checked)."""
     if indicators is None:
         name, defaults = default_indicators(mode)
         spec = (name, name)
@@ -63,9 +66,12 @@ def _indicator_pair(indicators, params: Mapping | None, mode: str | None):
             raise BacktestError(f"indicators: give one indicator or one per server (two), got {len(spec)}")
         user = True
     made = [make_indicator(s, **(params or {})) if isinstance(s, str) else make_indicator(s) for s in spec]
+    user_flags = [user and not is_builtin(m) for m in made]
+    if isolate is not None:
+        a = isolate(made[0]) if user_flags[0] else made[0]
+        made = [a, a if made[1] is made[0] else isolate(made[1]) if user_flags[1] else made[1]]
     if made[0] is made[1]:
         made[1] = copy_indicator(made[0])
-    user_flags = [user and not m.builtin for m in made]
     return (made[0], made[1]), user_flags
 
 
@@ -195,8 +201,11 @@ def make_plan(source, cfg: RunConfig, given: Given) -> Plan:
     if not isinstance(source, SYNTHETIC) and source.truth is None:
         check_real_source(given.paths, run.strategies)
     built = given.indicators if given.indicators is not None else cfg.indicators.build()
-    inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode)
-    levels_pair = _levels_indicator_pair(cfg.indicators) if any(n in registered(derived=True) for n in names) else None
+    isolate = partial(isolated, check=run.check_indicators, seed=run.seed, timeout=run.user_timeout)
+    inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode, isolate)
+    levels_pair = (_levels_indicator_pair(cfg.indicators, isolate) if any(n in registered(derived=True) for n in names)
+                   else None)
+    check_chunk_rounds(custom, run.chunk_rounds)
     clock = plan_clock(cfg.clock, source, link)
     latency = cfg.indicators.latency if cfg.indicators.latency is not None else clock.rounds_late
     delay = run.delay if run.delay is not None else clock.rounds_late
@@ -241,7 +250,7 @@ def _check_rate(source, rate: float | None, by: str | None) -> None:
                         f"drop {by}, or for a synthetic source set its step with it and leave dt unset")
 
 
-def _levels_indicator_pair(ind) -> tuple | None:
+def _levels_indicator_pair(ind, isolate=None) -> tuple | None:
     """A's and B's K-level indicator (``--levels-indicator``): quantile bins of a built-in's score, or a function
     declaring ``levels``; None for the default, the count of a server's own last readings."""
     if ind.levels_indicator is None:
@@ -251,6 +260,7 @@ def _levels_indicator_pair(ind) -> tuple | None:
 
     params = {k: v for k, v in params_for(ind.levels_indicator, ind.params).items() if k not in ("target", "threshold")}
     a = make_levels_indicator(ind.levels_indicator, ind.levels, **params)
+    a = isolate(a) if isolate is not None and not is_builtin(a) else a
     return a, copy_indicator(a)
 
 

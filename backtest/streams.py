@@ -16,15 +16,17 @@ import zlib
 import numpy as np
 
 PURPOSES = {
-    "strategy:<name>": "a strategy's own randomness (coins, measurement outcomes), per chunk of rounds",
+    "strategy:<name>": "a strategy's own randomness (coins, measurement outcomes), per chunk of rounds; for user "
+                       "rules also the checked play's secret draws (first party, order of plays, offsets)",
     "fills": "fill draws shared by every strategy (common random numbers), per chunk",
     "supply": "Bell-pair arrivals on the test window, per chunk",
     "supply:training": "Bell-pair arrivals on the training window (the typical pair age the angles are fitted for)",
     "indicator:A": "server A's indicator noise (noisy_signal, noisy_regime), as a seed for its row blocks",
     "indicator:B": "server B's indicator noise",
     "indicator:rows": "an indicator's uniforms per block of rows, under its own seed (any chunking, same numbers)",
-    "causality": "cut points and noise of the causality check of custom indicators",
-    "nosignal": "the counterfactual no-signalling check of local strategies (partner's inputs permuted, same uniforms)",
+    "causality": "cut points, rotations and the order of evaluation of the causality check of custom indicators, "
+                 "per server and evaluation",
+    "nosignal": "the checked play of user rules on the training rounds at certification (partner's inputs moved)",
     "game:inputs": "qcoord game: the simulated indicator bits",
     "training:strategy:<name>": "a local classical strategy's randomness when replayed on the training window "
                                 "(its book variance chooses best_local), per chunk",

@@ -9,7 +9,9 @@ the physical link ``Link`` (``LINK_PRESETS``, ``rounds_to_detect``, ``rounds_to_
 ``uncoordinated``, ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
 with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
 ``SignallingError`` (no-signalling and the quantum bound, checked before and while a strategy plays: ``FrozenTable``,
-``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
+``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``;
+user code in its own processes, ``strategies.sandbox`` and ``strategies.isolation``; the quantum set,
+``strategies.quantum_set``), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
 """
 
 if __name__ != "qcoord.strategies":  # imported by its folder name from a checkout: its relative imports cannot work

@@ -8,37 +8,36 @@ then play what was certified, and keep checking user rules on the rounds they pl
    do not depend on the partner's setting (no-signalling, to 1e-9). That table is frozen (a read-only copy in a
    ``FrozenTable``, which the engine samples); the resource's own code never runs again.
 2. **Beyond quantum.** A no-signalling table can still be stronger than any shared quantum state (a PR box
-   wins the CHSH game with certainty). Any XOR game depends only on correlators, and the correlators
-   quantum mechanics allows for two settings per side are exactly those that satisfy the
-   Tsirelson-Landau-Masanes inequalities |sum_xy asin E_xy - 2 asin E_x'y'| <= pi. They are checked for
-   every pair of settings per side and every way of reading the outcomes as +-1; and, for table rules,
-   the strategy's value in the game played against Tsirelson's bound of that game.
+   wins the CHSH game with certainty). The Tsirelson-Landau-Masanes inequalities |sum_xy asin E_xy - 2 asin
+   E_x'y'| <= pi, checked for every pair of settings per side and every +-1 reading of the outcomes, are the fast
+   pre-check (exact for two settings, not for three); then a table without a local model must pass Tsirelson's
+   semidefinite program on all its reading correlators (exact for XOR games with any number of settings) and the
+   NPA hierarchy's level 1+AB on the whole behaviour (``strategies.quantum_set``); and, for table rules, the
+   strategy's value in the game played must not exceed that game's Tsirelson bound.
 3. **Classified by physics.** The frozen table is *local* when a local hidden-variable model reproduces it (a
    linear program over the deterministic strategies: exact for any number of settings and outcomes; for two
    settings and two outcomes a side this is CHSH <= 2 on every block), else *nonlocal*: a quantum (or
    no-signalling) opponent, never counted as local classical.
-4. **Rules that share state.** A user rule may be any code. Each server's rule plays on its own deep copy (objects
-   the two rules shared become two objects), and a counterfactual check replays the strategy with the partner's
-   inputs permuted and the same uniforms, sampling the resource with the checked party's outcome drawn first (by
-   inverse CDF, its outcome then depends on its own marginal only); the party's outputs must not change, round by
-   round. The replays run on snapshots of the rules' state, so a rule may keep state across chunks (a counter, its
-   previous reading). ``certify`` checks the training rounds; ``play_checked`` checks every chunk played.
+4. **User rules** run in worker processes, one per server (``strategies.sandbox``, ``strategies.isolation``): a
+   rule reaches its own server's inputs and outcomes only, and keeps its state in its worker across chunks. Every
+   chunk's real play is one of three plays of it; each party's real settings and outputs are compared with a replay
+   in which only the partner's inputs moved (``play_checked``; ``certify`` checks the training rounds the same way
+   without advancing the rules' state).
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import itertools
 import math
 
 import numpy as np
 
-from . import kernels
 from .errors import StrategyError
 from .game import Game, check_p_xy
+from .isolation import RemoteRule, SignallingError, checked_play, read_table
+from .quantum_set import SDP_TOL, QuantumSetError, quantum_gaps
 from .solver import tsirelson_sdp, tsirelson_value
-from .strategy import BITS, Resource, Strategy, as_bits, sample_table
+from .strategy import LocalRule, Resource, Strategy, as_bits, sample_table
 from .trust import OWN_SAMPLER, engine_owned, is_engine_owned
 
 NS_TOL = 1e-9
@@ -47,10 +46,6 @@ QUANTUM_TOL = 1e-9
 TLM_TOL = 1e-6
 CHECK_ROUNDS = 20_000
 LHV_TOL = 1e-7  # largest table deviation the local model may leave (linear-programming round-off)
-
-
-class SignallingError(StrategyError):
-    """A strategy could signal, or its resource is stronger than quantum mechanics allows."""
 
 
 def check_table(name: str, table: np.ndarray) -> np.ndarray:
@@ -189,104 +184,28 @@ def local_model_exists(table: np.ndarray) -> bool:
     return bool(res.status == 0 and res.fun <= LHV_TOL)
 
 
-def _call(name: str, side: str, what: str, fn, *args):
-    """A user rule's method, its failure reported as the strategy's, naming the server."""
-    try:
-        return fn(*args)
-    except SignallingError:
-        raise
-    except Exception as exc:  # user code: any failure is a refusal that names it
-        raise StrategyError(f"strategy {name!r}: server {side}'s rule failed in {what}(): {type(exc).__name__}: {exc} "
-                            "(each server's rule runs on its own copy: state the two rules shared is not shared)"
-                            ) from exc
-
-
-def _bits(name: str, side: str, what: str, values, n: int, limit: int | None = None) -> np.ndarray:
-    """A rule's answer, checked: one small non-negative integer per round (bits for outputs)."""
-    v = np.asarray(values)
-    if v.shape != (n,) or (v.size and (v.dtype.kind not in "biu" or v.min() < 0 or (limit and v.max() >= limit))):
-        raise StrategyError(f"strategy {name!r}: server {side}'s rule returned {what} of shape {v.shape} and values "
-                            f"outside 0..{(limit or 256) - 1}; it must give one per round ({n})")
-    return v.astype(BITS, copy=False)
-
-
-def _flow(strategy: Strategy, x, y, u: np.ndarray, first: str, name: str = "strategy"):
-    """The play flow with the resource's table sampled by inverse CDF, party ``first``'s outcome drawn first; every
-    answer of a rule checked (``_bits``)."""
-    ra, rb = strategy.rule_a, strategy.rule_b
-    sa = _bits(name, "A", "settings", _call(name, "A", "setting", ra.setting, x), x.size)
-    sb = _bits(name, "B", "settings", _call(name, "B", "setting", rb.setting, y), y.size)
-    n_a, n_b = int(sa.max(initial=0)) + 1, int(sb.max(initial=0)) + 1
-    table = np.asarray(strategy.resource.joint(n_a, n_b), dtype=float)
-    s1, s2 = sa, sb
-    if first == "B":
-        table, s1, s2 = table.transpose(1, 0, 3, 2), sb, sa
-    rows, cols, k_major, k_minor = table.shape
-    cum = np.cumsum(table.reshape(rows * cols, k_major * k_minor), axis=1)
-    cum[:, -1] = 1.0
-    major, minor = kernels.sample_cells(cum, s1, s2, cols, k_minor, u)
-    oa, ob = (major, minor) if first == "A" else (minor, major)
-    a = _bits(name, "A", "outputs", _call(name, "A", "output", ra.output, x, oa), x.size, 2)
-    b = _bits(name, "B", "outputs", _call(name, "B", "output", rb.output, y, ob), y.size, 2)
-    return a, b
-
-
-def _snapshot(strategy: Strategy) -> Strategy:
-    """The strategy with each server's rule deep-copied on its own (their state now, shared objects split)."""
-    if not plays_user_code(strategy):
-        return strategy
-    return dataclasses.replace(strategy, rule_a=copy.deepcopy(strategy.rule_a), rule_b=copy.deepcopy(strategy.rule_b))
-
-
-def _compare(name: str, side: str, before: np.ndarray, after: np.ndarray, n: int, where: str) -> None:
-    changed = np.flatnonzero(before != after)
-    if changed.size:
-        partner = "B" if side == "A" else "A"
-        raise SignallingError(
-            f"strategy {name!r} signals: permuting only {partner}'s inputs changed {side}'s outputs in "
-            f"{changed.size} of {n} rounds (first at round {int(changed[0])} of {where}), with the same randomness; "
-            f"{side}'s rule must depend on {side}'s own inputs, outcomes and state only (do the two rules share an "
-            "object, a global or a file?)")
-
-
-def counterfactual_check(name: str, strategy: Strategy, x, y, rng: np.random.Generator, *,
-                         live: Strategy | None = None, where: str = "the training rounds"):
-    """Each party's outputs must not move when only the partner's inputs move (same uniforms).
-
-    Four plays of the same rounds: A's outcome drawn first on (x, y) and on (x, permuted y), B's first on (x, y)
-    and on (permuted x, y); A's outputs must agree between the first two, B's between the last two. Replays run
-    on copies of ``strategy``'s rules (their state now); with ``live`` (the rules that go on playing), the first
-    play is the real one, on ``live``, and its outputs are returned. The four run in a random order, so a rule
-    cannot tell the real play from a replay by counting its calls."""
-    n = x.size
-    if n < 2:
-        return None
-    perm, u = rng.permutation(n), rng.random(n)
-    jobs = [(live if live is not None else _snapshot(strategy), x, y, "A"),
-            (_snapshot(strategy), x, y[perm], "A"),
-            (_snapshot(strategy), x, y, "B"),
-            (_snapshot(strategy), x[perm], y, "B")]
-    out: list = [None] * 4
-    for i in rng.permutation(4):
-        s_, xi, yi, first = jobs[i]
-        out[i] = _flow(s_, xi, yi, u, first, name)
-    _compare(name, "A", out[0][0], out[1][0], n, where)
-    _compare(name, "B", out[2][1], out[3][1], n, where)
-    return out[0]
-
-
 def plays_user_code(strategy: Strategy) -> bool:
     """Whether either rule is user code (the engine then checks every chunk it plays: ``play_checked``)."""
     return not all(is_engine_owned(r) for r in (strategy.rule_a, strategy.rule_b))
 
 
+def is_certified(strategy: Strategy) -> bool:
+    """Whether ``strategy`` is what ``certify`` returns: every rule engine-owned or a worker's proxy, and an
+    engine-owned resource (a user's is a ``FrozenTable``)."""
+    return (all(is_engine_owned(r) or isinstance(r, RemoteRule) for r in (strategy.rule_a, strategy.rule_b))
+            and is_engine_owned(strategy.resource))
+
+
 def play_checked(name: str, strategy: Strategy, x, y, rng: np.random.Generator, chunk: str = "a chunk"):
-    """Play one chunk of a certified strategy with user rules, checked by replaying it from the rules' state before
-    the chunk with the partner's inputs permuted (``counterfactual_check``). Outputs (a, b) as uint8."""
+    """Play one chunk of a certified strategy with user rules: its real play is one of three plays of the chunk, each
+    party's real outputs compared with a replay in which only the partner's inputs moved
+    (``strategies.isolation.checked_play``). Outputs (a, b) as uint8."""
+    if not is_certified(strategy):
+        raise StrategyError(f"strategy {name!r} has not been certified: certify() it, and play what it returns")
     x, y = as_bits(x, "x", strategy.rule_a.levels), as_bits(y, "y", strategy.rule_b.levels)
-    if x.size < 2:
-        return _flow(strategy, x, y, rng.random(x.size), "A", name)
-    return counterfactual_check(name, _snapshot(strategy), x, y, rng, live=strategy, where=chunk)
+    if x.shape != y.shape:
+        raise StrategyError(f"x and y must have the same number of rounds, got {x.size} and {y.size}")
+    return checked_play(name, strategy, x, y, rng, chunk)
 
 
 def _game_bound(game: Game, p) -> float | None:
@@ -299,32 +218,56 @@ def _game_bound(game: Game, p) -> float | None:
         return None
 
 
-def _resource_settings(strategy: Strategy, x, y, name: str) -> tuple[int, int]:
+def _resource_settings(strategy: Strategy, x, y) -> tuple[int, int]:
     """How many settings per side the resource's table is read for: every setting the rules declare, and every one
-    they choose on the training inputs (on copies: the rules' own state does not advance)."""
-    n_a = max(getattr(strategy.rule_a, "settings", None) or (0,)) + 1
-    n_b = max(getattr(strategy.rule_b, "settings", None) or (0,)) + 1
-    if x is not None and y is not None:
-        probe = _snapshot(strategy)
-        xa, yb = as_bits(x, "x", strategy.rule_a.levels), as_bits(y, "y", strategy.rule_b.levels)
-        sa = _bits(name, "A", "settings", _call(name, "A", "setting", probe.rule_a.setting, xa), xa.size)
-        sb = _bits(name, "B", "settings", _call(name, "B", "setting", probe.rule_b.setting, yb), yb.size)
-        n_a, n_b = max(n_a, int(sa.max(initial=0)) + 1), max(n_b, int(sb.max(initial=0)) + 1)
-    return n_a, n_b
+    they choose on the training inputs (on copies in their workers: the rules' own state does not advance)."""
+    n = []
+    for rule, inputs, var in ((strategy.rule_a, x, "x"), (strategy.rule_b, y, "y")):
+        k = max(rule.settings or (0,)) + 1
+        if inputs is not None:
+            bits = as_bits(inputs, var, rule.levels)
+            k = max(k, (rule.probe(bits) if isinstance(rule, RemoteRule) else int(rule.setting(bits).max(initial=0)))
+                    + 1)
+        n.append(k)
+    return n[0], n[1]
 
 
-def freeze(name: str, resource: Resource, n_a: int, n_b: int) -> FrozenTable:
-    """A user resource's table, read once, checked (probabilities, no-signalling, Tsirelson-Landau-Masanes),
+def freeze(name: str, resource: Resource, n_a: int, n_b: int, timeout: float | None = None) -> FrozenTable:
+    """A user resource's table, read once in a worker, checked (probabilities, no-signalling; quantum: the
+    Tsirelson-Landau-Masanes pre-check, then Tsirelson's and the NPA programs, ``strategies.quantum_set``),
     classified (local or not) and frozen."""
-    table = check_table(name, resource.joint(n_a, n_b))
+    raw, kind = read_table(name, resource, n_a, n_b, timeout)
+    table = check_table(name, raw)
     excess, where = tlm_excess(table)
     if excess > TLM_TOL:
         raise SignallingError(
             f"strategy {name!r}: its resource's correlations at settings A {where[0]}, B {where[1]} exceed what any "
             f"shared quantum state allows (Tsirelson-Landau-Masanes bound broken by {excess:.3g} rad); a "
             "no-signalling box beyond quantum mechanics (such as a PR box) is not a resource two servers can hold")
-    return FrozenTable(table, getattr(resource, "kind", type(resource).__name__), local_model_exists(table),
-                       chsh_value(table))
+    local = local_model_exists(table)
+    if not local:
+        check_quantum(name, table)
+    return FrozenTable(table, kind, local, chsh_value(table))
+
+
+def check_quantum(name: str, table: np.ndarray) -> None:
+    """Refuse a table outside the quantum set (``strategies.quantum_set``: exact for XOR games with any number of
+    settings, NPA level 1+AB for the whole behaviour). Never passes a table it could not check."""
+    try:
+        gaps = quantum_gaps(table)
+    except QuantumSetError as exc:
+        raise SignallingError(f"strategy {name!r}: its resource's table could not be checked against the quantum "
+                              f"set, so it is refused: {exc}") from None
+    if gaps["tsirelson"] < -SDP_TOL:
+        raise SignallingError(
+            f"strategy {name!r}: its resource's correlators are not inner products of unit vectors (Tsirelson's "
+            f"semidefinite program: least eigenvalue {gaps['tsirelson']:.3g} < 0), so some XOR game with "
+            f"{table.shape[0]} x {table.shape[1]} settings is won beyond what any shared quantum state allows; "
+            "such a box is not a resource two servers can hold")
+    if gaps["npa"] < -SDP_TOL:
+        raise SignallingError(
+            f"strategy {name!r}: no shared quantum state gives its resource's table (the NPA hierarchy's level "
+            f"1+AB: least eigenvalue {gaps['npa']:.3g} < 0); such a box is not a resource two servers can hold")
 
 
 def is_local(strategy: Strategy) -> bool:
@@ -337,14 +280,17 @@ def is_local(strategy: Strategy) -> bool:
 
 
 def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, x=None, y=None,
-            rng: np.random.Generator | None = None) -> Strategy:
+            rng: np.random.Generator | None = None, timeout: float | None = None) -> Strategy:
     """Refuse (``SignallingError``) a strategy that could signal or exceeds quantum correlations (see the module), and
     return the strategy that will play: the same object when all of it is engine-owned, else one whose user resource
-    is a ``FrozenTable`` and whose user rules are each server's own deep copy."""
+    is a ``FrozenTable`` and whose user rules each run in their own server's worker (``RemoteRule``). ``timeout``:
+    seconds a user rule may take on one request (``strategies.sandbox.TIMEOUT`` by default)."""
     if not isinstance(strategy, Strategy):
         raise StrategyError(f"strategy {name!r} must be a qcoord.Strategy, got {type(strategy).__name__}")
     if type(strategy).play is not Strategy.play:
         raise SignallingError(f"strategy {name!r} replaces Strategy.play; strategies play through the engine's flow")
+    if is_certified(strategy) and any(isinstance(r, RemoteRule) for r in (strategy.rule_a, strategy.rule_b)):
+        return strategy  # certified already (a refit reuses it): its rules' state lives on in their workers
     tables = [is_engine_owned(r) for r in (strategy.rule_a, strategy.rule_b)]
     owned_resource = is_engine_owned(strategy.resource)
     if owned_resource and all(tables):
@@ -355,20 +301,32 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
                                   for k in type(strategy.resource).__mro__):
         raise SignallingError(f"strategy {name!r}: its resource brings its own sampler; a user resource declares "
                               "joint() only and the engine samples the certified table")
-    n_a, n_b = _resource_settings(strategy, x, y, name)
-    resource = strategy.resource if owned_resource else freeze(name, strategy.resource, n_a, n_b)
-    certified = dataclasses.replace(strategy, resource=resource)
-    if not all(tables):
-        certified = _snapshot(certified)  # each server's own copy, from here on the copies that play
-    if game is not None and p_xy is not None and all(tables) and game.levels == certified.levels:
-        p = check_p_xy(p_xy, game.levels)
-        bound = _game_bound(game, p)
-        value = certified.value(game, p)
-        if bound is not None and value > bound + QUANTUM_TOL * max(1.0, float(np.abs(game.table).max())):
-            raise SignallingError(f"strategy {name!r} reaches {value:.6g} in the game played, above its quantum "
-                                  f"(Tsirelson) bound {bound:.6g}")
-    if x is not None and y is not None:
-        xs = as_bits(x, "x", certified.rule_a.levels)[:CHECK_ROUNDS]
-        ys = as_bits(y, "y", certified.rule_b.levels)[:CHECK_ROUNDS]
-        counterfactual_check(name, certified, xs, ys, rng if rng is not None else np.random.default_rng(0))
+    for side, rule in (("A", strategy.rule_a), ("B", strategy.rule_b)):
+        if not isinstance(rule, LocalRule):
+            raise StrategyError(f"strategy {name!r}: server {side}'s rule must be a qcoord.LocalRule (or a subclass), "
+                                f"got {type(rule).__name__}")
+    rules = [rule if owned else RemoteRule(name, side, rule, timeout)
+             for rule, owned, side in zip((strategy.rule_a, strategy.rule_b), tables, "AB")]
+    certified = Strategy(name, rules[0], rules[1], strategy.resource)  # the base class: no user __init__ runs
+    try:
+        n_a, n_b = _resource_settings(certified, x, y)
+        resource = strategy.resource if owned_resource else freeze(name, strategy.resource, n_a, n_b, timeout)
+        certified = Strategy(name, rules[0], rules[1], resource)
+        if game is not None and p_xy is not None and all(tables) and game.levels == certified.levels:
+            p = check_p_xy(p_xy, game.levels)
+            bound = _game_bound(game, p)
+            value = certified.value(game, p)
+            if bound is not None and value > bound + QUANTUM_TOL * max(1.0, float(np.abs(game.table).max())):
+                raise SignallingError(f"strategy {name!r} reaches {value:.6g} in the game played, above its quantum "
+                                      f"(Tsirelson) bound {bound:.6g}")
+        if x is not None and y is not None and not all(tables):
+            xs = as_bits(x, "x", certified.rule_a.levels)[:CHECK_ROUNDS]
+            ys = as_bits(y, "y", certified.rule_b.levels)[:CHECK_ROUNDS]
+            checked_play(name, certified, xs, ys, rng if rng is not None else np.random.default_rng(0),
+                         "the training rounds", keep=False)
+    except BaseException:
+        for r in rules:
+            if isinstance(r, RemoteRule):
+                r.close()
+        raise
     return certified

@@ -6,15 +6,15 @@ user code). Their instances play as they are: table rules (``LocalRule`` itself)
 own server's inputs; the package's resources sample their own exact distributions.
 
 Everything else is user code and is certified before it plays (``strategies.nosignal.certify``):
-- a user resource's joint table is read once, checked (probabilities, no-signalling, Tsirelson-Landau-Masanes and
-  the game's Tsirelson bound), frozen, classified by physics (a local hidden-variable model exists or not), and
-  the engine samples the frozen copy; the resource's own ``sample`` and later ``joint`` calls never run;
-- user rules run on their own server's copy (one deep copy per server, so objects the two rules shared become two
-  objects) and a counterfactual check replays chunks with the partner's inputs permuted and the same randomness.
+- a user resource's joint table is read once, in a process of its own, checked (probabilities, no-signalling, the
+  quantum set: ``strategies.quantum_set``), frozen, classified by physics (a local hidden-variable model exists or
+  not), and the engine samples the frozen copy; the resource's own code never runs again;
+- user rules run in worker processes, one per server (``strategies.sandbox``), fed only that server's inputs, and
+  every chunk's real play is one of four checked plays (``strategies.isolation``).
 
-What arbitrary Python cannot be policed against (README says so): two rules that talk through module globals,
-files or sockets are caught only when the counterfactual check sees their outputs move with the partner's inputs
-on the rounds it replays; code that patches this package's classes at run time is outside any check.
+What arbitrary Python can still do (docs/game.md lists it): two rules that talk through files or sockets are caught
+only when the replays see their outputs move; your objects are pickled in your own process when the run starts, and
+code that patches this package before the run is outside any check.
 """
 
 from __future__ import annotations

@@ -153,7 +153,8 @@ wrong_levels.lookback = 2
 
 def test_quantile_bins_of_a_score_are_causal_equal_frequency_levels():
     from qcoord.backtest.feed.feeds import ArrayFeed
-    from qcoord.backtest.feed.indicators import QuantileBins, VolatilityBurst, check_causality
+    from qcoord.backtest.feed.causality import check_causality
+    from qcoord.backtest.feed.indicators import QuantileBins, VolatilityBurst
     from qcoord.data import synthetic_pair
 
     md = synthetic_pair(6000, seed=4, mode="regime")

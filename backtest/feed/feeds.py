@@ -20,6 +20,7 @@ from ...data.frequency import TRADING_DAYS
 
 from ..errors import BacktestError
 from .indicators import Indicator, QuantileBins, ThresholdIndicator, indicator_output, evaluate
+from .isolated import IsolatedIndicator
 from .views import LocalView, make_views
 
 FIT_ROWS_MAX = 1 << 21  # a streamed run fits thresholds on at most this many training rows
@@ -133,6 +134,12 @@ def prefetch(iterator, depth: int = 2):
 
 def warmup(indicator: Indicator, view: LocalView) -> int:
     """First row at which the indicator's output is defined."""
+    if isinstance(indicator, IsolatedIndicator):  # a user's: found in its worker
+        first = indicator.first_defined(view)
+        if first is None:
+            raise BacktestError(f"indicator {indicator.name} is undefined on every row (warm-up longer than the "
+                                "data?)")
+        return int(first)
     if isinstance(indicator, ThresholdIndicator):
         values = evaluate(indicator, view, "score")
     elif isinstance(indicator, QuantileBins):  # its bins are set later, on the training window

@@ -43,7 +43,6 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import streams
 from ..errors import BacktestError
 from ..options import option
 from .views import LocalView, lag
@@ -511,72 +510,6 @@ def indicator_output(values, name: str, view: LocalView, levels: int = 2) -> np.
 
 
 # -- causality -------------------------------------------------------------------------------------
-def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool) -> LocalView:
-    """The view if everything the server could not yet know at round ``cut`` were different.
-
-    A view keeps only known rows, lagged (own prices by one bar, the partner's by 1 + latency), so what is unknown
-    at round ``cut`` is exactly their rows ``cut + 1`` on; the perturbation changes those raw rows and the view
-    recomputes every array from them (so no attribute an indicator could reach keeps the true future). There,
-    ``mirror`` reflects log-prices about the last known one (every later return changes sign) and flips every
-    signal; otherwise prices get random noise and signals random bits. Volume and spread are rescaled at random.
-    """
-    n, k = len(view), cut + 1
-    known = view._known
-
-    def prices(p: np.ndarray) -> np.ndarray:
-        q = p.copy()
-        if mirror and np.isfinite(p[k - 1]):
-            q[k:] = p[k - 1] ** 2 / p[k:]
-        else:
-            q[k:] = q[k:] * np.exp(rng.normal(0.0, 0.05, n - k))
-        return q
-
-    def bits(a):
-        if a is None:
-            return None
-        b = a.copy()
-        b[k:] = 1 - b[k:] if mirror else rng.integers(0, 2, n - k)
-        return b
-
-    def scaled(a):
-        if a is None:
-            return None
-        b = a.copy()
-        b[k:] = b[k:] * rng.uniform(0.2, 5.0, n - k)
-        return b
-
-    return view.known(own=prices(known["own"]), other=prices(known["other"]), volume=scaled(known["volume"]),
-                      spread=scaled(known["spread"]), signal=bits(view.signal), regime=bits(view.regime))
-
-
-def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cuts: int = 16,
-                    max_rows: int = 20_000) -> None:
-    """Raise BacktestError naming ``indicator`` if its output at some round depends on what the server
-    could not know then (later prices, the partner's prices within the latency, later signals).
-
-    Tries ``cuts`` random cut points on the first ``max_rows`` rows, alternating a mirrored future (every
-    later return and signal reversed: catches any sign- or bit-based peek for sure) and a noisy one.
-    """
-    view = view.rows(0, min(len(view), max_rows))
-    n = len(view)
-    if n < 4:
-        return
-    rng = streams.rng(seed, "causality")
-    base = indicator_output(evaluate(indicator, view), indicator.name, view, indicator.levels)
-    for i, cut in enumerate(rng.integers(n // 4, max(n // 4 + 1, 3 * n // 4), size=cuts)):
-        cut = int(cut)
-        other = indicator_output(evaluate(indicator, _perturbed(view, cut, rng, mirror=i % 2 == 0)), indicator.name, view,
-                        indicator.levels)
-        a, b = base[: cut + 1], other[: cut + 1]
-        same = (a == b) | (np.isnan(a) & np.isnan(b))
-        if not same.all():
-            row = int(np.flatnonzero(~same)[0])
-            raise BacktestError(
-                f"indicator {indicator.name} is not causal: its output for round {row} changed when data it could "
-                f"not know yet (from round {cut} on, partner latency {view.latency}) was altered; it peeks ahead"
-            )
-
-
 def parameter_options() -> dict[str, tuple[type, dataclasses.Field, dict[str, object]]]:
     """Every built-in's parameters as options: name -> (type, the field as first declared, {indicator: its default}).
     The indicator section of the configuration (``config.IndicatorSettings``) is generated from this."""

@@ -150,6 +150,29 @@ class LocalView:
         return pd.DataFrame(cols, index=self.index)
 
 
+class Stamps:
+    """A view's own clock: the timestamps of its rows ``first_row ..`` only, callable like a feed's clock
+    (``(first, n) -> DatetimeIndex``); rows outside the view are not there to read (a user's indicator in its worker
+    gets this, never the feed's clock, which for a synthetic pair would carry the generator). Held as nanoseconds
+    and a time zone (a numpy buffer crosses to a worker without a copy into the pickle)."""
+
+    def __init__(self, first_row: int, index: pd.DatetimeIndex) -> None:
+        self.first_row, self.n = int(first_row), len(index)
+        ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
+        step = np.diff(ns[:2])
+        regular = ns.size > 2 and bool(np.all(np.diff(ns) == step[0]))
+        # a regular clock (a synthetic intraday one) is its first instant and step: nothing of its size to send
+        self.ns, self.start, self.step = (None, int(ns[0]), int(step[0])) if regular else (ns, None, None)
+        self.tz = None if index.tz is None else str(index.tz)
+
+    def __call__(self, first: int, n: int) -> pd.DatetimeIndex:
+        lo = min(max(int(first) - self.first_row, 0), self.n)
+        hi = max(lo, min(int(first) - self.first_row + int(n), self.n))
+        ns = self.ns[lo:hi] if self.ns is not None else self.start + self.step * np.arange(lo, hi, dtype=np.int64)
+        out = pd.DatetimeIndex(ns.view("datetime64[ns]"))
+        return out if self.tz is None else out.tz_localize("UTC").tz_convert(self.tz)
+
+
 def make_views(
     prices: np.ndarray,
     tickers: tuple[str, str],

@@ -21,10 +21,11 @@ from ..analysis.bell_pair import bell_pair_value
 from ..analysis.drift import drift
 from ..analysis.feasibility import StationaryWindow, feasibility
 from ..analysis.frontier import what_it_would_take
+from ..analysis.impossible import flag_untrusted, without_flagged
 from ..book.risk import compare, hedging_efficiency
 from ..feed.feeds import minutes_per_round
 from ..players.aged import fixed_cutoff
-from ..players.roster import names as registered
+from ..players.roster import names as registered, resource_classes
 from . import notes, verdict
 from .result import Result
 
@@ -47,12 +48,15 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
     no_sign = plan.fits_hedge and not informative["train"]["sign_differs"]
     _efficiency(metrics, no_sign)
     _lookahead(metrics, {p.name for p in book.players if p.communicates}, informative["test"].get("negative_share"))
+    flag_untrusted(metrics, book, resource_classes(book.players, plan.custom),
+                   training.fit.game if len(training.fits) == 1 else None, notes)
     series = book.series()
-    # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule
-    train_var = training.train_variance or {}
+    # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule; a
+    # flagged strategy is listed but never best_local, an opponent or the subject of a comparison
+    train_var, _ = without_flagged(metrics, training.train_variance, {})
     best_local = min(train_var, key=lambda s: (train_var[s], s != "classical")) if train_var else None
-    comparison = _comparisons(book, series, best_local, ppy, _strongest(train_var, metrics, best_local),
-                              run.risk_aversion)
+    _, comparison = without_flagged(metrics, None, _comparisons(
+        book, series, best_local, ppy, _strongest(train_var, metrics, best_local), run.risk_aversion))
     first_fit = training.fit
     drift_doc = drift(training.train_cells.stats(), book.test_cells.stats(), first_fit, training.fit_noise,
                       training.exposure)

@@ -233,3 +233,25 @@ def _distinct(a: float, b: float) -> tuple[str, str]:
         if ta != tb:
             break
     return ta, tb
+
+
+def lookahead_oracle(rate: float, opposite: float) -> str:
+    """Why every strategy is flagged when the oracle hedges (nearly) every round (``analysis.impossible``)."""
+    return (f"the oracle, which knows only the two servers' readings of the round, hedged {rate:.4f} of test rounds "
+            f"where the stocks moved apart in {opposite:.0%}: together the readings tell each round's own co-movement, "
+            "so the indicators probably read outside data by timestamp (which no causality check can see)")
+
+
+def lookahead_cell(cell: str, share: float, moved: int, opposite: float) -> str:
+    """Why every strategy is flagged when an input cell's share of opposite moves is exactly 0 or 1."""
+    return (f"in input cell {cell} the stocks moved apart in {share:.0%} of {moved} test rounds (overall "
+            f"{opposite:.0%}): no honest reading sorts the rounds' own co-movements that cleanly, so the indicators "
+            "probably read outside data by timestamp")
+
+
+def beyond_bound(rate: float, bound: float, z: float, kind: str) -> str:
+    """Why a strategy is flagged for winning more than its resource allows (``analysis.impossible``)."""
+    what = "any local classical strategy" if kind == "local" else "any shared quantum state"
+    return (f"win rate {rate:.4f} is {z:.1f} standard errors above {bound:.4f}, the most {what} reaches on these "
+            "inputs: its rules probably reach the partner's inputs through a file or a socket, which no check can "
+            "police; it is listed but not compared")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..analysis.impossible import excluded
 from ..stats.intervals import format_p
 from .text import agreement, ci_judgement, duration, finite, num
 
@@ -40,6 +41,10 @@ def verdict(r: Result) -> str:
     lead = (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information available before the "
             "round allows (reasons in metrics.json flags); an indicator probably reads the round's own move, so read "
             "nothing below as a result. " if peeking else "")
+    beyond = [s for s, v in r.metrics_dict.items() if "beyond_bound" in (v.get("flags") or {})]
+    if beyond:
+        lead += (f"Beyond its resource's bound: {', '.join(beyond)} win(s) more rounds than any strategy with the "
+                 "same resource can (reasons in metrics.json flags), so it is listed but not compared. ")
     talk = talk_sentence(r)
     tail = f" {r.link['sentence']}" if r.link else ""
     return lead + (talk + " " if talk else "") + _verdict(r) + tail
@@ -99,7 +104,7 @@ def _lowest_local(r: Result) -> tuple[str, list[str], float | None, str] | None:
     """(the strategy without communication with the lowest test book variance, those tied with it, its share of
     independent coins' variance, a note when it is a quantum player playing the classical rule), or None."""
     m = r.metrics_dict
-    local = [s for s in m if s in r.local_names]
+    local = [s for s in m if s in r.local_names and not excluded({s: m[s]})]  # a flag excludes
     if not local:
         return None
     low = min(local, key=lambda s: num(m[s]["pnl_var"]))

@@ -41,6 +41,8 @@ from ...strategies import (
     uncoordinated,
 )
 
+from ...strategies.isolation import MIN_CHECK_ROUNDS
+
 from ..errors import BacktestError
 
 @dataclass
@@ -434,12 +436,43 @@ def is_classical_local(player: Player, custom: dict) -> bool:
     return reg is not None and reg.local and not reg.entangled
 
 
-def certify_players(players: list[Player], game_fit: GameFit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+def resource_classes(players: list[Player], custom: dict) -> dict[str, str]:
+    """Each player without communication that decides on the round's own readings, by the class of its resource:
+    "local" (``is_classical_local``) or "quantum" (entangled, or a user's nonlocal table); players on derived
+    information (history rules, the K-level indicator) are left out (their inputs are not the run's bits)."""
+    out = {}
+    for p in players:
+        reg = PLAYERS.get(p.name)
+        if p.communicates or isinstance(p, ChannelPlayer) or (reg is not None and reg.derived):
+            continue
+        out[p.name] = "local" if is_classical_local(p, custom) else "quantum"
+    return out
+
+
+def certify_players(players: list[Player], game_fit: GameFit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                    timeout: float | None = None) -> None:
     """Refuse any no-communication player whose strategy could signal or beats quantum correlations
-    (``strategies.certify``: declared resource table, Tsirelson-Landau-Masanes and game bounds, and the
-    counterfactual check on the training inputs with the partner's inputs permuted)."""
+    (``strategies.certify``: declared resource table, the quantum set, and the checked play of the training inputs);
+    a user's rules then run in their own servers' workers (``timeout``: seconds a rule may take on one chunk)."""
     for player in players:
         for strategy in player.strategies():
-            certified = certify(player.name, strategy, game_fit.game, game_fit.p_xy, x, y, rng)
+            certified = certify(player.name, strategy, game_fit.game, game_fit.p_xy, x, y, rng, timeout)
             if isinstance(player, LocalPlayer) and certified is not strategy:
                 player.strategy, player.checked = certified, plays_user_code(certified)
+
+
+def keep_certified(players: list[Player], before: list[Player]) -> list[Player]:
+    """A refit's players, with every user strategy's certified player kept (its rules' state lives on in their
+    workers; a new player would hold the user's objects uncertified)."""
+    certified = {p.name: p for p in before if isinstance(p, LocalPlayer) and p.checked}
+    return [certified.get(p.name, p) for p in players]
+
+
+def check_chunk_rounds(custom: dict, chunk_rounds: int) -> None:
+    """Refuse a ``chunk_rounds`` too small for the checked play of user rules (every chunk is replayed with the
+    partner's inputs rotated: a chunk of one round has no other round to take them from)."""
+    user = [name for name, s in custom.items() if plays_user_code(s)]
+    if user and chunk_rounds < MIN_CHECK_ROUNDS:
+        raise BacktestError(f"chunk_rounds = {chunk_rounds} is too small for the checked play of user strategies "
+                            f"({', '.join(user)}): every chunk is replayed with the partner's inputs moved to other "
+                            f"rounds, which needs at least {MIN_CHECK_ROUNDS} rounds a chunk")
