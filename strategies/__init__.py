@@ -8,12 +8,14 @@ the physical link ``Link`` (``LINK_PRESETS``, ``rounds_to_detect``, ``rounds_to_
 ``uncoordinated``, ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
 with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
 ``SignallingError`` (no-signalling and the quantum bound, checked before and while a strategy plays: ``FrozenTable``,
-``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
+``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``), the checks ``tsirelson_value``, ``tsirelson_sdp`` and ``tsirelson_weights``, the load-balancing routers' threshold game
+(``strategies.balance``: ``threshold_game``, ``game_values``, ``best_threshold``), and ``StrategyError``.
 """
 
 from .._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
+    "balance": ("ThresholdRule", "best_threshold", "game_values", "threshold_game", "threshold_weights"),
     "classical": ("always_hedge_positive", "best_constant", "classical_optimum", "deterministic",
                   "deterministic_value", "follow_indicator", "uncoordinated"),
     "errors": ("StrategyError",),
@@ -25,7 +27,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "nosignal": ("FrozenTable", "SignallingError", "certify", "is_local", "play_checked", "plays_user_code"),
     "trust": ("is_engine_owned",),
     "quantum": ("EntangledPair", "quantum_strategy", "textbook_angles"),
-    "solver": ("Solution", "quantum_lower_bound", "solve", "tsirelson_sdp", "tsirelson_value"),
+    "solver": ("Solution", "quantum_lower_bound", "solve", "tsirelson_sdp", "tsirelson_value", "tsirelson_weights"),
     "strategy": ("LocalRandomness", "LocalRule", "NoResource", "Resource", "SharedRandomness", "Strategy",
                  "play_rounds"),
 })
