@@ -1,0 +1,200 @@
+"""What ``run_balance`` returns: every number of the run, its verdict in words, and metrics.json (strict JSON)."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ... import __version__
+from ..analysis.stats import format_p
+
+SCHEMA = 1
+COLUMNS = ("mean_wait", "p95_wait", "p99_wait", "qos_violation", "throughput", "bunch_rate", "win_rate")
+
+
+def strict(v):
+    """JSON without NaN or Infinity tokens: non-finite numbers become null (numpy scalars become Python's)."""
+    if isinstance(v, dict):
+        return {str(k): strict(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [strict(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@dataclass
+class BalanceResult:
+    """A load-balancing run: ``metrics`` (one row per router), ``game`` (the K x K values and limits), ``fitted``
+    (the qubit strategy played), ``comparison`` (paired tests at t*), ``frontier`` (each family's points over t*),
+    ``frontier_comparison`` (quantum against the threshold rule at common waits), ``talk``, ``feasibility`` (the
+    link's chain, or None), ``closed_forms``, ``verdict`` and ``headline``. Times in seconds."""
+
+    config: dict
+    toml: str
+    settings: dict
+    game: dict
+    fitted: dict
+    visibility_threshold: float | None
+    metrics: dict
+    comparison: dict
+    frontier: dict
+    frontier_comparison: dict
+    talk: dict
+    feasibility: dict | None
+    closed_forms: dict
+    strictly_convex: bool
+    noise: dict
+    link: dict | None
+    verdict: str = field(init=False)
+    headline: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.headline, self.verdict = verdict(self)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per router: waiting time (mean, p95, p99; s), QoS violation rate, throughput per server, bunch
+        rate, and the share of pairs routed as the oracle would (the game's win rate)."""
+        return pd.DataFrame({k: {c: v[c] for c in COLUMNS} for k, v in self.metrics.items()}).T
+
+    def to_dict(self) -> dict:
+        return strict({
+            "schema": SCHEMA, "qcoord_version": __version__, "command": "balance", "headline": self.headline,
+            "verdict": self.verdict, "settings": self.settings, "game": self.game, "fitted": self.fitted,
+            "visibility_threshold": self.visibility_threshold, "metrics": self.metrics,
+            "comparison": self.comparison, "frontier": self.frontier, "frontier_comparison": self.frontier_comparison,
+            "talk": self.talk, "feasibility": self.feasibility, "closed_forms": self.closed_forms,
+            "noise": self.noise, "link": self.link, "config": self.config,
+        })
+
+    def summary(self, width: int = 80) -> str:
+        g, s = self.game, self.settings
+        lines = [*_wrap("verdict: " + self.headline, width),
+                 f"two servers, rho = {s['rho']:.3g} each; t* = {s['t_star'] * 1e3:.4g} ms (C_t = {s['c_t']:.4g}); "
+                 f"QoS: mean wait {s['qos_wait'] * 1e3:.4g} ms",
+                 *_wrap(f"background: {s['background']}", width),
+                 "game values (win probability) as the levels K refine:",
+                 "  K         " + "".join(f"{k:>9d}" for k in g["levels"]),
+                 "  classical " + "".join(f"{_f(v):>9}" for v in g["classical_threshold"]),
+                 "  quantum   " + "".join(f"{_f(v):>9}" for v in g["quantum"]),
+                 f"  limit: classical {g['classical_limit']:.4f} (best threshold pair on the continuum), quantum "
+                 f"{g['quantum_limit']:.4f} (Richardson, order "
+                 f"{_f(g['quantum_convergence'].get('order'), 2)})"]
+        t = self.table.copy()
+        for c in ("mean_wait", "p95_wait", "p99_wait"):
+            t[c] = t[c] * 1e3
+        t = t.rename(columns={"mean_wait": "wait_ms", "p95_wait": "p95_ms", "p99_wait": "p99_ms",
+                              "qos_violation": "qos_viol", "throughput": "thruput", "bunch_rate": "bunch",
+                              "win_rate": "win"})
+        lines += t.to_string(float_format=lambda v: f"{v:.4g}", line_width=width).splitlines()
+        lines += _wrap("columns: wait = waiting time before service (mean, 95th and 99th percentiles, ms), qos_viol = "
+                       "share of customers waiting longer than the QoS bound, thruput = background output a second "
+                       "per server, bunch = share of pairs on one server, win = share routed as the oracle would",
+                       width, "  ")
+        lines += _wrap("verdict in full: " + self.verdict, width)
+        return "\n".join(lines)
+
+
+def _f(v, digits: int = 4) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def _wrap(text: str, width: int, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False)
+
+
+def _ms(v: float) -> str:
+    return f"{v * 1e3:.4g} ms"
+
+
+def _ci(lo_hi, scale: float = 1.0, unit: str = "") -> str:
+    lo, hi = lo_hi
+    return f"95% CI {lo * scale:.3g} to {hi * scale:.3g}{unit}"
+
+
+def verdict(r: BalanceResult) -> tuple[str, str]:
+    """(headline of at most three sentences, the verdict in full): does entanglement pay here, at what link quality,
+    and what would it take. Talking comes first when it is possible."""
+    s, g, fit = r.settings, r.game, r.fitted
+    head, full = [], []
+    talk = r.talk
+    if talk["in_time"]:
+        t = (f"The routers can talk: a message crosses the {talk['distance_km']:g} km fibre in "
+             f"{talk['message_s'] * 1e6:.3g} us, within the {talk['decision_latency_s'] * 1e6:.3g} us decision "
+             "latency, so routing on both service times (the oracle's rule) is possible and beats every strategy "
+             "without communication; entanglement is not needed here.")
+        head.append(t)
+        full.append(t)
+    fc = r.frontier_comparison
+    at = fc.get("at_qos") if fc.get("available") else None
+    uses = bool(fit.get("uses_entanglement"))
+    v_star, vis = r.visibility_threshold, r.noise.get("visibility", 1.0)
+    game_line = (f"On the routers' game at C_t = {s['c_t']:.4g} the best local threshold rule routes "
+                 f"{g['classical_limit']:.4f} of pairs as the oracle would and the qubit strategy fitted on "
+                 f"{fit['levels']} x {fit['levels']} levels {fit['quantum_value']:.4f} "
+                 f"(any entangled strategy: {g['quantum_limit']:.4f} as K grows)")
+    if not uses:
+        need = (f"a Werner visibility above {v_star:.4f}" if v_star is not None else "no visibility: the game has "
+                "no quantum advantage at this threshold")
+        t = (f"Entanglement cannot pay here: with this pair (visibility {vis:.4g}) the fitted quantum strategy is the "
+             f"classical rule; it would take {need}.")
+        head.append(t)
+        full += [game_line + ".", t]
+    elif not r.strictly_convex:
+        diff = "" if at is None else (f"; at the QoS mean wait {_ms(at['wait'])} quantum's throughput differs by "
+                                      f"{at['difference']:.3g} ({_ci(at['difference_ci95'])})")
+        t = ("With a linear background task throughput is the share of time without customers, 1 - rho = "
+             f"{1 - s['rho']:.4g} per server, whatever the routing: no router trades waiting for throughput, always "
+             "splitting waits least, and entanglement cannot pay (no domination of the frontier" + diff + ").")
+        head.append(t)
+        full += [game_line + ".", t, "It would take a background task that rewards long uninterrupted stretches "
+                                     "(strictly convex output, --background power)."]
+    elif at is not None and fc["dominates"]:
+        t = (f"Entanglement pays: at the QoS mean wait of {_ms(at['wait'])} quantum routing earns "
+             f"{at['relative']:+.1%} background throughput against the best local rule "
+             f"({at['difference']:.4g} a second per server, {_ci(at['difference_ci95'])}, paired HAC "
+             f"{format_p(at['p_value'])}), and its frontier dominates the classical one (higher at "
+             f"{fc['significantly_better']} of {len(fc['points'])} common waits, lower at none).")
+        head.append(t)
+        full += [game_line + ".", t]
+    else:
+        why = ("the QoS bound lies outside the waits both frontiers reach" if at is None else
+               f"at the QoS mean wait of {_ms(at['wait'])} quantum's throughput differs by {at['relative']:+.2%} "
+               f"({_ci(at['difference_ci95'])})")
+        t = f"Entanglement does not pay measurably here: {why}; its frontier does not dominate the classical one."
+        head.append(t)
+        full += [game_line + ".", t]
+    cmp = r.comparison.get("quantum_vs_threshold")
+    if cmp:
+        w, tp = cmp["wait_difference"], cmp["throughput_difference"]
+        full.append(f"At t* itself, on the same arrivals, quantum against the threshold rule: mean wait "
+                    f"{w['mean'] * 1e3:+.4g} ms ({_ci(w['ci95'], 1e3, ' ms')}), throughput {tp['mean']:+.4g} a second "
+                    f"per server ({_ci(tp['ci95'])}).")
+    if uses and v_star is not None:
+        full.append(f"Link quality: the fitted qubit strategy beats the best local rule above a Werner visibility of "
+                    f"{v_star:.4f} (fidelity {(1 + 3 * v_star) / 4:.4f}); this pair's visibility is {vis:.4g}.")
+    if r.feasibility is not None:
+        first = r.feasibility.get("first_failing")
+        if first:
+            stage = next(x for x in r.feasibility["stages"] if x["stage"] == first)
+            t = f"On this link the feasibility chain fails first at {first}: {stage['text']}."
+            full.append(t)
+            if len(head) < 3:
+                head.append(t)
+        else:
+            full.append("On this link every stage of the feasibility chain passes.")
+    q = r.metrics.get("quantum", {})
+    if "pair_share" in q and q["pair_share"] < 1:
+        full.append(f"Only {q['pair_share']:.1%} of requests found a Bell pair in the memory; the others were routed "
+                    "by the threshold rule; it would take a link delivering one pair per request.")
+    if not talk["in_time"]:
+        full.append(f"Talking is too slow: a message takes {talk['message_s'] * 1e6:.3g} us over "
+                    f"{talk['distance_km']:g} km of fibre ({talk['from']}), the routers decide within "
+                    f"{talk['decision_latency_s'] * 1e6:.3g} us, so talking routes as the threshold rule does.")
+    return " ".join(head[:3]), " ".join(full)

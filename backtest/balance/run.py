@@ -1,0 +1,283 @@
+"""``run_balance``: the load-balancing scenario end to end -- the game's values, the routers fitted at t*, every router
+on the same arrivals, the Pareto frontier over t*, paired tests, the link's feasibility chain and the verdict."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from ...strategies import Noise
+from ...strategies import balance as game
+from .. import streams
+from ..errors import BacktestError
+from ..output.progress import Progress
+from .queue import batch_closed_form, mm1_wait_tail
+from .result import BalanceResult
+from .routers import DESCRIPTIONS, LOCAL, PairSchedule, Router
+from .settings import BalanceConfig
+from .simulate import block_series, play, summarise
+from .stats import block_mean_test, compare_at_wait
+
+FRONTIER_BUNCH = (0.05, 0.9)  # bunch probabilities P(X1 + X2 <= t*) the frontier's thresholds span
+MIN_AGE = 1e-300  # seconds: the memory's max age must be positive
+
+
+def run_balance(config: BalanceConfig | None = None, *, routers: dict | None = None, progress: bool | None = None,
+                **overrides) -> BalanceResult:
+    """Route paired customers to two servers with each strategy, on the same arrivals, and say whether
+    entanglement pays. Options by name as on the command line (``arrival_rate=400``, ``c_t=0.33``,
+    ``background="linear"``, ``visibility=0.9``, ``link="li2026"``, ...) over ``config`` (default: every default).
+    ``routers``: a user's routers, {name: strategies.Strategy} whose rules read the input's level (K =
+    ``strategies.balance.PLAYED_LEVELS`` unless the rules say otherwise), certified for no-signalling and checked on
+    every chunk as a user's market-making rule is. Times in seconds, rates a second."""
+    cfg = (config or BalanceConfig()).with_values(overrides)
+    s, bg = cfg.balance, cfg.background
+    noise, link = _noise_and_link(cfg)
+    c_t, mu, lam = s.threshold, s.service_rate, s.arrival_rate
+    t_star = game.t_star_of(c_t, mu)
+    values = game.game_values(c_t, s.levels)
+    talk = _talk(link)
+    solution = game.fit(c_t, noise)
+    vis = _visibility_threshold(c_t, noise)
+    user = _user_routers(routers or {}, c_t, mu)
+    built = _routers(s.routers, c_t, t_star, solution, talk, link, s.seed, values.classical_limit)
+    built.update(user)
+    total = s.warmup + s.pairs + (s.frontier_points + 1) * (s.warmup + s.frontier_pairs)
+    with Progress(total, progress, unit="pairs", desc="balance", unit_scale=True) as bar:
+        played = play(built, s.pairs, lam=lam, mu=mu, qos=s.qos, background=bg, warmup=s.warmup,
+                      block_pairs=s.block_pairs, seed=s.seed, stream=0, progress=bar)
+        frontier = _frontier(cfg, noise, link, talk, bar)
+    metrics = {name: {**summarise(played, name, s.qos), **_about(r)} for name, r in built.items()}
+    comparison = _compare(played, built)
+    frontier_cmp = _frontier_comparison(frontier, s.qos, bg.strictly_convex)
+    chain = _feasibility(link, c_t, noise, solution, lam, s.pairs, built.get("quantum"))
+    return BalanceResult(
+        config=cfg.to_dict(), toml=cfg.to_toml(), settings={"c_t": c_t, "t_star": t_star, "rho": s.rho,
+                                                             "qos_wait": s.qos, "background": bg.describe(mu)},
+        game=values.to_dict(), fitted=_fitted(solution, values), visibility_threshold=vis, metrics=metrics,
+        comparison=comparison, frontier=frontier["curves"], frontier_comparison=frontier_cmp, talk=talk,
+        feasibility=chain, closed_forms=_closed_forms(lam, mu, s.qos, bg),
+        strictly_convex=bg.strictly_convex, noise=noise.to_dict(), link=None if link is None else link.to_dict())
+
+
+# -- pieces ----------------------------------------------------------------------------------------------------
+def _noise_and_link(cfg: BalanceConfig):
+    """The pair's noise: the noise options, or a link's (its decision rate is the request rate)."""
+    from ..config import Given, check_link
+
+    link = cfg.link
+    if link is None:
+        return cfg.noise, None
+    check_link(cfg.shared, Given(), cfg.shared.run)
+    link = replace(link, link_decision_rate=cfg.balance.arrival_rate)
+    return link.noise(), link
+
+
+def _talk(link) -> dict:
+    """Whether the routers could talk: a message crosses the fibre in L n / c; it must arrive within the decision
+    latency. Without a link, the default link's geometry (``strategies.Link()``)."""
+    from ...strategies.link import Link
+
+    ln = link or Link()
+    message = ln.fibre_time
+    return {"message_s": message, "decision_latency_s": ln.decision_latency, "distance_km": ln.distance_km,
+            "in_time": message <= ln.decision_latency, "from": "the link" if link is not None else
+            "the default link's geometry (57.3 km of fibre, a 1 us decision)"}
+
+
+def _visibility_threshold(c_t: float, noise: Noise) -> float | None:
+    """The least Werner visibility at which the fitted qubit strategy beats the classical rule on the K x K game,
+    the other imperfections as configured (``analysis.feasibility.visibility_threshold``)."""
+    from ..analysis.feasibility import visibility_threshold
+
+    k = game.PLAYED_LEVELS
+    return visibility_threshold(game.threshold_game(k, c_t), game.uniform_levels(k), replace(noise, visibility=1.0),
+                                tol=1e-6)
+
+
+def _routers(names, c_t: float, t_star: float, solution, talk: dict, link, seed: int, rule=None) -> dict:
+    rule = rule or game.best_threshold(c_t)
+    out = {}
+    for name in names:
+        r = Router(name, name, t_star, rule=rule, in_time=talk["in_time"] if name == "talk" else None)
+        if name == "quantum":
+            r.solution, r.levels = solution, game.PLAYED_LEVELS
+            r.strategy = solution.quantum_strategy() if solution.uses_entanglement else None
+            if not solution.uses_entanglement:  # nothing to measure: the quantum router is the classical rule
+                r.kind = "threshold"
+            elif link is not None:
+                r.supply = _schedule(link, solution, seed)
+        out[name] = r
+    return out
+
+
+def _schedule(link, solution, seed: int) -> PairSchedule:
+    """The link's Bell pairs into its memory; pairs older than the cutoff (the link's, or with 'auto' the age at
+    which the fitted pair stops beating the classical rule) are not played."""
+    from ...strategies.lifetime import useful_lifetime
+
+    if link.memory_cutoff == "auto":
+        k = game.PLAYED_LEVELS
+        cutoff = useful_lifetime(solution.quantum_strategy(), solution.game, game.uniform_levels(k),
+                                 solution.classical_value, youngest=link.herald_delay)
+    else:
+        cutoff = float(link.memory_cutoff)
+    max_age = max(cutoff - link.herald_delay, MIN_AGE) if math.isfinite(cutoff) else math.inf
+    return PairSchedule(link.delivered_pair_rate, link.link_memory_slots, link.herald_delay, max_age,
+                        streams.rng(seed, "balance:supply"))
+
+
+def _user_routers(given: dict, c_t: float, mu: float) -> dict:
+    """A user's routers, certified (no-signalling, quantum bound, local or not) on sampled levels."""
+    from ...strategies import Strategy, StrategyError
+    from ...strategies.nosignal import certify, is_local
+
+    out = {}
+    for name, strategy in given.items():
+        if not isinstance(strategy, Strategy):
+            raise BacktestError(f"router {name!r} must be a qcoord.Strategy (rules on the input's level), got "
+                                f"{type(strategy).__name__}")
+        if name in DESCRIPTIONS:
+            raise BacktestError(f"router {name!r}: the name is a built-in router's; choose another")
+        ka, kb = strategy.levels
+        if ka != kb:
+            raise StrategyError(f"router {name!r}: both rules must read the same number of levels, got {ka} and {kb}")
+        rng = np.random.default_rng(streams.seed_of(0, "nosignal"))
+        x, y = rng.integers(0, ka, 20_000).astype(np.uint8), rng.integers(0, kb, 20_000).astype(np.uint8)
+        played = certify(name, strategy, game.threshold_game(ka, c_t), game.uniform_levels(ka), x, y, rng)
+        r = Router(name, "user", game.t_star_of(c_t, mu), strategy=played, levels=ka, user=True)
+        r.counts["local"] = bool(is_local(played))
+        out[name] = r
+    return out
+
+
+def _about(r: Router) -> dict:
+    out = {"communicates": r.communicates, "entangled": r.entangled,
+           "description": DESCRIPTIONS.get(r.name, "a user's router (rules on the input's level)")}
+    if r.kind == "quantum" and r.counts["pairs"]:
+        out["pair_share"] = r.counts["with_pair"] / r.counts["pairs"]
+    if r.user:
+        out["local"] = r.counts.get("local")
+    return out
+
+
+def _compare(played, built: dict) -> dict:
+    """Quantum against the best local rule (threshold), and the oracle against it, on the same arrivals: per-block
+    paired differences of mean wait and throughput (HAC)."""
+    out = {}
+    for other in ("quantum", "oracle", "talk"):
+        if other not in built or "threshold" not in built:
+            continue
+        wq, tq = block_series(played, other)
+        wc, tc = block_series(played, "threshold")
+        out[f"{other}_vs_threshold"] = {"wait_difference": block_mean_test(wq - wc),
+                                        "throughput_difference": block_mean_test(tq - tc)}
+    return out
+
+
+def _frontier_thresholds(points: int, c_t: float) -> list[float]:
+    """C_t values whose bunch probabilities spread evenly over ``FRONTIER_BUNCH``, and the run's own."""
+    from scipy.optimize import brentq
+
+    qs = np.linspace(*FRONTIER_BUNCH, points) if points > 1 else np.array([0.5] * points)
+    cs = [brentq(lambda c, q=q: game.bunch_probability(c) - q, 1e-12, 1 - 1e-12, xtol=1e-14) for q in qs]
+    return sorted({*cs, c_t}, reverse=True)  # increasing t*
+
+
+def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
+    """Each router family's (mean wait, throughput) over the thresholds, every point on the same arrivals."""
+    s, bg = cfg.balance, cfg.background
+    mu = s.service_rate
+    cs = _frontier_thresholds(s.frontier_points, s.threshold)
+    routers, index = {}, []
+    for j, c in enumerate(cs):
+        t_star = game.t_star_of(c, mu)
+        sol = game.fit(c, noise)
+        rule = game.best_threshold(c)
+        fam = _routers([n for n in ("threshold", "quantum", "oracle") if n in s.routers or n == "threshold"], c,
+                       t_star, sol, talk, link, s.seed, rule)
+        for name, r in fam.items():
+            routers[f"{name}@{j}"] = r
+        routers[f"random@{j}"] = Router(f"random@{j}", "coin", t_star, bunch=game.bunch_probability(c))
+        index.append((j, c, t_star))
+    played = play(routers, s.frontier_pairs, lam=s.arrival_rate, mu=mu, qos=s.qos, background=bg,
+                  warmup=s.warmup, block_pairs=s.block_pairs, seed=s.seed, stream=1, progress=bar)
+    curves: dict[str, dict] = {}
+    series: dict[str, tuple[list, list]] = {}
+    for label in routers:
+        family, j = label.split("@")
+        m = summarise(played, label, s.qos)
+        _, c, t_star = index[int(j)]
+        cur = curves.setdefault(family, {k: [] for k in ("c_t", "t_star", "bunch_probability", "mean_wait",
+                                                         "mean_wait_ci95", "throughput", "throughput_ci95",
+                                                         "win_rate", "p99_wait", "qos_violation")})
+        for k, v in (("c_t", c), ("t_star", t_star), ("bunch_probability", game.bunch_probability(c)),
+                     *((k, m[k]) for k in ("mean_wait", "mean_wait_ci95", "throughput", "throughput_ci95", "win_rate",
+                                           "p99_wait", "qos_violation"))):
+            cur[k].append(v)
+        w, t = block_series(played, label)
+        ws, ts = series.setdefault(family, ([], []))
+        ws.append(w)
+        ts.append(t)
+    return {"curves": curves, "series": series}
+
+
+def _frontier_comparison(frontier: dict, qos: float, convex: bool) -> dict:
+    """Quantum's frontier against the best local rule's, read at common mean waits: at the QoS bound, and at every
+    classical point's wait inside both curves' range. Dominates when some difference is significantly positive and
+    none significantly negative."""
+    series = frontier["series"]
+    if "quantum" not in series or "threshold" not in series:
+        return {"available": False, "why": "the quantum and threshold routers are both needed"}
+    q, c = series["quantum"], series["threshold"]
+    at_qos = compare_at_wait(q, c, qos)
+    waits = sorted(float(np.mean(w)) for w in c[0])
+    checks = [r for r in (compare_at_wait(q, c, w) for w in waits) if r is not None]
+    if at_qos is not None:
+        checks.append(at_qos)
+    better = [r for r in checks if r["difference_ci95"][0] > 0]
+    worse = [r for r in checks if r["difference_ci95"][1] < 0]
+    dominates = bool(better) and not worse
+    return {"available": True, "at_qos": at_qos, "points": checks, "dominates": dominates,
+            "significantly_better": len(better), "significantly_worse": len(worse), "strictly_convex": convex,
+            "rule": "quantum dominates when its throughput at a common mean wait is significantly higher somewhere "
+                    "(95% paired interval above 0) and significantly lower nowhere"}
+
+
+def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quantum) -> dict | None:
+    """The link's feasibility chain for this game, with request rates in place of decision rates."""
+    if link is None:
+        return None
+    from types import SimpleNamespace
+
+    from ..analysis.feasibility import feasibility
+
+    k = game.PLAYED_LEVELS
+    fit = SimpleNamespace(game=solution.game, p_xy=game.uniform_levels(k), solution=solution)
+    share = (quantum.counts["with_pair"] / quantum.counts["pairs"]) if quantum is not None and \
+        quantum.counts["pairs"] else 1.0
+    if link.stationary_window is not None:
+        window, source = int(link.stationary_window * lam), "the link's stationary window"
+    else:
+        window, source = pairs, "the simulated requests"
+    return feasibility(link, fit, noise, window, source, share, None, game_unit="win probability")
+
+
+def _fitted(solution, values) -> dict:
+    d = solution.to_dict()
+    keep = ("classical_value", "quantum_value", "advantage", "uses_entanglement", "angles", "azimuths", "fallback",
+            "classical_rule", "correlators", "measurement_search", "noise")
+    return {"levels": game.PLAYED_LEVELS, **{k: d[k] for k in keep if k in d},
+            "continuum_threshold_rule": values.classical_limit.to_dict()}
+
+
+def _closed_forms(lam: float, mu: float, qos: float, bg) -> dict:
+    """The exact values the simulator must reproduce (module ``queue``)."""
+    out = {}
+    for name, q in (("split", 0.0), ("bunch", 1.0), ("random", 0.5)):
+        cf = batch_closed_form(lam, mu, q, bg)
+        out[name] = {"mean_wait": cf["mean_wait"], "throughput": cf["throughput"]}
+    out["split"]["qos_violation"] = float(mm1_wait_tail(lam, mu, qos))
+    return out
