@@ -6,6 +6,7 @@ This package imports neither ``data`` nor ``strategies`` nor ``backtest``.
 from .._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
+    "balance": ("balance_figures", "balance_report", "convergence_figure", "frontier_figure"),
     "figures": ("cumulative_pnl", "hedge_cells", "information_value", "inventory", "overlay", "period_ratios",
                 "pnl_distribution", "rolling_variance", "sweep_metric", "to_png", "win_rate_by_input"),
     "html": ("run_report",),

@@ -104,6 +104,9 @@ def _figure(name: str, png: bytes, caption: str) -> str:
             f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>')
 
 
+figure_html = _figure  # the same figure markup for the other report pages (reports.balance)
+
+
 def _drift_section(doc: dict) -> list[str]:
     d = doc.get("drift")
     if not d:

@@ -198,3 +198,26 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
                     f"{talk['distance_km']:g} km of fibre ({talk['from']}), the routers decide within "
                     f"{talk['decision_latency_s'] * 1e6:.3g} us, so talking routes as the threshold rule does.")
     return " ".join(head[:3]), " ".join(full)
+
+
+def write_folder(result: BalanceResult, out) -> None:
+    """The run folder, written whole or not at all: metrics.json (strict JSON), config.toml (repeats the run),
+    report.html (the frontier first) and the figures as PNG."""
+    import json
+    from pathlib import Path
+
+    from ... import reports
+    from ..errors import BacktestError
+    from ..output.atomic import atomic_dir
+
+    out = Path(out)
+    if out.exists():
+        raise BacktestError(f"{out} already exists; choose another --name or --out")
+    doc = result.to_dict()
+    figs = reports.balance_figures(doc)
+    with atomic_dir(out) as tmp:
+        (tmp / "metrics.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        (tmp / "config.toml").write_text(result.toml)
+        (tmp / "report.html").write_text(reports.balance_report(doc, figs))
+        for name, (png, _) in figs.items():
+            (tmp / f"{name}.png").write_bytes(png)

@@ -52,7 +52,7 @@ def run_balance(config: BalanceConfig | None = None, *, routers: dict | None = N
     metrics = {name: {**summarise(played, name, s.qos), **_about(r)} for name, r in built.items()}
     comparison = _compare(played, built)
     frontier_cmp = _frontier_comparison(frontier, s.qos, bg.strictly_convex)
-    chain = _feasibility(link, c_t, noise, solution, lam, s.pairs, built.get("quantum"))
+    chain = _feasibility(link, c_t, noise, solution, lam, s.pairs, built.get("quantum"), cfg.shared.link.preset)
     return BalanceResult(
         config=cfg.to_dict(), toml=cfg.to_toml(), settings={"c_t": c_t, "t_star": t_star, "rho": s.rho,
                                                              "qos_wait": s.qos, "background": bg.describe(mu)},
@@ -246,7 +246,7 @@ def _frontier_comparison(frontier: dict, qos: float, convex: bool) -> dict:
                     "(95% paired interval above 0) and significantly lower nowhere"}
 
 
-def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quantum) -> dict | None:
+def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quantum, preset=None) -> dict | None:
     """The link's feasibility chain for this game, with request rates in place of decision rates."""
     if link is None:
         return None
@@ -262,7 +262,13 @@ def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quan
         window, source = int(link.stationary_window * lam), "the link's stationary window"
     else:
         window, source = pairs, "the simulated requests"
-    return feasibility(link, fit, noise, window, source, share, None, game_unit="win probability")
+    chain = feasibility(link, fit, noise, window, source, share, None, game_unit="win probability")
+    first = chain["first_failing"]
+    stage = next((x for x in chain["stages"] if x["stage"] == first), None)
+    chain["sentence"] = (f"The chain fails first at {first}: {stage['text']}." if stage else
+                         "Every stage of the chain passes.")
+    chain["preset"] = preset
+    return chain
 
 
 def _fitted(solution, values) -> dict:

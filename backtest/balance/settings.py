@@ -32,8 +32,8 @@ class BalanceSettings:
     service_rate: float = option(1000.0, help="mu: customers a server completes a second (service times Exp(mu))",
                                  unit="Hz", lo=0, open_lo=True, finite=True)
     c_t: float | None = option(None, help="the game's threshold C_t = exp(-mu t*): bunch a pair when (1-a)(1-b) >= C_t "
-                                          f"(unset: {REFERENCE_C_T}, or from --t-star)", lo=0, hi=1, open_lo=True,
-                               open_hi=True, flag="--c-t", shown_default=REFERENCE_C_T)
+                                          "(or give --t-star)", lo=0, hi=1, open_lo=True, open_hi=True, flag="--c-t",
+                               shown_default=REFERENCE_C_T)
     t_star: float | None = option(None, help="the threshold as a time: bunch a pair when X1 + X2 <= t* (instead of "
                                              "--c-t)", unit="s", lo=0, open_lo=True, finite=True)
     qos_wait: float | None = option(None, help="QoS bound on waiting time: the frontier compares throughput at this "
@@ -47,7 +47,7 @@ class BalanceSettings:
                                  hi=MAX_PAIRS)
     warmup: int = option(10_000, help="pairs played before recording (the system starts empty)", lo=0)
     block_pairs: int = option(1000, help="pairs per block of the paired HAC tests", lo=10)
-    routers: tuple[str, ...] = option(ROUTERS, help="routers to play", choices=ROUTERS, metavar="NAMES")
+    routers: tuple[str, ...] = option(ROUTERS, help=f"routers to play: {','.join(ROUTERS)}", metavar="A,B,...")
     levels: tuple[int, ...] = option(LEVELS, help="input levels K of the K x K games whose values are reported (a "
                                                   "doubling sequence; Tsirelson's SDP takes minutes at 64)",
                                      metavar="K,K,...")
@@ -61,8 +61,10 @@ class BalanceSettings:
         if len(ks) < 3 or any(b != 2 * a for a, b in zip(ks, ks[1:])) or ks[0] < 2 or ks[-1] > 128:
             raise BacktestError(f"--levels must be a doubling sequence of at least three levels from 2 to 128 "
                                 f"(e.g. 2,4,8,16,32), got {ks}")
-        if not self.routers:
-            raise BacktestError("--routers: give at least one router")
+        unknown = [r for r in self.routers if r not in ROUTERS]
+        if unknown or not self.routers:
+            raise BacktestError(f"--routers: unknown router(s) {unknown} (known: {', '.join(ROUTERS)})" if unknown
+                                else "--routers: give at least one router")
         if self.arrival_rate >= self.service_rate:
             raise BacktestError(f"--arrival-rate {self.arrival_rate:g} pairs/s loads each server at rho = "
                                 f"{self.arrival_rate / self.service_rate:.3g} >= 1 with --service-rate "

@@ -1,0 +1,158 @@
+"""The report of a ``qcoord balance`` run, from its metrics.json document (plain dicts): the Pareto frontier first,
+then the game's convergence, the routers' table, the paired tests and the link's chain."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+from .figures import to_png
+from .html import CSS, FIT_TABLES, figure_html, html_table
+from .link import link_section
+from .style import colour, legend_below, new_figure
+
+FAMILIES = {"split": "always split", "bunch": "always bunch", "random": "random (shared coin, oracle's bunch rate)",
+            "threshold": "best local threshold rule", "quantum": "quantum (entangled routers)",
+            "oracle": "oracle (knows X1 + X2)"}
+STYLE = {"threshold": "classical", "random": "uncoordinated", "bunch": "always_hedge", "split": "follow_indicator"}
+CAPTIONS = {
+    "frontier": "The Pareto frontier: background throughput per server against mean waiting time, one curve per "
+                "router family over the threshold t* (up and left is better; bars: 95% intervals). Always split and "
+                "always bunch are single points; the dashed line is the QoS bound on mean waiting time.",
+    "convergence": "The routers' game as its inputs are cut into K levels: classical (best threshold rule on the "
+                   "levels) and quantum (Tsirelson's SDP) win probabilities, with their K -> infinity limits "
+                   "(dotted) and the reference figures (grey).",
+}
+
+
+def frontier_figure(doc: dict):
+    """Throughput against mean wait (ms) per family; single points for always split and always bunch."""
+    fig, ax = new_figure()
+    curves = doc["frontier"]
+    for fam, cur in curves.items():
+        w = np.array(cur["mean_wait"], dtype=float) * 1e3
+        t = np.array(cur["throughput"], dtype=float)
+        order = np.argsort(w)
+        lo = np.array([c[0] for c in cur["throughput_ci95"]], dtype=float)
+        hi = np.array([c[1] for c in cur["throughput_ci95"]], dtype=float)
+        ax.errorbar(w[order], t[order], yerr=[t[order] - lo[order], hi[order] - t[order]], marker="o", ms=4,
+                    lw=1.8 if fam == "quantum" else 1.2, capsize=2, color=colour(STYLE.get(fam, fam)),
+                    label=FAMILIES.get(fam, fam))
+    m = doc["metrics"]
+    for name, marker in (("split", "s"), ("bunch", "D")):
+        if name in m:
+            ax.plot([m[name]["mean_wait"] * 1e3], [m[name]["throughput"]], marker=marker, ls="none", ms=7,
+                    color=colour(STYLE[name]), label=FAMILIES[name])
+    ax.axvline(doc["settings"]["qos_wait"] * 1e3, color="#777", ls="--", lw=1)
+    ax.set_xlabel("mean waiting time (ms)")
+    ax.set_ylabel("background throughput per server")
+    ax.set_title("Waiting time against background throughput")
+    legend_below(fig, ax, ncols=2)
+    return fig
+
+
+def convergence_figure(doc: dict):
+    g = doc["game"]
+    fig, ax = new_figure(height=3.8)
+    ks = g["levels"]
+    ax.plot(ks, g["classical_threshold"], marker="o", color=colour("classical"), label="classical (K levels)")
+    ax.plot(ks, g["quantum"], marker="o", color=colour("quantum"), label="quantum (K levels, SDP)")
+    ax.axhline(g["classical_limit"], color=colour("classical"), ls=":", lw=1, label="classical limit")
+    ax.axhline(g["quantum_limit"], color=colour("quantum"), ls=":", lw=1, label="quantum limit (Richardson)")
+    for v in (g["reference"]["classical"], g["reference"]["quantum"]):
+        ax.axhline(v, color="#aaa", lw=1)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_xlabel("input levels K")
+    ax.set_ylabel("win probability")
+    ax.set_title(f"The routers' game at C_t = {g['c_t']:.4g}")
+    legend_below(fig, ax, ncols=2)
+    return fig
+
+
+def balance_figures(doc: dict) -> dict[str, tuple[bytes, str]]:
+    return {"frontier": (to_png(frontier_figure(doc)), CAPTIONS["frontier"]),
+            "convergence": (to_png(convergence_figure(doc)), CAPTIONS["convergence"])}
+
+
+def routers_table(doc: dict) -> pd.DataFrame:
+    rows = {}
+    for name, m in doc["metrics"].items():
+        rows[name] = {"mean wait (ms)": m["mean_wait"] * 1e3, "p95 (ms)": m["p95_wait"] * 1e3,
+                      "p99 (ms)": m["p99_wait"] * 1e3, "QoS violation": m["qos_violation"],
+                      "throughput": m["throughput"], "bunched": m["bunch_rate"], "as the oracle": m["win_rate"],
+                      "what it uses": m["description"]}
+    return pd.DataFrame(rows).T
+
+
+def game_table(doc: dict) -> pd.DataFrame:
+    g = doc["game"]
+    return pd.DataFrame({"classical (exhaustive)": g["classical"], "classical (threshold rule)":
+                         g["classical_threshold"], "quantum (Tsirelson SDP)": g["quantum"]},
+                        index=pd.Index(g["levels"], name="K")).T
+
+
+def comparison_table(doc: dict) -> pd.DataFrame:
+    fc = doc["frontier_comparison"]
+    if not fc.get("available"):
+        return pd.DataFrame()
+    rows = {}
+    for r in fc["points"]:
+        rows[f"{r['wait'] * 1e3:.4g} ms"] = {"quantum": r["quantum"], "classical": r["classical"],
+                                              "difference": r["difference"],
+                                              "95% CI": f"[{r['difference_ci95'][0]:.3g}, {r['difference_ci95'][1]:.3g}]",
+                                              "p": r["p_value"]}
+    return pd.DataFrame(rows).T.rename_axis("mean wait")
+
+
+def balance_report(doc: dict, figs: dict[str, tuple[bytes, str]]) -> str:
+    """The self-contained HTML page: verdict, frontier figure, then the rest."""
+    s, g = doc["settings"], doc["game"]
+    title = "qcoord balance: entangled routers for two servers"
+    ref = g["reference"]
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+        f"content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title><style>{CSS}</style>"
+        "</head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='meta'>rho = {s['rho']:.3g} a server; t* = {s['t_star'] * 1e3:.4g} ms (C_t = {s['c_t']:.4g}); "
+        f"QoS mean wait {s['qos_wait'] * 1e3:.4g} ms; background {html.escape(s['background'])}; "
+        f"qcoord {html.escape(doc['qcoord_version'])}</p>",
+        f"<div class='verdict'><b>Verdict.</b> {html.escape(doc['headline'])}<details><summary>the verdict in full"
+        f"</summary>{html.escape(doc['verdict'])}</details></div>",
+        figure_html("frontier", *figs["frontier"]),
+        "<h2>Quantum against the best local rule at common waiting times</h2>",
+        html_table(comparison_table(doc), "frontier-comparison"),
+        f"<p class='meta'>{html.escape(doc['frontier_comparison'].get('rule', ''))}; paired on the same arrivals "
+        "(per-block influence series of each curve's interpolation, Newey-West, fixed-b).</p>",
+        "<h2>The routers at t*</h2>",
+        html_table(routers_table(doc), "routers"),
+        "<h2>The routers' game</h2>",
+        figure_html("convergence", *figs["convergence"]),
+        html_table(game_table(doc), "game"),
+        f"<p>Limits: classical <b>{g['classical_limit']:.4f}</b> (the best threshold pair on the continuum), quantum "
+        f"<b>{g['quantum_limit']:.4f}</b> (Richardson over K = {', '.join(map(str, g['quantum_convergence']['levels']))}"
+        f", observed order {_num(g['quantum_convergence'].get('order'))}). Reference figures (issue 46, attributed to "
+        f"arXiv:2602.04588; docs/balance.md): classical {ref['classical']}, quantum {ref['quantum']} at C_t = "
+        f"{ref['c_t']}.</p>",
+        *link_section(doc.get("feasibility")),
+        "<h2>Closed forms the simulator reproduces</h2>",
+        f"<pre>{html.escape(_pretty(doc['closed_forms']))}</pre>",
+        "<h2>Configuration</h2>",
+        f"<pre>{html.escape(_pretty(doc['config']))}</pre>",
+        FIT_TABLES,
+        "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def _pretty(d) -> str:
+    import json
+
+    return json.dumps(d, indent=2)
