@@ -13,10 +13,14 @@ from .html import CSS, FIT_TABLES, figure_html, html_table
 from .link import link_section
 from .style import colour, legend_below, new_figure
 
-FAMILIES = {"split": "always split", "bunch": "always bunch", "random": "random (shared coin, oracle's bunch rate)",
-            "threshold": "best local threshold rule", "quantum": "quantum (entangled routers)",
-            "oracle": "oracle (knows X1 + X2)"}
-STYLE = {"threshold": "classical", "random": "uncoordinated", "bunch": "always_hedge", "split": "follow_indicator"}
+FAMILIES = {"split": "always split", "bunch": "always bunch", "random": "shared coin (oracle's bunch rate)",
+            "threshold": "best threshold rule on the game", "one_sided": "one router's threshold",
+            "grid": "threshold pairs on a grid", "weighted": "best threshold rule on the weighted game",
+            "quantum_weighted": "quantum routers (weighted game)",
+            "quantum": "quantum routers", "oracle": "oracle (knows X1 + X2)"}
+STYLE = {"threshold": "classical", "random": "uncoordinated", "bunch": "always_hedge", "split": "follow_indicator",
+         "one_sided": "classical_levels", "grid": "uncoordinated", "weighted": "history",
+         "quantum_weighted": "quantum_levels"}
 CAPTIONS = {
     "frontier": "The Pareto frontier: background throughput per server against mean waiting time, one curve per "
                 "router family over the threshold t* (up and left is better; bars: 95% intervals). Always split and "
@@ -28,23 +32,29 @@ CAPTIONS = {
 
 
 def frontier_figure(doc: dict):
-    """Throughput against mean wait (ms) per family; single points for always split and always bunch."""
+    """Throughput against mean wait (ms): each family's points over t* (thin), and the two frontiers (thick): the
+    local routers' and the quantum routers' (upper concave hulls)."""
     fig, ax = new_figure()
-    curves = doc["frontier"]
-    for fam, cur in curves.items():
+    for fam, cur in doc["frontier"].items():
         w = np.array(cur["mean_wait"], dtype=float) * 1e3
         t = np.array(cur["throughput"], dtype=float)
         order = np.argsort(w)
         lo = np.array([c[0] for c in cur["throughput_ci95"]], dtype=float)
         hi = np.array([c[1] for c in cur["throughput_ci95"]], dtype=float)
-        ax.errorbar(w[order], t[order], yerr=[t[order] - lo[order], hi[order] - t[order]], marker="o", ms=4,
-                    lw=1.8 if fam == "quantum" else 1.2, capsize=2, color=colour(STYLE.get(fam, fam)),
-                    label=FAMILIES.get(fam, fam))
-    m = doc["metrics"]
-    for name, marker in (("split", "s"), ("bunch", "D")):
-        if name in m:
-            ax.plot([m[name]["mean_wait"] * 1e3], [m[name]["throughput"]], marker=marker, ls="none", ms=7,
-                    color=colour(STYLE[name]), label=FAMILIES[name])
+        single = w.size == 1
+        if fam == "grid":  # separate rules, no curve
+            ax.plot(w, t, marker=".", ls="none", ms=5, alpha=0.6, color=colour(STYLE[fam]), label=FAMILIES[fam])
+            continue
+        ax.errorbar(w[order], t[order], yerr=[t[order] - lo[order], hi[order] - t[order]],
+                    marker="s" if single else "o", ms=6 if single else 3.5, lw=0 if single else 0.9, alpha=0.75,
+                    capsize=2, color=colour(STYLE.get(fam, fam)), label=FAMILIES.get(fam, fam))
+    fc = doc.get("frontier_comparison") or {}
+    for key, name, label in (("classical_frontier", "classical", "frontier without entanglement"),
+                             ("quantum_frontier", "quantum", "frontier with entanglement")):
+        pts = fc.get(key)
+        if pts:
+            ax.plot([p["mean_wait"] * 1e3 for p in pts], [p["throughput"] for p in pts], color=colour(name),
+                    lw=2.6, alpha=0.55, label=label)
     ax.axvline(doc["settings"]["qos_wait"] * 1e3, color="#777", ls="--", lw=1)
     ax.set_xlabel("mean waiting time (ms)")
     ax.set_ylabel("background throughput per server")

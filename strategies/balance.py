@@ -20,6 +20,13 @@ the levels refine (K, 2K, 4K, ...: every rule on K levels is one on 2K levels).
   by Richardson extrapolation over K, 2K, 4K with the observed order. The qubit strategy the simulator plays is
   ``solve`` on the K x K ``threshold_game`` (K up to ``MAX_LEVELS``), noise included.
 
+The threshold game scores a routing as right or wrong. The queue sees more: bunching a pair makes one of its
+customers wait for the other (half its total service on average, the order being a coin), so a pair is worth
+bunching by how short it is. ``weighted_game(K, c_t)`` is that game (our reading of the paper's weighted game and its
+"w-threshold" policy, from its summary): bunching is worth w - mu (X_1 + X_2) with w = mu t* = -ln C_t, splitting
+nothing, so its best play is again "bunch when X_1 + X_2 <= t*", but a wrong call costs by how far the pair is from
+the threshold. ``best_weighted_threshold`` is its best threshold pair on the continuum (the classical opponent).
+
 This module imports nothing outside ``strategies``.
 """
 
@@ -150,13 +157,16 @@ class ThresholdRule:
     beta: float
     value: float
     c_t: float
+    flip_b: bool = False  # B outputs 0 when b >= beta instead (bunches A's short customers with B's long ones)
 
     def outputs(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.asarray(a) >= self.alpha).astype(np.uint8), (np.asarray(b) >= self.beta).astype(np.uint8)
+        ob = np.asarray(b) < self.beta if self.flip_b else np.asarray(b) >= self.beta
+        return (np.asarray(a) >= self.alpha).astype(np.uint8), ob.astype(np.uint8)
 
     def to_dict(self) -> dict:
-        return {"alpha": self.alpha, "beta": self.beta, "value": self.value, "c_t": self.c_t,
-                "rule": "A: server 0 when a < alpha; B: server 0 when b < beta (before the shared relabelling)"}
+        b_rule = "B: server 0 when b >= beta" if self.flip_b else "B: server 0 when b < beta"
+        return {"alpha": self.alpha, "beta": self.beta, "value": self.value, "c_t": self.c_t, "flip_b": self.flip_b,
+                "rule": f"A: server 0 when a < alpha; {b_rule} (before the shared relabelling)"}
 
 
 def best_threshold(c_t: float, grid: int = 400) -> ThresholdRule:
@@ -177,6 +187,66 @@ def best_threshold(c_t: float, grid: int = 400) -> ThresholdRule:
             best = (float(-res.fun), float(res.x[0]), float(res.x[1]))
     value, alpha, beta = best
     return ThresholdRule(alpha=alpha, beta=beta, value=value, c_t=c)
+
+
+# -- the weighted game -------------------------------------------------------------------------------------------
+def _service_integral(u):
+    """F(u) = integral_0^u -ln(1 - x) dx = (1 - u) ln(1 - u) + u: mu X over inputs below u (F(1) = 1)."""
+    u = np.asarray(u, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(u < 1.0, (1.0 - u) * np.log1p(-np.minimum(u, 1.0 - 1e-300)) + u, 1.0)
+
+
+def _weighted_rect(a0, a1, b0, b1, w: float):
+    """Integral of w - mu X_1 - mu X_2 over the input rectangle [a0, a1) x [b0, b1): separable, in closed form."""
+    fa, fb = _service_integral(a1) - _service_integral(a0), _service_integral(b1) - _service_integral(b0)
+    return w * (a1 - a0) * (b1 - b0) - fa * (b1 - b0) - (a1 - a0) * fb
+
+
+def weighted_game(k: int, c_t: float) -> Game:
+    """The K x K weighted game (module docstring): u[x, y, 0] = the cell's mean of w - mu (X_1 + X_2), w = -ln C_t,
+    u[x, y, 1] = 0; in units of one mean service time, played with uniform levels."""
+    w = -math.log(check_c_t(c_t))
+    e = np.linspace(0.0, 1.0, int(k) + 1)
+    cell = _weighted_rect(e[:-1, None], e[1:, None], e[None, :-1], e[None, 1:], w) * k * k
+    return Game.from_table(np.stack([cell, np.zeros_like(cell)], axis=-1), unit="service times saved")
+
+
+def weighted_threshold_value(alpha, beta, c_t: float, flip_b: bool = False):
+    """The weighted game's value of a threshold pair (``ThresholdRule``'s convention; ``flip_b``: B outputs 0 on
+    b >= beta): the integral of w - mu (X_1 + X_2) over the inputs it bunches."""
+    w = -math.log(check_c_t(c_t))
+    alpha, beta = np.asarray(alpha, dtype=float), np.asarray(beta, dtype=float)
+    low_low, high_high = _weighted_rect(0, alpha, 0, beta, w), _weighted_rect(alpha, 1, beta, 1, w)
+    low_high, high_low = _weighted_rect(0, alpha, beta, 1, w), _weighted_rect(alpha, 1, 0, beta, w)
+    return (low_high + high_low) if flip_b else (low_low + high_high)
+
+
+def best_weighted_threshold(c_t: float, grid: int = 200) -> ThresholdRule:
+    """The weighted game's best threshold pair on the continuum (either orientation of B), grid then Nelder-Mead."""
+    from scipy.optimize import minimize
+
+    c = check_c_t(c_t)
+    g = np.linspace(0.0, 1.0, grid + 1)
+    best = None
+    for flip in (False, True):
+        v = weighted_threshold_value(g[:, None], g[None, :], c, flip)
+        i, j = np.unravel_index(int(np.argmax(v)), v.shape)
+        res = minimize(lambda z: -float(weighted_threshold_value(z[0], z[1], c, flip)), [g[i], g[j]],
+                       method="Nelder-Mead", bounds=[(0.0, 1.0), (0.0, 1.0)],
+                       options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 4000})
+        cand = max((float(v[i, j]), float(g[i]), float(g[j])), (float(-res.fun), *map(float, res.x)))
+        if best is None or cand[0] > best[0][0]:
+            best = (cand, flip)
+    (value, alpha, beta), flip = best
+    return ThresholdRule(alpha=alpha, beta=beta, value=value, c_t=c, flip_b=flip)
+
+
+def fit_weighted(c_t: float, noise: Noise | None = None, levels: int = PLAYED_LEVELS, device=None):
+    """The qubit strategy fitted on the weighted game (``solve``, noise included)."""
+    from .solver import solve
+
+    return solve(weighted_game(levels, c_t), uniform_levels(levels), noise or Noise(), device=device)
 
 
 # -- quantum -------------------------------------------------------------------------------------------------------

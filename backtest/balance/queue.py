@@ -6,7 +6,9 @@ time is Exp(``mu``). Every pair's two customers are routed (server 0 or 1 each: 
 arrays); a server serves its queue first come, first served (a bunched pair in the order customer 1, customer 2).
 Whenever a server has no customer it works on the background task, which a customer's arrival preempts; an
 uninterrupted stretch of L seconds yields ``Background.output(L)`` units of background work. Throughput is that
-output per second per server.
+output per second per server. The two customers of a pair arrive together; a server given both serves them in a
+random order (a fair coin per pair), so that bunching a pair costs its second customer, on average, half the pair's
+total service X_1 + X_2: the quantity the oracle's rule X_1 + X_2 <= t* weighs.
 
 Closed forms (docs/balance.md derives them). Routing that does not look at the service times turns each server into
 an M^X/M/1 queue: batches of N customers (N = 1 with the pair split, 2 with it bunched on this server) at Poisson
@@ -100,12 +102,14 @@ def new_state() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def serve(gaps, x1, x2, server1, server2, skip, qos, kind, gamma, tau, bin_width, block_pairs, first_pair,
+def serve(gaps, x1, x2, server1, server2, order, skip, qos, kind, gamma, tau, bin_width, block_pairs, first_pair,
           state, sums, hist, block_wait, block_output):  # pragma: no cover - compiled
     """Play one chunk of pairs through the two FCFS servers.
 
     ``gaps``: seconds since the previous pair; ``x1``, ``x2``: the two customers' service times; ``server1``,
-    ``server2``: where each goes (0 or 1). The first ``skip`` pairs (the warm-up) move the system but are not
+    ``server2``: where each goes (0 or 1); ``order``: 1 where customer 2 reaches its server first (a bunched pair is
+    served in that order: the two arrive together, and which one the server takes first is a fair coin, so neither
+    router's customer is favoured). The first ``skip`` pairs (the warm-up) move the system but are not
     recorded. A customer waits ``max(0, free - t)``; a server idle since ``free`` is preempted at ``t`` after a
     stretch of ``t - free`` seconds, whose background output (``kind`` 0: L; 1: tau (L / tau)^gamma) is recorded
     when its end is. Recorded pair i (counted from ``first_pair``) adds its waits and outputs to block
@@ -117,7 +121,8 @@ def serve(gaps, x1, x2, server1, server2, skip, qos, kind, gamma, tau, bin_width
         t += gaps[i]
         rec = i >= skip
         blk = (first_pair + i - skip) // block_pairs
-        for j in range(2):
+        for jj in range(2):
+            j = jj ^ order[i]
             s = server1[i] if j == 0 else server2[i]
             x = x1[i] if j == 0 else x2[i]
             slot = FREE0 + s

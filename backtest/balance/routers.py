@@ -6,9 +6,10 @@ randomness: free, and it carries no input), and customer i goes to server o_i XO
 server equally often, and which decisions bunch or split is unchanged.
 
 Built-in routers (``ROUTERS``): ``random`` (each router its own fair coin), ``bunch`` (always the same server),
-``split`` (always different servers), ``threshold`` (the best local threshold rule on the game at t*), ``quantum`` (the
-qubit strategy fitted on the K x K game, each router measuring its half of a Bell pair on its input's level; a request
-without a pair plays the threshold rule), ``oracle`` (knows X_1 + X_2: bunches exactly when it is at most t*), and
+``split`` (always different servers), ``threshold`` (the best local threshold rule on the game at t*), ``weighted``
+(the best local threshold rule on the weighted game, ``strategies.balance.weighted_game``), ``quantum`` (the qubit
+strategy fitted on the K x K game, each router measuring its half of a Bell pair on its input's level; a request
+without a pair plays the threshold rule), ``quantum_weighted`` (the same fitted on the weighted game), ``oracle`` (knows X_1 + X_2: bunches exactly when it is at most t*), and
 ``talk`` (the routers exchange their inputs over the link's fibre: when the message arrives within the decision
 latency the pair is routed as the oracle would, else each router plays the threshold rule). A user's router is a
 ``strategies.Strategy`` whose rules read the input's level (``strategies.balance.level_of``); it is certified and
@@ -23,15 +24,19 @@ import numpy as np
 
 from ...strategies.balance import ThresholdRule, level_of
 
-ROUTERS = ("random", "bunch", "split", "threshold", "quantum", "oracle", "talk")
-LOCAL = ("random", "bunch", "split", "threshold")  # no communication, no entanglement
+ROUTERS = ("random", "bunch", "split", "threshold", "weighted", "quantum", "quantum_weighted", "oracle", "talk")
+LOCAL = ("random", "bunch", "split", "threshold", "weighted")  # no communication, no entanglement
 DESCRIPTIONS = {
     "random": "each router flips its own fair coin",
     "bunch": "both customers to the same server, always",
     "split": "the two customers to different servers, always",
     "threshold": "the best local threshold rule on the game at t* (each router sees its own service time only)",
+    "weighted": "the best local threshold rule on the weighted game at t* (a wrong call costs by how far X1 + X2 is "
+                "from t*)",
     "quantum": "measures its half of a shared Bell pair on its input's level (the qubit strategy fitted on the "
                "K x K game, noise included); without a pair, the threshold rule",
+    "quantum_weighted": "the same, with the qubit strategy fitted on the K x K weighted game; without a pair, the "
+                        "weighted game's threshold rule",
     "oracle": "knows X1 + X2 and bunches exactly when it is at most t* (needs instant communication)",
     "talk": "exchanges the two service times over the fibre: the oracle when the message arrives within the decision "
             "latency, else the threshold rule",

@@ -15,7 +15,7 @@ from ..errors import BacktestError
 from ..output.progress import Progress
 from .queue import batch_closed_form, mm1_wait_tail
 from .result import BalanceResult
-from .routers import DESCRIPTIONS, LOCAL, PairSchedule, Router
+from .routers import DESCRIPTIONS, PairSchedule, Router
 from .settings import BalanceConfig
 from .simulate import block_series, play, summarise
 from .stats import block_mean_test, compare_at_wait
@@ -24,12 +24,12 @@ FRONTIER_BUNCH = (0.05, 0.9)  # bunch probabilities P(X1 + X2 <= t*) the frontie
 MIN_AGE = 1e-300  # seconds: the memory's max age must be positive
 
 
-def run_balance(config: BalanceConfig | None = None, *, routers: dict | None = None, progress: bool | None = None,
-                **overrides) -> BalanceResult:
+def run_balance(config: BalanceConfig | None = None, *, user_routers: dict | None = None,
+                progress: bool | None = None, **overrides) -> BalanceResult:
     """Route paired customers to two servers with each strategy, on the same arrivals, and say whether
     entanglement pays. Options by name as on the command line (``arrival_rate=400``, ``c_t=0.33``,
     ``background="linear"``, ``visibility=0.9``, ``link="li2026"``, ...) over ``config`` (default: every default).
-    ``routers``: a user's routers, {name: strategies.Strategy} whose rules read the input's level (K =
+    ``routers``: the built-in routers to play (names); ``user_routers``: a user's routers, {name: strategies.Strategy} whose rules read the input's level (K =
     ``strategies.balance.PLAYED_LEVELS`` unless the rules say otherwise), certified for no-signalling and checked on
     every chunk as a user's market-making rule is. Times in seconds, rates a second."""
     cfg = (config or BalanceConfig()).with_values(overrides)
@@ -39,10 +39,10 @@ def run_balance(config: BalanceConfig | None = None, *, routers: dict | None = N
     t_star = game.t_star_of(c_t, mu)
     values = game.game_values(c_t, s.levels)
     talk = _talk(link)
-    solution = game.fit(c_t, noise)
     vis = _visibility_threshold(c_t, noise)
-    user = _user_routers(routers or {}, c_t, mu)
-    built = _routers(s.routers, c_t, t_star, solution, talk, link, s.seed, values.classical_limit)
+    user = _user_routers(user_routers or {}, c_t, mu)
+    built = _routers(s.routers, c_t, t_star, noise, talk, link, s.seed)
+    solution = built["quantum"].solution if "quantum" in built else game.fit(c_t, noise)
     built.update(user)
     total = s.warmup + s.pairs + (s.frontier_points + 1) * (s.warmup + s.frontier_pairs)
     with Progress(total, progress, unit="pairs", desc="balance", unit_scale=True) as bar:
@@ -56,7 +56,8 @@ def run_balance(config: BalanceConfig | None = None, *, routers: dict | None = N
     return BalanceResult(
         config=cfg.to_dict(), toml=cfg.to_toml(), settings={"c_t": c_t, "t_star": t_star, "rho": s.rho,
                                                              "qos_wait": s.qos, "background": bg.describe(mu)},
-        game=values.to_dict(), fitted=_fitted(solution, values), visibility_threshold=vis, metrics=metrics,
+        game=values.to_dict(), fitted=_fitted(solution, values, built.get("quantum_weighted"), c_t, noise),
+        visibility_threshold=vis, metrics=metrics,
         comparison=comparison, frontier=frontier["curves"], frontier_comparison=frontier_cmp, talk=talk,
         feasibility=chain, closed_forms=_closed_forms(lam, mu, s.qos, bg),
         strictly_convex=bg.strictly_convex, noise=noise.to_dict(), link=None if link is None else link.to_dict())
@@ -97,15 +98,23 @@ def _visibility_threshold(c_t: float, noise: Noise) -> float | None:
                                 tol=1e-6)
 
 
-def _routers(names, c_t: float, t_star: float, solution, talk: dict, link, seed: int, rule=None) -> dict:
-    rule = rule or game.best_threshold(c_t)
+def _routers(names, c_t: float, t_star: float, noise, talk: dict, link, seed: int) -> dict:
+    """The built-in routers ``names`` at threshold C_t: the classical rules optimised on the continuum, the quantum
+    ones fitted on the K x K games with ``noise``."""
+    rules = {"threshold": game.best_threshold(c_t)}
+    if "weighted" in names or "quantum_weighted" in names:
+        rules["weighted"] = game.best_weighted_threshold(c_t)
     out = {}
     for name in names:
-        r = Router(name, name, t_star, rule=rule, in_time=talk["in_time"] if name == "talk" else None)
-        if name == "quantum":
+        fitted = {"quantum": (game.fit, "threshold"), "quantum_weighted": (game.fit_weighted, "weighted")}.get(name)
+        kind = "threshold" if name == "weighted" else "quantum" if fitted else name
+        rule = rules["weighted" if name in ("weighted", "quantum_weighted") else "threshold"]
+        r = Router(name, kind, t_star, rule=rule, in_time=talk["in_time"] if name == "talk" else None)
+        if fitted:
+            solution = fitted[0](c_t, noise)
             r.solution, r.levels = solution, game.PLAYED_LEVELS
             r.strategy = solution.quantum_strategy() if solution.uses_entanglement else None
-            if not solution.uses_entanglement:  # nothing to measure: the quantum router is the classical rule
+            if not solution.uses_entanglement:  # nothing to measure: the quantum router plays the classical rule
                 r.kind = "threshold"
             elif link is not None:
                 r.supply = _schedule(link, solution, seed)
@@ -167,12 +176,13 @@ def _compare(played, built: dict) -> dict:
     """Quantum against the best local rule (threshold), and the oracle against it, on the same arrivals: per-block
     paired differences of mean wait and throughput (HAC)."""
     out = {}
-    for other in ("quantum", "oracle", "talk"):
-        if other not in built or "threshold" not in built:
+    for other, base in (("quantum", "threshold"), ("quantum_weighted", "weighted"), ("oracle", "threshold"),
+                        ("talk", "threshold")):
+        if other not in built or base not in built:
             continue
         wq, tq = block_series(played, other)
-        wc, tc = block_series(played, "threshold")
-        out[f"{other}_vs_threshold"] = {"wait_difference": block_mean_test(wq - wc),
+        wc, tc = block_series(played, base)
+        out[f"{other}_vs_{base}"] = {"wait_difference": block_mean_test(wq - wc),
                                         "throughput_difference": block_mean_test(tq - tc)}
     return out
 
@@ -186,64 +196,96 @@ def _frontier_thresholds(points: int, c_t: float) -> list[float]:
     return sorted({*cs, c_t}, reverse=True)  # increasing t*
 
 
+CLASSICAL_FAMILIES = ("threshold", "weighted", "one_sided", "grid", "random", "split", "bunch")
+QUANTUM_FAMILIES = ("quantum", "quantum_weighted")
+GRID = (0.2, 0.4, 0.6, 0.8)  # thresholds of the grid family: A's in GRID and 1 (constant), B's in GRID, both ways round
+
+
 def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
-    """Each router family's (mean wait, throughput) over the thresholds, every point on the same arrivals."""
+    """Each router family's (mean wait, throughput) over the thresholds, every point on the same arrivals. Local
+    families: the best threshold rule on the game at each t*, one router's own threshold (B sends its customer to
+    A's server when b < q: bunches with probability q whatever A sees), a shared coin bunching with probability q
+    (q the oracle's bunch probability at that t*), every threshold pair on a grid (either way round: B sends its short
+    or its long customers to A's server), and always split / always bunch: the local frontier is the best of them."""
     s, bg = cfg.balance, cfg.background
     mu = s.service_rate
     cs = _frontier_thresholds(s.frontier_points, s.threshold)
     routers, index = {}, []
     for j, c in enumerate(cs):
         t_star = game.t_star_of(c, mu)
-        sol = game.fit(c, noise)
-        rule = game.best_threshold(c)
-        fam = _routers([n for n in ("threshold", "quantum", "oracle") if n in s.routers or n == "threshold"], c,
-                       t_star, sol, talk, link, s.seed, rule)
+        q = game.bunch_probability(c)
+        fam = _routers(["threshold", "weighted"] + [n for n in ("quantum", "quantum_weighted", "oracle")
+                                                    if n in s.routers], c, t_star, noise, talk, link, s.seed)
         for name, r in fam.items():
             routers[f"{name}@{j}"] = r
-        routers[f"random@{j}"] = Router(f"random@{j}", "coin", t_star, bunch=game.bunch_probability(c))
+        one = game.ThresholdRule(alpha=1.0, beta=q, value=float(game.threshold_value(1.0, q, c)), c_t=c)
+        routers[f"one_sided@{j}"] = Router(f"one_sided@{j}", "threshold", t_star, rule=one)
+        routers[f"random@{j}"] = Router(f"random@{j}", "coin", t_star, bunch=q)
         index.append((j, c, t_star))
+    t0 = index[0][2]
+    routers["split@0"], routers["bunch@0"] = Router("split@0", "split", t0), Router("bunch@0", "bunch", t0)
+    grid = [(al, be, fl) for fl in (False, True) for al in (*GRID, 1.0) for be in GRID if fl or al <= be or al == 1.0]
+    for g, (al, be, fl) in enumerate(grid):  # (alpha, beta) and (beta, alpha) route alike: one of them
+        rule = game.ThresholdRule(alpha=al, beta=be, value=math.nan, c_t=math.nan, flip_b=fl)
+        routers[f"grid@{g}"] = Router(f"grid@{g}", "threshold", t0, rule=rule)
     played = play(routers, s.frontier_pairs, lam=s.arrival_rate, mu=mu, qos=s.qos, background=bg,
                   warmup=s.warmup, block_pairs=s.block_pairs, seed=s.seed, stream=1, progress=bar)
     curves: dict[str, dict] = {}
-    series: dict[str, tuple[list, list]] = {}
+    points: dict[str, tuple] = {}
     for label in routers:
         family, j = label.split("@")
         m = summarise(played, label, s.qos)
-        _, c, t_star = index[int(j)]
+        _, c, t_star = index[int(j)] if family != "grid" else index[0]
+        if family in ("split", "bunch", "grid"):
+            c, t_star = math.nan, math.nan  # no threshold: one point
         cur = curves.setdefault(family, {k: [] for k in ("c_t", "t_star", "bunch_probability", "mean_wait",
                                                          "mean_wait_ci95", "throughput", "throughput_ci95",
                                                          "win_rate", "p99_wait", "qos_violation")})
-        for k, v in (("c_t", c), ("t_star", t_star), ("bunch_probability", game.bunch_probability(c)),
+        for k, v in (("c_t", c), ("t_star", t_star),
+                     ("bunch_probability", m["bunch_rate"] if math.isnan(c) else game.bunch_probability(c)),
                      *((k, m[k]) for k in ("mean_wait", "mean_wait_ci95", "throughput", "throughput_ci95", "win_rate",
                                            "p99_wait", "qos_violation"))):
             cur[k].append(v)
-        w, t = block_series(played, label)
-        ws, ts = series.setdefault(family, ([], []))
-        ws.append(w)
-        ts.append(t)
-    return {"curves": curves, "series": series}
+        points[label] = block_series(played, label)
+    return {"curves": curves, "points": points}
+
+
+def _hull(points: dict, families) -> tuple[list, list, list]:
+    from .stats import frontier_vertices
+
+    labels = [k for k in points if k.split("@")[0] in families]
+    idx = frontier_vertices([points[k][0] for k in labels], [points[k][1] for k in labels])
+    chosen = [labels[i] for i in idx]
+    return chosen, [points[k][0] for k in chosen], [points[k][1] for k in chosen]
 
 
 def _frontier_comparison(frontier: dict, qos: float, convex: bool) -> dict:
-    """Quantum's frontier against the best local rule's, read at common mean waits: at the QoS bound, and at every
-    classical point's wait inside both curves' range. Dominates when some difference is significantly positive and
-    none significantly negative."""
-    series = frontier["series"]
-    if "quantum" not in series or "threshold" not in series:
-        return {"available": False, "why": "the quantum and threshold routers are both needed"}
-    q, c = series["quantum"], series["threshold"]
-    at_qos = compare_at_wait(q, c, qos)
-    waits = sorted(float(np.mean(w)) for w in c[0])
-    checks = [r for r in (compare_at_wait(q, c, w) for w in waits) if r is not None]
+    """The quantum routers' frontier (the hull of their points and every local one: they may play a local rule too)
+    against the local routers' frontier, read at common mean waits: at the QoS bound and at every local vertex's wait.
+    Dominates when some difference is significantly positive and none significantly negative."""
+    points = frontier["points"]
+    if not any(k.split("@")[0] in QUANTUM_FAMILIES for k in points):
+        return {"available": False, "why": "no quantum router among --routers"}
+    c_labels, cw, ct = _hull(points, CLASSICAL_FAMILIES)
+    q_labels, qw, qt = _hull(points, (*CLASSICAL_FAMILIES, *QUANTUM_FAMILIES))
+    at_qos = compare_at_wait((qw, qt), (cw, ct), qos)
+    checks = [r for r in (compare_at_wait((qw, qt), (cw, ct), float(w.mean())) for w in cw) if r is not None]
     if at_qos is not None:
         checks.append(at_qos)
     better = [r for r in checks if r["difference_ci95"][0] > 0]
     worse = [r for r in checks if r["difference_ci95"][1] < 0]
-    dominates = bool(better) and not worse
-    return {"available": True, "at_qos": at_qos, "points": checks, "dominates": dominates,
+
+    def vertices(labels, ws, ts):
+        return [{"point": k, "mean_wait": float(w.mean()), "throughput": float(t.mean())}
+                for k, w, t in zip(labels, ws, ts)]
+
+    return {"available": True, "at_qos": at_qos, "points": checks, "dominates": bool(better) and not worse,
             "significantly_better": len(better), "significantly_worse": len(worse), "strictly_convex": convex,
-            "rule": "quantum dominates when its throughput at a common mean wait is significantly higher somewhere "
-                    "(95% paired interval above 0) and significantly lower nowhere"}
+            "classical_frontier": vertices(c_labels, cw, ct), "quantum_frontier": vertices(q_labels, qw, qt),
+            "rule": "each frontier is the upper concave hull of its routers' points (time-sharing two policies "
+                    "reaches the chord between them); the quantum routers' includes every local point; quantum "
+                    "dominates when its throughput at a common mean wait is significantly higher somewhere (95% "
+                    "paired interval above 0) and significantly lower nowhere"}
 
 
 def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quantum, preset=None) -> dict | None:
@@ -271,12 +313,25 @@ def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quan
     return chain
 
 
-def _fitted(solution, values) -> dict:
-    d = solution.to_dict()
+def _fitted(solution, values, weighted, c_t: float, noise) -> dict:
+    """The qubit strategies played: on the threshold game, and (when played) on the weighted game, with the
+    visibility below which the latter stops beating its classical rule."""
     keep = ("classical_value", "quantum_value", "advantage", "uses_entanglement", "angles", "azimuths", "fallback",
             "classical_rule", "correlators", "measurement_search", "noise")
-    return {"levels": game.PLAYED_LEVELS, **{k: d[k] for k in keep if k in d},
-            "continuum_threshold_rule": values.classical_limit.to_dict()}
+    d = solution.to_dict()
+    out = {"levels": game.PLAYED_LEVELS, **{k: d[k] for k in keep if k in d},
+           "continuum_threshold_rule": values.classical_limit.to_dict()}
+    if weighted is not None:
+        from ..analysis.feasibility import visibility_threshold
+
+        w = weighted.solution.to_dict()
+        k = game.PLAYED_LEVELS
+        out["weighted"] = {**{key: w[key] for key in keep if key in w}, "unit": "mean service times a pair",
+                           "continuum_threshold_rule": weighted.rule.to_dict(),
+                           "visibility_threshold": visibility_threshold(
+                               game.weighted_game(k, c_t), game.uniform_levels(k), replace(noise, visibility=1.0),
+                               tol=1e-6)}
+    return out
 
 
 def _closed_forms(lam: float, mu: float, qos: float, bg) -> dict:

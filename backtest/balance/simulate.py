@@ -62,6 +62,7 @@ def play(routers: dict[str, Router], pairs: int, *, lam: float, mu: float, qos: 
         gaps = rng.exponential(1.0 / lam, n)
         a, b = rng.random(n), rng.random(n)
         relabel = rng.integers(0, 2, n, dtype=np.uint8)  # the routers' shared fair bit (module routers)
+        order = rng.integers(0, 2, n, dtype=np.uint8)  # which customer of a bunched pair its server takes first
         x1, x2 = -np.log1p(-a) / mu, -np.log1p(-b) / mu
         times = clock + np.cumsum(gaps)
         clock = float(times[-1])
@@ -78,7 +79,7 @@ def play(routers: dict[str, Router], pairs: int, *, lam: float, mu: float, qos: 
             oa, ob = router.play(chunk, r_rng)
             t = tallies[name]
             s1, s2 = np.bitwise_xor(oa, relabel), np.bitwise_xor(ob, relabel)
-            serve(gaps, x1, x2, s1, s2, skip, qos, kind, gamma, tau, bin_width, block_pairs, first, t.state, t.sums,
+            serve(gaps, x1, x2, s1, s2, order, skip, qos, kind, gamma, tau, bin_width, block_pairs, first, t.state, t.sums,
                   t.hist, t.block_wait, t.block_output)
             same = (oa == ob)[rec]
             t.wins += int(np.count_nonzero(same == (bunch_right <= router.t_star)))
