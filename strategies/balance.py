@@ -93,7 +93,7 @@ def bunch_share(k: int, c_t: float) -> np.ndarray:
     c = check_c_t(c_t)
     edges = np.linspace(0.0, 1.0, int(k) + 1)
     f = corner_bunch(edges[:, None], edges[None, :], c)
-    return np.diff(np.diff(f, axis=0), axis=1) * k * k
+    return np.clip(np.diff(np.diff(f, axis=0), axis=1) * k * k, 0.0, 1.0)  # differences of areas: round-off
 
 
 def threshold_weights(k: int, c_t: float) -> np.ndarray:
