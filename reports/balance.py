@@ -15,16 +15,19 @@ from .style import colour, legend_below, new_figure
 
 FAMILIES = {"split": "always split", "bunch": "always bunch", "random": "shared coin (oracle's bunch rate)",
             "threshold": "best threshold rule on the game", "one_sided": "one router's threshold",
-            "grid": "threshold pairs on a grid", "weighted": "best threshold rule on the weighted game",
+            "weighted": "best threshold rule on the weighted game",
             "quantum_weighted": "quantum routers (weighted game)",
             "quantum": "quantum routers", "oracle": "oracle (knows X1 + X2)"}
 STYLE = {"threshold": "classical", "random": "uncoordinated", "bunch": "always_hedge", "split": "follow_indicator",
-         "one_sided": "classical_levels", "grid": "uncoordinated", "weighted": "history",
+         "one_sided": "classical_levels", "weighted": "history",
          "quantum_weighted": "quantum_levels"}
 CAPTIONS = {
     "frontier": "The Pareto frontier: background throughput per server against mean waiting time, one curve per "
-                "router family over the threshold t* (up and left is better; bars: 95% intervals). Always split and "
-                "always bunch are single points; the dashed line is the QoS bound on mean waiting time.",
+                "router family over the threshold t* (up and left is better; bars: 95% intervals), and the frontiers "
+                "with and without entanglement (thick: the best family at each wait). Always split and always bunch "
+                "end every curve; the dashed line is the QoS bound on mean waiting time. Below: the frontier with "
+                "entanglement minus the one without, in % of the latter, with paired 95% intervals (filled: "
+                "significantly above 0).",
     "convergence": "The routers' game as its inputs are cut into K levels: classical (best threshold rule on the "
                    "levels) and quantum (Tsirelson's SDP) win probabilities, with their K -> infinity limits "
                    "(dotted) and the reference figures (grey).",
@@ -32,33 +35,47 @@ CAPTIONS = {
 
 
 def frontier_figure(doc: dict):
-    """Throughput against mean wait (ms): each family's points over t* (thin), and the two frontiers (thick): the
-    local routers' and the quantum routers' (upper concave hulls)."""
-    fig, ax = new_figure()
+    """Top: throughput against mean wait (ms), each family's points over t*, and the frontiers with and without
+    entanglement (thick: the best family at each common wait). Bottom: their difference with its paired 95%
+    interval, in % of the local frontier's throughput."""
+    from .style import DPI, WIDTH, plt
+
+    fig, (ax, dx) = plt.subplots(2, 1, figsize=(WIDTH, 6.6), dpi=DPI, layout="constrained", sharex=True,
+                                 height_ratios=(2.2, 1))
+    for a in (ax, dx):
+        a.grid(True, alpha=0.3)
     for fam, cur in doc["frontier"].items():
         w = np.array(cur["mean_wait"], dtype=float) * 1e3
         t = np.array(cur["throughput"], dtype=float)
         order = np.argsort(w)
-        lo = np.array([c[0] for c in cur["throughput_ci95"]], dtype=float)
-        hi = np.array([c[1] for c in cur["throughput_ci95"]], dtype=float)
+        lo, hi = _arr(c[0] for c in cur["throughput_ci95"]), _arr(c[1] for c in cur["throughput_ci95"])
         single = w.size == 1
-        if fam == "grid":  # separate rules, no curve
-            ax.plot(w, t, marker=".", ls="none", ms=5, alpha=0.6, color=colour(STYLE[fam]), label=FAMILIES[fam])
-            continue
         ax.errorbar(w[order], t[order], yerr=[t[order] - lo[order], hi[order] - t[order]],
-                    marker="s" if single else "o", ms=6 if single else 3.5, lw=0 if single else 0.9, alpha=0.75,
+                    marker="s" if single else "o", ms=6 if single else 3, lw=0 if single else 0.9, alpha=0.8,
                     capsize=2, color=colour(STYLE.get(fam, fam)), label=FAMILIES.get(fam, fam))
     fc = doc.get("frontier_comparison") or {}
-    for key, name, label in (("classical_frontier", "classical", "frontier without entanglement"),
-                             ("quantum_frontier", "quantum", "frontier with entanglement")):
-        pts = fc.get(key)
-        if pts:
-            ax.plot([p["mean_wait"] * 1e3 for p in pts], [p["throughput"] for p in pts], color=colour(name),
-                    lw=2.6, alpha=0.55, label=label)
-    ax.axvline(doc["settings"]["qos_wait"] * 1e3, color="#777", ls="--", lw=1)
-    ax.set_xlabel("mean waiting time (ms)")
+    qos = doc["settings"]["qos_wait"]
+    pts = sorted((p for p in fc.get("points") or [] if p["wait"] != qos), key=lambda p: p["wait"])
+    if pts:  # the two frontiers as read at common waits (on the held-out half of the blocks)
+        w = np.array([p["wait"] * 1e3 for p in pts])
+        ax.plot(w, [p["classical"] for p in pts], color=colour("classical"), lw=2.6, alpha=0.45,
+                label="frontier without entanglement")
+        ax.plot(w, [p["quantum"] for p in pts], color=colour("quantum"), lw=2.6, alpha=0.45,
+                label="frontier with entanglement")
+        base = np.array([p["classical"] for p in pts])
+        rel = np.array([p["difference"] for p in pts]) / base * 100
+        lo = _arr(p["difference_ci95"][0] for p in pts) / base * 100  # null (too few blocks for an interval): nan
+        hi = _arr(p["difference_ci95"][1] for p in pts) / base * 100
+        sig = lo > 0
+        dx.errorbar(w, rel, yerr=[rel - lo, hi - rel], fmt="o", ms=3, capsize=2, color=colour("quantum"), alpha=0.8)
+        dx.plot(w[sig], rel[sig], "o", ms=5, color=colour("quantum"), label="significantly above")
+    dx.axhline(0, color="#555", lw=1)
+    for a in (ax, dx):
+        a.axvline(qos * 1e3, color="#777", ls="--", lw=1)
     ax.set_ylabel("background throughput per server")
     ax.set_title("Waiting time against background throughput")
+    dx.set_xlabel("mean waiting time (ms)")
+    dx.set_ylabel("with - without (%)")
     legend_below(fig, ax, ncols=2)
     return fig
 
@@ -110,9 +127,10 @@ def comparison_table(doc: dict) -> pd.DataFrame:
         return pd.DataFrame()
     rows = {}
     for r in fc["points"]:
-        rows[f"{r['wait'] * 1e3:.4g} ms"] = {"quantum": r["quantum"], "classical": r["classical"],
+        rows[f"{r['wait'] * 1e3:.4g} ms"] = {"with": r["quantum"], "via": r["quantum_family"],
+                                              "without": r["classical"], "via ": r["classical_family"],
                                               "difference": r["difference"],
-                                              "95% CI": f"[{r['difference_ci95'][0]:.3g}, {r['difference_ci95'][1]:.3g}]",
+                                              "95% CI": "[" + ", ".join(_g(v) for v in r["difference_ci95"]) + "]",
                                               "p": r["p_value"]}
     return pd.DataFrame(rows).T.rename_axis("mean wait")
 
@@ -156,6 +174,15 @@ def balance_report(doc: dict, figs: dict[str, tuple[bytes, str]]) -> str:
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def _arr(values) -> np.ndarray:
+    """Numbers from metrics.json, null (undefined) as nan."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _g(v) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
 
 
 def _num(v) -> str:

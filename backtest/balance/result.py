@@ -139,6 +139,11 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
                  f"{g['classical_limit']:.4f} of pairs as the oracle would and the qubit strategy fitted on "
                  f"{fit['levels']} x {fit['levels']} levels {fit['quantum_value']:.4f} "
                  f"(any entangled strategy: {g['quantum_limit']:.4f} as K grows)")
+    wf = fit.get("weighted")
+    if wf:
+        game_line += (f"; on the weighted game (service times saved a pair) the best local threshold rule earns "
+                      f"{wf['continuum_threshold_rule']['value']:.4f} and the fitted qubit strategy "
+                      f"{wf['quantum_value']:.4f}")
     if not uses:
         need = (f"a Werner visibility above {v_star:.4f}" if v_star is not None else "no visibility: the game has "
                 "no quantum advantage at this threshold")
@@ -147,7 +152,7 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
         head.append(t)
         full += [game_line + ".", t]
     elif not r.strictly_convex:
-        diff = "" if at is None else (f"; at the QoS mean wait {_ms(at['wait'])} quantum's throughput differs by "
+        diff = "" if at is None else (f"; at the QoS mean wait {_ms(at['wait'])} the two frontiers differ by "
                                       f"{at['difference']:.3g} ({_ci(at['difference_ci95'])})")
         t = ("With a linear background task throughput is the share of time without customers, 1 - rho = "
              f"{1 - s['rho']:.4g} per server, whatever the routing: no router trades waiting for throughput, always "
@@ -155,19 +160,24 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
         head.append(t)
         full += [game_line + ".", t, "It would take a background task that rewards long uninterrupted stretches "
                                      "(strictly convex output, --background power)."]
-    elif at is not None and fc["dominates"]:
-        t = (f"Entanglement pays: at the QoS mean wait of {_ms(at['wait'])} quantum routing earns "
-             f"{at['relative']:+.1%} background throughput against the best local rule "
-             f"({at['difference']:.4g} a second per server, {_ci(at['difference_ci95'])}, paired HAC "
-             f"{format_p(at['p_value'])}), and its frontier dominates the classical one (higher at "
-             f"{fc['significantly_better']} of {len(fc['points'])} common waits, lower at none).")
+    elif fc.get("available") and fc["dominates"]:
+        top = max(fc["points"], key=lambda p: p["difference_ci95"][0])
+        qos = ("" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference is "
+                                     f"{at['relative']:+.2%} ({_ci(at['difference_ci95'])})")
+        t = (f"Entanglement pays, at strictly convex background output: the entangled routers' frontier lies above "
+             f"the best local one, by {top['relative']:+.2%} background throughput at a mean wait of "
+             f"{_ms(top['wait'])} ({top['quantum_family']} against {top['classical_family']}, "
+             f"{_ci(top['difference_ci95'])}, paired HAC {format_p(top['p_value'])}), and below it nowhere "
+             f"(significantly above at {fc['significantly_better']} of {len(fc['points'])} common waits){qos}.")
         head.append(t)
         full += [game_line + ".", t]
     else:
-        why = ("the QoS bound lies outside the waits both frontiers reach" if at is None else
-               f"at the QoS mean wait of {_ms(at['wait'])} quantum's throughput differs by {at['relative']:+.2%} "
-               f"({_ci(at['difference_ci95'])})")
-        t = f"Entanglement does not pay measurably here: {why}; its frontier does not dominate the classical one."
+        why = ("no quantum router was played" if not fc.get("available") else
+               f"the entangled routers' frontier is significantly above the best local one at "
+               f"{fc['significantly_better']} and below it at {fc['significantly_worse']} of {len(fc['points'])} "
+               "common waits" + ("" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference "
+                                 f"is {at['relative']:+.2%} ({_ci(at['difference_ci95'])})"))
+        t = f"Entanglement does not pay measurably here: {why}; its frontier does not dominate the local one."
         head.append(t)
         full += [game_line + ".", t]
     cmp = r.comparison.get("quantum_vs_threshold")

@@ -18,9 +18,10 @@ from .result import BalanceResult
 from .routers import DESCRIPTIONS, PairSchedule, Router
 from .settings import BalanceConfig
 from .simulate import block_series, play, summarise
-from .stats import block_mean_test, compare_at_wait
+from ..analysis.paired import fixed_b_p
+from .stats import block_mean_test
 
-FRONTIER_BUNCH = (0.05, 0.9)  # bunch probabilities P(X1 + X2 <= t*) the frontier's thresholds span
+FRONTIER_BUNCH = (0.03, 0.95)  # bunch probabilities P(X1 + X2 <= t*) the frontier's thresholds span
 MIN_AGE = 1e-300  # seconds: the memory's max age must be positive
 
 
@@ -196,17 +197,16 @@ def _frontier_thresholds(points: int, c_t: float) -> list[float]:
     return sorted({*cs, c_t}, reverse=True)  # increasing t*
 
 
-CLASSICAL_FAMILIES = ("threshold", "weighted", "one_sided", "grid", "random", "split", "bunch")
+CLASSICAL_FAMILIES = ("threshold", "weighted", "one_sided", "random")
 QUANTUM_FAMILIES = ("quantum", "quantum_weighted")
-GRID = (0.2, 0.4, 0.6, 0.8)  # thresholds of the grid family: A's in GRID and 1 (constant), B's in GRID, both ways round
 
 
 def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
     """Each router family's (mean wait, throughput) over the thresholds, every point on the same arrivals. Local
     families: the best threshold rule on the game at each t*, one router's own threshold (B sends its customer to
     A's server when b < q: bunches with probability q whatever A sees), a shared coin bunching with probability q
-    (q the oracle's bunch probability at that t*), every threshold pair on a grid (either way round: B sends its short
-    or its long customers to A's server), and always split / always bunch: the local frontier is the best of them."""
+    (q the oracle's bunch probability at that t*), and always split / always bunch (every family's limits as t* -> 0
+    and t* -> infinity)."""
     s, bg = cfg.balance, cfg.background
     mu = s.service_rate
     cs = _frontier_thresholds(s.frontier_points, s.threshold)
@@ -224,10 +224,6 @@ def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
         index.append((j, c, t_star))
     t0 = index[0][2]
     routers["split@0"], routers["bunch@0"] = Router("split@0", "split", t0), Router("bunch@0", "bunch", t0)
-    grid = [(al, be, fl) for fl in (False, True) for al in (*GRID, 1.0) for be in GRID if fl or al <= be or al == 1.0]
-    for g, (al, be, fl) in enumerate(grid):  # (alpha, beta) and (beta, alpha) route alike: one of them
-        rule = game.ThresholdRule(alpha=al, beta=be, value=math.nan, c_t=math.nan, flip_b=fl)
-        routers[f"grid@{g}"] = Router(f"grid@{g}", "threshold", t0, rule=rule)
     played = play(routers, s.frontier_pairs, lam=s.arrival_rate, mu=mu, qos=s.qos, background=bg,
                   warmup=s.warmup, block_pairs=s.block_pairs, seed=s.seed, stream=1, progress=bar)
     curves: dict[str, dict] = {}
@@ -235,8 +231,8 @@ def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
     for label in routers:
         family, j = label.split("@")
         m = summarise(played, label, s.qos)
-        _, c, t_star = index[int(j)] if family != "grid" else index[0]
-        if family in ("split", "bunch", "grid"):
+        _, c, t_star = index[int(j)]
+        if family in ("split", "bunch"):
             c, t_star = math.nan, math.nan  # no threshold: one point
         cur = curves.setdefault(family, {k: [] for k in ("c_t", "t_star", "bunch_probability", "mean_wait",
                                                          "mean_wait_ci95", "throughput", "throughput_ci95",
@@ -250,42 +246,78 @@ def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
     return {"curves": curves, "points": points}
 
 
-def _hull(points: dict, families) -> tuple[list, list, list]:
-    from .stats import frontier_vertices
+def _curve(points: dict, family: str, choose: slice) -> list[str]:
+    """A family's points in order of mean wait (on the blocks ``choose``): its curve, read only between its own
+    points (a long chord to always split or always bunch would understate a curve that bends)."""
+    return sorted((k for k in points if k.split("@")[0] == family), key=lambda k: points[k][0][choose].mean())
 
-    labels = [k for k in points if k.split("@")[0] in families]
-    idx = frontier_vertices([points[k][0] for k in labels], [points[k][1] for k in labels])
-    chosen = [labels[i] for i in idx]
-    return chosen, [points[k][0] for k in chosen], [points[k][1] for k in chosen]
+
+def _best_at(points: dict, families, target: float, choose: slice, measure: slice):
+    """The family whose curve (linear between its points) gives the most throughput at mean wait ``target``, chosen
+    on the blocks ``choose``, and its reading on the blocks ``measure``: (family, (value, influence series))."""
+    from .stats import at_wait
+
+    best = None
+    for fam in families:
+        labels = _curve(points, fam, choose)
+        if len(labels) < 2:
+            continue
+        r = at_wait([points[k][0][choose] for k in labels], [points[k][1][choose] for k in labels], target)
+        if r is not None and (best is None or r[0] > best[1]):
+            best = (fam, r[0], labels)
+    if best is None:
+        return None
+    fam, _, labels = best
+    return fam, at_wait([points[k][0][measure] for k in labels], [points[k][1][measure] for k in labels], target)
 
 
 def _frontier_comparison(frontier: dict, qos: float, convex: bool) -> dict:
-    """The quantum routers' frontier (the hull of their points and every local one: they may play a local rule too)
-    against the local routers' frontier, read at common mean waits: at the QoS bound and at every local vertex's wait.
-    Dominates when some difference is significantly positive and none significantly negative."""
+    """The frontier with entanglement against the frontier without, read at common mean waits (the QoS bound and the
+    waits of the local families' points). A frontier at a wait is the best family's curve there (each family's
+    points joined in order of wait, read only between its own points; a family is one kind of stationary rule, its
+    threshold moving along it); the quantum routers' frontier also has every local family (they may play a local
+    rule). Which family is best is chosen on the even blocks and read on the odd ones (split samples: the best of
+    several noisy curves, read on the blocks that chose it, would be biased up). Dominates when some difference is
+    significantly positive and none significantly negative. Rules are compared as they are, without time-sharing
+    between two of them (which a QoS bound on each hour's mean wait would not allow)."""
+    from .stats import block_mean_test
+
     points = frontier["points"]
-    if not any(k.split("@")[0] in QUANTUM_FAMILIES for k in points):
+    quantum = [f for f in QUANTUM_FAMILIES if any(k.split("@")[0] == f for k in points)]
+    if not quantum:
         return {"available": False, "why": "no quantum router among --routers"}
-    c_labels, cw, ct = _hull(points, CLASSICAL_FAMILIES)
-    q_labels, qw, qt = _hull(points, (*CLASSICAL_FAMILIES, *QUANTUM_FAMILIES))
-    at_qos = compare_at_wait((qw, qt), (cw, ct), qos)
-    checks = [r for r in (compare_at_wait((qw, qt), (cw, ct), float(w.mean())) for w in cw) if r is not None]
-    if at_qos is not None:
-        checks.append(at_qos)
+    even, odd = slice(0, None, 2), slice(1, None, 2)
+    waits = sorted({float(points[k][0].mean()) for k in points if k.split("@")[0] in CLASSICAL_FAMILIES})
+    checks = []
+    for target in [*waits, qos]:
+        c = _best_at(points, CLASSICAL_FAMILIES, target, even, odd)
+        q = _best_at(points, (*CLASSICAL_FAMILIES, *quantum), target, even, odd)
+        if c is None or q is None or c[1] is None or q[1] is None:
+            continue
+        (cf, (cv, ci)), (qf, (qv, qi)) = c, q
+        test = block_mean_test(qi - ci)  # influence series: mean 0, spread that of the difference
+        se, cv95 = test["se"], _critical(test)
+        diff = qv - cv
+        p = (fixed_b_p(diff / se, test["b"]) if se > 0 else (1.0 if diff == 0 else math.nan)) \
+            if math.isfinite(se) else math.nan
+        checks.append({"wait": target, "quantum": qv, "classical": cv, "quantum_family": qf, "classical_family": cf,
+                       "difference": diff, "difference_ci95": [diff - cv95 * se, diff + cv95 * se],
+                       "relative": diff / cv if cv else math.nan, "p_value": p})
+    at_qos = next((r for r in checks if r["wait"] == qos), None)
     better = [r for r in checks if r["difference_ci95"][0] > 0]
     worse = [r for r in checks if r["difference_ci95"][1] < 0]
-
-    def vertices(labels, ws, ts):
-        return [{"point": k, "mean_wait": float(w.mean()), "throughput": float(t.mean())}
-                for k, w, t in zip(labels, ws, ts)]
-
     return {"available": True, "at_qos": at_qos, "points": checks, "dominates": bool(better) and not worse,
             "significantly_better": len(better), "significantly_worse": len(worse), "strictly_convex": convex,
-            "classical_frontier": vertices(c_labels, cw, ct), "quantum_frontier": vertices(q_labels, qw, qt),
-            "rule": "each frontier is the upper concave hull of its routers' points (time-sharing two policies "
-                    "reaches the chord between them); the quantum routers' includes every local point; quantum "
-                    "dominates when its throughput at a common mean wait is significantly higher somewhere (95% "
-                    "paired interval above 0) and significantly lower nowhere"}
+            "rule": "a frontier at a mean wait is its best family's curve there (a family's points over t* joined in "
+                    "order of wait), chosen on half the blocks and read on the other half; the frontier with entanglement includes every local family; quantum dominates when "
+                    "its throughput at a common mean wait is significantly higher somewhere (95% paired interval above "
+                    "0) and significantly lower nowhere"}
+
+
+def _critical(test: dict) -> float:
+    from ..analysis.paired import fixed_b_critical
+
+    return fixed_b_critical(test["b"]) if math.isfinite(test["b"]) else math.nan
 
 
 def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quantum, preset=None) -> dict | None:

@@ -41,9 +41,9 @@ class BalanceSettings:
                                                "service time 1/mu)", unit="s", lo=0, open_lo=True, finite=True)
     pairs: int = option(1_000_000, help="customer pairs simulated at t* (every router on the same arrivals)", lo=1000,
                         hi=MAX_PAIRS)
-    frontier_points: int = option(8, help="thresholds t* of the Pareto frontier (besides t* itself), spread over "
-                                          "bunch probabilities 0.05 to 0.9", lo=0, hi=40)
-    frontier_pairs: int = option(400_000, help="customer pairs simulated at each frontier threshold", lo=1000,
+    frontier_points: int = option(16, help="thresholds t* of the Pareto frontier (besides t* itself), spread over "
+                                           "bunch probabilities 0.03 to 0.95", lo=0, hi=40)
+    frontier_pairs: int = option(1_000_000, help="customer pairs simulated at each frontier threshold", lo=1000,
                                  hi=MAX_PAIRS)
     warmup: int = option(10_000, help="pairs played before recording (the system starts empty)", lo=0)
     block_pairs: int = option(1000, help="pairs per block of the paired HAC tests", lo=10)
