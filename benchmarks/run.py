@@ -13,7 +13,10 @@ second of ``qcoord scan`` on the shipped 11-stock panel (its 55 pairs four times
 ``LocalRule`` subclass, so user code: each server's own copy, every chunk replayed with the partner's inputs
 permuted) against the same strategy as engine-owned table rules (10^7 rounds); ``startup`` (only with --only)
 the wall time a user waits, each command in a fresh process: ``qcoord --version``, ``qcoord --help`` and the default
-``qcoord backtest`` (200,000 synthetic rounds, report written), and of that run the report writing alone.
+``qcoord backtest`` (200,000 synthetic rounds, report written), and of that run the report writing alone; ``balance``
+(only with --only) customer pairs a second through the load-balancing simulator on one core (arrivals drawn, routed,
+queued; the threshold rule, the quantum routers on Bell pairs, and all nine built-in routers on the same arrivals),
+side by side with a plain Python event loop over the same pairs.
 Each is timed after a warm-up
 (kernels compiled, memory allocated), as the median of ``--reps`` repetitions. Peak memory is the
 resident set of a 10^8-round backtest in a fresh subprocess.
@@ -33,7 +36,8 @@ import time
 import numpy as np
 
 SIZES = {"naive": 1_000, "aer": 10_000_000, "exact": 10_000_000, "backtest": 10_000_000,
-         "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 220, "isolation": 10_000_000}
+         "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 220, "isolation": 10_000_000,
+         "balance": 10_000_000}
 # The scan's 55 pairs four times: a pair now takes about 30 ms, so 55 pairs finish in under 2 s, in which a cluster's
 # fixed costs (starting the map, scattering the panel, the last batch's idle worker) weighed 5-30% from run to run;
 # 220 measure the rate a universe scan settles at.
@@ -41,6 +45,7 @@ SCAN_SPEEDUP_TARGET, SCAN_OVERHEAD_TARGET = 1.7, 0.10  # on two cores: all worke
 SCAN_RATE_TARGET = 20.0  # daily pairs a second on one core, default or local indicator (issue 26)
 TARGETS = {"exact": 30e6, "aer": 1e6, "backtest": 5e6, "backtest_queue": 2e6}
 RSS_TARGET_MB = 2048
+BALANCE_TARGET = 1e6  # customer pairs a second through the load-balancing simulator, one core (issue 46)
 STARTUP_TARGETS = {"version_s": 0.5, "help_s": 0.5, "default_backtest_s": 4.0}  # seconds, this 2-core machine
 SPEEDUP_TARGET = 500
 
@@ -116,6 +121,64 @@ def isolation_rates(n: int, reps: int) -> dict:
     t_user = _median_time(lambda: run(user)(n), reps, lambda: run(user)(max(n // 10, 100)))
     return {"rounds": n, "table_rules_rounds_per_s": n / t_table, "user_rule_rounds_per_s": n / t_user,
             "overhead": t_user / t_table - 1.0}
+
+
+def balance_rates(n: int, reps: int) -> dict:
+    """Customer pairs a second of the load-balancing simulator (``backtest.balance.simulate.play``: arrivals and
+    service times drawn, each router's decisions, both queues and the background task, compiled and chunked) for
+    one router, the threshold rule and the quantum routers (Bell pairs sampled), and all nine built-in routers on
+    the same arrivals (pairs x routers a second); and a plain Python event loop doing the same for one router."""
+    import math as m
+
+    from qcoord.backtest.balance.queue import Background
+    from qcoord.backtest.balance.routers import ROUTERS, Router
+    from qcoord.backtest.balance.simulate import play
+    from qcoord.strategies import balance as game
+
+    lam, mu, c = 400.0, 1000.0, game.REFERENCE_C_T
+    t_star, rule = game.t_star_of(c, mu), game.best_threshold(c)
+    sol = game.fit(c)
+
+    def router(name: str) -> Router:
+        r = Router(name, "threshold" if name == "weighted" else "quantum" if name.startswith("quantum") else name,
+                   t_star, rule=rule, in_time=False)
+        if r.kind == "quantum":
+            r.solution, r.levels, r.strategy = sol, game.PLAYED_LEVELS, sol.quantum_strategy()
+        return r
+
+    def run(names):
+        routers = {name: router(name) for name in names}
+        return lambda k: play(routers, k, lam=lam, mu=mu, qos=1 / mu, background=Background(), warmup=0,
+                              block_pairs=1000, seed=1)
+
+    out = {"pairs": n}
+    for label, names in (("threshold", ["threshold"]), ("quantum", ["quantum"]), ("all_routers", list(ROUTERS))):
+        t = _median_time(lambda: run(names)(n), reps, lambda: run(names)(max(n // 10, 1000)))
+        out[f"{label}_pairs_per_s"] = n / t
+    out["all_routers_router_pairs_per_s"] = out["all_routers_pairs_per_s"] * len(ROUTERS)
+
+    def naive(k: int) -> None:  # one Python step per pair: the approach the compiled loop replaces
+        import random
+
+        rnd = random.Random(1)
+        free, now, out_bg, waits = [0.0, 0.0], 0.0, 0.0, 0.0
+        for _ in range(k):
+            now += rnd.expovariate(lam)
+            a, b = rnd.random(), rnd.random()
+            xa, xb = -m.log1p(-a) / mu, -m.log1p(-b) / mu
+            r = rnd.getrandbits(1)
+            for s, x in (((a >= rule.alpha) ^ r, xa), ((b >= rule.beta) ^ r, xb)):
+                if free[s] < now:
+                    out_bg += (now - free[s]) ** 2 * mu
+                    free[s] = now + x
+                else:
+                    waits += free[s] - now
+                    free[s] += x
+
+    k = max(n // 100, 1000)
+    out["naive_python_pairs_per_s"] = k / _median_time(lambda: naive(k), reps, lambda: naive(1000))
+    out["speedup_vs_naive"] = out["threshold_pairs_per_s"] / out["naive_python_pairs_per_s"]
+    return out
 
 
 def scan_rates(n_pairs: int) -> dict:
@@ -238,7 +301,7 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=3, help="repetitions per path; the median is reported (3)")
     p.add_argument("--skip-rss", action="store_true", help="do not run the 10^8-round memory measurement")
     p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan, "
-                                  "isolation, startup "
+                                  "isolation, startup, balance "
                                   "(naive always runs: it is the reference)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
@@ -265,6 +328,7 @@ def main(argv=None) -> int:
     scan = scan_rates(size["scan"]) if only is not None and "scan" in only else None
     isolation = isolation_rates(size["isolation"], args.reps) if only is not None and "isolation" in only else None
     startup = startup_times(args.reps) if only is not None and "startup" in only else None
+    balance = balance_rates(size["balance"], args.reps) if only is not None and "balance" in only else None
     report = {
         "rounds_per_s": rates,
         "speedup_vs_naive": {k: v / rates["naive"] for k, v in rates.items() if k != "naive"},
@@ -272,6 +336,7 @@ def main(argv=None) -> int:
         "scan": scan,
         "isolation": isolation,
         "startup": startup,
+        "balance": balance,
         "sizes": size,
         "reps": args.reps,
         "machine": machine(),
@@ -286,6 +351,8 @@ def main(argv=None) -> int:
                                     **({"scan_speedup": scan["speedup_all_vs_one"] >= SCAN_SPEEDUP_TARGET}
                                        if scan["workers"] >= 2 else {})}),
         **({} if startup is None else {k: startup[k] < v for k, v in STARTUP_TARGETS.items()}),
+        **({} if balance is None else {"balance_pairs_per_s": min(balance["threshold_pairs_per_s"],
+                                                                   balance["quantum_pairs_per_s"]) >= BALANCE_TARGET}),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -312,6 +379,13 @@ def main(argv=None) -> int:
         shown = ", ".join(f"{k.removesuffix('_s')} {v:.2f} s" for k, v in startup.items())
         targets = ", ".join(f"{k.removesuffix('_s')} < {v:g} s" for k, v in STARTUP_TARGETS.items())
         print(f"startup, fresh process: {shown} (targets: {targets})")
+    if balance is not None:
+        print(f"balance simulator, one core, {balance['pairs']:,d} pairs: threshold rule "
+              f"{balance['threshold_pairs_per_s']:,.0f} pairs/s, quantum routers {balance['quantum_pairs_per_s']:,.0f}, "
+              f"all nine routers on the same arrivals {balance['all_routers_pairs_per_s']:,.0f} "
+              f"({balance['all_routers_router_pairs_per_s']:,.0f} router-pairs/s); a Python event loop "
+              f"{balance['naive_python_pairs_per_s']:,.0f} (x{balance['speedup_vs_naive']:,.0f}); target >= "
+              f"{BALANCE_TARGET:,.0f}")
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
           f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")
