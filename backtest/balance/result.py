@@ -118,6 +118,13 @@ def _ci(lo_hi, scale: float = 1.0, unit: str = "") -> str:
     return f"95% CI {lo * scale:.3g} to {hi * scale:.3g}{unit}"
 
 
+def _rel(point: dict) -> str:
+    """A frontier difference and its interval in % of the local frontier's throughput."""
+    base = point["classical"]
+    lo, hi = (v / base for v in point["difference_ci95"])
+    return f"{point['relative']:+.2%} (95% CI {lo:+.2%} to {hi:+.2%})"
+
+
 def verdict(r: BalanceResult) -> tuple[str, str]:
     """(headline of at most three sentences, the verdict in full): does entanglement pay here, at what link quality,
     and what would it take. Talking comes first when it is possible."""
@@ -133,22 +140,23 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
         full.append(t)
     fc = r.frontier_comparison
     at = fc.get("at_qos") if fc.get("available") else None
-    uses = bool(fit.get("uses_entanglement"))
+    wf = fit.get("weighted")
+    uses = bool(fit.get("uses_entanglement")) or bool((wf or {}).get("uses_entanglement"))
     v_star, vis = r.visibility_threshold, r.noise.get("visibility", 1.0)
+    needs = [v for v in (v_star, (wf or {}).get("visibility_threshold")) if v is not None]
     game_line = (f"On the routers' game at C_t = {s['c_t']:.4g} the best local threshold rule routes "
                  f"{g['classical_limit']:.4f} of pairs as the oracle would and the qubit strategy fitted on "
                  f"{fit['levels']} x {fit['levels']} levels {fit['quantum_value']:.4f} "
                  f"(any entangled strategy: {g['quantum_limit']:.4f} as K grows)")
-    wf = fit.get("weighted")
     if wf:
         game_line += (f"; on the weighted game (service times saved a pair) the best local threshold rule earns "
                       f"{wf['continuum_threshold_rule']['value']:.4f} and the fitted qubit strategy "
                       f"{wf['quantum_value']:.4f}")
     if not uses:
-        need = (f"a Werner visibility above {v_star:.4f}" if v_star is not None else "no visibility: the game has "
-                "no quantum advantage at this threshold")
-        t = (f"Entanglement cannot pay here: with this pair (visibility {vis:.4g}) the fitted quantum strategy is the "
-             f"classical rule; it would take {need}.")
+        need = (f"a Werner visibility above {min(needs):.4f}" if needs else "more than any visibility: the games "
+                "have no quantum advantage at this threshold")
+        t = (f"Entanglement cannot pay here: with this pair (visibility {vis:.4g}) the fitted quantum strategies are "
+             f"the local rules; it would take {need}.")
         head.append(t)
         full += [game_line + ".", t]
     elif not r.strictly_convex:
@@ -162,13 +170,12 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
                                      "(strictly convex output, --background power)."]
     elif fc.get("available") and fc["dominates"]:
         top = max(fc["points"], key=lambda p: p["difference_ci95"][0])
-        qos = ("" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference is "
-                                     f"{at['relative']:+.2%} ({_ci(at['difference_ci95'])})")
+        qos = "" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference is {_rel(at)}"
         t = (f"Entanglement pays, at strictly convex background output: the entangled routers' frontier lies above "
-             f"the best local one, by {top['relative']:+.2%} background throughput at a mean wait of "
-             f"{_ms(top['wait'])} ({top['quantum_family']} against {top['classical_family']}, "
-             f"{_ci(top['difference_ci95'])}, paired HAC {format_p(top['p_value'])}), and below it nowhere "
-             f"(significantly above at {fc['significantly_better']} of {len(fc['points'])} common waits){qos}.")
+             f"the best local one, by {_rel(top)} background throughput at a mean wait of {_ms(top['wait'])} "
+             f"({top['quantum_family']} against {top['classical_family']}, paired HAC {format_p(top['p_value'])}), "
+             f"and below it nowhere (significantly above at {fc['significantly_better']} of {len(fc['points'])} "
+             f"common waits){qos}.")
         head.append(t)
         full += [game_line + ".", t]
     else:
@@ -176,7 +183,7 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
                f"the entangled routers' frontier is significantly above the best local one at "
                f"{fc['significantly_better']} and below it at {fc['significantly_worse']} of {len(fc['points'])} "
                "common waits" + ("" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference "
-                                 f"is {at['relative']:+.2%} ({_ci(at['difference_ci95'])})"))
+                                 f"is {_rel(at)}"))
         t = f"Entanglement does not pay measurably here: {why}; its frontier does not dominate the local one."
         head.append(t)
         full += [game_line + ".", t]
@@ -186,9 +193,12 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
         full.append(f"At t* itself, on the same arrivals, quantum against the threshold rule: mean wait "
                     f"{w['mean'] * 1e3:+.4g} ms ({_ci(w['ci95'], 1e3, ' ms')}), throughput {tp['mean']:+.4g} a second "
                     f"per server ({_ci(tp['ci95'])}).")
-    if uses and v_star is not None:
-        full.append(f"Link quality: the fitted qubit strategy beats the best local rule above a Werner visibility of "
-                    f"{v_star:.4f} (fidelity {(1 + 3 * v_star) / 4:.4f}); this pair's visibility is {vis:.4g}.")
+    if v_star is not None:
+        wv = (wf or {}).get("visibility_threshold")
+        weighted = "" if wv is None else (f", on the weighted game above {wv:.4f} (fidelity {(1 + 3 * wv) / 4:.4f})")
+        full.append(f"Link quality: the fitted qubit strategy beats the best local rule on the threshold game above a "
+                    f"Werner visibility of {v_star:.4f} (fidelity {(1 + 3 * v_star) / 4:.4f}){weighted}; this pair's "
+                    f"visibility is {vis:.4g}" + ("" if uses else ", so the quantum routers play the local rules") + ".")
     if r.feasibility is not None:
         first = r.feasibility.get("first_failing")
         if first:
