@@ -381,7 +381,8 @@ def main(argv=None) -> int:
         print(f"startup, fresh process: {shown} (targets: {targets})")
     if balance is not None:
         print(f"balance simulator, one core, {balance['pairs']:,d} pairs: threshold rule "
-              f"{balance['threshold_pairs_per_s']:,.0f} pairs/s, quantum routers {balance['quantum_pairs_per_s']:,.0f}, "
+              f"{balance['threshold_pairs_per_s']:,.0f} pairs/s, quantum routers "
+              f"{balance['quantum_pairs_per_s']:,.0f}, "
               f"all nine routers on the same arrivals {balance['all_routers_pairs_per_s']:,.0f} "
               f"({balance['all_routers_router_pairs_per_s']:,.0f} router-pairs/s); a Python event loop "
               f"{balance['naive_python_pairs_per_s']:,.0f} (x{balance['speedup_vs_naive']:,.0f}); target >= "

@@ -161,7 +161,8 @@ def balance_report(doc: dict, figs: dict[str, tuple[bytes, str]]) -> str:
         figure_html("convergence", *figs["convergence"]),
         html_table(game_table(doc), "game"),
         f"<p>Limits: classical <b>{g['classical_limit']:.4f}</b> (the best threshold pair on the continuum), quantum "
-        f"<b>{g['quantum_limit']:.4f}</b> (Richardson over K = {', '.join(map(str, g['quantum_convergence']['levels']))}"
+        f"<b>{g['quantum_limit']:.4f}</b> (Richardson over K = "
+        f"{', '.join(map(str, g['quantum_convergence']['levels']))}"
         f", observed order {_num(g['quantum_convergence'].get('order'))}). Reference figures (issue 46, attributed to "
         f"arXiv:2602.04588; docs/balance.md): classical {ref['classical']}, quantum {ref['quantum']} at C_t = "
         f"{ref['c_t']}.</p>",

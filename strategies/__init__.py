@@ -8,8 +8,9 @@ the physical link ``Link`` (``LINK_PRESETS``, ``rounds_to_detect``, ``rounds_to_
 ``uncoordinated``, ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
 with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
 ``SignallingError`` (no-signalling and the quantum bound, checked before and while a strategy plays: ``FrozenTable``,
-``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``), the checks ``tsirelson_value``, ``tsirelson_sdp`` and ``tsirelson_weights``, the load-balancing routers' threshold game
-(``strategies.balance``: ``threshold_game``, ``game_values``, ``best_threshold``), and ``StrategyError``.
+``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
+Also ``tsirelson_weights`` (Tsirelson's SDP on correlator weights of any size) and the load-balancing routers'
+threshold game (``strategies.balance``: ``threshold_game``, ``game_values``, ``best_threshold``).
 """
 
 from .._lazy import exports

@@ -128,7 +128,6 @@ def _rel(point: dict) -> str:
 def verdict(r: BalanceResult) -> tuple[str, str]:
     """(headline of at most three sentences, the verdict in full): does entanglement pay here, at what link quality,
     and what would it take. Talking comes first when it is possible."""
-    s, g, fit = r.settings, r.game, r.fitted
     head, full = [], []
     talk = r.talk
     if talk["in_time"]:
@@ -138,86 +137,103 @@ def verdict(r: BalanceResult) -> tuple[str, str]:
              "without communication; entanglement is not needed here.")
         head.append(t)
         full.append(t)
-    fc = r.frontier_comparison
-    at = fc.get("at_qos") if fc.get("available") else None
+    answer, more = _answer(r)
+    head.append(answer)
+    full += [_game_line(r) + ".", answer, *more, *_details(r)]
+    if r.feasibility is not None and r.feasibility.get("first_failing") and len(head) < 3:
+        head.append(_chain(r))
+    return " ".join(head[:3]), " ".join(full)
+
+
+def _uses(fit: dict) -> bool:
+    return bool(fit.get("uses_entanglement")) or bool((fit.get("weighted") or {}).get("uses_entanglement"))
+
+
+def _game_line(r: BalanceResult) -> str:
+    s, g, fit = r.settings, r.game, r.fitted
+    line = (f"On the routers' game at C_t = {s['c_t']:.4g} the best local threshold rule routes "
+            f"{g['classical_limit']:.4f} of pairs as the oracle would and the qubit strategy fitted on "
+            f"{fit['levels']} x {fit['levels']} levels {fit['quantum_value']:.4f} "
+            f"(any entangled strategy: {g['quantum_limit']:.4f} as K grows)")
     wf = fit.get("weighted")
-    uses = bool(fit.get("uses_entanglement")) or bool((wf or {}).get("uses_entanglement"))
-    v_star, vis = r.visibility_threshold, r.noise.get("visibility", 1.0)
-    needs = [v for v in (v_star, (wf or {}).get("visibility_threshold")) if v is not None]
-    game_line = (f"On the routers' game at C_t = {s['c_t']:.4g} the best local threshold rule routes "
-                 f"{g['classical_limit']:.4f} of pairs as the oracle would and the qubit strategy fitted on "
-                 f"{fit['levels']} x {fit['levels']} levels {fit['quantum_value']:.4f} "
-                 f"(any entangled strategy: {g['quantum_limit']:.4f} as K grows)")
     if wf:
-        game_line += (f"; on the weighted game (service times saved a pair) the best local threshold rule earns "
-                      f"{wf['continuum_threshold_rule']['value']:.4f} and the fitted qubit strategy "
-                      f"{wf['quantum_value']:.4f}")
-    if not uses:
+        line += (f"; on the weighted game (service times saved a pair) the best local threshold rule earns "
+                 f"{wf['continuum_threshold_rule']['value']:.4f} and the fitted qubit strategy "
+                 f"{wf['quantum_value']:.4f}")
+    return line
+
+
+def _answer(r: BalanceResult) -> tuple[str, list[str]]:
+    """The answer in one sentence, and what would change it."""
+    s, fit, fc = r.settings, r.fitted, r.frontier_comparison
+    at = fc.get("at_qos") if fc.get("available") else None
+    vis = r.noise.get("visibility", 1.0)
+    if not _uses(fit):
+        needs = [v for v in (r.visibility_threshold, (fit.get("weighted") or {}).get("visibility_threshold"))
+                 if v is not None]
         need = (f"a Werner visibility above {min(needs):.4f}" if needs else "more than any visibility: the games "
                 "have no quantum advantage at this threshold")
-        t = (f"Entanglement cannot pay here: with this pair (visibility {vis:.4g}) the fitted quantum strategies are "
-             f"the local rules; it would take {need}.")
-        head.append(t)
-        full += [game_line + ".", t]
-    elif not r.strictly_convex:
+        return (f"Entanglement cannot pay here: with this pair (visibility {vis:.4g}) the fitted quantum strategies "
+                f"are the local rules; it would take {need}."), []
+    if not r.strictly_convex:
         diff = "" if at is None else (f"; at the QoS mean wait {_ms(at['wait'])} the two frontiers differ by "
                                       f"{at['difference']:.3g} ({_ci(at['difference_ci95'])})")
-        t = ("With a linear background task throughput is the share of time without customers, 1 - rho = "
-             f"{1 - s['rho']:.4g} per server, whatever the routing: no router trades waiting for throughput, always "
-             "splitting waits least, and entanglement cannot pay (no domination of the frontier" + diff + ").")
-        head.append(t)
-        full += [game_line + ".", t, "It would take a background task that rewards long uninterrupted stretches "
-                                     "(strictly convex output, --background power)."]
-    elif fc.get("available") and fc["dominates"]:
+        return ("With a linear background task throughput is the share of time without customers, 1 - rho = "
+                f"{1 - s['rho']:.4g} per server, whatever the routing: no router trades waiting for throughput, "
+                "always splitting waits least, and entanglement cannot pay (no domination of the frontier" + diff
+                + ")."), ["It would take a background task that rewards long uninterrupted stretches (strictly "
+                          "convex output, --background power)."]
+    if fc.get("available") and fc["dominates"]:
         top = max(fc["points"], key=lambda p: p["difference_ci95"][0])
         qos = "" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference is {_rel(at)}"
-        t = (f"Entanglement pays, at strictly convex background output: the entangled routers' frontier lies above "
-             f"the best local one, by {_rel(top)} background throughput at a mean wait of {_ms(top['wait'])} "
-             f"({top['quantum_family']} against {top['classical_family']}, paired HAC {format_p(top['p_value'])}), "
-             f"and below it nowhere (significantly above at {fc['significantly_better']} of {len(fc['points'])} "
-             f"common waits){qos}.")
-        head.append(t)
-        full += [game_line + ".", t]
-    else:
-        why = ("no quantum router was played" if not fc.get("available") else
-               f"the entangled routers' frontier is significantly above the best local one at "
-               f"{fc['significantly_better']} and below it at {fc['significantly_worse']} of {len(fc['points'])} "
-               "common waits" + ("" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference "
-                                 f"is {_rel(at)}"))
-        t = f"Entanglement does not pay measurably here: {why}; its frontier does not dominate the local one."
-        head.append(t)
-        full += [game_line + ".", t]
+        return (f"Entanglement pays, at strictly convex background output: the entangled routers' frontier lies "
+                f"above the best local one, by {_rel(top)} background throughput at a mean wait of "
+                f"{_ms(top['wait'])} ({top['quantum_family']} against {top['classical_family']}, paired HAC "
+                f"{format_p(top['p_value'])}), and below it nowhere (significantly above at "
+                f"{fc['significantly_better']} of {len(fc['points'])} common waits){qos}."), []
+    why = ("no quantum router was played" if not fc.get("available") else
+           f"the entangled routers' frontier is significantly above the best local one at "
+           f"{fc['significantly_better']} and below it at {fc['significantly_worse']} of {len(fc['points'])} "
+           "common waits" + ("" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference "
+                             f"is {_rel(at)}"))
+    return f"Entanglement does not pay measurably here: {why}; its frontier does not dominate the local one.", []
+
+
+def _chain(r: BalanceResult) -> str:
+    first = r.feasibility["first_failing"]
+    stage = next(x for x in r.feasibility["stages"] if x["stage"] == first)
+    return f"On this link the feasibility chain fails first at {first}: {stage['text']}."
+
+
+def _details(r: BalanceResult) -> list[str]:
+    """The numbers behind the answer: quantum at t*, the link quality it needs, the link, the pairs, talking."""
+    out, fit, talk = [], r.fitted, r.talk
     cmp = r.comparison.get("quantum_vs_threshold")
     if cmp:
         w, tp = cmp["wait_difference"], cmp["throughput_difference"]
-        full.append(f"At t* itself, on the same arrivals, quantum against the threshold rule: mean wait "
-                    f"{w['mean'] * 1e3:+.4g} ms ({_ci(w['ci95'], 1e3, ' ms')}), throughput {tp['mean']:+.4g} a second "
-                    f"per server ({_ci(tp['ci95'])}).")
+        out.append(f"At t* itself, on the same arrivals, quantum against the threshold rule: mean wait "
+                   f"{w['mean'] * 1e3:+.4g} ms ({_ci(w['ci95'], 1e3, ' ms')}), throughput {tp['mean']:+.4g} a second "
+                   f"per server ({_ci(tp['ci95'])}).")
+    v_star = r.visibility_threshold
     if v_star is not None:
-        wv = (wf or {}).get("visibility_threshold")
-        weighted = "" if wv is None else (f", on the weighted game above {wv:.4f} (fidelity {(1 + 3 * wv) / 4:.4f})")
-        full.append(f"Link quality: the fitted qubit strategy beats the best local rule on the threshold game above a "
-                    f"Werner visibility of {v_star:.4f} (fidelity {(1 + 3 * v_star) / 4:.4f}){weighted}; this pair's "
-                    f"visibility is {vis:.4g}" + ("" if uses else ", so the quantum routers play the local rules") + ".")
+        wv = (fit.get("weighted") or {}).get("visibility_threshold")
+        weighted = "" if wv is None else f", on the weighted game above {wv:.4f} (fidelity {(1 + 3 * wv) / 4:.4f})"
+        out.append(f"Link quality: the fitted qubit strategy beats the best local rule on the threshold game above a "
+                   f"Werner visibility of {v_star:.4f} (fidelity {(1 + 3 * v_star) / 4:.4f}){weighted}; this pair's "
+                   f"visibility is {r.noise.get('visibility', 1.0):.4g}"
+                   + ("" if _uses(fit) else ", so the quantum routers play the local rules") + ".")
     if r.feasibility is not None:
-        first = r.feasibility.get("first_failing")
-        if first:
-            stage = next(x for x in r.feasibility["stages"] if x["stage"] == first)
-            t = f"On this link the feasibility chain fails first at {first}: {stage['text']}."
-            full.append(t)
-            if len(head) < 3:
-                head.append(t)
-        else:
-            full.append("On this link every stage of the feasibility chain passes.")
+        out.append(_chain(r) if r.feasibility.get("first_failing") else
+                   "On this link every stage of the feasibility chain passes.")
     q = r.metrics.get("quantum", {})
     if "pair_share" in q and q["pair_share"] < 1:
-        full.append(f"Only {q['pair_share']:.1%} of requests found a Bell pair in the memory; the others were routed "
-                    "by the threshold rule; it would take a link delivering one pair per request.")
+        out.append(f"Only {q['pair_share']:.1%} of requests found a Bell pair in the memory; the others were routed "
+                   "by the threshold rule; it would take a link delivering one pair per request.")
     if not talk["in_time"]:
-        full.append(f"Talking is too slow: a message takes {talk['message_s'] * 1e6:.3g} us over "
-                    f"{talk['distance_km']:g} km of fibre ({talk['from']}), the routers decide within "
-                    f"{talk['decision_latency_s'] * 1e6:.3g} us, so talking routes as the threshold rule does.")
-    return " ".join(head[:3]), " ".join(full)
+        out.append(f"Talking is too slow: a message takes {talk['message_s'] * 1e6:.3g} us over "
+                   f"{talk['distance_km']:g} km of fibre ({talk['from']}), the routers decide within "
+                   f"{talk['decision_latency_s'] * 1e6:.3g} us, so talking routes as the threshold rule does.")
+    return out
 
 
 def write_folder(result: BalanceResult, out) -> None:

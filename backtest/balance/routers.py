@@ -9,9 +9,10 @@ Built-in routers (``ROUTERS``): ``random`` (each router its own fair coin), ``bu
 ``split`` (always different servers), ``threshold`` (the best local threshold rule on the game at t*), ``weighted``
 (the best local threshold rule on the weighted game, ``strategies.balance.weighted_game``), ``quantum`` (the qubit
 strategy fitted on the K x K game, each router measuring its half of a Bell pair on its input's level; a request
-without a pair plays the threshold rule), ``quantum_weighted`` (the same fitted on the weighted game), ``oracle`` (knows X_1 + X_2: bunches exactly when it is at most t*), and
-``talk`` (the routers exchange their inputs over the link's fibre: when the message arrives within the decision
-latency the pair is routed as the oracle would, else each router plays the threshold rule). A user's router is a
+without a pair plays the threshold rule), ``quantum_weighted`` (the same fitted on the weighted game), ``oracle``
+(knows X_1 + X_2: bunches exactly when it is at most t*), and ``talk`` (the routers exchange their inputs over the
+link's fibre: when the message arrives within the decision latency the pair is routed as the oracle would, else each
+router plays the threshold rule). A user's router is a
 ``strategies.Strategy`` whose rules read the input's level (``strategies.balance.level_of``); it is certified and
 played checked exactly as a user's market-making rule.
 """

@@ -30,9 +30,10 @@ def run_balance(config: BalanceConfig | None = None, *, user_routers: dict | Non
     """Route paired customers to two servers with each strategy, on the same arrivals, and say whether
     entanglement pays. Options by name as on the command line (``arrival_rate=400``, ``c_t=0.33``,
     ``background="linear"``, ``visibility=0.9``, ``link="li2026"``, ...) over ``config`` (default: every default).
-    ``routers``: the built-in routers to play (names); ``user_routers``: a user's routers, {name: strategies.Strategy} whose rules read the input's level (K =
-    ``strategies.balance.PLAYED_LEVELS`` unless the rules say otherwise), certified for no-signalling and checked on
-    every chunk as a user's market-making rule is. Times in seconds, rates a second."""
+    ``routers``: the built-in routers to play (names); ``user_routers``: a user's routers, {name:
+    strategies.Strategy} whose rules read the input's level (K = ``strategies.balance.PLAYED_LEVELS`` unless the
+    rules say otherwise), certified for no-signalling and checked on every chunk as a user's market-making rule is.
+    Times in seconds, rates a second."""
     cfg = (config or BalanceConfig()).with_values(overrides)
     s, bg = cfg.balance, cfg.background
     noise, link = _noise_and_link(cfg)
@@ -309,7 +310,8 @@ def _frontier_comparison(frontier: dict, qos: float, convex: bool) -> dict:
     return {"available": True, "at_qos": at_qos, "points": checks, "dominates": bool(better) and not worse,
             "significantly_better": len(better), "significantly_worse": len(worse), "strictly_convex": convex,
             "rule": "a frontier at a mean wait is its best family's curve there (a family's points over t* joined in "
-                    "order of wait), chosen on half the blocks and read on the other half; the frontier with entanglement includes every local family; quantum dominates when "
+                    "order of wait), chosen on half the blocks and read on the other half; the frontier with "
+                    "entanglement includes every local family; quantum dominates when "
                     "its throughput at a common mean wait is significantly higher somewhere (95% paired interval above "
                     "0) and significantly lower nowhere"}
 

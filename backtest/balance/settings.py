@@ -5,7 +5,6 @@ sections (the same options as ``qcoord backtest``; a link's decision rate is the
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -156,13 +155,10 @@ class BalanceConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> BalanceConfig:
+        from ..config import read_toml
+
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise BacktestError(f"{path}: config file not found") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-            raise BacktestError(f"{path}: unreadable config ({exc})") from None
+        raw = read_toml(path)
         stray = sorted(set(raw) - set(OWN) - set(SHARED))
         if stray:
             raise BacktestError(f"{path}: sections {stray} do not belong to a balance configuration")

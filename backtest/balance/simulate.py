@@ -79,8 +79,8 @@ def play(routers: dict[str, Router], pairs: int, *, lam: float, mu: float, qos: 
             oa, ob = router.play(chunk, r_rng)
             t = tallies[name]
             s1, s2 = np.bitwise_xor(oa, relabel), np.bitwise_xor(ob, relabel)
-            serve(gaps, x1, x2, s1, s2, order, skip, qos, kind, gamma, tau, bin_width, block_pairs, first, t.state, t.sums,
-                  t.hist, t.block_wait, t.block_output)
+            serve(gaps, x1, x2, s1, s2, order, skip, qos, kind, gamma, tau, bin_width, block_pairs, first, t.state,
+                  t.sums, t.hist, t.block_wait, t.block_output)
             same = (oa == ob)[rec]
             t.wins += int(np.count_nonzero(same == (bunch_right <= router.t_star)))
             t.recorded += n - skip
