@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 from .._lazy import exports  # noqa: E402
 
 __getattr__, __dir__, __all__ = exports(__name__, {
-    "balance.result": ("BalanceResult",),
+    "balance.outcome": ("BalanceResult",),
     "balance.run": ("run_balance",),
     "balance.settings": ("BalanceConfig",),
     "config": ("RunConfig",),

@@ -6,7 +6,7 @@ from ..._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
     "run": ("run_balance",),
-    "result": ("BalanceResult",),
+    "outcome": ("BalanceResult",),
     "settings": ("BalanceConfig", "BalanceSettings"),
     "queue": ("Background",),
 })

@@ -14,12 +14,12 @@ from .. import streams
 from ..errors import BacktestError
 from ..output.progress import Progress
 from .queue import batch_closed_form, mm1_wait_tail
-from .result import BalanceResult
+from .outcome import BalanceResult
 from .routers import DESCRIPTIONS, PairSchedule, Router
 from .settings import BalanceConfig
 from .simulate import block_series, play, summarise
 from ..analysis.paired import fixed_b_p
-from .stats import block_mean_test
+from .blocks import block_mean_test
 
 FRONTIER_BUNCH = (0.03, 0.95)  # bunch probabilities P(X1 + X2 <= t*) the frontier's thresholds span
 MIN_AGE = 1e-300  # seconds: the memory's max age must be positive
@@ -256,7 +256,7 @@ def _curve(points: dict, family: str, choose: slice) -> list[str]:
 def _best_at(points: dict, families, target: float, choose: slice, measure: slice):
     """The family whose curve (linear between its points) gives the most throughput at mean wait ``target``, chosen
     on the blocks ``choose``, and its reading on the blocks ``measure``: (family, (value, influence series))."""
-    from .stats import at_wait
+    from .blocks import at_wait
 
     best = None
     for fam in families:
@@ -281,7 +281,7 @@ def _frontier_comparison(frontier: dict, qos: float, convex: bool) -> dict:
     several noisy curves, read on the blocks that chose it, would be biased up). Dominates when some difference is
     significantly positive and none significantly negative. Rules are compared as they are, without time-sharing
     between two of them (which a QoS bound on each hour's mean wait would not allow)."""
-    from .stats import block_mean_test
+    from .blocks import block_mean_test
 
     points = frontier["points"]
     quantum = [f for f in QUANTUM_FAMILIES if any(k.split("@")[0] == f for k in points)]

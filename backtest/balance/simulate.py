@@ -94,7 +94,7 @@ def play(routers: dict[str, Router], pairs: int, *, lam: float, mu: float, qos: 
 def summarise(played: Played, name: str, qos: float) -> dict:
     """A router's metrics: waiting time (mean with its paired-block interval, p95, p99), the share of customers
     waiting longer than ``qos``, background throughput per server with its interval, bunch rate, game win rate."""
-    from .stats import block_mean_test
+    from .blocks import block_mean_test
 
     t = played.tallies[name]
     s = t.sums

@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...balance.result import write_folder
+    from ...balance.outcome import write_folder
     from ...balance.run import run_balance
     from ...balance.settings import BalanceConfig
     from ...output.atomic import check_writable
