@@ -281,7 +281,6 @@ def _frontier_comparison(frontier: dict, qos: float, convex: bool) -> dict:
     several noisy curves, read on the blocks that chose it, would be biased up). Dominates when some difference is
     significantly positive and none significantly negative. Rules are compared as they are, without time-sharing
     between two of them (which a QoS bound on each hour's mean wait would not allow)."""
-    from .blocks import block_mean_test
 
     points = frontier["points"]
     quantum = [f for f in QUANTUM_FAMILIES if any(k.split("@")[0] == f for k in points)]
