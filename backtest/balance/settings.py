@@ -57,8 +57,8 @@ class BalanceSettings:
         if self.c_t is not None and self.t_star is not None:
             raise BacktestError("give the threshold once: --c-t or --t-star, not both")
         ks = list(self.levels)
-        if len(ks) < 3 or any(b != 2 * a for a, b in zip(ks, ks[1:])) or ks[0] < 2 or ks[-1] > 128:
-            raise BacktestError(f"--levels must be a doubling sequence of at least three levels from 2 to 128 "
+        if len(ks) < 3 or any(b != 2 * a for a, b in zip(ks, ks[1:])) or ks[0] < 2 or ks[-1] > 64:
+            raise BacktestError(f"--levels must be a doubling sequence of at least three levels from 2 to 64 "
                                 f"(e.g. 2,4,8,16,32), got {ks}")
         unknown = [r for r in self.routers if r not in ROUTERS]
         if unknown or not self.routers:
