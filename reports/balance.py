@@ -126,7 +126,9 @@ def comparison_table(doc: dict) -> pd.DataFrame:
     if not fc.get("available"):
         return pd.DataFrame()
     rows = {}
-    for r in fc["points"]:
+    for r in fc["points"]:  # where both frontiers are the same local family the difference is 0: left out
+        if r["quantum_family"] == r["classical_family"] and r["wait"] != doc["settings"]["qos_wait"]:
+            continue
         rows[f"{r['wait'] * 1e3:.4g} ms"] = {"with": r["quantum"], "via": r["quantum_family"],
                                               "without": r["classical"], "via ": r["classical_family"],
                                               "difference": r["difference"],
@@ -153,7 +155,8 @@ def balance_report(doc: dict, figs: dict[str, tuple[bytes, str]]) -> str:
         figure_html("frontier", *figs["frontier"]),
         "<h2>Quantum against the best local rule at common waiting times</h2>",
         html_table(comparison_table(doc), "frontier-comparison"),
-        f"<p class='meta'>{html.escape(doc['frontier_comparison'].get('rule', ''))}; paired on the same arrivals "
+        f"<p class='meta'>Waits where both frontiers are the same local family (difference 0) are left out. "
+        f"{html.escape(doc['frontier_comparison'].get('rule', ''))}; paired on the same arrivals "
         "(per-block influence series of each curve's interpolation, Newey-West, fixed-b).</p>",
         "<h2>The routers at t*</h2>",
         html_table(routers_table(doc), "routers"),

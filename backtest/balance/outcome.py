@@ -184,13 +184,15 @@ def _answer(r: BalanceResult) -> tuple[str, list[str]]:
                 + ")."), ["It would take a background task that rewards long uninterrupted stretches (strictly "
                           "convex output, --background power)."]
     if fc.get("available") and fc["dominates"]:
-        top = max(fc["points"], key=lambda p: p["difference_ci95"][0])
-        qos = "" if at is None else f"; at the QoS mean wait of {_ms(at['wait'])} the difference is {_rel(at)}"
-        return (f"Entanglement pays, at strictly convex background output: the entangled routers' frontier lies "
-                f"above the best local one, by {_rel(top)} background throughput at a mean wait of "
-                f"{_ms(top['wait'])} ({top['quantum_family']} against {top['classical_family']}, paired HAC "
-                f"{format_p(top['p_value'])}), and below it nowhere (significantly above at "
-                f"{fc['significantly_better']} of {len(fc['points'])} common waits){qos}."), []
+        # the QoS bound is the comparison chosen before the run; the largest of many is named, not led with
+        top = max(fc["points"], key=lambda p: p["difference"] / p["classical"])
+        qos = ("" if at is None else
+               f"at the QoS mean wait of {_ms(at['wait'])} the entangled routers' frontier gives {_rel(at)} "
+               f"background throughput against the best local one ({at['quantum_family']} against "
+               f"{at['classical_family']}, paired HAC {format_p(at['p_value'])}); ")
+        return (f"Entanglement pays, at strictly convex background output: {qos}over the frontier it is "
+                f"significantly above the local one at {fc['significantly_better']} of {len(fc['points'])} common "
+                f"mean waits (most {top['relative']:+.2%} at {_ms(top['wait'])}) and below it at none."), []
     why = ("no quantum router was played" if not fc.get("available") else
            f"the entangled routers' frontier is significantly above the best local one at "
            f"{fc['significantly_better']} and below it at {fc['significantly_worse']} of {len(fc['points'])} "
