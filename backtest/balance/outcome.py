@@ -186,13 +186,17 @@ def _answer(r: BalanceResult) -> tuple[str, list[str]]:
     if fc.get("available") and fc["dominates"]:
         # the QoS bound is the comparison chosen before the run; the largest of many is named, not led with
         top = max(fc["points"], key=lambda p: p["difference"] / p["classical"])
-        qos = ("" if at is None else
-               f"at the QoS mean wait of {_ms(at['wait'])} the entangled routers' frontier gives {_rel(at)} "
-               f"background throughput against the best local one ({at['quantum_family']} against "
-               f"{at['classical_family']}, paired HAC {format_p(at['p_value'])}); ")
-        return (f"Entanglement pays, at strictly convex background output: {qos}over the frontier it is "
-                f"significantly above the local one at {fc['significantly_better']} of {len(fc['points'])} common "
-                f"mean waits (most {top['relative']:+.2%} at {_ms(top['wait'])}) and below it at none."), []
+        over = (f"significantly above the local one at {fc['significantly_better']} of {len(fc['points'])} common "
+                f"mean waits (most {top['relative']:+.2%} at {_ms(top['wait'])}) and below it at none")
+        if at is not None and at["difference_ci95"][0] > 0:
+            return (f"Entanglement pays, at strictly convex background output: at the QoS mean wait of "
+                    f"{_ms(at['wait'])} the entangled routers' frontier gives {_rel(at)} background throughput "
+                    f"against the best local one ({at['quantum_family']} against {at['classical_family']}, paired "
+                    f"HAC {format_p(at['p_value'])}); over the frontier it is {over}."), []
+        qos = ("the QoS bound lies outside the waits both frontiers reach" if at is None else
+               f"at the QoS mean wait of {_ms(at['wait'])} the difference, {_rel(at)}, is not significant")
+        return (f"Entanglement pays on part of the frontier, at strictly convex background output: the entangled "
+                f"routers' frontier is {over}; {qos}."), []
     why = ("no quantum router was played" if not fc.get("available") else
            f"the entangled routers' frontier is significantly above the best local one at "
            f"{fc['significantly_better']} and below it at {fc['significantly_worse']} of {len(fc['points'])} "
