@@ -8,10 +8,13 @@ if __name__ != "qcoord.backtest":  # imported by its folder name from a checkout
     raise ImportError("backtest/ installs as qcoord.backtest: `import qcoord.backtest` (or `import qcoord`) after "
                       "`pip install -e .` (README)")
 
-X
+from .. import __version__ as __version__  # noqa: E402  (pyproject.toml's version, as installed)
 from .._lazy import exports  # noqa: E402
 
 __getattr__, __dir__, __all__ = exports(__name__, {
+    "balance.outcome": ("BalanceResult",),
+    "balance.run": ("run_balance",),
+    "balance.settings": ("BalanceConfig",),
     "config": ("RunConfig",),
     "engine": ("run_backtest",),
     "errors": ("BacktestError",),

@@ -351,12 +351,7 @@ class RunConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise BacktestError(f"{path}: config file not found") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-            raise BacktestError(f"{path}: unreadable config ({exc})") from None
+        raw = read_toml(path)
         raw = {k: v for k, v in raw.items() if k not in ("fitted", "meta")}  # informational sections of a run
         return cls.from_dict(raw, f"{path}: ")
 
@@ -375,6 +370,16 @@ class RunConfig:
                     continue
                 lines.append(f"{key} = {toml_value(value)}")
         return "\n".join(lines) + "\n"
+
+
+def read_toml(path: Path) -> dict:
+    """A config file's TOML, or a BacktestError naming the file (missing, unreadable, not TOML)."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise BacktestError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise BacktestError(f"{path}: unreadable config ({exc})") from None
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}  # type: ignore[misc]

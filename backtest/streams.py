@@ -31,6 +31,9 @@ PURPOSES = {
     "training:strategy:<name>": "a local classical strategy's randomness when replayed on the training window "
                                 "(its book variance chooses best_local), per chunk",
     "training:fills": "fill draws of that training replay, per chunk",
+    "balance:arrivals": "qcoord balance: arrival gaps, both customers' service-time inputs and the routers' shared "
+                        "relabelling bit, per chunk (common random numbers: every router sees the same arrivals)",
+    "balance:supply": "qcoord balance: Bell-pair arrivals of the link's memory, per router",
     "scan:<pair>": "qcoord scan: the seed of one pair's backtest (e.g. scan:JPM/BAC), so its result depends only on "
                    "the scan's seed, the pair and the options",
 }

@@ -18,7 +18,11 @@ the wall time a user waits, each command in a fresh process: ``qcoord --version`
 ``qcoord backtest`` (200,000 synthetic rounds, report written), and of that run the report writing alone;
 ``events`` (only with --only) the event-time market: Hawkes events a second of the default ``data.EventPair`` on
 one core (10^7 events), its decision rows a second at dt = 10 us (10^7 rows), and the peak resident memory of a fresh
-process streaming 10^8 events.
+process streaming 10^8 events;
+``balance``
+(only with --only) customer pairs a second through the load-balancing simulator on one core (arrivals drawn, routed,
+queued; the threshold rule, the quantum routers on Bell pairs, and all nine built-in routers on the same arrivals),
+side by side with a plain Python event loop over the same pairs.
 Each is timed after a warm-up
 (kernels compiled, memory allocated), as the median of ``--reps`` repetitions. Peak memory is the
 resident set of a 10^8-round backtest in a fresh subprocess.
@@ -39,7 +43,7 @@ import numpy as np
 
 SIZES = {"naive": 1_000, "aer": 10_000_000, "exact": 10_000_000, "backtest": 10_000_000,
          "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 220, "isolation": 10_000_000,
-         "events": 10_000_000, "event_rows": 10_000_000, "events_rss": 100_000_000}
+         "events": 10_000_000, "event_rows": 10_000_000, "events_rss": 100_000_000, "balance": 10_000_000}
 # The scan's 55 pairs four times: a pair now takes about 30 ms, so 55 pairs finish in under 2 s, in which a cluster's
 # fixed costs (starting the map, scattering the panel, the last batch's idle worker) weighed 5-30% from run to run;
 # 220 measure the rate a universe scan settles at.
@@ -47,6 +51,7 @@ SCAN_SPEEDUP_TARGET, SCAN_OVERHEAD_TARGET = 1.7, 0.10  # on two cores: all worke
 SCAN_RATE_TARGET = 20.0  # daily pairs a second on one core, default or local indicator (issue 26)
 TARGETS = {"exact": 30e6, "aer": 1e6, "backtest": 5e6, "backtest_queue": 2e6}
 RSS_TARGET_MB = 2048
+BALANCE_TARGET = 1e6  # customer pairs a second through the load-balancing simulator, one core (issue 46)
 STARTUP_TARGETS = {"version_s": 0.5, "help_s": 0.5, "default_backtest_s": 4.0}  # seconds, this 2-core machine
 SPEEDUP_TARGET = 500
 EVENTS_RSS_TARGET_MB = 2048  # 10^8 events (issue 40)
@@ -133,6 +138,64 @@ def isolation_rates(n: int, reps: int) -> dict:
     return {"rounds": n, "table_rules_rounds_per_s": n / t_table, "user_rule_rounds_per_s": n / t_user,
             "overhead": t_user / t_table - 1.0, "ratio": t_user / t_table, "table_s": times["table"],
             "user_s": times["user"]}
+
+
+def balance_rates(n: int, reps: int) -> dict:
+    """Customer pairs a second of the load-balancing simulator (``backtest.balance.simulate.play``: arrivals and
+    service times drawn, each router's decisions, both queues and the background task, compiled and chunked) for
+    one router, the threshold rule and the quantum routers (Bell pairs sampled), and all nine built-in routers on
+    the same arrivals (pairs x routers a second); and a plain Python event loop doing the same for one router."""
+    import math as m
+
+    from qcoord.backtest.balance.servers import Background
+    from qcoord.backtest.balance.routers import ROUTERS, Router
+    from qcoord.backtest.balance.simulate import play
+    from qcoord.strategies import balance as game
+
+    lam, mu, c = 400.0, 1000.0, game.REFERENCE_C_T
+    t_star, rule = game.t_star_of(c, mu), game.best_threshold(c)
+    sol = game.fit(c)
+
+    def router(name: str) -> Router:
+        r = Router(name, "threshold" if name == "weighted" else "quantum" if name.startswith("quantum") else name,
+                   t_star, rule=rule, in_time=False)
+        if r.kind == "quantum":
+            r.solution, r.levels, r.strategy = sol, game.PLAYED_LEVELS, sol.quantum_strategy()
+        return r
+
+    def run(names):
+        routers = {name: router(name) for name in names}
+        return lambda k: play(routers, k, lam=lam, mu=mu, qos=1 / mu, background=Background(), warmup=0,
+                              block_pairs=1000, seed=1)
+
+    out = {"pairs": n}
+    for label, names in (("threshold", ["threshold"]), ("quantum", ["quantum"]), ("all_routers", list(ROUTERS))):
+        t = _median_time(lambda: run(names)(n), reps, lambda: run(names)(max(n // 10, 1000)))
+        out[f"{label}_pairs_per_s"] = n / t
+    out["all_routers_router_pairs_per_s"] = out["all_routers_pairs_per_s"] * len(ROUTERS)
+
+    def naive(k: int) -> None:  # one Python step per pair: the approach the compiled loop replaces
+        import random
+
+        rnd = random.Random(1)
+        free, now, out_bg, waits = [0.0, 0.0], 0.0, 0.0, 0.0
+        for _ in range(k):
+            now += rnd.expovariate(lam)
+            a, b = rnd.random(), rnd.random()
+            xa, xb = -m.log1p(-a) / mu, -m.log1p(-b) / mu
+            r = rnd.getrandbits(1)
+            for s, x in (((a >= rule.alpha) ^ r, xa), ((b >= rule.beta) ^ r, xb)):
+                if free[s] < now:
+                    out_bg += (now - free[s]) ** 2 * mu
+                    free[s] = now + x
+                else:
+                    waits += free[s] - now
+                    free[s] += x
+
+    k = max(n // 100, 1000)
+    out["naive_python_pairs_per_s"] = k / _median_time(lambda: naive(k), reps, lambda: naive(1000))
+    out["speedup_vs_naive"] = out["threshold_pairs_per_s"] / out["naive_python_pairs_per_s"]
+    return out
 
 
 def scan_rates(n_pairs: int) -> dict:
@@ -284,7 +347,7 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=3, help="repetitions per path; the median is reported (3)")
     p.add_argument("--skip-rss", action="store_true", help="do not run the 10^8-round memory measurement")
     p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan, "
-                                  "isolation, startup, events "
+                                  "isolation, startup, events, balance "
                                   "(naive always runs: it is the reference)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
@@ -313,6 +376,7 @@ def main(argv=None) -> int:
     startup = startup_times(args.reps) if only is not None and "startup" in only else None
     events = (event_rates(size["events"], size["event_rows"], size["events_rss"], args.reps)
               if only is not None and "events" in only else None)
+    balance = balance_rates(size["balance"], args.reps) if only is not None and "balance" in only else None
     report = {
         "rounds_per_s": rates,
         "speedup_vs_naive": {k: v / rates["naive"] for k, v in rates.items() if k != "naive"},
@@ -321,6 +385,7 @@ def main(argv=None) -> int:
         "isolation": isolation,
         "startup": startup,
         "events": events,
+        "balance": balance,
         "sizes": size,
         "reps": args.reps,
         "machine": machine(),
@@ -337,6 +402,8 @@ def main(argv=None) -> int:
         **({} if startup is None else {k: startup[k] < v for k, v in STARTUP_TARGETS.items()}),
         **({} if events is None else {"events_peak_rss": events["peak_rss_mb"] < EVENTS_RSS_TARGET_MB}),
         **({} if isolation is None else {"isolation": isolation["ratio"] <= ISOLATION_TARGET}),
+        **({} if balance is None else {"balance_pairs_per_s": min(balance["threshold_pairs_per_s"],
+                                                                   balance["quantum_pairs_per_s"]) >= BALANCE_TARGET}),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -368,6 +435,14 @@ def main(argv=None) -> int:
               f"{events['rows_per_s']:,.0f} decision rows/s at dt {events['dt_s'] * 1e6:g} us; peak RSS of "
               f"{events['rss_events']:,d} streamed events {events['peak_rss_mb']:,.0f} MB (target < "
               f"{EVENTS_RSS_TARGET_MB} MB)")
+    if balance is not None:
+        print(f"balance simulator, one core, {balance['pairs']:,d} pairs: threshold rule "
+              f"{balance['threshold_pairs_per_s']:,.0f} pairs/s, quantum routers "
+              f"{balance['quantum_pairs_per_s']:,.0f}, "
+              f"all nine routers on the same arrivals {balance['all_routers_pairs_per_s']:,.0f} "
+              f"({balance['all_routers_router_pairs_per_s']:,.0f} router-pairs/s); a Python event loop "
+              f"{balance['naive_python_pairs_per_s']:,.0f} (x{balance['speedup_vs_naive']:,.0f}); target >= "
+              f"{BALANCE_TARGET:,.0f}")
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
           f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")

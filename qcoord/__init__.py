@@ -27,7 +27,8 @@ except PackageNotFoundError:  # a checkout that was never installed (README: pip
 SUBPACKAGES = ("backtest", "data", "reports", "strategies")
 # public name -> the subpackage that defines it
 API = {
-    **dict.fromkeys(("run_backtest", "run_scan", "run_sweep", "RunConfig", "Result", "ScanResult", "SweepResult",
+    **dict.fromkeys(("run_backtest", "run_scan", "run_sweep", "run_balance", "RunConfig", "Result", "ScanResult",
+                     "SweepResult", "BalanceResult", "BalanceConfig",
                      "BellPairSupply", "BiasFill", "QueueFill", "FillModel", "Indicator", "make_indicator", "BacktestError"), "backtest"),
     **dict.fromkeys(("load_sample", "load_csv", "load_yahoo", "synthetic_pair", "SyntheticPair", "MarketData",
                      "sample_universe", "samples", "DataError", "DataWarning", "EventPair", "Hawkes",

@@ -10,6 +10,7 @@ if __name__ != "qcoord.reports":  # imported by its folder name from a checkout:
 from .._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
+    "balance": ("balance_figures", "balance_report", "convergence_figure", "frontier_figure"),
     "figures": ("cumulative_pnl", "hedge_cells", "information_value", "inventory", "overlay", "period_ratios",
                 "pnl_distribution", "rolling_variance", "sweep_metric", "to_png", "win_rate_by_input"),
     "html": ("run_report",),

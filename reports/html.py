@@ -12,6 +12,8 @@ from .markup import CSS, FIT_TABLES, UNDEFINED, figure, fmt_value, html_table
 from .tables import (HEDGE_LEGEND, comparison_table, game_table, hedge_table, information_table, metrics_table,
                      pvalue)
 
+
+
 def _drift_section(doc: dict) -> list[str]:
     d = doc.get("drift")
     if not d:

@@ -12,6 +12,8 @@ with its ``Solution``, ``play_rounds`` (the one flow every strategy plays throug
 ``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``;
 user code in its own processes, ``strategies.sandbox`` and ``strategies.isolation``; the quantum set,
 ``strategies.quantum_set``), the checks ``tsirelson_value`` and ``tsirelson_sdp``, and ``StrategyError``.
+Also ``tsirelson_weights`` (Tsirelson's SDP on correlator weights of any size) and the load-balancing routers'
+threshold game (``strategies.balance``: ``threshold_game``, ``game_values``, ``best_threshold``).
 """
 
 if __name__ != "qcoord.strategies":  # imported by its folder name from a checkout: its relative imports cannot work
@@ -23,6 +25,7 @@ from .._lazy import exports
 __getattr__, __dir__, __all__ = exports(__name__, {
     "aged": ("AgedPlay",),
     "bank": ("MemoryBank",),
+    "balance": ("ThresholdRule", "best_threshold", "game_values", "threshold_game", "threshold_weights"),
     "classical": ("always_hedge_positive", "best_constant", "classical_optimum", "deterministic",
                   "deterministic_value", "follow_indicator", "uncoordinated"),
     "errors": ("StrategyError",),
@@ -34,7 +37,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "nosignal": ("FrozenTable", "SignallingError", "certify", "is_local", "play_checked", "plays_user_code"),
     "trust": ("is_engine_owned",),
     "quantum": ("EntangledPair", "quantum_strategy", "textbook_angles"),
-    "solver": ("Solution", "quantum_lower_bound", "solve", "tsirelson_sdp", "tsirelson_value"),
+    "solver": ("Solution", "quantum_lower_bound", "solve", "tsirelson_sdp", "tsirelson_value", "tsirelson_weights"),
     "strategy": ("LocalRandomness", "LocalRule", "NoResource", "Resource", "SharedRandomness", "Strategy",
                  "play_rounds"),
 })

@@ -305,3 +305,35 @@ def seesaw(c, k, R, party_a, party_b, dirs_b, measures_b, fallback_b, flip_b, st
                 total += c[x, y] * acc
         values[st] = k + total
     return values, dirs_a, measures_a, fallback_a, flip_a
+
+
+@njit(cache=True, nogil=True)
+def xor_classical(c):  # pragma: no cover - compiled
+    """max over A's +-1 rules alpha (alpha_0 = +1: negating both rules changes nothing) of sum_y |sum_x c[x, y]
+    alpha_x|, i.e. the classical value of the XOR game with correlator weights c, B best-responding with the sign of
+    each column. A Gray code flips one alpha_x per step, so each of the 2^(K_A - 1) rules costs O(K_B).
+    Returns (value, alpha as +-1 floats)."""
+    ka, kb = c.shape
+    alpha = np.ones(ka)
+    col = np.zeros(kb)
+    for y in range(kb):
+        for x in range(ka):
+            col[y] += c[x, y]
+    best = 0.0
+    for y in range(kb):
+        best += abs(col[y])
+    best_alpha = alpha.copy()
+    for n in range(1, 1 << (ka - 1)):
+        bit = 0
+        while not (n >> bit) & 1:
+            bit += 1
+        x = bit + 1
+        alpha[x] = -alpha[x]
+        total = 0.0
+        for y in range(kb):
+            col[y] += 2.0 * alpha[x] * c[x, y]
+            total += abs(col[y])
+        if total > best + 1e-15:
+            best = total
+            best_alpha[:] = alpha
+    return best, best_alpha

@@ -775,15 +775,25 @@ def tsirelson_sdp(game: Game, p_xy) -> float:
     maximize sum c[x,y] G[x, K_A + y] over (K_A + K_B)-square Gram matrices G >= 0 with unit diagonal
     (Tsirelson: XOR-game correlators are exactly inner products of unit vectors).
     """
+    c, k = game.correlator_weights(check_p_xy(p_xy, game.levels))
+    return tsirelson_weights(c, k)
+
+
+def tsirelson_weights(c, k: float = 0.0) -> float:
+    """Tsirelson's SDP on correlator weights directly: max k + sum c[x, y] E[A_x B_y] over every entangled strategy,
+    for a K_A x K_B matrix ``c`` of any size (a ``Game`` stops at ``MAX_LEVELS`` inputs a side; a discretised
+    continuous game goes further). Needs cvxpy."""
     try:
         import cvxpy as cp
     except ImportError as exc:  # optional: the closed-form search is the default method
         raise StrategyError("tsirelson_sdp needs cvxpy: pip install 'qcoord[sdp]'") from exc
-    c, k = game.correlator_weights(check_p_xy(p_xy, game.levels))
+    c = np.asarray(c, dtype=float)
+    if c.ndim != 2 or not np.isfinite(c).all():
+        raise StrategyError(f"correlator weights must be a finite K_A x K_B matrix, got shape {c.shape}")
     scale = float(np.abs(c).max())
     if scale == 0.0:
         return k
-    problem, weights = _tsirelson_problem(*game.levels)
+    problem, weights = _tsirelson_problem(*c.shape)
     with _SDP_LOCK:  # one compiled problem per shape, shared by a worker's threads
         # weights scaled to 1: the solver's tolerances are absolute, and a hedge game's are currency^2 (1e-6 or less)
         weights.value = c / scale

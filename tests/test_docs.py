@@ -58,6 +58,9 @@ def shortened_command(cmd: str) -> str:
     synthetic = not any(k in cmd for k in ("--sample", "--csv", "--yahoo", "--config"))
     if cmd.startswith(("qcoord backtest", "qcoord sweep")) and synthetic and "--rounds" not in cmd:
         cmd += " --rounds 5000"
+    if cmd.startswith("qcoord balance"):  # the same paths on fewer pairs and levels
+        for flag, small in (("--pairs", "20000"), ("--frontier-pairs", "20000"), ("--levels", "2,4,8")):
+            cmd = re.sub(rf"{flag} \S+", "", cmd) + f" {flag} {small}"
     if cmd.startswith("qcoord scan") and "--sample pypfopt" in cmd and "--tickers" not in cmd:
         cmd += " --tickers JPM BAC GM --workers 0"
     return cmd
@@ -65,6 +68,8 @@ def shortened_command(cmd: str) -> str:
 
 def shortened_python(code: str) -> str:
     code = re.sub(r"rounds=\d[\d_]*", "rounds=20_000", code)
+    code = re.sub(r"run_balance\(pairs=\d[\d_]*", "run_balance(pairs=20_000, frontier_pairs=20_000, levels=(2, 4, 8)",
+                  code)
     return re.sub(r'"rounds": \d[\d_]*', '"rounds": 20_000', code)
 
 

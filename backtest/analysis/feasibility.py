@@ -283,7 +283,8 @@ def frontier(link: Link, fit, fit_noise: Noise, window_rounds: int, f_star: floa
     span = float(np.ptp(game.table))
     rates = []
     for nz in noises:
-        gap = quantum_lower_bound(game, p, nz) - cl
+        # the grid bound covers binary inputs; a K-level game (the load balancer's) takes the solver's seesaw
+        gap = (quantum_lower_bound(game, p, nz) if game.levels == (2, 2) else solve(game, p, nz).quantum_value) - cl
         need = rounds_to_detect(gap, span, link.confidence)
         share = need / window_rounds if math.isfinite(need) else math.inf
         rates.append(share * decisions if share <= 1 else None)  # beyond one pair a decision: never

@@ -97,6 +97,14 @@ def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: t
                  help_text(Spec(**{**s.__dict__, "help": s.alias_help})), s.metavar or s.alias.upper())
 
 
+def add_specs(group, specs) -> None:
+    """Add declared options (``options.Spec``) that live outside the run configuration's tree (``qcoord balance``'s
+    own), read and checked as ``add_options`` reads the tree's; ``given`` collects them by path."""
+    for s in specs:
+        _add(group, s.flag or "--" + s.name.replace("_", "-"), s, _DEST + s.path, help_text(s),
+             s.metavar or s.name.upper())
+
+
 class _Renamed(argparse.Action):
     """An old flag: stores its value as the new one does, and says the new name."""
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 
 # Subcommands in the order --help lists them; each module lives in backtest/cli/commands/.
-COMMANDS = ("backtest", "compare", "sweep", "scan", "game", "data", "calibrate")
+COMMANDS = ("backtest", "compare", "sweep", "scan", "game", "balance", "data", "calibrate")
 
 
 class _Help(argparse.HelpFormatter):
