@@ -107,7 +107,8 @@ def test_engine_plays_re_aimed_settings_and_cuts_no_chsh_like_pair():
     age would stop paying about 0.43 ms into storage, but re-aimed for each pair's age the pair beats the classical
     rule at every age the grid covers, so no pair is dropped (the supply keeps every pair) and the memory stage says
     so; the quantum player carries its age table."""
-    r = run_backtest(game="paper", link="nyse-nasdaq", memory_t2=3e-4, rounds=20_000)
+    # decisions 8000 a second (declaring the synthetic source's step): pairs wait microseconds, not a minute
+    r = run_backtest(game="paper", link="nyse-nasdaq", memory_t2=3e-4, rounds=20_000, link_decision_rate=8e3)
     mem = r.link["stages"][4]
     assert mem["age_aware"] and mem["memory_cutoff_s"] is None
     g = r.to_dict()["game"]  # fitted for the typical age: the value the stage reports, re-aimed for that age
