@@ -28,11 +28,12 @@ from .base import (HALF_SPREAD_OPTION, MODEL_BPS_OPTION, MODEL_HALF_SPREAD_BPS, 
 
 # Defaults from `qcoord calibrate` on the minute quote and trade bars of BAC, AIG, SPY and IBM in ../shared/data
 # (2013-10-04 .. 10-11, regular session), pooled; tests/test_calibrate.py re-estimates them there and checks each lies
-# in its 95% interval (docs/fills.md has the per-ticker numbers: BAC's one-cent spread fills a front-of-queue order
-# in 98% of minutes, IBM's in 72%, so calibrate on your own pair where you can).
-P_FIRST = 0.88  # P(a trade prints at or through a resting quote within a minute), pooled 0.882
+# in its 95% interval (docs/fills.md has the per-ticker numbers: an order at the back of BAC's displayed queue,
+# 68,550 shares ahead of it, fills in 50% of minutes where one at the front would in 98%; calibrate on your own pair
+# where you can).
+P_FIRST = 0.75  # P(the volume at its price exceeds the displayed queue ahead, or a print through it), pooled 0.749
 P_SECOND = 0.51  # P(a trade prints through it: its level is exhausted), pooled 0.513
-ADVERSE_SELECTION = 0.20  # mean mid move against a fill over its minute / mean |mid move|, pooled 0.203
+ADVERSE_SELECTION = 0.25  # mean mid move against a queue fill over its minute / mean |mid move|, pooled 0.248
 _NONE = np.empty(0)  # no per-round quotes
 
 
