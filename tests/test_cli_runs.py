@@ -198,7 +198,7 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     (["backtest", "--config", "nope.toml"], "nope.toml: config file not found"),
     (["backtest", "--t1", "1e-5", "--t2", "1e-4"], "exceeds 2*T1"),
     (["backtest", "--pair-rate", "100"], "needs both --pair-rate and --decision-rate"),
-    (["backtest", "--lot", "50"], "do not apply to the bias fill model"),
+    (["backtest", "--notional", "50"], "do not apply to the bias fill model"),
     (["backtest", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["sweep", "visibility=1,2"], "sweep parameter visibility: 2.0 is out of range [0, 1]"),
     (["sweep", "colour=1,2"], "cannot sweep 'colour'"),

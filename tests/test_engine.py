@@ -208,10 +208,21 @@ def test_noise_that_kills_the_advantage_makes_quantum_the_classical_rule():
 
 
 def test_queue_fill_run_tracks_inventory_within_limit():
-    r = run_backtest("signals", rounds=30_000, seed=2, fill="queue")
+    """Inventory in shares, within the position limit in money at each round's decision-time price (the limit binds:
+    some round sits on it)."""
+    from qcoord.backtest import QueueFill
+    from qcoord.data import SyntheticPair
+
+    md = SyntheticPair(mode="signals", seed=2).generate(30_000)
+    r = run_backtest(md, seed=2, fill="queue", keep_rounds=30_000)
     inv = r.inventory
-    assert inv is not None and inv.abs().to_numpy().max() <= 1_000.0
+    assert inv is not None and inv.shape[0] == r.n_test
+    price = md.prices.to_numpy()[r.test_start - 1: r.test_start - 1 + r.n_test]  # decision time: row t - 1
+    value = np.column_stack([np.abs(inv[col].to_numpy()) * price[:, "AB".index(col[1])] for col in inv.columns])
+    limit = QueueFill().position_limit
+    assert value.max() <= limit * (1 + 1e-12) and value.max() >= limit * (1 - 1e-12)
     assert np.isfinite(r.metrics["pnl_var"].astype(float)).all()
+
 
 
 @pytest.mark.parametrize("files", [("BAC_daily.csv", "AIG_daily.csv"), ("SPY_daily.csv", "QQQ_daily.csv")])
