@@ -289,7 +289,7 @@ def untradable(md: MarketData) -> dict:
         elif quoted:
             continue  # a quoted book: the quotes are the evidence (quote files carry no volume)
         elif vol is None or not np.isfinite(vol).any():
-            out[t] = "no traded volume in the data (an index, or a price series without volume)"
+            out[t] = "no traded volume in the data"
         elif not np.nansum(vol) > 0:
             out[t] = "zero traded volume in the data"
         elif np.mean(~(vol > 0)) > NO_VOLUME_SHARE:
