@@ -125,8 +125,8 @@ def test_cli_flags_and_overrides_are_the_same_names():
 
     p = argparse.ArgumentParser()
     add_options(p)
-    args = p.parse_args(["--visibility", "0.9", "--loss", "0.1", "--csv", "a.csv", "--fill", "queue", "--notional", "50",
-                         "--no-indicator-check", "--yahoo", "spy", "qqq"][:11])
+    args = p.parse_args(["--visibility", "0.9", "--loss", "0.1", "--csv", "a.csv", "--fill", "queue", "--notional",
+                         "50", "--no-indicator-check", "--yahoo", "spy", "qqq"][:11])
     values = given(args)
     cfg = config.RunConfig().with_values(values)
     assert cfg.noise.visibility == 0.9 and cfg.noise.loss_a == cfg.noise.loss_b == 0.1

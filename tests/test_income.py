@@ -119,7 +119,10 @@ def test_the_queue_oracle_plays_the_least_squared_book_pnl_on_both_inventories()
     for i in range(n):
         c = 2 * x[i] + y[i]
         value = [inv[j] * price[j, i] for j in range(2)]
-        after = lambda j, o: min(max(value[j] + (edge if o else -edge), -fill.position_limit), fill.position_limit)
+
+        def after(j, o, value=value):
+            return min(max(value[j] + (edge if o else -edge), -fill.position_limit), fill.position_limit)
+
         cost = {(oa, ob): after(0, oa) ** 2 * moments[c, 0] + after(1, ob) ** 2 * moments[c, 1]
                 + 2 * after(0, oa) * after(1, ob) * moments[c, 2] for oa in (0, 1) for ob in (0, 1)}
         assert cost[(got.a[i], got.b[i])] == pytest.approx(min(cost.values()), rel=1e-12), i

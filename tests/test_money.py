@@ -78,7 +78,8 @@ def test_daily_run_reproduced_by_hand():
     u = r.metrics_dict["uncoordinated"]
     minutes = 252 * 390 / r.periods_per_year
     assert minutes == pytest.approx(390)
-    income = 2 * fill.exposure * fill.turnover * minutes * fill.model_half_spread_bps * 1e-4 * (1 - fill.adverse_selection)
+    h = fill.model_half_spread_bps * 1e-4
+    income = 2 * fill.exposure * fill.turnover * minutes * h * (1 - fill.adverse_selection)
     assert u["pnl_assumed_income"] == pytest.approx(income * (1 - u["turnover"] * fill.requeue_loss), rel=1e-9)
     assert u["pnl_costs"] == pytest.approx(2 * fill.exposure * fill.switch_cost_bps * 1e-4 * 2 * u["turnover"],
                                            rel=1e-9)
@@ -208,10 +209,10 @@ def _minute_path(days: int, seed: int) -> np.ndarray:
 
 def test_bar_length_invariance_of_annual_income_variance_and_sharpe():
     """One synthetic minute path aggregated to 1-, 5-, 60- and 390-minute bars: the annualised (assumed: no quotes)
-    spread income is the same to rounding, and the annualised variance and Sharpe ratio of each strategy agree with the minute
-    bars' within 3 standard errors of the difference (variance: relative se sqrt(2 / (n - 1)) for normal returns;
-    Sharpe: sqrt((1 + S^2 / 2) / n) per period, Lo 2002; the minute run's se is added, though the two share a path
-    and the true se of the difference is smaller)."""
+    spread income is the same to rounding, and the annualised variance and Sharpe ratio of each strategy agree with
+    the minute bars' within 3 standard errors of the difference (variance: relative se sqrt(2 / (n - 1)) for normal
+    returns; Sharpe: sqrt((1 + S^2 / 2) / n) per period, Lo 2002; the minute run's se is added, though the two share a
+    path and the true se of the difference is smaller)."""
     prices = _minute_path(1000, 11)
     base = None
     for k in (1, 5, 60, 390):

@@ -78,7 +78,8 @@ class StrategyStats:
         ``want``: the relation that hedged its realised co-movement (2 where a stock did not move); ``table``:
         the game's utility table, flat (index (2x + y) * 2 + a XOR b); ``income`` and ``costs``: the spread
         income and costs of the same rounds per server (arrays, or one number for every round; the rest of the P&L
-        is directional); ``assumed``: the spread income the fill model assumed, not in the P&L. Also counts the rounds in which a server changed its quoting order (across chunks too)."""
+        is directional); ``assumed``: the spread income the fill model assumed, not in the P&L. Also counts the
+        rounds in which a server changed its quoting order (across chunks too)."""
         if self.shift is None:
             self.shift = float(pnl.mean())
         for v in assumed:

@@ -200,7 +200,8 @@ def calibrate(quotes: dict[str, pd.DataFrame] | pd.DataFrame, trades: dict[str, 
 
     ``quotes``: quote bars (``data.load_quote_bars``) by ticker; ``trades``: trade bars (``data.load_trade_bars``)
     by ticker, for those that have them; ``horizon``: bars after the quote over which adverse selection is measured
-    for the realised spread; ``notional``: currency an order rests (its shares at the mid join the queue). Returns {"tickers": {name: estimates}, "pooled": estimates, "fill": the [fill] section,
+    for the realised spread; ``notional``: currency an order rests (its shares at the mid join the queue). Returns
+    {"tickers": {name: estimates}, "pooled": estimates, "fill": the [fill] section,
     "kept_defaults": parameters the data cannot identify}."""
     if isinstance(quotes, pd.DataFrame):
         quotes = {"quotes": quotes}
@@ -233,7 +234,7 @@ def _pool(all_ev: list[dict], with_trades: list[dict]) -> dict:
     """Quote-side events of every ticker; trade-side events (and the moves they are compared with) of the tickers
     with trade bars, so each ratio pools like with like."""
     src = with_trades or all_ev
-    out = {k: np.concatenate([e[k] for e in src]) for k in ("adverse", "adverse_far", "abs_move", "mid")}
+    out: dict = {k: np.concatenate([e[k] for e in src]) for k in ("adverse", "adverse_far", "abs_move", "mid")}
     out["half"] = np.concatenate([e["half"] for e in all_ev])
     out["mid_all"] = np.concatenate([e["mid"] for e in all_ev])
     out["tick_spread"] = np.concatenate([e["tick_spread"] for e in all_ev])

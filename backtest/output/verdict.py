@@ -213,8 +213,9 @@ def _assumed_words(r: Result, c: dict, gap: tuple[float, float]) -> str:
     gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
     return (f"were the assumed spread income earned (the data has no quotes), quantum's would be {-gap[0]:.3g} a round "
             f"below {c['opponent']}'s (it changes its quoting order in {q['turnover']:.0%} of rounds, "
-            f"{c['opponent']} in {o.get('turnover', 0.0):.0%}), which {'outweighs' if gap[1] < 0 else 'does not outweigh'}"
-            f" the variance saved: certainty equivalent {gap[1]:+.3g} a round at risk aversion {gamma:g}")
+            f"{c['opponent']} in {o.get('turnover', 0.0):.0%}), which "
+            f"{'outweighs' if gap[1] < 0 else 'does not outweigh'} the variance saved: certainty equivalent "
+            f"{gap[1]:+.3g} a round at risk aversion {gamma:g}")
 
 
 def _cost_sentence(r: Result, c: dict) -> str | None:
