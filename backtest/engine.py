@@ -36,7 +36,7 @@ from .players.history import Channels
 from .players.information import IndicatorLevels, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState
 from .players.aged import age_aware, reaimed
-from .players.hedge import HedgeFit
+from .players.hedge import HedgeFit, cell_moments
 from .book.book import Book
 from .book.lanes import Lanes
 from .stats.cells import CellSums
@@ -120,6 +120,7 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
     hedge = HedgeFit.fit(train_cells.stats(), exposure) if plan.fits_hedge else None
     delay = plan.delay if "delayed_comm" in plan.names else None
     game_fit = fit(plan.game, x_train, y_train, fit_noise, delay, hedge, device)
+    game_fit.moments = cell_moments(train_cells.stats(), None if hedge is None else hedge.comove)
     game_fit.information = fit_information(info_train, exposure, fit_noise, device)
     if plan.link is not None and plan.supply is not None:  # each pair's settings re-aimed for its age
         game_fit.aged = age_aware(game_fit, plan.supply.herald_delay, oldest, backend)
@@ -336,9 +337,9 @@ def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, 
     ``game`` None the hedge game is re-fitted on that window."""
     feed.fit_indicators(start - n_train, start)
     x, y = feed.inputs(start - n_train, start)
-    hedge = None
-    if game is None:
-        cells = CellSums()
-        cells.add(x, y, feed.round_data(start - n_train, start)["returns"])
-        hedge = HedgeFit.fit(cells.stats(), exposure)
-    return fit(game, x, y, noise, delay if "delayed_comm" in names else None, hedge, device)
+    cells = CellSums()
+    cells.add(x, y, feed.round_data(start - n_train, start)["returns"])
+    hedge = HedgeFit.fit(cells.stats(), exposure) if game is None else None
+    out = fit(game, x, y, noise, delay if "delayed_comm" in names else None, hedge, device)
+    out.moments = cell_moments(cells.stats(), None if hedge is None else hedge.comove)
+    return out

@@ -200,7 +200,7 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     (["backtest", "--decision-rate", "100"], "give the supply's --pair-rate too"),
     (["backtest", "--sample", "jpm_bac", "--pair-rate", "100", "--decision-rate", "1000"],
      "--decision-rate 1000 contradicts the data's own clock (it decides at its timestamps)"),
-    (["backtest", "--lot", "50"], "do not apply to the bias fill model"),
+    (["backtest", "--notional", "50"], "do not apply to the bias fill model"),
     (["backtest", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["sweep", "visibility=1,2"], "sweep parameter visibility: 2.0 is out of range [0, 1]"),
     (["sweep", "colour=1,2"], "cannot sweep 'colour'"),

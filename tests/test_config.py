@@ -100,8 +100,8 @@ def test_declared_once_no_command_declares_an_option_by_hand():
 
 def test_sweepable_names_come_from_the_tree():
     sweepable = config.sweepable()
-    for name in ("visibility", "readout_error", "loss", "t1", "t2", "p", "flip", "latency", "lot",
-                 "inventory_limit", "cut_cost", "noise.visibility", "fill.p_first", "memory_slots", "sigma"):
+    for name in ("visibility", "readout_error", "loss", "t1", "t2", "p", "flip", "latency", "notional",
+                 "position_limit", "cut_cost", "noise.visibility", "fill.p_first", "memory_slots", "sigma"):
         assert name in sweepable, name
     assert "strategies" not in sweepable and "chunk_rounds" not in sweepable
     assert parse_param("loss=0.1,0.2") == ("loss", [0.1, 0.2])
@@ -126,13 +126,13 @@ def test_cli_flags_and_overrides_are_the_same_names():
 
     p = argparse.ArgumentParser()
     add_options(p)
-    args = p.parse_args(["--visibility", "0.9", "--loss", "0.1", "--csv", "a.csv", "--fill", "queue", "--lot", "50",
-                         "--no-indicator-check", "--yahoo", "spy", "qqq"][:11])
+    args = p.parse_args(["--visibility", "0.9", "--loss", "0.1", "--csv", "a.csv", "--fill", "queue", "--notional",
+                         "50", "--no-indicator-check", "--yahoo", "spy", "qqq"][:11])
     values = given(args)
     cfg = config.RunConfig().with_values(values)
     assert cfg.noise.visibility == 0.9 and cfg.noise.loss_a == cfg.noise.loss_b == 0.1
     assert cfg.source.kind == "csv" and cfg.source.files == ("a.csv",)
-    assert cfg.fill.build().lot == 50 and cfg.run.check_indicators is False
+    assert cfg.fill.build().notional == 50 and cfg.run.check_indicators is False
     yahoo = given(p.parse_args(["--yahoo", "spy", "qqq"]))
     assert config.RunConfig().with_values(yahoo).source.tickers == ("SPY", "QQQ")
     same = config.RunConfig().with_values({"noise.visibility": 0.9, "loss_a": 0.1, "loss_b": 0.1})

@@ -15,6 +15,10 @@ chosen on the training window, and the history and K-level players join the runs
 Issue 22 (all cases): the bias fill earns the realised spread (44% adverse selection) and a change of order forgoes
 the round's income (re-queueing) instead of crossing the spread; the oracle plays one constant side; the queue
 fill's adverse selection is a / sqrt(m) on an m-minute bar and its defaults are recalibrated from trade prints.
+Issue 43 (all cases): spread income is in the P&L only at the data's own quotes (every pinned run has none: its
+income, re-queueing losses, spread-priced cuts and the queue fill's adverse selection move to the assumed column);
+the queue fill's legs are sized in money (notional, position_limit) and its defaults recalibrated on the queue ahead
+(p_first 0.75, adverse_selection 0.25); under it the oracle knows both inventories (QueueFill.steer).
 """
 
 from __future__ import annotations

@@ -90,9 +90,9 @@ def test_every_fill_model_implements_the_interface(name):
     assert fills.pnl.shape == (n,) and np.isfinite(fills.pnl).all()
     assert fills.inventory is None or fills.inventory.shape == (n,)
     # P&L = income - costs + directional: the parts are reported per round or as one number
-    for part in (fills.income, fills.costs):
+    for part in (fills.income, fills.costs, fills.assumed):
         assert np.ndim(part) in (0, 1)
-    out = {"pnl_book": np.empty(n), "costs_book": np.empty(n)}
+    out = {"pnl_book": np.empty(n), "costs_book": np.empty(n), "assumed_book": np.empty(n)}
     book = model.book_pnl(np.zeros(n, np.uint8), np.ones(n, np.uint8), market, market,
                           [model.initial_state()] * 2, out)
     assert book is None or isinstance(book, BookFills)

@@ -162,44 +162,58 @@ class Book:
         return self._pool[slot]
 
     def _fills(self, players, decided, chunk: RoundChunk, uniforms, fresh: bool) -> list:
-        """Each player's fill of the chunk: (pnl_a, inv_a, pnl_b, inv_b, book pnl, (income, costs)).
+        """Each player's fill of the chunk: (pnl_a, inv_a, pnl_b, inv_b, book pnl, (income, costs, assumed)).
 
-        Common random numbers make the fills a function of the decisions and the carried fill state, so a
-        player that decided exactly as an earlier one (always_hedge, classical and delayed_comm often do)
-        shares its fill instead of running the fill model again; the distinct fills run on the lanes."""
+        A player that ``steers`` (the oracle) plays on the fill model's carried state when the model has one
+        (``FillModel.steer``): its decisions are replaced in ``decided`` by the orders it played. Common random
+        numbers make the other fills a function of the decisions and the carried fill state, so a player that
+        decided exactly as an earlier one (always_hedge, classical and delayed_comm often do) shares its fill
+        instead of running the fill model again; the distinct fills run on the lanes."""
         states = [self.fill_state[p.name] for p in players]
+        steered = {}
+        for i, p in enumerate(players):
+            if getattr(p, "moments", None) is not None:
+                got = self.fill_model.steer(chunk.x, chunk.y, p.moments, *self._markets(chunk), uniforms, states[i])
+                if got is not None:
+                    decided[i] = (got.a, got.b, None, None)
+                    steered[i] = _joint(got.fills_a, got.fills_b)
         before = [list(st) for st in states]
         leader: list[int] = []  # per player: the first player whose fill it shares (itself if none)
         for i, (a, b, *_) in enumerate(decided):
-            leader.append(next((j for j in sorted(set(leader)) if before[j] == before[i]
-                                and np.array_equal(decided[j][0], a) and np.array_equal(decided[j][1], b)), i))
-        computed = sorted(set(leader))
+            leader.append(i if i in steered else next(
+                (j for j in sorted(set(leader)) if j not in steered and before[j] == before[i]
+                 and np.array_equal(decided[j][0], a) and np.array_equal(decided[j][1], b)), i))
+        computed = sorted(set(leader) - set(steered))
         # each computed fill its own scratch slot, handed out here rather than from the lanes (which would append
         # to the pool at once)
         bufs = {i: None if fresh else self._buffers(k, chunk.x.size) for k, i in enumerate(computed)}
         out = dict(zip(computed, self.lanes.map(
             lambda i: self._fill(decided[i][0], decided[i][1], states[i], chunk, uniforms, bufs[i]), computed,
             len(chunk))))
+        out.update(steered)
         for i, j in enumerate(leader):
             if j != i:
                 states[i][:] = states[j]
         return [out[j] for j in leader]
 
+    def _markets(self, chunk: RoundChunk) -> tuple[Market, Market]:
+        r, pc, hs, px, m = chunk.returns, chunk.price_change, chunk.half_spread, chunk.price, self.minutes
+        return (Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m),
+                Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m))
+
     def _fill(self, a, b, st: list, chunk: RoundChunk, uniforms, buf: _Scratch | None):
         """One fill of the chunk from fill state ``st`` (updated in place)."""
-        fm, r, pc, hs, px, m = (self.fill_model, chunk.returns, chunk.price_change, chunk.half_spread, chunk.price,
-                                self.minutes)
-        market_a = Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m)
-        market_b = Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m)
+        fm = self.fill_model
+        market_a, market_b = self._markets(chunk)
         fused = None if buf is None else fm.book_pnl(a, b, market_a, market_b, st, buf)
         if fused is not None:  # per-server series are not kept for this chunk: the book's P&L is enough
-            return None, None, None, None, fused.pnl, (fused.income, fused.costs)
+            return None, None, None, None, fused.pnl, (fused.income, fused.costs, fused.assumed)
         sides = [None if buf is None else _Side(buf, s) for s in ("a", "b")]
         fa = fm.pnl(a, market_a, uniforms[0], st[0], sides[0])
         fb = fm.pnl(b, market_b, uniforms[1], st[1], sides[1])
         st[0], st[1] = fa.state, fb.state
         return (fa.pnl, fa.inventory, fb.pnl, fb.inventory, _add(fa.pnl, fb.pnl, buf, "pnl_book"),
-                ((fa.income, fb.income), (fa.costs, fb.costs)))
+                ((fa.income, fb.income), (fa.costs, fb.costs), (fa.assumed, fb.assumed)))
 
     def series(self) -> dict:
         """Per-round series of the kept rounds (read-only; players that decided alike may share them)."""
@@ -207,6 +221,12 @@ class Book:
 
     def kept_inputs(self) -> dict:
         return {k: np.concatenate(v) if v else np.empty(0, np.uint8) for k, v in self.kept.items()}
+
+
+def _joint(fa, fb) -> tuple:
+    """Two servers' ``Fills`` as a fill of the chunk (see ``Book._fills``)."""
+    return (fa.pnl, fa.inventory, fb.pnl, fb.inventory, fa.pnl + fb.pnl,
+            ((fa.income, fb.income), (fa.costs, fb.costs), (fa.assumed, fb.assumed)))
 
 
 def _same_pairs(d1: tuple, d2: tuple) -> bool:

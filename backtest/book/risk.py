@@ -58,6 +58,7 @@ class StrategyStats:
     bell_pairs: int = 0
     age_sum: float = 0.0
     switches: int = 0  # changes of a server's quoting order, both servers
+    assumed: float = 0.0  # sum of the spread income assumed where the data has no quotes (never in the P&L)
     last: np.ndarray = field(default_factory=lambda: np.full(2, -1, dtype=np.int64))  # a, b of the last round
     block_sum: np.ndarray = field(init=False)
     block_sq: np.ndarray = field(init=False)
@@ -71,15 +72,18 @@ class StrategyStats:
     def add(self, pnl: np.ndarray, a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, tgt: np.ndarray,
             want: np.ndarray, table: np.ndarray, offset: int, block_len: int, pairs: np.ndarray | None,
             ages: np.ndarray | None, marks: np.ndarray, income: tuple = (0.0, 0.0),
-            costs: tuple = (0.0, 0.0)) -> np.ndarray:
+            costs: tuple = (0.0, 0.0), assumed: tuple = (0.0, 0.0)) -> np.ndarray:
         """Add a chunk of rounds starting ``offset`` rounds into the test window; returns the cumulative P&L at
         positions ``marks`` of the chunk. ``a``, ``b``: outputs; ``tgt``: each round's better relation (a win);
         ``want``: the relation that hedged its realised co-movement (2 where a stock did not move); ``table``:
         the game's utility table, flat (index (2x + y) * 2 + a XOR b); ``income`` and ``costs``: the spread
         income and costs of the same rounds per server (arrays, or one number for every round; the rest of the P&L
-        is directional). Also counts the rounds in which a server changed its quoting order (across chunks too)."""
+        is directional); ``assumed``: the spread income the fill model assumed, not in the P&L. Also counts the
+        rounds in which a server changed its quoting order (across chunks too)."""
         if self.shift is None:
             self.shift = float(pnl.mean())
+        for v in assumed:
+            self.assumed += float(np.sum(v)) if np.ndim(v) else float(v) * pnl.size
         if any(np.ndim(v) for v in (*income, *costs)):
             self.parts_scalar = False
         flat = [np.atleast_1d(np.asarray(v, dtype=float)) for v in (*income, *costs)]
@@ -95,8 +99,8 @@ class StrategyStats:
         return marked
 
     def _state(self) -> tuple:
-        return (self.shift, self.parts_scalar, self.bell_pairs, self.age_sum, self.switches, self.sums, self.parts,
-                self.counts, self.last, self.block_sum, self.block_sq, self.block_n)
+        return (self.shift, self.parts_scalar, self.bell_pairs, self.age_sum, self.switches, self.assumed, self.sums,
+                self.parts, self.counts, self.last, self.block_sum, self.block_sq, self.block_n)
 
     def same_state(self, other: StrategyStats) -> bool:
         """Whether every running sum equals ``other``'s exactly (then the same chunk adds the same to both)."""
@@ -108,6 +112,7 @@ class StrategyStats:
         """Take ``other``'s running sums (copies: the two go on separately afterwards)."""
         self.shift, self.parts_scalar = other.shift, other.parts_scalar
         self.bell_pairs, self.age_sum, self.switches = other.bell_pairs, other.age_sum, other.switches
+        self.assumed = other.assumed
         for name in ("sums", "parts", "counts", "last", "block_sum", "block_sq", "block_n"):
             getattr(self, name)[...] = getattr(other, name)
 
@@ -152,7 +157,8 @@ class StrategyStats:
         excess = directional / self.book_size - self.rf_per_period
         total_std = math.sqrt(self.var) if self.var == self.var and self.var > 0 else math.nan
         root = math.sqrt(periods_per_year)
-        return {"pnl_spread_income": income, "pnl_costs": costs, "pnl_directional": directional,
+        return {"pnl_spread_income": income, "pnl_assumed_income": self.assumed / n, "pnl_costs": costs,
+                "pnl_directional": directional,
                 "sharpe_directional": excess / (std / self.book_size) * root if std == std else math.nan,
                 "sharpe_spread": income / total_std * root if total_std == total_std else math.nan,
                 "turnover": self.switches / (2 * n), "pnl_var_before_costs": before}

@@ -265,6 +265,7 @@ class _Feed:
     clock_offset: dict | None = None  # signs of misaligned clocks (``clock_offset``), real sources only
     traded_per_bar: dict = {}  # ticker -> median traded notional per bar (currency), where the data has volume
     untradable: dict = {}  # ticker -> why it cannot be traded as quoted (an index, no volume): spread income assumed
+    has_quotes = False  # the data has quotes at decision time: spread income is earned from them (else assumed)
 
     def _round_data(self, arr: dict[str, np.ndarray], lo: int) -> dict[str, np.ndarray | None]:
         """Returns of rows lo.. of ``arr`` (row lo - 1 must be present), and for fill models that trade shares
@@ -288,21 +289,39 @@ class _Feed:
         }
 
 
+def ticker_volume(md: MarketData, ticker: str) -> np.ndarray | None:
+    """One ticker's traded volume per bar (shares): the data's volume table, else the ticker's own OHLCV file (a
+    pair whose other file has none keeps it); None when the data has none for it."""
+    if md.volume is not None and ticker in md.volume:
+        return md.volume[ticker].to_numpy(dtype=float)
+    ohlcv = (md.ohlcv or {}).get(ticker)
+    if ohlcv is not None and "Volume" in ohlcv:
+        return ohlcv["Volume"].to_numpy(dtype=float)
+    return None
+
+
+NO_VOLUME_SHARE = 0.5  # a series with no traded volume on more than this share of its bars is not a traded book
+
+
 def untradable(md: MarketData) -> dict:
-    """Tickers that cannot be traded as the fill model assumes, with the reason: an index (Yahoo's '^' prefix) has
-    no order book, and a series with neither traded volume nor quotes gives no evidence that quotes would fill."""
+    """Tickers that cannot be traded as the fill model assumes, with the reason, decided by the data whatever the
+    file is called: a series with quotes is a quoted book; one without quotes needs traded volume on most of its bars
+    (an index has none: its file, named GSPC or ^GSPC, carries no volume or zeros). Yahoo's '^' prefix marks an
+    index as well, even where its file carries an aggregate 'volume' of the index's members."""
     out = {}
     for t in md.tickers:
-        vol = None if md.volume is None or t not in md.volume else md.volume[t].to_numpy(dtype=float)
-        quoted = md.spread is not None and t in md.spread
+        vol = ticker_volume(md, t)
+        quoted = md.spread is not None and t in md.spread and np.isfinite(md.spread[t].to_numpy(dtype=float)).any()
         if str(t).startswith("^"):
-            out[t] = "an index, which has no order book"
+            out[t] = "an index (Yahoo's '^' symbol), which has no order book"
         elif quoted:
             continue  # a quoted book: the quotes are the evidence (quote files carry no volume)
-        elif vol is None:
+        elif vol is None or not np.isfinite(vol).any():
             out[t] = "no traded volume in the data"
         elif not np.nansum(vol) > 0:
             out[t] = "zero traded volume in the data"
+        elif np.mean(~(vol > 0)) > NO_VOLUME_SHARE:
+            out[t] = f"no traded volume on {np.mean(~(vol > 0)):.0%} of its bars"
     return out
 
 
@@ -336,9 +355,9 @@ def traded_notional(md: MarketData) -> dict:
     with traded volume: what the fill model's participation is measured against."""
     out = {}
     for t in md.tickers:
-        if md.volume is None or t not in md.volume:
+        vol = ticker_volume(md, t)
+        if vol is None:
             continue
-        vol = md.volume[t].to_numpy(dtype=float)
         ohlcv = md.ohlcv.get(t) if md.ohlcv else None
         price = (ohlcv["Close"] if ohlcv is not None and "Close" in ohlcv else md.prices[t]).to_numpy(dtype=float)
         traded = vol * price
@@ -362,6 +381,7 @@ class ArrayFeed(_Feed):
         self.arrays = arrays
         self.n_rows = arrays["prices"].shape[0]
         self.has_share_prices = "share_prices" in arrays
+        self.has_quotes = "spread" in arrays
         self.has_truth = "rho" in self.arrays or "negative" in self.arrays
         self.views = self._views(self.arrays, 0)
         self._raw: list[np.ndarray] = []

@@ -12,6 +12,13 @@ ratio of the spread income is the same on either.
 
 The half-spread is ``"quoted"`` (half the quoted spread of the data at decision time, where the data has quotes;
 else ``model_half_spread_bps`` of the price) or a number of basis points of the price.
+
+Income only where the data can earn it: spread income enters the P&L (and so every Sharpe ratio and variance) only
+when its half-spread is the data's own quote at decision time (``earned``). Otherwise every term priced at the
+half-spread is an assumption: the spread income, the income a re-queue forgoes, the half-spread paid to cut or
+unwind inventory. A model then returns their net as ``Fills.assumed``, its own column, and keeps only what the data
+and the stated parameters decide in the P&L: the directional part and stated costs (fees, a stated crossing or cut
+cost).
 """
 
 from __future__ import annotations
@@ -28,8 +35,7 @@ from ..options import values_of
 QUOTED = "quoted"
 # Defaults from `qcoord calibrate` on the minute quote and trade bars of BAC, AIG, SPY and IBM in ../shared/data
 # (2013-10-04 .. 10-11, regular session), pooled; tests/test_calibrate.py re-estimates them there and checks each lies
-# in its 95% interval (docs/fills.md has the per-ticker numbers: BAC's one-cent spread fills a front-of-queue order
-# in 98% of minutes, IBM's in 72%, so calibrate on your own pair where you can).
+# in its 95% interval (docs/fills.md has the per-ticker numbers).
 MODEL_HALF_SPREAD_BPS = 1.0  # median quoted half-spread, pooled 1.02 bp (BAC 3.6, AIG 1.0, IBM 1.1, SPY 0.3)
 
 
@@ -51,6 +57,13 @@ def outputs(out: dict | None, n: int, *keys: str) -> list[np.ndarray]:
     return [np.empty(n) if out is None else out[k] for k in keys]
 
 
+def earned(setting, market: Market) -> bool:
+    """Whether the spread income is earned from the data: the half-spread is the data's own quote at decision time
+    (``setting`` "quoted" and the market has quotes). Else it is an assumption (the model's half-spread, or a
+    number the user gave), reported apart from the P&L."""
+    return setting == QUOTED and market.half_spread is not None
+
+
 def half_spread_bps(setting, market: Market, model_bps: float):
     """The half-spread in basis points of the price: quoted where the data has quotes, else the model's; or the
     number given. One number, or one per round."""
@@ -63,13 +76,14 @@ def half_spread_bps(setting, market: Market, model_bps: float):
 
 class Fills(NamedTuple):
     """One server's fills over a chunk of rounds (``FillModel.pnl``). Currency per round unless said otherwise:
-    P&L = income - costs + directional P&L."""
+    P&L = income - costs + directional P&L; ``assumed`` is not in it (module docstring)."""
 
     pnl: np.ndarray
     inventory: np.ndarray | None  # shares at the end of each round; None for a model that carries none
     state: float  # what carries to the next chunk (the last position or inventory)
-    income: np.ndarray | float  # spread earned, per round or one number for every round
+    income: np.ndarray | float  # spread earned from the data's quotes, per round or one number for every round
     costs: np.ndarray | float  # fees, switching and inventory cuts, per round or one number for every round
+    assumed: np.ndarray | float = 0.0  # net spread income assumed where the data has no quotes: not in the P&L
 
 
 class BookFills(NamedTuple):
@@ -78,6 +92,17 @@ class BookFills(NamedTuple):
     pnl: np.ndarray  # book P&L per round
     income: tuple  # (A's, B's), each per round or one number
     costs: tuple  # (book costs per round, 0.0): the fused path sums both servers' costs
+    assumed: tuple = (0.0, 0.0)  # (book's assumed income per round or one number, 0.0): not in the P&L
+
+
+class Steered(NamedTuple):
+    """A communicating oracle's play on the fill model's carried state (``FillModel.steer``): its quoting orders
+    and each server's fills."""
+
+    a: np.ndarray
+    b: np.ndarray
+    fills_a: Fills
+    fills_b: Fills
 
 
 FILL_MODELS: dict[str, type] = {}  # name -> model class, in the order they were defined (the first is the default)
@@ -111,11 +136,10 @@ class FillModel(ABC):
         return f"{self.name} fill" + (f": {params}" if params else "")
 
     def half_spread_words(self) -> str:
-        """The half-spread the model earns, in words (models with ``half_spread`` and ``model_half_spread_bps``)."""
+        """The half-spread the model earns, in words (models with ``half_spread``); where it comes from in this run
+        is ``income_words``'s."""
         hs = getattr(self, "half_spread", QUOTED)
-        if hs == QUOTED:
-            return f"the quoted half-spread (else {getattr(self, 'model_half_spread_bps', MODEL_HALF_SPREAD_BPS):g} bp)"
-        return f"a half-spread of {hs} bp"
+        return "the half-spread" if hs == QUOTED else f"a half-spread of {hs} bp"
 
     @abstractmethod
     def book_size(self, prices: np.ndarray) -> float:
@@ -140,6 +164,28 @@ class FillModel(ABC):
         """Both servers at once, the book's P&L and costs only, the states updated in place; None when the model
         has no fused path (the caller then fills each server)."""
         return None
+
+    def steer(self, x, y, moments: np.ndarray, market_a: Market, market_b: Market, uniforms, states: list,
+              out: dict | None = None) -> Steered | None:
+        """The oracle's play where the book carries state between rounds (inventory): knowing both servers'
+        inputs ``x``, ``y`` and both carried states, the pair of quoting orders that minimises the round's expected
+        squared book P&L, filled; ``moments`` holds E[r_X^2], E[r_Y^2], E[r_X r_Y] per input cell 2x + y (rows).
+        None (the default) for a model that carries nothing: the hedge game is then the whole book and the game's
+        oracle, which wins every round, is its bound."""
+        return None
+
+    def income_words(self, quoted: bool) -> str:
+        """Where this run's spread income comes from, for the money line: earned at the data's quotes, or assumed
+        (its own column, never in the P&L); empty for a model without a half-spread."""
+        if not hasattr(self, "half_spread"):
+            return ""
+        if quoted and getattr(self, "half_spread") == QUOTED:
+            return "income earned at the data's quoted half-spread"
+        hs = getattr(self, "half_spread")
+        h = (f"the model's {getattr(self, 'model_half_spread_bps', MODEL_HALF_SPREAD_BPS):g} bp" if hs == QUOTED
+             else f"{hs:g} bp as given")
+        return (f"{'no quotes in the data' if hs == QUOTED else 'the half-spread is not the data'}: spread income (at "
+                f"{h}) is assumed: its own column (assumed), never in the P&L or a Sharpe ratio")
 
     def filled_per_minute(self, price: float) -> float | None:
         """Notional one server fills per minute of quoting at share price ``price`` (currency; None: not stated),

@@ -1,32 +1,42 @@
 """Fill parameters from quote and trade bars, each estimator measuring the event it names.
 
 Queue-position model (stated; what ``QueueFill`` plays). At the close of bar t a server rests a bid at the best bid
-and an ask at the best ask. During bar t+1
-- the order placed **first** sits at the front of its price level's queue: it fills when a trade prints at or
-  through its price (the bid: the next bar's lowest trade ``Low[t+1] <= BidClose[t]``; the ask: ``High[t+1] >=
-  AskClose[t]``). ``p_first`` = P(touch);
-- the order placed **second** sits at the back: it fills only when the level is exhausted, which a trade *through*
-  its price shows (``Low[t+1] < BidClose[t]``: price-time priority fills every order resting at the better price
-  before a print at a worse one). ``p_second`` = P(through).
-Both need trade bars: quote bars alone cannot tell a level traded away from one cancelled, and with a one-tick spread
-a quote-only "touch" (the ask coming down to our bid) happens only when the mid moves through the order, which would
-make adverse selection mechanical. Without trade bars the three are reported as not identified, not as numbers.
+and an ask at the best ask; each joins the **back** of its price level's queue, behind the displayed size there (the
+queue ahead, Q = BidSize[t] or AskSize[t] shares). During bar t+1 an order fills when the volume traded at its price
+exceeds the queue ahead of it plus its own size (price-time priority; hftbacktest's conservative RiskAdverse queue
+model, in which only trades at the order's price advance it: cancellations ahead are not credited):
+- a trade **through** its price (the bid: the next bar's lowest trade ``Low[t+1] < BidClose[t]``) exhausts the level,
+  so every order resting there filled whatever its place: ``through_rate``;
+- a trade **at** it (``Low[t+1] == BidClose[t]``) fills it only when the bar's volume at that price exceeds Q plus the
+  order's shares. Minute trade bars do not split the volume by price: the bar's volume is taken as traded at the
+  order's side when only that side was touched, and half of it when both the bid and the ask were (an upper
+  estimate: prints inside the spread or hidden liquidity count as at the level). ``queue_fill_rate`` = P(through, or
+  touched with that volume above Q + the order's shares), the order sized at ``notional`` / mid (the queue fill's
+  money sizing);
+- ``touch_rate`` = P(a trade at or through the price): the fill rate of an order at the **front** of the queue, the
+  optimistic bound, reported beside the queue-aware rate.
+The queue fill's ``p_first`` is the queue-aware rate (an order joining the back of the displayed queue) and
+``p_second`` the through rate (one behind it that fills only when the level is exhausted); which of a server's two
+orders reaches the exchange first changes its place by microseconds, which minute bars cannot measure: the two rates
+bound the order placed second. Quote bars alone cannot tell a level traded away from one cancelled, and without
+displayed sizes the queue ahead is unknown: the fill parameters are then reported as not identified, not as numbers.
 
-Adverse selection comes from the mid-price move after fills, against the order (down for a filled bid):
+Adverse selection comes from the mid-price move after fills (queue fills where identified), against the order (down
+for a filled bid):
 - ``adverse_selection`` a, the queue model's parameter: the model says a resting order fills with probability
   p (1 + a e), e = +1 when the bar's mid moves through it and -1 when it moves away, so with symmetric moves
   E[adverse move over the fill's bar | fill] = a E|mid move over a bar|: a is the ratio of the two means;
 - the realised-spread decomposition (SEC Rule 605's definition, ``horizon`` bars after the quote, default 5
-  minutes): ``price_impact_share`` = mean adverse move over the horizon / mean half-spread, over front-of-queue
-  fills: the share of the effective half-spread the market takes back (the bias fill's ``adverse_selection``);
-  realised half-spread = effective x (1 - that share).
-A second estimate of a, from the touch rates alone, (P_through - P_away) / (P_through + P_away), is reported beside it
+  minutes): ``price_impact_share`` = mean adverse move over the horizon / mean half-spread, over fills: the share of
+  the effective half-spread the market takes back (the bias fill's ``adverse_selection``); realised half-spread =
+  effective x (1 - that share).
+A second estimate of a, from the fill rates alone, (P_through - P_away) / (P_through + P_away), is reported beside it
 (``adverse_selection_from_rates``): the model makes both equal, the data need not.
 
 Bars count only where the next bar follows one bar-length later (no gaps, no overnight); a bar missing from the trade
 file had no trades. Probabilities are per bar; on bars longer than a minute they are converted to per-minute rates,
 1 - (1 - p)^(1/m). Intervals: Wilson for proportions, the delta method for ratios of means (bars taken as
-independent), an order-statistic interval for the median half-spread.
+independent), an order-statistic interval for medians.
 """
 
 from __future__ import annotations
@@ -41,7 +51,10 @@ from ..stats.intervals import wilson_ci
 
 HORIZON = 5  # bars (minutes on minute bars): the realised-spread horizon of SEC Rule 605
 NO_TRADES = "not identified: no trade bars (a fill is a print at or through the quote; quotes alone cannot show it)"
+NO_DEPTH = ("not identified: the quote bars have no displayed sizes (BidSize, AskSize), so the queue ahead of an "
+            "order is unknown")
 FILL_PARAMETERS = ("p_first", "p_second", "adverse_selection")
+NOTIONAL = 10_000.0  # currency an order rests (the queue fill's default notional): its shares join the queue
 
 
 @dataclass(frozen=True)
@@ -141,9 +154,11 @@ def _ahead(index: pd.DatetimeIndex, bar: pd.Timedelta, k: int) -> np.ndarray:
     return rows[np.asarray(index[k:] - index[:-k]) == np.timedelta64(k * bar)]
 
 
-def _events(q: pd.DataFrame, trades: pd.DataFrame | None, horizon: int) -> dict[str, np.ndarray]:
-    """Per resting order (bid and ask at each bar t with a next bar): touched, traded through, the mid's move
-    against it over the next bar and over ``horizon`` bars, the absolute move over the next bar, its half-spread."""
+def _events(q: pd.DataFrame, trades: pd.DataFrame | None, horizon: int,
+            notional: float = NOTIONAL) -> dict[str, np.ndarray]:
+    """Per resting order (bid and ask at each bar t with a next bar): touched, traded through, filled from the back
+    of the displayed queue (where the quotes have sizes), the mid's move against it over the next bar and over
+    ``horizon`` bars, the absolute move over the next bar, its half-spread."""
     bar = q.index.to_series().diff().dropna().mode().iloc[0]
     t = _ahead(q.index, bar, 1)
     bid, ask = q["BidClose"].to_numpy(), q["AskClose"].to_numpy()
@@ -164,19 +179,29 @@ def _events(q: pd.DataFrame, trades: pd.DataFrame | None, horizon: int) -> dict[
     with np.errstate(invalid="ignore"):
         out["touch"] = np.concatenate([low <= bid[t], high >= ask[t]])
         out["through"] = np.concatenate([low < bid[t], high > ask[t]])
-    out["volume"] = np.nan_to_num(nxt["Volume"].to_numpy(), nan=0.0)
+    vol = np.nan_to_num(nxt["Volume"].to_numpy(), nan=0.0)
+    out["volume"] = vol
+    with np.errstate(invalid="ignore"):
+        both = (low <= bid[t]) & (high >= ask[t])
+    side = np.concatenate([np.where(both, 0.5, 1.0) * vol] * 2)  # the bar's volume at one side (module docstring)
     if "BidSize" in q and "AskSize" in q:
-        out["depth"] = np.concatenate([q["BidSize"].to_numpy()[t], q["AskSize"].to_numpy()[t]])
+        depth = np.concatenate([q["BidSize"].to_numpy(dtype=float)[t], q["AskSize"].to_numpy(dtype=float)[t]])
+        out["depth"] = depth
+        own = notional / out["mid"]
+        with np.errstate(invalid="ignore"):
+            out["queue_fill"] = out["through"] | (out["touch"] & (side >= depth + own))
+        out["identified"] = bool(np.isfinite(depth).any())
     return out
 
 
 def calibrate(quotes: dict[str, pd.DataFrame] | pd.DataFrame, trades: dict[str, pd.DataFrame] | None = None,
-              level: float = 0.95, horizon: int = HORIZON) -> dict:
+              level: float = 0.95, horizon: int = HORIZON, notional: float = NOTIONAL) -> dict:
     """Estimates per ticker and pooled (see the module docstring).
 
     ``quotes``: quote bars (``data.load_quote_bars``) by ticker; ``trades``: trade bars (``data.load_trade_bars``)
     by ticker, for those that have them; ``horizon``: bars after the quote over which adverse selection is measured
-    for the realised spread. Returns {"tickers": {name: estimates}, "pooled": estimates, "fill": the [fill] section,
+    for the realised spread; ``notional``: currency an order rests (its shares at the mid join the queue). Returns
+    {"tickers": {name: estimates}, "pooled": estimates, "fill": the [fill] section,
     "kept_defaults": parameters the data cannot identify}."""
     if isinstance(quotes, pd.DataFrame):
         quotes = {"quotes": quotes}
@@ -189,15 +214,19 @@ def calibrate(quotes: dict[str, pd.DataFrame] | pd.DataFrame, trades: dict[str, 
         raise ValueError(f"trade bars for {unknown} without quote bars for them")
     if not (isinstance(horizon, int) and horizon >= 1):
         raise ValueError(f"horizon must be a whole number of bars >= 1, got {horizon!r}")
-    events = {name: _events(q, trades.get(name), horizon) for name, q in quotes.items()}
+    if not (math.isfinite(notional) and notional > 0):
+        raise ValueError(f"notional must be a positive amount of currency, got {notional!r}")
+    events = {name: _events(q, trades.get(name), horizon, notional) for name, q in quotes.items()}
     per = {name: _estimates(ev, level) for name, ev in events.items()}
     with_trades = [ev for ev in events.values() if "touch" in ev]
     pooled_ev = _pool(list(events.values()), with_trades)
     pooled = _estimates(pooled_ev, level)
     fill, kept = fill_section(pooled)
     return {"level": level, "horizon_bars": horizon,
-            "model": "queue position: first-placed fills on a print at or through the quote, second-placed on a "
-                     "print through it; adverse selection from the mid move after fills (backtest.fills.calibrate)",
+            "model": "queue position: an order joins the back of the displayed queue and fills when the volume traded "
+                     "at its price exceeds the queue ahead plus its own shares, or on a print through it (p_first); "
+                     "p_second fills only on a print through it; touch_rate is the front of the queue's rate; "
+                     "adverse selection from the mid move after fills (backtest.fills.calibrate)",
             "tickers": per, "pooled": pooled, "fill": fill, "kept_defaults": kept}
 
 
@@ -205,7 +234,7 @@ def _pool(all_ev: list[dict], with_trades: list[dict]) -> dict:
     """Quote-side events of every ticker; trade-side events (and the moves they are compared with) of the tickers
     with trade bars, so each ratio pools like with like."""
     src = with_trades or all_ev
-    out = {k: np.concatenate([e[k] for e in src]) for k in ("adverse", "adverse_far", "abs_move", "mid")}
+    out: dict = {k: np.concatenate([e[k] for e in src]) for k in ("adverse", "adverse_far", "abs_move", "mid")}
     out["half"] = np.concatenate([e["half"] for e in all_ev])
     out["mid_all"] = np.concatenate([e["mid"] for e in all_ev])
     out["tick_spread"] = np.concatenate([e["tick_spread"] for e in all_ev])
@@ -215,8 +244,10 @@ def _pool(all_ev: list[dict], with_trades: list[dict]) -> dict:
         out["half_fills"] = np.concatenate([e["half"] for e in with_trades])
         for k in ("touch", "through", "volume"):
             out[k] = np.concatenate([e[k] for e in with_trades])
-        if all("depth" in e for e in with_trades):
+        if all("queue_fill" in e for e in with_trades):
             out["depth"] = np.concatenate([e["depth"] for e in with_trades])
+            out["queue_fill"] = np.concatenate([e["queue_fill"] for e in with_trades])
+            out["identified"] = all(e["identified"] for e in with_trades)
     return out
 
 
@@ -234,31 +265,40 @@ def _estimates(ev: dict, level: float) -> dict:
         "one_tick_share": one_tick,
         "trade_bars": "touch" in ev,
     }
+    fills_keys = (*FILL_PARAMETERS, "touch_rate", "through_rate", "queue_fill_rate", "queue_ahead",
+                  "adverse_selection_from_rates", "price_impact_share", "fill_when_moving_through",
+                  "fill_when_moving_away", "adverse_move_bps")
     if "touch" not in ev:
-        for key in (*FILL_PARAMETERS, "adverse_selection_from_rates", "price_impact_share",
-                    "touch_when_moving_through", "touch_when_moving_away"):
+        for key in fills_keys:
             out[key] = _missing(NO_TRADES)
-        out["adverse_move_bps"] = _missing(NO_TRADES)
         return out
     touch, through = ev["touch"], ev["through"]
     adverse, far = ev["adverse"], ev["adverse_far"]
     half_fills = ev.get("half_fills", half)
-    effect = np.sign(adverse)
-    toward, away = effect > 0, effect < 0
-    out["p_first"] = _per_minute(_proportion(int(touch.sum()), touch.size, level), m)
-    out["p_second"] = _per_minute(_proportion(int(through.sum()), through.size, level), m)
-    out["touch_when_moving_through"] = _proportion(int(touch[toward].sum()), int(toward.sum()), level)
-    out["touch_when_moving_away"] = _proportion(int(touch[away].sum()), int(away.sum()), level)
-    out["adverse_selection"] = _ratio_of_means(adverse[touch], ev["abs_move"], level, lo=-1.0, hi=1.0)
-    out["adverse_selection_from_rates"] = _rates_ratio(int(touch[toward].sum()), int(toward.sum()),
-                                                       int(touch[away].sum()), int(away.sum()), level)
-    out["price_impact_share"] = _ratio_of_means(far[touch], half_fills[touch], level)
-    out["adverse_move_bps"] = _mean(far[touch] / ev["mid"][touch] * 1e4, level)
+    out["touch_rate"] = _per_minute(_proportion(int(touch.sum()), touch.size, level), m)
+    out["through_rate"] = _per_minute(_proportion(int(through.sum()), through.size, level), m)
     vol = ev["volume"]
     out["volume_per_bar"] = float(np.median(vol)) if vol.size else math.nan
     out["bars_without_trades"] = float(np.mean(vol == 0)) if vol.size else math.nan
-    if "depth" in ev:
-        out["displayed_depth"] = float(np.nanmedian(ev["depth"]))
+    if not ev.get("identified"):
+        for key in fills_keys:
+            if key not in ("touch_rate", "through_rate"):
+                out[key] = _missing(NO_DEPTH)
+        return out
+    filled = ev["queue_fill"]
+    out["displayed_depth"] = float(np.nanmedian(ev["depth"]))
+    out["queue_ahead"] = _median(ev["depth"], level)
+    out["queue_fill_rate"] = _per_minute(_proportion(int(filled.sum()), filled.size, level), m)
+    out["p_first"], out["p_second"] = out["queue_fill_rate"], out["through_rate"]
+    effect = np.sign(adverse)
+    toward, away = effect > 0, effect < 0
+    out["fill_when_moving_through"] = _proportion(int(filled[toward].sum()), int(toward.sum()), level)
+    out["fill_when_moving_away"] = _proportion(int(filled[away].sum()), int(away.sum()), level)
+    out["adverse_selection"] = _ratio_of_means(adverse[filled], ev["abs_move"], level, lo=-1.0, hi=1.0)
+    out["adverse_selection_from_rates"] = _rates_ratio(int(filled[toward].sum()), int(toward.sum()),
+                                                       int(filled[away].sum()), int(away.sum()), level)
+    out["price_impact_share"] = _ratio_of_means(far[filled], half_fills[filled], level)
+    out["adverse_move_bps"] = _mean(far[filled] / ev["mid"][filled] * 1e4, level)
     return out
 
 
@@ -284,15 +324,19 @@ def fill_section(est: dict) -> tuple[dict, list[str]]:
     return out, kept
 
 
-def synthetic_bars(n: int, *, p_first: float, p_second: float, adverse: float, move: float = 0.3,
-                   half_spread_ticks: float = 1.5, tick: float = 0.01, start: float = 50.0,
-                   seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Minute quote bars and trade bars drawn from the queue-position model with known parameters (for checking
-    ``calibrate``): the mid moves a tick up or down with probability ``move`` each; over each bar the bid resting at
-    the previous close is traded through with probability p_second (1 + a e), else touched (a print at it) with
-    p_first (1 + a e) in all, e = +1 when the mid moved through it, -1 away, 0 flat; the ask likewise. Trade bars
-    hold the lowest and highest print of each bar and are absent where nothing printed, as in real minute files.
-    Returns (quotes, trades)."""
+def synthetic_bars(n: int, *, touch: float, through: float, adverse: float, volume_share: float = 0.5,
+                   depth: float = 1_000.0, move: float = 0.3, half_spread_ticks: float = 1.5, tick: float = 0.01,
+                   start: float = 50.0, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Minute quote bars (with displayed sizes) and trade bars drawn from the queue-position model with known
+    parameters (for checking ``calibrate``): the mid moves a tick up or down with probability ``move`` each; over
+    each bar the bid resting at the previous close is traded through with probability through (1 + a e), else
+    touched (a print at it) with touch (1 + a e) in all, e = +1 when the mid moved through it, -1 away, 0 flat; the
+    ask likewise. ``depth`` shares are displayed at each best quote; in a bar the volume traded at each touched side
+    is the same draw, large enough to clear the displayed queue and an order of ``NOTIONAL`` with probability
+    ``volume_share`` and a quarter of the depth otherwise, so an order at the back of the queue fills with
+    probability through + (touch - through) x volume_share (times 1 + a e). Trade bars hold the lowest and highest
+    print and the total volume of each bar and are absent where nothing printed, as in real minute files. Returns
+    (quotes, trades)."""
     rng = np.random.default_rng(seed)
     steps = rng.choice([-1.0, 0.0, 1.0], size=n, p=[move, 1 - 2 * move, move])
     mid = start + tick * np.concatenate([[0.0], np.cumsum(steps[1:])])
@@ -301,8 +345,8 @@ def synthetic_bars(n: int, *, p_first: float, p_second: float, adverse: float, m
     prints = []
     for resting, through_dir, sign in ((bid[:-1], -1.0, -1.0), (ask[:-1], 1.0, 1.0)):
         e = np.where(steps[1:] == through_dir, 1.0, np.where(steps[1:] == -through_dir, -1.0, 0.0))
-        p_touch = np.clip(p_first * (1 + adverse * e), 0, 1)
-        p_thru = np.clip(p_second * (1 + adverse * e), 0, 1)
+        p_touch = np.clip(touch * (1 + adverse * e), 0, 1)
+        p_thru = np.clip(through * (1 + adverse * e), 0, 1)
         u = rng.random(n - 1)
         # a print one tick through the level (sign: below the bid, above the ask), at it, or none
         prints.append(np.where(u < p_thru, resting + sign * tick, np.where(u < p_touch, resting, np.nan)))
@@ -310,11 +354,16 @@ def synthetic_bars(n: int, *, p_first: float, p_second: float, adverse: float, m
     low = np.fmin(bid_print, ask_print)
     high = np.fmax(bid_print, ask_print)
     index = pd.date_range("2013-10-07 09:30", periods=n, freq="1min", tz="America/New_York")
-    quotes = pd.DataFrame({"BidOpen": bid, "BidHigh": bid, "BidLow": bid, "BidClose": bid,
-                           "AskOpen": ask, "AskHigh": ask, "AskLow": ask, "AskClose": ask}, index=index)
+    size = np.full(n, float(depth))
+    quotes = pd.DataFrame({"BidOpen": bid, "BidHigh": bid, "BidLow": bid, "BidClose": bid, "BidSize": size,
+                           "AskOpen": ask, "AskHigh": ask, "AskLow": ask, "AskClose": ask, "AskSize": size},
+                          index=index)
     traded = np.isfinite(low)
+    clears = 4.0 * (depth + NOTIONAL / start)  # above the queue ahead and the order while the mid stays above start / 4
+    side = np.where(rng.random(n - 1) < volume_share, clears, depth / 4.0)
+    sides = np.isfinite(bid_print).astype(float) + np.isfinite(ask_print)
     open_ = np.where(np.isfinite(bid_print), bid_print, ask_print)
     close = np.where(np.isfinite(ask_print), ask_print, bid_print)
     trades = pd.DataFrame({"Open": open_, "High": high, "Low": low, "Close": close,
-                           "Volume": np.where(traded, 100.0, 0.0)}, index=index[1:])[traded]
+                           "Volume": side * sides}, index=index[1:])[traded]
     return quotes, trades

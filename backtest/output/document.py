@@ -46,8 +46,9 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
     informative = {"train": training.train_cells.stats().informativeness(),
                    "test": book.test_cells.stats().informativeness()}
     no_sign = plan.fits_hedge and not informative["train"]["sign_differs"]
-    _efficiency(metrics, no_sign)
-    _lookahead(metrics, {p.name for p in book.players if p.communicates}, informative["test"].get("negative_share"))
+    _efficiency(metrics, no_sign, ppy)
+    _lookahead(metrics, {p.name for p in book.players if p.communicates}, informative["test"].get("negative_share"),
+               _hedged_bound(book.test_cells.stats()))
     flag_untrusted(metrics, book, resource_classes(book.players, plan.custom),
                    training.fit.game if len(training.fits) == 1 else None, notes)
     series = book.series()
@@ -85,8 +86,9 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
         indicators={"A": plan.indicators[0].describe(), "B": plan.indicators[1].describe(),
                     "latency": plan.latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
-        config=_config_doc(plan, book.size, participation), streamed=feed.streamed, elapsed=elapsed,
-        warnings=_warnings(plan, feed, training, participation), link=link_doc, clock=plan.clock.to_dict(),
+        config=_config_doc(plan, book.size, participation, getattr(feed, "has_quotes", False)), streamed=feed.streamed,
+        elapsed=elapsed, warnings=_warnings(plan, feed, training, participation), link=link_doc,
+        clock=plan.clock.to_dict(),
     )
 
 
@@ -157,16 +159,25 @@ LOOKAHEAD_RATE = 0.99  # a hedged rate no indicator reaches honestly where the s
 LOOKAHEAD_OPPOSITE = 0.05  # ... i.e. where they move in opposite directions in more than this share of rounds
 
 
-def _lookahead(metrics: dict, communicating: set[str], opposite: float | None) -> None:
+def _hedged_bound(cells) -> float | None:
+    """The highest hedged rate any rule on both servers' inputs could reach on the test window: in each input cell
+    the relation that hedged more of its rounds (independent of the fill model; where a stock did not move the
+    round counts for neither)."""
+    moved = int((cells.negative + cells.positive).sum())
+    return float(np.maximum(cells.negative, cells.positive).sum() / moved) if moved else None
+
+
+def _lookahead(metrics: dict, communicating: set[str], opposite: float | None, bound: float | None = None) -> None:
     """Flag probable look-ahead in a strategy without communication:
-    - it hedges more rounds than the oracle (which knows both servers' indicators) by more than ``LOOKAHEAD_SE``
-      standard errors (independent binomial errors: conservative for paired rounds); only information outside the
-      indicators (a rule reading outside data) can do that;
+    - it hedges more rounds than any rule that knows both servers' indicators of the round could (``bound``, the
+      best relation per input cell on the test window; the oracle's own rate where it is not given) by more than
+      ``LOOKAHEAD_SE`` standard errors (independent binomial errors: conservative for paired rounds); only
+      information outside the indicators (a rule reading outside data) can do that;
     - or it hedges at least ``LOOKAHEAD_RATE`` of the rounds in a market whose stocks move in opposite directions
       in more than ``LOOKAHEAD_OPPOSITE`` of them: that needs the sign of the round's own co-movement, which an
       indicator that peeks (a timestamp lookup into outside data) has and an honest one does not."""
     oracle = metrics.get("oracle") or {}
-    p_o = oracle.get("hedged_rate")
+    p_o = bound if _finite_number(bound) else oracle.get("hedged_rate")
     for name, m in metrics.items():
         p, n = m.get("hedged_rate"), m.get("n_rounds") or 0
         if name in communicating or not _finite_number(p) or n < 2:
@@ -180,7 +191,7 @@ def _lookahead(metrics: dict, communicating: set[str], opposite: float | None) -
             m.setdefault("flags", {})["lookahead"] = notes.lookahead_rate(p, opposite)
 
 
-def _efficiency(metrics: dict, no_sign: bool) -> None:
+def _efficiency(metrics: dict, no_sign: bool, periods_per_year: float | None = None) -> None:
     """Variance share and hedging efficiency of every strategy, with the reasons when undefined."""
     var_unc, var_or = metrics["uncoordinated"]["pnl_var"], metrics["oracle"]["pnl_var"]
     for name, m in metrics.items():
@@ -193,7 +204,7 @@ def _efficiency(metrics: dict, no_sign: bool) -> None:
             m["hedging_efficiency"], reason = hedging_efficiency(m["pnl_var"], var_unc, var_or)
         if reason:
             m.setdefault("undefined", {})["hedging_efficiency"] = reason
-        _flag(m, name)
+        _flag(m, name, periods_per_year)
 
 
 def _strongest(train_var: dict | None, metrics: dict, best_local: str | None) -> str | None:
@@ -239,14 +250,17 @@ def _participation(plan: Plan, feed, training: Training) -> dict:
     share price ({ticker: share}, None where the data has no volume: the fill rate is then an assumption only)."""
     minutes = minutes_per_round(feed)
     traded = getattr(feed, "traded_per_bar", {}) or {}
+    untradable = getattr(feed, "untradable", {}) or {}
     out = {}
     for i, t in enumerate(feed.tickers):
         filled = plan.fill.filled_per_minute(float(training.test_prices[i]))
-        out[t] = filled * minutes / traded[t] if filled is not None and traded.get(t) else None
+        # never a share of the volume of an instrument that has no traded book (an index's aggregate "volume")
+        known = filled is not None and traded.get(t) and t not in untradable
+        out[t] = filled * minutes / traded[t] if known else None
     return out
 
 
-def _config_doc(plan: Plan, book_size: float, participation: dict | None = None) -> dict:
+def _config_doc(plan: Plan, book_size: float, participation: dict | None = None, quoted: bool = False) -> dict:
     """``Result.config``: the declared configuration, and what Python objects given in its place resolved to."""
     doc = plan.cfg.to_dict()
     if plan.given.game is not None:
@@ -256,10 +270,11 @@ def _config_doc(plan: Plan, book_size: float, participation: dict | None = None)
     doc["run"] = {**doc["run"], "strategies": list(plan.names)}
     doc["resolved"] = {"noise": plan.noise.to_dict(), "fill": plan.fill.to_dict(),
                        "supply": None if plan.supply is None else plan.supply.to_dict(), "book_size": book_size,
-                       "participation": participation or {}, "fill_description": plan.fill.describe()}
+                       "participation": participation or {}, "fill_description": plan.fill.describe(),
+                       "income": plan.fill.income_words(quoted)}
     return doc
 
 
-def _flag(m: dict, name: str = "") -> None:
+def _flag(m: dict, name: str = "", periods_per_year: float | None = None) -> None:
     """Reasons not to read a metric as a plain number (``flags``)."""
-    m.setdefault("flags", {}).update(notes.metric_flags(m, name in registered(derived=True)))
+    m.setdefault("flags", {}).update(notes.metric_flags(m, name in registered(derived=True), periods_per_year))

@@ -52,11 +52,16 @@ METRICS: tuple[Metric, ...] = (
            "annualised Sharpe ratio of the directional P&L alone", "the directional P&L has zero variance",
            short="sharpe_dir"),
     Metric("pnl_spread_income", "spread income (currency/round)", MONEY,
-           "mean spread income a round, from the fill model's stated assumption", short="income"),
+           "mean spread income a round, earned at the data's own quotes (0 where the data has none)", short="income"),
     Metric("pnl_costs", "costs (currency/round)", MONEY,
-           "mean costs a round: re-queueing, crossing, fees, inventory cuts", short="costs"),
-    Metric("sharpe", "Sharpe (annual)", MONEY2, "annualised Sharpe ratio of the book P&L over the book size",
-           "the book P&L has zero variance", short="sharpe"),
+           "mean costs a round in the P&L: re-queueing (where the income is earned), crossing, fees, inventory cuts",
+           short="costs"),
+    Metric("sharpe", "Sharpe (annual)", MONEY2, "annualised Sharpe ratio of the book P&L over the book size "
+           "(assumed income never in it)", "the book P&L has zero variance", short="sharpe"),
+    Metric("pnl_assumed_income", "assumed spread income (currency/round)", MONEY,
+           "mean spread income a round the fill model assumes where the data has no quotes, net of what re-queueing, "
+           "cuts and unwinds pay at the assumed half-spread: never in the P&L, variance or a Sharpe ratio",
+           short="assumed"),
     Metric("pnl_var", "book variance (currency²/round)", MONEY2, "variance of the book P&L a round, costs included",
            "fewer than two rounds"),
     Metric("pnl_mean", "mean P&L (currency/round)", MONEY, "mean book P&L a round"),
@@ -95,9 +100,9 @@ SUMMARY_COLUMNS = {m.name: m.short for m in METRICS if m.short}  # the terminal 
 
 FLAGS: tuple[Flag, ...] = (
     Flag("lookahead", "probable look-ahead: hedges more rounds than information available before the round allows"),
-    Flag("sharpe", "Sharpe driven by the fill model's assumed spread income (see sharpe_directional)"),
-    Flag("sharpe_range", "Sharpe outside the -10 to 10 published for market makers: the fill model's assumption, "
-                         "not a discovery"),
+    Flag("sharpe", "Sharpe driven by spread income at an assumed fill rate (see sharpe_directional)"),
+    Flag("sharpe_range", "Sharpe outside the range published for strategies at this data's frequency (daily: -3 to "
+                         "3; intraday market makers: -10 to 10; docs/fills.md): read it as the model's, not money"),
     Flag("hedging_efficiency", "hedging efficiency outside [0, 1]"),
     Flag("max_drawdown_share", "the book lost more than its size"),
 )

@@ -80,17 +80,37 @@ def texts(r: Result) -> dict:
 
 
 def money_model(r: Result) -> str:
-    """Where the income and costs columns come from (the resolved fill model and, with volume, its participation)."""
+    """Where the income and costs columns come from (the resolved fill model, whether this data earns its spread
+    income or it is assumed, and, with volume, its participation)."""
     resolved = r.config.get("resolved") or {}
-    return (resolved.get("fill_description") or "") + participation_clause(resolved.get("participation") or {})
+    income = resolved.get("income")
+    return ((resolved.get("fill_description") or "") + (f"; {income}" if income else "")
+            + participation_clause(resolved.get("participation") or {}))
 
 
-# Annualised Sharpe ratios published for high-frequency market makers, lowest to highest: the "efficient" Sharpe
-# ratio of the HFT industry, 1.07-1.87 (Charles-Cadogan, J. Investment Strategies); the median HFT firm, 4.3, and
-# the average, 9.2 (Baron, Brogaard & Kirilenko, "Risk and Return in High Frequency Trading", 2014 draft, and "The
-# Trading Profits of High Frequency Traders", 2012); a large HFT market maker in Dutch stocks, 9.35 (Menkveld
-# 2013). A book whose Sharpe is far outside this is read as a modelling artefact, not a discovery.
-SHARPE_RANGE = (-10.0, 10.0)
+# The Sharpe ratios to expect depend on the data's frequency, because what a bar can earn does.
+# Intraday (bars shorter than a trading day): published for high-frequency market makers, lowest to highest: the
+# "efficient" Sharpe ratio of the HFT industry, 1.07-1.87 (Charles-Cadogan, J. Investment Strategies); the median HFT
+# firm, 4.3, and the average, 9.2 (Baron, Brogaard & Kirilenko, "Risk and Return in High Frequency Trading", 2014
+# draft, and "The Trading Profits of High Frequency Traders", 2012; published as Baron, Brogaard, Hagstromer &
+# Kirilenko, JFQA 2019); a large HFT market maker in Dutch stocks, 9.35 (Menkveld 2013).
+# Daily bars (a trading day or longer): what daily long-short equity strategies publish: market-neutral statistical
+# arbitrage on US equities, 1.1 (sector ETFs) to 1.44 (PCA factors) over 1997-2007 and 0.9 after 2003, 1.51 at best
+# (Avellaneda & Lee 2010, Quantitative Finance 10); pairs trading, up to 11% a year of excess return on self-financing
+# pairs (Gatev, Goetzmann & Rouwenhorst 2006, RFS 19). The bound, 3, is twice the best of them. A book whose Sharpe is
+# outside its frequency's range is read as a modelling artefact, not a discovery.
+SHARPE_RANGE = (-10.0, 10.0)  # intraday
+DAILY_SHARPE_RANGE = (-3.0, 3.0)
+DAILY_PERIODS = 260.0  # bars a year at or below which the data is daily (252 trading days; a little slack)
+
+
+def sharpe_range(periods_per_year: float | None) -> tuple[float, float, str]:
+    """(low, high, what it is published for) of the annualised Sharpe ratio at this data's frequency."""
+    if periods_per_year is not None and periods_per_year <= DAILY_PERIODS:
+        return (*DAILY_SHARPE_RANGE, "daily long-short equity strategies (statistical arbitrage 0.9 to 1.51, "
+                                     "Avellaneda & Lee 2010)")
+    return (*SHARPE_RANGE, "high-frequency market makers (about 1 to 10: median firm 4.3, Baron, Brogaard & "
+                           "Kirilenko 2014; 9.35, Menkveld 2013)")
 
 
 def participation_clause(participation: dict) -> str:
@@ -102,13 +122,14 @@ def participation_clause(participation: dict) -> str:
         return "; no traded volume in the data: the fill rate is an assumption, not a measurement"
     parts = ", ".join(f"{percent(s)} of {t}'s" for t, s in known.items())
     unknown = [t for t, s in participation.items() if s is None]
-    return (f"; fills are {parts} traded volume" + (f" ({', '.join(unknown)}: no volume, assumed)" if unknown else ""))
+    return (f"; fills are {parts} traded volume"
+            + (f" ({', '.join(unknown)}: no traded volume, the fill rate assumed)" if unknown else ""))
 
 
 def heavy_participation(heavy: dict, limit: float) -> str:
     return ("warning: the fill model fills " + ", ".join(f"{percent(s)} of {t}'s" for t, s in heavy.items())
             + f" traded volume, above the {limit:.0%} published market makers take (Menkveld 2013: 8.1% of trades); "
-            "lower the exposure or turnover (bias) or the lot (queue) or read spread income as out of reach")
+            "lower the exposure or turnover (bias) or the notional (queue) or read spread income as out of reach")
 
 
 def drift_flag(d: dict) -> str | None:
@@ -127,9 +148,10 @@ def drift_flag(d: dict) -> str | None:
     return "; ".join(reasons) if reasons else None
 
 
-def metric_flags(m: dict, derived: bool) -> dict[str, str]:
+def metric_flags(m: dict, derived: bool, periods_per_year: float | None = None) -> dict[str, str]:
     """Reasons not to read a strategy's metric as a plain number (metrics.json ``flags``); ``derived``: the
-    strategy plays on a server's own past readings."""
+    strategy plays on a server's own past readings; ``periods_per_year``: the data's frequency, which sets the Sharpe
+    range (``sharpe_range``)."""
     flags = {}
     he = m.get("hedging_efficiency")
     if he is not None and he < 0:
@@ -142,12 +164,13 @@ def metric_flags(m: dict, derived: bool) -> dict[str, str]:
                                        "or the fitted game no longer describes the test window)")
     income, directional, sharpe = m.get("pnl_spread_income"), m.get("pnl_directional"), m.get("sharpe")
     if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
-        flags["sharpe"] = (f"driven by the fill model's spread income ({income:.4g} of {m['pnl_mean']:.4g} per round "
-                           f"is assumed spread capture); the directional part's Sharpe is {m['sharpe_directional']:.2f}")
-    if sharpe == sharpe and not SHARPE_RANGE[0] <= sharpe <= SHARPE_RANGE[1]:
-        flags["sharpe_range"] = (f"{sharpe:.3g} is outside the annualised Sharpe ratios published for high-frequency "
-                                 "market makers (about 1 to 10: median firm 4.3, Baron, Brogaard & Kirilenko 2014; "
-                                 "9.35, Menkveld 2013): read it as the fill model's assumption, not as money")
+        flags["sharpe"] = (f"driven by spread income ({income:.4g} of {m['pnl_mean']:.4g} per round is spread "
+                           "earned at the data's quotes, at the fill model's assumed fill rate); the directional "
+                           f"part's Sharpe is {m['sharpe_directional']:.2f}")
+    lo, hi, what = sharpe_range(periods_per_year)
+    if sharpe == sharpe and not lo <= sharpe <= hi:
+        flags["sharpe_range"] = (f"{sharpe:.3g} is outside the annualised Sharpe ratios published for {what}: read it "
+                                 "as the fill model's assumption, not as money")
     return flags
 
 
@@ -168,10 +191,10 @@ def clock_offset(off: dict, tickers) -> str:
 
 
 def lookahead(rate: float, oracle: float, z: float) -> str:
-    """Why a hedged rate above the oracle's means look-ahead (``engine._lookahead``)."""
-    return (f"hedged rate {rate:.4f} beats the oracle's {oracle:.4f} by {z:.1f} standard errors: without "
-            "communication no rule can out-hedge one that knows both servers' indicators, so an indicator probably "
-            "reads the round's own move (a lookup by timestamp into outside data, or unlagged arrays)")
+    """Why a hedged rate above what both servers' indicators allow means look-ahead (``document._lookahead``)."""
+    return (f"hedged rate {rate:.4f} beats the {oracle:.4f} that the best rule knowing both servers' indicators "
+            f"reaches by {z:.1f} standard errors: without communication no rule can out-hedge it, so an indicator "
+            "probably reads the round's own move (a lookup by timestamp into outside data, or unlagged arrays)")
 
 
 def lookahead_rate(rate: float, opposite: float) -> str:
@@ -183,8 +206,9 @@ def lookahead_rate(rate: float, opposite: float) -> str:
 def untradable(why: dict) -> str:
     """The warning for tickers that cannot be traded as quoted (``feed.feeds.untradable``)."""
     listed = "; ".join(f"{t}: {w}" for t, w in why.items())
-    return (f"cannot be traded as the fill model assumes ({listed}): its spread income and fills are assumed, not "
-            "evidenced by the data; read the directional columns (sharpe_directional) instead")
+    return (f"cannot be traded as the fill model assumes ({listed}): its fills are assumed, not evidenced by the "
+            "data, and its spread income is in the assumed column, outside the P&L; a position in it is the hedge's "
+            "directional P&L only")
 
 
 def adjusted_prices(tickers, prices) -> str:

@@ -52,7 +52,8 @@ def summary(r: Result, width: int = 80) -> str:
     table = m[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS).astype(float)
     lines += fit_table(table, width, lambda v: f"{v:.4g}")
     lines += para("columns: " + ", ".join(f"{short} = {key}" for key, short in SUMMARY_COLUMNS.items()) + "; directional: "
-                  "the part of the P&L the quoting order decides, which the hedge changes")
+                  "the part of the P&L the quoting order decides, which the hedge changes; assumed: spread income the "
+                  "data cannot earn (no quotes at decision time), never in the P&L or a Sharpe ratio")
     lines += para("money model: " + money_model(r))
     if (r.drift or {}).get("flag"):
         lines += para(f"flag: drift: {r.drift['flag']}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..analysis.impossible import excluded
 from ..stats.intervals import format_p
-from .text import agreement, ci_judgement, duration, finite, num
+from .text import agreement, capital, ci_judgement, duration, finite, num
 
 if TYPE_CHECKING:
     from .result import Result
@@ -221,11 +221,34 @@ def headline(r: Result) -> str:
     return " ".join(sentences[:3])
 
 
+def _assumed_gap(r: Result, c: dict) -> tuple[float, float] | None:
+    """(quantum's assumed spread income less the opponent's, the certainty-equivalent difference were that income
+    earned) when quantum's assumed income is the lower (its changes of order forgo it): the data has no quotes, so
+    that income is outside the P&L and the certainty equivalent, but a reader should know what it would do."""
+    q, o = r.metrics_dict.get("quantum", {}), r.metrics_dict.get(c["opponent"], {})
+    aq, ao, ce = q.get("pnl_assumed_income"), o.get("pnl_assumed_income"), c.get("certainty_equivalent_diff")
+    if not (finite(aq) and finite(ao) and finite(ce) and aq < ao):
+        return None
+    return aq - ao, ce + aq - ao
+
+
+def _assumed_words(r: Result, c: dict, gap: tuple[float, float]) -> str:
+    q, o = r.metrics_dict["quantum"], r.metrics_dict.get(c["opponent"], {})
+    gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
+    return (f"were the assumed spread income earned (the data has no quotes), quantum's would be {-gap[0]:.3g} a round "
+            f"below {c['opponent']}'s (it changes its quoting order in {q['turnover']:.0%} of rounds, "
+            f"{c['opponent']} in {o.get('turnover', 0.0):.0%}), which "
+            f"{'outweighs' if gap[1] < 0 else 'does not outweigh'} the variance saved: certainty equivalent "
+            f"{gap[1]:+.3g} a round at risk aversion {gamma:g}")
+
+
 def _cost_sentence(r: Result, c: dict) -> str | None:
-    """Whether quantum's variance reduction survives its switching costs, in one sentence."""
+    """Whether quantum's variance reduction survives its switching costs, in one sentence (or, where its income is
+    assumed, whether it would)."""
     q, o = r.metrics_dict.get("quantum", {}), r.metrics_dict.get(c["opponent"], {})
     if not ((q.get("pnl_costs") or 0.0) > (o.get("pnl_costs") or 0.0)):
-        return None
+        gap = _assumed_gap(r, c)
+        return capital(_assumed_words(r, c, gap)) + "." if gap else None
     ce, k = c.get("certainty_equivalent_diff"), c.get("break_even_cost_scale")
     gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
     if not finite(ce):
@@ -360,7 +383,8 @@ def _cost_clause(r: Result, c: dict, q: dict, o: dict) -> str:
     cost_q, cost_o = q.get("pnl_costs") or 0.0, o.get("pnl_costs") or 0.0
     ce = c.get("certainty_equivalent_diff")
     if not (finite(ce) and ce < 0 and cost_q > cost_o):
-        return ""
+        gap = _assumed_gap(r, c) if cost_q <= cost_o else None
+        return ("; " + ("but " if gap[1] < 0 else "and ") + _assumed_words(r, c, gap)) if gap else ""
     return (f"; but a quantum server's output is a random bit, so it changes its quoting order in "
             f"{q['turnover']:.0%} of rounds ({c['opponent']}: {o['turnover']:.0%}), and its switching costs "
             f"({cost_q:.3g} a round against {cost_o:.3g}) outweigh the variance saved: certainty equivalent "

@@ -90,6 +90,16 @@ class HedgeFit:
         }
 
 
+def cell_moments(cells: CellStats, comove: np.ndarray | None = None) -> np.ndarray:
+    """E[r_X^2], E[r_Y^2], E[r_X r_Y] per input cell (rows 2x + y) of bit inputs: the oracle's objective where the
+    fill model carries inventory (``FillModel.steer``). ``comove``: the shrunk co-movements of a HedgeFit (else the
+    cells' own); an empty cell takes the pooled moments."""
+    n = np.maximum(cells.n.sum(), 1)
+    pooled = np.array([cells.sum_xx.sum(), cells.sum_yy.sum(), cells.sum_q.sum()]) / n
+    out = np.column_stack([cells.var_x, cells.var_y, cells.comove if comove is None else comove])
+    return np.where(np.isfinite(out), out, pooled)
+
+
 def hedge_game(comove: np.ndarray, exposure: float) -> Game:
     """The hedge game for co-movements m per cell (K^2 or KxK): round utility -2 e^2 m A B (module docstring)."""
     m = np.asarray(comove, dtype=float)

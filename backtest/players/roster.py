@@ -161,13 +161,22 @@ class OraclePlayer(Player):
     """Communicates: both servers know (x, y) and play the best joint output with the fewest changes of quoting
     order: A keeps one side (ask first) every round and B plays the relation, so only B switches, and only when
     the best relation changes. Under any fill model that charges changes of order this is the cheapest way to win
-    every round, which makes it an upper bound for strategies without communication."""
+    every round, which makes it an upper bound for strategies without communication when the game is the whole
+    book. Where the fill model carries state from round to round (inventory), the book pays more than the game: the
+    oracle then also knows both servers' carried state and plays the fill model's own objective
+    (``FillModel.steer``, with ``moments``: E[r_X^2], E[r_Y^2], E[r_X r_Y] per input cell on the training
+    window)."""
 
     name = "oracle"
     communicates = True
 
-    def __init__(self, game: Game):
-        self.game = game
+    def __init__(self, game: Game, moments: np.ndarray | None = None):
+        self.game, self.moments = game, moments
+
+    def describe(self) -> dict:
+        return {"name": self.name, "objective": "wins every round of the fitted game; where the fill model carries "
+                                                "inventory, minimises each round's expected squared book P&L knowing "
+                                                "both inventories"}
 
     def decide(self, chunk, rng, pairs=None):
         a = np.zeros(len(chunk), dtype=np.uint8)
@@ -279,6 +288,7 @@ class GameFit:
     hedge: object | None = None  # players.hedge.HedgeFit
     information: object | None = None  # information.InfoFit: history rules and the smoothed K-level indicator
     aged: object | None = None  # strategies.aged.AgedPlay: a link's settings re-aimed for each pair's age
+    moments: np.ndarray | None = None  # E[r_X^2], E[r_Y^2], E[r_X r_Y] per input cell (rows): the oracle's objective
 
     def game_dict(self) -> dict:
         s = self.solution
@@ -381,7 +391,7 @@ PLAYERS: dict[str, Registered] = {
                                                               f.solution.classical_strategy()),
                            entangled=True, default=False),
     "follow_indicator": Registered(lambda name, f, ctx: LocalPlayer(name, follow_indicator()), default=False),
-    "oracle": Registered(lambda name, f, ctx: OraclePlayer(f.game), communicates=True, required=True),
+    "oracle": Registered(lambda name, f, ctx: OraclePlayer(f.game, f.moments), communicates=True, required=True),
     "regime_oracle": Registered(lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None,
                                 communicates=True),
     "talk": Registered(lambda name, f, ctx: TalkPlayer(f.game, f.solution.classical_strategy(name), ctx.can_talk),

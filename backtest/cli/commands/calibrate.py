@@ -14,14 +14,17 @@ HELP = "estimate fill parameters from quote and trade bars"
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help=HELP,
-                       description="Estimate the half-spread, how often a resting quote placed first or second fills "
-                                   "(queue-position model: the first fills on a trade at or through it, the second "
-                                   "on a trade through it), and adverse selection (the mid move after fills), per "
-                                   "ticker and pooled, with 95 percent intervals. Give each ticker's quote bars "
+                       description="Estimate the half-spread, the queue ahead of a resting quote (the displayed size "
+                                   "at its price), how often it fills (queue-position model: from the back of the "
+                                   "displayed queue it fills when the volume traded at its price exceeds the queue "
+                                   "ahead, or on a trade through it; beside it the touch rate, an order at the front), "
+                                   "and adverse selection (the mid move after fills), per ticker and pooled, with 95 "
+                                   "percent intervals. Give each ticker's quote bars "
                                    "(BidOpen..BidClose, AskOpen..AskClose) and its trade bars (Open, High, Low, Close, "
                                    "Volume), paired by the file name's ticker (BAC_minute_quotes.csv with "
-                                   "BAC_minute.csv). Without trade bars the fill rates and adverse selection cannot "
-                                   "be identified and are reported as such. --out writes a [fill] section for "
+                                   "BAC_minute.csv). Without trade bars, or without displayed sizes in the quote "
+                                   "bars, the fill rates and adverse selection cannot be identified and are reported "
+                                   "as such. --out writes a [fill] section for "
                                    "`qcoord backtest --config`.")
     p.add_argument("files", nargs="+", metavar="FILE.csv", help="quote-bar and trade-bar files, paired by ticker")
     p.add_argument("--session", choices=("all", "regular"), default="regular",
@@ -29,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--horizon", type=int, default=None, metavar="BARS",
                    help="bars after the quote over which the realised spread's adverse selection is measured "
                         "(default 5: SEC Rule 605's five minutes on minute bars)")
+    p.add_argument("--order-notional", type=float, default=None, metavar="CURRENCY",
+                   help="currency a resting order holds, whose shares at the mid join the queue behind the displayed "
+                        "size (default 10,000: the queue fill's notional)")
     add_file_output(p, ".toml", "write the pooled estimates as a [fill] section")
     p.set_defaults(run=run)
 
@@ -66,7 +72,7 @@ def _files_by_kind(files: list[str], session: str) -> tuple[dict, dict]:
 
 def run(args: argparse.Namespace) -> int:
     from ...output.atomic import atomic_file
-    from ...fills.calibrate import HORIZON, calibrate
+    from ...fills.calibrate import HORIZON, NOTIONAL, calibrate
     from ...config import RunConfig
     from ...errors import BacktestError
 
@@ -74,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
     horizon = HORIZON if args.horizon is None else args.horizon
     if horizon < 1:
         raise BacktestError(f"--horizon must be a whole number of bars >= 1, got {args.horizon}")
+    notional = NOTIONAL if args.order_notional is None else args.order_notional
+    if not (notional == notional and 0 < notional < float("inf")):
+        raise BacktestError(f"--order-notional must be a positive amount of currency, got {args.order_notional}")
     quotes, trades = _files_by_kind(args.files, args.session)
-    result = calibrate(quotes, trades, horizon=horizon)
+    result = calibrate(quotes, trades, horizon=horizon, notional=notional)
     section = result["fill"]
     cfg = RunConfig().with_values({f"fill.{k}": v for k, v in section.items()}, "calibrated ")
     cfg.fill.build()  # the section is a valid fill model
@@ -106,10 +115,12 @@ def _plain(value):
 
 ROWS = [("half-spread (median)", "half_spread", "{:.4f}", " currency/share"),
         ("half-spread (median)", "half_spread_bps", "{:.3f}", " bp"),
-        ("p_first  (print at)", "p_first", "{:.4f}", " per minute"),
-        ("p_second (print through)", "p_second", "{:.4f}", " per minute"),
+        ("queue ahead (median)", "queue_ahead", "{:,.0f}", " shares displayed at the order's price"),
+        ("touch rate (front)", "touch_rate", "{:.4f}", " per minute: a print at or through the order"),
+        ("fill rate (queue) p_first", "queue_fill_rate", "{:.4f}", " per minute: volume at it beyond the queue"),
+        ("through rate p_second", "through_rate", "{:.4f}", " per minute: a print through it"),
         ("adverse selection a", "adverse_selection", "{:.4f}", " (mid move after fills)"),
-        ("  a from touch rates", "adverse_selection_from_rates", "{:.4f}", " (second method)"),
+        ("  a from fill rates", "adverse_selection_from_rates", "{:.4f}", " (second method)"),
         ("price impact / half-spr", "price_impact_share", "{:.3f}", " (realised-spread horizon)"),
         ("adverse move", "adverse_move_bps", "{:.3f}", " bp")]
 
@@ -134,10 +145,13 @@ def render(result: dict) -> str:
             lines.append(f"  {label:26s} {fmt.format(e.value)} [{fmt.format(e.lo)}, {fmt.format(e.hi)}]{unit}")
         if why:
             lines.append(f"  —: {why}")
+        q, t = d.get("queue_fill_rate"), d.get("touch_rate")
+        if q is not None and t is not None and q.identified and t.identified and q.value < t.value:
+            lines.append(f"  note: an order behind the displayed queue fills in {q.value:.0%} of minutes, one at its "
+                         f"front would in {t.value:.0%}: reading a touch as a fill assumes the front of the queue")
         if d["one_tick_share"] > 0.5 and d["trade_bars"]:
-            lines.append(f"  note: the spread is one tick in {d['one_tick_share']:.0%} of bars: the back of the queue "
-                         "fills only when the price moves through the order, so p_second's fills are adversely "
-                         "selected by construction; a is measured on front-of-queue fills")
+            lines.append(f"  note: the spread is one tick in {d['one_tick_share']:.0%} of bars: an order that fills "
+                         "only when its level is exhausted (p_second) is adversely selected by construction")
     fill = result["fill"]
     lines.append("[fill] " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                                        for k, v in fill.items()))
