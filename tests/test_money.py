@@ -349,6 +349,8 @@ def test_readme_prints_the_default_and_sample_summaries_as_this_version_does(def
         first = summary.splitlines()[0]
         block = next((b for b in blocks if b.startswith(first)), None)
         assert block is not None, f"{path.name} has no summary starting {first!r}"
+        if path == README:  # the landing page shows it down to the tables (the legend and the full verdict follow)
+            summary = summary[: summary.index("\ncolumns: ")]
         assert block == summary
 
 
