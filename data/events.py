@@ -179,6 +179,11 @@ def _stamp(ns, tz: str) -> str:
 
 
 # -- LOBSTER ------------------------------------------------------------------------------------------------------
+def is_lobster(path: str | Path) -> bool:
+    """Whether a file is named as LOBSTER names its message files (TICKER_DATE_START_END_message_LEVELS.csv)."""
+    return _LOBSTER_NAME.match(Path(path).name) is not None
+
+
 def load_lobster(message_file: str | Path, orderbook_file: str | Path | None = None, *, ticker: str | None = None,
                  date: str | None = None, tz: str = "America/New_York") -> QuoteEvents:
     """One day of LOBSTER files as top-of-book quotes (see the module docstring for the layout).

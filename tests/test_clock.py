@@ -137,3 +137,22 @@ def test_the_event_source_plays_on_its_own_clock():
     rate = next(s for s in r.link["stages"] if s["stage"] == "rate")
     assert rate["decision_rate_hz"] == pytest.approx(1e5, rel=1e-9)
     assert r.source["mode"] == "events" and "talk" in r.metrics_dict
+
+
+def test_timestamped_quote_files_run_on_their_own_clock(tmp_path):
+    """The 2013 minute quote files through the event path (`--quotes`, each decision at the quote in force on the
+    cadence): a decision a minute, so the servers can talk; the quotes' spread earns the income."""
+    from tests.conftest import qcoord, shared_file
+
+    files = [shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+             shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv")]
+    res = qcoord("backtest", "--quotes", *map(str, files), "--cadence-s", "60", "--session", "regular", "--json",
+                 "--out", "q", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    import json
+
+    doc = json.loads(res.stdout)
+    assert doc["clock"]["decision_interval_s"] == 60.0 and doc["clock"]["can_talk"]
+    assert doc["source"]["tickers"] == ["BAC", "AIG"]
+    assert doc["config"]["resolved"]["income"].startswith("income earned at the data's quoted half-spread")
+    assert doc["verdict"].startswith("A message crosses between the venues in 274 us and decisions are 1 min apart")

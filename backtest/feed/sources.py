@@ -12,7 +12,7 @@ from ...data.frequency import TRADING_DAYS
 from ..errors import BacktestError
 from ..options import check_ranges, option
 
-SOURCE_KINDS = ("synthetic", "sample", "csv", "yahoo")
+SOURCE_KINDS = ("synthetic", "sample", "csv", "yahoo", "quotes")
 
 
 def _synthetic_default(name: str):
@@ -39,6 +39,12 @@ class Source:
     sample: str | None = option(help="shipped sample (qcoord data --list-samples)", metavar="NAME", chooses="sample")
     files: tuple[str, ...] | None = option(help="CSV file(s): a wide panel or one OHLCV file per ticker", flag="--csv",
                                            nargs="+", metavar="FILE", chooses="csv")
+    quotes: tuple[str, ...] | None = option(
+        help="timestamped quote or event files, one per ticker (ns/us timestamps: a CSV of time, bid, ask, or "
+             "LOBSTER's message files; quote bars too): each decision at the quote in force on --cadence-s",
+        flag="--quotes", nargs="+", metavar="FILE", chooses="quotes")
+    cadence_s: float | None = option(help="quotes: seconds between decisions, the book marked at the next (unset: "
+                                          "1 s)", unit="s", lo=0, open_lo=True, finite=True, shown_default=1.0)
     tickers: tuple[str, ...] | None = option(
         help="pick columns of a panel, or name per-ticker files", nargs="+", metavar="T",
         choose_flags=(("--yahoo", "yahoo", "download these tickers from Yahoo Finance (cached on disk)"),))
@@ -91,8 +97,9 @@ class Source:
         configuration tree may hold every option while it is being built.)"""
         if self.start and self.end and parse_date(self.start, "start") > parse_date(self.end, "end"):
             raise BacktestError(f"--start {self.start} is after --end {self.end}")
-        applies = {"start": ("sample", "csv", "yahoo"), "end": ("sample", "csv", "yahoo"), "interval": ("yahoo",),
-                   "cache_dir": ("yahoo",), "session": ("csv",),
+        applies = {"start": ("sample", "csv", "yahoo", "quotes"), "end": ("sample", "csv", "yahoo", "quotes"),
+                   "interval": ("yahoo",), "cache_dir": ("yahoo",), "session": ("csv", "quotes"),
+                   "cadence_s": ("quotes",),
                    **dict.fromkeys(SYNTHETIC_FIELDS, ("synthetic",)), "dt_s": ("synthetic",)}
         unset = {"interval": "1d", "session": "all"}
         for name, kinds in applies.items():
@@ -156,6 +163,8 @@ class Source:
             if not self.files:
                 raise BacktestError("a csv source needs files (--csv FILE ...)")
             md = data.load_csv(list(self.files), tickers=tickers, session=self.session)
+        elif self.kind == "quotes":
+            md = self._quotes(tickers)
         else:
             if not tickers or not self.start or not self.end:
                 raise BacktestError("--yahoo needs tickers, --start and --end")
@@ -164,6 +173,21 @@ class Source:
             md = md[parse_date(self.start, "start") : parse_date(self.end, "end")]
         return md
 
+
+    def _quotes(self, tickers) -> MarketData:
+        """Timestamped quotes, one file per ticker (LOBSTER message files by their name, else a quote CSV), sampled
+        on the cadence: each decision at the quote in force then (``data.quote_market``)."""
+        from ...data.events import is_lobster, load_lobster, load_quotes, quote_market
+
+        files = list(self.quotes or ())
+        if len(files) < 2:
+            raise BacktestError(f"--quotes needs one file per ticker, two or more, got {len(files)}")
+        if tickers and len(tickers) != len(files):
+            raise BacktestError(f"--tickers names {len(tickers)} ticker(s) for {len(files)} quote files")
+        names = list(tickers) if tickers else [None] * len(files)
+        loaded = [load_lobster(f, ticker=t) if is_lobster(f) else load_quotes(f, ticker=t)
+                  for f, t in zip(files, names)]
+        return quote_market(loaded, 1.0 if self.cadence_s is None else self.cadence_s, session=self.session)
 
     def universe(self) -> data.Universe:
         """The tickers of a real source, each with its own history (``qcoord scan``): a sample (default all of
