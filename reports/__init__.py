@@ -11,8 +11,9 @@ from .._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
     "balance": ("balance_figures", "balance_report", "convergence_figure", "frontier_figure"),
-    "figures": ("cumulative_pnl", "hedge_cells", "information_value", "inventory", "overlay", "period_ratios",
-                "pnl_distribution", "rolling_variance", "sweep_metric", "to_png", "win_rate_by_input"),
+    "figures": ("cumulative_pnl", "hedge_cells", "horizon_value", "information_value", "inventory", "overlay",
+                "period_ratios", "pnl_distribution", "rolling_variance", "sweep_metric", "to_png",
+                "win_rate_by_input"),
     "html": ("run_report",),
     "link": ("distance_frontier", "link_frontier", "link_section", "link_table"),
     "scan": ("scan_curves", "scan_distribution", "scan_heatmap", "scan_report", "uses_entanglement"),

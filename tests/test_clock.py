@@ -156,3 +156,21 @@ def test_timestamped_quote_files_run_on_their_own_clock(tmp_path):
     assert doc["source"]["tickers"] == ["BAC", "AIG"]
     assert doc["config"]["resolved"]["income"].startswith("income earned at the data's quoted half-spread")
     assert doc["verdict"].startswith("A message crosses between the venues in 274 us and decisions are 1 min apart")
+
+
+def test_a_sweep_of_the_decision_horizon_says_where_the_servers_can_talk(tmp_path):
+    """The event-time market swept over its cadence: with the default deadline (until the next decision) a message
+    across 56 km of fibre (274 us) arrives in time from a 1 ms cadence on, not at 100 us; with a microsecond deadline
+    at none. The sweep draws each strategy's saving against the horizon."""
+    from qcoord.backtest import run_sweep
+
+    grid = {"dt_s": [1e-4, 1e-3]}
+    base = RunConfig().with_values({"synthetic": "events", "rounds": 20_000, "strategies": "classical,quantum,talk"})
+    res = run_sweep(config=base, grid=grid)
+    t = res.table.drop_duplicates("dt_s").set_index("dt_s")
+    assert t["decision_interval_s"].tolist() == pytest.approx([1e-4, 1e-3], rel=1e-12)
+    assert t["can_talk"].tolist() == [False, True]
+    tight = run_sweep(config=base.with_values({"decision_deadline": 1e-6}), grid=grid)
+    assert not tight.table["can_talk"].astype(bool).any()
+    tight.write(tmp_path / "sw")
+    assert (tmp_path / "sw" / "sweep_horizon.png").stat().st_size > 10_000

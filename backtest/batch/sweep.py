@@ -102,6 +102,9 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
     doc = run_backtest(source if use_source else None, cfg, progress=False).to_dict()
     link = doc.get("link")
     game = {k: doc["game"][k] for k in ("quantum_value", "classical_value", "advantage", "uses_entanglement")}
+    clock = doc.get("clock") or {}  # the point's clock: a swept step or deadline moves it
+    game |= {"decision_interval_s": clock.get("decision_interval_s"), "deadline_s": clock.get("deadline_s"),
+             "message_delay_s": clock.get("message_delay_s"), "can_talk": clock.get("can_talk")}
     if link:  # the chain's verdict at this point: detectable = every stage before value passes
         passed = {s["stage"]: s["passed"] for s in link["stages"]}
         game |= {"first_failing": link["first_failing"] or "",
@@ -204,6 +207,9 @@ class SweepResult:
             pngs["sweep_link_frontier"] = reports.to_png(reports.distance_frontier(
                 self.table, names[0], front.get("rate_frontier"), front.get("fidelity_frontier"),
                 front.get("li_rate_frontier")))
+        horizons = self.table.get("decision_interval_s")
+        if len(names) == 1 and horizons is not None and horizons.nunique() > 1:  # a sweep of the decision horizon
+            pngs["sweep_horizon"] = reports.to_png(reports.horizon_value(self.table))
         for fname, (metric, label) in figs.items():
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
             pngs[fname] = reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x,
