@@ -112,9 +112,9 @@ class IndicatorSettings(_IndicatorParams):
     its ``Params`` declares them; unset: the indicator's own default)."""
 
     name: str | None = option(help="both servers' indicator: noisy_signal, noisy_regime, rolling_correlation, "
-                                   "divergence, volatility_burst, return_shock, momentum, volume_spike, "
-                                   "spread_widening, or module:function (unset: by source)", flag="--indicator",
-                              metavar="NAME")
+                                   "divergence, volatility_burst, return_shock, recent_move, momentum, "
+                                   "volume_spike, spread_widening, or module:function (unset: by source)",
+                              flag="--indicator", metavar="NAME")
     name_b: str | None = option(help="server B's indicator, if different", flag="--indicator-b", metavar="NAME")
     latency: int | None = option(help="bars before a server sees the partner's prices (unset: the decisions a message "
                                       "between the venues misses on the data's clock, at least 1)", unit="bars", lo=0)

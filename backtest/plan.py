@@ -25,7 +25,7 @@ from .config import MIN_ROUNDS, Given, RunConfig, check_device, check_link, chec
 from .errors import BacktestError
 from .feed.clock import Clock, plan_clock
 from .feed.feeds import ArrayFeed, StreamFeed
-from .feed.indicators import NoisyRegime, NoisySignal, ReturnShock, copy_indicator, make_indicator
+from .feed.indicators import NoisyRegime, NoisySignal, RecentMove, ReturnShock, copy_indicator, make_indicator
 from .feed.isolated import is_builtin, isolate as isolated
 from .players.roster import PLAYERS, check_chunk_rounds, names as registered
 from .players.supply import BellPairSupply, link_supply
@@ -49,6 +49,8 @@ def default_indicators(mode: str | None) -> tuple[str, dict]:
         return NoisySignal.name, {}
     if mode == "regime":
         return NoisyRegime.name, {}
+    if mode == "events":  # on a microsecond clock most bars are flat: whether one's own venue just moved
+        return RecentMove.name, {}
     return ReturnShock.name, {}  # each with its declared defaults (``Indicator.Params``)
 
 

@@ -326,6 +326,19 @@ class ReturnShock(ThresholdIndicator):
         return self._quieted(np.where(np.isnan(std) | np.isnan(r), np.nan, shock), (std == 0) & (r == 0))
 
 
+class RecentMove(ThresholdIndicator):
+    """How many of the last ``window`` bars moved own price (an event-time reading: on a microsecond clock most bars
+    are flat, and a move of one's own venue is the local news the other venue cannot have yet); 1 when it is high.
+    With moves rarer than the target, the fitted threshold is 0 and x = 1 when the venue moved at all."""
+
+    name = "recent_move"
+    below = False
+
+    def score(self, view: LocalView) -> np.ndarray:
+        moved = (view.returns != 0).astype(float)
+        return _rolling(np.where(np.isnan(view.returns), np.nan, moved), self.window).sum().to_numpy()
+
+
 class Momentum(ThresholdIndicator):
     """Own ``window``-bar return sum over its std x sqrt(window) (a t-statistic of the drift); 1 when it is
     low (a local sell-off)."""
@@ -421,7 +434,7 @@ def make_levels_indicator(spec: str | Indicator | Callable, levels: int, **param
 
 BUILTINS: dict[str, type[Indicator]] = {
     cls.name: cls for cls in (NoisySignal, NoisyRegime, RollingCorrelation, Divergence, VolatilityBurst, ReturnShock,
-                              Momentum, VolumeSpike, SpreadWidening)
+                              RecentMove, Momentum, VolumeSpike, SpreadWidening)
 }
 
 

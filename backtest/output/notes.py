@@ -204,7 +204,7 @@ def lookahead_rate(rate: float, opposite: float) -> str:
 
 
 def untradable(why: dict) -> str:
-    """The warning for tickers that cannot be traded as quoted (``feed.feeds.untradable``)."""
+    """The warning for tickers that cannot be traded as quoted (``feed.facts.untradable``)."""
     listed = "; ".join(f"{t}: {w}" for t, w in why.items())
     return (f"cannot be traded as the fill model assumes ({listed}): its fills are assumed, not evidenced by the "
             "data, and its spread income is in the assumed column, outside the P&L; a position in it is the hedge's "

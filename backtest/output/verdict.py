@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..analysis.impossible import excluded
 from ..stats.intervals import format_p
 from .text import agreement, capital, ci_judgement, duration, finite, num
@@ -26,6 +28,13 @@ def shared_information(r: Result) -> str | None:
         return None
     names = [ind.get("name") for ind in (r.indicators or {}).values()
              if isinstance(ind, dict)] or ["the indicator"]
+    p = np.asarray(r.game.get("p_xy"), dtype=float)
+    if p.shape == (2, 2) and max(p[0, 0], p[1, 1]) > SHARED_INPUTS:  # one reading nearly always, at both servers
+        bit = int(p[1, 1] > p[0, 0])
+        return (f"{agreement(agree)}, and both read {bit} in {max(p[0, 0], p[1, 1]):.1%} of them: the indicators "
+                f"({' / '.join(dict.fromkeys(names))}) barely change on this data's clock, so the rounds give the "
+                "servers nothing to tell apart (on a microsecond clock most bars are flat: play more rounds, a "
+                "longer step, or another indicator)")
     return (f"{agreement(agree)}: the two servers' indicators ({' / '.join(dict.fromkeys(names))}"
             ") read the same information, so there is no coordination problem for entanglement to solve (shared "
             "information already lets a classical rule do what quantum could). Use a purely local indicator, e.g. "
