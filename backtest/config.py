@@ -102,7 +102,8 @@ def _indicator_param_fields() -> list:
     return out
 
 
-_IndicatorParams = dataclasses.make_dataclass("_IndicatorParams", _indicator_param_fields(), frozen=True)
+# generated from the indicators' declarations at import: a type checker cannot see the fields (Any)
+_IndicatorParams: Any = dataclasses.make_dataclass("_IndicatorParams", _indicator_param_fields(), frozen=True)
 INDICATOR_PARAMS = tuple(f.name for f in dataclasses.fields(_IndicatorParams))
 
 
@@ -176,7 +177,8 @@ class GameSettings:
                             "game with --beta and --rule")
     beta: float = option(0.0, help="paper game: utility of 'same' on mixed inputs (Ding & Jiang Eq. 3.1)", lo=0, hi=1)
     rule: str = option("hedge", choices=("hedge", "challenge"),
-                       help="paper game: hedge, a XOR b = NOT(x AND y); challenge: the text's literal a XOR b = x AND y")
+                       help="paper game: hedge, a XOR b = NOT(x AND y); challenge: the text's literal "
+                            "a XOR b = x AND y")
 
     def __post_init__(self) -> None:
         check_ranges(self, "game")
@@ -213,7 +215,9 @@ def _thaw(v):
     return list(v) if isinstance(v, tuple) else v
 
 
-NoiseSection = _mirror(Noise, "NoiseSection")
+# The sections are generated from their models' declared fields at import: a type checker cannot see the fields,
+# so each section's class is typed Any.
+NoiseSection: Any = _mirror(Noise, "NoiseSection")
 
 
 def _build_supply(self) -> BellPairSupply | None:
@@ -225,7 +229,7 @@ def _build_supply(self) -> BellPairSupply | None:
     return BellPairSupply(**{k: v for k, v in values_of(self).items() if v is not None})
 
 
-SupplySection = _mirror(BellPairSupply, "SupplySection", build=_build_supply)
+SupplySection: Any = _mirror(BellPairSupply, "SupplySection", build=_build_supply)
 
 
 def _fill_fields() -> list:
@@ -253,7 +257,7 @@ def _build_fill(self) -> FillModel:
     return make_fill(self.name, **values)
 
 
-FillSection = _mirror(FillModel, "FillSection", fields=_fill_fields(), build=_build_fill)
+FillSection: Any = _mirror(FillModel, "FillSection", fields=_fill_fields(), build=_build_fill)
 FILL_OPTIONS = frozenset(f.name for f in dataclasses.fields(FillSection)) - {"name"}
 
 
@@ -283,7 +287,7 @@ def _build_link(self) -> Link | None:
         raise BacktestError(str(exc)) from None
 
 
-LinkSection = _mirror(Link, "LinkSection", fields=_link_fields(), build=_build_link)
+LinkSection: Any = _mirror(Link, "LinkSection", fields=_link_fields(), build=_build_link)
 
 
 # -- the tree --------------------------------------------------------------------------------------------------
@@ -474,7 +478,8 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
             given.noise, cfg = value, replace(cfg, noise=NoiseSection(**_frozen(values_of(value))))
         elif key == "fill" and not isinstance(value, str):
             if not isinstance(value, FillModel):
-                raise BacktestError(f"fill must be one of {', '.join(map(repr, FILL_MODELS))} or a FillModel, got {value!r}")
+                raise BacktestError(f"fill must be one of {', '.join(map(repr, FILL_MODELS))} or a FillModel, "
+                                    f"got {value!r}")
             # a model defined after this module was imported has options the [fill] section does not know: the run
             # plays the object as given and records it in full as ``config.resolved.fill``
             known = {k: v for k, v in values_of(value).items() if k in FILL_OPTIONS}

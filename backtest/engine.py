@@ -17,11 +17,14 @@ import math
 import time
 import warnings
 from dataclasses import replace
+from functools import partial
+from typing import cast
 
 import numpy as np
 
 from ..data import DataWarning, MarketData, SyntheticPair
 from ..strategies import Game, Noise, sandbox
+from ..strategies.aged import AgedPlay
 from ..strategies.link import Link
 
 from . import streams
@@ -33,7 +36,7 @@ from .feed.feeds import ArrayFeed, TrainingTail, lagged_inputs, minutes_per_roun
 from .players.roster import (RoundChunk, names as registered, build_players, certify_players, fit, is_classical_local,
                              keep_certified)
 from .players.history import Channels
-from .players.information import IndicatorLevels, InfoTraining, fit_information
+from .players.information import IndicatorLevels, InfoFit, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState
 from .players.aged import age_aware, reaimed
 from .players.hedge import HedgeFit, cell_moments
@@ -157,13 +160,14 @@ def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Pro
     window, played exactly as on the test window (same fill model, own random streams): ``best_local`` is the
     lowest, chosen before the test window is seen. The replay covers the last ``REPLAY_ROUNDS`` training rounds
     (all of them in shorter runs; history rules start from the beginning of the training window all the same).
-    A streamed feed cannot go back: its training pass kept those rounds (``feed.feeds.TrainingTail``), which ``feed`` then is."""
+    A streamed feed cannot go back: its training pass kept those rounds (``feed.feeds.TrainingTail``), which
+    ``feed`` then is."""
     classical = [p for p in training.players if is_classical_local(p, plan.custom)]
     if not classical:
         return {}
     bar.stage("train book")
     run = plan.cfg.run
-    info = training.fit.information
+    info = cast("InfoFit | None", training.fit.information)  # GameFit (players.roster) types it object
     rules = info.channel_rules() if info is not None else []
     start = max(w.t0, w.train_end - REPLAY_ROUNDS)
     channels = None
@@ -211,7 +215,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
     book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
                 min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed), run.threads)
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
-    info = training.fit.information
+    info = cast("InfoFit | None", training.fit.information)  # GameFit (players.roster) types it object
     channels = info.channels if info is not None else None  # the history rules' state at the end of training
     tails = (training.x_train[-plan.delay:], training.y_train[-plan.delay:])
     fit_now, chunk = training.fit, run.chunk_rounds
@@ -227,9 +231,10 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
             if played is not None:
                 played()
             refits.pop(0)
-            fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, plan.delay, lo, w.n_train, training.exposure,
-                             training.device)
-            fit_now.aged = reaimed(fit_now, training.fit.aged, training.backend)
+            fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, plan.delay, lo, w.n_train,
+                             training.exposure, training.device)
+            # GameFit (players.roster) types its aged play object
+            fit_now.aged = reaimed(fit_now, cast("AgedPlay | None", training.fit.aged), training.backend)
             fit_now.information = info  # rules on derived information are fitted on the first training window only
             players = keep_certified(_players(plan, fit_now, feed, training.backend, training.device), players)
             training.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})
@@ -251,8 +256,8 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
                             rd["price"], _derived(channels, info, feed, lo, hi, x, y))
         if played is not None:
             played()
-        played = book.lanes.behind(lambda args=(rounds, players, fit_now.game, int(fit_now.game.rule == "challenge"),
-                                                rngs, uniforms, pairs): book.add(*args), n)
+        played = book.lanes.behind(partial(book.add, rounds, players, fit_now.game,
+                                           int(fit_now.game.rule == "challenge"), rngs, uniforms, pairs), n)
         bar.update(n)
         lo = hi
     if played is not None:
@@ -303,7 +308,7 @@ def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, i
         extra = feed.extra_inputs(lo, hi) if feed.extra else None
         if added is not None:
             added()
-        added = lanes.start(lambda x=x, y=y, r=rd["returns"], e=extra: add(x, y, r, e), hi - lo)
+        added = lanes.start(partial(add, x, y, rd["returns"], extra), hi - lo)
         if tail is not None:
             tail.keep(lo, hi, x, y, rd, extra)
         xs.append(x)

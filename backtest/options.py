@@ -74,6 +74,7 @@ class Spec:
         if self.kind in (list, tuple):
             items = value.split(",") if isinstance(value, str) else list(value) if _is_seq(value) else [value]
             items = [i.strip() if isinstance(i, str) else i for i in items]
+            assert self.item is not None  # a list option's element type (specs_of)
             out = [self._scalar(self.item, i, where) for i in items if i != ""]
             if not out:
                 raise BacktestError(f"{where}: give at least one value")
@@ -86,6 +87,7 @@ class Spec:
     def _scalar(self, kind: type, value, where: str):
         if isinstance(value, str) and value.strip() in self.words:
             return value.strip()
+        out: bool | int | float | str
         try:
             if kind is bool:
                 if isinstance(value, str):
@@ -210,7 +212,8 @@ def values_of(obj) -> dict[str, Any]:
 
 def check_ranges(obj, section: str) -> None:
     """Check every declared range of a section's values (the sections that are not value objects)."""
-    for s in specs_of(type(obj), section):
+    cls: type = type(obj)
+    for s in specs_of(cls, section):
         v = getattr(obj, s.name)
         if v is not None:
             s.parse(v, f"[{section}] {s.name}")

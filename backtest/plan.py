@@ -27,7 +27,7 @@ from .feed.clock import Clock, plan_clock
 from .feed.feeds import ArrayFeed, StreamFeed
 from .feed.indicators import NoisyRegime, NoisySignal, RecentMove, ReturnShock, copy_indicator, make_indicator
 from .feed.isolated import is_builtin, isolate as isolated
-from .players.roster import PLAYERS, check_chunk_rounds, names as registered
+from .players.roster import PLAYERS, GameFit, check_chunk_rounds, names as registered
 from .players.supply import BellPairSupply, link_supply
 from .fills.base import FillModel
 from .book.lanes import default_threads
@@ -78,13 +78,13 @@ def _indicator_pair(indicators, params: Mapping | None, mode: str | None, isolat
 
 
 def _resolve_strategies(names: tuple[str, ...], custom: dict[str, Strategy]) -> tuple[list[str], dict[str, Strategy]]:
-    names = list(names)
+    order = list(names)
     for r in registered(required=True):  # hedging efficiency is measured between these
-        if r not in names:
-            names.insert(0 if r == "uncoordinated" else len(names), r)
-    if len(set(names)) != len(names):
-        raise BacktestError(f"strategies: duplicate names in {names}")
-    return names, dict(custom)
+        if r not in order:
+            order.insert(0 if r == "uncoordinated" else len(order), r)
+    if len(set(order)) != len(order):
+        raise BacktestError(f"strategies: duplicate names in {order}")
+    return order, dict(custom)
 
 
 @dataclass
@@ -102,9 +102,9 @@ class Plan:
     fill: FillModel
     supply: BellPairSupply | None
     given: Given
-    levels_indicators: tuple | None = None  # a K-level indicator pair (--levels-indicator), A's and B's
-    link: Link | None = None  # the physical link the noise and supply were derived from (--link)
-    clock: Clock | None = None  # the run's one clock (windows added once the rows are known: feed.clock.spanning)
+    levels_indicators: tuple | None  # a K-level indicator pair (--levels-indicator), A's and B's
+    link: Link | None  # the physical link the noise and supply were derived from (--link)
+    clock: Clock  # the run's one clock (windows added once the rows are known: feed.clock.spanning)
     latency: int = 1  # rows before a server sees the partner's prices: the message's delay, in decisions
     delay: int = 1  # delayed_comm's delay, in decisions
 
@@ -152,7 +152,7 @@ class Window:
 class Training:
     """What the training window gave: the fit, the players built from it, and what later refits reuse."""
 
-    fit: object  # players.roster.GameFit
+    fit: GameFit
     players: list
     fits: list[dict]
     train_cells: CellSums
@@ -289,6 +289,7 @@ def make_feed(plan: Plan):
         n_rows = int(rounds) + 1 + lookback + latency + 1
         threads = run.threads or default_threads()  # for the synthetic blocks: the rows do not depend on it
         stream_ok = all(isinstance(i.lookback, (int, np.integer)) for i in inds) and run.refit_every is None
+        feed: StreamFeed | ArrayFeed
         if n_rows > run.in_memory_rows and stream_ok:
             feed = StreamFeed(source, n_rows, inds, latency, seeds, run.chunk_rounds, threads)
         else:

@@ -60,7 +60,8 @@ def main(argv=None) -> int:
         return 0
     print(f"{'indicator':<20} {'pairs':>5} {'x = y':>7} {'|corr|':>7} {'move: n':>8} {'mean':>6} {'sd':>6}  range")
     for r in rows:
-        rng = "" if r["move_needed_range"] is None else f"{r['move_needed_range'][0]:.2f}-{r['move_needed_range'][1]:.2f}"
+        lo_hi = r["move_needed_range"]
+        rng = "" if lo_hi is None else f"{lo_hi[0]:.2f}-{lo_hi[1]:.2f}"
         mean = "—" if r["move_needed_mean"] is None else f"{r['move_needed_mean']:.3f}"
         sd = "—" if r["move_needed_sd"] is None else f"{r['move_needed_sd']:.3f}"
         print(f"{r['indicator']:<20} {r['pairs']:>5} {r['x_equals_y']:>7.1%} {r['abs_corr_xy']:>7.3f} "

@@ -9,8 +9,8 @@ and ``quote_market`` (timestamped quotes and their sampling on a cadence). This 
 """
 
 if __name__ != "qcoord.data":  # imported by its folder name from a checkout: its relative imports cannot work
-    raise ImportError("data/ installs as qcoord.data: `import qcoord.data` (or `import qcoord`) after `pip install -e .` "
-                      "(README)")
+    raise ImportError("data/ installs as qcoord.data: `import qcoord.data` (or `import qcoord`) after "
+                      "`pip install -e .` (README)")
 
 from .._lazy import exports
 

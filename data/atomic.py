@@ -27,7 +27,8 @@ def staged_file(path: str | Path, mode: str = "w") -> Iterator:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600: give the file the permissions the user asked for
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+        opened = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8", newline="")
+        with opened as fh:
             yield fh, tmp
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -169,9 +169,9 @@ def _events(ticker: str, ns: np.ndarray, bid: np.ndarray, ask: np.ndarray, sizes
     sizes = [None if s is None else s[keep] for s in sizes]
     change = np.ones(ns.size, dtype=bool)
     change[1:] = (bid[1:] != bid[:-1]) | (ask[1:] != ask[:-1])
-    return QuoteEvents(ticker, ns[change], bid[change], ask[change],
-                       *(None if s is None else s[change] for s in sizes), tz=tz, source=where, kind=kind,
-                       dropped=int((last & ~both).sum()))
+    bid_size, ask_size = (None if s is None else s[change] for s in sizes)
+    return QuoteEvents(ticker, ns[change], bid[change], ask[change], bid_size, ask_size, tz=tz, source=where,
+                       kind=kind, dropped=int((last & ~both).sum()))
 
 
 def _stamp(ns, tz: str) -> str:

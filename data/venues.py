@@ -91,6 +91,7 @@ class EventPair:
     def __post_init__(self) -> None:
         for name in ("baseline_hz", "s0"):
             object.__setattr__(self, name, _pair(getattr(self, name), name))
+        assert isinstance(self.baseline_hz, tuple)  # (X, Y) now
         object.__setattr__(self, "tickers", tuple(str(t) for t in self.tickers))
         if len(self.tickers) != 2 or self.tickers[0] == self.tickers[1]:
             raise DataError(f"tickers must be two distinct names, got {self.tickers!r}")
@@ -130,21 +131,21 @@ class EventPair:
             raise DataError(f"reversion + momentum + cross = {rho:.6g} must be below 1 (the branching ratio): "
                             "above it the moves excite each other without end")
         object.__setattr__(self, "_hawkes", Hawkes(
-            baseline=[self.baseline_hz[0]] * 2 + [self.baseline_hz[1]] * 2,
+            baseline=(self.baseline_hz[0],) * 2 + (self.baseline_hz[1],) * 2,
             adjacency=self._matrix(self.reversion, self.momentum, self.cross),
             decays=self._matrix(self.reversion_decay_hz, self.momentum_decay_hz, self.cross_decay_hz, fill=1.0),
             delays=self._matrix(0.0, 0.0, self.delay_s), seed=int(self.seed)))
 
     @staticmethod
-    def _matrix(reversion: float, momentum: float, cross: float, fill: float = 0.0) -> np.ndarray:
-        """4 x 4 kernel matrix on (X up, X down, Y up, Y down); row = the excited dimension."""
+    def _matrix(reversion: float, momentum: float, cross: float, fill: float = 0.0) -> tuple[tuple[float, ...], ...]:
+        """4 x 4 kernel matrix on (X up, X down, Y up, Y down), as Hawkes takes it; row = the excited dimension."""
         m = np.full((4, 4), fill)
         for up, down in ((0, 1), (2, 3)):
             m[up, down] = m[down, up] = reversion
             m[up, up] = m[down, down] = momentum
         for i, j in ((0, 2), (2, 0), (1, 3), (3, 1)):
             m[i, j] = cross
-        return m
+        return tuple(tuple(float(v) for v in row) for row in m)
 
     # -- derived -----------------------------------------------------------------------------------------------
     mode = property(lambda self: "events", doc="The source's kind, as SyntheticPair.mode names its own.")
@@ -277,8 +278,8 @@ class EventPair:
                 np.multiply(ticks[:, v], self.tick, out=prices[:, v])
                 prices[:, v] += self.s0[v]
             if not (prices > 0).all():
-                row = int(np.flatnonzero((prices <= 0).any(axis=1))[0])
-                raise DataError(f"event prices reached {prices[row].tolist()} at row {first + row}: the start "
+                bad = int(np.flatnonzero((prices <= 0).any(axis=1))[0])
+                raise DataError(f"event prices reached {prices[bad].tolist()} at row {first + bad}: the start "
                                 f"prices s0={self.s0} are too few ticks ({self.tick}) above zero for this run")
             yield first, prices, {"events_x": counts[0], "events_y": counts[1]}
 

@@ -106,7 +106,8 @@ def _long_format(frame: pd.DataFrame, tickers: list[str], what: str) -> pd.DataF
         sub = sub[[c for c in ("Open", "High", "Low", "Close", "Adj Close", "Volume") if c in sub.columns]]
         rows.append(sub.assign(Ticker=t))
     if missing:
-        raise DataError(f"Yahoo returned no data for {', '.join(missing)} ({what}); check the ticker(s) or use load_csv")
+        raise DataError(f"Yahoo returned no data for {', '.join(missing)} ({what}); check the ticker(s) or use "
+                        "load_csv")
     long = pd.concat(rows)
     long.index.name = "Date"
     return long.reset_index()
@@ -162,7 +163,8 @@ def load_yahoo(
     if start_s >= end_s:
         raise DataError(f"start {start_s} must be before end {end_s} (end is exclusive)")
     what = f"{start_s} → {end_s}, interval {interval}"
-    path = cache_path(Path(cache_dir) if cache_dir is not None else default_cache_dir(), tickers, start_s, end_s, interval, adjusted)
+    path = cache_path(Path(cache_dir) if cache_dir is not None else default_cache_dir(), tickers, start_s, end_s,
+                      interval, adjusted)
     if path.exists() and not refresh:
         try:
             long = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -177,6 +179,7 @@ def load_yahoo(
     series = _from_long(long, tickers, str(path), tz)
     if not adjusted:
         for s in series.values():
+            assert s.ohlcv is not None  # ohlcv_series keeps the bars
             s.price = s.ohlcv["Close"]
     return build_market(
         series,

@@ -21,7 +21,8 @@ h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.8em;bord
 .verdict details{font-size:.9em;margin-top:.5em} .verdict summary{cursor:pointer;color:#555}
 table{border-collapse:collapse;font-size:.88em;margin:.5em 0} td,th{border:1px solid #ddd;padding:.25em .5em;
      text-align:right} th{background:#f6f6f6;overflow-wrap:normal;word-break:normal;hyphens:none}
-td{white-space:nowrap} td.prose{white-space:normal;min-width:12em;text-align:left} td:first-child,th:first-child{text-align:left}
+td{white-space:nowrap} td.prose{white-space:normal;min-width:12em;text-align:left} \
+td:first-child,th:first-child{text-align:left}
 td:first-child{white-space:normal;min-width:7em}
 figure{margin:1em 0} img{max-width:100%;height:auto;border:1px solid #eee} figcaption{font-size:.85em;color:#555}
 pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:#555;font-size:.9em}
@@ -81,7 +82,8 @@ def html_table(frame: pd.DataFrame, name: str | None = None) -> str:
     if frame.empty:
         return ""
     # a long strategy name breaks after its underscores (classical_<wbr>levels), not mid-word
-    head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>" for c in [frame.index.name or "", *frame.columns])
+    head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>"
+                   for c in [frame.index.name or "", *frame.columns])
     formats = [column_format(frame[c].tolist()) for c in frame.columns]
     labels = [html.escape(str(c), quote=True) for c in frame.columns]
     body = "".join(

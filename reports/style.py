@@ -84,7 +84,7 @@ def identical_styles(frame) -> dict[str, dict]:
                 break
         else:
             groups.append([n])
-    out = {}
+    out: dict[str, dict] = {}
     dash = 5.0
     for g in groups:
         k = len(g)

@@ -102,9 +102,11 @@ def information_table(doc: dict) -> pd.DataFrame:
         return pd.DataFrame()
     rows = {}
     for name, saved in info["candidates"].get("history", {}).items():
+        assert mem is not None  # a history candidate comes with the chosen history rule
         rows[f"history {name}"] = {"classical saved": _share(saved / coins), "quantum saved": None,
                                   "chosen": "history" if name == mem["name"] else ""}
     for name, v in info["candidates"].get("levels", {}).items():
+        assert lv is not None  # a levels candidate comes with the chosen K-level indicator
         rows[f"levels {name}"] = {"classical saved": _share(v["classical"] / coins),
                                     "quantum saved": _share(v["quantum"] / coins),
                                     "chosen": "classical_levels, quantum_levels" if name == lv["name"] else ""}
@@ -170,7 +172,8 @@ def game_table(doc: dict) -> pd.DataFrame:
     return pd.DataFrame(p, index=["x = 0", "x = 1"], columns=["y = 0", "y = 1"])
 
 
-def compare_runs(docs: dict[str, dict], metrics: list[str] | None = None, strategies: list[str] | None = None) -> pd.DataFrame:
+def compare_runs(docs: dict[str, dict], metrics: list[str] | None = None,
+                 strategies: list[str] | None = None) -> pd.DataFrame:
     """Side by side: rows (strategy, metric), one column per run."""
     metrics = metrics or COMPARE_DEFAULT
     cols = {}

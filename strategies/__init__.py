@@ -6,8 +6,8 @@ Public API: ``Game``, ``independent``, ``empirical_p_xy``, ``check_p_xy``, ``Noi
 the physical link ``Link`` (``LINK_PRESETS``, ``rounds_to_detect``, ``rounds_to_certify``; a stored pair's
 ``useful_lifetime`` and ``value_at_age``; settings re-aimed for the pair's age, ``AgedPlay``; the node's memory bank
 ``MemoryBank``), classical strategies (``classical_optimum``, ``deterministic``,
-``uncoordinated``, ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``, ``solve``
-with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
+``uncoordinated``, ``always_hedge_positive``, ``follow_indicator``), ``quantum_strategy``, ``textbook_angles``,
+``solve`` with its ``Solution``, ``play_rounds`` (the one flow every strategy plays through), ``certify`` and
 ``SignallingError`` (no-signalling and the quantum bound, checked before and while a strategy plays: ``FrozenTable``,
 ``play_checked``, ``plays_user_code``, ``is_local``; the trust boundary ``is_engine_owned``, ``strategies.trust``;
 user code in its own processes, ``strategies.sandbox`` and ``strategies.isolation``; the quantum set,
@@ -17,8 +17,8 @@ threshold game (``strategies.balance``: ``threshold_game``, ``game_values``, ``b
 """
 
 if __name__ != "qcoord.strategies":  # imported by its folder name from a checkout: its relative imports cannot work
-    raise ImportError("strategies/ installs as qcoord.strategies: `import qcoord.strategies` (or `import qcoord`) after `pip install -e .` "
-                      "(README)")
+    raise ImportError("strategies/ installs as qcoord.strategies: `import qcoord.strategies` (or `import qcoord`) "
+                      "after `pip install -e .` (README)")
 
 from .._lazy import exports
 

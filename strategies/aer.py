@@ -1,10 +1,11 @@
 """The Aer path: the same pair and measurements as Qiskit circuits on qiskit-aer's AerSimulator.
 
 Batched: one circuit per (setting A, setting B) pair with shots = the number of rounds that use it,
-never one job per round (the shots run as equal batches of that circuit in one parallel Aer job). Each job gets its own seed drawn from the caller's generator (AerSimulator
-reuses one ``seed_simulator`` for every run otherwise, giving identical streams). Outcomes come back as
-counts and are placed on the job's rounds by a seeded random permutation: shots are i.i.d., so this is
-statistically exact and 5-20x faster than per-shot memory (../shared/REFERENCE.md).
+never one job per round (the shots run as equal batches of that circuit in one parallel Aer job). Each job gets
+its own seed drawn from the caller's generator (AerSimulator reuses one ``seed_simulator`` for every run
+otherwise, giving identical streams). Outcomes come back as counts and are placed on the job's rounds by a
+seeded random permutation: shots are i.i.d., so this is statistically exact and 5-20x faster than per-shot
+memory (../shared/REFERENCE.md).
 
 Noise is modelled independently of the exact path: ``depolarizing_error`` on the pair, Aer's
 ``thermal_relaxation_error`` on each stored qubit, ``ReadoutError`` in a ``NoiseModel``, and loss as a
@@ -40,6 +41,7 @@ def build_circuit(theta_a: float, theta_b: float, noise: Noise, storage_time: fl
     if noise.visibility < 1:
         qc.append(depolarizing_error(1.0 - noise.visibility, 2), [0, 1])
     t = noise.storage_time if storage_time is None else storage_time
+    assert noise.t2 is not None  # Noise.__post_init__ resolves an unset T2 (2 T1)
     if t > 0 and not (math.isinf(noise.t1) and math.isinf(noise.t2)):
         relax = thermal_relaxation_error(noise.t1, noise.t2, t)
         for qubit, stored in enumerate(noise.stores):
@@ -115,7 +117,8 @@ def _counts(backend, qc, shots: int, seed: int, rng: np.random.Generator) -> dic
 def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.random.Generator, ages=None):
     """Outcomes per round (uint8, 2 = no click) from batched AerSimulator jobs."""
     noise = resource.noise
-    if resource.aer_backend is not None and not (noise.ideal or noise == Noise(loss_a=noise.loss_a, loss_b=noise.loss_b)):
+    if resource.aer_backend is not None and not (noise.ideal
+                                                 or noise == Noise(loss_a=noise.loss_a, loss_b=noise.loss_b)):
         raise StrategyError("a device backend brings its own noise model: use Noise() (loss only) with it")
     device = resource.aer_backend if hasattr(resource.aer_backend, "qubits") else None  # a devices.Device
     backend, layout = resource.aer_backend, None
@@ -153,7 +156,8 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
 
             qc = transpile(qc, backend, initial_layout=layout, optimization_level=1, seed_transpiler=int(seed))
         codes_a, codes_b, reps = [], [], []
-        for bitstring, k in _counts(backend if backend is not None else _simulator(noise), qc, shots, int(seed), rng).items():
+        for bitstring, k in _counts(backend if backend is not None else _simulator(noise), qc, shots, int(seed),
+                                    rng).items():
             a, b = _outcome_codes(bitstring, herald)
             codes_a.append(a)
             codes_b.append(b)

@@ -19,14 +19,17 @@ every age, where settings fitted once stop beating 3/4 at (T2/2) ln(1 + sqrt 2).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from . import kernels, pair
 from .game import Game
 from .noise import Noise, readout_affine
+from .quantum import EntangledPair
 from .solver import Solution, observable, pair_tensor, solve, strategy_value
 from .strategy import BITS, Strategy, play_rounds
 
@@ -63,6 +66,7 @@ class AgedPlay:
         """Solve ``game`` at ``p_xy`` with ``noise`` (its storage time replaced by each grid age) from ``youngest``
         to ``oldest`` seconds of age; find the cutoff by bisection between the last grid age that pays and the
         first that does not."""
+        assert noise.t2 is not None  # Noise.__post_init__ resolves an unset T2 (2 T1)
         memory = min(t for t in (noise.t1, noise.t2, math.inf) if t > 0) if any(noise.stores) else math.inf
         ages = age_grid(float(youngest), float(oldest), memory)
         sols: list[Solution] = []
@@ -143,6 +147,7 @@ class AgedPlay:
         if self._blendable(i):
             q0, q1 = self._quantum[i], self._quantum[i + 1]
             res = q0.resource
+            assert isinstance(res, EntangledPair)  # blendable: both ends use the pair
             angles = {}
             for side in "ab":
                 d = _blend(_directions(q0, side), _directions(q1, side), np.array([w]))[..., 0, :]
@@ -224,7 +229,7 @@ def _continued(prev: Solution, here: Solution) -> Solution | None:
     R = pair_tensor(here.noise)
     parties = {P: _party(here.noise, P) for P in "AB"}
     planar = prev.planar and here.planar
-    az = prev.azimuths or {P: (0.0,) * len(prev.angles[P]) for P in "AB"}
+    az: Mapping[str, tuple[float | None, ...]] = prev.azimuths or {P: (0.0,) * len(prev.angles[P]) for P in "AB"}
     slots = [(P, x) for P in "AB" for x, t in enumerate(prev.angles[P]) if t is not None]
     start = [prev.angles[P][x] for P, x in slots] + ([] if planar else [az[P][x] or 0.0 for P, x in slots])
 
@@ -248,9 +253,11 @@ def _continued(prev: Solution, here: Solution) -> Solution | None:
     if not v >= here.quantum_value - 1e-10 * scale:
         return None
     ang, phi = settings(best.x)
-    angles = {P: tuple(None if prev.angles[P][x] is None else float(np.mod(ang[P][x], math.pi))
-                       for x in range(len(ang[P]))) for P in "AB"}
-    return replace(here, angles=angles, azimuths={P: tuple(phi[P]) for P in "AB"}, fallback=prev.fallback,
+    # one entry per input level (any count): typed loosely, as solver.Solution annotates its angles as pairs
+    angles: dict[str, Any] = {P: tuple(None if prev.angles[P][x] is None else float(np.mod(ang[P][x], math.pi))
+                                       for x in range(len(ang[P]))) for P in "AB"}
+    azimuths: dict[str, Any] = {P: tuple(phi[P]) for P in "AB"}
+    return replace(here, angles=angles, azimuths=azimuths, fallback=prev.fallback,
                    flipped=prev.flipped, quantum_value=max(v, here.quantum_value), planar=planar)
 
 
@@ -276,4 +283,5 @@ def replace_noise(strategy: Strategy, noise: Noise, age: float) -> Strategy:
     """``strategy`` with its pair (if any) stored ``age`` seconds under ``noise``."""
     if not strategy.quantum:
         return strategy
+    assert isinstance(strategy.resource, EntangledPair)  # the only resource of kind "entangled_pair"
     return replace(strategy, resource=replace(strategy.resource, noise=replace(noise, storage_time=float(age))))

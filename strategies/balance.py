@@ -228,7 +228,7 @@ def best_weighted_threshold(c_t: float, grid: int = 200) -> ThresholdRule:
 
     c = check_c_t(c_t)
     g = np.linspace(0.0, 1.0, grid + 1)
-    best = None
+    best: tuple[tuple[float, ...], bool] | None = None
     for flip in (False, True):
         v = weighted_threshold_value(g[:, None], g[None, :], c, flip)
         i, j = np.unravel_index(int(np.argmax(v)), v.shape)
@@ -238,6 +238,7 @@ def best_weighted_threshold(c_t: float, grid: int = 200) -> ThresholdRule:
         cand = max((float(v[i, j]), float(g[i]), float(g[j])), (float(-res.fun), *map(float, res.x)))
         if best is None or cand[0] > best[0][0]:
             best = (cand, flip)
+    assert best is not None  # both flips were tried
     (value, alpha, beta), flip = best
     return ThresholdRule(alpha=alpha, beta=beta, value=value, c_t=c, flip_b=flip)
 

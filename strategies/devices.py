@@ -68,10 +68,11 @@ def _edges(backend) -> dict[tuple[int, int], float]:
     gate = next((g for g in TWO_QUBIT_GATES if g in target.operation_names), None)
     if gate is None:
         raise StrategyError(f"device {backend.name!r} has none of the two-qubit gates {', '.join(TWO_QUBIT_GATES)}")
-    edges = {}
+    edges: dict[tuple[int, int], float] = {}
     for qubits, props in target[gate].items():
         if props is not None and props.error is not None:
-            edges[tuple(int(q) for q in qubits)] = float(props.error)
+            a, b = qubits  # a two-qubit gate's qubits
+            edges[(int(a), int(b))] = float(props.error)
     return edges
 
 
@@ -138,17 +139,16 @@ def device(name: str, qubits: tuple[int, int] | None = None) -> Device:
     backend = _fake(name)
     edges = _edges(backend)
     chosen = qubits is None
-    if chosen:
-        qubits = choose_pair(name)
-    qubits = tuple(int(q) for q in qubits)
+    given = choose_pair(name) if qubits is None else tuple(int(q) for q in qubits)
     n = backend.num_qubits
-    if len(qubits) != 2 or qubits[0] == qubits[1] or not all(0 <= q < n for q in qubits):
-        raise StrategyError(f"qubits must be two different physical qubits of {name} (0..{n - 1}), got {qubits}")
-    edge = edges.get(qubits, edges.get(qubits[::-1]))
+    if len(given) != 2 or given[0] == given[1] or not all(0 <= q < n for q in given):
+        raise StrategyError(f"qubits must be two different physical qubits of {name} (0..{n - 1}), got {given}")
+    qubits = given
+    edge = edges.get(qubits, edges.get((qubits[1], qubits[0])))
     if edge is None:
         best = choose_pair(name)
-        raise StrategyError(f"qubits {qubits[0]},{qubits[1]} are not coupled on {name}: the Bell pair would need SWAPs; "
-                            f"choose a coupled pair (the rule's choice is {best[0]},{best[1]})")
+        raise StrategyError(f"qubits {qubits[0]},{qubits[1]} are not coupled on {name}: the Bell pair would need "
+                            f"SWAPs; choose a coupled pair (the rule's choice is {best[0]},{best[1]})")
     ro = _readout_errors(device_backend(name))
     props = backend.target.qubit_properties
     calibration = {

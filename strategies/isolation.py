@@ -273,6 +273,7 @@ def checked_play(name: str, strategy, x: np.ndarray, y: np.ndarray, rng: np.rand
         got = {side: _bits(name, side, "settings", srv.done(n), n, 256) for side, srv in servers.items()}
         settings[play] = got
         if shared:
+            assert u is not None  # uniforms are drawn when the resource shares anything
             table = np.asarray(strategy.resource.joint(int(got["A"].max(initial=0)) + 1,
                                                        int(got["B"].max(initial=0)) + 1), dtype=float)
             oa, ob = _sample(table, lead, got["A"], got["B"], u)

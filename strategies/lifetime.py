@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from .game import Game
+from .quantum import EntangledPair
 from .strategy import Strategy
 
 
@@ -22,6 +23,7 @@ def value_at_age(strategy: Strategy, game: Game, p_xy, age: float) -> float:
     if not strategy.quantum:
         return strategy.value(game, p_xy)
     res = strategy.resource
+    assert isinstance(res, EntangledPair)  # the only resource of kind "entangled_pair"
     return replace(strategy, resource=replace(res, noise=replace(res.noise, storage_time=float(age)))).value(game, p_xy)
 
 
@@ -36,7 +38,9 @@ def useful_lifetime(strategy: Strategy, game: Game, p_xy, classical_value: float
     it, does not hide an earlier loss; a dip narrower than one grid step could go unseen)."""
     if not strategy.quantum:
         return youngest
+    assert isinstance(strategy.resource, EntangledPair)  # the only resource of kind "entangled_pair"
     noise = strategy.resource.noise
+    assert noise.t2 is not None  # Noise.__post_init__ resolves an unset T2 (2 T1)
     finite = [t for t in (noise.t1, noise.t2) if math.isfinite(t)]
     if not any(noise.stores) or not finite:
         return math.inf

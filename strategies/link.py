@@ -35,7 +35,8 @@ POLICIES = ("freshest", "fifo")  # which stored pair a decision uses: the younge
 
 
 def visibility_from_fidelity(f: float) -> float:
-    """Werner visibility of a state with fidelity F to |Phi+>: v = (4F - 1) / 3 (F = 1/4 is the maximally mixed state)."""
+    """Werner visibility of a state with fidelity F to |Phi+>: v = (4F - 1) / 3 (F = 1/4 is the maximally mixed
+    state)."""
     return (4.0 * f - 1.0) / 3.0
 
 
@@ -266,6 +267,7 @@ class Link:
         if self.memory_t2 is None:
             object.__setattr__(self, "memory_t2", 2.0 * float(self.memory_t1))
         number("memory_t2", 0, open_lo=True, finite=False)
+        assert self.memory_t2 is not None  # resolved above
         if self.memory_t2 > 2 * self.memory_t1:
             raise StrategyError(f"link memory_t2 = {self.memory_t2!r} s exceeds 2*T1 = {2 * self.memory_t1!r} s, which "
                                 "no physical qubit allows")
@@ -282,8 +284,8 @@ class Link:
                 raise StrategyError(f"link memory_cutoff must be 'auto' or seconds > 0, got {self.memory_cutoff!r}")
             number("memory_cutoff", 0, open_lo=True, finite=False)
             if self.memory_cutoff <= self.herald_delay:
-                raise StrategyError(f"link memory_cutoff {self.memory_cutoff:g} s is not longer than the herald's delay "
-                                    f"({self.herald_delay:g} s): no pair could ever be used")
+                raise StrategyError(f"link memory_cutoff {self.memory_cutoff:g} s is not longer than the herald's "
+                                    f"delay ({self.herald_delay:g} s): no pair could ever be used")
         for name in ("gate_error", "measurement_error", "retrieval_efficiency"):
             number(name, 0, 1)
         number("decision_latency", 0, open_lo=True)

@@ -55,7 +55,8 @@ class Noise:
     # reads it, so the command line, config files and sweeps never repeat it.
     visibility: float = field(default=1.0, metadata={"help": "Werner visibility v of the pair", "lo": 0, "hi": 1})
     readout_a: tuple[float, float] = field(default=(0.0, 0.0), metadata={
-        "help": "A's readout error: E, or P(read 1|0),P(read 0|1)", "alias": "readout_error", "metavar": "E|E01,E10", "lo": 0, "hi": 1, "counts": (1, 2),
+        "help": "A's readout error: E, or P(read 1|0),P(read 0|1)", "alias": "readout_error", "metavar": "E|E01,E10",
+        "lo": 0, "hi": 1, "counts": (1, 2),
         "alias_help": "readout error of both parties: E, or P(read 1|0),P(read 0|1)", "sweep": True})
     readout_b: tuple[float, float] = field(default=(0.0, 0.0), metadata={
         "help": "B's readout error: E, or P(read 1|0),P(read 0|1)", "alias": "readout_error", "metavar": "E|E01,E10",
@@ -91,6 +92,7 @@ class Noise:
             v = getattr(self, name)
             if math.isnan(v) or v <= 0:
                 raise StrategyError(f"{name.upper()} must be a positive number of seconds (or inf), got {v!r}")
+        assert self.t2 is not None  # resolved above
         if self.t2 > 2 * self.t1:
             raise StrategyError(f"T2 = {self.t2!r} s exceeds 2*T1 = {2 * self.t1!r} s, which no physical qubit allows")
         if self.stored not in STORED:
@@ -108,7 +110,9 @@ class Noise:
         stored: str = "both",
     ) -> Noise:
         """The same imperfections at both parties (the command line's options)."""
-        return cls(visibility, readout_error, readout_error, storage_time, t1, t2, stored, loss, loss)
+        # __post_init__ makes a single probability a pair (_pair); the generated __init__ takes the field's type
+        return cls(visibility, readout_error, readout_error,  # type: ignore[arg-type]
+                   storage_time, t1, t2, stored, loss, loss)
 
     @property
     def ideal(self) -> bool:

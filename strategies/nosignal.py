@@ -72,10 +72,11 @@ def check_table(name: str, table: np.ndarray) -> np.ndarray:
     return t
 
 
-def tlm_excess(table: np.ndarray) -> tuple[float, tuple]:
+def tlm_excess(table: np.ndarray) -> tuple[float, tuple | None]:
     """Largest violation of the Tsirelson-Landau-Masanes inequalities over settings and +-1 readings of outcomes.
 
-    Returns (excess over pi in radians, where) with excess <= 0 for correlations a shared quantum state can give.
+    Returns (excess over pi in radians, where) with excess <= 0 for correlations a shared quantum state can give
+    (where is None when there are no settings).
     """
     corr = np.arcsin(np.clip(_correlators(table), -1.0, 1.0))  # [s_A, s_B, g_A, g_B]
     worst, where = -math.inf, None
@@ -240,6 +241,7 @@ def freeze(name: str, resource: Resource, n_a: int, n_b: int, timeout: float | N
     table = check_table(name, raw)
     excess, where = tlm_excess(table)
     if excess > TLM_TOL:
+        assert where is not None  # a finite excess comes with its block of settings
         raise SignallingError(
             f"strategy {name!r}: its resource's correlations at settings A {where[0]}, B {where[1]} exceed what any "
             f"shared quantum state allows (Tsirelson-Landau-Masanes bound broken by {excess:.3g} rad); a "
@@ -294,9 +296,12 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
     tables = [is_engine_owned(r) for r in (strategy.rule_a, strategy.rule_b)]
     owned_resource = is_engine_owned(strategy.resource)
     if owned_resource and all(tables):
-        n_a, n_b = max(strategy.rule_a.settings) + 1, max(strategy.rule_b.settings) + 1
+        sa, sb = strategy.rule_a.settings, strategy.rule_b.settings
+        assert sa is not None and sb is not None  # LocalRule.__post_init__ fills unset settings
+        n_a, n_b = max(sa) + 1, max(sb) + 1
         check_table(name, strategy.resource.joint(n_a, n_b))
-        return strategy  # this package's resources are quantum (or classical) by construction; table rules hold no state
+        # this package's resources are quantum (or classical) by construction; table rules hold no state
+        return strategy
     if not owned_resource and any("sample" in k.__dict__ and k is not Resource and not is_engine_owned(k)
                                   for k in type(strategy.resource).__mro__):
         raise SignallingError(f"strategy {name!r}: its resource brings its own sampler; a user resource declares "
@@ -307,11 +312,13 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
                                 f"got {type(rule).__name__}")
     rules = [rule if owned else RemoteRule(name, side, rule, timeout)
              for rule, owned, side in zip((strategy.rule_a, strategy.rule_b), tables, "AB")]
-    certified = Strategy(name, rules[0], rules[1], strategy.resource)  # the base class: no user __init__ runs
+    # the base class: no user __init__ runs; a RemoteRule stands in for its user's LocalRule (the same interface,
+    # played in the server's worker)
+    certified = Strategy(name, rules[0], rules[1], strategy.resource)  # type: ignore[arg-type]
     try:
         n_a, n_b = _resource_settings(certified, x, y)
         resource = strategy.resource if owned_resource else freeze(name, strategy.resource, n_a, n_b, timeout)
-        certified = Strategy(name, rules[0], rules[1], resource)
+        certified = Strategy(name, rules[0], rules[1], resource)  # type: ignore[arg-type]
         if game is not None and p_xy is not None and all(tables) and game.levels == certified.levels:
             p = check_p_xy(p_xy, game.levels)
             bound = _game_bound(game, p)

@@ -11,9 +11,9 @@ Two routes to the same numbers:
 - ``joint_table`` evolves a qiskit ``DensityMatrix`` through the Werner mixture, the thermal-relaxation
   Kraus channel of each stored half and the measurement rotations, then applies loss and readout
   error. Used whenever the storage time is one number (the default exact path).
-- ``kernels.stored_tensor`` and ``kernels.moments`` evaluate the same state in the Pauli basis, one round at a time, so every
-  round can carry its own storage time (pairs of different ages from a Bell-pair buffer). Tests check
-  it against ``joint_table``.
+- ``kernels.stored_tensor`` and ``kernels.moments`` evaluate the same state in the Pauli basis, one round at a
+  time, so every round can carry its own storage time (pairs of different ages from a Bell-pair buffer). Tests
+  check it against ``joint_table``.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def stored_state(noise: Noise, t: float | None = None):
     rho = _werner(noise.visibility)
     t = noise.storage_time if t is None else t
     if t > 0:
+        assert noise.t2 is not None  # Noise.__post_init__ resolves an unset T2 (2 T1)
         channel = thermal_kraus(noise.t1, noise.t2, t)
         for qubit, stored in enumerate(noise.stores):
             if stored:

@@ -26,7 +26,8 @@ def textbook_angles(rule: str = "hedge") -> dict[str, tuple[float, float]]:
     """The textbook CHSH angles for ``rule`` ("hedge" or "challenge")."""
     if rule == "challenge":
         return dict(CHSH_ANGLES)
-    return {"A": tuple(a + math.pi / 2 for a in CHSH_ANGLES["A"]), "B": CHSH_ANGLES["B"]}
+    a0, a1 = CHSH_ANGLES["A"]
+    return {"A": (a0 + math.pi / 2, a1 + math.pi / 2), "B": CHSH_ANGLES["B"]}
 
 
 @engine_owned
@@ -76,6 +77,7 @@ class EntangledPair(Resource):
     @property
     def planar(self) -> bool:
         """Every setting lies in the X-Z plane (no Y component)."""
+        assert self.azimuths_a is not None and self.azimuths_b is not None  # filled in by __post_init__
         return not any(self.azimuths_a) and not any(self.azimuths_b)
 
     def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
@@ -112,6 +114,7 @@ class EntangledPair(Resource):
         )
 
     def describe(self) -> dict:
+        assert self.azimuths_a is not None and self.azimuths_b is not None  # filled in by __post_init__
         return {
             "kind": self.kind,
             "angles": {"A": list(self.angles_a), "B": list(self.angles_b)},

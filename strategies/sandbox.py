@@ -45,6 +45,7 @@ import sys
 import threading
 import time
 import weakref
+from typing import NoReturn
 
 import numpy as np
 
@@ -96,7 +97,9 @@ def _user_modules(obj) -> list:
     things = [obj, type(obj)] + [v for v in getattr(obj, "__dict__", {}).values() if callable(v)]
     for thing in things:
         name = getattr(thing, "__module__", None)
-        mod = sys.modules.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str):
+            continue
+        mod = sys.modules.get(name)
         if mod is None or name in seen or name == "__main__" or name.split(".")[0] in ("qcoord", "builtins"):
             continue
         seen.add(name)
@@ -154,7 +157,8 @@ class Channel:
         n = self._length(deadline)
         if n != out.nbytes:
             raise OSError(f"bad message length: {n} bytes for an array of {out.nbytes}")
-        self._fill(memoryview(out).cast("B"), deadline)
+        # numpy's stubs give ndarray __buffer__ only from Python 3.12 on
+        self._fill(memoryview(out).cast("B"), deadline)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.sock.close()
@@ -242,7 +246,7 @@ class Worker:
             method = str(header.get("method") or what)
             self.busy = None
             raise UserCodeError(f"{self.label} failed in {method}(): {str(header.get('error'))[:500]}")
-        arrays = []
+        arrays: list[bytes | np.ndarray] = []
         specs = header.get("arrays") or []
         for i, spec in enumerate(specs):
             dtype, shape = spec
@@ -267,7 +271,7 @@ class Worker:
     def _deadline(self) -> float:
         return time.monotonic() + self.timeout
 
-    def _timed_out(self, what: str):
+    def _timed_out(self, what: str) -> NoReturn:
         self._fail(f"{self.label} did not answer within {self.timeout:g} s in {what}() (a hang?); its worker was "
                    "stopped")
 
@@ -293,7 +297,7 @@ class Worker:
         return (f"{self.label}: its process ended unexpectedly in {what}() (a crash: exit, segfault or out of "
                 "memory)")
 
-    def _fail(self, message: str):
+    def _fail(self, message: str) -> NoReturn:
         self.close(force=True)
         raise UserCodeError(message)
 
@@ -480,6 +484,7 @@ def _spawn(timeout: float):
         proc = subprocess.Popen([sys.executable, "-c",
                                  "from qcoord.strategies.sandbox import spawn_main; spawn_main()"],
                                 stdin=subprocess.PIPE, env=_env(), start_new_session=True)
+        assert proc.stdin is not None  # stdin=PIPE
         proc.stdin.write(json.dumps({**_request(), "address": address, "key": key.hex()}).encode())
         proc.stdin.close()
         listener.settimeout(START_TIMEOUT)
@@ -626,8 +631,8 @@ def fresh_clock_and_seed(seed: int, clock: float) -> None:
     np.random.seed(seed % (1 << 32))
     random.seed(seed)
     ns = int(clock * 1e9)
-    time.time = lambda: clock  # type: ignore[assignment]
-    time.time_ns = lambda: ns  # type: ignore[assignment]
+    time.time = lambda: clock
+    time.time_ns = lambda: ns
 
 
 def deep_copies(held: dict, obj, n: int) -> list:

@@ -207,6 +207,7 @@ class Strategy:
     def behaviour(self) -> np.ndarray:
         """Exact P(a, b | x, y), shape (K_A, K_B, 2, 2) indexed [x, y, a, b]."""
         sa, sb = self.rule_a.settings, self.rule_b.settings
+        assert sa is not None and sb is not None  # LocalRule.__post_init__ fills unset settings
         table = self.resource.joint(max(sa) + 1, max(sb) + 1)
         k = table.shape[-1]
         fa, fb = self.rule_a.output_probabilities(k), self.rule_b.output_probabilities(k)
@@ -232,6 +233,7 @@ class Strategy:
         return float((p * (same * u[..., 0] + (1 - same) * u[..., 1])).sum())
 
     def describe(self) -> dict:
+        assert self.rule_a.settings is not None and self.rule_b.settings is not None  # filled by __post_init__
         return {
             "name": self.name,
             "A": {"settings": list(self.rule_a.settings), "outputs": [list(r) for r in self.rule_a.outputs]},

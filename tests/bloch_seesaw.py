@@ -23,7 +23,8 @@ FUNCTION_INDEX = {f: i for i, f in enumerate(OUTPUT_FUNCTIONS)}
 
 def detector(readout: tuple[float, float], loss: float) -> np.ndarray:
     e01, e10 = readout
-    return np.array([[(1 - e01) * (1 - loss), e01 * (1 - loss), loss], [e10 * (1 - loss), (1 - e10) * (1 - loss), loss]])
+    return np.array([[(1 - e01) * (1 - loss), e01 * (1 - loss), loss],
+                     [e10 * (1 - loss), (1 - e10) * (1 - loss), loss]])
 
 
 def projector(n: np.ndarray, t: int) -> np.ndarray:
@@ -106,7 +107,8 @@ class BlochSeesaw:
 
         def split(params):
             dirs = [np.array([np.sin(params[2 * i]) * np.cos(params[2 * i + 1]),
-                              np.sin(params[2 * i]) * np.sin(params[2 * i + 1]), np.cos(params[2 * i])]) for i in range(4)]
+                              np.sin(params[2 * i]) * np.sin(params[2 * i + 1]), np.cos(params[2 * i])])
+                    for i in range(4)]
             return list(zip(dirs[:2], fs[:2])), list(zip(dirs[2:], fs[2:]))
 
         start = np.concatenate([[np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])] for n, _ in how_a + how_b])

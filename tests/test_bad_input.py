@@ -149,7 +149,8 @@ def test_one_ticker_file_is_described(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["backtest", "--sample", "pypfopt", "--tickers", "GOOG", "ZZZ"], "available: ['AMZN', 'BABA', 'BAC'"),
     (["backtest", "--sample", "pypfopt"], "pick two (--tickers A B on the command line"),
-    (["backtest", "--rounds", "2000", "--window", "10"], "indicator noisy_signal takes --flip; --window do(es) not apply"),
+    (["backtest", "--rounds", "2000", "--window", "10"],
+     "indicator noisy_signal takes --flip; --window do(es) not apply"),
     (["backtest", "--rounds", "2000", "--indicator", "rolling_correlation", "--window", "1000000000"],
      "need 1000000001 bars of history"),
 ])
@@ -185,7 +186,8 @@ def test_a_sweep_with_other_options_does_not_replace_a_sweep(tmp_path):
     one_line_exit_2(qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", cwd=tmp_path),
                      "holds a sweep with other options")
     assert (tmp_path / "s" / "sweep.csv").read_text() == before
-    assert qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", "--force", cwd=tmp_path).returncode == 0
+    assert qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", "--force",
+                  cwd=tmp_path).returncode == 0
 
 
 def test_p_values_and_dates_read_as_people_write_them():
@@ -245,7 +247,8 @@ def test_report_columns_keep_one_number_format():
 
     page = html_table(pd.DataFrame({"variance": [22_400.0, 0.5, None], "p": [3e-5, 2e-7, 1e-4]}, index=list("abc")))
     assert "22,400.0" in page and "0.5" in page and "e+04" not in page  # one fixed format, thousands separated
-    assert "3e-05" in page and "<td data-label='variance'>—</td>" in page  # tiny values keep their digits; undefined is one dash
+    # tiny values keep their digits; undefined is one dash
+    assert "3e-05" in page and "<td data-label='variance'>—</td>" in page
 
 
 @pytest.mark.parametrize("kwargs, message", [

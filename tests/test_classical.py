@@ -60,7 +60,8 @@ def test_shared_random_bit_strategy_value_is_the_mixture():
     s = Strategy("shared", rule_a, rule_b, SharedRandomness())
     p = independent(0.3, 0.7)
     # shared bit 0: (always 0, flip input); shared bit 1: (always 1, follow input)
-    expected = 0.5 * deterministic_value(Game(), p, (0, 0), (1, 0)) + 0.5 * deterministic_value(Game(), p, (1, 1), (0, 1))
+    expected = (0.5 * deterministic_value(Game(), p, (0, 0), (1, 0))
+                + 0.5 * deterministic_value(Game(), p, (1, 1), (0, 1)))
     assert s.value(Game(), p) == pytest.approx(expected)
 
 

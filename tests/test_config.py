@@ -49,7 +49,8 @@ def _non_default(s: config.Spec):
                "run.backend": "aer", "run.device": "FakeManilaV2", "run.qubits": (1, 0), "run.check_indicators": False,
                "indicators.name": "rolling_correlation", "indicators.name_b": "divergence", "game.kind": "paper",
                "game.rule": "challenge", "noise.readout_a": (0.01, 0.02), "noise.readout_b": (0.03, 0.0),
-               "noise.stored": "a", "fill.name": "queue", "noise.t1": 2e-3, "noise.t2": 1e-3, "indicators.history": "on",
+               "noise.stored": "a", "fill.name": "queue", "noise.t1": 2e-3, "noise.t2": 1e-3,
+               "indicators.history": "on",
                "indicators.levels_indicator": "volatility_burst", "link.preset": "li2026", "link.source_at": "a",
                "clock.message_path": "microwave", "supply.memory_policy": "fifo", "link.link_memory_policy": "fifo"}
     if s.path in special:
@@ -95,7 +96,8 @@ def test_declared_once_no_command_declares_an_option_by_hand():
         if path.name == "arguments.py":
             continue
         for flag in re.findall(r'add_argument\(\s*"(--[\w-]+)"', path.read_text()):
-            assert flag not in flags or (path.name, flag) in own, f"{path.name} declares {flag} by hand: it belongs to the configuration tree"
+            assert flag not in flags or (path.name, flag) in own, (f"{path.name} declares {flag} by hand: it belongs "
+                                                                   "to the configuration tree")
 
 
 def test_sweepable_names_come_from_the_tree():

@@ -86,7 +86,8 @@ def test_the_bell_tensor_matches_correlators_measured_on_the_device():
 def test_given_qubits_override_the_rule_and_uncoupled_pairs_are_refused():
     worse = device(NAME, (1, 0))
     assert not worse.chosen and worse.qubits == (1, 0)
-    assert solve(Game(), UNIFORM, device=worse).quantum_value < solve(Game(), UNIFORM, device=device(NAME)).quantum_value
+    assert (solve(Game(), UNIFORM, device=worse).quantum_value
+            < solve(Game(), UNIFORM, device=device(NAME)).quantum_value)
     with pytest.raises(StrategyError, match="qubits 0,5 are not coupled on FakeSherbrooke"):
         device(NAME, (0, 5))
 

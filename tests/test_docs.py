@@ -151,4 +151,5 @@ def test_the_runner_finds_the_examples():
     assert len([1 for p, _, _ in PYTHON if p.name == "backtest.md"]) >= 4
     assert {p.name for p in DOCS} >= {"README.md", "game.md", "data.md", "backtest.md", "fills.md", "statistics.md",
                                       "cli.md", "scan.md", "api.md", "architecture.md"}
-    assert shortened_command("qcoord sweep loss=0,0.1 --rounds 100000 --out d") == "qcoord sweep loss=0,0.1 --rounds 5000 --out d"
+    assert (shortened_command("qcoord sweep loss=0,0.1 --rounds 100000 --out d")
+            == "qcoord sweep loss=0,0.1 --rounds 5000 --out d")

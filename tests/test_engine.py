@@ -103,7 +103,8 @@ def test_book_variance_matches_closed_form(million):
 def test_flipping_one_agents_labels_makes_the_winning_strategy_the_worst():
     sol = solve(Game(), independent(0.5, 0.5))
     q = sol.quantum_strategy()
-    flipped_a = LocalRule(outputs=tuple(tuple(1 - o for o in row) for row in q.rule_a.outputs), settings=q.rule_a.settings)
+    flipped_a = LocalRule(outputs=tuple(tuple(1 - o for o in row) for row in q.rule_a.outputs),
+                          settings=q.rule_a.settings)
     flipped = Strategy("quantum_flipped", flipped_a, q.rule_b, q.resource)
     r = run_backtest("signals", rounds=400_000, seed=2, strategies=["classical", "quantum", flipped])
     m = r.metrics
@@ -191,7 +192,8 @@ def test_bell_pair_supply_share_and_age_in_a_run():
     m = r.metrics
     share = 1 - math.exp(-0.5)  # one slot: a pair arrived since the previous round
     lo, hi = wilson_ci(int(m.loc["quantum", "bell_pairs"]), r.n_test, alpha=CI_ALPHA)
-    assert lo <= share <= hi and m.loc["quantum", "quantum_share"] == pytest.approx(m.loc["quantum", "bell_pairs"] / r.n_test)
+    assert lo <= share <= hi
+    assert m.loc["quantum", "quantum_share"] == pytest.approx(m.loc["quantum", "bell_pairs"] / r.n_test)
     assert 0 < m.loc["quantum", "mean_pair_age"] < 1 / 6_000
     assert m.loc["classical", "bell_pairs"] == 0
     # a share of quantum rounds: the win rate sits between classical and full quantum
@@ -261,7 +263,8 @@ def test_real_minute_bars_and_a_no_advantage_case():
     "kwargs, culprit",
     [({"train_fraction": 1.2}, "train_fraction"), ({"strategies": ["quantum", "nope"]}, "unknown strategy 'nope'"),
      ({"rounds": 10}, "rounds"), ({"latency": -1}, "latency"), ({"backend": "gpu"}, "backend"),
-     ({"fill": "magic"}, "fill: 'magic' is not one of bias, queue"), ({"refit_every": 0}, "refit_every"), ({"book_size": -5.0}, "book_size"),
+     ({"fill": "magic"}, "fill: 'magic' is not one of bias, queue"), ({"refit_every": 0}, "refit_every"),
+     ({"book_size": -5.0}, "book_size"),
      ({"source": "trend"}, "source must be"), ({"strategies": ["quantum", "quantum"]}, "duplicate")],
 )
 def test_bad_input_names_the_culprit(kwargs, culprit):

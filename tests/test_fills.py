@@ -106,7 +106,10 @@ def test_queue_fill_adverse_selection_by_hand():
                      adverse_selection=0.5)
     # the price falls: the bid (placed first) fills with 0.6 x 1.5 = 0.9, the ask (second) with 0.4 x 0.5 = 0.2
     down = Market(None, np.array([-1.0]), None, np.array([10.0]))  # a quote of 10 at 10: one share
-    buy = lambda u_b, u_s: fill.pnl(np.array([1], np.uint8), down, (np.array([u_b]), np.array([u_s])), 0.0)[1][0]
+
+    def buy(u_b, u_s):
+        return fill.pnl(np.array([1], np.uint8), down, (np.array([u_b]), np.array([u_s])), 0.0)[1][0]
+
     assert buy(0.11, 0.5) == 1.0 and buy(0.09, 0.5) == 0.0  # fills when u >= 1 - 0.9
     assert buy(0.5, 0.81) == 0.0 and buy(0.5, 0.79) == 1.0  # the ask fills when u >= 0.8: inventory 1 - 1 = 0
     # without quotes the adverse selection is part of the assumed realised spread: u_b = 0.35 buys with the tilt

@@ -43,7 +43,8 @@ def test_solver_on_random_tables_matches_tsirelson_sdp_and_brute_force(seed):
                 for fa in itertools.product((0, 1), repeat=2) for fb in itertools.product((0, 1), repeat=2))
     assert sol.classical_value == pytest.approx(brute, abs=1e-12)
     assert sol.quantum_strategy().value(game, p) == pytest.approx(sol.quantum_value, abs=1e-9)
-    assert sol.quantum_value + 1e-12 >= quantum_lower_bound(game, p) >= sol.quantum_value - 1e-3 * np.abs(game.table).max()
+    assert (sol.quantum_value + 1e-12 >= quantum_lower_bound(game, p)
+            >= sol.quantum_value - 1e-3 * np.abs(game.table).max())
 
 
 def test_paper_game_is_a_table_game():
@@ -306,7 +307,8 @@ def _cli(*args: str, cwd):
 def test_cli_game_options(tmp_path):
     import json
 
-    paper = _cli("backtest", "--rounds", "4000", "--game", "paper", "--beta", "0.2", "--json", "--out", "p", cwd=tmp_path)
+    paper = _cli("backtest", "--rounds", "4000", "--game", "paper", "--beta", "0.2", "--json", "--out", "p",
+                 cwd=tmp_path)
     assert paper.returncode == 0, paper.stderr
     doc = json.loads(paper.stdout)
     assert doc["game"]["kind"] == "paper" and doc["game"]["beta"] == 0.2 and doc["hedge"] is None

@@ -178,7 +178,8 @@ def test_a_k_level_indicator_feeds_the_levels_players():
     assert "history" in r.metrics_dict  # the regime readings persist: history rules run beside it
     assert list(r.information["candidates"]["levels"]) == [lv["name"]]
     # a user's function declaring levels, checked for causality and for its outputs
-    r = run_backtest("regime", rounds=30_000, seed=2, progress=False, levels_indicator="tests.test_history:three_levels")
+    r = run_backtest("regime", rounds=30_000, seed=2, progress=False,
+                     levels_indicator="tests.test_history:three_levels")
     assert r.information["levels"]["levels"] == 3 and "quantum_levels" in r.metrics_dict
     from qcoord.backtest import BacktestError
 
@@ -202,7 +203,8 @@ def test_the_replay_of_the_last_training_rounds_agrees_streamed_and_in_memory(mo
         assert streamed.best_local_training[name] == pytest.approx(v, rel=1e-9), name
     monkeypatch.setattr(engine, "REPLAY_ROUNDS", 1 << 20)
     full = run_backtest("regime", **kw)
-    assert full.best_local_training["history"] != memory.best_local_training["history"]  # a different window was replayed
+    # a different window was replayed
+    assert full.best_local_training["history"] != memory.best_local_training["history"]
 
 
 def test_the_old_name_memory_still_works_and_says_it_was_renamed(tmp_path):
@@ -228,7 +230,8 @@ def test_the_old_name_memory_still_works_and_says_it_was_renamed(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "qcoord: warning: option '--memory' is now called '--history'" in res.stderr
     assert "qcoord: warning: strategy 'memory' is now called 'history'" in res.stderr
-    helped = subprocess.run([sys.executable, "-m", "qcoord", "backtest", "--help"], capture_output=True, text=True).stdout
+    helped = subprocess.run([sys.executable, "-m", "qcoord", "backtest", "--help"], capture_output=True,
+                            text=True).stdout
     assert "--history" in helped and "--memory " not in helped  # listed under its new name only
 
 

@@ -175,7 +175,8 @@ def _inputs(n: int, seed: int = 0):
 
 @pytest.mark.parametrize("strategy", [
     deterministic((0, 1), (1, 1), name="table_rules"),
-    Strategy("shared_coin", LocalRule(outputs=((0, 1), (1, 0))), LocalRule(outputs=((0, 1), (0, 1))), SharedRandomness()),
+    Strategy("shared_coin", LocalRule(outputs=((0, 1), (1, 0))), LocalRule(outputs=((0, 1), (0, 1))),
+             SharedRandomness()),
     quantum_strategy((0.3, 1.1), (0.2, 2.0), Noise(visibility=0.9, readout_a=(0.02, 0.04), loss_b=0.1, t1=5.0,
                                                       storage_time=1.0), azimuths_a=(0.4, 0.0), azimuths_b=(0.0, 1.0),
                      name="noisy_quantum"),

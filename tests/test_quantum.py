@@ -93,7 +93,8 @@ FULL_NOISE = Noise(visibility=0.93, readout_a=(0.02, 0.05), readout_b=(0.01, 0.0
                    t1=60e-6, t2=40e-6, stored="both", loss_a=0.07, loss_b=0.04)
 
 
-@pytest.mark.parametrize("noise", [Noise(), FULL_NOISE, Noise.make(storage_time=5e-6, t1=math.inf, t2=20e-6, stored="a")],
+@pytest.mark.parametrize("noise", [Noise(), FULL_NOISE,
+                                   Noise.make(storage_time=5e-6, t1=math.inf, t2=20e-6, stored="a")],
                          ids=["ideal", "full", "dephasing-one-half"])
 def test_exact_and_aer_agree_chi_square_over_16_cells(noise):
     """Independent implementations: qiskit.quantum_info density matrix vs Aer circuits with its noise model."""
@@ -129,7 +130,8 @@ def test_per_round_storage_formula_matches_qiskit_density_matrix():
             T = np.empty((4, 4))
             kernels.stored_tensor(R, e1 if sa else 1.0, e2 if sa else 1.0, e1 if sb else 1.0, e2 if sb else 1.0, T)
             ma, mb, c = kernels.moments(T, pair.direction(ta, pa), pair.direction(tb, pb),
-                                        np.array(readout_affine(base.readout_a)), np.array(readout_affine(base.readout_b)))
+                                        np.array(readout_affine(base.readout_a)),
+                                        np.array(readout_affine(base.readout_b)))
             assert ma == pytest.approx(table.sum(1) @ pm, abs=1e-12)
             assert mb == pytest.approx(table.sum(0) @ pm, abs=1e-12)
             assert c == pytest.approx(pm @ table @ pm, abs=1e-12)

@@ -16,7 +16,8 @@ def _doc(win: float) -> dict:
             "source": {"kind": "synthetic", "tickers": ["X", "Y"], "start": "a", "end": "b", "periods_per_year": 252},
             "game": {"beta": 0.0, "rule": "hedge", "p_xy": [[0.25, 0.25], [0.25, 0.25]], "classical_value": 0.75,
                      "quantum_value": 0.85, "textbook_value": 0.85, "advantage": 0.1, "uses_entanglement": True,
-                     "angles": {"A": [1.57, None], "B": [0.39, -0.39]}, "classical_rule": {"A_name": "a", "B_name": "b"}},
+                     "angles": {"A": [1.57, None], "B": [0.39, -0.39]},
+                     "classical_rule": {"A_name": "a", "B_name": "b"}},
             "strategies": strategies, "comparison": {}, "verdict": "a <verdict> & more", "config": {}}
 
 

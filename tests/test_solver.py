@@ -45,7 +45,8 @@ def test_textbook_angles_optimal_only_for_uniform_independent_inputs():
     assert uni.correlators() == pytest.approx(np.array([[-h, -h], [-h, h]]), abs=1e-9)
     # the reported member of the optimum's family is the textbook one whenever it is optimal (the canonical rule of
     # ``solver._canonical``, decided on values to 1e-10, not on an optimiser's raw output)
-    assert uni.angles == {"A": pytest.approx((math.pi / 2, 3 * math.pi / 4)), "B": pytest.approx((math.pi / 8, -math.pi / 8))}
+    assert uni.angles == {"A": pytest.approx((math.pi / 2, 3 * math.pi / 4)),
+                          "B": pytest.approx((math.pi / 8, -math.pi / 8))}
     biased = solve(Game(), independent(0.9, 0.9))
     assert biased.textbook_value < biased.classical_value  # textbook angles lose to the classical rule
     for name in ("biased", "correlated"):
@@ -53,7 +54,8 @@ def test_textbook_angles_optimal_only_for_uniform_independent_inputs():
         assert s.quantum_value > s.textbook_value + 1e-3
 
 
-@pytest.mark.parametrize("p", [independent(0.9, 0.9), np.array([[0.3, 0.3], [0.3, 0.1]]), np.array([[0.5, 0.5], [0.0, 0.0]])])
+@pytest.mark.parametrize("p", [independent(0.9, 0.9), np.array([[0.3, 0.3], [0.3, 0.1]]),
+                               np.array([[0.5, 0.5], [0.0, 0.0]])])
 def test_no_advantage_returns_the_classical_strategy_and_zero(p):
     sol = solve(Game(), p)
     assert sol.advantage == 0.0 and not sol.uses_entanglement
@@ -147,7 +149,8 @@ def test_storage_times_where_only_out_of_plane_directions_beat_classical():
     noise = Noise.make(storage_time=0.3, t1=1.0)
     sol = solve(Game(), DISTRIBUTIONS["uniform"], noise)
     assert _brute_force(Game(), DISTRIBUTIONS["uniform"], noise, 72) <= 0.75 + 1e-12  # only the classical rule
-    assert sol.uses_entanglement and sol.quantum_value == pytest.approx(0.5 + math.sqrt(2) / 4 * math.exp(-0.3), abs=1e-9)
+    assert sol.uses_entanglement
+    assert sol.quantum_value == pytest.approx(0.5 + math.sqrt(2) / 4 * math.exp(-0.3), abs=1e-9)
 
 
 def test_planar_fast_path_only_for_symmetric_pairs():

@@ -16,7 +16,8 @@ def _noise(rng, i: int) -> Noise:
     if i % 2 == 0:
         return Noise()
     return Noise(visibility=float(rng.uniform(0.7, 1.0)),
-                 readout_a=(float(rng.uniform(0, 0.05)), float(rng.uniform(0, 0.05))), readout_b=float(rng.uniform(0, 0.05)), loss_a=float(rng.uniform(0, 0.2)),
+                 readout_a=(float(rng.uniform(0, 0.05)), float(rng.uniform(0, 0.05))),
+                 readout_b=float(rng.uniform(0, 0.05)), loss_a=float(rng.uniform(0, 0.2)),
                  storage_time=float(rng.uniform(0, 2e-3)), t1=1e-2, t2=float(rng.uniform(5e-3, 2e-2)))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def what_it_would_take(cal: HedgeFit, noise: Noise, gain: float = TARGET_GAIN, s
         cl = np.array([classical_optimum(g, p)[0] for g in games])
         return (q - cl) - gain * (v0 - cl)
 
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for c, label in enumerate(CELLS):
         scale = sx[c] * sy[c]
         if cells.n[c] == 0 or not scale > 0:

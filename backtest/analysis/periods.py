@@ -10,6 +10,7 @@ short for a data-driven window).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,8 +51,9 @@ def period_table(pnl: pd.DataFrame, *, intraday: bool, periods_per_year: float, 
         excess = part.mean().to_numpy() / book - rf_per_period
         with np.errstate(divide="ignore", invalid="ignore"):
             sharpe = np.where(std > 0, excess / (std / book) * root, np.nan)
-        row = {"period": str(label), "n": int(idx.size), "variance": dict(zip(part.columns, var.to_numpy().tolist())),
-               "sharpe": dict(zip(part.columns, sharpe.tolist()))}
+        row: dict[str, Any] = {"period": str(label), "n": int(idx.size),
+                               "variance": dict(zip(part.columns, var.to_numpy().tolist())),
+                               "sharpe": dict(zip(part.columns, sharpe.tolist()))}
         if quantum in part and opponent in part:
             lags = int(math.floor(4.0 * (idx.size / 100.0) ** (2.0 / 9.0)))
             t = paired_tests(part[quantum].to_numpy(), part[opponent].to_numpy(), periods_per_year=periods_per_year,

@@ -206,6 +206,7 @@ def _answer(r: BalanceResult) -> tuple[str, list[str]]:
 
 
 def _chain(r: BalanceResult) -> str:
+    assert r.feasibility is not None  # a run on a link
     first = r.feasibility["first_failing"]
     stage = next(x for x in r.feasibility["stages"] if x["stage"] == first)
     return f"On this link the feasibility chain fails first at {first}: {stage['text']}."

@@ -20,10 +20,14 @@ played checked exactly as a user's market-making rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...strategies.balance import ThresholdRule, level_of
+
+if TYPE_CHECKING:
+    from ...strategies import Solution, Strategy
 
 ROUTERS = ("random", "bunch", "split", "threshold", "weighted", "quantum", "quantum_weighted", "oracle", "talk")
 LOCAL = ("random", "bunch", "split", "threshold", "weighted")  # no communication, no entanglement
@@ -65,11 +69,11 @@ class Router:
     kind: str
     t_star: float
     rule: ThresholdRule | None = None
-    solution: object = None  # the fitted strategies.Solution (quantum)
-    strategy: object = None  # the played strategies.Strategy (quantum, user)
+    solution: Solution | None = None  # the fitted strategies.Solution (quantum)
+    strategy: Strategy | None = None  # the played strategies.Strategy (quantum, user)
     levels: int = 0
     in_time: bool | None = None  # talk: whether the message arrives in time
-    supply: object = None  # quantum with a link: a PairSchedule
+    supply: PairSchedule | None = None  # quantum with a link
     user: bool = False
     bunch: float = 0.5  # coin: the probability of bunching (the frontier's random family)
     counts: dict = field(default_factory=lambda: {"pairs": 0, "with_pair": 0})
@@ -94,6 +98,7 @@ class Router:
         if k == "coin":  # a shared coin: bunch with probability ``bunch`` whatever the inputs
             return np.zeros(n, np.uint8), (rng.random(n) >= self.bunch).astype(np.uint8)
         if k == "threshold" or (k == "talk" and not self.in_time):
+            assert self.rule is not None  # built with the rule it plays
             return self.rule.outputs(c.a, c.b)
         if k in ("oracle", "talk"):
             return np.zeros(n, np.uint8), (c.x1 + c.x2 > self.t_star).astype(np.uint8)
@@ -102,10 +107,12 @@ class Router:
         if k == "user":
             from ...strategies.nosignal import play_checked
 
+            assert self.strategy is not None  # built with the user's strategy
             return play_checked(self.name, self.strategy, level_of(c.a, self.levels), level_of(c.b, self.levels), rng)
         raise ValueError(f"unknown router kind {k!r}")  # pragma: no cover - names are checked when built
 
     def _quantum(self, c: Chunk, rng) -> tuple[np.ndarray, np.ndarray]:
+        assert self.strategy is not None and self.rule is not None  # built with both (routers.quantum)
         la, lb = level_of(c.a, self.levels), level_of(c.b, self.levels)
         self.counts["pairs"] += c.a.size
         if self.supply is None:  # a fresh pair for every request, as the noise describes it

@@ -230,9 +230,9 @@ def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
     curves: dict[str, dict] = {}
     points: dict[str, tuple] = {}
     for label in routers:
-        family, j = label.split("@")
+        family, at = label.split("@")
         m = summarise(played, label, s.qos)
-        _, c, t_star = index[int(j)]
+        _, c, t_star = index[int(at)]
         if family in ("split", "bunch"):
             c, t_star = math.nan, math.nan  # no threshold: one point
         cur = curves.setdefault(family, {k: [] for k in ("c_t", "t_star", "bunch_probability", "mean_wait",

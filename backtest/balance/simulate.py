@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import streams
-from .servers import BUNCHED, CUSTOMERS, HIST_BINS, HIST_SPAN, LATE, OUTPUT, TIME, WAIT, WAIT2, new_state, quantile, serve
+from .servers import (BUNCHED, CUSTOMERS, HIST_BINS, HIST_SPAN, LATE, OUTPUT, TIME, WAIT, WAIT2, new_state, quantile,
+                      serve)
 from .routers import Chunk, Router
 
 CHUNK_PAIRS = 1 << 18

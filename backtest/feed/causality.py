@@ -67,7 +67,9 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
         b[k:] = 1 - b[k:]
         return b
 
-    return view.known(own=prices(known["own"]), other=prices(known["other"]),
+    own, other = known["own"], known["other"]
+    assert own is not None and other is not None  # a view always holds both price columns
+    return view.known(own=prices(own), other=prices(other),
                       volume=known["volume"] if mirror else rotated(known["volume"]),
                       spread=known["spread"] if mirror else rotated(known["spread"]), signal=bits(view.signal),
                       regime=bits(view.regime))

@@ -232,7 +232,8 @@ class _Feed:
 
     def _raw_inputs(self, views: tuple[LocalView, LocalView], indicators=None) -> list[np.ndarray]:
         indicators = self.indicators if indicators is None else indicators
-        return [indicator_output(evaluate(ind, view), ind.name, view, ind.levels) for ind, view in zip(indicators, views)]
+        return [indicator_output(evaluate(ind, view), ind.name, view, ind.levels)
+                for ind, view in zip(indicators, views)]
 
     def _checked(self, raw: list[np.ndarray], first_row: int, indicators=None) -> tuple[np.ndarray, np.ndarray]:
         """Indicator outputs of rows that must be defined (after the warm-up) as uint8 bits (or levels)."""
@@ -312,8 +313,8 @@ class ArrayFeed(_Feed):
     @classmethod
     def from_market(cls, md: MarketData, indicators, latency, seeds) -> ArrayFeed:
         if len(md.tickers) != 2:
-            raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two (--tickers A B on the "
-                                "command line, tickers=[...] in Python)")
+            raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two (--tickers A B on "
+                                "the command line, tickers=[...] in Python)")
         index = md.index
         feed = cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
                    lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)
@@ -349,6 +350,7 @@ class ArrayFeed(_Feed):
 
     def extra_inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """The K-level pair's outputs for rows [lo, hi) (uint8 levels)."""
+        assert self._raw_extra is not None  # evaluated by fit_indicators when there is a K-level pair
         return self._checked([r[lo:hi] for r in self._raw_extra], lo, self.extra)
 
     def fit_view(self) -> tuple[LocalView, LocalView]:
@@ -392,7 +394,7 @@ class StreamFeed(_Feed):
             self._seconds = pair.seconds(0, n_rows)
         self.has_truth = getattr(pair, "mode", None) in ("signals", "regime")  # an event source has no regime
         self.history = max(ind.lookback for ind in indicators) + latency + 2
-        self._extra_last = None
+        self._extra_last: tuple[int, int, tuple[np.ndarray, np.ndarray]] | None = None
         self._gen = prefetch(pair.arrays(n_rows, chunk_rows, threads))
         self._lo = 0  # first row that may still be asked for
         self._pieces: list[tuple[int, dict[str, np.ndarray]]] = []  # (first row, raw arrays) as drawn
@@ -444,7 +446,7 @@ class StreamFeed(_Feed):
             raise BacktestError(f"indicator(s) {missing} declare no lookback (rows of history they need); "
                                 "set .lookback to stream a long synthetic run, or use fewer rounds")
         super().set_extra(pair)
-        self.history = max(ind.lookback for ind in self._all()) + self.latency + 2
+        self.history = max(ind.lookback or 0 for ind in self._all()) + self.latency + 2  # all declared (above)
 
     def warmup(self) -> int:
         n = min(self.n_rows, self.history + 64)
@@ -508,7 +510,8 @@ class TrainingTail:
     memory) so that the replay that chooses best_local need not draw them again; reads like a feed."""
 
     def __init__(self, start: int) -> None:
-        self.start, self.parts = start, []
+        self.start = start
+        self.parts: list[tuple[np.ndarray, np.ndarray, dict, tuple | None]] = []
 
     def keep(self, lo: int, hi: int, x, y, rd: dict, extra) -> None:
         if hi <= self.start:
@@ -531,4 +534,5 @@ class TrainingTail:
         return {k: None if v is None else v[lo - self.start : hi - self.start] for k, v in self.rd.items()}
 
     def extra_inputs(self, lo: int, hi: int):
+        assert self.extra is not None  # asked for only when the feed has a K-level pair
         return tuple(e[lo - self.start : hi - self.start] for e in self.extra)

@@ -21,6 +21,7 @@ only (``views.Stamps``), not the feed's clock (a synthetic clock would carry the
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,9 @@ def for_worker(view: LocalView, stamps: Stamps | None = None) -> LocalView:
     (``stamps``, when the caller has them already: a view's perturbed copies share its clock)."""
     stamps = stamps if stamps is not None else stamps_of(view)
     k = view._known
-    return LocalView(view.side, view.ticker, view.partner, view.latency, k["own"], k["other"], volume=k["volume"],
+    own, other = k["own"], k["other"]
+    assert own is not None and other is not None  # a view always holds both price columns
+    return LocalView(view.side, view.ticker, view.partner, view.latency, own, other, volume=k["volume"],
                      spread=k["spread"], signal=view.signal, regime=view.regime, seed=view.seed,
                      first_row=view.first_row, clock=stamps, lagged=True)
 
@@ -132,6 +135,7 @@ class IsolatedIndicator(Indicator):
     chunk); ``timeout``: seconds one evaluation may take."""
 
     builtin = False
+    levels: Any  # as the user's indicator reports it (checked when built)
 
     def __init__(self, indicator: Indicator, *, check: bool = True, seed: int = 0, timeout: float | None = None,
                  cuts: int = CUTS):

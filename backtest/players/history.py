@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -131,7 +132,7 @@ class Channels:
 def persistence(x: np.ndarray, y: np.ndarray) -> dict:
     """Lag-1 autocorrelation of each server's readings and whether history rules can pay: either side above PERSIST_MIN
     with z = rho sqrt(n) above PERSIST_Z (a constant side has no autocorrelation: 0)."""
-    out = {}
+    out: dict[str, Any] = {}
     for side, v in (("A", x), ("B", y)):
         v = np.asarray(v, dtype=float)
         rho = 0.0

@@ -1,5 +1,5 @@
-"""Strategies on derived information, fitted on the training window: history rules (a server's own past readings) and the smoothed
-K-level indicator (``backtest.players.history``).
+"""Strategies on derived information, fitted on the training window: history rules (a server's own past readings)
+and the smoothed K-level indicator (``backtest.players.history``).
 
 During the training pass every candidate rule of ``HISTORY_RULES`` and ``level_rules(K)`` turns each server's
 readings into its derived inputs, and the co-movement is summed per derived input cell; the hedge game is then
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...strategies import Noise, classical_optimum, solve
+from ...strategies import Noise, Solution, classical_optimum, solve
 from ...strategies.classical import rule_name
 
 from ..stats.cells import CellSums
@@ -64,7 +64,8 @@ class InfoTraining:
     def add(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, extra=None) -> None:
         if self.history_on is None:
             self.persistence = persistence(x, y)
-            self.history_on = self.possible and (self.mode == "on" or (self.mode == "auto" and self.persistence["persistent"]))
+            self.history_on = self.possible and (self.mode == "on"
+                                                 or (self.mode == "auto" and self.persistence["persistent"]))
             self.levels_on = self.possible and (self.indicator is not None or self.history_on)
             rules = (HISTORY_RULES if self.history_on else ()) + (
                 level_rules(self.levels) if self.history_on and self.indicator is None else ())
@@ -89,7 +90,7 @@ class InfoFit:
     history_rule: tuple | None = None  # (f_a, f_b) on the smoothed bits
     history_value: float | None = None  # variance saved against coins, currency^2 per round
     levels: HistoryRule | IndicatorLevels | None = None
-    levels_solution: object = None  # strategies.Solution of the K x K hedge game
+    levels_solution: Solution | None = None  # of the K x K hedge game
     levels_cal: HedgeFit | None = None
     candidates: dict = field(default_factory=dict)
     channels: Channels | None = None  # the chosen history rules' state at the end of training
@@ -107,12 +108,14 @@ class InfoFit:
         out = {"persistence": self.persistence, "note": self.note, "family": [r.name for r in HISTORY_RULES],
                "candidates": self.candidates}
         if self.history is not None:
+            assert self.history_rule is not None  # fitted with the rule
             out["history"] = {**self.history.describe(), "name": self.history.name, "saved": self.history_value,
                              "classical_rule": {"A": list(self.history_rule[0]), "B": list(self.history_rule[1]),
                                                 "A_name": rule_name(self.history_rule[0]),
                                                 "B_name": rule_name(self.history_rule[1])}}
         if self.levels is not None:
             s = self.levels_solution
+            assert s is not None and self.levels_cal is not None  # fitted with the levels
             out["levels"] = {**self.levels.describe(), "name": self.levels.name, "p_xy": s.p_xy.tolist(),
                              "classical_saved": s.classical_value, "quantum_saved": s.quantum_value,
                              "tsirelson_bound": self.tsirelson, "uses_entanglement": s.uses_entanglement,
@@ -135,24 +138,26 @@ def fit_information(train: InfoTraining | None, exposure: float, noise: Noise, d
     fit = InfoFit(train.persistence, note)
     if train.history_on:
         fit.candidates["history"] = {}
-        best = None
+        best: tuple[float, HistoryRule, tuple] | None = None
         for rule in HISTORY_RULES:
             cal = HedgeFit.fit(train.sums[rule.name].stats(), exposure)
             value, fa, fb = classical_optimum(cal.game, cal.p_xy)
             fit.candidates["history"][rule.name] = value
             if best is None or value > best[0] + 1e-12:
                 best = (value, rule, (fa, fb))
+        assert best is not None  # HISTORY_RULES is not empty
         fit.history_value, fit.history, fit.history_rule = best
     if train.levels_on:
         fit.candidates["levels"] = {}
-        best = None
-        for rule in ([train.indicator] if train.indicator is not None else level_rules(train.levels)):
-            cal = HedgeFit.fit(train.sums[rule.name].stats(), exposure)
+        chosen: tuple[float, HistoryRule | IndicatorLevels, Solution, HedgeFit] | None = None
+        for cand in ([train.indicator] if train.indicator is not None else level_rules(train.levels)):
+            cal = HedgeFit.fit(train.sums[cand.name].stats(), exposure)
             sol = solve(cal.game, cal.p_xy, noise, device=device)
-            fit.candidates["levels"][rule.name] = {"classical": sol.classical_value, "quantum": sol.quantum_value}
-            if best is None or sol.quantum_value > best[0] + 1e-12:
-                best = (sol.quantum_value, rule, sol, cal)
-        _, fit.levels, fit.levels_solution, fit.levels_cal = best
+            fit.candidates["levels"][cand.name] = {"classical": sol.classical_value, "quantum": sol.quantum_value}
+            if chosen is None or sol.quantum_value > chosen[0] + 1e-12:
+                chosen = (sol.quantum_value, cand, sol, cal)
+        assert chosen is not None  # at least one candidate
+        _, fit.levels, fit.levels_solution, fit.levels_cal = chosen
         fit.tsirelson = _tsirelson(fit.levels_solution)
     if train.channels is not None:
         fit.channels = train.channels.subset([r.name for r in fit.channel_rules()])
