@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 
 from ..stats.intervals import wilson_ci
 from .lanes import Lanes

@@ -113,9 +113,19 @@ def _show(message, category, filename, lineno, file=None, line=None) -> None:
         (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+COMPILING = "compiling kernels, once: about 30 s"  # numba's first compile, before its on-disk cache is written
+
+
+def _compiling() -> None:
+    print(f"qcoord: {COMPILING}", file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
+    from ..._jit import compiling_announced
+
     try:
-        return int(args.run(args) or 0)
+        with compiling_announced(_compiling):
+            return int(args.run(args) or 0)
     except _package_errors() as exc:
         print(f"qcoord {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import data
-from ...data import MarketData, SyntheticPair
+from ...data import SyntheticPair
+
+if TYPE_CHECKING:  # pandas comes with it: the option tree (and so --help) reads this module
+    from ...data import MarketData
 
 from ..errors import BacktestError
 from ..options import check_ranges, option

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 
 from .intervals import Z95, wilson_ci
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 from scipy.stats import norm
 
 from .intervals import Z95, p_value
