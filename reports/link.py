@@ -96,7 +96,8 @@ def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | No
                label="a stage fails (named)")
     ax.axhline(float(t["decision_rate_hz"].iloc[0]), color="#111111", ls="--", lw=1, label="decisions per second")
     for column, colour, ls, words in (("link_detectable", "#1f77b4", "--", "detectable in the window"),
-                                      ("link_passes", "#2ca02c", ":", "pays after costs")):
+                                      ("pays" if "pays" in t else "link_passes", "#2ca02c", ":",
+                                       "pays after costs")):
         ok = t[t[column].astype(bool)][param]
         if not ok.empty:
             for a in (ax, fx) if fx is not None else (ax,):

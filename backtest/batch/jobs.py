@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import BacktestError
 from ..output.atomic import atomic_file, check_writable
 from ..output.progress import Progress
-from ..output.result import json_clean
+from ..output.jsondoc import dumps, options
 
 
 class JobFolder:
@@ -36,13 +36,13 @@ class JobFolder:
         if not out.exists():
             check_writable(out, "--out")
         sig_path = out / f"{kind}_options.json"
-        signature = json.loads(json.dumps(signature, default=str))  # as it reads back
+        signature = json.loads(dumps(options(signature), None))  # as it reads back
         if sig_path.is_file() and json.loads(sig_path.read_text()) != signature and not force:
             raise BacktestError(f"--out {out} holds a {kind} with other options; choose another --out, or add --force "
                                 "to replace its tables")
         folder = cls(out, records)
         with atomic_file(sig_path) as fh:
-            json.dump(signature, fh)
+            fh.write(dumps(signature, None))
         return folder
 
     def read(self, key: str) -> dict | None:
@@ -51,7 +51,7 @@ class JobFolder:
 
     def write(self, key: str, record: dict) -> dict:
         """Save a finished job; returns the record exactly as a rerun would read it back."""
-        text = json.dumps(json_clean(record), default=str)
+        text = dumps(record, None)
         with atomic_file(self.records / f"{key}.json") as fh:
             fh.write(text)
         return json.loads(text)

@@ -36,6 +36,7 @@ from .. import streams
 from ..output import sweeps
 from .jobs import JobFolder, run_jobs
 from ..output.atomic import atomic_files
+from ..output.jsondoc import dumps, options
 from ..errors import BacktestError
 
 EQUITY_POINTS = 150  # per pair, for the report's curves of the top pairs
@@ -121,9 +122,13 @@ def select_pairs(universe: Universe, *, pairs: list[tuple[str, str]] | None = No
     return sel
 
 
+RECORD = 2  # a pair's record format: 2 adds whether quantum pays after costs (analysis.pays)
+
+
 def job_key(a: str, b: str, point: dict, cfg_doc: dict) -> str:
-    """The file name of a pair's result: the pair, its grid point and the scan's options."""
-    text = json.dumps({"a": a, "b": b, "point": point, "config": cfg_doc}, sort_keys=True, default=str)
+    """The file name of a pair's result: the pair, its grid point, the scan's options and the record's format."""
+    text = json.dumps({"a": a, "b": b, "point": point, "config": cfg_doc, "record": RECORD}, sort_keys=True,
+                      default=str)
     return f"{a}_{b}_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
@@ -149,6 +154,7 @@ def summarize(r) -> dict:
     coins = doc_hedge.get("coin_variance")
     saved = {k: (values.get(k) or {}).get("saved") for k in ("constant_hedge", "classical", "quantum", "oracle")}
     comp = r.comparison.get("quantum_vs_best_local") or {}
+    pays = r.pays  # after costs: the one answer (analysis.pays)
     strong = r.comparison.get("quantum_vs_strongest_local") or comp
     ratio, ci, p = comp.get("variance_ratio"), comp.get("variance_ratio_ci95"), comp.get("variance_p_value")
     uses = bool(r.game.get("uses_entanglement"))
@@ -174,7 +180,8 @@ def summarize(r) -> dict:
         "bell_pair_predicted": bp.get("predicted_variance_saved"), "bell_pair_realised": bp.get("realised_variance_saved"),
         "sign_differs": info.get("sign_differs"), "sign_differs_significantly": info.get("sign_differs_significantly"),
         "move_needed": ((doc_hedge.get("what_it_would_take") or {}).get("best") or {}).get("move"),
-        "drift": (r.drift or {}).get("flag"), "error": None,
+        "drift": (r.drift or {}).get("flag"), "pays": pays["pays"], "pays_reason": pays["reason"],
+        "certainty_equivalent": pays["certainty_equivalent"], "error": None,
     }
     eq = r.equity
     if "quantum" in eq and r.best_local in eq:
@@ -319,7 +326,7 @@ class ScanResult:
                 with put(f"{name}.png", "wb") as fh:
                     fh.write(png)
             with put("scan.json") as fh:
-                json.dump(self.doc, fh, indent=2, default=str)
+                fh.write(dumps(self.doc))
         return out
 
 
@@ -363,7 +370,7 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
         raise BacktestError(f"no pair left to scan ({len(sel.skipped)} skipped: "
                             + "; ".join(f"{k}: {v}" for k, v in list(sel.skipped.items())[:3]) + ")")
     jobs = [(a, b, pt) for a, b in sel.pairs for pt in points]
-    signature = json.loads(json.dumps({"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}, default=str))
+    signature = {"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}
     ex = cluster.executor(scheduler, workers)  # a wrong scheduler address fails here, before anything is written
     with tempfile.TemporaryDirectory() as scratch:
         try:
@@ -387,8 +394,9 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
                           "below best_local's (paired HAC)", "level": fdr_level,
                 "tests": int(ran["p_one_sided"].notna().sum()), "survivors": int(ran["significant"].sum())},
         "entanglement_used": int(reports.uses_entanglement(ran).sum()),
+        "pays_after_costs": int((ran["pays"] == True).sum()) if "pays" in ran else 0,  # noqa: E712 (None: no answer)
         "ranking": json.loads(ranked.head(200).to_json(orient="records")),
-        "config": base.to_dict(),
+        "config": options(base.to_dict()),
     }
     doc["headline"] = sweeps.scan_headline(doc)
     return ScanResult(table, ranked, rows, doc, universe.tickers)

@@ -21,6 +21,7 @@ import pandas as pd
 from ..config import RunConfig
 from ..errors import BacktestError
 from ..output.atomic import atomic_files
+from ..output.jsondoc import dumps, options
 from . import cluster
 from .jobs import JobFolder, run_jobs
 
@@ -33,9 +34,13 @@ def point_config(base: RunConfig, point: dict) -> RunConfig:
     return base.with_values(point, "sweep parameter ")
 
 
+RECORD = 2  # a point's record format: 2 adds the answer to "does quantum pay after costs" (analysis.pays)
+
+
 def point_key(cfg: RunConfig) -> str:
-    """A point's file name: a hash of everything its result depends on."""
-    text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    """A point's file name: a hash of everything its result depends on (and of the record's format, so that a
+    point saved before the format changed is computed again)."""
+    text = json.dumps({**cfg.to_dict(), "record": RECORD}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -110,7 +115,18 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
                  "fidelity": link["derived"]["effective_fidelity"],
                  "fidelity_threshold": link["stages"][1]["threshold"],
                  "decision_rate_hz": link["link"]["link_decision_rate"]}
-    return {"point": pt, "game": game, "strategies": doc["strategies"], "verdict": doc["verdict"]}
+    return {"point": pt, "game": game, "strategies": doc["strategies"], "pays": doc["pays"],
+            "headline": doc["headline"], "verdict": doc["verdict"]}
+
+
+def answers(points: list[dict], records: list[dict]) -> dict:
+    """The sweep's answer to "does quantum pay after costs" (``analysis.pays``, as each point's backtest decided it):
+    one line for the grid, and each point's sentence (sweep.json ``answer``)."""
+    from ..output.answer import answer, grid_answer
+
+    labels = [", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in pt.items()) for pt in points]
+    return {"grid": grid_answer([(lab, rec.get("pays")) for lab, rec in zip(labels, records)]),
+            "points": [f"{lab}: {answer(rec.get('pays'))}" for lab, rec in zip(labels, records)]}
 
 
 def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | None:
@@ -123,7 +139,7 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
         return None
     t = table[table.strategy == "quantum"] if "quantum" in set(table.strategy) else table.drop_duplicates(param)
     det = t[t.link_detectable.astype(bool)][param]
-    pays = t[t.link_passes.astype(bool)][param]
+    pays = t[t.pays.astype(bool)][param]  # after costs (analysis.pays): the chain passes, its value stage included
     out = {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
            "pays_up_to": float(pays.max()) if not pays.empty else None,
            "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist())), "rate_frontier": None,
@@ -171,32 +187,48 @@ class SweepResult:
         return list(self.doc["params"])
 
     def write(self, out: str | Path) -> Path:
-        """sweep.csv, sweep.json and the figures (win rate, variance, hedging efficiency against the first swept
-        parameter, the crossing marked), written into ``out`` as one set (all or none of them)."""
+        """report.html (the answer first), sweep.csv, sweep.json and the figures (win rate, variance, hedging
+        efficiency against the first swept parameter, the crossing marked; with a link, its frontier), written into
+        ``out`` as one set (all or none of them)."""
         from ... import reports
+        from ..output import sweeps
 
         out = Path(out)
         names, cross = self.params, self.crossings
         first_cross = next(iter(cross.values()), {})
-        figs = {"sweep_win_rate": ("win_rate", "win rate"), "sweep_variance": ("pnl_var", "book P&L variance"),
-                "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency")}
+        figs = {"sweep_win_rate": ("win_rate", "win rate", "Win rate (before costs) of each strategy along "
+                                   f"{names[0]}; the dotted line: where quantum's edge over the classical rule ends."),
+                "sweep_variance": ("pnl_var", "book P&L variance", "Book P&L variance (switching costs included) "
+                                   f"along {names[0]}; the dotted line: where quantum's edge over the classical rule "
+                                   "ends."),
+                "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency", "Hedging efficiency (0: "
+                                             "independent coins, 1: the oracle) along " + names[0] + ".")}
         pngs = {}
         if self.doc.get("link_frontier") and len(names) == 1:
             front = self.doc["link_frontier"]
-            pngs["sweep_link_frontier"] = reports.to_png(reports.distance_frontier(
-                self.table, names[0], front.get("rate_frontier"), front.get("fidelity_frontier")))
-        for fname, (metric, label) in figs.items():
+            pngs["sweep_link_frontier"] = (reports.to_png(reports.distance_frontier(
+                self.table, names[0], front.get("rate_frontier"), front.get("fidelity_frontier"))),
+                f"The link's Bell-pair rate against the decisions it must serve along {names[0]}, each point marked "
+                "by the first stage of the chain that fails; below, the fidelity as measured against the game's "
+                "threshold.")
+        for fname, (metric, label, caption) in figs.items():
+            if not self.table[metric].notna().any():  # undefined at every point: no figure of nothing
+                continue
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
-            pngs[fname] = reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x,
-                                                              label, names[1:] or None))
+            pngs[fname] = (reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric,
+                                                               x, label, names[1:] or None)), caption)
+        lines = sweeps.crossing_lines(cross, names[0]) + sweeps.link_frontier_lines(self.doc.get("link_frontier"))
+        page = reports.sweep_report(self.doc, self.table, pngs, lines)
         with atomic_files(out) as put:  # all or nothing, sweep.json last
             with put("sweep.csv") as fh:
                 self.table.to_csv(fh, index=False)
-            for fname, png in pngs.items():
+            for fname, (png, _) in pngs.items():
                 with put(f"{fname}.png", "wb") as fh:
                     fh.write(png)
+            with put("report.html") as fh:
+                fh.write(page)
             with put("sweep.json") as fh:
-                json.dump(self.doc, fh, indent=2, default=str)
+                fh.write(dumps(self.doc))
         return out
 
 
@@ -260,9 +292,12 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
             row = {**pt, "strategy": name, **{k: m.get(k) for k in COLUMNS}}
             row["win_rate_lo"], row["win_rate_hi"] = m.get("win_rate_ci95") or [None, None]
             row.update(record["game"])
+            row["pays"] = (record.get("pays") or {}).get("pays")
+            row["certainty_equivalent"] = (record.get("pays") or {}).get("certainty_equivalent")
             rows.append(row)
     table = pd.DataFrame(rows)
     cross = crossings(table, list(grid))
     doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
-           "crossing": cross, "link_frontier": link_frontier(table, list(grid)[0], base), "config": base.to_dict()}
+           "pays": [{"point": pt, **(record.get("pays") or {})} for pt, record in zip(points, records)],
+           "answer": answers(points, records), "crossing": cross, "link_frontier": link_frontier(table, list(grid)[0], base), "config": options(base.to_dict())}
     return SweepResult(table, cross, doc)

@@ -20,6 +20,7 @@ from .. import __version__
 from ..analysis.bell_pair import bell_pair_value
 from ..analysis.drift import drift
 from ..analysis.feasibility import feasibility
+from ..analysis.pays import money, pair_cost
 from ..analysis.frontier import what_it_would_take
 from ..book.risk import compare, hedging_efficiency
 from ..feed.feeds import minutes_per_round
@@ -66,7 +67,7 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
             hedge_doc["bell_pair_value"] = bell_pair_value(training.fits[0]["hedge"]["values"], metrics, w.n_test,
                                                             book.size, run.risk_aversion)
     participation = _participation(plan, feed, training)
-    link_doc = _link_doc(plan, w, training, metrics, hedge_doc, drift_doc) if plan.link is not None else None
+    link_doc = _link_doc(plan, w, training, metrics, comparison, drift_doc) if plan.link is not None else None
     return Result(
         version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
         clock=feed.clock, clock_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
@@ -85,7 +86,7 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
     )
 
 
-def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_doc: dict | None, drift_doc: dict) -> dict:
+def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, comparison: dict, drift_doc: dict) -> dict:
     """The link's feasibility chain (metrics.json ``link``): the stationary window is the link's own
     ``stationary_window`` when given, else measured here: the whole run when the game fitted on the training window
     still describes the test window (drift), else the training window only."""
@@ -100,11 +101,10 @@ def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_do
     share = q.get("quantum_share")
     if share is None or share != share:  # no quantum player ran: the share the rates allow
         share = min(1.0, link.delivered_pair_rate / link.link_decision_rate)
-    bp = (hedge_doc or {}).get("bell_pair_value") or {}
-    value, value_from = bp.get("realised_net_certainty_equivalent"), "realised on the test window, costs included"
-    if value is None and hedge_doc is not None:  # no pair consumed in the test window: the fit's prediction
-        value, value_from = bp.get("predicted_certainty_equivalent"), "predicted by the fit, before switching costs"
-    doc = feasibility(link, training.fit, training.fit_noise, window, where, share, value, value_from,
+    # the value stage is the one test of "pays after costs" (analysis.pays), the pairs' cost included
+    value = None if not q else money(bool(training.fit.solution.uses_entanglement), comparison,
+                                     plan.cfg.run.risk_aversion, pair_cost(link.cost_per_pair, q), q.get("bell_pairs"))
+    doc = feasibility(link, training.fit, training.fit_noise, window, where, share, value,
                       (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0],
                       memory_cutoff=training.memory_cutoff)
     doc["preset"] = plan.cfg.link.preset

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import notes, summary as summary_text, verdict
+from .jsondoc import options
 from .metrics import METRIC_KEYS, REASONS, document as registry_document
 
 SCHEMA = 6
@@ -197,6 +198,21 @@ class Result:
         the fitted game, the metrics, the money model, flags and warnings, and the full verdict."""
         return summary_text.summary(self, width)
 
+    @property
+    def pays(self) -> dict:
+        """Whether quantum pays after costs, and why (metrics.json ``pays``; ``analysis.pays.decide``): the one
+        answer every command gives (``answer()`` words it)."""
+        from ..analysis.pays import decide
+
+        return decide(self.game, self.comparison, self.metrics_dict, (self.config.get("run") or {}).get(
+            "risk_aversion", 3.0), self.link, verdict.degenerate(self))
+
+    def answer(self) -> str:
+        """Whether quantum pays after costs, in one sentence (the same words sweep, scan and compare print)."""
+        from .answer import answer
+
+        return answer(self.pays)
+
     def headline(self) -> str:
         """The verdict's gist in at most three short sentences (metrics.json ``headline``)."""
         return verdict.headline(self)
@@ -256,11 +272,12 @@ class Result:
             "book_size": self.book_size,
             "shared_information": self.shared_information(),
             "headline": self.headline(),
+            "pays": self.pays,
             "verdict": self.verdict(),
             "text": notes.texts(self),
             **registry_document(),
             "elapsed_seconds": self.elapsed,
-            "config": self.config,
+            "config": options(self.config),
         })
 
     @property

@@ -20,6 +20,7 @@ from ... import reports
 
 from ..options import toml_value
 from .atomic import atomic_dir
+from .jsondoc import dumps
 from ..errors import RENAMED_STRATEGIES, BacktestError
 from .result import SCHEMA, Result
 
@@ -107,7 +108,7 @@ def write_run(result: Result, cfg: RunConfig, out: Path) -> Path:
                        "quantum_value": result.game["quantum_value"], "advantage": result.game["advantage"]}}
     meta = {"qcoord_version": result.version, "created": result.created}
     with atomic_dir(out) as tmp:
-        (tmp / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (tmp / "metrics.json").write_text(dumps(doc) + "\n")
         (tmp / "config.toml").write_text(cfg.to_toml({"fitted": {}, "meta": meta})
                                          + _fitted_toml(fitted))
         frame = pnl_frame(result)

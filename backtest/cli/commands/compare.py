@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ...errors import BacktestError
+from ...output.jsondoc import dumps
 from ..arguments import comma_list
 
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         fh.write(png)
     if args.json:
         out = {run: {f"{s}.{m}": v for (s, m), v in col.items()} for run, col in table.to_dict().items()}
-        print(json.dumps({"runs": out, "figure": str(figure)}, indent=2))
+        print(dumps({"runs": out, "figure": str(figure)}))
         return 0
     import textwrap
 

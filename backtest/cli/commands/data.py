@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from .... import data
 
 from ...output.atomic import atomic_file
+from ...output.jsondoc import dumps
 from ..arguments import add_file_output, add_options, check_file_output, given, nonnegative_int, positive_int
 
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             frame.to_csv(fh, index_label="Date")
         summary["written"] = args.out
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        print(dumps(summary))
         return 0
     print(f"tickers          {' / '.join(summary['tickers'])}")
     print(f"source           {summary['source'].get('kind')}")

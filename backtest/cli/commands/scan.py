@@ -9,12 +9,12 @@ resume points). Columns and statistics: README, ``backtest.batch.scan``.
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from pathlib import Path
 
 from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler_argument, bounded, parse_param,
                          positive_int, probability, terminal_width)
+from ...output.jsondoc import dumps
 from ...errors import BacktestError
 
 
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                            fdr_level=args.fdr, progress=args.progress)
     result.write(out)
     if args.json:
-        print(json.dumps(result.doc, indent=2, default=str))
+        print(dumps(result.doc))
         return 0
     print(render(result.doc, result.ranking, terminal_width()))
     print(f"written: {out}/ (scan.csv, scan.parquet, scan.json, report.html)")
