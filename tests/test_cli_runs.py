@@ -145,14 +145,26 @@ def test_summary_prints_indicators_and_fitted_thresholds(tmp_path):
 
 @pytest.mark.slow
 def test_compare_on_real_runs(two_runs):
+    """Runs are labelled by pair and source, told apart by the options that differ; each run's answer to "does
+    quantum pay after costs" comes first; the figure and table go to a folder of their own, never into a run's."""
     res = qcoord("compare", "runs/ideal", "runs/noisy", "--metrics", "win_rate,pnl_var", "--json",
                  "--figure", "cmp.png", cwd=two_runs)
     assert res.returncode == 0, res.stderr
-    table = json.loads(res.stdout)["runs"]
-    assert set(table) == {"ideal", "noisy"} and "quantum.win_rate" in table["ideal"]
+    doc = json.loads(res.stdout)
+    ideal = "X/Y, synthetic signals (fill=bias, readout_a=0,0, readout_b=0,0, visibility=1)"
+    noisy = "X/Y, synthetic signals (fill=queue, readout_a=0.02, readout_b=0.02, visibility=0.9)"
+    assert set(doc["runs"]) == {ideal, noisy} and "quantum.win_rate" in doc["runs"][ideal]
+    assert doc["folders"] == {ideal: "runs/ideal", noisy: "runs/noisy"}
+    metrics = json.loads((two_runs / "runs" / "noisy" / "metrics.json").read_text())
+    assert doc["pays"][noisy] == metrics["pays"]
     assert (two_runs / "cmp.png").stat().st_size > 10_000
-    text = qcoord("compare", "runs/ideal", "runs/noisy", cwd=two_runs).stdout
-    assert "variance_share" in text and "hedged_rate" in text and "ideal:" in text
+    text = qcoord("compare", "runs/ideal", "runs/noisy", "--out", "cmp", cwd=two_runs).stdout
+    assert " ".join(text.split()).startswith(f"run 1: {ideal}, in runs/ideal run 2: {noisy}, in runs/noisy")
+    assert "variance_share" in text and "hedged_rate" in text and "2: quantum" in text
+    assert (two_runs / "cmp" / "compare.png").is_file() and (two_runs / "cmp" / "compare.csv").is_file()
+    default = qcoord("compare", "runs/ideal", "runs/noisy", cwd=two_runs)
+    assert default.returncode == 0 and not list((two_runs / "runs" / "ideal").glob("compare*"))
+    assert list((two_runs / "runs").glob("compare-*/compare.png"))
 
 
 @pytest.mark.parametrize("args, message", [

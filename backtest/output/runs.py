@@ -155,3 +155,56 @@ def read_run(path: str | Path) -> tuple[dict, pd.DataFrame]:
     equity_file = path / "equity.csv"
     equity = pd.read_csv(equity_file, index_col=0) if equity_file.is_file() else pd.DataFrame()
     return doc, equity
+
+
+def _flatten(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            out |= _flatten(v, f"{prefix}{k}.")
+        else:
+            out[prefix + k] = v
+    return out
+
+
+LABEL_SECTIONS = ("source", "fill", "link", "noise", "supply", "game", "indicators", "run")  # what tells runs apart
+
+
+def run_labels(docs: dict[str, dict]) -> dict[str, str]:
+    """A label per run folder (``docs``: folder -> metrics.json) for ``compare``: the pair and its source ("X/Y,
+    synthetic signals", "JPM/BAC, sample jpm_bac", "AAA/BBB, csv"); runs that share it are told apart by the options
+    that differ among them (at most four, "fill=queue, visibility=0.9"), and by their folder when none does."""
+    base = {}
+    for folder, doc in docs.items():
+        src = doc.get("source") or {}
+        kind = src.get("kind") or "?"
+        detail = src.get("mode") if kind == "synthetic" else src.get("sample") if kind == "sample" else None
+        base[folder] = f"{'/'.join(src.get('tickers') or ['?'])}, {kind}{' ' + detail if detail else ''}"
+    labels = dict(base)
+    for name in set(base.values()):
+        group = [f for f in docs if base[f] == name]
+        if len(group) < 2:
+            continue
+        flat = {f: _flatten({k: v for k, v in (docs[f].get("config") or {}).items() if k in LABEL_SECTIONS})
+                for f in group}
+        keys = sorted({k for f in group for k in flat[f]}, key=lambda k: (LABEL_SECTIONS.index(k.split(".")[0]), k))
+        differ = [k for k in keys if len({repr(flat[f].get(k)) for f in group}) > 1][:4]
+        for f in group:
+            shown = ", ".join(f"{_option(k)}={_value(flat[f].get(k))}" for k in differ)
+            labels[f] = f"{name} ({shown})" if shown else name
+    counts = {lab: list(labels.values()).count(lab) for lab in labels.values()}
+    return {f: lab if counts[lab] == 1 else f"{lab} [{Path(f).name or f}]" for f, lab in labels.items()}
+
+
+def _option(path: str) -> str:
+    """An option's name in a label: the field, or the section for its name or preset ("fill=queue")."""
+    section, _, field = path.rpartition(".")
+    return section.split(".")[0] if field in ("name", "preset", "kind") else field
+
+
+def _value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return ",".join(_value(x) for x in v)
+    return "unset" if v is None else str(v)
