@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import BacktestError
+from ..errors import BacktestError, Interrupted
 from ..output.atomic import atomic_file, check_writable
 from ..output.progress import Progress
 from ..output.jsondoc import dumps, options
@@ -22,15 +22,19 @@ from ..output.jsondoc import dumps, options
 class JobFolder:
     """A folder of finished jobs, ``<out>/<records>/<key>.json``; ``create`` also checks and records the options."""
 
-    def __init__(self, out: str | Path, records: str):
+    def __init__(self, out: str | Path, records: str, scratch: bool = False):
         self.out, self.records = Path(out), Path(out) / records
+        self.scratch = scratch  # a temporary folder (no --out): nothing is kept to resume from
         self.records.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def create(cls, out: str | Path, kind: str, records: str, signature: dict, force: bool = False) -> JobFolder:
+    def create(cls, out: str | Path, kind: str, records: str, signature: dict, force: bool = False,
+               scratch: bool = False) -> JobFolder:
         """The folder of a ``kind`` of batch ("scan", "sweep"): new, or the same batch's to resume (another's only
         with ``force``). Checked before any job runs, so a refused folder is left as it was."""
         out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise BacktestError(f"--out {out} is a file, not a folder; give a folder for the {kind}")
         if out.exists() and any(out.iterdir()) and not (out / records).is_dir():
             raise BacktestError(f"{out} exists and is not a {kind} folder")
         if not out.exists():
@@ -40,7 +44,7 @@ class JobFolder:
         if sig_path.is_file() and json.loads(sig_path.read_text()) != signature and not force:
             raise BacktestError(f"--out {out} holds a {kind} with other options; choose another --out, or add --force "
                                 "to replace its tables")
-        folder = cls(out, records)
+        folder = cls(out, records, scratch)
         with atomic_file(sig_path) as fh:
             fh.write(dumps(signature, None))
         return folder
@@ -83,10 +87,20 @@ def run_jobs(folder: JobFolder, keys: list[str], func: Callable, shared, tasks: 
         if on_done is not None:
             on_done(len(records))
         work = [(func, [tasks[i] for i in group]) for group in groups]
-        for g, results in executor.map(run_group, shared, work):
+
+        def save(g: int, results: list) -> None:
             for i, record in zip(groups[g], results):
                 records[i] = folder.write(keys[i], record)
-            bar.update(len(groups[g]))
-            if on_done is not None:
-                on_done(len(groups[g]))
+
+        try:
+            for g, results in executor.map(run_group, shared, work):
+                save(g, results)
+                bar.update(len(groups[g]))
+                if on_done is not None:
+                    on_done(len(groups[g]))
+        except KeyboardInterrupt:  # Ctrl-C: keep every batch that finished, then stop in one line
+            for g, results in getattr(executor, "finished", lambda: [])():
+                save(g, results)
+            where = "" if folder.scratch else f", kept in {folder.records} (rerun the same command to resume)"
+            raise Interrupted(f"{len(records)} of {len(keys)} {unit}s done{where}") from None
     return [records[i] for i in range(len(keys))], len(todo)

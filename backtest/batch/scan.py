@@ -351,6 +351,8 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
     from ..config import RunConfig
     from ..plan import Plan
 
+    if not 0.0 < fdr_level <= 1.0:  # 0 would declare nothing significant whatever the data: not a level
+        raise BacktestError(f"fdr_level {fdr_level!r}: a false-discovery rate is in (0, 1]")
     base = (config or RunConfig()).with_values(overrides) if overrides else (config or RunConfig())
     universe = source if source is not None else base.source.universe()
     grid = {k: list(v) for k, v in (grid or {}).items()}
@@ -371,12 +373,11 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
                             + "; ".join(f"{k}: {v}" for k, v in list(sel.skipped.items())[:3]) + ")")
     jobs = [(a, b, pt) for a, b in sel.pairs for pt in points]
     signature = {"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}
-    ex = cluster.executor(scheduler, workers)  # a wrong scheduler address fails here, before anything is written
+    ex = cluster.choose(scheduler, workers, "pair")  # a wrong scheduler address fails here, before anything is written
     with tempfile.TemporaryDirectory() as scratch:
         try:
             folder = JobFolder.create(Path(out) if out is not None else Path(scratch), "scan", "pairs", signature,
-                                      force)
-            cluster.announce(ex)
+                                      force, scratch=out is None)
             rows, computed = execute(universe, base, jobs, folder, ex, batch_size, progress=progress)
         finally:
             ex.close()

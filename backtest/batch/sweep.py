@@ -260,25 +260,20 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
     ``source``: market data for every point (None: the configuration's source); ``config``/``overrides``: the base
     options, as ``run_backtest``'s. ``out``: the folder whose ``points/`` makes the sweep resumable (None: a
     temporary one); a folder holding a sweep with other options is refused unless ``force``. ``scheduler``/
-    ``workers``: where to run (``batch.cluster.executor``; neither: one point after the other, here).
+    ``workers``: where to run (``batch.cluster.choose``; neither: here or on a local cluster, by the size of the
+    work, and said on stderr).
     """
-    import os
-
     if not grid:
         raise BacktestError("grid: give at least one parameter and its values, e.g. {'visibility': [1, 0.9]}")
     grid = {k: list(v) for k, v in grid.items()}
     base = (config or RunConfig()).with_values(overrides) if overrides else (config or RunConfig())
     points, configs, sources = plan_sweep(base, grid, source)
-    local = not (scheduler or workers is not None or os.environ.get(cluster.ENV))
-    ex = cluster.LocalLoop() if local else cluster.executor(scheduler, workers)  # before the folder: a wrong
-    # address writes nothing
+    ex = cluster.choose(scheduler, workers, "point")  # before the folder: a wrong address writes nothing
     signature = {"grid": grid, "base": base.to_dict()}
     with tempfile.TemporaryDirectory() as scratch:
         try:
             folder = JobFolder.create(Path(out) if out is not None else Path(scratch), "sweep", "points", signature,
-                                      force)
-            if not local:
-                cluster.announce(ex)
+                                      force, scratch=out is None)
             # the real source (one for every point, or none) goes to the workers once
             shared = next((src for src in sources if src is not None), None)
             tasks = [(configs[i], points[i], sources[i] is not None) for i in range(len(points))]

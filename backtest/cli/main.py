@@ -129,8 +129,8 @@ def _run(args: argparse.Namespace) -> int:
     except _package_errors() as exc:
         print(f"qcoord {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"qcoord {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a batch that kept its finished jobs says how many (errors.Interrupted)
+        print(f"qcoord {args.command}: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
 
 

@@ -189,9 +189,25 @@ class Result:
         return verdict.shared_information(self)
 
     def verdict(self) -> str:
-        """At most three sentences: the lowest-variance local strategy, quantum against the strongest local
-        classical strategy (or why entanglement cannot help), and what the communicating benchmarks show."""
-        return verdict.verdict(self)
+        """At most three sentences, each on a line of its own: the lowest-variance local strategy, quantum against
+        the strongest local classical strategy (or why entanglement cannot help), and what the communicating
+        benchmarks show."""
+        from .text import sentences
+
+        return "\n".join(sentences(verdict.verdict(self)))
+
+    def comparison_table(self) -> pd.DataFrame:
+        """``comparison`` as a DataFrame: one row per paired test, intervals as ``_lo``/``_hi`` columns."""
+        from .frames import comparison_table
+
+        return comparison_table(self.comparison)
+
+    def hedge_table(self) -> pd.DataFrame | None:
+        """``hedge``'s fitted values as a DataFrame, one row per strategy (``cell_table()`` has the cells); None for
+        a fixed game."""
+        from .frames import hedge_table
+
+        return hedge_table(self.hedge)
 
     def summary(self, width: int = 80) -> str:
         """The run in words and tables no wider than ``width`` columns: the verdict's gist first, then the data,

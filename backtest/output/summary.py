@@ -77,8 +77,8 @@ def _link_summary(doc: dict, para) -> list[str]:
     """The link's derived numbers and its feasibility chain, one line per stage."""
     lines = para(f"link{' ' + doc['preset'] if doc.get('preset') else ''}: {doc['description']}")
     lines.append("feasibility chain:")
-    for stage, mark, text in link_lines(doc):
-        lines += ["  " + x for x in para(f"{stage:<10} {mark:<4} {text}")]
+    for stage, mark, text in link_lines(doc):  # indented by two: wrapped two narrower
+        lines += ["  " + x for x in para(f"{stage:<10} {mark:<4} {text}", narrower=2)]
     return lines
 
 

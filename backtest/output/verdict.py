@@ -104,7 +104,9 @@ def _verdict(r: Result) -> str:
                          + (f" (tied with {', '.join(tied)})" if tied else "")
                          + (f", at {share:.1%} of the variance of independent coins" if finite(share) else "")
                          + ".")
-    if hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
+    if flat_prices(r):
+        second = flat_prices(r)
+    elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         second = ("The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
                   "every input cell on the training window), so the constant hedge is the fitted game's best play "
                   "and entanglement cannot help" + _constant_hedge_caveat(r))
@@ -126,6 +128,21 @@ def _verdict(r: Result) -> str:
     if third:
         sentences.append(third)
     return " ".join(sentences)
+
+
+def flat_prices(r: Result) -> str | None:
+    """When a stock's price never moved over the training or the test window: there is no co-movement to hedge."""
+    windows = (r.hedge or {}).get("informativeness") or {}
+    flat: dict[str, list[str]] = {}
+    for w, word in (("train", "training"), ("test", "test")):
+        for i in (windows.get(w) or {}).get("flat", []):
+            flat.setdefault(r.tickers[i], []).append(word)
+    if not flat:
+        return None
+    names = " and ".join(f"{t}'s price never moves over the {' and '.join(w)} window{'s' if len(w) > 1 else ''}"
+                         for t, w in flat.items())
+    return (f"{names} (every return 0), so there is no co-movement to hedge and entanglement cannot help; check the "
+            "data (a stale or suspended series)")
 
 
 def _constant_hedge_worse(r: Result) -> float | None:
@@ -161,6 +178,8 @@ def headline(r: Result) -> str:
     if agree is not None and agree > SHARED_INPUTS:
         sentences.append(f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
                          "coordination problem for entanglement to solve.")
+    elif flat_prices(r):
+        sentences.append(flat_prices(r) + ".")
     elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         worse = _constant_hedge_worse(r)
         sentences.append("The indicators never change the sign of the co-movement, so the constant hedge is the "

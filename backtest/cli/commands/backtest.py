@@ -70,5 +70,6 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary(width))
     print("\n".join(textwrap.wrap(describe_indicators(result), width, subsequent_indent="  ",
                                    break_long_words=False)))
-    print(f"written: {out}/ (report.html, metrics.json, config.toml, pnl, figures)")
+    print("\n".join(textwrap.wrap(f"written: {out}/ (report.html, metrics.json, config.toml, pnl, figures)", width,
+                                   subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)))
     return 0

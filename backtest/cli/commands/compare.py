@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     width = terminal_width()
 
     def para(text: str) -> list[str]:
-        return textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False)
+        return textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
 
     number = {label: str(i) for i, label in enumerate(loaded, 1)}  # the table's columns, named in the first lines
     lines = [x for label, path in zip(loaded, runs) for x in para(f"run {number[label]}: {label}, in {path}")]

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     width = terminal_width()
 
     def para(text: str) -> list[str]:
-        return textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False)
+        return textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
 
     answer = result.doc["answer"]  # the answer first: does quantum pay after costs, over the grid and at each point
     lines = para(answer["grid"]) + [x for line in answer["points"] for x in para(line)]
