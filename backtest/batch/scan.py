@@ -269,10 +269,10 @@ class ScanResult:
     doc: dict
     tickers: list[str]
 
-    def write(self, out: str | Path) -> Path:
-        """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, written
-        into ``out`` as one set (all or none of them)."""
-        out = Path(out)
+    def figures(self) -> tuple[dict, list[str]]:
+        """The report's figures, ``{name: (function drawing it, caption)}``, each caption saying what its chart shows
+        (variance ratios where a pair uses entanglement, else how far each pair is from paying), and a sentence per
+        figure left out for want of data."""
         grid = self.doc["grid"]
         first = self.table
         for p in grid:  # figures show the first grid point
@@ -284,29 +284,43 @@ class ScanResult:
         uses = reports.uses_entanglement(ran)
         distance = "move_needed" in ran and ran["move_needed"].notna().any()
         figs, omitted = {}, []
-        if len(ran) and (uses.any() or distance):
-            figs["scan_heatmap"] = (reports.scan_heatmap(first, self.tickers), "Per pair: quantum's test-window book "
-                                    "variance relative to the best local classical strategy (blue: lower), or, when no "
-                                    "pair uses entanglement, how far its co-movement is from where entanglement would "
-                                    "pay; hatched: skipped, failed, or no change of a single input cell would make it "
-                                    "pay.")
-            figs["scan_distribution"] = (reports.scan_distribution(first), "Variance ratios of every pair with their "
-                                         "paired 95% intervals, sorted (filled: significant after Benjamini-Hochberg); "
-                                         "when no pair uses entanglement, how far the closest pairs' co-movement is "
-                                         "from where it would pay.")
+        tickers = self.tickers
+        if len(ran) and uses.any():
+            figs["scan_heatmap"] = (lambda: reports.scan_heatmap(first, tickers), "Per pair: quantum's test-window "
+                                    "book variance relative to the best local classical strategy (blue: lower); "
+                                    "hatched: skipped, failed, or quantum plays the classical rule there.")
+            figs["scan_distribution"] = (lambda: reports.scan_distribution(first), "Variance ratios of every pair "
+                                         "that uses entanglement with their paired 95% intervals, sorted (filled: "
+                                         "significant after Benjamini-Hochberg).")
+        elif len(ran) and distance:
+            figs["scan_heatmap"] = (lambda: reports.scan_heatmap(first, tickers), "No pair uses entanglement: per "
+                                    "pair, the change of one input cell's return correlation that would make it pay "
+                                    "(move needed; smaller is closer); hatched: skipped, failed, or no change of a "
+                                    "single cell would do.")
+            figs["scan_distribution"] = (lambda: reports.scan_distribution(first), "No pair uses entanglement: the "
+                                         "pairs closest to paying, by the change of one input cell's return "
+                                         "correlation that would make entanglement pay.")
         else:
             omitted.append("No heat map or distribution: " + ("no pair ran." if not len(ran) else
                            "no pair uses entanglement, and for none would a change of a single input cell's "
                            "co-movement make it pay: these indicators carry too little independent information."))
         top = [k for k in top if curves.get(k) is not None]
         if top and uses.any():
-            figs["scan_top_pairs"] = (reports.scan_curves({k: curves[k] for k in top}), "Cumulative book P&L of "
-                                      "quantum and of the best local classical strategy over the test window, for the "
-                                      "top-ranked pairs.")
+            shown = {k: curves[k] for k in top}
+            figs["scan_top_pairs"] = (lambda: reports.scan_curves(shown), "Cumulative book P&L of quantum and of the "
+                                      "best local classical strategy over the test window, for the top-ranked pairs.")
         elif top:
             omitted.append("No P&L curves of the top pairs: no pair uses entanglement, so quantum plays the classical "
                            "rule and its curve is the best local classical strategy's.")
-        pngs = {name: (reports.to_png(fig), caption) for name, (fig, caption) in figs.items()}
+        return figs, omitted
+
+    def write(self, out: str | Path) -> Path:
+        """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, written
+        into ``out`` as one set (all or none of them)."""
+        out = Path(out)
+        figs, omitted = self.figures()
+        drawn = reports.pngs({name: make for name, (make, _) in figs.items()})
+        pngs = {name: (drawn[name], caption) for name, (_, caption) in figs.items()}
         html = reports.scan_report(self.doc, self.ranking, pngs, tuple(omitted))
         try:
             import pyarrow  # noqa: F401  (optional: the CSV holds the same table)

@@ -186,15 +186,13 @@ class SweepResult:
     def params(self) -> list[str]:
         return list(self.doc["params"])
 
-    def write(self, out: str | Path) -> Path:
-        """report.html (the answer first), sweep.csv, sweep.json and the figures (win rate, variance, hedging
-        efficiency against the first swept parameter, the crossing marked; with a link, its frontier), written into
-        ``out`` as one set (all or none of them)."""
+    def figures(self) -> dict:
+        """``{name: (function drawing it, caption)}``: win rate, variance and hedging efficiency against the first
+        swept parameter (the crossing marked; none for a metric undefined at every point), and with a link its
+        frontier."""
         from ... import reports
-        from ..output import sweeps
 
-        out = Path(out)
-        names, cross = self.params, self.crossings
+        names, cross, table = self.params, self.crossings, self.table
         first_cross = next(iter(cross.values()), {})
         figs = {"sweep_win_rate": ("win_rate", "win rate", "Win rate (before costs) of each strategy along "
                                    f"{names[0]}; the dotted line: where quantum's edge over the classical rule ends."),
@@ -203,20 +201,34 @@ class SweepResult:
                                    "ends."),
                 "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency", "Hedging efficiency (0: "
                                              "independent coins, 1: the oracle) along " + names[0] + ".")}
-        pngs = {}
-        if self.doc.get("link_frontier") and len(names) == 1:
-            front = self.doc["link_frontier"]
-            pngs["sweep_link_frontier"] = (reports.to_png(reports.distance_frontier(
-                self.table, names[0], front.get("rate_frontier"), front.get("fidelity_frontier"))),
+        out = {}
+        front = self.doc.get("link_frontier")
+        if front and len(names) == 1:
+            out["sweep_link_frontier"] = (
+                lambda: reports.distance_frontier(table, names[0], front.get("rate_frontier"),
+                                                  front.get("fidelity_frontier")),
                 f"The link's Bell-pair rate against the decisions it must serve along {names[0]}, each point marked "
                 "by the first stage of the chain that fails; below, the fidelity as measured against the game's "
                 "threshold.")
         for fname, (metric, label, caption) in figs.items():
-            if not self.table[metric].notna().any():  # undefined at every point: no figure of nothing
+            if not table[metric].notna().any():  # undefined at every point: no figure of nothing
                 continue
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
-            pngs[fname] = (reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric,
-                                                               x, label, names[1:] or None)), caption)
+            out[fname] = (lambda metric=metric, x=x, label=label: reports.sweep_metric(
+                table.astype({metric: float}), names[0], metric, x, label, names[1:] or None), caption)
+        return out
+
+    def write(self, out: str | Path) -> Path:
+        """report.html (the answer first), sweep.csv, sweep.json and the figures (``figures``), written into
+        ``out`` as one set (all or none of them)."""
+        from ... import reports
+        from ..output import sweeps
+
+        out = Path(out)
+        names, cross = self.params, self.crossings
+        figs = self.figures()
+        drawn = reports.pngs({name: make for name, (make, _) in figs.items()})
+        pngs = {name: (drawn[name], caption) for name, (_, caption) in figs.items()}
         lines = sweeps.crossing_lines(cross, names[0]) + sweeps.link_frontier_lines(self.doc.get("link_frontier"))
         page = reports.sweep_report(self.doc, self.table, pngs, lines)
         with atomic_files(out) as put:  # all or nothing, sweep.json last

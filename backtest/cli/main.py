@@ -129,6 +129,11 @@ def _run(args: argparse.Namespace) -> int:
     except _package_errors() as exc:
         print(f"qcoord {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `qcoord backtest | head`: the reader has gone; the run's files are written
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except KeyboardInterrupt as exc:  # a batch that kept its finished jobs says how many (errors.Interrupted)
         print(f"qcoord {args.command}: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return 130

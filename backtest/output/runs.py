@@ -63,29 +63,40 @@ def new_run_dir(runs_dir: str | Path, name: str | None) -> Path:
             return path
 
 
-def figures(result: Result) -> dict[str, tuple[bytes, str]]:
+def figure_jobs(result: Result) -> dict:
+    """``{name: function drawing the figure}`` of every figure the run's report shows: none without content (a
+    comparison per period when quantum plays the classical rule would plot ratios of 1, and is left out)."""
     out = {}
     if result.hedge is not None:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
-        out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
+        out["hedge_cells"] = lambda: reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"],
+                                                         realised)
         info = result.information or {}
         if info.get("history") or info.get("levels"):
-            out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised,
-                                                                 result.hedge["coin_variance"])
+            out["information_value"] = lambda: reports.information_value(result.information, result.hedge["values"],
+                                                                         realised, result.hedge["coin_variance"])
+    equity, blocks, wins, pnl = result.equity, result.block_variance, result.win_by_input, result.pnl
     out |= {
-        "cumulative_pnl": reports.cumulative_pnl(result.equity),
-        "rolling_variance": reports.rolling_variance(result.block_variance, result.block_len),
-        "win_rate_by_input": reports.win_rate_by_input(result.win_by_input),
-        "pnl_distribution": reports.pnl_distribution(result.pnl),
+        "cumulative_pnl": lambda: reports.cumulative_pnl(equity),
+        "rolling_variance": lambda: reports.rolling_variance(blocks, result.block_len),
+        "win_rate_by_input": lambda: reports.win_rate_by_input(wins),
+        "pnl_distribution": lambda: reports.pnl_distribution(pnl),
     }
-    if "quantum" in result.metrics_dict and result.best_local:
-        out["period_ratios"] = reports.period_ratios(result.periods)
+    if "quantum" in result.metrics_dict and result.best_local and result.game.get("uses_entanglement"):
+        periods = result.periods
+        out["period_ratios"] = lambda: reports.period_ratios(periods)
     inv = result.inventory
     if inv is not None:
-        out["inventory"] = reports.inventory(inv)
+        out["inventory"] = lambda: reports.inventory(inv)
     if result.link and result.link.get("frontier"):
-        out["link_frontier"] = reports.link_frontier(result.link)
-    return {name: (reports.to_png(fig), FIGURES[name]) for name, fig in out.items()}
+        out["link_frontier"] = lambda: reports.link_frontier(result.link)
+    return out
+
+
+def figures(result: Result, processes: int | None = None) -> dict[str, tuple[bytes, str]]:
+    """The report's figures as ``{name: (PNG bytes, caption)}``, drawn side by side (``reports.render``)."""
+    drawn = reports.pngs(figure_jobs(result), processes)
+    return {name: (png, FIGURES[name]) for name, png in drawn.items()}
 
 
 def pnl_frame(result: Result) -> pd.DataFrame:

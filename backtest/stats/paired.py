@@ -124,7 +124,11 @@ def circular_block_length(x: np.ndarray) -> float:
     kn = max(5, int(np.log10(n)))
     m_max = int(np.ceil(np.sqrt(n))) + kn
     lags = np.arange(m_max + 1)
-    cross = np.array([eps[k:] @ eps[: n - k] for k in lags])
+    # every lag's cross product at once by FFT (zero-padded past 2n: no wrap-around), equal to the sums to rounding;
+    # a BLAS dot per lag took 0.45 s a series where the paired tests run beside Levene's on the other core
+    size = 1 << int(2 * n - 1).bit_length()
+    spectrum = np.fft.rfft(eps, size)
+    cross = np.fft.irfft(spectrum * np.conj(spectrum), size)[: m_max + 1]
     acv = cross / n
     sq = np.concatenate([[0.0], np.cumsum(eps * eps)])  # sq[j] = sum of eps[:j]^2
     tail = sq[n] - sq[lags + 1]  # sum eps[k+1:]^2
