@@ -270,7 +270,7 @@ class ScanResult:
     tickers: list[str]
 
     def figures(self) -> tuple[dict, list[str]]:
-        """The report's figures, ``{name: (function drawing it, caption)}``, each caption saying what its chart shows
+        """The report's figures, ``{name: (reports.Drawing, caption)}``, each caption saying what its chart shows
         (variance ratios where a pair uses entanglement, else how far each pair is from paying), and a sentence per
         figure left out for want of data."""
         grid = self.doc["grid"]
@@ -286,18 +286,18 @@ class ScanResult:
         figs, omitted = {}, []
         tickers = self.tickers
         if len(ran) and uses.any():
-            figs["scan_heatmap"] = (lambda: reports.scan_heatmap(first, tickers), "Per pair: quantum's test-window "
+            figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "Per pair: quantum's test-window "
                                     "book variance relative to the best local classical strategy (blue: lower); "
                                     "hatched: skipped, failed, or quantum plays the classical rule there.")
-            figs["scan_distribution"] = (lambda: reports.scan_distribution(first), "Variance ratios of every pair "
+            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "Variance ratios of every pair "
                                          "that uses entanglement with their paired 95% intervals, sorted (filled: "
                                          "significant after Benjamini-Hochberg).")
         elif len(ran) and distance:
-            figs["scan_heatmap"] = (lambda: reports.scan_heatmap(first, tickers), "No pair uses entanglement: per "
+            figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "No pair uses entanglement: per "
                                     "pair, the change of one input cell's return correlation that would make it pay "
                                     "(move needed; smaller is closer); hatched: skipped, failed, or no change of a "
                                     "single cell would do.")
-            figs["scan_distribution"] = (lambda: reports.scan_distribution(first), "No pair uses entanglement: the "
+            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "No pair uses entanglement: the "
                                          "pairs closest to paying, by the change of one input cell's return "
                                          "correlation that would make entanglement pay.")
         else:
@@ -307,7 +307,7 @@ class ScanResult:
         top = [k for k in top if curves.get(k) is not None]
         if top and uses.any():
             shown = {k: curves[k] for k in top}
-            figs["scan_top_pairs"] = (lambda: reports.scan_curves(shown), "Cumulative book P&L of quantum and of the "
+            figs["scan_top_pairs"] = (reports.Drawing("scan_curves", (shown,)), "Cumulative book P&L of quantum and of the "
                                       "best local classical strategy over the test window, for the top-ranked pairs.")
         elif top:
             omitted.append("No P&L curves of the top pairs: no pair uses entanglement, so quantum plays the classical "

@@ -187,7 +187,7 @@ class SweepResult:
         return list(self.doc["params"])
 
     def figures(self) -> dict:
-        """``{name: (function drawing it, caption)}``: win rate, variance and hedging efficiency against the first
+        """``{name: (reports.Drawing, caption)}``: win rate, variance and hedging efficiency against the first
         swept parameter (the crossing marked; none for a metric undefined at every point), and with a link its
         frontier."""
         from ... import reports
@@ -205,8 +205,8 @@ class SweepResult:
         front = self.doc.get("link_frontier")
         if front and len(names) == 1:
             out["sweep_link_frontier"] = (
-                lambda: reports.distance_frontier(table, names[0], front.get("rate_frontier"),
-                                                  front.get("fidelity_frontier")),
+                reports.Drawing("distance_frontier", (table, names[0], front.get("rate_frontier"),
+                                                      front.get("fidelity_frontier"))),
                 f"The link's Bell-pair rate against the decisions it must serve along {names[0]}, each point marked "
                 "by the first stage of the chain that fails; below, the fidelity as measured against the game's "
                 "threshold.")
@@ -214,8 +214,8 @@ class SweepResult:
             if not table[metric].notna().any():  # undefined at every point: no figure of nothing
                 continue
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
-            out[fname] = (lambda metric=metric, x=x, label=label: reports.sweep_metric(
-                table.astype({metric: float}), names[0], metric, x, label, names[1:] or None), caption)
+            out[fname] = (reports.Drawing("sweep_metric", (table.astype({metric: float}), names[0], metric, x, label,
+                                                           names[1:] or None)), caption)
         return out
 
     def write(self, out: str | Path) -> Path:

@@ -64,38 +64,41 @@ def new_run_dir(runs_dir: str | Path, name: str | None) -> Path:
 
 
 def figure_jobs(result: Result) -> dict:
-    """``{name: function drawing the figure}`` of every figure the run's report shows: none without content (a
-    comparison per period when quantum plays the classical rule would plot ratios of 1, and is left out)."""
+    """``{name: reports.Drawing}`` of every figure the run's report shows (a figure function by name and its data:
+    drawn in another process without importing matplotlib here); none without content (a comparison per period
+    when quantum plays the classical rule would plot ratios of 1, and is left out)."""
+    from ...reports.render import Drawing
+
     out = {}
     if result.hedge is not None:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
-        out["hedge_cells"] = lambda: reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"],
-                                                         realised)
+        out["hedge_cells"] = Drawing("hedge_cells", (result.hedge["informativeness"], result.hedge["values"],
+                                                     realised))
         info = result.information or {}
         if info.get("history") or info.get("levels"):
-            out["information_value"] = lambda: reports.information_value(result.information, result.hedge["values"],
-                                                                         realised, result.hedge["coin_variance"])
-    equity, blocks, wins, pnl = result.equity, result.block_variance, result.win_by_input, result.pnl
+            out["information_value"] = Drawing("information_value", (result.information, result.hedge["values"],
+                                                                     realised, result.hedge["coin_variance"]))
     out |= {
-        "cumulative_pnl": lambda: reports.cumulative_pnl(equity),
-        "rolling_variance": lambda: reports.rolling_variance(blocks, result.block_len),
-        "win_rate_by_input": lambda: reports.win_rate_by_input(wins),
-        "pnl_distribution": lambda: reports.pnl_distribution(pnl),
+        "cumulative_pnl": Drawing("cumulative_pnl", (result.equity,)),
+        "rolling_variance": Drawing("rolling_variance", (result.block_variance, result.block_len)),
+        "win_rate_by_input": Drawing("win_rate_by_input", (result.win_by_input,)),
+        "pnl_distribution": Drawing("pnl_distribution", (result.pnl,)),
     }
     if "quantum" in result.metrics_dict and result.best_local and result.game.get("uses_entanglement"):
-        periods = result.periods
-        out["period_ratios"] = lambda: reports.period_ratios(periods)
+        out["period_ratios"] = Drawing("period_ratios", (result.periods,))
     inv = result.inventory
     if inv is not None:
-        out["inventory"] = lambda: reports.inventory(inv)
+        out["inventory"] = Drawing("inventory", (inv,))
     if result.link and result.link.get("frontier"):
-        out["link_frontier"] = lambda: reports.link_frontier(result.link)
+        out["link_frontier"] = Drawing("link_frontier", (result.link,))
     return out
 
 
-def figures(result: Result, processes: int | None = None) -> dict[str, tuple[bytes, str]]:
-    """The report's figures as ``{name: (PNG bytes, caption)}``, drawn side by side (``reports.render``)."""
-    drawn = reports.pngs(figure_jobs(result), processes)
+def figures(result: Result, painter=None) -> dict[str, tuple[bytes, str]]:
+    """The report's figures as ``{name: (PNG bytes, caption)}``, drawn side by side (``reports.Painter``; a painter
+    started before the run has its workers ready)."""
+    jobs = figure_jobs(result)
+    drawn = painter.pngs(jobs) if painter is not None else reports.pngs(jobs)
     return {name: (png, FIGURES[name]) for name, png in drawn.items()}
 
 
@@ -107,12 +110,13 @@ def pnl_frame(result: Result) -> pd.DataFrame:
     return frame
 
 
-def write_run(result: Result, cfg: RunConfig, out: Path) -> Path:
-    """Write the run into ``out`` (which must not exist), atomically."""
+def write_run(result: Result, cfg: RunConfig, out: Path, painter=None) -> Path:
+    """Write the run into ``out`` (which must not exist), atomically (``painter``: a ``reports.Painter`` whose workers
+    draw the figures)."""
     if out.exists():
         raise BacktestError(f"{out} already exists; choose another --name or --out")
     doc = result.to_dict()
-    figs = figures(result)
+    figs = figures(result, painter)
     fitted = {"indicator_A": _flat(result.indicators["A"]), "indicator_B": _flat(result.indicators["B"]),
               "game": {"p_xy": [v for row in result.game["p_xy"] for v in row],
                        "classical_value": result.game["classical_value"],

@@ -32,8 +32,8 @@ import math
 
 import numpy as np
 from ..._jit import njit
-from scipy.stats import norm
 
+from .classic import normal_two_sided
 from .intervals import Z95, p_value
 
 PW_ROWS = 1 << 16  # rounds the Politis-White block length is estimated on
@@ -54,7 +54,7 @@ def bandwidth_ratio(lags: int, n: int) -> float:
 
 def fixed_b_p(t: float, b: float) -> float:
     """Two-sided p-value of t against the fixed-b reference (module docstring), never 0."""
-    return p_value(2.0 * norm.sf(abs(t) * Z95 / fixed_b_critical(b)))
+    return p_value(normal_two_sided(t * Z95 / fixed_b_critical(b)))
 
 
 def newey_west_variance(z: np.ndarray, lags: int) -> float:
