@@ -117,7 +117,8 @@ def _distance_to_paying(table: pd.DataFrame):
     ax.barh(y, show["move_needed"].astype(float), color=colour("classical"), height=0.7)
     ax.set_yticks(y, [f"{a}/{b}" for a, b in zip(show["a"], show["b"])], fontsize=9)
     ax.set_xlabel("correlation change needed in one cell")
-    shown = f"closest {len(show)} of {len(d)} pairs" if len(d) > len(show) else (f"all {len(d)} pairs" if len(d) != 1 else "1 pair")
+    shown = (f"closest {len(show)} of {len(d)} pairs" if len(d) > len(show)
+             else f"all {len(d)} pairs" if len(d) != 1 else "1 pair")
     ax.set_title(f"No pair uses entanglement: how far from paying\n({shown}"
                  + (f"; {missing} where no single cell would do)" if missing else ")"))
     ax.grid(True, alpha=0.3, axis="y")

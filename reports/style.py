@@ -138,7 +138,7 @@ def sparse_log_ticks(ax, axis: str = "y", most: int = 6) -> None:
 
     which.set_major_locator(Sparse())
     which.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
-    which.set_minor_locator(LogLocator(subs=np.arange(2, 10)))
+    which.set_minor_locator(LogLocator(subs=tuple(float(k) for k in range(2, 10))))
     which.set_minor_formatter(NullFormatter())
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -148,7 +147,8 @@ def test_examples_name_only_files_that_are_shipped_or_made_first():
             lines = [c for c in code.splitlines() if kind == "python" or c.strip().startswith("qcoord ")]
             for line in lines:
                 code_part = re.sub(r"\s#.*$", "", line)  # a comment names no file the example reads
-                outs = set(re.findall(r"--out(?:=|\s+)(\S+)", code_part)) | set(re.findall(r"--name\s+(\S+)", code_part))
+                outs = (set(re.findall(r"--out(?:=|\s+)(\S+)", code_part))
+                        | set(re.findall(r"--name\s+(\S+)", code_part)))
                 written = {a or b for a, b in MADE_BY_PYTHON.findall(code_part)}
                 for name in _named(code_part) - outs - written:
                     base = name.split("{")[0]

@@ -37,7 +37,8 @@ PROBE = """<script>
   var m=document.getElementById('table-metrics');
   var imgs=Array.from(document.querySelectorAll('figure img')).map(function(i){return i.clientWidth/i.naturalWidth;});
   var comparison=document.getElementById('table-comparison');
-  window.top.document.title=JSON.stringify({page:document.documentElement.scrollWidth-window.innerWidth, scrolls:scrolls,
+  window.top.document.title=JSON.stringify({page:document.documentElement.scrollWidth-window.innerWidth,
+    scrolls:scrolls,
     comparison_cards:comparison?comparison.classList.contains('cards'):null,
     metrics_cards:m.classList.contains('cards'),
     link_cards:document.getElementById('table-link')?document.getElementById('table-link').classList.contains('cards'):null, metrics_columns:m.querySelectorAll('thead th').length, words:words, intervals:intervals, clipped:clipped,
@@ -295,7 +296,8 @@ def test_every_figure_reads_at_390_px(every_figure, report, tmp_path):
     page = tmp_path / f"{report}.html"
     page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-"
                     f"width, initial-scale=1'><style>{CSS}</style></head><body>"
-                    + "".join(figure(n.replace("/", "-"), png, n) for n, png in pngs.items()) + probe + "</body></html>")
+                    + "".join(figure(n.replace("/", "-"), png, n) for n, png in pngs.items()) + probe
+                    + "</body></html>")
     height, sizes = json.loads(html.unescape(_dump_dom(page, 390).split("<title>", 1)[1].split("</title>", 1)[0]))
     assert len(sizes) == len(pngs) and all(w <= 390 and scale >= 0.55 for w, scale in sizes), sizes
     keep = Path(os.environ.get("QCOORD_SCREENSHOTS") or tmp_path)

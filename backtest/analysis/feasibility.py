@@ -84,8 +84,8 @@ def feasibility(link: Link, fit, fit_noise: Noise, window_rounds: int, window_fr
     link's noise at the pairs' typical age). ``window_rounds``: the stationary window in rounds (decisions), and
     where it came from; ``pair_share``: the share of rounds that got a pair; ``value``: whether quantum pays after
     costs (``analysis.pays.money``, the link's cost per pair included; None: no quantum player ran); ``game_unit``:
-    the unit of the game's values, for the gaps; ``memory_cutoff``: the age (s, herald delay included) past which pairs were not
-    played (inf or None: none)."""
+    the unit of the game's values, for the gaps; ``memory_cutoff``: the age (s, herald delay included) past which
+    pairs were not played (inf or None: none)."""
     game, p = fit.game, fit.p_xy
     perfect = solve(game, p, Noise())
     gap0 = perfect.quantum_value - perfect.classical_value

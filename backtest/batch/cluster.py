@@ -228,14 +228,16 @@ def choose(scheduler: str | None = None, workers: int | None = None, unit: str =
 
 class Auto:
     """Serial or a local Dask cluster, chosen by the size of the work: the first two tasks run here (the first warms
-    up imports and kernels, the second is timed); when the tasks left would take more than ``CLUSTER_SECONDS`` one after another and the machine has more than one core,
-    a local cluster of every core runs them, else they run here. The choice is announced with its reason. Results
-    do not depend on it (tasks draw their randomness from their own seeds)."""
+    up imports and kernels, the second is timed); when the tasks left would take more than ``CLUSTER_SECONDS`` one
+    after another and the machine has more than one core, a local cluster of every core runs them, else they run
+    here. The choice is announced with its reason. Results do not depend on it (tasks draw their randomness from
+    their own seeds)."""
 
     name, dashboard = "auto", None
 
     def __init__(self, unit: str = "job", cores: int | None = None, threshold: float = CLUSTER_SECONDS) -> None:
-        self.unit, self.threshold, self.inner, self.offset = unit, threshold, None, 0
+        self.unit, self.threshold, self.offset = unit, threshold, 0
+        self.inner: LocalLoop | DaskExecutor | None = None  # chosen after the timed task
         self.cores = cores if cores is not None else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
             else (os.cpu_count() or 1)
 
@@ -260,15 +262,17 @@ class Auto:
         size = len(result) if isinstance(result, list) else 1  # a task is a batch of jobs (batch.jobs.run_group)
         left = len(rest) * each
         per = f"{each / size:.2g} s a {self.unit}"
+        inner: LocalLoop | DaskExecutor
         if left > self.threshold and self.cores > 1:
-            self.inner = executor(None, self.cores)
-            announce(self.inner, detail=f"about {left:.0f} s of work left at {per}")
+            inner = executor(None, self.cores)
+            announce(inner, detail=f"about {left:.0f} s of work left at {per}")
         else:
-            self.inner = LocalLoop()
+            inner = LocalLoop()
             why = ("one core" if self.cores <= 1 else
                    f"under {self.threshold:.0f} s, a local cluster would not pay for its start")
-            announce(self.inner, detail=f"about {left:.1f} s of work left at {per} ({why})")
-        for i, result in self.inner.map(func, shared, rest):
+            announce(inner, detail=f"about {left:.1f} s of work left at {per} ({why})")
+        self.inner = inner
+        for i, result in inner.map(func, shared, rest):
             yield i + done, result
 
     def finished(self) -> Iterator[tuple[int, object]]:

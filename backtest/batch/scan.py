@@ -286,19 +286,19 @@ class ScanResult:
         figs, omitted = {}, []
         tickers = self.tickers
         if len(ran) and uses.any():
-            figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "Per pair: quantum's test-window "
-                                    "book variance relative to the best local classical strategy (blue: lower); "
+            figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "Per pair: quantum's "
+                                    "test-window book variance relative to the best local classical strategy (blue: lower); "
                                     "hatched: skipped, failed, or quantum plays the classical rule there.")
-            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "Variance ratios of every pair "
-                                         "that uses entanglement with their paired 95% intervals, sorted (filled: "
+            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "Variance ratios of every "
+                                         "pair that uses entanglement with their paired 95% intervals, sorted (filled: "
                                          "significant after Benjamini-Hochberg).")
         elif len(ran) and distance:
             figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "No pair uses entanglement: per "
                                     "pair, the change of one input cell's return correlation that would make it pay "
                                     "(move needed; smaller is closer); hatched: skipped, failed, or no change of a "
                                     "single cell would do.")
-            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "No pair uses entanglement: the "
-                                         "pairs closest to paying, by the change of one input cell's return "
+            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "No pair uses "
+                                         "entanglement: the pairs closest to paying, by the change of one input cell's return "
                                          "correlation that would make entanglement pay.")
         else:
             omitted.append("No heat map or distribution: " + ("no pair ran." if not len(ran) else
@@ -307,8 +307,8 @@ class ScanResult:
         top = [k for k in top if curves.get(k) is not None]
         if top and uses.any():
             shown = {k: curves[k] for k in top}
-            figs["scan_top_pairs"] = (reports.Drawing("scan_curves", (shown,)), "Cumulative book P&L of quantum and of the "
-                                      "best local classical strategy over the test window, for the top-ranked pairs.")
+            figs["scan_top_pairs"] = (reports.Drawing("scan_curves", (shown,)), "Cumulative book P&L of quantum "
+                                      "and of the best local classical strategy over the test window, for the top-ranked pairs.")
         elif top:
             omitted.append("No P&L curves of the top pairs: no pair uses entanglement, so quantum plays the classical "
                            "rule and its curve is the best local classical strategy's.")

@@ -306,5 +306,6 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
     cross = crossings(table, list(grid))
     doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
            "pays": [{"point": pt, **(record.get("pays") or {})} for pt, record in zip(points, records)],
-           "answer": answers(points, records), "crossing": cross, "link_frontier": link_frontier(table, list(grid)[0], base), "config": options(base.to_dict())}
+           "answer": answers(points, records), "crossing": cross,
+           "link_frontier": link_frontier(table, list(grid)[0], base), "config": options(base.to_dict())}
     return SweepResult(table, cross, doc)

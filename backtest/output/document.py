@@ -91,6 +91,7 @@ def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, comparis
     ``stationary_window`` when given, else measured here: the whole run when the game fitted on the training window
     still describes the test window (drift), else the training window only."""
     link = plan.link
+    assert link is not None  # called only for a run with a physical link
     if link.stationary_window is not None:
         window, where = max(1, int(round(link.stationary_window * link.link_decision_rate))), "given"
     elif drift_doc.get("decision_changed"):
@@ -102,7 +103,7 @@ def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, comparis
     if share is None or share != share:  # no quantum player ran: the share the rates allow
         share = min(1.0, link.delivered_pair_rate / link.link_decision_rate)
     # the value stage is the one test of "pays after costs" (analysis.pays), the pairs' cost included
-    value = None if not q else money(bool(training.fit.solution.uses_entanglement), comparison,
+    value = None if not q else money(bool(training.fits[0]["uses_entanglement"]), comparison,
                                      plan.cfg.run.risk_aversion, pair_cost(link.cost_per_pair, q), q.get("bell_pairs"))
     doc = feasibility(link, training.fit, training.fit_noise, window, where, share, value,
                       (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0],

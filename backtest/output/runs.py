@@ -69,7 +69,7 @@ def figure_jobs(result: Result) -> dict:
     when quantum plays the classical rule would plot ratios of 1, and is left out)."""
     from ...reports.render import Drawing
 
-    out = {}
+    out: dict[str, Drawing] = {}
     if result.hedge is not None:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
         out["hedge_cells"] = Drawing("hedge_cells", (result.hedge["informativeness"], result.hedge["values"],
@@ -173,7 +173,7 @@ def read_run(path: str | Path) -> tuple[dict, pd.DataFrame]:
 
 
 def _flatten(doc: dict, prefix: str = "") -> dict:
-    out = {}
+    out: dict = {}
     for k, v in doc.items():
         if isinstance(v, dict):
             out |= _flatten(v, f"{prefix}{k}.")

@@ -104,8 +104,9 @@ def _verdict(r: Result) -> str:
                          + (f" (tied with {', '.join(tied)})" if tied else "")
                          + (f", at {share:.1%} of the variance of independent coins" if finite(share) else "")
                          + ".")
-    if flat_prices(r):
-        second = flat_prices(r)
+    flat = flat_prices(r)
+    if flat:
+        second = flat
     elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         second = ("The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
                   "every input cell on the training window), so the constant hedge is the fitted game's best play "
@@ -178,8 +179,8 @@ def headline(r: Result) -> str:
     if agree is not None and agree > SHARED_INPUTS:
         sentences.append(f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
                          "coordination problem for entanglement to solve.")
-    elif flat_prices(r):
-        sentences.append(flat_prices(r) + ".")
+    elif (flat := flat_prices(r)) is not None:
+        sentences.append(flat + ".")
     elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         worse = _constant_hedge_worse(r)
         sentences.append("The indicators never change the sign of the co-movement, so the constant hedge is the "

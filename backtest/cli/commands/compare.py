@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise BacktestError("--out is a folder for compare.png and compare.csv; --figure one file: give one of them")
     out = None if args.figure else (Path(args.out) if args.out else
                                     new_run_dir("runs", "compare-" + datetime.now().strftime("%Y%m%d-%H%M%S")))
-    figure = Path(args.figure) if args.figure else out / "compare.png"
+    figure = Path(args.figure) if out is None else out / "compare.png"
     if figure.suffix != ".png":
         raise BacktestError(f"--figure {figure}: expected a .png file name")
     runs = {}
