@@ -5,6 +5,11 @@ class BacktestError(ValueError):
     """Bad backtest input or configuration; the message names the option, file or value at fault."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch of jobs (a scan, a sweep), after the jobs that had finished were saved: the message says
+    how many, and where (the command line prints it on the one line it gives an interrupt)."""
+
+
 class RenamedWarning(FutureWarning):
     """An old name still accepted (a strategy, an option): the message gives the new one. Shown to users by
     default (a FutureWarning), once per place it is used; old names go in a later version."""

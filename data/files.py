@@ -2,9 +2,10 @@
 
 File kinds, recognised by their columns (case-insensitive), each with a ``Date`` (or ``Datetime``) column:
 
-- OHLCV: ``Open, High, Low, Close[, Adj Close][, Volume]`` for one ticker; the price is ``Adj Close``
-  when present, else ``Close``. The ticker is the file name up to the first ``_`` or ``.``
-  (``BAC_daily.csv`` -> ``BAC``) unless ``tickers`` names the files.
+- one ticker: OHLCV (``Open, High, Low, Close[, Adj Close][, Volume]``) or a single price column headed ``Adj
+  Close``, ``Close`` or ``Price`` (``Date,Adj Close``); the price is ``Adj Close`` when present, else ``Close``,
+  else ``Price``. The ticker is the file name up to the first ``_`` or ``.`` (``BAC_daily.csv`` -> ``BAC``) unless
+  ``tickers`` names the files.
 - quotes: ``BidClose, AskClose`` (and the rest of bid/ask OHLC); the price is the mid quote and the
   quoted spread is kept in ``MarketData.spread``.
 - wide panel: ``Date`` plus one column per ticker; ``tickers`` selects columns.
@@ -32,6 +33,8 @@ from .market import MarketData
 
 DATE_COLUMNS = ("date", "datetime", "timestamp")
 OHLCV_COLUMNS = ("Open", "High", "Low", "Close", "Adj Close", "Volume")
+# the price of a one-ticker file, in order of preference (headers case-insensitive, "_" read as a space)
+PRICE_HEADERS = ("Adj Close", "Close", "Price")
 _OFFSET = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z)$")
 
 
@@ -152,8 +155,8 @@ def file_kind(columns: Sequence[str]) -> str:
     cols = _lower_map(columns)
     if "bidclose" in cols and "askclose" in cols:
         return "quotes"
-    if "close" in cols:
-        return "ohlcv"
+    if any(h.lower() in cols for h in PRICE_HEADERS) or "adjclose" in cols:
+        return "ohlcv"  # one ticker, named by its file
     return "wide"
 
 
@@ -163,15 +166,19 @@ def ticker_from_filename(path: Path) -> str:
 
 
 def ohlcv_series(frame: pd.DataFrame, where: str) -> TickerSeries:
-    """One ticker's OHLCV frame (any column case) -> its price (Adj Close, else Close) and OHLCV table."""
+    """One ticker's frame (any column case) -> its price (Adj Close, else Close, else Price) and OHLCV table."""
     cols = _lower_map(frame.columns)
+    if "adjclose" in cols and "adj close" not in cols:
+        cols["adj close"] = cols["adjclose"]
     table = {}
-    for name in OHLCV_COLUMNS:
+    for name in (*OHLCV_COLUMNS, "Price"):
         if name.lower() in cols:
             table[name] = numeric_column(frame, cols[name.lower()], where, price=name != "Volume")
     ohlcv = pd.DataFrame(table, index=frame.index)
-    price = ohlcv["Adj Close"] if "Adj Close" in ohlcv else ohlcv["Close"]
-    return TickerSeries(price=price, source=where, ohlcv=ohlcv)
+    price = ohlcv[next(h for h in PRICE_HEADERS if h in ohlcv)]
+    # an adjusted price or a bare "Price" alone is no bar table: the share price it was traded at is unknown
+    bars = ohlcv.drop(columns=["Price"], errors="ignore")
+    return TickerSeries(price=price, source=where, ohlcv=None if set(bars.columns) <= {"Adj Close"} else bars)
 
 
 def _quote_series(frame: pd.DataFrame, where: str) -> TickerSeries:

@@ -7,8 +7,12 @@ exchange-local calendar date. Weekly and monthly bars give 52 and 12.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TRADING_DAYS = 252
 
@@ -25,6 +29,8 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> float:
     if len(index) < 2:
         raise ValueError("need at least two timestamps to infer the bar spacing")
     if is_intraday(index):
+        import pandas as pd
+
         per_day = pd.Series(1, index=index).groupby(index.date).size()
         return float(np.median(per_day.to_numpy())) * TRADING_DAYS
     # spacing in days from Timedeltas, whatever the index's resolution (pandas 3 reads CSV dates in microseconds)

@@ -19,20 +19,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
-from numba import njit
+from .._jit import njit
 
 from .errors import DataError
 from .frequency import TRADING_DAYS
-from .market import MarketData
+
+if TYPE_CHECKING:  # pandas is imported when a path is drawn: the engine's option tree reads this module
+    import pandas as pd
+
+    from .market import MarketData
 
 BLOCK = 1 << 18
 SESSION_HOURS = 6.5
 MINUTE_DT = 1.0 / (TRADING_DAYS * 390)
-_LAST_TIMESTAMP = pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=1)
+def _last_timestamp():
+    """The last instant pandas can stamp, less a day."""
+    import pandas as pd
+
+    return pd.Timestamp.max.tz_localize("UTC") - pd.Timedelta(days=1)
 
 
 def _pair(value: float | tuple[float, float] | list[float], name: str) -> tuple[float, float]:
@@ -101,6 +108,8 @@ class SyntheticPair:
         object.__setattr__(self, "_daily", steps_per_day <= 1.0 + 1e-9)
         if self._daily and abs(self.dt * TRADING_DAYS - round(self.dt * TRADING_DAYS)) > 1e-9:
             raise DataError(f"dt={self.dt!r}: steps of a day or longer must be whole business days (k/252 years)")
+        import pandas as pd
+
         try:
             pd.Timestamp(self.start)
         except (ValueError, TypeError) as exc:
@@ -118,11 +127,13 @@ class SyntheticPair:
 
     # -- clock -------------------------------------------------------------------------------------
     def _index(self, first: int, n: int) -> pd.DatetimeIndex:
+        import pandas as pd
+
         if self._daily:
             k = int(round(self.dt * TRADING_DAYS))
             start = pd.offsets.BDay().rollforward(pd.Timestamp(self.start).normalize())
             last_days = (first + n) * k * 7 / 5 + 7
-            if start + pd.Timedelta(days=last_days) > _LAST_TIMESTAMP.tz_localize(None):
+            if start + pd.Timedelta(days=last_days) > _last_timestamp().tz_localize(None):
                 raise DataError(
                     f"n_steps={first + n} business days of dt={self.dt!r} run past pandas' last date (2262); "
                     "use fewer steps or a smaller dt"
@@ -136,7 +147,7 @@ class SyntheticPair:
         start = pd.Timestamp(self.start)
         start = start.tz_localize("America/New_York") if start.tz is None else start.tz_convert("America/New_York")
         last = start.value + (first + n) * step_ns
-        if last > _LAST_TIMESTAMP.value:
+        if last > _last_timestamp().value:
             raise DataError(
                 f"n_steps={first + n} steps of dt={self.dt!r} run past pandas' last date (2262); use a smaller dt"
             )
@@ -305,6 +316,8 @@ class SyntheticPair:
 
     def timestamps_at(self, rows) -> pd.DatetimeIndex:
         """Timestamps of the given rows (any order), without building the clock in between."""
+        import pandas as pd
+
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return self._index(0, 1)[:0]
@@ -335,6 +348,10 @@ class SyntheticPair:
         return next(iter(self.chunks(n_steps, chunk_steps=n_steps)))
 
     def _frame(self, first: int, prices: np.ndarray, truth: dict[str, np.ndarray]) -> MarketData:
+        import pandas as pd
+
+        from .market import MarketData
+
         index = self._index(first, prices.shape[0])
         return MarketData(
             pd.DataFrame(prices, index=index, columns=list(self.tickers)),

@@ -16,7 +16,9 @@ __getattr__, __dir__, __all__ = exports(__name__, {
                 "win_rate_by_input"),
     "html": ("run_report",),
     "link": ("distance_frontier", "link_frontier", "link_section", "link_table"),
+    "render": ("Drawing", "Painter", "pngs"),
     "scan": ("scan_curves", "scan_distribution", "scan_heatmap", "scan_report", "uses_entanglement"),
+    "sweep": ("sweep_report",),
     "tables": ("compare_runs", "comparison_table", "game_table", "hedge_table", "information_table",
                "metrics_table"),
 })

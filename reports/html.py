@@ -20,7 +20,7 @@ def _drift_section(doc: dict) -> list[str]:
         return []
     cells = ["00", "01", "10", "11"]
     frame = pd.DataFrame({"p(x,y) train": sum(d["p_xy_train"], []), "p(x,y) test": sum(d["p_xy_test"], []),
-                          "co-movement change (z)": [d["comove_z"].get(c) for c in cells]},
+                          "co‑movement change (z)": [d["comove_z"].get(c) for c in cells]},  # no break
                          index=[f"x={c[0]}, y={c[1]}" for c in cells])
     frame.index.name = "cell"
     flag = d.get("flag") or "none: the fitted game still describes the test window"
@@ -171,16 +171,12 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         *([f"<p class='meta'><b>Money model.</b> {html.escape((doc.get('text') or {})['money_model'])}</p>"]
           if (doc.get("text") or {}).get("money_model") else []),
         _flags(doc),
-        "<h2>Quantum against the best local classical strategy</h2>",
-        html_table(comparison_table(doc), "comparison"),
-        "<p class='meta'>Paired tests on the same rounds: Newey–West standard errors (the lag window from the data, "
-        "Politis–White), the variance ratio and Sharpe difference by the delta method; Levene's test assumes "
-        "independent samples and is shown for reference only.</p>",
+        *_comparison_section(doc),
         *_information_section(doc),
         *_drift_section(doc),
         *link_section(doc.get("link"), figure("link_frontier", *figures["link_frontier"])
                       if "link_frontier" in figures else ""),
-        *_periods_section(doc),
+        *(_periods_section(doc) if game.get("uses_entanglement", True) else []),
         "<h2>Figures</h2>",
         *(figure(name, png, caption) for name, (png, caption) in figures.items() if name != "link_frontier"),
         "<h2>Indicators</h2>",
@@ -193,10 +189,26 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _comparison_section(doc: dict) -> list[str]:
+    """The paired tests of quantum against the best local classical strategy; when quantum plays the classical rule
+    they would compare a rule with itself (ratios of 1, intervals [1, 1], p = 1): one sentence instead."""
+    head = "<h2>Quantum against the best local classical strategy</h2>"
+    if not doc["game"].get("uses_entanglement", True):
+        return [head, "<p>Not tested: the fitted quantum strategy is the classical rule (it uses no entanglement), "
+                      "so every paired test would compare that rule with itself.</p>"]
+    return [head, html_table(comparison_table(doc), "comparison"),
+            "<p class='meta'>Paired tests on the same rounds: Newey–West standard errors (the lag window from the "
+            "data, Politis–White), the variance ratio and Sharpe difference by the delta method; Levene's test "
+            "assumes independent samples and is shown for reference only.</p>"]
+
+
 def _verdict_box(doc: dict) -> str:
-    """The verdict's gist (at most three sentences) first; the full verdict, with every number, one click away."""
+    """The verdict's gist (at most three sentences) first, then the answer to "does quantum pay after costs"; the
+    full verdict, with every number, one click away."""
     head = doc.get("headline")
+    answer = (doc.get("text") or {}).get("answer")
+    pays = f"<br><b>After costs.</b> {html.escape(answer)}." if answer else ""
     if not head:
-        return f"<div class='verdict'><b>Verdict.</b> {html.escape(doc['verdict'])}</div>"
-    return (f"<div class='verdict'><b>Verdict.</b> {html.escape(head)}<details><summary>the verdict in full"
+        return f"<div class='verdict'><b>Verdict.</b> {html.escape(doc['verdict'])}{pays}</div>"
+    return (f"<div class='verdict'><b>Verdict.</b> {html.escape(head)}{pays}<details><summary>the verdict in full"
             f"</summary>{html.escape(doc['verdict'])}</details></div>")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .markup import html_table
-from .style import WIDTH, legend_below, new_figure
+from .style import WIDTH, legend_below, new_figure, sparse_log_ticks
 
 def link_table(doc: dict) -> pd.DataFrame:
     """One row per stage of the chain: pass/FAIL/n/a and what was measured against what was needed."""
@@ -38,22 +38,12 @@ def link_frontier(doc: dict):
         ax.plot([lr], [lf], marker="*", ms=14, color="#111111", ls="none",
                 label=f"this link ({doc.get('preset') or 'custom'})")
     ax.set_xscale("log")
-    _plain_log_x(ax)
+    sparse_log_ticks(ax, "x")
     ax.set_xlabel("Bell pairs per second")
     ax.set_ylabel("fidelity to |Φ+⟩, as measured")
     ax.set_title("Where the advantage is detectable in time")
     legend_below(fig, ax, ncols=2)
     return fig
-
-
-def _plain_log_x(ax) -> None:
-    """A log x axis labelled 2000, 5000, 10000 (1-2-5 steps, no minor labels: 3e4 and 4e4 side by side collide on a
-    phone)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
@@ -95,9 +85,14 @@ def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | No
     ax.scatter(t[param][good], t["pair_rate_hz"][good], color="#2ca02c", s=36, zorder=3, label="every stage passes")
     ax.scatter(t[param][~good], t["pair_rate_hz"][~good], color="#d62728", marker="x", s=40, zorder=3,
                label="a stage fails (named)")
-    ax.axhline(float(t["decision_rate_hz"].iloc[0]), color="#111111", ls="--", lw=1, label="decisions per second")
+    decisions = t["decision_rate_hz"].astype(float)
+    if decisions.nunique() > 1:  # the swept parameter moves the decision rate itself
+        ax.plot(t[param], decisions, color="#111111", ls="--", lw=1, label="decisions per second")
+    else:
+        ax.axhline(float(decisions.iloc[0]), color="#111111", ls="--", lw=1, label="decisions per second")
     for column, colour, ls, words in (("link_detectable", "#1f77b4", "--", "detectable in the window"),
-                                      ("link_passes", "#2ca02c", ":", "pays after costs")):
+                                      ("pays" if "pays" in t else "link_passes", "#2ca02c", ":",
+                                       "pays after costs")):
         ok = t[t[column].astype(bool)][param]
         if not ok.empty:
             for a in (ax, fx) if fx is not None else (ax,):
@@ -131,6 +126,7 @@ def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | No
             ax.annotate(stage, (x, y), xytext=(-4 if right else 4, 4), textcoords="offset points", fontsize=8,
                         color="#555555", ha="right" if right else "left")
     ax.set_yscale("log")
+    sparse_log_ticks(ax, "y")
     ax.margins(y=0.15)  # room for the stage names above the top points
     if fx is None:
         ax.set_xlabel(param)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .markup import CSS, FIT_TABLES, html_table
-from .style import DPI, WIDTH, colour, legend_below, plt
+from .style import DPI, WIDTH, colour, legend_below, plt, sparse_log_ticks
 
 
 def uses_entanglement(table: pd.DataFrame) -> pd.Series:
@@ -91,6 +91,7 @@ def scan_distribution(table: pd.DataFrame):
     ax.plot(x[sig], y[sig], "o", color=colour("quantum"), ms=5, label="significant (BH)")
     ax.axhline(1.0, color="#111111", ls="--", lw=0.8)
     ax.set_yscale("log")
+    sparse_log_ticks(ax, "y")
     ax.set_xlabel("pairs, sorted by variance ratio")
     ax.set_ylabel("quantum / best local book variance")
     ax.set_title(f"Variance ratios of {len(ran)} pairs\n(95% paired HAC intervals)")
@@ -116,7 +117,8 @@ def _distance_to_paying(table: pd.DataFrame):
     ax.barh(y, show["move_needed"].astype(float), color=colour("classical"), height=0.7)
     ax.set_yticks(y, [f"{a}/{b}" for a, b in zip(show["a"], show["b"])], fontsize=9)
     ax.set_xlabel("correlation change needed in one cell")
-    shown = f"closest {len(show)} of {len(d)} pairs" if len(d) > len(show) else f"all {len(d)} pairs"
+    shown = (f"closest {len(show)} of {len(d)} pairs" if len(d) > len(show)
+             else f"all {len(d)} pairs" if len(d) != 1 else "1 pair")
     ax.set_title(f"No pair uses entanglement: how far from paying\n({shown}"
                  + (f"; {missing} where no single cell would do)" if missing else ")"))
     ax.grid(True, alpha=0.3, axis="y")

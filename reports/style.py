@@ -97,13 +97,54 @@ def identical_styles(frame) -> dict[str, dict]:
     return out
 
 
-def plain_log_ticks(ax) -> None:
-    """A log-scaled y axis labelled 0.8, 40, 60 rather than 8 x 10^-1 or 6 x 10^1."""
-    from matplotlib.ticker import FuncFormatter
+def compact(v: float) -> str:
+    """A tick value in at most about five characters: 0.8, 40, 2000, 20k, 3M, 1e-05."""
+    a = abs(v)
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if a >= size:
+            return f"{v / (size if suffix != 'k' else 1e3):g}{suffix}"
+    return f"{v:g}"
 
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+
+def sparse_log_ticks(ax, axis: str = "y", most: int = 6) -> None:
+    """A log-scaled axis labelled with at most ``most`` plain numbers (0.8, 40, 2000, 20k; never 8 x 10^-1), at the
+    densest of 1, 1-3 or 1-2-5 per decade that fits, or every second or third decade over a wide range; the
+    other ticks are unlabelled marks. Labels are chosen from the axis' limits when it is drawn, so a limit set
+    later still gets its labels."""
+    from matplotlib.ticker import FuncFormatter, Locator, LogLocator, MaxNLocator, NullFormatter
+
+    which = ax.yaxis if axis == "y" else ax.xaxis
+
+    class Sparse(Locator):
+        def __call__(self):
+            return self.tick_values(*which.get_view_interval())
+
+        def tick_values(self, vmin, vmax):
+            lo, hi = sorted((vmin, vmax))
+            if not (lo > 0 and hi > lo):
+                return []
+            first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+            inside = [10.0**e for e in range(first, last + 1) if lo * (1 - 1e-9) <= 10.0**e <= hi * (1 + 1e-9)]
+            ticks = inside[:: int(np.ceil(len(inside) / most))] if inside else []
+            for mantissas in ((1, 2, 5), (1, 3), (1,)):
+                some = [t for t in (m * 10.0**e for e in range(first, last + 1) for m in mantissas)
+                        if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+                if len(some) <= most:
+                    ticks = some
+                    break
+            if len(ticks) < 2:  # a range narrower than 1-2-5 marks (0.8 to 1.2): evenly spaced plain numbers
+                ticks = [t for t in MaxNLocator(4).tick_values(lo, hi) if lo <= t <= hi and t > 0]
+            return ticks
+
+    which.set_major_locator(Sparse())
+    which.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
+    which.set_minor_locator(LogLocator(subs=tuple(float(k) for k in range(2, 10))))
+    which.set_minor_formatter(NullFormatter())
+
+
+def plain_log_ticks(ax) -> None:
+    """A log-scaled y axis with sparse plain labels (``sparse_log_ticks``)."""
+    sparse_log_ticks(ax, "y")
 
 
 def time_values(index):

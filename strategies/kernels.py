@@ -11,7 +11,7 @@ Uniform draws always come from the caller's numpy Generator, so results depend o
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._jit import njit
 
 
 @njit(cache=True, nogil=True)

@@ -41,7 +41,6 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 
 from . import kernels, pair
 from .classical import RULES, classical_optimum, classical_rule_dict, deterministic
@@ -549,6 +548,8 @@ def _ascend(neg, start: np.ndarray, c: np.ndarray, maxiter: int | None = None) -
         return value / scale, grad / scale
 
     options = {"gtol": 1e-11, **({} if maxiter is None else {"maxiter": maxiter})}
+    from scipy.optimize import minimize  # imported when first needed: the engine's option tree loads this module
+
     return minimize(scaled, start, jac=True, method="BFGS", options=options).x
 
 
@@ -764,6 +765,8 @@ def tsirelson_value(game: Game, p_xy) -> float:
     phis = np.linspace(0.0, math.pi, 2001)
     i = int(np.argmax([f(p) for p in phis]))
     lo, hi = phis[max(i - 1, 0)], phis[min(i + 1, phis.size - 1)]
+    from scipy.optimize import minimize_scalar
+
     res = minimize_scalar(lambda p: -f(p), bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
     return k + max(f(phis[i]), -res.fun)
 

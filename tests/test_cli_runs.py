@@ -98,15 +98,20 @@ def test_report_is_self_contained_with_every_figure_inline(two_runs):
     # one inline script, the table fitter (stacked cards where a table does not fit); nothing loaded from outside
     assert html.count("<script") == 1 and "<script src" not in html and "qcoordFit" in html
     for fig in ("hedge_cells", "cumulative_pnl", "rolling_variance", "win_rate_by_input", "pnl_distribution",
-                "period_ratios", "inventory"):
+                "inventory"):
         assert f'id="fig-{fig}"' in html
-    assert html.count('src="data:image/png;base64,') == 7
-    for section in ("Verdict.", "The game fitted on the training window", "Metrics of the combined book",
-                    "Quantum against the best local classical strategy", "Configuration", "x=1, y=1",
-                    "constant hedge", "Training against test window", "Per day", "Newey–West"):
+    assert html.count('src="data:image/png;base64,') == 6
+    for section in ("Verdict.", "After costs.", "The game fitted on the training window", "Metrics of the combined "
+                    "book", "Quantum against the best local classical strategy", "Configuration", "x=1, y=1",
+                    "constant hedge", "Training against test window"):
         assert section in html
+    # quantum plays the classical rule here: no paired tests of a rule against itself, no per-period ratios of 1
+    assert "Not tested: the fitted quantum strategy is the classical rule" in html
+    assert 'id="fig-period_ratios"' not in html and "Per day" not in html and "table-comparison" not in html
     ideal = (two_runs / "runs" / "ideal" / "report.html").read_text()
-    assert "One Bell pair is worth" in ideal and "What it would take" not in ideal  # entanglement pays there
+    assert "One Bell pair is worth" in ideal and "What it would take" not in ideal  # entanglement helps there
+    for section in ('id="fig-period_ratios"', "Per day", "Newey–West", "table-comparison"):
+        assert section in ideal
 
 
 @pytest.mark.slow
@@ -145,14 +150,26 @@ def test_summary_prints_indicators_and_fitted_thresholds(tmp_path):
 
 @pytest.mark.slow
 def test_compare_on_real_runs(two_runs):
+    """Runs are labelled by pair and source, told apart by the options that differ; each run's answer to "does
+    quantum pay after costs" comes first; the figure and table go to a folder of their own, never into a run's."""
     res = qcoord("compare", "runs/ideal", "runs/noisy", "--metrics", "win_rate,pnl_var", "--json",
                  "--figure", "cmp.png", cwd=two_runs)
     assert res.returncode == 0, res.stderr
-    table = json.loads(res.stdout)["runs"]
-    assert set(table) == {"ideal", "noisy"} and "quantum.win_rate" in table["ideal"]
+    doc = json.loads(res.stdout)
+    ideal = "X/Y, synthetic signals (fill=bias, readout_a=0,0, readout_b=0,0, visibility=1)"
+    noisy = "X/Y, synthetic signals (fill=queue, readout_a=0.02, readout_b=0.02, visibility=0.9)"
+    assert set(doc["runs"]) == {ideal, noisy} and "quantum.win_rate" in doc["runs"][ideal]
+    assert doc["folders"] == {ideal: "runs/ideal", noisy: "runs/noisy"}
+    metrics = json.loads((two_runs / "runs" / "noisy" / "metrics.json").read_text())
+    assert doc["pays"][noisy] == metrics["pays"]
     assert (two_runs / "cmp.png").stat().st_size > 10_000
-    text = qcoord("compare", "runs/ideal", "runs/noisy", cwd=two_runs).stdout
-    assert "variance_share" in text and "hedged_rate" in text and "ideal:" in text
+    text = qcoord("compare", "runs/ideal", "runs/noisy", "--out", "cmp", cwd=two_runs).stdout
+    assert " ".join(text.split()).startswith(f"run 1: {ideal}, in runs/ideal run 2: {noisy}, in runs/noisy")
+    assert "variance_share" in text and "hedged_rate" in text and "2: quantum" in text
+    assert (two_runs / "cmp" / "compare.png").is_file() and (two_runs / "cmp" / "compare.csv").is_file()
+    default = qcoord("compare", "runs/ideal", "runs/noisy", cwd=two_runs)
+    assert default.returncode == 0 and not list((two_runs / "runs" / "ideal").glob("compare*"))
+    assert list((two_runs / "runs").glob("compare-*/compare.png"))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -178,7 +195,8 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     doc = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     x = doc["crossing"]["all"]["advantage"]["crossing"]
     assert 0.7 <= x <= 0.8  # the threshold 1/sqrt(2) lies between the grid points 0.7 and 0.8
-    assert "quantum stops paying on advantage at visibility" in res.stdout
+    said = " ".join(res.stdout.split())
+    assert "fitted game's advantage (before costs): quantum's edge over classical ends at visibility" in said
     for fig in ("sweep_win_rate", "sweep_variance", "sweep_hedging_efficiency"):
         assert (tmp_path / "sw" / f"{fig}.png").exists()
     points = sorted((tmp_path / "sw" / "points").glob("*.json"))

@@ -174,3 +174,9 @@ def test_a_sweep_of_the_decision_horizon_says_where_the_servers_can_talk(tmp_pat
     assert not tight.table["can_talk"].astype(bool).any()
     tight.write(tmp_path / "sw")
     assert (tmp_path / "sw" / "sweep_horizon.png").stat().st_size > 10_000
+
+
+def test_the_events_cadence_the_help_shows_is_the_sources():
+    from qcoord.backtest.feed.sources import EVENTS_DT_S
+
+    assert EVENTS_DT_S == data.EventPair().dt_s

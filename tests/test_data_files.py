@@ -205,3 +205,39 @@ def test_marketdata_constructor_checks():
 def test_unknown_sample():
     with pytest.raises(DataError, match="unknown sample 'nope'"):
         data.load_sample("nope")
+
+
+def _ticker_files(folder: Path, header: str, n: int = 400, seed: int = 0) -> list[Path]:
+    """AAA_daily.csv and BBB_daily.csv, one price column each, correlated random walks on business days."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2019-01-01", periods=n).strftime("%Y-%m-%d")
+    common = rng.normal(0, 0.01, n)
+    paths = []
+    for name in ("AAA", "BBB"):
+        price = 50 * np.exp(np.cumsum(common + rng.normal(0, 0.01, n)))
+        lines = [f"Date,{header}"] + [f"{d},{p:.4f}" for d, p in zip(dates, price)]
+        paths.append(_write(folder, f"{name}_daily.csv", "\n".join(lines) + "\n"))
+    return paths
+
+
+@pytest.mark.parametrize("header", ["Adj Close", "Close", "Price", "adj_close", "AdjClose"])
+def test_files_named_by_ticker_with_one_price_column(tmp_path, header):
+    """docs/data.md: the ticker comes from the file name; a single price column under any usual header is that
+    ticker's price, alone or beside another file (never read as a panel with a ticker called 'Adj Close')."""
+    a, b = _ticker_files(tmp_path, header)
+    md = data.load_csv([a, b])
+    assert md.tickers == ["AAA", "BBB"] and len(md) == 400
+    text = a.read_text().splitlines()
+    assert md.prices["AAA"].iloc[-1] == pytest.approx(float(text[-1].split(",")[1]))
+    alone = data.load_csv(a, min_rows=2)
+    assert alone.tickers == ["AAA"]
+
+
+def test_files_named_by_ticker_run_a_backtest(tmp_path):
+    """The first thing a quant tries: two Date,Adj Close files, qcoord backtest --csv."""
+    from tests.conftest import qcoord
+
+    a, b = _ticker_files(tmp_path, "Adj Close")
+    res = qcoord("backtest", "--csv", str(a), str(b), "--out", str(tmp_path / "run"))
+    assert res.returncode == 0, res.stderr
+    assert "AAA / BBB (csv)" in res.stdout and (tmp_path / "run" / "metrics.json").is_file()

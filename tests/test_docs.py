@@ -1,40 +1,26 @@
 """Every command and Python example in README and docs/*.md runs, as written, so that none can drift from the code.
 
 Python blocks run in order in one namespace per document, in a scratch folder; ``qcoord`` lines of bash blocks run
-as subprocesses there. Long runs are shortened (rounds to a few thousand, a scan to three tickers): the example's
-options and code paths are unchanged, only its size. Files an example names are made first (a past run's folder,
-K x K matrices, a folder of price files, the 2013 quote bars from ../shared/data). A command that cannot run on a
-test machine is listed in ``NOT_RUN`` with the reason.
+as subprocesses there, after the Python blocks. Long runs are shortened (rounds to a few thousand, a scan to three
+tickers): the example's options and code paths are unchanged, only its size. A file an example names is shipped or
+written by an example before it, as a reader would run them (checked). A command that cannot run on a test machine
+is listed in ``NOT_RUN`` with the reason.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = {
     "--scheduler tcp://scheduler-host:8786": "an example address of a cluster of the reader's own",
 }
-SHARED = {  # files examples name -> the shared real data they stand for
-    "BAC_minute_quotes.csv": "BAC_minute_quotes_2013-10-04_2013-10-11.csv",
-    "SPY_minute_quotes.csv": "SPY_minute_quotes_2013-10-04_2013-10-11.csv",
-    "BAC_minute.csv": "BAC_minute_2013-10-04_2013-10-11.csv",
-    "SPY_minute.csv": "SPY_minute_2013-10-04_2013-10-11.csv",
-    "prices/BAC.csv": "BAC_daily.csv",
-    "prices/AIG.csv": "AIG_daily.csv",
-    "prices/SPY.csv": "SPY_daily.csv",
-}
-
-
 def blocks(path: Path, lang: str) -> list[tuple[int, str]]:
     """(line, code) of every fenced block of ``lang`` in a markdown file."""
     text = path.read_text()
@@ -74,19 +60,9 @@ def shortened_python(code: str) -> str:
 
 
 def _materials(folder: Path) -> None:
-    """The files the examples name."""
-    (folder / "p.csv").write_text("0.2,0.1,0\n0.1,0.2,0.1\n0,0.1,0.2\n")
-    (folder / "w.csv").write_text("1,1,-1\n1,-1,-1\n-1,-1,-1\n")
-    (folder / "prices").mkdir()
-    (folder / "sectors.csv").write_text("ticker,sector\nBAC,banks\nAIG,banks\nSPY,index\n")
-    for name, source in SHARED.items():
-        if (SHARED_DATA / source).exists():
-            shutil.copy(SHARED_DATA / source, folder / name)
-    # a past run to repeat (README: RunConfig.from_toml("runs/X/config.toml"))
-    res = subprocess.run(["qcoord", "backtest", "--rounds", "2000", "--out", "runs/X"], cwd=folder,
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    # a user's module of indicators (README: "mymodule:momentum_split", "mymodule:direction")
+    """What the examples cannot make themselves: a user's module of indicators (README: "mymodule:momentum_split",
+    "mymodule:direction"), the functions the pages define. Every data file an example names is shipped or written
+    by an example before it (``test_examples_name_only_files_that_are_shipped_or_made_first``)."""
     defs = ["import numpy as np"]
     for path in DOCS:
         for _, code in blocks(path, "python"):
@@ -135,8 +111,6 @@ def test_commands_run(doc, line, cmd, scratch):
     skip = next((why for key, why in NOT_RUN.items() if key in cmd), None)
     if skip:
         pytest.skip(f"{doc.name} line {line} is not run: {skip}")
-    if any(name in cmd for name in SHARED) and not all((scratch / n).exists() for n in SHARED if n in cmd):
-        pytest.skip(f"{doc.name} line {line} needs ../shared/data (real data, development machines only)")
     res = subprocess.run(shortened_command(cmd), shell=True, cwd=scratch, capture_output=True, text=True,
                          timeout=900)
     assert res.returncode == 0, f"{doc.name} line {line}: {cmd}\n{res.stderr[-2000:]}"
@@ -153,3 +127,41 @@ def test_the_runner_finds_the_examples():
                                       "cli.md", "scan.md", "api.md", "architecture.md"}
     assert (shortened_command("qcoord sweep loss=0,0.1 --rounds 100000 --out d")
             == "qcoord sweep loss=0,0.1 --rounds 5000 --out d")
+
+
+FILE = re.compile(r"(?<![\w{])([\w.-]+(?:/[\w.{}-]+)*\.(?:csv|toml|json|parquet|txt)|[\w-]+/)(?=[\s\"')\],]|$)")
+MADE_BY_PYTHON = re.compile(r"""(?:Path\(f?"([^"]+)"\)\.(?:write_text|mkdir)|to_csv\(f?"([^"]+)")""")
+
+
+def _named(text: str) -> set[str]:
+    """File and folder names in an example (a folder ends with '/'); strings in f-string braces are left out."""
+    return {m for m in FILE.findall(text) if not m.startswith(("http", "tcp"))}
+
+
+def test_examples_name_only_files_that_are_shipped_or_made_first():
+    """A new user running the pages' examples in order never meets a file they do not have: each file or folder an
+    example reads is in the repository (data/samples), or written by an earlier example of the same page (a Python
+    block's write_text/to_csv/mkdir, or a command's --out)."""
+    shipped = {p.name for p in (ROOT / "data" / "samples").iterdir()}
+    missing = []
+    for doc in DOCS:
+        text = doc.read_text()
+        steps = sorted([(m.start(), "python", m.group(1)) for m in re.finditer(r"```python\n(.*?)```", text, re.S)]
+                       + [(m.start(), "bash", m.group(1)) for m in re.finditer(r"```bash\n(.*?)```", text, re.S)])
+        made: set[str] = set()
+        for _, kind, code in steps:
+            lines = [c for c in code.splitlines() if kind == "python" or c.strip().startswith("qcoord ")]
+            for line in lines:
+                code_part = re.sub(r"\s#.*$", "", line)  # a comment names no file the example reads
+                outs = (set(re.findall(r"--out(?:=|\s+)(\S+)", code_part))
+                        | set(re.findall(r"--name\s+(\S+)", code_part)))
+                written = {a or b for a, b in MADE_BY_PYTHON.findall(code_part)}
+                for name in _named(code_part) - outs - written:
+                    base = name.split("{")[0]
+                    ok = (name in shipped or any(name == m or name.startswith(m.rstrip("/") + "/") or base == m
+                                                 for m in made) or name.startswith("runs/"))
+                    if not ok:
+                        missing.append(f"{doc.name}: {name} in {line.strip()[:70]}")
+                made |= {o.rstrip("/") + ("/" if o.endswith("/") else "") for o in outs} | written
+                made |= {w.split("{")[0] for w in written}
+    assert not missing, missing

@@ -258,3 +258,29 @@ def test_replaying_one_quantum_strategy_on_a_real_daily_pair_is_a_null_the_tests
     # 200 comparisons on one price path: the issue's band [3%, 7%] (binomial sd 1.5%)
     assert BAND[0] <= np.mean(var_rej) <= BAND[1] and BAND[0] <= np.mean(sharpe_miss) <= BAND[1]
     assert np.mean(lev_rej) < 0.02  # what the issue measured: Levene is far too conservative here
+
+
+def test_the_textbook_tests_equal_scipy_and_statsmodels():
+    """backtest.stats.classic against the libraries it stands in for (imported here only): Levene's test centred on
+    the medians, McNemar's exact and chi-squared forms, the chi-squared test of independence with Yates' correction,
+    and the two-sided normal tail, on random data of several sizes."""
+    from scipy.stats import chi2_contingency, levene, norm
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from qcoord.backtest.stats.classic import chi2_independence, levene_median, mcnemar_p, normal_two_sided
+
+    rng = np.random.default_rng(5)
+    for n in (10, 101, 5000):
+        a, b = rng.standard_t(4, n), 1.3 * rng.standard_t(4, n + 3)
+        assert levene_median(a, b) == pytest.approx(levene(a, b, center="median").pvalue, rel=1e-9, abs=1e-300)
+    for only_a, only_b in ((0, 3), (7, 19), (30, 18), (400, 350), (5, 5)):
+        exact = only_a + only_b < 50
+        for correction in (True, False):
+            theirs = mcnemar([[0, only_a], [only_b, 0]], exact=exact, correction=correction).pvalue
+            assert mcnemar_p(only_a, only_b, exact, correction) == pytest.approx(theirs, rel=1e-12)
+    for shape in ((2, 2), (2, 4), (2, 16)):
+        table = rng.integers(1, 400, shape)
+        ours, theirs = chi2_independence(table), chi2_contingency(table)
+        assert ours[0] == pytest.approx(theirs[0], rel=1e-12) and ours[1] == pytest.approx(theirs[1], rel=1e-10)
+    for z in (0.0, 1.3, -2.5, 9.0, 30.0):
+        assert normal_two_sided(z) == pytest.approx(2 * norm.sf(abs(z)), rel=1e-12)

@@ -131,7 +131,8 @@ def test_result_is_a_declared_dataclass_with_every_field_set():
         value = getattr(r, f.name)
         optional = "None" in str(f.type)
         assert value is not None or optional, f"{f.name} is None"
-    assert r.to_dict()["text"].keys() == {"what_it_would_take", "bell_pair", "history", "levels", "money_model"}
+    assert r.to_dict()["text"].keys() == {"what_it_would_take", "bell_pair", "history", "levels", "money_model",
+                                         "answer"}
 
 
 def test_running_metrics_state_has_named_slots():

@@ -41,3 +41,20 @@ def test_compare_runs_table_and_sweep_figure():
     fig = reports.sweep_metric(sweep, "v", "win_rate", 0.7, "win rate")
     assert fig.axes[0].get_xlabel() == "v"
     reports.to_png(fig)
+
+
+def test_figures_drawn_side_by_side_are_the_figures_drawn_here():
+    """reports.Painter draws in forked workers what the figure functions draw here, byte for byte, and a drawing
+    names its figure function rather than holding it (the caller never imports matplotlib for it)."""
+    import pandas as pd
+
+    from qcoord import reports
+
+    equity = pd.DataFrame({"quantum": [0.0, 1.0, 3.0, 2.0], "classical": [0.0, 2.0, 1.0, 3.0]})
+    drawings = {"a": reports.Drawing("cumulative_pnl", (equity,)),
+                "b": reports.Drawing("win_rate_by_input", ({"quantum": {c: {"win_rate": 0.8, "ci95": [0.7, 0.9]}
+                                                                        for c in ("00", "01", "10", "11")}},))}
+    with reports.Painter(2) as painter:
+        forked = painter.pngs(drawings)
+    here = reports.pngs(drawings, processes=1)
+    assert forked == here and list(forked) == ["a", "b"] and all(png[:4] == b"\x89PNG" for png in here.values())

@@ -237,7 +237,7 @@ def test_scan_cli_with_a_grid_on_a_plain_loop(tmp_path):
     table = pd.read_csv(tmp_path / "g" / "scan.csv")
     assert len(table) == 6 and sorted(table["visibility"].unique()) == [0.9, 1.0]
     assert doc["jobs"] == 6 and doc["fdr"]["tests"] == 6 and doc["grid"] == {"visibility": [1.0, 0.9]}
-    assert "local loop" in res.stderr
+    assert "running here, one after another" in res.stderr
     again = qcoord("scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start", "2016-01-01", "--grid",
                    "visibility=1,0.9", "--workers", "0", "--out", "g", cwd=tmp_path)
     assert again.returncode == 0 and "(0 computed, 6 reused)" in again.stdout

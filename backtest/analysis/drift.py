@@ -25,14 +25,14 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
     window (entanglement's usefulness flipped, or a cell's co-movement changed sign with |z| > 3). A different
     best classical rule alone is not flagged: near-equivalent rules trade places on sampling noise.
     """
-    from scipy.stats import chi2_contingency
+    from ..stats.classic import chi2_independence
 
     table = np.array([train.n, test.n])
     keep = table.sum(axis=0) > 0
     chi2, p_value = (math.nan, math.nan)
     if keep.sum() >= 2 and test.total > 0:
-        res = chi2_contingency(table[:, keep])
-        chi2, p_value = float(res[0]), p_floor(float(res[1]))
+        chi2, p_value = chi2_independence(table[:, keep])
+        p_value = p_floor(p_value)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (test.comove - train.comove) / np.hypot(train.comove_se, test.comove_se)
     cal = HedgeFit.fit(test, exposure) if fitted.hedge is not None else None

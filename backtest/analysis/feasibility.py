@@ -11,7 +11,8 @@ Stages, in the order a pair lives through them (docs/link.md):
    settings re-aimed for its age, still beats the best classical rule;
 6. detectable: the expected quantum score of the rounds that get a pair within the market's stationary window is
    significant at the stated confidence (Hoeffding; exact binomial counts and counts with power beside it);
-7. value: one pair's certainty equivalent exceeds its cost (hedge game only).
+7. value: quantum pays after costs (``analysis.pays.money``: its certainty equivalent after switching costs and the
+   link's cost per pair is above every local classical benchmark's).
 """
 
 from __future__ import annotations
@@ -126,16 +127,16 @@ def certification_counts(game, omega_c: float, omega_q: float, gap: float, confi
 
 
 def feasibility(link: Link, fit, fit_noise: Noise, window: StationaryWindow, pair_share: float,
-                value_per_pair: float | None, value_from: str = "", game_unit: str = "utility per round", *,
+                value: dict | None, game_unit: str = "utility per round", *,
                 decision_rate: float, deadline: float | None = None, memory_cutoff: float | None = None,
                 aged: dict | None = None) -> dict:
     """The chain for ``link`` on the game ``fit`` (a ``players.roster.GameFit``) fitted with ``fit_noise`` (the
     link's noise at the pairs' typical age). ``window``: the market's stationary window (a ``StationaryWindow``);
     ``decision_rate``: the market's decisions a second and ``deadline``: the seconds a server may take to decide (the
     caller gives all three from the run's clock, ``feed.clock``; deadline unset: the link's decision latency);
-    ``pair_share``: the share of decisions that got a pair; ``value_per_pair``: one
-    pair's certainty equivalent in currency (None: no money model) and where it came from; ``game_unit``: the unit of
-    the game's values, for the gaps; ``memory_cutoff``: the age (s, herald delay included) past which pairs were not
+    ``pair_share``: the share of decisions that got a pair; ``value``: whether quantum pays after costs
+    (``analysis.pays.money``, the link's cost per pair included; None: no quantum player ran); ``game_unit``: the unit
+    of the game's values, for the gaps; ``memory_cutoff``: the age (s, herald delay included) past which pairs were not
     played (inf or None: none); ``aged``: the age-aware play's grid (``strategies.aged.AgedPlay.describe``, with
     ``fixed_cutoff_s``: where settings fitted once would stop paying), None when the settings were not chosen by
     age."""
@@ -178,21 +179,32 @@ def feasibility(link: Link, fit, fit_noise: Noise, window: StationaryWindow, pai
     stages.append(_stage("detectable", needed <= available, _detectable_text(counts, available, window, link),
                          **counts, rounds_available=available, window_rounds=window_rounds, window_s=window.seconds,
                          window_from=window.source, confidence=link.confidence))
-    if value_per_pair is None:
-        stages.append(_stage("value", None, "no money model for this game", value_per_pair=None))
-    else:
-        net = value_per_pair - link.cost_per_pair
-        stages.append(_stage("value", net > 0 and stored,
-                             f"a pair is worth {value_per_pair:.4g} currency ({value_from}) against its cost "
-                             f"{link.cost_per_pair:.4g}: {net * available:.4g} currency a stationary window",
-                             value_per_pair=value_per_pair, value_from=value_from, cost_per_pair=link.cost_per_pair,
-                             value_per_window=net * available))
+    stages.append(_value_stage(link, value, available, pair_share))
     first = next((s["stage"] for s in stages if s["passed"] is False), None)
     return {"stages": stages, "first_failing": first,
             "frontier": frontier(link, fit, fit_noise, window_rounds, f_star, decisions) if f_star is not None
             else None, "link": link.to_dict(), "derived": link.derived(),
             "description": _describe(link, decisions, t_dec),
             "decision_rate_hz": decisions, "window_s": window.seconds}
+
+
+def _value_stage(link: Link, value: dict | None, available: float, pair_share: float) -> dict:
+    """Stage 7: quantum's certainty equivalent after every cost against the local classical benchmarks, currency a
+    round, and what the pairs of a stationary window earn net of their cost."""
+    ce = None if value is None else value.get("certainty_equivalent")
+    if value is None or value["pays"] is None or ce is None:
+        return _stage("value", None, "no local classical strategy to compare with after costs", certainty_equivalent=ce,
+                      cost_per_pair=link.cost_per_pair, value_per_pair=None, value_per_window=None)
+    # one pair's worth: the round's certainty equivalent (the pair cost put back) over the pairs a round plays
+    per_pair = (ce + value["pair_cost_per_round"]) / pair_share if pair_share > 0 else None
+    net = None if per_pair is None else per_pair - link.cost_per_pair
+    window = "" if net is None else f"; {net * available:.4g} currency a stationary window"
+    return _stage("value", value["pays"],
+                  f"after switching costs and {link.cost_per_pair:.4g} a pair, quantum's certainty equivalent is "
+                  f"{ce:+.4g} currency a round against {value['opponent']} (risk aversion "
+                  f"{value['risk_aversion']:g}){window}", certainty_equivalent=ce, opponent=value["opponent"],
+                  cost_per_pair=link.cost_per_pair, value_per_pair=per_pair,
+                  value_per_window=None if net is None else net * available)
 
 
 def _rate_stage(link: Link, decisions: float, pair_share: float, li_rounds: float, window: StationaryWindow) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ..errors import BacktestError
 
@@ -69,6 +70,7 @@ class DaskExecutor:
             return future
 
         pending = as_completed([submit(i) for i in range(len(tasks))])
+        self._index = index
         for future in pending:
             i = index.pop(future)
             try:
@@ -81,6 +83,18 @@ class DaskExecutor:
                 pending.add(submit(i))
                 continue
             yield i, result
+
+    def finished(self) -> Iterator[tuple[int, object]]:
+        """After an interrupt: (index, result) of the tasks that finished but were not yet taken, without waiting
+        for the others (which are cancelled)."""
+        index, self._index = getattr(self, "_index", {}), {}
+        for future, i in list(index.items()):
+            if future.status == "finished":
+                try:
+                    yield i, future.result(timeout=5)
+                except Exception:  # noqa: BLE001 - a result that cannot be fetched now is computed by a rerun
+                    continue
+        self.client.cancel(list(index))
 
     def close(self) -> None:
         self.client.close()
@@ -156,17 +170,117 @@ def executor(scheduler: str | None = None, workers: int | None = None):
     # One thread a worker: the engine's kernels hold the GIL between numpy calls, processes scale. Dask's nanny
     # starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand every freed numpy temporary back to the
     # kernel and fault it in again: backtests ran 50% slower than in a plain loop (measured), so it is left unset.
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), _sigint_ignored():
+        # each worker ignores Ctrl-C (batch.worker): this process takes it, keeps what finished, closes the cluster
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=40)
+                               silence_logs=40, preload=["qcoord.backtest.batch.worker"])
     return DaskExecutor(Client(cluster), cluster)
 
 
-def announce(ex, stream=None) -> None:
-    """Where the tasks run and, for Dask, the dashboard (stderr, so stdout stays the result). The stream is looked
-    up when called: a default bound at import kept whatever sys.stderr was then (a closed capture, in a test)."""
+@contextmanager
+def _sigint_ignored():
+    """Worker processes started in the block ignore Ctrl-C: they inherit an ignored SIGINT across exec, and Python
+    leaves an ignored SIGINT ignored. A Ctrl-C in the terminal reaches the whole process group, and workers that took
+    it (while still importing, or later) each printed a traceback; this process takes it instead, keeps what
+    finished and closes the cluster. The price: a Ctrl-C in the seconds the cluster takes to start is not seen. Only
+    the main thread may change a handler; elsewhere nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def announce(ex, stream=None, detail: str = "") -> None:
+    """Where the tasks run and, for Dask, the dashboard (stderr, so stdout stays the result), wrapped to 80
+    columns. The stream is looked up when called: a default bound at import kept whatever sys.stderr was then (a
+    closed capture, in a test)."""
+    import textwrap
+
     stream = stream or sys.stderr
-    where = f"{ex.name}, {ex.workers} worker(s)"
+    where = ("running here, one after another" if isinstance(ex, LocalLoop) else
+             f"running on {ex.name}, {ex.workers} worker(s)") + (f": {detail}" if detail else "")
     if ex.dashboard:
         where += f"; dashboard {ex.dashboard}"
-    print(f"running on {where}", file=stream)
+    print("\n".join(textwrap.wrap(where, 80, subsequent_indent="  ", break_long_words=False,
+                                  break_on_hyphens=False)), file=stream)
+
+
+CLUSTER_SECONDS = 15.0  # serial work (s) from which a local cluster pays for its start on two cores (measured)
+
+
+def choose(scheduler: str | None = None, workers: int | None = None, unit: str = "job"):
+    """The executor of a scan or sweep: the one asked for (``executor``), or with neither ``scheduler``, ``workers``
+    nor $DASK_SCHEDULER_ADDRESS, ``Auto``: serial or a local cluster by the size of the work. Explicit choices are
+    announced here (a wrong address fails before anything is written); ``Auto`` announces its own."""
+    if scheduler or workers is not None or os.environ.get(ENV):
+        ex = executor(scheduler, workers)
+        announce(ex)
+        return ex
+    return Auto(unit)
+
+
+class Auto:
+    """Serial or a local Dask cluster, chosen by the size of the work: the first two tasks run here (the first warms
+    up imports and kernels, the second is timed); when the tasks left would take more than ``CLUSTER_SECONDS`` one
+    after another and the machine has more than one core, a local cluster of every core runs them, else they run
+    here. The choice is announced with its reason. Results do not depend on it (tasks draw their randomness from
+    their own seeds)."""
+
+    name, dashboard = "auto", None
+
+    def __init__(self, unit: str = "job", cores: int | None = None, threshold: float = CLUSTER_SECONDS) -> None:
+        self.unit, self.threshold, self.offset = unit, threshold, 0
+        self.inner: LocalLoop | DaskExecutor | None = None  # chosen after the timed task
+        self.cores = cores if cores is not None else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+
+    @property
+    def workers(self) -> int:
+        return self.inner.workers if self.inner is not None else 1
+
+    def map(self, func: Callable, shared, tasks: list) -> Iterator[tuple[int, object]]:
+        import time
+
+        done = 0
+        each = 0.0
+        for k in range(min(2, len(tasks))):  # the first task warms up (imports, kernels); the second is timed
+            start = time.perf_counter()
+            result = func(shared, *tasks[k])
+            each = time.perf_counter() - start
+            done += 1
+            yield k, result
+        rest, self.offset = tasks[done:], done
+        if not rest:
+            return
+        size = len(result) if isinstance(result, list) else 1  # a task is a batch of jobs (batch.jobs.run_group)
+        left = len(rest) * each
+        per = f"{each / size:.2g} s a {self.unit}"
+        inner: LocalLoop | DaskExecutor
+        if left > self.threshold and self.cores > 1:
+            inner = executor(None, self.cores)
+            announce(inner, detail=f"about {left:.0f} s of work left at {per}")
+        else:
+            inner = LocalLoop()
+            why = ("one core" if self.cores <= 1 else
+                   f"under {self.threshold:.0f} s, a local cluster would not pay for its start")
+            announce(inner, detail=f"about {left:.1f} s of work left at {per} ({why})")
+        self.inner = inner
+        for i, result in inner.map(func, shared, rest):
+            yield i + done, result
+
+    def finished(self) -> Iterator[tuple[int, object]]:
+        inner = getattr(self.inner, "finished", None)
+        if inner is not None:
+            for i, result in inner():
+                yield i + self.offset, result  # the inner executor got the tasks after those run here
+
+    def close(self) -> None:
+        if self.inner is not None:
+            self.inner.close()

@@ -13,36 +13,40 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import BacktestError
+from ..errors import BacktestError, Interrupted
 from ..output.atomic import atomic_file, check_writable
 from ..output.progress import Progress
-from ..output.result import json_clean
+from ..output.jsondoc import dumps, options
 
 
 class JobFolder:
     """A folder of finished jobs, ``<out>/<records>/<key>.json``; ``create`` also checks and records the options."""
 
-    def __init__(self, out: str | Path, records: str):
+    def __init__(self, out: str | Path, records: str, scratch: bool = False):
         self.out, self.records = Path(out), Path(out) / records
+        self.scratch = scratch  # a temporary folder (no --out): nothing is kept to resume from
         self.records.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def create(cls, out: str | Path, kind: str, records: str, signature: dict, force: bool = False) -> JobFolder:
+    def create(cls, out: str | Path, kind: str, records: str, signature: dict, force: bool = False,
+               scratch: bool = False) -> JobFolder:
         """The folder of a ``kind`` of batch ("scan", "sweep"): new, or the same batch's to resume (another's only
         with ``force``). Checked before any job runs, so a refused folder is left as it was."""
         out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise BacktestError(f"--out {out} is a file, not a folder; give a folder for the {kind}")
         if out.exists() and any(out.iterdir()) and not (out / records).is_dir():
             raise BacktestError(f"{out} exists and is not a {kind} folder")
         if not out.exists():
             check_writable(out, "--out")
         sig_path = out / f"{kind}_options.json"
-        signature = json.loads(json.dumps(signature, default=str))  # as it reads back
+        signature = json.loads(dumps(options(signature), None))  # as it reads back
         if sig_path.is_file() and json.loads(sig_path.read_text()) != signature and not force:
             raise BacktestError(f"--out {out} holds a {kind} with other options; choose another --out, or add --force "
                                 "to replace its tables")
-        folder = cls(out, records)
+        folder = cls(out, records, scratch)
         with atomic_file(sig_path) as fh:
-            json.dump(signature, fh)
+            fh.write(dumps(signature, None))
         return folder
 
     def read(self, key: str) -> dict | None:
@@ -51,7 +55,7 @@ class JobFolder:
 
     def write(self, key: str, record: dict) -> dict:
         """Save a finished job; returns the record exactly as a rerun would read it back."""
-        text = json.dumps(json_clean(record), default=str)
+        text = dumps(record, None)
         with atomic_file(self.records / f"{key}.json") as fh:
             fh.write(text)
         return json.loads(text)
@@ -83,10 +87,20 @@ def run_jobs(folder: JobFolder, keys: list[str], func: Callable, shared, tasks: 
         if on_done is not None:
             on_done(len(records))
         work = [(func, [tasks[i] for i in group]) for group in groups]
-        for g, results in executor.map(run_group, shared, work):
+
+        def save(g: int, results: list) -> None:
             for i, record in zip(groups[g], results):
                 records[i] = folder.write(keys[i], record)
-            bar.update(len(groups[g]))
-            if on_done is not None:
-                on_done(len(groups[g]))
+
+        try:
+            for g, results in executor.map(run_group, shared, work):
+                save(g, results)
+                bar.update(len(groups[g]))
+                if on_done is not None:
+                    on_done(len(groups[g]))
+        except KeyboardInterrupt:  # Ctrl-C: keep every batch that finished, then stop in one line
+            for g, results in getattr(executor, "finished", lambda: [])():
+                save(g, results)
+            where = "" if folder.scratch else f", kept in {folder.records} (rerun the same command to resume)"
+            raise Interrupted(f"{len(records)} of {len(keys)} {unit}s done{where}") from None
     return [records[i] for i in range(len(keys))], len(todo)

@@ -36,6 +36,7 @@ from .. import streams
 from ..output import sweeps
 from .jobs import JobFolder, run_jobs
 from ..output.atomic import atomic_files
+from ..output.jsondoc import dumps, options
 from ..errors import BacktestError
 
 EQUITY_POINTS = 150  # per pair, for the report's curves of the top pairs
@@ -121,9 +122,13 @@ def select_pairs(universe: Universe, *, pairs: list[tuple[str, str]] | None = No
     return sel
 
 
+RECORD = 2  # a pair's record format: 2 adds whether quantum pays after costs (analysis.pays)
+
+
 def job_key(a: str, b: str, point: dict, cfg_doc: dict) -> str:
-    """The file name of a pair's result: the pair, its grid point and the scan's options."""
-    text = json.dumps({"a": a, "b": b, "point": point, "config": cfg_doc}, sort_keys=True, default=str)
+    """The file name of a pair's result: the pair, its grid point, the scan's options and the record's format."""
+    text = json.dumps({"a": a, "b": b, "point": point, "config": cfg_doc, "record": RECORD}, sort_keys=True,
+                      default=str)
     return f"{a}_{b}_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
@@ -149,6 +154,7 @@ def summarize(r) -> dict:
     coins = doc_hedge.get("coin_variance")
     saved = {k: (values.get(k) or {}).get("saved") for k in ("constant_hedge", "classical", "quantum", "oracle")}
     comp = r.comparison.get("quantum_vs_best_local") or {}
+    pays = r.pays  # after costs: the one answer (analysis.pays)
     strong = r.comparison.get("quantum_vs_strongest_local") or comp
     ratio, ci, p = comp.get("variance_ratio"), comp.get("variance_ratio_ci95"), comp.get("variance_p_value")
     uses = bool(r.game.get("uses_entanglement"))
@@ -174,7 +180,8 @@ def summarize(r) -> dict:
         "bell_pair_predicted": bp.get("predicted_variance_saved"), "bell_pair_realised": bp.get("realised_variance_saved"),
         "sign_differs": info.get("sign_differs"), "sign_differs_significantly": info.get("sign_differs_significantly"),
         "move_needed": ((doc_hedge.get("what_it_would_take") or {}).get("best") or {}).get("move"),
-        "drift": (r.drift or {}).get("flag"), "error": None,
+        "drift": (r.drift or {}).get("flag"), "pays": pays["pays"], "pays_reason": pays["reason"],
+        "certainty_equivalent": pays["certainty_equivalent"], "error": None,
     }
     eq = r.equity
     if "quantum" in eq and r.best_local in eq:
@@ -262,10 +269,10 @@ class ScanResult:
     doc: dict
     tickers: list[str]
 
-    def write(self, out: str | Path) -> Path:
-        """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, written
-        into ``out`` as one set (all or none of them)."""
-        out = Path(out)
+    def figures(self) -> tuple[dict, list[str]]:
+        """The report's figures, ``{name: (reports.Drawing, caption)}``, each caption saying what its chart shows
+        (variance ratios where a pair uses entanglement, else how far each pair is from paying), and a sentence per
+        figure left out for want of data."""
         grid = self.doc["grid"]
         first = self.table
         for p in grid:  # figures show the first grid point
@@ -277,29 +284,43 @@ class ScanResult:
         uses = reports.uses_entanglement(ran)
         distance = "move_needed" in ran and ran["move_needed"].notna().any()
         figs, omitted = {}, []
-        if len(ran) and (uses.any() or distance):
-            figs["scan_heatmap"] = (reports.scan_heatmap(first, self.tickers), "Per pair: quantum's test-window book "
-                                    "variance relative to the best local classical strategy (blue: lower), or, when no "
-                                    "pair uses entanglement, how far its co-movement is from where entanglement would "
-                                    "pay; hatched: skipped, failed, or no change of a single input cell would make it "
-                                    "pay.")
-            figs["scan_distribution"] = (reports.scan_distribution(first), "Variance ratios of every pair with their "
-                                         "paired 95% intervals, sorted (filled: significant after Benjamini-Hochberg); "
-                                         "when no pair uses entanglement, how far the closest pairs' co-movement is "
-                                         "from where it would pay.")
+        tickers = self.tickers
+        if len(ran) and uses.any():
+            figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "Per pair: quantum's "
+                                    "test-window book variance relative to the best local classical strategy (blue: lower); "
+                                    "hatched: skipped, failed, or quantum plays the classical rule there.")
+            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "Variance ratios of every "
+                                         "pair that uses entanglement with their paired 95% intervals, sorted (filled: "
+                                         "significant after Benjamini-Hochberg).")
+        elif len(ran) and distance:
+            figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "No pair uses entanglement: per "
+                                    "pair, the change of one input cell's return correlation that would make it pay "
+                                    "(move needed; smaller is closer); hatched: skipped, failed, or no change of a "
+                                    "single cell would do.")
+            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "No pair uses "
+                                         "entanglement: the pairs closest to paying, by the change of one input cell's return "
+                                         "correlation that would make entanglement pay.")
         else:
             omitted.append("No heat map or distribution: " + ("no pair ran." if not len(ran) else
                            "no pair uses entanglement, and for none would a change of a single input cell's "
                            "co-movement make it pay: these indicators carry too little independent information."))
         top = [k for k in top if curves.get(k) is not None]
         if top and uses.any():
-            figs["scan_top_pairs"] = (reports.scan_curves({k: curves[k] for k in top}), "Cumulative book P&L of "
-                                      "quantum and of the best local classical strategy over the test window, for the "
-                                      "top-ranked pairs.")
+            shown = {k: curves[k] for k in top}
+            figs["scan_top_pairs"] = (reports.Drawing("scan_curves", (shown,)), "Cumulative book P&L of quantum "
+                                      "and of the best local classical strategy over the test window, for the top-ranked pairs.")
         elif top:
             omitted.append("No P&L curves of the top pairs: no pair uses entanglement, so quantum plays the classical "
                            "rule and its curve is the best local classical strategy's.")
-        pngs = {name: (reports.to_png(fig), caption) for name, (fig, caption) in figs.items()}
+        return figs, omitted
+
+    def write(self, out: str | Path) -> Path:
+        """scan.csv, scan.parquet (when pyarrow is installed), scan.json, report.html and its figures, written
+        into ``out`` as one set (all or none of them)."""
+        out = Path(out)
+        figs, omitted = self.figures()
+        drawn = reports.pngs({name: make for name, (make, _) in figs.items()})
+        pngs = {name: (drawn[name], caption) for name, (_, caption) in figs.items()}
         html = reports.scan_report(self.doc, self.ranking, pngs, tuple(omitted))
         try:
             import pyarrow  # noqa: F401  (optional: the CSV holds the same table)
@@ -319,7 +340,7 @@ class ScanResult:
                 with put(f"{name}.png", "wb") as fh:
                     fh.write(png)
             with put("scan.json") as fh:
-                json.dump(self.doc, fh, indent=2, default=str)
+                fh.write(dumps(self.doc))
         return out
 
 
@@ -344,6 +365,8 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
     from ..config import RunConfig
     from ..plan import Plan
 
+    if not 0.0 < fdr_level <= 1.0:  # 0 would declare nothing significant whatever the data: not a level
+        raise BacktestError(f"fdr_level {fdr_level!r}: a false-discovery rate is in (0, 1]")
     base = (config or RunConfig()).with_values(overrides) if overrides else (config or RunConfig())
     universe = source if source is not None else base.source.universe()
     grid = {k: list(v) for k, v in (grid or {}).items()}
@@ -363,13 +386,12 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
         raise BacktestError(f"no pair left to scan ({len(sel.skipped)} skipped: "
                             + "; ".join(f"{k}: {v}" for k, v in list(sel.skipped.items())[:3]) + ")")
     jobs = [(a, b, pt) for a, b in sel.pairs for pt in points]
-    signature = json.loads(json.dumps({"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}, default=str))
-    ex = cluster.executor(scheduler, workers)  # a wrong scheduler address fails here, before anything is written
+    signature = {"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}
+    ex = cluster.choose(scheduler, workers, "pair")  # a wrong scheduler address fails here, before anything is written
     with tempfile.TemporaryDirectory() as scratch:
         try:
             folder = JobFolder.create(Path(out) if out is not None else Path(scratch), "scan", "pairs", signature,
-                                      force)
-            cluster.announce(ex)
+                                      force, scratch=out is None)
             rows, computed = execute(universe, base, jobs, folder, ex, batch_size, progress=progress)
         finally:
             ex.close()
@@ -387,8 +409,9 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
                           "below best_local's (paired HAC)", "level": fdr_level,
                 "tests": int(ran["p_one_sided"].notna().sum()), "survivors": int(ran["significant"].sum())},
         "entanglement_used": int(reports.uses_entanglement(ran).sum()),
+        "pays_after_costs": int((ran["pays"] == True).sum()) if "pays" in ran else 0,  # noqa: E712 (None: no answer)
         "ranking": json.loads(ranked.head(200).to_json(orient="records")),
-        "config": base.to_dict(),
+        "config": options(base.to_dict()),
     }
     doc["headline"] = sweeps.scan_headline(doc)
     return ScanResult(table, ranked, rows, doc, universe.tickers)

@@ -21,6 +21,7 @@ import pandas as pd
 from ..config import RunConfig
 from ..errors import BacktestError
 from ..output.atomic import atomic_files
+from ..output.jsondoc import dumps, options
 from . import cluster
 from .jobs import JobFolder, run_jobs
 
@@ -33,9 +34,13 @@ def point_config(base: RunConfig, point: dict) -> RunConfig:
     return base.with_values(point, "sweep parameter ")
 
 
+RECORD = 2  # a point's record format: 2 adds the answer to "does quantum pay after costs" (analysis.pays)
+
+
 def point_key(cfg: RunConfig) -> str:
-    """A point's file name: a hash of everything its result depends on."""
-    text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    """A point's file name: a hash of everything its result depends on (and of the record's format, so that a
+    point saved before the format changed is computed again)."""
+    text = json.dumps({**cfg.to_dict(), "record": RECORD}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -118,7 +123,18 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
                  "li_feasible": all(v is not False for k, v in passed.items() if k not in ("rate", "detectable",
                                                                                            "value"))
                  and link["stages"][3]["li_passed"]}
-    return {"point": pt, "game": game, "strategies": doc["strategies"], "verdict": doc["verdict"]}
+    return {"point": pt, "game": game, "strategies": doc["strategies"], "pays": doc["pays"],
+            "headline": doc["headline"], "verdict": doc["verdict"]}
+
+
+def answers(points: list[dict], records: list[dict]) -> dict:
+    """The sweep's answer to "does quantum pay after costs" (``analysis.pays``, as each point's backtest decided it):
+    one line for the grid, and each point's sentence (sweep.json ``answer``)."""
+    from ..output.answer import answer, grid_answer
+
+    labels = [", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in pt.items()) for pt in points]
+    return {"grid": grid_answer([(lab, rec.get("pays")) for lab, rec in zip(labels, records)]),
+            "points": [f"{lab}: {answer(rec.get('pays'))}" for lab, rec in zip(labels, records)]}
 
 
 def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | None:
@@ -134,7 +150,7 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
         return None
     t = table[table.strategy == "quantum"] if "quantum" in set(table.strategy) else table.drop_duplicates(param)
     det = t[t.link_detectable.astype(bool)][param]
-    pays = t[t.link_passes.astype(bool)][param]
+    pays = t[t.pays.astype(bool)][param]  # after costs (analysis.pays): the chain passes, its value stage included
     out = {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
            "pays_up_to": float(pays.max()) if not pays.empty else None,
            "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist())), "rate_frontier": None,
@@ -191,37 +207,68 @@ class SweepResult:
     def params(self) -> list[str]:
         return list(self.doc["params"])
 
-    def write(self, out: str | Path) -> Path:
-        """sweep.csv, sweep.json and the figures (win rate, variance, hedging efficiency against the first swept
-        parameter, the crossing marked), written into ``out`` as one set (all or none of them)."""
+    def figures(self) -> dict:
+        """``{name: (reports.Drawing, caption)}``: win rate, variance and hedging efficiency against the first
+        swept parameter (the crossing marked; none for a metric undefined at every point), and with a link its
+        frontier."""
         from ... import reports
+
+        names, cross, table = self.params, self.crossings, self.table
+        first_cross = next(iter(cross.values()), {})
+        figs = {"sweep_win_rate": ("win_rate", "win rate", "Win rate (before costs) of each strategy along "
+                                   f"{names[0]}; the dotted line: where quantum's edge over the classical rule ends."),
+                "sweep_variance": ("pnl_var", "book P&L variance", "Book P&L variance (switching costs included) "
+                                   f"along {names[0]}; the dotted line: where quantum's edge over the classical rule "
+                                   "ends."),
+                "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency", "Hedging efficiency (0: "
+                                             "independent coins, 1: the oracle) along " + names[0] + ".")}
+        out = {}
+        front = self.doc.get("link_frontier")
+        if front and len(names) == 1:
+            out["sweep_link_frontier"] = (
+                reports.Drawing("distance_frontier", (table, names[0], front.get("rate_frontier"),
+                                                      front.get("fidelity_frontier"), front.get("li_rate_frontier"))),
+                f"The link's Bell-pair rate against the decisions it must serve along {names[0]}, each point marked "
+                "by the first stage of the chain that fails; below, the fidelity as measured against the game's "
+                "threshold.")
+        horizons = table.get("decision_interval_s")
+        if len(names) == 1 and horizons is not None and horizons.nunique() > 1:  # a sweep of the decision horizon
+            out["sweep_horizon"] = (
+                reports.Drawing("horizon_value", (table,)),
+                "What talk, classical and quantum save of independent coins' book variance against the decision "
+                "horizon; shaded where a message between the venues arrives before the decision (the servers can "
+                "talk); dotted: one Bell pair a decision.")
+        for fname, (metric, label, caption) in figs.items():
+            if not table[metric].notna().any():  # undefined at every point: no figure of nothing
+                continue
+            x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
+            out[fname] = (reports.Drawing("sweep_metric", (table.astype({metric: float}), names[0], metric, x, label,
+                                                           names[1:] or None)), caption)
+        return out
+
+    def write(self, out: str | Path) -> Path:
+        """report.html (the answer first), sweep.csv, sweep.json and the figures (``figures``), written into
+        ``out`` as one set (all or none of them)."""
+        from ... import reports
+        from ..output import sweeps
 
         out = Path(out)
         names, cross = self.params, self.crossings
-        first_cross = next(iter(cross.values()), {})
-        figs = {"sweep_win_rate": ("win_rate", "win rate"), "sweep_variance": ("pnl_var", "book P&L variance"),
-                "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency")}
-        pngs = {}
-        if self.doc.get("link_frontier") and len(names) == 1:
-            front = self.doc["link_frontier"]
-            pngs["sweep_link_frontier"] = reports.to_png(reports.distance_frontier(
-                self.table, names[0], front.get("rate_frontier"), front.get("fidelity_frontier"),
-                front.get("li_rate_frontier")))
-        horizons = self.table.get("decision_interval_s")
-        if len(names) == 1 and horizons is not None and horizons.nunique() > 1:  # a sweep of the decision horizon
-            pngs["sweep_horizon"] = reports.to_png(reports.horizon_value(self.table))
-        for fname, (metric, label) in figs.items():
-            x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
-            pngs[fname] = reports.to_png(reports.sweep_metric(self.table.astype({metric: float}), names[0], metric, x,
-                                                              label, names[1:] or None))
+        figs = self.figures()
+        drawn = reports.pngs({name: make for name, (make, _) in figs.items()})
+        pngs = {name: (drawn[name], caption) for name, (_, caption) in figs.items()}
+        lines = sweeps.crossing_lines(cross, names[0]) + sweeps.link_frontier_lines(self.doc.get("link_frontier"))
+        page = reports.sweep_report(self.doc, self.table, pngs, lines)
         with atomic_files(out) as put:  # all or nothing, sweep.json last
             with put("sweep.csv") as fh:
                 self.table.to_csv(fh, index=False)
-            for fname, png in pngs.items():
+            for fname, (png, _) in pngs.items():
                 with put(f"{fname}.png", "wb") as fh:
                     fh.write(png)
+            with put("report.html") as fh:
+                fh.write(page)
             with put("sweep.json") as fh:
-                json.dump(self.doc, fh, indent=2, default=str)
+                fh.write(dumps(self.doc))
         return out
 
 
@@ -253,25 +300,20 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
     ``source``: market data for every point (None: the configuration's source); ``config``/``overrides``: the base
     options, as ``run_backtest``'s. ``out``: the folder whose ``points/`` makes the sweep resumable (None: a
     temporary one); a folder holding a sweep with other options is refused unless ``force``. ``scheduler``/
-    ``workers``: where to run (``batch.cluster.executor``; neither: one point after the other, here).
+    ``workers``: where to run (``batch.cluster.choose``; neither: here or on a local cluster, by the size of the
+    work, and said on stderr).
     """
-    import os
-
     if not grid:
         raise BacktestError("grid: give at least one parameter and its values, e.g. {'visibility': [1, 0.9]}")
     grid = {k: list(v) for k, v in grid.items()}
     base = (config or RunConfig()).with_values(overrides) if overrides else (config or RunConfig())
     points, configs, sources = plan_sweep(base, grid, source)
-    local = not (scheduler or workers is not None or os.environ.get(cluster.ENV))
-    ex = cluster.LocalLoop() if local else cluster.executor(scheduler, workers)  # before the folder: a wrong
-    # address writes nothing
+    ex = cluster.choose(scheduler, workers, "point")  # before the folder: a wrong address writes nothing
     signature = {"grid": grid, "base": base.to_dict()}
     with tempfile.TemporaryDirectory() as scratch:
         try:
             folder = JobFolder.create(Path(out) if out is not None else Path(scratch), "sweep", "points", signature,
-                                      force)
-            if not local:
-                cluster.announce(ex)
+                                      force, scratch=out is None)
             # the real source (one for every point, or none) goes to the workers once
             shared = next((src for src in sources if src is not None), None)
             tasks = [(configs[i], points[i], sources[i] is not None) for i in range(len(points))]
@@ -285,9 +327,13 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
             row = {**pt, "strategy": name, **{k: m.get(k) for k in COLUMNS}}
             row["win_rate_lo"], row["win_rate_hi"] = m.get("win_rate_ci95") or [None, None]
             row.update(record["game"])
+            row["pays"] = (record.get("pays") or {}).get("pays")
+            row["certainty_equivalent"] = (record.get("pays") or {}).get("certainty_equivalent")
             rows.append(row)
     table = pd.DataFrame(rows)
     cross = crossings(table, list(grid))
     doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
-           "crossing": cross, "link_frontier": link_frontier(table, list(grid)[0], base), "config": base.to_dict()}
+           "pays": [{"point": pt, **(record.get("pays") or {})} for pt, record in zip(points, records)],
+           "answer": answers(points, records), "crossing": cross,
+           "link_frontier": link_frontier(table, list(grid)[0], base), "config": options(base.to_dict())}
     return SweepResult(table, cross, doc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 
 from ..fills.base import Market
 from ..stats.cells import CellSums

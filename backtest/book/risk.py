@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 
 from ..stats.intervals import wilson_ci
 from .lanes import Lanes
@@ -246,9 +246,7 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
     rounds ``q_pnl``, ``c_pnl`` (all test rounds unless a streamed run kept fewer); McNemar's test on the paired
     wins (all rounds); Levene's test as a secondary column (it assumes independent samples, which paired,
     volatility-clustered rounds are not)."""
-    from scipy.stats import levene
-    from statsmodels.stats.contingency_tables import mcnemar
-
+    from ..stats.classic import levene_median, mcnemar_p
     from ..stats.paired import paired_tests
     from ..stats.intervals import p_value
 
@@ -257,11 +255,11 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
         p_mc = 1.0
     else:
         exact = only_q + only_c < 50
-        p_mc = p_value(mcnemar([[0, only_q], [only_c, 0]], exact=exact, correction=not exact).pvalue)
+        p_mc = p_value(mcnemar_p(only_q, only_c, exact=exact, correction=not exact))
     if np.array_equal(q_pnl, c_pnl) or q_pnl.size < 3:
         lev = None if q_pnl.size < 3 else lambda: 1.0
     else:  # on a second core while the paired tests run (its medians are a third of a long run's comparison)
-        lev = Lanes().start(lambda: p_value(levene(q_pnl, c_pnl, center="median").pvalue), q_pnl.size)
+        lev = Lanes().start(lambda: p_value(levene_median(q_pnl, c_pnl)), q_pnl.size)
     out = paired_tests(q_pnl, c_pnl, periods_per_year=periods_per_year, rf_per_period=q.rf_per_period,
                        book=q.book_size, utility_q=utility_q, utility_c=utility_c)
     p_lev = None if lev is None else lev()

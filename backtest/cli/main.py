@@ -113,14 +113,29 @@ def _show(message, category, filename, lineno, file=None, line=None) -> None:
         (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+COMPILING = "compiling kernels, once: about 30 s"  # numba's first compile, before its on-disk cache is written
+
+
+def _compiling() -> None:
+    print(f"qcoord: {COMPILING}", file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
+    from ..._jit import compiling_announced
+
     try:
-        return int(args.run(args) or 0)
+        with compiling_announced(_compiling):
+            return int(args.run(args) or 0)
     except _package_errors() as exc:
         print(f"qcoord {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"qcoord {args.command}: interrupted", file=sys.stderr)
+    except BrokenPipeError:  # `qcoord backtest | head`: the reader has gone; the run's files are written
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
+    except KeyboardInterrupt as exc:  # a batch that kept its finished jobs says how many (errors.Interrupted)
+        print(f"qcoord {args.command}: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
 
 

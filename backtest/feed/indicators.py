@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 
 from ..errors import BacktestError
 from ..options import option
@@ -236,6 +235,8 @@ class ThresholdIndicator(Indicator):
 
 
 def _rolling(values: np.ndarray, window: int):
+    import pandas as pd  # here, not at the top: the option tree (and so --help) reads this module
+
     return pd.Series(values).rolling(window, min_periods=window)
 
 
@@ -262,6 +263,8 @@ class RollingCorrelation(ThresholdIndicator):
     below = True
 
     def score(self, view: LocalView) -> np.ndarray:
+        import pandas as pd
+
         own, other = pd.Series(view.aligned_returns), pd.Series(view.partner_returns)
         corr = own.rolling(self.window, min_periods=self.window).corr(other).to_numpy()
         flat = (_rolling(own.to_numpy(), self.window).std().to_numpy() == 0) | (

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import data
-from ...data import EventPair, MarketData, SyntheticPair
+from ...data import SyntheticPair
 from ...data.frequency import TRADING_DAYS
+
+if TYPE_CHECKING:  # pandas comes with them: the option tree (and so --help) reads this module
+    from ...data import EventPair, MarketData
 
 from ..errors import BacktestError
 from ..options import check_ranges, option
 
 SOURCE_KINDS = ("synthetic", "sample", "csv", "yahoo", "quotes")
+EVENTS_DT_S = 1e-5  # data.EventPair's default cadence, shown in the help (tests/test_clock.py checks it is the same)
 
 
 def _synthetic_default(name: str):
@@ -80,7 +84,7 @@ class Source:
     dt_s: float | None = option(help="synthetic events: seconds between decisions, the book marked at the next "
                                      "(unset: 10 us, unless a link or supply declares the decision rate)", unit="s",
                                 lo=0, open_lo=True, finite=True,
-                                shown_default=EventPair.__dataclass_fields__["dt_s"].default)
+                                shown_default=EVENTS_DT_S)
 
     def __post_init__(self) -> None:
         check_ranges(self, "source")
@@ -133,6 +137,8 @@ class Source:
 
     def _events(self, seed: int, step_s: float | None, distance_km: float | None) -> EventPair:
         """The two-venue event-time source: its cadence and distance; the GBM pair's parameters do not apply."""
+        from ...data import EventPair
+
         stray = [n for n in SYNTHETIC_FIELDS if getattr(self, n) is not None]
         if stray:
             raise BacktestError(f"--{stray[0].replace('_', '-')} sets the signals/regime pair; the events source takes "

@@ -20,9 +20,12 @@ a DataFrame with the timestamps for pandas-minded indicator code.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # imported where a frame is built: the option tree (and so --help) reads this module
+    import pandas as pd
 
 from .. import streams
 
@@ -147,6 +150,8 @@ class LocalView:
         for name in ("volume", "spread", "signal", "regime"):
             if getattr(self, name) is not None:
                 cols[name] = getattr(self, name)
+        import pandas as pd
+
         return pd.DataFrame(cols, index=self.index)
 
 

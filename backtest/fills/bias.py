@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 
 from ..errors import BacktestError
 from ..options import option

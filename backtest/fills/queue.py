@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 
 from ..errors import BacktestError
 from ..options import option

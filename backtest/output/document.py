@@ -20,6 +20,7 @@ from .. import __version__
 from ..analysis.bell_pair import bell_pair_value
 from ..analysis.drift import drift
 from ..analysis.feasibility import StationaryWindow, feasibility
+from ..analysis.pays import money, pair_cost
 from ..analysis.frontier import what_it_would_take
 from ..analysis.impossible import flag_untrusted, without_flagged
 from ..book.risk import compare, hedging_efficiency
@@ -72,7 +73,7 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
             hedge_doc["bell_pair_value"] = bell_pair_value(training.fits[0]["hedge"]["values"], metrics, w.n_test,
                                                             book.size, run.risk_aversion)
     participation = _participation(plan, feed, training)
-    link_doc = _link_doc(plan, w, training, metrics, hedge_doc, drift_doc) if plan.link is not None else None
+    link_doc = _link_doc(plan, w, training, metrics, comparison, drift_doc) if plan.link is not None else None
     return Result(
         version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
         timestamps=feed.clock, timestamps_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
@@ -92,12 +93,13 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
     )
 
 
-def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_doc: dict | None, drift_doc: dict) -> dict:
+def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, comparison: dict, drift_doc: dict) -> dict:
     """The link's feasibility chain (metrics.json ``link``) on the run's clock: its decision rate and deadline, and
     the stationary window, the link's own ``stationary_window`` when given, else the test window (the rounds the
     advantage is measured on, and the seconds they span; training rounds do not count). The drift test says whether
     the game fitted on the training window still held there."""
     link, clock = plan.link, plan.clock
+    assert link is not None  # called only for a run with a physical link
     rate = clock.decision_rate_hz
     if link.stationary_window is not None:
         window = StationaryWindow(link.stationary_window, "given")
@@ -109,14 +111,13 @@ def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, hedge_do
     share = q.get("quantum_share")
     if share is None or share != share:  # no quantum player ran: the share the rates allow
         share = min(1.0, link.delivered_pair_rate / rate)
-    bp = (hedge_doc or {}).get("bell_pair_value") or {}
-    value, value_from = bp.get("realised_net_certainty_equivalent"), "realised on the test window, costs included"
-    if value is None and hedge_doc is not None:  # no pair consumed in the test window: the fit's prediction
-        value, value_from = bp.get("predicted_certainty_equivalent"), "predicted by the fit, before switching costs"
+    # the value stage is the one test of "pays after costs" (analysis.pays), the pairs' cost included
+    value = None if not q else money(bool(training.fits[0]["uses_entanglement"]), comparison,
+                                     plan.cfg.run.risk_aversion, pair_cost(link.cost_per_pair, q), q.get("bell_pairs"))
     aged = training.fit.aged
     aged_doc = None if aged is None else {**aged.describe(),
                                           "fixed_cutoff_s": fixed_cutoff(training.fit, link.herald_delay)}
-    doc = feasibility(link, training.fit, training.fit_noise, window, share, value, value_from,
+    doc = feasibility(link, training.fit, training.fit_noise, window, share, value,
                       (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0],
                       memory_cutoff=training.memory_cutoff, decision_rate=rate, deadline=clock.deadline_s,
                       aged=aged_doc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..stats.intervals import format_p
+from .answer import answer
 from .text import agreement, capital, money, percent
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def texts(r: Result) -> dict:
             "bell_pair": bell_pair(hedge.get("bell_pair_value")),
             "history": history_paragraph(info) if info else None,
             "levels": levels_paragraph(info) if info else None,
-            "money_model": money_model(r)}
+            "money_model": money_model(r), "answer": answer(r.pays)}
 
 
 def money_model(r: Result) -> str:

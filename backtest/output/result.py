@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import notes, summary as summary_text, verdict
+from .jsondoc import options
 from .metrics import METRIC_KEYS, REASONS, document as registry_document
 
 SCHEMA = 6
@@ -189,14 +190,45 @@ class Result:
         return verdict.shared_information(self)
 
     def verdict(self) -> str:
-        """At most three sentences: the lowest-variance local strategy, quantum against the strongest local
-        classical strategy (or why entanglement cannot help), and what the communicating benchmarks show."""
-        return verdict.verdict(self)
+        """At most three sentences, each on a line of its own: the lowest-variance local strategy, quantum against
+        the strongest local classical strategy (or why entanglement cannot help), and what the communicating
+        benchmarks show."""
+        from .text import sentences
+
+        return "\n".join(sentences(verdict.verdict(self)))
+
+    def comparison_table(self) -> pd.DataFrame:
+        """``comparison`` as a DataFrame: one row per paired test, intervals as ``_lo``/``_hi`` columns."""
+        from .frames import comparison_table
+
+        return comparison_table(self.comparison)
+
+    def hedge_table(self) -> pd.DataFrame | None:
+        """``hedge``'s fitted values as a DataFrame, one row per strategy (``cell_table()`` has the cells); None for
+        a fixed game."""
+        from .frames import hedge_table
+
+        return hedge_table(self.hedge)
 
     def summary(self, width: int = 80) -> str:
         """The run in words and tables no wider than ``width`` columns: the verdict's gist first, then the data,
         the fitted game, the metrics, the money model, flags and warnings, and the full verdict."""
         return summary_text.summary(self, width)
+
+    @property
+    def pays(self) -> dict:
+        """Whether quantum pays after costs, and why (metrics.json ``pays``; ``analysis.pays.decide``): the one
+        answer every command gives (``answer()`` words it)."""
+        from ..analysis.pays import decide
+
+        return decide(self.game, self.comparison, self.metrics_dict, (self.config.get("run") or {}).get(
+            "risk_aversion", 3.0), self.link, verdict.degenerate(self))
+
+    def answer(self) -> str:
+        """Whether quantum pays after costs, in one sentence (the same words sweep, scan and compare print)."""
+        from .answer import answer
+
+        return answer(self.pays)
 
     def headline(self) -> str:
         """The verdict's gist in at most three short sentences (metrics.json ``headline``)."""
@@ -258,11 +290,12 @@ class Result:
             "book_size": self.book_size,
             "shared_information": self.shared_information(),
             "headline": self.headline(),
+            "pays": self.pays,
             "verdict": self.verdict(),
             "text": notes.texts(self),
             **registry_document(),
             "elapsed_seconds": self.elapsed,
-            "config": self.config,
+            "config": options(self.config),
         })
 
     @property

@@ -20,6 +20,7 @@ from ... import reports
 
 from ..options import toml_value
 from .atomic import atomic_dir
+from .jsondoc import dumps
 from ..errors import RENAMED_STRATEGIES, BacktestError
 from .result import SCHEMA, Result
 
@@ -62,29 +63,43 @@ def new_run_dir(runs_dir: str | Path, name: str | None) -> Path:
             return path
 
 
-def figures(result: Result) -> dict[str, tuple[bytes, str]]:
-    out = {}
+def figure_jobs(result: Result) -> dict:
+    """``{name: reports.Drawing}`` of every figure the run's report shows (a figure function by name and its data:
+    drawn in another process without importing matplotlib here); none without content (a comparison per period
+    when quantum plays the classical rule would plot ratios of 1, and is left out)."""
+    from ...reports.render import Drawing
+
+    out: dict[str, Drawing] = {}
     if result.hedge is not None:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
-        out["hedge_cells"] = reports.hedge_cells(result.hedge["informativeness"], result.hedge["values"], realised)
+        out["hedge_cells"] = Drawing("hedge_cells", (result.hedge["informativeness"], result.hedge["values"],
+                                                     realised))
         info = result.information or {}
         if info.get("history") or info.get("levels"):
-            out["information_value"] = reports.information_value(result.information, result.hedge["values"], realised,
-                                                                 result.hedge["coin_variance"])
+            out["information_value"] = Drawing("information_value", (result.information, result.hedge["values"],
+                                                                     realised, result.hedge["coin_variance"]))
     out |= {
-        "cumulative_pnl": reports.cumulative_pnl(result.equity),
-        "rolling_variance": reports.rolling_variance(result.block_variance, result.block_len),
-        "win_rate_by_input": reports.win_rate_by_input(result.win_by_input),
-        "pnl_distribution": reports.pnl_distribution(result.pnl),
+        "cumulative_pnl": Drawing("cumulative_pnl", (result.equity,)),
+        "rolling_variance": Drawing("rolling_variance", (result.block_variance, result.block_len)),
+        "win_rate_by_input": Drawing("win_rate_by_input", (result.win_by_input,)),
+        "pnl_distribution": Drawing("pnl_distribution", (result.pnl,)),
     }
-    if "quantum" in result.metrics_dict and result.best_local:
-        out["period_ratios"] = reports.period_ratios(result.periods)
+    if "quantum" in result.metrics_dict and result.best_local and result.game.get("uses_entanglement"):
+        out["period_ratios"] = Drawing("period_ratios", (result.periods,))
     inv = result.inventory
     if inv is not None:
-        out["inventory"] = reports.inventory(inv)
+        out["inventory"] = Drawing("inventory", (inv,))
     if result.link and result.link.get("frontier"):
-        out["link_frontier"] = reports.link_frontier(result.link)
-    return {name: (reports.to_png(fig), FIGURES[name]) for name, fig in out.items()}
+        out["link_frontier"] = Drawing("link_frontier", (result.link,))
+    return out
+
+
+def figures(result: Result, painter=None) -> dict[str, tuple[bytes, str]]:
+    """The report's figures as ``{name: (PNG bytes, caption)}``, drawn side by side (``reports.Painter``; a painter
+    started before the run has its workers ready)."""
+    jobs = figure_jobs(result)
+    drawn = painter.pngs(jobs) if painter is not None else reports.pngs(jobs)
+    return {name: (png, FIGURES[name]) for name, png in drawn.items()}
 
 
 def pnl_frame(result: Result) -> pd.DataFrame:
@@ -95,19 +110,20 @@ def pnl_frame(result: Result) -> pd.DataFrame:
     return frame
 
 
-def write_run(result: Result, cfg: RunConfig, out: Path) -> Path:
-    """Write the run into ``out`` (which must not exist), atomically."""
+def write_run(result: Result, cfg: RunConfig, out: Path, painter=None) -> Path:
+    """Write the run into ``out`` (which must not exist), atomically (``painter``: a ``reports.Painter`` whose workers
+    draw the figures)."""
     if out.exists():
         raise BacktestError(f"{out} already exists; choose another --name or --out")
     doc = result.to_dict()
-    figs = figures(result)
+    figs = figures(result, painter)
     fitted = {"indicator_A": _flat(result.indicators["A"]), "indicator_B": _flat(result.indicators["B"]),
               "game": {"p_xy": [v for row in result.game["p_xy"] for v in row],
                        "classical_value": result.game["classical_value"],
                        "quantum_value": result.game["quantum_value"], "advantage": result.game["advantage"]}}
     meta = {"qcoord_version": result.version, "created": result.created}
     with atomic_dir(out) as tmp:
-        (tmp / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (tmp / "metrics.json").write_text(dumps(doc) + "\n")
         (tmp / "config.toml").write_text(cfg.to_toml({"fitted": {}, "meta": meta})
                                          + _fitted_toml(fitted))
         frame = pnl_frame(result)
@@ -154,3 +170,56 @@ def read_run(path: str | Path) -> tuple[dict, pd.DataFrame]:
     equity_file = path / "equity.csv"
     equity = pd.read_csv(equity_file, index_col=0) if equity_file.is_file() else pd.DataFrame()
     return doc, equity
+
+
+def _flatten(doc: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            out |= _flatten(v, f"{prefix}{k}.")
+        else:
+            out[prefix + k] = v
+    return out
+
+
+LABEL_SECTIONS = ("source", "fill", "link", "noise", "supply", "game", "indicators", "run")  # what tells runs apart
+
+
+def run_labels(docs: dict[str, dict]) -> dict[str, str]:
+    """A label per run folder (``docs``: folder -> metrics.json) for ``compare``: the pair and its source ("X/Y,
+    synthetic signals", "JPM/BAC, sample jpm_bac", "AAA/BBB, csv"); runs that share it are told apart by the options
+    that differ among them (at most four, "fill=queue, visibility=0.9"), and by their folder when none does."""
+    base = {}
+    for folder, doc in docs.items():
+        src = doc.get("source") or {}
+        kind = src.get("kind") or "?"
+        detail = src.get("mode") if kind == "synthetic" else src.get("sample") if kind == "sample" else None
+        base[folder] = f"{'/'.join(src.get('tickers') or ['?'])}, {kind}{' ' + detail if detail else ''}"
+    labels = dict(base)
+    for name in set(base.values()):
+        group = [f for f in docs if base[f] == name]
+        if len(group) < 2:
+            continue
+        flat = {f: _flatten({k: v for k, v in (docs[f].get("config") or {}).items() if k in LABEL_SECTIONS})
+                for f in group}
+        keys = sorted({k for f in group for k in flat[f]}, key=lambda k: (LABEL_SECTIONS.index(k.split(".")[0]), k))
+        differ = [k for k in keys if len({repr(flat[f].get(k)) for f in group}) > 1][:4]
+        for f in group:
+            shown = ", ".join(f"{_option(k)}={_value(flat[f].get(k))}" for k in differ)
+            labels[f] = f"{name} ({shown})" if shown else name
+    counts = {lab: list(labels.values()).count(lab) for lab in labels.values()}
+    return {f: lab if counts[lab] == 1 else f"{lab} [{Path(f).name or f}]" for f, lab in labels.items()}
+
+
+def _option(path: str) -> str:
+    """An option's name in a label: the field, or the section for its name or preset ("fill=queue")."""
+    section, _, field = path.rpartition(".")
+    return section.split(".")[0] if field in ("name", "preset", "kind") else field
+
+
+def _value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return ",".join(_value(x) for x in v)
+    return "unset" if v is None else str(v)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .answer import answer
 from .metrics import FLAG_TEXT, SUMMARY_COLUMNS
 from .notes import money_model, persistence
 from .text import fit_table, wrapper
@@ -28,6 +29,7 @@ def summary(r: Result, width: int = 80) -> str:
     m = r.metrics
     para = wrapper(width)
     lines = para("verdict: " + headline(r))
+    lines += para(answer(r.pays))
     shared = shared_information(r)
     if shared:
         lines += para(f"information: {shared}")
@@ -37,7 +39,8 @@ def summary(r: Result, width: int = 80) -> str:
         v = r.hedge["values"]
         saved = ", ".join(f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}" for k in
                           ("constant_hedge", "classical", "quantum", "oracle") if v[k]["saved_share"] is not None)
-        lines += para(f"hedge game fitted on the training window, book variance saved against coins: {saved}")
+        lines += para(f"hedge game fitted on training, book variance saved against coins before costs: "
+                      f"{saved}")
         cells = r.cell_table()[list(CELL_COLUMNS)].rename(columns=CELL_COLUMNS)
         lines.append("per input cell (x, y):")
         lines += fit_table(cells, width, lambda x: f"{x:.3f}")
@@ -75,8 +78,8 @@ def _link_summary(doc: dict, para) -> list[str]:
     """The link's derived numbers and its feasibility chain, one line per stage."""
     lines = para(f"link{' ' + doc['preset'] if doc.get('preset') else ''}: {doc['description']}")
     lines.append("feasibility chain:")
-    for stage, mark, text in link_lines(doc):
-        lines += ["  " + x for x in para(f"{stage:<10} {mark:<4} {text}")]
+    for stage, mark, text in link_lines(doc):  # indented by two: wrapped two narrower
+        lines += ["  " + x for x in para(f"{stage:<10} {mark:<4} {text}", narrower=2)]
     return lines
 
 

@@ -1,5 +1,5 @@
-"""The lines a scan or a sweep prints about its grid: the scan's headline, where quantum stops paying along a swept
-parameter, and a physical link's frontier over the grid."""
+"""The lines a scan or a sweep prints about its grid: the scan's headline, where quantum's edge on each metric ends
+along a swept parameter, and a physical link's frontier over the grid."""
 
 from __future__ import annotations
 
@@ -16,21 +16,31 @@ def scan_headline(doc: dict) -> str:
             f"strategy's in {f['survivors']} of {f['tests']} pairs after Benjamini-Hochberg at {f['level']:g}.")
     if f["survivors"] == 0:
         text += " No pair shows a quantum advantage that survives the false-discovery control."
+    if "pays_after_costs" in doc:
+        text += (f" Quantum pays after costs (its certainty equivalent above every local classical strategy's) in "
+                 f"{doc['pays_after_costs']} of the {doc['jobs'] - failed} backtests that ran.")
     return text
 
 
+CROSSING_WORDS = {"win_rate": ("win rate (before costs)", "above"),
+                  "pnl_var": ("book variance (costs included, no mean)", "below"),
+                  "advantage": ("fitted game's advantage (before costs)", "above")}
+
+
 def crossing_lines(cross: dict, param: str) -> list[str]:
-    """Per group of the other swept parameters and metric: where quantum stops paying along ``param``."""
+    """Per group of the other swept parameters and metric: where quantum's edge over the classical rule on that
+    metric ends along ``param``. None of these is "pays after costs" (``output.answer``): each says which it is."""
     lines = []
     for label, c in cross.items():
         where = "" if label == "all" else f" ({label})"
         for metric, info in c.items():
+            what, side = CROSSING_WORDS.get(metric, (metric, "ahead of"))
             if info["crossing"] is not None:
-                lines.append(f"quantum stops paying{where} on {metric} at {param} = {info['crossing']:.4g}")
+                lines.append(f"{what}{where}: quantum's edge over classical ends at {param} = {info['crossing']:.4g}")
             elif not info["quantum_pays_at"]:
-                lines.append(f"quantum never pays{where} on {metric} over this grid")
+                lines.append(f"{what}{where}: quantum is never {side} classical on this grid")
             else:
-                lines.append(f"quantum pays{where} on {metric} over the whole grid")
+                lines.append(f"{what}{where}: quantum is {side} classical over the whole grid")
     return lines
 
 

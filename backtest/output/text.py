@@ -4,6 +4,7 @@ wrapped to a width, DataFrames split to fit one."""
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 
 
@@ -39,8 +40,8 @@ def percent(share: float) -> str:
 
 def wrapper(width: int):
     """A paragraph as lines of at most ``width`` columns, continuation lines indented by two."""
-    def wrap(text: str) -> list[str]:
-        return textwrap.wrap(text, width=width, subsequent_indent="  ", break_long_words=False,
+    def wrap(text: str, narrower: int = 0) -> list[str]:  # narrower: columns the caller adds before each line
+        return textwrap.wrap(text, width=width - narrower, subsequent_indent="  ", break_long_words=False,
                              break_on_hyphens=False) or [""]
 
     return wrap
@@ -78,3 +79,18 @@ def duration(seconds: float) -> str:
             name = unit[:-1] if unit in ("years", "days") and abs(value - 1.0) < 5e-3 else unit
             return f"{value:.3g} {name}"
     return f"{seconds * 1e6:.3g} us"
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+_ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "vs.", "cf.")
+
+
+def sentences(text: str) -> list[str]:
+    """A paragraph's sentences (split after a full stop before a capital, never after an abbreviation)."""
+    out: list[str] = []
+    for part in _SENTENCE_END.split(text.strip()):
+        if out and out[-1].endswith(_ABBREVIATIONS):
+            out[-1] += " " + part
+        else:
+            out.append(part)
+    return out

@@ -100,7 +100,7 @@ DEGENERATE = ("Degenerate run: the book P&L of independent coins has no variance
               "test window), so there is nothing to hedge and no strategy can be compared with another.")
 
 
-def _degenerate(r: Result) -> bool:
+def degenerate(r: Result) -> bool:
     """Independent coins' book has no variance: nothing to hedge."""
     coins = r.metrics_dict.get("uncoordinated", {})
     unc = coins.get("pnl_var")
@@ -126,7 +126,7 @@ def _lowest_local(r: Result) -> tuple[str, list[str], float | None, str] | None:
 def _verdict(r: Result) -> str:
     g = r.game
     hedge = r.hedge
-    if _degenerate(r):
+    if degenerate(r):
         return DEGENERATE
     sentences = []
     lowest = _lowest_local(r)
@@ -136,7 +136,10 @@ def _verdict(r: Result) -> str:
                          + (f" (tied with {', '.join(tied)})" if tied else "")
                          + (f", at {share:.1%} of the variance of independent coins" if finite(share) else "")
                          + ".")
-    if hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
+    flat = flat_prices(r)
+    if flat:
+        second = flat
+    elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         second = ("The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
                   "every input cell on the training window), so the constant hedge is the fitted game's best play "
                   "and entanglement cannot help" + _constant_hedge_caveat(r))
@@ -158,6 +161,21 @@ def _verdict(r: Result) -> str:
     if third:
         sentences.append(third)
     return " ".join(sentences)
+
+
+def flat_prices(r: Result) -> str | None:
+    """When a stock's price never moved over the training or the test window: there is no co-movement to hedge."""
+    windows = (r.hedge or {}).get("informativeness") or {}
+    flat: dict[str, list[str]] = {}
+    for w, word in (("train", "training"), ("test", "test")):
+        for i in (windows.get(w) or {}).get("flat", []):
+            flat.setdefault(r.tickers[i], []).append(word)
+    if not flat:
+        return None
+    names = " and ".join(f"{t}'s price never moves over the {' and '.join(w)} window{'s' if len(w) > 1 else ''}"
+                         for t, w in flat.items())
+    return (f"{names} (every return 0), so there is no co-movement to hedge and entanglement cannot help; check the "
+            "data (a stale or suspended series)")
 
 
 def _constant_hedge_worse(r: Result) -> float | None:
@@ -185,7 +203,7 @@ def headline(r: Result) -> str:
     if peeking:
         return (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information before the round "
                 "allows, so read nothing in this run as a result.")
-    if _degenerate(r):
+    if degenerate(r):
         return DEGENERATE
     g, hedge = r.game, r.hedge
     agree = r.inputs_agree()
@@ -194,6 +212,8 @@ def headline(r: Result) -> str:
     if agree is not None and agree > SHARED_INPUTS:
         sentences.append(f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
                          "coordination problem for entanglement to solve.")
+    elif (flat := flat_prices(r)) is not None:
+        sentences.append(flat + ".")
     elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         worse = _constant_hedge_worse(r)
         sentences.append("The indicators never change the sign of the co-movement, so the constant hedge is the "
@@ -252,22 +272,24 @@ def _assumed_words(r: Result, c: dict, gap: tuple[float, float]) -> str:
 
 
 def _cost_sentence(r: Result, c: dict) -> str | None:
-    """Whether quantum's variance reduction survives its switching costs, in one sentence (or, where its income is
-    assumed, whether it would)."""
-    q, o = r.metrics_dict.get("quantum", {}), r.metrics_dict.get(c["opponent"], {})
+    """Whether quantum pays after costs (``Result.pays``, the one answer), in one sentence after its variance's (and,
+    where its income is assumed, what that income would do were it earned)."""
+    p = r.pays
+    if p["reason"] not in ("pays", "costs"):
+        return None
+    q, o = r.metrics_dict.get("quantum", {}), r.metrics_dict.get(p["opponent"], {})
+    ce, k, gamma = p["certainty_equivalent"], p["break_even_cost_scale"], p["risk_aversion"]
+    against = "" if p["opponent"] == c["opponent"] else f" against {p['opponent']}"
     if not ((q.get("pnl_costs") or 0.0) > (o.get("pnl_costs") or 0.0)):
         gap = _assumed_gap(r, c)
-        return capital(_assumed_words(r, c, gap)) + "." if gap else None
-    ce, k = c.get("certainty_equivalent_diff"), c.get("break_even_cost_scale")
-    gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
-    if not finite(ce):
-        return None
-    if ce < 0:
+        return (f"It {'pays' if p['pays'] else 'does not pay'} after costs: certainty equivalent {ce:+.3g} a round"
+                f"{against} at risk aversion {gamma:g}." + (f" {capital(_assumed_words(r, c, gap))}." if gap else ""))
+    if not p["pays"]:
         return (f"Its switching costs ({q['turnover']:.0%} of rounds change quoting order) outweigh that: certainty "
-                f"equivalent {ce:+.3g} a round at risk aversion {gamma:g}"
+                f"equivalent {ce:+.3g} a round{against} at risk aversion {gamma:g}"
                 + (f"; it pays only below {k:.3g} times the configured costs." if k else "."))
-    return (f"It still pays after its switching costs: certainty equivalent {ce:+.3g} a round at risk aversion "
-            f"{gamma:g}.")
+    return (f"It still pays after its switching costs: certainty equivalent {ce:+.3g} a round{against} at risk "
+            f"aversion {gamma:g}.")
 
 
 def _classical_rule(r: Result, name: str) -> bool:
@@ -376,28 +398,29 @@ def _turnover_clause(r: Result, c: dict, judgement: str) -> str:
 
 
 def _break_even_clause(r: Result, c: dict) -> str:
-    """The break-even cost multiple in words (``risk.break_even_cost_scale``: certainty equivalents equal)."""
-    k = c.get("break_even_cost_scale")
+    """The break-even cost multiple in words (``risk.break_even_cost_scale``: certainty equivalents equal), against the
+    benchmark ``Result.pays`` decided on."""
+    p = r.pays
+    k = p["break_even_cost_scale"]
     if not k:
         return ""
-    gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
-    return (f"; its certainty equivalent equals {c['opponent']}'s at {k:.3g} times the configured costs "
-            f"(risk aversion {gamma:g}), so it pays only below that")
+    return (f"; its certainty equivalent equals {p['opponent']}'s at {k:.3g} times the configured costs "
+            f"(risk aversion {p['risk_aversion']:g}), so it pays only below that")
 
 
 def _cost_clause(r: Result, c: dict, q: dict, o: dict) -> str:
-    """When quantum lowers the variance but its switching costs cost more than the variance is worth to a
-    mean-variance investor (certainty equivalent at the run's risk aversion)."""
-    gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
+    """When quantum lowers the variance but does not pay after costs (``Result.pays``): its switching costs cost
+    more than the variance is worth to a mean-variance investor (certainty equivalent at the run's risk aversion)."""
+    p = r.pays
     cost_q, cost_o = q.get("pnl_costs") or 0.0, o.get("pnl_costs") or 0.0
-    ce = c.get("certainty_equivalent_diff")
-    if not (finite(ce) and ce < 0 and cost_q > cost_o):
+    if not (p["reason"] == "costs" and cost_q > cost_o):
         gap = _assumed_gap(r, c) if cost_q <= cost_o else None
         return ("; " + ("but " if gap[1] < 0 else "and ") + _assumed_words(r, c, gap)) if gap else ""
     return (f"; but a quantum server's output is a random bit, so it changes its quoting order in "
             f"{q['turnover']:.0%} of rounds ({c['opponent']}: {o['turnover']:.0%}), and its switching costs "
             f"({cost_q:.3g} a round against {cost_o:.3g}) outweigh the variance saved: certainty equivalent "
-            f"{ce:+.3g} a round at risk aversion {gamma:g}" + _break_even_clause(r, c))
+            f"{p['certainty_equivalent']:+.3g} a round at risk aversion {p['risk_aversion']:g}"
+            + _break_even_clause(r, c))
 
 
 def _benchmark_sentence(r: Result) -> str | None:

@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 
 from ..errors import BacktestError
 from ..options import option

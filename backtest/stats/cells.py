@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from ..._jit import njit
 
 from .intervals import Z95, wilson_ci
 
@@ -168,8 +168,10 @@ class CellStats:
         signs = {int(np.sign(v)) for v in m if np.isfinite(v) and v != 0}
         lo, hi = m - Z95 * se, m + Z95 * se
         significant = bool((hi < 0).any() and (lo > 0).any())
+        # a stock whose returns are all 0 (a price that never moved) co-moves with nothing: say which (0: X, 1: Y)
+        flat = [i for i, v in enumerate((self.sum_xx.sum(), self.sum_yy.sum())) if self.total and not v > 0]
         return {"cells": cells, "negative_share": finite_or_none(base), "sign_differs": len(signs) > 1,
-                "sign_differs_significantly": significant, "rounds": self.total}
+                "sign_differs_significantly": significant, "rounds": self.total, "flat": flat}
 
 
 def finite_or_none(v) -> float | None:

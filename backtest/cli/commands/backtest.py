@@ -56,11 +56,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve(args)
     out = Path(args.out) if args.out else new_run_dir(args.runs_dir, args.name)
     check_writable(out, "--out" if args.out else "run folder")  # before any work: a result is never lost
-    result = execute(cfg, progress=args.progress)
-    show = shows(args.progress)
-    if show:  # the report (figures, HTML) takes a moment too
-        print("report: writing figures and HTML ...", file=sys.stderr, end="\r", flush=True)
-    write_run(result, cfg, out)
+    from .... import reports
+
+    # the figures' workers start now: their imports (matplotlib) run on the other core while the engine runs
+    with reports.Painter() as painter:
+        result = execute(cfg, progress=args.progress)
+        show = shows(args.progress)
+        if show:  # the report (figures, HTML) takes a moment too
+            print("report: writing figures and HTML ...", file=sys.stderr, end="\r", flush=True)
+        write_run(result, cfg, out, painter)
     if show:
         print("\r\033[K", file=sys.stderr, end="", flush=True)  # clear the stage line before the summary
     if args.json:
@@ -70,5 +74,6 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary(width))
     print("\n".join(textwrap.wrap(describe_indicators(result), width, subsequent_indent="  ",
                                    break_long_words=False)))
-    print(f"written: {out}/ (report.html, metrics.json, config.toml, pnl, figures)")
+    print("\n".join(textwrap.wrap(f"written: {out}/ (report.html, metrics.json, config.toml, pnl, figures)", width,
+                                   subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)))
     return 0

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from ...output.jsondoc import dumps
 from ..arguments import add_file_output, check_file_output
 
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                    else "")
                 + "# Use with: qcoord backtest --config THIS_FILE (a [fill] section; other options as given)")))
     if args.json:
-        print(json.dumps(_plain(result), indent=2))
+        print(dumps(_plain(result)))
         return 0
     print(render(result))
     if args.out:

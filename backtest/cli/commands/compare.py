@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ...errors import BacktestError
+from ...output.jsondoc import dumps
 from ..arguments import comma_list
 
 
@@ -22,28 +22,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="metrics to show (default pnl_var,variance_share,hedged_rate,win_rate,sharpe,quantum_share)")
     p.add_argument("--strategies", type=comma_list, metavar="S1,S2", help="strategies to show (default all)")
     p.add_argument("--strategy", default="quantum", help="strategy whose cumulative P&L the figure overlays (quantum)")
-    p.add_argument("--figure", metavar="FILE.png",
-                   help="where to write the overlay figure (default: compare.png in the first run's folder)")
+    p.add_argument("--out", metavar="DIR", help="folder for compare.png and compare.csv (default "
+                                                  "runs/compare-<timestamp>; the run folders are never written to)")
+    p.add_argument("--figure", metavar="FILE.png", help="write the overlay figure here instead (and no compare.csv)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
     from .... import reports
 
-    from ...output.atomic import atomic_file, check_writable
+    from ...analysis.pays import decide
+    from ...output.answer import answer
+    from ...output.atomic import atomic_file, atomic_files, check_writable
     from ...output.metrics import METRIC_KEYS
-    from ...output.runs import read_run
+    from ...output.runs import new_run_dir, read_run, run_labels
 
-    figure = Path(args.figure) if args.figure else Path(args.runs[0]) / "compare.png"
+    if args.figure and args.out:
+        raise BacktestError("--out is a folder for compare.png and compare.csv; --figure one file: give one of them")
+    out = None if args.figure else (Path(args.out) if args.out else
+                                    new_run_dir("runs", "compare-" + datetime.now().strftime("%Y%m%d-%H%M%S")))
+    figure = Path(args.figure) if out is None else out / "compare.png"
     if figure.suffix != ".png":
         raise BacktestError(f"--figure {figure}: expected a .png file name")
-    loaded = {}
+    runs = {}
     for path in args.runs:
-        label = Path(path).name or str(path)
-        if label in loaded:
-            label = str(path)
-        loaded[label] = read_run(path)
+        if str(path) in runs:
+            raise BacktestError(f"{path} is given twice")
+        runs[str(path)] = read_run(path)
+    labels = run_labels({path: doc for path, (doc, _) in runs.items()})
+    loaded = {labels[path]: run for path, run in runs.items()}
     metrics = args.metrics or None
     if metrics:
         unknown = [m for m in metrics if m not in METRIC_KEYS]
@@ -59,12 +69,25 @@ def run(args: argparse.Namespace) -> int:
     curves = {k: eq[args.strategy] for k, (_, eq) in loaded.items() if args.strategy in eq}
     if not curves:
         raise BacktestError(f"no run has an equity curve for strategy {args.strategy!r}")
-    png = reports.to_png(reports.overlay(curves, title=f"Cumulative book P&L of '{args.strategy}' by run"))
-    with atomic_file(figure, "wb") as fh:
-        fh.write(png)
+    png = reports.to_png(reports.overlay(curves, title=f"Cumulative book P&L of {args.strategy}"))
+    if out is None:
+        with atomic_file(figure, "wb") as fh:
+            fh.write(png)
+    else:
+        with atomic_files(out) as put:  # both or neither
+            with put("compare.png", "wb") as fh:
+                fh.write(png)
+            with put("compare.csv") as fh:
+                table.to_csv(fh)
+    # each run's answer to "does quantum pay after costs": as it wrote it, or decided now for a run older than that
+    pays = {label: doc.get("pays") or decide(doc.get("game") or {}, doc.get("comparison") or {}, doc["strategies"],
+                                             ((doc.get("config") or {}).get("run") or {}).get("risk_aversion", 3.0),
+                                             doc.get("link"))
+            for label, (doc, _) in loaded.items()}
     if args.json:
-        out = {run: {f"{s}.{m}": v for (s, m), v in col.items()} for run, col in table.to_dict().items()}
-        print(json.dumps({"runs": out, "figure": str(figure)}, indent=2))
+        out_doc = {run: {f"{s}.{m}": v for (s, m), v in col.items()} for run, col in table.to_dict().items()}
+        print(dumps({"runs": out_doc, "folders": {labels[p]: p for p in runs}, "pays": pays,
+                     "answer": {label: answer(p) for label, p in pays.items()}, "figure": str(figure)}))
         return 0
     import textwrap
 
@@ -72,9 +95,16 @@ def run(args: argparse.Namespace) -> int:
     from ..arguments import terminal_width
 
     width = terminal_width()
-    print("\n".join(fit_table(table, width, lambda v: f"{v:.4f}")))
-    for run, (doc, _) in loaded.items():  # each run's verdict in short (runs before the headline: in full)
-        print("\n".join(textwrap.wrap(f"{run}: {doc.get('headline') or doc['verdict']}", width,
-                                       subsequent_indent="  ", break_long_words=False)))
-    print(f"figure: {figure}")
+
+    def para(text: str) -> list[str]:
+        return textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+
+    number = {label: str(i) for i, label in enumerate(loaded, 1)}  # the table's columns, named in the first lines
+    lines = [x for label, path in zip(loaded, runs) for x in para(f"run {number[label]}: {label}, in {path}")]
+    lines += [x for label in loaded for x in para(f"{number[label]}: {answer(pays[label])}")]  # the answer first
+    lines += fit_table(table.rename(columns=number), width, lambda v: f"{v:.4f}")
+    for label, (doc, _) in loaded.items():  # each run's verdict in short (runs before the headline: in full)
+        lines += para(f"{number[label]}: {doc.get('headline') or doc['verdict']}")
+    lines += para(f"written: {figure}" + (f", {out / 'compare.csv'}" if out is not None else ""))
+    print("\n".join(lines))
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
+from pathlib import Path
 
 from .... import data
 
 from ...output.atomic import atomic_file
+from ...output.jsondoc import dumps
 from ..arguments import add_file_output, add_options, check_file_output, given, nonnegative_int, positive_int
 
 
@@ -45,19 +46,36 @@ def run(args: argparse.Namespace) -> int:
             frame.to_csv(fh, index_label="Date")
         summary["written"] = args.out
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        print(dumps(summary))
         return 0
-    print(f"tickers          {' / '.join(summary['tickers'])}")
-    print(f"source           {summary['source'].get('kind')}")
-    print(f"rows             {summary['rows']}  ({summary['start']} → {summary['end']})")
-    print(f"periods per year {summary['periods_per_year']:g}")
-    print(f"dropped rows     {summary['dropped_rows']}  {summary['source'].get('alignment', '')}")
-    corr = summary.get("return_correlation")
-    print(f"return corr      {'n/a (one ticker)' if corr is None else f'{corr:.4f}'}")
-    for t, v in summary["annual_volatility"].items():
-        print(f"volatility {t:5s} {v:.2%} a year")
-    for k, v in summary.get("truth", {}).items():
-        print(f"mean {k:11s} {v:.4f}")
-    if args.out:
-        print(f"written          {args.out}")
+    print("\n".join(describe(summary)))
     return 0
+
+
+def _day(stamp: str) -> str:
+    """A daily timestamp without its midnight."""
+    return stamp.removesuffix(" 00:00:00")
+
+
+def describe(summary: dict) -> list[str]:
+    """``MarketData.summary()`` as lines of text: what a person reads, never a dict."""
+    src = summary["source"]
+    what = src.get("kind") or "?"
+    detail = src.get("mode") if what == "synthetic" else src.get("sample") if what == "sample" else None
+    files = src.get("files") if what == "csv" else None
+    lines = [f"tickers          {' / '.join(summary['tickers'])}",
+             f"source           {what}{' ' + detail if detail else ''}"
+             + (f" ({', '.join(Path(f).name for f in files)})" if files else ""),
+             f"rows             {summary['rows']} ({_day(summary['start'])} to {_day(summary['end'])})",
+             f"periods per year {summary['periods_per_year']:g}"]
+    parts = src.get("alignment") or {}
+    lines.append(f"dropped rows     {summary['dropped_rows']}"
+                 + (" (" + ", ".join(f"{v} {k}" for k, v in parts.items()) + ")" if parts else ""))
+    corr = summary.get("return_correlation")
+    shown = ("n/a (one ticker)" if corr is None else "n/a (a price never moves)" if corr != corr else f"{corr:.4f}")
+    lines.append(f"return corr      {shown}")
+    lines += [f"volatility {t:5s} {v:.2%} a year" for t, v in summary["annual_volatility"].items()]
+    lines += [f"mean {k:11s} {v:.4f}" for k, v in summary.get("truth", {}).items()]
+    if summary.get("written"):
+        lines.append(f"written          {summary['written']}")
+    return lines

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..arguments import add_options, bounded, given, matrix, probability, terminal_width
+from ...output.jsondoc import dumps
 from ...errors import BacktestError
 
 # numpy, strategies (qiskit, numba) and statsmodels are imported where used, so that `qcoord --help` is quick.
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
         report["simulated"] = simulate(solution, args.rounds, backend, seed)
     if args.json:
-        print(json.dumps(report))
+        print(dumps(report, None))
         return 0
     print(render(report, terminal_width()))
     return 0

@@ -9,12 +9,12 @@ resume points). Columns and statistics: README, ``backtest.batch.scan``.
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from pathlib import Path
 
 from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler_argument, bounded, parse_param,
-                         positive_int, probability, terminal_width)
+                         positive_int, terminal_width)
+from ...output.jsondoc import dumps
 from ...errors import BacktestError
 
 
@@ -45,8 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_scheduler_argument(p)
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="pairs per task (default 4; results do not depend on it)")
-    p.add_argument("--fdr", type=probability, default=0.05, metavar="Q",
-                   help="false-discovery rate for the Benjamini-Hochberg step (default 0.05)")
+    p.add_argument("--fdr", type=bounded(float, 0.0, 1.0, "a false-discovery rate in (0, 1]", open_lo=True),
+                   default=0.05, metavar="Q", help="false-discovery rate for the Benjamini-Hochberg step, in (0, 1] "
+                                                   "(default 0.05)")
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="scan folder (default runs/scan-<timestamp>); rerun to resume")
     o.add_argument("--force", action="store_true", help="let a scan with other options reuse --out")
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                            fdr_level=args.fdr, progress=args.progress)
     result.write(out)
     if args.json:
-        print(json.dumps(result.doc, indent=2, default=str))
+        print(dumps(result.doc))
         return 0
     print(render(result.doc, result.ranking, terminal_width()))
     print(f"written: {out}/ (scan.csv, scan.parquet, scan.json, report.html)")

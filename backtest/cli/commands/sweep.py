@@ -8,11 +8,11 @@ same command to finish.
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from pathlib import Path
 
 from ...errors import BacktestError
+from ...output.jsondoc import dumps
 from ..arguments import (add_json_and_progress, add_run_arguments, add_scheduler_argument, parse_param, resolve,
                          sweepable_names, terminal_width)
 
@@ -52,23 +52,31 @@ def run(args: argparse.Namespace) -> int:
                        workers=args.workers, progress=args.progress)
     result.write(out)
     if args.json:
-        print(json.dumps(result.doc, indent=2, default=str))
+        print(dumps(result.doc))
         return 0
     import textwrap
 
     names, table = result.params, result.table
     width = terminal_width()
+
+    def para(text: str) -> list[str]:
+        return textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+
+    answer = result.doc["answer"]  # the answer first: does quantum pay after costs, over the grid and at each point
+    lines = para(answer["grid"]) + [x for line in answer["points"] for x in para(line)]
     show = table[table.strategy.isin(["uncoordinated", "always_hedge", "classical", "quantum", "oracle"])]
     show = show[[*names, "strategy", "pnl_var", "variance_share", "hedged_rate", "win_rate", "advantage"]]
     show = show.set_index([*names, "strategy"]).rename(columns={"variance_share": "var_share", "hedged_rate": "hedged",
                                                                 "win_rate": "win"})
     with pd.option_context("display.max_rows", 500):
-        print("\n".join(text.fit_table(show, width, lambda v: f"{v:.4f}")))
-    print("\n".join(textwrap.wrap("columns: var_share = variance_share, hedged = hedged_rate, win = win_rate; "
-                                   "advantage: the fitted game's, quantum - classical", width, subsequent_indent="  ")))
+        lines += text.fit_table(show, width, lambda v: f"{v:.4f}")
+    lines += para("columns: var_share = variance_share, hedged = hedged_rate, win = win_rate (before costs); "
+                  "advantage: the fitted game's, quantum - classical (before costs)")
     for line in sweeps.crossing_lines(result.crossings, names[0]) + sweeps.link_frontier_lines(
             result.doc.get("link_frontier")):
-        print("\n".join(textwrap.wrap(line, width, subsequent_indent="  ")))
+        lines += para(line)
     d = result.doc
-    print(f"points: {d['points']} ({d['computed']} computed, {d['reused']} reused); written: {out}/")
+    lines += para(f"points: {d['points']} ({d['computed']} computed, {d['reused']} reused)")
+    lines += para(f"written: {out}/ (report.html, sweep.json, sweep.csv, figures)")
+    print("\n".join(lines))
     return 0
