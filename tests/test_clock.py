@@ -30,6 +30,8 @@ def test_talk_is_the_oracle_where_a_message_beats_the_decision():
         assert text.startswith("A message crosses between the venues in 274 us and decisions are 1 min apart: the "
                                "servers can talk, and entanglement is moot here")
     assert r.summary().splitlines()[0].startswith("verdict: A message crosses between the venues in 274 us")
+    assert r.pays["reason"] == "talk" and r.pays["pays"] is False  # the one answer agrees: talking, not entanglement
+    assert r.answer().startswith("quantum does not pay after costs: the servers can talk")
 
 
 def test_talk_is_the_best_local_rule_where_no_message_arrives_in_time():
@@ -41,6 +43,7 @@ def test_talk_is_the_best_local_rule_where_no_message_arrives_in_time():
         assert np.array_equal(r.series["talk"][key], r.series["classical"][key])
     assert "quantum_vs_talk" not in r.comparison
     assert "can talk" not in r.verdict() and "can talk" not in r.headline()
+    assert r.pays["reason"] != "talk"
 
 
 def test_delayed_comm_and_the_partner_latency_count_the_decisions_a_message_misses():

@@ -45,6 +45,16 @@ def test_money_is_the_certainty_equivalent_after_costs_against_every_local_bench
     p = decide({"uses_entanglement": True}, both, q, 3.0, link)
     assert (p["pays"], p["reason"], answer(p)) == (False, "link", "quantum does not pay after costs: the link stops "
                                                                     "it first at the light-speed deadline")
+    # servers that can talk: quantum does not pay whatever it makes against the local rules, and its CE against talk
+    # (the pair cost taken off) is the figure shown
+    clock = {"can_talk": True, "message_delay_s": 2.74e-4, "deadline_s": 60.0}
+    both_talk = both | {"quantum_vs_talk": _cmp("talk", -0.05)}
+    p = decide({"uses_entanglement": True}, both_talk, q, 3.0, None, clock=clock)
+    assert (p["pays"], p["reason"], p["talk_certainty_equivalent"]) == (False, "talk", -0.05)
+    assert answer(p) == ("quantum does not pay after costs: the servers can talk (a message crosses between the venues "
+                         "in 274 us, before the 1 min a server may take to decide), and talking reproduces any play a "
+                         "Bell pair allows")
+    assert decide({"uses_entanglement": True}, both, q, 3.0, None, clock=clock | {"can_talk": False})["pays"] is True
 
 
 def test_the_default_backtest_and_a_sweep_through_it_give_the_same_answer(default_run, tmp_path):

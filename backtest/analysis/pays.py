@@ -10,7 +10,12 @@ Quantum pays after costs when, on the test window:
    per Bell pair played), is above the CE of every local classical benchmark it is compared with: the best local
    classical strategy chosen on the training window and the strongest on the test window (``book.risk.compare``'s
    ``certainty_equivalent_diff``);
-3. with a physical link, no stage of the link's feasibility chain fails (the value stage is test 2).
+3. with a physical link, no stage of the link's feasibility chain fails (the value stage is test 2);
+4. the servers cannot talk: on the run's clock (``feed.clock``) a message between the venues arrives after the
+   decision. When it arrives before, the strongest opponent with the same information talks, and talking with shared
+   randomness reproduces any correlation a Bell pair gives (and the oracle's win on every round), so nothing
+   quantum earns there is entanglement's: quantum does not pay, reason ``talk``, whatever its CE against the local
+   rules (the CE against the ``talk`` strategy is reported when it ran).
 
 A variance reduction alone is not "pays": quantum's random outputs change the quoting order and the switching costs
 they bring can outweigh the variance saved. Figures without costs (the fitted game's values, win and hedged rates)
@@ -22,7 +27,8 @@ from __future__ import annotations
 import math
 
 OPPONENTS = ("quantum_vs_best_local", "quantum_vs_strongest_local")  # the comparisons quantum must win on CE
-REASONS = ("pays", "costs", "classical_rule", "no_pairs", "link", "no_quantum", "no_opponent", "no_market")
+REASONS = ("pays", "costs", "classical_rule", "no_pairs", "link", "no_quantum", "no_opponent", "no_market",
+           "talk")
 
 
 def money(uses_entanglement: bool, comparison: dict, risk_aversion: float, pair_cost_per_round: float = 0.0,
@@ -55,12 +61,15 @@ def money(uses_entanglement: bool, comparison: dict, risk_aversion: float, pair_
 
 
 def decide(game: dict, comparison: dict, strategies: dict, risk_aversion: float, link: dict | None = None,
-           degenerate: bool = False) -> dict:
+           degenerate: bool = False, clock: dict | None = None) -> dict:
     """Whether quantum pays after costs (module docstring), from a result document's sections: ``game``
     (``uses_entanglement``), ``comparison``, ``strategies`` (per-strategy metrics: quantum's ``bell_pairs`` and
     ``n_rounds``), the run's ``risk_aversion``, and ``link`` (the feasibility chain, or None). ``degenerate``: the
-    prices did not move, so there is nothing to hedge and nothing to decide. Returns ``money``'s document, with
-    ``link_stage`` (the chain's first failing stage, None without a link or when every stage passes)."""
+    prices did not move, so there is nothing to hedge and nothing to decide. ``clock``: metrics.json's ``clock``
+    (``feed.clock.Clock.describe``; None for a run without one). Returns ``money``'s document, with ``link_stage``
+    (the chain's first failing stage, None without a link or when every stage passes) and, when the servers can
+    talk, ``talk_certainty_equivalent`` (quantum's CE minus the talk strategy's, None when talk did not run) and
+    ``without_talk`` (``pays`` and ``reason`` against the strategies that do not communicate)."""
     q = (strategies or {}).get("quantum")
     if q is None:
         return {**money(False, {}, risk_aversion), "pays": None, "reason": "no_quantum"}
@@ -73,6 +82,12 @@ def decide(game: dict, comparison: dict, strategies: dict, risk_aversion: float,
     if stage and stage != "value":
         out |= {"pays": False, "reason": "link"}
     out["link_stage"] = stage
+    if (clock or {}).get("can_talk"):  # test 4, first in the answer: talking beats any no-communication strategy
+        talk = (comparison or {}).get("quantum_vs_talk") or {}
+        ce = talk.get("certainty_equivalent_diff")
+        out |= {"without_talk": {"pays": out["pays"], "reason": out["reason"]},  # the answer were they unable to
+                "pays": False, "reason": "talk", "talk_certainty_equivalent": ce - cost if _finite(ce) else None,
+                "message_delay_s": clock.get("message_delay_s"), "deadline_s": clock.get("deadline_s")}
     return out
 
 

@@ -174,6 +174,8 @@ class Stamps:
         lo = min(max(int(first) - self.first_row, 0), self.n)
         hi = max(lo, min(int(first) - self.first_row + int(n), self.n))
         ns = self.ns[lo:hi] if self.ns is not None else self.start + self.step * np.arange(lo, hi, dtype=np.int64)
+        import pandas as pd
+
         out = pd.DatetimeIndex(ns.view("datetime64[ns]"))
         return out if self.tz is None else out.tz_localize("UTC").tz_convert(self.tz)
 

@@ -4,6 +4,7 @@ backtest's summary and report, each point of a sweep, each pair of a scan, each 
 
 from __future__ import annotations
 
+from .text import duration
 from .verdict import STAGE_WORDS
 
 
@@ -25,6 +26,12 @@ def answer(p: dict | None) -> str:
         return "quantum does not pay after costs: its fitted strategy is the classical rule (no entanglement used)"
     if reason == "no_pairs":
         return "quantum does not pay after costs: it played no Bell pair on the test window"
+    if reason == "talk":
+        # talking with shared randomness reproduces every play a Bell pair allows, so no CE against a particular
+        # talking strategy (metrics.json keeps the oracle-talk one's) can make quantum pay here
+        return ("quantum does not pay after costs: the servers can talk (a message crosses between the venues in "
+                f"{duration(p['message_delay_s'])}, before the {duration(p['deadline_s'])} a server may take to "
+                "decide), and talking reproduces any play a Bell pair allows")
     if reason == "link":
         return f"quantum does not pay after costs: the link stops it first at {STAGE_WORDS[p['link_stage']]}"
     if reason == "no_market":

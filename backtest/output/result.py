@@ -222,7 +222,7 @@ class Result:
         from ..analysis.pays import decide
 
         return decide(self.game, self.comparison, self.metrics_dict, (self.config.get("run") or {}).get(
-            "risk_aversion", 3.0), self.link, verdict.degenerate(self))
+            "risk_aversion", 3.0), self.link, verdict.degenerate(self), self.clock)
 
     def answer(self) -> str:
         """Whether quantum pays after costs, in one sentence (the same words sweep, scan and compare print)."""

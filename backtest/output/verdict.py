@@ -207,13 +207,14 @@ def headline(r: Result) -> str:
         return DEGENERATE
     g, hedge = r.game, r.hedge
     agree = r.inputs_agree()
-    talk = talk_sentence(r)
-    sentences = [talk] if talk else []
-    if agree is not None and agree > SHARED_INPUTS:
+    talk, flat = talk_sentence(r), flat_prices(r)
+    # bad data first (a price that never moves), then the clock's answer (the servers can talk), then the game
+    sentences = ([flat + "."] if flat else []) + ([talk] if talk else [])
+    if flat is not None:
+        pass  # nothing to hedge: the flat price's sentence is the whole story
+    elif agree is not None and agree > SHARED_INPUTS:
         sentences.append(f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
                          "coordination problem for entanglement to solve.")
-    elif (flat := flat_prices(r)) is not None:
-        sentences.append(flat + ".")
     elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         worse = _constant_hedge_worse(r)
         sentences.append("The indicators never change the sign of the co-movement, so the constant hedge is the "
@@ -274,15 +275,17 @@ def _assumed_words(r: Result, c: dict, gap: tuple[float, float]) -> str:
 def _cost_sentence(r: Result, c: dict) -> str | None:
     """Whether quantum pays after costs (``Result.pays``, the one answer), in one sentence after its variance's (and,
     where its income is assumed, what that income would do were it earned)."""
-    p = r.pays
+    p = local_pays(r)
     if p["reason"] not in ("pays", "costs"):
         return None
     q, o = r.metrics_dict.get("quantum", {}), r.metrics_dict.get(p["opponent"], {})
     ce, k, gamma = p["certainty_equivalent"], p["break_even_cost_scale"], p["risk_aversion"]
     against = "" if p["opponent"] == c["opponent"] else f" against {p['opponent']}"
     if not ((q.get("pnl_costs") or 0.0) > (o.get("pnl_costs") or 0.0)):
-        gap = _assumed_gap(r, c)
-        return (f"It {'pays' if p['pays'] else 'does not pay'} after costs: certainty equivalent {ce:+.3g} a round"
+        talk = r.pays["reason"] == "talk"  # the talk sentence leads: the assumed income is left to the verdict
+        gap = None if talk else _assumed_gap(r, c)
+        it = "Against the strategies that do not communicate it" if talk else "It"
+        return (f"{it} {'pays' if p['pays'] else 'does not pay'} after costs: certainty equivalent {ce:+.3g} a round"
                 f"{against} at risk aversion {gamma:g}." + (f" {capital(_assumed_words(r, c, gap))}." if gap else ""))
     if not p["pays"]:
         return (f"Its switching costs ({q['turnover']:.0%} of rounds change quoting order) outweigh that: certainty "
@@ -290,6 +293,14 @@ def _cost_sentence(r: Result, c: dict) -> str | None:
                 + (f"; it pays only below {k:.3g} times the configured costs." if k else "."))
     return (f"It still pays after its switching costs: certainty equivalent {ce:+.3g} a round{against} at risk "
             f"aversion {gamma:g}.")
+
+
+def local_pays(r: Result) -> dict:
+    """``Result.pays`` against the strategies that do not communicate: where the servers can talk the answer is
+    "does not pay" (talking reproduces any Bell pair's correlations), and the game's sentences then say what quantum
+    does against the local rules it would face were the venues out of reach."""
+    p = r.pays
+    return p | p["without_talk"] if p["reason"] == "talk" else p
 
 
 def _classical_rule(r: Result, name: str) -> bool:
@@ -400,7 +411,7 @@ def _turnover_clause(r: Result, c: dict, judgement: str) -> str:
 def _break_even_clause(r: Result, c: dict) -> str:
     """The break-even cost multiple in words (``risk.break_even_cost_scale``: certainty equivalents equal), against the
     benchmark ``Result.pays`` decided on."""
-    p = r.pays
+    p = local_pays(r)
     k = p["break_even_cost_scale"]
     if not k:
         return ""
@@ -411,7 +422,7 @@ def _break_even_clause(r: Result, c: dict) -> str:
 def _cost_clause(r: Result, c: dict, q: dict, o: dict) -> str:
     """When quantum lowers the variance but does not pay after costs (``Result.pays``): its switching costs cost
     more than the variance is worth to a mean-variance investor (certainty equivalent at the run's risk aversion)."""
-    p = r.pays
+    p = local_pays(r)
     cost_q, cost_o = q.get("pnl_costs") or 0.0, o.get("pnl_costs") or 0.0
     if not (p["reason"] == "costs" and cost_q > cost_o):
         gap = _assumed_gap(r, c) if cost_q <= cost_o else None

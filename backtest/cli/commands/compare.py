@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     # each run's answer to "does quantum pay after costs": as it wrote it, or decided now for a run older than that
     pays = {label: doc.get("pays") or decide(doc.get("game") or {}, doc.get("comparison") or {}, doc["strategies"],
                                              ((doc.get("config") or {}).get("run") or {}).get("risk_aversion", 3.0),
-                                             doc.get("link"))
+                                             doc.get("link"), clock=doc.get("clock"))
             for label, (doc, _) in loaded.items()}
     if args.json:
         out_doc = {run: {f"{s}.{m}": v for (s, m), v in col.items()} for run, col in table.to_dict().items()}
