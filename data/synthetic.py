@@ -43,7 +43,7 @@ def _last_timestamp():
 
 
 def _pair(value: float | tuple[float, float] | list[float], name: str) -> tuple[float, float]:
-    if np.ndim(value) == 0:
+    if np.ndim(value) == 0:  # np.ndim does not narrow the union for mypy: a number here, a sequence below
         return (float(value), float(value))  # type: ignore[arg-type]
     seq = [float(v) for v in value]  # type: ignore[union-attr]
     if len(seq) != 2:
