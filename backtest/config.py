@@ -386,6 +386,7 @@ def read_toml(path: Path) -> dict:
         raise BacktestError(f"{path}: unreadable config ({exc})") from None
 
 
+# every field of RunConfig is a section made by its class (default_factory is never MISSING; mypy cannot know)
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}  # type: ignore[misc]
 
 

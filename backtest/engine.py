@@ -18,13 +18,11 @@ import time
 import warnings
 from dataclasses import replace
 from functools import partial
-from typing import cast
 
 import numpy as np
 
 from ..data import DataWarning, MarketData, SyntheticPair
 from ..strategies import Game, Noise, sandbox
-from ..strategies.aged import AgedPlay
 from ..strategies.link import Link
 
 from . import streams
@@ -36,7 +34,7 @@ from .feed.feeds import ArrayFeed, TrainingTail, lagged_inputs, minutes_per_roun
 from .players.roster import (RoundChunk, names as registered, build_players, certify_players, fit, is_classical_local,
                              keep_certified)
 from .players.history import Channels
-from .players.information import IndicatorLevels, InfoFit, InfoTraining, fit_information
+from .players.information import IndicatorLevels, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState
 from .players.aged import age_aware, reaimed
 from .players.hedge import HedgeFit, cell_moments
@@ -167,7 +165,7 @@ def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Pro
         return {}
     bar.stage("train book")
     run = plan.cfg.run
-    info = cast("InfoFit | None", training.fit.information)  # GameFit (players.roster) types it object
+    info = training.fit.information
     rules = info.channel_rules() if info is not None else []
     start = max(w.t0, w.train_end - REPLAY_ROUNDS)
     channels = None
@@ -215,7 +213,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
     book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
                 min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed), run.threads)
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
-    info = cast("InfoFit | None", training.fit.information)  # GameFit (players.roster) types it object
+    info = training.fit.information
     channels = info.channels if info is not None else None  # the history rules' state at the end of training
     tails = (training.x_train[-plan.delay:], training.y_train[-plan.delay:])
     fit_now, chunk = training.fit, run.chunk_rounds
@@ -233,8 +231,7 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
             refits.pop(0)
             fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, plan.delay, lo, w.n_train,
                              training.exposure, training.device)
-            # GameFit (players.roster) types its aged play object
-            fit_now.aged = reaimed(fit_now, cast("AgedPlay | None", training.fit.aged), training.backend)
+            fit_now.aged = reaimed(fit_now, training.fit.aged, training.backend)
             fit_now.information = info  # rules on derived information are fitted on the first training window only
             players = keep_certified(_players(plan, fit_now, feed, training.backend, training.device), players)
             training.fits.append({"round": lo, "window": [lo - w.n_train, lo], **fit_now.game_dict()})

@@ -8,10 +8,10 @@ Paths: ``naive`` builds and runs one Qiskit circuit per round on AerSimulator (1
 batched Aer path and ``exact`` the exact path of the optimal quantum strategy (10^7 rounds each);
 ``backtest`` a full backtest (synthetic signals feed, indicators, all baselines, bias fill, metrics) and
 ``backtest_queue`` the same with the queue fill model (10^7 rounds each); ``scan`` (only with --only) the pairs per
-second of ``qcoord scan`` on the shipped 11-stock panel (its 55 pairs four times) in a plain loop, on one Dask worker and on every core;
-``isolation`` (only with --only) the cost of the trust boundary: a backtest with one user-defined rule (a
-``LocalRule`` subclass, so user code: each server's rule in its own worker process, every chunk played four times
-with the real play among them, the partner's inputs moved in the replays) against the same strategy as
+second of ``qcoord scan`` on the shipped 11-stock panel (its 55 pairs four times) in a plain loop, on one Dask worker
+and on every core; ``isolation`` (only with --only) the cost of the trust boundary: a backtest with one user-defined
+rule (a ``LocalRule`` subclass, so user code: each server's rule in its own worker process, every chunk played four
+times with the real play among them, the partner's inputs moved in the replays) against the same strategy as
 engine-owned table rules played in the engine's process (10^7 rounds; target: at most ``ISOLATION_TARGET`` times
 its time, the workers' start included); ``startup`` (only with --only)
 the wall time a user waits, each command in a fresh process: ``qcoord --version``, ``qcoord --help`` and the default
@@ -204,8 +204,8 @@ def scan_rates(n_pairs: int) -> dict:
     """Pairs per second of a daily universe scan (the shipped 11-stock panel, volatility_burst indicator, every
     default strategy): a plain loop in this process, a LocalCluster of one worker (its overhead against the loop)
     and of every core (its speed-up against one worker); the loop again with the default indicator (return_shock),
-    and the seconds of one backtest of the JPM/BAC sample (median of 5). Each executor is warmed first (imports and compiled
-    kernels on every worker), then timed on the same pairs with batches of 4."""
+    and the seconds of one backtest of the JPM/BAC sample (median of 5). Each executor is warmed first (imports and
+    compiled kernels on every worker), then timed on the same pairs with batches of 4."""
     import itertools
     import tempfile
 

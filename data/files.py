@@ -58,7 +58,8 @@ def parse_timestamps(raw: pd.Series, where: str, tz: str) -> pd.DatetimeIndex:
     if has_offset.any() and not has_offset.all():
         row = int(np.flatnonzero(~has_offset.to_numpy())[0])
         raise DataError(
-            f"{where}: mixed time zones: some timestamps carry a UTC offset and others do not (row {row + 1}: {text.iloc[row]!r})"
+            f"{where}: mixed time zones: some timestamps carry a UTC offset and others do not "
+            f"(row {row + 1}: {text.iloc[row]!r})"
         )
     try:
         if has_offset.all():
@@ -86,7 +87,8 @@ def check_clock(index: pd.DatetimeIndex, where: str) -> None:
         raise DataError(f"{where}: duplicate timestamp {index[row]} (row {row + 1})")
     if (step < 0).any():
         row = int(np.flatnonzero(step < 0)[0]) + 1
-        raise DataError(f"{where}: timestamps are not sorted: {index[row]} (row {row + 1}) comes after {index[row - 1]}")
+        raise DataError(f"{where}: timestamps are not sorted: {index[row]} (row {row + 1}) comes after "
+                        f"{index[row - 1]}")
 
 
 def numeric_column(frame: pd.DataFrame, column: str, where: str, *, price: bool) -> pd.Series:
@@ -104,7 +106,8 @@ def numeric_column(frame: pd.DataFrame, column: str, where: str, *, price: bool)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{where}: ticker {column!r}: price {float(v[row])!r} at {frame.index[row]} is not a finite positive number"
+                f"{where}: ticker {column!r}: price {float(v[row])!r} at {frame.index[row]} is not a finite "
+                "positive number"
             )
     return values
 
@@ -219,7 +222,8 @@ def build_market(
     ohlcv = pick(lambda s: s.ohlcv)
     ohlcv_out = None
     if all(v is not None for v in ohlcv.values()):
-        ohlcv_out = {t: v.reindex(index) if v.index.tz == index.tz else v.tz_convert(index.tz).reindex(index) for t, v in ohlcv.items()}
+        ohlcv_out = {t: v.reindex(index) if v.index.tz == index.tz else v.tz_convert(index.tz).reindex(index)
+                     for t, v in ohlcv.items()}
     volume = None
     if ohlcv_out is not None and all("Volume" in v for v in ohlcv_out.values()):
         volume = pd.DataFrame({t: v["Volume"] for t, v in ohlcv_out.items()}, index=index)

@@ -158,7 +158,7 @@ class Hawkes:
         # 1/tau needs no panels of its own.
         lo, hi, w_avg = 1e-6 * min(*rates, 1.0 / tau), 1e3 * max(rates), 2000.0 * 2.0 * np.pi / tau
         d_max = float(dl[a > 0].max()) if (a > 0).any() else 0.0
-        edges = [lo]
+        points = [lo]
         w = lo
         step_log = 10.0 ** (1.0 / 64) - 1.0
         while w < hi:
@@ -168,8 +168,8 @@ class Hawkes:
             if d_max > 0:
                 h = min(h, 2.0 * np.pi / d_max / 12)
             w = min(w + h, hi)
-            edges.append(w)
-        edges = np.array(edges)
+            points.append(w)
+        edges = np.array(points)
         x, wt = np.polynomial.legendre.leggauss(4)
         mid, half = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
         nodes = (mid[:, None] + half[:, None] * x[None, :]).ravel()
@@ -203,7 +203,7 @@ class Hawkes:
     def params(self) -> dict:
         """The parameters as a plain dict (lists, for configs and reports)."""
         return {"baseline": list(self.baseline), "adjacency": [list(r) for r in self.adjacency],
-                "decays": [list(r) for r in self.decays], "delays": [list(r) for r in self.delays],
+                "decays": self._b.tolist(), "delays": self._d.tolist(),  # as D x D matrices, however given
                 "seed": int(self.seed)}
 
 

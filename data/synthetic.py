@@ -43,7 +43,7 @@ def _last_timestamp():
 
 
 def _pair(value: float | tuple[float, float] | list[float], name: str) -> tuple[float, float]:
-    if np.ndim(value) == 0:
+    if np.ndim(value) == 0:  # np.ndim does not narrow the union for mypy: a number here, a sequence below
         return (float(value), float(value))  # type: ignore[arg-type]
     seq = [float(v) for v in value]  # type: ignore[union-attr]
     if len(seq) != 2:
@@ -282,7 +282,8 @@ class SyntheticPair:
             prices[:, 0] *= self.s0[0]
             prices[:, 1] *= self.s0[1]
             if not np.isfinite(prices).all():
-                raise DataError(f"synthetic prices overflowed (mu={self.mu}, sigma={self.sigma}, dt={self.dt}); lower them")
+                raise DataError(f"synthetic prices overflowed (mu={self.mu}, sigma={self.sigma}, dt={self.dt}); "
+                                "lower them")
             truth = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
             yield first, prices, truth
             first += want

@@ -29,7 +29,8 @@ SUBPACKAGES = ("backtest", "data", "reports", "strategies")
 API = {
     **dict.fromkeys(("run_backtest", "run_scan", "run_sweep", "run_balance", "RunConfig", "Result", "ScanResult",
                      "SweepResult", "BalanceResult", "BalanceConfig",
-                     "BellPairSupply", "BiasFill", "QueueFill", "FillModel", "Indicator", "make_indicator", "BacktestError"), "backtest"),
+                     "BellPairSupply", "BiasFill", "QueueFill", "FillModel", "Indicator", "make_indicator",
+                     "BacktestError"), "backtest"),
     **dict.fromkeys(("load_sample", "load_csv", "load_yahoo", "synthetic_pair", "SyntheticPair", "MarketData",
                      "sample_universe", "samples", "DataError", "DataWarning", "EventPair", "Hawkes",
                      "load_lobster", "load_quotes", "quote_market"), "data"),

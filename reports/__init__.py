@@ -4,8 +4,8 @@ This package imports neither ``data`` nor ``strategies`` nor ``backtest``.
 """
 
 if __name__ != "qcoord.reports":  # imported by its folder name from a checkout: its relative imports cannot work
-    raise ImportError("reports/ installs as qcoord.reports: `import qcoord.reports` (or `import qcoord`) after `pip install -e .` "
-                      "(README)")
+    raise ImportError("reports/ installs as qcoord.reports: `import qcoord.reports` (or `import qcoord`) after "
+                      "`pip install -e .` (README)")
 
 from .._lazy import exports
 

@@ -217,12 +217,12 @@ def hedge_cells(informativeness: dict, values: dict, realised: dict):
     left.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
     names = [n for n in ("constant_hedge", "classical", "quantum", "oracle") if n in values]
     labels = {"constant_hedge": "always_hedge"}
-    pos = np.arange(len(names))
+    at = np.arange(len(names))
     pred = [1.0 - _nan(values[n]["saved_share"]) for n in names]
     real = [_nan(realised.get(labels.get(n, n))) for n in names]
-    right.bar(pos - 0.2, pred, width=0.4, color="#bbbbbb", label="predicted (fit)")
-    right.bar(pos + 0.2, real, width=0.4, color=[colour(labels.get(n, n)) for n in names], label="realised (test)")
-    right.set_xticks(pos, [labels.get(n, n) for n in names])
+    right.bar(at - 0.2, pred, width=0.4, color="#bbbbbb", label="predicted (fit)")
+    right.bar(at + 0.2, real, width=0.4, color=[colour(labels.get(n, n)) for n in names], label="realised (test)")
+    right.set_xticks(at, [labels.get(n, n) for n in names])
     right.set_ylabel("variance / coins'")
     right.set_title("Book variance: fit against test")
     right.grid(True, alpha=0.3, axis="y")
@@ -240,10 +240,12 @@ def information_value(information: dict, values: dict, realised: dict, coins: fl
     ``coins``: independent coins' book variance (currency^2 per round), the unit of every saved value.
     """
     lv, mem = information.get("levels"), information.get("history")
-    rows = [("classical, today's reading", 1.0 - _nan(values["classical"]["saved_share"]), "classical"),
-            ("quantum, today's reading", 1.0 - _nan(values["quantum"]["saved_share"]), "quantum")]
+    rows: list[tuple[str, float, str | None]] = [
+        ("classical, today's reading", 1.0 - _nan(values["classical"]["saved_share"]), "classical"),
+        ("quantum, today's reading", 1.0 - _nan(values["quantum"]["saved_share"]), "quantum")]
+    chosen_name = (mem or {}).get("name")  # candidates are listed only where a history rule was chosen
     for name, saved in information["candidates"].get("history", {}).items():
-        chosen = name == mem["name"]
+        chosen = name == chosen_name
         rows.append((f"history {name}" + (" (chosen)" if chosen else ""), 1.0 - saved / coins,
                      "history" if chosen else None))
     if lv:
@@ -257,9 +259,10 @@ def information_value(information: dict, values: dict, realised: dict, coins: fl
     pos = np.arange(len(rows))[::-1]
     ax.barh(pos, [r[1] for r in rows], color=[colour(r[2]) if r[2] else "#dddddd" for r in rows], height=0.65,
             label="predicted (training window)")
-    shown = [(p, realised.get(r[2])) for p, r in zip(pos, rows) if r[2] and realised.get(r[2]) is not None]
+    shown = [(p, v) for p, r in zip(pos, rows) if r[2] and (v := realised.get(r[2])) is not None]
     if shown:
-        ax.plot([v for _, v in shown], [p for p, _ in shown], "o", color="#111111", ms=5, label="realised (test window)")
+        ax.plot([v for _, v in shown], [p for p, _ in shown], "o", color="#111111", ms=5,
+                label="realised (test window)")
     ax.set_yticks(pos, [r[0] for r in rows], fontsize=9)
     both = [r[1] for r in rows] + [v for _, v in shown]
     ax.set_xlim(max(0.0, min(both) - 0.03), min(1.05, max(both) + 0.03))

@@ -76,9 +76,10 @@ def _hedge_section(doc: dict) -> list[str]:
     values = pd.DataFrame.from_dict(rows, orient="index")
     values.index.name = "fitted optimum"
     out = [
-        "<p>The book's P&amp;L variance is itself an XOR game: a round is worth −2e²·E[r<sub>X</sub>r<sub>Y</sub> | x,y]·AB "
-        "(A, B = ±1 outputs). Entanglement can only pay where the sign of the co-movement differs between input "
-        "cells. Thin cells are shrunk toward the pooled value (" + html.escape(h["shrinkage"]["rule"]) + ").</p>",
+        "<p>The book's P&amp;L variance is itself an XOR game: a round is worth "
+        "−2e²·E[r<sub>X</sub>r<sub>Y</sub> | x,y]·AB (A, B = ±1 outputs). Entanglement can only pay where the sign "
+        "of the co-movement differs between input cells. Thin cells are shrunk toward the pooled value ("
+        + html.escape(h["shrinkage"]["rule"]) + ").</p>",
         html_table(hedge_table(doc)),
         f"<p class='meta'>{html.escape(HEDGE_LEGEND)}</p>",
         html_table(values),
@@ -109,7 +110,8 @@ def _information_section(doc: dict) -> list[str]:
             "book variance, training window")
         frame.index.name = "local classical strategy"
         out += ["<p>The best local classical strategy is chosen on the training window, played exactly as on the "
-                f"test window (costs included): <b>{html.escape(str(doc.get('best_local')))}</b>.</p>", html_table(frame)]
+                f"test window (costs included): <b>{html.escape(str(doc.get('best_local')))}</b>.</p>",
+                html_table(frame)]
     lv_table = comparison_table(doc, "quantum_levels_vs_best_local")
     if not lv_table.empty:
         out += ["<h3>quantum_levels against the best local classical strategy</h3>", html_table(lv_table)]
@@ -145,7 +147,8 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         ang_txt += f" (Bloch direction (sin 2θ cos φ, sin 2θ sin φ, cos 2θ); searched: {game['measurement_search']})"
     rule = game.get("classical_rule") or {}
     parts = [
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>",
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='meta'>{doc['n_rounds']} rounds ({doc['n_train']} to fit, {doc['n_rounds'] - doc['n_train']} to "
@@ -158,13 +161,15 @@ def run_report(doc: dict, figures: dict[str, tuple[bytes, str]]) -> str:
         "<h2>The game fitted on the training window</h2>",
         *(_hedge_section(doc) if doc.get("hedge") else [html_table(game_table(doc))]),
         "<p>" + ", ".join([
-            f"classical optimum <b>{fmt_value(game['classical_value'])}</b> (A: {html.escape(str(rule.get('A_name')))}, "
-            f"B: {html.escape(str(rule.get('B_name')))})",
+            f"classical optimum <b>{fmt_value(game['classical_value'])}</b> "
+            f"(A: {html.escape(str(rule.get('A_name')))}, B: {html.escape(str(rule.get('B_name')))})",
             f"quantum optimum <b>{fmt_value(game['quantum_value'])}</b>",
             f"textbook CHSH angles {fmt_value(game.get('textbook_value'))}",
             f"advantage <b>{fmt_value(game['advantage'])}</b>",
         ]) + f" ({_game_name(game)}).</p>",
-        f"<p>Measurement angles: {html.escape(ang_txt) if game.get('uses_entanglement') else 'none: entanglement does not help, the quantum strategy is the classical rule'}.</p>",
+        "<p>Measurement angles: " + (html.escape(ang_txt) if game.get("uses_entanglement") else
+                                     "none: entanglement does not help, the quantum strategy is the classical rule")
+        + ".</p>",
         *([_device_paragraph(game["device"])] if game.get("device") else []),
         "<h2>Metrics of the combined book (test window)</h2>",
         html_table(metrics_table(doc), "metrics"),

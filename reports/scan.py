@@ -56,7 +56,7 @@ def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
         ax.plot(jj, ii, "o", color="#111111", ms=4, zorder=2)
         bar = fig.colorbar(im, ax=ax, shrink=0.8, location="bottom")
         ticks = np.linspace(-span, span, 5)
-        bar.set_ticks(ticks, labels=[f"{np.exp(t) - 1:+.1%}" for t in ticks])
+        bar.set_ticks(ticks.tolist(), labels=[f"{np.exp(t) - 1:+.1%}" for t in ticks])
         bar.set_label("quantum's book variance vs best local (test)")
         ax.set_title("Where entanglement pays\n(dots: significant after FDR)")
     else:

@@ -62,7 +62,7 @@ def best_constant(game: Game, p_xy) -> tuple[float, tuple[tuple[int, ...], tuple
     return values[i], rules[i]
 
 
-def deterministic(f_a: tuple[int, int], f_b: tuple[int, int], name: str = "classical") -> Strategy:
+def deterministic(f_a: tuple[int, ...], f_b: tuple[int, ...], name: str = "classical") -> Strategy:
     """Server A outputs f_a[x], server B outputs f_b[y]."""
     return Strategy(name, LocalRule.constant(f_a), LocalRule.constant(f_b))
 

@@ -45,6 +45,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from typing import NoReturn
 
 import numpy as np
@@ -190,9 +191,9 @@ _LIVE: "weakref.WeakSet[Worker]" = weakref.WeakSet()
 
 
 @contextlib.contextmanager
-def session():
+def session() -> Iterator[list[Worker]]:
     """Workers started inside are stopped when it ends, however it ends."""
-    workers: list = []
+    workers: list[Worker] = []
     token = _SESSION.set(workers)
     try:
         yield workers

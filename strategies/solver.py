@@ -37,8 +37,10 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from collections.abc import Mapping
 from functools import lru_cache
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,6 +51,9 @@ from .game import Game, check_p_xy
 from .noise import Noise, readout_affine
 from .quantum import quantum_strategy, textbook_angles
 from .strategy import Strategy
+
+if TYPE_CHECKING:  # annotations only: devices load when a run names one
+    from .devices import Device
 
 ADVANTAGE_TOL = 1e-9
 IXZ = [0, 1, 3]
@@ -236,17 +241,17 @@ class Solution:
     p_xy: np.ndarray
     noise: Noise
     classical_value: float
-    classical_rule: tuple[tuple[int, int], tuple[int, int]]
+    classical_rule: tuple[tuple[int, ...], tuple[int, ...]]  # (A's output per input level, B's)
     quantum_value: float
-    angles: dict[str, tuple[float | None, float | None]]
-    fallback: dict[str, tuple[int, int]]
+    angles: dict[str, tuple[float | None, ...]]  # one per input level
+    fallback: dict[str, tuple[int, ...]]
     textbook_value: float
     uses_entanglement: bool
     checks: dict = field(default_factory=dict)
-    azimuths: dict[str, tuple[float | None, float | None]] | None = None
+    azimuths: dict[str, tuple[float | None, ...]] | None = None
     planar: bool = True
-    device: object = None
-    flipped: dict[str, tuple[bool, bool]] | None = None
+    device: Device | None = None
+    flipped: dict[str, tuple[bool, ...]] | None = None
 
     @property
     def advantage(self) -> float:
@@ -279,8 +284,8 @@ class Solution:
         if not self.uses_entanglement:
             return deterministic(*self.classical_rule, name=name)
         backend, aer_backend = self._backend(backend, aer_backend)
-        az = self.azimuths or {"A": None, "B": None}
-        fl = self.flipped or {"A": None, "B": None}
+        az: Mapping[str, tuple[float | None, ...] | None] = self.azimuths or {"A": None, "B": None}
+        fl: Mapping[str, tuple[bool, ...] | None] = self.flipped or {"A": None, "B": None}
         return quantum_strategy(self.angles["A"], self.angles["B"], self.noise, fallback_a=self.fallback["A"],
                                 fallback_b=self.fallback["B"], backend=backend, name=name, aer_backend=aer_backend,
                                 azimuths_a=az["A"], azimuths_b=az["B"], flipped_a=fl["A"], flipped_b=fl["B"])
@@ -305,12 +310,14 @@ class Solution:
             "advantage": self.advantage,
             "uses_entanglement": self.uses_entanglement,
             "angles": {p: list(v) for p, v in self.angles.items()},
-            "azimuths": {p: list(v) for p, v in (self.azimuths or {P: (0.0,) * len(self.angles[P]) for P in "AB"}).items()},
+            "azimuths": {p: list(v) for p, v in
+                         (self.azimuths or {P: (0.0,) * len(self.angles[P]) for P in "AB"}).items()},
             "measurement_search": self.checks.get("search") or (
                 "X-Z plane (planar-symmetric pair)" if self.planar else "Bloch sphere"),
             "fallback": {p: list(v) for p, v in self.fallback.items()},
             "correlators": self.correlators().tolist(),
-            "flipped": {p: list(v) for p, v in (self.flipped or {P: (False,) * len(self.angles[P]) for P in "AB"}).items()},
+            "flipped": {p: list(v) for p, v in
+                        (self.flipped or {P: (False,) * len(self.angles[P]) for P in "AB"}).items()},
             "classical_rule": classical_rule_dict(*self.classical_rule),
             "noise": self.noise.to_dict(),
         }
@@ -319,7 +326,7 @@ class Solution:
         return out
 
 
-def _textbook(c, k, R, party_a, party_b, rule) -> tuple[float, tuple]:
+def _textbook(c, k, R, party_a, party_b, rule) -> tuple[float, tuple[tuple[int, ...], tuple[int, ...]]]:
     """Value of the textbook angles (X-Z plane) with their best no-click fallbacks; R is the full 4x4 tensor."""
     ang = textbook_angles(rule)
     best = None
@@ -329,6 +336,7 @@ def _textbook(c, k, R, party_a, party_b, rule) -> tuple[float, tuple]:
         v = strategy_value(c, k, R, oa, ob)
         if best is None or v > best[0] + 1e-15:
             best = (v, (fa, fb))
+    assert best is not None  # RULES is not empty
     return best
 
 
@@ -337,9 +345,10 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180, devi
 
     ``noise`` describes the pair and detectors at the time of measurement (its ``storage_time`` is the
     storage the directions are optimized for). A K_A x K_B game (inputs with several levels) gets one direction
-    per input level from a many-start seesaw (``_solve_levels``); it has no textbook angles (value NaN). ``grid`` is the number of angles per [0, pi) in the planar
-    search. ``device`` (``strategies.devices.Device``): fit to that device's measured Bell-pair tensor and
-    readout errors instead of the noise model's pair (``noise`` then only gives the loss).
+    per input level from a many-start seesaw (``_solve_levels``); it has no textbook angles (value NaN). ``grid``
+    is the number of angles per [0, pi) in the planar search. ``device`` (``strategies.devices.Device``): fit to
+    that device's measured Bell-pair tensor and readout errors instead of the noise model's pair (``noise`` then
+    only gives the loss).
     """
     if not isinstance(game, Game):
         raise StrategyError(f"game must be a Game, got {type(game).__name__}")
@@ -361,9 +370,9 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180, devi
     uses = any(ch[0] is not None for ch in a_choice) and any(ch[0] is not None for ch in b_choice)
     if q_value <= cl_value + ADVANTAGE_TOL or not uses:
         q_value, uses = cl_value, False
-        angles = {"A": (None, None), "B": (None, None)}
+        angles: dict[str, tuple[float | None, ...]] = {"A": (None, None), "B": (None, None)}
         fallback = {"A": f_a, "B": f_b}
-        flipped = {"A": (False, False), "B": (False, False)}
+        flipped: dict[str, tuple[bool, ...]] = {"A": (False, False), "B": (False, False)}
         azimuths = None
     else:
         angles = {P: tuple(ch[0] for ch in how) for P, how in (("A", a_choice), ("B", b_choice))}
@@ -511,7 +520,8 @@ def _polish(c, k, R, party_a, party_b, choice0, choice1):
 
 
 def _amplitude(party, flip: bool) -> float:
-    """h of a measuring party's effective observable (g, h n): (1 - L) s, negated when it reports the flipped outcome."""
+    """h of a measuring party's effective observable (g, h n): (1 - L) s, negated when it reports the flipped
+    outcome."""
     loss, _, s = party
     return (-1.0 if flip else 1.0) * (1.0 - loss) * s
 
@@ -562,18 +572,21 @@ def _obs4(n, f: int, party, flip: bool = False) -> np.ndarray:
     loss, d, s = party
     sign = -1.0 if flip else 1.0
     scale = sign * (1.0 - loss) * s  # the same products as scale * n on an array, without np.r_'s overhead
-    return np.array([sign * (1.0 - loss) * d + loss * pm, scale * float(n[0]), scale * float(n[1]), scale * float(n[2])])
+    return np.array([sign * (1.0 - loss) * d + loss * pm,
+                     scale * float(n[0]), scale * float(n[1]), scale * float(n[2])])
 
 
 def _sphere_candidates(party_b) -> tuple[np.ndarray, list]:
     """B's sphere-grid choices (direction or None, fallback, flip) and their effective observables."""
     dirs = _fibonacci(SPHERE_GRID)
-    choices = [(None, 0, False), (None, 1, False)] + [(n, f, fl) for fl in _flips(party_b) for f in (0, 1) for n in dirs]
-    return np.array([_obs4(*ch[:2], party_b, ch[2]) for ch in choices]), choices
+    choices = [(None, 0, False), (None, 1, False)] + [(n, f, fl) for fl in _flips(party_b) for f in (0, 1)
+                                                      for n in dirs]
+    return np.array([_obs4(n, f, party_b, fl) for n, f, fl in choices]), choices
 
 
 def _sphere_grid(c, k, R, party_a, party_b):
-    """A's best-response value to every pair of B's sphere-grid choices, and the choices (direction or None, f, flip)."""
+    """A's best-response value to every pair of B's sphere-grid choices, and the choices (direction or None, f,
+    flip)."""
     obs, choices = _sphere_candidates(party_b)
     v = np.ascontiguousarray(obs @ R.T)
     return kernels.grid_values(np.ascontiguousarray(c, dtype=float), float(k), v, *party_a), choices
@@ -732,7 +745,7 @@ def _solve_levels(game: Game, p: np.ndarray, noise: Noise, device=None) -> Solut
     uses = any(n is not None for n, _, _ in a_how) and any(n is not None for n, _, _ in b_how)
     if value <= cl_value + ADVANTAGE_TOL or not uses:
         value, uses = cl_value, False
-        angles = {"A": (None,) * len(f_a), "B": (None,) * len(f_b)}
+        angles: dict[str, tuple[float | None, ...]] = {"A": (None,) * len(f_a), "B": (None,) * len(f_b)}
         azimuths = dict(angles)
         fallback, flipped = {"A": f_a, "B": f_b}, {"A": (False,) * len(f_a), "B": (False,) * len(f_b)}
     else:

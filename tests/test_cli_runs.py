@@ -38,8 +38,8 @@ def _pnl(run: Path) -> pd.DataFrame:
 def two_runs(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("runs")
     a = qcoord_process("backtest", *SMALL, "--name", "ideal", cwd=cwd)  # the program itself, once
-    b = qcoord("backtest", *SMALL, "--name", "noisy", "--visibility", "0.9", "--readout-error", "0.02", "--fill", "queue",
-               cwd=cwd)
+    b = qcoord("backtest", *SMALL, "--name", "noisy", "--visibility", "0.9", "--readout-error", "0.02",
+               "--fill", "queue", cwd=cwd)
     assert a.returncode == 0, a.stderr
     assert b.returncode == 0, b.stderr
     return cwd
@@ -58,7 +58,8 @@ def test_backtest_writes_every_file_with_the_schema(two_runs):
     assert doc["schema"] == SCHEMA and doc["n_rounds"] == 6000 and doc["seed"] == 3
     for key in ("kind", "tickers", "start", "end", "periods_per_year"):
         assert key in doc["source"]
-    for key in ("kind", "table", "unit", "rule", "p_xy", "classical_value", "quantum_value", "advantage", "constant_rule"):
+    for key in ("kind", "table", "unit", "rule", "p_xy", "classical_value", "quantum_value", "advantage",
+                "constant_rule"):
         assert key in doc["game"]
     assert doc["game"]["kind"] == "hedge"
     h = doc["hedge"]
@@ -71,8 +72,8 @@ def test_backtest_writes_every_file_with_the_schema(two_runs):
                                       "regime_oracle", "talk", "delayed_comm"}
     for m in doc["strategies"].values():
         for key in ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
-                    "pnl_var", "variance_share", "sharpe", "sortino", "max_drawdown", "hedging_efficiency", "bell_pairs",
-                    "quantum_share"):
+                    "pnl_var", "variance_share", "sharpe", "sortino", "max_drawdown", "hedging_efficiency",
+                    "bell_pairs", "quantum_share"):
             assert key in m
         for key, value in m.items():  # undefined values are null with a reason, never NaN
             if value is None:
@@ -288,7 +289,7 @@ def test_pnl_falls_back_to_csv_without_pyarrow(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_readme_main_command_runs(tmp_path):
     """README's first command, minus the install this test environment already did."""
-    line = next(l for l in (ROOT / "README.md").read_text().splitlines() if l.startswith("pip install -e . && "))
+    line = next(ln for ln in (ROOT / "README.md").read_text().splitlines() if ln.startswith("pip install -e . && "))
     command = line.split("&&", 1)[1].split("#", 1)[0].strip()
     assert command.startswith("qcoord backtest")
     res = subprocess.run(shlex.split(command), capture_output=True, text=True, cwd=tmp_path)

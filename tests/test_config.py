@@ -42,7 +42,8 @@ def test_every_option_has_help_and_is_reachable_from_cli_and_toml():
 
 def _non_default(s: config.Spec):
     """A valid value other than the default, per option."""
-    special = {"source.kind": "sample", "source.mode": "regime", "source.sample": "jpm_bac", "source.files": ("a.csv",), "source.quotes": ("a.csv", "b.csv"),
+    special = {"source.kind": "sample", "source.mode": "regime", "source.sample": "jpm_bac", "source.files": ("a.csv",),
+               "source.quotes": ("a.csv", "b.csv"),
                "source.tickers": ("JPM", "BAC"), "source.start": "2020-01-02", "source.end": "2021-01-04",
                "source.interval": "1h", "source.cache_dir": "/tmp/c", "source.session": "regular",
                "source.sigma": (0.3, 0.25), "source.mu": (0.01,), "run.strategies": ("classical", "quantum"),

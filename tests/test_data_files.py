@@ -195,7 +195,8 @@ def test_marketdata_constructor_checks():
     with pytest.raises(DataError, match="ticker A: price nan"):
         data.MarketData(pd.DataFrame({"A": [1.0, np.nan, 2.0]}, index=idx))
     with pytest.raises(DataError, match="must be tz-aware"):
-        data.MarketData(pd.DataFrame({"A": [1.0, 2.0]}, index=pd.DatetimeIndex(["2020-01-01 10:00", "2020-01-01 10:01"])))
+        data.MarketData(pd.DataFrame({"A": [1.0, 2.0]},
+                                     index=pd.DatetimeIndex(["2020-01-01 10:00", "2020-01-01 10:01"])))
     with pytest.raises(DataError, match="not sorted"):
         data.MarketData(pd.DataFrame({"A": [1.0, 2.0, 3.0]}, index=idx[::-1]))
     with pytest.raises(DataError, match="periods_per_year"):

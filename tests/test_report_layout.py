@@ -33,15 +33,18 @@ PROBE = """<script>
       if(tops.size>1){intervals.push(t);}}
     if(cell.scrollWidth>cell.clientWidth+1){clipped.push(t);}
   });
-  var scrolls=Array.from(document.querySelectorAll('.scroll')).filter(function(d){return d.scrollWidth>d.clientWidth+1;}).length;
+  var scrolls=Array.from(document.querySelectorAll('.scroll'))
+    .filter(function(d){return d.scrollWidth>d.clientWidth+1;}).length;
   var m=document.getElementById('table-metrics');
   var imgs=Array.from(document.querySelectorAll('figure img')).map(function(i){return i.clientWidth/i.naturalWidth;});
   var comparison=document.getElementById('table-comparison');
+  var link=document.getElementById('table-link');
   window.top.document.title=JSON.stringify({page:document.documentElement.scrollWidth-window.innerWidth,
     scrolls:scrolls,
     comparison_cards:comparison?comparison.classList.contains('cards'):null,
     metrics_cards:m.classList.contains('cards'),
-    link_cards:document.getElementById('table-link')?document.getElementById('table-link').classList.contains('cards'):null, metrics_columns:m.querySelectorAll('thead th').length, words:words, intervals:intervals, clipped:clipped,
+    link_cards:link?link.classList.contains('cards'):null,
+    metrics_columns:m.querySelectorAll('thead th').length, words:words, intervals:intervals, clipped:clipped,
     figure_scale:Math.min.apply(null, imgs)});
 })();
 </script></body>"""
@@ -91,7 +94,8 @@ def report_file(request, tmp_path_factory):
     # link run the physical link's chain and its frontier figure
     result = {"signals_queue": lambda: run_backtest("signals", rounds=4000, seed=0, fill="queue"),
               "regime_memory": lambda: run_backtest("regime", rounds=20_000, seed=0),
-              "signals_link": lambda: run_backtest("signals", rounds=20_000, seed=0, link="nyse-nasdaq")}[request.param]()
+              "signals_link": lambda: run_backtest("signals", rounds=20_000, seed=0, link="nyse-nasdaq"),
+              }[request.param]()
     if request.param == "signals_link":
         assert result.link and "link_frontier" in figures(result)
     page = reports.run_report(result.to_dict(), figures(result)).replace("</body>", PROBE)
@@ -104,8 +108,9 @@ def report_file(request, tmp_path_factory):
 @pytest.mark.parametrize("width", [390, 800, 1400, 1920])
 def test_report_fits_the_window(report_file: Path, width: int):
     """No sideways scrolling at any width (a table that does not fit becomes stacked cards), the metrics table a
-    table from 800 px up with the default strategies (from 1400 px with every one), no word or interval broken over two lines, no clipped cell, and figures drawn at least
-    0.55 of their natural size, so that their 10 pt text (100 dpi) is 7.6 px or more even on a phone."""
+    table from 800 px up with the default strategies (from 1400 px with every one), no word or interval broken over
+    two lines, no clipped cell, and figures drawn at least 0.55 of their natural size, so that their 10 pt text
+    (100 dpi) is 7.6 px or more even on a phone."""
     import json
 
     dom = _dump_dom(report_file, width)

@@ -23,7 +23,8 @@ from qcoord.backtest.config import RunConfig
 from tests.conftest import qcoord, qcoord_process
 
 TICKERS = ["JPM", "BAC", "GM", "T"]
-CLI_UNIVERSE = ["--sample", "pypfopt", "--tickers", *TICKERS, "--start", "2016-01-01", "--indicator", "volatility_burst"]
+CLI_UNIVERSE = ["--sample", "pypfopt", "--tickers", *TICKERS, "--start", "2016-01-01",
+                "--indicator", "volatility_burst"]
 
 
 @pytest.fixture(scope="module")

@@ -38,8 +38,8 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
     cal = HedgeFit.fit(test, exposure) if fitted.hedge is not None else None
     game = cal.game if cal is not None else fitted.game
     p_test = test.p
-    out = {"p_xy_train": train.p.tolist(), "p_xy_test": p_test.tolist(), "chi2": finite_or_none(chi2), "chi2_p_value": finite_or_none(p_value),
-           "comove_z": {c: finite_or_none(v) for c, v in zip(CELLS, z)}}
+    out = {"p_xy_train": train.p.tolist(), "p_xy_test": p_test.tolist(), "chi2": finite_or_none(chi2),
+           "chi2_p_value": finite_or_none(p_value), "comove_z": {c: finite_or_none(v) for c, v in zip(CELLS, z)}}
     if test.total > 0:
         cl_value, fa, fb = classical_optimum(game, p_test)
         q_value = quantum_lower_bound(game, p_test, noise)

@@ -25,6 +25,7 @@ are before costs and are labelled so wherever they are shown.
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 OPPONENTS = ("quantum_vs_best_local", "quantum_vs_strongest_local")  # the comparisons quantum must win on CE
 REASONS = ("pays", "costs", "classical_rule", "no_pairs", "link", "no_quantum", "no_opponent", "no_market",
@@ -82,7 +83,8 @@ def decide(game: dict, comparison: dict, strategies: dict, risk_aversion: float,
     if stage and stage != "value":
         out |= {"pays": False, "reason": "link"}
     out["link_stage"] = stage
-    if (clock or {}).get("can_talk"):  # test 4, first in the answer: talking beats any no-communication strategy
+    # test 4, first in the answer: talking beats any no-communication strategy
+    if clock is not None and clock.get("can_talk"):
         talk = (comparison or {}).get("quantum_vs_talk") or {}
         ce = talk.get("certainty_equivalent_diff")
         out |= {"without_talk": {"pays": out["pays"], "reason": out["reason"]},  # the answer were they unable to
@@ -97,5 +99,5 @@ def pair_cost(cost_per_pair: float, quantum: dict) -> float:
     return cost_per_pair * (quantum.get("bell_pairs") or 0) / n if n else 0.0
 
 
-def _finite(v) -> bool:
+def _finite(v) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and math.isfinite(v)

@@ -62,7 +62,8 @@ class DaskExecutor:
         # a second map of the same data reused the key the first one's release was still dropping from the workers
         # ('Could not find data', then a retry)
         data = [self.client.scatter(shared, broadcast=True, hash=False)]
-        index, lost = {}, {}
+        index: dict = {}  # future -> task number
+        lost: dict[int, int] = {}  # task number -> times its data went with the workers that held it
 
         def submit(i: int):
             future = self.client.submit(func, data[0], *tasks[i], pure=False, retries=RETRIES)

@@ -109,7 +109,7 @@ def select_pairs(universe: Universe, *, pairs: list[tuple[str, str]] | None = No
         if rows < min_rows:
             sel.skipped[key] = f"{rows} common rows, fewer than --min-rows {min_rows}"
             continue
-        if same_sector and sectors[a] != sectors[b]:
+        if same_sector and sectors is not None and sectors[a] != sectors[b]:  # refused above without sectors
             sel.skipped[key] = f"different sectors ({sectors[a]}, {sectors[b]})"
             continue
         if min_corr is not None:
@@ -162,7 +162,8 @@ def summarize(r) -> dict:
     lv = r.comparison.get("quantum_levels_vs_best_local") or {}
     bp = doc_hedge.get("bell_pair_value") or {}
     info = (doc_hedge.get("informativeness") or {}).get("train") or {}
-    advantage = None if saved["quantum"] is None or saved["classical"] is None else saved["quantum"] - saved["classical"]
+    advantage = (None if saved["quantum"] is None or saved["classical"] is None
+                 else saved["quantum"] - saved["classical"])
     idx = r.timestamps(r.first_round, 1)[0], r.timestamps(r.first_round + r.n_rounds - 1, 1)[0]
     out = {
         "rounds": r.n_rounds, "n_train": r.n_train, "start": str(idx[0].date()), "end": str(idx[1].date()),
@@ -177,7 +178,8 @@ def summarize(r) -> dict:
         "variance_ratio_vs_classical": (r.comparison.get("quantum_vs_classical") or {}).get("variance_ratio"),
         "quantum_levels_ratio": lv.get("variance_ratio"),
         "history_rule": ((r.information or {}).get("history") or {}).get("name"),
-        "bell_pair_predicted": bp.get("predicted_variance_saved"), "bell_pair_realised": bp.get("realised_variance_saved"),
+        "bell_pair_predicted": bp.get("predicted_variance_saved"),
+        "bell_pair_realised": bp.get("realised_variance_saved"),
         "sign_differs": info.get("sign_differs"), "sign_differs_significantly": info.get("sign_differs_significantly"),
         "move_needed": ((doc_hedge.get("what_it_would_take") or {}).get("best") or {}).get("move"),
         "drift": (r.drift or {}).get("flag"), "pays": pays["pays"], "pays_reason": pays["reason"],
@@ -212,7 +214,7 @@ def _share(v, coins):
     return None if v is None or not coins else v / coins
 
 
-def execute(universe: Universe, cfg, jobs: list[tuple[str, str, dict]], out: Path, ex, batch_size: int,
+def execute(universe: Universe, cfg, jobs: list[tuple[str, str, dict]], out: Path | JobFolder, ex, batch_size: int,
             on_done=None, progress: bool | None = False) -> tuple[list[dict], int]:
     """Every job's row: those already under ``out/pairs`` read back, the others run on ``ex`` in batches and
     written as each batch finishes (``batch.jobs``). Returns (rows in job order, number computed)."""
@@ -238,7 +240,8 @@ def fdr(table, level: float = 0.05):
                                         method="fdr_bh")
         table.loc[ok, "q_value"] = q
         ran = table.loc[ok]
-        strongest = ran["variance_ratio_vs_strongest"] if "variance_ratio_vs_strongest" in ran else ran["variance_ratio"]
+        strongest = (ran["variance_ratio_vs_strongest"] if "variance_ratio_vs_strongest" in ran
+                     else ran["variance_ratio"])
         uses = reports.uses_entanglement(ran)
         table.loc[ok, "significant"] = (reject & (ran["variance_ratio"].astype(float).to_numpy() < 1.0)
                                         & (strongest.astype(float).to_numpy() < 1.0) & np.asarray(uses))
@@ -255,7 +258,8 @@ def ranking(table):
     ran = ran.assign(_uses=reports.uses_entanglement(ran))
     ran = ran.assign(_ratio=ran["variance_ratio"].where(ran["_uses"]))
     return ran.sort_values(["significant", "_uses", "_ratio", "move_needed", "q_value"],
-                           ascending=[False, False, True, True, True], na_position="last").drop(columns=["_uses", "_ratio"])
+                           ascending=[False, False, True, True, True],
+                           na_position="last").drop(columns=["_uses", "_ratio"])
 
 
 @dataclass
@@ -287,8 +291,9 @@ class ScanResult:
         tickers = self.tickers
         if len(ran) and uses.any():
             figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "Per pair: quantum's "
-                                    "test-window book variance relative to the best local classical strategy (blue: lower); "
-                                    "hatched: skipped, failed, or quantum plays the classical rule there.")
+                                    "test-window book variance relative to the best local classical strategy "
+                                    "(blue: lower); hatched: skipped, failed, or quantum plays the classical rule "
+                                    "there.")
             figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "Variance ratios of every "
                                          "pair that uses entanglement with their paired 95% intervals, sorted (filled: "
                                          "significant after Benjamini-Hochberg).")
@@ -298,8 +303,8 @@ class ScanResult:
                                     "(move needed; smaller is closer); hatched: skipped, failed, or no change of a "
                                     "single cell would do.")
             figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "No pair uses "
-                                         "entanglement: the pairs closest to paying, by the change of one input cell's return "
-                                         "correlation that would make entanglement pay.")
+                                         "entanglement: the pairs closest to paying, by the change of one input "
+                                         "cell's return correlation that would make entanglement pay.")
         else:
             omitted.append("No heat map or distribution: " + ("no pair ran." if not len(ran) else
                            "no pair uses entanglement, and for none would a change of a single input cell's "
@@ -308,7 +313,8 @@ class ScanResult:
         if top and uses.any():
             shown = {k: curves[k] for k in top}
             figs["scan_top_pairs"] = (reports.Drawing("scan_curves", (shown,)), "Cumulative book P&L of quantum "
-                                      "and of the best local classical strategy over the test window, for the top-ranked pairs.")
+                                      "and of the best local classical strategy over the test window, for the "
+                                      "top-ranked pairs.")
         elif top:
             omitted.append("No P&L curves of the top pairs: no pair uses entanglement, so quantum plays the classical "
                            "rule and its curve is the best local classical strategy's.")

@@ -77,7 +77,7 @@ def crossings(table, names: list[str]) -> dict:
     import numpy as np
 
     first, others = names[0], names[1:]
-    out = {}
+    out: dict[str, dict[str, dict]] = {}
     groups = [((), table)] if not others else list(table.groupby(others))
     for key, sub in groups:
         q = sub[sub.strategy == "quantum"].sort_values(first)
@@ -151,9 +151,10 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
     t = table[table.strategy == "quantum"] if "quantum" in set(table.strategy) else table.drop_duplicates(param)
     det = t[t.link_detectable.astype(bool)][param]
     pays = t[t.pays.astype(bool)][param]  # after costs (analysis.pays): the chain passes, its value stage included
+    first_failing = dict(zip(t[param].tolist(), t.first_failing.tolist()))
     out = {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
            "pays_up_to": float(pays.max()) if not pays.empty else None,
-           "first_failing": dict(zip(t[param].tolist(), t.first_failing.tolist())), "rate_frontier": None,
+           "first_failing": first_failing, "rate_frontier": None,
            "fidelity_frontier": None, "li_feasible_up_to": None, "li_rate_frontier": None}
     if "li_feasible" in t:
         li = t[t.li_feasible.astype(bool)][param]
@@ -168,7 +169,7 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
         xs = sorted(t[param].tolist())
         last = float(det.max())
         after = [x for x in xs if x > last]
-        stage = out["first_failing"].get(after[0]) if after else None
+        stage = first_failing.get(after[0]) if after else None
         if stage == "rate":  # the decisions a second at the failing point, on the run's clock
             rate = float(t.loc[t[param] == after[0], "decision_rate_hz"].iloc[0])
             out["rate_frontier"] = _stage_crossing(base, param, last, after[0],
@@ -214,7 +215,7 @@ class SweepResult:
         from ... import reports
 
         names, cross, table = self.params, self.crossings, self.table
-        first_cross = next(iter(cross.values()), {})
+        first_cross: dict = next(iter(cross.values()), {})
         figs = {"sweep_win_rate": ("win_rate", "win rate", "Win rate (before costs) of each strategy along "
                                    f"{names[0]}; the dotted line: where quantum's edge over the classical rule ends."),
                 "sweep_variance": ("pnl_var", "book P&L variance", "Book P&L variance (switching costs included) "

@@ -85,10 +85,10 @@ class Book:
         self.stats = {n: StrategyStats(book, rf_per_period, n_blocks) for n in names}
         self.fill_state = {n: [fill_model.initial_state(), fill_model.initial_state()] for n in names}
         self.kept: dict[str, list] = {"x": [], "y": []}
-        self.per = {n: {k: [] for k in _PER_ROUND} for n in names}
+        self.per: dict[str, dict[str, list[np.ndarray]]] = {n: {k: [] for k in _PER_ROUND} for n in names}
         self.stride = max(1, math.ceil(n_test / EQUITY_POINTS))
         self.equity_rounds: list[int] = []
-        self.equity = {n: [] for n in names}
+        self.equity: dict[str, list[float]] = {n: [] for n in names}  # cumulative book P&L at equity_rounds
         # per quantum player (quantum, quantum_levels) and classical opponent: rounds only one of them hedged
         self.discordant = {q: {n: [0, 0] for n in classical_local} for q in registered(entangled=True) if q in names}
         self.test_cells = CellSums()

@@ -15,9 +15,12 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TypeVar
 
 PARALLEL_ROUNDS = 1 << 16  # a chunk shorter than this runs in the calling thread
 MAX_THREADS = 4  # beyond this the strategies of a default run (seven to nine) no longer balance
+
+T = TypeVar("T")  # what a started function returns
 
 _POOLS: dict[tuple[str, int], ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
@@ -60,18 +63,18 @@ class Lanes:
         wait(futures)  # all of them, so that no item still runs when an error reaches the caller
         return [f.result() for f in futures]
 
-    def start(self, fn: Callable[[], object], rounds: int) -> Callable[[], object]:
+    def start(self, fn: Callable[[], T], rounds: int) -> Callable[[], T]:
         """Start ``fn()`` on a thread (in the calling thread, now, when the chunk is small or there is one thread)
         and return a function that waits for its result. The caller must not touch what ``fn`` changes until then."""
         return self._later(fn, rounds, "lane")
 
-    def behind(self, fn: Callable[[], object], rounds: int) -> Callable[[], object]:
+    def behind(self, fn: Callable[[], T], rounds: int) -> Callable[[], T]:
         """Like ``start``, but on a thread of its own rather than the lanes' pool, for work that itself spreads over
         the lanes (a chunk's play, while the caller builds the next chunk's inputs): waiting on the pool from a
         thread of the pool could leave no thread to do the work."""
         return self._later(fn, rounds, "behind")
 
-    def _later(self, fn: Callable[[], object], rounds: int, pool: str) -> Callable[[], object]:
+    def _later(self, fn: Callable[[], T], rounds: int, pool: str) -> Callable[[], T]:
         if self.threads == 1 or rounds < PARALLEL_ROUNDS:
             value = fn()
             return lambda: value

@@ -3,7 +3,8 @@
 Definitions (README lists them too). Per round t, the book P&L is pnl[t] = pnl_A[t] + pnl_B[t] (currency)
 and the book return r[t] = pnl[t] / book_size. N = periods_per_year, rf_p = (1 + rf)^(1/N) - 1.
 
-- ``win_rate``: share of rounds with utility 1; ``win_rate_ci95``: Wilson 95% interval (closed form, checked against statsmodels).
+- ``win_rate``: share of rounds with utility 1; ``win_rate_ci95``: Wilson 95% interval (closed form, checked against
+  statsmodels).
 - ``utility``: mean utility per round.
 - ``hedged_rate``: share of rounds (where both stocks moved) whose chosen relation hedged the realised
   co-movement: opposite biases when r_X r_Y > 0, equal ones when r_X r_Y < 0; Wilson 95% interval.

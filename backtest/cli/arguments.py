@@ -76,7 +76,7 @@ def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: t
     for s in config.all_specs():
         if s.path in exclude:
             continue
-        if s.section not in sections or not (wanted(s) or (s.alias and s.alias in only)):
+        if s.section not in sections or not (wanted(s) or (s.alias and only is not None and s.alias in only)):
             continue
         title = "data source" if s.section == "source" and "source.mode" in exclude else GROUPS[s.section]
         group = groups.get(s.section) or groups.setdefault(s.section, parser.add_argument_group(title))
@@ -86,6 +86,7 @@ def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: t
             target = chooser if s.chooses else group
             _add(target, s.flag, s, _DEST + s.path, help_text(s), s.metavar or s.name.upper())
         for flag, kind, text in s.choose_flags:
+            assert chooser is not None  # made above for a spec with choose flags
             chooser.add_argument(flag, nargs="+", metavar=s.metavar, dest=f"{_DEST}choose:{kind}:{s.path}", help=text)
         for old, new in RENAMED_FLAGS.items():  # accepted, not listed in --help, and named as renamed when used
             if s.flag == new and wanted(s):
@@ -181,7 +182,8 @@ def bounded(cast: type, lo: float | None = None, hi: float | None = None, what: 
         try:
             value = parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if cast is int else 'a number'}") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if cast is int else 'a number'}") from None
         below = lo is not None and (value <= lo if open_lo else value < lo)
         if below or (hi is not None and value > hi) or not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} {what if what.startswith('must') else 'is not ' + what}")

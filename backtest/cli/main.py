@@ -12,6 +12,7 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 
@@ -40,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _Help)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse's default prints usage too)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse's default prints usage too)
         if message.endswith("expected one argument") and message.startswith("argument --"):
             flag = message.split()[1].split("/")[0].rstrip(":")
             message += f" (a value that starts with '-' needs '=': {flag}=-0.1,...)"

@@ -94,7 +94,7 @@ class FunctionIndicator(Indicator):
 
     def __init__(self, func: Callable[[LocalView], np.ndarray], name: str | None = None, lookback: int | None = None):
         self.func = func
-        self.name = name or getattr(func, "__name__", "custom")
+        self.name = name or str(getattr(func, "__name__", "custom"))
         self.lookback = getattr(func, "lookback", lookback)
         self.levels = getattr(func, "levels", 2)
 
@@ -125,7 +125,7 @@ class _NoisyReading(Indicator):
     stream = 0
     lookback = 0
     builtin = True
-    Params = ReadingParams
+    Params: ClassVar[type] = ReadingParams  # a subclass may declare other defaults (params_with_defaults)
 
     def __init__(self, flip: float | None = None):
         self.flip = _flip_check(self.Params().flip if flip is None else flip)
@@ -391,7 +391,7 @@ class QuantileBins(Indicator):
 
     builtin = True
 
-    def __init__(self, base: ThresholdIndicator, levels: int):
+    def __init__(self, base: Indicator, levels: int):
         if not isinstance(base, ThresholdIndicator):
             raise BacktestError(f"quantile bins need a threshold indicator's score; {getattr(base, 'name', base)!r} "
                                 "has none (give a function with a levels attribute instead)")

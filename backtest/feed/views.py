@@ -20,7 +20,7 @@ a DataFrame with the timestamps for pandas-minded indicator code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, overload
 
 import numpy as np
 
@@ -32,6 +32,10 @@ from .. import streams
 NOISE_BLOCK = 1 << 16
 
 
+@overload
+def lag(values: np.ndarray, k: int) -> np.ndarray: ...
+@overload
+def lag(values: None, k: int) -> None: ...
 def lag(values: np.ndarray | None, k: int) -> np.ndarray | None:
     """values shifted k rows later (NaN in front): out[t] = values[t - k]."""
     if values is None:
@@ -50,6 +54,15 @@ def simple_returns(prices: np.ndarray) -> np.ndarray:
     np.divide(prices[1:], prices[:-1], out=out[1:])
     out[1:] -= 1.0
     return out
+
+
+class Known(TypedDict):
+    """What a view keeps of its server's data, already lagged: its own prices, the partner's, volume and spread."""
+
+    own: np.ndarray
+    other: np.ndarray
+    volume: np.ndarray | None
+    spread: np.ndarray | None
 
 
 class LocalView:
@@ -75,7 +88,7 @@ class LocalView:
             own, other = lag(own, 1), lag(other, 1 + latency)
             volume = None if volume is None else lag(volume.astype(float), 1)
             spread = None if spread is None else lag(spread.astype(float), 1)
-        self._known = {"own": own, "other": other, "volume": volume, "spread": spread}
+        self._known: Known = {"own": own, "other": other, "volume": volume, "spread": spread}
         self._arrays: dict[str, np.ndarray | None] = dict(arrays or {})
 
     def _get(self, name: str):
@@ -167,13 +180,20 @@ class Stamps:
         step = np.diff(ns[:2])
         regular = ns.size > 2 and bool(np.all(np.diff(ns) == step[0]))
         # a regular clock (a synthetic intraday one) is its first instant and step: nothing of its size to send
+        self.ns: np.ndarray | None
+        self.start: int | None
+        self.step: int | None
         self.ns, self.start, self.step = (None, int(ns[0]), int(step[0])) if regular else (ns, None, None)
         self.tz = None if index.tz is None else str(index.tz)
 
     def __call__(self, first: int, n: int) -> pd.DatetimeIndex:
         lo = min(max(int(first) - self.first_row, 0), self.n)
         hi = max(lo, min(int(first) - self.first_row + int(n), self.n))
-        ns = self.ns[lo:hi] if self.ns is not None else self.start + self.step * np.arange(lo, hi, dtype=np.int64)
+        if self.ns is not None:
+            ns = self.ns[lo:hi]
+        else:  # a regular clock: its first instant and step
+            assert self.start is not None and self.step is not None
+            ns = self.start + self.step * np.arange(lo, hi, dtype=np.int64)
         import pandas as pd
 
         out = pd.DatetimeIndex(ns.view("datetime64[ns]"))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -224,11 +224,13 @@ def probability(name: str, value: float) -> float:
     return value
 
 
-HALF_SPREAD_OPTION = dict(words=(QUOTED,), lo=0, finite=True, unit="bp of price",
-                          help="half-spread earned per share filled: 'quoted' (the data's quotes where it has them, "
-                               "else model_half_spread_bps) or basis points of the price")
-MODEL_BPS_OPTION = dict(help="half-spread when the data has no quotes (a liquid large cap's; docs/fills.md)",
-                        unit="bp of price", lo=0, finite=True)
+# keyword arguments of ``options.option`` that several models share (its metadata is free-form)
+HALF_SPREAD_OPTION: dict[str, Any] = dict(words=(QUOTED,), lo=0, finite=True, unit="bp of price",
+                                          help="half-spread earned per share filled: 'quoted' (the data's quotes "
+                                               "where it has them, else model_half_spread_bps) or basis points of "
+                                               "the price")
+MODEL_BPS_OPTION: dict[str, Any] = dict(help="half-spread when the data has no quotes (a liquid large cap's; "
+                                             "docs/fills.md)", unit="bp of price", lo=0, finite=True)
 
 
 def make_fill(name: str = "bias", **params) -> FillModel:

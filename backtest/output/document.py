@@ -10,7 +10,7 @@ the pipeline; every sentence comes from ``output.verdict`` and its siblings.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
@@ -67,6 +67,7 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
     if plan.fits_hedge:  # the first fit's, as ``game`` (later refits are in ``refits``)
         hedge_doc = {**training.fits[0]["hedge"], "informativeness": informative}
         if not first_fit.solution.uses_entanglement:
+            assert first_fit.hedge is not None  # a run that fits the hedge game has its fit
             take = what_it_would_take(first_fit.hedge, training.fit_noise)
             hedge_doc["what_it_would_take"] = {**take, "sentence": notes.what_it_would_take(take)}
         if "quantum" in metrics and "classical" in metrics:
@@ -197,6 +198,7 @@ def _efficiency(metrics: dict, no_sign: bool, periods_per_year: float | None = N
     var_unc, var_or = metrics["uncoordinated"]["pnl_var"], metrics["oracle"]["pnl_var"]
     for name, m in metrics.items():
         m["variance_share"] = m["pnl_var"] / var_unc if var_unc and var_unc > 0 else math.nan
+        reason: str | None
         if no_sign:
             m["hedging_efficiency"], reason = None, (
                 "the indicators do not change the sign of the co-movement on the training window, so the constant "
@@ -216,7 +218,7 @@ def _strongest(train_var: dict | None, metrics: dict, best_local: str | None) ->
     return min(names, key=lambda s: (metrics[s]["pnl_var"], s != best_local, s)) if names else None
 
 
-def _finite_number(v) -> bool:
+def _finite_number(v) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
@@ -239,9 +241,10 @@ def _comparisons(book: Book, series: dict, best_local: str | None, ppy: float, s
         if done is not None:
             comparison[label] = done
         else:
+            only_q, only_other = book.discordant[q][other]
             comparison[label] = {"opponent": other, **compare(
                 book.stats[q], book.stats[other], series[q]["pnl"], series[other]["pnl"],
-                tuple(book.discordant[q][other]), ppy, series[q]["utility"], series[other]["utility"],
+                (only_q, only_other), ppy, series[q]["utility"], series[other]["utility"],
                 risk_aversion)}
     return comparison
 
@@ -256,8 +259,8 @@ def _participation(plan: Plan, feed, training: Training) -> dict:
     for i, t in enumerate(feed.tickers):
         filled = plan.fill.filled_per_minute(float(training.test_prices[i]))
         # never a share of the volume of an instrument that has no traded book (an index's aggregate "volume")
-        known = filled is not None and traded.get(t) and t not in untradable
-        out[t] = filled * minutes / traded[t] if known else None
+        known = traded.get(t) and t not in untradable
+        out[t] = filled * minutes / traded[t] if filled is not None and known else None
     return out
 
 

@@ -55,17 +55,17 @@ def levels_paragraph(info: dict) -> str | None:
                "coins' variance on it (Tsirelson's SDP)" if tb is not None else "") + ".")
 
 
-def bell_pair(bp: dict) -> str | None:
+def bell_pair(bp: dict | None) -> str | None:
     """What one Bell pair is worth, predicted and realised, and its certainty equivalent."""
     if not bp or not bp.get("pairs"):
         return None
     net = bp.get("realised_net_certainty_equivalent")
-    return (f"One Bell pair is worth {money(bp['predicted_variance_saved'])} currency² of book variance (predicted by the "
-            f"fit), {money(bp['realised_variance_saved'])} realised on the test window; a certainty equivalent of "
+    return (f"One Bell pair is worth {money(bp['predicted_variance_saved'])} currency² of book variance (predicted by "
+            f"the fit), {money(bp['realised_variance_saved'])} realised on the test window; a certainty equivalent of "
             f"{money(bp['realised_certainty_equivalent'])} currency per pair at relative risk aversion "
             f"{money(bp['risk_aversion'])}"
-            + (f"; net of the quantum servers' extra switching costs ({money(bp['extra_costs'])} per pair) and the other "
-               f"differences in mean P&L, {money(net)} per pair" if net is not None else "") + ".")
+            + (f"; net of the quantum servers' extra switching costs ({money(bp['extra_costs'])} per pair) and the "
+               f"other differences in mean P&L, {money(net)} per pair" if net is not None else "") + ".")
 
 
 def texts(r: Result) -> dict:
@@ -163,7 +163,7 @@ def metric_flags(m: dict, derived: bool, periods_per_year: float | None = None) 
     elif he is not None and he > 1:
         flags["hedging_efficiency"] = ("above 1: lower variance than the oracle on the test window (sampling noise, "
                                        "or the fitted game no longer describes the test window)")
-    income, directional, sharpe = m.get("pnl_spread_income"), m.get("pnl_directional"), m.get("sharpe")
+    income, directional, sharpe = m.get("pnl_spread_income"), m["pnl_directional"], m["sharpe"]
     if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
         flags["sharpe"] = (f"driven by spread income ({income:.4g} of {m['pnl_mean']:.4g} per round is spread "
                            "earned at the data's quotes, at the fill model's assumed fill rate); the directional "

@@ -96,7 +96,8 @@ class Result:
     elapsed: float  # seconds
     warnings: list[str] = field(default_factory=list)
     link: dict | None = None  # the physical link's feasibility chain (--link), analysis.feasibility
-    clock: dict | None = None  # the run's one clock in seconds (feed.clock.Clock.to_dict): decisions, deadline, messages
+    # the run's one clock in seconds (feed.clock.Clock.to_dict): decisions, deadline, messages
+    clock: dict | None = None
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     _periods: dict | None = field(default=None, init=False, repr=False)
 
@@ -258,8 +259,8 @@ class Result:
             strategies[s] = out
         game = {k: self.game.get(k) for k in ("kind", "beta", "rule", "table", "unit", "p_xy", "classical_value",
                                               "quantum_value", "textbook_value", "advantage", "uses_entanglement",
-                                              "angles", "azimuths", "correlators", "measurement_search", "fallback", "flipped", "classical_rule",
-                                              "constant_rule", "n_train", "device")
+                                              "angles", "azimuths", "correlators", "measurement_search", "fallback",
+                                              "flipped", "classical_rule", "constant_rule", "n_train", "device")
                 if k in self.game}
         return json_clean({
             "schema": SCHEMA,
@@ -321,7 +322,7 @@ class Result:
         and the test window, and the shrinkage weight. None when the game was not fitted (a fixed game)."""
         if self.hedge is None:
             return None
-        rows = {}
+        rows: dict[str, dict[str, float | None]] = {}
         for window in ("train", "test"):
             info = self.hedge["informativeness"][window]["cells"]
             for cell, d in info.items():

@@ -41,7 +41,9 @@ def summary(r: Result, width: int = 80) -> str:
                           ("constant_hedge", "classical", "quantum", "oracle") if v[k]["saved_share"] is not None)
         lines += para(f"hedge game fitted on training, book variance saved against coins before costs: "
                       f"{saved}")
-        cells = r.cell_table()[list(CELL_COLUMNS)].rename(columns=CELL_COLUMNS)
+        table = r.cell_table()
+        assert table is not None  # a fitted hedge game has its cells
+        cells = table[list(CELL_COLUMNS)].rename(columns=CELL_COLUMNS)
         lines.append("per input cell (x, y):")
         lines += fit_table(cells, width, lambda x: f"{x:.3f}")
         lines += para("cells: corr = correlation of the two returns, opp = share of opposite moves, tr/te = "
@@ -54,12 +56,13 @@ def summary(r: Result, width: int = 80) -> str:
         lines += para(line)
     table = m[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS).astype(float)
     lines += fit_table(table, width, lambda v: f"{v:.4g}")
-    lines += para("columns: " + ", ".join(f"{short} = {key}" for key, short in SUMMARY_COLUMNS.items()) + "; directional: "
-                  "the part of the P&L the quoting order decides, which the hedge changes; assumed: spread income the "
-                  "data cannot earn (no quotes at decision time), never in the P&L or a Sharpe ratio")
+    lines += para("columns: " + ", ".join(f"{short} = {key}" for key, short in SUMMARY_COLUMNS.items())
+                  + "; directional: the part of the P&L the quoting order decides, which the hedge changes; assumed: "
+                  "spread income the data cannot earn (no quotes at decision time), never in the P&L or a Sharpe ratio")
     lines += para("money model: " + money_model(r))
-    if (r.drift or {}).get("flag"):
-        lines += para(f"flag: drift: {r.drift['flag']}")
+    drift_flag = (r.drift or {}).get("flag")
+    if drift_flag:
+        lines += para(f"flag: drift: {drift_flag}")
     flagged: dict[str, list[str]] = {}
     for s, sm in r.metrics_dict.items():
         for k in sm.get("flags") or {}:

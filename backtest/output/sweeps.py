@@ -12,8 +12,9 @@ def scan_headline(doc: dict) -> str:
             f"({len(doc['skipped'])} skipped by the filters, {failed} could not run"
             + (": listed in errors, not counted in any figure" if failed else "") + f"), {doc['jobs']} backtests "
             f"({doc['computed']} computed, {doc['reused']} reused); the fitted strategy uses entanglement in "
-            f"{doc['entanglement_used']} of them; quantum's test-window book variance is below the best local classical "
-            f"strategy's in {f['survivors']} of {f['tests']} pairs after Benjamini-Hochberg at {f['level']:g}.")
+            f"{doc['entanglement_used']} of them; quantum's test-window book variance is below the best local "
+            f"classical strategy's in {f['survivors']} of {f['tests']} pairs after Benjamini-Hochberg at "
+            f"{f['level']:g}.")
     if f["survivors"] == 0:
         text += " No pair shows a quantum advantage that survives the false-discovery control."
     if "pays_after_costs" in doc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import textwrap
+from typing import TypeGuard
 
 
 def num(v) -> float:
@@ -30,7 +31,7 @@ def money(v) -> str:
     return "undefined" if v is None else f"{v:.3g}"
 
 
-def finite(v) -> bool:
+def finite(v) -> TypeGuard[float]:
     return v is not None and math.isfinite(v)
 
 

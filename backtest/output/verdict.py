@@ -26,8 +26,8 @@ def shared_information(r: Result) -> str | None:
     agree = r.inputs_agree()
     if agree is None or agree <= SHARED_INPUTS:
         return None
-    names = [ind.get("name") for ind in (r.indicators or {}).values()
-             if isinstance(ind, dict)] or ["the indicator"]
+    names = [ind["name"] for ind in (r.indicators or {}).values()
+             if isinstance(ind, dict) and ind.get("name")] or ["the indicator"]
     p = np.asarray(r.game.get("p_xy"), dtype=float)
     if p.shape == (2, 2) and max(p[0, 0], p[1, 1]) > SHARED_INPUTS:  # one reading nearly always, at both servers
         bit = int(p[1, 1] > p[0, 0])
@@ -154,6 +154,7 @@ def _verdict(r: Result) -> str:
     levels = _levels_clause(r)
     sentences.append(second + (f"; {levels}" if levels else "") + ".")
     d = r.drift or {}
+    third: str | None
     if d.get("decision_changed"):  # first: no other row of the table can be read as the fit intended
         third = f"The game fitted on the training window no longer describes the test window: {d['flag']}."
     else:
@@ -320,7 +321,7 @@ def _quantum_sentence(r: Result) -> str:
         return "Entanglement helps on the training window, but no local classical strategy ran to compare with"
     ratio, ci, p = c["variance_ratio"], c.get("variance_ratio_ci95"), c.get("variance_p_value")
     change = ratio - 1.0
-    ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC {format_p(p)})" if ci else ""
+    ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC {format_p(p)})" if ci and p is not None else ""
     judgement = ci_judgement(ci)
     text = (f"Quantum against the best local classical strategy ({c['opponent']}"
             f"{_history_clause(r, c['opponent'])}): book variance {change:+.1%}{ci_txt}, {judgement}")

@@ -6,11 +6,12 @@ relation that was better on the training window), ``classical`` (optimum for the
 to ``classical``), and by name ``textbook``, ``follow_indicator``, or any ``strategies.Strategy``. On derived
 information (``backtest.players.information``, when the readings persist): ``history`` (the best rule on a server's own
 last readings), ``classical_levels`` and ``quantum_levels`` (the smoothed K-level indicator, one measurement
-direction per level); each server's derived input comes from its own readings only. Benchmarks that break the no-communication rule on purpose:
-``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation sign; synthetic data),
-``talk`` (the servers exchange their inputs over the venues' fastest classical path: the oracle's information
-where a message arrives before the decision on the run's clock, the best local rule where it never does),
-``delayed_comm`` (decides at once, knowing the partner's indicator from the rounds a message misses, ``delay``).
+direction per level); each server's derived input comes from its own readings only. Benchmarks that break the
+no-communication rule on purpose: ``oracle`` (knows both indicators), ``regime_oracle`` (knows the true correlation
+sign; synthetic data), ``talk`` (the servers exchange their inputs over the venues' fastest classical path: the
+oracle's information where a message arrives before the decision on the run's clock, the best local rule where it
+never does), ``delayed_comm`` (decides at once, knowing the partner's indicator from the rounds a message misses,
+``delay``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ..._jit import njit
@@ -44,6 +46,12 @@ from ...strategies import (
 from ...strategies.isolation import MIN_CHECK_ROUNDS
 
 from ..errors import BacktestError
+
+if TYPE_CHECKING:  # annotations only: the fit's parts are built by their own modules
+    from ...strategies.aged import AgedPlay
+    from .hedge import HedgeFit
+    from .information import InfoFit
+
 
 @dataclass
 class RoundChunk:
@@ -285,9 +293,9 @@ class GameFit:
     delay: int | None
     n_train: int
     noise: Noise
-    hedge: object | None = None  # players.hedge.HedgeFit
-    information: object | None = None  # information.InfoFit: history rules and the smoothed K-level indicator
-    aged: object | None = None  # strategies.aged.AgedPlay: a link's settings re-aimed for each pair's age
+    hedge: HedgeFit | None = None
+    information: InfoFit | None = None  # history rules and the smoothed K-level indicator
+    aged: AgedPlay | None = None  # a link's settings re-aimed for each pair's age
     moments: np.ndarray | None = None  # E[r_X^2], E[r_Y^2], E[r_X r_Y] per input cell (rows): the oracle's objective
 
     def game_dict(self) -> dict:
@@ -329,7 +337,7 @@ def _quantum(name: str, game_fit: GameFit, ctx: Context) -> Player:
 
 
 def _delayed(name: str, game_fit: GameFit, ctx: Context) -> Player:
-    if game_fit.delayed is None:
+    if game_fit.delayed is None or game_fit.delay is None:
         raise BacktestError("delayed_comm needs a delay of at least 1 round")
     f, g, value = game_fit.delayed
     return DelayedCommPlayer(f, g, game_fit.delay, value)
@@ -339,6 +347,7 @@ def _history(name: str, game_fit: GameFit, ctx: Context) -> Player | None:
     info = game_fit.information
     if info is None or info.history is None:
         return None
+    assert info.history_rule is not None  # fitted with the rule
     return ChannelPlayer(name, info.history, LocalPlayer(name, deterministic(*info.history_rule, name=name)))
 
 
@@ -347,6 +356,7 @@ def _levels(name: str, game_fit: GameFit, ctx: Context) -> Player | None:
     if info is None or info.levels is None:
         return None
     s = info.levels_solution
+    assert s is not None  # fitted with the levels
     if name == "classical_levels":
         return ChannelPlayer(name, info.levels, LocalPlayer(name, s.classical_strategy(name)))
     inner = QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, name=name, aer_backend=ctx.aer_backend),

@@ -55,7 +55,8 @@ class BellPairSupply:
             raise BacktestError(f"Bell-pair supply: memory_slots must be a whole number in 1..{MAX_SLOTS:.0e} (no "
                                 f"quantum memory holds more pairs), got {self.memory_slots!r}")
         if not (math.isfinite(self.herald_delay) and self.herald_delay >= 0):
-            raise BacktestError(f"Bell-pair supply: herald_delay must be non-negative seconds, got {self.herald_delay!r}")
+            raise BacktestError(f"Bell-pair supply: herald_delay must be non-negative seconds, "
+                                f"got {self.herald_delay!r}")
         if not (self.max_age > 0):
             raise BacktestError(f"Bell-pair supply: max_age must be positive seconds, got {self.max_age!r}")
         if self.memory_policy not in POLICIES:

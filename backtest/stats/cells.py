@@ -162,7 +162,8 @@ class CellStats:
                 "comove_ci95": [finite_or_none(m[c] - Z95 * se[c]), finite_or_none(m[c] + Z95 * se[c])],
                 "correlation": finite_or_none(m[c] / math.sqrt(self.var_x[c] * self.var_y[c]))
                 if self.n[c] and self.var_x[c] > 0 and self.var_y[c] > 0 else None,
-                "negative_share": finite_or_none(share[c]), "negative_share_ci95": [finite_or_none(ci[c, 0]), finite_or_none(ci[c, 1])],
+                "negative_share": finite_or_none(share[c]),
+                "negative_share_ci95": [finite_or_none(ci[c, 0]), finite_or_none(ci[c, 1])],
                 "lift": finite_or_none(share[c] / base) if base and base == base else None,
             }
         signs = {int(np.sign(v)) for v in m if np.isfinite(v) and v != 0}

@@ -40,7 +40,8 @@ def describe_indicators(result) -> str:
     for side in ("A", "B"):
         d = dict(result.indicators[side])
         name = d.pop("name")
-        params = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items() if v is not None)
+        params = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in d.items() if v is not None)
         parts.append(f"{side}: {name}({params})")
     return "indicators: " + "; ".join(parts) + f"; partner latency {result.indicators['latency']} bar(s)"
 

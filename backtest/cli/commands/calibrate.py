@@ -49,7 +49,8 @@ def _files_by_kind(files: list[str], session: str) -> tuple[dict, dict]:
     from ....data.files import file_kind, ticker_from_filename
     from ...errors import BacktestError
 
-    quotes, trades = {}, {}
+    quotes: dict[str, pd.DataFrame] = {}
+    trades: dict[str, pd.DataFrame] = {}
     for f in files:
         path = Path(f)
         name = ticker_from_filename(path)

@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     check_writable(figure, "--figure", overwrite=True)  # before the table and figure are computed
     if args.strategies:
         known = {s for doc, _ in loaded.values() for s in doc["strategies"]}
-        unknown = [s for s in args.strategies if s not in known]
-        if unknown:
-            raise BacktestError(f"--strategies: {unknown} ran in none of these runs; they have {', '.join(sorted(known))}")
+        if unknown := [s for s in args.strategies if s not in known]:
+            raise BacktestError(f"--strategies: {unknown} ran in none of these runs; they have "
+                                f"{', '.join(sorted(known))}")
     table = reports.compare_runs({k: v[0] for k, v in loaded.items()}, metrics, args.strategies)
     curves = {k: eq[args.strategy] for k, (_, eq) in loaded.items() if args.strategy in eq}
     if not curves:

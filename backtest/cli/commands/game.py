@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--p-y", type=probability, help="P(y = 1), independent inputs")
     src.add_argument("--p-xy", type=matrix, metavar="MATRIX",
                      help="any joint distribution p(x,y): P00,P01,P10,P11, or K_A x K_B rows separated by ';' "
-                          "(\"0.2,0.1,0;0.1,0.2,0.1;0,0.1,0.2\" for 3-level inputs), a JSON list of rows, or a CSV file")
+                          "(\"0.2,0.1,0;0.1,0.2,0.1;0,0.1,0.2\" for 3-level inputs), a JSON list of rows, or a CSV "
+                          "file")
     src.add_argument("--chained", type=bounded(int, 2, 8, "a number of inputs from 2 to 8"), metavar="K",
                      help="the chained Bell game with K inputs a side and its input distribution (classical "
                           "1 - 1/(2K), quantum cos^2(pi/(4K)))")
@@ -44,8 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "negative; K_A x K_B as for --p-xy): a round is worth +W[x,y] when the outputs agree "
                         "and -W[x,y] when they differ (e.g. the hedge game's -2 e^2 E[r_X r_Y | x,y])")
     s = p.add_argument_group("simulation")
-    s.add_argument("--rounds", type=bounded(int, 0, MAX_GAME_ROUNDS, f"a whole number of rounds in 1..{MAX_GAME_ROUNDS:.0e} "
-                                            "(simulated in memory)", open_lo=True), help="also play this many rounds")
+    s.add_argument("--rounds", type=bounded(int, 0, MAX_GAME_ROUNDS, f"a whole number of rounds in "
+                                            f"1..{MAX_GAME_ROUNDS:.0e} (simulated in memory)", open_lo=True),
+                   help="also play this many rounds")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -127,7 +129,8 @@ def _tsirelson(game, p) -> dict:
 
 def _angles(values, azimuths=None) -> str:
     azimuths = azimuths or [0.0] * len(values)
-    return ", ".join("—" if v is None else f"{v:.4f}" + (f" (φ {p:.4f})" if p else "") for v, p in zip(values, azimuths))
+    return ", ".join("—" if v is None else f"{v:.4f}" + (f" (φ {p:.4f})" if p else "")
+                     for v, p in zip(values, azimuths))
 
 
 def _matrix(rows, fmt: str) -> str:
@@ -158,26 +161,28 @@ def render(r: dict, width: int = 80) -> str:
     tb = r.get("tsirelson_bound") or {}
     tb_line = (f"Tsirelson bound {tb['value']:.6f}  (any entangled state, no noise; {tb['method']})"
                if tb.get("value") is not None else f"Tsirelson bound unavailable: {tb.get('method', '')}")
-    lines = [
+    rows = [
         head,
         pline,
-        f"classical       {r['classical_value']:.6f}  (A: {r['classical_rule']['A_name']}, B: {r['classical_rule']['B_name']})",
+        f"classical       {r['classical_value']:.6f}  (A: {r['classical_rule']['A_name']}, "
+        f"B: {r['classical_rule']['B_name']})",
         f"quantum optimum {r['quantum_value']:.6f}  (one Bell pair, this noise)",
         tb_line if tb else None,
         f"textbook angles {r['textbook_value']:.6f}" if r["textbook_value"] == r["textbook_value"] and kind != "chained"
         else None,
         f"advantage       {r['advantage']:.6f}",
     ]
-    lines = [line for line in lines if line is not None]
+    lines = [line for line in rows if line is not None]
     if r["uses_entanglement"]:
         az = r.get("azimuths") or {}
-        lines.append(f"angles (rad)    A: {_angles(r['angles']['A'], az.get('A'))}   B: {_angles(r['angles']['B'], az.get('B'))}"
-                     f"   [θ; φ = azimuth out of the X-Z plane; searched: {r.get('measurement_search', 'X-Z plane')}]")
+        lines.append(f"angles (rad)    A: {_angles(r['angles']['A'], az.get('A'))}   "
+                     f"B: {_angles(r['angles']['B'], az.get('B'))}   [θ; φ = azimuth out of the X-Z plane; "
+                     f"searched: {r.get('measurement_search', 'X-Z plane')}]")
         lines.append(f"fallback bits   A: {r['fallback']['A']}   B: {r['fallback']['B']}  (no click, or qubit ignored)")
         flipped = r.get("flipped") or {}
         if any(any(v) for v in flipped.values()):
-            lines.append(f"flipped report  A: {flipped['A']}   B: {flipped['B']}  (the opposite of the outcome: pays with "
-                         "asymmetric readout errors)")
+            lines.append(f"flipped report  A: {flipped['A']}   B: {flipped['B']}  (the opposite of the outcome: pays "
+                         "with asymmetric readout errors)")
     else:
         lines.append("verdict         no quantum advantage for these statistics and this noise: "
                      "the best strategy is the classical rule")
