@@ -68,11 +68,15 @@ def test_other_commands_check_their_outputs_first(tmp_path):
 
 
 @pytest.mark.slow
-def test_compare_writes_its_figure_beside_the_runs_and_refuses_unknown_strategies(tmp_path):
-    assert qcoord("backtest", "--rounds", "2000", "--name", "a", cwd=tmp_path).returncode == 0
-    res = qcoord("compare", "runs/a", "runs/a", cwd=tmp_path)
+def test_compare_writes_its_own_folder_never_the_runs_and_refuses_unknown_strategies(tmp_path):
+    for name in ("a", "b"):
+        assert qcoord("backtest", "--rounds", "2000", "--name", name, cwd=tmp_path).returncode == 0
+    res = qcoord("compare", "runs/a", "runs/b", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "runs" / "a" / "compare.png").exists() and not (tmp_path / "compare.png").exists()
+    written = list((tmp_path / "runs").glob("compare-*/compare.png"))
+    assert len(written) == 1 and (written[0].parent / "compare.csv").exists()
+    assert not list((tmp_path / "runs").glob("[ab]/compare.*")) and not (tmp_path / "compare.png").exists()
+    one_line_exit_2(qcoord("compare", "runs/a", "runs/a", cwd=tmp_path), "runs/a is given twice")
     one_line_exit_2(qcoord("compare", "runs/a", "--strategies", "foo", cwd=tmp_path), "['foo'] ran in none")
     one_line_exit_2(qcoord("compare", "runs/a", "--figure", "/proc/x.png", cwd=tmp_path), "cannot write in")
 
@@ -82,7 +86,7 @@ def test_a_failing_custom_indicator_is_named_in_one_line(tmp_path):
     (tmp_path / "badind.py").write_text("def boom(view):\n    raise ZeroDivisionError('my bug')\nboom.lookback = 0\n")
     env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
     res = qcoord("backtest", "--rounds", "2000", "--indicator", "badind:boom", "--out", "r", cwd=tmp_path, env=env)
-    one_line_exit_2(res, "indicator boom failed on the A server's view (X): ZeroDivisionError: my bug")
+    one_line_exit_2(res, "indicator boom (server A, X) failed in __call__(): ZeroDivisionError: my bug")
     assert not (tmp_path / "r").exists()
 
 

@@ -94,7 +94,8 @@ def test_a_link_sweep_and_the_backtests_of_its_points_give_the_same_answer(tmp_p
         assert point["pays"] == metrics["pays"]["pays"]
         value = next(s for s in metrics["link"]["stages"] if s["stage"] == "value")
         assert metrics["pays"]["pays"] == (metrics["link"]["first_failing"] is None)
-        assert value["passed"] in (metrics["pays"]["pays"] or metrics["pays"]["reason"] == "link", None)
+        # a stage before value (the deadline where the servers can talk) decides before the money does
+        assert value["passed"] in (metrics["pays"]["pays"] or metrics["pays"]["reason"] in ("link", "talk"), None)
     paying = [km for km, p in zip((5, 80), doc["pays"]) if p["pays"]]
     front = doc["link_frontier"]["pays_up_to"]
     assert front == (max(paying) if paying else None)

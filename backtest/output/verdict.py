@@ -54,7 +54,7 @@ def verdict(r: Result) -> str:
     if beyond:
         lead += (f"Beyond its resource's bound: {', '.join(beyond)} win(s) more rounds than any strategy with the "
                  "same resource can (reasons in metrics.json flags), so it is listed but not compared. ")
-    talk = talk_sentence(r)
+    talk = None if degenerate(r) else talk_sentence(r)  # nothing to hedge comes first: the game does not arise
     tail = f" {r.link['sentence']}" if r.link else ""
     return lead + (talk + " " if talk else "") + _verdict(r) + tail
 
