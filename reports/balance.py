@@ -12,7 +12,7 @@ from .figures import to_png
 from .markup import CSS, FIT_TABLES, html_table
 from .markup import figure as figure_html
 from .link import link_section
-from .style import colour, legend_below, new_figure
+from .style import colour, legend_below, new_figure, styled
 
 FAMILIES = {"split": "always split", "bunch": "always bunch", "random": "shared coin (oracle's bunch rate)",
             "threshold": "best threshold rule on the game", "one_sided": "one router's threshold",
@@ -35,6 +35,7 @@ CAPTIONS = {
 }
 
 
+@styled
 def frontier_figure(doc: dict):
     """Top: throughput against mean wait (ms), each family's points over t*, and the frontiers with and without
     entanglement (thick: the best family at each common wait). Bottom: their difference with its paired 95%
@@ -81,6 +82,7 @@ def frontier_figure(doc: dict):
     return fig
 
 
+@styled
 def convergence_figure(doc: dict):
     g = doc["game"]
     fig, ax = new_figure(height=3.8)

@@ -7,18 +7,20 @@ import io
 import numpy as np
 import pandas as pd
 
-from .style import (DPI, WIDTH, colour, identical_styles, legend_below, new_figure, ordered, plain_log_ticks, plt,
-                    time_axis, time_values)
+from .style import (DPI, WIDTH, colour, house_style, identical_styles, legend_below, new_figure, ordered,
+                    plain_log_ticks, plt, styled, time_axis, time_values)
 
 
 def to_png(fig) -> bytes:
     """PNG bytes of a figure (and close it)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    with house_style():  # the figure's own settings, not another library's (style.house_style)
+        fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
 
 
+@styled
 def cumulative_pnl(equity: pd.DataFrame, title: str = "Cumulative book P&L"):
     """Cumulative P&L (currency) per strategy over the test window; below it, the same curves minus their
     own average drift, which is where the strategies' hedging shows (the drift is mostly spread capture)."""
@@ -45,6 +47,7 @@ def cumulative_pnl(equity: pd.DataFrame, title: str = "Cumulative book P&L"):
     return fig
 
 
+@styled
 def rolling_variance(block_var: pd.DataFrame, block_rounds: int, smooth: int = 10):
     """Book P&L variance within consecutive blocks of rounds, per strategy: raw blocks faint, a centred
     moving average over ``smooth`` blocks on top."""
@@ -69,6 +72,7 @@ def rolling_variance(block_var: pd.DataFrame, block_rounds: int, smooth: int = 1
     return fig
 
 
+@styled
 def win_rate_by_input(win_by_input: dict[str, dict]):
     """Win rate per input pair (x, y) with 95% Wilson intervals, grouped bars per strategy."""
     names = ordered(list(win_by_input))
@@ -93,6 +97,7 @@ def win_rate_by_input(win_by_input: dict[str, dict]):
     return fig
 
 
+@styled
 def pnl_distribution(pnl: pd.DataFrame, bins: int = 80):
     """Distribution of the per-round book P&L per strategy (step histograms on a common grid)."""
     fig, ax = new_figure(height=5.0)
@@ -116,6 +121,7 @@ def pnl_distribution(pnl: pd.DataFrame, bins: int = 80):
     return fig
 
 
+@styled
 def inventory(inv: pd.DataFrame, window: int = 300):
     """Inventory (shares) per strategy and agent: the first ``window`` kept rounds of the main strategies,
     and how often each inventory level occurs over all kept rounds."""
@@ -146,6 +152,7 @@ def inventory(inv: pd.DataFrame, window: int = 300):
     return fig
 
 
+@styled
 def overlay(curves: dict[str, pd.Series], ylabel: str = "cumulative P&L (currency)", title: str = ""):
     """Several runs' curves on one axis (compare)."""
     fig, ax = new_figure()
@@ -158,6 +165,7 @@ def overlay(curves: dict[str, pd.Series], ylabel: str = "cumulative P&L (currenc
     return fig
 
 
+@styled
 def sweep_metric(table: pd.DataFrame, param: str, metric: str, crossing: float | None, ylabel: str,
                  groups: list[str] | None = None):
     """``metric`` against the swept ``param`` per strategy, classical drawn, the point where quantum's edge over
@@ -188,6 +196,7 @@ def sweep_metric(table: pd.DataFrame, param: str, metric: str, crossing: float |
     return fig
 
 
+@styled
 def hedge_cells(informativeness: dict, values: dict, realised: dict):
     """The hedge game at a glance. Top: per input cell, the share of rounds whose two returns moved in opposite
     directions, training and test window, with Wilson 95% intervals and the unconditional share as a line
@@ -230,6 +239,7 @@ def hedge_cells(informativeness: dict, values: dict, realised: dict):
     return fig
 
 
+@styled
 def information_value(information: dict, values: dict, realised: dict, coins: float):
     """What each server's own past readings are worth, and whether entanglement adds to them: book variance as a
     share of independent coins' for each kind of local information, predicted by the fit on the training window
@@ -277,6 +287,7 @@ def _nan(v) -> float:
     return np.nan if v is None else float(v)
 
 
+@styled
 def period_ratios(periods: dict):
     """Quantum's book variance relative to the best local classical strategy, per calendar period, with paired
     95% intervals: a stable edge stays below 1 period after period. ``periods``: ``Result.periods``."""
@@ -307,6 +318,7 @@ def period_ratios(periods: dict):
     return fig
 
 
+@styled
 def horizon_value(table: pd.DataFrame):
     """What each strategy saves of independent coins' book variance against the decision horizon (seconds between
     decisions, log axis), for talk, classical and quantum: where a message beats the decision (``can_talk``) the

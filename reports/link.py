@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .markup import html_table
-from .style import WIDTH, legend_below, new_figure, sparse_log_ticks
+from .style import WIDTH, legend_below, new_figure, sparse_log_ticks, styled
 
 def link_table(doc: dict) -> pd.DataFrame:
     """One row per stage of the chain: pass/FAIL/n/a and what was measured against what was needed."""
@@ -20,6 +20,7 @@ def link_table(doc: dict) -> pd.DataFrame:
     return frame
 
 
+@styled
 def link_frontier(doc: dict):
     """Fidelity against Bell-pair rate: the least rate at which the advantage is detectable within the market's
     stationary window for each fidelity (the rest of the link as it is), the link's own point marked."""
@@ -58,6 +59,7 @@ def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
             "before. Formulas and sources: docs/link.md.</p>", figure_html]
 
 
+@styled
 def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | None = None,
                       fidelity_frontier: float | None = None, li_rate_frontier: float | None = None):
     """Along a swept link parameter, two panels sharing the axis: the link's Bell-pair rate against the market's

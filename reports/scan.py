@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .markup import CSS, FIT_TABLES, html_table
-from .style import DPI, WIDTH, colour, legend_below, plt, sparse_log_ticks
+from .style import DPI, WIDTH, colour, legend_below, plt, sparse_log_ticks, styled
 
 
 def uses_entanglement(table: pd.DataFrame) -> pd.Series:
@@ -22,6 +22,7 @@ def uses_entanglement(table: pd.DataFrame) -> pd.Series:
     return table["uses_entanglement"].fillna(False).astype(bool)
 
 
+@styled
 def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
     """Tickers x tickers. Where some pair's quantum strategy differs from its opponent: quantum's variance ratio to
     the best local classical strategy (log colour scale centred on 1; blue = quantum lower; dots: significant after
@@ -69,6 +70,7 @@ def scan_heatmap(table: pd.DataFrame, tickers: list[str]):
     return fig
 
 
+@styled
 def scan_distribution(table: pd.DataFrame):
     """Every pair's variance ratio (quantum / best local) with its paired 95% interval, sorted; filled markers are
     significant after Benjamini-Hochberg, the dashed line is no difference. When no pair uses entanglement (every
@@ -105,6 +107,7 @@ def _ran(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["error"].isna()] if "error" in table else table
 
 
+@styled
 def _distance_to_paying(table: pd.DataFrame):
     """When no pair uses entanglement every variance ratio is 1: show instead, per pair, how far one input cell's
     return correlation would have to move for entanglement to pay (sorted; pairs where no single cell would do are
@@ -128,6 +131,7 @@ def _distance_to_paying(table: pd.DataFrame):
 DISTANCE_BARS = 20  # pairs drawn in the distance-to-paying figure (the closest; all are in the table and scan.csv)
 
 
+@styled
 def scan_curves(curves: dict[str, dict]):
     """Cumulative book P&L of quantum and of the best local classical strategy for a few pairs (one panel each)."""
     n = len(curves)

@@ -6,6 +6,11 @@ the lines."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed, works on servers and in CI
@@ -13,9 +18,31 @@ matplotlib.use("Agg")  # files only: no display needed, works on servers and in 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 WIDTH, DPI = 6.4, 100  # inches, dots per inch: 640 px, see the module docstring
-plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 10,
-                     "ytick.labelsize": 10, "legend.fontsize": 10, "figure.dpi": DPI, "savefig.dpi": DPI})
+STYLE: dict[str, Any] = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 10,
+                         "ytick.labelsize": 10, "legend.fontsize": 10, "figure.dpi": DPI, "savefig.dpi": DPI}
+
+
+@contextmanager
+def house_style():
+    """Matplotlib's own defaults with STYLE on top, whatever another library in the process set globally (quantstats
+    imports seaborn's theme: bigger fonts, other faces, and our legends outgrew their figures); the caller's
+    settings are back afterwards."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        with matplotlib.rc_context(STYLE):
+            yield
+
+
+def styled(draw: F) -> F:
+    """``draw`` (a function returning a figure) run in ``house_style``."""
+    @functools.wraps(draw)
+    def run(*args, **kwargs):
+        with house_style():
+            return draw(*args, **kwargs)
+    return cast(F, run)
 
 COLOURS = {
     "uncoordinated": "#9e9e9e",

@@ -58,3 +58,19 @@ def test_figures_drawn_side_by_side_are_the_figures_drawn_here():
         forked = painter.pngs(drawings)
     here = reports.pngs(drawings, processes=1)
     assert forked == here and list(forked) == ["a", "b"] and all(png[:4] == b"\x89PNG" for png in here.values())
+
+
+def test_a_global_theme_set_by_another_library_leaves_our_figures_alone():
+    """quantstats (which the risk tables import) sets seaborn's theme process-wide: bigger fonts and ticks, under
+    which the report's legends outgrew their figures. The figure functions draw in the house style whatever the
+    process's rcParams say, and leave the caller's rcParams as they were."""
+    import matplotlib
+
+    equity = pd.DataFrame({"classical": np.cumsum(np.ones(50)), "delayed_comm (= always_hedge)": np.arange(50.0)})
+    plain = reports.to_png(reports.cumulative_pnl(equity))
+    with matplotlib.rc_context({"font.size": 13.2, "legend.fontsize": 12.1, "xtick.labelsize": 12.1,
+                                "axes.grid": True, "figure.figsize": [10.0, 6.0]}):
+        themed_fig = reports.cumulative_pnl(equity)
+        assert matplotlib.rcParams["legend.fontsize"] == 12.1  # the caller's settings are back
+        themed = reports.to_png(themed_fig)
+    assert themed == plain
