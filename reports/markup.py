@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 
 import pandas as pd
 
@@ -23,7 +24,7 @@ table{border-collapse:collapse;font-size:.88em;margin:.5em 0} td,th{border:1px s
      text-align:right} th{background:#f6f6f6;overflow-wrap:normal;word-break:normal;hyphens:none}
 td{white-space:nowrap} td.prose{white-space:normal;min-width:12em;text-align:left} \
 td:first-child,th:first-child{text-align:left}
-td:first-child{white-space:normal;min-width:7em}
+td:first-child{white-space:normal;min-width:7em} .nw{white-space:nowrap}
 figure{margin:1em 0} img{max-width:100%;height:auto;border:1px solid #eee} figcaption{font-size:.85em;color:#555}
 pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:#555;font-size:.9em}
 .scroll{max-width:100%} .take{background:#fff8e6;border-left:4px solid #ff7f0e;padding:.6em 1em}
@@ -36,6 +37,8 @@ pre{background:#f8f8f8;padding:.8em;overflow-x:auto;font-size:.8em} .meta{color:
 #table-metrics td:first-child{white-space:normal;min-width:8em}
 @media (max-width:1000px){#table-metrics table{font-size:.74em} #table-metrics td,#table-metrics th{padding:.2em .3em}}
 #table-metrics.cards table{font-size:.9em}
+@media (min-width:1200px){#table-metrics{--w:min(1500px,calc(100vw - 3em));width:var(--w);max-width:none;
+     margin-left:calc(50% - var(--w) / 2)}}
 @media (max-width:600px){body{padding:0 .6em;margin:1em auto} figure{margin:1em -.3em}}
 """
 
@@ -73,7 +76,9 @@ def _cell(v, fmt) -> str:
         return UNDEFINED
     if isinstance(v, float):
         return fmt(v)
-    return html.escape(str(v))
+    text = html.escape(str(v))
+    # in a sentence that wraps, a browser may break at a hyphen: never inside 9.6e-21, [-24.9, -19.6] or re-aimed
+    return re.sub(r"\S*-\S*", lambda m: f"<span class='nw'>{m.group(0)}</span>", text) if _prose(v) else text
 
 
 def html_table(frame: pd.DataFrame, name: str | None = None) -> str:
