@@ -26,7 +26,8 @@ from ..strategies import Game, Noise, sandbox
 from ..strategies.link import Link
 
 from . import streams
-from .config import RunConfig, configure
+from .config import RunConfig
+from .overrides import configure
 from .plan import Plan, Training, Window, make_feed, make_plan, make_window
 # the pipeline, in order: feed -> players -> fills -> book -> analysis -> output
 from .feed.clock import spanning

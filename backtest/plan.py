@@ -21,7 +21,8 @@ from ..strategies import Game, Noise, Strategy
 from ..strategies.link import Link
 
 from . import streams
-from .config import MIN_ROUNDS, Given, RunConfig, check_device, check_link, check_real_source
+from .config import MIN_ROUNDS, RunConfig
+from .overrides import Given, check_device, check_link, check_real_source
 from .errors import BacktestError
 from .feed.clock import Clock, plan_clock
 from .feed.feeds import ArrayFeed, StreamFeed

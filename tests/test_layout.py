@@ -245,9 +245,9 @@ def test_the_cycle_check_finds_a_cycle_hidden_in_a_function(tmp_path):
 
 # backtest's stages in pipeline order (docs/architecture.md): a module may import its own stage and earlier ones,
 # the statistics toolkit below them all and the base modules, never a later stage. The run's assembly (config,
-# plan, engine) sits above the output stage and below the batch runner and the command line.
+# overrides, plan, engine) sits above the output stage and below the batch runner and the command line.
 LAYERS = {"errors": 0, "options": 0, "streams": 0, "stats": 1, "feed": 2, "players": 3, "fills": 4, "book": 5,
-          "analysis": 6, "output": 7, "config": 8, "plan": 8, "engine": 8, "balance": 8, "batch": 9, "cli": 10,
+          "analysis": 6, "output": 7, "config": 8, "overrides": 8, "plan": 8, "engine": 8, "balance": 8, "batch": 9, "cli": 10,
           "__main__": 10}
 
 

@@ -68,7 +68,7 @@ def run_balance(config: BalanceConfig | None = None, *, user_routers: dict | Non
 # -- pieces ----------------------------------------------------------------------------------------------------
 def _noise_and_link(cfg: BalanceConfig):
     """The pair's noise: the noise options, or a link's (its decision rate is the request rate)."""
-    from ..config import Given, check_link
+    from ..overrides import Given, check_link
 
     link = cfg.link
     if link is None:

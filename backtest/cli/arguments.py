@@ -148,7 +148,7 @@ def resolve(args: argparse.Namespace) -> RunConfig:
     values = given(args)
     cfg = base.with_values(values)
     if cfg.source.kind != "synthetic":  # the engine's own check, before any data is loaded
-        from ..config import check_real_source
+        from ..overrides import check_real_source
 
         check_real_source(set(values), cfg.run.strategies)
     return cfg

@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...config import check_device
+    from ...overrides import check_device
 
     from ....strategies import solve
 
