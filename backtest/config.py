@@ -38,45 +38,89 @@ MIN_ROUNDS = 30  # rounds a training or test window needs at least (for a varian
 class RunSettings:
     """How the run is played: length, seed, strategies, training window, accounting."""
 
-    rounds: int = option(200_000, help="rounds to play (synthetic sources; real data plays all its rows, cut them "
-                                       "with --start/--end)", unit="rounds", lo=2 * MIN_ROUNDS)
+    rounds: int = option(
+        200_000,
+        help="rounds to play (synthetic sources; real data plays all its rows, cut them with --start/--end)",
+        unit="rounds",
+        lo=2 * MIN_ROUNDS,
+    )
     seed: int = option(0, help="random seed", lo=0)
     strategies: tuple[str, ...] = option(
-        DEFAULT_STRATEGIES, metavar="A,B,...",
-        help=f"strategies to compare: {','.join(PLAYERS)} (uncoordinated and oracle always run)")
+        DEFAULT_STRATEGIES,
+        metavar="A,B,...",
+        help=f"strategies to compare: {','.join(PLAYERS)} (uncoordinated and oracle always run)",
+    )
     backend: str = option("exact", help="quantum sampler", choices=("exact", "aer"))
-    device: str | None = option(help="fake IBM device (extra 'ibm'): every quantum strategy plays on its noise "
-                                     "model and the directions are fitted to the Bell pair it prepares",
-                                metavar="NAME")
-    qubits: tuple[int, ...] | None = option(help="the device's physical qubits for A and B (unset: the coupled pair "
-                                                 "with the smallest two-qubit + readout error)", metavar="A,B",
-                                            counts=(2,), lo=0)
+    device: str | None = option(
+        help="fake IBM device (extra 'ibm'): every quantum strategy plays on its noise "
+        "model and the directions are fitted to the Bell pair it prepares",
+        metavar="NAME",
+    )
+    qubits: tuple[int, ...] | None = option(
+        help="the device's physical qubits for A and B (unset: the coupled pair "
+        "with the smallest two-qubit + readout error)",
+        metavar="A,B",
+        counts=(2,),
+        lo=0,
+    )
     train_fraction: float = option(0.5, help="share of rounds to fit on", lo=0, hi=1, open_lo=True, open_hi=True)
-    refit_every: int | None = option(help="re-fit every K test rounds (walk-forward)", unit="rounds", lo=1,
-                                     metavar="K")
-    delay: int | None = option(help="delay of delayed_comm's classical link (unset: the decisions a message between "
-                                    "the venues misses on the data's clock, at least 1)", unit="rounds", lo=1)
-    book_size: float | None = option(help="currency the book returns are measured on (unset: the fill model's)",
-                                     unit="currency", lo=0, open_lo=True)
-    risk_free: float = option(0.0, help="annual risk-free rate for Sharpe and Sortino", unit="per year", lo=-1,
-                              open_lo=True, hi=math.inf)
-    risk_aversion: float = option(3.0, help="relative risk aversion of a mean-variance investor in the book, for "
-                                            "the certainty equivalent of one Bell pair", lo=0, open_lo=True,
-                                  hi=math.inf, metavar="GAMMA")
-    keep_rounds: int = option(1_000_000, help="test rounds kept round by round in the pnl files", unit="rounds",
-                              lo=MIN_ROUNDS)
+    refit_every: int | None = option(help="re-fit every K test rounds (walk-forward)", unit="rounds", lo=1, metavar="K")
+    delay: int | None = option(
+        help="delay of delayed_comm's classical link (unset: the decisions a message between "
+        "the venues misses on the data's clock, at least 1)",
+        unit="rounds",
+        lo=1,
+    )
+    book_size: float | None = option(
+        help="currency the book returns are measured on (unset: the fill model's)", unit="currency", lo=0, open_lo=True
+    )
+    risk_free: float = option(
+        0.0, help="annual risk-free rate for Sharpe and Sortino", unit="per year", lo=-1, open_lo=True, hi=math.inf
+    )
+    risk_aversion: float = option(
+        3.0,
+        help="relative risk aversion of a mean-variance investor in the book, for "
+        "the certainty equivalent of one Bell pair",
+        lo=0,
+        open_lo=True,
+        hi=math.inf,
+        metavar="GAMMA",
+    )
+    keep_rounds: int = option(
+        1_000_000, help="test rounds kept round by round in the pnl files", unit="rounds", lo=MIN_ROUNDS
+    )
     check_indicators: bool = option(True, help="check custom indicators for causality", flag="--indicator-check")
-    chunk_rounds: int = option(CHUNK, help="rounds per chunk: the unit of randomness and of memory (results depend "
-                                           "on it; keep it to repeat a run)", unit="rounds", lo=1, sweep=False)
-    threads: int | None = option(help="threads for the strategies' work on a chunk of rounds (unset: the cores "
-                                      "this process may use, at most 4); results do not depend on it",
-                                 lo=1, sweep=False)
-    user_timeout: float = option(300.0, help="seconds a user rule or indicator may take on one request (a chunk of "
-                                             "rounds, an evaluation) before the run stops", unit="s", lo=0,
-                                 open_lo=True, hi=math.inf, sweep=False)
-    in_memory_rows: int = option(1 << 22, help="synthetic runs up to this many rows are generated whole (any "
-                                               "indicator, refits); longer ones are streamed in chunks",
-                                 unit="rows", lo=1, sweep=False)
+    chunk_rounds: int = option(
+        CHUNK,
+        help="rounds per chunk: the unit of randomness and of memory (results depend on it; keep it to repeat a run)",
+        unit="rounds",
+        lo=1,
+        sweep=False,
+    )
+    threads: int | None = option(
+        help="threads for the strategies' work on a chunk of rounds (unset: the cores "
+        "this process may use, at most 4); results do not depend on it",
+        lo=1,
+        sweep=False,
+    )
+    user_timeout: float = option(
+        300.0,
+        help="seconds a user rule or indicator may take on one request (a chunk of "
+        "rounds, an evaluation) before the run stops",
+        unit="s",
+        lo=0,
+        open_lo=True,
+        hi=math.inf,
+        sweep=False,
+    )
+    in_memory_rows: int = option(
+        1 << 22,
+        help="synthetic runs up to this many rows are generated whole (any "
+        "indicator, refits); longer ones are streamed in chunks",
+        unit="rows",
+        lo=1,
+        sweep=False,
+    )
 
     def __post_init__(self) -> None:
         names = []
@@ -96,8 +140,10 @@ def _indicator_param_fields() -> list:
     out = []
     for name, (hint, f, defaults) in parameter_options().items():
         shown = set(defaults.values())
-        meta = {**f.metadata, "shown_default": shown.pop() if len(shown) == 1 else
-                ", ".join(f"{k} {v}" for k, v in defaults.items())}
+        meta = {
+            **f.metadata,
+            "shown_default": shown.pop() if len(shown) == 1 else ", ".join(f"{k} {v}" for k, v in defaults.items()),
+        }
         out.append((name, hint | None, field(default=None, metadata=meta)))
     return out
 
@@ -112,22 +158,42 @@ class IndicatorSettings(_IndicatorParams):
     """Each server's indicator bit (built-in name or ``module:function``) and its parameters (every built-in's, as
     its ``Params`` declares them; unset: the indicator's own default)."""
 
-    name: str | None = option(help="both servers' indicator: noisy_signal, noisy_regime, rolling_correlation, "
-                                   "divergence, volatility_burst, return_shock, recent_move, momentum, "
-                                   "volume_spike, spread_widening, or module:function (unset: by source)",
-                              flag="--indicator", metavar="NAME")
+    name: str | None = option(
+        help="both servers' indicator: noisy_signal, noisy_regime, rolling_correlation, "
+        "divergence, volatility_burst, return_shock, recent_move, momentum, "
+        "volume_spike, spread_widening, or module:function (unset: by source)",
+        flag="--indicator",
+        metavar="NAME",
+    )
     name_b: str | None = option(help="server B's indicator, if different", flag="--indicator-b", metavar="NAME")
-    latency: int | None = option(help="bars before a server sees the partner's prices (unset: the decisions a message "
-                                      "between the venues misses on the data's clock, at least 1)", unit="bars", lo=0)
-    history: str = option("auto", help="rules on a server's own past readings (history rules) and the smoothed K-level "
-                                      "indicator (classical_levels, quantum_levels): auto = when the readings "
-                                      "persist in time", choices=("auto", "on", "off"))
-    levels: int = option(4, help="levels K of the K-level indicator (default: the share of ones among a server's "
-                                 "own last readings, in K bins)", lo=2, hi=8)
-    levels_indicator: str | None = option(help="K-level indicator for classical_levels and quantum_levels instead of "
-                                               "the smoothed readings: a built-in threshold indicator (quantile bins "
-                                               "of its score, set on the training window) or module:function with "
-                                               "a levels attribute", flag="--levels-indicator", metavar="NAME")
+    latency: int | None = option(
+        help="bars before a server sees the partner's prices (unset: the decisions a message "
+        "between the venues misses on the data's clock, at least 1)",
+        unit="bars",
+        lo=0,
+    )
+    history: str = option(
+        "auto",
+        help="rules on a server's own past readings (history rules) and the smoothed K-level "
+        "indicator (classical_levels, quantum_levels): auto = when the readings "
+        "persist in time",
+        choices=("auto", "on", "off"),
+    )
+    levels: int = option(
+        4,
+        help="levels K of the K-level indicator (default: the share of ones among a server's "
+        "own last readings, in K bins)",
+        lo=2,
+        hi=8,
+    )
+    levels_indicator: str | None = option(
+        help="K-level indicator for classical_levels and quantum_levels instead of "
+        "the smoothed readings: a built-in threshold indicator (quantile bins "
+        "of its score, set on the training window) or module:function with "
+        "a levels attribute",
+        flag="--levels-indicator",
+        metavar="NAME",
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self, "indicators")
@@ -172,19 +238,27 @@ def params_for(name: str, params: dict) -> dict:
 class GameSettings:
     """The game the strategies are fitted to."""
 
-    kind: str = option("hedge", flag="--game", choices=("hedge", "paper"),
-                       help="hedge: the book's hedge game fitted on the training window; paper: Ding & Jiang's "
-                            "game with --beta and --rule")
+    kind: str = option(
+        "hedge",
+        flag="--game",
+        choices=("hedge", "paper"),
+        help="hedge: the book's hedge game fitted on the training window; paper: Ding & Jiang's "
+        "game with --beta and --rule",
+    )
     beta: float = option(0.0, help="paper game: utility of 'same' on mixed inputs (Ding & Jiang Eq. 3.1)", lo=0, hi=1)
-    rule: str = option("hedge", choices=("hedge", "challenge"),
-                       help="paper game: hedge, a XOR b = NOT(x AND y); challenge: the text's literal "
-                            "a XOR b = x AND y")
+    rule: str = option(
+        "hedge",
+        choices=("hedge", "challenge"),
+        help="paper game: hedge, a XOR b = NOT(x AND y); challenge: the text's literal a XOR b = x AND y",
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self, "game")
         if self.kind == "hedge" and (self.beta != 0.0 or self.rule != "hedge"):
-            raise BacktestError("--beta and --rule set the paper's game: add --game paper (the hedge game is "
-                                "fitted on the market and has neither)")
+            raise BacktestError(
+                "--beta and --rule set the paper's game: add --game paper (the hedge game is "
+                "fitted on the market and has neither)"
+            )
 
     def build(self):
         """A strategies.Game, or None for the fitted hedge game."""
@@ -198,17 +272,32 @@ def _mirror(cls: type, name: str, *, optional: bool = False, fields: list | None
     """A frozen section holding ``cls``'s options as declared (unset stays None), built into a ``cls`` last: a
     sweep of T1 with T2 unset then means T2 = 2 T1 at every point, not the base's resolved T2."""
     hints = typing.get_type_hints(cls)
-    spec = fields if fields is not None else [
-        (f.name, (hints[f.name] | None) if optional else hints[f.name],
-         field(default=None if optional else f.default, metadata=f.metadata))
-        for f in dataclasses.fields(cls) if "help" in f.metadata]
+    spec = (
+        fields
+        if fields is not None
+        else [
+            (
+                f.name,
+                (hints[f.name] | None) if optional else hints[f.name],
+                field(default=None if optional else f.default, metadata=f.metadata),
+            )
+            for f in dataclasses.fields(cls)
+            if "help" in f.metadata
+        ]
+    )
 
     def default_build(self):
         return cls(**{k: _thaw(v) for k, v in values_of(self).items() if v is not None})
 
-    return dataclasses.make_dataclass(name, spec, frozen=True, namespace={
-        "build": build or default_build, "__doc__": f"The [{name.lower().removesuffix('section')}] section: "
-                                                     f"{cls.__name__}'s options as declared."})
+    return dataclasses.make_dataclass(
+        name,
+        spec,
+        frozen=True,
+        namespace={
+            "build": build or default_build,
+            "__doc__": f"The [{name.lower().removesuffix('section')}] section: {cls.__name__}'s options as declared.",
+        },
+    )
 
 
 def _thaw(v):
@@ -224,8 +313,10 @@ def _build_supply(self) -> BellPairSupply | None:
     if self.pair_rate is None and self.decision_rate is None:
         return None
     if self.pair_rate is None:
-        raise BacktestError("--decision-rate declares a synthetic source's step for a Bell-pair supply: give the "
-                            "supply's --pair-rate too")
+        raise BacktestError(
+            "--decision-rate declares a synthetic source's step for a Bell-pair supply: give the "
+            "supply's --pair-rate too"
+        )
     return BellPairSupply(**{k: v for k, v in values_of(self).items() if v is not None})
 
 
@@ -234,8 +325,18 @@ SupplySection: Any = _mirror(BellPairSupply, "SupplySection", build=_build_suppl
 
 def _fill_fields() -> list:
     """``name`` and every fill model's options (unset: the chosen model's default)."""
-    out = [("name", str, option("bias", flag="--fill", choices=tuple(FILL_MODELS),
-                                help="fill model: how a server's quoting order becomes P&L"))]
+    out = [
+        (
+            "name",
+            str,
+            option(
+                "bias",
+                flag="--fill",
+                choices=tuple(FILL_MODELS),
+                help="fill model: how a server's quoting order becomes P&L",
+            ),
+        )
+    ]
     seen = set()
     for model in FILL_MODELS.values():
         hints = typing.get_type_hints(model)
@@ -264,11 +365,23 @@ FILL_OPTIONS = frozenset(f.name for f in dataclasses.fields(FillSection)) - {"na
 def _link_fields() -> list:
     """``preset`` (--link) and every Link parameter, unset meaning the preset's value (or Link's default)."""
     hints = typing.get_type_hints(Link)
-    out = [("preset", str | None, option(None, flag="--link", choices=tuple(LINK_PRESETS), metavar="PRESET",
-                                         help="the quantum link from physics: a preset (" + ", ".join(LINK_PRESETS)
-                                              + "; docs/link.md) whose noise and Bell-pair supply the run plays; "
-                                              "the options below change its numbers (unset: the preset's value, "
-                                              "else the default shown)"))]
+    out = [
+        (
+            "preset",
+            str | None,
+            option(
+                None,
+                flag="--link",
+                choices=tuple(LINK_PRESETS),
+                metavar="PRESET",
+                help="the quantum link from physics: a preset ("
+                + ", ".join(LINK_PRESETS)
+                + "; docs/link.md) whose noise and Bell-pair supply the run plays; "
+                "the options below change its numbers (unset: the preset's value, "
+                "else the default shown)",
+            ),
+        )
+    ]
     for f in dataclasses.fields(Link):
         meta = {**f.metadata, "shown_default": f.default}
         out.append((f.name, hints[f.name] | None, field(default=None, metadata=meta)))
@@ -359,9 +472,12 @@ class RunConfig:
         raw = {k: v for k, v in raw.items() if k not in ("fitted", "meta")}  # informational sections of a run
         return cls.from_dict(raw, f"{path}: ")
 
-    def to_toml(self, extra: dict | None = None, sections: tuple[str, ...] | None = None,
-                header: str = "# qcoord run configuration: `qcoord backtest --config THIS_FILE` repeats the run bit "
-                              "for bit.") -> str:
+    def to_toml(
+        self,
+        extra: dict | None = None,
+        sections: tuple[str, ...] | None = None,
+        header: str = "# qcoord run configuration: `qcoord backtest --config THIS_FILE` repeats the run bit for bit.",
+    ) -> str:
         """TOML text (unset values left out) of all sections or only ``sections``, plus informational ones."""
         lines = [header]
         own = {k: v for k, v in self.to_dict().items() if sections is None or k in sections}

@@ -29,11 +29,19 @@ from . import streams
 from .config import RunConfig
 from .overrides import configure
 from .plan import Plan, Training, Window, make_feed, make_plan, make_window
+
 # the pipeline, in order: feed -> players -> fills -> book -> analysis -> output
 from .feed.clock import spanning
 from .feed.feeds import ArrayFeed, TrainingTail, lagged_inputs, minutes_per_round
-from .players.roster import (RoundChunk, names as registered, build_players, certify_players, fit, is_classical_local,
-                             keep_certified)
+from .players.roster import (
+    RoundChunk,
+    names as registered,
+    build_players,
+    certify_players,
+    fit,
+    is_classical_local,
+    keep_certified,
+)
 from .players.history import Channels
 from .players.information import IndicatorLevels, InfoTraining, fit_information
 from .players.supply import BellPairSupply, SupplyState
@@ -50,8 +58,13 @@ from .output.result import Result
 REPLAY_ROUNDS = 1 << 20  # training rounds replayed to choose best_local (the most recent ones)
 
 
-def run_backtest(source: MarketData | SyntheticPair | str | None = None, config: RunConfig | None = None, *,
-                 progress: bool | None = None, **overrides) -> Result:
+def run_backtest(
+    source: MarketData | SyntheticPair | str | None = None,
+    config: RunConfig | None = None,
+    *,
+    progress: bool | None = None,
+    **overrides,
+) -> Result:
     """Run one backtest and return its ``Result``.
 
     ``config``: a ``RunConfig`` (default: every option's default); ``overrides`` set options by name on top of
@@ -102,11 +115,15 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
         extra = None
         if plan.levels_indicators:
             first = plan.levels_indicators[0]
-            extra = IndicatorLevels(first.name, first.levels, tuple(sorted(
-                (k, v) for k, v in first.describe().items() if k not in ("name", "edges"))))
+            extra = IndicatorLevels(
+                first.name,
+                first.levels,
+                tuple(sorted((k, v) for k, v in first.describe().items() if k not in ("name", "edges"))),
+            )
         info_train = InfoTraining(ind.history, ind.levels, plan.fits_hedge, extra)
-    x_train, y_train, train_cells, tail = _training_rounds(feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train,
-                                                           run.threads)
+    x_train, y_train, train_cells, tail = _training_rounds(
+        feed, w.t0, w.train_end, bar, run.chunk_rounds, info_train, run.threads
+    )
     # lots and the book are sized at the share prices of the first test round (a 1990 price would size a 2024 book)
     test_prices = feed.share_price(w.train_end)
     exposure = plan.fill.game_exposure(test_prices, minutes_per_round(feed))
@@ -135,9 +152,23 @@ def _fit(plan: Plan, feed, w: Window, bar: Progress) -> Training:
         if math.isfinite(cutoff):  # both nodes know a pair's herald time, so each drops an old pair without talking
             # the supply's max_age counts from the herald; a pair that never pays keeps (almost) nothing
             supply = replace(supply, max_age=max(cutoff - supply.herald_delay, MIN_AGE))
-    out = Training(game_fit, players, fits, train_cells, x_train, y_train, exposure, fit_noise, backend, device,
-                   test_prices, supply=supply, memory_cutoff=cutoff, periods_per_year=feed.periods_per_year,
-                   minutes=minutes_per_round(feed))
+    out = Training(
+        game_fit,
+        players,
+        fits,
+        train_cells,
+        x_train,
+        y_train,
+        exposure,
+        fit_noise,
+        backend,
+        device,
+        test_prices,
+        supply=supply,
+        memory_cutoff=cutoff,
+        periods_per_year=feed.periods_per_year,
+        minutes=minutes_per_round(feed),
+    )
     out.train_variance = _training_variance(plan, feed if tail is None else tail, w, out, bar)
     return out
 
@@ -178,8 +209,18 @@ def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Pro
     ppy = training.periods_per_year
     rf_p = (1.0 + run.risk_free) ** (1.0 / ppy) - 1.0
     bar.grow(w.train_end - start)
-    book = Book([p.name for p in classical], plan.fill, _book_size(plan, training), rf_p, start, w.train_end - start, 0,
-                [], training.minutes, run.threads)
+    book = Book(
+        [p.name for p in classical],
+        plan.fill,
+        _book_size(plan, training),
+        rf_p,
+        start,
+        w.train_end - start,
+        0,
+        [],
+        training.minutes,
+        run.threads,
+    )
     chunk = run.chunk_rounds
     flip = int(training.fit.game.rule == "challenge")
     for k, lo in enumerate(range(start, w.train_end, chunk)):
@@ -190,16 +231,34 @@ def _training_variance(plan: Plan, feed, w: Window, training: Training, bar: Pro
         rngs = {p.name: streams.rng(run.seed, f"training:strategy:{p.name}", k) for p in classical}
         streams_n = plan.fill.uniform_streams
         uniforms = streams.rng(run.seed, "training:fills", k).random((2, streams_n, n)) if streams_n else (None, None)
-        rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], None, None,
-                            rd["half_spread"], rd["price"], _derived(channels, info, feed, lo, hi, x, y))
+        rounds = RoundChunk(
+            lo,
+            x,
+            y,
+            rd["returns"],
+            rd["price_change"],
+            rd["negative"],
+            None,
+            None,
+            rd["half_spread"],
+            rd["price"],
+            _derived(channels, info, feed, lo, hi, x, y),
+        )
         book.add(rounds, classical, training.fit.game, flip, rngs, uniforms, None)
         bar.update(n)
     return {name: s.metrics(ppy)["pnl_var"] for name, s in book.stats.items()}
 
 
 def _players(plan: Plan, training, feed, backend: str, aer_backend) -> list:
-    return build_players(plan.names, plan.custom, training, backend, has_truth=feed.has_truth, aer_backend=aer_backend,
-                         can_talk=plan.clock.can_talk)
+    return build_players(
+        plan.names,
+        plan.custom,
+        training,
+        backend,
+        has_truth=feed.has_truth,
+        aer_backend=aer_backend,
+        can_talk=plan.clock.can_talk,
+    )
 
 
 def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Book:
@@ -211,12 +270,22 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
     classical_local = [p.name for p in players if is_classical_local(p, plan.custom)]
     if plan.clock.can_talk and any(p.name == "talk" for p in players):  # quantum's opponent when talking is possible
         classical_local.append("talk")
-    book = Book([p.name for p in players], plan.fill, book_size, rf_p, w.train_end, w.n_test,
-                min(run.keep_rounds, w.n_test), classical_local, minutes_per_round(feed), run.threads)
+    book = Book(
+        [p.name for p in players],
+        plan.fill,
+        book_size,
+        rf_p,
+        w.train_end,
+        w.n_test,
+        min(run.keep_rounds, w.n_test),
+        classical_local,
+        minutes_per_round(feed),
+        run.threads,
+    )
     supply_state = SupplyState(plan.supply) if plan.supply is not None else None
     info = training.fit.information
     channels = info.channels if info is not None else None  # the history rules' state at the end of training
-    tails = (training.x_train[-plan.delay:], training.y_train[-plan.delay:])
+    tails = (training.x_train[-plan.delay :], training.y_train[-plan.delay :])
     fit_now, chunk = training.fit, run.chunk_rounds
     refits = [] if run.refit_every is None else list(range(w.train_end + run.refit_every, w.end, run.refit_every))
     lo = w.train_end
@@ -230,8 +299,17 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
             if played is not None:
                 played()
             refits.pop(0)
-            fit_now = _refit(feed, plan.game, training.fit_noise, plan.names, plan.delay, lo, w.n_train,
-                             training.exposure, training.device)
+            fit_now = _refit(
+                feed,
+                plan.game,
+                training.fit_noise,
+                plan.names,
+                plan.delay,
+                lo,
+                w.n_train,
+                training.exposure,
+                training.device,
+            )
             fit_now.aged = reaimed(fit_now, training.fit.aged, training.backend)
             fit_now.information = info  # rules on derived information are fitted on the first training window only
             players = keep_certified(_players(plan, fit_now, feed, training.backend, training.device), players)
@@ -250,12 +328,27 @@ def _play(plan: Plan, feed, w: Window, training: Training, bar: Progress) -> Boo
         pairs = supply_state.schedule(lo, n, supply_rng, feed.seconds_at) if supply_state is not None else None
         streams_n = plan.fill.uniform_streams
         uniforms = fill_rng.random((2, streams_n, n)) if streams_n else (None, None)
-        rounds = RoundChunk(lo, x, y, rd["returns"], rd["price_change"], rd["negative"], xd, yd, rd["half_spread"],
-                            rd["price"], _derived(channels, info, feed, lo, hi, x, y))
+        rounds = RoundChunk(
+            lo,
+            x,
+            y,
+            rd["returns"],
+            rd["price_change"],
+            rd["negative"],
+            xd,
+            yd,
+            rd["half_spread"],
+            rd["price"],
+            _derived(channels, info, feed, lo, hi, x, y),
+        )
         if played is not None:
             played()
-        played = book.lanes.behind(partial(book.add, rounds, players, fit_now.game,
-                                           int(fit_now.game.rule == "challenge"), rngs, uniforms, pairs), n)
+        played = book.lanes.behind(
+            partial(
+                book.add, rounds, players, fit_now.game, int(fit_now.game.rule == "challenge"), rngs, uniforms, pairs
+            ),
+            n,
+        )
         bar.update(n)
         lo = hi
     if played is not None:
@@ -282,8 +375,9 @@ def _book_size(plan: Plan, training: Training) -> float:
     return size
 
 
-def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, info: InfoTraining | None = None,
-                     threads: int | None = 1):
+def _training_rounds(
+    feed, t0: int, train_end: int, bar: Progress, chunk: int, info: InfoTraining | None = None, threads: int | None = 1
+):
     """Training inputs and the co-movement sums per input cell of the same rounds (and per derived input cell of
     every candidate history rule, with ``info``); for a streamed feed also the last training rounds' data
     (``feed.feeds.TrainingTail``), else None."""
@@ -319,8 +413,9 @@ def _training_rounds(feed, t0: int, train_end: int, bar: Progress, chunk: int, i
     return np.concatenate(xs), np.concatenate(ys), cells, tail
 
 
-def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int,
-                 seconds_at) -> tuple[float, float]:
+def _typical_age(
+    supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk: int, seconds_at
+) -> tuple[float, float]:
     """Mean and largest age of the pairs a supply delivers over the training window (its own random stream), on the
     run's clock (``seconds_at``: rows -> seconds)."""
     state = SupplyState(supply)
@@ -334,8 +429,17 @@ def _typical_age(supply: BellPairSupply, t0: int, n_train: int, seed: int, chunk
     return (ages / used if used else supply.herald_delay), oldest  # no pair used: the youngest a pair can be
 
 
-def _refit(feed: ArrayFeed, game: Game | None, noise: Noise, names, delay: int, start: int, n_train: int,
-           exposure: float, device=None):
+def _refit(
+    feed: ArrayFeed,
+    game: Game | None,
+    noise: Noise,
+    names,
+    delay: int,
+    start: int,
+    n_train: int,
+    exposure: float,
+    device=None,
+):
     """Walk-forward re-fit on the ``n_train`` rounds before ``start`` (indicator thresholds included); with
     ``game`` None the hedge game is re-fitted on that window."""
     feed.fit_indicators(start - n_train, start)

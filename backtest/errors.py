@@ -25,5 +25,6 @@ RENAMED_FLAGS = {"--memory": "--history"}
 def renamed(kind: str, old: str, new: str) -> None:
     import warnings
 
-    warnings.warn(f"{kind} {old!r} is now called {new!r}; the old name goes in a later version", RenamedWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f"{kind} {old!r} is now called {new!r}; the old name goes in a later version", RenamedWarning, stacklevel=3
+    )

@@ -79,8 +79,10 @@ class Spec:
             if not out:
                 raise BacktestError(f"{where}: give at least one value")
             if self.counts and len(out) not in self.counts:
-                raise BacktestError(f"{where} takes {' or '.join(map(str, self.counts))} values "
-                                    f"({self.metavar or 'values'}), got {len(out)}")
+                raise BacktestError(
+                    f"{where} takes {' or '.join(map(str, self.counts))} values "
+                    f"({self.metavar or 'values'}), got {len(out)}"
+                )
             return out
         return self._scalar(self.kind, value, where)
 
@@ -194,9 +196,19 @@ def specs_of(cls: type, section: str) -> tuple[Spec, ...]:
         kind, item, optional = _kind(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else None
         numeric = kind in (int, float) or item in (int, float)
-        out.append(Spec(section=section, name=f.name, kind=kind, item=item, optional=optional or default is None,
-                        default=default, sweep=meta.pop("sweep", numeric and kind not in (list, tuple)),
-                        flag=meta.pop("flag", "--" + f.name.replace("_", "-")), **meta))
+        out.append(
+            Spec(
+                section=section,
+                name=f.name,
+                kind=kind,
+                item=item,
+                optional=optional or default is None,
+                default=default,
+                sweep=meta.pop("sweep", numeric and kind not in (list, tuple)),
+                flag=meta.pop("flag", "--" + f.name.replace("_", "-")),
+                **meta,
+            )
+        )
     return tuple(out)
 
 

@@ -9,8 +9,17 @@ from typing import Any
 
 from ..strategies import Noise
 
-from .config import (FILL_OPTIONS, INDICATOR_PARAMS, SECTIONS, FillSection, NoiseSection, RunConfig, SupplySection,
-                     all_specs, resolve_name)
+from .config import (
+    FILL_OPTIONS,
+    INDICATOR_PARAMS,
+    SECTIONS,
+    FillSection,
+    NoiseSection,
+    RunConfig,
+    SupplySection,
+    all_specs,
+    resolve_name,
+)
 from .errors import BacktestError
 from .fills import FILL_MODELS, FillModel
 from .options import values_of
@@ -47,8 +56,9 @@ def configure(config: RunConfig | None, overrides: dict[str, Any]) -> tuple[RunC
             given.noise, cfg = value, replace(cfg, noise=NoiseSection(**_frozen(values_of(value))))
         elif key == "fill" and not isinstance(value, str):
             if not isinstance(value, FillModel):
-                raise BacktestError(f"fill must be one of {', '.join(map(repr, FILL_MODELS))} or a FillModel, "
-                                    f"got {value!r}")
+                raise BacktestError(
+                    f"fill must be one of {', '.join(map(repr, FILL_MODELS))} or a FillModel, got {value!r}"
+                )
             # a model defined after this module was imported has options the [fill] section does not know: the run
             # plays the object as given and records it in full as ``config.resolved.fill``
             known = {k: v for k, v in values_of(value).items() if k in FILL_OPTIONS}
@@ -99,8 +109,10 @@ def _frozen(values: dict) -> dict:
 def check_real_source(paths: set, strategies) -> None:
     """Options that a real source would otherwise ignore without a word (the command line and Python alike)."""
     if "run.rounds" in paths:
-        raise BacktestError("rounds (--rounds) sets the length of a synthetic run; real data plays all its rows (cut "
-                            "them with --start/--end)")
+        raise BacktestError(
+            "rounds (--rounds) sets the length of a synthetic run; real data plays all its rows (cut "
+            "them with --start/--end)"
+        )
     if "run.strategies" in paths and "regime_oracle" in tuple(strategies):  # the default list runs it where it can
         raise BacktestError("strategy regime_oracle needs a synthetic source (it knows the true regime)")
 
@@ -108,18 +120,26 @@ def check_real_source(paths: set, strategies) -> None:
 def check_link(cfg: RunConfig, given: Given, run) -> None:
     """A link derives the noise and the Bell-pair supply from physics: the abstract numbers may not be given too."""
     if run.device:
-        raise BacktestError(f"device {run.device} brings its own noise: --link derives the noise from a physical "
-                            "link instead; give one of them")
-    clash = [s.flag or s.path for s in all_specs() if s.section in ("noise", "supply")
-             and getattr(getattr(cfg, s.section), s.name) != getattr(SECTIONS[s.section](), s.name)]
+        raise BacktestError(
+            f"device {run.device} brings its own noise: --link derives the noise from a physical "
+            "link instead; give one of them"
+        )
+    clash = [
+        s.flag or s.path
+        for s in all_specs()
+        if s.section in ("noise", "supply")
+        and getattr(getattr(cfg, s.section), s.name) != getattr(SECTIONS[s.section](), s.name)
+    ]
     if given.noise is not None:
         clash.append("noise=")
     if given.supply is not None:
         clash.append("supply=")
     if clash:
-        raise BacktestError(f"the link (--link and its options) derives the noise and the Bell-pair supply from "
-                            f"physics; drop {', '.join(dict.fromkeys(clash))} or set the link's own numbers "
-                            "(docs/link.md)")
+        raise BacktestError(
+            f"the link (--link and its options) derives the noise and the Bell-pair supply from "
+            f"physics; drop {', '.join(dict.fromkeys(clash))} or set the link's own numbers "
+            "(docs/link.md)"
+        )
 
 
 def check_device(run, noise: Noise, supply) -> None:
@@ -129,8 +149,12 @@ def check_device(run, noise: Noise, supply) -> None:
     if not run.device:
         return
     if noise != Noise(loss_a=noise.loss_a, loss_b=noise.loss_b):
-        raise BacktestError(f"device {run.device} brings its own noise (gates, T1/T2, readout): of the noise options "
-                            "only loss applies with it; drop visibility, readout error, storage time, T1 and T2")
+        raise BacktestError(
+            f"device {run.device} brings its own noise (gates, T1/T2, readout): of the noise options "
+            "only loss applies with it; drop visibility, readout error, storage time, T1 and T2"
+        )
     if supply is not None:
-        raise BacktestError(f"device {run.device}: storing pairs in a Bell-pair memory is not modelled on a device; "
-                            "drop the supply options")
+        raise BacktestError(
+            f"device {run.device}: storing pairs in a Bell-pair memory is not modelled on a device; "
+            "drop the supply options"
+        )

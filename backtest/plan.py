@@ -193,12 +193,16 @@ def make_plan(source, cfg: RunConfig, given: Given) -> Plan:
         source = _synthetic(cfg, run.seed, rate, link) if cfg.source.kind == "synthetic" else cfg.source.load()
     elif isinstance(source, str):
         if source not in ("signals", "regime", "events"):
-            raise BacktestError(f"source must be a MarketData, a SyntheticPair, an EventPair, 'signals', 'regime' or "
-                                f"'events', got {source!r}")
+            raise BacktestError(
+                f"source must be a MarketData, a SyntheticPair, an EventPair, 'signals', 'regime' or "
+                f"'events', got {source!r}"
+            )
         source = _synthetic(cfg, run.seed, rate, link, mode=source)
     elif not isinstance(source, (MarketData, *SYNTHETIC)):
-        raise BacktestError(f"source must be a MarketData, a SyntheticPair, an EventPair, 'signals', 'regime' or "
-                            f"'events', got {type(source).__name__}")
+        raise BacktestError(
+            f"source must be a MarketData, a SyntheticPair, an EventPair, 'signals', 'regime' or "
+            f"'events', got {type(source).__name__}"
+        )
     _check_rate(source, rate, by)
     mode = source.mode if isinstance(source, SYNTHETIC) else None
     if not isinstance(source, SYNTHETIC) and source.truth is None:
@@ -206,14 +210,31 @@ def make_plan(source, cfg: RunConfig, given: Given) -> Plan:
     built = given.indicators if given.indicators is not None else cfg.indicators.build()
     isolate = partial(isolated, check=run.check_indicators, seed=run.seed, timeout=run.user_timeout)
     inds, user_flags = _indicator_pair(built, cfg.indicators.params, mode, isolate)
-    levels_pair = (_levels_indicator_pair(cfg.indicators, isolate) if any(n in registered(derived=True) for n in names)
-                   else None)
+    levels_pair = (
+        _levels_indicator_pair(cfg.indicators, isolate) if any(n in registered(derived=True) for n in names) else None
+    )
     check_chunk_rounds(custom, run.chunk_rounds)
     clock = plan_clock(cfg.clock, source, link)
     latency = cfg.indicators.latency if cfg.indicators.latency is not None else clock.rounds_late
     delay = run.delay if run.delay is not None else clock.rounds_late
-    return Plan(cfg, source, inds, user_flags, names, custom, game, noise, fill, supply, given, levels_pair, link,
-                clock, latency, delay)
+    return Plan(
+        cfg,
+        source,
+        inds,
+        user_flags,
+        names,
+        custom,
+        game,
+        noise,
+        fill,
+        supply,
+        given,
+        levels_pair,
+        link,
+        clock,
+        latency,
+        delay,
+    )
 
 
 def _declared_rate(supply, link, given) -> tuple[float | None, str | None]:
@@ -247,10 +268,17 @@ def _check_rate(source, rate: float | None, by: str | None) -> None:
     step = getattr(source, "step_seconds", None)
     if isinstance(source, SYNTHETIC) and step is not None and abs(step - 1.0 / rate) <= max(1e-9, 1e-9 * step):
         return  # the same step, to the clock's nanosecond
-    own = ("its timestamps" if not isinstance(source, SYNTHETIC) else
-           f"its step of {step:g} s" if step is not None else "its business days")
-    raise BacktestError(f"{by} {rate:g} contradicts the data's own clock (it decides at {own}): there is one clock; "
-                        f"drop {by}, or for a synthetic source set its step with it and leave dt unset")
+    own = (
+        "its timestamps"
+        if not isinstance(source, SYNTHETIC)
+        else f"its step of {step:g} s"
+        if step is not None
+        else "its business days"
+    )
+    raise BacktestError(
+        f"{by} {rate:g} contradicts the data's own clock (it decides at {own}): there is one clock; "
+        f"drop {by}, or for a synthetic source set its step with it and leave dt unset"
+    )
 
 
 def _levels_indicator_pair(ind, isolate=None) -> tuple | None:
@@ -279,14 +307,18 @@ def make_feed(plan: Plan):
         if rounds < 2 * MIN_ROUNDS:
             raise BacktestError(f"rounds must be a whole number >= {2 * MIN_ROUNDS}, got {rounds!r}")
         if rounds > MAX_ROUNDS:
-            raise BacktestError(f"rounds = {rounds:.3g} cannot finish: at most {MAX_ROUNDS:.0e} (about seven hours of "
-                                "the streamed path at 4 M rounds/s on one core)")
+            raise BacktestError(
+                f"rounds = {rounds:.3g} cannot finish: at most {MAX_ROUNDS:.0e} (about seven hours of "
+                "the streamed path at 4 M rounds/s on one core)"
+            )
         if latency > rounds or delay > rounds:  # before any row is drawn: these lengths size the feed
-            raise BacktestError(f"latency ({latency} bars) and delay ({delay} rounds) must not exceed the run "
-                                f"({rounds} rounds)")
+            raise BacktestError(
+                f"latency ({latency} bars) and delay ({delay} rounds) must not exceed the run ({rounds} rounds)"
+            )
         if lookback > rounds:  # e.g. --window 1e9: it would size the feed
-            raise BacktestError(f"the indicators need {lookback} bars of history (window), more than the run "
-                                f"({rounds} rounds)")
+            raise BacktestError(
+                f"the indicators need {lookback} bars of history (window), more than the run ({rounds} rounds)"
+            )
         n_rows = int(rounds) + 1 + lookback + latency + 1
         threads = run.threads or default_threads()  # for the synthetic blocks: the rows do not depend on it
         stream_ok = all(isinstance(i.lookback, (int, np.integer)) for i in inds) and run.refit_every is None
@@ -295,19 +327,24 @@ def make_feed(plan: Plan):
             feed = StreamFeed(source, n_rows, inds, latency, seeds, run.chunk_rounds, threads)
         else:
             if n_rows > run.in_memory_rows and run.refit_every is not None:
-                raise BacktestError(f"refit_every needs the run in memory: at most {run.in_memory_rows} rows, got "
-                                    f"{n_rows}")
+                raise BacktestError(
+                    f"refit_every needs the run in memory: at most {run.in_memory_rows} rows, got {n_rows}"
+                )
             feed = ArrayFeed.from_pair(source, n_rows, inds, latency, seeds, threads)
         if plan.levels_indicators:
             feed.set_extra(plan.levels_indicators)
         return feed, {"kind": "synthetic", "mode": source.mode, "params": source.params()}
     rows = len(source.prices)
     if lookback + 2 * MIN_ROUNDS >= rows:
-        raise BacktestError(f"the indicators need {lookback} bars of history (window), too many for the data "
-                            f"({rows} rows of {', '.join(source.tickers)})")
+        raise BacktestError(
+            f"the indicators need {lookback} bars of history (window), too many for the data "
+            f"({rows} rows of {', '.join(source.tickers)})"
+        )
     if latency + 2 * MIN_ROUNDS >= rows or delay >= rows:
-        raise BacktestError(f"latency ({latency} bars) or delay ({delay} rounds) is too long for the data "
-                            f"({rows} rows of {', '.join(source.tickers)})")
+        raise BacktestError(
+            f"latency ({latency} bars) or delay ({delay} rounds) is too long for the data "
+            f"({rows} rows of {', '.join(source.tickers)})"
+        )
     feed = ArrayFeed.from_market(source, inds, latency, seeds)
     if plan.levels_indicators:
         feed.set_extra(plan.levels_indicators)
@@ -324,8 +361,10 @@ def make_window(plan: Plan, feed) -> Window:
     n_train = int(plan.cfg.run.train_fraction * n_total)
     n_test = n_total - n_train
     if n_train < MIN_ROUNDS or n_test < MIN_ROUNDS:
-        raise BacktestError(f"{n_total} rounds after a warm-up of {t0} rows leave {n_train} to train and {n_test} to "
-                            f"test; each needs at least {MIN_ROUNDS}")
+        raise BacktestError(
+            f"{n_total} rounds after a warm-up of {t0} rows leave {n_train} to train and {n_test} to "
+            f"test; each needs at least {MIN_ROUNDS}"
+        )
     if plan.cfg.run.refit_every is not None and feed.streamed:
         raise BacktestError("refit_every is not available on a streamed run")
     return Window(t0, n_total, n_train)

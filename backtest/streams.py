@@ -17,7 +17,7 @@ import numpy as np
 
 PURPOSES = {
     "strategy:<name>": "a strategy's own randomness (coins, measurement outcomes), per chunk of rounds; for user "
-                       "rules also the checked play's secret draws (first party, order of plays, offsets)",
+    "rules also the checked play's secret draws (first party, order of plays, offsets)",
     "fills": "fill draws shared by every strategy (common random numbers), per chunk",
     "supply": "Bell-pair arrivals on the test window, per chunk",
     "supply:training": "Bell-pair arrivals on the training window (the typical pair age the angles are fitted for)",
@@ -25,17 +25,17 @@ PURPOSES = {
     "indicator:B": "server B's indicator noise",
     "indicator:rows": "an indicator's uniforms per block of rows, under its own seed (any chunking, same numbers)",
     "causality": "cut points, rotations and the order of evaluation of the causality check of custom indicators, "
-                 "per server and evaluation",
+    "per server and evaluation",
     "nosignal": "the checked play of user rules on the training rounds at certification (partner's inputs moved)",
     "game:inputs": "qcoord game: the simulated indicator bits",
     "training:strategy:<name>": "a local classical strategy's randomness when replayed on the training window "
-                                "(its book variance chooses best_local), per chunk",
+    "(its book variance chooses best_local), per chunk",
     "training:fills": "fill draws of that training replay, per chunk",
     "balance:arrivals": "qcoord balance: arrival gaps, both customers' service-time inputs and the routers' shared "
-                        "relabelling bit, per chunk (common random numbers: every router sees the same arrivals)",
+    "relabelling bit, per chunk (common random numbers: every router sees the same arrivals)",
     "balance:supply": "qcoord balance: Bell-pair arrivals of the link's memory, per router",
     "scan:<pair>": "qcoord scan: the seed of one pair's backtest (e.g. scan:JPM/BAC), so its result depends only on "
-                   "the scan's seed, the pair and the options",
+    "the scan's seed, the pair and the options",
 }
 
 

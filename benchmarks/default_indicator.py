@@ -30,8 +30,9 @@ def measure(indicator: str, tickers=None) -> dict:
     agree, corr, move, errors = [], [], [], 0
     for a, b in itertools.combinations(u.tickers, 2):
         try:
-            r = run_backtest(u.pair(a, b), indicators=indicator, seed=0, progress=False,
-                             strategies=["classical", "quantum"])
+            r = run_backtest(
+                u.pair(a, b), indicators=indicator, seed=0, progress=False, strategies=["classical", "quantum"]
+            )
         except BacktestError:
             errors += 1
             continue
@@ -42,11 +43,17 @@ def measure(indicator: str, tickers=None) -> dict:
         m = summarize(r)["move_needed"]
         if m is not None:
             move.append(m)
-    return {"indicator": indicator, "pairs": len(agree), "errors": errors, "x_equals_y": float(np.mean(agree)),
-            "abs_corr_xy": float(np.mean(corr)), "move_needed_pairs": len(move),
-            "move_needed_mean": float(np.mean(move)) if move else None,
-            "move_needed_sd": float(np.std(move)) if move else None,
-            "move_needed_range": [float(min(move)), float(max(move))] if move else None}
+    return {
+        "indicator": indicator,
+        "pairs": len(agree),
+        "errors": errors,
+        "x_equals_y": float(np.mean(agree)),
+        "abs_corr_xy": float(np.mean(corr)),
+        "move_needed_pairs": len(move),
+        "move_needed_mean": float(np.mean(move)) if move else None,
+        "move_needed_sd": float(np.std(move)) if move else None,
+        "move_needed_range": [float(min(move)), float(max(move))] if move else None,
+    }
 
 
 def main(argv=None) -> int:
@@ -64,8 +71,10 @@ def main(argv=None) -> int:
         rng = "" if lo_hi is None else f"{lo_hi[0]:.2f}-{lo_hi[1]:.2f}"
         mean = "—" if r["move_needed_mean"] is None else f"{r['move_needed_mean']:.3f}"
         sd = "—" if r["move_needed_sd"] is None else f"{r['move_needed_sd']:.3f}"
-        print(f"{r['indicator']:<20} {r['pairs']:>5} {r['x_equals_y']:>7.1%} {r['abs_corr_xy']:>7.3f} "
-              f"{r['move_needed_pairs']:>8} {mean:>6} {sd:>6}  {rng}")
+        print(
+            f"{r['indicator']:<20} {r['pairs']:>5} {r['x_equals_y']:>7.1%} {r['abs_corr_xy']:>7.3f} "
+            f"{r['move_needed_pairs']:>8} {mean:>6} {sd:>6}  {rng}"
+        )
     return 0
 
 

@@ -41,9 +41,20 @@ import time
 
 import numpy as np
 
-SIZES = {"naive": 1_000, "aer": 10_000_000, "exact": 10_000_000, "backtest": 10_000_000,
-         "backtest_queue": 10_000_000, "rss": 100_000_000, "scan": 220, "isolation": 10_000_000,
-         "events": 10_000_000, "event_rows": 10_000_000, "events_rss": 100_000_000, "balance": 10_000_000}
+SIZES = {
+    "naive": 1_000,
+    "aer": 10_000_000,
+    "exact": 10_000_000,
+    "backtest": 10_000_000,
+    "backtest_queue": 10_000_000,
+    "rss": 100_000_000,
+    "scan": 220,
+    "isolation": 10_000_000,
+    "events": 10_000_000,
+    "event_rows": 10_000_000,
+    "events_rss": 100_000_000,
+    "balance": 10_000_000,
+}
 # The scan's 55 pairs four times: a pair now takes about 30 ms, so 55 pairs finish in under 2 s, in which a cluster's
 # fixed costs (starting the map, scattering the panel, the last batch's idle worker) weighed 5-30% from run to run;
 # 220 measure the rate a universe scan settles at.
@@ -52,8 +63,12 @@ SCAN_RATE_TARGET = 20.0  # daily pairs a second on one core, default or local in
 TARGETS = {"exact": 30e6, "aer": 1e6, "backtest": 5e6, "backtest_queue": 2e6}
 RSS_TARGET_MB = 2048
 BALANCE_TARGET = 1e6  # customer pairs a second through the load-balancing simulator, one core (issue 46)
-STARTUP_TARGETS = {"version_s": 0.5, "help_s": 0.5, "subcommand_help_s": 0.5,
-                   "default_backtest_s": 4.0}  # seconds, this 2-core machine
+STARTUP_TARGETS = {
+    "version_s": 0.5,
+    "help_s": 0.5,
+    "subcommand_help_s": 0.5,
+    "default_backtest_s": 4.0,
+}  # seconds, this 2-core machine
 SPEEDUP_TARGET = 500
 EVENTS_RSS_TARGET_MB = 2048  # 10^8 events (issue 40)
 EVENTS_ENGINE_TARGET = 0.5  # the event-time backtest's decisions a second over the bar engine's rounds (issue 40)
@@ -137,9 +152,15 @@ def isolation_rates(n: int, reps: int) -> dict:
             run(s)(n)
             times[name].append(time.perf_counter() - t)
     t_table, t_user = statistics.median(times["table"]), statistics.median(times["user"])
-    return {"rounds": n, "table_rules_rounds_per_s": n / t_table, "user_rule_rounds_per_s": n / t_user,
-            "overhead": t_user / t_table - 1.0, "ratio": t_user / t_table, "table_s": times["table"],
-            "user_s": times["user"]}
+    return {
+        "rounds": n,
+        "table_rules_rounds_per_s": n / t_table,
+        "user_rule_rounds_per_s": n / t_user,
+        "overhead": t_user / t_table - 1.0,
+        "ratio": t_user / t_table,
+        "table_s": times["table"],
+        "user_s": times["user"],
+    }
 
 
 def balance_rates(n: int, reps: int) -> dict:
@@ -159,16 +180,22 @@ def balance_rates(n: int, reps: int) -> dict:
     sol = game.fit(c)
 
     def router(name: str) -> Router:
-        r = Router(name, "threshold" if name == "weighted" else "quantum" if name.startswith("quantum") else name,
-                   t_star, rule=rule, in_time=False)
+        r = Router(
+            name,
+            "threshold" if name == "weighted" else "quantum" if name.startswith("quantum") else name,
+            t_star,
+            rule=rule,
+            in_time=False,
+        )
         if r.kind == "quantum":
             r.solution, r.levels, r.strategy = sol, game.PLAYED_LEVELS, sol.quantum_strategy()
         return r
 
     def run(names):
         routers = {name: router(name) for name in names}
-        return lambda k: play(routers, k, lam=lam, mu=mu, qos=1 / mu, background=Background(), warmup=0,
-                              block_pairs=1000, seed=1)
+        return lambda k: play(
+            routers, k, lam=lam, mu=mu, qos=1 / mu, background=Background(), warmup=0, block_pairs=1000, seed=1
+        )
 
     out = {"pairs": n}
     for label, names in (("threshold", ["threshold"]), ("quantum", ["quantum"]), ("all_routers", list(ROUTERS))):
@@ -246,10 +273,17 @@ def scan_rates(n_pairs: int) -> dict:
             times[w] = timed(ex)
         finally:
             ex.close()
-    return {"pairs": n_pairs, "workers": cores, "loop_pairs_per_s": n_pairs / t_loop,
-            "default_loop_pairs_per_s": n_pairs / t_default, "jpm_bac_pair_s": run_pair_s,
-            "one_worker_pairs_per_s": n_pairs / times[1], "all_workers_pairs_per_s": n_pairs / times[cores],
-            "speedup_all_vs_one": times[1] / times[cores], "dask_overhead_vs_loop": times[1] / t_loop - 1.0}
+    return {
+        "pairs": n_pairs,
+        "workers": cores,
+        "loop_pairs_per_s": n_pairs / t_loop,
+        "default_loop_pairs_per_s": n_pairs / t_default,
+        "jpm_bac_pair_s": run_pair_s,
+        "one_worker_pairs_per_s": n_pairs / times[1],
+        "all_workers_pairs_per_s": n_pairs / times[cores],
+        "speedup_all_vs_one": times[1] / times[cores],
+        "dask_overhead_vs_loop": times[1] / t_loop - 1.0,
+    }
 
 
 def startup_times(reps: int) -> dict:
@@ -276,9 +310,14 @@ def startup_times(reps: int) -> dict:
             shutil.rmtree(out)
 
     times = {}
-    commands = {"version_s": ["--version"], "help_s": ["--help"], "backtest_help_s": ["backtest", "--help"],
-                "sweep_help_s": ["sweep", "--help"], "scan_help_s": ["scan", "--help"],
-                "default_backtest_s": ["backtest"]}
+    commands = {
+        "version_s": ["--version"],
+        "help_s": ["--help"],
+        "backtest_help_s": ["backtest", "--help"],
+        "sweep_help_s": ["sweep", "--help"],
+        "scan_help_s": ["scan", "--help"],
+        "default_backtest_s": ["backtest"],
+    }
     for name, args in commands.items():
         wall(args)
         times[name] = statistics.median(wall(args) for _ in range(reps))
@@ -333,21 +372,34 @@ def event_rates(n_events: int, n_rows: int, n_rss: int, reps: int) -> dict:
             engine(source)
             t_engine[source].append(time.perf_counter() - t0)
     e, b = (float(np.median(t_engine[k])) for k in ("events", "signals"))
-    code = ("import resource\nfrom qcoord.data import EventPair\n"
-            f"s, left = EventPair().hawkes.stream(), {n_rss}\n"
-            "while left > 0:\n    left -= s.take(min(left, 1 << 20))[0].size\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = (
+        "import resource\nfrom qcoord.data import EventPair\n"
+        f"s, left = EventPair().hawkes.stream(), {n_rss}\n"
+        "while left > 0:\n    left -= s.take(min(left, 1 << 20))[0].size\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return {"events": n_events, "events_per_s": n_events / t_events, "rows": n_rows, "rows_per_s": n_rows / t_rows,
-            "dt_s": pair.dt_s, "rss_events": n_rss, "peak_rss_mb": int(out.stdout.strip().splitlines()[-1]) / 1024.0,
-            "engine_decisions_per_s": n_rows / e, "bar_engine_rounds_per_s": n_rows / b, "engine_ratio": b / e}
+    return {
+        "events": n_events,
+        "events_per_s": n_events / t_events,
+        "rows": n_rows,
+        "rows_per_s": n_rows / t_rows,
+        "dt_s": pair.dt_s,
+        "rss_events": n_rss,
+        "peak_rss_mb": int(out.stdout.strip().splitlines()[-1]) / 1024.0,
+        "engine_decisions_per_s": n_rows / e,
+        "bar_engine_rounds_per_s": n_rows / b,
+        "engine_ratio": b / e,
+    }
 
 
 def peak_rss_mb(n: int) -> float:
     """Peak resident memory (MB) of a fresh process running an n-round backtest."""
-    code = ("import resource, sys\nfrom qcoord.backtest import run_backtest\n"
-            f"run_backtest('signals', rounds={n}, seed=1, progress=False)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = (
+        "import resource, sys\nfrom qcoord.backtest import run_backtest\n"
+        f"run_backtest('signals', rounds={n}, seed=1, progress=False)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024.0  # Linux reports KB
 
@@ -363,8 +415,15 @@ def machine() -> dict:
             cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": numpy.__version__,
-            "qiskit": qiskit.__version__, "qiskit_aer": qiskit_aer.__version__, "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "qiskit": qiskit.__version__,
+        "qiskit_aer": qiskit_aer.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def main(argv=None) -> int:
@@ -373,9 +432,12 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every size (tests use a tiny scale)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per path; the median is reported (3)")
     p.add_argument("--skip-rss", action="store_true", help="do not run the 10^8-round memory measurement")
-    p.add_argument("--only", help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan, "
-                                  "isolation, startup, events, balance "
-                                  "(naive always runs: it is the reference)")
+    p.add_argument(
+        "--only",
+        help="comma-separated paths to run: aer, exact, backtest, backtest_queue, rss, scan, "
+        "isolation, startup, events, balance "
+        "(naive always runs: it is the reference)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     only = None if args.only is None else {s.strip() for s in args.only.split(",")} | {"naive"}
@@ -401,8 +463,11 @@ def main(argv=None) -> int:
     scan = scan_rates(size["scan"]) if only is not None and "scan" in only else None
     isolation = isolation_rates(size["isolation"], args.reps) if only is not None and "isolation" in only else None
     startup = startup_times(args.reps) if only is not None and "startup" in only else None
-    events = (event_rates(size["events"], size["event_rows"], size["events_rss"], args.reps)
-              if only is not None and "events" in only else None)
+    events = (
+        event_rates(size["events"], size["event_rows"], size["events_rss"], args.reps)
+        if only is not None and "events" in only
+        else None
+    )
     balance = balance_rates(size["balance"], args.reps) if only is not None and "balance" in only else None
     report = {
         "rounds_per_s": rates,
@@ -421,17 +486,34 @@ def main(argv=None) -> int:
         **{k: rates[k] >= v for k, v in TARGETS.items() if k in rates},
         "speedup_vs_naive": all(v >= SPEEDUP_TARGET for v in report["speedup_vs_naive"].values()),
         **({} if rss is None else {"peak_rss": rss < RSS_TARGET_MB}),
-        **({} if scan is None else {"scan_overhead": scan["dask_overhead_vs_loop"] < SCAN_OVERHEAD_TARGET,
-                                    "scan_pairs_per_core": min(scan["loop_pairs_per_s"],
-                                                               scan["default_loop_pairs_per_s"]) >= SCAN_RATE_TARGET,
-                                    **({"scan_speedup": scan["speedup_all_vs_one"] >= SCAN_SPEEDUP_TARGET}
-                                       if scan["workers"] >= 2 else {})}),
+        **(
+            {}
+            if scan is None
+            else {
+                "scan_overhead": scan["dask_overhead_vs_loop"] < SCAN_OVERHEAD_TARGET,
+                "scan_pairs_per_core": min(scan["loop_pairs_per_s"], scan["default_loop_pairs_per_s"])
+                >= SCAN_RATE_TARGET,
+                **({"scan_speedup": scan["speedup_all_vs_one"] >= SCAN_SPEEDUP_TARGET} if scan["workers"] >= 2 else {}),
+            }
+        ),
         **({} if startup is None else {k: startup[k] < v for k, v in STARTUP_TARGETS.items()}),
-        **({} if events is None else {"events_peak_rss": events["peak_rss_mb"] < EVENTS_RSS_TARGET_MB,
-                                      "events_engine": events["engine_ratio"] >= EVENTS_ENGINE_TARGET}),
+        **(
+            {}
+            if events is None
+            else {
+                "events_peak_rss": events["peak_rss_mb"] < EVENTS_RSS_TARGET_MB,
+                "events_engine": events["engine_ratio"] >= EVENTS_ENGINE_TARGET,
+            }
+        ),
         **({} if isolation is None else {"isolation": isolation["ratio"] <= ISOLATION_TARGET}),
-        **({} if balance is None else {"balance_pairs_per_s": min(balance["threshold_pairs_per_s"],
-                                                                   balance["quantum_pairs_per_s"]) >= BALANCE_TARGET}),
+        **(
+            {}
+            if balance is None
+            else {
+                "balance_pairs_per_s": min(balance["threshold_pairs_per_s"], balance["quantum_pairs_per_s"])
+                >= BALANCE_TARGET
+            }
+        ),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -444,37 +526,48 @@ def main(argv=None) -> int:
     if rss is not None:
         print(f"peak RSS of a {size['rss']:,d}-round backtest: {rss:,.0f} MB (target < {RSS_TARGET_MB} MB)")
     if scan is not None:
-        print(f"scan of {scan['pairs']} daily pairs: loop {scan['loop_pairs_per_s']:.2f} pairs/s, one Dask worker "
-              f"{scan['one_worker_pairs_per_s']:.2f} (overhead {scan['dask_overhead_vs_loop']:+.1%}, target < "
-              f"{SCAN_OVERHEAD_TARGET:.0%}), {scan['workers']} workers {scan['all_workers_pairs_per_s']:.2f} "
-              f"(x{scan['speedup_all_vs_one']:.2f}, target >= {SCAN_SPEEDUP_TARGET} on 2 cores); default indicator "
-              f"{scan['default_loop_pairs_per_s']:.2f} pairs/s in the loop (target >= {SCAN_RATE_TARGET} a core); "
-              f"the JPM/BAC sample alone {scan['jpm_bac_pair_s']:.3f} s")
+        print(
+            f"scan of {scan['pairs']} daily pairs: loop {scan['loop_pairs_per_s']:.2f} pairs/s, one Dask worker "
+            f"{scan['one_worker_pairs_per_s']:.2f} (overhead {scan['dask_overhead_vs_loop']:+.1%}, target < "
+            f"{SCAN_OVERHEAD_TARGET:.0%}), {scan['workers']} workers {scan['all_workers_pairs_per_s']:.2f} "
+            f"(x{scan['speedup_all_vs_one']:.2f}, target >= {SCAN_SPEEDUP_TARGET} on 2 cores); default indicator "
+            f"{scan['default_loop_pairs_per_s']:.2f} pairs/s in the loop (target >= {SCAN_RATE_TARGET} a core); "
+            f"the JPM/BAC sample alone {scan['jpm_bac_pair_s']:.3f} s"
+        )
     if isolation is not None:
-        print(f"trust boundary: a user-defined rule in its own processes {isolation['user_rule_rounds_per_s']:,.0f} "
-              f"rounds/s against {isolation['table_rules_rounds_per_s']:,.0f} as table rules in the engine's process "
-              f"(x{isolation['ratio']:.2f} the time, target <= {ISOLATION_TARGET}; built-in strategies skip it)")
+        print(
+            f"trust boundary: a user-defined rule in its own processes {isolation['user_rule_rounds_per_s']:,.0f} "
+            f"rounds/s against {isolation['table_rules_rounds_per_s']:,.0f} as table rules in the engine's process "
+            f"(x{isolation['ratio']:.2f} the time, target <= {ISOLATION_TARGET}; built-in strategies skip it)"
+        )
     if startup is not None:
-        shown = ", ".join(f"{k.removesuffix('_s')} {v:.2f} s" if not isinstance(v, bool) else f"{k} {v}"
-                          for k, v in startup.items())
+        shown = ", ".join(
+            f"{k.removesuffix('_s')} {v:.2f} s" if not isinstance(v, bool) else f"{k} {v}" for k, v in startup.items()
+        )
         targets = ", ".join(f"{k.removesuffix('_s')} < {v:g} s" for k, v in STARTUP_TARGETS.items())
         print(f"startup, fresh process: {shown} (targets: {targets})")
     if events is not None:
-        print(f"event-time market (EventPair defaults): {events['events_per_s']:,.0f} Hawkes events/s on one core, "
-              f"{events['rows_per_s']:,.0f} decision rows/s at dt {events['dt_s'] * 1e6:g} us; peak RSS of "
-              f"{events['rss_events']:,d} streamed events {events['peak_rss_mb']:,.0f} MB (target < "
-              f"{EVENTS_RSS_TARGET_MB} MB)")
+        print(
+            f"event-time market (EventPair defaults): {events['events_per_s']:,.0f} Hawkes events/s on one core, "
+            f"{events['rows_per_s']:,.0f} decision rows/s at dt {events['dt_s'] * 1e6:g} us; peak RSS of "
+            f"{events['rss_events']:,d} streamed events {events['peak_rss_mb']:,.0f} MB (target < "
+            f"{EVENTS_RSS_TARGET_MB} MB)"
+        )
     if balance is not None:
-        print(f"balance simulator, one core, {balance['pairs']:,d} pairs: threshold rule "
-              f"{balance['threshold_pairs_per_s']:,.0f} pairs/s, quantum routers "
-              f"{balance['quantum_pairs_per_s']:,.0f}, "
-              f"all nine routers on the same arrivals {balance['all_routers_pairs_per_s']:,.0f} "
-              f"({balance['all_routers_router_pairs_per_s']:,.0f} router-pairs/s); a Python event loop "
-              f"{balance['naive_python_pairs_per_s']:,.0f} (x{balance['speedup_vs_naive']:,.0f}); target >= "
-              f"{BALANCE_TARGET:,.0f}")
+        print(
+            f"balance simulator, one core, {balance['pairs']:,d} pairs: threshold rule "
+            f"{balance['threshold_pairs_per_s']:,.0f} pairs/s, quantum routers "
+            f"{balance['quantum_pairs_per_s']:,.0f}, "
+            f"all nine routers on the same arrivals {balance['all_routers_pairs_per_s']:,.0f} "
+            f"({balance['all_routers_router_pairs_per_s']:,.0f} router-pairs/s); a Python event loop "
+            f"{balance['naive_python_pairs_per_s']:,.0f} (x{balance['speedup_vs_naive']:,.0f}); target >= "
+            f"{BALANCE_TARGET:,.0f}"
+        )
     m = report["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
-          f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}")
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
+        f"qiskit {m['qiskit']}, qiskit-aer {m['qiskit_aer']}"
+    )
     print("targets met: " + ", ".join(f"{k} {'yes' if ok else 'NO'}" for k, ok in report["targets_met"].items()))
     return 0
 

@@ -76,8 +76,12 @@ def align(series: dict[str, pd.Series], *, min_rows: int = DEFAULT_MIN_ROWS) -> 
         raise DataError(f"tickers {list(series)}: only {len(out)} common rows after aligning, need at least {min_rows}")
     intraday = len(out) > 1 and (out.index[1:] - out.index[:-1]).median() < pd.Timedelta(hours=20)
     for t, (n, a, b) in flat_runs(out, FLAT_RUN_INTRADAY if intraday else FLAT_RUN).items():
-        warnings.warn(f"{t}: {n} unchanged prices in a row from {_when(a)} to {_when(b)} (stale or thinly traded): its "
-                      "returns are 0 there and indicators read those windows as 'no signal'", DataWarning, stacklevel=3)
+        warnings.warn(
+            f"{t}: {n} unchanged prices in a row from {_when(a)} to {_when(b)} (stale or thinly traded): its "
+            "returns are 0 there and indicators read those windows as 'no signal'",
+            DataWarning,
+            stacklevel=3,
+        )
     return out, counts
 
 

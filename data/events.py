@@ -82,8 +82,9 @@ class QuoteEvents:
         return int(self.ns.size)
 
     def __repr__(self) -> str:
-        return (f"QuoteEvents({self.ticker!r}, {len(self)} quotes, {self.index[0]} .. {self.index[-1]}, "
-                f"kind={self.kind!r})")
+        return (
+            f"QuoteEvents({self.ticker!r}, {len(self)} quotes, {self.index[0]} .. {self.index[-1]}, kind={self.kind!r})"
+        )
 
     @property
     def mid(self) -> np.ndarray:
@@ -136,8 +137,9 @@ def _numbers(raw: pd.Series, where: str, column: str, first_line: int, *, blank_
     bad = np.isnan(values) & ((text != "").to_numpy() | (not blank_ok)) | np.isinf(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{where}: line {first_line + row}, column {column!r}: cannot read {text.iloc[row]!r} as a "
-                        "finite number")
+        raise DataError(
+            f"{where}: line {first_line + row}, column {column!r}: cannot read {text.iloc[row]!r} as a finite number"
+        )
     return values
 
 
@@ -153,14 +155,25 @@ def _check_sides(bid: np.ndarray, ask: np.ndarray, where: str, lines: np.ndarray
         raise DataError(f"{where}: line {lines[row]}: crossed quote, ask {ask[row]!r} < bid {bid[row]!r}")
 
 
-def _events(ticker: str, ns: np.ndarray, bid: np.ndarray, ask: np.ndarray, sizes, *, lines: np.ndarray, where: str,
-            tz: str, kind: str) -> QuoteEvents:
+def _events(
+    ticker: str,
+    ns: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    sizes,
+    *,
+    lines: np.ndarray,
+    where: str,
+    tz: str,
+    kind: str,
+) -> QuoteEvents:
     """Checked, collapsed quotes: times must not go back; one quote per instant (the last); price changes only."""
     step = np.diff(ns)
     if (step < 0).any():
         row = int(np.flatnonzero(step < 0)[0]) + 1
-        raise DataError(f"{where}: line {lines[row]}: time goes back ({_stamp(ns[row], tz)} after "
-                        f"{_stamp(ns[row - 1], tz)})")
+        raise DataError(
+            f"{where}: line {lines[row]}: time goes back ({_stamp(ns[row], tz)} after {_stamp(ns[row - 1], tz)})"
+        )
     _check_sides(bid, ask, where, lines)
     both = ~(np.isnan(bid) | np.isnan(ask))
     last = np.append(step > 0, True)  # the last quote of each instant
@@ -170,8 +183,18 @@ def _events(ticker: str, ns: np.ndarray, bid: np.ndarray, ask: np.ndarray, sizes
     change = np.ones(ns.size, dtype=bool)
     change[1:] = (bid[1:] != bid[:-1]) | (ask[1:] != ask[:-1])
     bid_size, ask_size = (None if s is None else s[change] for s in sizes)
-    return QuoteEvents(ticker, ns[change], bid[change], ask[change], bid_size, ask_size, tz=tz, source=where,
-                       kind=kind, dropped=int((last & ~both).sum()))
+    return QuoteEvents(
+        ticker,
+        ns[change],
+        bid[change],
+        ask[change],
+        bid_size,
+        ask_size,
+        tz=tz,
+        source=where,
+        kind=kind,
+        dropped=int((last & ~both).sum()),
+    )
 
 
 def _stamp(ns, tz: str) -> str:
@@ -184,8 +207,14 @@ def is_lobster(path: str | Path) -> bool:
     return _LOBSTER_NAME.match(Path(path).name) is not None
 
 
-def load_lobster(message_file: str | Path, orderbook_file: str | Path | None = None, *, ticker: str | None = None,
-                 date: str | None = None, tz: str = "America/New_York") -> QuoteEvents:
+def load_lobster(
+    message_file: str | Path,
+    orderbook_file: str | Path | None = None,
+    *,
+    ticker: str | None = None,
+    date: str | None = None,
+    tz: str = "America/New_York",
+) -> QuoteEvents:
     """One day of LOBSTER files as top-of-book quotes (see the module docstring for the layout).
 
     ``orderbook_file`` defaults to the message file's name with ``message`` replaced by ``orderbook``; ``ticker``
@@ -193,8 +222,10 @@ def load_lobster(message_file: str | Path, orderbook_file: str | Path | None = N
     book rows repeat the last state); rows with an empty best level leave no mid and are counted in ``dropped``.
     """
     msg = _existing(message_file, "LOBSTER message file")
-    book = _existing(orderbook_file if orderbook_file is not None
-                     else msg.with_name(msg.name.replace("message", "orderbook")), "LOBSTER order-book file")
+    book = _existing(
+        orderbook_file if orderbook_file is not None else msg.with_name(msg.name.replace("message", "orderbook")),
+        "LOBSTER order-book file",
+    )
     named = _LOBSTER_NAME.match(msg.name)
     ticker = ticker or (named.group("ticker") if named else None)
     date = date or (named.group("date") if named else None)
@@ -206,19 +237,24 @@ def load_lobster(message_file: str | Path, orderbook_file: str | Path | None = N
         raise DataError(f"{msg}: date {date!r} is not a date ({exc})") from None
     m, b = _table(msg, header=False), _table(book, header=False)
     if m.shape[1] != 6:
-        raise DataError(f"{msg}: a LOBSTER message file has 6 columns {list(LOBSTER_MESSAGE_COLUMNS)}, "
-                        f"found {m.shape[1]}")
+        raise DataError(
+            f"{msg}: a LOBSTER message file has 6 columns {list(LOBSTER_MESSAGE_COLUMNS)}, found {m.shape[1]}"
+        )
     if b.shape[1] < 4 or b.shape[1] % 4:
-        raise DataError(f"{book}: a LOBSTER order-book file has 4 columns a level ({list(LOBSTER_BOOK_COLUMNS)}, "
-                        f"...), found {b.shape[1]}")
+        raise DataError(
+            f"{book}: a LOBSTER order-book file has 4 columns a level ({list(LOBSTER_BOOK_COLUMNS)}, "
+            f"...), found {b.shape[1]}"
+        )
     if len(m) != len(b):
         raise DataError(f"{msg} has {len(m)} messages but {book} has {len(b)} book rows: LOBSTER writes one each")
     text = m[0].astype(str).str.strip()
     ok = text.str.fullmatch(_LOBSTER_TIME.pattern).to_numpy()
     if not ok.all():
         row = int(np.flatnonzero(~ok)[0])
-        raise DataError(f"{msg}: line {row + 1}, column 'Time': cannot read {text.iloc[row]!r} as seconds after "
-                        "midnight (digits, then up to nine decimals)")
+        raise DataError(
+            f"{msg}: line {row + 1}, column 'Time': cannot read {text.iloc[row]!r} as seconds after "
+            "midnight (digits, then up to nine decimals)"
+        )
     parts = text.str.split(".", n=1, expand=True).reindex(columns=[0, 1])
     frac = parts[1].fillna("").str.ljust(9, "0").astype(np.int64).to_numpy()
     since_midnight = parts[0].astype(np.int64).to_numpy() * 1_000_000_000 + frac
@@ -240,8 +276,17 @@ def load_lobster(message_file: str | Path, orderbook_file: str | Path | None = N
     bid = np.where(bid <= -LOBSTER_DUMMY, np.nan, bid / 10_000.0)
     live = kind != 7
     lines = np.arange(1, len(m) + 1)[live]
-    return _events(str(ticker), ns[live], bid[live], ask[live], [bid_size[live], ask_size[live]], lines=lines,
-                   where=f"{msg} + {book.name}", tz=tz, kind="lobster")
+    return _events(
+        str(ticker),
+        ns[live],
+        bid[live],
+        ask[live],
+        [bid_size[live], ask_size[live]],
+        lines=lines,
+        where=f"{msg} + {book.name}",
+        tz=tz,
+        kind="lobster",
+    )
 
 
 # -- quote CSV ----------------------------------------------------------------------------------------------------
@@ -263,9 +308,10 @@ def _iso_ns(text: pd.Series, where: str, column: str, tz: str) -> np.ndarray:
     except (ValueError, TypeError, OverflowError):
         stamps = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         row = int(np.flatnonzero(stamps.isna().to_numpy())[0]) if stamps.isna().any() else 0
-        raise DataError(f"{where}: line {row + 2}, column {column!r}: cannot read {text.iloc[row]!r} as a "
-                        "timestamp (ISO 8601, or an integer epoch count); mixed UTC offsets are not read either"
-                        ) from None
+        raise DataError(
+            f"{where}: line {row + 2}, column {column!r}: cannot read {text.iloc[row]!r} as a "
+            "timestamp (ISO 8601, or an integer epoch count); mixed UTC offsets are not read either"
+        ) from None
     index = pd.DatetimeIndex(stamps)
     if index.tz is None:
         try:
@@ -275,8 +321,14 @@ def _iso_ns(text: pd.Series, where: str, column: str, tz: str) -> np.ndarray:
     return index.as_unit("ns").asi8.copy()
 
 
-def load_quotes(path: str | Path, *, ticker: str | None = None, tz: str = "America/New_York",
-                unit: str | None = None, bar_s: float | None = None) -> QuoteEvents:
+def load_quotes(
+    path: str | Path,
+    *,
+    ticker: str | None = None,
+    tz: str = "America/New_York",
+    unit: str | None = None,
+    bar_s: float | None = None,
+) -> QuoteEvents:
     """A CSV of timestamped quotes (or quote bars) as ``QuoteEvents`` (see the module docstring for the columns).
 
     ``ticker`` defaults to the file name up to the first ``_`` or ``.``; ``unit`` of integer epoch times (ns, us,
@@ -291,8 +343,7 @@ def load_quotes(path: str | Path, *, ticker: str | None = None, tz: str = "Ameri
     if time_col is None:
         raise DataError(f"{where}: no time column (one of {list(TIME_COLUMNS)}; columns: {list(raw.columns)})")
     bars = "bidclose" in cols and "askclose" in cols
-    pick = (("bidclose", "askclose", "bidsize", "asksize") if bars else
-            ("bid", "ask", "bid_size", "ask_size"))
+    pick = ("bidclose", "askclose", "bidsize", "asksize") if bars else ("bid", "ask", "bid_size", "ask_size")
     for alias, name in (("bid_price", "bid"), ("ask_price", "ask"), ("bidsize", "bid_size"), ("asksize", "ask_size")):
         if not bars and name not in cols and alias in cols:
             cols[name] = cols[alias]
@@ -324,8 +375,17 @@ def load_quotes(path: str | Path, *, ticker: str | None = None, tz: str = "Ameri
     ask = _numbers(raw[cols[pick[1]]], where, cols[pick[1]], 2, blank_ok=True)
     sizes = [_numbers(raw[cols[c]], where, cols[c], 2, blank_ok=True) if c in cols else None for c in pick[2:]]
     name = ticker or re.split(r"[_.]", path.name, maxsplit=1)[0]
-    return _events(name, ns, bid, ask, sizes, lines=np.arange(2, len(raw) + 2), where=where, tz=tz,
-                   kind="quote bars" if bars else "quotes")
+    return _events(
+        name,
+        ns,
+        bid,
+        ask,
+        sizes,
+        lines=np.arange(2, len(raw) + 2),
+        where=where,
+        tz=tz,
+        kind="quote bars" if bars else "quotes",
+    )
 
 
 # -- on a cadence -------------------------------------------------------------------------------------------------
@@ -374,8 +434,10 @@ def quote_market(quotes: Sequence[QuoteEvents], cadence_s: float, *, session: st
             grid.append(zero + np.arange(first, last + 1, dtype=np.int64) * step)
     ns = np.concatenate(grid) if grid else np.empty(0, dtype=np.int64)
     if ns.size < 2:
-        raise DataError(f"quote_market: {ns.size} common instants at a cadence of {cadence_s} s "
-                        f"({', '.join(q.source for q in quotes)}); need at least 2")
+        raise DataError(
+            f"quote_market: {ns.size} common instants at a cadence of {cadence_s} s "
+            f"({', '.join(q.source for q in quotes)}); need at least 2"
+        )
     index = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
     prices, spreads, ages = {}, {}, {}
     for q in quotes:
@@ -383,8 +445,17 @@ def quote_market(quotes: Sequence[QuoteEvents], cadence_s: float, *, session: st
         prices[q.ticker] = q.mid[at]
         spreads[q.ticker] = (q.ask - q.bid)[at]
         ages[q.ticker] = float(np.median(ns - q.ns[at])) / 1e9
-    return MarketData(pd.DataFrame(prices, index=index), spread=pd.DataFrame(spreads, index=index),
-                      periods_per_year=TRADING_DAYS * SESSION_SECONDS / (step / 1e9),
-                      meta={"kind": "events", "files": [q.source for q in quotes], "tickers": names,
-                            "cadence_s": step / 1e9, "session": session, "quote_age_s": ages,
-                            "quotes": {q.ticker: len(q) for q in quotes}})
+    return MarketData(
+        pd.DataFrame(prices, index=index),
+        spread=pd.DataFrame(spreads, index=index),
+        periods_per_year=TRADING_DAYS * SESSION_SECONDS / (step / 1e9),
+        meta={
+            "kind": "events",
+            "files": [q.source for q in quotes],
+            "tickers": names,
+            "cadence_s": step / 1e9,
+            "session": session,
+            "quote_age_s": ages,
+            "quotes": {q.ticker: len(q) for q in quotes},
+        },
+    )

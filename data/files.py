@@ -87,8 +87,9 @@ def check_clock(index: pd.DatetimeIndex, where: str) -> None:
         raise DataError(f"{where}: duplicate timestamp {index[row]} (row {row + 1})")
     if (step < 0).any():
         row = int(np.flatnonzero(step < 0)[0]) + 1
-        raise DataError(f"{where}: timestamps are not sorted: {index[row]} (row {row + 1}) comes after "
-                        f"{index[row - 1]}")
+        raise DataError(
+            f"{where}: timestamps are not sorted: {index[row]} (row {row + 1}) comes after {index[row - 1]}"
+        )
 
 
 def numeric_column(frame: pd.DataFrame, column: str, where: str, *, price: bool) -> pd.Series:
@@ -222,8 +223,10 @@ def build_market(
     ohlcv = pick(lambda s: s.ohlcv)
     ohlcv_out = None
     if all(v is not None for v in ohlcv.values()):
-        ohlcv_out = {t: v.reindex(index) if v.index.tz == index.tz else v.tz_convert(index.tz).reindex(index)
-                     for t, v in ohlcv.items()}
+        ohlcv_out = {
+            t: v.reindex(index) if v.index.tz == index.tz else v.tz_convert(index.tz).reindex(index)
+            for t, v in ohlcv.items()
+        }
     volume = None
     if ohlcv_out is not None and all("Volume" in v for v in ohlcv_out.values()):
         volume = pd.DataFrame({t: v["Volume"] for t, v in ohlcv_out.items()}, index=index)
@@ -286,8 +289,9 @@ def csv_paths(path_or_paths) -> list[Path]:
     return paths
 
 
-def read_series(paths: Sequence[Path], tickers: Sequence[str] | None = None, *,
-                tz: str = "America/New_York") -> dict[str, TickerSeries]:
+def read_series(
+    paths: Sequence[Path], tickers: Sequence[str] | None = None, *, tz: str = "America/New_York"
+) -> dict[str, TickerSeries]:
     """Each ticker's own series from CSV files (wide panels or one file per ticker), not aligned: a panel's
     column keeps every row where it has a price."""
     if tickers is not None:
@@ -322,8 +326,9 @@ def read_series(paths: Sequence[Path], tickers: Sequence[str] | None = None, *,
     if tickers is not None and not all_single:
         missing = [t for t in tickers if t not in available]
         if missing:
-            raise DataError(f"unknown ticker(s) {missing} in {[str(p) for p in paths]}; available: "
-                            f"{offered or list(available)}")
+            raise DataError(
+                f"unknown ticker(s) {missing} in {[str(p) for p in paths]}; available: {offered or list(available)}"
+            )
         available = {t: available[t] for t in tickers}
     if not available:
         raise DataError(f"{[str(p) for p in paths]}: no price columns")
@@ -347,8 +352,9 @@ def _bar_columns(path, tz: str, columns: Sequence[str], kind: str, prices: Seque
     missing = [c for c in columns if c.lower() not in cols]
     if missing:
         raise DataError(f"{where}: not a {kind} file: missing column(s) {missing}")
-    out = pd.DataFrame({c: numeric_column(frame, cols[c.lower()], where, price=c in prices) for c in columns},
-                       index=frame.index)
+    out = pd.DataFrame(
+        {c: numeric_column(frame, cols[c.lower()], where, price=c in prices) for c in columns}, index=frame.index
+    )
     return where, frame, cols, out
 
 
@@ -360,9 +366,12 @@ def load_trade_bars(path: str | Path, *, tz: str = "America/New_York", session: 
     without trades is absent, as in LEAN/AlgoSeek minute files) on its clock, checked: positive prices, Low <= Open,
     Close <= High, volume >= 0. ``session="regular"`` keeps 09:30-16:00 of intraday bars."""
     where, frame, cols, out = _bar_columns(path, tz, TRADE_BAR_COLUMNS, "trade-bar", prices=TRADE_BAR_COLUMNS[:4])
-    _refuse((out["Low"] > out[["Open", "Close"]].min(axis=1)) | (out["High"] < out[["Open", "Close"]].max(axis=1))
-            | ~(out["Volume"] >= 0), lambda t: f"{where}: trade bar at {t} has Low/High outside Open/Close or a "
-                                               f"negative volume")
+    _refuse(
+        (out["Low"] > out[["Open", "Close"]].min(axis=1))
+        | (out["High"] < out[["Open", "Close"]].max(axis=1))
+        | ~(out["Volume"] >= 0),
+        lambda t: f"{where}: trade bar at {t} has Low/High outside Open/Close or a negative volume",
+    )
     if session == "regular" and is_intraday(out.index):
         out = out[_regular_hours(out.index)]
     return out
@@ -381,14 +390,20 @@ def load_quote_bars(path: str | Path, *, tz: str = "America/New_York", session: 
             out[c] = numeric_column(frame, cols[c.lower()], where, price=False)
     for side in ("Bid", "Ask"):
         lo, hi = out[f"{side}Low"], out[f"{side}High"]
-        _refuse((lo > out[f"{side}Open"]) | (lo > out[f"{side}Close"]) | (hi < out[f"{side}Open"])
-                | (hi < out[f"{side}Close"]), lambda t: f"{where}: {side.lower()} bar at {t} has Low/High outside "
-                                                        "Open/Close")
+        _refuse(
+            (lo > out[f"{side}Open"])
+            | (lo > out[f"{side}Close"])
+            | (hi < out[f"{side}Open"])
+            | (hi < out[f"{side}Close"]),
+            lambda t: f"{where}: {side.lower()} bar at {t} has Low/High outside Open/Close",
+        )
     crossed = (out["AskClose"] < out["BidClose"]).to_numpy()
     if crossed.any():
         row = int(np.flatnonzero(crossed)[0])
-        raise DataError(f"{where}: crossed quote at {out.index[row]}: ask {out['AskClose'].iloc[row]} < bid "
-                        f"{out['BidClose'].iloc[row]}")
+        raise DataError(
+            f"{where}: crossed quote at {out.index[row]}: ask {out['AskClose'].iloc[row]} < bid "
+            f"{out['BidClose'].iloc[row]}"
+        )
     if session == "regular" and is_intraday(out.index):
         out = out[_regular_hours(out.index)]
     if len(out) < 3:

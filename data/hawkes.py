@@ -52,8 +52,9 @@ def _matrix(value, d: int, name: str) -> np.ndarray:
     if arr.ndim == 0:
         arr = np.full((d, d), float(arr))
     if arr.shape != (d, d):
-        raise DataError(f"{name} must be one number or a {d} x {d} matrix (rows: the excited dimension), "
-                        f"got shape {arr.shape}")
+        raise DataError(
+            f"{name} must be one number or a {d} x {d} matrix (rows: the excited dimension), got shape {arr.shape}"
+        )
     if not np.isfinite(arr).all():
         raise DataError(f"{name} must be finite, got {arr.tolist()!r}")
     return arr
@@ -101,8 +102,10 @@ class Hawkes:
             raise DataError(f"delays must be non-negative times (s), got {dl.tolist()!r}")
         rho = float(np.max(np.abs(np.linalg.eigvals(a))))
         if not rho < 1.0:
-            raise DataError(f"adjacency has branching ratio (spectral radius) {rho:.6g} >= 1: the process is not "
-                            "stationary and explodes; lower the kernel norms")
+            raise DataError(
+                f"adjacency has branching ratio (spectral radius) {rho:.6g} >= 1: the process is not "
+                "stationary and explodes; lower the kernel norms"
+            )
         if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
             raise DataError(f"seed must be a non-negative integer, got {self.seed!r}")
         for name, value in (("baseline", mu), ("adjacency", a), ("decays", b), ("delays", dl)):
@@ -202,9 +205,13 @@ class Hawkes:
 
     def params(self) -> dict:
         """The parameters as a plain dict (lists, for configs and reports)."""
-        return {"baseline": list(self.baseline), "adjacency": [list(r) for r in self.adjacency],
-                "decays": self._b.tolist(), "delays": self._d.tolist(),  # as D x D matrices, however given
-                "seed": int(self.seed)}
+        return {
+            "baseline": list(self.baseline),
+            "adjacency": [list(r) for r in self.adjacency],
+            "decays": self._b.tolist(),
+            "delays": self._d.tolist(),  # as D x D matrices, however given
+            "seed": int(self.seed),
+        }
 
 
 class HawkesStream:
@@ -265,9 +272,26 @@ class HawkesStream:
         times, marks = np.empty(n), np.empty(n, dtype=np.int8)
         got = 0
         while got < n:
-            status, k = _thin(self._f, self._S, self._mu, self._tgt, self._src, self._alpha, self._bid, self._betas,
-                              self._delay, self._out_start, self._buf, self._tail, self._ptr, self._u, self._pos,
-                              times[got:], marks[got:], t_stop)
+            status, k = _thin(
+                self._f,
+                self._S,
+                self._mu,
+                self._tgt,
+                self._src,
+                self._alpha,
+                self._bid,
+                self._betas,
+                self._delay,
+                self._out_start,
+                self._buf,
+                self._tail,
+                self._ptr,
+                self._u,
+                self._pos,
+                times[got:],
+                marks[got:],
+                t_stop,
+            )
             got += k
             if status == _NEED_U:
                 self._block += 1
@@ -299,8 +323,9 @@ class HawkesStream:
 
 
 @njit(cache=True, nogil=True)
-def _thin(f, S, mu, tgt, src, alpha, bid, betas, delay, out_start, buf, tail, ptr, u, pos, out_t, out_m,
-          t_stop):  # pragma: no cover - compiled
+def _thin(
+    f, S, mu, tgt, src, alpha, bid, betas, delay, out_start, buf, tail, ptr, u, pos, out_t, out_m, t_stop
+):  # pragma: no cover - compiled
     """Ogata's thinning from the state (f = [time, carried unit-exponential residual or -1], S = each pair's
     switched-on excitation), writing events into out_t/out_m. Returns (status, events written): _REACHED (the next
     point is past t_stop), _FULL (out is full), _NEED_U (the uniforms ran out), _GROW (a ring of delayed times is

@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # pandas is imported when a path is drawn: the engine's optio
 BLOCK = 1 << 18
 SESSION_HOURS = 6.5
 MINUTE_DT = 1.0 / (TRADING_DAYS * 390)
+
+
 def _last_timestamp():
     """The last instant pandas can stamp, less a day."""
     import pandas as pd
@@ -205,8 +207,20 @@ class SyntheticPair:
             truth = {"regime": regime}
         z = rng.standard_normal((2, n))
         # Y's shock rho z0 + sqrt(1 - rho^2) z1, with the two coefficients of each state precomputed
-        lx, ly, rho = _log_steps(z[0], z[1], negative, self.rho_neg, self.rho_pos, np.sqrt(1.0 - self.rho_neg**2),
-                                 np.sqrt(1.0 - self.rho_pos**2), vol[0], vol[1], drift[0], drift[1], b == 0)
+        lx, ly, rho = _log_steps(
+            z[0],
+            z[1],
+            negative,
+            self.rho_neg,
+            self.rho_pos,
+            np.sqrt(1.0 - self.rho_neg**2),
+            np.sqrt(1.0 - self.rho_pos**2),
+            vol[0],
+            vol[1],
+            drift[0],
+            drift[1],
+            b == 0,
+        )
         truth["rho"] = rho
         return lx, ly, truth, state, left
 
@@ -250,8 +264,9 @@ class SyntheticPair:
             logp = (lx[-1], ly[-1])
             yield lx[:keep], ly[:keep], {k: v[:keep] for k, v in truth.items()}
 
-    def arrays(self, n_steps: int, chunk_steps: int = 1 << 20,
-               threads: int = 1) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+    def arrays(
+        self, n_steps: int, chunk_steps: int = 1 << 20, threads: int = 1
+    ) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
         """Yield (first row, prices (n, 2), truth columns) for consecutive pieces of ``chunk_steps`` rows.
 
         The raw form of ``chunks`` (no DataFrame, no timestamps: ``timestamps(first, n)`` gives them),
@@ -282,8 +297,9 @@ class SyntheticPair:
             prices[:, 0] *= self.s0[0]
             prices[:, 1] *= self.s0[1]
             if not np.isfinite(prices).all():
-                raise DataError(f"synthetic prices overflowed (mu={self.mu}, sigma={self.sigma}, dt={self.dt}); "
-                                "lower them")
+                raise DataError(
+                    f"synthetic prices overflowed (mu={self.mu}, sigma={self.sigma}, dt={self.dt}); lower them"
+                )
             truth = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
             yield first, prices, truth
             first += want
@@ -364,8 +380,9 @@ class SyntheticPair:
 
 
 @njit(cache=True, nogil=True)
-def _log_steps(z0, z1, negative, rho_neg, rho_pos, ortho_neg, ortho_pos, vol_x, vol_y, drift_x, drift_y,
-               first):  # pragma: no cover - compiled
+def _log_steps(
+    z0, z1, negative, rho_neg, rho_pos, ortho_neg, ortho_pos, vol_x, vol_y, drift_x, drift_y, first
+):  # pragma: no cover - compiled
     """A block's log-price paths, accumulated within the block, and each step's correlation: step t moves X by
     vol_x z0 + drift_x and Y by vol_y (rho z0 + sqrt(1 - rho^2) z1) + drift_y, rho by the step's state; with
     ``first`` the block starts the path and its step 0 is not applied (row 0 is the start price). One pass with the

@@ -42,8 +42,12 @@ class Universe:
         for t in (a, b):
             if t not in self.series:
                 raise DataError(f"ticker {t!r} is not in the universe ({', '.join(self.tickers)})")
-        return build_market({a: self.series[a], b: self.series[b]}, min_rows=min_rows, session=self.session,
-                            meta={**self.meta, "universe_pair": [a, b]})
+        return build_market(
+            {a: self.series[a], b: self.series[b]},
+            min_rows=min_rows,
+            session=self.session,
+            meta={**self.meta, "universe_pair": [a, b]},
+        )
 
     def between(self, start=None, end=None) -> Universe:
         """Every series cut to [start, end] (timestamps or dates; None leaves that side open)."""
@@ -52,8 +56,9 @@ class Universe:
         def cut(v):
             return None if v is None else v.loc[start:end]
 
-        series = {t: _replace(s, price=cut(s.price), ohlcv=cut(s.ohlcv), spread=cut(s.spread))
-                  for t, s in self.series.items()}
+        series = {
+            t: _replace(s, price=cut(s.price), ohlcv=cut(s.ohlcv), spread=cut(s.spread)) for t, s in self.series.items()
+        }
         return Universe(series, self.session, {**self.meta, "start": str(start), "end": str(end)})
 
     def common_rows(self, a: str, b: str) -> int:
@@ -73,8 +78,13 @@ class Universe:
             return float(np.corrcoef(r.iloc[:, 0], r.iloc[:, 1])[0, 1])
 
 
-def load_universe(path_or_paths: str | Path | Sequence[str | Path], tickers: Sequence[str] | None = None, *,
-                  tz: str = "America/New_York", session: str = "all") -> Universe:
+def load_universe(
+    path_or_paths: str | Path | Sequence[str | Path],
+    tickers: Sequence[str] | None = None,
+    *,
+    tz: str = "America/New_York",
+    session: str = "all",
+) -> Universe:
     """A universe from CSV files: a wide panel, one file per ticker, or a folder of them."""
     paths = csv_paths(path_or_paths)
     series = read_series(paths, tickers, tz=tz)

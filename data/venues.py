@@ -101,8 +101,13 @@ class EventPair:
         def check(name: str, ok, what: str) -> None:
             v = getattr(self, name)
             values = v if isinstance(v, tuple) else (v,)
-            if not all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-                       and np.isfinite(x) and ok(x) for x in values):
+            if not all(
+                isinstance(x, (int, float, np.integer, np.floating))
+                and not isinstance(x, bool)
+                and np.isfinite(x)
+                and ok(x)
+                for x in values
+            ):
                 raise DataError(f"{name} must be {what}, got {v!r}")
 
         check("dt_s", lambda x: x > 0, "a positive number of seconds between decisions")
@@ -128,13 +133,21 @@ class EventPair:
             raise DataError(f"start: cannot read {self.start!r} as a timestamp ({exc})") from None
         rho = self.reversion + self.momentum + self.cross
         if not rho < 1.0:
-            raise DataError(f"reversion + momentum + cross = {rho:.6g} must be below 1 (the branching ratio): "
-                            "above it the moves excite each other without end")
-        object.__setattr__(self, "_hawkes", Hawkes(
-            baseline=(self.baseline_hz[0],) * 2 + (self.baseline_hz[1],) * 2,
-            adjacency=self._matrix(self.reversion, self.momentum, self.cross),
-            decays=self._matrix(self.reversion_decay_hz, self.momentum_decay_hz, self.cross_decay_hz, fill=1.0),
-            delays=self._matrix(0.0, 0.0, self.delay_s), seed=int(self.seed)))
+            raise DataError(
+                f"reversion + momentum + cross = {rho:.6g} must be below 1 (the branching ratio): "
+                "above it the moves excite each other without end"
+            )
+        object.__setattr__(
+            self,
+            "_hawkes",
+            Hawkes(
+                baseline=(self.baseline_hz[0],) * 2 + (self.baseline_hz[1],) * 2,
+                adjacency=self._matrix(self.reversion, self.momentum, self.cross),
+                decays=self._matrix(self.reversion_decay_hz, self.momentum_decay_hz, self.cross_decay_hz, fill=1.0),
+                delays=self._matrix(0.0, 0.0, self.delay_s),
+                seed=int(self.seed),
+            ),
+        )
 
     @staticmethod
     def _matrix(reversion: float, momentum: float, cross: float, fill: float = 0.0) -> tuple[tuple[float, ...], ...]:
@@ -193,9 +206,14 @@ class EventPair:
 
     def describe(self, horizons=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 60.0)) -> dict:
         """The derived numbers a report states: delay, lag, event rates, branching ratio, correlation by horizon."""
-        return {"delay_s": self.delay_s, "dt_s": self._step_ns * 1e-9, "lag_rows": self.lag_rows,
-                "event_rates_hz": list(self.event_rates()), "branching_ratio": self._hawkes.branching_ratio,
-                "correlation": {float(t): self.correlation(t) for t in horizons}}
+        return {
+            "delay_s": self.delay_s,
+            "dt_s": self._step_ns * 1e-9,
+            "lag_rows": self.lag_rows,
+            "event_rates_hz": list(self.event_rates()),
+            "branching_ratio": self._hawkes.branching_ratio,
+            "correlation": {float(t): self.correlation(t) for t in horizons},
+        }
 
     def params(self) -> dict:
         """The parameters as a plain dict (for configs and reports)."""
@@ -244,8 +262,9 @@ class EventPair:
             pass
         return stream
 
-    def arrays(self, n_steps: int, chunk_steps: int = 1 << 20,
-               threads: int = 1) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+    def arrays(
+        self, n_steps: int, chunk_steps: int = 1 << 20, threads: int = 1
+    ) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
         """Yield (first row, prices (n, 2), truth columns) for consecutive pieces of ``chunk_steps`` rows.
 
         Prices in currency, column-contiguous (X, Y). Truth: ``events_x``, ``events_y``, the moves of each venue
@@ -279,8 +298,10 @@ class EventPair:
                 prices[:, v] += self.s0[v]
             if not (prices > 0).all():
                 bad = int(np.flatnonzero((prices <= 0).any(axis=1))[0])
-                raise DataError(f"event prices reached {prices[bad].tolist()} at row {first + bad}: the start "
-                                f"prices s0={self.s0} are too few ticks ({self.tick}) above zero for this run")
+                raise DataError(
+                    f"event prices reached {prices[bad].tolist()} at row {first + bad}: the start "
+                    f"prices s0={self.s0} are too few ticks ({self.tick}) above zero for this run"
+                )
             yield first, prices, {"events_x": counts[0], "events_y": counts[1]}
 
     def generate(self, n_steps: int) -> MarketData:
@@ -288,13 +309,17 @@ class EventPair:
         n_steps = _check_steps(n_steps)
         _, prices, truth = next(self.arrays(n_steps, n_steps))
         index = self.timestamps(0, n_steps)
-        return MarketData(pd.DataFrame(prices, index=index, columns=list(self.tickers)),
-                          periods_per_year=self.periods_per_year, truth=pd.DataFrame(truth, index=index),
-                          meta={"kind": "synthetic", "mode": self.mode, "params": self.params(), "first_row": 0},
-                          validate=False)
+        return MarketData(
+            pd.DataFrame(prices, index=index, columns=list(self.tickers)),
+            periods_per_year=self.periods_per_year,
+            truth=pd.DataFrame(truth, index=index),
+            meta={"kind": "synthetic", "mode": self.mode, "params": self.params(), "first_row": 0},
+            validate=False,
+        )
 
-    def events(self, duration_s: float, chunk_events: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray,
-                                                                                     np.ndarray]]:
+    def events(
+        self, duration_s: float, chunk_events: int = CHUNK
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Each move in [0, duration_s] seconds after row 0, in chunks: (seconds since row 0, float64; venue, int8,
         0 = X, 1 = Y; direction, int8, +1 up / -1 down). The same moves as ``arrays`` samples."""
         duration_s = float(duration_s)

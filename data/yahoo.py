@@ -106,8 +106,9 @@ def _long_format(frame: pd.DataFrame, tickers: list[str], what: str) -> pd.DataF
         sub = sub[[c for c in ("Open", "High", "Low", "Close", "Adj Close", "Volume") if c in sub.columns]]
         rows.append(sub.assign(Ticker=t))
     if missing:
-        raise DataError(f"Yahoo returned no data for {', '.join(missing)} ({what}); check the ticker(s) or use "
-                        "load_csv")
+        raise DataError(
+            f"Yahoo returned no data for {', '.join(missing)} ({what}); check the ticker(s) or use load_csv"
+        )
     long = pd.concat(rows)
     long.index.name = "Date"
     return long.reset_index()
@@ -163,8 +164,9 @@ def load_yahoo(
     if start_s >= end_s:
         raise DataError(f"start {start_s} must be before end {end_s} (end is exclusive)")
     what = f"{start_s} → {end_s}, interval {interval}"
-    path = cache_path(Path(cache_dir) if cache_dir is not None else default_cache_dir(), tickers, start_s, end_s,
-                      interval, adjusted)
+    path = cache_path(
+        Path(cache_dir) if cache_dir is not None else default_cache_dir(), tickers, start_s, end_s, interval, adjusted
+    )
     if path.exists() and not refresh:
         try:
             long = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -185,6 +187,14 @@ def load_yahoo(
         series,
         min_rows=min_rows,
         session="all",
-        meta={"kind": "yahoo", "tickers": tickers, "start": start_s, "end": end_s, "interval": interval,
-              "adjusted": adjusted, "cache_file": str(path), "served_from": served},
+        meta={
+            "kind": "yahoo",
+            "tickers": tickers,
+            "start": start_s,
+            "end": end_s,
+            "interval": interval,
+            "adjusted": adjusted,
+            "cache_file": str(path),
+            "served_from": served,
+        },
     )

@@ -14,24 +14,36 @@ from .markup import figure as figure_html
 from .link import link_section
 from .style import colour, legend_below, new_figure, styled
 
-FAMILIES = {"split": "always split", "bunch": "always bunch", "random": "shared coin (oracle's bunch rate)",
-            "threshold": "best threshold rule on the game", "one_sided": "one router's threshold",
-            "weighted": "best threshold rule on the weighted game",
-            "quantum_weighted": "quantum routers (weighted game)",
-            "quantum": "quantum routers", "oracle": "oracle (knows X1 + X2)"}
-STYLE = {"threshold": "classical", "random": "uncoordinated", "bunch": "always_hedge", "split": "follow_indicator",
-         "one_sided": "classical_levels", "weighted": "history",
-         "quantum_weighted": "quantum_levels"}
+FAMILIES = {
+    "split": "always split",
+    "bunch": "always bunch",
+    "random": "shared coin (oracle's bunch rate)",
+    "threshold": "best threshold rule on the game",
+    "one_sided": "one router's threshold",
+    "weighted": "best threshold rule on the weighted game",
+    "quantum_weighted": "quantum routers (weighted game)",
+    "quantum": "quantum routers",
+    "oracle": "oracle (knows X1 + X2)",
+}
+STYLE = {
+    "threshold": "classical",
+    "random": "uncoordinated",
+    "bunch": "always_hedge",
+    "split": "follow_indicator",
+    "one_sided": "classical_levels",
+    "weighted": "history",
+    "quantum_weighted": "quantum_levels",
+}
 CAPTIONS = {
     "frontier": "The Pareto frontier: background throughput per server against mean waiting time, one curve per "
-                "router family over the threshold t* (up and left is better; bars: 95% intervals), and the frontiers "
-                "with and without entanglement (thick: the best family at each wait). Always split and always bunch "
-                "end every curve; the dashed line is the QoS bound on mean waiting time. Below: the frontier with "
-                "entanglement minus the one without, in % of the latter, with paired 95% intervals (filled: "
-                "significantly above 0).",
+    "router family over the threshold t* (up and left is better; bars: 95% intervals), and the frontiers "
+    "with and without entanglement (thick: the best family at each wait). Always split and always bunch "
+    "end every curve; the dashed line is the QoS bound on mean waiting time. Below: the frontier with "
+    "entanglement minus the one without, in % of the latter, with paired 95% intervals (filled: "
+    "significantly above 0).",
     "convergence": "The routers' game as its inputs are cut into K levels: classical (best threshold rule on the "
-                   "levels) and quantum (Tsirelson's SDP) win probabilities, with their K -> infinity limits "
-                   "(dotted) and the reference figures (grey).",
+    "levels) and quantum (Tsirelson's SDP) win probabilities, with their K -> infinity limits "
+    "(dotted) and the reference figures (grey).",
 }
 
 
@@ -42,8 +54,9 @@ def frontier_figure(doc: dict):
     interval, in % of the local frontier's throughput."""
     from .style import DPI, WIDTH, plt
 
-    fig, (ax, dx) = plt.subplots(2, 1, figsize=(WIDTH, 6.6), dpi=DPI, layout="constrained", sharex=True,
-                                 height_ratios=(2.2, 1))
+    fig, (ax, dx) = plt.subplots(
+        2, 1, figsize=(WIDTH, 6.6), dpi=DPI, layout="constrained", sharex=True, height_ratios=(2.2, 1)
+    )
     for a in (ax, dx):
         a.grid(True, alpha=0.3)
     for fam, cur in doc["frontier"].items():
@@ -52,18 +65,39 @@ def frontier_figure(doc: dict):
         order = np.argsort(w)
         lo, hi = _arr(c[0] for c in cur["throughput_ci95"]), _arr(c[1] for c in cur["throughput_ci95"])
         single = w.size == 1
-        ax.errorbar(w[order], t[order], yerr=[t[order] - lo[order], hi[order] - t[order]],
-                    marker="s" if single else "o", ms=6 if single else 3, lw=0 if single else 0.9, alpha=0.8,
-                    capsize=2, color=colour(STYLE.get(fam, fam)), label=FAMILIES.get(fam, fam))
+        ax.errorbar(
+            w[order],
+            t[order],
+            yerr=[t[order] - lo[order], hi[order] - t[order]],
+            marker="s" if single else "o",
+            ms=6 if single else 3,
+            lw=0 if single else 0.9,
+            alpha=0.8,
+            capsize=2,
+            color=colour(STYLE.get(fam, fam)),
+            label=FAMILIES.get(fam, fam),
+        )
     fc = doc.get("frontier_comparison") or {}
     qos = doc["settings"]["qos_wait"]
     pts = sorted((p for p in fc.get("points") or [] if p["wait"] != qos), key=lambda p: p["wait"])
     if pts:  # the two frontiers as read at common waits (on the held-out half of the blocks)
         w = np.array([p["wait"] * 1e3 for p in pts])
-        ax.plot(w, [p["classical"] for p in pts], color=colour("classical"), lw=2.6, alpha=0.45,
-                label="frontier without entanglement")
-        ax.plot(w, [p["quantum"] for p in pts], color=colour("quantum"), lw=2.6, alpha=0.45,
-                label="frontier with entanglement")
+        ax.plot(
+            w,
+            [p["classical"] for p in pts],
+            color=colour("classical"),
+            lw=2.6,
+            alpha=0.45,
+            label="frontier without entanglement",
+        )
+        ax.plot(
+            w,
+            [p["quantum"] for p in pts],
+            color=colour("quantum"),
+            lw=2.6,
+            alpha=0.45,
+            label="frontier with entanglement",
+        )
         base = np.array([p["classical"] for p in pts])
         rel = np.array([p["difference"] for p in pts]) / base * 100
         lo = _arr(p["difference_ci95"][0] for p in pts) / base * 100  # null (too few blocks for an interval): nan
@@ -103,25 +137,38 @@ def convergence_figure(doc: dict):
 
 
 def balance_figures(doc: dict) -> dict[str, tuple[bytes, str]]:
-    return {"frontier": (to_png(frontier_figure(doc)), CAPTIONS["frontier"]),
-            "convergence": (to_png(convergence_figure(doc)), CAPTIONS["convergence"])}
+    return {
+        "frontier": (to_png(frontier_figure(doc)), CAPTIONS["frontier"]),
+        "convergence": (to_png(convergence_figure(doc)), CAPTIONS["convergence"]),
+    }
 
 
 def routers_table(doc: dict) -> pd.DataFrame:
     rows = {}
     for name, m in doc["metrics"].items():
-        rows[name] = {"mean wait (ms)": m["mean_wait"] * 1e3, "p95 (ms)": m["p95_wait"] * 1e3,
-                      "p99 (ms)": m["p99_wait"] * 1e3, "QoS violation": m["qos_violation"],
-                      "throughput": m["throughput"], "bunched": m["bunch_rate"], "as the oracle": m["win_rate"],
-                      "what it uses": m["description"]}
+        rows[name] = {
+            "mean wait (ms)": m["mean_wait"] * 1e3,
+            "p95 (ms)": m["p95_wait"] * 1e3,
+            "p99 (ms)": m["p99_wait"] * 1e3,
+            "QoS violation": m["qos_violation"],
+            "throughput": m["throughput"],
+            "bunched": m["bunch_rate"],
+            "as the oracle": m["win_rate"],
+            "what it uses": m["description"],
+        }
     return pd.DataFrame(rows).T
 
 
 def game_table(doc: dict) -> pd.DataFrame:
     g = doc["game"]
-    return pd.DataFrame({"classical (exhaustive)": g["classical"], "classical (threshold rule)":
-                         g["classical_threshold"], "quantum (Tsirelson SDP)": g["quantum"]},
-                        index=pd.Index(g["levels"], name="K")).T
+    return pd.DataFrame(
+        {
+            "classical (exhaustive)": g["classical"],
+            "classical (threshold rule)": g["classical_threshold"],
+            "quantum (Tsirelson SDP)": g["quantum"],
+        },
+        index=pd.Index(g["levels"], name="K"),
+    ).T
 
 
 def comparison_table(doc: dict) -> pd.DataFrame:
@@ -132,11 +179,15 @@ def comparison_table(doc: dict) -> pd.DataFrame:
     for r in fc["points"]:  # where both frontiers are the same local family the difference is 0: left out
         if r["quantum_family"] == r["classical_family"] and r["wait"] != doc["settings"]["qos_wait"]:
             continue
-        rows[f"{r['wait'] * 1e3:.4g} ms"] = {"with": r["quantum"], "via": r["quantum_family"],
-                                              "without": r["classical"], "via ": r["classical_family"],
-                                              "difference": r["difference"],
-                                              "95% CI": "[" + ", ".join(_g(v) for v in r["difference_ci95"]) + "]",
-                                              "p": r["p_value"]}
+        rows[f"{r['wait'] * 1e3:.4g} ms"] = {
+            "with": r["quantum"],
+            "via": r["quantum_family"],
+            "without": r["classical"],
+            "via ": r["classical_family"],
+            "difference": r["difference"],
+            "95% CI": "[" + ", ".join(_g(v) for v in r["difference_ci95"]) + "]",
+            "p": r["p_value"],
+        }
     return pd.DataFrame(rows).T.rename_axis("mean wait")
 
 

@@ -7,8 +7,21 @@ import io
 import numpy as np
 import pandas as pd
 
-from .style import (DPI, WIDTH, colour, house_style, identical_styles, legend_below, new_figure, ordered,
-                    plain_log_ticks, plt, styled, time_axis, time_values)
+from .style import (
+    DPI,
+    WIDTH,
+    colour,
+    house_style,
+    identical_styles,
+    legend_below,
+    new_figure,
+    ordered,
+    plain_log_ticks,
+    plt,
+    styled,
+    time_axis,
+    time_values,
+)
 
 
 def to_png(fig) -> bytes:
@@ -24,8 +37,9 @@ def to_png(fig) -> bytes:
 def cumulative_pnl(equity: pd.DataFrame, title: str = "Cumulative book P&L"):
     """Cumulative P&L (currency) per strategy over the test window; below it, the same curves minus their
     own average drift, which is where the strategies' hedging shows (the drift is mostly spread capture)."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 6.6), dpi=DPI, sharex=True, layout="constrained",
-                                      height_ratios=[3, 2])
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(WIDTH, 6.6), dpi=DPI, sharex=True, layout="constrained", height_ratios=[3, 2]
+    )
     steps = np.arange(len(equity)) / max(len(equity) - 1, 1)
     names = ordered(equity.columns)
     styles = identical_styles(equity[names])
@@ -58,8 +72,13 @@ def rolling_variance(block_var: pd.DataFrame, block_rounds: int, smooth: int = 1
     for name in names:
         s = block_var[name]
         ax.plot(t, s.to_numpy(), color=colour(name), lw=0.5, alpha=0.25)
-        ax.plot(t, s.rolling(smooth, center=True, min_periods=1).mean().to_numpy(), color=colour(name),
-                lw=1.5, **styles[name])
+        ax.plot(
+            t,
+            s.rolling(smooth, center=True, min_periods=1).mean().to_numpy(),
+            color=colour(name),
+            lw=1.5,
+            **styles[name],
+        )
     if (block_var.to_numpy() > 0).any():
         ax.set_yscale("log")
         plain_log_ticks(ax)
@@ -109,8 +128,16 @@ def pnl_distribution(pnl: pd.DataFrame, bins: int = 80):
     names = ordered(pnl.columns)
     styles = identical_styles(pnl[names])
     for name in names:
-        ax.hist(pnl[name].to_numpy(), bins=edges, histtype="step", density=True, color=colour(name),
-                linestyle=styles[name]["ls"], label=styles[name]["label"], lw=1.2)
+        ax.hist(
+            pnl[name].to_numpy(),
+            bins=edges,
+            histtype="step",
+            density=True,
+            color=colour(name),
+            linestyle=styles[name]["ls"],
+            label=styles[name]["label"],
+            lw=1.2,
+        )
     if np.ptp(values) > 0:
         ax.set_yscale("log")
         plain_log_ticks(ax)
@@ -132,8 +159,15 @@ def inventory(inv: pd.DataFrame, window: int = 300):
     steps = np.arange(len(head))
     for name in main:
         for side, ls in (("A", "-"), ("B", "--")):
-            top.step(steps, head[(name, side)].to_numpy(), where="post", color=colour(name), ls=ls, lw=1.0,
-                     label=f"{name} ({side})")
+            top.step(
+                steps,
+                head[(name, side)].to_numpy(),
+                where="post",
+                color=colour(name),
+                ls=ls,
+                lw=1.0,
+                label=f"{name} ({side})",
+            )
     top.set_title(f"Inventory, first {len(head)} test rounds (A solid, B dashed)")
     top.set_xlabel("test round")
     top.set_ylabel("shares")
@@ -166,8 +200,9 @@ def overlay(curves: dict[str, pd.Series], ylabel: str = "cumulative P&L (currenc
 
 
 @styled
-def sweep_metric(table: pd.DataFrame, param: str, metric: str, crossing: float | None, ylabel: str,
-                 groups: list[str] | None = None):
+def sweep_metric(
+    table: pd.DataFrame, param: str, metric: str, crossing: float | None, ylabel: str, groups: list[str] | None = None
+):
     """``metric`` against the swept ``param`` per strategy, classical drawn, the point where quantum's edge over
     the classical rule on this metric ends marked (a before-costs edge for the win rate: not "pays")."""
     fig, ax = new_figure()
@@ -180,11 +215,26 @@ def sweep_metric(table: pd.DataFrame, param: str, metric: str, crossing: float |
         for name in ordered(sub["strategy"].unique()):
             s = sub[sub["strategy"] == name].sort_values(param)
             front = name in ("classical", "quantum")  # the comparison the figure is about, drawn on top
-            ax.plot(s[param], s[metric], marker="o", ms=3, color=colour(name), ls=styles[g % 4],
-                    lw=2.2 if name == "classical" else 1.2, label=name + suffix, zorder=3 if front else 2)
+            ax.plot(
+                s[param],
+                s[metric],
+                marker="o",
+                ms=3,
+                color=colour(name),
+                ls=styles[g % 4],
+                lw=2.2 if name == "classical" else 1.2,
+                label=name + suffix,
+                zorder=3 if front else 2,
+            )
             if front and f"{metric}_lo" in s and f"{metric}_hi" in s:
-                ax.fill_between(s[param], s[f"{metric}_lo"].astype(float), s[f"{metric}_hi"].astype(float),
-                                color=colour(name), alpha=0.15, lw=0)
+                ax.fill_between(
+                    s[param],
+                    s[f"{metric}_lo"].astype(float),
+                    s[f"{metric}_hi"].astype(float),
+                    color=colour(name),
+                    alpha=0.15,
+                    lw=0,
+                )
     if crossing is not None:  # named in the legend: a label in the plot ran over the lines and off the axes
         ax.axvline(crossing, color="#d62728", ls=":", lw=1.2, label=f"quantum's edge ends: {param} = {crossing:.4g}")
     ax.set_xlabel(param)
@@ -252,27 +302,38 @@ def information_value(information: dict, values: dict, realised: dict, coins: fl
     lv, mem = information.get("levels"), information.get("history")
     rows: list[tuple[str, float, str | None]] = [
         ("classical, today's reading", 1.0 - _nan(values["classical"]["saved_share"]), "classical"),
-        ("quantum, today's reading", 1.0 - _nan(values["quantum"]["saved_share"]), "quantum")]
+        ("quantum, today's reading", 1.0 - _nan(values["quantum"]["saved_share"]), "quantum"),
+    ]
     chosen_name = (mem or {}).get("name")  # candidates are listed only where a history rule was chosen
     for name, saved in information["candidates"].get("history", {}).items():
         chosen = name == chosen_name
-        rows.append((f"history {name}" + (" (chosen)" if chosen else ""), 1.0 - saved / coins,
-                     "history" if chosen else None))
+        rows.append(
+            (f"history {name}" + (" (chosen)" if chosen else ""), 1.0 - saved / coins, "history" if chosen else None)
+        )
     if lv:
-        rows += [(f"classical, {lv['name']}", 1.0 - lv["classical_saved"] / coins, "classical_levels"),
-                 (f"quantum, {lv['name']}", 1.0 - lv["quantum_saved"] / coins, "quantum_levels")]
+        rows += [
+            (f"classical, {lv['name']}", 1.0 - lv["classical_saved"] / coins, "classical_levels"),
+            (f"quantum, {lv['name']}", 1.0 - lv["quantum_saved"] / coins, "quantum_levels"),
+        ]
         if lv.get("tsirelson_bound") is not None:
-            rows.append((f"any entangled state, {lv['levels']} levels (bound)", 1.0 - lv["tsirelson_bound"] / coins,
-                         None))
+            rows.append(
+                (f"any entangled state, {lv['levels']} levels (bound)", 1.0 - lv["tsirelson_bound"] / coins, None)
+            )
     rows.append(("oracle (both readings)", 1.0 - _nan(values["oracle"]["saved_share"]), "oracle"))
     fig, ax = plt.subplots(figsize=(WIDTH, 0.4 * len(rows) + 2.2), dpi=DPI, layout="constrained")
     pos = np.arange(len(rows))[::-1]
-    ax.barh(pos, [r[1] for r in rows], color=[colour(r[2]) if r[2] else "#dddddd" for r in rows], height=0.65,
-            label="predicted (training window)")
+    ax.barh(
+        pos,
+        [r[1] for r in rows],
+        color=[colour(r[2]) if r[2] else "#dddddd" for r in rows],
+        height=0.65,
+        label="predicted (training window)",
+    )
     shown = [(p, v) for p, r in zip(pos, rows) if r[2] and (v := realised.get(r[2])) is not None]
     if shown:
-        ax.plot([v for _, v in shown], [p for p, _ in shown], "o", color="#111111", ms=5,
-                label="realised (test window)")
+        ax.plot(
+            [v for _, v in shown], [p for p, _ in shown], "o", color="#111111", ms=5, label="realised (test window)"
+        )
     ax.set_yticks(pos, [r[0] for r in rows], fontsize=9)
     both = [r[1] for r in rows] + [v for _, v in shown]
     ax.set_xlim(max(0.0, min(both) - 0.03), min(1.05, max(both) + 0.03))
@@ -294,15 +355,29 @@ def period_ratios(periods: dict):
     rows = [r for r in periods.get("rows", []) if r.get("variance_ratio") is not None]
     fig, ax = new_figure(height=4.2)
     if not rows:
-        ax.text(0.5, 0.5, "no per-period comparison (no quantum strategy or too few rounds per period)",
-                ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no per-period comparison (no quantum strategy or too few rounds per period)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         return fig
     y = np.array([r["variance_ratio"] for r in rows])
     ci = np.array([r["variance_ratio_ci95"] or [np.nan, np.nan] for r in rows], dtype=float)
     x = np.arange(len(rows))
     below = ci[:, 1] < 1.0
-    ax.errorbar(x, y, yerr=np.clip(np.vstack([y - ci[:, 0], ci[:, 1] - y]), 0, None), fmt="o", ms=3, lw=0.8,
-                color=colour("quantum"), ecolor="#d6272880")
+    ax.errorbar(
+        x,
+        y,
+        yerr=np.clip(np.vstack([y - ci[:, 0], ci[:, 1] - y]), 0, None),
+        fmt="o",
+        ms=3,
+        lw=0.8,
+        color=colour("quantum"),
+        ecolor="#d6272880",
+    )
     ax.scatter(x[below], y[below], s=12, color="#111111", zorder=3, label="interval below 1")
     ax.axhline(1.0, color="#111111", lw=0.8, ls="--")
     labels = [str(r["period"]) for r in rows]
@@ -330,16 +405,30 @@ def horizon_value(table: pd.DataFrame):
         s = t[t["strategy"] == name]
         if s.empty:
             continue
-        ax.plot(s["decision_interval_s"], 1.0 - s["variance_share"].astype(float), marker="o", ms=3,
-                color=colour(name), lw=2.2 if name == "quantum" else 1.4, label=name,
-                ls="--" if name == "talk" else "-", zorder=4 if name == "talk" else 3)  # talk drawn over the rest
+        ax.plot(
+            s["decision_interval_s"],
+            1.0 - s["variance_share"].astype(float),
+            marker="o",
+            ms=3,
+            color=colour(name),
+            lw=2.2 if name == "quantum" else 1.4,
+            label=name,
+            ls="--" if name == "talk" else "-",
+            zorder=4 if name == "talk" else 3,
+        )  # talk drawn over the rest
     ax.set_xscale("log")
     _seconds_axis(ax)
     talk = t.drop_duplicates("decision_interval_s")
     talk = talk[talk["can_talk"].astype(bool)]["decision_interval_s"]
     if not talk.empty:  # every horizon at which a message arrives before the decision
-        ax.axvspan(float(talk.min()), float(t["decision_interval_s"].max()), color="#bbbbbb", alpha=0.25, lw=0,
-                   label="a message arrives in time: the servers can talk")
+        ax.axvspan(
+            float(talk.min()),
+            float(t["decision_interval_s"].max()),
+            color="#bbbbbb",
+            alpha=0.25,
+            lw=0,
+            label="a message arrives in time: the servers can talk",
+        )
     if "pair_rate_hz" in t and t["pair_rate_hz"].notna().any():
         x = 1.0 / float(t["pair_rate_hz"].dropna().iloc[0])
         ax.axvline(x, color="#d62728", ls=":", lw=1.2, label="one Bell pair a decision (1 / pair rate)")

@@ -12,11 +12,13 @@ import pandas as pd
 from .markup import html_table
 from .style import WIDTH, legend_below, new_figure, sparse_log_ticks, styled
 
+
 def link_table(doc: dict) -> pd.DataFrame:
     """One row per stage of the chain: pass/FAIL/n/a and what was measured against what was needed."""
-    frame = pd.DataFrame({"result": [s["result"] for s in doc["stages"]],
-                          "numbers": [s["text"] for s in doc["stages"]]},
-                         index=pd.Index([s["stage"] for s in doc["stages"]], name="stage"))
+    frame = pd.DataFrame(
+        {"result": [s["result"] for s in doc["stages"]], "numbers": [s["text"] for s in doc["stages"]]},
+        index=pd.Index([s["stage"] for s in doc["stages"]], name="stage"),
+    )
     return frame
 
 
@@ -36,8 +38,15 @@ def link_frontier(doc: dict):
     ax.axvline(fr.get("decision_rate_hz", math.nan), color="#7f7f7f", ls="--", lw=1, label="one pair a decision")
     lr, lf = fr.get("link_pair_rate_hz"), fr.get("link_fidelity")
     if lr and lf:
-        ax.plot([lr], [lf], marker="*", ms=14, color="#111111", ls="none",
-                label=f"this link ({doc.get('preset') or 'custom'})")
+        ax.plot(
+            [lr],
+            [lf],
+            marker="*",
+            ms=14,
+            color="#111111",
+            ls="none",
+            label=f"this link ({doc.get('preset') or 'custom'})",
+        )
     ax.set_xscale("log")
     sparse_log_ticks(ax, "x")
     ax.set_xlabel("Bell pairs per second")
@@ -52,16 +61,25 @@ def link_section(doc: dict | None, figure_html: str = "") -> list[str]:
     if not doc:
         return []
 
-    return [f"<h2>The quantum link{': ' + html.escape(doc['preset']) if doc.get('preset') else ''}</h2>",
-            f"<p>{html.escape(doc['description'])}.</p>", f"<p class='verdict'>{html.escape(doc['sentence'])}</p>",
-            html_table(link_table(doc), "link"),
-            "<p class='meta'>Stages in the order a pair lives through them; each adds its imperfection to the ones "
-            "before. Formulas and sources: docs/link.md.</p>", figure_html]
+    return [
+        f"<h2>The quantum link{': ' + html.escape(doc['preset']) if doc.get('preset') else ''}</h2>",
+        f"<p>{html.escape(doc['description'])}.</p>",
+        f"<p class='verdict'>{html.escape(doc['sentence'])}</p>",
+        html_table(link_table(doc), "link"),
+        "<p class='meta'>Stages in the order a pair lives through them; each adds its imperfection to the ones "
+        "before. Formulas and sources: docs/link.md.</p>",
+        figure_html,
+    ]
 
 
 @styled
-def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | None = None,
-                      fidelity_frontier: float | None = None, li_rate_frontier: float | None = None):
+def distance_frontier(
+    table: pd.DataFrame,
+    param: str,
+    rate_frontier: float | None = None,
+    fidelity_frontier: float | None = None,
+    li_rate_frontier: float | None = None,
+):
     """Along a swept link parameter, two panels sharing the axis: the link's Bell-pair rate against the market's
     decision rate, and (when the table has it) the fidelity as measured against the game's threshold. Each point is
     marked by whether every stage of the chain passes (else the stage that stops it); the largest values at which
@@ -76,8 +94,9 @@ def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | No
     t = table.drop_duplicates(param).sort_values(param)
     two = "fidelity" in t and t["fidelity"].notna().any()
     if two:
-        fig, (ax, fx) = plt.subplots(2, 1, sharex=True, figsize=(WIDTH, 6.2), dpi=DPI, layout="constrained",
-                                     height_ratios=(3, 2))
+        fig, (ax, fx) = plt.subplots(
+            2, 1, sharex=True, figsize=(WIDTH, 6.2), dpi=DPI, layout="constrained", height_ratios=(3, 2)
+        )
         for a in (ax, fx):
             a.grid(True, alpha=0.3)
     else:
@@ -85,48 +104,90 @@ def distance_frontier(table: pd.DataFrame, param: str, rate_frontier: float | No
     good = t["link_passes"].astype(bool)
     ax.plot(t[param], t["pair_rate_hz"], color="#7f7f7f", lw=1.2, zorder=1)
     ax.scatter(t[param][good], t["pair_rate_hz"][good], color="#2ca02c", s=36, zorder=3, label="every stage passes")
-    ax.scatter(t[param][~good], t["pair_rate_hz"][~good], color="#d62728", marker="x", s=40, zorder=3,
-               label="a stage fails (named)")
+    ax.scatter(
+        t[param][~good],
+        t["pair_rate_hz"][~good],
+        color="#d62728",
+        marker="x",
+        s=40,
+        zorder=3,
+        label="a stage fails (named)",
+    )
     decisions = t["decision_rate_hz"].astype(float)
     if decisions.nunique() > 1:  # the swept parameter moves the decision rate itself
         ax.plot(t[param], decisions, color="#111111", ls="--", lw=1, label="decisions per second")
     else:
         ax.axhline(float(decisions.iloc[0]), color="#111111", ls="--", lw=1, label="decisions per second")
-    for column, colour, ls, words in (("link_detectable", "#1f77b4", "--", "detectable in the window"),
-                                      ("pays" if "pays" in t else "link_passes", "#2ca02c", ":",
-                                       "pays after costs")):
+    for column, colour, ls, words in (
+        ("link_detectable", "#1f77b4", "--", "detectable in the window"),
+        ("pays" if "pays" in t else "link_passes", "#2ca02c", ":", "pays after costs"),
+    ):
         ok = t[t[column].astype(bool)][param]
         if not ok.empty:
             for a in (ax, fx) if fx is not None else (ax,):
-                a.axvline(ok.max(), color=colour, ls=ls, lw=1.5,
-                          label=f"{words} up to {ok.max():g}" if a is ax else None)
+                a.axvline(
+                    ok.max(), color=colour, ls=ls, lw=1.5, label=f"{words} up to {ok.max():g}" if a is ax else None
+                )
     if rate_frontier is not None:
-        ax.plot([rate_frontier], [float(t["decision_rate_hz"].iloc[0])], marker="D", ms=7, color="#111111", ls="none",
-                label=f"pair rate = decision rate at {rate_frontier:.4g}")
+        ax.plot(
+            [rate_frontier],
+            [float(t["decision_rate_hz"].iloc[0])],
+            marker="D",
+            ms=7,
+            color="#111111",
+            ls="none",
+            label=f"pair rate = decision rate at {rate_frontier:.4g}",
+        )
     if "li_required_rate_hz" in t and np.isfinite(t["li_required_rate_hz"].astype(float)).any():
-        ax.plot(t[param], t["li_required_rate_hz"].astype(float), color="#ff7f0e", ls="-.", lw=1,
-                label="Li et al.'s need: n_req / T_env")
+        ax.plot(
+            t[param],
+            t["li_required_rate_hz"].astype(float),
+            color="#ff7f0e",
+            ls="-.",
+            lw=1,
+            label="Li et al.'s need: n_req / T_env",
+        )
     if li_rate_frontier is not None:
         need = float(np.interp(li_rate_frontier, t[param].astype(float), t["li_required_rate_hz"].astype(float)))
-        ax.plot([li_rate_frontier], [need], marker="D", ms=7, color="#ff7f0e", ls="none",
-                label=f"pair rate = Li et al.'s need at {li_rate_frontier:.4g}")
+        ax.plot(
+            [li_rate_frontier],
+            [need],
+            marker="D",
+            ms=7,
+            color="#ff7f0e",
+            ls="none",
+            label=f"pair rate = Li et al.'s need at {li_rate_frontier:.4g}",
+        )
     if fx is not None:
         fx.plot(t[param], t["fidelity"], color="#7f7f7f", lw=1.2, marker="o", ms=4, zorder=2)
         if "fidelity_threshold" in t and t["fidelity_threshold"].notna().any():
-            fx.plot(t[param], t["fidelity_threshold"], color="#9467bd", ls="--", lw=1,
-                    label="the game's fidelity threshold")
+            fx.plot(
+                t[param], t["fidelity_threshold"], color="#9467bd", ls="--", lw=1, label="the game's fidelity threshold"
+            )
         fx.set_ylabel("fidelity, as measured")
         fx.set_xlabel(param)
     if fidelity_frontier is not None:
         for a in (ax, fx) if fx is not None else (ax,):
-            a.axvline(fidelity_frontier, color="#9467bd", ls="-.", lw=1.5,
-                      label=f"fidelity = threshold at {fidelity_frontier:.4g}" if a is ax else None)
+            a.axvline(
+                fidelity_frontier,
+                color="#9467bd",
+                ls="-.",
+                lw=1.5,
+                label=f"fidelity = threshold at {fidelity_frontier:.4g}" if a is ax else None,
+            )
     lo, hi = float(t[param].min()), float(t[param].max())
     for x, y, stage in zip(t[param], t["pair_rate_hz"], t["first_failing"]):
         if isinstance(stage, str) and stage:  # names near the right edge go to the left of their point
             right = hi > lo and (x - lo) / (hi - lo) > 0.85
-            ax.annotate(stage, (x, y), xytext=(-4 if right else 4, 4), textcoords="offset points", fontsize=8,
-                        color="#555555", ha="right" if right else "left")
+            ax.annotate(
+                stage,
+                (x, y),
+                xytext=(-4 if right else 4, 4),
+                textcoords="offset points",
+                fontsize=8,
+                color="#555555",
+                ha="right" if right else "left",
+            )
     ax.set_yscale("log")
     sparse_log_ticks(ax, "y")
     ax.margins(y=0.15)  # room for the stage names above the top points

@@ -87,12 +87,14 @@ def html_table(frame: pd.DataFrame, name: str | None = None) -> str:
     if frame.empty:
         return ""
     # a long strategy name breaks after its underscores (classical_<wbr>levels), not mid-word
-    head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>"
-                   for c in [frame.index.name or "", *frame.columns])
+    head = "".join(
+        f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>" for c in [frame.index.name or "", *frame.columns]
+    )
     formats = [column_format(frame[c].tolist()) for c in frame.columns]
     labels = [html.escape(str(c), quote=True) for c in frame.columns]
     body = "".join(
-        "<tr>" + f"<td>{html.escape(str(i))}</td>"
+        "<tr>"
+        + f"<td>{html.escape(str(i))}</td>"
         + "".join(f"<td data-label='{lab}'{_prose(v)}>{_cell(v, f)}</td>" for v, f, lab in zip(row, formats, labels))
         + "</tr>"
         for i, row in zip(frame.index, frame.itertuples(index=False))
@@ -108,5 +110,7 @@ def _prose(v) -> str:
 
 def figure(name: str, png: bytes, caption: str) -> str:
     data = base64.b64encode(png).decode("ascii")
-    return (f'<figure id="fig-{html.escape(name)}"><img alt="{html.escape(caption)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    return (
+        f'<figure id="fig-{html.escape(name)}"><img alt="{html.escape(caption)}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+    )

@@ -120,10 +120,17 @@ def _distance_to_paying(table: pd.DataFrame):
     ax.barh(y, show["move_needed"].astype(float), color=colour("classical"), height=0.7)
     ax.set_yticks(y, [f"{a}/{b}" for a, b in zip(show["a"], show["b"])], fontsize=9)
     ax.set_xlabel("correlation change needed in one cell")
-    shown = (f"closest {len(show)} of {len(d)} pairs" if len(d) > len(show)
-             else f"all {len(d)} pairs" if len(d) != 1 else "1 pair")
-    ax.set_title(f"No pair uses entanglement: how far from paying\n({shown}"
-                 + (f"; {missing} where no single cell would do)" if missing else ")"))
+    shown = (
+        f"closest {len(show)} of {len(d)} pairs"
+        if len(d) > len(show)
+        else f"all {len(d)} pairs"
+        if len(d) != 1
+        else "1 pair"
+    )
+    ax.set_title(
+        f"No pair uses entanglement: how far from paying\n({shown}"
+        + (f"; {missing} where no single cell would do)" if missing else ")")
+    )
     ax.grid(True, alpha=0.3, axis="y")
     return fig
 
@@ -168,12 +175,18 @@ def ranking_table(ranked: pd.DataFrame, grid: list[str], top: int = 30) -> pd.Da
         if not uses:  # quantum plays the classical rule there: its ratio is a classical comparison, not quantum's
             lo = hi = None
         rows[str(i)] = {
-            "pair": f"{r['a']}/{r['b']}", **{g: r.get(g) for g in grid}, "rounds": r.get("rounds"),
-            "best local": r.get("best_local"), "variance ratio": r.get("variance_ratio") if uses else None,
-            "95% CI": None if lo is None or lo != lo else f"[{lo:.3f}, {hi:.3f}]", "q": r.get("q_value"),
-            "saved, classical": _pct(r.get("saved_classical")), "saved, quantum": _pct(r.get("saved_quantum")),
+            "pair": f"{r['a']}/{r['b']}",
+            **{g: r.get(g) for g in grid},
+            "rounds": r.get("rounds"),
+            "best local": r.get("best_local"),
+            "variance ratio": r.get("variance_ratio") if uses else None,
+            "95% CI": None if lo is None or lo != lo else f"[{lo:.3f}, {hi:.3f}]",
+            "q": r.get("q_value"),
+            "saved, classical": _pct(r.get("saved_classical")),
+            "saved, quantum": _pct(r.get("saved_quantum")),
             "entanglement": "yes" if uses else "no (classical rule)",
-            "move needed": r.get("move_needed"), "history rule": r.get("history_rule"),
+            "move needed": r.get("move_needed"),
+            "history rule": r.get("history_rule"),
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "rank"
@@ -183,15 +196,18 @@ def ranking_table(ranked: pd.DataFrame, grid: list[str], top: int = 30) -> pd.Da
     return frame.dropna(axis=1, how="all")
 
 
-def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes, str]],
-                omitted: tuple[str, ...] = ()) -> str:
+def scan_report(
+    doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes, str]], omitted: tuple[str, ...] = ()
+) -> str:
     """HTML of a scan: the headline, the ranking table (its row count stated), the figures (``omitted``: a sentence
     per figure left out for want of data), filters and configuration."""
     tickers = doc["universe"]["tickers"]
     table = ranking_table(ranked, list(doc["grid"]))
     figs = "".join(
         f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-        f"<figcaption>{html.escape(cap)}</figcaption></figure>" for name, (png, cap) in figures.items())
+        f"<figcaption>{html.escape(cap)}</figcaption></figure>"
+        for name, (png, cap) in figures.items()
+    )
     skipped = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in doc["skipped"].items())
     errors = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in doc["errors"].items())
     parts = [
@@ -210,7 +226,8 @@ def scan_report(doc: dict, ranked: pd.DataFrame, figures: dict[str, tuple[bytes,
         "classical rule by 1% of book variance (smaller is closer).</p>",
         f"<p class='meta'>{_shown(len(table), len(ranked))}</p>",
         html_table(table, "ranking"),
-        "<h2>Figures</h2>", figs,
+        "<h2>Figures</h2>",
+        figs,
         *(f"<p>{html.escape(text)}</p>" for text in omitted),
         f"<h2>Pairs not scanned</h2><ul>{skipped or '<li>none</li>'}</ul>",
         f"<h2>Pairs that could not run</h2><ul>{errors or '<li>none</li>'}</ul>",

@@ -21,8 +21,16 @@ import numpy as np  # noqa: E402
 F = TypeVar("F", bound=Callable[..., Any])
 
 WIDTH, DPI = 6.4, 100  # inches, dots per inch: 640 px, see the module docstring
-STYLE: dict[str, Any] = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 10,
-                         "ytick.labelsize": 10, "legend.fontsize": 10, "figure.dpi": DPI, "savefig.dpi": DPI}
+STYLE: dict[str, Any] = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+}
 
 
 @contextmanager
@@ -38,11 +46,14 @@ def house_style():
 
 def styled(draw: F) -> F:
     """``draw`` (a function returning a figure) run in ``house_style``."""
+
     @functools.wraps(draw)
     def run(*args, **kwargs):
         with house_style():
             return draw(*args, **kwargs)
+
     return cast(F, run)
+
 
 COLOURS = {
     "uncoordinated": "#9e9e9e",
@@ -119,8 +130,7 @@ def identical_styles(frame) -> dict[str, dict]:
             if k == 1:
                 out[n] = {"ls": "-", "label": n}
             else:
-                out[n] = {"ls": (i * dash, (dash, (k - 1) * dash)),
-                          "label": n if i == 0 else f"{n} (= {g[0]})"}
+                out[n] = {"ls": (i * dash, (dash, (k - 1) * dash)), "label": n if i == 0 else f"{n} (= {g[0]})"}
     return out
 
 
@@ -154,8 +164,11 @@ def sparse_log_ticks(ax, axis: str = "y", most: int = 6) -> None:
             inside = [10.0**e for e in range(first, last + 1) if lo * (1 - 1e-9) <= 10.0**e <= hi * (1 + 1e-9)]
             ticks = inside[:: int(np.ceil(len(inside) / most))] if inside else []
             for mantissas in ((1, 2, 5), (1, 3), (1,)):
-                some = [t for t in (m * 10.0**e for e in range(first, last + 1) for m in mantissas)
-                        if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+                some = [
+                    t
+                    for t in (m * 10.0**e for e in range(first, last + 1) for m in mantissas)
+                    if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)
+                ]
                 if len(some) <= most:
                     ticks = some
                     break

@@ -17,19 +17,27 @@ def point_table(table: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     its certainty equivalent against the best local classical strategy after costs, and whether it pays."""
     q = table[table.strategy == "quantum"].set_index(params)
     c = table[table.strategy == "classical"].set_index(params)
-    frame = pd.DataFrame({"variance share, quantum": q.get("variance_share"),
-                          "variance share, classical": c.get("variance_share"),
-                          "win rate, quantum (before costs)": q.get("win_rate"),
-                          "certainty equivalent after costs": q.get("certainty_equivalent"),
-                          "pays after costs": q.get("pays").map({True: "yes", False: "no"}) if "pays" in q else None})
-    frame.index = [", ".join(f"{n}={v:g}" if isinstance(v, float) else f"{n}={v}" for n, v in
-                             zip(params, k if isinstance(k, tuple) else (k,))) for k in frame.index]
+    frame = pd.DataFrame(
+        {
+            "variance share, quantum": q.get("variance_share"),
+            "variance share, classical": c.get("variance_share"),
+            "win rate, quantum (before costs)": q.get("win_rate"),
+            "certainty equivalent after costs": q.get("certainty_equivalent"),
+            "pays after costs": q.get("pays").map({True: "yes", False: "no"}) if "pays" in q else None,
+        }
+    )
+    frame.index = [
+        ", ".join(
+            f"{n}={v:g}" if isinstance(v, float) else f"{n}={v}"
+            for n, v in zip(params, k if isinstance(k, tuple) else (k,))
+        )
+        for k in frame.index
+    ]
     frame.index.name = "point"
     return frame.dropna(axis=1, how="all")
 
 
-def sweep_report(doc: dict, table: pd.DataFrame, figures: dict[str, tuple[bytes, str]],
-                 lines: list[str]) -> str:
+def sweep_report(doc: dict, table: pd.DataFrame, figures: dict[str, tuple[bytes, str]], lines: list[str]) -> str:
     """HTML of a sweep (``doc``: sweep.json; ``table``: sweep.csv's rows; ``lines``: where each metric's edge ends,
     and the link's frontier, as the terminal prints them)."""
     params = list(doc["params"])

@@ -20,8 +20,9 @@ def metric_info(doc: dict) -> dict[str, dict]:
     info = doc.get("metric_info")
     if info:
         return info
-    keys = dict.fromkeys(k for m in doc.get("strategies", {}).values() for k in m
-                         if k not in ("win_rate_by_input", "undefined", "flags"))
+    keys = dict.fromkeys(
+        k for m in doc.get("strategies", {}).values() for k in m if k not in ("win_rate_by_input", "undefined", "flags")
+    )
     return {k: {"label": k, "format": ".4g", "table": not k.endswith("_ci95")} for k in keys}
 
 
@@ -45,8 +46,11 @@ def metrics_table(doc: dict, metrics: list[str] | None = None) -> pd.DataFrame:
         rows[label] = row
         if key == "win_rate":
             rows["rounds won, 95% CI"] = {
-                n: UNDEFINED if not doc["strategies"][n].get("win_rate_ci95") else
-                _percent_interval(doc["strategies"][n]["win_rate_ci95"]) for n in names}
+                n: UNDEFINED
+                if not doc["strategies"][n].get("win_rate_ci95")
+                else _percent_interval(doc["strategies"][n]["win_rate_ci95"])
+                for n in names
+            }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "metric"
     return frame
@@ -72,20 +76,46 @@ def comparison_table(doc: dict, which: str = "quantum_vs_best_local") -> pd.Data
 
     lags = c.get("hac_lags")
     rows = [
-        (f"variance ratio ({quantum} / {other})", c.get("variance_ratio"),
-         f"95% CI {interval(c.get('variance_ratio_ci95'))}, paired HAC {p('variance_p_value')} ({lags} lags)"),
-        (f"mean squared P&L difference ({quantum} - {other})", c.get("squared_pnl_diff"),
-         f"paired HAC {p('squared_pnl_p_value')}"),
-        (f"Sharpe difference ({quantum} - {other})", c.get("sharpe_diff"),
-         f"95% CI {interval(c.get('sharpe_diff_ci95'))}, paired HAC {p('sharpe_p_value')}"),
+        (
+            f"variance ratio ({quantum} / {other})",
+            c.get("variance_ratio"),
+            f"95% CI {interval(c.get('variance_ratio_ci95'))}, paired HAC {p('variance_p_value')} ({lags} lags)",
+        ),
+        (
+            f"mean squared P&L difference ({quantum} - {other})",
+            c.get("squared_pnl_diff"),
+            f"paired HAC {p('squared_pnl_p_value')}",
+        ),
+        (
+            f"Sharpe difference ({quantum} - {other})",
+            c.get("sharpe_diff"),
+            f"95% CI {interval(c.get('sharpe_diff_ci95'))}, paired HAC {p('sharpe_p_value')}",
+        ),
         (f"utility difference ({quantum} - {other})", c.get("utility_diff"), f"paired HAC {p('utility_p_value')}"),
         (f"win-rate difference ({quantum} - {other})", c.get("win_rate_diff"), f"McNemar {p('mcnemar_p_value')}"),
-        *([(f"certainty equivalent difference ({quantum} - {other}, currency/round)",
-            c.get("certainty_equivalent_diff"), "mean - risk aversion / (2 x book) x variance")]
-          if c.get("certainty_equivalent_diff") is not None else []),
-        *([("break-even cost multiple", c.get("break_even_cost_scale"),
-            f"the certainty equivalents are equal at this multiple of the configured costs; {quantum} pays below it")]
-          if c.get("break_even_cost_scale") is not None else []),
+        *(
+            [
+                (
+                    f"certainty equivalent difference ({quantum} - {other}, currency/round)",
+                    c.get("certainty_equivalent_diff"),
+                    "mean - risk aversion / (2 x book) x variance",
+                )
+            ]
+            if c.get("certainty_equivalent_diff") is not None
+            else []
+        ),
+        *(
+            [
+                (
+                    "break-even cost multiple",
+                    c.get("break_even_cost_scale"),
+                    "the certainty equivalents are equal at this multiple of the configured costs; "
+                    f"{quantum} pays below it",
+                )
+            ]
+            if c.get("break_even_cost_scale") is not None
+            else []
+        ),
         ("Levene's variance test (assumes independent samples: secondary)", None, p("levene_p_value")),
     ]
     return pd.DataFrame(rows, columns=["comparison", "value", "test"]).set_index("comparison")
@@ -103,13 +133,18 @@ def information_table(doc: dict) -> pd.DataFrame:
     rows = {}
     for name, saved in info["candidates"].get("history", {}).items():
         assert mem is not None  # a history candidate comes with the chosen history rule
-        rows[f"history {name}"] = {"classical saved": _share(saved / coins), "quantum saved": None,
-                                  "chosen": "history" if name == mem["name"] else ""}
+        rows[f"history {name}"] = {
+            "classical saved": _share(saved / coins),
+            "quantum saved": None,
+            "chosen": "history" if name == mem["name"] else "",
+        }
     for name, v in info["candidates"].get("levels", {}).items():
         assert lv is not None  # a levels candidate comes with the chosen K-level indicator
-        rows[f"levels {name}"] = {"classical saved": _share(v["classical"] / coins),
-                                    "quantum saved": _share(v["quantum"] / coins),
-                                    "chosen": "classical_levels, quantum_levels" if name == lv["name"] else ""}
+        rows[f"levels {name}"] = {
+            "classical saved": _share(v["classical"] / coins),
+            "quantum saved": _share(v["quantum"] / coins),
+            "chosen": "classical_levels, quantum_levels" if name == lv["name"] else "",
+        }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "information (training window)"
     return frame
@@ -132,9 +167,14 @@ def hedge_table(doc: dict) -> pd.DataFrame:
     for cell in ("00", "01", "10", "11"):
         tr, te = h["informativeness"]["train"]["cells"][cell], h["informativeness"]["test"]["cells"][cell]
         rows[f"x={cell[0]}, y={cell[1]}"] = {
-            "p": tr["p"], "corr.": tr["correlation"], "E[rX rY] bp²": _bp2(tr["comove"]),
-            "95% CI bp²": _interval(tr["comove_ci95"]), "opp. moves": tr["negative_share"], "lift": tr["lift"],
-            "corr. test": te["correlation"], "opp. test": te["negative_share"],
+            "p": tr["p"],
+            "corr.": tr["correlation"],
+            "E[rX rY] bp²": _bp2(tr["comove"]),
+            "95% CI bp²": _interval(tr["comove_ci95"]),
+            "opp. moves": tr["negative_share"],
+            "lift": tr["lift"],
+            "corr. test": te["correlation"],
+            "opp. test": te["negative_share"],
             "shrink": h["shrinkage"]["weights"][cell],
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
@@ -142,10 +182,12 @@ def hedge_table(doc: dict) -> pd.DataFrame:
     return frame
 
 
-HEDGE_LEGEND = ("Per input cell, on the training window unless marked test: p = share of rounds, corr. = "
-                "correlation of the two returns, E[rX rY] = their mean product in bp² (1 bp² = 10⁻⁸) with its 95% "
-                "interval, opp. moves = share of rounds the two moved in opposite directions, lift = that share over "
-                "all rounds' share, shrink = the cell's weight in the shrunk fit.")
+HEDGE_LEGEND = (
+    "Per input cell, on the training window unless marked test: p = share of rounds, corr. = "
+    "correlation of the two returns, E[rX rY] = their mean product in bp² (1 bp² = 10⁻⁸) with its 95% "
+    "interval, opp. moves = share of rounds the two moved in opposite directions, lift = that share over "
+    "all rounds' share, shrink = the cell's weight in the shrunk fit."
+)
 
 
 def _percent_interval(ci) -> str:
@@ -172,8 +214,9 @@ def game_table(doc: dict) -> pd.DataFrame:
     return pd.DataFrame(p, index=["x = 0", "x = 1"], columns=["y = 0", "y = 1"])
 
 
-def compare_runs(docs: dict[str, dict], metrics: list[str] | None = None,
-                 strategies: list[str] | None = None) -> pd.DataFrame:
+def compare_runs(
+    docs: dict[str, dict], metrics: list[str] | None = None, strategies: list[str] | None = None
+) -> pd.DataFrame:
     """Side by side: rows (strategy, metric), one column per run."""
     metrics = metrics or COMPARE_DEFAULT
     cols = {}

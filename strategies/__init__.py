@@ -17,27 +17,52 @@ threshold game (``strategies.balance``: ``threshold_game``, ``game_values``, ``b
 """
 
 if __name__ != "qcoord.strategies":  # imported by its folder name from a checkout: its relative imports cannot work
-    raise ImportError("strategies/ installs as qcoord.strategies: `import qcoord.strategies` (or `import qcoord`) "
-                      "after `pip install -e .` (README)")
+    raise ImportError(
+        "strategies/ installs as qcoord.strategies: `import qcoord.strategies` (or `import qcoord`) "
+        "after `pip install -e .` (README)"
+    )
 
 from .._lazy import exports
 
-__getattr__, __dir__, __all__ = exports(__name__, {
-    "aged": ("AgedPlay",),
-    "bank": ("MemoryBank",),
-    "balance": ("ThresholdRule", "best_threshold", "game_values", "threshold_game", "threshold_weights"),
-    "classical": ("always_hedge_positive", "best_constant", "classical_optimum", "deterministic",
-                  "deterministic_value", "follow_indicator", "uncoordinated"),
-    "errors": ("StrategyError",),
-    "game": ("Game", "check_p_xy", "empirical_p_xy", "independent"),
-    "lifetime": ("useful_lifetime", "value_at_age"),
-    "link": ("LINK_PRESETS", "Link", "fidelity_from_visibility", "rounds_to_certify", "rounds_to_detect",
-             "visibility_from_fidelity"),
-    "noise": ("Noise",),
-    "nosignal": ("FrozenTable", "SignallingError", "certify", "is_local", "play_checked", "plays_user_code"),
-    "trust": ("is_engine_owned",),
-    "quantum": ("EntangledPair", "quantum_strategy", "textbook_angles"),
-    "solver": ("Solution", "quantum_lower_bound", "solve", "tsirelson_sdp", "tsirelson_value", "tsirelson_weights"),
-    "strategy": ("LocalRandomness", "LocalRule", "NoResource", "Resource", "SharedRandomness", "Strategy",
-                 "play_rounds"),
-})
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "aged": ("AgedPlay",),
+        "bank": ("MemoryBank",),
+        "balance": ("ThresholdRule", "best_threshold", "game_values", "threshold_game", "threshold_weights"),
+        "classical": (
+            "always_hedge_positive",
+            "best_constant",
+            "classical_optimum",
+            "deterministic",
+            "deterministic_value",
+            "follow_indicator",
+            "uncoordinated",
+        ),
+        "errors": ("StrategyError",),
+        "game": ("Game", "check_p_xy", "empirical_p_xy", "independent"),
+        "lifetime": ("useful_lifetime", "value_at_age"),
+        "link": (
+            "LINK_PRESETS",
+            "Link",
+            "fidelity_from_visibility",
+            "rounds_to_certify",
+            "rounds_to_detect",
+            "visibility_from_fidelity",
+        ),
+        "noise": ("Noise",),
+        "nosignal": ("FrozenTable", "SignallingError", "certify", "is_local", "play_checked", "plays_user_code"),
+        "trust": ("is_engine_owned",),
+        "quantum": ("EntangledPair", "quantum_strategy", "textbook_angles"),
+        "solver": ("Solution", "quantum_lower_bound", "solve", "tsirelson_sdp", "tsirelson_value", "tsirelson_weights"),
+        "strategy": (
+            "LocalRandomness",
+            "LocalRule",
+            "NoResource",
+            "Resource",
+            "SharedRandomness",
+            "Strategy",
+            "play_rounds",
+        ),
+    },
+)

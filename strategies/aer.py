@@ -26,8 +26,14 @@ MAX_AGE_GROUPS = 32
 BATCH_SHOTS = 1 << 18  # shots per parallel experiment
 
 
-def build_circuit(theta_a: float, theta_b: float, noise: Noise, storage_time: float | None = None,
-                  phi_a: float = 0.0, phi_b: float = 0.0):
+def build_circuit(
+    theta_a: float,
+    theta_b: float,
+    noise: Noise,
+    storage_time: float | None = None,
+    phi_a: float = 0.0,
+    phi_b: float = 0.0,
+):
     """Alice q0, Bob q1 (+ herald qubits q2, q3 when there is loss); clbit i measures qubit i. Each party
     measures along (theta, phi): RZ(-phi), RY(-2 theta), then Z."""
     from qiskit import QuantumCircuit
@@ -117,15 +123,18 @@ def _counts(backend, qc, shots: int, seed: int, rng: np.random.Generator) -> dic
 def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.random.Generator, ages=None):
     """Outcomes per round (uint8, 2 = no click) from batched AerSimulator jobs."""
     noise = resource.noise
-    if resource.aer_backend is not None and not (noise.ideal
-                                                 or noise == Noise(loss_a=noise.loss_a, loss_b=noise.loss_b)):
+    if resource.aer_backend is not None and not (
+        noise.ideal or noise == Noise(loss_a=noise.loss_a, loss_b=noise.loss_b)
+    ):
         raise StrategyError("a device backend brings its own noise model: use Noise() (loss only) with it")
     device = resource.aer_backend if hasattr(resource.aer_backend, "qubits") else None  # a devices.Device
     backend, layout = resource.aer_backend, None
     if device is not None:
         if ages is not None:
-            raise StrategyError(f"storage of the pair on {device.name} is not modelled: a device run takes fresh pairs "
-                                "(no Bell-pair memory)")
+            raise StrategyError(
+                f"storage of the pair on {device.name} is not modelled: a device run takes fresh pairs "
+                "(no Bell-pair memory)"
+            )
         backend, layout = device.simulator, list(device.qubits)
         # photon loss is not a device property: drawn after the run, so no herald qubit sits on a noisy physical qubit
         noise = Noise()
@@ -147,17 +156,23 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
     for job, seed in zip(jobs, seeds):
         combo, age_index = job % n_combo, job // n_combo
         i, j = combo // n_b, combo % n_b
-        qc = build_circuit(resource.angles_a[i], resource.angles_b[j], noise,
-                           float(age_values[age_index]) if ages is not None else None,
-                           resource.azimuths_a[i], resource.azimuths_b[j])
+        qc = build_circuit(
+            resource.angles_a[i],
+            resource.angles_b[j],
+            noise,
+            float(age_values[age_index]) if ages is not None else None,
+            resource.azimuths_a[i],
+            resource.azimuths_b[j],
+        )
         shots = int(counts[job])
         if backend is not None:
             from qiskit import transpile
 
             qc = transpile(qc, backend, initial_layout=layout, optimization_level=1, seed_transpiler=int(seed))
         codes_a, codes_b, reps = [], [], []
-        for bitstring, k in _counts(backend if backend is not None else _simulator(noise), qc, shots, int(seed),
-                                    rng).items():
+        for bitstring, k in _counts(
+            backend if backend is not None else _simulator(noise), qc, shots, int(seed), rng
+        ).items():
             a, b = _outcome_codes(bitstring, herald)
             codes_a.append(a)
             codes_b.append(b)
@@ -169,4 +184,3 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
         out_a[rng.random(out_a.size) < resource.noise.loss_a] = 2
         out_b[rng.random(out_b.size) < resource.noise.loss_b] = 2
     return out_a, out_b
-

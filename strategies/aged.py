@@ -83,11 +83,13 @@ class AgedPlay:
             lo, hi = float(ages[first - 1]), float(ages[first])
             while hi - lo > CUTOFF_TOL * hi:
                 mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if solve(game, p_xy, replace(noise, storage_time=mid)).uses_entanglement \
-                    else (lo, mid)
+                lo, hi = (
+                    (mid, hi) if solve(game, p_xy, replace(noise, storage_time=mid)).uses_entanglement else (lo, mid)
+                )
             cutoff = hi
-        return cls(game, np.asarray(p_xy, dtype=float), noise, tuple(float(a) for a in ages), tuple(sols), cutoff,
-                   backend)
+        return cls(
+            game, np.asarray(p_xy, dtype=float), noise, tuple(float(a) for a in ages), tuple(sols), cutoff, backend
+        )
 
     # -- values ---------------------------------------------------------------------------------------------------
     def value(self, age: float) -> float:
@@ -128,10 +130,16 @@ class AgedPlay:
         for i in range(len(self.solutions) - 1):
             s0, s1 = self.solutions[i], self.solutions[i + 1]
             q0, q1 = self._quantum[i], self._quantum[i + 1]
-            ok = self.backend == "exact" and s0.uses_entanglement and s1.uses_entanglement \
+            ok = (
+                self.backend == "exact"
+                and s0.uses_entanglement
+                and s1.uses_entanglement
                 and (q0.rule_a, q0.rule_b) == (q1.rule_a, q1.rule_b)
-            ok = ok and all(np.all(np.sum(_directions(q0, side) * _directions(q1, side), axis=1) >= math.cos(MAX_TURN))
-                            for side in "ab")
+            )
+            ok = ok and all(
+                np.all(np.sum(_directions(q0, side) * _directions(q1, side), axis=1) >= math.cos(MAX_TURN))
+                for side in "ab"
+            )
             out.append(bool(ok))
         return tuple(out)
 
@@ -153,14 +161,20 @@ class AgedPlay:
                 d = _blend(_directions(q0, side), _directions(q1, side), np.array([w]))[..., 0, :]
                 theta, phi = zip(*(pair.setting_of(v) for v in d))
                 angles[side] = (theta, phi)
-            resource = replace(res, angles_a=angles["a"][0], azimuths_a=angles["a"][1], angles_b=angles["b"][0],
-                               azimuths_b=angles["b"][1])
+            resource = replace(
+                res,
+                angles_a=angles["a"][0],
+                azimuths_a=angles["a"][1],
+                angles_b=angles["b"][0],
+                azimuths_b=angles["b"][1],
+            )
             return replace(q0, resource=resource)
         j = i + 1 if w >= 0.5 and i + 1 < len(self.solutions) else i
         return self._quantum[j]
 
-    def play(self, x: np.ndarray, y: np.ndarray, ages: np.ndarray, rng: np.random.Generator,
-             fallback: Strategy) -> tuple[np.ndarray, np.ndarray]:
+    def play(
+        self, x: np.ndarray, y: np.ndarray, ages: np.ndarray, rng: np.random.Generator, fallback: Strategy
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Outputs (a, b) of rounds whose pairs are ``ages`` seconds old: each grid interval's rounds together, on the
         pair's own stored state; rounds at or past the cutoff play ``fallback`` (the classical rule)."""
         ages = np.asarray(ages, dtype=float)
@@ -184,8 +198,9 @@ class AgedPlay:
             for j, part in ((int(i), rows[~upper]), (int(i) + 1, rows[upper])):
                 if part.size:
                     strat = self._quantum[j] if self.solutions[j].uses_entanglement else fallback
-                    a_out[part], b_out[part] = play_rounds(strat, x[part], y[part], rng,
-                                                           ages=ages[part] if strat.quantum else None)
+                    a_out[part], b_out[part] = play_rounds(
+                        strat, x[part], y[part], rng, ages=ages[part] if strat.quantum else None
+                    )
         return a_out, b_out
 
     def _play_blended(self, i: int, x, y, ages, w, rng):
@@ -198,9 +213,22 @@ class AgedPlay:
         store_a, store_b = nz.stores
         idx = np.arange(w.size, dtype=np.int64)
         oa, ob = kernels.sample_stored_pair(
-            pair.link_tensor(nz.visibility), np.ascontiguousarray(da), np.ascontiguousarray(db), idx, idx, ages,
-            nz.t1, nz.t2, store_a, store_b, np.array(readout_affine(nz.readout_a)),
-            np.array(readout_affine(nz.readout_b)), nz.loss_a, nz.loss_b, rng.random((w.size, 4)))
+            pair.link_tensor(nz.visibility),
+            np.ascontiguousarray(da),
+            np.ascontiguousarray(db),
+            idx,
+            idx,
+            ages,
+            nz.t1,
+            nz.t2,
+            store_a,
+            store_b,
+            np.array(readout_affine(nz.readout_a)),
+            np.array(readout_affine(nz.readout_b)),
+            nz.loss_a,
+            nz.loss_b,
+            rng.random((w.size, 4)),
+        )
         return q0.rule_a.output(x, oa), q0.rule_b.output(y, ob)
 
     def strategies(self) -> list[Strategy]:
@@ -210,10 +238,13 @@ class AgedPlay:
     def describe(self) -> dict:
         """The grid (metrics.json: the quantum player's ``age_table``): ages, re-optimised values, whether the pair is
         used, and the cutoff (None: none over the grid)."""
-        return {"ages_s": list(self.ages), "quantum_values": [s.quantum_value for s in self.solutions],
-                "uses_entanglement": [bool(s.uses_entanglement) for s in self.solutions],
-                "classical_value": self.classical_value,
-                "cutoff_s": self.cutoff if math.isfinite(self.cutoff) else None}
+        return {
+            "ages_s": list(self.ages),
+            "quantum_values": [s.quantum_value for s in self.solutions],
+            "uses_entanglement": [bool(s.uses_entanglement) for s in self.solutions],
+            "classical_value": self.classical_value,
+            "cutoff_s": self.cutoff if math.isfinite(self.cutoff) else None,
+        }
 
 
 def _continued(prev: Solution, here: Solution) -> Solution | None:
@@ -243,8 +274,15 @@ def _continued(prev: Solution, here: Solution) -> Solution | None:
 
     def value(v):
         ang, phi = settings(v)
-        obs = {P: np.array([observable(ang[P][x], prev.fallback[P][x], parties[P], phi[P][x], prev.flipped[P][x])
-                            for x in range(len(ang[P]))]) for P in "AB"}
+        obs = {
+            P: np.array(
+                [
+                    observable(ang[P][x], prev.fallback[P][x], parties[P], phi[P][x], prev.flipped[P][x])
+                    for x in range(len(ang[P]))
+                ]
+            )
+            for P in "AB"
+        }
         return strategy_value(c, k, R, obs["A"], obs["B"])
 
     best = minimize(lambda v: -value(v), np.asarray(start, dtype=float), method="BFGS", options={"gtol": 1e-12})
@@ -254,11 +292,20 @@ def _continued(prev: Solution, here: Solution) -> Solution | None:
         return None
     ang, phi = settings(best.x)
     # one entry per input level (any count): typed loosely, as solver.Solution annotates its angles as pairs
-    angles: dict[str, Any] = {P: tuple(None if prev.angles[P][x] is None else float(np.mod(ang[P][x], math.pi))
-                                       for x in range(len(ang[P]))) for P in "AB"}
+    angles: dict[str, Any] = {
+        P: tuple(None if prev.angles[P][x] is None else float(np.mod(ang[P][x], math.pi)) for x in range(len(ang[P])))
+        for P in "AB"
+    }
     azimuths: dict[str, Any] = {P: tuple(phi[P]) for P in "AB"}
-    return replace(here, angles=angles, azimuths=azimuths, fallback=prev.fallback,
-                   flipped=prev.flipped, quantum_value=max(v, here.quantum_value), planar=planar)
+    return replace(
+        here,
+        angles=angles,
+        azimuths=azimuths,
+        fallback=prev.fallback,
+        flipped=prev.flipped,
+        quantum_value=max(v, here.quantum_value),
+        planar=planar,
+    )
 
 
 def _party(noise: Noise, side: str) -> tuple[float, float, float]:

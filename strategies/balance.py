@@ -165,8 +165,14 @@ class ThresholdRule:
 
     def to_dict(self) -> dict:
         b_rule = "B: server 0 when b >= beta" if self.flip_b else "B: server 0 when b < beta"
-        return {"alpha": self.alpha, "beta": self.beta, "value": self.value, "c_t": self.c_t, "flip_b": self.flip_b,
-                "rule": f"A: server 0 when a < alpha; {b_rule} (before the shared relabelling)"}
+        return {
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "value": self.value,
+            "c_t": self.c_t,
+            "flip_b": self.flip_b,
+            "rule": f"A: server 0 when a < alpha; {b_rule} (before the shared relabelling)",
+        }
 
 
 def best_threshold(c_t: float, grid: int = 400) -> ThresholdRule:
@@ -181,8 +187,13 @@ def best_threshold(c_t: float, grid: int = 400) -> ThresholdRule:
     best = (float(v.max()), *(float(g[i]) for i in np.unravel_index(int(np.argmax(v)), v.shape)))
     for idx in np.argsort(v, axis=None)[::-1][:4]:
         i, j = np.unravel_index(int(idx), v.shape)
-        res = minimize(lambda z: -float(threshold_value(z[0], z[1], c)), [g[i], g[j]], method="Nelder-Mead",
-                       bounds=[(0.0, 1.0), (0.0, 1.0)], options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 4000})
+        res = minimize(
+            lambda z: -float(threshold_value(z[0], z[1], c)),
+            [g[i], g[j]],
+            method="Nelder-Mead",
+            bounds=[(0.0, 1.0), (0.0, 1.0)],
+            options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 4000},
+        )
         if -res.fun > best[0]:
             best = (float(-res.fun), float(res.x[0]), float(res.x[1]))
     value, alpha, beta = best
@@ -232,9 +243,13 @@ def best_weighted_threshold(c_t: float, grid: int = 200) -> ThresholdRule:
     for flip in (False, True):
         v = weighted_threshold_value(g[:, None], g[None, :], c, flip)
         i, j = np.unravel_index(int(np.argmax(v)), v.shape)
-        res = minimize(lambda z: -float(weighted_threshold_value(z[0], z[1], c, flip)), [g[i], g[j]],
-                       method="Nelder-Mead", bounds=[(0.0, 1.0), (0.0, 1.0)],
-                       options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 4000})
+        res = minimize(
+            lambda z: -float(weighted_threshold_value(z[0], z[1], c, flip)),
+            [g[i], g[j]],
+            method="Nelder-Mead",
+            bounds=[(0.0, 1.0), (0.0, 1.0)],
+            options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 4000},
+        )
         cand = max((float(v[i, j]), float(g[i]), float(g[j])), (float(-res.fun), *map(float, res.x)))
         if best is None or cand[0] > best[0][0]:
             best = (cand, flip)
@@ -274,8 +289,14 @@ def richardson(levels, values) -> dict:
     if d1 * d2 <= 0 or abs(d2) >= abs(d1):
         return {**out, "limit": v3, "order": None, "converged": False, "monotone": False}
     p = math.log2(d1 / d2)
-    return {**out, "limit": v3 + d2 / (2.0**p - 1.0), "order": p, "converged": False, "monotone": True,
-            "error_estimate": abs(d2 / (2.0**p - 1.0))}
+    return {
+        **out,
+        "limit": v3 + d2 / (2.0**p - 1.0),
+        "order": p,
+        "converged": False,
+        "monotone": True,
+        "error_estimate": abs(d2 / (2.0**p - 1.0)),
+    }
 
 
 @dataclass(frozen=True)
@@ -295,15 +316,23 @@ class GameValues:
     def to_dict(self) -> dict:
         q = self.quantum_limit
         return {
-            "c_t": self.c_t, "bunch_probability": self.bunch_probability,
-            "levels": list(self.levels), "classical": list(self.classical),
-            "classical_threshold": list(self.classical_threshold), "quantum": list(self.quantum),
-            "classical_limit": self.classical_limit.value, "classical_rule": self.classical_limit.to_dict(),
-            "quantum_limit": q["limit"], "quantum_convergence": q,
+            "c_t": self.c_t,
+            "bunch_probability": self.bunch_probability,
+            "levels": list(self.levels),
+            "classical": list(self.classical),
+            "classical_threshold": list(self.classical_threshold),
+            "quantum": list(self.quantum),
+            "classical_limit": self.classical_limit.value,
+            "classical_rule": self.classical_limit.to_dict(),
+            "quantum_limit": q["limit"],
+            "quantum_convergence": q,
             "advantage_limit": q["limit"] - self.classical_limit.value,
-            "reference": {**self.reference, "c_t": REFERENCE_C_T,
-                          "classical_error": self.classical_limit.value - self.reference["classical"],
-                          "quantum_error": q["limit"] - self.reference["quantum"]},
+            "reference": {
+                **self.reference,
+                "c_t": REFERENCE_C_T,
+                "classical_error": self.classical_limit.value - self.reference["classical"],
+                "quantum_error": q["limit"] - self.reference["quantum"],
+            },
         }
 
 
@@ -317,9 +346,16 @@ def game_values(c_t: float, levels=LEVELS) -> GameValues:
     classical = tuple(classical_levels(k, c) if k <= CLASSICAL_MAX else None for k in ks)
     thresholds = tuple(threshold_levels(k, c)[0] for k in ks)
     quantum = tuple(quantum_levels(k, c) for k in ks)
-    return GameValues(c_t=c, levels=ks, classical=classical, classical_threshold=thresholds, quantum=quantum,
-                      classical_limit=best_threshold(c), quantum_limit=richardson(ks, quantum),
-                      bunch_probability=bunch_probability(c))
+    return GameValues(
+        c_t=c,
+        levels=ks,
+        classical=classical,
+        classical_threshold=thresholds,
+        quantum=quantum,
+        classical_limit=best_threshold(c),
+        quantum_limit=richardson(ks, quantum),
+        bunch_probability=bunch_probability(c),
+    )
 
 
 def fit(c_t: float, noise: Noise | None = None, levels: int = PLAYED_LEVELS, device=None):

@@ -53,11 +53,21 @@ class BankRun:
         return self.served / self.decisions if self.decisions else math.nan
 
     def to_dict(self) -> dict:
-        return {"seconds": self.seconds, "attempts": self.attempts, "heralded": self.heralded,
-                "decisions": self.decisions, "served": self.served, "served_share": self.served_share,
-                "discarded": self.discarded, "mean_wait_s": self.mean_wait, "mean_age_s": self.mean_age,
-                "pair_rate_hz": self.pair_rate, "pair_rate_ci95": list(self.pair_rate_ci95),
-                "attempt_rate_hz": self.attempt_rate, "attempt_rate_ci95": list(self.attempt_rate_ci95)}
+        return {
+            "seconds": self.seconds,
+            "attempts": self.attempts,
+            "heralded": self.heralded,
+            "decisions": self.decisions,
+            "served": self.served,
+            "served_share": self.served_share,
+            "discarded": self.discarded,
+            "mean_wait_s": self.mean_wait,
+            "mean_age_s": self.mean_age,
+            "pair_rate_hz": self.pair_rate,
+            "pair_rate_ci95": list(self.pair_rate_ci95),
+            "attempt_rate_hz": self.attempt_rate,
+            "attempt_rate_ci95": list(self.attempt_rate_ci95),
+        }
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,9 @@ class MemoryBank:
         for name in ("attempt_period", "herald_delay", "decision_latency", "reset_time"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0) or (name == "attempt_period" and v <= 0):
-                raise StrategyError(f"memory bank {name} must be finite, non-negative seconds (the attempt period "
-                                    f"positive), got {v!r}")
+                raise StrategyError(
+                    f"memory bank {name} must be finite, non-negative seconds (the attempt period positive), got {v!r}"
+                )
         if not 0.0 <= self.success <= 1.0:
             raise StrategyError(f"memory bank success must be a probability, got {self.success!r}")
         if self.policy not in POLICIES:
@@ -92,8 +103,16 @@ class MemoryBank:
     def of(cls, link) -> MemoryBank:
         """The bank of a ``strategies.Link``: its modes, attempt period, herald delay, decision latency, reset time,
         heralding probability, memory policy and channels."""
-        return cls(link.multiplexing, link.attempt_period, link.herald_delay, link.decision_latency, link.reset_time,
-                   link.herald_probability, link.link_memory_policy, link.link_channels)
+        return cls(
+            link.multiplexing,
+            link.attempt_period,
+            link.herald_delay,
+            link.decision_latency,
+            link.reset_time,
+            link.herald_probability,
+            link.link_memory_policy,
+            link.link_channels,
+        )
 
     @property
     def occupancy(self) -> float:
@@ -115,8 +134,14 @@ class MemoryBank:
         per = self.success * self.attempt_rate
         return 0 if not rate > 0 else (math.ceil(rate / per) if per > 0 else math.inf)
 
-    def simulate(self, seconds: float, rng: np.random.Generator, decision_rate: float = math.inf,
-                 cutoff: float = math.inf, warmup: float | None = None) -> BankRun:
+    def simulate(
+        self,
+        seconds: float,
+        rng: np.random.Generator,
+        decision_rate: float = math.inf,
+        cutoff: float = math.inf,
+        warmup: float | None = None,
+    ) -> BankRun:
         """Play one channel of the bank for ``seconds`` (after ``warmup``, default three occupancies or decision
         periods, whichever is longer) and count. ``decision_rate`` inf: every heralded pair is used the moment it is
         heralded (the analytic model's assumption); finite: decisions at that rate use a stored pair by the policy,
@@ -144,9 +169,27 @@ class MemoryBank:
         p = self.success
         while True:
             gaps = rng.geometric(p, size=block).astype(np.int64) if p > 0 else np.full(block, 2**62, dtype=np.int64)
-            done = _bank_run(heap_t, heap_s, pend_t, pend_s, store_t, store_s, ints, floats, counts, sums, gaps,
-                             self.attempt_period, self.herald_delay, self.decision_latency + self.reset_time, period,
-                             cutoff, int(self.policy == "fifo"), warm, end)
+            done = _bank_run(
+                heap_t,
+                heap_s,
+                pend_t,
+                pend_s,
+                store_t,
+                store_s,
+                ints,
+                floats,
+                counts,
+                sums,
+                gaps,
+                self.attempt_period,
+                self.herald_delay,
+                self.decision_latency + self.reset_time,
+                period,
+                cutoff,
+                int(self.policy == "fifo"),
+                warm,
+                end,
+            )
             if done:
                 break
         att, her, dec, srv, dis = (counts[i] for i in range(5))
@@ -160,9 +203,20 @@ class MemoryBank:
         pr, pr_ci = rate(her)
         ar, ar_ci = rate(att)
         served = int(srv.sum())
-        return BankRun(seconds, int(att.sum()), int(her.sum()), int(dec.sum()), served, int(dis.sum()),
-                       sums[0] / served if served else math.nan, sums[1] / served if served else math.nan,
-                       pr, pr_ci, ar, ar_ci)
+        return BankRun(
+            seconds,
+            int(att.sum()),
+            int(her.sum()),
+            int(dec.sum()),
+            served,
+            int(dis.sum()),
+            sums[0] / served if served else math.nan,
+            sums[1] / served if served else math.nan,
+            pr,
+            pr_ci,
+            ar,
+            ar_ci,
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -204,8 +258,27 @@ def _pop(heap_t, heap_s, size):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _bank_run(heap_t, heap_s, pend_t, pend_s, store_t, store_s, ints, floats, counts, sums, gaps, tau_e, t_h,
-              tail, period, cutoff, fifo, warm, end):  # pragma: no cover - compiled
+def _bank_run(
+    heap_t,
+    heap_s,
+    pend_t,
+    pend_s,
+    store_t,
+    store_s,
+    ints,
+    floats,
+    counts,
+    sums,
+    gaps,
+    tau_e,
+    t_h,
+    tail,
+    period,
+    cutoff,
+    fifo,
+    warm,
+    end,
+):  # pragma: no cover - compiled
     """Advance the bank event by event until ``end`` (returns True) or until the geometric gaps run out (returns
     False; the state in the arrays carries on). ``tail``: decision + reset seconds after a pair is used or dropped;
     an attempt that fails keeps its qubit for the whole occupancy tau_e + t_h + tail."""

@@ -18,8 +18,12 @@ from .strategy import LocalRandomness, LocalRule, Strategy
 
 # The four deterministic local rules f: input bit -> output bit, as (f(0), f(1)).
 RULES = ((0, 0), (0, 1), (1, 0), (1, 1))
-RULE_NAMES = {(0, 0): "always 0 (ask first)", (0, 1): "follow input", (1, 0): "flip input",
-              (1, 1): "always 1 (bid first)"}
+RULE_NAMES = {
+    (0, 0): "always 0 (ask first)",
+    (0, 1): "follow input",
+    (1, 0): "flip input",
+    (1, 1): "always 1 (bid first)",
+}
 
 
 def deterministic_value(game: Game, p_xy, f_a: tuple[int, ...], f_b: tuple[int, ...]) -> float:

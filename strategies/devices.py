@@ -38,8 +38,11 @@ def _fake(name: str):
         raise StrategyError(f"device {name!r} needs the optional extra: pip install -e '.[ibm]'") from None
     cls = getattr(fake_provider, name, None)
     if cls is None or not name.startswith("Fake"):
-        known = sorted(n for n in dir(fake_provider) if n.startswith("Fake") and not n.endswith("V2")
-                       and n != "FakeProviderForBackendV2")
+        known = sorted(
+            n
+            for n in dir(fake_provider)
+            if n.startswith("Fake") and not n.endswith("V2") and n != "FakeProviderForBackendV2"
+        )
         raise StrategyError(f"unknown device {name!r}; e.g. {', '.join(known[:8])}, ...")
     return cls()
 
@@ -84,8 +87,10 @@ def choose_pair(name: str) -> tuple[int, int]:
     """The device's best pair of physical qubits by ``PAIR_RULE`` (Alice first, in the gate's native direction)."""
     edges = _edges(_fake(name))
     ro = _readout_errors(device_backend(name))
-    scored = sorted((_cost(err, ro.get(a, (1.0, 1.0)), ro.get(b, (1.0, 1.0))), min(a, b), max(a, b), (a, b))
-                    for (a, b), err in edges.items())
+    scored = sorted(
+        (_cost(err, ro.get(a, (1.0, 1.0)), ro.get(b, (1.0, 1.0))), min(a, b), max(a, b), (a, b))
+        for (a, b), err in edges.items()
+    )
     return scored[0][3]
 
 
@@ -128,9 +133,14 @@ class Device:
         return device_backend(self.name)
 
     def describe(self) -> dict:
-        return {"name": self.name, "qubits": list(self.qubits), "pair": "chosen" if self.chosen else "given",
-                "pair_rule": PAIR_RULE, **self.calibration,
-                "bell_fidelity": float((1 + self.tensor[1, 1] - self.tensor[2, 2] + self.tensor[3, 3]) / 4)}
+        return {
+            "name": self.name,
+            "qubits": list(self.qubits),
+            "pair": "chosen" if self.chosen else "given",
+            "pair_rule": PAIR_RULE,
+            **self.calibration,
+            "bell_fidelity": float((1 + self.tensor[1, 1] - self.tensor[2, 2] + self.tensor[3, 3]) / 4),
+        }
 
 
 @lru_cache(maxsize=16)
@@ -147,8 +157,10 @@ def device(name: str, qubits: tuple[int, int] | None = None) -> Device:
     edge = edges.get(qubits, edges.get((qubits[1], qubits[0])))
     if edge is None:
         best = choose_pair(name)
-        raise StrategyError(f"qubits {qubits[0]},{qubits[1]} are not coupled on {name}: the Bell pair would need "
-                            f"SWAPs; choose a coupled pair (the rule's choice is {best[0]},{best[1]})")
+        raise StrategyError(
+            f"qubits {qubits[0]},{qubits[1]} are not coupled on {name}: the Bell pair would need "
+            f"SWAPs; choose a coupled pair (the rule's choice is {best[0]},{best[1]})"
+        )
     ro = _readout_errors(device_backend(name))
     props = backend.target.qubit_properties
     calibration = {

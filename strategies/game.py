@@ -72,8 +72,10 @@ class Game:
             return
         u = np.asarray(self.payoff, dtype=float)
         if u.size != ka * kb * 2 or not np.isfinite(u).all():
-            raise StrategyError(f"a {ka}x{kb} game table needs {ka * kb * 2} finite utilities u[x, y, o], "
-                                f"got {list(np.ravel(self.payoff))}")
+            raise StrategyError(
+                f"a {ka}x{kb} game table needs {ka * kb * 2} finite utilities u[x, y, o], "
+                f"got {list(np.ravel(self.payoff))}"
+            )
         if self.kind == "paper" or self.beta != 0.0 or self.rule != "hedge":
             raise StrategyError("a table game has no beta or rule (its table says everything)")
         object.__setattr__(self, "payoff", tuple(float(v) for v in u.ravel()))
@@ -100,8 +102,9 @@ class Game:
         if w.shape == (4,):
             w = w.reshape(2, 2)
         if w.ndim != 2:
-            raise StrategyError(f"correlator weights must be a K_A x K_B matrix (or four numbers w00,w01,w10,w11), "
-                                f"got shape {w.shape}")
+            raise StrategyError(
+                f"correlator weights must be a K_A x K_B matrix (or four numbers w00,w01,w10,w11), got shape {w.shape}"
+            )
         return cls.from_table(np.stack([w, -w], axis=-1), kind=kind, unit=unit)
 
     @classmethod
@@ -164,8 +167,15 @@ class Game:
         """The best o = a XOR b for each round's inputs (ties at beta = 1/2 go to 'different')."""
         x, y = np.asarray(x), np.asarray(y)
         table = self.target_table()
-        if x.dtype == np.uint8 and y.dtype == np.uint8 and x.shape == y.shape and x.ndim == 1 and x.size \
-                and x.max() < table.shape[0] and y.max() < table.shape[1]:  # the engine's bits: a compiled gather
+        if (
+            x.dtype == np.uint8
+            and y.dtype == np.uint8
+            and x.shape == y.shape
+            and x.ndim == 1
+            and x.size
+            and x.max() < table.shape[0]
+            and y.max() < table.shape[1]
+        ):  # the engine's bits: a compiled gather
             return kernels.lookup2(table.ravel(), x, y, table.shape[1])
         return table[x.astype(np.intp), y.astype(np.intp)]
 
@@ -209,8 +219,9 @@ def check_p_xy(p_xy: np.ndarray | list, levels: tuple[int, int] | None = (2, 2))
         p = p.reshape(2, 2)
     if levels is None:
         if p.ndim != 2 or not all(2 <= k <= MAX_LEVELS for k in p.shape):
-            raise StrategyError(f"p_xy must be a K_A x K_B matrix with 2 to {MAX_LEVELS} levels a side, "
-                                f"got shape {p.shape}")
+            raise StrategyError(
+                f"p_xy must be a K_A x K_B matrix with 2 to {MAX_LEVELS} levels a side, got shape {p.shape}"
+            )
     elif p.shape != tuple(levels):
         want = "2x2 (or four numbers p00,p01,p10,p11)" if tuple(levels) == (2, 2) else "x".join(map(str, levels))
         raise StrategyError(f"p_xy must be {want}, got shape {p.shape}")

@@ -51,8 +51,10 @@ def _as_small_ints(values, n: int, what: str) -> np.ndarray:
     if v.dtype == np.uint8 and v.shape == (n,):
         return v
     if v.shape != (n,) or (v.size and (v.dtype.kind not in "biu" or v.min() < 0 or v.max() > 255)):
-        raise ValueError(f"returned {what} of shape {v.shape} and dtype {v.dtype}; it must give one small "
-                         f"non-negative integer per round ({n})")
+        raise ValueError(
+            f"returned {what} of shape {v.shape} and dtype {v.dtype}; it must give one small "
+            f"non-negative integer per round ({n})"
+        )
     return v.astype(np.uint8, copy=False)
 
 
@@ -71,8 +73,11 @@ def _w_rule_load(held: dict, payload: bytes):
         except (TypeError, ValueError):
             return None
 
-    return {"levels": int(levels), "settings": None if settings is None else [int(s) for s in settings],
-            "outputs": None if outputs is None else plain(outputs)}, []
+    return {
+        "levels": int(levels),
+        "settings": None if settings is None else [int(s) for s in settings],
+        "outputs": None if outputs is None else plain(outputs),
+    }, []
 
 
 def _w_rule_setting(held: dict, begin, j: int, x, seed: int, clock: float):
@@ -112,8 +117,10 @@ def _w_joint(held: dict, payload: bytes, n_a: int, n_b: int):
     resource = sandbox.user_call(held, "unpickling", cloudpickle.loads, payload)
     table = np.asarray(sandbox.user_call(held, "joint", resource.joint, n_a, n_b))
     if table.dtype.kind not in "biuf" or table.ndim != 4 or table.size > 1 << 20:
-        raise ValueError(f"joint() returned an array of shape {table.shape} and dtype {table.dtype}; it must be "
-                         "(settings A, settings B, outcomes A, outcomes B) probabilities")
+        raise ValueError(
+            f"joint() returned an array of shape {table.shape} and dtype {table.dtype}; it must be "
+            "(settings A, settings B, outcomes A, outcomes B) probabilities"
+        )
     kind = sandbox.user_call(held, "kind", lambda: getattr(resource, "kind", None))
     return {"kind": str(kind) if isinstance(kind, str) else type(resource).__name__}, [table.astype(float)]
 
@@ -124,8 +131,7 @@ def read_table(name: str, resource, n_a: int, n_b: int, timeout: float | None = 
     resource's code never runs in the engine)."""
     w = sandbox.Worker(f"strategy {name!r}: its resource", timeout)
     try:
-        value, (table,) = w.call(_w_joint, sandbox.dumps(resource), n_a, n_b, what="joint",
-                                 limits=[1 << 20])
+        value, (table,) = w.call(_w_joint, sandbox.dumps(resource), n_a, n_b, what="joint", limits=[1 << 20])
     finally:
         w.close()
     return table, value["kind"]
@@ -142,8 +148,9 @@ class RemoteRule:
         levels = prof.get("levels") if isinstance(prof, dict) else None
         if not isinstance(levels, int) or not 2 <= levels <= 8:
             self.worker.close()
-            raise StrategyError(f"strategy {name!r}: server {side}'s rule reads {levels!r} input levels; it must be "
-                                "2 to 8")
+            raise StrategyError(
+                f"strategy {name!r}: server {side}'s rule reads {levels!r} input levels; it must be 2 to 8"
+            )
         self.levels = levels
         self.settings = tuple(prof["settings"]) if prof.get("settings") is not None else (0,) * levels
         self.outputs = tuple(tuple(r) for r in prof["outputs"]) if prof.get("outputs") else ()
@@ -151,8 +158,9 @@ class RemoteRule:
 
     def start_setting(self, begin: int | None, j: int, x, seed: int, clock: float) -> None:
         """Send play ``j``'s inputs (``begin``: the chunk's number of plays, at its first play)."""
-        self.worker.send(_w_rule_setting, None if begin is None else (self.keep, begin), j, x, seed, clock,
-                         what="setting")
+        self.worker.send(
+            _w_rule_setting, None if begin is None else (self.keep, begin), j, x, seed, clock, what="setting"
+        )
         if begin is not None:
             self.keep = None
 
@@ -176,8 +184,9 @@ class RemoteRule:
         return self.done(x.size)
 
     def output_probabilities(self, n_outcomes: int) -> np.ndarray:
-        raise StrategyError(f"strategy {self.name!r}: server {self.side}'s rule is code, not a table: it has no "
-                            "exact value")
+        raise StrategyError(
+            f"strategy {self.name!r}: server {self.side}'s rule is code, not a table: it has no exact value"
+        )
 
     def close(self) -> None:
         self.worker.close()
@@ -221,13 +230,15 @@ def _check(name: str, side: str, what: str, real: np.ndarray, replay: np.ndarray
         raise SignallingError(
             f"strategy {name!r} signals: permuting only {partner}'s inputs changed {side}'s {what} in {changed.size} "
             f"of {n} rounds (first at round {int(changed[0])} of {where}), with the same randomness; {side}'s rule "
-            "must depend on its own inputs, outcomes and state only (do the two rules share a file or a socket?)")
+            "must depend on its own inputs, outcomes and state only (do the two rules share a file or a socket?)"
+        )
 
 
 def _bits(name: str, side: str, what: str, v: np.ndarray, n: int, limit: int) -> np.ndarray:
     if v.shape != (n,) or v.dtype != np.uint8 or (v.size and v.max() >= limit):
-        raise StrategyError(f"strategy {name!r}: server {side}'s rule returned {what} outside 0..{limit - 1} or not "
-                            f"one per round ({n})")
+        raise StrategyError(
+            f"strategy {name!r}: server {side}'s rule returned {what} outside 0..{limit - 1} or not one per round ({n})"
+        )
     return v
 
 
@@ -242,8 +253,9 @@ def _sample(table: np.ndarray, first: str, s_a, s_b, u: np.ndarray):
     return (major, minor) if first == "A" else (minor, major)
 
 
-def checked_play(name: str, strategy, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, where: str,
-                 keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def checked_play(
+    name: str, strategy, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, where: str, keep: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """One chunk of a certified strategy with user rules, played as the module docstring says. ``keep``: False for a
     check that must leave the rules' state as it was (certification). Outputs (a, b), uint8."""
     n = x.size
@@ -260,8 +272,12 @@ def checked_play(name: str, strategy, x: np.ndarray, y: np.ndarray, rng: np.rand
     shared = strategy.resource.joint(1, 1).shape[2:] != (1, 1)  # else every outcome is 0 (nothing shared)
     uniforms = (rng.random(n), rng.random(n)) if shared else (None, None)
     # play: (the party drawn first, its inputs kept, whether its partner's inputs move, uniforms)
-    plays = [(first, False, uniforms[0]), (first, True, uniforms[0]), (other, False, uniforms[1]),
-             (other, True, uniforms[1])]
+    plays = [
+        (first, False, uniforms[0]),
+        (first, True, uniforms[0]),
+        (other, False, uniforms[1]),
+        (other, True, uniforms[1]),
+    ]
     settings: list = [None] * 4
     outputs: list = [None] * 4
     for k, play in enumerate(order):
@@ -274,8 +290,9 @@ def checked_play(name: str, strategy, x: np.ndarray, y: np.ndarray, rng: np.rand
         settings[play] = got
         if shared:
             assert u is not None  # uniforms are drawn when the resource shares anything
-            table = np.asarray(strategy.resource.joint(int(got["A"].max(initial=0)) + 1,
-                                                       int(got["B"].max(initial=0)) + 1), dtype=float)
+            table = np.asarray(
+                strategy.resource.joint(int(got["A"].max(initial=0)) + 1, int(got["B"].max(initial=0)) + 1), dtype=float
+            )
             oa, ob = _sample(table, lead, got["A"], got["B"], u)
         else:
             oa = ob = None

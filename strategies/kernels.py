@@ -112,8 +112,9 @@ def moments(T, a, b, ro_a, ro_b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def sample_stored_pair(R, dir_a, dir_b, setting_a, setting_b, ages, t1, t2, store_a, store_b,
-                       ro_a, ro_b, loss_a, loss_b, u):  # pragma: no cover - compiled
+def sample_stored_pair(
+    R, dir_a, dir_b, setting_a, setting_b, ages, t1, t2, store_a, store_b, ro_a, ro_b, loss_a, loss_b, u
+):  # pragma: no cover - compiled
     """Outcomes (0, 1, 2 = no click) of a pair stored ``ages[i]`` seconds, per round.
 
     R: Pauli tensor (I, X, Y, Z) of the pair before storage; dir_*: (settings, 3) Bloch directions of

@@ -27,8 +27,9 @@ def value_at_age(strategy: Strategy, game: Game, p_xy, age: float) -> float:
     return replace(strategy, resource=replace(res, noise=replace(res.noise, storage_time=float(age)))).value(game, p_xy)
 
 
-def useful_lifetime(strategy: Strategy, game: Game, p_xy, classical_value: float, youngest: float = 0.0,
-                    tol: float = 1e-12) -> float:
+def useful_lifetime(
+    strategy: Strategy, game: Game, p_xy, classical_value: float, youngest: float = 0.0, tol: float = 1e-12
+) -> float:
     """The first age (seconds, >= ``youngest``) at which the strategy's pair no longer beats ``classical_value``:
     past it, playing the pair loses to the classical rule. ``youngest`` when even the youngest pair does not beat it
     (or the strategy uses no pair);

@@ -92,8 +92,9 @@ def certification_power(n, omega_c: float, omega_q: float, alpha: float) -> np.n
     return binom.sf(critical_wins(n, omega_c, alpha) - 1, n, omega_q)
 
 
-def rounds_to_certify(omega_c: float, omega_q: float, alpha: float, max_rounds: int = 10**8,
-                      power: float | None = None) -> float:
+def rounds_to_certify(
+    omega_c: float, omega_q: float, alpha: float, max_rounds: int = 10**8, power: float | None = None
+) -> float:
     """Rounds needed to certify a won-or-lost game's advantage by an exact one-sided binomial test at level
     ``alpha`` (the binomial p-value of Bell tests, Elkouss & Wehner, arXiv:1510.07233, the kind of certification Li
     et al., arXiv:2604.07451, abstract, adapt to these games); inf when omega_q <= omega_c or past ``max_rounds``.
@@ -161,71 +162,165 @@ class Link:
 
     # Field metadata declares each parameter as a run option (backtest.options); names start link_ where they would
     # otherwise be the supply's (pair_rate, decision_rate, memory_slots), so that every name sets one option.
-    distance_km: float = field(default=56.0, metadata=_opt("fibre length between the two nodes", unit="km", lo=0,
-                                                             finite=True))
-    straight_km: float | None = field(default=None, metadata=_opt(
-        "straight-line distance between the servers, for the light-speed deadline (unset: the fibre length)",
-        unit="km", lo=0, finite=True))
-    attenuation_db_km: float = field(default=0.2, metadata=_opt("fibre attenuation", unit="dB/km", lo=0,
-                                                                  finite=True))
-    refractive_index: float = field(default=1.468, metadata=_opt("fibre group index (light runs at c/n)", lo=1,
-                                                                   finite=True))
-    source_at: str = field(default="midpoint", metadata=_opt(
-        "where the pair is heralded: midpoint (a Bell-state measurement half-way) or a (A's photon crosses the whole "
-        "fibre to B)", choices=SOURCES))
-    attempt_rate: float = field(default=1e6, metadata=_opt(
-        "entanglement attempts per second the node can start, all modes together (1 / its attempt period)", unit="Hz",
-        lo=0, open_lo=True, finite=True))
-    multiplexing: int = field(default=1, metadata=_opt(
-        "memory modes (qubits) that take attempts in turn, each busy for the occupancy time", lo=1))
-    reset_time: float = field(default=0.0, metadata=_opt(
-        "time to reset a memory qubit after its pair is used or lost, part of its occupancy", unit="s", lo=0,
-        finite=True))
-    link_channels: int = field(default=1, metadata=_opt(
-        "independent channels (node pairs) in parallel, each delivering the derived rate", lo=1))
-    photon_efficiency: float = field(default=1.0, metadata=_opt(
-        "probability a photon is collected, converted and detected, fibre excluded", lo=0, hi=1, open_lo=True))
-    herald_efficiency: float = field(default=0.5, metadata=_opt(
-        "probability the heralding measurement succeeds when its photons arrive (0.5: linear-optics Bell-state "
-        "measurement)", lo=0, hi=1, open_lo=True))
-    dark_count_prob: float = field(default=0.0, metadata=_opt(
-        "probability a heralding detector clicks without a photon, per attempt's detection window (dark count "
-        "rate times the window)", lo=0, hi=1, open_hi=True))
-    link_pair_rate: float | None = field(default=None, metadata=_opt(
-        "published delivered Bell-pair rate, replacing the derived one", unit="Hz", lo=0, open_lo=True, finite=True))
-    fidelity: float = field(default=1.0, metadata=_opt(
-        "fidelity to |Phi+> (Werner state) of a pair heralded by its photons (a published fidelity already counts "
-        "every effect at its distance)", lo=0.25, hi=1))
+    distance_km: float = field(
+        default=56.0, metadata=_opt("fibre length between the two nodes", unit="km", lo=0, finite=True)
+    )
+    straight_km: float | None = field(
+        default=None,
+        metadata=_opt(
+            "straight-line distance between the servers, for the light-speed deadline (unset: the fibre length)",
+            unit="km",
+            lo=0,
+            finite=True,
+        ),
+    )
+    attenuation_db_km: float = field(default=0.2, metadata=_opt("fibre attenuation", unit="dB/km", lo=0, finite=True))
+    refractive_index: float = field(
+        default=1.468, metadata=_opt("fibre group index (light runs at c/n)", lo=1, finite=True)
+    )
+    source_at: str = field(
+        default="midpoint",
+        metadata=_opt(
+            "where the pair is heralded: midpoint (a Bell-state measurement half-way) or a (A's photon crosses the "
+            "whole fibre to B)",
+            choices=SOURCES,
+        ),
+    )
+    attempt_rate: float = field(
+        default=1e6,
+        metadata=_opt(
+            "entanglement attempts per second the node can start, all modes together (1 / its attempt period)",
+            unit="Hz",
+            lo=0,
+            open_lo=True,
+            finite=True,
+        ),
+    )
+    multiplexing: int = field(
+        default=1,
+        metadata=_opt("memory modes (qubits) that take attempts in turn, each busy for the occupancy time", lo=1),
+    )
+    reset_time: float = field(
+        default=0.0,
+        metadata=_opt(
+            "time to reset a memory qubit after its pair is used or lost, part of its occupancy",
+            unit="s",
+            lo=0,
+            finite=True,
+        ),
+    )
+    link_channels: int = field(
+        default=1,
+        metadata=_opt("independent channels (node pairs) in parallel, each delivering the derived rate", lo=1),
+    )
+    photon_efficiency: float = field(
+        default=1.0,
+        metadata=_opt(
+            "probability a photon is collected, converted and detected, fibre excluded", lo=0, hi=1, open_lo=True
+        ),
+    )
+    herald_efficiency: float = field(
+        default=0.5,
+        metadata=_opt(
+            "probability the heralding measurement succeeds when its photons arrive (0.5: linear-optics Bell-state "
+            "measurement)",
+            lo=0,
+            hi=1,
+            open_lo=True,
+        ),
+    )
+    dark_count_prob: float = field(
+        default=0.0,
+        metadata=_opt(
+            "probability a heralding detector clicks without a photon, per attempt's detection window (dark count "
+            "rate times the window)",
+            lo=0,
+            hi=1,
+            open_hi=True,
+        ),
+    )
+    link_pair_rate: float | None = field(
+        default=None,
+        metadata=_opt(
+            "published delivered Bell-pair rate, replacing the derived one", unit="Hz", lo=0, open_lo=True, finite=True
+        ),
+    )
+    fidelity: float = field(
+        default=1.0,
+        metadata=_opt(
+            "fidelity to |Phi+> (Werner state) of a pair heralded by its photons (a published fidelity already counts "
+            "every effect at its distance)",
+            lo=0.25,
+            hi=1,
+        ),
+    )
     memory_t1: float = field(default=math.inf, metadata=_opt("memory T1 (inf: none)", unit="s", lo=0, open_lo=True))
-    memory_t2: float | None = field(default=None, metadata=_opt("memory T2, <= 2*T1 (unset: 2*T1)", unit="s", lo=0,
-                                                                open_lo=True))
+    memory_t2: float | None = field(
+        default=None, metadata=_opt("memory T2, <= 2*T1 (unset: 2*T1)", unit="s", lo=0, open_lo=True)
+    )
     link_memory_slots: int = field(default=1, metadata=_opt("pairs each memory holds", lo=1))
-    link_memory_policy: str = field(default="freshest", metadata=_opt(
-        "which stored pair a decision uses: freshest (the youngest) or fifo (the oldest not past the cutoff)",
-        choices=POLICIES))
-    memory_cutoff: float | str = field(default="auto", metadata=_opt(
-        "discard a stored pair older than this, herald delay included: 'auto' (the age at which even settings "
-        "re-aimed for the pair's age stop beating the classical rule on the fitted game) or seconds (inf: never)",
-        unit="s", lo=0, open_lo=True, words=("auto",)))
-    gate_error: float = field(default=0.0, metadata=_opt(
-        "depolarizing error of each party's measurement rotation", lo=0, hi=1))
-    measurement_error: float = field(default=0.0, metadata=_opt("readout error of each party's memory qubit",
-                                                                 lo=0, hi=1))
-    retrieval_efficiency: float = field(default=1.0, metadata=_opt(
-        "probability the stored qubit is read out at all (else the party plays its fallback bit)", lo=0, hi=1))
-    decision_latency: float = field(default=1e-6, metadata=_opt("time from a server's input to its decision",
-                                                                  unit="s", lo=0, open_lo=True, finite=True))
-    link_decision_rate: float | None = field(default=None, metadata=_opt(
-        "the market's decisions per second: declares a synthetic source's step (a preset's only where the source sets "
-        "none; unset: the data's own clock, which real data always keeps)", unit="Hz", lo=0, open_lo=True,
-        finite=True))
-    stationary_window: float | None = field(default=None, metadata=_opt(
-        "how long the market's correlations stay put (unset: measured from the data)", unit="s", lo=0, open_lo=True,
-        finite=True))
-    confidence: float = field(default=0.99, metadata=_opt("confidence at which the advantage must be detected",
-                                                           lo=0, hi=1, open_lo=True, open_hi=True))
-    cost_per_pair: float = field(default=0.0, metadata=_opt("what one Bell pair costs", unit="currency", lo=0,
-                                                             finite=True))
+    link_memory_policy: str = field(
+        default="freshest",
+        metadata=_opt(
+            "which stored pair a decision uses: freshest (the youngest) or fifo (the oldest not past the cutoff)",
+            choices=POLICIES,
+        ),
+    )
+    memory_cutoff: float | str = field(
+        default="auto",
+        metadata=_opt(
+            "discard a stored pair older than this, herald delay included: 'auto' (the age at which even settings "
+            "re-aimed for the pair's age stop beating the classical rule on the fitted game) or seconds (inf: never)",
+            unit="s",
+            lo=0,
+            open_lo=True,
+            words=("auto",),
+        ),
+    )
+    gate_error: float = field(
+        default=0.0, metadata=_opt("depolarizing error of each party's measurement rotation", lo=0, hi=1)
+    )
+    measurement_error: float = field(
+        default=0.0, metadata=_opt("readout error of each party's memory qubit", lo=0, hi=1)
+    )
+    retrieval_efficiency: float = field(
+        default=1.0,
+        metadata=_opt(
+            "probability the stored qubit is read out at all (else the party plays its fallback bit)", lo=0, hi=1
+        ),
+    )
+    decision_latency: float = field(
+        default=1e-6,
+        metadata=_opt("time from a server's input to its decision", unit="s", lo=0, open_lo=True, finite=True),
+    )
+    link_decision_rate: float | None = field(
+        default=None,
+        metadata=_opt(
+            "the market's decisions per second: declares a synthetic source's step (a preset's only where the source "
+            "sets none; unset: the data's own clock, which real data always keeps)",
+            unit="Hz",
+            lo=0,
+            open_lo=True,
+            finite=True,
+        ),
+    )
+    stationary_window: float | None = field(
+        default=None,
+        metadata=_opt(
+            "how long the market's correlations stay put (unset: measured from the data)",
+            unit="s",
+            lo=0,
+            open_lo=True,
+            finite=True,
+        ),
+    )
+    confidence: float = field(
+        default=0.99,
+        metadata=_opt("confidence at which the advantage must be detected", lo=0, hi=1, open_lo=True, open_hi=True),
+    )
+    cost_per_pair: float = field(
+        default=0.0, metadata=_opt("what one Bell pair costs", unit="currency", lo=0, finite=True)
+    )
 
     def __post_init__(self) -> None:
         def number(name, lo=None, hi=None, open_lo=False, finite=True):
@@ -242,8 +337,10 @@ class Link:
         if self.straight_km is not None:
             number("straight_km", 0)
             if self.straight_km > self.distance_km * (1 + 1e-12):
-                raise StrategyError(f"link straight_km {self.straight_km!r} exceeds the fibre's {self.distance_km!r} "
-                                    "km: a fibre cannot be shorter than the straight line")
+                raise StrategyError(
+                    f"link straight_km {self.straight_km!r} exceeds the fibre's {self.distance_km!r} "
+                    "km: a fibre cannot be shorter than the straight line"
+                )
         number("attenuation_db_km", 0)
         number("refractive_index", 1)
         if self.source_at not in SOURCES:
@@ -255,13 +352,17 @@ class Link:
         number("herald_efficiency", 0, 1, open_lo=True)
         number("dark_count_prob", 0)
         if not self.dark_count_prob < 1:
-            raise StrategyError(f"link dark_count_prob must be in [0, 1) (at 1 every detector always clicks and no "
-                                f"herald means anything), got {self.dark_count_prob!r}")
+            raise StrategyError(
+                f"link dark_count_prob must be in [0, 1) (at 1 every detector always clicks and no "
+                f"herald means anything), got {self.dark_count_prob!r}"
+            )
         if self.link_pair_rate is not None:
             number("link_pair_rate", 0, open_lo=True)
         if not (isinstance(self.fidelity, (int, float)) and 0.25 <= self.fidelity <= 1):
-            raise StrategyError(f"link fidelity must be in [0.25, 1] (1/4 is the maximally mixed state; no fidelity "
-                                f"exceeds 1), got {self.fidelity!r}")
+            raise StrategyError(
+                f"link fidelity must be in [0.25, 1] (1/4 is the maximally mixed state; no fidelity "
+                f"exceeds 1), got {self.fidelity!r}"
+            )
         object.__setattr__(self, "fidelity", float(self.fidelity))
         number("memory_t1", 0, open_lo=True, finite=False)
         if self.memory_t2 is None:
@@ -269,23 +370,28 @@ class Link:
         number("memory_t2", 0, open_lo=True, finite=False)
         assert self.memory_t2 is not None  # resolved above
         if self.memory_t2 > 2 * self.memory_t1:
-            raise StrategyError(f"link memory_t2 = {self.memory_t2!r} s exceeds 2*T1 = {2 * self.memory_t1!r} s, which "
-                                "no physical qubit allows")
+            raise StrategyError(
+                f"link memory_t2 = {self.memory_t2!r} s exceeds 2*T1 = {2 * self.memory_t1!r} s, which "
+                "no physical qubit allows"
+            )
         for name in ("link_memory_slots", "link_channels"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise StrategyError(f"link {name} must be a whole number >= 1, got {v!r}")
         if self.link_memory_policy not in POLICIES:
-            raise StrategyError(f"link link_memory_policy must be one of {', '.join(POLICIES)}, got "
-                                f"{self.link_memory_policy!r}")
+            raise StrategyError(
+                f"link link_memory_policy must be one of {', '.join(POLICIES)}, got {self.link_memory_policy!r}"
+            )
         number("reset_time", 0)
         if self.memory_cutoff != "auto":
             if isinstance(self.memory_cutoff, str):
                 raise StrategyError(f"link memory_cutoff must be 'auto' or seconds > 0, got {self.memory_cutoff!r}")
             number("memory_cutoff", 0, open_lo=True, finite=False)
             if self.memory_cutoff <= self.herald_delay:
-                raise StrategyError(f"link memory_cutoff {self.memory_cutoff:g} s is not longer than the herald's "
-                                    f"delay ({self.herald_delay:g} s): no pair could ever be used")
+                raise StrategyError(
+                    f"link memory_cutoff {self.memory_cutoff:g} s is not longer than the herald's "
+                    f"delay ({self.herald_delay:g} s): no pair could ever be used"
+                )
         for name in ("gate_error", "measurement_error", "retrieval_efficiency"):
             number(name, 0, 1)
         number("decision_latency", 0, open_lo=True)
@@ -293,8 +399,10 @@ class Link:
             number("link_decision_rate", 0, open_lo=True)
         memory = min(self.memory_t1, self.memory_t2)
         if memory < self.decision_latency:
-            raise StrategyError(f"link memory (T1 {self.memory_t1:g} s, T2 {self.memory_t2:g} s) is shorter than one "
-                                f"decision ({self.decision_latency:g} s): the qubit decays before its server decides")
+            raise StrategyError(
+                f"link memory (T1 {self.memory_t1:g} s, T2 {self.memory_t2:g} s) is shorter than one "
+                f"decision ({self.decision_latency:g} s): the qubit decays before its server decides"
+            )
         if self.stationary_window is not None:
             number("stationary_window", 0, open_lo=True)
         if not (isinstance(self.confidence, float) and 0 < self.confidence < 1):
@@ -357,7 +465,7 @@ class Link:
     def herald_probability(self) -> float:
         """Success probability of one attempt, true or false: eta_h q^k, k the clicks a herald needs (2 at a
         midpoint, 1 with the source at A); without dark counts eta_h (eta_p T)^2 and eta_h eta_p T."""
-        return self.herald_efficiency * self.click_probability ** self.photons_heralding
+        return self.herald_efficiency * self.click_probability**self.photons_heralding
 
     @property
     def herald_purity(self) -> float:
@@ -459,21 +567,35 @@ class Link:
     def noise(self, storage_time: float | None = None) -> Noise:
         """The engine's noise model of this link; ``storage_time`` defaults to the herald's delay (a pair is
         stored at least that long before it can be used)."""
-        return Noise.make(visibility=self.visibility, readout_error=self.measurement_error,
-                          storage_time=self.herald_delay if storage_time is None else storage_time,
-                          t1=self.memory_t1, t2=self.memory_t2, loss=self.loss)
+        return Noise.make(
+            visibility=self.visibility,
+            readout_error=self.measurement_error,
+            storage_time=self.herald_delay if storage_time is None else storage_time,
+            t1=self.memory_t1,
+            t2=self.memory_t2,
+            loss=self.loss,
+        )
 
     def derived(self) -> dict:
         """Every derived number, with its unit in the key (metrics.json ``link.derived``)."""
-        return {"transmission_per_photon": self.transmission, "photon_km": self.photon_km,
-                "herald_probability": self.herald_probability, "herald_purity": self.herald_purity,
-                "herald_delay_s": self.herald_delay, "occupancy_s": self.occupancy,
-                "attempts_per_second": self.attempts_per_second, "channel_pair_rate_hz": self.channel_pair_rate,
-                "derived_pair_rate_hz": self.derived_pair_rate,
-                "pair_rate_hz": self.delivered_pair_rate, "visibility": self.visibility,
-                "effective_fidelity": self.effective_fidelity, "loss": self.loss,
-                "fibre_time_s": self.fibre_time, "straight_line_time_s": self.straight_line_time,
-                "deadline_met": self.deadline_met}
+        return {
+            "transmission_per_photon": self.transmission,
+            "photon_km": self.photon_km,
+            "herald_probability": self.herald_probability,
+            "herald_purity": self.herald_purity,
+            "herald_delay_s": self.herald_delay,
+            "occupancy_s": self.occupancy,
+            "attempts_per_second": self.attempts_per_second,
+            "channel_pair_rate_hz": self.channel_pair_rate,
+            "derived_pair_rate_hz": self.derived_pair_rate,
+            "pair_rate_hz": self.delivered_pair_rate,
+            "visibility": self.visibility,
+            "effective_fidelity": self.effective_fidelity,
+            "loss": self.loss,
+            "fibre_time_s": self.fibre_time,
+            "straight_line_time_s": self.straight_line_time,
+            "deadline_met": self.deadline_met,
+        }
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -489,30 +611,41 @@ LINK_PRESETS: dict[str, dict] = {
     "nyse-nasdaq": {
         "values": {"distance_km": 56.0, "attenuation_db_km": 0.17},
         "source": "The seed scenario (Ding & Jiang, arXiv:2407.21723): servers at NYSE (Mahwah, NJ) and NASDAQ "
-                  "(Carteret, NJ), about 56 km apart, and telecom fibre at 0.17 dB/km, the low end of the "
-                  "0.17-0.2 dB/km range (both as ../shared/REFERENCE.md quotes them). The fibre is taken as straight "
-                  "(the most favourable case), so one-way light takes 186.8 us straight-line. Hardware is ideal "
-                  "(F = 1, no memory decay, lossless collection): what the distance alone allows.",
+        "(Carteret, NJ), about 56 km apart, and telecom fibre at 0.17 dB/km, the low end of the "
+        "0.17-0.2 dB/km range (both as ../shared/REFERENCE.md quotes them). The fibre is taken as straight "
+        "(the most favourable case), so one-way light takes 186.8 us straight-line. Hardware is ideal "
+        "(F = 1, no memory decay, lossless collection): what the distance alone allows.",
     },
     "li2026": {
-        "values": {"distance_km": 50.0, "decision_latency": 1e-6, "link_decision_rate": 8e3,
-                   "attenuation_db_km": 0.25, "refractive_index": C_KM_PER_S / 2.1e5, "attempt_rate": 1 / 580e-9,
-                   "multiplexing": 250, "link_memory_slots": 250, "photon_efficiency": 0.504,
-                   "herald_efficiency": 0.5, "reset_time": 1e-6, "fidelity": 0.96, "measurement_error": 0.002,
-                   "memory_t2": 7.9},
+        "values": {
+            "distance_km": 50.0,
+            "decision_latency": 1e-6,
+            "link_decision_rate": 8e3,
+            "attenuation_db_km": 0.25,
+            "refractive_index": C_KM_PER_S / 2.1e5,
+            "attempt_rate": 1 / 580e-9,
+            "multiplexing": 250,
+            "link_memory_slots": 250,
+            "photon_efficiency": 0.504,
+            "herald_efficiency": 0.5,
+            "reset_time": 1e-6,
+            "fidelity": 0.96,
+            "measurement_error": 0.002,
+            "memory_t2": 7.9,
+        },
         "source": "Li, Kikura, Goban, Yamasaki, Sunami, arXiv:2604.07451 (2026). From its abstract: a 50 km fibre, "
-                  "decision latency of a microsecond, 8e3 decisions per second per channel. The node of its Table "
-                  "III, which was not available here, as an independent implementation of the paper reads it "
-                  "(secondary): attempt period 580 ns, 250 memory qubits taking attempts in turn and holding the "
-                  "pairs, photon efficiency 0.504 (emission 0.70 x detector 0.9 x optics 0.8), heralding 0.5, "
-                  "0.25 dB/km, light at 2.1e8 m/s in fibre, reset 1 us, state infidelity 0.04 (F = 0.96), "
-                  "measurement infidelity 0.002, memory lifetime 7.9 s (read here as T2). The pair rate is derived "
-                  "(about 7.4e3 per second), not taken.",
+        "decision latency of a microsecond, 8e3 decisions per second per channel. The node of its Table "
+        "III, which was not available here, as an independent implementation of the paper reads it "
+        "(secondary): attempt period 580 ns, 250 memory qubits taking attempts in turn and holding the "
+        "pairs, photon efficiency 0.504 (emission 0.70 x detector 0.9 x optics 0.8), heralding 0.5, "
+        "0.25 dB/km, light at 2.1e8 m/s in fibre, reset 1 us, state infidelity 0.04 (F = 0.96), "
+        "measurement infidelity 0.002, memory lifetime 7.9 s (read here as T2). The pair rate is derived "
+        "(about 7.4e3 per second), not taken.",
     },
     "vanleent2022": {
         "values": {"distance_km": 33.0, "straight_km": 0.4, "fidelity": 0.622, "link_pair_rate": 0.01},
         "source": "van Leent et al., Nature 607, 69 (2022): two single-Rb-atom memories in buildings 400 m apart "
-                  "(straight line 0.4 km), heralded over 33 km of telecom fibre; rate 0.01 per second and fidelity "
-                  "0.622(15), as quoted by Saha et al., Nat. Commun. (2025), s41467-025-57557-4, introduction.",
+        "(straight line 0.4 km), heralded over 33 km of telecom fibre; rate 0.01 per second and fidelity "
+        "0.622(15), as quoted by Saha et al., Nat. Commun. (2025), s41467-025-57557-4, introduction.",
     },
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -54,26 +55,62 @@ class Noise:
     # Field metadata declares each parameter as a run option (help, unit, flag, alias); ``backtest.options``
     # reads it, so the command line, config files and sweeps never repeat it.
     visibility: float = field(default=1.0, metadata={"help": "Werner visibility v of the pair", "lo": 0, "hi": 1})
-    readout_a: tuple[float, float] = field(default=(0.0, 0.0), metadata={
-        "help": "A's readout error: E, or P(read 1|0),P(read 0|1)", "alias": "readout_error", "metavar": "E|E01,E10",
-        "lo": 0, "hi": 1, "counts": (1, 2),
-        "alias_help": "readout error of both parties: E, or P(read 1|0),P(read 0|1)", "sweep": True})
-    readout_b: tuple[float, float] = field(default=(0.0, 0.0), metadata={
-        "help": "B's readout error: E, or P(read 1|0),P(read 0|1)", "alias": "readout_error", "metavar": "E|E01,E10",
-        "lo": 0, "hi": 1, "counts": (1, 2), "sweep": True})
-    storage_time: float = field(default=0.0, metadata={"help": "time each stored half waits", "unit": "s",
-                                                                "lo": 0, "finite": True})
-    t1: float = field(default=math.inf, metadata={"help": "T1 relaxation time of a stored half (inf: none)",
-                                                           "unit": "s", "lo": 0, "open_lo": True})
-    t2: float | None = field(default=None, metadata={"help": "T2 dephasing time, <= 2*T1 (unset: 2*T1, limited by T1 "
-                                                             "only)", "unit": "s", "lo": 0, "open_lo": True})
+    readout_a: tuple[float, float] = field(
+        default=(0.0, 0.0),
+        metadata={
+            "help": "A's readout error: E, or P(read 1|0),P(read 0|1)",
+            "alias": "readout_error",
+            "metavar": "E|E01,E10",
+            "lo": 0,
+            "hi": 1,
+            "counts": (1, 2),
+            "alias_help": "readout error of both parties: E, or P(read 1|0),P(read 0|1)",
+            "sweep": True,
+        },
+    )
+    readout_b: tuple[float, float] = field(
+        default=(0.0, 0.0),
+        metadata={
+            "help": "B's readout error: E, or P(read 1|0),P(read 0|1)",
+            "alias": "readout_error",
+            "metavar": "E|E01,E10",
+            "lo": 0,
+            "hi": 1,
+            "counts": (1, 2),
+            "sweep": True,
+        },
+    )
+    storage_time: float = field(
+        default=0.0, metadata={"help": "time each stored half waits", "unit": "s", "lo": 0, "finite": True}
+    )
+    t1: float = field(
+        default=math.inf,
+        metadata={"help": "T1 relaxation time of a stored half (inf: none)", "unit": "s", "lo": 0, "open_lo": True},
+    )
+    t2: float | None = field(
+        default=None,
+        metadata={
+            "help": "T2 dephasing time, <= 2*T1 (unset: 2*T1, limited by T1 only)",
+            "unit": "s",
+            "lo": 0,
+            "open_lo": True,
+        },
+    )
     stored: str = field(default="both", metadata={"help": "which halves wait", "choices": STORED})
-    loss_a: float = field(default=0.0, metadata={"help": "P(no click) at A; A then plays its fallback bit",
-                                                 "alias": "loss", "lo": 0, "hi": 1,
-                                                 "alias_help": "P(no click) per party; a party without a click plays "
-                                                               "its fallback bit"})
-    loss_b: float = field(default=0.0, metadata={"help": "P(no click) at B; B then plays its fallback bit",
-                                                 "alias": "loss", "lo": 0, "hi": 1})
+    loss_a: float = field(
+        default=0.0,
+        metadata={
+            "help": "P(no click) at A; A then plays its fallback bit",
+            "alias": "loss",
+            "lo": 0,
+            "hi": 1,
+            "alias_help": "P(no click) per party; a party without a click plays its fallback bit",
+        },
+    )
+    loss_b: float = field(
+        default=0.0,
+        metadata={"help": "P(no click) at B; B then plays its fallback bit", "alias": "loss", "lo": 0, "hi": 1},
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visibility", _prob("visibility", self.visibility))
@@ -110,9 +147,9 @@ class Noise:
         stored: str = "both",
     ) -> Noise:
         """The same imperfections at both parties (the command line's options)."""
-        # __post_init__ makes a single probability a pair (_pair); the generated __init__ takes the field's type
-        return cls(visibility, readout_error, readout_error,  # type: ignore[arg-type]
-                   storage_time, t1, t2, stored, loss, loss)
+        # __post_init__ makes a single probability a pair (_pair); the generated __init__ is typed with the field's type
+        e = cast("tuple[float, float]", readout_error)
+        return cls(visibility, e, e, storage_time, t1, t2, stored, loss, loss)
 
     @property
     def ideal(self) -> bool:
@@ -131,7 +168,6 @@ class Noise:
             if math.isinf(d[k]):
                 d[k] = "inf"
         return d
-
 
 
 def readout_affine(e: tuple[float, float]) -> tuple[float, float]:

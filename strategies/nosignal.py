@@ -52,15 +52,19 @@ def check_table(name: str, table: np.ndarray) -> np.ndarray:
     """The declared ``P(o_A, o_B | s_A, s_B)`` as a float array, after checking it is a no-signalling table."""
     t = np.asarray(table, dtype=float)
     if t.ndim != 4 or min(t.shape) < 1:
-        raise SignallingError(f"strategy {name!r}: its resource's joint() must have shape (settings A, settings B, "
-                              f"outcomes A, outcomes B), got {t.shape}")
+        raise SignallingError(
+            f"strategy {name!r}: its resource's joint() must have shape (settings A, settings B, "
+            f"outcomes A, outcomes B), got {t.shape}"
+        )
     if not np.isfinite(t).all() or t.min() < -NS_TOL:
         raise SignallingError(f"strategy {name!r}: its resource's joint() holds negative or non-finite probabilities")
     sums = t.sum(axis=(2, 3))
     if np.abs(sums - 1).max() > NS_TOL:
         i, j = np.unravel_index(int(np.abs(sums - 1).argmax()), sums.shape)
-        raise SignallingError(f"strategy {name!r}: its resource's outcome probabilities for settings ({i}, {j}) sum "
-                              f"to {sums[i, j]:.12g}, not 1")
+        raise SignallingError(
+            f"strategy {name!r}: its resource's outcome probabilities for settings ({i}, {j}) sum "
+            f"to {sums[i, j]:.12g}, not 1"
+        )
     for side, marg in (("A", t.sum(axis=3)), ("B", t.sum(axis=2).transpose(1, 0, 2))):
         spread = np.ptp(marg, axis=1).max(axis=-1)  # per own setting: how far the partner's setting moves it
         if spread.max() > NS_TOL:
@@ -68,7 +72,8 @@ def check_table(name: str, table: np.ndarray) -> np.ndarray:
             raise SignallingError(
                 f"strategy {name!r} signals: {side}'s outcome distribution at its setting {s} changes with the "
                 f"partner's setting (by up to {spread[s]:.3g} in probability), so {side} would learn the partner's "
-                "input; a resource without communication has marginals that ignore the partner's setting")
+                "input; a resource without communication has marginals that ignore the partner's setting"
+            )
     return t
 
 
@@ -108,7 +113,8 @@ class FrozenTable(Resource):
         if n_settings_a > self.table.shape[0] or n_settings_b > self.table.shape[1]:
             raise SignallingError(
                 f"a rule chose setting ({n_settings_a - 1}, {n_settings_b - 1}), beyond the "
-                f"{self.table.shape[0]} x {self.table.shape[1]} settings its resource's table was certified for")
+                f"{self.table.shape[0]} x {self.table.shape[1]} settings its resource's table was certified for"
+            )
         return self.table[:n_settings_a, :n_settings_b]
 
     def sample(self, setting_a, setting_b, rng, ages=None):
@@ -116,8 +122,13 @@ class FrozenTable(Resource):
         return sample_table(self.joint(n_a, n_b), setting_a, setting_b, rng)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "declared_kind": self.declared_kind, "local": self.local, "chsh": self.chsh,
-                "table_shape": list(self.table.shape)}
+        return {
+            "kind": self.kind,
+            "declared_kind": self.declared_kind,
+            "local": self.local,
+            "chsh": self.chsh,
+            "table_shape": list(self.table.shape),
+        }
 
 
 def _correlators(table: np.ndarray) -> np.ndarray:
@@ -161,8 +172,10 @@ def local_model_exists(table: np.ndarray) -> bool:
     fa = np.array(list(itertools.product(range(k_a), repeat=n_a)))  # A's outcome for each of its settings
     fb = np.array(list(itertools.product(range(k_b), repeat=n_b)))
     if fa.shape[0] * fb.shape[0] > 200_000:
-        raise SignallingError(f"a resource with {n_a} x {n_b} settings and {k_a} x {k_b} outcomes is too large to "
-                              "classify (more than 200,000 deterministic strategies)")
+        raise SignallingError(
+            f"a resource with {n_a} x {n_b} settings and {k_a} x {k_b} outcomes is too large to "
+            "classify (more than 200,000 deterministic strategies)"
+        )
     # column lam = (i, j): 1 at cells (s, t, fa[i, s], fb[j, t])
     cols = []
     for i in range(fa.shape[0]):
@@ -193,8 +206,9 @@ def plays_user_code(strategy: Strategy) -> bool:
 def is_certified(strategy: Strategy) -> bool:
     """Whether ``strategy`` is what ``certify`` returns: every rule engine-owned or a worker's proxy, and an
     engine-owned resource (a user's is a ``FrozenTable``)."""
-    return (all(is_engine_owned(r) or isinstance(r, RemoteRule) for r in (strategy.rule_a, strategy.rule_b))
-            and is_engine_owned(strategy.resource))
+    return all(
+        is_engine_owned(r) or isinstance(r, RemoteRule) for r in (strategy.rule_a, strategy.rule_b)
+    ) and is_engine_owned(strategy.resource)
 
 
 def play_checked(name: str, strategy: Strategy, x, y, rng: np.random.Generator, chunk: str = "a chunk"):
@@ -227,8 +241,9 @@ def _resource_settings(strategy: Strategy, x, y) -> tuple[int, int]:
         k = max(rule.settings or (0,)) + 1
         if inputs is not None:
             bits = as_bits(inputs, var, rule.levels)
-            k = max(k, (rule.probe(bits) if isinstance(rule, RemoteRule) else int(rule.setting(bits).max(initial=0)))
-                    + 1)
+            k = max(
+                k, (rule.probe(bits) if isinstance(rule, RemoteRule) else int(rule.setting(bits).max(initial=0))) + 1
+            )
         n.append(k)
     return n[0], n[1]
 
@@ -245,7 +260,8 @@ def freeze(name: str, resource: Resource, n_a: int, n_b: int, timeout: float | N
         raise SignallingError(
             f"strategy {name!r}: its resource's correlations at settings A {where[0]}, B {where[1]} exceed what any "
             f"shared quantum state allows (Tsirelson-Landau-Masanes bound broken by {excess:.3g} rad); a "
-            "no-signalling box beyond quantum mechanics (such as a PR box) is not a resource two servers can hold")
+            "no-signalling box beyond quantum mechanics (such as a PR box) is not a resource two servers can hold"
+        )
     local = local_model_exists(table)
     if not local:
         check_quantum(name, table)
@@ -258,18 +274,22 @@ def check_quantum(name: str, table: np.ndarray) -> None:
     try:
         gaps = quantum_gaps(table)
     except QuantumSetError as exc:
-        raise SignallingError(f"strategy {name!r}: its resource's table could not be checked against the quantum "
-                              f"set, so it is refused: {exc}") from None
+        raise SignallingError(
+            f"strategy {name!r}: its resource's table could not be checked against the quantum "
+            f"set, so it is refused: {exc}"
+        ) from None
     if gaps["tsirelson"] < -SDP_TOL:
         raise SignallingError(
             f"strategy {name!r}: its resource's correlators are not inner products of unit vectors (Tsirelson's "
             f"semidefinite program: least eigenvalue {gaps['tsirelson']:.3g} < 0), so some XOR game with "
             f"{table.shape[0]} x {table.shape[1]} settings is won beyond what any shared quantum state allows; "
-            "such a box is not a resource two servers can hold")
+            "such a box is not a resource two servers can hold"
+        )
     if gaps["npa"] < -SDP_TOL:
         raise SignallingError(
             f"strategy {name!r}: no shared quantum state gives its resource's table (the NPA hierarchy's level "
-            f"1+AB: least eigenvalue {gaps['npa']:.3g} < 0); such a box is not a resource two servers can hold")
+            f"1+AB: least eigenvalue {gaps['npa']:.3g} < 0); such a box is not a resource two servers can hold"
+        )
 
 
 def is_local(strategy: Strategy) -> bool:
@@ -281,8 +301,16 @@ def is_local(strategy: Strategy) -> bool:
     return is_engine_owned(r) and r.kind != "entangled_pair"
 
 
-def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, x=None, y=None,
-            rng: np.random.Generator | None = None, timeout: float | None = None) -> Strategy:
+def certify(
+    name: str,
+    strategy: Strategy,
+    game: Game | None = None,
+    p_xy=None,
+    x=None,
+    y=None,
+    rng: np.random.Generator | None = None,
+    timeout: float | None = None,
+) -> Strategy:
     """Refuse (``SignallingError``) a strategy that could signal or exceeds quantum correlations (see the module), and
     return the strategy that will play: the same object when all of it is engine-owned, else one whose user resource
     is a ``FrozenTable`` and whose user rules each run in their own server's worker (``RemoteRule``). ``timeout``:
@@ -302,16 +330,23 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
         check_table(name, strategy.resource.joint(n_a, n_b))
         # this package's resources are quantum (or classical) by construction; table rules hold no state
         return strategy
-    if not owned_resource and any("sample" in k.__dict__ and k is not Resource and not is_engine_owned(k)
-                                  for k in type(strategy.resource).__mro__):
-        raise SignallingError(f"strategy {name!r}: its resource brings its own sampler; a user resource declares "
-                              "joint() only and the engine samples the certified table")
+    if not owned_resource and any(
+        "sample" in k.__dict__ and k is not Resource and not is_engine_owned(k) for k in type(strategy.resource).__mro__
+    ):
+        raise SignallingError(
+            f"strategy {name!r}: its resource brings its own sampler; a user resource declares "
+            "joint() only and the engine samples the certified table"
+        )
     for side, rule in (("A", strategy.rule_a), ("B", strategy.rule_b)):
         if not isinstance(rule, LocalRule):
-            raise StrategyError(f"strategy {name!r}: server {side}'s rule must be a qcoord.LocalRule (or a subclass), "
-                                f"got {type(rule).__name__}")
-    rules = [rule if owned else RemoteRule(name, side, rule, timeout)
-             for rule, owned, side in zip((strategy.rule_a, strategy.rule_b), tables, "AB")]
+            raise StrategyError(
+                f"strategy {name!r}: server {side}'s rule must be a qcoord.LocalRule (or a subclass), "
+                f"got {type(rule).__name__}"
+            )
+    rules = [
+        rule if owned else RemoteRule(name, side, rule, timeout)
+        for rule, owned, side in zip((strategy.rule_a, strategy.rule_b), tables, "AB")
+    ]
     # the base class: no user __init__ runs; a RemoteRule stands in for its user's LocalRule (the same interface,
     # played in the server's worker)
     certified = Strategy(name, rules[0], rules[1], strategy.resource)  # type: ignore[arg-type]
@@ -324,13 +359,22 @@ def certify(name: str, strategy: Strategy, game: Game | None = None, p_xy=None, 
             bound = _game_bound(game, p)
             value = certified.value(game, p)
             if bound is not None and value > bound + QUANTUM_TOL * max(1.0, float(np.abs(game.table).max())):
-                raise SignallingError(f"strategy {name!r} reaches {value:.6g} in the game played, above its quantum "
-                                      f"(Tsirelson) bound {bound:.6g}")
+                raise SignallingError(
+                    f"strategy {name!r} reaches {value:.6g} in the game played, above its quantum "
+                    f"(Tsirelson) bound {bound:.6g}"
+                )
         if x is not None and y is not None and not all(tables):
             xs = as_bits(x, "x", certified.rule_a.levels)[:CHECK_ROUNDS]
             ys = as_bits(y, "y", certified.rule_b.levels)[:CHECK_ROUNDS]
-            checked_play(name, certified, xs, ys, rng if rng is not None else np.random.default_rng(0),
-                         "the training rounds", keep=False)
+            checked_play(
+                name,
+                certified,
+                xs,
+                ys,
+                rng if rng is not None else np.random.default_rng(0),
+                "the training rounds",
+                keep=False,
+            )
     except BaseException:
         for r in rules:
             if isinstance(r, RemoteRule):

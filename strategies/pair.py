@@ -132,8 +132,9 @@ def _settings(angles, azimuths) -> tuple:
     return tuple((float(t), float(p)) for t, p in zip(angles, azimuths, strict=True))
 
 
-def joint_table(noise: Noise, angles_a, angles_b, t: float | None = None, azimuths_a=None,
-                azimuths_b=None) -> np.ndarray:
+def joint_table(
+    noise: Noise, angles_a, angles_b, t: float | None = None, azimuths_a=None, azimuths_b=None
+) -> np.ndarray:
     """P(o_A, o_B | setting_A, setting_B), shape (len(angles_a), len(angles_b), 3, 3), outcomes 0, 1, no click.
 
     Settings are (angle theta, azimuth phi) in radians, azimuths 0 when not given. Computed with

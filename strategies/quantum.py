@@ -61,8 +61,10 @@ class EntangledPair(Resource):
             azimuths = getattr(self, f"azimuths_{side}")
             azimuths = (0.0,) * len(angles) if azimuths is None else tuple(float(p) for p in azimuths)
             if not angles or len(azimuths) != len(angles) or not all(map(math.isfinite, angles + azimuths)):
-                raise StrategyError(f"{side.upper()}'s settings must be finite radians, one azimuth per angle; got "
-                                    f"angles {angles}, azimuths {azimuths}")
+                raise StrategyError(
+                    f"{side.upper()}'s settings must be finite radians, one azimuth per angle; got "
+                    f"angles {angles}, azimuths {azimuths}"
+                )
             object.__setattr__(self, f"angles_{side}", angles)
             object.__setattr__(self, f"azimuths_{side}", azimuths)
         if self.backend not in BACKENDS:
@@ -71,8 +73,9 @@ class EntangledPair(Resource):
     @cached_property
     def table(self) -> np.ndarray:
         """P(o_A, o_B | s_A, s_B) at the noise's storage time (from qiskit.quantum_info)."""
-        return pair.joint_table(self.noise, self.angles_a, self.angles_b, azimuths_a=self.azimuths_a,
-                                azimuths_b=self.azimuths_b)
+        return pair.joint_table(
+            self.noise, self.angles_a, self.angles_b, azimuths_a=self.azimuths_a, azimuths_b=self.azimuths_b
+        )
 
     @property
     def planar(self) -> bool:
@@ -108,8 +111,20 @@ class EntangledPair(Resource):
         dir_b = pair.direction(self.angles_b, self.azimuths_b)
         store_a, store_b = n.stores
         return kernels.sample_stored_pair(
-            pair.link_tensor(n.visibility), dir_a, dir_b, setting_a, setting_b, ages, n.t1, n.t2, store_a, store_b,
-            np.array(readout_affine(n.readout_a)), np.array(readout_affine(n.readout_b)), n.loss_a, n.loss_b,
+            pair.link_tensor(n.visibility),
+            dir_a,
+            dir_b,
+            setting_a,
+            setting_b,
+            ages,
+            n.t1,
+            n.t2,
+            store_a,
+            store_b,
+            np.array(readout_affine(n.readout_a)),
+            np.array(readout_affine(n.readout_b)),
+            n.loss_a,
+            n.loss_b,
             rng.random((setting_a.size, 4)),
         )
 
@@ -146,23 +161,35 @@ def quantum_strategy(
     default 0) turn the direction out of the X-Z plane. ``flipped_*[x]``: report the opposite of the outcome.
     One entry per input level: K directions for an indicator with K levels.
     """
+
     def zeros(values):
         return None if values is None else tuple(0.0 if v is None else v for v in values)
 
     resource = EntangledPair(
-        zeros(angles_a), zeros(angles_b), noise or Noise(), backend, aer_backend, zeros(azimuths_a), zeros(azimuths_b),
+        zeros(angles_a),
+        zeros(angles_b),
+        noise or Noise(),
+        backend,
+        aer_backend,
+        zeros(azimuths_a),
+        zeros(azimuths_b),
     )
 
     def rule(angles, fallback, flipped) -> LocalRule:
         flipped = flipped or (False,) * len(angles)
         if not (len(fallback) == len(flipped) == len(angles)):
-            raise StrategyError(f"one angle, fallback bit and report flag per input level, got {len(angles)}, "
-                                f"{len(fallback)} and {len(flipped)}")
-        rows = tuple((fallback[x],) * 3 if angles[x] is None else (int(flipped[x]), 1 - int(flipped[x]), fallback[x])
-                     for x in range(len(angles)))
+            raise StrategyError(
+                f"one angle, fallback bit and report flag per input level, got {len(angles)}, "
+                f"{len(fallback)} and {len(flipped)}"
+            )
+        rows = tuple(
+            (fallback[x],) * 3 if angles[x] is None else (int(flipped[x]), 1 - int(flipped[x]), fallback[x])
+            for x in range(len(angles))
+        )
         return LocalRule(outputs=rows, settings=tuple(range(len(angles))))
 
     fallback_a = (0,) * len(angles_a) if fallback_a is None else tuple(fallback_a)  # on no click: A ask first,
     fallback_b = (1,) * len(angles_b) if fallback_b is None else tuple(fallback_b)  # B bid first (opposite biases)
-    return Strategy(name, rule(list(angles_a), fallback_a, flipped_a), rule(list(angles_b), fallback_b, flipped_b),
-                    resource)
+    return Strategy(
+        name, rule(list(angles_a), fallback_a, flipped_a), rule(list(angles_b), fallback_b, flipped_b), resource
+    )

@@ -44,8 +44,10 @@ def _cvxpy():
     try:
         import cvxpy as cp
     except ImportError as exc:  # a dependency: a broken install must not pass a table unchecked
-        raise QuantumSetError("the quantum-set check needs cvxpy (a dependency of qcoord: pip install cvxpy); "
-                              "without it a declared resource cannot be certified") from exc
+        raise QuantumSetError(
+            "the quantum-set check needs cvxpy (a dependency of qcoord: pip install cvxpy); "
+            "without it a declared resource cannot be certified"
+        ) from exc
     return cp
 
 
@@ -118,8 +120,12 @@ def npa_gap(table: np.ndarray) -> float:
     pb = t.sum(axis=2).mean(axis=0)  # [t, b]
     a_ops = [(s, a) for s in range(n_a) for a in range(k_a - 1)]
     b_ops = [(u, b) for u in range(n_b) for b in range(k_b - 1)]
-    words = ([((), ())] + [((o,), ()) for o in a_ops] + [((), (o,)) for o in b_ops]
-             + [((oa,), (ob,)) for oa in a_ops for ob in b_ops])
+    words = (
+        [((), ())]
+        + [((o,), ()) for o in a_ops]
+        + [((), (o,)) for o in b_ops]
+        + [((oa,), (ob,)) for oa in a_ops for ob in b_ops]
+    )
 
     def reduce(word: tuple) -> tuple | None:
         out: list = []

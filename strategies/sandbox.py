@@ -92,8 +92,11 @@ def _user_modules(obj) -> list:
     in its ``__dict__``, that are neither this package nor installed (site-packages, the standard library)."""
     import sysconfig
 
-    installed = {os.path.realpath(p) for k in ("stdlib", "platstdlib", "purelib", "platlib")
-                 if (p := sysconfig.get_paths().get(k))}
+    installed = {
+        os.path.realpath(p)
+        for k in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (p := sysconfig.get_paths().get(k))
+    }
     seen, out = set(), []
     things = [obj, type(obj)] + [v for v in getattr(obj, "__dict__", {}).values() if callable(v)]
     for thing in things:
@@ -227,11 +230,14 @@ class Worker:
         try:
             _send_call(self.conn, fn, args, time.monotonic() + self.timeout)
         except (socket.timeout, TimeoutError):
-            self._fail(f"{self.label} did not take its input for {what}() within {self.timeout:g} s; its worker was "
-                       "stopped")
+            self._fail(
+                f"{self.label} did not take its input for {what}() within {self.timeout:g} s; its worker was stopped"
+            )
         except OSError:
-            self._fail(f"{self.label}: its process ended unexpectedly before {what}() (a crash: exit, segfault or "
-                       "out of memory)")
+            self._fail(
+                f"{self.label}: its process ended unexpectedly before {what}() (a crash: exit, segfault or "
+                "out of memory)"
+            )
 
     def receive(self, limits: list[int] | None = None) -> tuple:
         """(value, arrays) of the answer; ``limits``: the largest number of elements each array may have."""
@@ -257,8 +263,7 @@ class Worker:
             shape = tuple(int(s) for s in shape)
             size = int(np.prod(shape)) if shape else 1
             if dtype not in DTYPES or min(shape, default=0) < 0 or (limits and size > limits[min(i, len(limits) - 1)]):
-                self._fail(f"{self.label}: its worker answered {what} with an array it may not send ({dtype}, "
-                           f"{shape})")
+                self._fail(f"{self.label}: its worker answered {what} with an array it may not send ({dtype}, {shape})")
             out = np.empty(shape, dtype=DTYPES[dtype])
             self._into(out, what)
             arrays.append(out)
@@ -273,8 +278,9 @@ class Worker:
         return time.monotonic() + self.timeout
 
     def _timed_out(self, what: str) -> NoReturn:
-        self._fail(f"{self.label} did not answer within {self.timeout:g} s in {what}() (a hang?); its worker was "
-                   "stopped")
+        self._fail(
+            f"{self.label} did not answer within {self.timeout:g} s in {what}() (a hang?); its worker was stopped"
+        )
 
     def _bytes(self, limit: int, what: str) -> bytes:
         try:
@@ -295,8 +301,7 @@ class Worker:
     def _crashed(self, what: str, exc: BaseException) -> str:
         if "bad message length" in str(exc):
             return f"{self.label}: its worker sent more than it may in {what}()"
-        return (f"{self.label}: its process ended unexpectedly in {what}() (a crash: exit, segfault or out of "
-                "memory)")
+        return f"{self.label}: its process ended unexpectedly in {what}() (a crash: exit, segfault or out of memory)"
 
     def _fail(self, message: str) -> NoReturn:
         self.close(force=True)
@@ -347,8 +352,14 @@ def _env() -> dict:
     # one thread of BLAS and numba per worker: the cores belong to the engine's lanes; the engine's import path, so
     # that the zygote imports this very package (a checkout put on sys.path by hand included)
     path = os.pathsep.join(p for p in sys.path if p)
-    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "NUMBA_NUM_THREADS": "1", "PYTHONPATH": path}
+    return {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMBA_NUM_THREADS": "1",
+        "PYTHONPATH": path,
+    }
 
 
 def _request() -> dict:
@@ -362,9 +373,18 @@ class _Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.lock = threading.Lock()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from qcoord.strategies.sandbox import zygote_main; zygote_main()",
-             kind, str(theirs.fileno())], pass_fds=(theirs.fileno(),), start_new_session=True, env=_env(),
-            stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-c",
+                "from qcoord.strategies.sandbox import zygote_main; zygote_main()",
+                kind,
+                str(theirs.fileno()),
+            ],
+            pass_fds=(theirs.fileno(),),
+            start_new_session=True,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+        )
         theirs.close()
         self.sock = ours
         self.sock.settimeout(START_TIMEOUT)
@@ -464,7 +484,6 @@ def _zygote(kind: str) -> _Zygote:
         return z
 
 
-
 def _spawn(timeout: float):
     """A fresh interpreter as the worker (no fork): it connects back to a listening socket (a Unix socket, or
     loopback TCP where there is none) and proves itself with a one-time key."""
@@ -482,9 +501,12 @@ def _spawn(timeout: float):
         listener.bind(address)
         listener.listen(1)
         address = listener.getsockname()
-        proc = subprocess.Popen([sys.executable, "-c",
-                                 "from qcoord.strategies.sandbox import spawn_main; spawn_main()"],
-                                stdin=subprocess.PIPE, env=_env(), start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from qcoord.strategies.sandbox import spawn_main; spawn_main()"],
+            stdin=subprocess.PIPE,
+            env=_env(),
+            start_new_session=True,
+        )
         assert proc.stdin is not None  # stdin=PIPE
         proc.stdin.write(json.dumps({**_request(), "address": address, "key": key.hex()}).encode())
         proc.stdin.close()
@@ -602,8 +624,11 @@ def _serve(chan: Channel, req: dict) -> None:
         held["method"] = None
         try:
             value, arrays = fn(held, *args)
-            header = {"ok": True, "value": value, "arrays": [
-                [OPAQUE, len(a)] if isinstance(a, bytes) else [a.dtype.name, list(a.shape)] for a in arrays]}
+            header = {
+                "ok": True,
+                "value": value,
+                "arrays": [[OPAQUE, len(a)] if isinstance(a, bytes) else [a.dtype.name, list(a.shape)] for a in arrays],
+            }
             blob = json.dumps(header).encode()
         except BaseException as exc:  # noqa: BLE001 - user code: any failure is reported, in one line
             text = f"{type(exc).__name__}: {exc}".replace("\n", " ")

@@ -102,8 +102,9 @@ def _party(noise: Noise, side: str) -> tuple[float, float, float]:
     return loss, d, s
 
 
-def observable(theta: float | None, fallback: int, party: tuple[float, float, float], phi: float | None = None,
-               flip: bool = False) -> np.ndarray:
+def observable(
+    theta: float | None, fallback: int, party: tuple[float, float, float], phi: float | None = None, flip: bool = False
+) -> np.ndarray:
     """Effective observable of a party: measure at theta (None: output ``fallback`` without measuring) and report
     the outcome, or its opposite with ``flip``.
 
@@ -203,7 +204,7 @@ def quantum_lower_bound(games, p_xy, noise: Noise | None = None, *, grid: int = 
         v, party_a = _grid_candidates_of(*_link(noise, device), grid)
     many = not isinstance(games, Game)
     out = []
-    for game in (games if many else [games]):
+    for game in games if many else [games]:
         c, k = game.correlator_weights(p)
         out.append(float(kernels.grid_best(np.ascontiguousarray(c, dtype=float), float(k), v, *party_a)))
     return out if many else out[0]
@@ -266,8 +267,12 @@ class Solution:
         fl = self.flipped or {P: (False,) * len(self.angles[P]) for P in "AB"}
 
         def obs(P, party):
-            return np.array([observable(t, f, party, 0.0 if a is None else a, g)
-                             for t, f, a, g in zip(self.angles[P], self.fallback[P], az[P], fl[P])])
+            return np.array(
+                [
+                    observable(t, f, party, 0.0 if a is None else a, g)
+                    for t, f, a, g in zip(self.angles[P], self.fallback[P], az[P], fl[P])
+                ]
+            )
 
         return np.einsum("xi,ij,yj->xy", obs("A", party_a), R, obs("B", party_b))
 
@@ -286,19 +291,40 @@ class Solution:
         backend, aer_backend = self._backend(backend, aer_backend)
         az: Mapping[str, tuple[float | None, ...] | None] = self.azimuths or {"A": None, "B": None}
         fl: Mapping[str, tuple[bool, ...] | None] = self.flipped or {"A": None, "B": None}
-        return quantum_strategy(self.angles["A"], self.angles["B"], self.noise, fallback_a=self.fallback["A"],
-                                fallback_b=self.fallback["B"], backend=backend, name=name, aer_backend=aer_backend,
-                                azimuths_a=az["A"], azimuths_b=az["B"], flipped_a=fl["A"], flipped_b=fl["B"])
+        return quantum_strategy(
+            self.angles["A"],
+            self.angles["B"],
+            self.noise,
+            fallback_a=self.fallback["A"],
+            fallback_b=self.fallback["B"],
+            backend=backend,
+            name=name,
+            aer_backend=aer_backend,
+            azimuths_a=az["A"],
+            azimuths_b=az["B"],
+            flipped_a=fl["A"],
+            flipped_b=fl["B"],
+        )
 
     def textbook_strategy(self, backend: str = "exact", name: str = "textbook", aer_backend=None) -> Strategy:
         if self.game.levels != (2, 2):
-            raise StrategyError(f"the textbook CHSH angles are for binary inputs; this game has {self.game.levels} "
-                                "input levels (use the fitted quantum strategy)")
+            raise StrategyError(
+                f"the textbook CHSH angles are for binary inputs; this game has {self.game.levels} "
+                "input levels (use the fitted quantum strategy)"
+            )
         ang = textbook_angles(self.game.rule)
         fa, fb = self.checks["textbook_fallback"]
         backend, aer_backend = self._backend(backend, aer_backend)
-        return quantum_strategy(ang["A"], ang["B"], self.noise, fallback_a=fa, fallback_b=fb, backend=backend,
-                                name=name, aer_backend=aer_backend)
+        return quantum_strategy(
+            ang["A"],
+            ang["B"],
+            self.noise,
+            fallback_a=fa,
+            fallback_b=fb,
+            backend=backend,
+            name=name,
+            aer_backend=aer_backend,
+        )
 
     def to_dict(self) -> dict:
         out = {
@@ -310,14 +336,16 @@ class Solution:
             "advantage": self.advantage,
             "uses_entanglement": self.uses_entanglement,
             "angles": {p: list(v) for p, v in self.angles.items()},
-            "azimuths": {p: list(v) for p, v in
-                         (self.azimuths or {P: (0.0,) * len(self.angles[P]) for P in "AB"}).items()},
-            "measurement_search": self.checks.get("search") or (
-                "X-Z plane (planar-symmetric pair)" if self.planar else "Bloch sphere"),
+            "azimuths": {
+                p: list(v) for p, v in (self.azimuths or {P: (0.0,) * len(self.angles[P]) for P in "AB"}).items()
+            },
+            "measurement_search": self.checks.get("search")
+            or ("X-Z plane (planar-symmetric pair)" if self.planar else "Bloch sphere"),
             "fallback": {p: list(v) for p, v in self.fallback.items()},
             "correlators": self.correlators().tolist(),
-            "flipped": {p: list(v) for p, v in
-                        (self.flipped or {P: (False,) * len(self.angles[P]) for P in "AB"}).items()},
+            "flipped": {
+                p: list(v) for p, v in (self.flipped or {P: (False,) * len(self.angles[P]) for P in "AB"}).items()
+            },
             "classical_rule": classical_rule_dict(*self.classical_rule),
             "noise": self.noise.to_dict(),
         }
@@ -380,8 +408,18 @@ def solve(game: Game, p_xy, noise: Noise | None = None, *, grid: int = 180, devi
         flipped = {P: tuple(bool(ch[2]) for ch in how) for P, how in (("A", a_choice), ("B", b_choice))}
     tb_value, tb_fallback = _textbook(c, k, R4, party_a, party_b, game.rule)
     if uses and planar:
-        angles, fallback, flipped = _canonical(c, k, R, party_a, party_b, q_value, angles, fallback, flipped,
-                                               (textbook_angles(game.rule), tb_value, tb_fallback))
+        angles, fallback, flipped = _canonical(
+            c,
+            k,
+            R,
+            party_a,
+            party_b,
+            q_value,
+            angles,
+            fallback,
+            flipped,
+            (textbook_angles(game.rule), tb_value, tb_fallback),
+        )
     elif uses:
         azimuths = _canonical_azimuths(c, k, R4, party_a, party_b, q_value, angles, azimuths, fallback, flipped)
     if azimuths is None:
@@ -433,8 +471,11 @@ def _canonical(c, k, R, party_a, party_b, value, angles, fallback, flipped, text
     """
     tb_angles, tb_value, tb_fallback = textbook
     if tb_value >= value - 1e-10:
-        return ({p: tuple(tb_angles[p]) for p in "AB"}, {"A": tb_fallback[0], "B": tb_fallback[1]},
-                {"A": (False, False), "B": (False, False)})
+        return (
+            {p: tuple(tb_angles[p]) for p in "AB"},
+            {"A": tb_fallback[0], "B": tb_fallback[1]},
+            {"A": (False, False), "B": (False, False)},
+        )
     measured = [t for p in "AB" for t in angles[p] if t is not None]
     if not measured:
         return angles, fallback, flipped
@@ -453,8 +494,9 @@ def _canonical(c, k, R, party_a, party_b, value, angles, fallback, flipped, text
     if not same_value(turned):
         return angles, fallback, flipped
     angles = turned
-    nxt = next((t for t in [t for p in "AB" for t in angles[p] if t is not None][1:] if 1e-9 < t < math.pi - 1e-9),
-               None)
+    nxt = next(
+        (t for t in [t for p in "AB" for t in angles[p] if t is not None][1:] if 1e-9 < t < math.pi - 1e-9), None
+    )
     if nxt is not None and nxt > math.pi / 2:
         mirror = mapped(lambda t: -t)
         if same_value(mirror):
@@ -468,8 +510,10 @@ def _canonical_azimuths(c, k, R, party_a, party_b, value, angles, azimuths, fall
     first = next((p for t, p in zip(angles["A"], azimuths["A"]) if t is not None), None)
     if not first:
         return azimuths
-    turned = {"A": tuple(None if p is None else float(_wrap(p - first)) for p in azimuths["A"]),
-              "B": tuple(None if p is None else float(_wrap(p + first)) for p in azimuths["B"])}
+    turned = {
+        "A": tuple(None if p is None else float(_wrap(p - first)) for p in azimuths["A"]),
+        "B": tuple(None if p is None else float(_wrap(p + first)) for p in azimuths["B"]),
+    }
 
     def obs(P, party):
         return np.array([observable(angles[P][i], fallback[P][i], party, turned[P][i], flipped[P][i]) for i in (0, 1)])
@@ -506,8 +550,10 @@ def _polish(c, k, R, party_a, party_b, choice0, choice1):
             for j, i in enumerate(free):  # o = (g, h sin 2t, h cos 2t): only the Bloch part moves
                 ob[i, 1], ob[i, 2] = amp[j] * math.sin(2 * thetas[j]), amp[j] * math.cos(2 * thetas[j])
             value, grad_ob = _value_gradient(c, R, party_a, ob)
-            grad = [2 * amp[j] * (grad_ob[i, 1] * math.cos(2 * thetas[j]) - grad_ob[i, 2] * math.sin(2 * thetas[j]))
-                    for j, i in enumerate(free)]
+            grad = [
+                2 * amp[j] * (grad_ob[i, 1] * math.cos(2 * thetas[j]) - grad_ob[i, 2] * math.sin(2 * thetas[j]))
+                for j, i in enumerate(free)
+            ]
             return -value, -np.array(grad)
 
         best = _ascend(neg, np.array([ch[i][0] for i in free]), c)
@@ -572,15 +618,17 @@ def _obs4(n, f: int, party, flip: bool = False) -> np.ndarray:
     loss, d, s = party
     sign = -1.0 if flip else 1.0
     scale = sign * (1.0 - loss) * s  # the same products as scale * n on an array, without np.r_'s overhead
-    return np.array([sign * (1.0 - loss) * d + loss * pm,
-                     scale * float(n[0]), scale * float(n[1]), scale * float(n[2])])
+    return np.array(
+        [sign * (1.0 - loss) * d + loss * pm, scale * float(n[0]), scale * float(n[1]), scale * float(n[2])]
+    )
 
 
 def _sphere_candidates(party_b) -> tuple[np.ndarray, list]:
     """B's sphere-grid choices (direction or None, fallback, flip) and their effective observables."""
     dirs = _fibonacci(SPHERE_GRID)
-    choices = [(None, 0, False), (None, 1, False)] + [(n, f, fl) for fl in _flips(party_b) for f in (0, 1)
-                                                      for n in dirs]
+    choices = [(None, 0, False), (None, 1, False)] + [
+        (n, f, fl) for fl in _flips(party_b) for f in (0, 1) for n in dirs
+    ]
     return np.array([_obs4(n, f, party_b, fl) for n, f, fl in choices]), choices
 
 
@@ -622,8 +670,7 @@ def _seesaw(c, k, R, party_a, party_b, b_how, steps: int = SEESAW_STEPS) -> tupl
     return strategy_value(c, k, R, _obs_of(a_how, party_a), _obs_of(b_how, party_b)), a_how, b_how
 
 
-def _seesaw_many(c, k, R, party_a, party_b, b_hows: list,
-                 steps: int = SEESAW_STEPS) -> list[tuple[float, list, list]]:
+def _seesaw_many(c, k, R, party_a, party_b, b_hows: list, steps: int = SEESAW_STEPS) -> list[tuple[float, list, list]]:
     """``_seesaw`` from every start in ``b_hows``: the same alternating exact best responses, each start stopping
     exactly when its own seesaw would, in one compiled loop (``kernels.seesaw``) instead of tens of thousands of
     small numpy operations. Values agree with ``_seesaw`` start by start to rounding
@@ -631,8 +678,15 @@ def _seesaw_many(c, k, R, party_a, party_b, b_hows: list,
     if not b_hows:
         return []
     b = _how_arrays(b_hows)
-    values, *a = kernels.seesaw(np.ascontiguousarray(c, dtype=float), float(k), np.ascontiguousarray(R, dtype=float),
-                                party_a, party_b, *b, int(steps))
+    values, *a = kernels.seesaw(
+        np.ascontiguousarray(c, dtype=float),
+        float(k),
+        np.ascontiguousarray(R, dtype=float),
+        party_a,
+        party_b,
+        *b,
+        int(steps),
+    )
     return [(float(values[i]), _how_list(a, i), _how_list(b, i)) for i in range(len(b_hows))]
 
 
@@ -648,8 +702,10 @@ def _how_arrays(hows: list) -> tuple[np.ndarray, ...]:
 
 def _how_list(arrays, i: int) -> list:
     dirs, measures, fallback, flip = arrays
-    return [(dirs[i, j].copy() if measures[i, j] else None, int(fallback[i, j]),
-             bool(flip[i, j]) and bool(measures[i, j])) for j in range(dirs.shape[1])]
+    return [
+        (dirs[i, j].copy() if measures[i, j] else None, int(fallback[i, j]), bool(flip[i, j]) and bool(measures[i, j]))
+        for j in range(dirs.shape[1])
+    ]
 
 
 def _unit(polar: float, azimuth: float) -> np.ndarray:
@@ -703,10 +759,13 @@ def _sphere_optimum(c, k, R, party_a, party_b, a_planar, b_planar):
     starts.append([(None if t is None else pair.direction(t, 0.0), f, fl) for t, f, fl in b_planar])
     # a short seesaw settles each start's basin and discrete choices; the best few are polished to convergence
     rough = sorted(_seesaw_many(c, k, R, party_a, party_b, starts, SEESAW_ROUGH), key=lambda r: -r[0])
-    value, a_how, b_how = max((_sphere_polish(c, k, R, party_a, party_b, r[2]) for r in rough[:POLISHED]),
-                              key=lambda r: r[0])
-    settings = {P: [(None, f, fl) if n is None else (pair.setting_of(n), f, fl) for n, f, fl in how]
-                for P, how in (("A", a_how), ("B", b_how))}
+    value, a_how, b_how = max(
+        (_sphere_polish(c, k, R, party_a, party_b, r[2]) for r in rough[:POLISHED]), key=lambda r: r[0]
+    )
+    settings = {
+        P: [(None, f, fl) if n is None else (pair.setting_of(n), f, fl) for n, f, fl in how]
+        for P, how in (("A", a_how), ("B", b_how))
+    }
     azimuths = {P: tuple(None if st is None else st[1] for st, _, _ in settings[P]) for P in "AB"}
     a_choice = [(None if st is None else st[0], f, fl) for st, f, fl in settings["A"]]
     b_choice = [(None if st is None else st[0], f, fl) for st, f, fl in settings["B"]]
@@ -749,17 +808,34 @@ def _solve_levels(game: Game, p: np.ndarray, noise: Noise, device=None) -> Solut
         azimuths = dict(angles)
         fallback, flipped = {"A": f_a, "B": f_b}, {"A": (False,) * len(f_a), "B": (False,) * len(f_b)}
     else:
-        settings = {P: [None if n is None else pair.setting_of(n) for n, _, _ in how]
-                    for P, how in (("A", a_how), ("B", b_how))}
+        settings = {
+            P: [None if n is None else pair.setting_of(n) for n, _, _ in how] for P, how in (("A", a_how), ("B", b_how))
+        }
         angles = {P: tuple(None if st is None else st[0] for st in settings[P]) for P in "AB"}
         azimuths = {P: tuple(None if st is None else st[1] for st in settings[P]) for P in "AB"}
         fallback = {P: tuple(int(f) for _, f, _ in how) for P, how in (("A", a_how), ("B", b_how))}
         flipped = {P: tuple(bool(fl) for _, _, fl in how) for P, how in (("A", a_how), ("B", b_how))}
-    return Solution(game=game, p_xy=p, noise=noise, classical_value=cl_value, classical_rule=(f_a, f_b),
-                    quantum_value=float(value), angles=angles, fallback=fallback, textbook_value=math.nan,
-                    uses_entanglement=uses, checks={"textbook_fallback": None, "starts": LEVEL_STARTS,
-                                                    "search": f"Bloch sphere, seesaw from {LEVEL_STARTS} starts"},
-                    azimuths=azimuths, planar=False, device=device, flipped=flipped)
+    return Solution(
+        game=game,
+        p_xy=p,
+        noise=noise,
+        classical_value=cl_value,
+        classical_rule=(f_a, f_b),
+        quantum_value=float(value),
+        angles=angles,
+        fallback=fallback,
+        textbook_value=math.nan,
+        uses_entanglement=uses,
+        checks={
+            "textbook_fallback": None,
+            "starts": LEVEL_STARTS,
+            "search": f"Bloch sphere, seesaw from {LEVEL_STARTS} starts",
+        },
+        azimuths=azimuths,
+        planar=False,
+        device=device,
+        flipped=flipped,
+    )
 
 
 # -- independent checks for the noiseless game ------------------------------------------------------

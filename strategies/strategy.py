@@ -69,7 +69,8 @@ class Resource(ABC):
             raise StrategyError(
                 f"resource {cls.__name__} overrides Resource.sample: a custom resource declares its joint behaviour "
                 "P(o_A, o_B | s_A, s_B) in joint(), which is checked for no-signalling and against the quantum bound, "
-                "and the engine samples that table; it cannot bring its own sampler")
+                "and the engine samples that table; it cannot bring its own sampler"
+            )
 
     @abstractmethod
     def joint(self, n_settings_a: int, n_settings_b: int) -> np.ndarray:
@@ -138,15 +139,20 @@ class LocalRule:
 
     def __post_init__(self) -> None:
         outs = tuple(tuple(int(v) for v in row) for row in self.outputs)
-        if (not 2 <= len(outs) <= MAX_LEVELS or len({len(r) for r in outs}) != 1
-                or any(v not in (0, 1) for row in outs for v in row)):
-            raise StrategyError(f"outputs must be 2 to {MAX_LEVELS} equal rows of bits (one per input level), "
-                                f"got {self.outputs!r}")
+        if (
+            not 2 <= len(outs) <= MAX_LEVELS
+            or len({len(r) for r in outs}) != 1
+            or any(v not in (0, 1) for row in outs for v in row)
+        ):
+            raise StrategyError(
+                f"outputs must be 2 to {MAX_LEVELS} equal rows of bits (one per input level), got {self.outputs!r}"
+            )
         object.__setattr__(self, "outputs", outs)
         sets = tuple(int(s) for s in (self.settings if self.settings is not None else (0,) * len(outs)))
         if len(sets) != len(outs) or min(sets) < 0:
-            raise StrategyError(f"settings must be {len(outs)} non-negative indices (one per input level), "
-                                f"got {self.settings!r}")
+            raise StrategyError(
+                f"settings must be {len(outs)} non-negative indices (one per input level), got {self.settings!r}"
+            )
         object.__setattr__(self, "settings", sets)
 
     @property
@@ -189,7 +195,8 @@ class Strategy:
             raise StrategyError(
                 f"strategy class {cls.__name__} overrides Strategy.play: the engine runs every strategy through one "
                 "flow (each server's rule sees its own inputs only, the resource sees settings only), so that no "
-                "strategy can signal; change the local rules or the resource instead")
+                "strategy can signal; change the local rules or the resource instead"
+            )
 
     @property
     def quantum(self) -> bool:

@@ -23,8 +23,9 @@ FUNCTION_INDEX = {f: i for i, f in enumerate(OUTPUT_FUNCTIONS)}
 
 def detector(readout: tuple[float, float], loss: float) -> np.ndarray:
     e01, e10 = readout
-    return np.array([[(1 - e01) * (1 - loss), e01 * (1 - loss), loss],
-                     [e10 * (1 - loss), (1 - e10) * (1 - loss), loss]])
+    return np.array(
+        [[(1 - e01) * (1 - loss), e01 * (1 - loss), loss], [e10 * (1 - loss), (1 - e10) * (1 - loss), loss]]
+    )
 
 
 def projector(n: np.ndarray, t: int) -> np.ndarray:
@@ -44,8 +45,10 @@ class BlochSeesaw:
         self.r = np.asarray(rho).reshape(2, 2, 2, 2)  # [b, a, b', a']
         self.u, self.p, self.det = game_table, p_xy, {"A": det_a, "B": det_b}
         # P(output a | true outcome t) for each output function: q[side][f, t, a]
-        self.q = {side: np.array([[[d[t, np.array(f) == a].sum() for a in (0, 1)] for t in (0, 1)]
-                                  for f in OUTPUT_FUNCTIONS]) for side, d in self.det.items()}
+        self.q = {
+            side: np.array([[[d[t, np.array(f) == a].sum() for a in (0, 1)] for t in (0, 1)] for f in OUTPUT_FUNCTIONS])
+            for side, d in self.det.items()
+        }
         # utility weights seen from each side: w[x, y, a, b] = p(x, y) u(x, y, a XOR b) with x this side's input
         xor = np.array([[0, 1], [1, 0]])
         w = self.p[:, :, None, None] * self.u[:, :, xor]
@@ -54,8 +57,9 @@ class BlochSeesaw:
     def _reduced(self, side: str, other_povms) -> np.ndarray:
         """K[x, a]: the operator on this side's qubit whose trace with this side's POVM gives the utility."""
         e = np.asarray(other_povms)  # [y, b, 2, 2]
-        part = (np.einsum("bacd,ykcb->ykad", self.r, e) if side == "A"
-                else np.einsum("badc,ykca->ykbd", self.r, e))  # Tr over the other qubit, per (y, b)
+        part = (
+            np.einsum("bacd,ykcb->ykad", self.r, e) if side == "A" else np.einsum("badc,ykca->ykbd", self.r, e)
+        )  # Tr over the other qubit, per (y, b)
         return np.einsum("xyak,ykij->xaij", self.w[side], part)
 
     def best_response(self, side: str, other_povms) -> tuple[float, list]:
@@ -106,14 +110,25 @@ class BlochSeesaw:
         fs = [f for _, f in how_a] + [f for _, f in how_b]
 
         def split(params):
-            dirs = [np.array([np.sin(params[2 * i]) * np.cos(params[2 * i + 1]),
-                              np.sin(params[2 * i]) * np.sin(params[2 * i + 1]), np.cos(params[2 * i])])
-                    for i in range(4)]
+            dirs = [
+                np.array(
+                    [
+                        np.sin(params[2 * i]) * np.cos(params[2 * i + 1]),
+                        np.sin(params[2 * i]) * np.sin(params[2 * i + 1]),
+                        np.cos(params[2 * i]),
+                    ]
+                )
+                for i in range(4)
+            ]
             return list(zip(dirs[:2], fs[:2])), list(zip(dirs[2:], fs[2:]))
 
         start = np.concatenate([[np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])] for n, _ in how_a + how_b])
-        res = minimize(lambda p: -self.value(*split(p)), start, method="Nelder-Mead",
-                       options={"xatol": 1e-8, "fatol": 1e-13, "maxiter": 4000, "maxfev": 4000})
+        res = minimize(
+            lambda p: -self.value(*split(p)),
+            start,
+            method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-13, "maxiter": 4000, "maxfev": 4000},
+        )
         return self._seesaw(split(res.x)[1], 500)
 
     def _pauli_parts(self, povms_y) -> np.ndarray:
@@ -169,8 +184,10 @@ class BlochSeesaw:
         ``polished`` refined by Nelder-Mead on all four directions and seesaw to convergence)."""
         z = np.array([0.0, 0.0, 1.0])
         fixed = [[(z, (c0,) * 3), (z, (c1,) * 3)] for c0 in (0, 1) for c1 in (0, 1)]
-        randoms = [[(v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(2, 3))]
-                   for _ in range(starts)]
+        randoms = [
+            [(v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(2, 3))]
+            for _ in range(starts)
+        ]
         results = sorted((self._seesaw(b, steps) for b in fixed + randoms), key=lambda r: -r[0])
         seesaw = max(max(r[0], self._polish(r[1], r[2])[0]) for r in results[:polished])
         return max(seesaw, self.grid_optimum(), self.swapped().grid_optimum())
@@ -181,8 +198,10 @@ class BlochSeesaw:
         kb = self.p.shape[1]
         z = np.array([0.0, 0.0, 1.0])
         fixed = [[(z, (c,) * 3) for c in bits] for bits in itertools.product((0, 1), repeat=kb)]
-        randoms = [[(v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(kb, 3))]
-                   for _ in range(starts)]
+        randoms = [
+            [(v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(kb, 3))]
+            for _ in range(starts)
+        ]
         return max(self._seesaw(b, steps)[0] for b in fixed + randoms)
 
     def swapped(self) -> BlochSeesaw:

@@ -23,17 +23,28 @@ def _noise(rng, kind: int) -> Noise:
     if kind == 0:
         return Noise()
     if kind == 1:  # planar-symmetric: Werner noise, symmetric readout, loss
-        return Noise.make(visibility=float(rng.uniform(0.97, 1.0)), readout_error=float(rng.uniform(0, 0.01)),
-                          loss=float(rng.uniform(0, 0.02)))
+        return Noise.make(
+            visibility=float(rng.uniform(0.97, 1.0)),
+            readout_error=float(rng.uniform(0, 0.01)),
+            loss=float(rng.uniform(0, 0.02)),
+        )
     if kind == 2:  # asymmetric readout and loss: the flipped report and fallbacks matter
-        return Noise(visibility=float(rng.uniform(0.97, 1.0)),
-                     readout_a=(float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))),
-                     readout_b=(float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))),
-                     loss_a=float(rng.uniform(0, 0.02)), loss_b=float(rng.uniform(0, 0.02)))
+        return Noise(
+            visibility=float(rng.uniform(0.97, 1.0)),
+            readout_a=(float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))),
+            readout_b=(float(rng.uniform(0, 0.01)), float(rng.uniform(0, 0.01))),
+            loss_a=float(rng.uniform(0, 0.02)),
+            loss_b=float(rng.uniform(0, 0.02)),
+        )
     # amplitude damping while stored: not planar-symmetric, the sphere search
-    return Noise(visibility=float(rng.uniform(0.98, 1.0)), storage_time=float(rng.uniform(1e-4, 6e-4)), t1=1e-2,
-                 t2=float(rng.uniform(1e-2, 2e-2)), readout_a=float(rng.uniform(0, 0.01)),
-                 loss_b=float(rng.uniform(0, 0.02)))
+    return Noise(
+        visibility=float(rng.uniform(0.98, 1.0)),
+        storage_time=float(rng.uniform(1e-4, 6e-4)),
+        t1=1e-2,
+        t2=float(rng.uniform(1e-2, 2e-2)),
+        readout_a=float(rng.uniform(0, 0.01)),
+        loss_b=float(rng.uniform(0, 0.02)),
+    )
 
 
 def cases():
@@ -60,10 +71,14 @@ def values(game, p, noise) -> dict:
     from qcoord.strategies import solver
 
     s = solver.solve(game, p, noise)
-    return {"levels": list(game.levels), "quantum": s.quantum_value, "classical": s.classical_value,
-            "textbook": None if math.isnan(s.textbook_value) else s.textbook_value,
-            "uses_entanglement": s.uses_entanglement,
-            "lower_bound": solver.quantum_lower_bound(game, p, noise) if game.levels == (2, 2) else None}
+    return {
+        "levels": list(game.levels),
+        "quantum": s.quantum_value,
+        "classical": s.classical_value,
+        "textbook": None if math.isnan(s.textbook_value) else s.textbook_value,
+        "uses_entanglement": s.uses_entanglement,
+        "lower_bound": solver.quantum_lower_bound(game, p, noise) if game.levels == (2, 2) else None,
+    }
 
 
 if __name__ == "__main__":

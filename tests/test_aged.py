@@ -46,8 +46,10 @@ def test_chsh_under_dephasing_re_aimed_is_horodecki_and_never_cut(t2):
     assert useful_lifetime(once, Game(), UNIFORM, 0.75) == pytest.approx(t2 / 2 * math.log(1 + math.sqrt(2)), rel=1e-9)
 
 
-@pytest.mark.parametrize("t1, games", [(math.inf, 1), pytest.param(math.inf, 3, marks=pytest.mark.slow),
-                                       pytest.param(2e-3, 2, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "t1, games",
+    [(math.inf, 1), pytest.param(math.inf, 3, marks=pytest.mark.slow), pytest.param(2e-3, 2, marks=pytest.mark.slow)],
+)
 def test_re_aimed_value_falls_with_age_and_beats_settings_aimed_once(t1, games):
     """Random 2x2 games and input statistics, Werner noise and readout errors, a dephasing memory (and one relaxing
     too, T1 = 2 ms: the whole Bloch sphere is searched, slow): the re-optimised value never rises with age (the storage

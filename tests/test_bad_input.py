@@ -14,24 +14,44 @@ from tests.conftest import one_line_exit_2, qcoord
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "samples" / "pypfopt_adjclose_panel_1990-2024.csv"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["backtest", "--sample", "jpm_bac", "--start", "notadate"], "'notadate' is not a date"),
-    (["backtest", "--sample", "jpm_bac", "--end", "2015-13-45"], "'2015-13-45' is not a date"),
-    (["data", "--sample", "jpm_bac", "--start", "notadate"], "'notadate' is not a date"),
-    (["data", "--csv", str(SAMPLE_CSV), "--tickers", "GOOG", "META", "--end", "2015-13-45"], "is not a date"),
-    (["backtest", "--rounds", "2000", "--keep-rounds", "0"], "--keep-rounds: 0 is out of range [30, inf)"),
-    (["backtest", "--rounds", "1e24"], "cannot finish: at most 1e+11"),
-    (["backtest", "--rounds", "2000", "--latency", "1000000000"], "latency (1000000000 bars)"),
-    (["backtest", "--sample", "jpm_bac", "--latency", "100000"], "too long for the data"),
-    (["backtest", "--sample", "jpm_bac", "--rounds", "5000"], "rounds (--rounds) sets the length of a synthetic run"),
-    (["backtest", "--sample", "jpm_bac", "--strategies", "quantum,regime_oracle"], "needs a synthetic source"),
-    (["game", "--device", "FakeSherbrooke", "--visibility", "0.9"], "brings its own noise"),
-    (["game", "--qubits", "1,2"], "give device too (--device NAME)"),
-    (["backtest", "--rounds", "2000", "--device", "FakeSherbrooke", "--pair-rate", "100", "--decision-rate", "1000"],
-     "not modelled on a device"),
-    (["backtest", "--rounds", "2000", "--pair-rate", "100", "--decision-rate", "1000", "--memory-slots", "1e12"],
-     "--memory-slots: 1000000000000 is out of range [1, 1e+06]"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["backtest", "--sample", "jpm_bac", "--start", "notadate"], "'notadate' is not a date"),
+        (["backtest", "--sample", "jpm_bac", "--end", "2015-13-45"], "'2015-13-45' is not a date"),
+        (["data", "--sample", "jpm_bac", "--start", "notadate"], "'notadate' is not a date"),
+        (["data", "--csv", str(SAMPLE_CSV), "--tickers", "GOOG", "META", "--end", "2015-13-45"], "is not a date"),
+        (["backtest", "--rounds", "2000", "--keep-rounds", "0"], "--keep-rounds: 0 is out of range [30, inf)"),
+        (["backtest", "--rounds", "1e24"], "cannot finish: at most 1e+11"),
+        (["backtest", "--rounds", "2000", "--latency", "1000000000"], "latency (1000000000 bars)"),
+        (["backtest", "--sample", "jpm_bac", "--latency", "100000"], "too long for the data"),
+        (
+            ["backtest", "--sample", "jpm_bac", "--rounds", "5000"],
+            "rounds (--rounds) sets the length of a synthetic run",
+        ),
+        (["backtest", "--sample", "jpm_bac", "--strategies", "quantum,regime_oracle"], "needs a synthetic source"),
+        (["game", "--device", "FakeSherbrooke", "--visibility", "0.9"], "brings its own noise"),
+        (["game", "--qubits", "1,2"], "give device too (--device NAME)"),
+        (
+            [
+                "backtest",
+                "--rounds",
+                "2000",
+                "--device",
+                "FakeSherbrooke",
+                "--pair-rate",
+                "100",
+                "--decision-rate",
+                "1000",
+            ],
+            "not modelled on a device",
+        ),
+        (
+            ["backtest", "--rounds", "2000", "--pair-rate", "100", "--decision-rate", "1000", "--memory-slots", "1e12"],
+            "--memory-slots: 1000000000000 is out of range [1, 1e+06]",
+        ),
+    ],
+)
 def test_tracebacks_and_silent_options_are_now_one_line_errors(tmp_path, args, message):
     one_line_exit_2(qcoord(*args, cwd=tmp_path), message)
     assert list(tmp_path.iterdir()) == []
@@ -50,8 +70,11 @@ def test_whole_numbers_in_scientific_notation(tmp_path):
 def test_output_locations_are_checked_before_any_work(tmp_path, where):
     """A 10^10-round run would take hours: the error must come first."""
     (tmp_path / "file.txt").write_text("x")
-    opts = {"out_under_file": ["--out", "file.txt/sub"], "runs_dir_file": ["--runs-dir", "file.txt"],
-            "proc": ["--out", "/proc/qcoord-run"]}[where]
+    opts = {
+        "out_under_file": ["--out", "file.txt/sub"],
+        "runs_dir_file": ["--runs-dir", "file.txt"],
+        "proc": ["--out", "/proc/qcoord-run"],
+    }[where]
     res = qcoord("backtest", "--rounds", "1e10", *opts, cwd=tmp_path, timeout=60)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert ("is a file, not a folder" in res.stderr) or ("cannot write in" in res.stderr)
@@ -115,8 +138,19 @@ def test_unset_t2_means_limited_by_t1(tmp_path):
     game = qcoord("game", "--t1", "1e-4", "--storage-time", "1e-5", "--json", cwd=tmp_path)
     assert game.returncode == 0, game.stderr
     assert json.loads(game.stdout)["noise"]["t2"] == pytest.approx(2e-4)
-    sweep = qcoord("sweep", "t2=1e-5,5e-5", "--t1", "1e-4", "--storage-time", "1e-5", "--rounds", "2000",
-                   "--out", "sw", cwd=tmp_path)
+    sweep = qcoord(
+        "sweep",
+        "t2=1e-5,5e-5",
+        "--t1",
+        "1e-4",
+        "--storage-time",
+        "1e-5",
+        "--rounds",
+        "2000",
+        "--out",
+        "sw",
+        cwd=tmp_path,
+    )
     assert sweep.returncode == 0, sweep.stderr
     from qcoord.strategies import Noise
 
@@ -150,14 +184,21 @@ def test_one_ticker_file_is_described(tmp_path):
     assert "n/a (one ticker)" in res.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["backtest", "--sample", "pypfopt", "--tickers", "GOOG", "ZZZ"], "available: ['AMZN', 'BABA', 'BAC'"),
-    (["backtest", "--sample", "pypfopt"], "pick two (--tickers A B on the command line"),
-    (["backtest", "--rounds", "2000", "--window", "10"],
-     "indicator noisy_signal takes --flip; --window do(es) not apply"),
-    (["backtest", "--rounds", "2000", "--indicator", "rolling_correlation", "--window", "1000000000"],
-     "need 1000000001 bars of history"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["backtest", "--sample", "pypfopt", "--tickers", "GOOG", "ZZZ"], "available: ['AMZN', 'BABA', 'BAC'"),
+        (["backtest", "--sample", "pypfopt"], "pick two (--tickers A B on the command line"),
+        (
+            ["backtest", "--rounds", "2000", "--window", "10"],
+            "indicator noisy_signal takes --flip; --window do(es) not apply",
+        ),
+        (
+            ["backtest", "--rounds", "2000", "--indicator", "rolling_correlation", "--window", "1000000000"],
+            "need 1000000001 bars of history",
+        ),
+    ],
+)
 def test_messages_name_the_real_problem(tmp_path, args, message):
     one_line_exit_2(qcoord(*args, cwd=tmp_path, timeout=60), message)
 
@@ -174,8 +215,15 @@ def test_outputs_follow_the_umask(tmp_path):
     import stat
     import subprocess
 
-    res = subprocess.run(["bash", "-c", "umask 022 && qcoord backtest --rounds 2000 --out r && "
-                                        "qcoord data --sample jpm_bac --out p.csv"], cwd=tmp_path, capture_output=True)
+    res = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "umask 022 && qcoord backtest --rounds 2000 --out r && qcoord data --sample jpm_bac --out p.csv",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+    )
     assert res.returncode == 0, res.stderr
     assert stat.S_IMODE(os.stat(tmp_path / "r").st_mode) == 0o755
     assert stat.S_IMODE(os.stat(tmp_path / "r" / "metrics.json").st_mode) == 0o644
@@ -187,11 +235,14 @@ def test_a_sweep_with_other_options_does_not_replace_a_sweep(tmp_path):
     assert qcoord("sweep", "visibility=1,0.9", "--rounds", "2000", "--out", "s", cwd=tmp_path).returncode == 0
     before = (tmp_path / "s" / "sweep.csv").read_text()
     assert qcoord("sweep", "visibility=1,0.9", "--rounds", "2000", "--out", "s", cwd=tmp_path).returncode == 0  # resume
-    one_line_exit_2(qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", cwd=tmp_path),
-                     "holds a sweep with other options")
+    one_line_exit_2(
+        qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", cwd=tmp_path),
+        "holds a sweep with other options",
+    )
     assert (tmp_path / "s" / "sweep.csv").read_text() == before
-    assert qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", "--force",
-                  cwd=tmp_path).returncode == 0
+    assert (
+        qcoord("sweep", "visibility=1,0.8", "--rounds", "2000", "--out", "s", "--force", cwd=tmp_path).returncode == 0
+    )
 
 
 def test_p_values_and_dates_read_as_people_write_them():
@@ -218,17 +269,22 @@ def test_game_rounds_are_bounded(tmp_path):
     one_line_exit_2(qcoord("game", "--rounds", "1e9", cwd=tmp_path), "a whole number of rounds in 1..1e+08")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"rounds": 10**24}, "cannot finish"),
-    ({"rounds": 20_000, "latency": 10**9}, "latency (1000000000 bars)"),
-    ({"rounds": 20_000, "keep_rounds": 0}, "keep_rounds: 0 is out of range [30, inf)"),
-    ({"rounds": 20_000, "indicators": "rolling_correlation", "indicator_params": {"window": 10**9}},
-     "bars of history"),
-    ({"rounds": 20_000, "indicator_params": {"window": 10}}, "takes --flip"),
-    ({"rounds": 20_000, "game": "nonsense"}, "game: 'nonsense' is not one of hedge, paper"),
-    ({"rounds": 20_000, "game": 3}, "game must be 'hedge', 'paper' or a qcoord.Game"),
-    ({"rounds": 20_000, "risk_aversion": -1.0}, "risk_aversion: -1.0 is out of range (0, inf)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rounds": 10**24}, "cannot finish"),
+        ({"rounds": 20_000, "latency": 10**9}, "latency (1000000000 bars)"),
+        ({"rounds": 20_000, "keep_rounds": 0}, "keep_rounds: 0 is out of range [30, inf)"),
+        (
+            {"rounds": 20_000, "indicators": "rolling_correlation", "indicator_params": {"window": 10**9}},
+            "bars of history",
+        ),
+        ({"rounds": 20_000, "indicator_params": {"window": 10}}, "takes --flip"),
+        ({"rounds": 20_000, "game": "nonsense"}, "game: 'nonsense' is not one of hedge, paper"),
+        ({"rounds": 20_000, "game": 3}, "game must be 'hedge', 'paper' or a qcoord.Game"),
+        ({"rounds": 20_000, "risk_aversion": -1.0}, "risk_aversion: -1.0 is out of range (0, inf)"),
+    ],
+)
 def test_the_python_api_refuses_the_same_inputs(kwargs, message):
     """The same checks guard run_backtest itself, before anything is allocated."""
     from qcoord.backtest import BacktestError, run_backtest
@@ -255,10 +311,13 @@ def test_report_columns_keep_one_number_format():
     assert "3e-05" in page and "<td data-label='variance'>—</td>" in page
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"rounds": 5000}, "rounds (--rounds) sets the length of a synthetic run"),
-    ({"strategies": ["quantum", "regime_oracle"]}, "strategy regime_oracle needs a synthetic source"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rounds": 5000}, "rounds (--rounds) sets the length of a synthetic run"),
+        ({"strategies": ["quantum", "regime_oracle"]}, "strategy regime_oracle needs a synthetic source"),
+    ],
+)
 def test_real_data_options_the_cli_refuses_are_refused_in_python_with_the_same_message(kwargs, message, tmp_path):
     """One check, in the engine: run_backtest on real data used to ignore rounds and drop regime_oracle silently."""
     from qcoord import data

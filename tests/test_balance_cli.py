@@ -11,25 +11,38 @@ import pytest
 
 from qcoord.backtest.cli.main import main
 
-TINY = ["--pairs", "20000", "--frontier-points", "2", "--frontier-pairs", "10000", "--warmup", "1000",
-        "--levels", "2,4,8"]
+TINY = [
+    "--pairs",
+    "20000",
+    "--frontier-points",
+    "2",
+    "--frontier-pairs",
+    "10000",
+    "--warmup",
+    "1000",
+    "--levels",
+    "2,4,8",
+]
 
 
-@pytest.mark.parametrize("args, names", [
-    (["--arrival-rate", "1200"], "--arrival-rate"),
-    (["--arrival-rate", "-3"], "--arrival-rate"),
-    (["--c-t", "1.5"], "--c-t"),
-    (["--c-t", "0.3", "--t-star", "0.001"], "--t-star"),
-    (["--routers", "quantum,psychic"], "--routers"),
-    (["--levels", "2,3,4"], "--levels"),
-    (["--pairs", "ten"], "--pairs"),
-    (["--background", "cubic"], "--background"),
-    (["--background-exponent", "0.5"], "--background-exponent"),
-    (["--visibility", "1.5"], "--visibility"),
-    (["--link", "nowhere"], "--link"),
-    (["--link", "li2026", "--visibility", "0.9"], "--visibility"),
-    (["--link-decision-rate", "100"], "--link-decision-rate"),
-])
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (["--arrival-rate", "1200"], "--arrival-rate"),
+        (["--arrival-rate", "-3"], "--arrival-rate"),
+        (["--c-t", "1.5"], "--c-t"),
+        (["--c-t", "0.3", "--t-star", "0.001"], "--t-star"),
+        (["--routers", "quantum,psychic"], "--routers"),
+        (["--levels", "2,3,4"], "--levels"),
+        (["--pairs", "ten"], "--pairs"),
+        (["--background", "cubic"], "--background"),
+        (["--background-exponent", "0.5"], "--background-exponent"),
+        (["--visibility", "1.5"], "--visibility"),
+        (["--link", "nowhere"], "--link"),
+        (["--link", "li2026", "--visibility", "0.9"], "--visibility"),
+        (["--link-decision-rate", "100"], "--link-decision-rate"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, names, capsys, tmp_path):
     try:
         code = main(["balance", "--out", str(tmp_path / "run"), *TINY, *args])  # the bad value last: it counts
@@ -89,7 +102,11 @@ def test_the_frontier_dominates_at_convex_throughput_and_not_at_linear():
 @pytest.mark.slow
 def test_the_command_runs_as_a_program(tmp_path):
     """The one subprocess run: the installed entry point, the summary on stdout."""
-    res = subprocess.run([sys.executable, "-m", "qcoord", "balance", "--out", str(tmp_path / "r"), *TINY],
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-m", "qcoord", "balance", "--out", str(tmp_path / "r"), *TINY],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("verdict: ") and "written:" in res.stdout

@@ -101,8 +101,9 @@ def test_reference_threshold_and_figures():
 
     v = B.game_values(B.REFERENCE_C_T, (8, 16, 32))
     assert abs(v.classical_limit.value - B.REFERENCE["classical"]) <= 0.015
-    lowest = minimize_scalar(lambda c: B.best_threshold(c, 100).value, bounds=(0.2, 0.45), method="bounded",
-                             options={"xatol": 1e-5})
+    lowest = minimize_scalar(
+        lambda c: B.best_threshold(c, 100).value, bounds=(0.2, 0.45), method="bounded", options={"xatol": 1e-5}
+    )
     assert lowest.x == pytest.approx(B.REFERENCE_C_T, abs=0.005)
     q = v.quantum_limit
     assert 1.0 < q["order"] < 3.0 and q["monotone"]

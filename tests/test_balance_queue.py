@@ -23,8 +23,17 @@ def _replications(router: Router, background: Background, qos: float, seed0: int
     """One summary per independent replication (its own seed, a warm-up of 5,000 pairs from an empty system)."""
     out: dict[str, list] = {}
     for rep in range(REPS):
-        played = play({"r": router}, PAIRS, lam=LAM, mu=MU, qos=qos, background=background, warmup=5_000,
-                      block_pairs=1000, seed=seed0 + rep)
+        played = play(
+            {"r": router},
+            PAIRS,
+            lam=LAM,
+            mu=MU,
+            qos=qos,
+            background=background,
+            warmup=5_000,
+            block_pairs=1000,
+            seed=seed0 + rep,
+        )
         for k, v in summarise(played, "r", qos).items():
             if isinstance(v, float):
                 out.setdefault(k, []).append(v)
@@ -92,8 +101,17 @@ def test_linear_throughput_does_not_depend_on_routing():
     """With a linear background output every router, informed or not, leaves each server 1 - rho of its time."""
     routers = {n: Router(n, n, 0.0) for n in ("split", "bunch", "random")}
     routers["oracle"] = Router("oracle", "oracle", 1.0 / MU)
-    played = play(routers, 400_000, lam=LAM, mu=MU, qos=1e-3, background=Background(kind="linear"), warmup=5000,
-                  block_pairs=1000, seed=9)
+    played = play(
+        routers,
+        400_000,
+        lam=LAM,
+        mu=MU,
+        qos=1e-3,
+        background=Background(kind="linear"),
+        warmup=5000,
+        block_pairs=1000,
+        seed=9,
+    )
     for name in routers:
         m = summarise(played, name, 1e-3)
         lo, hi = m["throughput_ci95"]

@@ -44,8 +44,7 @@ def test_routers_win_the_games_they_were_fitted_on():
     K = 8 value (measured on Bell pairs), random coins 1/2; 4-sigma binomial bands."""
     n = 200_000
     r = run_balance(routers=("random", "threshold", "quantum"), **{**SMALL, "pairs": n})
-    expect = {"random": 0.5, "threshold": B.best_threshold(B.REFERENCE_C_T).value,
-              "quantum": r.fitted["quantum_value"]}
+    expect = {"random": 0.5, "threshold": B.best_threshold(B.REFERENCE_C_T).value, "quantum": r.fitted["quantum_value"]}
     for name, p in expect.items():
         assert abs(r.metrics[name]["win_rate"] - p) < 4 * math.sqrt(p * (1 - p) / n), name
     assert r.metrics["quantum"]["entangled"] and r.metrics["quantum"]["pair_share"] == 1.0
@@ -124,7 +123,11 @@ def test_users_routers_that_signal_or_exceed_quantum_are_refused():
     whisper = Strategy("whisper", Whisper(mailbox, True), Whisper(mailbox, False), NoResource())
     with pytest.raises(StrategyError, match="whisper"):
         run_balance(routers=("threshold",), user_routers={"whisper": whisper}, **SMALL)
-    pr = Strategy("pr", LocalRule(outputs=((0, 1),) * 8, settings=(0,) * 4 + (1,) * 4),
-                  LocalRule(outputs=((0, 1),) * 8, settings=(0,) * 4 + (1,) * 4), PRBox())
+    pr = Strategy(
+        "pr",
+        LocalRule(outputs=((0, 1),) * 8, settings=(0,) * 4 + (1,) * 4),
+        LocalRule(outputs=((0, 1),) * 8, settings=(0,) * 4 + (1,) * 4),
+        PRBox(),
+    )
     with pytest.raises(SignallingError, match="exceed what any shared quantum state allows"):
         run_balance(routers=("threshold",), user_routers={"pr": pr}, **SMALL)

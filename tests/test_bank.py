@@ -13,8 +13,9 @@ from qcoord.strategies.bank import MemoryBank
 from qcoord.strategies.link import C_KM_PER_S
 
 
-@pytest.mark.parametrize("changes, seconds", [({}, 20.0), ({"distance_km": 1.0, "multiplexing": 1000}, 3.0)],
-                         ids=["qubits", "emitter"])
+@pytest.mark.parametrize(
+    "changes, seconds", [({}, 20.0), ({"distance_km": 1.0, "multiplexing": 1000}, 3.0)], ids=["qubits", "emitter"]
+)
 def test_monte_carlo_rate_matches_the_analytic_rate(changes, seconds):
     """The Table III node (qubits the bottleneck: 250 / 240.7 us < 1 / 580 ns) and a short link with many modes (the
     emitter the bottleneck): with every heralded pair used at once, as the analytic model assumes, 20 s (3 s) of the
@@ -45,8 +46,12 @@ def test_independent_implementations_inputs():
     0.06, link latency 240 us, decision 100 + 870 ns, reset 1 us): occupancy 242.55 us, analytic 7854.545 pairs a
     second (the implementation's own analytic figure; its event simulation gave 7863.9), and our Monte Carlo's 95%
     interval holds it."""
-    link = Link.preset("li2026", attenuation_db_km=-10 * math.log10(0.06) / 50,
-                       refractive_index=240e-6 * C_KM_PER_S / 50, decision_latency=0.97e-6)
+    link = Link.preset(
+        "li2026",
+        attenuation_db_km=-10 * math.log10(0.06) / 50,
+        refractive_index=240e-6 * C_KM_PER_S / 50,
+        decision_latency=0.97e-6,
+    )
     bank = MemoryBank.of(link)
     assert bank.occupancy == pytest.approx(242.55e-6, rel=1e-12)
     assert bank.pair_rate == pytest.approx(7854.545454545455, rel=1e-12)
@@ -77,12 +82,20 @@ def test_cutoff_drops_old_pairs_and_fifo_uses_the_oldest():
     hands out older pairs than freshest-first on the same bank."""
     link = Link.preset("li2026")
     cut = link.herald_delay + 1e-4
-    runs = {p: MemoryBank.of(Link.preset("li2026", link_memory_policy=p)).simulate(
-        5.0, np.random.default_rng(2), decision_rate=8000.0, cutoff=cut) for p in ("freshest", "fifo")}
+    runs = {
+        p: MemoryBank.of(Link.preset("li2026", link_memory_policy=p)).simulate(
+            5.0, np.random.default_rng(2), decision_rate=8000.0, cutoff=cut
+        )
+        for p in ("freshest", "fifo")
+    }
     for run in runs.values():
         assert run.discarded > 0 and link.herald_delay <= run.mean_age <= cut
-    free = {p: MemoryBank.of(Link.preset("li2026", link_memory_policy=p)).simulate(
-        5.0, np.random.default_rng(2), decision_rate=8000.0) for p in ("freshest", "fifo")}
+    free = {
+        p: MemoryBank.of(Link.preset("li2026", link_memory_policy=p)).simulate(
+            5.0, np.random.default_rng(2), decision_rate=8000.0
+        )
+        for p in ("freshest", "fifo")
+    }
     assert free["fifo"].mean_wait == pytest.approx(free["freshest"].mean_wait, rel=0.1)  # Little: same mean wait
     assert runs["fifo"].mean_age > runs["freshest"].mean_age
 

@@ -13,8 +13,12 @@ from tests.conftest import ROOT
 
 @pytest.mark.slow
 def test_benchmark_script_runs_quick_with_tiny_sizes():
-    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--scale", "0.01",
-                          "--reps", "1", "--json"], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--scale", "0.01", "--reps", "1", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert set(out["rounds_per_s"]) == {"naive", "aer", "exact", "backtest", "backtest_queue"}
@@ -28,8 +32,22 @@ def test_benchmark_script_runs_quick_with_tiny_sizes():
 
 @pytest.mark.slow
 def test_benchmark_events_path_reports_rates_and_memory():
-    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--only", "events", "--scale", "0.001",
-                          "--reps", "1", "--json"], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--only",
+            "events",
+            "--scale",
+            "0.001",
+            "--reps",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)["events"]
     assert out["events_per_s"] > 0 and out["rows_per_s"] > 0 and out["peak_rss_mb"] > 0

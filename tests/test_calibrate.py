@@ -37,9 +37,16 @@ def test_recovers_the_parameters_of_a_synthetic_quote_and_trade_stream(touch, th
     quotes, trades = _synthetic(40_000, touch, through, adverse, share, seed=7)
     est = calibrate(quotes, trades, level=1 - 0.01 / 32)["pooled"]
     queue = through + (touch - through) * share
-    truth = {"touch_rate": touch, "through_rate": through, "queue_fill_rate": queue, "p_first": queue,
-             "p_second": through, "adverse_selection": adverse, "adverse_selection_from_rates": adverse,
-             "price_impact_share": adverse * 2 * 0.3 / 1.5}
+    truth = {
+        "touch_rate": touch,
+        "through_rate": through,
+        "queue_fill_rate": queue,
+        "p_first": queue,
+        "p_second": through,
+        "adverse_selection": adverse,
+        "adverse_selection_from_rates": adverse,
+        "price_impact_share": adverse * 2 * 0.3 / 1.5,
+    }
     for name, true in truth.items():
         e = est[name]
         assert e.lo <= true <= e.hi, (name, true, e)

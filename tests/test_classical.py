@@ -25,8 +25,10 @@ from qcoord.strategies import (
 from qcoord.strategies.classical import RULES
 from tests.conftest import CI_ALPHA, streams
 
-distributions = st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda v: sum(v) > 1e-3).map(
-    lambda v: np.array(v).reshape(2, 2) / sum(v)
+distributions = (
+    st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4)
+    .filter(lambda v: sum(v) > 1e-3)
+    .map(lambda v: np.array(v).reshape(2, 2) / sum(v))
 )
 
 
@@ -60,8 +62,9 @@ def test_shared_random_bit_strategy_value_is_the_mixture():
     s = Strategy("shared", rule_a, rule_b, SharedRandomness())
     p = independent(0.3, 0.7)
     # shared bit 0: (always 0, flip input); shared bit 1: (always 1, follow input)
-    expected = (0.5 * deterministic_value(Game(), p, (0, 0), (1, 0))
-                + 0.5 * deterministic_value(Game(), p, (1, 1), (0, 1)))
+    expected = 0.5 * deterministic_value(Game(), p, (0, 0), (1, 0)) + 0.5 * deterministic_value(
+        Game(), p, (1, 1), (0, 1)
+    )
     assert s.value(Game(), p) == pytest.approx(expected)
 
 

@@ -15,8 +15,17 @@ def test_game_json_schema_and_values():
     res = qcoord_process("game", "--json")
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
-    for key in ("p_xy", "beta", "classical_value", "quantum_value", "textbook_value", "advantage", "angles",
-                "classical_rule", "noise"):
+    for key in (
+        "p_xy",
+        "beta",
+        "classical_value",
+        "quantum_value",
+        "textbook_value",
+        "advantage",
+        "angles",
+        "classical_rule",
+        "noise",
+    ):
         assert key in r
     assert r["p_xy"] == [[0.25, 0.25], [0.25, 0.25]]
     assert r["classical_value"] == pytest.approx(0.75)
@@ -29,16 +38,44 @@ def test_game_json_schema_and_values():
 
 @pytest.mark.slow
 def test_game_simulation_block():
-    r = json.loads(qcoord("game", "--p-x", "0.5", "--p-y", "0.4", "--visibility", "0.95", "--rounds", "200000",
-                          "--seed", "4", "--json").stdout)
+    r = json.loads(
+        qcoord(
+            "game",
+            "--p-x",
+            "0.5",
+            "--p-y",
+            "0.4",
+            "--visibility",
+            "0.95",
+            "--rounds",
+            "200000",
+            "--seed",
+            "4",
+            "--json",
+        ).stdout
+    )
     sim = r["simulated"]
     assert sim["rounds"] == 200000 and sim["backend"] == "exact"
     for name in ("classical", "quantum"):
         lo, hi = sim[name]["ci95"]
         assert lo <= sim[name]["win_rate"] <= hi
     assert sim["quantum"]["ci95"][0] > sim["classical"]["ci95"][1]  # the advantage is visible
-    again = json.loads(qcoord("game", "--p-x", "0.5", "--p-y", "0.4", "--visibility", "0.95", "--rounds", "200000",
-                              "--seed", "4", "--json").stdout)
+    again = json.loads(
+        qcoord(
+            "game",
+            "--p-x",
+            "0.5",
+            "--p-y",
+            "0.4",
+            "--visibility",
+            "0.95",
+            "--rounds",
+            "200000",
+            "--seed",
+            "4",
+            "--json",
+        ).stdout
+    )
     assert again == r
 
 
@@ -49,8 +86,20 @@ def test_game_reports_no_advantage_in_plain_words():
 
 @pytest.mark.slow
 def test_game_aer_backend_and_pure_dephasing():
-    res = qcoord("game", "--storage-time", "2e-6", "--t1", "inf", "--t2", "1e-4", "--rounds", "20000",
-                 "--backend", "aer", "--json")
+    res = qcoord(
+        "game",
+        "--storage-time",
+        "2e-6",
+        "--t1",
+        "inf",
+        "--t2",
+        "1e-4",
+        "--rounds",
+        "20000",
+        "--backend",
+        "aer",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
     assert r["noise"]["t1"] == "inf" and r["simulated"]["backend"] == "aer"

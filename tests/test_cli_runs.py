@@ -38,8 +38,19 @@ def _pnl(run: Path) -> pd.DataFrame:
 def two_runs(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("runs")
     a = qcoord_process("backtest", *SMALL, "--name", "ideal", cwd=cwd)  # the program itself, once
-    b = qcoord("backtest", *SMALL, "--name", "noisy", "--visibility", "0.9", "--readout-error", "0.02",
-               "--fill", "queue", cwd=cwd)
+    b = qcoord(
+        "backtest",
+        *SMALL,
+        "--name",
+        "noisy",
+        "--visibility",
+        "0.9",
+        "--readout-error",
+        "0.02",
+        "--fill",
+        "queue",
+        cwd=cwd,
+    )
     assert a.returncode == 0, a.stderr
     assert b.returncode == 0, b.stderr
     return cwd
@@ -48,32 +59,95 @@ def two_runs(tmp_path_factory):
 def test_backtest_writes_every_file_with_the_schema(two_runs):
     run = two_runs / "runs" / "ideal"
     names = {p.name for p in run.iterdir()}
-    assert {"metrics.json", "config.toml", "report.html", "equity.csv", "cumulative_pnl.png", "rolling_variance.png",
-            "win_rate_by_input.png", "pnl_distribution.png", "hedge_cells.png"} <= names
+    assert {
+        "metrics.json",
+        "config.toml",
+        "report.html",
+        "equity.csv",
+        "cumulative_pnl.png",
+        "rolling_variance.png",
+        "win_rate_by_input.png",
+        "pnl_distribution.png",
+        "hedge_cells.png",
+    } <= names
     assert "pnl.parquet" in names or "pnl.csv" in names
     doc = json.loads((run / "metrics.json").read_text())
-    for key in ("schema", "qcoord_version", "created", "seed", "n_rounds", "n_train", "source", "game", "strategies",
-                "comparison", "best_local", "hedge", "drift", "periods", "config"):
+    for key in (
+        "schema",
+        "qcoord_version",
+        "created",
+        "seed",
+        "n_rounds",
+        "n_train",
+        "source",
+        "game",
+        "strategies",
+        "comparison",
+        "best_local",
+        "hedge",
+        "drift",
+        "periods",
+        "config",
+    ):
         assert key in doc
     assert doc["schema"] == SCHEMA and doc["n_rounds"] == 6000 and doc["seed"] == 3
     for key in ("kind", "tickers", "start", "end", "periods_per_year"):
         assert key in doc["source"]
-    for key in ("kind", "table", "unit", "rule", "p_xy", "classical_value", "quantum_value", "advantage",
-                "constant_rule"):
+    for key in (
+        "kind",
+        "table",
+        "unit",
+        "rule",
+        "p_xy",
+        "classical_value",
+        "quantum_value",
+        "advantage",
+        "constant_rule",
+    ):
         assert key in doc["game"]
     assert doc["game"]["kind"] == "hedge"
     h = doc["hedge"]
-    for key in ("exposure", "coin_variance", "shrinkage", "comove_shrunk", "values", "unit", "informativeness",
-                "bell_pair_value"):
+    for key in (
+        "exposure",
+        "coin_variance",
+        "shrinkage",
+        "comove_shrunk",
+        "values",
+        "unit",
+        "informativeness",
+        "bell_pair_value",
+    ):
         assert key in h
     assert set(h["values"]) == {"uncoordinated", "constant_hedge", "classical", "quantum", "oracle"}
     assert set(h["informativeness"]) == {"train", "test"}
-    assert set(doc["strategies"]) == {"uncoordinated", "always_hedge", "classical", "quantum", "oracle",
-                                      "regime_oracle", "talk", "delayed_comm"}
+    assert set(doc["strategies"]) == {
+        "uncoordinated",
+        "always_hedge",
+        "classical",
+        "quantum",
+        "oracle",
+        "regime_oracle",
+        "talk",
+        "delayed_comm",
+    }
     for m in doc["strategies"].values():
-        for key in ("win_rate", "win_rate_ci95", "utility", "hedged_rate", "hedged_rate_ci95", "pnl_mean", "pnl_std",
-                    "pnl_var", "variance_share", "sharpe", "sortino", "max_drawdown", "hedging_efficiency",
-                    "bell_pairs", "quantum_share"):
+        for key in (
+            "win_rate",
+            "win_rate_ci95",
+            "utility",
+            "hedged_rate",
+            "hedged_rate_ci95",
+            "pnl_mean",
+            "pnl_std",
+            "pnl_var",
+            "variance_share",
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "hedging_efficiency",
+            "bell_pairs",
+            "quantum_share",
+        ):
             assert key in m
         for key, value in m.items():  # undefined values are null with a reason, never NaN
             if value is None:
@@ -81,9 +155,22 @@ def test_backtest_writes_every_file_with_the_schema(two_runs):
     assert doc["best_local"] in ("always_hedge", "classical", "uncoordinated")
     for which in ("quantum_vs_classical", "quantum_vs_best_local"):
         c = doc["comparison"][which]
-        for key in ("opponent", "win_rate_diff", "mcnemar_p_value", "variance_ratio", "variance_p_value",
-                    "variance_ratio_ci95", "sharpe_diff_ci95", "sharpe_p_value", "squared_pnl_diff",
-                    "squared_pnl_p_value", "utility_diff", "utility_p_value", "levene_p_value", "hac_lags"):
+        for key in (
+            "opponent",
+            "win_rate_diff",
+            "mcnemar_p_value",
+            "variance_ratio",
+            "variance_p_value",
+            "variance_ratio_ci95",
+            "sharpe_diff_ci95",
+            "sharpe_p_value",
+            "squared_pnl_diff",
+            "squared_pnl_p_value",
+            "utility_diff",
+            "utility_p_value",
+            "levene_p_value",
+            "hac_lags",
+        ):
             assert key in c
     assert doc["comparison"]["quantum_vs_best_local"]["opponent"] == doc["best_local"]
     assert _finite_numbers(doc)
@@ -98,13 +185,27 @@ def test_report_is_self_contained_with_every_figure_inline(two_runs):
     assert not re.search(r'(src|href)="(?!data:|#)', html)  # nothing fetched from anywhere: opens offline
     # one inline script, the table fitter (stacked cards where a table does not fit); nothing loaded from outside
     assert html.count("<script") == 1 and "<script src" not in html and "qcoordFit" in html
-    for fig in ("hedge_cells", "cumulative_pnl", "rolling_variance", "win_rate_by_input", "pnl_distribution",
-                "inventory"):
+    for fig in (
+        "hedge_cells",
+        "cumulative_pnl",
+        "rolling_variance",
+        "win_rate_by_input",
+        "pnl_distribution",
+        "inventory",
+    ):
         assert f'id="fig-{fig}"' in html
     assert html.count('src="data:image/png;base64,') == 6
-    for section in ("Verdict.", "After costs.", "The game fitted on the training window", "Metrics of the combined "
-                    "book", "Quantum against the best local classical strategy", "Configuration", "x=1, y=1",
-                    "constant hedge", "Training against test window"):
+    for section in (
+        "Verdict.",
+        "After costs.",
+        "The game fitted on the training window",
+        "Metrics of the combined book",
+        "Quantum against the best local classical strategy",
+        "Configuration",
+        "x=1, y=1",
+        "constant hedge",
+        "Training against test window",
+    ):
         assert section in html
     # quantum plays the classical rule here: no paired tests of a rule against itself, no per-period ratios of 1
     assert "Not tested: the fitted quantum strategy is the classical rule" in html
@@ -153,8 +254,17 @@ def test_summary_prints_indicators_and_fitted_thresholds(tmp_path):
 def test_compare_on_real_runs(two_runs):
     """Runs are labelled by pair and source, told apart by the options that differ; each run's answer to "does
     quantum pay after costs" comes first; the figure and table go to a folder of their own, never into a run's."""
-    res = qcoord("compare", "runs/ideal", "runs/noisy", "--metrics", "win_rate,pnl_var", "--json",
-                 "--figure", "cmp.png", cwd=two_runs)
+    res = qcoord(
+        "compare",
+        "runs/ideal",
+        "runs/noisy",
+        "--metrics",
+        "win_rate,pnl_var",
+        "--json",
+        "--figure",
+        "cmp.png",
+        cwd=two_runs,
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     ideal = "X/Y, synthetic signals (fill=bias, readout_a=0,0, readout_b=0,0, visibility=1)"
@@ -173,11 +283,14 @@ def test_compare_on_real_runs(two_runs):
     assert list((two_runs / "runs").glob("compare-*/compare.png"))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["runs/ideal", "runs/missing"], "runs/missing: not a run folder"),
-    (["runs/ideal", "."], "not a qcoord run folder (no metrics.json)"),
-    (["runs/ideal", "--metrics", "nope"], "unknown metric(s) ['nope']"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["runs/ideal", "runs/missing"], "runs/missing: not a run folder"),
+        (["runs/ideal", "."], "not a qcoord run folder (no metrics.json)"),
+        (["runs/ideal", "--metrics", "nope"], "unknown metric(s) ['nope']"),
+    ],
+)
 def test_compare_bad_folders_exit_2(two_runs, args, message):
     res = qcoord("compare", *args, "--figure", "never.png", cwd=two_runs)
     assert res.returncode == 2 and message in res.stderr
@@ -191,8 +304,16 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     assert res.returncode == 0, res.stderr
     table = pd.read_csv(tmp_path / "sw" / "sweep.csv")
     assert len(table) == 4 * 4  # 4 points x (classical, quantum + uncoordinated, oracle)
-    assert {"visibility", "strategy", "win_rate", "win_rate_lo", "win_rate_hi", "pnl_var", "hedging_efficiency",
-            "advantage"} <= set(table.columns)
+    assert {
+        "visibility",
+        "strategy",
+        "win_rate",
+        "win_rate_lo",
+        "win_rate_hi",
+        "pnl_var",
+        "hedging_efficiency",
+        "advantage",
+    } <= set(table.columns)
     doc = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     x = doc["crossing"]["all"]["advantage"]["crossing"]
     assert 0.7 <= x <= 0.8  # the threshold 1/sqrt(2) lies between the grid points 0.7 and 0.8
@@ -207,24 +328,29 @@ def test_sweep_marks_the_crossing_and_resumes(tmp_path):
     assert pd.read_csv(tmp_path / "sw" / "sweep.csv").equals(table)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["backtest", "--visibility", "1.5"], "--visibility: 1.5 is out of range [0, 1]"),
-    (["backtest", "--pair-rate", "-5"], "--pair-rate: -5.0 is out of range (0, inf)"),
-    (["backtest", "--strategies", "quantum,magic"], "unknown strategy 'magic'"),
-    (["backtest", "--indicator", "no_such_indicator"], "unknown indicator 'no_such_indicator'"),
-    (["backtest", "--sample", "jpm_bac", "--tickers", "JPM", "ZZZ"], "unknown ticker(s) ['ZZZ']"),
-    (["backtest", "--csv", "missing.csv"], "missing.csv: file not found"),
-    (["backtest", "--config", "nope.toml"], "nope.toml: config file not found"),
-    (["backtest", "--t1", "1e-5", "--t2", "1e-4"], "exceeds 2*T1"),
-    (["backtest", "--decision-rate", "100"], "give the supply's --pair-rate too"),
-    (["backtest", "--sample", "jpm_bac", "--pair-rate", "100", "--decision-rate", "1000"],
-     "--decision-rate 1000 contradicts the data's own clock (it decides at its timestamps)"),
-    (["backtest", "--notional", "50"], "do not apply to the bias fill model"),
-    (["backtest", "--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["sweep", "visibility=1,2"], "sweep parameter visibility: 2.0 is out of range [0, 1]"),
-    (["sweep", "colour=1,2"], "cannot sweep 'colour'"),
-    (["sweep", "visibility"], "write PARAM=V1,V2"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["backtest", "--visibility", "1.5"], "--visibility: 1.5 is out of range [0, 1]"),
+        (["backtest", "--pair-rate", "-5"], "--pair-rate: -5.0 is out of range (0, inf)"),
+        (["backtest", "--strategies", "quantum,magic"], "unknown strategy 'magic'"),
+        (["backtest", "--indicator", "no_such_indicator"], "unknown indicator 'no_such_indicator'"),
+        (["backtest", "--sample", "jpm_bac", "--tickers", "JPM", "ZZZ"], "unknown ticker(s) ['ZZZ']"),
+        (["backtest", "--csv", "missing.csv"], "missing.csv: file not found"),
+        (["backtest", "--config", "nope.toml"], "nope.toml: config file not found"),
+        (["backtest", "--t1", "1e-5", "--t2", "1e-4"], "exceeds 2*T1"),
+        (["backtest", "--decision-rate", "100"], "give the supply's --pair-rate too"),
+        (
+            ["backtest", "--sample", "jpm_bac", "--pair-rate", "100", "--decision-rate", "1000"],
+            "--decision-rate 1000 contradicts the data's own clock (it decides at its timestamps)",
+        ),
+        (["backtest", "--notional", "50"], "do not apply to the bias fill model"),
+        (["backtest", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["sweep", "visibility=1,2"], "sweep parameter visibility: 2.0 is out of range [0, 1]"),
+        (["sweep", "colour=1,2"], "cannot sweep 'colour'"),
+        (["sweep", "visibility"], "write PARAM=V1,V2"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):
     synthetic = args[0] == "backtest" and "--config" not in args and not {"--sample", "--csv", "--yahoo"} & set(args)
     res = qcoord(*args, "--rounds", "2000", cwd=tmp_path) if synthetic else qcoord(*args, cwd=tmp_path)
@@ -251,8 +377,17 @@ def test_existing_output_folder_is_not_overwritten(two_runs):
 
 @pytest.mark.slow
 def test_csv_source_and_yahoo_from_a_cache(tmp_path, monkeypatch):
-    res = qcoord("backtest", "--csv", str(shared_file("SPY_daily.csv")), str(shared_file("QQQ_daily.csv")),
-                 "--strategies", "classical,quantum", "--out", "csv", cwd=tmp_path)
+    res = qcoord(
+        "backtest",
+        "--csv",
+        str(shared_file("SPY_daily.csv")),
+        str(shared_file("QQQ_daily.csv")),
+        "--strategies",
+        "classical,quantum",
+        "--out",
+        "csv",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads((tmp_path / "csv" / "metrics.json").read_text())["source"]["tickers"] == ["SPY", "QQQ"]
     # fill a Yahoo cache through the real loader, then run the CLI offline from it
@@ -261,12 +396,26 @@ def test_csv_source_and_yahoo_from_a_cache(tmp_path, monkeypatch):
     from qcoord import data
     from tests.test_data_yahoo import _yfinance_frame
 
-    frame = _yfinance_frame({"BAC": shared_file("BAC_daily.csv"), "AIG": shared_file("AIG_daily.csv")},
-                            "2005-01-01", "2012-12-31")
+    frame = _yfinance_frame(
+        {"BAC": shared_file("BAC_daily.csv"), "AIG": shared_file("AIG_daily.csv")}, "2005-01-01", "2012-12-31"
+    )
     monkeypatch.setattr(yfinance, "download", lambda *a, **k: frame)
     data.load_yahoo(["BAC", "AIG"], "2005-01-01", "2013-01-01", cache_dir=tmp_path / "cache")
-    res = qcoord("backtest", "--yahoo", "BAC", "AIG", "--start", "2005-01-01", "--end", "2013-01-01", "--cache-dir",
-                 str(tmp_path / "cache"), "--out", "yahoo", cwd=tmp_path)
+    res = qcoord(
+        "backtest",
+        "--yahoo",
+        "BAC",
+        "AIG",
+        "--start",
+        "2005-01-01",
+        "--end",
+        "2013-01-01",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        "yahoo",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads((tmp_path / "yahoo" / "metrics.json").read_text())
     assert doc["source"]["kind"] == "yahoo" and doc["source"]["served_from"] == "cache"

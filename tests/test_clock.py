@@ -27,8 +27,10 @@ def test_talk_is_the_oracle_where_a_message_beats_the_decision():
         assert np.array_equal(r.series["talk"][key], r.series["oracle"][key])
     assert r.comparison["quantum_vs_talk"]["opponent"] == "talk"
     for text in (r.verdict(), r.headline()):
-        assert text.startswith("A message crosses between the venues in 274 us and decisions are 1 min apart: the "
-                               "servers can talk, and entanglement is moot here")
+        assert text.startswith(
+            "A message crosses between the venues in 274 us and decisions are 1 min apart: the "
+            "servers can talk, and entanglement is moot here"
+        )
     assert r.summary().splitlines()[0].startswith("verdict: A message crosses between the venues in 274 us")
     assert r.pays["reason"] == "talk" and r.pays["pays"] is False  # the one answer agrees: talking, not entanglement
     assert r.answer().startswith("quantum does not pay after costs: the servers can talk")
@@ -55,8 +57,9 @@ def test_delayed_comm_and_the_partner_latency_count_the_decisions_a_message_miss
     assert fibre.clock["decision_interval_s"] == pytest.approx(1e-4, rel=1e-9)
     assert fibre.clock["rounds_late"] == math.ceil(56.0 * FIBRE_INDEX / C_KM_PER_S / 1e-4) == 3
     assert fibre.players["delayed_comm"]["delay"] == 3 and fibre.indicators["latency"] == 3
-    micro = run_backtest("signals", rounds=4_000, seed=1, supply=supply, decision_deadline=1e-6,
-                         message_path="microwave")
+    micro = run_backtest(
+        "signals", rounds=4_000, seed=1, supply=supply, decision_deadline=1e-6, message_path="microwave"
+    )
     assert micro.clock["message_delay_s"] == pytest.approx(56.0 / C_KM_PER_S, rel=1e-12)
     assert micro.clock["rounds_late"] == 2 and micro.players["delayed_comm"]["delay"] == 2
     given = run_backtest("signals", rounds=4_000, seed=1, supply=supply, decision_deadline=1e-6, delay=5, latency=1)
@@ -92,12 +95,14 @@ def test_a_decision_rate_that_contradicts_the_data_is_refused_and_a_presets_give
     assert r.clock["decision_interval_s"] == DAY
     synthetic = run_backtest("signals", rounds=4_000, link="li2026", strategies=["classical", "quantum"])
     assert synthetic.clock["decision_rate_hz"] == pytest.approx(8e3, rel=1e-9) and synthetic.clock["source"] == (
-        "declared step")
+        "declared step"
+    )
 
 
 def test_the_clock_round_trips_through_config_toml(tmp_path):
-    cfg = RunConfig().with_values({"rounds": 3_000, "venue_distance_km": 12.5, "message_path": "microwave",
-                                   "decision_deadline": 2e-6})
+    cfg = RunConfig().with_values(
+        {"rounds": 3_000, "venue_distance_km": 12.5, "message_path": "microwave", "decision_deadline": 2e-6}
+    )
     path = tmp_path / "config.toml"
     path.write_text(cfg.to_toml())
     again = RunConfig.from_toml(path)
@@ -147,10 +152,23 @@ def test_timestamped_quote_files_run_on_their_own_clock(tmp_path):
     cadence): a decision a minute, so the servers can talk; the quotes' spread earns the income."""
     from tests.conftest import qcoord, shared_file
 
-    files = [shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
-             shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv")]
-    res = qcoord("backtest", "--quotes", *map(str, files), "--cadence-s", "60", "--session", "regular", "--json",
-                 "--out", "q", cwd=tmp_path)
+    files = [
+        shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+        shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv"),
+    ]
+    res = qcoord(
+        "backtest",
+        "--quotes",
+        *map(str, files),
+        "--cadence-s",
+        "60",
+        "--session",
+        "regular",
+        "--json",
+        "--out",
+        "q",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     import json
 

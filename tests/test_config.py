@@ -32,9 +32,12 @@ def test_every_option_has_help_and_is_reachable_from_cli_and_toml():
     dests = set(_parser_dests("backtest").values())
     for s in config.all_specs():
         assert s.help and len(s.help) > 10, f"{s.path} lacks a help text"
-        reachable = (f"opt:{s.path}" in dests or (s.alias and f"opt:{s.alias}" in dests)
-                     or any(d.startswith("opt:choose:") and d.endswith(s.path) for d in dests)
-                     or (s.path == "source.kind"))  # chosen by --synthetic/--sample/--csv/--yahoo
+        reachable = (
+            f"opt:{s.path}" in dests
+            or (s.alias and f"opt:{s.alias}" in dests)
+            or any(d.startswith("opt:choose:") and d.endswith(s.path) for d in dests)
+            or (s.path == "source.kind")
+        )  # chosen by --synthetic/--sample/--csv/--yahoo
         assert reachable, f"{s.path} cannot be set from the command line"
     toml_keys = {f"{sec}.{k}" for sec, values in config.RunConfig().to_dict().items() for k in values}
     assert toml_keys == {s.path for s in config.all_specs()}
@@ -42,18 +45,43 @@ def test_every_option_has_help_and_is_reachable_from_cli_and_toml():
 
 def _non_default(s: config.Spec):
     """A valid value other than the default, per option."""
-    special = {"source.kind": "sample", "source.mode": "regime", "source.sample": "jpm_bac", "source.files": ("a.csv",),
-               "source.quotes": ("a.csv", "b.csv"),
-               "source.tickers": ("JPM", "BAC"), "source.start": "2020-01-02", "source.end": "2021-01-04",
-               "source.interval": "1h", "source.cache_dir": "/tmp/c", "source.session": "regular",
-               "source.sigma": (0.3, 0.25), "source.mu": (0.01,), "run.strategies": ("classical", "quantum"),
-               "run.backend": "aer", "run.device": "FakeManilaV2", "run.qubits": (1, 0), "run.check_indicators": False,
-               "indicators.name": "rolling_correlation", "indicators.name_b": "divergence", "game.kind": "paper",
-               "game.rule": "challenge", "noise.readout_a": (0.01, 0.02), "noise.readout_b": (0.03, 0.0),
-               "noise.stored": "a", "fill.name": "queue", "noise.t1": 2e-3, "noise.t2": 1e-3,
-               "indicators.history": "on",
-               "indicators.levels_indicator": "volatility_burst", "link.preset": "li2026", "link.source_at": "a",
-               "clock.message_path": "microwave", "supply.memory_policy": "fifo", "link.link_memory_policy": "fifo"}
+    special = {
+        "source.kind": "sample",
+        "source.mode": "regime",
+        "source.sample": "jpm_bac",
+        "source.files": ("a.csv",),
+        "source.quotes": ("a.csv", "b.csv"),
+        "source.tickers": ("JPM", "BAC"),
+        "source.start": "2020-01-02",
+        "source.end": "2021-01-04",
+        "source.interval": "1h",
+        "source.cache_dir": "/tmp/c",
+        "source.session": "regular",
+        "source.sigma": (0.3, 0.25),
+        "source.mu": (0.01,),
+        "run.strategies": ("classical", "quantum"),
+        "run.backend": "aer",
+        "run.device": "FakeManilaV2",
+        "run.qubits": (1, 0),
+        "run.check_indicators": False,
+        "indicators.name": "rolling_correlation",
+        "indicators.name_b": "divergence",
+        "game.kind": "paper",
+        "game.rule": "challenge",
+        "noise.readout_a": (0.01, 0.02),
+        "noise.readout_b": (0.03, 0.0),
+        "noise.stored": "a",
+        "fill.name": "queue",
+        "noise.t1": 2e-3,
+        "noise.t2": 1e-3,
+        "indicators.history": "on",
+        "indicators.levels_indicator": "volatility_burst",
+        "link.preset": "li2026",
+        "link.source_at": "a",
+        "clock.message_path": "microwave",
+        "supply.memory_policy": "fifo",
+        "link.link_memory_policy": "fifo",
+    }
     if s.path in special:
         return special[s.path]
     if s.kind is int:
@@ -89,22 +117,44 @@ def test_declared_once_no_command_declares_an_option_by_hand():
     """Only backtest/cli/arguments.py turns options into flags; no module lists option names for them."""
     # other options that happen to share a flag name: compare's rows to show, the game simulation's and the data
     # summary's own lengths and seed
-    own = {("compare.py", "--strategies"), ("game.py", "--rounds"), ("data.py", "--rounds"), ("data.py", "--seed"),
-           ("calibrate.py", "--session")}  # calibrate reads the regular session unless told otherwise
+    own = {
+        ("compare.py", "--strategies"),
+        ("game.py", "--rounds"),
+        ("data.py", "--rounds"),
+        ("data.py", "--seed"),
+        ("calibrate.py", "--session"),
+    }  # calibrate reads the regular session unless told otherwise
     flags = {s.flag for s in config.all_specs() if s.flag} | {
-        "--" + s.alias.replace("_", "-") for s in config.all_specs() if s.alias}
+        "--" + s.alias.replace("_", "-") for s in config.all_specs() if s.alias
+    }
     for path in (ROOT / "backtest").rglob("*.py"):
         if path.name == "arguments.py":
             continue
         for flag in re.findall(r'add_argument\(\s*"(--[\w-]+)"', path.read_text()):
-            assert flag not in flags or (path.name, flag) in own, (f"{path.name} declares {flag} by hand: it belongs "
-                                                                   "to the configuration tree")
+            assert flag not in flags or (path.name, flag) in own, (
+                f"{path.name} declares {flag} by hand: it belongs to the configuration tree"
+            )
 
 
 def test_sweepable_names_come_from_the_tree():
     sweepable = config.sweepable()
-    for name in ("visibility", "readout_error", "loss", "t1", "t2", "p", "flip", "latency", "notional",
-                 "position_limit", "cut_cost", "noise.visibility", "fill.p_first", "memory_slots", "sigma"):
+    for name in (
+        "visibility",
+        "readout_error",
+        "loss",
+        "t1",
+        "t2",
+        "p",
+        "flip",
+        "latency",
+        "notional",
+        "position_limit",
+        "cut_cost",
+        "noise.visibility",
+        "fill.p_first",
+        "memory_slots",
+        "sigma",
+    ):
         assert name in sweepable, name
     assert "strategies" not in sweepable and "chunk_rounds" not in sweepable
     assert parse_param("loss=0.1,0.2") == ("loss", [0.1, 0.2])
@@ -129,8 +179,24 @@ def test_cli_flags_and_overrides_are_the_same_names():
 
     p = argparse.ArgumentParser()
     add_options(p)
-    args = p.parse_args(["--visibility", "0.9", "--loss", "0.1", "--csv", "a.csv", "--fill", "queue", "--notional",
-                         "50", "--no-indicator-check", "--yahoo", "spy", "qqq"][:11])
+    args = p.parse_args(
+        [
+            "--visibility",
+            "0.9",
+            "--loss",
+            "0.1",
+            "--csv",
+            "a.csv",
+            "--fill",
+            "queue",
+            "--notional",
+            "50",
+            "--no-indicator-check",
+            "--yahoo",
+            "spy",
+            "qqq",
+        ][:11]
+    )
     values = given(args)
     cfg = config.RunConfig().with_values(values)
     assert cfg.noise.visibility == 0.9 and cfg.noise.loss_a == cfg.noise.loss_b == 0.1
@@ -154,7 +220,7 @@ def test_config_and_keyword_overrides_give_the_same_run():
 
 def test_readme_option_list_matches_the_tree():
     text = (ROOT / "docs" / "cli.md").read_text()
-    section = text[text.index("## `qcoord backtest`"):text.index("A run folder holds")]
+    section = text[text.index("## `qcoord backtest`") : text.index("A run folder holds")]
     mentioned = set(re.findall(r"(--[a-z][\w-]*)", section))
     flags = set(_parser_dests("backtest"))
     tree = {f for f, d in _parser_dests("backtest").items() if d.startswith("opt:")}
@@ -167,7 +233,8 @@ def test_readme_option_list_matches_the_tree():
 def test_named_random_streams_are_distinct():
     seed = 12345
     purposes = [p for p in streams.PURPOSES if "<" not in p] + [
-        f"strategy:{n}" for n in ("quantum", "classical", "oracle", "delayed_comm", "always_hedge", "uncoordinated")]
+        f"strategy:{n}" for n in ("quantum", "classical", "oracle", "delayed_comm", "always_hedge", "uncoordinated")
+    ]
     states = {p: tuple(streams.sequence(seed, p, 0).generate_state(4)) for p in purposes}
     states.update({p + "/seed": tuple(streams.sequence(seed, p).generate_state(4)) for p in purposes})
     import numpy as np
@@ -184,13 +251,16 @@ def test_named_random_streams_are_distinct():
 
 
 def test_longest_function_in_backtest_is_short():
+    """Measured in statements (the lines on which one starts), which ruff format's one-argument-per-line layout does
+    not change; 70 is where the earlier limit of 80 physical lines, before the code was formatted, left it."""
     longest = []
     for path in (ROOT / "backtest").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                longest.append((node.end_lineno - node.lineno + 1, f"{path.name}:{node.name}"))
+                starts = {s.lineno for s in ast.walk(node) if isinstance(s, ast.stmt)}
+                longest.append((len(starts), f"{path.name}:{node.name}"))
     n, where = max(longest)
-    assert n < 80, f"{where} is {n} lines long"
+    assert n <= 70, f"{where} is {n} statements long"
 
 
 def test_sections_are_frozen_value_objects():
@@ -205,8 +275,11 @@ def test_a_registered_player_goes_through_the_same_door():
     from qcoord.backtest.players.roster import PLAYERS, LocalPlayer, register
     from qcoord.strategies import deterministic
 
-    register("same_side", lambda name, fitted, ctx: LocalPlayer(name, deterministic((0, 0), (0, 0), name=name)),
-             default=False)
+    register(
+        "same_side",
+        lambda name, fitted, ctx: LocalPlayer(name, deterministic((0, 0), (0, 0), name=name)),
+        default=False,
+    )
     try:
         r = run_backtest(rounds=2000, strategies=["classical", "same_side"])
         Plan.check(config.RunConfig().with_values({"strategies": "classical,same_side"}))

@@ -79,8 +79,13 @@ def test_hourly_bars_periods_per_year():
 
 
 def test_quote_files_give_mid_prices_and_spread():
-    md = data.load_csv([shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv"),
-                        shared_file("IBM_minute_quotes_2013-10-04_2013-10-11.csv")], session="regular")
+    md = data.load_csv(
+        [
+            shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv"),
+            shared_file("IBM_minute_quotes_2013-10-04_2013-10-11.csv"),
+        ],
+        session="regular",
+    )
     raw = pd.read_csv(shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv"))
     first = raw[raw.Date == "2013-10-04 09:30:00"].iloc[0]
     assert md.prices["SPY"].iloc[0] == pytest.approx((first.BidClose + first.AskClose) / 2)
@@ -120,8 +125,7 @@ GOOD = "Date,AAA,BBB\n" + "".join(f"2020-01-{d:02d},{100 + d},{50 + d}\n" for d 
         ("header.csv", "Date,AAA,BBB\n", "empty CSV"),
         ("nodate.csv", "When,AAA\n2020-01-01,1\n", "no Date column"),
         ("dup.csv", GOOD.replace("2020-01-03", "2020-01-02"), "duplicate timestamp 2020-01-02"),
-        ("unsorted.csv", GOOD.replace("2020-01-03", "2020-01-13x").replace("2020-01-13x", "2020-01-13"),
-         "not sorted"),
+        ("unsorted.csv", GOOD.replace("2020-01-03", "2020-01-13x").replace("2020-01-13x", "2020-01-13"), "not sorted"),
         ("negative.csv", GOOD.replace(",103,", ",-103,"), "AAA.*-103"),
         ("zero.csv", GOOD.replace(",53\n", ",0\n"), "BBB.*0.0"),
         ("inf.csv", GOOD.replace(",104,", ",inf,"), "AAA.*inf"),
@@ -195,8 +199,9 @@ def test_marketdata_constructor_checks():
     with pytest.raises(DataError, match="ticker A: price nan"):
         data.MarketData(pd.DataFrame({"A": [1.0, np.nan, 2.0]}, index=idx))
     with pytest.raises(DataError, match="must be tz-aware"):
-        data.MarketData(pd.DataFrame({"A": [1.0, 2.0]},
-                                     index=pd.DatetimeIndex(["2020-01-01 10:00", "2020-01-01 10:01"])))
+        data.MarketData(
+            pd.DataFrame({"A": [1.0, 2.0]}, index=pd.DatetimeIndex(["2020-01-01 10:00", "2020-01-01 10:01"]))
+        )
     with pytest.raises(DataError, match="not sorted"):
         data.MarketData(pd.DataFrame({"A": [1.0, 2.0, 3.0]}, index=idx[::-1]))
     with pytest.raises(DataError, match="periods_per_year"):

@@ -168,7 +168,8 @@ def test_the_compiled_log_steps_are_the_numpy_expressions_bit_for_bit(first):
     lx += drift[0]
     if first:
         lx[0] = ly[0] = 0.0
-    got = _log_steps(z[0], z[1], negative, rho_neg, rho_pos, ortho_neg, ortho_pos, vol[0], vol[1], drift[0], drift[1],
-                     first)
+    got = _log_steps(
+        z[0], z[1], negative, rho_neg, rho_pos, ortho_neg, ortho_pos, vol[0], vol[1], drift[0], drift[1], first
+    )
     for have, want in zip(got, (np.cumsum(lx), np.cumsum(ly), rho)):
         assert have.tobytes() == want.tobytes()

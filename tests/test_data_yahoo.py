@@ -30,8 +30,9 @@ def _yfinance_frame(paths: dict[str, str], start: str, end: str) -> pd.DataFrame
 
 
 def test_cached_request_is_served_without_network(tmp_path, monkeypatch):
-    frame = _yfinance_frame({"BAC": shared_file("BAC_daily.csv"), "AIG": shared_file("AIG_daily.csv")},
-                            "2008-01-01", "2008-12-31")
+    frame = _yfinance_frame(
+        {"BAC": shared_file("BAC_daily.csv"), "AIG": shared_file("AIG_daily.csv")}, "2008-01-01", "2008-12-31"
+    )
     calls = []
 
     def download_once(tickers, **kwargs):
@@ -59,8 +60,9 @@ def test_cached_request_is_served_without_network(tmp_path, monkeypatch):
 
 def test_intraday_request_round_trips_through_the_cache(tmp_path, monkeypatch):
     idx = pd.date_range("2024-03-01 09:30", periods=60, freq="1min", tz="America/New_York")
-    cols = pd.MultiIndex.from_product([["Adj Close", "Close", "High", "Low", "Open", "Volume"], ["SPY", "QQQ"]],
-                                      names=["Price", "Ticker"])
+    cols = pd.MultiIndex.from_product(
+        [["Adj Close", "Close", "High", "Low", "Open", "Volume"], ["SPY", "QQQ"]], names=["Price", "Ticker"]
+    )
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(100 + rng.random((60, 12)), index=idx, columns=cols)
     monkeypatch.setattr(yfinance, "download", lambda *a, **k: frame)
@@ -80,8 +82,9 @@ def test_offline_download_is_a_clear_error_naming_tickers(tmp_path):
 
 
 def test_partial_answer_names_the_missing_ticker(tmp_path, monkeypatch):
-    frame = _yfinance_frame({"BAC": shared_file("BAC_daily.csv"), "AIG": shared_file("AIG_daily.csv")},
-                            "2008-01-01", "2008-12-31")
+    frame = _yfinance_frame(
+        {"BAC": shared_file("BAC_daily.csv"), "AIG": shared_file("AIG_daily.csv")}, "2008-01-01", "2008-12-31"
+    )
     frame = frame.astype(float)
     frame.loc[:, (slice(None), "AIG")] = np.nan
     monkeypatch.setattr(yfinance, "download", lambda *a, **k: frame)

@@ -37,8 +37,10 @@ def _independent_costs() -> dict[tuple[int, int], float]:
     """The pair rule's cost per coupled pair from the backend's calibration record (BackendProperties), not the
     noise model the Device reads."""
     props = _fake(NAME).properties()
-    ro = {q: (props.qubit_property(q)["prob_meas1_prep0"][0] + props.qubit_property(q)["prob_meas0_prep1"][0]) / 2
-          for q in range(_fake(NAME).num_qubits)}
+    ro = {
+        q: (props.qubit_property(q)["prob_meas1_prep0"][0] + props.qubit_property(q)["prob_meas0_prep1"][0]) / 2
+        for q in range(_fake(NAME).num_qubits)
+    }
     costs = {}
     for gate in props.gates:
         if gate.gate == "ecr":
@@ -86,8 +88,9 @@ def test_the_bell_tensor_matches_correlators_measured_on_the_device():
 def test_given_qubits_override_the_rule_and_uncoupled_pairs_are_refused():
     worse = device(NAME, (1, 0))
     assert not worse.chosen and worse.qubits == (1, 0)
-    assert (solve(Game(), UNIFORM, device=worse).quantum_value
-            < solve(Game(), UNIFORM, device=device(NAME)).quantum_value)
+    assert (
+        solve(Game(), UNIFORM, device=worse).quantum_value < solve(Game(), UNIFORM, device=device(NAME)).quantum_value
+    )
     with pytest.raises(StrategyError, match="qubits 0,5 are not coupled on FakeSherbrooke"):
         device(NAME, (0, 5))
 
@@ -114,15 +117,21 @@ def test_quantum_and_textbook_both_play_on_the_device_at_the_fitted_values():
 
 @pytest.mark.slow
 def test_qcoord_game_on_a_device_reports_both_players_on_it(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "qcoord", "game", "--device", NAME, "--rounds", "200000", "--json"],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "qcoord", "game", "--device", NAME, "--rounds", "200000", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
     assert r["device"]["qubits"] == list(choose_pair(NAME)) and r["simulated"]["device"]["name"] == NAME
     for name, fitted in (("quantum", r["quantum_value"]), ("textbook", r["textbook_value"])):
         s = r["simulated"][name]
-        assert s["win_rate"] == pytest.approx(fitted, abs=Z * math.sqrt(fitted * (1 - fitted) / 200_000)
-                                              + _rotation_allowance(device(NAME)) / 2)
+        assert s["win_rate"] == pytest.approx(
+            fitted, abs=Z * math.sqrt(fitted * (1 - fitted) / 200_000) + _rotation_allowance(device(NAME)) / 2
+        )
         assert s["vs_classical"]["ci95"][0] > 0
     assert r["quantum_value"] >= r["textbook_value"] - 1e-12
 

@@ -21,11 +21,12 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = {
     "--scheduler tcp://scheduler-host:8786": "an example address of a cluster of the reader's own",
 }
+
+
 def blocks(path: Path, lang: str) -> list[tuple[int, str]]:
     """(line, code) of every fenced block of ``lang`` in a markdown file."""
     text = path.read_text()
-    return [(text[: m.start()].count("\n") + 1, m.group(1))
-            for m in re.finditer(rf"```{lang}\n(.*?)```", text, re.S)]
+    return [(text[: m.start()].count("\n") + 1, m.group(1)) for m in re.finditer(rf"```{lang}\n(.*?)```", text, re.S)]
 
 
 def commands(path: Path) -> list[tuple[int, str]]:
@@ -54,8 +55,9 @@ def shortened_command(cmd: str) -> str:
 
 def shortened_python(code: str) -> str:
     code = re.sub(r"rounds=\d[\d_]*", "rounds=20_000", code)
-    code = re.sub(r"run_balance\(pairs=\d[\d_]*", "run_balance(pairs=20_000, frontier_pairs=20_000, levels=(2, 4, 8)",
-                  code)
+    code = re.sub(
+        r"run_balance\(pairs=\d[\d_]*", "run_balance(pairs=20_000, frontier_pairs=20_000, levels=(2, 4, 8)", code
+    )
     return re.sub(r'"rounds": \d[\d_]*', '"rounds": 20_000', code)
 
 
@@ -71,7 +73,9 @@ def _materials(folder: Path) -> None:
             for node in tree.body:
                 attrs = isinstance(node, ast.Assign) and all(
                     isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id in funcs
-                    for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t]))
+                    for t in node.targets
+                    for e in (t.elts if isinstance(t, ast.Tuple) else [t])
+                )
                 if isinstance(node, ast.FunctionDef) or attrs:
                     defs.append(ast.get_source_segment(code, node))
     (folder / "mymodule.py").write_text("\n\n".join(defs) + "\n")
@@ -111,8 +115,7 @@ def test_commands_run(doc, line, cmd, scratch):
     skip = next((why for key, why in NOT_RUN.items() if key in cmd), None)
     if skip:
         pytest.skip(f"{doc.name} line {line} is not run: {skip}")
-    res = subprocess.run(shortened_command(cmd), shell=True, cwd=scratch, capture_output=True, text=True,
-                         timeout=900)
+    res = subprocess.run(shortened_command(cmd), shell=True, cwd=scratch, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, f"{doc.name} line {line}: {cmd}\n{res.stderr[-2000:]}"
 
 
@@ -123,10 +126,22 @@ def test_the_runner_finds_the_examples():
     assert any(c.startswith("qcoord game --p-xy 0.4,0.1,0.1,0.4") and c.endswith("--seed 1 --json") for c in found)
     assert len([1 for p, _, _ in PYTHON if p.name == "README.md"]) >= 1
     assert len([1 for p, _, _ in PYTHON if p.name == "backtest.md"]) >= 4
-    assert {p.name for p in DOCS} >= {"README.md", "game.md", "data.md", "backtest.md", "fills.md", "statistics.md",
-                                      "cli.md", "scan.md", "api.md", "architecture.md"}
-    assert (shortened_command("qcoord sweep loss=0,0.1 --rounds 100000 --out d")
-            == "qcoord sweep loss=0,0.1 --rounds 5000 --out d")
+    assert {p.name for p in DOCS} >= {
+        "README.md",
+        "game.md",
+        "data.md",
+        "backtest.md",
+        "fills.md",
+        "statistics.md",
+        "cli.md",
+        "scan.md",
+        "api.md",
+        "architecture.md",
+    }
+    assert (
+        shortened_command("qcoord sweep loss=0,0.1 --rounds 100000 --out d")
+        == "qcoord sweep loss=0,0.1 --rounds 5000 --out d"
+    )
 
 
 FILE = re.compile(r"(?<![\w{])([\w.-]+(?:/[\w.{}-]+)*\.(?:csv|toml|json|parquet|txt)|[\w-]+/)(?=[\s\"')\],]|$)")
@@ -146,20 +161,26 @@ def test_examples_name_only_files_that_are_shipped_or_made_first():
     missing = []
     for doc in DOCS:
         text = doc.read_text()
-        steps = sorted([(m.start(), "python", m.group(1)) for m in re.finditer(r"```python\n(.*?)```", text, re.S)]
-                       + [(m.start(), "bash", m.group(1)) for m in re.finditer(r"```bash\n(.*?)```", text, re.S)])
+        steps = sorted(
+            [(m.start(), "python", m.group(1)) for m in re.finditer(r"```python\n(.*?)```", text, re.S)]
+            + [(m.start(), "bash", m.group(1)) for m in re.finditer(r"```bash\n(.*?)```", text, re.S)]
+        )
         made: set[str] = set()
         for _, kind, code in steps:
             lines = [c for c in code.splitlines() if kind == "python" or c.strip().startswith("qcoord ")]
             for line in lines:
                 code_part = re.sub(r"\s#.*$", "", line)  # a comment names no file the example reads
-                outs = (set(re.findall(r"--out(?:=|\s+)(\S+)", code_part))
-                        | set(re.findall(r"--name\s+(\S+)", code_part)))
+                outs = set(re.findall(r"--out(?:=|\s+)(\S+)", code_part)) | set(
+                    re.findall(r"--name\s+(\S+)", code_part)
+                )
                 written = {a or b for a, b in MADE_BY_PYTHON.findall(code_part)}
                 for name in _named(code_part) - outs - written:
                     base = name.split("{")[0]
-                    ok = (name in shipped or any(name == m or name.startswith(m.rstrip("/") + "/") or base == m
-                                                 for m in made) or name.startswith("runs/"))
+                    ok = (
+                        name in shipped
+                        or any(name == m or name.startswith(m.rstrip("/") + "/") or base == m for m in made)
+                        or name.startswith("runs/")
+                    )
                     if not ok:
                         missing.append(f"{doc.name}: {name} in {line.strip()[:70]}")
                 made |= {o.rstrip("/") + ("/" if o.endswith("/") else "") for o in outs} | written

@@ -58,8 +58,9 @@ def test_variance_ordering_significance_and_hedging_efficiency(million):
     assert c["sharpe_diff_ci95"][0] <= 0.0 <= c["sharpe_diff_ci95"][1]
 
 
-def _theory_variance(strategy_behaviour: np.ndarray, p: float, rho_pos: float, rho_neg: float, sigma: float,
-                     dt: float, exposure: float) -> float:
+def _theory_variance(
+    strategy_behaviour: np.ndarray, p: float, rho_pos: float, rho_neg: float, sigma: float, dt: float, exposure: float
+) -> float:
     """Book variance of the bias fill in the signals market, from the strategy's exact P(a,b|x,y).
 
     With zero drift, simple returns have mean 0, variance v = e^{sigma^2 dt} - 1 and covariance
@@ -89,8 +90,12 @@ def test_book_variance_matches_closed_form(million):
             oracle[x, y] = [[0.5 * same, 0.5 * (1 - same)], [0.5 * (1 - same), 0.5 * same]]
     from qcoord.strategies import uncoordinated
 
-    behaviours = {"quantum": sol.quantum_strategy().behaviour(), "classical": sol.classical_strategy().behaviour(),
-                  "uncoordinated": uncoordinated().behaviour(), "oracle": oracle}
+    behaviours = {
+        "quantum": sol.quantum_strategy().behaviour(),
+        "classical": sol.classical_strategy().behaviour(),
+        "uncoordinated": uncoordinated().behaviour(),
+        "oracle": oracle,
+    }
     pnl = million.pnl
     for name, beh in behaviours.items():
         theory = _theory_variance(beh, 0.5, 0.8, -0.6, sig, dt, 10_000.0)
@@ -103,8 +108,9 @@ def test_book_variance_matches_closed_form(million):
 def test_flipping_one_agents_labels_makes_the_winning_strategy_the_worst():
     sol = solve(Game(), independent(0.5, 0.5))
     q = sol.quantum_strategy()
-    flipped_a = LocalRule(outputs=tuple(tuple(1 - o for o in row) for row in q.rule_a.outputs),
-                          settings=q.rule_a.settings)
+    flipped_a = LocalRule(
+        outputs=tuple(tuple(1 - o for o in row) for row in q.rule_a.outputs), settings=q.rule_a.settings
+    )
     flipped = Strategy("quantum_flipped", flipped_a, q.rule_b, q.resource)
     r = run_backtest("signals", rounds=400_000, seed=2, strategies=["classical", "quantum", flipped])
     m = r.metrics
@@ -130,12 +136,20 @@ def test_a_strategys_draws_do_not_depend_on_which_others_run():
     assert np.array_equal(a.pnl["quantum"].to_numpy(), b.pnl["quantum"].to_numpy())
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"source": "signals"},
-    {"source": "regime", "indicators": "rolling_correlation", "fill": "queue"},
-    {"source": "signals", "supply": BellPairSupply(3000.0, 5000.0, memory_slots=2),
-     "noise": Noise.make(t1=1e-2, t2=5e-3), "backend": "aer"},
-], ids=["signals", "regime-rolling-queue", "supply-aer"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"source": "signals"},
+        {"source": "regime", "indicators": "rolling_correlation", "fill": "queue"},
+        {
+            "source": "signals",
+            "supply": BellPairSupply(3000.0, 5000.0, memory_slots=2),
+            "noise": Noise.make(t1=1e-2, t2=5e-3),
+            "backend": "aer",
+        },
+    ],
+    ids=["signals", "regime-rolling-queue", "supply-aer"],
+)
 def test_streamed_run_equals_in_memory_run(kwargs):
     whole = run_backtest(rounds=40_000, seed=5, chunk_rounds=1 << 13, **kwargs)  # many chunks
     streamed = run_backtest(rounds=40_000, seed=5, chunk_rounds=1 << 13, in_memory_rows=1000, **kwargs)
@@ -150,7 +164,8 @@ def test_returns_pipe_into_empyrical_unchanged(million):
     r = million.returns("quantum")
     assert r.index.equals(million.pnl.index) and r.index.tz is not None
     assert empyrical.sharpe_ratio(r, annualization=million.periods_per_year) == pytest.approx(
-        million.metrics.loc["quantum", "sharpe"], rel=1e-9)
+        million.metrics.loc["quantum", "sharpe"], rel=1e-9
+    )
 
 
 def _perturb_after(md: data.MarketData, row: int, seed: int = 0) -> data.MarketData:
@@ -158,8 +173,11 @@ def _perturb_after(md: data.MarketData, row: int, seed: int = 0) -> data.MarketD
     noise = np.exp(np.random.default_rng(seed).normal(0, 0.03, prices.shape))
     values = prices.to_numpy().copy()
     values[row:] *= noise[row:]
-    return data.MarketData(prices.__class__(values, index=prices.index, columns=prices.columns),
-                           periods_per_year=md.periods_per_year, meta=md.meta)
+    return data.MarketData(
+        prices.__class__(values, index=prices.index, columns=prices.columns),
+        periods_per_year=md.periods_per_year,
+        meta=md.meta,
+    )
 
 
 def test_walk_forward_fit_sees_nothing_from_the_test_window():
@@ -219,12 +237,11 @@ def test_queue_fill_run_tracks_inventory_within_limit():
     r = run_backtest(md, seed=2, fill="queue", keep_rounds=30_000)
     inv = r.inventory
     assert inv is not None and inv.shape[0] == r.n_test
-    price = md.prices.to_numpy()[r.test_start - 1: r.test_start - 1 + r.n_test]  # decision time: row t - 1
+    price = md.prices.to_numpy()[r.test_start - 1 : r.test_start - 1 + r.n_test]  # decision time: row t - 1
     value = np.column_stack([np.abs(inv[col].to_numpy()) * price[:, "AB".index(col[1])] for col in inv.columns])
     limit = QueueFill().position_limit
     assert value.max() <= limit * (1 + 1e-12) and value.max() >= limit * (1 - 1e-12)
     assert np.isfinite(r.metrics["pnl_var"].astype(float)).all()
-
 
 
 @pytest.mark.parametrize("files", [("BAC_daily.csv", "AIG_daily.csv"), ("SPY_daily.csv", "QQQ_daily.csv")])
@@ -261,11 +278,18 @@ def test_real_minute_bars_and_a_no_advantage_case():
 
 @pytest.mark.parametrize(
     "kwargs, culprit",
-    [({"train_fraction": 1.2}, "train_fraction"), ({"strategies": ["quantum", "nope"]}, "unknown strategy 'nope'"),
-     ({"rounds": 10}, "rounds"), ({"latency": -1}, "latency"), ({"backend": "gpu"}, "backend"),
-     ({"fill": "magic"}, "fill: 'magic' is not one of bias, queue"), ({"refit_every": 0}, "refit_every"),
-     ({"book_size": -5.0}, "book_size"),
-     ({"source": "trend"}, "source must be"), ({"strategies": ["quantum", "quantum"]}, "duplicate")],
+    [
+        ({"train_fraction": 1.2}, "train_fraction"),
+        ({"strategies": ["quantum", "nope"]}, "unknown strategy 'nope'"),
+        ({"rounds": 10}, "rounds"),
+        ({"latency": -1}, "latency"),
+        ({"backend": "gpu"}, "backend"),
+        ({"fill": "magic"}, "fill: 'magic' is not one of bias, queue"),
+        ({"refit_every": 0}, "refit_every"),
+        ({"book_size": -5.0}, "book_size"),
+        ({"source": "trend"}, "source must be"),
+        ({"strategies": ["quantum", "quantum"]}, "duplicate"),
+    ],
 )
 def test_bad_input_names_the_culprit(kwargs, culprit):
     args = {"source": "signals", "rounds": 1000, **kwargs}
@@ -323,8 +347,12 @@ def test_round_targets_against_numpy(flip):
     cell, q = 2 * x.astype(int) + y, r[:, 0] * r[:, 1]
     assert np.array_equal(tgt, table[cell])
     assert np.array_equal(want, np.where(q > 0, 1 ^ flip, np.where(q < 0, flip, 2)))
-    expect = np.column_stack([np.bincount(cell, w, minlength=4) for w in
-                              (np.ones(n), q, q * q, r[:, 0] ** 2, r[:, 1] ** 2, (q < 0) * 1.0, (q > 0) * 1.0)])
+    expect = np.column_stack(
+        [
+            np.bincount(cell, w, minlength=4)
+            for w in (np.ones(n), q, q * q, r[:, 0] ** 2, r[:, 1] ** 2, (q < 0) * 1.0, (q > 0) * 1.0)
+        ]
+    )
     counts = [0, 5, 6]  # rounds, rounds with r_X r_Y < 0, > 0
     assert np.array_equal(sums[:, counts], expect[:, counts])
     np.testing.assert_allclose(sums, expect, rtol=1e-12, atol=0)

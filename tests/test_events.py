@@ -32,8 +32,9 @@ def test_lobster_sample_gives_the_top_of_book_by_hand():
     assert np.allclose(q.seconds, 34_200 + np.array(after_open) / 1e9, rtol=0, atol=1e-9)
     assert np.allclose(q.mid, (q.bid + q.ask) / 2)
     assert str(q.index.tz) == "America/New_York" and q.index[0].nanosecond == 176
-    same = load_lobster(MESSAGE, HERE / "DEMO_2012-06-21_34200000_34260000_orderbook_2.csv", ticker="D",
-                        date="2012-06-21")
+    same = load_lobster(
+        MESSAGE, HERE / "DEMO_2012-06-21_34200000_34260000_orderbook_2.csv", ticker="D", date="2012-06-21"
+    )
     assert same.ticker == "D" and np.array_equal(same.ns, q.ns)
 
 
@@ -47,8 +48,9 @@ def test_ns_quote_csv_collapses_instants_and_drops_size_only_rows():
 
 
 def _write(path: Path, stamps, q: QuoteEvents) -> Path:
-    frame = pd.DataFrame({"timestamp": stamps, "bid": q.bid, "ask": q.ask, "bid_size": q.bid_size,
-                          "ask_size": q.ask_size})
+    frame = pd.DataFrame(
+        {"timestamp": stamps, "bid": q.bid, "ask": q.ask, "bid_size": q.bid_size, "ask_size": q.ask_size}
+    )
     frame.to_csv(path, index=False)
     return path
 
@@ -70,8 +72,9 @@ def test_quote_files_round_trip_in_every_time_unit(tmp_path, unit):
     assert np.array_equal(again.bid, q.bid[last]) and np.array_equal(again.ask, q.ask[last])
     assert keep.sum() == last.sum()
     if unit != "s":  # explicit units read the same as the magnitude rule
-        assert np.array_equal(load_quotes(tmp_path / "DEMO_quotes.csv", unit=None if "iso" in unit else unit).ns,
-                              again.ns)
+        assert np.array_equal(
+            load_quotes(tmp_path / "DEMO_quotes.csv", unit=None if "iso" in unit else unit).ns, again.ns
+        )
 
 
 def test_quote_market_samples_the_quote_in_force_on_the_cadence():
@@ -91,8 +94,9 @@ def test_quote_market_samples_the_quote_in_force_on_the_cadence():
     fine = quote_market([a, b], 1e-4)  # from 09:30:00.0043 (DEMO's first, rounded up) to 18.0000 (DEMO2's last)
     assert len(fine) == 180_000 - 43 + 1
     rows = np.searchsorted(fine.index.asi8, a.ns[1:], side="left")  # the first instant at or after each change
-    assert np.allclose(fine.prices["DEMO"].to_numpy()[rows[a.ns[1:] < fine.index.asi8[-1]]],
-                       a.mid[1:][a.ns[1:] < fine.index.asi8[-1]])
+    assert np.allclose(
+        fine.prices["DEMO"].to_numpy()[rows[a.ns[1:] < fine.index.asi8[-1]]], a.mid[1:][a.ns[1:] < fine.index.asi8[-1]]
+    )
     assert fine.meta["quote_age_s"]["DEMO"] > 0
 
 
@@ -105,8 +109,12 @@ def test_minute_quote_files_run_through_the_same_path_at_their_clock():
     assert len(md) == 6 * 391 and md.periods_per_year == pytest.approx(252 * 390)
     assert md.index[0] == pd.Timestamp("2013-10-04 09:30", tz="America/New_York")
     # a bar stamped at its start closes a minute later: the value at t is the close of the bar stamped t - 1 min
-    bars = data.load_csv([shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
-                          shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv")])
+    bars = data.load_csv(
+        [
+            shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+            shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv"),
+        ]
+    )
     shifted = bars.prices.copy()
     shifted.index = shifted.index + pd.Timedelta(minutes=1)
     common = md.index.intersection(shifted.index)
@@ -168,20 +176,23 @@ def test_bad_lobster_files_are_named(tmp_path):
         load_lobster(msg)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("timestamp,bid,ask\n1340285400000500000,30.1,abc\n", r"line 2, column 'ask': cannot read 'abc'"),
-    ("timestamp,bid,ask\n1340285400000500000,30.1,30.2\n1340285400000400000,30.1,30.2\n", "line 3: time goes back"),
-    ("timestamp,bid,ask\n2012-06-21 09:30:00,30.1,30.2\n2012-06-21 9h31,30.1,30.2\n", "line 3, column 'timestamp'"),
-    ("timestamp,bid,ask\n,30.1,30.2\n", "line 2, column 'timestamp': empty timestamp"),
-    ("timestamp,bid,ask\n1340285400000500000,30.3,30.2\n", "line 2: crossed quote"),
-    ("timestamp,bid,ask\n1340285400000500000,0,30.2\n", "line 2, column 'bid'.*not positive"),
-    ("timestamp,bid,ask\n1340285400000500000,inf,30.2\n", "line 2, column 'bid': cannot read 'inf'"),
-    ("time,bid,offer\n1,2,3\n", r"no column\(s\) \['ask'\]"),
-    ("price,bid,ask\n1,2,3\n", "no time column"),
-    ("timestamp,bid,ask\n", "header only"),
-    ("", "empty CSV"),
-    ("timestamp,bid,ask\n1340285400000500000,,\n", "no quotes with both a bid and an ask"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("timestamp,bid,ask\n1340285400000500000,30.1,abc\n", r"line 2, column 'ask': cannot read 'abc'"),
+        ("timestamp,bid,ask\n1340285400000500000,30.1,30.2\n1340285400000400000,30.1,30.2\n", "line 3: time goes back"),
+        ("timestamp,bid,ask\n2012-06-21 09:30:00,30.1,30.2\n2012-06-21 9h31,30.1,30.2\n", "line 3, column 'timestamp'"),
+        ("timestamp,bid,ask\n,30.1,30.2\n", "line 2, column 'timestamp': empty timestamp"),
+        ("timestamp,bid,ask\n1340285400000500000,30.3,30.2\n", "line 2: crossed quote"),
+        ("timestamp,bid,ask\n1340285400000500000,0,30.2\n", "line 2, column 'bid'.*not positive"),
+        ("timestamp,bid,ask\n1340285400000500000,inf,30.2\n", "line 2, column 'bid': cannot read 'inf'"),
+        ("time,bid,offer\n1,2,3\n", r"no column\(s\) \['ask'\]"),
+        ("price,bid,ask\n1,2,3\n", "no time column"),
+        ("timestamp,bid,ask\n", "header only"),
+        ("", "empty CSV"),
+        ("timestamp,bid,ask\n1340285400000500000,,\n", "no quotes with both a bid and an ask"),
+    ],
+)
 def test_bad_quote_files_are_named(tmp_path, text, message):
     path = tmp_path / "Q_quotes.csv"
     path.write_text(text)

@@ -84,8 +84,13 @@ def test_a_model_defined_anywhere_plays_and_describes_itself():
         assert r.to_dict()["text"]["money_model"].startswith("doubling fill of 50")
         assert r.config["resolved"]["fill"] == {"name": "doubling_test", "size": 50.0}
         # the same rule as a bias fill at twice the size with no income and no costs: the same book, round by round
-        same = run_backtest("signals", rounds=4_000, seed=1, strategies=["classical", "quantum"],
-                            fill=BiasFill(exposure=100.0, turnover=0.0, requeue_loss=0.0))
+        same = run_backtest(
+            "signals",
+            rounds=4_000,
+            seed=1,
+            strategies=["classical", "quantum"],
+            fill=BiasFill(exposure=100.0, turnover=0.0, requeue_loss=0.0),
+        )
         for name in ("classical", "quantum", "uncoordinated"):
             assert np.array_equal(r.series[name]["pnl"], same.series[name]["pnl"])
         assert r.metrics_dict["quantum"]["pnl_costs"] == 0.0
@@ -104,20 +109,52 @@ def test_a_third_model_is_one_new_file(tmp_path):
     for part in ("data", "strategies", "reports"):
         (tree / part).symlink_to(ROOT / part, target_is_directory=True)
     (tree / "backtest" / "fills" / "stake.py").write_text(THIRD_MODEL)
-    added = sorted(str(p.relative_to(tree / "backtest")) for p in (tree / "backtest").rglob("*.py")
-                   if not (ROOT / "backtest" / p.relative_to(tree / "backtest")).exists())
+    added = sorted(
+        str(p.relative_to(tree / "backtest"))
+        for p in (tree / "backtest").rglob("*.py")
+        if not (ROOT / "backtest" / p.relative_to(tree / "backtest")).exists()
+    )
     assert added == ["fills/stake.py"]
-    changed = [str(p) for p in (tree / "backtest").rglob("*.py") if str(p.relative_to(tree / "backtest")) not in added
-               and p.read_bytes() != (ROOT / "backtest" / p.relative_to(tree / "backtest")).read_bytes()]
+    changed = [
+        str(p)
+        for p in (tree / "backtest").rglob("*.py")
+        if str(p.relative_to(tree / "backtest")) not in added
+        and p.read_bytes() != (ROOT / "backtest" / p.relative_to(tree / "backtest")).read_bytes()
+    ]
     assert changed == []
     env = {"PYTHONPATH": str(tree.parent), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg", "HOME": str(tmp_path)}
-    help_text = subprocess.run([sys.executable, "-m", "qcoord", "backtest", "--help"], capture_output=True, text=True,
-                               env=env, cwd=tmp_path, check=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "qcoord", "backtest", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
     assert "stake" in help_text and "--stake" in help_text
     out = tmp_path / "run"
-    res = subprocess.run([sys.executable, "-m", "qcoord", "backtest", "--fill", "stake", "--stake", "250",
-                          "--rounds", "3000", "--strategies", "classical,quantum", "--out", str(out)],
-                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qcoord",
+            "backtest",
+            "--fill",
+            "stake",
+            "--stake",
+            "250",
+            "--rounds",
+            "3000",
+            "--strategies",
+            "classical,quantum",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     summary = " ".join(res.stdout.split())
     assert "money model: stake fill: +-250 held over each round, no income, no costs" in summary

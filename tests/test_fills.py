@@ -52,15 +52,23 @@ def test_bias_fill_quoted_half_spread_in_basis_points_of_the_price():
     assert costs.tolist() == pytest.approx([1.0 * realised, 0.0]) and assumed == 0.0
     model = fill.pnl(np.array([0, 0], dtype=np.uint8), Market(np.zeros(2)), None, 0.0).assumed
     assert model.tolist() == pytest.approx([10_000 * 1e-4 * realised] * 2)  # no quotes: the model's 1 bp, assumed
-    given = BiasFill(exposure=10_000.0, turnover=1.0, half_spread=1.0).pnl(np.array([0, 0], dtype=np.uint8), market,
-                                                                            None, 0.0)
+    given = BiasFill(exposure=10_000.0, turnover=1.0, half_spread=1.0).pnl(
+        np.array([0, 0], dtype=np.uint8), market, None, 0.0
+    )
     assert given.income == 0.0 and given.assumed.tolist() == pytest.approx([realised] * 2)  # a given number: assumed
 
 
 def test_queue_fill_three_rounds_by_hand():
     """Quotes of 10,000 at a price of 100 are 100 shares; the limit 15,000 is 150 shares."""
-    fill = QueueFill(p_first=0.7, p_second=0.3, notional=10_000, fee=-0.003, position_limit=15_000,
-                     cut_cost=0.05, adverse_selection=0.0)
+    fill = QueueFill(
+        p_first=0.7,
+        p_second=0.3,
+        notional=10_000,
+        fee=-0.003,
+        position_limit=15_000,
+        cut_cost=0.05,
+        adverse_selection=0.0,
+    )
     bid_first = np.array([1, 1, 0], dtype=np.uint8)
     # one minute a round: a side fills when u >= 1 - p (the inverse CDF of Bernoulli(p))
     u_buy = np.array([0.5, 0.4, 0.1])  # round 1: 0.5 >= 0.3 buys; round 2: buys; round 3: 0.1 < 0.7 no buy
@@ -68,8 +76,9 @@ def test_queue_fill_three_rounds_by_hand():
     price_change = np.array([0.10, -0.20, 0.05])
     price = np.full(3, 100.0)
     quotes = np.full(3, 0.02)  # the data's half-spread: the income is earned
-    pnl, inventory, state, income, costs, assumed = fill.pnl(bid_first, Market(None, price_change, quotes, price),
-                                                             (u_buy, u_sell), 100.0)
+    pnl, inventory, state, income, costs, assumed = fill.pnl(
+        bid_first, Market(None, price_change, quotes, price), (u_buy, u_sell), 100.0
+    )
     # each fill earns 100 x (0.02 - (-0.003)) = 2.3
     # round 1: inventory 100 -> 200 (buy), 50 over the limit cut at 0.05: -2.5; held 150 x 0.10 = 15 -> 14.8
     # round 2: buy and sell: 150 -> 150; earns 4.6; held 150 x -0.20 = -30 -> -25.4
@@ -82,8 +91,16 @@ def test_queue_fill_three_rounds_by_hand():
     assert (income - costs + inventory * price_change).tolist() == pytest.approx(pnl.tolist())
     # the same rounds without quotes (the model's 2 bp = 0.02 a share): the income is assumed; the stated cut cost
     # and the fees stay in the P&L
-    model = QueueFill(p_first=0.7, p_second=0.3, notional=10_000, fee=-0.003, position_limit=15_000, cut_cost=0.05,
-                      adverse_selection=0.0, model_half_spread_bps=2.0)
+    model = QueueFill(
+        p_first=0.7,
+        p_second=0.3,
+        notional=10_000,
+        fee=-0.003,
+        position_limit=15_000,
+        cut_cost=0.05,
+        adverse_selection=0.0,
+        model_half_spread_bps=2.0,
+    )
     got = model.pnl(bid_first, Market(None, price_change, None, price), (u_buy, u_sell), 100.0)
     assert got.income.tolist() == [0.0] * 3 and got.assumed.tolist() == pytest.approx([2.0, 4.0, 2.0])
     assert got.pnl.tolist() == pytest.approx([14.8 - 2.0, -25.4 - 4.0, 4.8 - 2.0])
@@ -91,8 +108,9 @@ def test_queue_fill_three_rounds_by_hand():
 
 def test_queue_legs_are_sized_in_money():
     """The same quotes on a 13 and a 39 stock hold the same value: three times the shares of the cheaper one."""
-    fill = QueueFill(p_first=1.0, p_second=0.0, notional=3_900, position_limit=1e9, half_spread=0.0,
-                     adverse_selection=0.0)
+    fill = QueueFill(
+        p_first=1.0, p_second=0.0, notional=3_900, position_limit=1e9, half_spread=0.0, adverse_selection=0.0
+    )
     u = (np.full(2, 0.5), np.full(2, 0.5))
     for px in (13.0, 39.0):
         got = fill.pnl(np.ones(2, np.uint8), Market(None, np.zeros(2), None, np.full(2, px)), u, 0.0)
@@ -102,8 +120,7 @@ def test_queue_legs_are_sized_in_money():
 
 
 def test_queue_fill_adverse_selection_by_hand():
-    fill = QueueFill(p_first=0.6, p_second=0.4, notional=10, half_spread=0.0, position_limit=100,
-                     adverse_selection=0.5)
+    fill = QueueFill(p_first=0.6, p_second=0.4, notional=10, half_spread=0.0, position_limit=100, adverse_selection=0.5)
     # the price falls: the bid (placed first) fills with 0.6 x 1.5 = 0.9, the ask (second) with 0.4 x 0.5 = 0.2
     down = Market(None, np.array([-1.0]), None, np.array([10.0]))  # a quote of 10 at 10: one share
 
@@ -120,8 +137,9 @@ def test_queue_fill_adverse_selection_by_hand():
 
 def test_binomial_fills_per_bar_match_scipy():
     """A bar of m minutes fills Binomial(m, p) lots a side: the kernel's inverse CDF equals scipy's ppf."""
-    fill = QueueFill(p_first=0.6, p_second=0.3, notional=10.0, half_spread=0.0, position_limit=1e10,
-                     adverse_selection=0.0)  # one share a quote at a price of 10
+    fill = QueueFill(
+        p_first=0.6, p_second=0.3, notional=10.0, half_spread=0.0, position_limit=1e10, adverse_selection=0.0
+    )  # one share a quote at a price of 10
     rng = np.random.default_rng(3)
     n, m = 20_000, 7
     u_b, u_s = rng.random(n), rng.random(n)
@@ -140,8 +158,9 @@ def test_bias_fill_from_queue_matches_the_queue_models_first_order_exposure():
     round's order adds, notional x m x (p_first - p_second), which BiasFill.from_queue holds; within 4 standard errors
     of the regression (random orders are independent of the carried inventory and of the price)."""
     rng = np.random.default_rng(11)
-    queue = QueueFill(p_first=0.65, p_second=0.35, notional=5_000, half_spread=1.0, position_limit=1e14,
-                      adverse_selection=0.0)
+    queue = QueueFill(
+        p_first=0.65, p_second=0.35, notional=5_000, half_spread=1.0, position_limit=1e14, adverse_selection=0.0
+    )
     n, price = 400_000, 50.0
     for m in (1, 5):
         s = rng.integers(0, 2, n).astype(np.uint8)
@@ -172,8 +191,9 @@ def _daily_of(md, step: int):
     return MarketData(prices, meta={"kind": "test", "note": "daily bars of a synthetic minute path"})
 
 
-@pytest.mark.parametrize("fill, strategy", [(BiasFill(), "uncoordinated"),
-                                            (QueueFill(adverse_selection=0.0), "always_hedge")])
+@pytest.mark.parametrize(
+    "fill, strategy", [(BiasFill(), "uncoordinated"), (QueueFill(adverse_selection=0.0), "always_hedge")]
+)
 def test_spread_income_sharpe_does_not_depend_on_the_bar_length(fill, strategy):
     """The same strategy on the same synthetic path as minute bars and as daily bars: the annualised ratio of its
     (assumed: the path has no quotes) spread income to the book P&L's standard deviation, mean income / P&L std x
@@ -189,8 +209,12 @@ def test_spread_income_sharpe_does_not_depend_on_the_bar_length(fill, strategy):
     md = SyntheticPair(seed=4, sigma=0.3).generate(390 * days + 1)
     minute = run_backtest(md, strategies=[strategy], fill=fill, indicators="volatility_burst")
     daily = run_backtest(_daily_of(md, 390), strategies=[strategy], fill=fill, indicators="volatility_burst")
-    a, b = (r.metrics_dict[strategy]["pnl_assumed_income"] / r.metrics_dict[strategy]["pnl_std"]
-            * np.sqrt(r.periods_per_year) for r in (minute, daily))
+    a, b = (
+        r.metrics_dict[strategy]["pnl_assumed_income"]
+        / r.metrics_dict[strategy]["pnl_std"]
+        * np.sqrt(r.periods_per_year)
+        for r in (minute, daily)
+    )
     assert a > 0 and b > 0 and max(a, b) / min(a, b) < 1.5, (a, b)
     for r in (minute, daily):  # the path has no quotes: nothing is earned
         assert r.metrics_dict[strategy]["pnl_spread_income"] == 0.0
@@ -220,13 +244,20 @@ def test_a_strategy_that_flips_every_round_pays_for_it():
 
 @pytest.mark.parametrize(
     "name, params, culprit",
-    [("bias", {"exposure": -1}, "exposure"), ("queue", {"p_first": 1.5}, "p_first"),
-     ("queue", {"p_first": 0.3, "p_second": 0.5}, "p_second"), ("queue", {"notional": 0}, "notional"),
-     ("queue", {"position_limit": 10, "notional": 100}, "position_limit"), ("nope", {}, "unknown fill model"),
-     ("queue", {"lot": 100}, "lot"),
-     ("queue", {"half_spread": -0.01}, "half_spread"), ("queue", {"half_spread": "wide"}, "half_spread"),
-     ("queue", {"adverse_selection": 1.2}, "adverse_selection"), ("bias", {"turnover": -1}, "turnover"),
-     ("bias", {"spred_bps": 1}, "spred_bps")],
+    [
+        ("bias", {"exposure": -1}, "exposure"),
+        ("queue", {"p_first": 1.5}, "p_first"),
+        ("queue", {"p_first": 0.3, "p_second": 0.5}, "p_second"),
+        ("queue", {"notional": 0}, "notional"),
+        ("queue", {"position_limit": 10, "notional": 100}, "position_limit"),
+        ("nope", {}, "unknown fill model"),
+        ("queue", {"lot": 100}, "lot"),
+        ("queue", {"half_spread": -0.01}, "half_spread"),
+        ("queue", {"half_spread": "wide"}, "half_spread"),
+        ("queue", {"adverse_selection": 1.2}, "adverse_selection"),
+        ("bias", {"turnover": -1}, "turnover"),
+        ("bias", {"spred_bps": 1}, "spred_bps"),
+    ],
 )
 def test_bad_fill_parameters(name, params, culprit):
     with pytest.raises(BacktestError, match=culprit):
@@ -241,16 +272,20 @@ def test_quoted_half_spreads_share_prices_and_test_start_book_from_real_files():
 
     from .conftest import shared_file
 
-    quotes = data.load_csv([shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
-                            shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv")], session="regular")
+    quotes = data.load_csv(
+        [
+            shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+            shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv"),
+        ],
+        session="regular",
+    )
     r = run_backtest(quotes, fill="queue", strategies=["always_hedge"], indicators="volatility_burst")
     m = r.metrics_dict["always_hedge"]
     assert m["pnl_spread_income"] > 0 and m["pnl_assumed_income"] == 0.0 and not r.warnings
     assert "income earned at the data's quoted half-spread" in r.summary().replace("\n  ", " ")
     # the bias fill's income, exactly: exposure x turnover x realised share x (quoted half-spread / mid at decision
     # time), both servers
-    b = run_backtest(quotes, fill="bias", strategies=["always_hedge"], indicators="volatility_burst",
-                     keep_rounds=10**6)
+    b = run_backtest(quotes, fill="bias", strategies=["always_hedge"], indicators="volatility_burst", keep_rounds=10**6)
     rows = quotes.prices.index.get_indexer(b.rounds.index)
     h_over_p = (quotes.spread.to_numpy() / 2 / quotes.prices.to_numpy())[rows - 1]  # the previous bar's close
     expected = (10_000 * 0.1 * (1 - BIAS_ADVERSE_SELECTION) * h_over_p.sum(axis=1)).mean()

@@ -80,8 +80,10 @@ def test_verdict_and_nested_results_read_in_python(default_run):
     table = default_run.comparison_table()
     c = default_run.comparison["quantum_vs_best_local"]
     assert table.loc["quantum_vs_best_local", "opponent"] == c["opponent"]
-    assert table.loc["quantum_vs_best_local", ["variance_ratio_lo", "variance_ratio_hi"]].tolist() == \
-        c["variance_ratio_ci95"]
+    assert (
+        table.loc["quantum_vs_best_local", ["variance_ratio_lo", "variance_ratio_hi"]].tolist()
+        == c["variance_ratio_ci95"]
+    )
     hedge = default_run.hedge_table()
     assert hedge.loc["quantum", "saved_share"] == default_run.hedge["values"]["quantum"]["saved_share"]
 
@@ -125,9 +127,27 @@ def test_large_work_starts_a_local_cluster_and_says_so(capsys, monkeypatch):
 def test_ctrl_c_on_a_dask_scan_is_one_line_and_keeps_what_finished(tmp_path):
     """Ctrl-C in the terminal reaches the whole process group, workers included: the scan says so in one line, no
     worker prints a traceback, and the pairs that finished stay for the rerun to reuse."""
-    proc = subprocess.Popen([sys.executable, "-m", "qcoord", "scan", "--sample", "pypfopt", "--workers", "2",
-                             "--batch-size", "1", "--out", "s"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qcoord",
+            "scan",
+            "--sample",
+            "pypfopt",
+            "--workers",
+            "2",
+            "--batch-size",
+            "1",
+            "--out",
+            "s",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     pairs = tmp_path / "s" / "pairs"
     try:
         end = time.time() + 240
@@ -149,12 +169,14 @@ def test_ctrl_c_on_a_dask_scan_is_one_line_and_keeps_what_finished(tmp_path):
 
 def test_no_printed_line_is_over_80_columns(tmp_path):
     """What the commands print (summaries, link rows, written:, the scan's and sweep's lines on stderr) fits 80."""
-    runs = [["backtest", "--link", "nyse-nasdaq", "--rounds", "3000", "--out", "a"],
-            ["backtest", "--rounds", "3000", "--out", "runs/a-long-folder-name-for-the-written-line"],
-            ["sweep", "distance_km=5,80", "--link", "nyse-nasdaq", "--rounds", "3000", "--out", "s"],
-            ["scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--out", "c"],
-            ["compare", "a", "runs/a-long-folder-name-for-the-written-line", "--out", "cmp"],
-            ["data", "--sample", "jpm_bac"]]
+    runs = [
+        ["backtest", "--link", "nyse-nasdaq", "--rounds", "3000", "--out", "a"],
+        ["backtest", "--rounds", "3000", "--out", "runs/a-long-folder-name-for-the-written-line"],
+        ["sweep", "distance_km=5,80", "--link", "nyse-nasdaq", "--rounds", "3000", "--out", "s"],
+        ["scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--out", "c"],
+        ["compare", "a", "runs/a-long-folder-name-for-the-written-line", "--out", "cmp"],
+        ["data", "--sample", "jpm_bac"],
+    ]
     for args in runs:
         res = qcoord(*args, cwd=tmp_path)
         assert res.returncode == 0, (args, res.stderr)

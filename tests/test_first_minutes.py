@@ -16,6 +16,7 @@ import pytest
 from qcoord.backtest import run_backtest
 from qcoord.backtest.cli.main import main as _main
 
+
 def main(argv: list[str]) -> int:
     """The command line's exit code, whether it returns it or argparse exits with it."""
     try:
@@ -27,15 +28,27 @@ def main(argv: list[str]) -> int:
 HEAVY = ("qiskit", "qiskit_aer", "scipy", "pandas", "statsmodels", "matplotlib", "numba", "distributed")
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["game", "--help"], ["data", "--help"],
-                                  ["backtest", "--help"], ["sweep", "--help"], ["scan", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"],
+        ["--help"],
+        ["game", "--help"],
+        ["data", "--help"],
+        ["backtest", "--help"],
+        ["sweep", "--help"],
+        ["scan", "--help"],
+    ],
+)
 def test_version_and_help_import_none_of_the_heavy_libraries(argv):
     """What makes ``qcoord --version`` and a subcommand's ``--help`` instant: no numerical library but numpy is
     imported before a command runs (the import itself is the cost; counted by module, not timed, so it holds on
     any machine). A subcommand's help builds its options from the configuration tree, whose modules import pandas
     and scipy where they use them and compile their kernels on first use (``qcoord._jit``)."""
-    code = ("import sys\nfrom qcoord.backtest.cli.main import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-            "print([m for m in %r if m in sys.modules])") % (argv, HEAVY)
+    code = (
+        "import sys\nfrom qcoord.backtest.cli.main import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+        "print([m for m in %r if m in sys.modules])"
+    ) % (argv, HEAVY)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = eval(out.strip().splitlines()[-1])
     assert loaded == [], f"qcoord {' '.join(argv)} imported {loaded}"
@@ -104,17 +117,23 @@ def test_scan_help_offers_no_synthetic_options(capsys):
     assert main(["scan", "--rounds", "100"]) == 2
 
 
-@pytest.mark.parametrize("args, named", [
-    (["--start", "2020-01-01"], "--start"),
-    (["--sample", "jpm_bac", "--interval", "1h"], "--interval"),
-    (["--cache-dir", "cache"], "--cache-dir"),
-    (["--sample", "jpm_bac", "--rho-pos", "0.3"], "--rho-pos"),
-    (["--sample", "jpm_bac", "--session", "regular"], "--session"),
-    (["--name", "a", "--out", "b"], "--name"),
-    (["--sample", "jpm_bac", "--indicator", "return_shock", "--threshold", "0.1", "--target", "0.3"], "--threshold"),
-    (["--sample", "jpm_bac", "--start", "2020-01-01", "--end", "2019-01-01"], "--end"),
-    (["--keep-rounds", "10"], "keep"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--start", "2020-01-01"], "--start"),
+        (["--sample", "jpm_bac", "--interval", "1h"], "--interval"),
+        (["--cache-dir", "cache"], "--cache-dir"),
+        (["--sample", "jpm_bac", "--rho-pos", "0.3"], "--rho-pos"),
+        (["--sample", "jpm_bac", "--session", "regular"], "--session"),
+        (["--name", "a", "--out", "b"], "--name"),
+        (
+            ["--sample", "jpm_bac", "--indicator", "return_shock", "--threshold", "0.1", "--target", "0.3"],
+            "--threshold",
+        ),
+        (["--sample", "jpm_bac", "--start", "2020-01-01", "--end", "2019-01-01"], "--end"),
+        (["--keep-rounds", "10"], "keep"),
+    ],
+)
 def test_options_that_do_not_apply_are_errors_before_any_work(args, named, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     if "--out" not in args:
@@ -149,9 +168,13 @@ def test_a_repeated_csv_column_is_an_error_naming_file_and_column(tmp_path):
 def _gap_csv(path):
     rng = np.random.default_rng(0)
     n = 400
-    frame = pd.DataFrame({"Date": pd.bdate_range("2020-01-01", periods=n).strftime("%Y-%m-%d"),
-                          "AAA": 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
-                          "BBB": 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))})
+    frame = pd.DataFrame(
+        {
+            "Date": pd.bdate_range("2020-01-01", periods=n).strftime("%Y-%m-%d"),
+            "AAA": 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
+            "BBB": 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
+        }
+    )
     frame.loc[100, "AAA"] = np.nan
     frame.to_csv(path, index=False)
 
@@ -161,8 +184,9 @@ def test_an_interior_gap_is_one_warning_line_and_stored_in_metrics(tmp_path, cap
     assert main(["backtest", "--csv", str(tmp_path / "gap.csv"), "--out", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
     gap = [line for line in err.splitlines() if "interior rows" in line]
-    assert gap == ["qcoord: warning: aligning ['AAA', 'BBB']: dropped 1 interior rows where not every ticker had a "
-                   "price"], err
+    assert gap == [
+        "qcoord: warning: aligning ['AAA', 'BBB']: dropped 1 interior rows where not every ticker had a price"
+    ], err
     assert "warnings.warn" not in err and ".py:" not in err  # no source line
     doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert any("dropped 1 interior rows" in w for w in doc["warnings"])
@@ -271,10 +295,25 @@ def test_identical_curves_are_drawn_so_that_none_hides_another():
 
 
 def _scan_rows(uses: bool) -> pd.DataFrame:
-    rows = [{"a": f"T{i}", "b": "Z", "best_local": "classical", "variance_ratio": 1.0, "variance_ratio_lo": 1.0,
-             "variance_ratio_hi": 1.0, "q_value": 1.0, "uses_entanglement": uses and i < 3, "significant": False,
-             "move_needed": 0.1 * (i + 1), "rounds": 500, "saved_classical": 0.2, "saved_quantum": 0.2,
-             "history_rule": None} for i in range(40)]
+    rows = [
+        {
+            "a": f"T{i}",
+            "b": "Z",
+            "best_local": "classical",
+            "variance_ratio": 1.0,
+            "variance_ratio_lo": 1.0,
+            "variance_ratio_hi": 1.0,
+            "q_value": 1.0,
+            "uses_entanglement": uses and i < 3,
+            "significant": False,
+            "move_needed": 0.1 * (i + 1),
+            "rounds": 500,
+            "saved_classical": 0.2,
+            "saved_quantum": 0.2,
+            "history_rule": None,
+        }
+        for i in range(40)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -296,8 +335,14 @@ def test_a_scan_report_leaves_out_figures_without_data(tmp_path):
     from qcoord.backtest.batch.scan import ScanResult
 
     table = _scan_rows(False).assign(move_needed=np.nan, error=None)
-    doc = {"universe": {"tickers": sorted(set(table["a"]) | {"Z"})}, "grid": {}, "headline": "h", "skipped": {},
-           "errors": {}, "config": {}}
+    doc = {
+        "universe": {"tickers": sorted(set(table["a"]) | {"Z"})},
+        "grid": {},
+        "headline": "h",
+        "skipped": {},
+        "errors": {},
+        "config": {},
+    }
     ScanResult(table, table, [], doc, doc["universe"]["tickers"]).write(tmp_path)
     page = (tmp_path / "report.html").read_text()
     assert "<img" not in page and "No heat map or distribution" in page
@@ -313,8 +358,10 @@ def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
     from qcoord.backtest.cli.main import COMPILING
 
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
-    runs = [subprocess.run([sys.executable, "-m", "qcoord", "game"], capture_output=True, text=True, env=env,
-                           timeout=300) for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-m", "qcoord", "game"], capture_output=True, text=True, env=env, timeout=300)
+        for _ in range(2)
+    ]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert runs[0].stderr.splitlines() == [f"qcoord: {COMPILING}"]
     assert COMPILING not in runs[1].stderr and "game" in runs[1].stdout
@@ -323,8 +370,10 @@ def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
 def test_a_kernel_compiles_on_first_use_with_the_kernels_it_calls():
     """The deferred ``njit``: importing a module of kernels imports no numba; a kernel that calls another compiles
     both on its first call and gives numba's answer."""
-    code = ("import sys\nfrom qcoord._jit import njit\n@njit(cache=False, inline='always')\ndef inner(x):\n"
-            "    return x * 2\n@njit(nogil=True)\ndef outer(x):\n    return inner(x) + 1\n"
-            "before = 'numba' in sys.modules\nprint(before, outer(20), type(inner).__name__)")
+    code = (
+        "import sys\nfrom qcoord._jit import njit\n@njit(cache=False, inline='always')\ndef inner(x):\n"
+        "    return x * 2\n@njit(nogil=True)\ndef outer(x):\n    return inner(x) + 1\n"
+        "before = 'numba' in sys.modules\nprint(before, outer(20), type(inner).__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "41", "CPUDispatcher"]

@@ -11,18 +11,23 @@ from qcoord.data.frequency import infer_periods_per_year
 
 
 def _intraday(days: int) -> pd.DatetimeIndex:
-    stamps = [pd.date_range(f"{d.date()} 09:30", f"{d.date()} 15:59", freq="min", tz="America/New_York")
-              for d in pd.bdate_range("2024-01-02", periods=days)]
+    stamps = [
+        pd.date_range(f"{d.date()} 09:30", f"{d.date()} 15:59", freq="min", tz="America/New_York")
+        for d in pd.bdate_range("2024-01-02", periods=days)
+    ]
     return stamps[0].append(stamps[1:])
 
 
 @pytest.mark.parametrize("unit", ["ns", "us", "ms", "s"])
-@pytest.mark.parametrize("index, expected", [
-    (pd.bdate_range("2020-01-01", periods=300), 252.0),
-    (pd.date_range("2015-01-02", periods=200, freq="W-FRI"), 52.0),
-    (pd.date_range("2000-01-31", periods=120, freq="ME"), 12.0),
-    (_intraday(5), 390.0 * 252),
-])
+@pytest.mark.parametrize(
+    "index, expected",
+    [
+        (pd.bdate_range("2020-01-01", periods=300), 252.0),
+        (pd.date_range("2015-01-02", periods=200, freq="W-FRI"), 52.0),
+        (pd.date_range("2000-01-31", periods=120, freq="ME"), 12.0),
+        (_intraday(5), 390.0 * 252),
+    ],
+)
 def test_periods_per_year_at_every_resolution(index, expected, unit):
     assert infer_periods_per_year(index.as_unit(unit)) == expected
 

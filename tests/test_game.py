@@ -42,8 +42,10 @@ def test_challenge_rule_is_the_hedge_rule_with_one_server_relabelled():
     hedge, challenge = Game(beta=0.2), Game(beta=0.2, rule="challenge")
     for x, y, a, b in itertools.product((0, 1), repeat=4):
         args = [np.array([v]) for v in (x, y)]
-        assert (challenge.utility(*args, np.array([a]), np.array([b]))[0]
-                == hedge.utility(*args, np.array([1 - a]), np.array([b]))[0])
+        assert (
+            challenge.utility(*args, np.array([a]), np.array([b]))[0]
+            == hedge.utility(*args, np.array([1 - a]), np.array([b]))[0]
+        )
     # the challenge text's literal rule at beta = 0: a XOR b = x AND y wins
     for x, y, a, b in itertools.product((0, 1), repeat=4):
         won = Game(rule="challenge").win(*(np.array([v]) for v in (x, y, a, b)))[0]
@@ -60,8 +62,12 @@ def test_target_and_vectorized_utility():
 
 @pytest.mark.parametrize(
     "value, culprit",
-    [([[0.5, 0.5], [0.1, 0.0]], "sum to 1"), ([[1.2, -0.2], [0, 0]], "probabilities"), ([0.5, 0.5], "2x2"),
-     ([[np.nan, 0.5], [0.25, 0.25]], "probabilities")],
+    [
+        ([[0.5, 0.5], [0.1, 0.0]], "sum to 1"),
+        ([[1.2, -0.2], [0, 0]], "probabilities"),
+        ([0.5, 0.5], "2x2"),
+        ([[np.nan, 0.5], [0.25, 0.25]], "probabilities"),
+    ],
 )
 def test_bad_input_distributions(value, culprit):
     with pytest.raises(StrategyError, match=culprit):

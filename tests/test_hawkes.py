@@ -165,8 +165,7 @@ def test_cross_excitation_never_arrives_before_the_delay():
 
 def test_same_seed_same_events_whatever_the_chunking_and_ring_growth():
     # a 1 s delay at 300 events a second keeps hundreds of times in the ring: it must grow past its first 64
-    h = Hawkes([100.0, 100.0], [[0.2, 0.3], [0.3, 0.2]], [[50.0, 5.0], [5.0, 50.0]], [[0.0, 1.0], [1.0, 0.0]],
-               seed=2)
+    h = Hawkes([100.0, 100.0], [[0.2, 0.3], [0.3, 0.2]], [[50.0, 5.0], [5.0, 50.0]], [[0.0, 1.0], [1.0, 0.0]], seed=2)
     whole_t, whole_m = h.stream().take(60_000)
     s = h.stream(chunk_events=997)
     parts = [s.take(k) for k in (1, 0, 5, 12_345, 30_000)]
@@ -186,17 +185,20 @@ def test_same_seed_same_events_whatever_the_chunking_and_ring_growth():
     assert np.array_equal(upto, whole_t[whole_t <= t])
 
 
-@pytest.mark.parametrize("kwargs, culprit", [
-    ({"baseline": [-1.0, 1.0]}, "baseline"),
-    ({"baseline": [0.0, 0.0]}, "baseline"),
-    ({"adjacency": [[0.6, 0.5], [0.5, 0.6]]}, "branching ratio"),
-    ({"adjacency": [[0.1, -0.1], [0.0, 0.1]]}, "adjacency"),
-    ({"adjacency": [[0.1, 0.1]]}, "adjacency"),
-    ({"decays": 0.0}, "decays"),
-    ({"delays": [[0.0, -1e-3], [0.0, 0.0]]}, "delays"),
-    ({"decays": float("nan")}, "decays"),
-    ({"seed": -1}, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, culprit",
+    [
+        ({"baseline": [-1.0, 1.0]}, "baseline"),
+        ({"baseline": [0.0, 0.0]}, "baseline"),
+        ({"adjacency": [[0.6, 0.5], [0.5, 0.6]]}, "branching ratio"),
+        ({"adjacency": [[0.1, -0.1], [0.0, 0.1]]}, "adjacency"),
+        ({"adjacency": [[0.1, 0.1]]}, "adjacency"),
+        ({"decays": 0.0}, "decays"),
+        ({"delays": [[0.0, -1e-3], [0.0, 0.0]]}, "delays"),
+        ({"decays": float("nan")}, "decays"),
+        ({"seed": -1}, "seed"),
+    ],
+)
 def test_invalid_hawkes_parameters_name_the_culprit(kwargs, culprit):
     args = {"baseline": [1.0, 1.0], "adjacency": [[0.1, 0.2], [0.2, 0.1]], "decays": 1.0, "delays": 0.0, "seed": 0}
     with pytest.raises(DataError, match=culprit):
@@ -285,8 +287,10 @@ def test_epps_effect_correlation_rises_with_the_horizon_as_the_spectrum_says():
         for k, tau in enumerate(horizons):
             n = int(span // tau)
             est[b, k] = _corr(_window_moves(*sides[0], tau, n), _window_moves(*sides[1], tau, n), n)
-    mean, half = est.mean(axis=0), stats.t.ppf(1 - 0.05 / (2 * len(horizons)), batches - 1) * est.std(
-        axis=0, ddof=1) / math.sqrt(batches)
+    mean, half = (
+        est.mean(axis=0),
+        stats.t.ppf(1 - 0.05 / (2 * len(horizons)), batches - 1) * est.std(axis=0, ddof=1) / math.sqrt(batches),
+    )
     theory = np.array([p.correlation(tau) for tau in horizons])
     assert np.all(np.abs(mean - theory) < half), (mean, theory, half)
     assert theory[0] < 0.001 and theory[1] < 0.002  # below the delay: nearly uncorrelated
@@ -300,8 +304,11 @@ def test_default_calibration_matches_spy_minute_variance():
     (regular hours, consecutive minutes of a day), 0.44 tick^2 a second, within 2%."""
     import pandas as pd
 
-    q = pd.read_csv(shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv"), parse_dates=["Date"]).set_index(
-        "Date").between_time("09:30", "15:59")
+    q = (
+        pd.read_csv(shared_file("SPY_minute_quotes_2013-10-04_2013-10-11.csv"), parse_dates=["Date"])
+        .set_index("Date")
+        .between_time("09:30", "15:59")
+    )
     mid = (q.BidClose + q.AskClose) / 2
     step = mid.groupby(mid.index.date).diff()
     one_minute = step[mid.index.to_series().diff() == pd.Timedelta(minutes=1)]
@@ -311,24 +318,27 @@ def test_default_calibration_matches_spy_minute_variance():
     assert p.event_rates()[0] == pytest.approx(0.284, rel=1e-3)
 
 
-@pytest.mark.parametrize("kwargs, culprit", [
-    ({"dt_s": 0.0}, "dt_s"),
-    ({"dt_s": 1.5e-10}, "dt_s"),
-    ({"baseline_hz": -1.0}, "baseline_hz"),
-    ({"baseline_hz": (0.0, 0.0)}, "baseline_hz"),
-    ({"reversion": 0.5, "cross": 0.6}, "branching ratio"),
-    ({"cross": -0.1}, "cross"),
-    ({"cross_decay_hz": 0.0}, "cross_decay_hz"),
-    ({"distance_km": -1.0}, "distance_km"),
-    ({"speed_km_s": 400_000.0}, "speed_km_s"),
-    ({"tick": 0.0}, "tick"),
-    ({"s0": (100.0, -1.0)}, "s0"),
-    ({"s0": (1.0, 2.0, 3.0)}, "s0"),
-    ({"tickers": ("X", "X")}, "tickers"),
-    ({"start": "not a date"}, "start"),
-    ({"warmup_s": -1.0}, "warmup_s"),
-    ({"seed": 1.5}, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, culprit",
+    [
+        ({"dt_s": 0.0}, "dt_s"),
+        ({"dt_s": 1.5e-10}, "dt_s"),
+        ({"baseline_hz": -1.0}, "baseline_hz"),
+        ({"baseline_hz": (0.0, 0.0)}, "baseline_hz"),
+        ({"reversion": 0.5, "cross": 0.6}, "branching ratio"),
+        ({"cross": -0.1}, "cross"),
+        ({"cross_decay_hz": 0.0}, "cross_decay_hz"),
+        ({"distance_km": -1.0}, "distance_km"),
+        ({"speed_km_s": 400_000.0}, "speed_km_s"),
+        ({"tick": 0.0}, "tick"),
+        ({"s0": (100.0, -1.0)}, "s0"),
+        ({"s0": (1.0, 2.0, 3.0)}, "s0"),
+        ({"tickers": ("X", "X")}, "tickers"),
+        ({"start": "not a date"}, "start"),
+        ({"warmup_s": -1.0}, "warmup_s"),
+        ({"seed": 1.5}, "seed"),
+    ],
+)
 def test_invalid_event_pair_parameters_name_the_culprit(kwargs, culprit):
     with pytest.raises(DataError, match=culprit):
         EventPair(**kwargs)
@@ -336,8 +346,12 @@ def test_invalid_event_pair_parameters_name_the_culprit(kwargs, culprit):
 
 def test_event_pair_bad_arguments_and_a_price_that_would_reach_zero():
     p = EventPair()
-    for call in (lambda: next(p.arrays(1)), lambda: next(p.arrays(10, 0)), lambda: next(p.arrays(10, 5, 0)),
-                 lambda: next(p.events(-1.0))):
+    for call in (
+        lambda: next(p.arrays(1)),
+        lambda: next(p.arrays(10, 0)),
+        lambda: next(p.arrays(10, 5, 0)),
+        lambda: next(p.events(-1.0)),
+    ):
         with pytest.raises(DataError):
             call()
     low = EventPair(baseline_hz=50.0, s0=(0.02, 0.02), dt_s=1e-2, seed=1)

@@ -39,12 +39,16 @@ def test_solver_on_random_tables_matches_tsirelson_sdp_and_brute_force(seed):
     assert sol.quantum_value == pytest.approx(tsirelson_sdp(game, p), abs=1e-6)
     assert sol.quantum_value == pytest.approx(tsirelson_value(game, p), abs=1e-9)
     # classical optimum by direct enumeration of the 16 output tables a[x], b[y]
-    brute = max(sum(p[x, y] * game.table[x, y, fa[x] ^ fb[y]] for x in (0, 1) for y in (0, 1))
-                for fa in itertools.product((0, 1), repeat=2) for fb in itertools.product((0, 1), repeat=2))
+    brute = max(
+        sum(p[x, y] * game.table[x, y, fa[x] ^ fb[y]] for x in (0, 1) for y in (0, 1))
+        for fa in itertools.product((0, 1), repeat=2)
+        for fb in itertools.product((0, 1), repeat=2)
+    )
     assert sol.classical_value == pytest.approx(brute, abs=1e-12)
     assert sol.quantum_strategy().value(game, p) == pytest.approx(sol.quantum_value, abs=1e-9)
-    assert (sol.quantum_value + 1e-12 >= quantum_lower_bound(game, p)
-            >= sol.quantum_value - 1e-3 * np.abs(game.table).max())
+    assert (
+        sol.quantum_value + 1e-12 >= quantum_lower_bound(game, p) >= sol.quantum_value - 1e-3 * np.abs(game.table).max()
+    )
 
 
 def test_paper_game_is_a_table_game():
@@ -110,8 +114,12 @@ def test_symmetric_signals_market_recovers_the_papers_game():
 
     Correlators, not angles: the optimum is a family (a common rotation, and a common reflection, of all angles keep
     every correlator), and which member a polish finds depends on the processor's rounding."""
-    r = run_backtest(data.SyntheticPair(mode="signals", rho_pos=0.7, rho_neg=-0.7, seed=4), rounds=400_000, seed=4,
-                     strategies=["classical", "quantum"])
+    r = run_backtest(
+        data.SyntheticPair(mode="signals", rho_pos=0.7, rho_neg=-0.7, seed=4),
+        rounds=400_000,
+        seed=4,
+        strategies=["classical", "quantum"],
+    )
     h = r.hedge
     # Tolerance from the sample: the weights' relative standard error s (largest cell) moves the optimal angle
     # differences by about s radians (first order, CHSH weights equal to 1 +- s), so a correlator cos 2(dtheta) moves
@@ -176,7 +184,8 @@ def test_bell_pair_value_predicted_against_realised(free_switching_run):
     assert var_c * (1 - hi) <= bp["predicted_variance_saved"] <= var_c * (1 - lo)
     assert bp["pairs"] == free_switching_run.n_test  # a fresh pair every round
     assert bp["realised_certainty_equivalent"] == pytest.approx(
-        3.0 / (2 * free_switching_run.book_size) * bp["realised_variance_saved"])
+        3.0 / (2 * free_switching_run.book_size) * bp["realised_variance_saved"]
+    )
 
 
 def test_hedged_rate_is_the_share_of_rounds_whose_relation_matched_the_co_movement():
@@ -256,8 +265,15 @@ def test_local_indicators_are_causal_and_name_missing_data():
     volume[::7] = 0.0  # zero-volume bars are ordinary data
     spread = rng.uniform(0.01, 0.03, (n, 2))
     va, _ = make_views(prices, ("X", "Y"), 2, (1, 2), volume=volume, spread=spread)
-    for name in ("rolling_correlation", "divergence", "volatility_burst", "return_shock", "momentum", "volume_spike",
-                 "spread_widening"):
+    for name in (
+        "rolling_correlation",
+        "divergence",
+        "volatility_burst",
+        "return_shock",
+        "momentum",
+        "volume_spike",
+        "spread_widening",
+    ):
         ind = make_indicator(name, window=40)
         ind.fit(va, 0)
         check_causality(ind, va)
@@ -307,8 +323,9 @@ def _cli(*args: str, cwd):
 def test_cli_game_options(tmp_path):
     import json
 
-    paper = _cli("backtest", "--rounds", "4000", "--game", "paper", "--beta", "0.2", "--json", "--out", "p",
-                 cwd=tmp_path)
+    paper = _cli(
+        "backtest", "--rounds", "4000", "--game", "paper", "--beta", "0.2", "--json", "--out", "p", cwd=tmp_path
+    )
     assert paper.returncode == 0, paper.stderr
     doc = json.loads(paper.stdout)
     assert doc["game"]["kind"] == "paper" and doc["game"]["beta"] == 0.2 and doc["hedge"] is None
@@ -335,7 +352,8 @@ def test_bell_pair_value_net_of_switching_costs():
     per_pair = r.n_test / bp["pairs"]
     assert bp["extra_costs"] == pytest.approx((q["pnl_costs"] - c["pnl_costs"]) * per_pair)
     assert bp["realised_net_certainty_equivalent"] == pytest.approx(
-        (q["pnl_mean"] - c["pnl_mean"]) * per_pair + bp["realised_certainty_equivalent"])
+        (q["pnl_mean"] - c["pnl_mean"]) * per_pair + bp["realised_certainty_equivalent"]
+    )
     assert bp["realised_variance_saved"] > 0 > bp["realised_net_certainty_equivalent"]
 
 

@@ -14,7 +14,7 @@ def _naive(rule: HistoryRule, bits: np.ndarray) -> np.ndarray:
     """Round by round, as written in the module docstring."""
     out, last = [], 0
     for t in range(bits.size):
-        w = bits[max(0, t - rule.window + 1): t + 1]
+        w = bits[max(0, t - rule.window + 1) : t + 1]
         c, n = int(w.sum()), w.size
         if rule.kind == "majority":
             o = int(2 * c > n)
@@ -27,8 +27,9 @@ def _naive(rule: HistoryRule, bits: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=np.uint8)
 
 
-@pytest.mark.parametrize("rule", list(HISTORY_RULES) + list(level_rules(4)) + [HistoryRule("count", 9, 8)],
-                         ids=lambda r: r.name)
+@pytest.mark.parametrize(
+    "rule", list(HISTORY_RULES) + list(level_rules(4)) + [HistoryRule("count", 9, 8)], ids=lambda r: r.name
+)
 def test_rules_match_a_round_by_round_loop_whatever_the_chunks(rule):
     rng = np.random.default_rng(1)
     # persistent readings: runs of 1s and 0s, so hysteresis really holds beyond its window
@@ -119,14 +120,16 @@ def test_same_seed_same_information_and_a_streamed_run_agrees(regime):
     assert again.information == regime.information
     assert again.best_local_training == regime.best_local_training
     # streamed in chunks, the training rows drawn again for the training replay: same fits, same variances
-    streamed = run_backtest("regime", rounds=80_000, seed=3, progress=False, in_memory_rows=30_000,
-                            chunk_rounds=1 << 14)
+    streamed = run_backtest(
+        "regime", rounds=80_000, seed=3, progress=False, in_memory_rows=30_000, chunk_rounds=1 << 14
+    )
     chunked = run_backtest("regime", rounds=80_000, seed=3, progress=False, chunk_rounds=1 << 14)
     assert streamed.information["history"] == chunked.information["history"]
     for name, v in chunked.best_local_training.items():
         assert streamed.best_local_training[name] == pytest.approx(v, rel=1e-9), name
-    assert streamed.metrics_dict["history"]["pnl_var"] == pytest.approx(chunked.metrics_dict["history"]["pnl_var"],
-                                                                        rel=1e-9)
+    assert streamed.metrics_dict["history"]["pnl_var"] == pytest.approx(
+        chunked.metrics_dict["history"]["pnl_var"], rel=1e-9
+    )
 
 
 def three_levels(view):
@@ -178,14 +181,16 @@ def test_a_k_level_indicator_feeds_the_levels_players():
     assert "history" in r.metrics_dict  # the regime readings persist: history rules run beside it
     assert list(r.information["candidates"]["levels"]) == [lv["name"]]
     # a user's function declaring levels, checked for causality and for its outputs
-    r = run_backtest("regime", rounds=30_000, seed=2, progress=False,
-                     levels_indicator="tests.test_history:three_levels")
+    r = run_backtest(
+        "regime", rounds=30_000, seed=2, progress=False, levels_indicator="tests.test_history:three_levels"
+    )
     assert r.information["levels"]["levels"] == 3 and "quantum_levels" in r.metrics_dict
     from qcoord.backtest import BacktestError
 
     with pytest.raises(BacktestError, match="wrong_levels returned 5.0; outputs must be whole numbers 0 to 3"):
-        run_backtest("regime", rounds=30_000, seed=2, progress=False,
-                     levels_indicator="tests.test_history:wrong_levels")
+        run_backtest(
+            "regime", rounds=30_000, seed=2, progress=False, levels_indicator="tests.test_history:wrong_levels"
+        )
 
 
 def test_the_replay_of_the_last_training_rounds_agrees_streamed_and_in_memory(monkeypatch):
@@ -208,7 +213,7 @@ def test_the_replay_of_the_last_training_rounds_agrees_streamed_and_in_memory(mo
 
 
 def test_the_old_name_memory_still_works_and_says_it_was_renamed(tmp_path):
-    """"memory" meant the history rules, the quantum memory and RAM; the history rules are now "history". The old
+    """ "memory" meant the history rules, the quantum memory and RAM; the history rules are now "history". The old
     strategy name, option and config key still run the same thing, with a warning that names the new one."""
     import subprocess
     import sys
@@ -225,13 +230,30 @@ def test_the_old_name_memory_still_works_and_says_it_was_renamed(tmp_path):
     toml.write_text('[indicators]\nmemory = "on"\n')
     with pytest.warns(RenamedWarning):
         assert RunConfig.from_toml(toml).indicators.history == "on"
-    res = subprocess.run([sys.executable, "-m", "qcoord", "backtest", "--rounds", "3000", "--memory", "off",
-                          "--strategies", "memory", "--out", str(tmp_path / "run")], capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qcoord",
+            "backtest",
+            "--rounds",
+            "3000",
+            "--memory",
+            "off",
+            "--strategies",
+            "memory",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     assert "qcoord: warning: option '--memory' is now called '--history'" in res.stderr
     assert "qcoord: warning: strategy 'memory' is now called 'history'" in res.stderr
-    helped = subprocess.run([sys.executable, "-m", "qcoord", "backtest", "--help"], capture_output=True,
-                            text=True).stdout
+    helped = subprocess.run(
+        [sys.executable, "-m", "qcoord", "backtest", "--help"], capture_output=True, text=True
+    ).stdout
     assert "--history" in helped and "--memory " not in helped  # listed under its new name only
 
 

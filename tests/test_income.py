@@ -38,8 +38,11 @@ def test_daily_sharpe_ratios_are_the_hedge_not_an_assumed_income(pair):
     """Issue 43: on daily pairs the bias fill booked a riskless assumed spread income and Sharpe ratios of 4 to 20.
     Daily bars have no quotes: the income is its own column and every Sharpe ratio, under both fills, lies within
     the range published for daily strategies (|S| <= 3)."""
-    md = (data.load_sample("pypfopt", tickers=list(pair)) if pair[0] == "JPM"
-          else data.load_csv([shared_file(f"{t}_daily.csv") for t in pair]))
+    md = (
+        data.load_sample("pypfopt", tickers=list(pair))
+        if pair[0] == "JPM"
+        else data.load_csv([shared_file(f"{t}_daily.csv") for t in pair])
+    )
     _daily_sharpes_within_range(md)
 
 
@@ -75,8 +78,9 @@ def _three_to_one(seed: int = 0, days: int = 1500) -> data.MarketData:
     r = np.column_stack([z[:, 0], rho * z[:, 0] + np.sqrt(1 - rho**2) * z[:, 1]]) * sigma + [0.0024, 0.002]
     growth = np.vstack([[1.0, 1.0], np.cumprod(1 + r, axis=0)])
     prices = growth / growth[days // 2] * [13.0, 39.0]
-    return data.MarketData(pd.DataFrame(prices, index=pd.bdate_range("2001-01-02", periods=days + 1),
-                                        columns=["KO", "PEP"]))
+    return data.MarketData(
+        pd.DataFrame(prices, index=pd.bdate_range("2001-01-02", periods=days + 1), columns=["KO", "PEP"])
+    )
 
 
 def test_the_hedges_directional_sharpe_keeps_its_sign_between_the_fills_on_a_three_to_one_pair():
@@ -85,14 +89,16 @@ def test_the_hedges_directional_sharpe_keeps_its_sign_between_the_fills_on_a_thr
     (short KO, long PEP as fitted) has the same clearly negative directional Sharpe ratio under each, and the queue
     fill's two positions are equal in money."""
     md = _three_to_one()
-    got = {fill: run_backtest(md, fill=fill, strategies=["always_hedge"], seed=0, keep_rounds=10_000)
-           for fill in ("bias", "queue")}
+    got = {
+        fill: run_backtest(md, fill=fill, strategies=["always_hedge"], seed=0, keep_rounds=10_000)
+        for fill in ("bias", "queue")
+    }
     s = {fill: r.metrics_dict["always_hedge"]["sharpe_directional"] for fill, r in got.items()}
     se = np.sqrt(252 / got["bias"].n_test)  # standard error of an annualised Sharpe ratio near 0
     assert s["bias"] < -2 * se and s["queue"] < -2 * se, s
     q = got["queue"]
     inv = q.inventory["always_hedge"].to_numpy()
-    price = md.prices.to_numpy()[q.test_start - 1: q.test_start - 1 + q.n_test]
+    price = md.prices.to_numpy()[q.test_start - 1 : q.test_start - 1 + q.n_test]
     value = inv * price
     assert np.allclose(np.abs(value), QueueFill().position_limit, rtol=1e-9)  # pinned at the limit, in money
     assert (value[:, 0] < 0).all() and (value[:, 1] > 0).all()
@@ -123,8 +129,13 @@ def test_the_queue_oracle_plays_the_least_squared_book_pnl_on_both_inventories()
         def after(j, o, value=value):
             return min(max(value[j] + (edge if o else -edge), -fill.position_limit), fill.position_limit)
 
-        cost = {(oa, ob): after(0, oa) ** 2 * moments[c, 0] + after(1, ob) ** 2 * moments[c, 1]
-                + 2 * after(0, oa) * after(1, ob) * moments[c, 2] for oa in (0, 1) for ob in (0, 1)}
+        cost = {
+            (oa, ob): after(0, oa) ** 2 * moments[c, 0]
+            + after(1, ob) ** 2 * moments[c, 1]
+            + 2 * after(0, oa) * after(1, ob) * moments[c, 2]
+            for oa in (0, 1)
+            for ob in (0, 1)
+        }
         assert cost[(got.a[i], got.b[i])] == pytest.approx(min(cost.values()), rel=1e-12), i
         inv = [got.fills_a.inventory[i], got.fills_b.inventory[i]]
     for j, (orders, fills) in enumerate(((got.a, got.fills_a), (got.b, got.fills_b))):
@@ -172,8 +183,13 @@ def test_an_index_with_an_aggregate_volume_is_still_an_index(tmp_path):
 def test_quotes_earn_the_income_and_the_money_line_says_where_it_comes_from():
     """The money line says, for this data, whether the spread income is earned at its quotes or assumed (issue 43:
     it said "quoted half-spread (else 1 bp)" on files without quotes)."""
-    quotes = data.load_csv([shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
-                            shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv")], session="regular")
+    quotes = data.load_csv(
+        [
+            shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+            shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv"),
+        ],
+        session="regular",
+    )
     earned = " ".join(run_backtest(quotes, seed=0, strategies=["classical"]).to_dict()["text"]["money_model"].split())
     assert "income earned at the data's quoted half-spread" in earned and "assumed" not in earned
     daily = data.load_sample("jpm_bac")

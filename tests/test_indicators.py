@@ -27,8 +27,16 @@ def _views(md: data.MarketData, latency: int = 1, seeds=(1, 2)):
     signals = None if truth is None or "signal_a" not in truth else truth[["signal_a", "signal_b"]].to_numpy()
     regime = None if truth is None or "regime" not in truth else truth["regime"].to_numpy()
     vol = None if md.volume is None else md.volume.to_numpy()
-    return make_views(md.prices.to_numpy(), tuple(md.tickers), latency, seeds, volume=vol, signals=signals,
-                      regime=regime, clock=lambda f, n: md.index[f : f + n])
+    return make_views(
+        md.prices.to_numpy(),
+        tuple(md.tickers),
+        latency,
+        seeds,
+        volume=vol,
+        signals=signals,
+        regime=regime,
+        clock=lambda f, n: md.index[f : f + n],
+    )
 
 
 def test_views_are_lagged_and_partner_is_delayed_by_latency():
@@ -123,8 +131,9 @@ def test_causality_checker_catches_peeking_and_names_the_indicator(ind):
         check_causality(ind, va)
 
 
-@pytest.mark.parametrize("ind", [NoisySignal(flip=0.1), RollingCorrelation(window=20, threshold=0.2),
-                                 Divergence(window=20, threshold=1.0)])
+@pytest.mark.parametrize(
+    "ind", [NoisySignal(flip=0.1), RollingCorrelation(window=20, threshold=0.2), Divergence(window=20, threshold=1.0)]
+)
 def test_builtins_are_causal(ind):
     va, _ = _views(data.synthetic_pair(5000, seed=6), latency=2)
     check_causality(ind, va, cuts=5)
@@ -133,8 +142,9 @@ def test_builtins_are_causal(ind):
 def test_engine_refuses_a_peeking_custom_indicator_unless_told_not_to_check():
     with pytest.raises(BacktestError, match="peeks_ahead is not causal"):
         run_backtest("signals", rounds=2000, indicators=Peeks(), strategies=["classical"], seed=1)
-    r = run_backtest("signals", rounds=2000, indicators=Peeks(), strategies=["classical"], seed=1,
-                     check_indicators=False)
+    r = run_backtest(
+        "signals", rounds=2000, indicators=Peeks(), strategies=["classical"], seed=1, check_indicators=False
+    )
     assert r.n_rounds == 2000
 
 
@@ -146,13 +156,20 @@ def my_indicator(view):
 def test_plain_function_and_module_function_indicators():
     r = run_backtest("regime", rounds=3000, indicators=my_indicator, strategies=["classical", "quantum"], seed=1)
     assert r.indicators["A"]["name"] == "my_indicator"
-    r2 = run_backtest("regime", rounds=3000, indicators="tests.test_indicators:my_indicator",
-                      strategies=["classical", "quantum"], seed=1)
+    r2 = run_backtest(
+        "regime",
+        rounds=3000,
+        indicators="tests.test_indicators:my_indicator",
+        strategies=["classical", "quantum"],
+        seed=1,
+    )
     assert r2.metrics.equals(r.metrics)
 
 
-@pytest.mark.parametrize("spec, culprit", [("nope", "unknown indicator 'nope'"), ("no.such.module:f", "cannot import"),
-                                           (42, "indicator must be")])
+@pytest.mark.parametrize(
+    "spec, culprit",
+    [("nope", "unknown indicator 'nope'"), ("no.such.module:f", "cannot import"), (42, "indicator must be")],
+)
 def test_bad_indicator_specs(spec, culprit):
     with pytest.raises(BacktestError, match=culprit):
         make_indicator(spec)
@@ -176,8 +193,7 @@ def _flat_pair(n: int = 600, flat=(200, 280), seed: int = 3) -> data.MarketData:
     return data.MarketData(pd.DataFrame(prices, index=idx, columns=["FLAT", "MOVE"]), periods_per_year=252)
 
 
-@pytest.mark.parametrize("name", ["rolling_correlation", "divergence", "volatility_burst", "return_shock",
-                                  "momentum"])
+@pytest.mark.parametrize("name", ["rolling_correlation", "divergence", "volatility_burst", "return_shock", "momentum"])
 def test_a_flat_window_reads_no_signal_instead_of_failing(name):
     """A window in which a stock did not move has no volatility and no correlation: the built-ins read 'no signal'
     (x = 0) there, and the run goes on (it used to fail with 'undefined after its warm-up', naming the wrong ticker)."""
@@ -191,8 +207,9 @@ def test_a_flat_window_reads_no_signal_instead_of_failing(name):
         assert np.isfinite(x[inside]).all()
     else:
         assert (x[inside] == 0).all()
-    r = run_backtest(md, indicators=name, indicator_params={"window": 30}, strategies=["classical", "quantum"],
-                     progress=False)
+    r = run_backtest(
+        md, indicators=name, indicator_params={"window": 30}, strategies=["classical", "quantum"], progress=False
+    )
     assert r.n_rounds > 0
 
 
@@ -210,8 +227,13 @@ def test_a_statistic_that_never_moves_is_said_not_failed():
 
 
 def test_spread_widening_runs_on_the_shipped_one_tick_quotes():
-    md = data.load_csv([shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
-                        shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv")], session="regular")
+    md = data.load_csv(
+        [
+            shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+            shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv"),
+        ],
+        session="regular",
+    )
     r = run_backtest(md, indicators="spread_widening", strategies=["classical", "quantum"], progress=False)
     assert r.n_test > 0
 
@@ -234,10 +256,11 @@ def test_default_real_data_indicator_is_local_and_poses_the_coordination_problem
     assert r.shared_information() is None
     same = run_backtest(md, indicators="rolling_correlation", strategies=["classical", "quantum"], progress=False)
     lines = same.summary().splitlines()
-    headline = " ".join(line.strip() for line in lines[: next(i for i, line in enumerate(lines[1:], 1)
-                                                               if not line.startswith("  "))])
+    headline = " ".join(
+        line.strip() for line in lines[: next(i for i, line in enumerate(lines[1:], 1) if not line.startswith("  "))]
+    )
     assert "The two servers' indicators agree in 100.0% of training rounds" in headline
     at = next(i for i, line in enumerate(lines) if line.startswith("information: "))
-    paragraph = " ".join([lines[at], *(line.strip() for line in lines[at + 1:] if line.startswith("  "))])
+    paragraph = " ".join([lines[at], *(line.strip() for line in lines[at + 1 :] if line.startswith("  "))])
     assert paragraph.startswith("information: x = y in 100.0% of training rounds") and "return_shock" in paragraph
     assert same.to_dict()["shared_information"].startswith("x = y in 100.0%")

@@ -70,8 +70,10 @@ def test_a_wheel_installs_the_same_package(tmp_path):
     (wheel,) = out.glob("qcoord-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "qcoord/data/samples/pypfopt_adjclose_panel_1990-2024.csv" in names
-    assert {n.split("/")[0] for n in names} == {"qcoord", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1]
-                                                + ".dist-info"}  # nothing else at the top level
+    assert {n.split("/")[0] for n in names} == {
+        "qcoord",
+        wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info",
+    }  # nothing else at the top level
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     cwd = _user_folder(tmp_path)
@@ -83,8 +85,10 @@ def test_a_wheel_installs_the_same_package(tmp_path):
 
 
 def test_import_qcoord_is_the_public_api_and_loads_nothing_heavy():
-    code = ("import sys, qcoord; heavy = [m for m in ('qiskit', 'matplotlib', 'dask', 'numba') if m in sys.modules];"
-            "print(heavy, sorted(qcoord.__all__)[:3], callable(qcoord.run_backtest), qcoord.Noise.__module__)")
+    code = (
+        "import sys, qcoord; heavy = [m for m in ('qiskit', 'matplotlib', 'dask', 'numba') if m in sys.modules];"
+        "print(heavy, sorted(qcoord.__all__)[:3], callable(qcoord.run_backtest), qcoord.Noise.__module__)"
+    )
     res = _run([sys.executable, "-c", code], ROOT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("[] ") and "True qcoord.strategies" in res.stdout

@@ -104,7 +104,8 @@ def test_no_command_imports_another_command():
     for path in (ROOT / "backtest" / "cli" / "commands").glob("*.py"):
         for level, module, names in _imports_of(path):
             assert not (level == 1 and (module in commands or (module is None and set(names) & commands))), (
-                f"{path.name} imports command {module or names}")
+                f"{path.name} imports command {module or names}"
+            )
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -141,15 +142,24 @@ def test_one_module_per_file_name():
 
 # Sentences (or their distinctive parts) the summary, the report and the scan all show: each is written in one
 # module of backtest/output/ (verdict, notes, summary, sweeps), and the others read it from there.
-SENTENCES = ("lag-1 autocorrelation A", "readings do not persist", "One Bell pair is worth", "tickers scanned",
-             "survives the false-discovery control", "would beat the best classical rule", "x = y in",
-             "Lowest test book variance", "not significantly different")
+SENTENCES = (
+    "lag-1 autocorrelation A",
+    "readings do not persist",
+    "One Bell pair is worth",
+    "tickers scanned",
+    "survives the false-discovery control",
+    "would beat the best classical rule",
+    "x = y in",
+    "Lowest test book variance",
+    "not significantly different",
+)
 
 
 @pytest.mark.parametrize("sentence", SENTENCES)
 def test_each_sentence_is_written_in_one_module(sentence):
-    found = [str(p.relative_to(ROOT)) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
-             if sentence in p.read_text()]
+    found = [
+        str(p.relative_to(ROOT)) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if sentence in p.read_text()
+    ]
     assert len(found) == 1 and found[0].startswith("backtest/output/"), f"{sentence!r} is written in {found}"
 
 
@@ -170,8 +180,12 @@ def import_graph(root, packages=(*PACKAGES, "qcoord")) -> dict[str, set[str]]:
     graph = {}
     for name, path in files.items():
         tree = ast.parse(path.read_text(), filename=str(path))
-        typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-                       and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+        typing_only = {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)
+        }
         package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
         deps = set()
         for node in ast.walk(tree):
@@ -246,9 +260,26 @@ def test_the_cycle_check_finds_a_cycle_hidden_in_a_function(tmp_path):
 # backtest's stages in pipeline order (docs/architecture.md): a module may import its own stage and earlier ones,
 # the statistics toolkit below them all and the base modules, never a later stage. The run's assembly (config,
 # overrides, plan, engine) sits above the output stage and below the batch runner and the command line.
-LAYERS = {"errors": 0, "options": 0, "streams": 0, "stats": 1, "feed": 2, "players": 3, "fills": 4, "book": 5,
-          "analysis": 6, "output": 7, "config": 8, "overrides": 8, "plan": 8, "engine": 8, "balance": 8, "batch": 9, "cli": 10,
-          "__main__": 10}
+LAYERS = {
+    "errors": 0,
+    "options": 0,
+    "streams": 0,
+    "stats": 1,
+    "feed": 2,
+    "players": 3,
+    "fills": 4,
+    "book": 5,
+    "analysis": 6,
+    "output": 7,
+    "config": 8,
+    "overrides": 8,
+    "plan": 8,
+    "engine": 8,
+    "balance": 8,
+    "batch": 9,
+    "cli": 10,
+    "__main__": 10,
+}
 
 
 def _layer(module: str) -> int | None:
@@ -259,14 +290,21 @@ def _layer(module: str) -> int | None:
 def test_each_stage_imports_only_earlier_stages():
     graph = import_graph(ROOT, packages=("backtest",))
     assert all(_layer(m) is not None for m in graph if m != "qcoord.backtest"), "a backtest module without a layer"
-    upward = [f"{m} -> {d}" for m, deps in graph.items() for d in deps
-              if _layer(m) is not None and _layer(d) is not None and _layer(d) > _layer(m)]
+    upward = [
+        f"{m} -> {d}"
+        for m, deps in graph.items()
+        for d in deps
+        if _layer(m) is not None and _layer(d) is not None and _layer(d) > _layer(m)
+    ]
     assert upward == []
 
 
 def test_no_module_of_the_engine_is_over_600_lines():
-    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "backtest").rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > 600}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "backtest").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 600
+    }
     assert long == {}
 
 
@@ -277,7 +315,8 @@ def test_a_folder_imported_by_its_name_says_what_to_import(package):
     assert res.returncode == 1
     assert res.stderr.strip().splitlines()[-1] == (
         f"ImportError: {package}/ installs as qcoord.{package}: `import qcoord.{package}` (or `import qcoord`) after "
-        "`pip install -e .` (README)")
+        "`pip install -e .` (README)"
+    )
 
 
 def test_the_version_is_written_once():
@@ -290,6 +329,10 @@ def test_the_version_is_written_once():
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert qcoord.__version__ == backtest.__version__ == version("qcoord") == declared
-    written = [str(p.relative_to(ROOT)) for pkg in (*PACKAGES, "qcoord") for p in (ROOT / pkg).rglob("*.py")
-               if f'"{declared}"' in p.read_text()]
+    written = [
+        str(p.relative_to(ROOT))
+        for pkg in (*PACKAGES, "qcoord")
+        for p in (ROOT / pkg).rglob("*.py")
+        if f'"{declared}"' in p.read_text()
+    ]
     assert written == []

@@ -42,8 +42,11 @@ def test_classical_optimum_is_exhaustive_over_every_rule_pair():
     rng = np.random.default_rng(3)
     for ka, kb in [(3, 2), (3, 4), (4, 4)]:
         g, p = _random_game(rng, ka, kb)
-        brute = max(deterministic_value(g, p, fa, fb) for fa in itertools.product((0, 1), repeat=ka)
-                    for fb in itertools.product((0, 1), repeat=kb))
+        brute = max(
+            deterministic_value(g, p, fa, fb)
+            for fa in itertools.product((0, 1), repeat=ka)
+            for fb in itertools.product((0, 1), repeat=kb)
+        )
         value, fa, fb = classical_optimum(g, p)
         assert value == pytest.approx(brute, abs=1e-12)
         assert deterministic_value(g, p, fa, fb) == value
@@ -52,8 +55,12 @@ def test_classical_optimum_is_exhaustive_over_every_rule_pair():
 def test_k2_through_the_levels_path_reproduces_the_binary_solver():
     """The general seesaw on 2x2 games agrees with the planar grid/sphere solver, noise included."""
     rng = np.random.default_rng(11)
-    noises = [Noise(), Noise(visibility=0.9), Noise(readout_a=(0.02, 0.06), loss_b=0.1),
-              Noise(t1=1e-3, t2=1.5e-3, storage_time=2e-4, stored="a")]
+    noises = [
+        Noise(),
+        Noise(visibility=0.9),
+        Noise(readout_a=(0.02, 0.06), loss_b=0.1),
+        Noise(t1=1e-3, t2=1.5e-3, storage_time=2e-4, stored="a"),
+    ]
     for i in range(8):
         g, p = _random_game(rng, 2, 2)
         noise = noises[i % len(noises)]
@@ -97,8 +104,9 @@ def test_rules_and_games_refuse_mismatched_levels():
     with pytest.raises(StrategyError, match="2 to 8"):
         LocalRule(outputs=((0,),) * 9)
     with pytest.raises(StrategyError, match="levels 0..2"):
-        solve(Game.chained(3), chained_p_xy(3)).classical_strategy().play(np.array([0, 3]), np.array([0, 1]),
-                                                                            np.random.default_rng(0))
+        solve(Game.chained(3), chained_p_xy(3)).classical_strategy().play(
+            np.array([0, 3]), np.array([0, 1]), np.random.default_rng(0)
+        )
     with pytest.raises(StrategyError, match="p_xy must be 3x3"):
         solve(Game.chained(3), np.full((2, 2), 0.25))
     with pytest.raises(StrategyError, match="from 2 to 8"):
@@ -138,9 +146,15 @@ def _noisy_levels_setting(rng):
     c, _ = Game.chained(k).correlator_weights(chained_p_xy(k))
     weights = 4 * k * c + rng.normal(0, 0.05, size=(k, k))  # the chained game's correlator weights (+-1), perturbed
     p = 0.85 * chained_p_xy(k) + 0.15 * rng.dirichlet(np.ones(k * k)).reshape(k, k)
-    noise = Noise(visibility=float(rng.uniform(0.95, 1.0)), readout_a=tuple(rng.uniform(0, 0.03, 2)),
-                  readout_b=tuple(rng.uniform(0, 0.02, 2)), loss_a=float(rng.uniform(0, 0.05)),
-                  t1=1e-3, storage_time=float(rng.uniform(0, 1e-4)), stored=("both", "a", "b")[int(rng.integers(3))])
+    noise = Noise(
+        visibility=float(rng.uniform(0.95, 1.0)),
+        readout_a=tuple(rng.uniform(0, 0.03, 2)),
+        readout_b=tuple(rng.uniform(0, 0.02, 2)),
+        loss_a=float(rng.uniform(0, 0.05)),
+        t1=1e-3,
+        storage_time=float(rng.uniform(0, 1e-4)),
+        stored=("both", "a", "b")[int(rng.integers(3))],
+    )
     return Game.from_weights(weights), p, noise
 
 
@@ -154,8 +168,13 @@ def test_levels_solver_agrees_with_an_independent_density_matrix_seesaw(seed):
 
     game, p, noise = _noisy_levels_setting(np.random.default_rng(100 + seed))
     sol = solve(game, p, noise)
-    ind = BlochSeesaw(pair.stored_state(noise).data, game.table, p, detector(noise.readout_a, noise.loss_a),
-                      detector(noise.readout_b, noise.loss_b))
+    ind = BlochSeesaw(
+        pair.stored_state(noise).data,
+        game.table,
+        p,
+        detector(noise.readout_a, noise.loss_a),
+        detector(noise.readout_b, noise.loss_b),
+    )
     best = ind.levels_optimum(60, np.random.default_rng(200 + seed))
     assert sol.uses_entanglement  # not a degenerate draw: the quantum search decides the answer
     assert sol.quantum_value >= best - 1e-7, (seed, sol.quantum_value, best)
@@ -163,8 +182,11 @@ def test_levels_solver_agrees_with_an_independent_density_matrix_seesaw(seed):
     def how(P):  # the solver's strategy as (direction, output function of {0, 1, no click}) per level
         out = []
         for t, phi, f, fl in zip(sol.angles[P], sol.azimuths[P], sol.fallback[P], sol.flipped[P]):
-            out.append((np.array([0.0, 0.0, 1.0]), (f,) * 3) if t is None
-                       else (pair.direction(t, phi), (int(fl), 1 - int(fl), f)))
+            out.append(
+                (np.array([0.0, 0.0, 1.0]), (f,) * 3)
+                if t is None
+                else (pair.direction(t, phi), (int(fl), 1 - int(fl), f))
+            )
         return out
 
     # valued by projectors on the density matrix, the solver's strategy scores exactly what it claims

@@ -19,8 +19,15 @@ from qcoord.backtest.errors import BacktestError
 from qcoord.backtest.output import sweeps
 from qcoord.strategies import Game, Noise, StrategyError, solve
 from qcoord.strategies.lifetime import useful_lifetime, value_at_age
-from qcoord.strategies.link import (C_KM_PER_S, LINK_PRESETS, Link, fidelity_from_visibility, rounds_to_certify,
-                                    rounds_to_detect, visibility_from_fidelity)
+from qcoord.strategies.link import (
+    C_KM_PER_S,
+    LINK_PRESETS,
+    Link,
+    fidelity_from_visibility,
+    rounds_to_certify,
+    rounds_to_detect,
+    visibility_from_fidelity,
+)
 
 
 UNIFORM = np.full((2, 2), 0.25)
@@ -73,11 +80,27 @@ def test_fidelity_visibility_round_trip():
 def test_preset_derived_numbers_by_hand(name):
     """Each preset's rate, visibility, loss and deadline against the stated formulas, computed here by hand."""
     link = Link.preset(name)
-    vals = {**{f: getattr(Link(), f) for f in ("attenuation_db_km", "refractive_index", "source_at", "attempt_rate",
-                                                "multiplexing", "photon_efficiency", "herald_efficiency", "fidelity",
-                                                "gate_error", "retrieval_efficiency", "decision_latency", "reset_time",
-                                                "link_channels")},
-            **LINK_PRESETS[name]["values"]}
+    vals = {
+        **{
+            f: getattr(Link(), f)
+            for f in (
+                "attenuation_db_km",
+                "refractive_index",
+                "source_at",
+                "attempt_rate",
+                "multiplexing",
+                "photon_efficiency",
+                "herald_efficiency",
+                "fidelity",
+                "gate_error",
+                "retrieval_efficiency",
+                "decision_latency",
+                "reset_time",
+                "link_channels",
+            )
+        },
+        **LINK_PRESETS[name]["values"],
+    }
     L = vals["distance_km"]
     n = vals["refractive_index"]
     fibre_s = L * n / 299_792.458
@@ -132,8 +155,12 @@ def test_li2026_is_the_table_iii_node():
     busy = 580e-9 + 50 / 2.1e5 + 1e-6 + 1e-6
     hand = 0.5 * 0.504**2 * 10 ** (-0.25 * 50 / 10) * min(1 / 580e-9, 250 / busy)
     assert link.delivered_pair_rate == pytest.approx(hand, rel=1e-12)
-    same_inputs = Link.preset("li2026", attenuation_db_km=-10 * math.log10(0.06) / 50,
-                              refractive_index=240e-6 * C_KM_PER_S / 50, decision_latency=0.97e-6)
+    same_inputs = Link.preset(
+        "li2026",
+        attenuation_db_km=-10 * math.log10(0.06) / 50,
+        refractive_index=240e-6 * C_KM_PER_S / 50,
+        decision_latency=0.97e-6,
+    )
     assert same_inputs.occupancy == pytest.approx(242.55e-6, rel=1e-12)
     assert same_inputs.delivered_pair_rate == pytest.approx(7854.545454545455, rel=1e-12)
     # the node's combined infidelity: Werner F = 0.96 and 0.002 readout flips, 1 - (1 - 4(0.04)/3)(1 - 0.004)^2
@@ -148,16 +175,19 @@ def test_heralding_efficiency_enters_once_per_pair():
     eta_h halves the rate, halving eta_p quarters it."""
     link = Link.preset("li2026")
     assert Link.preset("li2026", herald_efficiency=0.25).herald_probability == pytest.approx(
-        link.herald_probability / 2, rel=1e-12)
+        link.herald_probability / 2, rel=1e-12
+    )
     assert Link.preset("li2026", photon_efficiency=0.252).herald_probability == pytest.approx(
-        link.herald_probability / 4, rel=1e-12)
+        link.herald_probability / 4, rel=1e-12
+    )
 
 
 def test_source_at_a_and_multiplexing():
     """A's photon crosses the whole fibre (one photon, herald back and forth); modes multiply the attempts until
     the attempt rate caps them."""
-    link = Link(distance_km=20.0, source_at="a", photon_efficiency=0.5, herald_efficiency=0.9, attempt_rate=1e9,
-                multiplexing=10)
+    link = Link(
+        distance_km=20.0, source_at="a", photon_efficiency=0.5, herald_efficiency=0.9, attempt_rate=1e9, multiplexing=10
+    )
     t = 10 ** (-0.2 * 20 / 10)
     assert link.herald_probability == pytest.approx(0.9 * 0.5 * t, rel=1e-12)
     assert link.herald_delay == pytest.approx(2 * 20 * 1.468 / C_KM_PER_S, rel=1e-12)
@@ -175,8 +205,7 @@ def test_dark_counts_by_hand(source_at, clicks):
     photons with share (eta_p T / q)^k; the rest leave a maximally mixed pair, so the visibility is that share of the
     heralded Werner pair's, times (1 - p_gate)^2. Without dark counts every number is the one without the option."""
     eta, pd, F, g, L = 0.3, 2e-4, 0.95, 0.01, 40.0
-    link = Link(distance_km=L, source_at=source_at, photon_efficiency=eta, dark_count_prob=pd, fidelity=F,
-                gate_error=g)
+    link = Link(distance_km=L, source_at=source_at, photon_efficiency=eta, dark_count_prob=pd, fidelity=F, gate_error=g)
     t = 10 ** (-0.2 * (L / 2 if source_at == "midpoint" else L) / 10)  # each photon's fibre
     q = eta * t + (1 - eta * t) * pd
     assert link.herald_probability == pytest.approx(0.5 * q**clicks, rel=1e-12)
@@ -233,40 +262,47 @@ def test_rounds_to_detect_is_hoeffding():
     assert rounds_to_detect(gap, 2.0, 0.99) == math.ceil(4 * math.log(100) / (2 * gap**2))
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"distance_km": -1.0}, "distance_km"),
-    ({"fidelity": 1.2}, "fidelity"),
-    ({"fidelity": 0.1}, "fidelity"),
-    ({"memory_t2": 1e-7, "decision_latency": 1e-6}, "shorter than one decision"),
-    ({"memory_t1": 1e-3, "memory_t2": 5e-3}, "2*T1"),
-    ({"straight_km": 80.0, "distance_km": 50.0}, "shorter than the straight line"),
-    ({"source_at": "b"}, "source_at"),
-    ({"multiplexing": 0}, "multiplexing"),
-    ({"dark_count_prob": 1.0}, "dark_count_prob"),
-    ({"dark_count_prob": -1e-6}, "dark_count_prob"),
-    ({"memory_cutoff": "soon"}, "memory_cutoff"),
-    ({"memory_cutoff": 1e-5, "distance_km": 50.0}, "not longer than the herald's delay"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"distance_km": -1.0}, "distance_km"),
+        ({"fidelity": 1.2}, "fidelity"),
+        ({"fidelity": 0.1}, "fidelity"),
+        ({"memory_t2": 1e-7, "decision_latency": 1e-6}, "shorter than one decision"),
+        ({"memory_t1": 1e-3, "memory_t2": 5e-3}, "2*T1"),
+        ({"straight_km": 80.0, "distance_km": 50.0}, "shorter than the straight line"),
+        ({"source_at": "b"}, "source_at"),
+        ({"multiplexing": 0}, "multiplexing"),
+        ({"dark_count_prob": 1.0}, "dark_count_prob"),
+        ({"dark_count_prob": -1e-6}, "dark_count_prob"),
+        ({"memory_cutoff": "soon"}, "memory_cutoff"),
+        ({"memory_cutoff": 1e-5, "distance_km": 50.0}, "not longer than the herald's delay"),
+    ],
+)
 def test_bad_physical_inputs(kwargs, words):
     with pytest.raises(StrategyError, match=words):
         Link(**kwargs)
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "qcoord", "backtest", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "qcoord", "backtest", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--link", "li2026", "--distance-km", "-5"], "--distance-km"),
-    (["--link", "li2026", "--fidelity", "1.1"], "--fidelity"),
-    (["--link", "li2026", "--memory-t2", "1e-7"], "shorter than one decision"),
-    (["--link", "nowhere"], "--link"),
-    (["--link", "li2026", "--visibility", "0.9"], "--visibility"),
-    (["--link", "li2026", "--pair-rate", "10", "--decision-rate", "5"], "--pair-rate"),
-    (["--link", "li2026", "--dark-count-prob", "1"], "--dark-count-prob"),
-    (["--link", "li2026", "--memory-cutoff", "1e-6"], "herald's delay"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--link", "li2026", "--distance-km", "-5"], "--distance-km"),
+        (["--link", "li2026", "--fidelity", "1.1"], "--fidelity"),
+        (["--link", "li2026", "--memory-t2", "1e-7"], "shorter than one decision"),
+        (["--link", "nowhere"], "--link"),
+        (["--link", "li2026", "--visibility", "0.9"], "--visibility"),
+        (["--link", "li2026", "--pair-rate", "10", "--decision-rate", "5"], "--pair-rate"),
+        (["--link", "li2026", "--dark-count-prob", "1"], "--dark-count-prob"),
+        (["--link", "li2026", "--memory-cutoff", "1e-6"], "herald's delay"),
+    ],
+)
 def test_bad_link_options_are_one_line_errors_before_any_work(tmp_path, args, words):
     out = tmp_path / "run"
     proc = _cli(*args, "--out", str(out), cwd=tmp_path)
@@ -369,8 +405,11 @@ def test_config_round_trip_and_conflicts(tmp_path):
 def test_sweep_checks_the_link_before_any_point(tmp_path):
     """A link with the abstract noise options is refused when the sweep is planned, naming the point and option."""
     with pytest.raises(BacktestError, match="sweep point .*--visibility"):
-        run_sweep(config=RunConfig().with_values({"link": "li2026", "visibility": 0.9, "rounds": 2000}),
-                  grid={"distance_km": [10.0, 20.0]}, out=tmp_path / "sw")
+        run_sweep(
+            config=RunConfig().with_values({"link": "li2026", "visibility": 0.9, "rounds": 2000}),
+            grid={"distance_km": [10.0, 20.0]},
+            out=tmp_path / "sw",
+        )
     assert not (tmp_path / "sw" / "points").exists() or not any((tmp_path / "sw" / "points").iterdir())
 
 
@@ -388,8 +427,12 @@ def test_distance_sweep_finds_the_frontier(tmp_path):
     grid = {"distance_km": [5.0, 20.0, 40.0, 80.0]}
     # decisions at 1000 a second, each taken within a microsecond of its input (the run's clock: faster than light
     # crosses even 5 km, so the servers cannot talk at any grid distance)
-    res = run_sweep(config=RunConfig().with_values({"link": "nyse-nasdaq", "link_decision_rate": 1000,
-                                                    "decision_deadline": 1e-6, "rounds": 20_000}), grid=grid)
+    res = run_sweep(
+        config=RunConfig().with_values(
+            {"link": "nyse-nasdaq", "link_decision_rate": 1000, "decision_deadline": 1e-6, "rounds": 20_000}
+        ),
+        grid=grid,
+    )
     front = res.doc["link_frontier"]
     for km, rate in ((20.0, 2.288e3), (40.0, 5.278e2)):
         assert _ideal_rate(km) == pytest.approx(rate, rel=1e-3)
@@ -437,8 +480,16 @@ def test_dark_counts_stop_a_distance_sweep_at_the_fidelity_stage(tmp_path):
     (15 a second) but the fidelity has fallen to the hedge game's threshold between the grid's 150 and 200 km. The
     chain's own reach at 150 km (the closed form for the fitted threshold) and the sweep's bisection on the link's
     physics find the same distance, two methods, to 1e-6 relative."""
-    base = {"link": "nyse-nasdaq", "multiplexing": 250, "photon_efficiency": 0.5, "dark_count_prob": 1e-3,
-            "link_decision_rate": 10, "decision_deadline": 1e-6, "stationary_window": 1000.0, "rounds": 20_000}
+    base = {
+        "link": "nyse-nasdaq",
+        "multiplexing": 250,
+        "photon_efficiency": 0.5,
+        "dark_count_prob": 1e-3,
+        "link_decision_rate": 10,
+        "decision_deadline": 1e-6,
+        "stationary_window": 1000.0,
+        "rounds": 20_000,
+    }
     res = run_sweep(config=RunConfig().with_values(base), grid={"distance_km": [120.0, 150.0, 200.0, 230.0]})
     front = res.doc["link_frontier"]
     assert front["detectable_up_to"] == 150.0
@@ -451,7 +502,8 @@ def test_dark_counts_stop_a_distance_sweep_at_the_fidelity_stage(tmp_path):
     one = run_backtest(**base, distance_km=150.0).link["stages"][1]
     assert one["passed"] and one["max_distance_km"] == pytest.approx(km, rel=1e-6)
     assert Link.preset("nyse-nasdaq", **link_at, distance_km=km).effective_fidelity == pytest.approx(
-        one["threshold"], abs=1e-9)
+        one["threshold"], abs=1e-9
+    )
     assert "dark counts keep it above up to" in one["text"]
     assert any(f"threshold at distance_km = {km:.4g}" in line for line in sweeps.link_frontier_lines(front))
     res.write(tmp_path / "sw")
@@ -535,8 +587,15 @@ def test_link_drops_pairs_past_the_re_aimed_cutoff():
     age grid and closed by bisection; a plain bisection of the solver's verdict in age from scratch finds the same age
     (two methods, to 1e-8). Settings aimed once for the typical age stop sooner (the affine closed form). The supply as
     played drops older pairs, so fewer, younger pairs are played than with no cutoff."""
-    kw = dict(link="li2026", rounds=40_000, memory_t2=1.5e-3, link_memory_slots=20, link_pair_rate=2e4,
-              fidelity=1.0, measurement_error=0.0)
+    kw = dict(
+        link="li2026",
+        rounds=40_000,
+        memory_t2=1.5e-3,
+        link_memory_slots=20,
+        link_pair_rate=2e4,
+        fidelity=1.0,
+        measurement_error=0.0,
+    )
     r = run_backtest(**kw)
     keep = run_backtest(**kw, memory_cutoff=math.inf)
     mem = r.link["stages"][4]
@@ -571,8 +630,9 @@ def _power_by_scan(n: int, wc: float, wq: float, alpha: float) -> float:
     return float(binom.sf(k - 1, n, wq))
 
 
-@pytest.mark.parametrize("wc, wq, alpha", [(0.75, (1 + 1 / math.sqrt(2)) / 2, 0.01), (0.75, 0.82, 0.05),
-                                           (0.6, 0.7, 0.001)])
+@pytest.mark.parametrize(
+    "wc, wq, alpha", [(0.75, (1 + 1 / math.sqrt(2)) / 2, 0.01), (0.75, 0.82, 0.05), (0.6, 0.7, 0.001)]
+)
 def test_rounds_to_certify_with_power_matches_scipy(wc, wq, alpha):
     """With power 0.9: the count N has power >= 0.9 at N and at every count after it up to the bound past which
     Hoeffding guarantees it (checked round by round against scipy's binomial, the critical count by a scan), and
@@ -619,8 +679,9 @@ def test_any_won_or_lost_game_gets_the_exact_counts():
     r = run_backtest(link="li2026", rounds=20_000, game=chsh)
     det, g = r.link["stages"][5], r.to_dict()["game"]
     assert det["rounds_needed_binomial"] == rounds_to_certify(g["classical_value"], g["quantum_value"], 0.01)
-    assert det["rounds_needed_binomial_power"] == rounds_to_certify(g["classical_value"], g["quantum_value"], 0.01,
-                                                                    power=0.9)
+    assert det["rounds_needed_binomial_power"] == rounds_to_certify(
+        g["classical_value"], g["quantum_value"], 0.01, power=0.9
+    )
     assert det["rounds_needed_binomial"] < det["rounds_needed_binomial_power"] < det["rounds_needed_power"]
     assert "about half the time" in det["text"] and "90% power" in det["text"]
 

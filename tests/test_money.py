@@ -81,15 +81,21 @@ def test_daily_run_reproduced_by_hand():
     h = fill.model_half_spread_bps * 1e-4
     income = 2 * fill.exposure * fill.turnover * minutes * h * (1 - fill.adverse_selection)
     assert u["pnl_assumed_income"] == pytest.approx(income * (1 - u["turnover"] * fill.requeue_loss), rel=1e-9)
-    assert u["pnl_costs"] == pytest.approx(2 * fill.exposure * fill.switch_cost_bps * 1e-4 * 2 * u["turnover"],
-                                           rel=1e-9)
+    assert u["pnl_costs"] == pytest.approx(
+        2 * fill.exposure * fill.switch_cost_bps * 1e-4 * 2 * u["turnover"], rel=1e-9
+    )
 
 
 def test_minute_run_on_quotes_reproduced_by_hand():
     """A minute run on quote bars: the quoted half-spread of each round enters its income and its re-queue cost, in
     the P&L (earned: nothing is assumed)."""
-    md = data.load_csv([shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
-                        shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv")], session="regular")
+    md = data.load_csv(
+        [
+            shared_file("BAC_minute_quotes_2013-10-04_2013-10-11.csv"),
+            shared_file("AIG_minute_quotes_2013-10-04_2013-10-11.csv"),
+        ],
+        session="regular",
+    )
     assert md.spread is not None
     fill = BiasFill(switch_cost_bps=0.5)  # a crossing cost as well, so both cost terms are checked
     r = run_backtest(md, fill=fill, seed=2, keep_rounds=10_000)
@@ -151,8 +157,15 @@ def test_queue_fill_minute_round_reproduced_by_hand(quoted):
 
     rng = np.random.default_rng(3)
     n, m = 200, 5
-    fill = QueueFill(p_first=0.6, p_second=0.3, notional=4_000, fee=0.001, position_limit=12_000, flatten=0.25,
-                     model_half_spread_bps=2.0)
+    fill = QueueFill(
+        p_first=0.6,
+        p_second=0.3,
+        notional=4_000,
+        fee=0.001,
+        position_limit=12_000,
+        flatten=0.25,
+        model_half_spread_bps=2.0,
+    )
     price = 40 + rng.standard_normal(n).cumsum() * 0.05
     move = rng.standard_normal(n) * 0.03
     move[::17] = 0.0
@@ -186,8 +199,16 @@ def test_adverse_selection_loses_the_same_on_minute_and_daily_bars():
         bid_first = rng.integers(0, 2, dp.size).astype(np.uint8)
         pnl, book = {}, {}
         for a in (0.0, 0.47):
-            fill = QueueFill(p_first=0.5, p_second=0.3, notional=4_000, half_spread=0.0, adverse_selection=a,
-                             position_limit=1e14, flatten=1.0, cut_cost=0.0)
+            fill = QueueFill(
+                p_first=0.5,
+                p_second=0.3,
+                notional=4_000,
+                half_spread=0.0,
+                adverse_selection=a,
+                position_limit=1e14,
+                flatten=1.0,
+                cut_cost=0.0,
+            )
             got = fill.pnl(bid_first, Market(dp / px, dp, None, px, float(k)), u, 0.0)
             pnl[a], book[a] = got.pnl + got.assumed, got.pnl
         assert np.allclose(book[0.47], book[0.0])  # the tilt moves the assumed column only
@@ -226,9 +247,13 @@ def test_bar_length_invariance_of_annual_income_variance_and_sharpe():
             x = r.metrics_dict[s]
             sp = x["sharpe"] / math.sqrt(ppy)
             # the assumed income before what changes of order forgo (each forgoes a server's round of it)
-            row[s] = {"income": x["pnl_assumed_income"] / (1 - x["turnover"]) * ppy, "var": x["pnl_var"] * ppy,
-                      "var_se": x["pnl_var"] * ppy * math.sqrt(2 / (n - 1)), "sharpe": x["sharpe"],
-                      "sharpe_se": math.sqrt((1 + sp * sp / 2) / n) * math.sqrt(ppy)}
+            row[s] = {
+                "income": x["pnl_assumed_income"] / (1 - x["turnover"]) * ppy,
+                "var": x["pnl_var"] * ppy,
+                "var_se": x["pnl_var"] * ppy * math.sqrt(2 / (n - 1)),
+                "sharpe": x["sharpe"],
+                "sharpe_se": math.sqrt((1 + sp * sp / 2) / n) * math.sqrt(ppy),
+            }
         if base is None:
             base = row
             continue
@@ -252,8 +277,9 @@ def _oracle_bound_holds(r) -> None:
         assert he is None or 0 <= he <= 1 or "hedging_efficiency" in (m.get("flags") or {}), (name, he)
         if info["communicates"]:
             continue
-        t = paired_tests(r.series[name]["pnl"], oracle, periods_per_year=r.periods_per_year, rf_per_period=0.0,
-                         book=r.book_size)
+        t = paired_tests(
+            r.series[name]["pnl"], oracle, periods_per_year=r.periods_per_year, rf_per_period=0.0, book=r.book_size
+        )
         assert t["variance_ratio_ci95"][1] >= 1.0, (name, t["variance_ratio"], t["variance_ratio_ci95"])
 
 
@@ -360,13 +386,13 @@ def test_the_fill_table_lists_every_fill_parameter_with_its_default():
     from qcoord.backtest.options import values_of
 
     text = FILLS_DOC.read_text()
-    table = text[text.index("| parameter | model | unit | default |"):]
-    table = table[:table.index("\n\n")]
+    table = text[text.index("| parameter | model | unit | default |") :]
+    table = table[: table.index("\n\n")]
     rows = {}
     for line in table.splitlines()[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         name, model, default = cells[0].strip("`"), cells[1], cells[3]
-        for m in (("bias", "queue") if model == "both" else (model,)):
+        for m in ("bias", "queue") if model == "both" else (model,):
             rows[(name, m)] = default
     for model, cls in (("bias", BiasFill), ("queue", QueueFill)):
         for name, value in values_of(cls()).items():

@@ -39,6 +39,7 @@ def _strategies(run_result) -> set[str]:
 # -- cheat 1: a Strategy subclass that overrides play -------------------------------------------------------
 def test_overriding_play_is_refused_when_the_class_is_defined():
     with pytest.raises(StrategyError, match=r"Cheat overrides Strategy.play"):
+
         class Cheat(Strategy):  # noqa: F841 - never created
             def play(self, x, y, rng, ages=None):
                 a = np.zeros(x.size, dtype=np.uint8)
@@ -58,6 +59,7 @@ def test_a_strategy_with_a_monkeypatched_class_play_is_refused_by_certify():
 # -- cheat 2: a resource that hands A's setting to B ----------------------------------------------------------
 def test_a_resource_with_its_own_sampler_is_refused_when_the_class_is_defined():
     with pytest.raises(StrategyError, match=r"Courier overrides Resource.sample"):
+
         class Courier(Resource):  # noqa: F841
             n_outcomes = 2
 
@@ -142,8 +144,12 @@ class PRBox(Resource):
 
 def _pr_strategy() -> Strategy:
     # settings = inputs; B flips its outcome, so a XOR b = NOT(x AND y): the hedge rule, won every round
-    return Strategy("pr_box", LocalRule(outputs=((0, 1), (0, 1)), settings=(0, 1)),
-                    LocalRule(outputs=((1, 0), (1, 0)), settings=(0, 1)), PRBox())
+    return Strategy(
+        "pr_box",
+        LocalRule(outputs=((0, 1), (0, 1)), settings=(0, 1)),
+        LocalRule(outputs=((1, 0), (1, 0)), settings=(0, 1)),
+        PRBox(),
+    )
 
 
 def test_a_pr_box_is_no_signalling_but_refused_as_beyond_quantum():
@@ -173,14 +179,24 @@ def _inputs(n: int, seed: int = 0):
     return rng.integers(0, 2, n, dtype=np.uint8), rng.integers(0, 2, n, dtype=np.uint8)
 
 
-@pytest.mark.parametrize("strategy", [
-    deterministic((0, 1), (1, 1), name="table_rules"),
-    Strategy("shared_coin", LocalRule(outputs=((0, 1), (1, 0))), LocalRule(outputs=((0, 1), (0, 1))),
-             SharedRandomness()),
-    quantum_strategy((0.3, 1.1), (0.2, 2.0), Noise(visibility=0.9, readout_a=(0.02, 0.04), loss_b=0.1, t1=5.0,
-                                                      storage_time=1.0), azimuths_a=(0.4, 0.0), azimuths_b=(0.0, 1.0),
-                     name="noisy_quantum"),
-], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        deterministic((0, 1), (1, 1), name="table_rules"),
+        Strategy(
+            "shared_coin", LocalRule(outputs=((0, 1), (1, 0))), LocalRule(outputs=((0, 1), (0, 1))), SharedRandomness()
+        ),
+        quantum_strategy(
+            (0.3, 1.1),
+            (0.2, 2.0),
+            Noise(visibility=0.9, readout_a=(0.02, 0.04), loss_b=0.1, t1=5.0, storage_time=1.0),
+            azimuths_a=(0.4, 0.0),
+            azimuths_b=(0.0, 1.0),
+            name="noisy_quantum",
+        ),
+    ],
+    ids=lambda s: s.name,
+)
 def test_honest_strategies_are_certified_and_run(strategy):
     certify(strategy.name, strategy, Game(), UNIFORM, *_inputs(5000), np.random.default_rng(1))
     r = run_backtest("signals", strategies=["classical", "quantum", strategy], **RUN)

@@ -36,24 +36,31 @@ def test_money_is_the_certainty_equivalent_after_costs_against_every_local_bench
     assert money(True, both, 3.0, pairs_played=0)["reason"] == "no_pairs"
     assert money(True, {}, 3.0)["pays"] is None
     worse = {"quantum_vs_best_local": _cmp("classical", -0.0168, 0.702)}
-    assert answer(money(True, worse, 3.0)) == ("quantum does not pay after costs: certainty equivalent -0.0168 a round "
-                                               "against classical (risk aversion 3); it pays only below 0.702 times "
-                                               "the configured costs")
+    assert answer(money(True, worse, 3.0)) == (
+        "quantum does not pay after costs: certainty equivalent -0.0168 a round "
+        "against classical (risk aversion 3); it pays only below 0.702 times "
+        "the configured costs"
+    )
     # a link that fails a stage before value decides, whatever the money says
     link = {"first_failing": "deadline", "link": {"cost_per_pair": 0.0}}
     q = {"quantum": {"bell_pairs": 10, "n_rounds": 10}}
     p = decide({"uses_entanglement": True}, both, q, 3.0, link)
-    assert (p["pays"], p["reason"], answer(p)) == (False, "link", "quantum does not pay after costs: the link stops "
-                                                                    "it first at the light-speed deadline")
+    assert (p["pays"], p["reason"], answer(p)) == (
+        False,
+        "link",
+        "quantum does not pay after costs: the link stops it first at the light-speed deadline",
+    )
     # servers that can talk: quantum does not pay whatever it makes against the local rules, and its CE against talk
     # (the pair cost taken off) is the figure shown
     clock = {"can_talk": True, "message_delay_s": 2.74e-4, "deadline_s": 60.0}
     both_talk = both | {"quantum_vs_talk": _cmp("talk", -0.05)}
     p = decide({"uses_entanglement": True}, both_talk, q, 3.0, None, clock=clock)
     assert (p["pays"], p["reason"], p["talk_certainty_equivalent"]) == (False, "talk", -0.05)
-    assert answer(p) == ("quantum does not pay after costs: the servers can talk (a message crosses between the venues "
-                         "in 274 us, before the 1 min a server may take to decide), and talking reproduces any play a "
-                         "Bell pair allows")
+    assert answer(p) == (
+        "quantum does not pay after costs: the servers can talk (a message crosses between the venues "
+        "in 274 us, before the 1 min a server may take to decide), and talking reproduces any play a "
+        "Bell pair allows"
+    )
     assert decide({"uses_entanglement": True}, both, q, 3.0, None, clock=clock | {"can_talk": False})["pays"] is True
 
 
@@ -85,8 +92,9 @@ def test_a_link_sweep_and_the_backtests_of_its_points_give_the_same_answer(tmp_p
     swept = _flat(res.stdout)
     doc = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     for km, point in zip((5, 80), doc["pays"]):
-        run = qcoord("backtest", "--link", "nyse-nasdaq", "--distance-km", str(km), *rounds, "--out",
-                     str(tmp_path / f"km{km}"))
+        run = qcoord(
+            "backtest", "--link", "nyse-nasdaq", "--distance-km", str(km), *rounds, "--out", str(tmp_path / f"km{km}")
+        )
         assert run.returncode == 0, run.stderr
         metrics = json.loads((tmp_path / f"km{km}" / "metrics.json").read_text())
         said = answer(metrics["pays"])

@@ -12,8 +12,16 @@ from qcoord.backtest.stats.paired import circular_block_length, hac_lags, newey_
 REPS, N = 400, 2000
 
 
-def _garch_pairs(reps: int, n: int, rng: np.random.Generator, rho: float = 0.6, a: float = 0.1, b: float = 0.85,
-                 jump_p: float = 0.0, jump_sd: float = 0.05):
+def _garch_pairs(
+    reps: int,
+    n: int,
+    rng: np.random.Generator,
+    rho: float = 0.6,
+    a: float = 0.1,
+    b: float = 0.85,
+    jump_p: float = 0.0,
+    jump_sd: float = 0.05,
+):
     """``reps`` independent GARCH(1,1) return pairs of ``n`` rounds (volatility clusters; shocks correlated rho),
     plus, with ``jump_p`` > 0, common jumps (a crash day moves both stocks: N(0, jump_sd) with probability jump_p)."""
     z = rng.standard_normal((n, reps, 2))
@@ -44,8 +52,18 @@ def _null(n: int, seed: int, **garch) -> list[dict]:
     signal = np.cumsum(rng.standard_normal((n, REPS)), axis=0) > 0
     q, c = _strategy_pnl(r, signal, rng, 0.3), _strategy_pnl(r, signal, rng, 0.3)
     util = rng.random((2, n, REPS))
-    return [paired_tests(q[:, k], c[:, k], periods_per_year=252, rf_per_period=0.0, book=2e4,
-                         utility_q=util[0, :, k], utility_c=util[1, :, k]) for k in range(REPS)]
+    return [
+        paired_tests(
+            q[:, k],
+            c[:, k],
+            periods_per_year=252,
+            rf_per_period=0.0,
+            book=2e4,
+            utility_q=util[0, :, k],
+            utility_c=util[1, :, k],
+        )
+        for k in range(REPS)
+    ]
 
 
 # Every 5% test should reject about 5% of the REPS nulls: the binomial sd at 400 draws is 1.1%, so the issue's band
@@ -151,8 +169,10 @@ def _newey_west_by_lag(z: np.ndarray, lags: int) -> float:
     return max(lrv, 0.0)
 
 
-@pytest.mark.parametrize("n,lags", [(2, 5), (10, 3), (10, 9), (10, 20), (100, 1), (5000, 40), (20_000, 5000),
-                                    (50_000, 12_000), (300_000, 150)])
+@pytest.mark.parametrize(
+    "n,lags",
+    [(2, 5), (10, 3), (10, 9), (10, 20), (100, 1), (5000, 40), (20_000, 5000), (50_000, 12_000), (300_000, 150)],
+)
 def test_the_running_sum_form_is_the_lag_by_lag_estimator(n, lags):
     """``newey_west_variance`` advances its lag sums in O(1) a round and resyncs them every 4,096 rounds (or every
     window); it must equal the lag-by-lag sum up to rounding, here a persistent series with a large mean (the case
@@ -202,11 +222,15 @@ def test_a_market_that_changes_between_the_windows_is_flagged():
     tail = calm.prices.to_numpy()[1:] / calm.prices.to_numpy()[:-1]
     stitched = np.vstack([prices.to_numpy(), prices.to_numpy()[-1] * np.cumprod(tail, axis=0)])
     step = first.prices.index[1] - first.prices.index[0]
-    index = first.prices.index.append(pd.DatetimeIndex([first.prices.index[-1] + k * step
-                                                        for k in range(1, tail.shape[0] + 1)]))
+    index = first.prices.index.append(
+        pd.DatetimeIndex([first.prices.index[-1] + k * step for k in range(1, tail.shape[0] + 1)])
+    )
     truth = pd.concat([first.truth, calm.truth.iloc[1:]]).set_axis(index)
-    md = data.MarketData(pd.DataFrame(stitched, index=index, columns=first.prices.columns), truth=truth,
-                         periods_per_year=first.periods_per_year)
+    md = data.MarketData(
+        pd.DataFrame(stitched, index=index, columns=first.prices.columns),
+        truth=truth,
+        periods_per_year=first.periods_per_year,
+    )
     r = run_backtest(md, indicators="noisy_signal", seed=0)
     d = r.drift
     assert d["decision_changed"] and "entanglement helped on the training window but would not" in d["flag"]

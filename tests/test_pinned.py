@@ -44,16 +44,31 @@ def _cases():
     return {
         "signals_default": lambda: run_backtest("signals", rounds=20_000, seed=3),
         "regime_queue_noise_supply": lambda: run_backtest(
-            "regime", rounds=20_000, seed=5, fill=QueueFill(p_first=0.65, p_second=0.35),
+            "regime",
+            rounds=20_000,
+            seed=5,
+            fill=QueueFill(p_first=0.65, p_second=0.35),
             noise=Noise.make(visibility=0.9, readout_error=0.02, t1=2e-3, storage_time=1e-4, loss=0.05),
-            supply=BellPairSupply(5e4, 1e5, 2)),
+            supply=BellPairSupply(5e4, 1e5, 2),
+        ),
         "signals_paper_indicator": lambda: run_backtest(
-            "signals", rounds=12_000, seed=1, game=Game(beta=0.2), indicators="noisy_signal",
-            indicator_params={"flip": 0.1}, strategies=("classical", "quantum", "textbook", "follow_indicator"),
-            latency=2, delay=3),
+            "signals",
+            rounds=12_000,
+            seed=1,
+            game=Game(beta=0.2),
+            indicators="noisy_signal",
+            indicator_params={"flip": 0.1},
+            strategies=("classical", "quantum", "textbook", "follow_indicator"),
+            latency=2,
+            delay=3,
+        ),
         "sample_refit": lambda: run_backtest(_sample(), refit_every=500, seed=2),
-        "sample_rolling": lambda: run_backtest(_sample(), indicators="rolling_correlation",
-                                               indicator_params={"window": 30, "target": 0.4}, train_fraction=0.6),
+        "sample_rolling": lambda: run_backtest(
+            _sample(),
+            indicators="rolling_correlation",
+            indicator_params={"window": 30, "target": 0.4},
+            train_fraction=0.6,
+        ),
     }
 
 
@@ -64,15 +79,18 @@ def _sample():
 
 
 def _streamed(monkeypatch):
-    return run_backtest("signals", rounds=30_000, seed=7, strategies=("classical", "quantum"), chunk_rounds=1 << 12,
-                        in_memory_rows=1000)
+    return run_backtest(
+        "signals", rounds=30_000, seed=7, strategies=("classical", "quantum"), chunk_rounds=1 << 12, in_memory_rows=1000
+    )
 
 
 def _digest(result) -> dict:
-    out = {"game": {k: result.game[k] for k in ("quantum_value", "classical_value", "advantage")},
-           "strategies": {name: {k: m[k] for k in KEYS} for name, m in result.metrics_dict.items()},
-           "comparison": {label: {k: c[k] for k in COMPARISON} for label, c in result.comparison.items()},
-           "streamed": result.streamed}
+    out = {
+        "game": {k: result.game[k] for k in ("quantum_value", "classical_value", "advantage")},
+        "strategies": {name: {k: m[k] for k in KEYS} for name, m in result.metrics_dict.items()},
+        "comparison": {label: {k: c[k] for k in COMPARISON} for label, c in result.comparison.items()},
+        "streamed": result.streamed,
+    }
     return json.loads(json.dumps(out))  # floats through repr: exact round trip
 
 
@@ -112,9 +130,32 @@ def test_pinned(name):
     _check(name, _digest(_cases()[name]()))
 
 
-CLI = ["--rounds", "15000", "--seed", "4", "--visibility", "0.95", "--readout-error", "0.01,0.02", "--fill", "queue",
-       "--half-spread", "1.5", "--pair-rate", "8e4", "--decision-rate", "1e5", "--max-age", "1e-4",
-       "--indicator", "noisy_signal", "--flip", "0.05", "--strategies", "classical,quantum,textbook"]
+CLI = [
+    "--rounds",
+    "15000",
+    "--seed",
+    "4",
+    "--visibility",
+    "0.95",
+    "--readout-error",
+    "0.01,0.02",
+    "--fill",
+    "queue",
+    "--half-spread",
+    "1.5",
+    "--pair-rate",
+    "8e4",
+    "--decision-rate",
+    "1e5",
+    "--max-age",
+    "1e-4",
+    "--indicator",
+    "noisy_signal",
+    "--flip",
+    "0.05",
+    "--strategies",
+    "classical,quantum,textbook",
+]
 
 
 def test_pinned_cli(tmp_path, capsys):
@@ -123,8 +164,9 @@ def test_pinned_cli(tmp_path, capsys):
 
     assert main(["backtest", *CLI, "--out", str(tmp_path / "a"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert main(["backtest", "--config", str(tmp_path / "a" / "config.toml"), "--out", str(tmp_path / "b"),
-                 "--json"]) == 0
+    assert (
+        main(["backtest", "--config", str(tmp_path / "a" / "config.toml"), "--out", str(tmp_path / "b"), "--json"]) == 0
+    )
     again = json.loads(capsys.readouterr().out)
     got = {name: {k: m[k] for k in KEYS} for name, m in doc["strategies"].items()}
     assert got == {name: {k: m[k] for k in KEYS} for name, m in again["strategies"].items()}  # one machine: exact

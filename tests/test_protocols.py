@@ -93,8 +93,7 @@ def test_every_fill_model_implements_the_interface(name):
     for part in (fills.income, fills.costs, fills.assumed):
         assert np.ndim(part) in (0, 1)
     out = {"pnl_book": np.empty(n), "costs_book": np.empty(n), "assumed_book": np.empty(n)}
-    book = model.book_pnl(np.zeros(n, np.uint8), np.ones(n, np.uint8), market, market,
-                          [model.initial_state()] * 2, out)
+    book = model.book_pnl(np.zeros(n, np.uint8), np.ones(n, np.uint8), market, market, [model.initial_state()] * 2, out)
     assert book is None or isinstance(book, BookFills)
     assert model.book_size(np.array([40.0, 50.0])) > 0 and model.game_exposure(np.array([40.0, 50.0]), 1.0) > 0
 
@@ -131,14 +130,33 @@ def test_result_is_a_declared_dataclass_with_every_field_set():
         value = getattr(r, f.name)
         optional = "None" in str(f.type)
         assert value is not None or optional, f"{f.name} is None"
-    assert r.to_dict()["text"].keys() == {"what_it_would_take", "bell_pair", "history", "levels", "money_model",
-                                         "answer"}
+    assert r.to_dict()["text"].keys() == {
+        "what_it_would_take",
+        "bell_pair",
+        "history",
+        "levels",
+        "money_model",
+        "answer",
+    }
 
 
 def test_running_metrics_state_has_named_slots():
     slots = {k: v for k, v in vars(risk).items() if k.isupper() and isinstance(v, int)}
-    sums = [slots[k] for k in ("SUM_E", "SUM_E2", "DOWNSIDE_SQ", "UTILITY", "CUM_PNL", "CUM_PEAK", "MAX_DRAWDOWN",
-                               "MAX_DRAWDOWN_SHARE", "EQUITY", "EQUITY_PEAK")]
+    sums = [
+        slots[k]
+        for k in (
+            "SUM_E",
+            "SUM_E2",
+            "DOWNSIDE_SQ",
+            "UTILITY",
+            "CUM_PNL",
+            "CUM_PEAK",
+            "MAX_DRAWDOWN",
+            "MAX_DRAWDOWN_SHARE",
+            "EQUITY",
+            "EQUITY_PEAK",
+        )
+    ]
     assert sorted(sums) == list(range(risk.N_SUMS))
     stats = risk.StrategyStats(1.0, 0.0, 1)
     assert stats.sums.size == risk.N_SUMS and stats.counts.size == risk.N_COUNTS

@@ -89,13 +89,24 @@ def test_pure_dephasing_scales_the_x_correlations_exactly():
         assert corr == pytest.approx(expected, abs=1e-12)
 
 
-FULL_NOISE = Noise(visibility=0.93, readout_a=(0.02, 0.05), readout_b=(0.01, 0.03), storage_time=8e-6,
-                   t1=60e-6, t2=40e-6, stored="both", loss_a=0.07, loss_b=0.04)
+FULL_NOISE = Noise(
+    visibility=0.93,
+    readout_a=(0.02, 0.05),
+    readout_b=(0.01, 0.03),
+    storage_time=8e-6,
+    t1=60e-6,
+    t2=40e-6,
+    stored="both",
+    loss_a=0.07,
+    loss_b=0.04,
+)
 
 
-@pytest.mark.parametrize("noise", [Noise(), FULL_NOISE,
-                                   Noise.make(storage_time=5e-6, t1=math.inf, t2=20e-6, stored="a")],
-                         ids=["ideal", "full", "dephasing-one-half"])
+@pytest.mark.parametrize(
+    "noise",
+    [Noise(), FULL_NOISE, Noise.make(storage_time=5e-6, t1=math.inf, t2=20e-6, stored="a")],
+    ids=["ideal", "full", "dephasing-one-half"],
+)
 def test_exact_and_aer_agree_chi_square_over_16_cells(noise):
     """Independent implementations: qiskit.quantum_info density matrix vs Aer circuits with its noise model."""
     n = 200_000
@@ -104,8 +115,16 @@ def test_exact_and_aer_agree_chi_square_over_16_cells(noise):
     counts = []
     for backend, rng in (("exact", p_exact), ("aer", p_aer)):
         # one setting per party leaves the X-Z plane (azimuth != 0): Aer's RZ against the density matrix's
-        s = quantum_strategy((0.3, 1.2), (2.1, 0.7), noise, fallback_a=(0, 1), fallback_b=(1, 1), backend=backend,
-                             azimuths_a=(0.0, 1.1), azimuths_b=(-2.0, 0.0))
+        s = quantum_strategy(
+            (0.3, 1.2),
+            (2.1, 0.7),
+            noise,
+            fallback_a=(0, 1),
+            fallback_b=(1, 1),
+            backend=backend,
+            azimuths_a=(0.0, 1.1),
+            azimuths_b=(-2.0, 0.0),
+        )
         a, b = s.play(x, y, rng)
         counts.append(np.bincount(((x.astype(int) * 2 + y) * 2 + a) * 2 + b, minlength=16))
     table = np.array(counts)
@@ -129,9 +148,13 @@ def test_per_round_storage_formula_matches_qiskit_density_matrix():
             sa, sb = base.stores
             T = np.empty((4, 4))
             kernels.stored_tensor(R, e1 if sa else 1.0, e2 if sa else 1.0, e1 if sb else 1.0, e2 if sb else 1.0, T)
-            ma, mb, c = kernels.moments(T, pair.direction(ta, pa), pair.direction(tb, pb),
-                                        np.array(readout_affine(base.readout_a)),
-                                        np.array(readout_affine(base.readout_b)))
+            ma, mb, c = kernels.moments(
+                T,
+                pair.direction(ta, pa),
+                pair.direction(tb, pb),
+                np.array(readout_affine(base.readout_a)),
+                np.array(readout_affine(base.readout_b)),
+            )
             assert ma == pytest.approx(table.sum(1) @ pm, abs=1e-12)
             assert mb == pytest.approx(table.sum(0) @ pm, abs=1e-12)
             assert c == pytest.approx(pm @ table @ pm, abs=1e-12)
@@ -233,9 +256,15 @@ def test_ideal_noise_has_no_no_click_outcomes_and_loss_gives_fallback():
 def test_bad_noise_parameters_name_the_culprit():
     from qcoord.strategies import StrategyError
 
-    for kwargs, culprit in [({"visibility": 1.2}, "visibility"), ({"readout_error": (0.1, 1.5)}, "readout"),
-                            ({"storage_time": -1.0}, "storage time"), ({"t1": 1.0, "t2": 3.0}, "T2"),
-                            ({"t1": 0.0}, "T1"), ({"loss": -0.1}, "loss"), ({"stored": "c"}, "stored")]:
+    for kwargs, culprit in [
+        ({"visibility": 1.2}, "visibility"),
+        ({"readout_error": (0.1, 1.5)}, "readout"),
+        ({"storage_time": -1.0}, "storage time"),
+        ({"t1": 1.0, "t2": 3.0}, "T2"),
+        ({"t1": 0.0}, "T1"),
+        ({"loss": -0.1}, "loss"),
+        ({"stored": "c"}, "stored"),
+    ]:
         with pytest.raises(StrategyError, match=culprit):
             Noise.make(**kwargs)
 

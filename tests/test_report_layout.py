@@ -49,6 +49,7 @@ PROBE = """<script>
 })();
 </script></body>"""
 
+
 def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
@@ -64,9 +65,12 @@ def _framed(page: Path, width: int, height: int = 1200) -> Path:
     those of a ``width`` px window. The iframe's document is its srcdoc, of the host's origin, so a probe in it
     writes the result into the host's title (``window.top.document.title``), which --dump-dom shows."""
     host = page.with_name(f"{page.stem}.{width}px.html")
-    host.write_text("<!doctype html><html><head><meta charset='utf-8'><style>body{margin:0}iframe{border:0;"
-                    f"display:block}}</style></head><body><iframe width='{width}' height='{height}' srcdoc='"
-                    + html.escape(page.read_text(), quote=True) + "'></iframe></body></html>")
+    host.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><style>body{margin:0}iframe{border:0;"
+        f"display:block}}</style></head><body><iframe width='{width}' height='{height}' srcdoc='"
+        + html.escape(page.read_text(), quote=True)
+        + "'></iframe></body></html>"
+    )
     return host
 
 
@@ -74,10 +78,26 @@ def _chromium_run(page: Path, window: tuple[int, int], *extra: str) -> subproces
     chromium = _chromium()
     with tempfile.TemporaryDirectory() as profile:
         return subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--hide-scrollbars", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", f"--window-size={window[0]},{window[1]}", *extra, page.as_uri()],
-            capture_output=True, text=True, timeout=120)
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                f"--window-size={window[0]},{window[1]}",
+                *extra,
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
 
 def _dump_dom(page: Path, width: int) -> str:
@@ -92,10 +112,11 @@ def _dump_dom(page: Path, width: int) -> str:
 def report_file(request, tmp_path_factory):
     # the regime run has the information section (history rules, the K-level indicator, its comparison table); the
     # link run the physical link's chain and its frontier figure
-    result = {"signals_queue": lambda: run_backtest("signals", rounds=4000, seed=0, fill="queue"),
-              "regime_memory": lambda: run_backtest("regime", rounds=20_000, seed=0),
-              "signals_link": lambda: run_backtest("signals", rounds=20_000, seed=0, link="nyse-nasdaq"),
-              }[request.param]()
+    result = {
+        "signals_queue": lambda: run_backtest("signals", rounds=4000, seed=0, fill="queue"),
+        "regime_memory": lambda: run_backtest("regime", rounds=20_000, seed=0),
+        "signals_link": lambda: run_backtest("signals", rounds=20_000, seed=0, link="nyse-nasdaq"),
+    }[request.param]()
     if request.param == "signals_link":
         assert result.link and "link_frontier" in figures(result)
     page = reports.run_report(result.to_dict(), figures(result)).replace("</body>", PROBE)
@@ -149,14 +170,28 @@ def scan_report_file(tmp_path_factory):
     rows, _ = scan.execute(u, RunConfig(), jobs, out, cluster.LocalLoop(), 2)
     table = scan.fdr(pd.DataFrame([{k: v for k, v in r.items() if k != "equity"} for r in rows]))
     ranked = scan.ranking(table)
-    doc = {"universe": {"tickers": u.tickers}, "pairs": len(jobs), "skipped": {}, "errors": {}, "grid": {},
-           "fdr": {"level": 0.05, "tests": len(jobs), "survivors": 0}, "entanglement_used": 0, "config": {},
-           "jobs": len(jobs), "computed": len(jobs), "reused": 0}
+    doc = {
+        "universe": {"tickers": u.tickers},
+        "pairs": len(jobs),
+        "skipped": {},
+        "errors": {},
+        "grid": {},
+        "fdr": {"level": 0.05, "tests": len(jobs), "survivors": 0},
+        "entanglement_used": 0,
+        "config": {},
+        "jobs": len(jobs),
+        "computed": len(jobs),
+        "reused": 0,
+    }
     doc["headline"] = sweeps.scan_headline(doc)  # as run_scan writes it into scan.json
-    figs = {"scan_heatmap": (reports.to_png(reports.scan_heatmap(table, u.tickers)), "heat map"),
-            "scan_distribution": (reports.to_png(reports.scan_distribution(table)), "distribution"),
-            "scan_top_pairs": (reports.to_png(reports.scan_curves({f"{r['a']}/{r['b']}": r["equity"]
-                                                                   for r in rows[:2]})), "curves")}
+    figs = {
+        "scan_heatmap": (reports.to_png(reports.scan_heatmap(table, u.tickers)), "heat map"),
+        "scan_distribution": (reports.to_png(reports.scan_distribution(table)), "distribution"),
+        "scan_top_pairs": (
+            reports.to_png(reports.scan_curves({f"{r['a']}/{r['b']}": r["equity"] for r in rows[:2]})),
+            "curves",
+        ),
+    }
     path = out / "report.html"
     path.write_text(reports.scan_report(doc, ranked, figs).replace("</body>", SCAN_PROBE))
     return path
@@ -170,7 +205,6 @@ def test_scan_report_fits_the_window(scan_report_file: Path, width: int):
     assert overflow <= 0, f"the scan report scrolls sideways by {overflow} px at {width} px"
     dom = html.unescape(dom)  # the report is the srcdoc of a frame 390 px wide
     assert "Ranking" in dom and dom.count("<img") == 3
-
 
 
 # -- every figure of the backtest, scan, sweep and link reports: no text over text, nothing clipped (issue 44) ----
@@ -200,8 +234,11 @@ def text_problems(fig) -> list[str]:
     import itertools
 
     texts, box = drawn_texts(fig), fig.bbox
-    out = [f"clipped: {s!r}" for s, b in texts
-           if b.x0 < box.x0 - 1 or b.y0 < box.y0 - 1 or b.x1 > box.x1 + 1 or b.y1 > box.y1 + 1]
+    out = [
+        f"clipped: {s!r}"
+        for s, b in texts
+        if b.x0 < box.x0 - 1 or b.y0 < box.y0 - 1 or b.x1 > box.x1 + 1 or b.y1 > box.y1 + 1
+    ]
     for (s1, b1), (s2, b2) in itertools.combinations(texts, 2):
         w, h = min(b1.x1, b2.x1) - max(b1.x0, b2.x0), min(b1.y1, b2.y1) - max(b1.y0, b2.y0)
         if w > 1 and h > 1:
@@ -231,9 +268,13 @@ def every_figure():
     from qcoord.backtest import run_scan, run_sweep
 
     out = {"backtest": {}, "link": {}, "scan": {}, "sweep": {}}
-    runs = {"signals": ("signals", {"rounds": 20_000}), "regime": ("regime", {"rounds": 20_000}),
-            "queue": ("signals", {"rounds": 4000, "fill": "queue"}), "jpm_bac": (data.load_sample("jpm_bac"), {}),
-            "link": ("signals", {"rounds": 20_000, "link": "nyse-nasdaq"})}
+    runs = {
+        "signals": ("signals", {"rounds": 20_000}),
+        "regime": ("regime", {"rounds": 20_000}),
+        "queue": ("signals", {"rounds": 4000, "fill": "queue"}),
+        "jpm_bac": (data.load_sample("jpm_bac"), {}),
+        "link": ("signals", {"rounds": 20_000, "link": "nyse-nasdaq"}),
+    }
     for name, (source, kw) in runs.items():
         result = run_backtest(source, seed=0, **kw)
         for fig, make in figure_jobs(result).items():
@@ -252,9 +293,11 @@ def every_figure():
     figs, _ = dataclasses.replace(scanned, table=table, ranking=ranking(table)).figures()
     assert {"scan_heatmap", "scan_distribution", "scan_top_pairs"} <= set(figs)
     out["scan"] |= {f"ratios/{fig}": make for fig, (make, _) in figs.items()}
-    sweeps = {"visibility": ({"visibility": [1, 0.9, 0.8]}, {}),
-              "distance": ({"distance_km": [5, 10, 20, 40, 80]}, {"link": "nyse-nasdaq"}),
-              "decisions": ({"link_decision_rate": [1000, 10_000, 20_000, 40_000]}, {"link": "nyse-nasdaq"})}
+    sweeps = {
+        "visibility": ({"visibility": [1, 0.9, 0.8]}, {}),
+        "distance": ({"distance_km": [5, 10, 20, 40, 80]}, {"link": "nyse-nasdaq"}),
+        "decisions": ({"link_decision_rate": [1000, 10_000, 20_000, 40_000]}, {"link": "nyse-nasdaq"}),
+    }
     for name, (grid, kw) in sweeps.items():
         figs = run_sweep(grid=grid, rounds=5000, workers=0, **kw).figures()
         out["link" if "link" in kw else "sweep"] |= {f"{name}/{fig}": make for fig, (make, _) in figs.items()}
@@ -295,14 +338,19 @@ def test_every_figure_reads_at_390_px(every_figure, report, tmp_path):
         pngs[name] = to_png(fig)
         plt.close("all")
     assert not found, found
-    probe = ("<script>window.top.document.title=JSON.stringify([document.documentElement.scrollHeight, Array.from("
-             "document.querySelectorAll('figure img')).map(function(i){return [i.clientWidth, i.clientWidth/"
-             "i.naturalWidth];})]);</script>")
+    probe = (
+        "<script>window.top.document.title=JSON.stringify([document.documentElement.scrollHeight, Array.from("
+        "document.querySelectorAll('figure img')).map(function(i){return [i.clientWidth, i.clientWidth/"
+        "i.naturalWidth];})]);</script>"
+    )
     page = tmp_path / f"{report}.html"
-    page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-"
-                    f"width, initial-scale=1'><style>{CSS}</style></head><body>"
-                    + "".join(figure(n.replace("/", "-"), png, n) for n, png in pngs.items()) + probe
-                    + "</body></html>")
+    page.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-"
+        f"width, initial-scale=1'><style>{CSS}</style></head><body>"
+        + "".join(figure(n.replace("/", "-"), png, n) for n, png in pngs.items())
+        + probe
+        + "</body></html>"
+    )
     height, sizes = json.loads(html.unescape(_dump_dom(page, 390).split("<title>", 1)[1].split("</title>", 1)[0]))
     assert len(sizes) == len(pngs) and all(w <= 390 and scale >= 0.55 for w, scale in sizes), sizes
     keep = Path(os.environ.get("QCOORD_SCREENSHOTS") or tmp_path)

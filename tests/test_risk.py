@@ -25,8 +25,14 @@ def _textbook(pnl: np.ndarray, book: float, rf_p: float, ppy: float) -> dict:
         eq *= 1 + v / book  # book returns compounded
         eq_peak = max(eq_peak, eq)
         share = max(share, 1 - eq / eq_peak)
-    return {"pnl_mean": mean, "pnl_var": var, "sharpe": ex.mean() / (math.sqrt(var) / book) * math.sqrt(ppy),
-            "sortino": ex.mean() / downside * math.sqrt(ppy), "max_drawdown": dd, "max_drawdown_share": share}
+    return {
+        "pnl_mean": mean,
+        "pnl_var": var,
+        "sharpe": ex.mean() / (math.sqrt(var) / book) * math.sqrt(ppy),
+        "sortino": ex.mean() / downside * math.sqrt(ppy),
+        "max_drawdown": dd,
+        "max_drawdown_share": share,
+    }
 
 
 @pytest.mark.parametrize("chunks", [1, 3, 7])
@@ -48,8 +54,21 @@ def test_metrics_match_textbook_formulas_whatever_the_chunking(chunks):
     want = rng.integers(0, 3, 1000).astype(np.uint8)  # 2: a stock did not move, the round counts for neither
     s = StrategyStats(book, rf_p, n_blocks=10)
     for part in np.array_split(np.arange(1000), chunks):
-        s.add(pnl[part], a[part], b[part], x[part], y[part], tgt[part], want[part], table, int(part[0]), 100,
-              None, None, np.empty(0, dtype=np.int64))
+        s.add(
+            pnl[part],
+            a[part],
+            b[part],
+            x[part],
+            y[part],
+            tgt[part],
+            want[part],
+            table,
+            int(part[0]),
+            100,
+            None,
+            None,
+            np.empty(0, dtype=np.int64),
+        )
     m = s.metrics(ppy)
     ref = _textbook(pnl, book, rf_p, ppy)
     for key, value in ref.items():
@@ -83,8 +102,21 @@ def test_sharpe_sortino_and_drawdown_agree_with_empyrical():
 def test_a_book_that_loses_more_than_its_size_is_flagged():
     s = StrategyStats(100.0, 0.0, n_blocks=1)
     zeros = np.zeros(3, dtype=np.uint8)
-    s.add(np.array([10.0, -150.0, 5.0]), zeros, zeros, zeros, zeros, zeros, zeros, np.ones(8), 0, 3, None, None,
-          np.empty(0, dtype=np.int64))
+    s.add(
+        np.array([10.0, -150.0, 5.0]),
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        np.ones(8),
+        0,
+        3,
+        None,
+        None,
+        np.empty(0, dtype=np.int64),
+    )
     m = s.metrics(252.0)
     assert m["max_drawdown_share"] == 1.0 and "lost more than its size" in m["flags"]["max_drawdown_share"]
 

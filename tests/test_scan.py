@@ -23,8 +23,16 @@ from qcoord.backtest.config import RunConfig
 from tests.conftest import qcoord, qcoord_process
 
 TICKERS = ["JPM", "BAC", "GM", "T"]
-CLI_UNIVERSE = ["--sample", "pypfopt", "--tickers", *TICKERS, "--start", "2016-01-01",
-                "--indicator", "volatility_burst"]
+CLI_UNIVERSE = [
+    "--sample",
+    "pypfopt",
+    "--tickers",
+    *TICKERS,
+    "--start",
+    "2016-01-01",
+    "--indicator",
+    "volatility_burst",
+]
 
 
 @pytest.fixture(scope="module")
@@ -143,22 +151,33 @@ def _wait(cond, what: str, timeout: float = 60.0):
 def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_path):
     dask = str(Path(sys.executable).with_name("dask"))
     sched_file = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([dask, "scheduler", "--scheduler-file", str(sched_file), "--port", "0",
-                               "--dashboard-address", ":0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [dask, "scheduler", "--scheduler-file", str(sched_file), "--port", "0", "--dashboard-address", ":0"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         _wait(sched_file.is_file, "the scheduler file")
         address = json.loads(sched_file.read_text())["address"]
         for _ in range(2):
-            procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
-                                           "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout="30s") as client:
             _wait(lambda: len(client.scheduler_info(n_workers=-1)["workers"]) == 2, "two workers")
 
         def qcoord(*extra, env=None):
-            res = subprocess.run(["qcoord", "scan", *CLI_UNIVERSE, *extra], capture_output=True, text=True,
-                                 cwd=tmp_path, env=env)
+            res = subprocess.run(
+                ["qcoord", "scan", *CLI_UNIVERSE, *extra], capture_output=True, text=True, cwd=tmp_path, env=env
+            )
             assert res.returncode == 0, res.stderr
             return res
 
@@ -178,8 +197,9 @@ def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_pat
         # qcoord sweep takes the same scheduler and gives the same table as here
         sweep = ["sweep", "visibility=1,0.9", "--rounds", "20000"]
         for name, extra in (("s_remote", ["--scheduler", address]), ("s_here", [])):
-            res = subprocess.run(["qcoord", *sweep, *extra, "--out", name], capture_output=True, text=True,
-                                 cwd=tmp_path)
+            res = subprocess.run(
+                ["qcoord", *sweep, *extra, "--out", name], capture_output=True, text=True, cwd=tmp_path
+            )
             assert res.returncode == 0, res.stderr
         assert (tmp_path / "s_remote" / "sweep.csv").read_bytes() == (tmp_path / "s_here" / "sweep.csv").read_bytes()
     finally:
@@ -189,13 +209,16 @@ def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_pat
             p.wait(timeout=30)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["scan"], "a scan needs a universe of real tickers"),
-    (["scan", "--sample", "pypfopt", "--same-sector"], "--same-sector needs --sectors"),
-    (["scan", "--sample", "pypfopt", "--pairs", "PAIRS"], "line 2: ticker(s) ['XYZ'] not in the universe"),
-    (["scan", "--sample", "pypfopt", "--min-rows", "100000"], "no pair left to scan"),
-    (["scan", "--sample", "pypfopt", "--grid", "visiblity=1,0.9"], "cannot sweep 'visiblity'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["scan"], "a scan needs a universe of real tickers"),
+        (["scan", "--sample", "pypfopt", "--same-sector"], "--same-sector needs --sectors"),
+        (["scan", "--sample", "pypfopt", "--pairs", "PAIRS"], "line 2: ticker(s) ['XYZ'] not in the universe"),
+        (["scan", "--sample", "pypfopt", "--min-rows", "100000"], "no pair left to scan"),
+        (["scan", "--sample", "pypfopt", "--grid", "visiblity=1,0.9"], "cannot sweep 'visiblity'"),
+    ],
+)
 def test_bad_scan_input_is_one_line_and_exit_2(argv, message, tmp_path):
     (tmp_path / "PAIRS").write_text("JPM,BAC\nJPM,XYZ\n")
     res = qcoord(*argv, "--out", "o", "--workers", "0", cwd=tmp_path)
@@ -212,8 +235,9 @@ def test_universe_keeps_each_tickers_history_and_reads_folders(tmp_path):
     # a folder of per-ticker files, and an aligned MarketData (e.g. Yahoo tickers)
     for t in ("JPM", "BAC", "GM"):
         s = u.series[t].price.dropna().iloc[-600:]
-        pd.DataFrame({"Date": s.index.strftime("%Y-%m-%d"), "Open": s, "High": s, "Low": s, "Close": s,
-                      "Volume": 1000}).to_csv(tmp_path / f"{t}.csv", index=False)
+        pd.DataFrame(
+            {"Date": s.index.strftime("%Y-%m-%d"), "Open": s, "High": s, "Low": s, "Close": s, "Volume": 1000}
+        ).to_csv(tmp_path / f"{t}.csv", index=False)
     folder = data.load_universe(tmp_path)
     assert sorted(folder.tickers) == ["BAC", "GM", "JPM"] and len(folder.pair("GM", "JPM").prices) == 600
     aligned = data.universe_of(data.load_sample("pypfopt", ["JPM", "BAC", "GM"]))
@@ -231,27 +255,62 @@ def test_filters_say_why_a_pair_is_skipped(universe, tmp_path):
 
 
 def test_scan_cli_with_a_grid_on_a_plain_loop(tmp_path):
-    res = qcoord_process("scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start", "2016-01-01",
-                         "--grid", "visibility=1,0.9", "--workers", "0", "--out", "g", "--json", cwd=tmp_path)
+    res = qcoord_process(
+        "scan",
+        "--sample",
+        "pypfopt",
+        "--tickers",
+        "JPM",
+        "BAC",
+        "GM",
+        "--start",
+        "2016-01-01",
+        "--grid",
+        "visibility=1,0.9",
+        "--workers",
+        "0",
+        "--out",
+        "g",
+        "--json",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     table = pd.read_csv(tmp_path / "g" / "scan.csv")
     assert len(table) == 6 and sorted(table["visibility"].unique()) == [0.9, 1.0]
     assert doc["jobs"] == 6 and doc["fdr"]["tests"] == 6 and doc["grid"] == {"visibility": [1.0, 0.9]}
     assert "running here, one after another" in res.stderr
-    again = qcoord("scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--start", "2016-01-01", "--grid",
-                   "visibility=1,0.9", "--workers", "0", "--out", "g", cwd=tmp_path)
+    again = qcoord(
+        "scan",
+        "--sample",
+        "pypfopt",
+        "--tickers",
+        "JPM",
+        "BAC",
+        "GM",
+        "--start",
+        "2016-01-01",
+        "--grid",
+        "visibility=1,0.9",
+        "--workers",
+        "0",
+        "--out",
+        "g",
+        cwd=tmp_path,
+    )
     assert again.returncode == 0 and "(0 computed, 6 reused)" in again.stdout
-    other = qcoord("scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "--workers", "0", "--out", "g",
-                   cwd=tmp_path)
+    other = qcoord(
+        "scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "--workers", "0", "--out", "g", cwd=tmp_path
+    )
     assert other.returncode == 2 and "holds a scan with other options" in other.stderr
 
 
 def test_run_scan_is_one_call(universe, reference, tmp_path):
     from qcoord.backtest import run_scan
 
-    result = run_scan(universe, None, workers=0, out=tmp_path / "s", indicator="volatility_burst", seed=7,
-                      progress=False)
+    result = run_scan(
+        universe, None, workers=0, out=tmp_path / "s", indicator="volatility_burst", seed=7, progress=False
+    )
     by_pair = {(r["a"], r["b"]): r for r in result.rows}
     assert all(by_pair[(r["a"], r["b"])] == r for r in reference)  # the same rows as the executor test's
     assert result.doc["fdr"]["tests"] == 6 and list(result.ranking["a"] + "/" + result.ranking["b"])
@@ -274,8 +333,15 @@ def test_a_yahoo_universe_through_the_real_loader(tmp_path, monkeypatch):
     frame = _yfinance_frame(files, "2015-01-01", "2019-12-31")
     monkeypatch.setattr(yfinance, "download", lambda tickers, **kw: frame)
     # yahoo=[...] as a keyword chooses the Yahoo source, as --yahoo does on the command line
-    cfg = RunConfig().with_values({"yahoo": ["SPY", "QQQ", "IWM"], "start": "2015-01-01", "end": "2019-12-31",
-                                   "cache_dir": str(tmp_path / "cache"), "indicator": "volatility_burst"})
+    cfg = RunConfig().with_values(
+        {
+            "yahoo": ["SPY", "QQQ", "IWM"],
+            "start": "2015-01-01",
+            "end": "2019-12-31",
+            "cache_dir": str(tmp_path / "cache"),
+            "indicator": "volatility_burst",
+        }
+    )
     assert cfg.source.kind == "yahoo"
     result = run_scan(None, cfg, workers=0, progress=False)
     assert sorted(result.table["a"] + "/" + result.table["b"]) == ["QQQ/IWM", "SPY/IWM", "SPY/QQQ"]
@@ -292,22 +358,52 @@ def test_a_classical_win_is_never_a_quantum_discovery():
     # against every local classical strategy: the larger one-sided p of the two comparisons (intersection-union)
     lost = {"opponent": "history", "variance_ratio": 1.01, "variance_p_value": 0.5}
     assert scan.one_sided_p(True, beaten, lost) == pytest.approx(0.75)
-    rows = [{"p_one_sided": 1e-6, "variance_ratio": 0.946, "variance_ratio_vs_strongest": 0.946,
-             "uses_entanglement": uses} for uses in (False, True)]
-    rows.append({"p_one_sided": 1e-6, "variance_ratio": 0.946, "variance_ratio_vs_strongest": 1.02,
-                 "uses_entanglement": True})
+    rows = [
+        {"p_one_sided": 1e-6, "variance_ratio": 0.946, "variance_ratio_vs_strongest": 0.946, "uses_entanglement": uses}
+        for uses in (False, True)
+    ]
+    rows.append(
+        {"p_one_sided": 1e-6, "variance_ratio": 0.946, "variance_ratio_vs_strongest": 1.02, "uses_entanglement": True}
+    )
     table = scan.fdr(pd.DataFrame(rows))
     assert table["significant"].tolist() == [False, True, False]
 
 
 def test_the_ranking_puts_pairs_without_entanglement_after_those_with_it():
-    table = pd.DataFrame([
-        {"a": "A", "b": "B", "significant": False, "uses_entanglement": False, "variance_ratio": 0.9, "q_value": 0.5,
-         "move_needed": 0.3, "error": None},
-        {"a": "A", "b": "C", "significant": False, "uses_entanglement": True, "variance_ratio": 0.99, "q_value": 0.4,
-         "move_needed": None, "error": None},
-        {"a": "B", "b": "C", "significant": False, "uses_entanglement": False, "variance_ratio": 1.0, "q_value": 1.0,
-         "move_needed": 0.1, "error": None}])
+    table = pd.DataFrame(
+        [
+            {
+                "a": "A",
+                "b": "B",
+                "significant": False,
+                "uses_entanglement": False,
+                "variance_ratio": 0.9,
+                "q_value": 0.5,
+                "move_needed": 0.3,
+                "error": None,
+            },
+            {
+                "a": "A",
+                "b": "C",
+                "significant": False,
+                "uses_entanglement": True,
+                "variance_ratio": 0.99,
+                "q_value": 0.4,
+                "move_needed": None,
+                "error": None,
+            },
+            {
+                "a": "B",
+                "b": "C",
+                "significant": False,
+                "uses_entanglement": False,
+                "variance_ratio": 1.0,
+                "q_value": 1.0,
+                "move_needed": 0.1,
+                "error": None,
+            },
+        ]
+    )
     ranked = scan.ranking(table)
     assert [f"{a}/{b}" for a, b in zip(ranked["a"], ranked["b"])] == ["A/C", "B/C", "A/B"]  # then by move_needed
     from qcoord.reports.scan import ranking_table
@@ -352,13 +448,24 @@ def _free_port() -> int:
 def test_a_wrong_scheduler_address_is_one_line_in_seconds_and_writes_nothing(command, kind, http_port, tmp_path):
     """README's own example address hung or ended in a 40-line traceback (3.07 EiB); a refused port took 20 s and
     left points/ and the options file behind."""
-    address = {"refused": f"tcp://127.0.0.1:{_free_port()}", "not_dask": f"tcp://127.0.0.1:{http_port}",
-               "malformed": "127.0.0.1"}[kind]
-    args = (["scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC"] if command == "scan"
-            else ["sweep", "visibility=1,0.9", "--rounds", "2000"])
+    address = {
+        "refused": f"tcp://127.0.0.1:{_free_port()}",
+        "not_dask": f"tcp://127.0.0.1:{http_port}",
+        "malformed": "127.0.0.1",
+    }[kind]
+    args = (
+        ["scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC"]
+        if command == "scan"
+        else ["sweep", "visibility=1,0.9", "--rounds", "2000"]
+    )
     started = time.monotonic()
-    res = subprocess.run(["qcoord", *args, "--scheduler", address, "--out", "out"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run(
+        ["qcoord", *args, "--scheduler", address, "--out", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     elapsed = time.monotonic() - started
     assert res.returncode == 2, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr, res.stderr

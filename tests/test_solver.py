@@ -45,8 +45,10 @@ def test_textbook_angles_optimal_only_for_uniform_independent_inputs():
     assert uni.correlators() == pytest.approx(np.array([[-h, -h], [-h, h]]), abs=1e-9)
     # the reported member of the optimum's family is the textbook one whenever it is optimal (the canonical rule of
     # ``solver._canonical``, decided on values to 1e-10, not on an optimiser's raw output)
-    assert uni.angles == {"A": pytest.approx((math.pi / 2, 3 * math.pi / 4)),
-                          "B": pytest.approx((math.pi / 8, -math.pi / 8))}
+    assert uni.angles == {
+        "A": pytest.approx((math.pi / 2, 3 * math.pi / 4)),
+        "B": pytest.approx((math.pi / 8, -math.pi / 8)),
+    }
     biased = solve(Game(), independent(0.9, 0.9))
     assert biased.textbook_value < biased.classical_value  # textbook angles lose to the classical rule
     for name in ("biased", "correlated"):
@@ -54,8 +56,9 @@ def test_textbook_angles_optimal_only_for_uniform_independent_inputs():
         assert s.quantum_value > s.textbook_value + 1e-3
 
 
-@pytest.mark.parametrize("p", [independent(0.9, 0.9), np.array([[0.3, 0.3], [0.3, 0.1]]),
-                               np.array([[0.5, 0.5], [0.0, 0.0]])])
+@pytest.mark.parametrize(
+    "p", [independent(0.9, 0.9), np.array([[0.3, 0.3], [0.3, 0.1]]), np.array([[0.5, 0.5], [0.0, 0.0]])]
+)
 def test_no_advantage_returns_the_classical_strategy_and_zero(p):
     sol = solve(Game(), p)
     assert sol.advantage == 0.0 and not sol.uses_entanglement
@@ -108,9 +111,11 @@ def _brute_force(game: Game, p: np.ndarray, noise: Noise, steps: int) -> float:
 
 @pytest.mark.parametrize(
     "noise",
-    [Noise(visibility=0.9, readout_a=(0.02, 0.05), readout_b=(0.04, 0.01)),
-     Noise.make(visibility=0.95, storage_time=10e-6, t1=40e-6, t2=30e-6),
-     Noise(visibility=0.98, loss_a=0.05, loss_b=0.08, readout_a=(0.01, 0.01), readout_b=(0.01, 0.01))],
+    [
+        Noise(visibility=0.9, readout_a=(0.02, 0.05), readout_b=(0.04, 0.01)),
+        Noise.make(visibility=0.95, storage_time=10e-6, t1=40e-6, t2=30e-6),
+        Noise(visibility=0.98, loss_a=0.05, loss_b=0.08, readout_a=(0.01, 0.01), readout_b=(0.01, 0.01)),
+    ],
     ids=["readout", "storage", "loss"],
 )
 @pytest.mark.parametrize("dist", ["biased", "correlated"])
@@ -168,10 +173,17 @@ def _random_setting(rng: np.random.Generator):
     the paper's game at small beta or a CHSH-like table game with perturbed weights; p(x,y) near uniform."""
     t1 = rng.uniform(5, 50) if rng.random() < 0.75 else math.inf
     t2 = t1 * rng.uniform(0.2, 2.0) if t1 < math.inf else rng.uniform(5, 50)
-    noise = Noise(visibility=rng.uniform(0.97, 1.0), readout_a=tuple(rng.uniform(0, 0.015, 2)),
-                  readout_b=tuple(rng.uniform(0, 0.015, 2)), storage_time=rng.uniform(0, 0.1) * min(t1, t2), t1=t1,
-                  t2=t2, stored=("both", "a", "b")[rng.integers(3)], loss_a=rng.uniform(0, 0.02),
-                  loss_b=rng.uniform(0, 0.02))
+    noise = Noise(
+        visibility=rng.uniform(0.97, 1.0),
+        readout_a=tuple(rng.uniform(0, 0.015, 2)),
+        readout_b=tuple(rng.uniform(0, 0.015, 2)),
+        storage_time=rng.uniform(0, 0.1) * min(t1, t2),
+        t1=t1,
+        t2=t2,
+        stored=("both", "a", "b")[rng.integers(3)],
+        loss_a=rng.uniform(0, 0.02),
+        loss_b=rng.uniform(0, 0.02),
+    )
     if rng.random() < 0.5:
         game = Game(beta=float(rng.uniform(0, 0.15)), rule=("hedge", "challenge")[rng.integers(2)])
     else:
@@ -184,8 +196,9 @@ def _solver_how(sol, P):
     """The solver's strategy for party P as (direction, output per outcome 0, 1, no click)."""
     out = []
     for t, phi, f, flip in zip(sol.angles[P], sol.azimuths[P], sol.fallback[P], sol.flipped[P]):
-        out.append((np.array([0, 0, 1.0]), (f, f, f)) if t is None
-                   else (pair.direction(t, phi), (int(flip), 1 - int(flip), f)))
+        out.append(
+            (np.array([0, 0, 1.0]), (f, f, f)) if t is None else (pair.direction(t, phi), (int(flip), 1 - int(flip), f))
+        )
     return out
 
 
@@ -195,8 +208,13 @@ def _check_against_bloch_seesaw(seed: int) -> tuple[bool, bool]:
 
     game, p, noise = _random_setting(np.random.default_rng(seed))
     sol = solve(game, p, noise)
-    independent_ = BlochSeesaw(pair.stored_state(noise).data, game.table, p, detector(noise.readout_a, noise.loss_a),
-                               detector(noise.readout_b, noise.loss_b))
+    independent_ = BlochSeesaw(
+        pair.stored_state(noise).data,
+        game.table,
+        p,
+        detector(noise.readout_a, noise.loss_a),
+        detector(noise.readout_b, noise.loss_b),
+    )
     best = independent_.optimum(4, np.random.default_rng(10_000 + seed))
     # never above the independent optimum, and equal to it
     assert sol.quantum_value <= best + 1e-9, (seed, noise)
@@ -243,8 +261,10 @@ def test_the_reported_optimum_is_one_canonical_member_of_its_family():
     for _ in range(6):
         shift, mirror = rng.uniform(0, math.pi), rng.random() < 0.5
         ang = {P: tuple(float(np.mod((-t if mirror else t) + shift, math.pi)) for t in sol.angles[P]) for P in "AB"}
-        obs = {P: np.array([observable(ang[P][i], sol.fallback[P][i], party, None, sol.flipped[P][i]) for i in (0, 1)])
-               for P, party in (("A", pa), ("B", pb))}
+        obs = {
+            P: np.array([observable(ang[P][i], sol.fallback[P][i], party, None, sol.flipped[P][i]) for i in (0, 1)])
+            for P, party in (("A", pa), ("B", pb))
+        }
         value = strategy_value(c, k, R, obs["A"], obs["B"])
         assert value == pytest.approx(sol.quantum_value, abs=1e-12)  # a member of the family
         got, _, _ = _canonical(c, k, R, pa, pb, value, ang, sol.fallback, sol.flipped, textbook)

@@ -15,10 +15,15 @@ from qcoord.strategies import solver
 def _noise(rng, i: int) -> Noise:
     if i % 2 == 0:
         return Noise()
-    return Noise(visibility=float(rng.uniform(0.7, 1.0)),
-                 readout_a=(float(rng.uniform(0, 0.05)), float(rng.uniform(0, 0.05))),
-                 readout_b=float(rng.uniform(0, 0.05)), loss_a=float(rng.uniform(0, 0.2)),
-                 storage_time=float(rng.uniform(0, 2e-3)), t1=1e-2, t2=float(rng.uniform(5e-3, 2e-2)))
+    return Noise(
+        visibility=float(rng.uniform(0.7, 1.0)),
+        readout_a=(float(rng.uniform(0, 0.05)), float(rng.uniform(0, 0.05))),
+        readout_b=float(rng.uniform(0, 0.05)),
+        loss_a=float(rng.uniform(0, 0.2)),
+        storage_time=float(rng.uniform(0, 2e-3)),
+        t1=1e-2,
+        t2=float(rng.uniform(5e-3, 2e-2)),
+    )
 
 
 def _game(rng):
@@ -32,9 +37,15 @@ def _starts(rng, kb: int, n: int) -> list:
         v = rng.normal(size=3)
         return v / np.linalg.norm(v)
 
-    return [[(None, int(rng.integers(2)), False) if rng.random() < 0.2 else (unit(), int(rng.integers(2)),
-                                                                             bool(rng.random() < 0.3))
-             for _ in range(kb)] for _ in range(n)]
+    return [
+        [
+            (None, int(rng.integers(2)), False)
+            if rng.random() < 0.2
+            else (unit(), int(rng.integers(2)), bool(rng.random() < 0.3))
+            for _ in range(kb)
+        ]
+        for _ in range(n)
+    ]
 
 
 def test_batched_seesaw_matches_the_seesaw_start_by_start():
@@ -57,14 +68,16 @@ def test_batched_seesaw_matches_the_seesaw_start_by_start():
 
 def _reference(monkeypatch):
     """solve() with the one-start seesaw in place of the batched one."""
+
     def loop(c, k, R, party_a, party_b, b_hows, steps=solver.SEESAW_STEPS):
         return [solver._seesaw(c, k, R, party_a, party_b, b, steps) for b in b_hows]
 
     monkeypatch.setattr(solver, "_seesaw_many", loop)
 
 
-@pytest.mark.parametrize("games", [pytest.param(8, id="8 games"),
-                                   pytest.param(200, id="200 games", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "games", [pytest.param(8, id="8 games"), pytest.param(200, id="200 games", marks=pytest.mark.slow)]
+)
 def test_solve_gives_the_same_values_as_with_the_one_start_seesaw(games, monkeypatch):
     """The issue's acceptance check: solver answers equal within 1e-9 (relative to the game's scale) on random
     games from 2x2 to 4x4, with and without noise; 2x2 games with noise take the sphere search, the others the
@@ -81,8 +94,7 @@ def test_solve_gives_the_same_values_as_with_the_one_start_seesaw(games, monkeyp
 
 def _numpy_grid(c, k, v, party_a):
     """The grid's values in plain numpy, (n, n, dim) temporaries and all: what the compiled kernels replaced."""
-    return k + sum(solver._best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0]
-                   for x in (0, 1))
+    return k + sum(solver._best_response(c[x, 0] * v[:, None, :] + c[x, 1] * v[None, :, :], party_a)[0] for x in (0, 1))
 
 
 def test_compiled_grids_equal_the_numpy_grid():
@@ -107,8 +119,9 @@ def test_compiled_grids_equal_the_numpy_grid():
             v = solver._sphere_candidates(party_b)[0] @ R4.T
         reference = _numpy_grid(c, k, v, party_a)
         np.testing.assert_allclose(compiled, reference, rtol=1e-12, atol=1e-12 * scale, err_msg=str((i, noise)))
-        assert solver.quantum_lower_bound(game, p, noise) == pytest.approx(float(reference.max()), rel=1e-12,
-                                                                            abs=1e-12 * scale), (i, noise)
+        assert solver.quantum_lower_bound(game, p, noise) == pytest.approx(
+            float(reference.max()), rel=1e-12, abs=1e-12 * scale
+        ), (i, noise)
 
 
 def test_the_polish_gradient_is_the_best_response_value_and_its_derivative():

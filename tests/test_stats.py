@@ -15,7 +15,8 @@ from qcoord.backtest.stats.intervals import wilson_ci
 def test_wilson_interval_equals_statsmodels(alpha):
     rng = np.random.default_rng(5)
     cases = [(0, 1), (1, 1), (0, 40), (40, 40), (3, 7)] + [
-        (int(rng.integers(0, n + 1)), n) for n in rng.integers(1, 10**7, size=300)]
+        (int(rng.integers(0, n + 1)), n) for n in rng.integers(1, 10**7, size=300)
+    ]
     for k, n in cases:
         lo, hi = wilson_ci(k, n, alpha=alpha)
         ref = proportion_confint(k, n, alpha=alpha, method="wilson")

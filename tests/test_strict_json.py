@@ -32,8 +32,20 @@ def written(tmp_path_factory):
         "backtest": ["backtest", "--link", "nyse-nasdaq", "--distance-km", "80", *small, "--out", "runs/link"],
         "plain": ["backtest", *small, "--json", "--out", "runs/plain"],
         "sweep": ["sweep", "distance_km=5,80", "--link", "nyse-nasdaq", *small, "--json", "--out", "sweep"],
-        "scan": ["scan", "--sample", "pypfopt", "--tickers", "JPM", "BAC", "GM", "--workers", "0", "--json", "--out",
-                 "scan"],
+        "scan": [
+            "scan",
+            "--sample",
+            "pypfopt",
+            "--tickers",
+            "JPM",
+            "BAC",
+            "GM",
+            "--workers",
+            "0",
+            "--json",
+            "--out",
+            "scan",
+        ],
         "compare": ["compare", "runs/link", "runs/plain", "--json", "--out", "cmp"],
         "data": ["data", "--sample", "jpm_bac", "--json"],
         "game": ["game", "--json", "--visibility", "0.9"],
@@ -69,8 +81,10 @@ def test_node_reads_every_json_file(written):
     if node is None:
         pytest.skip("Node.js is not installed")
     root, _ = written
-    script = ("const fs=require('fs');for(const f of process.argv.slice(1)){JSON.parse(fs.readFileSync(f,'utf8'));}"
-              "console.log(process.argv.length-1)")
+    script = (
+        "const fs=require('fs');for(const f of process.argv.slice(1)){JSON.parse(fs.readFileSync(f,'utf8'));}"
+        "console.log(process.argv.length-1)"
+    )
     files = [str(p) for p in sorted(root.rglob("*.json"))]
     out = subprocess.run([node, "-e", script, *files], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

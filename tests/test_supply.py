@@ -64,9 +64,14 @@ def test_supply_is_reproducible_and_state_carries_across_chunks():
     assert 0 <= a.count <= 3
 
 
-@pytest.mark.parametrize("kwargs, culprit", [({"pair_rate": -1, "decision_rate": 1}, "pair_rate"),
-                                             ({"pair_rate": 1, "decision_rate": 0}, "decision_rate"),
-                                             ({"pair_rate": 1, "decision_rate": 1, "memory_slots": 0}, "memory_slots")])
+@pytest.mark.parametrize(
+    "kwargs, culprit",
+    [
+        ({"pair_rate": -1, "decision_rate": 1}, "pair_rate"),
+        ({"pair_rate": 1, "decision_rate": 0}, "decision_rate"),
+        ({"pair_rate": 1, "decision_rate": 1, "memory_slots": 0}, "memory_slots"),
+    ],
+)
 def test_bad_supply_parameters(kwargs, culprit):
     with pytest.raises(BacktestError, match=culprit):
         BellPairSupply(**kwargs)

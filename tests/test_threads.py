@@ -41,15 +41,26 @@ def _same(u, v, path: str = "") -> None:
 
 
 def _document(r) -> dict:
-    return {"metrics": r.metrics_dict, "comparison": r.comparison, "series": r.series, "equity": r.equity_values,
-            "training": r.best_local_training, "blocks": r.blocks, "win_by_input": r.win_by_input}
+    return {
+        "metrics": r.metrics_dict,
+        "comparison": r.comparison,
+        "series": r.series,
+        "equity": r.equity_values,
+        "training": r.best_local_training,
+        "blocks": r.blocks,
+        "win_by_input": r.win_by_input,
+    }
 
 
-@pytest.mark.parametrize("source,options", [
-    ("signals", dict(fill="bias")),
-    ("signals", dict(fill="queue")),
-    ("regime", dict(fill="bias", **{"supply.pair_rate": 5e5, "supply.decision_rate": 1e6})),  # pairs, K levels
-], ids=["signals_bias", "signals_queue", "regime_supply"])
+@pytest.mark.parametrize(
+    "source,options",
+    [
+        ("signals", dict(fill="bias")),
+        ("signals", dict(fill="queue")),
+        ("regime", dict(fill="bias", **{"supply.pair_rate": 5e5, "supply.decision_rate": 1e6})),  # pairs, K levels
+    ],
+    ids=["signals_bias", "signals_queue", "regime_supply"],
+)
 def test_a_streamed_run_on_three_threads_is_the_run_on_one(source, options):
     one = run_backtest(source, threads=1, **STREAMED, **options)
     assert one.streamed

@@ -87,23 +87,32 @@ def _after(n: int):
         nonlocal calls
         calls += 1
         return calls > n
+
     return leak
 
 
-@pytest.mark.parametrize("leaks", [
-    lambda x: x.size > 20_000,  # only on arrays longer than the training check's 20,000 rounds
-    lambda x: x.size % 2 == 0 and x.size > 25_000,  # a second way to stay quiet on short arrays
-], ids=["long_arrays", "long_even_arrays"])
+@pytest.mark.parametrize(
+    "leaks",
+    [
+        lambda x: x.size > 20_000,  # only on arrays longer than the training check's 20,000 rounds
+        lambda x: x.size % 2 == 0 and x.size > 25_000,  # a second way to stay quiet on short arrays
+    ],
+    ids=["long_arrays", "long_even_arrays"],
+)
 def test_rules_that_leak_only_on_long_arrays_are_held_at_the_classical_bound(leaks):
     """Module state is the worker's own: B's mailbox is never written (issue 24 refused these on the rounds played)."""
     cheat = Strategy("courier", _Courier(True, leaks), _Courier(False, leaks), NoResource())
     assert _refused_or_held(cheat, rounds=100_000) == "held"
 
 
-@pytest.mark.parametrize("make", [
-    lambda: _after(3),  # leaks after the checker's first few calls
-    lambda: (lambda calls=[0]: (lambda x: calls.__setitem__(0, calls[0] + 1) or calls[0] % 2 == 0))(),  # every other
-], ids=["after_three_calls", "every_other_call"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _after(3),  # leaks after the checker's first few calls
+        lambda: (lambda calls=[0]: lambda x: calls.__setitem__(0, calls[0] + 1) or calls[0] % 2 == 0)(),  # every other
+    ],
+    ids=["after_three_calls", "every_other_call"],
+)
 def test_a_closure_that_leaks_after_a_few_calls_is_held_at_the_classical_bound(make):
     """A closure both rules hold becomes one copy in each server's worker: nothing leaks."""
     leak = make()
@@ -179,13 +188,19 @@ class _FrameDetector(Resource):
 
 def _box_strategy(resource: Resource, name: str, rule=LocalRule) -> Strategy:
     # settings = inputs, outputs = outcomes (B flipped): with a PR box this wins every round of the paper's game
-    return Strategy(name, rule(outputs=((0, 1), (0, 1)), settings=(0, 1)),
-                    LocalRule(outputs=((1, 0), (1, 0)), settings=(0, 1)), resource)
+    return Strategy(
+        name,
+        rule(outputs=((0, 1), (0, 1)), settings=(0, 1)),
+        LocalRule(outputs=((1, 0), (1, 0)), settings=(0, 1)),
+        resource,
+    )
 
 
-@pytest.mark.parametrize("resource, rule", [(_Changing(), LocalRule), (_Clock(), _StartsClock),
-                                            (_Detector(), LocalRule), (_FrameDetector(), LocalRule)],
-                         ids=["changes_after_two_calls", "changes_once_played", "detects_module", "detects_frames"])
+@pytest.mark.parametrize(
+    "resource, rule",
+    [(_Changing(), LocalRule), (_Clock(), _StartsClock), (_Detector(), LocalRule), (_FrameDetector(), LocalRule)],
+    ids=["changes_after_two_calls", "changes_once_played", "detects_module", "detects_frames"],
+)
 def test_what_was_certified_is_what_plays(resource, rule):
     """Each resource shows a legal (here: uncorrelated) table to the checks and a PR box otherwise; the engine reads
     the table once, in a worker of its own (where no check is on the stack: the detectors then show the PR box, which
@@ -209,15 +224,41 @@ def _pr_sampler(self, setting_a, setting_b, rng, ages=None):
 
 def test_a_resource_that_claims_a_package_module_is_still_user_code():
     with pytest.raises(StrategyError, match="overrides Resource.sample"):
-        type("Mine", (Resource,), {"__module__": "strategies.mine", "n_outcomes": 2, "kind": "mine",
-                                    "joint": lambda self, a, b: _box(0.0)[:a, :b], "sample": _pr_sampler})
+        type(
+            "Mine",
+            (Resource,),
+            {
+                "__module__": "strategies.mine",
+                "n_outcomes": 2,
+                "kind": "mine",
+                "joint": lambda self, a, b: _box(0.0)[:a, :b],
+                "sample": _pr_sampler,
+            },
+        )
     # patched in after the class exists, or smuggling the package's own marker: certify refuses either
-    patched = type("Patched", (Resource,), {"__module__": "qcoord.strategies.strategy", "n_outcomes": 2,
-                                            "kind": "entangled_pair", "joint": lambda self, a, b: _box(0.0)[:a, :b]})
+    patched = type(
+        "Patched",
+        (Resource,),
+        {
+            "__module__": "qcoord.strategies.strategy",
+            "n_outcomes": 2,
+            "kind": "entangled_pair",
+            "joint": lambda self, a, b: _box(0.0)[:a, :b],
+        },
+    )
     patched.sample = _pr_sampler
-    smuggled = type("Smuggled", (Resource,), {"__module__": "strategies", "_own_sampler": OWN_SAMPLER,
-                                              "n_outcomes": 2, "kind": "entangled_pair",
-                                              "joint": lambda self, a, b: _box(0.0)[:a, :b], "sample": _pr_sampler})
+    smuggled = type(
+        "Smuggled",
+        (Resource,),
+        {
+            "__module__": "strategies",
+            "_own_sampler": OWN_SAMPLER,
+            "n_outcomes": 2,
+            "kind": "entangled_pair",
+            "joint": lambda self, a, b: _box(0.0)[:a, :b],
+            "sample": _pr_sampler,
+        },
+    )
     for cls in (patched, smuggled):
         assert not is_engine_owned(cls)
         with pytest.raises(SignallingError, match="brings its own sampler"):
@@ -260,13 +301,18 @@ class _Previous(LocalRule):
         return out
 
 
-@pytest.mark.parametrize("strategy", [
-    Strategy("counter_coin", _CounterCoin(((0,), (0,))), _CounterCoin(((1,), (1,))), NoResource()),
-    Strategy("previous", _Previous(), LocalRule(outputs=((1,), (1,))), NoResource()),
-], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        Strategy("counter_coin", _CounterCoin(((0,), (0,))), _CounterCoin(((1,), (1,))), NoResource()),
+        Strategy("previous", _Previous(), LocalRule(outputs=((1,), (1,))), NoResource()),
+    ],
+    ids=lambda s: s.name,
+)
 def test_legal_rules_with_memory_are_accepted_and_play_at_the_classical_value(strategy):
-    r = run_backtest("signals", rounds=int(2.2 * (1 << 20)), strategies=["classical", strategy], keep_rounds=1000,
-                     **PAPER)  # the test window spans two chunks: state is carried across them
+    r = run_backtest(
+        "signals", rounds=int(2.2 * (1 << 20)), strategies=["classical", strategy], keep_rounds=1000, **PAPER
+    )  # the test window spans two chunks: state is carried across them
     win = r.metrics_dict[strategy.name]["win_rate"]
     assert win < _win_bound(r)
     if strategy.name == "counter_coin":  # a XOR b = 1 with a shared coin: the classical value exactly
@@ -318,8 +364,10 @@ def test_a_bell_violating_box_is_never_called_local_classical():
     r = run_backtest("signals", rounds=40_000, strategies=["classical", "quantum", box], **PAPER)
     assert r.best_local != "box_0.7071" and "box_0.7071" not in r.best_local_training
     assert all(c["opponent"] != "box_0.7071" for c in r.comparison.values())
-    assert any("box_0.7071's resource gives correlations no local hidden-variable model gives (CHSH value 2.828"
-               in w for w in r.warnings)
+    assert any(
+        "box_0.7071's resource gives correlations no local hidden-variable model gives (CHSH value 2.828" in w
+        for w in r.warnings
+    )
     local = _box_strategy(_Declared(0.5), "box_0.5")
     r = run_backtest("signals", rounds=20_000, strategies=["classical", local], **PAPER)
     assert "box_0.5" in r.best_local_training
@@ -334,6 +382,7 @@ def _by_timestamp(ticker):
     def indicator(view):
         r = _RETURNS[ticker].reindex(view.index).to_numpy()
         return (np.nan_to_num(r) > 0).astype(np.uint8)
+
     return indicator
 
 
@@ -341,8 +390,9 @@ def _by_position(ticker):
     values = _RETURNS[ticker].to_numpy()
 
     def indicator(view):
-        r = values[view.first_row: view.first_row + len(view)]
+        r = values[view.first_row : view.first_row + len(view)]
         return (np.nan_to_num(r) > 0).astype(np.uint8)
+
     return indicator
 
 
@@ -496,10 +546,15 @@ class _ReadsFile(LocalRule):
 
 def test_the_issues_reproduction_is_held_at_the_classical_bound():
     """Issue 41's script: B cheated in the real play only, and won every round as best_local."""
-    s = Strategy("cheat", _RecordsInputs(outputs=((0,), (0,))), _ReadsTheFlowsFrame(outputs=((1,), (0,))),
-                 NoResource())
-    r = run_backtest("signals", rounds=100_000, seed=1, game="paper", strategies=["classical", "quantum", "oracle", s],
-                     progress=False)
+    s = Strategy("cheat", _RecordsInputs(outputs=((0,), (0,))), _ReadsTheFlowsFrame(outputs=((1,), (0,))), NoResource())
+    r = run_backtest(
+        "signals",
+        rounds=100_000,
+        seed=1,
+        game="paper",
+        strategies=["classical", "quantum", "oracle", s],
+        progress=False,
+    )
     assert r.metrics.loc["cheat", "win_rate"] < _win_bound(r)
     assert r.best_local != "cheat"
 
@@ -530,8 +585,9 @@ def test_a_chunk_of_one_round_is_still_checked(tmp_path):
     from qcoord.strategies import play_checked
 
     path = str(tmp_path / "x.npy")
-    s = certify("cheat", Strategy("cheat", _WritesFile(((0,), (0,)), path), _ReadsFile(((1,), (0,)), path),
-                                  NoResource()))
+    s = certify(
+        "cheat", Strategy("cheat", _WritesFile(((0,), (0,)), path), _ReadsFile(((1,), (0,)), path), NoResource())
+    )
     one = np.ones(1, dtype=np.uint8)
     with pytest.raises(SignallingError, match="'cheat' signals"):
         play_checked("cheat", s, one, one, np.random.default_rng(0))
@@ -543,8 +599,9 @@ def test_chunks_too_small_for_the_check_are_refused_naming_the_option(chunk):
     """chunk_rounds = 1 switched every replay off (a chunk of one round has no other round to permute with)."""
     from qcoord.backtest import BacktestError
 
-    cheat = Strategy("courier", _Courier(True, lambda x: x.size == 1), _Courier(False, lambda x: x.size == 1),
-                     NoResource())
+    cheat = Strategy(
+        "courier", _Courier(True, lambda x: x.size == 1), _Courier(False, lambda x: x.size == 1), NoResource()
+    )
     with pytest.raises(BacktestError, match=rf"chunk_rounds = {chunk} is too small .*courier.*at least 64"):
         run_backtest("signals", rounds=2_000, chunk_rounds=chunk, strategies=["classical", cheat], **PAPER)
 
@@ -587,8 +644,9 @@ class _Trivial(LocalRule):
 
 def _box3_strategy(rule=LocalRule) -> Strategy:
     three = tuple((0, 1) for _ in range(3))
-    return Strategy("box3", rule(outputs=three, settings=(0, 1, 2)), rule(outputs=three, settings=(0, 1, 2)),
-                    _Table(BOX3))
+    return Strategy(
+        "box3", rule(outputs=three, settings=(0, 1, 2)), rule(outputs=three, settings=(0, 1, 2)), _Table(BOX3)
+    )
 
 
 def test_the_3x3_box_passes_every_2x2_block_but_beats_its_games_tsirelson_bound():
@@ -631,8 +689,12 @@ def test_a_behaviour_outside_npa_level_1ab_is_refused_though_its_correlators_pas
     t = _correlated(np.array([[-0.54, 0.57], [-0.71, -0.81]]), (-0.19, -0.14), (0.14, 0.22))
     assert t.min() >= 0 and tlm_excess(t)[0] <= TLM_TOL and tsirelson_gap(t) >= -SDP_TOL
     assert npa_gap(t) < -1e-3
-    s = Strategy("npa", _Trivial(outputs=((0, 1), (0, 1)), settings=(0, 1)),
-                 LocalRule(outputs=((0, 1), (0, 1)), settings=(0, 1)), _Table(t))
+    s = Strategy(
+        "npa",
+        _Trivial(outputs=((0, 1), (0, 1)), settings=(0, 1)),
+        LocalRule(outputs=((0, 1), (0, 1)), settings=(0, 1)),
+        _Table(t),
+    )
     with pytest.raises(SignallingError, match=r"'npa'.*NPA hierarchy's level 1\+AB"):
         certify("npa", s)
 
@@ -642,14 +704,24 @@ def _qubit_box(angles_a, angles_b) -> np.ndarray:
     return _correlated(np.cos(np.subtract.outer(np.asarray(angles_a), np.asarray(angles_b))))
 
 
-@pytest.mark.parametrize("angles", [((0, math.pi / 2), (math.pi / 4, -math.pi / 4)),
-                                    ((0, math.pi / 3, 2 * math.pi / 3), (math.pi / 6, math.pi / 2, 5 * math.pi / 6))],
-                         ids=["tsirelson_2x2", "chained_3x3"])
+@pytest.mark.parametrize(
+    "angles",
+    [
+        ((0, math.pi / 2), (math.pi / 4, -math.pi / 4)),
+        ((0, math.pi / 3, 2 * math.pi / 3), (math.pi / 6, math.pi / 2, 5 * math.pi / 6)),
+    ],
+    ids=["tsirelson_2x2", "chained_3x3"],
+)
 def test_quantum_boxes_of_any_size_pass_and_are_nonlocal(angles):
-    certified = certify("q", Strategy("q", _Trivial(outputs=tuple((0, 1) for _ in angles[0]),
-                                                    settings=tuple(range(len(angles[0])))),
-                                      LocalRule(outputs=tuple((0, 1) for _ in angles[1]),
-                                                settings=tuple(range(len(angles[1])))), _Table(_qubit_box(*angles))))
+    certified = certify(
+        "q",
+        Strategy(
+            "q",
+            _Trivial(outputs=tuple((0, 1) for _ in angles[0]), settings=tuple(range(len(angles[0])))),
+            LocalRule(outputs=tuple((0, 1) for _ in angles[1]), settings=tuple(range(len(angles[1])))),
+            _Table(_qubit_box(*angles)),
+        ),
+    )
     assert isinstance(certified.resource, FrozenTable) and not certified.resource.local
 
 
@@ -661,9 +733,15 @@ def test_a_missing_solver_refuses_rather_than_passes(monkeypatch):
 
     monkeypatch.setattr(quantum_set, "_cvxpy", missing)
     with pytest.raises(SignallingError, match="could not be checked against the quantum set"):
-        certify("q", Strategy("q", _Trivial(outputs=((0, 1), (0, 1)), settings=(0, 1)),
-                              LocalRule(outputs=((0, 1), (0, 1)), settings=(0, 1)),
-                              _Table(_qubit_box((0, math.pi / 2), (math.pi / 4, -math.pi / 4)))))
+        certify(
+            "q",
+            Strategy(
+                "q",
+                _Trivial(outputs=((0, 1), (0, 1)), settings=(0, 1)),
+                LocalRule(outputs=((0, 1), (0, 1)), settings=(0, 1)),
+                _Table(_qubit_box((0, math.pi / 2), (math.pi / 4, -math.pi / 4))),
+            ),
+        )
 
 
 # -- 5. in-process reach -----------------------------------------------------------------------------------------------
@@ -693,10 +771,16 @@ class _RecordsState(LocalRule):
         return super().setting(x)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Strategy("gc", LocalRule(outputs=((0,), (0,))), _FindsTheChunk(outputs=((1,), (0,))), NoResource()),
-    lambda: Strategy("gc", _RecordsState(outputs=((0,), (0,))), _FindsThePartner(outputs=((1,), (0,))), NoResource()),
-], ids=["the_engines_chunk", "the_partners_rule"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Strategy("gc", LocalRule(outputs=((0,), (0,))), _FindsTheChunk(outputs=((1,), (0,))), NoResource()),
+        lambda: Strategy(
+            "gc", _RecordsState(outputs=((0,), (0,))), _FindsThePartner(outputs=((1,), (0,))), NoResource()
+        ),
+    ],
+    ids=["the_engines_chunk", "the_partners_rule"],
+)
 def test_a_rule_searching_the_garbage_collector_finds_nothing_of_the_engine(make):
     assert _refused_or_held(make()) == "held"
 
@@ -774,10 +858,14 @@ class _GlobalCoin(LocalRule):
         return np.where(x == 1, coin, super().output(x, outcome)).astype(np.uint8)
 
 
-@pytest.mark.parametrize("strategy", [
-    Strategy("clock", _ClockCoin(((0,), (0,))), _ClockCoin(((1,), (1,))), NoResource()),
-    Strategy("global_coin", _GlobalCoin(((0,), (0,))), LocalRule(((1,), (1,))), NoResource()),
-], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        Strategy("clock", _ClockCoin(((0,), (0,))), _ClockCoin(((1,), (1,))), NoResource()),
+        Strategy("global_coin", _GlobalCoin(((0,), (0,))), LocalRule(((1,), (1,))), NoResource()),
+    ],
+    ids=lambda s: s.name,
+)
 def test_a_clock_and_global_randomness_are_accepted_at_their_value(strategy):
     """Both play at the classical value 0.75: the clock flips both outputs alike (a XOR b = 1 always); the coin
     replaces A's output on x = 1, where either relation wins half the rounds. Every replay of a chunk reads the same
@@ -803,11 +891,14 @@ class _Fails(LocalRule):
         return super().output(x, outcome)
 
 
-@pytest.mark.parametrize("how, message", [
-    ("raise", r"strategy 'bad': server B's rule failed in output\(\): ZeroDivisionError: a user's bug$"),
-    ("exit", r"strategy 'bad': server B's rule: its process ended unexpectedly in output\(\)"),
-    ("hang", r"strategy 'bad': server B's rule did not answer within 2 s in output\(\)"),
-])
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("raise", r"strategy 'bad': server B's rule failed in output\(\): ZeroDivisionError: a user's bug$"),
+        ("exit", r"strategy 'bad': server B's rule: its process ended unexpectedly in output\(\)"),
+        ("hang", r"strategy 'bad': server B's rule did not answer within 2 s in output\(\)"),
+    ],
+)
 def test_a_rule_that_fails_crashes_or_hangs_stops_the_run_in_one_line(how, message):
     from qcoord.strategies import sandbox
 
@@ -871,9 +962,11 @@ def _memoises(view):
     return _MEMO[key]
 
 
-@pytest.mark.parametrize("indicator, source", [(_peeks_on_long_views, "signals"),
-                                               (_peeks_on_the_whole_series, "sample"), (_memoises, "signals")],
-                         ids=["length", "clock", "memo"])
+@pytest.mark.parametrize(
+    "indicator, source",
+    [(_peeks_on_long_views, "signals"), (_peeks_on_the_whole_series, "sample"), (_memoises, "signals")],
+    ids=["length", "clock", "memo"],
+)
 def test_an_indicator_that_peeks_only_on_the_played_view_is_refused(indicator, source):
     """The check saw training slices of at most 20,000 rows; the run plays the whole series."""
     from qcoord.backtest import BacktestError
@@ -912,8 +1005,15 @@ def test_an_indicator_that_peeks_on_a_streamed_runs_chunks_is_refused():
     from qcoord.backtest import BacktestError
 
     with pytest.raises(BacktestError, match="indicator _peeks_on_chunks is not causal"):
-        run_backtest("signals", rounds=120_000, chunk_rounds=1 << 15, in_memory_rows=1_000,
-                     indicators=_peeks_on_chunks, strategies=["classical"], seed=1)
+        run_backtest(
+            "signals",
+            rounds=120_000,
+            chunk_rounds=1 << 15,
+            in_memory_rows=1_000,
+            indicators=_peeks_on_chunks,
+            strategies=["classical"],
+            seed=1,
+        )
 
 
 def _fails(view):
@@ -928,11 +1028,14 @@ def _hangs(view):
     time.sleep(3600)
 
 
-@pytest.mark.parametrize("indicator, message", [
-    (_fails, r"indicator _fails \(server A, X\) failed in __call__\(\): ValueError: an indicator's bug"),
-    (_crashes, r"indicator _crashes \(server A, X\): its process ended unexpectedly"),
-    (_hangs, r"indicator _hangs \(server A, X\) did not answer within 2 s"),
-])
+@pytest.mark.parametrize(
+    "indicator, message",
+    [
+        (_fails, r"indicator _fails \(server A, X\) failed in __call__\(\): ValueError: an indicator's bug"),
+        (_crashes, r"indicator _crashes \(server A, X\): its process ended unexpectedly"),
+        (_hangs, r"indicator _hangs \(server A, X\) did not answer within 2 s"),
+    ],
+)
 def test_an_indicator_that_fails_crashes_or_hangs_stops_the_run_in_one_line(indicator, message):
     from qcoord.backtest import BacktestError
 
@@ -957,8 +1060,11 @@ def test_user_indicators_run_in_their_own_process():
 
 # -- 5 (cont.) a flag excludes; impossible test-window statistics are flagged ------------------------------------------
 def _flagged(r) -> set:
-    return {s for s, m in r.metrics_dict.items() if (m.get("flags") or {}).get("lookahead") or
-            (m.get("flags") or {}).get("beyond_bound")}
+    return {
+        s
+        for s, m in r.metrics_dict.items()
+        if (m.get("flags") or {}).get("lookahead") or (m.get("flags") or {}).get("beyond_bound")
+    }
 
 
 def _assert_excluded(r) -> None:
@@ -998,6 +1104,7 @@ def _joint_peek(side: str, leaky: bool):
         apart_a = (h < 4) if leaky else np.ones(h.size, dtype=bool)
         together = (h % 3 == 2) if side == "A" else (h % 3 == 1)
         return np.where(d == 1, apart_a | (side == "B"), together).astype(np.uint8)
+
     indicator.__name__ = f"joint_peek_{side}"
     return indicator
 
@@ -1007,8 +1114,12 @@ def test_impossible_test_window_statistics_flag_every_local_strategy(leaky):
     """Indicators that together know the round's own move: no local rule hedges 99% (they need x AND y), so the
     old rate flag stayed silent, best_local was named and the verdict read the run as a result; the oracle hedging
     every round, or an input cell whose stocks always move apart, gives them away."""
-    r = run_backtest(SAMPLE, indicators=(_joint_peek("A", leaky), _joint_peek("B", leaky)), seed=1,
-                     strategies=["classical", "quantum"])
+    r = run_backtest(
+        SAMPLE,
+        indicators=(_joint_peek("A", leaky), _joint_peek("B", leaky)),
+        seed=1,
+        strategies=["classical", "quantum"],
+    )
     assert max(r.metrics_dict[s]["hedged_rate"] for s in ("classical", "quantum")) < 0.99
     assert (r.metrics_dict["oracle"]["hedged_rate"] >= 0.99) != leaky
     assert {"classical", "quantum", "uncoordinated"} <= _flagged(r)
@@ -1105,10 +1216,12 @@ def test_user_code_runs_apart_without_fork(tmp_path):
         "             NoResource())\n"
         "r = run_backtest('signals', rounds=20_000, seed=1, game='paper', indicators=_honest,\n"
         "                 strategies=['classical', s], progress=False)\n"
-        "print(r.metrics_dict['cheat']['win_rate'], r.metrics_dict['classical']['win_rate'], r.n_test)\n")
+        "print(r.metrics_dict['cheat']['win_rate'], r.metrics_dict['classical']['win_rate'], r.n_test)\n"
+    )
     env = {**os.environ, "QCOORD_SANDBOX": "spawn"}
-    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
-                         timeout=600)
+    res = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
+    )
     assert res.returncode == 0, res.stderr
     cheat, classical, n = (float(v) for v in res.stdout.strip().splitlines()[-1].split())
     assert cheat <= classical + 3.3 * math.sqrt(classical * (1 - classical) / n)  # the classical optimum at most

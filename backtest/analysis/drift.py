@@ -38,8 +38,13 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
     cal = HedgeFit.fit(test, exposure) if fitted.hedge is not None else None
     game = cal.game if cal is not None else fitted.game
     p_test = test.p
-    out = {"p_xy_train": train.p.tolist(), "p_xy_test": p_test.tolist(), "chi2": finite_or_none(chi2),
-           "chi2_p_value": finite_or_none(p_value), "comove_z": {c: finite_or_none(v) for c, v in zip(CELLS, z)}}
+    out = {
+        "p_xy_train": train.p.tolist(),
+        "p_xy_test": p_test.tolist(),
+        "chi2": finite_or_none(chi2),
+        "chi2_p_value": finite_or_none(p_value),
+        "comove_z": {c: finite_or_none(v) for c, v in zip(CELLS, z)},
+    }
     if test.total > 0:
         cl_value, fa, fb = classical_optimum(game, p_test)
         q_value = quantum_lower_bound(game, p_test, noise)
@@ -49,10 +54,12 @@ def drift(train: CellStats, test: CellStats, fitted, noise: Noise, exposure: flo
         helps = q_value > cl_value + TARGET_GAIN * scale
         out["test_game"] = {"classical_rule": {"A": list(fa), "B": list(fb)}, "entanglement_helps": bool(helps)}
         out["entanglement_flipped"] = helps != bool(fitted.solution.uses_entanglement)  # its usefulness changed
-    out["sign_flips"] = [c for c, tr, te, zz in zip(CELLS, train.comove, test.comove, z)
-                         if np.isfinite(zz) and abs(zz) > 3 and np.sign(tr) != np.sign(te)]
+    out["sign_flips"] = [
+        c
+        for c, tr, te, zz in zip(CELLS, train.comove, test.comove, z)
+        if np.isfinite(zz) and abs(zz) > 3 and np.sign(tr) != np.sign(te)
+    ]
     # what the verdict mentions: the fitted play is no longer the best (output.verdict.drift_flag says it in words)
     out["decision_changed"] = bool(out.get("entanglement_flipped") or out["sign_flips"])
     out["frequencies_changed"] = bool(p_value == p_value and p_value < 1e-3)
     return out
-

@@ -23,8 +23,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...strategies import Noise, quantum_lower_bound, solve
-from ...strategies.link import (Link, fidelity_from_visibility, rounds_to_certify, rounds_to_detect,
-                               visibility_from_fidelity)
+from ...strategies.link import (
+    Link,
+    fidelity_from_visibility,
+    rounds_to_certify,
+    rounds_to_detect,
+    visibility_from_fidelity,
+)
 
 EXACT_MAX = 2_000_000  # rounds: the largest Hoeffding count whose exact binomial count is worked out
 STAGES = ("market", "fidelity", "deadline", "rate", "memory", "detectable", "value")
@@ -111,8 +116,14 @@ def certification_counts(game, omega_c: float, omega_q: float, gap: float, confi
     expected-score count for won-or-lost games, Hoeffding's otherwise, where Li et al. use their Eq. 20 bound)."""
     span = float(np.ptp(game.table))
     hoeffding = rounds_to_detect(gap, span, confidence)
-    out = {"rounds_needed": hoeffding, "rounds_needed_power": rounds_to_detect(gap, span, confidence, power=POWER),
-           "rounds_needed_binomial": None, "rounds_needed_binomial_power": None, "utility_span": span, "power": POWER}
+    out = {
+        "rounds_needed": hoeffding,
+        "rounds_needed_power": rounds_to_detect(gap, span, confidence, power=POWER),
+        "rounds_needed_binomial": None,
+        "rounds_needed_binomial_power": None,
+        "utility_span": span,
+        "power": POWER,
+    }
     # the exact counts are never above Hoeffding's (the same tail, bounded); past EXACT_MAX rounds (a gap barely
     # above the threshold: the search costs about 1.5 s a million rounds) they are not worked out
     if game.has_wins and gap > 0 and hoeffding <= EXACT_MAX:
@@ -126,10 +137,20 @@ def certification_counts(game, omega_c: float, omega_q: float, gap: float, confi
     return out
 
 
-def feasibility(link: Link, fit, fit_noise: Noise, window: StationaryWindow, pair_share: float,
-                value: dict | None, game_unit: str = "utility per round", *,
-                decision_rate: float, deadline: float | None = None, memory_cutoff: float | None = None,
-                aged: dict | None = None) -> dict:
+def feasibility(
+    link: Link,
+    fit,
+    fit_noise: Noise,
+    window: StationaryWindow,
+    pair_share: float,
+    value: dict | None,
+    game_unit: str = "utility per round",
+    *,
+    decision_rate: float,
+    deadline: float | None = None,
+    memory_cutoff: float | None = None,
+    aged: dict | None = None,
+) -> dict:
     """The chain for ``link`` on the game ``fit`` (a ``players.roster.GameFit``) fitted with ``fit_noise`` (the
     link's noise at the pairs' typical age). ``window``: the market's stationary window (a ``StationaryWindow``);
     ``decision_rate``: the market's decisions a second and ``deadline``: the seconds a server may take to decide (the
@@ -145,47 +166,86 @@ def feasibility(link: Link, fit, fit_noise: Noise, window: StationaryWindow, pai
     game, p = fit.game, fit.p_xy
     perfect = solve(game, p, Noise())
     gap0 = perfect.quantum_value - perfect.classical_value
-    stages = [_stage("market", bool(perfect.uses_entanglement),
-                     f"quantum beats classical by {gap0:.4g} {game_unit} on a perfect link" if perfect.uses_entanglement
-                     else "no quantum advantage in this game even on a perfect link", gap=gap0)]
+    stages = [
+        _stage(
+            "market",
+            bool(perfect.uses_entanglement),
+            f"quantum beats classical by {gap0:.4g} {game_unit} on a perfect link"
+            if perfect.uses_entanglement
+            else "no quantum advantage in this game even on a perfect link",
+            gap=gap0,
+        )
+    ]
     v_star = visibility_threshold(game, p)
     f_star = None if v_star is None else fidelity_from_visibility(v_star)
     f = link.effective_fidelity
     # dark counts dilute the pairs as the photons fade: the longest fibre whose visibility still clears the threshold
     reach = None if v_star is None or link.dark_count_prob == 0 else link.max_distance_km(v_star)
-    stages.append(_stage("fidelity", None if f_star is None else f > f_star,
-                         "no threshold: the game has no advantage to keep" if f_star is None else
-                         f"fidelity {f:.4f} {'>' if f > f_star else '<='} threshold {f_star:.4f}"
-                         + ("" if reach is None else f"; dark counts keep it above up to {reach:.4g} km of fibre"),
-                         fidelity=f, threshold=f_star, visibility_threshold=v_star, herald_purity=link.herald_purity,
-                         max_distance_km=reach))
+    stages.append(
+        _stage(
+            "fidelity",
+            None if f_star is None else f > f_star,
+            "no threshold: the game has no advantage to keep"
+            if f_star is None
+            else f"fidelity {f:.4f} {'>' if f > f_star else '<='} threshold {f_star:.4f}"
+            + ("" if reach is None else f"; dark counts keep it above up to {reach:.4g} km of fibre"),
+            fidelity=f,
+            threshold=f_star,
+            visibility_threshold=v_star,
+            herald_purity=link.herald_purity,
+            max_distance_km=reach,
+        )
+    )
     t_light = link.straight_line_time
     t_dec = link.decision_latency if deadline is None else float(deadline)
     met = t_dec < t_light
-    stages.append(_stage("deadline", met,
-                         f"a server decides within {_duration(t_dec)} {'<' if met else '>='} light's "
-                         f"{_duration(t_light)} straight-line ({_duration(link.fibre_time)} through the fibre)"
-                         + ("" if met else ": a classical message arrives in time, so the servers can talk"),
-                         decision_latency_s=t_dec, straight_line_time_s=t_light, fibre_time_s=link.fibre_time))
+    stages.append(
+        _stage(
+            "deadline",
+            met,
+            f"a server decides within {_duration(t_dec)} {'<' if met else '>='} light's "
+            f"{_duration(t_light)} straight-line ({_duration(link.fibre_time)} through the fibre)"
+            + ("" if met else ": a classical message arrives in time, so the servers can talk"),
+            decision_latency_s=t_dec,
+            straight_line_time_s=t_light,
+            fibre_time_s=link.fibre_time,
+        )
+    )
     gap = fit.solution.quantum_value - fit.solution.classical_value
     stored = bool(fit.solution.uses_entanglement)
-    counts = certification_counts(game, fit.solution.classical_value, fit.solution.quantum_value,
-                                  gap if stored else 0.0, link.confidence)
+    counts = certification_counts(
+        game, fit.solution.classical_value, fit.solution.quantum_value, gap if stored else 0.0, link.confidence
+    )
     stages.append(_rate_stage(link, decisions, pair_share, counts["li_rounds"], window))
     stages.append(_memory_stage(link, stages, stored, gap, fit_noise.storage_time, memory_cutoff, game_unit, aged))
     stages[-1] |= {"quantum_value": fit.solution.quantum_value, "classical_value": fit.solution.classical_value}
     needed = counts["rounds_needed"]
     available = pair_share * window_rounds
-    stages.append(_stage("detectable", needed <= available, _detectable_text(counts, available, window, link),
-                         **counts, rounds_available=available, window_rounds=window_rounds, window_s=window.seconds,
-                         window_from=window.source, confidence=link.confidence))
+    stages.append(
+        _stage(
+            "detectable",
+            needed <= available,
+            _detectable_text(counts, available, window, link),
+            **counts,
+            rounds_available=available,
+            window_rounds=window_rounds,
+            window_s=window.seconds,
+            window_from=window.source,
+            confidence=link.confidence,
+        )
+    )
     stages.append(_value_stage(link, value, available, pair_share))
     first = next((s["stage"] for s in stages if s["passed"] is False), None)
-    return {"stages": stages, "first_failing": first,
-            "frontier": frontier(link, fit, fit_noise, window_rounds, f_star, decisions) if f_star is not None
-            else None, "link": link.to_dict(), "derived": link.derived(),
-            "description": _describe(link, decisions, t_dec),
-            "decision_rate_hz": decisions, "window_s": window.seconds}
+    return {
+        "stages": stages,
+        "first_failing": first,
+        "frontier": frontier(link, fit, fit_noise, window_rounds, f_star, decisions) if f_star is not None else None,
+        "link": link.to_dict(),
+        "derived": link.derived(),
+        "description": _describe(link, decisions, t_dec),
+        "decision_rate_hz": decisions,
+        "window_s": window.seconds,
+    }
 
 
 def _value_stage(link: Link, value: dict | None, available: float, pair_share: float) -> dict:
@@ -193,18 +253,31 @@ def _value_stage(link: Link, value: dict | None, available: float, pair_share: f
     round, and what the pairs of a stationary window earn net of their cost."""
     ce = None if value is None else value.get("certainty_equivalent")
     if value is None or value["pays"] is None or ce is None:
-        return _stage("value", None, "no local classical strategy to compare with after costs", certainty_equivalent=ce,
-                      cost_per_pair=link.cost_per_pair, value_per_pair=None, value_per_window=None)
+        return _stage(
+            "value",
+            None,
+            "no local classical strategy to compare with after costs",
+            certainty_equivalent=ce,
+            cost_per_pair=link.cost_per_pair,
+            value_per_pair=None,
+            value_per_window=None,
+        )
     # one pair's worth: the round's certainty equivalent (the pair cost put back) over the pairs a round plays
     per_pair = (ce + value["pair_cost_per_round"]) / pair_share if pair_share > 0 else None
     net = None if per_pair is None else per_pair - link.cost_per_pair
     window = "" if net is None else f"; {net * available:.4g} currency a stationary window"
-    return _stage("value", value["pays"],
-                  f"after switching costs and {link.cost_per_pair:.4g} a pair, quantum's certainty equivalent is "
-                  f"{ce:+.4g} currency a round against {value['opponent']} (risk aversion "
-                  f"{value['risk_aversion']:g}){window}", certainty_equivalent=ce, opponent=value["opponent"],
-                  cost_per_pair=link.cost_per_pair, value_per_pair=per_pair,
-                  value_per_window=None if net is None else net * available)
+    return _stage(
+        "value",
+        value["pays"],
+        f"after switching costs and {link.cost_per_pair:.4g} a pair, quantum's certainty equivalent is "
+        f"{ce:+.4g} currency a round against {value['opponent']} (risk aversion "
+        f"{value['risk_aversion']:g}){window}",
+        certainty_equivalent=ce,
+        opponent=value["opponent"],
+        cost_per_pair=link.cost_per_pair,
+        value_per_pair=per_pair,
+        value_per_window=None if net is None else net * available,
+    )
 
 
 def _rate_stage(link: Link, decisions: float, pair_share: float, li_rounds: float, window: StationaryWindow) -> dict:
@@ -215,34 +288,60 @@ def _rate_stage(link: Link, decisions: float, pair_share: float, li_rounds: floa
     need = li_rounds / window.seconds if math.isfinite(li_rounds) else math.inf
     li_ok = rate > need
     published = link.link_pair_rate is not None  # a published rate has no per-channel physics to multiply
-    per_decision = ("published rate" if published else
-                    f"{link.channels_needed(decisions)} channel(s) of this link would give one a decision")
-    text = (f"{rate:.4g} pairs/s for {decisions:.4g} decisions/s ({rate / decisions:.3g} a decision; {per_decision}); "
-            f"{pair_share:.1%} of rounds got a pair. Li et al.'s criterion, {_count(li_rounds)} certification rounds "
-            f"in the {_duration(window.seconds)} window, needs {need:.4g} pairs/s: "
-            f"{'met' if li_ok else 'not met'}")
-    return _stage("rate", rate >= decisions, text, pair_rate_hz=rate, decision_rate_hz=decisions,
-                  pairs_per_decision=rate / decisions, pair_share=pair_share,
-                  channels_for_decisions=None if published else link.channels_needed(decisions),
-                  li_rounds_needed=li_rounds, li_required_rate_hz=need, li_passed=bool(li_ok),
-                  channels_for_li=None if published or not math.isfinite(need) else link.channels_needed(need))
+    per_decision = (
+        "published rate"
+        if published
+        else f"{link.channels_needed(decisions)} channel(s) of this link would give one a decision"
+    )
+    text = (
+        f"{rate:.4g} pairs/s for {decisions:.4g} decisions/s ({rate / decisions:.3g} a decision; {per_decision}); "
+        f"{pair_share:.1%} of rounds got a pair. Li et al.'s criterion, {_count(li_rounds)} certification rounds "
+        f"in the {_duration(window.seconds)} window, needs {need:.4g} pairs/s: "
+        f"{'met' if li_ok else 'not met'}"
+    )
+    return _stage(
+        "rate",
+        rate >= decisions,
+        text,
+        pair_rate_hz=rate,
+        decision_rate_hz=decisions,
+        pairs_per_decision=rate / decisions,
+        pair_share=pair_share,
+        channels_for_decisions=None if published else link.channels_needed(decisions),
+        li_rounds_needed=li_rounds,
+        li_required_rate_hz=need,
+        li_passed=bool(li_ok),
+        channels_for_li=None if published or not math.isfinite(need) else link.channels_needed(need),
+    )
 
 
 def _detectable_text(counts: dict, available: float, window: StationaryWindow, link: Link) -> str:
     """Stage 6 in words: what each count shows and no more (an expected-score count passes about half the time)."""
     conf = f"{1 - link.confidence:.2g}"
-    text = (f"{_count(counts['rounds_needed'])} rounds with a pair make the expected quantum score significant at "
-            f"{conf} by Hoeffding's bound ({_count(counts['rounds_needed_power'])} give it {POWER:.0%} power)")
+    text = (
+        f"{_count(counts['rounds_needed'])} rounds with a pair make the expected quantum score significant at "
+        f"{conf} by Hoeffding's bound ({_count(counts['rounds_needed_power'])} give it {POWER:.0%} power)"
+    )
     if counts["rounds_needed_binomial"] is not None:
         power = counts["rounds_needed_binomial_power"]
-        text += (f"; by the exact binomial test {_count(counts['rounds_needed_binomial'])} (about half the time), "
-                 + (f"{_count(power)} with {POWER:.0%} power" if power is not None else "no count with that power "
-                    f"below {_count(EXACT_MAX)}"))
+        text += f"; by the exact binomial test {_count(counts['rounds_needed_binomial'])} (about half the time), " + (
+            f"{_count(power)} with {POWER:.0%} power"
+            if power is not None
+            else f"no count with that power below {_count(EXACT_MAX)}"
+        )
     return text + f"; {_count(available)} in the {_duration(window.seconds)} stationary window ({window.source})"
 
 
-def _memory_stage(link: Link, stages: list, stored: bool, gap: float, storage: float, cutoff: float | None,
-                  game_unit: str, aged: dict | None = None) -> dict:
+def _memory_stage(
+    link: Link,
+    stages: list,
+    stored: bool,
+    gap: float,
+    storage: float,
+    cutoff: float | None,
+    game_unit: str,
+    aged: dict | None = None,
+) -> dict:
     """Stage 5: the pair after its typical wait (``storage`` s), re-optimised for that age when ``aged`` (the age
     grid) is given, and the memory cutoff the run applied (s, or None)."""
     wait = f"after its typical {_duration(storage)} wait (herald and storage)"
@@ -252,37 +351,59 @@ def _memory_stage(link: Link, stages: list, stored: bool, gap: float, storage: f
     fixed = (aged or {}).get("fixed_cutoff_s")
     oldest = (aged or {}).get("ages_s", [None])[-1]
     if cut is None:
-        dropped = (f"; re-aimed for their age, pairs beat it at every age up to {_duration(oldest)} (the age grid, "
-                   "past the oldest pair seen in training)" if aged and oldest and stored else "")
+        dropped = (
+            f"; re-aimed for their age, pairs beat it at every age up to {_duration(oldest)} (the age grid, "
+            "past the oldest pair seen in training)"
+            if aged and oldest and stored
+            else ""
+        )
     elif link.memory_cutoff != "auto":
         dropped = f"; pairs older than {_duration(cut)} are not played (the link's cutoff)"
     elif cut > link.herald_delay:
-        dropped = (f"; pairs older than {_duration(cut)} are not played (even re-aimed for their age they no longer "
-                   "beat the classical rule)" if aged else
-                   f"; pairs older than {_duration(cut)} are not played (they no longer beat the classical rule)")
+        dropped = (
+            f"; pairs older than {_duration(cut)} are not played (even re-aimed for their age they no longer "
+            "beat the classical rule)"
+            if aged
+            else f"; pairs older than {_duration(cut)} are not played (they no longer beat the classical rule)"
+        )
     else:
         dropped = "; no pair is young enough to beat the classical rule, so none is played"
     if aged and fixed is not None and math.isfinite(fixed) and stored:
         dropped += f"; settings fitted once for the typical age would stop beating it at {_duration(fixed)}"
-    text = (f"{wait}{how} with readout and loss, the pair still beats the classical rule by {gap:.4g} {game_unit}"
-            if stored else f"{wait} the pair cannot beat the classical rule: the {earlier} already fails" if earlier
-            else f"{wait}{how} with readout and loss, the pair no longer beats the classical rule")
-    return _stage("memory", stored, text + dropped, gap=gap, storage_time_s=storage, memory_cutoff_s=cut,
-                  age_aware=bool(aged), ages_checked_to_s=oldest if aged else None,
-                  fixed_angle_cutoff_s=fixed if fixed is not None and math.isfinite(fixed) else None)
+    text = (
+        f"{wait}{how} with readout and loss, the pair still beats the classical rule by {gap:.4g} {game_unit}"
+        if stored
+        else f"{wait} the pair cannot beat the classical rule: the {earlier} already fails"
+        if earlier
+        else f"{wait}{how} with readout and loss, the pair no longer beats the classical rule"
+    )
+    return _stage(
+        "memory",
+        stored,
+        text + dropped,
+        gap=gap,
+        storage_time_s=storage,
+        memory_cutoff_s=cut,
+        age_aware=bool(aged),
+        ages_checked_to_s=oldest if aged else None,
+        fixed_angle_cutoff_s=fixed if fixed is not None and math.isfinite(fixed) else None,
+    )
 
 
 def _describe(link: Link, decisions: float, deadline: float) -> str:
     """The link in one line of its derived numbers (the summary and the report print it)."""
     d = link.derived()
-    return (f"{link.distance_km:g} km of fibre ({d['transmission_per_photon']:.3g} of each photon arrives), "
-            f"{d['pair_rate_hz']:.4g} Bell pairs a second ({'published' if link.link_pair_rate else 'derived'}), "
-            f"fidelity {d['effective_fidelity']:.4f} (visibility {d['visibility']:.4f}), herald delay "
-            f"{_duration(d['herald_delay_s'])}; decisions within {_duration(deadline)} at {decisions:.4g} a second")
+    return (
+        f"{link.distance_km:g} km of fibre ({d['transmission_per_photon']:.3g} of each photon arrives), "
+        f"{d['pair_rate_hz']:.4g} Bell pairs a second ({'published' if link.link_pair_rate else 'derived'}), "
+        f"fidelity {d['effective_fidelity']:.4f} (visibility {d['visibility']:.4f}), herald delay "
+        f"{_duration(d['herald_delay_s'])}; decisions within {_duration(deadline)} at {decisions:.4g} a second"
+    )
 
 
-def frontier(link: Link, fit, fit_noise: Noise, window_rounds: int, f_star: float, decisions: float,
-             points: int = 40) -> dict:
+def frontier(
+    link: Link, fit, fit_noise: Noise, window_rounds: int, f_star: float, decisions: float, points: int = 40
+) -> dict:
     """Fidelity against pair rate: the least rate at which the advantage is detectable within the stationary window,
     for fidelities as measured (dark-count heralds and gate errors included, the link's ``effective_fidelity``) from
     the game's threshold ``f_star`` to 1, the rest of the link as it is (grid bound of the solver). A link above and
@@ -300,8 +421,13 @@ def frontier(link: Link, fit, fit_noise: Noise, window_rounds: int, f_star: floa
         need = rounds_to_detect(gap, span, link.confidence)
         share = need / window_rounds if math.isfinite(need) else math.inf
         rates.append(share * decisions if share <= 1 else None)  # beyond one pair a decision: never
-    return {"fidelity": fs.tolist(), "min_pair_rate_hz": rates, "link_fidelity": link.effective_fidelity,
-            "link_pair_rate_hz": link.delivered_pair_rate, "decision_rate_hz": decisions}
+    return {
+        "fidelity": fs.tolist(),
+        "min_pair_rate_hz": rates,
+        "link_fidelity": link.effective_fidelity,
+        "link_pair_rate_hz": link.delivered_pair_rate,
+        "decision_rate_hz": decisions,
+    }
 
 
 def _count(n: float) -> str:

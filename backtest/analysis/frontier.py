@@ -48,9 +48,13 @@ def what_it_would_take(cal: HedgeFit, noise: Noise, gain: float = TARGET_GAIN, s
         rho_obs = float(np.clip(cal.comove[c] / scale, -1.0, 1.0))
         grid = np.linspace(rho_obs, -1.0, steps + 1)
         # walked from the fitted value, stopping at the first point that pays: only that one matters
-        k = next((i for i in range(grid.size) if gap(c, grid[i:i + 1])[0] >= 0), None)
-        entry = {"cell": label, "p": float(p.flat[c]), "rho_fitted": rho_obs,
-                 "negative_share_observed": finite_or_none(share_obs[c])}
+        k = next((i for i in range(grid.size) if gap(c, grid[i : i + 1])[0] >= 0), None)
+        entry = {
+            "cell": label,
+            "p": float(p.flat[c]),
+            "rho_fitted": rho_obs,
+            "negative_share_observed": finite_or_none(share_obs[c]),
+        }
         if k is None:
             results[label] = {**entry, "feasible": False}
             continue
@@ -62,17 +66,25 @@ def what_it_would_take(cal: HedgeFit, noise: Noise, gain: float = TARGET_GAIN, s
                 mid = 0.5 * (lo + hi)
                 lo, hi = (mid, hi) if gap(c, np.array([mid]))[0] >= 0 else (lo, mid)
             rho = float(lo)
-        results[label] = {**entry, "feasible": True, "rho_needed": rho,
-                          "negative_share_needed": 0.5 - math.asin(rho) / math.pi,
-                          "move": rho_obs - rho}
+        results[label] = {
+            **entry,
+            "feasible": True,
+            "rho_needed": rho,
+            "negative_share_needed": 0.5 - math.asin(rho) / math.pi,
+            "move": rho_obs - rho,
+        }
     feasible = [r for r in results.values() if r["feasible"]]
     best = min(feasible, key=lambda r: r["move"]) if feasible else None
     both = results.get("11")  # the cell where both servers see signs of negative correlation, on near-ties
     if best is not None and both is not None and both["feasible"] and both["move"] <= best["move"] + 0.02:
         best = both
-    out = {"gain": gain, "noise": noise.to_dict(), "cells": results, "best": best,
-           "inputs_agree": float(p[0, 0] + p[1, 1])}
+    out = {
+        "gain": gain,
+        "noise": noise.to_dict(),
+        "cells": results,
+        "best": best,
+        "inputs_agree": float(p[0, 0] + p[1, 1]),
+    }
     if best is None and noise != Noise():  # is it the link, or the information?
         out["perfect_link"] = what_it_would_take(cal, Noise(), gain, steps)
     return out
-

@@ -45,8 +45,11 @@ def without_flagged(metrics: dict, train_var: dict | None, comparison: dict) -> 
     whose subject or opponent is flagged."""
     out = excluded(metrics)
     kept_var = {k: v for k, v in (train_var or {}).items() if k not in out}
-    kept = {label: c for label, c in comparison.items()
-            if label.split("_vs_")[0] not in out and c.get("opponent") not in out}
+    kept = {
+        label: c
+        for label, c in comparison.items()
+        if label.split("_vs_")[0] not in out and c.get("opponent") not in out
+    }
     return kept_var, kept
 
 

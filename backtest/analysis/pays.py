@@ -28,12 +28,16 @@ import math
 from typing import TypeGuard
 
 OPPONENTS = ("quantum_vs_best_local", "quantum_vs_strongest_local")  # the comparisons quantum must win on CE
-REASONS = ("pays", "costs", "classical_rule", "no_pairs", "link", "no_quantum", "no_opponent", "no_market",
-           "talk")
+REASONS = ("pays", "costs", "classical_rule", "no_pairs", "link", "no_quantum", "no_opponent", "no_market", "talk")
 
 
-def money(uses_entanglement: bool, comparison: dict, risk_aversion: float, pair_cost_per_round: float = 0.0,
-          pairs_played: int | None = None) -> dict:
+def money(
+    uses_entanglement: bool,
+    comparison: dict,
+    risk_aversion: float,
+    pair_cost_per_round: float = 0.0,
+    pairs_played: int | None = None,
+) -> dict:
     """Test 2 (and 1): whether quantum's certainty equivalent after costs beats every local classical benchmark.
 
     ``comparison``: metrics.json's ``comparison`` (each ``quantum_vs_*`` entry with ``opponent`` and
@@ -43,15 +47,28 @@ def money(uses_entanglement: bool, comparison: dict, risk_aversion: float, pair_
     "pair_cost_per_round"}``: ``pays`` None when there is nothing to decide (no comparison ran); ``reason`` one of
     ``REASONS``; ``certainty_equivalent`` quantum's CE minus the opponent's after every cost (the smallest over the
     benchmarks, whose ``opponent`` it names)."""
-    out = {"pays": None, "reason": "no_opponent", "certainty_equivalent": None, "opponent": None,
-           "break_even_cost_scale": None, "risk_aversion": risk_aversion, "pair_cost_per_round": pair_cost_per_round}
+    out = {
+        "pays": None,
+        "reason": "no_opponent",
+        "certainty_equivalent": None,
+        "opponent": None,
+        "break_even_cost_scale": None,
+        "risk_aversion": risk_aversion,
+        "pair_cost_per_round": pair_cost_per_round,
+    }
     found = [comparison[k] for k in OPPONENTS if (comparison or {}).get(k)]
-    diffs = [(c["certainty_equivalent_diff"] - pair_cost_per_round, c) for c in found
-             if _finite(c.get("certainty_equivalent_diff"))]
+    diffs = [
+        (c["certainty_equivalent_diff"] - pair_cost_per_round, c)
+        for c in found
+        if _finite(c.get("certainty_equivalent_diff"))
+    ]
     if diffs:
         ce, c = min(diffs, key=lambda d: d[0])
-        out |= {"certainty_equivalent": ce, "opponent": c["opponent"],
-                "break_even_cost_scale": c.get("break_even_cost_scale") if not pair_cost_per_round else None}
+        out |= {
+            "certainty_equivalent": ce,
+            "opponent": c["opponent"],
+            "break_even_cost_scale": c.get("break_even_cost_scale") if not pair_cost_per_round else None,
+        }
     if not uses_entanglement:
         return out | {"pays": False, "reason": "classical_rule"}
     if pairs_played == 0:
@@ -61,8 +78,15 @@ def money(uses_entanglement: bool, comparison: dict, risk_aversion: float, pair_
     return out | {"pays": bool(ce > 0), "reason": "pays" if ce > 0 else "costs"}
 
 
-def decide(game: dict, comparison: dict, strategies: dict, risk_aversion: float, link: dict | None = None,
-           degenerate: bool = False, clock: dict | None = None) -> dict:
+def decide(
+    game: dict,
+    comparison: dict,
+    strategies: dict,
+    risk_aversion: float,
+    link: dict | None = None,
+    degenerate: bool = False,
+    clock: dict | None = None,
+) -> dict:
     """Whether quantum pays after costs (module docstring), from a result document's sections: ``game``
     (``uses_entanglement``), ``comparison``, ``strategies`` (per-strategy metrics: quantum's ``bell_pairs`` and
     ``n_rounds``), the run's ``risk_aversion``, and ``link`` (the feasibility chain, or None). ``degenerate``: the
@@ -77,8 +101,9 @@ def decide(game: dict, comparison: dict, strategies: dict, risk_aversion: float,
     if degenerate:
         return {**money(False, {}, risk_aversion), "pays": None, "reason": "no_market"}
     cost = pair_cost(link["link"].get("cost_per_pair", 0.0), q) if link else 0.0
-    out = money(bool(game.get("uses_entanglement")), comparison, risk_aversion, cost,
-                q.get("bell_pairs") if link else None)
+    out = money(
+        bool(game.get("uses_entanglement")), comparison, risk_aversion, cost, q.get("bell_pairs") if link else None
+    )
     stage = (link or {}).get("first_failing")
     if stage and stage != "value":
         out |= {"pays": False, "reason": "link"}
@@ -87,9 +112,14 @@ def decide(game: dict, comparison: dict, strategies: dict, risk_aversion: float,
     if clock is not None and clock.get("can_talk"):
         talk = (comparison or {}).get("quantum_vs_talk") or {}
         ce = talk.get("certainty_equivalent_diff")
-        out |= {"without_talk": {"pays": out["pays"], "reason": out["reason"]},  # the answer were they unable to
-                "pays": False, "reason": "talk", "talk_certainty_equivalent": ce - cost if _finite(ce) else None,
-                "message_delay_s": clock.get("message_delay_s"), "deadline_s": clock.get("deadline_s")}
+        out |= {
+            "without_talk": {"pays": out["pays"], "reason": out["reason"]},  # the answer were they unable to
+            "pays": False,
+            "reason": "talk",
+            "talk_certainty_equivalent": ce - cost if _finite(ce) else None,
+            "message_delay_s": clock.get("message_delay_s"),
+            "deadline_s": clock.get("deadline_s"),
+        }
     return out
 
 

@@ -31,8 +31,16 @@ def period_labels(index: pd.DatetimeIndex, intraday: bool) -> tuple[str, pd.Inde
     return "month", pd.Index(index.strftime("%Y-%m"))
 
 
-def period_table(pnl: pd.DataFrame, *, intraday: bool, periods_per_year: float, rf_per_period: float, book: float,
-                 quantum: str | None, opponent: str | None) -> dict:
+def period_table(
+    pnl: pd.DataFrame,
+    *,
+    intraday: bool,
+    periods_per_year: float,
+    rf_per_period: float,
+    book: float,
+    quantum: str | None,
+    opponent: str | None,
+) -> dict:
     """Per period: rounds, variance and Sharpe per strategy, and (when both are given) the variance ratio of
     ``quantum`` to ``opponent`` with its 95% paired HAC interval. Periods with fewer than MIN_ROUNDS rounds are
     left out (and counted)."""
@@ -51,13 +59,22 @@ def period_table(pnl: pd.DataFrame, *, intraday: bool, periods_per_year: float, 
         excess = part.mean().to_numpy() / book - rf_per_period
         with np.errstate(divide="ignore", invalid="ignore"):
             sharpe = np.where(std > 0, excess / (std / book) * root, np.nan)
-        row: dict[str, Any] = {"period": str(label), "n": int(idx.size),
-                               "variance": dict(zip(part.columns, var.to_numpy().tolist())),
-                               "sharpe": dict(zip(part.columns, sharpe.tolist()))}
+        row: dict[str, Any] = {
+            "period": str(label),
+            "n": int(idx.size),
+            "variance": dict(zip(part.columns, var.to_numpy().tolist())),
+            "sharpe": dict(zip(part.columns, sharpe.tolist())),
+        }
         if quantum in part and opponent in part:
             lags = int(math.floor(4.0 * (idx.size / 100.0) ** (2.0 / 9.0)))
-            t = paired_tests(part[quantum].to_numpy(), part[opponent].to_numpy(), periods_per_year=periods_per_year,
-                             rf_per_period=rf_per_period, book=book, lags=lags)
+            t = paired_tests(
+                part[quantum].to_numpy(),
+                part[opponent].to_numpy(),
+                periods_per_year=periods_per_year,
+                rf_per_period=rf_per_period,
+                book=book,
+                lags=lags,
+            )
             row["variance_ratio"] = t.get("variance_ratio")
             row["variance_ratio_ci95"] = t.get("variance_ratio_ci95")
         rows.append(row)
@@ -65,6 +82,7 @@ def period_table(pnl: pd.DataFrame, *, intraday: bool, periods_per_year: float, 
     ratios = [r["variance_ratio"] for r in rows if r.get("variance_ratio") is not None]
     if ratios:
         out["share_below_1"] = float(np.mean(np.asarray(ratios) < 1.0))
-        out["share_significantly_below_1"] = float(np.mean([r["variance_ratio_ci95"][1] < 1.0 for r in rows
-                                                            if r.get("variance_ratio_ci95")]))
+        out["share_significantly_below_1"] = float(
+            np.mean([r["variance_ratio_ci95"][1] < 1.0 for r in rows if r.get("variance_ratio_ci95")])
+        )
     return out

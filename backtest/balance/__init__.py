@@ -4,9 +4,12 @@ quantum, oracle and talking routers on the same arrivals."""
 
 from ..._lazy import exports
 
-__getattr__, __dir__, __all__ = exports(__name__, {
-    "run": ("run_balance",),
-    "outcome": ("BalanceResult",),
-    "settings": ("BalanceConfig", "BalanceSettings"),
-    "queue": ("Background",),
-})
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "run": ("run_balance",),
+        "outcome": ("BalanceResult",),
+        "settings": ("BalanceConfig", "BalanceSettings"),
+        "queue": ("Background",),
+    },
+)

@@ -17,15 +17,29 @@ def block_mean_test(z: np.ndarray) -> dict:
     n = z.size
     m = float(z.mean())
     if n < 10:
-        return {"mean": m, "ci95": [math.nan, math.nan], "p_value": math.nan, "blocks": n, "hac_lags": None,
-                "se": math.nan, "b": math.nan}
+        return {
+            "mean": m,
+            "ci95": [math.nan, math.nan],
+            "p_value": math.nan,
+            "blocks": n,
+            "hac_lags": None,
+            "se": math.nan,
+            "b": math.nan,
+        }
     lags = hac_lags(z)
     se = math.sqrt(newey_west_variance(z, lags) / n)
     b = bandwidth_ratio(lags, n)
     cv = fixed_b_critical(b)
     p = fixed_b_p(m / se, b) if se > 0 else (1.0 if m == 0 else 0.0)
-    return {"mean": m, "ci95": [m - cv * se, m + cv * se], "p_value": p, "blocks": n, "hac_lags": lags, "se": se,
-            "b": b}
+    return {
+        "mean": m,
+        "ci95": [m - cv * se, m + cv * se],
+        "p_value": p,
+        "blocks": n,
+        "hac_lags": lags,
+        "se": se,
+        "b": b,
+    }
 
 
 def at_wait(waits: list[np.ndarray], outputs: list[np.ndarray], target: float) -> tuple[float, np.ndarray] | None:
@@ -35,13 +49,19 @@ def at_wait(waits: list[np.ndarray], outputs: list[np.ndarray], target: float) -
     estimated waits too), so that two curves' difference gets a paired interval."""
     w = np.array([x.mean() for x in waits])
     t = np.array([x.mean() for x in outputs])
-    k = next((i for i in range(w.size - 1) if min(w[i], w[i + 1]) <= target <= max(w[i], w[i + 1])
-              and w[i] != w[i + 1]), None)
+    k = next(
+        (i for i in range(w.size - 1) if min(w[i], w[i + 1]) <= target <= max(w[i], w[i + 1]) and w[i] != w[i + 1]),
+        None,
+    )
     if k is None:
         return None
     lam = (target - w[k]) / (w[k + 1] - w[k])
     slope = (t[k + 1] - t[k]) / (w[k + 1] - w[k])
     value = t[k] + slope * (target - w[k])
-    influence = ((1 - lam) * (outputs[k] - t[k]) + lam * (outputs[k + 1] - t[k + 1])
-                 - slope * (1 - lam) * (waits[k] - w[k]) - slope * lam * (waits[k + 1] - w[k + 1]))
+    influence = (
+        (1 - lam) * (outputs[k] - t[k])
+        + lam * (outputs[k + 1] - t[k + 1])
+        - slope * (1 - lam) * (waits[k] - w[k])
+        - slope * lam * (waits[k + 1] - w[k + 1])
+    )
     return float(value), influence

@@ -37,14 +37,14 @@ DESCRIPTIONS = {
     "split": "the two customers to different servers, always",
     "threshold": "the best local threshold rule on the game at t* (each router sees its own service time only)",
     "weighted": "the best local threshold rule on the weighted game at t* (a wrong call costs by how far X1 + X2 is "
-                "from t*)",
+    "from t*)",
     "quantum": "measures its half of a shared Bell pair on its input's level (the qubit strategy fitted on the "
-               "K x K game, noise included); without a pair, the threshold rule",
+    "K x K game, noise included); without a pair, the threshold rule",
     "quantum_weighted": "the same, with the qubit strategy fitted on the K x K weighted game; without a pair, the "
-                        "weighted game's threshold rule",
+    "weighted game's threshold rule",
     "oracle": "knows X1 + X2 and bunches exactly when it is at most t* (needs instant communication)",
     "talk": "exchanges the two service times over the fibre: the oracle when the message arrives within the decision "
-            "latency, else the threshold rule",
+    "latency, else the threshold rule",
 }
 
 
@@ -142,8 +142,9 @@ class PairSchedule:
         k = self.rng.poisson(self.rate * (t1 - self.t))
         arrivals = np.sort(self.t + self.rng.random(k) * (t1 - self.t))
         self.t = t1
-        has, age, self.count = pair_buffer(times, arrivals, self.slots, self.max_age, self.buffer, self.count,
-                                           False)  # the freshest pair first
+        has, age, self.count = pair_buffer(
+            times, arrivals, self.slots, self.max_age, self.buffer, self.count, False
+        )  # the freshest pair first
         if self.herald_delay:
             age[has] += self.herald_delay
         return has, age

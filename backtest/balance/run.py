@@ -25,8 +25,9 @@ FRONTIER_BUNCH = (0.03, 0.95)  # bunch probabilities P(X1 + X2 <= t*) the fronti
 MIN_AGE = 1e-300  # seconds: the memory's max age must be positive
 
 
-def run_balance(config: BalanceConfig | None = None, *, user_routers: dict | None = None,
-                progress: bool | None = None, **overrides) -> BalanceResult:
+def run_balance(
+    config: BalanceConfig | None = None, *, user_routers: dict | None = None, progress: bool | None = None, **overrides
+) -> BalanceResult:
     """Route paired customers to two servers with each strategy, on the same arrivals, and say whether
     entanglement pays. Options by name as on the command line (``arrival_rate=400``, ``c_t=0.33``,
     ``background="linear"``, ``visibility=0.9``, ``link="li2026"``, ...) over ``config`` (default: every default).
@@ -48,21 +49,42 @@ def run_balance(config: BalanceConfig | None = None, *, user_routers: dict | Non
     built.update(user)
     total = s.warmup + s.pairs + (s.frontier_points + 1) * (s.warmup + s.frontier_pairs)
     with Progress(total, progress, unit="pairs", desc="balance", unit_scale=True) as bar:
-        played = play(built, s.pairs, lam=lam, mu=mu, qos=s.qos, background=bg, warmup=s.warmup,
-                      block_pairs=s.block_pairs, seed=s.seed, stream=0, progress=bar)
+        played = play(
+            built,
+            s.pairs,
+            lam=lam,
+            mu=mu,
+            qos=s.qos,
+            background=bg,
+            warmup=s.warmup,
+            block_pairs=s.block_pairs,
+            seed=s.seed,
+            stream=0,
+            progress=bar,
+        )
         frontier = _frontier(cfg, noise, link, talk, bar)
     metrics = {name: {**summarise(played, name, s.qos), **_about(r)} for name, r in built.items()}
     comparison = _compare(played, built)
     frontier_cmp = _frontier_comparison(frontier, s.qos, bg.strictly_convex)
     chain = _feasibility(link, c_t, noise, solution, lam, s.pairs, built.get("quantum"), cfg.shared.link.preset)
     return BalanceResult(
-        config=cfg.to_dict(), toml=cfg.to_toml(), settings={"c_t": c_t, "t_star": t_star, "rho": s.rho,
-                                                             "qos_wait": s.qos, "background": bg.describe(mu)},
-        game=values.to_dict(), fitted=_fitted(solution, values, built.get("quantum_weighted"), c_t, noise),
-        visibility_threshold=vis, metrics=metrics,
-        comparison=comparison, frontier=frontier["curves"], frontier_comparison=frontier_cmp, talk=talk,
-        feasibility=chain, closed_forms=_closed_forms(lam, mu, s.qos, bg),
-        strictly_convex=bg.strictly_convex, noise=noise.to_dict(), link=None if link is None else link.to_dict())
+        config=cfg.to_dict(),
+        toml=cfg.to_toml(),
+        settings={"c_t": c_t, "t_star": t_star, "rho": s.rho, "qos_wait": s.qos, "background": bg.describe(mu)},
+        game=values.to_dict(),
+        fitted=_fitted(solution, values, built.get("quantum_weighted"), c_t, noise),
+        visibility_threshold=vis,
+        metrics=metrics,
+        comparison=comparison,
+        frontier=frontier["curves"],
+        frontier_comparison=frontier_cmp,
+        talk=talk,
+        feasibility=chain,
+        closed_forms=_closed_forms(lam, mu, s.qos, bg),
+        strictly_convex=bg.strictly_convex,
+        noise=noise.to_dict(),
+        link=None if link is None else link.to_dict(),
+    )
 
 
 # -- pieces ----------------------------------------------------------------------------------------------------
@@ -85,9 +107,15 @@ def _talk(link) -> dict:
 
     ln = link or Link()
     message = ln.fibre_time
-    return {"message_s": message, "decision_latency_s": ln.decision_latency, "distance_km": ln.distance_km,
-            "in_time": message <= ln.decision_latency, "from": "the link" if link is not None else
-            "the default link's geometry (56 km of fibre, NYSE-NASDAQ, a 1 us decision)"}
+    return {
+        "message_s": message,
+        "decision_latency_s": ln.decision_latency,
+        "distance_km": ln.distance_km,
+        "in_time": message <= ln.decision_latency,
+        "from": "the link"
+        if link is not None
+        else "the default link's geometry (56 km of fibre, NYSE-NASDAQ, a 1 us decision)",
+    }
 
 
 def _visibility_threshold(c_t: float, noise: Noise) -> float | None:
@@ -96,8 +124,9 @@ def _visibility_threshold(c_t: float, noise: Noise) -> float | None:
     from ..analysis.feasibility import visibility_threshold
 
     k = game.PLAYED_LEVELS
-    return visibility_threshold(game.threshold_game(k, c_t), game.uniform_levels(k), replace(noise, visibility=1.0),
-                                tol=1e-6)
+    return visibility_threshold(
+        game.threshold_game(k, c_t), game.uniform_levels(k), replace(noise, visibility=1.0), tol=1e-6
+    )
 
 
 def _routers(names, c_t: float, t_star: float, noise, talk: dict, link, seed: int) -> dict:
@@ -131,13 +160,23 @@ def _schedule(link, solution, seed: int) -> PairSchedule:
 
     if link.memory_cutoff == "auto":
         k = game.PLAYED_LEVELS
-        cutoff = useful_lifetime(solution.quantum_strategy(), solution.game, game.uniform_levels(k),
-                                 solution.classical_value, youngest=link.herald_delay)
+        cutoff = useful_lifetime(
+            solution.quantum_strategy(),
+            solution.game,
+            game.uniform_levels(k),
+            solution.classical_value,
+            youngest=link.herald_delay,
+        )
     else:
         cutoff = float(link.memory_cutoff)
     max_age = max(cutoff - link.herald_delay, MIN_AGE) if math.isfinite(cutoff) else math.inf
-    return PairSchedule(link.delivered_pair_rate, link.link_memory_slots, link.herald_delay, max_age,
-                        streams.rng(seed, "balance:supply"))
+    return PairSchedule(
+        link.delivered_pair_rate,
+        link.link_memory_slots,
+        link.herald_delay,
+        max_age,
+        streams.rng(seed, "balance:supply"),
+    )
 
 
 def _user_routers(given: dict, c_t: float, mu: float) -> dict:
@@ -148,8 +187,9 @@ def _user_routers(given: dict, c_t: float, mu: float) -> dict:
     out = {}
     for name, strategy in given.items():
         if not isinstance(strategy, Strategy):
-            raise BacktestError(f"router {name!r} must be a qcoord.Strategy (rules on the input's level), got "
-                                f"{type(strategy).__name__}")
+            raise BacktestError(
+                f"router {name!r} must be a qcoord.Strategy (rules on the input's level), got {type(strategy).__name__}"
+            )
         if name in DESCRIPTIONS:
             raise BacktestError(f"router {name!r}: the name is a built-in router's; choose another")
         ka, kb = strategy.levels
@@ -165,8 +205,11 @@ def _user_routers(given: dict, c_t: float, mu: float) -> dict:
 
 
 def _about(r: Router) -> dict:
-    out = {"communicates": r.communicates, "entangled": r.entangled,
-           "description": DESCRIPTIONS.get(r.name, "a user's router (rules on the input's level)")}
+    out = {
+        "communicates": r.communicates,
+        "entangled": r.entangled,
+        "description": DESCRIPTIONS.get(r.name, "a user's router (rules on the input's level)"),
+    }
     if r.kind == "quantum" and r.counts["pairs"]:
         out["pair_share"] = r.counts["with_pair"] / r.counts["pairs"]
     if r.user:
@@ -178,14 +221,20 @@ def _compare(played, built: dict) -> dict:
     """Quantum against the best local rule (threshold), and the oracle against it, on the same arrivals: per-block
     paired differences of mean wait and throughput (HAC)."""
     out = {}
-    for other, base in (("quantum", "threshold"), ("quantum_weighted", "weighted"), ("oracle", "threshold"),
-                        ("talk", "threshold")):
+    for other, base in (
+        ("quantum", "threshold"),
+        ("quantum_weighted", "weighted"),
+        ("oracle", "threshold"),
+        ("talk", "threshold"),
+    ):
         if other not in built or base not in built:
             continue
         wq, tq = block_series(played, other)
         wc, tc = block_series(played, base)
-        out[f"{other}_vs_{base}"] = {"wait_difference": block_mean_test(wq - wc),
-                                        "throughput_difference": block_mean_test(tq - tc)}
+        out[f"{other}_vs_{base}"] = {
+            "wait_difference": block_mean_test(wq - wc),
+            "throughput_difference": block_mean_test(tq - tc),
+        }
     return out
 
 
@@ -215,8 +264,15 @@ def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
     for j, c in enumerate(cs):
         t_star = game.t_star_of(c, mu)
         q = game.bunch_probability(c)
-        fam = _routers(["threshold", "weighted"] + [n for n in ("quantum", "quantum_weighted", "oracle")
-                                                    if n in s.routers], c, t_star, noise, talk, link, s.seed)
+        fam = _routers(
+            ["threshold", "weighted"] + [n for n in ("quantum", "quantum_weighted", "oracle") if n in s.routers],
+            c,
+            t_star,
+            noise,
+            talk,
+            link,
+            s.seed,
+        )
         for name, r in fam.items():
             routers[f"{name}@{j}"] = r
         one = game.ThresholdRule(alpha=1.0, beta=q, value=float(game.threshold_value(1.0, q, c)), c_t=c)
@@ -225,8 +281,19 @@ def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
         index.append((j, c, t_star))
     t0 = index[0][2]
     routers["split@0"], routers["bunch@0"] = Router("split@0", "split", t0), Router("bunch@0", "bunch", t0)
-    played = play(routers, s.frontier_pairs, lam=s.arrival_rate, mu=mu, qos=s.qos, background=bg,
-                  warmup=s.warmup, block_pairs=s.block_pairs, seed=s.seed, stream=1, progress=bar)
+    played = play(
+        routers,
+        s.frontier_pairs,
+        lam=s.arrival_rate,
+        mu=mu,
+        qos=s.qos,
+        background=bg,
+        warmup=s.warmup,
+        block_pairs=s.block_pairs,
+        seed=s.seed,
+        stream=1,
+        progress=bar,
+    )
     curves: dict[str, dict] = {}
     points: dict[str, tuple] = {}
     for label in routers:
@@ -235,13 +302,41 @@ def _frontier(cfg: BalanceConfig, noise, link, talk: dict, bar) -> dict:
         _, c, t_star = index[int(at)]
         if family in ("split", "bunch"):
             c, t_star = math.nan, math.nan  # no threshold: one point
-        cur = curves.setdefault(family, {k: [] for k in ("c_t", "t_star", "bunch_probability", "mean_wait",
-                                                         "mean_wait_ci95", "throughput", "throughput_ci95",
-                                                         "win_rate", "p99_wait", "qos_violation")})
-        for k, v in (("c_t", c), ("t_star", t_star),
-                     ("bunch_probability", m["bunch_rate"] if math.isnan(c) else game.bunch_probability(c)),
-                     *((k, m[k]) for k in ("mean_wait", "mean_wait_ci95", "throughput", "throughput_ci95", "win_rate",
-                                           "p99_wait", "qos_violation"))):
+        cur = curves.setdefault(
+            family,
+            {
+                k: []
+                for k in (
+                    "c_t",
+                    "t_star",
+                    "bunch_probability",
+                    "mean_wait",
+                    "mean_wait_ci95",
+                    "throughput",
+                    "throughput_ci95",
+                    "win_rate",
+                    "p99_wait",
+                    "qos_violation",
+                )
+            },
+        )
+        for k, v in (
+            ("c_t", c),
+            ("t_star", t_star),
+            ("bunch_probability", m["bunch_rate"] if math.isnan(c) else game.bunch_probability(c)),
+            *(
+                (k, m[k])
+                for k in (
+                    "mean_wait",
+                    "mean_wait_ci95",
+                    "throughput",
+                    "throughput_ci95",
+                    "win_rate",
+                    "p99_wait",
+                    "qos_violation",
+                )
+            ),
+        ):
             cur[k].append(v)
         points[label] = block_series(played, label)
     return {"curves": curves, "points": points}
@@ -298,21 +393,41 @@ def _frontier_comparison(frontier: dict, qos: float, convex: bool) -> dict:
         test = block_mean_test(qi - ci)  # influence series: mean 0, spread that of the difference
         se, cv95 = test["se"], _critical(test)
         diff = qv - cv
-        p = (fixed_b_p(diff / se, test["b"]) if se > 0 else (1.0 if diff == 0 else math.nan)) \
-            if math.isfinite(se) else math.nan
-        checks.append({"wait": target, "quantum": qv, "classical": cv, "quantum_family": qf, "classical_family": cf,
-                       "difference": diff, "difference_ci95": [diff - cv95 * se, diff + cv95 * se],
-                       "relative": diff / cv if cv else math.nan, "p_value": p})
+        p = (
+            (fixed_b_p(diff / se, test["b"]) if se > 0 else (1.0 if diff == 0 else math.nan))
+            if math.isfinite(se)
+            else math.nan
+        )
+        checks.append(
+            {
+                "wait": target,
+                "quantum": qv,
+                "classical": cv,
+                "quantum_family": qf,
+                "classical_family": cf,
+                "difference": diff,
+                "difference_ci95": [diff - cv95 * se, diff + cv95 * se],
+                "relative": diff / cv if cv else math.nan,
+                "p_value": p,
+            }
+        )
     at_qos = next((r for r in checks if r["wait"] == qos), None)
     better = [r for r in checks if r["difference_ci95"][0] > 0]
     worse = [r for r in checks if r["difference_ci95"][1] < 0]
-    return {"available": True, "at_qos": at_qos, "points": checks, "dominates": bool(better) and not worse,
-            "significantly_better": len(better), "significantly_worse": len(worse), "strictly_convex": convex,
-            "rule": "a frontier at a mean wait is its best family's curve there (a family's points over t* joined in "
-                    "order of wait), chosen on half the blocks and read on the other half; the frontier with "
-                    "entanglement includes every local family; quantum dominates when "
-                    "its throughput at a common mean wait is significantly higher somewhere (95% paired interval above "
-                    "0) and significantly lower nowhere"}
+    return {
+        "available": True,
+        "at_qos": at_qos,
+        "points": checks,
+        "dominates": bool(better) and not worse,
+        "significantly_better": len(better),
+        "significantly_worse": len(worse),
+        "strictly_convex": convex,
+        "rule": "a frontier at a mean wait is its best family's curve there (a family's points over t* joined in "
+        "order of wait), chosen on half the blocks and read on the other half; the frontier with "
+        "entanglement includes every local family; quantum dominates when "
+        "its throughput at a common mean wait is significantly higher somewhere (95% paired interval above "
+        "0) and significantly lower nowhere",
+    }
 
 
 def _critical(test: dict) -> float:
@@ -331,19 +446,32 @@ def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quan
 
     k = game.PLAYED_LEVELS
     fit = SimpleNamespace(game=solution.game, p_xy=game.uniform_levels(k), solution=solution)
-    share = (quantum.counts["with_pair"] / quantum.counts["pairs"]) if quantum is not None and \
-        quantum.counts["pairs"] else 1.0
+    share = (
+        (quantum.counts["with_pair"] / quantum.counts["pairs"])
+        if quantum is not None and quantum.counts["pairs"]
+        else 1.0
+    )
     if link.stationary_window is not None:
         window = StationaryWindow(link.stationary_window, "the link's stationary window")
     else:  # the simulated requests, on their own clock: pairs at lam a second
         window = StationaryWindow.of_rounds(pairs, 1.0 / lam, "the simulated requests")
     # a router decides within its decision latency of its customer's arrival: the deadline light must beat
-    chain = feasibility(link, fit, noise, window, share, None, game_unit="win probability", decision_rate=lam,
-                        deadline=link.decision_latency)
+    chain = feasibility(
+        link,
+        fit,
+        noise,
+        window,
+        share,
+        None,
+        game_unit="win probability",
+        decision_rate=lam,
+        deadline=link.decision_latency,
+    )
     first = chain["first_failing"]
     stage = next((x for x in chain["stages"] if x["stage"] == first), None)
-    chain["sentence"] = (f"The chain fails first at {first}: {stage['text']}." if stage else
-                         "Every stage of the chain passes.")
+    chain["sentence"] = (
+        f"The chain fails first at {first}: {stage['text']}." if stage else "Every stage of the chain passes."
+    )
     chain["preset"] = preset
     return chain
 
@@ -351,21 +479,38 @@ def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quan
 def _fitted(solution, values, weighted, c_t: float, noise) -> dict:
     """The qubit strategies played: on the threshold game, and (when played) on the weighted game, with the
     visibility below which the latter stops beating its classical rule."""
-    keep = ("classical_value", "quantum_value", "advantage", "uses_entanglement", "angles", "azimuths", "fallback",
-            "classical_rule", "correlators", "measurement_search", "noise")
+    keep = (
+        "classical_value",
+        "quantum_value",
+        "advantage",
+        "uses_entanglement",
+        "angles",
+        "azimuths",
+        "fallback",
+        "classical_rule",
+        "correlators",
+        "measurement_search",
+        "noise",
+    )
     d = solution.to_dict()
-    out = {"levels": game.PLAYED_LEVELS, **{k: d[k] for k in keep if k in d},
-           "continuum_threshold_rule": values.classical_limit.to_dict()}
+    out = {
+        "levels": game.PLAYED_LEVELS,
+        **{k: d[k] for k in keep if k in d},
+        "continuum_threshold_rule": values.classical_limit.to_dict(),
+    }
     if weighted is not None:
         from ..analysis.feasibility import visibility_threshold
 
         w = weighted.solution.to_dict()
         k = game.PLAYED_LEVELS
-        out["weighted"] = {**{key: w[key] for key in keep if key in w}, "unit": "mean service times a pair",
-                           "continuum_threshold_rule": weighted.rule.to_dict(),
-                           "visibility_threshold": visibility_threshold(
-                               game.weighted_game(k, c_t), game.uniform_levels(k), replace(noise, visibility=1.0),
-                               tol=1e-6)}
+        out["weighted"] = {
+            **{key: w[key] for key in keep if key in w},
+            "unit": "mean service times a pair",
+            "continuum_threshold_rule": weighted.rule.to_dict(),
+            "visibility_threshold": visibility_threshold(
+                game.weighted_game(k, c_t), game.uniform_levels(k), replace(noise, visibility=1.0), tol=1e-6
+            ),
+        }
     return out
 
 

@@ -48,14 +48,25 @@ class Background:
     ``exponent`` > 1 (strictly convex: long stretches are worth more than their length, as for a task that must warm
     caches or rebuild state after each preemption) and tau = ``scale`` seconds. Units: seconds of full-speed work."""
 
-    kind: str = option("power", help="the background task's output from an uninterrupted stretch L: power (tau "
-                                     "(L/tau)^gamma, strictly convex for gamma > 1) or linear (L)",
-                       choices=BACKGROUNDS, flag="--background")
-    exponent: float = option(2.0, help="gamma of the power background output (1: linear)", lo=1, finite=True,
-                             flag="--background-exponent")
-    scale: float | None = option(None, help="tau of the power background output (unset: one mean service time "
-                                            "1/mu)", unit="s", lo=0, open_lo=True, finite=True,
-                                 flag="--background-scale")
+    kind: str = option(
+        "power",
+        help="the background task's output from an uninterrupted stretch L: power (tau "
+        "(L/tau)^gamma, strictly convex for gamma > 1) or linear (L)",
+        choices=BACKGROUNDS,
+        flag="--background",
+    )
+    exponent: float = option(
+        2.0, help="gamma of the power background output (1: linear)", lo=1, finite=True, flag="--background-exponent"
+    )
+    scale: float | None = option(
+        None,
+        help="tau of the power background output (unset: one mean service time 1/mu)",
+        unit="s",
+        lo=0,
+        open_lo=True,
+        finite=True,
+        flag="--background-scale",
+    )
 
     def __post_init__(self) -> None:
         if self.kind not in BACKGROUNDS:
@@ -102,8 +113,27 @@ def new_state() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def serve(gaps, x1, x2, server1, server2, order, skip, qos, kind, gamma, tau, bin_width, block_pairs, first_pair,
-          state, sums, hist, block_wait, block_output):  # pragma: no cover - compiled
+def serve(
+    gaps,
+    x1,
+    x2,
+    server1,
+    server2,
+    order,
+    skip,
+    qos,
+    kind,
+    gamma,
+    tau,
+    bin_width,
+    block_pairs,
+    first_pair,
+    state,
+    sums,
+    hist,
+    block_wait,
+    block_output,
+):  # pragma: no cover - compiled
     """Play one chunk of pairs through the two FCFS servers.
 
     ``gaps``: seconds since the previous pair; ``x1``, ``x2``: the two customers' service times; ``server1``,
@@ -174,8 +204,10 @@ def quantile(hist: np.ndarray, bin_width: float, q: float) -> float:
 def check_load(lam: float, mu: float) -> float:
     rho = lam / mu
     if not rho < 1:
-        raise BacktestError(f"arrival rate {lam:g} pairs/s and service rate {mu:g}/s load each server at rho = "
-                            f"{rho:.3g} >= 1: the queues grow without bound")
+        raise BacktestError(
+            f"arrival rate {lam:g} pairs/s and service rate {mu:g}/s load each server at rho = "
+            f"{rho:.3g} >= 1: the queues grow without bound"
+        )
     return rho
 
 
@@ -219,5 +251,6 @@ def bunch_wait_tail(lam: float, mu: float, t) -> tuple[np.ndarray, np.ndarray]:
     # V + Exp(mu): P(V + X > t) = P(X > t) (atom and all) convolved: e^{-mu t} + int_0^t f_V(u) e^{-mu (t - u)} du
     #   with f_V(u) = sum k_i e^{r_i u} and the atom 1 - rho at 0 included in e^{-mu t} (1 - rho) ... written out:
     second = (1 - rho) * np.exp(-mu * t) + sum(
-        k[i] * (np.exp(r[i] * t) / -r[i] + (np.exp(r[i] * t) - np.exp(-mu * t)) / (r[i] + mu)) for i in (0, 1))
+        k[i] * (np.exp(r[i] * t) / -r[i] + (np.exp(r[i] * t) - np.exp(-mu * t)) / (r[i] + mu)) for i in (0, 1)
+    )
     return first, second

@@ -9,8 +9,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import streams
-from .servers import (BUNCHED, CUSTOMERS, HIST_BINS, HIST_SPAN, LATE, OUTPUT, TIME, WAIT, WAIT2, new_state, quantile,
-                      serve)
+from .servers import (
+    BUNCHED,
+    CUSTOMERS,
+    HIST_BINS,
+    HIST_SPAN,
+    LATE,
+    OUTPUT,
+    TIME,
+    WAIT,
+    WAIT2,
+    new_state,
+    quantile,
+    serve,
+)
 from .routers import Chunk, Router
 
 CHUNK_PAIRS = 1 << 18
@@ -46,8 +58,20 @@ class Played:
     pairs: int
 
 
-def play(routers: dict[str, Router], pairs: int, *, lam: float, mu: float, qos: float, background, warmup: int,
-         block_pairs: int, seed: int, stream: int = 0, progress=None) -> Played:
+def play(
+    routers: dict[str, Router],
+    pairs: int,
+    *,
+    lam: float,
+    mu: float,
+    qos: float,
+    background,
+    warmup: int,
+    block_pairs: int,
+    seed: int,
+    stream: int = 0,
+    progress=None,
+) -> Played:
     """Simulate ``pairs`` recorded pairs (after ``warmup``) for every router in ``routers`` on the same arrivals.
     ``stream`` separates independent runs of one seed (the run at t* and the frontier's)."""
     kind, gamma, tau = background.params(mu)
@@ -80,8 +104,27 @@ def play(routers: dict[str, Router], pairs: int, *, lam: float, mu: float, qos: 
             oa, ob = router.play(chunk, r_rng)
             t = tallies[name]
             s1, s2 = np.bitwise_xor(oa, relabel), np.bitwise_xor(ob, relabel)
-            serve(gaps, x1, x2, s1, s2, order, skip, qos, kind, gamma, tau, bin_width, block_pairs, first, t.state,
-                  t.sums, t.hist, t.block_wait, t.block_output)
+            serve(
+                gaps,
+                x1,
+                x2,
+                s1,
+                s2,
+                order,
+                skip,
+                qos,
+                kind,
+                gamma,
+                tau,
+                bin_width,
+                block_pairs,
+                first,
+                t.state,
+                t.sums,
+                t.hist,
+                t.block_wait,
+                t.block_output,
+            )
             same = (oa == ob)[rec]
             t.wins += int(np.count_nonzero(same == (bunch_right <= router.t_star)))
             t.recorded += n - skip
@@ -107,12 +150,17 @@ def summarise(played: Played, name: str, qos: float) -> dict:
     # the estimates are ratios of the sums; their intervals come from the per-block series (HAC)
     w_half, o_half = (_half(block_mean_test(x)) for x in (wait_series, out_series))
     return {
-        "mean_wait": mean, "mean_wait_ci95": [mean - w_half, mean + w_half],
+        "mean_wait": mean,
+        "mean_wait_ci95": [mean - w_half, mean + w_half],
         "sd_wait": math.sqrt(max(s[WAIT2] / n - mean * mean, 0.0)),
-        "p95_wait": quantile(t.hist, played.bin_width, 0.95), "p99_wait": quantile(t.hist, played.bin_width, 0.99),
-        "qos_violation": s[LATE] / n, "throughput": throughput,
+        "p95_wait": quantile(t.hist, played.bin_width, 0.95),
+        "p99_wait": quantile(t.hist, played.bin_width, 0.99),
+        "qos_violation": s[LATE] / n,
+        "throughput": throughput,
         "throughput_ci95": [throughput - o_half, throughput + o_half],
-        "bunch_rate": s[BUNCHED] / t.recorded, "win_rate": t.wins / t.recorded, "pairs": t.recorded,
+        "bunch_rate": s[BUNCHED] / t.recorded,
+        "win_rate": t.wins / t.recorded,
+        "pairs": t.recorded,
     }
 
 

@@ -126,8 +126,10 @@ def check_scheduler(address: str, seconds: float = 3.0) -> None:
         raise BacktestError(f"cannot reach the Dask scheduler at {address}: {reason} within {seconds:g} s") from None
     with conn:
         if parts.scheme == "tcp" and not _speaks_dask(conn):
-            raise BacktestError(f"cannot reach the Dask scheduler at {address}: the port answers, but not as a Dask "
-                                "scheduler (is it the dashboard's HTTP port? the scheduler's is usually 8786)")
+            raise BacktestError(
+                f"cannot reach the Dask scheduler at {address}: the port answers, but not as a Dask "
+                "scheduler (is it the dashboard's HTTP port? the scheduler's is usually 8786)"
+            )
 
 
 def _speaks_dask(conn) -> bool:
@@ -162,8 +164,10 @@ def executor(scheduler: str | None = None, workers: int | None = None):
         try:
             client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
         except Exception as exc:  # noqa: BLE001 - a port that answers but is no Dask scheduler fails in many ways
-            raise BacktestError(f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}") from None
+            raise BacktestError(
+                f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}"
+            ) from None
         return DaskExecutor(client)
     import dask
 
@@ -173,8 +177,14 @@ def executor(scheduler: str | None = None, workers: int | None = None):
     # kernel and fault it in again: backtests ran 50% slower than in a plain loop (measured), so it is left unset.
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), _sigint_ignored():
         # each worker ignores Ctrl-C (batch.worker): this process takes it, keeps what finished, closes the cluster
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=40, preload=["qcoord.backtest.batch.worker"])
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=40,
+            preload=["qcoord.backtest.batch.worker"],
+        )
     return DaskExecutor(Client(cluster), cluster)
 
 
@@ -205,12 +215,17 @@ def announce(ex, stream=None, detail: str = "") -> None:
     import textwrap
 
     stream = stream or sys.stderr
-    where = ("running here, one after another" if isinstance(ex, LocalLoop) else
-             f"running on {ex.name}, {ex.workers} worker(s)") + (f": {detail}" if detail else "")
+    where = (
+        "running here, one after another"
+        if isinstance(ex, LocalLoop)
+        else f"running on {ex.name}, {ex.workers} worker(s)"
+    ) + (f": {detail}" if detail else "")
     if ex.dashboard:
         where += f"; dashboard {ex.dashboard}"
-    print("\n".join(textwrap.wrap(where, 80, subsequent_indent="  ", break_long_words=False,
-                                  break_on_hyphens=False)), file=stream)
+    print(
+        "\n".join(textwrap.wrap(where, 80, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)),
+        file=stream,
+    )
 
 
 CLUSTER_SECONDS = 15.0  # serial work (s) from which a local cluster pays for its start on two cores (measured)
@@ -239,8 +254,13 @@ class Auto:
     def __init__(self, unit: str = "job", cores: int | None = None, threshold: float = CLUSTER_SECONDS) -> None:
         self.unit, self.threshold, self.offset = unit, threshold, 0
         self.inner: LocalLoop | DaskExecutor | None = None  # chosen after the timed task
-        self.cores = cores if cores is not None else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        self.cores = (
+            cores
+            if cores is not None
+            else len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
             else (os.cpu_count() or 1)
+        )
 
     @property
     def workers(self) -> int:
@@ -269,8 +289,11 @@ class Auto:
             announce(inner, detail=f"about {left:.0f} s of work left at {per}")
         else:
             inner = LocalLoop()
-            why = ("one core" if self.cores <= 1 else
-                   f"under {self.threshold:.0f} s, a local cluster would not pay for its start")
+            why = (
+                "one core"
+                if self.cores <= 1
+                else f"under {self.threshold:.0f} s, a local cluster would not pay for its start"
+            )
             announce(inner, detail=f"about {left:.1f} s of work left at {per} ({why})")
         self.inner = inner
         for i, result in inner.map(func, shared, rest):

@@ -28,8 +28,9 @@ class JobFolder:
         self.records.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def create(cls, out: str | Path, kind: str, records: str, signature: dict, force: bool = False,
-               scratch: bool = False) -> JobFolder:
+    def create(
+        cls, out: str | Path, kind: str, records: str, signature: dict, force: bool = False, scratch: bool = False
+    ) -> JobFolder:
         """The folder of a ``kind`` of batch ("scan", "sweep"): new, or the same batch's to resume (another's only
         with ``force``). Checked before any job runs, so a refused folder is left as it was."""
         out = Path(out)
@@ -42,8 +43,10 @@ class JobFolder:
         sig_path = out / f"{kind}_options.json"
         signature = json.loads(dumps(options(signature), None))  # as it reads back
         if sig_path.is_file() and json.loads(sig_path.read_text()) != signature and not force:
-            raise BacktestError(f"--out {out} holds a {kind} with other options; choose another --out, or add --force "
-                                "to replace its tables")
+            raise BacktestError(
+                f"--out {out} holds a {kind} with other options; choose another --out, or add --force "
+                "to replace its tables"
+            )
         folder = cls(out, records, scratch)
         with atomic_file(sig_path) as fh:
             fh.write(dumps(signature, None))
@@ -66,9 +69,20 @@ def run_group(shared, func: Callable, tasks: list[tuple]) -> list:
     return [func(shared, *task) for task in tasks]
 
 
-def run_jobs(folder: JobFolder, keys: list[str], func: Callable, shared, tasks: list[tuple], executor, *,
-             batch_size: int = 1, progress: bool | None = None, unit: str = "job", desc: str = "jobs",
-             on_done: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
+def run_jobs(
+    folder: JobFolder,
+    keys: list[str],
+    func: Callable,
+    shared,
+    tasks: list[tuple],
+    executor,
+    *,
+    batch_size: int = 1,
+    progress: bool | None = None,
+    unit: str = "job",
+    desc: str = "jobs",
+    on_done: Callable[[int], None] | None = None,
+) -> tuple[list[dict], int]:
     """Every job's record in job order, and how many were computed: finished jobs are read back from ``folder``,
     the others run as ``func(shared, *task)`` on ``executor`` (``batch.cluster``) in batches of ``batch_size``,
     each saved as its batch finishes. ``shared`` (the data) goes to every worker once. ``on_done(n)`` is told of

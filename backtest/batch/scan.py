@@ -40,6 +40,8 @@ from ..output.jsondoc import dumps, options
 from ..errors import BacktestError
 
 EQUITY_POINTS = 150  # per pair, for the report's curves of the top pairs
+
+
 def pair_seed(seed: int, a: str, b: str) -> int:
     """The seed a pair's backtest runs with: its own stream of the scan's seed."""
     return streams.seed_of(seed, f"scan:{a}/{b}")
@@ -69,8 +71,9 @@ def read_pairs(path: str | Path, universe: Universe) -> list[tuple[str, str]]:
             raise BacktestError(f"--pairs {path}, line {n}: expected two different tickers 'A,B', got {line!r}")
         missing = [t for t in parts if t not in universe.series]
         if missing:
-            raise BacktestError(f"--pairs {path}, line {n}: ticker(s) {missing} not in the universe "
-                                f"({', '.join(universe.tickers)})")
+            raise BacktestError(
+                f"--pairs {path}, line {n}: ticker(s) {missing} not in the universe ({', '.join(universe.tickers)})"
+            )
         out.append((parts[0], parts[1]))
     if not out:
         raise BacktestError(f"--pairs {path}: no pairs in the file")
@@ -95,9 +98,16 @@ def read_sectors(path: str | Path, universe: Universe) -> dict[str, str]:
     return out
 
 
-def select_pairs(universe: Universe, *, pairs: list[tuple[str, str]] | None = None, min_rows: int = 250,
-                 min_corr: float | None = None, sectors: dict[str, str] | None = None, same_sector: bool = False,
-                 train_fraction: float = 0.5) -> Selection:
+def select_pairs(
+    universe: Universe,
+    *,
+    pairs: list[tuple[str, str]] | None = None,
+    min_rows: int = 250,
+    min_corr: float | None = None,
+    sectors: dict[str, str] | None = None,
+    same_sector: bool = False,
+    train_fraction: float = 0.5,
+) -> Selection:
     """The pairs to scan (all pairs in universe order by default) after the filters."""
     if same_sector and sectors is None:
         raise BacktestError("--same-sector needs --sectors FILE (ticker,sector)")
@@ -127,8 +137,9 @@ RECORD = 2  # a pair's record format: 2 adds whether quantum pays after costs (a
 
 def job_key(a: str, b: str, point: dict, cfg_doc: dict) -> str:
     """The file name of a pair's result: the pair, its grid point, the scan's options and the record's format."""
-    text = json.dumps({"a": a, "b": b, "point": point, "config": cfg_doc, "record": RECORD}, sort_keys=True,
-                      default=str)
+    text = json.dumps(
+        {"a": a, "b": b, "point": point, "config": cfg_doc, "record": RECORD}, sort_keys=True, default=str
+    )
     return f"{a}_{b}_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
@@ -162,35 +173,54 @@ def summarize(r) -> dict:
     lv = r.comparison.get("quantum_levels_vs_best_local") or {}
     bp = doc_hedge.get("bell_pair_value") or {}
     info = (doc_hedge.get("informativeness") or {}).get("train") or {}
-    advantage = (None if saved["quantum"] is None or saved["classical"] is None
-                 else saved["quantum"] - saved["classical"])
+    advantage = (
+        None if saved["quantum"] is None or saved["classical"] is None else saved["quantum"] - saved["classical"]
+    )
     idx = r.timestamps(r.first_round, 1)[0], r.timestamps(r.first_round + r.n_rounds - 1, 1)[0]
     out = {
-        "rounds": r.n_rounds, "n_train": r.n_train, "start": str(idx[0].date()), "end": str(idx[1].date()),
-        "coin_variance": coins, "saved_constant": _share(saved["constant_hedge"], coins),
-        "saved_classical": _share(saved["classical"], coins), "saved_quantum": _share(saved["quantum"], coins),
-        "saved_oracle": _share(saved["oracle"], coins), "fitted_advantage": advantage,
-        "fitted_advantage_share": _share(advantage, coins), "uses_entanglement": uses,
-        "best_local": r.best_local, "variance_ratio": ratio,
-        "variance_ratio_lo": ci[0] if ci else None, "variance_ratio_hi": ci[1] if ci else None,
-        "p_value": p, "p_one_sided": p_one, "strongest_local": strong.get("opponent"),
+        "rounds": r.n_rounds,
+        "n_train": r.n_train,
+        "start": str(idx[0].date()),
+        "end": str(idx[1].date()),
+        "coin_variance": coins,
+        "saved_constant": _share(saved["constant_hedge"], coins),
+        "saved_classical": _share(saved["classical"], coins),
+        "saved_quantum": _share(saved["quantum"], coins),
+        "saved_oracle": _share(saved["oracle"], coins),
+        "fitted_advantage": advantage,
+        "fitted_advantage_share": _share(advantage, coins),
+        "uses_entanglement": uses,
+        "best_local": r.best_local,
+        "variance_ratio": ratio,
+        "variance_ratio_lo": ci[0] if ci else None,
+        "variance_ratio_hi": ci[1] if ci else None,
+        "p_value": p,
+        "p_one_sided": p_one,
+        "strongest_local": strong.get("opponent"),
         "variance_ratio_vs_strongest": strong.get("variance_ratio"),
         "variance_ratio_vs_classical": (r.comparison.get("quantum_vs_classical") or {}).get("variance_ratio"),
         "quantum_levels_ratio": lv.get("variance_ratio"),
         "history_rule": ((r.information or {}).get("history") or {}).get("name"),
         "bell_pair_predicted": bp.get("predicted_variance_saved"),
         "bell_pair_realised": bp.get("realised_variance_saved"),
-        "sign_differs": info.get("sign_differs"), "sign_differs_significantly": info.get("sign_differs_significantly"),
+        "sign_differs": info.get("sign_differs"),
+        "sign_differs_significantly": info.get("sign_differs_significantly"),
         "move_needed": ((doc_hedge.get("what_it_would_take") or {}).get("best") or {}).get("move"),
-        "drift": (r.drift or {}).get("flag"), "pays": pays["pays"], "pays_reason": pays["reason"],
-        "certainty_equivalent": pays["certainty_equivalent"], "error": None,
+        "drift": (r.drift or {}).get("flag"),
+        "pays": pays["pays"],
+        "pays_reason": pays["reason"],
+        "certainty_equivalent": pays["certainty_equivalent"],
+        "error": None,
     }
     eq = r.equity
     if "quantum" in eq and r.best_local in eq:
         step = max(1, len(eq) // EQUITY_POINTS)
         thin = eq.iloc[::step]
-        out["equity"] = {"time": [str(t) for t in thin.index], "quantum": thin["quantum"].tolist(),
-                         "best_local": thin[r.best_local].tolist()}
+        out["equity"] = {
+            "time": [str(t) for t in thin.index],
+            "quantum": thin["quantum"].tolist(),
+            "best_local": thin[r.best_local].tolist(),
+        }
     return out
 
 
@@ -214,16 +244,35 @@ def _share(v, coins):
     return None if v is None or not coins else v / coins
 
 
-def execute(universe: Universe, cfg, jobs: list[tuple[str, str, dict]], out: Path | JobFolder, ex, batch_size: int,
-            on_done=None, progress: bool | None = False) -> tuple[list[dict], int]:
+def execute(
+    universe: Universe,
+    cfg,
+    jobs: list[tuple[str, str, dict]],
+    out: Path | JobFolder,
+    ex,
+    batch_size: int,
+    on_done=None,
+    progress: bool | None = False,
+) -> tuple[list[dict], int]:
     """Every job's row: those already under ``out/pairs`` read back, the others run on ``ex`` in batches and
     written as each batch finishes (``batch.jobs``). Returns (rows in job order, number computed)."""
     cfg_doc = cfg.to_dict()
     keys = [job_key(a, b, pt, cfg_doc) for a, b, pt in jobs]
     tasks = [(a, b, cfg, pt) for a, b, pt in jobs]
     folder = out if isinstance(out, JobFolder) else JobFolder(out, "pairs")
-    return run_jobs(folder, keys, run_pair, universe, tasks, ex, batch_size=batch_size, progress=progress,
-                    unit="pair", desc="scan", on_done=on_done)
+    return run_jobs(
+        folder,
+        keys,
+        run_pair,
+        universe,
+        tasks,
+        ex,
+        batch_size=batch_size,
+        progress=progress,
+        unit="pair",
+        desc="scan",
+        on_done=on_done,
+    )
 
 
 def fdr(table, level: float = 0.05):
@@ -236,15 +285,21 @@ def fdr(table, level: float = 0.05):
     table["q_value"] = np.nan
     table["significant"] = False
     if ok.any():
-        reject, q, _, _ = multipletests(table.loc[ok, "p_one_sided"].astype(float).to_numpy(), alpha=level,
-                                        method="fdr_bh")
+        reject, q, _, _ = multipletests(
+            table.loc[ok, "p_one_sided"].astype(float).to_numpy(), alpha=level, method="fdr_bh"
+        )
         table.loc[ok, "q_value"] = q
         ran = table.loc[ok]
-        strongest = (ran["variance_ratio_vs_strongest"] if "variance_ratio_vs_strongest" in ran
-                     else ran["variance_ratio"])
+        strongest = (
+            ran["variance_ratio_vs_strongest"] if "variance_ratio_vs_strongest" in ran else ran["variance_ratio"]
+        )
         uses = reports.uses_entanglement(ran)
-        table.loc[ok, "significant"] = (reject & (ran["variance_ratio"].astype(float).to_numpy() < 1.0)
-                                        & (strongest.astype(float).to_numpy() < 1.0) & np.asarray(uses))
+        table.loc[ok, "significant"] = (
+            reject
+            & (ran["variance_ratio"].astype(float).to_numpy() < 1.0)
+            & (strongest.astype(float).to_numpy() < 1.0)
+            & np.asarray(uses)
+        )
     return table
 
 
@@ -257,9 +312,11 @@ def ranking(table):
     ran = table[table["error"].isna()] if "error" in table else table
     ran = ran.assign(_uses=reports.uses_entanglement(ran))
     ran = ran.assign(_ratio=ran["variance_ratio"].where(ran["_uses"]))
-    return ran.sort_values(["significant", "_uses", "_ratio", "move_needed", "q_value"],
-                           ascending=[False, False, True, True, True],
-                           na_position="last").drop(columns=["_uses", "_ratio"])
+    return ran.sort_values(
+        ["significant", "_uses", "_ratio", "move_needed", "q_value"],
+        ascending=[False, False, True, True, True],
+        na_position="last",
+    ).drop(columns=["_uses", "_ratio"])
 
 
 @dataclass
@@ -281,8 +338,11 @@ class ScanResult:
         first = self.table
         for p in grid:  # figures show the first grid point
             first = first[first[p] == grid[p][0]]
-        curves = {f"{r['a']}/{r['b']}": r["equity"] for r in self.rows
-                  if r.get("equity") and all(r.get(p) == grid[p][0] for p in grid)}
+        curves = {
+            f"{r['a']}/{r['b']}": r["equity"]
+            for r in self.rows
+            if r.get("equity") and all(r.get(p) == grid[p][0] for p in grid)
+        }
         top = [k for k in (f"{a}/{b}" for a, b in zip(self.ranking["a"], self.ranking["b"])) if k in curves][:4]
         ran = first[first["error"].isna()] if "error" in first else first
         uses = reports.uses_entanglement(ran)
@@ -290,34 +350,57 @@ class ScanResult:
         figs, omitted = {}, []
         tickers = self.tickers
         if len(ran) and uses.any():
-            figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "Per pair: quantum's "
-                                    "test-window book variance relative to the best local classical strategy "
-                                    "(blue: lower); hatched: skipped, failed, or quantum plays the classical rule "
-                                    "there.")
-            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "Variance ratios of every "
-                                         "pair that uses entanglement with their paired 95% intervals, sorted (filled: "
-                                         "significant after Benjamini-Hochberg).")
+            figs["scan_heatmap"] = (
+                reports.Drawing("scan_heatmap", (first, tickers)),
+                "Per pair: quantum's "
+                "test-window book variance relative to the best local classical strategy "
+                "(blue: lower); hatched: skipped, failed, or quantum plays the classical rule "
+                "there.",
+            )
+            figs["scan_distribution"] = (
+                reports.Drawing("scan_distribution", (first,)),
+                "Variance ratios of every "
+                "pair that uses entanglement with their paired 95% intervals, sorted (filled: "
+                "significant after Benjamini-Hochberg).",
+            )
         elif len(ran) and distance:
-            figs["scan_heatmap"] = (reports.Drawing("scan_heatmap", (first, tickers)), "No pair uses entanglement: per "
-                                    "pair, the change of one input cell's return correlation that would make it pay "
-                                    "(move needed; smaller is closer); hatched: skipped, failed, or no change of a "
-                                    "single cell would do.")
-            figs["scan_distribution"] = (reports.Drawing("scan_distribution", (first,)), "No pair uses "
-                                         "entanglement: the pairs closest to paying, by the change of one input "
-                                         "cell's return correlation that would make entanglement pay.")
+            figs["scan_heatmap"] = (
+                reports.Drawing("scan_heatmap", (first, tickers)),
+                "No pair uses entanglement: per "
+                "pair, the change of one input cell's return correlation that would make it pay "
+                "(move needed; smaller is closer); hatched: skipped, failed, or no change of a "
+                "single cell would do.",
+            )
+            figs["scan_distribution"] = (
+                reports.Drawing("scan_distribution", (first,)),
+                "No pair uses "
+                "entanglement: the pairs closest to paying, by the change of one input "
+                "cell's return correlation that would make entanglement pay.",
+            )
         else:
-            omitted.append("No heat map or distribution: " + ("no pair ran." if not len(ran) else
-                           "no pair uses entanglement, and for none would a change of a single input cell's "
-                           "co-movement make it pay: these indicators carry too little independent information."))
+            omitted.append(
+                "No heat map or distribution: "
+                + (
+                    "no pair ran."
+                    if not len(ran)
+                    else "no pair uses entanglement, and for none would a change of a single input cell's "
+                    "co-movement make it pay: these indicators carry too little independent information."
+                )
+            )
         top = [k for k in top if curves.get(k) is not None]
         if top and uses.any():
             shown = {k: curves[k] for k in top}
-            figs["scan_top_pairs"] = (reports.Drawing("scan_curves", (shown,)), "Cumulative book P&L of quantum "
-                                      "and of the best local classical strategy over the test window, for the "
-                                      "top-ranked pairs.")
+            figs["scan_top_pairs"] = (
+                reports.Drawing("scan_curves", (shown,)),
+                "Cumulative book P&L of quantum "
+                "and of the best local classical strategy over the test window, for the "
+                "top-ranked pairs.",
+            )
         elif top:
-            omitted.append("No P&L curves of the top pairs: no pair uses entanglement, so quantum plays the classical "
-                           "rule and its curve is the best local classical strategy's.")
+            omitted.append(
+                "No P&L curves of the top pairs: no pair uses entanglement, so quantum plays the classical "
+                "rule and its curve is the best local classical strategy's."
+            )
         return figs, omitted
 
     def write(self, out: str | Path) -> Path:
@@ -350,11 +433,25 @@ class ScanResult:
         return out
 
 
-def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_rows: int = 250,
-             min_corr: float | None = None, sectors=None, same_sector: bool = False, grid: dict | None = None,
-             out: str | Path | None = None, force: bool = False, scheduler: str | None = None,
-             workers: int | None = None, batch_size: int = 4, fdr_level: float = 0.05, progress: bool | None = None,
-             **overrides) -> ScanResult:
+def run_scan(
+    source: Universe | None = None,
+    config=None,
+    *,
+    pairs=None,
+    min_rows: int = 250,
+    min_corr: float | None = None,
+    sectors=None,
+    same_sector: bool = False,
+    grid: dict | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    batch_size: int = 4,
+    fdr_level: float = 0.05,
+    progress: bool | None = None,
+    **overrides,
+) -> ScanResult:
     """Scan every pair of a universe (module docstring) and return a ``ScanResult``.
 
     ``source``: a ``data.Universe`` (``data.sample_universe("pypfopt")``, ``data.load_universe(folder)``), or None for
@@ -386,18 +483,29 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
         pairs = read_pairs(pairs, universe)
     if isinstance(sectors, (str, Path)):
         sectors = read_sectors(sectors, universe)
-    sel = select_pairs(universe, pairs=pairs, min_rows=min_rows, min_corr=min_corr, sectors=sectors,
-                       same_sector=same_sector, train_fraction=base.run.train_fraction)
+    sel = select_pairs(
+        universe,
+        pairs=pairs,
+        min_rows=min_rows,
+        min_corr=min_corr,
+        sectors=sectors,
+        same_sector=same_sector,
+        train_fraction=base.run.train_fraction,
+    )
     if not sel.pairs:
-        raise BacktestError(f"no pair left to scan ({len(sel.skipped)} skipped: "
-                            + "; ".join(f"{k}: {v}" for k, v in list(sel.skipped.items())[:3]) + ")")
+        raise BacktestError(
+            f"no pair left to scan ({len(sel.skipped)} skipped: "
+            + "; ".join(f"{k}: {v}" for k, v in list(sel.skipped.items())[:3])
+            + ")"
+        )
     jobs = [(a, b, pt) for a, b in sel.pairs for pt in points]
     signature = {"grid": grid, "base": base.to_dict(), "pairs": sel.pairs}
     ex = cluster.choose(scheduler, workers, "pair")  # a wrong scheduler address fails here, before anything is written
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            folder = JobFolder.create(Path(out) if out is not None else Path(scratch), "scan", "pairs", signature,
-                                      force, scratch=out is None)
+            folder = JobFolder.create(
+                Path(out) if out is not None else Path(scratch), "scan", "pairs", signature, force, scratch=out is None
+            )
             rows, computed = execute(universe, base, jobs, folder, ex, batch_size, progress=progress)
         finally:
             ex.close()
@@ -408,12 +516,20 @@ def run_scan(source: Universe | None = None, config=None, *, pairs=None, min_row
     ran = table[table["error"].isna()]
     doc = {
         "universe": {"tickers": universe.tickers, **{k: v for k, v in universe.meta.items() if k != "files"}},
-        "pairs": len(sel.pairs), "skipped": sel.skipped, "grid": grid, "jobs": len(jobs), "computed": computed,
+        "pairs": len(sel.pairs),
+        "skipped": sel.skipped,
+        "grid": grid,
+        "jobs": len(jobs),
+        "computed": computed,
         "reused": len(jobs) - computed,
         "errors": {f"{r['a']}/{r['b']}": r["error"] for r in table[table["error"].notna()].to_dict("records")},
-        "fdr": {"method": "Benjamini-Hochberg (statsmodels fdr_bh) on one-sided p-values of quantum's variance "
-                          "below best_local's (paired HAC)", "level": fdr_level,
-                "tests": int(ran["p_one_sided"].notna().sum()), "survivors": int(ran["significant"].sum())},
+        "fdr": {
+            "method": "Benjamini-Hochberg (statsmodels fdr_bh) on one-sided p-values of quantum's variance "
+            "below best_local's (paired HAC)",
+            "level": fdr_level,
+            "tests": int(ran["p_one_sided"].notna().sum()),
+            "survivors": int(ran["significant"].sum()),
+        },
         "entanglement_used": int(reports.uses_entanglement(ran).sum()),
         "pays_after_costs": int((ran["pays"] == True).sum()) if "pays" in ran else 0,  # noqa: E712 (None: no answer)
         "ranking": json.loads(ranked.head(200).to_json(orient="records")),

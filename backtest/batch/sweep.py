@@ -25,8 +25,19 @@ from ..output.jsondoc import dumps, options
 from . import cluster
 from .jobs import JobFolder, run_jobs
 
-COLUMNS = ["win_rate", "utility", "hedged_rate", "pnl_mean", "pnl_var", "variance_share", "sharpe",
-           "hedging_efficiency", "bell_pairs", "quantum_share", "mean_pair_age"]
+COLUMNS = [
+    "win_rate",
+    "utility",
+    "hedged_rate",
+    "pnl_mean",
+    "pnl_var",
+    "variance_share",
+    "sharpe",
+    "hedging_efficiency",
+    "bell_pairs",
+    "quantum_share",
+    "mean_pair_age",
+]
 
 
 def point_config(base: RunConfig, point: dict) -> RunConfig:
@@ -108,23 +119,35 @@ def compute_point(source, cfg: RunConfig, pt: dict, use_source: bool = True) -> 
     link = doc.get("link")
     game = {k: doc["game"][k] for k in ("quantum_value", "classical_value", "advantage", "uses_entanglement")}
     clock = doc.get("clock") or {}  # the point's clock: a swept step or deadline moves it
-    game |= {"decision_interval_s": clock.get("decision_interval_s"), "deadline_s": clock.get("deadline_s"),
-             "message_delay_s": clock.get("message_delay_s"), "can_talk": clock.get("can_talk")}
+    game |= {
+        "decision_interval_s": clock.get("decision_interval_s"),
+        "deadline_s": clock.get("deadline_s"),
+        "message_delay_s": clock.get("message_delay_s"),
+        "can_talk": clock.get("can_talk"),
+    }
     if link:  # the chain's verdict at this point: detectable = every stage before value passes
         passed = {s["stage"]: s["passed"] for s in link["stages"]}
-        game |= {"first_failing": link["first_failing"] or "",
-                 "link_detectable": all(v is not False for k, v in passed.items() if k != "value"),
-                 "link_passes": link["first_failing"] is None, "pair_rate_hz": link["derived"]["pair_rate_hz"],
-                 "fidelity": link["derived"]["effective_fidelity"],
-                 "fidelity_threshold": link["stages"][1]["threshold"],
-                 "decision_rate_hz": link["decision_rate_hz"],
-                 # Li et al.'s criterion in place of the rate and detectable stages: enough certification rounds
-                 "li_required_rate_hz": link["stages"][3]["li_required_rate_hz"],
-                 "li_feasible": all(v is not False for k, v in passed.items() if k not in ("rate", "detectable",
-                                                                                           "value"))
-                 and link["stages"][3]["li_passed"]}
-    return {"point": pt, "game": game, "strategies": doc["strategies"], "pays": doc["pays"],
-            "headline": doc["headline"], "verdict": doc["verdict"]}
+        game |= {
+            "first_failing": link["first_failing"] or "",
+            "link_detectable": all(v is not False for k, v in passed.items() if k != "value"),
+            "link_passes": link["first_failing"] is None,
+            "pair_rate_hz": link["derived"]["pair_rate_hz"],
+            "fidelity": link["derived"]["effective_fidelity"],
+            "fidelity_threshold": link["stages"][1]["threshold"],
+            "decision_rate_hz": link["decision_rate_hz"],
+            # Li et al.'s criterion in place of the rate and detectable stages: enough certification rounds
+            "li_required_rate_hz": link["stages"][3]["li_required_rate_hz"],
+            "li_feasible": all(v is not False for k, v in passed.items() if k not in ("rate", "detectable", "value"))
+            and link["stages"][3]["li_passed"],
+        }
+    return {
+        "point": pt,
+        "game": game,
+        "strategies": doc["strategies"],
+        "pays": doc["pays"],
+        "headline": doc["headline"],
+        "verdict": doc["verdict"],
+    }
 
 
 def answers(points: list[dict], records: list[dict]) -> dict:
@@ -133,8 +156,10 @@ def answers(points: list[dict], records: list[dict]) -> dict:
     from ..output.answer import answer, grid_answer
 
     labels = [", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in pt.items()) for pt in points]
-    return {"grid": grid_answer([(lab, rec.get("pays")) for lab, rec in zip(labels, records)]),
-            "points": [f"{lab}: {answer(rec.get('pays'))}" for lab, rec in zip(labels, records)]}
+    return {
+        "grid": grid_answer([(lab, rec.get("pays")) for lab, rec in zip(labels, records)]),
+        "points": [f"{lab}: {answer(rec.get('pays'))}" for lab, rec in zip(labels, records)],
+    }
 
 
 def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | None:
@@ -152,10 +177,16 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
     det = t[t.link_detectable.astype(bool)][param]
     pays = t[t.pays.astype(bool)][param]  # after costs (analysis.pays): the chain passes, its value stage included
     first_failing = dict(zip(t[param].tolist(), t.first_failing.tolist()))
-    out = {"param": param, "detectable_up_to": float(det.max()) if not det.empty else None,
-           "pays_up_to": float(pays.max()) if not pays.empty else None,
-           "first_failing": first_failing, "rate_frontier": None,
-           "fidelity_frontier": None, "li_feasible_up_to": None, "li_rate_frontier": None}
+    out = {
+        "param": param,
+        "detectable_up_to": float(det.max()) if not det.empty else None,
+        "pays_up_to": float(pays.max()) if not pays.empty else None,
+        "first_failing": first_failing,
+        "rate_frontier": None,
+        "fidelity_frontier": None,
+        "li_feasible_up_to": None,
+        "li_rate_frontier": None,
+    }
     if "li_feasible" in t:
         li = t[t.li_feasible.astype(bool)][param]
         out["li_feasible_up_to"] = float(li.max()) if not li.empty else None
@@ -163,8 +194,9 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
         after = [x for x in xs if not li.empty and x > li.max()]
         if base is not None and after:
             need = float(t.loc[t[param] == after[0], "li_required_rate_hz"].iloc[0])
-            out["li_rate_frontier"] = _stage_crossing(base, param, float(li.max()), after[0],
-                                                      lambda link: link.delivered_pair_rate - need)
+            out["li_rate_frontier"] = _stage_crossing(
+                base, param, float(li.max()), after[0], lambda link: link.delivered_pair_rate - need
+            )
     if base is not None and not det.empty:
         xs = sorted(t[param].tolist())
         last = float(det.max())
@@ -172,18 +204,21 @@ def link_frontier(table, param: str, base: RunConfig | None = None) -> dict | No
         stage = first_failing.get(after[0]) if after else None
         if stage == "rate":  # the decisions a second at the failing point, on the run's clock
             rate = float(t.loc[t[param] == after[0], "decision_rate_hz"].iloc[0])
-            out["rate_frontier"] = _stage_crossing(base, param, last, after[0],
-                                                   lambda link: link.delivered_pair_rate - rate)
+            out["rate_frontier"] = _stage_crossing(
+                base, param, last, after[0], lambda link: link.delivered_pair_rate - rate
+            )
         elif stage == "fidelity":
             f_star = float(t.loc[t[param] == after[0], "fidelity_threshold"].iloc[0])  # the game's, as fitted there
-            out["fidelity_frontier"] = _stage_crossing(base, param, last, after[0],
-                                                       lambda link: link.effective_fidelity - f_star)
+            out["fidelity_frontier"] = _stage_crossing(
+                base, param, last, after[0], lambda link: link.effective_fidelity - f_star
+            )
     return out
 
 
 def _stage_crossing(base: RunConfig, param: str, ok: float, bad: float, margin) -> float | None:
     """The value of ``param`` between ``ok`` (``margin`` of the link >= 0) and ``bad`` (below) at which the link's
     ``margin`` turns negative; None when it does not turn there (a published rate, say)."""
+
     def at(x: float) -> float:
         return margin(point_config(base, {param: x}).link.build())
 
@@ -216,35 +251,62 @@ class SweepResult:
 
         names, cross, table = self.params, self.crossings, self.table
         first_cross: dict = next(iter(cross.values()), {})
-        figs = {"sweep_win_rate": ("win_rate", "win rate", "Win rate (before costs) of each strategy along "
-                                   f"{names[0]}; the dotted line: where quantum's edge over the classical rule ends."),
-                "sweep_variance": ("pnl_var", "book P&L variance", "Book P&L variance (switching costs included) "
-                                   f"along {names[0]}; the dotted line: where quantum's edge over the classical rule "
-                                   "ends."),
-                "sweep_hedging_efficiency": ("hedging_efficiency", "hedging efficiency", "Hedging efficiency (0: "
-                                             "independent coins, 1: the oracle) along " + names[0] + ".")}
+        figs = {
+            "sweep_win_rate": (
+                "win_rate",
+                "win rate",
+                "Win rate (before costs) of each strategy along "
+                f"{names[0]}; the dotted line: where quantum's edge over the classical rule ends.",
+            ),
+            "sweep_variance": (
+                "pnl_var",
+                "book P&L variance",
+                "Book P&L variance (switching costs included) "
+                f"along {names[0]}; the dotted line: where quantum's edge over the classical rule "
+                "ends.",
+            ),
+            "sweep_hedging_efficiency": (
+                "hedging_efficiency",
+                "hedging efficiency",
+                "Hedging efficiency (0: independent coins, 1: the oracle) along " + names[0] + ".",
+            ),
+        }
         out = {}
         front = self.doc.get("link_frontier")
         if front and len(names) == 1:
             out["sweep_link_frontier"] = (
-                reports.Drawing("distance_frontier", (table, names[0], front.get("rate_frontier"),
-                                                      front.get("fidelity_frontier"), front.get("li_rate_frontier"))),
+                reports.Drawing(
+                    "distance_frontier",
+                    (
+                        table,
+                        names[0],
+                        front.get("rate_frontier"),
+                        front.get("fidelity_frontier"),
+                        front.get("li_rate_frontier"),
+                    ),
+                ),
                 f"The link's Bell-pair rate against the decisions it must serve along {names[0]}, each point marked "
                 "by the first stage of the chain that fails; below, the fidelity as measured against the game's "
-                "threshold.")
+                "threshold.",
+            )
         horizons = table.get("decision_interval_s")
         if len(names) == 1 and horizons is not None and horizons.nunique() > 1:  # a sweep of the decision horizon
             out["sweep_horizon"] = (
                 reports.Drawing("horizon_value", (table,)),
                 "What talk, classical and quantum save of independent coins' book variance against the decision "
                 "horizon; shaded where a message between the venues arrives before the decision (the servers can "
-                "talk); dotted: one Bell pair a decision.")
+                "talk); dotted: one Bell pair a decision.",
+            )
         for fname, (metric, label, caption) in figs.items():
             if not table[metric].notna().any():  # undefined at every point: no figure of nothing
                 continue
             x = first_cross.get(metric, {}).get("crossing") if len(cross) == 1 else None
-            out[fname] = (reports.Drawing("sweep_metric", (table.astype({metric: float}), names[0], metric, x, label,
-                                                           names[1:] or None)), caption)
+            out[fname] = (
+                reports.Drawing(
+                    "sweep_metric", (table.astype({metric: float}), names[0], metric, x, label, names[1:] or None)
+                ),
+                caption,
+            )
         return out
 
     def write(self, out: str | Path) -> Path:
@@ -292,9 +354,18 @@ def plan_sweep(base: RunConfig, grid: dict, source=None) -> tuple[list[dict], li
     return points, configs, sources
 
 
-def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: str | Path | None = None,
-              force: bool = False, scheduler: str | None = None, workers: int | None = None,
-              progress: bool | None = None, **overrides) -> SweepResult:
+def run_sweep(
+    source=None,
+    config: RunConfig | None = None,
+    *,
+    grid: dict,
+    out: str | Path | None = None,
+    force: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+    **overrides,
+) -> SweepResult:
     """Run a backtest per point of ``grid`` ({option: [values]}, by short name or ``section.field`` path) and return
     a ``SweepResult``.
 
@@ -313,13 +384,28 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
     signature = {"grid": grid, "base": base.to_dict()}
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            folder = JobFolder.create(Path(out) if out is not None else Path(scratch), "sweep", "points", signature,
-                                      force, scratch=out is None)
+            folder = JobFolder.create(
+                Path(out) if out is not None else Path(scratch),
+                "sweep",
+                "points",
+                signature,
+                force,
+                scratch=out is None,
+            )
             # the real source (one for every point, or none) goes to the workers once
             shared = next((src for src in sources if src is not None), None)
             tasks = [(configs[i], points[i], sources[i] is not None) for i in range(len(points))]
-            records, computed = run_jobs(folder, [point_key(c) for c in configs], compute_point, shared, tasks, ex,
-                                         progress=progress, unit="point", desc="sweep")
+            records, computed = run_jobs(
+                folder,
+                [point_key(c) for c in configs],
+                compute_point,
+                shared,
+                tasks,
+                ex,
+                progress=progress,
+                unit="point",
+                desc="sweep",
+            )
         finally:
             ex.close()
     rows = []
@@ -333,8 +419,15 @@ def run_sweep(source=None, config: RunConfig | None = None, *, grid: dict, out: 
             rows.append(row)
     table = pd.DataFrame(rows)
     cross = crossings(table, list(grid))
-    doc = {"params": grid, "points": len(points), "computed": computed, "reused": len(points) - computed,
-           "pays": [{"point": pt, **(record.get("pays") or {})} for pt, record in zip(points, records)],
-           "answer": answers(points, records), "crossing": cross,
-           "link_frontier": link_frontier(table, list(grid)[0], base), "config": options(base.to_dict())}
+    doc = {
+        "params": grid,
+        "points": len(points),
+        "computed": computed,
+        "reused": len(points) - computed,
+        "pays": [{"point": pt, **(record.get("pays") or {})} for pt, record in zip(points, records)],
+        "answer": answers(points, records),
+        "crossing": cross,
+        "link_frontier": link_frontier(table, list(grid)[0], base),
+        "config": options(base.to_dict()),
+    }
     return SweepResult(table, cross, doc)

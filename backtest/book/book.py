@@ -73,8 +73,19 @@ def _add(x, y, buf: _Scratch | None, key: str):
 class Book:
     """Running results of the players over the test window ``[train_end, end)``."""
 
-    def __init__(self, names: list[str], fill_model, book: float, rf_per_period: float, train_end: int, n_test: int,
-                 keep: int, classical_local: list[str], minutes: float = 1.0, threads: int | None = 1):
+    def __init__(
+        self,
+        names: list[str],
+        fill_model,
+        book: float,
+        rf_per_period: float,
+        train_end: int,
+        n_test: int,
+        keep: int,
+        classical_local: list[str],
+        minutes: float = 1.0,
+        threads: int | None = 1,
+    ):
         self.minutes = minutes  # of quoting per round: fills are rates per minute
         self.lanes = Lanes(threads)
         self.fill_model, self.size, self.train_end, self.keep = fill_model, book, train_end, keep
@@ -111,24 +122,36 @@ class Book:
         self.equity_rounds.extend((lo + marks).tolist())
         table = game.table.ravel()
         lanes = self.lanes
-        targets = lanes.start(lambda: self.test_cells.add_with_targets(x, y, chunk.returns,
-                                                                       game.target_table().ravel(), flip), n)
+        targets = lanes.start(
+            lambda: self.test_cells.add_with_targets(x, y, chunk.returns, game.target_table().ravel(), flip), n
+        )
         decided = lanes.map(lambda p: p.decide(chunk, rngs[p.name], pairs), players, n)
         fills = self._fills(players, decided, chunk, uniforms, take > 0)
         tgt, want = targets()
 
         # A player whose fill is an earlier one's, with the same pairs and the same running sums so far (classical and
         # always_hedge, oracle and regime_oracle often are), would add exactly what that one adds: it takes its sums.
-        twin = [next((j for j in range(i) if fills[j] is fills[i] and _same_pairs(decided[i], decided[j])
-                      and self.stats[players[i].name].same_state(self.stats[players[j].name])), None)
-                for i in range(len(players))]
+        twin = [
+            next(
+                (
+                    j
+                    for j in range(i)
+                    if fills[j] is fills[i]
+                    and _same_pairs(decided[i], decided[j])
+                    and self.stats[players[i].name].same_state(self.stats[players[j].name])
+                ),
+                None,
+            )
+            for i in range(len(players))
+        ]
         first = [i for i in range(len(players)) if twin[i] is None]
 
         def account(i: int) -> np.ndarray:
             a, b, used, ages = decided[i]
             *_, pnl, parts = fills[i]
-            return self.stats[players[i].name].add(pnl, a, b, x, y, tgt, want, table, offset, self.block_len, used,
-                                                   ages, marks, *parts)
+            return self.stats[players[i].name].add(
+                pnl, a, b, x, y, tgt, want, table, offset, self.block_len, used, ages, marks, *parts
+            )
 
         marked_by = dict(zip(first, lanes.map(account, first, n)))
         for i, j in enumerate(twin):
@@ -136,7 +159,8 @@ class Book:
                 self.stats[players[i].name].copy_state(self.stats[players[j].name])
                 marked_by[i] = marked_by[j]
         for p, marked, (a, b, *_), (pnl_a, inv_a, pnl_b, inv_b, pnl, _) in zip(
-                players, (marked_by[i] for i in range(len(players))), decided, fills):
+            players, (marked_by[i] for i in range(len(players))), decided, fills
+        ):
             self.equity[p.name].extend(marked.tolist())
             if take:
                 d = self.per[p.name]
@@ -145,10 +169,15 @@ class Book:
                     if v is not None:
                         d[key].append(v[:take])
         decisions = {p.name: d[:2] for p, d in zip(players, decided)}
-        tallies = [(counts, decisions[q], decisions[name]) for q, opponents in self.discordant.items()
-                   if q in decisions for name, counts in opponents.items()]
-        for (counts, _, _), (only_q, only_c) in zip(tallies, lanes.map(
-                lambda t: discordant(*t[1], *t[2], tgt), tallies, n)):
+        tallies = [
+            (counts, decisions[q], decisions[name])
+            for q, opponents in self.discordant.items()
+            if q in decisions
+            for name, counts in opponents.items()
+        ]
+        for (counts, _, _), (only_q, only_c) in zip(
+            tallies, lanes.map(lambda t: discordant(*t[1], *t[2], tgt), tallies, n)
+        ):
             counts[0] += only_q
             counts[1] += only_c
 
@@ -180,16 +209,35 @@ class Book:
         before = [list(st) for st in states]
         leader: list[int] = []  # per player: the first player whose fill it shares (itself if none)
         for i, (a, b, *_) in enumerate(decided):
-            leader.append(i if i in steered else next(
-                (j for j in sorted(set(leader)) if j not in steered and before[j] == before[i]
-                 and np.array_equal(decided[j][0], a) and np.array_equal(decided[j][1], b)), i))
+            leader.append(
+                i
+                if i in steered
+                else next(
+                    (
+                        j
+                        for j in sorted(set(leader))
+                        if j not in steered
+                        and before[j] == before[i]
+                        and np.array_equal(decided[j][0], a)
+                        and np.array_equal(decided[j][1], b)
+                    ),
+                    i,
+                )
+            )
         computed = sorted(set(leader) - set(steered))
         # each computed fill its own scratch slot, handed out here rather than from the lanes (which would append
         # to the pool at once)
         bufs = {i: None if fresh else self._buffers(k, chunk.x.size) for k, i in enumerate(computed)}
-        out = dict(zip(computed, self.lanes.map(
-            lambda i: self._fill(decided[i][0], decided[i][1], states[i], chunk, uniforms, bufs[i]), computed,
-            len(chunk))))
+        out = dict(
+            zip(
+                computed,
+                self.lanes.map(
+                    lambda i: self._fill(decided[i][0], decided[i][1], states[i], chunk, uniforms, bufs[i]),
+                    computed,
+                    len(chunk),
+                ),
+            )
+        )
         out.update(steered)
         for i, j in enumerate(leader):
             if j != i:
@@ -198,8 +246,10 @@ class Book:
 
     def _markets(self, chunk: RoundChunk) -> tuple[Market, Market]:
         r, pc, hs, px, m = chunk.returns, chunk.price_change, chunk.half_spread, chunk.price, self.minutes
-        return (Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m),
-                Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m))
+        return (
+            Market(r[:, 0], _col(pc, 0), _col(hs, 0), _col(px, 0), m),
+            Market(r[:, 1], _col(pc, 1), _col(hs, 1), _col(px, 1), m),
+        )
 
     def _fill(self, a, b, st: list, chunk: RoundChunk, uniforms, buf: _Scratch | None):
         """One fill of the chunk from fill state ``st`` (updated in place)."""
@@ -212,8 +262,14 @@ class Book:
         fa = fm.pnl(a, market_a, uniforms[0], st[0], sides[0])
         fb = fm.pnl(b, market_b, uniforms[1], st[1], sides[1])
         st[0], st[1] = fa.state, fb.state
-        return (fa.pnl, fa.inventory, fb.pnl, fb.inventory, _add(fa.pnl, fb.pnl, buf, "pnl_book"),
-                ((fa.income, fb.income), (fa.costs, fb.costs), (fa.assumed, fb.assumed)))
+        return (
+            fa.pnl,
+            fa.inventory,
+            fb.pnl,
+            fb.inventory,
+            _add(fa.pnl, fb.pnl, buf, "pnl_book"),
+            ((fa.income, fb.income), (fa.costs, fb.costs), (fa.assumed, fb.assumed)),
+        )
 
     def series(self) -> dict:
         """Per-round series of the kept rounds (read-only; players that decided alike may share them)."""
@@ -225,8 +281,14 @@ class Book:
 
 def _joint(fa, fb) -> tuple:
     """Two servers' ``Fills`` as a fill of the chunk (see ``Book._fills``)."""
-    return (fa.pnl, fa.inventory, fb.pnl, fb.inventory, fa.pnl + fb.pnl,
-            ((fa.income, fb.income), (fa.costs, fb.costs), (fa.assumed, fb.assumed)))
+    return (
+        fa.pnl,
+        fa.inventory,
+        fb.pnl,
+        fb.inventory,
+        fa.pnl + fb.pnl,
+        ((fa.income, fb.income), (fa.costs, fb.costs), (fa.assumed, fb.assumed)),
+    )
 
 
 def _same_pairs(d1: tuple, d2: tuple) -> bool:
@@ -235,6 +297,7 @@ def _same_pairs(d1: tuple, d2: tuple) -> bool:
 
 
 # Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
 
 @njit(cache=True, nogil=True)
 def discordant(a1, b1, a2, b2, tgt):  # pragma: no cover - compiled

@@ -70,10 +70,25 @@ class StrategyStats:
         self.block_sq = np.zeros(self.n_blocks)
         self.block_n = np.zeros(self.n_blocks, dtype=np.int64)
 
-    def add(self, pnl: np.ndarray, a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, tgt: np.ndarray,
-            want: np.ndarray, table: np.ndarray, offset: int, block_len: int, pairs: np.ndarray | None,
-            ages: np.ndarray | None, marks: np.ndarray, income: tuple = (0.0, 0.0),
-            costs: tuple = (0.0, 0.0), assumed: tuple = (0.0, 0.0)) -> np.ndarray:
+    def add(
+        self,
+        pnl: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        tgt: np.ndarray,
+        want: np.ndarray,
+        table: np.ndarray,
+        offset: int,
+        block_len: int,
+        pairs: np.ndarray | None,
+        ages: np.ndarray | None,
+        marks: np.ndarray,
+        income: tuple = (0.0, 0.0),
+        costs: tuple = (0.0, 0.0),
+        assumed: tuple = (0.0, 0.0),
+    ) -> np.ndarray:
         """Add a chunk of rounds starting ``offset`` rounds into the test window; returns the cumulative P&L at
         positions ``marks`` of the chunk. ``a``, ``b``: outputs; ``tgt``: each round's better relation (a win);
         ``want``: the relation that hedged its realised co-movement (2 where a stock did not move); ``table``:
@@ -90,9 +105,31 @@ class StrategyStats:
         flat = [np.atleast_1d(np.asarray(v, dtype=float)) for v in (*income, *costs)]
         marked = np.empty(marks.size)
         self.switches += book_stats(
-            pnl, a, b, x, y, tgt, want, table, offset // block_len, offset % block_len, block_len, self.book_size,
-            self.rf_per_period, self.shift, self.sums, self.counts, self.block_sum, self.block_sq, self.block_n,
-            marks, marked, *flat, self.last, self.parts)
+            pnl,
+            a,
+            b,
+            x,
+            y,
+            tgt,
+            want,
+            table,
+            offset // block_len,
+            offset % block_len,
+            block_len,
+            self.book_size,
+            self.rf_per_period,
+            self.shift,
+            self.sums,
+            self.counts,
+            self.block_sum,
+            self.block_sq,
+            self.block_n,
+            marks,
+            marked,
+            *flat,
+            self.last,
+            self.parts,
+        )
         if pairs is not None:
             self.bell_pairs += int(pairs.sum())
             if ages is not None:
@@ -100,14 +137,32 @@ class StrategyStats:
         return marked
 
     def _state(self) -> tuple:
-        return (self.shift, self.parts_scalar, self.bell_pairs, self.age_sum, self.switches, self.assumed, self.sums,
-                self.parts, self.counts, self.last, self.block_sum, self.block_sq, self.block_n)
+        return (
+            self.shift,
+            self.parts_scalar,
+            self.bell_pairs,
+            self.age_sum,
+            self.switches,
+            self.assumed,
+            self.sums,
+            self.parts,
+            self.counts,
+            self.last,
+            self.block_sum,
+            self.block_sq,
+            self.block_n,
+        )
 
     def same_state(self, other: StrategyStats) -> bool:
         """Whether every running sum equals ``other``'s exactly (then the same chunk adds the same to both)."""
-        return (self.book_size == other.book_size and self.rf_per_period == other.rf_per_period
-                and all(np.array_equal(u, v) if isinstance(u, np.ndarray) else u == v
-                        for u, v in zip(self._state(), other._state())))
+        return (
+            self.book_size == other.book_size
+            and self.rf_per_period == other.rf_per_period
+            and all(
+                np.array_equal(u, v) if isinstance(u, np.ndarray) else u == v
+                for u, v in zip(self._state(), other._state())
+            )
+        )
 
     def copy_state(self, other: StrategyStats) -> None:
         """Take ``other``'s running sums (copies: the two go on separately afterwards)."""
@@ -138,8 +193,7 @@ class StrategyStats:
         s_inc, s_c, s_ec, s_cc, s_ii, s_ei, s_ci = (float(v) for v in self.parts)
         s_e, s_ee = float(self.sums[SUM_E]), float(self.sums[SUM_E2])
         g, gg, gc = s_e + s_c, s_ee + 2 * s_ec + s_cc, s_ec + s_cc
-        return {"g": g, "gg": gg, "gc": gc, "c": s_c, "cc": s_cc, "d": g - s_inc,
-                "dd": gg - 2 * (s_ei + s_ci) + s_ii}
+        return {"g": g, "gg": gg, "gc": gc, "c": s_c, "cc": s_cc, "d": g - s_inc, "dd": gg - 2 * (s_ei + s_ci) + s_ii}
 
     def decomposition(self, periods_per_year: float) -> dict:
         """Mean spread income, costs and directional P&L per round, and the Sharpe of the directional part."""
@@ -158,11 +212,16 @@ class StrategyStats:
         excess = directional / self.book_size - self.rf_per_period
         total_std = math.sqrt(self.var) if self.var == self.var and self.var > 0 else math.nan
         root = math.sqrt(periods_per_year)
-        return {"pnl_spread_income": income, "pnl_assumed_income": self.assumed / n, "pnl_costs": costs,
-                "pnl_directional": directional,
-                "sharpe_directional": excess / (std / self.book_size) * root if std == std else math.nan,
-                "sharpe_spread": income / total_std * root if total_std == total_std else math.nan,
-                "turnover": self.switches / (2 * n), "pnl_var_before_costs": before}
+        return {
+            "pnl_spread_income": income,
+            "pnl_assumed_income": self.assumed / n,
+            "pnl_costs": costs,
+            "pnl_directional": directional,
+            "sharpe_directional": excess / (std / self.book_size) * root if std == std else math.nan,
+            "sharpe_spread": income / total_std * root if total_std == total_std else math.nan,
+            "turnover": self.switches / (2 * n),
+            "pnl_var_before_costs": before,
+        }
 
     # -- read-outs --------------------------------------------------------------------------------
     @property
@@ -234,14 +293,24 @@ def hedging_efficiency(var_s: float, var_unc: float, var_oracle: float) -> tuple
     if not (span == span):
         return None, "a book variance is undefined"
     if span <= 1e-12 * max(abs(var_unc), 1e-300):
-        return None, ("the oracle, which wins every round, does not lower book variance below independent coins: "
-                      "winning the game does not hedge this book")
+        return None, (
+            "the oracle, which wins every round, does not lower book variance below independent coins: "
+            "winning the game does not hedge this book"
+        )
     return (var_unc - var_s) / span, None
 
 
-def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.ndarray, discordant: tuple[int, int],
-            periods_per_year: float, utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None,
-            risk_aversion: float = 3.0) -> dict:
+def compare(
+    q: StrategyStats,
+    c: StrategyStats,
+    q_pnl: np.ndarray,
+    c_pnl: np.ndarray,
+    discordant: tuple[int, int],
+    periods_per_year: float,
+    utility_q: np.ndarray | None = None,
+    utility_c: np.ndarray | None = None,
+    risk_aversion: float = 3.0,
+) -> dict:
     """Quantum against an opponent on the same rounds (``backtest.stats.paired``): the variance ratio with its HAC
     interval and p-value, the Sharpe difference, the mean squared P&L and utility differences, on the kept
     rounds ``q_pnl``, ``c_pnl`` (all test rounds unless a streamed run kept fewer); McNemar's test on the paired
@@ -261,8 +330,15 @@ def compare(q: StrategyStats, c: StrategyStats, q_pnl: np.ndarray, c_pnl: np.nda
         lev = None if q_pnl.size < 3 else lambda: 1.0
     else:  # on a second core while the paired tests run (its medians are a third of a long run's comparison)
         lev = Lanes().start(lambda: p_value(levene_median(q_pnl, c_pnl)), q_pnl.size)
-    out = paired_tests(q_pnl, c_pnl, periods_per_year=periods_per_year, rf_per_period=q.rf_per_period,
-                       book=q.book_size, utility_q=utility_q, utility_c=utility_c)
+    out = paired_tests(
+        q_pnl,
+        c_pnl,
+        periods_per_year=periods_per_year,
+        rf_per_period=q.rf_per_period,
+        book=q.book_size,
+        utility_q=utility_q,
+        utility_c=utility_c,
+    )
     p_lev = None if lev is None else lev()
     return {
         **out,
@@ -306,12 +382,20 @@ def break_even_cost_scale(q: StrategyStats, c: StrategyStats, risk_aversion: flo
 
 # Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
 
+
 @njit(cache=True, nogil=True, inline="always")
 def _part(acc, e, inc, c):  # pragma: no cover - compiled
     """The sums of one round's P&L parts, e = pnl - shift, inc the income, c the costs: inc, c, e c, c^2, inc^2,
     e inc, c inc (with sum e and sum e^2 they give the directional and before-cost moments: risk.parts_moments)."""
-    return (acc[0] + inc, acc[1] + c, acc[2] + e * c, acc[3] + c * c, acc[4] + inc * inc, acc[5] + e * inc,
-            acc[6] + c * inc)
+    return (
+        acc[0] + inc,
+        acc[1] + c,
+        acc[2] + e * c,
+        acc[3] + c * c,
+        acc[4] + inc * inc,
+        acc[5] + e * inc,
+        acc[6] + c * inc,
+    )
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -348,9 +432,35 @@ def _drawdown(v, ret, cum, peak, max_dd, eq, eq_peak, floor, max_share):  # prag
 
 
 @njit(cache=True, nogil=True)
-def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, block_len, book, rf, shift, sums, counts,
-               block_sum, block_sq, block_n, marks, marked, inc_a, inc_b, cost_a, cost_b, last,
-               parts):  # pragma: no cover - compiled
+def book_stats(
+    pnl,
+    out_a,
+    out_b,
+    x,
+    y,
+    tgt,
+    want,
+    table,
+    block0,
+    into_block,
+    block_len,
+    book,
+    rf,
+    shift,
+    sums,
+    counts,
+    block_sum,
+    block_sq,
+    block_n,
+    marks,
+    marked,
+    inc_a,
+    inc_b,
+    cost_a,
+    cost_b,
+    last,
+    parts,
+):  # pragma: no cover - compiled
     """One pass over a chunk of book P&L updating a strategy's running sums (see the comment above); returns the
     rounds in which a server changed its output."""
     # running sums in locals (registers), written back once: array elements would be stored every round
@@ -371,8 +481,12 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
     pa, pb, switches = last[0], last[1], 0
     for i in range(pnl.size):
         v = pnl[i]
-        acc = _part(acc, v - shift, inc_a[i if pia else 0] + inc_b[i if pib else 0],
-                    cost_a[i if pca else 0] + cost_b[i if pcb else 0])
+        acc = _part(
+            acc,
+            v - shift,
+            inc_a[i if pia else 0] + inc_b[i if pib else 0],
+            cost_a[i if pca else 0] + cost_b[i if pcb else 0],
+        )
         ia, ib = np.int64(out_a[i]), np.int64(out_b[i])
         switches += np.int64((pa >= 0) & (ia != pa)) + np.int64((pb >= 0) & (ib != pb))  # branch-free
         pa, pb = ia, ib
@@ -392,8 +506,9 @@ def book_stats(pnl, out_a, out_b, x, y, tgt, want, table, block0, into_block, bl
         h = want[i]
         moved += 1 - (h >> 1)  # want is 2 where a stock did not move
         hedged += np.int64(o == h)  # o is 0 or 1, never 2
-        cum, peak, max_dd, eq, eq_peak, floor, max_share = _drawdown(v, r + rf, cum, peak, max_dd, eq, eq_peak,
-                                                                     floor, max_share)
+        cum, peak, max_dd, eq, eq_peak, floor, max_share = _drawdown(
+            v, r + rf, cum, peak, max_dd, eq, eq_peak, floor, max_share
+        )
         bs += v
         bq += v * v
         bn += 1

@@ -61,8 +61,12 @@ def _converter(s: Spec, flag: str):
     return convert
 
 
-def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: tuple[str, ...] | None = None,
-                exclude: tuple[str, ...] = ()) -> None:
+def add_options(
+    parser: argparse.ArgumentParser,
+    sections=tuple(GROUPS),
+    only: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] = (),
+) -> None:
     """Add the options of ``sections`` to ``parser`` (with ``only``: just these paths, sections or aliases; never
     the paths in ``exclude``, which the command does not take)."""
     from .. import config
@@ -70,6 +74,7 @@ def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: t
     groups: dict[str, argparse._ArgumentGroup] = {}
     chooser = None
     aliases_done: set[str] = set()
+
     def wanted(s: Spec) -> bool:
         return only is None or s.path in only or s.section in only
 
@@ -90,20 +95,38 @@ def add_options(parser: argparse.ArgumentParser, sections=tuple(GROUPS), only: t
             chooser.add_argument(flag, nargs="+", metavar=s.metavar, dest=f"{_DEST}choose:{kind}:{s.path}", help=text)
         for old, new in RENAMED_FLAGS.items():  # accepted, not listed in --help, and named as renamed when used
             if s.flag == new and wanted(s):
-                group.add_argument(old, type=_converter(s, new), choices=s.choices, dest=_DEST + s.path,
-                                   action=_Renamed, help=argparse.SUPPRESS)
+                group.add_argument(
+                    old,
+                    type=_converter(s, new),
+                    choices=s.choices,
+                    dest=_DEST + s.path,
+                    action=_Renamed,
+                    help=argparse.SUPPRESS,
+                )
         if s.alias and s.alias not in aliases_done and s.alias_flag != "" and s.alias_help:
             aliases_done.add(s.alias)
-            _add(group, s.alias_flag or "--" + s.alias.replace("_", "-"), s, _DEST + s.alias,
-                 help_text(Spec(**{**s.__dict__, "help": s.alias_help})), s.metavar or s.alias.upper())
+            _add(
+                group,
+                s.alias_flag or "--" + s.alias.replace("_", "-"),
+                s,
+                _DEST + s.alias,
+                help_text(Spec(**{**s.__dict__, "help": s.alias_help})),
+                s.metavar or s.alias.upper(),
+            )
 
 
 def add_specs(group, specs) -> None:
     """Add declared options (``options.Spec``) that live outside the run configuration's tree (``qcoord balance``'s
     own), read and checked as ``add_options`` reads the tree's; ``given`` collects them by path."""
     for s in specs:
-        _add(group, s.flag or "--" + s.name.replace("_", "-"), s, _DEST + s.path, help_text(s),
-             s.metavar or s.name.upper())
+        _add(
+            group,
+            s.flag or "--" + s.name.replace("_", "-"),
+            s,
+            _DEST + s.path,
+            help_text(s),
+            s.metavar or s.name.upper(),
+        )
 
 
 class _Renamed(argparse.Action):
@@ -120,8 +143,14 @@ def _add(group, flag: str, s: Spec, dest: str, text: str, metavar: str) -> None:
     elif s.nargs:
         group.add_argument(flag, nargs=s.nargs, metavar=metavar, dest=dest, help=text)
     else:
-        group.add_argument(flag, type=_converter(s, flag), choices=s.choices, metavar=None if s.choices else metavar,
-                           dest=dest, help=text)
+        group.add_argument(
+            flag,
+            type=_converter(s, flag),
+            choices=s.choices,
+            metavar=None if s.choices else metavar,
+            dest=dest,
+            help=text,
+        )
 
 
 def given(args: argparse.Namespace) -> dict[str, object]:
@@ -130,7 +159,7 @@ def given(args: argparse.Namespace) -> dict[str, object]:
     for dest, value in vars(args).items():
         if not dest.startswith(_DEST) or value is None:
             continue
-        name = dest[len(_DEST):]
+        name = dest[len(_DEST) :]
         if name.startswith("choose:"):
             _, kind, path = name.split(":")
             out["source.kind"] = kind
@@ -183,7 +212,8 @@ def bounded(cast: type, lo: float | None = None, hi: float | None = None, what: 
             value = parse(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not {'a whole number' if cast is int else 'a number'}") from None
+                f"{text!r} is not {'a whole number' if cast is int else 'a number'}"
+            ) from None
         below = lo is not None and (value <= lo if open_lo else value < lo)
         if below or (hi is not None and value > hi) or not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} {what if what.startswith('must') else 'is not ' + what}")
@@ -210,8 +240,12 @@ def numbers(text: str) -> list[float]:
 def add_json_and_progress(group, document: str, unit: str = "") -> None:
     """--json (print ``document`` instead of the summary) and --progress/--no-progress, shared by the commands."""
     group.add_argument("--json", action="store_true", help=f"print {document} instead of the summary")
-    group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help=f"progress bar{unit} on stderr (default: only when stderr is a terminal)")
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"progress bar{unit} on stderr (default: only when stderr is a terminal)",
+    )
 
 
 def matrix(text: str) -> list[list[float]]:
@@ -239,7 +273,8 @@ def matrix(text: str) -> list[list[float]]:
     except (ValueError, TypeError, OSError) as exc:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a matrix: give four numbers (2x2), rows separated by ';', a JSON list of rows or a CSV "
-            f"file ({exc})") from None
+            f"file ({exc})"
+        ) from None
     if len({len(r) for r in rows}) != 1:
         raise argparse.ArgumentTypeError(f"{text!r}: the rows have different lengths {[len(r) for r in rows]}")
     return rows
@@ -254,18 +289,28 @@ nonnegative_int = bounded(int, 0, None, "a whole number >= 0")
 def add_run_arguments(p: argparse.ArgumentParser, exclude: tuple[str, ...] = ()) -> None:
     """Every backtest option (shared with ``sweep``), generated from the configuration tree; all unset when
     not given (a config file, then the defaults, fill them)."""
-    p.add_argument("--config", metavar="FILE.toml", help="read options from a config file (a run's config.toml "
-                                                          "repeats that run); options given here override it")
+    p.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="read options from a config file (a run's config.toml repeats that run); options given here override it",
+    )
     add_options(p, exclude=exclude)
 
 
 def add_scheduler_argument(p: argparse.ArgumentParser) -> None:
     """--scheduler and --workers (``qcoord scan`` and ``qcoord sweep``)."""
     g = p.add_argument_group("execution")
-    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="run on this Dask scheduler's workers (default $DASK_SCHEDULER_ADDRESS, else a local cluster)")
-    g.add_argument("--workers", type=nonnegative_int, metavar="N",
-                   help="worker processes of the local cluster (default: the cores; 0: a plain loop here)")
+    g.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run on this Dask scheduler's workers (default $DASK_SCHEDULER_ADDRESS, else a local cluster)",
+    )
+    g.add_argument(
+        "--workers",
+        type=nonnegative_int,
+        metavar="N",
+        help="worker processes of the local cluster (default: the cores; 0: a plain loop here)",
+    )
 
 
 def parse_param(text: str) -> tuple[str, list]:

@@ -54,8 +54,8 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
             return q
         if m > 1:  # the returns of rows k.. rotated by ``shift``, compounded from p[k - 1], in closed form
             base = p[n - shift - 1]
-            q[k: k + shift] = p[k - 1] * (p[n - shift:] / base)
-            q[k + shift:] = p[n - 1] * (p[k: n - shift] / base)
+            q[k : k + shift] = p[k - 1] * (p[n - shift :] / base)
+            q[k + shift :] = p[n - 1] * (p[k : n - shift] / base)
         return q
 
     def bits(a):
@@ -69,10 +69,14 @@ def _perturbed(view: LocalView, cut: int, rng: np.random.Generator, mirror: bool
 
     own, other = known["own"], known["other"]
     assert own is not None and other is not None  # a view always holds both price columns
-    return view.known(own=prices(own), other=prices(other),
-                      volume=known["volume"] if mirror else rotated(known["volume"]),
-                      spread=known["spread"] if mirror else rotated(known["spread"]), signal=bits(view.signal),
-                      regime=bits(view.regime))
+    return view.known(
+        own=prices(own),
+        other=prices(other),
+        volume=known["volume"] if mirror else rotated(known["volume"]),
+        spread=known["spread"] if mirror else rotated(known["spread"]),
+        signal=bits(view.signal),
+        regime=bits(view.regime),
+    )
 
 
 def causal_cuts(n: int, cuts: int, rng: np.random.Generator) -> list[int]:
@@ -86,8 +90,9 @@ def causal_cuts(n: int, cuts: int, rng: np.random.Generator) -> list[int]:
 def perturbed_views(view: LocalView, cuts: int, rng: np.random.Generator) -> list[tuple[int, LocalView]]:
     """(cut, the view with everything after it perturbed) for cuts spread over the view, mirrored and rotated in
     turn."""
-    return [(cut, _perturbed(view, cut, rng, mirror=i % 2 == 0)) for i, cut in enumerate(causal_cuts(len(view), cuts,
-                                                                                                    rng))]
+    return [
+        (cut, _perturbed(view, cut, rng, mirror=i % 2 == 0)) for i, cut in enumerate(causal_cuts(len(view), cuts, rng))
+    ]
 
 
 def check_outputs(name: str, base: np.ndarray, checked: list[tuple[int, np.ndarray]], latency: int) -> None:
@@ -99,11 +104,13 @@ def check_outputs(name: str, base: np.ndarray, checked: list[tuple[int, np.ndarr
             row = int(np.flatnonzero(~same)[0])
             raise BacktestError(
                 f"indicator {name} is not causal: its output for round {row} changed when data it could not know "
-                f"yet (from round {cut} on, partner latency {latency}) was altered; it peeks ahead")
+                f"yet (from round {cut} on, partner latency {latency}) was altered; it peeks ahead"
+            )
 
 
-def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cuts: int = CUTS,
-                    max_rows: int | None = None) -> None:
+def check_causality(
+    indicator: Indicator, view: LocalView, *, seed: int = 0, cuts: int = CUTS, max_rows: int | None = None
+) -> None:
     """Raise BacktestError naming ``indicator`` if its output at some round depends on what the server
     could not know then (later prices, the partner's prices within the latency, later signals).
 
@@ -122,6 +129,8 @@ def check_causality(indicator: Indicator, view: LocalView, *, seed: int = 0, cut
     if many is not None:
         outs = many([view] + [v for _, v in pairs])
     else:
-        outs = [indicator_output(evaluate(indicator, v), indicator.name, v, indicator.levels)
-                for v in [view] + [v for _, v in pairs]]
+        outs = [
+            indicator_output(evaluate(indicator, v), indicator.name, v, indicator.levels)
+            for v in [view] + [v for _, v in pairs]
+        ]
     check_outputs(indicator.name, outs[0], [(cut, o) for (cut, _), o in zip(pairs, outs[1:])], view.latency)

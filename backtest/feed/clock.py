@@ -36,14 +36,26 @@ class ClockSettings:
 
     venue_distance_km: float | None = option(
         help="straight-line distance between the two venues' servers (unset: the link's, else the event source's, "
-             "else 56 km, NYSE-NASDAQ)", unit="km", lo=0, finite=True)
-    message_path: str = option("fibre", choices=PATHS,
-                               help="the fastest classical path between the venues, for talk and delayed_comm: fibre "
-                                    "(c/1.468 over the link's fibre, else the straight line) or microwave (c over "
-                                    "the straight line)")
+        "else 56 km, NYSE-NASDAQ)",
+        unit="km",
+        lo=0,
+        finite=True,
+    )
+    message_path: str = option(
+        "fibre",
+        choices=PATHS,
+        help="the fastest classical path between the venues, for talk and delayed_comm: fibre "
+        "(c/1.468 over the link's fibre, else the straight line) or microwave (c over "
+        "the straight line)",
+    )
     decision_deadline: float | None = option(
         help="how long after its input a server may take to decide (unset: until its next decision, the data's "
-             "decision interval)", unit="s", lo=0, open_lo=True, finite=True)
+        "decision interval)",
+        unit="s",
+        lo=0,
+        open_lo=True,
+        finite=True,
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self, "clock")
@@ -82,11 +94,19 @@ class Clock:
         return max(1, math.ceil(self.message_delay_s / self.interval_s - 1e-9))
 
     def to_dict(self) -> dict:
-        return {"decision_interval_s": self.interval_s, "decision_rate_hz": self.decision_rate_hz,
-                "deadline_s": self.deadline_s, "message_delay_s": self.message_delay_s,
-                "distance_km": self.distance_km, "message_path": self.message_path, "can_talk": self.can_talk,
-                "rounds_late": self.rounds_late, "window_s": self.window_s, "train_s": self.train_s,
-                "source": self.source}
+        return {
+            "decision_interval_s": self.interval_s,
+            "decision_rate_hz": self.decision_rate_hz,
+            "deadline_s": self.deadline_s,
+            "message_delay_s": self.message_delay_s,
+            "distance_km": self.distance_km,
+            "message_path": self.message_path,
+            "can_talk": self.can_talk,
+            "rounds_late": self.rounds_late,
+            "window_s": self.window_s,
+            "train_s": self.train_s,
+            "source": self.source,
+        }
 
 
 def message_delay(distance_km: float, path: str, fibre_km: float | None = None) -> float:

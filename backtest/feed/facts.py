@@ -8,6 +8,7 @@ import numpy as np
 
 from ...data import MarketData
 
+
 def ticker_volume(md: MarketData, ticker: str) -> np.ndarray | None:
     """One ticker's traded volume per bar (shares): the data's volume table, else the ticker's own OHLCV file (a
     pair whose other file has none keeps it); None when the data has none for it."""

@@ -138,8 +138,7 @@ def warmup(indicator: Indicator, view: LocalView) -> int:
     if isinstance(indicator, IsolatedIndicator):  # a user's: found in its worker
         first = indicator.first_defined(view)
         if first is None:
-            raise BacktestError(f"indicator {indicator.name} is undefined on every row (warm-up longer than the "
-                                "data?)")
+            raise BacktestError(f"indicator {indicator.name} is undefined on every row (warm-up longer than the data?)")
         return int(first)
     if isinstance(indicator, ThresholdIndicator):
         values = evaluate(indicator, view, "score")
@@ -226,14 +225,24 @@ class _Feed:
 
     def _views(self, arr: dict[str, np.ndarray], first_row: int) -> tuple[LocalView, LocalView]:
         signals = (arr["signal_a"], arr["signal_b"]) if "signal_a" in arr else arr.get("signals")
-        return make_views(arr["prices"], self.tickers, self.latency, self.seeds, volume=arr.get("volume"),
-                          spread=arr.get("spread"), signals=signals, regime=arr.get("regime"), first_row=first_row,
-                          clock=self.clock)
+        return make_views(
+            arr["prices"],
+            self.tickers,
+            self.latency,
+            self.seeds,
+            volume=arr.get("volume"),
+            spread=arr.get("spread"),
+            signals=signals,
+            regime=arr.get("regime"),
+            first_row=first_row,
+            clock=self.clock,
+        )
 
     def _raw_inputs(self, views: tuple[LocalView, LocalView], indicators=None) -> list[np.ndarray]:
         indicators = self.indicators if indicators is None else indicators
-        return [indicator_output(evaluate(ind, view), ind.name, view, ind.levels)
-                for ind, view in zip(indicators, views)]
+        return [
+            indicator_output(evaluate(ind, view), ind.name, view, ind.levels) for ind, view in zip(indicators, views)
+        ]
 
     def _checked(self, raw: list[np.ndarray], first_row: int, indicators=None) -> tuple[np.ndarray, np.ndarray]:
         """Indicator outputs of rows that must be defined (after the warm-up) as uint8 bits (or levels)."""
@@ -245,8 +254,10 @@ class _Feed:
             bad = ~np.isfinite(bits)
             if bad.any():
                 row = first_row + int(np.flatnonzero(bad)[0])
-                raise BacktestError(f"indicator {ind.name} ({ticker}) is undefined at {self.clock(row, 1)[0]} "
-                                    f"(row {row}) after its warm-up")
+                raise BacktestError(
+                    f"indicator {ind.name} ({ticker}) is undefined at {self.clock(row, 1)[0]} "
+                    f"(row {row}) after its warm-up"
+                )
             out.append(bits.astype(np.uint8))
         return out[0], out[1]
 
@@ -296,8 +307,17 @@ class ArrayFeed(_Feed):
 
     streamed = False
 
-    def __init__(self, arrays: dict[str, np.ndarray], tickers: tuple[str, str], clock, clock_at,
-                 periods_per_year: float, indicators, latency, seeds):
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        tickers: tuple[str, str],
+        clock,
+        clock_at,
+        periods_per_year: float,
+        indicators,
+        latency,
+        seeds,
+    ):
         super().__init__(indicators, latency, seeds)
         self.tickers = tickers
         self.clock, self.clock_at = clock, clock_at
@@ -313,11 +333,21 @@ class ArrayFeed(_Feed):
     @classmethod
     def from_market(cls, md: MarketData, indicators, latency, seeds) -> ArrayFeed:
         if len(md.tickers) != 2:
-            raise BacktestError(f"a backtest needs exactly two tickers, got {md.tickers}; pick two (--tickers A B on "
-                                "the command line, tickers=[...] in Python)")
+            raise BacktestError(
+                f"a backtest needs exactly two tickers, got {md.tickers}; pick two (--tickers A B on "
+                "the command line, tickers=[...] in Python)"
+            )
         index = md.index
-        feed = cls(_arrays_of(md), (md.tickers[0], md.tickers[1]), lambda first, n: index[first : first + n],
-                   lambda rows: index[np.asarray(rows, dtype=np.intp)], md.periods_per_year, indicators, latency, seeds)
+        feed = cls(
+            _arrays_of(md),
+            (md.tickers[0], md.tickers[1]),
+            lambda first, n: index[first : first + n],
+            lambda rows: index[np.asarray(rows, dtype=np.intp)],
+            md.periods_per_year,
+            indicators,
+            latency,
+            seeds,
+        )
         # a panel of closes without OHLCV or quotes is, as a rule, adjusted (Yahoo's and most vendors' panels)
         feed._seconds = seconds_since_first(index)
         feed.adjusted_only = not feed.has_share_prices and md.spread is None and not md.ohlcv
@@ -331,8 +361,16 @@ class ArrayFeed(_Feed):
         """A synthetic path as raw arrays (no DataFrame, timestamps only when asked for), its blocks drawn on
         ``threads`` threads (the same rows for any number)."""
         _, prices, truth = next(pair.arrays(n_rows, n_rows, threads))
-        feed = cls({"prices": prices, **_truth_arrays(truth)}, pair.tickers, pair.timestamps, pair.timestamps_at,
-                   pair.periods_per_year, indicators, latency, seeds)
+        feed = cls(
+            {"prices": prices, **_truth_arrays(truth)},
+            pair.tickers,
+            pair.timestamps,
+            pair.timestamps_at,
+            pair.periods_per_year,
+            indicators,
+            latency,
+            seeds,
+        )
         feed.step_s = pair.step_seconds
         if feed.step_s is None:  # business days: each row's own calendar time
             feed._seconds = pair.seconds(0, n_rows)
@@ -376,13 +414,14 @@ class StreamFeed(_Feed):
 
     streamed = True
 
-    def __init__(self, pair: SyntheticPair, n_rows: int, indicators, latency, seeds, chunk_rows: int,
-                 threads: int = 1):
+    def __init__(self, pair: SyntheticPair, n_rows: int, indicators, latency, seeds, chunk_rows: int, threads: int = 1):
         super().__init__(indicators, latency, seeds)
         missing = [ind.name for ind in indicators if not isinstance(ind.lookback, (int, np.integer))]
         if missing:
-            raise BacktestError(f"indicator(s) {missing} declare no lookback (rows of history they need); "
-                                "set .lookback to stream a long synthetic run, or use fewer rounds")
+            raise BacktestError(
+                f"indicator(s) {missing} declare no lookback (rows of history they need); "
+                "set .lookback to stream a long synthetic run, or use fewer rounds"
+            )
         self.pair = pair
         self.tickers = pair.tickers
         self.clock = pair.timestamps
@@ -417,8 +456,11 @@ class StreamFeed(_Feed):
 
     def _cut(self, lo: int, hi: int) -> dict[str, np.ndarray]:
         """Rows [lo, hi) of the held pieces (all drawn already)."""
-        parts = [(max(lo - first, 0), min(hi - first, part["prices"].shape[0]), part) for first, part in self._pieces
-                 if first < hi and first + part["prices"].shape[0] > lo]
+        parts = [
+            (max(lo - first, 0), min(hi - first, part["prices"].shape[0]), part)
+            for first, part in self._pieces
+            if first < hi and first + part["prices"].shape[0] > lo
+        ]
         if len(parts) == 1:
             a, b, part = parts[0]
             return {k: v[a:b] for k, v in part.items()}
@@ -443,8 +485,10 @@ class StreamFeed(_Feed):
     def set_extra(self, pair: tuple[Indicator, Indicator]) -> None:
         missing = [ind.name for ind in pair if not isinstance(ind.lookback, (int, np.integer))]
         if missing:
-            raise BacktestError(f"indicator(s) {missing} declare no lookback (rows of history they need); "
-                                "set .lookback to stream a long synthetic run, or use fewer rounds")
+            raise BacktestError(
+                f"indicator(s) {missing} declare no lookback (rows of history they need); "
+                "set .lookback to stream a long synthetic run, or use fewer rounds"
+            )
         super().set_extra(pair)
         self.history = max(ind.lookback or 0 for ind in self._all()) + self.latency + 2  # all declared (above)
 
@@ -480,8 +524,11 @@ class StreamFeed(_Feed):
         self._last = (lo, hi, arr, h0)
         views = self._views(arr, h0)
         if self.extra:  # evaluated now, on the same rows: they are released once the next chunk is drawn
-            self._extra_last = (lo, hi, self._checked([r[lo - h0 :] for r in self._raw_inputs(views, self.extra)],
-                                                      lo, self.extra))
+            self._extra_last = (
+                lo,
+                hi,
+                self._checked([r[lo - h0 :] for r in self._raw_inputs(views, self.extra)], lo, self.extra),
+            )
         return self._checked([r[lo - h0 :] for r in self._raw_inputs(views)], lo)
 
     def extra_inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -517,8 +564,14 @@ class TrainingTail:
         if hi <= self.start:
             return
         cut = max(self.start - lo, 0)
-        self.parts.append((x[cut:], y[cut:], {k: None if v is None else v[cut:] for k, v in rd.items()},
-                           None if extra is None else tuple(e[cut:] for e in extra)))
+        self.parts.append(
+            (
+                x[cut:],
+                y[cut:],
+                {k: None if v is None else v[cut:] for k, v in rd.items()},
+                None if extra is None else tuple(e[cut:] for e in extra),
+            )
+        )
 
     def close(self) -> None:
         xs, ys, rds, extras = zip(*self.parts)

@@ -55,9 +55,14 @@ class NoParams:
 def params_with_defaults(cls: type, **defaults) -> type:
     """A copy of a parameters dataclass ``cls`` with other defaults (the same options, declared once)."""
     hints = {f.name: f.type for f in dataclasses.fields(cls)}
-    return dataclasses.make_dataclass(cls.__name__, [
-        (f.name, hints[f.name], dataclasses.field(default=defaults.get(f.name, f.default), metadata=f.metadata))
-        for f in dataclasses.fields(cls)], frozen=True)
+    return dataclasses.make_dataclass(
+        cls.__name__,
+        [
+            (f.name, hints[f.name], dataclasses.field(default=defaults.get(f.name, f.default), metadata=f.metadata))
+            for f in dataclasses.fields(cls)
+        ],
+        frozen=True,
+    )
 
 
 class Indicator:
@@ -160,8 +165,9 @@ class NoisyRegime(_NoisyReading):
 class ThresholdParams:
     window: int = option(60, help="threshold indicators: rolling window", unit="bars", lo=2)
     target: float = option(0.5, help="threshold indicators: P(x=1) on the training window", lo=0, hi=1, open_lo=True)
-    threshold: float | None = option(help="threshold indicators: a fixed threshold instead of fitting one",
-                                     hi=math.inf, lo=-math.inf)
+    threshold: float | None = option(
+        help="threshold indicators: a fixed threshold instead of fitting one", hi=math.inf, lo=-math.inf
+    )
 
 
 class ThresholdIndicator(Indicator):
@@ -174,8 +180,12 @@ class ThresholdIndicator(Indicator):
     builtin = True
     Params = ThresholdParams
 
-    def __init__(self, window: int = ThresholdParams.window, target: float = ThresholdParams.target,
-                 threshold: float | None = None):
+    def __init__(
+        self,
+        window: int = ThresholdParams.window,
+        target: float = ThresholdParams.target,
+        threshold: float | None = None,
+    ):
         if not isinstance(window, (int, np.integer)) or window < 2:
             raise BacktestError(f"{self.name}: window must be an integer of at least 2 bars, got {window!r}")
         if not (0.0 < target < 1.0):
@@ -215,12 +225,15 @@ class ThresholdIndicator(Indicator):
             # every training window was flat (a one-tick spread that never widens, a price that never moved): the
             # indicator can never fire on what the data shows, and the run says so instead of failing
             self.threshold = -self.quiet
-            self.note = (f"indicator {self.name} ({view.ticker}): its statistic never moved over the training window "
-                         f"(zero variance in every window), so it reads 'no signal' (x = 0) throughout")
+            self.note = (
+                f"indicator {self.name} ({view.ticker}): its statistic never moved over the training window "
+                f"(zero variance in every window), so it reads 'no signal' (x = 0) throughout"
+            )
             return
         if s.size < 10:
-            raise BacktestError(f"indicator {self.name} ({view.ticker}): only {s.size} finite scores in the training "
-                                "window to fit on")
+            raise BacktestError(
+                f"indicator {self.name} ({view.ticker}): only {s.size} finite scores in the training window to fit on"
+            )
         self.threshold = float(np.quantile(s, self.target if self.below else 1.0 - self.target))
 
     def __call__(self, view: LocalView) -> np.ndarray:
@@ -268,7 +281,8 @@ class RollingCorrelation(ThresholdIndicator):
         own, other = pd.Series(view.aligned_returns), pd.Series(view.partner_returns)
         corr = own.rolling(self.window, min_periods=self.window).corr(other).to_numpy()
         flat = (_rolling(own.to_numpy(), self.window).std().to_numpy() == 0) | (
-            _rolling(other.to_numpy(), self.window).std().to_numpy() == 0)
+            _rolling(other.to_numpy(), self.window).std().to_numpy() == 0
+        )
         return self._quieted(corr, flat)  # a stock that did not move has no correlation to read
 
 
@@ -295,8 +309,13 @@ class VolatilityBurst(ThresholdIndicator):
     below = False
     Params = BurstParams
 
-    def __init__(self, window: int = ThresholdParams.window, target: float = ThresholdParams.target,
-                 threshold: float | None = None, short: int = BurstParams.short):
+    def __init__(
+        self,
+        window: int = ThresholdParams.window,
+        target: float = ThresholdParams.target,
+        threshold: float | None = None,
+        short: int = BurstParams.short,
+    ):
         super().__init__(window, target, threshold)
         if not isinstance(short, (int, np.integer)) or not 1 <= short < self.window:
             raise BacktestError(f"{self.name}: short must be a whole number of bars in [1, window), got {short!r}")
@@ -378,8 +397,10 @@ class SpreadWidening(ThresholdIndicator):
 
     def score(self, view: LocalView) -> np.ndarray:
         if view.spread is None:
-            raise BacktestError(f"indicator spread_widening: no quoted spread for {view.ticker} (use quote files "
-                                "with BidClose/AskClose)")
+            raise BacktestError(
+                f"indicator spread_widening: no quoted spread for {view.ticker} (use quote files "
+                "with BidClose/AskClose)"
+            )
         z, flat = _zscore(view.spread, self.window)  # a one-tick spread that stays at one tick: no widening
         return self._quieted(z, flat)
 
@@ -393,8 +414,10 @@ class QuantileBins(Indicator):
 
     def __init__(self, base: Indicator, levels: int):
         if not isinstance(base, ThresholdIndicator):
-            raise BacktestError(f"quantile bins need a threshold indicator's score; {getattr(base, 'name', base)!r} "
-                                "has none (give a function with a levels attribute instead)")
+            raise BacktestError(
+                f"quantile bins need a threshold indicator's score; {getattr(base, 'name', base)!r} "
+                "has none (give a function with a levels attribute instead)"
+            )
         if not isinstance(levels, (int, np.integer)) or not 2 <= levels <= 8:
             raise BacktestError(f"levels must be a whole number from 2 to 8, got {levels!r}")
         self.base, self.levels = base, int(levels)
@@ -406,8 +429,10 @@ class QuantileBins(Indicator):
         s = self.base.score(view)[start:]
         s = s[np.isfinite(s)]
         if s.size < 10 * self.levels:
-            raise BacktestError(f"indicator {self.name}: only {s.size} finite scores in the training window to set "
-                                f"{self.levels} quantile bins on")
+            raise BacktestError(
+                f"indicator {self.name}: only {s.size} finite scores in the training window to set "
+                f"{self.levels} quantile bins on"
+            )
         self.edges = np.quantile(s, np.arange(1, self.levels) / self.levels)
 
     def __call__(self, view: LocalView) -> np.ndarray:
@@ -420,8 +445,12 @@ class QuantileBins(Indicator):
         return np.where(np.isnan(s), np.nan, level)  # a flat window's quiet score is the no-signal end
 
     def params(self) -> dict:
-        return {"base": self.base.name, "window": self.base.window, "levels": self.levels,
-                "edges": None if self.edges is None else self.edges.tolist()}
+        return {
+            "base": self.base.name,
+            "window": self.base.window,
+            "levels": self.levels,
+            "edges": None if self.edges is None else self.edges.tolist(),
+        }
 
 
 def make_levels_indicator(spec: str | Indicator | Callable, levels: int, **params) -> Indicator:
@@ -436,8 +465,19 @@ def make_levels_indicator(spec: str | Indicator | Callable, levels: int, **param
 
 
 BUILTINS: dict[str, type[Indicator]] = {
-    cls.name: cls for cls in (NoisySignal, NoisyRegime, RollingCorrelation, Divergence, VolatilityBurst, ReturnShock,
-                              RecentMove, Momentum, VolumeSpike, SpreadWidening)
+    cls.name: cls
+    for cls in (
+        NoisySignal,
+        NoisyRegime,
+        RollingCorrelation,
+        Divergence,
+        VolatilityBurst,
+        ReturnShock,
+        RecentMove,
+        Momentum,
+        VolumeSpike,
+        SpreadWidening,
+    )
 }
 
 
@@ -465,8 +505,10 @@ def make_indicator(spec: str | Indicator | Callable, **params) -> Indicator:
         takes = [f.name for f in dataclasses.fields(BUILTINS[spec].Params)]
         stray = [k for k in params if k not in takes]
         if stray:
-            raise BacktestError(f"indicator {spec} takes {', '.join('--' + t for t in takes)}; "
-                                f"{', '.join('--' + k for k in stray)} do(es) not apply to it")
+            raise BacktestError(
+                f"indicator {spec} takes {', '.join('--' + t for t in takes)}; "
+                f"{', '.join('--' + k for k in stray)} do(es) not apply to it"
+            )
         return BUILTINS[spec](**params)
     if ":" in spec:
         module, _, attr = spec.partition(":")
@@ -498,8 +540,10 @@ def evaluate(indicator: Indicator, view: LocalView, method: str = "__call__", **
         raise
     except Exception as exc:  # noqa: BLE001 - user code: any exception, reported in one line
         where = "" if method == "__call__" else f".{method}"
-        raise BacktestError(f"indicator {indicator.name}{where} failed on the {view.side} server's view "
-                            f"({view.ticker}): {type(exc).__name__}: {exc}") from None
+        raise BacktestError(
+            f"indicator {indicator.name}{where} failed on the {view.side} server's view "
+            f"({view.ticker}): {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def indicator_output(values, name: str, view: LocalView, levels: int = 2) -> np.ndarray:
@@ -514,14 +558,16 @@ def indicator_output(values, name: str, view: LocalView, levels: int = 2) -> np.
     if np.issubdtype(out.dtype, np.integer):
         if out.size and (out.min() < 0 or out.max() > levels - 1):
             bad = out[(out < 0) | (out > levels - 1)][0]
-            raise BacktestError(f"indicator {name} returned {bad.item()!r}; outputs must be {allowed} or NaN "
-                                "(warming up)")
+            raise BacktestError(
+                f"indicator {name} returned {bad.item()!r}; outputs must be {allowed} or NaN (warming up)"
+            )
         return out.astype(np.uint8, copy=False)
     out = out.astype(float, copy=False)
     bad = np.isfinite(out) & ((out != np.round(out)) | (out < 0) | (out > levels - 1))
     if bad.any():
-        raise BacktestError(f"indicator {name} returned {out[bad][0].item()!r}; outputs must be {allowed} or NaN "
-                            "(warming up)")
+        raise BacktestError(
+            f"indicator {name} returned {out[bad][0].item()!r}; outputs must be {allowed} or NaN (warming up)"
+        )
     return out
 
 

@@ -60,11 +60,14 @@ def _profile(held: dict, ind) -> dict:
     lookback = get("lookback")
     levels = get("levels", 2)
     note = get("note")
-    return {"name": str(get("name", type(ind).__name__)),
-            "lookback": int(lookback) if isinstance(lookback, (int, np.integer)) else None,
-            "levels": int(levels) if isinstance(levels, (int, np.integer)) else levels,
-            "needs_fit": bool(get("needs_fit", False)), "note": note if isinstance(note, str) else None,
-            "describe": _plain(sandbox.user_call(held, "describe", ind.describe))}
+    return {
+        "name": str(get("name", type(ind).__name__)),
+        "lookback": int(lookback) if isinstance(lookback, (int, np.integer)) else None,
+        "levels": int(levels) if isinstance(levels, (int, np.integer)) else levels,
+        "needs_fit": bool(get("needs_fit", False)),
+        "note": note if isinstance(note, str) else None,
+        "describe": _plain(sandbox.user_call(held, "describe", ind.describe)),
+    }
 
 
 def _w_profile(held: dict, payload: bytes):
@@ -84,8 +87,9 @@ def _numeric(values, n: int) -> np.ndarray:
     if out.dtype == bool:
         return out.astype(np.uint8)
     if out.dtype.kind not in "biuf":
-        raise TypeError(f"returned values of dtype {out.dtype}; outputs must be numbers (0, 1, or NaN while warming "
-                        "up)")
+        raise TypeError(
+            f"returned values of dtype {out.dtype}; outputs must be numbers (0, 1, or NaN while warming up)"
+        )
     if out.dtype.kind in "iu" and out.size and out.min() >= 0 and out.max() <= 255:
         return out.astype(np.uint8)
     return out.astype(np.float64)
@@ -122,9 +126,22 @@ def for_worker(view: LocalView, stamps: Stamps | None = None) -> LocalView:
     k = view._known
     own, other = k["own"], k["other"]
     assert own is not None and other is not None  # a view always holds both price columns
-    return LocalView(view.side, view.ticker, view.partner, view.latency, own, other, volume=k["volume"],
-                     spread=k["spread"], signal=view.signal, regime=view.regime, seed=view.seed,
-                     first_row=view.first_row, clock=stamps, lagged=True)
+    return LocalView(
+        view.side,
+        view.ticker,
+        view.partner,
+        view.latency,
+        own,
+        other,
+        volume=k["volume"],
+        spread=k["spread"],
+        signal=view.signal,
+        regime=view.regime,
+        seed=view.seed,
+        first_row=view.first_row,
+        clock=stamps,
+        lagged=True,
+    )
 
 
 class IsolatedIndicator(Indicator):
@@ -137,8 +154,9 @@ class IsolatedIndicator(Indicator):
     builtin = False
     levels: Any  # as the user's indicator reports it (checked when built)
 
-    def __init__(self, indicator: Indicator, *, check: bool = True, seed: int = 0, timeout: float | None = None,
-                 cuts: int = CUTS):
+    def __init__(
+        self, indicator: Indicator, *, check: bool = True, seed: int = 0, timeout: float | None = None, cuts: int = CUTS
+    ):
         own = vars(indicator).get("name") if isinstance(vars(indicator).get("name"), str) else None
         self.name = own or type(indicator).__name__
         self.check, self.seed, self.timeout, self.cuts = bool(check), int(seed), timeout, int(cuts)
@@ -146,18 +164,19 @@ class IsolatedIndicator(Indicator):
         try:
             self.state = sandbox.dumps(indicator)
         except Exception as exc:  # noqa: BLE001 - an object that cannot be sent cannot be run apart
-            raise BacktestError(f"indicator {self.name} cannot be sent to its own process: {type(exc).__name__}: "
-                                f"{exc}") from None
+            raise BacktestError(
+                f"indicator {self.name} cannot be sent to its own process: {type(exc).__name__}: {exc}"
+            ) from None
         self._apply(self._one(_w_profile, None, "profile")[0])
         if not isinstance(self.levels, int) or not 2 <= self.levels <= 8:
-            raise BacktestError(f"indicator {self.name}: levels must be a whole number from 2 to 8, got "
-                                f"{self.levels!r}")
+            raise BacktestError(
+                f"indicator {self.name}: levels must be a whole number from 2 to 8, got {self.levels!r}"
+            )
 
     def _apply(self, prof: dict) -> None:
         self.name = prof.get("name") or self.name
         self.lookback, self.levels = prof.get("lookback"), prof.get("levels")
-        self._needs_fit, self.note, self._describe = bool(prof.get("needs_fit")), prof.get("note"), prof.get(
-            "describe")
+        self._needs_fit, self.note, self._describe = bool(prof.get("needs_fit")), prof.get("note"), prof.get("describe")
 
     @property
     def needs_fit(self) -> bool:
@@ -184,7 +203,7 @@ class IsolatedIndicator(Indicator):
         views' shared clock)."""
         out = []
         for lo in range(0, len(views), BATCH):
-            batch = views[lo: lo + BATCH]
+            batch = views[lo : lo + BATCH]
             workers = []
             try:
                 for v in batch:
@@ -215,8 +234,11 @@ class IsolatedIndicator(Indicator):
     def evaluate_views(self, views: list[LocalView], stamps: Stamps | None = None) -> list[np.ndarray]:
         """Outputs on each view, each in a fresh worker, checked as outputs (``indicator_output``); ``stamps``: the
         views' shared clock (perturbed copies of one view)."""
-        if stamps is None and views and all(v.first_row == views[0].first_row and len(v) == len(views[0])
-                                            for v in views):
+        if (
+            stamps is None
+            and views
+            and all(v.first_row == views[0].first_row and len(v) == len(views[0]) for v in views)
+        ):
             stamps = stamps_of(views[0])
         got = self._many(_w_call, views, "__call__", stamps=stamps)
         return [indicator_output(arrays[0], self.name, v, self.levels) for (_, arrays), v in zip(got, views)]

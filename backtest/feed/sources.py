@@ -35,56 +35,130 @@ class Source:
     ``start``/``end`` also cut csv and sample data by date (inclusive).
     """
 
-    kind: str = option("synthetic", help="where prices come from (chosen by --synthetic, --sample, --csv or --yahoo)",
-                       choices=SOURCE_KINDS, flag="")
-    mode: str = option("signals", help="built-in synthetic pair: signals or regime (GBM with correlation regimes), or "
-                                      "events (two venues in event time, data.EventPair)",
-                       choices=("signals", "regime", "events"), flag="--synthetic", chooses="synthetic")
+    kind: str = option(
+        "synthetic",
+        help="where prices come from (chosen by --synthetic, --sample, --csv or --yahoo)",
+        choices=SOURCE_KINDS,
+        flag="",
+    )
+    mode: str = option(
+        "signals",
+        help="built-in synthetic pair: signals or regime (GBM with correlation regimes), or "
+        "events (two venues in event time, data.EventPair)",
+        choices=("signals", "regime", "events"),
+        flag="--synthetic",
+        chooses="synthetic",
+    )
     sample: str | None = option(help="shipped sample (qcoord data --list-samples)", metavar="NAME", chooses="sample")
-    files: tuple[str, ...] | None = option(help="CSV file(s): a wide panel or one OHLCV file per ticker", flag="--csv",
-                                           nargs="+", metavar="FILE", chooses="csv")
+    files: tuple[str, ...] | None = option(
+        help="CSV file(s): a wide panel or one OHLCV file per ticker",
+        flag="--csv",
+        nargs="+",
+        metavar="FILE",
+        chooses="csv",
+    )
     quotes: tuple[str, ...] | None = option(
         help="timestamped quote or event files, one per ticker (ns/us timestamps: a CSV of time, bid, ask, or "
-             "LOBSTER's message files; quote bars too): each decision at the quote in force on --cadence-s",
-        flag="--quotes", nargs="+", metavar="FILE", chooses="quotes")
-    cadence_s: float | None = option(help="quotes: seconds between decisions, the book marked at the next (unset: "
-                                          "1 s)", unit="s", lo=0, open_lo=True, finite=True, shown_default=1.0)
+        "LOBSTER's message files; quote bars too): each decision at the quote in force on --cadence-s",
+        flag="--quotes",
+        nargs="+",
+        metavar="FILE",
+        chooses="quotes",
+    )
+    cadence_s: float | None = option(
+        help="quotes: seconds between decisions, the book marked at the next (unset: 1 s)",
+        unit="s",
+        lo=0,
+        open_lo=True,
+        finite=True,
+        shown_default=1.0,
+    )
     tickers: tuple[str, ...] | None = option(
-        help="pick columns of a panel, or name per-ticker files", nargs="+", metavar="T",
-        choose_flags=(("--yahoo", "yahoo", "download these tickers from Yahoo Finance (cached on disk)"),))
+        help="pick columns of a panel, or name per-ticker files",
+        nargs="+",
+        metavar="T",
+        choose_flags=(("--yahoo", "yahoo", "download these tickers from Yahoo Finance (cached on disk)"),),
+    )
     start: str | None = option(help="first date (Yahoo: required; csv/sample: cut, inclusive)", metavar="DATE")
-    end: str | None = option(help="last date (Yahoo: exclusive, required; csv/sample: cut, inclusive)",
-                             metavar="DATE")
+    end: str | None = option(help="last date (Yahoo: exclusive, required; csv/sample: cut, inclusive)", metavar="DATE")
     interval: str = option("1d", help="Yahoo bar interval")
     cache_dir: str | None = option(help="Yahoo price cache folder (unset: ~/.cache/qcoord/yahoo)", metavar="DIR")
-    session: str = option("all", help="CSV intraday bars: keep all, or the regular session 09:30-16:00",
-                          choices=("all", "regular"))
-    p_a: float | None = option(help="synthetic: P(signal on) at exchange A per step", alias="p", lo=0, hi=1,
-                               shown_default=_synthetic_default("p_a"))
-    p_b: float | None = option(help="synthetic: P(signal on) at exchange B per step", alias="p", lo=0, hi=1,
-                               shown_default=_synthetic_default("p_b"),
-                               alias_help="synthetic: P(signal on) at both exchanges", alias_flag="")
-    rho_pos: float | None = option(help="synthetic: return correlation in the normal state", lo=-1, hi=1,
-                                   shown_default=_synthetic_default("rho_pos"))
-    rho_neg: float | None = option(help="synthetic: return correlation when both signals are on / in breakdown",
-                                   lo=-1, hi=1, shown_default=_synthetic_default("rho_neg"))
-    p_break: float | None = option(help="synthetic regime mode: P(normal -> breakdown) per step", lo=0, hi=1,
-                                   shown_default=_synthetic_default("p_break"))
-    p_recover: float | None = option(help="synthetic regime mode: P(breakdown -> normal) per step", lo=0, hi=1,
-                                     shown_default=_synthetic_default("p_recover"))
-    sigma: tuple[float, ...] | None = option(help="synthetic: annual volatility, one value or one per ticker",
-                                             nargs="+", metavar="VOL", unit="per year", sweep=True,
-                                             shown_default=_synthetic_default("sigma"))
-    mu: tuple[float, ...] | None = option(help="synthetic: annual drift, one value or one per ticker", nargs="+",
-                                          metavar="DRIFT", unit="per year", sweep=True,
-                                          shown_default=_synthetic_default("mu"))
-    dt: float | None = option(help="synthetic signals/regime: years of trading time per step (unset: one trading "
-                                   "minute, 1/(252*390), unless a link or supply declares the decision rate)",
-                              unit="years", lo=0, open_lo=True, shown_default=_synthetic_default("dt"))
-    dt_s: float | None = option(help="synthetic events: seconds between decisions, the book marked at the next "
-                                     "(unset: 10 us, unless a link or supply declares the decision rate)", unit="s",
-                                lo=0, open_lo=True, finite=True,
-                                shown_default=EVENTS_DT_S)
+    session: str = option(
+        "all", help="CSV intraday bars: keep all, or the regular session 09:30-16:00", choices=("all", "regular")
+    )
+    p_a: float | None = option(
+        help="synthetic: P(signal on) at exchange A per step",
+        alias="p",
+        lo=0,
+        hi=1,
+        shown_default=_synthetic_default("p_a"),
+    )
+    p_b: float | None = option(
+        help="synthetic: P(signal on) at exchange B per step",
+        alias="p",
+        lo=0,
+        hi=1,
+        shown_default=_synthetic_default("p_b"),
+        alias_help="synthetic: P(signal on) at both exchanges",
+        alias_flag="",
+    )
+    rho_pos: float | None = option(
+        help="synthetic: return correlation in the normal state",
+        lo=-1,
+        hi=1,
+        shown_default=_synthetic_default("rho_pos"),
+    )
+    rho_neg: float | None = option(
+        help="synthetic: return correlation when both signals are on / in breakdown",
+        lo=-1,
+        hi=1,
+        shown_default=_synthetic_default("rho_neg"),
+    )
+    p_break: float | None = option(
+        help="synthetic regime mode: P(normal -> breakdown) per step",
+        lo=0,
+        hi=1,
+        shown_default=_synthetic_default("p_break"),
+    )
+    p_recover: float | None = option(
+        help="synthetic regime mode: P(breakdown -> normal) per step",
+        lo=0,
+        hi=1,
+        shown_default=_synthetic_default("p_recover"),
+    )
+    sigma: tuple[float, ...] | None = option(
+        help="synthetic: annual volatility, one value or one per ticker",
+        nargs="+",
+        metavar="VOL",
+        unit="per year",
+        sweep=True,
+        shown_default=_synthetic_default("sigma"),
+    )
+    mu: tuple[float, ...] | None = option(
+        help="synthetic: annual drift, one value or one per ticker",
+        nargs="+",
+        metavar="DRIFT",
+        unit="per year",
+        sweep=True,
+        shown_default=_synthetic_default("mu"),
+    )
+    dt: float | None = option(
+        help="synthetic signals/regime: years of trading time per step (unset: one trading "
+        "minute, 1/(252*390), unless a link or supply declares the decision rate)",
+        unit="years",
+        lo=0,
+        open_lo=True,
+        shown_default=_synthetic_default("dt"),
+    )
+    dt_s: float | None = option(
+        help="synthetic events: seconds between decisions, the book marked at the next "
+        "(unset: 10 us, unless a link or supply declares the decision rate)",
+        unit="s",
+        lo=0,
+        open_lo=True,
+        finite=True,
+        shown_default=EVENTS_DT_S,
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self, "source")
@@ -101,10 +175,16 @@ class Source:
         configuration tree may hold every option while it is being built.)"""
         if self.start and self.end and parse_date(self.start, "start") > parse_date(self.end, "end"):
             raise BacktestError(f"--start {self.start} is after --end {self.end}")
-        applies = {"start": ("sample", "csv", "yahoo", "quotes"), "end": ("sample", "csv", "yahoo", "quotes"),
-                   "interval": ("yahoo",), "cache_dir": ("yahoo",), "session": ("csv", "quotes"),
-                   "cadence_s": ("quotes",),
-                   **dict.fromkeys(SYNTHETIC_FIELDS, ("synthetic",)), "dt_s": ("synthetic",)}
+        applies = {
+            "start": ("sample", "csv", "yahoo", "quotes"),
+            "end": ("sample", "csv", "yahoo", "quotes"),
+            "interval": ("yahoo",),
+            "cache_dir": ("yahoo",),
+            "session": ("csv", "quotes"),
+            "cadence_s": ("quotes",),
+            **dict.fromkeys(SYNTHETIC_FIELDS, ("synthetic",)),
+            "dt_s": ("synthetic",),
+        }
         unset = {"interval": "1d", "session": "all"}
         for name, kinds in applies.items():
             value = getattr(self, name)
@@ -141,8 +221,10 @@ class Source:
 
         stray = [n for n in SYNTHETIC_FIELDS if getattr(self, n) is not None]
         if stray:
-            raise BacktestError(f"--{stray[0].replace('_', '-')} sets the signals/regime pair; the events source takes "
-                                "--dt-s (and the venues' distance, --venue-distance-km)")
+            raise BacktestError(
+                f"--{stray[0].replace('_', '-')} sets the signals/regime pair; the events source takes "
+                "--dt-s (and the venues' distance, --venue-distance-km)"
+            )
         params: dict[str, Any] = {"seed": seed}
         dt = self.dt_s if self.dt_s is not None else step_s
         if dt is not None:
@@ -179,7 +261,6 @@ class Source:
             md = md[parse_date(self.start, "start") : parse_date(self.end, "end")]
         return md
 
-
     def _quotes(self, tickers) -> MarketData:
         """Timestamped quotes, one file per ticker (LOBSTER message files by their name, else a quote CSV), sampled
         on the cadence: each decision at the quote in force then (``data.quote_market``)."""
@@ -191,8 +272,9 @@ class Source:
         if tickers and len(tickers) != len(files):
             raise BacktestError(f"--tickers names {len(tickers)} ticker(s) for {len(files)} quote files")
         names = list(tickers) if tickers else [None] * len(files)
-        loaded = [load_lobster(f, ticker=t) if is_lobster(f) else load_quotes(f, ticker=t)
-                  for f, t in zip(files, names)]
+        loaded = [
+            load_lobster(f, ticker=t) if is_lobster(f) else load_quotes(f, ticker=t) for f, t in zip(files, names)
+        ]
         return quote_market(loaded, 1.0 if self.cadence_s is None else self.cadence_s, session=self.session)
 
     def universe(self) -> data.Universe:
@@ -201,8 +283,10 @@ class Source:
         self.check()
         tickers = None if self.tickers is None else list(self.tickers)
         if self.kind == "synthetic":
-            raise BacktestError("a scan needs a universe of real tickers: --sample NAME, --csv FILE|DIR ... or "
-                                "--yahoo T1 T2 ... --start --end")
+            raise BacktestError(
+                "a scan needs a universe of real tickers: --sample NAME, --csv FILE|DIR ... or "
+                "--yahoo T1 T2 ... --start --end"
+            )
         if self.kind == "sample":
             u = data.sample_universe(self.sample or "pypfopt", tickers)
         elif self.kind == "csv":

@@ -76,10 +76,25 @@ class LocalView:
 
     _LAGGED = ("price", "returns", "aligned_returns", "partner_price", "partner_returns", "volume", "spread")
 
-    def __init__(self, side: str, ticker: str, partner: str, latency: int, own: np.ndarray, other: np.ndarray, *,
-                 volume: np.ndarray | None = None, spread: np.ndarray | None = None, signal: np.ndarray | None = None,
-                 regime: np.ndarray | None = None, seed: int = 0, first_row: int = 0, clock: Callable | None = None,
-                 arrays: dict[str, np.ndarray | None] | None = None, lagged: bool = False) -> None:
+    def __init__(
+        self,
+        side: str,
+        ticker: str,
+        partner: str,
+        latency: int,
+        own: np.ndarray,
+        other: np.ndarray,
+        *,
+        volume: np.ndarray | None = None,
+        spread: np.ndarray | None = None,
+        signal: np.ndarray | None = None,
+        regime: np.ndarray | None = None,
+        seed: int = 0,
+        first_row: int = 0,
+        clock: Callable | None = None,
+        arrays: dict[str, np.ndarray | None] | None = None,
+        lagged: bool = False,
+    ) -> None:
         self.side, self.ticker, self.partner, self.latency = side, ticker, partner, latency
         self.signal, self.regime, self.seed, self.first_row, self.clock = signal, regime, seed, first_row, clock
         # Only what the server knows is kept, already lagged (own rows by one bar, the partner's by 1 + latency):
@@ -141,25 +156,56 @@ class LocalView:
         """A view built from these known (lagged) rows with some replaced: ``own``, ``other`` (prices), ``volume``,
         ``spread``, ``signal``, ``regime``; every derived array is recomputed from them (the causality check)."""
         k = {**self._known, **{n: v for n, v in changes.items() if n in self._known}}
-        return LocalView(self.side, self.ticker, self.partner, self.latency, k["own"], k["other"],
-                         volume=k["volume"], spread=k["spread"], signal=changes.get("signal", self.signal),
-                         regime=changes.get("regime", self.regime), seed=self.seed, first_row=self.first_row,
-                         clock=self.clock, lagged=True)
+        return LocalView(
+            self.side,
+            self.ticker,
+            self.partner,
+            self.latency,
+            k["own"],
+            k["other"],
+            volume=k["volume"],
+            spread=k["spread"],
+            signal=changes.get("signal", self.signal),
+            regime=changes.get("regime", self.regime),
+            seed=self.seed,
+            first_row=self.first_row,
+            clock=self.clock,
+            lagged=True,
+        )
 
     def rows(self, start: int, stop: int) -> LocalView:
         """The view of rows [start, stop) (positions in this view), lagged values kept as they were."""
+
         def cut(a):
             return None if a is None else a[start:stop]
 
         k = self._known
-        return LocalView(self.side, self.ticker, self.partner, self.latency, cut(k["own"]), cut(k["other"]),
-                         volume=cut(k["volume"]), spread=cut(k["spread"]), signal=cut(self.signal),
-                         regime=cut(self.regime), seed=self.seed, first_row=self.first_row + start, clock=self.clock,
-                         arrays={n: cut(self._get(n)) for n in self._LAGGED}, lagged=True)
+        return LocalView(
+            self.side,
+            self.ticker,
+            self.partner,
+            self.latency,
+            cut(k["own"]),
+            cut(k["other"]),
+            volume=cut(k["volume"]),
+            spread=cut(k["spread"]),
+            signal=cut(self.signal),
+            regime=cut(self.regime),
+            seed=self.seed,
+            first_row=self.first_row + start,
+            clock=self.clock,
+            arrays={n: cut(self._get(n)) for n in self._LAGGED},
+            lagged=True,
+        )
 
     def frame(self) -> pd.DataFrame:
-        cols = {"price": self.price, "returns": self.returns, "aligned_returns": self.aligned_returns,
-                "partner_price": self.partner_price, "partner_returns": self.partner_returns}
+        cols = {
+            "price": self.price,
+            "returns": self.returns,
+            "aligned_returns": self.aligned_returns,
+            "partner_price": self.partner_price,
+            "partner_returns": self.partner_returns,
+        }
         for name in ("volume", "spread", "signal", "regime"):
             if getattr(self, name) is not None:
                 cols[name] = getattr(self, name)
@@ -221,7 +267,12 @@ def make_views(
     for side, own, other in (("A", 0, 1), ("B", 1, 0)):
         views.append(
             LocalView(
-                side, tickers[own], tickers[other], latency, prices[:, own], prices[:, other],
+                side,
+                tickers[own],
+                tickers[other],
+                latency,
+                prices[:, own],
+                prices[:, other],
                 volume=None if volume is None else volume[:, own],
                 spread=None if spread is None else spread[:, own],
                 signal=None if signals is None else np.array(signals[own], dtype=np.uint8),  # a copy

@@ -165,8 +165,17 @@ class FillModel(ABC):
         has no fused path (the caller then fills each server)."""
         return None
 
-    def steer(self, x, y, moments: np.ndarray, market_a: Market, market_b: Market, uniforms, states: list,
-              out: dict | None = None) -> Steered | None:
+    def steer(
+        self,
+        x,
+        y,
+        moments: np.ndarray,
+        market_a: Market,
+        market_b: Market,
+        uniforms,
+        states: list,
+        out: dict | None = None,
+    ) -> Steered | None:
         """The oracle's play where the book carries state between rounds (inventory): knowing both servers'
         inputs ``x``, ``y`` and both carried states, the pair of quoting orders that minimises the round's expected
         squared book P&L, filled; ``moments`` holds E[r_X^2], E[r_Y^2], E[r_X r_Y] per input cell 2x + y (rows).
@@ -182,10 +191,15 @@ class FillModel(ABC):
         if quoted and getattr(self, "half_spread") == QUOTED:
             return "income earned at the data's quoted half-spread"
         hs = getattr(self, "half_spread")
-        h = (f"the model's {getattr(self, 'model_half_spread_bps', MODEL_HALF_SPREAD_BPS):g} bp" if hs == QUOTED
-             else f"{hs:g} bp as given")
-        return (f"{'no quotes in the data' if hs == QUOTED else 'the half-spread is not the data'}: spread income (at "
-                f"{h}) is assumed: its own column (assumed), never in the P&L or a Sharpe ratio")
+        h = (
+            f"the model's {getattr(self, 'model_half_spread_bps', MODEL_HALF_SPREAD_BPS):g} bp"
+            if hs == QUOTED
+            else f"{hs:g} bp as given"
+        )
+        return (
+            f"{'no quotes in the data' if hs == QUOTED else 'the half-spread is not the data'}: spread income (at "
+            f"{h}) is assumed: its own column (assumed), never in the P&L or a Sharpe ratio"
+        )
 
     def filled_per_minute(self, price: float) -> float | None:
         """Notional one server fills per minute of quoting at share price ``price`` (currency; None: not stated),
@@ -225,12 +239,21 @@ def probability(name: str, value: float) -> float:
 
 
 # keyword arguments of ``options.option`` that several models share (its metadata is free-form)
-HALF_SPREAD_OPTION: dict[str, Any] = dict(words=(QUOTED,), lo=0, finite=True, unit="bp of price",
-                                          help="half-spread earned per share filled: 'quoted' (the data's quotes "
-                                               "where it has them, else model_half_spread_bps) or basis points of "
-                                               "the price")
-MODEL_BPS_OPTION: dict[str, Any] = dict(help="half-spread when the data has no quotes (a liquid large cap's; "
-                                             "docs/fills.md)", unit="bp of price", lo=0, finite=True)
+HALF_SPREAD_OPTION: dict[str, Any] = dict(
+    words=(QUOTED,),
+    lo=0,
+    finite=True,
+    unit="bp of price",
+    help="half-spread earned per share filled: 'quoted' (the data's quotes "
+    "where it has them, else model_half_spread_bps) or basis points of "
+    "the price",
+)
+MODEL_BPS_OPTION: dict[str, Any] = dict(
+    help="half-spread when the data has no quotes (a liquid large cap's; docs/fills.md)",
+    unit="bp of price",
+    lo=0,
+    finite=True,
+)
 
 
 def make_fill(name: str = "bias", **params) -> FillModel:

@@ -34,8 +34,22 @@ from ..._jit import njit
 
 from ..errors import BacktestError
 from ..options import option
-from .base import (HALF_SPREAD_OPTION, MODEL_BPS_OPTION, MODEL_HALF_SPREAD_BPS, QUOTED, BookFills, FillModel, Fills,
-                   Market, check_half_spread, earned, half_spread_bps, outputs, positive, probability)
+from .base import (
+    HALF_SPREAD_OPTION,
+    MODEL_BPS_OPTION,
+    MODEL_HALF_SPREAD_BPS,
+    QUOTED,
+    BookFills,
+    FillModel,
+    Fills,
+    Market,
+    check_half_spread,
+    earned,
+    half_spread_bps,
+    outputs,
+    positive,
+    probability,
+)
 
 if TYPE_CHECKING:
     from .queue import QueueFill
@@ -51,21 +65,45 @@ class BiasFill(FillModel):
     ``requeue_loss`` of the round's income (plus any crossing cost ``switch_cost_bps``) at every change of quoting
     order (module docstring). Units: currency, per minute of quoting, bp of notional."""
 
-    exposure: float = option(10_000.0, help="bias fill: position a server's quoting order holds over a round",
-                             unit="currency", lo=0, open_lo=True, finite=True)
-    turnover: float = option(0.1, help="bias fill: notional filled per minute of quoting, as a multiple of the "
-                                       "exposure", unit="per minute", lo=0, finite=True)
+    exposure: float = option(
+        10_000.0,
+        help="bias fill: position a server's quoting order holds over a round",
+        unit="currency",
+        lo=0,
+        open_lo=True,
+        finite=True,
+    )
+    turnover: float = option(
+        0.1,
+        help="bias fill: notional filled per minute of quoting, as a multiple of the exposure",
+        unit="per minute",
+        lo=0,
+        finite=True,
+    )
     half_spread: float | str = option(QUOTED, **HALF_SPREAD_OPTION)
     model_half_spread_bps: float = option(MODEL_HALF_SPREAD_BPS, **MODEL_BPS_OPTION)
-    adverse_selection: float = option(BIAS_ADVERSE_SELECTION, lo=0, hi=1,
-                                      help="bias fill: share of the half-spread the mid-price takes back after a fill "
-                                           "(price impact; Menkveld 2013: 0.68 of 1.55 per trade)")
-    requeue_loss: float = option(1.0, lo=0, hi=1,
-                                 help="bias fill: share of the round's spread income a server forgoes when it changes "
-                                      "its quoting order (its quotes re-enter at the back of their queues)")
-    switch_cost_bps: float = option(0.0, help="bias fill: crossing cost on the 2 x exposure a change of order would "
-                                              "trade, if the desk crosses instead of re-queueing (0: it re-queues)",
-                                    unit="bp of notional", lo=0, finite=True)
+    adverse_selection: float = option(
+        BIAS_ADVERSE_SELECTION,
+        lo=0,
+        hi=1,
+        help="bias fill: share of the half-spread the mid-price takes back after a fill "
+        "(price impact; Menkveld 2013: 0.68 of 1.55 per trade)",
+    )
+    requeue_loss: float = option(
+        1.0,
+        lo=0,
+        hi=1,
+        help="bias fill: share of the round's spread income a server forgoes when it changes "
+        "its quoting order (its quotes re-enter at the back of their queues)",
+    )
+    switch_cost_bps: float = option(
+        0.0,
+        help="bias fill: crossing cost on the 2 x exposure a change of order would "
+        "trade, if the desk crosses instead of re-queueing (0: it re-queues)",
+        unit="bp of notional",
+        lo=0,
+        finite=True,
+    )
     name = "bias"  # needs no price changes: a quoted half-spread comes with its price (Market.price)
 
     def __post_init__(self) -> None:
@@ -84,15 +122,23 @@ class BiasFill(FillModel):
         m = max(1, round(minutes))
         exposure = queue.notional * m * (queue.p_first - queue.p_second)
         turnover = queue.notional * (queue.p_first + queue.p_second) / exposure
-        return cls(exposure=exposure, turnover=turnover, half_spread=queue.half_spread,
-                   model_half_spread_bps=queue.model_half_spread_bps, adverse_selection=0.0, requeue_loss=0.0)
+        return cls(
+            exposure=exposure,
+            turnover=turnover,
+            half_spread=queue.half_spread,
+            model_half_spread_bps=queue.model_half_spread_bps,
+            adverse_selection=0.0,
+            requeue_loss=0.0,
+        )
 
     def describe(self) -> str:
         cross = self.switch_cost_bps or 0.0
-        return (f"bias fill: +-exposure held over each round; {self.turnover:g} x exposure filled a minute at "
-                f"{self.half_spread_words()} less {self.adverse_selection:.0%} adverse selection (Menkveld 2013); "
-                f"costs: a change of quoting order re-queues and forgoes {self.requeue_loss:.0%} of the round's "
-                "income" + (f", plus {cross:g} bp crossing on 2 x exposure" if cross else ""))
+        return (
+            f"bias fill: +-exposure held over each round; {self.turnover:g} x exposure filled a minute at "
+            f"{self.half_spread_words()} less {self.adverse_selection:.0%} adverse selection (Menkveld 2013); "
+            f"costs: a change of quoting order re-queues and forgoes {self.requeue_loss:.0%} of the round's "
+            "income" + (f", plus {cross:g} bp crossing on 2 x exposure" if cross else "")
+        )
 
     def book_size(self, prices: np.ndarray) -> float:
         return 2.0 * self.exposure
@@ -120,25 +166,54 @@ class BiasFill(FillModel):
         (inc_a, rq_a, cr), (inc_b, rq_b, _) = self.income_and_switch(market_a), self.income_and_switch(market_b)
         earn_a, earn_b = earned(self.half_spread, market_a), earned(self.half_spread, market_b)
         pnl, costs, assumed = out["pnl_book"], out["costs_book"], out["assumed_book"]
-        states[0], states[1] = bias_book(a, b, market_a.returns, market_b.returns, self.exposure,
-                                         np.atleast_1d(inc_a), np.atleast_1d(inc_b), rq_a, rq_b, cr, earn_a, earn_b,
-                                         float(states[0]), float(states[1]), pnl, costs, assumed)
+        states[0], states[1] = bias_book(
+            a,
+            b,
+            market_a.returns,
+            market_b.returns,
+            self.exposure,
+            np.atleast_1d(inc_a),
+            np.atleast_1d(inc_b),
+            rq_a,
+            rq_b,
+            cr,
+            earn_a,
+            earn_b,
+            float(states[0]),
+            float(states[1]),
+            pnl,
+            costs,
+            assumed,
+        )
         return BookFills(pnl, (inc_a if earn_a else 0.0, inc_b if earn_b else 0.0), (costs, 0.0), (assumed, 0.0))
 
     def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None) -> Fills:
         income, requeue, cross = self.income_and_switch(market)
         earn = earned(self.half_spread, market)
         pnl, costs, assumed = outputs(out, bid_first.size, "pnl", "costs", "assumed")
-        state = bias_fills(bid_first, market.returns, self.exposure, np.atleast_1d(income), requeue, cross, earn,
-                           float(state), pnl, costs, assumed)
+        state = bias_fills(
+            bid_first,
+            market.returns,
+            self.exposure,
+            np.atleast_1d(income),
+            requeue,
+            cross,
+            earn,
+            float(state),
+            pnl,
+            costs,
+            assumed,
+        )
         return Fills(pnl, None, state, income if earn else 0.0, costs, 0.0 if earn else assumed)
 
 
 # Compiled loops for the state that carries from round to round (numba caches them on disk, keyed by this file).
 
+
 @njit(cache=True, nogil=True)
-def bias_fills(bid_first, returns, exposure, income, requeue, cross, earned, state, out, costs,
-               assumed):  # pragma: no cover - compiled
+def bias_fills(
+    bid_first, returns, exposure, income, requeue, cross, earned, state, out, costs, assumed
+):  # pragma: no cover - compiled
     """P&L of a signed position, +exposure if bid first else -exposure, over the round's return, plus the spread
     income, less in every round whose quoting order differs from the previous round's the income a re-queue
     forgoes (``requeue``) and the crossing cost ``cross`` (none in the first round when the previous state is -1:
@@ -169,8 +244,9 @@ def bias_fills(bid_first, returns, exposure, income, requeue, cross, earned, sta
 
 
 @njit(cache=True, nogil=True)
-def bias_book(a, b, r_a, r_b, exposure, inc_a, inc_b, rq_a, rq_b, cross, earned_a, earned_b, state_a, state_b, pnl,
-              costs, assumed):  # pragma: no cover - compiled
+def bias_book(
+    a, b, r_a, r_b, exposure, inc_a, inc_b, rq_a, rq_b, cross, earned_a, earned_b, state_a, state_b, pnl, costs, assumed
+):  # pragma: no cover - compiled
     """Both servers of ``bias_fills`` in one pass, writing only the book's P&L, costs and assumed income (for
     chunks whose per-server series are not kept: three arrays to write instead of seven). Returns the two states."""
     n = a.size

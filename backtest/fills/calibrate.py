@@ -51,8 +51,10 @@ from ..stats.intervals import wilson_ci
 
 HORIZON = 5  # bars (minutes on minute bars): the realised-spread horizon of SEC Rule 605
 NO_TRADES = "not identified: no trade bars (a fill is a print at or through the quote; quotes alone cannot show it)"
-NO_DEPTH = ("not identified: the quote bars have no displayed sizes (BidSize, AskSize), so the queue ahead of an "
-            "order is unknown")
+NO_DEPTH = (
+    "not identified: the quote bars have no displayed sizes (BidSize, AskSize), so the queue ahead of an "
+    "order is unknown"
+)
 FILL_PARAMETERS = ("p_first", "p_second", "adverse_selection")
 NOTIONAL = 10_000.0  # currency an order rests (the queue fill's default notional): its shares join the queue
 
@@ -95,8 +97,9 @@ def _z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2))
 
 
-def _ratio_of_means(num: np.ndarray, den: np.ndarray, level: float, *, lo: float = -math.inf,
-                    hi: float = math.inf) -> Estimate:
+def _ratio_of_means(
+    num: np.ndarray, den: np.ndarray, level: float, *, lo: float = -math.inf, hi: float = math.inf
+) -> Estimate:
     """mean(num) / mean(den) with a delta-method interval (the two samples taken as independent), clipped to
     [lo, hi]."""
     num, den = num[np.isfinite(num)], den[np.isfinite(den)]
@@ -107,7 +110,7 @@ def _ratio_of_means(num: np.ndarray, den: np.ndarray, level: float, *, lo: float
         return _missing("the mid never moves: nothing to be adversely selected on", int(num.size))
     se1, se2 = num.std(ddof=1) / math.sqrt(num.size), den.std(ddof=1) / math.sqrt(den.size)
     r = m1 / m2
-    se = math.sqrt((se1 / m2) ** 2 + (m1 * se2 / m2 ** 2) ** 2)
+    se = math.sqrt((se1 / m2) ** 2 + (m1 * se2 / m2**2) ** 2)
     z = _z(level)
     return Estimate(r, max(lo, r - z * se), min(hi, r + z * se), int(num.size))
 
@@ -154,8 +157,9 @@ def _ahead(index: pd.DatetimeIndex, bar: pd.Timedelta, k: int) -> np.ndarray:
     return rows[np.asarray(index[k:] - index[:-k]) == np.timedelta64(k * bar)]
 
 
-def _events(q: pd.DataFrame, trades: pd.DataFrame | None, horizon: int,
-            notional: float = NOTIONAL) -> dict[str, np.ndarray]:
+def _events(
+    q: pd.DataFrame, trades: pd.DataFrame | None, horizon: int, notional: float = NOTIONAL
+) -> dict[str, np.ndarray]:
     """Per resting order (bid and ask at each bar t with a next bar): touched, traded through, filled from the back
     of the displayed queue (where the quotes have sizes), the mid's move against it over the next bar and over
     ``horizon`` bars, the absolute move over the next bar, its half-spread."""
@@ -167,11 +171,16 @@ def _events(q: pd.DataFrame, trades: pd.DataFrame | None, horizon: int,
     far = np.full(t.size, np.nan)
     ok = np.isin(t, _ahead(q.index, bar, horizon))
     far[ok] = mid[t[ok] + horizon] - mid[t[ok]]
-    out = {"minutes": bar / pd.Timedelta(minutes=1), "bars": int(t.size),
-           "adverse": np.concatenate([-move, move]), "adverse_far": np.concatenate([-far, far]),
-           "abs_move": np.abs(move), "half": np.concatenate([(ask - bid)[t] / 2.0] * 2),
-           "mid": np.concatenate([mid[t]] * 2),
-           "tick_spread": np.concatenate([(ask - bid)[t] <= 0.01 + 1e-9] * 2)}
+    out = {
+        "minutes": bar / pd.Timedelta(minutes=1),
+        "bars": int(t.size),
+        "adverse": np.concatenate([-move, move]),
+        "adverse_far": np.concatenate([-far, far]),
+        "abs_move": np.abs(move),
+        "half": np.concatenate([(ask - bid)[t] / 2.0] * 2),
+        "mid": np.concatenate([mid[t]] * 2),
+        "tick_spread": np.concatenate([(ask - bid)[t] <= 0.01 + 1e-9] * 2),
+    }
     if trades is None:
         return out
     nxt = trades.reindex(q.index[t + 1])  # a bar missing from the trade file had no trades
@@ -194,8 +203,13 @@ def _events(q: pd.DataFrame, trades: pd.DataFrame | None, horizon: int,
     return out
 
 
-def calibrate(quotes: dict[str, pd.DataFrame] | pd.DataFrame, trades: dict[str, pd.DataFrame] | None = None,
-              level: float = 0.95, horizon: int = HORIZON, notional: float = NOTIONAL) -> dict:
+def calibrate(
+    quotes: dict[str, pd.DataFrame] | pd.DataFrame,
+    trades: dict[str, pd.DataFrame] | None = None,
+    level: float = 0.95,
+    horizon: int = HORIZON,
+    notional: float = NOTIONAL,
+) -> dict:
     """Estimates per ticker and pooled (see the module docstring).
 
     ``quotes``: quote bars (``data.load_quote_bars``) by ticker; ``trades``: trade bars (``data.load_trade_bars``)
@@ -222,12 +236,18 @@ def calibrate(quotes: dict[str, pd.DataFrame] | pd.DataFrame, trades: dict[str, 
     pooled_ev = _pool(list(events.values()), with_trades)
     pooled = _estimates(pooled_ev, level)
     fill, kept = fill_section(pooled)
-    return {"level": level, "horizon_bars": horizon,
-            "model": "queue position: an order joins the back of the displayed queue and fills when the volume traded "
-                     "at its price exceeds the queue ahead plus its own shares, or on a print through it (p_first); "
-                     "p_second fills only on a print through it; touch_rate is the front of the queue's rate; "
-                     "adverse selection from the mid move after fills (backtest.fills.calibrate)",
-            "tickers": per, "pooled": pooled, "fill": fill, "kept_defaults": kept}
+    return {
+        "level": level,
+        "horizon_bars": horizon,
+        "model": "queue position: an order joins the back of the displayed queue and fills when the volume traded "
+        "at its price exceeds the queue ahead plus its own shares, or on a print through it (p_first); "
+        "p_second fills only on a print through it; touch_rate is the front of the queue's rate; "
+        "adverse selection from the mid move after fills (backtest.fills.calibrate)",
+        "tickers": per,
+        "pooled": pooled,
+        "fill": fill,
+        "kept_defaults": kept,
+    }
 
 
 def _pool(all_ev: list[dict], with_trades: list[dict]) -> dict:
@@ -265,9 +285,18 @@ def _estimates(ev: dict, level: float) -> dict:
         "one_tick_share": one_tick,
         "trade_bars": "touch" in ev,
     }
-    fills_keys = (*FILL_PARAMETERS, "touch_rate", "through_rate", "queue_fill_rate", "queue_ahead",
-                  "adverse_selection_from_rates", "price_impact_share", "fill_when_moving_through",
-                  "fill_when_moving_away", "adverse_move_bps")
+    fills_keys = (
+        *FILL_PARAMETERS,
+        "touch_rate",
+        "through_rate",
+        "queue_fill_rate",
+        "queue_ahead",
+        "adverse_selection_from_rates",
+        "price_impact_share",
+        "fill_when_moving_through",
+        "fill_when_moving_away",
+        "adverse_move_bps",
+    )
     if "touch" not in ev:
         for key in fills_keys:
             out[key] = _missing(NO_TRADES)
@@ -295,8 +324,9 @@ def _estimates(ev: dict, level: float) -> dict:
     out["fill_when_moving_through"] = _proportion(int(filled[toward].sum()), int(toward.sum()), level)
     out["fill_when_moving_away"] = _proportion(int(filled[away].sum()), int(away.sum()), level)
     out["adverse_selection"] = _ratio_of_means(adverse[filled], ev["abs_move"], level, lo=-1.0, hi=1.0)
-    out["adverse_selection_from_rates"] = _rates_ratio(int(filled[toward].sum()), int(toward.sum()),
-                                                       int(filled[away].sum()), int(away.sum()), level)
+    out["adverse_selection_from_rates"] = _rates_ratio(
+        int(filled[toward].sum()), int(toward.sum()), int(filled[away].sum()), int(away.sum()), level
+    )
     out["price_impact_share"] = _ratio_of_means(far[filled], half_fills[filled], level)
     out["adverse_move_bps"] = _mean(far[filled] / ev["mid"][filled] * 1e4, level)
     return out
@@ -324,9 +354,20 @@ def fill_section(est: dict) -> tuple[dict, list[str]]:
     return out, kept
 
 
-def synthetic_bars(n: int, *, touch: float, through: float, adverse: float, volume_share: float = 0.5,
-                   depth: float = 1_000.0, move: float = 0.3, half_spread_ticks: float = 1.5, tick: float = 0.01,
-                   start: float = 50.0, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def synthetic_bars(
+    n: int,
+    *,
+    touch: float,
+    through: float,
+    adverse: float,
+    volume_share: float = 0.5,
+    depth: float = 1_000.0,
+    move: float = 0.3,
+    half_spread_ticks: float = 1.5,
+    tick: float = 0.01,
+    start: float = 50.0,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Minute quote bars (with displayed sizes) and trade bars drawn from the queue-position model with known
     parameters (for checking ``calibrate``): the mid moves a tick up or down with probability ``move`` each; over
     each bar the bid resting at the previous close is traded through with probability through (1 + a e), else
@@ -355,15 +396,28 @@ def synthetic_bars(n: int, *, touch: float, through: float, adverse: float, volu
     high = np.fmax(bid_print, ask_print)
     index = pd.date_range("2013-10-07 09:30", periods=n, freq="1min", tz="America/New_York")
     size = np.full(n, float(depth))
-    quotes = pd.DataFrame({"BidOpen": bid, "BidHigh": bid, "BidLow": bid, "BidClose": bid, "BidSize": size,
-                           "AskOpen": ask, "AskHigh": ask, "AskLow": ask, "AskClose": ask, "AskSize": size},
-                          index=index)
+    quotes = pd.DataFrame(
+        {
+            "BidOpen": bid,
+            "BidHigh": bid,
+            "BidLow": bid,
+            "BidClose": bid,
+            "BidSize": size,
+            "AskOpen": ask,
+            "AskHigh": ask,
+            "AskLow": ask,
+            "AskClose": ask,
+            "AskSize": size,
+        },
+        index=index,
+    )
     traded = np.isfinite(low)
     clears = 4.0 * (depth + NOTIONAL / start)  # above the queue ahead and the order while the mid stays above start / 4
     side = np.where(rng.random(n - 1) < volume_share, clears, depth / 4.0)
     sides = np.isfinite(bid_print).astype(float) + np.isfinite(ask_print)
     open_ = np.where(np.isfinite(bid_print), bid_print, ask_print)
     close = np.where(np.isfinite(ask_print), ask_print, bid_print)
-    trades = pd.DataFrame({"Open": open_, "High": high, "Low": low, "Close": close,
-                           "Volume": side * sides}, index=index[1:])[traded]
+    trades = pd.DataFrame(
+        {"Open": open_, "High": high, "Low": low, "Close": close, "Volume": side * sides}, index=index[1:]
+    )[traded]
     return quotes, trades

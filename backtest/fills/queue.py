@@ -32,8 +32,21 @@ from ..._jit import njit
 
 from ..errors import BacktestError
 from ..options import option
-from .base import (HALF_SPREAD_OPTION, MODEL_BPS_OPTION, MODEL_HALF_SPREAD_BPS, QUOTED, FillModel, Fills, Market,
-                   Steered, check_half_spread, earned, outputs, positive, probability)
+from .base import (
+    HALF_SPREAD_OPTION,
+    MODEL_BPS_OPTION,
+    MODEL_HALF_SPREAD_BPS,
+    QUOTED,
+    FillModel,
+    Fills,
+    Market,
+    Steered,
+    check_half_spread,
+    earned,
+    outputs,
+    positive,
+    probability,
+)
 
 # Defaults from `qcoord calibrate` on the minute quote and trade bars of BAC, AIG, SPY and IBM in ../shared/data
 # (2013-10-04 .. 10-11, regular session), pooled; tests/test_calibrate.py re-estimates them there and checks each lies
@@ -53,27 +66,57 @@ class QueueFill(FillModel):
     ``cut_cost`` in currency per share (``cut_cost`` unset: the half-spread plus the fee, the cost of crossing the
     spread)."""
 
-    p_first: float = option(P_FIRST, help="queue fill: probability per minute that the order placed first fills "
-                                          "(calibrated on quote bars; docs/fills.md)", lo=0, hi=1)
-    p_second: float = option(P_SECOND, help="queue fill: probability per minute that the order placed second fills",
-                             lo=0, hi=1)
-    notional: float = option(10_000.0, help="queue fill: currency per quote (shares = notional / the round's price, "
-                                            "so both legs are sized in money)", unit="currency", lo=0, open_lo=True,
-                             finite=True)
+    p_first: float = option(
+        P_FIRST,
+        help="queue fill: probability per minute that the order placed first fills "
+        "(calibrated on quote bars; docs/fills.md)",
+        lo=0,
+        hi=1,
+    )
+    p_second: float = option(
+        P_SECOND, help="queue fill: probability per minute that the order placed second fills", lo=0, hi=1
+    )
+    notional: float = option(
+        10_000.0,
+        help="queue fill: currency per quote (shares = notional / the round's price, so both legs are sized in money)",
+        unit="currency",
+        lo=0,
+        open_lo=True,
+        finite=True,
+    )
     half_spread: float | str = option(QUOTED, **HALF_SPREAD_OPTION)
     model_half_spread_bps: float = option(MODEL_HALF_SPREAD_BPS, **MODEL_BPS_OPTION)
-    fee: float = option(0.0, help="queue fill: fee per share filled, negative = rebate", unit="currency/share",
-                        finite=True)
-    position_limit: float = option(100_000.0, help="queue fill: position beyond which inventory is cut (at the "
-                                                   "round's price)", unit="currency", lo=0, open_lo=True, finite=True)
-    cut_cost: float | None = option(help="queue fill: cost of cutting inventory (unset: half-spread + fee, crossing "
-                                         "the spread)", unit="currency/share", lo=0, finite=True)
-    adverse_selection: float = option(ADVERSE_SELECTION, lo=0, hi=1,
-                                      help="queue fill: a resting order fills with probability p (1 + a) in a minute "
-                                           "whose price moves through it and p (1 - a) when it moves away; a bar of m "
-                                           "minutes uses a / sqrt(m), the same loss (docs/fills.md)")
-    flatten: float = option(0.0, lo=0, hi=1, help="queue fill: share of the inventory unwound at the end of each "
-                                                  "round at the cut cost (0: carried)")
+    fee: float = option(
+        0.0, help="queue fill: fee per share filled, negative = rebate", unit="currency/share", finite=True
+    )
+    position_limit: float = option(
+        100_000.0,
+        help="queue fill: position beyond which inventory is cut (at the round's price)",
+        unit="currency",
+        lo=0,
+        open_lo=True,
+        finite=True,
+    )
+    cut_cost: float | None = option(
+        help="queue fill: cost of cutting inventory (unset: half-spread + fee, crossing the spread)",
+        unit="currency/share",
+        lo=0,
+        finite=True,
+    )
+    adverse_selection: float = option(
+        ADVERSE_SELECTION,
+        lo=0,
+        hi=1,
+        help="queue fill: a resting order fills with probability p (1 + a) in a minute "
+        "whose price moves through it and p (1 - a) when it moves away; a bar of m "
+        "minutes uses a / sqrt(m), the same loss (docs/fills.md)",
+    )
+    flatten: float = option(
+        0.0,
+        lo=0,
+        hi=1,
+        help="queue fill: share of the inventory unwound at the end of each round at the cut cost (0: carried)",
+    )
     name = "queue"
     uniform_streams = 2
     uses_prices = True
@@ -89,8 +132,9 @@ class QueueFill(FillModel):
         positive("notional", self.notional)
         positive("position_limit", self.position_limit)
         if self.position_limit < self.notional:
-            raise BacktestError(f"fill model: position_limit ({self.position_limit}) is below one quote's notional "
-                                f"({self.notional})")
+            raise BacktestError(
+                f"fill model: position_limit ({self.position_limit}) is below one quote's notional ({self.notional})"
+            )
         check_half_spread(self)
         if not np.isfinite(self.fee):
             raise BacktestError(f"fill model: fee must be finite, got {self.fee!r}")
@@ -98,10 +142,12 @@ class QueueFill(FillModel):
             raise BacktestError(f"fill model: cut_cost must be >= 0 currency per share, got {self.cut_cost!r}")
 
     def describe(self) -> str:
-        return (f"queue fill: quotes of {self.notional:,.0f} a side fill with probability {self.p_first:g} (placed "
-                f"first) or {self.p_second:g} a minute at {self.half_spread_words()}, adverse selection "
-                f"{self.adverse_selection:g} per minute; costs: fees {self.fee:g}/share, inventory cut beyond "
-                f"{self.position_limit:,.0f}" + (f", {self.flatten:.0%} unwound each round" if self.flatten else ""))
+        return (
+            f"queue fill: quotes of {self.notional:,.0f} a side fill with probability {self.p_first:g} (placed "
+            f"first) or {self.p_second:g} a minute at {self.half_spread_words()}, adverse selection "
+            f"{self.adverse_selection:g} per minute; costs: fees {self.fee:g}/share, inventory cut beyond "
+            f"{self.position_limit:,.0f}" + (f", {self.flatten:.0%} unwound each round" if self.flatten else "")
+        )
 
     def book_size(self, prices: np.ndarray) -> float:
         return float(2.0 * self.position_limit)
@@ -128,22 +174,53 @@ class QueueFill(FillModel):
         is earned, the cut cost (NaN: half-spread + fee)."""
         quoted = self.half_spread == QUOTED and market.half_spread is not None
         h_bps = self.model_half_spread_bps if self.half_spread == QUOTED else float(self.half_spread)
-        return (market.half_spread if quoted else _NONE, h_bps, earned(self.half_spread, market),
-                math.nan if self.cut_cost is None else float(self.cut_cost))
+        return (
+            market.half_spread if quoted else _NONE,
+            h_bps,
+            earned(self.half_spread, market),
+            math.nan if self.cut_cost is None else float(self.cut_cost),
+        )
 
     def pnl(self, bid_first: np.ndarray, market: Market, uniforms, state, out: dict | None = None) -> Fills:
         quotes, h_bps, earn, cut = self._args(market)
-        pnl, inventory, income, costs, assumed = outputs(out, bid_first.size, "pnl", "inv", "income", "costs",
-                                                         "assumed")
+        pnl, inventory, income, costs, assumed = outputs(
+            out, bid_first.size, "pnl", "inv", "income", "costs", "assumed"
+        )
         state = queue_fills(
-            bid_first, uniforms[0], uniforms[1], self.fill_table(market.minutes), self.notional, quotes, h_bps, earn,
-            market.price, self.fee, self.position_limit, cut, self.flatten, market.price_change,
-            float(state), pnl, inventory, income, costs, assumed,
+            bid_first,
+            uniforms[0],
+            uniforms[1],
+            self.fill_table(market.minutes),
+            self.notional,
+            quotes,
+            h_bps,
+            earn,
+            market.price,
+            self.fee,
+            self.position_limit,
+            cut,
+            self.flatten,
+            market.price_change,
+            float(state),
+            pnl,
+            inventory,
+            income,
+            costs,
+            assumed,
         )
         return Fills(pnl, inventory, state, income, costs, assumed)
 
-    def steer(self, x, y, moments: np.ndarray, market_a: Market, market_b: Market, uniforms, states: list,
-              out: dict | None = None) -> Steered:
+    def steer(
+        self,
+        x,
+        y,
+        moments: np.ndarray,
+        market_a: Market,
+        market_b: Market,
+        uniforms,
+        states: list,
+        out: dict | None = None,
+    ) -> Steered:
         """The oracle on the carried inventories (module docstring): each round the orders (a, b) minimising
         E[(V_A' r_X + V_B' r_Y)^2 | x, y], V' = clip(V + s notional m (p_first - p_second)) the positions after the
         round's expected fills, then filled as ``pnl`` fills them."""
@@ -158,13 +235,43 @@ class QueueFill(FillModel):
         a, b = np.empty(n, dtype=np.uint8), np.empty(n, dtype=np.uint8)
         edge = self.notional * m * (self.p_first - self.p_second)
         states[0], states[1] = queue_steer(
-            np.asarray(x, dtype=np.uint8), np.asarray(y, dtype=np.uint8), np.ascontiguousarray(moments, dtype=float),
-            edge, uniforms[0][0], uniforms[0][1], uniforms[1][0], uniforms[1][1], table, self.notional,
-            qa, ha, ea, market_a.price, market_a.price_change, qb, hb, eb, market_b.price, market_b.price_change,
-            self.fee, self.position_limit, cut, self.flatten, float(states[0]), float(states[1]), a, b,
-            *side_a, *side_b)
-        return Steered(a, b, Fills(side_a[0], side_a[1], float(states[0]), *side_a[2:]),
-                       Fills(side_b[0], side_b[1], float(states[1]), *side_b[2:]))
+            np.asarray(x, dtype=np.uint8),
+            np.asarray(y, dtype=np.uint8),
+            np.ascontiguousarray(moments, dtype=float),
+            edge,
+            uniforms[0][0],
+            uniforms[0][1],
+            uniforms[1][0],
+            uniforms[1][1],
+            table,
+            self.notional,
+            qa,
+            ha,
+            ea,
+            market_a.price,
+            market_a.price_change,
+            qb,
+            hb,
+            eb,
+            market_b.price,
+            market_b.price_change,
+            self.fee,
+            self.position_limit,
+            cut,
+            self.flatten,
+            float(states[0]),
+            float(states[1]),
+            a,
+            b,
+            *side_a,
+            *side_b,
+        )
+        return Steered(
+            a,
+            b,
+            Fills(side_a[0], side_a[1], float(states[0]), *side_a[2:]),
+            Fills(side_b[0], side_b[1], float(states[1]), *side_b[2:]),
+        )
 
 
 def bar_adverse_selection(a: float, minutes: int) -> float:
@@ -195,6 +302,7 @@ def _fill_table(p_first: float, p_second: float, adverse: float, m: int) -> np.n
 
 # Compiled loops for the state that carries from round to round (numba caches them on disk, keyed by this file).
 
+
 @njit(cache=True, nogil=True, inline="always")
 def _fills(u, table, row, width):  # pragma: no cover - compiled
     """Lots filled: the smallest k with u < table[row, k]; one minute a round (width 2) without a branch."""
@@ -207,8 +315,9 @@ def _fills(u, table, row, width):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _round(first_bid, u_b, u_s, move, px, h, table, width, notional, fee, limit, cut_cost, flatten, earned,
-           inv):  # pragma: no cover - compiled
+def _round(
+    first_bid, u_b, u_s, move, px, h, table, width, notional, fee, limit, cut_cost, flatten, earned, inv
+):  # pragma: no cover - compiled
     """One server's round: (inventory after it in shares, P&L, income, costs, assumed). ``earned``: the
     half-spread ``h`` is the data's quote. Else the market maker's realised spread is an assumption and goes to the
     assumed part, outside the P&L: the income, the half-spread paid on cuts and unwinds, and the adverse selection
@@ -248,8 +357,28 @@ def _round(first_bid, u_b, u_s, move, px, h, table, width, notional, fee, limit,
 
 
 @njit(cache=True, nogil=True)
-def queue_fills(bid_first, u_buy, u_sell, table, notional, quoted, h_bps, earned, price, fee, limit, cut_cost,
-                flatten, price_change, inventory, pnl, inv_out, income, costs, assumed):  # pragma: no cover - compiled
+def queue_fills(
+    bid_first,
+    u_buy,
+    u_sell,
+    table,
+    notional,
+    quoted,
+    h_bps,
+    earned,
+    price,
+    fee,
+    limit,
+    cut_cost,
+    flatten,
+    price_change,
+    inventory,
+    pnl,
+    inv_out,
+    income,
+    costs,
+    assumed,
+):  # pragma: no cover - compiled
     """One market maker quoting both sides each minute of a bar; the side quoted first fills more often.
 
     The half-spread per share is ``quoted[i]`` when ``quoted`` has one value per round, else h_bps x 1e-4 x
@@ -274,8 +403,22 @@ def queue_fills(bid_first, u_buy, u_sell, table, notional, quoted, h_bps, earned
     for i in range(n):
         h = quoted[i] if per_q else h_bps * 1e-4 * price[i]
         inv, pnl[i], income[i], costs[i], assumed[i] = _round(
-            bid_first[i] != 0, u_buy[i], u_sell[i], price_change[i], price[i], h, table, width, notional, fee, limit,
-            cut_cost, flatten, earned, inv)
+            bid_first[i] != 0,
+            u_buy[i],
+            u_sell[i],
+            price_change[i],
+            price[i],
+            h,
+            table,
+            width,
+            notional,
+            fee,
+            limit,
+            cut_cost,
+            flatten,
+            earned,
+            inv,
+        )
         inv_out[i] = inv
     return inv
 
@@ -288,10 +431,46 @@ def _after(value, order, edge, limit):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def queue_steer(x, y, moments, edge, ub_a, us_a, ub_b, us_b, table, notional, quoted_a, h_bps_a, earned_a, price_a,
-                change_a, quoted_b, h_bps_b, earned_b, price_b, change_b, fee, limit, cut_cost, flatten, inv_a, inv_b,
-                a_out, b_out, pnl_a, invo_a, inc_a, cost_a, asm_a, pnl_b, invo_b, inc_b, cost_b,
-                asm_b):  # pragma: no cover - compiled
+def queue_steer(
+    x,
+    y,
+    moments,
+    edge,
+    ub_a,
+    us_a,
+    ub_b,
+    us_b,
+    table,
+    notional,
+    quoted_a,
+    h_bps_a,
+    earned_a,
+    price_a,
+    change_a,
+    quoted_b,
+    h_bps_b,
+    earned_b,
+    price_b,
+    change_b,
+    fee,
+    limit,
+    cut_cost,
+    flatten,
+    inv_a,
+    inv_b,
+    a_out,
+    b_out,
+    pnl_a,
+    invo_a,
+    inc_a,
+    cost_a,
+    asm_a,
+    pnl_b,
+    invo_b,
+    inc_b,
+    cost_b,
+    asm_b,
+):  # pragma: no cover - compiled
     """The oracle on both inventories (``QueueFill.steer``): per round, of the four pairs of orders the one with the
     least E[(V_A' r_X + V_B' r_Y)^2 | cell] (``moments`` rows: E[r_X^2], E[r_Y^2], E[r_X r_Y] of cell 2x + y;
     V' = ``_after``; ties: the first in a fixed order), then both servers' rounds as ``queue_fills`` plays them. Returns
@@ -314,12 +493,40 @@ def queue_steer(x, y, moments, edge, ub_a, us_a, ub_b, us_b, table, notional, qu
         a_out[i], b_out[i] = pa, pb
         h = quoted_a[i] if per_a else h_bps_a * 1e-4 * price_a[i]
         inv_a, pnl_a[i], inc_a[i], cost_a[i], asm_a[i] = _round(
-            pa != 0, ub_a[i], us_a[i], change_a[i], price_a[i], h, table, width, notional, fee, limit, cut_cost,
-            flatten, earned_a, inv_a)
+            pa != 0,
+            ub_a[i],
+            us_a[i],
+            change_a[i],
+            price_a[i],
+            h,
+            table,
+            width,
+            notional,
+            fee,
+            limit,
+            cut_cost,
+            flatten,
+            earned_a,
+            inv_a,
+        )
         invo_a[i] = inv_a
         h = quoted_b[i] if per_b else h_bps_b * 1e-4 * price_b[i]
         inv_b, pnl_b[i], inc_b[i], cost_b[i], asm_b[i] = _round(
-            pb != 0, ub_b[i], us_b[i], change_b[i], price_b[i], h, table, width, notional, fee, limit, cut_cost,
-            flatten, earned_b, inv_b)
+            pb != 0,
+            ub_b[i],
+            us_b[i],
+            change_b[i],
+            price_b[i],
+            h,
+            table,
+            width,
+            notional,
+            fee,
+            limit,
+            cut_cost,
+            flatten,
+            earned_b,
+            inv_b,
+        )
         invo_b[i] = inv_b
     return inv_a, inv_b

@@ -13,15 +13,20 @@ def answer(p: dict | None) -> str:
     if not p:
         return "no answer: this run has no 'pays' section (a run written before qcoord 0.1's issue 44)"
     reason, ce, gamma = p["reason"], p.get("certainty_equivalent"), p.get("risk_aversion", 3.0)
-    against = (f"certainty equivalent {ce:+.3g} a round against {p['opponent']} (risk aversion {gamma:g}"
-               + (", the link's pair cost included" if p.get("pair_cost_per_round") else "") + ")"
-               if ce is not None else "")
+    against = (
+        f"certainty equivalent {ce:+.3g} a round against {p['opponent']} (risk aversion {gamma:g}"
+        + (", the link's pair cost included" if p.get("pair_cost_per_round") else "")
+        + ")"
+        if ce is not None
+        else ""
+    )
     if reason == "pays":
         return f"quantum pays after costs: {against}"
     if reason == "costs":
         k = p.get("break_even_cost_scale")
-        return (f"quantum does not pay after costs: {against}"
-                + (f"; it pays only below {k:.3g} times the configured costs" if k else ""))
+        return f"quantum does not pay after costs: {against}" + (
+            f"; it pays only below {k:.3g} times the configured costs" if k else ""
+        )
     if reason == "classical_rule":
         return "quantum does not pay after costs: its fitted strategy is the classical rule (no entanglement used)"
     if reason == "no_pairs":
@@ -29,9 +34,11 @@ def answer(p: dict | None) -> str:
     if reason == "talk":
         # talking with shared randomness reproduces every play a Bell pair allows, so no CE against a particular
         # talking strategy (metrics.json keeps the oracle-talk one's) can make quantum pay here
-        return ("quantum does not pay after costs: the servers can talk (a message crosses between the venues in "
-                f"{duration(p['message_delay_s'])}, before the {duration(p['deadline_s'])} a server may take to "
-                "decide), and talking reproduces any play a Bell pair allows")
+        return (
+            "quantum does not pay after costs: the servers can talk (a message crosses between the venues in "
+            f"{duration(p['message_delay_s'])}, before the {duration(p['deadline_s'])} a server may take to "
+            "decide), and talking reproduces any play a Bell pair allows"
+        )
     if reason == "link":
         return f"quantum does not pay after costs: the link stops it first at {STAGE_WORDS[p['link_stage']]}"
     if reason == "no_market":

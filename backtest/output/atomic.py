@@ -23,8 +23,10 @@ def check_writable(path: str | Path, option: str, *, overwrite: bool = False, fo
     ``force``: the flag that would allow replacing it, named in the error."""
     path = Path(path)
     if path.exists() and not (overwrite and path.is_file()):
-        raise BacktestError(f"{option} {path} already exists; choose another name"
-                            + (f" or give {force} to replace it" if force and path.is_file() else ""))
+        raise BacktestError(
+            f"{option} {path} already exists; choose another name"
+            + (f" or give {force} to replace it" if force and path.is_file() else "")
+        )
     parent = path.parent
     while not parent.exists():
         parent = parent.parent

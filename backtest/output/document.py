@@ -44,24 +44,39 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
     run, stats = plan.cfg.run, book.stats
     ppy = feed.periods_per_year
     metrics = {name: s.metrics(ppy) for name, s in stats.items()}
-    informative = {"train": training.train_cells.stats().informativeness(),
-                   "test": book.test_cells.stats().informativeness()}
+    informative = {
+        "train": training.train_cells.stats().informativeness(),
+        "test": book.test_cells.stats().informativeness(),
+    }
     no_sign = plan.fits_hedge and not informative["train"]["sign_differs"]
     _efficiency(metrics, no_sign, ppy)
-    _lookahead(metrics, {p.name for p in book.players if p.communicates}, informative["test"].get("negative_share"),
-               _hedged_bound(book.test_cells.stats()))
-    flag_untrusted(metrics, book, resource_classes(book.players, plan.custom),
-                   training.fit.game if len(training.fits) == 1 else None, notes)
+    _lookahead(
+        metrics,
+        {p.name for p in book.players if p.communicates},
+        informative["test"].get("negative_share"),
+        _hedged_bound(book.test_cells.stats()),
+    )
+    flag_untrusted(
+        metrics,
+        book,
+        resource_classes(book.players, plan.custom),
+        training.fit.game if len(training.fits) == 1 else None,
+        notes,
+    )
     series = book.series()
     # chosen on the training window (before the test window is seen); ties go to classical, the fitted rule; a
     # flagged strategy is listed but never best_local, an opponent or the subject of a comparison
     train_var, _ = without_flagged(metrics, training.train_variance, {})
     best_local = min(train_var, key=lambda s: (train_var[s], s != "classical")) if train_var else None
-    _, comparison = without_flagged(metrics, None, _comparisons(
-        book, series, best_local, ppy, _strongest(train_var, metrics, best_local), run.risk_aversion))
+    _, comparison = without_flagged(
+        metrics,
+        None,
+        _comparisons(book, series, best_local, ppy, _strongest(train_var, metrics, best_local), run.risk_aversion),
+    )
     first_fit = training.fit
-    drift_doc = drift(training.train_cells.stats(), book.test_cells.stats(), first_fit, training.fit_noise,
-                      training.exposure)
+    drift_doc = drift(
+        training.train_cells.stats(), book.test_cells.stats(), first_fit, training.fit_noise, training.exposure
+    )
     drift_doc["flag"] = notes.drift_flag(drift_doc)
     hedge_doc = None
     if plan.fits_hedge:  # the first fit's, as ``game`` (later refits are in ``refits``)
@@ -71,25 +86,46 @@ def assemble(plan: Plan, feed, w: Window, training: Training, book: Book, src_in
             take = what_it_would_take(first_fit.hedge, training.fit_noise)
             hedge_doc["what_it_would_take"] = {**take, "sentence": notes.what_it_would_take(take)}
         if "quantum" in metrics and "classical" in metrics:
-            hedge_doc["bell_pair_value"] = bell_pair_value(training.fits[0]["hedge"]["values"], metrics, w.n_test,
-                                                            book.size, run.risk_aversion)
+            hedge_doc["bell_pair_value"] = bell_pair_value(
+                training.fits[0]["hedge"]["values"], metrics, w.n_test, book.size, run.risk_aversion
+            )
     participation = _participation(plan, feed, training)
     link_doc = _link_doc(plan, w, training, metrics, comparison, drift_doc) if plan.link is not None else None
     return Result(
-        version=__version__, seed=run.seed, source=src_info, tickers=list(feed.tickers), periods_per_year=ppy,
-        timestamps=feed.clock, timestamps_at=feed.clock_at, first_round=w.t0, n_rounds=w.n_total, n_train=w.n_train,
-        book_size=book.size, game=training.fits[0], refits=training.fits[1:], metrics_dict=metrics,
-        win_by_input={name: s.win_rate_by_input() for name, s in stats.items()}, comparison=comparison,
-        best_local=best_local, best_local_training=train_var,
-        information=_information_doc(first_fit.information), hedge=hedge_doc, drift=drift_doc, kept=book.kept_inputs(),
+        version=__version__,
+        seed=run.seed,
+        source=src_info,
+        tickers=list(feed.tickers),
+        periods_per_year=ppy,
+        timestamps=feed.clock,
+        timestamps_at=feed.clock_at,
+        first_round=w.t0,
+        n_rounds=w.n_total,
+        n_train=w.n_train,
+        book_size=book.size,
+        game=training.fits[0],
+        refits=training.fits[1:],
+        metrics_dict=metrics,
+        win_by_input={name: s.win_rate_by_input() for name, s in stats.items()},
+        comparison=comparison,
+        best_local=best_local,
+        best_local_training=train_var,
+        information=_information_doc(first_fit.information),
+        hedge=hedge_doc,
+        drift=drift_doc,
+        kept=book.kept_inputs(),
         series=series,
-        equity_rounds=np.asarray(book.equity_rounds), equity_values={k: np.asarray(v) for k, v in book.equity.items()},
-        blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()}, block_len=book.block_len,
-        indicators={"A": plan.indicators[0].describe(), "B": plan.indicators[1].describe(),
-                    "latency": plan.latency},
+        equity_rounds=np.asarray(book.equity_rounds),
+        equity_values={k: np.asarray(v) for k, v in book.equity.items()},
+        blocks={name: (s.block_sum, s.block_sq, s.block_n) for name, s in stats.items()},
+        block_len=book.block_len,
+        indicators={"A": plan.indicators[0].describe(), "B": plan.indicators[1].describe(), "latency": plan.latency},
         players={p.name: {**p.describe(), "communicates": p.communicates} for p in book.players},
-        config=_config_doc(plan, book.size, participation, getattr(feed, "has_quotes", False)), streamed=feed.streamed,
-        elapsed=elapsed, warnings=_warnings(plan, feed, training, participation), link=link_doc,
+        config=_config_doc(plan, book.size, participation, getattr(feed, "has_quotes", False)),
+        streamed=feed.streamed,
+        elapsed=elapsed,
+        warnings=_warnings(plan, feed, training, participation),
+        link=link_doc,
         clock=plan.clock.to_dict(),
     )
 
@@ -105,23 +141,45 @@ def _link_doc(plan: Plan, w: Window, training: Training, metrics: dict, comparis
     if link.stationary_window is not None:
         window = StationaryWindow(link.stationary_window, "given")
     else:
-        held = ("the game changed from training to test" if drift_doc.get("decision_changed")
-                else "the game held from training to test")
+        held = (
+            "the game changed from training to test"
+            if drift_doc.get("decision_changed")
+            else "the game held from training to test"
+        )
         window = StationaryWindow(clock.window_s, f"the test window; {held}", n_rounds=w.n_test)
     q = metrics.get("quantum") or {}
     share = q.get("quantum_share")
     if share is None or share != share:  # no quantum player ran: the share the rates allow
         share = min(1.0, link.delivered_pair_rate / rate)
     # the value stage is the one test of "pays after costs" (analysis.pays), the pairs' cost included
-    value = None if not q else money(bool(training.fits[0]["uses_entanglement"]), comparison,
-                                     plan.cfg.run.risk_aversion, pair_cost(link.cost_per_pair, q), q.get("bell_pairs"))
+    value = (
+        None
+        if not q
+        else money(
+            bool(training.fits[0]["uses_entanglement"]),
+            comparison,
+            plan.cfg.run.risk_aversion,
+            pair_cost(link.cost_per_pair, q),
+            q.get("bell_pairs"),
+        )
+    )
     aged = training.fit.aged
-    aged_doc = None if aged is None else {**aged.describe(),
-                                          "fixed_cutoff_s": fixed_cutoff(training.fit, link.herald_delay)}
-    doc = feasibility(link, training.fit, training.fit_noise, window, share, value,
-                      (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0],
-                      memory_cutoff=training.memory_cutoff, decision_rate=rate, deadline=clock.deadline_s,
-                      aged=aged_doc)
+    aged_doc = (
+        None if aged is None else {**aged.describe(), "fixed_cutoff_s": fixed_cutoff(training.fit, link.herald_delay)}
+    )
+    doc = feasibility(
+        link,
+        training.fit,
+        training.fit_noise,
+        window,
+        share,
+        value,
+        (getattr(training.fit.game, "unit", None) or "utility per round").split(":")[0],
+        memory_cutoff=training.memory_cutoff,
+        decision_rate=rate,
+        deadline=clock.deadline_s,
+        aged=aged_doc,
+    )
     doc["preset"] = plan.cfg.link.preset
     doc["sentence"] = verdict.link_sentence(doc)
     return doc
@@ -200,9 +258,13 @@ def _efficiency(metrics: dict, no_sign: bool, periods_per_year: float | None = N
         m["variance_share"] = m["pnl_var"] / var_unc if var_unc and var_unc > 0 else math.nan
         reason: str | None
         if no_sign:
-            m["hedging_efficiency"], reason = None, (
-                "the indicators do not change the sign of the co-movement on the training window, so the constant "
-                "hedge is the oracle's play and there is nothing for coordination to capture")
+            m["hedging_efficiency"], reason = (
+                None,
+                (
+                    "the indicators do not change the sign of the co-movement on the training window, so the constant "
+                    "hedge is the oracle's play and there is nothing for coordination to capture"
+                ),
+            )
         else:
             m["hedging_efficiency"], reason = hedging_efficiency(m["pnl_var"], var_unc, var_or)
         if reason:
@@ -222,18 +284,27 @@ def _finite_number(v) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def _comparisons(book: Book, series: dict, best_local: str | None, ppy: float, strongest: str | None = None,
-                 risk_aversion: float = 3.0) -> dict:
+def _comparisons(
+    book: Book,
+    series: dict,
+    best_local: str | None,
+    ppy: float,
+    strongest: str | None = None,
+    risk_aversion: float = 3.0,
+) -> dict:
     """Paired tests of each quantum player (quantum, quantum_levels) against the best local classical strategy
     (chosen on training), of quantum against the strongest local classical strategy on the test window, against
     ``classical`` (the same one-bit information), and of quantum_levels against ``classical_levels`` (the same
     K-level information)."""
     comparison: dict = {}
-    pairs = (("quantum_vs_talk", "quantum", "talk"),
-             ("quantum_vs_best_local", "quantum", best_local), ("quantum_vs_strongest_local", "quantum", strongest),
-             ("quantum_vs_classical", "quantum", "classical"),
-             ("quantum_levels_vs_best_local", "quantum_levels", best_local),
-             ("quantum_levels_vs_classical_levels", "quantum_levels", "classical_levels"))
+    pairs = (
+        ("quantum_vs_talk", "quantum", "talk"),
+        ("quantum_vs_best_local", "quantum", best_local),
+        ("quantum_vs_strongest_local", "quantum", strongest),
+        ("quantum_vs_classical", "quantum", "classical"),
+        ("quantum_levels_vs_best_local", "quantum_levels", best_local),
+        ("quantum_levels_vs_classical_levels", "quantum_levels", "classical_levels"),
+    )
     for label, q, other in pairs:
         if q not in book.discordant or other not in book.discordant[q]:
             continue
@@ -242,10 +313,20 @@ def _comparisons(book: Book, series: dict, best_local: str | None, ppy: float, s
             comparison[label] = done
         else:
             only_q, only_other = book.discordant[q][other]
-            comparison[label] = {"opponent": other, **compare(
-                book.stats[q], book.stats[other], series[q]["pnl"], series[other]["pnl"],
-                (only_q, only_other), ppy, series[q]["utility"], series[other]["utility"],
-                risk_aversion)}
+            comparison[label] = {
+                "opponent": other,
+                **compare(
+                    book.stats[q],
+                    book.stats[other],
+                    series[q]["pnl"],
+                    series[other]["pnl"],
+                    (only_q, only_other),
+                    ppy,
+                    series[q]["utility"],
+                    series[other]["utility"],
+                    risk_aversion,
+                ),
+            }
     return comparison
 
 
@@ -272,10 +353,15 @@ def _config_doc(plan: Plan, book_size: float, participation: dict | None = None,
     if plan.given.indicators is not None:
         doc["indicators"] = {**doc["indicators"], "name": plan.indicators[0].name, "name_b": plan.indicators[1].name}
     doc["run"] = {**doc["run"], "strategies": list(plan.names)}
-    doc["resolved"] = {"noise": plan.noise.to_dict(), "fill": plan.fill.to_dict(),
-                       "supply": None if plan.supply is None else plan.supply.to_dict(), "book_size": book_size,
-                       "participation": participation or {}, "fill_description": plan.fill.describe(),
-                       "income": plan.fill.income_words(quoted)}
+    doc["resolved"] = {
+        "noise": plan.noise.to_dict(),
+        "fill": plan.fill.to_dict(),
+        "supply": None if plan.supply is None else plan.supply.to_dict(),
+        "book_size": book_size,
+        "participation": participation or {},
+        "fill_description": plan.fill.describe(),
+        "income": plan.fill.income_words(quoted),
+    }
     return doc
 
 

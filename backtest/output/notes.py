@@ -25,9 +25,11 @@ def information_note(reason: str, per: dict) -> str:
         return "history rules and the K-level indicator need the hedge game fitted on the book (--game hedge)"
     if reason == "off":
         return "history rules are off (--history off)"
-    return (f"the readings do not persist in time (lag-1 autocorrelation A {per.get('A', 0):.3f}, "
-            f"B {per.get('B', 0):.3f}): a server's past readings add nothing, so history rules were not run "
-            "(--history on runs them anyway)")
+    return (
+        f"the readings do not persist in time (lag-1 autocorrelation A {per.get('A', 0):.3f}, "
+        f"B {per.get('B', 0):.3f}): a server's past readings add nothing, so history rules were not run "
+        "(--history on runs them anyway)"
+    )
 
 
 def history_paragraph(info: dict) -> str | None:
@@ -35,10 +37,12 @@ def history_paragraph(info: dict) -> str | None:
     per, mem = info.get("persistence") or {}, info.get("history")
     if not mem:
         return capital(info["note"]) + "." if info.get("note") else None
-    return (f"{capital(persistence(per))}. A server can remember its own readings: a rule on its last readings is a "
-            "local classical strategy, the opponent a quantum strategy has to beat. Fitted on the training window over "
-            f"{len(info['family'])} rules (majority of the last m, hysteresis): {mem['name']}, then A "
-            f"{mem['classical_rule']['A_name']}, B {mem['classical_rule']['B_name']} on the smoothed bits.")
+    return (
+        f"{capital(persistence(per))}. A server can remember its own readings: a rule on its last readings is a "
+        "local classical strategy, the opponent a quantum strategy has to beat. Fitted on the training window over "
+        f"{len(info['family'])} rules (majority of the last m, hysteresis): {mem['name']}, then A "
+        f"{mem['classical_rule']['A_name']}, B {mem['classical_rule']['B_name']} on the smoothed bits."
+    )
 
 
 def levels_paragraph(info: dict) -> str | None:
@@ -47,12 +51,22 @@ def levels_paragraph(info: dict) -> str | None:
     if not lv:
         return None
     tb = lv.get("tsirelson_bound")
-    what = ("The K-level indicator" if lv.get("rule") == "indicator"
-            else f"The same information as a {lv['levels']}-level indicator,")
-    return (f"{what} {lv['name']}, goes to classical_levels (exhaustive over all rule pairs) and quantum_levels (one "
-            "measurement direction per level)"
-            + (f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the "
-               "coins' variance on it (Tsirelson's SDP)" if tb is not None else "") + ".")
+    what = (
+        "The K-level indicator"
+        if lv.get("rule") == "indicator"
+        else f"The same information as a {lv['levels']}-level indicator,"
+    )
+    return (
+        f"{what} {lv['name']}, goes to classical_levels (exhaustive over all rule pairs) and quantum_levels (one "
+        "measurement direction per level)"
+        + (
+            f"; no entangled state of any dimension could save more than {tb / lv['coin_variance']:.1%} of the "
+            "coins' variance on it (Tsirelson's SDP)"
+            if tb is not None
+            else ""
+        )
+        + "."
+    )
 
 
 def bell_pair(bp: dict | None) -> str | None:
@@ -60,12 +74,19 @@ def bell_pair(bp: dict | None) -> str | None:
     if not bp or not bp.get("pairs"):
         return None
     net = bp.get("realised_net_certainty_equivalent")
-    return (f"One Bell pair is worth {money(bp['predicted_variance_saved'])} currency² of book variance (predicted by "
-            f"the fit), {money(bp['realised_variance_saved'])} realised on the test window; a certainty equivalent of "
-            f"{money(bp['realised_certainty_equivalent'])} currency per pair at relative risk aversion "
-            f"{money(bp['risk_aversion'])}"
-            + (f"; net of the quantum servers' extra switching costs ({money(bp['extra_costs'])} per pair) and the "
-               f"other differences in mean P&L, {money(net)} per pair" if net is not None else "") + ".")
+    return (
+        f"One Bell pair is worth {money(bp['predicted_variance_saved'])} currency² of book variance (predicted by "
+        f"the fit), {money(bp['realised_variance_saved'])} realised on the test window; a certainty equivalent of "
+        f"{money(bp['realised_certainty_equivalent'])} currency per pair at relative risk aversion "
+        f"{money(bp['risk_aversion'])}"
+        + (
+            f"; net of the quantum servers' extra switching costs ({money(bp['extra_costs'])} per pair) and the "
+            f"other differences in mean P&L, {money(net)} per pair"
+            if net is not None
+            else ""
+        )
+        + "."
+    )
 
 
 def texts(r: Result) -> dict:
@@ -73,11 +94,14 @@ def texts(r: Result) -> dict:
     ``shared_information`` are keys of their own)."""
     hedge, info = r.hedge or {}, r.information or {}
     take = hedge.get("what_it_would_take")
-    return {"what_it_would_take": capital(take["sentence"]) + "." if take else None,
-            "bell_pair": bell_pair(hedge.get("bell_pair_value")),
-            "history": history_paragraph(info) if info else None,
-            "levels": levels_paragraph(info) if info else None,
-            "money_model": money_model(r), "answer": answer(r.pays)}
+    return {
+        "what_it_would_take": capital(take["sentence"]) + "." if take else None,
+        "bell_pair": bell_pair(hedge.get("bell_pair_value")),
+        "history": history_paragraph(info) if info else None,
+        "levels": levels_paragraph(info) if info else None,
+        "money_model": money_model(r),
+        "answer": answer(r.pays),
+    }
 
 
 def money_model(r: Result) -> str:
@@ -85,8 +109,11 @@ def money_model(r: Result) -> str:
     income or it is assumed, and, with volume, its participation)."""
     resolved = r.config.get("resolved") or {}
     income = resolved.get("income")
-    return ((resolved.get("fill_description") or "") + (f"; {income}" if income else "")
-            + participation_clause(resolved.get("participation") or {}))
+    return (
+        (resolved.get("fill_description") or "")
+        + (f"; {income}" if income else "")
+        + participation_clause(resolved.get("participation") or {})
+    )
 
 
 # The Sharpe ratios to expect depend on the data's frequency, because what a bar can earn does.
@@ -108,10 +135,15 @@ DAILY_PERIODS = 260.0  # bars a year at or below which the data is daily (252 tr
 def sharpe_range(periods_per_year: float | None) -> tuple[float, float, str]:
     """(low, high, what it is published for) of the annualised Sharpe ratio at this data's frequency."""
     if periods_per_year is not None and periods_per_year <= DAILY_PERIODS:
-        return (*DAILY_SHARPE_RANGE, "daily long-short equity strategies (statistical arbitrage 0.9 to 1.51, "
-                                     "Avellaneda & Lee 2010)")
-    return (*SHARPE_RANGE, "high-frequency market makers (about 1 to 10: median firm 4.3, Baron, Brogaard & "
-                           "Kirilenko 2014; 9.35, Menkveld 2013)")
+        return (
+            *DAILY_SHARPE_RANGE,
+            "daily long-short equity strategies (statistical arbitrage 0.9 to 1.51, Avellaneda & Lee 2010)",
+        )
+    return (
+        *SHARPE_RANGE,
+        "high-frequency market makers (about 1 to 10: median firm 4.3, Baron, Brogaard & "
+        "Kirilenko 2014; 9.35, Menkveld 2013)",
+    )
 
 
 def participation_clause(participation: dict) -> str:
@@ -123,14 +155,18 @@ def participation_clause(participation: dict) -> str:
         return "; no traded volume in the data: the fill rate is an assumption, not a measurement"
     parts = ", ".join(f"{percent(s)} of {t}'s" for t, s in known.items())
     unknown = [t for t, s in participation.items() if s is None]
-    return (f"; fills are {parts} traded volume"
-            + (f" ({', '.join(unknown)}: no traded volume, the fill rate assumed)" if unknown else ""))
+    return f"; fills are {parts} traded volume" + (
+        f" ({', '.join(unknown)}: no traded volume, the fill rate assumed)" if unknown else ""
+    )
 
 
 def heavy_participation(heavy: dict, limit: float) -> str:
-    return ("warning: the fill model fills " + ", ".join(f"{percent(s)} of {t}'s" for t, s in heavy.items())
-            + f" traded volume, above the {limit:.0%} published market makers take (Menkveld 2013: 8.1% of trades); "
-            "lower the exposure or turnover (bias) or the notional (queue) or read spread income as out of reach")
+    return (
+        "warning: the fill model fills "
+        + ", ".join(f"{percent(s)} of {t}'s" for t, s in heavy.items())
+        + f" traded volume, above the {limit:.0%} published market makers take (Menkveld 2013: 8.1% of trades); "
+        "lower the exposure or turnover (bias) or the notional (queue) or read spread income as out of reach"
+    )
 
 
 def drift_flag(d: dict) -> str | None:
@@ -139,13 +175,21 @@ def drift_flag(d: dict) -> str | None:
     reasons = []
     if d.get("entanglement_flipped"):
         helps = d["test_game"]["entanglement_helps"]
-        reasons.append("entanglement " + ("would help on the test window but did not on the training window" if helps
-                                          else "helped on the training window but would not on the test window"))
+        reasons.append(
+            "entanglement "
+            + (
+                "would help on the test window but did not on the training window"
+                if helps
+                else "helped on the training window but would not on the test window"
+            )
+        )
     if d.get("sign_flips"):
         reasons.append(f"the co-movement changed sign in cell(s) {', '.join(d['sign_flips'])}")
     if d.get("frequencies_changed"):
-        reasons.append(f"the input frequencies p(x,y) changed (chi-squared {format_p(d['chi2_p_value'])})"
-                       + ("" if d["decision_changed"] else ", though the test window's best play is the same"))
+        reasons.append(
+            f"the input frequencies p(x,y) changed (chi-squared {format_p(d['chi2_p_value'])})"
+            + ("" if d["decision_changed"] else ", though the test window's best play is the same")
+        )
     return "; ".join(reasons) if reasons else None
 
 
@@ -158,20 +202,28 @@ def metric_flags(m: dict, derived: bool, periods_per_year: float | None = None) 
     if he is not None and he < 0:
         flags["hedging_efficiency"] = "below 0: this book is less hedged than independent coins'"
     elif he is not None and he > 1 and derived:
-        flags["hedging_efficiency"] = ("above 1: the oracle knows both servers' readings of this round only; a "
-                                       "server's own past readings tell it more about the correlation regime")
+        flags["hedging_efficiency"] = (
+            "above 1: the oracle knows both servers' readings of this round only; a "
+            "server's own past readings tell it more about the correlation regime"
+        )
     elif he is not None and he > 1:
-        flags["hedging_efficiency"] = ("above 1: lower variance than the oracle on the test window (sampling noise, "
-                                       "or the fitted game no longer describes the test window)")
+        flags["hedging_efficiency"] = (
+            "above 1: lower variance than the oracle on the test window (sampling noise, "
+            "or the fitted game no longer describes the test window)"
+        )
     income, directional, sharpe = m.get("pnl_spread_income"), m["pnl_directional"], m["sharpe"]
     if income and income > 0 and sharpe == sharpe and sharpe > 0 and abs(directional) < income:
-        flags["sharpe"] = (f"driven by spread income ({income:.4g} of {m['pnl_mean']:.4g} per round is spread "
-                           "earned at the data's quotes, at the fill model's assumed fill rate); the directional "
-                           f"part's Sharpe is {m['sharpe_directional']:.2f}")
+        flags["sharpe"] = (
+            f"driven by spread income ({income:.4g} of {m['pnl_mean']:.4g} per round is spread "
+            "earned at the data's quotes, at the fill model's assumed fill rate); the directional "
+            f"part's Sharpe is {m['sharpe_directional']:.2f}"
+        )
     lo, hi, what = sharpe_range(periods_per_year)
     if sharpe == sharpe and not lo <= sharpe <= hi:
-        flags["sharpe_range"] = (f"{sharpe:.3g} is outside the annualised Sharpe ratios published for {what}: read it "
-                                 "as the fill model's assumption, not as money")
+        flags["sharpe_range"] = (
+            f"{sharpe:.3g} is outside the annualised Sharpe ratios published for {what}: read it "
+            "as the fill model's assumption, not as money"
+        )
     return flags
 
 
@@ -179,45 +231,57 @@ def nonlocal_opponent(name: str, chsh: float) -> str:
     """A user's strategy whose resource no local hidden-variable model gives: a quantum (or no-signalling)
     opponent, never compared with quantum as a local classical rule."""
     value = f" (CHSH value {chsh:.3f} > 2)" if chsh > 2 + 1e-9 else ""
-    return (f"{name}'s resource gives correlations no local hidden-variable model gives{value}: it is a quantum or "
-            "no-signalling opponent, not a local classical one, and quantum is not compared against it as one")
+    return (
+        f"{name}'s resource gives correlations no local hidden-variable model gives{value}: it is a quantum or "
+        "no-signalling opponent, not a local classical one, and quantum is not compared against it as one"
+    )
 
 
 def clock_offset(off: dict, tickers) -> str:
     """The warning for series whose returns correlate more one bar apart than on the same bar."""
     other = [t for t in tickers if t != off["lead"]][0]
-    return (f"the two clocks may be misaligned: returns correlate {off['lagged']:+.2f} between {off['lead']}'s bar t "
-            f"and {other}'s bar t+1 but {off['same']:+.2f} on the same bar ({off['n']} bars); check time zones and "
-            "whether each file stamps its bars by their start or their end")
+    return (
+        f"the two clocks may be misaligned: returns correlate {off['lagged']:+.2f} between {off['lead']}'s bar t "
+        f"and {other}'s bar t+1 but {off['same']:+.2f} on the same bar ({off['n']} bars); check time zones and "
+        "whether each file stamps its bars by their start or their end"
+    )
 
 
 def lookahead(rate: float, oracle: float, z: float) -> str:
     """Why a hedged rate above what both servers' indicators allow means look-ahead (``document._lookahead``)."""
-    return (f"hedged rate {rate:.4f} beats the {oracle:.4f} that the best rule knowing both servers' indicators "
-            f"reaches by {z:.1f} standard errors: without communication no rule can out-hedge it, so an indicator "
-            "probably reads the round's own move (a lookup by timestamp into outside data, or unlagged arrays)")
+    return (
+        f"hedged rate {rate:.4f} beats the {oracle:.4f} that the best rule knowing both servers' indicators "
+        f"reaches by {z:.1f} standard errors: without communication no rule can out-hedge it, so an indicator "
+        "probably reads the round's own move (a lookup by timestamp into outside data, or unlagged arrays)"
+    )
 
 
 def lookahead_rate(rate: float, opposite: float) -> str:
-    return (f"hedged rate {rate:.4f} where the two stocks moved in opposite directions in {opposite:.0%} of test "
-            "rounds: that needs the sign of each round's own co-movement, so an indicator probably reads the round's "
-            "own move (a lookup by timestamp into outside data cannot be checked for causality)")
+    return (
+        f"hedged rate {rate:.4f} where the two stocks moved in opposite directions in {opposite:.0%} of test "
+        "rounds: that needs the sign of each round's own co-movement, so an indicator probably reads the round's "
+        "own move (a lookup by timestamp into outside data cannot be checked for causality)"
+    )
 
 
 def untradable(why: dict) -> str:
     """The warning for tickers that cannot be traded as quoted (``feed.facts.untradable``)."""
     listed = "; ".join(f"{t}: {w}" for t, w in why.items())
-    return (f"cannot be traded as the fill model assumes ({listed}): its fills are assumed, not evidenced by the "
-            "data, and its spread income is in the assumed column, outside the P&L; a position in it is the hedge's "
-            "directional P&L only")
+    return (
+        f"cannot be traded as the fill model assumes ({listed}): its fills are assumed, not evidenced by the "
+        "data, and its spread income is in the assumed column, outside the P&L; a position in it is the hedge's "
+        "directional P&L only"
+    )
 
 
 def adjusted_prices(tickers, prices) -> str:
     """The warning for a queue fill on a source with adjusted prices only."""
     listed = ", ".join(f"{t} {p:.4g}" for t, p in zip(tickers, prices))
-    return (f"the source has adjusted prices only ({listed} at the first test round): share quantities, the "
-            "tick and amounts per share are at adjusted prices, which can be far from the prices traded then "
-            "(a $0.01 tick on a split-adjusted $2 is 50 bp); use a source with Close and Adj Close")
+    return (
+        f"the source has adjusted prices only ({listed} at the first test round): share quantities, the "
+        "tick and amounts per share are at adjusted prices, which can be far from the prices traded then "
+        "(a $0.01 tick on a split-adjusted $2 is 50 bp); use a source with Close and Adj Close"
+    )
 
 
 def what_it_would_take(take: dict) -> str:
@@ -227,28 +291,39 @@ def what_it_would_take(take: dict) -> str:
         ideal = take.get("perfect_link") or {}
         agree = take.get("inputs_agree")
         if ideal.get("best") is not None and not ideal["best"].get("move"):
-            return ("no co-movement information in a single input cell would make this link beat the best classical "
-                    f"rule by {take['gain']:.0%} of book variance: the link itself must improve (a perfect link would "
-                    "already pay at the fitted co-movement)")
+            return (
+                "no co-movement information in a single input cell would make this link beat the best classical "
+                f"rule by {take['gain']:.0%} of book variance: the link itself must improve (a perfect link would "
+                "already pay at the fitted co-movement)"
+            )
         if ideal.get("best") is not None:
-            return ("no co-movement information in a single input cell would make this link beat the best classical "
-                    f"rule by {take['gain']:.0%} of book variance: the link itself must improve (with a perfect link, "
-                    + _cell_clause(ideal["best"]) + ")")
+            return (
+                "no co-movement information in a single input cell would make this link beat the best classical "
+                f"rule by {take['gain']:.0%} of book variance: the link itself must improve (with a perfect link, "
+                + _cell_clause(ideal["best"])
+                + ")"
+            )
         agree_txt = f" ({agreement(agree, 0)})" if agree is not None else ""
-        return ("no co-movement pattern in a single input cell gives entanglement an edge at these input frequencies, "
-                f"even on a perfect link{agree_txt}: the two servers' indicators must carry more independent "
-                "information")
-    return (f"entanglement would beat the best classical rule by {take['gain']:.0%} of book variance on this link only "
-            "if " + _cell_clause(b))
+        return (
+            "no co-movement pattern in a single input cell gives entanglement an edge at these input frequencies, "
+            f"even on a perfect link{agree_txt}: the two servers' indicators must carry more independent "
+            "information"
+        )
+    return (
+        f"entanglement would beat the best classical rule by {take['gain']:.0%} of book variance on this link only "
+        "if " + _cell_clause(b)
+    )
 
 
 def _cell_clause(b: dict) -> str:
     obs = b.get("negative_share_observed")
     obs_txt = f"; observed {obs:.0%}" if obs is not None else ""
     needed, fitted = _distinct(b["rho_needed"], b["rho_fitted"])
-    return (f"the returns in input cell (x,y) = ({b['cell'][0]},{b['cell'][1]}) moved with correlation "
-            f"{needed} instead of {fitted}, i.e. in opposite directions about "
-            f"{b['negative_share_needed']:.0%} of the time (normal-equivalent{obs_txt})")
+    return (
+        f"the returns in input cell (x,y) = ({b['cell'][0]},{b['cell'][1]}) moved with correlation "
+        f"{needed} instead of {fitted}, i.e. in opposite directions about "
+        f"{b['negative_share_needed']:.0%} of the time (normal-equivalent{obs_txt})"
+    )
 
 
 def _distinct(a: float, b: float) -> tuple[str, str]:
@@ -262,21 +337,27 @@ def _distinct(a: float, b: float) -> tuple[str, str]:
 
 def lookahead_oracle(rate: float, opposite: float) -> str:
     """Why every strategy is flagged when the oracle hedges (nearly) every round (``analysis.impossible``)."""
-    return (f"the oracle, which knows only the two servers' readings of the round, hedged {rate:.4f} of test rounds "
-            f"where the stocks moved apart in {opposite:.0%}: together the readings tell each round's own co-movement, "
-            "so the indicators probably read outside data by timestamp (which no causality check can see)")
+    return (
+        f"the oracle, which knows only the two servers' readings of the round, hedged {rate:.4f} of test rounds "
+        f"where the stocks moved apart in {opposite:.0%}: together the readings tell each round's own co-movement, "
+        "so the indicators probably read outside data by timestamp (which no causality check can see)"
+    )
 
 
 def lookahead_cell(cell: str, share: float, moved: int, opposite: float) -> str:
     """Why every strategy is flagged when an input cell's share of opposite moves is exactly 0 or 1."""
-    return (f"in input cell {cell} the stocks moved apart in {share:.0%} of {moved} test rounds (overall "
-            f"{opposite:.0%}): no honest reading sorts the rounds' own co-movements that cleanly, so the indicators "
-            "probably read outside data by timestamp")
+    return (
+        f"in input cell {cell} the stocks moved apart in {share:.0%} of {moved} test rounds (overall "
+        f"{opposite:.0%}): no honest reading sorts the rounds' own co-movements that cleanly, so the indicators "
+        "probably read outside data by timestamp"
+    )
 
 
 def beyond_bound(rate: float, bound: float, z: float, kind: str) -> str:
     """Why a strategy is flagged for winning more than its resource allows (``analysis.impossible``)."""
     what = "any local classical strategy" if kind == "local" else "any shared quantum state"
-    return (f"win rate {rate:.4f} is {z:.1f} standard errors above {bound:.4f}, the most {what} reaches on these "
-            "inputs: its rules probably reach the partner's inputs through a file or a socket, which no check can "
-            "police; it is listed but not compared")
+    return (
+        f"win rate {rate:.4f} is {z:.1f} standard errors above {bound:.4f}, the most {what} reaches on these "
+        "inputs: its rules probably reach the partner's inputs through a file or a socket, which no check can "
+        "police; it is listed but not compared"
+    )

@@ -20,8 +20,15 @@ class Progress:
         if shows(enabled):
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit=unit, unit_scale=unit_scale, file=sys.stderr, leave=False, desc=desc,
-                            dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total,
+                unit=unit,
+                unit_scale=unit_scale,
+                file=sys.stderr,
+                leave=False,
+                desc=desc,
+                dynamic_ncols=True,
+            )
 
     def stage(self, name: str) -> None:
         if self.bar is not None:

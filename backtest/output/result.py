@@ -15,6 +15,8 @@ from .jsondoc import options
 from .metrics import METRIC_KEYS, REASONS, document as registry_document
 
 SCHEMA = 6
+
+
 def _stamp(ts: pd.Timestamp) -> str:
     """A date for daily data (no 00:00:00), the full timestamp for intraday data."""
     return str(ts.date()) if ts.tzinfo is None and ts == ts.normalize() else str(ts)
@@ -102,8 +104,10 @@ class Result:
     _periods: dict | None = field(default=None, init=False, repr=False)
 
     def __repr__(self) -> str:
-        return (f"Result({self.tickers[0]}/{self.tickers[1]}, rounds={self.n_rounds}, train={self.n_train}, "
-                f"strategies={self.strategies})")
+        return (
+            f"Result({self.tickers[0]}/{self.tickers[1]}, rounds={self.n_rounds}, train={self.n_train}, "
+            f"strategies={self.strategies})"
+        )
 
     # -- tables -------------------------------------------------------------------------------------
     @property
@@ -222,8 +226,15 @@ class Result:
         answer every command gives (``answer()`` words it)."""
         from ..analysis.pays import decide
 
-        return decide(self.game, self.comparison, self.metrics_dict, (self.config.get("run") or {}).get(
-            "risk_aversion", 3.0), self.link, verdict.degenerate(self), self.clock)
+        return decide(
+            self.game,
+            self.comparison,
+            self.metrics_dict,
+            (self.config.get("run") or {}).get("risk_aversion", 3.0),
+            self.link,
+            verdict.degenerate(self),
+            self.clock,
+        )
 
     def answer(self) -> str:
         """Whether quantum pays after costs, in one sentence (the same words sweep, scan and compare print)."""
@@ -257,47 +268,81 @@ class Result:
             if m.get("flags"):
                 out["flags"] = m["flags"]
             strategies[s] = out
-        game = {k: self.game.get(k) for k in ("kind", "beta", "rule", "table", "unit", "p_xy", "classical_value",
-                                              "quantum_value", "textbook_value", "advantage", "uses_entanglement",
-                                              "angles", "azimuths", "correlators", "measurement_search", "fallback",
-                                              "flipped", "classical_rule", "constant_rule", "n_train", "device")
-                if k in self.game}
-        return json_clean({
-            "schema": SCHEMA,
-            "qcoord_version": self.version,
-            "created": self.created,
-            "seed": self.seed,
-            "n_rounds": self.n_rounds,
-            "n_train": self.n_train,
-            "source": {**{k: v for k, v in self.source.items() if k not in ("files",)},
-                       "kind": self.source.get("kind"), "tickers": self.tickers, "start": _stamp(idx[0]),
-                       "end": _stamp(end[0]), "periods_per_year": self.periods_per_year,
-                       **({"files": self.source["files"]} if "files" in self.source else {})},
-            "game": game,
-            "refits": [{k: r.get(k) for k in ("round", "window", "p_xy", "classical_value", "quantum_value",
-                                              "advantage", "angles")} for r in self.refits],
-            "strategies": strategies,
-            "comparison": self.comparison,
-            "best_local": self.best_local,
-            "best_local_training_variance": self.best_local_training,
-            "information": self.information,
-            "warnings": list(self.warnings),
-            "hedge": self.hedge,
-            "drift": self.drift,
-            "link": self.link,
-            "clock": self.clock,
-            "periods": self.periods,
-            "indicators": self.indicators,
-            "book_size": self.book_size,
-            "shared_information": self.shared_information(),
-            "headline": self.headline(),
-            "pays": self.pays,
-            "verdict": self.verdict(),
-            "text": notes.texts(self),
-            **registry_document(),
-            "elapsed_seconds": self.elapsed,
-            "config": options(self.config),
-        })
+        game = {
+            k: self.game.get(k)
+            for k in (
+                "kind",
+                "beta",
+                "rule",
+                "table",
+                "unit",
+                "p_xy",
+                "classical_value",
+                "quantum_value",
+                "textbook_value",
+                "advantage",
+                "uses_entanglement",
+                "angles",
+                "azimuths",
+                "correlators",
+                "measurement_search",
+                "fallback",
+                "flipped",
+                "classical_rule",
+                "constant_rule",
+                "n_train",
+                "device",
+            )
+            if k in self.game
+        }
+        return json_clean(
+            {
+                "schema": SCHEMA,
+                "qcoord_version": self.version,
+                "created": self.created,
+                "seed": self.seed,
+                "n_rounds": self.n_rounds,
+                "n_train": self.n_train,
+                "source": {
+                    **{k: v for k, v in self.source.items() if k not in ("files",)},
+                    "kind": self.source.get("kind"),
+                    "tickers": self.tickers,
+                    "start": _stamp(idx[0]),
+                    "end": _stamp(end[0]),
+                    "periods_per_year": self.periods_per_year,
+                    **({"files": self.source["files"]} if "files" in self.source else {}),
+                },
+                "game": game,
+                "refits": [
+                    {
+                        k: r.get(k)
+                        for k in ("round", "window", "p_xy", "classical_value", "quantum_value", "advantage", "angles")
+                    }
+                    for r in self.refits
+                ],
+                "strategies": strategies,
+                "comparison": self.comparison,
+                "best_local": self.best_local,
+                "best_local_training_variance": self.best_local_training,
+                "information": self.information,
+                "warnings": list(self.warnings),
+                "hedge": self.hedge,
+                "drift": self.drift,
+                "link": self.link,
+                "clock": self.clock,
+                "periods": self.periods,
+                "indicators": self.indicators,
+                "book_size": self.book_size,
+                "shared_information": self.shared_information(),
+                "headline": self.headline(),
+                "pays": self.pays,
+                "verdict": self.verdict(),
+                "text": notes.texts(self),
+                **registry_document(),
+                "elapsed_seconds": self.elapsed,
+                "config": options(self.config),
+            }
+        )
 
     @property
     def periods(self) -> dict:
@@ -311,9 +356,15 @@ class Result:
 
             pnl = self.pnl
             rf = (1.0 + self.config["run"]["risk_free"]) ** (1.0 / self.periods_per_year) - 1.0
-            self._periods = period_table(pnl, intraday=is_intraday(pnl.index), periods_per_year=self.periods_per_year,
-                                         rf_per_period=rf, book=self.book_size,
-                                         quantum="quantum" if "quantum" in pnl else None, opponent=self.best_local)
+            self._periods = period_table(
+                pnl,
+                intraday=is_intraday(pnl.index),
+                periods_per_year=self.periods_per_year,
+                rf_per_period=rf,
+                book=self.book_size,
+                quantum="quantum" if "quantum" in pnl else None,
+                opponent=self.best_local,
+            )
         return self._periods
 
     def cell_table(self) -> pd.DataFrame | None:
@@ -340,4 +391,3 @@ class Result:
         frame = pd.DataFrame.from_dict(rows, orient="index").astype(float)
         frame.index.name = "xy"
         return frame
-

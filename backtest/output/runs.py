@@ -29,22 +29,22 @@ if TYPE_CHECKING:
 
 FIGURES = {
     "hedge_cells": "Top: share of rounds whose returns moved in opposite directions, per input cell (x, y), on the "
-                   "training and test windows (95% Wilson intervals; dashed: all rounds). Bottom: book variance "
-                   "relative to independent coins, predicted by the fitted hedge game and realised on the test window.",
+    "training and test windows (95% Wilson intervals; dashed: all rounds). Bottom: book variance "
+    "relative to independent coins, predicted by the fitted hedge game and realised on the test window.",
     "information_value": "Book variance relative to independent coins for each kind of local information: today's "
-                         "reading, rules on a server's own last readings (history rules), and the smoothed K-level "
-                         "indicator, classical and quantum; bars as fitted on the training window, dots as realised "
-                         "on the test window.",
+    "reading, rules on a server's own last readings (history rules), and the smoothed K-level "
+    "indicator, classical and quantum; bars as fitted on the training window, dots as realised "
+    "on the test window.",
     "period_ratios": "Quantum's book variance relative to the best local classical strategy per calendar period, with "
-                     "paired 95% HAC intervals (log scale; dashed: equal variance).",
+    "paired 95% HAC intervals (log scale; dashed: equal variance).",
     "cumulative_pnl": "Cumulative book P&L per strategy over the test window (currency).",
     "rolling_variance": "Book P&L variance within consecutive blocks of rounds (log scale).",
     "win_rate_by_input": "Win rate per input pair (x, y) with 95% Wilson intervals.",
     "pnl_distribution": "Distribution of the per-round book P&L (kept rounds, central 99%).",
     "inventory": "End-of-round inventory per agent (queue fill model).",
     "link_frontier": "Fidelity against Bell-pair rate: right of the red curve the advantage is detectable at the "
-                     "link's confidence within the market's stationary window (the rest of the link as it is); the "
-                     "star is this link, the dashed line one pair a decision.",
+    "link's confidence within the market's stationary window (the rest of the link as it is); the "
+    "star is this link, the dashed line one pair a decision.",
 }
 
 
@@ -72,12 +72,13 @@ def figure_jobs(result: Result) -> dict:
     out: dict[str, Drawing] = {}
     if result.hedge is not None:
         realised = {s: m.get("variance_share") for s, m in result.metrics_dict.items()}
-        out["hedge_cells"] = Drawing("hedge_cells", (result.hedge["informativeness"], result.hedge["values"],
-                                                     realised))
+        out["hedge_cells"] = Drawing("hedge_cells", (result.hedge["informativeness"], result.hedge["values"], realised))
         info = result.information or {}
         if info.get("history") or info.get("levels"):
-            out["information_value"] = Drawing("information_value", (result.information, result.hedge["values"],
-                                                                     realised, result.hedge["coin_variance"]))
+            out["information_value"] = Drawing(
+                "information_value",
+                (result.information, result.hedge["values"], realised, result.hedge["coin_variance"]),
+            )
     out |= {
         "cumulative_pnl": Drawing("cumulative_pnl", (result.equity,)),
         "rolling_variance": Drawing("rolling_variance", (result.block_variance, result.block_len)),
@@ -117,15 +118,20 @@ def write_run(result: Result, cfg: RunConfig, out: Path, painter=None) -> Path:
         raise BacktestError(f"{out} already exists; choose another --name or --out")
     doc = result.to_dict()
     figs = figures(result, painter)
-    fitted = {"indicator_A": _flat(result.indicators["A"]), "indicator_B": _flat(result.indicators["B"]),
-              "game": {"p_xy": [v for row in result.game["p_xy"] for v in row],
-                       "classical_value": result.game["classical_value"],
-                       "quantum_value": result.game["quantum_value"], "advantage": result.game["advantage"]}}
+    fitted = {
+        "indicator_A": _flat(result.indicators["A"]),
+        "indicator_B": _flat(result.indicators["B"]),
+        "game": {
+            "p_xy": [v for row in result.game["p_xy"] for v in row],
+            "classical_value": result.game["classical_value"],
+            "quantum_value": result.game["quantum_value"],
+            "advantage": result.game["advantage"],
+        },
+    }
     meta = {"qcoord_version": result.version, "created": result.created}
     with atomic_dir(out) as tmp:
         (tmp / "metrics.json").write_text(dumps(doc) + "\n")
-        (tmp / "config.toml").write_text(cfg.to_toml({"fitted": {}, "meta": meta})
-                                         + _fitted_toml(fitted))
+        (tmp / "config.toml").write_text(cfg.to_toml({"fitted": {}, "meta": meta}) + _fitted_toml(fitted))
         frame = pnl_frame(result)
         try:
             frame.to_parquet(tmp / "pnl.parquet")
@@ -200,8 +206,9 @@ def run_labels(docs: dict[str, dict]) -> dict[str, str]:
         group = [f for f in docs if base[f] == name]
         if len(group) < 2:
             continue
-        flat = {f: _flatten({k: v for k, v in (docs[f].get("config") or {}).items() if k in LABEL_SECTIONS})
-                for f in group}
+        flat = {
+            f: _flatten({k: v for k, v in (docs[f].get("config") or {}).items() if k in LABEL_SECTIONS}) for f in group
+        }
         keys = sorted({k for f in group for k in flat[f]}, key=lambda k: (LABEL_SECTIONS.index(k.split(".")[0]), k))
         differ = [k for k in keys if len({repr(flat[f].get(k)) for f in group}) > 1][:4]
         for f in group:

@@ -18,8 +18,14 @@ if TYPE_CHECKING:
 
 
 # The per-cell table's columns (Result.cell_table keys -> short headers, named in the line below the table).
-CELL_COLUMNS = {"p_train": "p_tr", "corr_train": "corr_tr", "neg_share_train": "opp_tr", "corr_test": "corr_te",
-                "neg_share_test": "opp_te", "shrink_weight": "shrink"}
+CELL_COLUMNS = {
+    "p_train": "p_tr",
+    "corr_train": "corr_tr",
+    "neg_share_train": "opp_tr",
+    "corr_test": "corr_te",
+    "neg_share_test": "opp_te",
+    "shrink_weight": "shrink",
+}
 
 
 def summary(r: Result, width: int = 80) -> str:
@@ -33,32 +39,43 @@ def summary(r: Result, width: int = 80) -> str:
     shared = shared_information(r)
     if shared:
         lines += para(f"information: {shared}")
-    lines += para(f"{r.tickers[0]} / {r.tickers[1]} ({r.source.get('kind')}): {r.n_rounds} rounds ({r.n_train} "
-                  f"train, {r.n_test} test), seed {r.seed}")
+    lines += para(
+        f"{r.tickers[0]} / {r.tickers[1]} ({r.source.get('kind')}): {r.n_rounds} rounds ({r.n_train} "
+        f"train, {r.n_test} test), seed {r.seed}"
+    )
     if r.hedge is not None:
         v = r.hedge["values"]
-        saved = ", ".join(f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}" for k in
-                          ("constant_hedge", "classical", "quantum", "oracle") if v[k]["saved_share"] is not None)
-        lines += para(f"hedge game fitted on training, book variance saved against coins before costs: "
-                      f"{saved}")
+        saved = ", ".join(
+            f"{k.replace('_', ' ')} {v[k]['saved_share']:.1%}"
+            for k in ("constant_hedge", "classical", "quantum", "oracle")
+            if v[k]["saved_share"] is not None
+        )
+        lines += para(f"hedge game fitted on training, book variance saved against coins before costs: {saved}")
         table = r.cell_table()
         assert table is not None  # a fitted hedge game has its cells
         cells = table[list(CELL_COLUMNS)].rename(columns=CELL_COLUMNS)
         lines.append("per input cell (x, y):")
         lines += fit_table(cells, width, lambda x: f"{x:.3f}")
-        lines += para("cells: corr = correlation of the two returns, opp = share of opposite moves, tr/te = "
-                      "training/test window, shrink = shrinkage weight of the cell's fit")
+        lines += para(
+            "cells: corr = correlation of the two returns, opp = share of opposite moves, tr/te = "
+            "training/test window, shrink = shrinkage weight of the cell's fit"
+        )
     else:
-        lines += para(f"fitted p(x,y) = {np.round(np.asarray(r.game['p_xy']), 4).tolist()}, classical "
-                      f"{r.game['classical_value']:.4f}, quantum {r.game['quantum_value']:.4f}, advantage "
-                      f"{r.game['advantage']:.4f}")
+        lines += para(
+            f"fitted p(x,y) = {np.round(np.asarray(r.game['p_xy']), 4).tolist()}, classical "
+            f"{r.game['classical_value']:.4f}, quantum {r.game['quantum_value']:.4f}, advantage "
+            f"{r.game['advantage']:.4f}"
+        )
     for line in _information_lines(r):
         lines += para(line)
     table = m[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS).astype(float)
     lines += fit_table(table, width, lambda v: f"{v:.4g}")
-    lines += para("columns: " + ", ".join(f"{short} = {key}" for key, short in SUMMARY_COLUMNS.items())
-                  + "; directional: the part of the P&L the quoting order decides, which the hedge changes; assumed: "
-                  "spread income the data cannot earn (no quotes at decision time), never in the P&L or a Sharpe ratio")
+    lines += para(
+        "columns: "
+        + ", ".join(f"{short} = {key}" for key, short in SUMMARY_COLUMNS.items())
+        + "; directional: the part of the P&L the quoting order decides, which the hedge changes; assumed: "
+        "spread income the data cannot earn (no quotes at decision time), never in the P&L or a Sharpe ratio"
+    )
     lines += para("money model: " + money_model(r))
     drift_flag = (r.drift or {}).get("flag")
     if drift_flag:
@@ -99,13 +116,16 @@ def _information_lines(r: Result) -> list[str]:
 
     parts = []
     if mem:
-        parts.append(f"{persistence(per)}; best rule on a server's own readings (training): {mem['name']}, "
-                     f"saves {share(mem['saved'])}")
+        parts.append(
+            f"{persistence(per)}; best rule on a server's own readings (training): {mem['name']}, "
+            f"saves {share(mem['saved'])}"
+        )
     elif info.get("note"):
         parts.append(info["note"])
     if lv:
         tb = f", Tsirelson bound {share(lv['tsirelson_bound'])}" if lv.get("tsirelson_bound") is not None else ""
         what = "indicator" if lv.get("rule") == "indicator" else "smoothed indicator"
-        parts.append(f"{what} {lv['name']}: classical {share(lv['classical_saved'])}, quantum "
-                     f"{share(lv['quantum_saved'])}{tb}")
+        parts.append(
+            f"{what} {lv['name']}: classical {share(lv['classical_saved'])}, quantum {share(lv['quantum_saved'])}{tb}"
+        )
     return ["history: " + "; ".join(parts)] if parts else []

@@ -8,24 +8,31 @@ def scan_headline(doc: dict) -> str:
     """A scan in one paragraph: what ran, how often entanglement was used, and how many pairs survive the
     false-discovery control (scan.json ``headline``; the terminal and the report print it)."""
     f, failed = doc["fdr"], len(doc["errors"])
-    text = (f"{doc['pairs']} pairs of {len(doc['universe']['tickers'])} tickers scanned "
-            f"({len(doc['skipped'])} skipped by the filters, {failed} could not run"
-            + (": listed in errors, not counted in any figure" if failed else "") + f"), {doc['jobs']} backtests "
-            f"({doc['computed']} computed, {doc['reused']} reused); the fitted strategy uses entanglement in "
-            f"{doc['entanglement_used']} of them; quantum's test-window book variance is below the best local "
-            f"classical strategy's in {f['survivors']} of {f['tests']} pairs after Benjamini-Hochberg at "
-            f"{f['level']:g}.")
+    text = (
+        f"{doc['pairs']} pairs of {len(doc['universe']['tickers'])} tickers scanned "
+        f"({len(doc['skipped'])} skipped by the filters, {failed} could not run"
+        + (": listed in errors, not counted in any figure" if failed else "")
+        + f"), {doc['jobs']} backtests "
+        f"({doc['computed']} computed, {doc['reused']} reused); the fitted strategy uses entanglement in "
+        f"{doc['entanglement_used']} of them; quantum's test-window book variance is below the best local "
+        f"classical strategy's in {f['survivors']} of {f['tests']} pairs after Benjamini-Hochberg at "
+        f"{f['level']:g}."
+    )
     if f["survivors"] == 0:
         text += " No pair shows a quantum advantage that survives the false-discovery control."
     if "pays_after_costs" in doc:
-        text += (f" Quantum pays after costs (its certainty equivalent above every local classical strategy's) in "
-                 f"{doc['pays_after_costs']} of the {doc['jobs'] - failed} backtests that ran.")
+        text += (
+            f" Quantum pays after costs (its certainty equivalent above every local classical strategy's) in "
+            f"{doc['pays_after_costs']} of the {doc['jobs'] - failed} backtests that ran."
+        )
     return text
 
 
-CROSSING_WORDS = {"win_rate": ("win rate (before costs)", "above"),
-                  "pnl_var": ("book variance (costs included, no mean)", "below"),
-                  "advantage": ("fitted game's advantage (before costs)", "above")}
+CROSSING_WORDS = {
+    "win_rate": ("win rate (before costs)", "above"),
+    "pnl_var": ("book variance (costs included, no mean)", "below"),
+    "advantage": ("fitted game's advantage (before costs)", "above"),
+}
 
 
 def crossing_lines(cross: dict, param: str) -> list[str]:
@@ -53,17 +60,45 @@ def link_frontier_lines(front: dict | None) -> list[str]:
     p = front["param"]
     det, pays = front["detectable_up_to"], front["pays_up_to"]
     stops = ", ".join(f"{x:g}: {stage}" for x, stage in front["first_failing"].items() if stage)
-    return [("link: the advantage is detectable in the stationary window up to " + f"{p} = {det:g}" if det is not None
-             else "link: the advantage is detectable at no point of this grid"),
-            (f"link: entanglement pays after costs up to {p} = {pays:g}" if pays is not None
-             else "link: entanglement pays after costs at no point of this grid"),
-            *([f"link: first failing stage by {p}: {stops}"] if stops else []),
-            *([f"link: the pair rate falls below the decision rate at {p} = {front['rate_frontier']:.4g} (from the "
-               "link's physics, between the grid points)"] if front.get("rate_frontier") is not None else []),
-            *([f"link: the fidelity falls to the game's threshold at {p} = {front['fidelity_frontier']:.4g} (from the "
-               "link's physics, between the grid points)"] if front.get("fidelity_frontier") is not None else []),
-            *([f"link: by Li et al.'s criterion (enough certification rounds in the window) feasible up to {p} = "
-               f"{front['li_feasible_up_to']:g}" + (f"; the pair rate falls below its need at {p} = "
-                                                    f"{front['li_rate_frontier']:.4g}" if front.get("li_rate_frontier")
-                                                    is not None else "")] if front.get("li_feasible_up_to") is not None
-              else [])]
+    return [
+        (
+            "link: the advantage is detectable in the stationary window up to " + f"{p} = {det:g}"
+            if det is not None
+            else "link: the advantage is detectable at no point of this grid"
+        ),
+        (
+            f"link: entanglement pays after costs up to {p} = {pays:g}"
+            if pays is not None
+            else "link: entanglement pays after costs at no point of this grid"
+        ),
+        *([f"link: first failing stage by {p}: {stops}"] if stops else []),
+        *(
+            [
+                f"link: the pair rate falls below the decision rate at {p} = {front['rate_frontier']:.4g} (from the "
+                "link's physics, between the grid points)"
+            ]
+            if front.get("rate_frontier") is not None
+            else []
+        ),
+        *(
+            [
+                f"link: the fidelity falls to the game's threshold at {p} = {front['fidelity_frontier']:.4g} (from the "
+                "link's physics, between the grid points)"
+            ]
+            if front.get("fidelity_frontier") is not None
+            else []
+        ),
+        *(
+            [
+                f"link: by Li et al.'s criterion (enough certification rounds in the window) feasible up to {p} = "
+                f"{front['li_feasible_up_to']:g}"
+                + (
+                    f"; the pair rate falls below its need at {p} = {front['li_rate_frontier']:.4g}"
+                    if front.get("li_rate_frontier") is not None
+                    else ""
+                )
+            ]
+            if front.get("li_feasible_up_to") is not None
+            else []
+        ),
+    ]

@@ -41,9 +41,11 @@ def percent(share: float) -> str:
 
 def wrapper(width: int):
     """A paragraph as lines of at most ``width`` columns, continuation lines indented by two."""
+
     def wrap(text: str, narrower: int = 0) -> list[str]:  # narrower: columns the caller adds before each line
-        return textwrap.wrap(text, width=width - narrower, subsequent_indent="  ", break_long_words=False,
-                             break_on_hyphens=False) or [""]
+        return textwrap.wrap(
+            text, width=width - narrower, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+        ) or [""]
 
     return wrap
 
@@ -73,8 +75,14 @@ def agreement(share: float, digits: int = 1) -> str:
 def duration(seconds: float) -> str:
     """A time in the unit a person would say it in: 1.09 s, 0.274 ms, 3 us, 1 day, 17.3 years (ASCII: the summary
     is plain text)."""
-    for unit, size in (("years", 365.25 * 86400.0), ("days", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0),
-                       ("ms", 1e-3)):
+    for unit, size in (
+        ("years", 365.25 * 86400.0),
+        ("days", 86400.0),
+        ("h", 3600.0),
+        ("min", 60.0),
+        ("s", 1.0),
+        ("ms", 1e-3),
+    ):
         if seconds >= size * (1.0 - 1e-9):
             value = seconds / size
             name = unit[:-1] if unit in ("years", "days") and abs(value - 1.0) < 5e-3 else unit

@@ -26,19 +26,24 @@ def shared_information(r: Result) -> str | None:
     agree = r.inputs_agree()
     if agree is None or agree <= SHARED_INPUTS:
         return None
-    names = [ind["name"] for ind in (r.indicators or {}).values()
-             if isinstance(ind, dict) and ind.get("name")] or ["the indicator"]
+    names = [ind["name"] for ind in (r.indicators or {}).values() if isinstance(ind, dict) and ind.get("name")] or [
+        "the indicator"
+    ]
     p = np.asarray(r.game.get("p_xy"), dtype=float)
     if p.shape == (2, 2) and max(p[0, 0], p[1, 1]) > SHARED_INPUTS:  # one reading nearly always, at both servers
         bit = int(p[1, 1] > p[0, 0])
-        return (f"{agreement(agree)}, and both read {bit} in {max(p[0, 0], p[1, 1]):.1%} of them: the indicators "
-                f"({' / '.join(dict.fromkeys(names))}) barely change on this data's clock, so the rounds give the "
-                "servers nothing to tell apart (on a microsecond clock most bars are flat: play more rounds, a "
-                "longer step, or another indicator)")
-    return (f"{agreement(agree)}: the two servers' indicators ({' / '.join(dict.fromkeys(names))}"
-            ") read the same information, so there is no coordination problem for entanglement to solve (shared "
-            "information already lets a classical rule do what quantum could). Use a purely local indicator, e.g. "
-            "--indicator return_shock (or volatility_burst, momentum), so that each server reads its own stock.")
+        return (
+            f"{agreement(agree)}, and both read {bit} in {max(p[0, 0], p[1, 1]):.1%} of them: the indicators "
+            f"({' / '.join(dict.fromkeys(names))}) barely change on this data's clock, so the rounds give the "
+            "servers nothing to tell apart (on a microsecond clock most bars are flat: play more rounds, a "
+            "longer step, or another indicator)"
+        )
+    return (
+        f"{agreement(agree)}: the two servers' indicators ({' / '.join(dict.fromkeys(names))}"
+        ") read the same information, so there is no coordination problem for entanglement to solve (shared "
+        "information already lets a classical rule do what quantum could). Use a purely local indicator, e.g. "
+        "--indicator return_shock (or volatility_burst, momentum), so that each server reads its own stock."
+    )
 
 
 def verdict(r: Result) -> str:
@@ -47,13 +52,19 @@ def verdict(r: Result) -> str:
     communicating benchmarks show, where it applies. Led by a warning when a strategy probably looks ahead; with a
     physical link (``--link``), followed by the stage of its feasibility chain that stops the advantage."""
     peeking = [s for s, v in r.metrics_dict.items() if "lookahead" in (v.get("flags") or {})]
-    lead = (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information available before the "
-            "round allows (reasons in metrics.json flags); an indicator probably reads the round's own move, so read "
-            "nothing below as a result. " if peeking else "")
+    lead = (
+        f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information available before the "
+        "round allows (reasons in metrics.json flags); an indicator probably reads the round's own move, so read "
+        "nothing below as a result. "
+        if peeking
+        else ""
+    )
     beyond = [s for s, v in r.metrics_dict.items() if "beyond_bound" in (v.get("flags") or {})]
     if beyond:
-        lead += (f"Beyond its resource's bound: {', '.join(beyond)} win(s) more rounds than any strategy with the "
-                 "same resource can (reasons in metrics.json flags), so it is listed but not compared. ")
+        lead += (
+            f"Beyond its resource's bound: {', '.join(beyond)} win(s) more rounds than any strategy with the "
+            "same resource can (reasons in metrics.json flags), so it is listed but not compared. "
+        )
     talk = None if degenerate(r) else talk_sentence(r)  # nothing to hedge comes first: the game does not arise
     tail = f" {r.link['sentence']}" if r.link else ""
     return lead + (talk + " " if talk else "") + _verdict(r) + tail
@@ -67,18 +78,33 @@ def talk_sentence(r: Result) -> str | None:
     if not clock.get("can_talk"):
         return None
     m = r.metrics_dict
-    shares = [f"{name} {m[name]['variance_share']:.1%}" for name in ("talk", "quantum")
-              if finite((m.get(name) or {}).get("variance_share"))]
-    waits = ("decisions are" if clock["deadline_s"] == clock["decision_interval_s"] else
-             f"a server may take {duration(clock['deadline_s'])} to decide, decisions are")
-    return (f"A message crosses between the venues in {duration(clock['message_delay_s'])} and {waits} "
-            f"{duration(clock['decision_interval_s'])} apart: the servers can talk, and entanglement is moot here"
-            + (f" (book variance against independent coins': {', '.join(shares)})" if shares else "") + ".")
+    shares = [
+        f"{name} {m[name]['variance_share']:.1%}"
+        for name in ("talk", "quantum")
+        if finite((m.get(name) or {}).get("variance_share"))
+    ]
+    waits = (
+        "decisions are"
+        if clock["deadline_s"] == clock["decision_interval_s"]
+        else f"a server may take {duration(clock['deadline_s'])} to decide, decisions are"
+    )
+    return (
+        f"A message crosses between the venues in {duration(clock['message_delay_s'])} and {waits} "
+        f"{duration(clock['decision_interval_s'])} apart: the servers can talk, and entanglement is moot here"
+        + (f" (book variance against independent coins': {', '.join(shares)})" if shares else "")
+        + "."
+    )
 
 
-STAGE_WORDS = {"market": "the market", "fidelity": "the link's fidelity", "deadline": "the light-speed deadline",
-               "rate": "the pair rate", "memory": "the memory", "detectable": "detection within the stationary window",
-               "value": "the value after costs"}
+STAGE_WORDS = {
+    "market": "the market",
+    "fidelity": "the link's fidelity",
+    "deadline": "the light-speed deadline",
+    "rate": "the pair rate",
+    "memory": "the memory",
+    "detectable": "detection within the stationary window",
+    "value": "the value after costs",
+}
 
 
 def link_sentence(doc: dict) -> str:
@@ -96,8 +122,10 @@ def link_lines(doc: dict) -> list[tuple[str, str, str]]:
     return [(s["stage"], s["result"], s["text"]) for s in doc["stages"]]
 
 
-DEGENERATE = ("Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
-              "test window), so there is nothing to hedge and no strategy can be compared with another.")
+DEGENERATE = (
+    "Degenerate run: the book P&L of independent coins has no variance (the prices do not move over the "
+    "test window), so there is nothing to hedge and no strategy can be compared with another."
+)
 
 
 def degenerate(r: Result) -> bool:
@@ -132,20 +160,26 @@ def _verdict(r: Result) -> str:
     lowest = _lowest_local(r)
     if lowest:
         low, tied, share, note = lowest
-        sentences.append(f"Lowest test book variance among strategies that do not communicate: {low}{note}"
-                         + (f" (tied with {', '.join(tied)})" if tied else "")
-                         + (f", at {share:.1%} of the variance of independent coins" if finite(share) else "")
-                         + ".")
+        sentences.append(
+            f"Lowest test book variance among strategies that do not communicate: {low}{note}"
+            + (f" (tied with {', '.join(tied)})" if tied else "")
+            + (f", at {share:.1%} of the variance of independent coins" if finite(share) else "")
+            + "."
+        )
     flat = flat_prices(r)
     if flat:
         second = flat
     elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
-        second = ("The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
-                  "every input cell on the training window), so the constant hedge is the fitted game's best play "
-                  "and entanglement cannot help" + _constant_hedge_caveat(r))
+        second = (
+            "The indicators do not change the sign of the co-movement (E[r_X r_Y | x, y] has one sign in "
+            "every input cell on the training window), so the constant hedge is the fitted game's best play "
+            "and entanglement cannot help" + _constant_hedge_caveat(r)
+        )
     elif not g.get("uses_entanglement"):
-        second = ("Entanglement does not help for these indicator statistics and this link: the fitted quantum "
-                  "strategy is the classical rule")
+        second = (
+            "Entanglement does not help for these indicator statistics and this link: the fitted quantum "
+            "strategy is the classical rule"
+        )
     else:
         second = _quantum_sentence(r)
     take = (hedge or {}).get("what_it_would_take")
@@ -173,10 +207,13 @@ def flat_prices(r: Result) -> str | None:
             flat.setdefault(r.tickers[i], []).append(word)
     if not flat:
         return None
-    names = " and ".join(f"{t}'s price never moves over the {' and '.join(w)} window{'s' if len(w) > 1 else ''}"
-                         for t, w in flat.items())
-    return (f"{names} (every return 0), so there is no co-movement to hedge and entanglement cannot help; check the "
-            "data (a stale or suspended series)")
+    names = " and ".join(
+        f"{t}'s price never moves over the {' and '.join(w)} window{'s' if len(w) > 1 else ''}" for t, w in flat.items()
+    )
+    return (
+        f"{names} (every return 0), so there is no co-movement to hedge and entanglement cannot help; check the "
+        "data (a stale or suspended series)"
+    )
 
 
 def _constant_hedge_worse(r: Result) -> float | None:
@@ -191,8 +228,10 @@ def _constant_hedge_caveat(r: Result) -> str:
     share = _constant_hedge_worse(r)
     if share is None:
         return ""
-    return (f"; yet always_hedge's test book variance is {share:.1%} of the coins', so the constant hedge does not "
-            "hedge this book: its variance comes from what the game does not model (carried inventory, for one)")
+    return (
+        f"; yet always_hedge's test book variance is {share:.1%} of the coins', so the constant hedge does not "
+        "hedge this book: its variance comes from what the game does not model (carried inventory, for one)"
+    )
 
 
 def headline(r: Result) -> str:
@@ -202,8 +241,10 @@ def headline(r: Result) -> str:
     (``verdict``) gives the reasons and the numbers behind them."""
     peeking = [s for s, v in r.metrics_dict.items() if "lookahead" in (v.get("flags") or {})]
     if peeking:
-        return (f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information before the round "
-                "allows, so read nothing in this run as a result.")
+        return (
+            f"Probable look-ahead: {', '.join(peeking)} hedge(s) more rounds than information before the round "
+            "allows, so read nothing in this run as a result."
+        )
     if degenerate(r):
         return DEGENERATE
     g, hedge = r.game, r.hedge
@@ -214,17 +255,23 @@ def headline(r: Result) -> str:
     if flat is not None:
         pass  # nothing to hedge: the flat price's sentence is the whole story
     elif agree is not None and agree > SHARED_INPUTS:
-        sentences.append(f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
-                         "coordination problem for entanglement to solve.")
+        sentences.append(
+            f"The two servers' indicators agree in {agree:.1%} of training rounds, so there is no "
+            "coordination problem for entanglement to solve."
+        )
     elif hedge is not None and not hedge["informativeness"]["train"]["sign_differs"]:
         worse = _constant_hedge_worse(r)
-        sentences.append("The indicators never change the sign of the co-movement, so the constant hedge is the "
-                         "fitted game's best play and entanglement cannot help"
-                         + (f"; yet always_hedge's test book variance is {worse:.1%} of the coins'" if worse else "")
-                         + ".")
+        sentences.append(
+            "The indicators never change the sign of the co-movement, so the constant hedge is the "
+            "fitted game's best play and entanglement cannot help"
+            + (f"; yet always_hedge's test book variance is {worse:.1%} of the coins'" if worse else "")
+            + "."
+        )
     elif not g.get("uses_entanglement"):
-        sentences.append("Entanglement does not help for these indicators and this link: the fitted quantum strategy "
-                         "is the classical rule.")
+        sentences.append(
+            "Entanglement does not help for these indicators and this link: the fitted quantum strategy "
+            "is the classical rule."
+        )
     else:
         c = r.comparison.get("quantum_vs_best_local") or {}
         if c.get("variance_ratio") is not None:
@@ -233,9 +280,11 @@ def headline(r: Result) -> str:
             ci_txt = f"; 95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}" if ci else ""
             judgement = ci_judgement(ci)
             # against every local classical strategy, not only the one chosen on the training window
-            sentences.append(f"Quantum's test book variance is {abs(change):.1%} "
-                             f"{'lower' if change < 0 else 'higher'} than the best local classical strategy's "
-                             f"({c['opponent']}{ci_txt}): {judgement}{_beaten_clause(r, 'quantum', judgement)}.")
+            sentences.append(
+                f"Quantum's test book variance is {abs(change):.1%} "
+                f"{'lower' if change < 0 else 'higher'} than the best local classical strategy's "
+                f"({c['opponent']}{ci_txt}): {judgement}{_beaten_clause(r, 'quantum', judgement)}."
+            )
             cost = _cost_sentence(r, c)
             if cost:
                 sentences.append(cost)
@@ -247,8 +296,11 @@ def headline(r: Result) -> str:
     elif (lowest := _lowest_local(r)) is not None:
         low, tied, share, note = lowest
         ties = f" (tied with {tied[0]})" if len(tied) == 1 else f" (tied with {len(tied)} others)" if tied else ""
-        sentences.append(f"Lowest book variance without communication: {low}{note}{ties}"
-                         + (f", {share:.1%} of independent coins'" if finite(share) else "") + ".")
+        sentences.append(
+            f"Lowest book variance without communication: {low}{note}{ties}"
+            + (f", {share:.1%} of independent coins'" if finite(share) else "")
+            + "."
+        )
     return " ".join(sentences[:3])
 
 
@@ -266,11 +318,13 @@ def _assumed_gap(r: Result, c: dict) -> tuple[float, float] | None:
 def _assumed_words(r: Result, c: dict, gap: tuple[float, float]) -> str:
     q, o = r.metrics_dict["quantum"], r.metrics_dict.get(c["opponent"], {})
     gamma = (r.config.get("run") or {}).get("risk_aversion", 3.0)
-    return (f"were the assumed spread income earned (the data has no quotes), quantum's would be {-gap[0]:.3g} a round "
-            f"below {c['opponent']}'s (it changes its quoting order in {q['turnover']:.0%} of rounds, "
-            f"{c['opponent']} in {o.get('turnover', 0.0):.0%}), which "
-            f"{'outweighs' if gap[1] < 0 else 'does not outweigh'} the variance saved: certainty equivalent "
-            f"{gap[1]:+.3g} a round at risk aversion {gamma:g}")
+    return (
+        f"were the assumed spread income earned (the data has no quotes), quantum's would be {-gap[0]:.3g} a round "
+        f"below {c['opponent']}'s (it changes its quoting order in {q['turnover']:.0%} of rounds, "
+        f"{c['opponent']} in {o.get('turnover', 0.0):.0%}), which "
+        f"{'outweighs' if gap[1] < 0 else 'does not outweigh'} the variance saved: certainty equivalent "
+        f"{gap[1]:+.3g} a round at risk aversion {gamma:g}"
+    )
 
 
 def _cost_sentence(r: Result, c: dict) -> str | None:
@@ -286,14 +340,20 @@ def _cost_sentence(r: Result, c: dict) -> str | None:
         talk = r.pays["reason"] == "talk"  # the talk sentence leads: the assumed income is left to the verdict
         gap = None if talk else _assumed_gap(r, c)
         it = "Against the strategies that do not communicate it" if talk else "It"
-        return (f"{it} {'pays' if p['pays'] else 'does not pay'} after costs: certainty equivalent {ce:+.3g} a round"
-                f"{against} at risk aversion {gamma:g}." + (f" {capital(_assumed_words(r, c, gap))}." if gap else ""))
+        return (
+            f"{it} {'pays' if p['pays'] else 'does not pay'} after costs: certainty equivalent {ce:+.3g} a round"
+            f"{against} at risk aversion {gamma:g}." + (f" {capital(_assumed_words(r, c, gap))}." if gap else "")
+        )
     if not p["pays"]:
-        return (f"Its switching costs ({q['turnover']:.0%} of rounds change quoting order) outweigh that: certainty "
-                f"equivalent {ce:+.3g} a round{against} at risk aversion {gamma:g}"
-                + (f"; it pays only below {k:.3g} times the configured costs." if k else "."))
-    return (f"It still pays after its switching costs: certainty equivalent {ce:+.3g} a round{against} at risk "
-            f"aversion {gamma:g}.")
+        return (
+            f"Its switching costs ({q['turnover']:.0%} of rounds change quoting order) outweigh that: certainty "
+            f"equivalent {ce:+.3g} a round{against} at risk aversion {gamma:g}"
+            + (f"; it pays only below {k:.3g} times the configured costs." if k else ".")
+        )
+    return (
+        f"It still pays after its switching costs: certainty equivalent {ce:+.3g} a round{against} at risk "
+        f"aversion {gamma:g}."
+    )
 
 
 def local_pays(r: Result) -> dict:
@@ -323,13 +383,17 @@ def _quantum_sentence(r: Result) -> str:
     change = ratio - 1.0
     ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%}, paired HAC {format_p(p)})" if ci and p is not None else ""
     judgement = ci_judgement(ci)
-    text = (f"Quantum against the best local classical strategy ({c['opponent']}"
-            f"{_history_clause(r, c['opponent'])}): book variance {change:+.1%}{ci_txt}, {judgement}")
+    text = (
+        f"Quantum against the best local classical strategy ({c['opponent']}"
+        f"{_history_clause(r, c['opponent'])}): book variance {change:+.1%}{ci_txt}, {judgement}"
+    )
     text += _turnover_clause(r, c, judgement) + _beaten_clause(r, "quantum", judgement)
     if r.game.get("kind", "paper") == "paper" and c.get("utility_diff") is not None:
         # the paper's game is scored in utility: say how quantum did on the game actually played
-        text += (f"; utility {c['utility_diff']:+.4f} per round (paired HAC {format_p(c['utility_p_value'])}), the "
-                 "objective of the game played")
+        text += (
+            f"; utility {c['utility_diff']:+.4f} per round (paired HAC {format_p(c['utility_p_value'])}), the "
+            "objective of the game played"
+        )
     return text
 
 
@@ -351,14 +415,19 @@ def _levels_clause(r: Result) -> str | None:
     c = r.comparison.get("quantum_levels_vs_best_local")
     if not lv or "quantum_levels" not in r.metrics_dict:
         return None
-    head = (f"on the {lv['levels']}-level indicator {lv['name']}, " if lv.get("rule") == "indicator" else
-            f"given the same smoothed information as a {lv['levels']}-level indicator ({lv['name']}), ")
+    head = (
+        f"on the {lv['levels']}-level indicator {lv['name']}, "
+        if lv.get("rule") == "indicator"
+        else f"given the same smoothed information as a {lv['levels']}-level indicator ({lv['name']}), "
+    )
     if not lv.get("uses_entanglement"):
         bound, coins = lv.get("tsirelson_bound"), lv.get("coin_variance") or 0.0
         gap = None if bound is None else bound - lv["classical_saved"]
         if gap is not None and gap > 1e-6 * coins:  # below that: the SDP's own accuracy
-            tail = (f" (a noiseless entangled state of any dimension could save up to {gap / coins:.2%} of the "
-                    "coins' variance more: the link, not the information, is what falls short)")
+            tail = (
+                f" (a noiseless entangled state of any dimension could save up to {gap / coins:.2%} of the "
+                "coins' variance more: the link, not the information, is what falls short)"
+            )
         elif gap is not None:
             tail = " (no entangled state could do better on it even without noise)"
         else:
@@ -370,7 +439,7 @@ def _levels_clause(r: Result) -> str | None:
     judgement = ci_judgement(ci)
     ci_txt = f" (95% CI {ci[0] - 1:+.1%} to {ci[1] - 1:+.1%})" if ci else ""
     q, o = r.metrics_dict["quantum_levels"], r.metrics_dict.get(c["opponent"], {})
-    text = (head + f"quantum_levels against {c['opponent']}: book variance {ratio - 1:+.1%}{ci_txt}, {judgement}")
+    text = head + f"quantum_levels against {c['opponent']}: book variance {ratio - 1:+.1%}{ci_txt}, {judgement}"
     bq, bo = q.get("pnl_var_before_costs"), o.get("pnl_var_before_costs")
     costs = (q.get("pnl_costs") or 0.0) > 0 or (o.get("pnl_costs") or 0.0) > 0
     if judgement != "a significant reduction" and costs and finite(bq) and finite(bo) and bo > 0:
@@ -389,8 +458,10 @@ def _beaten_clause(r: Result, quantum: str, judgement: str) -> str:
     if not lower:
         return ""
     best = min(lower, key=lambda s: num(m[s]["pnl_var"]))
-    return (f"; but {best} had a lower book variance still on the test window ({num(m[best]['pnl_var']) / q - 1:+.1%}"
-            f" against {quantum}), so the reduction does not hold against every local classical strategy")
+    return (
+        f"; but {best} had a lower book variance still on the test window ({num(m[best]['pnl_var']) / q - 1:+.1%}"
+        f" against {quantum}), so the reduction does not hold against every local classical strategy"
+    )
 
 
 def _turnover_clause(r: Result, c: dict, judgement: str) -> str:
@@ -403,10 +474,12 @@ def _turnover_clause(r: Result, c: dict, judgement: str) -> str:
         return ""
     if not before_q < before_o or not (q.get("turnover") or 0) > (o.get("turnover") or 0):
         return ""
-    return (f"; before switching costs its variance is {before_q / before_o - 1:+.1%}, but a quantum server's "
-            f"output is a random bit, so it changes its quoting order in {q['turnover']:.0%} of rounds "
-            f"({c['opponent']}: {o['turnover']:.0%}) and the turnover's cost adds more variance than "
-            f"entanglement removes" + _break_even_clause(r, c))
+    return (
+        f"; before switching costs its variance is {before_q / before_o - 1:+.1%}, but a quantum server's "
+        f"output is a random bit, so it changes its quoting order in {q['turnover']:.0%} of rounds "
+        f"({c['opponent']}: {o['turnover']:.0%}) and the turnover's cost adds more variance than "
+        f"entanglement removes" + _break_even_clause(r, c)
+    )
 
 
 def _break_even_clause(r: Result, c: dict) -> str:
@@ -416,8 +489,10 @@ def _break_even_clause(r: Result, c: dict) -> str:
     k = p["break_even_cost_scale"]
     if not k:
         return ""
-    return (f"; its certainty equivalent equals {p['opponent']}'s at {k:.3g} times the configured costs "
-            f"(risk aversion {p['risk_aversion']:g}), so it pays only below that")
+    return (
+        f"; its certainty equivalent equals {p['opponent']}'s at {k:.3g} times the configured costs "
+        f"(risk aversion {p['risk_aversion']:g}), so it pays only below that"
+    )
 
 
 def _cost_clause(r: Result, c: dict, q: dict, o: dict) -> str:
@@ -428,24 +503,34 @@ def _cost_clause(r: Result, c: dict, q: dict, o: dict) -> str:
     if not (p["reason"] == "costs" and cost_q > cost_o):
         gap = _assumed_gap(r, c) if cost_q <= cost_o else None
         return ("; " + ("but " if gap[1] < 0 else "and ") + _assumed_words(r, c, gap)) if gap else ""
-    return (f"; but a quantum server's output is a random bit, so it changes its quoting order in "
-            f"{q['turnover']:.0%} of rounds ({c['opponent']}: {o['turnover']:.0%}), and its switching costs "
-            f"({cost_q:.3g} a round against {cost_o:.3g}) outweigh the variance saved: certainty equivalent "
-            f"{p['certainty_equivalent']:+.3g} a round at risk aversion {p['risk_aversion']:g}"
-            + _break_even_clause(r, c))
+    return (
+        f"; but a quantum server's output is a random bit, so it changes its quoting order in "
+        f"{q['turnover']:.0%} of rounds ({c['opponent']}: {o['turnover']:.0%}), and its switching costs "
+        f"({cost_q:.3g} a round against {cost_o:.3g}) outweigh the variance saved: certainty equivalent "
+        f"{p['certainty_equivalent']:+.3g} a round at risk aversion {p['risk_aversion']:g}" + _break_even_clause(r, c)
+    )
 
 
 def _benchmark_sentence(r: Result) -> str | None:
     m = r.metrics_dict
     unc, orc, dc, q = m.get("uncoordinated"), m.get("oracle"), m.get("delayed_comm"), m.get("quantum")
     if unc and orc and not (orc["pnl_var"] < unc["pnl_var"]):
-        return ("Even the oracle, which knows both indicators, does not lower book variance below independent "
-                "coins here: winning the game is not hedging this book.")
+        return (
+            "Even the oracle, which knows both indicators, does not lower book variance below independent "
+            "coins here: winning the game is not hedging this book."
+        )
     best = m.get(r.best_local) if r.best_local else None
     # the delayed link's edge is only information when it also beats every local classical strategy
-    if (dc and q and best and r.game.get("uses_entanglement")
-            and num(dc["pnl_var"]) < min(num(q["pnl_var"]), 0.99 * num(best["pnl_var"]))):
-        return (f"A classical link delayed by {r.config['run']['delay']} round(s) does better than quantum "
-                f"(variance {dc['pnl_var'] / q['pnl_var'] - 1:+.1%}): the indicators change too slowly for a "
-                "no-communication protocol to matter.")
+    if (
+        dc
+        and q
+        and best
+        and r.game.get("uses_entanglement")
+        and num(dc["pnl_var"]) < min(num(q["pnl_var"]), 0.99 * num(best["pnl_var"]))
+    ):
+        return (
+            f"A classical link delayed by {r.config['run']['delay']} round(s) does better than quantum "
+            f"(variance {dc['pnl_var'] / q['pnl_var'] - 1:+.1%}): the indicators change too slowly for a "
+            "no-communication protocol to matter."
+        )
     return None

@@ -71,9 +71,13 @@ class HedgeFit:
         oracle = float((self.p_xy * np.abs(self.game.table[..., 0] - self.game.table[..., 1]) / 2).sum())
         const, _ = self.constant_hedge()
         out = {}
-        for name, saved in (("uncoordinated", 0.0), ("constant_hedge", const),
-                            ("classical", solution.classical_value), ("quantum", solution.quantum_value),
-                            ("oracle", oracle)):
+        for name, saved in (
+            ("uncoordinated", 0.0),
+            ("constant_hedge", const),
+            ("classical", solution.classical_value),
+            ("quantum", solution.quantum_value),
+            ("oracle", oracle),
+        ):
             out[name] = {"saved": saved, "book_variance": v0 - saved, "saved_share": saved / v0 if v0 > 0 else None}
         return out
 
@@ -81,9 +85,12 @@ class HedgeFit:
         return {
             "exposure": self.exposure,
             "coin_variance": self.coin_variance,
-            "shrinkage": {"rule": "DerSimonian-Laird random effects: w = tau^2 / (tau^2 + se^2)",
-                          "tau2": self.tau2, "pooled": self.mu,
-                          "weights": dict(zip(self.cells.labels, self.weight.tolist()))},
+            "shrinkage": {
+                "rule": "DerSimonian-Laird random effects: w = tau^2 / (tau^2 + se^2)",
+                "tau2": self.tau2,
+                "pooled": self.mu,
+                "weights": dict(zip(self.cells.labels, self.weight.tolist())),
+            },
             "comove_shrunk": dict(zip(self.cells.labels, self.comove.tolist())),
             "values": self.values(solution),
             "unit": UNIT,
@@ -106,4 +113,3 @@ def hedge_game(comove: np.ndarray, exposure: float) -> Game:
     k = math.isqrt(m.size)
     m = m.reshape(k, k)
     return Game.from_weights(-2.0 * exposure**2 * m, kind="hedge", unit=UNIT)
-

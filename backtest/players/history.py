@@ -76,7 +76,7 @@ class HistoryRule:
         else:
             # the tolerance keeps exact shares (6 of 9 = 2/3) on the threshold despite float rounding
             out = _hold(np.where(count >= ENTER * seen - 1e-9, 1, np.where(count <= LEAVE * seen + 1e-9, 0, -1)), last)
-        keep = joined[-(self.window - 1):] if self.window > 1 else joined[:0]
+        keep = joined[-(self.window - 1) :] if self.window > 1 else joined[:0]
         return out, (keep.copy(), int(out[-1]) if out.size else last)
 
     def describe(self) -> dict:
@@ -96,7 +96,8 @@ def _hold(v: np.ndarray, last: int) -> np.ndarray:
 
 
 HISTORY_RULES = tuple(HistoryRule("majority", m) for m in MAJORITY_WINDOWS) + tuple(
-    HistoryRule("hysteresis", m) for m in HYSTERESIS_WINDOWS)
+    HistoryRule("hysteresis", m) for m in HYSTERESIS_WINDOWS
+)
 
 
 def level_rules(levels: int) -> tuple[HistoryRule, ...]:

@@ -64,11 +64,13 @@ class InfoTraining:
     def add(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, extra=None) -> None:
         if self.history_on is None:
             self.persistence = persistence(x, y)
-            self.history_on = self.possible and (self.mode == "on"
-                                                 or (self.mode == "auto" and self.persistence["persistent"]))
+            self.history_on = self.possible and (
+                self.mode == "on" or (self.mode == "auto" and self.persistence["persistent"])
+            )
             self.levels_on = self.possible and (self.indicator is not None or self.history_on)
             rules = (HISTORY_RULES if self.history_on else ()) + (
-                level_rules(self.levels) if self.history_on and self.indicator is None else ())
+                level_rules(self.levels) if self.history_on and self.indicator is None else ()
+            )
             self.channels = Channels(rules) if rules else None
             self.sums = {r.name: CellSums(r.levels) for r in rules}
             if self.levels_on and self.indicator is not None:
@@ -105,24 +107,41 @@ class InfoFit:
         return [r for r in (self.history, self.levels) if isinstance(r, HistoryRule)]
 
     def to_dict(self) -> dict:
-        out = {"persistence": self.persistence, "note": self.note, "family": [r.name for r in HISTORY_RULES],
-               "candidates": self.candidates}
+        out = {
+            "persistence": self.persistence,
+            "note": self.note,
+            "family": [r.name for r in HISTORY_RULES],
+            "candidates": self.candidates,
+        }
         if self.history is not None:
             assert self.history_rule is not None  # fitted with the rule
-            out["history"] = {**self.history.describe(), "name": self.history.name, "saved": self.history_value,
-                             "classical_rule": {"A": list(self.history_rule[0]), "B": list(self.history_rule[1]),
-                                                "A_name": rule_name(self.history_rule[0]),
-                                                "B_name": rule_name(self.history_rule[1])}}
+            out["history"] = {
+                **self.history.describe(),
+                "name": self.history.name,
+                "saved": self.history_value,
+                "classical_rule": {
+                    "A": list(self.history_rule[0]),
+                    "B": list(self.history_rule[1]),
+                    "A_name": rule_name(self.history_rule[0]),
+                    "B_name": rule_name(self.history_rule[1]),
+                },
+            }
         if self.levels is not None:
             s = self.levels_solution
             assert s is not None and self.levels_cal is not None  # fitted with the levels
-            out["levels"] = {**self.levels.describe(), "name": self.levels.name, "p_xy": s.p_xy.tolist(),
-                             "classical_saved": s.classical_value, "quantum_saved": s.quantum_value,
-                             "tsirelson_bound": self.tsirelson, "uses_entanglement": s.uses_entanglement,
-                             "classical_rule": {"A": list(s.classical_rule[0]), "B": list(s.classical_rule[1])},
-                             "angles": {p: list(v) for p, v in s.angles.items()},
-                             "azimuths": {p: list(v) for p, v in (s.azimuths or {}).items()},
-                             "coin_variance": self.levels_cal.coin_variance}
+            out["levels"] = {
+                **self.levels.describe(),
+                "name": self.levels.name,
+                "p_xy": s.p_xy.tolist(),
+                "classical_saved": s.classical_value,
+                "quantum_saved": s.quantum_value,
+                "tsirelson_bound": self.tsirelson,
+                "uses_entanglement": s.uses_entanglement,
+                "classical_rule": {"A": list(s.classical_rule[0]), "B": list(s.classical_rule[1])},
+                "angles": {p: list(v) for p, v in s.angles.items()},
+                "azimuths": {p: list(v) for p, v in (s.azimuths or {}).items()},
+                "coin_variance": self.levels_cal.coin_variance,
+            }
         return out
 
 
@@ -150,7 +169,7 @@ def fit_information(train: InfoTraining | None, exposure: float, noise: Noise, d
     if train.levels_on:
         fit.candidates["levels"] = {}
         chosen: tuple[float, HistoryRule | IndicatorLevels, Solution, HedgeFit] | None = None
-        for cand in ([train.indicator] if train.indicator is not None else level_rules(train.levels)):
+        for cand in [train.indicator] if train.indicator is not None else level_rules(train.levels):
             cal = HedgeFit.fit(train.sums[cand.name].stats(), exposure)
             sol = solve(cal.game, cal.p_xy, noise, device=device)
             fit.candidates["levels"][cand.name] = {"classical": sol.classical_value, "quantum": sol.quantum_value}

@@ -100,8 +100,9 @@ class LocalPlayer(Player):
 
     def decide(self, chunk, rng, pairs=None):
         if self.checked:
-            a, b = play_checked(self.name, self.strategy, chunk.x, chunk.y, rng,
-                                chunk=f"a chunk of {len(chunk)} rounds played")
+            a, b = play_checked(
+                self.name, self.strategy, chunk.x, chunk.y, rng, chunk=f"a chunk of {len(chunk)} rounds played"
+            )
         else:
             a, b = play_rounds(self.strategy, chunk.x, chunk.y, rng)
         return a, b, None, None
@@ -182,9 +183,12 @@ class OraclePlayer(Player):
         self.game, self.moments = game, moments
 
     def describe(self) -> dict:
-        return {"name": self.name, "objective": "wins every round of the fitted game; where the fill model carries "
-                                                "inventory, minimises each round's expected squared book P&L knowing "
-                                                "both inventories"}
+        return {
+            "name": self.name,
+            "objective": "wins every round of the fitted game; where the fill model carries "
+            "inventory, minimises each round's expected squared book P&L knowing "
+            "both inventories",
+        }
 
     def decide(self, chunk, rng, pairs=None):
         a = np.zeros(len(chunk), dtype=np.uint8)
@@ -226,8 +230,11 @@ class TalkPlayer(Player):
         return a, b, None, None
 
     def describe(self) -> dict:
-        return {"name": self.name, "in_time": self.in_time,
-                "plays": "the oracle's information" if self.in_time else "the best local rule (classical)"}
+        return {
+            "name": self.name,
+            "in_time": self.in_time,
+            "plays": "the oracle's information" if self.in_time else "the best local rule (classical)",
+        }
 
 
 class DelayedCommPlayer(Player):
@@ -245,8 +252,13 @@ class DelayedCommPlayer(Player):
         return a, b, None, None
 
     def describe(self) -> dict:
-        return {"name": self.name, "delay": self.delay, "A": self.f.tolist(), "B": self.g.tolist(),
-                "training_value": self.value}
+        return {
+            "name": self.name,
+            "delay": self.delay,
+            "A": self.f.tolist(),
+            "B": self.g.tolist(),
+            "training_value": self.value,
+        }
 
 
 def fit_delayed(game: Game, x: np.ndarray, y: np.ndarray, delay: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -300,8 +312,11 @@ class GameFit:
 
     def game_dict(self) -> dict:
         s = self.solution
-        out = {**s.to_dict(), "n_train": self.n_train,
-               "constant_rule": {"A": list(self.constant[0]), "B": list(self.constant[1])}}
+        out = {
+            **s.to_dict(),
+            "n_train": self.n_train,
+            "constant_rule": {"A": list(self.constant[0]), "B": list(self.constant[1])},
+        }
         if self.hedge is not None:
             out["hedge"] = self.hedge.to_dict(s)
         return out
@@ -332,8 +347,12 @@ class Context:
 
 def _quantum(name: str, game_fit: GameFit, ctx: Context) -> Player:
     s = game_fit.solution
-    return QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, aer_backend=ctx.aer_backend),
-                         s.classical_strategy(), aged=game_fit.aged)
+    return QuantumPlayer(
+        name,
+        s.quantum_strategy(backend=ctx.backend, aer_backend=ctx.aer_backend),
+        s.classical_strategy(),
+        aged=game_fit.aged,
+    )
 
 
 def _delayed(name: str, game_fit: GameFit, ctx: Context) -> Player:
@@ -359,8 +378,11 @@ def _levels(name: str, game_fit: GameFit, ctx: Context) -> Player | None:
     assert s is not None  # fitted with the levels
     if name == "classical_levels":
         return ChannelPlayer(name, info.levels, LocalPlayer(name, s.classical_strategy(name)))
-    inner = QuantumPlayer(name, s.quantum_strategy(backend=ctx.backend, name=name, aer_backend=ctx.aer_backend),
-                          s.classical_strategy(name))
+    inner = QuantumPlayer(
+        name,
+        s.quantum_strategy(backend=ctx.backend, name=name, aer_backend=ctx.aer_backend),
+        s.classical_strategy(name),
+    )
     return ChannelPlayer(name, info.levels, inner)
 
 
@@ -397,15 +419,21 @@ PLAYERS: dict[str, Registered] = {
     "classical_levels": Registered(_levels, derived=True),
     "quantum": Registered(_quantum, entangled=True),
     "quantum_levels": Registered(_levels, entangled=True, derived=True),
-    "textbook": Registered(lambda name, f, ctx: QuantumPlayer(name, f.solution.textbook_strategy(backend=ctx.backend),
-                                                              f.solution.classical_strategy()),
-                           entangled=True, default=False),
+    "textbook": Registered(
+        lambda name, f, ctx: QuantumPlayer(
+            name, f.solution.textbook_strategy(backend=ctx.backend), f.solution.classical_strategy()
+        ),
+        entangled=True,
+        default=False,
+    ),
     "follow_indicator": Registered(lambda name, f, ctx: LocalPlayer(name, follow_indicator()), default=False),
     "oracle": Registered(lambda name, f, ctx: OraclePlayer(f.game, f.moments), communicates=True, required=True),
-    "regime_oracle": Registered(lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None,
-                                communicates=True),
-    "talk": Registered(lambda name, f, ctx: TalkPlayer(f.game, f.solution.classical_strategy(name), ctx.can_talk),
-                       communicates=True),
+    "regime_oracle": Registered(
+        lambda name, f, ctx: RegimeOraclePlayer(f.game) if ctx.has_truth else None, communicates=True
+    ),
+    "talk": Registered(
+        lambda name, f, ctx: TalkPlayer(f.game, f.solution.classical_strategy(name), ctx.can_talk), communicates=True
+    ),
     "delayed_comm": Registered(_delayed, communicates=True),
 }
 
@@ -430,11 +458,18 @@ def strategy_factory(strategy: Strategy):
     return lambda name, game_fit, ctx: LocalPlayer(name, strategy)
 
 
-def build_players(names, custom: dict[str, Strategy], game_fit: GameFit, backend: str, *,
-                  has_truth: bool, aer_backend=None, can_talk: bool = False) -> list[Player]:
+def build_players(
+    names,
+    custom: dict[str, Strategy],
+    game_fit: GameFit,
+    backend: str,
+    *,
+    has_truth: bool,
+    aer_backend=None,
+    can_talk: bool = False,
+) -> list[Player]:
     """Players for the requested strategy names (in order) from a fit; ``custom`` strategies by name first."""
-    registry = {**{n: r.build for n, r in PLAYERS.items()},
-                **{name: strategy_factory(s) for name, s in custom.items()}}
+    registry = {**{n: r.build for n, r in PLAYERS.items()}, **{name: strategy_factory(s) for name, s in custom.items()}}
     ctx = Context(backend, aer_backend, has_truth, can_talk)
     players: list[Player] = []
     for name in names:
@@ -469,8 +504,14 @@ def resource_classes(players: list[Player], custom: dict) -> dict[str, str]:
     return out
 
 
-def certify_players(players: list[Player], game_fit: GameFit, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
-                    timeout: float | None = None) -> None:
+def certify_players(
+    players: list[Player],
+    game_fit: GameFit,
+    x: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    timeout: float | None = None,
+) -> None:
     """Refuse any no-communication player whose strategy could signal or beats quantum correlations
     (``strategies.certify``: declared resource table, the quantum set, and the checked play of the training inputs);
     a user's rules then run in their own servers' workers (``timeout``: seconds a rule may take on one chunk)."""
@@ -493,6 +534,8 @@ def check_chunk_rounds(custom: dict, chunk_rounds: int) -> None:
     partner's inputs rotated: a chunk of one round has no other round to take them from)."""
     user = [name for name, s in custom.items() if plays_user_code(s)]
     if user and chunk_rounds < MIN_CHECK_ROUNDS:
-        raise BacktestError(f"chunk_rounds = {chunk_rounds} is too small for the checked play of user strategies "
-                            f"({', '.join(user)}): every chunk is replayed with the partner's inputs moved to other "
-                            f"rounds, which needs at least {MIN_CHECK_ROUNDS} rounds a chunk")
+        raise BacktestError(
+            f"chunk_rounds = {chunk_rounds} is too small for the checked play of user strategies "
+            f"({', '.join(user)}): every chunk is replayed with the partner's inputs moved to other "
+            f"rounds, which needs at least {MIN_CHECK_ROUNDS} rounds a chunk"
+        )

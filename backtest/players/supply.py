@@ -32,17 +32,36 @@ class BellPairSupply:
     """``pair_rate`` (pairs per second), ``decision_rate`` (rounds per second), ``memory_slots``, ``max_age`` (s),
     ``herald_delay`` (s): a pair's age when it becomes usable (a herald's delay; ``strategies.Link`` derives it)."""
 
-    pair_rate: float = option(help="Bell pairs generated per second (set with --decision-rate to limit the supply; "
-                                   "unset: a fresh pair every round)", unit="Hz", lo=0, open_lo=True, finite=True)
-    decision_rate: float | None = option(help="decisions per second: declares a synthetic source's step (unset: the "
-                                              "data's own clock; real data always decides at its timestamps)",
-                                         unit="Hz", lo=0, open_lo=True, finite=True)
+    pair_rate: float = option(
+        help="Bell pairs generated per second (set with --decision-rate to limit the supply; "
+        "unset: a fresh pair every round)",
+        unit="Hz",
+        lo=0,
+        open_lo=True,
+        finite=True,
+    )
+    decision_rate: float | None = option(
+        help="decisions per second: declares a synthetic source's step (unset: the "
+        "data's own clock; real data always decides at its timestamps)",
+        unit="Hz",
+        lo=0,
+        open_lo=True,
+        finite=True,
+    )
     memory_slots: int = option(1, help="pairs the quantum memory holds", lo=1, hi=MAX_SLOTS)
     max_age: float = option(math.inf, help="discard stored pairs older than this", unit="s", lo=0, open_lo=True)
-    herald_delay: float = option(0.0, help="seconds from a pair's creation until it can be used (its herald's delay), "
-                                    "added to every pair's age", unit="s", lo=0, finite=True)
-    memory_policy: str = option("freshest", help="which stored pair a round uses: freshest (the youngest) or fifo "
-                                "(the oldest not older than max_age)", choices=POLICIES)
+    herald_delay: float = option(
+        0.0,
+        help="seconds from a pair's creation until it can be used (its herald's delay), added to every pair's age",
+        unit="s",
+        lo=0,
+        finite=True,
+    )
+    memory_policy: str = option(
+        "freshest",
+        help="which stored pair a round uses: freshest (the youngest) or fifo (the oldest not older than max_age)",
+        choices=POLICIES,
+    )
 
     def __post_init__(self) -> None:
         for name in ("pair_rate", "decision_rate"):
@@ -52,16 +71,20 @@ class BellPairSupply:
             if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v > 0):
                 raise BacktestError(f"Bell-pair supply: {name} must be a positive number per second, got {v!r}")
         if not isinstance(self.memory_slots, (int, np.integer)) or not 1 <= self.memory_slots <= MAX_SLOTS:
-            raise BacktestError(f"Bell-pair supply: memory_slots must be a whole number in 1..{MAX_SLOTS:.0e} (no "
-                                f"quantum memory holds more pairs), got {self.memory_slots!r}")
+            raise BacktestError(
+                f"Bell-pair supply: memory_slots must be a whole number in 1..{MAX_SLOTS:.0e} (no "
+                f"quantum memory holds more pairs), got {self.memory_slots!r}"
+            )
         if not (math.isfinite(self.herald_delay) and self.herald_delay >= 0):
-            raise BacktestError(f"Bell-pair supply: herald_delay must be non-negative seconds, "
-                                f"got {self.herald_delay!r}")
+            raise BacktestError(
+                f"Bell-pair supply: herald_delay must be non-negative seconds, got {self.herald_delay!r}"
+            )
         if not (self.max_age > 0):
             raise BacktestError(f"Bell-pair supply: max_age must be positive seconds, got {self.max_age!r}")
         if self.memory_policy not in POLICIES:
-            raise BacktestError(f"Bell-pair supply: memory_policy must be one of {', '.join(POLICIES)}, got "
-                                f"{self.memory_policy!r}")
+            raise BacktestError(
+                f"Bell-pair supply: memory_policy must be one of {', '.join(POLICIES)}, got {self.memory_policy!r}"
+            )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -73,9 +96,13 @@ class BellPairSupply:
 def link_supply(link) -> BellPairSupply:
     """The Bell-pair supply of a ``strategies.Link``: its delivered rate (decisions on the run's clock), its memory
     slots and policy, and its herald's delay as every pair's youngest age."""
-    return BellPairSupply(pair_rate=link.delivered_pair_rate, decision_rate=None,
-                          memory_slots=link.link_memory_slots, herald_delay=link.herald_delay,
-                          memory_policy=link.link_memory_policy)
+    return BellPairSupply(
+        pair_rate=link.delivered_pair_rate,
+        decision_rate=None,
+        memory_slots=link.link_memory_slots,
+        herald_delay=link.herald_delay,
+        memory_policy=link.link_memory_policy,
+    )
 
 
 class SupplyState:
@@ -86,8 +113,9 @@ class SupplyState:
         self.buffer = np.zeros(supply.memory_slots)
         self.count = 0
 
-    def schedule(self, first_round: int, n: int, rng: np.random.Generator,
-                 seconds_at=None) -> tuple[np.ndarray, np.ndarray]:
+    def schedule(
+        self, first_round: int, n: int, rng: np.random.Generator, seconds_at=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(has_pair, age seconds) for rounds first_round .. first_round + n - 1. ``seconds_at``: rows -> their
         decision times in seconds (the run's clock, ``feed.seconds_at``); without it round i is at i /
         ``decision_rate``."""
@@ -102,14 +130,16 @@ class SupplyState:
         k = rng.poisson(s.pair_rate * gaps)  # arrivals between each round and the one before it
         m = np.minimum(k, s.memory_slots)  # the latest of them are all the memory can still hold
         arrivals = latest_arrivals(times, gaps, k, m, rng.random(int(m.sum())))
-        has, age, self.count = pair_buffer(times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count,
-                                           s.memory_policy == "fifo")
+        has, age, self.count = pair_buffer(
+            times, arrivals, s.memory_slots, s.max_age, self.buffer, self.count, s.memory_policy == "fifo"
+        )
         if s.herald_delay:  # a pair usable at arrival was created one herald delay earlier
             age[has] += s.herald_delay
         return has, age
 
 
 # Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
 
 @njit(cache=True, nogil=True)
 def latest_arrivals(times, gaps, counts, keep, uniforms):  # pragma: no cover - compiled

@@ -44,16 +44,24 @@ class CellSums:
         for j, w in enumerate((None, q, q * q, rx * rx, ry * ry, q < 0, q > 0)):
             self.sums[:, j] += np.bincount(cell, weights=None if w is None else w, minlength=k * k)
 
-    def add_with_targets(self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, target_table: np.ndarray,
-                         flip: int) -> tuple[np.ndarray, np.ndarray]:
+    def add_with_targets(
+        self, x: np.ndarray, y: np.ndarray, returns: np.ndarray, target_table: np.ndarray, flip: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``add`` and, in the same pass, each round's target relation and the relation that hedged its realised
         co-movement (``round_targets``)."""
         return round_targets(x, y, returns[:, 0], returns[:, 1], target_table, np.uint8(flip), self.sums)
 
     def stats(self) -> CellStats:
         s = self.sums
-        return CellStats(n=s[:, 0].astype(np.int64), sum_q=s[:, 1], sum_q2=s[:, 2], sum_xx=s[:, 3], sum_yy=s[:, 4],
-                         negative=s[:, 5].astype(np.int64), positive=s[:, 6].astype(np.int64))
+        return CellStats(
+            n=s[:, 0].astype(np.int64),
+            sum_q=s[:, 1],
+            sum_q2=s[:, 2],
+            sum_xx=s[:, 3],
+            sum_yy=s[:, 4],
+            negative=s[:, 5].astype(np.int64),
+            positive=s[:, 6].astype(np.int64),
+        )
 
 
 def cell_stats(x: np.ndarray, y: np.ndarray, returns: np.ndarray) -> CellStats:
@@ -158,10 +166,13 @@ class CellStats:
         cells = {}
         for c, label in enumerate(self.labels):
             cells[label] = {
-                "n": int(self.n[c]), "p": float(self.p.flat[c]), "comove": finite_or_none(m[c]),
+                "n": int(self.n[c]),
+                "p": float(self.p.flat[c]),
+                "comove": finite_or_none(m[c]),
                 "comove_ci95": [finite_or_none(m[c] - Z95 * se[c]), finite_or_none(m[c] + Z95 * se[c])],
                 "correlation": finite_or_none(m[c] / math.sqrt(self.var_x[c] * self.var_y[c]))
-                if self.n[c] and self.var_x[c] > 0 and self.var_y[c] > 0 else None,
+                if self.n[c] and self.var_x[c] > 0 and self.var_y[c] > 0
+                else None,
                 "negative_share": finite_or_none(share[c]),
                 "negative_share_ci95": [finite_or_none(ci[c, 0]), finite_or_none(ci[c, 1])],
                 "lift": finite_or_none(share[c] / base) if base and base == base else None,
@@ -171,8 +182,14 @@ class CellStats:
         significant = bool((hi < 0).any() and (lo > 0).any())
         # a stock whose returns are all 0 (a price that never moved) co-moves with nothing: say which (0: X, 1: Y)
         flat = [i for i, v in enumerate((self.sum_xx.sum(), self.sum_yy.sum())) if self.total and not v > 0]
-        return {"cells": cells, "negative_share": finite_or_none(base), "sign_differs": len(signs) > 1,
-                "sign_differs_significantly": significant, "rounds": self.total, "flat": flat}
+        return {
+            "cells": cells,
+            "negative_share": finite_or_none(base),
+            "sign_differs": len(signs) > 1,
+            "sign_differs_significantly": significant,
+            "rounds": self.total,
+            "flat": flat,
+        }
 
 
 def finite_or_none(v) -> float | None:
@@ -180,8 +197,8 @@ def finite_or_none(v) -> float | None:
     return v if math.isfinite(v) else None
 
 
-
 # Compiled loops for state that carries from round to round (numba caches them on disk, keyed by this file).
+
 
 @njit(cache=True, nogil=True)
 def round_targets(x, y, rx, ry, target_table, flip, cells):  # pragma: no cover - compiled

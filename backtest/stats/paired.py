@@ -136,12 +136,12 @@ def circular_block_length(x: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         abs_corr = np.abs(cross) / np.sqrt(tail * head)
     small = abs_corr < 2.0 * np.sqrt(np.log10(n) / n)
-    first = next((i - kn for i in range(kn, m_max + 1) if small[i - kn: i].all()), None)
+    first = next((i - kn for i in range(kn, m_max + 1) if small[i - kn : i].all()), None)
     m = min(2 * max(first, 1) if first is not None else m_max, m_max)
     k = np.arange(1, m + 1)
     weight = np.where(k / m <= 0.5, 1.0, 2.0 * (1.0 - k / m))
-    g = float(np.sum(2.0 * weight * k * acv[1: m + 1]))
-    sigma2 = float(acv[0] + np.sum(2.0 * weight * acv[1: m + 1]))
+    g = float(np.sum(2.0 * weight * k * acv[1 : m + 1]))
+    sigma2 = float(acv[0] + np.sum(2.0 * weight * acv[1 : m + 1]))
     b = ((2.0 * g * g) / (4.0 / 3.0 * sigma2 * sigma2)) ** (1.0 / 3.0) * n ** (1.0 / 3.0)
     return float(min(b, np.ceil(min(3.0 * np.sqrt(n), n / 3.0))))
 
@@ -155,9 +155,17 @@ def _mean_test(z: np.ndarray, lags: int) -> tuple[float, float, float]:
     return m, se, fixed_b_p(m / se, bandwidth_ratio(lags, z.size))
 
 
-def paired_tests(q: np.ndarray, c: np.ndarray, *, periods_per_year: float, rf_per_period: float, book: float,
-                 utility_q: np.ndarray | None = None, utility_c: np.ndarray | None = None,
-                 lags: int | None = None) -> dict:
+def paired_tests(
+    q: np.ndarray,
+    c: np.ndarray,
+    *,
+    periods_per_year: float,
+    rf_per_period: float,
+    book: float,
+    utility_q: np.ndarray | None = None,
+    utility_c: np.ndarray | None = None,
+    lags: int | None = None,
+) -> dict:
     """Quantum (``q``) against an opponent (``c``): book P&L per round (currency) on the same rounds. ``lags``
     fixes the lag window (default: chosen from the data, ``hac_lags``)."""
     q = np.asarray(q, dtype=float)

@@ -15,10 +15,13 @@ HELP = "run a backtest and write its report"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("backtest", help=HELP,
-                       description="Backtest classical and quantum coordination of two market makers on a pair of "
-                                   "stocks. With no options: the built-in synthetic 'signals' pair, all baselines, "
-                                   "exact quantum path, seed 0, 200000 rounds; output in runs/<timestamp>/.")
+    p = sub.add_parser(
+        "backtest",
+        help=HELP,
+        description="Backtest classical and quantum coordination of two market makers on a pair of "
+        "stocks. With no options: the built-in synthetic 'signals' pair, all baselines, "
+        "exact quantum path, seed 0, 200000 rounds; output in runs/<timestamp>/.",
+    )
     add_run_arguments(p)
     o = p.add_argument_group("output")
     o.add_argument("--name", help="run folder name under --runs-dir (default: a timestamp)")
@@ -40,8 +43,9 @@ def describe_indicators(result) -> str:
     for side in ("A", "B"):
         d = dict(result.indicators[side])
         name = d.pop("name")
-        params = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
-                           for k, v in d.items() if v is not None)
+        params = ", ".join(
+            f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items() if v is not None
+        )
         parts.append(f"{side}: {name}({params})")
     return "indicators: " + "; ".join(parts) + f"; partner latency {result.indicators['latency']} bar(s)"
 
@@ -73,8 +77,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = terminal_width()
     print(result.summary(width))
-    print("\n".join(textwrap.wrap(describe_indicators(result), width, subsequent_indent="  ",
-                                   break_long_words=False)))
-    print("\n".join(textwrap.wrap(f"written: {out}/ (report.html, metrics.json, config.toml, pnl, figures)", width,
-                                   subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)))
+    print("\n".join(textwrap.wrap(describe_indicators(result), width, subsequent_indent="  ", break_long_words=False)))
+    print(
+        "\n".join(
+            textwrap.wrap(
+                f"written: {out}/ (report.html, metrics.json, config.toml, pnl, figures)",
+                width,
+                subsequent_indent="  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    )
     return 0

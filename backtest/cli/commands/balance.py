@@ -15,13 +15,16 @@ HELP = "load balancing with entangled routers: two servers, paired requests, the
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from ...balance.settings import NOT_TAKEN, specs
 
-    p = sub.add_parser("balance", help=HELP,
-                       description="Two servers process a preemptible background task and customers arriving in "
-                                   "pairs; each of two routers sees only its own customer's service time and sends it "
-                                   "to a server without talking. Plays random, always-bunch, always-split, the best "
-                                   "local threshold rule, entangled routers, the oracle and talking routers on the "
-                                   "same arrivals, draws the waiting-time/throughput frontier over t* and says whether "
-                                   "entanglement pays (docs/balance.md).")
+    p = sub.add_parser(
+        "balance",
+        help=HELP,
+        description="Two servers process a preemptible background task and customers arriving in "
+        "pairs; each of two routers sees only its own customer's service time and sends it "
+        "to a server without talking. Plays random, always-bunch, always-split, the best "
+        "local threshold rule, entangled routers, the oracle and talking routers on the "
+        "same arrivals, draws the waiting-time/throughput frontier over t* and says whether "
+        "entanglement pays (docs/balance.md).",
+    )
     own = specs()
     add_specs(p.add_argument_group("scenario"), [s for s in own if s.section == "balance"])
     add_specs(p.add_argument_group("background task"), [s for s in own if s.section == "background"])

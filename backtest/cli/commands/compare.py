@@ -14,16 +14,27 @@ HELP = "compare finished runs side by side"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help=HELP,
-                       description="Compare runs written by `qcoord backtest`: metrics side by side and one figure "
-                                   "overlaying a strategy's cumulative P&L across the runs.")
+    p = sub.add_parser(
+        "compare",
+        help=HELP,
+        description="Compare runs written by `qcoord backtest`: metrics side by side and one figure "
+        "overlaying a strategy's cumulative P&L across the runs.",
+    )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (each with a metrics.json)")
-    p.add_argument("--metrics", type=comma_list, metavar="M1,M2",
-                   help="metrics to show (default pnl_var,variance_share,hedged_rate,win_rate,sharpe,quantum_share)")
+    p.add_argument(
+        "--metrics",
+        type=comma_list,
+        metavar="M1,M2",
+        help="metrics to show (default pnl_var,variance_share,hedged_rate,win_rate,sharpe,quantum_share)",
+    )
     p.add_argument("--strategies", type=comma_list, metavar="S1,S2", help="strategies to show (default all)")
     p.add_argument("--strategy", default="quantum", help="strategy whose cumulative P&L the figure overlays (quantum)")
-    p.add_argument("--out", metavar="DIR", help="folder for compare.png and compare.csv (default "
-                                                  "runs/compare-<timestamp>; the run folders are never written to)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for compare.png and compare.csv (default "
+        "runs/compare-<timestamp>; the run folders are never written to)",
+    )
     p.add_argument("--figure", metavar="FILE.png", help="write the overlay figure here instead (and no compare.csv)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.set_defaults(run=run)
@@ -42,8 +53,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.figure and args.out:
         raise BacktestError("--out is a folder for compare.png and compare.csv; --figure one file: give one of them")
-    out = None if args.figure else (Path(args.out) if args.out else
-                                    new_run_dir("runs", "compare-" + datetime.now().strftime("%Y%m%d-%H%M%S")))
+    out = (
+        None
+        if args.figure
+        else (
+            Path(args.out) if args.out else new_run_dir("runs", "compare-" + datetime.now().strftime("%Y%m%d-%H%M%S"))
+        )
+    )
     figure = Path(args.figure) if out is None else out / "compare.png"
     if figure.suffix != ".png":
         raise BacktestError(f"--figure {figure}: expected a .png file name")
@@ -63,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     if args.strategies:
         known = {s for doc, _ in loaded.values() for s in doc["strategies"]}
         if unknown := [s for s in args.strategies if s not in known]:
-            raise BacktestError(f"--strategies: {unknown} ran in none of these runs; they have "
-                                f"{', '.join(sorted(known))}")
+            raise BacktestError(
+                f"--strategies: {unknown} ran in none of these runs; they have {', '.join(sorted(known))}"
+            )
     table = reports.compare_runs({k: v[0] for k, v in loaded.items()}, metrics, args.strategies)
     curves = {k: eq[args.strategy] for k, (_, eq) in loaded.items() if args.strategy in eq}
     if not curves:
@@ -80,14 +97,31 @@ def run(args: argparse.Namespace) -> int:
             with put("compare.csv") as fh:
                 table.to_csv(fh)
     # each run's answer to "does quantum pay after costs": as it wrote it, or decided now for a run older than that
-    pays = {label: doc.get("pays") or decide(doc.get("game") or {}, doc.get("comparison") or {}, doc["strategies"],
-                                             ((doc.get("config") or {}).get("run") or {}).get("risk_aversion", 3.0),
-                                             doc.get("link"), clock=doc.get("clock"))
-            for label, (doc, _) in loaded.items()}
+    pays = {
+        label: doc.get("pays")
+        or decide(
+            doc.get("game") or {},
+            doc.get("comparison") or {},
+            doc["strategies"],
+            ((doc.get("config") or {}).get("run") or {}).get("risk_aversion", 3.0),
+            doc.get("link"),
+            clock=doc.get("clock"),
+        )
+        for label, (doc, _) in loaded.items()
+    }
     if args.json:
         out_doc = {run: {f"{s}.{m}": v for (s, m), v in col.items()} for run, col in table.to_dict().items()}
-        print(dumps({"runs": out_doc, "folders": {labels[p]: p for p in runs}, "pays": pays,
-                     "answer": {label: answer(p) for label, p in pays.items()}, "figure": str(figure)}))
+        print(
+            dumps(
+                {
+                    "runs": out_doc,
+                    "folders": {labels[p]: p for p in runs},
+                    "pays": pays,
+                    "answer": {label: answer(p) for label, p in pays.items()},
+                    "figure": str(figure),
+                }
+            )
+        )
         return 0
     import textwrap
 

@@ -16,8 +16,11 @@ HELP = "load a price source and describe it"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help=HELP,
-                       description="Load a data source (synthetic, shipped sample, CSV or Yahoo) and print a summary.")
+    p = sub.add_parser(
+        "data",
+        help=HELP,
+        description="Load a data source (synthetic, shipped sample, CSV or Yahoo) and print a summary.",
+    )
     add_options(p, sections=("source",))
     p.add_argument("--rounds", type=positive_int, default=10_000, help="synthetic: number of returns (default 10000)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="synthetic: random seed (default 0)")
@@ -63,16 +66,20 @@ def describe(summary: dict) -> list[str]:
     what = src.get("kind") or "?"
     detail = src.get("mode") if what == "synthetic" else src.get("sample") if what == "sample" else None
     files = src.get("files") if what == "csv" else None
-    lines = [f"tickers          {' / '.join(summary['tickers'])}",
-             f"source           {what}{' ' + detail if detail else ''}"
-             + (f" ({', '.join(Path(f).name for f in files)})" if files else ""),
-             f"rows             {summary['rows']} ({_day(summary['start'])} to {_day(summary['end'])})",
-             f"periods per year {summary['periods_per_year']:g}"]
+    lines = [
+        f"tickers          {' / '.join(summary['tickers'])}",
+        f"source           {what}{' ' + detail if detail else ''}"
+        + (f" ({', '.join(Path(f).name for f in files)})" if files else ""),
+        f"rows             {summary['rows']} ({_day(summary['start'])} to {_day(summary['end'])})",
+        f"periods per year {summary['periods_per_year']:g}",
+    ]
     parts = src.get("alignment") or {}
-    lines.append(f"dropped rows     {summary['dropped_rows']}"
-                 + (" (" + ", ".join(f"{v} {k}" for k, v in parts.items()) + ")" if parts else ""))
+    lines.append(
+        f"dropped rows     {summary['dropped_rows']}"
+        + (" (" + ", ".join(f"{v} {k}" for k, v in parts.items()) + ")" if parts else "")
+    )
     corr = summary.get("return_correlation")
-    shown = ("n/a (one ticker)" if corr is None else "n/a (a price never moves)" if corr != corr else f"{corr:.4f}")
+    shown = "n/a (one ticker)" if corr is None else "n/a (a price never moves)" if corr != corr else f"{corr:.4f}"
     lines.append(f"return corr      {shown}")
     lines += [f"volatility {t:5s} {v:.2%} a year" for t, v in summary["annual_volatility"].items()]
     lines += [f"mean {k:11s} {v:.4f}" for k, v in summary.get("truth", {}).items()]
