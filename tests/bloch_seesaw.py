@@ -159,20 +159,24 @@ class BlochSeesaw:
         sq = q.sum(axis=1)  # [f, a]
         total = np.zeros((len(choices), len(choices)))
         for x in (0, 1):
-            for i in range(len(choices)):  # B's choice on y = 0, all choices on y = 1 at once
-                K = contrib[0, i, x][None] + contrib[1, :, x]  # [k1, a, 4]
-                trace_part = np.einsum("fa,ka->kf", sq, K[..., 0]) / 2
-                vec = np.einsum("fa,kas->kfs", dq, K[..., 1:])
-                total[i] += (trace_part + np.linalg.norm(vec, axis=-1) / 2).max(axis=1)
+            # A's operator is linear in B's two choices (k0 on y = 0, k1 on y = 1): its trace and Pauli parts per
+            # output function f are the sums of one part per choice, so the grid is a sum of two tables
+            trace = [np.einsum("fa,ka->kf", sq, contrib[y, :, x, :, 0]) / 2 for y in (0, 1)]  # [k, f]
+            vec = [np.einsum("fa,kas->kfs", dq, contrib[y, :, x, :, 1:]) for y in (0, 1)]  # [k, f, 3]
+            for i in range(0, len(choices), 64):  # B's choices on y = 0 in blocks, all choices on y = 1 at once
+                v = vec[0][i : i + 64, None] + vec[1][None]  # [i, k1, f, 3]
+                t = trace[0][i : i + 64, None] + trace[1][None]
+                total[i : i + 64] += (t + np.sqrt((v * v).sum(axis=-1)) / 2).max(axis=-1)
         # near-equal basins are closer than the grid can tell apart: a short seesaw from the best grid point for
         # each pair of B's output functions (basins often differ in those) and the best points overall, then the
         # best few polished
         func = np.array([FUNCTION_INDEX[f] for _, f in choices])
         starts = []
-        for f0 in np.unique(func):
-            for f1 in np.unique(func):
-                sub = np.where((func[:, None] == f0) & (func[None, :] == f1), total, -np.inf)
-                starts.append(np.unravel_index(int(np.argmax(sub)), total.shape))
+        groups = [np.flatnonzero(func == f) for f in np.unique(func)]
+        for g0 in groups:
+            for g1 in groups:
+                i0, i1 = np.unravel_index(int(np.argmax(total[np.ix_(g0, g1)])), (len(g0), len(g1)))
+                starts.append((g0[i0], g1[i1]))
         starts += [np.unravel_index(idx, total.shape) for idx in np.argsort(total, axis=None)[::-1][:top]]
         rough = [self._seesaw([choices[k0], choices[k1]], 40) for k0, k1 in starts]
         rough.sort(key=lambda r: -r[0])
