@@ -49,7 +49,7 @@ def streams(seed: int, k: int):
 
 
 # -- the quick suite and the whole suite -------------------------------------------------------------------------
-# Plain `pytest` is the quick suite (under two minutes on two cores); `pytest --slow` also runs the tests marked
+# Plain `pytest` is the quick suite (under three minutes on two cores); `pytest --slow` also runs the tests marked
 # slow (long runs and most command-line subprocess runs), as CI does through README's test command.
 def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", default=False, help="also run the tests marked slow (CI does)")
@@ -148,3 +148,13 @@ def sample_run():
     from qcoord.backtest import run_backtest
 
     return run_backtest(data.load_sample("jpm_bac"))
+
+
+# -- workers ---------------------------------------------------------------------------------------------------
+def pytest_xdist_auto_num_workers(config):
+    """pytest-xdist's -n auto (pyproject.toml's addopts): one worker per core, at most 4. Each worker imports qiskit,
+    cvxpy and numba's kernels (about 0.5 GB), and several tests start processes of their own (user-code sandboxes,
+    figure painters, a Dask cluster), so more workers than that buy little and cost memory."""
+    import os
+
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
