@@ -41,6 +41,7 @@ TINY = [
         (["--link", "nowhere"], "--link"),
         (["--link", "li2026", "--visibility", "0.9"], "--visibility"),
         (["--link-decision-rate", "100"], "--link-decision-rate"),
+        (["--split-probability", "1.2"], "--split-probability"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, names, capsys, tmp_path):
@@ -56,7 +57,7 @@ def test_bad_input_is_one_line_and_exit_2(args, names, capsys, tmp_path):
 
 def test_a_run_folder_is_strict_json_and_its_config_repeats_it(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["balance", "--json", "--out", str(out), "--seed", "3", *TINY]) == 0
+    assert main(["balance", "--json", "--out", str(out), "--seed", "3", "--split-probability", "0.55", *TINY]) == 0
     printed = capsys.readouterr().out
 
     def refuse(token):
@@ -67,6 +68,9 @@ def test_a_run_folder_is_strict_json_and_its_config_repeats_it(tmp_path, capsys)
     g = doc["game"]
     assert g["c_t"] == 0.33 and abs(g["classical_limit"] - 0.76) <= 0.015
     assert g["levels"] == [2, 4, 8] and len(g["quantum"]) == 3 and g["quantum_convergence"]["levels"] == [2, 4, 8]
+    a = g["at_split"]  # --split-probability: the same game with P(split) fixed
+    assert a["split_probability"] == 0.55 and a["levels"] == [2, 4, 8] and len(a["quantum"]) == 3
+    assert a["classical_limit"] <= g["classical_limit"] + 1e-9 and a["quantum"][-1] <= g["quantum"][-1] + 1e-6
     assert {"threshold", "quantum", "oracle", "talk", "split", "bunch", "random"} <= set(doc["metrics"])
     for m in doc["metrics"].values():
         assert {"mean_wait", "p95_wait", "p99_wait", "qos_violation", "throughput"} <= set(m)

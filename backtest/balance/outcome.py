@@ -103,6 +103,13 @@ class BalanceResult:
             f"{g['quantum_limit']:.4f} (Richardson, order "
             f"{_f(g['quantum_convergence'].get('order'), 2)})",
         ]
+        if "at_split" in g:
+            a = g["at_split"]
+            lines += _wrap(
+                f"at split probability {a['split_probability']:g}: classical {a['classical_limit']:.4f}, quantum "
+                f"{a['quantum_limit']:.4f} (limits; the paper's comparison at fixed p)",
+                width,
+            )
         t = self.table.copy()
         for c in ("mean_wait", "p95_wait", "p99_wait"):
             t[c] = t[c] * 1e3

@@ -10,6 +10,7 @@ import numpy as np
 
 from ...strategies import Noise
 from ...strategies import balance as game
+from ...strategies.fixed_split import split_values
 from .. import streams
 from ..errors import BacktestError
 from ..output.progress import Progress
@@ -71,7 +72,7 @@ def run_balance(
         config=cfg.to_dict(),
         toml=cfg.to_toml(),
         settings={"c_t": c_t, "t_star": t_star, "rho": s.rho, "qos_wait": s.qos, "background": bg.describe(mu)},
-        game=values.to_dict(),
+        game=_game_doc(values, c_t, s),
         fitted=_fitted(solution, values, built.get("quantum_weighted"), c_t, noise),
         visibility_threshold=vis,
         metrics=metrics,
@@ -474,6 +475,14 @@ def _feasibility(link, c_t: float, noise, solution, lam: float, pairs: int, quan
     )
     chain["preset"] = preset
     return chain
+
+
+def _game_doc(values, c_t: float, s) -> dict:
+    """The game's values, and with --split-probability the same at that splitting probability (``at_split``)."""
+    doc = values.to_dict()
+    if s.split_probability is not None:
+        doc["at_split"] = split_values(c_t, s.split_probability, s.levels).to_dict()
+    return doc
 
 
 def _fitted(solution, values, weighted, c_t: float, noise) -> dict:

@@ -86,6 +86,13 @@ class BalanceSettings:
         "doubling sequence; Tsirelson's SDP takes minutes at 64)",
         metavar="K,K,...",
     )
+    split_probability: float | None = option(
+        None,
+        help="also report the game's values with the routers' splitting probability P(different servers) fixed "
+        "at this value, the paper's comparison at fixed p (game.at_split in metrics.json)",
+        lo=0,
+        hi=1,
+    )
     seed: int = option(0, help="random seed (arrivals, service times, routers' randomness)", lo=0)
 
     def __post_init__(self) -> None:
