@@ -129,13 +129,14 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
         raise StrategyError("a device backend brings its own noise model: use Noise() (loss only) with it")
     device = resource.aer_backend if hasattr(resource.aer_backend, "qubits") else None  # a devices.Device
     backend, layout = resource.aer_backend, None
+    runner = backend  # what runs the transpiled circuits
     if device is not None:
         if ages is not None:
             raise StrategyError(
                 f"storage of the pair on {device.name} is not modelled: a device run takes fresh pairs "
                 "(no Bell-pair memory)"
             )
-        backend, layout = device.simulator, list(device.qubits)
+        backend, layout, runner = device.simulator, list(device.qubits), device.runner
         # photon loss is not a device property: drawn after the run, so no herald qubit sits on a noisy physical qubit
         noise = Noise()
     n_b = len(resource.angles_b)
@@ -171,7 +172,7 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
             qc = transpile(qc, backend, initial_layout=layout, optimization_level=1, seed_transpiler=int(seed))
         codes_a, codes_b, reps = [], [], []
         for bitstring, k in _counts(
-            backend if backend is not None else _simulator(noise), qc, shots, int(seed), rng
+            runner if runner is not None else _simulator(noise), qc, shots, int(seed), rng
         ).items():
             a, b = _outcome_codes(bitstring, herald)
             codes_a.append(a)
