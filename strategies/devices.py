@@ -65,8 +65,8 @@ def pair_simulator(name: str, qubits: tuple[int, int]):
     from qiskit_aer.noise import NoiseModel
 
     full = device_backend(name).options.noise_model
-    parts = ("_local_quantum_errors", "_local_readout_errors", "_default_quantum_errors", "_default_readout_error")
-    parts += ("_custom_noise_passes",)
+    parts = ["_local_quantum_errors", "_local_readout_errors", "_default_quantum_errors", "_default_readout_error"]
+    parts.append("_custom_noise_passes")
     if not all(hasattr(full, a) for a in parts) or full._default_quantum_errors or full._default_readout_error:
         return device_backend(name)  # qiskit-aer's private layout (read only here) changed: no shortcut
     keep = set(qubits)
