@@ -57,29 +57,16 @@ def device_backend(name: str):
 
 @lru_cache(maxsize=16)
 def pair_simulator(name: str, qubits: tuple[int, int]):
-    """``device_backend(name)`` with the noise model's entries for ``qubits`` only: the same target (circuits are
-    transpiled against the full device) and, for a circuit on those qubits, the same counts seed for seed (tested).
-    Aer converts the whole noise model on every run, about 1.4 s for a 127-qubit device whatever the shots; this
-    one converts in milliseconds. The full simulator when the noise model's layout is not the one read here."""
+    """``device_backend(name)`` with the noise model's entries for ``qubits`` only (``aer.noise_on``): the same
+    target (circuits are transpiled against the full device) and, for a circuit on those qubits, the same counts seed
+    for seed (tested). Aer converts the whole noise model on every run, about 1.4 s for a 127-qubit device whatever
+    the shots; this one converts in milliseconds."""
     from qiskit_aer import AerSimulator
-    from qiskit_aer.noise import NoiseModel
 
-    full = device_backend(name).options.noise_model
-    parts = ["_local_quantum_errors", "_local_readout_errors", "_default_quantum_errors", "_default_readout_error"]
-    parts.append("_custom_noise_passes")
-    if not all(hasattr(full, a) for a in parts) or full._default_quantum_errors or full._default_readout_error:
-        return device_backend(name)  # qiskit-aer's private layout (read only here) changed: no shortcut
-    keep = set(qubits)
-    model = NoiseModel(basis_gates=full.basis_gates)
-    for instruction, by_qubits in full._local_quantum_errors.items():
-        for on, error in by_qubits.items():
-            if set(on) <= keep:
-                model.add_quantum_error(error, instruction, on)
-    for on, error in full._local_readout_errors.items():
-        if set(on) <= keep:
-            model.add_readout_error(error, on)
-    model._custom_noise_passes = list(full._custom_noise_passes)
-    return AerSimulator.from_backend(_fake(name), noise_model=model)
+    from .aer import noise_on
+
+    model = noise_on(device_backend(name).options.noise_model, tuple(qubits))
+    return device_backend(name) if model is None else AerSimulator.from_backend(_fake(name), noise_model=model)
 
 
 def _readout_errors(simulator) -> dict[int, tuple[float, float]]:
