@@ -8,8 +8,9 @@ Outcomes per party: 0, 1, or 2 = no click (photon lost).
 
 Two routes to the same numbers:
 
-- ``joint_table`` evolves a qiskit ``DensityMatrix`` through the Werner mixture, the thermal-relaxation
-  Kraus channel of each stored half and the measurement rotations, then applies loss and readout
+- ``joint_table`` evolves a qiskit ``DensityMatrix`` through the Werner mixture and the thermal-relaxation
+  Kraus channel of each stored half, then the measurement rotations (qiskit's gate matrices and the contractions of
+  ``DensityMatrix.evolve``, on the matrix itself: the same numbers, bit for bit), then applies loss and readout
   error. Used whenever the storage time is one number (the default exact path).
 - ``kernels.stored_tensor`` and ``kernels.moments`` evaluate the same state in the Pauli basis, one round at a
   time, so every round can carry its own storage time (pairs of different ages from a Bell-pair buffer). Tests
