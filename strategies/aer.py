@@ -78,6 +78,37 @@ def _simulator(noise: Noise):
     return AerSimulator(method="density_matrix", noise_model=model)
 
 
+_NOISE_ON: dict = {}  # (id(model), qubits) -> (model, its entries on those qubits); the model kept alive with its id
+
+
+def noise_on(model, qubits: tuple[int, ...]):
+    """A device noise model's entries on ``qubits`` only (their gates' and readout errors, and the model's noise
+    passes): for a circuit acting on those qubits alone, the same simulation as the whole model, which Aer converts
+    on every run (about 1.4 s for 127 qubits, whatever the shots). None when the model has all-qubit entries, or
+    qiskit-aer's private layout read here changed (then the whole model is used)."""
+    key = (id(model), tuple(sorted(qubits)))
+    if key in _NOISE_ON:
+        return _NOISE_ON[key][1]
+    from qiskit_aer.noise import NoiseModel
+
+    parts = ["_local_quantum_errors", "_local_readout_errors", "_default_quantum_errors", "_default_readout_error"]
+    parts.append("_custom_noise_passes")
+    part = None
+    if all(hasattr(model, a) for a in parts) and not model._default_quantum_errors and not model._default_readout_error:
+        keep = set(qubits)
+        part = NoiseModel(basis_gates=model.basis_gates)
+        for instruction, by_qubits in model._local_quantum_errors.items():
+            for on, error in by_qubits.items():
+                if set(on) <= keep:
+                    part.add_quantum_error(error, instruction, on)
+        for on, error in model._local_readout_errors.items():
+            if set(on) <= keep:
+                part.add_readout_error(error, on)
+        part._custom_noise_passes = list(model._custom_noise_passes)
+    _NOISE_ON[key] = (model, part)
+    return part
+
+
 def _outcome_codes(bitstring: str, herald: bool) -> tuple[int, int]:
     bits = bitstring.replace(" ", "")[::-1]  # Aer prints clbit 0 last: reverse to index by clbit
     a, b = int(bits[0]), int(bits[1])
@@ -99,7 +130,7 @@ def _age_groups(ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return group, np.divide(sums, counts, out=np.zeros(MAX_AGE_GROUPS), where=counts > 0)
 
 
-def _counts(backend, qc, shots: int, seed: int, rng: np.random.Generator) -> dict[str, int]:
+def _counts(backend, qc, shots: int, seed: int, rng: np.random.Generator, **options) -> dict[str, int]:
     """Counts of ``shots`` i.i.d. shots of ``qc``, run as equal batches in one parallel Aer job.
 
     A job of k copies of the circuit with ceil(shots/k) shots each lets Aer spread the work over all
@@ -108,7 +139,7 @@ def _counts(backend, qc, shots: int, seed: int, rng: np.random.Generator) -> dic
     """
     copies = -(-shots // BATCH_SHOTS)
     per = -(-shots // copies)
-    result = backend.run([qc] * copies, shots=per, seed_simulator=seed, max_parallel_experiments=0).result()
+    result = backend.run([qc] * copies, shots=per, seed_simulator=seed, max_parallel_experiments=0, **options).result()
     total: dict[str, int] = {}
     for i in range(copies):
         for bitstring, k in result.get_counts(i).items():
@@ -129,13 +160,14 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
         raise StrategyError("a device backend brings its own noise model: use Noise() (loss only) with it")
     device = resource.aer_backend if hasattr(resource.aer_backend, "qubits") else None  # a devices.Device
     backend, layout = resource.aer_backend, None
+    runner = backend  # what runs the transpiled circuits
     if device is not None:
         if ages is not None:
             raise StrategyError(
                 f"storage of the pair on {device.name} is not modelled: a device run takes fresh pairs "
                 "(no Bell-pair memory)"
             )
-        backend, layout = device.simulator, list(device.qubits)
+        backend, layout, runner = device.simulator, list(device.qubits), device.runner
         # photon loss is not a device property: drawn after the run, so no herald qubit sits on a noisy physical qubit
         noise = Noise()
     n_b = len(resource.angles_b)
@@ -169,9 +201,15 @@ def sample_aer(resource, setting_a: np.ndarray, setting_b: np.ndarray, rng: np.r
             from qiskit import transpile
 
             qc = transpile(qc, backend, initial_layout=layout, optimization_level=1, seed_transpiler=int(seed))
+        options = {}
+        if device is None and getattr(getattr(backend, "options", None), "noise_model", None) is not None:
+            # a device's noise model on a layout the transpiler chose: only the qubits the circuit acts on
+            used = tuple(sorted({qc.find_bit(q).index for inst in qc.data for q in inst.qubits}))
+            part = noise_on(backend.options.noise_model, used)
+            options = {} if part is None else {"noise_model": part}
         codes_a, codes_b, reps = [], [], []
         for bitstring, k in _counts(
-            backend if backend is not None else _simulator(noise), qc, shots, int(seed), rng
+            runner if runner is not None else _simulator(noise), qc, shots, int(seed), rng, **options
         ).items():
             a, b = _outcome_codes(bitstring, herald)
             codes_a.append(a)

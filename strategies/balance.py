@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -175,10 +176,12 @@ class ThresholdRule:
         }
 
 
+@lru_cache(maxsize=256)
 def best_threshold(c_t: float, grid: int = 400) -> ThresholdRule:
     """The best threshold pair on the continuous game: the value on a (grid + 1)^2 grid of thresholds, then refined
     by a bounded Nelder-Mead from the best grid points (the value is smooth between grid points; its maximum can sit
-    on the boundary, a constant router)."""
+    on the boundary, a constant router). Kept per (C_t, grid): a frozen answer, asked again by every run of the
+    same scenario (a balance run and its frontier's points, a sweep)."""
     from scipy.optimize import minimize
 
     c = check_c_t(c_t)
@@ -233,8 +236,10 @@ def weighted_threshold_value(alpha, beta, c_t: float, flip_b: bool = False):
     return (low_high + high_low) if flip_b else (low_low + high_high)
 
 
+@lru_cache(maxsize=256)
 def best_weighted_threshold(c_t: float, grid: int = 200) -> ThresholdRule:
-    """The weighted game's best threshold pair on the continuum (either orientation of B), grid then Nelder-Mead."""
+    """The weighted game's best threshold pair on the continuum (either orientation of B), grid then Nelder-Mead;
+    kept per (C_t, grid) as ``best_threshold`` is."""
     from scipy.optimize import minimize
 
     c = check_c_t(c_t)

@@ -8,8 +8,9 @@ Outcomes per party: 0, 1, or 2 = no click (photon lost).
 
 Two routes to the same numbers:
 
-- ``joint_table`` evolves a qiskit ``DensityMatrix`` through the Werner mixture, the thermal-relaxation
-  Kraus channel of each stored half and the measurement rotations, then applies loss and readout
+- ``joint_table`` evolves a qiskit ``DensityMatrix`` through the Werner mixture and the thermal-relaxation
+  Kraus channel of each stored half, then the measurement rotations (qiskit's gate matrices and the contractions of
+  ``DensityMatrix.evolve``, on the matrix itself: the same numbers, bit for bit), then applies loss and readout
   error. Used whenever the storage time is one number (the default exact path).
 - ``kernels.stored_tensor`` and ``kernels.moments`` evaluate the same state in the Pauli basis, one round at a
   time, so every round can carry its own storage time (pairs of different ages from a Bell-pair buffer). Tests
@@ -104,6 +105,7 @@ def _detector(p01: np.ndarray, e: tuple[float, float], loss: float) -> np.ndarra
 
 
 def _rotate(rho, theta: float, phi: float, qubit: int):
+    """The qiskit ``DensityMatrix`` measured along (theta, phi) on ``qubit``: RZ(-phi), then RY(-2 theta)."""
     from qiskit.circuit.library import RYGate, RZGate
 
     if phi:
@@ -111,14 +113,36 @@ def _rotate(rho, theta: float, phi: float, qubit: int):
     return rho.evolve(RYGate(-2 * theta), qargs=[qubit])
 
 
+def _rotate_matrix(rho: np.ndarray, theta: float, phi: float, qubit: int) -> np.ndarray:
+    """``_rotate`` on the 4 x 4 density matrix itself, bit for bit (tests/test_quantum.py): the gates' matrices
+    from qiskit and the two contractions ``DensityMatrix.evolve`` makes for a one-qubit gate (U rho, then
+    (U rho) U^dagger, as np.einsum on the (2, 2, 2, 2) tensor), without its per-call objects and copies, which were
+    nine tenths of a joint table's time (a memory cutoff's search builds hundreds of tables)."""
+    from qiskit.circuit.library import RYGate, RZGate
+
+    if phi:
+        rho = _evolve_one(rho, RZGate(-phi).to_matrix(), qubit)
+    return _evolve_one(rho, RYGate(-2 * theta).to_matrix(), qubit)
+
+
+def _evolve_one(rho: np.ndarray, mat: np.ndarray, qubit: int) -> np.ndarray:
+    axis = 1 - qubit  # the tensor's axes read qubit 1, qubit 0 (rows), then the same for columns
+    rows, cols = [0, 1, 2, 3], [0, 1, 2, 3]
+    rows[axis], cols[axis + 2] = 4, 4
+    tensor = np.einsum(rho.reshape(2, 2, 2, 2), rows, mat, [axis, 4])
+    tensor = np.einsum(tensor, cols, np.transpose(np.conj(mat)), [4, axis + 2])
+    return tensor.reshape(4, 4)
+
+
 @lru_cache(maxsize=256)
 def _joint_table_cached(noise: Noise, set_a: tuple, set_b: tuple, t: float | None):
-    rho = stored_state(noise, t)
+    rho = stored_state(noise, t).data
     table = np.empty((len(set_a), len(set_b), 3, 3))
     for i, (ta, pa) in enumerate(set_a):
-        rho_a = _rotate(rho, ta, pa, 0)
+        rho_a = _rotate_matrix(rho, ta, pa, 0)
         for j, (tb, pb) in enumerate(set_b):
-            p = _rotate(rho_a, tb, pb, 1).probabilities([0, 1])  # index = a + 2 b
+            # DensityMatrix.probabilities([0, 1]): |diagonal|, index = a + 2 b, clipped to [0, 1]
+            p = np.clip(np.abs(_rotate_matrix(rho_a, tb, pb, 1).diagonal()), 0, 1)
             p = np.clip(p.reshape(2, 2).T, 0.0, None)  # [a, b], clipped against round-off
             p /= p.sum()
             q = _detector(p.T, noise.readout_a, noise.loss_a)  # [b true, a reported]

@@ -645,12 +645,19 @@ def _respond(c, R, party, ob: np.ndarray) -> tuple[float, list]:
     choice per own input level."""
     value, how = 0.0, []
     v = [R @ o for o in ob]
-    for x in range(c.shape[0]):
-        w = sum(c[x, y] * v[y] for y in range(c.shape[1]))  # 0 + ... : the same sums as c[x,0] v0 + c[x,1] v1
-        val, measures, vec, fallback, flip = _best_response(w, party)
-        value += float(val)
-        norm = float(np.sqrt(vec @ vec))
-        how.append((vec / norm, int(fallback), bool(flip)) if measures and norm > 0 else (None, int(fallback), False))
+    # every input level at once (w[x] = 0 + c[x,0] v0 + c[x,1] v1 + ..., the same sums as one level at a time):
+    # a seesaw runs thousands of these, and one best response on a (K, 4) array costs what one level's did
+    w = 0 + c[:, 0, None] * v[0]
+    for y in range(1, c.shape[1]):
+        w = w + c[:, y, None] * v[y]
+    vals, measures, vecs, fallbacks, flips = _best_response(w, party)
+    for x, (val, measured, fallback, flip) in enumerate(
+        zip(vals.tolist(), measures.tolist(), fallbacks.tolist(), flips.tolist(), strict=True)
+    ):
+        value += val
+        vec = vecs[x]
+        norm = math.sqrt(vec @ vec)
+        how.append((vec / norm, fallback, flip) if measured and norm > 0 else (None, fallback, False))
     return value, how
 
 

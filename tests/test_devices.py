@@ -17,6 +17,7 @@ pytest.importorskip("qiskit_ibm_runtime", reason="the optional 'ibm' extra (qisk
 
 from qcoord.backtest.stats.intervals import draw_inputs  # noqa: E402
 from qcoord.strategies import Game, Noise, StrategyError, independent, solve  # noqa: E402
+from qcoord.strategies.aer import noise_on  # noqa: E402
 from qcoord.strategies.devices import PAIR_RULE, _fake, choose_pair, device  # noqa: E402
 from tests.conftest import CI_ALPHA  # noqa: E402
 
@@ -83,6 +84,32 @@ def test_the_bell_tensor_matches_correlators_measured_on_the_device():
         counts = d.simulator.run(t, shots=shots, seed_simulator=5).result().get_counts()
         e = sum((1 if k.count("1") % 2 == 0 else -1) * v for k, v in counts.items()) / shots
         assert e / scale == pytest.approx(d.tensor[i, j], abs=(Z / math.sqrt(shots) + _rotation_allowance(d)) / scale)
+
+
+def test_the_pair_simulator_gives_the_full_devices_counts_seed_for_seed():
+    """Circuits on the device's pair run on a simulator holding only that pair's noise (Aer converts the whole noise
+    model on every run): the same counts as the full device, shot for shot, for a circuit with every kind of gate
+    the players compile to, on the chosen pair and on a given one."""
+    from qiskit import QuantumCircuit, transpile
+
+    for d in (device(NAME), device(NAME, (1, 0))):
+        qc = QuantumCircuit(2, 2)
+        qc.h(0)
+        qc.cx(0, 1)
+        qc.rz(-0.4, 0)
+        qc.ry(-0.6, 0)
+        qc.ry(-1.9, 1)
+        qc.measure([0, 1], [0, 1])
+        t = transpile(qc, d.simulator, initial_layout=list(d.qubits), optimization_level=1, seed_transpiler=3)
+        assert d.runner is not d.simulator
+        runs = [sim.run([t] * 2, shots=20_000, seed_simulator=9).result() for sim in (d.simulator, d.runner)]
+        # a raw device backend (no Device): the entries on the qubits the transpiled circuit acts on, as a run option
+        used = tuple(sorted({t.find_bit(q).index for inst in t.data for q in inst.qubits}))
+        assert used == tuple(sorted(d.qubits))
+        part = noise_on(d.simulator.options.noise_model, used)
+        runs.append(d.simulator.run([t] * 2, shots=20_000, seed_simulator=9, noise_model=part).result())
+        counts = [[run.get_counts(i) for i in range(2)] for run in runs]
+        assert counts[0] == counts[1] == counts[2]
 
 
 def test_given_qubits_override_the_rule_and_uncoupled_pairs_are_refused():

@@ -147,13 +147,17 @@ def _wait(cond, what: str, timeout: float = 60.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+LOOPBACK = ["--host", "127.0.0.1"]  # dask's scheduler listens on every interface and names the machine's address
+
+
 @pytest.mark.slow
 def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_path):
     dask = str(Path(sys.executable).with_name("dask"))
     sched_file = tmp_path / "scheduler.json"
     procs = [
         subprocess.Popen(
-            [dask, "scheduler", "--scheduler-file", str(sched_file), "--port", "0", "--dashboard-address", ":0"],
+            [dask, "scheduler", *LOOPBACK, "--scheduler-file", str(sched_file), "--port", "0"]
+            + ["--dashboard-address", "127.0.0.1:0"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -161,10 +165,11 @@ def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_pat
     try:
         _wait(sched_file.is_file, "the scheduler file")
         address = json.loads(sched_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:"), address  # the test talks to this machine's loopback only
         for _ in range(2):
             procs.append(
                 subprocess.Popen(
-                    [dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                    [dask, "worker", address, *LOOPBACK, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -173,19 +178,18 @@ def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_pat
 
         with Client(address, timeout="30s") as client:
             _wait(lambda: len(client.scheduler_info(n_workers=-1)["workers"]) == 2, "two workers")
+            assert all(w.startswith("tcp://127.0.0.1:") for w in client.scheduler_info(n_workers=-1)["workers"])
 
-        def qcoord(*extra, env=None):
-            res = subprocess.run(
-                ["qcoord", "scan", *CLI_UNIVERSE, *extra], capture_output=True, text=True, cwd=tmp_path, env=env
-            )
+        def run_scan(*extra, env=None):  # in this process: the scheduler and workers are the separate processes
+            res = qcoord("scan", *CLI_UNIVERSE, *extra, cwd=tmp_path, env=env)
             assert res.returncode == 0, res.stderr
             return res
 
-        remote = qcoord("--scheduler", address, "--out", "remote")
+        remote = run_scan("--scheduler", address, "--out", "remote")
         assert f"Dask scheduler {address}, 2 worker(s)" in remote.stderr
-        local = qcoord("--workers", "2", "--out", "local")
+        local = run_scan("--workers", "2", "--out", "local")
         assert "local Dask cluster, 2 worker(s)" in local.stderr
-        by_env = qcoord("--out", "env", env={**os.environ, "DASK_SCHEDULER_ADDRESS": address})
+        by_env = run_scan("--out", "env", env={**os.environ, "DASK_SCHEDULER_ADDRESS": address})
         assert f"Dask scheduler {address}" in by_env.stderr
         csv = (tmp_path / "local" / "scan.csv").read_bytes()
         assert (tmp_path / "remote" / "scan.csv").read_bytes() == csv
@@ -197,16 +201,17 @@ def test_separately_started_scheduler_and_workers_give_the_same_scan_csv(tmp_pat
         # qcoord sweep takes the same scheduler and gives the same table as here
         sweep = ["sweep", "visibility=1,0.9", "--rounds", "20000"]
         for name, extra in (("s_remote", ["--scheduler", address]), ("s_here", [])):
-            res = subprocess.run(
-                ["qcoord", *sweep, *extra, "--out", name], capture_output=True, text=True, cwd=tmp_path
-            )
+            res = qcoord(*sweep, *extra, "--out", name, cwd=tmp_path)
             assert res.returncode == 0, res.stderr
         assert (tmp_path / "s_remote" / "sweep.csv").read_bytes() == (tmp_path / "s_here" / "sweep.csv").read_bytes()
     finally:
-        for p in procs[::-1]:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
+        # the workers first, then the scheduler: a worker whose scheduler went first retries it for 8 s before it
+        # exits (measured), the test's largest wait
+        for group in (procs[1:], procs[:1]):
+            for p in group:
+                p.terminate()
+            for p in group:
+                p.wait(timeout=30)
 
 
 @pytest.mark.parametrize(
