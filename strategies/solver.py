@@ -656,12 +656,17 @@ def _respond(c, R, party, ob: np.ndarray) -> tuple[float, list]:
     choice per own input level."""
     value, how = 0.0, []
     v = [R @ o for o in ob]
+    # every own input at once: row x is 0 + c[x, 0] v0 + c[x, 1] v1 + ..., the same products summed in the same order
+    w = sum(c[:, y, None] * v[y] for y in range(c.shape[1]))
+    val, measures, vec, fallback, flip = _best_response(w, party)
+    val, measures, fallback, flip = val.tolist(), measures.tolist(), fallback.tolist(), flip.tolist()  # plain Python
     for x in range(c.shape[0]):
-        w = sum(c[x, y] * v[y] for y in range(c.shape[1]))  # 0 + ... : the same sums as c[x,0] v0 + c[x,1] v1
-        val, measures, vec, fallback, flip = _best_response(w, party)
-        value += float(val)
-        norm = float(np.sqrt(vec @ vec))
-        how.append((vec / norm, int(fallback), bool(flip)) if measures and norm > 0 else (None, int(fallback), False))
+        value += val[x]
+        norm = float(np.sqrt(vec[x] @ vec[x]))
+        if measures[x] and norm > 0:
+            how.append((vec[x] / norm, fallback[x], flip[x]))
+        else:
+            how.append((None, fallback[x], False))
     return value, how
 
 
