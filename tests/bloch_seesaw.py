@@ -44,6 +44,13 @@ def n_sigma(n: np.ndarray) -> np.ndarray:
     return out
 
 
+def _combine(q: np.ndarray, ns: np.ndarray) -> np.ndarray:
+    """E[..., a] = q[..., 0, a] Pi_0 + q[..., 1, a] Pi_1 with Pi_t = (I +- n.sigma)/2, from q[..., t, a] and n.sigma
+    [..., 2, 2]: shape (..., 2, 2, 2)."""
+    ns = ns[..., None, :, :]
+    return q[..., 0, :, None, None] * ((EYE + ns) / 2) + q[..., 1, :, None, None] * ((EYE - ns) / 2)
+
+
 def _arrays(how) -> tuple[np.ndarray, np.ndarray]:
     """[(direction, output function), ...] per input as (n[input, 3], f[input])."""
     return np.array([np.asarray(n, dtype=float) for n, _ in how]), np.array([FUNCTION_INDEX[tuple(f)] for _, f in how])
@@ -53,7 +60,9 @@ def _unit_vectors(params: np.ndarray) -> np.ndarray:
     """(polar, azimuth) pairs -> unit vectors, shape (len(params) // 2, 3)."""
     polar, azimuth = params[0::2], params[1::2]
     sp = np.sin(polar)
-    return np.column_stack([sp * np.cos(azimuth), sp * np.sin(azimuth), np.cos(polar)])
+    out = np.empty((len(polar), 3))
+    out[:, 0], out[:, 1], out[:, 2] = sp * np.cos(azimuth), sp * np.sin(azimuth), np.cos(polar)
+    return out
 
 
 class BlochSeesaw:
@@ -86,9 +95,7 @@ class BlochSeesaw:
     def _povms(self, side: str, n: np.ndarray, f: np.ndarray) -> np.ndarray:
         """E[..., input, output] = sum_t q_f[t, output] Pi_t(n) for directions n[..., K, 3] and output functions
         f[..., K], shape (..., K, 2, 2, 2)."""
-        ns = n_sigma(n)[..., None, :, :]
-        q = self.q[side][f]  # [..., K, t, a]
-        return q[..., 0, :, None, None] * ((EYE + ns) / 2) + q[..., 1, :, None, None] * ((EYE - ns) / 2)
+        return _combine(self.q[side][f], n_sigma(n))
 
     def povms(self, side: str, how) -> np.ndarray:
         """E[input][output] for each (direction, output function) of ``how``, shape (K, 2, 2, 2)."""
@@ -125,7 +132,9 @@ class BlochSeesaw:
         return float(value[0]), [(n[0, x], OUTPUT_FUNCTIONS[f[0, x]]) for x in range(n.shape[1])]
 
     def _value(self, na, fa, nb, fb) -> float:
-        ea, eb = self._povms("A", na, fa), self._povms("B", nb, fb)
+        return self._value_of(self._povms("A", na, fa), self._povms("B", nb, fb))
+
+    def _value_of(self, ea: np.ndarray, eb: np.ndarray) -> float:
         joint = (eb.reshape(-1, 4) @ self._joint @ ea.reshape(-1, 4).T).real  # [(y b), (x a)]
         return float((self._value_weights * joint).sum())
 
@@ -158,10 +167,11 @@ class BlochSeesaw:
 
         ka = len(fa)
         start = np.concatenate([[np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])] for n in [*na, *nb]])
+        q = np.concatenate([self.q["A"][fa], self.q["B"][fb]])  # the output functions are fixed: looked up once
 
         def negative(params):
-            dirs = _unit_vectors(params)
-            return -self._value(dirs[:ka], fa, dirs[ka:], fb)
+            e = _combine(q, n_sigma(_unit_vectors(params)))  # all four POVMs in one go
+            return -self._value_of(e[:ka], e[ka:])
 
         res = minimize(
             negative,
