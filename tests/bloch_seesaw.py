@@ -97,17 +97,13 @@ class BlochSeesaw:
         f[..., K], shape (..., K, 2, 2, 2)."""
         return _combine(self.q[side][f], n_sigma(n))
 
-    def povms(self, side: str, how) -> np.ndarray:
-        """E[input][output] for each (direction, output function) of ``how``, shape (K, 2, 2, 2)."""
-        return self._povms(side, *_arrays(how))
-
     def _respond(self, side: str, other: np.ndarray):
         """Exact best responses of ``side`` to the other side's POVMs other[S, K', 2, 2, 2], one per start:
         (value[S], n[S, K, 3], f[S, K]). For each input x the operator K[x, a] (Tr over the other qubit, weighted
         by the utility) gives, per output function f, L[f, t] = sum_a q_f[t, a] K[x, a]; the value of measuring
         along n is Tr(L[f, 0] + L[f, 1]) / 2 + n.v / 2 with v_s = Tr(sigma_s (L[f, 0] - L[f, 1])), best at n = v/|v|."""
         s = other.shape[0]
-        part = (other.reshape(-1, 4) @ self._trace_out["A" if side == "A" else "B"]).reshape(s, -1, 4)  # [S, (y b), 4]
+        part = (other.reshape(-1, 4) @ self._trace_out[side]).reshape(s, -1, 4)  # [S, (y b), 4]
         k = self._weights[side] @ part  # [S, (x a), 4]: entries (i, j) of the 2x2 operator flattened
         kx = k.shape[1] // 2
         L = np.einsum("fta,sxak->sxftk", self.q[side], k.reshape(s, kx, 2, 4))
@@ -125,11 +121,6 @@ class BlochSeesaw:
         n = np.stack([vx[pick], vy[pick], vz[pick]], axis=-1) / safe[..., None]
         n[nb <= 0] = (0.0, 0.0, 1.0)
         return values[pick].sum(axis=-1), n, best
-
-    def best_response(self, side: str, other_povms) -> tuple[float, list]:
-        """(value, [(direction, f) per input]) of the exact best response against the other side's POVMs."""
-        value, n, f = self._respond(side, np.asarray(other_povms)[None])
-        return float(value[0]), [(n[0, x], OUTPUT_FUNCTIONS[f[0, x]]) for x in range(n.shape[1])]
 
     def _value(self, na, fa, nb, fb) -> float:
         return self._value_of(self._povms("A", na, fa), self._povms("B", nb, fb))
