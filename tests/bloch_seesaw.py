@@ -8,6 +8,9 @@ the two constants being "ignore the qubit"). For fixed B, A's expected utility o
 A's direction for each f, so A's best response is exact: enumerate f, take the best direction. Seesaw
 alternates best responses from B's four constant rules and many random starts; the best results are
 polished by Nelder-Mead over all four directions, valued with projectors.
+
+Strategies are arrays: directions n[..., input, 3] and output functions as indices f[..., input] into
+``OUTPUT_FUNCTIONS``, with any leading batch of starts, so one seesaw step serves every start at once.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import itertools
 import numpy as np
 
 SIGMA = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
+EYE = np.eye(2)
 OUTPUT_FUNCTIONS = list(itertools.product((0, 1), repeat=3))  # f[o] for o = 0, 1, no click
 FUNCTION_INDEX = {f: i for i, f in enumerate(OUTPUT_FUNCTIONS)}
+CONSTANT = (FUNCTION_INDEX[(0, 0, 0)], FUNCTION_INDEX[(1, 1, 1)])
 
 
 def detector(readout: tuple[float, float], loss: float) -> np.ndarray:
@@ -28,14 +33,36 @@ def detector(readout: tuple[float, float], loss: float) -> np.ndarray:
     )
 
 
-def projector(n: np.ndarray, t: int) -> np.ndarray:
-    return (np.eye(2) + (-1) ** t * np.einsum("i,ijk->jk", n, SIGMA)) / 2
+def n_sigma(n: np.ndarray) -> np.ndarray:
+    """n.sigma for directions n[..., 3], shape (..., 2, 2) (the sum over Pauli matrices written out)."""
+    n = np.asarray(n, dtype=float)
+    out = np.empty(n.shape[:-1] + (2, 2), dtype=complex)
+    out[..., 0, 0] = n[..., 2]
+    out[..., 1, 1] = -n[..., 2]
+    out[..., 0, 1] = n[..., 0] - 1j * n[..., 1]
+    out[..., 1, 0] = n[..., 0] + 1j * n[..., 1]
+    return out
 
 
-def povm(n: np.ndarray, f: tuple[int, int, int], det: np.ndarray) -> np.ndarray:
-    """E[a] = sum_t Pi_t(n) P(output a | true t), shape (2, 2, 2)."""
-    q = np.array([[det[t, list(np.flatnonzero(np.array(f) == a))].sum() for a in (0, 1)] for t in (0, 1)])
-    return np.array([sum(q[t, a] * projector(n, t) for t in (0, 1)) for a in (0, 1)])
+def _combine(q: np.ndarray, ns: np.ndarray) -> np.ndarray:
+    """E[..., a] = q[..., 0, a] Pi_0 + q[..., 1, a] Pi_1 with Pi_t = (I +- n.sigma)/2, from q[..., t, a] and n.sigma
+    [..., 2, 2]: shape (..., 2, 2, 2)."""
+    ns = ns[..., None, :, :]
+    return q[..., 0, :, None, None] * ((EYE + ns) / 2) + q[..., 1, :, None, None] * ((EYE - ns) / 2)
+
+
+def _arrays(how) -> tuple[np.ndarray, np.ndarray]:
+    """[(direction, output function), ...] per input as (n[input, 3], f[input])."""
+    return np.array([np.asarray(n, dtype=float) for n, _ in how]), np.array([FUNCTION_INDEX[tuple(f)] for _, f in how])
+
+
+def _unit_vectors(params: np.ndarray) -> np.ndarray:
+    """(polar, azimuth) pairs -> unit vectors, shape (len(params) // 2, 3)."""
+    polar, azimuth = params[0::2], params[1::2]
+    sp = np.sin(polar)
+    out = np.empty((len(polar), 3))
+    out[:, 0], out[:, 1], out[:, 2] = sp * np.cos(azimuth), sp * np.sin(azimuth), np.cos(polar)
+    return out
 
 
 class BlochSeesaw:
@@ -53,83 +80,97 @@ class BlochSeesaw:
         xor = np.array([[0, 1], [1, 0]])
         w = self.p[:, :, None, None] * self.u[:, :, xor]
         self.w = {"A": w, "B": w.transpose(1, 0, 3, 2)}
+        r = self.r
+        # partial traces as matrix products on flattened 2x2 operators: Tr over B's qubit of rho (I x E) has
+        # entries sum_{b, c} r[b, a, c, d] E[c, b] (rows (c, b), columns (a, d)); over A's likewise
+        self._trace_out = {"A": r.transpose(2, 0, 1, 3).reshape(4, 4), "B": r.transpose(3, 1, 0, 2).reshape(4, 4)}
+        # Tr[rho (E_B (x) E_A)] = sum r[i, j, k, l] E_B[k, i] E_A[l, j]: rows (k, i), columns (l, j)
+        self._joint = r.transpose(2, 0, 3, 1).reshape(4, 4)
+        # K[x, a] = sum_{y, b} w[x, y, a, b] Tr_other[rho (E_other[y][b])] as one (x a) x (y b) matrix per side
+        self._weights = {
+            side: ws.transpose(0, 2, 1, 3).reshape(ws.shape[0] * 2, ws.shape[1] * 2) for side, ws in self.w.items()
+        }
+        self._value_weights = w.transpose(1, 3, 0, 2).reshape(w.shape[1] * 2, w.shape[0] * 2)  # [(y b), (x a)]
 
-    def _reduced(self, side: str, other_povms) -> np.ndarray:
-        """K[x, a]: the operator on this side's qubit whose trace with this side's POVM gives the utility."""
-        e = np.asarray(other_povms)  # [y, b, 2, 2]
-        part = (
-            np.einsum("bacd,ykcb->ykad", self.r, e) if side == "A" else np.einsum("badc,ykca->ykbd", self.r, e)
-        )  # Tr over the other qubit, per (y, b)
-        return np.einsum("xyak,ykij->xaij", self.w[side], part)
+    def _povms(self, side: str, n: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """E[..., input, output] = sum_t q_f[t, output] Pi_t(n) for directions n[..., K, 3] and output functions
+        f[..., K], shape (..., K, 2, 2, 2)."""
+        return _combine(self.q[side][f], n_sigma(n))
 
-    def best_response(self, side: str, other_povms) -> tuple[float, list]:
-        """(value, [(direction, f) per input]) of the exact best response against the other side's POVMs."""
-        total, how = 0.0, []
-        for ks in self._reduced(side, other_povms):
-            L = np.einsum("fta,aij->ftij", self.q[side], ks)  # [f, t]
-            diff = L[:, 0] - L[:, 1]
-            v = np.real(np.einsum("sij,fji->fs", SIGMA, diff))
-            norm = np.linalg.norm(v, axis=1)
-            values = np.real(np.einsum("ftii->f", L)) / 2 + norm / 2
-            i = int(np.argmax(values))
-            n = v[i] / norm[i] if norm[i] > 0 else np.array([0.0, 0.0, 1.0])
-            total += float(values[i])
-            how.append((n, OUTPUT_FUNCTIONS[i]))
-        return total, how
+    def _respond(self, side: str, other: np.ndarray):
+        """Exact best responses of ``side`` to the other side's POVMs other[S, K', 2, 2, 2], one per start:
+        (value[S], n[S, K, 3], f[S, K]). For each input x the operator K[x, a] (Tr over the other qubit, weighted
+        by the utility) gives, per output function f, L[f, t] = sum_a q_f[t, a] K[x, a]; the value of measuring
+        along n is Tr(L[f, 0] + L[f, 1]) / 2 + n.v / 2 with v_s = Tr(sigma_s (L[f, 0] - L[f, 1])), best at n = v/|v|."""
+        s = other.shape[0]
+        part = (other.reshape(-1, 4) @ self._trace_out[side]).reshape(s, -1, 4)  # [S, (y b), 4]
+        k = self._weights[side] @ part  # [S, (x a), 4]: entries (i, j) of the 2x2 operator flattened
+        kx = k.shape[1] // 2
+        L = np.einsum("fta,sxak->sxftk", self.q[side], k.reshape(s, kx, 2, 4))
+        diff = L[:, :, :, 0] - L[:, :, :, 1]  # [S, x, f, 4]
+        vx = diff[..., 1].real + diff[..., 2].real  # Tr(sigma_x D) = D10 + D01
+        vy = diff[..., 2].imag - diff[..., 1].imag  # Tr(sigma_y D) = -i D10 + i D01
+        vz = diff[..., 0].real - diff[..., 3].real
+        norm = np.sqrt(vx * vx + vy * vy + vz * vz)
+        trace = (L[..., 0].real + L[..., 3].real).sum(axis=-1)  # [S, x, f]
+        values = trace / 2 + norm / 2
+        best = values.argmax(axis=-1)  # [S, x]
+        pick = (np.arange(s)[:, None], np.arange(kx)[None, :], best)
+        nb = norm[pick]
+        safe = np.where(nb > 0, nb, 1.0)
+        n = np.stack([vx[pick], vy[pick], vz[pick]], axis=-1) / safe[..., None]
+        n[nb <= 0] = (0.0, 0.0, 1.0)
+        return values[pick].sum(axis=-1), n, best
 
-    def povms(self, side: str, how) -> np.ndarray:
-        """E[input][output] for each (direction, output function) of ``how``, shape (2, 2, 2, 2)."""
-        out = []
-        for n, f in how:
-            q = self.q[side][FUNCTION_INDEX[f]]  # [t, a]
-            ns = np.einsum("i,ijk->jk", n, SIGMA)
-            proj = np.array([(np.eye(2) + ns) / 2, (np.eye(2) - ns) / 2])  # [t]
-            out.append(np.einsum("ta,tjk->ajk", q, proj))
-        return np.array(out)
+    def _value(self, na, fa, nb, fb) -> float:
+        return self._value_of(self._povms("A", na, fa), self._povms("B", nb, fb))
+
+    def _value_of(self, ea: np.ndarray, eb: np.ndarray) -> float:
+        joint = (eb.reshape(-1, 4) @ self._joint @ ea.reshape(-1, 4).T).real  # [(y b), (x a)]
+        return float((self._value_weights * joint).sum())
 
     def value(self, how_a, how_b) -> float:
         """Expected utility of the strategy pair: sum over (x, y, a, b) of p u Tr[rho (E_B[y][b] (x) E_A[x][a])]."""
-        ea, eb = self.povms("A", how_a), self.povms("B", how_b)
-        joint = np.real(np.einsum("ijkl,ybki,xalj->xyab", self.r, eb, ea))  # qiskit order: B is the high qubit
-        return float((self.w["A"] * joint).sum())
+        return self._value(*_arrays(how_a), *_arrays(how_b))
 
-    def _seesaw(self, how_b, steps: int):
-        value, how_a = -np.inf, None
+    def _seesaw(self, nb: np.ndarray, fb: np.ndarray, steps: int):
+        """Alternating best responses from B's strategies nb[S, K, 3], fb[S, K], every start stopping when its own
+        value stops rising: (value[S], na, fa, nb, fb)."""
+        nb, fb = np.array(nb, dtype=float), np.array(fb)
+        s, ka = nb.shape[0], self.p.shape[0]
+        value = np.full(s, -np.inf)
+        na, fa = np.zeros((s, ka, 3)), np.zeros((s, ka), dtype=int)
+        active = np.arange(s)
         for _ in range(steps):
-            _, how_a = self.best_response("A", self.povms("B", how_b))
-            new, how_b = self.best_response("B", self.povms("A", how_a))
-            if new <= value + 1e-15:
+            if not active.size:
                 break
-            value = new
-        return value, how_a, how_b
+            _, na_, fa_ = self._respond("A", self._povms("B", nb[active], fb[active]))
+            new, nb_, fb_ = self._respond("B", self._povms("A", na_, fa_))
+            na[active], fa[active], nb[active], fb[active] = na_, fa_, nb_, fb_
+            rising = new > value[active] + 1e-15
+            value[active[rising]] = new[rising]
+            active = active[rising]
+        return value, na, fa, nb, fb
 
-    def _polish(self, how_a, how_b):
+    def _polish(self, na, fa, nb, fb) -> float:
         """Nelder-Mead over all four directions (output functions kept), valued with projectors; then seesaw."""
         from scipy.optimize import minimize
 
-        fs = [f for _, f in how_a] + [f for _, f in how_b]
+        ka = len(fa)
+        start = np.concatenate([[np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])] for n in [*na, *nb]])
+        q = np.concatenate([self.q["A"][fa], self.q["B"][fb]])  # the output functions are fixed: looked up once
 
-        def split(params):
-            dirs = [
-                np.array(
-                    [
-                        np.sin(params[2 * i]) * np.cos(params[2 * i + 1]),
-                        np.sin(params[2 * i]) * np.sin(params[2 * i + 1]),
-                        np.cos(params[2 * i]),
-                    ]
-                )
-                for i in range(4)
-            ]
-            return list(zip(dirs[:2], fs[:2])), list(zip(dirs[2:], fs[2:]))
+        def negative(params):
+            e = _combine(q, n_sigma(_unit_vectors(params)))  # all four POVMs in one go
+            return -self._value_of(e[:ka], e[ka:])
 
-        start = np.concatenate([[np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])] for n, _ in how_a + how_b])
         res = minimize(
-            lambda p: -self.value(*split(p)),
+            negative,
             start,
             method="Nelder-Mead",
             options={"xatol": 1e-8, "fatol": 1e-13, "maxiter": 4000, "maxfev": 4000},
         )
-        return self._seesaw(split(res.x)[1], 500)
+        return float(self._seesaw(_unit_vectors(res.x)[None, ka:], np.asarray(fb)[None], 500)[0][0])
 
     def _pauli_parts(self, povms_y) -> np.ndarray:
         """For each B choice's POVM (2 outputs): Tr_B[rho (I x E_b)] as (trace, Pauli vector), shape (n, 2, 4)."""
@@ -137,6 +178,12 @@ class BlochSeesaw:
         trace = np.real(np.einsum("nkaa->nk", part))
         vec = np.real(np.einsum("sij,nkji->nks", SIGMA, part))
         return np.concatenate([trace[..., None], vec], axis=-1)
+
+    def _best_polished(self, starts_b: tuple[np.ndarray, np.ndarray], steps: int, polished: int) -> float:
+        """Seesaw from every start, then the best ``polished`` refined by Nelder-Mead; the best value found."""
+        value, na, fa, nb, fb = self._seesaw(*starts_b, steps)
+        order = sorted(range(len(value)), key=lambda i: -value[i])  # stable: ties keep the starts' order
+        return max(max(value[i], self._polish(na[i], fa[i], nb[i], fb[i])) for i in order[:polished])
 
     def grid_optimum(self, polar_steps: int = 9, azimuth_steps: int = 16, top: int = 8, polished: int = 3) -> float:
         """Brute force over a (polar, azimuth) grid of B's two directions and every output function per input,
@@ -147,40 +194,43 @@ class BlochSeesaw:
         for pol in np.linspace(0, np.pi, polar_steps + 2)[1:-1]:
             for az in np.linspace(-np.pi, np.pi, azimuth_steps, endpoint=False):
                 dirs.append(np.array([np.sin(pol) * np.cos(az), np.sin(pol) * np.sin(az), np.cos(pol)]))
-        choices = [(dirs[0], f) for f in OUTPUT_FUNCTIONS if len(set(f)) == 1]
-        choices += [(n, f) for n in dirs for f in OUTPUT_FUNCTIONS if len(set(f)) > 1]
-        parts = self._pauli_parts(np.array([povm(n, f, self.det["B"]) for n, f in choices]))  # [k, b, 4]
-        xor = np.array([[0, 1], [1, 0]])
+        varying = [i for i, f in enumerate(OUTPUT_FUNCTIONS) if len(set(f)) > 1]
+        func = np.array(list(CONSTANT) + [i for _ in dirs for i in varying])  # B's choices: (direction, function)
+        n = np.array([dirs[0]] * len(CONSTANT) + [d for d in dirs for _ in varying])
+        parts = self._pauli_parts(self._povms("B", n[:, None], func[:, None])[:, 0])  # [k, b, 4]
         # A's operator for input x and output a, as (trace, Pauli vector): sum over y of w[x, y, a, b] parts[k_y, b]
-        w = self.p[:, :, None, None] * self.u[:, :, xor]  # [x, y, a, b]
-        contrib = np.einsum("xyab,kbs->ykxas", w, parts)  # per y and B choice k
+        contrib = np.einsum("xyab,kbs->ykxas", self.w["A"], parts)  # per y and B choice k
         q = self.q["A"]  # [f, t, a]
         dq = q[:, 0, :] - q[:, 1, :]  # [f, a]
         sq = q.sum(axis=1)  # [f, a]
-        total = np.zeros((len(choices), len(choices)))
+        total = np.zeros((len(func), len(func)))
         for x in (0, 1):
             # A's operator is linear in B's two choices (k0 on y = 0, k1 on y = 1): its trace and Pauli parts per
-            # output function f are the sums of one part per choice, so the grid is a sum of two tables
-            trace = [np.einsum("fa,ka->kf", sq, contrib[y, :, x, :, 0]) / 2 for y in (0, 1)]  # [k, f]
-            vec = [np.einsum("fa,kas->kfs", dq, contrib[y, :, x, :, 1:]) for y in (0, 1)]  # [k, f, 3]
-            for i in range(0, len(choices), 64):  # B's choices on y = 0 in blocks, all choices on y = 1 at once
-                v = vec[0][i : i + 64, None] + vec[1][None]  # [i, k1, f, 3]
-                t = trace[0][i : i + 64, None] + trace[1][None]
-                total[i : i + 64] += (t + np.sqrt((v * v).sum(axis=-1)) / 2).max(axis=-1)
+            # output function f are the sums of one part per choice, so the grid is a sum of two tables, here
+            # laid out [f, k] so that each Pauli component and the maximum over f are whole-array operations
+            trace = [np.einsum("fa,ka->fk", sq, contrib[y, :, x, :, 0]) / 2 for y in (0, 1)]  # [f, k]
+            vec = [np.einsum("fa,kas->sfk", dq, contrib[y, :, x, :, 1:]) for y in (0, 1)]  # [3, f, k]
+            for i in range(0, len(func), 32):  # B's choices on y = 0 in cache-sized blocks, all on y = 1 at once
+                square = None
+                for s in range(3):
+                    v = vec[0][s, :, i : i + 32, None] + vec[1][s, :, None, :]  # [f, i, k1]
+                    square = v * v if square is None else square + v * v
+                t = trace[0][:, i : i + 32, None] + trace[1][:, None, :]
+                total[i : i + 32] += (t + np.sqrt(square) / 2).max(axis=0)
         # near-equal basins are closer than the grid can tell apart: a short seesaw from the best grid point for
         # each pair of B's output functions (basins often differ in those) and the best points overall, then the
         # best few polished
-        func = np.array([FUNCTION_INDEX[f] for _, f in choices])
         starts = []
         groups = [np.flatnonzero(func == f) for f in np.unique(func)]
         for g0 in groups:
             for g1 in groups:
                 i0, i1 = np.unravel_index(int(np.argmax(total[np.ix_(g0, g1)])), (len(g0), len(g1)))
                 starts.append((g0[i0], g1[i1]))
-        starts += [np.unravel_index(idx, total.shape) for idx in np.argsort(total, axis=None)[::-1][:top]]
-        rough = [self._seesaw([choices[k0], choices[k1]], 40) for k0, k1 in starts]
-        rough.sort(key=lambda r: -r[0])
-        return max(max(r[0], self._polish(r[1], r[2])[0]) for r in rough[:polished])
+        flat = total.ravel()
+        best = np.argpartition(flat, flat.size - top)[flat.size - top :]  # the top values, then only they sorted
+        starts += [np.unravel_index(idx, total.shape) for idx in best[np.argsort(flat[best])][::-1]]
+        chosen = np.array(starts)  # [start, y]
+        return self._best_polished((n[chosen], func[chosen]), 40, polished)
 
     def optimum(self, starts: int, rng: np.random.Generator, steps: int = 300, polished: int = 1) -> float:
         """The grid brute force (over B's directions, and over A's with the roles exchanged), and seesaw from B's four
@@ -192,8 +242,7 @@ class BlochSeesaw:
             [(v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(2, 3))]
             for _ in range(starts)
         ]
-        results = sorted((self._seesaw(b, steps) for b in fixed + randoms), key=lambda r: -r[0])
-        seesaw = max(max(r[0], self._polish(r[1], r[2])[0]) for r in results[:polished])
+        seesaw = self._best_polished(_starts(fixed + randoms), steps, polished)
         return max(seesaw, self.grid_optimum(), self.swapped().grid_optimum())
 
     def levels_optimum(self, starts: int, rng: np.random.Generator, steps: int = 400) -> float:
@@ -206,9 +255,15 @@ class BlochSeesaw:
             [(v / np.linalg.norm(v), OUTPUT_FUNCTIONS[rng.integers(8)]) for v in rng.normal(size=(kb, 3))]
             for _ in range(starts)
         ]
-        return max(self._seesaw(b, steps)[0] for b in fixed + randoms)
+        return float(self._seesaw(*_starts(fixed + randoms), steps)[0].max())
 
     def swapped(self) -> BlochSeesaw:
         """The same game with the parties' roles exchanged (so the grid covers A's directions and functions)."""
         rho = self.r.transpose(1, 0, 3, 2).reshape(4, 4)
         return BlochSeesaw(rho, self.u.transpose(1, 0, 2), self.p.T, self.det["B"], self.det["A"])
+
+
+def _starts(hows: list) -> tuple[np.ndarray, np.ndarray]:
+    """Starts [[(direction, output function) per input], ...] as arrays n[S, K, 3], f[S, K]."""
+    arrays = [_arrays(how) for how in hows]
+    return np.array([n for n, _ in arrays]), np.array([f for _, f in arrays])

@@ -91,7 +91,7 @@ def _brute_force(game: Game, p: np.ndarray, noise: Noise, steps: int) -> float:
     fallbacks = list(itertools.product((0, 1), repeat=2)) if (noise.loss_a or noise.loss_b) else [(0, 0)]
     best = -1.0
     for fa, fb in itertools.product(fallbacks, fallbacks):
-        total = np.zeros((m, m, m, m))  # axes: A's option on x=0, on x=1, B's option on y=0, on y=1
+        values = {}  # (x, y) -> value of A's option on x (rows) against B's option on y (columns)
         for x, y in itertools.product((0, 1), repeat=2):
             out_a, out_b = np.array([0, 1, fa[x]]), np.array([0, 1, fb[y]])  # output per outcome
             same = np.empty((m, m))  # P(a = b) for A's option (rows) and B's option (columns)
@@ -103,9 +103,13 @@ def _brute_force(game: Game, p: np.ndarray, noise: Noise, steps: int) -> float:
                 same[:steps, steps + c] = pa1 if c else 1 - pa1  # A measures, B outputs c
                 for d in (0, 1):
                     same[steps + c, steps + d] = float(c == d)
-            value = p[x, y] * (same * u[x, y, 0] + (1 - same) * u[x, y, 1])
-            total = total + value.reshape([m if axis in (x, 2 + y) else 1 for axis in range(4)])
-        best = max(best, float(total.max()))
+            values[x, y] = p[x, y] * (same * u[x, y, 0] + (1 - same) * u[x, y, 1])
+        # every combination of options (A's on x = 0 and 1, B's on y = 0 and 1): for fixed A options, B's options on
+        # y = 0 and y = 1 add separately, so the best of the m^4 combinations is the best over A's m^2 pairs of the
+        # best B option on each input
+        on_y0 = (values[0, 0][:, None, :] + values[1, 0][None, :, :]).max(axis=-1)  # [A on x=0, A on x=1]
+        on_y1 = (values[0, 1][:, None, :] + values[1, 1][None, :, :]).max(axis=-1)
+        best = max(best, float((on_y0 + on_y1).max()))
     return best
 
 
