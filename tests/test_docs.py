@@ -1,20 +1,24 @@
 """Every command and Python example in README and docs/*.md runs, as written, so that none can drift from the code.
 
 Python blocks run in order in one namespace per document, in a scratch folder; ``qcoord`` lines of bash blocks run
-as subprocesses there, after the Python blocks. Long runs are shortened (rounds to a few thousand, a scan to three
-tickers): the example's options and code paths are unchanged, only its size. A file an example names is shipped or
-written by an example before it, as a reader would run them (checked). A command that cannot run on a test machine
-is listed in ``NOT_RUN`` with the reason.
+there after the page's Python blocks, in this process through ``main([...])`` (a line the shell must read, in a
+shell). Long runs are shortened (rounds to a few thousand, a scan to three tickers): the example's options and code
+paths are unchanged, only its size. A file an example names is shipped or written by an example before it, as a
+reader would run them (checked). A command that cannot run on a test machine is listed in ``NOT_RUN`` with the
+reason.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import qcoord
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -45,8 +49,13 @@ def shortened_command(cmd: str) -> str:
     synthetic = not any(k in cmd for k in ("--sample", "--csv", "--yahoo", "--config"))
     if cmd.startswith(("qcoord backtest", "qcoord sweep")) and synthetic and "--rounds" not in cmd:
         cmd += " --rounds 5000"
-    if cmd.startswith("qcoord balance"):  # the same paths on fewer pairs and levels
-        for flag, small in (("--pairs", "20000"), ("--frontier-pairs", "20000"), ("--levels", "2,4,8")):
+    if cmd.startswith("qcoord balance"):  # the same paths on fewer pairs, levels and frontier points
+        for flag, small in (
+            ("--pairs", "20000"),
+            ("--frontier-pairs", "20000"),
+            ("--levels", "2,4,8"),
+            ("--frontier-points", "3"),
+        ):
             cmd = re.sub(rf"{flag} \S+", "", cmd) + f" {flag} {small}"
     if cmd.startswith("qcoord scan") and "--sample pypfopt" in cmd and "--tickers" not in cmd:
         cmd += " --tickers JPM BAC GM --workers 0"
@@ -96,9 +105,10 @@ PYTHON = [(p, line, code) for p in DOCS for line, code in blocks(p, "python")]
 COMMANDS = [(p, line, cmd) for p in DOCS for line, cmd in commands(p)]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("doc", DOCS, ids=[p.name for p in DOCS])
-def test_python_examples_run(doc, scratch, monkeypatch):
+_RAN: set[tuple[str, str]] = set()  # (scratch folder, page) whose Python examples ran in this process
+
+
+def _run_python_examples(doc: Path, scratch: Path, monkeypatch) -> None:
     monkeypatch.chdir(scratch)
     monkeypatch.syspath_prepend(str(scratch))
     namespace: dict = {"__name__": "__docs__"}
@@ -107,15 +117,31 @@ def test_python_examples_run(doc, scratch, monkeypatch):
             exec(compile(shortened_python(code), f"{doc.name}:{line}", "exec"), namespace)  # noqa: S102
         except Exception as exc:  # noqa: BLE001 - the example's line is the useful part of the report
             pytest.fail(f"{doc.name} line {line}: {type(exc).__name__}: {exc}")
+    _RAN.add((str(scratch), doc.name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", DOCS, ids=[p.name for p in DOCS])
+def test_python_examples_run(doc, scratch, monkeypatch):
+    _run_python_examples(doc, scratch, monkeypatch)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("doc, line, cmd", COMMANDS, ids=_ids(COMMANDS))
-def test_commands_run(doc, line, cmd, scratch):
+def test_commands_run(doc, line, cmd, scratch, monkeypatch):
     skip = next((why for key, why in NOT_RUN.items() if key in cmd), None)
     if skip:
         pytest.skip(f"{doc.name} line {line} is not run: {skip}")
-    res = subprocess.run(shortened_command(cmd), shell=True, cwd=scratch, capture_output=True, text=True, timeout=900)
+    if (str(scratch), doc.name) not in _RAN:  # a reader runs the page's Python first; pytest-xdist may have run it
+        _run_python_examples(doc, scratch, monkeypatch)  # in another worker, whose scratch folder this is not
+    short = shortened_command(cmd)
+    words = shlex.split(short)
+    if words[0] == "qcoord" and not set(words) & {"|", "&&", ";", ">", "<"}:
+        # in this process (main([...])): the program's own start-up is tested once per command elsewhere
+        # (qcoord_process), and an interpreter with qiskit per example cost a minute of the suite
+        res = qcoord(*words[1:], cwd=scratch, timeout=900)
+    else:  # anything the shell must read runs in a shell
+        res = subprocess.run(short, shell=True, cwd=scratch, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, f"{doc.name} line {line}: {cmd}\n{res.stderr[-2000:]}"
 
 
