@@ -223,6 +223,7 @@ def balance_report(doc: dict, figs: dict[str, tuple[bytes, str]]) -> str:
         f", observed order {_num(g['quantum_convergence'].get('order'))}). Reference figures (issue 46, attributed to "
         f"arXiv:2602.04588; docs/balance.md): classical {ref['classical']}, quantum {ref['quantum']} at C_t = "
         f"{ref['c_t']}.</p>",
+        _at_split(g.get("at_split")),
         *link_section(doc.get("feasibility")),
         "<h2>Closed forms the simulator reproduces</h2>",
         f"<pre>{html.escape(_pretty(doc['closed_forms']))}</pre>",
@@ -251,3 +252,15 @@ def _pretty(d) -> str:
     import json
 
     return json.dumps(d, indent=2)
+
+
+def _at_split(a: dict | None) -> str:
+    """The game at a fixed splitting probability (--split-probability), when the run asked for it."""
+    if not a:
+        return ""
+    return (
+        f"<p>With the routers' splitting probability fixed at <b>{a['split_probability']:g}</b> (the paper compares "
+        f"policies at fixed p; docs/balance.md): classical <b>{a['classical_limit']:.4f}</b> (shared-coin mixtures of "
+        f"threshold pairs on the continuum), quantum <b>{a['quantum_limit']:.4f}</b> (Tsirelson's SDP with P(split) "
+        f"fixed, Richardson over K = {', '.join(map(str, a['quantum_convergence']['levels']))}).</p>"
+    )

@@ -76,6 +76,7 @@ def test_a_run_folder_is_strict_json_and_its_config_repeats_it(tmp_path, capsys)
         assert {"mean_wait", "p95_wait", "p99_wait", "qos_violation", "throughput"} <= set(m)
     html = (out / "report.html").read_text()
     assert html.index('id="fig-frontier"') < html.index("<h2>")  # the frontier figure comes first
+    assert f"quantum <b>{a['quantum_limit']:.4f}</b> (Tsirelson's SDP with P(split) fixed" in html
     again = tmp_path / "again"
     assert main(["balance", "--json", "--config", str(out / "config.toml"), "--out", str(again)]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"] == doc["metrics"]
