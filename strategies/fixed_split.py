@@ -37,14 +37,15 @@ def _checked_split(split) -> float:
 
 def upper_envelope(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vertices (sorted by x) of the upper concave envelope of the points (x, y): at each x, the most a shared coin
-    mixing two of the points can reach."""
+    mixing two of the points can reach. Exact (monotone chain over every point; 0.2 s for the 321,602 threshold
+    pairs of ``classical_envelope``)."""
     x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
     order = np.lexsort((-y, x))
     x, y = x[order], y[order]
     keep = np.r_[True, x[1:] != x[:-1]]  # the highest point at each x
     x, y = x[keep], y[keep]
     hull: list[int] = []
-    for i in range(len(x)):  # monotone chain, upper part; a few thousand points after the thinning below
+    for i in range(len(x)):  # monotone chain, upper part: drop the last vertex while it is not above the chord
         while len(hull) >= 2:
             j, k = hull[-2], hull[-1]
             if (x[k] - x[j]) * (y[i] - y[j]) - (y[k] - y[j]) * (x[i] - x[j]) >= 0:
@@ -53,17 +54,6 @@ def upper_envelope(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
                 break
         hull.append(i)
     return x[hull], y[hull]
-
-
-def _thin(x: np.ndarray, y: np.ndarray, bins: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """The highest point in each of ``bins`` slices of x (every vertex of the upper envelope survives, being the
-    highest point of its slice; a few more points do, which the envelope drops)."""
-    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
-    slot = np.minimum((x * bins).astype(np.int64), bins - 1)
-    order = np.lexsort((-y, slot))
-    first = np.r_[True, slot[order][1:] != slot[order][:-1]]
-    pick = order[first]
-    return x[pick], y[pick]
 
 
 @lru_cache(maxsize=8)
@@ -75,8 +65,10 @@ def classical_envelope(c_t: float, grid: int = 400) -> tuple[np.ndarray, np.ndar
     a, b = g[:, None], g[None, :]
     win = threshold_value(a, b, c)
     split = a * (1.0 - b) + (1.0 - a) * b  # outputs differ: one router below its threshold, the other above
-    xs, ys = np.r_[split.ravel(), 1.0 - split.ravel()], np.r_[win.ravel(), 1.0 - win.ravel()]
-    return upper_envelope(*_thin(xs, ys))
+    xs, ys = upper_envelope(np.r_[split.ravel(), 1.0 - split.ravel()], np.r_[win.ravel(), 1.0 - win.ravel()])
+    xs.setflags(write=False)  # cached and shared: read-only
+    ys.setflags(write=False)
+    return xs, ys
 
 
 def classical_at_split(c_t: float, split: float, grid: int = 400) -> float:

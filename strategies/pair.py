@@ -10,7 +10,7 @@ Two routes to the same numbers:
 
 - ``joint_table`` evolves a qiskit ``DensityMatrix`` through the Werner mixture and the thermal-relaxation
   Kraus channel of each stored half, then the measurement rotations (qiskit's gate matrices and the contractions of
-  ``DensityMatrix.evolve``, on the matrix itself: the same numbers, bit for bit), then applies loss and readout
+  ``DensityMatrix.evolve``, on the matrix itself: the same numbers to rounding), then applies loss and readout
   error. Used whenever the storage time is one number (the default exact path).
 - ``kernels.stored_tensor`` and ``kernels.moments`` evaluate the same state in the Pauli basis, one round at a
   time, so every round can carry its own storage time (pairs of different ages from a Bell-pair buffer). Tests
@@ -104,17 +104,9 @@ def _detector(p01: np.ndarray, e: tuple[float, float], loss: float) -> np.ndarra
     return p01 @ confusion
 
 
-def _rotate(rho, theta: float, phi: float, qubit: int):
-    """The qiskit ``DensityMatrix`` measured along (theta, phi) on ``qubit``: RZ(-phi), then RY(-2 theta)."""
-    from qiskit.circuit.library import RYGate, RZGate
-
-    if phi:
-        rho = rho.evolve(RZGate(-phi), qargs=[qubit])
-    return rho.evolve(RYGate(-2 * theta), qargs=[qubit])
-
-
 def _rotate_matrix(rho: np.ndarray, theta: float, phi: float, qubit: int) -> np.ndarray:
-    """``_rotate`` on the 4 x 4 density matrix itself, bit for bit (tests/test_quantum.py): the gates' matrices
+    """The 4 x 4 density matrix measured along (theta, phi) on ``qubit``, RZ(-phi) then RY(-2 theta), as qiskit's
+    ``DensityMatrix.evolve`` computes it (tests/test_quantum.py compares the two): the gates' matrices
     from qiskit and the two contractions ``DensityMatrix.evolve`` makes for a one-qubit gate (U rho, then
     (U rho) U^dagger, as np.einsum on the (2, 2, 2, 2) tensor), without its per-call objects and copies, which were
     nine tenths of a joint table's time (a memory cutoff's search builds hundreds of tables)."""

@@ -460,9 +460,11 @@ def _planar_optimum(c, k, R, party_a, party_b, grid):
 
 
 def _top(total: np.ndarray, count: int) -> np.ndarray:
-    """Flat indices of the ``count`` largest values of ``total``, largest first: the order of
-    ``np.argsort(total, axis=None)[::-1][:count]`` without sorting the whole grid (a quarter of a million values in
-    the planar search, a million on the sphere; the full sort was most of a solve's time)."""
+    """Flat indices of the ``count`` largest values of ``total``, largest first, as ``np.argsort(total,
+    axis=None)[::-1][:count]`` gives them without sorting the whole grid (a quarter of a million values in the planar
+    search, a million on the sphere; the full sort was most of a solve's time). Exactly equal values come in no
+    promised order, as with argsort's quicksort: the starts they seed reach the same optimum, reported canonically
+    (``_canonical``)."""
     flat = total.ravel()
     if flat.size <= count:
         return np.argsort(flat)[::-1]

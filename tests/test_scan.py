@@ -108,10 +108,20 @@ def test_no_pair_survives_when_quantum_is_the_classical_rule(reference):
 
 @pytest.mark.slow
 def test_local_cluster_one_and_two_workers_give_the_same_rows(universe, cfg, jobs, reference, tmp_path):
+    import psutil
+
     for workers, batch in ((1, 3), (2, 1)):
         ex = cluster.executor(None, workers)
         try:
             assert ex.workers == workers
+            # the cluster serves this machine only: its scheduler, workers and dashboard on loopback
+            info = ex.client.scheduler_info(n_workers=-1)
+            assert all(a.startswith("tcp://127.0.0.1:") for a in [info["address"], *info["workers"]]), info
+            port = int(ex.dashboard.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+            listening = {
+                c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port
+            }
+            assert listening == {"127.0.0.1"}, listening  # read from this machine's socket table, nothing contacted
             rows, computed = scan.execute(universe, cfg, jobs, tmp_path / f"w{workers}", ex, batch)
         finally:
             ex.close()

@@ -181,7 +181,7 @@ def executor(scheduler: str | None = None, workers: int | None = None):
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0",
+            dashboard_address="127.0.0.1:0",  # this machine only: ":0" would serve it on every interface
             silence_logs=40,
             preload=["qcoord.backtest.batch.worker"],
         )
